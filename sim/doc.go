@@ -1,0 +1,17 @@
+// Package sim is the deterministic world the database runs in during a simulation: virtual
+// time and its event loop, seeded PRNG streams, a simulated network, per-node disks and
+// clocks, nodes that crash, restart and pause, and the trace whose running hash is the
+// determinism fingerprint of a run.
+//
+// Rules (DESIGN.md section 1), enforced by tidy_test.go:
+//   - Single-threaded. No goroutines, channels, sync, wall clock, os, net or math/rand v1.
+//   - Every random decision draws from a *rand.Rand (math/rand/v2 PCG) derived from the root
+//     seed and a stream name (see Stream), so adding draws to one component never reshuffles
+//     another.
+//   - Map iteration order never reaches output or decisions.
+//   - Time is virtual: Time is nanoseconds since the start of the run and only the event
+//     loop advances it, jumping straight to the next event, so idle periods cost nothing.
+//
+// Imports allowed: the standard library (minus the above), vopr/internal/... and
+// vopr/cluster/... (the code under test; sim implements its interfaces, never the reverse).
+package sim

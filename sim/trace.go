@@ -1,0 +1,145 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Level says how much of the trace is printed. Every record is hashed whatever the level, so
+// the fingerprint of a run does not depend on how verbosely it was logged.
+type Level int
+
+const (
+	// LevelNone prints nothing.
+	LevelNone Level = iota
+	// LevelShort prints state changes of replicas, faults and client events.
+	LevelShort
+	// LevelFull also prints every message sent and delivered and every disk operation.
+	LevelFull
+)
+
+// ParseLevel parses the --log flag.
+func ParseLevel(s string) (Level, error) {
+	switch s {
+	case "none":
+		return LevelNone, nil
+	case "short":
+		return LevelShort, nil
+	case "full":
+		return LevelFull, nil
+	}
+	return 0, fmt.Errorf("log level %q: expected none, short or full", s)
+}
+
+// Record is one structured trace event.
+type Record struct {
+	At    Time
+	Level Level // LevelShort or LevelFull: the least verbose level that prints it
+	Node  int   // the node it concerns, or -1 for the world (network-wide faults, the harness)
+	Kind  string
+	Text  string
+}
+
+func (r Record) String() string {
+	node := "--"
+	if r.Node >= 0 {
+		node = "n" + strconv.Itoa(r.Node)
+	}
+	return fmt.Sprintf("%14s %-4s %-10s %s", r.At, node, r.Kind, r.Text)
+}
+
+// Trace collects the records of a run into a running 64-bit hash, the determinism
+// fingerprint: two runs of the same seed and binary must end with the same hash. It prints
+// records at or below its level to Out, and keeps up to KeepMax records in memory when
+// asked, so that check-determinism can name the first event where two runs diverge.
+type Trace struct {
+	hash  uint64
+	count uint64
+
+	Out     io.Writer // nil prints nothing
+	Level   Level
+	KeepMax int // 0 keeps nothing
+	Kept    []Record
+	// Hashes[i] is the running hash after record i, for the first KeepMax records.
+	Hashes []uint64
+
+	clock func() Time
+}
+
+// NewTrace returns a trace that stamps records with the time clock returns.
+func NewTrace(clock func() Time) *Trace {
+	return &Trace{hash: 0x9e3779b97f4a7c15, clock: clock}
+}
+
+// Hash returns the running hash of every record so far.
+func (t *Trace) Hash() uint64 { return t.hash }
+
+// Count returns how many records were emitted.
+func (t *Trace) Count() uint64 { return t.count }
+
+// Emit records an event at the current time.
+func (t *Trace) Emit(level Level, node int, kind, text string) {
+	r := Record{At: t.clock(), Level: level, Node: node, Kind: kind, Text: text}
+	t.hash = mix64(t.hash ^ recordHash(r))
+	t.count++
+	if len(t.Kept) < t.KeepMax {
+		t.Kept = append(t.Kept, r)
+		t.Hashes = append(t.Hashes, t.hash)
+	}
+	if t.Out != nil && level <= t.Level {
+		fmt.Fprintln(t.Out, r.String())
+	}
+}
+
+// Emitf is Emit with a formatted text.
+func (t *Trace) Emitf(level Level, node int, kind, format string, args ...any) {
+	t.Emit(level, node, kind, fmt.Sprintf(format, args...))
+}
+
+// Mix folds an extra word into the fingerprint without a record: for bulk facts (message
+// checksums, digests) that are too frequent to print but must still be compared.
+func (t *Trace) Mix(word uint64) { t.hash = mix64(t.hash ^ word) }
+
+func recordHash(r Record) uint64 {
+	h := uint64(14695981039346656037)
+	h = fnvWord(h, uint64(r.At))
+	h = fnvWord(h, uint64(int64(r.Node)))
+	h = fnvString(h, r.Kind)
+	h = fnvString(h, r.Text)
+	return h
+}
+
+func fnvWord(h, w uint64) uint64 {
+	for i := 0; i < 8; i++ {
+		h ^= w & 0xff
+		h *= 1099511628211
+		w >>= 8
+	}
+	return h
+}
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= 0xff // terminator, so ("ab","c") and ("a","bc") differ
+	h *= 1099511628211
+	return h
+}
+
+// FirstDivergence compares the kept records of two traces of the same seed and returns the
+// index of the first record whose running hash differs, or -1 if the kept prefixes agree.
+func FirstDivergence(a, b *Trace) int {
+	n := min(len(a.Hashes), len(b.Hashes))
+	for i := 0; i < n; i++ {
+		if a.Hashes[i] != b.Hashes[i] {
+			return i
+		}
+	}
+	if len(a.Hashes) != len(b.Hashes) {
+		return n
+	}
+	return -1
+}
