@@ -1,0 +1,15 @@
+// Command vopr is the command line of the simulation tester (DESIGN.md section 7).
+//
+//	vopr                                  main job: every scenario x a few seeds; summary
+//	vopr run [--scenario NAME] [--seed S | --seeds N] [--ticks-max N] [--log none|short|full]
+//	         [--trace FILE] [--json FILE]
+//	vopr replay SEED [--scenario NAME]    one seed, full log
+//	vopr list [scenarios|faults|invariants]
+//	vopr check-determinism [--seeds N]    runs each seed twice, reports the first divergent event
+//
+// Seeds are a decimal u64, 0x hex, or a 40-hex git commit (its first 16 hex digits). Exit
+// codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage. Commands that are
+// not built yet say so and exit 64.
+//
+// Imports allowed: anything; this is the edge of the program (wall clock, files, flags).
+package main

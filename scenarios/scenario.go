@@ -1,0 +1,115 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"vopr/sim"
+)
+
+// Outcome classifies a run; its numeric value is the process exit code (DESIGN.md section 7).
+type Outcome int
+
+const (
+	Pass           Outcome = 0
+	Correctness    Outcome = 1
+	Liveness       Outcome = 2
+	Nondeterminism Outcome = 3
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Pass:
+		return "pass"
+	case Correctness:
+		return "correctness"
+	case Liveness:
+		return "liveness"
+	case Nondeterminism:
+		return "nondeterminism"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Options control one run of a scenario.
+type Options struct {
+	Seed uint64
+	// TicksMax bounds the run in ticks of TickInterval (10 ms of virtual time each); 0 means
+	// the scenario's default. A run that has not finished its work by then is a liveness
+	// failure, never a hang.
+	TicksMax int
+	Log      sim.Level
+	Out      io.Writer // where the log goes; nil discards it
+	// TraceKeep keeps the first TraceKeep trace records in memory (for check-determinism).
+	TraceKeep int
+}
+
+// Result is what a run reports.
+type Result struct {
+	Scenario string
+	Seed     uint64
+	// Params are the parameters drawn from the seed, in the form printed on the first line.
+	Params  string
+	Outcome Outcome
+	Reason  string // why it failed; empty on pass
+	// TraceHash is the determinism fingerprint; Events the trace record count.
+	TraceHash uint64
+	Events    uint64
+	SimTime   sim.Time
+	// Counters are named observations of the run (coverage and metrics), sorted by name
+	// when printed.
+	Counters map[string]uint64
+	Trace    *sim.Trace
+}
+
+// CounterNames returns the counter names in sorted order, so output never depends on map
+// iteration order.
+func (r Result) CounterNames() []string {
+	names := make([]string, 0, len(r.Counters))
+	for name := range r.Counters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Scenario is a named driver.
+type Scenario struct {
+	Name    string
+	Runbook string // the runbook section it reproduces
+	Summary string
+	// Params returns the parameters a seed draws, without running anything.
+	Params func(seed uint64) string
+	Run    func(Options) Result
+}
+
+var registry []Scenario
+
+func register(s Scenario) { registry = append(registry, s) }
+
+// All returns every scenario, sorted by name.
+func All() []Scenario {
+	all := append([]Scenario(nil), registry...)
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	return all
+}
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (Scenario, bool) {
+	for _, s := range registry {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// Names returns the scenario names, sorted.
+func Names() []string {
+	var names []string
+	for _, s := range All() {
+		names = append(names, s.Name)
+	}
+	return names
+}
