@@ -46,6 +46,8 @@ func NewEchoActor(node *Node, net *Network, rng *rand.Rand, peers int) *EchoActo
 	a := &EchoActor{node: node, net: net, rng: rng, peers: peers, SendProbability: 0.5}
 	if node.Disk != nil {
 		a.fs = node.FS()
+		// The log survives restarts; creating it again is expected to fail with ErrExist.
+		a.fs.Create("echo.log", func(error) {})
 	}
 	return a
 }

@@ -1,0 +1,578 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"vopr/cluster/storage"
+	"vopr/internal/assert"
+)
+
+// Disk is one node's simulated disk: a flat namespace of in-memory files behind the
+// storage.FS interface, with latency, sticky sector faults, crash semantics for unsynced
+// writes, a slow mode and a capacity (TigerBeetle's testing/storage.zig, per file rather
+// than per zone).
+//
+// The model, and the choices it makes:
+//
+//   - Timing. Every operation completes after a latency drawn at issue, max(min, Exp(mean)),
+//     times the slow-mode multiplier: reads use the read latency, WriteAt and Sync the write
+//     latency, metadata operations (Create, Remove, Truncate, List) the read latency. The
+//     completion is always a Loop event, never inline. Completions on one file need not come
+//     in issue order (FS allows it).
+//   - Visibility. An operation takes effect when it completes: a write's bytes become
+//     visible to reads at its completion, a read copies the bytes present at its completion,
+//     and errors (ErrNotExist, ErrNoSpace) are decided then too.
+//   - Pristine bytes and overlays. Each file keeps its pristine bytes (what it would hold on
+//     a perfect disk) apart from per-sector fault overlays (latent errors, corruptions,
+//     misdirected data). A read returns pristine bytes with the overlays of its sectors
+//     applied; writing to any byte of a sector rewrites the whole sector from pristine bytes
+//     and clears its overlay. Because overlays are separate, SetFaultsEnabled(false) makes
+//     reads pristine again, and Faults reports exactly what is damaged.
+//   - Durability. Per file the disk keeps the durable image and the writes completed since
+//     then, each as the post-write images of the sectors it touched. A Sync makes durable
+//     the writes that completed before it was issued. Create, Remove and Truncate are
+//     durable at completion. See Crash for what survives a crash.
+//   - Capacity. Usage is the sum over files of their size rounded up to a sector. A write or
+//     truncate that would push usage past the capacity fails with ErrNoSpace and changes
+//     nothing; one that does not grow usage always succeeds, even on a full disk.
+//
+// Invariants (checked by checkInvariants in tests):
+//   - used == sum over files of roundUpToSector(len(data)) and capacity >= 0;
+//   - len(durable) <= len(data), and durable with the volatile writes replayed == data;
+//   - volatile writes are in completion order (increasing seq);
+//   - every overlay lies inside its file.
+type Disk struct {
+	loop  *Loop
+	rng   *rand.Rand
+	trace *Trace
+	node  int
+	opts  DiskOptions
+
+	files    map[string]*diskFile
+	used     int64
+	capacity int64
+	slow     int
+
+	faultsEnabled bool
+	filter        func(name string, offset int64) bool
+
+	paused bool
+	// held are completions that fell due while paused, in the order they fell due.
+	held []func()
+	// generation increases at every Crash; a completion issued under an older generation
+	// never runs, so no callback crosses a crash.
+	generation uint64
+
+	// writeSeq counts completed writes: the order Sync promotes them in.
+	writeSeq uint64
+	// writeIDs numbers issued writes; inflight holds those not yet completed, which a crash
+	// may still land (see Crash).
+	writeIDs uint64
+	inflight map[uint64]*inflightWrite
+
+	stats DiskStats
+}
+
+// DiskOptions is the disk model of one run, drawn from the seed. Probabilities are in
+// [0, 1]; latencies and the capacity must be set explicitly (a zero Capacity is an error,
+// not "unlimited").
+type DiskOptions struct {
+	ReadLatencyMin   Duration
+	ReadLatencyMean  Duration
+	WriteLatencyMin  Duration
+	WriteLatencyMean Duration
+
+	// ReadFaultProbability is the chance per read that one sector it touches gets a latent
+	// sector error: that read and every later read of the sector return ErrIO until the
+	// sector is rewritten.
+	ReadFaultProbability float64
+	// ReadCorruptionProbability is the chance per read that one sector it touches turns
+	// corrupt (one bit flipped); sticky: every read returns the same bytes until rewritten.
+	ReadCorruptionProbability float64
+	// WriteCorruptionProbability is the chance per write that one of its sectors is stored
+	// with a bit flipped.
+	WriteCorruptionProbability float64
+	// WriteMisdirectProbability is the chance per write that it lands at another
+	// sector-aligned place of the same file: the intended sectors keep their old bytes and
+	// the target sectors are overwritten.
+	WriteMisdirectProbability float64
+	// CrashLostProbability is the chance, per unsynced write at a crash, that it is lost.
+	CrashLostProbability float64
+	// CrashTornProbability is the chance, per unsynced write at a crash that was not lost,
+	// that only a random proper subset of its sectors survives.
+	CrashTornProbability float64
+
+	// SlowMultiplier multiplies every latency (slow-disk mode); 0 or 1 is normal speed.
+	SlowMultiplier int
+	// Capacity is the size of the disk in bytes.
+	Capacity int64
+}
+
+// Validate reports the first option out of range, for callers that take options from input.
+func (o DiskOptions) Validate() error {
+	if o.ReadLatencyMin < 0 || o.ReadLatencyMean < 0 || o.WriteLatencyMin < 0 || o.WriteLatencyMean < 0 {
+		return errors.New("disk options: negative latency")
+	}
+	probabilities := []float64{o.ReadFaultProbability, o.ReadCorruptionProbability,
+		o.WriteCorruptionProbability, o.WriteMisdirectProbability,
+		o.CrashLostProbability, o.CrashTornProbability}
+	for _, p := range probabilities {
+		if !(p >= 0 && p <= 1) {
+			return errors.New("disk options: probability outside [0, 1]")
+		}
+	}
+	if o.SlowMultiplier < 0 {
+		return errors.New("disk options: negative slow multiplier")
+	}
+	if o.Capacity <= 0 {
+		return errors.New("disk options: capacity must be positive")
+	}
+	return nil
+}
+
+// DiskStats counts what a disk did and which faults it injected.
+type DiskStats struct {
+	// Completed operations (whatever their result).
+	Reads, Writes, Syncs, Creates, Removes, Truncates, Lists uint64
+	// ReadErrors counts reads that returned ErrIO.
+	ReadErrors uint64
+	// Random faults injected: latent sector errors (on reads), read and write corruptions,
+	// misdirected writes.
+	LatentSectorErrors, ReadCorruptions, WriteCorruptions, Misdirects uint64
+	// Outcomes of unsynced writes at crashes.
+	CrashLost, CrashTorn, CrashKept uint64
+	// NoSpace counts writes and truncates refused with ErrNoSpace.
+	NoSpace uint64
+	// Crashes counts calls of Crash; TargetedFaults calls of CorruptSector and
+	// LatentSectorError.
+	Crashes, TargetedFaults uint64
+}
+
+// diskFile is one file: pristine bytes, durable image, unsynced writes and fault overlays.
+type diskFile struct {
+	data     []byte
+	durable  []byte
+	volatile []volatileWrite
+	faults   map[int64]sectorFault
+}
+
+// volatileWrite is a completed write not yet made durable: the post-write content of each
+// sector it touched (so that whatever survives a crash is a whole sector as some write left
+// it, never half of one) and the overlays it left, each tied to one of its sectors.
+type volatileWrite struct {
+	seq    uint64
+	first  int64
+	images [][]byte
+	faults []placedFault
+}
+
+// placedFault is an overlay a write left on sector; it survives a crash only if the write's
+// sector index did (a misdirected sector lands at its target or nowhere).
+type placedFault struct {
+	index  int
+	sector int64
+	fault  sectorFault
+}
+
+type inflightWrite struct {
+	name   string
+	offset int64
+	data   []byte
+}
+
+var _ storage.FS = (*Disk)(nil)
+
+// NewDisk returns an empty disk for node. rng is the disk's own stream; every latency and
+// fault decision draws from it.
+func NewDisk(loop *Loop, rng *rand.Rand, trace *Trace, node int, opts DiskOptions) *Disk {
+	assert.That(loop != nil, "disk: nil loop")
+	assert.That(rng != nil, "disk: nil rng")
+	assert.That(trace != nil, "disk: nil trace")
+	if err := opts.Validate(); err != nil {
+		assert.Unreachable(err.Error())
+	}
+	return &Disk{
+		loop: loop, rng: rng, trace: trace, node: node, opts: opts,
+		files:         map[string]*diskFile{},
+		capacity:      opts.Capacity,
+		slow:          opts.SlowMultiplier,
+		faultsEnabled: true,
+		inflight:      map[uint64]*inflightWrite{},
+	}
+}
+
+// Create makes an empty file; ErrExist if it exists.
+func (d *Disk) Create(name string, done func(err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
+		d.stats.Creates++
+		err := storage.ErrExist
+		if d.files[name] == nil {
+			d.files[name] = &diskFile{}
+			err = nil
+		}
+		d.traceOp("create "+name, err)
+		done(err)
+	})
+}
+
+// ReadAt fills buf from offset with the bytes present when the read completes.
+func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	assert.That(offset >= 0, "disk: negative read offset")
+	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
+		n, err := d.applyRead(name, buf, offset)
+		d.traceOp("read "+name+" "+span(offset, len(buf)), err)
+		done(n, err)
+	})
+}
+
+// WriteAt copies data now and applies it when the write completes.
+func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	assert.That(offset >= 0, "disk: negative write offset")
+	d.writeIDs++
+	id := d.writeIDs
+	w := &inflightWrite{name: name, offset: offset, data: bytes.Clone(data)}
+	d.inflight[id] = w
+	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
+		delete(d.inflight, id)
+		err := d.applyWrite(name, w.data, offset)
+		d.traceOp("write "+name+" "+span(offset, len(w.data)), err)
+		done(err)
+	})
+}
+
+// Sync makes durable every write to the file that completed before Sync was called. Writes
+// completing while the sync is in flight stay volatile, as with fsync on a real disk.
+func (d *Disk) Sync(name string, done func(err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	upTo := d.writeSeq
+	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
+		d.stats.Syncs++
+		err := storage.ErrNotExist
+		if f := d.files[name]; f != nil {
+			f.promote(upTo)
+			err = nil
+		}
+		d.traceOp("sync "+name, err)
+		done(err)
+	})
+}
+
+// Truncate sets the file's size at completion; durable at once.
+func (d *Disk) Truncate(name string, size int64, done func(err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	assert.That(size >= 0, "disk: negative truncate size")
+	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
+		err := d.applyTruncate(name, size)
+		d.traceOp("truncate "+name+" "+strconv.FormatInt(size, 10), err)
+		done(err)
+	})
+}
+
+// Remove deletes the file and frees its space at completion; durable at once.
+func (d *Disk) Remove(name string, done func(err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
+		d.stats.Removes++
+		err := storage.ErrNotExist
+		if f := d.files[name]; f != nil {
+			d.used -= roundUp(int64(len(f.data)))
+			delete(d.files, name)
+			err = nil
+		}
+		d.traceOp("remove "+name, err)
+		done(err)
+	})
+}
+
+// List returns the sorted names of the files present at completion.
+func (d *Disk) List(done func(names []string, err error)) {
+	assert.That(done != nil, "disk: nil callback")
+	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
+		d.stats.Lists++
+		names := d.names()
+		d.trace.Emit(LevelFull, d.node, "disk", "list "+strconv.Itoa(len(names)))
+		done(names, nil)
+	})
+}
+
+// Size returns the file's current size, volatile writes included.
+func (d *Disk) Size(name string) (int64, error) {
+	f := d.files[name]
+	if f == nil {
+		return 0, storage.ErrNotExist
+	}
+	return int64(len(f.data)), nil
+}
+
+// Usage answers from metadata, synchronously.
+func (d *Disk) Usage() storage.Usage {
+	return storage.Usage{Used: d.used, Capacity: d.capacity}
+}
+
+// complete schedules run as the completion of an operation, latency from now. The
+// completion is dropped if the disk crashed since, and held while the disk is paused.
+func (d *Disk) complete(latency Duration, run func()) {
+	generation := d.generation
+	var fire func()
+	fire = func() {
+		if generation != d.generation {
+			return
+		}
+		if d.paused {
+			d.held = append(d.held, fire)
+			return
+		}
+		run()
+	}
+	d.loop.After(latency, fire)
+}
+
+// latency draws one operation's latency, stretched in slow mode.
+func (d *Disk) latency(min, mean Duration) Duration {
+	l := ExpDuration(d.rng, min, mean)
+	if d.slow > 1 {
+		l *= Duration(d.slow)
+	}
+	assert.That(l >= 0, "disk: negative latency")
+	return l
+}
+
+// applyRead is the completion of a read: maybe inject a read fault, then copy pristine
+// bytes with the overlays applied (or fail on a latent sector error).
+func (d *Disk) applyRead(name string, buf []byte, offset int64) (int, error) {
+	d.stats.Reads++
+	f := d.files[name]
+	if f == nil {
+		return 0, storage.ErrNotExist
+	}
+	size := int64(len(f.data))
+	if offset >= size || len(buf) == 0 {
+		return 0, nil
+	}
+	n := min(int64(len(buf)), size-offset)
+	if d.faultsEnabled {
+		d.injectReadFaults(name, f, offset, n)
+		if f.latentIn(offset, n) {
+			d.stats.ReadErrors++
+			return 0, storage.ErrIO
+		}
+	}
+	copy(buf, f.data[offset:offset+n])
+	if d.faultsEnabled {
+		f.applyOverlays(buf[:n], offset)
+	}
+	return int(n), nil
+}
+
+// applyWrite is the completion of a write: check space, update the pristine bytes, record
+// the write as volatile, and maybe misdirect or corrupt it.
+func (d *Disk) applyWrite(name string, data []byte, offset int64) error {
+	d.stats.Writes++
+	f := d.files[name]
+	if f == nil {
+		return storage.ErrNotExist
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	end := offset + int64(len(data))
+	if !d.fits(int64(len(f.data)), end) {
+		d.stats.NoSpace++
+		return storage.ErrNoSpace
+	}
+	first, count := sectorSpan(offset, int64(len(data)))
+	target := d.misdirectTarget(name, first, count, max(end, int64(len(f.data))))
+	var old [][]byte
+	if target >= 0 {
+		old = f.sectorCopies(first, count)
+	}
+	d.resize(f, max(end, int64(len(f.data))))
+	copy(f.data[offset:], data)
+	for s := first; s < first+count; s++ {
+		delete(f.faults, s)
+	}
+	d.writeSeq++
+	w := volatileWrite{seq: d.writeSeq, first: first, images: f.sectorCopies(first, count)}
+	if target >= 0 {
+		w.faults = d.misdirect(name, f, &w, target, old)
+	} else {
+		w.faults = d.corruptWrite(name, f, &w)
+	}
+	f.volatile = append(f.volatile, w)
+	return nil
+}
+
+// applyTruncate is the completion of a truncate. Shrinking also cuts the volatile writes and
+// the overlays past the new end, so that a crash cannot bring back bytes the truncate
+// removed.
+func (d *Disk) applyTruncate(name string, size int64) error {
+	d.stats.Truncates++
+	f := d.files[name]
+	if f == nil {
+		return storage.ErrNotExist
+	}
+	if !d.fits(int64(len(f.data)), size) {
+		d.stats.NoSpace++
+		return storage.ErrNoSpace
+	}
+	if size < int64(len(f.data)) {
+		f.cut(size)
+	}
+	d.resize(f, size)
+	f.durable = resizeBytes(f.durable, size)
+	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
+	return nil
+}
+
+// fits reports whether growing a file from oldSize to newSize stays within the capacity.
+func (d *Disk) fits(oldSize, newSize int64) bool {
+	growth := roundUp(newSize) - roundUp(oldSize)
+	return growth <= 0 || d.used+growth <= d.capacity
+}
+
+// resize sets the file's pristine size, zero-extending, and accounts for the space.
+func (d *Disk) resize(f *diskFile, size int64) {
+	d.used += roundUp(size) - roundUp(int64(len(f.data)))
+	f.data = resizeBytes(f.data, size)
+	assert.That(d.used >= 0, "disk: negative usage")
+}
+
+// names returns the file names, sorted: the only order in which the disk ever walks its
+// files, so that map order never reaches a decision or the trace.
+func (d *Disk) names() []string {
+	return slices.Sorted(maps.Keys(d.files))
+}
+
+// traceOp records a completed operation at LevelFull; the text is concatenated, not
+// formatted, because it is built for every operation whatever the level.
+func (d *Disk) traceOp(text string, err error) {
+	d.trace.Emit(LevelFull, d.node, "disk", text+" "+errName(err))
+}
+
+func errName(err error) string {
+	switch err {
+	case nil:
+		return "ok"
+	case storage.ErrNotExist:
+		return "not_exist"
+	case storage.ErrExist:
+		return "exist"
+	case storage.ErrNoSpace:
+		return "no_space"
+	case storage.ErrIO:
+		return "io_error"
+	}
+	return err.Error()
+}
+
+func span(offset int64, length int) string {
+	return strconv.FormatInt(offset, 10) + "+" + strconv.Itoa(length)
+}
+
+// promote makes durable the volatile writes with seq <= upTo: a prefix, since volatile
+// writes are kept in completion order.
+func (f *diskFile) promote(upTo uint64) {
+	n := 0
+	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
+		f.durable = applyImages(f.durable, f.volatile[n], nil)
+		n++
+	}
+	for _, w := range f.volatile[n:] {
+		assert.That(w.seq > upTo, "disk: volatile writes out of completion order")
+	}
+	f.volatile = slices.Clone(f.volatile[n:])
+	assert.That(len(f.durable) <= len(f.data), "disk: durable image larger than the file")
+}
+
+// cut drops everything at or past size from the volatile writes and overlays. The sector
+// holding size is cut too: the truncate rewrote it.
+func (f *diskFile) cut(size int64) {
+	boundary := size / storage.SectorSize
+	for s := range f.faults {
+		if s >= boundary {
+			delete(f.faults, s)
+		}
+	}
+	for i := range f.volatile {
+		w := &f.volatile[i]
+		var images [][]byte
+		for j, img := range w.images {
+			start := (w.first + int64(j)) * storage.SectorSize
+			if start >= size {
+				break
+			}
+			images = append(images, img[:min(int64(len(img)), size-start)])
+		}
+		w.images = images
+		w.faults = slices.DeleteFunc(w.faults, func(p placedFault) bool {
+			return p.sector >= boundary || p.index >= len(images)
+		})
+	}
+}
+
+// sectorCopies returns copies of count sectors from first, each clipped to the file's end.
+func (f *diskFile) sectorCopies(first, count int64) [][]byte {
+	out := make([][]byte, count)
+	for i := range out {
+		out[i] = bytes.Clone(f.sectorBytes(first + int64(i)))
+	}
+	return out
+}
+
+// sectorBytes returns the pristine bytes of sector s inside the file (maybe short or empty).
+func (f *diskFile) sectorBytes(s int64) []byte {
+	start := s * storage.SectorSize
+	size := int64(len(f.data))
+	if start >= size {
+		return nil
+	}
+	return f.data[start:min(start+storage.SectorSize, size)]
+}
+
+// applyImages writes the images of w whose sector survives (all if survive is nil) into
+// image, extending it as needed, and returns it.
+func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
+	for i, img := range w.images {
+		if survive != nil && !survive[i] {
+			continue
+		}
+		start := (w.first + int64(i)) * storage.SectorSize
+		end := start + int64(len(img))
+		if end > int64(len(image)) {
+			image = resizeBytes(image, end)
+		}
+		copy(image[start:end], img)
+	}
+	return image
+}
+
+// resizeBytes returns b cut or zero-extended to size.
+func resizeBytes(b []byte, size int64) []byte {
+	if size <= int64(len(b)) {
+		return b[:size:size]
+	}
+	grown := make([]byte, size)
+	copy(grown, b)
+	return grown
+}
+
+// sectorSpan returns the first sector and the number of sectors of a non-empty byte range.
+func sectorSpan(offset, length int64) (first, count int64) {
+	assert.That(length > 0, "disk: empty sector span")
+	first = offset / storage.SectorSize
+	last := (offset + length - 1) / storage.SectorSize
+	return first, last - first + 1
+}
+
+// roundUp rounds a size up to a whole number of sectors.
+func roundUp(n int64) int64 {
+	return (n + storage.SectorSize - 1) / storage.SectorSize * storage.SectorSize
+}

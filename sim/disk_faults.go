@@ -1,0 +1,538 @@
+package sim
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+	"strconv"
+
+	"vopr/cluster/storage"
+	"vopr/internal/assert"
+)
+
+// FaultKind names a sector fault overlay.
+type FaultKind string
+
+// The overlays a sector can carry. Each is sticky until the sector is rewritten.
+const (
+	// FaultLatentSectorError: reads of the sector fail with ErrIO.
+	FaultLatentSectorError FaultKind = "latent_sector_error"
+	// FaultReadCorruption: a read turned the sector corrupt (one bit flipped).
+	FaultReadCorruption FaultKind = "read_corruption"
+	// FaultWriteCorruption: a write stored the sector with one bit flipped.
+	FaultWriteCorruption FaultKind = "write_corruption"
+	// FaultMisdirectedAway: the sector's write landed elsewhere; it holds its old bytes.
+	FaultMisdirectedAway FaultKind = "misdirected_away"
+	// FaultMisdirectedHere: the sector holds bytes a misdirected write meant for another.
+	FaultMisdirectedHere FaultKind = "misdirected_here"
+	// FaultCorruption: a scenario corrupted the sector on purpose (CorruptSector).
+	FaultCorruption FaultKind = "corruption"
+)
+
+// DiskFault is one active overlay, for reports and tests.
+type DiskFault struct {
+	Name   string
+	Sector int64
+	Offset int64 // Sector * storage.SectorSize
+	Kind   FaultKind
+}
+
+// sectorFault is the overlay of one sector. data, when set, is what reads return for the
+// sector's first len(data) bytes instead of the pristine ones; it never reaches past the end
+// of the file at the time it was placed and is never mutated.
+type sectorFault struct {
+	kind FaultKind
+	data []byte
+}
+
+// Crash applies crash semantics, then drops every pending completion: no callback of an
+// operation issued before the crash ever runs.
+//
+// Each write that completed since its file's last sync is independently lost (with
+// CrashLostProbability), torn (with CrashTornProbability: each sector survives with
+// probability 1/2, and a write of two or more sectors always keeps some and loses some) or
+// kept; the file becomes its durable image with the surviving sectors replayed in
+// completion order. Writes still in flight were on their way to the platter: they get the
+// same treatment after the completed ones, in issue order, and land if they fit. Synced data
+// and completed Create/Remove/Truncate always survive. A sector a crash rolls back or
+// replays carries only the overlays the surviving writes left on it; older overlays on it
+// are forgotten. Crash outcomes are the FS durability contract, not disk defects, so
+// SetFaultsEnabled and the fault filter do not affect them.
+func (d *Disk) Crash() {
+	d.stats.Crashes++
+	d.generation++
+	d.held = nil
+	d.trace.Emit(LevelShort, d.node, "disk", "crash: dropping pending completions, "+
+		strconv.Itoa(len(d.inflight))+" writes in flight")
+	names := d.names()
+	for _, name := range names {
+		d.crashFile(name, d.files[name])
+	}
+	d.used = 0
+	for _, name := range names {
+		d.used += roundUp(int64(len(d.files[name].data)))
+	}
+	d.landInflight()
+	for _, name := range names {
+		f := d.files[name]
+		f.durable = bytes.Clone(f.data)
+		f.fitFaults()
+		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
+	}
+}
+
+// crashFile rebuilds one file from its durable image and the surviving volatile sectors.
+func (d *Disk) crashFile(name string, f *diskFile) {
+	for _, w := range f.volatile {
+		for i := range w.images {
+			delete(f.faults, w.first+int64(i))
+		}
+		for _, p := range w.faults {
+			delete(f.faults, p.sector)
+		}
+	}
+	image := bytes.Clone(f.durable)
+	for _, w := range f.volatile {
+		if len(w.images) == 0 {
+			continue // cut away whole by a truncate
+		}
+		survive := d.crashOutcome(name, w.first, len(w.images))
+		image = applyImages(image, w, survive)
+		for i, ok := range survive {
+			if ok {
+				delete(f.faults, w.first+int64(i))
+			}
+		}
+		for _, p := range w.faults {
+			if survive[p.index] {
+				f.putFault(p.sector, p.fault)
+			}
+		}
+	}
+	f.data = image
+	f.volatile = nil
+}
+
+// landInflight lands the surviving sectors of writes that were in flight at the crash.
+func (d *Disk) landInflight() {
+	for _, id := range slices.Sorted(maps.Keys(d.inflight)) {
+		w := d.inflight[id]
+		f := d.files[w.name]
+		if f == nil || len(w.data) == 0 {
+			continue
+		}
+		length := int64(len(w.data))
+		first, count := sectorSpan(w.offset, length)
+		survive := d.crashOutcome(w.name, first, int(count))
+		end := int64(0)
+		for i, ok := range survive {
+			if ok {
+				end = max(end, min(w.offset+length, (first+int64(i)+1)*storage.SectorSize))
+			}
+		}
+		if end == 0 {
+			continue
+		}
+		if !d.fits(int64(len(f.data)), end) {
+			d.trace.Emit(LevelShort, d.node, "disk", "crash: in-flight write "+w.name+" "+
+				span(w.offset, len(w.data))+" does not fit, dropped")
+			continue
+		}
+		d.resize(f, max(end, int64(len(f.data))))
+		for i, ok := range survive {
+			s := first + int64(i)
+			lo := max(w.offset, s*storage.SectorSize)
+			hi := min(w.offset+length, (s+1)*storage.SectorSize)
+			if ok {
+				copy(f.data[lo:hi], w.data[lo-w.offset:hi-w.offset])
+				delete(f.faults, s)
+			}
+		}
+	}
+	clear(d.inflight)
+}
+
+// crashOutcome decides what of one unsynced write of count sectors survives a crash.
+func (d *Disk) crashOutcome(name string, first int64, count int) []bool {
+	assert.That(count > 0, "disk: crash outcome of an empty write")
+	survive := make([]bool, count)
+	where := name + " sectors " + strconv.FormatInt(first, 10) + "+" + strconv.Itoa(count)
+	switch {
+	case Chance(d.rng, d.opts.CrashLostProbability):
+		d.stats.CrashLost++
+		d.trace.Emit(LevelShort, d.node, "disk", "fault crash_lost_write "+where)
+	case Chance(d.rng, d.opts.CrashTornProbability):
+		kept := d.tear(survive)
+		d.stats.CrashTorn++
+		d.trace.Emit(LevelShort, d.node, "disk", "fault crash_torn_write "+where+" kept "+
+			strconv.Itoa(kept))
+	default:
+		for i := range survive {
+			survive[i] = true
+		}
+		d.stats.CrashKept++
+	}
+	return survive
+}
+
+// tear picks the surviving sectors of a torn write: each with probability 1/2, and if the
+// write has two sectors or more, never all or none of them (that would be a kept or lost
+// write, not a torn one). It returns how many survive.
+func (d *Disk) tear(survive []bool) int {
+	kept := 0
+	for i := range survive {
+		survive[i] = d.rng.IntN(2) == 0
+		if survive[i] {
+			kept++
+		}
+	}
+	if len(survive) >= 2 && (kept == 0 || kept == len(survive)) {
+		i := d.rng.IntN(len(survive))
+		survive[i] = !survive[i]
+		if survive[i] {
+			kept++
+		} else {
+			kept--
+		}
+	}
+	assert.That(len(survive) < 2 || (kept > 0 && kept < len(survive)), "disk: torn write not torn")
+	return kept
+}
+
+// misdirectTarget decides whether a write of count sectors from first misdirects, and where
+// to: another sector-aligned start inside the file as it will be after the write (so the
+// write uses no extra space). It returns -1 for no misdirect.
+func (d *Disk) misdirectTarget(name string, first, count, newSize int64) int64 {
+	if !d.faultsEnabled || !Chance(d.rng, d.opts.WriteMisdirectProbability) {
+		return -1
+	}
+	starts := (newSize+storage.SectorSize-1)/storage.SectorSize - count + 1
+	assert.That(first < starts, "disk: write outside its own file")
+	if starts < 2 {
+		return -1 // no other place to land
+	}
+	target := d.rng.Int64N(starts - 1)
+	if target >= first {
+		target++
+	}
+	for i := int64(0); i < count; i++ {
+		if !d.allowed(name, first+i) || !d.allowed(name, target+i) {
+			return -1
+		}
+	}
+	return target
+}
+
+// misdirect places the overlays of a write that landed at target instead of w.first: the
+// intended sectors show their old bytes (zero-extended where the write grew the file), the
+// target sectors show the write's sectors. Where the two ranges overlap, the landed data
+// wins.
+func (d *Disk) misdirect(name string, f *diskFile, w *volatileWrite, target int64, old [][]byte) []placedFault {
+	assert.That(target != w.first, "disk: misdirect to its own place")
+	assert.That(len(old) == len(w.images), "disk: misdirect without the old sectors")
+	d.stats.Misdirects++
+	d.trace.Emit(LevelShort, d.node, "disk", "fault misdirected_write "+name+" sectors "+
+		strconv.FormatInt(w.first, 10)+"+"+strconv.Itoa(len(w.images))+" landed at "+
+		strconv.FormatInt(target, 10))
+	placed := make([]placedFault, 0, 2*len(w.images))
+	for i, img := range w.images {
+		away := resizeBytes(old[i], int64(len(img)))
+		placed = append(placed, placedFault{index: i, sector: w.first + int64(i),
+			fault: sectorFault{kind: FaultMisdirectedAway, data: away}})
+	}
+	for i, img := range w.images {
+		s := target + int64(i)
+		here := img[:min(len(img), len(f.sectorBytes(s)))]
+		placed = append(placed, placedFault{index: i, sector: s,
+			fault: sectorFault{kind: FaultMisdirectedHere, data: here}})
+	}
+	for _, p := range placed {
+		f.setFault(p.sector, p.fault)
+	}
+	return placed
+}
+
+// corruptWrite maybe stores one sector of w with a bit flipped.
+func (d *Disk) corruptWrite(name string, f *diskFile, w *volatileWrite) []placedFault {
+	if !d.faultsEnabled || !Chance(d.rng, d.opts.WriteCorruptionProbability) {
+		return nil
+	}
+	var candidates []int
+	for i := range w.images {
+		if d.allowed(name, w.first+int64(i)) {
+			candidates = append(candidates, i)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	i := candidates[d.rng.IntN(len(candidates))]
+	s := w.first + int64(i)
+	fault := sectorFault{kind: FaultWriteCorruption, data: d.flipBit(w.images[i])}
+	f.setFault(s, fault)
+	d.stats.WriteCorruptions++
+	d.traceFault(fault.kind, name, s)
+	return []placedFault{{index: i, sector: s, fault: fault}}
+}
+
+// injectReadFaults maybe turns one sector of a read latent, and maybe one corrupt.
+func (d *Disk) injectReadFaults(name string, f *diskFile, offset, n int64) {
+	if Chance(d.rng, d.opts.ReadFaultProbability) {
+		if s, ok := d.pickSector(name, f, offset, n); ok {
+			f.setFault(s, sectorFault{kind: FaultLatentSectorError})
+			d.stats.LatentSectorErrors++
+			d.traceFault(FaultLatentSectorError, name, s)
+		}
+	}
+	if Chance(d.rng, d.opts.ReadCorruptionProbability) {
+		if s, ok := d.pickSector(name, f, offset, n); ok {
+			f.setFault(s, sectorFault{kind: FaultReadCorruption, data: d.flipBit(f.sectorBytes(s))})
+			d.stats.ReadCorruptions++
+			d.traceFault(FaultReadCorruption, name, s)
+		}
+	}
+}
+
+// pickSector picks a random sector of [offset, offset+n) that is healthy and that the fault
+// filter allows.
+func (d *Disk) pickSector(name string, f *diskFile, offset, n int64) (int64, bool) {
+	first, count := sectorSpan(offset, n)
+	var candidates []int64
+	for s := first; s < first+count; s++ {
+		if _, faulty := f.faults[s]; !faulty && d.allowed(name, s) {
+			candidates = append(candidates, s)
+		}
+	}
+	if len(candidates) == 0 {
+		return 0, false
+	}
+	return candidates[d.rng.IntN(len(candidates))], true
+}
+
+// allowed asks the fault filter (the fault atlas) whether a random fault may hit sector s.
+func (d *Disk) allowed(name string, s int64) bool {
+	return d.filter == nil || d.filter(name, s*storage.SectorSize)
+}
+
+// flipBit returns a copy of b with one random bit flipped.
+func (d *Disk) flipBit(b []byte) []byte {
+	assert.That(len(b) > 0, "disk: flipping a bit of nothing")
+	c := bytes.Clone(b)
+	c[d.rng.IntN(len(c))] ^= 1 << d.rng.IntN(8)
+	return c
+}
+
+func (d *Disk) traceFault(kind FaultKind, name string, s int64) {
+	d.trace.Emit(LevelShort, d.node, "disk", "fault "+string(kind)+" "+name+" sector "+
+		strconv.FormatInt(s, 10))
+}
+
+// setFault places an overlay on sector s, which must hold data, clipping it to the file.
+func (f *diskFile) setFault(s int64, fault sectorFault) {
+	bytesIn := len(f.sectorBytes(s))
+	assert.That(bytesIn > 0, "disk: fault past the end of the file")
+	if len(fault.data) > bytesIn {
+		fault.data = fault.data[:bytesIn]
+	}
+	f.putFault(s, fault)
+}
+
+func (f *diskFile) putFault(s int64, fault sectorFault) {
+	if f.faults == nil {
+		f.faults = map[int64]sectorFault{}
+	}
+	f.faults[s] = fault
+}
+
+// fitFaults makes the overlays fit the file after a crash changed its size: those of
+// sectors past the end go, those of a shortened last sector are clipped.
+func (f *diskFile) fitFaults() {
+	for s, fault := range f.faults {
+		bytesIn := len(f.sectorBytes(s))
+		switch {
+		case bytesIn == 0:
+			delete(f.faults, s)
+		case len(fault.data) > bytesIn:
+			fault.data = fault.data[:bytesIn]
+			f.faults[s] = fault
+		}
+	}
+}
+
+// latentIn reports whether [offset, offset+n) touches a sector with a latent error.
+func (f *diskFile) latentIn(offset, n int64) bool {
+	if len(f.faults) == 0 {
+		return false
+	}
+	first, count := sectorSpan(offset, n)
+	for s := first; s < first+count; s++ {
+		if fault, ok := f.faults[s]; ok && fault.kind == FaultLatentSectorError {
+			return true
+		}
+	}
+	return false
+}
+
+// applyOverlays replaces the bytes of buf (read from offset) that overlays cover.
+func (f *diskFile) applyOverlays(buf []byte, offset int64) {
+	if len(f.faults) == 0 || len(buf) == 0 {
+		return
+	}
+	end := offset + int64(len(buf))
+	first, count := sectorSpan(offset, int64(len(buf)))
+	for s := first; s < first+count; s++ {
+		fault, ok := f.faults[s]
+		if !ok || fault.data == nil {
+			continue
+		}
+		start := s * storage.SectorSize
+		lo, hi := max(start, offset), min(start+int64(len(fault.data)), end)
+		if lo < hi {
+			copy(buf[lo-offset:hi-offset], fault.data[lo-start:hi-start])
+		}
+	}
+}
+
+// SetPaused holds completions while paused (a paused node's process gets no I/O callbacks);
+// on resume the held completions run in the order they fell due, each as a new event.
+func (d *Disk) SetPaused(paused bool) {
+	if d.paused == paused {
+		return
+	}
+	d.paused = paused
+	if paused {
+		d.trace.Emit(LevelShort, d.node, "disk", "paused")
+		return
+	}
+	d.trace.Emit(LevelShort, d.node, "disk", "resumed, "+strconv.Itoa(len(d.held))+" held completions")
+	held := d.held
+	d.held = nil
+	for _, fire := range held {
+		d.loop.After(0, fire)
+	}
+}
+
+// SetSlow sets the slow-disk multiplier for operations issued from now on (0 or 1: normal).
+func (d *Disk) SetSlow(multiplier int) {
+	assert.That(multiplier >= 0, "disk: negative slow multiplier")
+	d.slow = multiplier
+	d.trace.Emit(LevelShort, d.node, "disk", "slow x"+strconv.Itoa(multiplier))
+}
+
+// SetCapacity resizes the disk. A capacity below the current usage is allowed (a scenario
+// filling the disk): growth then fails with ErrNoSpace until space is freed.
+func (d *Disk) SetCapacity(bytes int64) {
+	assert.That(bytes >= 0, "disk: negative capacity")
+	d.capacity = bytes
+	d.trace.Emit(LevelShort, d.node, "disk", "capacity "+strconv.FormatInt(bytes, 10))
+}
+
+// SetFaultsEnabled switches random faults on or off. Off, no new random fault is injected
+// and reads return pristine bytes; the existing overlays are kept (and reported by Faults),
+// so switching back on brings them back. Crash semantics are not affected.
+func (d *Disk) SetFaultsEnabled(enabled bool) {
+	d.faultsEnabled = enabled
+	d.trace.Emit(LevelShort, d.node, "disk", "faults enabled "+strconv.FormatBool(enabled))
+}
+
+// SetFaultFilter installs the fault atlas hook: a random fault (read, write or misdirect)
+// may hit a sector only if filter(name, sector offset) is true. nil allows every sector.
+// Targeted faults and crash outcomes ignore it.
+func (d *Disk) SetFaultFilter(filter func(name string, offset int64) bool) {
+	d.filter = filter
+}
+
+// CorruptSector flips one bit of the sector holding offset, sticky until rewritten. The
+// sector must exist: a scenario that corrupts nothing would break its name's promise.
+func (d *Disk) CorruptSector(name string, offset int64) {
+	f := d.targetedSector(name, offset)
+	s := offset / storage.SectorSize
+	f.setFault(s, sectorFault{kind: FaultCorruption, data: d.flipBit(f.sectorBytes(s))})
+	d.traceFault(FaultCorruption, name, s)
+}
+
+// LatentSectorError makes reads of the sector holding offset fail with ErrIO until it is
+// rewritten.
+func (d *Disk) LatentSectorError(name string, offset int64) {
+	f := d.targetedSector(name, offset)
+	s := offset / storage.SectorSize
+	f.setFault(s, sectorFault{kind: FaultLatentSectorError})
+	d.traceFault(FaultLatentSectorError, name, s)
+}
+
+func (d *Disk) targetedSector(name string, offset int64) *diskFile {
+	f := d.files[name]
+	assert.That(f != nil, "disk: targeted fault on a missing file")
+	assert.That(offset >= 0 && offset < int64(len(f.data)), "disk: targeted fault past the end of the file")
+	d.stats.TargetedFaults++
+	return f
+}
+
+// Faults reports the active overlays, sorted by file and sector (one per sector).
+func (d *Disk) Faults() []DiskFault {
+	var out []DiskFault
+	for _, name := range d.names() {
+		f := d.files[name]
+		for _, s := range slices.Sorted(maps.Keys(f.faults)) {
+			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize,
+				Kind: f.faults[s].kind})
+		}
+	}
+	return out
+}
+
+// Stats returns the disk's counters.
+func (d *Disk) Stats() DiskStats { return d.stats }
+
+// Pristine returns a copy of the file's bytes without fault overlays, volatile writes
+// included; nil if the file does not exist.
+func (d *Disk) Pristine(name string) []byte {
+	if f := d.files[name]; f != nil {
+		return bytes.Clone(f.data)
+	}
+	return nil
+}
+
+// Durable returns a copy of the file's durable image: its bytes if every unsynced write
+// were lost; nil if the file does not exist.
+func (d *Disk) Durable(name string) []byte {
+	if f := d.files[name]; f != nil {
+		return bytes.Clone(f.durable)
+	}
+	return nil
+}
+
+// Reformat wipes the disk (a node reformatted for reconfiguration): every file, overlay
+// and pending completion goes. Options, slow mode, capacity and the fault switch stay.
+func (d *Disk) Reformat() {
+	d.generation++
+	d.held = nil
+	clear(d.inflight)
+	clear(d.files)
+	d.used = 0
+	d.trace.Emit(LevelShort, d.node, "disk", "reformat")
+}
+
+// checkInvariants verifies the invariants listed on Disk; tests call it after every step.
+// It replays every file's volatile writes, so it is too slow for the hot path.
+func (d *Disk) checkInvariants() {
+	used := int64(0)
+	for _, name := range d.names() {
+		f := d.files[name]
+		used += roundUp(int64(len(f.data)))
+		assert.That(len(f.durable) <= len(f.data), "disk: durable image larger than the file")
+		image := bytes.Clone(f.durable)
+		for i, w := range f.volatile {
+			assert.That(i == 0 || f.volatile[i-1].seq < w.seq, "disk: volatile writes out of order")
+			image = applyImages(image, w, nil)
+		}
+		assert.That(bytes.Equal(image, f.data), "disk: durable image + volatile writes != data")
+		for s, fault := range f.faults {
+			inFile := len(f.sectorBytes(s))
+			assert.That(inFile > 0, "disk: overlay past the end of the file")
+			assert.That(len(fault.data) <= inFile, "disk: overlay longer than its sector")
+		}
+	}
+	assert.That(used == d.used, "disk: usage out of step with the files")
+	assert.That(d.capacity >= 0, "disk: negative capacity")
+}

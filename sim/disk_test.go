@@ -1,0 +1,912 @@
+package sim
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"vopr/cluster/storage"
+)
+
+const sector = storage.SectorSize
+
+// diskHarness drives one disk synchronously: each helper issues an operation, runs the loop
+// until nothing is left, checks that the callback ran exactly once and the disk's
+// invariants still hold, and returns the result.
+type diskHarness struct {
+	t     *testing.T
+	loop  *Loop
+	trace *Trace
+	disk  *Disk
+}
+
+// diskOptionsClean is a disk with latency and no faults.
+func diskOptionsClean() DiskOptions {
+	return DiskOptions{
+		ReadLatencyMin: 10 * Microsecond, ReadLatencyMean: 100 * Microsecond,
+		WriteLatencyMin: 20 * Microsecond, WriteLatencyMean: 200 * Microsecond,
+		Capacity: 16 << 20,
+	}
+}
+
+func newDiskHarness(t *testing.T, seed uint64, opts DiskOptions) *diskHarness {
+	loop := NewLoop()
+	trace := NewTrace(loop.Now)
+	return &diskHarness{t: t, loop: loop, trace: trace,
+		disk: NewDisk(loop, Stream(seed, "disk/0"), trace, 0, opts)}
+}
+
+func (h *diskHarness) settle() {
+	h.t.Helper()
+	for i := 0; h.loop.Step(); i++ {
+		require.Less(h.t, i, 1_000_000, "loop does not settle")
+	}
+	h.disk.checkInvariants()
+}
+
+func (h *diskHarness) create(name string) error {
+	h.t.Helper()
+	var got error
+	calls := 0
+	h.disk.Create(name, func(err error) { got = err; calls++ })
+	h.settle()
+	require.Equal(h.t, 1, calls)
+	return got
+}
+
+func (h *diskHarness) write(name string, offset int64, data []byte) error {
+	h.t.Helper()
+	var got error
+	calls := 0
+	h.disk.WriteAt(name, data, offset, func(err error) { got = err; calls++ })
+	h.settle()
+	require.Equal(h.t, 1, calls)
+	return got
+}
+
+func (h *diskHarness) read(name string, offset int64, length int) ([]byte, error) {
+	h.t.Helper()
+	buf := make([]byte, length)
+	var got error
+	n, calls := 0, 0
+	h.disk.ReadAt(name, buf, offset, func(k int, err error) { n, got = k, err; calls++ })
+	h.settle()
+	require.Equal(h.t, 1, calls)
+	return buf[:n], got
+}
+
+func (h *diskHarness) sync(name string) error {
+	h.t.Helper()
+	var got error
+	calls := 0
+	h.disk.Sync(name, func(err error) { got = err; calls++ })
+	h.settle()
+	require.Equal(h.t, 1, calls)
+	return got
+}
+
+func (h *diskHarness) truncate(name string, size int64) error {
+	h.t.Helper()
+	var got error
+	calls := 0
+	h.disk.Truncate(name, size, func(err error) { got = err; calls++ })
+	h.settle()
+	require.Equal(h.t, 1, calls)
+	return got
+}
+
+func (h *diskHarness) remove(name string) error {
+	h.t.Helper()
+	var got error
+	calls := 0
+	h.disk.Remove(name, func(err error) { got = err; calls++ })
+	h.settle()
+	require.Equal(h.t, 1, calls)
+	return got
+}
+
+func (h *diskHarness) readAll(name string) []byte {
+	h.t.Helper()
+	size, err := h.disk.Size(name)
+	require.NoError(h.t, err)
+	data, err := h.read(name, 0, int(size))
+	require.NoError(h.t, err)
+	return data
+}
+
+// fill returns n bytes of b.
+func fill(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+
+// sectorsOf returns a file with count sectors, sector i filled with byte i+1.
+func sectorsOf(count int) []byte {
+	var data []byte
+	for i := 0; i < count; i++ {
+		data = append(data, fill(byte(i+1), sector)...)
+	}
+	return data
+}
+
+func bitsDiffering(a, b []byte) int {
+	n := 0
+	for i := range a {
+		x := a[i] ^ b[i]
+		for ; x != 0; x &= x - 1 {
+			n++
+		}
+	}
+	return n
+}
+
+func noRandomFaults(t *testing.T, s DiskStats) {
+	t.Helper()
+	require.Zero(t, s.LatentSectorErrors+s.ReadCorruptions+s.WriteCorruptions+s.Misdirects)
+	require.Zero(t, s.CrashLost+s.CrashTorn+s.ReadErrors)
+}
+
+func TestDiskRoundTripWithoutFaults(t *testing.T) {
+	h := newDiskHarness(t, 1, diskOptionsClean())
+	require.NoError(t, h.create("f"))
+	require.ErrorIs(t, h.create("f"), storage.ErrExist)
+	rng := Stream(1, "test")
+	var model []byte
+	for i := 0; i < 200; i++ {
+		offset := int64(rng.IntN(20 * sector))
+		data := make([]byte, 1+rng.IntN(3*sector))
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		require.NoError(t, h.write("f", offset, data))
+		model = resizeBytes(model, max(int64(len(model)), offset+int64(len(data))))
+		copy(model[offset:], data)
+		if i%7 == 0 {
+			require.NoError(t, h.sync("f"))
+		}
+		if i%50 == 0 {
+			h.disk.Crash()
+			h.settle()
+		}
+		require.Equal(t, model, h.readAll("f"))
+	}
+	require.NoError(t, h.sync("f"))
+	h.disk.Crash()
+	require.Equal(t, model, h.readAll("f"), "a crash after sync loses nothing")
+	require.Equal(t, model, h.disk.Durable("f"))
+	got, err := h.read("f", int64(len(model))-10, 100)
+	require.NoError(t, err, "a read past the end is short, not an error")
+	require.Equal(t, model[len(model)-10:], got)
+	noRandomFaults(t, h.disk.Stats())
+	require.Empty(t, h.disk.Faults())
+}
+
+func TestDiskMissingFile(t *testing.T) {
+	h := newDiskHarness(t, 1, diskOptionsClean())
+	_, err := h.read("nope", 0, 10)
+	require.ErrorIs(t, err, storage.ErrNotExist)
+	require.ErrorIs(t, h.write("nope", 0, []byte{1}), storage.ErrNotExist)
+	require.ErrorIs(t, h.sync("nope"), storage.ErrNotExist)
+	require.ErrorIs(t, h.truncate("nope", 0), storage.ErrNotExist)
+	require.ErrorIs(t, h.remove("nope"), storage.ErrNotExist)
+	_, err = h.disk.Size("nope")
+	require.ErrorIs(t, err, storage.ErrNotExist)
+	for _, name := range []string{"c", "a", "b"} {
+		require.NoError(t, h.create(name))
+	}
+	var names []string
+	h.disk.List(func(n []string, err error) { require.NoError(t, err); names = n })
+	h.settle()
+	require.Equal(t, []string{"a", "b", "c"}, names)
+}
+
+func TestDiskCrashLosesUnsyncedWrites(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.CrashLostProbability = 1
+	h := newDiskHarness(t, 2, opts)
+	require.NoError(t, h.create("f"))
+	synced := sectorsOf(4)
+	require.NoError(t, h.write("f", 0, synced))
+	require.NoError(t, h.sync("f"))
+	require.NoError(t, h.write("f", 2*sector, fill(0xEE, 5*sector)))
+	require.NoError(t, h.write("f", 100, fill(0xDD, 10)))
+	require.Equal(t, int64(7*sector), h.disk.Usage().Used)
+	h.disk.Crash()
+	h.disk.checkInvariants()
+	require.Equal(t, synced, h.readAll("f"), "every unsynced write is lost, synced data is not")
+	require.Equal(t, int64(4*sector), h.disk.Usage().Used)
+	require.Equal(t, uint64(2), h.disk.Stats().CrashLost)
+}
+
+func TestDiskCrashTearsUnsyncedWrites(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.CrashTornProbability = 1
+	h := newDiskHarness(t, 3, opts)
+	require.NoError(t, h.create("f"))
+	require.NoError(t, h.create("g"))
+	require.NoError(t, h.write("f", 0, fill(0xAA, 16*sector)))
+	require.NoError(t, h.write("g", 0, fill(0x11, 16*sector)))
+	require.NoError(t, h.sync("f"))
+	require.NoError(t, h.sync("g"))
+	require.NoError(t, h.write("f", 0, fill(0xBB, 16*sector)))
+	h.disk.Crash()
+	h.disk.checkInvariants()
+	got := h.readAll("f")
+	require.Len(t, got, 16*sector)
+	old, new := 0, 0
+	for s := 0; s < 16; s++ {
+		sec := got[s*sector : (s+1)*sector]
+		switch {
+		case bytes.Equal(sec, fill(0xAA, sector)):
+			old++
+		case bytes.Equal(sec, fill(0xBB, sector)):
+			new++
+		default:
+			t.Fatalf("sector %d is half written", s)
+		}
+	}
+	require.Positive(t, old, "a torn write loses some sectors")
+	require.Positive(t, new, "a torn write keeps some sectors")
+	require.Equal(t, fill(0x11, 16*sector), h.readAll("g"), "synced data is never torn")
+	require.Equal(t, uint64(1), h.disk.Stats().CrashTorn)
+}
+
+// TestDiskCrashProperty checks the durability contract over random sequences of
+// sector-aligned writes, syncs, waits and crashes, with writes in flight: after a crash every
+// sector holds either its last synced content or the content of a later unsynced write of
+// it; a sector with no later write keeps its synced content; with CrashLostProbability 1 only
+// synced data remains; with no crash faults every write, even one in flight, is kept.
+func TestDiskCrashProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		opts := diskOptionsClean()
+		opts.CrashLostProbability = rapid.SampledFrom([]float64{0, 0.3, 1}).Draw(rt, "lost")
+		opts.CrashTornProbability = rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(rt, "torn")
+		loop := NewLoop()
+		disk := NewDisk(loop, Stream(rapid.Uint64().Draw(rt, "seed"), "disk"), NewTrace(loop.Now), 0, opts)
+		m := &crashModel{rt: rt, disk: disk, loop: loop, opts: opts}
+		disk.Create("f", func(err error) { m.mustOK(err) })
+		loop.RunUntil(Time(Second))
+		steps := rapid.IntRange(1, 60).Draw(rt, "steps")
+		for i := 0; i < steps; i++ {
+			m.step(rapid.IntRange(0, 9).Draw(rt, "action"))
+			disk.checkInvariants()
+		}
+		m.crashAndCheck()
+	})
+}
+
+const modelSectors = 16
+
+type modelWrite struct {
+	first, count int
+	value        byte
+	done, synced bool
+}
+
+func (w *modelWrite) touches(s int) bool { return s >= w.first && s < w.first+w.count }
+
+// crashModel is the reference for TestDiskCrashProperty: each write fills whole sectors with
+// its own byte, so a sector's content names the write that left it.
+type crashModel struct {
+	rt         *rapid.T
+	disk       *Disk
+	loop       *Loop
+	opts       DiskOptions
+	base       [modelSectors]byte // contents after the last crash (0: zeros or absent)
+	writes     []*modelWrite      // issued since the last crash, in issue order
+	completed  []*modelWrite      // completed since the last crash, in completion order
+	generation int
+	values     int
+}
+
+func (m *crashModel) mustOK(err error) {
+	if err != nil {
+		m.rt.Fatalf("unexpected error %v", err)
+	}
+}
+
+func (m *crashModel) step(action int) {
+	switch {
+	case action <= 4:
+		m.values++
+		w := &modelWrite{first: rapid.IntRange(0, modelSectors-1).Draw(m.rt, "first"),
+			value: byte(m.values%250 + 1)}
+		w.count = rapid.IntRange(1, min(4, modelSectors-w.first)).Draw(m.rt, "count")
+		m.writes = append(m.writes, w)
+		generation := m.generation
+		m.disk.WriteAt("f", fill(w.value, w.count*sector), int64(w.first*sector), func(err error) {
+			m.mustCurrent(generation)
+			m.mustOK(err)
+			w.done = true
+			m.completed = append(m.completed, w)
+		})
+	case action <= 6:
+		upTo, generation := len(m.completed), m.generation
+		m.disk.Sync("f", func(err error) {
+			m.mustCurrent(generation)
+			m.mustOK(err)
+			for _, w := range m.completed[:upTo] {
+				w.synced = true
+			}
+		})
+	case action <= 8:
+		wait := Duration(rapid.IntRange(0, 400).Draw(m.rt, "wait_us")) * Microsecond
+		m.loop.RunUntil(m.loop.Now() + Time(wait))
+	default:
+		m.crashAndCheck()
+	}
+}
+
+func (m *crashModel) mustCurrent(generation int) {
+	if generation != m.generation {
+		m.rt.Fatalf("a completion issued before a crash ran after it")
+	}
+}
+
+// lastSynced is the content a sector must at least fall back to.
+func (m *crashModel) lastSynced(s int) byte {
+	v := m.base[s]
+	for _, w := range m.completed {
+		if w.synced && w.touches(s) {
+			v = w.value
+		}
+	}
+	return v
+}
+
+// allKept is the content of a sector if every write, in flight or not, survived.
+func (m *crashModel) allKept(s int) byte {
+	v := m.base[s]
+	for _, w := range m.completed {
+		if w.touches(s) {
+			v = w.value
+		}
+	}
+	for _, w := range m.writes {
+		if !w.done && w.touches(s) {
+			v = w.value
+		}
+	}
+	return v
+}
+
+func (m *crashModel) crashAndCheck() {
+	m.disk.Crash()
+	m.generation++
+	data := m.disk.Pristine("f")
+	if len(data)%sector != 0 || len(data) > modelSectors*sector {
+		m.rt.Fatalf("file size %d after crash", len(data))
+	}
+	for s := 0; s < modelSectors; s++ {
+		got := byte(0)
+		if (s+1)*sector <= len(data) {
+			got = data[s*sector]
+			if !bytes.Equal(data[s*sector:(s+1)*sector], fill(got, sector)) {
+				m.rt.Fatalf("sector %d holds parts of two writes", s)
+			}
+		}
+		m.checkSector(s, got)
+	}
+	for s := range m.base {
+		m.base[s] = 0
+		if (s+1)*sector <= len(data) {
+			m.base[s] = data[s*sector]
+		}
+	}
+	m.writes, m.completed = nil, nil
+	m.loop.RunUntil(m.loop.Now() + Time(Second)) // stale completions must not run
+}
+
+func (m *crashModel) checkSector(s int, got byte) {
+	synced := m.lastSynced(s)
+	if m.opts.CrashLostProbability == 1 && got != synced {
+		m.rt.Fatalf("sector %d: %d, want synced %d with every unsynced write lost", s, got, synced)
+	}
+	if m.opts.CrashLostProbability == 0 && m.opts.CrashTornProbability == 0 && got != m.allKept(s) {
+		m.rt.Fatalf("sector %d: %d, want %d with every write kept", s, got, m.allKept(s))
+	}
+	if got == synced {
+		return
+	}
+	for _, w := range m.writes {
+		if !w.synced && w.touches(s) && w.value == got {
+			return
+		}
+	}
+	m.rt.Fatalf("sector %d: %d is neither its synced content %d nor a later write of it", s, got, synced)
+}
+
+func TestDiskInflightWritesAtCrash(t *testing.T) {
+	for _, lost := range []float64{0, 1} {
+		opts := diskOptionsClean()
+		opts.CrashLostProbability = lost
+		h := newDiskHarness(t, 4, opts)
+		require.NoError(t, h.create("f"))
+		require.NoError(t, h.write("f", 0, fill(1, sector)))
+		require.NoError(t, h.sync("f"))
+		h.disk.WriteAt("f", fill(2, 2*sector), 0, func(error) { t.Fatal("callback after crash") })
+		h.disk.Crash()
+		h.settle()
+		if lost == 0 {
+			require.Equal(t, fill(2, 2*sector), h.readAll("f"), "a write in flight may reach the disk")
+		} else {
+			require.Equal(t, fill(1, sector), h.readAll("f"))
+		}
+	}
+}
+
+func TestDiskCompletionsNeverInline(t *testing.T) {
+	h := newDiskHarness(t, 5, DiskOptions{Capacity: 1 << 20}) // zero latency
+	calls := 0
+	count := func(error) { calls++ }
+	h.disk.Create("f", count)
+	h.disk.WriteAt("f", []byte("x"), 0, count)
+	h.disk.ReadAt("f", make([]byte, 1), 0, func(int, error) { calls++ })
+	h.disk.Sync("f", count)
+	h.disk.Truncate("f", 0, count)
+	h.disk.List(func([]string, error) { calls++ })
+	h.disk.Remove("f", count)
+	require.Zero(t, calls, "no completion runs inside the call")
+	require.Equal(t, 7, h.loop.Pending())
+	h.settle()
+	require.Equal(t, 7, calls)
+}
+
+func TestDiskCrashDropsPendingCompletions(t *testing.T) {
+	h := newDiskHarness(t, 6, diskOptionsClean())
+	require.NoError(t, h.create("f"))
+	require.NoError(t, h.write("f", 0, fill(7, sector)))
+	fail := func(error) { t.Fatal("a completion issued before the crash ran") }
+	h.disk.WriteAt("f", fill(8, sector), 0, fail)
+	h.disk.ReadAt("f", make([]byte, sector), 0, func(int, error) { fail(nil) })
+	h.disk.Sync("f", fail)
+	h.disk.Create("g", fail)
+	h.disk.Remove("f", fail)
+	h.disk.Crash()
+	h.settle()
+	_, err := h.disk.Size("g")
+	require.ErrorIs(t, err, storage.ErrNotExist, "an operation that never completed did nothing")
+	require.NoError(t, h.write("f", 0, fill(9, sector)), "the disk works after a crash")
+}
+
+func TestDiskNoSpace(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.Capacity = 8 * sector
+	h := newDiskHarness(t, 7, opts)
+	require.NoError(t, h.create("a"))
+	first := fill(1, 3000)
+	require.NoError(t, h.write("a", 0, first))
+	require.Equal(t, storage.Usage{Used: 6 * sector, Capacity: 8 * sector}, h.disk.Usage())
+	require.ErrorIs(t, h.write("a", 3000, fill(2, 2000)), storage.ErrNoSpace)
+	require.Equal(t, first, h.readAll("a"), "a refused write applies nothing")
+	require.NoError(t, h.write("a", 3000, fill(3, 8*sector-3000)))
+	require.Equal(t, 100, h.disk.Usage().Percent())
+	require.NoError(t, h.write("a", 0, fill(4, 100)), "overwriting needs no space")
+	require.ErrorIs(t, h.truncate("a", 8*sector+1), storage.ErrNoSpace)
+	require.NoError(t, h.create("b"), "an empty file takes no space")
+	require.ErrorIs(t, h.write("b", 0, []byte{1}), storage.ErrNoSpace)
+	require.Equal(t, uint64(3), h.disk.Stats().NoSpace)
+	want := append(append(fill(4, 100), first[100:]...), fill(3, 8*sector-3000)...)
+	require.Equal(t, want, h.readAll("a"), "earlier data intact")
+	require.NoError(t, h.remove("a"))
+	require.Zero(t, h.disk.Usage().Used, "remove frees space")
+	require.NoError(t, h.write("b", 0, fill(5, 4*sector)))
+	h.disk.SetCapacity(2 * sector)
+	require.ErrorIs(t, h.write("b", 4*sector, []byte{1}), storage.ErrNoSpace)
+	require.NoError(t, h.truncate("b", sector), "shrinking frees space")
+	require.Equal(t, int64(sector), h.disk.Usage().Used)
+}
+
+func TestDiskTruncateIsDurable(t *testing.T) {
+	h := newDiskHarness(t, 8, diskOptionsClean()) // no crash faults: unsynced writes are kept
+	require.NoError(t, h.create("f"))
+	data := sectorsOf(8)
+	require.NoError(t, h.write("f", 0, data[:4*sector]))
+	require.NoError(t, h.sync("f"))
+	require.NoError(t, h.write("f", 4*sector, data[4*sector:]))
+	require.NoError(t, h.truncate("f", 1280))
+	h.disk.Crash()
+	require.Equal(t, data[:1280], h.readAll("f"), "a crash cannot undo a truncate")
+	require.NoError(t, h.truncate("f", 3000))
+	h.disk.Crash()
+	require.Equal(t, append(bytes.Clone(data[:1280]), make([]byte, 3000-1280)...), h.readAll("f"))
+}
+
+func TestDiskLatentSectorError(t *testing.T) {
+	h := newDiskHarness(t, 9, diskOptionsClean())
+	require.NoError(t, h.create("f"))
+	data := sectorsOf(3)
+	require.NoError(t, h.write("f", 0, data))
+	h.disk.LatentSectorError("f", 600)
+	require.Equal(t, []DiskFault{{Name: "f", Sector: 1, Offset: sector, Kind: FaultLatentSectorError}},
+		h.disk.Faults())
+	_, err := h.read("f", 0, 3*sector)
+	require.ErrorIs(t, err, storage.ErrIO)
+	_, err = h.read("f", 1000, 1)
+	require.ErrorIs(t, err, storage.ErrIO, "sticky")
+	got, err := h.read("f", 2*sector, sector)
+	require.NoError(t, err, "other sectors read fine")
+	require.Equal(t, data[2*sector:], got)
+	require.NoError(t, h.write("f", 700, []byte{0xFF}), "any write to the sector rewrites it")
+	got, err = h.read("f", sector, sector)
+	require.NoError(t, err)
+	require.Equal(t, byte(0xFF), got[700-sector])
+	require.Empty(t, h.disk.Faults())
+	require.Equal(t, uint64(2), h.disk.Stats().ReadErrors)
+
+	// Random latent sector errors: every read turns one healthy sector latent.
+	opts := diskOptionsClean()
+	opts.ReadFaultProbability = 1
+	h = newDiskHarness(t, 9, opts)
+	require.NoError(t, h.create("f"))
+	require.NoError(t, h.write("f", 0, data[:sector]))
+	for i := 0; i < 3; i++ {
+		_, err = h.read("f", 0, 10)
+		require.ErrorIs(t, err, storage.ErrIO)
+	}
+	require.Equal(t, uint64(1), h.disk.Stats().LatentSectorErrors)
+	require.Equal(t, uint64(3), h.disk.Stats().ReadErrors)
+}
+
+func TestDiskReadCorruptionIsSticky(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.ReadCorruptionProbability = 1
+	h := newDiskHarness(t, 10, opts)
+	require.NoError(t, h.create("f"))
+	data := sectorsOf(1)
+	require.NoError(t, h.write("f", 0, data))
+	corrupt := h.readAll("f")
+	require.Equal(t, 1, bitsDiffering(data, corrupt), "one bit flipped")
+	for i := 0; i < 5; i++ {
+		require.Equal(t, corrupt, h.readAll("f"), "the same corrupt bytes every read")
+	}
+	require.Equal(t, uint64(1), h.disk.Stats().ReadCorruptions)
+	h.disk.SetFaultsEnabled(false)
+	require.Equal(t, data, h.readAll("f"), "pristine with faults off")
+	require.Len(t, h.disk.Faults(), 1, "the overlay is kept")
+	h.disk.SetFaultsEnabled(true)
+	require.Equal(t, corrupt, h.readAll("f"), "and applies again when faults are back")
+	h.disk.SetFaultsEnabled(false)
+	require.NoError(t, h.write("f", 0, data))
+	require.Empty(t, h.disk.Faults(), "a rewrite clears it")
+}
+
+func TestDiskWriteCorruption(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.WriteCorruptionProbability = 1
+	h := newDiskHarness(t, 11, opts)
+	require.NoError(t, h.create("f"))
+	data := sectorsOf(4)
+	require.NoError(t, h.write("f", 0, data))
+	got := h.readAll("f")
+	require.Equal(t, 1, bitsDiffering(data, got))
+	require.Equal(t, data, h.disk.Pristine("f"))
+	faults := h.disk.Faults()
+	require.Len(t, faults, 1)
+	require.Equal(t, FaultWriteCorruption, faults[0].Kind)
+	require.NoError(t, h.sync("f"))
+	h.disk.Crash()
+	require.Equal(t, got, h.readAll("f"), "synced corruption survives a crash")
+	require.Equal(t, faults, h.disk.Faults())
+}
+
+func TestDiskMisdirectedWrite(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.WriteMisdirectProbability = 1
+	opts.CrashLostProbability = 1
+	h := newDiskHarness(t, 12, opts)
+	require.NoError(t, h.create("f"))
+	data := sectorsOf(8)
+	h.disk.SetFaultsEnabled(false)
+	require.NoError(t, h.write("f", 0, data))
+	require.NoError(t, h.sync("f"))
+	h.disk.SetFaultsEnabled(true)
+	require.NoError(t, h.write("f", 3*sector, fill(0xEE, sector)))
+	require.Equal(t, uint64(1), h.disk.Stats().Misdirects)
+	got := h.readAll("f")
+	require.Equal(t, data[3*sector:4*sector], got[3*sector:4*sector], "the intended sector keeps its old bytes")
+	landed := -1
+	for s := 0; s < 8; s++ {
+		if bytes.Equal(got[s*sector:(s+1)*sector], fill(0xEE, sector)) {
+			landed = s
+		} else {
+			require.Equal(t, data[s*sector:(s+1)*sector], got[s*sector:(s+1)*sector])
+		}
+	}
+	require.NotEqual(t, -1, landed, "the data landed elsewhere")
+	require.NotEqual(t, 3, landed)
+	wantFaults := []DiskFault{
+		{Name: "f", Sector: 3, Offset: 3 * sector, Kind: FaultMisdirectedAway},
+		{Name: "f", Sector: int64(landed), Offset: int64(landed) * sector, Kind: FaultMisdirectedHere},
+	}
+	slices.SortFunc(wantFaults, func(a, b DiskFault) int { return cmp.Compare(a.Sector, b.Sector) })
+	require.Equal(t, wantFaults, h.disk.Faults())
+	want := bytes.Clone(data)
+	copy(want[3*sector:], fill(0xEE, sector))
+	require.Equal(t, want, h.disk.Pristine("f"), "pristine holds the intended write")
+	h.disk.SetFaultsEnabled(false)
+	require.Equal(t, want, h.readAll("f"))
+	h.disk.Crash()
+	require.Equal(t, data, h.readAll("f"), "the lost write takes its misdirect with it")
+	require.Empty(t, h.disk.Faults())
+}
+
+func TestDiskSlowMode(t *testing.T) {
+	completion := func(slow int) Time {
+		h := newDiskHarness(t, 13, diskOptionsClean())
+		h.disk.SetSlow(slow)
+		var at Time
+		h.disk.Create("f", func(error) { at = h.loop.Now() })
+		h.settle()
+		return at
+	}
+	normal := completion(1)
+	require.Positive(t, normal)
+	require.Equal(t, normal, completion(0))
+	require.Equal(t, 7*normal, completion(7))
+}
+
+func TestDiskPausedHoldsCompletions(t *testing.T) {
+	order := func(pause bool) []int {
+		h := newDiskHarness(t, 14, diskOptionsClean())
+		require.NoError(t, h.create("f"))
+		var got []int
+		h.disk.SetPaused(pause)
+		for i := 0; i < 10; i++ {
+			h.disk.WriteAt("f", []byte{byte(i)}, int64(i), func(err error) {
+				require.NoError(t, err)
+				got = append(got, i)
+			})
+		}
+		h.loop.RunUntil(h.loop.Now() + Time(Second))
+		if pause {
+			require.Empty(t, got, "nothing completes while paused")
+			require.Zero(t, h.loop.Pending())
+			h.disk.SetPaused(false)
+			require.Empty(t, got, "resuming runs nothing inline")
+		}
+		h.settle()
+		return got
+	}
+	require.Len(t, order(false), 10)
+	require.Equal(t, order(false), order(true), "held completions run in the order they fell due")
+
+	h := newDiskHarness(t, 14, diskOptionsClean())
+	h.disk.SetPaused(true)
+	h.disk.Create("f", func(error) { t.Fatal("a held completion survived a crash") })
+	h.loop.RunUntil(Time(Second))
+	h.disk.Crash()
+	h.disk.SetPaused(false)
+	h.settle()
+}
+
+func TestDiskFaultFilter(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.ReadFaultProbability = 1
+	opts.WriteCorruptionProbability = 1
+	h := newDiskHarness(t, 15, opts)
+	h.disk.SetFaultsEnabled(false)
+	for _, name := range []string{"a", "b"} {
+		require.NoError(t, h.create(name))
+		require.NoError(t, h.write(name, 0, sectorsOf(16)))
+	}
+	h.disk.SetFaultsEnabled(true)
+	h.disk.SetFaultFilter(func(name string, offset int64) bool { return name == "a" && offset < 4*sector })
+	for _, name := range []string{"a", "b"} {
+		for s := int64(0); s < 16; s++ {
+			_, _ = h.read(name, s*sector, sector)
+		}
+	}
+	var want []DiskFault
+	for s := int64(0); s < 4; s++ {
+		want = append(want, DiskFault{Name: "a", Sector: s, Offset: s * sector, Kind: FaultLatentSectorError})
+	}
+	require.Equal(t, want, h.disk.Faults(), "random faults only where the atlas allows")
+	for _, name := range []string{"a", "b"} {
+		for s := int64(0); s < 16; s++ {
+			require.NoError(t, h.write(name, s*sector, fill(9, sector)))
+		}
+	}
+	for i := range want {
+		want[i].Kind = FaultWriteCorruption
+	}
+	require.Equal(t, want, h.disk.Faults())
+
+	opts = diskOptionsClean()
+	opts.WriteMisdirectProbability = 1
+	h = newDiskHarness(t, 15, opts)
+	h.disk.SetFaultFilter(func(string, int64) bool { return false })
+	require.NoError(t, h.create("a"))
+	for s := int64(0); s < 16; s++ {
+		require.NoError(t, h.write("a", s*sector, fill(9, sector)))
+	}
+	require.Zero(t, h.disk.Stats().Misdirects)
+	require.Empty(t, h.disk.Faults())
+}
+
+func TestDiskFaultsDisabledInjectNothing(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.ReadFaultProbability = 1
+	opts.ReadCorruptionProbability = 1
+	opts.WriteCorruptionProbability = 1
+	opts.WriteMisdirectProbability = 1
+	h := newDiskHarness(t, 16, opts)
+	h.disk.SetFaultsEnabled(false)
+	require.NoError(t, h.create("f"))
+	data := sectorsOf(8)
+	require.NoError(t, h.write("f", 0, data))
+	for i := 0; i < 10; i++ {
+		require.NoError(t, h.write("f", int64(i*100), fill(byte(i), 100)))
+		copy(data[i*100:], fill(byte(i), 100))
+		require.Equal(t, data, h.readAll("f"))
+	}
+	noRandomFaults(t, h.disk.Stats())
+	require.Empty(t, h.disk.Faults())
+}
+
+// TestDiskFaultRates checks that each random fault fires at roughly its probability per
+// operation (binomial, n = 2000, p = 0.1: mean 200, sd 13.4; the bounds are about 5 sd).
+func TestDiskFaultRates(t *testing.T) {
+	const n, p = 2000, 0.1
+	within := func(name string, got uint64) {
+		require.InDelta(t, n*p, float64(got), 70, "%s: %d of %d", name, got, n)
+	}
+	opts := diskOptionsClean()
+	opts.ReadFaultProbability = p
+	opts.ReadCorruptionProbability = p
+	opts.WriteCorruptionProbability = p
+	opts.WriteMisdirectProbability = p
+	opts.CrashLostProbability = p
+	opts.CrashTornProbability = p / (1 - p) // so that torn is p of all writes, too
+	h := newDiskHarness(t, 17, opts)
+	require.NoError(t, h.create("f"))
+	h.disk.SetFaultsEnabled(false)
+	require.NoError(t, h.write("f", 0, make([]byte, n*sector)))
+	h.disk.SetFaultsEnabled(true)
+	for s := 0; s < n; s++ {
+		_, _ = h.read("f", int64(s*sector), sector)
+	}
+	stats := h.disk.Stats()
+	within("latent sector errors", stats.LatentSectorErrors)
+	// A one-sector read that just turned latent has no healthy sector left to corrupt.
+	within("read corruptions", stats.ReadCorruptions*n/(n-stats.LatentSectorErrors))
+	for s := 0; s < n; s++ {
+		require.NoError(t, h.write("f", int64(s*sector), fill(1, sector)))
+	}
+	stats = h.disk.Stats()
+	within("misdirects", stats.Misdirects)
+	within("write corruptions", stats.WriteCorruptions*n/(n-stats.Misdirects))
+	h.disk.Crash()
+	stats = h.disk.Stats()
+	within("crash lost", stats.CrashLost)
+	within("crash torn", stats.CrashTorn)
+}
+
+// runDiskWorkload drives a disk with every fault on through a random mix of operations,
+// crashes, pauses and targeted faults, checking the invariants as it goes.
+func runDiskWorkload(t *testing.T, seed uint64, ops int) (uint64, []DiskFault, DiskStats) {
+	opts := DiskOptions{
+		ReadLatencyMin: Microsecond, ReadLatencyMean: 50 * Microsecond,
+		WriteLatencyMin: Microsecond, WriteLatencyMean: 100 * Microsecond,
+		ReadFaultProbability: 0.02, ReadCorruptionProbability: 0.02,
+		WriteCorruptionProbability: 0.02, WriteMisdirectProbability: 0.02,
+		CrashLostProbability: 0.3, CrashTornProbability: 0.3,
+		Capacity: 40 * sector,
+	}
+	h := newDiskHarness(t, seed, opts)
+	rng := Stream(seed, "workload")
+	names := []string{"a", "b", "c"}
+	ignore := func(error) {}
+	for i := 0; i < ops; i++ {
+		name := names[rng.IntN(len(names))]
+		offset := int64(rng.IntN(24 * sector))
+		switch k := rng.IntN(20); {
+		case k < 6:
+			h.disk.WriteAt(name, fill(byte(i), 1+rng.IntN(3*sector)), offset, ignore)
+		case k < 9:
+			h.disk.ReadAt(name, make([]byte, 1+rng.IntN(2*sector)), offset, func(int, error) {})
+		case k < 11:
+			h.disk.Sync(name, ignore)
+		case k < 12:
+			h.disk.Create(name, ignore)
+		case k < 13:
+			h.disk.Truncate(name, offset, ignore)
+		case k < 14:
+			h.disk.Remove(name, ignore)
+		case k < 15:
+			h.disk.Crash()
+		case k < 16:
+			h.disk.SetPaused(rng.IntN(2) == 0)
+		case k < 17:
+			h.disk.SetFaultsEnabled(rng.IntN(3) > 0)
+		case k < 18:
+			if size, err := h.disk.Size(name); err == nil && size > 0 {
+				h.disk.CorruptSector(name, rng.Int64N(size))
+			}
+		default:
+			h.loop.RunUntil(h.loop.Now() + Time(rng.IntN(300))*Time(Microsecond))
+		}
+		h.disk.checkInvariants()
+	}
+	h.disk.SetPaused(false)
+	h.settle()
+	return h.trace.Hash(), h.disk.Faults(), h.disk.Stats()
+}
+
+func TestDiskRandomWorkloadKeepsInvariants(t *testing.T) {
+	for seed := uint64(0); seed < 10; seed++ {
+		runDiskWorkload(t, seed, 2000)
+	}
+}
+
+func TestDiskDeterminism(t *testing.T) {
+	hash1, faults1, stats1 := runDiskWorkload(t, 42, 3000)
+	hash2, faults2, stats2 := runDiskWorkload(t, 42, 3000)
+	require.Equal(t, hash1, hash2, "same seed, same trace")
+	require.Equal(t, faults1, faults2)
+	require.Equal(t, stats1, stats2)
+	require.Positive(t, stats1.Crashes)
+	require.Positive(t, stats1.ReadErrors+stats1.WriteCorruptions+stats1.Misdirects+stats1.CrashTorn)
+	hash3, _, _ := runDiskWorkload(t, 43, 3000)
+	require.NotEqual(t, hash1, hash3, "another seed, another trace")
+}
+
+func TestDiskOptionsValidate(t *testing.T) {
+	require.NoError(t, diskOptionsClean().Validate())
+	for i, bad := range []func(*DiskOptions){
+		func(o *DiskOptions) { o.Capacity = 0 },
+		func(o *DiskOptions) { o.ReadLatencyMean = -1 },
+		func(o *DiskOptions) { o.CrashTornProbability = 1.5 },
+		func(o *DiskOptions) { o.ReadFaultProbability = -0.1 },
+		func(o *DiskOptions) { o.SlowMultiplier = -1 },
+	} {
+		o := diskOptionsClean()
+		bad(&o)
+		require.Error(t, o.Validate(), "case %d", i)
+	}
+}
+
+func BenchmarkDiskWrite(b *testing.B) {
+	loop := NewLoop()
+	disk := NewDisk(loop, Stream(1, "disk"), NewTrace(loop.Now), 0, DiskOptions{
+		WriteLatencyMin: Microsecond, WriteLatencyMean: 20 * Microsecond, Capacity: 1 << 30,
+	})
+	disk.Create("f", func(error) {})
+	loop.Step()
+	data := fill(7, 4096)
+	done := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		disk.WriteAt("f", data, int64(i%1024)*4096, done)
+		if i%64 == 63 {
+			disk.Sync("f", done)
+			for loop.Step() {
+			}
+		}
+	}
+	for loop.Step() {
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+func ExampleDisk() {
+	loop := NewLoop()
+	disk := NewDisk(loop, Stream(1, "disk/0"), NewTrace(loop.Now), 0, DiskOptions{Capacity: 1 << 20})
+	disk.Create("wal", func(err error) {
+		disk.WriteAt("wal", []byte("prepare"), 0, func(err error) {
+			disk.Sync("wal", func(err error) { fmt.Println("durable:", err == nil) })
+		})
+	})
+	for loop.Step() {
+	}
+	fmt.Println(string(disk.Pristine("wal")), disk.Usage().Used)
+	// Output:
+	// durable: true
+	// prepare 512
+}
