@@ -66,10 +66,14 @@ func drawEchoParams(seed uint64) echoParams {
 	return p
 }
 
+// echoWorkload opens the first output line of every echo run, so that nobody mistakes it for
+// a test of the database.
+const echoWorkload = "simulator self-test: echo actors, not the replica"
+
 func (p echoParams) String() string {
 	n, d := p.world.Network, p.world.Disk
-	return fmt.Sprintf("nodes=%d delay=%s/%s loss=%.3f replay=%.3f corrupt=%.3f capacity=%d clog=%.4f partition_mode=%d partition=%.4f crash_rate=%.4f disk_write=%s torn=%.2f lost=%.2f",
-		p.nodes, n.OneWayDelayMin, n.OneWayDelayMean, n.PacketLossProbability, n.PacketReplayProbability,
+	return fmt.Sprintf("workload=%q nodes=%d delay=%s/%s loss=%.3f replay=%.3f corrupt=%.3f capacity=%d clog=%.4f partition_mode=%d partition=%.4f crash_rate=%.4f disk_write=%s torn=%.2f lost=%.2f",
+		echoWorkload, p.nodes, n.OneWayDelayMin, n.OneWayDelayMean, n.PacketLossProbability, n.PacketReplayProbability,
 		n.PacketCorruptionProbability, n.PathMaximumCapacity, n.PathClogProbability, n.PartitionMode,
 		n.PartitionProbability, p.crashRate, d.WriteLatencyMean, d.CrashTornProbability, d.CrashLostProbability)
 }

@@ -103,18 +103,23 @@ func (c *Clock) SetOffset(offsetNs int64) {
 }
 
 // SetDrift changes the drift, re-anchoring so that monotonic time is continuous.
+// An invalid drift fails before anything changes.
 func (c *Clock) SetDrift(ppm int64) {
+	next := c.options
+	next.DriftPPM = ppm
+	validateClockOptions(next)
 	c.anchorLocal = c.Monotonic()
 	c.anchorTrue = c.loop.Now()
-	c.options.DriftPPM = ppm
-	validateClockOptions(c.options)
+	c.options = next
 }
 
 // SetPeriodic changes the periodic error.
 func (c *Clock) SetPeriodic(amplitudeNs int64, period Duration) {
-	c.options.PeriodicErrorNs = amplitudeNs
-	c.options.PeriodicPeriod = period
-	validateClockOptions(c.options)
+	next := c.options
+	next.PeriodicErrorNs = amplitudeNs
+	next.PeriodicPeriod = period
+	validateClockOptions(next)
+	c.options = next
 }
 
 // TrueTimeOf returns the earliest virtual time at which the monotonic clock reads at least

@@ -519,10 +519,17 @@ func (f *diskFile) cut(size int64) {
 }
 
 // sectorCopies returns copies of count sectors from first, each clipped to the file's end.
+// They share one allocation (one per write, on the hot path); none is ever mutated.
 func (f *diskFile) sectorCopies(first, count int64) [][]byte {
+	size := int64(len(f.data))
+	start := min(first*storage.SectorSize, size)
+	end := min((first+count)*storage.SectorSize, size)
+	all := bytes.Clone(f.data[start:end])
 	out := make([][]byte, count)
 	for i := range out {
-		out[i] = bytes.Clone(f.sectorBytes(first + int64(i)))
+		lo := min(int64(i)*storage.SectorSize, int64(len(all)))
+		hi := min(lo+storage.SectorSize, int64(len(all)))
+		out[i] = all[lo:hi:hi]
 	}
 	return out
 }
@@ -538,18 +545,19 @@ func (f *diskFile) sectorBytes(s int64) []byte {
 }
 
 // applyImages writes the images of w whose sector survives (all if survive is nil) into
-// image, extending it as needed, and returns it.
+// image, extending it (once) as needed, and returns it.
 func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
+	end := int64(len(image))
 	for i, img := range w.images {
-		if survive != nil && !survive[i] {
-			continue
+		if survive == nil || survive[i] {
+			end = max(end, (w.first+int64(i))*storage.SectorSize+int64(len(img)))
 		}
-		start := (w.first + int64(i)) * storage.SectorSize
-		end := start + int64(len(img))
-		if end > int64(len(image)) {
-			image = resizeBytes(image, end)
+	}
+	image = resizeBytes(image, end)
+	for i, img := range w.images {
+		if survive == nil || survive[i] {
+			copy(image[(w.first+int64(i))*storage.SectorSize:], img)
 		}
-		copy(image[start:end], img)
 	}
 	return image
 }

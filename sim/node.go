@@ -150,6 +150,9 @@ func (n *Node) stop() {
 	n.held = n.held[:0]
 	if n.Disk != nil {
 		n.Disk.Crash()
+		// A pause belongs to the process that died: without this, a node crashed while
+		// paused would restart with a disk that holds every completion forever.
+		n.Disk.SetPaused(false)
 	}
 }
 

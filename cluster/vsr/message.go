@@ -21,23 +21,23 @@ type Command uint8
 
 // Commands, one handler each (replica.go onMessage).
 const (
-	CommandReserved        Command = iota
-	CommandPing                    // replica -> replica: liveness and clock sample request
-	CommandPong                    // reply to ping, carrying the responder's realtime
-	CommandRequest                 // client -> primary
-	CommandPrepare                 // primary -> backups; also the log entry format
-	CommandPrepareOK               // backup -> primary
-	CommandCommit                  // primary -> backups: commit number, doubles as heartbeat
-	CommandReply                   // replica -> client
-	CommandStartViewChange         // replica -> all
-	CommandDoViewChange            // replica -> new primary, body: log headers
-	CommandStartView               // new primary -> all, body: log headers
-	CommandRequestStartView        // lagging replica -> primary of its view
-	CommandRequestPrepare          // repair: ask for a prepare by op and checksum
-	CommandNackPrepare             // repair: "I have never seen that prepare" (PAR)
-	CommandRequestSync             // state sync: ask for the newest checkpoint
-	CommandSync                    // state sync: checkpoint snapshot in the body
-	CommandEviction                // replica -> client: your session was evicted
+	CommandReserved         Command = iota
+	CommandPing                     // replica -> replica: liveness and clock sample request
+	CommandPong                     // reply to ping, carrying the responder's realtime
+	CommandRequest                  // client -> primary
+	CommandPrepare                  // primary -> backups; also the log entry format
+	CommandPrepareOK                // backup -> primary
+	CommandCommit                   // primary -> backups: commit number, doubles as heartbeat
+	CommandReply                    // replica -> client
+	CommandStartViewChange          // replica -> all
+	CommandDoViewChange             // replica -> new primary, body: log headers
+	CommandStartView                // new primary -> all, body: log headers
+	CommandRequestStartView         // lagging replica -> primary of its view
+	CommandRequestPrepare           // repair: ask for a prepare by op and checksum
+	CommandNackPrepare              // repair: "I have never seen that prepare" (PAR)
+	CommandRequestSync              // state sync: ask for the newest checkpoint
+	CommandSync                     // state sync: checkpoint snapshot in the body
+	CommandEviction                 // replica -> client: your session was evicted
 	commandCount
 )
 

@@ -32,6 +32,9 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return 0, usagef("replay: expected a SEED first (decimal u64, 0x hex or 40-hex git commit)")
 	}
+	if _, err := parseSeed(args[0]); err != nil {
+		return 0, usageError{err.Error()}
+	}
 	f := runFlags{seed: args[0], log: "full"}
 	fs := newFlagSet("replay")
 	f.scenarioFlag(fs)
@@ -74,11 +77,11 @@ func runSeeds(f runFlags, stdout io.Writer) (int, error) {
 		if traceFile != nil {
 			traceFile.Close()
 		}
-		printResult(stdout, r)
+		printResult(stdout, r, f.ticksMax)
 		results = append(results, r)
 	}
 	printCounters(stdout, results)
-	if err := writeJSON(f.json, results); err != nil {
+	if err := writeJSON(f.json, results, f.ticksMax); err != nil {
 		return 0, err
 	}
 	return worstExit(results), nil
@@ -90,13 +93,13 @@ func paramsOf(s scenarios.Scenario, seed uint64) string {
 	return s.Params(seed)
 }
 
-func printResult(w io.Writer, r scenarios.Result) {
+func printResult(w io.Writer, r scenarios.Result, ticksMax int) {
 	if r.Outcome == scenarios.Pass {
 		fmt.Fprintf(w, "seed=%d pass sim_time=%s events=%d trace_hash=%016x\n", r.Seed, r.SimTime, r.Events, r.TraceHash)
 		return
 	}
 	fmt.Fprintf(w, "seed=%d FAIL %s: %s\n  sim_time=%s trace_hash=%016x\n  replay: %s\n",
-		r.Seed, r.Outcome, r.Reason, r.SimTime, r.TraceHash, replayCommand(r))
+		r.Seed, r.Outcome, r.Reason, r.SimTime, r.TraceHash, replayCommand(r, ticksMax))
 }
 
 func printCounters(w io.Writer, results []scenarios.Result) {
@@ -132,7 +135,7 @@ type jsonResult struct {
 	Counters  map[string]uint64 `json:"counters,omitempty"`
 }
 
-func writeJSON(path string, results []scenarios.Result) error {
+func writeJSON(path string, results []scenarios.Result, ticksMax int) error {
 	if path == "" {
 		return nil
 	}
@@ -141,7 +144,7 @@ func writeJSON(path string, results []scenarios.Result) error {
 		j := jsonResult{Scenario: r.Scenario, Seed: r.Seed, Params: r.Params, Outcome: r.Outcome.String(),
 			Reason: r.Reason, TraceHash: fmt.Sprintf("%016x", r.TraceHash), SimTimeNs: int64(r.SimTime), Counters: r.Counters}
 		if r.Outcome != scenarios.Pass {
-			j.Replay = replayCommand(r)
+			j.Replay = replayCommand(r, ticksMax)
 		}
 		out = append(out, j)
 	}
@@ -190,7 +193,7 @@ func cmdMain(stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "%-20s %6d %7d %7d %12s %10s\n", s.Name, seedsPerScenario, passed, failed, simTime,
 			time.Since(start).Round(time.Millisecond))
 		for _, r := range failures {
-			fmt.Fprintf(stdout, "  seed=%d %s: %s\n  replay: %s\n", r.Seed, r.Outcome, r.Reason, replayCommand(r))
+			fmt.Fprintf(stdout, "  seed=%d %s: %s\n  replay: %s\n", r.Seed, r.Outcome, r.Reason, replayCommand(r, 0))
 		}
 	}
 	return worstExit(all), nil

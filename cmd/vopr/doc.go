@@ -3,7 +3,8 @@
 //	vopr                                  main job: every scenario x a few seeds; summary
 //	vopr run [--scenario NAME] [--seed S | --seeds N] [--ticks-max N] [--log none|short|full]
 //	         [--trace FILE] [--json FILE]
-//	vopr replay SEED [--scenario NAME]    one seed, full log
+//	vopr replay SEED [--scenario NAME] [--ticks-max N] [--log none|short|full]
+//	                                      one seed, full log
 //	vopr list [scenarios|faults|invariants]
 //	vopr check-determinism [--seeds N]    runs each seed twice, reports the first divergent event
 //

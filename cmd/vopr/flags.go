@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	"vopr/scenarios"
 	"vopr/sim"
@@ -32,20 +33,39 @@ func newFlagSet(name string) *flag.FlagSet {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v", fs.Name(), err)
+		return usagef("%s: %v (accepted flags: %s)", fs.Name(), err, flagNames(fs))
 	}
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
-	return nil
+	// An explicit empty seed (--seed "$UNSET") is an error, not a random seed.
+	var err error
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "seed" && fl.Value.String() == "" {
+			_, parseErr := parseSeed("")
+			err = usageError{parseErr.Error()}
+		}
+	})
+	return err
 }
+
+// flagNames lists a flag set's flags, sorted, for usage errors.
+func flagNames(fs *flag.FlagSet) string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	return strings.Join(names, ", ")
+}
+
+// lookupScenario finds a scenario by name; tests replace it to run scenarios that do not
+// ship (a deliberately nondeterministic one, say).
+var lookupScenario = scenarios.Lookup
 
 func (f *runFlags) scenarioFlag(fs *flag.FlagSet) {
 	fs.StringVar(&f.scenario, "scenario", defaultScenario, "scenario to run (vopr list scenarios)")
 }
 
 func (f *runFlags) lookupScenario() (scenarios.Scenario, error) {
-	s, ok := scenarios.Lookup(f.scenario)
+	s, ok := lookupScenario(f.scenario)
 	if !ok {
 		return s, usagef("unknown scenario %q: expected one of %v", f.scenario, scenarios.Names())
 	}
@@ -93,6 +113,13 @@ func (f *runFlags) checkTicks() error {
 	return nil
 }
 
-func replayCommand(r scenarios.Result) string {
-	return fmt.Sprintf("vopr replay %s --scenario %s", strconv.FormatUint(r.Seed, 10), r.Scenario)
+// replayCommand is the exact command that re-executes a run: the seed, the scenario and,
+// when it was not the scenario's default, the tick budget (a failure that only shows under a
+// small budget must fail again on replay).
+func replayCommand(r scenarios.Result, ticksMax int) string {
+	cmd := fmt.Sprintf("vopr replay %s --scenario %s", strconv.FormatUint(r.Seed, 10), r.Scenario)
+	if ticksMax != 0 {
+		cmd += " --ticks-max " + strconv.Itoa(ticksMax)
+	}
+	return cmd
 }

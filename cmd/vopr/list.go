@@ -52,7 +52,7 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 			fmt.Fprintf(stdout, "%-26s %s\n", f[0], f[1])
 		}
 	case "invariants":
-		return 0, usagef("list invariants: no invariant checkers are built yet (see the open issue on checkers)")
+		return 0, usagef("list invariants: not built yet: no invariant checkers exist (see the open issue on checkers)")
 	default:
 		return 0, usagef("list %q: expected scenarios, faults or invariants", what)
 	}

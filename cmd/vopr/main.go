@@ -28,9 +28,11 @@ const usageText = `usage:
   vopr                                  main job: every scenario x a few seeds; summary
   vopr run [--scenario NAME] [--seed S | --seeds N] [--ticks-max N] [--log none|short|full]
            [--trace FILE] [--json FILE]
-  vopr replay SEED [--scenario NAME]    one seed, full log
+  vopr replay SEED [--scenario NAME] [--ticks-max N] [--log none|short|full]
+                                        one seed, full log
   vopr list [scenarios|faults|invariants]
-  vopr check-determinism [--seeds N] [--scenario NAME]
+  vopr check-determinism [--scenario NAME] [--seed S] [--seeds N] [--ticks-max N]
+                                        runs each seed twice, reports the first divergent event
   vopr swarm | gate | shrink            not built yet
 seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit
 exit codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage

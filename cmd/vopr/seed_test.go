@@ -8,12 +8,12 @@ import (
 
 func TestParseSeedAccepts(t *testing.T) {
 	cases := map[string]uint64{
-		"0":    0,
-		"42":   42,
-		"0x2a": 42,
-		"0X2A": 42,
-		"18446744073709551615":                     ^uint64(0),
-		"0xffffffffffffffff":                       ^uint64(0),
+		"0":                    0,
+		"42":                   42,
+		"0x2a":                 42,
+		"0X2A":                 42,
+		"18446744073709551615": ^uint64(0),
+		"0xffffffffffffffff":   ^uint64(0),
 		"0123456789abcdef0123456789abcdef01234567": 0x0123456789abcdef,
 		"DEADBEEFdeadbeef000000000000000000000000": 0xdeadbeefdeadbeef,
 	}

@@ -1,0 +1,163 @@
+package client
+
+import (
+	"vopr/cluster/vsr"
+	"vopr/internal/assert"
+)
+
+// Outcome is what became of a request.
+type Outcome int
+
+const (
+	// OK: the reply arrived; the operation committed exactly once.
+	OK Outcome = iota
+	// Indeterminate: the client gave up waiting; the operation may or may not commit.
+	Indeterminate
+	// Evicted: the cluster evicted the session; the operation did not and will not run
+	// under it.
+	Evicted
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OK:
+		return "ok"
+	case Indeterminate:
+		return "indeterminate"
+	}
+	return "evicted"
+}
+
+// Result reports a request's outcome. Reply is the state machine's result on OK.
+type Result struct {
+	Outcome Outcome
+	Reply   []byte
+	Op      uint64
+	View    uint32
+}
+
+// Options construct a client.
+type Options struct {
+	ID           uint64 // non-zero, unique in the cluster
+	Cluster      uint64
+	ReplicaCount int
+	Send         func(replica int, msg []byte)
+	// RetryTicks is how long to wait for a reply before sending again (to the next replica).
+	RetryTicks int
+	// AttemptsMax is how many sends a request gets before it is reported indeterminate.
+	AttemptsMax int
+}
+
+// Client has at most one request in flight, as the replicas' client table requires.
+type Client struct {
+	options    Options
+	registered bool
+	request    uint32
+	primary    int // the replica we believe is primary
+	inflight   *pending
+}
+
+type pending struct {
+	header   vsr.Header
+	payload  []byte
+	msg      []byte
+	ticks    int
+	attempts int
+	done     func(Result)
+}
+
+// New returns a client with no session; the first Submit registers one.
+func New(o Options) *Client {
+	assert.That(o.ID != 0, "client id 0 is reserved")
+	assert.That(o.ReplicaCount >= 1 && o.Send != nil, "client: bad options")
+	if o.RetryTicks == 0 {
+		o.RetryTicks = 30
+	}
+	if o.AttemptsMax == 0 {
+		o.AttemptsMax = 20
+	}
+	return &Client{options: o}
+}
+
+// Busy reports whether a request is in flight.
+func (c *Client) Busy() bool { return c.inflight != nil }
+
+// Registered reports whether the client has a session.
+func (c *Client) Registered() bool { return c.registered }
+
+// Submit sends a key/value operation (encoded by package kv). It returns false if a request
+// is already in flight. Without a session, it registers first; done runs once, from Receive
+// or Tick.
+func (c *Client) Submit(payload []byte, done func(Result)) bool {
+	if c.inflight != nil {
+		return false
+	}
+	if !c.registered {
+		c.send(vsr.OperationRegister, nil, func(r Result) {
+			if r.Outcome == OK {
+				c.registered = true
+			}
+		})
+		return false
+	}
+	c.send(vsr.OperationKV, payload, done)
+	return true
+}
+
+func (c *Client) send(operation vsr.Operation, payload []byte, done func(Result)) {
+	c.request++
+	h := vsr.Header{Cluster: c.options.Cluster, Client: c.options.ID, Request: c.request,
+		Command: vsr.CommandRequest, Operation: operation}
+	c.inflight = &pending{header: h, payload: payload, msg: vsr.Encode(h, payload), done: done}
+	c.options.Send(c.primary, c.inflight.msg)
+	c.inflight.attempts = 1
+}
+
+// Tick retries the request in flight against the next replica, and gives up after
+// AttemptsMax sends.
+func (c *Client) Tick() {
+	p := c.inflight
+	if p == nil {
+		return
+	}
+	p.ticks++
+	if p.ticks < c.options.RetryTicks {
+		return
+	}
+	p.ticks = 0
+	if p.attempts >= c.options.AttemptsMax {
+		c.finish(Result{Outcome: Indeterminate})
+		return
+	}
+	c.primary = (c.primary + 1) % c.options.ReplicaCount
+	p.attempts++
+	c.options.Send(c.primary, p.msg)
+}
+
+// Receive handles a reply or an eviction; anything else, or a reply to another request, is
+// ignored.
+func (c *Client) Receive(buf []byte) {
+	m, err := vsr.Decode(buf, c.options.Cluster)
+	if err != nil || c.inflight == nil || m.Header.Client != c.options.ID {
+		return
+	}
+	switch m.Header.Command {
+	case vsr.CommandReply:
+		if m.Header.Request != c.inflight.header.Request {
+			return
+		}
+		c.primary = int(m.Header.View % uint32(c.options.ReplicaCount))
+		c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
+	case vsr.CommandEviction:
+		c.registered = false
+		c.finish(Result{Outcome: Evicted})
+	}
+}
+
+func (c *Client) finish(r Result) {
+	p := c.inflight
+	c.inflight = nil
+	if p.done != nil {
+		p.done(r)
+	}
+}

@@ -1,0 +1,418 @@
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// Bounds of the state machine. Their relationships are checked in kv_test.go.
+const (
+	// KeySizeMax is the longest key in bytes; keys are never empty.
+	KeySizeMax = 128
+	// ValueSizeMax is the longest value in bytes (also after an Append).
+	ValueSizeMax = 1024
+	// KeysMax is the most keys the map holds; a Put of a new key beyond it is StatusFull.
+	KeysMax = 1 << 14
+
+	// opHeaderSize is kind, flags, key length (u16), value length (u32), expected length (u32).
+	opHeaderSize = 1 + 1 + 2 + 4 + 4
+	// OpSizeMax is the largest encoded operation.
+	OpSizeMax = opHeaderSize + KeySizeMax + 2*ValueSizeMax
+	// resultHeaderSize is status and value length (u32).
+	resultHeaderSize = 1 + 4
+	// ResultSizeMax is the largest encoded result.
+	ResultSizeMax = resultHeaderSize + ValueSizeMax
+
+	snapshotMagic      = "KVS1"
+	snapshotHeaderSize = 4 + 4 // magic, key count (u32)
+	snapshotRecordMax  = 2 + KeySizeMax + 4 + ValueSizeMax
+	// SnapshotSizeMax is the largest snapshot: a full map of maximal keys and values.
+	SnapshotSizeMax = snapshotHeaderSize + KeysMax*snapshotRecordMax + len(checksum.Sum{})
+)
+
+// Kind names an operation.
+type Kind uint8
+
+// Operation kinds. The zero Kind is invalid so that zeroed bytes never decode.
+const (
+	// KindGet reads a key: StatusOK with the value, or StatusNotFound.
+	KindGet Kind = 1 + iota
+	// KindPut sets a key to Value: StatusOK, or StatusFull for a new key beyond KeysMax.
+	KindPut
+	// KindAppend appends Value to a key's value (an absent key counts as empty): StatusOK,
+	// StatusTooLarge past ValueSizeMax, or StatusFull for a new key beyond KeysMax.
+	KindAppend
+	// KindCAS sets a key to Value if it holds Expected (or, with ExpectedAbsent, if it is
+	// absent): StatusOK; otherwise StatusMismatch with the current value, or StatusNotFound.
+	KindCAS
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindGet:
+		return "get"
+	case KindPut:
+		return "put"
+	case KindAppend:
+		return "append"
+	case KindCAS:
+		return "cas"
+	default:
+		return fmt.Sprintf("kind(%d)", uint8(k))
+	}
+}
+
+// Op is a decoded operation.
+type Op struct {
+	Kind Kind
+	Key  string
+	// Value is the value to put or append, or the new value of a CAS; empty for Get.
+	Value string
+	// Expected is the value a CAS expects; empty unless Kind is KindCAS.
+	Expected string
+	// ExpectedAbsent makes a CAS succeed only if the key is absent (Expected must be empty).
+	ExpectedAbsent bool
+}
+
+// Status is the outcome of an operation.
+type Status uint8
+
+// Statuses. The zero Status is invalid so that zeroed bytes never decode.
+const (
+	StatusOK Status = 1 + iota
+	StatusNotFound
+	StatusMismatch
+	StatusTooLarge
+	StatusFull
+	// StatusInvalid is Apply's answer to bytes that do not decode; the state is unchanged.
+	StatusInvalid
+)
+
+// Result is a decoded result.
+type Result struct {
+	Status Status
+	// Value is the value read (Get), or the current value on a CAS mismatch.
+	Value string
+}
+
+// ErrInvalid wraps every decoding error.
+var ErrInvalid = errors.New("kv: invalid encoding")
+
+const flagExpectedAbsent = 1
+
+// EncodeOp encodes op. op must be valid (see ValidateOp); encoding an invalid op is a bug.
+func EncodeOp(op Op) []byte {
+	assert.That(validateOp(op) == nil, "kv: encoding an invalid op")
+	b := make([]byte, opHeaderSize, opHeaderSize+len(op.Key)+len(op.Value)+len(op.Expected))
+	b[0] = byte(op.Kind)
+	if op.ExpectedAbsent {
+		b[1] = flagExpectedAbsent
+	}
+	binary.LittleEndian.PutUint16(b[2:], uint16(len(op.Key)))
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(op.Value)))
+	binary.LittleEndian.PutUint32(b[8:], uint32(len(op.Expected)))
+	b = append(b, op.Key...)
+	b = append(b, op.Value...)
+	b = append(b, op.Expected...)
+	assert.That(len(b) <= OpSizeMax, "kv: encoded op exceeds OpSizeMax")
+	return b
+}
+
+// DecodeOp decodes and validates an operation. It never panics on any input.
+func DecodeOp(b []byte) (Op, error) {
+	if len(b) < opHeaderSize || len(b) > OpSizeMax {
+		return Op{}, fmt.Errorf("%w: op size %d", ErrInvalid, len(b))
+	}
+	keySize := int(binary.LittleEndian.Uint16(b[2:]))
+	valueSize := int64(binary.LittleEndian.Uint32(b[4:]))
+	expectedSize := int64(binary.LittleEndian.Uint32(b[8:]))
+	if keySize > KeySizeMax || valueSize > ValueSizeMax || expectedSize > ValueSizeMax {
+		return Op{}, fmt.Errorf("%w: field size out of bounds", ErrInvalid)
+	}
+	if int64(len(b)) != opHeaderSize+int64(keySize)+valueSize+expectedSize {
+		return Op{}, fmt.Errorf("%w: op size %d does not match its fields", ErrInvalid, len(b))
+	}
+	if b[1]&^flagExpectedAbsent != 0 {
+		return Op{}, fmt.Errorf("%w: unknown flags %#x", ErrInvalid, b[1])
+	}
+	rest := b[opHeaderSize:]
+	op := Op{
+		Kind:           Kind(b[0]),
+		Key:            string(rest[:keySize]),
+		Value:          string(rest[keySize : int64(keySize)+valueSize]),
+		Expected:       string(rest[int64(keySize)+valueSize:]),
+		ExpectedAbsent: b[1]&flagExpectedAbsent != 0,
+	}
+	if err := validateOp(op); err != nil {
+		return Op{}, err
+	}
+	return op, nil
+}
+
+// ValidateOp reports whether op respects the bounds and the field rules of its kind.
+func ValidateOp(op Op) error { return validateOp(op) }
+
+func validateOp(op Op) error {
+	if len(op.Key) == 0 || len(op.Key) > KeySizeMax {
+		return fmt.Errorf("%w: key size %d", ErrInvalid, len(op.Key))
+	}
+	if len(op.Value) > ValueSizeMax || len(op.Expected) > ValueSizeMax {
+		return fmt.Errorf("%w: value size out of bounds", ErrInvalid)
+	}
+	switch op.Kind {
+	case KindGet:
+		if op.Value != "" {
+			return fmt.Errorf("%w: get with a value", ErrInvalid)
+		}
+	case KindPut, KindAppend:
+	case KindCAS:
+		if op.ExpectedAbsent && op.Expected != "" {
+			return fmt.Errorf("%w: cas expecting absence with an expected value", ErrInvalid)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown kind %d", ErrInvalid, uint8(op.Kind))
+	}
+	if op.Expected != "" || op.ExpectedAbsent {
+		return fmt.Errorf("%w: %s with cas fields", ErrInvalid, op.Kind)
+	}
+	return nil
+}
+
+// EncodeResult encodes r.
+func EncodeResult(r Result) []byte {
+	assert.That(r.Status >= StatusOK && r.Status <= StatusInvalid, "kv: encoding a bad status")
+	assert.That(len(r.Value) <= ValueSizeMax, "kv: result value exceeds ValueSizeMax")
+	b := make([]byte, resultHeaderSize, resultHeaderSize+len(r.Value))
+	b[0] = byte(r.Status)
+	binary.LittleEndian.PutUint32(b[1:], uint32(len(r.Value)))
+	return append(b, r.Value...)
+}
+
+// DecodeResult decodes a result. It never panics on any input.
+func DecodeResult(b []byte) (Result, error) {
+	if len(b) < resultHeaderSize || len(b) > ResultSizeMax {
+		return Result{}, fmt.Errorf("%w: result size %d", ErrInvalid, len(b))
+	}
+	status := Status(b[0])
+	if status < StatusOK || status > StatusInvalid {
+		return Result{}, fmt.Errorf("%w: unknown status %d", ErrInvalid, b[0])
+	}
+	size := int64(binary.LittleEndian.Uint32(b[1:]))
+	if size != int64(len(b)-resultHeaderSize) {
+		return Result{}, fmt.Errorf("%w: result value size %d", ErrInvalid, size)
+	}
+	return Result{Status: status, Value: string(b[resultHeaderSize:])}, nil
+}
+
+// Machine is the key/value state machine.
+//
+// Invariants:
+//   - len(data) <= KeysMax, and every entry respects KeySizeMax and ValueSizeMax;
+//   - digestValid implies digest == checksum.Of(Snapshot()).
+type Machine struct {
+	data        map[string]string
+	digest      checksum.Sum
+	digestValid bool
+}
+
+// New returns an empty machine.
+func New() *Machine { return &Machine{data: make(map[string]string)} }
+
+// Len returns the number of keys.
+func (m *Machine) Len() int { return len(m.data) }
+
+// Get reads a key without an operation: for inspection and tests, never for replies.
+func (m *Machine) Get(key string) (string, bool) {
+	v, ok := m.data[key]
+	return v, ok
+}
+
+// Validate reports whether op is a well-formed operation. The primary calls it before it
+// prepares an op; a malformed op from the network is an error here, never a panic later.
+func (m *Machine) Validate(op []byte) error {
+	_, err := DecodeOp(op)
+	return err
+}
+
+// Apply executes an operation and returns its encoded result. Bytes that do not decode give
+// StatusInvalid and change nothing, so even a primary bug cannot make replicas diverge.
+func (m *Machine) Apply(opBytes []byte) []byte {
+	op, err := DecodeOp(opBytes)
+	if err != nil {
+		return EncodeResult(Result{Status: StatusInvalid})
+	}
+	before := len(m.data)
+	r := m.apply(op)
+	assert.That(len(m.data) <= KeysMax, "kv: map exceeds KeysMax")
+	assert.That(len(m.data) == before || len(m.data) == before+1, "kv: apply removed keys")
+	if r.Status == StatusOK && op.Kind != KindGet {
+		m.digestValid = false
+	}
+	return EncodeResult(r)
+}
+
+func (m *Machine) apply(op Op) Result {
+	current, present := m.data[op.Key]
+	switch op.Kind {
+	case KindGet:
+		if !present {
+			return Result{Status: StatusNotFound}
+		}
+		return Result{Status: StatusOK, Value: current}
+	case KindPut:
+		return m.set(op.Key, op.Value, present)
+	case KindAppend:
+		if len(current)+len(op.Value) > ValueSizeMax {
+			return Result{Status: StatusTooLarge}
+		}
+		return m.set(op.Key, current+op.Value, present)
+	case KindCAS:
+		return m.compareAndSet(op, current, present)
+	default:
+		assert.Unreachable("kv: decoded op of unknown kind")
+		return Result{}
+	}
+}
+
+func (m *Machine) compareAndSet(op Op, current string, present bool) Result {
+	if op.ExpectedAbsent {
+		if present {
+			return Result{Status: StatusMismatch, Value: current}
+		}
+		return m.set(op.Key, op.Value, present)
+	}
+	if !present {
+		return Result{Status: StatusNotFound}
+	}
+	if current != op.Expected {
+		return Result{Status: StatusMismatch, Value: current}
+	}
+	return m.set(op.Key, op.Value, present)
+}
+
+func (m *Machine) set(key, value string, present bool) Result {
+	assert.That(len(value) <= ValueSizeMax, "kv: value exceeds ValueSizeMax")
+	if !present && len(m.data) >= KeysMax {
+		return Result{Status: StatusFull}
+	}
+	m.data[key] = value
+	return Result{Status: StatusOK}
+}
+
+// Snapshot encodes the whole state: magic, key count, then (key, value) records in key order,
+// then the checksum of everything before it. Equal states give equal bytes.
+func (m *Machine) Snapshot() []byte {
+	keys := make([]string, 0, len(m.data))
+	for k := range m.data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, snapshotHeaderSize+len(keys)*16)
+	b = append(b, snapshotMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(keys)))
+	for _, k := range keys {
+		v := m.data[k]
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(k)))
+		b = append(b, k...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	sum := checksum.Of(b)
+	b = append(b, sum[:]...)
+	assert.That(len(b) <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
+	return b
+}
+
+// Restore replaces the state with a snapshot. It refuses (and changes nothing) unless the
+// bytes are exactly what Snapshot produces for some valid state: checksum, bounds, strictly
+// ascending keys and no trailing bytes.
+func (m *Machine) Restore(snapshot []byte) error {
+	data, err := decodeSnapshot(snapshot)
+	if err != nil {
+		return err
+	}
+	m.data = data
+	m.digestValid = false
+	assert.That(len(m.data) <= KeysMax, "kv: restored map exceeds KeysMax")
+	return nil
+}
+
+func decodeSnapshot(b []byte) (map[string]string, error) {
+	sumSize := len(checksum.Sum{})
+	if len(b) < snapshotHeaderSize+sumSize || len(b) > SnapshotSizeMax {
+		return nil, fmt.Errorf("%w: snapshot size %d", ErrInvalid, len(b))
+	}
+	body, trailer := b[:len(b)-sumSize], b[len(b)-sumSize:]
+	if sum := checksum.Of(body); !bytes.Equal(sum[:], trailer) {
+		return nil, fmt.Errorf("%w: snapshot checksum mismatch", ErrInvalid)
+	}
+	if string(body[:4]) != snapshotMagic {
+		return nil, fmt.Errorf("%w: snapshot magic", ErrInvalid)
+	}
+	count := binary.LittleEndian.Uint32(body[4:])
+	if count > KeysMax {
+		return nil, fmt.Errorf("%w: snapshot key count %d", ErrInvalid, count)
+	}
+	return decodeRecords(body[snapshotHeaderSize:], int(count))
+}
+
+func decodeRecords(rest []byte, count int) (map[string]string, error) {
+	data := make(map[string]string, count)
+	previous := ""
+	for i := 0; i < count; i++ {
+		key, tail, err := field(rest, 2, KeySizeMax)
+		if err != nil {
+			return nil, err
+		}
+		value, tail, err := field(tail, 4, ValueSizeMax)
+		if err != nil {
+			return nil, err
+		}
+		if len(key) == 0 || (i > 0 && key <= previous) {
+			return nil, fmt.Errorf("%w: snapshot keys not strictly ascending", ErrInvalid)
+		}
+		data[key] = value
+		previous, rest = key, tail
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing snapshot bytes", ErrInvalid, len(rest))
+	}
+	return data, nil
+}
+
+// field reads a length-prefixed field (prefix of 2 or 4 bytes) of at most sizeMax bytes.
+func field(b []byte, prefix int, sizeMax int) (string, []byte, error) {
+	assert.That(prefix == 2 || prefix == 4, "kv: field prefix must be 2 or 4 bytes")
+	if len(b) < prefix {
+		return "", nil, fmt.Errorf("%w: truncated snapshot record", ErrInvalid)
+	}
+	var size uint64
+	if prefix == 2 {
+		size = uint64(binary.LittleEndian.Uint16(b))
+	} else {
+		size = uint64(binary.LittleEndian.Uint32(b))
+	}
+	if size > uint64(sizeMax) || size > uint64(len(b)-prefix) {
+		return "", nil, fmt.Errorf("%w: snapshot field size %d", ErrInvalid, size)
+	}
+	end := prefix + int(size)
+	return string(b[prefix:end]), b[end:], nil
+}
+
+// Digest returns the checksum of the snapshot: equal exactly when the states are equal. It is
+// cached until the next change.
+func (m *Machine) Digest() checksum.Sum {
+	if !m.digestValid {
+		m.digest = checksum.Of(m.Snapshot())
+		m.digestValid = true
+	}
+	assert.That(!m.digest.IsZero(), "kv: zero digest")
+	return m.digest
+}

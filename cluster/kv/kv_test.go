@@ -1,0 +1,270 @@
+package kv
+
+import (
+	"errors"
+	"maps"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"vopr/cluster/storage"
+)
+
+// TestConstants checks the relationships between the bounds.
+func TestConstants(t *testing.T) {
+	if KeySizeMax >= 1<<16 {
+		t.Fatal("KeySizeMax must fit the u16 length prefix")
+	}
+	if SnapshotSizeMax > storage.CheckpointSizeMax {
+		t.Fatalf("SnapshotSizeMax %d exceeds storage.CheckpointSizeMax %d",
+			SnapshotSizeMax, storage.CheckpointSizeMax)
+	}
+	if OpSizeMax > storage.EntryBodyMaxLimit {
+		t.Fatal("an op must fit a log entry")
+	}
+}
+
+func TestApplyExamples(t *testing.T) {
+	m := New()
+	steps := []struct {
+		op   Op
+		want Result
+	}{
+		{Op{Kind: KindGet, Key: "a"}, Result{Status: StatusNotFound}},
+		{Op{Kind: KindPut, Key: "a", Value: "1"}, Result{Status: StatusOK}},
+		{Op{Kind: KindAppend, Key: "a", Value: "2"}, Result{Status: StatusOK}},
+		{Op{Kind: KindGet, Key: "a"}, Result{Status: StatusOK, Value: "12"}},
+		{Op{Kind: KindCAS, Key: "a", Expected: "1", Value: "x"}, Result{StatusMismatch, "12"}},
+		{Op{Kind: KindCAS, Key: "a", Expected: "12", Value: "x"}, Result{Status: StatusOK}},
+		{Op{Kind: KindCAS, Key: "b", Expected: "", Value: "y"}, Result{Status: StatusNotFound}},
+		{Op{Kind: KindCAS, Key: "b", ExpectedAbsent: true, Value: "y"}, Result{Status: StatusOK}},
+		{Op{Kind: KindCAS, Key: "b", ExpectedAbsent: true, Value: "z"}, Result{StatusMismatch, "y"}},
+		{Op{Kind: KindPut, Key: "e", Value: ""}, Result{Status: StatusOK}},
+		{Op{Kind: KindGet, Key: "e"}, Result{Status: StatusOK}},
+	}
+	for i, s := range steps {
+		got, err := DecodeResult(m.Apply(EncodeOp(s.op)))
+		if err != nil || got != s.want {
+			t.Fatalf("step %d %+v: got %+v (%v), want %+v", i, s.op, got, err, s.want)
+		}
+	}
+}
+
+func TestBounds(t *testing.T) {
+	m := New()
+	big := string(make([]byte, ValueSizeMax))
+	mustStatus(t, m, Op{Kind: KindPut, Key: "k", Value: big}, StatusOK)
+	mustStatus(t, m, Op{Kind: KindAppend, Key: "k", Value: "x"}, StatusTooLarge)
+	if v, _ := m.Get("k"); len(v) != ValueSizeMax {
+		t.Fatal("a refused append changed the value")
+	}
+	for i := m.Len(); i < KeysMax; i++ {
+		mustStatus(t, m, Op{Kind: KindPut, Key: string(rune(0x1000 + i))}, StatusOK)
+	}
+	mustStatus(t, m, Op{Kind: KindPut, Key: "new"}, StatusFull)
+	mustStatus(t, m, Op{Kind: KindAppend, Key: "new", Value: "x"}, StatusFull)
+	mustStatus(t, m, Op{Kind: KindPut, Key: "k", Value: "overwrite is fine"}, StatusOK)
+	if m.Len() != KeysMax {
+		t.Fatalf("len %d, want %d", m.Len(), KeysMax)
+	}
+	if s := m.Snapshot(); len(s) > SnapshotSizeMax {
+		t.Fatalf("snapshot %d > SnapshotSizeMax", len(s))
+	}
+}
+
+func mustStatus(t *testing.T, m *Machine, op Op, want Status) {
+	t.Helper()
+	r, err := DecodeResult(m.Apply(EncodeOp(op)))
+	if err != nil || r.Status != want {
+		t.Fatalf("%s %q: status %d (%v), want %d", op.Kind, op.Key, r.Status, err, want)
+	}
+}
+
+func TestInvalidOps(t *testing.T) {
+	valid := EncodeOp(Op{Kind: KindCAS, Key: "k", Value: "v", Expected: "e"})
+	cases := map[string][]byte{
+		"empty":        nil,
+		"short":        valid[:5],
+		"trailing":     append(append([]byte(nil), valid...), 0),
+		"zero kind":    withByte(valid, 0, 0),
+		"unknown kind": withByte(valid, 0, 99),
+		"bad flags":    withByte(valid, 1, 2),
+		"empty key":    EncodeOpUnchecked(Op{Kind: KindGet}),
+		"get value":    EncodeOpUnchecked(Op{Kind: KindGet, Key: "k", Value: "v"}),
+		"put expected": EncodeOpUnchecked(Op{Kind: KindPut, Key: "k", Expected: "v"}),
+		"absent+value": EncodeOpUnchecked(Op{Kind: KindCAS, Key: "k", Expected: "v", ExpectedAbsent: true}),
+		"huge length":  withByte(valid, 7, 0xff),
+	}
+	m := New()
+	for name, b := range cases {
+		if err := m.Validate(b); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Validate = %v, want ErrInvalid", name, err)
+		}
+		r, err := DecodeResult(m.Apply(b))
+		if err != nil || r.Status != StatusInvalid {
+			t.Errorf("%s: Apply = %+v (%v), want StatusInvalid", name, r, err)
+		}
+	}
+	if m.Len() != 0 {
+		t.Fatal("invalid ops changed the state")
+	}
+}
+
+func withByte(b []byte, i int, v byte) []byte {
+	c := append([]byte(nil), b...)
+	c[i] = v
+	return c
+}
+
+// EncodeOpUnchecked encodes like EncodeOp without validating, to build malformed inputs.
+func EncodeOpUnchecked(op Op) []byte {
+	b := []byte{byte(op.Kind), 0, byte(len(op.Key)), byte(len(op.Key) >> 8)}
+	if op.ExpectedAbsent {
+		b[1] = flagExpectedAbsent
+	}
+	b = append(b, byte(len(op.Value)), byte(len(op.Value)>>8), 0, 0)
+	b = append(b, byte(len(op.Expected)), byte(len(op.Expected)>>8), 0, 0)
+	return append(append(append(b, op.Key...), op.Value...), op.Expected...)
+}
+
+// genOp draws operations over a small key and value alphabet so that they collide.
+func genOp() *rapid.Generator[Op] {
+	return rapid.Custom(func(t *rapid.T) Op {
+		op := Op{
+			Kind: Kind(rapid.IntRange(int(KindGet), int(KindCAS)).Draw(t, "kind")),
+			Key:  rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "key"),
+		}
+		value := rapid.SampledFrom([]string{"", "x", "yy", "x-yy"}).Draw(t, "value")
+		switch op.Kind {
+		case KindPut, KindAppend:
+			op.Value = value
+		case KindCAS:
+			op.Value = value
+			op.ExpectedAbsent = rapid.Bool().Draw(t, "absent")
+			if !op.ExpectedAbsent {
+				op.Expected = rapid.SampledFrom([]string{"", "x", "yy"}).Draw(t, "expected")
+			}
+		}
+		return op
+	})
+}
+
+// model is the obvious map semantics the machine must match.
+func model(data map[string]string, op Op) Result {
+	current, present := data[op.Key]
+	switch op.Kind {
+	case KindGet:
+		if !present {
+			return Result{Status: StatusNotFound}
+		}
+		return Result{Status: StatusOK, Value: current}
+	case KindPut:
+		data[op.Key] = op.Value
+	case KindAppend:
+		data[op.Key] = current + op.Value
+	case KindCAS:
+		switch {
+		case op.ExpectedAbsent && present, !op.ExpectedAbsent && present && current != op.Expected:
+			return Result{Status: StatusMismatch, Value: current}
+		case !op.ExpectedAbsent && !present:
+			return Result{Status: StatusNotFound}
+		}
+		data[op.Key] = op.Value
+	}
+	return Result{Status: StatusOK}
+}
+
+func TestApplyMatchesModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m, data := New(), map[string]string{}
+		for _, op := range rapid.SliceOfN(genOp(), 0, 40).Draw(t, "ops") {
+			want := model(data, op)
+			got, err := DecodeResult(m.Apply(EncodeOp(op)))
+			if err != nil || got != want {
+				t.Fatalf("%+v: got %+v (%v), want %+v", op, got, err, want)
+			}
+		}
+		if !maps.Equal(m.data, data) {
+			t.Fatalf("state %v, model %v", m.data, data)
+		}
+	})
+}
+
+func TestSnapshotRestoreRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := New()
+		for _, op := range rapid.SliceOfN(genOp(), 0, 30).Draw(t, "ops") {
+			m.Apply(EncodeOp(op))
+		}
+		snap := m.Snapshot()
+		r := New()
+		if err := r.Restore(snap); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+		if !maps.Equal(m.data, r.data) || r.Digest() != m.Digest() {
+			t.Fatal("restored state differs")
+		}
+		if string(r.Snapshot()) != string(snap) {
+			t.Fatal("snapshot of restored state differs")
+		}
+	})
+}
+
+func TestDigestEqualIffStatesEqual(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a, b := New(), New()
+		for _, op := range rapid.SliceOfN(genOp(), 0, 12).Draw(t, "a") {
+			a.Apply(EncodeOp(op))
+		}
+		for _, op := range rapid.SliceOfN(genOp(), 0, 12).Draw(t, "b") {
+			b.Apply(EncodeOp(op))
+		}
+		if maps.Equal(a.data, b.data) != (a.Digest() == b.Digest()) {
+			t.Fatalf("maps equal %v, digests equal %v", maps.Equal(a.data, b.data),
+				a.Digest() == b.Digest())
+		}
+	})
+}
+
+func TestRestoreRefusesCorruption(t *testing.T) {
+	m := New()
+	for _, k := range []string{"a", "b", "c"} {
+		m.Apply(EncodeOp(Op{Kind: KindPut, Key: k, Value: "value-" + k}))
+	}
+	snap := m.Snapshot()
+	digest := m.Digest()
+	rapid.Check(t, func(t *rapid.T) {
+		bit := rapid.IntRange(0, len(snap)*8-1).Draw(t, "bit")
+		bad := append([]byte(nil), snap...)
+		bad[bit/8] ^= 1 << (bit % 8)
+		if err := m.Restore(bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("bit %d: Restore = %v", bit, err)
+		}
+		if m.Digest() != digest {
+			t.Fatal("a refused restore changed the state")
+		}
+	})
+}
+
+func TestDecodersNeverPanic(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		b := rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "bytes")
+		_, _ = DecodeOp(b)
+		_, _ = DecodeResult(b)
+		_ = New().Restore(b)
+	})
+}
+
+func FuzzDecodeOp(f *testing.F) {
+	f.Add(EncodeOp(Op{Kind: KindCAS, Key: "k", Value: "v", Expected: "e"}))
+	f.Add(EncodeOp(Op{Kind: KindGet, Key: "k"}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		op, err := DecodeOp(b)
+		if err != nil {
+			return
+		}
+		if string(EncodeOp(op)) != string(b) {
+			t.Fatal("decode/encode is not the identity on valid ops")
+		}
+	})
+}

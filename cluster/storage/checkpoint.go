@@ -1,0 +1,231 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// SaveState durably writes st's VSR fields (View, LogView, Commit, ReplicaCount, Replica,
+// Epoch, Release) to the superblock. The checkpoint fields (CheckpointOp, AuditHead) are
+// owned by storage: their values in st are ignored and the stored ones kept. Views and
+// commit_max never go backwards and the cluster never changes (assertions: the replica must
+// not ask for either). Commit is stored as given.
+//
+// The write goes to the superblock pair that does not hold the current state, with a higher
+// sequence number, and is synced; the newest intact copy wins at Open, so a torn or lost
+// superblock write leaves the previous state.
+func (s *Storage) SaveState(st State, done func(error)) {
+	assert.That(done != nil, "storage: SaveState needs a callback")
+	s.submit(func(finish func(func())) {
+		cur := s.sb.State
+		assert.That(st.Cluster == cur.Cluster, "storage: SaveState changes the cluster")
+		assert.That(st.View >= cur.View, "storage: SaveState moves the view back")
+		assert.That(st.LogView >= cur.LogView, "storage: SaveState moves the log view back")
+		assert.That(st.LogView <= st.View, "storage: SaveState with log view above view")
+		st.CheckpointOp, st.AuditHead = cur.CheckpointOp, cur.AuditHead
+		sb := s.sb
+		sb.State = st
+		s.writeSuperblock(sb, func(err error) { finish(func() { done(err) }) })
+	})
+}
+
+// writeSuperblock writes sb (with the next sequence number) as a pair of copies into the pair
+// not holding the current superblock, syncs, and then makes it current.
+func (s *Storage) writeSuperblock(sb superblock, done func(error)) {
+	sb.Sequence = s.sb.Sequence + 1
+	pair := 1 - s.sbPair
+	data := encodeSuperblockPair(sb)
+	offset := int64(pair * 2 * superblockCopySize)
+	sequence(func(err error) {
+		if err == nil {
+			assert.That(sb.Sequence > s.sb.Sequence, "storage: superblock sequence not rising")
+			s.checkpointPrevious = s.sb.State.CheckpointOp // the other pair now holds s.sb
+			s.sb, s.sbPair = sb, pair
+		}
+		done(err)
+	},
+		func(next func(error)) { s.fs.WriteAt(superblockName, data, offset, next) },
+		func(next func(error)) { s.fs.Sync(superblockName, next) },
+	)
+}
+
+// Checkpoint makes snapshot (the state machine after executing op) the newest checkpoint:
+// it writes and syncs the checkpoint file, then points the superblock at it (one atomic
+// superblock write), then removes the checkpoint files no superblock pair names any more (the
+// previous checkpoint stays until then: it is the fallback if the newest pair is lost). A
+// crash at any point leaves either the old or the new checkpoint, whole. An error means the checkpoint was not
+// installed (retrying is safe); a checkpoint of the current CheckpointOp is a no-op. op
+// must not be below the current checkpoint. The superblock's commit_max becomes at least op.
+//
+// A checkpoint implies that op is committed, so Checkpoint first advances the audit chain
+// (Commit) through op. If the log lacks some of those ops (a state sync installs a peer's
+// checkpoint ahead of the local log), the audit chain is re-seeded at op from the snapshot
+// (auditSeed) and the hash chain's anchor is taken from the entry after op (its parent), or
+// op's own entry, or else the checkpoint file's checksum; if the log ends below op, its
+// entries (all below the new checkpoint) are dropped.
+//
+// Afterwards, if usage is at or above AutoCompactPercent, it compacts (Stats.AutoCompactions).
+func (s *Storage) Checkpoint(op uint64, snapshot []byte, done func(error)) {
+	assert.That(done != nil, "storage: Checkpoint needs a callback")
+	snapshot = append([]byte{}, snapshot...)
+	s.submit(func(finish func(func())) {
+		s.checkpoint(op, snapshot, func(err error) { finish(func() { done(err) }) })
+	})
+}
+
+func (s *Storage) checkpoint(op uint64, snapshot []byte, done func(error)) {
+	previous := s.sb.State.CheckpointOp
+	assert.That(op >= previous, "storage: checkpoint older than the current one")
+	if op == previous {
+		done(nil)
+		return
+	}
+	if len(snapshot) > CheckpointSizeMax {
+		done(fmt.Errorf("%w: snapshot of %d bytes", ErrTooLarge, len(snapshot)))
+		return
+	}
+	file := encodeCheckpointFile(op, snapshot)
+	_, err := s.Commit(op)
+	synced := err != nil
+	sb := s.checkpointSuperblock(op, file, snapshot, synced)
+	name := checkpointName(op)
+	sequence(func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		s.checkpointInstalled(op, synced, done)
+	},
+		func(next func(error)) { s.createFresh(name, next) },
+		func(next func(error)) { s.fs.WriteAt(name, file, 0, next) },
+		func(next func(error)) { s.fs.Sync(name, next) },
+		func(next func(error)) { s.writeSuperblock(sb, next) },
+	)
+}
+
+// checkpointSuperblock returns the superblock that points at the checkpoint file.
+func (s *Storage) checkpointSuperblock(op uint64, file, snapshot []byte, synced bool) superblock {
+	sb := s.sb
+	sb.State.CheckpointOp = op
+	sb.State.Commit = max(sb.State.Commit, op)
+	sb.Checkpoint = checkpointRef{Size: int64(len(file)), Checksum: checksum.Of(file)}
+	if !synced {
+		anchor := s.slot(op)
+		assert.That(s.auditOp >= op, "storage: checkpoint of an unaudited op")
+		sb.State.AuditHead, sb.Checkpoint.Chain = anchor.audit, anchor.chain
+		return sb
+	}
+	sb.State.AuditHead = auditSeed(op, snapshot)
+	sb.Checkpoint.Chain = sb.Checkpoint.Checksum
+	if next := s.slot(op + 1); next != nil && next.state == slotIntact {
+		sb.Checkpoint.Chain = next.parent
+	} else if at := s.slot(op); at != nil && at.state == slotIntact {
+		sb.Checkpoint.Chain = at.chain
+	}
+	return sb
+}
+
+// checkpointInstalled runs once the superblock points at the new checkpoint. Nothing here can
+// fail the checkpoint: a stale file left behind is removed by the next Open or compaction.
+func (s *Storage) checkpointInstalled(op uint64, synced bool, done func(error)) {
+	assert.That(s.sb.State.CheckpointOp == op, "storage: checkpoint not installed")
+	if synced {
+		s.auditOp, s.auditHead = op, s.sb.State.AuditHead
+	}
+	var stale []uint64
+	if s.head < op {
+		for _, k := range s.segments {
+			if k >= s.segmentOf(op+1) {
+				stale = append(stale, k)
+			}
+		}
+		s.slots, s.slotBase, s.head, s.auditOp = nil, op+1, op, op
+	}
+	assert.That(s.auditOp >= op, "storage: checkpoint above the audit")
+	sequence(func(error) { done(nil) },
+		func(next func(error)) { s.removeSegments(stale, nil, func(error) { next(nil) }) },
+		func(next func(error)) { s.removeStaleCheckpoints(func(error) { next(nil) }) },
+		func(next func(error)) { s.maybeAutoCompact(next) },
+	)
+}
+
+// auditSeed is the audit head at a checkpoint installed by state sync, where the ops before
+// it were never executed locally: a domain-separated hash of the op and the snapshot.
+func auditSeed(op uint64, snapshot []byte) [32]byte {
+	b := binary.LittleEndian.AppendUint64([]byte("vopr audit seed"), op)
+	sum := sha256.Sum256(snapshot)
+	return sha256.Sum256(append(b, sum[:]...))
+}
+
+// createFresh creates an empty file, truncating one left by an earlier failed attempt.
+func (s *Storage) createFresh(name string, done func(error)) {
+	s.fs.Create(name, func(err error) {
+		if errors.Is(err, ErrExist) {
+			s.fs.Truncate(name, 0, done)
+			return
+		}
+		done(err)
+	})
+}
+
+// Compact removes the log segments wholly at or below the newest durable checkpoint and
+// reports the bytes freed (the runbook's `storage compact`). The checkpoint keeps their
+// state and the superblock keeps the chain sum that links the next entry to them.
+func (s *Storage) Compact(done func(freed int64, err error)) {
+	assert.That(done != nil, "storage: Compact needs a callback")
+	s.submit(func(finish func(func())) {
+		s.compact(func(freed int64, err error) { finish(func() { done(freed, err) }) })
+	})
+}
+
+// compactable reports whether some segment lies wholly at or below the checkpoint.
+func (s *Storage) compactable() bool {
+	return len(s.segments) > 0 && s.segmentLast(s.segments[0]) <= s.sb.State.CheckpointOp
+}
+
+func (s *Storage) compact(done func(int64, error)) {
+	var victims []uint64
+	for _, k := range s.segments {
+		if s.segmentLast(k) <= s.sb.State.CheckpointOp {
+			victims = append(victims, k)
+		}
+	}
+	freed := int64(0)
+	s.removeSegments(victims, &freed, func(err error) {
+		s.stats.BytesFreed += freed
+		s.stats.SegmentsRemoved += uint64(len(victims))
+		s.dropCompacted()
+		assert.That(err != nil || !s.compactable(), "storage: compaction left a compactable segment")
+		done(freed, err)
+	})
+}
+
+// dropCompacted forgets the index entries below the first remaining segment.
+func (s *Storage) dropCompacted() {
+	base := s.sb.State.CheckpointOp + 1
+	if len(s.segments) > 0 {
+		base = min(base, max(s.segments[0]*uint64(s.opts.SegmentEntriesMax), 1))
+	}
+	if base <= s.slotBase {
+		return
+	}
+	s.slots = append([]slot{}, s.slots[base-s.slotBase:]...)
+	s.slotBase = base
+	assert.That(s.slotBase <= s.sb.State.CheckpointOp+1, "storage: compaction dropped live ops")
+}
+
+// maybeAutoCompact compacts if usage is at or above AutoCompactPercent and there is anything
+// to compact. A failed auto-compaction is not an error of the operation that triggered it.
+func (s *Storage) maybeAutoCompact(done func(error)) {
+	if s.UsagePercent() < s.opts.AutoCompactPercent || !s.compactable() {
+		done(nil)
+		return
+	}
+	s.stats.AutoCompactions++
+	s.compact(func(int64, error) { done(nil) })
+}

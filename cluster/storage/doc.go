@@ -1,0 +1,60 @@
+// Package storage is a replica's durable state: a superblock, a write-ahead log of prepares
+// in segment files, and checkpoints of the state machine, on top of the asynchronous FS
+// interface (fs.go). It also verifies (scrubs), backs up and restores that state, compacts
+// the log, and reports disk usage (DESIGN.md section 3, "Storage scope"; runbook scenarios 1,
+// 5 and 6).
+//
+// # Files
+//
+//	superblock               4 copies of one sector each, as two pairs (superblock.go)
+//	log-<16 hex digits>      segment k: the entries of ops [k*S, (k+1)*S), S = SegmentEntriesMax
+//	checkpoint-<16 hex>      the snapshot at that op, with a self-checking header
+//
+// A log entry (entry.go) is a 128-byte header, the body and zero padding to a whole number
+// of sectors, so a torn or lost sector always lands in a checksummed range. The header holds
+// the 128-bit checksums of itself and of the padded body, its own op and file offset (so a
+// misdirected write is detected: it names another place) and its parent: the chain sum of
+// the previous op's entry. The chain sum covers (parent, body checksum, op, cluster, size)
+// but not the offset, so Restore can lay entries out afresh without breaking the chain. The
+// first entry after a checkpoint chains to the checkpoint entry's sum, which the superblock
+// keeps (the anchor), so the chain survives compaction.
+//
+// The SHA-256 audit chain (the runbook's --verify-hash-chain) runs over committed ops:
+// head(op) = SHA-256(head(op-1) || op || SHA-256(body)). Commit(op) advances it in memory;
+// Checkpoint stores the head at the checkpoint op in the superblock (State.AuditHead), and
+// Verify and Restore recompute it.
+//
+// Checkpoint files are kept while either superblock pair names one: if the newest pair is
+// lost, Open falls back to the previous state and its checkpoint is still whole; if the
+// newest checkpoint does not verify, Open falls back to the previous one and keeps the newest
+// view, log view and commit (Recovery.CheckpointDamaged). The ops that the fallback lacks are
+// reported faulty, never silently missing.
+//
+// # Operations
+//
+// Every method that touches the disk takes a completion callback. Operations run one at a
+// time in call order (a bounded queue, QueuedMax); each completion is delivered from an FS
+// completion, never inside the call. Recovery (Open) scans every segment: damaged bytes cost
+// only the ops they held, which Open reports as Faulty (seen but corrupt) for the replica to
+// repair from its peers. Auto-compaction runs at the start of Append and at the end of
+// Checkpoint when usage is at or above Options.AutoCompactPercent (runbook: 85%), and an
+// Append that meets ErrNoSpace compacts and retries once.
+//
+// # Invariants
+//
+//   - Nothing is acknowledged before it is synced; the superblock is written last, so it
+//     never points at anything that is not durable.
+//   - A write of the superblock goes to the pair that does not hold the current state: a
+//     torn or lost superblock write leaves the previous state intact.
+//   - CheckpointOp <= audited op <= head; entries are appended in op order; committed
+//     (audited) ops are never truncated or replaced (assertions).
+//   - Every length read from disk is checked against a limit before anything is allocated;
+//     decoders return errors on garbage, never panic.
+//
+// Deterministic and single-threaded: no goroutines, channels, sync, time, os or randomness;
+// map iteration never reaches output.
+//
+// Imports allowed: the standard library (minus the above), vopr/cluster/checksum and
+// vopr/internal/assert. Subpackages osfs (real files) and fstest (FS conformance) are the
+// exceptions that may touch the real world, and only storage's tests import them.
+package storage

@@ -1,0 +1,296 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// Append writes an entry and syncs it. e.Op must be in (CheckpointOp, Head()+1] and above
+// the audited (committed) ops. An entry for an op that is already in the log replaces it and
+// drops every later op (a view change's truncation, done first). Errors: ErrTooLarge for a
+// body beyond EntryBodyMax; ErrFaulty if the previous op is faulty (its chain sum, the new
+// entry's parent, is unknown: repair it first); ErrNoSpace if the disk (less ReserveBytes)
+// cannot take the entry, after trying compaction, in which case the log is as before (or, for
+// a replacing append, truncated to e.Op-1).
+//
+// Auto-compaction: if usage is at or above AutoCompactPercent when an Append starts, it first
+// removes the segments wholly below the newest checkpoint (Stats.AutoCompactions).
+func (s *Storage) Append(e Entry, done func(error)) {
+	assert.That(done != nil, "storage: Append needs a callback")
+	e.Body = append([]byte{}, e.Body...) // the caller may reuse its buffer at once
+	s.submit(func(finish func(func())) {
+		s.appendStart(e, func(err error) { finish(func() { done(err) }) })
+	})
+}
+
+func (s *Storage) appendStart(e Entry, done func(error)) {
+	assert.That(e.Op > s.sb.State.CheckpointOp, "storage: append at or below the checkpoint")
+	assert.That(e.Op > s.auditOp, "storage: append replaces a committed op")
+	assert.That(e.Op <= s.head+1, "storage: append leaves a gap")
+	if len(e.Body) > s.opts.EntryBodyMax {
+		done(fmt.Errorf("%w: body of %d bytes", ErrTooLarge, len(e.Body)))
+		return
+	}
+	if _, err := s.parentOf(e.Op); err != nil {
+		done(err) // before any truncation: a refused append changes nothing
+		return
+	}
+	sequence(done,
+		func(next func(error)) { s.maybeAutoCompact(next) },
+		func(next func(error)) {
+			if e.Op <= s.head {
+				s.truncateAfter(e.Op-1, next)
+				return
+			}
+			next(nil)
+		},
+		func(next func(error)) { s.appendWrite(e, true, next) },
+	)
+}
+
+// appendWrite writes the entry for op head+1 at the end of its segment and syncs it. On
+// ErrNoSpace it compacts and retries once (retry).
+func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
+	assert.That(e.Op == s.head+1, "storage: appending out of order")
+	parent, err := s.parentOf(e.Op)
+	if err != nil {
+		done(err)
+		return
+	}
+	k := s.segmentOf(e.Op)
+	offset := s.appendOffset(e.Op)
+	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
+	if u := s.fs.Usage(); u.Used+int64(len(data))+s.opts.ReserveBytes > u.Capacity {
+		s.appendNoSpace(e, retry, done)
+		return
+	}
+	name := segmentName(k)
+	sequence(func(err error) {
+		if errors.Is(err, ErrNoSpace) {
+			s.appendNoSpace(e, retry, done)
+			return
+		}
+		if err == nil {
+			s.appended(e, offset, data)
+		}
+		done(err)
+	},
+		func(next func(error)) { s.prepareSegment(k, offset, next) },
+		func(next func(error)) { s.fs.WriteAt(name, data, offset, next) },
+		func(next func(error)) { s.fs.Sync(name, next) },
+	)
+}
+
+func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
+	if !retry || !s.compactable() {
+		s.stats.NoSpace++
+		done(fmt.Errorf("storage: append op %d: %w", e.Op, ErrNoSpace))
+		return
+	}
+	s.compact(func(_ int64, err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		s.appendWrite(e, false, done)
+	})
+}
+
+// appended records a durable entry in the index.
+func (s *Storage) appended(e Entry, offset int64, data []byte) {
+	h, err := DecodeHeader(data)
+	assert.That(err == nil, "storage: the entry just encoded does not decode")
+	assert.That(h.Op == s.head+1, "storage: index out of step with the append")
+	s.slots = append(s.slots, slot{state: slotIntact, offset: offset,
+		end: offset + int64(len(data)), chain: h.Chain(), parent: h.Parent,
+		bodySHA: sha256.Sum256(e.Body)})
+	s.head = e.Op
+	assert.That(s.slot(e.Op).end == offset+h.Size(), "storage: entry extent")
+}
+
+// parentOf returns the chain sum the entry for op must name as its parent.
+func (s *Storage) parentOf(op uint64) (checksum.Sum, error) {
+	assert.That(op > s.sb.State.CheckpointOp, "storage: parent of an op at the checkpoint")
+	if op == s.sb.State.CheckpointOp+1 {
+		return s.sb.Checkpoint.Chain, nil // zero for op 1 of a fresh log
+	}
+	prev := s.slot(op - 1)
+	assert.That(prev != nil, "storage: previous op not in the index")
+	if prev.state != slotIntact {
+		return checksum.Sum{}, fmt.Errorf("%w: op %d (the parent of op %d)", ErrFaulty, op-1, op)
+	}
+	return prev.chain, nil
+}
+
+// appendOffset is where op's entry goes: after op-1's entry (or damaged region) if that is in
+// the same segment, else at the start of the segment.
+func (s *Storage) appendOffset(op uint64) int64 {
+	if prev := s.slot(op - 1); prev != nil && s.segmentOf(op-1) == s.segmentOf(op) {
+		assert.That(prev.end > 0 || prev.state != slotIntact, "storage: intact entry ends at 0")
+		return prev.end
+	}
+	return 0
+}
+
+// prepareSegment makes segment k ready for a write at offset: it creates the file, or, for a
+// write at offset 0 into a file that is not empty, empties it (such a file holds nothing the
+// index keeps: a leftover of a failed cleanup).
+func (s *Storage) prepareSegment(k uint64, offset int64, done func(error)) {
+	name := segmentName(k)
+	if _, found := slices.BinarySearch(s.segments, k); found {
+		if size, err := s.fs.Size(name); offset == 0 && err == nil && size > 0 {
+			s.fs.Truncate(name, 0, done)
+			return
+		}
+		done(nil)
+		return
+	}
+	added := func(err error) {
+		if err == nil {
+			i, _ := slices.BinarySearch(s.segments, k)
+			s.segments = slices.Insert(s.segments, i, k)
+		}
+		done(err)
+	}
+	s.fs.Create(name, func(err error) {
+		if errors.Is(err, ErrExist) {
+			s.fs.Truncate(name, offset, added) // not in the index: nothing past offset is kept
+			return
+		}
+		added(err)
+	})
+}
+
+// TruncateAfter drops every entry with an op above op, durably. op must be at or above the
+// checkpoint and the audited (committed) ops.
+func (s *Storage) TruncateAfter(op uint64, done func(error)) {
+	assert.That(done != nil, "storage: TruncateAfter needs a callback")
+	s.submit(func(finish func(func())) {
+		s.truncateAfter(op, func(err error) { finish(func() { done(err) }) })
+	})
+}
+
+// truncateAfter removes the segments above op+1's (highest first, so a crash never leaves a
+// hole), then cuts op+1's segment where op+1's entry starts.
+func (s *Storage) truncateAfter(op uint64, done func(error)) {
+	assert.That(op >= s.sb.State.CheckpointOp, "storage: truncating below the checkpoint")
+	assert.That(op >= s.auditOp, "storage: truncating committed ops")
+	if op >= s.head {
+		done(nil)
+		return
+	}
+	keep := s.segmentOf(op + 1)
+	cut := s.appendOffset(op + 1)
+	var drop []uint64
+	for _, k := range slices.Backward(s.segments) {
+		if k > keep || (k == keep && cut == 0) {
+			drop = append(drop, k)
+		}
+	}
+	sequence(func(err error) {
+		if err == nil {
+			s.slots = s.slots[:op+1-s.slotBase]
+			s.head = op
+		}
+		done(err)
+	},
+		func(next func(error)) { s.removeSegments(drop, nil, next) },
+		func(next func(error)) {
+			if _, found := slices.BinarySearch(s.segments, keep); found && cut > 0 {
+				s.fs.Truncate(segmentName(keep), cut, next)
+				return
+			}
+			next(nil)
+		},
+	)
+}
+
+// removeSegments removes segment files in the given order and drops them from s.segments,
+// adding the bytes freed to *freed if it is not nil.
+func (s *Storage) removeSegments(drop []uint64, freed *int64, done func(error)) {
+	forEach(len(drop), func(i int, next func(error)) {
+		name := segmentName(drop[i])
+		size, _ := s.fs.Size(name)
+		s.fs.Remove(name, func(err error) {
+			if errors.Is(err, ErrNotExist) {
+				err = nil
+			}
+			if err == nil {
+				j, found := slices.BinarySearch(s.segments, drop[i])
+				assert.That(found, "storage: removing an unknown segment")
+				s.segments = slices.Delete(s.segments, j, j+1)
+				if freed != nil {
+					*freed += size
+				}
+			}
+			next(err)
+		})
+	}, done)
+}
+
+// Read reads op's entry back from disk and verifies it: checksums, that it names its own op
+// and offset, and that it is the entry the index holds (same chain sum). It serves repairs
+// and scrubbing. ErrNotFound for an op outside the log, ErrFaulty for a known-faulty op,
+// ErrCorrupt if the disk no longer holds the entry intact (the index is not changed).
+func (s *Storage) Read(op uint64, done func([]byte, error)) {
+	assert.That(done != nil, "storage: Read needs a callback")
+	s.submit(func(finish func(func())) {
+		s.read(op, func(body []byte, err error) { finish(func() { done(body, err) }) })
+	})
+}
+
+func (s *Storage) read(op uint64, done func([]byte, error)) {
+	sl := s.slot(op)
+	switch {
+	case sl == nil || sl.state == slotAbsent:
+		done(nil, fmt.Errorf("%w: op %d", ErrNotFound, op))
+		return
+	case sl.state == slotFaulty:
+		done(nil, fmt.Errorf("%w: op %d", ErrFaulty, op))
+		return
+	}
+	assert.That(sl.end-sl.offset <= EntrySizeMax, "storage: indexed entry beyond the limit")
+	buf := make([]byte, sl.end-sl.offset)
+	want := *sl
+	s.fs.ReadAt(segmentName(s.segmentOf(op)), buf, sl.offset, func(n int, err error) {
+		if err != nil && !errors.Is(err, ErrIO) {
+			done(nil, err)
+			return
+		}
+		h, body, decodeErr := DecodeEntry(buf[:n])
+		if err != nil || decodeErr != nil || h.Op != op || h.Offset != want.offset ||
+			h.Chain() != want.chain || h.Cluster != s.sb.State.Cluster {
+			done(nil, fmt.Errorf("%w: entry of op %d", ErrCorrupt, op))
+			return
+		}
+		done(body, nil)
+	})
+}
+
+// Commit advances the SHA-256 audit chain over the committed ops up to op, and returns its
+// head: head(op) = SHA-256(head(op-1) || op as u64 little endian || SHA-256(body of op)),
+// starting from State.AuditHead at CheckpointOp. It does no I/O. The entries must be durable
+// and intact in the log (ErrNotFound, ErrFaulty otherwise; the head stays at the last op
+// that could be audited). Ops at or below the audited ones are a no-op.
+func (s *Storage) Commit(op uint64) ([32]byte, error) {
+	for next := s.auditOp + 1; next <= op; next++ {
+		sl := s.slot(next)
+		if sl == nil {
+			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrNotFound, next)
+		}
+		if sl.state != slotIntact {
+			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrFaulty, next)
+		}
+		s.auditHead = auditNext(s.auditHead, next, sl.bodySHA)
+		sl.audit = s.auditHead
+		s.auditOp = next
+	}
+	assert.That(s.auditOp >= op, "storage: audit stopped early")
+	assert.That(s.auditOp <= s.head, "storage: audit beyond the head")
+	return s.auditHead, nil
+}

@@ -1,0 +1,429 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// Recovery is what Open found on disk.
+type Recovery struct {
+	// State is the newest intact superblock's state.
+	State State
+	// Snapshot is the checkpoint's state-machine snapshot, nil if CheckpointOp is 0.
+	Snapshot []byte
+	// CheckpointDamaged is the op of a newer checkpoint that did not verify, 0 if none. Open
+	// then fell back to the previous checkpoint (State.CheckpointOp, the one the other
+	// superblock pair names) and kept the newest view, log view and commit.
+	CheckpointDamaged uint64
+	// Entries are the intact entries with op > CheckpointOp, in op order. There may be gaps:
+	// the ops in Faulty.
+	Entries []Entry
+	// Faulty are the ops in (CheckpointOp, head] whose entry exists, or must exist because a
+	// later one does, but is corrupt, torn, misdirected, unreadable or breaks the hash
+	// chain. The replica repairs them from its peers ("seen but corrupt": it must not
+	// truncate them away on its own say-so).
+	Faulty []uint64
+}
+
+// logIndex is the log as assembled from the scans of its segments.
+type logIndex struct {
+	base, head     uint64
+	segmentEntries uint64
+	floor          uint64
+	slots          []slot
+	segments       []uint64
+	problems       []Problem
+	bodies         map[uint64][]byte // intact bodies kept by the scans, by op
+}
+
+// assemble turns segment scans into the log index. It is a pure function of the scans and
+// the checkpoint: ops with an intact entry are intact; every other op up to the highest op
+// the disk shows evidence of is faulty (above the checkpoint) or absent (at or below it);
+// then the hash chain is checked from the checkpoint's anchor, and an entry whose parent is
+// not its predecessor's chain sum is faulty. Entries below floor are checked (problems) but
+// not indexed, and the index never spans more than LogOpsMax ops.
+func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntries, floor uint64) logIndex {
+	assert.That(segmentEntries > 0, "storage: zero segment size")
+	assert.That(floor <= cp+1, "storage: index floor above the checkpoint")
+	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
+		bodies: map[uint64][]byte{}}
+	for i, sc := range scans {
+		ix.segments = append(ix.segments, sc.index)
+		if (sc.index+1)*segmentEntries <= floor {
+			continue
+		}
+		for _, r := range sc.records {
+			ix.base = min(ix.base, max(r.op, floor))
+		}
+		for _, r := range sc.misplaced {
+			ix.base = min(ix.base, max(r.op, floor))
+		}
+		ix.head = max(ix.head, evidence(sc, segmentEntries, i == len(scans)-1))
+	}
+	ix.head = min(ix.head, ix.base+LogOpsMax-1)
+	ix.slots = make([]slot, ix.head+1-ix.base)
+	for _, sc := range scans {
+		ix.place(sc, cp)
+	}
+	for op := ix.base; op <= ix.head; op++ {
+		if sl := &ix.slots[op-ix.base]; sl.state == slotAbsent && op > cp {
+			sl.state = slotFaulty
+			ix.problem(Problem{Op: op, Offset: -1, Reason: "missing entry"})
+		}
+	}
+	ix.checkChain(cp, anchor)
+	ix.regionEnds(scans, segmentEntries)
+	assert.That(ix.base <= cp+1, "storage: assembled log starts above the checkpoint")
+	assert.That(uint64(len(ix.slots)) == ix.head+1-ix.base, "storage: assembled log length")
+	return ix
+}
+
+// evidence returns the highest op the segment shows to exist: its highest entry header, or,
+// if damaged bytes follow the last one, the next op (in the last segment, where only the
+// entry being appended at a crash can be) or the segment's last op (in an earlier segment,
+// which was full before the next one began).
+func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
+	first := max(sc.index*segmentEntries, 1)
+	lastOp := (sc.index+1)*segmentEntries - 1
+	high, end := uint64(0), int64(0)
+	for _, r := range sc.records {
+		high = max(high, r.op)
+		end = max(end, r.offset+r.size)
+	}
+	for _, r := range sc.misplaced {
+		high = max(high, r.op)
+		end = max(end, r.intended+r.size) // the write it was meant to be
+	}
+	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
+		return high
+	}
+	if !last {
+		return lastOp
+	}
+	if high == 0 {
+		return first
+	}
+	return min(high+1, lastOp)
+}
+
+// place marks the ops of one scan's records.
+func (ix *logIndex) place(sc segmentScan, cp uint64) {
+	name := segmentName(sc.index)
+	for _, r := range sc.records {
+		if r.op < ix.base || r.op > ix.head {
+			if !r.intact {
+				ix.problem(Problem{File: name, Offset: r.offset, Op: r.op, Reason: "entry body corrupt or torn"})
+			}
+			continue
+		}
+		sl := &ix.slots[r.op-ix.base]
+		switch {
+		case !r.intact:
+			sl.state = slotFaulty
+			ix.problem(Problem{File: name, Offset: r.offset, Op: r.op, Reason: "entry body corrupt or torn"})
+		case sl.state == slotIntact && sl.chain != r.chain:
+			sl.state = slotFaulty
+			ix.problem(Problem{File: name, Offset: r.offset, Op: r.op, Reason: "two different entries"})
+		case sl.state == slotAbsent:
+			*sl = slot{state: slotIntact, offset: r.offset, end: r.offset + r.size,
+				chain: r.chain, parent: r.parent, bodySHA: r.bodySHA}
+			if r.body != nil && r.op > cp {
+				ix.bodies[r.op] = r.body
+			}
+		}
+	}
+	for _, r := range sc.misplaced {
+		if r.op > cp && r.op >= ix.base && r.op <= ix.head {
+			if sl := &ix.slots[r.op-ix.base]; sl.state == slotAbsent {
+				sl.state = slotFaulty
+			}
+		}
+		ix.problem(Problem{File: name, Offset: r.offset, Op: r.op, Reason: "misdirected entry"})
+	}
+	for _, g := range sc.garbage {
+		ix.problem(Problem{File: name, Offset: g.start, Reason: fmt.Sprintf(
+			"%d damaged bytes", g.end-g.start)})
+	}
+}
+
+// parents are checked after placing, in op order.
+func (ix *logIndex) checkChain(cp uint64, anchor checksum.Sum) {
+	for op := ix.base; op <= ix.head; op++ {
+		sl := &ix.slots[op-ix.base]
+		if sl.state != slotIntact {
+			continue
+		}
+		if op == cp && sl.chain != anchor {
+			sl.state = slotFaulty
+			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "checkpoint entry differs from the anchor"})
+			continue
+		}
+		parent, known := ix.parentOf(op, cp, anchor)
+		if known && parent != sl.parent {
+			sl.state = slotFaulty
+			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "hash chain broken"})
+		}
+	}
+}
+
+func (ix *logIndex) parentOf(op, cp uint64, anchor checksum.Sum) (checksum.Sum, bool) {
+	if op == cp+1 {
+		return anchor, true
+	}
+	if op == 1 {
+		return checksum.Sum{}, true
+	}
+	if op-1 < ix.base || ix.slots[op-1-ix.base].state != slotIntact {
+		return checksum.Sum{}, false
+	}
+	return ix.slots[op-1-ix.base].chain, true
+}
+
+// regionEnds sets the end of every op that is not intact: where the next intact entry of its
+// segment starts, or the segment's size. It also demotes an intact entry that lies after a
+// higher op's entry (a log is written in op order).
+func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
+	sizes := map[uint64]int64{}
+	for _, sc := range scans {
+		sizes[sc.index] = sc.size
+	}
+	current, next := uint64(0), int64(0)
+	for op := ix.head; op >= ix.base && op > 0; op-- {
+		sl := &ix.slots[op-ix.base]
+		if k := op / segmentEntries; op == ix.head || k != current {
+			current, next = k, sizes[k] // zero for a missing segment
+		}
+		if sl.state == slotIntact && sl.end > next {
+			sl.state = slotFaulty
+			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "entry out of op order"})
+		}
+		if sl.state == slotIntact {
+			next = sl.offset
+			continue
+		}
+		sl.end = next
+	}
+}
+
+func (ix *logIndex) problem(p Problem) {
+	if p.File == "" && p.Op > 0 {
+		p.File = segmentName(p.Op / ix.segmentEntries)
+	}
+	ix.problems = append(ix.problems, p)
+}
+
+// faulty returns the faulty ops above floor, ascending.
+func (ix *logIndex) faulty(floor uint64) []uint64 {
+	var ops []uint64
+	for op := max(ix.base, floor+1); op <= ix.head; op++ {
+		if ix.slots[op-ix.base].state == slotFaulty {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// Open recovers a replica's storage after a restart: the newest intact superblock, its
+// checkpoint, and every log entry, verified. A missing superblock is ErrNotFormatted; a
+// checkpoint that does not verify is ErrCorrupt (the replica needs a restore or a state
+// sync) unless the previous checkpoint verifies (see Recovery.CheckpointDamaged); damaged
+// entries are not errors but Recovery.Faulty. Open also removes checkpoint
+// files the superblock does not reference (left by a crash during Checkpoint).
+func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
+	assert.That(fs != nil && done != nil, "storage: Open needs an FS and a callback")
+	opts, err := opts.normalize(fs)
+	if err != nil {
+		later(fs, func() { done(nil, nil, err) })
+		return
+	}
+	s := &Storage{fs: fs, opts: opts}
+	rec := &Recovery{}
+	var names []string
+	var scans []segmentScan
+	var previous superblock // the other pair's newest copy, if intact
+	sequence(func(err error) {
+		if err != nil {
+			done(nil, nil, err)
+			return
+		}
+		s.install(rec, scans)
+		done(s, rec, nil)
+	},
+		func(next func(error)) { s.readSuperblock(&previous, next) },
+		func(next func(error)) {
+			fs.List(func(got []string, err error) { names = got; next(err) })
+		},
+		func(next func(error)) { s.readCheckpoint(rec, previous, next) },
+		func(next func(error)) { s.scanAll(names, &scans, next) },
+		func(next func(error)) { s.removeStaleCheckpoints(next) },
+	)
+}
+
+func (s *Storage) readSuperblock(previous *superblock, done func(error)) {
+	readSuperblockFile(s.fs, func(buf []byte, err error) {
+		if errors.Is(err, ErrNotExist) {
+			done(ErrNotFormatted)
+			return
+		}
+		if err != nil {
+			done(err)
+			return
+		}
+		sb, pair, _, ok := newestSuperblock(buf)
+		other, otherOK := pairNewest(buf, 1-pair)
+		if otherOK {
+			s.checkpointPrevious, *previous = other.State.CheckpointOp, other
+		}
+		switch {
+		case !ok:
+			done(fmt.Errorf("%w: no intact superblock copy", ErrCorrupt))
+		case sb.SegmentEntriesMax != s.opts.SegmentEntriesMax || sb.EntryBodyMax != s.opts.EntryBodyMax:
+			done(fmt.Errorf("%w: formatted with SegmentEntriesMax %d, EntryBodyMax %d",
+				ErrOptions, sb.SegmentEntriesMax, sb.EntryBodyMax))
+		default:
+			s.sb, s.sbPair = sb, pair
+			done(nil)
+		}
+	})
+}
+
+// readSuperblockFile reads the four copies. If the whole read meets an unreadable sector
+// (ErrIO), it reads each copy alone, so one bad sector costs one copy; an unreadable copy
+// reads as zeros (damaged).
+func readSuperblockFile(fs FS, done func([]byte, error)) {
+	buf := make([]byte, superblockSize)
+	fs.ReadAt(superblockName, buf, 0, func(n int, err error) {
+		if !errors.Is(err, ErrIO) {
+			clear(buf[max(n, 0):])
+			done(buf, err)
+			return
+		}
+		clear(buf)
+		forEach(superblockCopies, func(i int, next func(error)) {
+			part := buf[i*superblockCopySize : (i+1)*superblockCopySize]
+			fs.ReadAt(superblockName, part, int64(i*superblockCopySize), func(n int, err error) {
+				if err != nil {
+					clear(part)
+				}
+				next(nil)
+			})
+		}, func(error) { done(buf, nil) })
+	})
+}
+
+// readCheckpoint reads and verifies the checkpoint file the superblock points at.
+func (s *Storage) readCheckpoint(rec *Recovery, previous superblock, done func(error)) {
+	op := s.sb.State.CheckpointOp
+	if op == 0 {
+		done(nil)
+		return
+	}
+	s.readCheckpointFile(func(snapshot []byte, err error) {
+		rec.Snapshot = snapshot
+		if err == nil || previous.State.CheckpointOp == 0 || previous.State.CheckpointOp >= op {
+			done(err)
+			return
+		}
+		s.fallBackToCheckpoint(rec, previous, err, done)
+	})
+}
+
+// fallBackToCheckpoint replaces a checkpoint that does not verify with the previous one,
+// which the other superblock pair names, keeping the newest VSR state (views never go back).
+// The ops between the two checkpoints that compaction removed come back as Faulty.
+func (s *Storage) fallBackToCheckpoint(rec *Recovery, previous superblock, cause error, done func(error)) {
+	damaged := s.sb.State.CheckpointOp
+	assert.That(previous.State.CheckpointOp < damaged, "storage: fallback to a newer checkpoint")
+	newest := s.sb
+	s.sb.State.CheckpointOp, s.sb.State.AuditHead = previous.State.CheckpointOp, previous.State.AuditHead
+	s.sb.Checkpoint = previous.Checkpoint
+	s.readCheckpointFile(func(snapshot []byte, err error) {
+		if err != nil {
+			s.sb = newest
+			done(cause)
+			return
+		}
+		rec.Snapshot, rec.CheckpointDamaged = snapshot, damaged
+		s.checkpointPrevious = 0 // the damaged file goes
+		done(nil)
+	})
+}
+
+func (s *Storage) readCheckpointFile(done func([]byte, error)) {
+	op, ref := s.sb.State.CheckpointOp, s.sb.Checkpoint
+	assert.That(op > 0, "storage: reading the checkpoint of op 0")
+	assert.That(ref.Size <= CheckpointFileSizeMax, "storage: checkpoint size beyond the limit")
+	buf := make([]byte, ref.Size)
+	s.fs.ReadAt(checkpointName(op), buf, 0, func(n int, err error) {
+		if err != nil {
+			done(nil, fmt.Errorf("%w: checkpoint %d: %w", ErrCorrupt, op, err))
+			return
+		}
+		if int64(n) != ref.Size || checksum.Of(buf) != ref.Checksum {
+			done(nil, fmt.Errorf("%w: checkpoint %d checksum", ErrCorrupt, op))
+			return
+		}
+		fileOp, snapshot, err := decodeCheckpointFile(buf)
+		if err != nil || fileOp != op {
+			done(nil, fmt.Errorf("%w: checkpoint %d: %v", ErrCorrupt, op, err))
+			return
+		}
+		done(snapshot, nil)
+	})
+}
+
+func (s *Storage) scanAll(names []string, scans *[]segmentScan, done func(error)) {
+	segments, _, _ := ownedFiles(names)
+	slices.Sort(segments)
+	keepFrom := s.sb.State.CheckpointOp + 1
+	forEach(len(segments), func(i int, next func(error)) {
+		scanSegment(s.fs, s.opts, s.sb.State.Cluster, segments[i], keepFrom,
+			func(sc segmentScan, err error) {
+				*scans = append(*scans, sc)
+				next(err)
+			})
+	}, done)
+}
+
+// removeStaleCheckpoints removes the checkpoint files neither superblock pair names: left by
+// a crash during Checkpoint, or superseded.
+func (s *Storage) removeStaleCheckpoints(done func(error)) {
+	s.fs.List(func(names []string, err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		_, checkpoints, _ := ownedFiles(names)
+		var stale []uint64
+		for _, op := range checkpoints {
+			if op != s.sb.State.CheckpointOp && op != s.checkpointPrevious {
+				stale = append(stale, op)
+			}
+		}
+		forEach(len(stale), func(i int, next func(error)) {
+			s.fs.Remove(checkpointName(stale[i]), next)
+		}, done)
+	})
+}
+
+// install makes the assembled log the storage's index and fills in the recovery.
+func (s *Storage) install(rec *Recovery, scans []segmentScan) {
+	cp := s.sb.State.CheckpointOp
+	floor := s.segmentOf(cp) * uint64(s.opts.SegmentEntriesMax) // older segments: compaction's
+	ix := assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor)
+	s.slotBase, s.head, s.slots, s.segments = ix.base, ix.head, ix.slots, ix.segments
+	s.auditOp, s.auditHead = cp, s.sb.State.AuditHead
+	rec.State = s.sb.State
+	rec.Faulty = ix.faulty(cp)
+	for op := cp + 1; op <= s.head; op++ {
+		if s.slot(op).state == slotIntact {
+			rec.Entries = append(rec.Entries, Entry{Op: op, Body: ix.bodies[op]})
+		}
+	}
+	s.invariants()
+	assert.That(len(rec.Entries)+len(rec.Faulty) == int(s.head-cp), "storage: recovery lost ops")
+}

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// record is what a scan found at one place of a segment.
+type record struct {
+	op     uint64
+	offset int64
+	size   int64
+	// intact: header and body verified. Otherwise only the header verified: the entry is
+	// torn, its body corrupt, or it runs past the end of the file.
+	intact  bool
+	chain   checksum.Sum
+	parent  checksum.Sum
+	bodySHA [32]byte
+	body    []byte // kept only for intact entries with op >= scanner.keepFrom
+	// intended is the offset a misplaced entry names (where it was meant to be written).
+	intended int64
+}
+
+// span is a run of bytes [start, end) that belongs to no verified entry.
+type span struct{ start, end int64 }
+
+// segmentScan is everything a scan of one segment file found, in offset order.
+type segmentScan struct {
+	index   uint64
+	size    int64
+	records []record
+	garbage []span
+	// misplaced are entries found intact at a place they do not name (misdirected writes):
+	// not usable, but evidence that their op exists.
+	misplaced []record
+}
+
+// scanner walks one segment file from the start. At each sector boundary it expects an entry
+// header that names this segment, this offset and this cluster; if the header is not there,
+// the sector is garbage and the scan moves one sector on, so that a damaged entry costs only
+// its own ops and every later intact entry is still found (an entry header that names its own
+// offset cannot be mistaken for garbage at another offset).
+//
+// It reads in chunks of scanChunkSize (or one entry, if larger) and processes what is
+// buffered in a loop, so the stack unwinds at every read.
+type scanner struct {
+	fs       FS
+	name     string
+	cluster  uint64
+	opts     Options
+	keepFrom uint64 // keep the bodies of intact entries with op >= keepFrom
+	size     int64
+	pos      int64
+	buf      []byte
+	bufStart int64
+	out      segmentScan
+	done     func(segmentScan, error)
+}
+
+// scanSegment scans segment k. An I/O error other than ErrIO (which marks the unreadable
+// place damaged) aborts the scan.
+func scanSegment(fs FS, opts Options, cluster uint64, k, keepFrom uint64,
+	done func(segmentScan, error)) {
+	name := segmentName(k)
+	size, err := fs.Size(name)
+	sc := &scanner{fs: fs, name: name, cluster: cluster, opts: opts, keepFrom: keepFrom,
+		size: size, out: segmentScan{index: k, size: size}, done: done}
+	if err != nil {
+		later(fs, func() { done(segmentScan{}, err) })
+		return
+	}
+	if size == 0 {
+		later(fs, func() { done(sc.out, nil) })
+		return
+	}
+	sc.resume()
+}
+
+func (sc *scanner) resume() {
+	for sc.pos < sc.size {
+		if sc.size-sc.pos < SectorSize {
+			sc.damaged(sc.size)
+			break
+		}
+		if !sc.buffered(SectorSize) {
+			sc.fill(SectorSize, nil, false)
+			return
+		}
+		h, ok := sc.header()
+		if !ok {
+			sc.damaged(sc.pos + SectorSize)
+			continue
+		}
+		if h.Offset != sc.pos {
+			sc.out.misplaced = append(sc.out.misplaced, record{op: h.Op, offset: sc.pos,
+				size: h.Size(), intended: h.Offset})
+			sc.damaged(sc.pos + SectorSize)
+			continue
+		}
+		if sc.pos+h.Size() > sc.size {
+			sc.torn(h)
+			continue
+		}
+		if !sc.buffered(h.Size()) {
+			sc.fill(h.Size(), &h, false)
+			return
+		}
+		sc.entry(h)
+	}
+	assert.That(sc.pos == sc.size, "storage: scan overran the file")
+	sc.done(sc.out, nil)
+}
+
+func (sc *scanner) buffered(n int64) bool {
+	return sc.pos >= sc.bufStart && sc.pos+n <= sc.bufStart+int64(len(sc.buf))
+}
+
+func (sc *scanner) at(n int64) []byte {
+	assert.That(sc.buffered(n), "storage: scan reading past its buffer")
+	return sc.buf[sc.pos-sc.bufStart : sc.pos-sc.bufStart+n]
+}
+
+// fill reads at least n bytes at pos (a whole chunk unless exact), then resumes. If a chunk
+// read fails with ErrIO, it retries exactly n bytes (the bad sector may lie beyond them); if
+// that fails too, the place is damaged: the entry whose header is known (h), or one sector.
+func (sc *scanner) fill(n int64, h *Header, exact bool) {
+	length := min(max(n, scanChunkSize), sc.size-sc.pos)
+	if exact {
+		length = n
+	}
+	assert.That(length >= n, "storage: scan fill beyond the file")
+	if int64(cap(sc.buf)) < length {
+		sc.buf = make([]byte, length)
+	}
+	buf := sc.buf[:length]
+	start := sc.pos
+	sc.fs.ReadAt(sc.name, buf, start, func(got int, err error) {
+		switch {
+		case errors.Is(err, ErrIO) && length > n:
+			sc.buf = sc.buf[:0]
+			sc.fill(n, h, true)
+			return
+		case errors.Is(err, ErrIO) && h != nil:
+			sc.torn(*h)
+		case errors.Is(err, ErrIO):
+			sc.damaged(sc.pos + SectorSize)
+		case err != nil:
+			sc.done(segmentScan{}, fmt.Errorf("storage: scan %s: %w", sc.name, err))
+			return
+		case int64(got) < n:
+			sc.size = start + int64(got) // the file is shorter than it said
+			sc.out.size = sc.size
+		}
+		sc.buf, sc.bufStart = buf[:got], start
+		sc.resume()
+	})
+}
+
+// header decodes the header at pos and checks that it belongs to this segment. The caller
+// checks that it names this offset.
+func (sc *scanner) header() (Header, bool) {
+	h, err := DecodeHeader(sc.at(SectorSize))
+	if err != nil {
+		return Header{}, false
+	}
+	seg := h.Op / uint64(sc.opts.SegmentEntriesMax)
+	return h, h.Cluster == sc.cluster && seg == sc.out.index && h.BodySize <= sc.opts.EntryBodyMax
+}
+
+// damaged records [pos, end) as garbage and moves past it.
+func (sc *scanner) damaged(end int64) {
+	assert.That(end > sc.pos && end <= sc.size, "storage: damaged span out of the file")
+	n := len(sc.out.garbage)
+	if n > 0 && sc.out.garbage[n-1].end == sc.pos {
+		sc.out.garbage[n-1].end = end
+	} else {
+		sc.out.garbage = append(sc.out.garbage, span{start: sc.pos, end: end})
+	}
+	sc.pos = end
+}
+
+// torn records an entry whose header verified but whose body is not all there or unreadable:
+// its op exists and is faulty. The scan goes on one sector later.
+func (sc *scanner) torn(h Header) {
+	sc.out.records = append(sc.out.records, record{op: h.Op, offset: sc.pos, size: h.Size()})
+	sc.damaged(sc.pos + SectorSize)
+}
+
+// entry checks the body of a buffered entry and records it.
+func (sc *scanner) entry(h Header) {
+	b := sc.at(h.Size())
+	r := record{op: h.Op, offset: sc.pos, size: h.Size(), chain: h.Chain(), parent: h.Parent}
+	if checksum.Of(b[HeaderSize:]) == h.ChecksumBody {
+		body := b[HeaderSize : HeaderSize+h.BodySize]
+		r.intact = true
+		r.bodySHA = sha256.Sum256(body)
+		if h.Op >= sc.keepFrom {
+			r.body = append([]byte{}, body...)
+		}
+	}
+	sc.out.records = append(sc.out.records, r)
+	if !r.intact {
+		// The body may hold what overwrote it (a misdirected entry): look at every sector.
+		sc.damaged(sc.pos + SectorSize)
+		return
+	}
+	sc.pos += r.size
+}

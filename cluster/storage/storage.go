@@ -1,0 +1,351 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// Errors of the engine. Operating errors, never assertion failures: the replica handles them.
+var (
+	ErrNotFormatted = errors.New("storage: not formatted (no superblock)")
+	ErrFormatted    = errors.New("storage: already formatted")
+	ErrCorrupt      = errors.New("storage: corrupt")
+	ErrFaulty       = errors.New("storage: entry is faulty")
+	ErrNotFound     = errors.New("storage: op not in the log")
+	ErrTooLarge     = errors.New("storage: too large")
+	ErrOptions      = errors.New("storage: invalid options")
+	ErrBackup       = errors.New("storage: backup refused")
+)
+
+// Options configures the engine. Zero fields take the documented defaults.
+type Options struct {
+	// FS is the disk. Format, Open and Restore also take it as their first argument; the
+	// field may be nil, and if it is set it must be that same FS.
+	FS FS
+	// SegmentEntriesMax is the number of ops per log segment file: segment k holds ops
+	// [k*SegmentEntriesMax, (k+1)*SegmentEntriesMax). 0: SegmentEntriesMaxDefault. It is
+	// recorded in the superblock; Open refuses different options.
+	SegmentEntriesMax int
+	// EntryBodyMax is the largest entry body. 0: EntryBodyMaxLimit. Recorded like the above.
+	EntryBodyMax int
+	// AutoCompactPercent is the disk usage at which compaction runs by itself (see Append
+	// and Checkpoint). 0: AutoCompactPercentDefault.
+	AutoCompactPercent int
+	// ReserveBytes is space Append leaves free (it fails with ErrNoSpace rather than eat
+	// into it), so that a full log can still write the checkpoint that lets compaction
+	// free it. Size it for the largest snapshot plus a sector.
+	ReserveBytes int64
+}
+
+func (o Options) normalize(fs FS) (Options, error) {
+	if o.FS == nil {
+		o.FS = fs
+	}
+	if o.SegmentEntriesMax == 0 {
+		o.SegmentEntriesMax = SegmentEntriesMaxDefault
+	}
+	if o.EntryBodyMax == 0 {
+		o.EntryBodyMax = EntryBodyMaxLimit
+	}
+	if o.AutoCompactPercent == 0 {
+		o.AutoCompactPercent = AutoCompactPercentDefault
+	}
+	switch {
+	case o.FS != fs:
+		return o, fmt.Errorf("%w: Options.FS is not the FS given", ErrOptions)
+	case o.SegmentEntriesMax < 1 || o.SegmentEntriesMax > SegmentEntriesMaxLimit:
+		return o, fmt.Errorf("%w: SegmentEntriesMax %d", ErrOptions, o.SegmentEntriesMax)
+	case o.EntryBodyMax < 1 || o.EntryBodyMax > EntryBodyMaxLimit:
+		return o, fmt.Errorf("%w: EntryBodyMax %d", ErrOptions, o.EntryBodyMax)
+	case o.AutoCompactPercent < 1 || o.AutoCompactPercent > 100:
+		return o, fmt.Errorf("%w: AutoCompactPercent %d", ErrOptions, o.AutoCompactPercent)
+	case o.ReserveBytes < 0:
+		return o, fmt.Errorf("%w: ReserveBytes %d", ErrOptions, o.ReserveBytes)
+	}
+	return o, nil
+}
+
+// Stats counts what the engine did, for metrics.
+type Stats struct {
+	AutoCompactions uint64 // compactions started by usage >= AutoCompactPercent
+	SegmentsRemoved uint64 // by any compaction
+	BytesFreed      int64  // by any compaction
+	NoSpace         uint64 // appends refused with ErrNoSpace
+}
+
+// slotState says what the log holds for one op.
+type slotState uint8
+
+const (
+	// slotAbsent: no entry, legitimately (an op at or below the checkpoint).
+	slotAbsent slotState = iota
+	// slotIntact: an entry whose checksums, place and chain verified when it was written or
+	// recovered.
+	slotIntact
+	// slotFaulty: an entry that exists (or must exist) but is corrupt, torn, misdirected,
+	// unreadable or breaks the chain.
+	slotFaulty
+)
+
+// slot is the in-memory index of one op of the log.
+//
+// Invariants: intact => offset < end, end-offset is the entry size, chain is its chain sum;
+// for other states offset is unknown and end is where the damaged region ends (truncating
+// after the op keeps the region, so a later entry never lands inside it).
+type slot struct {
+	state   slotState
+	offset  int64
+	end     int64
+	chain   checksum.Sum
+	parent  checksum.Sum
+	bodySHA [32]byte
+	audit   [32]byte // the audit head at this op, for ops in (CheckpointOp, auditOp]
+}
+
+// Storage is the durable state of one replica: superblock, write-ahead log and checkpoint.
+// All methods must be called from the event loop's thread. Operations run one at a time in
+// the order they were called; each completion is delivered from an FS completion (never
+// inside the call), after which the next queued operation starts.
+//
+// Invariants (checked by invariants()):
+//   - sb.State.CheckpointOp <= auditOp <= head;
+//   - slots covers exactly the ops [slotBase, head], and slotBase <= CheckpointOp+1;
+//   - every op in (CheckpointOp, head] is intact or faulty, never absent;
+//   - segments is strictly ascending;
+//   - len(queue) <= QueuedMax, and busy whenever an operation is running.
+type Storage struct {
+	fs     FS
+	opts   Options
+	sb     superblock
+	sbPair int // the superblock pair holding sb; the next write goes to the other one
+	// checkpointPrevious is the checkpoint the other pair's state names (0: none). Its file
+	// is kept, so that if the newest pair is lost, the state Open falls back to is whole.
+	checkpointPrevious uint64
+
+	slotBase  uint64
+	head      uint64
+	slots     []slot
+	segments  []uint64
+	auditOp   uint64
+	auditHead [32]byte
+
+	queue  []operation
+	busy   bool
+	inline bool
+	stats  Stats
+}
+
+// operation is a queued call: it runs, then calls finish with the function that delivers the
+// caller's completion.
+type operation func(finish func(deliver func()))
+
+// State returns the newest durable state.
+func (s *Storage) State() State { return s.sb.State }
+
+// Head returns the highest op in the log (CheckpointOp if the log is empty).
+func (s *Storage) Head() uint64 { return s.head }
+
+// Stats returns the counters.
+func (s *Storage) Stats() Stats { return s.stats }
+
+// Usage returns the disk's usage.
+func (s *Storage) Usage() Usage { return s.fs.Usage() }
+
+// UsagePercent returns the disk usage in whole percent.
+func (s *Storage) UsagePercent() int { return s.fs.Usage().Percent() }
+
+// AuditHead returns the highest audited (committed) op and the audit chain head there.
+func (s *Storage) AuditHead() (uint64, [32]byte) { return s.auditOp, s.auditHead }
+
+// Faulty returns the ops above the checkpoint whose entries are faulty, ascending.
+func (s *Storage) Faulty() []uint64 {
+	var ops []uint64
+	for op := s.sb.State.CheckpointOp + 1; op <= s.head; op++ {
+		if s.slot(op).state == slotFaulty {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// slot returns the index entry of op, or nil outside [slotBase, head].
+func (s *Storage) slot(op uint64) *slot {
+	if op < s.slotBase || op > s.head {
+		return nil
+	}
+	return &s.slots[op-s.slotBase]
+}
+
+func (s *Storage) segmentOf(op uint64) uint64 { return op / uint64(s.opts.SegmentEntriesMax) }
+
+// segmentLast returns the highest op segment k may hold.
+func (s *Storage) segmentLast(k uint64) uint64 { return (k+1)*uint64(s.opts.SegmentEntriesMax) - 1 }
+
+func (s *Storage) invariants() {
+	cp := s.sb.State.CheckpointOp
+	assert.That(cp <= s.auditOp, "storage: audit below the checkpoint")
+	assert.That(s.auditOp <= s.head, "storage: audit above the head")
+	assert.That(s.slotBase <= cp+1, "storage: log index starts above the checkpoint")
+	assert.That(uint64(len(s.slots)) == s.head+1-s.slotBase, "storage: log index length")
+	for op := cp + 1; op <= s.head; op++ {
+		assert.That(s.slot(op).state != slotAbsent, "storage: an op above the checkpoint is absent")
+	}
+	for i := 1; i < len(s.segments); i++ {
+		assert.That(s.segments[i-1] < s.segments[i], "storage: segments not ascending")
+	}
+	assert.That(len(s.queue) <= QueuedMax, "storage: queue beyond QueuedMax")
+}
+
+// submit queues an operation and starts it if nothing is running.
+func (s *Storage) submit(op operation) {
+	assert.That(op != nil, "storage: nil operation")
+	assert.That(len(s.queue) < QueuedMax, "storage: more than QueuedMax queued operations")
+	s.queue = append(s.queue, op)
+	if !s.busy {
+		s.startNext()
+	}
+}
+
+func (s *Storage) startNext() {
+	assert.That(!s.busy, "storage: starting an operation while one runs")
+	assert.That(len(s.queue) > 0, "storage: starting from an empty queue")
+	op := s.queue[0]
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	s.busy, s.inline = true, true
+	op(s.finish)
+	s.inline = false
+}
+
+// finish ends the running operation. An operation that completed without any I/O (inline)
+// is delivered after a round trip through the FS, so that no completion ever runs inside
+// the call that issued it.
+func (s *Storage) finish(deliver func()) {
+	assert.That(s.busy, "storage: finishing with nothing running")
+	if s.inline {
+		later(s.fs, func() { s.finishNow(deliver) })
+		return
+	}
+	s.finishNow(deliver)
+}
+
+func (s *Storage) finishNow(deliver func()) {
+	assert.That(s.busy, "storage: delivering with nothing running")
+	s.invariants()
+	s.busy = false
+	deliver()
+	if !s.busy && len(s.queue) > 0 {
+		s.startNext()
+	}
+}
+
+// later runs fn from an FS completion: the engine's only way to defer without I/O of its own.
+func later(fs FS, fn func()) {
+	fs.List(func([]string, error) { fn() })
+}
+
+// step is one asynchronous stage of a sequence; it calls next exactly once.
+type step func(next func(error))
+
+// sequence runs steps in order and stops at the first error. Steps issue I/O, so the stack
+// unwinds between them.
+func sequence(done func(error), steps ...step) {
+	var run func(i int)
+	run = func(i int) {
+		if i == len(steps) {
+			done(nil)
+			return
+		}
+		steps[i](func(err error) {
+			if err != nil {
+				done(err)
+				return
+			}
+			run(i + 1)
+		})
+	}
+	run(0)
+}
+
+// forEach runs body for 0..n-1 in order and stops at the first error.
+func forEach(n int, body func(i int, next func(error)), done func(error)) {
+	assert.That(n >= 0, "storage: negative loop count")
+	var run func(i int)
+	run = func(i int) {
+		if i == n {
+			done(nil)
+			return
+		}
+		body(i, func(err error) {
+			if err != nil {
+				done(err)
+				return
+			}
+			run(i + 1)
+		})
+	}
+	run(0)
+}
+
+func segmentName(k uint64) string     { return fmt.Sprintf("%s%016x", segmentPrefix, k) }
+func checkpointName(op uint64) string { return fmt.Sprintf("%s%016x", checkpointPrefix, op) }
+
+// parseName recognises a numbered file of the engine.
+func parseName(name, prefix string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok || len(rest) != 16 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest, 16, 64)
+	return n, err == nil
+}
+
+// ownedFiles picks the engine's files out of a listing.
+func ownedFiles(names []string) (segments []uint64, checkpoints []uint64, superblock bool) {
+	for _, name := range names {
+		if k, ok := parseName(name, segmentPrefix); ok && k <= segmentIndexMax {
+			segments = append(segments, k)
+		} else if op, ok := parseName(name, checkpointPrefix); ok {
+			checkpoints = append(checkpoints, op)
+		} else if name == superblockName {
+			superblock = true
+		}
+	}
+	return segments, checkpoints, superblock
+}
+
+// Format writes a fresh replica's superblock on fs: state (with no checkpoint) in all four
+// copies. It refuses an FS that already holds any file of the engine.
+func Format(fs FS, opts Options, state State, done func(error)) {
+	assert.That(fs != nil && done != nil, "storage: Format needs an FS and a callback")
+	opts, err := opts.normalize(fs)
+	if err == nil && (state.CheckpointOp != 0 || state.AuditHead != [32]byte{}) {
+		err = fmt.Errorf("%w: a fresh replica has no checkpoint", ErrOptions)
+	}
+	if err != nil {
+		later(fs, func() { done(err) })
+		return
+	}
+	sb := superblock{Sequence: 1, State: state, SegmentEntriesMax: opts.SegmentEntriesMax,
+		EntryBodyMax: opts.EntryBodyMax}
+	pair := encodeSuperblockPair(sb)
+	sequence(done,
+		func(next func(error)) {
+			fs.List(func(names []string, err error) {
+				segments, checkpoints, superblock := ownedFiles(names)
+				if err == nil && (superblock || len(segments) > 0 || len(checkpoints) > 0) {
+					err = ErrFormatted
+				}
+				next(err)
+			})
+		},
+		func(next func(error)) { fs.Create(superblockName, next) },
+		func(next func(error)) { fs.WriteAt(superblockName, append(pair, pair...), 0, next) },
+		func(next func(error)) { fs.Sync(superblockName, next) },
+	)
+}

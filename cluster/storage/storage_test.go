@@ -1,0 +1,527 @@
+package storage_test
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+
+	"vopr/cluster/storage"
+)
+
+var smallSegments = storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
+
+// TestRoundTrip: what was appended is what Open recovers and Read returns, across segments.
+func TestRoundTrip(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		d.format(t, smallSegments, testState)
+		s, rec := d.mustOpen(t, smallSegments)
+		if len(rec.Entries) != 0 || len(rec.Faulty) != 0 || rec.State != testState || rec.Snapshot != nil {
+			t.Fatalf("fresh recovery %+v", rec)
+		}
+		for op := uint64(1); op <= 13; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.Head() != 13 || len(segments(d)) != 4 {
+			t.Fatalf("head %d, segments %v", s.Head(), segments(d))
+		}
+		for op := uint64(1); op <= 13; op++ {
+			if b, err := d.read(t, s, op); err != nil || !bytes.Equal(b, body(op)) {
+				t.Fatalf("Read(%d): %v", op, err)
+			}
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, smallSegments)
+		if !slices.Equal(entriesOf(rec), opsRange(1, 13)) || len(rec.Faulty) != 0 {
+			t.Fatalf("recovered %v, faulty %v", entriesOf(rec), rec.Faulty)
+		}
+		for _, e := range rec.Entries {
+			if !bytes.Equal(e.Body, body(e.Op)) {
+				t.Fatalf("op %d body differs", e.Op)
+			}
+		}
+		if r := d.verify(t, s); !r.OK || r.Entries != 13 {
+			t.Fatalf("Verify: %+v", r)
+		}
+	})
+}
+
+func TestReadErrors(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 3)
+		if _, err := d.read(t, s, 4); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Read past the head: %v", err)
+		}
+		if _, err := d.read(t, s, 0); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Read(0): %v", err)
+		}
+		p := places(t, d)[2]
+		flipBit(d, p.file, (p.offset+storage.HeaderSize)*8+3)
+		if _, err := d.read(t, s, 2); !errors.Is(err, storage.ErrCorrupt) {
+			t.Fatalf("Read of a corrupted entry: %v", err)
+		}
+		big := make([]byte, smallSegments.EntryBodyMax+1)
+		if err := d.append(t, s, 4, big); !errors.Is(err, storage.ErrTooLarge) {
+			t.Fatalf("Append of a large body: %v", err)
+		}
+	})
+}
+
+// TestTruncateRecovery: truncation is durable, and a replacing append drops the suffix.
+func TestTruncateRecovery(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 10)
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(5, done) })
+		d.must(t, "TruncateAfter above the head", func(done func(error)) { s.TruncateAfter(7, done) })
+		if s.Head() != 5 {
+			t.Fatalf("head %d", s.Head())
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, smallSegments)
+		if !slices.Equal(entriesOf(rec), opsRange(1, 5)) || len(rec.Faulty) != 0 {
+			t.Fatalf("recovered %v, faulty %v", entriesOf(rec), rec.Faulty)
+		}
+		if len(segments(d)) != 2 {
+			t.Fatalf("segments after truncation: %v", segments(d))
+		}
+		// A new view's op 3 replaces ops 3..5.
+		if err := d.append(t, s, 3, []byte("new op 3")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.append(t, s, 4, []byte("new op 4")); err != nil {
+			t.Fatal(err)
+		}
+		d.restart()
+		_, rec = d.mustOpen(t, smallSegments)
+		if !slices.Equal(entriesOf(rec), opsRange(1, 4)) || string(rec.Entries[2].Body) != "new op 3" {
+			t.Fatalf("recovered %v", entriesOf(rec))
+		}
+	})
+}
+
+// TestTruncateToSegmentBoundary removes whole segments.
+func TestTruncateToSegmentBoundary(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 9)
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(3, done) })
+		if got := segments(d); len(got) != 1 {
+			t.Fatalf("segments %v", got)
+		}
+		if err := d.append(t, s, 4, body(4)); err != nil {
+			t.Fatal(err)
+		}
+		d.restart()
+		_, rec := d.mustOpen(t, smallSegments)
+		if !slices.Equal(entriesOf(rec), opsRange(1, 4)) {
+			t.Fatalf("recovered %v", entriesOf(rec))
+		}
+	})
+}
+
+// TestDamagedEntry: a flipped bit in an entry's header or body, a lost sector, or a torn tail
+// make exactly that op faulty; every other entry is recovered.
+func TestDamagedEntry(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 64, EntryBodyMax: 4096}
+	cases := []struct {
+		name   string
+		damage func(d *disk, p place, b []byte) []byte
+	}{
+		{"header bit", func(d *disk, p place, b []byte) []byte {
+			b[p.offset+40] ^= 0x10
+			return b
+		}},
+		{"body bit", func(d *disk, p place, b []byte) []byte {
+			b[p.offset+p.size-1] ^= 0x01
+			return b
+		}},
+		{"lost header sector", func(d *disk, p place, b []byte) []byte {
+			clear(b[p.offset : p.offset+storage.SectorSize])
+			return b
+		}},
+		{"torn last sector", func(d *disk, p place, b []byte) []byte {
+			return b[:p.offset+p.size-storage.SectorSize]
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachDisk(t, func(t *testing.T, d *disk) {
+				const n, victim = 7, 5 // both entries span two sectors
+				fill(t, d, opts, n)
+				p := places(t, d)[victim]
+				if tc.name == "torn last sector" {
+					p = places(t, d)[n]
+				}
+				d.setRaw(p.file, tc.damage(d, p, d.raw(p.file)))
+				d.restart()
+				s, rec := d.mustOpen(t, opts)
+				want := uint64(victim)
+				if tc.name == "torn last sector" {
+					want = n
+				}
+				if !slices.Equal(rec.Faulty, []uint64{want}) ||
+					!slices.Equal(entriesOf(rec), opsRange(1, n, want)) {
+					t.Fatalf("faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+				}
+				if s.Head() != n {
+					t.Fatalf("head %d", s.Head())
+				}
+				if r := d.verify(t, s); r.OK || !slices.Equal(r.Faulty, []uint64{want}) {
+					t.Fatalf("Verify: %+v", r)
+				}
+				repair(t, d, s, opts, want, n)
+			})
+		})
+	}
+}
+
+// repair appends the faulty op again (a view change's replacement) and the ops after it.
+func repair(t *testing.T, d *disk, s *storage.Storage, opts storage.Options, from, n uint64) {
+	t.Helper()
+	if err := d.append(t, s, from+1, body(from+1)); !errors.Is(err, storage.ErrFaulty) {
+		t.Fatalf("append after a faulty op: %v", err)
+	}
+	for op := from; op <= n; op++ {
+		if err := d.append(t, s, op, body(op)); err != nil {
+			t.Fatalf("repair append %d: %v", op, err)
+		}
+	}
+	d.restart()
+	s, rec := d.mustOpen(t, opts)
+	if len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, n)) {
+		t.Fatalf("after repair: faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+	}
+	if r := d.verify(t, s); !r.OK {
+		t.Fatalf("Verify after repair: %v", r.Problems)
+	}
+}
+
+// TestMisdirectedWrite: an entry's bytes written at another entry's offset (same segment or
+// another) are detected: the overwritten op is faulty, the copy is not taken for it.
+func TestMisdirectedWrite(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		sectors := func(op uint64) int { return (storage.HeaderSize + len(body(op)) + 511) / 512 }
+		equal := func(a, b uint64) bool { return sectors(a) == sectors(b) }
+		var pairs [][2]uint64 // (source, target) pairs with equal sizes
+		for a := uint64(1); a <= 12; a++ {
+			for b := uint64(1); b <= 12; b++ {
+				if a != b && equal(a, b) {
+					pairs = append(pairs, [2]uint64{a, b})
+				}
+			}
+		}
+		if len(pairs) == 0 {
+			t.Fatal("no two entries of equal size")
+		}
+		fill(t, d, opts, 12)
+		for _, pair := range pairs[:min(3, len(pairs))] {
+			all := places(t, d)
+			src, dst := all[pair[0]], all[pair[1]]
+			original := d.raw(dst.file)
+			target := append([]byte{}, original...)
+			copy(target[dst.offset:], d.raw(src.file)[src.offset:src.offset+src.size])
+			d.setRaw(dst.file, target)
+			d.restart()
+			s, rec := d.mustOpen(t, opts)
+			if !slices.Equal(rec.Faulty, []uint64{pair[1]}) {
+				t.Fatalf("copy of %d onto %d: faulty %v", pair[0], pair[1], rec.Faulty)
+			}
+			if r := d.verify(t, s); r.OK {
+				t.Fatal("Verify missed a misdirected write")
+			}
+			d.setRaw(dst.file, original)
+			d.restart()
+		}
+	})
+}
+
+// TestSuperblock: the newest intact copy wins; damage to the newest pair falls back to the
+// previous state, never to nothing.
+func TestSuperblock(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		d.format(t, smallSegments, testState)
+		s, _ := d.mustOpen(t, smallSegments)
+		v2, v3 := testState, testState
+		v2.View, v2.LogView, v2.Commit = 2, 2, 0
+		v3.View, v3.LogView, v3.Commit = 3, 2, 0
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(v2, done) })
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(v3, done) })
+		if s.State() != v3 {
+			t.Fatalf("State %+v", s.State())
+		}
+		sb := d.raw("superblock")
+		newest := newestPair(t, sb)
+		check := func(name string, mutate func([]byte), want storage.State) {
+			t.Helper()
+			b := append([]byte{}, sb...)
+			mutate(b)
+			d.setRaw("superblock", b)
+			d.restart()
+			_, rec := d.mustOpen(t, smallSegments)
+			if rec.State != want {
+				t.Fatalf("%s: recovered view %d, want %d", name, rec.State.View, want.View)
+			}
+		}
+		check("intact", func([]byte) {}, v3)
+		check("one newest copy corrupt", func(b []byte) { b[newest*1024+100] ^= 1 }, v3)
+		check("newest pair corrupt", func(b []byte) {
+			b[newest*1024+100] ^= 1
+			b[newest*1024+512+100] ^= 1
+		}, v2)
+		check("newest pair torn (zeros)", func(b []byte) {
+			clear(b[newest*1024 : newest*1024+1024])
+		}, v2)
+		check("older pair corrupt", func(b []byte) { clear(b[(1-newest)*1024 : (1-newest)*1024+1024]) }, v3)
+		d.setRaw("superblock", make([]byte, 2048))
+		d.restart()
+		if _, _, err := d.open(t, smallSegments); !errors.Is(err, storage.ErrCorrupt) {
+			t.Fatalf("Open with no intact copy: %v", err)
+		}
+	})
+}
+
+// newestPair finds the pair holding the highest sequence number (bytes 24..32 of a copy).
+func newestPair(t *testing.T, sb []byte) int {
+	seq := func(i int) uint64 {
+		var v uint64
+		for j := 7; j >= 0; j-- {
+			v = v<<8 | uint64(sb[i*512+24+j])
+		}
+		return v
+	}
+	if seq(0) > seq(2) {
+		return 0
+	}
+	return 1
+}
+
+func TestFormatAndOptions(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		if _, _, err := d.open(t, smallSegments); !errors.Is(err, storage.ErrNotFormatted) {
+			t.Fatalf("Open of an empty disk: %v", err)
+		}
+		bad := testState
+		bad.CheckpointOp = 3
+		if err := d.do(t, func(done func(error)) { storage.Format(d.fs, smallSegments, bad, done) }); !errors.Is(err, storage.ErrOptions) {
+			t.Fatalf("Format with a checkpoint: %v", err)
+		}
+		if err := d.do(t, func(done func(error)) {
+			storage.Format(d.fs, storage.Options{SegmentEntriesMax: -1}, testState, done)
+		}); !errors.Is(err, storage.ErrOptions) {
+			t.Fatalf("Format with bad options: %v", err)
+		}
+		d.format(t, smallSegments, testState)
+		if err := d.do(t, func(done func(error)) { storage.Format(d.fs, smallSegments, testState, done) }); !errors.Is(err, storage.ErrFormatted) {
+			t.Fatalf("second Format: %v", err)
+		}
+		if _, _, err := d.open(t, storage.Options{SegmentEntriesMax: 8, EntryBodyMax: 4096}); !errors.Is(err, storage.ErrOptions) {
+			t.Fatalf("Open with other options: %v", err)
+		}
+	})
+}
+
+// TestCheckpointAndCompact: the checkpoint survives a restart, compaction removes only the
+// segments wholly below it, and the chain continues across it.
+func TestCheckpointAndCompact(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 10)
+		d.checkpoint(t, s, 9, []byte("state at 9"))
+		if got := segments(d); len(got) != 3 {
+			t.Fatalf("segments before Compact: %v", got)
+		}
+		if freed := d.compact(t, s); freed <= 0 {
+			t.Fatalf("Compact freed %d", freed)
+		}
+		if got := segments(d); len(got) != 1 { // ops 8..11 stay: op 10 is above the checkpoint
+			t.Fatalf("segments after Compact: %v", got)
+		}
+		for op := uint64(11); op <= 14; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, head := s.AuditHead()
+		d.restart()
+		s, rec := d.mustOpen(t, smallSegments)
+		if rec.State.CheckpointOp != 9 || string(rec.Snapshot) != "state at 9" ||
+			!slices.Equal(entriesOf(rec), opsRange(10, 14)) || len(rec.Faulty) != 0 {
+			t.Fatalf("recovery: cp %d, entries %v, faulty %v", rec.State.CheckpointOp,
+				entriesOf(rec), rec.Faulty)
+		}
+		if op, h := s.AuditHead(); op != 9 || h != head || rec.State.AuditHead != head {
+			t.Fatal("audit head at the checkpoint not recovered")
+		}
+		if _, err := d.read(t, s, 8); err != nil {
+			t.Fatalf("an op below the checkpoint still on disk: %v", err)
+		}
+		if r := d.verify(t, s); !r.OK {
+			t.Fatalf("Verify: %v", r.Problems)
+		}
+		// A second checkpoint keeps the first file while the other superblock pair names it;
+		// a third removes it.
+		d.checkpoint(t, s, 13, []byte("state at 13"))
+		if names := d.names(); !slices.Contains(names, "checkpoint-0000000000000009") ||
+			!slices.Contains(names, "checkpoint-000000000000000d") {
+			t.Fatalf("files %v", names)
+		}
+		d.checkpoint(t, s, 14, []byte("state at 14"))
+		if names := d.names(); slices.Contains(names, "checkpoint-0000000000000009") ||
+			!slices.Contains(names, "checkpoint-000000000000000d") {
+			t.Fatalf("files %v", names)
+		}
+	})
+}
+
+// TestStaleCheckpointRemoved: a checkpoint file the superblock does not name (a crash before
+// the superblock write) is removed by Open.
+func TestStaleCheckpointRemoved(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, smallSegments, 3)
+		d.setRaw("checkpoint-0000000000000002", []byte("half written"))
+		d.restart()
+		s, rec := d.mustOpen(t, smallSegments)
+		if rec.State.CheckpointOp != 0 || slices.Contains(d.names(), "checkpoint-0000000000000002") {
+			t.Fatalf("stale checkpoint kept: %v", d.names())
+		}
+		if r := d.verify(t, s); !r.OK {
+			t.Fatalf("Verify: %v", r.Problems)
+		}
+	})
+}
+
+// TestCheckpointCorrupt: Open refuses a checkpoint that does not verify.
+func TestCheckpointCorrupt(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 5)
+		d.checkpoint(t, s, 5, []byte("snapshot"))
+		flipBit(d, "checkpoint-0000000000000005", 70*8)
+		d.restart()
+		if _, _, err := d.open(t, smallSegments); !errors.Is(err, storage.ErrCorrupt) {
+			t.Fatalf("Open: %v", err)
+		}
+	})
+}
+
+// TestStateSyncCheckpoint: a checkpoint ahead of the log (state sync) drops the log below it
+// and the log continues after it.
+func TestStateSyncCheckpoint(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 5)
+		d.must(t, "Checkpoint", func(done func(error)) { s.Checkpoint(22, []byte("synced"), done) })
+		d.must(t, "Checkpoint again", func(done func(error)) { s.Checkpoint(22, []byte("synced"), done) })
+		if s.Head() != 22 || s.State().CheckpointOp != 22 || s.State().Commit != 22 {
+			t.Fatalf("head %d, state %+v", s.Head(), s.State())
+		}
+		for op := uint64(23); op <= 26; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if freed := d.compact(t, s); freed <= 0 {
+			t.Fatal("nothing compacted below the synced checkpoint")
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, smallSegments)
+		if !slices.Equal(entriesOf(rec), opsRange(23, 26)) || len(rec.Faulty) != 0 {
+			t.Fatalf("entries %v, faulty %v", entriesOf(rec), rec.Faulty)
+		}
+		if r := d.verify(t, s); !r.OK {
+			t.Fatalf("Verify: %v", r.Problems)
+		}
+	})
+}
+
+func TestCommitAudit(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 6)
+		h3, err := s.Commit(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h6, err := s.Commit(6)
+		if err != nil || h3 == h6 {
+			t.Fatalf("Commit(6): %v", err)
+		}
+		if _, err := s.Commit(7); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Commit beyond the head: %v", err)
+		}
+		if again, _ := s.Commit(5); again != h6 {
+			t.Fatal("Commit of an audited op moved the head")
+		}
+		// The same log audited elsewhere gives the same heads.
+		d2 := disks[0].make(t, 0)
+		s2 := fill(t, d2, smallSegments, 6)
+		if other, _ := s2.Commit(6); other != h6 {
+			t.Fatal("audit chain differs between identical logs")
+		}
+		if r := d.verify(t, s); !r.OK || r.AuditOp != 6 || r.AuditHead != h6 {
+			t.Fatalf("Verify audit: %+v", r)
+		}
+	})
+}
+
+// TestSuperblockFallbackKeepsCheckpoint: when the newest superblock pair is lost, Open falls
+// back to the previous state, whose checkpoint file is still there; the ops the fallback
+// lacks (compacted) are reported faulty, never silently missing.
+func TestSuperblockFallbackKeepsCheckpoint(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 10)
+		d.checkpoint(t, s, 5, []byte("state at 5"))
+		d.checkpoint(t, s, 9, []byte("state at 9"))
+		d.compact(t, s)
+		sb := d.raw("superblock")
+		newest := newestPair(t, sb)
+		clear(sb[newest*1024 : newest*1024+1024])
+		d.setRaw("superblock", sb)
+		d.restart()
+		_, rec := d.mustOpen(t, smallSegments)
+		if rec.State.CheckpointOp != 5 || string(rec.Snapshot) != "state at 5" {
+			t.Fatalf("fell back to checkpoint %d", rec.State.CheckpointOp)
+		}
+		if !slices.Equal(rec.Faulty, opsRange(6, 7)) || !slices.Equal(entriesOf(rec), opsRange(8, 10)) {
+			t.Fatalf("faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+		}
+	})
+}
+
+// TestCheckpointFallback: a newest checkpoint that does not verify falls back to the previous
+// one, keeping the newest views.
+func TestCheckpointFallback(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 8)
+		d.checkpoint(t, s, 3, []byte("state at 3"))
+		d.checkpoint(t, s, 6, []byte("state at 6"))
+		st := s.State()
+		st.View, st.LogView = 4, 4
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		if !slices.Contains(d.names(), "checkpoint-0000000000000003") {
+			t.Fatal("the previous checkpoint is gone before the superblock pair naming it")
+		}
+		// The other pair still names checkpoint 6 after the SaveState, so 3 is not the
+		// fallback any more: damage 6 and expect ErrCorrupt, then check the case where it is.
+		flipBit(d, "checkpoint-0000000000000006", 10)
+		d.restart()
+		if _, _, err := d.open(t, smallSegments); !errors.Is(err, storage.ErrCorrupt) {
+			t.Fatalf("Open: %v", err)
+		}
+		flipBit(d, "checkpoint-0000000000000006", 10)
+		d.restart()
+		s, _ = d.mustOpen(t, smallSegments)
+		d.checkpoint(t, s, 7, []byte("state at 7"))
+		flipBit(d, "checkpoint-0000000000000007", 10)
+		d.restart()
+		_, rec := d.mustOpen(t, smallSegments)
+		if rec.CheckpointDamaged != 7 || rec.State.CheckpointOp != 6 ||
+			string(rec.Snapshot) != "state at 6" || rec.State.View != 4 {
+			t.Fatalf("recovery: damaged %d, state %+v", rec.CheckpointDamaged, rec.State)
+		}
+		if !slices.Equal(entriesOf(rec), opsRange(7, 8)) || len(rec.Faulty) != 0 {
+			t.Fatalf("entries %v, faulty %v", entriesOf(rec), rec.Faulty)
+		}
+		if slices.Contains(d.names(), "checkpoint-0000000000000007") {
+			t.Fatal("the damaged checkpoint file was kept")
+		}
+	})
+}

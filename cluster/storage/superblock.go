@@ -1,0 +1,227 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// State is the replica's durable VSR state, kept in the superblock. It is opaque to storage
+// except for the checkpoint fields, which storage owns.
+type State struct {
+	Cluster      uint64
+	Replica      uint8
+	ReplicaCount uint8
+	// View and LogView are the persisted view and log_view; Commit is commit_max.
+	View, LogView uint32
+	Commit        uint64
+	// CheckpointOp is the op of the newest durable checkpoint (0: none). Owned by storage:
+	// set only by Checkpoint (and Restore); SaveState keeps the stored value.
+	CheckpointOp uint64
+	// Epoch and Release are the configuration epoch and the release, for reconfiguration
+	// and upgrades.
+	Epoch, Release uint32
+	// AuditHead is the SHA-256 audit chain head at CheckpointOp (zero for no checkpoint).
+	// Owned by storage like CheckpointOp. The head at later ops is advanced by Commit.
+	AuditHead [32]byte
+}
+
+// checkpointRef locates the newest durable checkpoint.
+type checkpointRef struct {
+	// Size and Checksum are the checkpoint file's size and the checksum of its whole content.
+	Size     int64
+	Checksum checksum.Sum
+	// Chain is the chain sum of the entry at CheckpointOp: the parent of the next entry, so
+	// the hash chain continues across compaction.
+	Chain checksum.Sum
+}
+
+// superblock is one copy of the superblock. On disk, one sector (little endian):
+//
+//	0   checksum [16] of bytes [16:512)     80  SegmentEntriesMax u32
+//	16  magic u64                           84  EntryBodyMax u32
+//	24  Sequence u64                        88  Replica u8, ReplicaCount u8, reserved [6]
+//	32  Cluster u64                         96  AuditHead [32]
+//	40  Commit u64                          128 checkpoint Chain [16]
+//	48  CheckpointOp u64                    144 checkpoint Checksum [16]
+//	56  checkpoint Size u64                 160 reserved, zero, to 512
+//	64  View u32, 68 LogView u32, 72 Epoch u32, 76 Release u32
+//
+// Invariants: Sequence increases with every write; CheckpointOp == 0 iff Checkpoint is zero.
+type superblock struct {
+	Sequence          uint64
+	State             State
+	Checkpoint        checkpointRef
+	SegmentEntriesMax int
+	EntryBodyMax      int
+}
+
+const superblockMagic = 0x31304253525f4f56 // "VO_RSB01"
+
+func encodeSuperblock(sb superblock) []byte {
+	assert.That(sb.Sequence > 0, "storage: superblock sequence 0")
+	assert.That((sb.State.CheckpointOp == 0) == (sb.Checkpoint == checkpointRef{}),
+		"storage: checkpoint op and reference disagree")
+	b := make([]byte, superblockCopySize)
+	le := binary.LittleEndian
+	le.PutUint64(b[16:], superblockMagic)
+	le.PutUint64(b[24:], sb.Sequence)
+	le.PutUint64(b[32:], sb.State.Cluster)
+	le.PutUint64(b[40:], sb.State.Commit)
+	le.PutUint64(b[48:], sb.State.CheckpointOp)
+	le.PutUint64(b[56:], uint64(sb.Checkpoint.Size))
+	le.PutUint32(b[64:], sb.State.View)
+	le.PutUint32(b[68:], sb.State.LogView)
+	le.PutUint32(b[72:], sb.State.Epoch)
+	le.PutUint32(b[76:], sb.State.Release)
+	le.PutUint32(b[80:], uint32(sb.SegmentEntriesMax))
+	le.PutUint32(b[84:], uint32(sb.EntryBodyMax))
+	b[88], b[89] = sb.State.Replica, sb.State.ReplicaCount
+	copy(b[96:], sb.State.AuditHead[:])
+	copy(b[128:], sb.Checkpoint.Chain[:])
+	copy(b[144:], sb.Checkpoint.Checksum[:])
+	sum := checksum.Of(b[16:])
+	copy(b, sum[:])
+	return b
+}
+
+// decodeSuperblock decodes one copy; it never panics on garbage.
+func decodeSuperblock(b []byte) (superblock, error) {
+	if len(b) != superblockCopySize {
+		return superblock{}, fmt.Errorf("%w: superblock copy of %d bytes", ErrDecode, len(b))
+	}
+	if checksum.Of(b[16:]) != checksum.Sum(b[:16]) {
+		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
+	}
+	le := binary.LittleEndian
+	if le.Uint64(b[16:]) != superblockMagic || !allZero(b[90:96]) || !allZero(b[160:]) {
+		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
+	}
+	sb := superblock{
+		Sequence: le.Uint64(b[24:]),
+		State: State{
+			Cluster: le.Uint64(b[32:]), Commit: le.Uint64(b[40:]),
+			CheckpointOp: le.Uint64(b[48:]),
+			View:         le.Uint32(b[64:]), LogView: le.Uint32(b[68:]),
+			Epoch: le.Uint32(b[72:]), Release: le.Uint32(b[76:]),
+			Replica: b[88], ReplicaCount: b[89],
+		},
+		SegmentEntriesMax: int(le.Uint32(b[80:])),
+		EntryBodyMax:      int(le.Uint32(b[84:])),
+	}
+	size := le.Uint64(b[56:])
+	copy(sb.State.AuditHead[:], b[96:128])
+	copy(sb.Checkpoint.Chain[:], b[128:144])
+	copy(sb.Checkpoint.Checksum[:], b[144:160])
+	if sb.Sequence == 0 || size > CheckpointFileSizeMax ||
+		sb.SegmentEntriesMax < 1 || sb.SegmentEntriesMax > SegmentEntriesMaxLimit ||
+		sb.EntryBodyMax < 1 || sb.EntryBodyMax > EntryBodyMaxLimit {
+		return superblock{}, fmt.Errorf("%w: superblock fields out of bounds", ErrDecode)
+	}
+	sb.Checkpoint.Size = int64(size)
+	if (sb.State.CheckpointOp == 0) != (sb.Checkpoint == checkpointRef{}) {
+		return superblock{}, fmt.Errorf("%w: superblock checkpoint fields disagree", ErrDecode)
+	}
+	return sb, nil
+}
+
+// newestSuperblock picks the intact copy with the highest sequence from the superblock file
+// (short files read as zeros). It returns the copy, the pair it lives in and how many copies
+// are intact; ok is false if none is.
+func newestSuperblock(file []byte) (sb superblock, pair int, intact int, ok bool) {
+	for i := range superblockCopies {
+		start := i * superblockCopySize
+		copyBytes := make([]byte, superblockCopySize)
+		if start < len(file) {
+			copy(copyBytes, file[start:])
+		}
+		c, err := decodeSuperblock(copyBytes)
+		if err != nil {
+			continue
+		}
+		intact++
+		if !ok || c.Sequence > sb.Sequence {
+			sb, pair, ok = c, i/2, true
+		}
+	}
+	assert.That(!ok || intact > 0, "storage: a superblock chosen from no intact copy")
+	assert.That(pair == 0 || pair == 1, "storage: superblock pair out of range")
+	return sb, pair, intact, ok
+}
+
+// pairNewest returns the newest intact copy of one pair of the superblock file.
+func pairNewest(file []byte, pair int) (superblock, bool) {
+	assert.That(pair == 0 || pair == 1, "storage: superblock pair out of range")
+	start, end := pair*2*superblockCopySize, (pair+1)*2*superblockCopySize
+	padded := make([]byte, superblockSize)
+	copy(padded[start:end], file[min(start, len(file)):min(end, len(file))])
+	sb, got, _, ok := newestSuperblock(padded)
+	assert.That(!ok || got == pair, "storage: pair copy from the other pair")
+	return sb, ok
+}
+
+// encodeSuperblockPair returns the two identical copies written as one pair.
+func encodeSuperblockPair(sb superblock) []byte {
+	one := encodeSuperblock(sb)
+	return append(append(make([]byte, 0, 2*len(one)), one...), one...)
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// The checkpoint file: a header, then the snapshot. On disk (little endian):
+//
+//	0   checksum [16] of bytes [16:64)
+//	16  magic u64
+//	24  op u64
+//	32  snapshot size u64
+//	40  snapshot checksum [16]
+//	56  reserved [8], zero
+//
+// The superblock also holds the checksum of the whole file, so a flipped bit anywhere in it
+// is detected before the header is even read.
+const checkpointMagic = 0x31305043525f4f56 // "VO_RCP01"
+
+func encodeCheckpointFile(op uint64, snapshot []byte) []byte {
+	assert.That(op > 0, "storage: checkpoint of op 0")
+	assert.That(len(snapshot) <= CheckpointSizeMax, "storage: snapshot beyond the limit")
+	b := make([]byte, checkpointHeaderSize, checkpointHeaderSize+len(snapshot))
+	le := binary.LittleEndian
+	le.PutUint64(b[16:], checkpointMagic)
+	le.PutUint64(b[24:], op)
+	le.PutUint64(b[32:], uint64(len(snapshot)))
+	sumSnapshot := checksum.Of(snapshot)
+	copy(b[40:], sumSnapshot[:])
+	sum := checksum.Of(b[16:checkpointHeaderSize])
+	copy(b, sum[:])
+	return append(b, snapshot...)
+}
+
+// decodeCheckpointFile checks a checkpoint file and returns its op and snapshot (aliasing b).
+func decodeCheckpointFile(b []byte) (uint64, []byte, error) {
+	if len(b) < checkpointHeaderSize || len(b) > CheckpointFileSizeMax {
+		return 0, nil, fmt.Errorf("%w: checkpoint file of %d bytes", ErrDecode, len(b))
+	}
+	le := binary.LittleEndian
+	if checksum.Of(b[16:checkpointHeaderSize]) != checksum.Sum(b[:16]) ||
+		le.Uint64(b[16:]) != checkpointMagic || !allZero(b[56:checkpointHeaderSize]) {
+		return 0, nil, fmt.Errorf("%w: checkpoint header", ErrDecode)
+	}
+	op, size := le.Uint64(b[24:]), le.Uint64(b[32:])
+	if op == 0 || size != uint64(len(b)-checkpointHeaderSize) {
+		return 0, nil, fmt.Errorf("%w: checkpoint header fields", ErrDecode)
+	}
+	snapshot := b[checkpointHeaderSize:]
+	if checksum.Of(snapshot) != checksum.Sum(b[40:56]) {
+		return 0, nil, fmt.Errorf("%w: checkpoint snapshot checksum", ErrDecode)
+	}
+	return op, snapshot, nil
+}

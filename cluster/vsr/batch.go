@@ -1,0 +1,74 @@
+package vsr
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// A prepare's body is a batch of client requests (the runbook's max-batch-size):
+//
+//	count u16, then per entry: client u64, request u32, operation u8, size u32, payload
+//
+// Batching lets one round of consensus carry many clients' operations.
+type batchEntry struct {
+	Client    uint64
+	Request   uint32
+	Operation Operation
+	Payload   []byte
+}
+
+const batchEntryHeaderSize = 8 + 4 + 1 + 4
+
+var errBatch = errors.New("malformed batch")
+
+func encodeBatch(entries []batchEntry) []byte {
+	size := 2
+	for _, e := range entries {
+		size += batchEntryHeaderSize + len(e.Payload)
+	}
+	buf := make([]byte, 0, size)
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(entries)))
+	for _, e := range entries {
+		buf = binary.LittleEndian.AppendUint64(buf, e.Client)
+		buf = binary.LittleEndian.AppendUint32(buf, e.Request)
+		buf = append(buf, byte(e.Operation))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(e.Payload)))
+		buf = append(buf, e.Payload...)
+	}
+	return buf
+}
+
+// decodeBatch validates lengths before slicing; payloads alias buf.
+func decodeBatch(buf []byte) ([]batchEntry, error) {
+	if len(buf) < 2 {
+		return nil, errBatch
+	}
+	count := int(binary.LittleEndian.Uint16(buf))
+	if count > BatchEntriesMax {
+		return nil, errBatch
+	}
+	buf = buf[2:]
+	entries := make([]batchEntry, 0, count)
+	for i := 0; i < count; i++ {
+		if len(buf) < batchEntryHeaderSize {
+			return nil, errBatch
+		}
+		e := batchEntry{
+			Client:    binary.LittleEndian.Uint64(buf),
+			Request:   binary.LittleEndian.Uint32(buf[8:]),
+			Operation: Operation(buf[12]),
+		}
+		size := binary.LittleEndian.Uint32(buf[13:])
+		buf = buf[batchEntryHeaderSize:]
+		if uint64(size) > uint64(len(buf)) || size > RequestBodyMax {
+			return nil, errBatch
+		}
+		e.Payload = buf[:size]
+		buf = buf[size:]
+		entries = append(entries, e)
+	}
+	if len(buf) != 0 {
+		return nil, errBatch
+	}
+	return entries, nil
+}

@@ -1,0 +1,120 @@
+package vsr
+
+import (
+	"encoding/binary"
+	"errors"
+	"sort"
+
+	"vopr/internal/assert"
+)
+
+// clientTable is the VRR client table (VRR 2012 §4.1): for each client session, the number
+// of its latest executed request and the reply to it, so that a retried request is answered
+// from the table and never executed twice. It is part of the replicated state: every
+// replica updates it when it executes an op, and it is saved in checkpoints, so that it
+// survives view changes, crashes and state sync.
+//
+// Invariant: len(sessions) <= ClientsMax.
+type clientTable struct {
+	sessions map[uint64]*session
+}
+
+type session struct {
+	// registered is the op that opened the session; the oldest session is evicted first.
+	registered uint64
+	request    uint32
+	reply      []byte // the reply message to request
+}
+
+func newClientTable() clientTable { return clientTable{sessions: map[uint64]*session{}} }
+
+func (t *clientTable) get(client uint64) *session { return t.sessions[client] }
+
+// register opens a session at op, evicting the oldest session when the table is full. It
+// returns the evicted client, if any.
+func (t *clientTable) register(client uint64, op uint64) (evicted uint64, ok bool) {
+	if s := t.sessions[client]; s != nil {
+		return 0, false
+	}
+	if len(t.sessions) >= ClientsMax {
+		evicted = t.oldest()
+		delete(t.sessions, evicted)
+		ok = true
+	}
+	t.sessions[client] = &session{registered: op}
+	assert.That(len(t.sessions) <= ClientsMax, "client table over capacity")
+	return evicted, ok
+}
+
+// oldest picks the session registered first; ties (impossible: one op registers one
+// client per batch entry, but the same op may hold several) break by client id, so the
+// choice never depends on map order.
+func (t *clientTable) oldest() uint64 {
+	var best uint64
+	var bestSession *session
+	for client, s := range t.sessions {
+		if bestSession == nil || s.registered < bestSession.registered ||
+			(s.registered == bestSession.registered && client < best) {
+			best, bestSession = client, s
+		}
+	}
+	assert.That(bestSession != nil, "oldest of an empty client table")
+	return best
+}
+
+func (t *clientTable) sortedClients() []uint64 {
+	clients := make([]uint64, 0, len(t.sessions))
+	for c := range t.sessions {
+		clients = append(clients, c)
+	}
+	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	return clients
+}
+
+// encode serialises the table in client order: count u32, then client u64, registered u64,
+// request u32, reply size u32, reply.
+func (t *clientTable) encode() []byte {
+	buf := binary.LittleEndian.AppendUint32(nil, uint32(len(t.sessions)))
+	for _, c := range t.sortedClients() {
+		s := t.sessions[c]
+		buf = binary.LittleEndian.AppendUint64(buf, c)
+		buf = binary.LittleEndian.AppendUint64(buf, s.registered)
+		buf = binary.LittleEndian.AppendUint32(buf, s.request)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s.reply)))
+		buf = append(buf, s.reply...)
+	}
+	return buf
+}
+
+var errClientTable = errors.New("malformed client table")
+
+func decodeClientTable(buf []byte) (clientTable, error) {
+	t := newClientTable()
+	if len(buf) < 4 {
+		return t, errClientTable
+	}
+	count := binary.LittleEndian.Uint32(buf)
+	buf = buf[4:]
+	if count > ClientsMax {
+		return t, errClientTable
+	}
+	for i := uint32(0); i < count; i++ {
+		if len(buf) < 24 {
+			return t, errClientTable
+		}
+		c := binary.LittleEndian.Uint64(buf)
+		s := &session{registered: binary.LittleEndian.Uint64(buf[8:]), request: binary.LittleEndian.Uint32(buf[16:])}
+		size := binary.LittleEndian.Uint32(buf[20:])
+		buf = buf[24:]
+		if uint64(size) > uint64(len(buf)) || size > MessageSizeMax {
+			return t, errClientTable
+		}
+		s.reply = append([]byte(nil), buf[:size]...)
+		buf = buf[size:]
+		t.sessions[c] = s
+	}
+	if len(buf) != 0 {
+		return t, errClientTable
+	}
+	return t, nil
+}

@@ -1,0 +1,54 @@
+package vsr
+
+import "vopr/internal/assert"
+
+// invariants asserts the replica's own invariants after every event it handles (deferred at
+// the top of Tick, Receive and every I/O completion). A violation fail-stops the replica.
+func (r *Replica) invariants() {
+	if r.status == StatusRecovering || r.status == StatusStopped {
+		return
+	}
+	assert.That(r.commitMax <= r.op, "commit_number <= op_number")
+	assert.That(r.commitMin <= r.commitMax, "commit_min <= commit_number")
+	assert.That(r.checkpointOp <= r.commitMin, "checkpoint_op <= commit_min")
+	assert.That(r.logView <= r.view, "log_view <= view")
+	assert.That(r.op <= r.checkpointOp+LogSlotsMax, "log window overflow")
+	assert.That(len(r.pipeline) <= PipelinePrepareMax+LogSlotsMax, "pipeline bound")
+	assert.That(len(r.requestQueue) <= RequestQueueMax, "request queue bound")
+	assert.That(len(r.clients.sessions) <= ClientsMax, "client table bound")
+	if r.status == StatusNormal {
+		assert.That(r.logView == r.view, "normal status outside its log view")
+	}
+	if r.status == StatusNormal && r.isPrimary() {
+		r.primaryInvariants()
+	} else {
+		assert.That(len(r.pipeline) == 0, "a backup has a pipeline")
+		assert.That(len(r.requestQueue) == 0, "a backup queues requests")
+	}
+	r.chainInvariant()
+}
+
+func (r *Replica) primaryInvariants() {
+	for i, p := range r.pipeline {
+		assert.That(p.op == r.commitMax+uint64(i)+1, "pipeline holds exactly the uncommitted ops, in order")
+	}
+	if len(r.pipeline) > 0 {
+		assert.That(r.pipeline[len(r.pipeline)-1].op == r.op, "pipeline ends at op_number")
+	} else {
+		assert.That(r.commitMax == r.op, "empty pipeline with uncommitted ops")
+	}
+}
+
+// chainInvariant checks the hash chain where the log holds consecutive headers near its
+// head: each prepare names its predecessor's checksum.
+func (r *Replica) chainInvariant() {
+	low := max(r.checkpointOp+1, r.op-min(r.op, 8))
+	for op := r.op; op > low; op-- {
+		h, ok := r.log.header(op)
+		prev, okPrev := r.log.header(op - 1)
+		if ok && okPrev {
+			assert.That(h.Parent == prev.Checksum, "log hash chain broken")
+			assert.That(h.View >= prev.View, "log views go backwards along the chain")
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package vsr
+
+import (
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// log is the replica's in-memory view of its log: the header of every op it knows in the
+// window, and the prepare message when it has one. The durable copy is in the storage
+// engine's write-ahead log; the in-memory copy is rebuilt from it at recovery.
+//
+// A slot can be in three states: empty; header only (the op is known, by a view change or by
+// the hash chain, but its body is missing or was found corrupt, and must be repaired); or
+// full (header and prepare). A slot belongs to op iff its header's Op is op.
+type log struct {
+	slots [LogSlotsMax]slot
+}
+
+type slot struct {
+	present bool // the header is known
+	header  Header
+	prepare []byte // the whole prepare message, or nil while it must be repaired
+	durable bool   // the prepare is in our write-ahead log
+	// faulty marks an op whose entry our disk holds but could not read intact: we may have
+	// acknowledged it, so we must never answer "not seen" for it (protocol-aware recovery).
+	faulty bool
+}
+
+func (l *log) slotOf(op uint64) *slot { return &l.slots[op%LogSlotsMax] }
+
+// header returns the header of op if the replica knows it.
+func (l *log) header(op uint64) (Header, bool) {
+	s := l.slotOf(op)
+	if !s.present || s.header.Op != op {
+		return Header{}, false
+	}
+	return s.header, true
+}
+
+// prepare returns the prepare message of op if the replica has it.
+func (l *log) prepare(op uint64) ([]byte, bool) {
+	s := l.slotOf(op)
+	if !s.present || s.header.Op != op || s.prepare == nil {
+		return nil, false
+	}
+	return s.prepare, true
+}
+
+func (l *log) checksumOf(op uint64) (checksum.Sum, bool) {
+	h, ok := l.header(op)
+	return h.Checksum, ok
+}
+
+// setHeader records that op's prepare has this header, dropping any prepare with another
+// checksum that the slot held.
+func (l *log) setHeader(h Header) {
+	assert.That(h.Command == CommandPrepare, "log: header is not a prepare")
+	s := l.slotOf(h.Op)
+	if s.present && s.header.Op == h.Op && s.header.Checksum == h.Checksum {
+		return
+	}
+	*s = slot{present: true, header: h}
+}
+
+// setPrepare stores a prepare whose header the slot expects (or fills an empty slot).
+func (l *log) setPrepare(m Message) {
+	l.setHeader(m.Header)
+	s := l.slotOf(m.Header.Op)
+	assert.That(s.header.Checksum == m.Header.Checksum, "log: prepare does not match header")
+	if s.prepare == nil {
+		s.prepare = m.Bytes
+		s.durable = false
+		s.faulty = false
+	}
+}
+
+// isFaulty reports whether op's entry is known to be on our disk but unreadable.
+func (l *log) isFaulty(op uint64) bool {
+	s := l.slotOf(op)
+	return s.faulty && s.header.Op == op
+}
+
+func (l *log) markFaulty(op uint64) {
+	s := l.slotOf(op)
+	*s = slot{faulty: true}
+	s.header.Op = op
+}
+
+// clear forgets op entirely.
+func (l *log) clear(op uint64) {
+	s := l.slotOf(op)
+	if s.header.Op == op {
+		*s = slot{}
+	}
+}

@@ -1,0 +1,283 @@
+package vsr
+
+import (
+	"math/rand/v2"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/kv"
+	"vopr/cluster/storage"
+	"vopr/internal/assert"
+)
+
+// Replica is one member of a VSR cluster: an event-driven state machine in the shape of etcd
+// raft's RawNode. The event loop calls Tick every 10 ms of the replica's monotonic clock,
+// Receive for each message, and (through the FS) the completions of its I/O. It never
+// blocks, never spawns anything, and reaches the world only through Options.
+type Replica struct {
+	options  Options
+	config   Config
+	cluster  uint64
+	replica  int
+	count    int
+	rand     *rand.Rand
+	bus      Bus
+	clock    Clock
+	observer Observer
+
+	storage *storage.Storage
+	machine *kv.Machine
+	clients clientTable
+
+	status Status
+	// view is the view the replica is in or moving to; logView the view in which its log
+	// was last normal (VRR 2012 §4.2's "latest normal view").
+	// Invariant: logView <= view.
+	view    uint32
+	logView uint32
+	// op is op_number, the highest op in the log; commitMin the highest op executed;
+	// commitMax commit_number, the highest op known committed.
+	// Invariants: checkpointOp <= commitMin <= commitMax <= op.
+	op           uint64
+	commitMin    uint64
+	commitMax    uint64
+	checkpointOp uint64
+	log          log
+
+	// Durability of the superblock: the view the disk has, so that prepare_ok and
+	// do_view_change go out only for a view that survives a restart.
+	stateDurable  storage.State
+	stateWriting  bool
+	checkpointing bool
+	logWriting    bool // an append is in flight (the engine's log is written in op order)
+	checkpointDue bool
+	// checkpointSnapshot is the snapshot of checkpointOp, served to replicas that state-sync.
+	checkpointSnapshot []byte
+	syncCooldown       int
+	diskFull           bool
+	lastTimestamp      int64
+	clockSync          clockSync
+	pipeline           []pipelineEntry
+	requestQueue       []queuedRequest
+	viewChange         viewChangeState
+	repair             repairState
+	metrics            Metrics
+	heartbeat          timeout // primary: send commit heartbeat
+	election           timeout // backup: primary is silent
+	prepareResend      timeout // primary: resend unacknowledged prepares
+	ping               timeout // everyone: pings for liveness and clock samples
+	repairTimeout      timeout // ask for missing prepares
+	viewChangeSend     timeout // resend start_view_change / do_view_change
+	viewChangeLimit    timeout // give up on this view change, try the next view
+	recoverTimeout     timeout // recovering/lagging: ask the primary for the view
+}
+
+// Open starts a replica on an already formatted disk. It returns at once in status
+// recovering; the replica joins the protocol once its durable state has been read.
+func Open(o Options) *Replica {
+	assert.That(o.ReplicaCount >= 1 && o.ReplicaCount <= ReplicasMax, "replica count out of range")
+	assert.That(o.Replica >= 0 && o.Replica < o.ReplicaCount, "replica index out of range")
+	assert.That(o.FS != nil && o.Bus != nil && o.Clock != nil && o.Rand != nil, "replica: missing dependency")
+	if o.Config == (Config{}) {
+		o.Config = DefaultConfig()
+	}
+	assert.That(o.Config.Validate() == nil, "replica: invalid config")
+	r := &Replica{
+		options: o, config: o.Config, cluster: o.Cluster, replica: o.Replica, count: o.ReplicaCount,
+		rand: o.Rand, bus: o.Bus, clock: o.Clock, observer: o.Observer,
+		machine: kv.New(), status: StatusRecovering,
+	}
+	r.clients = newClientTable()
+	r.initTimeouts()
+	storage.Open(o.FS, storageOptions(o.FS), r.openCallback)
+	return r
+}
+
+// Format writes the initial durable state of a replica on an empty disk (the database's
+// `format` command). done runs on the FS's completion.
+func Format(fs storage.FS, cluster uint64, replica, count int, release uint32, done func(error)) {
+	state := storage.State{Cluster: cluster, Replica: uint8(replica), ReplicaCount: uint8(count), Release: release}
+	storage.Format(fs, storageOptions(fs), state, done)
+}
+
+func storageOptions(fs storage.FS) storage.Options {
+	return storage.Options{FS: fs, SegmentEntriesMax: CheckpointInterval, EntryBodyMax: MessageSizeMax,
+		AutoCompactPercent: 85}
+}
+
+func (r *Replica) initTimeouts() {
+	c := r.config
+	r.heartbeat = timeout{name: "heartbeat", after: c.HeartbeatTicks}
+	r.election = timeout{name: "election", after: c.ElectionTimeoutTicks, jitter: c.ElectionTimeoutTicks}
+	r.prepareResend = timeout{name: "prepare_resend", after: c.PrepareResendTicks, jitter: 2}
+	r.ping = timeout{name: "ping", after: c.PingTicks, jitter: 2}
+	r.repairTimeout = timeout{name: "repair", after: c.RepairTicks, jitter: 2}
+	r.viewChangeSend = timeout{name: "view_change_send", after: c.ViewChangeResendTicks, jitter: 2}
+	r.viewChangeLimit = timeout{name: "view_change_limit", after: c.ViewChangeTimeoutTicks, jitter: c.ViewChangeTimeoutTicks}
+	r.recoverTimeout = timeout{name: "recover", after: 2 * c.RepairTicks, jitter: 2}
+}
+
+// SetConfig applies an operator's configuration change at run time.
+func (r *Replica) SetConfig(c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	r.config = c
+	saved := []*timeout{&r.heartbeat, &r.election, &r.prepareResend, &r.ping, &r.repairTimeout,
+		&r.viewChangeSend, &r.viewChangeLimit, &r.recoverTimeout}
+	running := make([]bool, len(saved))
+	for i, t := range saved {
+		running[i] = t.running
+	}
+	r.initTimeouts()
+	for i, t := range saved {
+		if running[i] {
+			t.start(r.rand)
+		}
+	}
+	return nil
+}
+
+// Config returns the replica's current configuration.
+func (r *Replica) Config() Config { return r.config }
+
+// Tick advances the replica's timeouts by one tick; the event loop calls it every 10 ms of
+// the replica's monotonic clock.
+func (r *Replica) Tick() {
+	if r.status == StatusRecovering || r.status == StatusStopped {
+		return
+	}
+	defer r.invariants()
+	r.syncCooldown = max(r.syncCooldown-1, 0)
+	r.clockSync.tick(r)
+	table := []struct {
+		t  *timeout
+		on func()
+	}{
+		{&r.ping, r.onPingTimeout},
+		{&r.heartbeat, r.onHeartbeatTimeout},
+		{&r.election, r.onElectionTimeout},
+		{&r.prepareResend, r.onPrepareResendTimeout},
+		{&r.repairTimeout, r.onRepairTimeout},
+		{&r.viewChangeSend, r.onViewChangeSendTimeout},
+		{&r.viewChangeLimit, r.onViewChangeLimitTimeout},
+		{&r.recoverTimeout, r.onRecoverTimeout},
+	}
+	for _, entry := range table {
+		if entry.t.tick() {
+			entry.on()
+		}
+	}
+}
+
+// Receive handles one message from the network. Bytes that fail validation are dropped:
+// a network may corrupt, truncate or misroute anything.
+func (r *Replica) Receive(buf []byte) {
+	if r.status == StatusRecovering || r.status == StatusStopped {
+		return
+	}
+	m, err := Decode(buf, r.cluster)
+	if err != nil {
+		return
+	}
+	defer r.invariants()
+	r.onMessage(m)
+}
+
+func (r *Replica) onMessage(m Message) {
+	h := &m.Header
+	if h.Command != CommandRequest && int(h.Replica) >= r.count {
+		return // from no replica of ours
+	}
+	switch h.Command {
+	case CommandPing:
+		r.onPing(m)
+	case CommandPong:
+		r.onPong(m)
+	case CommandRequest:
+		r.onRequest(m)
+	case CommandPrepare:
+		r.onPrepare(m)
+	case CommandPrepareOK:
+		r.onPrepareOK(m)
+	case CommandCommit:
+		r.onCommit(m)
+	case CommandStartViewChange:
+		r.onStartViewChange(m)
+	case CommandDoViewChange:
+		r.onDoViewChange(m)
+	case CommandStartView:
+		r.onStartView(m)
+	case CommandRequestStartView:
+		r.onRequestStartView(m)
+	case CommandRequestPrepare:
+		r.onRequestPrepare(m)
+	case CommandNackPrepare:
+		r.onNackPrepare(m)
+	case CommandRequestSync:
+		r.onRequestSync(m)
+	case CommandSync:
+		r.onSync(m)
+	case CommandReply, CommandEviction:
+		// Addressed to clients; a replica never receives them from a correct peer.
+	default:
+		assert.Unreachable("decoder let through an unknown command")
+	}
+}
+
+// Inspect returns the replica's read-only state.
+func (r *Replica) Inspect() Inspection {
+	in := Inspection{
+		Replica: r.replica, Status: r.status, Role: r.role(), View: r.view, LogView: r.logView,
+		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
+		Digest: r.machine.Digest(), Release: r.options.Release,
+		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
+		DiskFull: r.diskFull, Metrics: r.metrics,
+	}
+	if h, ok := r.log.header(r.op); ok {
+		in.LogHead = h.Checksum
+	}
+	if r.storage != nil {
+		in.DiskUsagePct = r.storage.UsagePercent()
+	}
+	return in
+}
+
+// Header returns the header the replica holds for op, if any: for checkers that compare
+// logs across replicas.
+func (r *Replica) Header(op uint64) (Header, bool) { return r.log.header(op) }
+
+func (r *Replica) primaryIndex(view uint32) int { return int(view % uint32(r.count)) }
+
+func (r *Replica) isPrimary() bool { return r.primaryIndex(r.view) == r.replica }
+
+func (r *Replica) role() Role {
+	if r.isPrimary() {
+		return RolePrimary
+	}
+	return RoleBackup
+}
+
+// quorum is the size of both the replication and the view-change quorum: a majority, so any
+// two quorums intersect.
+func (r *Replica) quorum() int { return r.count/2 + 1 }
+
+func (r *Replica) emit(kind EventKind, op uint64, sum checksum.Sum, text string) {
+	if r.observer == nil {
+		return
+	}
+	r.observer.Event(Event{Kind: kind, Replica: r.replica, View: r.view, Op: op, Checksum: sum, Text: text})
+}
+
+func (r *Replica) sendToOthers(msg []byte) {
+	for i := 0; i < r.count; i++ {
+		if i != r.replica {
+			r.bus.SendToReplica(i, msg)
+		}
+	}
+}
+
+// header returns a header with the fields every message from this replica carries.
+func (r *Replica) header(command Command) Header {
+	return Header{Cluster: r.cluster, Replica: uint8(r.replica), View: r.view, Command: command,
+		Release: r.options.Release}
+}

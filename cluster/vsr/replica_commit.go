@@ -1,0 +1,119 @@
+package vsr
+
+import (
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// commitExecute executes committed ops in order (VRR 2012 §4.1 steps 5 and 7) until it
+// reaches commit_number, a missing prepare (repair fetches it), or a checkpoint boundary
+// (the checkpoint is written before execution goes on, so a checkpoint is exactly the
+// state after its op).
+func (r *Replica) commitExecute() {
+	if r.checkpointDue && !r.checkpointing {
+		r.checkpoint(r.commitMin)
+	}
+	for r.commitMin < r.commitMax && !r.checkpointing {
+		op := r.commitMin + 1
+		prepare, ok := r.log.prepare(op)
+		if !ok {
+			r.repair.wantOp = max(r.repair.wantOp, op)
+			return
+		}
+		m, err := Decode(prepare, r.cluster)
+		assert.That(err == nil, "committed prepare does not decode")
+		assert.That(m.Header.Op == op, "committed prepare at the wrong op")
+		r.execute(m)
+		if op%CheckpointInterval == 0 {
+			r.checkpoint(op)
+		}
+	}
+}
+
+func (r *Replica) execute(m Message) {
+	entries, err := decodeBatch(m.Body)
+	assert.That(err == nil, "committed batch does not decode")
+	op := m.Header.Op
+	for _, e := range entries {
+		r.executeEntry(m.Header, e)
+	}
+	r.commitMin = op
+	r.metrics.CommitsTotal++
+	r.emit(EventCommit, op, m.Header.Checksum, "")
+	assert.That(r.commitMin <= r.commitMax, "executed past commit_number")
+}
+
+func (r *Replica) executeEntry(prepare Header, e batchEntry) {
+	switch e.Operation {
+	case OperationRegister:
+		if evicted, ok := r.clients.register(e.Client, prepare.Op); ok {
+			r.metrics.Evictions++
+			r.emit(EventEviction, prepare.Op, checksum.Sum{}, "")
+			r.sendEviction(evicted)
+		}
+		r.recordReply(prepare, e, nil)
+	case OperationKV:
+		s := r.clients.get(e.Client)
+		if s == nil {
+			r.sendEviction(e.Client)
+			return
+		}
+		if e.Request <= s.request {
+			return // a duplicate prepared twice across a view change runs once
+		}
+		result := r.machine.Apply(e.Payload)
+		r.recordReply(prepare, e, result)
+	default:
+		assert.Unreachable("batch entry with an unvalidated operation")
+	}
+}
+
+// recordReply stores the reply in the client table (every replica does, so that a new
+// primary answers retries) and sends it from the primary.
+func (r *Replica) recordReply(prepare Header, e batchEntry, result []byte) {
+	s := r.clients.get(e.Client)
+	assert.That(s != nil, "reply without a session")
+	h := r.header(CommandReply)
+	h.Client, h.Request, h.Op, h.Commit, h.Operation = e.Client, e.Request, prepare.Op, prepare.Op, e.Operation
+	h.Timestamp, h.Parent = prepare.Timestamp, prepare.Checksum
+	// Context names the session: the op that registered it, so that a client learns when it
+	// talks to a table that has forgotten it.
+	h.LogView = uint32(s.registered)
+	reply := Encode(h, result)
+	s.request, s.reply = e.Request, reply
+	if r.status == StatusNormal && r.isPrimary() {
+		r.bus.SendToClient(e.Client, reply)
+	}
+}
+
+func (r *Replica) sendEviction(client uint64) {
+	if r.status != StatusNormal || !r.isPrimary() {
+		return
+	}
+	h := r.header(CommandEviction)
+	h.Client = client
+	r.bus.SendToClient(client, Encode(h, nil))
+}
+
+// checkpoint writes the state at op (state machine and client table) and points the
+// superblock at it; execution and new prepares wait until it is durable.
+func (r *Replica) checkpoint(op uint64) {
+	assert.That(op == r.commitMin, "checkpoint of an unexecuted op")
+	assert.That(!r.checkpointing, "second checkpoint in flight")
+	r.checkpointing, r.checkpointDue = true, false
+	snapshot := r.snapshot()
+	r.storage.Checkpoint(op, snapshot, func(err error) {
+		defer r.invariants()
+		r.checkpointing = false
+		if err != nil {
+			r.checkpointDue = true // retried by the repair timeout; execution waits
+			return
+		}
+		r.checkpointOp = op
+		r.checkpointSnapshot = snapshot
+		r.metrics.Checkpoints++
+		r.emit(EventCheckpoint, op, checksum.Sum{}, "")
+		r.commitExecute()
+		r.primaryPrepare()
+	})
+}

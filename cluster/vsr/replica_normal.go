@@ -1,0 +1,410 @@
+package vsr
+
+import (
+	"errors"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/storage"
+	"vopr/internal/assert"
+)
+
+// pipelineEntry is a prepare the primary has sent and not yet committed.
+type pipelineEntry struct {
+	op         uint64
+	checksum   checksum.Sum
+	oks        uint64 // bitset of replicas whose prepare_ok arrived (incl. ourselves, when durable)
+	preparedNs int64  // monotonic time of the prepare, for commit latency
+}
+
+type queuedRequest struct {
+	header  Header
+	payload []byte
+}
+
+// onRequest queues a client request on the primary (VRR 2012 §4.1 step 1-2). Retries of the
+// latest request are answered from the client table; older ones are dropped.
+func (r *Replica) onRequest(m Message) {
+	h := m.Header
+	if r.ignoreRequest(m) {
+		return
+	}
+	if h.Operation != OperationRegister {
+		s := r.clients.get(h.Client)
+		if s == nil {
+			r.sendEviction(h.Client)
+			return
+		}
+		if h.Request <= s.request {
+			if h.Request == s.request && s.reply != nil {
+				r.metrics.RequestsDuplicate++
+				r.bus.SendToClient(h.Client, s.reply)
+			}
+			return
+		}
+	}
+	for _, q := range r.requestQueue {
+		if q.header.Client == h.Client && q.header.Request == h.Request {
+			return // already queued: the client retried before we prepared it
+		}
+	}
+	if r.inPipeline(h.Client, h.Request) {
+		return
+	}
+	if len(r.requestQueue) >= RequestQueueMax {
+		return // overloaded: the client retries
+	}
+	r.requestQueue = append(r.requestQueue, queuedRequest{header: h, payload: m.Body})
+	r.primaryPrepare()
+}
+
+func (r *Replica) ignoreRequest(m Message) bool {
+	h := m.Header
+	switch {
+	case r.status != StatusNormal || !r.isPrimary():
+		return true // clients find the primary by trying replicas in turn
+	case h.Client == 0:
+		return true
+	case len(m.Body) > RequestBodyMax:
+		return true
+	case h.Operation == OperationKV && r.machine.Validate(m.Body) != nil:
+		return true
+	case h.Operation != OperationKV && h.Operation != OperationRegister:
+		return true
+	case r.diskFull:
+		r.metrics.DiskFullRejects++
+		return true
+	}
+	return false
+}
+
+// inPipeline reports whether a prepared, uncommitted op already carries the request.
+func (r *Replica) inPipeline(client uint64, request uint32) bool {
+	for _, p := range r.pipeline {
+		prepare, ok := r.log.prepare(p.op)
+		if !ok {
+			continue
+		}
+		m, err := Decode(prepare, r.cluster)
+		assert.That(err == nil, "pipeline prepare does not decode")
+		entries, err := decodeBatch(m.Body)
+		assert.That(err == nil, "pipeline batch does not decode")
+		for _, e := range entries {
+			if e.Client == client && e.Request == request {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// primaryPrepare turns queued requests into a prepare while the pipeline has room, the log
+// window has room, and the clock is synchronised (VRR 2012 §4.1 step 3; timestamps need a
+// synchronised clock).
+func (r *Replica) primaryPrepare() {
+	for len(r.requestQueue) > 0 && len(r.pipeline) < PipelinePrepareMax && !r.diskFull {
+		if r.op+1 > r.checkpointOp+PrepareAheadMax || r.checkpointing {
+			return // wait for the checkpoint to advance the window
+		}
+		timestamp, ok := r.primaryTimestamp()
+		if !ok {
+			return
+		}
+		n := min(len(r.requestQueue), r.config.BatchMax)
+		entries := make([]batchEntry, n)
+		for i, q := range r.requestQueue[:n] {
+			entries[i] = batchEntry{Client: q.header.Client, Request: q.header.Request,
+				Operation: q.header.Operation, Payload: q.payload}
+		}
+		r.requestQueue = append(r.requestQueue[:0], r.requestQueue[n:]...)
+		r.primaryPrepareBatch(entries, timestamp)
+	}
+}
+
+func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
+	parent, ok := r.log.checksumOf(r.op)
+	assert.That(ok || r.op == r.checkpointOp, "primary: missing head of log")
+	h := r.header(CommandPrepare)
+	h.Op, h.Commit, h.Parent, h.Timestamp = r.op+1, r.commitMax, parent, timestamp
+	h.Epoch = r.stateDurable.Epoch
+	buf := Encode(h, encodeBatch(entries))
+	m, err := Decode(buf, r.cluster)
+	assert.That(err == nil, "primary: own prepare does not decode")
+	r.op++
+	r.lastTimestamp = timestamp
+	r.log.setPrepare(m)
+	r.pipeline = append(r.pipeline, pipelineEntry{op: r.op, checksum: m.Header.Checksum, preparedNs: r.clock.Monotonic()})
+	r.writePrepare(r.op)
+	r.sendToOthers(buf)
+	r.prepareResend.reset(r.rand)
+	if !r.prepareResend.running {
+		r.prepareResend.start(r.rand)
+	}
+}
+
+// writePrepare makes op's prepare durable: the log is written in op order (the storage
+// engine's log is append-only), so this schedules a flush that writes every prepare from
+// the first non-durable one up to the first gap. On completion a backup sends prepare_ok and
+// the primary counts its own. A full disk stops new operations until space is freed;
+// nothing already written is lost.
+func (r *Replica) writePrepare(op uint64) {
+	s := r.log.slotOf(op)
+	assert.That(s.present && s.header.Op == op && s.prepare != nil, "write of a missing prepare")
+	r.flushLog()
+}
+
+func (r *Replica) flushLog() {
+	if r.logWriting || r.storage == nil {
+		return
+	}
+	op, ok := r.nextWrite()
+	if !ok {
+		return
+	}
+	s := r.log.slotOf(op)
+	if op <= r.storage.Head() {
+		// Replacing an entry truncates the engine's log after it: everything above must be
+		// written again.
+		for o := op + 1; o <= r.op; o++ {
+			if t := r.log.slotOf(o); t.header.Op == o {
+				t.durable = false
+			}
+		}
+	}
+	r.logWriting = true
+	sum := s.header.Checksum
+	r.storage.Append(storage.Entry{Op: op, Body: s.prepare}, func(err error) {
+		r.logWriting = false
+		r.writePrepareCallback(op, sum, err)
+		r.flushLog()
+	})
+}
+
+// nextWrite returns the lowest op above the checkpoint that has a prepare not yet durable,
+// provided every op below it is durable (no gap in the engine's log).
+func (r *Replica) nextWrite() (uint64, bool) {
+	for op := max(r.checkpointOp, r.storageFloor()) + 1; op <= r.op; op++ {
+		s := r.log.slotOf(op)
+		if !s.present || s.header.Op != op || s.prepare == nil {
+			return 0, false // a gap: repair fills it first
+		}
+		if !s.durable {
+			return op, true
+		}
+	}
+	return 0, false
+}
+
+// storageFloor is the op below which the engine holds nothing we may need to rewrite: its
+// newest checkpoint (entries at or below it are compacted).
+func (r *Replica) storageFloor() uint64 { return r.storage.State().CheckpointOp }
+
+func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
+	defer r.invariants()
+	s := r.log.slotOf(op)
+	if !s.present || s.header.Op != op || s.header.Checksum != sum {
+		return // replaced by a view change while the write was in flight
+	}
+	if err != nil {
+		if errors.Is(err, storage.ErrNoSpace) {
+			r.onDiskFull()
+		}
+		return // retried by the repair timeout
+	}
+	if r.diskFull {
+		r.diskFull = false
+		r.emit(EventDiskFull, op, sum, "disk has space again")
+	}
+	s.durable = true
+	if r.status != StatusNormal {
+		return
+	}
+	if r.isPrimary() {
+		r.countPrepareOK(op, sum, r.replica)
+	} else {
+		r.sendPrepareOK(s.header)
+	}
+}
+
+func (r *Replica) onDiskFull() {
+	if !r.diskFull {
+		r.diskFull = true
+		r.emit(EventDiskFull, r.op, checksum.Sum{}, "disk full: no new operations accepted")
+	}
+	// Free what can be freed: segments below the newest checkpoint.
+	r.storage.Compact(func(int64, error) {})
+}
+
+func (r *Replica) sendPrepareOK(prepare Header) {
+	if !r.viewDurable() || prepare.View > r.view || prepare.Op > r.op {
+		return
+	}
+	if h, ok := r.log.header(prepare.Op); !ok || h.Checksum != prepare.Checksum {
+		return
+	}
+	ok := r.header(CommandPrepareOK)
+	ok.Op, ok.Parent, ok.Commit = prepare.Op, prepare.Checksum, r.commitMax
+	r.bus.SendToReplica(r.primaryIndex(r.view), Encode(ok, nil))
+}
+
+// onPrepare appends the next prepare of the view to a backup's log (VRR 2012 §4.1 step 4),
+// or accepts a repaired prepare whose header the log expects.
+func (r *Replica) onPrepare(m Message) {
+	h := m.Header
+	if r.acceptRepair(m) {
+		return
+	}
+	if h.View > r.view && r.status != StatusRecovering {
+		r.requestStartView(h.View) // a view change happened without us
+		return
+	}
+	if r.status != StatusNormal || h.View < r.view || r.isPrimary() {
+		return
+	}
+	if int(h.Replica) != r.primaryIndex(r.view) {
+		return
+	}
+	r.election.reset(r.rand)
+	r.advanceCommitMax(h.Commit)
+	switch {
+	case h.Op <= r.op:
+		if s := r.log.slotOf(h.Op); s.durable && s.header.Checksum == h.Checksum {
+			r.sendPrepareOK(h) // our ok was lost
+		}
+	case h.Op == r.op+1:
+		r.appendPrepare(m)
+	default:
+		r.repair.wantOp = max(r.repair.wantOp, h.Op)
+	}
+	r.commitExecute()
+}
+
+func (r *Replica) appendPrepare(m Message) {
+	h := m.Header
+	parent, ok := r.log.checksumOf(r.op)
+	if ok && parent != h.Parent {
+		return // our head is not its parent: a view change will reconcile
+	}
+	if h.Op > r.checkpointOp+LogSlotsMax-CheckpointInterval {
+		return // too far ahead of our checkpoint: state sync will catch us up
+	}
+	if h.Op <= r.repair.wantOp {
+		r.metrics.Repairs++ // we asked for it: it was missed, not merely next
+		r.emit(EventRepair, h.Op, h.Checksum, "")
+	}
+	r.op = h.Op
+	r.lastTimestamp = max(r.lastTimestamp, h.Timestamp)
+	r.log.setPrepare(m)
+	r.writePrepare(h.Op)
+}
+
+func (r *Replica) onPrepareOK(m Message) {
+	h := m.Header
+	if r.status != StatusNormal || !r.isPrimary() || h.View != r.view {
+		return
+	}
+	r.countPrepareOK(h.Op, h.Parent, int(h.Replica))
+}
+
+// countPrepareOK records a vote and commits the pipeline's head while it has a quorum
+// (VRR 2012 §4.1 step 5): commits happen in op order.
+func (r *Replica) countPrepareOK(op uint64, sum checksum.Sum, from int) {
+	for i := range r.pipeline {
+		p := &r.pipeline[i]
+		if p.op == op && p.checksum == sum {
+			p.oks |= 1 << uint(from)
+		}
+	}
+	for len(r.pipeline) > 0 && popcount(r.pipeline[0].oks) >= r.quorum() {
+		head := r.pipeline[0]
+		// After a view change the primary may commit with a quorum of backups before it has
+		// repaired and persisted the prepare itself: a quorum holds it durably.
+		assert.Maybe(head.oks&(1<<uint(r.replica)) != 0)
+		r.pipeline = r.pipeline[1:]
+		r.metrics.CommitLatency.Record(r.clock.Monotonic() - head.preparedNs)
+		r.advanceCommitMax(head.op)
+	}
+	if len(r.pipeline) == 0 {
+		r.prepareResend.stop()
+	}
+	r.commitExecute()
+	r.primaryPrepare()
+}
+
+func popcount(x uint64) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// advanceCommitMax raises commit_number, never past op_number: a replica cannot know an op
+// is committed before it holds the op (the invariant the runbook quotes).
+func (r *Replica) advanceCommitMax(commit uint64) {
+	if commit > r.op {
+		r.repair.wantOp = max(r.repair.wantOp, commit)
+		commit = r.op
+	}
+	if commit > r.commitMax {
+		r.commitMax = commit
+		r.persistState()
+	}
+}
+
+func (r *Replica) onCommit(m Message) {
+	h := m.Header
+	if h.View > r.view && r.status != StatusRecovering {
+		r.requestStartView(h.View) // a view change happened without us
+		return
+	}
+	if r.status != StatusNormal || r.isPrimary() || h.View < r.view {
+		return
+	}
+	r.election.reset(r.rand)
+	// A commit heartbeat carries the primary's checkpoint in Op: a replica whose executed
+	// state is behind it cannot repair from logs that peers have compacted away.
+	if h.Op > r.commitMin+CheckpointInterval/2 && h.Op > r.checkpointOp {
+		r.requestSync(int(h.Replica))
+	}
+	if local, ok := r.log.checksumOf(h.Commit); ok && local != h.Parent {
+		// Our op at the commit point differs from the primary's: our suffix is stale.
+		r.requestStartView(h.View)
+		return
+	}
+	r.advanceCommitMax(h.Commit)
+	r.commitExecute()
+}
+
+func (r *Replica) onHeartbeatTimeout() {
+	r.heartbeat.start(r.rand)
+	if r.status != StatusNormal || !r.isPrimary() {
+		return
+	}
+	if !r.clockSync.synchronized && len(r.requestQueue) > 0 && r.clockSync.unsyncTicks > r.config.ElectionTimeoutTicks {
+		// A primary that cannot timestamp abdicates: it stops its heartbeats so that the
+		// backups elect a primary whose clock agrees with theirs.
+		return
+	}
+	h := r.header(CommandCommit)
+	h.Commit, h.Op = r.commitMax, r.checkpointOp
+	h.Parent, _ = r.log.checksumOf(r.commitMax)
+	r.sendToOthers(Encode(h, nil))
+}
+
+func (r *Replica) onPrepareResendTimeout() {
+	r.prepareResend.again(r.rand)
+	if r.status != StatusNormal || !r.isPrimary() {
+		r.prepareResend.stop()
+		return
+	}
+	for _, p := range r.pipeline {
+		prepare, ok := r.log.prepare(p.op)
+		assert.That(ok, "pipeline op without prepare")
+		for i := 0; i < r.count; i++ {
+			if i != r.replica && p.oks&(1<<uint(i)) == 0 {
+				r.bus.SendToReplica(i, prepare)
+			}
+		}
+		r.flushLog()
+	}
+}

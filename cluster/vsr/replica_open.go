@@ -1,0 +1,158 @@
+package vsr
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"vopr/cluster/kv"
+	"vopr/cluster/storage"
+	"vopr/internal/assert"
+)
+
+// openCallback installs the durable state read by storage.Open: the superblock's view and
+// commit, the newest checkpoint (state machine and client table), and the log entries after
+// it. Entries that the disk holds but cannot read intact are marked faulty: the replica may
+// have acknowledged them, so it will repair them from peers and never deny having seen them.
+func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err error) {
+	assert.That(r.status == StatusRecovering, "open completed twice")
+	if err != nil {
+		r.status = StatusStopped
+		r.emit(EventStatus, 0, [16]byte{}, "stopped: open failed: "+err.Error())
+		return
+	}
+	r.storage = s
+	st := rec.State
+	assert.That(st.Cluster == r.cluster && int(st.Replica) == r.replica, "superblock belongs to another replica")
+	assert.That(st.LogView <= st.View, "superblock: log_view > view")
+	r.view, r.logView = st.View, st.LogView
+	r.checkpointOp, r.commitMin, r.commitMax = st.CheckpointOp, st.CheckpointOp, st.CheckpointOp
+	r.stateDurable = st
+	if rec.Snapshot != nil {
+		if err := r.restoreSnapshot(rec.Snapshot); err != nil {
+			r.status = StatusStopped
+			r.emit(EventStatus, 0, [16]byte{}, "stopped: checkpoint unreadable: "+err.Error())
+			return
+		}
+		r.checkpointSnapshot = rec.Snapshot
+	}
+	r.op = r.checkpointOp
+	r.installRecoveredEntries(rec)
+	r.commitMax = max(r.commitMax, min(st.Commit, r.op))
+	r.emit(EventRecovered, r.op, [16]byte{}, "recovered from disk")
+	r.rejoin()
+	r.invariants()
+}
+
+func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
+	for _, e := range rec.Entries {
+		if e.Op <= r.checkpointOp {
+			continue
+		}
+		m, err := Decode(e.Body, r.cluster)
+		if err != nil || m.Header.Command != CommandPrepare || m.Header.Op != e.Op {
+			r.log.markFaulty(e.Op)
+			r.op = max(r.op, e.Op)
+			continue
+		}
+		r.log.setPrepare(m)
+		r.log.slotOf(e.Op).durable = true
+		r.op = max(r.op, e.Op)
+	}
+	for _, op := range rec.Faulty {
+		if op > r.checkpointOp {
+			r.log.markFaulty(op)
+			r.op = max(r.op, op)
+		}
+	}
+	// Ops between the checkpoint and the head that are neither present nor faulty were
+	// never written (or were torn before being synced, so never acknowledged).
+	if h, ok := r.log.header(r.op); ok {
+		r.lastTimestamp = h.Timestamp
+	}
+}
+
+// rejoin decides the replica's status after recovery. A replica never resumes as the primary
+// of the view it crashed in (its pipeline and request queue are gone): it starts a view
+// change into the next view. A backup of a normal view resumes as a backup and catches up by
+// repair; a replica that crashed during a view change resumes it.
+func (r *Replica) rejoin() {
+	switch {
+	case r.count == 1, r.view == 0 && r.op == 0 && r.isPrimary():
+		// Alone, or a freshly formatted cluster: nothing was ever prepared, so there is no
+		// pipeline to lose.
+		r.transitionToNormalPrimary()
+	case r.logView == r.view && !r.isPrimary():
+		r.transitionToNormalBackup(r.view)
+		r.recoverTimeout.start(r.rand)
+	case r.logView == r.view:
+		r.transitionToViewChange(r.view + 1)
+	default:
+		r.transitionToViewChange(r.view)
+	}
+}
+
+// snapshot encodes a checkpoint: the state machine's snapshot and the client table.
+func (r *Replica) snapshot() []byte {
+	machine := r.machine.Snapshot()
+	clients := r.clients.encode()
+	buf := binary.LittleEndian.AppendUint32(nil, uint32(len(machine)))
+	buf = append(buf, machine...)
+	return append(buf, clients...)
+}
+
+var errSnapshot = errors.New("malformed checkpoint snapshot")
+
+func (r *Replica) restoreSnapshot(buf []byte) error {
+	if len(buf) < 4 {
+		return errSnapshot
+	}
+	size := binary.LittleEndian.Uint32(buf)
+	if uint64(size) > uint64(len(buf)-4) {
+		return errSnapshot
+	}
+	machine := kv.New()
+	if err := machine.Restore(buf[4 : 4+size]); err != nil {
+		return err
+	}
+	clients, err := decodeClientTable(buf[4+size:])
+	if err != nil {
+		return err
+	}
+	r.machine, r.clients = machine, clients
+	return nil
+}
+
+// persistState writes the superblock when the view, log view or commit changed. One write is
+// in flight at a time; a change made meanwhile is written when it completes.
+func (r *Replica) persistState() {
+	if r.storage == nil || r.stateWriting {
+		return
+	}
+	want := r.durableTarget()
+	if want.View == r.stateDurable.View && want.LogView == r.stateDurable.LogView &&
+		want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
+		return
+	}
+	r.stateWriting = true
+	r.storage.SaveState(want, func(err error) {
+		r.stateWriting = false
+		if err == nil {
+			r.stateDurable = want
+		}
+		r.persistState()
+		r.onStateDurable()
+	})
+}
+
+func (r *Replica) durableTarget() storage.State {
+	st := r.stateDurable
+	st.View, st.LogView, st.Commit = r.view, r.logView, r.commitMax
+	st.CheckpointOp = r.storage.State().CheckpointOp
+	return st
+}
+
+// viewDurable reports whether the current view and log view survive a restart: only then may
+// the replica vote (prepare_ok, do_view_change) in it.
+func (r *Replica) viewDurable() bool {
+	return r.stateDurable.View == r.view && r.stateDurable.LogView == r.logView
+}

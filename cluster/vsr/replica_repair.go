@@ -1,0 +1,145 @@
+package vsr
+
+import (
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// repairState tracks what the replica is missing.
+type repairState struct {
+	// wantOp is the highest op the replica knows exists (from a prepare or commit of the
+	// primary) but does not hold yet.
+	wantOp uint64
+	// stuckRounds counts repair rounds in which the next op to execute stayed missing: past
+	// a limit, its prepare is presumed compacted everywhere and the replica state-syncs.
+	stuckRounds int
+}
+
+// RepairStuckRoundsMax is how many repair rounds a replica waits for the next op to execute
+// before it asks a peer for a checkpoint.
+const RepairStuckRoundsMax = 10
+
+// onRepairTimeout asks for prepares the log lacks: bodies of known headers (by checksum,
+// from anyone) and ops past our head that the primary has (by op, from the primary). It also
+// retries log writes that failed and a checkpoint that failed.
+func (r *Replica) onRepairTimeout() {
+	r.repairTimeout.start(r.rand)
+	if r.status == StatusRecovering || r.status == StatusStopped {
+		return
+	}
+	if r.checkpointDue {
+		r.commitExecute()
+	}
+	r.checkStuck()
+	if !r.diskFull {
+		r.flushLog()
+	}
+	asked := 0
+	for op := max(r.commitMin, r.checkpointOp) + 1; op <= r.op && asked < RepairRequestsMax; op++ {
+		s := r.log.slotOf(op)
+		if s.present && s.header.Op == op && s.prepare != nil {
+			continue
+		}
+		r.requestPrepare(op, r.expectedChecksum(op))
+		asked++
+	}
+	if r.status == StatusNormal && !r.isPrimary() && r.repair.wantOp > r.op {
+		for op := r.op + 1; op <= r.repair.wantOp && asked < RepairRequestsMax; op++ {
+			r.requestPrepare(op, checksum.Sum{})
+			asked++
+		}
+	}
+}
+
+// expectedChecksum is the checksum op's prepare must have: from its header, or from the
+// parent link of the next op's header (the hash chain names every op's predecessor).
+func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
+	if h, ok := r.log.header(op); ok {
+		return h.Checksum
+	}
+	if next, ok := r.log.header(op + 1); ok {
+		return next.Parent
+	}
+	return checksum.Sum{}
+}
+
+// requestPrepare asks for op's prepare: a known checksum can be served by any replica, so we
+// ask one at random (not the primary alone, which is busy); an unknown one only by the
+// primary of our view, whose log is the truth.
+func (r *Replica) requestPrepare(op uint64, sum checksum.Sum) {
+	h := r.header(CommandRequestPrepare)
+	h.Op, h.Parent = op, sum
+	to := r.primaryIndex(r.view)
+	if !sum.IsZero() || to == r.replica {
+		to = r.rand.IntN(r.count - 1)
+		if to >= r.replica {
+			to++
+		}
+	}
+	r.bus.SendToReplica(to, Encode(h, nil))
+}
+
+// onRequestPrepare serves a prepare from our log. A zero checksum asks for "the op in your
+// current log", which only the primary of a normal view may answer.
+func (r *Replica) onRequestPrepare(m Message) {
+	h := m.Header
+	if int(h.Replica) == r.replica {
+		return
+	}
+	prepare, ok := r.log.prepare(h.Op)
+	if !ok {
+		return
+	}
+	local, _ := r.log.header(h.Op)
+	switch {
+	case !h.Parent.IsZero() && local.Checksum == h.Parent:
+	case h.Parent.IsZero() && r.status == StatusNormal && r.isPrimary() && h.View == r.view:
+	default:
+		return
+	}
+	r.bus.SendToReplica(int(h.Replica), prepare)
+}
+
+// acceptRepair takes a prepare that our log expects by checksum (its header is known, or its
+// successor names it as parent), whatever view it was prepared in. It reports whether the
+// message was such a repair.
+func (r *Replica) acceptRepair(m Message) bool {
+	h := m.Header
+	if r.status == StatusRecovering || h.Op <= r.commitMin || h.Op > r.op {
+		return false
+	}
+	if _, have := r.log.prepare(h.Op); have {
+		return false
+	}
+	if r.expectedChecksum(h.Op) != h.Checksum {
+		return false
+	}
+	r.log.setPrepare(m)
+	r.metrics.Repairs++
+	r.emit(EventRepair, h.Op, h.Checksum, "")
+	r.writePrepare(h.Op)
+	r.commitExecute()
+	return true
+}
+
+// onNackPrepare is reserved for protocol-aware truncation of an uncommitted, unrecoverable
+// suffix during a view change; see primaryInstallView.
+func (r *Replica) onNackPrepare(m Message) {
+	assert.That(m.Header.Command == CommandNackPrepare, "nack handler got another command")
+}
+
+func (r *Replica) checkStuck() {
+	if _, ok := r.log.prepare(r.commitMin + 1); ok || r.commitMin >= r.commitMax {
+		r.repair.stuckRounds = 0
+		return
+	}
+	r.repair.stuckRounds++
+	if r.repair.stuckRounds >= RepairStuckRoundsMax && r.count > 1 {
+		r.repair.stuckRounds = 0
+		to := r.rand.IntN(r.count - 1)
+		if to >= r.replica {
+			to++
+		}
+		r.requestSync(to)
+	}
+}

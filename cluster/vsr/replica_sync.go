@@ -1,0 +1,71 @@
+package vsr
+
+import "vopr/internal/assert"
+
+// State sync: a replica whose gap crosses a checkpoint cannot repair from logs, because its
+// peers have compacted the ops it lacks. It fetches the peer's newest checkpoint instead (the
+// state machine and client table at that op), installs it, and repairs the rest.
+
+// SyncRequestTicksMin spaces out a replica's sync requests.
+const SyncRequestTicksMin = 20
+
+func (r *Replica) requestSync(to int) {
+	if to == r.replica || r.checkpointing || r.syncCooldown > 0 {
+		return
+	}
+	r.syncCooldown = SyncRequestTicksMin
+	h := r.header(CommandRequestSync)
+	h.Op = r.commitMin
+	r.bus.SendToReplica(to, Encode(h, nil))
+}
+
+// onRequestSync answers with our newest durable checkpoint if it is ahead of the requester.
+func (r *Replica) onRequestSync(m Message) {
+	h := m.Header
+	if r.checkpointSnapshot == nil || r.checkpointOp <= h.Op || int(h.Replica) == r.replica {
+		return
+	}
+	if len(r.checkpointSnapshot)+HeaderSize > MessageSizeMax {
+		return // cannot happen within the state machine's bounds; never send an invalid message
+	}
+	s := r.header(CommandSync)
+	s.Op, s.Commit = r.checkpointOp, r.commitMax
+	s.Context, _ = r.log.checksumOf(r.checkpointOp)
+	r.bus.SendToReplica(int(h.Replica), Encode(s, r.checkpointSnapshot))
+}
+
+// onSync installs a peer's checkpoint that is ahead of our executed state. The checkpoint is
+// made durable before anything else happens, so a crash afterwards recovers from it.
+func (r *Replica) onSync(m Message) {
+	h := m.Header
+	if r.status == StatusRecovering || r.checkpointing || h.Op <= r.commitMin || h.Op%CheckpointInterval != 0 {
+		return
+	}
+	if err := r.restoreSnapshot(m.Body); err != nil {
+		return
+	}
+	r.commitMin = h.Op
+	if r.op < h.Op {
+		for op := r.checkpointOp + 1; op <= r.op; op++ {
+			r.log.clear(op)
+		}
+		r.op = h.Op
+	}
+	r.commitMax = max(r.commitMax, h.Op)
+	r.metrics.StateSyncs++
+	r.emit(EventStateSync, h.Op, h.Context, "")
+	r.checkpointing = true
+	snapshot := append([]byte(nil), m.Body...)
+	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
+		defer r.invariants()
+		r.checkpointing = false
+		if err != nil {
+			r.checkpointDue = true
+			return
+		}
+		r.checkpointOp = h.Op
+		r.checkpointSnapshot = snapshot
+		r.commitExecute()
+	})
+	assert.That(r.commitMin <= r.commitMax && r.commitMax <= r.op, "state sync broke commit <= op")
+}

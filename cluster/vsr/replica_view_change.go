@@ -1,0 +1,374 @@
+package vsr
+
+import (
+	"vopr/cluster/checksum"
+	"vopr/internal/assert"
+)
+
+// viewChangeState is what a replica gathers during a view change (VRR 2012 §4.2).
+type viewChangeState struct {
+	svcFrom uint64 // start_view_change senders for r.view (bitset)
+	dvcs    [ReplicasMax]*doViewChange
+	dvcSent bool
+}
+
+type doViewChange struct {
+	logView uint32
+	op      uint64
+	commit  uint64
+	headers []Header
+	faulty  []uint64
+}
+
+func (r *Replica) onElectionTimeout() {
+	if r.status != StatusNormal || r.isPrimary() {
+		r.election.stop()
+		return
+	}
+	r.transitionToViewChange(r.view + 1)
+}
+
+func (r *Replica) onViewChangeLimitTimeout() {
+	if r.status != StatusViewChange {
+		r.viewChangeLimit.stop()
+		return
+	}
+	r.transitionToViewChange(r.view + 1)
+}
+
+// transitionToViewChange moves to view (VRR 2012 §4.2 step 1): the replica stops normal
+// processing, persists the new view before it votes, and announces it.
+func (r *Replica) transitionToViewChange(view uint32) {
+	assert.That(view > r.view || (view == r.view && r.status != StatusNormal), "view change to an older view")
+	assert.That(r.count > 1, "a single replica never changes view")
+	r.status = StatusViewChange
+	r.view = view
+	r.viewChange = viewChangeState{}
+	r.pipeline = nil
+	r.requestQueue = nil
+	r.metrics.ViewChangesTotal++
+	r.heartbeat.stop()
+	r.election.stop()
+	r.prepareResend.stop()
+	r.recoverTimeout.stop()
+	r.viewChangeSend.start(r.rand)
+	r.viewChangeLimit.start(r.rand)
+	r.repairTimeout.start(r.rand)
+	r.ping.start(r.rand)
+	r.emit(EventStatus, r.op, checksum.Sum{}, "view_change")
+	r.persistState()
+	r.viewChange.svcFrom |= 1 << uint(r.replica)
+	r.sendStartViewChange()
+}
+
+func (r *Replica) sendStartViewChange() {
+	r.sendToOthers(Encode(r.header(CommandStartViewChange), nil))
+}
+
+func (r *Replica) onViewChangeSendTimeout() {
+	r.viewChangeSend.again(r.rand)
+	if r.status != StatusViewChange {
+		r.viewChangeSend.stop()
+		return
+	}
+	r.sendStartViewChange()
+	if r.viewChange.dvcSent {
+		r.viewChange.dvcSent = false
+		r.maybeSendDoViewChange()
+	}
+}
+
+func (r *Replica) onStartViewChange(m Message) {
+	h := m.Header
+	if h.View < r.view || (h.View == r.view && r.status == StatusNormal) {
+		return
+	}
+	if h.View > r.view {
+		r.transitionToViewChange(h.View)
+	}
+	r.viewChange.svcFrom |= 1 << uint(h.Replica)
+	r.maybeSendDoViewChange()
+}
+
+// onStateDurable runs when a superblock write completes: votes held back until the view was
+// durable can go out now.
+func (r *Replica) onStateDurable() {
+	switch r.status {
+	case StatusViewChange:
+		r.maybeSendDoViewChange()
+	case StatusNormal:
+		if !r.isPrimary() {
+			r.sendPrepareOKsAfterView()
+		}
+	}
+}
+
+// maybeSendDoViewChange sends our log to the new primary once a quorum has started the view
+// change (VRR 2012 §4.2 step 2) and the view is durable.
+func (r *Replica) maybeSendDoViewChange() {
+	if r.status != StatusViewChange || r.viewChange.dvcSent || !r.viewDurable() {
+		return
+	}
+	if popcount(r.viewChange.svcFrom) < r.quorum() {
+		return
+	}
+	r.viewChange.dvcSent = true
+	h := r.header(CommandDoViewChange)
+	h.LogView, h.Op, h.Commit = r.logView, r.op, r.commitMax
+	h.Timestamp = int64(r.checkpointOp)
+	buf := Encode(h, r.encodeLogHeaders())
+	if r.primaryIndex(r.view) == r.replica {
+		m, err := Decode(buf, r.cluster)
+		assert.That(err == nil, "own do_view_change does not decode")
+		r.onDoViewChange(m)
+		return
+	}
+	r.bus.SendToReplica(r.primaryIndex(r.view), buf)
+}
+
+// encodeLogHeaders lists the headers of our log above the checkpoint, in op order. An op we
+// know to be faulty has no header: the new primary fills it from other logs or repairs it.
+func (r *Replica) encodeLogHeaders() []byte {
+	var buf []byte
+	for op := r.checkpointOp + 1; op <= r.op; op++ {
+		if h, ok := r.log.header(op); ok {
+			b := make([]byte, HeaderSize)
+			putHeader(b, &h) // the same bytes the header was decoded from
+			buf = append(buf, b...)
+		}
+	}
+	return buf
+}
+
+func (r *Replica) decodeLogHeaders(body []byte) ([]Header, bool) {
+	if len(body)%HeaderSize != 0 || len(body)/HeaderSize > LogSlotsMax {
+		return nil, false
+	}
+	headers := make([]Header, 0, len(body)/HeaderSize)
+	for i := 0; i < len(body); i += HeaderSize {
+		h, err := DecodeHeader(body[i:i+HeaderSize], r.cluster)
+		if err != nil || h.Command != CommandPrepare {
+			return nil, false
+		}
+		if len(headers) > 0 && h.Op <= headers[len(headers)-1].Op {
+			return nil, false
+		}
+		headers = append(headers, h)
+	}
+	return headers, true
+}
+
+func (r *Replica) onDoViewChange(m Message) {
+	h := m.Header
+	if h.View < r.view || r.primaryIndex(h.View) != r.replica {
+		return
+	}
+	if h.View == r.view && r.status == StatusNormal {
+		r.sendStartView(int(h.Replica)) // it missed our start_view
+		return
+	}
+	if h.View > r.view {
+		r.transitionToViewChange(h.View)
+	}
+	headers, ok := r.decodeLogHeaders(m.Body)
+	if !ok || h.LogView > h.View || h.Commit > h.Op {
+		return
+	}
+	r.viewChange.dvcs[h.Replica] = &doViewChange{logView: h.LogView, op: h.Op, commit: h.Commit, headers: headers}
+	r.viewChange.svcFrom |= 1 << uint(h.Replica)
+	r.maybeSendDoViewChange()
+	r.primaryInstallView()
+}
+
+// primaryInstallView runs on the new primary once a quorum of do_view_change messages is in
+// (VRR 2012 §4.2 step 3): it adopts the log of the best one, the highest log view and then
+// the highest op, and the highest commit number among them.
+func (r *Replica) primaryInstallView() {
+	if r.status != StatusViewChange || !r.isPrimary() || r.viewChange.dvcs[r.replica] == nil {
+		return
+	}
+	var best *doViewChange
+	count := 0
+	var commit uint64
+	for _, d := range r.viewChange.dvcs {
+		if d == nil {
+			continue
+		}
+		count++
+		commit = max(commit, d.commit)
+		if best == nil || d.logView > best.logView || (d.logView == best.logView && d.op > best.op) {
+			best = d
+		}
+	}
+	if count < r.quorum() {
+		return
+	}
+	r.installLog(best.op, best.headers, best.logView)
+	r.advanceCommitMax(min(commit, r.op))
+	r.transitionToNormalPrimary()
+}
+
+// installLog makes our log the given one: headers the same as ours keep our prepares;
+// different or new headers replace ours (their bodies are repaired); ops past op are
+// truncated.
+func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
+	for _, h := range headers {
+		if h.Op <= r.commitMin || h.Op <= r.checkpointOp {
+			continue
+		}
+		if h.Op > r.checkpointOp+LogSlotsMax {
+			break
+		}
+		if local, ok := r.log.header(h.Op); !ok || local.Checksum != h.Checksum {
+			r.log.setHeader(h)
+		}
+	}
+	if op < r.op {
+		r.truncate(op)
+	}
+	r.op = max(op, r.commitMin)
+	r.logView = logView
+}
+
+// truncate drops ops after op from memory and disk: they were never committed (a view
+// change chose a log without them).
+func (r *Replica) truncate(op uint64) {
+	assert.That(op >= r.commitMax || op >= r.commitMin, "truncating committed ops")
+	for o := op + 1; o <= r.op; o++ {
+		r.log.clear(o)
+	}
+	r.metrics.Truncations++
+	r.emit(EventTruncate, op, checksum.Sum{}, "")
+	r.op = op
+	r.storage.TruncateAfter(op, func(error) {})
+}
+
+func (r *Replica) transitionToNormalPrimary() {
+	r.status = StatusNormal
+	r.logView = r.view
+	r.viewChange = viewChangeState{}
+	r.viewChangeSend.stop()
+	r.viewChangeLimit.stop()
+	r.recoverTimeout.stop()
+	r.election.stop()
+	r.heartbeat.start(r.rand)
+	r.ping.start(r.rand)
+	r.repairTimeout.start(r.rand)
+	r.pipeline = nil
+	if h, ok := r.log.header(r.op); ok {
+		r.lastTimestamp = max(r.lastTimestamp, h.Timestamp)
+	}
+	for op := r.commitMax + 1; op <= r.op; op++ {
+		h, _ := r.log.header(op)
+		r.pipeline = append(r.pipeline, pipelineEntry{op: op, checksum: h.Checksum, preparedNs: r.clock.Monotonic()})
+	}
+	if len(r.pipeline) > 0 {
+		r.prepareResend.start(r.rand)
+	}
+	r.emit(EventStatus, r.op, checksum.Sum{}, "normal primary")
+	r.persistState()
+	r.sendStartView(-1)
+	for _, p := range r.pipeline {
+		if s := r.log.slotOf(p.op); s.durable {
+			r.countPrepareOK(p.op, p.checksum, r.replica)
+		} else if s.prepare != nil {
+			r.writePrepare(p.op)
+		}
+	}
+	r.commitExecute()
+}
+
+// sendStartView sends our log to one replica, or to all for to < 0 (VRR 2012 §4.2 step 4).
+func (r *Replica) sendStartView(to int) {
+	h := r.header(CommandStartView)
+	h.LogView, h.Op, h.Commit = r.logView, r.op, r.commitMax
+	buf := Encode(h, r.encodeLogHeaders())
+	if to >= 0 {
+		r.bus.SendToReplica(to, buf)
+		return
+	}
+	r.sendToOthers(buf)
+}
+
+// onStartView installs the new primary's log (VRR 2012 §4.2 step 5).
+func (r *Replica) onStartView(m Message) {
+	h := m.Header
+	if h.View < r.view || r.primaryIndex(h.View) != int(h.Replica) || int(h.Replica) == r.replica {
+		return
+	}
+	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
+		return
+	}
+	headers, ok := r.decodeLogHeaders(m.Body)
+	if !ok || h.Commit > h.Op || h.LogView != h.View {
+		return
+	}
+	if h.Op < r.commitMin {
+		return // our executed state is ahead of this log: a stale start_view
+	}
+	r.view = h.View
+	r.installLog(h.Op, headers, h.View)
+	r.transitionToNormalBackup(h.View)
+	r.advanceCommitMax(h.Commit)
+	r.commitExecute()
+}
+
+func (r *Replica) transitionToNormalBackup(view uint32) {
+	assert.That(view >= r.view, "backup moved to an older view")
+	entering := r.status != StatusNormal || r.view != view
+	r.view = view
+	r.status = StatusNormal
+	r.viewChange = viewChangeState{}
+	r.pipeline, r.requestQueue = nil, nil
+	r.viewChangeSend.stop()
+	r.viewChangeLimit.stop()
+	r.heartbeat.stop()
+	r.prepareResend.stop()
+	r.election.start(r.rand)
+	r.ping.start(r.rand)
+	r.repairTimeout.start(r.rand)
+	if entering {
+		r.emit(EventStatus, r.op, checksum.Sum{}, "normal backup")
+	}
+	r.persistState()
+	r.sendPrepareOKsAfterView()
+}
+
+// sendPrepareOKsAfterView acknowledges the uncommitted ops we hold durably, so that the new
+// primary can commit them.
+func (r *Replica) sendPrepareOKsAfterView() {
+	if !r.viewDurable() {
+		return
+	}
+	for op := r.commitMax + 1; op <= r.op; op++ {
+		if s := r.log.slotOf(op); s.present && s.header.Op == op && s.durable {
+			r.sendPrepareOK(s.header)
+		}
+	}
+}
+
+// requestStartView asks the primary of view for its log: we are behind a view change.
+func (r *Replica) requestStartView(view uint32) {
+	h := r.header(CommandRequestStartView)
+	h.View = view
+	r.bus.SendToReplica(r.primaryIndex(view), Encode(h, nil))
+}
+
+func (r *Replica) onRequestStartView(m Message) {
+	h := m.Header
+	if r.status != StatusNormal || !r.isPrimary() || h.View > r.view {
+		return
+	}
+	r.sendStartView(int(h.Replica))
+}
+
+// onRecoverTimeout: a replica that restarted as a backup asks the primary of its view for
+// the current log until it hears from it.
+func (r *Replica) onRecoverTimeout() {
+	r.recoverTimeout.again(r.rand)
+	if r.status != StatusNormal || r.isPrimary() {
+		r.recoverTimeout.stop()
+		return
+	}
+	r.requestStartView(r.view)
+}

@@ -1,0 +1,175 @@
+package vsr
+
+import (
+	"fmt"
+
+	"vopr/cluster/checksum"
+)
+
+// Status is the replica's protocol status (VRR 2012 §4).
+type Status int
+
+const (
+	// StatusRecovering: the replica is reading its durable state after a (re)start and takes
+	// no part in the protocol until it has.
+	StatusRecovering Status = iota
+	// StatusNormal: the replica processes requests and prepares in its view.
+	StatusNormal
+	// StatusViewChange: the replica is electing a new primary (VRR 2012 §4.2).
+	StatusViewChange
+	// StatusStopped: the replica failed to open its storage or its disk failed; it takes no
+	// part until an operator restores or replaces it.
+	StatusStopped
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusRecovering:
+		return "recovering"
+	case StatusNormal:
+		return "normal"
+	case StatusViewChange:
+		return "view_change"
+	case StatusStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Role is the replica's role in its view.
+type Role int
+
+const (
+	RoleBackup Role = iota
+	RolePrimary
+	RoleStandby
+)
+
+func (r Role) String() string {
+	switch r {
+	case RolePrimary:
+		return "primary"
+	case RoleStandby:
+		return "standby"
+	}
+	return "backup"
+}
+
+// Inspection is the read-only state of a replica that checkers and operators read (the
+// runbook's `replica status`). It is a value: holding it does not hold the replica.
+type Inspection struct {
+	Replica      int
+	Status       Status
+	Role         Role
+	View         uint32
+	LogView      uint32
+	Op           uint64 // op_number: the highest op in the log
+	CommitMin    uint64 // the highest op executed by the state machine
+	CommitMax    uint64 // commit_number: the highest op known committed
+	CheckpointOp uint64
+	LogHead      checksum.Sum // checksum of the prepare at Op
+	Digest       checksum.Sum // state-machine digest at CommitMin
+	Release      uint32
+	// ClockSynchronized reports whether the replica's realtime agrees with a quorum.
+	ClockSynchronized bool
+	ClockOffsetNs     int64
+	// DiskFull reports that the last log write failed for lack of space: the replica accepts
+	// no new operations until space is freed.
+	DiskFull     bool
+	DiskUsagePct int
+	Metrics      Metrics
+}
+
+// Metrics are the runbook's counters, kept by the replica itself.
+type Metrics struct {
+	CommitsTotal      uint64 // ops executed
+	ViewChangesTotal  uint64 // views entered
+	Repairs           uint64 // prepares received through repair
+	StateSyncs        uint64 // checkpoints installed from a peer
+	Truncations       uint64 // log suffixes dropped
+	Evictions         uint64 // client sessions evicted
+	Checkpoints       uint64
+	ClockUnsyncTicks  uint64 // ticks spent unsynchronised
+	DiskFullRejects   uint64 // requests refused because the disk was full
+	RequestsDuplicate uint64 // retries answered from the client table
+	// CommitLatency is a histogram of prepare-to-commit latency on the primary.
+	CommitLatency Histogram
+}
+
+// Histogram counts latencies in power-of-two millisecond buckets: bucket i holds samples in
+// [2^(i-1), 2^i) ms, bucket 0 those under 1 ms.
+type Histogram struct {
+	Buckets [16]uint64
+	Count   uint64
+	MaxNs   int64
+}
+
+// Record adds a latency sample.
+func (h *Histogram) Record(ns int64) {
+	ms := ns / 1_000_000
+	i := 0
+	for ms > 0 && i < len(h.Buckets)-1 {
+		ms >>= 1
+		i++
+	}
+	h.Buckets[i]++
+	h.Count++
+	h.MaxNs = max(h.MaxNs, ns)
+}
+
+// QuantileMs returns an upper bound, in ms, of the q quantile (0 < q <= 1).
+func (h *Histogram) QuantileMs(q float64) int64 {
+	if h.Count == 0 {
+		return 0
+	}
+	target := uint64(float64(h.Count)*q + 0.5)
+	var seen uint64
+	for i, c := range h.Buckets {
+		seen += c
+		if seen >= target && c > 0 {
+			return int64(1) << i
+		}
+	}
+	return h.MaxNs / 1_000_000
+}
+
+// EventKind names what an Event reports.
+type EventKind int
+
+const (
+	EventStatus EventKind = iota // status, view or role changed
+	EventCommit                  // an op was executed: Op, Checksum
+	EventCheckpoint
+	EventRepair
+	EventStateSync
+	EventTruncate
+	EventEviction
+	EventClockUnsynchronized
+	EventDiskFull
+	EventRecovered
+)
+
+var eventNames = [...]string{"status", "commit", "checkpoint", "repair", "state_sync", "truncate", "eviction",
+	"clock_unsynchronized", "disk_full", "recovered"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is something a replica reports to its observer (the simulator's trace and checkers).
+type Event struct {
+	Kind     EventKind
+	Replica  int
+	View     uint32
+	Op       uint64
+	Checksum checksum.Sum
+	Text     string
+}
+
+// Observer receives a replica's events, synchronously, from the replica's own calls.
+type Observer interface {
+	Event(Event)
+}

@@ -1,0 +1,197 @@
+package sim
+
+import (
+	"fmt"
+
+	"vopr/cluster/client"
+	"vopr/cluster/vsr"
+	"vopr/internal/assert"
+)
+
+// ClusterOptions describe a simulated database cluster: replicas (nodes 0..Replicas-1, with
+// disks) and clients (the nodes after them).
+type ClusterOptions struct {
+	World     WorldOptions // NodeCount and DiskNodes are set from Replicas and Clients
+	Replicas  int
+	Clients   int
+	ClusterID uint64
+	Config    vsr.Config
+	Release   uint32
+	// OnEvent, if set, receives every replica event (the checkers' hook).
+	OnEvent func(vsr.Event)
+}
+
+// Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
+// world: each replica runs on a node, talks through the simulated network and stores on the
+// node's simulated disk. It is the "testing/cluster.zig" half of the harness.
+type Cluster struct {
+	*World
+	options  ClusterOptions
+	replicas []*vsr.Replica // nil while the node is down
+	clients  []*client.Client
+}
+
+// NewCluster formats every replica's disk and starts every node.
+func NewCluster(o ClusterOptions) *Cluster {
+	assert.That(o.Replicas >= 1 && o.Replicas <= vsr.ReplicasMax, "cluster: replica count out of range")
+	o.World.NodeCount, o.World.DiskNodes = o.Replicas+o.Clients, o.Replicas
+	if len(o.World.Clocks) != 0 && len(o.World.Clocks) != o.World.NodeCount {
+		panic(fmt.Sprintf("cluster: %d clocks for %d nodes", len(o.World.Clocks), o.World.NodeCount))
+	}
+	if o.Config == (vsr.Config{}) {
+		o.Config = vsr.DefaultConfig()
+	}
+	c := &Cluster{World: NewWorld(o.World), options: o}
+	c.replicas = make([]*vsr.Replica, o.Replicas)
+	c.clients = make([]*client.Client, o.Clients)
+	c.format()
+	for i := 0; i < o.Replicas; i++ {
+		c.StartReplica(i)
+	}
+	for i := 0; i < o.Clients; i++ {
+		c.startClient(i)
+	}
+	return c
+}
+
+// format writes each replica's initial durable state, running the loop until it is done.
+func (c *Cluster) format() {
+	pending := c.options.Replicas
+	for i := 0; i < c.options.Replicas; i++ {
+		disk := c.Nodes[i].Disk
+		disk.SetFaultsEnabled(false) // formatting happens before the fault phase
+		vsr.Format(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Release, func(err error) {
+			assert.That(err == nil, "cluster: format failed")
+			pending--
+		})
+		defer disk.SetFaultsEnabled(true)
+	}
+	for pending > 0 && c.Loop.Step() {
+	}
+	assert.That(pending == 0, "cluster: format did not complete")
+}
+
+// StartReplica boots (or restarts) replica i: a new process that recovers from its disk.
+func (c *Cluster) StartReplica(i int) {
+	node := c.Nodes[i]
+	node.Start(func(n *Node) Actor {
+		r := vsr.Open(vsr.Options{
+			Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Replica: i,
+			Release: c.options.Release, FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
+			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
+			Observer: &replicaObserver{c: c, node: i},
+		})
+		c.replicas[i] = r
+		return replicaActor{r}
+	})
+}
+
+// CrashReplica crashes replica i's node.
+func (c *Cluster) CrashReplica(i int) {
+	c.Nodes[i].Crash()
+	c.replicas[i] = nil
+}
+
+// Replica returns replica i, or nil while its node is down (crashed or fail-stopped).
+func (c *Cluster) Replica(i int) *vsr.Replica {
+	if c.Nodes[i].Status() == NodeCrashed {
+		return nil
+	}
+	return c.replicas[i]
+}
+
+// ReplicaCount returns the number of replicas.
+func (c *Cluster) ReplicaCount() int { return c.options.Replicas }
+
+// Client returns client i (0-based; its id is i+1).
+func (c *Cluster) Client(i int) *client.Client { return c.clients[i] }
+
+// ClientCount returns the number of clients.
+func (c *Cluster) ClientCount() int { return c.options.Clients }
+
+// ClientNode returns the node index of client i.
+func (c *Cluster) ClientNode(i int) int { return c.options.Replicas + i }
+
+func (c *Cluster) startClient(i int) {
+	node := c.Nodes[c.ClientNode(i)]
+	node.Start(func(n *Node) Actor {
+		cl := client.New(client.Options{
+			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas,
+			Send: func(replica int, msg []byte) { c.Network.Send(n.ID, replica, msg) },
+		})
+		c.clients[i] = cl
+		return &clientActor{client: cl}
+	})
+}
+
+// OnClientTick, if set, runs after each client tick: the workload's hook to submit requests.
+func (c *Cluster) SetClientTick(i int, fn func()) {
+	if a, ok := c.Nodes[c.ClientNode(i)].Actor().(*clientActor); ok {
+		a.onTick = fn
+	}
+}
+
+// RunFor runs the world for d of virtual time.
+func (c *Cluster) RunFor(d Duration) { c.Loop.RunUntil(c.Loop.Now() + Time(d)) }
+
+// RunUntil runs in steps of one tick until done returns true or the budget of ticks runs
+// out; it reports whether done became true.
+func (c *Cluster) RunUntil(done func() bool, ticksMax int) bool {
+	for i := 0; i < ticksMax; i++ {
+		if done() {
+			return true
+		}
+		c.RunFor(TickInterval)
+	}
+	return done()
+}
+
+type replicaActor struct{ r *vsr.Replica }
+
+func (a replicaActor) Tick()                        { a.r.Tick() }
+func (a replicaActor) Receive(from int, msg []byte) { a.r.Receive(msg) }
+
+type clientActor struct {
+	client *client.Client
+	onTick func()
+}
+
+func (a *clientActor) Tick() {
+	a.client.Tick()
+	if a.onTick != nil {
+		a.onTick()
+	}
+}
+func (a *clientActor) Receive(from int, msg []byte) { a.client.Receive(msg) }
+
+type clusterBus struct {
+	c    *Cluster
+	from int
+}
+
+func (b *clusterBus) SendToReplica(replica int, msg []byte) {
+	b.c.Network.Send(b.from, replica, msg)
+}
+
+func (b *clusterBus) SendToClient(id uint64, msg []byte) {
+	if id == 0 || id > uint64(b.c.options.Clients) {
+		return // not a client of this cluster: a corrupt id that passed no checksum? drop
+	}
+	b.c.Network.Send(b.from, b.c.ClientNode(int(id-1)), msg)
+}
+
+type replicaObserver struct {
+	c    *Cluster
+	node int
+}
+
+func (o *replicaObserver) Event(e vsr.Event) {
+	if e.Kind != vsr.EventCommit {
+		o.c.Trace.Emitf(LevelShort, o.node, "replica", "%s view=%d op=%d %s", e.Kind, e.View, e.Op, e.Text)
+	} else {
+		o.c.Trace.Emitf(LevelFull, o.node, "replica", "commit op=%d checksum=%016x", e.Op, e.Checksum.Low64())
+	}
+	if o.c.options.OnEvent != nil {
+		o.c.options.OnEvent(e)
+	}
+}
