@@ -29,7 +29,11 @@ type Cluster struct {
 	options  ClusterOptions
 	replicas []*vsr.Replica // nil while the node is down
 	clients  []*client.Client
+	restarts uint64
 }
+
+// Restarts counts replica restarts (boots after the first).
+func (c *Cluster) Restarts() uint64 { return c.restarts }
 
 // NewCluster formats every replica's disk and starts every node.
 func NewCluster(o ClusterOptions) *Cluster {
@@ -74,6 +78,9 @@ func (c *Cluster) format() {
 // StartReplica boots (or restarts) replica i: a new process that recovers from its disk.
 func (c *Cluster) StartReplica(i int) {
 	node := c.Nodes[i]
+	if node.started {
+		c.restarts++
+	}
 	node.Start(func(n *Node) Actor {
 		r := vsr.Open(vsr.Options{
 			Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Replica: i,

@@ -50,6 +50,8 @@ type Replica struct {
 	checkpointing bool
 	logWriting    bool // an append is in flight (the engine's log is written in op order)
 	checkpointDue bool
+	// checkpointingOp is the op of the newest checkpoint issued to the engine (durable or not).
+	checkpointingOp uint64
 	// checkpointSnapshot is the snapshot of checkpointOp, served to replicas that state-sync.
 	checkpointSnapshot []byte
 	syncCooldown       int

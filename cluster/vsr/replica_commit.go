@@ -101,6 +101,7 @@ func (r *Replica) checkpoint(op uint64) {
 	assert.That(op == r.commitMin, "checkpoint of an unexecuted op")
 	assert.That(!r.checkpointing, "second checkpoint in flight")
 	r.checkpointing, r.checkpointDue = true, false
+	r.checkpointingOp = max(r.checkpointingOp, op)
 	snapshot := r.snapshot()
 	r.storage.Checkpoint(op, snapshot, func(err error) {
 		defer r.invariants()

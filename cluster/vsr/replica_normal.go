@@ -182,7 +182,8 @@ func (r *Replica) flushLog() {
 // nextWrite returns the lowest op above the checkpoint that has a prepare not yet durable,
 // provided every op below it is durable (no gap in the engine's log).
 func (r *Replica) nextWrite() (uint64, bool) {
-	for op := max(r.checkpointOp, r.storageFloor()) + 1; op <= r.op; op++ {
+	// Ops at or below a checkpoint (durable or being written) need no log entry.
+	for op := max(r.checkpointOp, r.checkpointingOp, r.storageFloor()) + 1; op <= r.op; op++ {
 		s := r.log.slotOf(op)
 		if !s.present || s.header.Op != op || s.prepare == nil {
 			return 0, false // a gap: repair fills it first
@@ -235,7 +236,7 @@ func (r *Replica) onDiskFull() {
 }
 
 func (r *Replica) sendPrepareOK(prepare Header) {
-	if !r.viewDurable() || prepare.View > r.view || prepare.Op > r.op {
+	if !r.viewDurable() || r.status != StatusNormal || prepare.View > r.view || prepare.Op > r.op {
 		return
 	}
 	if h, ok := r.log.header(prepare.Op); !ok || h.Checksum != prepare.Checksum {
@@ -257,22 +258,25 @@ func (r *Replica) onPrepare(m Message) {
 		r.requestStartView(h.View) // a view change happened without us
 		return
 	}
-	if r.status != StatusNormal || h.View < r.view || r.isPrimary() {
+	if r.status != StatusNormal || r.isPrimary() {
 		return
 	}
-	if int(h.Replica) != r.primaryIndex(r.view) {
+	if h.Op <= r.op {
+		// A prepare we hold durably, possibly from an older view that the new primary is
+		// committing: acknowledge it again (our first prepare_ok may have been lost).
+		if s := r.log.slotOf(h.Op); s.durable && s.header.Op == h.Op && s.header.Checksum == h.Checksum {
+			r.sendPrepareOK(h)
+		}
+		return
+	}
+	if h.View < r.view || int(h.Replica) != r.primaryIndex(r.view) {
 		return
 	}
 	r.election.reset(r.rand)
 	r.advanceCommitMax(h.Commit)
-	switch {
-	case h.Op <= r.op:
-		if s := r.log.slotOf(h.Op); s.durable && s.header.Checksum == h.Checksum {
-			r.sendPrepareOK(h) // our ok was lost
-		}
-	case h.Op == r.op+1:
+	if h.Op == r.op+1 {
 		r.appendPrepare(m)
-	default:
+	} else {
 		r.repair.wantOp = max(r.repair.wantOp, h.Op)
 	}
 	r.commitExecute()
@@ -399,7 +403,9 @@ func (r *Replica) onPrepareResendTimeout() {
 	}
 	for _, p := range r.pipeline {
 		prepare, ok := r.log.prepare(p.op)
-		assert.That(ok, "pipeline op without prepare")
+		if !ok {
+			continue // after a view change, being repaired
+		}
 		for i := 0; i < r.count; i++ {
 			if i != r.replica && p.oks&(1<<uint(i)) == 0 {
 				r.bus.SendToReplica(i, prepare)

@@ -55,6 +55,7 @@ func (r *Replica) onSync(m Message) {
 	r.metrics.StateSyncs++
 	r.emit(EventStateSync, h.Op, h.Context, "")
 	r.checkpointing = true
+	r.checkpointingOp = max(r.checkpointingOp, h.Op)
 	snapshot := append([]byte(nil), m.Body...)
 	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
 		defer r.invariants()

@@ -211,7 +211,14 @@ func (r *Replica) primaryInstallView() {
 // installLog makes our log the given one: headers the same as ours keep our prepares;
 // different or new headers replace ours (their bodies are repaired); ops past op are
 // truncated.
+//
+// The disk must never hold a log that contradicts the log view we persist next: after a
+// crash, a replica claims its durable log_view for its durable log in do_view_change, so a
+// stale entry from an older view left on disk under a newer log_view could be chosen and
+// committed. So the engine's log is truncated at the first op whose header changes, before
+// the superblock write that follows (the engine runs both in order), and rewritten from there.
 func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
+	firstChanged := uint64(0)
 	for _, h := range headers {
 		if h.Op <= r.commitMin || h.Op <= r.checkpointOp {
 			continue
@@ -220,14 +227,54 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 			break
 		}
 		if local, ok := r.log.header(h.Op); !ok || local.Checksum != h.Checksum {
+			if firstChanged == 0 && (ok || r.log.isFaulty(h.Op)) {
+				firstChanged = h.Op
+			}
 			r.log.setHeader(h)
 		}
 	}
 	if op < r.op {
 		r.truncate(op)
 	}
+	if low := r.unverifiedBelow(headers); low != 0 && (firstChanged == 0 || low < firstChanged) {
+		firstChanged = low
+	}
+	if firstChanged != 0 && firstChanged <= r.op {
+		r.storage.TruncateAfter(firstChanged-1, func(error) {})
+		for o := firstChanged; o <= r.op; o++ {
+			if s := r.log.slotOf(o); s.header.Op == o {
+				s.durable = false
+			}
+		}
+	}
 	r.op = max(op, r.commitMin)
 	r.logView = logView
+}
+
+// unverifiedBelow checks our ops below the lowest header of a new log (the sender's log
+// starts above its checkpoint, which may be above our commit_min) along the hash chain:
+// each op we keep must be the parent named by the op above it. The first op that is not
+// is forgotten together with every op below it down to commit_min, since nothing vouches
+// for them any more; repair fetches them again along the chain (or state sync replaces
+// them). It returns the lowest op forgotten, or 0.
+func (r *Replica) unverifiedBelow(headers []Header) uint64 {
+	if len(headers) == 0 || headers[0].Op <= r.commitMin+1 {
+		return 0
+	}
+	forgetFrom := uint64(0)
+	for op := headers[0].Op - 1; op > r.commitMin; op-- {
+		if forgetFrom == 0 {
+			above, ok := r.log.header(op + 1)
+			local, okLocal := r.log.header(op)
+			if ok && okLocal && local.Checksum == above.Parent {
+				continue
+			}
+			forgetFrom = op
+		}
+		r.log.clear(op)
+		forgetFrom = op
+	}
+	return forgetFrom
 }
 
 // truncate drops ops after op from memory and disk: they were never committed (a view

@@ -23,7 +23,7 @@ type runFlags struct {
 	json     string
 }
 
-const defaultScenario = "echo"
+const defaultScenario = "cluster"
 
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

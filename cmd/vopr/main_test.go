@@ -18,9 +18,34 @@ import (
 
 // vopr runs the command line in-process and returns its exit code and output.
 func vopr(args ...string) (code int, stdout, stderr string) {
+	args = withEcho(args)
 	var out, errOut bytes.Buffer
 	code = run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// withEcho runs the CLI mechanics tests on the cheap echo scenario unless a test names a
+// scenario: they test flags, seeds and output, not the replica (the cluster scenario has its
+// own tests in package scenarios).
+func withEcho(args []string) []string {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "replay" && args[0] != "check-determinism") {
+		return args
+	}
+	for _, a := range args {
+		if a == "--scenario" {
+			return args
+		}
+	}
+	at := 1 // after the command: a trailing flag without its value must stay trailing
+	if args[0] == "replay" {
+		at = 2 // after the SEED
+	}
+	if len(args) < at {
+		return args
+	}
+	out := append([]string(nil), args[:at]...)
+	out = append(out, "--scenario", "echo")
+	return append(out, args[at:]...)
 }
 
 func echo(t *testing.T) scenarios.Scenario {
@@ -53,9 +78,9 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 		{[]string{"replay", "1", "--bogus"}, "accepted flags: --log, --scenario, --ticks-max"},
 		{[]string{"check-determinism", "--json", "x"}, "accepted flags: --scenario, --seed, --seeds, --ticks-max"},
 		{[]string{"run", "--seed"}, "flag needs an argument"},
-		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope": expected one of [echo]`},
-		{[]string{"check-determinism", "--scenario", "nope"}, "expected one of [echo]"},
-		{[]string{"replay", "1", "--scenario", "nope"}, "expected one of [echo]"},
+		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope": expected one of [cluster echo]`},
+		{[]string{"check-determinism", "--scenario", "nope"}, "expected one of [cluster echo]"},
+		{[]string{"replay", "1", "--scenario", "nope"}, "expected one of [cluster echo]"},
 		{[]string{"run", "--log", "loud"}, "expected none, short or full"},
 		{[]string{"run", "--seeds", "-1"}, "expected a positive count"},
 		{[]string{"run", "--ticks-max", "-1"}, "expected a positive tick count"},
