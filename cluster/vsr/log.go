@@ -14,6 +14,10 @@ import (
 // full (header and prepare). A slot belongs to op iff its header's Op is op.
 type log struct {
 	slots [LogSlotsMax]slot
+	// anchorOp and anchorChecksum name an op whose prepare the log does not hold but whose
+	// checksum is known (the op of a checkpoint installed by state sync).
+	anchorOp       uint64
+	anchorChecksum checksum.Sum
 }
 
 type slot struct {
@@ -47,8 +51,13 @@ func (l *log) prepare(op uint64) ([]byte, bool) {
 }
 
 func (l *log) checksumOf(op uint64) (checksum.Sum, bool) {
-	h, ok := l.header(op)
-	return h.Checksum, ok
+	if h, ok := l.header(op); ok {
+		return h.Checksum, true
+	}
+	if op == l.anchorOp && !l.anchorChecksum.IsZero() {
+		return l.anchorChecksum, true
+	}
+	return checksum.Sum{}, false
 }
 
 // setHeader records that op's prepare has this header, dropping any prepare with another

@@ -109,6 +109,9 @@ func (r *Replica) primaryPrepare() {
 		if !ok {
 			return
 		}
+		if _, ok := r.log.checksumOf(r.op); !ok && r.op > 0 {
+			return // the head is being repaired: a prepare must name its parent
+		}
 		n := min(len(r.requestQueue), r.config.BatchMax)
 		entries := make([]batchEntry, n)
 		for i, q := range r.requestQueue[:n] {
@@ -122,7 +125,7 @@ func (r *Replica) primaryPrepare() {
 
 func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
 	parent, ok := r.log.checksumOf(r.op)
-	assert.That(ok || r.op == r.checkpointOp, "primary: missing head of log")
+	assert.That(ok || r.op == 0, "primary: missing head of log")
 	h := r.header(CommandPrepare)
 	h.Op, h.Commit, h.Parent, h.Timestamp = r.op+1, r.commitMax, parent, timestamp
 	h.Epoch = r.stateDurable.Epoch
@@ -286,7 +289,10 @@ func (r *Replica) appendPrepare(m Message) {
 	h := m.Header
 	parent, ok := r.log.checksumOf(r.op)
 	if ok && parent != h.Parent {
-		return // our head is not its parent: a view change will reconcile
+		// Our head is not its parent: our log diverged from the primary's (a stale op
+		// survived a restart or a lost start_view). Ask for the view's log again.
+		r.requestStartView(r.view)
+		return
 	}
 	if h.Op > r.checkpointOp+LogSlotsMax-CheckpointInterval {
 		return // too far ahead of our checkpoint: state sync will catch us up

@@ -41,6 +41,9 @@ func (r *Replica) onSync(m Message) {
 	if r.status == StatusRecovering || r.checkpointing || h.Op <= r.commitMin || h.Op%CheckpointInterval != 0 {
 		return
 	}
+	if r.status == StatusNormal && r.isPrimary() && h.Op > r.op {
+		return // a primary's log holds every committed op; a checkpoint past it is not ours to take
+	}
 	if err := r.restoreSnapshot(m.Body); err != nil {
 		return
 	}
@@ -50,6 +53,9 @@ func (r *Replica) onSync(m Message) {
 			r.log.clear(op)
 		}
 		r.op = h.Op
+		// The checkpoint's prepare is not in our log, but its checksum anchors the chain:
+		// the next op must name it as parent.
+		r.log.anchorOp, r.log.anchorChecksum = h.Op, h.Context
 	}
 	r.commitMax = max(r.commitMax, h.Op)
 	r.metrics.StateSyncs++

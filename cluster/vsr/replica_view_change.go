@@ -13,6 +13,7 @@ type viewChangeState struct {
 }
 
 type doViewChange struct {
+	replica int
 	logView uint32
 	op      uint64
 	commit  uint64
@@ -126,11 +127,19 @@ func (r *Replica) maybeSendDoViewChange() {
 	r.bus.SendToReplica(r.primaryIndex(r.view), buf)
 }
 
-// encodeLogHeaders lists the headers of our log above the checkpoint, in op order. An op we
-// know to be faulty has no header: the new primary fills it from other logs or repairs it.
+// encodeLogHeaders lists the headers of our log in op order: every op above the checkpoint,
+// and below it as many as the window still holds (up to ViewHeadersMax in all), so that a
+// receiver behind our checkpoint can verify its own ops along the hash chain. An op we know
+// to be faulty has no header: the new primary fills it from other logs or repairs it.
 func (r *Replica) encodeLogHeaders() []byte {
 	var buf []byte
-	for op := r.checkpointOp + 1; op <= r.op; op++ {
+	low := r.checkpointOp + 1
+	if r.op > ViewHeadersMax {
+		low = min(low, r.op-ViewHeadersMax+1)
+	} else {
+		low = 1
+	}
+	for op := low; op <= r.op; op++ {
 		if h, ok := r.log.header(op); ok {
 			b := make([]byte, HeaderSize)
 			putHeader(b, &h) // the same bytes the header was decoded from
@@ -139,6 +148,9 @@ func (r *Replica) encodeLogHeaders() []byte {
 	}
 	return buf
 }
+
+// ViewHeadersMax bounds the headers a do_view_change or start_view carries.
+const ViewHeadersMax = LogSlotsMax / 2
 
 func (r *Replica) decodeLogHeaders(body []byte) ([]Header, bool) {
 	if len(body)%HeaderSize != 0 || len(body)/HeaderSize > LogSlotsMax {
@@ -174,7 +186,7 @@ func (r *Replica) onDoViewChange(m Message) {
 	if !ok || h.LogView > h.View || h.Commit > h.Op {
 		return
 	}
-	r.viewChange.dvcs[h.Replica] = &doViewChange{logView: h.LogView, op: h.Op, commit: h.Commit, headers: headers}
+	r.viewChange.dvcs[h.Replica] = &doViewChange{replica: int(h.Replica), logView: h.LogView, op: h.Op, commit: h.Commit, headers: headers}
 	r.viewChange.svcFrom |= 1 << uint(h.Replica)
 	r.maybeSendDoViewChange()
 	r.primaryInstallView()
@@ -203,6 +215,10 @@ func (r *Replica) primaryInstallView() {
 	if count < r.quorum() {
 		return
 	}
+	if best.op > r.commitMin+LogSlotsMax {
+		r.requestSync(best.replica) // too far behind to hold the log: fetch a checkpoint first
+		return
+	}
 	r.installLog(best.op, best.headers, best.logView)
 	r.advanceCommitMax(min(commit, r.op))
 	r.transitionToNormalPrimary()
@@ -223,7 +239,7 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 		if h.Op <= r.commitMin || h.Op <= r.checkpointOp {
 			continue
 		}
-		if h.Op > r.checkpointOp+LogSlotsMax {
+		if h.Op > r.commitMin+LogSlotsMax {
 			break
 		}
 		if local, ok := r.log.header(h.Op); !ok || local.Checksum != h.Checksum {
@@ -236,7 +252,7 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	if op < r.op {
 		r.truncate(op)
 	}
-	if low := r.unverifiedBelow(headers); low != 0 && (firstChanged == 0 || low < firstChanged) {
+	if low := r.unverifiedBelow(op, headers); low != 0 && (firstChanged == 0 || low < firstChanged) {
 		firstChanged = low
 	}
 	if firstChanged != 0 && firstChanged <= r.op {
@@ -257,12 +273,16 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 // is forgotten together with every op below it down to commit_min, since nothing vouches
 // for them any more; repair fetches them again along the chain (or state sync replaces
 // them). It returns the lowest op forgotten, or 0.
-func (r *Replica) unverifiedBelow(headers []Header) uint64 {
-	if len(headers) == 0 || headers[0].Op <= r.commitMin+1 {
+func (r *Replica) unverifiedBelow(op uint64, headers []Header) uint64 {
+	lowest := op + 1 // a log with no headers vouches for none of our ops
+	if len(headers) > 0 {
+		lowest = headers[0].Op
+	}
+	if lowest <= r.commitMin+1 {
 		return 0
 	}
 	forgetFrom := uint64(0)
-	for op := headers[0].Op - 1; op > r.commitMin; op-- {
+	for op := min(lowest-1, r.op); op > r.commitMin; op-- {
 		if forgetFrom == 0 {
 			above, ok := r.log.header(op + 1)
 			local, okLocal := r.log.header(op)
@@ -343,8 +363,8 @@ func (r *Replica) onStartView(m Message) {
 	if h.View < r.view || r.primaryIndex(h.View) != int(h.Replica) || int(h.Replica) == r.replica {
 		return
 	}
-	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
-		return
+	if h.View == r.view && r.status == StatusNormal && (r.isPrimary() || h.Op < r.op) {
+		return // a start_view of our own view older than our log: stale
 	}
 	headers, ok := r.decodeLogHeaders(m.Body)
 	if !ok || h.Commit > h.Op || h.LogView != h.View {
@@ -352,6 +372,10 @@ func (r *Replica) onStartView(m Message) {
 	}
 	if h.Op < r.commitMin {
 		return // our executed state is ahead of this log: a stale start_view
+	}
+	if h.Op > r.commitMin+LogSlotsMax {
+		r.requestSync(int(h.Replica)) // too far behind to hold the log: fetch a checkpoint first
+		return
 	}
 	r.view = h.View
 	r.installLog(h.Op, headers, h.View)
