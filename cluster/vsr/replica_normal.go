@@ -219,6 +219,9 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		r.emit(EventDiskFull, op, sum, "disk has space again")
 	}
 	s.durable = true
+	if op == r.op {
+		r.persistState() // the log may now be durable up to op_number: its log_view can be
+	}
 	if r.status != StatusNormal {
 		return
 	}

@@ -144,11 +144,30 @@ func (r *Replica) persistState() {
 	})
 }
 
+// durableTarget is the superblock state to persist. The log view is persisted only once the
+// log it names is durable up to op_number: after a crash a replica claims its durable
+// log_view for its durable log, and a log_view ahead of the log (ops of the new view still
+// being repaired) would let a short log win a view change and lose committed ops.
 func (r *Replica) durableTarget() storage.State {
 	st := r.stateDurable
-	st.View, st.LogView, st.Commit = r.view, r.logView, r.commitMax
+	st.View, st.Commit = r.view, r.commitMax
+	if r.logDurable() {
+		st.LogView = r.logView
+	}
 	st.CheckpointOp = r.storage.State().CheckpointOp
 	return st
+}
+
+// logDurable reports whether every op above the checkpoint up to op_number is in the
+// engine's log.
+func (r *Replica) logDurable() bool {
+	for op := max(r.checkpointOp, r.checkpointingOp) + 1; op <= r.op; op++ {
+		s := r.log.slotOf(op)
+		if !s.present || s.header.Op != op || !s.durable {
+			return false
+		}
+	}
+	return true
 }
 
 // viewDurable reports whether the current view and log view survive a restart: only then may
