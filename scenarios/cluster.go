@@ -81,7 +81,7 @@ func runCluster(o Options) Result {
 			ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
 			WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
 			CrashLostProbability: 0.3, CrashTornProbability: 0.3, Capacity: 256 << 20}},
-		OnEvent: run.onEvent,
+		OnEvent: run.onEvent, Mutation: o.Mutation,
 	})
 	c := run.c
 	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep

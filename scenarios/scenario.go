@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 
+	"vopr/cluster/vsr"
 	"vopr/sim"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	Out      io.Writer // where the log goes; nil discards it
 	// TraceKeep keeps the first TraceKeep trace records in memory (for check-determinism).
 	TraceKeep int
+	// Mutation plants a bug in the replicas, for the tests that prove the harness catches
+	// it (binaries built with -tags vopr_mutants only).
+	Mutation vsr.Mutation
 }
 
 // Result is what a run reports.

@@ -19,6 +19,8 @@ type ClusterOptions struct {
 	Release   uint32
 	// OnEvent, if set, receives every replica event (the checkers' hook).
 	OnEvent func(vsr.Event)
+	// Mutation plants a bug in every replica (test binaries built with -tags vopr_mutants).
+	Mutation vsr.Mutation
 }
 
 // Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
@@ -86,7 +88,7 @@ func (c *Cluster) StartReplica(i int) {
 			Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Replica: i,
 			Release: c.options.Release, FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
-			Observer: &replicaObserver{c: c, node: i},
+			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
 		})
 		c.replicas[i] = r
 		return replicaActor{r}

@@ -121,4 +121,6 @@ type Options struct {
 	Config Config
 	// Observer receives events (status changes, commits, assertions of progress); may be nil.
 	Observer Observer
+	// Mutation plants a bug, for the harness's own tests; see mutation.go.
+	Mutation Mutation
 }

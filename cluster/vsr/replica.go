@@ -83,6 +83,7 @@ func Open(o Options) *Replica {
 		o.Config = DefaultConfig()
 	}
 	assert.That(o.Config.Validate() == nil, "replica: invalid config")
+	checkMutation(o.Mutation)
 	r := &Replica{
 		options: o, config: o.Config, cluster: o.Cluster, replica: o.Replica, count: o.ReplicaCount,
 		rand: o.Rand, bus: o.Bus, clock: o.Clock, observer: o.Observer,

@@ -34,6 +34,9 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 			return
 		}
 		r.checkpointSnapshot = rec.Snapshot
+		if r.mutated(MutationForgetClientTable) {
+			r.clients = newClientTable()
+		}
 	}
 	r.op = r.checkpointOp
 	r.installRecoveredEntries(rec)

@@ -58,6 +58,9 @@ func (r *Replica) onSync(m Message) {
 		r.log.anchorOp, r.log.anchorChecksum = h.Op, h.Context
 	}
 	r.commitMax = max(r.commitMax, h.Op)
+	if r.mutated(MutationCommitPastOpAfterSync) {
+		r.commitMax = r.op + 1
+	}
 	r.metrics.StateSyncs++
 	r.emit(EventStateSync, h.Op, h.Context, "")
 	r.checkpointing = true

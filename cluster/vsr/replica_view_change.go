@@ -211,6 +211,9 @@ func (r *Replica) primaryInstallView() {
 		if best == nil || d.logView > best.logView || (d.logView == best.logView && d.op > best.op) {
 			best = d
 		}
+		if r.mutated(MutationDoViewChangeLowestOp) && d.logView == best.logView && d.op < best.op {
+			best = d
+		}
 	}
 	if count < r.quorum() {
 		return

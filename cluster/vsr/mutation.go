@@ -1,0 +1,51 @@
+package vsr
+
+import "vopr/internal/assert"
+
+// Mutation names a bug planted on purpose, to prove that the simulator catches it (the
+// harness's "teeth" tests, in the manner of Antithesis's planted bugs). A replica runs a
+// mutation only in a binary built with the vopr_mutants build tag; any other binary refuses
+// to open a replica with one, so production code cannot run them.
+type Mutation int
+
+const (
+	MutationNone Mutation = iota
+	// MutationCommitWithoutQuorum commits an op on the primary's own prepare_ok alone.
+	MutationCommitWithoutQuorum
+	// MutationPrepareOKBeforeSync acknowledges a prepare before it is durable.
+	MutationPrepareOKBeforeSync
+	// MutationDoViewChangeLowestOp picks the do_view_change with the lowest op instead of
+	// the highest.
+	MutationDoViewChangeLowestOp
+	// MutationForgetClientTable forgets the client table when recovering from disk.
+	MutationForgetClientTable
+	// MutationCommitPastOpAfterSync sets commit_number past op_number after a state sync.
+	MutationCommitPastOpAfterSync
+	mutationCount
+)
+
+var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
+	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync"}
+
+func (m Mutation) String() string { return mutationNames[m] }
+
+// Mutations lists every planted bug.
+func Mutations() []Mutation {
+	var all []Mutation
+	for m := MutationNone + 1; m < mutationCount; m++ {
+		all = append(all, m)
+	}
+	return all
+}
+
+// MutantsEnabled reports whether this binary was built with the vopr_mutants tag.
+func MutantsEnabled() bool { return mutantsEnabled }
+
+func (r *Replica) mutated(m Mutation) bool {
+	return mutantsEnabled && r.options.Mutation == m
+}
+
+func checkMutation(m Mutation) {
+	assert.That(m >= MutationNone && m < mutationCount, "unknown mutation")
+	assert.That(m == MutationNone || mutantsEnabled, "a mutation needs a binary built with -tags vopr_mutants")
+}
