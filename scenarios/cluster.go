@@ -70,6 +70,8 @@ type clusterRun struct {
 	load     bool
 	workload *rand.Rand
 	events   map[vsr.EventKind]uint64
+	// nackTruncations counts suffixes truncated by protocol-aware recovery.
+	nackTruncations uint64
 }
 
 func runCluster(o Options) Result {
@@ -133,6 +135,9 @@ func (run *clusterRun) nemesis(r *rand.Rand, p clusterParams) {
 
 func (run *clusterRun) onEvent(e vsr.Event) {
 	run.events[e.Kind]++
+	if e.Kind == vsr.EventTruncate && e.Text == "nack" {
+		run.nackTruncations++
+	}
 	if e.Kind != vsr.EventCommit {
 		return
 	}

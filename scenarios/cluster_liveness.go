@@ -82,7 +82,8 @@ func (run *clusterRun) describe() string {
 			continue
 		}
 		in := rep.Inspect()
-		s += fmt.Sprintf("[R%d %s %s v%d op=%d commit=%d/%d] ", i, in.Status, in.Role, in.View, in.Op, in.CommitMin, in.CommitMax)
+		s += fmt.Sprintf("[R%d %s %s v%d op=%d commit=%d/%d ckpt=%d digest=%04x] ", i, in.Status, in.Role, in.View, in.Op,
+			in.CommitMin, in.CommitMax, in.CheckpointOp, in.Digest.Low64()&0xffff)
 	}
 	return s
 }
@@ -98,6 +99,7 @@ func (run *clusterRun) result(r Result, outcome Outcome, reason string) Result {
 		}
 	}
 	r.Counters["replica.commits"] = run.events[vsr.EventCommit]
+	r.Counters["replica.nack_truncations"] = run.nackTruncations
 	r.Counters["node.fail_stops"] = uint64(len(c.Failures()))
 	r.Counters["replica.recoveries"] = run.recoveries()
 	ns := c.Network.Stats()

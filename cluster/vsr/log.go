@@ -68,7 +68,22 @@ func (l *log) setHeader(h Header) {
 	if s.present && s.header.Op == h.Op && s.header.Checksum == h.Checksum {
 		return
 	}
-	*s = slot{present: true, header: h}
+	// A faulty entry stays faulty: we may have acknowledged whatever it held, so we must
+	// never deny having seen this op (protocol-aware recovery).
+	faulty := s.faulty && s.header.Op == h.Op
+	*s = slot{present: true, header: h, faulty: faulty}
+}
+
+// forget drops what the log knows of op's prepare but keeps the mark that our disk holds an
+// unreadable entry for it.
+func (l *log) forget(op uint64) {
+	s := l.slotOf(op)
+	if s.header.Op != op {
+		return
+	}
+	faulty := s.faulty
+	*s = slot{faulty: faulty}
+	s.header.Op = op
 }
 
 // setPrepare stores a prepare whose header the slot expects (or fills an empty slot).
@@ -79,8 +94,17 @@ func (l *log) setPrepare(m Message) {
 	if s.prepare == nil {
 		s.prepare = m.Bytes
 		s.durable = false
-		s.faulty = false
 	}
+}
+
+// seen reports whether we may have acknowledged the prepare of op with this checksum: we hold
+// it, or our disk holds an unreadable entry for op (whose checksum we cannot know).
+func (l *log) seen(op uint64, sum checksum.Sum) bool {
+	if l.isFaulty(op) {
+		return true
+	}
+	s := l.slotOf(op)
+	return s.present && s.header.Op == op && s.header.Checksum == sum && s.prepare != nil
 }
 
 // isFaulty reports whether op's entry is known to be on our disk but unreadable.

@@ -28,7 +28,7 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.checkpointOp, r.commitMin, r.commitMax = st.CheckpointOp, st.CheckpointOp, st.CheckpointOp
 	r.stateDurable = st
 	if rec.Snapshot != nil {
-		if err := r.restoreSnapshot(rec.Snapshot); err != nil {
+		if err := r.restoreSnapshot(st.CheckpointOp, rec.Snapshot); err != nil {
 			r.status = StatusStopped
 			r.emit(EventStatus, 0, [16]byte{}, "stopped: checkpoint unreadable: "+err.Error())
 			return
@@ -94,21 +94,39 @@ func (r *Replica) rejoin() {
 	}
 }
 
-// snapshot encodes a checkpoint: the state machine's snapshot and the client table.
+// snapshot encodes a checkpoint at commit_min: the header of its prepare (so that the hash
+// chain continues from a checkpoint, after a restart or a state sync, without the log below
+// it), the state machine's snapshot, and the client table.
 func (r *Replica) snapshot() []byte {
+	head, ok := r.log.header(r.commitMin)
+	assert.That(ok || r.commitMin == 0, "checkpoint without the header of its op")
+	buf := make([]byte, HeaderSize)
+	if ok {
+		putHeader(buf, &head)
+	}
 	machine := r.machine.Snapshot()
-	clients := r.clients.encode()
-	buf := binary.LittleEndian.AppendUint32(nil, uint32(len(machine)))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(machine)))
 	buf = append(buf, machine...)
-	return append(buf, clients...)
+	return append(buf, r.clients.encode()...)
 }
 
 var errSnapshot = errors.New("malformed checkpoint snapshot")
 
-func (r *Replica) restoreSnapshot(buf []byte) error {
-	if len(buf) < 4 {
+// restoreSnapshot installs a checkpoint of op: its state, and its prepare's header as the
+// anchor of the hash chain.
+func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
+	if len(buf) < HeaderSize+4 {
 		return errSnapshot
 	}
+	var head Header
+	if op > 0 {
+		h, err := DecodeHeader(buf[:HeaderSize], r.cluster)
+		if err != nil || h.Op != op || h.Command != CommandPrepare {
+			return errSnapshot
+		}
+		head = h
+	}
+	buf = buf[HeaderSize:]
 	size := binary.LittleEndian.Uint32(buf)
 	if uint64(size) > uint64(len(buf)-4) {
 		return errSnapshot
@@ -122,6 +140,10 @@ func (r *Replica) restoreSnapshot(buf []byte) error {
 		return err
 	}
 	r.machine, r.clients = machine, clients
+	if op > 0 {
+		r.log.anchorOp, r.log.anchorChecksum = op, head.Checksum
+		r.lastTimestamp = max(r.lastTimestamp, head.Timestamp)
+	}
 	return nil
 }
 

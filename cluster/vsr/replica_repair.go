@@ -2,7 +2,6 @@ package vsr
 
 import (
 	"vopr/cluster/checksum"
-	"vopr/internal/assert"
 )
 
 // repairState tracks what the replica is missing.
@@ -31,6 +30,7 @@ func (r *Replica) onRepairTimeout() {
 		r.commitExecute()
 	}
 	r.checkStuck()
+	r.primaryMaybeStartView() // resend the suffix requests of a view change in progress
 	if !r.diskFull {
 		r.flushLog()
 	}
@@ -87,7 +87,12 @@ func (r *Replica) onRequestPrepare(m Message) {
 		return
 	}
 	prepare, ok := r.log.prepare(h.Op)
-	if !ok {
+	if !ok || (!h.Parent.IsZero() && !r.log.seen(h.Op, h.Parent)) {
+		// An op at or below our commit_min is in our state (perhaps only in a checkpoint):
+		// seen, and committed.
+		if h.Request == requestWantsNack && !h.Parent.IsZero() && h.Op > r.commitMin && !r.log.seen(h.Op, h.Parent) {
+			r.sendNackPrepare(int(h.Replica), h.Op, h.Parent)
+		}
 		return
 	}
 	local, _ := r.log.header(h.Op)
@@ -119,13 +124,8 @@ func (r *Replica) acceptRepair(m Message) bool {
 	r.emit(EventRepair, h.Op, h.Checksum, "")
 	r.writePrepare(h.Op)
 	r.commitExecute()
+	r.primaryMaybeStartView()
 	return true
-}
-
-// onNackPrepare is reserved for protocol-aware truncation of an uncommitted, unrecoverable
-// suffix during a view change; see primaryInstallView.
-func (r *Replica) onNackPrepare(m Message) {
-	assert.That(m.Header.Command == CommandNackPrepare, "nack handler got another command")
 }
 
 func (r *Replica) checkStuck() {

@@ -44,7 +44,7 @@ func (r *Replica) onSync(m Message) {
 	if r.status == StatusNormal && r.isPrimary() && h.Op > r.op {
 		return // a primary's log holds every committed op; a checkpoint past it is not ours to take
 	}
-	if err := r.restoreSnapshot(m.Body); err != nil {
+	if err := r.restoreSnapshot(h.Op, m.Body); err != nil {
 		return
 	}
 	r.commitMin = h.Op
@@ -52,10 +52,7 @@ func (r *Replica) onSync(m Message) {
 		for op := r.checkpointOp + 1; op <= r.op; op++ {
 			r.log.clear(op)
 		}
-		r.op = h.Op
-		// The checkpoint's prepare is not in our log, but its checksum anchors the chain:
-		// the next op must name it as parent.
-		r.log.anchorOp, r.log.anchorChecksum = h.Op, h.Context
+		r.op = h.Op // the snapshot's header anchors the chain at it
 	}
 	r.commitMax = max(r.commitMax, h.Op)
 	if r.mutated(MutationCommitPastOpAfterSync) {

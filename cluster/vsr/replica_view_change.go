@@ -10,6 +10,10 @@ type viewChangeState struct {
 	svcFrom uint64 // start_view_change senders for r.view (bitset)
 	dvcs    [ReplicasMax]*doViewChange
 	dvcSent bool
+	// installed: the new primary has adopted the best log and is completing its uncommitted
+	// suffix (repairing bodies, or truncating what a quorum never saw) before start_view.
+	installed bool
+	nacks     [LogSlotsMax]uint64 // per slot: replicas that answered nack_prepare (bitset)
 }
 
 type doViewChange struct {
@@ -183,7 +187,7 @@ func (r *Replica) onDoViewChange(m Message) {
 		r.transitionToViewChange(h.View)
 	}
 	headers, ok := r.decodeLogHeaders(m.Body)
-	if !ok || h.LogView > h.View || h.Commit > h.Op {
+	if !ok || h.LogView > h.View || h.Commit > h.Op || r.viewChange.installed {
 		return
 	}
 	r.viewChange.dvcs[h.Replica] = &doViewChange{replica: int(h.Replica), logView: h.LogView, op: h.Op, commit: h.Commit, headers: headers}
@@ -224,7 +228,8 @@ func (r *Replica) primaryInstallView() {
 	}
 	r.installLog(best.op, best.headers, best.logView)
 	r.advanceCommitMax(min(commit, r.op))
-	r.transitionToNormalPrimary()
+	r.viewChange.installed = true
+	r.primaryMaybeStartView()
 }
 
 // installLog makes our log the given one: headers the same as ours keep our prepares;
@@ -294,7 +299,7 @@ func (r *Replica) unverifiedBelow(op uint64, headers []Header) uint64 {
 			}
 			forgetFrom = op
 		}
-		r.log.clear(op)
+		r.log.forget(op)
 		forgetFrom = op
 	}
 	return forgetFrom
@@ -308,7 +313,11 @@ func (r *Replica) truncate(op uint64) {
 		r.log.clear(o)
 	}
 	r.metrics.Truncations++
-	r.emit(EventTruncate, op, checksum.Sum{}, "")
+	text := ""
+	if r.status == StatusViewChange && r.viewChange.installed {
+		text = "nack"
+	}
+	r.emit(EventTruncate, op, checksum.Sum{}, text)
 	r.op = op
 	r.storage.TruncateAfter(op, func(error) {})
 }

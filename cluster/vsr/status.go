@@ -87,6 +87,7 @@ type Metrics struct {
 	Repairs           uint64 // prepares received through repair
 	StateSyncs        uint64 // checkpoints installed from a peer
 	Truncations       uint64 // log suffixes dropped
+	NackTruncations   uint64 // suffixes dropped on a quorum of nack_prepare (PAR)
 	Evictions         uint64 // client sessions evicted
 	Checkpoints       uint64
 	ClockUnsyncTicks  uint64 // ticks spent unsynchronised
