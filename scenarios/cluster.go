@@ -72,6 +72,7 @@ type clusterRun struct {
 	events   map[vsr.EventKind]uint64
 	// nackTruncations counts suffixes truncated by protocol-aware recovery.
 	nackTruncations uint64
+	viewChanges     uint64 // replicas entering a view change
 }
 
 func runCluster(o Options) Result {
@@ -137,6 +138,9 @@ func (run *clusterRun) onEvent(e vsr.Event) {
 	run.events[e.Kind]++
 	if e.Kind == vsr.EventTruncate && e.Text == "nack" {
 		run.nackTruncations++
+	}
+	if e.Kind == vsr.EventStatus && e.Text == "view_change" {
+		run.viewChanges++
 	}
 	if e.Kind != vsr.EventCommit {
 		return

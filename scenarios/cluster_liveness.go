@@ -100,6 +100,7 @@ func (run *clusterRun) result(r Result, outcome Outcome, reason string) Result {
 	}
 	r.Counters["replica.commits"] = run.events[vsr.EventCommit]
 	r.Counters["replica.nack_truncations"] = run.nackTruncations
+	r.Counters["replica.view_changes"] = run.viewChanges
 	r.Counters["node.fail_stops"] = uint64(len(c.Failures()))
 	r.Counters["replica.recoveries"] = run.recoveries()
 	ns := c.Network.Stats()
