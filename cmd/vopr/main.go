@@ -33,7 +33,9 @@ const usageText = `usage:
   vopr list [scenarios|faults|invariants]
   vopr check-determinism [--scenario NAME] [--seed S] [--seeds N] [--ticks-max N]
                                         runs each seed twice, reports the first divergent event
-  vopr swarm | gate | shrink            not built yet
+  vopr swarm [--scenario NAME] [--seed S] [--seeds N | --duration D] [--jobs J] [--shard I/N]
+             [--ticks-max N] [--json FILE] [--junit FILE]
+  vopr gate | shrink                    not built yet
 seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit
 exit codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage
 `
@@ -71,8 +73,10 @@ func dispatch(args []string, stdout, stderr io.Writer) (int, error) {
 		return cmdList(rest, stdout)
 	case "check-determinism":
 		return cmdCheckDeterminism(rest, stdout)
-	case "swarm", "gate", "shrink":
-		return 0, usagef("%s is not built yet: see the open issues (swarm and shrink need the fault model, gate the scenarios)", cmd)
+	case "swarm":
+		return cmdSwarm(rest, stdout)
+	case "gate", "shrink":
+		return 0, usagef("%s is not built yet: see the open issues (shrink needs the fault schedule, gate the runbook scenarios)", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitPass, nil

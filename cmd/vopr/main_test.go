@@ -98,12 +98,39 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 }
 
 func TestCommandsNotBuiltYetSaySoAndExit64(t *testing.T) {
-	for _, args := range [][]string{{"list", "invariants"}, {"swarm"}, {"gate", "--config", "x"}, {"shrink", "1"}} {
+	for _, args := range [][]string{{"list", "invariants"}, {"gate", "--config", "x"}, {"shrink", "1"}} {
 		code, stdout, stderr := vopr(args...)
 		require.Equal(t, exitUsage, code, "%q", args)
 		require.Contains(t, stderr, "not built yet", "%q", args)
 		require.Empty(t, stdout)
 	}
+}
+
+// The swarm runs a batch on parallel jobs, prints the summary in seed order whatever the
+// job count, and writes JUnit and JSON.
+func TestSwarmRunsABatchInSeedOrder(t *testing.T) {
+	dir := t.TempDir()
+	junit, js := filepath.Join(dir, "r.xml"), filepath.Join(dir, "r.json")
+	code, one, stderr := vopr("swarm", "--scenario", "echo", "--seed", "5", "--seeds", "4", "--jobs", "1", "--ticks-max", "200")
+	require.Equal(t, exitPass, code, stderr)
+	code, two, _ := vopr("swarm", "--scenario", "echo", "--seed", "5", "--seeds", "4", "--jobs", "3", "--ticks-max", "200",
+		"--junit", junit, "--json", js)
+	require.Equal(t, exitPass, code)
+	strip := func(s string) string { // wall time and rate vary; everything else must not
+		lines := strings.Split(strings.TrimSpace(s), "\n")
+		return strings.Join(lines[1:len(lines)-1], "\n")
+	}
+	require.Equal(t, strip(one), strip(two))
+	require.Contains(t, two, "seeds     passed")
+	data, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `<testsuite name="vopr" tests="4" failures="0">`)
+	require.Contains(t, string(data), `name="seed=8"`)
+	_, err = os.ReadFile(js)
+	require.NoError(t, err)
+	code, _, stderr = vopr("swarm", "--scenario", "echo", "--shard", "3/2")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "expected I/N")
 }
 
 var (
