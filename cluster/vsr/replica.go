@@ -125,8 +125,7 @@ func (r *Replica) SetConfig(c Config) error {
 		return err
 	}
 	r.config = c
-	saved := []*timeout{&r.heartbeat, &r.election, &r.prepareResend, &r.ping, &r.repairTimeout,
-		&r.viewChangeSend, &r.viewChangeLimit, &r.recoverTimeout}
+	saved := r.timeouts()
 	running := make([]bool, len(saved))
 	for i, t := range saved {
 		running[i] = t.running

@@ -52,14 +52,7 @@ func (r *Replica) transitionToViewChange(view uint32) {
 	r.pipeline = nil
 	r.requestQueue = nil
 	r.metrics.ViewChangesTotal++
-	r.heartbeat.stop()
-	r.election.stop()
-	r.prepareResend.stop()
-	r.recoverTimeout.stop()
-	r.viewChangeSend.start(r.rand)
-	r.viewChangeLimit.start(r.rand)
-	r.repairTimeout.start(r.rand)
-	r.ping.start(r.rand)
+	r.runTimeouts(&r.viewChangeSend, &r.viewChangeLimit, &r.repairTimeout, &r.ping)
 	r.emit(EventStatus, r.op, checksum.Sum{}, "view_change")
 	r.persistState()
 	r.viewChange.svcFrom |= 1 << uint(r.replica)
@@ -326,13 +319,7 @@ func (r *Replica) transitionToNormalPrimary() {
 	r.status = StatusNormal
 	r.logView = r.view
 	r.viewChange = viewChangeState{}
-	r.viewChangeSend.stop()
-	r.viewChangeLimit.stop()
-	r.recoverTimeout.stop()
-	r.election.stop()
-	r.heartbeat.start(r.rand)
-	r.ping.start(r.rand)
-	r.repairTimeout.start(r.rand)
+	r.runTimeouts(&r.heartbeat, &r.ping, &r.repairTimeout)
 	r.pipeline = nil
 	if h, ok := r.log.header(r.op); ok {
 		r.lastTimestamp = max(r.lastTimestamp, h.Timestamp)
@@ -403,13 +390,7 @@ func (r *Replica) transitionToNormalBackup(view uint32) {
 	r.status = StatusNormal
 	r.viewChange = viewChangeState{}
 	r.pipeline, r.requestQueue = nil, nil
-	r.viewChangeSend.stop()
-	r.viewChangeLimit.stop()
-	r.heartbeat.stop()
-	r.prepareResend.stop()
-	r.election.start(r.rand)
-	r.ping.start(r.rand)
-	r.repairTimeout.start(r.rand)
+	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
 	if entering {
 		r.emit(EventStatus, r.op, checksum.Sum{}, "normal backup")
 	}

@@ -72,3 +72,20 @@ func jitterTicks(r *rand.Rand, jitter int) int {
 	}
 	return r.IntN(jitter + 1)
 }
+
+// runTimeouts makes exactly the given timeouts run (restarted from zero) and stops every
+// other: each status and role has its own set (see the transitionTo functions).
+func (r *Replica) runTimeouts(running ...*timeout) {
+	for _, t := range r.timeouts() {
+		t.stop()
+	}
+	for _, t := range running {
+		t.start(r.rand)
+	}
+}
+
+// timeouts lists every timeout of the replica, in the order Tick fires them.
+func (r *Replica) timeouts() []*timeout {
+	return []*timeout{&r.ping, &r.heartbeat, &r.election, &r.prepareResend, &r.repairTimeout,
+		&r.viewChangeSend, &r.viewChangeLimit, &r.recoverTimeout}
+}

@@ -47,19 +47,12 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 }
 
 func runSeeds(f runFlags, stdout io.Writer) (int, error) {
-	scenario, err := f.lookupScenario()
-	if err != nil {
-		return 0, err
-	}
-	seeds, err := f.seedList()
+	scenario, seeds, err := f.resolve()
 	if err != nil {
 		return 0, err
 	}
 	level, err := f.level()
 	if err != nil {
-		return 0, err
-	}
-	if err := f.checkTicks(); err != nil {
 		return 0, err
 	}
 	var results []scenarios.Result

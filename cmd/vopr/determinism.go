@@ -17,15 +17,8 @@ func cmdCheckDeterminism(args []string, stdout io.Writer) (int, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
-	scenario, err := f.lookupScenario()
+	scenario, seeds, err := f.resolve()
 	if err != nil {
-		return 0, err
-	}
-	seeds, err := f.seedList()
-	if err != nil {
-		return 0, err
-	}
-	if err := f.checkTicks(); err != nil {
 		return 0, err
 	}
 	for _, seed := range seeds {

@@ -123,3 +123,17 @@ func replayCommand(r scenarios.Result, ticksMax int) string {
 	}
 	return cmd
 }
+
+// resolve checks the flags every seed-running command shares and returns the scenario and
+// the seeds to run.
+func (f *runFlags) resolve() (scenarios.Scenario, []uint64, error) {
+	scenario, err := f.lookupScenario()
+	if err != nil {
+		return scenario, nil, err
+	}
+	if err := f.checkTicks(); err != nil {
+		return scenario, nil, err
+	}
+	seeds, err := f.seedList()
+	return scenario, seeds, err
+}
