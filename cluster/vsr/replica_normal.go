@@ -44,7 +44,8 @@ func (r *Replica) onRequest(m Message) {
 	}
 	for _, q := range r.requestQueue {
 		if q.header.Client == h.Client && q.header.Request == h.Request {
-			return // already queued: the client retried before we prepared it
+			r.primaryPrepare() // already queued: the client retried before we could prepare it
+			return
 		}
 	}
 	if r.inPipeline(h.Client, h.Request) {
@@ -402,6 +403,9 @@ func (r *Replica) onHeartbeatTimeout() {
 	if r.status != StatusNormal || !r.isPrimary() {
 		return
 	}
+	// Requests wait in the queue while the clock is unsynchronised or the checkpoint lags:
+	// try again on every heartbeat, not only when a message arrives.
+	r.primaryPrepare()
 	if !r.clockSync.synchronized && len(r.requestQueue) > 0 && r.clockSync.unsyncTicks > r.config.ElectionTimeoutTicks {
 		// A primary that cannot timestamp abdicates: it stops its heartbeats so that the
 		// backups elect a primary whose clock agrees with theirs.

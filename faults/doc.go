@@ -1,0 +1,31 @@
+// Package faults is the fault model of a simulation run: what may go wrong, how often, and
+// where, all drawn from the seed.
+//
+//   - Swarm parameters (swarm.go, after TigerBeetle's options_swarm): DrawSwarm draws the
+//     cluster size, the client count, the network, disk and clock models and the nemesis
+//     rates for one seed. Each seed switches on a random subset of the fault kinds (kind.go)
+//     with random rates, so that rare combinations of faults get their turn across a batch.
+//     Swarm.String prints every drawn parameter on one line, for the first line of a run.
+//   - The fault atlas (atlas.go, after TigerBeetle's ClusterFaultAtlas): random disk faults
+//     land, for any piece of replicated data, on at most f = (replicas-1)/2 replicas, so a
+//     quorum always keeps a clean copy; the nemesis keeps at most f replicas unavailable
+//     (crashed, paused or with a filled disk) at once. A scenario that wants unrecoverable
+//     loss says so (Atlas.Unrecoverable, Atlas.UnavailableMax).
+//   - The nemesis (nemesis.go): one step per tick of the fault phase, it crashes, restarts,
+//     pauses and resumes replicas, partitions and heals the network, clogs paths, steps and
+//     drifts clocks, slows, corrupts and fills disks, with the swarm's rates, inside the
+//     atlas. When torn or lost writes are on, a crash waits (a bounded number of ticks) for
+//     a replica with unsynced log writes, where durability bugs live. Every action is a
+//     LevelShort trace record of kind "nemesis" and is counted, for coverage. Heal ends the
+//     fault phase.
+//   - Coverage (coverage.go): KindHits counts, per fault kind, how often it struck in a run,
+//     so that a batch summary can list the kinds never reached.
+//
+// Rules: the package is deterministic like sim/ (DESIGN.md section 1). No goroutines,
+// channels, wall clock or global PRNG: every random draw comes from a *rand.Rand the caller
+// passes (sim.Stream(seed, "swarm"), sim.Stream(seed, "atlas"), sim.Stream(seed, "nemesis")),
+// and map iteration order never reaches a decision or the output.
+//
+// Imports allowed: the standard library (minus the above), vopr/sim, vopr/internal/... and
+// vopr/cluster/... for its limits and file names.
+package faults

@@ -1,0 +1,116 @@
+package faults
+
+import (
+	"slices"
+	"strings"
+)
+
+// Kind names one kind of fault. A swarm switches a random subset of kinds on per seed;
+// coverage reports count, per kind, how often it actually struck (KindHits).
+type Kind string
+
+// The fault kinds. Names are "<component>.<fault>"; `vopr list faults` prints them with
+// their descriptions.
+const (
+	NetworkLoss       Kind = "network.loss"
+	NetworkReplay     Kind = "network.replay"
+	NetworkReorder    Kind = "network.reorder"
+	NetworkCorruption Kind = "network.corruption"
+	NetworkCapacity   Kind = "network.capacity"
+	NetworkClog       Kind = "network.clog"
+	NetworkPartition  Kind = "network.partition"
+
+	DiskLatency           Kind = "disk.latency"
+	DiskReadCorruption    Kind = "disk.read_corruption"
+	DiskWriteCorruption   Kind = "disk.write_corruption"
+	DiskMisdirect         Kind = "disk.misdirect"
+	DiskLatentSectorError Kind = "disk.latent_sector_error"
+	DiskCrashTorn         Kind = "disk.crash_torn"
+	DiskCrashLost         Kind = "disk.crash_lost"
+	DiskSlow              Kind = "disk.slow"
+	DiskCorruption        Kind = "disk.corruption"
+	DiskFull              Kind = "disk.full"
+
+	ClockOffset   Kind = "clock.offset"
+	ClockDrift    Kind = "clock.drift"
+	ClockStep     Kind = "clock.step"
+	ClockPeriodic Kind = "clock.periodic"
+
+	NodeCrash Kind = "node.crash"
+	NodePause Kind = "node.pause"
+)
+
+var kindDescriptions = map[Kind]string{
+	NetworkLoss:       "packets dropped at random",
+	NetworkReplay:     "delivered packets duplicated and delivered again later",
+	NetworkReorder:    "packets held back so that later ones overtake them",
+	NetworkCorruption: "one bit of a delivered packet flipped (checksums must catch it)",
+	NetworkCapacity:   "small path capacity: a full path evicts a queued packet",
+	NetworkClog:       "paths clogged for a while: packets held, not lost",
+	NetworkPartition: "random and nemesis partitions: isolate one, split in two, " +
+		"asymmetric cuts",
+
+	DiskLatency:           "high and variable read and write latency",
+	DiskReadCorruption:    "a read turns a sector corrupt, sticky until rewritten (atlas-bound)",
+	DiskWriteCorruption:   "a write stores a sector with a bit flipped (atlas-bound)",
+	DiskMisdirect:         "a write lands at another place of the file (atlas-bound)",
+	DiskLatentSectorError: "a read makes a sector unreadable until rewritten (atlas-bound)",
+	DiskCrashTorn:         "at a crash, unsynced writes keep only some of their sectors",
+	DiskCrashLost:         "at a crash, unsynced writes are lost",
+	DiskSlow:              "the nemesis slows one replica's disk down, then back",
+	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
+	DiskFull:              "the nemesis fills one replica's disk, then frees it",
+
+	ClockOffset:   "replicas' wall clocks start off true time",
+	ClockDrift:    "replicas' clocks run fast or slow, and the nemesis changes the drift",
+	ClockStep:     "the nemesis steps a replica's wall clock forwards or back",
+	ClockPeriodic: "a periodic error (NTP slewing) on replicas' wall clocks",
+
+	NodeCrash: "the nemesis crashes replicas and restarts them from their disks",
+	NodePause: "the nemesis pauses replicas (no ticks, messages or I/O) and resumes them",
+}
+
+// AllKinds returns every fault kind, sorted by name.
+func AllKinds() []Kind {
+	kinds := make([]Kind, 0, len(kindDescriptions))
+	for k := range kindDescriptions {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// Description says what the kind does, in one line; "" for an unknown kind.
+func (k Kind) Description() string { return kindDescriptions[k] }
+
+// Valid reports whether k is one of the kinds AllKinds lists.
+func (k Kind) Valid() bool { _, ok := kindDescriptions[k]; return ok }
+
+// Component is the part of the name before the dot: network, disk, clock or node.
+func (k Kind) Component() string {
+	component, _, _ := strings.Cut(string(k), ".")
+	return component
+}
+
+// needsRedundancy reports whether a kind can only strike when some replicas may be faulty or
+// unavailable (f >= 1): the atlas-bound disk faults and the faults that make a replica
+// unavailable. With one or two replicas (f = 0) a swarm never switches them on: a name is a
+// promise, and such a kind could never strike.
+func (k Kind) needsRedundancy() bool {
+	switch k {
+	case DiskReadCorruption, DiskWriteCorruption, DiskMisdirect, DiskLatentSectorError,
+		DiskCorruption, DiskFull, NodeCrash, NodePause:
+		return true
+	}
+	return false
+}
+
+// needs names the kind without which k can never strike ("" for none): torn and lost writes
+// happen only at crashes.
+func (k Kind) needs() Kind {
+	switch k {
+	case DiskCrashTorn, DiskCrashLost:
+		return NodeCrash
+	}
+	return ""
+}

@@ -1,0 +1,454 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+
+	"vopr/internal/assert"
+	"vopr/sim"
+)
+
+// Swarm testing (Groce et al. 2012; TigerBeetle's options_swarm): rather than one fixed mix
+// of faults, each seed draws its own environment. Every fault kind is switched on or off
+// with a per-seed density, and the rate of each kind that is on is drawn from its range, so
+// that across a batch some seeds hammer one fault alone and others combine rare ones.
+//
+// The draws are made in a fixed order and every rate is drawn whether or not its kind is
+// on, so switching one kind on or off never reshuffles the others.
+
+// Bounds of the swarm's draws. The probabilities stay low enough that a cluster under every
+// fault at once can usually still commit (loss at most 20%, say); the liveness phase proves
+// it does once the faults stop.
+const (
+	ClientsMax               = 8
+	PacketLossProbabilityMax = 0.2
+	DiskCapacity             = 256 << 20
+	// DiskFillSlackMax is the most free space the nemesis leaves on a disk it fills.
+	DiskFillSlackMax = 256 << 10
+	// crashUnsyncedTicks is how long a crash waits for unsynced writes when torn or lost
+	// writes are on.
+	crashUnsyncedTicks = 50
+)
+
+// replicaWeights weights the replica counts 1..5 in favour of 3 and 5, the counts clusters
+// run with (index i is the weight of i+1 replicas).
+var replicaWeights = [...]int{1, 1, 4, 1, 3}
+
+// NemesisOptions are the nemesis's rates: each probability is per tick of the fault phase
+// (sim.TickInterval of virtual time), and zero switches the action off.
+type NemesisOptions struct {
+	// Crash an up replica; restart a crashed one.
+	ReplicaCrashProbability   float64
+	ReplicaRestartProbability float64
+	// Pause an up replica; resume a paused one.
+	ReplicaPauseProbability   float64
+	ReplicaUnpauseProbability float64
+	// ReplicaStabilityTicks: a replica restarted or resumed is left alone (not crashed,
+	// paused or filled) for this many ticks, so that it gets a chance to recover.
+	ReplicaStabilityTicks int
+	// ReplicaCrashUnsyncedTicks: a crash waits up to this many ticks for a replica with
+	// unsynced log writes, so that torn and lost writes get their turn (a crash between a
+	// write and its sync is where durability bugs live); 0 crashes at once.
+	ReplicaCrashUnsyncedTicks int
+
+	// Partition the network (isolate one replica, split in two, or an asymmetric split);
+	// heal every partition.
+	PartitionProbability float64
+	HealProbability      float64
+	// Clog one path for max(1ns, Exp(ClogDurationMean)).
+	ClogProbability  float64
+	ClogDurationMean sim.Duration
+
+	// Step a replica's wall clock by up to ±ClockStepNsMax.
+	ClockStepProbability float64
+	ClockStepNsMax       int64
+	// Set a replica's drift to a value in ±ClockDriftPPMMax.
+	ClockDriftProbability float64
+	ClockDriftPPMMax      int64
+	// Set a replica's periodic error to an amplitude up to ClockPeriodicNsMax (0 stops it).
+	ClockPeriodicProbability float64
+	ClockPeriodicNsMax       int64
+
+	// Slow a replica's disk down by 2..DiskSlowMultiplierMax; bring a slow one back.
+	DiskSlowProbability   float64
+	DiskFastProbability   float64
+	DiskSlowMultiplierMax int
+	// Corrupt one sector of a log segment of a replica, where the atlas allows it.
+	DiskCorruptProbability float64
+	// Fill a replica's disk (capacity = usage + up to DiskFillSlackMax); free a filled one.
+	DiskFillProbability   float64
+	DiskUnfillProbability float64
+}
+
+// Validate reports the first option out of range.
+func (o NemesisOptions) Validate() error {
+	for _, p := range []struct {
+		name  string
+		value float64
+	}{
+		{"ReplicaCrashProbability", o.ReplicaCrashProbability},
+		{"ReplicaRestartProbability", o.ReplicaRestartProbability},
+		{"ReplicaPauseProbability", o.ReplicaPauseProbability},
+		{"ReplicaUnpauseProbability", o.ReplicaUnpauseProbability},
+		{"PartitionProbability", o.PartitionProbability},
+		{"HealProbability", o.HealProbability},
+		{"ClogProbability", o.ClogProbability},
+		{"ClockStepProbability", o.ClockStepProbability},
+		{"ClockDriftProbability", o.ClockDriftProbability},
+		{"ClockPeriodicProbability", o.ClockPeriodicProbability},
+		{"DiskSlowProbability", o.DiskSlowProbability},
+		{"DiskFastProbability", o.DiskFastProbability},
+		{"DiskCorruptProbability", o.DiskCorruptProbability},
+		{"DiskFillProbability", o.DiskFillProbability},
+		{"DiskUnfillProbability", o.DiskUnfillProbability},
+	} {
+		if !(p.value >= 0 && p.value <= 1) {
+			return fmt.Errorf("nemesis: %s %v: want a probability in [0, 1]", p.name, p.value)
+		}
+	}
+	switch {
+	case o.ReplicaStabilityTicks < 0 || o.ReplicaCrashUnsyncedTicks < 0:
+		return errors.New("nemesis: negative tick count")
+	case o.ClogProbability > 0 && o.ClogDurationMean <= 0:
+		return errors.New("nemesis: ClogProbability needs a positive ClogDurationMean")
+	case o.ClockStepNsMax < 0 || o.ClockPeriodicNsMax < 0:
+		return errors.New("nemesis: negative clock bound")
+	case o.ClockDriftPPMMax < 0 || o.ClockDriftPPMMax > sim.DriftPPMMax:
+		return fmt.Errorf("nemesis: ClockDriftPPMMax %d: want 0..%d", o.ClockDriftPPMMax,
+			sim.DriftPPMMax)
+	case o.DiskSlowProbability > 0 && o.DiskSlowMultiplierMax < 2:
+		return errors.New("nemesis: DiskSlowProbability needs DiskSlowMultiplierMax >= 2")
+	}
+	return nil
+}
+
+// Swarm is the environment of one seed: the cluster's shape, the network, disk and clock
+// models, and the nemesis's rates, with the fault kinds that are on.
+type Swarm struct {
+	Replicas, Clients int
+	Network           sim.NetworkOptions
+	Disk              sim.DiskOptions
+	// Clocks has one entry per node: replicas, then clients (whose clocks are perfect).
+	Clocks  []sim.ClockOptions
+	Nemesis NemesisOptions
+	// Kinds are the fault kinds switched on, sorted. A kind that is off has every rate of
+	// its own at zero.
+	Kinds []Kind
+	// Density is the chance with which each kind was switched on.
+	Density float64
+}
+
+// DrawSwarm draws the swarm of one seed from r (sim.Stream(seed, "swarm")).
+func DrawSwarm(r *rand.Rand) Swarm {
+	assert.That(r != nil, "swarm: nil rand")
+	s := Swarm{Replicas: drawReplicas(r), Clients: 1 + r.IntN(ClientsMax)}
+	s.Density = 0.1 + 0.8*r.Float64()
+	on := map[Kind]bool{}
+	for _, k := range AllKinds() {
+		drawn := r.Float64() < s.Density // drawn for every kind, so the stream stays aligned
+		on[k] = drawn && (!k.needsRedundancy() || s.F() >= 1)
+	}
+	for _, k := range AllKinds() {
+		if needs := k.needs(); needs != "" && !on[needs] {
+			on[k] = false
+		}
+		if on[k] {
+			s.Kinds = append(s.Kinds, k)
+		}
+	}
+	d := drawer{r: r, on: on}
+	s.Network = d.network(s.Replicas, s.Clients)
+	s.Disk = d.disk()
+	s.Clocks = d.clocks(s.Replicas, s.Clients)
+	s.Nemesis = d.nemesis(s.Network, s.Clocks)
+	err := s.Validate()
+	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
+	return s
+}
+
+func drawReplicas(r *rand.Rand) int {
+	total := 0
+	for _, w := range replicaWeights {
+		total += w
+	}
+	x := r.IntN(total)
+	for i, w := range replicaWeights {
+		if x < w {
+			return i + 1
+		}
+		x -= w
+	}
+	assert.Unreachable("swarm: replica weights exhausted")
+	return 0
+}
+
+// drawer draws the rates of one swarm. Every helper draws the same numbers whether or not
+// its kind is on, and returns zero (or the fault-free value) when it is off.
+type drawer struct {
+	r  *rand.Rand
+	on map[Kind]bool
+}
+
+// rate draws uniformly from (lo, hi] for kind k, zero if k is off.
+func (d drawer) rate(k Kind, lo, hi float64) float64 {
+	v := hi - (hi-lo)*d.r.Float64()
+	if !d.on[k] {
+		return 0
+	}
+	return v
+}
+
+// logUniform draws from [lo, hi] with a uniform exponent, so that every order of magnitude
+// gets its turn.
+func (d drawer) logUniform(lo, hi int64) int64 {
+	assert.That(lo > 0 && lo <= hi, "swarm: bad log-uniform range")
+	v := int64(math.Round(math.Exp(math.Log(float64(lo)) +
+		d.r.Float64()*(math.Log(float64(hi))-math.Log(float64(lo))))))
+	return min(max(v, lo), hi)
+}
+
+func (d drawer) duration(lo, hi sim.Duration) sim.Duration {
+	return sim.Duration(d.logUniform(int64(lo), int64(hi)))
+}
+
+func (d drawer) network(replicas, clients int) sim.NetworkOptions {
+	o := sim.NetworkOptions{NodeCount: replicas + clients}
+	o.OneWayDelayMin = sim.Duration(d.r.IntN(6)) * sim.Millisecond
+	o.OneWayDelayMean = o.OneWayDelayMin + d.duration(sim.Millisecond, 40*sim.Millisecond)
+	o.PacketLossProbability = d.rate(NetworkLoss, 0.001, PacketLossProbabilityMax)
+	o.PacketReplayProbability = d.rate(NetworkReplay, 0.001, 0.3)
+	o.PacketReorderProbability = d.rate(NetworkReorder, 0.001, 0.2)
+	o.PacketCorruptionProbability = d.rate(NetworkCorruption, 0.0001, 0.02)
+	o.PathMaximumCapacity = sim.DefaultPathMaximumCapacity
+	if capacity := 2 + d.r.IntN(19); d.on[NetworkCapacity] {
+		o.PathMaximumCapacity = capacity
+	}
+	o.PathClogProbability = d.rate(NetworkClog, 0.00005, 0.0005)
+	o.PathClogDurationMean = d.duration(10*sim.Millisecond, sim.Second)
+	mode := sim.PartitionMode(1 + d.r.IntN(3))
+	o.PartitionSymmetry = sim.PartitionSymmetry(d.r.IntN(2))
+	o.PartitionProbability = d.rate(NetworkPartition, 0.0005, 0.005)
+	o.UnpartitionProbability = 0.005 + 0.045*d.r.Float64()
+	o.PartitionStabilityMin = d.duration(200*sim.Millisecond, 2*sim.Second)
+	o.UnpartitionStabilityMin = d.duration(sim.Millisecond, 2*sim.Second)
+	if d.on[NetworkPartition] {
+		o.PartitionMode = mode
+	}
+	// Clients are never cut off by random partitions: the nemesis partitions replicas.
+	o.PartitionExempt = make([]bool, replicas+clients)
+	for i := replicas; i < replicas+clients; i++ {
+		o.PartitionExempt[i] = true
+	}
+	return o
+}
+
+func (d drawer) disk() sim.DiskOptions {
+	o := sim.DiskOptions{
+		ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
+		WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
+		Capacity: DiskCapacity,
+	}
+	readMin := sim.Duration(d.r.IntN(1000)) * sim.Microsecond
+	readMean := readMin + d.duration(100*sim.Microsecond, 20*sim.Millisecond)
+	writeMin := sim.Duration(d.r.IntN(2000)) * sim.Microsecond
+	writeMean := writeMin + d.duration(500*sim.Microsecond, 100*sim.Millisecond)
+	if d.on[DiskLatency] {
+		o.ReadLatencyMin, o.ReadLatencyMean = readMin, readMean
+		o.WriteLatencyMin, o.WriteLatencyMean = writeMin, writeMean
+	}
+	// Reads are rare (recovery, repair, state sync), so their fault rates run higher.
+	o.ReadFaultProbability = d.rate(DiskLatentSectorError, 0.001, 0.1)
+	o.ReadCorruptionProbability = d.rate(DiskReadCorruption, 0.001, 0.1)
+	o.WriteCorruptionProbability = d.rate(DiskWriteCorruption, 0.0005, 0.02)
+	o.WriteMisdirectProbability = d.rate(DiskMisdirect, 0.0005, 0.01)
+	o.CrashLostProbability = d.rate(DiskCrashLost, 0.05, 1)
+	o.CrashTornProbability = d.rate(DiskCrashTorn, 0.05, 1)
+	return o
+}
+
+// clocks draws one clock per node; clients' clocks are perfect.
+func (d drawer) clocks(replicas, clients int) []sim.ClockOptions {
+	out := make([]sim.ClockOptions, replicas+clients)
+	offsetMax := d.logUniform(int64(sim.Millisecond), int64(sim.Second))
+	driftMax := d.logUniform(10, 20_000)
+	periodicMax := d.logUniform(int64(sim.Millisecond), int64(200*sim.Millisecond))
+	for i := 0; i < replicas; i++ {
+		offset := d.r.Int64N(2*offsetMax+1) - offsetMax
+		drift := d.r.Int64N(2*driftMax+1) - driftMax
+		amplitude := d.r.Int64N(periodicMax + 1)
+		period := sim.Duration(1+d.r.IntN(30)) * sim.Second
+		if d.on[ClockOffset] {
+			out[i].OffsetNs = offset
+		}
+		if d.on[ClockDrift] {
+			out[i].DriftPPM = drift
+		}
+		if d.on[ClockPeriodic] && amplitude > 0 {
+			out[i].PeriodicErrorNs, out[i].PeriodicPeriod = amplitude, period
+		}
+	}
+	return out
+}
+
+func (d drawer) nemesis(network sim.NetworkOptions, clocks []sim.ClockOptions) NemesisOptions {
+	o := NemesisOptions{}
+	o.ReplicaCrashProbability = d.rate(NodeCrash, 0.0005, 0.005)
+	o.ReplicaRestartProbability = d.rate(NodeCrash, 0.002, 0.03)
+	o.ReplicaPauseProbability = d.rate(NodePause, 0.0005, 0.005)
+	o.ReplicaUnpauseProbability = d.rate(NodePause, 0.005, 0.05)
+	o.ReplicaStabilityTicks = d.r.IntN(201)
+	if o.ReplicaCrashProbability > 0 && (d.on[DiskCrashTorn] || d.on[DiskCrashLost]) {
+		o.ReplicaCrashUnsyncedTicks = crashUnsyncedTicks
+	}
+	o.PartitionProbability = d.rate(NetworkPartition, 0.0005, 0.004)
+	o.HealProbability = d.rate(NetworkPartition, 0.005, 0.03)
+	o.ClogProbability = d.rate(NetworkClog, 0.001, 0.02)
+	if o.ClogProbability > 0 {
+		o.ClogDurationMean = network.PathClogDurationMean
+	}
+	o.ClockStepProbability = d.rate(ClockStep, 0.0005, 0.005)
+	stepMax := d.logUniform(int64(sim.Millisecond), int64(2*sim.Second))
+	o.ClockDriftProbability = d.rate(ClockDrift, 0.0002, 0.002)
+	o.ClockPeriodicProbability = d.rate(ClockPeriodic, 0.0002, 0.002)
+	if o.ClockStepProbability > 0 {
+		o.ClockStepNsMax = stepMax
+	}
+	for _, c := range clocks {
+		o.ClockDriftPPMMax = max(o.ClockDriftPPMMax, abs(c.DriftPPM))
+		o.ClockPeriodicNsMax = max(o.ClockPeriodicNsMax, c.PeriodicErrorNs)
+	}
+	if o.ClockDriftProbability > 0 && o.ClockDriftPPMMax == 0 {
+		o.ClockDriftPPMMax = 100
+	}
+	if o.ClockPeriodicProbability > 0 && o.ClockPeriodicNsMax == 0 {
+		o.ClockPeriodicNsMax = int64(10 * sim.Millisecond)
+	}
+	o.DiskSlowProbability = d.rate(DiskSlow, 0.0005, 0.005)
+	o.DiskFastProbability = d.rate(DiskSlow, 0.005, 0.05)
+	if multiplier := 2 + d.r.IntN(19); o.DiskSlowProbability > 0 {
+		o.DiskSlowMultiplierMax = multiplier
+	}
+	o.DiskCorruptProbability = d.rate(DiskCorruption, 0.001, 0.02)
+	o.DiskFillProbability = d.rate(DiskFull, 0.0002, 0.002)
+	o.DiskUnfillProbability = d.rate(DiskFull, 0.003, 0.03)
+	return o
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// F is the number of faulty replicas a quorum tolerates: (Replicas-1)/2.
+func (s Swarm) F() int { return (s.Replicas - 1) / 2 }
+
+// Enabled reports whether kind k is switched on.
+func (s Swarm) Enabled(k Kind) bool { return slices.Contains(s.Kinds, k) }
+
+// Validate reports the first inconsistent or out-of-range parameter.
+func (s Swarm) Validate() error {
+	nodes := s.Replicas + s.Clients
+	switch {
+	case s.Replicas < 1 || s.Replicas > len(replicaWeights):
+		return fmt.Errorf("swarm: %d replicas: want 1..%d", s.Replicas, len(replicaWeights))
+	case s.Clients < 1 || s.Clients > ClientsMax:
+		return fmt.Errorf("swarm: %d clients: want 1..%d", s.Clients, ClientsMax)
+	case s.Network.NodeCount != nodes:
+		return fmt.Errorf("swarm: network of %d nodes for %d", s.Network.NodeCount, nodes)
+	case len(s.Clocks) != nodes:
+		return fmt.Errorf("swarm: %d clocks for %d nodes", len(s.Clocks), nodes)
+	case !slices.IsSorted(s.Kinds):
+		return errors.New("swarm: kinds not sorted")
+	}
+	for _, k := range s.Kinds {
+		if !k.Valid() {
+			return fmt.Errorf("swarm: unknown fault kind %q", k)
+		}
+	}
+	for _, c := range s.Clocks {
+		if c.DriftPPM < -sim.DriftPPMMax || c.DriftPPM > sim.DriftPPMMax ||
+			c.PeriodicErrorNs < 0 || (c.PeriodicErrorNs > 0 && c.PeriodicPeriod <= 0) {
+			return fmt.Errorf("swarm: clock options out of range: %+v", c)
+		}
+	}
+	return errors.Join(s.Network.Validate(), s.Disk.Validate(), s.Nemesis.Validate())
+}
+
+// ClusterOptions returns the options of the simulated cluster of this swarm for seed.
+func (s Swarm) ClusterOptions(seed uint64) sim.ClusterOptions {
+	network := s.Network
+	network.PartitionExempt = slices.Clone(s.Network.PartitionExempt)
+	return sim.ClusterOptions{
+		World: sim.WorldOptions{Seed: seed, Network: network, Disk: s.Disk,
+			Clocks: slices.Clone(s.Clocks)},
+		Replicas:  s.Replicas,
+		Clients:   s.Clients,
+		ClusterID: seed | 1, // never 0
+	}
+}
+
+// String prints every drawn parameter as key=value pairs on one line, sorted by key.
+func (s Swarm) String() string {
+	p := s.params()
+	slices.Sort(p)
+	return strings.Join(p, " ")
+}
+
+func (s Swarm) params() []string {
+	n, d, m := s.Network, s.Disk, s.Nemesis
+	kinds := make([]string, len(s.Kinds))
+	for i, k := range s.Kinds {
+		kinds[i] = string(k)
+	}
+	p := []string{
+		"replicas=" + strconv.Itoa(s.Replicas), "clients=" + strconv.Itoa(s.Clients),
+		"density=" + ftoa(s.Density), "kinds=" + strings.Join(kinds, ","),
+		"net.delay=" + n.OneWayDelayMin.String() + "/" + n.OneWayDelayMean.String(),
+		"net.loss=" + ftoa(n.PacketLossProbability), "net.replay=" + ftoa(n.PacketReplayProbability),
+		"net.reorder=" + ftoa(n.PacketReorderProbability),
+		"net.corrupt=" + ftoa(n.PacketCorruptionProbability),
+		"net.capacity=" + strconv.Itoa(n.PathMaximumCapacity),
+		"net.clog=" + ftoa(n.PathClogProbability) + "/" + n.PathClogDurationMean.String(),
+		"net.partition=" + n.PartitionMode.String() + "/" + n.PartitionSymmetry.String() + "/" +
+			ftoa(n.PartitionProbability) + "/" + ftoa(n.UnpartitionProbability),
+		"net.partition_stability=" + n.PartitionStabilityMin.String() + "/" +
+			n.UnpartitionStabilityMin.String(),
+		"disk.read_latency=" + d.ReadLatencyMin.String() + "/" + d.ReadLatencyMean.String(),
+		"disk.write_latency=" + d.WriteLatencyMin.String() + "/" + d.WriteLatencyMean.String(),
+		"disk.latent=" + ftoa(d.ReadFaultProbability), "disk.read_corrupt=" + ftoa(d.ReadCorruptionProbability),
+		"disk.write_corrupt=" + ftoa(d.WriteCorruptionProbability),
+		"disk.misdirect=" + ftoa(d.WriteMisdirectProbability),
+		"disk.crash_lost=" + ftoa(d.CrashLostProbability), "disk.crash_torn=" + ftoa(d.CrashTornProbability),
+		"disk.capacity=" + strconv.FormatInt(d.Capacity, 10),
+		"nemesis.crash=" + ftoa(m.ReplicaCrashProbability) + "/" + ftoa(m.ReplicaRestartProbability),
+		"nemesis.pause=" + ftoa(m.ReplicaPauseProbability) + "/" + ftoa(m.ReplicaUnpauseProbability),
+		"nemesis.stability=" + strconv.Itoa(m.ReplicaStabilityTicks),
+		"nemesis.crash_unsynced_wait=" + strconv.Itoa(m.ReplicaCrashUnsyncedTicks),
+		"nemesis.partition=" + ftoa(m.PartitionProbability) + "/" + ftoa(m.HealProbability),
+		"nemesis.clog=" + ftoa(m.ClogProbability) + "/" + m.ClogDurationMean.String(),
+		"nemesis.clock_step=" + ftoa(m.ClockStepProbability) + "/" + sim.Duration(m.ClockStepNsMax).String(),
+		"nemesis.clock_drift=" + ftoa(m.ClockDriftProbability) + "/" + strconv.FormatInt(m.ClockDriftPPMMax, 10),
+		"nemesis.clock_periodic=" + ftoa(m.ClockPeriodicProbability) + "/" +
+			sim.Duration(m.ClockPeriodicNsMax).String(),
+		"nemesis.disk_slow=" + ftoa(m.DiskSlowProbability) + "/" + ftoa(m.DiskFastProbability) +
+			"/x" + strconv.Itoa(m.DiskSlowMultiplierMax),
+		"nemesis.disk_corrupt=" + ftoa(m.DiskCorruptProbability),
+		"nemesis.disk_fill=" + ftoa(m.DiskFillProbability) + "/" + ftoa(m.DiskUnfillProbability),
+	}
+	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
+		c := s.Clocks[i]
+		p = append(p, fmt.Sprintf("clock.%d=%s/%dppm/%s/%s", i, sim.Duration(c.OffsetNs),
+			c.DriftPPM, sim.Duration(c.PeriodicErrorNs), c.PeriodicPeriod))
+	}
+	return p
+}
+
+// ftoa prints a probability compactly and exactly enough to tell seeds apart.
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }

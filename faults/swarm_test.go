@@ -1,0 +1,207 @@
+package faults
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/sim"
+)
+
+func drawSeed(seed uint64) Swarm { return DrawSwarm(sim.Stream(seed, "swarm")) }
+
+// TestDrawSwarmDeterministic: the same seed draws the same swarm, field by field and line by
+// line, however often it is drawn.
+func TestDrawSwarmDeterministic(t *testing.T) {
+	for seed := uint64(0); seed < 50; seed++ {
+		a, b := drawSeed(seed), drawSeed(seed)
+		require.Equal(t, a, b, "seed %d", seed)
+		require.Equal(t, a.String(), b.String(), "seed %d", seed)
+	}
+}
+
+// TestDrawSwarmVaries: different seeds draw different swarms, and the replica counts follow
+// their weights (3 and 5 most often, every count 1..5 drawn).
+func TestDrawSwarmVaries(t *testing.T) {
+	lines := map[string]bool{}
+	replicas := map[int]int{}
+	clients := map[int]int{}
+	for seed := uint64(0); seed < 500; seed++ {
+		s := drawSeed(seed)
+		lines[s.String()] = true
+		replicas[s.Replicas]++
+		clients[s.Clients]++
+	}
+	require.Len(t, lines, 500, "every seed draws its own swarm")
+	for n := 1; n <= 5; n++ {
+		require.Positive(t, replicas[n], "replica count %d never drawn", n)
+	}
+	require.Greater(t, replicas[3], replicas[1]+replicas[2], "3 replicas favoured")
+	require.Greater(t, replicas[5], replicas[4], "5 replicas favoured over 4")
+	require.Len(t, clients, ClientsMax, "every client count 1..%d drawn", ClientsMax)
+}
+
+// TestDrawSwarmKinds: over 500 seeds every kind is switched on at least once and off at
+// least once, a kind that is off leaves its rates at zero, and with f = 0 no kind that
+// needs redundancy is on.
+func TestDrawSwarmKinds(t *testing.T) {
+	on := map[Kind]int{}
+	const seeds = 500
+	for seed := uint64(0); seed < seeds; seed++ {
+		s := drawSeed(seed)
+		require.NoError(t, s.Validate(), "seed %d", seed)
+		for _, k := range s.Kinds {
+			on[k]++
+			if s.F() == 0 {
+				require.False(t, k.needsRedundancy(), "seed %d: %s with f=0", seed, k)
+			}
+			if needs := k.needs(); needs != "" {
+				require.True(t, s.Enabled(needs), "seed %d: %s without %s", seed, k, needs)
+			}
+		}
+		requireOffKindsInert(t, seed, s)
+	}
+	for _, k := range AllKinds() {
+		require.Positive(t, on[k], "kind %s never switched on", k)
+		require.Less(t, on[k], seeds, "kind %s always on", k)
+	}
+	t.Logf("kinds on per %d seeds: %v", seeds, on)
+}
+
+// requireOffKindsInert checks that every rate of a kind that is off is zero (and of a kind
+// that is on, positive): a name is a promise both ways.
+func requireOffKindsInert(t *testing.T, seed uint64, s Swarm) {
+	t.Helper()
+	n, d, m := s.Network, s.Disk, s.Nemesis
+	clocks := func(f func(sim.ClockOptions) bool) bool { return slices.ContainsFunc(s.Clocks, f) }
+	active := map[Kind]bool{
+		NetworkLoss:       n.PacketLossProbability > 0,
+		NetworkReplay:     n.PacketReplayProbability > 0,
+		NetworkReorder:    n.PacketReorderProbability > 0,
+		NetworkCorruption: n.PacketCorruptionProbability > 0,
+		NetworkCapacity:   n.PathMaximumCapacity != sim.DefaultPathMaximumCapacity,
+		NetworkClog:       n.PathClogProbability > 0 && m.ClogProbability > 0,
+		NetworkPartition: n.PartitionMode != sim.PartitionNone && n.PartitionProbability > 0 &&
+			m.PartitionProbability > 0 && m.HealProbability > 0,
+		DiskLatency:           d.WriteLatencyMean != 800*sim.Microsecond || d.ReadLatencyMean != 300*sim.Microsecond,
+		DiskReadCorruption:    d.ReadCorruptionProbability > 0,
+		DiskWriteCorruption:   d.WriteCorruptionProbability > 0,
+		DiskMisdirect:         d.WriteMisdirectProbability > 0,
+		DiskLatentSectorError: d.ReadFaultProbability > 0,
+		DiskCrashTorn:         d.CrashTornProbability > 0,
+		DiskCrashLost:         d.CrashLostProbability > 0,
+		DiskSlow:              m.DiskSlowProbability > 0 && m.DiskFastProbability > 0,
+		DiskCorruption:        m.DiskCorruptProbability > 0,
+		DiskFull:              m.DiskFillProbability > 0 && m.DiskUnfillProbability > 0,
+		ClockOffset:           clocks(func(c sim.ClockOptions) bool { return c.OffsetNs != 0 }),
+		ClockDrift:            m.ClockDriftProbability > 0,
+		ClockStep:             m.ClockStepProbability > 0 && m.ClockStepNsMax > 0,
+		ClockPeriodic:         m.ClockPeriodicProbability > 0,
+		NodeCrash:             m.ReplicaCrashProbability > 0 && m.ReplicaRestartProbability > 0,
+		NodePause:             m.ReplicaPauseProbability > 0 && m.ReplicaUnpauseProbability > 0,
+	}
+	require.Len(t, active, len(AllKinds()))
+	for _, k := range AllKinds() {
+		require.Equal(t, s.Enabled(k), active[k], "seed %d: kind %s on=%t but rates say %t: %s",
+			seed, k, s.Enabled(k), active[k], s)
+	}
+	if !s.Enabled(ClockDrift) {
+		require.False(t, clocks(func(c sim.ClockOptions) bool { return c.DriftPPM != 0 }))
+	}
+	if !s.Enabled(ClockPeriodic) {
+		require.False(t, clocks(func(c sim.ClockOptions) bool { return c.PeriodicErrorNs != 0 }))
+	}
+}
+
+// TestDrawSwarmBounds: rates stay where a cluster can usually still make progress, clients'
+// clocks are perfect and clients are exempt from random partitions.
+func TestDrawSwarmBounds(t *testing.T) {
+	for seed := uint64(0); seed < 500; seed++ {
+		s := drawSeed(seed)
+		require.LessOrEqual(t, s.Network.PacketLossProbability, PacketLossProbabilityMax)
+		require.LessOrEqual(t, s.Network.PacketCorruptionProbability, 0.02)
+		require.Equal(t, s.Replicas+s.Clients, s.Network.NodeCount)
+		require.Len(t, s.Clocks, s.Replicas+s.Clients)
+		for i := 0; i < s.Replicas+s.Clients; i++ {
+			client := i >= s.Replicas
+			require.Equal(t, client, s.Network.PartitionExempt[i], "seed %d node %d", seed, i)
+			if client {
+				require.Zero(t, s.Clocks[i], "seed %d: client clock not perfect", seed)
+			}
+		}
+		require.LessOrEqual(t, s.Nemesis.ClockDriftPPMMax, int64(sim.DriftPPMMax))
+		require.True(t, slices.IsSorted(s.Kinds))
+	}
+}
+
+// TestSwarmString: one line of key=value pairs, sorted by key, naming every parameter.
+func TestSwarmString(t *testing.T) {
+	s := drawSeed(7)
+	line := s.String()
+	require.NotContains(t, line, "\n")
+	pairs := strings.Split(line, " ")
+	require.True(t, slices.IsSorted(pairs), "pairs sorted: %s", line)
+	keys := map[string]bool{}
+	for _, p := range pairs {
+		key, value, ok := strings.Cut(p, "=")
+		require.True(t, ok, "pair %q", p)
+		require.NotEmpty(t, value, "pair %q", p)
+		require.False(t, keys[key], "key %s twice", key)
+		keys[key] = true
+	}
+	for _, key := range []string{"replicas", "clients", "kinds", "density", "net.delay", "net.loss",
+		"net.replay", "net.reorder", "net.corrupt", "net.capacity", "net.clog", "net.partition",
+		"disk.read_latency", "disk.write_latency", "disk.latent", "disk.read_corrupt",
+		"disk.write_corrupt", "disk.misdirect", "disk.crash_lost", "disk.crash_torn",
+		"disk.capacity", "nemesis.crash", "nemesis.crash_unsynced_wait", "nemesis.pause", "nemesis.partition", "nemesis.clog",
+		"nemesis.clock_step", "nemesis.clock_drift", "nemesis.clock_periodic",
+		"nemesis.disk_slow", "nemesis.disk_corrupt", "nemesis.disk_fill", "clock.0"} {
+		require.True(t, keys[key], "parameter %s missing from %s", key, line)
+	}
+	require.True(t, keys["clock."+string(rune('0'+s.Replicas-1))], "a clock per replica")
+}
+
+// TestSwarmClusterOptions: the options build a real cluster, and the swarm's slices are
+// copied, not shared.
+func TestSwarmClusterOptions(t *testing.T) {
+	s := drawSeed(3)
+	o := s.ClusterOptions(3)
+	require.Equal(t, s.Replicas, o.Replicas)
+	require.Equal(t, s.Clients, o.Clients)
+	require.NotZero(t, o.ClusterID)
+	o.World.Clocks[0].OffsetNs++
+	o.World.Network.PartitionExempt[0] = !o.World.Network.PartitionExempt[0]
+	require.NotEqual(t, s.Clocks[0], o.World.Clocks[0])
+	require.NotEqual(t, s.Network.PartitionExempt[0], o.World.Network.PartitionExempt[0])
+	c := sim.NewCluster(s.ClusterOptions(3))
+	c.RunFor(200 * sim.Millisecond)
+	require.Equal(t, s.Replicas, c.ReplicaCount())
+}
+
+// TestNemesisOptionsValidate: bad rates are clear errors.
+func TestNemesisOptionsValidate(t *testing.T) {
+	require.NoError(t, NemesisOptions{}.Validate())
+	require.ErrorContains(t, NemesisOptions{ReplicaCrashProbability: 1.5}.Validate(),
+		"ReplicaCrashProbability")
+	require.Error(t, NemesisOptions{ClogProbability: 0.1}.Validate())
+	require.Error(t, NemesisOptions{ClockDriftPPMMax: sim.DriftPPMMax + 1}.Validate())
+	require.Error(t, NemesisOptions{DiskSlowProbability: 0.1, DiskSlowMultiplierMax: 1}.Validate())
+	s := drawSeed(1)
+	s.Kinds = []Kind{"disk.nonsense"}
+	require.ErrorContains(t, s.Validate(), "unknown fault kind")
+}
+
+// TestKinds: sorted, unique, described, and each in a known component.
+func TestKinds(t *testing.T) {
+	kinds := AllKinds()
+	require.True(t, slices.IsSorted(kinds))
+	require.Len(t, kinds, len(slices.Compact(slices.Clone(kinds))))
+	for _, k := range kinds {
+		require.NotEmpty(t, k.Description(), "%s", k)
+		require.Contains(t, []string{"network", "disk", "clock", "node"}, k.Component(), "%s", k)
+		require.True(t, k.Valid())
+	}
+	require.False(t, Kind("disk.nonsense").Valid())
+}
