@@ -476,6 +476,11 @@ func (n *Nemesis) Heal(c *sim.Cluster) {
 	c.Trace.Emit(sim.LevelShort, -1, "nemesis", "heal_all: end of the fault phase")
 	c.Network.SetFaultsEnabled(false)
 	c.Network.Heal()
+	// A path capacity drawn small is a fault too: the liveness phase runs on a network
+	// with room for a replica's catch-up traffic.
+	options := c.Network.Options()
+	options.PathMaximumCapacity = max(options.PathMaximumCapacity, sim.DefaultPathMaximumCapacity)
+	assert.That(c.Network.SetOptions(options) == nil, "nemesis: restoring the path capacity")
 	for from := range c.Nodes {
 		for to := range c.Nodes {
 			if from != to {

@@ -10,7 +10,7 @@ import (
 	"vopr/cluster/vsr"
 )
 
-// mutantSeedsMax is how many seeds of the cluster scenario each planted bug may survive.
+// mutantSeedsMax is how many seeds of the swarm scenario each planted bug may survive.
 const mutantSeedsMax = 60
 
 // TestMutantsAreCaught plants each bug of vsr.Mutations in the replicas and requires the
@@ -21,7 +21,7 @@ func TestMutantsAreCaught(t *testing.T) {
 	for _, m := range vsr.Mutations() {
 		t.Run(m.String(), func(t *testing.T) {
 			for seed := uint64(1); seed <= mutantSeedsMax; seed++ {
-				r := runCluster(Options{Seed: seed, Mutation: m})
+				r := runSwarm(Options{Seed: seed, Mutation: m})
 				if r.Outcome != Pass {
 					t.Logf("%s caught at seed %d: %s: %s", m, seed, r.Outcome, r.Reason)
 					return

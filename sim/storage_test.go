@@ -238,6 +238,7 @@ const (
 	stepCheckpoint
 	stepCompact
 	stepTruncate
+	stepReplace // an Append of an op already in the log: a view change's replacement
 )
 
 // crashStep is one operation of a crash-point workload.
@@ -250,18 +251,19 @@ type crashStep struct {
 }
 
 func (s crashStep) String() string {
-	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after"}[s.kind], s.op)
+	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace"}[s.kind], s.op)
 }
 
 // crashWorkload draws a valid sequence of n operations: appends of multi-sector bodies in op
-// order, view changes, checkpoints, compactions and truncations of the uncommitted suffix
-// (after which the truncated ops are appended again with new bodies).
+// order, view changes, checkpoints, compactions, truncations of the uncommitted suffix (after
+// which the truncated ops are appended again with new bodies) and replacing appends (an
+// Append of an op in the log, which drops the ops after it).
 func crashWorkload(seed uint64, n int) []crashStep {
 	r := sim.Stream(seed, "workload")
 	var steps []crashStep
 	head, cp, view, generation := uint64(0), uint64(0), uint32(1), 0
 	for len(steps) < n {
-		switch k := r.IntN(12); {
+		switch k := r.IntN(13); {
 		case k < 7 || head == 0:
 			head++
 			body := fmt.Appendf(nil, "op %d generation %d ", head, generation)
@@ -276,10 +278,16 @@ func crashWorkload(seed uint64, n int) []crashStep {
 				snapshot: fmt.Appendf(nil, "snapshot at %d generation %d", cp, generation)})
 		case k == 9:
 			steps = append(steps, crashStep{kind: stepCompact})
-		case k >= 10 && head > cp:
+		case (k == 10 || k == 11) && head > cp:
 			head = cp + r.Uint64N(head-cp)
 			generation++
 			steps = append(steps, crashStep{kind: stepTruncate, op: head})
+		case k == 12 && head > cp:
+			head = cp + 1 + r.Uint64N(head-cp)
+			generation++
+			body := fmt.Appendf(nil, "op %d generation %d ", head, generation)
+			body = append(body, bytes.Repeat([]byte{byte(head) | 1}, r.IntN(1400))...)
+			steps = append(steps, crashStep{kind: stepReplace, op: head, body: body})
 		}
 	}
 	return steps
@@ -332,7 +340,7 @@ func (run *crashRun) issue() {
 		run.issue()
 	}
 	switch step.kind {
-	case stepAppend:
+	case stepAppend, stepReplace:
 		run.s.Append(storage.Entry{Op: step.op, Body: step.body}, done)
 	case stepSaveState:
 		st := run.s.State()
@@ -358,11 +366,14 @@ func (run *crashRun) acknowledged(step crashStep) {
 		m.view = step.view
 	case stepCheckpoint:
 		m.cp, m.snapshots[step.op] = step.op, step.snapshot
-	case stepTruncate:
+	case stepTruncate, stepReplace:
 		for op := step.op + 1; op <= m.head; op++ {
 			delete(m.log, op)
 		}
 		m.head = step.op
+		if step.kind == stepReplace {
+			m.log[step.op] = step.body
+		}
 	}
 	m.pending = nil
 	m.acked++
@@ -370,6 +381,16 @@ func (run *crashRun) acknowledged(step crashStep) {
 
 // pendingIs reports whether the operation in flight at the crash is of kind k.
 func (m *crashModel) pendingIs(k crashStepKind) bool { return m.pending != nil && m.pending.kind == k }
+
+// pendingWrites reports whether the operation in flight writes an entry for op.
+func (m *crashModel) pendingWrites(op uint64) bool {
+	return (m.pendingIs(stepAppend) || m.pendingIs(stepReplace)) && m.pending.op == op
+}
+
+// pendingMayDrop reports whether the operation in flight may have removed op's entry.
+func (m *crashModel) pendingMayDrop(op uint64) bool {
+	return (m.pendingIs(stepTruncate) && op > m.pending.op) || (m.pendingIs(stepReplace) && op >= m.pending.op)
+}
 
 // checkRecovery checks what Open found after the crash against the model: nothing that was
 // acknowledged is lost, nothing that was never written (or was truncated with an
@@ -391,20 +412,20 @@ func (m *crashModel) checkRecovery(t tb, rec *storage.Recovery, where string) {
 		"%s: recovered view %d, acknowledged %d, pending %v", where, rec.State.View, m.view, m.pending)
 	got := recoveredBodies(rec)
 	for op, body := range got {
-		inFlight := m.pendingIs(stepAppend) && m.pending.op == op && bytes.Equal(m.pending.body, body)
+		inFlight := m.pendingWrites(op) && bytes.Equal(m.pending.body, body)
 		acked, ok := m.log[op]
 		require.True(t, inFlight || (ok && op <= m.head && bytes.Equal(acked, body)),
 			"%s: op %d recovered with a body that was never acknowledged nor in flight", where, op)
 	}
 	for op := cp + 1; op <= m.head; op++ {
-		if m.pendingIs(stepTruncate) && op > m.pending.op {
+		if m.pendingMayDrop(op) {
 			continue // the truncation in flight may have removed it
 		}
 		require.Contains(t, got, op, "%s: acknowledged op %d lost (checkpoint %d, faulty %v)",
 			where, op, cp, rec.Faulty)
 	}
 	for _, op := range rec.Faulty {
-		require.True(t, m.pendingIs(stepAppend) && op == m.pending.op,
+		require.True(t, m.pendingWrites(op),
 			"%s: op %d faulty, but only the append in flight (%v) may be", where, op, m.pending)
 	}
 }
@@ -447,11 +468,12 @@ func crashAt(t tb, seed uint64, lost, torn float64, steps []crashStep, n int) bo
 }
 
 // TestStorageCrashPoints (issue 4 acceptance: the crash-point test, at the engine level): for
-// a workload of appends, superblock writes, checkpoints, compactions and truncations, the
-// disk crashes after every completion in turn, losing or tearing the unsynced writes. Open
-// never loses an acknowledged entry, view or checkpoint, never brings back an entry that was
-// not written or was truncated, reports at most the append in flight as faulty, and the log
-// can be continued.
+// a workload of appends, superblock writes, checkpoints, compactions, truncations and
+// replacing appends, the disk crashes after every completion (every write, sync, create,
+// truncate, remove, list) in turn, losing or tearing the unsynced writes. Open never loses
+// an acknowledged entry, view or checkpoint, never brings back an entry that was not written
+// or was truncated, reports at most the append in flight as faulty, and the log can be
+// continued.
 func TestStorageCrashPoints(t *testing.T) {
 	for _, c := range []struct {
 		seed       uint64

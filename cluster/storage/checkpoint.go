@@ -81,7 +81,7 @@ func (s *Storage) Checkpoint(op uint64, snapshot []byte, done func(error)) {
 func (s *Storage) checkpoint(op uint64, snapshot []byte, done func(error)) {
 	previous := s.sb.State.CheckpointOp
 	assert.That(op >= previous, "storage: checkpoint older than the current one")
-	if op == previous {
+	if op == previous && !s.checkpointLost {
 		done(nil)
 		return
 	}
@@ -91,7 +91,9 @@ func (s *Storage) checkpoint(op uint64, snapshot []byte, done func(error)) {
 	}
 	file := encodeCheckpointFile(op, snapshot)
 	_, err := s.Commit(op)
-	synced := err != nil
+	// A checkpoint replacing a lost one is installed like a state sync: the ops before it may
+	// not be in the log.
+	synced := err != nil || s.checkpointLost
 	sb := s.checkpointSuperblock(op, file, snapshot, synced)
 	name := checkpointName(op)
 	sequence(func(err error) {
@@ -134,6 +136,7 @@ func (s *Storage) checkpointSuperblock(op uint64, file, snapshot []byte, synced 
 // fail the checkpoint: a stale file left behind is removed by the next Open or compaction.
 func (s *Storage) checkpointInstalled(op uint64, synced bool, done func(error)) {
 	assert.That(s.sb.State.CheckpointOp == op, "storage: checkpoint not installed")
+	s.checkpointLost = false
 	if synced {
 		s.auditOp, s.auditHead = op, s.sb.State.AuditHead
 	}

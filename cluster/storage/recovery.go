@@ -19,6 +19,11 @@ type Recovery struct {
 	// then fell back to the previous checkpoint (State.CheckpointOp, the one the other
 	// superblock pair names) and kept the newest view, log view and commit.
 	CheckpointDamaged uint64
+	// CheckpointLost reports that the checkpoint the superblock names did not verify and no
+	// previous one did either: Snapshot is nil, the state machine at State.CheckpointOp is
+	// gone, and the replica must fetch a checkpoint from a peer (state sync) before it can
+	// execute. The superblock and the log above the checkpoint are intact and returned.
+	CheckpointLost bool
 	// Entries are the intact entries with op > CheckpointOp, in op order. There may be gaps:
 	// the ops in Faulty.
 	Entries []Entry
@@ -315,8 +320,20 @@ func readSuperblockFile(fs FS, done func([]byte, error)) {
 	})
 }
 
-// readCheckpoint reads and verifies the checkpoint file the superblock points at.
+// readCheckpoint reads and verifies the checkpoint file the superblock points at. A
+// checkpoint that cannot be recovered is reported as Recovery.CheckpointLost, not as an
+// error: the rest of the replica's durable state is still worth having.
 func (s *Storage) readCheckpoint(rec *Recovery, previous superblock, done func(error)) {
+	s.readCheckpointOrFallBack(rec, previous, func(err error) {
+		if errors.Is(err, ErrCorrupt) {
+			rec.Snapshot, rec.CheckpointLost, s.checkpointLost = nil, true, true
+			err = nil
+		}
+		done(err)
+	})
+}
+
+func (s *Storage) readCheckpointOrFallBack(rec *Recovery, previous superblock, done func(error)) {
 	op := s.sb.State.CheckpointOp
 	if op == 0 {
 		done(nil)

@@ -119,10 +119,13 @@ type slot struct {
 //   - segments is strictly ascending;
 //   - len(queue) <= QueuedMax, and busy whenever an operation is running.
 type Storage struct {
-	fs     FS
-	opts   Options
-	sb     superblock
-	sbPair int // the superblock pair holding sb; the next write goes to the other one
+	// checkpointLost: the newest checkpoint did not verify at Open; the next Checkpoint
+	// replaces it even at the same op.
+	checkpointLost bool
+	fs             FS
+	opts           Options
+	sb             superblock
+	sbPair         int // the superblock pair holding sb; the next write goes to the other one
 	// checkpointPrevious is the checkpoint the other pair's state names (0: none). Its file
 	// is kept, so that if the newest pair is lost, the state Open falls back to is whole.
 	checkpointPrevious uint64

@@ -398,8 +398,17 @@ func TestCheckpointCorrupt(t *testing.T) {
 		d.checkpoint(t, s, 5, []byte("snapshot"))
 		flipBit(d, "checkpoint-0000000000000005", 70*8)
 		d.restart()
-		if _, _, err := d.open(t, smallSegments); !errors.Is(err, storage.ErrCorrupt) {
-			t.Fatalf("Open: %v", err)
+		// Open keeps the superblock and the log and reports the checkpoint lost (the replica
+		// state-syncs); a checkpoint of the same op then replaces the damaged file.
+		s, rec := d.mustOpen(t, smallSegments)
+		if !rec.CheckpointLost || rec.Snapshot != nil || rec.State.CheckpointOp != 5 {
+			t.Fatalf("recovery: lost %t, snapshot %q, state %+v", rec.CheckpointLost, rec.Snapshot, rec.State)
+		}
+		d.checkpoint(t, s, 5, []byte("fetched from a peer"))
+		d.restart()
+		_, rec = d.mustOpen(t, smallSegments)
+		if rec.CheckpointLost || string(rec.Snapshot) != "fetched from a peer" {
+			t.Fatalf("after replacing: lost %t, snapshot %q", rec.CheckpointLost, rec.Snapshot)
 		}
 	})
 }
@@ -500,11 +509,11 @@ func TestCheckpointFallback(t *testing.T) {
 			t.Fatal("the previous checkpoint is gone before the superblock pair naming it")
 		}
 		// The other pair still names checkpoint 6 after the SaveState, so 3 is not the
-		// fallback any more: damage 6 and expect ErrCorrupt, then check the case where it is.
+		// fallback any more: damage 6 and expect it lost, then check the case where it is.
 		flipBit(d, "checkpoint-0000000000000006", 10)
 		d.restart()
-		if _, _, err := d.open(t, smallSegments); !errors.Is(err, storage.ErrCorrupt) {
-			t.Fatalf("Open: %v", err)
+		if _, rec := d.mustOpen(t, smallSegments); !rec.CheckpointLost {
+			t.Fatal("a damaged checkpoint without a fallback is not reported lost")
 		}
 		flipBit(d, "checkpoint-0000000000000006", 10)
 		d.restart()

@@ -27,8 +27,9 @@ const (
 	ClientsMax = 32
 	// RequestBodyMax bounds a client request's payload.
 	RequestBodyMax = 4096
-	// RepairRequestsMax bounds the prepares a replica asks for per repair timeout.
-	RepairRequestsMax = 16
+	// RepairRequestsMax bounds the prepares a replica asks for per repair timeout: a burst
+	// larger than a path's queue would evict its own first (and most needed) requests.
+	RepairRequestsMax = 4
 	// ClockToleranceNs is the runbook's clock-offset tolerance: a replica whose realtime is
 	// further than this from the cluster's agreed time does not timestamp operations.
 	ClockToleranceNs = 500_000_000

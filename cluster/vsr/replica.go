@@ -50,6 +50,9 @@ type Replica struct {
 	checkpointing bool
 	logWriting    bool // an append is in flight (the engine's log is written in op order)
 	checkpointDue bool
+	// stateLost: the checkpoint did not survive on disk; the replica stays recovering until
+	// a state sync installs a peer's checkpoint at or after it.
+	stateLost bool
 	// checkpointingOp is the op of the newest checkpoint issued to the engine (durable or not).
 	checkpointingOp uint64
 	// checkpointSnapshot is the snapshot of checkpointOp, served to replicas that state-sync.
@@ -145,6 +148,10 @@ func (r *Replica) Config() Config { return r.config }
 // Tick advances the replica's timeouts by one tick; the event loop calls it every 10 ms of
 // the replica's monotonic clock.
 func (r *Replica) Tick() {
+	if r.stateLost {
+		r.tickStateLost()
+		return
+	}
 	if r.status == StatusRecovering || r.status == StatusStopped {
 		return
 	}
@@ -174,11 +181,17 @@ func (r *Replica) Tick() {
 // Receive handles one message from the network. Bytes that fail validation are dropped:
 // a network may corrupt, truncate or misroute anything.
 func (r *Replica) Receive(buf []byte) {
-	if r.status == StatusRecovering || r.status == StatusStopped {
+	if r.status == StatusStopped || (r.status == StatusRecovering && !r.stateLost) {
 		return
 	}
 	m, err := Decode(buf, r.cluster)
 	if err != nil {
+		return
+	}
+	if r.stateLost {
+		if m.Header.Command == CommandSync {
+			r.onSync(m)
+		}
 		return
 	}
 	defer r.invariants()

@@ -41,6 +41,13 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.op = r.checkpointOp
 	r.installRecoveredEntries(rec)
 	r.commitMax = max(r.commitMax, min(st.Commit, r.op))
+	if rec.CheckpointLost {
+		// The state at the checkpoint is gone but the log above it is not: stay recovering
+		// and fetch a checkpoint from a peer (state sync) before taking part.
+		r.stateLost = true
+		r.emit(EventRecovered, r.op, [16]byte{}, "checkpoint lost: state sync needed")
+		return
+	}
 	r.emit(EventRecovered, r.op, [16]byte{}, "recovered from disk")
 	r.rejoin()
 	r.invariants()

@@ -12,6 +12,8 @@ type repairState struct {
 	// stuckRounds counts repair rounds in which the next op to execute stayed missing: past
 	// a limit, its prepare is presumed compacted everywhere and the replica state-syncs.
 	stuckRounds int
+	// lastCommitMin and lastOp are the position at the previous repair round.
+	lastCommitMin, lastOp uint64
 }
 
 // RepairStuckRoundsMax is how many repair rounds a replica waits for the next op to execute
@@ -128,17 +130,27 @@ func (r *Replica) acceptRepair(m Message) bool {
 	return true
 }
 
+// checkStuck counts repair rounds without progress while the replica knows it lacks ops
+// (the next op to execute is missing, or the primary is ahead of our log). Past a limit the
+// ops are presumed compacted away everywhere, and the replica state-syncs.
 func (r *Replica) checkStuck() {
-	if _, ok := r.log.prepare(r.commitMin + 1); ok || r.commitMin >= r.commitMax {
+	_, haveNext := r.log.prepare(r.commitMin + 1)
+	lacking := (r.commitMin < r.commitMax && !haveNext) || r.repair.wantOp > r.op
+	progress := r.commitMin != r.repair.lastCommitMin || r.op != r.repair.lastOp
+	r.repair.lastCommitMin, r.repair.lastOp = r.commitMin, r.op
+	if !lacking || progress {
 		r.repair.stuckRounds = 0
 		return
 	}
 	r.repair.stuckRounds++
 	if r.repair.stuckRounds >= RepairStuckRoundsMax && r.count > 1 {
 		r.repair.stuckRounds = 0
-		to := r.rand.IntN(r.count - 1)
-		if to >= r.replica {
-			to++
+		to := r.primaryIndex(r.view)
+		if to == r.replica {
+			to = r.rand.IntN(r.count - 1)
+			if to >= r.replica {
+				to++
+			}
 		}
 		r.requestSync(to)
 	}

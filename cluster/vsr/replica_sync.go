@@ -16,6 +16,9 @@ func (r *Replica) requestSync(to int) {
 	r.syncCooldown = SyncRequestTicksMin
 	h := r.header(CommandRequestSync)
 	h.Op = r.commitMin
+	if r.stateLost {
+		h.Op = r.checkpointOp - 1 // our checkpoint's own op will do: we lost its state
+	}
 	r.bus.SendToReplica(to, Encode(h, nil))
 }
 
@@ -36,8 +39,25 @@ func (r *Replica) onRequestSync(m Message) {
 
 // onSync installs a peer's checkpoint that is ahead of our executed state. The checkpoint is
 // made durable before anything else happens, so a crash afterwards recovers from it.
+// tickStateLost asks a random peer for a checkpoint every SyncRequestTicksMin ticks while
+// the replica's own checkpoint is lost.
+func (r *Replica) tickStateLost() {
+	r.syncCooldown = max(r.syncCooldown-1, 0)
+	if r.count > 1 {
+		to := r.rand.IntN(r.count - 1)
+		if to >= r.replica {
+			to++
+		}
+		r.requestSync(to)
+	}
+}
+
 func (r *Replica) onSync(m Message) {
 	h := m.Header
+	if r.stateLost {
+		r.onSyncStateLost(m)
+		return
+	}
 	if r.status == StatusRecovering || r.checkpointing || h.Op <= r.commitMin || h.Op%CheckpointInterval != 0 {
 		return
 	}
@@ -75,4 +95,38 @@ func (r *Replica) onSync(m Message) {
 		r.commitExecute()
 	})
 	assert.That(r.commitMin <= r.commitMax && r.commitMax <= r.op, "state sync broke commit <= op")
+}
+
+// onSyncStateLost installs a peer's checkpoint at or after our lost one, makes it durable
+// (replacing the damaged file), and only then rejoins the protocol.
+func (r *Replica) onSyncStateLost(m Message) {
+	h := m.Header
+	if r.checkpointing || h.Op < r.checkpointOp || h.Op%CheckpointInterval != 0 {
+		return
+	}
+	if err := r.restoreSnapshot(h.Op, m.Body); err != nil {
+		return
+	}
+	if r.op < h.Op {
+		for op := r.checkpointOp + 1; op <= r.op; op++ {
+			r.log.clear(op)
+		}
+		r.op = h.Op
+	}
+	r.commitMin, r.commitMax = h.Op, max(r.commitMax, h.Op)
+	r.checkpointing = true
+	r.checkpointingOp = max(r.checkpointingOp, h.Op)
+	snapshot := append([]byte(nil), m.Body...)
+	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
+		r.checkpointing = false
+		if err != nil || !r.stateLost {
+			return // retried on the next sync
+		}
+		r.stateLost = false
+		r.checkpointOp, r.checkpointSnapshot = h.Op, snapshot
+		r.metrics.StateSyncs++
+		r.emit(EventStateSync, h.Op, h.Context, "checkpoint restored from a peer")
+		r.rejoin()
+		r.invariants()
+	})
 }

@@ -23,7 +23,7 @@ type runFlags struct {
 	json     string
 }
 
-const defaultScenario = "cluster"
+const defaultScenario = "swarm"
 
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

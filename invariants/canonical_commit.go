@@ -1,0 +1,125 @@
+package invariants
+
+import (
+	"vopr/cluster/checksum"
+	"vopr/cluster/vsr"
+)
+
+// NameCanonicalCommit checks the canonical commit history (TigerBeetle's state checker):
+// the first prepare any replica executes at an op is canonical, and every replica that
+// executes that op executes the same prepare (by header checksum). Each replica executes
+// ops one after another: op n+1 right after op n, or a jump forward by state sync to a
+// checkpoint. Only a crash may send it back: it then resumes from its checkpoint (at most
+// its last executed op) and re-executes the same prepares, which the canonical check sees.
+// Inspections must agree: commit_min is the last op the events showed executed.
+const NameCanonicalCommit = "canonical_commit"
+
+// commitRecord is the canonical prepare of an op: who executed it first, in which view, when.
+type commitRecord struct {
+	sum     checksum.Sum
+	replica int
+	view    uint32
+	atNs    int64
+}
+
+// executor is one replica's execution position.
+//
+// Invariant: known implies last is the op its state machine is at; ceiling >= last is the
+// highest op it has executed (or synced to) in any lifetime.
+type executor struct {
+	known   bool
+	last    uint64
+	ceiling uint64
+	crashed bool // it has restarted at least once: its first look is a recovery
+}
+
+type canonicalCommit struct {
+	canon     opTable[commitRecord]
+	executors []executor
+}
+
+func (c *canonicalCommit) executor(replica int) *executor {
+	c.executors = grow(c.executors, replica)
+	return &c.executors[replica]
+}
+
+// lookup returns the canonical prepare of op, if a replica has executed it.
+func (c *canonicalCommit) lookup(op uint64) (commitRecord, bool) { return c.canon.get(op) }
+
+func (c *canonicalCommit) event(atNs int64, e vsr.Event) *Violation {
+	switch e.Kind {
+	case vsr.EventCommit:
+		return c.commit(atNs, e)
+	case vsr.EventStateSync:
+		return c.sync(atNs, e)
+	}
+	return nil
+}
+
+func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
+	fail := func(format string, args ...any) *Violation {
+		return violation(NameCanonicalCommit, e.Replica, e.Op, e.View, atNs, format, args...)
+	}
+	if first, ok := c.canon.get(e.Op); !ok {
+		c.canon.put(e.Op, commitRecord{sum: e.Checksum, replica: e.Replica, view: e.View, atNs: atNs})
+	} else if first.sum != e.Checksum {
+		return fail("executed prepare %s at op %d, but replica %d executed prepare %s there (view %d, at %s)",
+			short(e.Checksum), e.Op, first.replica, short(first.sum), first.view, formatNs(first.atNs))
+	}
+	x := c.executor(e.Replica)
+	switch {
+	case x.known && e.Op <= x.last:
+		return fail("executed op %d after op %d without a restart: execution went back", e.Op, x.last)
+	case x.known && e.Op > x.last+1:
+		return fail("executed op %d right after op %d: ops %d..%d were skipped", e.Op, x.last, x.last+1, e.Op-1)
+	case !x.known && x.crashed && e.Op > x.ceiling+1:
+		return fail("first op executed since a restart is %d, but the replica had executed only up to op %d",
+			e.Op, x.ceiling)
+	}
+	x.known, x.last, x.ceiling = true, e.Op, max(x.ceiling, e.Op)
+	return nil
+}
+
+// sync: a state sync installed a peer's checkpoint at e.Op (e.Checksum names the prepare
+// of that op, zero if the peer did not know it).
+func (c *canonicalCommit) sync(atNs int64, e vsr.Event) *Violation {
+	fail := func(format string, args ...any) *Violation {
+		return violation(NameCanonicalCommit, e.Replica, e.Op, e.View, atNs, format, args...)
+	}
+	if first, ok := c.canon.get(e.Op); ok && !e.Checksum.IsZero() && first.sum != e.Checksum {
+		return fail("state-synced to a checkpoint at op %d of prepare %s, but replica %d executed prepare %s there",
+			e.Op, short(e.Checksum), first.replica, short(first.sum))
+	}
+	x := c.executor(e.Replica)
+	if x.known && e.Op <= x.last {
+		return fail("state sync moved execution back from op %d to op %d", x.last, e.Op)
+	}
+	x.known, x.last, x.ceiling = true, e.Op, max(x.ceiling, e.Op)
+	return nil
+}
+
+func (c *canonicalCommit) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+	if !running(in.Status) {
+		return nil
+	}
+	x := c.executor(replica)
+	if !x.known {
+		// The first look since a restart: execution resumes from the recovered checkpoint.
+		if x.crashed && in.CommitMin > x.ceiling {
+			return violation(NameCanonicalCommit, replica, in.CommitMin, in.View, atNs,
+				"resumed at commit_min %d, past op %d, the highest it ever executed", in.CommitMin, x.ceiling)
+		}
+		x.known, x.last = true, in.CommitMin
+		return nil
+	}
+	if in.CommitMin != x.last {
+		return violation(NameCanonicalCommit, replica, in.CommitMin, in.View, atNs,
+			"commit_min is %d, but the last op it executed is %d", in.CommitMin, x.last)
+	}
+	return nil
+}
+
+func (c *canonicalCommit) crash(replica int) {
+	x := c.executor(replica)
+	x.known, x.crashed = false, true
+}

@@ -1,0 +1,42 @@
+// Package invariants checks the safety properties of DESIGN.md section 5 while a simulation
+// runs: on every replica event (a commit, a state sync, a recovery), on every inspection of a
+// replica's state, on every crash and on every client reply, not only at the end.
+//
+// The harness owns a Suite and feeds it:
+//
+//	s := invariants.NewSuite(replicaCount)
+//	OnEvent(atNs, vsr.Event)             // every replica event (sim.ClusterOptions.OnEvent)
+//	OnInspect(atNs, replica, Inspection) // after state changes or every tick, per running replica
+//	OnCrash(atNs, replica)               // the replica's volatile state is gone
+//	OnMessage(atNs, vsr.Header)          // optional: headers replicas send (votes)
+//	History().Invoke / Complete          // every client request and its outcome
+//	Violation()                          // the first violation so far, or nil
+//	Finish()                             // end of run: linearizability; the first violation
+//
+// Checkers, one per file, each with a test that feeds it a broken history and sees it fire
+// with a message naming the replica, op, view and time (Describe lists them):
+//
+//   - commit_le_op.go: checkpoint_op <= commit_min <= commit_number <= op_number.
+//   - canonical_commit.go: one canonical prepare per op across all replicas; each replica
+//     executes ops in order without gaps, and after a restart re-executes the same prepares.
+//   - view_monotonic.go: a replica's view never decreases while it runs, and after a restart
+//     it never falls below a view it voted in (prepare_ok, do_view_change) or recovered in.
+//   - single_primary.go: at most one normal primary per view.
+//   - digest_agreement.go: replicas at the same commit_min hold the same state digest.
+//   - acked_survive.go: an acknowledged op was executed, keeps its prepare, and is in the log
+//     of every normal primary of its view or a later one.
+//   - linearizable.go: the client history, checked with porcupine per key (history.go
+//     records it; model.go is the key/value model).
+//
+// Determinism: checkers run on the caller's goroutine, read no clock and produce no
+// map-order-dependent output; a violation is a pure function of the calls made. Porcupine
+// runs its partitions on goroutines inside Finish, without a timeout, and answers a bool;
+// the failing key and operation are then located by checking keys one at a time in sorted
+// order, so the report is deterministic too.
+//
+// Cost: OnEvent and OnInspect do O(1) work per call (a slice or small-map lookup), plus
+// O(log acked views) for acked_survive; memory is O(ops + views). Finish costs what
+// porcupine costs.
+//
+// Imports: the standard library, vopr/cluster/... and github.com/anishathalye/porcupine.
+package invariants

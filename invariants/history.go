@@ -1,0 +1,123 @@
+package invariants
+
+import (
+	"fmt"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+)
+
+// History records the clients' key/value operations for the linearizability check (and
+// hands each acknowledgement to acked_survive when it belongs to a Suite). Every Invoke is
+// completed by exactly one of Return, Complete, Indeterminate or Evicted; an operation
+// still pending at the end counts as indeterminate.
+//
+// Outcomes (client.Outcome):
+//   - OK: the result is known and the operation took effect exactly once, between its
+//     invocation and its return;
+//   - Indeterminate: it may take effect at any time after its invocation, even after the
+//     client gave up, or never: its return time is infinite and any result is accepted
+//     (an indeterminate Get constrains nothing and is left out);
+//   - Evicted: it never ran and never will, so it is left out.
+type History struct {
+	ops []historyOp
+	// onAck, set by a Suite, takes every acknowledgement as it arrives.
+	onAck func(atNs int64, client int, op uint64, view uint32) *Violation
+	// report, set by a Suite, takes a malformed reply at once; standalone, Check returns it.
+	report func(*Violation)
+	bad    *Violation
+	// noPrune keeps every indeterminate write in the check (tests compare verdicts).
+	noPrune bool
+}
+
+type opStatus uint8
+
+const (
+	opPending opStatus = iota
+	opReturned
+	opIndeterminate
+	opEvicted
+)
+
+type historyOp struct {
+	client   int
+	op       kv.Op
+	callNs   int64
+	returnNs int64
+	status   opStatus
+	result   kv.Result
+	logOp    uint64 // the op number of the reply's prepare, 0 if unknown
+	view     uint32 // the view of the reply
+}
+
+// NewHistory returns an empty history, for use without a Suite.
+func NewHistory() *History { return &History{} }
+
+// Len returns the number of operations invoked.
+func (h *History) Len() int { return len(h.ops) }
+
+// Invoke records that client submitted op at atNs and returns the operation's id. op must
+// be valid (kv.ValidateOp): a client cannot send an invalid one.
+func (h *History) Invoke(client int, op kv.Op, atNs int64) int {
+	if err := kv.ValidateOp(op); err != nil {
+		panic(fmt.Sprintf("invariants: history: invoking an invalid op: %v", err))
+	}
+	h.ops = append(h.ops, historyOp{client: client, op: op, callNs: atNs})
+	return len(h.ops) - 1
+}
+
+// Return records the encoded kv.Result of operation id, received at atNs.
+func (h *History) Return(id int, reply []byte, atNs int64) { h.complete(id, reply, 0, 0, atNs) }
+
+// Indeterminate records that the client gave up on operation id.
+func (h *History) Indeterminate(id int) { h.pending(id, "indeterminate").status = opIndeterminate }
+
+// Evicted records that operation id was refused because its session was evicted.
+func (h *History) Evicted(id int) { h.pending(id, "evicted").status = opEvicted }
+
+// Complete records a client's outcome for operation id at atNs: the one call a harness
+// needs in the client's done callback.
+func (h *History) Complete(id int, r client.Result, atNs int64) {
+	switch r.Outcome {
+	case client.OK:
+		h.complete(id, r.Reply, r.Op, r.View, atNs)
+	case client.Indeterminate:
+		h.Indeterminate(id)
+	default:
+		h.Evicted(id)
+	}
+}
+
+func (h *History) pending(id int, what string) *historyOp {
+	if id < 0 || id >= len(h.ops) || h.ops[id].status != opPending {
+		panic(fmt.Sprintf("invariants: history: %s for operation %d, which is not pending", what, id))
+	}
+	return &h.ops[id]
+}
+
+func (h *History) complete(id int, reply []byte, logOp uint64, view uint32, atNs int64) {
+	o := h.pending(id, "return")
+	o.status, o.returnNs, o.logOp, o.view = opReturned, atNs, logOp, view
+	result, err := kv.DecodeResult(reply)
+	if err != nil {
+		o.status = opIndeterminate // keep the check meaningful for the other operations
+		h.fail(violation(NameLinearizable, -1, logOp, view, atNs, "client %d's %s was answered with a reply that does not decode: %v",
+			o.client, describeOp(o.op), err))
+		return
+	}
+	o.result = result
+	if h.onAck != nil && logOp != 0 {
+		h.fail(h.onAck(atNs, o.client, logOp, view))
+	}
+}
+
+func (h *History) fail(v *Violation) {
+	if v == nil {
+		return
+	}
+	if h.report != nil {
+		h.report(v)
+	} else if h.bad == nil {
+		h.bad = v
+	}
+}

@@ -1,0 +1,308 @@
+package invariants
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+)
+
+func put(key, value string) kv.Op      { return kv.Op{Kind: kv.KindPut, Key: key, Value: value} }
+func get(key string) kv.Op             { return kv.Op{Kind: kv.KindGet, Key: key} }
+func appendOp(key, value string) kv.Op { return kv.Op{Kind: kv.KindAppend, Key: key, Value: value} }
+func cas(key, expected, value string) kv.Op {
+	return kv.Op{Kind: kv.KindCAS, Key: key, Expected: expected, Value: value}
+}
+
+var (
+	ok       = kv.Result{Status: kv.StatusOK}
+	notFound = kv.Result{Status: kv.StatusNotFound}
+)
+
+func okValue(v string) kv.Result  { return kv.Result{Status: kv.StatusOK, Value: v} }
+func mismatch(v string) kv.Result { return kv.Result{Status: kv.StatusMismatch, Value: v} }
+
+// record adds an operation that returned r, from callMs to returnMs; logOp names its reply.
+func record(h *History, client int, op kv.Op, callMs, returnMs int64, r kv.Result, logOp uint64) int {
+	id := h.Invoke(client, op, callMs*ms)
+	h.Complete(id, replyOK(r, logOp), returnMs*ms)
+	return id
+}
+
+func replyOK(r kv.Result, logOp uint64) client.Result {
+	return client.Result{Outcome: client.OK, Reply: kv.EncodeResult(r), Op: logOp, View: uint32(logOp / 10)}
+}
+
+func TestLinearizablePassesAConcurrentHistory(t *testing.T) {
+	h := NewHistory()
+	record(h, 1, put("x", "1"), 0, 100, ok, 1)
+	record(h, 2, get("x"), 10, 40, notFound, 2)      // before the put took effect
+	record(h, 3, get("x"), 50, 150, okValue("1"), 3) // concurrent with the put: sees it
+	record(h, 2, appendOp("x", "2"), 110, 200, ok, 4)
+	record(h, 1, cas("x", "1", "3"), 120, 210, mismatch("12"), 5) // after the append
+	record(h, 3, cas("x", "12", "4"), 220, 230, ok, 6)
+	record(h, 1, get("x"), 240, 250, okValue("4"), 7)
+	record(h, 2, kv.Op{Kind: kv.KindCAS, Key: "y", Value: "a", ExpectedAbsent: true}, 0, 300, ok, 8)
+	record(h, 3, cas("z", "a", "b"), 0, 10, notFound, 9)
+	record(h, 3, put("w", "new"), 0, 10, kv.Result{Status: kv.StatusFull}, 10) // a full map refuses new keys
+	record(h, 3, get("w"), 20, 30, notFound, 11)
+	require.Nil(t, h.Check())
+}
+
+func TestLinearizableFiresOnAStaleRead(t *testing.T) {
+	h := NewHistory()
+	record(h, 1, put("x", "1"), 0, 10, ok, 11)
+	record(h, 2, put("x", "2"), 20, 30, ok, 12)
+	record(h, 3, get("y"), 20, 30, notFound, 13)
+	record(h, 3, get("x"), 40, 50, okValue("1"), 27)
+	record(h, 1, get("x"), 60, 70, okValue("2"), 28)
+	v := h.Check()
+	requireViolation(t, v, NameLinearizable, -1, 27, 2, 50*ms)
+	require.Contains(t, v.Message, `key "x": client 3's get("x") -> ok "1" (invoked at 40.000ms)`)
+	require.Contains(t, v.Message, `client 2 put("x", "2") -> ok [20.000ms, 30.000ms]`)
+	require.Equal(t, v, h.Check(), "the report is deterministic")
+}
+
+func TestLinearizableIndeterminateWrites(t *testing.T) {
+	build := func() *History {
+		h := NewHistory()
+		record(h, 1, put("x", "1"), 0, 10, ok, 1)
+		h.Indeterminate(h.Invoke(2, put("x", "2"), 20*ms))
+		h.Indeterminate(h.Invoke(2, get("x"), 21*ms)) // constrains nothing
+		return h
+	}
+	t.Run("shows_up_later", func(t *testing.T) {
+		h := build()
+		record(h, 3, get("x"), 100, 110, okValue("1"), 3)
+		record(h, 3, get("x"), 120, 130, okValue("2"), 4) // took effect long after the client gave up
+		require.Nil(t, h.Check())
+	})
+	t.Run("never_shows_up", func(t *testing.T) {
+		h := build()
+		record(h, 3, get("x"), 100, 110, okValue("1"), 3)
+		require.Nil(t, h.Check())
+	})
+	t.Run("pending_at_the_end_counts_as_indeterminate", func(t *testing.T) {
+		h := build()
+		h.Invoke(1, appendOp("x", "3"), 90*ms)
+		record(h, 3, get("x"), 100, 110, okValue("23"), 3)
+		require.Nil(t, h.Check())
+	})
+	t.Run("cannot_take_effect_twice", func(t *testing.T) {
+		h := build()
+		record(h, 3, get("x"), 100, 110, okValue("2"), 3)
+		record(h, 1, put("x", "5"), 115, 118, ok, 4)
+		record(h, 3, get("x"), 120, 130, okValue("2"), 5)
+		requireViolation(t, h.Check(), NameLinearizable, -1, 5, 0, 130*ms)
+	})
+	t.Run("evicted_never_runs", func(t *testing.T) {
+		h := build()
+		id := h.Invoke(1, put("x", "9"), 30*ms)
+		h.Complete(id, client.Result{Outcome: client.Evicted}, 40*ms)
+		record(h, 3, get("x"), 100, 110, okValue("9"), 41)
+		requireViolation(t, h.Check(), NameLinearizable, -1, 41, 4, 110*ms)
+	})
+}
+
+func TestLinearizableFiresOnAnUndecodableReply(t *testing.T) {
+	h := NewHistory()
+	id := h.Invoke(1, get("x"), 0)
+	h.Complete(id, client.Result{Outcome: client.OK, Reply: []byte{0xff}, Op: 3, View: 1}, 10*ms)
+	requireViolation(t, h.Check(), NameLinearizable, -1, 3, 1, 10*ms)
+}
+
+func TestHistoryRejectsMisuse(t *testing.T) {
+	h := NewHistory()
+	require.Panics(t, func() { h.Invoke(1, kv.Op{Kind: kv.KindGet}, 0) })
+	id := h.Invoke(1, get("x"), 0)
+	h.Indeterminate(id)
+	require.Panics(t, func() { h.Return(id, kv.EncodeResult(notFound), 1) })
+	require.Panics(t, func() { h.Evicted(7) })
+}
+
+func TestKVModelPartitionsByKey(t *testing.T) {
+	model := KVModel()
+	ops := []porcupine.Operation{
+		{Input: put("b", "1"), Output: kvOutput{known: true, result: ok}, Call: 0, Return: 1},
+		{Input: get("a"), Output: kvOutput{known: true, result: notFound}, Call: 0, Return: 1},
+		{Input: get("b"), Output: kvOutput{known: true, result: okValue("1")}, Call: 2, Return: 3},
+	}
+	parts := model.Partition(ops)
+	require.Len(t, parts, 2)
+	require.Equal(t, "a", parts[0][0].Input.(kv.Op).Key)
+	require.Len(t, parts[1], 2)
+	require.True(t, porcupine.CheckOperations(model, ops))
+
+	events := []porcupine.Event{
+		{Kind: porcupine.CallEvent, Value: put("b", "1"), Id: 0},
+		{Kind: porcupine.CallEvent, Value: get("a"), Id: 1},
+		{Kind: porcupine.ReturnEvent, Value: kvOutput{known: true, result: ok}, Id: 0},
+		{Kind: porcupine.ReturnEvent, Value: kvOutput{known: true, result: okValue("x")}, Id: 1},
+	}
+	eparts := model.PartitionEvent(events)
+	require.Len(t, eparts, 2)
+	require.Len(t, eparts[0], 2)
+	require.False(t, porcupine.CheckEvents(model, events), "a read of a value never written")
+	require.Equal(t, `cas("k", absent -> "v") -> mismatch "w"`, model.DescribeOperation(
+		kv.Op{Kind: kv.KindCAS, Key: "k", Value: "v", ExpectedAbsent: true}, kvOutput{known: true, result: mismatch("w")}))
+}
+
+// genOp draws a valid operation on a few keys with short values from a small alphabet.
+func genOp(t *rapid.T) kv.Op {
+	key := rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "key")
+	value := rapid.StringOfN(rapid.RuneFrom([]rune("xyz")), 0, 3, -1).Draw(t, "value")
+	switch rapid.IntRange(0, 4).Draw(t, "kind") {
+	case 0, 1:
+		return get(key)
+	case 2:
+		return put(key, value)
+	case 3:
+		return appendOp(key, value)
+	}
+	if rapid.Bool().Draw(t, "absent") {
+		return kv.Op{Kind: kv.KindCAS, Key: key, Value: value, ExpectedAbsent: true}
+	}
+	return cas(key, rapid.StringOfN(rapid.RuneFrom([]rune("xyz")), 0, 3, -1).Draw(t, "expected"), value)
+}
+
+// TestKVModelMatchesTheStateMachine: the model's result and next state for any state and
+// operation are what cluster/kv's Machine does.
+func TestKVModelMatchesTheStateMachine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := kv.New()
+		for _, op := range rapid.SliceOfN(rapid.Custom(genOp), 1, 20).Draw(t, "ops") {
+			value, present := m.Get(op.Key)
+			state := kvState{present: present, value: value}
+			want, err := kv.DecodeResult(m.Apply(kv.EncodeOp(op)))
+			require.NoError(t, err)
+			okStep, next := kvStep(state, op, kvOutput{known: true, result: want})
+			require.True(t, okStep, "%s on %s: machine says %+v", describeOp(op), describeState(state), want)
+			value, present = m.Get(op.Key)
+			require.Equal(t, kvState{present: present, value: value}, next)
+		}
+	})
+}
+
+// TestLinearizableProperty: histories produced by a real state machine, with each
+// operation's interval around its linearization point (so clients overlap), are
+// linearizable; corrupting one read's value makes them not.
+func TestLinearizableProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ops := rapid.SliceOfN(rapid.Custom(genOp), 1, 40).Draw(t, "ops")
+		ops = append(ops, get(ops[0].Key)) // at least one read
+		m := kv.New()
+		h := NewHistory()
+		var reads []int
+		for i, op := range ops {
+			point := int64(i+1) * 10
+			call := point - rapid.Int64Range(0, 25).Draw(t, "before")
+			ret := point + rapid.Int64Range(0, 25).Draw(t, "after")
+			result, err := kv.DecodeResult(m.Apply(kv.EncodeOp(op)))
+			require.NoError(t, err)
+			id := h.Invoke(i%4, op, call)
+			if op.Kind != kv.KindGet && rapid.IntRange(0, 9).Draw(t, "indeterminate") == 0 {
+				h.Indeterminate(id) // it took effect; the client never learned
+				continue
+			}
+			h.Return(id, kv.EncodeResult(result), ret)
+			if op.Kind == kv.KindGet {
+				reads = append(reads, id)
+			}
+		}
+		require.Nil(t, h.Check())
+
+		victim := reads[rapid.IntRange(0, len(reads)-1).Draw(t, "victim")]
+		h.ops[victim].result = okValue("never-written") // outside the values' alphabet
+		v := h.Check()
+		require.NotNil(t, v, "a read of a value never written must fail")
+		require.Equal(t, NameLinearizable, v.Checker)
+		require.LessOrEqual(t, v.AtNs, h.ops[victim].returnNs, "blames the corrupt read or an earlier return")
+	})
+}
+
+func TestLinearizableLargeSequentialHistoryIsFast(t *testing.T) {
+	h := NewHistory()
+	m := kv.New()
+	for i := 0; i < 20000; i++ {
+		var op kv.Op
+		key := fmt.Sprintf("k%d", i%8)
+		switch i % 3 {
+		case 0:
+			op = put(key, fmt.Sprint(i))
+		case 1:
+			op = get(key)
+		default:
+			op = appendOp(key, "z")
+		}
+		r, _ := kv.DecodeResult(m.Apply(kv.EncodeOp(op)))
+		id := h.Invoke(i%5, op, int64(i)*ms)
+		if i%97 == 0 && op.Kind != kv.KindGet {
+			h.Indeterminate(id)
+			continue
+		}
+		h.Return(id, kv.EncodeResult(r), int64(i)*ms+ms/2)
+	}
+	require.Nil(t, h.Check())
+	require.Equal(t, int64(math.MaxInt64), h.operations(math.MaxInt64, []int{0}, make([]bool, h.Len()))[0].Return, "op 0 is indeterminate")
+}
+
+// TestLinearizableManyLostWritesFailFast: a failing history with many indeterminate writes
+// nobody observed would make porcupine try every subset of them (minutes at 16); they are
+// left out instead.
+func TestLinearizableManyLostWritesFailFast(t *testing.T) {
+	h := NewHistory()
+	at := int64(0)
+	for i := 0; i < 40; i++ {
+		h.Indeterminate(h.Invoke(1, put("x", fmt.Sprint("lost", i)), at*ms))
+		record(h, 2, put("x", fmt.Sprint(i)), at+1, at+2, ok, uint64(2*i+1))
+		record(h, 3, get("x"), at+3, at+4, okValue(fmt.Sprint(i)), uint64(2*i+2))
+		at += 5
+	}
+	record(h, 3, get("x"), at, at+1, okValue("stale"), 99)
+	requireViolation(t, h.Check(), NameLinearizable, -1, 99, 9, (at+1)*ms)
+}
+
+// TestLinearizablePruningKeepsVerdicts: leaving unobserved indeterminate writes out of the
+// check never changes its verdict, on small random histories that pass or fail.
+func TestLinearizablePruningKeepsVerdicts(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 9).Draw(t, "n")
+		m := kv.New()
+		pruned, full := NewHistory(), NewHistory()
+		full.noPrune = true
+		for i := 0; i < n; i++ {
+			op := genOp(t)
+			op.Key = "k" // one key: every operation interacts
+			point := int64(i+1) * 10
+			call := point - rapid.Int64Range(0, 25).Draw(t, "before")
+			ret := point + rapid.Int64Range(0, 25).Draw(t, "after")
+			applied := rapid.IntRange(0, 5).Draw(t, "applied") != 0 // else: lost before it ran
+			var result kv.Result
+			if applied {
+				result, _ = kv.DecodeResult(m.Apply(kv.EncodeOp(op)))
+			}
+			if rapid.IntRange(0, 9).Draw(t, "corrupt") == 0 {
+				result = okValue(rapid.SampledFrom([]string{"", "x", "xy", "zz"}).Draw(t, "wrong"))
+			}
+			indeterminate := !applied || rapid.IntRange(0, 3).Draw(t, "indeterminate") == 0
+			for _, h := range []*History{pruned, full} {
+				id := h.Invoke(1+i%3, op, call)
+				if indeterminate {
+					h.Indeterminate(id)
+				} else {
+					h.Return(id, kv.EncodeResult(result), ret)
+				}
+			}
+		}
+		want, got := full.Check(), pruned.Check()
+		if (want == nil) != (got == nil) {
+			t.Fatalf("verdicts differ: without pruning %v, with pruning %v", want, got)
+		}
+	})
+}

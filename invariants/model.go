@@ -1,0 +1,188 @@
+package invariants
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/anishathalye/porcupine"
+
+	"vopr/cluster/kv"
+)
+
+// The key/value model of cluster/kv for porcupine, partitioned by key: an operation reads
+// and writes one key only, so the history is linearizable exactly when each key's
+// sub-history is (Herlihy and Wing's locality), and the state of a partition is one value.
+//
+// Inputs are kv.Op; outputs are kvOutput. StatusFull depends on how many keys the whole map
+// holds, which one partition cannot see, so the model allows it wherever the operation
+// would create the key, and then the state is unchanged.
+
+// kvState is the value of one key.
+type kvState struct {
+	present bool
+	value   string
+}
+
+// kvOutput is an operation's result; known is false for an indeterminate operation, which
+// may have taken effect (with whatever result) or not at all.
+type kvOutput struct {
+	known  bool
+	result kv.Result
+}
+
+// KVModel returns the porcupine model of the key/value state machine, partitioned by key.
+func KVModel() porcupine.Model {
+	return porcupine.Model{
+		Partition:      partitionByKey,
+		PartitionEvent: partitionEventsByKey,
+		Init:           func() any { return kvState{} },
+		Step: func(state, input, output any) (bool, any) {
+			return kvStep(state.(kvState), input.(kv.Op), output.(kvOutput))
+		},
+		DescribeOperation: func(input, output any) string {
+			return describeOp(input.(kv.Op)) + " -> " + describeOutput(input.(kv.Op), output.(kvOutput))
+		},
+		Hash:          func(state any) uint64 { return hashState(state.(kvState)) },
+		DescribeState: func(state any) string { return describeState(state.(kvState)) },
+	}
+}
+
+// hashState is FNV-1a over the state (porcupine's cache buckets; equal states hash equal).
+func hashState(s kvState) uint64 {
+	h := uint64(14695981039346656037)
+	if s.present {
+		h = (h ^ 1) * 1099511628211
+	}
+	for i := 0; i < len(s.value); i++ {
+		h = (h ^ uint64(s.value[i])) * 1099511628211
+	}
+	return h
+}
+
+// kvStep is cluster/kv's Machine.apply on one key, checked against an observed output.
+func kvStep(s kvState, op kv.Op, out kvOutput) (bool, any) {
+	want, next, creates := kvApply(s, op)
+	if !out.known {
+		return true, next
+	}
+	if out.result.Status == kv.StatusFull {
+		return creates, s
+	}
+	return out.result == want, next
+}
+
+// kvApply returns the result and next state of op on s, and whether it would create the key
+// (the only case where StatusFull may be answered instead).
+func kvApply(s kvState, op kv.Op) (result kv.Result, next kvState, creates bool) {
+	set := func(value string) (kv.Result, kvState, bool) {
+		return kv.Result{Status: kv.StatusOK}, kvState{present: true, value: value}, !s.present
+	}
+	switch op.Kind {
+	case kv.KindGet:
+		if !s.present {
+			return kv.Result{Status: kv.StatusNotFound}, s, false
+		}
+		return kv.Result{Status: kv.StatusOK, Value: s.value}, s, false
+	case kv.KindPut:
+		return set(op.Value)
+	case kv.KindAppend:
+		if len(s.value)+len(op.Value) > kv.ValueSizeMax {
+			return kv.Result{Status: kv.StatusTooLarge}, s, false
+		}
+		return set(s.value + op.Value)
+	case kv.KindCAS:
+		switch {
+		case op.ExpectedAbsent && s.present, !op.ExpectedAbsent && s.present && s.value != op.Expected:
+			return kv.Result{Status: kv.StatusMismatch, Value: s.value}, s, false
+		case !op.ExpectedAbsent && !s.present:
+			return kv.Result{Status: kv.StatusNotFound}, s, false
+		}
+		return set(op.Value)
+	}
+	return kv.Result{Status: kv.StatusInvalid}, s, false
+}
+
+func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
+	byKey := map[string][]porcupine.Operation{}
+	for _, o := range history {
+		key := o.Input.(kv.Op).Key
+		byKey[key] = append(byKey[key], o)
+	}
+	out := make([][]porcupine.Operation, 0, len(byKey))
+	for _, key := range sortedKeys(byKey) {
+		out = append(out, byKey[key])
+	}
+	return out
+}
+
+func partitionEventsByKey(history []porcupine.Event) [][]porcupine.Event {
+	keyOf := map[int]string{}
+	byKey := map[string][]porcupine.Event{}
+	for _, e := range history {
+		if e.Kind == porcupine.CallEvent {
+			keyOf[e.Id] = e.Value.(kv.Op).Key
+		}
+		key := keyOf[e.Id]
+		byKey[key] = append(byKey[key], e)
+	}
+	out := make([][]porcupine.Event, 0, len(byKey))
+	for _, key := range sortedKeys(byKey) {
+		out = append(out, byKey[key])
+	}
+	return out
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func describeOp(op kv.Op) string {
+	switch op.Kind {
+	case kv.KindGet:
+		return fmt.Sprintf("get(%s)", quote(op.Key))
+	case kv.KindCAS:
+		expected := quote(op.Expected)
+		if op.ExpectedAbsent {
+			expected = "absent"
+		}
+		return fmt.Sprintf("cas(%s, %s -> %s)", quote(op.Key), expected, quote(op.Value))
+	}
+	return fmt.Sprintf("%s(%s, %s)", op.Kind, quote(op.Key), quote(op.Value))
+}
+
+func describeOutput(op kv.Op, out kvOutput) string {
+	if !out.known {
+		return "?"
+	}
+	r := out.result
+	name := map[kv.Status]string{kv.StatusOK: "ok", kv.StatusNotFound: "not_found", kv.StatusMismatch: "mismatch",
+		kv.StatusTooLarge: "too_large", kv.StatusFull: "full", kv.StatusInvalid: "invalid"}[r.Status]
+	if name == "" {
+		name = fmt.Sprintf("status(%d)", r.Status)
+	}
+	if r.Value != "" || (r.Status == kv.StatusOK && op.Kind == kv.KindGet) {
+		return name + " " + quote(r.Value)
+	}
+	return name
+}
+
+func describeState(s kvState) string {
+	if !s.present {
+		return "absent"
+	}
+	return quote(s.value)
+}
+
+// quote prints a value, shortened past 32 bytes.
+func quote(s string) string {
+	const limit = 32
+	if len(s) > limit {
+		return fmt.Sprintf("%q...(%d bytes)", s[:limit], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}

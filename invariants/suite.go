@@ -1,0 +1,142 @@
+package invariants
+
+import "vopr/cluster/vsr"
+
+// Describe lists every checker with a one-line description, in the order the Suite runs
+// them (for `vopr list invariants`).
+func Describe() [][2]string {
+	return [][2]string{
+		{NameCommitLeOp, "checkpoint_op <= commit_min <= commit_number <= op_number on every replica at every inspection"},
+		{NameCanonicalCommit, "one prepare per op across replicas; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart"},
+		{NameViewMonotonic, "a replica's view never decreases while it runs, nor falls below a view it voted or recovered in after a restart"},
+		{NameSinglePrimary, "at most one replica is primary in normal status in any view"},
+		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
+		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
+		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; indeterminate ops never return)"},
+	}
+}
+
+// Names lists the checkers' names, in the order of Describe.
+func Names() []string {
+	var names []string
+	for _, d := range Describe() {
+		names = append(names, d[0])
+	}
+	return names
+}
+
+// Suite runs every checker over one simulation run. Its methods are called from the
+// simulation's own goroutine, in event order; it keeps the first violation and stops
+// checking after it (the run is failed; what follows is noise).
+//
+// OnInspect must see the replica as it is after every event delivered so far (inspections
+// are snapshots taken between the replica's calls, as Replica.Inspect is).
+type Suite struct {
+	commitLeOp commitLeOp
+	canonical  canonicalCommit
+	views      viewMonotonic
+	primary    singlePrimary
+	digests    digestAgreement
+	acked      ackedSurvive
+	history    *History
+
+	first    *Violation
+	lastNs   int64 // the latest time seen, for end-of-run reports
+	finished bool
+}
+
+// NewSuite returns a suite for a cluster of replicaCount replicas (replica indexes beyond it,
+// such as standbys, are tracked as they appear).
+func NewSuite(replicaCount int) *Suite {
+	s := &Suite{history: NewHistory()}
+	s.canonical.executors = make([]executor, replicaCount)
+	s.views.replicas = make([]viewTrack, replicaCount)
+	s.acked.canon = &s.canonical
+	s.acked.commitMins = make([]uint64, replicaCount)
+	s.history.onAck = func(atNs int64, client int, op uint64, view uint32) *Violation {
+		if s.see(atNs) {
+			return s.acked.ack(atNs, client, op, view)
+		}
+		return nil
+	}
+	s.history.report = s.report
+	return s
+}
+
+// see advances the clock and reports whether checking goes on.
+func (s *Suite) see(atNs int64) bool {
+	s.lastNs = max(s.lastNs, atNs)
+	return s.first == nil
+}
+
+func (s *Suite) report(v *Violation) {
+	if v != nil && s.first == nil {
+		s.first = v
+	}
+}
+
+// OnEvent takes every event of every replica (sim.ClusterOptions.OnEvent).
+func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
+	if !s.see(atNs) {
+		return
+	}
+	// acked_survive first: where a write is lost, its report is the more specific one.
+	s.report(s.acked.event(atNs, e))
+	s.report(s.canonical.event(atNs, e))
+	s.report(s.views.event(atNs, e))
+}
+
+// OnInspect takes a running replica's state, after state changes or on every tick.
+func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
+	if !s.see(atNs) {
+		return
+	}
+	s.report(s.commitLeOp.inspect(atNs, replica, in))
+	s.report(s.canonical.inspect(atNs, replica, in))
+	s.report(s.views.inspect(atNs, replica, in))
+	s.report(s.primary.inspect(atNs, replica, in))
+	s.report(s.digests.inspect(atNs, replica, in))
+	s.report(s.acked.inspect(atNs, replica, in))
+}
+
+// OnCrash tells that the replica's volatile state is gone: when it restarts it recovers
+// from its disk, so its commit_min may go back to its checkpoint and its view to the last
+// durable one.
+func (s *Suite) OnCrash(atNs int64, replica int) {
+	if !s.see(atNs) {
+		return
+	}
+	s.canonical.crash(replica)
+	s.views.crash(replica)
+}
+
+// OnMessage takes the header of a message a replica sent (optional: without it,
+// view_monotonic knows a replica's durable view only from its recoveries). Only headers
+// that decoded, with their checksums verified, may be passed.
+func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
+	if !s.see(atNs) {
+		return
+	}
+	s.report(s.views.message(atNs, h))
+}
+
+// History returns the client history recorder. Its acknowledgements are checked by
+// acked_survive as they arrive; its linearizability at Finish.
+func (s *Suite) History() *History { return s.history }
+
+// Violation returns the first violation seen, or nil.
+func (s *Suite) Violation() *Violation { return s.first }
+
+// Finish runs the end-of-run checks (acknowledged ops in the canonical history, then
+// linearizability) once, and returns the first violation of the whole run, or nil.
+func (s *Suite) Finish() *Violation {
+	if s.first != nil || s.finished {
+		return s.first
+	}
+	s.finished = true
+	s.report(s.acked.finish(s.lastNs))
+	if s.first == nil {
+		s.report(s.history.Check())
+	}
+	return s.first
+}

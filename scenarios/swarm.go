@@ -1,0 +1,154 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+	"vopr/cluster/vsr"
+	"vopr/faults"
+	"vopr/invariants"
+	"vopr/sim"
+)
+
+// The swarm scenario is VOPR's main job: every parameter of the world is drawn from the seed
+// (faults.DrawSwarm: cluster size, clients, a random subset of fault kinds with random
+// rates), a fault atlas keeps disk faults recoverable, and a nemesis injects crashes,
+// restarts, pauses, partitions, clogs, clock faults, slow and full disks and corruption while
+// clients run a random key/value workload. Every invariant checker runs throughout. Then the
+// nemesis heals everything and the liveness phase requires new requests to commit and the
+// replicas to converge.
+func init() {
+	register(Scenario{
+		Name:    "swarm",
+		Runbook: "all (random mix per seed)",
+		Summary: "real VSR replicas under a random mix of every fault kind per seed, every invariant checked; liveness after heal",
+		Params:  func(seed uint64) string { return drawSwarm(seed).String() },
+		Run:     runSwarm,
+	})
+}
+
+func drawSwarm(seed uint64) faults.Swarm { return faults.DrawSwarm(sim.Stream(seed, "swarm")) }
+
+const (
+	swarmFaultTicksDefault    = 3000
+	swarmLivenessTicksDefault = 3000
+	// swarmKeys is the workload's key space: small, so that operations contend.
+	swarmKeys = 8
+)
+
+// swarmRun is one run of the swarm: the cluster, its checkers, the workload and the
+// counters of what happened.
+type swarmRun struct {
+	c        *sim.Cluster
+	swarm    faults.Swarm
+	nemesis  *faults.Nemesis
+	suite    *invariants.Suite
+	workload *rand.Rand
+	load     bool
+	acked    int
+	// incarnations remembers each replica's current process, so that a crash (by the
+	// nemesis or a fail-stop) is reported to the checkers before its successor is inspected.
+	incarnations []*vsr.Replica
+	paths        map[string]uint64 // protocol paths taken: coverage
+}
+
+func runSwarm(o Options) Result {
+	run := &swarmRun{swarm: drawSwarm(o.Seed), workload: sim.Stream(o.Seed, "workload"), load: true,
+		paths: map[string]uint64{}}
+	opts := run.swarm.ClusterOptions(o.Seed)
+	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
+	run.suite = invariants.NewSuite(run.swarm.Replicas)
+	run.c = sim.NewCluster(opts)
+	c := run.c
+	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
+	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
+	atlas.Install(c)
+	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
+	run.incarnations = make([]*vsr.Replica, run.swarm.Replicas)
+	for i := 0; i < run.swarm.Clients; i++ {
+		i := i
+		c.SetClientTick(i, func() { run.clientTick(i) })
+	}
+	faultTicks, livenessTicks := swarmFaultTicksDefault, swarmLivenessTicksDefault
+	if o.TicksMax > 0 {
+		faultTicks, livenessTicks = o.TicksMax/2, o.TicksMax-o.TicksMax/2
+	}
+	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
+		c.RunFor(sim.TickInterval)
+		run.nemesis.Step(c)
+		run.inspect()
+	}
+	return run.finish(o, livenessTicks)
+}
+
+// inspect hands every running replica's state to the checkers, reporting crashes first.
+func (run *swarmRun) inspect() {
+	now := int64(run.c.Loop.Now())
+	for i := range run.incarnations {
+		r := run.c.Replica(i)
+		if r != run.incarnations[i] && run.incarnations[i] != nil {
+			run.suite.OnCrash(now, i)
+		}
+		run.incarnations[i] = r
+		if r != nil {
+			run.suite.OnInspect(now, i, r.Inspect())
+		}
+	}
+}
+
+func (run *swarmRun) onEvent(e vsr.Event) {
+	if run.c == nil {
+		return
+	}
+	run.suite.OnEvent(int64(run.c.Loop.Now()), e)
+	switch {
+	case e.Kind == vsr.EventStatus && e.Text == "view_change":
+		run.paths["view_change"]++
+	case e.Kind == vsr.EventTruncate && e.Text == "nack":
+		run.paths["nack_truncation"]++
+	case e.Kind != vsr.EventCommit && e.Kind != vsr.EventStatus:
+		run.paths[e.Kind.String()]++
+	}
+}
+
+// clientTick keeps client i busy with random operations on a small key space, recording
+// each in the history that the linearizability checker reads.
+func (run *swarmRun) clientTick(i int) {
+	cl := run.c.Client(i)
+	if !run.load || cl.Busy() {
+		return
+	}
+	if !cl.Registered() {
+		cl.Submit(nil, nil) // opens the session; the operation comes on a later tick
+		return
+	}
+	op := randomOp(run.workload, i)
+	history := run.suite.History()
+	id := history.Invoke(i, op, int64(run.c.Loop.Now()))
+	accepted := cl.Submit(kv.EncodeOp(op), func(r client.Result) {
+		if r.Outcome == client.OK {
+			run.acked++
+		}
+		history.Complete(id, r, int64(run.c.Loop.Now()))
+	})
+	if !accepted {
+		panic("swarm: an idle, registered client refused a request")
+	}
+}
+
+func randomOp(r *rand.Rand, clientIndex int) kv.Op {
+	key := fmt.Sprintf("k%d", r.IntN(swarmKeys))
+	value := fmt.Sprintf("c%d.%d", clientIndex, r.Uint32()%1000)
+	switch r.IntN(10) {
+	case 0, 1, 2:
+		return kv.Op{Kind: kv.KindGet, Key: key}
+	case 3, 4, 5:
+		return kv.Op{Kind: kv.KindPut, Key: key, Value: value}
+	case 6, 7:
+		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + value}
+	default:
+		return kv.Op{Kind: kv.KindCAS, Key: key, Value: value, ExpectedAbsent: true}
+	}
+}
