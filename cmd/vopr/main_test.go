@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/faults"
+	"vopr/invariants"
 	"vopr/scenarios"
 	"vopr/sim"
 )
@@ -98,7 +100,7 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 }
 
 func TestCommandsNotBuiltYetSaySoAndExit64(t *testing.T) {
-	for _, args := range [][]string{{"list", "invariants"}, {"gate", "--config", "x"}, {"shrink", "1"}} {
+	for _, args := range [][]string{{"gate", "--config", "x"}, {"shrink", "1"}} {
 		code, stdout, stderr := vopr(args...)
 		require.Equal(t, exitUsage, code, "%q", args)
 		require.Contains(t, stderr, "not built yet", "%q", args)
@@ -264,10 +266,15 @@ func TestListScenariosAndFaults(t *testing.T) {
 
 	code, stdout, _ = vopr("list", "faults")
 	require.Equal(t, exitPass, code)
-	for _, f := range []string{"network.loss", "network.partition", "disk.torn_write", "disk.full", "clock.drift", "node.pause"} {
+	for _, f := range []string{"network.loss", "network.partition", "disk.crash_torn", "disk.full", "clock.drift", "node.pause"} {
 		require.Contains(t, stdout, f)
 	}
-	require.Equal(t, len(faultKinds), strings.Count(stdout, "\n"))
+	require.Equal(t, len(faults.AllKinds()), strings.Count(stdout, "\n"))
+
+	code, stdout, _ = vopr("list", "invariants")
+	require.Equal(t, exitPass, code)
+	require.Equal(t, len(invariants.Names()), strings.Count(stdout, "\n"))
+	require.Contains(t, stdout, "linearizable")
 }
 
 func TestCheckDeterminism(t *testing.T) {
