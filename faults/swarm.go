@@ -141,6 +141,10 @@ type Swarm struct {
 	Kinds []Kind
 	// Density is the chance with which each kind was switched on.
 	Density float64
+	// ClientTable is the replicas' client table capacity (0: the default, larger than any
+	// swarm's client count). A quarter of the seeds with three or more clients get one
+	// session fewer than clients, so sessions are evicted and clients must register again.
+	ClientTable int
 }
 
 // DrawSwarm draws the swarm of one seed from r (sim.Stream(seed, "swarm")).
@@ -166,6 +170,9 @@ func DrawSwarm(r *rand.Rand) Swarm {
 	s.Disk = d.disk()
 	s.Clocks = d.clocks(s.Replicas, s.Clients)
 	s.Nemesis = d.nemesis(s.Network, s.Clocks)
+	if evict := r.IntN(4) == 0; evict && s.Clients >= 3 { // drawn last: earlier draws keep their values
+		s.ClientTable = s.Clients - 1
+	}
 	err := s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
 	return s
@@ -388,9 +395,10 @@ func (s Swarm) ClusterOptions(seed uint64) sim.ClusterOptions {
 	return sim.ClusterOptions{
 		World: sim.WorldOptions{Seed: seed, Network: network, Disk: s.Disk,
 			Clocks: slices.Clone(s.Clocks)},
-		Replicas:  s.Replicas,
-		Clients:   s.Clients,
-		ClusterID: seed | 1, // never 0
+		Replicas:   s.Replicas,
+		Clients:    s.Clients,
+		ClusterID:  seed | 1, // never 0
+		ClientsMax: s.ClientTable,
 	}
 }
 
@@ -409,6 +417,7 @@ func (s Swarm) params() []string {
 	}
 	p := []string{
 		"replicas=" + strconv.Itoa(s.Replicas), "clients=" + strconv.Itoa(s.Clients),
+		"client_table=" + strconv.Itoa(s.ClientTable),
 		"density=" + ftoa(s.Density), "kinds=" + strings.Join(kinds, ","),
 		"net.delay=" + n.OneWayDelayMin.String() + "/" + n.OneWayDelayMean.String(),
 		"net.loss=" + ftoa(n.PacketLossProbability), "net.replay=" + ftoa(n.PacketReplayProbability),

@@ -12,13 +12,23 @@ import (
 // completed by exactly one of Return, Complete, Indeterminate or Evicted; an operation
 // still pending at the end counts as indeterminate.
 //
+// The client argument of Invoke must name one client.Client (one session): the replicas'
+// client table executes a client's requests at most once and in request order, and a
+// client has one request in flight, so an operation it gave up on can no longer take
+// effect once its next request has been executed.
+//
 // Outcomes (client.Outcome):
 //   - OK: the result is known and the operation took effect exactly once, between its
 //     invocation and its return;
-//   - Indeterminate: it may take effect at any time after its invocation, even after the
-//     client gave up, or never: its return time is infinite and any result is accepted
-//     (an indeterminate Get constrains nothing and is left out);
-//   - Evicted: it never ran and never will, so it is left out.
+//   - Indeterminate: any result is accepted, and the operation takes effect or not, at any
+//     time after its invocation and before the client's next acknowledged operation
+//     returns (never, if there is none: its return time is then infinite). An
+//     indeterminate Get constrains nothing and is left out;
+//   - client.Evicted: indeterminate too (Complete). An eviction reports that the session is
+//     gone, not the fate of the request in flight: the session may have been evicted after
+//     executing it with the reply lost, and a new primary that has not yet executed up to
+//     commit_number evicts a client whose request its log holds and will commit (seen in
+//     the cluster scenario). Evicted(id) records an operation known never to have run.
 type History struct {
 	ops []historyOp
 	// onAck, set by a Suite, takes every acknowledgement as it arrives.
@@ -72,7 +82,7 @@ func (h *History) Return(id int, reply []byte, atNs int64) { h.complete(id, repl
 // Indeterminate records that the client gave up on operation id.
 func (h *History) Indeterminate(id int) { h.pending(id, "indeterminate").status = opIndeterminate }
 
-// Evicted records that operation id was refused because its session was evicted.
+// Evicted records that operation id never ran and never will (it is left out).
 func (h *History) Evicted(id int) { h.pending(id, "evicted").status = opEvicted }
 
 // Complete records a client's outcome for operation id at atNs: the one call a harness
@@ -81,10 +91,11 @@ func (h *History) Complete(id int, r client.Result, atNs int64) {
 	switch r.Outcome {
 	case client.OK:
 		h.complete(id, r.Reply, r.Op, r.View, atNs)
-	case client.Indeterminate:
-		h.Indeterminate(id)
 	default:
-		h.Evicted(id)
+		// An eviction tells the client that its session is gone, not whether the request
+		// in flight ran: the session may have been evicted after executing it, with the
+		// reply lost. Both outcomes are possible, so the operation never returns.
+		h.Indeterminate(id)
 	}
 }
 

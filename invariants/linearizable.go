@@ -105,21 +105,24 @@ func (h *History) markUnobserved(ids []int, drop []bool) {
 }
 
 // operations converts the operations ids (all if nil) invoked by time limit, less those
-// dropped: an operation that returned after limit, or never, is indeterminate.
+// dropped, as known at limit: an operation that had not returned by then is indeterminate.
+// An indeterminate operation returns when the client's next acknowledged operation does
+// (see History), or never.
 func (h *History) operations(limit int64, ids []int, drop []bool) []porcupine.Operation {
+	bound := h.bounds(limit)
 	var out []porcupine.Operation
 	add := func(id int) {
 		o := h.ops[id]
 		if o.status == opEvicted || o.callNs > limit || drop[id] {
 			return
 		}
-		p := porcupine.Operation{ClientId: o.client, Input: o.op, Call: o.callNs, Return: math.MaxInt64}
+		p := porcupine.Operation{ClientId: o.client, Input: o.op, Call: o.callNs, Return: bound[id]}
 		if o.status == opReturned && o.returnNs <= limit {
 			p.Output, p.Return = kvOutput{known: true, result: o.result}, o.returnNs
 		} else if o.op.Kind == kv.KindGet {
 			return // an unanswered read constrains nothing
 		} else {
-			p.Output = kvOutput{}
+			p.Output = kvOutput{bounded: p.Return != math.MaxInt64}
 		}
 		out = append(out, p)
 	}
@@ -132,6 +135,25 @@ func (h *History) operations(limit int64, ids []int, drop []bool) []porcupine.Op
 		add(id)
 	}
 	return out
+}
+
+// bounds returns, for each operation, the return time (by limit) of the next operation of
+// the same client that returned, or math.MaxInt64.
+func (h *History) bounds(limit int64) []int64 {
+	bound := make([]int64, len(h.ops))
+	next := map[int]int64{}
+	for id := len(h.ops) - 1; id >= 0; id-- {
+		o := h.ops[id]
+		b, ok := next[o.client]
+		if !ok {
+			b = math.MaxInt64
+		}
+		bound[id] = b
+		if o.status == opReturned && o.returnNs <= limit {
+			next[o.client] = o.returnNs
+		}
+	}
+	return bound
 }
 
 // blame finds the earliest return time T at which key's history stops being linearizable,

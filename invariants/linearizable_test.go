@@ -101,10 +101,30 @@ func TestLinearizableIndeterminateWrites(t *testing.T) {
 		record(h, 3, get("x"), 120, 130, okValue("2"), 5)
 		requireViolation(t, h.Check(), NameLinearizable, -1, 5, 0, 130*ms)
 	})
-	t.Run("evicted_never_runs", func(t *testing.T) {
+	t.Run("cannot_take_effect_after_the_clients_next_op", func(t *testing.T) {
+		h := build()
+		record(h, 2, get("y"), 30, 40, notFound, 3) // client 2 moved on: its put ran by 40 or never
+		record(h, 1, put("x", "3"), 50, 60, ok, 4)
+		record(h, 3, get("x"), 70, 80, okValue("2"), 5)
+		requireViolation(t, h.Check(), NameLinearizable, -1, 5, 0, 80*ms)
+	})
+	t.Run("took_effect_before_the_clients_next_op", func(t *testing.T) {
+		h := build()
+		record(h, 3, get("x"), 25, 28, okValue("1"), 3)
+		record(h, 2, get("y"), 30, 40, notFound, 4)
+		record(h, 3, get("x"), 70, 80, okValue("2"), 5)
+		require.Nil(t, h.Check())
+	})
+	t.Run("evicted_may_have_run", func(t *testing.T) {
 		h := build()
 		id := h.Invoke(1, put("x", "9"), 30*ms)
 		h.Complete(id, client.Result{Outcome: client.Evicted}, 40*ms)
+		record(h, 3, get("x"), 100, 110, okValue("9"), 41)
+		require.Nil(t, h.Check())
+	})
+	t.Run("never_ran", func(t *testing.T) {
+		h := build()
+		h.Evicted(h.Invoke(1, put("x", "9"), 30*ms))
 		record(h, 3, get("x"), 100, 110, okValue("9"), 41)
 		requireViolation(t, h.Check(), NameLinearizable, -1, 41, 4, 110*ms)
 	})
@@ -181,10 +201,10 @@ func TestKVModelMatchesTheStateMachine(t *testing.T) {
 			state := kvState{present: present, value: value}
 			want, err := kv.DecodeResult(m.Apply(kv.EncodeOp(op)))
 			require.NoError(t, err)
-			okStep, next := kvStep(state, op, kvOutput{known: true, result: want})
-			require.True(t, okStep, "%s on %s: machine says %+v", describeOp(op), describeState(state), want)
+			next := kvSteps(state, op, kvOutput{known: true, result: want})
+			require.Len(t, next, 1, "%s on %s: machine says %+v", describeOp(op), describeState(state), want)
 			value, present = m.Get(op.Key)
-			require.Equal(t, kvState{present: present, value: value}, next)
+			require.Equal(t, kvState{present: present, value: value}, next[0])
 		}
 	})
 }
@@ -249,7 +269,10 @@ func TestLinearizableLargeSequentialHistoryIsFast(t *testing.T) {
 		h.Return(id, kv.EncodeResult(r), int64(i)*ms+ms/2)
 	}
 	require.Nil(t, h.Check())
-	require.Equal(t, int64(math.MaxInt64), h.operations(math.MaxInt64, []int{0}, make([]bool, h.Len()))[0].Return, "op 0 is indeterminate")
+	last := h.Invoke(0, put("k0", "late"), 30000*ms)
+	ops := h.operations(math.MaxInt64, []int{0, last}, make([]bool, h.Len()))
+	require.Equal(t, 5*ms+ms/2, ops[0].Return, "indeterminate op 0 ends with its client's next op, op 5")
+	require.Equal(t, int64(math.MaxInt64), ops[1].Return, "a client's last op never returns")
 }
 
 // TestLinearizableManyLostWritesFailFast: a failing history with many indeterminate writes

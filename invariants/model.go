@@ -24,20 +24,26 @@ type kvState struct {
 }
 
 // kvOutput is an operation's result; known is false for an indeterminate operation, which
-// may have taken effect (with whatever result) or not at all.
+// may have taken effect (with whatever result) or not at all. An indeterminate operation
+// that never returns "does not take effect" by being linearized last; one that must be
+// linearized by a bound (bounded) has both outcomes in the model. Branching only where it
+// is needed keeps the state sets small: a client has at most one unbounded operation.
 type kvOutput struct {
-	known  bool
-	result kv.Result
+	known   bool
+	bounded bool
+	result  kv.Result
 }
 
 // KVModel returns the porcupine model of the key/value state machine, partitioned by key.
+// It is nondeterministic (porcupine's power-set construction: a state is the set of values
+// the key may hold), because an indeterminate operation may or may not take effect.
 func KVModel() porcupine.Model {
-	return porcupine.Model{
+	nm := porcupine.NondeterministicModel{
 		Partition:      partitionByKey,
 		PartitionEvent: partitionEventsByKey,
-		Init:           func() any { return kvState{} },
-		Step: func(state, input, output any) (bool, any) {
-			return kvStep(state.(kvState), input.(kv.Op), output.(kvOutput))
+		Init:           func() []any { return []any{kvState{}} },
+		Step: func(state, input, output any) []any {
+			return kvSteps(state.(kvState), input.(kv.Op), output.(kvOutput))
 		},
 		DescribeOperation: func(input, output any) string {
 			return describeOp(input.(kv.Op)) + " -> " + describeOutput(input.(kv.Op), output.(kvOutput))
@@ -45,6 +51,7 @@ func KVModel() porcupine.Model {
 		Hash:          func(state any) uint64 { return hashState(state.(kvState)) },
 		DescribeState: func(state any) string { return describeState(state.(kvState)) },
 	}
+	return nm.ToModel()
 }
 
 // hashState is FNV-1a over the state (porcupine's cache buckets; equal states hash equal).
@@ -59,16 +66,22 @@ func hashState(s kvState) uint64 {
 	return h
 }
 
-// kvStep is cluster/kv's Machine.apply on one key, checked against an observed output.
-func kvStep(s kvState, op kv.Op, out kvOutput) (bool, any) {
+// kvSteps is cluster/kv's Machine.apply on one key, checked against an observed output: the
+// states op can leave s in while answering out (none if out is not a possible answer). A
+// bounded indeterminate operation takes effect, or not.
+func kvSteps(s kvState, op kv.Op, out kvOutput) []any {
 	want, next, creates := kvApply(s, op)
-	if !out.known {
-		return true, next
+	switch {
+	case !out.known && out.bounded && next != s:
+		return []any{next, s}
+	case !out.known:
+		return []any{next}
+	case out.result.Status == kv.StatusFull && creates:
+		return []any{s}
+	case out.result == want:
+		return []any{next}
 	}
-	if out.result.Status == kv.StatusFull {
-		return creates, s
-	}
-	return out.result == want, next
+	return nil
 }
 
 // kvApply returns the result and next state of op on s, and whether it would create the key

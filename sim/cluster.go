@@ -21,6 +21,8 @@ type ClusterOptions struct {
 	OnEvent func(vsr.Event)
 	// Mutation plants a bug in every replica (test binaries built with -tags vopr_mutants).
 	Mutation vsr.Mutation
+	// ClientsMax is the replicas' client table capacity (0: vsr's default).
+	ClientsMax int
 }
 
 // Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
@@ -89,6 +91,7 @@ func (c *Cluster) StartReplica(i int) {
 			Release: c.options.Release, FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
 			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
+			ClientsMax: c.options.ClientsMax,
 		})
 		c.replicas[i] = r
 		return replicaActor{r}

@@ -13,8 +13,9 @@ const (
 	OK Outcome = iota
 	// Indeterminate: the client gave up waiting; the operation may or may not commit.
 	Indeterminate
-	// Evicted: the cluster evicted the session; the operation did not and will not run
-	// under it.
+	// Evicted: the cluster evicted the session. The request in flight may or may not have
+	// run (it may have executed before the eviction, its reply lost); nothing more will run
+	// under the session, and the client must register again.
 	Evicted
 )
 

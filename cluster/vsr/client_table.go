@@ -17,6 +17,7 @@ import (
 // Invariant: len(sessions) <= ClientsMax.
 type clientTable struct {
 	sessions map[uint64]*session
+	capacity int // sessions kept before the oldest is evicted; the same on every replica
 }
 
 type session struct {
@@ -26,7 +27,10 @@ type session struct {
 	reply      []byte // the reply message to request
 }
 
-func newClientTable() clientTable { return clientTable{sessions: map[uint64]*session{}} }
+func newClientTable(capacity int) clientTable {
+	assert.That(capacity >= 1 && capacity <= ClientsMax, "client table capacity out of range")
+	return clientTable{sessions: map[uint64]*session{}, capacity: capacity}
+}
 
 func (t *clientTable) get(client uint64) *session { return t.sessions[client] }
 
@@ -36,13 +40,13 @@ func (t *clientTable) register(client uint64, op uint64) (evicted uint64, ok boo
 	if s := t.sessions[client]; s != nil {
 		return 0, false
 	}
-	if len(t.sessions) >= ClientsMax {
+	if len(t.sessions) >= t.capacity {
 		evicted = t.oldest()
 		delete(t.sessions, evicted)
 		ok = true
 	}
 	t.sessions[client] = &session{registered: op}
-	assert.That(len(t.sessions) <= ClientsMax, "client table over capacity")
+	assert.That(len(t.sessions) <= t.capacity, "client table over capacity")
 	return evicted, ok
 }
 
@@ -88,14 +92,14 @@ func (t *clientTable) encode() []byte {
 
 var errClientTable = errors.New("malformed client table")
 
-func decodeClientTable(buf []byte) (clientTable, error) {
-	t := newClientTable()
+func decodeClientTable(buf []byte, capacity int) (clientTable, error) {
+	t := newClientTable(capacity)
 	if len(buf) < 4 {
 		return t, errClientTable
 	}
 	count := binary.LittleEndian.Uint32(buf)
 	buf = buf[4:]
-	if count > ClientsMax {
+	if count > uint32(capacity) {
 		return t, errClientTable
 	}
 	for i := uint32(0); i < count; i++ {

@@ -122,6 +122,9 @@ type Options struct {
 	Config Config
 	// Observer receives events (status changes, commits, assertions of progress); may be nil.
 	Observer Observer
+	// ClientsMax is the client table's capacity (0: the constant ClientsMax). It is part of
+	// the replicated state machine, so every replica of a cluster must use the same value.
+	ClientsMax int
 	// Mutation plants a bug, for the harness's own tests; see mutation.go.
 	Mutation Mutation
 }

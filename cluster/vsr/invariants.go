@@ -15,7 +15,7 @@ func (r *Replica) invariants() {
 	assert.That(r.op <= r.commitMin+LogSlotsMax, "log window overflow: ops past commit_min must fit the slots")
 	assert.That(len(r.pipeline) <= PipelinePrepareMax+LogSlotsMax, "pipeline bound")
 	assert.That(len(r.requestQueue) <= RequestQueueMax, "request queue bound")
-	assert.That(len(r.clients.sessions) <= ClientsMax, "client table bound")
+	assert.That(len(r.clients.sessions) <= r.clientsMax(), "client table bound")
 	if r.status == StatusNormal {
 		assert.That(r.logView == r.view, "normal status outside its log view")
 	}

@@ -73,7 +73,7 @@ func TestBatchRoundTripAndRejects(t *testing.T) {
 }
 
 func TestClientTableEvictsOldest(t *testing.T) {
-	table := newClientTable()
+	table := newClientTable(ClientsMax)
 	for c := uint64(1); c <= ClientsMax; c++ {
 		_, evicted := table.register(c, c*10)
 		require.False(t, evicted)
@@ -82,10 +82,10 @@ func TestClientTableEvictsOldest(t *testing.T) {
 	require.True(t, evicted)
 	require.Equal(t, uint64(1), victim, "the session registered first is evicted")
 	require.Nil(t, table.get(1))
-	decoded, err := decodeClientTable(table.encode())
+	decoded, err := decodeClientTable(table.encode(), ClientsMax)
 	require.NoError(t, err)
 	require.Equal(t, table.encode(), decoded.encode())
-	_, err = decodeClientTable(table.encode()[:10])
+	_, err = decodeClientTable(table.encode()[:10], ClientsMax)
 	require.Error(t, err)
 }
 
@@ -107,6 +107,6 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded message does not re-encode to the same bytes")
 		}
 		_, _ = decodeBatch(m.Body)
-		_, _ = decodeClientTable(m.Body)
+		_, _ = decodeClientTable(m.Body, ClientsMax)
 	})
 }

@@ -87,12 +87,13 @@ func Open(o Options) *Replica {
 	}
 	assert.That(o.Config.Validate() == nil, "replica: invalid config")
 	checkMutation(o.Mutation)
+	assert.That(o.ClientsMax >= 0 && o.ClientsMax <= ClientsMax, "replica: client table capacity out of range")
 	r := &Replica{
 		options: o, config: o.Config, cluster: o.Cluster, replica: o.Replica, count: o.ReplicaCount,
 		rand: o.Rand, bus: o.Bus, clock: o.Clock, observer: o.Observer,
 		machine: kv.New(), status: StatusRecovering,
 	}
-	r.clients = newClientTable()
+	r.clients = newClientTable(r.clientsMax())
 	r.initTimeouts()
 	storage.Open(o.FS, storageOptions(o.FS), r.openCallback)
 	return r
@@ -295,4 +296,12 @@ func (r *Replica) sendToOthers(msg []byte) {
 func (r *Replica) header(command Command) Header {
 	return Header{Cluster: r.cluster, Replica: uint8(r.replica), View: r.view, Command: command,
 		Release: r.options.Release}
+}
+
+// clientsMax is the client table's capacity: Options.ClientsMax, or ClientsMax by default.
+func (r *Replica) clientsMax() int {
+	if r.options.ClientsMax == 0 {
+		return ClientsMax
+	}
+	return r.options.ClientsMax
 }

@@ -31,7 +31,13 @@ func (r *Replica) onRequest(m Message) {
 	if h.Operation != OperationRegister {
 		s := r.clients.get(h.Client)
 		if s == nil {
-			r.sendEviction(h.Client)
+			// Unknown session. Only a primary that has executed its whole log knows that
+			// the session is gone; one still catching up after a view change may simply
+			// not have executed the registration yet, and the client must not be told
+			// that an operation which may still run was refused.
+			if r.commitMin == r.op {
+				r.sendEviction(h.Client)
+			}
 			return
 		}
 		if h.Request <= s.request {

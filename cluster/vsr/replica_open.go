@@ -35,7 +35,7 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		}
 		r.checkpointSnapshot = rec.Snapshot
 		if r.mutated(MutationForgetClientTable) {
-			r.clients = newClientTable()
+			r.clients = newClientTable(r.clientsMax())
 		}
 	}
 	r.op = r.checkpointOp
@@ -142,7 +142,7 @@ func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
 	if err := machine.Restore(buf[4 : 4+size]); err != nil {
 		return err
 	}
-	clients, err := decodeClientTable(buf[4+size:])
+	clients, err := decodeClientTable(buf[4+size:], r.clientsMax())
 	if err != nil {
 		return err
 	}
