@@ -16,7 +16,9 @@ build:
 ## test: the whole test suite (must stay under ~10 minutes on 2 cores)
 test:
 	$(GO) vet ./...
+	$(GO) vet -tags vopr_mutants ./...
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags vopr_mutants -run Mutants ./scenarios/
 
 ## bench: benchmarks (events/s, simulated time per wall second, allocations)
 bench:
@@ -24,6 +26,7 @@ bench:
 
 ## soak: a long campaign: many seeds of every scenario
 soak: build
+	./$(VOPR) swarm --seeds 2000 --jobs 2
 	./$(VOPR) run --scenario echo --seeds 2000
 	./$(VOPR) check-determinism --seeds 200
 

@@ -13,6 +13,11 @@
 //	Violation()                          // the first violation so far, or nil
 //	Finish()                             // end of run: linearizability; the first violation
 //
+// Ordering the checkers rely on: an inspection is a snapshot taken after every event of
+// that replica delivered so far (not from inside an event, before OnEvent has it); OnCrash
+// comes before any event of the restarted replica; OnEvent is wired for every replica from
+// the start (acked_survive requires the op of every reply to have been executed already).
+//
 // Checkers, one per file, each with a test that feeds it a broken history and sees it fire
 // with a message naming the replica, op, view and time (Describe lists them):
 //

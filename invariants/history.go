@@ -94,7 +94,7 @@ func (h *History) Complete(id int, r client.Result, atNs int64) {
 	default:
 		// An eviction tells the client that its session is gone, not whether the request
 		// in flight ran: the session may have been evicted after executing it, with the
-		// reply lost. Both outcomes are possible, so the operation never returns.
+		// reply lost. Both outcomes are possible: the operation is indeterminate.
 		h.Indeterminate(id)
 	}
 }

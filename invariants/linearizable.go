@@ -15,7 +15,9 @@ import (
 // there is one order of all operations, consistent with real time (an operation that
 // returned before another was invoked comes first), in which each result is what the
 // key/value state machine answers. Porcupine decides it with the model of model.go,
-// partitioned by key, without a timeout, at Finish.
+// partitioned by key, without a timeout, at Finish. An indeterminate operation takes effect
+// or not, before its client's next acknowledged operation returns (History explains why),
+// or at any time if there is none.
 //
 // On failure the report names the earliest return that makes the history impossible: the
 // check is repeated on the failing key's prefixes (operations invoked by time T; those
@@ -59,14 +61,16 @@ func (h *History) Check() *Violation {
 // occurs in no value a known result returned (get, cas mismatch) and in no cas's expected
 // value, and no reachable value can exceed kv.ValueSizeMax (the longest put or cas value
 // plus every appended value fit), so that StatusTooLarge is never an answer. Then:
-//   - a linearization of the history without W is one with W, placing W last (it never
-//     returns, and its result is unknown);
+//   - a linearization of the history without W is one with W, where W takes no effect
+//     (its result is unknown; the model lets a bounded indeterminate operation take no
+//     effect, and an unbounded one is linearized last);
 //   - a linearization L with W gives one without: while W's v is in the value (until a
 //     put or a successful cas replaces it), no known get, cas or cas-absent can have run,
 //     since each would have revealed v or expected it; known appends answer OK on any
 //     value under the size bound; an indeterminate cas in that stretch failed in L (its
-//     expected value does not contain v), so it moves to the end. Removing W then changes
-//     no known result.
+//     expected value does not contain v), and takes no effect without W either (bounded:
+//     the model's no-effect branch; unbounded: linearized last).
+//     Removing W then changes no known result.
 func (h *History) markUnobserved(ids []int, drop []bool) {
 	if h.noPrune {
 		return

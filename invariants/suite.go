@@ -12,7 +12,7 @@ func Describe() [][2]string {
 		{NameSinglePrimary, "at most one replica is primary in normal status in any view"},
 		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
-		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; indeterminate ops never return)"},
+		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one)"},
 	}
 }
 

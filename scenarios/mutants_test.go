@@ -11,10 +11,10 @@ import (
 )
 
 // mutantSeedsMax is how many seeds of the swarm scenario each planted bug may survive.
-const mutantSeedsMax = 60
+const mutantSeedsMax = 20
 
 // TestMutantsAreCaught plants each bug of vsr.Mutations in the replicas and requires the
-// cluster scenario to fail within mutantSeedsMax seeds: proof that the harness has teeth.
+// swarm scenario to fail within mutantSeedsMax seeds: proof that the harness has teeth.
 // Run with: go test -tags vopr_mutants -run Mutants ./scenarios/
 func TestMutantsAreCaught(t *testing.T) {
 	require.True(t, vsr.MutantsEnabled())

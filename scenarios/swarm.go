@@ -52,13 +52,15 @@ type swarmRun struct {
 	// nemesis or a fail-stop) is reported to the checkers before its successor is inspected.
 	incarnations []*vsr.Replica
 	paths        map[string]uint64 // protocol paths taken: coverage
+	// durability is the first acknowledgement of a prepare that was not durable.
+	durability string
 }
 
 func runSwarm(o Options) Result {
 	run := &swarmRun{swarm: drawSwarm(o.Seed), workload: sim.Stream(o.Seed, "workload"), load: true,
 		paths: map[string]uint64{}}
 	opts := run.swarm.ClusterOptions(o.Seed)
-	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
+	opts.Mutation, opts.OnEvent, opts.OnReplicaSend = o.Mutation, run.onEvent, run.onReplicaSend
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.c = sim.NewCluster(opts)
 	c := run.c
@@ -110,6 +112,28 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		run.paths["nack_truncation"]++
 	case e.Kind != vsr.EventCommit && e.Kind != vsr.EventStatus:
 		run.paths[e.Kind.String()]++
+	}
+}
+
+// onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
+// replica voted in, and every prepare_ok is checked against the replica's durable disk.
+func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
+	command, ok := vsr.PeekCommand(msg)
+	if run.c == nil || !ok {
+		return
+	}
+	switch command { // decode only the votes
+	case vsr.CommandPrepareOK, vsr.CommandDoViewChange, vsr.CommandStartView:
+	default:
+		return
+	}
+	m, err := vsr.Decode(msg, run.c.ClusterID())
+	if err != nil {
+		return
+	}
+	run.suite.OnMessage(int64(run.c.Loop.Now()), m.Header)
+	if m.Header.Command == vsr.CommandPrepareOK && run.durability == "" {
+		run.durability = checkAckDurable(run.c, from, m.Header.Op, m.Header.Parent)
 	}
 }
 

@@ -63,6 +63,9 @@ func (run *swarmRun) safety() string {
 	if v := run.suite.Violation(); v != nil {
 		return v.Error()
 	}
+	if run.durability != "" {
+		return "durability: " + run.durability
+	}
 	if failures := run.c.Failures(); len(failures) > 0 {
 		f := failures[0]
 		return fmt.Sprintf("replica %d fail-stopped at %s (assertion=%t): %s", f.Node, f.At, f.Assertion, f.Message)

@@ -23,6 +23,9 @@ type ClusterOptions struct {
 	Mutation vsr.Mutation
 	// ClientsMax is the replicas' client table capacity (0: vsr's default).
 	ClientsMax int
+	// OnReplicaSend, if set, sees every message a replica sends to another replica, before
+	// the network does (checkers that hold replicas to what they claimed).
+	OnReplicaSend func(from, to int, msg []byte)
 }
 
 // Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
@@ -112,6 +115,9 @@ func (c *Cluster) Replica(i int) *vsr.Replica {
 	return c.replicas[i]
 }
 
+// ClusterID returns the cluster's id (every message names it).
+func (c *Cluster) ClusterID() uint64 { return c.options.ClusterID }
+
 // ReplicaCount returns the number of replicas.
 func (c *Cluster) ReplicaCount() int { return c.options.Replicas }
 
@@ -182,6 +188,9 @@ type clusterBus struct {
 }
 
 func (b *clusterBus) SendToReplica(replica int, msg []byte) {
+	if b.c.options.OnReplicaSend != nil {
+		b.c.options.OnReplicaSend(b.from, replica, msg)
+	}
 	b.c.Network.Send(b.from, replica, msg)
 }
 

@@ -502,6 +502,16 @@ func (d *Disk) Durable(name string) []byte {
 	return nil
 }
 
+// DurableRange returns a copy of up to n durable bytes of a file from offset (fewer at the
+// end of the file), for checkers that look for one record without copying the whole file.
+func (d *Disk) DurableRange(name string, offset, n int64) []byte {
+	f := d.files[name]
+	if f == nil || offset < 0 || offset >= int64(len(f.durable)) {
+		return nil
+	}
+	return bytes.Clone(f.durable[offset:min(offset+n, int64(len(f.durable)))])
+}
+
 // Reformat wipes the disk (a node reformatted for reconfiguration): every file, overlay
 // and pending completion goes. Options, slow mode, capacity and the fault switch stay.
 func (d *Disk) Reformat() {

@@ -212,5 +212,14 @@ func getHeader(buf []byte, h *Header) {
 	h.Operation = Operation(buf[130])
 }
 
+// PeekCommand returns the command byte of an undecoded message, unverified: for callers
+// that decode only some commands. Decode before trusting anything else.
+func PeekCommand(buf []byte) (Command, bool) {
+	if len(buf) < HeaderSize {
+		return CommandReserved, false
+	}
+	return Command(buf[129]), true
+}
+
 // HeaderBytes returns the encoded header of a message (its first HeaderSize bytes).
 func HeaderBytes(m []byte) []byte { return m[:HeaderSize] }
