@@ -458,10 +458,6 @@ func diskOperations(s sim.DiskStats) uint64 {
 // its log write at the pace of a timeout, not in a loop: a second of idleness costs it at
 // most a few disk operations per repair timeout (a healthy idle replica does none).
 func TestStorageDiskFullRetriesBounded(t *testing.T) {
-	t.Skip("known bug: a full disk makes the replica retry its failed append back to back " +
-		"(cluster/vsr/replica_normal.go flushLog: the Append callback calls flushLog again even " +
-		"after ErrNoSpace, and onDiskFull queues a Compact each time): ~4500 disk operations " +
-		"per idle second instead of a retry per repair timeout")
 	const victim = 2
 	tc := newStorageTestCluster(t, 54, nil)
 	tc.commitN(5, ticks)
@@ -511,11 +507,6 @@ func TestStorageDiskNearlyFullCompacts(t *testing.T) {
 // the load goes on past it. The backup executes from memory, its checkpoint does not fit on
 // the disk; it must neither fail-stop nor lose anything, and it resumes once the disk grows.
 func TestStorageDiskFullBackupAcrossCheckpoint(t *testing.T) {
-	t.Skip("known bug: fail-stop \"storage: append leaves a gap\". The checkpoint at op 64 fails " +
-		"(ErrNoSpace on the checkpoint file) but checkpointingOp stays 64, and nextWrite " +
-		"(cluster/vsr/replica_normal.go) starts at max(checkpointOp, checkpointingOp, floor)+1 = 65, " +
-		"so the replica appends op 65 to an engine log that ends below 64 " +
-		"(assertion in cluster/storage/journal.go appendStart)")
 	const victim = 2
 	tc := newStorageTestCluster(t, 71, nil)
 	tc.commitN(40, ticks)
@@ -537,11 +528,6 @@ func TestStorageDiskFullBackupAcrossCheckpoint(t *testing.T) {
 // does not fit either). Once the disk grows, the checkpoint is written, and the primary must
 // accept operations again.
 func TestStorageDiskFullPrimaryAtCheckpoint(t *testing.T) {
-	t.Skip("known bug: the cluster stays unavailable after the space comes back. diskFull is " +
-		"cleared only by a successful append (cluster/vsr/replica_normal.go " +
-		"writePrepareCallback), but the op that failed is at or below checkpointingOp, so " +
-		"nextWrite finds nothing to write; the primary keeps rejecting requests " +
-		"(ignoreRequest: diskFull) and preparing nothing, while still sending heartbeats")
 	tc := newStorageTestCluster(t, 72, nil)
 	tc.commitN(3, ticks)
 	primary := tc.primary()

@@ -30,6 +30,9 @@ const (
 	// RepairRequestsMax bounds the prepares a replica asks for per repair timeout: a burst
 	// larger than a path's queue would evict its own first (and most needed) requests.
 	RepairRequestsMax = 4
+	// DiskFullClearPercent: a replica that stopped taking operations on a full disk takes
+	// them again once usage is below this (the runbook's 90% alert level).
+	DiskFullClearPercent = 90
 	// ClockToleranceNs is the runbook's clock-offset tolerance: a replica whose realtime is
 	// further than this from the cluster's agreed time does not timestamp operations.
 	ClockToleranceNs = 500_000_000

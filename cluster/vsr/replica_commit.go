@@ -107,13 +107,18 @@ func (r *Replica) checkpoint(op uint64) {
 		defer r.invariants()
 		r.checkpointing = false
 		if err != nil {
-			r.checkpointDue = true // retried by the repair timeout; execution waits
+			// Retried by the repair timeout; execution waits. The ops it would have covered
+			// need their log entries after all.
+			r.checkpointDue = true
+			r.checkpointingOp = r.checkpointOp
+			r.flushLog()
 			return
 		}
 		r.checkpointOp = op
 		r.checkpointSnapshot = snapshot
 		r.metrics.Checkpoints++
 		r.emit(EventCheckpoint, op, checksum.Sum{}, "")
+		r.flushLog()
 		r.commitExecute()
 		r.primaryPrepare()
 	})

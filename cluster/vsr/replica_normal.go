@@ -163,7 +163,10 @@ func (r *Replica) writePrepare(op uint64) {
 }
 
 func (r *Replica) flushLog() {
-	if r.logWriting || r.storage == nil {
+	// A checkpoint in flight decides which ops still need entries (all, if it fails): the
+	// engine runs its operations in order, so a write queued behind it could land below it
+	// or past a gap. Writes resume when it completes.
+	if r.logWriting || r.storage == nil || r.checkpointing {
 		return
 	}
 	op, ok := r.nextWrite()
@@ -185,15 +188,17 @@ func (r *Replica) flushLog() {
 	r.storage.Append(storage.Entry{Op: op, Body: s.prepare}, func(err error) {
 		r.logWriting = false
 		r.writePrepareCallback(op, sum, err)
-		r.flushLog()
+		if err == nil {
+			r.flushLog() // after a failure, the repair timeout retries: no tight loop
+		}
 	})
 }
 
 // nextWrite returns the lowest op above the checkpoint that has a prepare not yet durable,
 // provided every op below it is durable (no gap in the engine's log).
 func (r *Replica) nextWrite() (uint64, bool) {
-	// Ops at or below a checkpoint (durable or being written) need no log entry.
-	for op := max(r.checkpointOp, r.checkpointingOp, r.storageFloor()) + 1; op <= r.op; op++ {
+	// Ops at or below the durable checkpoint need no log entry.
+	for op := max(r.checkpointOp, r.storageFloor()) + 1; op <= r.op; op++ {
 		s := r.log.slotOf(op)
 		if !s.present || s.header.Op != op || s.prepare == nil {
 			return 0, false // a gap: repair fills it first
@@ -243,9 +248,25 @@ func (r *Replica) onDiskFull() {
 	if !r.diskFull {
 		r.diskFull = true
 		r.emit(EventDiskFull, r.op, checksum.Sum{}, "disk full: no new operations accepted")
+		// Free what can be freed: segments below the newest checkpoint. Once per episode:
+		// compacting again frees nothing until a checkpoint advances.
+		r.storage.Compact(func(int64, error) {})
 	}
-	// Free what can be freed: segments below the newest checkpoint.
-	r.storage.Compact(func(int64, error) {})
+}
+
+// retryDiskFull runs on the repair timeout while the disk is full: it retries the log
+// write (which clears the condition when it succeeds) and, when the disk reports free space
+// again, lets new operations in, so that a replica whose failed write was covered by a
+// checkpoint meanwhile does not stay "full" forever.
+func (r *Replica) retryDiskFull() {
+	if !r.diskFull {
+		return
+	}
+	if r.storage.UsagePercent() < DiskFullClearPercent {
+		r.diskFull = false
+		r.emit(EventDiskFull, r.op, checksum.Sum{}, "disk has space again")
+	}
+	r.flushLog()
 }
 
 func (r *Replica) sendPrepareOK(prepare Header) {

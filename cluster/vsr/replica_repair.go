@@ -33,7 +33,9 @@ func (r *Replica) onRepairTimeout() {
 	}
 	r.checkStuck()
 	r.primaryMaybeStartView() // resend the suffix requests of a view change in progress
-	if !r.diskFull {
+	if r.diskFull {
+		r.retryDiskFull()
+	} else {
 		r.flushLog()
 	}
 	asked := 0

@@ -88,10 +88,12 @@ func (r *Replica) onSync(m Message) {
 		r.checkpointing = false
 		if err != nil {
 			r.checkpointDue = true
+			r.checkpointingOp = r.checkpointOp
 			return
 		}
 		r.checkpointOp = h.Op
 		r.checkpointSnapshot = snapshot
+		r.flushLog()
 		r.commitExecute()
 	})
 	assert.That(r.commitMin <= r.commitMax && r.commitMax <= r.op, "state sync broke commit <= op")
