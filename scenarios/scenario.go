@@ -47,6 +47,9 @@ type Options struct {
 	// Mutation plants a bug in the replicas, for the tests that prove the harness catches
 	// it (binaries built with -tags vopr_mutants only).
 	Mutation vsr.Mutation
+	// Unchecked runs without the invariant checkers (the replicas' own assertions stay on):
+	// for benchmarks that measure what the checkers cost, never for a verdict.
+	Unchecked bool
 }
 
 // Result is what a run reports.
