@@ -87,29 +87,24 @@ type NemesisOptions struct {
 
 // Validate reports the first option out of range.
 func (o NemesisOptions) Validate() error {
-	for _, p := range []struct {
-		name  string
-		value float64
-	}{
-		{"ReplicaCrashProbability", o.ReplicaCrashProbability},
-		{"ReplicaRestartProbability", o.ReplicaRestartProbability},
-		{"ReplicaPauseProbability", o.ReplicaPauseProbability},
-		{"ReplicaUnpauseProbability", o.ReplicaUnpauseProbability},
-		{"PartitionProbability", o.PartitionProbability},
-		{"HealProbability", o.HealProbability},
-		{"ClogProbability", o.ClogProbability},
-		{"ClockStepProbability", o.ClockStepProbability},
-		{"ClockDriftProbability", o.ClockDriftProbability},
-		{"ClockPeriodicProbability", o.ClockPeriodicProbability},
-		{"DiskSlowProbability", o.DiskSlowProbability},
-		{"DiskFastProbability", o.DiskFastProbability},
-		{"DiskCorruptProbability", o.DiskCorruptProbability},
-		{"DiskFillProbability", o.DiskFillProbability},
-		{"DiskUnfillProbability", o.DiskUnfillProbability},
-	} {
-		if !(p.value >= 0 && p.value <= 1) {
-			return fmt.Errorf("nemesis: %s %v: want a probability in [0, 1]", p.name, p.value)
-		}
+	if err := sim.CheckProbabilities("nemesis",
+		sim.Probability{"ReplicaCrashProbability", o.ReplicaCrashProbability},
+		sim.Probability{"ReplicaRestartProbability", o.ReplicaRestartProbability},
+		sim.Probability{"ReplicaPauseProbability", o.ReplicaPauseProbability},
+		sim.Probability{"ReplicaUnpauseProbability", o.ReplicaUnpauseProbability},
+		sim.Probability{"PartitionProbability", o.PartitionProbability},
+		sim.Probability{"HealProbability", o.HealProbability},
+		sim.Probability{"ClogProbability", o.ClogProbability},
+		sim.Probability{"ClockStepProbability", o.ClockStepProbability},
+		sim.Probability{"ClockDriftProbability", o.ClockDriftProbability},
+		sim.Probability{"ClockPeriodicProbability", o.ClockPeriodicProbability},
+		sim.Probability{"DiskSlowProbability", o.DiskSlowProbability},
+		sim.Probability{"DiskFastProbability", o.DiskFastProbability},
+		sim.Probability{"DiskCorruptProbability", o.DiskCorruptProbability},
+		sim.Probability{"DiskFillProbability", o.DiskFillProbability},
+		sim.Probability{"DiskUnfillProbability", o.DiskUnfillProbability},
+	); err != nil {
+		return err
 	}
 	switch {
 	case o.ReplicaStabilityTicks < 0 || o.ReplicaCrashUnsyncedTicks < 0:

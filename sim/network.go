@@ -137,21 +137,16 @@ func (o NetworkOptions) Validate() error {
 	if o.NodeCount < 1 || o.NodeCount > NetworkNodeCountMax {
 		return fmt.Errorf("network: NodeCount %d: want 1..%d", o.NodeCount, NetworkNodeCountMax)
 	}
-	for _, p := range []struct {
-		name  string
-		value float64
-	}{
-		{"PacketLossProbability", o.PacketLossProbability},
-		{"PacketReplayProbability", o.PacketReplayProbability},
-		{"PacketReorderProbability", o.PacketReorderProbability},
-		{"PacketCorruptionProbability", o.PacketCorruptionProbability},
-		{"PathClogProbability", o.PathClogProbability},
-		{"PartitionProbability", o.PartitionProbability},
-		{"UnpartitionProbability", o.UnpartitionProbability},
-	} {
-		if !(p.value >= 0 && p.value <= 1) { // also rejects NaN
-			return fmt.Errorf("network: %s %v: want a probability in [0, 1]", p.name, p.value)
-		}
+	if err := CheckProbabilities("network",
+		Probability{"PacketLossProbability", o.PacketLossProbability},
+		Probability{"PacketReplayProbability", o.PacketReplayProbability},
+		Probability{"PacketReorderProbability", o.PacketReorderProbability},
+		Probability{"PacketCorruptionProbability", o.PacketCorruptionProbability},
+		Probability{"PathClogProbability", o.PathClogProbability},
+		Probability{"PartitionProbability", o.PartitionProbability},
+		Probability{"UnpartitionProbability", o.UnpartitionProbability},
+	); err != nil {
+		return err
 	}
 	for _, d := range []struct {
 		name  string

@@ -1,6 +1,9 @@
 package sim
 
-import "math/rand/v2"
+import (
+	"fmt"
+	"math/rand/v2"
+)
 
 // Stream returns an independent PRNG for one component of a run, derived from the root seed
 // and the component's name (for example "network", "disk/2", "clock/0", "workload").
@@ -52,4 +55,21 @@ func ExpDuration(r *rand.Rand, min, mean Duration) Duration {
 		return min
 	}
 	return d
+}
+
+// Probability names an option that must be a probability, for CheckProbabilities.
+type Probability struct {
+	Name  string
+	Value float64
+}
+
+// CheckProbabilities returns an error naming the first option outside [0, 1] (NaN
+// included), prefixed with the component it belongs to.
+func CheckProbabilities(component string, ps ...Probability) error {
+	for _, p := range ps {
+		if !(p.Value >= 0 && p.Value <= 1) {
+			return fmt.Errorf("%s: %s %v: want a probability in [0, 1]", component, p.Name, p.Value)
+		}
+	}
+	return nil
 }
