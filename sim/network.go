@@ -138,13 +138,13 @@ func (o NetworkOptions) Validate() error {
 		return fmt.Errorf("network: NodeCount %d: want 1..%d", o.NodeCount, NetworkNodeCountMax)
 	}
 	if err := CheckProbabilities("network",
-		Probability{"PacketLossProbability", o.PacketLossProbability},
-		Probability{"PacketReplayProbability", o.PacketReplayProbability},
-		Probability{"PacketReorderProbability", o.PacketReorderProbability},
-		Probability{"PacketCorruptionProbability", o.PacketCorruptionProbability},
-		Probability{"PathClogProbability", o.PathClogProbability},
-		Probability{"PartitionProbability", o.PartitionProbability},
-		Probability{"UnpartitionProbability", o.UnpartitionProbability},
+		Probability{Name: "PacketLossProbability", Value: o.PacketLossProbability},
+		Probability{Name: "PacketReplayProbability", Value: o.PacketReplayProbability},
+		Probability{Name: "PacketReorderProbability", Value: o.PacketReorderProbability},
+		Probability{Name: "PacketCorruptionProbability", Value: o.PacketCorruptionProbability},
+		Probability{Name: "PathClogProbability", Value: o.PathClogProbability},
+		Probability{Name: "PartitionProbability", Value: o.PartitionProbability},
+		Probability{Name: "UnpartitionProbability", Value: o.UnpartitionProbability},
 	); err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ type Options struct {
 type Client struct {
 	options    Options
 	registered bool
+	session    uint64 // the op that registered our session: sent with every request
 	request    uint32
 	primary    int // the replica we believe is primary
 	inflight   *pending
@@ -107,8 +108,10 @@ func (c *Client) Submit(payload []byte, done func(Result)) bool {
 
 func (c *Client) send(operation vsr.Operation, payload []byte, done func(Result)) {
 	c.request++
+	// Op carries the session, so that the request never runs under a session other than the
+	// one it was numbered in.
 	h := vsr.Header{Cluster: c.options.Cluster, Client: c.options.ID, Request: c.request,
-		Command: vsr.CommandRequest, Operation: operation}
+		Command: vsr.CommandRequest, Operation: operation, Op: c.session}
 	c.inflight = &pending{header: h, payload: payload, msg: vsr.Encode(h, payload), done: done}
 	c.options.Send(c.primary, c.inflight.msg)
 	c.inflight.attempts = 1
@@ -148,9 +151,12 @@ func (c *Client) Receive(buf []byte) {
 			return
 		}
 		c.primary = int(m.Header.View % uint32(c.options.ReplicaCount))
+		if c.inflight.header.Operation == vsr.OperationRegister {
+			c.session = m.Header.Commit // the reply names the session
+		}
 		c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
 	case vsr.CommandEviction:
-		c.registered = false
+		c.registered, c.session = false, 0
 		c.finish(Result{Outcome: Evicted})
 	}
 }

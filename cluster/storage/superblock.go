@@ -23,6 +23,10 @@ type State struct {
 	// Epoch and Release are the configuration epoch and the release, for reconfiguration
 	// and upgrades.
 	Epoch, Release uint32
+	// Boots counts the replica's opens of this state that it made durable: the replica
+	// writes Boots+1 before it prepares anything, so that it can tell its first boot (no
+	// prepare ever sent) from a restart.
+	Boots uint32
 	// AuditHead is the SHA-256 audit chain head at CheckpointOp (zero for no checkpoint).
 	// Owned by storage like CheckpointOp. The head at later ops is advanced by Commit.
 	AuditHead [32]byte
@@ -79,6 +83,7 @@ func encodeSuperblock(sb superblock) []byte {
 	le.PutUint32(b[80:], uint32(sb.SegmentEntriesMax))
 	le.PutUint32(b[84:], uint32(sb.EntryBodyMax))
 	b[88], b[89] = sb.State.Replica, sb.State.ReplicaCount
+	le.PutUint32(b[92:], sb.State.Boots)
 	copy(b[96:], sb.State.AuditHead[:])
 	copy(b[128:], sb.Checkpoint.Chain[:])
 	copy(b[144:], sb.Checkpoint.Checksum[:])
@@ -96,7 +101,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || !allZero(b[90:96]) || !allZero(b[160:]) {
+	if le.Uint64(b[16:]) != superblockMagic || !allZero(b[90:92]) || !allZero(b[160:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -106,7 +111,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 			CheckpointOp: le.Uint64(b[48:]),
 			View:         le.Uint32(b[64:]), LogView: le.Uint32(b[68:]),
 			Epoch: le.Uint32(b[72:]), Release: le.Uint32(b[76:]),
-			Replica: b[88], ReplicaCount: b[89],
+			Replica: b[88], ReplicaCount: b[89], Boots: le.Uint32(b[92:]),
 		},
 		SegmentEntriesMax: int(le.Uint32(b[80:])),
 		EntryBodyMax:      int(le.Uint32(b[84:])),

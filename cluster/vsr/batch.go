@@ -7,17 +7,19 @@ import (
 
 // A prepare's body is a batch of client requests (the runbook's max-batch-size):
 //
-//	count u16, then per entry: client u64, request u32, operation u8, size u32, payload
+//	count u16, then per entry: client u64, session u64, request u32, operation u8, size u32,
+//	payload
 //
 // Batching lets one round of consensus carry many clients' operations.
 type batchEntry struct {
 	Client    uint64
+	Session   uint64 // the op that registered the client's session (0 for a register)
 	Request   uint32
 	Operation Operation
 	Payload   []byte
 }
 
-const batchEntryHeaderSize = 8 + 4 + 1 + 4
+const batchEntryHeaderSize = 8 + 8 + 4 + 1 + 4
 
 var errBatch = errors.New("malformed batch")
 
@@ -30,6 +32,7 @@ func encodeBatch(entries []batchEntry) []byte {
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(entries)))
 	for _, e := range entries {
 		buf = binary.LittleEndian.AppendUint64(buf, e.Client)
+		buf = binary.LittleEndian.AppendUint64(buf, e.Session)
 		buf = binary.LittleEndian.AppendUint32(buf, e.Request)
 		buf = append(buf, byte(e.Operation))
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(e.Payload)))
@@ -55,10 +58,11 @@ func decodeBatch(buf []byte) ([]batchEntry, error) {
 		}
 		e := batchEntry{
 			Client:    binary.LittleEndian.Uint64(buf),
-			Request:   binary.LittleEndian.Uint32(buf[8:]),
-			Operation: Operation(buf[12]),
+			Session:   binary.LittleEndian.Uint64(buf[8:]),
+			Request:   binary.LittleEndian.Uint32(buf[16:]),
+			Operation: Operation(buf[20]),
 		}
-		size := binary.LittleEndian.Uint32(buf[13:])
+		size := binary.LittleEndian.Uint32(buf[21:])
 		buf = buf[batchEntryHeaderSize:]
 		if uint64(size) > uint64(len(buf)) || size > RequestBodyMax {
 			return nil, errBatch

@@ -47,6 +47,7 @@ type Replica struct {
 	// do_view_change go out only for a view that survives a restart.
 	stateDurable  storage.State
 	stateWriting  bool
+	boots         uint32 // this process's boot number: stateDurable.Boots once durable
 	checkpointing bool
 	logWriting    bool // an append is in flight (the engine's log is written in op order)
 	checkpointDue bool

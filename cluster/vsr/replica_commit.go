@@ -46,6 +46,14 @@ func (r *Replica) execute(m Message) {
 func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 	switch e.Operation {
 	case OperationRegister:
+		if s := r.clients.get(e.Client); s != nil {
+			// The session exists: a stale duplicate changes nothing; a newer register (the
+			// client gave up waiting for the first reply) gets the existing session.
+			if e.Request > s.request {
+				r.recordReply(prepare, e, nil)
+			}
+			return
+		}
 		if evicted, ok := r.clients.register(e.Client, prepare.Op); ok {
 			r.metrics.Evictions++
 			r.emit(EventEviction, prepare.Op, checksum.Sum{}, "")
@@ -54,7 +62,7 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 		r.recordReply(prepare, e, nil)
 	case OperationKV:
 		s := r.clients.get(e.Client)
-		if s == nil {
+		if s == nil || s.registered != e.Session {
 			r.sendEviction(e.Client)
 			return
 		}
@@ -74,11 +82,12 @@ func (r *Replica) recordReply(prepare Header, e batchEntry, result []byte) {
 	s := r.clients.get(e.Client)
 	assert.That(s != nil, "reply without a session")
 	h := r.header(CommandReply)
-	h.Client, h.Request, h.Op, h.Commit, h.Operation = e.Client, e.Request, prepare.Op, prepare.Op, e.Operation
+	h.Client, h.Request, h.Op, h.Operation = e.Client, e.Request, prepare.Op, e.Operation
 	h.Timestamp, h.Parent = prepare.Timestamp, prepare.Checksum
-	// Context names the session: the op that registered it, so that a client learns when it
-	// talks to a table that has forgotten it.
-	h.LogView = uint32(s.registered)
+	// Commit names the session: the op that registered it. The client sends it with every
+	// request, so that a request of a session that was evicted (and perhaps re-created by a
+	// stale register) never runs under another session.
+	h.Commit = s.registered
 	reply := Encode(h, result)
 	s.request, s.reply = e.Request, reply
 	if r.status == StatusNormal && r.isPrimary() {

@@ -28,22 +28,24 @@ func (r *Replica) onRequest(m Message) {
 	if r.ignoreRequest(m) {
 		return
 	}
+	if s := r.clients.get(h.Client); s != nil && h.Request <= s.request {
+		// A retry (or a stale duplicate, a register included) of an executed request:
+		// answer the latest from the table, drop anything older.
+		if h.Request == s.request && s.reply != nil {
+			r.metrics.RequestsDuplicate++
+			r.bus.SendToClient(h.Client, s.reply)
+		}
+		return
+	}
 	if h.Operation != OperationRegister {
 		s := r.clients.get(h.Client)
-		if s == nil {
+		if s == nil || s.registered != h.Op {
 			// Unknown session. Only a primary that has executed its whole log knows that
 			// the session is gone; one still catching up after a view change may simply
 			// not have executed the registration yet, and the client must not be told
 			// that an operation which may still run was refused.
 			if r.commitMin == r.op {
 				r.sendEviction(h.Client)
-			}
-			return
-		}
-		if h.Request <= s.request {
-			if h.Request == s.request && s.reply != nil {
-				r.metrics.RequestsDuplicate++
-				r.bus.SendToClient(h.Client, s.reply)
 			}
 			return
 		}
@@ -112,6 +114,9 @@ func (r *Replica) primaryPrepare() {
 		if r.op+1 > r.checkpointOp+PrepareAheadMax || r.checkpointing {
 			return // wait for the checkpoint to advance the window
 		}
+		if r.stateDurable.Boots != r.boots {
+			return // this boot is not durable yet: a crash now must look like a first boot
+		}
 		timestamp, ok := r.primaryTimestamp()
 		if !ok {
 			return
@@ -122,7 +127,7 @@ func (r *Replica) primaryPrepare() {
 		n := min(len(r.requestQueue), r.config.BatchMax)
 		entries := make([]batchEntry, n)
 		for i, q := range r.requestQueue[:n] {
-			entries[i] = batchEntry{Client: q.header.Client, Request: q.header.Request,
+			entries[i] = batchEntry{Client: q.header.Client, Session: q.header.Op, Request: q.header.Request,
 				Operation: q.header.Operation, Payload: q.payload}
 		}
 		r.requestQueue = append(r.requestQueue[:0], r.requestQueue[n:]...)

@@ -27,6 +27,7 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.view, r.logView = st.View, st.LogView
 	r.checkpointOp, r.commitMin, r.commitMax = st.CheckpointOp, st.CheckpointOp, st.CheckpointOp
 	r.stateDurable = st
+	r.boots = st.Boots + 1
 	if rec.Snapshot != nil {
 		if err := r.restoreSnapshot(st.CheckpointOp, rec.Snapshot); err != nil {
 			r.status = StatusStopped
@@ -87,9 +88,10 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 // repair; a replica that crashed during a view change resumes it.
 func (r *Replica) rejoin() {
 	switch {
-	case r.count == 1, r.view == 0 && r.op == 0 && r.isPrimary():
-		// Alone, or a freshly formatted cluster: nothing was ever prepared, so there is no
-		// pipeline to lose.
+	case r.count == 1, r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
+		// Alone, or the first boot of a freshly formatted cluster: nothing was ever
+		// prepared (a primary prepares only once its boot is durable), so there is no
+		// pipeline to lose and no op of this view that another replica may hold.
 		r.transitionToNormalPrimary()
 	case r.logView == r.view && !r.isPrimary():
 		r.transitionToNormalBackup(r.view)
@@ -162,7 +164,7 @@ func (r *Replica) persistState() {
 	}
 	want := r.durableTarget()
 	if want.View == r.stateDurable.View && want.LogView == r.stateDurable.LogView &&
-		want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
+		want.Boots == r.stateDurable.Boots && want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
 		return
 	}
 	r.stateWriting = true
@@ -182,7 +184,7 @@ func (r *Replica) persistState() {
 // being repaired) would let a short log win a view change and lose committed ops.
 func (r *Replica) durableTarget() storage.State {
 	st := r.stateDurable
-	st.View, st.Commit = r.view, r.commitMax
+	st.View, st.Commit, st.Boots = r.view, r.commitMax, r.boots
 	if r.logDurable() {
 		st.LogView = r.logView
 	}
