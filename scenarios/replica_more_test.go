@@ -124,8 +124,10 @@ func TestClockDriftingClocksStillCommit(t *testing.T) {
 // Session eviction: when the client table is full, registering evicts the oldest session,
 // whose client is told so and must register again.
 func TestClientTableEvictionOfOldestSession(t *testing.T) {
-	tc := newTestCluster(t, testOptions{replicas: 3, clients: vsr.ClientsMax + 1, seed: 27})
-	tc.commitN(2*vsr.ClientsMax+2, 2*ticks)
+	const table = 4 // sessions kept; one client more than that
+	tc := newTestCluster(t, testOptions{replicas: 3, clients: table + 1, seed: 27,
+		mutate: func(o *sim.ClusterOptions) { o.ClientsMax = table }})
+	tc.commitN(4*table, 2*ticks)
 	evictions := uint64(0)
 	for i := 0; i < 3; i++ {
 		evictions += tc.inspect(i).Metrics.Evictions

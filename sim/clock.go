@@ -43,7 +43,9 @@ type Clock struct {
 	anchorTrue  Time
 	anchorLocal int64
 	stepsNs     int64
-	lastMono    int64
+	// resyncNs cancels, in realtime, the drift accumulated before the last SetOffset.
+	resyncNs int64
+	lastMono int64
 }
 
 // NewClock returns a clock that reads zero monotonic time at the loop's current time.
@@ -73,7 +75,7 @@ func (c *Clock) Monotonic() int64 {
 
 // Realtime returns the node's wall clock in nanoseconds since the Unix epoch.
 func (c *Clock) Realtime() int64 {
-	return RealtimeEpochNs + c.Monotonic() + c.options.OffsetNs + c.stepsNs + c.periodicNs()
+	return RealtimeEpochNs + c.Monotonic() + c.options.OffsetNs + c.stepsNs + c.periodicNs() + c.resyncNs
 }
 
 // periodicNs is a triangle wave in [-amplitude, +amplitude] over the period.
@@ -96,10 +98,14 @@ func (c *Clock) periodicNs() int64 {
 // monotonic clock is unaffected, as on a real machine.
 func (c *Clock) Step(deltaNs int64) { c.stepsNs += deltaNs }
 
-// SetOffset sets the realtime offset (a clock fix resynchronises by setting it to zero).
+// SetOffset resynchronises the realtime clock to true time plus offsetNs, as NTP stepping
+// the clock would (a clock fix sets it to zero): steps and the drift accumulated so far are
+// forgotten; the drift itself goes on from here.
 func (c *Clock) SetOffset(offsetNs int64) {
 	c.options.OffsetNs = offsetNs
 	c.stepsNs = 0
+	c.resyncNs = 0
+	c.resyncNs = int64(c.loop.Now()) - c.Monotonic()
 }
 
 // SetDrift changes the drift, re-anchoring so that monotonic time is continuous.

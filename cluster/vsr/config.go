@@ -24,7 +24,7 @@ const (
 	// window never wraps over ops that are not yet checkpointed.
 	PrepareAheadMax = 2 * CheckpointInterval
 	// ClientsMax bounds the client table; the oldest session is evicted when it is full.
-	ClientsMax = 32
+	ClientsMax = 64
 	// RequestBodyMax bounds a client request's payload.
 	RequestBodyMax = 4096
 	// RepairRequestsMax bounds the prepares a replica asks for per repair timeout: a burst

@@ -64,6 +64,7 @@ type Replica struct {
 	clockSync          clockSync
 	pipeline           []pipelineEntry
 	requestQueue       []queuedRequest
+	ahead              aheadBuffer // prepares that overtook their predecessor
 	viewChange         viewChangeState
 	repair             repairState
 	metrics            Metrics

@@ -40,11 +40,11 @@ func (r *Replica) onRequest(m Message) {
 	if h.Operation != OperationRegister {
 		s := r.clients.get(h.Client)
 		if s == nil || s.registered != h.Op {
-			// Unknown session. Only a primary that has executed its whole log knows that
-			// the session is gone; one still catching up after a view change may simply
-			// not have executed the registration yet, and the client must not be told
-			// that an operation which may still run was refused.
-			if r.commitMin == r.op {
+			// Unknown session. The client is told its session is gone only if no op of
+			// our log that is not executed yet may register it (a primary catching up
+			// after a view change may not have executed the registration yet), so that it
+			// is never told that an operation which may still run was refused.
+			if !r.registrationPending(h.Client) {
 				r.sendEviction(h.Client)
 			}
 			return
@@ -82,6 +82,27 @@ func (r *Replica) ignoreRequest(m Message) bool {
 	case r.diskFull:
 		r.metrics.DiskFullRejects++
 		return true
+	}
+	return false
+}
+
+// registrationPending reports whether an op of our log above commit_min registers client,
+// or may (its prepare is not at hand).
+func (r *Replica) registrationPending(client uint64) bool {
+	for op := r.commitMin + 1; op <= r.op; op++ {
+		prepare, ok := r.log.prepare(op)
+		if !ok {
+			return true
+		}
+		m, err := Decode(prepare, r.cluster)
+		assert.That(err == nil, "logged prepare does not decode")
+		entries, err := decodeBatch(m.Body)
+		assert.That(err == nil, "logged batch does not decode")
+		for _, e := range entries {
+			if e.Client == client && e.Operation == OperationRegister {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -315,10 +336,53 @@ func (r *Replica) onPrepare(m Message) {
 	r.advanceCommitMax(h.Commit)
 	if h.Op == r.op+1 {
 		r.appendPrepare(m)
+		r.appendAhead()
 	} else {
 		r.repair.wantOp = max(r.repair.wantOp, h.Op)
+		r.ahead.put(m)
 	}
 	r.commitExecute()
+}
+
+// aheadBuffer holds prepares of the current view that arrived before their predecessor (the
+// network reorders): appending them as soon as the gap closes saves a repair round trip.
+// Entries are only hints: each is appended through appendPrepare, which checks the chain.
+type aheadBuffer struct {
+	slots [aheadSlotsMax]*Message
+}
+
+// aheadSlotsMax bounds the buffer: a pipeline's worth of prepares, twice.
+const aheadSlotsMax = 2 * PipelinePrepareMax
+
+func (b *aheadBuffer) put(m Message) {
+	b.slots[m.Header.Op%aheadSlotsMax] = &m
+}
+
+func (b *aheadBuffer) take(op uint64) (Message, bool) {
+	slot := &b.slots[op%aheadSlotsMax]
+	if *slot == nil || (*slot).Header.Op != op {
+		return Message{}, false
+	}
+	m := **slot
+	*slot = nil
+	return m, true
+}
+
+func (b *aheadBuffer) clear() { b.slots = [aheadSlotsMax]*Message{} }
+
+// appendAhead appends buffered successors of the head while they are of this view.
+func (r *Replica) appendAhead() {
+	for i := 0; i < aheadSlotsMax; i++ {
+		m, ok := r.ahead.take(r.op + 1)
+		if !ok || m.Header.View != r.view {
+			return
+		}
+		before := r.op
+		r.appendPrepare(m)
+		if r.op == before {
+			return // refused (the chain did not match)
+		}
+	}
 }
 
 func (r *Replica) appendPrepare(m Message) {

@@ -83,8 +83,8 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 }
 
 // rejoin decides the replica's status after recovery. A replica never resumes as the primary
-// of the view it crashed in (its pipeline and request queue are gone): it starts a view
-// change into the next view. A backup of a normal view resumes as a backup and catches up by
+// of the view it crashed in (its pipeline and request queue are gone, and it may have
+// prepared ops it no longer has): it starts a view change into the next view. A backup of a normal view resumes as a backup and catches up by
 // repair; a replica that crashed during a view change resumes it.
 func (r *Replica) rejoin() {
 	switch {
@@ -96,7 +96,10 @@ func (r *Replica) rejoin() {
 	case r.logView == r.view && !r.isPrimary():
 		r.transitionToNormalBackup(r.view)
 		r.recoverTimeout.start(r.rand)
-	case r.logView == r.view:
+	case r.isPrimary():
+		// Whether or not its log view was durable, it may have prepared ops in this view
+		// that others hold: a second incarnation leading the same view could prepare a
+		// different op at the same number. It moves on to the next view.
 		r.transitionToViewChange(r.view + 1)
 	default:
 		r.transitionToViewChange(r.view)

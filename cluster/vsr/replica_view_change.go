@@ -49,6 +49,7 @@ func (r *Replica) transitionToViewChange(view uint32) {
 	r.status = StatusViewChange
 	r.view = view
 	r.viewChange = viewChangeState{}
+	r.ahead.clear()
 	r.pipeline = nil
 	r.requestQueue = nil
 	r.metrics.ViewChangesTotal++
@@ -389,6 +390,7 @@ func (r *Replica) transitionToNormalBackup(view uint32) {
 	r.view = view
 	r.status = StatusNormal
 	r.viewChange = viewChangeState{}
+	r.ahead.clear()
 	r.pipeline, r.requestQueue = nil, nil
 	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
 	if entering {

@@ -1,0 +1,362 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// The operator-action API: the runbook's kimberlite-cli commands, implemented against the
+// real cluster code. Status comes from the replicas' own Inspection (what `replica status`
+// asks the process), storage actions run the storage engine (storage.Open, Verify, Backup,
+// Restore) on the replica's disk, and configuration goes through Replica.SetConfig. The
+// only thing read from the simulator is what an operator learns from the host: whether the
+// process answers at all (a crashed or paused node is "unreachable"), and the disk itself.
+//
+// Storage actions are asynchronous like the engine (their callbacks run from disk
+// completions on the event loop); Operator wraps them into synchronous steps that drive the
+// world tick by tick until the action completes, so that a scenario keeps its checkers
+// running while the operator works.
+//
+// Replica identity and backups. A backup holds its source's superblock, and the superblock
+// names its replica (storage.State.Replica); Restore keeps it, and a replica refuses to open
+// a superblock of another index (vsr asserts "superblock belongs to another replica").
+// Restoring replica i from replica j's backup would also hand i a log whose acknowledgements
+// it never made while dropping those it did (VSR amnesia). So StorageRestore refuses a backup
+// of another replica (ErrWrongReplica) and restores only a backup taken from the replica
+// itself: the runbook's "s3://backups/latest" is read as the newest backup of that replica.
+// It is safe when the replica acknowledged nothing after the backup was taken (it stayed
+// down since), which is how replica_crash uses it.
+
+// Errors of the operator actions.
+var (
+	// ErrReplicaRunning: the storage action needs the replica stopped (crashed) first.
+	ErrReplicaRunning = errors.New("operator: replica is running; stop it first")
+	// ErrWrongReplica: the backup was taken from another replica.
+	ErrWrongReplica = errors.New("operator: backup belongs to another replica")
+	// ErrUnknownKey: cluster config set/get of a key the cluster does not have.
+	ErrUnknownKey = errors.New("operator: unknown config key")
+	// ErrTimeout: the action did not complete within the operator's budget.
+	ErrTimeout = errors.New("operator: action timed out")
+)
+
+// StatusUnreachable is the status of a replica whose process does not answer.
+const StatusUnreachable = "unreachable"
+
+// ReplicaStatusReport is `kimberlite-cli replica status --replica-id N`.
+type ReplicaStatusReport struct {
+	Replica int
+	// Status is the replica's vsr status (recovering, normal, view_change, stopped) or
+	// "unreachable" when its process does not answer (crashed or paused).
+	Status       string
+	Role         string // primary, backup, standby; empty when unreachable
+	View         uint32
+	Op           uint64 // op_number
+	CommitMin    uint64 // executed
+	Commit       uint64 // commit_number
+	CheckpointOp uint64
+	DiskUsagePct int
+	DiskFull     bool
+}
+
+// Healthy reports whether the replica counts as healthy: reachable and in normal status.
+func (r ReplicaStatusReport) Healthy() bool { return r.Status == vsr.StatusNormal.String() }
+
+func (r ReplicaStatusReport) String() string {
+	if r.Status == StatusUnreachable {
+		return fmt.Sprintf("replica %d: unreachable", r.Replica)
+	}
+	return fmt.Sprintf("replica %d: %s %s view=%d op=%d commit=%d/%d checkpoint=%d disk=%d%%", r.Replica, r.Status,
+		r.Role, r.View, r.Op, r.CommitMin, r.Commit, r.CheckpointOp, r.DiskUsagePct)
+}
+
+// ClusterStatusReport is `kimberlite-cli cluster status`.
+type ClusterStatusReport struct {
+	Replicas        []ReplicaStatusReport
+	Healthy         int
+	Quorum          int  // replicas needed for a quorum: count/2 + 1
+	QuorumAvailable bool // Healthy >= Quorum
+	// Primary is the healthy primary of the highest view among healthy replicas, -1 if none.
+	Primary int
+}
+
+// ReplicaStatus asks replica i for its status.
+func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
+	r := c.Replica(i)
+	if r == nil || c.Nodes[i].Status() != sim.NodeUp {
+		return ReplicaStatusReport{Replica: i, Status: StatusUnreachable}
+	}
+	in := r.Inspect()
+	return ReplicaStatusReport{Replica: i, Status: in.Status.String(), Role: in.Role.String(), View: in.View,
+		Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
+		DiskUsagePct: in.DiskUsagePct, DiskFull: in.DiskFull}
+}
+
+// ClusterStatus asks every replica for its status.
+func ClusterStatus(c *sim.Cluster) ClusterStatusReport {
+	n := c.ReplicaCount()
+	s := ClusterStatusReport{Quorum: n/2 + 1, Primary: -1}
+	var primaryView uint32
+	for i := 0; i < n; i++ {
+		r := ReplicaStatus(c, i)
+		s.Replicas = append(s.Replicas, r)
+		if !r.Healthy() {
+			continue
+		}
+		s.Healthy++
+		if r.Role == vsr.RolePrimary.String() && (s.Primary < 0 || r.View > primaryView) {
+			s.Primary, primaryView = i, r.View
+		}
+	}
+	s.QuorumAvailable = s.Healthy >= s.Quorum
+	return s
+}
+
+// operatorStorageOptions are the options the replicas run their storage with (vsr's
+// storageOptions): Open refuses options that differ from the superblock's.
+func operatorStorageOptions(fs storage.FS) storage.Options {
+	return storage.Options{FS: fs, SegmentEntriesMax: vsr.CheckpointInterval, EntryBodyMax: vsr.MessageSizeMax,
+		AutoCompactPercent: 85}
+}
+
+func stoppedDisk(c *sim.Cluster, i int) (*sim.Disk, error) {
+	if i < 0 || i >= c.ReplicaCount() {
+		return nil, fmt.Errorf("operator: no replica %d", i)
+	}
+	if c.Nodes[i].Status() != sim.NodeCrashed {
+		return nil, fmt.Errorf("%w: replica %d is %s", ErrReplicaRunning, i, c.Nodes[i].Status())
+	}
+	return c.Nodes[i].Disk, nil
+}
+
+// StorageVerify is `kimberlite-cli storage verify --replica-id i --full-scan`: it opens
+// the stopped replica's storage (storage.Open, as a restart would) and runs the engine's
+// full scan (Storage.Verify). done runs from a disk completion with the report, or with the
+// error that kept the engine from opening (a report with OK false then says why).
+func StorageVerify(c *sim.Cluster, i int, done func(storage.VerifyReport, error)) {
+	disk, err := stoppedDisk(c, i)
+	if err != nil {
+		c.Loop.After(0, func() { done(storage.VerifyReport{}, err) })
+		return
+	}
+	storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+		if err != nil {
+			done(storage.VerifyReport{Problems: []storage.Problem{{Offset: -1, Reason: "open: " + err.Error()}}},
+				err)
+			return
+		}
+		s.Verify(func(r storage.VerifyReport) { done(r, nil) })
+	})
+}
+
+// StorageBackup takes a backup of the stopped replica i (Storage.Backup: the superblock,
+// the checkpoint and every entry above it, read back and verified). It fails with
+// storage.ErrFaulty when an entry above the checkpoint is damaged.
+func StorageBackup(c *sim.Cluster, i int, done func([]byte, error)) {
+	disk, err := stoppedDisk(c, i)
+	if err != nil {
+		c.Loop.After(0, func() { done(nil, err) })
+		return
+	}
+	storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		s.Backup(done)
+	})
+}
+
+// BackupReplica returns the replica index a backup's superblock names. It reads the
+// documented layout (storage/backup.go: the superblock copy follows the 512-byte header;
+// storage/superblock.go: Replica is the byte at 88 of a copy); Restore checks everything
+// else.
+func BackupReplica(backup []byte) (int, error) {
+	const at = storage.SectorSize + 88
+	if len(backup) <= at {
+		return 0, fmt.Errorf("%w: backup too short", storage.ErrBackup)
+	}
+	return int(backup[at]), nil
+}
+
+// StorageRestore is `kimberlite-cli storage restore --replica-id i --backup-source ...`:
+// the stopped replica's disk is wiped (Disk.Reformat: the node's disk replaced) and the
+// backup restored onto it with storage.Restore, which verifies it completely first. The
+// result is then opened and checked to name replica i. A backup of another replica is
+// refused before anything is wiped (see the note on replica identity above).
+func StorageRestore(c *sim.Cluster, i int, backup []byte, done func(error)) {
+	disk, err := stoppedDisk(c, i)
+	if err == nil {
+		var from int
+		if from, err = BackupReplica(backup); err == nil && from != i {
+			err = fmt.Errorf("%w: backup of replica %d, restoring replica %d", ErrWrongReplica, from, i)
+		}
+	}
+	if err != nil {
+		c.Loop.After(0, func() { done(err) })
+		return
+	}
+	disk.Reformat()
+	storage.Restore(disk, operatorStorageOptions(disk), backup, func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+			switch {
+			case err != nil:
+				done(fmt.Errorf("operator: restored disk does not open: %w", err))
+			case int(s.State().Replica) != i || s.State().Cluster != c.ClusterID():
+				done(fmt.Errorf("%w: restored superblock names replica %d of cluster %x", ErrWrongReplica,
+					s.State().Replica, s.State().Cluster))
+			default:
+				done(nil)
+			}
+		})
+	})
+}
+
+// Config keys of `cluster config set/get`.
+const (
+	KeyElectionTimeoutMs   = "election-timeout-ms"
+	KeyHeartbeatIntervalMs = "heartbeat-interval-ms"
+	KeyMaxBatchSize        = "max-batch-size"
+)
+
+const tickMs = int(sim.TickInterval / sim.Millisecond)
+
+// ConfigSet is `kimberlite-cli cluster config set KEY VALUE`, applied to every running
+// replica through Replica.SetConfig (milliseconds are rounded up to whole 10 ms ticks). The
+// new configuration is validated (vsr.Config.Validate) on every running replica before any
+// is changed, so a refused value changes nothing. It returns the replicas it changed. A
+// replica that is down is not changed: it restarts with the cluster's boot configuration
+// (configuration drift, which ConfigGet shows).
+func ConfigSet(c *sim.Cluster, key, value string) ([]int, error) {
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("operator: %s: value %q is not a positive integer", key, value)
+	}
+	apply := func(cfg vsr.Config) (vsr.Config, error) {
+		switch key {
+		case KeyElectionTimeoutMs:
+			cfg.ElectionTimeoutTicks = (n + tickMs - 1) / tickMs
+		case KeyHeartbeatIntervalMs:
+			cfg.HeartbeatTicks = (n + tickMs - 1) / tickMs
+		case KeyMaxBatchSize:
+			cfg.BatchMax = n
+		default:
+			return cfg, fmt.Errorf("%w: %q", ErrUnknownKey, key)
+		}
+		return cfg, cfg.Validate()
+	}
+	var running []int
+	var configs []vsr.Config
+	for i := 0; i < c.ReplicaCount(); i++ {
+		r := c.Replica(i)
+		if r == nil {
+			continue
+		}
+		cfg, err := apply(r.Config())
+		if err != nil {
+			return nil, fmt.Errorf("operator: replica %d: %w", i, err)
+		}
+		running, configs = append(running, i), append(configs, cfg)
+	}
+	for k, i := range running {
+		if err := c.Replica(i).SetConfig(configs[k]); err != nil {
+			return running[:k], fmt.Errorf("operator: replica %d: %w", i, err)
+		}
+	}
+	return running, nil
+}
+
+// ConfigGet is `kimberlite-cli cluster config get KEY`: the value on each running replica
+// (-1 for a replica that is down), so drift is visible.
+func ConfigGet(c *sim.Cluster, key string) ([]int, error) {
+	values := make([]int, c.ReplicaCount())
+	for i := range values {
+		values[i] = -1
+		r := c.Replica(i)
+		if r == nil {
+			continue
+		}
+		cfg := r.Config()
+		switch key {
+		case KeyElectionTimeoutMs:
+			values[i] = cfg.ElectionTimeoutTicks * tickMs
+		case KeyHeartbeatIntervalMs:
+			values[i] = cfg.HeartbeatTicks * tickMs
+		case KeyMaxBatchSize:
+			values[i] = cfg.BatchMax
+		default:
+			return nil, fmt.Errorf("%w: %q", ErrUnknownKey, key)
+		}
+	}
+	return values, nil
+}
+
+// Operator runs the asynchronous storage actions to completion, advancing the world with
+// Step (one tick; the scenario's own step, so that its checkers and metrics keep running)
+// for at most TicksMax ticks.
+type Operator struct {
+	C        *sim.Cluster
+	Step     func() // nil: C.RunFor(sim.TickInterval)
+	TicksMax int    // 0: 1000 (10 s of simulated time)
+}
+
+func (o *Operator) await(done *bool) error {
+	ticksMax := o.TicksMax
+	if ticksMax == 0 {
+		ticksMax = 1000
+	}
+	for t := 0; !*done && t < ticksMax; t++ {
+		if o.Step != nil {
+			o.Step()
+		} else {
+			o.C.RunFor(sim.TickInterval)
+		}
+	}
+	if !*done {
+		return ErrTimeout
+	}
+	return nil
+}
+
+// Verify runs StorageVerify on replica i to completion.
+func (o *Operator) Verify(i int) (storage.VerifyReport, error) {
+	var report storage.VerifyReport
+	var err error
+	finished := false
+	StorageVerify(o.C, i, func(r storage.VerifyReport, e error) { report, err, finished = r, e, true })
+	if e := o.await(&finished); e != nil {
+		return report, e
+	}
+	return report, err
+}
+
+// Backup runs StorageBackup on replica i to completion.
+func (o *Operator) Backup(i int) ([]byte, error) {
+	var backup []byte
+	var err error
+	finished := false
+	StorageBackup(o.C, i, func(b []byte, e error) { backup, err, finished = b, e, true })
+	if e := o.await(&finished); e != nil {
+		return nil, e
+	}
+	return backup, err
+}
+
+// Restore runs StorageRestore on replica i to completion.
+func (o *Operator) Restore(i int, backup []byte) error {
+	var err error
+	finished := false
+	StorageRestore(o.C, i, backup, func(e error) { err, finished = e, true })
+	if e := o.await(&finished); e != nil {
+		return e
+	}
+	return err
+}

@@ -1,0 +1,191 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+	"vopr/cluster/vsr"
+	"vopr/invariants"
+	"vopr/sim"
+)
+
+// The performance scenario reproduces the runbook's "Performance troubleshooting" section on
+// a healthy cluster: no faults, NVMe-like disks, sub-millisecond round trips. Closed-loop
+// clients (each submits its next operation as soon as the previous one returns) load three
+// replicas, once with max-batch-size 1 and once with the seed's batch size, and the run
+// reports p99 and p99.9 commit latency and throughput in simulated time against the
+// runbook's targets (p99 < 50 ms; > 50K ops/sec for 3 replicas). Every invariant runs, and
+// the latency target is asserted; throughput is reported with the effect of batching.
+func init() {
+	register(Scenario{
+		Name:    "performance",
+		Runbook: "Performance troubleshooting",
+		Summary: "no faults, NVMe-like disks, <1 ms RTT: p99/p99.9 commit latency and throughput vs the runbook targets, and the effect of max-batch-size",
+		Params:  func(seed uint64) string { return drawPerformance(seed).String() },
+		Run:     runPerformance,
+	})
+}
+
+const (
+	// performanceP99TargetMs is the runbook's target: p99 < 50 ms.
+	performanceP99TargetMs = 50
+	// performanceThroughputTarget is the runbook's target for 3 replicas: > 50K ops/sec.
+	performanceThroughputTarget = 50_000
+	performanceDuration         = sim.Second
+)
+
+type performanceParams struct {
+	clients  int
+	batchMax int
+}
+
+func drawPerformance(seed uint64) performanceParams {
+	r := sim.Stream(seed, "params")
+	return performanceParams{clients: 32 + r.IntN(vsr.ClientsMax-31), batchMax: 16 << r.IntN(3)}
+}
+
+func (p performanceParams) String() string {
+	return fmt.Sprintf("replicas=3 clients=%d max_batch_size=1,%d disk=nvme rtt<1ms duration=%s",
+		p.clients, p.batchMax, performanceDuration)
+}
+
+// performanceReport is one load run's measurements.
+type performanceReport struct {
+	batchMax      int
+	ops           int
+	p99Ms, p999Ms float64
+	opsPerSec     float64
+}
+
+func runPerformance(o Options) Result {
+	p := drawPerformance(o.Seed)
+	r := Result{Scenario: "performance", Seed: o.Seed, Params: p.String(), Counters: map[string]uint64{}}
+	var reports []performanceReport
+	for _, batch := range []int{1, p.batchMax} {
+		report, c, violation := performanceRun(o, p.clients, batch)
+		r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), r.SimTime+c.Loop.Now(), c.Trace
+		if violation != "" {
+			r.Outcome, r.Reason = Correctness, violation
+			return r
+		}
+		reports = append(reports, report)
+		name := fmt.Sprintf("batch_%d.", batch)
+		r.Counters[name+"ops"] = uint64(report.ops)
+		r.Counters[name+"ops_per_sec"] = uint64(report.opsPerSec)
+		r.Counters[name+"p99_us"] = uint64(report.p99Ms * 1000)
+		r.Counters[name+"p999_us"] = uint64(report.p999Ms * 1000)
+	}
+	if o.Out != nil {
+		for _, rep := range reports {
+			fmt.Fprintf(o.Out, "performance max-batch-size=%d: %d ops, %.0f ops/s (target > %d), p99 %.2f ms, p99.9 %.2f ms (target p99 < %d ms)\n",
+				rep.batchMax, rep.ops, rep.opsPerSec, performanceThroughputTarget, rep.p99Ms, rep.p999Ms, performanceP99TargetMs)
+		}
+	}
+	batched := reports[len(reports)-1]
+	switch {
+	case batched.p99Ms >= performanceP99TargetMs:
+		r.Outcome, r.Reason = Liveness, fmt.Sprintf("p99 commit latency %.2f ms misses the runbook target of %d ms", batched.p99Ms, performanceP99TargetMs)
+	case batched.opsPerSec <= reports[0].opsPerSec:
+		r.Outcome, r.Reason = Liveness, fmt.Sprintf("batching did not raise throughput: %.0f ops/s with max-batch-size %d, %.0f with 1",
+			batched.opsPerSec, batched.batchMax, reports[0].opsPerSec)
+	}
+	return r
+}
+
+// performanceRun loads a fresh healthy cluster for performanceDuration with closed-loop
+// clients and measures the latency of every acknowledged operation as its client saw it.
+func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Cluster, string) {
+	config := vsr.DefaultConfig()
+	config.BatchMax = batch
+	suite := invariants.NewSuite(3)
+	var c *sim.Cluster
+	c = sim.NewCluster(sim.ClusterOptions{
+		Replicas: 3, Clients: clients, ClusterID: o.Seed | 1, Config: config,
+		World: sim.WorldOptions{Seed: o.Seed,
+			Network: sim.NetworkOptions{OneWayDelayMin: 50 * sim.Microsecond, OneWayDelayMean: 150 * sim.Microsecond,
+				PathMaximumCapacity: 1024},
+			Disk: sim.DiskOptions{ReadLatencyMin: 10 * sim.Microsecond, ReadLatencyMean: 20 * sim.Microsecond,
+				WriteLatencyMin: 10 * sim.Microsecond, WriteLatencyMean: 30 * sim.Microsecond, Capacity: 1 << 30}},
+		OnEvent: func(e vsr.Event) {
+			if c != nil {
+				suite.OnEvent(int64(c.Loop.Now()), e)
+			}
+		},
+	})
+	c.Trace.Out, c.Trace.Level = nil, o.Log // the per-op trace of a load run is too large to print
+	load := &closedLoop{c: c, suite: suite, workload: sim.Stream(o.Seed, fmt.Sprintf("workload/%d", batch))}
+	for i := 0; i < clients; i++ {
+		i := i
+		c.SetClientTick(i, func() { load.kick(i) })
+	}
+	// Warm up: sessions registered and clocks synchronised before the measured window.
+	c.RunFor(500 * sim.Millisecond)
+	load.measuring, load.from = true, c.Loop.Now()
+	c.RunFor(performanceDuration)
+	load.measuring = false
+	for i := 0; i < 3; i++ {
+		if rep := c.Replica(i); rep != nil {
+			suite.OnInspect(int64(c.Loop.Now()), i, rep.Inspect())
+		}
+	}
+	if v := suite.Violation(); v != nil {
+		return performanceReport{}, c, v.Error()
+	}
+	if failures := c.Failures(); len(failures) > 0 {
+		return performanceReport{}, c, fmt.Sprintf("replica %d fail-stopped: %s", failures[0].Node, failures[0].Message)
+	}
+	return load.report(batch), c, ""
+}
+
+// closedLoop keeps every client busy: the next operation goes out when the previous returns.
+type closedLoop struct {
+	c        *sim.Cluster
+	suite    *invariants.Suite
+	workload interface {
+		IntN(int) int
+		Uint32() uint32
+	}
+	measuring bool
+	from      sim.Time
+	latencies []int64 // ns, of operations acknowledged inside the window
+}
+
+func (l *closedLoop) kick(i int) {
+	cl := l.c.Client(i)
+	if cl.Busy() {
+		return
+	}
+	if !cl.Registered() {
+		cl.Submit(nil, nil)
+		return
+	}
+	l.submit(i)
+}
+
+func (l *closedLoop) submit(i int) {
+	op := kv.Op{Kind: kv.KindPut, Key: fmt.Sprintf("k%d", l.workload.IntN(1024)), Value: fmt.Sprintf("c%d.%d", i, l.workload.Uint32())}
+	start := l.c.Loop.Now()
+	l.c.Client(i).Submit(kv.EncodeOp(op), func(r client.Result) {
+		if r.Outcome == client.OK && l.measuring && start >= l.from {
+			l.latencies = append(l.latencies, int64(l.c.Loop.Now()-start))
+		}
+		if r.Outcome == client.OK && l.c.Client(i).Registered() {
+			l.submit(i) // closed loop: the next one at once
+		}
+	})
+}
+
+func (l *closedLoop) report(batch int) performanceReport {
+	slices.Sort(l.latencies)
+	quantile := func(q float64) float64 {
+		if len(l.latencies) == 0 {
+			return 0
+		}
+		i := min(len(l.latencies)-1, int(q*float64(len(l.latencies))))
+		return float64(l.latencies[i]) / 1e6
+	}
+	return performanceReport{batchMax: batch, ops: len(l.latencies), p99Ms: quantile(0.99), p999Ms: quantile(0.999),
+		opsPerSec: float64(len(l.latencies)) / (float64(performanceDuration) / 1e9)}
+}

@@ -1,0 +1,384 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
+	"vopr/invariants"
+	"vopr/sim"
+)
+
+// The replica_crash scenario is the runbook's Scenario 1 (Replica Crash / Unresponsive).
+// From the seed: 3 or 5 replicas, 1-3 clients running swarm's random key/value workload,
+// the victim (the primary or a backup, chosen when the crash happens), the crash time, how
+// long the victim stays down, the disk's crash model (unsynced writes torn or lost, both
+// with probability > 0) and whether the run goes on to Option B.
+//
+//  1. Load runs; the victim crashes during it (its unsynced writes torn or lost).
+//  2. Symptoms and diagnosis: `replica status` says "unreachable"; `cluster status` says the
+//     quorum is available; the alert replicas_total{status="healthy"} < N fires; writes
+//     keep being acknowledged while the victim is down.
+//  3. Option A: restart. `replica status --watch` must show "recovering" then "normal",
+//     and the replica catches up; with the load stopped every replica converges.
+//  4. Option B (some seeds): the victim is stopped again and its latest backup taken (the
+//     runbook's s3://backups/latest; see operator.go on replica identity); the cluster keeps
+//     committing without it; a sector of its log rots (CorruptSector); `storage verify
+//     --full-scan` must find it; `storage restore` from the backup, a clean verify, restart,
+//     catch-up and convergence.
+//
+// Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
+// Outcome: Correctness on any violation, fail-stop, or runbook outcome that does not hold
+// (an alert that does not fire, a verify that misses the corruption, a failed restore);
+// Liveness when writes stop with quorum available or the cluster does not converge.
+func init() {
+	register(Scenario{
+		Name:    "replica_crash",
+		Runbook: "Scenario 1: Replica Crash",
+		Summary: "crash the primary or a backup during load (torn/lost writes); writes continue with quorum; restart => recovering -> normal; option B: verify finds corruption, restore from backup, rejoin",
+		Params:  func(seed uint64) string { return drawReplicaCrash(seed).String() },
+		Run:     func(o Options) Result { return runReplicaCrash(o, replicaCrashKnobs{}) },
+	})
+}
+
+// replicaCrashParams are the parameters a seed draws.
+type replicaCrashParams struct {
+	Replicas, Clients int
+	VictimPrimary     bool
+	VictimOffset      int // a backup victim is primary+VictimOffset (mod replicas), 1 <= offset < n
+	CrashTick         int // ticks of load before the crash
+	DownTicks         int // ticks the victim stays down (at least; longer until writes progress)
+	OptionB           bool
+	CrashTorn         float64
+	CrashLost         float64
+	DelayMean         sim.Duration
+	CorruptPick       uint64 // chooses the corrupted sector in option B
+}
+
+func drawReplicaCrash(seed uint64) replicaCrashParams {
+	r := sim.Stream(seed, "replica_crash")
+	p := replicaCrashParams{Replicas: 3 + 2*r.IntN(2), Clients: 1 + r.IntN(3), VictimPrimary: r.IntN(2) == 0}
+	p.VictimOffset = 1 + r.IntN(p.Replicas-1)
+	p.CrashTick = 100 + r.IntN(300)
+	p.DownTicks = 200 + r.IntN(300)
+	p.OptionB = r.IntN(2) == 0
+	p.CrashTorn = 0.2 + 0.7*r.Float64()
+	p.CrashLost = 0.1 + 0.4*r.Float64()
+	p.DelayMean = sim.Duration(1+r.IntN(5)) * sim.Millisecond
+	p.CorruptPick = r.Uint64()
+	return p
+}
+
+func (p replicaCrashParams) String() string {
+	victim, option := "backup", "A"
+	if p.VictimPrimary {
+		victim = "primary"
+	}
+	if p.OptionB {
+		option = "A+B"
+	}
+	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_tick=%d crash_torn=%.2f down_ticks=%d net.delay=%s option=%s replicas=%d victim=%s",
+		p.Clients, p.CrashLost, p.CrashTick, p.CrashTorn, p.DownTicks, p.DelayMean, option, p.Replicas, victim)
+}
+
+// replicaCrashKnobs change the procedure, for the tests that show the scenario is not
+// vacuous.
+type replicaCrashKnobs struct {
+	skipRestart bool // the operator never restarts the victim
+}
+
+const (
+	replicaCrashTicksDefault = 8000
+	replicaCrashPhaseMax     = 2000 // ticks any one phase may take
+)
+
+type replicaCrashRun struct {
+	*swarmRun
+	p       replicaCrashParams
+	mon     *Monitor
+	op      *Operator
+	ticks   int
+	budget  int
+	victim  int
+	crashes uint64
+	corrupt uint64
+	counts  map[string]uint64
+}
+
+func runReplicaCrash(o Options, knobs replicaCrashKnobs) Result {
+	p := drawReplicaCrash(o.Seed)
+	run := &replicaCrashRun{p: p, victim: -1, counts: map[string]uint64{}, budget: o.TicksMax,
+		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
+			checked: !o.Unchecked}}
+	if run.budget == 0 {
+		run.budget = replicaCrashTicksDefault
+	}
+	opts := sim.ClusterOptions{
+		World: sim.WorldOptions{Seed: o.Seed,
+			Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
+				PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
+			Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
+				WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
+				CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost, Capacity: 256 << 20}},
+		Replicas: p.Replicas, Clients: p.Clients, ClusterID: o.Seed | 1, Mutation: o.Mutation,
+		OnEvent: run.onEvent,
+	}
+	if run.checked {
+		opts.OnReplicaSend = run.onReplicaSend
+	}
+	run.suite = invariants.NewSuite(p.Replicas)
+	run.c = sim.NewCluster(opts)
+	c := run.c
+	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
+	run.incarnations = make([]*vsr.Replica, p.Replicas)
+	for i := 0; i < p.Clients; i++ {
+		i := i
+		c.SetClientTick(i, func() { run.clientTick(i) })
+	}
+	run.mon = NewMonitor(c)
+	run.op = &Operator{C: c, Step: run.step, TicksMax: replicaCrashPhaseMax}
+	outcome, reason := run.procedure(knobs)
+	if outcome == Pass {
+		if violation := run.safety(); violation != "" {
+			outcome, reason = Correctness, violation
+		} else if v := run.suite.Finish(); v != nil {
+			outcome, reason = Correctness, v.Error()
+		}
+	}
+	return run.result(o, outcome, reason)
+}
+
+// step is one tick of the world: the replicas, the checkers and the metrics.
+func (run *replicaCrashRun) step() {
+	run.ticks++
+	run.c.RunFor(sim.TickInterval)
+	run.inspect()
+	run.mon.Observe()
+}
+
+// until steps until done, a violation, the phase's budget or the run's; it reports done.
+func (run *replicaCrashRun) until(done func() bool, ticksMax int) bool {
+	for t := 0; t < ticksMax && run.ticks < run.budget; t++ {
+		if run.safety() != "" {
+			return false
+		}
+		if done() {
+			return true
+		}
+		run.step()
+	}
+	return run.safety() == "" && done()
+}
+
+// fail classifies a phase that did not reach its goal: a violation first, then the given
+// outcome.
+func (run *replicaCrashRun) fail(outcome Outcome, format string, args ...any) (Outcome, string) {
+	if reason := run.safety(); reason != "" {
+		return Correctness, reason
+	}
+	return outcome, fmt.Sprintf(format, args...) + ": " + run.describe()
+}
+
+func (run *replicaCrashRun) procedure(knobs replicaCrashKnobs) (Outcome, string) {
+	c, p := run.c, run.p
+	// 1. Load, then crash the victim during it.
+	start := run.ticks
+	if !run.until(func() bool { return run.ticks-start >= p.CrashTick && run.acked > 0 }, p.CrashTick+replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no request acknowledged before the crash")
+	}
+	if !run.until(func() bool { return ClusterStatus(c).Primary >= 0 }, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no primary to pick the victim from")
+	}
+	primary := ClusterStatus(c).Primary
+	run.victim = primary
+	if !p.VictimPrimary {
+		run.victim = (primary + p.VictimOffset) % p.Replicas
+	}
+	// Crash at an instant when the victim's newest log segment holds unsynced writes (as
+	// the swarm's nemesis does), so that the disk's crash model tears or loses them.
+	if run.awaitUnsynced() {
+		run.counts["fault.crash_with_unsynced_writes"]++
+	}
+	run.crash()
+
+	// 2. Diagnosis: the replica is unreachable, the quorum is available, the alert fires,
+	// and writes continue.
+	if s := ReplicaStatus(c, run.victim); s.Status != StatusUnreachable {
+		return Correctness, fmt.Sprintf("replica status of the crashed replica %d: %s", run.victim, s)
+	}
+	ackedAtCrash, down := run.acked, run.ticks
+	run.until(func() bool { return false }, p.DownTicks)
+	if !run.until(func() bool { return run.acked > ackedAtCrash }, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no write acknowledged in %d ticks with replica %d down and quorum available",
+			run.ticks-down, run.victim)
+	}
+	run.counts["requests_acked_while_down"] = uint64(run.acked - ackedAtCrash)
+	if s := ClusterStatus(c); !s.QuorumAvailable {
+		return run.fail(Liveness, "cluster status: quorum not available with one replica down (%d healthy)", s.Healthy)
+	}
+	if !run.mon.Fired(AlertReplicasUnhealthy) {
+		return run.fail(Correctness, "alert %s did not fire while replica %d was down", AlertReplicasUnhealthy,
+			run.victim)
+	}
+
+	// 3. Option A: restart; recovering -> normal; caught up; converged.
+	if !knobs.skipRestart {
+		if outcome, reason := run.restartAndCatchUp("option A"); outcome != Pass {
+			return outcome, reason
+		}
+	}
+	run.load = false
+	if !run.until(run.converged, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no convergence after option A (restart skipped=%t)", knobs.skipRestart)
+	}
+	if !p.OptionB {
+		return Pass, ""
+	}
+	return run.optionB()
+}
+
+// awaitUnsynced runs the world event by event, for at most two ticks, until the victim's
+// newest log segment is longer than its durable image; it reports whether it is.
+func (run *replicaCrashRun) awaitUnsynced() bool {
+	c := run.c
+	disk := c.Nodes[run.victim].Disk
+	unsynced := func() bool {
+		s := ReplicaStatus(c, run.victim)
+		if s.Status == StatusUnreachable {
+			return false
+		}
+		name := fmt.Sprintf("log-%016x", s.Op/vsr.CheckpointInterval)
+		size, err := disk.Size(name)
+		return err == nil && size > int64(len(disk.Durable(name)))
+	}
+	deadline := c.Loop.Now() + sim.Time(2*sim.TickInterval)
+	for !unsynced() && c.Loop.Now() < deadline && c.Loop.Step() {
+	}
+	run.inspect()
+	return unsynced()
+}
+
+func (run *replicaCrashRun) crash() {
+	run.c.CrashReplica(run.victim)
+	run.crashes++
+	run.inspect()
+}
+
+// restartAndCatchUp restarts the victim and watches its status: recovering, then normal,
+// then executed up to the commit the cluster had at the restart.
+func (run *replicaCrashRun) restartAndCatchUp(what string) (Outcome, string) {
+	c := run.c
+	target := uint64(0)
+	for _, s := range ClusterStatus(c).Replicas {
+		target = max(target, s.Commit)
+	}
+	c.StartReplica(run.victim)
+	var seen []string
+	watch := func() bool {
+		s := ReplicaStatus(c, run.victim)
+		if len(seen) == 0 || seen[len(seen)-1] != s.Status {
+			seen = append(seen, s.Status)
+		}
+		return s.Status == vsr.StatusNormal.String() && s.CommitMin >= target
+	}
+	if !run.until(watch, replicaCrashPhaseMax) {
+		if len(seen) > 0 && seen[len(seen)-1] == vsr.StatusStopped.String() {
+			return run.fail(Correctness, "%s: replica %d stopped after restart (statuses %v)", what, run.victim, seen)
+		}
+		return run.fail(Liveness, "%s: replica %d did not catch up to op %d after restart (statuses %v)", what,
+			run.victim, target, seen)
+	}
+	if seen[0] != vsr.StatusRecovering.String() {
+		return Correctness, fmt.Sprintf("%s: replica %d statuses after restart %v, want recovering first", what,
+			run.victim, seen)
+	}
+	run.counts["status.recovering_seen"]++
+	run.counts["status.watch_steps"] += uint64(len(seen))
+	return Pass, ""
+}
+
+// optionB: stop the victim, take its backup, let the cluster move on, rot a sector of its
+// log, verify (must detect), restore, verify (must be clean), restart, catch up, converge.
+func (run *replicaCrashRun) optionB() (Outcome, string) {
+	c := run.c
+	in := c.Replica(run.victim).Inspect()
+	run.crash()
+	backup, err := run.op.Backup(run.victim)
+	if err != nil {
+		return run.fail(Correctness, "option B: backup of stopped replica %d: %v", run.victim, err)
+	}
+	run.counts["backup.bytes"] = uint64(len(backup))
+	run.load = true
+	acked := run.acked
+	if !run.until(func() bool { return run.acked > acked+5 }, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "option B: writes did not continue with replica %d down", run.victim)
+	}
+	name, offset, ok := run.pickSector(in, run.p.CorruptPick)
+	if !ok {
+		return Correctness, fmt.Sprintf("option B: replica %d has no log segment to corrupt", run.victim)
+	}
+	c.Nodes[run.victim].Disk.CorruptSector(name, offset)
+	run.corrupt++
+	report, err := run.op.Verify(run.victim)
+	if err != nil && err == ErrTimeout {
+		return run.fail(Liveness, "option B: storage verify did not complete")
+	}
+	if report.OK {
+		return run.fail(Correctness, "option B: storage verify --full-scan missed the corruption at %s@%d", name, offset)
+	}
+	run.counts["verify.problems"] = uint64(len(report.Problems))
+	if err := run.op.Restore(run.victim, backup); err != nil {
+		return run.fail(Correctness, "option B: storage restore: %v", err)
+	}
+	if report, err := run.op.Verify(run.victim); err != nil || !report.OK {
+		return run.fail(Correctness, "option B: verify after restore: err=%v problems=%v", err, report.Problems)
+	}
+	run.counts["restores"]++
+	if outcome, reason := run.restartAndCatchUp("option B"); outcome != Pass {
+		return outcome, reason
+	}
+	run.load = false
+	if !run.until(run.converged, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no convergence after option B")
+	}
+	return Pass, ""
+}
+
+// pickSector chooses a sector of one of the victim's log segments, from the newest segment
+// its inspection says exists down to the first.
+func (run *replicaCrashRun) pickSector(in vsr.Inspection, pick uint64) (string, int64, bool) {
+	disk := run.c.Nodes[run.victim].Disk
+	for k := int64(in.Op / vsr.CheckpointInterval); k >= 0; k-- {
+		name := fmt.Sprintf("log-%016x", k)
+		size, err := disk.Size(name)
+		if err != nil || size < storage.SectorSize {
+			continue
+		}
+		sectors := size / storage.SectorSize
+		return name, int64(pick%uint64(sectors)) * storage.SectorSize, true
+	}
+	return "", 0, false
+}
+
+func (run *replicaCrashRun) result(o Options, outcome Outcome, reason string) Result {
+	c := run.c
+	r := Result{Scenario: "replica_crash", Seed: o.Seed, Params: run.p.String(), Outcome: outcome, Reason: reason,
+		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
+	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
+		"node.fail_stops": uint64(len(c.Failures())), "fault.replica_crash": run.crashes,
+		"fault.corrupt_sector": run.corrupt}
+	var torn, lost uint64
+	for i := 0; i < c.ReplicaCount(); i++ {
+		st := c.Nodes[i].Disk.Stats()
+		torn, lost = torn+st.CrashTorn, lost+st.CrashLost
+	}
+	r.Counters["fault.crash_torn_writes"], r.Counters["fault.crash_lost_writes"] = torn, lost
+	for k, v := range run.counts {
+		r.Counters[k] = v
+	}
+	for _, path := range []string{"view_change", "recovered", "repair", "truncate", "state_sync"} {
+		r.Counters["coverage.path."+path] = run.paths[path]
+	}
+	run.mon.Counters(r.Counters)
+	return r
+}
