@@ -122,15 +122,15 @@ func requireCountsMatchTrace(t *testing.T, run *nemesisRun) {
 			seen["nemesis:"+action]++
 		case l.kind == "node" && slices.Contains([]string{"crash", "restart", "pause", "unpause"}, l.text):
 			seen[l.text]++
-		case l.kind == "net" && strings.HasPrefix(l.text, "isolate "):
+		case l.kind == "network" && strings.HasPrefix(l.text, "isolate "):
 			seen[ActionIsolate]++
-		case l.kind == "net" && strings.HasPrefix(l.text, "split "):
+		case l.kind == "network" && strings.HasPrefix(l.text, "split "):
 			seen[ActionSplit]++
-		case l.kind == "net" && strings.HasPrefix(l.text, "cut "):
+		case l.kind == "network" && strings.HasPrefix(l.text, "cut "):
 			cuts++
-		case l.kind == "net" && l.text == "heal":
+		case l.kind == "network" && l.text == "heal":
 			seen[ActionHeal]++
-		case l.kind == "net" && strings.HasPrefix(l.text, "clog ") && !strings.HasSuffix(l.text, " random"):
+		case l.kind == "network" && strings.HasPrefix(l.text, "clog ") && !strings.HasSuffix(l.text, " random"):
 			seen[ActionClog]++
 		case l.kind == "disk" && l.text == "slow x0":
 			seen[ActionDiskFast]++

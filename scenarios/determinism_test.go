@@ -170,7 +170,7 @@ func TestCheckDeterminismFindsALeakyActor(t *testing.T) {
 	require.Equal(t, first, d.Index)
 	require.Equal(t, a[first], d.First)
 	require.Equal(t, b[first], d.Second)
-	require.Equal(t, "net", d.First.Kind)
+	require.Equal(t, "network", d.First.Kind)
 	require.Regexp(t, `^send \d->\d`, d.First.Text)
 	require.NotEqual(t, d.First.Text, d.Second.Text)
 }

@@ -463,7 +463,7 @@ func (n *Network) packetText(verb string, p *path, pk *packet) []byte {
 // emitPacket records a packet event and folds the packet's content hash into the trace.
 func (n *Network) emitPacket(node int, text []byte, pk *packet) {
 	n.text = text[:0]
-	n.trace.Emit(LevelFull, node, "net", string(text))
+	n.trace.Emit(LevelFull, node, "network", string(text))
 	n.trace.Mix(pk.hash)
 }
 
@@ -477,11 +477,11 @@ func (n *Network) SetFaultsEnabled(on bool) {
 	}
 	n.faultsEnabled = on
 	if on {
-		n.trace.Emit(LevelShort, -1, "net", "faults on")
+		n.trace.Emit(LevelShort, -1, "network", "faults on")
 		n.scheduleFaultTick()
 		return
 	}
-	n.trace.Emit(LevelShort, -1, "net", "faults off")
+	n.trace.Emit(LevelShort, -1, "network", "faults off")
 	if n.autoActive {
 		n.autoUnpartition()
 	}
@@ -501,7 +501,7 @@ func (n *Network) SetDelay(min, mean Duration) {
 	assert.That(min >= 0, "network: negative OneWayDelayMin")
 	assert.That(mean >= 0, "network: negative OneWayDelayMean")
 	n.opts.OneWayDelayMin, n.opts.OneWayDelayMean = min, mean
-	n.trace.Emitf(LevelShort, -1, "net", "delay min=%v mean=%v", min, mean)
+	n.trace.Emitf(LevelShort, -1, "network", "delay min=%v mean=%v", min, mean)
 }
 
 // SetOptions replaces every option at run time; the node count cannot change. Packets in
@@ -516,7 +516,7 @@ func (n *Network) SetOptions(opts NetworkOptions) error {
 	}
 	n.opts = opts.withDefaults()
 	n.resetAutoNodes()
-	n.trace.Emitf(LevelShort, -1, "net", "options %+v", n.opts)
+	n.trace.Emitf(LevelShort, -1, "network", "options %+v", n.opts)
 	n.scheduleFaultTick()
 	return nil
 }

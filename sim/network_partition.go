@@ -24,7 +24,7 @@ func (n *Network) Isolate(node int) {
 		}
 	}
 	n.stats.Partitions++
-	n.trace.Emit(LevelShort, node, "net", "isolate n"+strconv.Itoa(node))
+	n.trace.Emit(LevelShort, node, "network", "isolate n"+strconv.Itoa(node))
 }
 
 // SplitInTwo cuts every path, both ways, between the nodes with side[i] and the rest.
@@ -37,7 +37,7 @@ func (n *Network) SplitInTwo(side []bool) {
 		}
 	}
 	n.stats.Partitions++
-	n.trace.Emit(LevelShort, -1, "net", "split "+sidesText(side, nil))
+	n.trace.Emit(LevelShort, -1, "network", "split "+sidesText(side, nil))
 }
 
 // Cut cuts the one direction from->to (an asymmetric partition) until Heal.
@@ -45,7 +45,7 @@ func (n *Network) Cut(from, to int) {
 	assert.That(from != to, "network: cannot cut a loopback path")
 	n.paths[n.pathIndex(from, to)].cut = true
 	n.stats.Partitions++
-	n.trace.Emit(LevelShort, from, "net", "cut "+strconv.Itoa(from)+"->"+strconv.Itoa(to))
+	n.trace.Emit(LevelShort, from, "network", "cut "+strconv.Itoa(from)+"->"+strconv.Itoa(to))
 }
 
 // Heal removes every partition and cut, explicit and random. Clogs stay: they end on their
@@ -57,7 +57,7 @@ func (n *Network) Heal() {
 	}
 	n.autoActive = false
 	n.autoStableUntil = n.loop.Now() + Time(n.opts.UnpartitionStabilityMin)
-	n.trace.Emit(LevelShort, -1, "net", "heal")
+	n.trace.Emit(LevelShort, -1, "network", "heal")
 }
 
 // Clog holds the packets of from->to (none is lost to the clog) for d, or longer if the path
@@ -68,7 +68,7 @@ func (n *Network) Clog(from, to int, d Duration) {
 	assert.That(d > 0, "network: clog duration must be positive")
 	pi := n.pathIndex(from, to)
 	n.clogPath(pi, n.loop.Now()+Time(d), false)
-	n.trace.Emit(LevelShort, from, "net",
+	n.trace.Emit(LevelShort, from, "network",
 		"clog "+strconv.Itoa(from)+"->"+strconv.Itoa(to)+" for "+d.String())
 }
 
@@ -127,7 +127,7 @@ func (n *Network) unclogPath(pi int) {
 			n.loop.At(now, p.wake)
 		}
 	}
-	n.trace.Emit(LevelShort, p.from, "net", "unclog "+strconv.Itoa(p.from)+"->"+
+	n.trace.Emit(LevelShort, p.from, "network", "unclog "+strconv.Itoa(p.from)+"->"+
 		strconv.Itoa(p.to)+" ready="+strconv.Itoa(ready))
 }
 
@@ -196,7 +196,7 @@ func (n *Network) tickClogs() {
 		if Chance(n.rng, n.opts.PathClogProbability) {
 			d := ExpDuration(n.rng, Nanosecond, n.opts.PathClogDurationMean)
 			n.clogPath(pi, now+Time(d), true)
-			n.trace.Emit(LevelShort, p.from, "net", "clog "+strconv.Itoa(p.from)+"->"+
+			n.trace.Emit(LevelShort, p.from, "network", "clog "+strconv.Itoa(p.from)+"->"+
 				strconv.Itoa(p.to)+" for "+d.String()+" random")
 		}
 	}
@@ -225,7 +225,7 @@ func (n *Network) autoPartition() {
 	if asymmetric {
 		text += " open=" + strconv.FormatBool(openSide)
 	}
-	n.trace.Emit(LevelShort, -1, "net", text)
+	n.trace.Emit(LevelShort, -1, "network", text)
 }
 
 // drawPartitionSides fills autoSide for the partitionable nodes so that each side holds at
@@ -273,7 +273,7 @@ func (n *Network) autoUnpartition() {
 	}
 	n.autoActive = false
 	n.autoStableUntil = n.loop.Now() + Time(n.opts.UnpartitionStabilityMin)
-	n.trace.Emit(LevelShort, -1, "net", "unpartition")
+	n.trace.Emit(LevelShort, -1, "network", "unpartition")
 }
 
 func (n *Network) partitionable(node int) bool {

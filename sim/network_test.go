@@ -652,7 +652,7 @@ func TestNetworkRandomPartitionAsymmetric(t *testing.T) {
 func netFaultRecords(tr *Trace, prefix string) []Time {
 	var at []Time
 	for _, rec := range tr.Kept {
-		if rec.Kind == "net" && len(rec.Text) >= len(prefix) && rec.Text[:len(prefix)] == prefix {
+		if rec.Kind == "network" && len(rec.Text) >= len(prefix) && rec.Text[:len(prefix)] == prefix {
 			at = append(at, rec.At)
 		}
 	}

@@ -43,7 +43,7 @@ const (
 
 var commandNames = [...]string{"reserved", "ping", "pong", "request", "prepare", "prepare_ok", "commit",
 	"reply", "start_view_change", "do_view_change", "start_view", "request_start_view", "request_prepare",
-	"nack_prepare", "request_sync", "sync", "eviction"}
+	"nack_prepare", "request_sync", "sync_checkpoint", "eviction"}
 
 func (c Command) String() string {
 	if int(c) < len(commandNames) {

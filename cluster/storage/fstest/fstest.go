@@ -40,7 +40,7 @@ func TestFS(fsys storage.FS, run func() bool) error {
 	}{
 		{"create", c.checkCreate},
 		{"write and read", c.checkWriteRead},
-		{"sync", c.checkSync},
+		{"sync file", c.checkSync},
 		{"truncate", c.checkTruncate},
 		{"missing file", c.checkMissing},
 		{"remove", c.checkRemove},
@@ -277,7 +277,7 @@ func (c *checker) checkShortReads(a string) error {
 }
 
 func (c *checker) checkSync() error {
-	a := Prefix + "sync"
+	a := Prefix + "synced"
 	if err := firstError(c.create(a), c.write(a, []byte("durable"), 0)); err != nil {
 		return err
 	}
