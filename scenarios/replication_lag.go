@@ -1,0 +1,191 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/sim"
+)
+
+// The replication_lag scenario is the runbook's Scenario 4 (High Replication Lag). From the
+// seed: 3 or 5 replicas, 2-3 clients running swarm's random key/value workload, the lagging
+// backup (primary + offset when the fault starts), the slow-disk multiplier (200x-1000x)
+// and the load before the fault.
+//
+//  1. Load runs on a healthy cluster; the acknowledgements of a window of rlWindow ticks
+//     are the baseline throughput.
+//  2. Fault: the victim backup's disk becomes slow (Disk.SetSlow). It falls behind: the
+//     alert ReplicationLagHigh (replication_lag_ms > 1000) must fire within rlAlertBound.
+//  3. Diagnosis: `replica status` shows the victim's commit far below the cluster's.
+//  4. Resolution, the runbook's emergency step: `replica isolate` (Network.Isolate). While
+//     it is isolated the cluster keeps committing: acknowledgements in a window must reach
+//     at least half the baseline (commit latency restored). Then the disk is fixed
+//     (SetSlow(1)) and the replica rejoins (Heal).
+//  5. Outcome: the replica catches up (normal status, executed up to the cluster's commit)
+//     within rlCatchUpBound, the lag alert resolves, and with the load stopped every
+//     replica converges.
+//
+// Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
+func init() {
+	register(Scenario{
+		Name:    "replication_lag",
+		Runbook: "Scenario 4: High Replication Lag",
+		Summary: "slow disk on one backup under load; the lag alert (> 1000 ms) fires; isolate the replica (commit latency restored), fix the disk, rejoin => it catches up",
+		Params:  func(seed uint64) string { return drawReplicationLag(seed).String() },
+		Run:     func(o Options) Result { return runReplicationLag(o, replicationLagKnobs{}) },
+	})
+}
+
+const (
+	rlAlertBound    = 3000 // the lag alert fires within 30 s of the fault
+	rlWindow        = 200  // 2 s throughput windows
+	rlCatchUpBound  = 3000 // the rejoined replica catches up within 30 s
+	rlTicksDefault  = 12000
+	rlResolveWindow = 500
+)
+
+type replicationLagParams struct {
+	Replicas, Clients int
+	VictimOffset      int
+	SlowMultiplier    int
+	LoadTicks         int
+	DelayMean         sim.Duration
+}
+
+func drawReplicationLag(seed uint64) replicationLagParams {
+	r := sim.Stream(seed, "replication_lag")
+	p := replicationLagParams{Replicas: 3 + 2*r.IntN(2), Clients: 2 + r.IntN(2)}
+	p.VictimOffset = 1 + r.IntN(p.Replicas-1)
+	p.SlowMultiplier = 200 + r.IntN(801)
+	p.LoadTicks = 100 + r.IntN(200)
+	p.DelayMean = sim.Duration(1+r.IntN(3)) * sim.Millisecond
+	return p
+}
+
+func (p replicationLagParams) String() string {
+	return fmt.Sprintf("clients=%d load_ticks=%d net.delay=%s replicas=%d slow=x%d victim=primary+%d",
+		p.Clients, p.LoadTicks, p.DelayMean, p.Replicas, p.SlowMultiplier, p.VictimOffset)
+}
+
+type replicationLagKnobs struct {
+	skipFix bool // the operator neither isolates nor fixes the replica
+}
+
+func runReplicationLag(o Options, knobs replicationLagKnobs) Result {
+	p := drawReplicationLag(o.Seed)
+	run := newRunbookRun(o, "replication_lag", p.Replicas, p.Clients, rlTicksDefault, sim.WorldOptions{
+		Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
+			PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
+		Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
+			WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond, Capacity: 256 << 20}})
+	outcome, reason := run.finish(replicationLagProcedure(run, p, knobs))
+	return run.result(o, "replication_lag", p.String(), outcome, reason)
+}
+
+// window returns the acknowledgements of the next rlWindow ticks.
+func (run *runbookRun) ackWindow() int {
+	acked := run.acked
+	run.until(func() bool { return false }, rlWindow)
+	return run.acked - acked
+}
+
+func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs replicationLagKnobs) (Outcome, string) {
+	c := run.c
+	// 1. Load on a healthy cluster, and the baseline throughput.
+	if !run.until(func() bool { return run.ticks >= p.LoadTicks && run.acked > 0 }, p.LoadTicks+2000) {
+		return run.fail(Liveness, "no request acknowledged before the fault")
+	}
+	baseline := run.ackWindow()
+	run.counts["throughput.baseline"] = uint64(baseline)
+	if run.mon.Fired(AlertReplicationLag) {
+		return run.fail(Correctness, "alert %s fired on a healthy cluster", AlertReplicationLag)
+	}
+	if !run.until(func() bool { return ClusterStatus(c).Primary >= 0 }, 2000) {
+		return run.fail(Liveness, "no primary to pick the victim from")
+	}
+	victim := (ClusterStatus(c).Primary + p.VictimOffset) % p.Replicas
+
+	// 2. Fault: the victim's disk becomes slow; the lag alert fires.
+	c.Nodes[victim].Disk.SetSlow(p.SlowMultiplier)
+	run.counts["fault.slow_disk"]++
+	faultTick := run.ticks
+	if !run.until(func() bool { return run.mon.Firing(AlertReplicationLag) }, rlAlertBound) {
+		return run.fail(Correctness, "alert %s did not fire within %d ticks of the slow disk on replica %d",
+			AlertReplicationLag, rlAlertBound, victim)
+	}
+	run.counts["lag.ticks_to_alert"] = uint64(run.ticks - faultTick)
+	samples := run.mon.Samples()
+	lag, who := samples[len(samples)-1].MaxLagMs()
+	run.counts["lag.max_ms_at_alert"] = uint64(lag)
+	if who != victim {
+		return run.fail(Correctness, "lag alert names replica %d, the slow disk is on replica %d", who, victim)
+	}
+	// 3. Diagnosis: the victim's commit is behind the cluster's.
+	cluster := ClusterStatus(c)
+	behind := ReplicaStatus(c, victim)
+	frontier := uint64(0)
+	for _, s := range cluster.Replicas {
+		frontier = max(frontier, s.Commit)
+	}
+	if behind.CommitMin >= frontier {
+		return run.fail(Correctness, "replica status: replica %d is not behind (%d >= %d)", victim,
+			behind.CommitMin, frontier)
+	}
+	run.counts["lag.ops_behind_at_alert"] = frontier - behind.CommitMin
+	run.counts["throughput.slow"] = uint64(run.ackWindow())
+
+	if knobs.skipFix {
+		// Without the fix the lag stays: the alert keeps firing (the slow replica may catch
+		// up for a moment, by state sync, and fall behind again).
+		firing := 0
+		run.until(func() bool { return false }, rlCatchUpBound-1000)
+		run.until(func() bool {
+			if run.mon.Firing(AlertReplicationLag) {
+				firing++
+			}
+			return false
+		}, 1000)
+		run.counts["skip.ticks_firing_last_10s"] = uint64(firing)
+		if firing > 0 {
+			return run.fail(Liveness, "fix skipped: alert %s still firing (%d of the last 1000 ticks)",
+				AlertReplicationLag, firing)
+		}
+		return Pass, ""
+	}
+
+	// 4. Resolution: isolate; the cluster's commit latency is restored without it.
+	c.Network.Isolate(victim)
+	run.counts["fix.isolate"]++
+	run.until(func() bool { return false }, rlWindow/2) // the pipeline settles
+	isolated := run.ackWindow()
+	run.counts["throughput.isolated"] = uint64(isolated)
+	if 2*isolated < baseline {
+		return run.fail(Liveness, "with replica %d isolated %d acknowledgements in %d ticks, baseline %d",
+			victim, isolated, rlWindow, baseline)
+	}
+	// Fix the disk and rejoin.
+	c.Nodes[victim].Disk.SetSlow(1)
+	c.Network.Heal()
+	run.counts["fix.rejoin"]++
+	rejoin := run.ticks
+	target := uint64(0)
+	for _, s := range ClusterStatus(c).Replicas {
+		target = max(target, s.Commit)
+	}
+	caughtUp := func() bool {
+		s := ReplicaStatus(c, victim)
+		return s.Healthy() && s.CommitMin >= target
+	}
+	if !run.until(caughtUp, rlCatchUpBound) {
+		return run.fail(Liveness, "replica %d did not catch up to op %d within %d ticks of rejoining", victim,
+			target, rlCatchUpBound)
+	}
+	run.counts["fix.ticks_to_catch_up"] = uint64(run.ticks - rejoin)
+	if !run.until(func() bool { return !run.mon.Firing(AlertReplicationLag) }, rlResolveWindow) {
+		return run.fail(Liveness, "alert %s still firing after replica %d caught up", AlertReplicationLag, victim)
+	}
+	run.load = false
+	if !run.until(run.converged, 2000) {
+		return run.fail(Liveness, "no convergence after the rejoin")
+	}
+	return Pass, ""
+}

@@ -1,0 +1,363 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+	"vopr/invariants"
+	"vopr/sim"
+)
+
+// The view_change_storm scenario is the runbook's Scenario 3 (View Change Storm). From the
+// seed: 3 or 5 replicas, 1-3 clients running swarm's random key/value workload, the clock
+// desync (every replica but one has its wall clock stepped by a distinct multiple of an
+// offset of 1-3 s, so that no quorum of clocks agrees within vsr.ClockToleranceNs and every
+// primary in turn stops timestamping and abdicates, cluster/vsr/clock_sync.go), whether the
+// network's RTT is also raised above 100 ms (Network.SetDelay), and the load before the
+// fault.
+//
+//  1. Load runs on a healthy cluster.
+//  2. Fault: the clocks are desynchronised (and maybe the RTT raised). View changes repeat;
+//     the alert ViewChangeStorm (increase(view_changes_total[5s]) > 10, metrics.go) must
+//     fire within vcsStormBound (AlertViewChangeStormSlow: see there why the 30 s window).
+//  3. Diagnosis: `replica clock-offset` (the node's offset from true time) shows a replica
+//     beyond 500 ms.
+//  4. Resolution, as the runbook: the clocks are resynchronised (Clock.SetOffset(0), chronyd
+//     restarted), the network restored, and `cluster config set election-timeout-ms 2000`.
+//  5. Outcome: commits resume (a new write acknowledged) within vcsCommitBound of the fix,
+//     and view changes stop: some window of vcsQuietWindow with no new view change on any
+//     replica starts within vcsQuietBound of the fix; the alert resolves; with the load
+//     stopped every replica converges.
+//
+// Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
+func init() {
+	register(Scenario{
+		Name:    "view_change_storm",
+		Runbook: "Scenario 3: View Change Storm",
+		Summary: "clock offsets > 500 ms (and maybe RTT > 100 ms) make view changes repeat; the view-change alert fires; resync clocks, restore network, election-timeout-ms=2000 => view changes stop, commits resume",
+		Params:  func(seed uint64) string { return drawViewChangeStorm(seed).String() },
+		Run:     func(o Options) Result { return runViewChangeStorm(o, viewChangeStormKnobs{}) },
+	})
+}
+
+// Bounds the scenario asserts, in ticks of sim.TickInterval (10 ms).
+const (
+	vcsStormBound   = 3000 // the alert fires within 30 s of the fault
+	vcsCommitBound  = 500  // a write is acknowledged within 5 s of the fix
+	vcsQuietBound   = 1000 // a quiet window starts within 10 s of the fix
+	vcsQuietWindow  = 1000 // 10 s without any new view change
+	vcsResolveBound = 3500 // the storm alert resolves within 35 s of the fix
+	vcsTicksDefault = 12000
+)
+
+type viewChangeStormParams struct {
+	Replicas, Clients int
+	OffsetMs          int  // the desync step: replica k (k>0 from the anchor) is off by ±k*OffsetMs
+	Anchor            int  // the replica whose clock stays right
+	SlowNetwork       bool // also raise the RTT above 100 ms
+	OneWayMeanMs      int  // the raised one-way delay mean (RTT = 2x)
+	LoadTicks         int
+	DelayMean         sim.Duration
+}
+
+func drawViewChangeStorm(seed uint64) viewChangeStormParams {
+	r := sim.Stream(seed, "view_change_storm")
+	p := viewChangeStormParams{Replicas: 3 + 2*r.IntN(2), Clients: 1 + r.IntN(3)}
+	p.OffsetMs = 1000 + r.IntN(2001)
+	p.Anchor = r.IntN(p.Replicas)
+	p.SlowNetwork = r.IntN(2) == 0
+	p.OneWayMeanMs = 60 + r.IntN(90)
+	p.LoadTicks = 100 + r.IntN(200)
+	p.DelayMean = sim.Duration(1+r.IntN(3)) * sim.Millisecond
+	return p
+}
+
+func (p viewChangeStormParams) String() string {
+	rtt := "normal"
+	if p.SlowNetwork {
+		rtt = fmt.Sprintf("%dms", 2*p.OneWayMeanMs)
+	}
+	return fmt.Sprintf("anchor=%d clients=%d clock_offset=%dms load_ticks=%d net.delay=%s replicas=%d rtt=%s",
+		p.Anchor, p.Clients, p.OffsetMs, p.LoadTicks, p.DelayMean, p.Replicas, rtt)
+}
+
+// offsetNs is the injected offset of replica i.
+func (p viewChangeStormParams) offsetNs(i int) int64 {
+	k := (i - p.Anchor + p.Replicas) % p.Replicas
+	step := int64((k+1)/2) * int64(p.OffsetMs) * int64(sim.Millisecond)
+	if k%2 == 1 {
+		return step
+	}
+	return -step
+}
+
+// viewChangeStormKnobs change the procedure, for the tests that show the scenario is not
+// vacuous.
+type viewChangeStormKnobs struct {
+	skipFix bool // the operator never applies the runbook's fix
+}
+
+// runbookRun is the driver shared by the runbook scenarios of this file and
+// replication_lag.go: the swarm's cluster, workload and checkers, a metrics Monitor and an
+// Operator, stepped tick by tick within a budget.
+type runbookRun struct {
+	*swarmRun
+	mon    *Monitor
+	op     *Operator
+	ticks  int
+	budget int
+	counts map[string]uint64
+}
+
+func newRunbookRun(o Options, name string, replicas, clients int, budget int, world sim.WorldOptions) *runbookRun {
+	run := &runbookRun{counts: map[string]uint64{}, budget: o.TicksMax,
+		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
+			checked: !o.Unchecked}}
+	if run.budget == 0 {
+		run.budget = budget
+	}
+	world.Seed = o.Seed
+	opts := sim.ClusterOptions{World: world, Replicas: replicas, Clients: clients, ClusterID: o.Seed | 1,
+		Mutation: o.Mutation, OnEvent: run.onEvent}
+	if run.checked {
+		opts.OnReplicaSend = run.onReplicaSend
+	}
+	run.suite = invariants.NewSuite(replicas)
+	run.c = sim.NewCluster(opts)
+	c := run.c
+	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
+	run.incarnations = make([]*vsr.Replica, replicas)
+	for i := 0; i < clients; i++ {
+		i := i
+		c.SetClientTick(i, func() { run.clientTick(i) })
+	}
+	run.mon = NewMonitor(c)
+	run.mon.Rules = append(run.mon.Rules, viewChangeStormSlowRule())
+	run.op = &Operator{C: c, Step: run.step, TicksMax: 2000}
+	return run
+}
+
+func (run *runbookRun) step() {
+	run.ticks++
+	run.c.RunFor(sim.TickInterval)
+	run.inspect()
+	run.mon.Observe()
+}
+
+// until steps until done, a violation, ticksMax or the run's budget; it reports done.
+func (run *runbookRun) until(done func() bool, ticksMax int) bool {
+	for t := 0; t < ticksMax && run.ticks < run.budget; t++ {
+		if run.safety() != "" {
+			return false
+		}
+		if done() {
+			return true
+		}
+		run.step()
+	}
+	return run.safety() == "" && done()
+}
+
+func (run *runbookRun) fail(outcome Outcome, format string, args ...any) (Outcome, string) {
+	if reason := run.safety(); reason != "" {
+		return Correctness, reason
+	}
+	return outcome, fmt.Sprintf(format, args...) + ": " + run.describe()
+}
+
+// finish runs the end-of-run checkers on a passing run.
+func (run *runbookRun) finish(outcome Outcome, reason string) (Outcome, string) {
+	if outcome == Pass {
+		if violation := run.safety(); violation != "" {
+			return Correctness, violation
+		} else if v := run.suite.Finish(); v != nil {
+			return Correctness, v.Error()
+		}
+	}
+	return outcome, reason
+}
+
+func (run *runbookRun) result(o Options, name, params string, outcome Outcome, reason string) Result {
+	c := run.c
+	r := Result{Scenario: name, Seed: o.Seed, Params: params, Outcome: outcome, Reason: reason,
+		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
+	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
+		"node.fail_stops": uint64(len(c.Failures()))}
+	for k, v := range run.counts {
+		r.Counters[k] = v
+	}
+	for _, path := range []string{"view_change", "repair", "truncate", "state_sync", "clock_unsynchronized"} {
+		r.Counters["coverage.path."+path] = run.paths[path]
+	}
+	run.mon.Counters(r.Counters)
+	return r
+}
+
+// viewChanges is the cluster's view-change count: the sum of every replica's folded
+// view_changes_total at the newest sample.
+func (run *runbookRun) viewChanges() uint64 {
+	samples := run.mon.Samples()
+	if len(samples) == 0 {
+		return 0
+	}
+	var n uint64
+	for _, r := range samples[len(samples)-1].Replicas {
+		n += r.ViewChangesTotal
+	}
+	return n
+}
+
+// AlertViewChangeStormSlow is the runbook's view-change rule over a longer window.
+//
+// Why: metrics.go scales the runbook's 5-minute window to 5 s and keeps "more than 10" view
+// changes per replica in it, i.e. one view change every 500 ms or faster. The replicas' own
+// timers bound how fast a storm can go: a backup starts a view change only after
+// ElectionTimeoutTicks (500 ms) plus jitter without a heartbeat, and a stuck view change
+// moves on only after ViewChangeTimeoutTicks (1 s). Measured under the runbook's faults
+// (clock offsets of 1-3 s on every replica but one, RTT 200 ms to 1.6 s, and both), a
+// replica enters at most 5 views in any 5 s window (about one every 1.3 s: "leader changes
+// every few seconds", the runbook's own symptom), so AlertViewChangeStorm as metrics.go
+// defines it cannot fire here. This rule keeps the runbook's threshold (more than 10) and
+// scales the window by 1/10 instead of 1/60 (5 min -> 30 s); it is added to this
+// scenario's Monitor only, and the scenario also reports whether AlertViewChangeStorm fired
+// (counter alert.ViewChangeStorm).
+const AlertViewChangeStormSlow = "ViewChangeStorm30s"
+
+const viewChangeStormSlowWindow = 30 * sim.Second
+
+func viewChangeStormSlowRule() AlertRule {
+	return AlertRule{Name: AlertViewChangeStormSlow, Severity: P1,
+		Expr: "increase(view_changes_total[30s]) > 10 (runbook: [5m])",
+		Check: func(h []Sample) (bool, float64, int) {
+			now := h[len(h)-1]
+			from := h[0]
+			for k := len(h) - 1; k >= 0 && now.At-h[k].At <= sim.Time(viewChangeStormSlowWindow); k-- {
+				from = h[k]
+			}
+			best, who := uint64(0), -1
+			for i := range now.Replicas {
+				if d := now.Replicas[i].ViewChangesTotal - from.Replicas[i].ViewChangesTotal; d > best || who < 0 {
+					best, who = d, i
+				}
+			}
+			return best > 10, float64(best), who
+		}}
+}
+
+func runViewChangeStorm(o Options, knobs viewChangeStormKnobs) Result {
+	p := drawViewChangeStorm(o.Seed)
+	run := newRunbookRun(o, "view_change_storm", p.Replicas, p.Clients, vcsTicksDefault, sim.WorldOptions{
+		Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
+			PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
+		Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
+			WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond, Capacity: 256 << 20}})
+	outcome, reason := run.finish(viewChangeStormProcedure(run, p, knobs))
+	return run.result(o, "view_change_storm", p.String(), outcome, reason)
+}
+
+func viewChangeStormProcedure(run *runbookRun, p viewChangeStormParams, knobs viewChangeStormKnobs) (Outcome, string) {
+	c := run.c
+	// 1. Load on a healthy cluster.
+	if !run.until(func() bool { return run.ticks >= p.LoadTicks && run.acked > 0 }, p.LoadTicks+2000) {
+		return run.fail(Liveness, "no request acknowledged before the fault")
+	}
+	if run.mon.Fired(AlertViewChangeStormSlow) {
+		return run.fail(Correctness, "alert %s fired on a healthy cluster", AlertViewChangeStormSlow)
+	}
+	// 2. Fault: clock desync (and maybe a slow network).
+	for i := 0; i < p.Replicas; i++ {
+		if off := p.offsetNs(i); off != 0 {
+			c.Nodes[i].Clock.SetOffset(off)
+			run.counts["fault.clock_offset"]++
+		}
+	}
+	if p.SlowNetwork {
+		mean := sim.Duration(p.OneWayMeanMs) * sim.Millisecond
+		c.Network.SetDelay(mean/2, mean)
+		run.counts["fault.network_delay"]++
+	}
+	viewsAtFault, faultTick := run.viewChanges(), run.ticks
+	if !run.until(func() bool { return run.mon.Firing(AlertViewChangeStormSlow) }, vcsStormBound) {
+		return run.fail(Correctness, "alert %s did not fire within %d ticks of the fault (%d view changes)",
+			AlertViewChangeStormSlow, vcsStormBound, run.viewChanges()-viewsAtFault)
+	}
+	run.counts["storm.ticks_to_alert"] = uint64(run.ticks - faultTick)
+	// Let the storm rage a little longer, as it would before an operator gets to it.
+	run.until(func() bool { return false }, 300)
+	run.counts["storm.view_changes"] = run.viewChanges() - viewsAtFault
+
+	// 3. Diagnosis: `replica clock-offset` finds a replica beyond 500 ms.
+	desynced := 0
+	for i := 0; i < p.Replicas; i++ {
+		if off := c.Nodes[i].Clock.Realtime() - sim.RealtimeEpochNs - int64(c.Loop.Now()); off > vsr.ClockToleranceNs ||
+			off < -vsr.ClockToleranceNs {
+			desynced++
+		}
+	}
+	if desynced == 0 {
+		return run.fail(Correctness, "replica clock-offset: no replica beyond 500 ms")
+	}
+	run.counts["diagnosis.clock_desync_replicas"] = uint64(desynced)
+
+	if knobs.skipFix {
+		// Without the fix the storm goes on: the alert must still be firing after the
+		// window the fix is given.
+		run.until(func() bool { return false }, vcsResolveBound)
+		if run.mon.Firing(AlertViewChangeStormSlow) {
+			return run.fail(Liveness, "fix skipped: alert %s still firing", AlertViewChangeStormSlow)
+		}
+		return Pass, ""
+	}
+
+	// 4. Resolution: resync clocks, restore the network, raise the election timeout.
+	for i := 0; i < p.Replicas; i++ {
+		c.Nodes[i].Clock.SetOffset(0)
+	}
+	if p.SlowNetwork {
+		c.Network.SetDelay(sim.Millisecond/2, p.DelayMean)
+	}
+	changed, err := ConfigSet(c, KeyElectionTimeoutMs, "2000")
+	if err != nil || len(changed) != p.Replicas {
+		return run.fail(Correctness, "cluster config set election-timeout-ms 2000: changed %v, %v", changed, err)
+	}
+	if values, err := ConfigGet(c, KeyElectionTimeoutMs); err != nil || values[0] != 2000 {
+		return run.fail(Correctness, "cluster config get election-timeout-ms: %v, %v", values, err)
+	}
+	run.counts["fix.applied"]++
+	fixTick := run.ticks
+
+	// 5. Commits resume within the bound.
+	acked := run.acked
+	if !run.until(func() bool { return run.acked > acked }, vcsCommitBound) {
+		return run.fail(Liveness, "no write acknowledged within %d ticks of the fix", vcsCommitBound)
+	}
+	run.counts["fix.ticks_to_commit"] = uint64(run.ticks - fixTick)
+	// View changes stop: a quiet window starts within the bound.
+	quietFrom, quietViews := run.ticks, run.viewChanges()
+	quiet := func() bool {
+		if v := run.viewChanges(); v != quietViews {
+			quietFrom, quietViews = run.ticks, v
+		}
+		return run.ticks-quietFrom >= vcsQuietWindow
+	}
+	if !run.until(quiet, vcsQuietBound+vcsQuietWindow) || quietFrom-fixTick > vcsQuietBound {
+		return run.fail(Liveness, "view changes did not stop: no %d-tick quiet window starting within %d ticks of the fix (last view change at +%d)",
+			vcsQuietWindow, vcsQuietBound, quietFrom-fixTick)
+	}
+	run.counts["fix.ticks_to_quiet"] = uint64(quietFrom - fixTick)
+	if !run.until(func() bool { return !run.mon.Firing(AlertViewChangeStormSlow) }, vcsResolveBound-(run.ticks-fixTick)) {
+		return run.fail(Liveness, "alert %s still firing %d ticks after the fix", AlertViewChangeStormSlow, run.ticks-fixTick)
+	}
+	if run.viewChanges() != quietViews {
+		return run.fail(Liveness, "view changes resumed after the quiet window")
+	}
+	acked = run.acked
+	if !run.until(func() bool { return run.acked > acked }, vcsCommitBound) {
+		return run.fail(Liveness, "no write acknowledged after the quiet window")
+	}
+	run.load = false
+	if !run.until(run.converged, 2000) {
+		return run.fail(Liveness, "no convergence after the fix")
+	}
+	return Pass, ""
+}
