@@ -155,6 +155,11 @@ func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
 	if op > 0 {
 		r.log.anchorOp, r.log.anchorChecksum = op, head.Checksum
 		r.lastTimestamp = max(r.lastTimestamp, head.Timestamp)
+		// Keep the header itself too (unless its slot holds a later op): a checkpoint of
+		// this op that must be written again (the first write failed) carries it.
+		if slot := r.log.slotOf(op); !slot.present || slot.header.Op <= op {
+			r.log.setHeader(head)
+		}
 	}
 	return nil
 }

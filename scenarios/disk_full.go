@@ -1,0 +1,373 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+	"vopr/invariants"
+	"vopr/sim"
+)
+
+// The disk_full scenario is the runbook's Scenario 6 (Disk Full). From the seed: 3 or 5
+// replicas, 1-3 clients running swarm's random key/value workload, the victim (the primary
+// or a backup), when its disk fills, how much room is left, how long it stays full, whether
+// the run goes on to fill every replica's disk, and how that second episode is resolved.
+//
+//  1. Load runs; before the first checkpoint (so that there is nothing the engine could
+//     compact) the victim's disk is resized to just above its usage (Disk.SetCapacity): its
+//     log writes start failing with ErrNoSpace.
+//  2. Symptoms and diagnosis: `replica status` reports DiskFull; the disk_usage_percent
+//     alerts fire at 80/90/95 (P3/P1/P0) through the Monitor; a full backup does not stop the
+//     cluster (writes keep being acknowledged by the quorum of the others). No replica
+//     fail-stops.
+//  3. Resolution, Option B (grow the disk): the capacity is set back; the victim reports
+//     space again, writes resume (a full primary blocked them all), the victim catches up.
+//  4. Some seeds: every replica's disk is filled to 97% of its usage while the cluster is
+//     idle, after every replica has taken a checkpoint. The alerts fire again for all of
+//     them. Resolution Option A (auto-compaction at 85%, after a checkpoint: the runbook's
+//     "storage compact"): with the capacity unchanged, the load resumes, the engine compacts
+//     the log segments below the checkpoint and writes go on; or Option B again (grow).
+//  5. The load stops and every replica converges.
+//
+// Every invariant of the Suite runs throughout (linearizability: no acknowledged write is
+// lost; durability of prepare_oks). Outcome: Correctness on any violation, fail-stop, or a
+// runbook outcome that does not hold (an alert that does not fire, a full disk not
+// reported); Liveness when writes do not resume after the resolution or the cluster does
+// not converge.
+func init() {
+	register(Scenario{
+		Name:    "disk_full",
+		Runbook: "Scenario 6: Disk Full",
+		Summary: "fill one replica's disk under load, then (some seeds) all; alerts at 80/90/95%; no fail-stop, no corruption, no acknowledged write lost; grow the disk or auto-compaction frees space and writes resume",
+		Params:  func(seed uint64) string { return drawDiskFull(seed).String() },
+		Run:     func(o Options) Result { return runDiskFull(o, diskFullKnobs{}) },
+	})
+}
+
+// diskFullParams are the parameters a seed draws.
+type diskFullParams struct {
+	Replicas, Clients int
+	VictimPrimary     bool
+	VictimOffset      int   // a backup victim is primary+VictimOffset (mod replicas)
+	FillTick          int   // ticks of load (after the first acknowledgement) before the fill
+	Slack             int64 // bytes left free on the victim's disk
+	HoldTicks         int   // ticks the disk stays full before the resolution
+	AllReplicas       bool  // go on to fill every replica's disk
+	DelayMean         sim.Duration
+}
+
+func drawDiskFull(seed uint64) diskFullParams {
+	r := sim.Stream(seed, "disk_full")
+	p := diskFullParams{Replicas: 3 + 2*r.IntN(2), Clients: 1 + r.IntN(3), VictimPrimary: r.IntN(2) == 0}
+	p.VictimOffset = 1 + r.IntN(p.Replicas-1)
+	p.FillTick = 1 + r.IntN(10)
+	p.Slack = int64(r.IntN(8)) << 10
+	p.HoldTicks = 150 + r.IntN(300)
+	p.AllReplicas = r.IntN(2) == 0
+	p.DelayMean = sim.Duration(1+r.IntN(4)) * sim.Millisecond
+	return p
+}
+
+func (p diskFullParams) String() string {
+	victim := "backup"
+	if p.VictimPrimary {
+		victim = "primary"
+	}
+	return fmt.Sprintf("all_replicas=%t clients=%d fill_tick=%d hold_ticks=%d net.delay=%s replicas=%d slack=%d victim=%s",
+		p.AllReplicas, p.Clients, p.FillTick, p.HoldTicks, p.DelayMean, p.Replicas, p.Slack, victim)
+}
+
+// diskFullKnobs change the procedure, for the tests that show the scenario is not vacuous.
+type diskFullKnobs struct {
+	skipResolution bool // the operator never grows the victim's disk
+}
+
+const (
+	diskFullTicksDefault = 9000
+	diskFullPhaseMax     = 2000
+	diskFullCapacity     = 256 << 20
+)
+
+type diskFullRun struct {
+	*replicaCrashRun // the runner: step, until, fail, checkers, monitor
+	d                diskFullParams
+}
+
+func runDiskFull(o Options, knobs diskFullKnobs) Result {
+	p := drawDiskFull(o.Seed)
+	base := &replicaCrashRun{victim: -1, counts: map[string]uint64{}, budget: o.TicksMax,
+		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
+			checked: !o.Unchecked}}
+	if base.budget == 0 {
+		base.budget = diskFullTicksDefault
+	}
+	run := &diskFullRun{replicaCrashRun: base, d: p}
+	opts := sim.ClusterOptions{
+		World: sim.WorldOptions{Seed: o.Seed,
+			Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
+				PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
+			Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
+				WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
+				Capacity: diskFullCapacity}},
+		Replicas: p.Replicas, Clients: p.Clients, ClusterID: o.Seed | 1, Mutation: o.Mutation,
+		OnEvent: run.onEvent,
+	}
+	if run.checked {
+		opts.OnReplicaSend = run.onReplicaSend
+	}
+	run.suite = invariants.NewSuite(p.Replicas)
+	run.c = sim.NewCluster(opts)
+	c := run.c
+	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
+	run.incarnations = make([]*vsr.Replica, p.Replicas)
+	for i := 0; i < p.Clients; i++ {
+		i := i
+		c.SetClientTick(i, func() { run.clientTick(i) })
+	}
+	run.mon = NewMonitor(c)
+	run.op = &Operator{C: c, Step: run.step, TicksMax: diskFullPhaseMax}
+	outcome, reason := run.procedure(knobs)
+	if outcome == Pass {
+		if violation := run.safety(); violation != "" {
+			outcome, reason = Correctness, violation
+		} else if v := run.suite.Finish(); v != nil {
+			outcome, reason = Correctness, v.Error()
+		}
+	}
+	return run.diskFullResult(o, outcome, reason)
+}
+
+// alertsFiring reports whether the three disk alerts are firing now.
+func (run *diskFullRun) alertsFiring() bool {
+	return run.mon.Firing(AlertDiskUsage80) && run.mon.Firing(AlertDiskUsage90) && run.mon.Firing(AlertDiskUsage95)
+}
+
+// alertsFired reports whether the three disk alerts fired at or after since.
+func (run *diskFullRun) alertsFired(since sim.Time) bool {
+	fired := map[string]bool{}
+	for _, e := range run.mon.Events() {
+		if !e.Resolved && e.At >= since {
+			fired[e.Rule] = true
+		}
+	}
+	return fired[AlertDiskUsage80] && fired[AlertDiskUsage90] && fired[AlertDiskUsage95]
+}
+
+func (run *diskFullRun) procedure(knobs diskFullKnobs) (Outcome, string) {
+	c, p := run.c, run.d
+	// 1. Load; the victim's disk fills before the first checkpoint.
+	if !run.until(func() bool { return run.acked > 0 }, diskFullPhaseMax) {
+		return run.fail(Liveness, "no request acknowledged before the fill")
+	}
+	start := run.ticks
+	run.until(func() bool { return run.ticks-start >= p.FillTick }, p.FillTick)
+	if !run.until(func() bool { return ClusterStatus(c).Primary >= 0 }, diskFullPhaseMax) {
+		return run.fail(Liveness, "no primary to pick the victim from")
+	}
+	primary := ClusterStatus(c).Primary
+	run.victim = primary
+	if !p.VictimPrimary {
+		run.victim = (primary + p.VictimOffset) % p.Replicas
+	}
+	if s := ReplicaStatus(c, run.victim); s.CheckpointOp != 0 {
+		return run.fail(Correctness, "victim %d already checkpointed (op %d) before the fill", run.victim,
+			s.CheckpointOp)
+	}
+	disk := c.Nodes[run.victim].Disk
+	capacity := disk.Usage().Capacity
+	filledAt := c.Loop.Now()
+	disk.SetCapacity(disk.Usage().Used + p.Slack)
+	run.counts["fault.disk_fill"]++
+
+	// 2. Diagnosis: DiskFull reported, the alerts fire, no fail-stop; a full backup does
+	// not stop the cluster.
+	if !run.until(func() bool { return ReplicaStatus(c, run.victim).DiskFull }, diskFullPhaseMax) {
+		return run.fail(Liveness, "replica %d never reported its disk full (usage %d%%)", run.victim,
+			disk.Usage().Percent())
+	}
+	run.counts["status.disk_full_seen"]++
+	if !run.until(func() bool { return run.alertsFired(filledAt) }, diskFullPhaseMax/4) {
+		return run.fail(Correctness, "the disk alerts 80/90/95 did not all fire for replica %d (usage %d%%): %v",
+			run.victim, disk.Usage().Percent(), run.mon.Events())
+	}
+	ackedFull := run.acked
+	run.until(func() bool { return false }, p.HoldTicks)
+	if !p.VictimPrimary {
+		if !run.until(func() bool { return run.acked > ackedFull }, diskFullPhaseMax) {
+			return run.fail(Liveness, "no write acknowledged with only backup %d's disk full", run.victim)
+		}
+	}
+	run.counts["requests_acked_while_full"] = uint64(run.acked - ackedFull)
+	if r := ReplicaStatus(c, run.victim); !r.DiskFull || r.Status == StatusUnreachable {
+		return run.fail(Correctness, "replica %d before the resolution: %s diskfull=%t, want running and full",
+			run.victim, r, r.DiskFull)
+	}
+	run.counts["replica.disk_full_rejects"] = c.Replica(run.victim).Inspect().Metrics.DiskFullRejects
+
+	// 3. Option B: grow the disk; the replica has space again, writes resume, it catches up.
+	if !knobs.skipResolution {
+		disk.SetCapacity(capacity)
+		run.counts["resolution.grow"]++
+	}
+	acked := run.acked
+	resumed := func() bool {
+		r := ReplicaStatus(c, run.victim)
+		return !r.DiskFull && r.Status == vsr.StatusNormal.String() && run.acked > acked+5
+	}
+	if !run.until(resumed, diskFullPhaseMax) {
+		return run.fail(Liveness, "writes did not resume on replica %d after the resolution (skipped=%t, diskfull=%t)",
+			run.victim, knobs.skipResolution, ReplicaStatus(c, run.victim).DiskFull)
+	}
+	if !run.until(run.caughtUp(run.victim), diskFullPhaseMax) {
+		return run.fail(Liveness, "replica %d did not catch up after the resolution", run.victim)
+	}
+	if p.AllReplicas {
+		if outcome, reason := run.fillAll(knobs); outcome != Pass {
+			return outcome, reason
+		}
+	}
+	run.load = false
+	if !run.until(run.converged, diskFullPhaseMax) {
+		return run.fail(Liveness, "no convergence after the resolution")
+	}
+	for i := 0; i < p.Replicas; i++ {
+		if r := ReplicaStatus(c, i); r.DiskFull {
+			return run.fail(Liveness, "replica %d still reports its disk full at the end", i)
+		}
+	}
+	return Pass, ""
+}
+
+// caughtUp: replica i executed up to the highest commit any replica knows now.
+func (run *diskFullRun) caughtUp(i int) func() bool {
+	target := uint64(0)
+	for _, s := range ClusterStatus(run.c).Replicas {
+		target = max(target, s.Commit)
+	}
+	return func() bool {
+		r := ReplicaStatus(run.c, i)
+		return r.Status == vsr.StatusNormal.String() && r.CommitMin >= target
+	}
+}
+
+// fillAll is step 4. Every replica has taken a checkpoint; the cluster is idle.
+//
+// Option A (auto-compaction at 85%): every disk is resized to 97% of its usage; the engine
+// compacts the segments below the checkpoint by itself (when the next write or checkpoint
+// starts, or on a refused write) and, with the capacity unchanged, the load goes on. The
+// 97% alerts may or may not fire, depending on whether compaction beats their 1 s `for`.
+//
+// Then the disks are filled for good: each resized to just above its usage, with nothing
+// left to compact. The primary reports DiskFull, the alerts fire, no write is
+// acknowledged; Option B (grow every disk) resumes the writes.
+func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
+	c, p := run.c, run.d
+	checkpointed := func() bool {
+		for i := 0; i < p.Replicas; i++ {
+			if ReplicaStatus(c, i).CheckpointOp < vsr.CheckpointInterval {
+				return false
+			}
+		}
+		return true
+	}
+	if !run.until(checkpointed, 2*diskFullPhaseMax) {
+		return run.fail(Liveness, "not every replica took a checkpoint before the second fill")
+	}
+	run.load = false
+	if !run.until(run.converged, diskFullPhaseMax) {
+		return run.fail(Liveness, "no convergence before the second fill")
+	}
+	segment0 := fmt.Sprintf("log-%016x", 0)
+	capacities := make([]int64, p.Replicas)
+	for i := 0; i < p.Replicas; i++ {
+		disk := c.Nodes[i].Disk
+		if _, err := disk.Size(segment0); err != nil {
+			return run.fail(Correctness, "replica %d has no segment 0 before the second fill (nothing to compact)", i)
+		}
+		capacities[i] = disk.Usage().Capacity
+		disk.SetCapacity(disk.Usage().Used * 100 / 97)
+	}
+	run.counts["fault.disk_fill_all_97pct"]++
+	filledAt := c.Loop.Now()
+	run.until(func() bool { return false }, 150)
+	if run.alertsFired(filledAt) {
+		run.counts["alerts_before_auto_compaction"]++
+	}
+	run.load = true
+	acked := run.acked
+	compacted := func() bool {
+		for i := 0; i < p.Replicas; i++ {
+			if _, err := c.Nodes[i].Disk.Size(segment0); err == nil {
+				return false
+			}
+		}
+		return run.acked > acked+10
+	}
+	if !run.until(compacted, diskFullPhaseMax) {
+		return run.fail(Liveness, "option A: auto-compaction did not free segment 0 on every replica and let writes go on")
+	}
+	run.counts["resolution.auto_compaction"]++
+	for i := 0; i < p.Replicas; i++ {
+		if r := ReplicaStatus(c, i); r.DiskFull || r.DiskUsagePct >= 85 {
+			return run.fail(Liveness, "option A: replica %d after auto-compaction: %s diskfull=%t", i, r, r.DiskFull)
+		}
+	}
+
+	// Every disk full for good.
+	for i := 0; i < p.Replicas; i++ {
+		disk := c.Nodes[i].Disk
+		disk.SetCapacity(disk.Usage().Used + p.Slack)
+	}
+	run.counts["fault.disk_fill_all"]++
+	primaryFull := func() bool {
+		s := ClusterStatus(c)
+		return s.Primary >= 0 && s.Replicas[s.Primary].DiskFull
+	}
+	if !run.until(primaryFull, diskFullPhaseMax) {
+		return run.fail(Liveness, "the primary never reported its disk full with every disk full")
+	}
+	if !run.until(run.alertsFiring, diskFullPhaseMax/4) {
+		return run.fail(Correctness, "the disk alerts did not fire with every disk full: %v", run.mon.Events())
+	}
+	run.until(func() bool { return false }, 50) // replies already in flight
+	acked = run.acked
+	run.until(func() bool { return false }, p.HoldTicks)
+	if run.acked != acked {
+		return run.fail(Correctness, "%d writes acknowledged with every disk full", run.acked-acked)
+	}
+	run.counts["ticks_all_full_without_ack"] = uint64(p.HoldTicks)
+	if !knobs.skipResolution {
+		for i := 0; i < p.Replicas; i++ {
+			c.Nodes[i].Disk.SetCapacity(capacities[i])
+		}
+		run.counts["resolution.grow_all"]++
+	}
+	acked = run.acked
+	resumed := func() bool {
+		for i := 0; i < p.Replicas; i++ {
+			if ReplicaStatus(c, i).DiskFull {
+				return false
+			}
+		}
+		return run.acked > acked+5
+	}
+	if !run.until(resumed, diskFullPhaseMax) {
+		return run.fail(Liveness, "option B: writes did not resume after growing every disk (skipped=%t)",
+			knobs.skipResolution)
+	}
+	return Pass, ""
+}
+
+func (run *diskFullRun) diskFullResult(o Options, outcome Outcome, reason string) Result {
+	c := run.c
+	r := Result{Scenario: "disk_full", Seed: o.Seed, Params: run.d.String(), Outcome: outcome, Reason: reason,
+		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
+	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
+		"node.fail_stops": uint64(len(c.Failures()))}
+	for k, v := range run.counts {
+		r.Counters[k] = v
+	}
+	r.Counters["coverage.path.disk_full"] = run.paths["disk_full"]
+	run.mon.Counters(r.Counters)
+	return r
+}
