@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"vopr/cluster/vsr"
-	"vopr/invariants"
 	"vopr/sim"
 )
 
@@ -95,45 +94,11 @@ type diskFullRun struct {
 
 func runDiskFull(o Options, knobs diskFullKnobs) Result {
 	p := drawDiskFull(o.Seed)
-	base := &replicaCrashRun{victim: -1, counts: map[string]uint64{}, budget: o.TicksMax,
-		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
-			checked: !o.Unchecked}}
-	if base.budget == 0 {
-		base.budget = diskFullTicksDefault
-	}
+	base := &replicaCrashRun{victim: -1}
+	base.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, diskFullTicksDefault, diskFullPhaseMax,
+		runbookWorld(p.DelayMean, sim.DiskOptions{Capacity: diskFullCapacity}))
 	run := &diskFullRun{replicaCrashRun: base, d: p}
-	opts := sim.ClusterOptions{
-		World: sim.WorldOptions{Seed: o.Seed,
-			Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
-				PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
-			Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
-				WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
-				Capacity: diskFullCapacity}},
-		Replicas: p.Replicas, Clients: p.Clients, ClusterID: o.Seed | 1, Mutation: o.Mutation,
-		OnEvent: run.onEvent,
-	}
-	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
-	}
-	run.suite = invariants.NewSuite(p.Replicas)
-	run.c = sim.NewCluster(opts)
-	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
-	run.incarnations = make([]*vsr.Replica, p.Replicas)
-	for i := 0; i < p.Clients; i++ {
-		i := i
-		c.SetClientTick(i, func() { run.clientTick(i) })
-	}
-	run.mon = NewMonitor(c)
-	run.op = &Operator{C: c, Step: run.step, TicksMax: diskFullPhaseMax}
-	outcome, reason := run.procedure(knobs)
-	if outcome == Pass {
-		if violation := run.safety(); violation != "" {
-			outcome, reason = Correctness, violation
-		} else if v := run.suite.Finish(); v != nil {
-			outcome, reason = Correctness, v.Error()
-		}
-	}
+	outcome, reason := run.finish(run.procedure(knobs))
 	return run.diskFullResult(o, outcome, reason)
 }
 
@@ -359,15 +324,5 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 }
 
 func (run *diskFullRun) diskFullResult(o Options, outcome Outcome, reason string) Result {
-	c := run.c
-	r := Result{Scenario: "disk_full", Seed: o.Seed, Params: run.d.String(), Outcome: outcome, Reason: reason,
-		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
-	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
-		"node.fail_stops": uint64(len(c.Failures()))}
-	for k, v := range run.counts {
-		r.Counters[k] = v
-	}
-	r.Counters["coverage.path.disk_full"] = run.paths["disk_full"]
-	run.mon.Counters(r.Counters)
-	return r
+	return run.runbookRun.result(o, "disk_full", run.d.String(), outcome, reason, "disk_full")
 }

@@ -3,8 +3,6 @@ package scenarios
 import (
 	"fmt"
 
-	"vopr/cluster/vsr"
-	"vopr/invariants"
 	"vopr/sim"
 )
 
@@ -98,45 +96,11 @@ type quorumLostRun struct {
 
 func runQuorumLost(o Options, knobs quorumLostKnobs) Result {
 	p := drawQuorumLost(o.Seed)
-	base := &replicaCrashRun{victim: -1, counts: map[string]uint64{}, budget: o.TicksMax,
-		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
-			checked: !o.Unchecked}}
-	if base.budget == 0 {
-		base.budget = quorumLostTicksDefault
-	}
+	base := &replicaCrashRun{victim: -1}
+	base.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, quorumLostTicksDefault, quorumLostPhaseMax,
+		runbookWorld(p.DelayMean, sim.DiskOptions{CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost}))
 	run := &quorumLostRun{replicaCrashRun: base, q: p}
-	opts := sim.ClusterOptions{
-		World: sim.WorldOptions{Seed: o.Seed,
-			Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
-				PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
-			Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
-				WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
-				CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost, Capacity: 256 << 20}},
-		Replicas: p.Replicas, Clients: p.Clients, ClusterID: o.Seed | 1, Mutation: o.Mutation,
-		OnEvent: run.onEvent,
-	}
-	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
-	}
-	run.suite = invariants.NewSuite(p.Replicas)
-	run.c = sim.NewCluster(opts)
-	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
-	run.incarnations = make([]*vsr.Replica, p.Replicas)
-	for i := 0; i < p.Clients; i++ {
-		i := i
-		c.SetClientTick(i, func() { run.clientTick(i) })
-	}
-	run.mon = NewMonitor(c)
-	run.op = &Operator{C: c, Step: run.step, TicksMax: quorumLostPhaseMax}
-	outcome, reason := run.procedure(knobs)
-	if outcome == Pass {
-		if violation := run.safety(); violation != "" {
-			outcome, reason = Correctness, violation
-		} else if v := run.suite.Finish(); v != nil {
-			outcome, reason = Correctness, v.Error()
-		}
-	}
+	outcome, reason := run.finish(run.procedure(knobs))
 	return run.quorumLostResult(o, outcome, reason)
 }
 
@@ -259,23 +223,7 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 }
 
 func (run *quorumLostRun) quorumLostResult(o Options, outcome Outcome, reason string) Result {
-	c := run.c
-	r := Result{Scenario: "quorum_lost", Seed: o.Seed, Params: run.q.String(), Outcome: outcome, Reason: reason,
-		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
-	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
-		"node.fail_stops": uint64(len(c.Failures())), "victims": uint64(len(run.victims))}
-	var torn, lost uint64
-	for i := 0; i < c.ReplicaCount(); i++ {
-		st := c.Nodes[i].Disk.Stats()
-		torn, lost = torn+st.CrashTorn, lost+st.CrashLost
-	}
-	r.Counters["fault.crash_torn_writes"], r.Counters["fault.crash_lost_writes"] = torn, lost
-	for k, v := range run.counts {
-		r.Counters[k] = v
-	}
-	for _, path := range []string{"view_change", "recovered", "repair", "truncate", "state_sync"} {
-		r.Counters["coverage.path."+path] = run.paths[path]
-	}
-	run.mon.Counters(r.Counters)
+	r := run.crashResult(o, "quorum_lost", run.q.String(), outcome, reason)
+	r.Counters["victims"] = uint64(len(run.victims))
 	return r
 }

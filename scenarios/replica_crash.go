@@ -5,7 +5,6 @@ import (
 
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
-	"vopr/invariants"
 	"vopr/sim"
 )
 
@@ -93,90 +92,20 @@ const (
 )
 
 type replicaCrashRun struct {
-	*swarmRun
+	*runbookRun
 	p       replicaCrashParams
-	mon     *Monitor
-	op      *Operator
-	ticks   int
-	budget  int
 	victim  int
 	crashes uint64
 	corrupt uint64
-	counts  map[string]uint64
 }
 
 func runReplicaCrash(o Options, knobs replicaCrashKnobs) Result {
 	p := drawReplicaCrash(o.Seed)
-	run := &replicaCrashRun{p: p, victim: -1, counts: map[string]uint64{}, budget: o.TicksMax,
-		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
-			checked: !o.Unchecked}}
-	if run.budget == 0 {
-		run.budget = replicaCrashTicksDefault
-	}
-	opts := sim.ClusterOptions{
-		World: sim.WorldOptions{Seed: o.Seed,
-			Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
-				PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
-			Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
-				WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond,
-				CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost, Capacity: 256 << 20}},
-		Replicas: p.Replicas, Clients: p.Clients, ClusterID: o.Seed | 1, Mutation: o.Mutation,
-		OnEvent: run.onEvent,
-	}
-	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
-	}
-	run.suite = invariants.NewSuite(p.Replicas)
-	run.c = sim.NewCluster(opts)
-	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
-	run.incarnations = make([]*vsr.Replica, p.Replicas)
-	for i := 0; i < p.Clients; i++ {
-		i := i
-		c.SetClientTick(i, func() { run.clientTick(i) })
-	}
-	run.mon = NewMonitor(c)
-	run.op = &Operator{C: c, Step: run.step, TicksMax: replicaCrashPhaseMax}
-	outcome, reason := run.procedure(knobs)
-	if outcome == Pass {
-		if violation := run.safety(); violation != "" {
-			outcome, reason = Correctness, violation
-		} else if v := run.suite.Finish(); v != nil {
-			outcome, reason = Correctness, v.Error()
-		}
-	}
+	run := &replicaCrashRun{p: p, victim: -1}
+	run.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, replicaCrashTicksDefault, replicaCrashPhaseMax,
+		runbookWorld(p.DelayMean, sim.DiskOptions{CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost}))
+	outcome, reason := run.finish(run.procedure(knobs))
 	return run.result(o, outcome, reason)
-}
-
-// step is one tick of the world: the replicas, the checkers and the metrics.
-func (run *replicaCrashRun) step() {
-	run.ticks++
-	run.c.RunFor(sim.TickInterval)
-	run.inspect()
-	run.mon.Observe()
-}
-
-// until steps until done, a violation, the phase's budget or the run's; it reports done.
-func (run *replicaCrashRun) until(done func() bool, ticksMax int) bool {
-	for t := 0; t < ticksMax && run.ticks < run.budget; t++ {
-		if run.safety() != "" {
-			return false
-		}
-		if done() {
-			return true
-		}
-		run.step()
-	}
-	return run.safety() == "" && done()
-}
-
-// fail classifies a phase that did not reach its goal: a violation first, then the given
-// outcome.
-func (run *replicaCrashRun) fail(outcome Outcome, format string, args ...any) (Outcome, string) {
-	if reason := run.safety(); reason != "" {
-		return Correctness, reason
-	}
-	return outcome, fmt.Sprintf(format, args...) + ": " + run.describe()
 }
 
 func (run *replicaCrashRun) procedure(knobs replicaCrashKnobs) (Outcome, string) {
@@ -361,24 +290,21 @@ func (run *replicaCrashRun) pickSector(in vsr.Inspection, pick uint64) (string, 
 }
 
 func (run *replicaCrashRun) result(o Options, outcome Outcome, reason string) Result {
+	return run.crashResult(o, "replica_crash", run.p.String(), outcome, reason)
+}
+
+// crashResult is runbookRun.result plus the crash counters of scenarios built on this one.
+func (run *replicaCrashRun) crashResult(o Options, name, params string, outcome Outcome, reason string) Result {
 	c := run.c
-	r := Result{Scenario: "replica_crash", Seed: o.Seed, Params: run.p.String(), Outcome: outcome, Reason: reason,
-		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
-	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
-		"node.fail_stops": uint64(len(c.Failures())), "fault.replica_crash": run.crashes,
-		"fault.corrupt_sector": run.corrupt}
+	r := run.runbookRun.result(o, name, params, outcome, reason, "view_change", "recovered", "repair", "truncate", "state_sync")
+	// Scenarios built on this one may count their own crashes in counts: keep the larger.
+	r.Counters["fault.replica_crash"] = max(r.Counters["fault.replica_crash"], run.crashes)
+	r.Counters["fault.corrupt_sector"] = max(r.Counters["fault.corrupt_sector"], run.corrupt)
 	var torn, lost uint64
 	for i := 0; i < c.ReplicaCount(); i++ {
 		st := c.Nodes[i].Disk.Stats()
 		torn, lost = torn+st.CrashTorn, lost+st.CrashLost
 	}
 	r.Counters["fault.crash_torn_writes"], r.Counters["fault.crash_lost_writes"] = torn, lost
-	for k, v := range run.counts {
-		r.Counters[k] = v
-	}
-	for _, path := range []string{"view_change", "recovered", "repair", "truncate", "state_sync"} {
-		r.Counters["coverage.path."+path] = run.paths[path]
-	}
-	run.mon.Counters(r.Counters)
 	return r
 }

@@ -72,13 +72,10 @@ type replicationLagKnobs struct {
 
 func runReplicationLag(o Options, knobs replicationLagKnobs) Result {
 	p := drawReplicationLag(o.Seed)
-	run := newRunbookRun(o, "replication_lag", p.Replicas, p.Clients, rlTicksDefault, sim.WorldOptions{
-		Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
-			PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
-		Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
-			WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond, Capacity: 256 << 20}})
+	run := newRunbookRun(o, p.Replicas, p.Clients, rlTicksDefault, 2000, runbookWorld(p.DelayMean, sim.DiskOptions{}))
 	outcome, reason := run.finish(replicationLagProcedure(run, p, knobs))
-	return run.result(o, "replication_lag", p.String(), outcome, reason)
+	return run.result(o, "replication_lag", p.String(), outcome, reason,
+		"view_change", "repair", "truncate", "state_sync", "clock_unsynchronized")
 }
 
 // window returns the acknowledgements of the next rlWindow ticks.

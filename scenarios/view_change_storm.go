@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"vopr/cluster/vsr"
-	"vopr/invariants"
 	"vopr/sim"
 )
 
@@ -97,102 +96,6 @@ type viewChangeStormKnobs struct {
 	skipFix bool // the operator never applies the runbook's fix
 }
 
-// runbookRun is the driver shared by the runbook scenarios of this file and
-// replication_lag.go: the swarm's cluster, workload and checkers, a metrics Monitor and an
-// Operator, stepped tick by tick within a budget.
-type runbookRun struct {
-	*swarmRun
-	mon    *Monitor
-	op     *Operator
-	ticks  int
-	budget int
-	counts map[string]uint64
-}
-
-func newRunbookRun(o Options, name string, replicas, clients int, budget int, world sim.WorldOptions) *runbookRun {
-	run := &runbookRun{counts: map[string]uint64{}, budget: o.TicksMax,
-		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
-			checked: !o.Unchecked}}
-	if run.budget == 0 {
-		run.budget = budget
-	}
-	world.Seed = o.Seed
-	opts := sim.ClusterOptions{World: world, Replicas: replicas, Clients: clients, ClusterID: o.Seed | 1,
-		Mutation: o.Mutation, OnEvent: run.onEvent}
-	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
-	}
-	run.suite = invariants.NewSuite(replicas)
-	run.c = sim.NewCluster(opts)
-	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
-	run.incarnations = make([]*vsr.Replica, replicas)
-	for i := 0; i < clients; i++ {
-		i := i
-		c.SetClientTick(i, func() { run.clientTick(i) })
-	}
-	run.mon = NewMonitor(c)
-	run.mon.Rules = append(run.mon.Rules, viewChangeStormSlowRule())
-	run.op = &Operator{C: c, Step: run.step, TicksMax: 2000}
-	return run
-}
-
-func (run *runbookRun) step() {
-	run.ticks++
-	run.c.RunFor(sim.TickInterval)
-	run.inspect()
-	run.mon.Observe()
-}
-
-// until steps until done, a violation, ticksMax or the run's budget; it reports done.
-func (run *runbookRun) until(done func() bool, ticksMax int) bool {
-	for t := 0; t < ticksMax && run.ticks < run.budget; t++ {
-		if run.safety() != "" {
-			return false
-		}
-		if done() {
-			return true
-		}
-		run.step()
-	}
-	return run.safety() == "" && done()
-}
-
-func (run *runbookRun) fail(outcome Outcome, format string, args ...any) (Outcome, string) {
-	if reason := run.safety(); reason != "" {
-		return Correctness, reason
-	}
-	return outcome, fmt.Sprintf(format, args...) + ": " + run.describe()
-}
-
-// finish runs the end-of-run checkers on a passing run.
-func (run *runbookRun) finish(outcome Outcome, reason string) (Outcome, string) {
-	if outcome == Pass {
-		if violation := run.safety(); violation != "" {
-			return Correctness, violation
-		} else if v := run.suite.Finish(); v != nil {
-			return Correctness, v.Error()
-		}
-	}
-	return outcome, reason
-}
-
-func (run *runbookRun) result(o Options, name, params string, outcome Outcome, reason string) Result {
-	c := run.c
-	r := Result{Scenario: name, Seed: o.Seed, Params: params, Outcome: outcome, Reason: reason,
-		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
-	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
-		"node.fail_stops": uint64(len(c.Failures()))}
-	for k, v := range run.counts {
-		r.Counters[k] = v
-	}
-	for _, path := range []string{"view_change", "repair", "truncate", "state_sync", "clock_unsynchronized"} {
-		r.Counters["coverage.path."+path] = run.paths[path]
-	}
-	run.mon.Counters(r.Counters)
-	return r
-}
-
 // viewChanges is the cluster's view-change count: the sum of every replica's folded
 // view_changes_total at the newest sample.
 func (run *runbookRun) viewChanges() uint64 {
@@ -246,13 +149,11 @@ func viewChangeStormSlowRule() AlertRule {
 
 func runViewChangeStorm(o Options, knobs viewChangeStormKnobs) Result {
 	p := drawViewChangeStorm(o.Seed)
-	run := newRunbookRun(o, "view_change_storm", p.Replicas, p.Clients, vcsTicksDefault, sim.WorldOptions{
-		Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond / 2, OneWayDelayMean: p.DelayMean,
-			PathMaximumCapacity: sim.DefaultPathMaximumCapacity},
-		Disk: sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,
-			WriteLatencyMin: 50 * sim.Microsecond, WriteLatencyMean: 800 * sim.Microsecond, Capacity: 256 << 20}})
+	run := newRunbookRun(o, p.Replicas, p.Clients, vcsTicksDefault, 2000, runbookWorld(p.DelayMean, sim.DiskOptions{}))
+	run.mon.Rules = append(run.mon.Rules, viewChangeStormSlowRule())
 	outcome, reason := run.finish(viewChangeStormProcedure(run, p, knobs))
-	return run.result(o, "view_change_storm", p.String(), outcome, reason)
+	return run.result(o, "view_change_storm", p.String(), outcome, reason,
+		"view_change", "repair", "truncate", "state_sync", "clock_unsynchronized")
 }
 
 func viewChangeStormProcedure(run *runbookRun, p viewChangeStormParams, knobs viewChangeStormKnobs) (Outcome, string) {
