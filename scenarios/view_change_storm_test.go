@@ -21,7 +21,7 @@ func TestViewChangeStormSeeds(t *testing.T) {
 		r := s.Run(Options{Seed: seed})
 		require.Equal(t, Pass, r.Outcome, "seed %d %s: %s", seed, r.Params, r.Reason)
 		require.Positive(t, r.Counters["fault.clock_offset"])
-		require.Positive(t, r.Counters["alert."+AlertViewChangeStormSlow])
+		require.Positive(t, r.Counters["alert."+AlertViewChangeStorm])
 		require.Greater(t, r.Counters["storm.view_changes"], uint64(10))
 		require.Positive(t, r.Counters["diagnosis.clock_desync_replicas"])
 		require.Equal(t, uint64(1), r.Counters["fix.applied"])
@@ -44,6 +44,6 @@ func TestViewChangeStormNotVacuous(t *testing.T) {
 		r := runViewChangeStorm(Options{Seed: seed}, viewChangeStormKnobs{skipFix: true})
 		require.Equal(t, Liveness, r.Outcome, "seed %d without the fix: %s", seed, r.Reason)
 		require.Contains(t, r.Reason, "still firing")
-		require.Positive(t, r.Counters["alert."+AlertViewChangeStormSlow])
+		require.Positive(t, r.Counters["alert."+AlertViewChangeStorm])
 	}
 }
