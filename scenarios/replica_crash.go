@@ -193,37 +193,8 @@ func (run *replicaCrashRun) crash() {
 	run.inspect()
 }
 
-// restartAndCatchUp restarts the victim and watches its status: recovering, then normal,
-// then executed up to the commit the cluster had at the restart.
 func (run *replicaCrashRun) restartAndCatchUp(what string) (Outcome, string) {
-	c := run.c
-	target := uint64(0)
-	for _, s := range ClusterStatus(c).Replicas {
-		target = max(target, s.Commit)
-	}
-	c.StartReplica(run.victim)
-	var seen []string
-	watch := func() bool {
-		s := ReplicaStatus(c, run.victim)
-		if len(seen) == 0 || seen[len(seen)-1] != s.Status {
-			seen = append(seen, s.Status)
-		}
-		return s.Status == vsr.StatusNormal.String() && s.CommitMin >= target
-	}
-	if !run.until(watch, replicaCrashPhaseMax) {
-		if len(seen) > 0 && seen[len(seen)-1] == vsr.StatusStopped.String() {
-			return run.fail(Correctness, "%s: replica %d stopped after restart (statuses %v)", what, run.victim, seen)
-		}
-		return run.fail(Liveness, "%s: replica %d did not catch up to op %d after restart (statuses %v)", what,
-			run.victim, target, seen)
-	}
-	if seen[0] != vsr.StatusRecovering.String() {
-		return Correctness, fmt.Sprintf("%s: replica %d statuses after restart %v, want recovering first", what,
-			run.victim, seen)
-	}
-	run.counts["status.recovering_seen"]++
-	run.counts["status.watch_steps"] += uint64(len(seen))
-	return Pass, ""
+	return run.runbookRun.restartAndCatchUp(run.victim, what, replicaCrashPhaseMax)
 }
 
 // optionB: stop the victim, take its backup, let the cluster move on, rot a sector of its

@@ -124,3 +124,36 @@ func runbookWorld(delayMean sim.Duration, disk sim.DiskOptions) sim.WorldOptions
 		Disk: disk,
 	}
 }
+
+// restartAndCatchUp restarts the victim and watches its status: recovering, then normal,
+// then executed up to the commit the cluster had at the restart.
+func (run *runbookRun) restartAndCatchUp(victim int, what string, phaseMax int) (Outcome, string) {
+	c := run.c
+	target := uint64(0)
+	for _, s := range ClusterStatus(c).Replicas {
+		target = max(target, s.Commit)
+	}
+	c.StartReplica(victim)
+	var seen []string
+	watch := func() bool {
+		s := ReplicaStatus(c, victim)
+		if len(seen) == 0 || seen[len(seen)-1] != s.Status {
+			seen = append(seen, s.Status)
+		}
+		return s.Status == vsr.StatusNormal.String() && s.CommitMin >= target
+	}
+	if !run.until(watch, phaseMax) {
+		if len(seen) > 0 && seen[len(seen)-1] == vsr.StatusStopped.String() {
+			return run.fail(Correctness, "%s: replica %d stopped after restart (statuses %v)", what, victim, seen)
+		}
+		return run.fail(Liveness, "%s: replica %d did not catch up to op %d after restart (statuses %v)", what,
+			victim, target, seen)
+	}
+	if seen[0] != vsr.StatusRecovering.String() {
+		return Correctness, fmt.Sprintf("%s: replica %d statuses after restart %v, want recovering first", what,
+			victim, seen)
+	}
+	run.counts["status.recovering_seen"]++
+	run.counts["status.watch_steps"] += uint64(len(seen))
+	return Pass, ""
+}

@@ -55,6 +55,9 @@ type swarmRun struct {
 	// durability is the first acknowledgement of a prepare that was not durable.
 	durability string
 	checked    bool // the invariant checkers run (Options.Unchecked is false)
+	// explained, if set, recognises a fail-stop caused by a fault injected beyond the fault
+	// model (DESIGN.md section 3): that one is expected; any other is a correctness bug.
+	explained func(sim.Failure) bool
 }
 
 func runSwarm(o Options) Result {

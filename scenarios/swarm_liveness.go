@@ -66,9 +66,17 @@ func (run *swarmRun) safety() string {
 	if run.durability != "" {
 		return "durability: " + run.durability
 	}
-	if failures := run.c.Failures(); len(failures) > 0 {
-		f := failures[0]
-		return fmt.Sprintf("replica %d fail-stopped at %s (assertion=%t): %s", f.Node, f.At, f.Assertion, f.Message)
+	explained := false
+	for _, f := range run.c.Failures() {
+		if !explained && run.explained != nil && run.explained(f) {
+			explained = true // the one fail-stop the harness injected on purpose
+			continue
+		}
+		reason := fmt.Sprintf("replica %d fail-stopped at %s (assertion=%t): %s", f.Node, f.At, f.Assertion, f.Message)
+		if run.explained != nil {
+			reason += " (not explained by the injected fault)"
+		}
+		return reason
 	}
 	return ""
 }
