@@ -191,6 +191,25 @@ func (s *Storage) compactable() bool {
 	return len(s.segments) > 0 && s.segmentLast(s.segments[0]) <= s.sb.State.CheckpointOp
 }
 
+// CompactableBytes reports how many bytes Compact would free now: the sizes of the log
+// segments wholly at or below the newest durable checkpoint (the runbook's `du` of the log).
+func (s *Storage) CompactableBytes() int64 {
+	total := int64(0)
+	for _, k := range s.segments {
+		last := s.segmentLast(k)
+		if last > s.sb.State.CheckpointOp {
+			break
+		}
+		first := max(k*uint64(s.opts.SegmentEntriesMax), s.slotBase)
+		size := int64(0)
+		for op := first; op <= min(last, s.head); op++ {
+			size = max(size, s.slots[op-s.slotBase].end)
+		}
+		total += size
+	}
+	return total
+}
+
 func (s *Storage) compact(done func(int64, error)) {
 	var victims []uint64
 	for _, k := range s.segments {

@@ -331,8 +331,12 @@ func TestCheckpointAndCompact(t *testing.T) {
 		if got := segments(d); len(got) != 3 {
 			t.Fatalf("segments before Compact: %v", got)
 		}
-		if freed := d.compact(t, s); freed <= 0 {
-			t.Fatalf("Compact freed %d", freed)
+		compactable := s.CompactableBytes()
+		if freed := d.compact(t, s); freed <= 0 || freed != compactable {
+			t.Fatalf("Compact freed %d, CompactableBytes said %d", freed, compactable)
+		}
+		if left := s.CompactableBytes(); left != 0 {
+			t.Fatalf("CompactableBytes after Compact: %d", left)
 		}
 		if got := segments(d); len(got) != 1 { // ops 8..11 stay: op 10 is above the checkpoint
 			t.Fatalf("segments after Compact: %v", got)

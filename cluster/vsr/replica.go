@@ -256,6 +256,7 @@ func (r *Replica) Inspect() Inspection {
 	}
 	if r.storage != nil {
 		in.DiskUsagePct = r.storage.UsagePercent()
+		in.DiskCompactableBytes = r.storage.CompactableBytes()
 	}
 	return in
 }

@@ -77,7 +77,9 @@ type Inspection struct {
 	// no new operations until space is freed.
 	DiskFull     bool
 	DiskUsagePct int
-	Metrics      Metrics
+	// DiskCompactableBytes is what `storage compact` would free now.
+	DiskCompactableBytes int64
+	Metrics              Metrics
 }
 
 // Metrics are the runbook's counters, kept by the replica itself.
