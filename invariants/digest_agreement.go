@@ -10,7 +10,8 @@ import (
 // inspection of any replica at that commit_min (including after a restart, a re-execution
 // or a state sync) must report it. The state machine is deterministic, so equal executed
 // prefixes give equal digests; a difference is divergence, even where the canonical commit
-// check passed (a state sync from a corrupt checkpoint, a lost client table).
+// check passed (a state sync from a corrupt checkpoint, a lost client table). Checkpoint
+// events carry the digest at their op and are checked the same way.
 const NameDigestAgreement = "digest_agreement"
 
 type digestRecord struct {

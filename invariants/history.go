@@ -58,6 +58,9 @@ type historyOp struct {
 	result   kv.Result
 	logOp    uint64 // the op number of the reply's prepare, 0 if unknown
 	view     uint32 // the view of the reply
+	// abandoned: pending when the history was cut (OnRestoreFromBackup); its completion is
+	// ignored.
+	abandoned bool
 }
 
 // NewHistory returns an empty history, for use without a Suite.
@@ -80,10 +83,20 @@ func (h *History) Invoke(client int, op kv.Op, atNs int64) int {
 func (h *History) Return(id int, reply []byte, atNs int64) { h.complete(id, reply, 0, 0, atNs) }
 
 // Indeterminate records that the client gave up on operation id.
-func (h *History) Indeterminate(id int) { h.pending(id, "indeterminate").status = opIndeterminate }
+func (h *History) Indeterminate(id int) {
+	if !h.isAbandoned(id) {
+		h.pending(id, "indeterminate").status = opIndeterminate
+	}
+}
 
 // Evicted records that operation id never ran and never will (it is left out).
-func (h *History) Evicted(id int) { h.pending(id, "evicted").status = opEvicted }
+func (h *History) Evicted(id int) {
+	if !h.isAbandoned(id) {
+		h.pending(id, "evicted").status = opEvicted
+	}
+}
+
+func (h *History) isAbandoned(id int) bool { return id >= 0 && id < len(h.ops) && h.ops[id].abandoned }
 
 // Complete records a client's outcome for operation id at atNs: the one call a harness
 // needs in the client's done callback.
@@ -107,6 +120,9 @@ func (h *History) pending(id int, what string) *historyOp {
 }
 
 func (h *History) complete(id int, reply []byte, logOp uint64, view uint32, atNs int64) {
+	if h.isAbandoned(id) {
+		return
+	}
 	o := h.pending(id, "return")
 	o.status, o.returnNs, o.logOp, o.view = opReturned, atNs, logOp, view
 	result, err := kv.DecodeResult(reply)

@@ -48,6 +48,18 @@ func (t *opTable[T]) put(op uint64, v T) {
 	t.sparse[op] = v
 }
 
+// truncate forgets every op above op.
+func (t *opTable[T]) truncate(op uint64) {
+	if op+1 < uint64(len(t.dense)) {
+		t.dense = t.dense[:op+1]
+	}
+	for k := range t.sparse {
+		if k > op {
+			delete(t.sparse, k) // deleting in any order leaves the same map
+		}
+	}
+}
+
 // grow returns s long enough to index i (replica indexes beyond the initial count, such as
 // standbys, extend the per-replica state).
 func grow[T any](s []T, i int) []T {

@@ -84,6 +84,7 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 	s.report(s.acked.event(atNs, e))
 	s.report(s.canonical.event(atNs, e))
 	s.report(s.views.event(atNs, e))
+	s.report(s.digests.event(atNs, e))
 }
 
 // OnInspect takes a running replica's state, after state changes or on every tick.

@@ -131,6 +131,7 @@ func writeBackupHeader(b []byte, h backupHeader) {
 
 // parsedBackup is a backup that verified.
 type parsedBackup struct {
+	auditOp    uint64 // the highest op of the backup's audit chain: its replica had committed it
 	sb         superblock
 	checkpoint []byte // the checkpoint file, nil if none
 	entries    []Header
@@ -247,6 +248,7 @@ func (p *parsedBackup) checkAudit(h backupHeader) error {
 	if head != h.auditHead {
 		return fmt.Errorf("%w: audit chain does not match", ErrBackup)
 	}
+	p.auditOp = h.auditOp
 	return nil
 }
 
@@ -256,11 +258,40 @@ func (p *parsedBackup) checkAudit(h backupHeader) error {
 // again), never a mix. The entries are laid out afresh for opts; their chain sums are
 // unchanged. ErrBackup if the backup does not verify.
 func Restore(fs FS, opts Options, backup []byte, done func(error)) {
+	restore(fs, opts, backup, nil, done)
+}
+
+// RestoreAs is the disaster-recovery restore (`cluster restore-from-backup`): one backup
+// seeds every replica of a rebuilt cluster. Like Restore, it verifies the backup completely
+// first; then the superblock names replica instead of the backup's own, and the log keeps
+// only the ops the backup's audit chain covers (those its replica had committed): entries
+// above them may never have committed, or may have been replaced by a later view, and
+// every replica must start from the same committed prefix. Commit and the views are kept;
+// ErrBackup also if replica is not below the backup's replica count.
+func RestoreAs(fs FS, opts Options, backup []byte, replica uint8, done func(error)) {
+	restore(fs, opts, backup, func(p *parsedBackup) error {
+		if replica >= p.sb.State.ReplicaCount {
+			return fmt.Errorf("%w: replica %d of a %d-replica cluster", ErrBackup, replica, p.sb.State.ReplicaCount)
+		}
+		keep := p.auditOp - p.sb.State.CheckpointOp
+		p.entries, p.bodies = p.entries[:keep], p.bodies[:keep]
+		p.sb.State.Replica = replica
+		p.sb.State.Commit = min(p.sb.State.Commit, p.auditOp)
+		return nil
+	}, done)
+}
+
+// restore is Restore, with adjust (if not nil) changing the verified backup before it is
+// laid out.
+func restore(fs FS, opts Options, backup []byte, adjust func(*parsedBackup) error, done func(error)) {
 	assert.That(fs != nil && done != nil, "storage: Restore needs an FS and a callback")
 	opts, err := opts.normalize(fs)
 	var p parsedBackup
 	if err == nil {
 		p, err = parseBackup(backup, opts)
+	}
+	if err == nil && adjust != nil {
+		err = adjust(&p)
 	}
 	if err != nil {
 		later(fs, func() { done(err) })

@@ -59,6 +59,40 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	})
 }
 
+// TestRestoreAsKeepsTheCommittedPrefix: the disaster-recovery restore names the new
+// replica and keeps exactly the audited (committed) ops; a replica beyond the backup's
+// replica count is refused without touching the disk.
+func TestRestoreAsKeepsTheCommittedPrefix(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s, b := backupFixture(t, d) // checkpoint 6, audited to 10, head 12
+		replica := s.State().Replica + 1
+		target := disks[0].make(t, 0)
+		target.must(t, "RestoreAs", func(done func(error)) {
+			storage.RestoreAs(target.fs, smallSegments, b, replica, done)
+		})
+		target.restart()
+		r, rec := target.mustOpen(t, smallSegments)
+		if rec.State.Replica != replica || rec.State.Cluster != s.State().Cluster ||
+			rec.State.CheckpointOp != 6 || rec.State.Commit > 10 || string(rec.Snapshot) != "snapshot at 6" ||
+			!slices.Equal(entriesOf(rec), opsRange(7, 10)) {
+			t.Fatalf("restored as %d: state %+v, entries %v", replica, rec.State, entriesOf(rec))
+		}
+		if v := target.verify(t, r); !v.OK {
+			t.Fatalf("Verify after RestoreAs: %v", v.Problems)
+		}
+		if err := target.append(t, r, 11, body(11)); err != nil {
+			t.Fatalf("append after RestoreAs: %v", err)
+		}
+		other := disks[0].make(t, 0)
+		err := other.do(t, func(done func(error)) {
+			storage.RestoreAs(other.fs, smallSegments, b, s.State().ReplicaCount, done)
+		})
+		if !errors.Is(err, storage.ErrBackup) || len(other.names()) != 0 {
+			t.Fatalf("RestoreAs of replica %d: %v, files %v", s.State().ReplicaCount, err, other.names())
+		}
+	})
+}
+
 // TestRestoreRefusesFlippedBit: one flipped bit anywhere in a backup is refused, and the
 // target disk is not touched.
 func TestRestoreRefusesFlippedBit(t *testing.T) {

@@ -123,10 +123,13 @@ func (r *Replica) checkpoint(op uint64) {
 			r.flushLog()
 			return
 		}
+		assert.That(r.commitMin == op, "executed past a checkpoint that was not durable")
 		r.checkpointOp = op
 		r.checkpointSnapshot = snapshot
 		r.metrics.Checkpoints++
-		r.emit(EventCheckpoint, op, checksum.Sum{}, "")
+		// The event carries the state-machine digest at op: checkers compare it across
+		// replicas and with a cluster restored from a backup of this checkpoint.
+		r.emit(EventCheckpoint, op, r.machine.Digest(), "")
 		r.flushLog()
 		r.commitExecute()
 		r.primaryPrepare()

@@ -1,0 +1,81 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/storage"
+	"vopr/sim"
+)
+
+// ClusterRestoreFromBackup is `kimberlite-cli cluster restore-from-backup --backup-source B`
+// (Scenario 2, option C, "if all data lost"): every replica must be stopped; whatever each
+// one's disk holds is replaced by the backup's committed prefix, restored as that replica (storage.RestoreAs, which verifies the backup completely first). Every replica
+// then starts from the same state: the backup's checkpoint and the committed ops above it.
+// done gets the restore point, the highest op the restored cluster holds: everything the
+// old cluster committed after it is lost (RPO = the backup's age). The replicas are not
+// started.
+//
+// The runbook's --new-cluster-id is not supported: the restored log and the checkpoint's
+// anchor are prepares stamped with the cluster's ID, so a new ID would mean re-signing
+// them. The ID guards against replicas of the old cluster rejoining; here every one of them
+// is rebuilt from the backup.
+func ClusterRestoreFromBackup(c *sim.Cluster, backup []byte, done func(op uint64, err error)) {
+	for i := 0; i < c.ReplicaCount(); i++ {
+		if _, err := stoppedDisk(c, i); err != nil {
+			c.Loop.After(0, func() { done(0, err) })
+			return
+		}
+	}
+	var restoreFrom func(i int, point uint64)
+	restoreFrom = func(i int, point uint64) {
+		if i == c.ReplicaCount() {
+			done(point, nil)
+			return
+		}
+		restoreOne(c, i, backup, func(op uint64, err error) {
+			switch {
+			case err != nil:
+				done(0, fmt.Errorf("replica %d: %w", i, err))
+			case i > 0 && op != point:
+				done(0, fmt.Errorf("replica %d restored to op %d, replica 0 to op %d", i, op, point))
+			default:
+				restoreFrom(i+1, op)
+			}
+		})
+	}
+	restoreFrom(0, 0)
+}
+
+// restoreOne restores replica i's disk and opens it to read the restore point back.
+func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) {
+	disk := c.Nodes[i].Disk
+	storage.RestoreAs(disk, operatorStorageOptions(disk), backup, uint8(i), func(err error) {
+		if err != nil {
+			done(0, err)
+			return
+		}
+		storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+			switch {
+			case err != nil:
+				done(0, fmt.Errorf("operator: restored disk does not open: %w", err))
+			case int(s.State().Replica) != i || s.State().Cluster != c.ClusterID():
+				done(0, fmt.Errorf("%w: restored superblock names replica %d of cluster %x", ErrWrongReplica,
+					s.State().Replica, s.State().Cluster))
+			default:
+				done(s.Head(), nil)
+			}
+		})
+	})
+}
+
+// RestoreCluster runs ClusterRestoreFromBackup to completion.
+func (o *Operator) RestoreCluster(backup []byte) (uint64, error) {
+	var point uint64
+	var err error
+	finished := false
+	ClusterRestoreFromBackup(o.C, backup, func(op uint64, e error) { point, err, finished = op, e, true })
+	if e := o.await(&finished); e != nil {
+		return 0, e
+	}
+	return point, err
+}
