@@ -34,8 +34,8 @@ import (
 //     disk's own usage (the host's df, which works while the process is down).
 //
 // Time scaling: the runbook's windows are minutes of production time; a simulation lasts
-// tens of seconds. The view-change window is scaled from 5 minutes to 5 seconds (1/60: a
-// minute becomes a second), and its threshold kept as an increase of more than 10 view
+// tens of seconds. The view-change window is scaled from 5 minutes to 30 seconds
+// (ViewChangeWindow says why not shorter), and its threshold kept as an increase of more than 10 view
 // changes in the window (the runbook's "rate(...[5m]) > 10" read as "more than 10 in the
 // window": as a per-second rate it would need 3000 view changes in 5 minutes, far beyond
 // "leader changes every few seconds"). Alerts that the runbook states without a duration

@@ -22,8 +22,20 @@ import (
 //     recovers by itself: writes resume, the alert resolves, and with the load stopped every
 //     replica converges.
 //
-// (Option B, failover to a DR region, has no counterpart in a single simulated cluster;
-// Option C, restore from backup, is not implemented.)
+// Some seeds take Option C instead ("if all data lost"), prepared in step 1: once a
+// replica drawn from the seed has a checkpoint, the operator exports a backup of it while it
+// runs (`storage export`), and the load goes on for a drawn while. At step 3 the disaster
+// grows: every replica is down and every disk is lost (Disk.Reformat). `cluster
+// restore-from-backup` restores the backup's committed prefix onto every replica (the
+// restore point is the backup's checkpoint), the replicas start, writes resume (on fresh
+// keys: the old ones went back in time by design) and the cluster converges. What is lost
+// is exactly the acknowledged ops above the restore point (counted: rpo.lost_acked_ops; the
+// backup's age is rpo.backup_age_ms); everything up to it must survive: the Suite checks
+// the restored state against the old cluster's digest at the restore point and every
+// acknowledgement at or below it (invariants.Suite.OnRestoreFromBackup).
+//
+// (Option B, failover to a DR region, needs standby replicas, which the replica does not
+// have yet.)
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 // Outcome: Correctness on any violation, fail-stop, a write acknowledged without a quorum,
@@ -33,7 +45,7 @@ func init() {
 	register(Scenario{
 		Name:    "quorum_lost",
 		Runbook: "Scenario 2: Quorum Lost",
-		Summary: "crash or partition a majority during load; no write acknowledged without quorum; the P0 QuorumLost alert fires; option A: heal/restart and the cluster recovers by itself",
+		Summary: "crash or partition a majority during load; no write acknowledged without quorum; the P0 QuorumLost alert fires; option A: heal/restart and the cluster recovers by itself; option C: all data lost, restore from backup loses exactly the ops after the backup",
 		Params:  func(seed uint64) string { return drawQuorumLost(seed).String() },
 		Run:     func(o Options) Result { return runQuorumLost(o, quorumLostKnobs{}) },
 	})
@@ -50,6 +62,9 @@ type quorumLostParams struct {
 	CrashTorn         float64
 	CrashLost         float64
 	DelayMean         sim.Duration
+	OptionC           bool   // all data is lost: restore the cluster from a backup
+	BackupPick        uint64 // the replica the backup is exported from (mod replicas)
+	BackupAgeTicks    int    // ticks of load between the backup and the loss
 }
 
 func drawQuorumLost(seed uint64) quorumLostParams {
@@ -62,6 +77,9 @@ func drawQuorumLost(seed uint64) quorumLostParams {
 	p.CrashTorn = 0.2 + 0.7*r.Float64()
 	p.CrashLost = 0.1 + 0.4*r.Float64()
 	p.DelayMean = sim.Duration(1+r.IntN(5)) * sim.Millisecond
+	p.OptionC = r.IntN(3) == 0
+	p.BackupPick = r.Uint64()
+	p.BackupAgeTicks = 20 + r.IntN(200)
 	return p
 }
 
@@ -73,13 +91,24 @@ func (p quorumLostParams) String() string {
 	if p.PrimaryLost {
 		lost = "primary+backups"
 	}
-	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_torn=%.2f fault=%s load_ticks=%d lost=%s lost_ticks=%d net.delay=%s replicas=%d",
-		p.Clients, p.CrashLost, p.CrashTorn, fault, p.LoadTicks, lost, p.LostTicks, p.DelayMean, p.Replicas)
+	option := "A"
+	if p.OptionC {
+		option = fmt.Sprintf("C backup_age_ticks=%d backup_from=%d", p.BackupAgeTicks, p.BackupPick%uint64(p.Replicas))
+	}
+	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_torn=%.2f fault=%s load_ticks=%d lost=%s lost_ticks=%d net.delay=%s replicas=%d option=%s",
+		p.Clients, p.CrashLost, p.CrashTorn, fault, p.LoadTicks, lost, p.LostTicks, p.DelayMean, p.Replicas, option)
 }
 
 // quorumLostKnobs change the procedure, for the tests that show the scenario is not vacuous.
 type quorumLostKnobs struct {
 	skipHeal bool // the operator never heals the network nor restarts the replicas
+	// forceOptionC takes option C whatever the seed drew.
+	forceOptionC bool
+	// skipRestore: option C starts the replicas on their empty disks without restoring.
+	skipRestore bool
+	// claimPointAbove: the checkers are told a restore point this many ops above the real
+	// one (a restore that loses more than it says).
+	claimPointAbove uint64
 }
 
 const (
@@ -92,10 +121,13 @@ type quorumLostRun struct {
 	*replicaCrashRun // the runner: step, until, fail, checkers, monitor
 	q                quorumLostParams
 	victims          []int
+	backup           []byte // option C: the backup exported before the loss
+	backupAt         sim.Time
 }
 
 func runQuorumLost(o Options, knobs quorumLostKnobs) Result {
 	p := drawQuorumLost(o.Seed)
+	p.OptionC = p.OptionC || knobs.forceOptionC
 	base := &replicaCrashRun{victim: -1}
 	base.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, quorumLostTicksDefault, quorumLostPhaseMax,
 		runbookWorld(p.DelayMean, sim.DiskOptions{CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost}))
@@ -129,6 +161,11 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 	start := run.ticks
 	if !run.until(func() bool { return run.ticks-start >= p.LoadTicks && run.acked > 0 }, p.LoadTicks+quorumLostPhaseMax) {
 		return run.fail(Liveness, "no request acknowledged before the loss")
+	}
+	if p.OptionC {
+		if outcome, reason := run.exportBackup(); outcome != Pass {
+			return outcome, reason
+		}
 	}
 	if !run.until(func() bool { return ClusterStatus(c).Primary >= 0 }, quorumLostPhaseMax) {
 		return run.fail(Liveness, "no primary to pick the victims from")
@@ -196,6 +233,9 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 			run.victims, run.mon.Events())
 	}
 
+	if p.OptionC {
+		return run.optionC(knobs)
+	}
 	// 3. Option A: heal / restart; the cluster recovers by itself.
 	if !knobs.skipHeal {
 		if p.Partition {
@@ -218,6 +258,81 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 	run.until(func() bool { return !run.mon.Firing(AlertQuorumLost) }, 50)
 	if run.mon.Firing(AlertQuorumLost) {
 		return run.fail(Correctness, "alert %s still firing after the cluster converged", AlertQuorumLost)
+	}
+	return Pass, ""
+}
+
+// exportBackup is option C's preparation: when the drawn replica has a checkpoint, the
+// operator exports a backup of it, and the load goes on for the backup's drawn age.
+func (run *quorumLostRun) exportBackup() (Outcome, string) {
+	from := int(run.q.BackupPick % uint64(run.q.Replicas))
+	hasCheckpoint := func() bool {
+		s := ReplicaStatus(run.c, from)
+		return s.Healthy() && s.CheckpointOp > 0
+	}
+	if !run.until(hasCheckpoint, 2*quorumLostPhaseMax) {
+		return run.fail(Liveness, "replica %d took no checkpoint to back up", from)
+	}
+	backup, err := run.op.Export(from)
+	if err != nil {
+		return run.fail(Correctness, "storage export of replica %d: %v", from, err)
+	}
+	run.backup, run.backupAt = backup, run.c.Loop.Now()
+	run.counts["backup.exported_bytes"] = uint64(len(backup))
+	start := run.ticks
+	run.until(func() bool { return run.ticks-start >= run.q.BackupAgeTicks }, run.q.BackupAgeTicks)
+	return Pass, ""
+}
+
+// optionC is step 3 when all data is lost: every replica down, every disk gone; the
+// cluster is restored from the backup and must lose exactly the ops after it.
+func (run *quorumLostRun) optionC(knobs quorumLostKnobs) (Outcome, string) {
+	c := run.c
+	for i := 0; i < c.ReplicaCount(); i++ {
+		if c.Nodes[i].Status() != sim.NodeCrashed {
+			c.CrashReplica(i)
+		}
+		c.Nodes[i].Disk.Reformat()
+	}
+	c.Network.Heal()
+	run.counts["fault.all_data_lost"]++
+	lostAt := c.Loop.Now()
+	run.step()
+	point := uint64(0)
+	if !knobs.skipRestore {
+		var err error
+		if point, err = run.op.RestoreCluster(run.backup); err != nil {
+			return run.fail(Correctness, "cluster restore-from-backup: %v", err)
+		}
+		run.counts["resolution.restore_from_backup"]++
+	}
+	run.counts["rpo.restore_op"] = point
+	run.counts["rpo.backup_age_ms"] = uint64((lostAt - run.backupAt) / sim.Time(sim.Millisecond))
+	if run.checked {
+		lost, v := run.suite.OnRestoreFromBackup(int64(c.Loop.Now()), point+knobs.claimPointAbove)
+		if v != nil {
+			return Correctness, v.Error()
+		}
+		run.counts["rpo.lost_acked_ops"] = uint64(len(lost))
+	}
+	run.keyPrefix = "restored."
+	for i := 0; i < c.ReplicaCount(); i++ {
+		c.StartReplica(i)
+	}
+	acked := run.acked
+	if !run.until(func() bool { return run.acked > acked+5 }, quorumLostPhaseMax) {
+		return run.fail(Liveness, "writes did not resume after the restore from backup (restore skipped=%t)",
+			knobs.skipRestore)
+	}
+	run.counts["requests_acked_after_restore"] = uint64(run.acked - acked)
+	run.load = false
+	if !run.until(run.converged, quorumLostPhaseMax) {
+		return run.fail(Liveness, "no convergence after the restore from backup")
+	}
+	for i := 0; i < c.ReplicaCount(); i++ {
+		if s := ReplicaStatus(c, i); s.CommitMin < point {
+			return run.fail(Correctness, "replica %d at commit %d, below the restore point %d", i, s.CommitMin, point)
+		}
 	}
 	return Pass, ""
 }

@@ -16,9 +16,10 @@ import (
 // (faults.DrawSwarm: cluster size, clients, a random subset of fault kinds with random
 // rates), a fault atlas keeps disk faults recoverable, and a nemesis injects crashes,
 // restarts, pauses, partitions, clogs, clock faults, slow and full disks and corruption while
-// clients run a random key/value workload. Every invariant checker runs throughout. Then the
-// nemesis heals everything and the liveness phase requires new requests to commit and the
-// replicas to converge.
+// clients run a random key/value workload. Every invariant checker runs throughout, and so do
+// the runbook's metrics and alert rules (a Monitor, as in the runbook scenarios). Then the
+// nemesis heals everything and the liveness phase requires new requests to commit, the
+// replicas to converge, and the P0/P1 alerts to clear (swarmAlerts in swarm_liveness.go).
 func init() {
 	register(Scenario{
 		Name:    "swarm",
@@ -58,11 +59,28 @@ type swarmRun struct {
 	// explained, if set, recognises a fail-stop caused by a fault injected beyond the fault
 	// model (DESIGN.md section 3): that one is expected; any other is a correctness bug.
 	explained func(sim.Failure) bool
+	// keyPrefix starts every key of the workload: a scenario that rewinds the cluster's
+	// state by design (restore from backup) moves the workload to keys never written.
+	keyPrefix string
+	// alerts evaluates the runbook's alert rules every tick and checks that the healed
+	// cluster is healthy (swarm_liveness.go). Nil in the runbook scenarios, which share this
+	// type but keep their own Monitor.
+	alerts *swarmAlerts
+	knobs  swarmKnobs
 }
 
-func runSwarm(o Options) Result {
+// swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
+type swarmKnobs struct {
+	// afterConverged runs once when the healed cluster has converged, before the alert hold:
+	// a fault injected there must make the health check fail.
+	afterConverged func(c *sim.Cluster)
+}
+
+func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
+
+func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run := &swarmRun{swarm: drawSwarm(o.Seed), workload: sim.Stream(o.Seed, "workload"), load: true,
-		paths: map[string]uint64{}, checked: !o.Unchecked}
+		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs}
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
@@ -76,6 +94,7 @@ func runSwarm(o Options) Result {
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
 	run.incarnations = make([]*vsr.Replica, run.swarm.Replicas)
+	run.alerts = newSwarmAlerts(c, len(run.swarm.Kinds) == 0)
 	for i := 0; i < run.swarm.Clients; i++ {
 		i := i
 		c.SetClientTick(i, func() { run.clientTick(i) })
@@ -88,6 +107,7 @@ func runSwarm(o Options) Result {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
 		run.inspect()
+		run.alerts.observe()
 	}
 	return run.finish(o, livenessTicks)
 }
@@ -161,6 +181,7 @@ func (run *swarmRun) clientTick(i int) {
 		return
 	}
 	op := randomOp(run.workload, i)
+	op.Key = run.keyPrefix + op.Key
 	history := run.suite.History()
 	id := -1
 	if run.checked {

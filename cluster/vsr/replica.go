@@ -76,6 +76,9 @@ type Replica struct {
 	viewChangeSend     timeout // resend start_view_change / do_view_change
 	viewChangeLimit    timeout // give up on this view change, try the next view
 	recoverTimeout     timeout // recovering/lagging: ask the primary for the view
+
+	// operator holds the operator's actions in flight and the isolation (operator.go).
+	operator operatorState
 }
 
 // Open starts a replica on an already formatted disk. It returns at once in status
@@ -151,6 +154,9 @@ func (r *Replica) Config() Config { return r.config }
 // Tick advances the replica's timeouts by one tick; the event loop calls it every 10 ms of
 // the replica's monotonic clock.
 func (r *Replica) Tick() {
+	if r.operator.isolated {
+		return // cut off by an operator: its timers stand still (operator.go)
+	}
 	if r.stateLost {
 		r.tickStateLost()
 		return
@@ -184,6 +190,9 @@ func (r *Replica) Tick() {
 // Receive handles one message from the network. Bytes that fail validation are dropped:
 // a network may corrupt, truncate or misroute anything.
 func (r *Replica) Receive(buf []byte) {
+	if r.operator.isolated {
+		return // cut off by an operator (operator.go)
+	}
 	if r.status == StatusStopped || (r.status == StatusRecovering && !r.stateLost) {
 		return
 	}
@@ -249,7 +258,7 @@ func (r *Replica) Inspect() Inspection {
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
 		Digest: r.machine.Digest(), Release: r.options.Release,
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
-		DiskFull: r.diskFull, Metrics: r.metrics,
+		DiskFull: r.diskFull, Isolated: r.operator.isolated, Metrics: r.metrics,
 	}
 	if h, ok := r.log.header(r.op); ok {
 		in.LogHead = h.Checksum

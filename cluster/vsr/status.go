@@ -79,7 +79,10 @@ type Inspection struct {
 	DiskUsagePct int
 	// DiskCompactableBytes is what `storage compact` would free now.
 	DiskCompactableBytes int64
-	Metrics              Metrics
+	// Isolated reports that an operator cut the replica off (Replica.Isolate): it receives,
+	// sends and times out nothing until Unisolate.
+	Isolated bool
+	Metrics  Metrics
 }
 
 // Metrics are the runbook's counters, kept by the replica itself.

@@ -1,0 +1,151 @@
+package scenarios
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// The operator actions on a running replica: `storage compact`, `storage export`,
+// `replica isolate` and `debug dump-state`. Unlike the storage actions of operator.go,
+// which open a stopped replica's disk, these ask the running replica itself
+// (vsr.Replica.Compact, Backup, Isolate, Inspect): a second storage engine on a live
+// replica's files would race the replica's own, and isolation must hold at the replica
+// whatever the network does. Each call into the replica runs under its node's Guard, as
+// ticks, messages and I/O completions do, so that an assertion the action trips is that
+// node's fail-stop (recorded, checked by the scenario) rather than a crash of the harness.
+
+// ErrReplicaUnreachable: the action needs the replica's process, and it does not answer
+// (crashed, paused, or it fail-stopped during the action).
+var ErrReplicaUnreachable = errors.New("operator: replica is unreachable")
+
+// runningReplica returns replica i if its process answers.
+func runningReplica(c *sim.Cluster, i int) (*vsr.Replica, error) {
+	if i < 0 || i >= c.ReplicaCount() {
+		return nil, fmt.Errorf("operator: no replica %d", i)
+	}
+	r := c.Replica(i)
+	if r == nil || c.Nodes[i].Status() != sim.NodeUp {
+		return nil, fmt.Errorf("%w: replica %d is %s", ErrReplicaUnreachable, i, c.Nodes[i].Status())
+	}
+	return r, nil
+}
+
+// onReplica calls fn on running replica i under its node's Guard. It fails if the replica
+// is not running, or fail-stopped during the call (an asynchronous action's completion is
+// then lost with the process).
+func onReplica(c *sim.Cluster, i int, fn func(r *vsr.Replica)) error {
+	r, err := runningReplica(c, i)
+	if err != nil {
+		return err
+	}
+	c.Nodes[i].Guard(func() { fn(r) })
+	if c.Nodes[i].Status() != sim.NodeUp || c.Replica(i) != r {
+		return fmt.Errorf("%w: replica %d fail-stopped during the action", ErrReplicaUnreachable, i)
+	}
+	return nil
+}
+
+// StorageCompact is `kimberlite-cli storage compact --replica-id i` on a running replica:
+// the replica's engine removes the log segments wholly at or below its durable checkpoint
+// (vsr.Replica.Compact). done runs from a disk completion with the bytes freed, or with
+// the error that refused the action (from the event loop, never inside the call).
+func StorageCompact(c *sim.Cluster, i int, done func(int64, error)) {
+	if err := onReplica(c, i, func(r *vsr.Replica) { r.Compact(done) }); err != nil {
+		c.Loop.After(0, func() { done(0, err) })
+	}
+}
+
+// StorageExport is `kimberlite-cli storage export --replica-id i --output F` on a running
+// replica: an online backup through the replica's engine (vsr.Replica.Backup), in the
+// format storage.Restore verifies and StorageRestore restores.
+func StorageExport(c *sim.Cluster, i int, done func([]byte, error)) {
+	if err := onReplica(c, i, func(r *vsr.Replica) { r.Backup(done) }); err != nil {
+		c.Loop.After(0, func() { done(nil, err) })
+	}
+}
+
+// ReplicaIsolate is `kimberlite-cli replica isolate --replica-id i --reason R`: the
+// replica cuts itself off (vsr.Replica.Isolate: it drops what it receives, sends nothing,
+// and its timers stand still). Isolation is volatile, like any operator state held by the
+// process: a replica that restarts comes back connected.
+func ReplicaIsolate(c *sim.Cluster, i int, reason string) error {
+	return onReplica(c, i, func(r *vsr.Replica) { r.Isolate(reason) })
+}
+
+// ReplicaUnisolate reconnects an isolated replica (vsr.Replica.Unisolate); it then
+// catches up like any lagging replica.
+func ReplicaUnisolate(c *sim.Cluster, i int) error {
+	return onReplica(c, i, func(r *vsr.Replica) { r.Unisolate() })
+}
+
+// StateDump is `kimberlite-cli debug dump-state --replica-id i`: what the replica's
+// process reports about itself, or, when it does not answer, what the host shows.
+type StateDump struct {
+	Replica int `json:"replica"`
+	// Node is the host's view of the process: up, paused or crashed.
+	Node string `json:"node"`
+	// Status is the replica's vsr status, or "unreachable" (then nothing below is set).
+	Status          string `json:"status"`
+	Role            string `json:"role,omitempty"`
+	Isolated        bool   `json:"isolated,omitempty"`
+	IsolationReason string `json:"isolation_reason,omitempty"`
+	// LogHead and Digest are Inspection's checksums in hex (JSON would print their bytes as
+	// numbers).
+	LogHead    string          `json:"log_head,omitempty"`
+	Digest     string          `json:"digest,omitempty"`
+	Inspection *vsr.Inspection `json:"inspection,omitempty"`
+	Config     *vsr.Config     `json:"config,omitempty"`
+}
+
+// DebugDumpState returns the StateDump of replica i as indented JSON. A replica whose
+// process does not answer is dumped as its node status alone (status "unreachable"),
+// which is not an error: that is the diagnosis.
+func DebugDumpState(c *sim.Cluster, i int) ([]byte, error) {
+	if i < 0 || i >= c.ReplicaCount() {
+		return nil, fmt.Errorf("operator: no replica %d", i)
+	}
+	dump := StateDump{Replica: i, Node: c.Nodes[i].Status().String(), Status: StatusUnreachable}
+	err := onReplica(c, i, func(r *vsr.Replica) {
+		in, cfg := r.Inspect(), r.Config()
+		dump.Inspection, dump.Config = &in, &cfg
+		dump.Status, dump.Role = in.Status.String(), in.Role.String()
+		dump.IsolationReason, dump.Isolated = r.Isolation()
+		dump.LogHead, dump.Digest = hex.EncodeToString(in.LogHead[:]), hex.EncodeToString(in.Digest[:])
+	})
+	if err != nil && !errors.Is(err, ErrReplicaUnreachable) {
+		return nil, err
+	}
+	if err != nil {
+		dump = StateDump{Replica: i, Node: c.Nodes[i].Status().String(), Status: StatusUnreachable}
+	}
+	return json.MarshalIndent(dump, "", "  ")
+}
+
+// Compact runs StorageCompact on replica i to completion.
+func (o *Operator) Compact(i int) (int64, error) {
+	var freed int64
+	var err error
+	finished := false
+	StorageCompact(o.C, i, func(n int64, e error) { freed, err, finished = n, e, true })
+	if e := o.await(&finished); e != nil {
+		return 0, e
+	}
+	return freed, err
+}
+
+// Export runs StorageExport on replica i to completion.
+func (o *Operator) Export(i int) ([]byte, error) {
+	var backup []byte
+	var err error
+	finished := false
+	StorageExport(o.C, i, func(b []byte, e error) { backup, err, finished = b, e, true })
+	if e := o.await(&finished); e != nil {
+		return nil, e
+	}
+	return backup, err
+}
