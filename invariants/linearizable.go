@@ -71,6 +71,9 @@ func (h *History) Check() *Violation {
 //     expected value does not contain v), and takes no effect without W either (bounded:
 //     the model's no-effect branch; unbounded: linearized last).
 //     Removing W then changes no known result.
+//
+// A key with a delete is not pruned: a delete's OK or NotFound reveals whether some write
+// took effect without revealing its value.
 func (h *History) markUnobserved(ids []int, drop []bool) {
 	if h.noPrune {
 		return
@@ -83,6 +86,8 @@ func (h *History) markUnobserved(ids []int, drop []bool) {
 			continue
 		}
 		switch o.op.Kind {
+		case kv.KindDelete:
+			return // a delete's OK or NotFound reveals whether any write took effect
 		case kv.KindAppend:
 			appended += len(o.op.Value)
 		case kv.KindPut, kv.KindCAS:

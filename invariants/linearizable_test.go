@@ -329,3 +329,39 @@ func TestLinearizablePruningKeepsVerdicts(t *testing.T) {
 		}
 	})
 }
+
+func del(key string) kv.Op { return kv.Op{Kind: kv.KindDelete, Key: key} }
+
+// TestLinearizableDeletes: an unsupported delete changes nothing; a supported one removes
+// the key; a read of a deleted value, or a delete that found a key nobody wrote, fires.
+func TestLinearizableDeletes(t *testing.T) {
+	unsupported := kv.Result{Status: kv.StatusUnsupported}
+	h := NewHistory()
+	record(h, 1, put("x", "1"), 0, 10, ok, 1)
+	record(h, 2, del("x"), 20, 30, unsupported, 2) // before the feature: no effect
+	record(h, 1, get("x"), 40, 50, okValue("1"), 3)
+	record(h, 2, del("x"), 60, 70, ok, 4)
+	record(h, 1, get("x"), 80, 90, notFound, 5)
+	record(h, 2, del("x"), 100, 110, notFound, 6)
+	require.Nil(t, h.Check())
+
+	stale := NewHistory()
+	record(stale, 1, put("x", "1"), 0, 10, ok, 1)
+	record(stale, 2, del("x"), 20, 30, ok, 2)
+	record(stale, 1, get("x"), 40, 50, okValue("1"), 3)
+	v := stale.Check()
+	require.NotNil(t, v)
+	require.Equal(t, NameLinearizable, v.Checker)
+
+	phantom := NewHistory()
+	record(phantom, 2, del("y"), 20, 30, ok, 2)
+	require.NotNil(t, phantom.Check(), "a delete found a key nobody wrote")
+
+	// An indeterminate put followed by a delete that found the key: the put took effect,
+	// so it must not be pruned as unobserved.
+	pending := NewHistory()
+	id := pending.Invoke(1, put("z", "v"), 0)
+	pending.Indeterminate(id)
+	record(pending, 2, del("z"), 20, 30, ok, 3)
+	require.Nil(t, pending.Check())
+}

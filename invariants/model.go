@@ -15,7 +15,10 @@ import (
 //
 // Inputs are kv.Op; outputs are kvOutput. StatusFull depends on how many keys the whole map
 // holds, which one partition cannot see, so the model allows it wherever the operation
-// would create the key, and then the state is unchanged.
+// would create the key, and then the state is unchanged. Likewise whether a delete is
+// supported depends on the machine's release, a cluster-wide state: a delete answered
+// StatusUnsupported changed nothing (the upgrade scenario checks separately that no delete
+// succeeded before the feature was active).
 
 // kvState is the value of one key.
 type kvState struct {
@@ -78,6 +81,8 @@ func kvSteps(s kvState, op kv.Op, out kvOutput) []any {
 		return []any{next}
 	case out.result.Status == kv.StatusFull && creates:
 		return []any{s}
+	case out.result.Status == kv.StatusUnsupported && op.Kind == kv.KindDelete:
+		return []any{s}
 	case out.result == want:
 		return []any{next}
 	}
@@ -111,6 +116,11 @@ func kvApply(s kvState, op kv.Op) (result kv.Result, next kvState, creates bool)
 			return kv.Result{Status: kv.StatusNotFound}, s, false
 		}
 		return set(op.Value)
+	case kv.KindDelete:
+		if !s.present {
+			return kv.Result{Status: kv.StatusNotFound}, s, false
+		}
+		return kv.Result{Status: kv.StatusOK}, kvState{}, false
 	}
 	return kv.Result{Status: kv.StatusInvalid}, s, false
 }
@@ -156,8 +166,8 @@ func sortedKeys[T any](m map[string]T) []string {
 
 func describeOp(op kv.Op) string {
 	switch op.Kind {
-	case kv.KindGet:
-		return fmt.Sprintf("get(%s)", quote(op.Key))
+	case kv.KindGet, kv.KindDelete:
+		return fmt.Sprintf("%s(%s)", op.Kind, quote(op.Key))
 	case kv.KindCAS:
 		expected := quote(op.Expected)
 		if op.ExpectedAbsent {
@@ -174,7 +184,8 @@ func describeOutput(op kv.Op, out kvOutput) string {
 	}
 	r := out.result
 	name := map[kv.Status]string{kv.StatusOK: "ok", kv.StatusNotFound: "not_found", kv.StatusMismatch: "mismatch",
-		kv.StatusTooLarge: "too_large", kv.StatusFull: "full", kv.StatusInvalid: "invalid"}[r.Status]
+		kv.StatusTooLarge: "too_large", kv.StatusFull: "full", kv.StatusInvalid: "invalid",
+		kv.StatusUnsupported: "unsupported"}[r.Status]
 	if name == "" {
 		name = fmt.Sprintf("status(%d)", r.Status)
 	}

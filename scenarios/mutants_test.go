@@ -13,15 +13,26 @@ import (
 // mutantSeedsMax is how many seeds of the swarm scenario each planted bug may survive.
 const mutantSeedsMax = 20
 
-// TestMutantsAreCaught plants each bug of vsr.Mutations in the replicas and requires the
-// swarm scenario to fail within mutantSeedsMax seeds: proof that the harness has teeth.
+// mutantScenario is the scenario that exercises a planted bug's code path: the swarm, or
+// rolling_upgrade for the upgrade protocol (the swarm never upgrades).
+func mutantScenario(m vsr.Mutation) string {
+	if m == vsr.MutationUpgradeAtHighestRelease {
+		return "rolling_upgrade"
+	}
+	return "swarm"
+}
+
+// TestMutantsAreCaught plants each bug of vsr.Mutations in the replicas and requires its
+// scenario to fail within mutantSeedsMax seeds: proof that the harness has teeth.
 // Run with: go test -tags vopr_mutants -run Mutants ./scenarios/
 func TestMutantsAreCaught(t *testing.T) {
 	require.True(t, vsr.MutantsEnabled())
 	for _, m := range vsr.Mutations() {
 		t.Run(m.String(), func(t *testing.T) {
+			s, ok := Lookup(mutantScenario(m))
+			require.True(t, ok)
 			for seed := uint64(1); seed <= mutantSeedsMax; seed++ {
-				r := runSwarm(Options{Seed: seed, Mutation: m})
+				r := s.Run(Options{Seed: seed, Mutation: m})
 				if r.Outcome != Pass {
 					t.Logf("%s caught at seed %d: %s: %s", m, seed, r.Outcome, r.Reason)
 					return

@@ -62,6 +62,14 @@ type swarmRun struct {
 	// keyPrefix starts every key of the workload: a scenario that rewinds the cluster's
 	// state by design (restore from backup) moves the workload to keys never written.
 	keyPrefix string
+	// deletes mixes deletes (a feature of a later release) into the workload; onReply, if
+	// set, sees every operation's outcome (a scenario's own checks).
+	deletes        bool
+	onReply        func(kv.Op, client.Result)
+	onReplicaEvent func(vsr.Event) // if set, sees every replica event after the checkers
+	// broken is the first violation of a scenario's own safety check (onReply,
+	// onReplicaEvent): a correctness failure like the Suite's.
+	broken string
 	// alerts evaluates the runbook's alert rules every tick and checks that the healed
 	// cluster is healthy (swarm_liveness.go). Nil in the runbook scenarios, which share this
 	// type but keep their own Monitor.
@@ -137,6 +145,9 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	if run.checked {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
 	}
+	if run.onReplicaEvent != nil {
+		run.onReplicaEvent(e)
+	}
 	switch {
 	case e.Kind == vsr.EventStatus && e.Text == "view_change":
 		run.paths["view_change"]++
@@ -182,6 +193,9 @@ func (run *swarmRun) clientTick(i int) {
 	}
 	op := randomOp(run.workload, i)
 	op.Key = run.keyPrefix + op.Key
+	if run.deletes && run.workload.IntN(8) == 0 {
+		op = kv.Op{Kind: kv.KindDelete, Key: op.Key}
+	}
 	history := run.suite.History()
 	id := -1
 	if run.checked {
@@ -193,6 +207,9 @@ func (run *swarmRun) clientTick(i int) {
 		}
 		if id >= 0 {
 			history.Complete(id, r, int64(run.c.Loop.Now()))
+		}
+		if run.onReply != nil {
+			run.onReply(op, r)
 		}
 	})
 	if !accepted {

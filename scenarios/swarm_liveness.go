@@ -86,6 +86,9 @@ func (run *swarmRun) safety() string {
 	if run.durability != "" {
 		return "durability: " + run.durability
 	}
+	if run.broken != "" {
+		return run.broken
+	}
 	explained := false
 	for _, f := range run.c.Failures() {
 		if !explained && run.explained != nil && run.explained(f) {

@@ -35,6 +35,9 @@ type Cluster struct {
 	*World
 	options  ClusterOptions
 	replicas []*vsr.Replica // nil while the node is down
+	// releases is the binary release each replica's node boots (an upgrade or a rollback
+	// installs another before a restart); 0 means ClusterOptions.Release.
+	releases []uint32
 	clients  []*client.Client
 	restarts uint64
 }
@@ -54,6 +57,7 @@ func NewCluster(o ClusterOptions) *Cluster {
 	}
 	c := &Cluster{World: NewWorld(o.World), options: o}
 	c.replicas = make([]*vsr.Replica, o.Replicas)
+	c.releases = make([]uint32, o.Replicas)
 	c.clients = make([]*client.Client, o.Clients)
 	c.format()
 	for i := 0; i < o.Replicas; i++ {
@@ -91,7 +95,7 @@ func (c *Cluster) StartReplica(i int) {
 	node.Start(func(n *Node) Actor {
 		r := vsr.Open(vsr.Options{
 			Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Replica: i,
-			Release: c.options.Release, FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
+			Release: c.Release(i), FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
 			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
 			ClientsMax: c.options.ClientsMax,
@@ -99,6 +103,21 @@ func (c *Cluster) StartReplica(i int) {
 		c.replicas[i] = r
 		return replicaActor{r}
 	})
+}
+
+// SetRelease installs the binary of release on replica i's node: it runs from the node's
+// next start (the runbook's `kubectl set image` followed by a restart).
+func (c *Cluster) SetRelease(i int, release uint32) {
+	c.releases[i] = release
+	c.Trace.Emit(LevelShort, i, "node", fmt.Sprintf("binary release %d installed", release))
+}
+
+// Release returns the binary release replica i's node boots.
+func (c *Cluster) Release(i int) uint32 {
+	if c.releases[i] != 0 {
+		return c.releases[i]
+	}
+	return c.options.Release
 }
 
 // CrashReplica crashes replica i's node.

@@ -29,8 +29,8 @@ const (
 	// ResultSizeMax is the largest encoded result.
 	ResultSizeMax = resultHeaderSize + ValueSizeMax
 
-	snapshotMagic      = "KVS1"
-	snapshotHeaderSize = 4 + 4 // magic, key count (u32)
+	snapshotMagic      = "KVS2"
+	snapshotHeaderSize = 4 + 4 + 4 // magic, release (u32), key count (u32)
 	snapshotRecordMax  = 2 + KeySizeMax + 4 + ValueSizeMax
 	// SnapshotSizeMax is the largest snapshot: a full map of maximal keys and values.
 	SnapshotSizeMax = snapshotHeaderSize + KeysMax*snapshotRecordMax + len(checksum.Sum{})
@@ -51,6 +51,19 @@ const (
 	// KindCAS sets a key to Value if it holds Expected (or, with ExpectedAbsent, if it is
 	// absent): StatusOK; otherwise StatusMismatch with the current value, or StatusNotFound.
 	KindCAS
+	// KindDelete removes a key: StatusOK, or StatusNotFound. It is a feature of release
+	// ReleaseDelete: below it the machine answers StatusUnsupported and changes nothing.
+	KindDelete
+)
+
+// Releases of the state machine's semantics. A machine starts at ReleaseBase; the cluster
+// raises it (Machine.Upgrade) once every replica runs a binary that knows the new release,
+// so that replicas never disagree on what an operation does.
+const (
+	ReleaseBase   uint32 = 1
+	ReleaseDelete uint32 = 2 // KindDelete
+	// ReleaseLatest is the newest release this code knows.
+	ReleaseLatest = ReleaseDelete
 )
 
 func (k Kind) String() string {
@@ -63,6 +76,8 @@ func (k Kind) String() string {
 		return "append"
 	case KindCAS:
 		return "cas"
+	case KindDelete:
+		return "delete"
 	default:
 		return fmt.Sprintf("kind(%d)", uint8(k))
 	}
@@ -92,6 +107,8 @@ const (
 	StatusFull
 	// StatusInvalid is Apply's answer to bytes that do not decode; the state is unchanged.
 	StatusInvalid
+	// StatusUnsupported: the operation's feature is not active at the machine's release.
+	StatusUnsupported
 )
 
 // Result is a decoded result.
@@ -166,9 +183,9 @@ func validateOp(op Op) error {
 		return fmt.Errorf("%w: value size out of bounds", ErrInvalid)
 	}
 	switch op.Kind {
-	case KindGet:
+	case KindGet, KindDelete:
 		if op.Value != "" {
-			return fmt.Errorf("%w: get with a value", ErrInvalid)
+			return fmt.Errorf("%w: %s with a value", ErrInvalid, op.Kind)
 		}
 	case KindPut, KindAppend:
 	case KindCAS:
@@ -187,7 +204,7 @@ func validateOp(op Op) error {
 
 // EncodeResult encodes r.
 func EncodeResult(r Result) []byte {
-	assert.That(r.Status >= StatusOK && r.Status <= StatusInvalid, "kv: encoding a bad status")
+	assert.That(r.Status >= StatusOK && r.Status <= StatusUnsupported, "kv: encoding a bad status")
 	assert.That(len(r.Value) <= ValueSizeMax, "kv: result value exceeds ValueSizeMax")
 	b := make([]byte, resultHeaderSize, resultHeaderSize+len(r.Value))
 	b[0] = byte(r.Status)
@@ -201,7 +218,7 @@ func DecodeResult(b []byte) (Result, error) {
 		return Result{}, fmt.Errorf("%w: result size %d", ErrInvalid, len(b))
 	}
 	status := Status(b[0])
-	if status < StatusOK || status > StatusInvalid {
+	if status < StatusOK || status > StatusUnsupported {
 		return Result{}, fmt.Errorf("%w: unknown status %d", ErrInvalid, b[0])
 	}
 	size := int64(binary.LittleEndian.Uint32(b[1:]))
@@ -218,12 +235,26 @@ func DecodeResult(b []byte) (Result, error) {
 //   - digestValid implies digest == checksum.Of(Snapshot()).
 type Machine struct {
 	data        map[string]string
+	release     uint32 // ReleaseBase <= release <= ReleaseLatest
 	digest      checksum.Sum
 	digestValid bool
 }
 
-// New returns an empty machine.
-func New() *Machine { return &Machine{data: make(map[string]string)} }
+// New returns an empty machine at ReleaseBase.
+func New() *Machine { return &Machine{data: make(map[string]string), release: ReleaseBase} }
+
+// Release returns the release whose semantics the machine runs.
+func (m *Machine) Release() uint32 { return m.release }
+
+// Upgrade raises the machine's release (never lowers it): the features of every release up
+// to it become active. The release is part of the state (Snapshot, Digest).
+func (m *Machine) Upgrade(release uint32) {
+	assert.That(release <= ReleaseLatest, "kv: upgrade to a release this code does not know")
+	if release > m.release {
+		m.release = release
+		m.digestValid = false
+	}
+}
 
 // Len returns the number of keys.
 func (m *Machine) Len() int { return len(m.data) }
@@ -251,7 +282,8 @@ func (m *Machine) Apply(opBytes []byte) []byte {
 	before := len(m.data)
 	r := m.apply(op)
 	assert.That(len(m.data) <= KeysMax, "kv: map exceeds KeysMax")
-	assert.That(len(m.data) == before || len(m.data) == before+1, "kv: apply removed keys")
+	assert.That(len(m.data) == before || len(m.data) == before+1 || (op.Kind == KindDelete && len(m.data) == before-1),
+		"kv: apply removed keys")
 	if r.Status == StatusOK && op.Kind != KindGet {
 		m.digestValid = false
 	}
@@ -275,6 +307,15 @@ func (m *Machine) apply(op Op) Result {
 		return m.set(op.Key, current+op.Value, present)
 	case KindCAS:
 		return m.compareAndSet(op, current, present)
+	case KindDelete:
+		if m.release < ReleaseDelete {
+			return Result{Status: StatusUnsupported}
+		}
+		if !present {
+			return Result{Status: StatusNotFound}
+		}
+		delete(m.data, op.Key)
+		return Result{Status: StatusOK}
 	default:
 		assert.Unreachable("kv: decoded op of unknown kind")
 		return Result{}
@@ -316,6 +357,7 @@ func (m *Machine) Snapshot() []byte {
 	sort.Strings(keys)
 	b := make([]byte, 0, snapshotHeaderSize+len(keys)*16)
 	b = append(b, snapshotMagic...)
+	b = binary.LittleEndian.AppendUint32(b, m.release)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(keys)))
 	for _, k := range keys {
 		v := m.data[k]
@@ -334,33 +376,39 @@ func (m *Machine) Snapshot() []byte {
 // bytes are exactly what Snapshot produces for some valid state: checksum, bounds, strictly
 // ascending keys and no trailing bytes.
 func (m *Machine) Restore(snapshot []byte) error {
-	data, err := decodeSnapshot(snapshot)
+	data, release, err := decodeSnapshot(snapshot)
 	if err != nil {
 		return err
 	}
-	m.data = data
+	m.data, m.release = data, release
 	m.digestValid = false
 	assert.That(len(m.data) <= KeysMax, "kv: restored map exceeds KeysMax")
 	return nil
 }
 
-func decodeSnapshot(b []byte) (map[string]string, error) {
+func decodeSnapshot(b []byte) (map[string]string, uint32, error) {
 	sumSize := len(checksum.Sum{})
 	if len(b) < snapshotHeaderSize+sumSize || len(b) > SnapshotSizeMax {
-		return nil, fmt.Errorf("%w: snapshot size %d", ErrInvalid, len(b))
+		return nil, 0, fmt.Errorf("%w: snapshot size %d", ErrInvalid, len(b))
 	}
 	body, trailer := b[:len(b)-sumSize], b[len(b)-sumSize:]
 	if sum := checksum.Of(body); !bytes.Equal(sum[:], trailer) {
-		return nil, fmt.Errorf("%w: snapshot checksum mismatch", ErrInvalid)
+		return nil, 0, fmt.Errorf("%w: snapshot checksum mismatch", ErrInvalid)
 	}
 	if string(body[:4]) != snapshotMagic {
-		return nil, fmt.Errorf("%w: snapshot magic", ErrInvalid)
+		return nil, 0, fmt.Errorf("%w: snapshot magic", ErrInvalid)
 	}
-	count := binary.LittleEndian.Uint32(body[4:])
+	release := binary.LittleEndian.Uint32(body[4:])
+	if release < ReleaseBase || release > ReleaseLatest {
+		return nil, 0, fmt.Errorf("%w: snapshot of release %d (this code knows %d..%d)", ErrInvalid, release,
+			ReleaseBase, ReleaseLatest)
+	}
+	count := binary.LittleEndian.Uint32(body[8:])
 	if count > KeysMax {
-		return nil, fmt.Errorf("%w: snapshot key count %d", ErrInvalid, count)
+		return nil, 0, fmt.Errorf("%w: snapshot key count %d", ErrInvalid, count)
 	}
-	return decodeRecords(body[snapshotHeaderSize:], int(count))
+	data, err := decodeRecords(body[snapshotHeaderSize:], int(count))
+	return data, release, err
 }
 
 func decodeRecords(rest []byte, count int) (map[string]string, error) {

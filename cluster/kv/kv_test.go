@@ -7,6 +7,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
 )
 
@@ -131,7 +132,7 @@ func EncodeOpUnchecked(op Op) []byte {
 func genOp() *rapid.Generator[Op] {
 	return rapid.Custom(func(t *rapid.T) Op {
 		op := Op{
-			Kind: Kind(rapid.IntRange(int(KindGet), int(KindCAS)).Draw(t, "kind")),
+			Kind: Kind(rapid.IntRange(int(KindGet), int(KindDelete)).Draw(t, "kind")),
 			Key:  rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "key"),
 		}
 		value := rapid.SampledFrom([]string{"", "x", "yy", "x-yy"}).Draw(t, "value")
@@ -149,10 +150,18 @@ func genOp() *rapid.Generator[Op] {
 	})
 }
 
-// model is the obvious map semantics the machine must match.
-func model(data map[string]string, op Op) Result {
+// model is the obvious map semantics the machine must match, at a release.
+func model(data map[string]string, op Op, release uint32) Result {
 	current, present := data[op.Key]
 	switch op.Kind {
+	case KindDelete:
+		if release < ReleaseDelete {
+			return Result{Status: StatusUnsupported}
+		}
+		if !present {
+			return Result{Status: StatusNotFound}
+		}
+		delete(data, op.Key)
 	case KindGet:
 		if !present {
 			return Result{Status: StatusNotFound}
@@ -177,8 +186,13 @@ func model(data map[string]string, op Op) Result {
 func TestApplyMatchesModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m, data := New(), map[string]string{}
-		for _, op := range rapid.SliceOfN(genOp(), 0, 40).Draw(t, "ops") {
-			want := model(data, op)
+		ops := rapid.SliceOfN(genOp(), 0, 40).Draw(t, "ops")
+		upgradeAt := rapid.IntRange(0, len(ops)).Draw(t, "upgrade at")
+		for i, op := range ops {
+			if i == upgradeAt {
+				m.Upgrade(ReleaseDelete)
+			}
+			want := model(data, op, m.Release())
 			got, err := DecodeResult(m.Apply(EncodeOp(op)))
 			if err != nil || got != want {
 				t.Fatalf("%+v: got %+v (%v), want %+v", op, got, err, want)
@@ -193,6 +207,9 @@ func TestApplyMatchesModel(t *testing.T) {
 func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := New()
+		if rapid.Bool().Draw(t, "upgraded") {
+			m.Upgrade(ReleaseDelete)
+		}
 		for _, op := range rapid.SliceOfN(genOp(), 0, 30).Draw(t, "ops") {
 			m.Apply(EncodeOp(op))
 		}
@@ -201,7 +218,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		if err := r.Restore(snap); err != nil {
 			t.Fatalf("restore: %v", err)
 		}
-		if !maps.Equal(m.data, r.data) || r.Digest() != m.Digest() {
+		if !maps.Equal(m.data, r.data) || r.Release() != m.Release() || r.Digest() != m.Digest() {
 			t.Fatal("restored state differs")
 		}
 		if string(r.Snapshot()) != string(snap) {
@@ -267,4 +284,40 @@ func FuzzDecodeOp(f *testing.F) {
 			t.Fatal("decode/encode is not the identity on valid ops")
 		}
 	})
+}
+
+// TestDeleteIsAFeatureOfItsRelease: below ReleaseDelete a delete answers Unsupported and
+// changes nothing (not even the digest); after Upgrade it deletes. The release is state:
+// machines that differ only in it have different digests, and Upgrade never lowers it.
+func TestDeleteIsAFeatureOfItsRelease(t *testing.T) {
+	m := New()
+	mustStatus(t, m, Op{Kind: KindPut, Key: "k", Value: "v"}, StatusOK)
+	before := m.Digest()
+	mustStatus(t, m, Op{Kind: KindDelete, Key: "k"}, StatusUnsupported)
+	if v, ok := m.Get("k"); !ok || v != "v" || m.Digest() != before {
+		t.Fatal("an unsupported delete changed the state")
+	}
+	upgraded := New()
+	mustStatus(t, upgraded, Op{Kind: KindPut, Key: "k", Value: "v"}, StatusOK)
+	upgraded.Upgrade(ReleaseDelete)
+	if upgraded.Digest() == before {
+		t.Fatal("the release is not part of the digest")
+	}
+	upgraded.Upgrade(ReleaseBase)
+	if upgraded.Release() != ReleaseDelete {
+		t.Fatal("Upgrade lowered the release")
+	}
+	mustStatus(t, upgraded, Op{Kind: KindDelete, Key: "k"}, StatusOK)
+	mustStatus(t, upgraded, Op{Kind: KindDelete, Key: "k"}, StatusNotFound)
+	if _, ok := upgraded.Get("k"); ok || upgraded.Len() != 0 {
+		t.Fatal("delete left the key")
+	}
+	snap := upgraded.Snapshot()
+	snap[4] = byte(ReleaseLatest + 1) // a release this code does not know, checksum fixed below
+	body := snap[:len(snap)-len(checksum.Sum{})]
+	sum := checksum.Of(body)
+	copy(snap[len(body):], sum[:])
+	if err := New().Restore(snap); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("restore of an unknown release: %v", err)
+	}
 }

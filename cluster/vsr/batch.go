@@ -69,6 +69,11 @@ func decodeBatch(buf []byte) ([]batchEntry, error) {
 		}
 		e.Payload = buf[:size]
 		buf = buf[size:]
+		switch {
+		case e.Operation != OperationRegister && e.Operation != OperationKV && e.Operation != OperationUpgrade,
+			e.Operation == OperationUpgrade && (size != upgradePayloadSize || e.Client != 0):
+			return nil, errBatch
+		}
 		entries = append(entries, e)
 	}
 	if len(buf) != 0 {

@@ -87,6 +87,9 @@ const (
 	OperationNone     Operation = iota
 	OperationRegister           // open a client session
 	OperationKV                 // a key/value operation, encoded by package kv
+	// OperationUpgrade switches the cluster to a release (upgrade.go); only a primary
+	// prepares it, never a client.
+	OperationUpgrade
 )
 
 // Message is a header and its body. Bytes holds the whole encoded message.

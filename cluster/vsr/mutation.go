@@ -21,11 +21,14 @@ const (
 	MutationForgetClientTable
 	// MutationCommitPastOpAfterSync sets commit_number past op_number after a state sync.
 	MutationCommitPastOpAfterSync
+	// MutationUpgradeAtHighestRelease upgrades the cluster to the highest release any
+	// replica runs instead of the lowest (features before every replica is upgraded).
+	MutationUpgradeAtHighestRelease
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
-	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync"}
+	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

@@ -56,6 +56,10 @@ type Replica struct {
 	stateLost bool
 	// checkpointingOp is the op of the newest checkpoint issued to the engine (durable or not).
 	checkpointingOp uint64
+	// releases is the binary release each peer last stamped on a message (upgrade.go);
+	// upgradeOp is the op of this primary's newest upgrade prepare.
+	releases  []uint32
+	upgradeOp uint64
 	// checkpointSnapshot is the snapshot of checkpointOp, served to replicas that state-sync.
 	checkpointSnapshot []byte
 	syncCooldown       int
@@ -90,6 +94,10 @@ func Open(o Options) *Replica {
 	if o.Config == (Config{}) {
 		o.Config = DefaultConfig()
 	}
+	if o.Release == 0 {
+		o.Release = kv.ReleaseBase
+	}
+	assert.That(o.Release <= kv.ReleaseLatest, "replica: a release this code does not know")
 	assert.That(o.Config.Validate() == nil, "replica: invalid config")
 	checkMutation(o.Mutation)
 	assert.That(o.ClientsMax >= 0 && o.ClientsMax <= ClientsMax, "replica: client table capacity out of range")
@@ -185,6 +193,7 @@ func (r *Replica) Tick() {
 			entry.on()
 		}
 	}
+	r.maybeUpgrade()
 }
 
 // Receive handles one message from the network. Bytes that fail validation are dropped:
@@ -214,6 +223,9 @@ func (r *Replica) onMessage(m Message) {
 	h := &m.Header
 	if h.Command != CommandRequest && int(h.Replica) >= r.count {
 		return // from no replica of ours
+	}
+	if h.Command != CommandRequest {
+		r.noteRelease(int(h.Replica), h.Release)
 	}
 	switch h.Command {
 	case CommandPing:
@@ -256,7 +268,7 @@ func (r *Replica) Inspect() Inspection {
 	in := Inspection{
 		Replica: r.replica, Status: r.status, Role: r.role(), View: r.view, LogView: r.logView,
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
-		Digest: r.machine.Digest(), Release: r.options.Release,
+		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
 		DiskFull: r.diskFull, Isolated: r.operator.isolated, Metrics: r.metrics,
 	}

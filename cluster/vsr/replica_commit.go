@@ -1,6 +1,8 @@
 package vsr
 
 import (
+	"fmt"
+
 	"vopr/cluster/checksum"
 	"vopr/internal/assert"
 )
@@ -23,6 +25,11 @@ func (r *Replica) commitExecute() {
 		m, err := Decode(prepare, r.cluster)
 		assert.That(err == nil, "committed prepare does not decode")
 		assert.That(m.Header.Op == op, "committed prepare at the wrong op")
+		if release, ok := r.upgradeOf(m); ok && release > r.options.Release {
+			r.stopReleaseTooOld(fmt.Sprintf("%v: upgrade op %d to cluster release %d, binary release %d",
+				errReleaseTooOld, op, release, r.options.Release))
+			return
+		}
 		r.execute(m)
 		if op%CheckpointInterval == 0 {
 			r.checkpoint(op)
@@ -60,6 +67,9 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 			r.sendEviction(evicted)
 		}
 		r.recordReply(prepare, e, nil)
+	case OperationUpgrade:
+		release, _ := upgradeRelease([]batchEntry{e})
+		r.executeUpgrade(prepare, release)
 	case OperationKV:
 		s := r.clients.get(e.Client)
 		if s == nil || s.registered != e.Session {

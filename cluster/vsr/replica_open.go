@@ -29,7 +29,10 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.stateDurable = st
 	r.boots = st.Boots + 1
 	if rec.Snapshot != nil {
-		if err := r.restoreSnapshot(st.CheckpointOp, rec.Snapshot); err != nil {
+		if err := r.restoreSnapshot(st.CheckpointOp, rec.Snapshot); errors.Is(err, errReleaseTooOld) {
+			r.stopReleaseTooOld(err.Error())
+			return
+		} else if err != nil {
 			r.status = StatusStopped
 			r.emit(EventStatus, 0, [16]byte{}, "stopped: checkpoint unreadable: "+err.Error())
 			return
@@ -145,6 +148,9 @@ func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
 	}
 	machine := kv.New()
 	if err := machine.Restore(buf[4 : 4+size]); err != nil {
+		return err
+	}
+	if err := r.checkMachineRelease(machine); err != nil {
 		return err
 	}
 	clients, err := decodeClientTable(buf[4+size:], r.clientsMax())

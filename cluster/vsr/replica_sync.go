@@ -1,6 +1,10 @@
 package vsr
 
-import "vopr/internal/assert"
+import (
+	"errors"
+
+	"vopr/internal/assert"
+)
 
 // State sync: a replica whose gap crosses a checkpoint cannot repair from logs, because its
 // peers have compacted the ops it lacks. It fetches the peer's newest checkpoint instead (the
@@ -65,6 +69,9 @@ func (r *Replica) onSync(m Message) {
 		return // a primary's log holds every committed op; a checkpoint past it is not ours to take
 	}
 	if err := r.restoreSnapshot(h.Op, m.Body); err != nil {
+		if errors.Is(err, errReleaseTooOld) {
+			r.stopReleaseTooOld(err.Error()) // the cluster moved on to a release we cannot run
+		}
 		return
 	}
 	r.commitMin = h.Op
@@ -107,6 +114,9 @@ func (r *Replica) onSyncStateLost(m Message) {
 		return
 	}
 	if err := r.restoreSnapshot(h.Op, m.Body); err != nil {
+		if errors.Is(err, errReleaseTooOld) {
+			r.stopReleaseTooOld(err.Error()) // the cluster moved on to a release we cannot run
+		}
 		return
 	}
 	if r.op < h.Op {

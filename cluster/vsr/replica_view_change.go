@@ -318,6 +318,7 @@ func (r *Replica) truncate(op uint64) {
 
 func (r *Replica) transitionToNormalPrimary() {
 	r.status = StatusNormal
+	r.upgradeOp = 0 // an upgrade prepared in an earlier view may have been truncated
 	r.logView = r.view
 	r.viewChange = viewChangeState{}
 	r.runTimeouts(&r.heartbeat, &r.ping, &r.repairTimeout)

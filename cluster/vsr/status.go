@@ -69,7 +69,9 @@ type Inspection struct {
 	CheckpointOp uint64
 	LogHead      checksum.Sum // checksum of the prepare at Op
 	Digest       checksum.Sum // state-machine digest at CommitMin
-	Release      uint32
+	Release      uint32       // the release of the replica's binary
+	// ClusterRelease is the release whose semantics the state machine runs at CommitMin.
+	ClusterRelease uint32
 	// ClockSynchronized reports whether the replica's realtime agrees with a quorum.
 	ClockSynchronized bool
 	ClockOffsetNs     int64
@@ -94,6 +96,7 @@ type Metrics struct {
 	Truncations       uint64 // log suffixes dropped
 	NackTruncations   uint64 // suffixes dropped on a quorum of nack_prepare (PAR)
 	Evictions         uint64 // client sessions evicted
+	Upgrades          uint64 // cluster release changes executed
 	Checkpoints       uint64
 	ClockUnsyncTicks  uint64 // ticks spent unsynchronised
 	DiskFullRejects   uint64 // requests refused because the disk was full
@@ -153,10 +156,11 @@ const (
 	EventClockUnsynchronized
 	EventDiskFull
 	EventRecovered
+	EventUpgrade // the cluster release rose (upgrade.go): Op is the upgrade op
 )
 
 var eventNames = [...]string{"status", "commit", "checkpoint", "repair", "state_sync", "truncate", "eviction",
-	"clock_unsynchronized", "disk_full", "recovered"}
+	"clock_unsynchronized", "disk_full", "recovered", "upgrade"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
