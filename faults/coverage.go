@@ -60,6 +60,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		ClockPeriodic:         periodics + actions[ActionClockPeriodic],
 		NodeCrash:             actions[ActionCrash],
 		NodePause:             actions[ActionPause],
+		NodeUpgrade:           actions[ActionUpgrade],
 	}
 	if !s.Enabled(DiskLatency) {
 		hits[DiskLatency] = 0 // a setting, not an event: it strikes every operation when on

@@ -36,8 +36,9 @@ const (
 	ClockStep     Kind = "clock.step"
 	ClockPeriodic Kind = "clock.periodic"
 
-	NodeCrash Kind = "node.crash"
-	NodePause Kind = "node.pause"
+	NodeCrash   Kind = "node.crash"
+	NodePause   Kind = "node.pause"
+	NodeUpgrade Kind = "node.upgrade"
 )
 
 var kindDescriptions = map[Kind]string{
@@ -68,6 +69,8 @@ var kindDescriptions = map[Kind]string{
 
 	NodeCrash: "the nemesis crashes replicas and restarts them from their disks",
 	NodePause: "the nemesis pauses replicas (no ticks, messages or I/O) and resumes them",
+	NodeUpgrade: "the nemesis restarts crashed replicas on the next release's binary: a rolling " +
+		"upgrade under faults (the cluster release rises once every replica runs it)",
 }
 
 // AllKinds returns every fault kind, sorted by name.
@@ -109,7 +112,7 @@ func (k Kind) needsRedundancy() bool {
 // happen only at crashes.
 func (k Kind) needs() Kind {
 	switch k {
-	case DiskCrashTorn, DiskCrashLost:
+	case DiskCrashTorn, DiskCrashLost, NodeUpgrade:
 		return NodeCrash
 	}
 	return ""

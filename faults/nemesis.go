@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"vopr/cluster/kv"
 	"vopr/internal/assert"
 	"vopr/sim"
 )
@@ -33,6 +34,7 @@ import (
 const (
 	ActionCrash         = "crash"
 	ActionRestart       = "restart"
+	ActionUpgrade       = "upgrade"
 	ActionPause         = "pause"
 	ActionUnpause       = "unpause"
 	ActionIsolate       = "partition.isolate"
@@ -154,6 +156,7 @@ func (n *Nemesis) stepReplicas(c *sim.Cluster) {
 		})); ok {
 			n.record(c, i, ActionRestart, "")
 			n.stableUntil[i] = n.tick + uint64(o.ReplicaStabilityTicks)
+			n.maybeUpgrade(c, i)
 			c.StartReplica(i)
 		}
 	}
@@ -177,6 +180,16 @@ func (n *Nemesis) stepReplicas(c *sim.Cluster) {
 			n.record(c, i, ActionPause, "")
 			c.Nodes[i].Pause()
 		}
+	}
+}
+
+// maybeUpgrade installs the next release's binary on crashed replica i, at the swarm's
+// rate: replicas upgrade one restart at a time, never back (rollback is rolling_upgrade's).
+func (n *Nemesis) maybeUpgrade(c *sim.Cluster, i int) {
+	release := max(c.Release(i), kv.ReleaseBase)
+	if release < kv.ReleaseLatest && sim.Chance(n.r, n.o.ReplicaUpgradeProbability) {
+		n.record(c, i, ActionUpgrade, fmt.Sprintf("release %d", release+1))
+		c.SetRelease(i, release+1)
 	}
 }
 

@@ -45,6 +45,8 @@ type NemesisOptions struct {
 	// Crash an up replica; restart a crashed one.
 	ReplicaCrashProbability   float64
 	ReplicaRestartProbability float64
+	// ReplicaUpgradeProbability: a restart installs the next release's binary first.
+	ReplicaUpgradeProbability float64
 	// Pause an up replica; resume a paused one.
 	ReplicaPauseProbability   float64
 	ReplicaUnpauseProbability float64
@@ -149,6 +151,9 @@ func DrawSwarm(r *rand.Rand) Swarm {
 	s.Density = 0.1 + 0.8*r.Float64()
 	on := map[Kind]bool{}
 	for _, k := range AllKinds() {
+		if k == NodeUpgrade {
+			continue // drawn last (below): it came later, and earlier draws keep their values
+		}
 		drawn := r.Float64() < s.Density // drawn for every kind, so the stream stays aligned
 		on[k] = drawn && (!k.needsRedundancy() || s.F() >= 1)
 	}
@@ -167,6 +172,14 @@ func DrawSwarm(r *rand.Rand) Swarm {
 	s.Nemesis = d.nemesis(s.Network, s.Clocks)
 	if evict := r.IntN(4) == 0; evict && s.Clients >= 3 { // drawn last: earlier draws keep their values
 		s.ClientTable = s.Clients - 1
+	}
+	// node.upgrade came later than the other kinds: drawn after everything else so that
+	// earlier draws keep their values.
+	upgradeDraw, upgradeRate := r.Float64(), 0.2+0.8*r.Float64()
+	if upgradeDraw < s.Density && on[NodeCrash] {
+		s.Kinds = append(s.Kinds, NodeUpgrade)
+		slices.Sort(s.Kinds)
+		s.Nemesis.ReplicaUpgradeProbability = upgradeRate
 	}
 	err := s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -433,6 +446,7 @@ func (s Swarm) params() []string {
 		"disk.capacity=" + strconv.FormatInt(d.Capacity, 10),
 		"nemesis.crash=" + ftoa(m.ReplicaCrashProbability) + "/" + ftoa(m.ReplicaRestartProbability),
 		"nemesis.pause=" + ftoa(m.ReplicaPauseProbability) + "/" + ftoa(m.ReplicaUnpauseProbability),
+		"nemesis.upgrade=" + ftoa(m.ReplicaUpgradeProbability),
 		"nemesis.stability=" + strconv.Itoa(m.ReplicaStabilityTicks),
 		"nemesis.crash_unsynced_wait=" + strconv.Itoa(m.ReplicaCrashUnsyncedTicks),
 		"nemesis.partition=" + ftoa(m.PartitionProbability) + "/" + ftoa(m.HealProbability),

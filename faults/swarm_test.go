@@ -101,6 +101,7 @@ func requireOffKindsInert(t *testing.T, seed uint64, s Swarm) {
 		ClockPeriodic:         m.ClockPeriodicProbability > 0,
 		NodeCrash:             m.ReplicaCrashProbability > 0 && m.ReplicaRestartProbability > 0,
 		NodePause:             m.ReplicaPauseProbability > 0 && m.ReplicaUnpauseProbability > 0,
+		NodeUpgrade:           m.ReplicaUpgradeProbability > 0,
 	}
 	require.Len(t, active, len(AllKinds()))
 	for _, k := range AllKinds() {

@@ -101,6 +101,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
+	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
+	// the workload checks that they are refused until, and work after, the cluster's.
+	run.deletes = run.swarm.Enabled(faults.NodeUpgrade)
 	run.incarnations = make([]*vsr.Replica, run.swarm.Replicas)
 	run.alerts = newSwarmAlerts(c, len(run.swarm.Kinds) == 0)
 	for i := 0; i < run.swarm.Clients; i++ {

@@ -10,7 +10,7 @@ import (
 
 // swarmPaths are the protocol paths the swarm's coverage reports, reached or not.
 var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nack_truncation", "state_sync",
-	"checkpoint", "eviction", "clock_unsynchronized", "disk_full"}
+	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade"}
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
 // whole, random faults off, clocks and disks restored); then new requests must commit and,
