@@ -35,7 +35,8 @@ const usageText = `usage:
                                         runs each seed twice, reports the first divergent event
   vopr swarm [--scenario NAME] [--seed S] [--seeds N | --duration D] [--jobs J] [--shard I/N]
              [--ticks-max N] [--json FILE] [--junit FILE]
-  vopr gate | shrink                    not built yet
+  vopr gate                             not built yet
+  vopr shrink                           not built yet
 seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit
 exit codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage
 `
@@ -75,8 +76,10 @@ func dispatch(args []string, stdout, stderr io.Writer) (int, error) {
 		return cmdCheckDeterminism(rest, stdout)
 	case "swarm":
 		return cmdSwarm(rest, stdout)
-	case "gate", "shrink":
-		return 0, usagef("%s is not built yet: see the open issues (shrink needs the fault schedule, gate the runbook scenarios)", cmd)
+	case "gate":
+		return 0, usagef("gate is not built yet")
+	case "shrink":
+		return 0, usagef("shrink is not built yet")
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitPass, nil
