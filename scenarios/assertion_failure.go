@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"vopr/internal/assert"
@@ -21,13 +23,17 @@ import (
 // swarm's safety, which treats every fail-stop as a bug.
 //
 //  1. Load runs; the victim is chosen from the current primary.
-//  2. `debug dump-state`: the victim's last status before the fault goes into the counters.
+//  2. `debug dump-state` (DebugDumpState) of the victim while it still runs: the JSON must
+//     carry the view, op and commit its `replica status` shows; they go into the counters.
 //  3. The fault is injected: the victim fail-stops with Assertion=true, the node is crashed,
 //     assertion_failures_total counts it, the P0 alert fires, and the other replicas keep
-//     acknowledging writes.
-//  4. Resolution: `storage verify` of the stopped replica, its backup (`storage export`,
-//     taken while it is stopped, verified by Backup), `storage restore` from it, a clean
-//     full verify, restart (recovering -> normal), catch-up and
+//     acknowledging writes. The runbook's diagnosis on the dead replica: `replica isolate
+//     --reason assertion-failure` and the online `storage export` answer unreachable (moot
+//     for a process that is gone, see diagnoseFailStopped), `debug dump-state` reports the
+//     crashed node alone, and the export is taken offline from its disk (verified by
+//     Backup).
+//  4. Resolution: `storage verify` of the stopped replica, `storage restore` from the
+//     export, a clean full verify, restart (recovering -> normal), catch-up and
 //     convergence with the load stopped.
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
@@ -121,33 +127,13 @@ func (run *assertionFailureRun) expected(f sim.Failure) bool {
 
 func (run *assertionFailureRun) procedure(knobs assertionFailureKnobs) (Outcome, string) {
 	c, p := run.c, run.p
-	// 1. Load; pick the victim.
-	start := run.ticks
-	if !run.until(func() bool { return run.ticks-start >= p.LoadTicks && run.acked > 0 }, p.LoadTicks+assertionFailurePhaseMax) {
-		return run.fail(Liveness, "no request acknowledged before the fault")
+	if outcome, reason := run.loadAndPickVictim(); outcome != Pass {
+		return outcome, reason
 	}
-	if !run.until(func() bool { return ClusterStatus(c).Primary >= 0 }, assertionFailurePhaseMax) {
-		return run.fail(Liveness, "no primary to pick the victim from")
-	}
-	primary := ClusterStatus(c).Primary
-	run.victim = primary
-	if !p.VictimPrimary {
-		run.victim = (primary + p.VictimOffset) % p.Replicas
-	}
-	start = run.ticks
-	run.until(func() bool { return run.ticks-start >= p.FaultTicks }, p.FaultTicks)
-	if reason := run.safety(); reason != "" {
-		return Correctness, reason
-	}
-	if s := ReplicaStatus(c, run.victim); !s.Healthy() {
-		return run.fail(Liveness, "victim %d not healthy before the fault: %s", run.victim, s)
-	}
-
 	// 2. debug dump-state: the victim's last state before the fault.
-	dump := ReplicaStatus(c, run.victim)
-	run.counts["dump_state.view"], run.counts["dump_state.op"] = uint64(dump.View), dump.Op
-	run.counts["dump_state.commit"], run.counts["dump_state.commit_min"] = dump.Commit, dump.CommitMin
-	run.counts["dump_state.checkpoint_op"] = dump.CheckpointOp
+	if outcome, reason := run.dumpState(); outcome != Pass {
+		return outcome, reason
+	}
 
 	// 3. The fault: memory corruption trips the victim's assertion.
 	ackedAtFault, down := run.acked, run.ticks
@@ -180,24 +166,53 @@ func (run *assertionFailureRun) procedure(knobs assertionFailureKnobs) (Outcome,
 	if s := ClusterStatus(c); !s.QuorumAvailable {
 		return run.fail(Liveness, "cluster status: quorum not available with one replica fail-stopped")
 	}
+	backup, outcome, reason := run.diagnoseFailStopped()
+	if outcome != Pass {
+		return outcome, reason
+	}
+	return run.resolve(backup)
+}
 
-	// 4. Resolution. The replica has been stopped since its fail-stop, so it acknowledged
-	// nothing after its disk reached this state: its backup (the runbook's `storage export`,
-	// taken before any recovery) is safe to restore. A backup taken before the fault, with
-	// the replica running and voting between backup and restore, is not: restoring it rolls
-	// the replica's view and log back (VSR amnesia; see operator.go on replica identity), and
-	// the view_monotonic checker flags it.
+// loadAndPickVictim is step 1: load runs, the victim is picked from the current primary,
+// and the load goes on for FaultTicks with the victim healthy.
+func (run *assertionFailureRun) loadAndPickVictim() (Outcome, string) {
+	c, p := run.c, run.p
+	start := run.ticks
+	if !run.until(func() bool { return run.ticks-start >= p.LoadTicks && run.acked > 0 }, p.LoadTicks+assertionFailurePhaseMax) {
+		return run.fail(Liveness, "no request acknowledged before the fault")
+	}
+	if !run.until(func() bool { return ClusterStatus(c).Primary >= 0 }, assertionFailurePhaseMax) {
+		return run.fail(Liveness, "no primary to pick the victim from")
+	}
+	primary := ClusterStatus(c).Primary
+	run.victim = primary
+	if !p.VictimPrimary {
+		run.victim = (primary + p.VictimOffset) % p.Replicas
+	}
+	start = run.ticks
+	run.until(func() bool { return run.ticks-start >= p.FaultTicks }, p.FaultTicks)
+	if reason := run.safety(); reason != "" {
+		return Correctness, reason
+	}
+	if s := ReplicaStatus(c, run.victim); !s.Healthy() {
+		return run.fail(Liveness, "victim %d not healthy before the fault: %s", run.victim, s)
+	}
+	return Pass, ""
+}
+
+// resolve is step 4. The replica has been stopped since its fail-stop, so it acknowledged
+// nothing after its disk reached this state: its offline export (taken before any
+// recovery) is safe to restore. A backup taken before the fault, with the replica running
+// and voting between backup and restore, is not: restoring it rolls the replica's view and
+// log back (VSR amnesia; see operator.go on replica identity), and the view_monotonic
+// checker flags it.
+func (run *assertionFailureRun) resolve(export []byte) (Outcome, string) {
 	report, err := run.op.Verify(run.victim)
 	if err == ErrTimeout {
 		return run.fail(Liveness, "storage verify of the fail-stopped replica did not complete")
 	}
 	run.counts["verify.problems_after_fault"] = uint64(len(report.Problems))
-	backup, err := run.op.Backup(run.victim)
-	if err != nil {
-		return run.fail(Correctness, "storage export of fail-stopped replica %d: %v", run.victim, err)
-	}
-	run.counts["backup.bytes"] = uint64(len(backup))
-	if err := run.op.Restore(run.victim, backup); err != nil {
+	if err := run.op.Restore(run.victim, export); err != nil {
 		return run.fail(Correctness, "storage restore: %v", err)
 	}
 	if report, err := run.op.Verify(run.victim); err != nil || !report.OK {
@@ -242,6 +257,81 @@ func (run *assertionFailureRun) inject() (Outcome, string) {
 		return Correctness, fmt.Sprintf("replica status after the assertion failure: %s", s)
 	}
 	return Pass, ""
+}
+
+// dumpState is `debug dump-state --replica-id N` on the victim before the fault. The
+// runbook captures it right after the assertion, but then the process is gone: a
+// fail-stopped replica answers nothing, and DebugDumpState reports its node alone
+// (diagnoseFailStopped checks that). So the state the process itself can report is taken
+// while it still runs, as a crash dump's last snapshot would be. The JSON must carry the
+// victim's view, op and commit as `replica status` reports them at the same instant.
+func (run *assertionFailureRun) dumpState() (Outcome, string) {
+	raw, err := DebugDumpState(run.c, run.victim)
+	if err != nil {
+		return run.fail(Correctness, "debug dump-state of replica %d: %v", run.victim, err)
+	}
+	var dump StateDump
+	if err := json.Unmarshal(raw, &dump); err != nil || dump.Inspection == nil {
+		return run.fail(Correctness, "debug dump-state of replica %d is no state dump (%v): %s", run.victim, err, raw)
+	}
+	s, in := ReplicaStatus(run.c, run.victim), dump.Inspection
+	if dump.Replica != run.victim || dump.Status != s.Status || dump.Node != sim.NodeUp.String() || dump.Isolated ||
+		in.View != s.View || in.Op != s.Op || in.CommitMax != s.Commit || in.CommitMin != s.CommitMin {
+		return run.fail(Correctness, "debug dump-state of replica %d disagrees with its status %s: %s", run.victim,
+			s, raw)
+	}
+	run.counts["dump_state.bytes"] = uint64(len(raw))
+	run.counts["dump_state.view"], run.counts["dump_state.op"] = uint64(in.View), in.Op
+	run.counts["dump_state.commit"], run.counts["dump_state.commit_min"] = in.CommitMax, in.CommitMin
+	run.counts["dump_state.checkpoint_op"] = in.CheckpointOp
+	return Pass, ""
+}
+
+// diagnoseFailStopped is the runbook's diagnosis, run on the fail-stopped victim.
+//
+// Its step 1, `replica isolate --replica-id N --reason assertion-failure`, is moot here and
+// is not a resolution step: isolation is a state of the replica's process
+// (vsr.Replica.Isolate), and the process is gone. A crashed process already sends and
+// acknowledges nothing, and isolation could not outlast it anyway (it is volatile: the
+// restart below comes back connected, which is the runbook's "rejoin" once the replica is
+// restored and verified). The operator issues it as the runbook says, and it must answer
+// unreachable rather than pretend to isolate a dead process.
+//
+// Step 2: `debug dump-state` now reports the crashed node alone (the process's own state
+// was captured before the fault, see dumpState); the online `storage export` needs the
+// process and is refused as unreachable, so the export is taken offline from the stopped
+// replica's disk (StorageBackup: the same format, read back and verified).
+func (run *assertionFailureRun) diagnoseFailStopped() ([]byte, Outcome, string) {
+	c := run.c
+	if err := ReplicaIsolate(c, run.victim, "assertion-failure"); !errors.Is(err, ErrReplicaUnreachable) {
+		outcome, reason := run.fail(Correctness, "replica isolate of fail-stopped replica %d: %v, want unreachable",
+			run.victim, err)
+		return nil, outcome, reason
+	}
+	run.counts["isolate.unreachable"]++
+	raw, err := DebugDumpState(c, run.victim)
+	var dump StateDump
+	if err == nil {
+		err = json.Unmarshal(raw, &dump)
+	}
+	if err != nil || dump.Status != StatusUnreachable || dump.Node != sim.NodeCrashed.String() || dump.Inspection != nil {
+		outcome, reason := run.fail(Correctness, "debug dump-state after the fail-stop (%v): %s", err, raw)
+		return nil, outcome, reason
+	}
+	run.counts["dump_state.after_fault_unreachable"]++
+	if _, err := run.op.Export(run.victim); !errors.Is(err, ErrReplicaUnreachable) {
+		outcome, reason := run.fail(Correctness, "online storage export of fail-stopped replica %d: %v, want unreachable",
+			run.victim, err)
+		return nil, outcome, reason
+	}
+	run.counts["export.online_unreachable"]++
+	backup, err := run.op.Backup(run.victim)
+	if err != nil {
+		outcome, reason := run.fail(Correctness, "storage export (offline) of fail-stopped replica %d: %v", run.victim, err)
+		return nil, outcome, reason
+	}
+	run.counts["export.offline_bytes"] = uint64(len(backup))
+	return backup, Pass, ""
 }
 
 func (run *assertionFailureRun) restartAndCatchUp(what string) (Outcome, string) {

@@ -27,7 +27,17 @@ func TestAssertionFailureSeeds(t *testing.T) {
 		require.Positive(t, r.Counters["requests_acked_while_down"], "seed %d", seed)
 		require.Equal(t, uint64(1), r.Counters["restores"], "seed %d", seed)
 		require.Equal(t, uint64(1), r.Counters["status.recovering_seen"], "seed %d", seed)
+		// debug dump-state before the fault carried the replica's own numbers; after it the
+		// node alone. Isolation and the online export of the dead process answered
+		// unreachable; the export was taken offline.
 		require.Positive(t, r.Counters["dump_state.op"], "seed %d", seed)
+		require.Positive(t, r.Counters["dump_state.bytes"], "seed %d", seed)
+		require.GreaterOrEqual(t, r.Counters["dump_state.op"], r.Counters["dump_state.commit"], "seed %d", seed)
+		require.GreaterOrEqual(t, r.Counters["dump_state.commit"], r.Counters["dump_state.commit_min"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["dump_state.after_fault_unreachable"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["isolate.unreachable"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["export.online_unreachable"], "seed %d", seed)
+		require.Positive(t, r.Counters["export.offline_bytes"], "seed %d", seed)
 		p := drawAssertionFailure(seed)
 		if p.VictimPrimary {
 			seen["victim=primary"] = true
@@ -65,5 +75,7 @@ func TestAssertionFailureNotVacuous(t *testing.T) {
 		require.Equal(t, Pass, clean.Outcome, "seed %d without injection: %s", seed, clean.Reason)
 		require.Zero(t, clean.Counters["alert."+AlertAssertionFailure])
 		require.Zero(t, clean.Counters["node.fail_stops"])
+		require.Positive(t, clean.Counters["dump_state.op"], "the dump is taken before the fault")
+		require.Zero(t, clean.Counters["isolate.unreachable"]+clean.Counters["export.offline_bytes"])
 	}
 }

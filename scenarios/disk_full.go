@@ -22,10 +22,13 @@ import (
 //  3. Resolution, Option B (grow the disk): the capacity is set back; the victim reports
 //     space again, writes resume (a full primary blocked them all), the victim catches up.
 //  4. Some seeds: every replica's disk is filled to 97% of its usage while the cluster is
-//     idle, after every replica has taken a checkpoint. The alerts fire again for all of
-//     them. Resolution Option A (auto-compaction at 85%, after a checkpoint: the runbook's
-//     "storage compact"): with the capacity unchanged, the load resumes, the engine compacts
-//     the log segments below the checkpoint and writes go on; or Option B again (grow).
+//     idle, after every replica has taken a checkpoint. Resolution Option A, as the seed
+//     draws (OperatorCompact): the operator's `storage compact --replica-id N --aggressive`
+//     on every replica right after the fill (Operator.Compact), or the engine's
+//     auto-compaction at 85% once the load resumes (the alerts may fire first). Either way,
+//     with the capacity unchanged, the segments below the checkpoint go, usage falls below
+//     85% and writes go on. Then every disk is filled for good: the alerts fire for all of
+//     them, no write is acknowledged, and Option B (grow every disk) resumes the writes.
 //  5. The load stops and every replica converges.
 //
 // Every invariant of the Suite runs throughout (linearizability: no acknowledged write is
@@ -53,6 +56,9 @@ type diskFullParams struct {
 	HoldTicks         int   // ticks the disk stays full before the resolution
 	AllReplicas       bool  // go on to fill every replica's disk
 	DelayMean         sim.Duration
+	// OperatorCompact (AllReplicas runs only): Option A of the second fill is the operator's
+	// `storage compact` on every replica rather than the engine's auto-compaction.
+	OperatorCompact bool
 }
 
 func drawDiskFull(seed uint64) diskFullParams {
@@ -64,6 +70,9 @@ func drawDiskFull(seed uint64) diskFullParams {
 	p.HoldTicks = 150 + r.IntN(300)
 	p.AllReplicas = r.IntN(2) == 0
 	p.DelayMean = sim.Duration(1+r.IntN(4)) * sim.Millisecond
+	// Drawn after every other parameter, so that the seeds drawn before it existed keep
+	// theirs; drawn on every seed, so that any later draw has one place in the stream.
+	p.OperatorCompact = r.IntN(2) == 0 && p.AllReplicas
 	return p
 }
 
@@ -72,8 +81,8 @@ func (p diskFullParams) String() string {
 	if p.VictimPrimary {
 		victim = "primary"
 	}
-	return fmt.Sprintf("all_replicas=%t clients=%d fill_tick=%d hold_ticks=%d net.delay=%s replicas=%d slack=%d victim=%s",
-		p.AllReplicas, p.Clients, p.FillTick, p.HoldTicks, p.DelayMean, p.Replicas, p.Slack, victim)
+	return fmt.Sprintf("all_replicas=%t clients=%d fill_tick=%d hold_ticks=%d net.delay=%s operator_compact=%t replicas=%d slack=%d victim=%s",
+		p.AllReplicas, p.Clients, p.FillTick, p.HoldTicks, p.DelayMean, p.OperatorCompact, p.Replicas, p.Slack, victim)
 }
 
 // diskFullKnobs change the procedure, for the tests that show the scenario is not vacuous.
@@ -191,12 +200,18 @@ func (run *diskFullRun) procedure(knobs diskFullKnobs) (Outcome, string) {
 			return outcome, reason
 		}
 	}
+	return run.converge()
+}
+
+// converge is step 5: the load stops, every replica converges and none reports its disk
+// full.
+func (run *diskFullRun) converge() (Outcome, string) {
 	run.load = false
 	if !run.until(run.converged, diskFullPhaseMax) {
 		return run.fail(Liveness, "no convergence after the resolution")
 	}
-	for i := 0; i < p.Replicas; i++ {
-		if r := ReplicaStatus(c, i); r.DiskFull {
+	for i := 0; i < run.d.Replicas; i++ {
+		if r := ReplicaStatus(run.c, i); r.DiskFull {
 			return run.fail(Liveness, "replica %d still reports its disk full at the end", i)
 		}
 	}
@@ -217,17 +232,49 @@ func (run *diskFullRun) caughtUp(i int) func() bool {
 
 // fillAll is step 4. Every replica has taken a checkpoint; the cluster is idle.
 //
-// Option A (auto-compaction at 85%): every disk is resized to 97% of its usage; the engine
-// compacts the segments below the checkpoint by itself (when the next write or checkpoint
-// starts, or on a refused write) and, with the capacity unchanged, the load goes on. The
-// 97% alerts may or may not fire, depending on whether compaction beats their 1 s `for`.
+// Option A: every disk is resized to 97% of its usage, with the capacity left there, and
+// the log segments below the checkpoint are compacted, by the operator (optionAOperator)
+// or by the engine's auto-compaction at 85% (optionAAuto), as the seed draws; either way
+// usage falls below 85% and the load goes on.
 //
-// Then the disks are filled for good: each resized to just above its usage, with nothing
-// left to compact. The primary, or enough backups that the rest are no quorum, report
-// DiskFull (a primary whose closed-loop clients are all waiting on full backups never
-// attempts a write of its own), the alerts fire, no write is acknowledged; Option B (grow
-// every disk) resumes the writes.
+// Then the disks are filled for good (fillForGood), and Option B (grow every disk) resumes
+// the writes.
 func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
+	c, p := run.c, run.d
+	if outcome, reason := run.readyForSecondFill(); outcome != Pass {
+		return outcome, reason
+	}
+	capacities := make([]int64, p.Replicas)
+	for i := 0; i < p.Replicas; i++ {
+		disk := c.Nodes[i].Disk
+		if _, err := disk.Size(diskFullSegment0); err != nil {
+			return run.fail(Correctness, "replica %d has no segment 0 before the second fill (nothing to compact)", i)
+		}
+		capacities[i] = disk.Usage().Capacity
+		disk.SetCapacity(disk.Usage().Used * 100 / 97)
+	}
+	run.counts["fault.disk_fill_all_97pct"]++
+	optionA := run.optionAAuto
+	if p.OperatorCompact {
+		optionA = run.optionAOperator
+	}
+	if outcome, reason := optionA(); outcome != Pass {
+		return outcome, reason
+	}
+	for i := 0; i < p.Replicas; i++ {
+		if r := ReplicaStatus(c, i); r.DiskFull || r.DiskUsagePct >= 85 {
+			return run.fail(Liveness, "option A: replica %d after compaction: %s diskfull=%t", i, r, r.DiskFull)
+		}
+	}
+	return run.fillForGood(knobs, capacities)
+}
+
+// diskFullSegment0 is the first log segment: Option A must remove it on every replica.
+var diskFullSegment0 = fmt.Sprintf("log-%016x", 0)
+
+// readyForSecondFill waits until every replica has taken a checkpoint and the log below it
+// is a good part of each disk, then stops the load until the replicas converge.
+func (run *diskFullRun) readyForSecondFill() (Outcome, string) {
 	c, p := run.c, run.d
 	checkpointed := func() bool {
 		for i := 0; i < p.Replicas; i++ {
@@ -248,20 +295,35 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 			diskFullCompactablePct)
 	}
 	run.load = false
-	if !run.until(run.converged, diskFullPhaseMax) {
+	settled := run.converged
+	if run.d.OperatorCompact {
+		// The operator's compaction must be the one that frees the space, so nothing may
+		// write once the disks are at 97%: a write there starts the engine's own 85% trigger
+		// (queued ahead of the operator's action, it leaves it nothing to free). converged
+		// does not wait for the clients, and a request still in flight would be such a write.
+		settled = run.idle
+	}
+	if !run.until(settled, diskFullPhaseMax) {
 		return run.fail(Liveness, "no convergence before the second fill")
 	}
-	segment0 := fmt.Sprintf("log-%016x", 0)
-	capacities := make([]int64, p.Replicas)
-	for i := 0; i < p.Replicas; i++ {
-		disk := c.Nodes[i].Disk
-		if _, err := disk.Size(segment0); err != nil {
-			return run.fail(Correctness, "replica %d has no segment 0 before the second fill (nothing to compact)", i)
+	return Pass, ""
+}
+
+// idle: the replicas converged and no client has a request in flight.
+func (run *diskFullRun) idle() bool {
+	for i := 0; i < run.c.ClientCount(); i++ {
+		if run.c.Client(i).Busy() {
+			return false
 		}
-		capacities[i] = disk.Usage().Capacity
-		disk.SetCapacity(disk.Usage().Used * 100 / 97)
 	}
-	run.counts["fault.disk_fill_all_97pct"]++
+	return run.converged()
+}
+
+// optionAAuto: the engine compacts the segments below the checkpoint by itself (when the
+// next write or checkpoint starts, or on a refused write) once the load resumes. The 97%
+// alerts may or may not fire first, depending on whether compaction beats their 1 s `for`.
+func (run *diskFullRun) optionAAuto() (Outcome, string) {
+	c, p := run.c, run.d
 	filledAt := c.Loop.Now()
 	run.until(func() bool { return false }, 150)
 	if run.alertsFired(filledAt) {
@@ -271,7 +333,7 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 	acked := run.acked
 	compacted := func() bool {
 		for i := 0; i < p.Replicas; i++ {
-			if _, err := c.Nodes[i].Disk.Size(segment0); err == nil {
+			if _, err := c.Nodes[i].Disk.Size(diskFullSegment0); err == nil {
 				return false
 			}
 		}
@@ -281,13 +343,60 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 		return run.fail(Liveness, "option A: auto-compaction did not free segment 0 on every replica and let writes go on")
 	}
 	run.counts["resolution.auto_compaction"]++
+	return Pass, ""
+}
+
+// optionAOperator is the runbook's Option A as the operator runs it, `storage compact
+// --replica-id N --aggressive` on every replica (Operator.Compact), right after the fill:
+// the cluster is idle, so nothing writes or checkpoints to start the engine's own 85%
+// trigger first, and the operator's compaction is the one that frees the space. There is
+// no separate aggressive mode: the engine already removes every segment wholly at or below
+// the durable checkpoint, all that a running replica can give up (above it the log is
+// still needed for repair and recovery). Each call must free at least what the replica's
+// status reported compactable, and segment 0 must be gone; usage then falls below 85%
+// (readyForSecondFill saw at least diskFullCompactablePct of each disk below the
+// checkpoint), and with the capacity unchanged the load resumes and writes go on.
+func (run *diskFullRun) optionAOperator() (Outcome, string) {
+	c, p := run.c, run.d
 	for i := 0; i < p.Replicas; i++ {
-		if r := ReplicaStatus(c, i); r.DiskFull || r.DiskUsagePct >= 85 {
-			return run.fail(Liveness, "option A: replica %d after auto-compaction: %s diskfull=%t", i, r, r.DiskFull)
+		compactable := int64(0)
+		if r := c.Replica(i); r != nil { // a replica that is down fails below, as unreachable
+			compactable = r.Inspect().DiskCompactableBytes
+		}
+		freed, err := run.op.Compact(i)
+		if err == ErrTimeout {
+			return run.fail(Liveness, "option A: storage compact on replica %d did not complete", i)
+		} else if err != nil || freed <= 0 || freed < compactable {
+			return run.fail(Correctness, "option A: storage compact on replica %d freed %d bytes of %d compactable: %v",
+				i, freed, compactable, err)
+		}
+		if _, err := c.Nodes[i].Disk.Size(diskFullSegment0); err == nil {
+			return run.fail(Correctness, "option A: storage compact on replica %d left segment 0", i)
+		}
+		run.counts["operator_compact.freed_bytes"] += uint64(freed)
+		r := ReplicaStatus(c, i)
+		run.counts["operator_compact.max_usage_pct_after"] = max(run.counts["operator_compact.max_usage_pct_after"],
+			uint64(r.DiskUsagePct))
+		if r.DiskFull || r.DiskUsagePct >= 85 {
+			return run.fail(Liveness, "option A: replica %d after storage compact: %s diskfull=%t", i, r, r.DiskFull)
 		}
 	}
+	run.load = true
+	acked := run.acked
+	if !run.until(func() bool { return run.acked > acked+10 }, diskFullPhaseMax) {
+		return run.fail(Liveness, "option A: writes did not go on after storage compact on every replica")
+	}
+	run.counts["resolution.operator_compact"]++
+	return Pass, ""
+}
 
-	// Every disk full for good.
+// fillForGood fills every disk for good: each resized to just above its usage, with nothing
+// left to compact. The primary, or enough backups that the rest are no quorum, report
+// DiskFull (a primary whose closed-loop clients are all waiting on full backups never
+// attempts a write of its own), the alerts fire, no write is acknowledged; Option B (grow
+// every disk back to capacities) resumes the writes.
+func (run *diskFullRun) fillForGood(knobs diskFullKnobs, capacities []int64) (Outcome, string) {
+	c, p := run.c, run.d
 	for i := 0; i < p.Replicas; i++ {
 		disk := c.Nodes[i].Disk
 		disk.SetCapacity(disk.Usage().Used + p.Slack)
@@ -301,7 +410,7 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 		return run.fail(Correctness, "the disk alerts did not fire with every disk full: %v", run.mon.Events())
 	}
 	run.until(func() bool { return false }, 50) // replies already in flight
-	acked = run.acked
+	acked := run.acked
 	run.until(func() bool { return false }, p.HoldTicks)
 	if run.acked != acked {
 		return run.fail(Correctness, "%d writes acknowledged with every disk full", run.acked-acked)

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,9 +16,8 @@ func TestDiskFullRegistered(t *testing.T) {
 }
 
 // diskFullPassingSeeds cover a primary and a backup victim, 3 and 5 replicas, and the
-// all-replicas episode (options A and B). They avoid the replica bug that
-// TestDiskFullBackupWindowBug records (a backup kept full under load fail-stops).
-var diskFullPassingSeeds = []uint64{1, 2, 3, 4, 5, 7, 8, 9, 10}
+// all-replicas episode (options A and B).
+var diskFullPassingSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 
 func TestDiskFullSeeds(t *testing.T) {
 	s, _ := Lookup("disk_full")
@@ -31,11 +32,43 @@ func TestDiskFullSeeds(t *testing.T) {
 		seen["5 replicas"] = seen["5 replicas"] || p.Replicas == 5
 		require.Zero(t, r.Counters["node.fail_stops"])
 		if p.AllReplicas {
-			require.Equal(t, uint64(1), r.Counters["resolution.auto_compaction"], "seed %d", seed)
+			seen["operator compact"] = seen["operator compact"] || p.OperatorCompact
+			seen["auto compaction"] = seen["auto compaction"] || !p.OperatorCompact
+			if p.OperatorCompact {
+				require.Equal(t, uint64(1), r.Counters["resolution.operator_compact"], "seed %d", seed)
+				require.Zero(t, r.Counters["resolution.auto_compaction"], "seed %d", seed)
+				require.Positive(t, r.Counters["operator_compact.freed_bytes"], "seed %d", seed)
+				require.Less(t, r.Counters["operator_compact.max_usage_pct_after"], uint64(85), "seed %d", seed)
+			} else {
+				require.Equal(t, uint64(1), r.Counters["resolution.auto_compaction"], "seed %d", seed)
+				require.Zero(t, r.Counters["resolution.operator_compact"], "seed %d", seed)
+			}
 			require.Equal(t, uint64(1), r.Counters["resolution.grow_all"], "seed %d", seed)
+		} else {
+			require.False(t, p.OperatorCompact, "seed %d", seed)
 		}
 	}
-	require.True(t, seen["primary"] && seen["backup"] && seen["all"] && seen["5 replicas"], "%v", seen)
+	require.True(t, seen["primary"] && seen["backup"] && seen["all"] && seen["5 replicas"] &&
+		seen["operator compact"] && seen["auto compaction"], "%v", seen)
+}
+
+// TestDiskFullParamsStable: OperatorCompact is drawn after every other parameter, so the
+// seeds drawn before it keep theirs (these are the strings printed before it existed).
+func TestDiskFullParamsStable(t *testing.T) {
+	for _, c := range []struct {
+		seed   uint64
+		before string
+	}{
+		{1, "all_replicas=true clients=3 fill_tick=9 hold_ticks=315 net.delay=4.000ms replicas=3 slack=2048 victim=primary"},
+		{2, "all_replicas=true clients=3 fill_tick=1 hold_ticks=238 net.delay=2.000ms replicas=5 slack=2048 victim=primary"},
+		{10, "all_replicas=true clients=1 fill_tick=5 hold_ticks=399 net.delay=2.000ms replicas=3 slack=4096 victim=backup"},
+	} {
+		p := drawDiskFull(c.seed)
+		now := strings.Replace(p.String(), fmt.Sprintf(" operator_compact=%t", p.OperatorCompact), "", 1)
+		require.Equal(t, c.before, now, "seed %d", c.seed)
+	}
+	require.Contains(t, drawDiskFull(1).String(), "operator_compact=true")
+	require.Contains(t, drawDiskFull(2).String(), "operator_compact=false")
 }
 
 func TestDiskFullDeterministic(t *testing.T) {
@@ -66,8 +99,8 @@ func TestDiskFullNotVacuous(t *testing.T) {
 		}
 		require.Equal(t, uint64(1), r.Counters["resolution.grow"])
 	}
-	// Primary victims: with a backup victim kept full the run hits the replica bug of
-	// TestDiskFullBackupWindowBug (a Correctness failure) before the liveness check.
+	// Primary victims: a full primary blocks every write until the resolution (a full
+	// backup does not: the others are a quorum).
 	for _, seed := range []uint64{1, 3} {
 		require.True(t, drawDiskFull(seed).VictimPrimary)
 		skipped := runDiskFull(Options{Seed: seed}, diskFullKnobs{skipResolution: true})

@@ -61,17 +61,26 @@ type ReplicaStatusReport struct {
 	CheckpointOp uint64
 	DiskUsagePct int
 	DiskFull     bool
+	// Isolated: an operator cut the replica off (`replica isolate`); it receives, sends and
+	// times out nothing until `replica unisolate`.
+	Isolated bool
 }
 
 // Healthy reports whether the replica counts as healthy: reachable and in normal status.
-func (r ReplicaStatusReport) Healthy() bool { return r.Status == vsr.StatusNormal.String() }
+// An isolated replica is not: it takes no part in the cluster (`replica isolate`).
+func (r ReplicaStatusReport) Healthy() bool { return r.Status == vsr.StatusNormal.String() && !r.Isolated }
 
 func (r ReplicaStatusReport) String() string {
 	if r.Status == StatusUnreachable {
 		return fmt.Sprintf("replica %d: unreachable", r.Replica)
 	}
-	return fmt.Sprintf("replica %d: %s %s view=%d op=%d commit=%d/%d checkpoint=%d disk=%d%%", r.Replica, r.Status,
+	s := fmt.Sprintf("replica %d: %s %s view=%d op=%d commit=%d/%d checkpoint=%d disk=%d%%", r.Replica, r.Status,
 		r.Role, r.View, r.Op, r.CommitMin, r.Commit, r.CheckpointOp, r.DiskUsagePct)
+	if r.Isolated {
+		// Only when set: an isolated replica's frozen numbers read as a stuck one otherwise.
+		s += " isolated"
+	}
+	return s
 }
 
 // ClusterStatusReport is `kimberlite-cli cluster status`.
@@ -93,7 +102,7 @@ func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	in := r.Inspect()
 	return ReplicaStatusReport{Replica: i, Status: in.Status.String(), Role: in.Role.String(), View: in.View,
 		Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
-		DiskUsagePct: in.DiskUsagePct, DiskFull: in.DiskFull}
+		DiskUsagePct: in.DiskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated}
 }
 
 // ClusterStatus asks every replica for its status.

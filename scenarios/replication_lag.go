@@ -16,10 +16,14 @@ import (
 //  2. Fault: the victim backup's disk becomes slow (Disk.SetSlow). It falls behind: the
 //     alert ReplicationLagHigh (replication_lag_ms > 1000) must fire within rlAlertBound.
 //  3. Diagnosis: `replica status` shows the victim's commit far below the cluster's.
-//  4. Resolution, the runbook's emergency step: `replica isolate` (Network.Isolate). While
-//     it is isolated the cluster keeps committing: acknowledgements in a window must reach
-//     at least half the baseline (commit latency restored). Then the disk is fixed
-//     (SetSlow(1)) and the replica rejoins (Heal).
+//  4. Resolution. The runbook's step 2 for a disk I/O bottleneck, `storage compact
+//     --replica-id N` on the victim (Operator.Compact through its own engine; it may free
+//     0 bytes, see lagCompact). Then its emergency step, `replica isolate --replica-id N
+//     --reason lag-exceeded` (ReplicaIsolate, in the replica: it drops every message and
+//     freezes its timers). While it is isolated the cluster keeps committing:
+//     acknowledgements in a window must reach at least half the baseline (commit latency
+//     restored), and the victim's status says isolated with its view and op unchanged.
+//     Then the disk is fixed (SetSlow(1)) and the replica rejoins (`replica unisolate`).
 //  5. Outcome: the replica catches up (normal status, executed up to the cluster's commit)
 //     within rlCatchUpBound, the lag alert resolves, and with the load stopped every
 //     replica converges.
@@ -41,6 +45,9 @@ const (
 	rlCatchUpBound  = 3000 // the rejoined replica catches up within 30 s
 	rlTicksDefault  = 12000
 	rlResolveWindow = 500
+	// rlCompactBound bounds `storage compact` on the slow replica: it waits in the engine
+	// behind the writes queued on the slow disk (up to 1700 ticks in 1000 seeds).
+	rlCompactBound = 4000
 )
 
 type replicationLagParams struct {
@@ -67,7 +74,7 @@ func (p replicationLagParams) String() string {
 }
 
 type replicationLagKnobs struct {
-	skipFix bool // the operator neither isolates nor fixes the replica
+	skipFix bool // the operator neither compacts, isolates nor fixes the replica
 }
 
 func runReplicationLag(o Options, knobs replicationLagKnobs) Result {
@@ -100,8 +107,26 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 		return run.fail(Liveness, "no primary to pick the victim from")
 	}
 	victim := (ClusterStatus(c).Primary + p.VictimOffset) % p.Replicas
+	if outcome, reason := lagFaultAndDiagnosis(run, p, victim); outcome != Pass {
+		return outcome, reason
+	}
+	run.counts["throughput.slow"] = uint64(run.ackWindow())
+	if knobs.skipFix {
+		return lagUnfixed(run)
+	}
+	if outcome, reason := lagCompact(run, victim); outcome != Pass {
+		return outcome, reason
+	}
+	if outcome, reason := lagIsolate(run, victim, baseline); outcome != Pass {
+		return outcome, reason
+	}
+	return lagRejoin(run, victim)
+}
 
-	// 2. Fault: the victim's disk becomes slow; the lag alert fires.
+// lagFaultAndDiagnosis is steps 2 and 3: the victim's disk becomes slow, the lag alert
+// fires naming it, and `replica status` shows its commit behind the cluster's.
+func lagFaultAndDiagnosis(run *runbookRun, p replicationLagParams, victim int) (Outcome, string) {
+	c := run.c
 	c.Nodes[victim].Disk.SetSlow(p.SlowMultiplier)
 	run.counts["fault.slow_disk"]++
 	faultTick := run.ticks
@@ -116,41 +141,92 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 	if who != victim {
 		return run.fail(Correctness, "lag alert names replica %d, the slow disk is on replica %d", who, victim)
 	}
-	// 3. Diagnosis: the victim's commit is behind the cluster's.
-	cluster := ClusterStatus(c)
 	behind := ReplicaStatus(c, victim)
-	frontier := uint64(0)
-	for _, s := range cluster.Replicas {
-		frontier = max(frontier, s.Commit)
-	}
+	frontier := lagFrontier(c)
 	if behind.CommitMin >= frontier {
 		return run.fail(Correctness, "replica status: replica %d is not behind (%d >= %d)", victim,
 			behind.CommitMin, frontier)
 	}
 	run.counts["lag.ops_behind_at_alert"] = frontier - behind.CommitMin
-	run.counts["throughput.slow"] = uint64(run.ackWindow())
+	return Pass, ""
+}
 
-	if knobs.skipFix {
-		// Without the fix the lag stays: the alert keeps firing (the slow replica may catch
-		// up for a moment, by state sync, and fall behind again).
-		firing := 0
-		run.until(func() bool { return false }, rlCatchUpBound-1000)
-		run.until(func() bool {
-			if run.mon.Firing(AlertReplicationLag) {
-				firing++
-			}
-			return false
-		}, 1000)
-		run.counts["skip.ticks_firing_last_10s"] = uint64(firing)
-		if firing > 0 {
-			return run.fail(Liveness, "fix skipped: alert %s still firing (%d of the last 1000 ticks)",
-				AlertReplicationLag, firing)
-		}
-		return Pass, ""
+// lagFrontier is the highest commit_number any replica reports.
+func lagFrontier(c *sim.Cluster) uint64 {
+	frontier := uint64(0)
+	for _, s := range ClusterStatus(c).Replicas {
+		frontier = max(frontier, s.Commit)
 	}
+	return frontier
+}
 
-	// 4. Resolution: isolate; the cluster's commit latency is restored without it.
-	c.Network.Isolate(victim)
+// lagUnfixed is the run without the operator: the lag stays and the alert keeps firing
+// (the slow replica may catch up for a moment, by state sync, and fall behind again).
+func lagUnfixed(run *runbookRun) (Outcome, string) {
+	firing := 0
+	run.until(func() bool { return false }, rlCatchUpBound-1000)
+	run.until(func() bool {
+		if run.mon.Firing(AlertReplicationLag) {
+			firing++
+		}
+		return false
+	}, 1000)
+	run.counts["skip.ticks_firing_last_10s"] = uint64(firing)
+	if firing > 0 {
+		return run.fail(Liveness, "fix skipped: alert %s still firing (%d of the last 1000 ticks)",
+			AlertReplicationLag, firing)
+	}
+	return Pass, ""
+}
+
+// lagCompact is the runbook's resolution step 2 for a disk I/O bottleneck, `storage compact
+// --replica-id N` on the lagging replica (Operator.Compact: the replica's own engine, queued
+// behind the writes its slow disk has not finished, so it takes as long as they do). The
+// engine removes only log segments wholly at or below the replica's durable checkpoint. A
+// replica this far behind may have no such segment (its checkpoint still in the first
+// segment, or everything below it already removed), so freeing 0 bytes is a correct
+// answer, not a failure; compaction does not make a slow disk fast either, which is why the
+// runbook goes on to isolate the replica. An error is a failure: the replica is running
+// and serving, so the engine must take the action.
+func lagCompact(run *runbookRun, victim int) (Outcome, string) {
+	if r := run.c.Replica(victim); r != nil { // a replica that is down fails below, as unreachable
+		run.counts["fix.compact_compactable_bytes"] = uint64(r.Inspect().DiskCompactableBytes)
+	}
+	start := run.ticks
+	op := *run.op
+	op.TicksMax = rlCompactBound
+	freed, err := op.Compact(victim)
+	if err == ErrTimeout {
+		return run.fail(Liveness, "storage compact on slow replica %d did not complete in %d ticks", victim,
+			run.ticks-start)
+	} else if err != nil {
+		return run.fail(Correctness, "storage compact on replica %d: %v", victim, err)
+	}
+	run.counts["fix.compact"]++
+	run.counts["fix.compact_ticks"] = uint64(run.ticks - start)
+	run.counts["fix.compact_freed_bytes"] = uint64(freed)
+	if freed == 0 {
+		run.counts["fix.compact_freed_nothing"]++
+	}
+	return Pass, ""
+}
+
+// lagIsolate is the runbook's emergency step, `replica isolate --replica-id N --reason
+// lag-exceeded` (ReplicaIsolate: the replica itself drops what it receives, sends nothing
+// and freezes its timers). While it is cut off the cluster's commit latency is restored:
+// acknowledgements in a window reach at least half the baseline. The replica's own status
+// says it is isolated, and it stays where it was: its view and op_number move only on
+// messages, and it gets none (a replica that ignored the isolation would follow the
+// cluster's new ops).
+func lagIsolate(run *runbookRun, victim, baseline int) (Outcome, string) {
+	c := run.c
+	if err := ReplicaIsolate(c, victim, "lag-exceeded"); err != nil {
+		return run.fail(Correctness, "replica isolate %d: %v", victim, err)
+	}
+	frozen, committed := ReplicaStatus(c, victim), lagFrontier(c)
+	if !frozen.Isolated {
+		return run.fail(Correctness, "replica status after replica isolate: %s, want isolated", frozen)
+	}
 	run.counts["fix.isolate"]++
 	run.until(func() bool { return false }, rlWindow/2) // the pipeline settles
 	isolated := run.ackWindow()
@@ -159,15 +235,32 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 		return run.fail(Liveness, "with replica %d isolated %d acknowledgements in %d ticks, baseline %d",
 			victim, isolated, rlWindow, baseline)
 	}
-	// Fix the disk and rejoin.
-	c.Nodes[victim].Disk.SetSlow(1)
-	c.Network.Heal()
-	run.counts["fix.rejoin"]++
-	rejoin := run.ticks
-	target := uint64(0)
-	for _, s := range ClusterStatus(c).Replicas {
-		target = max(target, s.Commit)
+	now := ReplicaStatus(c, victim)
+	if !now.Isolated || now.View != frozen.View || now.Op != frozen.Op {
+		return run.fail(Correctness, "isolated replica moved: %s, at isolation %s", now, frozen)
 	}
+	run.counts["isolate.cluster_commits"] = lagFrontier(c) - committed
+	if run.counts["isolate.cluster_commits"] == 0 {
+		return run.fail(Liveness, "the cluster committed nothing while replica %d was isolated", victim)
+	}
+	return Pass, ""
+}
+
+// lagRejoin fixes the disk and unisolates the replica (`replica unisolate`; it then waits
+// a full timeout period to hear from the cluster, see vsr/operator.go). It must catch up
+// within rlCatchUpBound, the lag alert must resolve, and with the load stopped every replica
+// converges.
+func lagRejoin(run *runbookRun, victim int) (Outcome, string) {
+	c := run.c
+	c.Nodes[victim].Disk.SetSlow(1)
+	if err := ReplicaUnisolate(c, victim); err != nil {
+		return run.fail(Correctness, "replica unisolate %d: %v", victim, err)
+	}
+	if s := ReplicaStatus(c, victim); s.Isolated {
+		return run.fail(Correctness, "replica status after unisolate: %s", s)
+	}
+	run.counts["fix.rejoin"]++
+	rejoin, target := run.ticks, lagFrontier(c)
 	caughtUp := func() bool {
 		s := ReplicaStatus(c, victim)
 		return s.Healthy() && s.CommitMin >= target
