@@ -40,7 +40,7 @@ func init() {
 	register(Scenario{
 		Name:    "disk_full",
 		Runbook: "Scenario 6: Disk Full",
-		Summary: "fill one replica's disk under load, then (some seeds) all; alerts at 80/90/95%; no fail-stop, no corruption, no acknowledged write lost; grow the disk or auto-compaction frees space and writes resume",
+		Summary: "fill one replica's disk under load, then (some seeds) all; alerts at 80/90/95%; no fail-stop, no corruption, no acknowledged write lost; grow the disk, or storage compact / auto-compaction frees space, and writes resume",
 		Params:  func(seed uint64) string { return drawDiskFull(seed).String() },
 		Run:     func(o Options) Result { return runDiskFull(o, diskFullKnobs{}) },
 	})

@@ -33,7 +33,7 @@ func init() {
 	register(Scenario{
 		Name:    "replication_lag",
 		Runbook: "Scenario 4: High Replication Lag",
-		Summary: "slow disk on one backup under load; the lag alert (> 1000 ms) fires; isolate the replica (commit latency restored), fix the disk, rejoin => it catches up",
+		Summary: "slow disk on one backup under load; the lag alert (> 1000 ms) fires; storage compact, replica isolate (commit latency restored), fix the disk, unisolate => it catches up",
 		Params:  func(seed uint64) string { return drawReplicationLag(seed).String() },
 		Run:     func(o Options) Result { return runReplicationLag(o, replicationLagKnobs{}) },
 	})
