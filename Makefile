@@ -4,7 +4,7 @@
 GO ?= go
 VOPR := bin/vopr
 
-.PHONY: vopr build test bench soak lint fuzz clean
+.PHONY: vopr build test bench soak gate lint fuzz clean
 
 ## vopr: build and run the main job (every scenario on a few seeds; summary table)
 vopr: build
@@ -18,17 +18,24 @@ test:
 	$(GO) vet ./...
 	$(GO) vet -tags vopr_mutants ./...
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -tags vopr_mutants -run Mutants ./scenarios/
+	$(GO) test -count=1 -tags vopr_mutants -run Mutants ./scenarios/ ./cmd/vopr/
 
 ## bench: benchmarks (events/s, simulated time per wall second, allocations)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./sim/ ./cluster/... ./scenarios/...
 
-## soak: a long campaign: many seeds of every scenario
+## soak: a long campaign: 2000 swarm seeds, 200 seeds of every other scenario, determinism
 soak: build
 	./$(VOPR) swarm --seeds 2000 --jobs 2
-	./$(VOPR) run --scenario echo --seeds 2000
+	for s in $$(./$(VOPR) list scenarios | cut -d' ' -f1 | grep -v '^swarm$$'); do \
+	  ./$(VOPR) swarm --scenario $$s --seed 1 --seeds 200 --jobs 2 || exit 1; \
+	done
 	./$(VOPR) check-determinism --seeds 200
+
+## gate: the pre-deploy staging gate (gate/staging.yaml: every scenario, a swarm batch,
+## performance thresholds; writes bin/gate-junit.xml and bin/gate.json; about a minute)
+gate: build
+	./$(VOPR) gate --config gate/staging.yaml
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 1m)
 FUZZTIME ?= 1m

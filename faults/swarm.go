@@ -146,8 +146,25 @@ type Swarm struct {
 
 // DrawSwarm draws the swarm of one seed from r (sim.Stream(seed, "swarm")).
 func DrawSwarm(r *rand.Rand) Swarm {
+	s, err := DrawSwarmOverride(r, Override{})
+	assert.Thatf(err == nil, "swarm: %v", err)
+	return s
+}
+
+// DrawSwarmOverride draws the swarm DrawSwarm draws from r, changed by o (see Override). It
+// is DrawSwarm itself, with o's changes made where the drawn values are used: every number
+// is still drawn, in the same order, so everything o does not change is what the seed draws.
+func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	assert.That(r != nil, "swarm: nil rand")
-	s := Swarm{Replicas: drawReplicas(r), Clients: 1 + r.IntN(ClientsMax)}
+	off, err := o.check()
+	if err != nil {
+		return Swarm{}, err
+	}
+	drawnReplicas := drawReplicas(r)
+	s := Swarm{Replicas: drawnReplicas, Clients: 1 + r.IntN(ClientsMax)}
+	if s.Replicas, s.Clients, err = o.counts(s.Replicas, s.Clients); err != nil {
+		return Swarm{}, err
+	}
 	s.Density = 0.1 + 0.8*r.Float64()
 	on := map[Kind]bool{}
 	for _, k := range AllKinds() {
@@ -155,7 +172,7 @@ func DrawSwarm(r *rand.Rand) Swarm {
 			continue // drawn last (below): it came later, and earlier draws keep their values
 		}
 		drawn := r.Float64() < s.Density // drawn for every kind, so the stream stays aligned
-		on[k] = drawn && (!k.needsRedundancy() || s.F() >= 1)
+		on[k] = drawn && (!k.needsRedundancy() || s.F() >= 1) && !off[k]
 	}
 	for _, k := range AllKinds() {
 		if needs := k.needs(); needs != "" && !on[needs] {
@@ -168,7 +185,10 @@ func DrawSwarm(r *rand.Rand) Swarm {
 	d := drawer{r: r, on: on}
 	s.Network = d.network(s.Replicas, s.Clients)
 	s.Disk = d.disk()
-	s.Clocks = d.clocks(s.Replicas, s.Clients)
+	// The clocks of every drawn replica are drawn (so the nemesis's rates, drawn next, keep
+	// their values); an override to fewer replicas keeps the first ones' clocks.
+	clocks := d.clocks(drawnReplicas, s.Clients)
+	s.Clocks = append(clocks[:s.Replicas:s.Replicas], clocks[drawnReplicas:]...)
 	s.Nemesis = d.nemesis(s.Network, s.Clocks)
 	if evict := r.IntN(4) == 0; evict && s.Clients >= 3 { // drawn last: earlier draws keep their values
 		s.ClientTable = s.Clients - 1
@@ -176,14 +196,78 @@ func DrawSwarm(r *rand.Rand) Swarm {
 	// node.upgrade came later than the other kinds: drawn after everything else so that
 	// earlier draws keep their values.
 	upgradeDraw, upgradeRate := r.Float64(), 0.2+0.8*r.Float64()
-	if upgradeDraw < s.Density && on[NodeCrash] {
+	if upgradeDraw < s.Density && on[NodeCrash] && !off[NodeUpgrade] {
 		s.Kinds = append(s.Kinds, NodeUpgrade)
 		slices.Sort(s.Kinds)
 		s.Nemesis.ReplicaUpgradeProbability = upgradeRate
 	}
-	err := s.Validate()
+	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
-	return s
+	return s, nil
+}
+
+// Override changes what a seed draws, for shrinking a failing seed to a smaller one that
+// fails the same way (vopr shrink) and for replaying the result. The zero value changes
+// nothing.
+//
+// It is applied inside the draw, not to a drawn Swarm, because only the drawer knows which
+// parameters belong to a kind: a kind switched off here is off exactly as if its coin had
+// come up off (its rates zero, the kinds that need it off too, crash_unsynced_wait back to
+// 0 without torn or lost writes), with no second list of a kind's fields to keep in step.
+type Override struct {
+	// Without switches these kinds off (a kind the seed did not switch on stays off).
+	Without []Kind
+	// Replicas, if not 0, replaces the drawn replica count; it can only lower it (the
+	// nemesis's rates are drawn after the clocks of the drawn replicas, so a larger count
+	// would change them). Fewer replicas may tolerate fewer faults (f = (replicas-1)/2):
+	// kinds that need f >= 1 are then off, as they are for a seed that draws that count.
+	Replicas int
+	// Clients, if not 0, replaces the drawn client count (1..ClientsMax).
+	Clients int
+}
+
+// IsZero reports whether o changes nothing.
+func (o Override) IsZero() bool { return len(o.Without) == 0 && o.Replicas == 0 && o.Clients == 0 }
+
+// check validates o's kinds and returns them as a set.
+func (o Override) check() (map[Kind]bool, error) {
+	off := map[Kind]bool{}
+	for _, k := range o.Without {
+		if !k.Valid() {
+			return nil, fmt.Errorf("unknown fault kind %q: expected one of %s", k, KindNames())
+		}
+		off[k] = true
+	}
+	if o.Clients < 0 || o.Clients > ClientsMax {
+		return nil, fmt.Errorf("%d clients: want 1..%d", o.Clients, ClientsMax)
+	}
+	if o.Replicas < 0 {
+		return nil, fmt.Errorf("%d replicas: want a positive count", o.Replicas)
+	}
+	return off, nil
+}
+
+// counts applies o's counts to the drawn ones.
+func (o Override) counts(replicas, clients int) (int, int, error) {
+	if o.Replicas > replicas {
+		return 0, 0, fmt.Errorf("%d replicas: this seed draws %d, and an override can only lower it", o.Replicas, replicas)
+	}
+	if o.Replicas > 0 {
+		replicas = o.Replicas
+	}
+	if o.Clients > 0 {
+		clients = o.Clients
+	}
+	return replicas, clients, nil
+}
+
+// KindNames lists every fault kind, comma-separated, for error messages.
+func KindNames() string {
+	names := make([]string, 0, len(kindDescriptions))
+	for _, k := range AllKinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
 }
 
 func drawReplicas(r *rand.Rand) int {

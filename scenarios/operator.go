@@ -68,7 +68,9 @@ type ReplicaStatusReport struct {
 
 // Healthy reports whether the replica counts as healthy: reachable and in normal status.
 // An isolated replica is not: it takes no part in the cluster (`replica isolate`).
-func (r ReplicaStatusReport) Healthy() bool { return r.Status == vsr.StatusNormal.String() && !r.Isolated }
+func (r ReplicaStatusReport) Healthy() bool {
+	return r.Status == vsr.StatusNormal.String() && !r.Isolated
+}
 
 func (r ReplicaStatusReport) String() string {
 	if r.Status == StatusUnreachable {

@@ -50,6 +50,11 @@ type Options struct {
 	// Unchecked runs without the invariant checkers (the replicas' own assertions stay on):
 	// for benchmarks that measure what the checkers cost, never for a verdict.
 	Unchecked bool
+	// SwarmOverride changes what the swarm scenario draws from the seed (fault kinds off,
+	// fewer replicas or clients, a shorter fault phase): how vopr shrink makes a failing seed
+	// smaller, and how its replay command runs the result again. The zero value changes
+	// nothing; the other scenarios ignore it (the CLI refuses it for them).
+	SwarmOverride SwarmOverride
 }
 
 // Result is what a run reports.

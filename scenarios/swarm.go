@@ -87,7 +87,7 @@ type swarmKnobs struct {
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
 
 func runSwarmWith(o Options, knobs swarmKnobs) Result {
-	run := &swarmRun{swarm: drawSwarm(o.Seed), workload: sim.Stream(o.Seed, "workload"), load: true,
+	run := &swarmRun{swarm: overriddenSwarm(o), workload: sim.Stream(o.Seed, "workload"), load: true,
 		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs}
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
@@ -114,6 +114,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if o.TicksMax > 0 {
 		faultTicks, livenessTicks = o.TicksMax/2, o.TicksMax-o.TicksMax/2
 	}
+	faultTicks = o.SwarmOverride.faultTicksOr(faultTicks)
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)

@@ -22,6 +22,7 @@ func cmdRun(args []string, stdout io.Writer) (int, error) {
 	fs.StringVar(&f.log, "log", "none", "log level: none, short or full")
 	fs.StringVar(&f.trace, "trace", "", "write the full trace of the last seed to FILE")
 	fs.StringVar(&f.json, "json", "", "write results as JSON to FILE")
+	f.overrideFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
@@ -40,6 +41,7 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	f.scenarioFlag(fs)
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget (0: scenario default)")
 	fs.StringVar(&f.log, "log", "full", "log level: none, short or full")
+	f.overrideFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return 0, err
 	}
@@ -55,9 +57,14 @@ func runSeeds(f runFlags, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	override, err := f.override(scenario, seeds)
+	if err != nil {
+		return 0, err
+	}
+	rp := replay{ticksMax: f.ticksMax, override: override}
 	var results []scenarios.Result
 	for i, seed := range seeds {
-		o := scenarios.Options{Seed: seed, TicksMax: f.ticksMax, Log: level, Out: stdout}
+		o := scenarios.Options{Seed: seed, TicksMax: f.ticksMax, Log: level, Out: stdout, SwarmOverride: override}
 		var traceFile *os.File
 		if f.trace != "" && i == len(seeds)-1 {
 			if traceFile, err = os.Create(f.trace); err != nil {
@@ -65,34 +72,42 @@ func runSeeds(f runFlags, stdout io.Writer) (int, error) {
 			}
 			o.Out, o.Log = traceFile, sim.LevelFull
 		}
-		fmt.Fprintf(stdout, "seed=%d scenario=%s %s\n", seed, scenario.Name, paramsOf(scenario, seed))
+		fmt.Fprintf(stdout, "seed=%d scenario=%s %s\n", seed, scenario.Name, paramsOf(scenario, seed, override))
 		r := scenario.Run(o)
 		if traceFile != nil {
 			traceFile.Close()
 		}
-		printResult(stdout, r, f.ticksMax)
+		printResult(stdout, r, rp)
 		results = append(results, r)
 	}
 	printCounters(stdout, results)
-	if err := writeJSON(f.json, results, f.ticksMax); err != nil {
+	if err := writeJSONReplay(f.json, results, rp); err != nil {
 		return 0, err
 	}
 	return worstExit(results), nil
 }
 
-// paramsOf returns the parameters a seed draws, for the first output line. It is a cheap
-// zero-tick run of the scenario: the draw depends on the seed alone.
-func paramsOf(s scenarios.Scenario, seed uint64) string {
-	return s.Params(seed)
+// paramsOf returns the parameters a seed draws, for the first output line; under a swarm
+// override, the override and the swarm it draws, so that the line shows what runs (the
+// override was checked against the seed before anything ran).
+func paramsOf(s scenarios.Scenario, seed uint64, override scenarios.SwarmOverride) string {
+	if override.IsZero() {
+		return s.Params(seed)
+	}
+	params, err := scenarios.SwarmParams(seed, override)
+	if err != nil {
+		return "override error: " + err.Error()
+	}
+	return params
 }
 
-func printResult(w io.Writer, r scenarios.Result, ticksMax int) {
+func printResult(w io.Writer, r scenarios.Result, rp replay) {
 	if r.Outcome == scenarios.Pass {
 		fmt.Fprintf(w, "seed=%d pass sim_time=%s events=%d trace_hash=%016x\n", r.Seed, r.SimTime, r.Events, r.TraceHash)
 		return
 	}
 	fmt.Fprintf(w, "seed=%d FAIL %s: %s\n  sim_time=%s trace_hash=%016x\n  replay: %s\n",
-		r.Seed, r.Outcome, r.Reason, r.SimTime, r.TraceHash, replayCommand(r, ticksMax))
+		r.Seed, r.Outcome, r.Reason, r.SimTime, r.TraceHash, rp.command(r))
 }
 
 func printCounters(w io.Writer, results []scenarios.Result) {
@@ -129,6 +144,10 @@ type jsonResult struct {
 }
 
 func writeJSON(path string, results []scenarios.Result, ticksMax int) error {
+	return writeJSONReplay(path, results, replay{ticksMax: ticksMax})
+}
+
+func writeJSONReplay(path string, results []scenarios.Result, rp replay) error {
 	if path == "" {
 		return nil
 	}
@@ -137,7 +156,7 @@ func writeJSON(path string, results []scenarios.Result, ticksMax int) error {
 		j := jsonResult{Scenario: r.Scenario, Seed: r.Seed, Params: r.Params, Outcome: r.Outcome.String(),
 			Reason: r.Reason, TraceHash: fmt.Sprintf("%016x", r.TraceHash), SimTimeNs: int64(r.SimTime), Counters: r.Counters}
 		if r.Outcome != scenarios.Pass {
-			j.Replay = replayCommand(r, ticksMax)
+			j.Replay = rp.command(r)
 		}
 		out = append(out, j)
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
+	"vopr/faults"
 	"vopr/scenarios"
 	"vopr/sim"
 )
@@ -21,6 +23,12 @@ type runFlags struct {
 	log      string
 	trace    string
 	json     string
+	// The swarm override flags of run and replay (scenarios.SwarmOverride): what a shrunk
+	// failure's replay command sets.
+	without    string
+	replicas   int
+	clients    int
+	faultTicks int
 }
 
 const defaultScenario = "swarm"
@@ -49,11 +57,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
-// flagNames lists a flag set's flags, sorted, for usage errors.
+// flagNames lists a flag set's flags, sorted, for usage errors; the swarm override flags
+// (overrideUsage) come in a group of their own, since they apply to one scenario only.
 func flagNames(fs *flag.FlagSet) string {
-	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
-	return strings.Join(names, ", ")
+	var names, overrides []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, overrideUsage) {
+			overrides = append(overrides, "--"+f.Name)
+		} else {
+			names = append(names, "--"+f.Name)
+		}
+	})
+	list := strings.Join(names, ", ")
+	if len(overrides) > 0 {
+		list += "; swarm override flags: " + strings.Join(overrides, ", ")
+	}
+	return list
 }
 
 // lookupScenario finds a scenario by name; tests replace it to run scenarios that do not
@@ -117,11 +136,69 @@ func (f *runFlags) checkTicks() error {
 // when it was not the scenario's default, the tick budget (a failure that only shows under a
 // small budget must fail again on replay).
 func replayCommand(r scenarios.Result, ticksMax int) string {
+	return replay{ticksMax: ticksMax}.command(r)
+}
+
+// replay is what a replay command repeats besides the seed and the scenario: the tick
+// budget and the swarm override (a shrunk failure replays only with both).
+type replay struct {
+	ticksMax int
+	override scenarios.SwarmOverride
+}
+
+func (p replay) command(r scenarios.Result) string {
 	cmd := fmt.Sprintf("vopr replay %s --scenario %s", strconv.FormatUint(r.Seed, 10), r.Scenario)
-	if ticksMax != 0 {
-		cmd += " --ticks-max " + strconv.Itoa(ticksMax)
+	if flags := p.override.Flags(); flags != "" {
+		cmd += " " + flags
+	}
+	if p.ticksMax != 0 {
+		cmd += " --ticks-max " + strconv.Itoa(p.ticksMax)
 	}
 	return cmd
+}
+
+// overrideUsage starts the usage of every swarm override flag (flagNames groups them by it).
+const overrideUsage = "swarm override: "
+
+// overrideFlags adds the swarm override flags, for run and replay.
+func (f *runFlags) overrideFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.without, "without", "", overrideUsage+"switch these fault kinds off (comma-separated, vopr list faults)")
+	fs.IntVar(&f.replicas, "replicas", 0, overrideUsage+"fewer replicas than the seed draws (0: as drawn)")
+	fs.IntVar(&f.clients, "clients", 0, overrideUsage+"this many clients, 1..8 (0: as drawn)")
+	fs.IntVar(&f.faultTicks, "fault-ticks", 0, overrideUsage+"fault phase in ticks (0: half of --ticks-max or the default)")
+}
+
+// override parses the swarm override flags and checks them against every seed before
+// anything runs: an unknown kind, a count out of range, more replicas than a seed draws, or
+// any override for a scenario other than the swarm exits 64.
+func (f *runFlags) override(scenario scenarios.Scenario, seeds []uint64) (scenarios.SwarmOverride, error) {
+	v := scenarios.SwarmOverride{Replicas: f.replicas, Clients: f.clients, FaultTicks: f.faultTicks}
+	if f.replicas < 0 || f.clients < 0 || f.faultTicks < 0 {
+		return v, usagef("--replicas, --clients and --fault-ticks: expected a positive count (0: as drawn)")
+	}
+	if f.without != "" {
+		for _, name := range strings.Split(f.without, ",") {
+			k := faults.Kind(strings.TrimSpace(name))
+			if !k.Valid() {
+				return v, usagef("--without: unknown fault kind %q: expected one of %s", k, faults.KindNames())
+			}
+			v.Without = append(v.Without, k)
+		}
+		slices.Sort(v.Without)
+		v.Without = slices.Compact(v.Without)
+	}
+	if v.IsZero() {
+		return v, nil
+	}
+	if scenario.Name != swarmScenario {
+		return v, usagef("--without, --replicas, --clients and --fault-ticks apply to the swarm scenario only, not %q", scenario.Name)
+	}
+	for _, seed := range seeds {
+		if _, err := scenarios.SwarmDraw(seed, v); err != nil {
+			return v, usagef("seed %d: %v", seed, err)
+		}
+	}
+	return v, nil
 }
 
 // resolve checks the flags every seed-running command shares and returns the scenario and

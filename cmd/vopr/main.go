@@ -35,8 +35,11 @@ const usageText = `usage:
                                         runs each seed twice, reports the first divergent event
   vopr swarm [--scenario NAME] [--seed S] [--seeds N | --duration D] [--jobs J] [--shard I/N]
              [--ticks-max N] [--json FILE] [--junit FILE]
-  vopr gate                             not built yet
-  vopr shrink                           not built yet
+  vopr gate --config FILE               staging gate: budgets, scenarios, thresholds; JUnit/JSON
+  vopr shrink SEED [--scenario swarm] [--ticks-max N] [--budget D] [--attempts N]
+                                        smallest failing configuration; prints its replay command
+  run and replay of the swarm also take the override flags shrink prints:
+           [--without KIND,...] [--replicas N] [--clients N] [--fault-ticks N]
 seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit
 exit codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage
 `
@@ -77,9 +80,9 @@ func dispatch(args []string, stdout, stderr io.Writer) (int, error) {
 	case "swarm":
 		return cmdSwarm(rest, stdout)
 	case "gate":
-		return 0, usagef("gate is not built yet")
+		return cmdGate(rest, stdout)
 	case "shrink":
-		return 0, usagef("shrink is not built yet")
+		return cmdShrink(rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitPass, nil

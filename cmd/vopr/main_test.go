@@ -99,15 +99,6 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 	}
 }
 
-func TestCommandsNotBuiltYetSaySoAndExit64(t *testing.T) {
-	for _, args := range [][]string{{"gate", "--config", "x"}, {"shrink", "1"}} {
-		code, stdout, stderr := vopr(args...)
-		require.Equal(t, exitUsage, code, "%q", args)
-		require.Contains(t, stderr, "not built yet", "%q", args)
-		require.Empty(t, stdout)
-	}
-}
-
 // The swarm runs a batch on parallel jobs, prints the summary in seed order whatever the
 // job count, and writes JUnit and JSON.
 func TestSwarmRunsABatchInSeedOrder(t *testing.T) {

@@ -104,40 +104,109 @@ func parseShard(s string) (index, count int, err error) {
 
 // runSwarm runs the shard's seeds on f.jobs workers and returns the results in seed order.
 func runSwarm(s scenarios.Scenario, f swarmFlags, start uint64, shardIndex, shardCount int) []scenarios.Result {
-	seeds := make(chan uint64)
-	var mu sync.Mutex
-	var results []scenarios.Result
-	var wg sync.WaitGroup
-	for j := 0; j < f.jobs; j++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seed := range seeds {
-				r := s.Run(scenarios.Options{Seed: seed, TicksMax: f.ticksMax})
-				r.Trace = nil // the batch keeps summaries, not traces
-				mu.Lock()
-				results = append(results, r)
-				mu.Unlock()
-			}
-		}()
-	}
+	batch := seedBatch{scenario: s, ticksMax: f.ticksMax, jobs: f.jobs,
+		next: swarmSeeds(f, start, shardIndex, shardCount)}
+	return batch.run()
+}
+
+// swarmSeeds yields the shard's seeds: --seeds per shard, or as many as --duration allows
+// (checked before each seed starts; a seed already running finishes).
+func swarmSeeds(f swarmFlags, start uint64, shardIndex, shardCount int) func() (uint64, bool) {
 	deadline := time.Now().Add(f.duration)
 	count := f.seeds
 	if count == 0 && f.duration == 0 {
 		count = swarmSeedsDefault
 	}
-	for i := 0; f.duration > 0 || i < count*shardCount; i++ {
+	i := shardIndex
+	return func() (uint64, bool) {
 		if f.duration > 0 && time.Now().After(deadline) {
-			break
+			return 0, false
 		}
-		if i%shardCount == shardIndex {
-			seeds <- start + uint64(i)
+		if f.duration == 0 && i >= count*shardCount {
+			return 0, false
+		}
+		seed := start + uint64(i)
+		i += shardCount
+		return seed, true
+	}
+}
+
+// seedBatch is one scenario's seeds run on parallel jobs: the engine under both vopr swarm
+// and vopr gate. Each seed is still one single-threaded, deterministic simulation; jobs only
+// run several at once.
+type seedBatch struct {
+	scenario scenarios.Scenario
+	ticksMax int
+	jobs     int
+	// next returns the next seed to start, or false when there are no more. Only the
+	// batch's feeding goroutine calls it, so it needs no locking.
+	next func() (uint64, bool)
+	// abandonAt, when not zero, is a hard wall-time limit: at that instant run returns the
+	// results it has and leaves the seeds still running to finish unseen. A simulation cannot
+	// be interrupted mid-run, and a gate's budget must not overrun by one slow seed per job.
+	abandonAt time.Time
+}
+
+// run runs the batch and returns the finished results in seed order.
+func (b seedBatch) run() []scenarios.Result {
+	seeds := make(chan uint64)
+	finished := make(chan scenarios.Result)
+	abandoned := make(chan struct{}) // closed when run stops listening
+	var wg sync.WaitGroup
+	for j := 0; j < b.jobs; j++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seed := range seeds {
+				r := b.scenario.Run(scenarios.Options{Seed: seed, TicksMax: b.ticksMax})
+				r.Trace = nil // the batch keeps summaries, not traces
+				select {
+				case finished <- r:
+				case <-abandoned:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(seeds)
+		for seed, ok := b.next(); ok; seed, ok = b.next() {
+			select {
+			case seeds <- seed:
+			case <-abandoned:
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(finished) }()
+	return b.collect(finished, abandoned)
+}
+
+// collect gathers results until every worker is done or abandonAt passes.
+func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan struct{}) []scenarios.Result {
+	var timeout <-chan time.Time // nil: never fires
+	if !b.abandonAt.IsZero() {
+		timer := time.NewTimer(time.Until(b.abandonAt))
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	var results []scenarios.Result
+	inSeedOrder := func() []scenarios.Result { // jobs finish in any order; output must not
+		sort.Slice(results, func(i, j int) bool { return results[i].Seed < results[j].Seed })
+		return results
+	}
+	for {
+		select {
+		case r, ok := <-finished:
+			if !ok {
+				return inSeedOrder()
+			}
+			results = append(results, r)
+		case <-timeout:
+			close(abandoned)
+			return inSeedOrder()
 		}
 	}
-	close(seeds)
-	wg.Wait()
-	sort.Slice(results, func(i, j int) bool { return results[i].Seed < results[j].Seed })
-	return results
 }
 
 func printSwarmSummary(w io.Writer, results []scenarios.Result, ticksMax int, wall time.Duration) {
@@ -220,12 +289,9 @@ func writeJUnit(path string, results []scenarios.Result, ticksMax int) error {
 	}
 	suite := junitSuite{Name: "vopr", Tests: len(results)}
 	for _, r := range results {
-		c := junitCase{Name: fmt.Sprintf("seed=%d", r.Seed), ClassName: "vopr." + r.Scenario,
-			TimeSec: float64(r.SimTime) / 1e9}
-		if r.Outcome != scenarios.Pass {
+		c := seedCase(r, ticksMax)
+		if c.Failure != nil {
 			suite.Failures++
-			c.Failure = &junitFailure{Message: r.Reason, Type: r.Outcome.String(),
-				Text: "replay: " + replayCommand(r, ticksMax)}
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
@@ -234,4 +300,16 @@ func writeJUnit(path string, results []scenarios.Result, ticksMax int) error {
 		return err
 	}
 	return os.WriteFile(path, append([]byte(xml.Header), append(data, '\n')...), 0o644)
+}
+
+// seedCase is one seed's JUnit testcase (time in simulated seconds); a failure carries the
+// replay command. vopr gate writes the same cases.
+func seedCase(r scenarios.Result, ticksMax int) junitCase {
+	c := junitCase{Name: fmt.Sprintf("seed=%d", r.Seed), ClassName: "vopr." + r.Scenario,
+		TimeSec: float64(r.SimTime) / 1e9}
+	if r.Outcome != scenarios.Pass {
+		c.Failure = &junitFailure{Message: r.Reason, Type: r.Outcome.String(),
+			Text: "replay: " + replayCommand(r, ticksMax)}
+	}
+	return c
 }
