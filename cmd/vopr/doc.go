@@ -7,10 +7,12 @@
 //	                                      one seed, full log
 //	vopr list [scenarios|faults|invariants]
 //	vopr check-determinism [--seeds N]    runs each seed twice, reports the first divergent event
+//	vopr swarm [--seeds N | --duration D] [--jobs J] [--shard I/N] [--json FILE] [--junit FILE]
+//	vopr gate --config FILE               staging gate: budgets, scenarios, thresholds; JUnit/JSON
+//	vopr shrink SEED [--scenario swarm]   smallest failing configuration; prints its replay command
 //
 // Seeds are a decimal u64, 0x hex, or a 40-hex git commit (its first 16 hex digits). Exit
-// codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage. Commands that are
-// not built yet say so and exit 64.
+// codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage.
 //
 // Imports allowed: anything; this is the edge of the program (wall clock, files, flags).
 package main
