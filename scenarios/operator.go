@@ -337,37 +337,34 @@ func (o *Operator) await(done *bool) error {
 	return nil
 }
 
-// Verify runs StorageVerify on replica i to completion.
-func (o *Operator) Verify(i int) (storage.VerifyReport, error) {
-	var report storage.VerifyReport
+// awaitAction starts an asynchronous operator action and drives the world until its
+// callback runs (ErrTimeout, with the zero value, if it does not within the budget).
+func awaitAction[T any](o *Operator, start func(done func(T, error))) (T, error) {
+	var result T
 	var err error
 	finished := false
-	StorageVerify(o.C, i, func(r storage.VerifyReport, e error) { report, err, finished = r, e, true })
+	start(func(v T, e error) { result, err, finished = v, e, true })
 	if e := o.await(&finished); e != nil {
-		return report, e
+		var zero T
+		return zero, e
 	}
-	return report, err
+	return result, err
+}
+
+// Verify runs StorageVerify on replica i to completion.
+func (o *Operator) Verify(i int) (storage.VerifyReport, error) {
+	return awaitAction(o, func(done func(storage.VerifyReport, error)) { StorageVerify(o.C, i, done) })
 }
 
 // Backup runs StorageBackup on replica i to completion.
 func (o *Operator) Backup(i int) ([]byte, error) {
-	var backup []byte
-	var err error
-	finished := false
-	StorageBackup(o.C, i, func(b []byte, e error) { backup, err, finished = b, e, true })
-	if e := o.await(&finished); e != nil {
-		return nil, e
-	}
-	return backup, err
+	return awaitAction(o, func(done func([]byte, error)) { StorageBackup(o.C, i, done) })
 }
 
 // Restore runs StorageRestore on replica i to completion.
 func (o *Operator) Restore(i int, backup []byte) error {
-	var err error
-	finished := false
-	StorageRestore(o.C, i, backup, func(e error) { err, finished = e, true })
-	if e := o.await(&finished); e != nil {
-		return e
-	}
+	_, err := awaitAction(o, func(done func(struct{}, error)) {
+		StorageRestore(o.C, i, backup, func(err error) { done(struct{}{}, err) })
+	})
 	return err
 }

@@ -128,24 +128,10 @@ func DebugDumpState(c *sim.Cluster, i int) ([]byte, error) {
 
 // Compact runs StorageCompact on replica i to completion.
 func (o *Operator) Compact(i int) (int64, error) {
-	var freed int64
-	var err error
-	finished := false
-	StorageCompact(o.C, i, func(n int64, e error) { freed, err, finished = n, e, true })
-	if e := o.await(&finished); e != nil {
-		return 0, e
-	}
-	return freed, err
+	return awaitAction(o, func(done func(int64, error)) { StorageCompact(o.C, i, done) })
 }
 
 // Export runs StorageExport on replica i to completion.
 func (o *Operator) Export(i int) ([]byte, error) {
-	var backup []byte
-	var err error
-	finished := false
-	StorageExport(o.C, i, func(b []byte, e error) { backup, err, finished = b, e, true })
-	if e := o.await(&finished); e != nil {
-		return nil, e
-	}
-	return backup, err
+	return awaitAction(o, func(done func([]byte, error)) { StorageExport(o.C, i, done) })
 }

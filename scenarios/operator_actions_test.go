@@ -95,27 +95,6 @@ func (cc *checkedCluster) commit(n int) {
 	cc.until(true, func() bool { return cc.totalAcked() >= target }, ticks, "requests acknowledged")
 }
 
-// converged: every running replica normal, executed up to the same commit, same digest.
-func (cc *checkedCluster) converged() bool {
-	var first *vsr.Inspection
-	for i := 0; i < cc.ReplicaCount(); i++ {
-		r := cc.Replica(i)
-		if r == nil {
-			continue
-		}
-		in := r.Inspect()
-		if in.Status != vsr.StatusNormal || in.CommitMin != in.CommitMax {
-			return false
-		}
-		if first == nil {
-			first = &in
-		} else if first.CommitMin != in.CommitMin || first.Digest != in.Digest {
-			return false
-		}
-	}
-	return first != nil
-}
-
 // quiet: converged, and no client has a request in flight (that would still commit).
 func (cc *checkedCluster) quiet() bool {
 	for i := 0; i < cc.ClientCount(); i++ {

@@ -70,12 +70,5 @@ func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) 
 
 // RestoreCluster runs ClusterRestoreFromBackup to completion.
 func (o *Operator) RestoreCluster(backup []byte) (uint64, error) {
-	var point uint64
-	var err error
-	finished := false
-	ClusterRestoreFromBackup(o.C, backup, func(op uint64, e error) { point, err, finished = op, e, true })
-	if e := o.await(&finished); e != nil {
-		return 0, e
-	}
-	return point, err
+	return awaitAction(o, func(done func(uint64, error)) { ClusterRestoreFromBackup(o.C, backup, done) })
 }

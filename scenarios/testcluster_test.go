@@ -148,29 +148,32 @@ func (tc *testCluster) inspect(i int) vsr.Inspection {
 // status, with identical digests.
 func (tc *testCluster) converge(ticksMax int) {
 	tc.t.Helper()
-	ok := tc.RunUntil(func() bool {
-		var first *vsr.Inspection
-		for i := 0; i < tc.ReplicaCount(); i++ {
-			r := tc.Replica(i)
-			if r == nil {
-				continue
-			}
-			in := r.Inspect()
-			if in.Status != vsr.StatusNormal || in.CommitMin != in.CommitMax {
-				return false
-			}
-			if first == nil {
-				first = &in
-			} else if first.CommitMin != in.CommitMin || first.Digest != in.Digest {
-				return false
-			}
-		}
-		return first != nil
-	}, ticksMax)
+	ok := tc.RunUntil(tc.converged, ticksMax)
 	require.True(tc.t, ok, "replicas did not converge: %s", tc.describe())
 }
 
 func (tc *testCluster) requireNoFailures() {
 	tc.t.Helper()
 	require.Empty(tc.t, tc.Failures(), "fail-stops")
+}
+
+// converged: every running replica normal, executed up to the same commit, same digest.
+func (tc *testCluster) converged() bool {
+	var first *vsr.Inspection
+	for i := 0; i < tc.ReplicaCount(); i++ {
+		r := tc.Replica(i)
+		if r == nil {
+			continue
+		}
+		in := r.Inspect()
+		if in.Status != vsr.StatusNormal || in.CommitMin != in.CommitMax {
+			return false
+		}
+		if first == nil {
+			first = &in
+		} else if first.CommitMin != in.CommitMin || first.Digest != in.Digest {
+			return false
+		}
+	}
+	return first != nil
 }
