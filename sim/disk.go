@@ -427,7 +427,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 		f.cut(size)
 	}
 	d.resize(f, size)
-	f.durable = resizeBytes(f.durable, size)
+	f.durable = resizeOwned(f.durable, size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -441,7 +441,7 @@ func (d *Disk) fits(oldSize, newSize int64) bool {
 // resize sets the file's pristine size, zero-extending, and accounts for the space.
 func (d *Disk) resize(f *diskFile, size int64) {
 	d.used += roundUp(size) - roundUp(int64(len(f.data)))
-	f.data = resizeBytes(f.data, size)
+	f.data = resizeOwned(f.data, size)
 	assert.That(d.used >= 0, "disk: negative usage")
 }
 
@@ -482,7 +482,7 @@ func span(offset int64, length int) string {
 func (f *diskFile) promote(upTo uint64) {
 	n := 0
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
-		f.durable = applyImages(f.durable, f.volatile[n], nil)
+		f.durable = applyImages(f.durable, f.volatile[n], nil) // durable's own array: grown in place
 		n++
 	}
 	for _, w := range f.volatile[n:] {
@@ -545,7 +545,7 @@ func (f *diskFile) sectorBytes(s int64) []byte {
 }
 
 // applyImages writes the images of w whose sector survives (all if survive is nil) into
-// image, extending it (once) as needed, and returns it.
+// image, an owned image (resizeOwned), extending it (once) as needed, and returns it.
 func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
 	end := int64(len(image))
 	for i, img := range w.images {
@@ -553,7 +553,7 @@ func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
 			end = max(end, (w.first+int64(i))*storage.SectorSize+int64(len(img)))
 		}
 	}
-	image = resizeBytes(image, end)
+	image = resizeOwned(image, end)
 	for i, img := range w.images {
 		if survive == nil || survive[i] {
 			copy(image[(w.first+int64(i))*storage.SectorSize:], img)
@@ -562,7 +562,28 @@ func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
 	return image
 }
 
-// resizeBytes returns b cut or zero-extended to size.
+// resizeOwned is resizeBytes for an image whose array nothing else references (a file's data
+// or durable image: every piece handed out or kept elsewhere is a copy). It cuts without
+// giving up the capacity, and grows in place when the capacity allows (clearing what a cut
+// left behind) or by doubling: a file written at its end costs amortised O(1) per byte
+// instead of a copy of the whole file per write (a third of the performance scenario's
+// wall time before).
+func resizeOwned(b []byte, size int64) []byte {
+	switch {
+	case size <= int64(len(b)):
+		return b[:size]
+	case size <= int64(cap(b)):
+		grown := b[:size]
+		clear(grown[len(b):])
+		return grown
+	}
+	grown := make([]byte, size, max(size, 2*int64(cap(b))))
+	copy(grown, b)
+	return grown
+}
+
+// resizeBytes returns b cut or zero-extended to size, never sharing b's array past its
+// length (for pieces of images that other slices may share).
 func resizeBytes(b []byte, size int64) []byte {
 	if size <= int64(len(b)) {
 		return b[:size:size]
