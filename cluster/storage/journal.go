@@ -12,7 +12,9 @@ import (
 
 // Append writes an entry and syncs it. e.Op must be in (CheckpointOp, Head()+1] and above
 // the audited (committed) ops. An entry for an op that is already in the log replaces it and
-// drops every later op (a view change's truncation, done first). Errors: ErrTooLarge for a
+// drops every later op (a view change's truncation, done first), unless it is the entry the
+// log already names there (a repair of a damaged entry, or a rewrite of an intact one): that
+// one is rewritten in place and the later ops stay (see rewritable). Errors: ErrTooLarge for a
 // body beyond EntryBodyMax; ErrFaulty if the previous op is faulty (its chain sum, the new
 // entry's parent, is unknown: repair it first); ErrNoSpace if the disk (less ReserveBytes)
 // cannot take the entry, after trying compaction, in which case the log is as before (or, for
@@ -40,6 +42,12 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 		done(err) // before any truncation: a refused append changes nothing
 		return
 	}
+	if e.Op <= s.head {
+		if data, ok := s.rewritable(e); ok {
+			s.rewrite(e, data, done)
+			return
+		}
+	}
 	sequence(done,
 		func(next func(error)) { s.maybeAutoCompact(next) },
 		func(next func(error)) {
@@ -50,6 +58,59 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 			next(nil)
 		},
 		func(next func(error)) { s.appendWrite(e, true, next) },
+	)
+}
+
+// rewritable returns the encoded entry for e.Op (at most the head) if it may overwrite its
+// own extent without dropping the ops after it: it encodes to the entry the log already
+// names at e.Op (the slot's chain sum if the slot is intact; the next op's parent if the
+// slot is damaged and the next op intact) and fills exactly the extent. Truncating to write
+// it again would un-persist every later op, which the replica may have acknowledged: a crash
+// before they are all written back would lose acknowledged writes (swarm seed 1866, before).
+func (s *Storage) rewritable(e Entry) ([]byte, bool) {
+	sl := s.slot(e.Op)
+	parent, err := s.parentOf(e.Op)
+	assert.That(err == nil, "storage: rewrite without a known parent")
+	offset := s.appendOffset(e.Op)
+	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
+	h, err := DecodeHeader(data)
+	assert.That(err == nil, "storage: the entry just encoded does not decode")
+	want := sl.chain
+	if sl.state != slotIntact {
+		next := s.slot(e.Op + 1)
+		if next == nil || next.state != slotIntact {
+			return nil, false // nothing names the entry: it may be another one
+		}
+		want = next.parent
+	} else if sl.offset != offset {
+		return nil, false
+	}
+	if h.Chain() != want || sl.end-offset != int64(len(data)) {
+		return nil, false
+	}
+	return data, true
+}
+
+// rewrite writes a rewritable entry over its own extent and syncs it; the slot is intact
+// once that is durable (faulty if the write failed: its bytes are unknown).
+func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
+	offset := s.appendOffset(e.Op)
+	name := segmentName(s.segmentOf(e.Op))
+	sequence(func(err error) {
+		sl := s.slot(e.Op)
+		if err != nil {
+			sl.state = slotFaulty
+			done(err)
+			return
+		}
+		h, _ := DecodeHeader(data)
+		*sl = slot{state: slotIntact, offset: offset, end: offset + int64(len(data)), chain: h.Chain(),
+			parent: h.Parent, bodySHA: sha256.Sum256(e.Body)}
+		s.stats.Rewrites++
+		done(nil)
+	},
+		func(next func(error)) { s.fs.WriteAt(name, data, offset, next) },
+		func(next func(error)) { s.fs.Sync(name, next) },
 	)
 }
 

@@ -76,6 +76,7 @@ type Stats struct {
 	SegmentsRemoved uint64 // by any compaction
 	BytesFreed      int64  // by any compaction
 	NoSpace         uint64 // appends refused with ErrNoSpace
+	Rewrites        uint64 // appends of an op already in the log, written in place
 }
 
 // slotState says what the log holds for one op.

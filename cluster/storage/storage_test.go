@@ -538,3 +538,44 @@ func TestCheckpointFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestRepairInPlaceKeepsLaterEntries: appending again the entry the log names at a damaged
+// op (a repair) rewrites it in place: the later entries stay durable across a restart,
+// where truncating them would un-persist ops a replica may have acknowledged. Another
+// entry at that op (a view change's replacement) still truncates.
+func TestRepairInPlaceKeepsLaterEntries(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 64, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		const n, victim = 7, 5
+		fill(t, d, opts, n)
+		p := places(t, d)[victim]
+		b := d.raw(p.file)
+		b[p.offset+p.size-1] ^= 0x01
+		d.setRaw(p.file, b)
+		d.restart()
+		s, rec := d.mustOpen(t, opts)
+		if !slices.Equal(rec.Faulty, []uint64{victim}) {
+			t.Fatalf("faulty %v", rec.Faulty)
+		}
+		if err := d.append(t, s, victim, body(victim)); err != nil {
+			t.Fatalf("repair: %v", err)
+		}
+		if err := d.append(t, s, 3, body(3)); err != nil { // an intact entry, identical
+			t.Fatalf("identical rewrite: %v", err)
+		}
+		if s.Head() != n || s.Stats().Rewrites != 2 {
+			t.Fatalf("head %d, rewrites %d: the repair dropped later ops", s.Head(), s.Stats().Rewrites)
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, opts)
+		if len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, n)) {
+			t.Fatalf("after the repair and a restart: faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+		}
+		if err := d.append(t, s, victim, []byte("another prepare")); err != nil {
+			t.Fatalf("replacement: %v", err)
+		}
+		if s.Head() != victim || s.Stats().Rewrites != 0 {
+			t.Fatalf("a different entry at op %d kept the later ops: head %d", victim, s.Head())
+		}
+	})
+}

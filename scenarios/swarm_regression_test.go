@@ -1,0 +1,32 @@
+package scenarios
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// swarmRegressionSeeds are swarm seeds that once found a bug in the replica or the storage
+// engine, each with the bug it found; they must keep passing.
+var swarmRegressionSeeds = map[uint64]string{
+	261:  "a restarted primary led its old view again and prepared a different op at the same number",
+	3008: "a restarted view-0 primary re-prepared op 1",
+	1866: "repairing a corrupt entry truncated the log after it, un-persisting acknowledged ops; a crash lost one",
+}
+
+func TestSwarmRegressionSeeds(t *testing.T) {
+	for _, seed := range sortedKeysOf(swarmRegressionSeeds) {
+		r := runSwarm(Options{Seed: seed})
+		require.Equal(t, Pass, r.Outcome, "seed %d (%s): %s", seed, swarmRegressionSeeds[seed], r.Reason)
+	}
+}
+
+func sortedKeysOf(m map[uint64]string) []uint64 {
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
