@@ -38,21 +38,36 @@ func (r *Replica) onRepairTimeout() {
 	} else {
 		r.flushLog()
 	}
-	asked := 0
-	for op := max(r.commitMin, r.checkpointOp) + 1; op <= r.op && asked < RepairRequestsMax; op++ {
-		s := r.log.slotOf(op)
-		if s.present && s.header.Op == op && s.prepare != nil {
-			continue
-		}
-		r.requestPrepare(op, r.expectedChecksum(op))
-		asked++
-	}
+	asked := r.requestMissing()
 	if r.status == StatusNormal && !r.isPrimary() && r.repair.wantOp > r.op {
 		for op := r.op + 1; op <= r.repair.wantOp && asked < RepairRequestsMax; op++ {
 			r.requestPrepare(op, checksum.Sum{})
 			asked++
 		}
 	}
+}
+
+// requestMissing asks for up to RepairRequestsMax missing prepares of our log, those whose
+// checksum we know first: a prepare of unknown checksum is served only by the primary (and
+// a primary that lost its headers gets none), while the chain makes each repaired prepare
+// name its predecessor's checksum. Asking the lowest ops first instead starved a primary
+// whose lowest ops had no known checksum of the one op that would start the chain (swarm
+// seed 1526). It returns how many it asked for.
+func (r *Replica) requestMissing() int {
+	asked := 0
+	for _, known := range []bool{true, false} {
+		for op := max(r.commitMin, r.checkpointOp) + 1; op <= r.op && asked < RepairRequestsMax; op++ {
+			s := r.log.slotOf(op)
+			if s.present && s.header.Op == op && s.prepare != nil {
+				continue
+			}
+			if sum := r.expectedChecksum(op); sum.IsZero() != known {
+				r.requestPrepare(op, sum)
+				asked++
+			}
+		}
+	}
+	return asked
 }
 
 // expectedChecksum is the checksum op's prepare must have: from its header, or from the
