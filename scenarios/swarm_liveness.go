@@ -202,13 +202,18 @@ type swarmAlerts struct {
 	// receives samples, through Add: it has no cluster).
 	postHeal    *Monitor
 	faultFree   bool // the swarm drew no fault kind: (b) applies
+	// slowDisks: the swarm drew high disk latency, a setting the heal keeps (it is the
+	// disks the cluster runs on, not a fault the nemesis injected); (a) then leaves out the
+	// replication-lag rule, which such disks trip legitimately (a checkpoint's writes at a
+	// 100 ms mean latency hold a backup more than a second behind; swarm seed 2068).
+	slowDisks bool
 	convergedAt sim.Time
 	isConverged bool
 	violation   string // the first breach of (a)
 }
 
-func newSwarmAlerts(c *sim.Cluster, faultFree bool) *swarmAlerts {
-	return &swarmAlerts{mon: NewMonitor(c), faultFree: faultFree}
+func newSwarmAlerts(c *sim.Cluster, faultFree, slowDisks bool) *swarmAlerts {
+	return &swarmAlerts{mon: NewMonitor(c), faultFree: faultFree, slowDisks: slowDisks}
 }
 
 // observe samples the metrics when an interval has passed, and after the heal evaluates
@@ -239,7 +244,7 @@ func (a *swarmAlerts) sampled(s Sample) {
 func (a *swarmAlerts) heal() {
 	var rules []AlertRule
 	for _, rule := range RunbookAlerts() {
-		if rule.Severity <= P1 {
+		if rule.Severity <= P1 && !(a.slowDisks && rule.Name == AlertReplicationLag) {
 			rules = append(rules, rule)
 		}
 	}
