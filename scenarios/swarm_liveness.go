@@ -200,13 +200,13 @@ type swarmAlerts struct {
 	mon *Monitor // the whole run
 	// postHeal re-evaluates the P0/P1 rules over the samples from the heal on (it only
 	// receives samples, through Add: it has no cluster).
-	postHeal    *Monitor
-	faultFree   bool // the swarm drew no fault kind: (b) applies
+	postHeal  *Monitor
+	faultFree bool // the swarm drew no fault kind: (b) applies
 	// slowDisks: the swarm drew high disk latency, a setting the heal keeps (it is the
 	// disks the cluster runs on, not a fault the nemesis injected); (a) then leaves out the
 	// replication-lag rule, which such disks trip legitimately (a checkpoint's writes at a
 	// 100 ms mean latency hold a backup more than a second behind; swarm seed 2068).
-	slowDisks bool
+	slowDisks   bool
 	convergedAt sim.Time
 	isConverged bool
 	violation   string // the first breach of (a)

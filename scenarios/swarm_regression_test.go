@@ -13,6 +13,7 @@ var swarmRegressionSeeds = map[uint64]string{
 	261:  "a restarted primary led its old view again and prepared a different op at the same number",
 	3008: "a restarted view-0 primary re-prepared op 1",
 	1866: "repairing a corrupt entry truncated the log after it, un-persisting acknowledged ops; a crash lost one",
+	2142: "the chosen do_view_change lacked the header of its faulty head op while others held it: the new primary could neither repair nor truncate it",
 	1526: "a restarted primary that had forgotten its lowest ops' headers asked only for those, never for the one the chain could verify",
 }
 

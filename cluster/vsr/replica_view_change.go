@@ -1,6 +1,9 @@
 package vsr
 
 import (
+	"cmp"
+	"slices"
+
 	"vopr/cluster/checksum"
 	"vopr/internal/assert"
 )
@@ -220,10 +223,47 @@ func (r *Replica) primaryInstallView() {
 		r.requestSync(best.replica) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
-	r.installLog(best.op, best.headers, best.logView)
+	r.installLog(best.op, r.mergeHeaders(best), best.logView)
 	r.advanceCommitMax(min(commit, r.op))
 	r.viewChange.installed = true
 	r.primaryMaybeStartView()
+}
+
+// mergeHeaders returns best's headers, with the ops it lacks up to its op (faulty on its
+// disk: a do_view_change leaves their headers out) taken from the other do_view_changes of
+// the same log view. Every replica whose log view is v holds, for each op it has, the
+// prepare of v's primary log, so they agree wherever they overlap; a header is taken only
+// if the chain agrees where best can tell (the op above names it as parent). Without this, a
+// head op faulty on the chosen replica's disk left the new primary with no checksum to
+// repair it by, nor to ask nacks for, while other replicas held it intact (swarm seed 2142).
+func (r *Replica) mergeHeaders(best *doViewChange) []Header {
+	byOp := make(map[uint64]Header, len(best.headers))
+	for _, h := range best.headers {
+		byOp[h.Op] = h
+	}
+	for _, d := range r.viewChange.dvcs {
+		if d == nil || d == best || d.logView != best.logView {
+			continue
+		}
+		for _, h := range d.headers {
+			if _, have := byOp[h.Op]; have || h.Op > best.op {
+				continue
+			}
+			if above, ok := byOp[h.Op+1]; ok && above.Parent != h.Checksum {
+				continue
+			}
+			byOp[h.Op] = h
+		}
+	}
+	if len(byOp) == len(best.headers) {
+		return best.headers
+	}
+	merged := make([]Header, 0, len(byOp))
+	for _, h := range byOp {
+		merged = append(merged, h)
+	}
+	slices.SortFunc(merged, func(a, b Header) int { return cmp.Compare(a.Op, b.Op) })
+	return merged
 }
 
 // installLog makes our log the given one: headers the same as ours keep our prepares;
