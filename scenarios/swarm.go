@@ -157,7 +157,7 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		run.paths["view_change"]++
 	case e.Kind == vsr.EventTruncate && e.Text == "nack":
 		run.paths["nack_truncation"]++
-	case e.Kind != vsr.EventCommit && e.Kind != vsr.EventStatus:
+	case e.Kind != vsr.EventCommit && e.Kind != vsr.EventStatus && e.Kind != vsr.EventVoteSelf:
 		run.paths[e.Kind.String()]++
 	}
 }

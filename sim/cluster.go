@@ -226,10 +226,11 @@ type replicaObserver struct {
 }
 
 func (o *replicaObserver) Event(e vsr.Event) {
-	if e.Kind != vsr.EventCommit {
+	switch e.Kind {
+	case vsr.EventCommit, vsr.EventVoteSelf: // one per op: full level only
+		o.c.Trace.Emitf(LevelFull, o.node, "replica", "%s op=%d checksum=%016x", e.Kind, e.Op, e.Checksum.Low64())
+	default:
 		o.c.Trace.Emitf(LevelShort, o.node, "replica", "%s view=%d op=%d %s", e.Kind, e.View, e.Op, e.Text)
-	} else {
-		o.c.Trace.Emitf(LevelFull, o.node, "replica", "commit op=%d checksum=%016x", e.Op, e.Checksum.Low64())
 	}
 	if o.c.options.OnEvent != nil {
 		o.c.options.OnEvent(e)

@@ -46,7 +46,10 @@ func (r *Replica) execute(m Message) {
 	}
 	r.commitMin = op
 	r.metrics.CommitsTotal++
-	r.emit(EventCommit, op, m.Header.Checksum, "")
+	if r.observer != nil {
+		r.observer.Event(Event{Kind: EventCommit, Replica: r.replica, View: r.view, Op: op,
+			Checksum: m.Header.Checksum, Prepare: m.Bytes, Timestamp: m.Header.Timestamp})
+	}
 	assert.That(r.commitMin <= r.commitMax, "executed past commit_number")
 }
 

@@ -427,6 +427,9 @@ func (r *Replica) countPrepareOK(op uint64, sum checksum.Sum, from int) {
 		p := &r.pipeline[i]
 		if p.op == op && p.checksum == sum {
 			p.oks |= 1 << uint(from)
+			if from == r.replica {
+				r.emit(EventVoteSelf, op, sum, "")
+			}
 		}
 	}
 	quorum := r.quorum()

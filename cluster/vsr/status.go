@@ -157,10 +157,13 @@ const (
 	EventDiskFull
 	EventRecovered
 	EventUpgrade // the cluster release rose (upgrade.go): Op is the upgrade op
+	// EventVoteSelf: a primary counted its own prepare_ok for Op (Checksum): its own copy
+	// is durable, so the harness can hold the disk to it like any backup's prepare_ok.
+	EventVoteSelf
 )
 
 var eventNames = [...]string{"status", "commit", "checkpoint", "repair", "state_sync", "truncate", "eviction",
-	"clock_unsynchronized", "disk_full", "recovered", "upgrade"}
+	"clock_unsynchronized", "disk_full", "recovered", "upgrade", "vote_self"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -177,6 +180,11 @@ type Event struct {
 	Op       uint64
 	Checksum checksum.Sum
 	Text     string
+	// Prepare is, for EventCommit, the whole prepare message the replica executed (header
+	// and body, as executed), and Timestamp its timestamp: checkers compute their own digest
+	// of what ran rather than trusting the header's checksum claim. Read-only; nil otherwise.
+	Prepare   []byte
+	Timestamp int64
 }
 
 // Observer receives a replica's events, synchronously, from the replica's own calls.
