@@ -127,13 +127,6 @@ func ClusterStatus(c *sim.Cluster) ClusterStatusReport {
 	return s
 }
 
-// operatorStorageOptions are the options the replicas run their storage with (vsr's
-// storageOptions): Open refuses options that differ from the superblock's.
-func operatorStorageOptions(fs storage.FS) storage.Options {
-	return storage.Options{FS: fs, SegmentEntriesMax: vsr.CheckpointInterval, EntryBodyMax: vsr.MessageSizeMax,
-		AutoCompactPercent: 85}
-}
-
 func stoppedDisk(c *sim.Cluster, i int) (*sim.Disk, error) {
 	if i < 0 || i >= c.ReplicaCount() {
 		return nil, fmt.Errorf("operator: no replica %d", i)
@@ -154,7 +147,7 @@ func StorageVerify(c *sim.Cluster, i int, done func(storage.VerifyReport, error)
 		c.Loop.After(0, func() { done(storage.VerifyReport{}, err) })
 		return
 	}
-	storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+	storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 		if err != nil {
 			done(storage.VerifyReport{Problems: []storage.Problem{{Offset: -1, Reason: "open: " + err.Error()}}},
 				err)
@@ -173,7 +166,7 @@ func StorageBackup(c *sim.Cluster, i int, done func([]byte, error)) {
 		c.Loop.After(0, func() { done(nil, err) })
 		return
 	}
-	storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+	storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 		if err != nil {
 			done(nil, err)
 			return
@@ -212,12 +205,12 @@ func StorageRestore(c *sim.Cluster, i int, backup []byte, done func(error)) {
 		return
 	}
 	disk.Reformat()
-	storage.Restore(disk, operatorStorageOptions(disk), backup, func(err error) {
+	storage.Restore(disk, vsr.StorageOptions(disk), backup, func(err error) {
 		if err != nil {
 			done(err)
 			return
 		}
-		storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+		storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 			switch {
 			case err != nil:
 				done(fmt.Errorf("operator: restored disk does not open: %w", err))

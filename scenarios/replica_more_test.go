@@ -151,7 +151,9 @@ func TestViewChangeStormThenHeal(t *testing.T) {
 		o.World.Network.PartitionMode = sim.PartitionUniformPartition
 		o.World.Network.PartitionProbability = 0.05
 		o.World.Network.UnpartitionProbability = 0.05
-		o.World.Network.PartitionStabilityMin = 200 * sim.Millisecond
+		// A partition lasts longer than an election timeout (500 ms): one that cuts the
+		// primary off from a majority forces a view change.
+		o.World.Network.PartitionStabilityMin = 800 * sim.Millisecond
 		o.World.Network.UnpartitionStabilityMin = 200 * sim.Millisecond
 	}})
 	tc.load = true

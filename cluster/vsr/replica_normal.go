@@ -256,7 +256,7 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		r.diskFull = false
 		r.emit(EventDiskFull, op, sum, "disk has space again")
 	}
-	s.durable = true
+	r.log.markDurable(op)
 	if op == r.op {
 		r.persistState() // the log may now be durable up to op_number: its log_view can be
 	}
