@@ -123,7 +123,6 @@ func (tc *testCluster) walEntry(i int, op uint64) (name string, offset, size int
 	return "", 0, 0, nil
 }
 
-
 // recoverDisk opens replica i's disk with the engine, as the replica would at a restart;
 // the replica must be down.
 // entryOpsOf lists the ops of a recovery's intact entries.
