@@ -48,12 +48,17 @@ func (r *Replica) primaryMaybeStartView() {
 }
 
 // requestSuffix asks every replica for op's prepare, with nack_prepare wanted, and counts our
-// own nack when we never saw it either.
+// own nack when we never saw it either. It asks once per repair round (viewChangeState.asked):
+// nacks and repairs only tell it which op is next.
 func (r *Replica) requestSuffix(op uint64) {
 	sum := r.expectedChecksum(op)
 	if sum.IsZero() {
 		return // no header and no child to name it: the view change times out and retries
 	}
+	if r.viewChange.asked[op%LogSlotsMax] {
+		return
+	}
+	r.viewChange.asked[op%LogSlotsMax] = true
 	if op > r.commitMin && !r.log.seen(op, sum) {
 		r.viewChange.nacks[op%LogSlotsMax] |= 1 << uint(r.replica)
 	}

@@ -32,7 +32,8 @@ func (r *Replica) onRepairTimeout() {
 		r.commitExecute()
 	}
 	r.checkStuck()
-	r.primaryMaybeStartView() // resend the suffix requests of a view change in progress
+	r.viewChange.asked = [LogSlotsMax]bool{} // a new round: ask for the suffix again
+	r.primaryMaybeStartView()
 	if r.diskFull {
 		r.retryDiskFull()
 	} else {

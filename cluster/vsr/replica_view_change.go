@@ -17,6 +17,10 @@ type viewChangeState struct {
 	// suffix (repairing bodies, or truncating what a quorum never saw) before start_view.
 	installed bool
 	nacks     [LogSlotsMax]uint64 // per slot: replicas that answered nack_prepare (bitset)
+	// asked marks the ops of the suffix whose prepare the primary asked for in this repair
+	// round: at most one request_prepare broadcast per op per repair timeout, however many
+	// nacks and repairs arrive in between.
+	asked [LogSlotsMax]bool
 }
 
 type doViewChange struct {
