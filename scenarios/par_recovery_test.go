@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -217,4 +219,73 @@ func TestPARFaultyUncommittedOpIsNacked(t *testing.T) {
 		}
 	}
 	tc.requireNoFailures()
+}
+
+// TestPARSingleReplicaFaultyOpStops (issue 11, item 6): a one-replica cluster restarts with
+// an unreadable entry. It has no peer to repair it from and every op of its log was
+// committed, so it refuses to run, with a status that says why -- it used to panic asking a
+// peer (rand.IntN(0)).
+func TestPARSingleReplicaFaultyOpStops(t *testing.T) {
+	var stopped []vsr.Event
+	tc := newTestCluster(t, testOptions{replicas: 1, seed: 53, mutate: func(o *sim.ClusterOptions) {
+		o.OnEvent = func(e vsr.Event) {
+			if e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "stopped") {
+				stopped = append(stopped, e)
+			}
+		}
+	}})
+	tc.commitN(5, ticks)
+	tc.RunFor(sim.Second)
+	victim := tc.inspect(0).Op - 1
+	tc.CrashReplica(0)
+	name, offset := entryOffset(t, tc.Nodes[0].Disk, victim)
+	tc.Nodes[0].Disk.LatentSectorError(name, offset)
+	tc.StartReplica(0)
+	tc.RunFor(sim.Second)
+	tc.requireNoFailures()
+	require.Equal(t, vsr.StatusStopped, tc.inspect(0).Status)
+	require.Len(t, stopped, 1)
+	require.Contains(t, stopped[0].Text, fmt.Sprintf("op %d is unreadable", victim))
+}
+
+// TestClientServedThroughBackups (issue 11, item 7; TigerBeetle's client/primary partition
+// cases): the client cannot talk to the primary -- both ways cut, only its requests dropped,
+// or only the primary's replies dropped -- while the replicas see each other, so no view
+// change comes to the rescue. Its requests must still commit: a backup forwards them to the
+// primary, and a backup that executed one answers the client's retry from its client table.
+func TestClientServedThroughBackups(t *testing.T) {
+	cases := []struct {
+		name     string
+		requests bool // client -> primary cut
+		replies  bool // primary -> client cut
+	}{
+		{"symmetric", true, true},
+		{"requests_dropped", true, false},
+		{"replies_dropped", false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tc := newTestCluster(t, testOptions{replicas: 3, seed: 54})
+			tc.commitN(2, ticks)
+			tc.RunFor(sim.Second)
+			primary, client := tc.primary(), tc.ClientNode(0)
+			require.GreaterOrEqual(t, primary, 0)
+			if c.requests {
+				tc.Network.Cut(client, primary)
+			}
+			if c.replies {
+				tc.Network.Cut(primary, client)
+			}
+			tc.commitN(5, ticks)
+			require.Equal(t, primary, tc.primary(), "a view change served the client, not the backups")
+			forwarded := uint64(0)
+			for i := 0; i < 3; i++ {
+				forwarded += tc.inspect(i).Metrics.RequestsForwarded
+			}
+			if c.requests {
+				require.Positive(t, forwarded, "no backup forwarded a request")
+			}
+			tc.requireNoFailures()
+		})
+	}
 }

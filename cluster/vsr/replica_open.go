@@ -3,6 +3,7 @@ package vsr
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"vopr/cluster/kv"
 	"vopr/cluster/storage"
@@ -50,6 +51,15 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		// and fetch a checkpoint from a peer (state sync) before taking part.
 		r.stateLost = true
 		r.emit(EventRecovered, r.op, [16]byte{}, "checkpoint lost: state sync needed")
+		return
+	}
+	if r.count == 1 && len(rec.Faulty) > 0 {
+		// Alone, every op in the log was committed once it was durable, and no peer holds
+		// another copy: the state is lost, and only an operator's restore can bring it back.
+		r.status = StatusStopped
+		r.emit(EventStatus, rec.Faulty[0], [16]byte{}, fmt.Sprintf(
+			"stopped: op %d is unreadable on disk and a single replica has no peer to repair it from (%d faulty ops); restore from a backup",
+			rec.Faulty[0], len(rec.Faulty)))
 		return
 	}
 	r.emit(EventRecovered, r.op, [16]byte{}, "recovered from disk")

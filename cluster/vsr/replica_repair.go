@@ -87,6 +87,9 @@ func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 // ask one at random (not the primary alone, which is busy); an unknown one only by the
 // primary of our view, whose log is the truth.
 func (r *Replica) requestPrepare(op uint64, sum checksum.Sum) {
+	if r.count == 1 {
+		return // nobody to ask
+	}
 	h := r.header(CommandRequestPrepare)
 	h.Op, h.Parent = op, sum
 	to := r.primaryIndex(r.view)
