@@ -110,9 +110,19 @@ func (r *Replica) onStateDurable() {
 }
 
 // maybeSendDoViewChange sends our log to the new primary once a quorum has started the view
-// change (VRR 2012 §4.2 step 2) and the view is durable.
+// change (VRR 2012 §4.2 step 2) and the view is durable (a restart never brings us back to
+// an older view after voting in this one).
+//
+// The log view need not be durable: it is persisted only once every body of its log is
+// (durableTarget), and bodies that no replica holds any more are never repaired, so
+// requiring it deadlocked every later view change (swarm seed 900753: two of three replicas
+// installed a start_view whose uncommitted suffix they could not complete). Voting with the
+// log view in memory is safe: a prepare_ok is sent only once its log view is durable, so
+// every op committed in a log view is on a quorum that durably claims that log view, and a
+// quorum of do_view_changes always includes one of them; a replica that crashes after this
+// vote comes back claiming an older log view, which only loses to the newer claim.
 func (r *Replica) maybeSendDoViewChange() {
-	if r.status != StatusViewChange || r.viewChange.dvcSent || !r.viewDurable() {
+	if r.status != StatusViewChange || r.viewChange.dvcSent || r.stateDurable.View != r.view {
 		return
 	}
 	if popcount(r.viewChange.svcFrom) < r.quorum() {
