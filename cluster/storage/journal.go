@@ -263,7 +263,7 @@ func (s *Storage) TruncateAfter(op uint64, done func(error)) {
 	})
 }
 
-// truncateAfter first zeroes (and syncs) the records of the dropped ops that share op+1's
+// truncateAfter first tombstones (and syncs) the records of the dropped ops that share op+1's
 // segment with ops that stay, then removes the segments above (highest first, so a crash
 // never leaves a hole), then cuts op+1's segment where op+1's entry starts. Records go first:
 // after a crash in between, the entries still there are intact (kept, as before the
@@ -300,9 +300,11 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				next(nil)
 				return
 			}
-			last := min(s.head, s.segmentLast(keep))
-			zeros := make([]byte, int64(last-op)*SectorSize)
-			s.fs.WriteAt(name, zeros, s.recordOffset(op+1), next)
+			var tombstones []byte
+			for o := op + 1; o <= min(s.head, s.segmentLast(keep)); o++ {
+				tombstones = append(tombstones, encodeTombstone(s.sb.State.Cluster, o)...)
+			}
+			s.fs.WriteAt(name, tombstones, s.recordOffset(op+1), next)
 		},
 		func(next func(error)) {
 			if !kept {

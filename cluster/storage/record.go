@@ -28,10 +28,12 @@ import (
 //	                   Below an op that finished, faulty: appends run one at a time, so a
 //	                   later finished append proves this one finished too.
 //
-// "absent" is a sector of zeros: records are written only into fresh or truncated record
-// areas, and truncation zeroes (and syncs) the records it removes before it cuts entries.
-// One sector is torn whole or not at all, so a record is never half written; a record that
-// does not verify was damaged by something other than a crash.
+// "absent" is a sector of zeros (a fresh record area) or a tombstone naming the op: truncation
+// writes (and syncs) tombstones over the records it removes before it cuts entries. A
+// tombstone names its op, so one that a misdirected write carried elsewhere reads as damage,
+// never as "absent" (zeros written by the engine could not tell). One sector is torn whole or
+// not at all, so a record is never half written; a record that does not verify was damaged
+// by something other than a crash.
 //
 // On disk (little endian), one sector:
 //
@@ -42,8 +44,12 @@ import (
 //	32   entry     [128] the entry's header, verbatim (it checks itself)
 //	160  prefix    [prefixLen] the first prefixLen bytes of the entry's body
 //	     zero to the end of the sector
+//
+// A tombstone: checksum [16] of bytes [16:512), tombstoneMagic u64, cluster u64, op u64,
+// then zeros.
 const (
 	recordMagic    = 0x31434552524f5056 // "VOPRREC1"
+	tombstoneMagic = 0x31424d5452504f56 // "VOPRTMB1"
 	recordPrefixAt = 32 + HeaderSize
 	// RecordPrefixMax is the largest Options.RecordPrefix.
 	RecordPrefixMax = SectorSize - recordPrefixAt
@@ -83,13 +89,31 @@ func encodeRecord(entry []byte, prefixLen int) []byte {
 	return b
 }
 
+// encodeTombstone returns the record sector that marks op's record removed.
+func encodeTombstone(cluster, op uint64) []byte {
+	b := make([]byte, SectorSize)
+	binary.LittleEndian.PutUint64(b[16:], tombstoneMagic)
+	binary.LittleEndian.PutUint64(b[24:], cluster)
+	binary.LittleEndian.PutUint64(b[32:], op)
+	sum := checksum.Of(b[16:])
+	copy(b, sum[:])
+	return b
+}
+
+// isTombstone reports whether b is the tombstone of op.
+func isTombstone(b []byte, op, cluster uint64) bool {
+	le := binary.LittleEndian
+	return checksum.Of(b[16:]) == checksum.Sum(b[:16]) && le.Uint64(b[16:]) == tombstoneMagic &&
+		le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op && allZero(b[40:])
+}
+
 // decodeRecord classifies the record sector found for op; it never panics on garbage. A
 // prefix aliases b.
 func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 	if len(b) != SectorSize {
 		return persistRecord{state: recordDamaged}
 	}
-	if allZero(b) {
+	if allZero(b) || isTombstone(b, op, cluster) {
 		return persistRecord{state: recordAbsent}
 	}
 	h, prefix, err := parseRecord(b)

@@ -109,13 +109,12 @@ func (r *Replica) onRequestPrepare(m Message) {
 	if int(h.Replica) == r.replica {
 		return
 	}
+	if h.Request == requestWantsNack && r.denies(h.Op, h.Parent, r.op) {
+		r.sendNackPrepare(int(h.Replica), h.Op, h.Parent)
+		return
+	}
 	prepare, ok := r.log.prepare(h.Op)
 	if !ok || (!h.Parent.IsZero() && !r.log.seen(h.Op, h.Parent)) {
-		// An op at or below our commit_min is in our state (perhaps only in a checkpoint):
-		// seen, and committed.
-		if h.Request == requestWantsNack && !h.Parent.IsZero() && h.Op > r.commitMin && !r.log.seen(h.Op, h.Parent) {
-			r.sendNackPrepare(int(h.Replica), h.Op, h.Parent)
-		}
 		return
 	}
 	local, _ := r.log.header(h.Op)

@@ -308,6 +308,9 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	if op < r.op {
 		r.truncate(op)
 	}
+	if gap := r.forgetGaps(op, headers); gap != 0 && (firstChanged == 0 || gap < firstChanged) {
+		firstChanged = gap
+	}
 	if low := r.unverifiedBelow(op, headers); low != 0 && (firstChanged == 0 || low < firstChanged) {
 		firstChanged = low
 	}
@@ -321,6 +324,37 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	}
 	r.op = max(op, r.commitMin)
 	r.logView = logView
+}
+
+// forgetGaps forgets our own header of each op of the new log (up to op, above its lowest
+// header) that the new log has no header for -- an op faulty past its record on the replica
+// whose log won -- unless the op above names it as parent: our header may be of an older log,
+// and keeping it would put another prepare in the new log's place. It returns the lowest op
+// forgotten, or 0.
+func (r *Replica) forgetGaps(op uint64, headers []Header) uint64 {
+	if len(headers) == 0 {
+		return 0
+	}
+	listed := make(map[uint64]bool, len(headers))
+	for _, h := range headers {
+		listed[h.Op] = true
+	}
+	lowest := uint64(0)
+	for o := op; o > max(headers[0].Op, r.commitMin); o-- {
+		if listed[o] {
+			continue
+		}
+		local, ok := r.log.header(o)
+		if !ok {
+			continue
+		}
+		if above, ok := r.log.header(o + 1); ok && o < op && above.Parent == local.Checksum {
+			continue
+		}
+		r.log.forget(o)
+		lowest = o
+	}
+	return lowest
 }
 
 // unverifiedBelow checks our ops below the lowest header of a new log (the sender's log
