@@ -204,8 +204,8 @@ func drawDown(rng *rand.Rand, replicas int) []downMode {
 }
 
 // drawMatrix5 is a placement of the 5-replica matrix, sampled (there are
-// matrix5Placements(), far too many to enumerate): none, one or two of replicas 1-4 lag
-// (1/3 each), having received only ops 1..h, h in 0..3 (replica 0, the primary that prepares
+// matrix5Placements(), far too many to enumerate): none (1/4), one (1/4) or two (1/2) of
+// replicas 1-4 lag, having received only ops 1..h, h in 0..3 (replica 0, the primary that prepares
 // the ops, never lags; a quorum always has every op). Then each op keeps 0 (1/8), 1 (5/8) or
 // 2 or more (1/4) intact copies among the replicas that have it, the others damaged: a
 // single intact copy, next to damaged and lagging ones, is where protocol-aware recovery
@@ -217,7 +217,7 @@ func drawMatrix5(seed uint64) matrixParams {
 	for r := range p.heads {
 		p.heads[r] = matrixOps
 	}
-	lagging := rng.IntN(3)
+	lagging := [4]int{0, 1, 2, 2}[rng.IntN(4)]
 	for _, i := range rng.Perm(replicas - 1)[:lagging] {
 		p.heads[i+1] = rng.IntN(matrixOps)
 	}

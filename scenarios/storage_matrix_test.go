@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -89,7 +90,7 @@ func TestStorageMatrix5Draws(t *testing.T) {
 		recoverable, lagging)
 	require.Greater(t, len(distinct), 1900)
 	require.InDelta(t, 1200, recoverable, 150)
-	require.InDelta(t, 1333, lagging, 150)
+	require.InDelta(t, 1500, lagging, 150)
 }
 
 // matrixSeedsMustPass are placements that pass on this branch, with what they exercise.
@@ -197,4 +198,17 @@ func TestStorageMatrixJudgeCatchesAReplacedOp(t *testing.T) {
 	run.onMatrixEvent(vsr.Event{Kind: vsr.EventCommit, Replica: 2, Op: 3, Checksum: other})
 	require.Contains(t, run.broken, "a committed op was replaced")
 	require.False(t, run.executed[3][2])
+}
+
+// BenchmarkStorageMatrix runs the 3-replica matrix's placements in seed order (wrapping
+// after 4096), with every checker on: seeds per wall second on one core.
+func BenchmarkStorageMatrix(b *testing.B) {
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		seed := uint64(i%matrixPlacements3 + 1)
+		if r := runMatrix(Options{Seed: seed}, drawMatrix3(seed), matrixKnobs{}); r.Outcome != Pass {
+			b.Fatalf("seed %d: %s: %s", seed, r.Outcome, r.Reason)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "seeds/s")
 }
