@@ -218,8 +218,8 @@ func BenchmarkStorageMatrix(b *testing.B) {
 // storage engine takes them for a torn write), and with the lagging replicas it nacks the
 // committed op away (issue 11, item 3).
 var storageMatrix5KnownLosses = map[uint64]string{
-	61:  "replica 4's headers of ops 2-4 damaged; replicas 2 and 3 lag (heads 2 and 0): op 4 truncated in view 2",
-	598: "unrecoverable placement; replica 4 forgets ops 2-4, replicas 1 and 2 lag: ops 3-4 truncated in view 1",
+	61:  "replica 4's header sectors of ops 1-4 damaged (it recovers op_number 2); replicas 2 and 3 lag (heads 2 and 0): op 4 truncated in view 2",
+	598: "unrecoverable (no intact op 4), so it must stay unavailable; replica 4's header sectors of ops 1-4 damaged; replicas 1 and 2 lag (heads 2 and 0): ops 3-4 truncated in view 1",
 	686: "replica 0's headers of ops 2-4 unreadable; replicas 1 and 2 lag (heads 2 and 0): op 4 truncated in view 1",
 	781: "replica 2's headers of ops 3-4 unreadable; replicas 1 and 3 lag (head 3): op 4 truncated in view 1",
 }
