@@ -65,9 +65,9 @@ func init() {
 const (
 	// matrixSetupTicksMax bounds the commit of each setup op (a healthy cluster takes a few).
 	matrixSetupTicksMax = 500
-	// matrixWindowTicks is how long after the last start the cluster has to recover (a
-	// correct one takes well under a second: a view change and a few repairs), and how long
-	// an unrecoverable placement is watched for a lost op.
+	// matrixWindowTicks is how long after the last start the cluster has to recover (a view
+	// change and a few repairs; matrix.recovery_ms reports what it took), and how long an
+	// unrecoverable placement is watched for a lost op.
 	matrixWindowTicks = 800
 	// matrixValueSize makes each put's entry span two sectors, so header and body differ.
 	matrixValueSize = 600
@@ -347,6 +347,7 @@ func (run *matrixRun) recover() (Outcome, string) {
 			}
 		}
 		if expect && run.ticks >= last && run.recovered() {
+			run.counts["matrix.recovery_ms"] = uint64(sim.Duration(run.ticks-last) * sim.TickInterval / sim.Millisecond)
 			return Pass, ""
 		}
 		if run.ticks >= last+matrixWindowTicks || run.ticks >= run.budget {
