@@ -16,7 +16,7 @@ import (
 // replica 2), replica 1 recovers a log that ends at op 3 and the mutant picks it. The Suite
 // catches the lost op (acked_survive), and so does the matrix's own judge with the Suite off;
 // the same seed passes without the bug.
-func TestStorageMatrixCatchesDoViewChangeLowestOp(t *testing.T) {
+func TestMutantsCaughtByStorageMatrix(t *testing.T) {
 	const seed = 452
 	p := drawMatrix3(seed)
 	require.Equal(t, uint64(0x1c3), p.placement)
