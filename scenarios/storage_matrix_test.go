@@ -156,7 +156,7 @@ func (run *matrixRun) recoveredEntries(t *testing.T, r int) map[uint64]checksum.
 	var rec *storage.Recovery
 	var err error
 	fired := false
-	storage.Open(run.c.Nodes[r].Disk, replicaStorageOptions, func(_ *storage.Storage, got *storage.Recovery, e error) {
+	storage.Open(run.c.Nodes[r].Disk, vsr.StorageOptions(run.c.Nodes[r].Disk), func(_ *storage.Storage, got *storage.Recovery, e error) {
 		rec, err, fired = got, e, true
 	})
 	for !fired {
@@ -213,21 +213,19 @@ func BenchmarkStorageMatrix(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "seeds/s")
 }
 
-// storageMatrix5KnownLosses are the storage_matrix5 seeds of 1-2000 that lose a committed op
-// on this branch. In each, a replica whose last entries have damaged header sectors recovers
-// a shorter log (the storage engine takes them for a torn write) and, with the lagging
-// replicas, nacks the committed op away (issue 11, item 3). For example, seed 598: an
-// unrecoverable placement (no intact op 4) that must stay unavailable; replica 4's header
-// sectors of ops 1-4 are damaged and it recovers op_number 1; replicas 1 and 2 lag (heads 2
-// and 0); the primary of view 1 truncates ops 3-4.
-var storageMatrix5KnownLosses = []uint64{61, 598, 686, 781, 1022, 1241, 1445, 1673, 1820, 1926}
+// storageMatrix5Regressions are the storage_matrix5 seeds of 1-2000 that lost a committed op
+// before the storage engine kept a redundant record per entry. In each, a replica whose last
+// entries had damaged header sectors recovered a shorter log (the engine took them for a torn
+// write) and, with the lagging replicas, nacked the committed op away (issue 11, item 3). For
+// example, seed 598: an unrecoverable placement (no intact op 4) that must stay unavailable;
+// replica 4's header sectors of ops 1-4 are damaged and it recovered op_number 1; replicas 1
+// and 2 lag (heads 2 and 0); the primary of view 1 truncated ops 3-4.
+var storageMatrix5Regressions = []uint64{61, 598, 686, 781, 1022, 1241, 1445, 1673, 1820, 1926}
 
-func TestStorageMatrix5KnownLosses(t *testing.T) {
-	t.Skip("known bug (issue 11, item 3): damaged tail entries are taken for a torn write and nacked away; " +
-		"un-skip once recovery keeps them faulty")
+func TestStorageMatrix5Regressions(t *testing.T) {
 	s, ok := Lookup("storage_matrix5")
 	require.True(t, ok)
-	for _, seed := range storageMatrix5KnownLosses {
+	for _, seed := range storageMatrix5Regressions {
 		r := s.Run(Options{Seed: seed})
 		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
 	}
