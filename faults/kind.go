@@ -94,6 +94,10 @@ var kindDescriptions = map[Kind]string{
 		"becomes durable (before the next log write), just after it sends start_view, or just after a checkpoint",
 }
 
+// AimedKinds returns the kinds of the aimed moves (nemesis_aimed.go), in draw order. A seed
+// run without them runs exactly the schedule it ran before they existed.
+func AimedKinds() []Kind { return slices.Clone(lateKinds[1:]) }
+
 // AllKinds returns every fault kind, sorted by name.
 func AllKinds() []Kind {
 	kinds := make([]Kind, 0, len(kindDescriptions))

@@ -41,9 +41,9 @@ func shrunkReplay(t *testing.T, wantExit int, args ...string) (shrink, replayed 
 // the shrink is known: no kind, one client, one replica, and its replay fails again.
 func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	shrink, replayed := shrunkReplay(t, exitLiveness, "3", "--ticks-max", "2")
-	require.Contains(t, shrink, "\nattempt   1: without all 8 kinds ")
+	require.Contains(t, shrink, "\nattempt   1: without all 9 kinds ")
 	require.Contains(t, shrink, "kept    liveness: no convergence within N ticks after heal (progressed=false)")
-	require.Contains(t, shrink, "  kinds       8 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n")
+	require.Contains(t, shrink, "  kinds       9 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n")
 	require.Contains(t, shrink, "replay: vopr replay 3 --scenario swarm --without clock.offset,")
 	require.Contains(t, shrink, " --clients 1 --ticks-max 2\n")
 	first := strings.SplitN(replayed, "\n", 2)[0]
@@ -113,7 +113,7 @@ func TestShrinkAndOverrideUsageErrors(t *testing.T) {
 // The override flags are deterministic (the same trace twice), shown on the first line,
 // change the run, and replay prints the same result as run.
 func TestOverrideFlagsAreDeterministicAndShown(t *testing.T) {
-	require.Contains(t, mustLookup(t).Params(5), "kinds=clock.step,disk.corruption,network.clog,network.corruption,network.partition,node.crash ")
+	require.Contains(t, mustLookup(t).Params(5), "kinds=clock.step,disk.corruption,network.clog,network.corruption,network.partition,network.ring_bridge,node.crash ")
 	args := []string{"--scenario", "swarm", "--ticks-max", "600", "--without", "node.crash,network.clog,network.corruption",
 		"--clients", "2", "--fault-ticks", "100", "--log", "none"}
 	code, one, stderr := vopr(append([]string{"run", "--seed", "5"}, args...)...)
@@ -124,7 +124,7 @@ func TestOverrideFlagsAreDeterministicAndShown(t *testing.T) {
 	require.Equal(t, passLine.FindString(one), passLine.FindString(replayed))
 	first := strings.SplitN(one, "\n", 2)[0]
 	require.Contains(t, first, "seed=5 scenario=swarm override=[--without network.clog,network.corruption,node.crash --clients 2 --fault-ticks 100] ")
-	require.Contains(t, first, " kinds=clock.step,disk.corruption,network.partition ")
+	require.Contains(t, first, " kinds=clock.step,disk.corruption,network.partition,network.ring_bridge ")
 	require.Contains(t, first, " clients=2 ")
 	_, plain, _ := vopr("run", "--seed", "5", "--scenario", "swarm", "--ticks-max", "600")
 	require.NotEqual(t, hashField.FindString(plain), hashField.FindString(one))
