@@ -61,11 +61,10 @@ var kindDescriptions = map[Kind]string{
 	NetworkClog:       "paths clogged for a while: packets held, not lost",
 	NetworkPartition: "random and nemesis partitions: isolate one, split in two, " +
 		"asymmetric cuts",
-	NetworkPrimaryIsolation: "the nemesis cuts the current primary off from the other replicas while its " +
-		"clients still reach it (an uncommitted suffix), then cuts off the next primary before the old one " +
-		"is repaired (divergent suffixes from different log views)",
-	NetworkRingBridge: "the nemesis partitions the replicas Jepsen-style: a ring (each sees only its two " +
-		"neighbours) or a bridge (two halves joined by one replica that sees both)",
+	NetworkPrimaryIsolation: "the nemesis cuts the primary off from the other replicas, clients kept (an uncommitted " +
+		"suffix), then cuts off the next primary before the old one is repaired",
+	NetworkRingBridge: "the nemesis partitions the replicas into a ring (each sees its two neighbours) or a " +
+		"bridge (two halves joined by one replica)",
 
 	DiskLatency:           "high and variable read and write latency",
 	DiskReadCorruption:    "a read turns a sector corrupt, sticky until rewritten (atlas-bound)",
@@ -77,8 +76,8 @@ var kindDescriptions = map[Kind]string{
 	DiskSlow:              "the nemesis slows one replica's disk down, then back",
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
-	DiskCorrelated: "the nemesis damages several tail entries of one replica at once, or a replica's " +
-		"entries while the replicas holding good copies are down (an intact copy always survives)",
+	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
+		"holders of good copies are down (an intact copy is kept)",
 
 	ClockOffset:   "replicas' wall clocks start off true time",
 	ClockDrift:    "replicas' clocks run fast or slow, and the nemesis changes the drift",
@@ -90,8 +89,8 @@ var kindDescriptions = map[Kind]string{
 	NodePause: "the nemesis pauses replicas (no ticks, messages or I/O) and resumes them",
 	NodeUpgrade: "the nemesis restarts crashed replicas on the next release's binary: a rolling " +
 		"upgrade under faults (the cluster release rises once every replica runs it)",
-	NodeCrashAtIO: "the nemesis crashes a replica at an I/O point, not at a tick: as a superblock write " +
-		"becomes durable (before the next log write), just after it sends start_view, or just after a checkpoint",
+	NodeCrashAtIO: "the nemesis crashes a replica at an I/O point: as its superblock write becomes durable, " +
+		"after it sends start_view, or after a checkpoint",
 }
 
 // AimedKinds returns the kinds of the aimed moves (nemesis_aimed.go), in draw order. A seed
