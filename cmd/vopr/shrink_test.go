@@ -52,18 +52,20 @@ func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	require.Contains(t, first, " clients=1 ")
 }
 
-// Seed 399 fails liveness with no planted bug (a real finding, left for the protocol's
-// owners). Shrinking it is bounded here to keep the test short; the configuration printed
-// when the bound is hit is still a kept, failing one.
+// Seed 427 fails liveness with no planted bug (a real finding, left for the protocol's
+// owners: a view change blocked on a head op whose one copy is corrupt). Shrinking it is
+// bounded here to keep the test short; the configuration printed when the bound is hit is
+// still a kept, failing one. (Seed 399, the earlier example, now draws the aimed moves and
+// passes; with --without them it runs, and fails, as before.)
 func TestShrinkARealLivenessFailureUnderABound(t *testing.T) {
-	if mustLookup(t).Run(scenarios.Options{Seed: 399}).Outcome == scenarios.Pass {
-		t.Skip("seed 399 passes now: its liveness bug is fixed")
+	if mustLookup(t).Run(scenarios.Options{Seed: 427}).Outcome == scenarios.Pass {
+		t.Skip("seed 427 passes now: its liveness bug is fixed")
 	}
-	shrink, _ := shrunkReplay(t, exitLiveness, "399", "--attempts", "25")
+	shrink, _ := shrunkReplay(t, exitLiveness, "427", "--attempts", "25")
 	require.Contains(t, shrink, "stopped early: attempt limit (25 runs) reached")
 	require.Contains(t, shrink, "attempt 25: ")
 	require.NotContains(t, shrink, "attempt 26")
-	require.Regexp(t, `replay: vopr replay 399 --scenario swarm --fault-ticks \d+\n`, shrink)
+	require.Regexp(t, `replay: vopr replay 427 --scenario swarm( --without \S+)?( --fault-ticks \d+)?\n`, shrink)
 }
 
 func mustLookup(t *testing.T) scenarios.Scenario {
