@@ -105,11 +105,16 @@ func (c *canonicalCommit) inspect(atNs int64, replica int, in vsr.Inspection) *V
 	x := c.executor(replica)
 	if !x.known {
 		// The first look since a restart: execution resumes from the recovered checkpoint.
-		if x.crashed && in.CommitMin > x.ceiling {
+		// One past anything it executed is a state sync that became durable as the replica
+		// crashed, before it could report it (a crash as its superblock write completes): a
+		// peer's checkpoint, so of an op some replica executed (digest_agreement checks its
+		// state). A checkpoint of an op nobody executed came from nowhere.
+		if _, synced := c.canon.get(in.CommitMin); x.crashed && in.CommitMin > x.ceiling && !synced {
 			return violation(NameCanonicalCommit, replica, in.CommitMin, in.View, atNs,
-				"resumed at commit_min %d, past op %d, the highest it ever executed", in.CommitMin, x.ceiling)
+				"resumed at commit_min %d, past op %d, the highest it ever executed, and no replica executed op %d",
+				in.CommitMin, x.ceiling, in.CommitMin)
 		}
-		x.known, x.last = true, in.CommitMin
+		x.known, x.last, x.ceiling = true, in.CommitMin, max(x.ceiling, in.CommitMin)
 		return nil
 	}
 	if in.CommitMin != x.last {

@@ -101,6 +101,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
+	run.nemesis.Install(c)
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
 	// the workload checks that they are refused until, and work after, the cluster's.
 	run.deletes = run.swarm.Enabled(faults.NodeUpgrade)

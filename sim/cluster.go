@@ -40,6 +40,35 @@ type Cluster struct {
 	releases []uint32
 	clients  []*client.Client
 	restarts uint64
+	hooks    FaultHooks
+}
+
+// FaultHooks let a fault injector strike at the instant something happens inside a replica
+// rather than at its next step: crash a replica as its superblock write completes, just after
+// it sends start_view, or just after it reports a checkpoint. Nil hooks are off. They see
+// replicas only (clients have no disk and are never crashed).
+type FaultHooks struct {
+	// Completion sees each I/O completion of replica's storage before the replica does;
+	// returning true crashes the replica at that instant (Node.OnCompletion).
+	Completion func(replica int, io IOCompletion) bool
+	// Sent sees each message a replica sends to another replica, after the network has it.
+	// It runs inside the sender's call: to crash the sender, use Node.CrashAfterCall.
+	Sent func(from, to int, msg []byte)
+	// Event sees each replica event, after the checkers (ClusterOptions.OnEvent). It runs
+	// inside the replica's call, like Sent.
+	Event func(vsr.Event)
+}
+
+// SetFaultHooks installs h, replacing any hooks installed before.
+func (c *Cluster) SetFaultHooks(h FaultHooks) {
+	c.hooks = h
+	for i := 0; i < c.options.Replicas; i++ {
+		i := i
+		c.Nodes[i].OnCompletion = nil
+		if h.Completion != nil {
+			c.Nodes[i].OnCompletion = func(io IOCompletion) bool { return h.Completion(i, io) }
+		}
+	}
 }
 
 // Restarts counts replica restarts (boots after the first).
@@ -211,6 +240,9 @@ func (b *clusterBus) SendToReplica(replica int, msg []byte) {
 		b.c.options.OnReplicaSend(b.from, replica, msg)
 	}
 	b.c.Network.Send(b.from, replica, msg)
+	if b.c.hooks.Sent != nil {
+		b.c.hooks.Sent(b.from, replica, msg)
+	}
 }
 
 func (b *clusterBus) SendToClient(id uint64, msg []byte) {
@@ -234,5 +266,8 @@ func (o *replicaObserver) Event(e vsr.Event) {
 	}
 	if o.c.options.OnEvent != nil {
 		o.c.options.OnEvent(e)
+	}
+	if o.c.hooks.Event != nil {
+		o.c.hooks.Event(e)
 	}
 }

@@ -5,7 +5,7 @@
 //	         [--trace FILE] [--json FILE]
 //	vopr replay SEED [--scenario NAME] [--ticks-max N] [--log none|short|full]
 //	                                      one seed, full log
-//	vopr list [scenarios|faults|invariants]
+//	vopr list [scenarios|faults|invariants|marks]
 //	vopr check-determinism [--seeds N]    runs each seed twice, reports the first divergent event
 //	vopr swarm [--seeds N | --duration D] [--jobs J] [--shard I/N] [--json FILE] [--junit FILE]
 //	vopr gate --config FILE               staging gate: budgets, scenarios, thresholds; JUnit/JSON

@@ -57,11 +57,14 @@ type gateThreshold struct {
 	// sum bounds each matching counter summed over the scenario's seeds (coverage over a
 	// batch); otherwise the bound holds on every seed that reports the counter.
 	sum bool
+	// required marks an entry of the scenario's coverage list: a sum >= 1 that names every
+	// matching counter the batch never reached (gate_coverage.go).
+	required bool
 }
 
 var (
 	gateKeys          = []string{"budget", "jobs", "max_failures", "junit", "json", "scenarios"}
-	gateScenarioKeys  = []string{"name", "seeds", "first_seed", "ticks_max", "thresholds"}
+	gateScenarioKeys  = []string{"name", "seeds", "first_seed", "ticks_max", "thresholds", "coverage"}
 	gateThresholdKeys = []string{"counter", "min", "max", "aggregate"}
 )
 
@@ -226,9 +229,16 @@ func (p configParser) scenarioEntry(n *yaml.Node, where string) (gateScenario, e
 		}
 	}
 	if v, ok := fields["thresholds"]; ok {
-		s.thresholds, err = p.thresholdList(v, where+".thresholds")
+		if s.thresholds, err = p.thresholdList(v, where+".thresholds"); err != nil {
+			return s, err
+		}
 	}
-	return s, err
+	if v, ok := fields["coverage"]; ok {
+		required, err := p.coverageList(v, where+".coverage")
+		s.thresholds = append(s.thresholds, required...)
+		return s, err
+	}
+	return s, nil
 }
 
 func (p configParser) thresholdList(n *yaml.Node, where string) ([]gateThreshold, error) {
@@ -498,8 +508,12 @@ func (c thresholdCheck) configError(configPath string, run gateRun) error {
 		names = append(names, name)
 	}
 	sortStrings(names)
-	return usagef("gate: %s:%d: %s.counter: %q matches no counter that %s reported over its %d seed(s): a threshold on nothing cannot pass; it reports: %s",
-		configPath, c.line, c.where, c.counter, run.scenario.Name, len(run.results), strings.Join(names, ", "))
+	field := c.where
+	if !c.required {
+		field += ".counter"
+	}
+	return usagef("gate: %s:%d: %s: %q matches no counter that %s reported over its %d seed(s): a %s on nothing cannot pass; it reports: %s",
+		configPath, c.line, field, c.counter, run.scenario.Name, len(run.results), c.label(), strings.Join(names, ", "))
 }
 
 // observation is one value a threshold looked at.
@@ -536,6 +550,10 @@ func (t gateThreshold) check(run gateRun) thresholdCheck {
 		return c
 	}
 	c.status = checkViolated
+	if t.required {
+		c.detail = neverReached(observed, len(run.results))
+		return c
+	}
 	c.detail = fmt.Sprintf("%d of %d value(s) out of bounds, worst %d (%s)", violations, len(observed), worst.value, worst.where())
 	return c
 }
@@ -649,7 +667,7 @@ func printGateDetails(w io.Writer, runs []gateRun) {
 	}
 	for _, run := range runs {
 		for _, c := range run.checks {
-			fmt.Fprintf(w, "threshold %s %s: %s: %s\n", run.scenario.Name, c, c.status, c.detail)
+			fmt.Fprintf(w, "%s %s %s: %s: %s\n", c.label(), run.scenario.Name, c, c.status, c.detail)
 		}
 	}
 }
@@ -684,7 +702,7 @@ func judgeGate(cfg gateConfig, runs []gateRun) gateVerdict {
 		}
 		for _, c := range run.checks {
 			if c.status != checkHeld {
-				v.fail(exitCorrectness, fmt.Sprintf("%s: threshold %s %s: %s", run.scenario.Name, c, c.status, c.detail))
+				v.fail(exitCorrectness, fmt.Sprintf("%s: %s %s %s: %s", run.scenario.Name, c.label(), c, c.status, c.detail))
 			}
 		}
 		planned, notRun = planned+run.seeds, notRun+len(run.notRun)
@@ -907,7 +925,7 @@ func (run gateRun) junitSuite() gateJUnitSuite {
 			Skipped: &junitSkipped{Message: "the gate's budget ran out before this seed finished"}})
 	}
 	for _, c := range run.checks {
-		tc := gateJUnitCase{junitCase: junitCase{Name: "threshold " + c.String(), ClassName: "vopr.gate." + run.scenario.Name}}
+		tc := gateJUnitCase{junitCase: junitCase{Name: c.label() + " " + c.String(), ClassName: "vopr.gate." + run.scenario.Name}}
 		if c.status != checkHeld {
 			tc.Failure = &junitFailure{Message: c.detail, Type: c.status}
 		}

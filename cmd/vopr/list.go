@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"vopr/faults"
+	"vopr/internal/coverage"
 	"vopr/invariants"
 	"vopr/scenarios"
 )
@@ -13,7 +14,7 @@ import (
 func cmdList(args []string, stdout io.Writer) (int, error) {
 	what := "scenarios"
 	if len(args) > 1 {
-		return 0, usagef("list: expected at most one of scenarios, faults, invariants")
+		return 0, usagef("list: expected at most one of scenarios, faults, invariants, marks")
 	}
 	if len(args) == 1 {
 		what = args[0]
@@ -31,8 +32,12 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		for _, d := range invariants.Describe() {
 			fmt.Fprintf(stdout, "%-18s %s\n", d[0], d[1])
 		}
+	case "marks":
+		for _, m := range coverage.All() {
+			fmt.Fprintf(stdout, "%-52s %s\n", m.Counter(), m.Description())
+		}
 	default:
-		return 0, usagef("list %q: expected scenarios, faults or invariants", what)
+		return 0, usagef("list %q: expected scenarios, faults, invariants or marks", what)
 	}
 	return exitPass, nil
 }

@@ -30,7 +30,7 @@ const usageText = `usage:
            [--trace FILE] [--json FILE]
   vopr replay SEED [--scenario NAME] [--ticks-max N] [--log none|short|full]
                                         one seed, full log
-  vopr list [scenarios|faults|invariants]
+  vopr list [scenarios|faults|invariants|marks]
   vopr check-determinism [--scenario NAME] [--seed S] [--seeds N] [--ticks-max N]
                                         runs each seed twice, reports the first divergent event
   vopr swarm [--scenario NAME] [--seed S] [--seeds N | --duration D] [--jobs J] [--shard I/N]

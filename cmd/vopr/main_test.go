@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vopr/faults"
+	"vopr/internal/coverage"
 	"vopr/invariants"
 	"vopr/scenarios"
 	"vopr/sim"
@@ -87,8 +88,8 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 		{[]string{"run", "--seeds", "-1"}, "expected a positive count"},
 		{[]string{"run", "--ticks-max", "-1"}, "expected a positive tick count"},
 		{[]string{"run", "--seed", "1", "extra"}, `unexpected argument "extra"`},
-		{[]string{"list", "bogus"}, "expected scenarios, faults or invariants"},
-		{[]string{"list", "scenarios", "faults"}, "expected at most one of scenarios, faults, invariants"},
+		{[]string{"list", "bogus"}, "expected scenarios, faults, invariants or marks"},
+		{[]string{"list", "scenarios", "faults"}, "expected at most one of scenarios, faults, invariants, marks"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := vopr(c.args...)
@@ -266,6 +267,11 @@ func TestListScenariosAndFaults(t *testing.T) {
 	require.Equal(t, exitPass, code)
 	require.Equal(t, len(invariants.Names()), strings.Count(stdout, "\n"))
 	require.Contains(t, stdout, "linearizable")
+
+	code, stdout, _ = vopr("list", "marks")
+	require.Equal(t, exitPass, code)
+	require.Equal(t, len(coverage.All()), strings.Count(stdout, "\n"))
+	require.Contains(t, stdout, "coverage.mark.primary_isolation.second_view_change ")
 }
 
 func TestCheckDeterminism(t *testing.T) {
