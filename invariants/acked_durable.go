@@ -13,8 +13,12 @@ import (
 //
 //   - A copy stays: a prepare a replica acknowledged (prepare_ok, or a primary counting its
 //     own vote) stays durably on that replica's disk until the replica legitimately drops it:
-//     its durable checkpoint covers the op, or a view change truncated it while it was not
-//     committed. A copy found gone from a disk, of an op that was already executed with that
+//     a durable checkpoint covers the op -- its own, or any replica's (a replica that finds
+//     its log unverifiable against a new view's drops it and state-syncs from a peer's
+//     checkpoint, which is legitimate once some checkpoint holds the op) -- or a view change
+//     truncated it while it was not committed, or the simulator damaged a copy at or below
+//     it (the engine's log is append-only: repairing a damaged entry rewrites the log from
+//     it, so the intact copies above it are dropped and written again). A copy found gone from a disk, of an op that was already executed with that
 //     prepare while the copy was known to be there, was dropped after the op committed: a
 //     violation. A copy the simulator damaged is still there (DurableEntry.Intact false).
 //   - The last copy stays: every executed op above every replica's durable checkpoint keeps
@@ -38,7 +42,13 @@ type ackedDurable struct {
 	// checkedNs is when each replica's disk was last read: the copies it still holds were
 	// there then.
 	checkedNs []int64
-	checks    uint64
+	// faults and damagedLow are each disk's injected-fault count and lowest damaged entry
+	// at its last read.
+	faults     []uint64
+	damagedLow []uint64
+	checks     uint64
+	// covered is the highest checkpoint any replica made durable (vsr.EventCheckpoint).
+	covered uint64
 }
 
 func (a *ackedDurable) ack(atNs int64, replica int, op uint64, sum checksum.Sum, view uint32) {
@@ -53,15 +63,35 @@ func (a *ackedDurable) ack(atNs int64, replica int, op uint64, sum checksum.Sum,
 func (a *ackedDurable) check(atNs int64, replica int, image *DiskImage) *Violation {
 	a.checks++
 	a.checkedNs = grow(a.checkedNs, replica)
+	a.faults, a.damagedLow = grow(a.faults, replica), grow(a.damagedLow, replica)
 	seenNs := a.checkedNs[replica]
 	a.checkedNs[replica] = atNs
+	// Drops from excused up are explained by a repair's rewrite of simulator damage: a
+	// fault injected since the last read (at an op not known), or a damaged entry then or now.
+	excused, damagedNow := uint64(1<<64-1), uint64(0)
+	for _, e := range image.Entries {
+		if !e.Intact {
+			damagedNow = e.Op
+			break
+		}
+	}
+	switch {
+	case image.FaultsInjected != a.faults[replica]:
+		excused = 0
+	case a.damagedLow[replica] != 0:
+		excused = a.damagedLow[replica]
+	}
+	if damagedNow != 0 {
+		excused = min(excused, damagedNow)
+	}
+	a.faults[replica], a.damagedLow[replica] = image.FaultsInjected, damagedNow
 	if replica >= len(a.acks) || !image.Valid {
 		return nil // nothing acknowledged, or a superblock the simulator damaged
 	}
 	acks := a.acks[replica]
 	for _, op := range slices.Sorted(maps.Keys(acks)) {
 		ack := acks[op]
-		if op <= image.CheckpointOp {
+		if op <= max(image.CheckpointOp, a.covered) {
 			delete(acks, op)
 			continue
 		}
@@ -70,7 +100,7 @@ func (a *ackedDurable) check(atNs int64, replica int, image *DiskImage) *Violati
 		}
 		delete(acks, op)
 		rec, ok := a.canon.lookup(op)
-		if ok && rec.sum == ack.sum && rec.atNs <= max(seenNs, ack.atNs) {
+		if ok && rec.sum == ack.sum && rec.atNs <= max(seenNs, ack.atNs) && op < excused {
 			return violation(NameAckedDurable, replica, op, ack.view, atNs,
 				"acknowledged prepare %s at op %d at %s; the op was executed with it at %s while the copy was on disk (still there at %s), and now the disk no longer holds it durably (durable checkpoint op %d): a committed copy was dropped",
 				short(ack.sum), op, formatNs(ack.atNs), formatNs(rec.atNs), formatNs(max(seenNs, ack.atNs)),

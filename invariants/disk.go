@@ -18,6 +18,9 @@ type DiskImage struct {
 	// CheckpointDamaged: the simulator injected a fault into the superblock or into the
 	// checkpoint file it names (recovery may fall back to an older checkpoint).
 	CheckpointDamaged bool
+	// FaultsInjected counts the faults the simulator ever injected on this disk (it only
+	// grows): a replica repairing a damaged entry rewrites its log from there.
+	FaultsInjected uint64
 	// Entries are the log entries durably present above CheckpointOp, ascending by op, one
 	// per op.
 	Entries []DurableEntry

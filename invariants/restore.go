@@ -47,6 +47,7 @@ func (s *Suite) OnRestoreFromBackup(atNs int64, op uint64) (lost []uint64, v *Vi
 	for i := range s.copies.acks {
 		s.copies.forget(i)
 	}
+	s.copies.covered = min(s.copies.covered, op)
 	for i := range s.logViews.normal {
 		s.logViews.crash(i)
 	}

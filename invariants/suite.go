@@ -109,6 +109,7 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 	case vsr.EventVoteSelf:
 		s.copies.ack(atNs, e.Replica, e.Op, e.Checksum, e.View)
 	case vsr.EventCheckpoint:
+		s.copies.covered = max(s.copies.covered, e.Op)
 		s.checkpointEvents++
 		if s.checkpointEvents%diskAllEvery == 0 {
 			s.checkAllDisks(atNs)
