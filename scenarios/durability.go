@@ -72,7 +72,7 @@ func segmentOf(op uint64) uint64 { return op / vsr.CheckpointInterval }
 // replica's checkpoint are exempt: the engine compacts their entries away.
 func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum, what string) string {
 	r := d.c.Replica(replica)
-	if r == nil || op <= r.Inspect().CheckpointOp {
+	if r == nil || op <= r.CheckpointOp() {
 		return ""
 	}
 	if d.holds(replica, op, sum) {
