@@ -56,13 +56,20 @@ func (t *timestamps) created(atNs int64, p Prepared, maxBefore int64) *Violation
 		return nil
 	}
 	model := "outside the clock model"
-	if inModel {
-		model = "inside the clock model, so it is beyond the 500 ms tolerance of true time"
+	switch {
+	case inModel && abs64(p.Timestamp-p.TrueNs) > vsr.ClockToleranceNs:
+		model = "inside the clock model, and beyond the 500 ms tolerance of true time"
+	case inModel:
+		model = "inside the clock model"
+	}
+	carry := "no earlier timestamp to carry"
+	if maxBefore > 0 {
+		carry = "or a carry up to " + formatSigned(maxBefore+1-p.ClockNs) + " from it (the highest earlier timestamp + 1)"
 	}
 	return violation(NameCommitTimestamp, p.Replica, p.Op, p.View, atNs,
-		"prepare %s stamped %s from true time and %s from the primary's clock (clock error %s, %s); allowed: within %s of the clock, or a carry up to %s above it (the highest earlier timestamp + 1)",
+		"prepare %s stamped %s from true time and %s from the primary's clock (clock error %s, %s); allowed: within %s of the clock, %s",
 		short(p.Checksum), formatSigned(p.Timestamp-p.TrueNs), formatSigned(p.Timestamp-p.ClockNs),
-		formatSigned(clockErr), model, formatNs(clockHalfToleranceNs), formatSigned(maxBefore+1-p.ClockNs))
+		formatSigned(clockErr), model, formatNs(clockHalfToleranceNs), carry)
 }
 
 // commit checks that the canonical timestamps of op and its neighbours rise strictly.

@@ -41,7 +41,7 @@ func TestCommitTimestampFiresOnAStampBeyondTheTolerance(t *testing.T) {
 	s.OnPrepare(10*ms, preparedAt(1, "p1", 10*ms, 0, 600*ms))
 	v := s.Violation()
 	requireViolation(t, v, NameCommitTimestamp, 0, 1, 1, 10*ms)
-	require.Contains(t, v.Message, "inside the clock model")
+	require.Contains(t, v.Message, "inside the clock model, and beyond the 500 ms tolerance of true time")
 }
 
 // TestCommitTimestampFiresOnAStampBehindTheClock: stamped a second behind its own clock (a
