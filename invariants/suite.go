@@ -52,6 +52,7 @@ type Suite struct {
 	disks       DiskReader
 	// checkpointEvents counts checkpoints, to read every disk at every diskAllEvery-th.
 	checkpointEvents uint64
+	wipes            uint64
 
 	first    *Violation
 	lastNs   int64 // the latest time seen, for end-of-run reports

@@ -42,6 +42,7 @@ func (s *Suite) OnWipe(atNs int64, replica int) {
 	if !s.see(atNs) {
 		return
 	}
+	s.wipes++
 	s.checkpoints.wipe(replica)
 	s.copies.forget(replica)
 	s.logViews.crash(replica)
@@ -86,5 +87,6 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.executed_unseen_created": s.canonical.executedUnseen,
 		"invariants.disk_checks":             s.copies.checks,
 		"invariants.log_view_checks":         s.logViews.checks,
+		"invariants.wipes_declared":          s.wipes,
 	}
 }
