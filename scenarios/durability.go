@@ -192,6 +192,12 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			img.CheckpointDamaged = true
 		}
 	}
+	// Segments below the checkpoint's are compacted away or soon will be: forget them.
+	for key := range d.segments {
+		if key.replica == replica && key.index < segmentOf(sb.checkpointOp+1) {
+			delete(d.segments, key)
+		}
+	}
 	// The log never spans more than a few windows above the checkpoint: a corrupt op
 	// number cannot make the reader probe without bound.
 	last := segmentOf(min(opMax, sb.checkpointOp+4*vsr.LogSlotsMax))
