@@ -23,6 +23,9 @@ type checkpointTrack struct {
 	// next restart.
 	floor   uint64
 	damaged bool
+	// faults is the disk's injected-fault count at the crash: a fault injected while it
+	// recovered (a read of its checkpoint) excuses the restart too.
+	faults uint64
 }
 
 type checkpointMonotonic struct {
@@ -77,11 +80,27 @@ func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
 	if image == nil {
 		return
 	}
+	x.faults = image.FaultsInjected
 	if image.CheckpointDamaged || !image.Valid {
 		x.damaged = true
 		return
 	}
 	x.floor = max(x.floor, image.CheckpointOp)
+}
+
+// restarting reports whether the next running inspection of replica is its first since a
+// restart, when the Suite reads its disk again (restarted).
+func (c *checkpointMonotonic) restarting(replica int, in vsr.Inspection) bool {
+	return running(in.Status) && !c.track(replica).seen
+}
+
+// restarted takes the disk as the replica found it while recovering: damage the simulator
+// injected meanwhile (a latent sector error on a checkpoint read) explains a fallback.
+func (c *checkpointMonotonic) restarted(replica int, image DiskImage) {
+	x := c.track(replica)
+	if image.CheckpointDamaged || !image.Valid || image.FaultsInjected != x.faults {
+		x.damaged = true
+	}
 }
 
 // wipe forgets what a replica had: its disk was replaced by declaration.

@@ -135,6 +135,9 @@ func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
 	s.report(s.primary.inspect(atNs, replica, in))
 	s.report(s.digests.inspect(atNs, replica, in))
 	s.report(s.acked.inspect(atNs, replica, in))
+	if s.disks != nil && s.checkpoints.restarting(replica, in) {
+		s.checkpoints.restarted(replica, s.readDisk(replica))
+	}
 	s.report(s.checkpoints.inspect(atNs, replica, in))
 }
 
