@@ -42,11 +42,7 @@ type ackedDurable struct {
 	// checkedNs is when each replica's disk was last read: the copies it still holds were
 	// there then.
 	checkedNs []int64
-	// faults and damagedLow are each disk's injected-fault count and lowest damaged entry
-	// at its last read.
-	faults     []uint64
-	damagedLow []uint64
-	checks     uint64
+	checks    uint64
 	// covered is the highest checkpoint any replica made durable (vsr.EventCheckpoint).
 	covered uint64
 }
@@ -59,32 +55,13 @@ func (a *ackedDurable) ack(atNs int64, replica int, op uint64, sum checksum.Sum,
 	a.acks[replica][op] = durableAck{sum: sum, view: view, atNs: atNs}
 }
 
-// check holds one replica's acknowledged copies to its disk image.
-func (a *ackedDurable) check(atNs int64, replica int, image *DiskImage) *Violation {
+// check holds one replica's acknowledged copies to its disk image; copies missing from op
+// excused on are explained by simulator damage (see damage).
+func (a *ackedDurable) check(atNs int64, replica int, image *DiskImage, excused uint64) *Violation {
 	a.checks++
 	a.checkedNs = grow(a.checkedNs, replica)
-	a.faults, a.damagedLow = grow(a.faults, replica), grow(a.damagedLow, replica)
 	seenNs := a.checkedNs[replica]
 	a.checkedNs[replica] = atNs
-	// Drops from excused up are explained by a repair's rewrite of simulator damage: a
-	// fault injected since the last read (at an op not known), or a damaged entry then or now.
-	excused, damagedNow := uint64(1<<64-1), uint64(0)
-	for _, e := range image.Entries {
-		if !e.Intact {
-			damagedNow = e.Op
-			break
-		}
-	}
-	switch {
-	case image.FaultsInjected != a.faults[replica]:
-		excused = 0
-	case a.damagedLow[replica] != 0:
-		excused = a.damagedLow[replica]
-	}
-	if damagedNow != 0 {
-		excused = min(excused, damagedNow)
-	}
-	a.faults[replica], a.damagedLow[replica] = image.FaultsInjected, damagedNow
 	if replica >= len(a.acks) || !image.Valid {
 		return nil // nothing acknowledged, or a superblock the simulator damaged
 	}

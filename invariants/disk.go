@@ -56,3 +56,40 @@ type DiskReader func(replica int, opMax uint64) DiskImage
 //   - every disk at each truncation, every diskAllEvery-th checkpoint, and at Finish, for
 //     the cluster-wide check that a committed op keeps an intact copy somewhere.
 const diskAllEvery = 4
+
+// damage follows what the simulator damaged on each disk between two reads. A replica
+// repairing a damaged entry (or recovering past a damaged checkpoint) rewrites its
+// append-only log from there, so copies missing from there on are the fault's doing, which
+// the atlas allows: acked_durable and log_view_durable excuse them.
+type damage struct {
+	faults     []uint64 // each disk's injected-fault count at its last read
+	low        []uint64 // its lowest damaged entry then (0: none)
+	checkpoint []bool   // its checkpoint or superblock damaged then
+}
+
+const noneExcused = ^uint64(0)
+
+// excused returns the op from which missing copies on this read are explained by damage
+// (noneExcused if none are), and takes the read as the new baseline.
+func (d *damage) excused(replica int, image *DiskImage) uint64 {
+	d.faults, d.low, d.checkpoint = grow(d.faults, replica), grow(d.low, replica), grow(d.checkpoint, replica)
+	low := uint64(0)
+	for _, e := range image.Entries {
+		if !e.Intact {
+			low = e.Op
+			break
+		}
+	}
+	from := noneExcused
+	switch {
+	case image.FaultsInjected != d.faults[replica], image.CheckpointDamaged, d.checkpoint[replica]:
+		from = 0 // damage since the last read, at ops not known, or under the whole log
+	case d.low[replica] != 0:
+		from = d.low[replica]
+	}
+	if low != 0 {
+		from = min(from, low)
+	}
+	d.faults[replica], d.low[replica], d.checkpoint[replica] = image.FaultsInjected, low, image.CheckpointDamaged
+	return from
+}

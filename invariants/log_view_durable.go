@@ -20,10 +20,11 @@ import (
 //     that differs from LV's, could be chosen and committed by a later view change in place
 //     of LV's. Entries of views newer than LV are allowed: the next view's prepares may land
 //     before the log_view naming them.
-//   - Nothing missing: while the replica is normal in LV, and at the instant it crashes
-//     from normal in LV, every op of LV's log from above its durable checkpoint and its
+//   - Nothing missing: while the replica is normal in LV (and its superblock's view is LV
+//     too: a replica moving on truncates before it persists the new view), and at the
+//     instant it crashes from normal in LV, every op of LV's log from above its durable checkpoint and its
 //     executed op up to the op it entered LV with is durably on disk, as LV's prepare (or
-//     damaged by the simulator, which the atlas allows). Ops above the entry op are
+//     damaged by the simulator, which the atlas allows, or being rewritten from such damage). Ops above the entry op are
 //     acknowledged one by one, and the acknowledgement checks cover them.
 //
 // The log of LV is known only where the harness saw its start_view (clusters of one replica
@@ -71,16 +72,25 @@ func (l *logViewDurable) startView(view uint32, op uint64, log []PrepareRef) {
 	l.views[view] = &viewLog{op: op, entries: entries}
 }
 
+// event follows a replica's status. A backup that takes a start_view of a newer view while
+// normal reports no status event (it was not "entering" normal status), so any event or
+// inspection in another view also ends its stay in the view it entered.
 func (l *logViewDurable) event(e vsr.Event) {
-	if e.Kind != vsr.EventStatus && e.Kind != vsr.EventRecovered {
-		return
-	}
 	l.normal = grow(l.normal, e.Replica)
+	in := &l.normal[e.Replica]
 	switch {
 	case e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
-		l.normal[e.Replica] = normalIn{ok: true, view: e.View, op: e.Op}
-	case e.Kind == vsr.EventRecovered, e.Text == "view_change", strings.HasPrefix(e.Text, "stopped"):
-		l.normal[e.Replica] = normalIn{}
+		*in = normalIn{ok: true, view: e.View, op: e.Op}
+	case e.Kind == vsr.EventRecovered, e.Text == "view_change", strings.HasPrefix(e.Text, "stopped"),
+		in.ok && e.View != in.view:
+		*in = normalIn{}
+	}
+}
+
+func (l *logViewDurable) inspect(replica int, in vsr.Inspection) {
+	l.normal = grow(l.normal, replica)
+	if n := &l.normal[replica]; n.ok && (in.View != n.view || in.Status != vsr.StatusNormal) {
+		*n = normalIn{}
 	}
 }
 
@@ -107,9 +117,9 @@ func (l *logViewDurable) ofView(lv uint32, op uint64) (sum checksum.Sum, present
 	return checksum.Sum{}, false, false
 }
 
-// check holds a replica's disk image to the log its durable log_view names. crashed: the
-// image is what a crash just left.
-func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage) *Violation {
+// check holds a replica's disk image to the log its durable log_view names; ops missing
+// from op excused on are explained by simulator damage (see damage).
+func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excused uint64) *Violation {
 	if !image.Valid || image.LogView == 0 {
 		return nil
 	}
@@ -134,8 +144,8 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage) *Viola
 	}
 	l.normal = grow(l.normal, replica)
 	in := l.normal[replica]
-	if !in.ok || in.view != lv {
-		return nil
+	if !in.ok || in.view != lv || image.View != lv {
+		return nil // not (or no longer) normal in the view its disk names
 	}
 	from := image.CheckpointOp
 	if replica < len(l.canon.executors) {
@@ -145,6 +155,8 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage) *Viola
 		want, present, known := l.ofView(lv, op)
 		e, ok := image.entry(op)
 		switch {
+		case !ok && op >= excused:
+			return nil // the replica is rewriting its log from damage the simulator injected
 		case !ok:
 			return fail(op, "its superblock durably names log_view %d, which it entered with ops up to %d, but op %d is not durably on its disk (durable checkpoint op %d)",
 				lv, in.op, op, image.CheckpointOp)

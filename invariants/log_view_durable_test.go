@@ -60,8 +60,22 @@ func TestLogViewDurableFiresOnAStaleEntry(t *testing.T) {
 // log_view its superblock names, but op 3 of the log it entered the view with is not on
 // its disk (the log_view was persisted before the log).
 func TestLogViewDurableFiresOnAMissingOpAtACrash(t *testing.T) {
+	// Not while it has moved on (an event of view 3), nor when its superblock names a newer
+	// view than its log_view (it truncates before persisting view 3's log_view).
 	s, disks := viewTwo(t)
-	disks.images[1].LogView = 2
+	disks.images[1].LogView, disks.images[1].View = 2, 3
+	disks.images[1].Entries = disks.images[1].Entries[:2]
+	s.OnCrash(30*ms, 1)
+	require.Nil(t, s.Violation())
+	s, disks = viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 2
+	disks.images[1].Entries = disks.images[1].Entries[:2]
+	s.OnEvent(20*ms, vsr.Event{Kind: vsr.EventRepair, Replica: 1, View: 3, Op: 3})
+	s.OnCrash(30*ms, 1)
+	require.Nil(t, s.Violation())
+
+	s, disks = viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 2
 	disks.images[1].Entries = disks.images[1].Entries[:2]
 	s.OnCrash(30*ms, 1)
 	v := s.Violation()

@@ -49,6 +49,7 @@ type Suite struct {
 	checkpoints checkpointMonotonic
 	copies      ackedDurable
 	logViews    logViewDurable
+	damage      damage
 	disks       DiskReader
 	// checkpointEvents counts checkpoints, to read every disk at every diskAllEvery-th.
 	checkpointEvents uint64
@@ -135,6 +136,7 @@ func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
 	s.report(s.primary.inspect(atNs, replica, in))
 	s.report(s.digests.inspect(atNs, replica, in))
 	s.report(s.acked.inspect(atNs, replica, in))
+	s.logViews.inspect(replica, in)
 	if s.disks != nil && s.checkpoints.restarting(replica, in) {
 		s.checkpoints.restarted(replica, s.readDisk(replica))
 	}
@@ -154,8 +156,9 @@ func (s *Suite) OnCrash(atNs int64, replica int) {
 	if s.disks != nil {
 		read := s.readDisk(replica)
 		image = &read
-		s.report(s.logViews.check(atNs, replica, image)) // what recovery will read
-		s.report(s.copies.check(atNs, replica, image))
+		excused := s.damage.excused(replica, image)
+		s.report(s.logViews.check(atNs, replica, image, excused)) // what recovery will read
+		s.report(s.copies.check(atNs, replica, image, excused))
 	}
 	s.checkpoints.crash(replica, image)
 	s.logViews.crash(replica)

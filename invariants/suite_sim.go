@@ -58,8 +58,9 @@ func (s *Suite) checkDisk(atNs int64, replica int) {
 		return
 	}
 	image := s.readDisk(replica)
-	s.report(s.copies.check(atNs, replica, &image))
-	s.report(s.logViews.check(atNs, replica, &image))
+	excused := s.damage.excused(replica, &image)
+	s.report(s.copies.check(atNs, replica, &image, excused))
+	s.report(s.logViews.check(atNs, replica, &image, excused))
 }
 
 // checkAllDisks reads every replica's disk: each one's checks, then the cluster-wide one.
@@ -70,8 +71,9 @@ func (s *Suite) checkAllDisks(atNs int64) {
 	images := make([]DiskImage, s.copies.replicas)
 	for i := range images {
 		images[i] = s.readDisk(i)
-		s.report(s.copies.check(atNs, i, &images[i]))
-		s.report(s.logViews.check(atNs, i, &images[i]))
+		excused := s.damage.excused(i, &images[i])
+		s.report(s.copies.check(atNs, i, &images[i], excused))
+		s.report(s.logViews.check(atNs, i, &images[i], excused))
 	}
 	s.report(s.copies.lastCopy(atNs, images))
 }
