@@ -134,3 +134,36 @@ func TestCanonicalCommitAcceptsAnUnreportedStateSync(t *testing.T) {
 	requireViolation(t, v, NameCanonicalCommit, 0, 11, 2, 40*ms)
 	require.Contains(t, v.Message, "ops 10..10 were skipped")
 }
+
+// TestCanonicalCommitFiresOnBytesThatDifferUnderOneChecksum: two replicas execute prepares
+// with the same header checksum but different bytes (a body the replica never checked).
+func TestCanonicalCommitFiresOnBytesThatDifferUnderOneChecksum(t *testing.T) {
+	s := NewSuite(3)
+	commitRange(s, 10*ms, 0, 1, 1, 3)
+	forged := commitEvent(1, 1, 2, "p2")
+	commitRange(s, 20*ms, 1, 1, 1, 1)
+	forged.Prepare = []byte("p2 with another body")
+	s.OnEvent(21*ms, forged)
+	v := s.Violation()
+	requireViolation(t, v, NameCanonicalCommit, 1, 2, 1, 21*ms)
+	require.Contains(t, v.Message, "the header's checksum claims bytes that differ")
+}
+
+// TestCanonicalCommitFiresOnBytesTheirPrimaryDidNotCreate: the first replica to execute op
+// 2 runs bytes other than those its primary created under that checksum.
+func TestCanonicalCommitFiresOnBytesTheirPrimaryDidNotCreate(t *testing.T) {
+	s := NewSuite(3)
+	for op, name := range []string{"", "p1", "p2"} {
+		if op > 0 {
+			s.OnPrepare(5*ms, Prepared{Replica: 0, View: 1, Op: uint64(op), Checksum: sum(name), Bytes: []byte(name),
+				Timestamp: trueEpoch + int64(op), ClockNs: trueEpoch, TrueNs: trueEpoch})
+		}
+	}
+	commitRange(s, 10*ms, 1, 1, 1, 1)
+	executed := commitEvent(1, 1, 2, "p2")
+	executed.Prepare = []byte("p2, a bit flipped")
+	s.OnEvent(11*ms, executed)
+	v := s.Violation()
+	requireViolation(t, v, NameCanonicalCommit, 1, 2, 1, 11*ms)
+	require.Contains(t, v.Message, "not those its primary 0 created in view 1")
+}

@@ -75,6 +75,10 @@ type swarmRun struct {
 	// type but keep their own Monitor.
 	alerts *swarmAlerts
 	knobs  swarmKnobs
+	// disks reads the simulated disks for the durability checks (durability.go); down
+	// watches the disks of down replicas for an operator's restore.
+	disks *durableDisks
+	down  []downDisk
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -96,6 +100,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.c = sim.NewCluster(opts)
+	run.wireDisks()
 	c := run.c
 	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
@@ -122,7 +127,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.inspect()
 		run.alerts.observe()
 	}
-	return run.finish(o, livenessTicks)
+	r := run.finish(o, livenessTicks)
+	run.checkerCounters(r.Counters)
+	return r
 }
 
 // inspect hands every running replica's state to the checkers, reporting crashes first.
@@ -137,6 +144,7 @@ func (run *swarmRun) inspect() {
 			run.suite.OnCrash(now, i)
 		}
 		run.incarnations[i] = r
+		run.watchDown(i, r == nil)
 		if r != nil {
 			run.suite.OnInspect(now, i, r.Inspect())
 		}
@@ -149,6 +157,9 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	}
 	if run.checked {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
+		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
+			run.durability = run.disks.checkAckDurable(e.Replica, e.Op, e.Checksum, "counted its own vote for")
+		}
 	}
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)
@@ -170,7 +181,10 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if run.c == nil || !ok {
 		return
 	}
-	switch command { // decode only the votes
+	switch command { // decode only the votes, and prepares as they are created
+	case vsr.CommandPrepare:
+		run.onPrepareSent(from, msg)
+		return
 	case vsr.CommandPrepareOK, vsr.CommandDoViewChange, vsr.CommandStartView:
 	default:
 		return
@@ -181,7 +195,10 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	}
 	run.suite.OnMessage(int64(run.c.Loop.Now()), m.Header)
 	if m.Header.Command == vsr.CommandPrepareOK && run.durability == "" {
-		run.durability = checkAckDurable(run.c, from, m.Header.Op, m.Header.Parent)
+		run.durability = run.disks.checkAckDurable(from, m.Header.Op, m.Header.Parent, "acknowledged")
+	}
+	if m.Header.Command == vsr.CommandStartView {
+		run.onStartViewSent(from, m)
 	}
 }
 
