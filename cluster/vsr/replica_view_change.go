@@ -466,16 +466,22 @@ func (r *Replica) onStartView(m Message) {
 		r.requestSync(int(h.Replica)) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
+	entering := r.status != StatusNormal || r.view != h.View
 	r.view = h.View
 	r.installLog(h.Op, headers, h.View)
-	r.transitionToNormalBackup(h.View)
+	r.enterNormalBackup(h.View, entering)
 	r.advanceCommitMax(h.Commit)
 	r.commitExecute()
 }
 
 func (r *Replica) transitionToNormalBackup(view uint32) {
+	r.enterNormalBackup(view, r.status != StatusNormal || r.view != view)
+}
+
+// enterNormalBackup makes the replica a normal backup of view; entering says whether that is
+// a change of status or view (announced as a status event).
+func (r *Replica) enterNormalBackup(view uint32, entering bool) {
 	assert.That(view >= r.view, "backup moved to an older view")
-	entering := r.status != StatusNormal || r.view != view
 	r.view = view
 	r.status = StatusNormal
 	r.viewChange = viewChangeState{}
