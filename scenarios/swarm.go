@@ -75,6 +75,9 @@ type swarmRun struct {
 	// type but keep their own Monitor.
 	alerts *swarmAlerts
 	knobs  swarmKnobs
+	// storage runs the storage truth check at recoveries and, in the swarm, the operator's
+	// storage verify at random times (storage_truth.go, storage_verify.go).
+	storage storageChecks
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -88,7 +91,7 @@ func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
 
 func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run := &swarmRun{swarm: overriddenSwarm(o), workload: sim.Stream(o.Seed, "workload"), load: true,
-		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs}
+		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs, storage: newStorageChecks(o.Seed)}
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
@@ -120,6 +123,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.nemesis.Step(c)
 		run.inspect()
 		run.alerts.observe()
+		if run.checked && run.broken == "" {
+			run.broken = run.storage.maybeVerify(c, tick)
+		}
 	}
 	return run.finish(o, livenessTicks)
 }
@@ -148,6 +154,9 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	}
 	if run.checked {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
+		if run.broken == "" {
+			run.broken = run.storage.onEvent(run.c, e)
+		}
 	}
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)

@@ -158,11 +158,13 @@ type DiskStats struct {
 }
 
 // diskFile is one file: pristine bytes, durable image, unsynced writes and fault overlays.
+// lost marks the sectors whose last write a crash lost (wholly or torn), until rewritten.
 type diskFile struct {
 	data     []byte
 	durable  []byte
 	volatile []volatileWrite
 	faults   map[int64]sectorFault
+	lost     map[int64]bool
 }
 
 // volatileWrite is a completed write not yet made durable: the post-write content of each
@@ -424,6 +426,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	}
 	d.resize(f, max(end, int64(len(f.data))))
 	copy(f.data[offset:], data)
+	f.markLost(first, count, nil)
 	d.writeSeq++
 	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.sectorCopies(first, count),
 		under: f.displace(first, count)}
@@ -529,6 +532,11 @@ func (f *diskFile) cut(size int64) {
 			delete(f.faults, s)
 		}
 	}
+	for s := range f.lost {
+		if s >= boundary {
+			delete(f.lost, s)
+		}
+	}
 	for i := range f.volatile {
 		w := &f.volatile[i]
 		var images [][]byte
@@ -557,6 +565,22 @@ func (f *diskFile) cut(size int64) {
 		})
 		for _, s := range landed {
 			f.disown(w.seq, s)
+		}
+	}
+}
+
+// markLost records, for count sectors from first, whether their last write was lost: those
+// that survive is false for (all of them if survive is nil) are not.
+func (f *diskFile) markLost(first, count int64, survive []bool) {
+	for i := int64(0); i < count; i++ {
+		switch {
+		case survive != nil && !survive[i]:
+			if f.lost == nil {
+				f.lost = map[int64]bool{}
+			}
+			f.lost[first+i] = true
+		case len(f.lost) > 0:
+			delete(f.lost, first+i)
 		}
 	}
 }

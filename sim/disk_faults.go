@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 
@@ -102,6 +103,7 @@ func (d *Disk) crashFile(name string, f *diskFile) {
 		}
 		survivals[k] = d.crashOutcome(name, w.id, w.first, len(w.images))
 		image = applyImages(image, w, survivals[k])
+		f.markLost(w.first, int64(len(w.images)), survivals[k])
 	}
 	f.rollBackOverlays(survivals)
 	f.data = image
@@ -172,13 +174,16 @@ func (d *Disk) landInflight() {
 			}
 		}
 		if end == 0 {
+			f.markLost(first, count, survive)
 			continue
 		}
 		if !d.fits(int64(len(f.data)), end) {
 			d.trace.Emit(LevelShort, d.node, "disk", "crash: in-flight write "+w.name+" "+
 				span(w.offset, len(w.data))+" does not fit, dropped")
+			f.markLost(first, count, make([]bool, count))
 			continue
 		}
+		f.markLost(first, count, survive)
 		d.resize(f, max(end, int64(len(f.data))))
 		for i, ok := range survive {
 			s := first + int64(i)
@@ -558,6 +563,67 @@ func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
 		}
 	}
 	return out
+}
+
+// Visible returns a copy of up to n bytes of a file from offset as a read would return them
+// now (with the overlays, if faults are enabled), fewer at the end of the file, or ErrIO if
+// a sector of the range has a latent error; it injects nothing and counts nothing. ErrNotExist
+// if the file does not exist.
+func (d *Disk) Visible(name string, offset, n int64) ([]byte, error) {
+	f := d.files[name]
+	if f == nil {
+		return nil, storage.ErrNotExist
+	}
+	size := int64(len(f.data))
+	if offset < 0 || offset >= size || n <= 0 {
+		return nil, nil
+	}
+	n = min(n, size-offset)
+	if d.faultsEnabled && f.latentIn(offset, n) {
+		return nil, storage.ErrIO
+	}
+	buf := bytes.Clone(f.data[offset : offset+n])
+	if d.faultsEnabled {
+		f.applyOverlays(buf, offset)
+	}
+	return buf, nil
+}
+
+// Names returns the names of the disk's files, sorted.
+func (d *Disk) Names() []string { return d.names() }
+
+// LostWrites returns, sorted, the sectors of a file whose last write a crash lost or tore
+// (the sector holds what an earlier write left there, or zeros) and that nothing rewrote
+// since: damage a crash did, without any fault.
+func (d *Disk) LostWrites(name string) []int64 {
+	f := d.files[name]
+	if f == nil || len(f.lost) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(f.lost))
+}
+
+// Snapshot returns a copy of the disk as it is now (files, unsynced writes, overlays, lost
+// writes), on loop, that injects no random fault and whose crashes lose nothing: a disk an
+// operator can inspect without disturbing this one (which draws nothing for it). rng draws
+// the copy's latencies.
+func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
+	opts := d.opts
+	opts.ReadFaultProbability, opts.ReadCorruptionProbability = 0, 0
+	opts.WriteCorruptionProbability, opts.WriteMisdirectProbability = 0, 0
+	opts.CrashLostProbability, opts.CrashTornProbability = 0, 0
+	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
+	c := NewDisk(loop, rng, trace, d.node, opts)
+	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
+	for name, f := range d.files {
+		volatile := slices.Clone(f.volatile)
+		for i := range volatile { // a truncate of the copy edits these in place; images never change
+			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
+		}
+		c.files[name] = &diskFile{data: bytes.Clone(f.data), durable: bytes.Clone(f.durable),
+			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
+	}
+	return c
 }
 
 // Written returns a copy of up to n bytes of a file from offset as the node wrote them (its
