@@ -272,10 +272,20 @@ func (m *refDisk) synced(name string, upTo uint64) {
 	f.history = slices.Clone(f.history[last+1:])
 }
 
-// truncated applies a truncate, durable at once: everything at or past size goes, and so do
-// the overlays of the sector holding size (the truncate rewrote it).
+// truncated applies a truncate, durable at once. One that shrinks the file removes
+// everything at or past size, and the overlays of the sector holding size (it rewrote that
+// sector); one that does not shrink it only sets the durable size.
 func (m *refDisk) truncated(name string, size int64) {
 	f := m.files[name]
+	shrinks := size < int64(len(f.now().data))
+	if int64(len(f.base.data)) > size {
+		f.base.data = f.base.data[:size]
+	} else {
+		f.base.grow(size)
+	}
+	if !shrinks {
+		return
+	}
 	boundary := size / refSectorSize
 	cutOver := func(over map[int64]refOverlay) {
 		for s := range over {
@@ -283,11 +293,6 @@ func (m *refDisk) truncated(name string, size int64) {
 				delete(over, s)
 			}
 		}
-	}
-	if int64(len(f.base.data)) > size {
-		f.base.data = f.base.data[:size]
-	} else {
-		f.base.grow(size)
 	}
 	cutOver(f.base.over)
 	var history []refEvent
