@@ -54,11 +54,17 @@ func (sc *storageChecks) mark(name string) {
 	sc.marks[name]++
 }
 
-// counters adds the coverage marks to a result's counters.
-func (sc *storageChecks) counters(counters map[string]uint64) {
+// counters adds the coverage marks to a result's counters, and how many sectors crashes
+// left damaged under a lost rewrite (disk.crash_kept_damage).
+func (sc *storageChecks) counters(c *sim.Cluster, counters map[string]uint64) {
 	for _, name := range storageMarks {
 		counters["coverage.check."+name] = sc.marks[name]
 	}
+	kept := uint64(0)
+	for i := 0; i < c.ReplicaCount(); i++ {
+		kept += c.Nodes[i].Disk.Stats().CrashKeptDamage
+	}
+	counters["disk.crash_kept_damage"] = kept
 }
 
 // onEvent runs the storage truth check when a replica has recovered from its disk, and

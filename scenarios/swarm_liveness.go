@@ -160,7 +160,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	for action, n := range run.nemesis.Counts() {
 		r.Counters["nemesis."+action] = n
 	}
-	run.storage.counters(r.Counters)
+	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
 	if run.alerts != nil {
 		run.alerts.mon.Counters(r.Counters)

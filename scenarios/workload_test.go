@@ -12,13 +12,16 @@ import (
 	"vopr/sim"
 )
 
-// TestWorkloadMixes: seeds draw different mixes, some without a kind, never without writes.
+// TestWorkloadMixes: seeds draw different mixes, some without a kind of write, never without
+// writes nor with reads below a fifth.
 func TestWorkloadMixes(t *testing.T) {
 	mixes := map[string]bool{}
 	left := [4]int{}
 	for seed := uint64(1); seed <= 200; seed++ {
 		m := drawWorkloadMix(seed)
-		require.Positive(t, m.weights[1]+m.weights[2]+m.weights[3], "seed %d writes nothing", seed)
+		writes := m.weights[1] + m.weights[2] + m.weights[3]
+		require.Positive(t, writes, "seed %d writes nothing", seed)
+		require.GreaterOrEqual(t, 4*m.weights[0], writes, "seed %d reads too little", seed)
 		require.Contains(t, []int{2, 4, 8}, m.keys)
 		mixes[m.String()] = true
 		for i, w := range m.weights {
@@ -29,13 +32,14 @@ func TestWorkloadMixes(t *testing.T) {
 		require.Equal(t, m, drawWorkloadMix(seed), "a seed's mix is its own")
 	}
 	require.Greater(t, len(mixes), 100)
-	for i := range left {
-		require.Positive(t, left[i], "%s is never left out", workloadKinds[i])
+	for i := range left[1:] {
+		require.Positive(t, left[i+1], "%s is never left out", workloadKinds[i+1])
 	}
 }
 
 // TestWorkloadCASExpectsWhatWasSeen: a cas expects a value the clients saw for its key (or
-// its absence), values are unique, and the counts add up.
+// its absence), values are unique, a key takes at most workloadKeyOps operations, and the
+// counts add up.
 func TestWorkloadCASExpectsWhatWasSeen(t *testing.T) {
 	w := newWorkload(sim.Stream(1, "workload"), workloadMix{weights: [4]int{1, 1, 1, 4}, keys: 2})
 	reply := func(status kv.Status, value string) client.Result {
@@ -43,9 +47,11 @@ func TestWorkloadCASExpectsWhatWasSeen(t *testing.T) {
 	}
 	values := map[string]bool{}
 	seen := map[string][]string{}
+	keyOps := map[string]int{}
 	for i := 0; i < 2000; i++ {
 		op := w.next(i%3, "p", false)
-		require.True(t, op.Key == "pk0" || op.Key == "pk1", op.Key)
+		require.Regexp(t, `^pk[01](\.[0-9]+)?$`, op.Key)
+		keyOps[op.Key]++
 		if op.Value != "" {
 			require.False(t, values[op.Value], "value %q twice", op.Value)
 			values[op.Value] = true
@@ -73,6 +79,10 @@ func TestWorkloadCASExpectsWhatWasSeen(t *testing.T) {
 	require.Equal(t, uint64(2000), counters["workload.op.get"]+counters["workload.op.put"]+
 		counters["workload.op.append"]+counters["workload.op.cas"])
 	require.Greater(t, counters["workload.op.cas"], counters["workload.op.put"])
+	require.Greater(t, len(keyOps), 2000/workloadKeyOps, "keys move on")
+	for key, n := range keyOps {
+		require.LessOrEqual(t, n, workloadKeyOps, key)
+	}
 }
 
 // BenchmarkSwarmLinearizability times the linearizability check of swarm seeds' histories
@@ -87,6 +97,9 @@ func BenchmarkSwarmLinearizability(b *testing.B) {
 			start := time.Now()
 			if v := h.Check(); v != nil {
 				b.Fatalf("seed %d: %v", seed, v)
+			}
+			if time.Since(start) > worst {
+				b.Logf("seed %d: %d operations checked in %s", seed, h.Len(), time.Since(start))
 			}
 			worst = max(worst, time.Since(start))
 			total += time.Since(start)

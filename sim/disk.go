@@ -155,6 +155,9 @@ type DiskStats struct {
 	// Crashes counts calls of Crash; TargetedFaults calls of CorruptSector and
 	// LatentSectorError.
 	Crashes, TargetedFaults uint64
+	// CrashKeptDamage counts sectors a crash left damaged because it lost the rewrite that
+	// had covered the damage (see Crash).
+	CrashKeptDamage uint64
 }
 
 // diskFile is one file: pristine bytes, durable image, unsynced writes and fault overlays.

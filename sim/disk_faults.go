@@ -105,7 +105,7 @@ func (d *Disk) crashFile(name string, f *diskFile) {
 		image = applyImages(image, w, survivals[k])
 		f.markLost(w.first, int64(len(w.images)), survivals[k])
 	}
-	f.rollBackOverlays(survivals)
+	d.stats.CrashKeptDamage += f.rollBackOverlays(survivals)
 	f.data = image
 	f.volatile = nil
 }
@@ -122,8 +122,10 @@ type sectorEvent struct {
 // landings) in order; the overlay standing after an event is the event's own or a fault of
 // its own placed since (a write replaces the overlay). Walking back from the newest event,
 // the overlay standing after the last kept event is the answer; an event that was lost is
-// skipped unless a fault of its own struck after it.
-func (f *diskFile) rollBackOverlays(survivals [][]bool) {
+// skipped unless a fault of its own struck after it. It returns how many sectors got back an
+// overlay that a lost write had displaced.
+func (f *diskFile) rollBackOverlays(survivals [][]bool) uint64 {
+	restored := uint64(0)
 	events := map[int64][]sectorEvent{}
 	for k, w := range f.volatile {
 		survive := survivals[k]
@@ -141,19 +143,23 @@ func (f *diskFile) rollBackOverlays(survivals [][]bool) {
 		}
 	}
 	for s, history := range events {
-		overlay := f.faults[s]
+		overlay, displaced := f.faults[s], false
 		for k := len(history) - 1; k >= 0; k-- {
 			if history[k].kept || (overlay.kind != "" && overlay.owner == 0) {
 				break
 			}
-			overlay = history[k].under
+			overlay, displaced = history[k].under, true
 		}
 		if overlay.kind == "" {
 			delete(f.faults, s)
-		} else {
-			f.putFault(s, overlay)
+			continue
 		}
+		if displaced {
+			restored++
+		}
+		f.putFault(s, overlay)
 	}
+	return restored
 }
 
 // landInflight lands the surviving sectors of writes that were in flight at the crash.

@@ -651,6 +651,7 @@ func TestDiskCrashKeepsDamageUnderLostRewrite(t *testing.T) {
 		h.disk.Crash()
 		h.disk.checkInvariants()
 		require.Equal(t, before, h.disk.Faults(), "a crash that loses the rewrite brings the damage back")
+		require.Equal(t, uint64(1), h.disk.Stats().CrashKeptDamage)
 		got, err := h.read("f", diskSector, diskSector)
 		require.False(t, err == nil && bytes.Equal(got, diskSectorsOf(3)[diskSector:2*diskSector]),
 			"the damaged sector reads intact after a crash lost its rewrite")
