@@ -138,6 +138,22 @@ func readWrittenLog(disk *sim.Disk, name string) writtenLog {
 	return log
 }
 
+// newest keeps, of the entries of each op, the last one in the segment: the one written
+// after the others (an earlier one is a leftover the engine wrote past).
+func (log writtenLog) newest() writtenLog {
+	last := map[uint64]int64{}
+	for _, e := range log {
+		last[e.op] = max(last[e.op], e.offset)
+	}
+	var out writtenLog
+	for _, e := range log {
+		if e.offset == last[e.op] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // holds reports whether the node wrote body as op's entry.
 func (log writtenLog) holds(op uint64, body []byte) bool {
 	for _, e := range log {

@@ -211,11 +211,14 @@ func TestStorageVerifyCheckFires(t *testing.T) {
 }
 
 // TestSwarmRunsStorageVerify: over a few swarm seeds, verify runs, meets damage, and every
-// report holds.
+// report holds; seed 647 has an op written twice in its segment, the first copy left over
+// inside a damaged region (the check once took it for the op's entry).
 func TestSwarmRunsStorageVerify(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs swarm seeds")
 	}
+	r := runSwarm(Options{Seed: 647})
+	require.Equal(t, Pass, r.Outcome, "seed 647: %s", r.Reason)
 	marks := map[string]uint64{}
 	for seed := uint64(1); seed <= 30 && marks["coverage.check.storage_verify_damage"] == 0; seed++ {
 		r := runSwarm(Options{Seed: seed})
