@@ -147,6 +147,11 @@ func StorageVerify(c *sim.Cluster, i int, done func(storage.VerifyReport, error)
 		c.Loop.After(0, func() { done(storage.VerifyReport{}, err) })
 		return
 	}
+	verifyDisk(disk, done)
+}
+
+// verifyDisk is the work of StorageVerify on a disk.
+func verifyDisk(disk storage.FS, done func(storage.VerifyReport, error)) {
 	storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 		if err != nil {
 			done(storage.VerifyReport{Problems: []storage.Problem{{Offset: -1, Reason: "open: " + err.Error()}}},

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"vopr/cluster/client"
@@ -35,8 +34,6 @@ func drawSwarm(seed uint64) faults.Swarm { return faults.DrawSwarm(sim.Stream(se
 const (
 	swarmFaultTicksDefault    = 3000
 	swarmLivenessTicksDefault = 3000
-	// swarmKeys is the workload's key space: small, so that operations contend.
-	swarmKeys = 8
 )
 
 // swarmRun is one run of the swarm: the cluster, its checkers, the workload and the
@@ -79,6 +76,11 @@ type swarmRun struct {
 	// watches the disks of down replicas for an operator's restore.
 	disks *durableDisks
 	down  []downDisk
+	// storage runs the storage truth check at recoveries and, in the swarm, the operator's
+	// storage verify at random times (storage_truth.go, storage_verify.go).
+	storage storageChecks
+	// work draws the clients' operations (workload.go).
+	work *workload
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -86,13 +88,17 @@ type swarmKnobs struct {
 	// afterConverged runs once when the healed cluster has converged, before the alert hold:
 	// a fault injected there must make the health check fail.
 	afterConverged func(c *sim.Cluster)
+	// beforeFinish sees the clients' history before the end-of-run checks (the
+	// linearizability benchmark times its check).
+	beforeFinish func(h *invariants.History)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
 
 func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run := &swarmRun{swarm: overriddenSwarm(o), workload: sim.Stream(o.Seed, "workload"), load: true,
-		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs}
+		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs, storage: newStorageChecks(o.Seed)}
+	run.work = newWorkload(run.workload, drawWorkloadMix(o.Seed))
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
@@ -126,6 +132,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.nemesis.Step(c)
 		run.inspect()
 		run.alerts.observe()
+		if run.checked && run.broken == "" {
+			run.broken = run.storage.maybeVerify(c, tick)
+		}
 	}
 	r := run.finish(o, livenessTicks)
 	run.checkerCounters(r.Counters)
@@ -159,6 +168,9 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
 		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
 			run.durability = run.disks.checkAckDurable(e.Replica, e.Op, e.Checksum, "counted its own vote for")
+		}
+		if run.broken == "" {
+			run.broken = run.storage.onEvent(run.c, e)
 		}
 	}
 	if run.onReplicaEvent != nil {
@@ -213,11 +225,10 @@ func (run *swarmRun) clientTick(i int) {
 		cl.Submit(nil, nil) // opens the session; the operation comes on a later tick
 		return
 	}
-	op := randomOp(run.workload, i)
-	op.Key = run.keyPrefix + op.Key
-	if run.deletes && run.workload.IntN(8) == 0 {
-		op = kv.Op{Kind: kv.KindDelete, Key: op.Key}
+	if run.work == nil {
+		run.work = newWorkload(run.workload, defaultWorkloadMix) // a runbook scenario's
 	}
+	op := run.work.next(i, run.keyPrefix, run.deletes)
 	history := run.suite.History()
 	id := -1
 	if run.checked {
@@ -227,6 +238,7 @@ func (run *swarmRun) clientTick(i int) {
 		if r.Outcome == client.OK {
 			run.acked++
 		}
+		run.work.observe(op, r)
 		if id >= 0 {
 			history.Complete(id, r, int64(run.c.Loop.Now()))
 		}
@@ -236,20 +248,5 @@ func (run *swarmRun) clientTick(i int) {
 	})
 	if !accepted {
 		panic("swarm: an idle, registered client refused a request")
-	}
-}
-
-func randomOp(r *rand.Rand, clientIndex int) kv.Op {
-	key := fmt.Sprintf("k%d", r.IntN(swarmKeys))
-	value := fmt.Sprintf("c%d.%d", clientIndex, r.Uint32()%1000)
-	switch r.IntN(10) {
-	case 0, 1, 2:
-		return kv.Op{Kind: kv.KindGet, Key: key}
-	case 3, 4, 5:
-		return kv.Op{Kind: kv.KindPut, Key: key, Value: value}
-	case 6, 7:
-		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + value}
-	default:
-		return kv.Op{Kind: kv.KindCAS, Key: key, Value: value, ExpectedAbsent: true}
 	}
 }

@@ -41,6 +41,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		return run.result(r, Liveness, fmt.Sprintf("no convergence within %d ticks after heal (progressed=%t): %s",
 			livenessTicks, progressed, run.describe()))
 	}
+	if run.knobs.beforeFinish != nil {
+		run.knobs.beforeFinish(run.suite.History())
+	}
 	if v := run.suite.Finish(); v != nil {
 		return run.result(r, Correctness, v.Error())
 	}
@@ -158,6 +161,8 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["nemesis."+action] = n
 	}
 	run.nemesis.Marks().Report(r.Counters)
+	run.storage.counters(c, r.Counters)
+	run.work.counters(r.Counters)
 	if run.alerts != nil {
 		run.alerts.mon.Counters(r.Counters)
 	}

@@ -566,6 +566,44 @@ func TestStorageTornWriteDetected(t *testing.T) {
 	}
 }
 
+// TestStorageLostRepairLeavesDamage: an entry repaired in place (Append of the same op,
+// rewritten over its own extent) whose rewrite a crash loses before the sync is still
+// damaged after the crash, and Open reports it faulty again; once a rewrite is synced, it is
+// intact. (The disk used to forget the damage under a lost rewrite and show the old, intact
+// bytes: a repair looked durable when it was not.)
+func TestStorageLostRepairLeavesDamage(t *testing.T) {
+	opts := engineDiskOptions(16 << 20)
+	opts.CrashLostProbability = 1
+	const n, victim = 7, 2
+	for _, latent := range []bool{false, true} {
+		d := newEngineDisk(t, 5, opts)
+		d.fill(faultOptions, n, faultBody)
+		p := d.places()[victim]
+		if latent {
+			d.disk.LatentSectorError(p.file, p.offset+storage.SectorSize)
+		} else {
+			d.disk.CorruptSector(p.file, p.offset+storage.SectorSize)
+		}
+		s, rec := d.mustOpen(faultOptions)
+		require.Equal(t, []uint64{victim}, rec.Faulty)
+		writes := d.disk.Stats().Writes
+		s.Append(storage.Entry{Op: victim, Body: faultBody(victim)}, func(error) { t.Fatal("the repair completed") })
+		for d.disk.Stats().Writes == writes {
+			require.True(t, d.loop.Step())
+		}
+		require.Empty(t, d.disk.Faults(), "the rewrite's completion shows the sector rewritten")
+		d.disk.Crash()
+		require.Equal(t, uint64(1), d.disk.Stats().CrashLost)
+		s, rec = d.mustOpen(faultOptions)
+		require.Equal(t, []uint64{victim}, rec.Faulty, "latent %v: the lost repair left the damage", latent)
+		require.NoError(t, d.append(s, victim, faultBody(victim)))
+		d.disk.Crash()
+		_, rec = d.mustOpen(faultOptions)
+		require.Empty(t, rec.Faulty, "a synced repair survives")
+		requireBodies(t, rec, faultBody)
+	}
+}
+
 // TestStorageMisdirectedAppendDetected: one append's writes land elsewhere in its segment
 // (WriteMisdirectProbability 1 while faults are on: the entry and its redundant record). The
 // append is acknowledged (the disk does not know), but Open reports the op faulty or, with
