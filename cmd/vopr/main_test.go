@@ -15,6 +15,7 @@ import (
 	"vopr/faults"
 	"vopr/internal/coverage"
 	"vopr/invariants"
+	"vopr/report"
 	"vopr/scenarios"
 	"vopr/sim"
 )
@@ -75,9 +76,9 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 		{[]string{"check-determinism", "--seed", ""}, seedForms},
 		{[]string{"check-determinism", "--seed", "0x"}, seedForms},
 		{[]string{"replay"}, "expected a SEED first"},
-		{[]string{"frobnicate"}, "expected one of run, replay, list, check-determinism, swarm, gate, shrink"},
+		{[]string{"frobnicate"}, "expected one of run, replay, list, check-determinism, swarm, merge, gate, shrink, version"},
 		{[]string{"frobnicate"}, "seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit"},
-		{[]string{"run", "--bogus"}, "accepted flags: --json, --log, --scenario, --seed, --seeds, --ticks-max, --trace"},
+		{[]string{"run", "--bogus"}, "accepted flags: --html, --json, --log, --mutation, --scenario, --seed, --seeds, --ticks-max, --trace"},
 		{[]string{"replay", "1", "--bogus"}, "accepted flags: --log, --scenario, --ticks-max"},
 		{[]string{"check-determinism", "--json", "x"}, "accepted flags: --scenario, --seed, --seeds, --ticks-max"},
 		{[]string{"run", "--seed"}, "flag needs an argument"},
@@ -110,9 +111,10 @@ func TestSwarmRunsABatchInSeedOrder(t *testing.T) {
 	code, two, _ := vopr("swarm", "--scenario", "echo", "--seed", "5", "--seeds", "4", "--jobs", "3", "--ticks-max", "200",
 		"--junit", junit, "--json", js)
 	require.Equal(t, exitPass, code)
-	strip := func(s string) string { // wall time and rate vary; everything else must not
+	wallAndRate := regexp.MustCompile(`(?m)^(\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+)\s+\S+\s+\S+$`)
+	strip := func(s string) string { // the first line (jobs), wall time and rate vary; everything else must not
 		lines := strings.Split(strings.TrimSpace(s), "\n")
-		return strings.Join(lines[1:len(lines)-1], "\n")
+		return wallAndRate.ReplaceAllString(strings.Join(lines[1:], "\n"), "$1")
 	}
 	require.Equal(t, strip(one), strip(two))
 	require.Contains(t, two, "seeds     passed")
@@ -233,8 +235,9 @@ func TestRunWritesJSONAndTrace(t *testing.T) {
 	require.Equal(t, exitLiveness, code, stderr)
 	data, err := os.ReadFile(jsonPath)
 	require.NoError(t, err)
-	var results []jsonResult
-	require.NoError(t, json.Unmarshal(data, &results))
+	var doc report.BatchJSON
+	require.NoError(t, json.Unmarshal(data, &doc))
+	results := doc.Results
 	require.Len(t, results, 2)
 	for i, r := range results {
 		require.Equal(t, uint64(3+i), r.Seed)
@@ -330,8 +333,8 @@ func TestHelp(t *testing.T) {
 
 func TestWorstExit(t *testing.T) {
 	r := func(o scenarios.Outcome) scenarios.Result { return scenarios.Result{Outcome: o} }
-	require.Equal(t, exitPass, worstExit(nil))
-	require.Equal(t, exitPass, worstExit([]scenarios.Result{r(scenarios.Pass)}))
-	require.Equal(t, exitLiveness, worstExit([]scenarios.Result{r(scenarios.Pass), r(scenarios.Liveness)}))
-	require.Equal(t, exitCorrectness, worstExit([]scenarios.Result{r(scenarios.Liveness), r(scenarios.Correctness), r(scenarios.Liveness)}))
+	require.Equal(t, exitPass, report.WorstExit(nil))
+	require.Equal(t, exitPass, report.WorstExit([]scenarios.Result{r(scenarios.Pass)}))
+	require.Equal(t, exitLiveness, report.WorstExit([]scenarios.Result{r(scenarios.Pass), r(scenarios.Liveness)}))
+	require.Equal(t, exitCorrectness, report.WorstExit([]scenarios.Result{r(scenarios.Liveness), r(scenarios.Correctness), r(scenarios.Liveness)}))
 }

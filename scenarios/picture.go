@@ -1,0 +1,7 @@
+package scenarios
+
+// Picture collects what the picture of a run shows (package picture draws it).
+type Picture struct{}
+
+// NewPicture returns an empty Picture for Options.Picture.
+func NewPicture() *Picture { return &Picture{} }
