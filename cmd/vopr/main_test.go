@@ -79,7 +79,7 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 		{[]string{"frobnicate"}, "expected one of run, replay, list, check-determinism, swarm, merge, gate, shrink, version"},
 		{[]string{"frobnicate"}, "seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit"},
 		{[]string{"run", "--bogus"}, "accepted flags: --html, --json, --log, --mutation, --scenario, --seed, --seeds, --ticks-max, --trace"},
-		{[]string{"replay", "1", "--bogus"}, "accepted flags: --log, --scenario, --ticks-max"},
+		{[]string{"replay", "1", "--bogus"}, "accepted flags: --html, --log, --mutation, --scenario, --ticks-max"},
 		{[]string{"check-determinism", "--json", "x"}, "accepted flags: --scenario, --seed, --seeds, --ticks-max"},
 		{[]string{"run", "--seed"}, "flag needs an argument"},
 		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope": expected one of ` + fmt.Sprint(scenarios.Names())},
