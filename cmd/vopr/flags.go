@@ -128,8 +128,15 @@ func (f *runFlags) seedList() ([]uint64, error) {
 	return seeds, nil
 }
 
-// seedsUnset is --seeds when not given.
-const seedsUnset = -1
+// seedsUnset is --seeds when not given (no count a user types).
+const seedsUnset = math.MinInt
+
+// given reports whether the flag name was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
 
 func (f *runFlags) level() (sim.Level, error) {
 	l, err := sim.ParseLevel(f.log)

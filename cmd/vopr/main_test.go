@@ -86,10 +86,10 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 		{[]string{"check-determinism", "--scenario", "nope"}, "expected one of " + fmt.Sprint(scenarios.Names())},
 		{[]string{"replay", "1", "--scenario", "nope"}, "expected one of " + fmt.Sprint(scenarios.Names())},
 		{[]string{"run", "--log", "loud"}, "expected none, short or full"},
-		{[]string{"run", "--seeds", "-1"}, "expected a positive count"},
+		{[]string{"run", "--seeds", "-1"}, "expected a seed count >= 1"},
 		{[]string{"run", "--ticks-max", "-1"}, "expected a positive tick count"},
 		{[]string{"run", "--seed", "1", "extra"}, `unexpected argument "extra"`},
-		{[]string{"list", "bogus"}, "expected scenarios, faults, invariants or marks"},
+		{[]string{"list", "bogus"}, "expected scenarios, faults, invariants, marks or mutations"},
 		{[]string{"list", "scenarios", "faults"}, "expected at most one of scenarios, faults, invariants, marks"},
 	}
 	for _, c := range cases {

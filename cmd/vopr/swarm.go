@@ -23,6 +23,8 @@ type swarmFlags struct {
 	jobs     int
 	shard    string
 	junit    string
+	// seedsGiven and durationGiven: the flags were set (0 is then an error, not a default).
+	seedsGiven, durationGiven bool
 }
 
 const swarmSeedsDefault = 100
@@ -37,8 +39,8 @@ func cmdSwarm(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlagSet("swarm")
 	fs.StringVar(&f.scenario, "scenario", "swarm", "scenario to run (vopr list scenarios)")
 	fs.StringVar(&f.seed, "seed", "", "first seed (default: random, printed; required with --shard)")
-	fs.IntVar(&f.seeds, "seeds", -1, "number of seeds (default 100 unless --duration)")
-	fs.DurationVar(&f.duration, "duration", -1, "run seeds until this much wall time has passed (e.g. 10m)")
+	fs.IntVar(&f.seeds, "seeds", 0, "number of seeds (default 100 unless --duration)")
+	fs.DurationVar(&f.duration, "duration", 0, "run seeds until this much wall time has passed (e.g. 10m)")
 	fs.IntVar(&f.jobs, "jobs", 1, "seeds run at once")
 	fs.StringVar(&f.shard, "shard", "", "I/N: run only the seeds whose index is I modulo N")
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget per seed (0: scenario default)")
@@ -48,6 +50,7 @@ func cmdSwarm(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
+	f.seedsGiven, f.durationGiven = given(fs, "seeds"), given(fs, "duration")
 	plan, err := f.plan()
 	if err != nil {
 		return 0, err
@@ -99,10 +102,10 @@ func (f *swarmFlags) plan() (report.Batch, error) {
 	if b.FirstSeed, err = f.swarmStart(b.ShardCount); err != nil {
 		return b, err
 	}
-	if f.seeds == -1 && f.duration == -1 {
+	if !f.seedsGiven && !f.durationGiven {
 		f.seeds = swarmSeedsDefault
 	}
-	b.Seeds = max(f.seeds, 0)
+	b.Seeds = f.seeds
 	if b.Seeds > 0 && b.FirstSeed > math.MaxUint64-uint64(b.Seeds*b.ShardCount-1) {
 		return b, usagef("swarm: --seed %d with %d seed(s) x %d shard(s) runs past the largest seed 2^64-1", b.FirstSeed, b.Seeds, b.ShardCount)
 	}
@@ -126,11 +129,11 @@ func (f *swarmFlags) checkCounts() error {
 	switch {
 	case f.jobs < 1:
 		return usagef("swarm: --jobs %d: expected at least 1", f.jobs)
-	case f.seeds != -1 && f.seeds < 1:
+	case f.seedsGiven && f.seeds < 1:
 		return usagef("swarm: --seeds %d: expected a seed count >= 1", f.seeds)
-	case f.duration != -1 && f.duration <= 0:
+	case f.durationGiven && f.duration <= 0:
 		return usagef("swarm: --duration %s: expected a wall time > 0 (e.g. 10m)", f.duration)
-	case f.seeds != -1 && f.duration != -1:
+	case f.seedsGiven && f.durationGiven:
 		return usagef("swarm: expected either --seeds N or --duration D, not both")
 	}
 	return nil
@@ -185,7 +188,7 @@ func runCampaign(plan report.Batch, f swarmFlags, stdout, stderr io.Writer) ([]s
 		case <-done:
 		}
 	}()
-	duration := max(f.duration, 0)
+	duration := f.duration
 	p := newProgress(stderr, plan.Seeds, duration)
 	p.start()
 	defer p.stop()
