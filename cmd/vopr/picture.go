@@ -1,11 +1,7 @@
 package main
 
-import (
-	"errors"
-
-	"vopr/scenarios"
-)
+import "vopr/scenarios"
 
 func writePicture(path string, p *scenarios.Picture, r scenarios.Result, rp scenarios.Replay) error {
-	return errors.New("not yet")
+	return scenarios.WritePicture(path, p, r, rp)
 }
