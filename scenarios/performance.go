@@ -136,6 +136,9 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 		},
 	})
 	c.Trace.Out, c.Trace.Level = nil, o.Log // the per-op trace of a load run is too large to print
+	if o.Picture != nil {
+		o.Picture.attach(c, suite.History()) // the picture shows the last load run (no faults to sample)
+	}
 	load := &closedLoop{c: c, suite: suite, workload: sim.Stream(o.Seed, fmt.Sprintf("workload/%d", batch))}
 	for i := 0; i < clients; i++ {
 		i := i

@@ -79,6 +79,8 @@ type swarmRun struct {
 	// watches the disks of down replicas for an operator's restore.
 	disks *durableDisks
 	down  []downDisk
+	// picture, if set, records the run for its picture (Options.Picture).
+	picture *Picture
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -101,8 +103,8 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
+	run.attachTrace(o)
 	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
@@ -134,6 +136,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 
 // inspect hands every running replica's state to the checkers, reporting crashes first.
 func (run *swarmRun) inspect() {
+	if run.picture != nil {
+		run.picture.sample()
+	}
 	if !run.checked {
 		return
 	}
