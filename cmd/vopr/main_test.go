@@ -362,3 +362,65 @@ func TestMutationNeedsAMutantsBinary(t *testing.T) {
 	require.Contains(t, out, "forget_client_table")
 	require.Contains(t, out, "go build -tags vopr_mutants")
 }
+
+// Bad input exits 64 before anything runs; an unwritable report path is found before the
+// run and exits 74 (never 1, which means a correctness failure); -h and --help print the
+// usage and exit 0.
+func TestStrictInputAndHonestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "a-file")
+	require.NoError(t, os.WriteFile(blocker, []byte("x"), 0o644))
+	unwritable := filepath.Join(blocker, "report.json") // a path under a regular file
+	multi := filepath.Join(dir, "two.yaml")
+	require.NoError(t, os.WriteFile(multi, []byte("budget: 1m\nscenarios:\n  - name: echo\n    seeds: 1\n---\nbudget: 2m\n"), 0o644))
+	empty := filepath.Join(dir, "empty.yaml")
+	require.NoError(t, os.WriteFile(empty, []byte("# nothing but a comment\n"), 0o644))
+	separator := filepath.Join(dir, "separator.yaml")
+	require.NoError(t, os.WriteFile(separator, []byte("---\n"), 0o644))
+	gate := filepath.Join(dir, "gate.yaml")
+	require.NoError(t, os.WriteFile(gate, []byte("budget: 1m\njson: "+unwritable+"\nscenarios:\n  - name: echo\n    seeds: 1\n"), 0o644))
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", "--seeds", "0"}, exitUsage, "--seeds 0: expected a seed count >= 1"},
+		{[]string{"swarm", "--scenario", "echo", "--seeds", "0"}, exitUsage, "--seeds 0: expected a seed count >= 1"},
+		{[]string{"check-determinism", "--seeds", "0"}, exitUsage, "--seeds 0"},
+		{[]string{"swarm", "--scenario", "echo", "--duration", "0s"}, exitUsage, "--duration 0s: expected a wall time > 0"},
+		{[]string{"swarm", "--scenario", "echo", "--seeds", "2", "--duration", "1s"}, exitUsage, "not both"},
+		{[]string{"run", "--seed", "18446744073709551615", "--seeds", "2"}, exitUsage, "runs past the largest seed 2^64-1"},
+		{[]string{"swarm", "--scenario", "echo", "--seed", "18446744073709551615", "--seeds", "2"}, exitUsage, "runs past the largest seed"},
+		{[]string{"swarm", "--scenario", "echo", "--seed", "18446744073709551614", "--seeds", "1", "--shard", "1/3"}, exitUsage, "runs past the largest seed"},
+		{[]string{"swarm", "--scenario", "echo", "--shard", "1/4", "--seeds", "1"}, exitUsage, "--shard needs --seed S"},
+		{[]string{"run", "--scenario", "performance", "--seed", "1", "--ticks-max", "50"}, exitUsage, "performance: --ticks-max 50: expected 0"},
+		{[]string{"gate", "--config", multi}, exitUsage, "two.yaml:5: a second YAML document"},
+		{[]string{"gate", "--config", empty}, exitUsage, "empty config"},
+		{[]string{"gate", "--config", separator}, exitUsage, "top level: empty: expected a mapping"},
+		{[]string{"run", "--seed", "1", "--json", unwritable}, exitIOError, "report " + unwritable},
+		{[]string{"run", "--seed", "1", "--trace", unwritable}, exitIOError, "not a directory"},
+		{[]string{"run", "--seed", "1", "--html", unwritable}, exitIOError, "not a directory"},
+		{[]string{"swarm", "--scenario", "echo", "--seed", "1", "--seeds", "1", "--junit", unwritable}, exitIOError, "not a directory"},
+		{[]string{"gate", "--config", gate}, exitIOError, "not a directory"},
+		{[]string{"merge", "--json", unwritable, gate}, exitIOError, "not a directory"},
+	} {
+		code, stdout, stderr := vopr(c.args...)
+		require.Equal(t, c.code, code, "%q: %s", c.args, stderr)
+		require.Contains(t, stderr, c.want, "%q", c.args)
+		require.Empty(t, stdout, "%q: nothing runs", c.args)
+	}
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"run", "-h"}, {"replay", "--help"}, {"swarm", "-h"}, {"gate", "--help"},
+		{"shrink", "-h"}, {"merge", "-h"}, {"version", "-h"}, {"check-determinism", "--help"}} {
+		code, stdout, stderr := vopr(args...)
+		require.Equal(t, exitPass, code, "%q: %s", args, stderr)
+		require.Contains(t, stdout, "usage:", "%q", args)
+	}
+}
+
+// performance honours --ticks-max: half of the budget per load run, its warm-up first, the
+// rest measured.
+func TestPerformanceHonoursTicksMax(t *testing.T) {
+	code, stdout, stderr := vopr("run", "--scenario", "performance", "--seed", "1", "--ticks-max", "202")
+	require.Contains(t, []int{exitPass, exitLiveness}, code, stderr)
+	require.Contains(t, stdout, " sim_time=2.020s ", "two runs of 101 ticks: 10.10 ms x 202")
+}

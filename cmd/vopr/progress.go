@@ -63,7 +63,7 @@ func (p *progress) start() {
 	}()
 }
 
-// stop ends the reports and clears the terminal line.
+// stop ends the reports: it clears the terminal line, or prints a last plain one.
 func (p *progress) stop() {
 	close(p.quit)
 	p.stopped.Wait()
@@ -71,7 +71,9 @@ func (p *progress) stop() {
 	defer p.mu.Unlock()
 	if p.tty {
 		fmt.Fprint(p.stderr, "\r\033[K")
+		return
 	}
+	fmt.Fprintln(p.stderr, p.line())
 }
 
 // add counts a finished seed; a failure is printed at once on w with its replay command.

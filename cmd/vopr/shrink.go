@@ -74,6 +74,9 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 
 func parseShrinkFlags(args []string) (shrinkFlags, uint64, error) {
 	f := shrinkFlags{}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return f, 0, helpRequested{}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return f, 0, usagef("shrink: expected a SEED first (decimal u64, 0x hex or 40-hex git commit)")
 	}
