@@ -138,22 +138,9 @@ func cmdVersion(args []string, stdout io.Writer) (int, error) {
 // would: the verdict table, the failures by signature, the counters summed, the coverage
 // judged over the union, and the usual exit code.
 func cmdMerge(args []string, stdout io.Writer) (int, error) {
-	var jsonOut, junitOut string
-	fs := newFlagSet("merge")
-	fs.StringVar(&jsonOut, "json", "", "write the merged results as JSON to FILE")
-	fs.StringVar(&junitOut, "junit", "", "write the merged results as JUnit XML to FILE")
-	var files []string
-	for len(args) > 0 { // files and flags in any order
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0, helpRequested{}
-			}
-			return 0, usagef("merge: %v (accepted flags: %s)", err, flagNames(fs))
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			files, args = append(files, args[0]), args[1:]
-		}
+	files, jsonOut, junitOut, err := parseMerge(args)
+	if err != nil {
+		return 0, err
 	}
 	for _, path := range []string{jsonOut, junitOut} {
 		if err := report.CheckWritable(path); err != nil {
@@ -173,4 +160,44 @@ func cmdMerge(args []string, stdout io.Writer) (int, error) {
 		return 0, err
 	}
 	return report.WorstExit(b.Results), nil
+}
+
+// parseMerge parses vopr merge's arguments: report files and flags in any order.
+func parseMerge(args []string) (files []string, jsonOut, junitOut string, err error) {
+	fs := newFlagSet("merge")
+	fs.StringVar(&jsonOut, "json", "", "write the merged results as JSON to FILE")
+	fs.StringVar(&junitOut, "junit", "", "write the merged results as JUnit XML to FILE")
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, "", "", helpRequested{}
+			}
+			return nil, "", "", usagef("merge: %v (accepted flags: %s)", err, flagNames(fs))
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			files, args = append(files, args[0]), args[1:]
+		}
+	}
+	if len(files) == 0 {
+		return nil, "", "", usagef("merge: expected one or more JSON reports (vopr swarm --json FILE)")
+	}
+	return files, jsonOut, junitOut, nil
+}
+
+// checkInvocation checks a vopr command line without running it or touching any file: what
+// deploy/ runs must parse (TestDeployManifestsRunValidInvocations).
+func checkInvocation(args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	switch args[0] {
+	case "swarm":
+		_, _, err := parseSwarm(args[1:])
+		return err
+	case "merge":
+		_, _, _, err := parseMerge(args[1:])
+		return err
+	}
+	return usagef("checkInvocation: %q is not a campaign command (swarm, merge)", args[0])
 }

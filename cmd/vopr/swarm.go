@@ -35,23 +35,7 @@ const swarmSeedsDefault = 100
 // verdict table, the failures grouped by signature, the counters and the coverage never
 // reached. Each seed is still one single-threaded, deterministic simulation.
 func cmdSwarm(args []string, stdout, stderr io.Writer) (int, error) {
-	f := swarmFlags{runFlags: runFlags{log: "none"}}
-	fs := newFlagSet("swarm")
-	fs.StringVar(&f.scenario, "scenario", "swarm", "scenario to run (vopr list scenarios)")
-	fs.StringVar(&f.seed, "seed", "", "first seed (default: random, printed; required with --shard)")
-	fs.IntVar(&f.seeds, "seeds", 0, "number of seeds (default 100 unless --duration)")
-	fs.DurationVar(&f.duration, "duration", 0, "run seeds until this much wall time has passed (e.g. 10m)")
-	fs.IntVar(&f.jobs, "jobs", 1, "seeds run at once")
-	fs.StringVar(&f.shard, "shard", "", "I/N: run only the seeds whose index is I modulo N")
-	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget per seed (0: scenario default)")
-	fs.StringVar(&f.json, "json", "", "write results as JSON to FILE")
-	fs.StringVar(&f.junit, "junit", "", "write results as JUnit XML to FILE")
-	f.mutationFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return 0, err
-	}
-	f.seedsGiven, f.durationGiven = given(fs, "seeds"), given(fs, "duration")
-	plan, err := f.plan()
+	f, plan, err := parseSwarm(args)
 	if err != nil {
 		return 0, err
 	}
@@ -75,6 +59,28 @@ func cmdSwarm(args []string, stdout, stderr io.Writer) (int, error) {
 		return report.ExitInterrupted, nil
 	}
 	return report.WorstExit(plan.Results), nil
+}
+
+// parseSwarm parses and checks vopr swarm's arguments without running anything.
+func parseSwarm(args []string) (swarmFlags, report.Batch, error) {
+	f := swarmFlags{runFlags: runFlags{log: "none"}}
+	fs := newFlagSet("swarm")
+	fs.StringVar(&f.scenario, "scenario", "swarm", "scenario to run (vopr list scenarios)")
+	fs.StringVar(&f.seed, "seed", "", "first seed (default: random, printed; required with --shard)")
+	fs.IntVar(&f.seeds, "seeds", 0, "number of seeds (default 100 unless --duration)")
+	fs.DurationVar(&f.duration, "duration", 0, "run seeds until this much wall time has passed (e.g. 10m)")
+	fs.IntVar(&f.jobs, "jobs", 1, "seeds run at once")
+	fs.StringVar(&f.shard, "shard", "", "I/N: run only the seeds whose index is I modulo N")
+	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget per seed (0: scenario default)")
+	fs.StringVar(&f.json, "json", "", "write results as JSON to FILE")
+	fs.StringVar(&f.junit, "junit", "", "write results as JUnit XML to FILE")
+	f.mutationFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return f, report.Batch{}, err
+	}
+	f.seedsGiven, f.durationGiven = given(fs, "seeds"), given(fs, "duration")
+	plan, err := f.plan()
+	return f, plan, err
 }
 
 func mutationSuffix(p scenarios.Replay) string {
