@@ -120,6 +120,12 @@ func (s *segmentCache) find(op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	return parsedEntry{}, false
 }
 
+// entry returns where replica's disk durably holds an intact entry of prepare sum at op (in
+// segment segmentName(segmentOf(op)); its header names the offset it lies at).
+func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
+	return d.refresh(replica, segmentOf(op)).find(op, sum)
+}
+
 // refresh brings a segment's cache to its durable bytes (nil if the file does not exist),
 // parsing only what was appended when the parsed prefix is unchanged.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
@@ -350,38 +356,5 @@ func (run *swarmRun) checkerCounters(counters map[string]uint64) {
 	}
 	for k, v := range run.suite.Counters() {
 		counters[k] = v
-	}
-}
-
-// entryPlace is where a log entry lies in a segment file.
-type entryPlace struct {
-	name         string
-	offset, size int64
-	// selfNamed: the entry's header names the offset it was found at (the engine's own
-	// check against misdirected writes).
-	selfNamed bool
-}
-
-// durableEntry finds op's entry holding the prepare with checksum sum in the durable image
-// of a disk, by scanning its segment at sector boundaries for an entry header (never by a
-// fixed offset: the segment layout is the engine's business) and decoding the whole entry.
-func durableEntry(disk *sim.Disk, cluster, op uint64, sum checksum.Sum) (entryPlace, bool) {
-	name := fmt.Sprintf("log-%016x", op/vsr.CheckpointInterval)
-	for offset := int64(0); ; offset += storage.SectorSize {
-		sector := disk.DurableRange(name, offset, storage.SectorSize)
-		if len(sector) < storage.HeaderSize {
-			return entryPlace{}, false
-		}
-		h, err := storage.DecodeHeader(sector[:storage.HeaderSize])
-		if err != nil || h.Op != op {
-			continue
-		}
-		_, body, err := storage.DecodeEntry(disk.DurableRange(name, offset, h.Size()))
-		if err != nil {
-			continue
-		}
-		if m, err := vsr.Decode(body, cluster); err == nil && m.Header.Checksum == sum {
-			return entryPlace{name: name, offset: offset, size: h.Size(), selfNamed: h.Offset == offset}, true
-		}
 	}
 }

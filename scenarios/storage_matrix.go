@@ -266,7 +266,7 @@ func (run *matrixRun) setupDone(op int) bool {
 
 // holds reports whether replica r's disk durably holds op's committed prepare.
 func (run *matrixRun) holds(r, op int) bool {
-	_, ok := durableEntry(run.c.Nodes[r].Disk, run.c.ClusterID(), uint64(op), run.origin[op])
+	_, ok := run.disks.entry(r, uint64(op), run.origin[op])
 	return ok
 }
 
@@ -305,20 +305,20 @@ func (run *matrixRun) start() {
 // damage places d on replica r's copy of op, located by its entry header.
 func (run *matrixRun) damage(r, op int, d copyDamage) string {
 	disk := run.c.Nodes[r].Disk
-	place, ok := durableEntry(disk, run.c.ClusterID(), uint64(op), run.origin[op])
-	if !ok || !place.selfNamed {
+	place, ok := run.disks.entry(r, uint64(op), run.origin[op])
+	if !ok {
 		return fmt.Sprintf("replica %d's copy of op %d not found on its disk", r, op)
 	}
-	offset := place.offset
+	name, offset := segmentName(segmentOf(uint64(op))), place.offset
 	if d.body {
 		offset += place.size - storage.SectorSize
 	}
 	switch d.kind {
 	case damageCorrupt:
-		disk.CorruptSector(place.name, offset)
+		disk.CorruptSector(name, offset)
 		run.counts["matrix.damage.corrupt"]++
 	case damageLatent:
-		disk.LatentSectorError(place.name, offset)
+		disk.LatentSectorError(name, offset)
 		run.counts["matrix.damage.latent"]++
 	}
 	if offset != place.offset {
