@@ -58,7 +58,9 @@ func TestVOPR(t *testing.T) {
 		if level != sim.LevelNone {
 			o.Out = t.Output()
 		}
-		CheckSeed(t, s, o)
+		if r := CheckSeed(t, s, o); r.Outcome == Pass {
+			t.Logf("%s\n%s", ParamsLine(s, o), ResultLines(r, ReplayOf(o)))
+		}
 	}
 }
 
