@@ -11,7 +11,7 @@ vopr: build
 	./$(VOPR)
 
 build:
-	$(GO) build -o $(VOPR) ./cmd/vopr
+	$(GO) build -buildvcs=auto -o $(VOPR) ./cmd/vopr
 
 ## test: the whole test suite (must stay under ~10 minutes on 2 cores)
 test:

@@ -71,5 +71,6 @@ func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) 
 
 // RestoreCluster runs ClusterRestoreFromBackup to completion.
 func (o *Operator) RestoreCluster(backup []byte) (uint64, error) {
-	return awaitAction(o, func(done func(uint64, error)) { ClusterRestoreFromBackup(o.C, backup, done) })
+	return awaitAction(o, "cluster restore-from-backup",
+		func(done func(uint64, error)) { ClusterRestoreFromBackup(o.C, backup, done) })
 }

@@ -38,8 +38,8 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 	run.suite = invariants.NewSuite(replicas)
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
+	run.attachTrace(o)
 	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
 	run.incarnations = make([]*vsr.Replica, replicas)
 	for i := 0; i < clients; i++ {
 		i := i

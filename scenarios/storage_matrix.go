@@ -135,7 +135,7 @@ func newMatrixRun(o Options, p matrixParams, knobs matrixKnobs) *matrixRun {
 	run.suite = invariants.NewSuite(p.replicas)
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
-	run.c.Trace.Out, run.c.Trace.Level, run.c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
+	run.attachTrace(o)
 	run.incarnations = make([]*vsr.Replica, p.replicas)
 	for op := range run.executed {
 		run.executed[op] = make([]bool, p.replicas)

@@ -226,7 +226,6 @@ func TestStorageMatrix5Regressions(t *testing.T) {
 	s, ok := Lookup("storage_matrix5")
 	require.True(t, ok)
 	for _, seed := range storageMatrix5Regressions {
-		r := s.Run(Options{Seed: seed})
-		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
+		CheckSeed(t, s, Options{Seed: seed})
 	}
 }

@@ -81,6 +81,8 @@ type swarmRun struct {
 	storage storageChecks
 	// work draws the clients' operations (workload.go).
 	work *workload
+	// picture, if set, records the run for its picture (Options.Picture).
+	picture *Picture
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -107,8 +109,8 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
+	run.attachTrace(o)
 	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
@@ -143,6 +145,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 
 // inspect hands every running replica's state to the checkers, reporting crashes first.
 func (run *swarmRun) inspect() {
+	if run.picture != nil {
+		run.picture.sample()
+	}
 	if !run.checked {
 		return
 	}

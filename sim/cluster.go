@@ -41,6 +41,11 @@ type Cluster struct {
 	clients  []*client.Client
 	restarts uint64
 	hooks    FaultHooks
+	// traceLines is the last status line noted, clientTraces each client's request in
+	// flight, for the trace's notes (cluster_trace.go).
+	traceLines   []ReplicaLine
+	clientTraces []clientTrace
+	lastGists    map[string]string // NoteOnChange
 }
 
 // FaultHooks let a fault injector strike at the instant something happens inside a replica
@@ -88,6 +93,11 @@ func NewCluster(o ClusterOptions) *Cluster {
 	c.replicas = make([]*vsr.Replica, o.Replicas)
 	c.releases = make([]uint32, o.Replicas)
 	c.clients = make([]*client.Client, o.Clients)
+	c.clientTraces = make([]clientTrace, o.Clients)
+	c.Network.Describe = describeMessage(o.ClusterID)
+	for i := 0; i < o.Replicas; i++ {
+		c.Nodes[i].AfterCall = c.noteStatus
+	}
 	c.format()
 	for i := 0; i < o.Replicas; i++ {
 		c.StartReplica(i)
@@ -183,10 +193,13 @@ func (c *Cluster) startClient(i int) {
 	node.Start(func(n *Node) Actor {
 		cl := client.New(client.Options{
 			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas,
-			Send: func(replica int, msg []byte) { c.Network.Send(n.ID, replica, msg) },
+			Send: func(replica int, msg []byte) {
+				c.noteClientSend(i, replica, msg)
+				c.Network.Send(n.ID, replica, msg)
+			},
 		})
 		c.clients[i] = cl
-		return &clientActor{client: cl}
+		return &clientActor{client: cl, c: c, index: i}
 	})
 }
 
@@ -220,15 +233,28 @@ func (a replicaActor) Receive(from int, msg []byte) { a.r.Receive(msg) }
 type clientActor struct {
 	client *client.Client
 	onTick func()
+	c      *Cluster
+	index  int
 }
 
 func (a *clientActor) Tick() {
+	busy := a.client.Busy()
 	a.client.Tick()
+	if busy && !a.client.Busy() {
+		a.c.noteClientDone(a.index, -1, nil) // it gave up
+	}
 	if a.onTick != nil {
 		a.onTick()
 	}
 }
-func (a *clientActor) Receive(from int, msg []byte) { a.client.Receive(msg) }
+
+func (a *clientActor) Receive(from int, msg []byte) {
+	busy := a.client.Busy()
+	a.client.Receive(msg)
+	if busy && !a.client.Busy() {
+		a.c.noteClientDone(a.index, from, msg)
+	}
+}
 
 type clusterBus struct {
 	c    *Cluster

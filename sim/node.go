@@ -89,6 +89,10 @@ type Node struct {
 	// before the actor does; returning true crashes the node at that instant instead, before
 	// the actor learns of it. It is a fault injector's hook (Cluster.SetFaultHooks).
 	OnCompletion func(IOCompletion) bool
+	// AfterCall, if set, runs after each outermost actor call (a tick, a message, an I/O
+	// completion, a boot) that did not fail-stop: the trace's status lines look there for a
+	// changed replica. It must not change the run.
+	AfterCall func()
 }
 
 type heldMessage struct {
@@ -178,6 +182,14 @@ func (n *Node) stop() {
 		// paused would restart with a disk that holds every completion forever.
 		n.Disk.SetPaused(false)
 	}
+	n.afterChange()
+}
+
+// afterChange runs AfterCall for a change of the node's status made outside an actor call.
+func (n *Node) afterChange() {
+	if n.AfterCall != nil && n.guardDepth == 0 {
+		n.AfterCall()
+	}
 }
 
 // Pause stops the node without losing state: no ticks, messages or I/O completions reach it
@@ -191,6 +203,7 @@ func (n *Node) Pause() {
 	if n.Disk != nil {
 		n.Disk.SetPaused(true)
 	}
+	n.afterChange()
 }
 
 // Unpause resumes a paused node: held messages are delivered, held completions run, and the
@@ -201,6 +214,7 @@ func (n *Node) Unpause() {
 	}
 	n.trace.Emit(LevelShort, n.ID, "node", "unpause")
 	n.status = NodeUp
+	n.afterChange()
 	if n.Disk != nil {
 		n.Disk.SetPaused(false)
 	}
@@ -270,6 +284,9 @@ func (n *Node) Guard(fn func()) {
 		}
 		if n.guardDepth == 0 && n.crashDue {
 			n.Crash()
+		}
+		if n.guardDepth == 0 && n.AfterCall != nil {
+			n.AfterCall()
 		}
 	}()
 	fn()

@@ -91,7 +91,7 @@ func TestShrinkAndOverrideUsageErrors(t *testing.T) {
 		{[]string{"shrink", "zz"}, seedForms},
 		{[]string{"shrink", "1", "--scenario", "echo"}, `shrink supports the swarm scenario (the one whose parameters are drawn from the seed), not "echo"`},
 		{[]string{"shrink", "1", "--scenario", "nope"}, "unknown scenario"},
-		{[]string{"shrink", "1", "--bogus"}, "accepted flags: --attempts, --budget, --scenario, --ticks-max"},
+		{[]string{"shrink", "1", "--bogus"}, "accepted flags: --attempts, --budget, --mutation, --scenario, --ticks-max"},
 		{[]string{"shrink", "1", "--attempts", "0"}, "expected --budget > 0 and --attempts >= 1"},
 		{[]string{"shrink", "1", "--budget", "0s"}, "expected --budget > 0 and --attempts >= 1"},
 		{[]string{"shrink", "1", "--ticks-max", "-3"}, "expected a positive tick count"},

@@ -1,4 +1,4 @@
-package main
+package report
 
 // Coverage that gates (issue 10, item 6): a scenario's `coverage` list in the gate config
 // names coverage counters (names or patterns: coverage.mark.*, coverage.path.view_change)
