@@ -34,7 +34,7 @@ const usageText = `usage:
   vopr check-determinism [--scenario NAME] [--seed S] [--seeds N] [--ticks-max N]
                                         runs each seed twice, reports the first divergent event
   vopr swarm [--scenario NAME] [--seed S] [--seeds N | --duration D] [--jobs J] [--shard I/N]
-             [--ticks-max N] [--json FILE] [--junit FILE]
+             [--ticks-max N] [--json FILE] [--junit FILE] [--fail-fast]
   vopr gate --config FILE               staging gate: budgets, scenarios, thresholds; JUnit/JSON
   vopr shrink SEED [--scenario swarm] [--ticks-max N] [--budget D] [--attempts N]
                                         smallest failing configuration; prints its replay command

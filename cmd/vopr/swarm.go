@@ -22,6 +22,7 @@ type swarmFlags struct {
 	jobs     int
 	shard    string
 	junit    string
+	failFast bool
 }
 
 const swarmSeedsDefault = 100
@@ -42,6 +43,7 @@ func cmdSwarm(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget per seed (0: scenario default)")
 	fs.StringVar(&f.json, "json", "", "write results as JSON to FILE")
 	fs.StringVar(&f.junit, "junit", "", "write results as JUnit XML to FILE")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "start no new seed after the first failure (seeds already running finish)")
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
@@ -104,7 +106,7 @@ func parseShard(s string) (index, count int, err error) {
 
 // runSwarm runs the shard's seeds on f.jobs workers and returns the results in seed order.
 func runSwarm(s scenarios.Scenario, f swarmFlags, start uint64, shardIndex, shardCount int) []scenarios.Result {
-	batch := seedBatch{scenario: s, ticksMax: f.ticksMax, jobs: f.jobs,
+	batch := seedBatch{scenario: s, ticksMax: f.ticksMax, jobs: f.jobs, failFast: f.failFast,
 		next: swarmSeeds(f, start, shardIndex, shardCount)}
 	return batch.run()
 }
@@ -145,6 +147,11 @@ type seedBatch struct {
 	// results it has and leaves the seeds still running to finish unseen. A simulation cannot
 	// be interrupted mid-run, and a gate's budget must not overrun by one slow seed per job.
 	abandonAt time.Time
+	// failFast stops feeding seeds at the first failure. Seeds are fed in order, so every
+	// seed below the first failure seen has started and finishes: the lowest failing seed
+	// of the results is the batch's lowest failing seed, whatever the job count (a mutation
+	// campaign's "killed at seed"). Seeds above it that had started also finish.
+	failFast bool
 }
 
 // run runs the batch and returns the finished results in seed order.
@@ -152,6 +159,7 @@ func (b seedBatch) run() []scenarios.Result {
 	seeds := make(chan uint64)
 	finished := make(chan scenarios.Result)
 	abandoned := make(chan struct{}) // closed when run stops listening
+	failed := make(chan struct{})    // closed at the first failure, with failFast
 	var wg sync.WaitGroup
 	for j := 0; j < b.jobs; j++ {
 		wg.Add(1)
@@ -172,18 +180,25 @@ func (b seedBatch) run() []scenarios.Result {
 		defer close(seeds)
 		for seed, ok := b.next(); ok; seed, ok = b.next() {
 			select {
+			case <-failed:
+				return
+			default:
+			}
+			select {
 			case seeds <- seed:
 			case <-abandoned:
+				return
+			case <-failed:
 				return
 			}
 		}
 	}()
 	go func() { wg.Wait(); close(finished) }()
-	return b.collect(finished, abandoned)
+	return b.collect(finished, abandoned, failed)
 }
 
 // collect gathers results until every worker is done or abandonAt passes.
-func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan struct{}) []scenarios.Result {
+func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned, failed chan struct{}) []scenarios.Result {
 	var timeout <-chan time.Time // nil: never fires
 	if !b.abandonAt.IsZero() {
 		timer := time.NewTimer(time.Until(b.abandonAt))
@@ -191,6 +206,7 @@ func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan stru
 		timeout = timer.C
 	}
 	var results []scenarios.Result
+	stopped := false // failed is closed
 	inSeedOrder := func() []scenarios.Result { // jobs finish in any order; output must not
 		sort.Slice(results, func(i, j int) bool { return results[i].Seed < results[j].Seed })
 		return results
@@ -202,6 +218,10 @@ func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan stru
 				return inSeedOrder()
 			}
 			results = append(results, r)
+			if b.failFast && r.Outcome != scenarios.Pass && !stopped {
+				close(failed)
+				stopped = true
+			}
 		case <-timeout:
 			close(abandoned)
 			return inSeedOrder()
