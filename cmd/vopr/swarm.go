@@ -206,7 +206,7 @@ func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned, failed c
 		timeout = timer.C
 	}
 	var results []scenarios.Result
-	stopped := false // failed is closed
+	stopped := false                           // failed is closed
 	inSeedOrder := func() []scenarios.Result { // jobs finish in any order; output must not
 		sort.Slice(results, func(i, j int) bool { return results[i].Seed < results[j].Seed })
 		return results
