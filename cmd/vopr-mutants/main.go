@@ -1,7 +1,7 @@
 // Command vopr-mutants runs the mutation campaign of internal/mutants (`make mutants`): each
 // mutant of the catalog alone, against swarm batches, with a report of what killed it.
 //
-//	vopr-mutants [run] [--seeds N] [--jobs J] [--mutants id,id] [--out PREFIX] ...
+//	vopr-mutants [run] [--seeds N] [--jobs J] [--mutants id,id] [--out PREFIX] [--resume] ...
 //	vopr-mutants list                 the catalog, with each mutant's stale status
 //	vopr-mutants check                exit 1 if a mutant's snippet does not match exactly once
 //	vopr-mutants generate [--count N] [--seed S]   rewrite catalog_generated.yaml
@@ -11,6 +11,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,6 +83,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&cfg.WorkDir, "work", "", "scratch directory (default: a temporary one)")
 	ids := fs.String("mutants", os.Getenv("MUTANTS"), "comma-separated mutant ids (default $MUTANTS, else all)")
 	out := fs.String("out", "bin/mutants", "report prefix: writes PREFIX.md and PREFIX.json")
+	resume := fs.Bool("resume", false, "keep the verdicts and baseline of PREFIX.json (an interrupted campaign)")
 	if err := parse(fs, args); err != nil {
 		return 0, err
 	}
@@ -95,6 +97,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	selected, err := mutants.Select(all, *ids)
 	if err != nil {
 		return 0, usageError{err}
+	}
+	if *resume {
+		if cfg.Previous, err = readReport(*out + ".json"); err != nil {
+			return 0, err
+		}
 	}
 	write := func(r mutants.Report) {
 		if err := writeReports(*out, r); err != nil {
@@ -118,6 +125,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitFail, nil
 	}
 	return exitOK, nil
+}
+
+func readReport(path string) (*mutants.Report, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // nothing to resume
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r mutants.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
 }
 
 func writeReports(prefix string, r mutants.Report) error {

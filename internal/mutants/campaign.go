@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ type Config struct {
 	// Done, if set, receives the report after every mutant, so that an interrupted campaign
 	// leaves its results so far.
 	Done func(Report)
+	// Previous, if set, is the report of an interrupted campaign over the same seeds: its
+	// verdicts are kept (those of mutants whose catalog entry is unchanged, except errors)
+	// and so is its baseline.
+	Previous *Report
 }
 
 // Status is what became of a mutant.
@@ -107,13 +112,22 @@ func Run(cfg Config, mutants []Mutant) (Report, error) {
 		}
 		defer os.RemoveAll(c.scratch)
 	}
+	kept, err := c.resume(cfg.Previous)
+	if err != nil {
+		return Report{}, err
+	}
 	if cfg.Baseline {
 		if err := c.baseline(mutants); err != nil {
 			return c.report, fmt.Errorf("baseline: %w", err)
 		}
 	}
 	for i, m := range mutants {
-		o := c.mutant(m)
+		o, ok := kept[m.ID]
+		if ok && sameEdit(o.Mutant, m) {
+			o.Mutant = m
+		} else {
+			o = c.mutant(m)
+		}
 		c.report.add(o)
 		c.logf("[%d/%d] %s\n", i+1, len(mutants), o.line())
 		if cfg.Done != nil {
@@ -121,6 +135,45 @@ func Run(cfg Config, mutants []Mutant) (Report, error) {
 		}
 	}
 	return c.report, nil
+}
+
+// resume takes a previous report's verdicts (not its errors) and baseline.
+func (c *campaign) resume(prev *Report) (map[string]Outcome, error) {
+	kept := map[string]Outcome{}
+	if prev == nil {
+		return kept, nil
+	}
+	if prev.Seeds != c.cfg.Seeds || prev.FirstSeed != c.cfg.FirstSeed {
+		return nil, fmt.Errorf("resume: the previous report ran seeds %d..%d, not %d..%d", prev.FirstSeed,
+			prev.FirstSeed+uint64(prev.Seeds)-1, c.cfg.FirstSeed, c.cfg.FirstSeed+uint64(c.cfg.Seeds)-1)
+	}
+	for _, o := range prev.Outcomes {
+		if o.Status != Failed {
+			kept[o.ID] = o
+		}
+	}
+	if c.cfg.Baseline && prev.BaselineRun {
+		c.report.Baseline = append(c.report.Baseline, prev.Baseline...)
+		c.report.BaselineScenarios = append(c.report.BaselineScenarios, prev.BaselineScenarios...)
+		c.report.BaselineSeconds = prev.BaselineSeconds
+		for _, f := range prev.Baseline {
+			c.knownFailure(f.Scenario, f.Seed, f.Class)
+		}
+	}
+	return kept, nil
+}
+
+func (c *campaign) knownFailure(scenario string, seed uint64, class string) {
+	if c.known[scenario] == nil {
+		c.known[scenario] = map[uint64]string{}
+	}
+	c.known[scenario][seed] = class
+}
+
+// sameEdit reports whether two catalog entries make the same edit on the same scenarios.
+func sameEdit(a, b Mutant) bool {
+	return a.File == b.File && a.Search == b.Search && a.Replace == b.Replace &&
+		strings.Join(a.ScenarioList(), ",") == strings.Join(b.ScenarioList(), ",")
 }
 
 func (c *campaign) logf(format string, args ...any) {
@@ -133,28 +186,38 @@ func (c *campaign) logf(format string, args ...any) {
 // failures: a mutant that fails the same seed the same way has not been caught by anything.
 func (c *campaign) baseline(mutants []Mutant) error {
 	started := time.Now()
+	var todo []string
+	for _, s := range scenarioUnion(mutants) {
+		if !slices.Contains(c.report.BaselineScenarios, s) { // else: from the previous report
+			todo = append(todo, s)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
 	bin, buildErr, err := c.prepare(Mutant{ID: "baseline"}, false)
 	if err != nil || buildErr != "" {
 		return errors.Join(err, errors.New(buildErr))
 	}
-	for _, s := range scenarioUnion(mutants) {
+	for _, s := range todo {
 		b := c.batch(bin, []string{"swarm", "--scenario", s, "--seed", strconv.FormatUint(c.cfg.FirstSeed, 10),
 			"--seeds", strconv.Itoa(c.cfg.Seeds), "--jobs", strconv.Itoa(c.cfg.Jobs)})
 		if b.err != nil || b.timedOut || b.crash != "" {
 			return fmt.Errorf("%s: %v (timed out: %v) %s", s, b.err, b.timedOut, b.crash)
 		}
 		c.known[s] = map[uint64]string{}
+		c.report.BaselineScenarios = append(c.report.BaselineScenarios, s)
 		results := b.results
 		for _, r := range results {
 			if r.failed() {
-				c.known[s][r.Seed] = r.signature()
+				c.knownFailure(s, r.Seed, r.signature())
 				c.report.Baseline = append(c.report.Baseline, BaselineFailure{Scenario: s, Seed: r.Seed,
 					Class: r.signature(), Replay: r.Replay})
 			}
 		}
 		c.logf("baseline %s: %d seeds, %d failing\n", s, len(results), len(c.known[s]))
 	}
-	c.report.BaselineSeconds = time.Since(started).Seconds()
+	c.report.BaselineSeconds += time.Since(started).Seconds()
 	return nil
 }
 
@@ -343,7 +406,12 @@ func (c *campaign) batch(bin string, args []string) batchResult {
 	}
 	data, readErr := os.ReadFile(out)
 	if err != nil && ((exit.ExitCode() != 1 && exit.ExitCode() != 2) || readErr != nil) {
-		return batchResult{crash: crashSummary(stderr.String(), exit)}
+		if panicked := panicLine(stderr.String()); panicked != "" {
+			return batchResult{crash: "harness crash: " + panicked}
+		}
+		// Killed by a signal (out of memory, an operator) or another exit: the machine's
+		// trouble, not a verdict on the mutant.
+		return batchResult{err: fmt.Errorf("vopr %s: %v: %s", args[0], exit, clip(strings.TrimSpace(stderr.String()), 300))}
 	}
 	if readErr != nil {
 		return batchResult{err: readErr}
@@ -355,12 +423,12 @@ func (c *campaign) batch(bin string, args []string) batchResult {
 	return batchResult{results: results}
 }
 
-// crashSummary keeps the panic's message from a dead process's stderr.
-func crashSummary(stderr string, exit *exec.ExitError) string {
+// panicLine returns the panic (or runtime fatal error) a dead Go process printed, if any.
+func panicLine(stderr string) string {
 	for _, line := range strings.Split(stderr, "\n") {
 		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
-			return "harness crash: " + clip(line, 300)
+			return clip(line, 300)
 		}
 	}
-	return fmt.Sprintf("harness crash: %v: %s", exit, clip(strings.TrimSpace(stderr), 300))
+	return ""
 }

@@ -18,11 +18,13 @@ type Report struct {
 	Jobs      int    `json:"jobs"`
 	// Baseline lists the seeds the unmutated tree fails: not kills when a mutant fails them
 	// the same way.
-	Baseline        []BaselineFailure `json:"baseline_failures"`
-	BaselineRun     bool              `json:"baseline_run"`
-	BaselineSeconds float64           `json:"baseline_seconds"`
-	Outcomes        []Outcome         `json:"mutants"`
-	Summary         Summary           `json:"summary"`
+	Baseline    []BaselineFailure `json:"baseline_failures"`
+	BaselineRun bool              `json:"baseline_run"`
+	// BaselineScenarios are the scenarios the baseline ran (all seeds each).
+	BaselineScenarios []string  `json:"baseline_scenarios"`
+	BaselineSeconds   float64   `json:"baseline_seconds"`
+	Outcomes          []Outcome `json:"mutants"`
+	Summary           Summary   `json:"summary"`
 }
 
 // BaselineFailure is a seed the unmutated tree fails.

@@ -61,3 +61,26 @@ func TestSeedResultSignature(t *testing.T) {
 	require.Equal(t, "crash: harness crash: panic: boom", crash.signature())
 	require.False(t, seedResult{Outcome: "pass"}.failed())
 }
+
+// Resuming keeps a previous report's verdicts for unchanged catalog entries (not its errors)
+// and its baseline, and refuses a report of other seeds.
+func TestResumeKeepsVerdictsAndBaseline(t *testing.T) {
+	m := Mutant{ID: "a.m", File: "cluster/x.go", Search: "a", Replace: "b"}
+	prev := &Report{Seeds: 300, FirstSeed: 1, BaselineRun: true, BaselineScenarios: []string{"swarm"},
+		Baseline: []BaselineFailure{{Scenario: "swarm", Seed: 9, Class: "liveness: x"}},
+		Outcomes: []Outcome{{Mutant: m, Status: Killed}, {Mutant: Mutant{ID: "a.err"}, Status: Failed}}}
+	c := &campaign{cfg: Config{Seeds: 300, FirstSeed: 1, Baseline: true}, known: map[string]map[uint64]string{}}
+	kept, err := c.resume(prev)
+	require.NoError(t, err)
+	require.Contains(t, kept, "a.m")
+	require.NotContains(t, kept, "a.err", "an error is run again")
+	require.Equal(t, "liveness: x", c.known["swarm"][9])
+	require.Equal(t, []string{"swarm"}, c.report.BaselineScenarios)
+	require.True(t, sameEdit(kept["a.m"].Mutant, m))
+	edited := m
+	edited.Replace = "c"
+	require.False(t, sameEdit(kept["a.m"].Mutant, edited), "an edited mutant is run again")
+	c.cfg.Seeds = 100
+	_, err = c.resume(prev)
+	require.ErrorContains(t, err, "resume")
+}
