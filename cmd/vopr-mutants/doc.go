@@ -3,7 +3,7 @@
 //
 //	vopr-mutants [run] [--seeds N] [--jobs J] [--mutants id,id] [--out PREFIX] [--resume] ...
 //	vopr-mutants list                 the catalog, with each mutant's stale status
-//	vopr-mutants check                exit 1 if a mutant's snippet does not match exactly once
+//	vopr-mutants check [--tree DIR]   exit 1 if a mutant's snippet does not match exactly once
 //	vopr-mutants generate [--count N] [--seed S]   rewrite catalog_generated.yaml
 //
 // Exit codes: 0 the campaign ran (survivors are a measurement, not an error); 1 a mutant is

@@ -154,8 +154,12 @@ func writeReports(prefix string, r mutants.Report) error {
 func cmdList(command string, args []string, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	root := fs.String("root", ".", "repository root")
+	tree := fs.String("tree", "", "match the snippets against this tree instead of root (another branch's checkout)")
 	if err := parse(fs, args); err != nil {
 		return 0, err
+	}
+	if *tree == "" {
+		tree = root
 	}
 	all, err := mutants.LoadCatalog(*root)
 	if err != nil {
@@ -163,7 +167,7 @@ func cmdList(command string, args []string, stdout io.Writer) (int, error) {
 	}
 	stale := 0
 	for _, m := range all {
-		reason := mutants.StaleReason(*root, m)
+		reason := mutants.StaleReason(*tree, m)
 		if reason != "" {
 			stale++
 			fmt.Fprintf(stdout, "STALE %s (%s): %s\n", m.ID, m.File, reason)
