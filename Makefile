@@ -11,7 +11,7 @@ vopr: build
 	./$(VOPR)
 
 build:
-	$(GO) build -o $(VOPR) ./cmd/vopr
+	$(GO) build -buildvcs=auto -o $(VOPR) ./cmd/vopr
 
 ## test: the whole test suite (must stay under ~10 minutes on 2 cores)
 test:
@@ -43,7 +43,7 @@ gate: build
 MUTANT_SEEDS ?= 300
 MUTANT_JOBS ?= 2
 mutants:
-	MUTANTS="$(MUTANTS)" $(GO) run ./cmd/vopr-mutants run --seeds $(MUTANT_SEEDS) --jobs $(MUTANT_JOBS) --out bin/mutants
+	MUTANTS="$(MUTANTS)" $(GO) run ./cmd/vopr-mutate run --seeds $(MUTANT_SEEDS) --jobs $(MUTANT_JOBS) --out bin/mutants
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 1m)
 FUZZTIME ?= 1m

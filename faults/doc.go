@@ -18,8 +18,15 @@
 //     a replica with unsynced log writes, where durability bugs live. Every action is a
 //     LevelShort trace record of kind "nemesis" and is counted, for coverage. Heal ends the
 //     fault phase.
-//   - Coverage (coverage.go): KindHits counts, per fault kind, how often it struck in a run,
-//     so that a batch summary can list the kinds never reached.
+//   - The aimed moves (nemesis_aimed.go, nemesis_correlated.go): faults placed where protocol
+//     bugs live, each a late fault kind drawn after every earlier draw: the primary isolated
+//     from the other replicas with its clients kept, then the next primary before the old
+//     one is repaired; crashes at I/O points (superblock durable, start_view sent,
+//     checkpoint); correlated damage that always leaves an intact copy on a replica the
+//     atlas protects; ring and bridge partitions; clock faults on the primary.
+//   - Coverage (coverage.go, marks.go): KindHits counts, per fault kind, how often it struck
+//     in a run, so that a batch summary can list the kinds never reached; the aimed moves
+//     mark the shapes they reach (internal/coverage), which the staging gate requires.
 //
 // Rules: the package is deterministic like sim/ (DESIGN.md section 1). No goroutines,
 // channels, wall clock or global PRNG: every random draw comes from a *rand.Rand the caller

@@ -19,6 +19,9 @@ const (
 	NetworkCapacity   Kind = "network.capacity"
 	NetworkClog       Kind = "network.clog"
 	NetworkPartition  Kind = "network.partition"
+	// The aimed network moves (issue 10: faults aimed where bugs live).
+	NetworkPrimaryIsolation Kind = "network.primary_isolation"
+	NetworkRingBridge       Kind = "network.ring_bridge"
 
 	DiskLatency           Kind = "disk.latency"
 	DiskReadCorruption    Kind = "disk.read_corruption"
@@ -30,16 +33,24 @@ const (
 	DiskSlow              Kind = "disk.slow"
 	DiskCorruption        Kind = "disk.corruption"
 	DiskFull              Kind = "disk.full"
+	DiskCorrelated        Kind = "disk.correlated"
 
 	ClockOffset   Kind = "clock.offset"
 	ClockDrift    Kind = "clock.drift"
 	ClockStep     Kind = "clock.step"
 	ClockPeriodic Kind = "clock.periodic"
+	ClockPrimary  Kind = "clock.primary"
 
-	NodeCrash   Kind = "node.crash"
-	NodePause   Kind = "node.pause"
-	NodeUpgrade Kind = "node.upgrade"
+	NodeCrash     Kind = "node.crash"
+	NodePause     Kind = "node.pause"
+	NodeUpgrade   Kind = "node.upgrade"
+	NodeCrashAtIO Kind = "node.crash_at_io"
 )
+
+// lateKinds came after the first kinds, in this order: each is drawn after every earlier
+// draw of DrawSwarm, so that the seeds drawn before it existed keep their parameters.
+var lateKinds = []Kind{NodeUpgrade, NetworkPrimaryIsolation, NodeCrashAtIO, DiskCorrelated,
+	NetworkRingBridge, ClockPrimary}
 
 var kindDescriptions = map[Kind]string{
 	NetworkLoss:       "packets dropped at random",
@@ -50,6 +61,10 @@ var kindDescriptions = map[Kind]string{
 	NetworkClog:       "paths clogged for a while: packets held, not lost",
 	NetworkPartition: "random and nemesis partitions: isolate one, split in two, " +
 		"asymmetric cuts",
+	NetworkPrimaryIsolation: "the nemesis cuts the primary off from the other replicas, clients kept (an uncommitted " +
+		"suffix), then cuts off the next primary before the old one is repaired",
+	NetworkRingBridge: "the nemesis partitions the replicas into a ring (each sees its two neighbours) or a " +
+		"bridge (two halves joined by one replica)",
 
 	DiskLatency:           "high and variable read and write latency",
 	DiskReadCorruption:    "a read turns a sector corrupt, sticky until rewritten (atlas-bound)",
@@ -61,17 +76,26 @@ var kindDescriptions = map[Kind]string{
 	DiskSlow:              "the nemesis slows one replica's disk down, then back",
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
+	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
+		"holders of good copies are down (an intact copy is kept)",
 
 	ClockOffset:   "replicas' wall clocks start off true time",
 	ClockDrift:    "replicas' clocks run fast or slow, and the nemesis changes the drift",
 	ClockStep:     "the nemesis steps a replica's wall clock forwards or back",
 	ClockPeriodic: "a periodic error (NTP slewing) on replicas' wall clocks",
+	ClockPrimary:  "the nemesis steps, drifts or offsets the clock of the current primary",
 
 	NodeCrash: "the nemesis crashes replicas and restarts them from their disks",
 	NodePause: "the nemesis pauses replicas (no ticks, messages or I/O) and resumes them",
 	NodeUpgrade: "the nemesis restarts crashed replicas on the next release's binary: a rolling " +
 		"upgrade under faults (the cluster release rises once every replica runs it)",
+	NodeCrashAtIO: "the nemesis crashes a replica at an I/O point: as its superblock write becomes durable, " +
+		"after it sends start_view, or after a checkpoint",
 }
+
+// AimedKinds returns the kinds of the aimed moves (nemesis_aimed.go), in draw order. A seed
+// run without them runs exactly the schedule it ran before they existed.
+func AimedKinds() []Kind { return slices.Clone(lateKinds[1:]) }
 
 // AllKinds returns every fault kind, sorted by name.
 func AllKinds() []Kind {
@@ -104,15 +128,20 @@ func (k Kind) needsRedundancy() bool {
 	case DiskReadCorruption, DiskWriteCorruption, DiskMisdirect, DiskLatentSectorError,
 		DiskCorruption, DiskFull, NodeCrash, NodePause:
 		return true
+	case NetworkPrimaryIsolation, NetworkRingBridge, NodeCrashAtIO, DiskCorrelated:
+		// A view change without the primary, a partition with a side, a crash and damage
+		// beside an intact copy all need a quorum without the replica they strike.
+		return true
 	}
 	return false
 }
 
 // needs names the kind without which k can never strike ("" for none): torn and lost writes
-// happen only at crashes.
+// happen only at crashes; a crash at an I/O point and damage while holders are down crash
+// replicas that only node.crash's restarts bring back before the heal.
 func (k Kind) needs() Kind {
 	switch k {
-	case DiskCrashTorn, DiskCrashLost, NodeUpgrade:
+	case DiskCrashTorn, DiskCrashLost, NodeUpgrade, NodeCrashAtIO, DiskCorrelated:
 		return NodeCrash
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 
 	"vopr/cluster/kv"
 	"vopr/internal/assert"
+	"vopr/internal/coverage"
 	"vopr/sim"
 )
 
@@ -65,7 +66,11 @@ func Actions() []string {
 	a := []string{ActionCrash, ActionRestart, ActionPause, ActionUnpause, ActionIsolate,
 		ActionSplit, ActionAsymmetric, ActionHeal, ActionClog, ActionClockStep,
 		ActionClockDrift, ActionClockPeriodic, ActionDiskSlow, ActionDiskFast,
-		ActionDiskCorrupt, ActionDiskFill, ActionDiskUnfill}
+		ActionDiskCorrupt, ActionDiskFill, ActionDiskUnfill,
+		ActionPrimaryIsolate, ActionPrimaryNext, ActionReconnect, ActionRing, ActionBridge,
+		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint,
+		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
+		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset}
 	slices.Sort(a)
 	return a
 }
@@ -90,6 +95,15 @@ type Nemesis struct {
 	crashArmedUntil uint64
 	counts          map[string]uint64
 	healed          bool
+
+	// The aimed moves (nemesis_aimed.go): the primary isolation under way, the ring or
+	// bridge in place until shapeUntil (nil if none), the armed crash at an I/O point, and
+	// the coverage marks the moves reached.
+	isolation  primaryIsolation
+	shape      *sim.Shape
+	shapeUntil uint64
+	ioCrash    ioCrash
+	hits       coverage.Hits
 }
 
 // NewNemesis returns the nemesis of swarm s, drawing from r (sim.Stream(seed, "nemesis")),
@@ -108,6 +122,9 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 		counts:      map[string]uint64{},
 	}
 }
+
+// Marks returns the coverage marks the nemesis's moves reached (marks.go).
+func (n *Nemesis) Marks() *coverage.Hits { return &n.hits }
 
 // Counts returns how many times each action was taken (a copy; absent means never).
 func (n *Nemesis) Counts() map[string]uint64 { return maps.Clone(n.counts) }
@@ -146,6 +163,7 @@ func (n *Nemesis) Step(c *sim.Cluster) {
 	n.stepNetwork(c)
 	n.stepClocks(c)
 	n.stepDisks(c)
+	n.stepAimed(c)
 }
 
 func (n *Nemesis) stepReplicas(c *sim.Cluster) {
@@ -486,6 +504,7 @@ func (n *Nemesis) advanceSegmentHigh(c *sim.Cluster) {
 func (n *Nemesis) Heal(c *sim.Cluster) {
 	assert.That(!n.healed, "nemesis: healed twice")
 	n.healed = true
+	n.isolation, n.shape, n.ioCrash = primaryIsolation{}, nil, ioCrash{} // the network heal ends their cuts
 	c.Trace.Emit(sim.LevelShort, -1, "nemesis", "heal_all: end of the fault phase")
 	c.Network.SetFaultsEnabled(false)
 	c.Network.Heal()

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -27,6 +28,9 @@ func aggressive(s Swarm) Swarm {
 		DiskSlowProbability: 0.03, DiskFastProbability: 0.05, DiskSlowMultiplierMax: 10,
 		DiskCorruptProbability: 0.05,
 		DiskFillProbability:    0.03, DiskUnfillProbability: 0.05,
+		PrimaryIsolationProbability: 0.01, CrashAtIOProbability: 0.05, DiskCorrelatedProbability: 0.05,
+		RingBridgeProbability: 0.05, ClockPrimaryProbability: 0.05,
+		ClockPrimaryNsMax: int64(sim.Second), ClockPrimaryPPMMax: 1000,
 	}
 	s.Network.OneWayDelayMin, s.Network.OneWayDelayMean = sim.Millisecond, 3*sim.Millisecond
 	s.Disk.CrashLostProbability, s.Disk.CrashTornProbability = 0.5, 0.5
@@ -53,6 +57,7 @@ func runNemesis(t *testing.T, s Swarm, seed uint64, ticks int) *nemesisRun {
 		atlas: NewAtlas(sim.Stream(seed, "atlas"), s.Replicas)}
 	run.atlas.Install(c)
 	run.nemesis = NewNemesis(sim.Stream(seed, "nemesis"), s, run.atlas)
+	run.nemesis.Install(c)
 	for tick := 0; tick < ticks; tick++ {
 		c.RunFor(sim.TickInterval)
 		failStopped := len(c.Failures())
@@ -100,6 +105,9 @@ func TestNemesisKeepsAQuorum(t *testing.T) {
 		}
 	}
 	for _, a := range Actions() {
+		if a == ActionCrashCheckpoint {
+			continue // checkpoints come every 64 ops: TestNemesisCrashAtIOPoints reaches it
+		}
 		require.Positive(t, reached[a], "action %s never taken", a)
 	}
 	require.Positive(t, unsyncedCrashes, "no crash waited for unsynced writes")
@@ -113,13 +121,19 @@ func requireCountsMatchTrace(t *testing.T, run *nemesisRun) {
 	t.Helper()
 	counts := run.nemesis.Counts()
 	seen := map[string]uint64{}
-	cuts := uint64(0)
+	cuts, damagedEntries := uint64(0), uint64(0)
 	for _, l := range traceLines(run.out) {
 		switch {
 		case l.kind == "nemesis" && !strings.HasPrefix(l.text, "atlas "):
 			action, _, _ := strings.Cut(l.text, " ")
 			require.Contains(t, Actions(), action, "record %q", l.text)
 			seen["nemesis:"+action]++
+			if action == ActionDiskCorruptTail || action == ActionDiskCorruptWhileDown {
+				var entries uint64
+				_, err := fmt.Sscanf(strings.Fields(l.text)[2], "entries=%d", &entries)
+				require.NoError(t, err, "record %q", l.text)
+				damagedEntries += entries
+			}
 		case l.kind == "node" && slices.Contains([]string{"crash", "restart", "pause", "unpause"}, l.text):
 			seen[l.text]++
 		case l.kind == "network" && strings.HasPrefix(l.text, "isolate "):
@@ -128,6 +142,11 @@ func requireCountsMatchTrace(t *testing.T, run *nemesisRun) {
 			seen[ActionSplit]++
 		case l.kind == "network" && strings.HasPrefix(l.text, "cut "):
 			cuts++
+		case l.kind == "network" && (strings.HasPrefix(l.text, "partition isolate ") ||
+			strings.HasPrefix(l.text, "partition ring ") || strings.HasPrefix(l.text, "partition bridge ")):
+			seen["shape"]++
+		case l.kind == "network" && strings.HasPrefix(l.text, "reconnect "):
+			seen["reconnect"]++
 		case l.kind == "network" && l.text == "heal":
 			seen[ActionHeal]++
 		case l.kind == "network" && strings.HasPrefix(l.text, "clog ") && !strings.HasSuffix(l.text, " random"):
@@ -143,17 +162,23 @@ func requireCountsMatchTrace(t *testing.T, run *nemesisRun) {
 	for _, a := range Actions() {
 		require.Equal(t, counts[a], seen["nemesis:"+a], "seed %d: %s records", run.seed, a)
 	}
-	for _, a := range []string{ActionCrash, ActionRestart, ActionPause, ActionUnpause,
+	for _, a := range []string{ActionRestart, ActionPause, ActionUnpause,
 		ActionIsolate, ActionSplit, ActionHeal, ActionClog, ActionDiskSlow, ActionDiskFast} {
 		require.Equal(t, counts[a], seen[a], "seed %d: %s in sim's trace", run.seed, a)
 	}
+	require.Equal(t, counts[ActionCrash]+counts[ActionCrashSuperblock]+counts[ActionCrashStartView]+
+		counts[ActionCrashCheckpoint], seen["crash"], "seed %d: crashes in sim's trace", run.seed)
+	require.Equal(t, counts[ActionPrimaryIsolate]+counts[ActionPrimaryNext]+counts[ActionRing]+
+		counts[ActionBridge], seen["shape"], "seed %d: shaped partitions in sim's trace", run.seed)
+	require.Equal(t, counts[ActionReconnect]+counts[ActionPrimaryNext], seen["reconnect"],
+		"seed %d: reconnections in sim's trace", run.seed)
 	require.GreaterOrEqual(t, cuts, counts[ActionAsymmetric], "an asymmetric split cuts paths")
 	require.Equal(t, counts[ActionDiskFill]+counts[ActionDiskUnfill], seen["capacity"])
 	targeted := uint64(0)
 	for i := 0; i < run.s.Replicas; i++ {
 		targeted += run.c.Nodes[i].Disk.Stats().TargetedFaults
 	}
-	require.Equal(t, counts[ActionDiskCorrupt], targeted, "targeted corruptions on the disks")
+	require.Equal(t, counts[ActionDiskCorrupt]+damagedEntries, targeted, "targeted faults on the disks")
 	require.Equal(t, counts[ActionRestart], run.c.Restarts())
 }
 
@@ -164,7 +189,9 @@ func TestNemesisWithoutRedundancy(t *testing.T) {
 		s, seed := swarmWith(t, replicas, 0)
 		run := runNemesis(t, aggressive(s), seed, 200)
 		counts := run.nemesis.Counts()
-		for _, a := range []string{ActionCrash, ActionPause, ActionDiskFill, ActionDiskCorrupt} {
+		for _, a := range []string{ActionCrash, ActionPause, ActionDiskFill, ActionDiskCorrupt,
+			ActionPrimaryIsolate, ActionRing, ActionBridge, ActionCrashSuperblock, ActionCrashStartView,
+			ActionCrashCheckpoint, ActionDiskCorruptTail, ActionDiskCorruptWhileDown} {
 			require.Zero(t, counts[a], "replicas=%d: %s with f=0", replicas, a)
 		}
 		require.Positive(t, counts[ActionClockStep]+counts[ActionClog], "the nemesis did act")

@@ -85,6 +85,25 @@ type NemesisOptions struct {
 	// Fill a replica's disk (capacity = usage + up to DiskFillSlackMax); free a filled one.
 	DiskFillProbability   float64
 	DiskUnfillProbability float64
+
+	// The aimed moves (nemesis_aimed.go), drawn after everything above.
+	//
+	// PrimaryIsolationProbability starts the primary-isolation move when none is under way:
+	// cut the current primary off from the other replicas (its clients still reach it).
+	PrimaryIsolationProbability float64
+	// CrashAtIOProbability arms a crash at an I/O point (superblock, start_view,
+	// checkpoint), which strikes the next replica to reach it within crashAtIOWaitTicks.
+	CrashAtIOProbability float64
+	// DiskCorrelatedProbability damages several tail entries of one replica, or entries of a
+	// replica while replicas holding good copies are down.
+	DiskCorrelatedProbability float64
+	// RingBridgeProbability partitions the replicas into a ring or a bridge for a while.
+	RingBridgeProbability float64
+	// ClockPrimaryProbability steps (by up to ±ClockPrimaryNsMax), drifts (to ±ClockPrimaryPPMMax)
+	// or offsets (to ±ClockPrimaryNsMax) the current primary's clock.
+	ClockPrimaryProbability float64
+	ClockPrimaryNsMax       int64
+	ClockPrimaryPPMMax      int64
 }
 
 // Validate reports the first option out of range.
@@ -105,6 +124,11 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "DiskCorruptProbability", Value: o.DiskCorruptProbability},
 		sim.Probability{Name: "DiskFillProbability", Value: o.DiskFillProbability},
 		sim.Probability{Name: "DiskUnfillProbability", Value: o.DiskUnfillProbability},
+		sim.Probability{Name: "PrimaryIsolationProbability", Value: o.PrimaryIsolationProbability},
+		sim.Probability{Name: "CrashAtIOProbability", Value: o.CrashAtIOProbability},
+		sim.Probability{Name: "DiskCorrelatedProbability", Value: o.DiskCorrelatedProbability},
+		sim.Probability{Name: "RingBridgeProbability", Value: o.RingBridgeProbability},
+		sim.Probability{Name: "ClockPrimaryProbability", Value: o.ClockPrimaryProbability},
 	); err != nil {
 		return err
 	}
@@ -120,6 +144,11 @@ func (o NemesisOptions) Validate() error {
 			sim.DriftPPMMax)
 	case o.DiskSlowProbability > 0 && o.DiskSlowMultiplierMax < 2:
 		return errors.New("nemesis: DiskSlowProbability needs DiskSlowMultiplierMax >= 2")
+	case o.ClockPrimaryNsMax < 0 || o.ClockPrimaryPPMMax < 0 || o.ClockPrimaryPPMMax > sim.DriftPPMMax:
+		return fmt.Errorf("nemesis: ClockPrimaryNsMax %d, ClockPrimaryPPMMax %d: want >= 0 and a drift <= %d",
+			o.ClockPrimaryNsMax, o.ClockPrimaryPPMMax, sim.DriftPPMMax)
+	case o.ClockPrimaryProbability > 0 && (o.ClockPrimaryNsMax == 0 || o.ClockPrimaryPPMMax == 0):
+		return errors.New("nemesis: ClockPrimaryProbability needs ClockPrimaryNsMax and ClockPrimaryPPMMax")
 	}
 	return nil
 }
@@ -168,8 +197,8 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	s.Density = 0.1 + 0.8*r.Float64()
 	on := map[Kind]bool{}
 	for _, k := range AllKinds() {
-		if k == NodeUpgrade {
-			continue // drawn last (below): it came later, and earlier draws keep their values
+		if slices.Contains(lateKinds, k) {
+			continue // drawn last (below): they came later, and earlier draws keep their values
 		}
 		drawn := r.Float64() < s.Density // drawn for every kind, so the stream stays aligned
 		on[k] = drawn && (!k.needsRedundancy() || s.F() >= 1) && !off[k]
@@ -198,9 +227,10 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	upgradeDraw, upgradeRate := r.Float64(), 0.2+0.8*r.Float64()
 	if upgradeDraw < s.Density && on[NodeCrash] && !off[NodeUpgrade] {
 		s.Kinds = append(s.Kinds, NodeUpgrade)
-		slices.Sort(s.Kinds)
 		s.Nemesis.ReplicaUpgradeProbability = upgradeRate
 	}
+	drawAimed(r, &s, on, off)
+	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
 	return s, nil
@@ -438,6 +468,31 @@ func (d drawer) nemesis(network sim.NetworkOptions, clocks []sim.ClockOptions) N
 	return o
 }
 
+// drawAimed draws the aimed moves (the late kinds after node.upgrade), after every other
+// draw: a coin per kind in lateKinds order, then their rates, each drawn whether or not its
+// kind is on.
+func drawAimed(r *rand.Rand, s *Swarm, on, off map[Kind]bool) {
+	for _, k := range lateKinds[1:] { // node.upgrade is drawn above
+		drawn := r.Float64() < s.Density
+		on[k] = drawn && (!k.needsRedundancy() || s.F() >= 1) && !off[k] && (k.needs() == "" || on[k.needs()])
+		if on[k] {
+			s.Kinds = append(s.Kinds, k)
+		}
+	}
+	d := drawer{r: r, on: on}
+	m := &s.Nemesis
+	m.PrimaryIsolationProbability = d.rate(NetworkPrimaryIsolation, 0.001, 0.004)
+	m.CrashAtIOProbability = d.rate(NodeCrashAtIO, 0.001, 0.005)
+	m.DiskCorrelatedProbability = d.rate(DiskCorrelated, 0.001, 0.005)
+	m.RingBridgeProbability = d.rate(NetworkRingBridge, 0.0005, 0.003)
+	m.ClockPrimaryProbability = d.rate(ClockPrimary, 0.0005, 0.003)
+	nsMax := d.logUniform(int64(sim.Millisecond), int64(2*sim.Second))
+	ppmMax := d.logUniform(10, 20_000)
+	if on[ClockPrimary] {
+		m.ClockPrimaryNsMax, m.ClockPrimaryPPMMax = nsMax, ppmMax
+	}
+}
+
 func abs(x int64) int64 {
 	if x < 0 {
 		return -x
@@ -543,6 +598,12 @@ func (s Swarm) params() []string {
 			"/x" + strconv.Itoa(m.DiskSlowMultiplierMax),
 		"nemesis.disk_corrupt=" + ftoa(m.DiskCorruptProbability),
 		"nemesis.disk_fill=" + ftoa(m.DiskFillProbability) + "/" + ftoa(m.DiskUnfillProbability),
+		"nemesis.primary_isolation=" + ftoa(m.PrimaryIsolationProbability),
+		"nemesis.crash_at_io=" + ftoa(m.CrashAtIOProbability),
+		"nemesis.disk_correlated=" + ftoa(m.DiskCorrelatedProbability),
+		"nemesis.ring_bridge=" + ftoa(m.RingBridgeProbability),
+		"nemesis.clock_primary=" + ftoa(m.ClockPrimaryProbability) + "/" +
+			sim.Duration(m.ClockPrimaryNsMax).String() + "/" + strconv.FormatInt(m.ClockPrimaryPPMMax, 10) + "ppm",
 	}
 	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
 		c := s.Clocks[i]

@@ -1,7 +1,9 @@
 package faults
 
 import (
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,23 +87,28 @@ func requireOffKindsInert(t *testing.T, seed uint64, s Swarm) {
 		NetworkClog:       n.PathClogProbability > 0 && m.ClogProbability > 0,
 		NetworkPartition: n.PartitionMode != sim.PartitionNone && n.PartitionProbability > 0 &&
 			m.PartitionProbability > 0 && m.HealProbability > 0,
-		DiskLatency:           d.WriteLatencyMean != 800*sim.Microsecond || d.ReadLatencyMean != 300*sim.Microsecond,
-		DiskReadCorruption:    d.ReadCorruptionProbability > 0,
-		DiskWriteCorruption:   d.WriteCorruptionProbability > 0,
-		DiskMisdirect:         d.WriteMisdirectProbability > 0,
-		DiskLatentSectorError: d.ReadFaultProbability > 0,
-		DiskCrashTorn:         d.CrashTornProbability > 0,
-		DiskCrashLost:         d.CrashLostProbability > 0,
-		DiskSlow:              m.DiskSlowProbability > 0 && m.DiskFastProbability > 0,
-		DiskCorruption:        m.DiskCorruptProbability > 0,
-		DiskFull:              m.DiskFillProbability > 0 && m.DiskUnfillProbability > 0,
-		ClockOffset:           clocks(func(c sim.ClockOptions) bool { return c.OffsetNs != 0 }),
-		ClockDrift:            m.ClockDriftProbability > 0,
-		ClockStep:             m.ClockStepProbability > 0 && m.ClockStepNsMax > 0,
-		ClockPeriodic:         m.ClockPeriodicProbability > 0,
-		NodeCrash:             m.ReplicaCrashProbability > 0 && m.ReplicaRestartProbability > 0,
-		NodePause:             m.ReplicaPauseProbability > 0 && m.ReplicaUnpauseProbability > 0,
-		NodeUpgrade:           m.ReplicaUpgradeProbability > 0,
+		DiskLatency:             d.WriteLatencyMean != 800*sim.Microsecond || d.ReadLatencyMean != 300*sim.Microsecond,
+		DiskReadCorruption:      d.ReadCorruptionProbability > 0,
+		DiskWriteCorruption:     d.WriteCorruptionProbability > 0,
+		DiskMisdirect:           d.WriteMisdirectProbability > 0,
+		DiskLatentSectorError:   d.ReadFaultProbability > 0,
+		DiskCrashTorn:           d.CrashTornProbability > 0,
+		DiskCrashLost:           d.CrashLostProbability > 0,
+		DiskSlow:                m.DiskSlowProbability > 0 && m.DiskFastProbability > 0,
+		DiskCorruption:          m.DiskCorruptProbability > 0,
+		DiskFull:                m.DiskFillProbability > 0 && m.DiskUnfillProbability > 0,
+		ClockOffset:             clocks(func(c sim.ClockOptions) bool { return c.OffsetNs != 0 }),
+		ClockDrift:              m.ClockDriftProbability > 0,
+		ClockStep:               m.ClockStepProbability > 0 && m.ClockStepNsMax > 0,
+		ClockPeriodic:           m.ClockPeriodicProbability > 0,
+		NodeCrash:               m.ReplicaCrashProbability > 0 && m.ReplicaRestartProbability > 0,
+		NodePause:               m.ReplicaPauseProbability > 0 && m.ReplicaUnpauseProbability > 0,
+		NodeUpgrade:             m.ReplicaUpgradeProbability > 0,
+		NetworkPrimaryIsolation: m.PrimaryIsolationProbability > 0,
+		NetworkRingBridge:       m.RingBridgeProbability > 0,
+		NodeCrashAtIO:           m.CrashAtIOProbability > 0,
+		DiskCorrelated:          m.DiskCorrelatedProbability > 0,
+		ClockPrimary:            m.ClockPrimaryProbability > 0 && m.ClockPrimaryNsMax > 0 && m.ClockPrimaryPPMMax > 0,
 	}
 	require.Len(t, active, len(AllKinds()))
 	for _, k := range AllKinds() {
@@ -158,7 +165,8 @@ func TestSwarmString(t *testing.T) {
 		"disk.write_corrupt", "disk.misdirect", "disk.crash_lost", "disk.crash_torn",
 		"disk.capacity", "nemesis.crash", "nemesis.crash_unsynced_wait", "nemesis.pause", "nemesis.partition", "nemesis.clog",
 		"nemesis.clock_step", "nemesis.clock_drift", "nemesis.clock_periodic",
-		"nemesis.disk_slow", "nemesis.disk_corrupt", "nemesis.disk_fill", "clock.0"} {
+		"nemesis.disk_slow", "nemesis.disk_corrupt", "nemesis.disk_fill", "nemesis.primary_isolation",
+		"nemesis.crash_at_io", "nemesis.disk_correlated", "nemesis.ring_bridge", "nemesis.clock_primary", "clock.0"} {
 		require.True(t, keys[key], "parameter %s missing from %s", key, line)
 	}
 	require.True(t, keys["clock."+string(rune('0'+s.Replicas-1))], "a clock per replica")
@@ -205,4 +213,40 @@ func TestKinds(t *testing.T) {
 		require.True(t, k.Valid())
 	}
 	require.False(t, Kind("disk.nonsense").Valid())
+}
+
+// aimedParams are the parameters the aimed moves added to a swarm's line.
+var aimedParams = []string{"nemesis.primary_isolation=", "nemesis.crash_at_io=", "nemesis.disk_correlated=",
+	"nemesis.ring_bridge=", "nemesis.clock_primary="}
+
+// TestDrawSwarmKeepsEarlierSeeds: the aimed moves' kinds and rates are drawn after every
+// earlier draw, so every seed keeps the parameters it drew before they existed. The golden
+// file holds the lines of seeds 1-300 drawn by the code before them; today's lines, without
+// the aimed parameters and kinds, must be the same.
+func TestDrawSwarmKeepsEarlierSeeds(t *testing.T) {
+	data, err := os.ReadFile("testdata/swarm_params_before_aimed.txt")
+	require.NoError(t, err)
+	aimed := map[string]bool{}
+	for _, k := range lateKinds[1:] {
+		aimed[string(k)] = true
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	require.Len(t, lines, 300)
+	for _, line := range lines {
+		seedText, want, _ := strings.Cut(line, " ")
+		seed, err := strconv.ParseUint(seedText, 10, 64)
+		require.NoError(t, err)
+		var kept []string
+		for _, p := range strings.Split(drawSeed(seed).String(), " ") {
+			if slices.ContainsFunc(aimedParams, func(a string) bool { return strings.HasPrefix(p, a) }) {
+				continue
+			}
+			if kinds, ok := strings.CutPrefix(p, "kinds="); ok {
+				p = "kinds=" + strings.Join(slices.DeleteFunc(strings.Split(kinds, ","),
+					func(k string) bool { return aimed[k] }), ",")
+			}
+			kept = append(kept, p)
+		}
+		require.Equal(t, want, strings.Join(kept, " "), "seed %d", seed)
+	}
 }

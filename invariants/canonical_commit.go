@@ -12,14 +12,23 @@ import (
 // checkpoint. Only a crash may send it back: it then resumes from its checkpoint (at most
 // its last executed op) and re-executes the same prepares, which the canonical check sees.
 // Inspections must agree: commit_min is the last op the events showed executed.
+//
+// What was executed is what was prepared: at every commit the checker computes its own
+// digest (SHA-256) of the whole prepare the replica executed (vsr.Event.Prepare), rather than
+// trusting the header's checksum claim. Every replica must execute the canonical prepare's
+// bytes at that op, and the canonical bytes must be those its primary created (when the
+// harness saw the creation: Suite.OnPrepare). Acknowledgements name the canonical prepare
+// (acked_survive), so they are held to the created bytes too.
 const NameCanonicalCommit = "canonical_commit"
 
 // commitRecord is the canonical prepare of an op: who executed it first, in which view, when.
 type commitRecord struct {
-	sum     checksum.Sum
-	replica int
-	view    uint32
-	atNs    int64
+	sum       checksum.Sum
+	digest    digest // the harness's own digest of the bytes executed
+	timestamp int64
+	replica   int
+	view      uint32
+	atNs      int64
 }
 
 // executor is one replica's execution position.
@@ -36,6 +45,11 @@ type executor struct {
 type canonicalCommit struct {
 	canon     opTable[commitRecord]
 	executors []executor
+	prepared  *preparedTable
+	highest   uint64 // the highest canonical op
+	// executedUnseen counts canonical prepares whose creation the harness never saw (a
+	// single replica sends no prepares), whose bytes are held only to each other.
+	executedUnseen uint64
 }
 
 func (c *canonicalCommit) executor(replica int) *executor {
@@ -60,11 +74,21 @@ func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
 	fail := func(format string, args ...any) *Violation {
 		return violation(NameCanonicalCommit, e.Replica, e.Op, e.View, atNs, format, args...)
 	}
+	executed := digestOf(e.Prepare)
 	if first, ok := c.canon.get(e.Op); !ok {
-		c.canon.put(e.Op, commitRecord{sum: e.Checksum, replica: e.Replica, view: e.View, atNs: atNs})
+		if made, ok := c.createdAs(e); ok && made.digest != executed {
+			return fail("executed prepare %s at op %d, but its bytes (digest %x) are not those its primary %d created in view %d at %s (digest %x)",
+				short(e.Checksum), e.Op, executed[:8], made.replica, made.view, formatNs(made.atNs), made.digest[:8])
+		}
+		c.canon.put(e.Op, commitRecord{sum: e.Checksum, digest: executed, timestamp: e.Timestamp,
+			replica: e.Replica, view: e.View, atNs: atNs})
+		c.highest = max(c.highest, e.Op)
 	} else if first.sum != e.Checksum {
 		return fail("executed prepare %s at op %d, but replica %d executed prepare %s there (view %d, at %s)",
 			short(e.Checksum), e.Op, first.replica, short(first.sum), first.view, formatNs(first.atNs))
+	} else if first.digest != executed {
+		return fail("executed prepare %s at op %d with bytes of digest %x, but replica %d executed it with digest %x (view %d, at %s): the header's checksum claims bytes that differ",
+			short(e.Checksum), e.Op, executed[:8], first.replica, first.digest[:8], first.view, formatNs(first.atNs))
 	}
 	x := c.executor(e.Replica)
 	switch {
@@ -78,6 +102,18 @@ func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
 	}
 	x.known, x.last, x.ceiling = true, e.Op, max(x.ceiling, e.Op)
 	return nil
+}
+
+// createdAs returns the creation of the prepare e executed, counting those never seen.
+func (c *canonicalCommit) createdAs(e vsr.Event) (created, bool) {
+	if c.prepared == nil {
+		return created{}, false
+	}
+	made, ok := c.prepared.lookup(e.Op, e.Checksum)
+	if !ok {
+		c.executedUnseen++
+	}
+	return made, ok
 }
 
 // sync: a state sync installed a peer's checkpoint at e.Op (e.Checksum names the prepare
@@ -105,11 +141,16 @@ func (c *canonicalCommit) inspect(atNs int64, replica int, in vsr.Inspection) *V
 	x := c.executor(replica)
 	if !x.known {
 		// The first look since a restart: execution resumes from the recovered checkpoint.
-		if x.crashed && in.CommitMin > x.ceiling {
+		// One past anything it executed is a state sync that became durable as the replica
+		// crashed, before it could report it (a crash as its superblock write completes): a
+		// peer's checkpoint, so of an op some replica executed (digest_agreement checks its
+		// state). A checkpoint of an op nobody executed came from nowhere.
+		if _, synced := c.canon.get(in.CommitMin); x.crashed && in.CommitMin > x.ceiling && !synced {
 			return violation(NameCanonicalCommit, replica, in.CommitMin, in.View, atNs,
-				"resumed at commit_min %d, past op %d, the highest it ever executed", in.CommitMin, x.ceiling)
+				"resumed at commit_min %d, past op %d, the highest it ever executed, and no replica executed op %d",
+				in.CommitMin, x.ceiling, in.CommitMin)
 		}
-		x.known, x.last = true, in.CommitMin
+		x.known, x.last, x.ceiling = true, in.CommitMin, max(x.ceiling, in.CommitMin)
 		return nil
 	}
 	if in.CommitMin != x.last {

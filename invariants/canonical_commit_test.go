@@ -112,8 +112,58 @@ func TestCanonicalCommitFiresOnInspections(t *testing.T) {
 	t.Run("recovered_past_execution", func(t *testing.T) {
 		var c canonicalCommit
 		execute(t, &c, 10*ms, 0, 1, 1, 4)
+		execute(t, &c, 10*ms, 1, 1, 1, 8)
 		c.crash(0)
 		v := c.inspect(20*ms, 0, inspectAt(0, 2, 9))
 		requireViolation(t, v, NameCanonicalCommit, 0, 9, 2, 20*ms)
+		require.Contains(t, v.Message, "resumed at commit_min 9, past op 4, the highest it ever executed, and no replica executed op 9")
 	})
+}
+
+// A state sync that became durable as the replica crashed (before it could report it)
+// resumes it at a peer's checkpoint: an op another replica executed. Execution goes on from
+// there, and is checked from there.
+func TestCanonicalCommitAcceptsAnUnreportedStateSync(t *testing.T) {
+	var c canonicalCommit
+	execute(t, &c, 10*ms, 1, 1, 1, 8)
+	execute(t, &c, 10*ms, 0, 1, 1, 4)
+	c.crash(0)
+	require.Nil(t, c.inspect(20*ms, 0, inspectAt(0, 2, 8)))
+	require.Nil(t, c.event(30*ms, vsr.Event{Kind: vsr.EventCommit, Replica: 0, View: 2, Op: 9, Checksum: sum("p9")}))
+	v := c.event(40*ms, vsr.Event{Kind: vsr.EventCommit, Replica: 0, View: 2, Op: 11, Checksum: sum("p11")})
+	requireViolation(t, v, NameCanonicalCommit, 0, 11, 2, 40*ms)
+	require.Contains(t, v.Message, "ops 10..10 were skipped")
+}
+
+// TestCanonicalCommitFiresOnBytesThatDifferUnderOneChecksum: two replicas execute prepares
+// with the same header checksum but different bytes (a body the replica never checked).
+func TestCanonicalCommitFiresOnBytesThatDifferUnderOneChecksum(t *testing.T) {
+	s := NewSuite(3)
+	commitRange(s, 10*ms, 0, 1, 1, 3)
+	forged := commitEvent(1, 1, 2, "p2")
+	commitRange(s, 20*ms, 1, 1, 1, 1)
+	forged.Prepare = []byte("p2 with another body")
+	s.OnEvent(21*ms, forged)
+	v := s.Violation()
+	requireViolation(t, v, NameCanonicalCommit, 1, 2, 1, 21*ms)
+	require.Contains(t, v.Message, "the header's checksum claims bytes that differ")
+}
+
+// TestCanonicalCommitFiresOnBytesTheirPrimaryDidNotCreate: the first replica to execute op
+// 2 runs bytes other than those its primary created under that checksum.
+func TestCanonicalCommitFiresOnBytesTheirPrimaryDidNotCreate(t *testing.T) {
+	s := NewSuite(3)
+	for op, name := range []string{"", "p1", "p2"} {
+		if op > 0 {
+			s.OnPrepare(5*ms, Prepared{Replica: 0, View: 1, Op: uint64(op), Checksum: sum(name), Bytes: []byte(name),
+				Timestamp: trueEpoch + int64(op), ClockNs: trueEpoch, TrueNs: trueEpoch})
+		}
+	}
+	commitRange(s, 10*ms, 1, 1, 1, 1)
+	executed := commitEvent(1, 1, 2, "p2")
+	executed.Prepare = []byte("p2, a bit flipped")
+	s.OnEvent(11*ms, executed)
+	v := s.Violation()
+	requireViolation(t, v, NameCanonicalCommit, 1, 2, 1, 11*ms)
+	require.Contains(t, v.Message, "not those its primary 0 created in view 1")
 }

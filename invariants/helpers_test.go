@@ -21,8 +21,11 @@ func normal(replica int, role vsr.Role, view uint32, op, commit uint64) vsr.Insp
 		Op: op, CommitMin: commit, CommitMax: commit, Digest: sum(fmt.Sprintf("state@%d", commit))}
 }
 
+// commitEvent is the execution of prepare (named, and with bytes, by its name) at op; its
+// timestamps rise with op.
 func commitEvent(replica int, view uint32, op uint64, prepare string) vsr.Event {
-	return vsr.Event{Kind: vsr.EventCommit, Replica: replica, View: view, Op: op, Checksum: sum(prepare)}
+	return vsr.Event{Kind: vsr.EventCommit, Replica: replica, View: view, Op: op, Checksum: sum(prepare),
+		Prepare: []byte(prepare), Timestamp: int64(op) * ms}
 }
 
 // commitRange feeds commit events of ops from..to ("p<op>" prepares) for replica.

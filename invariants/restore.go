@@ -40,12 +40,27 @@ func (s *Suite) OnRestoreFromBackup(atNs int64, op uint64) (lost []uint64, v *Vi
 	for i := range s.views.replicas {
 		s.views.replicas[i] = viewTrack{}
 	}
+	// Every disk was replaced: the copies and checkpoints they held are gone by design.
+	for i := range s.checkpoints.replicas {
+		s.checkpoints.wipe(i)
+	}
+	for i := range s.copies.acks {
+		s.copies.forget(i)
+	}
+	s.copies.covered = min(s.copies.covered, op)
+	for i := range s.logViews.normal {
+		s.logViews.crash(i)
+	}
+	// The rebuilt cluster goes through view numbers and ops the old one used.
+	s.logViews.views = nil
+	s.prepared.byOp.truncate(op)
 	return lost, nil
 }
 
 // rewind forgets the canonical ops above op; every replica resumes from at most op.
 func (c *canonicalCommit) rewind(op uint64) {
 	c.canon.truncate(op)
+	c.highest = min(c.highest, op)
 	for i := range c.executors {
 		c.executors[i] = executor{ceiling: op, crashed: true}
 	}

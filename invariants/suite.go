@@ -7,11 +7,15 @@ import "vopr/cluster/vsr"
 func Describe() [][2]string {
 	return [][2]string{
 		{NameCommitLeOp, "checkpoint_op <= commit_min <= commit_number <= op_number on every replica at every inspection"},
-		{NameCanonicalCommit, "one prepare per op across replicas; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart"},
+		{NameCanonicalCommit, "one prepare per op across replicas, by header checksum and by the harness's own digest of the bytes executed, which are the bytes its primary created; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart"},
+		{NameCommitTimestamp, "canonical timestamps rise strictly; a primary stamps within 250 ms of its own clock (or carries its predecessor's + 1), so within 500 ms of true time when its clock is inside the model"},
+		{NameCheckpointMonotonic, "a replica's checkpoint and commit_min never go back while it runs, nor below its durable checkpoint after a restart (unless the simulator damaged it, or a declared wipe or restore)"},
 		{NameViewMonotonic, "a replica's view never decreases while it runs, nor falls below a view it voted or recovered in after a restart"},
 		{NameSinglePrimary, "at most one replica is primary in normal status in any view"},
 		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
+		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
+		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one)"},
 	}
 }
@@ -40,6 +44,17 @@ type Suite struct {
 	acked      ackedSurvive
 	history    *History
 
+	prepared    preparedTable
+	stamps      timestamps
+	checkpoints checkpointMonotonic
+	copies      ackedDurable
+	logViews    logViewDurable
+	damage      damage
+	disks       DiskReader
+	// checkpointEvents counts checkpoints, to read every disk at every diskAllEvery-th.
+	checkpointEvents uint64
+	wipes            uint64
+
 	first    *Violation
 	lastNs   int64 // the latest time seen, for end-of-run reports
 	finished bool
@@ -53,6 +68,9 @@ func NewSuite(replicaCount int) *Suite {
 	s.views.replicas = make([]viewTrack, replicaCount)
 	s.acked.canon = &s.canonical
 	s.acked.commitMins = make([]uint64, replicaCount)
+	s.canonical.prepared = &s.prepared
+	s.copies.canon, s.copies.replicas = &s.canonical, replicaCount
+	s.logViews.canon, s.logViews.prepared = &s.canonical, &s.prepared
 	s.history.onAck = func(atNs int64, client int, op uint64, view uint32) *Violation {
 		if s.see(atNs) {
 			return s.acked.ack(atNs, client, op, view)
@@ -85,6 +103,26 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 	s.report(s.canonical.event(atNs, e))
 	s.report(s.views.event(atNs, e))
 	s.report(s.digests.event(atNs, e))
+	s.checkpoints.event(e)
+	s.logViews.event(e)
+	switch e.Kind {
+	case vsr.EventCommit:
+		s.report(s.stamps.commit(atNs, e, &s.canonical))
+	case vsr.EventVoteSelf:
+		s.copies.ack(atNs, e.Replica, e.Op, e.Checksum, e.View)
+	case vsr.EventCheckpoint:
+		s.copies.covered = max(s.copies.covered, e.Op)
+		s.checkpointEvents++
+		if s.checkpointEvents%diskAllEvery == 0 {
+			s.checkAllDisks(atNs)
+		} else {
+			s.checkDisk(atNs, e.Replica)
+		}
+	case vsr.EventTruncate:
+		s.checkAllDisks(atNs)
+	case vsr.EventDiskFull, vsr.EventStateSync, vsr.EventStatus:
+		s.checkDisk(atNs, e.Replica)
+	}
 }
 
 // OnInspect takes a running replica's state, after state changes or on every tick.
@@ -98,6 +136,11 @@ func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
 	s.report(s.primary.inspect(atNs, replica, in))
 	s.report(s.digests.inspect(atNs, replica, in))
 	s.report(s.acked.inspect(atNs, replica, in))
+	s.logViews.inspect(replica, in)
+	if s.disks != nil && s.checkpoints.restarting(replica, in) {
+		s.checkpoints.restarted(replica, s.readDisk(replica))
+	}
+	s.report(s.checkpoints.inspect(atNs, replica, in))
 }
 
 // OnCrash tells that the replica's volatile state is gone: when it restarts it recovers
@@ -109,6 +152,16 @@ func (s *Suite) OnCrash(atNs int64, replica int) {
 	}
 	s.canonical.crash(replica)
 	s.views.crash(replica)
+	var image *DiskImage
+	if s.disks != nil {
+		read := s.readDisk(replica)
+		image = &read
+		excused := s.damage.excused(replica, image)
+		s.report(s.logViews.check(atNs, replica, image, excused)) // what recovery will read
+		s.report(s.copies.check(atNs, replica, image, excused))
+	}
+	s.checkpoints.crash(replica, image)
+	s.logViews.crash(replica)
 }
 
 // OnMessage takes the header of a message a replica sent (optional: without it,
@@ -119,6 +172,9 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 		return
 	}
 	s.report(s.views.message(atNs, h))
+	if h.Command == vsr.CommandPrepareOK {
+		s.copies.ack(atNs, int(h.Replica), h.Op, h.Parent, h.View)
+	}
 }
 
 // History returns the client history recorder. Its acknowledgements are checked by
@@ -136,6 +192,7 @@ func (s *Suite) Finish() *Violation {
 	}
 	s.finished = true
 	s.report(s.acked.finish(s.lastNs))
+	s.checkAllDisks(s.lastNs)
 	if s.first == nil {
 		s.report(s.history.Check())
 	}

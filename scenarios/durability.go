@@ -1,47 +1,360 @@
 package scenarios
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"sort"
+	"strings"
 
 	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
+	"vopr/invariants"
 	"vopr/sim"
 )
 
-// The durability check holds a replica to its prepare_ok: "persist before PrepareOk"
-// (DESIGN.md section 3). When a replica acknowledges a prepare, the entry must already be on
-// its disk's durable image (what survives a crash), with the acknowledged checksum. It reads
-// the simulated disk directly, so it sees what a crash would leave, not what the replica
-// believes.
+// The durability checks read the simulated disks directly, so they see what a crash would
+// leave, not what the replica believes:
+//
+//   - checkAckDurable holds a replica to its prepare_ok, and a primary to its own vote
+//     ("persist before PrepareOk", DESIGN.md section 3): when it acknowledges a prepare, the
+//     entry must already be on its disk's durable image, with the acknowledged checksum.
+//   - durableDisks.image is a replica's whole durable state (superblock and log above the
+//     checkpoint) for the Suite's disk checkers (invariants/disk.go: acked_durable,
+//     log_view_durable, checkpoint_monotonic's restarts).
+//
+// Entries are located by scanning sectors for entry headers that name their own offset (a
+// header record elsewhere in a segment names another place), never by assuming a layout.
+// Each segment's parse is cached with the durable bytes it came from, and every use of the
+// cache is verified against the disk first: a prepare_ok compares the one entry's durable
+// bytes, an image compares the whole segment and parses only what was appended.
+
+// durableDisks reads the cluster's disks for the checkers.
+type durableDisks struct {
+	c        *sim.Cluster
+	segments map[segmentKey]*segmentCache
+}
+
+type segmentKey struct {
+	replica int
+	index   uint64
+}
+
+// segmentCache is the parse of a segment's durable bytes data[:parsed].
+type segmentCache struct {
+	data    []byte
+	parsed  int64
+	entries []parsedEntry // ascending by offset
+}
+
+type parsedEntry struct {
+	op           uint64
+	offset, size int64
+	prepare      checksum.Sum
+	view         uint32
+	intact       bool // both checksums hold on the durable bytes
+}
+
+func newDurableDisks(c *sim.Cluster) *durableDisks {
+	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{}}
+}
+
+func segmentName(index uint64) string { return fmt.Sprintf("log-%016x", index) }
+
+// segmentOf is the segment holding op: the replica runs its engine with CheckpointInterval
+// entries per segment (vsr.Replica's storage options).
+func segmentOf(op uint64) uint64 { return op / vsr.CheckpointInterval }
 
 // checkAckDurable returns a violation message if replica's disk does not durably hold the
-// prepare with checksum sum at op. Ops at or below the replica's checkpoint are exempt: the
-// engine compacts their entries away.
-func checkAckDurable(c *sim.Cluster, replica int, op uint64, sum checksum.Sum) string {
-	r := c.Replica(replica)
-	if r == nil || op <= r.Inspect().CheckpointOp {
+// prepare with checksum sum at op; what names the acknowledgement. Ops at or below the
+// replica's checkpoint are exempt: the engine compacts their entries away.
+func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum, what string) string {
+	r := d.c.Replica(replica)
+	if r == nil || op <= r.CheckpointOp() {
 		return ""
 	}
-	disk := c.Nodes[replica].Disk
-	name := fmt.Sprintf("log-%016x", op/vsr.CheckpointInterval)
-	for offset := int64(0); ; offset += storage.SectorSize {
-		sector := disk.DurableRange(name, offset, storage.SectorSize)
-		if len(sector) < storage.HeaderSize {
-			break
+	if d.holds(replica, op, sum) {
+		return ""
+	}
+	return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
+		replica, what, op, sum.Low64(), d.c.Loop.Now())
+}
+
+// holds reports whether replica's disk durably holds an intact entry of prepare sum at op.
+func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
+	disk := d.c.Nodes[replica].Disk
+	key := segmentKey{replica, segmentOf(op)}
+	name := segmentName(key.index)
+	s := d.segments[key]
+	if s != nil {
+		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableRange(name, e.offset, e.size),
+			s.data[e.offset:e.offset+e.size]) {
+			return true
 		}
-		h, err := storage.DecodeHeader(sector[:storage.HeaderSize])
-		if err != nil || h.Op != op {
-			continue
-		}
-		_, body, err := storage.DecodeEntry(disk.DurableRange(name, offset, h.Size()))
-		if err != nil {
-			continue
-		}
-		if m, err := vsr.Decode(body, c.ClusterID()); err == nil && m.Header.Checksum == sum {
-			return ""
+		// Most acknowledgements name the entry just appended: parse the new tail only.
+		if tail := disk.DurableRange(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
+			s.data = append(s.data[:s.parsed], tail...)
+			s.parse(d.c.ClusterID())
+			if _, ok := s.find(op, sum); ok {
+				return true
+			}
 		}
 	}
-	return fmt.Sprintf("replica %d acknowledged op %d (prepare %016x) at %s, but its disk does not durably hold it",
-		replica, op, sum.Low64(), c.Loop.Now())
+	s = d.refresh(replica, key.index)
+	_, ok := s.find(op, sum)
+	return ok
+}
+
+// find returns the intact entry of prepare sum at op.
+func (s *segmentCache) find(op uint64, sum checksum.Sum) (parsedEntry, bool) {
+	if s == nil {
+		return parsedEntry{}, false
+	}
+	for i := len(s.entries) - 1; i >= 0; i-- {
+		if e := s.entries[i]; e.op == op && e.prepare == sum && e.intact {
+			return e, true
+		}
+	}
+	return parsedEntry{}, false
+}
+
+// entry returns where replica's disk durably holds an intact entry of prepare sum at op (in
+// segment segmentName(segmentOf(op)); its header names the offset it lies at).
+func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
+	return d.refresh(replica, segmentOf(op)).find(op, sum)
+}
+
+// refresh brings a segment's cache to its durable bytes (nil if the file does not exist),
+// parsing only what was appended when the parsed prefix is unchanged.
+func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
+	key := segmentKey{replica, index}
+	current := d.c.Nodes[replica].Disk.Durable(segmentName(index))
+	if current == nil {
+		delete(d.segments, key)
+		return nil
+	}
+	s := d.segments[key]
+	if s == nil || int64(len(current)) < s.parsed || !bytes.Equal(current[:s.parsed], s.data[:s.parsed]) {
+		s = &segmentCache{}
+		d.segments[key] = s
+	}
+	s.data = current
+	s.parse(d.c.ClusterID())
+	return s
+}
+
+// parse scans data from parsed for entries, sector by sector.
+func (s *segmentCache) parse(cluster uint64) {
+	// Entry headers carry this magic at byte 48 (storage/entry.go): a cheap filter before
+	// the header checksum.
+	const entryMagic = 0x31474f4c52504f56
+	at := s.parsed
+	for at+storage.HeaderSize <= int64(len(s.data)) {
+		b := s.data[at:]
+		if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
+			at += storage.SectorSize
+			continue
+		}
+		h, err := storage.DecodeHeader(b[:storage.HeaderSize])
+		if err != nil || h.Offset != at {
+			at += storage.SectorSize
+			continue
+		}
+		if at+h.Size() > int64(len(s.data)) {
+			break // the durable file ends inside the entry: parse it once it is whole
+		}
+		_, body, err := storage.DecodeEntry(b[:h.Size()])
+		if h.BodySize < vsr.HeaderSize {
+			at += h.Size()
+			continue
+		}
+		prepare := b[storage.HeaderSize : storage.HeaderSize+vsr.HeaderSize]
+		if p, perr := vsr.DecodeHeader(prepare, cluster); perr == nil {
+			s.entries = append(s.entries, parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum,
+				view: p.View, intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)})
+		}
+		at += h.Size()
+	}
+	s.parsed = at
+}
+
+// image reads a replica's durable state: the newest intact superblock copy (its own
+// decoder) and the log entries above the checkpoint it names, up to opMax's segment and
+// beyond while segments exist. Sectors the simulator put a fault on make their entry
+// damaged.
+func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
+	disk := d.c.Nodes[replica].Disk
+	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
+	stats := disk.Stats()
+	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Commit: sb.commit,
+		CheckpointOp: sb.checkpointOp, FaultsInjected: stats.LatentSectorErrors + stats.ReadCorruptions +
+			stats.WriteCorruptions + stats.Misdirects + stats.TargetedFaults}
+	damaged := map[string][]int64{}
+	for _, f := range disk.Faults() {
+		damaged[f.Name] = append(damaged[f.Name], f.Offset)
+		if f.Name == "superblock" || strings.HasPrefix(f.Name, "checkpoint-") {
+			img.CheckpointDamaged = true
+		}
+	}
+	// Segments below the checkpoint's are compacted away or soon will be: forget them.
+	for key := range d.segments {
+		if key.replica == replica && key.index < segmentOf(sb.checkpointOp+1) {
+			delete(d.segments, key)
+		}
+	}
+	// The log never spans more than a few windows above the checkpoint: a corrupt op
+	// number cannot make the reader probe without bound.
+	last := segmentOf(min(opMax, sb.checkpointOp+4*vsr.LogSlotsMax))
+	for index := segmentOf(sb.checkpointOp + 1); ; index++ {
+		s := d.refresh(replica, index)
+		if s == nil && index > last {
+			break
+		}
+		if s == nil {
+			continue
+		}
+		for _, e := range s.entries {
+			if e.op <= sb.checkpointOp {
+				continue
+			}
+			img.Entries = append(img.Entries, invariants.DurableEntry{Op: e.op, Prepare: e.prepare, View: e.view,
+				Intact: e.intact && !faultIn(damaged[segmentName(index)], e.offset, e.size)})
+		}
+	}
+	sort.SliceStable(img.Entries, func(i, j int) bool { return img.Entries[i].Op < img.Entries[j].Op })
+	// One entry per op: the last one found (a segment holds an op once; this guards a
+	// misplaced duplicate from making the image ambiguous).
+	out := img.Entries[:0]
+	for _, e := range img.Entries {
+		if len(out) > 0 && out[len(out)-1].Op == e.Op {
+			out[len(out)-1] = e
+			continue
+		}
+		out = append(out, e)
+	}
+	img.Entries = out
+	return img
+}
+
+func faultIn(offsets []int64, offset, size int64) bool {
+	for _, o := range offsets {
+		if o >= offset && o < offset+size {
+			return true
+		}
+	}
+	return false
+}
+
+// The superblock file: 4 copies of one sector, each (storage/superblock.go)
+//
+//	0 checksum [16] of bytes [16:512) (SHA-256, first 16 bytes)   16 magic u64
+//	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   64 View u32   68 LogView u32
+//
+// decoded here independently of the engine; the newest intact copy (highest sequence) is
+// what recovery would read. TestDurableSuperblockDecoder holds this decoder to the engine.
+const (
+	superblockCopySize = storage.SectorSize
+	superblockFileSize = 4 * superblockCopySize
+	superblockMagic    = 0x31304253525f4f56
+)
+
+type durableSuperblock struct {
+	ok            bool
+	sequence      uint64
+	view, logView uint32
+	commit        uint64
+	checkpointOp  uint64
+}
+
+func readSuperblock(file []byte) durableSuperblock {
+	var best durableSuperblock
+	le := binary.LittleEndian
+	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
+		c := file[at : at+superblockCopySize]
+		sum := sha256.Sum256(c[16:])
+		if !bytes.Equal(sum[:16], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
+			continue
+		}
+		if sequence := le.Uint64(c[24:]); !best.ok || sequence > best.sequence {
+			best = durableSuperblock{ok: true, sequence: sequence, commit: le.Uint64(c[40:]),
+				checkpointOp: le.Uint64(c[48:]), view: le.Uint32(c[64:]), logView: le.Uint32(c[68:])}
+		}
+	}
+	return best
+}
+
+// diskWrites counts the operations that change a disk's content: while its replica is down
+// only an operator (a storage restore) can change it.
+func diskWrites(disk *sim.Disk) uint64 {
+	s := disk.Stats()
+	return s.Writes + s.Creates + s.Removes + s.Truncates + s.Syncs
+}
+
+// wireDisks lets the Suite read the disks and readies the watch on down replicas.
+func (run *swarmRun) wireDisks() {
+	run.disks = newDurableDisks(run.c)
+	run.down = make([]downDisk, run.c.ReplicaCount())
+	if run.checked {
+		run.suite.SetDisks(run.disks.image)
+	}
+}
+
+// downDisk is the watch on a down replica's disk: writes to it while the replica is down
+// are an operator's (storage restore replaces the disk), a wipe the checkers are told of.
+type downDisk struct {
+	down   bool
+	writes uint64
+}
+
+func (run *swarmRun) watchDown(replica int, down bool) {
+	w := &run.down[replica]
+	writes := diskWrites(run.c.Nodes[replica].Disk)
+	if down && w.down && writes != w.writes {
+		run.suite.OnWipe(int64(run.c.Loop.Now()), replica)
+	}
+	w.down, w.writes = down, writes
+}
+
+// onPrepareSent shows the checkers a prepare sent by the replica that created it (its first
+// send is its creation): its bytes, timestamp and the clocks' readings at that instant.
+func (run *swarmRun) onPrepareSent(from int, msg []byte) {
+	if len(msg) < vsr.HeaderSize || int(msg[128]) != from { // the creator's byte (vsr header layout)
+		return
+	}
+	h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID())
+	if err != nil || h.Command != vsr.CommandPrepare {
+		return
+	}
+	now := int64(run.c.Loop.Now())
+	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Op: h.Op, Checksum: h.Checksum,
+		Timestamp: h.Timestamp, Bytes: msg, ClockNs: run.c.Nodes[from].Clock.Realtime(),
+		TrueNs: sim.RealtimeEpochNs + now})
+}
+
+// onStartViewSent shows the checkers the log a view's primary sent in a start_view.
+func (run *swarmRun) onStartViewSent(from int, m vsr.Message) {
+	if int(m.Header.Replica) != from || m.Header.LogView != m.Header.View {
+		return
+	}
+	var log []invariants.PrepareRef
+	for at := 0; at+vsr.HeaderSize <= len(m.Body); at += vsr.HeaderSize {
+		h, err := vsr.DecodeHeader(m.Body[at:at+vsr.HeaderSize], run.c.ClusterID())
+		if err != nil {
+			return // not a log the checkers can read: skip it whole
+		}
+		log = append(log, invariants.PrepareRef{Op: h.Op, View: h.View, Checksum: h.Checksum})
+	}
+	run.suite.OnStartView(int64(run.c.Loop.Now()), m.Header.View, m.Header.Op, log)
+}
+
+// checkerCounters adds the simulator-aware checkers' counters to a result's.
+func (run *swarmRun) checkerCounters(counters map[string]uint64) {
+	if !run.checked || counters == nil {
+		return
+	}
+	for k, v := range run.suite.Counters() {
+		counters[k] = v
+	}
 }

@@ -323,16 +323,23 @@ func (m *Monitor) Add(s Sample) {
 			delete(m.pendingSince, rule.Name)
 			if m.firing[rule.Name] {
 				m.firing[rule.Name] = false
-				m.events = append(m.events, AlertEvent{Rule: rule.Name, Severity: rule.Severity, At: s.At,
-					Value: value, Replica: who, Resolved: true})
+				m.alert(AlertEvent{Rule: rule.Name, Severity: rule.Severity, At: s.At, Value: value, Replica: who,
+					Resolved: true})
 			}
 			continue
 		}
 		if holds && !m.firing[rule.Name] && s.At-since >= sim.Time(rule.For) {
 			m.firing[rule.Name] = true
-			m.events = append(m.events, AlertEvent{Rule: rule.Name, Severity: rule.Severity, At: s.At, Value: value,
-				Replica: who})
+			m.alert(AlertEvent{Rule: rule.Name, Severity: rule.Severity, At: s.At, Value: value, Replica: who})
 		}
+	}
+}
+
+// alert records an alert firing or resolving, and notes it in the trace (--log short).
+func (m *Monitor) alert(e AlertEvent) {
+	m.events = append(m.events, e)
+	if m.c != nil {
+		m.c.Trace.Note(sim.LevelShort, -1, "alert", e.String(), e)
 	}
 }
 

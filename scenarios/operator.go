@@ -97,6 +97,18 @@ type ClusterStatusReport struct {
 
 // ReplicaStatus asks replica i for its status.
 func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
+	s := replicaStatus(c, i)
+	logPoll(c, fmt.Sprintf("replica status --replica-id %d", i), s.gist(), s.String())
+	return s
+}
+
+// gist is the part of a status whose change is worth a line in the trace (not op and
+// commit, which move with every request).
+func (r ReplicaStatusReport) gist() string {
+	return fmt.Sprintf("%s %s %d %t %t", r.Status, r.Role, r.View, r.Isolated, r.DiskFull)
+}
+
+func replicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	r := c.Replica(i)
 	if r == nil || c.Nodes[i].Status() != sim.NodeUp {
 		return ReplicaStatusReport{Replica: i, Status: StatusUnreachable}
@@ -109,11 +121,18 @@ func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 
 // ClusterStatus asks every replica for its status.
 func ClusterStatus(c *sim.Cluster) ClusterStatusReport {
+	s := clusterStatus(c)
+	gist := fmt.Sprintf("healthy=%d/%d quorum=%t primary=%d", s.Healthy, len(s.Replicas), s.QuorumAvailable, s.Primary)
+	logPoll(c, "cluster status", gist, gist)
+	return s
+}
+
+func clusterStatus(c *sim.Cluster) ClusterStatusReport {
 	n := c.ReplicaCount()
 	s := ClusterStatusReport{Quorum: n/2 + 1, Primary: -1}
 	var primaryView uint32
 	for i := 0; i < n; i++ {
-		r := ReplicaStatus(c, i)
+		r := replicaStatus(c, i)
 		s.Replicas = append(s.Replicas, r)
 		if !r.Healthy() {
 			continue
@@ -125,13 +144,6 @@ func ClusterStatus(c *sim.Cluster) ClusterStatusReport {
 	}
 	s.QuorumAvailable = s.Healthy >= s.Quorum
 	return s
-}
-
-// operatorStorageOptions are the options the replicas run their storage with (vsr's
-// storageOptions): Open refuses options that differ from the superblock's.
-func operatorStorageOptions(fs storage.FS) storage.Options {
-	return storage.Options{FS: fs, SegmentEntriesMax: vsr.CheckpointInterval, EntryBodyMax: vsr.MessageSizeMax,
-		AutoCompactPercent: 85}
 }
 
 func stoppedDisk(c *sim.Cluster, i int) (*sim.Disk, error) {
@@ -154,7 +166,12 @@ func StorageVerify(c *sim.Cluster, i int, done func(storage.VerifyReport, error)
 		c.Loop.After(0, func() { done(storage.VerifyReport{}, err) })
 		return
 	}
-	storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+	verifyDisk(disk, done)
+}
+
+// verifyDisk is the work of StorageVerify on a disk.
+func verifyDisk(disk storage.FS, done func(storage.VerifyReport, error)) {
+	storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 		if err != nil {
 			done(storage.VerifyReport{Problems: []storage.Problem{{Offset: -1, Reason: "open: " + err.Error()}}},
 				err)
@@ -173,7 +190,7 @@ func StorageBackup(c *sim.Cluster, i int, done func([]byte, error)) {
 		c.Loop.After(0, func() { done(nil, err) })
 		return
 	}
-	storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+	storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 		if err != nil {
 			done(nil, err)
 			return
@@ -212,12 +229,12 @@ func StorageRestore(c *sim.Cluster, i int, backup []byte, done func(error)) {
 		return
 	}
 	disk.Reformat()
-	storage.Restore(disk, operatorStorageOptions(disk), backup, func(err error) {
+	storage.Restore(disk, vsr.StorageOptions(disk), backup, func(err error) {
 		if err != nil {
 			done(err)
 			return
 		}
-		storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+		storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 			switch {
 			case err != nil:
 				done(fmt.Errorf("operator: restored disk does not open: %w", err))
@@ -247,6 +264,12 @@ const tickMs = int(sim.TickInterval / sim.Millisecond)
 // replica that is down is not changed: it restarts with the cluster's boot configuration
 // (configuration drift, which ConfigGet shows).
 func ConfigSet(c *sim.Cluster, key, value string) ([]int, error) {
+	changed, err := configSet(c, key, value)
+	logOperator(c, "cluster config set "+key+" "+value, answer(fmt.Sprintf("changed replicas %v", changed), err))
+	return changed, err
+}
+
+func configSet(c *sim.Cluster, key, value string) ([]int, error) {
 	n, err := strconv.Atoi(value)
 	if err != nil || n < 1 {
 		return nil, fmt.Errorf("operator: %s: value %q is not a positive integer", key, value)
@@ -288,6 +311,12 @@ func ConfigSet(c *sim.Cluster, key, value string) ([]int, error) {
 // ConfigGet is `kimberlite-cli cluster config get KEY`: the value on each running replica
 // (-1 for a replica that is down), so drift is visible.
 func ConfigGet(c *sim.Cluster, key string) ([]int, error) {
+	values, err := configGet(c, key)
+	logOperator(c, "cluster config get "+key, answer(fmt.Sprintf("%v", values), err))
+	return values, err
+}
+
+func configGet(c *sim.Cluster, key string) ([]int, error) {
 	values := make([]int, c.ReplicaCount())
 	for i := range values {
 		values[i] = -1
@@ -339,31 +368,36 @@ func (o *Operator) await(done *bool) error {
 
 // awaitAction starts an asynchronous operator action and drives the world until its
 // callback runs (ErrTimeout, with the zero value, if it does not within the budget).
-func awaitAction[T any](o *Operator, start func(done func(T, error))) (T, error) {
+func awaitAction[T any](o *Operator, command string, start func(done func(T, error))) (T, error) {
 	var result T
 	var err error
 	finished := false
+	logOperator(o.C, command, "started")
 	start(func(v T, e error) { result, err, finished = v, e, true })
 	if e := o.await(&finished); e != nil {
 		var zero T
+		logOperator(o.C, command, answer("", e))
 		return zero, e
 	}
+	logOperator(o.C, command, answer(describeAnswer(result), err))
 	return result, err
 }
 
 // Verify runs StorageVerify on replica i to completion.
 func (o *Operator) Verify(i int) (storage.VerifyReport, error) {
-	return awaitAction(o, func(done func(storage.VerifyReport, error)) { StorageVerify(o.C, i, done) })
+	return awaitAction(o, fmt.Sprintf("storage verify --replica-id %d --full-scan", i),
+		func(done func(storage.VerifyReport, error)) { StorageVerify(o.C, i, done) })
 }
 
 // Backup runs StorageBackup on replica i to completion.
 func (o *Operator) Backup(i int) ([]byte, error) {
-	return awaitAction(o, func(done func([]byte, error)) { StorageBackup(o.C, i, done) })
+	return awaitAction(o, fmt.Sprintf("storage backup --replica-id %d", i),
+		func(done func([]byte, error)) { StorageBackup(o.C, i, done) })
 }
 
 // Restore runs StorageRestore on replica i to completion.
 func (o *Operator) Restore(i int, backup []byte) error {
-	_, err := awaitAction(o, func(done func(struct{}, error)) {
+	_, err := awaitAction(o, fmt.Sprintf("storage restore --replica-id %d", i), func(done func(struct{}, error)) {
 		StorageRestore(o.C, i, backup, func(err error) { done(struct{}{}, err) })
 	})
 	return err

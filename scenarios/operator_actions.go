@@ -74,13 +74,17 @@ func StorageExport(c *sim.Cluster, i int, done func([]byte, error)) {
 // and its timers stand still). Isolation is volatile, like any operator state held by the
 // process: a replica that restarts comes back connected.
 func ReplicaIsolate(c *sim.Cluster, i int, reason string) error {
-	return onReplica(c, i, func(r *vsr.Replica) { r.Isolate(reason) })
+	err := onReplica(c, i, func(r *vsr.Replica) { r.Isolate(reason) })
+	logOperator(c, fmt.Sprintf("replica isolate --replica-id %d --reason %s", i, reason), answer("isolated", err))
+	return err
 }
 
 // ReplicaUnisolate reconnects an isolated replica (vsr.Replica.Unisolate); it then
 // catches up like any lagging replica.
 func ReplicaUnisolate(c *sim.Cluster, i int) error {
-	return onReplica(c, i, func(r *vsr.Replica) { r.Unisolate() })
+	err := onReplica(c, i, func(r *vsr.Replica) { r.Unisolate() })
+	logOperator(c, fmt.Sprintf("replica unisolate --replica-id %d", i), answer("unisolated", err))
+	return err
 }
 
 // StateDump is `kimberlite-cli debug dump-state --replica-id i`: what the replica's
@@ -106,6 +110,12 @@ type StateDump struct {
 // process does not answer is dumped as its node status alone (status "unreachable"),
 // which is not an error: that is the diagnosis.
 func DebugDumpState(c *sim.Cluster, i int) ([]byte, error) {
+	dump, err := debugDumpState(c, i)
+	logOperator(c, fmt.Sprintf("debug dump-state --replica-id %d", i), answer(fmt.Sprintf("%d bytes of JSON", len(dump)), err))
+	return dump, err
+}
+
+func debugDumpState(c *sim.Cluster, i int) ([]byte, error) {
 	if i < 0 || i >= c.ReplicaCount() {
 		return nil, fmt.Errorf("operator: no replica %d", i)
 	}
@@ -128,10 +138,12 @@ func DebugDumpState(c *sim.Cluster, i int) ([]byte, error) {
 
 // Compact runs StorageCompact on replica i to completion.
 func (o *Operator) Compact(i int) (int64, error) {
-	return awaitAction(o, func(done func(int64, error)) { StorageCompact(o.C, i, done) })
+	return awaitAction(o, fmt.Sprintf("storage compact --replica-id %d", i),
+		func(done func(int64, error)) { StorageCompact(o.C, i, done) })
 }
 
 // Export runs StorageExport on replica i to completion.
 func (o *Operator) Export(i int) ([]byte, error) {
-	return awaitAction(o, func(done func([]byte, error)) { StorageExport(o.C, i, done) })
+	return awaitAction(o, fmt.Sprintf("storage export --replica-id %d", i),
+		func(done func([]byte, error)) { StorageExport(o.C, i, done) })
 }

@@ -193,7 +193,7 @@ func TestOperatorExportRunning(t *testing.T) {
 	damaged[len(damaged)/3] ^= 0x10
 	disk := freshDisk(cc)
 	restored := false
-	storage.Restore(disk, operatorStorageOptions(disk), damaged, func(e error) { err, restored = e, true })
+	storage.Restore(disk, vsr.StorageOptions(disk), damaged, func(e error) { err, restored = e, true })
 	cc.until(false, func() bool { return restored }, 100, "restore answered")
 	require.ErrorIs(t, err, storage.ErrBackup)
 
@@ -223,7 +223,7 @@ func freshDisk(cc *checkedCluster) *sim.Disk {
 func restoreFresh(t *testing.T, cc *checkedCluster, backup []byte) (storage.State, storage.VerifyReport) {
 	t.Helper()
 	disk := freshDisk(cc)
-	opts := operatorStorageOptions(disk)
+	opts := vsr.StorageOptions(disk)
 	var st storage.State
 	var report storage.VerifyReport
 	var err error

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
 	"vopr/sim"
 )
 
@@ -49,12 +50,12 @@ func ClusterRestoreFromBackup(c *sim.Cluster, backup []byte, done func(op uint64
 // restoreOne restores replica i's disk and opens it to read the restore point back.
 func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) {
 	disk := c.Nodes[i].Disk
-	storage.RestoreAs(disk, operatorStorageOptions(disk), backup, uint8(i), func(err error) {
+	storage.RestoreAs(disk, vsr.StorageOptions(disk), backup, uint8(i), func(err error) {
 		if err != nil {
 			done(0, err)
 			return
 		}
-		storage.Open(disk, operatorStorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
+		storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
 			switch {
 			case err != nil:
 				done(0, fmt.Errorf("operator: restored disk does not open: %w", err))
@@ -70,5 +71,6 @@ func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) 
 
 // RestoreCluster runs ClusterRestoreFromBackup to completion.
 func (o *Operator) RestoreCluster(backup []byte) (uint64, error) {
-	return awaitAction(o, func(done func(uint64, error)) { ClusterRestoreFromBackup(o.C, backup, done) })
+	return awaitAction(o, "cluster restore-from-backup",
+		func(done func(uint64, error)) { ClusterRestoreFromBackup(o.C, backup, done) })
 }

@@ -39,6 +39,12 @@ func (v ClusterVersionReport) String() string {
 
 // ClusterVersion asks every replica for its release.
 func ClusterVersion(c *sim.Cluster) ClusterVersionReport {
+	v := clusterVersion(c)
+	logPoll(c, "cluster version", v.String(), v.String())
+	return v
+}
+
+func clusterVersion(c *sim.Cluster) ClusterVersionReport {
 	v := ClusterVersionReport{Binaries: make([]uint32, c.ReplicaCount())}
 	for i := range v.Binaries {
 		r := c.Replica(i)
@@ -60,7 +66,7 @@ func ClusterVersion(c *sim.Cluster) ClusterVersionReport {
 // every replica's binary knows R).
 func ClusterFeatures(c *sim.Cluster) []string {
 	var features []string
-	if ClusterVersion(c).Cluster >= kv.ReleaseDelete {
+	if clusterVersion(c).Cluster >= kv.ReleaseDelete {
 		features = append(features, "delete")
 	}
 	return features

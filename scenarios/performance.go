@@ -25,6 +25,13 @@ func init() {
 		Summary: "no faults, NVMe-like disks, <1 ms RTT: p99/p99.9 commit latency and throughput vs the runbook targets, and the effect of max-batch-size",
 		Params:  func(seed uint64) string { return drawPerformance(seed).String() },
 		Run:     runPerformance,
+		CheckTicksMax: func(ticksMax int) error {
+			if ticksMax != 0 && ticksMax < performanceTicksMin {
+				return fmt.Errorf("performance: --ticks-max %d: expected 0 (its default, %d) or at least %d: each of its two load runs "+
+					"needs %d ticks of warm-up and at least one measured tick", ticksMax, performanceTicksDefault, performanceTicksMin, performanceWarmupTicks)
+			}
+			return nil
+		},
 	})
 }
 
@@ -34,7 +41,21 @@ const (
 	// performanceThroughputTarget is the runbook's target for 3 replicas: > 50K ops/sec.
 	performanceThroughputTarget = 50_000
 	performanceDuration         = sim.Second
+	// performanceWarmupTicks is each load run's warm-up (sessions registered, clocks
+	// synchronised) before the measured window.
+	performanceWarmupTicks  = 50
+	performanceTicksDefault = 2 * (performanceWarmupTicks + int(performanceDuration/sim.TickInterval))
+	performanceTicksMin     = 2 * (performanceWarmupTicks + 1)
 )
+
+// performanceWindow is the measured window of each load run: --ticks-max is split between
+// the two runs, each spending its warm-up first.
+func performanceWindow(ticksMax int) sim.Duration {
+	if ticksMax == 0 {
+		return performanceDuration
+	}
+	return sim.Duration(ticksMax/2-performanceWarmupTicks) * sim.TickInterval
+}
 
 type performanceParams struct {
 	clients  int
@@ -115,15 +136,18 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 		},
 	})
 	c.Trace.Out, c.Trace.Level = nil, o.Log // the per-op trace of a load run is too large to print
+	if o.Picture != nil {
+		o.Picture.attach(c, suite.History()) // the picture shows the last load run (no faults to sample)
+	}
 	load := &closedLoop{c: c, suite: suite, workload: sim.Stream(o.Seed, fmt.Sprintf("workload/%d", batch))}
 	for i := 0; i < clients; i++ {
 		i := i
 		c.SetClientTick(i, func() { load.kick(i) })
 	}
 	// Warm up: sessions registered and clocks synchronised before the measured window.
-	c.RunFor(500 * sim.Millisecond)
-	load.measuring, load.from = true, c.Loop.Now()
-	c.RunFor(performanceDuration)
+	c.RunFor(performanceWarmupTicks * sim.TickInterval)
+	load.measuring, load.from, load.window = true, c.Loop.Now(), performanceWindow(o.TicksMax)
+	c.RunFor(load.window)
 	load.measuring = false
 	for i := 0; i < 3; i++ {
 		if rep := c.Replica(i); rep != nil {
@@ -149,6 +173,7 @@ type closedLoop struct {
 	}
 	measuring bool
 	from      sim.Time
+	window    sim.Duration
 	latencies []int64 // ns, of operations acknowledged inside the window
 }
 
@@ -187,5 +212,5 @@ func (l *closedLoop) report(batch int) performanceReport {
 		return float64(l.latencies[i]) / 1e6
 	}
 	return performanceReport{batchMax: batch, ops: len(l.latencies), p99Ms: quantile(0.99), p999Ms: quantile(0.999),
-		opsPerSec: float64(len(l.latencies)) / (float64(performanceDuration) / 1e9)}
+		opsPerSec: float64(len(l.latencies)) / (float64(l.window) / 1e9)}
 }

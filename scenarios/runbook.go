@@ -37,8 +37,9 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 	}
 	run.suite = invariants.NewSuite(replicas)
 	run.c = sim.NewCluster(opts)
+	run.wireDisks()
+	run.attachTrace(o)
 	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
 	run.incarnations = make([]*vsr.Replica, replicas)
 	for i := 0; i < clients; i++ {
 		i := i
@@ -107,6 +108,7 @@ func (run *runbookRun) result(o Options, name, params string, outcome Outcome, r
 		r.Counters["coverage.path."+path] = run.paths[path]
 	}
 	run.mon.Counters(r.Counters)
+	run.checkerCounters(r.Counters)
 	return r
 }
 

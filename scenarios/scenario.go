@@ -55,6 +55,9 @@ type Options struct {
 	// smaller, and how its replay command runs the result again. The zero value changes
 	// nothing; the other scenarios ignore it (the CLI refuses it for them).
 	SwarmOverride SwarmOverride
+	// Picture, if set, collects the run's timeline for its picture (vopr replay --html):
+	// replica states, fault periods, client operations, messages and the failure.
+	Picture *Picture
 }
 
 // Result is what a run reports.
@@ -94,6 +97,9 @@ type Scenario struct {
 	// Params returns the parameters a seed draws, without running anything.
 	Params func(seed uint64) string
 	Run    func(Options) Result
+	// CheckTicksMax, if set, says why the scenario cannot honour a --ticks-max (nil: it
+	// honours every budget). The command line refuses such a budget with exit 64.
+	CheckTicksMax func(ticksMax int) error
 }
 
 var registry []Scenario

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"vopr/cluster/client"
@@ -35,8 +34,6 @@ func drawSwarm(seed uint64) faults.Swarm { return faults.DrawSwarm(sim.Stream(se
 const (
 	swarmFaultTicksDefault    = 3000
 	swarmLivenessTicksDefault = 3000
-	// swarmKeys is the workload's key space: small, so that operations contend.
-	swarmKeys = 8
 )
 
 // swarmRun is one run of the swarm: the cluster, its checkers, the workload and the
@@ -75,6 +72,17 @@ type swarmRun struct {
 	// type but keep their own Monitor.
 	alerts *swarmAlerts
 	knobs  swarmKnobs
+	// disks reads the simulated disks for the durability checks (durability.go); down
+	// watches the disks of down replicas for an operator's restore.
+	disks *durableDisks
+	down  []downDisk
+	// storage runs the storage truth check at recoveries and, in the swarm, the operator's
+	// storage verify at random times (storage_truth.go, storage_verify.go).
+	storage storageChecks
+	// work draws the clients' operations (workload.go).
+	work *workload
+	// picture, if set, records the run for its picture (Options.Picture).
+	picture *Picture
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -82,13 +90,17 @@ type swarmKnobs struct {
 	// afterConverged runs once when the healed cluster has converged, before the alert hold:
 	// a fault injected there must make the health check fail.
 	afterConverged func(c *sim.Cluster)
+	// beforeFinish sees the clients' history before the end-of-run checks (the
+	// linearizability benchmark times its check).
+	beforeFinish func(h *invariants.History)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
 
 func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run := &swarmRun{swarm: overriddenSwarm(o), workload: sim.Stream(o.Seed, "workload"), load: true,
-		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs}
+		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs, storage: newStorageChecks(o.Seed)}
+	run.work = newWorkload(run.workload, drawWorkloadMix(o.Seed))
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
@@ -96,11 +108,13 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.c = sim.NewCluster(opts)
+	run.wireDisks()
+	run.attachTrace(o)
 	c := run.c
-	c.Trace.Out, c.Trace.Level, c.Trace.KeepMax = o.Out, o.Log, o.TraceKeep
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
+	run.nemesis.Install(c)
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
 	// the workload checks that they are refused until, and work after, the cluster's.
 	run.deletes = run.swarm.Enabled(faults.NodeUpgrade)
@@ -120,12 +134,20 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.nemesis.Step(c)
 		run.inspect()
 		run.alerts.observe()
+		if run.checked && run.broken == "" {
+			run.broken = run.storage.maybeVerify(c, tick)
+		}
 	}
-	return run.finish(o, livenessTicks)
+	r := run.finish(o, livenessTicks)
+	run.checkerCounters(r.Counters)
+	return r
 }
 
 // inspect hands every running replica's state to the checkers, reporting crashes first.
 func (run *swarmRun) inspect() {
+	if run.picture != nil {
+		run.picture.sample()
+	}
 	if !run.checked {
 		return
 	}
@@ -136,6 +158,7 @@ func (run *swarmRun) inspect() {
 			run.suite.OnCrash(now, i)
 		}
 		run.incarnations[i] = r
+		run.watchDown(i, r == nil)
 		if r != nil {
 			run.suite.OnInspect(now, i, r.Inspect())
 		}
@@ -148,6 +171,12 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	}
 	if run.checked {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
+		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
+			run.durability = run.disks.checkAckDurable(e.Replica, e.Op, e.Checksum, "counted its own vote for")
+		}
+		if run.broken == "" {
+			run.broken = run.storage.onEvent(run.c, e)
+		}
 	}
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)
@@ -169,7 +198,10 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if run.c == nil || !ok {
 		return
 	}
-	switch command { // decode only the votes
+	switch command { // decode only the votes, and prepares as they are created
+	case vsr.CommandPrepare:
+		run.onPrepareSent(from, msg)
+		return
 	case vsr.CommandPrepareOK, vsr.CommandDoViewChange, vsr.CommandStartView:
 	default:
 		return
@@ -180,7 +212,10 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	}
 	run.suite.OnMessage(int64(run.c.Loop.Now()), m.Header)
 	if m.Header.Command == vsr.CommandPrepareOK && run.durability == "" {
-		run.durability = checkAckDurable(run.c, from, m.Header.Op, m.Header.Parent)
+		run.durability = run.disks.checkAckDurable(from, m.Header.Op, m.Header.Parent, "acknowledged")
+	}
+	if m.Header.Command == vsr.CommandStartView {
+		run.onStartViewSent(from, m)
 	}
 }
 
@@ -195,11 +230,10 @@ func (run *swarmRun) clientTick(i int) {
 		cl.Submit(nil, nil) // opens the session; the operation comes on a later tick
 		return
 	}
-	op := randomOp(run.workload, i)
-	op.Key = run.keyPrefix + op.Key
-	if run.deletes && run.workload.IntN(8) == 0 {
-		op = kv.Op{Kind: kv.KindDelete, Key: op.Key}
+	if run.work == nil {
+		run.work = newWorkload(run.workload, defaultWorkloadMix) // a runbook scenario's
 	}
+	op := run.work.next(i, run.keyPrefix, run.deletes)
 	history := run.suite.History()
 	id := -1
 	if run.checked {
@@ -209,6 +243,7 @@ func (run *swarmRun) clientTick(i int) {
 		if r.Outcome == client.OK {
 			run.acked++
 		}
+		run.work.observe(op, r)
 		if id >= 0 {
 			history.Complete(id, r, int64(run.c.Loop.Now()))
 		}
@@ -218,20 +253,5 @@ func (run *swarmRun) clientTick(i int) {
 	})
 	if !accepted {
 		panic("swarm: an idle, registered client refused a request")
-	}
-}
-
-func randomOp(r *rand.Rand, clientIndex int) kv.Op {
-	key := fmt.Sprintf("k%d", r.IntN(swarmKeys))
-	value := fmt.Sprintf("c%d.%d", clientIndex, r.Uint32()%1000)
-	switch r.IntN(10) {
-	case 0, 1, 2:
-		return kv.Op{Kind: kv.KindGet, Key: key}
-	case 3, 4, 5:
-		return kv.Op{Kind: kv.KindPut, Key: key, Value: value}
-	case 6, 7:
-		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + value}
-	default:
-		return kv.Op{Kind: kv.KindCAS, Key: key, Value: value, ExpectedAbsent: true}
 	}
 }

@@ -41,6 +41,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		return run.result(r, Liveness, fmt.Sprintf("no convergence within %d ticks after heal (progressed=%t): %s",
 			livenessTicks, progressed, run.describe()))
 	}
+	if run.knobs.beforeFinish != nil {
+		run.knobs.beforeFinish(run.suite.History())
+	}
 	if v := run.suite.Finish(); v != nil {
 		return run.result(r, Correctness, v.Error())
 	}
@@ -139,8 +142,8 @@ func (run *swarmRun) describe() string {
 	return s
 }
 
-// result fills in the fingerprint and the counters: coverage of every fault kind and
-// protocol path (zero when not reached, so a batch can list what it never reached), the
+// result fills in the fingerprint and the counters: coverage of every fault kind, protocol
+// path and mark (zero when not reached, so a batch can list what it never reached), the
 // nemesis's actions, and the workload.
 func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	c := run.c
@@ -157,6 +160,9 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	for action, n := range run.nemesis.Counts() {
 		r.Counters["nemesis."+action] = n
 	}
+	run.nemesis.Marks().Report(r.Counters)
+	run.storage.counters(c, r.Counters)
+	run.work.counters(r.Counters)
 	if run.alerts != nil {
 		run.alerts.mon.Counters(r.Counters)
 	}

@@ -5,22 +5,50 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"vopr/faults"
 )
 
 // swarmRegressionSeeds are swarm seeds that once found a bug in the replica or the storage
-// engine, each with the bug it found; they must keep passing.
+// engine, each with the bug it found; they must keep passing. They run without the aimed
+// moves, which came after them: so each runs the very schedule that found its bug.
 var swarmRegressionSeeds = map[uint64]string{
 	261:  "a restarted primary led its old view again and prepared a different op at the same number",
 	3008: "a restarted view-0 primary re-prepared op 1",
 	1866: "repairing a corrupt entry truncated the log after it, un-persisting acknowledged ops; a crash lost one",
 	2142: "the chosen do_view_change lacked the header of its faulty head op while others held it: the new primary could neither repair nor truncate it",
 	1526: "a restarted primary that had forgotten its lowest ops' headers asked only for those, never for the one the chain could verify",
+	// Issue 11. The storage engine's redundant records changed every trace, so these seeds
+	// no longer reach their old schedules; the bug classes have scenario tests of their own
+	// (par_recovery_test.go).
+	900576: "damaged tail entries were taken for a torn write: a replica with a durable log_view recovered a log ten ops short, its do_view_change won, and an acknowledged op was lost",
+	900753: "replicas whose log view was not durable (bodies of its suffix missing everywhere) never voted in a view change again: view changes forever",
+	738:    "a normal primary installed a state sync above its commit_number: its pipeline then held committed ops (assertion)",
+	399:    "a torn never-acknowledged head op on every replica blocked every view change (no replica could name it, nobody could nack it)",
+	2333:   "the same torn-head class as seed 399",
+	4825:   "the same torn-head class as seed 399",
+}
+
+// aimedRegressionSeeds found bugs with the aimed moves on: they run as drawn. (They failed on
+// the nemesis branch before the redundant records, whose I/O changed their schedules too.)
+var aimedRegressionSeeds = map[uint64]string{
+	215: "replicas whose damaged tails recovered as torn (op 51 came back as 9, 22 and 36) formed a do_view_change quorum on a 22-op log: an acknowledged write lost",
+	412: "correlated damage of a replica's tail (ops 46-50) while the other intact holder was down: recovered as torn, op 47 lost in view 6",
+	427: "a head op prepared by one replica only, its one copy corrupt, the others holding only its header: view changes forever",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {
+	swarm, ok := Lookup("swarm")
+	require.True(t, ok)
 	for _, seed := range sortedKeysOf(swarmRegressionSeeds) {
-		r := runSwarm(Options{Seed: seed})
-		require.Equal(t, Pass, r.Outcome, "seed %d (%s): %s", seed, swarmRegressionSeeds[seed], r.Reason)
+		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{Without: faults.AimedKinds()}}).Outcome != Pass {
+			t.Errorf("seed %d once found: %s", seed, swarmRegressionSeeds[seed])
+		}
+	}
+	for _, seed := range sortedKeysOf(aimedRegressionSeeds) {
+		if CheckSeed(t, swarm, Options{Seed: seed}).Outcome != Pass {
+			t.Errorf("seed %d once found: %s", seed, aimedRegressionSeeds[seed])
+		}
 	}
 }
 

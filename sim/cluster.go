@@ -40,6 +40,40 @@ type Cluster struct {
 	releases []uint32
 	clients  []*client.Client
 	restarts uint64
+	hooks    FaultHooks
+	// traceLines is the last status line noted, clientTraces each client's request in
+	// flight, for the trace's notes (cluster_trace.go).
+	traceLines   []ReplicaLine
+	clientTraces []clientTrace
+	lastGists    map[string]string // NoteOnChange
+}
+
+// FaultHooks let a fault injector strike at the instant something happens inside a replica
+// rather than at its next step: crash a replica as its superblock write completes, just after
+// it sends start_view, or just after it reports a checkpoint. Nil hooks are off. They see
+// replicas only (clients have no disk and are never crashed).
+type FaultHooks struct {
+	// Completion sees each I/O completion of replica's storage before the replica does;
+	// returning true crashes the replica at that instant (Node.OnCompletion).
+	Completion func(replica int, io IOCompletion) bool
+	// Sent sees each message a replica sends to another replica, after the network has it.
+	// It runs inside the sender's call: to crash the sender, use Node.CrashAfterCall.
+	Sent func(from, to int, msg []byte)
+	// Event sees each replica event, after the checkers (ClusterOptions.OnEvent). It runs
+	// inside the replica's call, like Sent.
+	Event func(vsr.Event)
+}
+
+// SetFaultHooks installs h, replacing any hooks installed before.
+func (c *Cluster) SetFaultHooks(h FaultHooks) {
+	c.hooks = h
+	for i := 0; i < c.options.Replicas; i++ {
+		i := i
+		c.Nodes[i].OnCompletion = nil
+		if h.Completion != nil {
+			c.Nodes[i].OnCompletion = func(io IOCompletion) bool { return h.Completion(i, io) }
+		}
+	}
 }
 
 // Restarts counts replica restarts (boots after the first).
@@ -59,6 +93,11 @@ func NewCluster(o ClusterOptions) *Cluster {
 	c.replicas = make([]*vsr.Replica, o.Replicas)
 	c.releases = make([]uint32, o.Replicas)
 	c.clients = make([]*client.Client, o.Clients)
+	c.clientTraces = make([]clientTrace, o.Clients)
+	c.Network.Describe = describeMessage(o.ClusterID)
+	for i := 0; i < o.Replicas; i++ {
+		c.Nodes[i].AfterCall = c.noteStatus
+	}
 	c.format()
 	for i := 0; i < o.Replicas; i++ {
 		c.StartReplica(i)
@@ -154,10 +193,13 @@ func (c *Cluster) startClient(i int) {
 	node.Start(func(n *Node) Actor {
 		cl := client.New(client.Options{
 			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas,
-			Send: func(replica int, msg []byte) { c.Network.Send(n.ID, replica, msg) },
+			Send: func(replica int, msg []byte) {
+				c.noteClientSend(i, replica, msg)
+				c.Network.Send(n.ID, replica, msg)
+			},
 		})
 		c.clients[i] = cl
-		return &clientActor{client: cl}
+		return &clientActor{client: cl, c: c, index: i}
 	})
 }
 
@@ -191,15 +233,28 @@ func (a replicaActor) Receive(from int, msg []byte) { a.r.Receive(msg) }
 type clientActor struct {
 	client *client.Client
 	onTick func()
+	c      *Cluster
+	index  int
 }
 
 func (a *clientActor) Tick() {
+	busy := a.client.Busy()
 	a.client.Tick()
+	if busy && !a.client.Busy() {
+		a.c.noteClientDone(a.index, -1, nil) // it gave up
+	}
 	if a.onTick != nil {
 		a.onTick()
 	}
 }
-func (a *clientActor) Receive(from int, msg []byte) { a.client.Receive(msg) }
+
+func (a *clientActor) Receive(from int, msg []byte) {
+	busy := a.client.Busy()
+	a.client.Receive(msg)
+	if busy && !a.client.Busy() {
+		a.c.noteClientDone(a.index, from, msg)
+	}
+}
 
 type clusterBus struct {
 	c    *Cluster
@@ -211,6 +266,9 @@ func (b *clusterBus) SendToReplica(replica int, msg []byte) {
 		b.c.options.OnReplicaSend(b.from, replica, msg)
 	}
 	b.c.Network.Send(b.from, replica, msg)
+	if b.c.hooks.Sent != nil {
+		b.c.hooks.Sent(b.from, replica, msg)
+	}
 }
 
 func (b *clusterBus) SendToClient(id uint64, msg []byte) {
@@ -234,5 +292,8 @@ func (o *replicaObserver) Event(e vsr.Event) {
 	}
 	if o.c.options.OnEvent != nil {
 		o.c.options.OnEvent(e)
+	}
+	if o.c.hooks.Event != nil {
+		o.c.hooks.Event(e)
 	}
 }

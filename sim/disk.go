@@ -28,11 +28,12 @@ import (
 //     visible to reads at its completion, a read copies the bytes present at its completion,
 //     and errors (ErrNotExist, ErrNoSpace) are decided then too.
 //   - Pristine bytes and overlays. Each file keeps its pristine bytes (what it would hold on
-//     a perfect disk) apart from per-sector fault overlays (latent errors, corruptions,
-//     misdirected data). A read returns pristine bytes with the overlays of its sectors
-//     applied; writing to any byte of a sector rewrites the whole sector from pristine bytes
-//     and clears its overlay. Because overlays are separate, SetFaultsEnabled(false) makes
-//     reads pristine again, and Faults reports exactly what is damaged.
+//     a perfect disk: what the node wrote) apart from per-sector fault overlays (latent
+//     errors, corruptions, misdirected data). A read returns pristine bytes with the overlays
+//     of its sectors applied; writing to any byte of a sector rewrites the whole sector from
+//     pristine bytes and clears its overlay, until a crash loses that write (see Crash).
+//     Because overlays are separate, SetFaultsEnabled(false) makes reads pristine again, and
+//     Faults (or Altered, for a byte range) reports exactly what is damaged.
 //   - Durability. Per file the disk keeps the durable image and the writes completed since
 //     then, each as the post-write images of the sectors it touched. A Sync makes durable
 //     the writes that completed before it was issued. Create, Remove and Truncate are
@@ -76,6 +77,9 @@ type Disk struct {
 	inflight map[uint64]*inflightWrite
 
 	stats DiskStats
+	// observe, if set, hears of every random decision the disk takes (a test's reference
+	// model replays them); nil outside tests.
+	observe func(diskDecision)
 }
 
 // DiskOptions is the disk model of one run, drawn from the seed. Probabilities are in
@@ -151,38 +155,67 @@ type DiskStats struct {
 	// Crashes counts calls of Crash; TargetedFaults calls of CorruptSector and
 	// LatentSectorError.
 	Crashes, TargetedFaults uint64
+	// CrashKeptDamage counts sectors a crash left damaged because it lost the rewrite that
+	// had covered the damage (see Crash).
+	CrashKeptDamage uint64
 }
 
 // diskFile is one file: pristine bytes, durable image, unsynced writes and fault overlays.
+// lost marks the sectors whose last write a crash lost (wholly or torn), until rewritten.
 type diskFile struct {
 	data     []byte
 	durable  []byte
 	volatile []volatileWrite
 	faults   map[int64]sectorFault
+	lost     map[int64]bool
 }
 
 // volatileWrite is a completed write not yet made durable: the post-write content of each
 // sector it touched (so that whatever survives a crash is a whole sector as some write left
-// it, never half of one) and the overlays it left, each tied to one of its sectors.
+// it, never half of one), the overlays it displaced there (under: nil if none, else one per
+// image, kind "" for none) and the overlays it left, each tied to one of its sectors.
 type volatileWrite struct {
 	seq    uint64
+	id     uint64 // issue number (writeIDs)
 	first  int64
 	images [][]byte
+	under  []sectorFault
 	faults []placedFault
 }
 
 // placedFault is an overlay a write left on sector; it survives a crash only if the write's
-// sector index did (a misdirected sector lands at its target or nowhere).
+// sector index did (a misdirected sector lands at its target or nowhere). under is the
+// overlay a landing (FaultMisdirectedHere) displaced, kind "" for none.
 type placedFault struct {
 	index  int
 	sector int64
 	fault  sectorFault
+	under  sectorFault
 }
 
 type inflightWrite struct {
+	id     uint64
 	name   string
 	offset int64
 	data   []byte
+}
+
+// diskDecision is a random decision of the disk, told to Disk.observe: a write's misdirect
+// (sector: its target) or corruption (sector, data), a read's latent error or corruption, a
+// targeted corruption, or a crash outcome (survive, per sector of the write).
+type diskDecision struct {
+	kind    string
+	write   uint64 // issue number of the write, 0 if none
+	name    string
+	sector  int64
+	data    []byte
+	survive []bool
+}
+
+func (d *Disk) decided(decision diskDecision) {
+	if d.observe != nil {
+		d.observe(decision)
+	}
 }
 
 var _ storage.FS = (*Disk)(nil)
@@ -238,11 +271,11 @@ func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err err
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
-	w := &inflightWrite{name: name, offset: offset, data: bytes.Clone(data)}
+	w := &inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
 	d.inflight[id] = w
 	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
 		delete(d.inflight, id)
-		err := d.applyWrite(name, w.data, offset)
+		err := d.applyWrite(id, name, w.data, offset)
 		d.traceOp("write "+name+" "+span(offset, len(w.data)), err)
 		done(err)
 	})
@@ -372,9 +405,9 @@ func (d *Disk) applyRead(name string, buf []byte, offset int64) (int, error) {
 	return int(n), nil
 }
 
-// applyWrite is the completion of a write: check space, update the pristine bytes, record
+// applyWrite is the completion of write id: check space, update the pristine bytes, record
 // the write as volatile, and maybe misdirect or corrupt it.
-func (d *Disk) applyWrite(name string, data []byte, offset int64) error {
+func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) error {
 	d.stats.Writes++
 	f := d.files[name]
 	if f == nil {
@@ -396,11 +429,10 @@ func (d *Disk) applyWrite(name string, data []byte, offset int64) error {
 	}
 	d.resize(f, max(end, int64(len(f.data))))
 	copy(f.data[offset:], data)
-	for s := first; s < first+count; s++ {
-		delete(f.faults, s)
-	}
+	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, first: first, images: f.sectorCopies(first, count)}
+	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.sectorCopies(first, count),
+		under: f.displace(first, count)}
 	if target >= 0 {
 		w.faults = d.misdirect(name, f, &w, target, old)
 	} else {
@@ -493,12 +525,19 @@ func (f *diskFile) promote(upTo uint64) {
 }
 
 // cut drops everything at or past size from the volatile writes and overlays. The sector
-// holding size is cut too: the truncate rewrote it.
+// holding size is cut too: the truncate rewrote it, durably. A misdirected sector whose
+// intended place is cut away keeps its landing, for good: the write can no longer be lost
+// in part, so the overlay it left elsewhere becomes a fault of its own (disown).
 func (f *diskFile) cut(size int64) {
 	boundary := size / storage.SectorSize
 	for s := range f.faults {
 		if s >= boundary {
 			delete(f.faults, s)
+		}
+	}
+	for s := range f.lost {
+		if s >= boundary {
+			delete(f.lost, s)
 		}
 	}
 	for i := range f.volatile {
@@ -512,9 +551,84 @@ func (f *diskFile) cut(size int64) {
 			images = append(images, img[:min(int64(len(img)), size-start)])
 		}
 		w.images = images
+		if w.under != nil {
+			w.under = w.under[:len(images)]
+			for j := range w.under {
+				if w.first+int64(j) >= boundary {
+					w.under[j] = sectorFault{}
+				}
+			}
+		}
+		var landed []int64
 		w.faults = slices.DeleteFunc(w.faults, func(p placedFault) bool {
+			if p.sector < boundary && p.index >= len(images) {
+				landed = append(landed, p.sector)
+			}
 			return p.sector >= boundary || p.index >= len(images)
 		})
+		for _, s := range landed {
+			f.disown(w.seq, s)
+		}
+	}
+}
+
+// markLost records, for count sectors from first, whether their last write was lost: those
+// that survive is false for (all of them if survive is nil) are not.
+func (f *diskFile) markLost(first, count int64, survive []bool) {
+	for i := int64(0); i < count; i++ {
+		switch {
+		case survive != nil && !survive[i]:
+			if f.lost == nil {
+				f.lost = map[int64]bool{}
+			}
+			f.lost[first+i] = true
+		case len(f.lost) > 0:
+			delete(f.lost, first+i)
+		}
+	}
+}
+
+// displace removes the overlays of count sectors from first (a write rewrote them) and
+// returns them, one per sector (kind "" for none), or nil if there were none.
+func (f *diskFile) displace(first, count int64) []sectorFault {
+	if len(f.faults) == 0 {
+		return nil
+	}
+	var under []sectorFault
+	for s := first; s < first+count; s++ {
+		if fault, ok := f.faults[s]; ok {
+			if under == nil {
+				under = make([]sectorFault, count)
+			}
+			under[s-first] = fault
+			delete(f.faults, s)
+		}
+	}
+	return under
+}
+
+// disown makes the overlay that write seq landed on sector s a fault of its own (owner 0),
+// wherever it is kept: on the sector, or displaced under a later write.
+func (f *diskFile) disown(seq uint64, s int64) {
+	mine := func(fault *sectorFault) {
+		if fault.owner == seq && fault.kind == FaultMisdirectedHere {
+			fault.owner = 0
+		}
+	}
+	if fault, ok := f.faults[s]; ok {
+		mine(&fault)
+		f.faults[s] = fault
+	}
+	for i := range f.volatile {
+		w := &f.volatile[i]
+		if j := s - w.first; w.under != nil && j >= 0 && j < int64(len(w.under)) {
+			mine(&w.under[j])
+		}
+		for k := range w.faults {
+			if w.faults[k].sector == s {
+				mine(&w.faults[k].under)
+			}
+		}
 	}
 }
 

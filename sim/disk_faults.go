@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 
@@ -39,10 +40,14 @@ type DiskFault struct {
 
 // sectorFault is the overlay of one sector. data, when set, is what reads return for the
 // sector's first len(data) bytes instead of the pristine ones; it never reaches past the end
-// of the file at the time it was placed and is never mutated.
+// of the file at the time it was placed and is never mutated. owner is the seq of the write
+// that left it (a write corruption or misdirect), which a crash may lose with the write; 0
+// for a fault of its own (a read fault, a targeted fault), which only a rewrite that
+// survives removes.
 type sectorFault struct {
-	kind FaultKind
-	data []byte
+	kind  FaultKind
+	data  []byte
+	owner uint64
 }
 
 // Crash applies crash semantics, then drops every pending completion: no callback of an
@@ -54,10 +59,17 @@ type sectorFault struct {
 // kept; the file becomes its durable image with the surviving sectors replayed in
 // completion order. Writes still in flight were on their way to the platter: they get the
 // same treatment after the completed ones, in issue order, and land if they fit. Synced data
-// and completed Create/Remove/Truncate always survive. A sector a crash rolls back or
-// replays carries only the overlays the surviving writes left on it; older overlays on it
-// are forgotten. Crash outcomes are the FS durability contract, not disk defects, so
-// SetFaultsEnabled and the fault filter do not affect them.
+// and completed Create/Remove/Truncate always survive. Crash outcomes are the FS durability
+// contract, not disk defects, so SetFaultsEnabled and the fault filter do not affect them.
+//
+// Overlays follow the sectors' history: a sector ends as if its history were replayed
+// without the lost sectors of writes. A sector written since the sync keeps the overlay that
+// stood after the last write of it that survived (that write's own corruption or misdirect,
+// or a fault that struck it later), or, if none survived, the overlay it had before them
+// (a damaged sector stays damaged: a rewrite heals it only if the rewrite lands). A fault
+// that struck a sector after a lost write of it stays too: it damaged the sector, whatever
+// the sector now holds. A misdirected write's landing elsewhere survives with the sector of
+// the write it carried. Writes in flight that land clear the overlays of what they land on.
 func (d *Disk) Crash() {
 	d.stats.Crashes++
 	d.generation++
@@ -83,34 +95,71 @@ func (d *Disk) Crash() {
 
 // crashFile rebuilds one file from its durable image and the surviving volatile sectors.
 func (d *Disk) crashFile(name string, f *diskFile) {
-	for _, w := range f.volatile {
-		for i := range w.images {
-			delete(f.faults, w.first+int64(i))
-		}
-		for _, p := range w.faults {
-			delete(f.faults, p.sector)
-		}
-	}
 	image := bytes.Clone(f.durable)
-	for _, w := range f.volatile {
+	survivals := make([][]bool, len(f.volatile))
+	for k, w := range f.volatile {
 		if len(w.images) == 0 {
 			continue // cut away whole by a truncate
 		}
-		survive := d.crashOutcome(name, w.first, len(w.images))
-		image = applyImages(image, w, survive)
-		for i, ok := range survive {
-			if ok {
-				delete(f.faults, w.first+int64(i))
+		survivals[k] = d.crashOutcome(name, w.id, w.first, len(w.images))
+		image = applyImages(image, w, survivals[k])
+		f.markLost(w.first, int64(len(w.images)), survivals[k])
+	}
+	d.stats.CrashKeptDamage += f.rollBackOverlays(survivals)
+	f.data = image
+	f.volatile = nil
+}
+
+// sectorEvent is one volatile write's effect on one sector: whether the crash kept it, and
+// the overlay the sector had just before it.
+type sectorEvent struct {
+	kept  bool
+	under sectorFault
+}
+
+// rollBackOverlays sets each sector's overlay after a crash (see Crash), given which sectors
+// of each volatile write survived. A sector's events are its writes (and misdirected
+// landings) in order; the overlay standing after an event is the event's own or a fault of
+// its own placed since (a write replaces the overlay). Walking back from the newest event,
+// the overlay standing after the last kept event is the answer; an event that was lost is
+// skipped unless a fault of its own struck after it. It returns how many sectors got back an
+// overlay that a lost write had displaced.
+func (f *diskFile) rollBackOverlays(survivals [][]bool) uint64 {
+	restored := uint64(0)
+	events := map[int64][]sectorEvent{}
+	for k, w := range f.volatile {
+		survive := survivals[k]
+		for i := range w.images {
+			e := sectorEvent{kept: survive[i]}
+			if w.under != nil {
+				e.under = w.under[i]
 			}
+			events[w.first+int64(i)] = append(events[w.first+int64(i)], e)
 		}
 		for _, p := range w.faults {
-			if survive[p.index] {
-				f.putFault(p.sector, p.fault)
+			if p.fault.kind == FaultMisdirectedHere {
+				events[p.sector] = append(events[p.sector], sectorEvent{kept: survive[p.index], under: p.under})
 			}
 		}
 	}
-	f.data = image
-	f.volatile = nil
+	for s, history := range events {
+		overlay, displaced := f.faults[s], false
+		for k := len(history) - 1; k >= 0; k-- {
+			if history[k].kept || (overlay.kind != "" && overlay.owner == 0) {
+				break
+			}
+			overlay, displaced = history[k].under, true
+		}
+		if overlay.kind == "" {
+			delete(f.faults, s)
+			continue
+		}
+		if displaced {
+			restored++
+		}
+		f.putFault(s, overlay)
+	}
+	return restored
 }
 
 // landInflight lands the surviving sectors of writes that were in flight at the crash.
@@ -123,7 +172,7 @@ func (d *Disk) landInflight() {
 		}
 		length := int64(len(w.data))
 		first, count := sectorSpan(w.offset, length)
-		survive := d.crashOutcome(w.name, first, int(count))
+		survive := d.crashOutcome(w.name, w.id, first, int(count))
 		end := int64(0)
 		for i, ok := range survive {
 			if ok {
@@ -131,13 +180,16 @@ func (d *Disk) landInflight() {
 			}
 		}
 		if end == 0 {
+			f.markLost(first, count, survive)
 			continue
 		}
 		if !d.fits(int64(len(f.data)), end) {
 			d.trace.Emit(LevelShort, d.node, "disk", "crash: in-flight write "+w.name+" "+
 				span(w.offset, len(w.data))+" does not fit, dropped")
+			f.markLost(first, count, make([]bool, count))
 			continue
 		}
+		f.markLost(first, count, survive)
 		d.resize(f, max(end, int64(len(f.data))))
 		for i, ok := range survive {
 			s := first + int64(i)
@@ -152,8 +204,9 @@ func (d *Disk) landInflight() {
 	clear(d.inflight)
 }
 
-// crashOutcome decides what of one unsynced write of count sectors survives a crash.
-func (d *Disk) crashOutcome(name string, first int64, count int) []bool {
+// crashOutcome decides what of one unsynced write (issue number id) of count sectors
+// survives a crash.
+func (d *Disk) crashOutcome(name string, id uint64, first int64, count int) []bool {
 	assert.That(count > 0, "disk: crash outcome of an empty write")
 	survive := make([]bool, count)
 	where := name + " sectors " + strconv.FormatInt(first, 10) + "+" + strconv.Itoa(count)
@@ -172,6 +225,7 @@ func (d *Disk) crashOutcome(name string, first int64, count int) []bool {
 		}
 		d.stats.CrashKept++
 	}
+	d.decided(diskDecision{kind: "crash", write: id, name: name, sector: first, survive: survive})
 	return survive
 }
 
@@ -224,9 +278,9 @@ func (d *Disk) misdirectTarget(name string, first, count, newSize int64) int64 {
 }
 
 // misdirect places the overlays of a write that landed at target instead of w.first: the
-// intended sectors show their old bytes (zero-extended where the write grew the file), the
-// target sectors show the write's sectors. Where the two ranges overlap, the landed data
-// wins.
+// intended sectors read as before, their old bytes (zero-extended where the write grew the
+// file) with the overlay they had (a latent error stays one); the target sectors show the
+// write's sectors. Where the two ranges overlap, the landed data wins.
 func (d *Disk) misdirect(name string, f *diskFile, w *volatileWrite, target int64, old [][]byte) []placedFault {
 	assert.That(target != w.first, "disk: misdirect to its own place")
 	assert.That(len(old) == len(w.images), "disk: misdirect without the old sectors")
@@ -234,20 +288,29 @@ func (d *Disk) misdirect(name string, f *diskFile, w *volatileWrite, target int6
 	d.trace.Emit(LevelShort, d.node, "disk", "fault misdirected_write "+name+" sectors "+
 		strconv.FormatInt(w.first, 10)+"+"+strconv.Itoa(len(w.images))+" landed at "+
 		strconv.FormatInt(target, 10))
+	d.decided(diskDecision{kind: "misdirect", write: w.id, name: name, sector: target})
 	placed := make([]placedFault, 0, 2*len(w.images))
 	for i, img := range w.images {
-		away := resizeBytes(old[i], int64(len(img)))
-		placed = append(placed, placedFault{index: i, sector: w.first + int64(i),
-			fault: sectorFault{kind: FaultMisdirectedAway, data: away}})
+		away := sectorFault{kind: FaultMisdirectedAway, data: resizeBytes(old[i], int64(len(img))), owner: w.seq}
+		if w.under != nil {
+			switch before := w.under[i]; {
+			case before.kind == FaultLatentSectorError:
+				away = sectorFault{kind: FaultLatentSectorError, owner: w.seq}
+			case before.data != nil:
+				away.data = bytes.Clone(away.data)
+				copy(away.data, before.data)
+			}
+		}
+		placed = append(placed, placedFault{index: i, sector: w.first + int64(i), fault: away})
+		f.setFault(w.first+int64(i), away)
 	}
 	for i, img := range w.images {
 		s := target + int64(i)
 		here := img[:min(len(img), len(f.sectorBytes(s)))]
-		placed = append(placed, placedFault{index: i, sector: s,
-			fault: sectorFault{kind: FaultMisdirectedHere, data: here}})
-	}
-	for _, p := range placed {
-		f.setFault(p.sector, p.fault)
+		p := placedFault{index: i, sector: s, under: f.faults[s],
+			fault: sectorFault{kind: FaultMisdirectedHere, data: here, owner: w.seq}}
+		placed = append(placed, p)
+		f.setFault(s, p.fault)
 	}
 	return placed
 }
@@ -268,10 +331,11 @@ func (d *Disk) corruptWrite(name string, f *diskFile, w *volatileWrite) []placed
 	}
 	i := candidates[d.rng.IntN(len(candidates))]
 	s := w.first + int64(i)
-	fault := sectorFault{kind: FaultWriteCorruption, data: d.flipBit(w.images[i])}
+	fault := sectorFault{kind: FaultWriteCorruption, data: d.flipBit(w.images[i]), owner: w.seq}
 	f.setFault(s, fault)
 	d.stats.WriteCorruptions++
 	d.traceFault(fault.kind, name, s)
+	d.decided(diskDecision{kind: "write_corruption", write: w.id, name: name, sector: s, data: fault.data})
 	return []placedFault{{index: i, sector: s, fault: fault}}
 }
 
@@ -282,13 +346,16 @@ func (d *Disk) injectReadFaults(name string, f *diskFile, offset, n int64) {
 			f.setFault(s, sectorFault{kind: FaultLatentSectorError})
 			d.stats.LatentSectorErrors++
 			d.traceFault(FaultLatentSectorError, name, s)
+			d.decided(diskDecision{kind: "latent", name: name, sector: s})
 		}
 	}
 	if Chance(d.rng, d.opts.ReadCorruptionProbability) {
 		if s, ok := d.pickSector(name, f, offset, n); ok {
-			f.setFault(s, sectorFault{kind: FaultReadCorruption, data: d.flipBit(f.sectorBytes(s))})
+			fault := sectorFault{kind: FaultReadCorruption, data: d.flipBit(f.sectorBytes(s))}
+			f.setFault(s, fault)
 			d.stats.ReadCorruptions++
 			d.traceFault(FaultReadCorruption, name, s)
+			d.decided(diskDecision{kind: "read_corruption", name: name, sector: s, data: fault.data})
 		}
 	}
 }
@@ -447,8 +514,10 @@ func (d *Disk) SetFaultFilter(filter func(name string, offset int64) bool) {
 func (d *Disk) CorruptSector(name string, offset int64) {
 	f := d.targetedSector(name, offset)
 	s := offset / storage.SectorSize
-	f.setFault(s, sectorFault{kind: FaultCorruption, data: d.flipBit(f.sectorBytes(s))})
+	fault := sectorFault{kind: FaultCorruption, data: d.flipBit(f.sectorBytes(s))}
+	f.setFault(s, fault)
 	d.traceFault(FaultCorruption, name, s)
+	d.decided(diskDecision{kind: "corruption", name: name, sector: s, data: fault.data})
 }
 
 // LatentSectorError makes reads of the sector holding offset fail with ErrIO until it is
@@ -458,6 +527,7 @@ func (d *Disk) LatentSectorError(name string, offset int64) {
 	s := offset / storage.SectorSize
 	f.setFault(s, sectorFault{kind: FaultLatentSectorError})
 	d.traceFault(FaultLatentSectorError, name, s)
+	d.decided(diskDecision{kind: "latent", name: name, sector: s})
 }
 
 func (d *Disk) targetedSector(name string, offset int64) *diskFile {
@@ -479,6 +549,98 @@ func (d *Disk) Faults() []DiskFault {
 		}
 	}
 	return out
+}
+
+// Altered is the disk's own account of a byte range: the overlays on the sectors of
+// [offset, offset+n) of a file, sorted by sector. A sector listed does not hold, as a read
+// with faults enabled sees it, what the node wrote there (a corruption, a latent error, a
+// misdirected write's old bytes or the bytes it landed there); a sector not listed holds
+// exactly what the node wrote (Written), durable or not. Nil if the file does not exist.
+func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
+	f := d.files[name]
+	if f == nil || n <= 0 || len(f.faults) == 0 {
+		return nil
+	}
+	first, count := sectorSpan(max(offset, 0), n)
+	var out []DiskFault
+	for _, s := range slices.Sorted(maps.Keys(f.faults)) {
+		if s >= first && s < first+count {
+			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize, Kind: f.faults[s].kind})
+		}
+	}
+	return out
+}
+
+// Visible returns a copy of up to n bytes of a file from offset as a read would return them
+// now (with the overlays, if faults are enabled), fewer at the end of the file, or ErrIO if
+// a sector of the range has a latent error; it injects nothing and counts nothing. ErrNotExist
+// if the file does not exist.
+func (d *Disk) Visible(name string, offset, n int64) ([]byte, error) {
+	f := d.files[name]
+	if f == nil {
+		return nil, storage.ErrNotExist
+	}
+	size := int64(len(f.data))
+	if offset < 0 || offset >= size || n <= 0 {
+		return nil, nil
+	}
+	n = min(n, size-offset)
+	if d.faultsEnabled && f.latentIn(offset, n) {
+		return nil, storage.ErrIO
+	}
+	buf := bytes.Clone(f.data[offset : offset+n])
+	if d.faultsEnabled {
+		f.applyOverlays(buf, offset)
+	}
+	return buf, nil
+}
+
+// Names returns the names of the disk's files, sorted.
+func (d *Disk) Names() []string { return d.names() }
+
+// LostWrites returns, sorted, the sectors of a file whose last write a crash lost or tore
+// (the sector holds what an earlier write left there, or zeros) and that nothing rewrote
+// since: damage a crash did, without any fault.
+func (d *Disk) LostWrites(name string) []int64 {
+	f := d.files[name]
+	if f == nil || len(f.lost) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(f.lost))
+}
+
+// Snapshot returns a copy of the disk as it is now (files, unsynced writes, overlays, lost
+// writes), on loop, that injects no random fault and whose crashes lose nothing: a disk an
+// operator can inspect without disturbing this one (which draws nothing for it). rng draws
+// the copy's latencies.
+func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
+	opts := d.opts
+	opts.ReadFaultProbability, opts.ReadCorruptionProbability = 0, 0
+	opts.WriteCorruptionProbability, opts.WriteMisdirectProbability = 0, 0
+	opts.CrashLostProbability, opts.CrashTornProbability = 0, 0
+	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
+	c := NewDisk(loop, rng, trace, d.node, opts)
+	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
+	for name, f := range d.files {
+		volatile := slices.Clone(f.volatile)
+		for i := range volatile { // a truncate of the copy edits these in place; images never change
+			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
+		}
+		c.files[name] = &diskFile{data: bytes.Clone(f.data), durable: bytes.Clone(f.durable),
+			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
+	}
+	return c
+}
+
+// Written returns a copy of up to n bytes of a file from offset as the node wrote them (its
+// pristine bytes: synced or not, as the last crash left them, without overlays), fewer at
+// the end of the file; nil if there are none.
+func (d *Disk) Written(name string, offset, n int64) []byte {
+	f := d.files[name]
+	if f == nil || offset < 0 || offset >= int64(len(f.data)) {
+		return nil
+	}
+	return bytes.Clone(f.data[offset:min(offset+n, int64(len(f.data)))])
 }
 
 // Stats returns the disk's counters.
@@ -534,6 +696,7 @@ func (d *Disk) checkInvariants() {
 		image := bytes.Clone(f.durable)
 		for i, w := range f.volatile {
 			assert.That(i == 0 || f.volatile[i-1].seq < w.seq, "disk: volatile writes out of order")
+			assert.That(w.under == nil || len(w.under) == len(w.images), "disk: displaced overlays out of step")
 			image = applyImages(image, w, nil)
 		}
 		assert.That(bytes.Equal(image, f.data), "disk: durable image + volatile writes != data")

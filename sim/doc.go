@@ -3,6 +3,12 @@
 // clocks, nodes that crash, restart and pause, and the trace whose running hash is the
 // determinism fingerprint of a run.
 //
+// Fault injectors act through the network's partitions (Isolate, SplitInTwo, Cut, and the
+// Jepsen-style shapes IsolateFrom, Ring and Bridge applied by Partition and undone by
+// Reconnect), the disks' targeted faults, the clocks, and the nodes: Crash at once,
+// CrashAfterCall from inside an actor's call, and Cluster.SetFaultHooks to strike at an I/O
+// completion (before the replica sees it), a send or a replica event.
+//
 // Rules (DESIGN.md section 1), enforced by tidy_test.go:
 //   - Single-threaded. No goroutines, channels, sync, wall clock, os, net or math/rand v1.
 //   - Every random decision draws from a *rand.Rand (math/rand/v2 PCG) derived from the root

@@ -242,6 +242,10 @@ type Network struct {
 
 	// text is scratch space for trace lines, reused so a packet record costs one allocation.
 	text []byte
+
+	// Describe, if set, reads a packet for the trace ("prepare v3 op=17 commit=15 ..."); it
+	// runs only when the packet's record is printed or tapped, and must not change anything.
+	Describe func(msg []byte) string
 }
 
 // path is one directed path.
@@ -461,9 +465,15 @@ func (n *Network) packetText(verb string, p *path, pk *packet) []byte {
 }
 
 // emitPacket records a packet event and folds the packet's content hash into the trace.
+// When the record is read, Describe's reading of the packet follows it (not hashed: the
+// content hash already covers the bytes it decodes).
 func (n *Network) emitPacket(node int, text []byte, pk *packet) {
 	n.text = text[:0]
-	n.trace.Emit(LevelFull, node, "network", string(text))
+	detail := ""
+	if n.Describe != nil && n.trace.Wants(LevelFull) {
+		detail = n.Describe(pk.data)
+	}
+	n.trace.EmitDetail(LevelFull, node, "network", string(text), detail)
 	n.trace.Mix(pk.hash)
 }
 

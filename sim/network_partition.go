@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strconv"
 
 	"vopr/internal/assert"
@@ -308,6 +309,112 @@ func sidesText(side, exempt []bool) string {
 			first = false
 			b = strconv.AppendInt(b, int64(node), 10)
 		}
+	}
+	return string(b)
+}
+
+// Shape is a partition of some nodes, Jepsen-style: which of them it keeps apart. A shape
+// cuts only the paths between two of its own nodes; every other path (a client's, say) is
+// left as it is. Apply it with Network.Partition and undo it with Network.Reconnect.
+type Shape struct {
+	// Name and Text describe it in the trace: "ring 0-2-1-3", "bridge 0|2|1,3".
+	Name, Text string
+	// Nodes are the nodes it partitions.
+	Nodes []int
+	apart func(a, b int) bool
+}
+
+// Apart reports whether the shape cuts the paths between a and b (both ways).
+func (s Shape) Apart(a, b int) bool {
+	return a != b && s.apart(a, b)
+}
+
+// IsolateFrom is node cut off from others, both ways; its paths to the nodes not listed
+// (the clients of a replica) stay. It is how a primary keeps its clients while it loses its
+// backups.
+func IsolateFrom(node int, others []int) Shape {
+	assert.That(!slices.Contains(others, node), "network: a node isolated from itself")
+	nodes := append([]int{node}, others...)
+	return Shape{Name: "isolate", Text: strconv.Itoa(node) + "|" + joinNodes(others, ","), Nodes: nodes,
+		apart: func(a, b int) bool {
+			return (a == node) != (b == node) && slices.Contains(nodes, a) && slices.Contains(nodes, b)
+		}}
+}
+
+// Ring is the nodes in a circle, in order: each keeps its paths to its two neighbours only.
+// With three nodes or fewer nothing is cut (every node neighbours every other).
+func Ring(order []int) Shape {
+	pos := map[int]int{}
+	for i, node := range order {
+		_, dup := pos[node]
+		assert.That(!dup, "network: a node twice in a ring")
+		pos[node] = i
+	}
+	m := len(order)
+	return Shape{Name: "ring", Text: joinNodes(order, "-"), Nodes: slices.Clone(order),
+		apart: func(a, b int) bool {
+			pa, okA := pos[a]
+			pb, okB := pos[b]
+			if !okA || !okB {
+				return false
+			}
+			d := (pa - pb + m) % m
+			return d != 1 && d != m-1
+		}}
+}
+
+// Bridge is two halves that cannot reach each other, joined by the bridge node, which keeps
+// its paths to both.
+func Bridge(left, right []int, bridge int) Shape {
+	assert.That(len(left) > 0 && len(right) > 0, "network: a bridge needs two non-empty halves")
+	assert.That(!slices.Contains(left, bridge) && !slices.Contains(right, bridge), "network: the bridge is in a half")
+	for _, node := range left {
+		assert.That(!slices.Contains(right, node), "network: a node in both halves of a bridge")
+	}
+	l, r := slices.Clone(left), slices.Clone(right)
+	nodes := append(append(append([]int{}, l...), bridge), r...)
+	return Shape{Name: "bridge", Text: joinNodes(l, ",") + "|" + strconv.Itoa(bridge) + "|" + joinNodes(r, ","),
+		Nodes: nodes, apart: func(a, b int) bool {
+			return (slices.Contains(l, a) && slices.Contains(r, b)) || (slices.Contains(r, a) && slices.Contains(l, b))
+		}}
+}
+
+// Partition cuts, both ways, every path between two nodes the shape keeps apart, until Heal
+// or Reconnect. It counts as one partition.
+func (n *Network) Partition(s Shape) {
+	for _, a := range s.Nodes {
+		assert.That(a >= 0 && a < n.opts.NodeCount, "network: shape of an unknown node")
+		for _, b := range s.Nodes {
+			if s.Apart(a, b) {
+				n.paths[n.pathIndex(a, b)].cut = true
+			}
+		}
+	}
+	n.stats.Partitions++
+	n.trace.Emit(LevelShort, -1, "network", "partition "+s.Name+" "+s.Text)
+}
+
+// Reconnect undoes Partition(s): the explicit cuts of the paths s keeps apart are removed
+// (a cut another explicit partition made on the same path goes too; a random partition's
+// stays).
+func (n *Network) Reconnect(s Shape) {
+	for _, a := range s.Nodes {
+		for _, b := range s.Nodes {
+			if s.Apart(a, b) {
+				n.paths[n.pathIndex(a, b)].cut = false
+			}
+		}
+	}
+	n.trace.Emit(LevelShort, -1, "network", "reconnect "+s.Name+" "+s.Text)
+}
+
+func joinNodes(nodes []int, sep string) string {
+	var b []byte
+	for i, node := range nodes {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = strconv.AppendInt(b, int64(node), 10)
 	}
 	return string(b)
 }

@@ -79,8 +79,20 @@ type Node struct {
 	tickPending   bool
 	held          []heldMessage
 	failures      []Failure
+	// guardDepth counts the actor calls under way (Guard); crashDue asks for a crash when the
+	// outermost one returns (CrashAfterCall).
+	guardDepth int
+	crashDue   bool
 	// OnFailure, if set, is called after the node fail-stops on a panic of its actor.
 	OnFailure func(Failure)
+	// OnCompletion, if set, sees each I/O completion of the actor's storage (through FS)
+	// before the actor does; returning true crashes the node at that instant instead, before
+	// the actor learns of it. It is a fault injector's hook (Cluster.SetFaultHooks).
+	OnCompletion func(IOCompletion) bool
+	// AfterCall, if set, runs after each outermost actor call (a tick, a message, an I/O
+	// completion, a boot) that did not fail-stop: the trace's status lines look there for a
+	// changed replica. It must not change the run.
+	AfterCall func()
 }
 
 type heldMessage struct {
@@ -142,8 +154,24 @@ func (n *Node) Crash() {
 	n.stop()
 }
 
+// CrashAfterCall crashes the node as soon as the actor call under way returns, or at once if
+// none is. A fault injector that acts from inside the actor's own calls (a message it sends,
+// an event it reports) must not stop it in the middle of its code: the rest of the call would
+// go on sending and writing as a dead process. The crash is the same as Crash.
+func (n *Node) CrashAfterCall() {
+	if n.status == NodeCrashed {
+		return
+	}
+	if n.guardDepth == 0 {
+		n.Crash()
+		return
+	}
+	n.crashDue = true
+}
+
 func (n *Node) stop() {
 	n.status = NodeCrashed
+	n.crashDue = false
 	n.actor = nil
 	n.generation++
 	n.tickPending = false
@@ -153,6 +181,14 @@ func (n *Node) stop() {
 		// A pause belongs to the process that died: without this, a node crashed while
 		// paused would restart with a disk that holds every completion forever.
 		n.Disk.SetPaused(false)
+	}
+	n.afterChange()
+}
+
+// afterChange runs AfterCall for a change of the node's status made outside an actor call.
+func (n *Node) afterChange() {
+	if n.AfterCall != nil && n.guardDepth == 0 {
+		n.AfterCall()
 	}
 }
 
@@ -167,6 +203,7 @@ func (n *Node) Pause() {
 	if n.Disk != nil {
 		n.Disk.SetPaused(true)
 	}
+	n.afterChange()
 }
 
 // Unpause resumes a paused node: held messages are delivered, held completions run, and the
@@ -177,6 +214,7 @@ func (n *Node) Unpause() {
 	}
 	n.trace.Emit(LevelShort, n.ID, "node", "unpause")
 	n.status = NodeUp
+	n.afterChange()
 	if n.Disk != nil {
 		n.Disk.SetPaused(false)
 	}
@@ -236,12 +274,20 @@ func (n *Node) Guard(fn func()) {
 	if n.status == NodeCrashed {
 		return
 	}
+	n.guardDepth++
 	defer func() {
+		n.guardDepth--
 		recovered := recover()
-		if recovered == nil {
+		if recovered != nil {
+			n.failStop(recovered, string(debug.Stack()))
 			return
 		}
-		n.failStop(recovered, string(debug.Stack()))
+		if n.guardDepth == 0 && n.crashDue {
+			n.Crash()
+		}
+		if n.guardDepth == 0 && n.AfterCall != nil {
+			n.AfterCall()
+		}
 	}()
 	fn()
 }

@@ -539,9 +539,10 @@ func TestStorageSectorFaultDetected(t *testing.T) {
 }
 
 // TestStorageTornWriteDetected: the disk crashes after an append's write completed and
-// before its sync did, and the crash tears the write (CrashTornProbability 1): Open reports
-// that op faulty and recovers every earlier one. The op is in the middle of a segment or the
-// first of a new one.
+// before its sync did, and the crash tears the write (CrashTornProbability 1). The append
+// never finished (its redundant record was never written), so it was never acknowledged:
+// Open drops the torn op, rather than reporting it faulty, and recovers every earlier one.
+// The op is in the middle of a segment or the first of a new one.
 func TestStorageTornWriteDetected(t *testing.T) {
 	opts := engineDiskOptions(16 << 20)
 	opts.CrashTornProbability = 1
@@ -558,17 +559,56 @@ func TestStorageTornWriteDetected(t *testing.T) {
 			d.disk.Crash()
 			require.Equal(t, uint64(1), d.disk.Stats().CrashTorn, "seed %d: the write was not torn", seed)
 			_, rec := d.mustOpen(faultOptions)
-			require.Equal(t, []uint64{victim}, rec.Faulty, "seed %d, op %d", seed, victim)
+			require.Empty(t, rec.Faulty, "seed %d, op %d", seed, victim)
 			require.Equal(t, opsExcept(1, victim-1), entryOps(rec), "seed %d, op %d", seed, victim)
 			requireBodies(t, rec, faultBody)
 		}
 	}
 }
 
-// TestStorageMisdirectedAppendDetected: one append lands elsewhere in its segment
-// (WriteMisdirectProbability 1 while faults are on). The append is acknowledged (the disk
-// does not know), but Open reports the op faulty, and the entries it overwrote too; no wrong
-// body is ever recovered.
+// TestStorageLostRepairLeavesDamage: an entry repaired in place (Append of the same op,
+// rewritten over its own extent) whose rewrite a crash loses before the sync is still
+// damaged after the crash, and Open reports it faulty again; once a rewrite is synced, it is
+// intact. (The disk used to forget the damage under a lost rewrite and show the old, intact
+// bytes: a repair looked durable when it was not.)
+func TestStorageLostRepairLeavesDamage(t *testing.T) {
+	opts := engineDiskOptions(16 << 20)
+	opts.CrashLostProbability = 1
+	const n, victim = 7, 2
+	for _, latent := range []bool{false, true} {
+		d := newEngineDisk(t, 5, opts)
+		d.fill(faultOptions, n, faultBody)
+		p := d.places()[victim]
+		if latent {
+			d.disk.LatentSectorError(p.file, p.offset+storage.SectorSize)
+		} else {
+			d.disk.CorruptSector(p.file, p.offset+storage.SectorSize)
+		}
+		s, rec := d.mustOpen(faultOptions)
+		require.Equal(t, []uint64{victim}, rec.Faulty)
+		writes := d.disk.Stats().Writes
+		s.Append(storage.Entry{Op: victim, Body: faultBody(victim)}, func(error) { t.Fatal("the repair completed") })
+		for d.disk.Stats().Writes == writes {
+			require.True(t, d.loop.Step())
+		}
+		require.Empty(t, d.disk.Faults(), "the rewrite's completion shows the sector rewritten")
+		d.disk.Crash()
+		require.Equal(t, uint64(1), d.disk.Stats().CrashLost)
+		s, rec = d.mustOpen(faultOptions)
+		require.Equal(t, []uint64{victim}, rec.Faulty, "latent %v: the lost repair left the damage", latent)
+		require.NoError(t, d.append(s, victim, faultBody(victim)))
+		d.disk.Crash()
+		_, rec = d.mustOpen(faultOptions)
+		require.Empty(t, rec.Faulty, "a synced repair survives")
+		requireBodies(t, rec, faultBody)
+	}
+}
+
+// TestStorageMisdirectedAppendDetected: one append's writes land elsewhere in its segment
+// (WriteMisdirectProbability 1 while faults are on: the entry and its redundant record). The
+// append is acknowledged (the disk does not know), but Open reports the op faulty or, with
+// its record lost too, absent (a double fault on one replica: the atlas keeps the other
+// copies), and the entries the writes overwrote faulty; no wrong body is ever recovered.
 func TestStorageMisdirectedAppendDetected(t *testing.T) {
 	opts := engineDiskOptions(16 << 20)
 	opts.WriteMisdirectProbability = 1
@@ -579,13 +619,14 @@ func TestStorageMisdirectedAppendDetected(t *testing.T) {
 		s := d.fill(faultOptions, victim-1, faultBody)
 		d.disk.SetFaultsEnabled(true) // Open writes nothing: only the append misdirects
 		require.NoError(t, d.append(s, victim, faultBody(victim)))
-		require.Equal(t, uint64(1), d.disk.Stats().Misdirects, "seed %d", seed)
-		_, rec := d.mustOpen(faultOptions)
-		require.Contains(t, rec.Faulty, uint64(victim), "seed %d", seed)
+		require.Equal(t, uint64(2), d.disk.Stats().Misdirects, "seed %d", seed)
+		s, rec := d.mustOpen(faultOptions)
+		require.True(t, slices.Contains(rec.Faulty, uint64(victim)) || s.Head() == victim-1,
+			"seed %d: op %d neither faulty nor dropped (faulty %v, head %d)", seed, victim, rec.Faulty, s.Head())
 		for _, op := range rec.Faulty {
 			require.Contains(t, []uint64{8, 9, victim}, op, "seed %d: faulty op outside the segment", seed)
 		}
-		require.Equal(t, opsExcept(1, victim, rec.Faulty...), entryOps(rec), "seed %d", seed)
+		require.Equal(t, opsExcept(1, s.Head(), rec.Faulty...), entryOps(rec), "seed %d", seed)
 		requireBodies(t, rec, faultBody)
 	}
 }

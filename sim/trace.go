@@ -39,12 +39,24 @@ type Record struct {
 	Node  int   // the node it concerns, or -1 for the world (network-wide faults, the harness)
 	Kind  string
 	Text  string
+	// Detail is printed after Text but left out of the hash: a reading of what the hashed
+	// record already fixes (a packet's decoded header, from bytes the hash covers).
+	Detail string
+	// Note marks a record that is printed and tapped but neither hashed, counted nor kept
+	// (Trace.Note): a description derived from the run (a replica's status line, a client
+	// event, an operator's answer), so that how much is logged never changes the hash.
+	Note bool
+	// Data is a structured form of the record for a Tap (never hashed or printed).
+	Data any
 }
 
 func (r Record) String() string {
 	node := "--"
 	if r.Node >= 0 {
 		node = "n" + strconv.Itoa(r.Node)
+	}
+	if r.Detail != "" {
+		return fmt.Sprintf("%14s %-4s %-10s %s %s", r.At, node, r.Kind, r.Text, r.Detail)
 	}
 	return fmt.Sprintf("%14s %-4s %-10s %s", r.At, node, r.Kind, r.Text)
 }
@@ -64,6 +76,10 @@ type Trace struct {
 	// Hashes[i] is the running hash after record i, for the first KeepMax records.
 	Hashes []uint64
 
+	// Tap, if set, sees every record and note whatever the level: what the picture of a run
+	// is drawn from. It must not change the run.
+	Tap func(Record)
+
 	clock func() Time
 }
 
@@ -80,15 +96,40 @@ func (t *Trace) Count() uint64 { return t.count }
 
 // Emit records an event at the current time.
 func (t *Trace) Emit(level Level, node int, kind, text string) {
-	r := Record{At: t.clock(), Level: level, Node: node, Kind: kind, Text: text}
+	t.EmitDetail(level, node, kind, text, "")
+}
+
+// EmitDetail is Emit with a detail that is printed but not hashed (Record.Detail).
+func (t *Trace) EmitDetail(level Level, node int, kind, text, detail string) {
+	r := Record{At: t.clock(), Level: level, Node: node, Kind: kind, Text: text, Detail: detail}
 	t.hash = mix64(t.hash ^ recordHash(r))
 	t.count++
 	if len(t.Kept) < t.KeepMax {
 		t.Kept = append(t.Kept, r)
 		t.Hashes = append(t.Hashes, t.hash)
 	}
-	if t.Out != nil && level <= t.Level {
+	t.show(r)
+}
+
+// Wants reports whether a record at level would be printed or tapped: callers skip
+// building details and notes that nobody reads.
+func (t *Trace) Wants(level Level) bool { return t.Tap != nil || (t.Out != nil && level <= t.Level) }
+
+// Note prints (at level) and taps a record that is neither hashed, counted nor kept
+// (Record.Note). data is its structured form for the tap, or nil.
+func (t *Trace) Note(level Level, node int, kind, text string, data any) {
+	if !t.Wants(level) {
+		return
+	}
+	t.show(Record{At: t.clock(), Level: level, Node: node, Kind: kind, Text: text, Note: true, Data: data})
+}
+
+func (t *Trace) show(r Record) {
+	if t.Out != nil && r.Level <= t.Level {
 		fmt.Fprintln(t.Out, r.String())
+	}
+	if t.Tap != nil {
+		t.Tap(r)
 	}
 }
 

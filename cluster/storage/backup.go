@@ -298,7 +298,7 @@ func restore(fs FS, opts Options, backup []byte, adjust func(*parsedBackup) erro
 		return
 	}
 	p.sb.Sequence, p.sb.SegmentEntriesMax, p.sb.EntryBodyMax = 1, opts.SegmentEntriesMax, opts.EntryBodyMax
-	files := p.layout(uint64(opts.SegmentEntriesMax))
+	files := p.layout(uint64(opts.SegmentEntriesMax), opts.RecordPrefix)
 	sb := encodeSuperblockPair(p.sb)
 	sequence(done,
 		func(next func(error)) { removeEngineFiles(fs, next) },
@@ -317,21 +317,23 @@ type namedFile struct {
 }
 
 // layout encodes the checkpoint file and the segments of the restored log.
-func (p *parsedBackup) layout(segmentEntries uint64) []namedFile {
+func (p *parsedBackup) layout(segmentEntries uint64, recordPrefix int) []namedFile {
 	var files []namedFile
 	if p.checkpoint != nil {
 		files = append(files, namedFile{checkpointName(p.sb.State.CheckpointOp), p.checkpoint})
 	}
+	area := RecordAreaSize(int(segmentEntries))
 	for i, h := range p.entries {
 		name := segmentName(h.Op / segmentEntries)
 		if len(files) == 0 || files[len(files)-1].name != name {
-			files = append(files, namedFile{name: name})
+			files = append(files, namedFile{name: name, data: make([]byte, area)})
 		}
 		f := &files[len(files)-1]
 		entry := EncodeEntry(h.Cluster, h.Op, int64(len(f.data)), h.Parent, p.bodies[i])
 		again, _ := DecodeHeader(entry)
 		assert.That(again.Chain() == h.Chain(), "storage: restored entry changed its chain sum")
 		f.data = append(f.data, entry...)
+		copy(f.data[int64(h.Op%segmentEntries)*SectorSize:], encodeRecord(entry, recordPrefix))
 	}
 	return files
 }

@@ -7,8 +7,17 @@
 // # Files
 //
 //	superblock               4 copies of one sector each, as two pairs (superblock.go)
-//	log-<16 hex digits>      segment k: the entries of ops [k*S, (k+1)*S), S = SegmentEntriesMax
+//	log-<16 hex digits>      segment k: the ops [k*S, (k+1)*S), S = SegmentEntriesMax: a record
+//	                         area of S sectors (one redundant record per op, record.go), then
+//	                         the entries in op order
 //	checkpoint-<16 hex>      the snapshot at that op, with a self-checking header
+//
+// An append writes and syncs the entry, then writes and syncs its redundant record: a copy of
+// the entry's header and of the first Options.RecordPrefix bytes of its body. An intact record
+// proves the entry was durable (and may have been acknowledged), so recovery reports a damaged
+// entry under an intact record as faulty, with the record's prefix (Recovery.FaultyPrefix),
+// and drops from the top of the log only entries whose append never finished: damaged, with no
+// record (PAR's crash-versus-corruption rule; record.go has the table).
 //
 // A log entry (entry.go) is a 128-byte header, the body and zero padding to a whole number
 // of sectors, so a torn or lost sector always lands in a checksummed range. The header holds
@@ -43,7 +52,10 @@
 // # Invariants
 //
 //   - Nothing is acknowledged before it is synced; the superblock is written last, so it
-//     never points at anything that is not durable.
+//     never points at anything that is not durable. An append completes only once its entry
+//     and then its record are synced.
+//   - A truncation tombstones the records it removes (synced) before it cuts entries, so a
+//     crash in between never leaves a damaged entry under an intact record it gave up.
 //   - A write of the superblock goes to the pair that does not hold the current state: a
 //     torn or lost superblock write leaves the previous state intact.
 //   - CheckpointOp <= audited op <= head; entries are appended in op order; committed

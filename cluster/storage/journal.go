@@ -63,9 +63,10 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 
 // rewritable returns the encoded entry for e.Op (at most the head) if it may overwrite its
 // own extent without dropping the ops after it: it encodes to the entry the log already
-// names at e.Op (the slot's chain sum if the slot is intact; the next op's parent if the
-// slot is damaged and the next op intact) and fills exactly the extent. Truncating to write
-// it again would un-persist every later op, which the replica may have acknowledged: a crash
+// names at e.Op (the slot's chain sum if the slot is intact or known; the next op's parent
+// if the slot is damaged and the next op intact) and fits the extent (exactly, unless the
+// slot is known: then at its own offset, within its damaged region). Truncating to write it
+// again would un-persist every later op, which the replica may have acknowledged: a crash
 // before they are all written back would lose acknowledged writes (swarm seed 1866, before).
 func (s *Storage) rewritable(e Entry) ([]byte, bool) {
 	sl := s.slot(e.Op)
@@ -75,17 +76,22 @@ func (s *Storage) rewritable(e Entry) ([]byte, bool) {
 	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
 	h, err := DecodeHeader(data)
 	assert.That(err == nil, "storage: the entry just encoded does not decode")
-	want := sl.chain
-	if sl.state != slotIntact {
+	want, exact := sl.chain, true
+	switch {
+	case sl.state == slotIntact || sl.known:
+		if sl.offset != offset {
+			return nil, false
+		}
+		exact = sl.state == slotIntact
+	default:
 		next := s.slot(e.Op + 1)
 		if next == nil || next.state != slotIntact {
 			return nil, false // nothing names the entry: it may be another one
 		}
 		want = next.parent
-	} else if sl.offset != offset {
-		return nil, false
 	}
-	if h.Chain() != want || sl.end-offset != int64(len(data)) {
+	fits := sl.end-offset == int64(len(data)) || (!exact && sl.end-offset >= int64(len(data)))
+	if h.Chain() != want || !fits {
 		return nil, false
 	}
 	return data, true
@@ -99,7 +105,7 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 	sequence(func(err error) {
 		sl := s.slot(e.Op)
 		if err != nil {
-			sl.state = slotFaulty
+			sl.state, sl.known = slotFaulty, true // its bytes are unknown, not its identity
 			done(err)
 			return
 		}
@@ -108,10 +114,20 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 			parent: h.Parent, bodySHA: sha256.Sum256(e.Body)}
 		s.stats.Rewrites++
 		done(nil)
-	},
+	}, s.writeEntry(e.Op, name, data, offset)...)
+}
+
+// writeEntry returns the steps that make an entry durable (record.go): the entry is written
+// and synced first, then its redundant record, so that an intact record proves the entry
+// was durable. The append completes only after both.
+func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64) []step {
+	rec := encodeRecord(data, s.opts.RecordPrefix)
+	return []step{
 		func(next func(error)) { s.fs.WriteAt(name, data, offset, next) },
 		func(next func(error)) { s.fs.Sync(name, next) },
-	)
+		func(next func(error)) { s.fs.WriteAt(name, rec, s.recordOffset(op), next) },
+		func(next func(error)) { s.fs.Sync(name, next) },
+	}
 }
 
 // appendWrite writes the entry for op head+1 at the end of its segment and syncs it. On
@@ -126,11 +142,17 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 	k := s.segmentOf(e.Op)
 	offset := s.appendOffset(e.Op)
 	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
-	if u := s.fs.Usage(); u.Used+int64(len(data))+s.opts.ReserveBytes > u.Capacity {
+	grows := int64(len(data))
+	if offset == s.recordArea() {
+		grows += offset // a new segment file: its record area too
+	}
+	if u := s.fs.Usage(); u.Used+grows+s.opts.ReserveBytes > u.Capacity {
 		s.appendNoSpace(e, retry, done)
 		return
 	}
 	name := segmentName(k)
+	steps := append([]step{func(next func(error)) { s.prepareSegment(k, offset, next) }},
+		s.writeEntry(e.Op, name, data, offset)...)
 	sequence(func(err error) {
 		if errors.Is(err, ErrNoSpace) {
 			s.appendNoSpace(e, retry, done)
@@ -140,11 +162,7 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 			s.appended(e, offset, data)
 		}
 		done(err)
-	},
-		func(next func(error)) { s.prepareSegment(k, offset, next) },
-		func(next func(error)) { s.fs.WriteAt(name, data, offset, next) },
-		func(next func(error)) { s.fs.Sync(name, next) },
-	)
+	}, steps...)
 }
 
 func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
@@ -188,24 +206,33 @@ func (s *Storage) parentOf(op uint64) (checksum.Sum, error) {
 	return prev.chain, nil
 }
 
+// recordArea is the size of a segment's record area: its first entry starts there.
+func (s *Storage) recordArea() int64 { return RecordAreaSize(s.opts.SegmentEntriesMax) }
+
 // appendOffset is where op's entry goes: after op-1's entry (or damaged region) if that is in
-// the same segment, else at the start of the segment.
+// the same segment, else at the start of the segment's entries (after its record area).
 func (s *Storage) appendOffset(op uint64) int64 {
 	if prev := s.slot(op - 1); prev != nil && s.segmentOf(op-1) == s.segmentOf(op) {
-		assert.That(prev.end > 0 || prev.state != slotIntact, "storage: intact entry ends at 0")
-		return prev.end
+		assert.That(prev.end > s.recordArea() || prev.state != slotIntact,
+			"storage: intact entry ends inside the record area")
+		return max(prev.end, s.recordArea())
 	}
-	return 0
+	return s.recordArea()
 }
 
-// prepareSegment makes segment k ready for a write at offset: it creates the file, or, for a
-// write at offset 0 into a file that is not empty, empties it (such a file holds nothing the
-// index keeps: a leftover of a failed cleanup).
+// prepareSegment makes segment k ready for the append of the op after the head at offset: it
+// creates the file, or cuts what an existing file holds past offset. Nothing there is in the
+// index: entries whose append never finished (recovery dropped them), or, for a write of a
+// segment's first entry, a whole leftover file of a failed cleanup, stale records included.
 func (s *Storage) prepareSegment(k uint64, offset int64, done func(error)) {
 	name := segmentName(k)
+	keep := offset
+	if offset == s.recordArea() {
+		keep = 0
+	}
 	if _, found := slices.BinarySearch(s.segments, k); found {
-		if size, err := s.fs.Size(name); offset == 0 && err == nil && size > 0 {
-			s.fs.Truncate(name, 0, done)
+		if size, err := s.fs.Size(name); err == nil && size > keep {
+			s.fs.Truncate(name, keep, done)
 			return
 		}
 		done(nil)
@@ -220,7 +247,7 @@ func (s *Storage) prepareSegment(k uint64, offset int64, done func(error)) {
 	}
 	s.fs.Create(name, func(err error) {
 		if errors.Is(err, ErrExist) {
-			s.fs.Truncate(name, offset, added) // not in the index: nothing past offset is kept
+			s.fs.Truncate(name, 0, added) // not in the index: nothing in it is kept
 			return
 		}
 		added(err)
@@ -236,8 +263,12 @@ func (s *Storage) TruncateAfter(op uint64, done func(error)) {
 	})
 }
 
-// truncateAfter removes the segments above op+1's (highest first, so a crash never leaves a
-// hole), then cuts op+1's segment where op+1's entry starts.
+// truncateAfter first tombstones (and syncs) the records of the dropped ops that share op+1's
+// segment with ops that stay, then removes the segments above (highest first, so a crash
+// never leaves a hole), then cuts op+1's segment where op+1's entry starts. Records go first:
+// after a crash in between, the entries still there are intact (kept, as before the
+// truncation) or damaged with no record (an append that never finished) -- never damaged
+// under an intact record, which would claim a durable entry the replica had given up.
 func (s *Storage) truncateAfter(op uint64, done func(error)) {
 	assert.That(op >= s.sb.State.CheckpointOp, "storage: truncating below the checkpoint")
 	assert.That(op >= s.auditOp, "storage: truncating committed ops")
@@ -247,12 +278,16 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 	}
 	keep := s.segmentOf(op + 1)
 	cut := s.appendOffset(op + 1)
+	whole := cut == s.recordArea() // op+1 is the first entry of its segment: the file goes
 	var drop []uint64
 	for _, k := range slices.Backward(s.segments) {
-		if k > keep || (k == keep && cut == 0) {
+		if k > keep || (k == keep && whole) {
 			drop = append(drop, k)
 		}
 	}
+	_, kept := slices.BinarySearch(s.segments, keep)
+	kept = kept && !whole
+	name := segmentName(keep)
 	sequence(func(err error) {
 		if err == nil {
 			s.slots = s.slots[:op+1-s.slotBase]
@@ -260,10 +295,28 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 		}
 		done(err)
 	},
+		func(next func(error)) {
+			if !kept {
+				next(nil)
+				return
+			}
+			var tombstones []byte
+			for o := op + 1; o <= min(s.head, s.segmentLast(keep)); o++ {
+				tombstones = append(tombstones, encodeTombstone(s.sb.State.Cluster, o)...)
+			}
+			s.fs.WriteAt(name, tombstones, s.recordOffset(op+1), next)
+		},
+		func(next func(error)) {
+			if !kept {
+				next(nil)
+				return
+			}
+			s.fs.Sync(name, next)
+		},
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
-			if _, found := slices.BinarySearch(s.segments, keep); found && cut > 0 {
-				s.fs.Truncate(segmentName(keep), cut, next)
+			if kept {
+				s.fs.Truncate(name, cut, next)
 				return
 			}
 			next(nil)

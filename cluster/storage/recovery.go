@@ -27,11 +27,17 @@ type Recovery struct {
 	// Entries are the intact entries with op > CheckpointOp, in op order. There may be gaps:
 	// the ops in Faulty.
 	Entries []Entry
-	// Faulty are the ops in (CheckpointOp, head] whose entry exists, or must exist because a
-	// later one does, but is corrupt, torn, misdirected, unreadable or breaks the hash
-	// chain. The replica repairs them from its peers ("seen but corrupt": it must not
-	// truncate them away on its own say-so).
+	// Faulty are the ops in (CheckpointOp, head] whose entry was durably written, or may have
+	// been, but is corrupt, misdirected, unreadable or breaks the hash chain now. The replica
+	// repairs them from its peers ("seen but corrupt": it must not truncate them away on its
+	// own say-so). An entry whose append provably never finished (damaged, at the top of the
+	// log, with no redundant record: record.go) is not faulty but absent: it was never
+	// acknowledged, and the log ends below it.
 	Faulty []uint64
+	// FaultyPrefix holds, for the faulty ops whose redundant record survived, the first
+	// Options.RecordPrefix bytes of the entry's body as the record keeps them: enough for a
+	// caller whose bodies start with a self-checking header to know what the op was.
+	FaultyPrefix map[uint64][]byte
 }
 
 // logIndex is the log as assembled from the scans of its segments.
@@ -42,7 +48,9 @@ type logIndex struct {
 	slots          []slot
 	segments       []uint64
 	problems       []Problem
-	bodies         map[uint64][]byte // intact bodies kept by the scans, by op
+	bodies         map[uint64][]byte        // intact bodies kept by the scans, by op
+	persist        map[uint64]persistRecord // the redundant records of ops in [base, head]
+	dropped        uint64                   // ops above head whose append never finished
 }
 
 // assemble turns segment scans into the log index. It is a pure function of the scans and
@@ -71,6 +79,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	}
 	ix.head = min(ix.head, ix.base+LogOpsMax-1)
 	ix.slots = make([]slot, ix.head+1-ix.base)
+	ix.persist = map[uint64]persistRecord{}
 	for _, sc := range scans {
 		ix.place(sc, cp)
 	}
@@ -80,7 +89,9 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 			ix.problem(Problem{Op: op, Offset: -1, Reason: "missing entry"})
 		}
 	}
+	ix.applyRecords(cp)
 	ix.checkChain(cp, anchor)
+	ix.dropUnfinished(cp)
 	ix.regionEnds(scans, segmentEntries)
 	assert.That(ix.base <= cp+1, "storage: assembled log starts above the checkpoint")
 	assert.That(uint64(len(ix.slots)) == ix.head+1-ix.base, "storage: assembled log length")
@@ -103,6 +114,11 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 		high = max(high, r.op)
 		end = max(end, r.intended+r.size) // the write it was meant to be
 	}
+	for i, p := range sc.persist {
+		if p.state == recordIntact {
+			high = max(high, sc.index*segmentEntries+uint64(i)) // its append finished
+		}
+	}
 	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
 		return high
 	}
@@ -115,9 +131,19 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 	return min(high+1, lastOp)
 }
 
-// place marks the ops of one scan's records.
+// place marks the ops of one scan's records, and keeps its redundant records of ops in the
+// index.
 func (ix *logIndex) place(sc segmentScan, cp uint64) {
 	name := segmentName(sc.index)
+	for i, p := range sc.persist {
+		op := sc.index*ix.segmentEntries + uint64(i)
+		if op >= ix.base && op <= ix.head {
+			ix.persist[op] = p
+		}
+		if p.state == recordDamaged {
+			ix.problem(Problem{File: name, Offset: int64(i) * SectorSize, Op: op, Reason: "record damaged"})
+		}
+	}
 	for _, r := range sc.records {
 		if r.op < ix.base || r.op > ix.head {
 			if !r.intact {
@@ -155,6 +181,42 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 	}
 }
 
+// applyRecords holds each op to its redundant record, if it has one (record.go): an intact
+// entry that is not the one its record names is faulty; a faulty entry whose record survived
+// takes the recorded chain sum and parent, so the chain stays known across it.
+func (ix *logIndex) applyRecords(cp uint64) {
+	for op := max(ix.base, cp+1); op <= ix.head; op++ {
+		p, ok := ix.persist[op]
+		if !ok || p.state != recordIntact {
+			continue
+		}
+		sl := &ix.slots[op-ix.base]
+		if sl.state == slotIntact && sl.chain != p.header.Chain() {
+			*sl = slot{state: slotFaulty}
+			ix.problem(Problem{Op: op, Offset: -1, Reason: "entry differs from its record"})
+		}
+		if sl.state == slotFaulty {
+			sl.known, sl.offset, sl.chain, sl.parent = true, p.header.Offset, p.header.Chain(), p.header.Parent
+		}
+	}
+}
+
+// dropUnfinished removes from the top of the log the ops whose append provably never
+// finished: their entry is not intact and their record is absent (record.go). An op below
+// an op whose append finished, or with a damaged record, stays faulty.
+func (ix *logIndex) dropUnfinished(cp uint64) {
+	for ix.head > cp && ix.head >= ix.base {
+		sl := &ix.slots[ix.head-ix.base]
+		if sl.state == slotIntact || ix.persist[ix.head].state != recordAbsent {
+			return
+		}
+		ix.problem(Problem{Op: ix.head, Offset: -1, Reason: "append never finished (no record): dropped"})
+		ix.slots = ix.slots[:ix.head-ix.base]
+		ix.head--
+		ix.dropped++
+	}
+}
+
 // parents are checked after placing, in op order.
 func (ix *logIndex) checkChain(cp uint64, anchor checksum.Sum) {
 	for op := ix.base; op <= ix.head; op++ {
@@ -182,10 +244,13 @@ func (ix *logIndex) parentOf(op, cp uint64, anchor checksum.Sum) (checksum.Sum, 
 	if op == 1 {
 		return checksum.Sum{}, true
 	}
-	if op-1 < ix.base || ix.slots[op-1-ix.base].state != slotIntact {
+	if op-1 < ix.base {
 		return checksum.Sum{}, false
 	}
-	return ix.slots[op-1-ix.base].chain, true
+	if prev := ix.slots[op-1-ix.base]; prev.state == slotIntact || prev.known {
+		return prev.chain, true
+	}
+	return checksum.Sum{}, false
 }
 
 // regionEnds sets the end of every op that is not intact: where the next intact entry of its
@@ -436,6 +501,14 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	s.auditOp, s.auditHead = cp, s.sb.State.AuditHead
 	rec.State = s.sb.State
 	rec.Faulty = ix.faulty(cp)
+	for _, op := range rec.Faulty {
+		if p := ix.persist[op]; p.state == recordIntact {
+			if rec.FaultyPrefix == nil {
+				rec.FaultyPrefix = map[uint64][]byte{}
+			}
+			rec.FaultyPrefix[op] = p.prefix
+		}
+	}
 	for op := cp + 1; op <= s.head; op++ {
 		if s.slot(op).state == slotIntact {
 			rec.Entries = append(rec.Entries, Entry{Op: op, Body: ix.bodies[op]})

@@ -37,6 +37,9 @@ type segmentScan struct {
 	// misplaced are entries found intact at a place they do not name (misdirected writes):
 	// not usable, but evidence that their op exists.
 	misplaced []record
+	// persist are the redundant records of the segment's ops (record.go), indexed by
+	// op % SegmentEntriesMax; past the end of the file they are absent.
+	persist []persistRecord
 }
 
 // scanner walks one segment file from the start. At each sector boundary it expects an entry
@@ -61,8 +64,8 @@ type scanner struct {
 	done     func(segmentScan, error)
 }
 
-// scanSegment scans segment k. An I/O error other than ErrIO (which marks the unreadable
-// place damaged) aborts the scan.
+// scanSegment scans segment k: its record area, then its entries. An I/O error other than
+// ErrIO (which marks the unreadable place damaged) aborts the scan.
 func scanSegment(fs FS, opts Options, cluster uint64, k, keepFrom uint64,
 	done func(segmentScan, error)) {
 	name := segmentName(k)
@@ -73,11 +76,66 @@ func scanSegment(fs FS, opts Options, cluster uint64, k, keepFrom uint64,
 		later(fs, func() { done(segmentScan{}, err) })
 		return
 	}
-	if size == 0 {
-		later(fs, func() { done(sc.out, nil) })
+	sc.readRecords(func(err error) {
+		if err != nil {
+			done(segmentScan{}, fmt.Errorf("storage: scan %s: %w", name, err))
+			return
+		}
+		sc.pos = min(RecordAreaSize(opts.SegmentEntriesMax), sc.size)
+		if sc.pos == sc.size {
+			done(sc.out, nil)
+			return
+		}
+		sc.resume()
+	})
+}
+
+// readRecords reads the record area in one go, or sector by sector if that meets an
+// unreadable sector (which costs only its own record: damaged).
+func (sc *scanner) readRecords(done func(error)) {
+	n := sc.opts.SegmentEntriesMax
+	sc.out.persist = make([]persistRecord, n)
+	area := make([]byte, min(RecordAreaSize(n), sc.size))
+	first := sc.out.index * uint64(n)
+	decode := func(i int, b []byte) {
+		sc.out.persist[i] = decodeRecord(b, first+uint64(i), sc.cluster)
+		if sc.out.persist[i].state == recordIntact {
+			sc.out.persist[i].prefix = append([]byte(nil), sc.out.persist[i].prefix...)
+		}
+	}
+	whole := len(area) / SectorSize
+	if len(area) == 0 {
+		later(sc.fs, func() { done(nil) })
 		return
 	}
-	sc.resume()
+	sc.fs.ReadAt(sc.name, area, 0, func(got int, err error) {
+		if err != nil && !errors.Is(err, ErrIO) {
+			done(err)
+			return
+		}
+		if err == nil {
+			for i := 0; i < min(whole, got/SectorSize); i++ {
+				decode(i, area[i*SectorSize:(i+1)*SectorSize])
+			}
+			done(nil)
+			return
+		}
+		forEach(whole, func(i int, next func(error)) {
+			b := area[i*SectorSize : (i+1)*SectorSize]
+			sc.fs.ReadAt(sc.name, b, int64(i)*SectorSize, func(got int, err error) {
+				switch {
+				case errors.Is(err, ErrIO):
+					sc.out.persist[i] = persistRecord{state: recordDamaged}
+				case err != nil:
+					next(err)
+					return
+				case got == SectorSize:
+					decode(i, b)
+				}
+				next(nil)
+			})
+		}, done)
+	})
 }
 
 func (sc *scanner) resume() {

@@ -36,6 +36,11 @@ type Options struct {
 	// AutoCompactPercent is the disk usage at which compaction runs by itself (see Append
 	// and Checkpoint). 0: AutoCompactPercentDefault.
 	AutoCompactPercent int
+	// RecordPrefix is how many leading bytes of each entry's body its redundant record keeps
+	// (record.go), up to RecordPrefixMax: a caller whose bodies begin with their own
+	// self-checking header learns that header for an entry whose body is damaged
+	// (Recovery.FaultyPrefix). 0 keeps none.
+	RecordPrefix int
 	// ReserveBytes is space Append leaves free (it fails with ErrNoSpace rather than eat
 	// into it), so that a full log can still write the checkpoint that lets compaction
 	// free it. Size it for the largest snapshot plus a sector.
@@ -64,6 +69,8 @@ func (o Options) normalize(fs FS) (Options, error) {
 		return o, fmt.Errorf("%w: EntryBodyMax %d", ErrOptions, o.EntryBodyMax)
 	case o.AutoCompactPercent < 1 || o.AutoCompactPercent > 100:
 		return o, fmt.Errorf("%w: AutoCompactPercent %d", ErrOptions, o.AutoCompactPercent)
+	case o.RecordPrefix < 0 || o.RecordPrefix > RecordPrefixMax:
+		return o, fmt.Errorf("%w: RecordPrefix %d", ErrOptions, o.RecordPrefix)
 	case o.ReserveBytes < 0:
 		return o, fmt.Errorf("%w: ReserveBytes %d", ErrOptions, o.ReserveBytes)
 	}
@@ -96,7 +103,8 @@ const (
 // slot is the in-memory index of one op of the log.
 //
 // Invariants: intact => offset < end, end-offset is the entry size, chain is its chain sum;
-// for other states offset is unknown and end is where the damaged region ends (truncating
+// faulty and known => offset, chain and parent are the known entry's; for other states
+// offset is unknown; for every state but intact, end is where the damaged region ends (truncating
 // after the op keeps the region, so a later entry never lands inside it).
 type slot struct {
 	state   slotState
@@ -106,6 +114,10 @@ type slot struct {
 	parent  checksum.Sum
 	bodySHA [32]byte
 	audit   [32]byte // the audit head at this op, for ops in (CheckpointOp, auditOp]
+	// known: a faulty entry whose identity is known -- its redundant record survived
+	// (record.go), or it was intact until a rewrite of it failed: offset, chain and parent
+	// are that entry's, so the chain is known across it.
+	known bool
 }
 
 // Storage is the durable state of one replica: superblock, write-ahead log and checkpoint.

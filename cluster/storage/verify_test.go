@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"vopr/cluster/storage"
 )
 
 // TestVerifyFindsAnyFlippedBit: a single flipped bit anywhere in a log segment (above or
@@ -31,6 +33,13 @@ func TestVerifyFindsAnyFlippedBit(t *testing.T) {
 				rt.Fatalf("flip of bit %d of %s: report %+v", bit, file, r)
 			}
 			if !strings.HasPrefix(file, "log-") {
+				return
+			}
+			if area := storage.RecordAreaSize(smallSegments.SegmentEntriesMax); bit/8 < area {
+				// A record: reported at its sector; its entry is still intact.
+				if sector := bit / 8 / storage.SectorSize * storage.SectorSize; first.Offset != sector || len(r.Faulty) != 0 {
+					rt.Fatalf("flip in the record at %d: first bad %v, faulty %v", sector, first, r.Faulty)
+				}
 				return
 			}
 			op, p := entryAt(where, file, bit/8)

@@ -22,6 +22,13 @@
 //     the highest log_view, then the highest op), start_view.
 //   - replica_repair.go: fetching missing or corrupt prepares by checksum along the hash
 //     chain; replica_sync.go: state sync from a peer's checkpoint when the gap crosses one.
+//   - replica_par.go: protocol-aware recovery (PAR, FAST'18) of a new primary's uncommitted
+//     suffix: repair by checksum, or truncation once enough replicas deny (nack_prepare) an
+//     op. A damaged entry's header comes from the storage engine's redundant record
+//     (Recovery.FaultyPrefix), so a faulty op can be repaired or denied by checksum.
+//   - Clients reach the primary through any replica: a backup forwards a request to its
+//     primary once, and answers a retry it executed from its client table
+//     (replica_normal.go, backupOnRequest).
 //   - clock_sync.go: Marzullo's algorithm over ping/pong samples; only a primary whose
 //     clock agrees with a quorum (tolerance 500 ms) timestamps operations.
 //   - invariants.go: assertions checked after every event, including

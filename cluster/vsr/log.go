@@ -25,9 +25,13 @@ type slot struct {
 	header  Header
 	prepare []byte // the whole prepare message, or nil while it must be repaired
 	durable bool   // the prepare is in our write-ahead log
-	// faulty marks an op whose entry our disk holds but could not read intact: we may have
-	// acknowledged it, so we must never answer "not seen" for it (protocol-aware recovery).
-	faulty bool
+	// faulty marks an op whose entry our disk durably held but could not read intact: we
+	// may have acknowledged it, so we must never answer "not seen" for it (protocol-aware
+	// recovery). faultyChecksum is that entry's checksum when its redundant record told us
+	// (zero: unknown, so we may have acknowledged any prepare of op). Both stay until an
+	// entry for op is durably written again.
+	faulty         bool
+	faultyChecksum checksum.Sum
 }
 
 func (l *log) slotOf(op uint64) *slot { return &l.slots[op%LogSlotsMax] }
@@ -68,10 +72,13 @@ func (l *log) setHeader(h Header) {
 	if s.present && s.header.Op == h.Op && s.header.Checksum == h.Checksum {
 		return
 	}
-	// A faulty entry stays faulty: we may have acknowledged whatever it held, so we must
-	// never deny having seen this op (protocol-aware recovery).
-	faulty := s.faulty && s.header.Op == h.Op
-	*s = slot{present: true, header: h, faulty: faulty}
+	// A faulty entry stays faulty: we may have acknowledged what it held, so we must never
+	// deny having seen it (protocol-aware recovery).
+	same := s.header.Op == h.Op
+	*s = slot{present: true, header: h, faulty: s.faulty && same, faultyChecksum: s.faultyChecksum}
+	if !same {
+		s.faultyChecksum = checksum.Sum{}
+	}
 }
 
 // forget drops what the log knows of op's prepare but keeps the mark that our disk holds an
@@ -81,8 +88,7 @@ func (l *log) forget(op uint64) {
 	if s.header.Op != op {
 		return
 	}
-	faulty := s.faulty
-	*s = slot{faulty: faulty}
+	*s = slot{faulty: s.faulty, faultyChecksum: s.faultyChecksum}
 	s.header.Op = op
 }
 
@@ -98,12 +104,13 @@ func (l *log) setPrepare(m Message) {
 }
 
 // seen reports whether we may have acknowledged the prepare of op with this checksum: we hold
-// it, or our disk holds an unreadable entry for op (whose checksum we cannot know).
+// it, or our disk holds an unreadable entry for op that is this prepare or of unknown
+// identity.
 func (l *log) seen(op uint64, sum checksum.Sum) bool {
-	if l.isFaulty(op) {
+	s := l.slotOf(op)
+	if l.isFaulty(op) && (s.faultyChecksum.IsZero() || s.faultyChecksum == sum) {
 		return true
 	}
-	s := l.slotOf(op)
 	return s.present && s.header.Op == op && s.header.Checksum == sum && s.prepare != nil
 }
 
@@ -113,10 +120,27 @@ func (l *log) isFaulty(op uint64) bool {
 	return s.faulty && s.header.Op == op
 }
 
+// markFaulty records that our disk holds an unreadable entry for op, of unknown identity.
 func (l *log) markFaulty(op uint64) {
 	s := l.slotOf(op)
 	*s = slot{faulty: true}
 	s.header.Op = op
+}
+
+// markFaultyKnown records that our disk holds an unreadable entry for op whose header its
+// redundant record kept: the op's header is known, its body must be repaired.
+func (l *log) markFaultyKnown(h Header) {
+	assert.That(h.Command == CommandPrepare, "log: faulty header is not a prepare")
+	s := l.slotOf(h.Op)
+	*s = slot{present: true, header: h, faulty: true, faultyChecksum: h.Checksum}
+}
+
+// markDurable records that op's prepare (the one the slot holds) is in our write-ahead log:
+// whatever damaged entry the disk held for op before is gone.
+func (l *log) markDurable(op uint64) {
+	s := l.slotOf(op)
+	assert.That(s.present && s.header.Op == op && s.prepare != nil, "log: durable without a prepare")
+	s.durable, s.faulty, s.faultyChecksum = true, false, checksum.Sum{}
 }
 
 // clear forgets op entirely.

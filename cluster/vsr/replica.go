@@ -108,7 +108,7 @@ func Open(o Options) *Replica {
 	}
 	r.clients = newClientTable(r.clientsMax())
 	r.initTimeouts()
-	storage.Open(o.FS, storageOptions(o.FS), r.openCallback)
+	storage.Open(o.FS, StorageOptions(o.FS), r.openCallback)
 	return r
 }
 
@@ -116,12 +116,14 @@ func Open(o Options) *Replica {
 // `format` command). done runs on the FS's completion.
 func Format(fs storage.FS, cluster uint64, replica, count int, release uint32, done func(error)) {
 	state := storage.State{Cluster: cluster, Replica: uint8(replica), ReplicaCount: uint8(count), Release: release}
-	storage.Format(fs, storageOptions(fs), state, done)
+	storage.Format(fs, StorageOptions(fs), state, done)
 }
 
-func storageOptions(fs storage.FS) storage.Options {
+// StorageOptions are the options a replica runs its storage engine on fs with (Open refuses
+// options that differ from the superblock's): for tools that open a replica's disk.
+func StorageOptions(fs storage.FS) storage.Options {
 	return storage.Options{FS: fs, SegmentEntriesMax: CheckpointInterval, EntryBodyMax: MessageSizeMax,
-		AutoCompactPercent: 85}
+		AutoCompactPercent: 85, RecordPrefix: HeaderSize}
 }
 
 func (r *Replica) initTimeouts() {

@@ -25,6 +25,10 @@ type queuedRequest struct {
 // latest request are answered from the client table; older ones are dropped.
 func (r *Replica) onRequest(m Message) {
 	h := m.Header
+	if r.status == StatusNormal && !r.isPrimary() {
+		r.backupOnRequest(m)
+		return
+	}
 	if r.ignoreRequest(m) {
 		return
 	}
@@ -64,6 +68,32 @@ func (r *Replica) onRequest(m Message) {
 	}
 	r.requestQueue = append(r.requestQueue, queuedRequest{header: h, payload: m.Body})
 	r.primaryPrepare()
+}
+
+// requestForwarded in a request's LogView field marks a request a backup forwarded to its
+// primary (Replica names the backup): it is never forwarded again, so a request cannot
+// circle between replicas that disagree on the primary.
+const requestForwarded = 1
+
+// backupOnRequest serves a client that cannot reach the primary, or whose replies from it
+// are lost: a retry of the request this backup last executed for the client is answered
+// from its client table (the op committed; every replica keeps the reply), and any other
+// request is forwarded to the primary of the backup's view, once. At-most-once execution is
+// the primary's client table's business, as for a request sent to it directly.
+func (r *Replica) backupOnRequest(m Message) {
+	h := m.Header
+	if s := r.clients.get(h.Client); s != nil && h.Request == s.request && s.reply != nil {
+		r.metrics.RequestsDuplicate++
+		r.bus.SendToClient(h.Client, s.reply)
+		return
+	}
+	if h.LogView == requestForwarded || h.Client == 0 || len(m.Body) > RequestBodyMax {
+		return
+	}
+	forward := h
+	forward.LogView, forward.Replica = requestForwarded, uint8(r.replica)
+	r.metrics.RequestsForwarded++
+	r.bus.SendToReplica(r.primaryIndex(r.view), Encode(forward, m.Body))
 }
 
 func (r *Replica) ignoreRequest(m Message) bool {
@@ -256,7 +286,7 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		r.diskFull = false
 		r.emit(EventDiskFull, op, sum, "disk has space again")
 	}
-	s.durable = true
+	r.log.markDurable(op)
 	if op == r.op {
 		r.persistState() // the log may now be durable up to op_number: its log_view can be
 	}

@@ -3,6 +3,7 @@ package vsr
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"vopr/cluster/kv"
 	"vopr/cluster/storage"
@@ -52,6 +53,15 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		r.emit(EventRecovered, r.op, [16]byte{}, "checkpoint lost: state sync needed")
 		return
 	}
+	if r.count == 1 && len(rec.Faulty) > 0 {
+		// Alone, every op in the log was committed once it was durable, and no peer holds
+		// another copy: the state is lost, and only an operator's restore can bring it back.
+		r.status = StatusStopped
+		r.emit(EventStatus, rec.Faulty[0], [16]byte{}, fmt.Sprintf(
+			"stopped: op %d is unreadable on disk and a single replica has no peer to repair it from (%d faulty ops); restore from a backup",
+			rec.Faulty[0], len(rec.Faulty)))
+		return
+	}
 	r.emit(EventRecovered, r.op, [16]byte{}, "recovered from disk")
 	r.rejoin()
 	r.invariants()
@@ -73,16 +83,39 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 		r.op = max(r.op, e.Op)
 	}
 	for _, op := range rec.Faulty {
-		if op > r.checkpointOp {
-			r.log.markFaulty(op)
-			r.op = max(r.op, op)
+		if op <= r.checkpointOp {
+			continue
 		}
+		// The entry's redundant record keeps the prepare's header (StorageOptions), which
+		// checks itself: with it, peers can repair the op by checksum or deny having it.
+		if h, ok := r.recordedHeader(op, rec.FaultyPrefix[op]); ok {
+			r.log.markFaultyKnown(h)
+		} else {
+			r.log.markFaulty(op)
+		}
+		r.op = max(r.op, op)
 	}
 	// Ops between the checkpoint and the head that are neither present nor faulty were
 	// never written (or were torn before being synced, so never acknowledged).
 	if h, ok := r.log.header(r.op); ok {
 		r.lastTimestamp = h.Timestamp
 	}
+}
+
+// recordedHeader decodes the prepare header a faulty op's redundant record kept, and accepts
+// it only if it is op's and chains with the neighbours the log holds.
+func (r *Replica) recordedHeader(op uint64, prefix []byte) (Header, bool) {
+	h, err := DecodeHeader(prefix, r.cluster)
+	if err != nil || h.Command != CommandPrepare || h.Op != op {
+		return Header{}, false
+	}
+	if prev, ok := r.log.header(op - 1); ok && prev.Checksum != h.Parent {
+		return Header{}, false
+	}
+	if next, ok := r.log.header(op + 1); ok && next.Parent != h.Checksum {
+		return Header{}, false
+	}
+	return h, true
 }
 
 // rejoin decides the replica's status after recovery. A replica never resumes as the primary

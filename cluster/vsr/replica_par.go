@@ -48,13 +48,16 @@ func (r *Replica) primaryMaybeStartView() {
 }
 
 // requestSuffix asks every replica for op's prepare, with nack_prepare wanted, and counts our
-// own nack when we never saw it either.
+// own nack when we deny it too (judged on our log as our do_view_change described it). It
+// asks once per repair round (viewChangeState.asked): nacks and repairs only tell it which
+// op is next. A zero checksum asks about an op no do_view_change could name (see denies).
 func (r *Replica) requestSuffix(op uint64) {
 	sum := r.expectedChecksum(op)
-	if sum.IsZero() {
-		return // no header and no child to name it: the view change times out and retries
+	if r.viewChange.asked[op%LogSlotsMax] {
+		return
 	}
-	if op > r.commitMin && !r.log.seen(op, sum) {
+	r.viewChange.asked[op%LogSlotsMax] = true
+	if own := r.viewChange.dvcs[r.replica]; own != nil && r.denies(op, sum, own.op) {
 		r.viewChange.nacks[op%LogSlotsMax] |= 1 << uint(r.replica)
 	}
 	h := r.header(CommandRequestPrepare)
@@ -65,6 +68,27 @@ func (r *Replica) requestSuffix(op uint64) {
 // requestWantsNack in a request_prepare's Request field asks for nack_prepare when the
 // replica never saw the prepare.
 const requestWantsNack = 1
+
+// denies reports whether we may answer nack_prepare for op's prepare with checksum sum,
+// given that our log ends at op logOp: we cannot have acknowledged it. A prepare_ok goes out
+// only for a durable entry, and a durable entry comes back from a restart intact or faulty,
+// never silently gone (its redundant record), so:
+//   - a known checksum is denied unless we hold that prepare, or a damaged entry for op
+//     that may be it (log.seen);
+//   - a zero checksum (a head op whose header every do_view_change lost: damaged past its
+//     record on the replicas that had it) is denied only if our log never reached op and
+//     our disk holds no damaged entry for it: any prepare of op we hold might be the one.
+//
+// An op at or below commit_min is in our state (perhaps only in a checkpoint): never denied.
+func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
+	if op <= r.commitMin {
+		return false
+	}
+	if sum.IsZero() {
+		return logOp < op && !r.log.isFaulty(op)
+	}
+	return !r.log.seen(op, sum)
+}
 
 func (r *Replica) sendNackPrepare(to int, op uint64, sum checksum.Sum) {
 	h := r.header(CommandNackPrepare)
@@ -78,7 +102,7 @@ func (r *Replica) onNackPrepare(m Message) {
 		return
 	}
 	if h.Op <= r.commitMax || h.Op > r.op || r.expectedChecksum(h.Op) != h.Parent {
-		return
+		return // not the prepare the suffix needs (a zero checksum: while it still has none)
 	}
 	r.viewChange.nacks[h.Op%LogSlotsMax] |= 1 << uint(h.Replica)
 	r.primaryMaybeStartView()

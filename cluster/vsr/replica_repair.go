@@ -32,7 +32,8 @@ func (r *Replica) onRepairTimeout() {
 		r.commitExecute()
 	}
 	r.checkStuck()
-	r.primaryMaybeStartView() // resend the suffix requests of a view change in progress
+	r.viewChange.asked = [LogSlotsMax]bool{} // a new round: ask for the suffix again
+	r.primaryMaybeStartView()
 	if r.diskFull {
 		r.retryDiskFull()
 	} else {
@@ -86,6 +87,9 @@ func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 // ask one at random (not the primary alone, which is busy); an unknown one only by the
 // primary of our view, whose log is the truth.
 func (r *Replica) requestPrepare(op uint64, sum checksum.Sum) {
+	if r.count == 1 {
+		return // nobody to ask
+	}
 	h := r.header(CommandRequestPrepare)
 	h.Op, h.Parent = op, sum
 	to := r.primaryIndex(r.view)
@@ -105,13 +109,12 @@ func (r *Replica) onRequestPrepare(m Message) {
 	if int(h.Replica) == r.replica {
 		return
 	}
+	if h.Request == requestWantsNack && r.denies(h.Op, h.Parent, r.op) {
+		r.sendNackPrepare(int(h.Replica), h.Op, h.Parent)
+		return
+	}
 	prepare, ok := r.log.prepare(h.Op)
 	if !ok || (!h.Parent.IsZero() && !r.log.seen(h.Op, h.Parent)) {
-		// An op at or below our commit_min is in our state (perhaps only in a checkpoint):
-		// seen, and committed.
-		if h.Request == requestWantsNack && !h.Parent.IsZero() && h.Op > r.commitMin && !r.log.seen(h.Op, h.Parent) {
-			r.sendNackPrepare(int(h.Replica), h.Op, h.Parent)
-		}
 		return
 	}
 	local, _ := r.log.header(h.Op)

@@ -65,8 +65,11 @@ func (r *Replica) onSync(m Message) {
 	if r.status == StatusRecovering || r.checkpointing || h.Op <= r.commitMin || h.Op%CheckpointInterval != 0 {
 		return
 	}
-	if r.status == StatusNormal && r.isPrimary() && h.Op > r.op {
-		return // a primary's log holds every committed op; a checkpoint past it is not ours to take
+	if r.status == StatusNormal && r.isPrimary() && h.Op > r.commitMax {
+		// A primary commits its pipeline (the ops above commit_number) itself, by quorum; a
+		// checkpoint past commit_number would commit them behind its back (swarm seed 738:
+		// the pipeline then held committed ops).
+		return
 	}
 	if err := r.restoreSnapshot(h.Op, m.Body); err != nil {
 		if errors.Is(err, errReleaseTooOld) {

@@ -17,6 +17,10 @@ type viewChangeState struct {
 	// suffix (repairing bodies, or truncating what a quorum never saw) before start_view.
 	installed bool
 	nacks     [LogSlotsMax]uint64 // per slot: replicas that answered nack_prepare (bitset)
+	// asked marks the ops of the suffix whose prepare the primary asked for in this repair
+	// round: at most one request_prepare broadcast per op per repair timeout, however many
+	// nacks and repairs arrive in between.
+	asked [LogSlotsMax]bool
 }
 
 type doViewChange struct {
@@ -106,9 +110,19 @@ func (r *Replica) onStateDurable() {
 }
 
 // maybeSendDoViewChange sends our log to the new primary once a quorum has started the view
-// change (VRR 2012 §4.2 step 2) and the view is durable.
+// change (VRR 2012 §4.2 step 2) and the view is durable (a restart never brings us back to
+// an older view after voting in this one).
+//
+// The log view need not be durable: it is persisted only once every body of its log is
+// (durableTarget), and bodies that no replica holds any more are never repaired, so
+// requiring it deadlocked every later view change (swarm seed 900753: two of three replicas
+// installed a start_view whose uncommitted suffix they could not complete). Voting with the
+// log view in memory is safe: a prepare_ok is sent only once its log view is durable, so
+// every op committed in a log view is on a quorum that durably claims that log view, and a
+// quorum of do_view_changes always includes one of them; a replica that crashes after this
+// vote comes back claiming an older log view, which only loses to the newer claim.
 func (r *Replica) maybeSendDoViewChange() {
-	if r.status != StatusViewChange || r.viewChange.dvcSent || !r.viewDurable() {
+	if r.status != StatusViewChange || r.viewChange.dvcSent || r.stateDurable.View != r.view {
 		return
 	}
 	if popcount(r.viewChange.svcFrom) < r.quorum() {
@@ -294,6 +308,9 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	if op < r.op {
 		r.truncate(op)
 	}
+	if gap := r.forgetGaps(op, headers); gap != 0 && (firstChanged == 0 || gap < firstChanged) {
+		firstChanged = gap
+	}
 	if low := r.unverifiedBelow(op, headers); low != 0 && (firstChanged == 0 || low < firstChanged) {
 		firstChanged = low
 	}
@@ -307,6 +324,37 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	}
 	r.op = max(op, r.commitMin)
 	r.logView = logView
+}
+
+// forgetGaps forgets our own header of each op of the new log (up to op, above its lowest
+// header) that the new log has no header for -- an op faulty past its record on the replica
+// whose log won -- unless the op above names it as parent: our header may be of an older log,
+// and keeping it would put another prepare in the new log's place. It returns the lowest op
+// forgotten, or 0.
+func (r *Replica) forgetGaps(op uint64, headers []Header) uint64 {
+	if len(headers) == 0 {
+		return 0
+	}
+	listed := make(map[uint64]bool, len(headers))
+	for _, h := range headers {
+		listed[h.Op] = true
+	}
+	lowest := uint64(0)
+	for o := op; o > max(headers[0].Op, r.commitMin); o-- {
+		if listed[o] {
+			continue
+		}
+		local, ok := r.log.header(o)
+		if !ok {
+			continue
+		}
+		if above, ok := r.log.header(o + 1); ok && o < op && above.Parent == local.Checksum {
+			continue
+		}
+		r.log.forget(o)
+		lowest = o
+	}
+	return lowest
 }
 
 // unverifiedBelow checks our ops below the lowest header of a new log (the sender's log
@@ -418,16 +466,22 @@ func (r *Replica) onStartView(m Message) {
 		r.requestSync(int(h.Replica)) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
+	entering := r.status != StatusNormal || r.view != h.View
 	r.view = h.View
 	r.installLog(h.Op, headers, h.View)
-	r.transitionToNormalBackup(h.View)
+	r.enterNormalBackup(h.View, entering)
 	r.advanceCommitMax(h.Commit)
 	r.commitExecute()
 }
 
 func (r *Replica) transitionToNormalBackup(view uint32) {
+	r.enterNormalBackup(view, r.status != StatusNormal || r.view != view)
+}
+
+// enterNormalBackup makes the replica a normal backup of view; entering says whether that is
+// a change of status or view (announced as a status event).
+func (r *Replica) enterNormalBackup(view uint32, entering bool) {
 	assert.That(view >= r.view, "backup moved to an older view")
-	entering := r.status != StatusNormal || r.view != view
 	r.view = view
 	r.status = StatusNormal
 	r.viewChange = viewChangeState{}

@@ -101,6 +101,7 @@ type Metrics struct {
 	ClockUnsyncTicks  uint64 // ticks spent unsynchronised
 	DiskFullRejects   uint64 // requests refused because the disk was full
 	RequestsDuplicate uint64 // retries answered from the client table
+	RequestsForwarded uint64 // requests a backup forwarded to its primary
 	// CommitLatency is a histogram of prepare-to-commit latency on the primary.
 	CommitLatency Histogram
 }

@@ -1,54 +1,63 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"vopr/report"
 	"vopr/scenarios"
 	"vopr/sim"
 )
 
 func cmdRun(args []string, stdout io.Writer) (int, error) {
-	var f runFlags
+	f := runFlags{seeds: seedsUnset}
 	fs := newFlagSet("run")
 	f.scenarioFlag(fs)
 	fs.StringVar(&f.seed, "seed", "", "seed: decimal u64, 0x hex or 40-hex git commit")
-	fs.IntVar(&f.seeds, "seeds", 0, "number of seeds")
+	fs.IntVar(&f.seeds, "seeds", seedsUnset, "number of seeds")
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget per seed (0: scenario default)")
 	fs.StringVar(&f.log, "log", "none", "log level: none, short or full")
 	fs.StringVar(&f.trace, "trace", "", "write the full trace of the last seed to FILE")
 	fs.StringVar(&f.json, "json", "", "write results as JSON to FILE")
+	fs.StringVar(&f.html, "html", "", "write a picture of the last seed's run to FILE (HTML)")
+	f.mutationFlag(fs)
 	f.overrideFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
-	return runSeeds(f, stdout)
+	return runSeeds(f, "run", stdout)
 }
 
 func cmdReplay(args []string, stdout io.Writer) (int, error) {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return 0, helpRequested{}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return 0, usagef("replay: expected a SEED first (decimal u64, 0x hex or 40-hex git commit)")
 	}
-	if _, err := parseSeed(args[0]); err != nil {
+	if _, err := scenarios.ParseSeed(args[0]); err != nil {
 		return 0, usageError{err.Error()}
 	}
-	f := runFlags{seed: args[0], log: "full"}
+	f := runFlags{seed: args[0], seeds: seedsUnset, log: "full"}
 	fs := newFlagSet("replay")
 	f.scenarioFlag(fs)
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget (0: scenario default)")
 	fs.StringVar(&f.log, "log", "full", "log level: none, short or full")
+	fs.StringVar(&f.html, "html", "", "write a picture of the run to FILE (HTML)")
+	f.mutationFlag(fs)
 	f.overrideFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return 0, err
 	}
-	return runSeeds(f, stdout)
+	return runSeeds(f, "replay", stdout)
 }
 
-func runSeeds(f runFlags, stdout io.Writer) (int, error) {
+// runSeeds runs the seeds of run or replay one after another, printing each one's
+// parameters and result as RunOne does for go test (scenarios.ParamsLine, ResultLines).
+func runSeeds(f runFlags, command string, stdout io.Writer) (int, error) {
 	scenario, seeds, err := f.resolve()
 	if err != nil {
 		return 0, err
@@ -61,124 +70,59 @@ func runSeeds(f runFlags, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rp := replay{ticksMax: f.ticksMax, override: override}
-	var results []scenarios.Result
-	for i, seed := range seeds {
-		o := scenarios.Options{Seed: seed, TicksMax: f.ticksMax, Log: level, Out: stdout, SwarmOverride: override}
-		var traceFile *os.File
-		if f.trace != "" && i == len(seeds)-1 {
-			if traceFile, err = os.Create(f.trace); err != nil {
-				return 0, err
-			}
-			o.Out, o.Log = traceFile, sim.LevelFull
-		}
-		fmt.Fprintf(stdout, "seed=%d scenario=%s %s\n", seed, scenario.Name, paramsOf(scenario, seed, override))
-		r := scenario.Run(o)
-		if traceFile != nil {
-			traceFile.Close()
-		}
-		printResult(stdout, r, rp)
-		results = append(results, r)
-	}
-	printCounters(stdout, results)
-	if err := writeJSONReplay(f.json, results, rp); err != nil {
+	mutation, err := f.mutation()
+	if err != nil {
 		return 0, err
 	}
-	return worstExit(results), nil
-}
-
-// paramsOf returns the parameters a seed draws, for the first output line; under a swarm
-// override, the override and the swarm it draws, so that the line shows what runs (the
-// override was checked against the seed before anything ran).
-func paramsOf(s scenarios.Scenario, seed uint64, override scenarios.SwarmOverride) string {
-	if override.IsZero() {
-		return s.Params(seed)
-	}
-	params, err := scenarios.SwarmParams(seed, override)
-	if err != nil {
-		return "override error: " + err.Error()
-	}
-	return params
-}
-
-func printResult(w io.Writer, r scenarios.Result, rp replay) {
-	if r.Outcome == scenarios.Pass {
-		fmt.Fprintf(w, "seed=%d pass sim_time=%s events=%d trace_hash=%016x\n", r.Seed, r.SimTime, r.Events, r.TraceHash)
-		return
-	}
-	fmt.Fprintf(w, "seed=%d FAIL %s: %s\n  sim_time=%s trace_hash=%016x\n  replay: %s\n",
-		r.Seed, r.Outcome, r.Reason, r.SimTime, r.TraceHash, rp.command(r))
-}
-
-func printCounters(w io.Writer, results []scenarios.Result) {
-	total := map[string]uint64{}
-	var names []string
-	for _, r := range results {
-		for _, name := range r.CounterNames() {
-			if _, seen := total[name]; !seen {
-				names = append(names, name)
-			}
-			total[name] += r.Counters[name]
+	for _, path := range []string{f.json, f.trace, f.html} {
+		if err := report.CheckWritable(path); err != nil {
+			return 0, err
 		}
 	}
-	if len(names) == 0 {
-		return
-	}
-	sortStrings(names)
-	fmt.Fprintf(w, "counters over %d seed(s):\n", len(results))
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-32s %d\n", name, total[name])
-	}
-}
-
-type jsonResult struct {
-	Scenario  string            `json:"scenario"`
-	Seed      uint64            `json:"seed"`
-	Params    string            `json:"params"`
-	Outcome   string            `json:"outcome"`
-	Reason    string            `json:"reason,omitempty"`
-	Replay    string            `json:"replay,omitempty"`
-	TraceHash string            `json:"trace_hash"`
-	SimTimeNs int64             `json:"sim_time_ns"`
-	Counters  map[string]uint64 `json:"counters,omitempty"`
-}
-
-func writeJSON(path string, results []scenarios.Result, ticksMax int) error {
-	return writeJSONReplay(path, results, replay{ticksMax: ticksMax})
-}
-
-func writeJSONReplay(path string, results []scenarios.Result, rp replay) error {
-	if path == "" {
-		return nil
-	}
-	out := make([]jsonResult, 0, len(results))
-	for _, r := range results {
-		j := jsonResult{Scenario: r.Scenario, Seed: r.Seed, Params: r.Params, Outcome: r.Outcome.String(),
-			Reason: r.Reason, TraceHash: fmt.Sprintf("%016x", r.TraceHash), SimTimeNs: int64(r.SimTime), Counters: r.Counters}
-		if r.Outcome != scenarios.Pass {
-			j.Replay = rp.command(r)
+	rp := scenarios.Replay{TicksMax: f.ticksMax, Override: override, Mutation: mutation}
+	var results []scenarios.Result
+	for i, seed := range seeds {
+		o := scenarios.Options{Seed: seed, TicksMax: f.ticksMax, Log: level, Out: stdout, SwarmOverride: override, Mutation: mutation}
+		last := i == len(seeds)-1
+		r, err := runOne(scenario, o, rp, last, f, stdout)
+		if err != nil {
+			return 0, err
 		}
-		out = append(out, j)
+		results = append(results, r)
 	}
-	data, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
+	report.PrintCounters(stdout, results)
+	b := report.Batch{Command: command, Scenario: scenario.Name, ShardCount: 1, FirstSeed: seeds[0], Seeds: len(seeds),
+		Replay: rp, Results: results}
+	if err := b.WriteJSON(f.json); err != nil {
+		return 0, err
 	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	return report.WorstExit(results), nil
 }
 
-// worstExit maps a batch to one exit code: any correctness failure wins, then liveness.
-func worstExit(results []scenarios.Result) int {
-	code := exitPass
-	for _, r := range results {
-		switch r.Outcome {
-		case scenarios.Correctness:
-			return exitCorrectness
-		case scenarios.Liveness:
-			code = exitLiveness
+// runOne runs one seed; the last seed of a run also writes the --trace and --html files.
+func runOne(s scenarios.Scenario, o scenarios.Options, rp scenarios.Replay, last bool, f runFlags, stdout io.Writer) (scenarios.Result, error) {
+	var traceFile *os.File
+	if f.trace != "" && last {
+		var err error
+		if traceFile, err = os.Create(f.trace); err != nil {
+			return scenarios.Result{}, report.IOError{Err: err}
 		}
+		defer traceFile.Close()
+		o.Out, o.Log = traceFile, sim.LevelFull
 	}
-	return code
+	if f.html != "" && last {
+		o.Picture = scenarios.NewPicture()
+	}
+	fmt.Fprintln(stdout, scenarios.ParamsLine(s, o))
+	r := s.Run(o)
+	fmt.Fprintln(stdout, scenarios.ResultLines(r, rp))
+	if o.Picture != nil {
+		if err := writePicture(f.html, o.Picture, r, rp); err != nil {
+			return r, err
+		}
+		fmt.Fprintf(stdout, "  picture: %s\n", f.html)
+	}
+	return r, nil
 }
 
 // cmdMain is the main job: every scenario on a few fixed seeds, then a summary table.
@@ -205,8 +149,8 @@ func cmdMain(stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "%-20s %6d %7d %7d %12s %10s\n", s.Name, seedsPerScenario, passed, failed, simTime,
 			time.Since(start).Round(time.Millisecond))
 		for _, r := range failures {
-			fmt.Fprintf(stdout, "  seed=%d %s: %s\n  replay: %s\n", r.Seed, r.Outcome, r.Reason, replayCommand(r, 0))
+			fmt.Fprintf(stdout, "  seed=%d %s: %s\n  replay: %s\n", r.Seed, r.Outcome, r.Reason, scenarios.Replay{}.Command(r))
 		}
 	}
-	return worstExit(all), nil
+	return report.WorstExit(all), nil
 }

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
-	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 
+	"vopr/cluster/vsr"
 	"vopr/faults"
 	"vopr/scenarios"
 	"vopr/sim"
@@ -29,6 +30,10 @@ type runFlags struct {
 	replicas   int
 	clients    int
 	faultTicks int
+	// mutationName is --mutation: a planted bug (binaries built with -tags vopr_mutants).
+	mutationName string
+	// html is --html FILE: the picture of the (last) seed.
+	html string
 }
 
 const defaultScenario = "swarm"
@@ -41,6 +46,9 @@ func newFlagSet(name string) *flag.FlagSet {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return helpRequested{}
+		}
 		return usagef("%s: %v (accepted flags: %s)", fs.Name(), err, flagNames(fs))
 	}
 	if fs.NArg() > 0 {
@@ -50,7 +58,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	var err error
 	fs.Visit(func(fl *flag.Flag) {
 		if fl.Name == "seed" && fl.Value.String() == "" {
-			_, parseErr := parseSeed("")
+			_, parseErr := scenarios.ParseSeed("")
 			err = usageError{parseErr.Error()}
 		}
 	})
@@ -93,28 +101,41 @@ func (f *runFlags) lookupScenario() (scenarios.Scenario, error) {
 
 // seedList expands --seed and --seeds: --seed S alone is one seed; --seeds N alone is seeds
 // 1..N (a fixed list, so CI runs are reproducible); both are S..S+N-1; neither is one random
-// seed, printed like any other.
+// seed, printed like any other. --seeds 0 (or below) and a range past 2^64-1 exit 64.
 func (f *runFlags) seedList() ([]uint64, error) {
-	if f.seeds < 0 {
-		return nil, usagef("--seeds %d: expected a positive count", f.seeds)
+	if f.seeds != seedsUnset && f.seeds < 1 {
+		return nil, usagef("--seeds %d: expected a seed count >= 1", f.seeds)
 	}
 	var start uint64 = 1
 	switch {
 	case f.seed != "":
-		s, err := parseSeed(f.seed)
+		s, err := scenarios.ParseSeed(f.seed)
 		if err != nil {
 			return nil, usageError{err.Error()}
 		}
 		start = s
-	case f.seeds == 0:
+	case f.seeds == seedsUnset:
 		start = rand.Uint64()
 	}
 	n := max(f.seeds, 1)
+	if start > math.MaxUint64-uint64(n-1) {
+		return nil, usagef("--seed %d --seeds %d: the range runs past the largest seed 2^64-1", start, n)
+	}
 	seeds := make([]uint64, n)
 	for i := range seeds {
 		seeds[i] = start + uint64(i)
 	}
 	return seeds, nil
+}
+
+// seedsUnset is --seeds when not given (no count a user types).
+const seedsUnset = math.MinInt
+
+// given reports whether the flag name was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func (f *runFlags) level() (sim.Level, error) {
@@ -130,31 +151,6 @@ func (f *runFlags) checkTicks() error {
 		return usagef("--ticks-max %d: expected a positive tick count (0 = the scenario's default)", f.ticksMax)
 	}
 	return nil
-}
-
-// replayCommand is the exact command that re-executes a run: the seed, the scenario and,
-// when it was not the scenario's default, the tick budget (a failure that only shows under a
-// small budget must fail again on replay).
-func replayCommand(r scenarios.Result, ticksMax int) string {
-	return replay{ticksMax: ticksMax}.command(r)
-}
-
-// replay is what a replay command repeats besides the seed and the scenario: the tick
-// budget and the swarm override (a shrunk failure replays only with both).
-type replay struct {
-	ticksMax int
-	override scenarios.SwarmOverride
-}
-
-func (p replay) command(r scenarios.Result) string {
-	cmd := fmt.Sprintf("vopr replay %s --scenario %s", strconv.FormatUint(r.Seed, 10), r.Scenario)
-	if flags := p.override.Flags(); flags != "" {
-		cmd += " " + flags
-	}
-	if p.ticksMax != 0 {
-		cmd += " --ticks-max " + strconv.Itoa(p.ticksMax)
-	}
-	return cmd
 }
 
 // overrideUsage starts the usage of every swarm override flag (flagNames groups them by it).
@@ -211,6 +207,43 @@ func (f *runFlags) resolve() (scenarios.Scenario, []uint64, error) {
 	if err := f.checkTicks(); err != nil {
 		return scenario, nil, err
 	}
+	if err := checkTicksMax(scenario, f.ticksMax); err != nil {
+		return scenario, nil, err
+	}
 	seeds, err := f.seedList()
 	return scenario, seeds, err
+}
+
+// checkTicksMax refuses a tick budget the scenario cannot honour (Scenario.CheckTicksMax).
+func checkTicksMax(s scenarios.Scenario, ticksMax int) error {
+	if s.CheckTicksMax == nil {
+		return nil
+	}
+	if err := s.CheckTicksMax(ticksMax); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// mutationFlag adds --mutation NAME: a planted bug (vopr list mutations), in a binary built
+// with -tags vopr_mutants.
+func (f *runFlags) mutationFlag(fs *flag.FlagSet) {
+	fs.StringVar(&f.mutationName, "mutation", "", "plant a bug in the replicas (vopr list mutations; needs -tags vopr_mutants)")
+}
+
+// mutation parses --mutation. A binary without the planted bugs refuses it (exit 64) and
+// says how to build one that has them.
+func (f *runFlags) mutation() (vsr.Mutation, error) {
+	if f.mutationName == "" {
+		return vsr.MutationNone, nil
+	}
+	if !vsr.MutantsEnabled() {
+		return vsr.MutationNone, usagef("--mutation %s: this vopr binary has no planted bugs; build one that does with "+
+			"`go build -tags vopr_mutants -o bin/vopr-mutants ./cmd/vopr`", f.mutationName)
+	}
+	m, ok := scenarios.LookupMutation(f.mutationName)
+	if !ok {
+		return vsr.MutationNone, usagef("--mutation %q: expected one of %s", f.mutationName, strings.Join(scenarios.MutationNames(), ", "))
+	}
+	return m, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/report"
 	"vopr/scenarios"
 )
 
@@ -120,7 +121,7 @@ scenarios:
 	require.Contains(t, stdout, "threshold echo echo.pongs_received >= 1: held: observed ")
 	require.Regexp(t, `(?m)^GATE PASS: 2 scenario\(s\), 4 of 4 seed\(s\) passed, 2 of 2 threshold\(s\) held, in \S+ of the 2m0s budget$`, stdout)
 
-	var junit gateJUnit
+	var junit report.GateJUnit
 	data, err := os.ReadFile(filepath.Join(dir, "out", "gate.xml"))
 	require.NoError(t, err)
 	require.NoError(t, xml.Unmarshal(data, &junit))
@@ -129,15 +130,15 @@ scenarios:
 	require.Equal(t, "seed=16", junit.Suites[0].Cases[0].Name)
 	require.Equal(t, "threshold sum(net.*) >= 1", junit.Suites[0].Cases[3].Name)
 
-	var report gateJSON
+	var doc report.GateJSON
 	data, err = os.ReadFile(filepath.Join(dir, "out", "gate.json"))
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &report))
-	require.Equal(t, "pass", report.Verdict)
-	require.Empty(t, report.Reasons)
-	require.Len(t, report.Scenarios, 2)
-	require.Len(t, report.Scenarios[0].Results, 2)
-	require.Equal(t, "held", report.Scenarios[0].Thresholds[0].Status)
+	require.NoError(t, json.Unmarshal(data, &doc))
+	require.Equal(t, "pass", doc.Verdict)
+	require.Empty(t, doc.Reasons)
+	require.Len(t, doc.Scenarios, 2)
+	require.Len(t, doc.Scenarios[0].Results, 2)
+	require.Equal(t, "held", doc.Scenarios[0].Thresholds[0].Status)
 }
 
 // A threshold that cannot hold fails the gate with exit 1 and names the threshold, the value
@@ -184,12 +185,12 @@ scenarios:
 	require.NoError(t, err)
 	require.Contains(t, string(data), `<skipped message="the gate&#39;s budget ran out before this seed finished"></skipped>`)
 	require.Contains(t, string(data), `type="budget"`)
-	var report gateJSON
+	var doc report.GateJSON
 	data, err = os.ReadFile(filepath.Join(dir, "gate.json"))
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &report))
-	require.Equal(t, "fail", report.Verdict)
-	require.Equal(t, []uint64{1}, report.Scenarios[1].NotRun)
+	require.NoError(t, json.Unmarshal(data, &doc))
+	require.Equal(t, "fail", doc.Verdict)
+	require.Equal(t, []uint64{1}, doc.Scenarios[1].NotRun)
 }
 
 // Liveness failures alone exit 2; max_failures tolerates them, and says so.
@@ -215,17 +216,8 @@ scenarios:
 
 // The shipped staging config parses and runs every registered scenario.
 func TestStagingConfigRunsEveryScenario(t *testing.T) {
-	cfg, err := loadGateConfig(filepath.Join("..", "..", "gate", "staging.yaml"))
+	cfg, err := report.LoadGateConfig(filepath.Join("..", "..", "gate", "staging.yaml"), scenarios.Lookup)
 	require.NoError(t, err)
-	var names []string
-	for _, s := range cfg.scenarios {
-		names = append(names, s.scenario.Name)
-	}
-	require.ElementsMatch(t, scenarios.Names(), names)
-	require.LessOrEqual(t, cfg.budget.Minutes(), 3.0, "make gate must stay modest")
-}
-
-func TestSeedRanges(t *testing.T) {
-	require.Equal(t, "", seedRanges(nil))
-	require.Equal(t, "1-3, 7, 9-10", seedRanges([]uint64{1, 2, 3, 7, 9, 10}))
+	require.ElementsMatch(t, scenarios.Names(), cfg.ScenarioNames())
+	require.LessOrEqual(t, cfg.Budget().Minutes(), 3.0, "make gate must stay modest")
 }

@@ -5,7 +5,9 @@ import (
 	"io"
 	"sort"
 
+	"vopr/cluster/vsr"
 	"vopr/faults"
+	"vopr/internal/coverage"
 	"vopr/invariants"
 	"vopr/scenarios"
 )
@@ -13,7 +15,7 @@ import (
 func cmdList(args []string, stdout io.Writer) (int, error) {
 	what := "scenarios"
 	if len(args) > 1 {
-		return 0, usagef("list: expected at most one of scenarios, faults, invariants")
+		return 0, usagef("list: expected at most one of scenarios, faults, invariants, marks, mutations")
 	}
 	if len(args) == 1 {
 		what = args[0]
@@ -31,10 +33,37 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		for _, d := range invariants.Describe() {
 			fmt.Fprintf(stdout, "%-18s %s\n", d[0], d[1])
 		}
+	case "mutations":
+		return listMutations(stdout)
+	case "marks":
+		for _, m := range coverage.All() {
+			fmt.Fprintf(stdout, "%-52s %s\n", m.Counter(), m.Description())
+		}
 	default:
-		return 0, usagef("list %q: expected scenarios, faults or invariants", what)
+		return 0, usagef("list %q: expected scenarios, faults, invariants, marks or mutations", what)
 	}
 	return exitPass, nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// mutationDescriptions say what each planted bug breaks (cluster/vsr/mutation.go).
+var mutationDescriptions = map[string]string{
+	"commit_without_quorum":      "commits an op on the primary's own prepare_ok alone",
+	"prepare_ok_before_sync":     "acknowledges a prepare before it is durable",
+	"do_view_change_lowest_op":   "the new primary picks the do_view_change with the lowest op",
+	"forget_client_table":        "forgets the client table when recovering from disk",
+	"commit_past_op_after_sync":  "sets commit_number past op_number after a state sync",
+	"upgrade_at_highest_release": "upgrades to the highest release any replica runs, not the lowest",
+}
+
+// listMutations lists the planted bugs; a binary without them says how to build one.
+func listMutations(stdout io.Writer) (int, error) {
+	for _, name := range scenarios.MutationNames() {
+		fmt.Fprintf(stdout, "%-28s %s\n", name, mutationDescriptions[name])
+	}
+	if !vsr.MutantsEnabled() {
+		fmt.Fprintln(stdout, "(this binary cannot run them: build one with `go build -tags vopr_mutants -o bin/vopr-mutants ./cmd/vopr`)")
+	}
+	return exitPass, nil
+}

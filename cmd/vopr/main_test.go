@@ -12,8 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/vsr"
 	"vopr/faults"
+	"vopr/internal/coverage"
 	"vopr/invariants"
+	"vopr/report"
 	"vopr/scenarios"
 	"vopr/sim"
 )
@@ -74,21 +77,21 @@ func TestUsageErrorsExit64NamingTheAcceptedForms(t *testing.T) {
 		{[]string{"check-determinism", "--seed", ""}, seedForms},
 		{[]string{"check-determinism", "--seed", "0x"}, seedForms},
 		{[]string{"replay"}, "expected a SEED first"},
-		{[]string{"frobnicate"}, "expected one of run, replay, list, check-determinism, swarm, gate, shrink"},
+		{[]string{"frobnicate"}, "expected one of run, replay, list, check-determinism, swarm, merge, gate, shrink, version"},
 		{[]string{"frobnicate"}, "seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit"},
-		{[]string{"run", "--bogus"}, "accepted flags: --json, --log, --scenario, --seed, --seeds, --ticks-max, --trace"},
-		{[]string{"replay", "1", "--bogus"}, "accepted flags: --log, --scenario, --ticks-max"},
+		{[]string{"run", "--bogus"}, "accepted flags: --html, --json, --log, --mutation, --scenario, --seed, --seeds, --ticks-max, --trace"},
+		{[]string{"replay", "1", "--bogus"}, "accepted flags: --html, --log, --mutation, --scenario, --ticks-max"},
 		{[]string{"check-determinism", "--json", "x"}, "accepted flags: --scenario, --seed, --seeds, --ticks-max"},
 		{[]string{"run", "--seed"}, "flag needs an argument"},
 		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope": expected one of ` + fmt.Sprint(scenarios.Names())},
 		{[]string{"check-determinism", "--scenario", "nope"}, "expected one of " + fmt.Sprint(scenarios.Names())},
 		{[]string{"replay", "1", "--scenario", "nope"}, "expected one of " + fmt.Sprint(scenarios.Names())},
 		{[]string{"run", "--log", "loud"}, "expected none, short or full"},
-		{[]string{"run", "--seeds", "-1"}, "expected a positive count"},
+		{[]string{"run", "--seeds", "-1"}, "expected a seed count >= 1"},
 		{[]string{"run", "--ticks-max", "-1"}, "expected a positive tick count"},
 		{[]string{"run", "--seed", "1", "extra"}, `unexpected argument "extra"`},
-		{[]string{"list", "bogus"}, "expected scenarios, faults or invariants"},
-		{[]string{"list", "scenarios", "faults"}, "expected at most one of scenarios, faults, invariants"},
+		{[]string{"list", "bogus"}, "expected scenarios, faults, invariants, marks or mutations"},
+		{[]string{"list", "scenarios", "faults"}, "expected at most one of scenarios, faults, invariants, marks"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := vopr(c.args...)
@@ -109,9 +112,10 @@ func TestSwarmRunsABatchInSeedOrder(t *testing.T) {
 	code, two, _ := vopr("swarm", "--scenario", "echo", "--seed", "5", "--seeds", "4", "--jobs", "3", "--ticks-max", "200",
 		"--junit", junit, "--json", js)
 	require.Equal(t, exitPass, code)
-	strip := func(s string) string { // wall time and rate vary; everything else must not
+	wallAndRate := regexp.MustCompile(`(?m)^(\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+)\s+\S+\s+\S+$`)
+	strip := func(s string) string { // the first line (jobs), wall time and rate vary; everything else must not
 		lines := strings.Split(strings.TrimSpace(s), "\n")
-		return strings.Join(lines[1:len(lines)-1], "\n")
+		return wallAndRate.ReplaceAllString(strings.Join(lines[1:], "\n"), "$1")
 	}
 	require.Equal(t, strip(one), strip(two))
 	require.Contains(t, two, "seeds     passed")
@@ -232,8 +236,9 @@ func TestRunWritesJSONAndTrace(t *testing.T) {
 	require.Equal(t, exitLiveness, code, stderr)
 	data, err := os.ReadFile(jsonPath)
 	require.NoError(t, err)
-	var results []jsonResult
-	require.NoError(t, json.Unmarshal(data, &results))
+	var doc report.BatchJSON
+	require.NoError(t, json.Unmarshal(data, &doc))
+	results := doc.Results
 	require.Len(t, results, 2)
 	for i, r := range results {
 		require.Equal(t, uint64(3+i), r.Seed)
@@ -266,6 +271,11 @@ func TestListScenariosAndFaults(t *testing.T) {
 	require.Equal(t, exitPass, code)
 	require.Equal(t, len(invariants.Names()), strings.Count(stdout, "\n"))
 	require.Contains(t, stdout, "linearizable")
+
+	code, stdout, _ = vopr("list", "marks")
+	require.Equal(t, exitPass, code)
+	require.Equal(t, len(coverage.All()), strings.Count(stdout, "\n"))
+	require.Contains(t, stdout, "coverage.mark.primary_isolation.second_view_change ")
 }
 
 func TestCheckDeterminism(t *testing.T) {
@@ -324,8 +334,93 @@ func TestHelp(t *testing.T) {
 
 func TestWorstExit(t *testing.T) {
 	r := func(o scenarios.Outcome) scenarios.Result { return scenarios.Result{Outcome: o} }
-	require.Equal(t, exitPass, worstExit(nil))
-	require.Equal(t, exitPass, worstExit([]scenarios.Result{r(scenarios.Pass)}))
-	require.Equal(t, exitLiveness, worstExit([]scenarios.Result{r(scenarios.Pass), r(scenarios.Liveness)}))
-	require.Equal(t, exitCorrectness, worstExit([]scenarios.Result{r(scenarios.Liveness), r(scenarios.Correctness), r(scenarios.Liveness)}))
+	require.Equal(t, exitPass, report.WorstExit(nil))
+	require.Equal(t, exitPass, report.WorstExit([]scenarios.Result{r(scenarios.Pass)}))
+	require.Equal(t, exitLiveness, report.WorstExit([]scenarios.Result{r(scenarios.Pass), r(scenarios.Liveness)}))
+	require.Equal(t, exitCorrectness, report.WorstExit([]scenarios.Result{r(scenarios.Liveness), r(scenarios.Correctness), r(scenarios.Liveness)}))
+}
+
+// A binary built without the planted bugs refuses --mutation on every command that takes
+// it (exit 64), saying how to build one that has them.
+func TestMutationNeedsAMutantsBinary(t *testing.T) {
+	if vsr.MutantsEnabled() {
+		t.Skip("this test binary has the planted bugs")
+	}
+	for _, args := range [][]string{
+		{"run", "--mutation", "forget_client_table", "--seed", "5"},
+		{"replay", "5", "--mutation", "forget_client_table"},
+		{"swarm", "--mutation", "forget_client_table", "--seed", "5", "--seeds", "1"},
+		{"shrink", "5", "--scenario", "swarm", "--mutation", "forget_client_table"},
+	} {
+		code, stdout, stderr := vopr(args...)
+		require.Equal(t, exitUsage, code, "%q", args)
+		require.Contains(t, stderr, "go build -tags vopr_mutants", "%q", args)
+		require.NotContains(t, stdout, "FAIL", "%q: nothing runs", args)
+	}
+	code, out, _ := vopr("list", "mutations")
+	require.Equal(t, exitPass, code)
+	require.Contains(t, out, "forget_client_table")
+	require.Contains(t, out, "go build -tags vopr_mutants")
+}
+
+// Bad input exits 64 before anything runs; an unwritable report path is found before the
+// run and exits 74 (never 1, which means a correctness failure); -h and --help print the
+// usage and exit 0.
+func TestStrictInputAndHonestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "a-file")
+	require.NoError(t, os.WriteFile(blocker, []byte("x"), 0o644))
+	unwritable := filepath.Join(blocker, "report.json") // a path under a regular file
+	multi := filepath.Join(dir, "two.yaml")
+	require.NoError(t, os.WriteFile(multi, []byte("budget: 1m\nscenarios:\n  - name: echo\n    seeds: 1\n---\nbudget: 2m\n"), 0o644))
+	empty := filepath.Join(dir, "empty.yaml")
+	require.NoError(t, os.WriteFile(empty, []byte("# nothing but a comment\n"), 0o644))
+	separator := filepath.Join(dir, "separator.yaml")
+	require.NoError(t, os.WriteFile(separator, []byte("---\n"), 0o644))
+	gate := filepath.Join(dir, "gate.yaml")
+	require.NoError(t, os.WriteFile(gate, []byte("budget: 1m\njson: "+unwritable+"\nscenarios:\n  - name: echo\n    seeds: 1\n"), 0o644))
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", "--seeds", "0"}, exitUsage, "--seeds 0: expected a seed count >= 1"},
+		{[]string{"swarm", "--scenario", "echo", "--seeds", "0"}, exitUsage, "--seeds 0: expected a seed count >= 1"},
+		{[]string{"check-determinism", "--seeds", "0"}, exitUsage, "--seeds 0"},
+		{[]string{"swarm", "--scenario", "echo", "--duration", "0s"}, exitUsage, "--duration 0s: expected a wall time > 0"},
+		{[]string{"swarm", "--scenario", "echo", "--seeds", "2", "--duration", "1s"}, exitUsage, "not both"},
+		{[]string{"run", "--seed", "18446744073709551615", "--seeds", "2"}, exitUsage, "runs past the largest seed 2^64-1"},
+		{[]string{"swarm", "--scenario", "echo", "--seed", "18446744073709551615", "--seeds", "2"}, exitUsage, "runs past the largest seed"},
+		{[]string{"swarm", "--scenario", "echo", "--seed", "18446744073709551614", "--seeds", "1", "--shard", "1/3"}, exitUsage, "runs past the largest seed"},
+		{[]string{"swarm", "--scenario", "echo", "--shard", "1/4", "--seeds", "1"}, exitUsage, "--shard needs --seed S"},
+		{[]string{"run", "--scenario", "performance", "--seed", "1", "--ticks-max", "50"}, exitUsage, "performance: --ticks-max 50: expected 0"},
+		{[]string{"gate", "--config", multi}, exitUsage, "two.yaml:5: a second YAML document"},
+		{[]string{"gate", "--config", empty}, exitUsage, "empty config"},
+		{[]string{"gate", "--config", separator}, exitUsage, "top level: empty: expected a mapping"},
+		{[]string{"run", "--seed", "1", "--json", unwritable}, exitIOError, "report " + unwritable},
+		{[]string{"run", "--seed", "1", "--trace", unwritable}, exitIOError, "not a directory"},
+		{[]string{"run", "--seed", "1", "--html", unwritable}, exitIOError, "not a directory"},
+		{[]string{"swarm", "--scenario", "echo", "--seed", "1", "--seeds", "1", "--junit", unwritable}, exitIOError, "not a directory"},
+		{[]string{"gate", "--config", gate}, exitIOError, "not a directory"},
+		{[]string{"merge", "--json", unwritable, gate}, exitIOError, "not a directory"},
+	} {
+		code, stdout, stderr := vopr(c.args...)
+		require.Equal(t, c.code, code, "%q: %s", c.args, stderr)
+		require.Contains(t, stderr, c.want, "%q", c.args)
+		require.Empty(t, stdout, "%q: nothing runs", c.args)
+	}
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"run", "-h"}, {"replay", "--help"}, {"swarm", "-h"}, {"gate", "--help"},
+		{"shrink", "-h"}, {"merge", "-h"}, {"version", "-h"}, {"check-determinism", "--help"}} {
+		code, stdout, stderr := vopr(args...)
+		require.Equal(t, exitPass, code, "%q: %s", args, stderr)
+		require.Contains(t, stdout, "usage:", "%q", args)
+	}
+}
+
+// performance honours --ticks-max: half of the budget per load run, its warm-up first, the
+// rest measured.
+func TestPerformanceHonoursTicksMax(t *testing.T) {
+	code, stdout, stderr := vopr("run", "--scenario", "performance", "--seed", "1", "--ticks-max", "202")
+	require.Contains(t, []int{exitPass, exitLiveness}, code, stderr)
+	require.Contains(t, stdout, " sim_time=2.020s ", "two runs of 101 ticks: 10.10 ms x 202")
 }

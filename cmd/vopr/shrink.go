@@ -43,10 +43,14 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 	if scenario.Name != swarmScenario {
 		return 0, usagef("shrink supports the swarm scenario (the one whose parameters are drawn from the seed), not %q", scenario.Name)
 	}
-	base := scenarios.Options{Seed: seed, TicksMax: f.ticksMax}
+	mutation, err := f.mutation()
+	if err != nil {
+		return 0, err
+	}
+	base := scenarios.Options{Seed: seed, TicksMax: f.ticksMax, Mutation: mutation}
 	fmt.Fprintf(stdout, "shrink seed=%d scenario=%s ticks_max=%d attempts<=%d budget=%s\n",
 		seed, scenario.Name, f.ticksMax, f.attempts, f.budget)
-	fmt.Fprintf(stdout, "seed=%d scenario=%s %s\n", seed, scenario.Name, scenario.Params(seed))
+	fmt.Fprintln(stdout, scenarios.ParamsLine(scenario, base))
 	began := time.Now()
 	limits := scenarios.ShrinkLimits{Attempts: f.attempts, Stop: func() bool { return time.Since(began) >= f.budget }}
 	attemptWidth, round := len(fmt.Sprint(f.attempts)), 0
@@ -64,16 +68,19 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "seed %d passes: nothing to shrink\n", seed)
 		return exitPass, nil
 	}
-	printShrunk(stdout, shrunk, f.ticksMax, time.Since(began))
+	printShrunk(stdout, shrunk, base, time.Since(began))
 	return int(shrunk.Result.Outcome), nil
 }
 
 func parseShrinkFlags(args []string) (shrinkFlags, uint64, error) {
 	f := shrinkFlags{}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return f, 0, helpRequested{}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return f, 0, usagef("shrink: expected a SEED first (decimal u64, 0x hex or 40-hex git commit)")
 	}
-	seed, err := parseSeed(args[0])
+	seed, err := scenarios.ParseSeed(args[0])
 	if err != nil {
 		return f, 0, usageError{err.Error()}
 	}
@@ -82,6 +89,7 @@ func parseShrinkFlags(args []string) (shrinkFlags, uint64, error) {
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget of every run (0: scenario default)")
 	fs.DurationVar(&f.budget, "budget", shrinkBudgetDefault, "wall time the search may take (e.g. 2m)")
 	fs.IntVar(&f.attempts, "attempts", shrinkAttemptsDefault, "most runs the search may make after the seed's own")
+	f.mutationFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return f, 0, err
 	}
@@ -116,7 +124,7 @@ func printAttempt(w io.Writer, a scenarios.ShrinkAttempt, width int) {
 
 // printShrunk prints the result: the failure, what got smaller, the configuration and its
 // replay command (the last kept run, so the command is known to fail this way).
-func printShrunk(w io.Writer, s scenarios.Shrunk, ticksMax int, wall time.Duration) {
+func printShrunk(w io.Writer, s scenarios.Shrunk, base scenarios.Options, wall time.Duration) {
 	r := s.Result
 	fmt.Fprintf(w, "shrunk seed %d in %d attempts, %s: every kept run fails as %q\n",
 		r.Seed, s.Attempts, wall.Round(time.Millisecond), s.Signature)
@@ -127,12 +135,11 @@ func printShrunk(w io.Writer, s scenarios.Shrunk, ticksMax int, wall time.Durati
 	fmt.Fprintf(w, "  fault ticks %d -> %d\n", s.Before.FaultTicks, s.After.FaultTicks)
 	fmt.Fprintf(w, "  clients     %d -> %d\n", s.Before.Clients, s.After.Clients)
 	fmt.Fprintf(w, "  replicas    %d -> %d\n", s.Before.Replicas, s.After.Replicas)
-	params, err := scenarios.SwarmParams(r.Seed, s.Override)
-	if err != nil {
-		params = "override error: " + err.Error() // unreachable: the override has run
-	}
-	fmt.Fprintf(w, "seed=%d scenario=%s %s\n", r.Seed, r.Scenario, params)
-	printResult(w, r, replay{ticksMax: ticksMax, override: s.Override})
+	o := base
+	o.SwarmOverride = s.Override
+	swarm, _ := lookupScenario(r.Scenario)
+	fmt.Fprintln(w, scenarios.ParamsLine(swarm, o))
+	fmt.Fprintln(w, scenarios.ResultLines(r, scenarios.ReplayOf(o)))
 }
 
 func kindList(kinds []faults.Kind) string {

@@ -41,9 +41,9 @@ func shrunkReplay(t *testing.T, wantExit int, args ...string) (shrink, replayed 
 // the shrink is known: no kind, one client, one replica, and its replay fails again.
 func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	shrink, replayed := shrunkReplay(t, exitLiveness, "3", "--ticks-max", "2")
-	require.Contains(t, shrink, "\nattempt   1: without all 8 kinds ")
+	require.Contains(t, shrink, "\nattempt   1: without all 9 kinds ")
 	require.Contains(t, shrink, "kept    liveness: no convergence within N ticks after heal (progressed=false)")
-	require.Contains(t, shrink, "  kinds       8 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n")
+	require.Contains(t, shrink, "  kinds       9 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n")
 	require.Contains(t, shrink, "replay: vopr replay 3 --scenario swarm --without clock.offset,")
 	require.Contains(t, shrink, " --clients 1 --ticks-max 2\n")
 	first := strings.SplitN(replayed, "\n", 2)[0]
@@ -52,18 +52,20 @@ func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	require.Contains(t, first, " clients=1 ")
 }
 
-// Seed 399 fails liveness with no planted bug (a real finding, left for the protocol's
-// owners). Shrinking it is bounded here to keep the test short; the configuration printed
-// when the bound is hit is still a kept, failing one.
+// Seed 427 fails liveness with no planted bug (a real finding, left for the protocol's
+// owners: a view change blocked on a head op whose one copy is corrupt). Shrinking it is
+// bounded here to keep the test short; the configuration printed when the bound is hit is
+// still a kept, failing one. (Seed 399, the earlier example, now draws the aimed moves and
+// passes; with --without them it runs, and fails, as before.)
 func TestShrinkARealLivenessFailureUnderABound(t *testing.T) {
-	if mustLookup(t).Run(scenarios.Options{Seed: 399}).Outcome == scenarios.Pass {
-		t.Skip("seed 399 passes now: its liveness bug is fixed")
+	if mustLookup(t).Run(scenarios.Options{Seed: 427}).Outcome == scenarios.Pass {
+		t.Skip("seed 427 passes now: its liveness bug is fixed")
 	}
-	shrink, _ := shrunkReplay(t, exitLiveness, "399", "--attempts", "25")
+	shrink, _ := shrunkReplay(t, exitLiveness, "427", "--attempts", "25")
 	require.Contains(t, shrink, "stopped early: attempt limit (25 runs) reached")
 	require.Contains(t, shrink, "attempt 25: ")
 	require.NotContains(t, shrink, "attempt 26")
-	require.Regexp(t, `replay: vopr replay 399 --scenario swarm --fault-ticks \d+\n`, shrink)
+	require.Regexp(t, `replay: vopr replay 427 --scenario swarm( --without \S+)?( --fault-ticks \d+)?\n`, shrink)
 }
 
 func mustLookup(t *testing.T) scenarios.Scenario {
@@ -89,7 +91,7 @@ func TestShrinkAndOverrideUsageErrors(t *testing.T) {
 		{[]string{"shrink", "zz"}, seedForms},
 		{[]string{"shrink", "1", "--scenario", "echo"}, `shrink supports the swarm scenario (the one whose parameters are drawn from the seed), not "echo"`},
 		{[]string{"shrink", "1", "--scenario", "nope"}, "unknown scenario"},
-		{[]string{"shrink", "1", "--bogus"}, "accepted flags: --attempts, --budget, --scenario, --ticks-max"},
+		{[]string{"shrink", "1", "--bogus"}, "accepted flags: --attempts, --budget, --mutation, --scenario, --ticks-max"},
 		{[]string{"shrink", "1", "--attempts", "0"}, "expected --budget > 0 and --attempts >= 1"},
 		{[]string{"shrink", "1", "--budget", "0s"}, "expected --budget > 0 and --attempts >= 1"},
 		{[]string{"shrink", "1", "--ticks-max", "-3"}, "expected a positive tick count"},
@@ -113,7 +115,7 @@ func TestShrinkAndOverrideUsageErrors(t *testing.T) {
 // The override flags are deterministic (the same trace twice), shown on the first line,
 // change the run, and replay prints the same result as run.
 func TestOverrideFlagsAreDeterministicAndShown(t *testing.T) {
-	require.Contains(t, mustLookup(t).Params(5), "kinds=clock.step,disk.corruption,network.clog,network.corruption,network.partition,node.crash ")
+	require.Contains(t, mustLookup(t).Params(5), "kinds=clock.step,disk.corruption,network.clog,network.corruption,network.partition,network.ring_bridge,node.crash ")
 	args := []string{"--scenario", "swarm", "--ticks-max", "600", "--without", "node.crash,network.clog,network.corruption",
 		"--clients", "2", "--fault-ticks", "100", "--log", "none"}
 	code, one, stderr := vopr(append([]string{"run", "--seed", "5"}, args...)...)
@@ -124,7 +126,7 @@ func TestOverrideFlagsAreDeterministicAndShown(t *testing.T) {
 	require.Equal(t, passLine.FindString(one), passLine.FindString(replayed))
 	first := strings.SplitN(one, "\n", 2)[0]
 	require.Contains(t, first, "seed=5 scenario=swarm override=[--without network.clog,network.corruption,node.crash --clients 2 --fault-ticks 100] ")
-	require.Contains(t, first, " kinds=clock.step,disk.corruption,network.partition ")
+	require.Contains(t, first, " kinds=clock.step,disk.corruption,network.partition,network.ring_bridge ")
 	require.Contains(t, first, " clients=2 ")
 	_, plain, _ := vopr("run", "--seed", "5", "--scenario", "swarm", "--ticks-max", "600")
 	require.NotEqual(t, hashField.FindString(plain), hashField.FindString(one))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/report"
 	"vopr/scenarios"
 )
 
@@ -31,7 +32,7 @@ func TestFailFastStopsAtTheLowestFailingSeed(t *testing.T) {
 			next++
 			return next - 1, true
 		}}
-		results := batch.run()
+		results := batch.run(nil)
 		if !failFast {
 			require.Len(t, results, 100)
 			continue
@@ -55,9 +56,9 @@ func TestSwarmFailFastFlag(t *testing.T) {
 	require.Contains(t, stdout, "seed=1 FAIL liveness")
 	data, err := os.ReadFile(js)
 	require.NoError(t, err)
-	var results []jsonResult
-	require.NoError(t, json.Unmarshal(data, &results))
-	require.NotEmpty(t, results)
-	require.LessOrEqual(t, len(results), 2)
-	require.Equal(t, uint64(1), results[0].Seed)
+	var batch report.BatchJSON
+	require.NoError(t, json.Unmarshal(data, &batch))
+	require.NotEmpty(t, batch.Results)
+	require.LessOrEqual(t, len(batch.Results), 2)
+	require.Equal(t, uint64(1), batch.Results[0].Seed)
 }

@@ -107,7 +107,7 @@ func Run(cfg Config, mutants []Mutant) (Report, error) {
 	c.report = newReport(cfg, cfg.Root)
 	c.scratch = cfg.WorkDir
 	if c.scratch == "" {
-		if c.scratch, err = os.MkdirTemp("", "vopr-mutants-"); err != nil {
+		if c.scratch, err = os.MkdirTemp("", "vopr-mutate-"); err != nil {
 			return Report{}, err
 		}
 		defer os.RemoveAll(c.scratch)
@@ -416,11 +416,31 @@ func (c *campaign) batch(bin string, args []string) batchResult {
 	if readErr != nil {
 		return batchResult{err: readErr}
 	}
-	var results []seedResult
-	if err := json.Unmarshal(data, &results); err != nil {
+	results, err := parseResults(data)
+	if err != nil {
 		return batchResult{err: fmt.Errorf("vopr %s --json: %w", args[0], err)}
 	}
 	return batchResult{results: results}
+}
+
+// parseResults reads the per-seed results of a vopr JSON report: an object whose "results"
+// are the seeds (report.BatchJSON), or, from older binaries, the bare list of seeds.
+func parseResults(data []byte) ([]seedResult, error) {
+	var results []seedResult
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
+		err := json.Unmarshal(data, &results)
+		return results, err
+	}
+	var batch struct {
+		Results *[]seedResult `json:"results"`
+	}
+	if err := json.Unmarshal(data, &batch); err != nil {
+		return nil, err
+	}
+	if batch.Results == nil {
+		return nil, errors.New("no results in the report")
+	}
+	return *batch.Results, nil
 }
 
 // panicLine returns the panic (or runtime fatal error) a dead Go process printed, if any.

@@ -124,7 +124,7 @@ func Select(all []Mutant, ids string) ([]Mutant, error) {
 		id = strings.TrimSpace(id)
 		m, ok := byID[id]
 		if !ok {
-			return nil, fmt.Errorf("unknown mutant %q (vopr-mutants list)", id)
+			return nil, fmt.Errorf("unknown mutant %q (vopr-mutate list)", id)
 		}
 		out = append(out, m)
 	}

@@ -115,9 +115,17 @@ func TestCheckCatalogRejectsBadEntries(t *testing.T) {
 // Generation is reproducible, every generated snippet matches exactly once, and the rendered
 // catalog reads back as the same mutants.
 func TestGenerateIsReproducibleAndApplies(t *testing.T) {
-	one, err := Generate(root, 12, 7)
+	all, err := LoadCatalog(root)
 	require.NoError(t, err)
-	two, err := Generate(root, 12, 7)
+	var hand []Mutant
+	for _, m := range all {
+		if !m.Generated {
+			hand = append(hand, m)
+		}
+	}
+	one, err := Generate(root, 12, 7, hand)
+	require.NoError(t, err)
+	two, err := Generate(root, 12, 7, hand)
 	require.NoError(t, err)
 	require.Equal(t, one, two)
 	require.Len(t, one, 12)
@@ -125,6 +133,9 @@ func TestGenerateIsReproducibleAndApplies(t *testing.T) {
 	for _, m := range one {
 		require.Empty(t, StaleReason(root, m), m.ID)
 		require.True(t, strings.HasPrefix(m.ID, "gen."), m.ID)
+		for _, h := range hand {
+			require.False(t, h.File == m.File && strings.Contains(h.Search, m.Search), "%s repeats %s", m.ID, h.ID)
+		}
 		files[strings.Split(m.File, "/")[1]]++
 	}
 	require.Greater(t, files["vsr"], files["kv"], "spread in proportion to size")

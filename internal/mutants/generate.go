@@ -41,8 +41,9 @@ type site struct {
 // Generate draws count operator mutants from the packages, spread over them in proportion to
 // their lines of code, reproducibly for a seed. Assertions are left alone (weakening one
 // only hides a bug, making one fire only shows the assertion works), and so are constants.
-// Each mutant's snippet is its whole source line, so it must be unique in its file.
-func Generate(root string, count int, seed uint64) ([]Mutant, error) {
+// Each mutant's snippet is its whole source line, so it must be unique in its file. A line
+// that a mutant of avoid (the hand-written catalog) already edits is left alone.
+func Generate(root string, count int, seed uint64, avoid []Mutant) ([]Mutant, error) {
 	sites := map[string][]site{}
 	lines := map[string]int{}
 	for _, pkg := range GeneratedPackages {
@@ -63,7 +64,7 @@ func Generate(root string, count int, seed uint64) ([]Mutant, error) {
 			if want == 0 {
 				break
 			}
-			if used[s.file+s.snippet] {
+			if used[s.file+s.snippet] || overlaps(s, avoid) {
 				continue
 			}
 			used[s.file+s.snippet] = true
@@ -72,6 +73,15 @@ func Generate(root string, count int, seed uint64) ([]Mutant, error) {
 		}
 	}
 	return out, checkCatalog(out)
+}
+
+func overlaps(s site, avoid []Mutant) bool {
+	for _, m := range avoid {
+		if m.File == s.file && (strings.Contains(m.Search, s.snippet) || strings.Contains(s.snippet, m.Search)) {
+			return true
+		}
+	}
+	return false
 }
 
 // share is pkg's part of count, by largest remainder over the packages' line counts.
@@ -248,7 +258,7 @@ func GeneratedCatalog(mutants []Mutant, count int, seed uint64) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	head := fmt.Sprintf("# Operator mutants drawn by `go run ./cmd/vopr-mutants generate --count %d --seed %d`\n"+
+	head := fmt.Sprintf("# Operator mutants drawn by `go run ./cmd/vopr-mutate generate --count %d --seed %d`\n"+
 		"# (internal/mutants/generate.go). Regenerate rather than edit; the format is catalog.yaml's.\n", count, seed)
 	return append([]byte(head), body...), nil
 }

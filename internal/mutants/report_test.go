@@ -84,3 +84,18 @@ func TestResumeKeepsVerdictsAndBaseline(t *testing.T) {
 	_, err = c.resume(prev)
 	require.ErrorContains(t, err, "resume")
 }
+
+// The campaign reads vopr's JSON report (an object with the seeds under "results") and the
+// bare list older binaries wrote.
+func TestParseResults(t *testing.T) {
+	for _, data := range []string{
+		`{"command": "swarm", "results": [{"seed": 3, "outcome": "liveness", "reason": "x"}]}`,
+		`[{"seed": 3, "outcome": "liveness", "reason": "x"}]`,
+	} {
+		results, err := parseResults([]byte(data))
+		require.NoError(t, err)
+		require.Equal(t, []seedResult{{Seed: 3, Outcome: "liveness", Reason: "x"}}, results)
+	}
+	_, err := parseResults([]byte(`{"command": "swarm"}`))
+	require.Error(t, err)
+}

@@ -37,7 +37,7 @@ var bannedImports = map[string]string{
 	"unsafe":      "no unsafe",
 }
 
-var harnessPackages = []string{"vopr/sim", "vopr/faults", "vopr/invariants", "vopr/scenarios", "vopr/cmd"}
+var harnessPackages = []string{"vopr/sim", "vopr/faults", "vopr/invariants", "vopr/scenarios", "vopr/cmd", "vopr/report", "vopr/picture"}
 
 type goFile struct {
 	path string

@@ -1,4 +1,4 @@
-package main
+package scenarios
 
 import (
 	"fmt"
@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// parseSeed accepts the seed forms of DESIGN.md section 7: a decimal u64, 0x-prefixed hex,
+// ParseSeed accepts the seed forms of DESIGN.md section 7: a decimal u64, 0x-prefixed hex,
 // or a 40-hex-digit git commit hash (its first 16 hex digits). Anything else is an error,
 // never a silent default: VOPR users paste seeds from CI logs and commit ids from git, and a
 // typo must not quietly become seed 0.
-func parseSeed(s string) (uint64, error) {
+func ParseSeed(s string) (uint64, error) {
 	const forms = "expected a decimal u64 (42), 0x-prefixed hex (0x2a) or a 40-hex-digit git commit"
 	switch {
 	case s == "":

@@ -1,4 +1,4 @@
-package main
+package scenarios
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ func TestParseSeedAccepts(t *testing.T) {
 		"DEADBEEFdeadbeef000000000000000000000000": 0xdeadbeefdeadbeef,
 	}
 	for in, want := range cases {
-		got, err := parseSeed(in)
+		got, err := ParseSeed(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
@@ -27,7 +27,7 @@ func TestParseSeedAccepts(t *testing.T) {
 func TestParseSeedRejects(t *testing.T) {
 	for _, in := range []string{"", "zz", "-1", "0x", "0xZZ", "0x1ffffffffffffffff", "18446744073709551616",
 		"1.5", " 42", "0123456789abcdef0123456789abcdef0123456", "0123456789abcdef0123456789abcdef0123456g"} {
-		_, err := parseSeed(in)
+		_, err := ParseSeed(in)
 		require.Error(t, err, "%q must be rejected", in)
 		require.Contains(t, err.Error(), "expected a decimal u64", in)
 	}

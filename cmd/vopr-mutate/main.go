@@ -39,11 +39,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var usage usageError
 	if errors.As(err, &usage) {
-		fmt.Fprintf(stderr, "vopr-mutants: %v\n", err)
+		fmt.Fprintf(stderr, "vopr-mutate: %v\n", err)
 		return exitUsage
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "vopr-mutants: %v\n", err)
+		fmt.Fprintf(stderr, "vopr-mutate: %v\n", err)
 		return exitFail
 	}
 	return code
@@ -102,7 +102,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	write := func(r mutants.Report) {
 		if err := writeReports(*out, r); err != nil {
-			fmt.Fprintf(stderr, "vopr-mutants: %v\n", err)
+			fmt.Fprintf(stderr, "vopr-mutate: %v\n", err)
 		}
 	}
 	cfg.Done = write
@@ -190,7 +190,17 @@ func cmdGenerate(args []string, stdout io.Writer) (int, error) {
 	if err := parse(fs, args); err != nil {
 		return 0, err
 	}
-	generated, err := mutants.Generate(*root, *count, *seed)
+	all, err := mutants.LoadCatalog(*root)
+	if err != nil {
+		return 0, err
+	}
+	var hand []mutants.Mutant
+	for _, m := range all {
+		if !m.Generated {
+			hand = append(hand, m)
+		}
+	}
+	generated, err := mutants.Generate(*root, *count, *seed, hand)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,216 @@
+package storage_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"vopr/cluster/storage"
+)
+
+// recordOptions keep a 16-byte body prefix in each entry's redundant record.
+var recordOptions = storage.Options{SegmentEntriesMax: 8, EntryBodyMax: 4096, RecordPrefix: 16}
+
+// recordSector returns the file and offset of op's redundant record.
+func recordSector(op uint64) (string, int64) {
+	k := op / uint64(recordOptions.SegmentEntriesMax)
+	return segmentName(k), int64(op%uint64(recordOptions.SegmentEntriesMax)) * storage.SectorSize
+}
+
+func segmentName(k uint64) string { return "log-" + hex16(k) }
+
+func hex16(k uint64) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 16)
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[k&15]
+		k >>= 4
+	}
+	return string(b)
+}
+
+// scribble overwrites n bytes of a file at offset with a pattern no decoder accepts.
+func scribble(d *disk, name string, offset int64, n int) {
+	b := d.raw(name)
+	copy(b[offset:], bytes.Repeat([]byte{0xa5}, n))
+	d.setRaw(name, b)
+}
+
+// TestRecordsTellDamageFromTornWrites: entries that were durably appended and then damaged
+// -- any number of them, at the tail -- are faulty, with the body prefix their records kept;
+// never dropped as a torn write.
+func TestRecordsTellDamageFromTornWrites(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		for _, op := range []uint64{11, 12, 13} {
+			scribble(d, where[op].file, where[op].offset, storage.SectorSize) // the header sector
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{11, 12, 13}) {
+			t.Fatalf("head %d, faulty %v: damaged entries must stay faulty", s.Head(), rec.Faulty)
+		}
+		for _, op := range rec.Faulty {
+			if !bytes.Equal(rec.FaultyPrefix[op], body(op)[:16]) {
+				t.Fatalf("op %d: prefix %x, want %x", op, rec.FaultyPrefix[op], body(op)[:16])
+			}
+		}
+	})
+}
+
+// TestRecordsDropAnUnfinishedAppend: an append that never finished -- its entry damaged (as a
+// crash tears it) and no record -- is dropped from the top of the log: it was never
+// acknowledged. The next append lands over what is left of it.
+func TestRecordsDropAnUnfinishedAppend(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		for _, op := range []uint64{12, 13} {
+			name, offset := recordSector(op)
+			scribble(d, where[op].file, where[op].offset+storage.SectorSize/2, 8)
+			b := d.raw(name)
+			clear(b[offset : offset+storage.SectorSize])
+			d.setRaw(name, b)
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 11 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 11)) {
+			t.Fatalf("head %d, faulty %v, entries %v: want the unfinished ops 12-13 dropped",
+				s.Head(), rec.Faulty, entriesOf(rec))
+		}
+		if err := d.append(t, s, 12, body(12)); err != nil {
+			t.Fatalf("Append(12) over the dropped tail: %v", err)
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 12 || len(rec.Faulty) != 0 {
+			t.Fatalf("after the new append: head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+	})
+}
+
+// TestRecordsDamageBelowAFinishedAppendIsFaulty: an entry damaged with its record damaged too,
+// under an op whose append finished (appends run in order, so op 12's finished as well), may
+// have been acknowledged: faulty, identity unknown.
+func TestRecordsDamageBelowAFinishedAppendIsFaulty(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		name, offset := recordSector(12)
+		scribble(d, where[12].file, where[12].offset+storage.SectorSize/2, 8)
+		scribble(d, name, offset, 8) // the record damaged, not absent
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{12}) || rec.FaultyPrefix[12] != nil {
+			t.Fatalf("head %d, faulty %v, prefixes %v", s.Head(), rec.Faulty, rec.FaultyPrefix)
+		}
+	})
+}
+
+// TestRecordsIntactEntryWithoutRecordIsKept: an entry synced before its record was written
+// (a crash between the two syncs) is intact: the append did not finish, so it was never
+// acknowledged, but keeping a prepare that was never acknowledged is harmless.
+func TestRecordsIntactEntryWithoutRecordIsKept(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		name, offset := recordSector(13)
+		b := d.raw(name)
+		clear(b[offset : offset+storage.SectorSize])
+		d.setRaw(name, b)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 13)) {
+			t.Fatalf("head %d, faulty %v, entries %v", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+		if r := d.verify(t, s); !r.OK {
+			t.Fatalf("a record never written is not damage: %v", r.Problems)
+		}
+	})
+}
+
+// TestRecordsTruncationTombstones: a truncation replaces the records of the ops it removes
+// with tombstones before it cuts their entries, so that entries a crash left behind are never
+// taken for durable ones; a tombstone carried to another op's place (a misdirected write)
+// reads as damage there.
+func TestRecordsTruncationTombstones(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, recordOptions, 13)
+		before := d.raw(segmentName(1))
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(10, done) })
+		after := d.raw(segmentName(1))
+		for _, op := range []uint64{11, 12, 13} {
+			_, offset := recordSector(op)
+			sector := after[offset : offset+storage.SectorSize]
+			if bytes.Equal(sector, before[offset:offset+storage.SectorSize]) || allZero(sector) {
+				t.Fatalf("op %d: record not replaced by a tombstone", op)
+			}
+		}
+		// A crash before the cut: the entries are back and intact, their records tombstones.
+		restored := append(append([]byte(nil), after[:storage.RecordAreaSize(8)]...),
+			before[storage.RecordAreaSize(8):]...)
+		d.setRaw(segmentName(1), restored)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || len(rec.Faulty) != 0 {
+			t.Fatalf("head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+		// The top one damaged too: under its tombstone it is an op given up, not faulty.
+		where := places(t, d)
+		scribble(d, where[13].file, where[13].offset, storage.SectorSize)
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 12 || len(rec.Faulty) != 0 {
+			t.Fatalf("damaged under its tombstone: head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+		// Move op 11's tombstone onto op 9's record: damage there (op 9's entry is intact).
+		_, from := recordSector(11)
+		_, to := recordSector(9)
+		b := d.raw(segmentName(1))
+		copy(b[to:to+storage.SectorSize], b[from:from+storage.SectorSize])
+		d.setRaw(segmentName(1), b)
+		d.restart()
+		s, _ = d.mustOpen(t, recordOptions)
+		if r := d.verify(t, s); r.OK {
+			t.Fatal("a misplaced tombstone went unreported")
+		}
+	})
+}
+
+// TestRecordsRepairAKnownFaultyEntryInPlace: a faulty entry whose record survived is rewritten
+// in place by an append of the same entry; the later ops stay.
+func TestRecordsRepairAKnownFaultyEntryInPlace(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		scribble(d, where[13].file, where[13].offset, storage.SectorSize)
+		scribble(d, where[12].file, where[12].offset, storage.SectorSize)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if !slices.Equal(rec.Faulty, []uint64{12, 13}) {
+			t.Fatalf("faulty %v", rec.Faulty)
+		}
+		for _, op := range []uint64{12, 13} {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		if s.Head() != 13 || s.Stats().Rewrites != 2 {
+			t.Fatalf("head %d, stats %+v: want both rewritten in place", s.Head(), s.Stats())
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 13)) {
+			t.Fatalf("after the repair: faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+		}
+	})
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}

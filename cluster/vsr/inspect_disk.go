@@ -1,0 +1,38 @@
+package vsr
+
+// DiskHeld is what a replica holds as read from, or written to, its own disk: the checkpoint
+// its state machine stands on and the prepares its log marks durable. The harness compares
+// it with what the simulated disk knows was written (storage truth): a replica that accepted
+// bytes a fault altered holds something no one wrote.
+type DiskHeld struct {
+	// CheckpointOp is the op of the checkpoint; Checkpoint its snapshot as the replica holds
+	// it (read at recovery, taken at a checkpoint, or received by state sync), nil if none.
+	CheckpointOp uint64
+	Checkpoint   []byte
+	// Prepares are the whole prepare messages of the ops above the checkpoint that the log
+	// holds as durable in the write-ahead log, in op order.
+	Prepares []HeldPrepare
+}
+
+// HeldPrepare is one prepare a replica holds as durable.
+type HeldPrepare struct {
+	Op      uint64
+	Prepare []byte
+}
+
+// InspectDisk returns copies of what the replica holds as durable on its disk. It changes
+// nothing.
+func (r *Replica) InspectDisk() DiskHeld {
+	held := DiskHeld{CheckpointOp: r.checkpointOp}
+	if r.checkpointSnapshot != nil {
+		held.Checkpoint = append([]byte(nil), r.checkpointSnapshot...)
+	}
+	for op := r.checkpointOp + 1; op <= r.op; op++ {
+		s := r.log.slotOf(op)
+		if !s.present || s.header.Op != op || s.prepare == nil || !s.durable {
+			continue
+		}
+		held.Prepares = append(held.Prepares, HeldPrepare{Op: op, Prepare: append([]byte(nil), s.prepare...)})
+	}
+	return held
+}

@@ -1,0 +1,35 @@
+package faults
+
+import "vopr/internal/coverage"
+
+// The nemesis's coverage marks: each aimed move marks the shape it set out to create when it
+// did create it (the action counts say only that the move was tried). A swarm reports every
+// mark, zero included (coverage.mark.<name>), and the staging gate requires them over its
+// batch. Adding a mark is one line here and a hit where the shape is reached.
+var (
+	MarkPrimaryIsolationSuffix = coverage.Declare("primary_isolation.suffix",
+		"an isolated primary prepared ops while cut off from the other replicas: an uncommitted suffix")
+	MarkPrimaryIsolationViewChange = coverage.Declare("primary_isolation.view_change",
+		"the replicas without the isolated primary elected a new one in a later view")
+	MarkPrimaryIsolationSecondViewChange = coverage.Declare("primary_isolation.second_view_change",
+		"with the new primary cut off in turn, a later view started before the old primary had installed the new log")
+	MarkCrashAtSuperblock = coverage.Declare("crash_at_io.superblock",
+		"a replica crashed as a superblock write became durable, before it could issue the next log write")
+	MarkCrashAfterStartView = coverage.Declare("crash_at_io.start_view",
+		"a new primary crashed just after sending start_view")
+	MarkCrashAfterCheckpoint = coverage.Declare("crash_at_io.checkpoint",
+		"a replica crashed just after its checkpoint became durable")
+	MarkDiskCorrelatedTail = coverage.Declare("disk_correlated.tail",
+		"several of the newest log entries of one replica were damaged at once")
+	MarkDiskCorrelatedWhileDown = coverage.Declare("disk_correlated.while_down",
+		"log entries of a replica were damaged while a replica holding a good copy of them was down")
+	MarkDiskCorrelatedOnlyDownCopies = coverage.Declare("disk_correlated.only_down_copies",
+		"an entry was damaged while every other replica holding a good copy of it was down")
+	MarkPartitionRing = coverage.Declare("partition.ring",
+		"the replicas were partitioned into a ring: each reached only its two neighbours")
+	MarkPartitionBridge = coverage.Declare("partition.bridge",
+		"the replicas were partitioned into two halves joined by one replica that reached both")
+	MarkClockPrimaryStep   = coverage.Declare("clock_primary.step", "the current primary's clock was stepped")
+	MarkClockPrimaryDrift  = coverage.Declare("clock_primary.drift", "the current primary's clock drift was changed")
+	MarkClockPrimaryOffset = coverage.Declare("clock_primary.offset", "the current primary's clock was set off true time")
+)

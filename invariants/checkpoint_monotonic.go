@@ -1,0 +1,109 @@
+package invariants
+
+import "vopr/cluster/vsr"
+
+// NameCheckpointMonotonic checks that a replica's checkpoint and commit_min never go back:
+//   - while it runs, from one inspection to the next;
+//   - across a crash and restart: it recovers at or above the newest checkpoint it had made
+//     durable (the highest op of its vsr.EventCheckpoint, emitted once the checkpoint and the
+//     superblock naming it are synced, and the checkpoint its durable superblock named when
+//     it crashed, read from the disk by the harness).
+//
+// Exempt: a declared wipe or restore of the replica's disk (Suite.OnWipe,
+// Suite.OnRestoreFromBackup), and a restart after the simulator damaged the replica's
+// superblock or checkpoint (the harness reports it in DiskImage.CheckpointDamaged): storage
+// then falls back to the previous checkpoint by design, or the replica state-syncs.
+const NameCheckpointMonotonic = "checkpoint_monotonic"
+
+type checkpointTrack struct {
+	// seen: an inspection of this incarnation was taken; checkpoint and commitMin are its.
+	seen                  bool
+	checkpoint, commitMin uint64
+	// floor is the checkpoint a restart must not fall below; damaged lifts it for the
+	// next restart.
+	floor   uint64
+	damaged bool
+	// faults is the disk's injected-fault count at the crash: a fault injected while it
+	// recovered (a read of its checkpoint) excuses the restart too.
+	faults uint64
+}
+
+type checkpointMonotonic struct {
+	replicas []checkpointTrack
+}
+
+func (c *checkpointMonotonic) track(replica int) *checkpointTrack {
+	c.replicas = grow(c.replicas, replica)
+	return &c.replicas[replica]
+}
+
+func (c *checkpointMonotonic) event(e vsr.Event) {
+	if e.Kind == vsr.EventCheckpoint {
+		x := c.track(e.Replica)
+		x.floor = max(x.floor, e.Op)
+	}
+}
+
+func (c *checkpointMonotonic) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+	if !running(in.Status) {
+		return nil
+	}
+	x := c.track(replica)
+	fail := func(format string, args ...any) *Violation {
+		return violation(NameCheckpointMonotonic, replica, in.CommitMin, in.View, atNs, format, args...)
+	}
+	switch {
+	case x.seen && in.CheckpointOp < x.checkpoint:
+		return fail("checkpoint went back from op %d to op %d while it ran", x.checkpoint, in.CheckpointOp)
+	case x.seen && in.CommitMin < x.commitMin:
+		return fail("commit_min went back from %d to %d while it ran", x.commitMin, in.CommitMin)
+	case !x.seen && !x.damaged && in.CheckpointOp < x.floor:
+		return fail("restarted at checkpoint op %d, below its durable checkpoint at op %d", in.CheckpointOp, x.floor)
+	case !x.seen && !x.damaged && in.CommitMin < x.floor:
+		return fail("restarted at commit_min %d, below its durable checkpoint at op %d", in.CommitMin, x.floor)
+	}
+	if !x.seen && x.damaged {
+		// It fell back (or synced) by design: what it runs on now is its checkpoint.
+		x.floor, x.damaged = in.CheckpointOp, false
+	}
+	x.seen, x.checkpoint, x.commitMin = true, in.CheckpointOp, in.CommitMin
+	x.floor = max(x.floor, in.CheckpointOp)
+	return nil
+}
+
+// crash: the next inspection is a restart. image is the disk as the crash left it (nil if
+// the harness reads no disks): the checkpoint its superblock names is durable, unless the
+// simulator damaged it.
+func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
+	x := c.track(replica)
+	x.seen = false
+	if image == nil {
+		return
+	}
+	x.faults = image.FaultsInjected
+	if image.CheckpointDamaged || !image.Valid {
+		x.damaged = true
+		return
+	}
+	x.floor = max(x.floor, image.CheckpointOp)
+}
+
+// restarting reports whether the next running inspection of replica is its first since a
+// restart, when the Suite reads its disk again (restarted).
+func (c *checkpointMonotonic) restarting(replica int, in vsr.Inspection) bool {
+	return running(in.Status) && !c.track(replica).seen
+}
+
+// restarted takes the disk as the replica found it while recovering: damage the simulator
+// injected meanwhile (a latent sector error on a checkpoint read) explains a fallback.
+func (c *checkpointMonotonic) restarted(replica int, image DiskImage) {
+	x := c.track(replica)
+	if image.CheckpointDamaged || !image.Valid || image.FaultsInjected != x.faults {
+		x.damaged = true
+	}
+}
+
+// wipe forgets what a replica had: its disk was replaced by declaration.
+func (c *checkpointMonotonic) wipe(replica int) {
+	*c.track(replica) = checkpointTrack{}
+}

@@ -1,0 +1,90 @@
+package invariants
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/vsr"
+)
+
+// atCheckpoint is an inspection of a normal backup at commit_min commit and checkpoint.
+func atCheckpoint(replica int, commit, checkpoint uint64) vsr.Inspection {
+	in := normal(replica, vsr.RoleBackup, 1, commit, commit)
+	in.CheckpointOp = checkpoint
+	return in
+}
+
+func checkpointEvent(replica int, op uint64) vsr.Event {
+	return vsr.Event{Kind: vsr.EventCheckpoint, Replica: replica, View: 1, Op: op}
+}
+
+func TestCheckpointMonotonicPassesRestartsFallbacksAndWipes(t *testing.T) {
+	var c checkpointMonotonic
+	require.Nil(t, c.inspect(10*ms, 0, atCheckpoint(0, 70, 64)))
+	c.event(checkpointEvent(0, 128))
+	require.Nil(t, c.inspect(20*ms, 0, atCheckpoint(0, 130, 128)))
+	// A restart resumes at its durable checkpoint, below its former commit_min.
+	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 128})
+	require.Nil(t, c.inspect(30*ms, 0, vsr.Inspection{Status: vsr.StatusRecovering}))
+	require.Nil(t, c.inspect(31*ms, 0, atCheckpoint(0, 128, 128)))
+	// The simulator damaged its checkpoint: recovery falls back to an older one.
+	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 128, CheckpointDamaged: true})
+	require.Nil(t, c.inspect(40*ms, 0, atCheckpoint(0, 64, 64)))
+	// Its floor is what it fell back to: the next restart is held to 64, not 128.
+	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 64})
+	require.Nil(t, c.inspect(50*ms, 0, atCheckpoint(0, 64, 64)))
+	// A declared wipe (storage restore from an older backup).
+	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 64})
+	c.wipe(0)
+	require.Nil(t, c.inspect(60*ms, 0, atCheckpoint(0, 0, 0)))
+}
+
+// TestCheckpointMonotonicFiresOnACheckpointGoingBack: while running, from 128 to 64.
+func TestCheckpointMonotonicFiresOnACheckpointGoingBack(t *testing.T) {
+	s := NewSuite(3)
+	s.OnInspect(10*ms, 1, atCheckpoint(1, 130, 128))
+	s.OnInspect(20*ms, 1, atCheckpoint(1, 130, 64))
+	requireViolation(t, s.Violation(), NameCheckpointMonotonic, 1, 130, 1, 20*ms)
+}
+
+// TestCheckpointMonotonicFiresOnARestartBelowTheDurableCheckpoint: it made checkpoint 128
+// durable (event), crashed with an intact disk, and came back at 64.
+func TestCheckpointMonotonicFiresOnARestartBelowTheDurableCheckpoint(t *testing.T) {
+	s := NewSuite(3)
+	commitRange(s, 5*ms, 2, 1, 1, 130)
+	s.OnInspect(10*ms, 2, atCheckpoint(2, 130, 64))
+	s.OnEvent(11*ms, checkpointEvent(2, 128))
+	s.OnCrash(20*ms, 2)
+	s.OnInspect(30*ms, 2, atCheckpoint(2, 64, 64))
+	v := s.Violation()
+	requireViolation(t, v, NameCheckpointMonotonic, 2, 64, 1, 30*ms)
+	require.Contains(t, v.Message, "below its durable checkpoint at op 128")
+}
+
+// TestCheckpointMonotonicFiresOnARestartBelowTheCheckpointOnDisk: the durable superblock
+// named checkpoint 128 at the crash (read by the harness); it came back at 64.
+func TestCheckpointMonotonicFiresOnARestartBelowTheCheckpointOnDisk(t *testing.T) {
+	s := NewSuite(3)
+	s.SetDisks(func(replica int, _ uint64) DiskImage { return DiskImage{Valid: true, CheckpointOp: 128} })
+	commitRange(s, 5*ms, 0, 1, 1, 130)
+	s.OnInspect(10*ms, 0, atCheckpoint(0, 130, 128))
+	s.OnCrash(20*ms, 0)
+	s.OnInspect(30*ms, 0, atCheckpoint(0, 64, 64))
+	requireViolation(t, s.Violation(), NameCheckpointMonotonic, 0, 64, 1, 30*ms)
+}
+
+// TestCheckpointMonotonicPassesAFaultInjectedWhileRecovering: the disk was intact at the
+// crash, but recovery's read of the checkpoint met a latent sector error the simulator
+// injected then: falling back is by design.
+func TestCheckpointMonotonicPassesAFaultInjectedWhileRecovering(t *testing.T) {
+	s := NewSuite(3)
+	disks := &fakeDisks{images: []DiskImage{{Valid: true, CheckpointOp: 128}, {}, {}}}
+	s.SetDisks(disks.read)
+	commitRange(s, 5*ms, 0, 1, 1, 130)
+	s.OnInspect(10*ms, 0, atCheckpoint(0, 130, 128))
+	s.OnCrash(20*ms, 0)
+	disks.images[0].FaultsInjected, disks.images[0].CheckpointDamaged = 1, true
+	s.OnInspect(30*ms, 0, atCheckpoint(0, 64, 64))
+	require.Nil(t, s.Violation())
+}

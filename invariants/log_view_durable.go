@@ -1,0 +1,194 @@
+package invariants
+
+import (
+	"sort"
+	"strings"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/vsr"
+)
+
+// NameLogViewDurable checks that a durable log_view names a log that is durable. After a
+// crash a replica claims its durable log_view for its durable log (in do_view_change), so
+// whenever a replica's superblock durably names log_view LV (read from the disk by the
+// harness, never from the replica):
+//
+//   - No stale entry: every durable log entry above the durable checkpoint that was
+//     prepared in a view older than LV is LV's own prepare at that op. LV's log is what its
+//     primary sent in its first start_view (ops up to the op it started LV with), then the
+//     prepares created in LV above that op; an older-view entry beyond LV's start op, or one
+//     that differs from LV's, could be chosen and committed by a later view change in place
+//     of LV's. Entries of views newer than LV are allowed: the next view's prepares may land
+//     before the log_view naming them. So is an older-view entry that a newer view's log
+//     holds at that op (its primary's first start_view): a replica installing that log
+//     rewrites its disk from the first op that changed before it can persist the newer log
+//     view (the log view waits for every body), and a newer view's log holds every op
+//     committed before it, so that entry cannot take a committed op's place.
+//   - Nothing missing: while the replica is normal in LV (and its superblock's view is LV
+//     too: a replica moving on truncates before it persists the new view), and at the
+//     instant it crashes from normal in LV, every op of LV's log from above its durable checkpoint and its
+//     executed op up to the op it entered LV with is durably on disk, as LV's prepare (or
+//     damaged by the simulator, which the atlas allows, or being rewritten from such damage). Ops above the entry op are
+//     acknowledged one by one, and the acknowledgement checks cover them.
+//
+// The log of LV is known only where the harness saw its start_view (clusters of one replica
+// send none); where it is not known, only the second rule's presence part applies.
+const NameLogViewDurable = "log_view_durable"
+
+// PrepareRef names one prepare of a log.
+type PrepareRef struct {
+	Op       uint64
+	View     uint32
+	Checksum checksum.Sum
+}
+
+// viewLog is the log a view started with: its primary's first start_view.
+type viewLog struct {
+	op      uint64
+	entries []PrepareRef // ascending by op
+}
+
+// normalIn is the view a replica runs normal in and the op it entered it with.
+type normalIn struct {
+	ok   bool
+	view uint32
+	op   uint64
+}
+
+type logViewDurable struct {
+	views    map[uint32]*viewLog
+	prepared *preparedTable
+	canon    *canonicalCommit
+	normal   []normalIn
+	checks   uint64
+}
+
+// startView takes a start_view its primary sent; only the first of each view is kept.
+func (l *logViewDurable) startView(view uint32, op uint64, log []PrepareRef) {
+	if l.views == nil {
+		l.views = make(map[uint32]*viewLog)
+	}
+	if _, ok := l.views[view]; ok {
+		return
+	}
+	entries := append([]PrepareRef(nil), log...)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Op < entries[j].Op })
+	l.views[view] = &viewLog{op: op, entries: entries}
+}
+
+// event follows a replica's status. A backup that takes a start_view of a newer view while
+// normal reports no status event (it was not "entering" normal status), so any event or
+// inspection in another view also ends its stay in the view it entered.
+func (l *logViewDurable) event(e vsr.Event) {
+	l.normal = grow(l.normal, e.Replica)
+	in := &l.normal[e.Replica]
+	switch {
+	case e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
+		*in = normalIn{ok: true, view: e.View, op: e.Op}
+	case e.Kind == vsr.EventRecovered, e.Text == "view_change", strings.HasPrefix(e.Text, "stopped"),
+		in.ok && e.View != in.view:
+		*in = normalIn{}
+	}
+}
+
+func (l *logViewDurable) inspect(replica int, in vsr.Inspection) {
+	l.normal = grow(l.normal, replica)
+	if n := &l.normal[replica]; n.ok && (in.View != n.view || in.Status != vsr.StatusNormal) {
+		*n = normalIn{}
+	}
+}
+
+// ofView returns LV's prepare at op: known is false where the harness cannot tell, present
+// false where LV's log has no op there.
+func (l *logViewDurable) ofView(lv uint32, op uint64) (sum checksum.Sum, present, known bool) {
+	start := l.views[lv]
+	if start == nil {
+		return checksum.Sum{}, false, false
+	}
+	if op > start.op {
+		list, _ := l.prepared.byOp.get(op)
+		for _, c := range list {
+			if c.view == lv {
+				return c.sum, true, true
+			}
+		}
+		return checksum.Sum{}, false, true
+	}
+	i := sort.Search(len(start.entries), func(i int) bool { return start.entries[i].Op >= op })
+	if i < len(start.entries) && start.entries[i].Op == op {
+		return start.entries[i].Checksum, true, true
+	}
+	return checksum.Sum{}, false, false
+}
+
+// inNewerLog reports whether the log some view newer than lv started with holds prepare sum
+// at op.
+func (l *logViewDurable) inNewerLog(lv uint32, op uint64, sum checksum.Sum) bool {
+	for v, start := range l.views {
+		if v <= lv || op > start.op {
+			continue
+		}
+		i := sort.Search(len(start.entries), func(i int) bool { return start.entries[i].Op >= op })
+		if i < len(start.entries) && start.entries[i].Op == op && start.entries[i].Checksum == sum {
+			return true
+		}
+	}
+	return false
+}
+
+// check holds a replica's disk image to the log its durable log_view names; ops missing
+// from op excused on are explained by simulator damage (see damage).
+func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excused uint64) *Violation {
+	if !image.Valid || image.LogView == 0 {
+		return nil
+	}
+	l.checks++
+	lv := image.LogView
+	fail := func(op uint64, format string, args ...any) *Violation {
+		return violation(NameLogViewDurable, replica, op, lv, atNs, format, args...)
+	}
+	for _, e := range image.Entries {
+		if e.View >= lv || l.inNewerLog(lv, e.Op, e.Prepare) {
+			continue
+		}
+		want, present, known := l.ofView(lv, e.Op)
+		switch {
+		case known && !present:
+			return fail(e.Op, "its superblock durably names log_view %d, whose log has no op %d, but its disk durably holds prepare %s of view %d there (stale)",
+				lv, e.Op, short(e.Prepare), e.View)
+		case known && want != e.Prepare:
+			return fail(e.Op, "its superblock durably names log_view %d, whose prepare at op %d is %s, but its disk durably holds prepare %s of view %d there (stale)",
+				lv, e.Op, short(want), short(e.Prepare), e.View)
+		}
+	}
+	l.normal = grow(l.normal, replica)
+	in := l.normal[replica]
+	if !in.ok || in.view != lv || image.View != lv {
+		return nil // not (or no longer) normal in the view its disk names
+	}
+	from := image.CheckpointOp
+	if replica < len(l.canon.executors) {
+		from = max(from, l.canon.executors[replica].last)
+	}
+	for op := from + 1; op <= in.op; op++ {
+		want, present, known := l.ofView(lv, op)
+		e, ok := image.entry(op)
+		switch {
+		case !ok && op >= excused:
+			return nil // the replica is rewriting its log from damage the simulator injected
+		case !ok:
+			return fail(op, "its superblock durably names log_view %d, which it entered with ops up to %d, but op %d is not durably on its disk (durable checkpoint op %d)",
+				lv, in.op, op, image.CheckpointOp)
+		case known && present && e.Prepare != want:
+			return fail(op, "its superblock durably names log_view %d, whose prepare at op %d is %s, but its disk durably holds prepare %s of view %d there",
+				lv, op, short(want), short(e.Prepare), e.View)
+		}
+	}
+	return nil
+}
+
+// crash: the replica is no longer normal in any view.
+func (l *logViewDurable) crash(replica int) {
+	l.normal = grow(l.normal, replica)
+	l.normal[replica] = normalIn{}
+}

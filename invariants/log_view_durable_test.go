@@ -1,0 +1,103 @@
+package invariants
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/vsr"
+)
+
+// viewTwo: view 2 started (its primary's start_view) with ops 1..4 of view 1; replica 1
+// entered it with op 4. Its disk holds those ops; its superblock names log_view 1 for now.
+func viewTwo(t *testing.T) (*Suite, *fakeDisks) {
+	disks := &fakeDisks{images: []DiskImage{holding(0, 1, 4), holding(0, 1, 4), holding(0, 1, 4)}}
+	s := NewSuite(3)
+	s.SetDisks(disks.read)
+	var log []PrepareRef
+	for op := uint64(1); op <= 4; op++ {
+		log = append(log, PrepareRef{Op: op, View: 1, Checksum: sum(fmt.Sprintf("p%d", op))})
+	}
+	s.OnStartView(10*ms, 2, 4, log)
+	s.OnEvent(11*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 2, Op: 4, Text: "normal backup"})
+	return s, disks
+}
+
+func TestLogViewDurablePassesTheViewsLogAndNewerEntries(t *testing.T) {
+	s, disks := viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 2
+	// View 2 prepares op 5; view 3's op 6 lands before its log_view is durable.
+	s.OnPrepare(20*ms, Prepared{Replica: 2, View: 2, Op: 5, Checksum: sum("q5"), Bytes: []byte("q5"),
+		Timestamp: trueEpoch + 20*ms, ClockNs: trueEpoch + 20*ms, TrueNs: trueEpoch + 20*ms})
+	disks.images[1].Entries = append(disks.images[1].Entries, DurableEntry{Op: 5, Prepare: sum("q5"), View: 2, Intact: true},
+		DurableEntry{Op: 6, Prepare: sum("r6"), View: 3, Intact: true})
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	require.Nil(t, s.Violation())
+	require.NotZero(t, s.Counters()["invariants.log_view_checks"])
+}
+
+// TestLogViewDurableFiresOnAStaleEntry: replica 1's superblock names log_view 2, but its
+// disk still holds view 1's op 5, which view 2's log (up to op 4) does not have: the
+// persisted log_view went to disk before the truncation.
+func TestLogViewDurableFiresOnAStaleEntry(t *testing.T) {
+	s, disks := viewTwo(t)
+	disks.images[1].LogView = 2
+	disks.images[1].Entries = append(disks.images[1].Entries, DurableEntry{Op: 5, Prepare: sum("p5"), View: 1, Intact: true})
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	v := s.Violation()
+	requireViolation(t, v, NameLogViewDurable, 1, 5, 2, 30*ms)
+	require.Contains(t, v.Message, "stale")
+	// Or a view 1 prepare at an op view 2's log has another prepare at.
+	s, disks = viewTwo(t)
+	disks.images[1].LogView = 2
+	disks.images[1].Entries[2].Prepare = sum("other3")
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	requireViolation(t, s.Violation(), NameLogViewDurable, 1, 3, 2, 30*ms)
+}
+
+// TestLogViewDurablePassesANewerLogsEntries: replica 1's superblock still names log_view 2
+// while it rewrites its disk with view 3's log, whose op 3 is an older prepare than view 2's
+// (view 3's primary chose another log): not stale, but the only such entry allowed.
+func TestLogViewDurablePassesANewerLogsEntries(t *testing.T) {
+	s, disks := viewTwo(t)
+	disks.images[1].LogView = 2
+	log := []PrepareRef{{Op: 1, View: 1, Checksum: sum("p1")}, {Op: 2, View: 1, Checksum: sum("p2")},
+		{Op: 3, View: 0, Checksum: sum("old3")}}
+	s.OnStartView(20*ms, 3, 3, log)
+	disks.images[1].Entries[2] = DurableEntry{Op: 3, Prepare: sum("old3"), View: 0, Intact: true}
+	disks.images[1].Entries = disks.images[1].Entries[:3]
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	require.Nil(t, s.Violation())
+	// Another old prepare at op 3, in no log: stale.
+	disks.images[1].Entries[2].Prepare = sum("older3")
+	s.OnEvent(40*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	requireViolation(t, s.Violation(), NameLogViewDurable, 1, 3, 2, 40*ms)
+}
+
+// TestLogViewDurableFiresOnAMissingOpAtACrash: replica 1 crashed normal in view 2, whose
+// log_view its superblock names, but op 3 of the log it entered the view with is not on
+// its disk (the log_view was persisted before the log).
+func TestLogViewDurableFiresOnAMissingOpAtACrash(t *testing.T) {
+	// Not while it has moved on (an event of view 3), nor when its superblock names a newer
+	// view than its log_view (it truncates before persisting view 3's log_view).
+	s, disks := viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 3
+	disks.images[1].Entries = disks.images[1].Entries[:2]
+	s.OnCrash(30*ms, 1)
+	require.Nil(t, s.Violation())
+	s, disks = viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 2
+	disks.images[1].Entries = disks.images[1].Entries[:2]
+	s.OnEvent(20*ms, vsr.Event{Kind: vsr.EventRepair, Replica: 1, View: 3, Op: 3})
+	s.OnCrash(30*ms, 1)
+	require.Nil(t, s.Violation())
+
+	s, disks = viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 2
+	disks.images[1].Entries = disks.images[1].Entries[:2]
+	s.OnCrash(30*ms, 1)
+	v := s.Violation()
+	requireViolation(t, v, NameLogViewDurable, 1, 3, 2, 30*ms)
+	require.Contains(t, v.Message, "which it entered with ops up to 4")
+}

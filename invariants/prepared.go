@@ -1,0 +1,73 @@
+package invariants
+
+import (
+	"crypto/sha256"
+
+	"vopr/cluster/checksum"
+)
+
+// Prepared is a prepare as its primary created it, seen by the harness when the primary
+// first sent it (a prepare is sent to the backups at the instant it is created). The clock
+// fields are the simulator's: what the primary's wall clock read at that instant, and true
+// wall-clock time (the simulator's epoch plus virtual time).
+type Prepared struct {
+	Replica   int
+	View      uint32
+	Op        uint64
+	Checksum  checksum.Sum // the header's checksum: the prepare's name
+	Timestamp int64
+	Bytes     []byte // the whole prepare, header and body, as sent (read, not kept)
+	ClockNs   int64  // the creating replica's realtime clock at creation
+	TrueNs    int64  // true realtime at creation
+}
+
+// digest is the harness's own digest of a prepare's bytes (SHA-256 of the whole message),
+// independent of the checksums the replica computes and trusts.
+type digest [sha256.Size]byte
+
+func digestOf(b []byte) digest { return sha256.Sum256(b) }
+
+// created is one prepare as created: its digest and where and when it was made.
+type created struct {
+	sum       checksum.Sum
+	digest    digest
+	view      uint32
+	replica   int
+	timestamp int64
+	atNs      int64
+}
+
+// preparedTable remembers every prepare the harness saw created, by op (a handful per op at
+// most: one per view that prepared the op).
+type preparedTable struct {
+	byOp opTable[[]created]
+	// maxTimestamp is the highest timestamp created so far: a primary never stamps below
+	// its predecessor, so a timestamp may be carried up to it (see timestamps.go).
+	maxTimestamp int64
+	maxOp        uint64
+	count        uint64
+}
+
+// lookup returns the creation of the prepare named sum at op.
+func (t *preparedTable) lookup(op uint64, sum checksum.Sum) (created, bool) {
+	list, _ := t.byOp.get(op)
+	for _, c := range list {
+		if c.sum == sum {
+			return c, true
+		}
+	}
+	return created{}, false
+}
+
+// add records p unless it was seen already (a resend); it reports whether p is new.
+func (t *preparedTable) add(atNs int64, p Prepared) (created, bool) {
+	if c, ok := t.lookup(p.Op, p.Checksum); ok {
+		return c, false
+	}
+	c := created{sum: p.Checksum, digest: digestOf(p.Bytes), view: p.View, replica: p.Replica,
+		timestamp: p.Timestamp, atNs: atNs}
+	list, _ := t.byOp.get(p.Op)
+	t.byOp.put(p.Op, append(list, c))
+	t.count++
+	return c, true
+}

@@ -1,0 +1,94 @@
+package invariants
+
+// The Suite's inputs from what only the simulator knows: prepares as their primaries
+// created them (with the clocks' true readings), the logs views started with, and the disks'
+// durable images.
+
+// OnPrepare takes a prepare its primary sent (the harness passes prepares sent by the
+// replica that created them; the first sighting of each is its creation, resends are
+// ignored). It checks the timestamp at the instant of creation and keeps the prepare's
+// digest for canonical_commit and its view for log_view_durable.
+func (s *Suite) OnPrepare(atNs int64, p Prepared) {
+	if !s.see(atNs) {
+		return
+	}
+	maxBefore := s.prepared.maxTimestamp
+	if _, fresh := s.prepared.add(atNs, p); !fresh {
+		return
+	}
+	s.prepared.maxTimestamp = max(s.prepared.maxTimestamp, p.Timestamp)
+	s.prepared.maxOp = max(s.prepared.maxOp, p.Op)
+	s.report(s.stamps.created(atNs, p, maxBefore))
+}
+
+// OnStartView takes a start_view its view's primary sent: the log of view up to op (the
+// headers it carries). The first one of each view is the log the view started with.
+func (s *Suite) OnStartView(atNs int64, view uint32, op uint64, log []PrepareRef) {
+	if !s.see(atNs) {
+		return
+	}
+	s.logViews.startView(view, op, log)
+}
+
+// SetDisks lets the Suite read the replicas' durable disk images (acked_durable,
+// log_view_durable and the crash checks of checkpoint_monotonic); without it those checks
+// do not run.
+func (s *Suite) SetDisks(read DiskReader) { s.disks = read }
+
+// OnWipe declares that a replica's disk was wiped or replaced (an operator's storage
+// restore while it was down): what it held before is forgotten, and it may restart below
+// its former checkpoint.
+func (s *Suite) OnWipe(atNs int64, replica int) {
+	if !s.see(atNs) {
+		return
+	}
+	s.wipes++
+	s.checkpoints.wipe(replica)
+	s.copies.forget(replica)
+	s.logViews.crash(replica)
+}
+
+func (s *Suite) readDisk(replica int) DiskImage {
+	return s.disks(replica, max(s.prepared.maxOp, s.canonical.highest))
+}
+
+// checkDisk reads one replica's disk and holds it to its acknowledgements and log_view.
+func (s *Suite) checkDisk(atNs int64, replica int) {
+	if s.disks == nil || s.first != nil {
+		return
+	}
+	image := s.readDisk(replica)
+	excused := s.damage.excused(replica, &image)
+	s.report(s.copies.check(atNs, replica, &image, excused))
+	s.report(s.logViews.check(atNs, replica, &image, excused))
+}
+
+// checkAllDisks reads every replica's disk: each one's checks, then the cluster-wide one.
+func (s *Suite) checkAllDisks(atNs int64) {
+	if s.disks == nil || s.first != nil {
+		return
+	}
+	images := make([]DiskImage, s.copies.replicas)
+	for i := range images {
+		images[i] = s.readDisk(i)
+		excused := s.damage.excused(i, &images[i])
+		s.report(s.copies.check(atNs, i, &images[i], excused))
+		s.report(s.logViews.check(atNs, i, &images[i], excused))
+	}
+	s.report(s.copies.lastCopy(atNs, images))
+}
+
+// Counters reports how much the simulator-aware checkers saw, so that a batch shows they
+// were active: prepares whose timestamps were checked (and how many inside the clock
+// model), executed prepares held to their created bytes, and disk reads.
+func (s *Suite) Counters() map[string]uint64 {
+	return map[string]uint64{
+		"invariants.prepares_created":        s.prepared.count,
+		"invariants.timestamps_checked":      s.stamps.checked,
+		"invariants.timestamps_in_model":     s.stamps.inModel,
+		"invariants.executed_unseen_created": s.canonical.executedUnseen,
+		"invariants.disk_checks":             s.copies.checks,
+		"invariants.log_view_checks":         s.logViews.checks,
+		"invariants.wipes_declared":          s.wipes,
+	}
+}

@@ -1,0 +1,51 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/storage"
+	"vopr/sim"
+)
+
+// The runbook scenarios' operator actions in the trace: each command and its answer is a
+// note of kind "operator" at --log short (a note: never hashed, so logging changes no run).
+// Status queries that a scenario polls every tick are noted only when their gist changes.
+
+// logOperator notes a command and its answer.
+func logOperator(c *sim.Cluster, command, answer string) {
+	c.Trace.Note(sim.LevelShort, -1, "operator", command+" => "+answer, nil)
+}
+
+// logPoll notes a status query when its gist differs from the previous answer's.
+func logPoll(c *sim.Cluster, command, gist, answer string) {
+	c.NoteOnChange(sim.LevelShort, -1, "operator", command, gist, command+" => "+answer)
+}
+
+// answer is an action's result or its error.
+func answer(result string, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return result
+}
+
+// describeAnswer says what an asynchronous action returned, briefly (a backup is its size,
+// not its bytes).
+func describeAnswer(v any) string {
+	switch v := v.(type) {
+	case []byte:
+		return fmt.Sprintf("%d bytes", len(v))
+	case storage.VerifyReport:
+		if len(v.Problems) == 0 {
+			return "verify ok"
+		}
+		return fmt.Sprintf("verify found %d problem(s), the first: %s", len(v.Problems), v.Problems[0].Reason)
+	case int64:
+		return fmt.Sprintf("%d bytes freed", v)
+	case uint64:
+		return fmt.Sprintf("restore point op %d", v)
+	case struct{}:
+		return "done"
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,162 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"vopr/cluster/storage"
+	"vopr/sim"
+)
+
+// The swarm runs the operator's `storage verify --full-scan` (verifyDisk, the code of
+// StorageVerify) on a random replica at random times of the fault phase, and holds its report
+// to what the simulated disk knows it damaged:
+//
+//   - complete: every entry of the log (above the checkpoint, up to the head) that the node
+//     wrote and a fault altered (a sector that reads otherwise than written, or not at all)
+//     is reported faulty. An op's entry is the last one of it in its segment: an earlier one
+//     is left over inside a damaged region that the engine skipped when it wrote the op
+//     again after it (swarm seed 647);
+//   - sound: verify reports nothing on a disk without damage, and a problem in a log segment
+//     only where that segment (or the one before it, whose last entry anchors its hash
+//     chain) holds damage. Damage is a fault's (Altered, when it changes what a read
+//     returns) or a crash's (LostWrites: sectors whose last write a crash lost or tore).
+//
+// Verify runs on a snapshot of the replica's disk (sim.Disk.Snapshot) with its own event
+// loop, as if the replica had stopped there with every completed write kept: the run's
+// disks, loop and streams are untouched, so the swarm's draws stay the same. When and which
+// replica come from the run's "verify" stream.
+
+const (
+	// verifyGapMin and verifyGapSpread space the verifies of a run: one every 300 to 900
+	// ticks of the fault phase, about five per run.
+	verifyGapMin    = 300
+	verifyGapSpread = 600
+	// verifyStepsMax bounds the snapshot's event loop (a verify of a full disk takes a few
+	// thousand steps).
+	verifyStepsMax = 10_000_000
+)
+
+// maybeVerify runs storage verify on a random replica if its time has come, and returns the
+// violation, if any.
+func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
+	if sc.verify == nil || tick < sc.nextVerify {
+		return ""
+	}
+	sc.nextVerify = tick + verifyGapMin + sc.verify.IntN(verifyGapSpread)
+	replica := sc.verify.IntN(c.ReplicaCount())
+	sc.verifies++
+	loop := sim.NewLoop()
+	snapshot := c.Nodes[replica].Disk.Snapshot(loop,
+		sim.Stream(sc.seed, "verify/"+strconv.Itoa(sc.verifies)), sim.NewTrace(loop.Now))
+	damage := diskDamage(snapshot) // before the engine's Open, which may remove a damaged file
+	var report storage.VerifyReport
+	var err error
+	finished := false
+	verifyDisk(snapshot, func(r storage.VerifyReport, e error) { report, err, finished = r, e, true })
+	for steps := 0; !finished && steps < verifyStepsMax && loop.Step(); steps++ {
+	}
+	if !finished {
+		return fmt.Sprintf("storage verify on replica %d did not finish", replica)
+	}
+	sc.mark("storage_verify")
+	if slices.ContainsFunc(damage.live, func(e damagedEntry) bool {
+		return e.entry.op > report.CheckpointOp && e.entry.op <= report.Head
+	}) {
+		sc.mark("storage_verify_damage") // the completeness check had damage to find
+	}
+	if msg := damage.judge(report, err); msg != "" {
+		return fmt.Sprintf("storage verify on replica %d at tick %d: %s", replica, tick, msg)
+	}
+	return ""
+}
+
+// damage is what a disk knows it damaged: per file, the sectors that read otherwise than
+// written (or not at all) and those whose last write a crash lost; and the entries the node
+// wrote to log segments that a fault altered.
+type damage struct {
+	files map[string]bool
+	live  []damagedEntry
+}
+
+type damagedEntry struct {
+	file   string
+	entry  writtenEntry
+	sector int64
+	kind   sim.FaultKind
+}
+
+// diskDamage collects the damage of every file of a disk, and the written entries that a
+// fault altered.
+func diskDamage(disk *sim.Disk) damage {
+	d := damage{files: map[string]bool{}}
+	altered := map[string]map[int64]sim.FaultKind{}
+	for _, f := range disk.Faults() {
+		visible, err := disk.Visible(f.Name, f.Offset, storage.SectorSize)
+		if err == nil && slices.Equal(visible, disk.Written(f.Name, f.Offset, storage.SectorSize)) {
+			continue // reads as written (faults off, or a misdirected rewrite of the same bytes)
+		}
+		d.files[f.Name] = true
+		if altered[f.Name] == nil {
+			altered[f.Name] = map[int64]sim.FaultKind{}
+		}
+		altered[f.Name][f.Sector] = f.Kind
+	}
+	for _, name := range disk.Names() {
+		if len(disk.LostWrites(name)) > 0 {
+			d.files[name] = true
+		}
+		if !strings.HasPrefix(name, "log-") || altered[name] == nil {
+			continue
+		}
+		for _, e := range readWrittenLog(disk, name).newest() {
+			for s := e.offset / storage.SectorSize; s < (e.offset+e.size)/storage.SectorSize; s++ {
+				if kind, ok := altered[name][s]; ok {
+					d.live = append(d.live, damagedEntry{file: name, entry: e, sector: s, kind: kind})
+					break
+				}
+			}
+		}
+	}
+	return d
+}
+
+// explains reports whether the damage explains a problem verify found in file.
+func (d damage) explains(file string) bool {
+	k, ok := strings.CutPrefix(file, "log-")
+	index, err := strconv.ParseUint(k, 16, 64)
+	if !ok || err != nil {
+		return len(d.files) > 0 // superblock and checkpoint: one's damage shows in the other
+	}
+	return d.files[file] || (index > 0 && d.files[fmt.Sprintf("log-%016x", index-1)])
+}
+
+// judge holds a verify report to the damage: complete and sound (see above).
+func (d damage) judge(report storage.VerifyReport, openErr error) string {
+	if openErr != nil {
+		if len(d.files) == 0 {
+			return fmt.Sprintf("the engine could not open a disk without damage: %v", openErr)
+		}
+		return ""
+	}
+	for _, e := range d.live {
+		inLog := e.entry.op > report.CheckpointOp && e.entry.op <= report.Head
+		if inLog && !slices.Contains(report.Faulty, e.entry.op) {
+			return fmt.Sprintf("missed damage: op %d's entry at %s@%d has sector %d %s, but verify reports "+
+				"it intact (faulty: %v)", e.entry.op, e.file, e.entry.offset, e.sector, e.kind, report.Faulty)
+		}
+	}
+	for _, p := range report.Problems {
+		if !d.explains(p.File) {
+			return fmt.Sprintf("reported damage the disk did not do: %s", p)
+		}
+	}
+	for _, op := range report.Faulty {
+		if !d.explains(segmentFileName(op)) {
+			return fmt.Sprintf("reported op %d faulty, but the disk did no damage to %s", op, segmentFileName(op))
+		}
+	}
+	return ""
+}

@@ -1,0 +1,234 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+	"vopr/sim"
+)
+
+// The clients' key/value workload. Swarm testing (Groce et al., ISSTA 2012) for the
+// operations: each seed draws its own mix (workloadMix, from the stream "workload-mix", so
+// that no other stream draws differently), so some seeds are read-heavy, some write-heavy,
+// some compare-and-set-heavy, and some leave a kind out entirely; the key space is small and
+// sometimes skewed to one hot key, so that the clients' histories of a key interleave.
+//
+// A compare-and-set expects a value the clients recently saw for its key (read, written or
+// reported by a mismatch), or the key's absence when that is what they last saw, so that it
+// often succeeds; sometimes it expects an older value, and fails.
+//
+// Values are unique and none is a substring of another ("c<client>.<n>."), so that an
+// appended value can be told apart in every later read and the linearizability checker can
+// prune the writes no read observed (History.markUnobserved).
+type workload struct {
+	r   *rand.Rand // every per-operation draw: the run's "workload" stream
+	mix workloadMix
+	// seen holds, per key, the values recently seen, newest last (at most workloadSeenMax),
+	// and whether the key was last seen absent.
+	seen   map[string]*seenValues
+	writes map[int]int // per client, values written so far (for unique values)
+	// uses and generation bound each key's history (see workloadKeyOps), per key index.
+	uses, generation map[int]int
+	counts           map[string]uint64
+}
+
+type seenValues struct {
+	values []string
+	absent bool
+}
+
+const workloadSeenMax = 4
+
+// workloadKeyOps bounds the operations on one key: key i then moves on to a fresh key of its
+// own ("k<i>.<generation>"). The linearizability checker's search grows with the length of a
+// key's history (porcupine caches a bitset of the history per state it visits): 10,000
+// appends and cas on one hot key ran it out of 24 GB (swarm seed 179, before).
+const workloadKeyOps = 100
+
+// workloadMix is one seed's draw: weights of get, put, append and cas, the number of keys,
+// and whether one key takes half the operations.
+type workloadMix struct {
+	weights [4]int
+	keys    int
+	hot     bool
+}
+
+var workloadKinds = [4]kv.Kind{kv.KindGet, kv.KindPut, kv.KindAppend, kv.KindCAS}
+
+// defaultWorkloadMix is the mix of the runbook scenarios, whose seeds draw no mix.
+var defaultWorkloadMix = workloadMix{weights: [4]int{3, 3, 2, 2}, keys: 8}
+
+// drawWorkloadMix draws a seed's mix: each weight is 0, 1, 2, 4 or 8 (a kind is left out one
+// time in five); at least one kind writes, and reads are at least a fifth of the operations:
+// the linearizability checker's search grows with the writes no read observes (8 clients
+// putting and appending to a key with a read one time in eighteen took it 1.8 s, swarm seed
+// 115 before).
+func drawWorkloadMix(seed uint64) workloadMix {
+	r := sim.Stream(seed, "workload-mix")
+	var m workloadMix
+	for i := range m.weights {
+		m.weights[i] = []int{0, 1, 2, 4, 8}[r.IntN(5)]
+	}
+	if m.weights[1]+m.weights[2]+m.weights[3] == 0 {
+		m.weights[1+r.IntN(3)] = 1
+	}
+	m.weights[0] = max(m.weights[0], (m.weights[1]+m.weights[2]+m.weights[3]+3)/4)
+	m.keys = []int{2, 4, 8, 8}[r.IntN(4)]
+	m.hot = r.IntN(2) == 0
+	return m
+}
+
+func (m workloadMix) String() string {
+	return fmt.Sprintf("get:%d,put:%d,append:%d,cas:%d keys=%d hot=%t", m.weights[0], m.weights[1],
+		m.weights[2], m.weights[3], m.keys, m.hot)
+}
+
+func newWorkload(r *rand.Rand, mix workloadMix) *workload {
+	return &workload{r: r, mix: mix, seen: map[string]*seenValues{}, writes: map[int]int{},
+		uses: map[int]int{}, generation: map[int]int{}, counts: map[string]uint64{}}
+}
+
+// next draws client's next operation, on keys that start with prefix; with deletes, one
+// operation in eight is a delete.
+func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
+	key := prefix + w.key()
+	kind := w.kind()
+	if deletes && w.r.IntN(8) == 0 {
+		kind = kv.KindDelete
+	}
+	w.counts["workload.op."+kind.String()]++
+	switch kind {
+	case kv.KindDelete:
+		return kv.Op{Kind: kv.KindDelete, Key: key}
+	case kv.KindGet:
+		return kv.Op{Kind: kv.KindGet, Key: key}
+	case kv.KindPut:
+		return kv.Op{Kind: kv.KindPut, Key: key, Value: w.value(clientIndex)}
+	case kv.KindAppend:
+		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + w.value(clientIndex)}
+	}
+	op := kv.Op{Kind: kv.KindCAS, Key: key, Value: w.value(clientIndex), ExpectedAbsent: true}
+	seen := w.seen[key]
+	switch {
+	case seen == nil || len(seen.values) == 0:
+	case seen.absent && w.r.IntN(4) > 0:
+	case w.r.IntN(4) > 0:
+		op.Expected, op.ExpectedAbsent = seen.values[len(seen.values)-1], false
+	default:
+		op.Expected, op.ExpectedAbsent = seen.values[w.r.IntN(len(seen.values))], false
+	}
+	return op
+}
+
+// key draws a key: one of mix.keys (the first for half the operations if one is hot), in
+// its current generation.
+func (w *workload) key() string {
+	i := 0
+	if !w.mix.hot || w.r.IntN(2) == 0 {
+		i = w.r.IntN(w.mix.keys)
+	}
+	if w.uses[i] == workloadKeyOps {
+		w.uses[i] = 0
+		w.generation[i]++
+	}
+	w.uses[i]++
+	if w.generation[i] == 0 {
+		return "k" + strconv.Itoa(i)
+	}
+	return "k" + strconv.Itoa(i) + "." + strconv.Itoa(w.generation[i])
+}
+
+func (w *workload) kind() kv.Kind {
+	total := 0
+	for _, weight := range w.mix.weights {
+		total += weight
+	}
+	pick := w.r.IntN(total)
+	for i, weight := range w.mix.weights {
+		if pick < weight {
+			return workloadKinds[i]
+		}
+		pick -= weight
+	}
+	panic("workload: weights changed under the draw")
+}
+
+// value returns a value no client wrote before.
+func (w *workload) value(clientIndex int) string {
+	w.writes[clientIndex]++
+	return "c" + strconv.Itoa(clientIndex) + "." + strconv.Itoa(w.writes[clientIndex]) + "."
+}
+
+// observe learns from an operation's outcome what its key holds.
+func (w *workload) observe(op kv.Op, r client.Result) {
+	if op.Kind == kv.KindCAS {
+		w.countCAS(r)
+	}
+	if r.Outcome != client.OK {
+		return
+	}
+	result, err := kv.DecodeResult(r.Reply)
+	if err != nil {
+		return
+	}
+	switch {
+	case result.Status == kv.StatusNotFound && op.Kind != kv.KindCAS,
+		result.Status == kv.StatusOK && op.Kind == kv.KindDelete:
+		w.saw(op.Key, "", true)
+	case result.Status == kv.StatusOK && op.Kind == kv.KindGet, result.Status == kv.StatusMismatch:
+		w.saw(op.Key, result.Value, false)
+	case result.Status == kv.StatusOK && (op.Kind == kv.KindPut || op.Kind == kv.KindCAS):
+		w.saw(op.Key, op.Value, false)
+	}
+}
+
+func (w *workload) saw(key, value string, absent bool) {
+	s := w.seen[key]
+	if s == nil {
+		s = &seenValues{}
+		w.seen[key] = s
+	}
+	s.absent = absent
+	if absent || value == "" {
+		return
+	}
+	if len(s.values) == workloadSeenMax {
+		s.values = append(s.values[:0], s.values[1:]...)
+	}
+	s.values = append(s.values, value)
+}
+
+func (w *workload) countCAS(r client.Result) {
+	outcome := "indeterminate"
+	if r.Outcome == client.OK {
+		outcome = "other"
+		if result, err := kv.DecodeResult(r.Reply); err == nil {
+			switch result.Status {
+			case kv.StatusOK:
+				outcome = "ok"
+			case kv.StatusMismatch:
+				outcome = "mismatch"
+			case kv.StatusNotFound:
+				outcome = "not_found"
+			}
+		}
+	}
+	w.counts["workload.cas."+outcome]++
+}
+
+// counters adds the workload's mix and counts to a result's counters.
+func (w *workload) counters(counters map[string]uint64) {
+	if w == nil {
+		return
+	}
+	for i, kind := range workloadKinds {
+		counters["workload.weight."+kind.String()] = uint64(w.mix.weights[i])
+	}
+	counters["workload.keys"] = uint64(w.mix.keys)
+	for name, n := range w.counts {
+		counters[name] = n
+	}
+}
