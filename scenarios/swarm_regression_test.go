@@ -42,6 +42,7 @@ var aimedRegressionSeeds = map[uint64]string{
 	20262308: "a durable log view named a log whose disk still held a stale older-view entry (before the two fixes above)",
 	20262638: "an executed op with no intact durable copy on any disk within the atlas's fault budget (before the two fixes above)",
 	20262721: "two replicas executed different prepares at op 39 (before the two fixes above)",
+	20262048: "a new primary whose chosen log starts above its own ops (the sender's checkpoint) cut every op it could not vouch for from its disk: durable copies of acknowledged ops dropped",
 	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }
 

@@ -332,9 +332,13 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	if gap := r.forgetGaps(op, headers); gap != 0 && (firstChanged == 0 || gap < firstChanged) {
 		firstChanged = gap
 	}
-	if low := r.unverifiedBelow(op, headers); low != 0 && (firstChanged == 0 || low < firstChanged) {
-		firstChanged = low
-	}
+	// Ops below the new log's lowest header that its hash chain cannot vouch for are forgotten
+	// in memory, not cut from the disk: they lie at or below the sender's checkpoint, so they
+	// are committed ops if they are ours, and repair or state sync fetches them again (an
+	// identical entry is rewritten in place; a different one truncates then). The log view is
+	// not persisted while they are missing (logDurable). Truncating here dropped durable
+	// copies of acknowledged ops (campaign seed 20262048).
+	r.unverifiedBelow(op, headers)
 	if firstChanged != 0 && firstChanged <= r.op {
 		r.storage.TruncateAfter(firstChanged-1, func(error) {})
 		for o := firstChanged; o <= r.op; o++ {
@@ -407,29 +411,27 @@ func (r *Replica) forgetGaps(op uint64, headers []Header) uint64 {
 // each op we keep must be the parent named by the op above it. The first op that is not
 // is forgotten together with every op below it down to commit_min, since nothing vouches
 // for them any more; repair fetches them again along the chain (or state sync replaces
-// them). It returns the lowest op forgotten, or 0.
-func (r *Replica) unverifiedBelow(op uint64, headers []Header) uint64 {
+// them).
+func (r *Replica) unverifiedBelow(op uint64, headers []Header) {
 	lowest := op + 1 // a log with no headers vouches for none of our ops
 	if len(headers) > 0 {
 		lowest = headers[0].Op
 	}
 	if lowest <= r.commitMin+1 {
-		return 0
+		return
 	}
-	forgetFrom := uint64(0)
+	vouched := true
 	for op := min(lowest-1, r.op); op > r.commitMin; op-- {
-		if forgetFrom == 0 {
+		if vouched {
 			above, ok := r.log.header(op + 1)
 			local, okLocal := r.log.header(op)
 			if ok && okLocal && local.Checksum == above.Parent {
 				continue
 			}
-			forgetFrom = op
+			vouched = false
 		}
 		r.log.forget(op)
-		forgetFrom = op
 	}
-	return forgetFrom
 }
 
 // truncate drops ops after op from memory and disk: they were never committed (a view
