@@ -77,6 +77,8 @@ type Disk struct {
 	inflight map[uint64]*inflightWrite
 
 	stats DiskStats
+	// text is scratch space for trace lines (traceOp).
+	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
 	// model replays them); nil outside tests.
 	observe func(diskDecision)
@@ -249,7 +251,7 @@ func (d *Disk) Create(name string, done func(err error)) {
 			d.files[name] = &diskFile{}
 			err = nil
 		}
-		d.traceOp("create "+name, err)
+		d.traceOp("create", name, 0, noSpan, err)
 		done(err)
 	})
 }
@@ -260,7 +262,7 @@ func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, er
 	assert.That(offset >= 0, "disk: negative read offset")
 	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
 		n, err := d.applyRead(name, buf, offset)
-		d.traceOp("read "+name+" "+span(offset, len(buf)), err)
+		d.traceOp("read", name, offset, len(buf), err)
 		done(n, err)
 	})
 }
@@ -276,7 +278,7 @@ func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err err
 	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
 		delete(d.inflight, id)
 		err := d.applyWrite(id, name, w.data, offset)
-		d.traceOp("write "+name+" "+span(offset, len(w.data)), err)
+		d.traceOp("write", name, offset, len(w.data), err)
 		done(err)
 	})
 }
@@ -293,7 +295,7 @@ func (d *Disk) Sync(name string, done func(err error)) {
 			f.promote(upTo)
 			err = nil
 		}
-		d.traceOp("sync "+name, err)
+		d.traceOp("sync", name, 0, noSpan, err)
 		done(err)
 	})
 }
@@ -304,7 +306,7 @@ func (d *Disk) Truncate(name string, size int64, done func(err error)) {
 	assert.That(size >= 0, "disk: negative truncate size")
 	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
 		err := d.applyTruncate(name, size)
-		d.traceOp("truncate "+name+" "+strconv.FormatInt(size, 10), err)
+		d.trace.Emit(LevelFull, d.node, "disk", "truncate "+name+" "+strconv.FormatInt(size, 10)+" "+errName(err))
 		done(err)
 	})
 }
@@ -320,7 +322,7 @@ func (d *Disk) Remove(name string, done func(err error)) {
 			delete(d.files, name)
 			err = nil
 		}
-		d.traceOp("remove "+name, err)
+		d.traceOp("remove", name, 0, noSpan, err)
 		done(err)
 	})
 }
@@ -483,11 +485,27 @@ func (d *Disk) names() []string {
 	return slices.Sorted(maps.Keys(d.files))
 }
 
-// traceOp records a completed operation at LevelFull; the text is concatenated, not
-// formatted, because it is built for every operation whatever the level.
-func (d *Disk) traceOp(text string, err error) {
-	d.trace.Emit(LevelFull, d.node, "disk", text+" "+errName(err))
+// traceOp records a completed operation at LevelFull: "verb name[ offset+length] result".
+// The text is built in a scratch buffer, not formatted, because it is hashed for every
+// operation whatever the level (EmitBytes builds a string only if someone reads it).
+func (d *Disk) traceOp(verb, name string, offset int64, length int, err error) {
+	b := append(d.text[:0], verb...)
+	b = append(b, ' ')
+	b = append(b, name...)
+	if length >= 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, offset, 10)
+		b = append(b, '+')
+		b = strconv.AppendInt(b, int64(length), 10)
+	}
+	b = append(b, ' ')
+	b = append(b, errName(err)...)
+	d.text = b
+	d.trace.EmitBytes(LevelFull, d.node, "disk", b)
 }
+
+// noSpan is traceOp's length for operations without a byte range.
+const noSpan = -1
 
 func errName(err error) string {
 	switch err {

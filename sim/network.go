@@ -469,11 +469,14 @@ func (n *Network) packetText(verb string, p *path, pk *packet) []byte {
 // content hash already covers the bytes it decodes).
 func (n *Network) emitPacket(node int, text []byte, pk *packet) {
 	n.text = text[:0]
-	detail := ""
-	if n.Describe != nil && n.trace.Wants(LevelFull) {
-		detail = n.Describe(pk.data)
+	switch {
+	case !n.trace.Recorded(LevelFull):
+		n.trace.EmitBytes(LevelFull, node, "network", text)
+	case n.Describe != nil && n.trace.Wants(LevelFull):
+		n.trace.EmitDetail(LevelFull, node, "network", string(text), n.Describe(pk.data))
+	default:
+		n.trace.EmitDetail(LevelFull, node, "network", string(text), "")
 	}
-	n.trace.EmitDetail(LevelFull, node, "network", string(text), detail)
 	n.trace.Mix(pk.hash)
 }
 

@@ -102,7 +102,7 @@ func (t *Trace) Emit(level Level, node int, kind, text string) {
 // EmitDetail is Emit with a detail that is printed but not hashed (Record.Detail).
 func (t *Trace) EmitDetail(level Level, node int, kind, text, detail string) {
 	r := Record{At: t.clock(), Level: level, Node: node, Kind: kind, Text: text, Detail: detail}
-	t.hash = mix64(t.hash ^ recordHash(r))
+	t.hash = mix64(t.hash ^ recordHash(r.At, r.Node, r.Kind, r.Text))
 	t.count++
 	if len(t.Kept) < t.KeepMax {
 		t.Kept = append(t.Kept, r)
@@ -110,6 +110,22 @@ func (t *Trace) EmitDetail(level Level, node int, kind, text, detail string) {
 	}
 	t.show(r)
 }
+
+// EmitBytes is Emit with the text in a byte slice, typically a scratch buffer the caller
+// reuses: the record is hashed from the bytes, and a string is built only when the record is
+// kept, printed or tapped (Recorded). The hash is the same as Emit's of string(text).
+func (t *Trace) EmitBytes(level Level, node int, kind string, text []byte) {
+	if t.Recorded(level) {
+		t.EmitDetail(level, node, kind, string(text), "")
+		return
+	}
+	t.hash = mix64(t.hash ^ recordHash(t.clock(), node, kind, text))
+	t.count++
+}
+
+// Recorded reports whether a record at level is kept, printed or tapped: whether it needs
+// its Record built at all (EmitBytes), or its detail (callers of EmitDetail).
+func (t *Trace) Recorded(level Level) bool { return len(t.Kept) < t.KeepMax || t.Wants(level) }
 
 // Wants reports whether a record at level would be printed or tapped: callers skip
 // building details and notes that nobody reads.
@@ -142,12 +158,14 @@ func (t *Trace) Emitf(level Level, node int, kind, format string, args ...any) {
 // checksums, digests) that are too frequent to print but must still be compared.
 func (t *Trace) Mix(word uint64) { t.hash = mix64(t.hash ^ word) }
 
-func recordHash(r Record) uint64 {
+// recordHash is a record's contribution to the fingerprint: its time, node, kind and text
+// (never its detail).
+func recordHash[T string | []byte](at Time, node int, kind string, text T) uint64 {
 	h := uint64(14695981039346656037)
-	h = fnvWord(h, uint64(r.At))
-	h = fnvWord(h, uint64(int64(r.Node)))
-	h = fnvString(h, r.Kind)
-	h = fnvString(h, r.Text)
+	h = fnvWord(h, uint64(at))
+	h = fnvWord(h, uint64(int64(node)))
+	h = fnvString(h, kind)
+	h = fnvString(h, text)
 	return h
 }
 
@@ -160,7 +178,7 @@ func fnvWord(h, w uint64) uint64 {
 	return h
 }
 
-func fnvString(h uint64, s string) uint64 {
+func fnvString[T string | []byte](h uint64, s T) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211
