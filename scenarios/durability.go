@@ -89,12 +89,12 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 	name := segmentName(key.index)
 	s := d.segments[key]
 	if s != nil {
-		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableRange(name, e.offset, e.size),
+		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
 			s.data[e.offset:e.offset+e.size]) {
 			return true
 		}
 		// Most acknowledgements name the entry just appended: parse the new tail only.
-		if tail := disk.DurableRange(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
+		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
 			s.data = append(s.data[:s.parsed], tail...)
 			s.parse(d.c.ClusterID())
 			if _, ok := s.find(op, sum); ok {
@@ -127,20 +127,24 @@ func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEn
 }
 
 // refresh brings a segment's cache to its durable bytes (nil if the file does not exist),
-// parsing only what was appended when the parsed prefix is unchanged.
+// parsing only what was appended when the parsed prefix is unchanged. It compares the
+// disk's bytes in place and copies only what is new to the cache.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	key := segmentKey{replica, index}
-	current := d.c.Nodes[replica].Disk.Durable(segmentName(index))
-	if current == nil {
+	name := segmentName(index)
+	disk := d.c.Nodes[replica].Disk
+	size := disk.DurableSize(name)
+	if size < 0 {
 		delete(d.segments, key)
 		return nil
 	}
+	current := disk.DurableView(name, 0, size)
 	s := d.segments[key]
 	if s == nil || int64(len(current)) < s.parsed || !bytes.Equal(current[:s.parsed], s.data[:s.parsed]) {
 		s = &segmentCache{}
 		d.segments[key] = s
 	}
-	s.data = current
+	s.data = append(s.data[:s.parsed], current[s.parsed:]...)
 	s.parse(d.c.ClusterID())
 	return s
 }

@@ -64,7 +64,12 @@ type Disk struct {
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.
-	held []func()
+	held []pendingOp
+	// pending are the scheduled completions, by slot (the loop event's argument); free
+	// lists the unused slots. A slot per completion instead of a closure per completion.
+	pending []pendingOp
+	free    []uint64
+	fireFn  func(slot uint64) // d.fire, made once
 	// generation increases at every Crash; a completion issued under an older generation
 	// never runs, so no callback crosses a crash.
 	generation uint64
@@ -352,22 +357,47 @@ func (d *Disk) Usage() storage.Usage {
 	return storage.Usage{Used: d.used, Capacity: d.capacity}
 }
 
+// pendingOp is a scheduled completion, issued under generation.
+type pendingOp struct {
+	generation uint64
+	run        func()
+}
+
 // complete schedules run as the completion of an operation, latency from now. The
 // completion is dropped if the disk crashed since, and held while the disk is paused.
 func (d *Disk) complete(latency Duration, run func()) {
-	generation := d.generation
-	var fire func()
-	fire = func() {
-		if generation != d.generation {
-			return
-		}
-		if d.paused {
-			d.held = append(d.held, fire)
-			return
-		}
-		run()
+	d.schedule(latency, pendingOp{generation: d.generation, run: run})
+}
+
+func (d *Disk) schedule(latency Duration, op pendingOp) {
+	assert.That(latency >= 0, "disk: negative latency")
+	var slot uint64
+	if n := len(d.free); n > 0 {
+		slot, d.free = d.free[n-1], d.free[:n-1]
+		d.pending[slot] = op
+	} else {
+		slot = uint64(len(d.pending))
+		d.pending = append(d.pending, op)
 	}
-	d.loop.After(latency, fire)
+	if d.fireFn == nil {
+		d.fireFn = d.fire
+	}
+	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, slot)
+}
+
+// fire is the event of the completion in slot.
+func (d *Disk) fire(slot uint64) {
+	op := d.pending[slot]
+	d.pending[slot] = pendingOp{}
+	d.free = append(d.free, slot)
+	if op.generation != d.generation {
+		return
+	}
+	if d.paused {
+		d.held = append(d.held, op)
+		return
+	}
+	op.run()
 }
 
 // latency draws one operation's latency, stretched in slow mode.
