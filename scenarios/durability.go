@@ -95,7 +95,7 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 		}
 		// Most acknowledgements name the entry just appended: parse the new tail only.
 		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
-			s.data = append(s.data[:s.parsed], tail...)
+			s.data = appendDoubling(s.data[:s.parsed], tail)
 			s.parse(d.c.ClusterID())
 			if _, ok := s.find(op, sum); ok {
 				return true
@@ -144,9 +144,21 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 		s = &segmentCache{}
 		d.segments[key] = s
 	}
-	s.data = append(s.data[:s.parsed], current[s.parsed:]...)
+	s.data = appendDoubling(s.data[:s.parsed], current[s.parsed:])
 	s.parse(d.c.ClusterID())
 	return s
+}
+
+// appendDoubling is append(dst, src...) that at least doubles the capacity when it must
+// grow: a segment's cache grows an entry at a time, and append's gentler growth for large
+// slices copied the segment over and over.
+func appendDoubling(dst, src []byte) []byte {
+	if need := len(dst) + len(src); need > cap(dst) {
+		grown := make([]byte, len(dst), max(need, 2*cap(dst)))
+		copy(grown, dst)
+		dst = grown
+	}
+	return append(dst, src...)
 }
 
 // parse scans data from parsed for entries, sector by sector.

@@ -151,7 +151,7 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 	load.measuring = false
 	for i := 0; i < 3; i++ {
 		if rep := c.Replica(i); rep != nil {
-			suite.OnInspect(int64(c.Loop.Now()), i, rep.Inspect())
+			suite.OnInspect(int64(c.Loop.Now()), i, rep.InspectState())
 		}
 	}
 	if v := suite.Violation(); v != nil {
