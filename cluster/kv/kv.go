@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"vopr/cluster/checksum"
 	"vopr/internal/assert"
@@ -234,7 +235,10 @@ func DecodeResult(b []byte) (Result, error) {
 //   - len(data) <= KeysMax, and every entry respects KeySizeMax and ValueSizeMax;
 //   - digestValid implies digest == checksum.Of(Snapshot()).
 type Machine struct {
-	data        map[string]string
+	data map[string]string
+	// keys are data's keys in ascending order, kept as keys come and go: Snapshot (every
+	// checkpoint, every digest) walks them instead of sorting the map's keys each time.
+	keys        []string
 	release     uint32 // ReleaseBase <= release <= ReleaseLatest
 	digest      checksum.Sum
 	digestValid bool
@@ -315,6 +319,9 @@ func (m *Machine) apply(op Op) Result {
 			return Result{Status: StatusNotFound}
 		}
 		delete(m.data, op.Key)
+		i, found := slices.BinarySearch(m.keys, op.Key)
+		assert.That(found, "kv: deleted key missing from the key order")
+		m.keys = slices.Delete(m.keys, i, i+1)
 		return Result{Status: StatusOK}
 	default:
 		assert.Unreachable("kv: decoded op of unknown kind")
@@ -344,17 +351,19 @@ func (m *Machine) set(key, value string, present bool) Result {
 		return Result{Status: StatusFull}
 	}
 	m.data[key] = value
+	if !present {
+		i, found := slices.BinarySearch(m.keys, key)
+		assert.That(!found, "kv: new key already in the key order")
+		m.keys = slices.Insert(m.keys, i, key)
+	}
 	return Result{Status: StatusOK}
 }
 
 // Snapshot encodes the whole state: magic, key count, then (key, value) records in key order,
 // then the checksum of everything before it. Equal states give equal bytes.
 func (m *Machine) Snapshot() []byte {
-	keys := make([]string, 0, len(m.data))
-	for k := range m.data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := m.keys
+	assert.That(len(keys) == len(m.data), "kv: key order out of step with the map")
 	b := make([]byte, 0, snapshotHeaderSize+len(keys)*16)
 	b = append(b, snapshotMagic...)
 	b = binary.LittleEndian.AppendUint32(b, m.release)
@@ -381,6 +390,7 @@ func (m *Machine) Restore(snapshot []byte) error {
 		return err
 	}
 	m.data, m.release = data, release
+	m.keys = slices.Sorted(maps.Keys(data))
 	m.digestValid = false
 	assert.That(len(m.data) <= KeysMax, "kv: restored map exceeds KeysMax")
 	return nil
