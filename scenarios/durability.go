@@ -2,11 +2,12 @@ package scenarios
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/zeebo/xxh3"
 
 	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
@@ -265,7 +266,7 @@ func faultIn(offsets []int64, offset, size int64) bool {
 
 // The superblock file: 4 copies of one sector, each (storage/superblock.go)
 //
-//	0 checksum [16] of bytes [16:512) (SHA-256, first 16 bytes)   16 magic u64
+//	0 checksum [16] of bytes [16:512) (XXH3-128, big-endian)   16 magic u64
 //	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   64 View u32   68 LogView u32
 //
 // decoded here independently of the engine; the newest intact copy (highest sequence) is
@@ -289,8 +290,8 @@ func readSuperblock(file []byte) durableSuperblock {
 	le := binary.LittleEndian
 	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
 		c := file[at : at+superblockCopySize]
-		sum := sha256.Sum256(c[16:])
-		if !bytes.Equal(sum[:16], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
+		sum := xxh3.Hash128(c[16:]).Bytes()
+		if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
 			continue
 		}
 		if sequence := le.Uint64(c[24:]); !best.ok || sequence > best.sequence {
