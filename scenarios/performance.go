@@ -86,7 +86,7 @@ func runPerformance(o Options) Result {
 	var reports []performanceReport
 	for _, batch := range []int{1, p.batchMax} {
 		report, c, violation := performanceRun(o, p.clients, batch)
-		r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), r.SimTime+c.Loop.Now(), c.Trace
+		r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), r.SimTime+c.Loop.Now(), c.Trace.Detach()
 		if violation != "" {
 			r.Outcome, r.Reason = Correctness, violation
 			return r

@@ -88,6 +88,16 @@ func NewTrace(clock func() Time) *Trace {
 	return &Trace{hash: 0x9e3779b97f4a7c15, clock: clock}
 }
 
+// Detach stops the trace reading the run's clock (the loop, and through its pending events
+// the whole simulated world): later records are stamped with the time of detaching. A
+// run's result keeps its trace (check-determinism compares the kept records); detached, it
+// no longer keeps the world alive after the run. It returns t.
+func (t *Trace) Detach() *Trace {
+	end := t.clock()
+	t.clock = func() Time { return end }
+	return t
+}
+
 // Hash returns the running hash of every record so far.
 func (t *Trace) Hash() uint64 { return t.hash }
 

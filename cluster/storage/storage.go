@@ -308,8 +308,21 @@ func forEach(n int, body func(i int, next func(error)), done func(error)) {
 	run(0)
 }
 
-func segmentName(k uint64) string     { return fmt.Sprintf("%s%016x", segmentPrefix, k) }
-func checkpointName(op uint64) string { return fmt.Sprintf("%s%016x", checkpointPrefix, op) }
+func segmentName(k uint64) string     { return numberedName(segmentPrefix, k) }
+func checkpointName(op uint64) string { return numberedName(checkpointPrefix, op) }
+
+// numberedName is prefix and n in 16 hex digits (fmt's %016x, without fmt: names are made
+// on every append and every scan).
+func numberedName(prefix string, n uint64) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, len(prefix)+16)
+	copy(b, prefix)
+	for i := len(b) - 1; i >= len(prefix); i-- {
+		b[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return string(b)
+}
 
 // parseName recognises a numbered file of the engine.
 func parseName(name, prefix string) (uint64, bool) {
