@@ -46,19 +46,23 @@ func abs(x int64) int64 {
 // number breaks ties in scheduling order, so two events at the same instant always run in the
 // same order.
 //
-// The heap is 4-ary and typed (no container/heap: its interface boxes every event pushed and
-// popped, two allocations per event). An event's callback is either fn, or call with arg: a
-// caller that schedules the same work over and over (a node's tick) keeps one func value and
-// passes what varies as arg, instead of a fresh closure per event.
+// The heap is 4-ary, typed (container/heap boxed every event pushed and popped) and free of
+// pointers: a heap entry names its callback by a slot of calls, so moving entries costs no
+// write barrier and the garbage collector never scans the heap. A callback is either fn, or
+// call with arg: a caller that schedules the same work over and over (a node's tick, a disk
+// completion) keeps one func value and passes what varies as arg, instead of a fresh
+// closure per event.
 //
 // Invariants:
 //   - now never decreases;
 //   - every queued event has at >= now;
-//   - events is a 4-ary min-heap by (at, seq).
+//   - events is a 4-ary min-heap by (at, seq), and each of its slots is in use in calls.
 type Loop struct {
 	now    Time
 	seq    uint64
 	events []event
+	calls  []callback
+	free   []uint32 // unused slots of calls
 	// steps counts executed events, for benchmarks and budgets.
 	steps uint64
 }
@@ -66,6 +70,10 @@ type Loop struct {
 type event struct {
 	at   Time
 	seq  uint64
+	slot uint32
+}
+
+type callback struct {
 	fn   func()
 	call func(arg uint64)
 	arg  uint64
@@ -90,13 +98,13 @@ func (l *Loop) Pending() int { return len(l.events) }
 // At schedules fn to run at time at, which must not be in the past.
 func (l *Loop) At(at Time, fn func()) {
 	assert.That(fn != nil, "loop: nil event")
-	l.push(event{at: at, fn: fn})
+	l.push(at, callback{fn: fn})
 }
 
 // AtCall schedules call(arg) to run at time at, which must not be in the past.
 func (l *Loop) AtCall(at Time, call func(arg uint64), arg uint64) {
 	assert.That(call != nil, "loop: nil event")
-	l.push(event{at: at, call: call, arg: arg})
+	l.push(at, callback{call: call, arg: arg})
 }
 
 // After schedules fn to run d from now; d must not be negative.
@@ -105,11 +113,18 @@ func (l *Loop) After(d Duration, fn func()) {
 	l.At(l.now+Time(d), fn)
 }
 
-func (l *Loop) push(e event) {
-	assert.That(e.at >= l.now, "loop: event scheduled in the past")
+func (l *Loop) push(at Time, c callback) {
+	assert.That(at >= l.now, "loop: event scheduled in the past")
+	var slot uint32
+	if n := len(l.free); n > 0 {
+		slot, l.free = l.free[n-1], l.free[:n-1]
+		l.calls[slot] = c
+	} else {
+		slot = uint32(len(l.calls))
+		l.calls = append(l.calls, c)
+	}
 	l.seq++
-	e.seq = l.seq
-	l.events = append(l.events, e)
+	l.events = append(l.events, event{at: at, seq: l.seq, slot: slot})
 	l.up(len(l.events) - 1)
 }
 
@@ -121,12 +136,15 @@ func (l *Loop) Step() bool {
 	}
 	e := l.pop()
 	assert.That(e.at >= l.now, "loop: time went backwards")
+	c := l.calls[e.slot]
+	l.calls[e.slot] = callback{} // drop the callback's references
+	l.free = append(l.free, e.slot)
 	l.now = e.at
 	l.steps++
-	if e.fn != nil {
-		e.fn()
+	if c.fn != nil {
+		c.fn()
 	} else {
-		e.call(e.arg)
+		c.call(c.arg)
 	}
 	return true
 }
@@ -158,7 +176,6 @@ func (l *Loop) pop() event {
 	top := h[0]
 	last := len(h) - 1
 	h[0] = h[last]
-	h[last] = event{} // drop the callback's references
 	l.events = h[:last]
 	if last > 0 {
 		l.down(0)
