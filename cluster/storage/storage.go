@@ -271,41 +271,47 @@ type step func(next func(error))
 // sequence runs steps in order and stops at the first error. Steps issue I/O, so the stack
 // unwinds between them.
 func sequence(done func(error), steps ...step) {
-	var run func(i int)
-	run = func(i int) {
-		if i == len(steps) {
-			done(nil)
-			return
-		}
-		steps[i](func(err error) {
-			if err != nil {
-				done(err)
-				return
-			}
-			run(i + 1)
-		})
-	}
-	run(0)
+	l := &loop{n: len(steps), steps: steps, done: done}
+	l.next = l.advance
+	l.advance(nil)
 }
 
 // forEach runs body for 0..n-1 in order and stops at the first error.
 func forEach(n int, body func(i int, next func(error)), done func(error)) {
 	assert.That(n >= 0, "storage: negative loop count")
-	var run func(i int)
-	run = func(i int) {
-		if i == n {
-			done(nil)
-			return
-		}
-		body(i, func(err error) {
-			if err != nil {
-				done(err)
-				return
-			}
-			run(i + 1)
-		})
+	l := &loop{n: n, body: body, done: done}
+	l.next = l.advance
+	l.advance(nil)
+}
+
+// loop is forEach's state: one allocation and one callback for the whole loop, rather than
+// a closure per iteration (every append runs several).
+type loop struct {
+	i, n  int
+	steps []step                        // sequence's, or
+	body  func(i int, next func(error)) // forEach's
+	done  func(error)
+	next  func(error) // advance, made once
+}
+
+// advance is the callback each iteration calls exactly once: stop at an error, else run the
+// next iteration (or finish).
+func (l *loop) advance(err error) {
+	if err != nil {
+		l.done(err)
+		return
 	}
-	run(0)
+	if l.i == l.n {
+		l.done(nil)
+		return
+	}
+	i := l.i
+	l.i++
+	if l.steps != nil {
+		l.steps[i](l.next)
+		return
+	}
+	l.body(i, l.next)
 }
 
 func segmentName(k uint64) string     { return numberedName(segmentPrefix, k) }
