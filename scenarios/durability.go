@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,6 +50,17 @@ type segmentCache struct {
 	data    []byte
 	parsed  int64
 	entries []parsedEntry // ascending by offset
+	// jumps are the places where the scan found a whole entry header and stepped over the
+	// entry (every other step is one sector): with them the scan's path is known, so that
+	// bytes that change in place re-parse only what they can have changed (resync).
+	jumps []scanJump
+}
+
+// scanJump is one step of the scan over an entry at at, of size bytes; entries is how many
+// entries the scan had found before it.
+type scanJump struct {
+	at, size int64
+	entries  int
 }
 
 type parsedEntry struct {
@@ -106,9 +119,9 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 			return true
 		}
 		// Most acknowledgements name the entry just appended: parse the new tail only.
-		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
+		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 && s.parsed <= int64(len(s.data)) {
 			s.data = appendDoubling(s.data[:s.parsed], tail)
-			s.parse(d.c.ClusterID())
+			s.parse(d.c.ClusterID(), nil)
 			if _, ok := s.find(op, sum); ok {
 				return true
 			}
@@ -152,13 +165,125 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	}
 	current := disk.DurableView(name, 0, size)
 	s := d.segments[key]
-	if s == nil || int64(len(current)) < s.parsed || !bytes.Equal(current[:s.parsed], s.data[:s.parsed]) {
+	if s == nil {
 		s = &segmentCache{}
 		d.segments[key] = s
 	}
-	s.data = appendDoubling(s.data[:s.parsed], current[s.parsed:])
-	s.parse(d.c.ClusterID())
+	s.resync(current, d.c.ClusterID())
 	return s
+}
+
+// resync brings the cache to current, the segment's durable bytes, with the parse a scan of
+// current from its start would give. The engine rewrites the redundant records at the head
+// of a segment after every entry, so the parsed prefix rarely stays unchanged; but the scan
+// is a walk whose every step looks only at bytes from where it stands (a sector's header,
+// or a whole entry): the steps before the first changed byte stand, and once a new walk over
+// the changed bytes stands, past the last of them, where the old walk stood, the old walk
+// from there stands too.
+func (s *segmentCache) resync(current []byte, cluster uint64) {
+	examined := min(s.parsed, int64(len(s.data))) // the old walk looked at nothing from here on
+	compared := min(examined, int64(len(current)))
+	first, last := differences(s.data[:compared], current[:compared])
+	if int64(len(current)) < examined { // bytes the old walk looked at are gone
+		if first < 0 {
+			first = compared
+		}
+		last = math.MaxInt64
+	}
+	keep := compared
+	var old *oldWalk
+	if first >= 0 {
+		w := s.rewind(first)
+		w.after = last
+		old, keep = &w, first
+	}
+	s.data = appendDoubling(s.data[:keep], current[keep:])
+	s.parse(cluster, old)
+}
+
+// differences returns the first and last index where a and b (of equal length) differ, or
+// -1, -1.
+func differences(a, b []byte) (first, last int64) {
+	const chunk = 256
+	first, last = -1, -1
+	for at := 0; at < len(a); at += chunk {
+		end := min(at+chunk, len(a))
+		if bytes.Equal(a[at:end], b[at:end]) {
+			continue
+		}
+		for i := at; i < end; i++ {
+			if a[i] != b[i] {
+				if first < 0 {
+					first = int64(i)
+				}
+				last = int64(i)
+			}
+		}
+	}
+	return first, last
+}
+
+// oldWalk is what a rewind kept of the walk before the bytes changed: its jumps and entries
+// from where it resumes, and where it ended.
+type oldWalk struct {
+	jumps   []scanJump
+	entries []parsedEntry
+	parsed  int64
+	start   int64 // where the old walk's last dropped jump ended (0: none): sector steps from there
+	after   int64 // the last changed byte: the old walk is good only from past it
+}
+
+// rewind drops the steps of the walk that looked at byte first or later, leaves parsed at
+// the step to take again, and returns the rest of the old walk.
+func (s *segmentCache) rewind(first int64) oldWalk {
+	i := sort.Search(len(s.jumps), func(i int) bool { return s.jumps[i].at+s.jumps[i].size > first })
+	prevEnd := int64(0)
+	if i > 0 {
+		prevEnd = s.jumps[i-1].at + s.jumps[i-1].size
+	}
+	at := prevEnd + (first-prevEnd)/storage.SectorSize*storage.SectorSize // a sector step: it looks at <= 128 bytes
+	kept := len(s.entries)
+	if i < len(s.jumps) {
+		at, kept = min(at, s.jumps[i].at), s.jumps[i].entries
+	}
+	old := oldWalk{jumps: slices.Clone(s.jumps[i:]), entries: slices.Clone(s.entries[kept:]), parsed: s.parsed,
+		start: prevEnd}
+	for j := range old.jumps {
+		old.jumps[j].entries -= kept
+	}
+	s.jumps, s.entries, s.parsed = s.jumps[:i], s.entries[:kept], at
+	return old
+}
+
+// standsAt reports whether the old walk stood at at, past the changed bytes, and if so
+// returns the index of its first jump from there.
+func (w *oldWalk) standsAt(at int64) (int, bool) {
+	if at <= w.after || at > w.parsed {
+		return 0, false
+	}
+	i := sort.Search(len(w.jumps), func(i int) bool { return w.jumps[i].at+w.jumps[i].size > at })
+	if i < len(w.jumps) && w.jumps[i].at <= at {
+		return i, w.jumps[i].at == at
+	}
+	prevEnd := w.start
+	if i > 0 {
+		prevEnd = w.jumps[i-1].at + w.jumps[i-1].size
+	}
+	return i, (at-prevEnd)%storage.SectorSize == 0
+}
+
+// splice takes the old walk from its jump i on: the scan stands where it stood.
+func (s *segmentCache) splice(w *oldWalk, i int) {
+	base := len(s.entries)
+	first := len(w.entries)
+	if i < len(w.jumps) {
+		first = w.jumps[i].entries
+	}
+	for _, j := range w.jumps[i:] {
+		j.entries += base - first
+		s.jumps = append(s.jumps, j)
+	}
+	s.entries = append(s.entries, w.entries[first:]...)
 }
 
 // appendDoubling is append(dst, src...) that at least doubles the capacity when it must
@@ -173,13 +298,21 @@ func appendDoubling(dst, src []byte) []byte {
 	return append(dst, src...)
 }
 
-// parse scans data from parsed for entries, sector by sector.
-func (s *segmentCache) parse(cluster uint64) {
+// parse scans data from parsed for entries, sector by sector. With old, the walk a rewind
+// kept, it takes the old walk up again as soon as it stands where that one stood.
+func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 	// Entry headers carry this magic at byte 48 (storage/entry.go): a cheap filter before
 	// the header checksum.
 	const entryMagic = 0x31474f4c52504f56
 	at := s.parsed
 	for at+storage.HeaderSize <= int64(len(s.data)) {
+		if old != nil {
+			if i, ok := old.standsAt(at); ok {
+				s.splice(old, i)
+				at, old = old.parsed, nil
+				continue
+			}
+		}
 		b := s.data[at:]
 		if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
 			at += storage.SectorSize
@@ -193,6 +326,7 @@ func (s *segmentCache) parse(cluster uint64) {
 		if at+h.Size() > int64(len(s.data)) {
 			break // the durable file ends inside the entry: parse it once it is whole
 		}
+		s.jumps = append(s.jumps, scanJump{at: at, size: h.Size(), entries: len(s.entries)})
 		_, body, err := storage.DecodeEntry(b[:h.Size()])
 		if h.BodySize < vsr.HeaderSize {
 			at += h.Size()
