@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"os"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -38,6 +40,10 @@ func BenchmarkScenarios(b *testing.B) {
 }
 
 func benchmarkScenario(b *testing.B, scenario Scenario, unchecked bool) {
+	// The collector setting the vopr binary runs with (cmd/vopr/gc.go), unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	var simNs int64
