@@ -463,7 +463,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.sectorCopies(first, count),
+	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(first, count, offset, data),
 		under: f.displace(first, count)}
 	if target >= 0 {
 		w.faults = d.misdirect(name, f, &w, target, old)
@@ -692,6 +692,25 @@ func (f *diskFile) sectorCopies(first, count int64) [][]byte {
 		lo := min(int64(i)*storage.SectorSize, int64(len(all)))
 		hi := min(lo+storage.SectorSize, int64(len(all)))
 		out[i] = all[lo:hi:hi]
+	}
+	return out
+}
+
+// writtenImages returns the post-write images of count sectors from first, after data was
+// written at offset: the sectors data covers whole are pieces of data itself (the write's
+// own copy, never mutated: no second copy of a large write), the others copies of the file's
+// bytes, clipped to its end, as sectorCopies makes them.
+func (f *diskFile) writtenImages(first, count, offset int64, data []byte) [][]byte {
+	out := make([][]byte, count)
+	end := offset + int64(len(data))
+	for i := range out {
+		start := (first + int64(i)) * storage.SectorSize
+		if start >= offset && start+storage.SectorSize <= end {
+			lo := start - offset
+			out[i] = data[lo : lo+storage.SectorSize : lo+storage.SectorSize]
+			continue
+		}
+		out[i] = f.sectorCopies(first+int64(i), 1)[0]
 	}
 	return out
 }

@@ -378,7 +378,11 @@ func (m *Machine) position(key string) (int, bool) {
 // then the checksum of everything before it. Equal states give equal bytes.
 func (m *Machine) Snapshot() []byte {
 	assert.That(len(m.order) == len(m.data), "kv: key order out of step with the map")
-	b := make([]byte, 0, snapshotHeaderSize+len(m.order)*16)
+	size := snapshotHeaderSize + len(checksum.Sum{})
+	for _, p := range m.order {
+		size += 2 + len(p.key) + 4 + len(p.value)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, snapshotMagic...)
 	b = binary.LittleEndian.AppendUint32(b, m.release)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(m.order)))
@@ -392,6 +396,9 @@ func (m *Machine) Snapshot() []byte {
 	sum := checksum.Of(b)
 	b = append(b, sum[:]...)
 	assert.That(len(b) <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
+	// The digest of this state is at hand: a checkpoint asks for both, and building the
+	// snapshot costs far more than hashing it.
+	m.digest, m.digestValid = checksum.Of(b), true
 	return b
 }
 
