@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"vopr/cluster/client"
 	"vopr/cluster/kv"
@@ -190,7 +191,9 @@ func (l *closedLoop) kick(i int) {
 }
 
 func (l *closedLoop) submit(i int) {
-	op := kv.Op{Kind: kv.KindPut, Key: fmt.Sprintf("k%d", l.workload.IntN(1024)), Value: fmt.Sprintf("c%d.%d", i, l.workload.Uint32())}
+	key := "k" + strconv.Itoa(l.workload.IntN(1024)) // drawn before the value, as ever
+	value := "c" + strconv.Itoa(i) + "." + strconv.FormatUint(uint64(l.workload.Uint32()), 10)
+	op := kv.Op{Kind: kv.KindPut, Key: key, Value: value}
 	start := l.c.Loop.Now()
 	l.c.Client(i).Submit(kv.EncodeOp(op), func(r client.Result) {
 		if r.Outcome == client.OK && l.measuring && start >= l.from {
