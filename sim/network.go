@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/zeebo/xxh3"
+
 	"vopr/internal/assert"
 )
 
@@ -561,15 +563,8 @@ func (n *Network) SetOptions(opts NetworkOptions) error {
 	return nil
 }
 
-// contentHash is FNV-1a over the bytes with a finaliser: cheap, and enough for a fingerprint.
-func contentHash(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return mix64(h ^ uint64(len(b)))
-}
+// contentHash is XXH3-64 of the bytes: cheap, and enough for a fingerprint.
+func contentHash(b []byte) uint64 { return xxh3.Hash(b) }
 
 // packetQueue is a min-heap of packets by (readyAt, seq).
 type packetQueue []*packet
