@@ -19,7 +19,11 @@ import (
 //     prepares created in LV above that op; an older-view entry beyond LV's start op, or one
 //     that differs from LV's, could be chosen and committed by a later view change in place
 //     of LV's. Entries of views newer than LV are allowed: the next view's prepares may land
-//     before the log_view naming them.
+//     before the log_view naming them. So is an older-view entry that a newer view's log
+//     holds at that op (its primary's first start_view): a replica installing that log
+//     rewrites its disk from the first op that changed before it can persist the newer log
+//     view (the log view waits for every body), and a newer view's log holds every op
+//     committed before it, so that entry cannot take a committed op's place.
 //   - Nothing missing: while the replica is normal in LV (and its superblock's view is LV
 //     too: a replica moving on truncates before it persists the new view), and at the
 //     instant it crashes from normal in LV, every op of LV's log from above its durable checkpoint and its
@@ -117,6 +121,21 @@ func (l *logViewDurable) ofView(lv uint32, op uint64) (sum checksum.Sum, present
 	return checksum.Sum{}, false, false
 }
 
+// inNewerLog reports whether the log some view newer than lv started with holds prepare sum
+// at op.
+func (l *logViewDurable) inNewerLog(lv uint32, op uint64, sum checksum.Sum) bool {
+	for v, start := range l.views {
+		if v <= lv || op > start.op {
+			continue
+		}
+		i := sort.Search(len(start.entries), func(i int) bool { return start.entries[i].Op >= op })
+		if i < len(start.entries) && start.entries[i].Op == op && start.entries[i].Checksum == sum {
+			return true
+		}
+	}
+	return false
+}
+
 // check holds a replica's disk image to the log its durable log_view names; ops missing
 // from op excused on are explained by simulator damage (see damage).
 func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excused uint64) *Violation {
@@ -129,7 +148,7 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 		return violation(NameLogViewDurable, replica, op, lv, atNs, format, args...)
 	}
 	for _, e := range image.Entries {
-		if e.View >= lv {
+		if e.View >= lv || l.inNewerLog(lv, e.Op, e.Prepare) {
 			continue
 		}
 		want, present, known := l.ofView(lv, e.Op)

@@ -56,6 +56,25 @@ func TestLogViewDurableFiresOnAStaleEntry(t *testing.T) {
 	requireViolation(t, s.Violation(), NameLogViewDurable, 1, 3, 2, 30*ms)
 }
 
+// TestLogViewDurablePassesANewerLogsEntries: replica 1's superblock still names log_view 2
+// while it rewrites its disk with view 3's log, whose op 3 is an older prepare than view 2's
+// (view 3's primary chose another log): not stale, but the only such entry allowed.
+func TestLogViewDurablePassesANewerLogsEntries(t *testing.T) {
+	s, disks := viewTwo(t)
+	disks.images[1].LogView = 2
+	log := []PrepareRef{{Op: 1, View: 1, Checksum: sum("p1")}, {Op: 2, View: 1, Checksum: sum("p2")},
+		{Op: 3, View: 0, Checksum: sum("old3")}}
+	s.OnStartView(20*ms, 3, 3, log)
+	disks.images[1].Entries[2] = DurableEntry{Op: 3, Prepare: sum("old3"), View: 0, Intact: true}
+	disks.images[1].Entries = disks.images[1].Entries[:3]
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	require.Nil(t, s.Violation())
+	// Another old prepare at op 3, in no log: stale.
+	disks.images[1].Entries[2].Prepare = sum("older3")
+	s.OnEvent(40*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	requireViolation(t, s.Violation(), NameLogViewDurable, 1, 3, 2, 40*ms)
+}
+
 // TestLogViewDurableFiresOnAMissingOpAtACrash: replica 1 crashed normal in view 2, whose
 // log_view its superblock names, but op 3 of the log it entered the view with is not on
 // its disk (the log_view was persisted before the log).
