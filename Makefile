@@ -4,7 +4,7 @@
 GO ?= go
 VOPR := bin/vopr
 
-.PHONY: vopr build test bench bench-micro bench-compare hash-compare soak gate lint fuzz clean
+.PHONY: vopr build test bench bench-micro bench-compare hash-compare soak gate mutants lint fuzz clean
 
 ## vopr: build and run the main job (every scenario on a few seeds; summary table)
 vopr: build
@@ -56,6 +56,14 @@ soak: build
 ## performance thresholds; writes bin/gate-junit.xml and bin/gate.json; about a minute)
 gate: build
 	./$(VOPR) gate --config gate/staging.yaml
+
+## mutants: the mutation campaign (long; not part of test): every mutant of
+## internal/mutants/catalog*.yaml alone against MUTANT_SEEDS swarm seeds (or its own scenarios);
+## writes bin/mutants.md and bin/mutants.json. MUTANTS=id1,id2 runs a subset.
+MUTANT_SEEDS ?= 300
+MUTANT_JOBS ?= 2
+mutants:
+	MUTANTS="$(MUTANTS)" $(GO) run ./cmd/vopr-mutate run --seeds $(MUTANT_SEEDS) --jobs $(MUTANT_JOBS) --out bin/mutants
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 1m)
 FUZZTIME ?= 1m

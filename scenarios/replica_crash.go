@@ -248,7 +248,9 @@ func (run *replicaCrashRun) optionB() (Outcome, string) {
 // its inspection says exists down to the first.
 func (run *replicaCrashRun) pickSector(in vsr.Inspection, pick uint64) (string, int64, bool) {
 	disk := run.c.Nodes[run.victim].Disk
-	for k := int64(in.Op / vsr.CheckpointInterval); k >= 0; k-- {
+	// From the segment after op's (a replica past op on disk) down: compaction removes the
+	// segments below the newest checkpoint, so op's own segment may be gone.
+	for k := int64(in.Op/vsr.CheckpointInterval) + 1; k >= 0; k-- {
 		name := fmt.Sprintf("log-%016x", k)
 		size, err := disk.Size(name)
 		if err != nil || size < storage.SectorSize {
@@ -256,6 +258,12 @@ func (run *replicaCrashRun) pickSector(in vsr.Inspection, pick uint64) (string, 
 		}
 		sectors := size / storage.SectorSize
 		return name, int64(pick%uint64(sectors)) * storage.SectorSize, true
+	}
+	// No log entries past the checkpoint (a replica that state-synced and stopped at once, as
+	// in seed 206): the durable state is the checkpoint, so rot that.
+	name := fmt.Sprintf("checkpoint-%016x", in.CheckpointOp)
+	if size, err := disk.Size(name); err == nil && size >= storage.SectorSize {
+		return name, int64(pick%uint64(size/storage.SectorSize)) * storage.SectorSize, true
 	}
 	return "", 0, false
 }

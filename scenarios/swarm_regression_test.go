@@ -35,6 +35,14 @@ var aimedRegressionSeeds = map[uint64]string{
 	215: "replicas whose damaged tails recovered as torn (op 51 came back as 9, 22 and 36) formed a do_view_change quorum on a 22-op log: an acknowledged write lost",
 	412: "correlated damage of a replica's tail (ops 46-50) while the other intact holder was down: recovered as torn, op 47 lost in view 6",
 	427: "a head op prepared by one replica only, its one copy corrupt, the others holding only its header: view changes forever",
+	// The 5,000-seed campaign of issue 11 (first seed 20261203, from the date).
+	20261952: "a start_view truncated a replica's disk at a faulty op of unknown identity, un-persisting its acknowledged ops above it; a crash before they were written back lost an acknowledged write",
+	20262476: "a busy primary's log view never became durable (it waited for the whole log, which kept growing), yet it counted its own vote: restarted with an older log view, its log lost the next view change and an acknowledged write with it",
+	20261812: "a committed copy dropped from a replica's disk while it was the copy acked_durable relied on (same truncation class as 20261952)",
+	20262308: "a durable log view named a log whose disk still held a stale older-view entry (before the two fixes above)",
+	20262638: "an executed op with no intact durable copy on any disk within the atlas's fault budget (before the two fixes above)",
+	20262721: "two replicas executed different prepares at op 39 (before the two fixes above)",
+	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {

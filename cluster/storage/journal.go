@@ -76,25 +76,41 @@ func (s *Storage) rewritable(e Entry) ([]byte, bool) {
 	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
 	h, err := DecodeHeader(data)
 	assert.That(err == nil, "storage: the entry just encoded does not decode")
-	want, exact := sl.chain, true
-	switch {
-	case sl.state == slotIntact || sl.known:
-		if sl.offset != offset {
+	if sl.state == slotIntact || sl.known {
+		exact := sl.state == slotIntact
+		fits := sl.end-offset == int64(len(data)) || (!exact && sl.end-offset >= int64(len(data)))
+		if sl.offset != offset || h.Chain() != sl.chain || !fits {
 			return nil, false
 		}
-		exact = sl.state == slotIntact
-	default:
-		next := s.slot(e.Op + 1)
-		if next == nil || next.state != slotIntact {
-			return nil, false // nothing names the entry: it may be another one
+		return data, true
+	}
+	return s.rewritableUnknown(e.Op, offset, data, h.Chain())
+}
+
+// rewritableUnknown decides for a damaged slot whose identity is unknown (its record is
+// damaged too). The next op's entry, if the disk still knows it (intact, or faulty with its
+// record), names this entry by its parent and starts where this one must end. If the next
+// op is unknown as well, nothing can name the entry here: it is written in place if it fits
+// the damaged region, and the chain is checked at the first known entry above, when the
+// replica writes the next op again (a different history then fails that check and
+// truncates). Truncating instead would un-persist intact later ops the replica may have
+// acknowledged (swarm seeds 20261812, 20261952). Callers that replace a suffix (a view
+// change) truncate it first: an append at or below the head is a repair.
+func (s *Storage) rewritableUnknown(op uint64, offset int64, data []byte, chain checksum.Sum) ([]byte, bool) {
+	sl, next := s.slot(op), s.slot(op+1)
+	if next == nil {
+		return nil, false // the head: nothing above it to keep
+	}
+	size := int64(len(data))
+	if next.state == slotIntact || next.known {
+		if chain != next.parent {
+			return nil, false // another entry: the ops above chain to a different one
 		}
-		want = next.parent
+		if s.segmentOf(op+1) == s.segmentOf(op) {
+			return data, next.offset-offset == size
+		}
 	}
-	fits := sl.end-offset == int64(len(data)) || (!exact && sl.end-offset >= int64(len(data)))
-	if h.Chain() != want || !fits {
-		return nil, false
-	}
-	return data, true
+	return data, sl.end-offset >= size
 }
 
 // rewrite writes a rewritable entry over its own extent and syncs it; the slot is intact

@@ -214,3 +214,51 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// TestRecordsRepairAnUnknownFaultyRunInPlace: consecutive damaged entries whose records are
+// damaged too (identity unknown), under intact later ops, are rewritten in place when the
+// replica appends again the entries the log names there: each rewrite lands at its
+// predecessor's end and must fit before the next entry the disk still knows. Truncating the
+// later ops instead would un-persist writes the replica acknowledged, and a crash before they
+// were all written back would lose them (swarm seeds 20261812, 20261952).
+func TestRecordsRepairAnUnknownFaultyRunInPlace(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		for _, op := range []uint64{9, 10, 11} {
+			scribble(d, where[op].file, where[op].offset, storage.SectorSize)
+			name, offset := recordSector(op)
+			scribble(d, name, offset, storage.SectorSize)
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{9, 10, 11}) {
+			t.Fatalf("head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+		for _, op := range []uint64{9, 10, 11} {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+			if s.Head() != 13 {
+				t.Fatalf("the repair of op %d dropped the later ops: head %d", op, s.Head())
+			}
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 13)) {
+			t.Fatalf("after the repair: faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+		}
+		// Another entry at a damaged op still replaces the suffix (a view change's choice).
+		scribble(d, where[10].file, where[10].offset, storage.SectorSize)
+		name, offset := recordSector(10)
+		scribble(d, name, offset, storage.SectorSize)
+		d.restart()
+		s, _ = d.mustOpen(t, recordOptions)
+		if err := d.append(t, s, 10, []byte("another prepare, longer than the one it replaces")); err != nil {
+			t.Fatalf("replacement: %v", err)
+		}
+		if s.Head() != 10 {
+			t.Fatalf("a different entry at op 10 kept the later ops: head %d", s.Head())
+		}
+	})
+}

@@ -34,6 +34,10 @@ type Replica struct {
 	// Invariant: logView <= view.
 	view    uint32
 	logView uint32
+	// logViewOp is op_number when the log view began (the log installed by the view change):
+	// the log view is durable once the log up to it is; ops appended after it in the same
+	// view extend that log in order.
+	logViewOp uint64
 	// op is op_number, the highest op in the log; commitMin the highest op executed;
 	// commitMax commit_number, the highest op known committed.
 	// Invariants: checkpointOp <= commitMin <= commitMax <= op.

@@ -305,7 +305,7 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		return
 	}
 	if r.isPrimary() {
-		r.countPrepareOK(op, sum, r.replica)
+		r.countOwnVotes()
 	} else {
 		r.sendPrepareOK(s.header)
 	}

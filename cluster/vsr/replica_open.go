@@ -226,9 +226,11 @@ func (r *Replica) persistState() {
 }
 
 // durableTarget is the superblock state to persist. The log view is persisted only once the
-// log it names is durable up to op_number: after a crash a replica claims its durable
-// log_view for its durable log, and a log_view ahead of the log (ops of the new view still
-// being repaired) would let a short log win a view change and lose committed ops.
+// log it names is durable up to the op where the view began (logViewOp): after a crash a
+// replica claims its durable log_view for its durable log, and a log_view ahead of the log
+// (ops of the new view still being repaired) would let a short log win a view change and
+// lose committed ops. Ops appended later in the view only extend that log, in order; waiting
+// for them too kept a busy primary's log view from ever becoming durable.
 func (r *Replica) durableTarget() storage.State {
 	st := r.stateDurable
 	st.View, st.Commit, st.Boots = r.view, r.commitMax, r.boots
@@ -239,10 +241,10 @@ func (r *Replica) durableTarget() storage.State {
 	return st
 }
 
-// logDurable reports whether every op above the checkpoint up to op_number is in the
-// engine's log.
+// logDurable reports whether every op above the checkpoint up to the op where the log view
+// began (and at most op_number) is in the engine's log.
 func (r *Replica) logDurable() bool {
-	for op := max(r.checkpointOp, r.checkpointingOp) + 1; op <= r.op; op++ {
+	for op := max(r.checkpointOp, r.checkpointingOp) + 1; op <= min(r.op, r.logViewOp); op++ {
 		s := r.log.slotOf(op)
 		if !s.present || s.header.Op != op || !s.durable {
 			return false

@@ -25,6 +25,11 @@ type seedBatch struct {
 	abandonAt time.Time
 	// stop, when not nil, ends the batch as abandonAt does when it is closed (SIGINT).
 	stop <-chan struct{}
+	// failFast stops feeding seeds at the first failure. Seeds are fed in order, so every
+	// seed below the first failure seen has started and finishes: the lowest failing seed
+	// of the results is the batch's lowest failing seed, whatever the job count (a mutation
+	// campaign's "killed at seed"). Seeds above it that had started also finish.
+	failFast bool
 }
 
 // run runs the batch and returns the finished results in seed order, and whether it was
@@ -39,6 +44,7 @@ func (b seedBatch) runCut(onResult func(scenarios.Result)) ([]scenarios.Result, 
 	seeds := make(chan uint64)
 	finished := make(chan scenarios.Result)
 	abandoned := make(chan struct{}) // closed when run stops listening
+	failed := make(chan struct{})    // closed at the first failure, with failFast
 	var wg sync.WaitGroup
 	for j := 0; j < b.jobs; j++ {
 		wg.Add(1)
@@ -61,18 +67,25 @@ func (b seedBatch) runCut(onResult func(scenarios.Result)) ([]scenarios.Result, 
 		defer close(seeds)
 		for seed, ok := b.next(); ok; seed, ok = b.next() {
 			select {
+			case <-failed:
+				return
+			default:
+			}
+			select {
 			case seeds <- seed:
 			case <-abandoned:
+				return
+			case <-failed:
 				return
 			}
 		}
 	}()
 	go func() { wg.Wait(); close(finished) }()
-	return b.collect(finished, abandoned, onResult)
+	return b.collect(finished, abandoned, failed, onResult)
 }
 
 // collect gathers results until every worker is done, abandonAt passes or stop closes.
-func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan struct{},
+func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned, failed chan struct{},
 	onResult func(scenarios.Result)) ([]scenarios.Result, bool) {
 	var timeout <-chan time.Time // nil: never fires
 	if !b.abandonAt.IsZero() {
@@ -81,6 +94,7 @@ func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan stru
 		timeout = timer.C
 	}
 	var results []scenarios.Result
+	stopped := false                           // failed is closed
 	inSeedOrder := func() []scenarios.Result { // jobs finish in any order; output must not
 		sort.Slice(results, func(i, j int) bool { return results[i].Seed < results[j].Seed })
 		return results
@@ -94,6 +108,10 @@ func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned chan stru
 			results = append(results, r)
 			if onResult != nil {
 				onResult(r)
+			}
+			if b.failFast && r.Outcome != scenarios.Pass && !stopped {
+				close(failed)
+				stopped = true
 			}
 		case <-timeout:
 			close(abandoned)

@@ -44,6 +44,7 @@ const usageText = `usage:
                                         runs each seed twice, reports the first divergent event
   vopr swarm [--scenario NAME] [--seed S] [--seeds N | --duration D] [--jobs J] [--shard I/N]
              [--ticks-max N] [--json FILE] [--junit FILE] [--mutation NAME]
+             [--fail-fast]
   vopr merge FILE... [--json FILE] [--junit FILE]
                                         join the JSON reports of a sharded campaign
   vopr gate --config FILE               staging gate: budgets, scenarios, thresholds; JUnit/JSON

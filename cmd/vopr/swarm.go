@@ -23,6 +23,7 @@ type swarmFlags struct {
 	jobs     int
 	shard    string
 	junit    string
+	failFast bool
 	// seedsGiven and durationGiven: the flags were set (0 is then an error, not a default).
 	seedsGiven, durationGiven bool
 }
@@ -74,6 +75,7 @@ func parseSwarm(args []string) (swarmFlags, report.Batch, error) {
 	fs.IntVar(&f.ticksMax, "ticks-max", 0, "tick budget per seed (0: scenario default)")
 	fs.StringVar(&f.json, "json", "", "write results as JSON to FILE")
 	fs.StringVar(&f.junit, "junit", "", "write results as JUnit XML to FILE")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "start no new seed after the first failure (seeds already running finish)")
 	f.mutationFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return f, report.Batch{}, err
@@ -199,7 +201,7 @@ func runCampaign(plan report.Batch, f swarmFlags, stdout, stderr io.Writer) ([]s
 	p.start()
 	defer p.stop()
 	batch := seedBatch{scenario: s, options: scenarios.Options{TicksMax: plan.Replay.TicksMax, Mutation: plan.Replay.Mutation},
-		jobs: f.jobs, next: swarmSeeds(plan, duration), stop: stop}
+		jobs: f.jobs, next: swarmSeeds(plan, duration), stop: stop, failFast: f.failFast}
 	results, cut := batch.runCut(func(r scenarios.Result) { p.add(stdout, r, plan.Replay) })
 	return results, cut
 }
