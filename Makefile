@@ -39,10 +39,13 @@ bench-compare:
 	$(GO) run ./internal/basecompare bench -base $(BASE) -rounds $(ROUNDS)
 
 ## hash-compare BASE=<commit>: 200 swarm seeds and 20 seeds of every scenario on BASE and the
-## working tree; every outcome, event count and trace hash must be the same
+## working tree; every outcome, event count and trace hash must be the same.
+## HASH_FLAGS=-ignore-hash compares outcomes and event counts only (across a deliberate
+## trace-hash change); -swarm-seeds N, -seeds N and -jobs N go there too.
+HASH_FLAGS ?=
 hash-compare:
-	@test -n "$(BASE)" || (echo "usage: make hash-compare BASE=<commit>"; exit 64)
-	$(GO) run ./internal/basecompare hashes -base $(BASE)
+	@test -n "$(BASE)" || (echo "usage: make hash-compare BASE=<commit> [HASH_FLAGS=-ignore-hash]"; exit 64)
+	$(GO) run ./internal/basecompare hashes -base $(BASE) $(HASH_FLAGS)
 
 ## soak: a long campaign: 2000 swarm seeds, 200 seeds of every other scenario, determinism
 soak: build
