@@ -33,10 +33,12 @@ bench-micro:
 
 ## bench-compare BASE=<commit>: build BASE and the working tree, run both on the same seeds,
 ## interleaved, for ROUNDS rounds; ratios HEAD/BASE (min/median/max) per workload
+## BENCH_FLAGS: e.g. -scenarios swarm,performance -swarm-seeds 10 -seeds 4
 ROUNDS ?= 5
+BENCH_FLAGS ?=
 bench-compare:
-	@test -n "$(BASE)" || (echo "usage: make bench-compare BASE=<commit> [ROUNDS=5]"; exit 64)
-	$(GO) run ./internal/basecompare bench -base $(BASE) -rounds $(ROUNDS)
+	@test -n "$(BASE)" || (echo "usage: make bench-compare BASE=<commit> [ROUNDS=5] [BENCH_FLAGS=...]"; exit 64)
+	$(GO) run ./internal/basecompare bench -base $(BASE) -rounds $(ROUNDS) $(BENCH_FLAGS)
 
 ## hash-compare BASE=<commit>: 200 swarm seeds and 20 seeds of every scenario on BASE and the
 ## working tree; every outcome, event count and trace hash must be the same.
