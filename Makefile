@@ -4,7 +4,7 @@
 GO ?= go
 VOPR := bin/vopr
 
-.PHONY: vopr build test bench soak gate mutants lint fuzz clean
+.PHONY: vopr build test bench bench-micro bench-compare hash-compare soak gate mutants lint fuzz clean
 
 ## vopr: build and run the main job (every scenario on a few seeds; summary table)
 vopr: build
@@ -20,9 +20,34 @@ test:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags vopr_mutants -run Mutants ./scenarios/ ./cmd/vopr/
 
-## bench: benchmarks (events/s, simulated time per wall second, allocations)
+## bench: the simulator's speed table: the swarm (checkers on and off), the performance
+## scenario and each runbook scenario: simulated seconds per wall second, seeds per second,
+## allocations per simulated second (BENCHTIME per row, default 3s)
+BENCHTIME ?= 3s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./sim/ ./cluster/... ./scenarios/...
+	$(GO) test -run '^$$' -bench '^BenchmarkScenarios$$' -benchtime $(BENCHTIME) -count=1 ./scenarios/
+
+## bench-micro: the component benchmarks (loop, network, disk, storage), 3 runs each
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./sim/ ./cluster/...
+
+## bench-compare BASE=<commit>: build BASE and the working tree, run both on the same seeds,
+## interleaved, for ROUNDS rounds; ratios HEAD/BASE (min/median/max) per workload
+## BENCH_FLAGS: e.g. -scenarios swarm,performance -swarm-seeds 10 -seeds 4
+ROUNDS ?= 5
+BENCH_FLAGS ?=
+bench-compare:
+	@test -n "$(BASE)" || (echo "usage: make bench-compare BASE=<commit> [ROUNDS=5] [BENCH_FLAGS=...]"; exit 64)
+	$(GO) run ./internal/basecompare bench -base $(BASE) -rounds $(ROUNDS) $(BENCH_FLAGS)
+
+## hash-compare BASE=<commit>: 200 swarm seeds and 20 seeds of every scenario on BASE and the
+## working tree; every outcome, event count and trace hash must be the same.
+## HASH_FLAGS=-ignore-hash compares outcomes and event counts only (across a deliberate
+## trace-hash change); -swarm-seeds N, -seeds N and -jobs N go there too.
+HASH_FLAGS ?=
+hash-compare:
+	@test -n "$(BASE)" || (echo "usage: make hash-compare BASE=<commit> [HASH_FLAGS=-ignore-hash]"; exit 64)
+	$(GO) run ./internal/basecompare hashes -base $(BASE) $(HASH_FLAGS)
 
 ## soak: a long campaign: 2000 swarm seeds, 200 seeds of every other scenario, determinism
 soak: build

@@ -243,7 +243,7 @@ func (n *Nemesis) unsynced(c *sim.Cluster, i int) bool {
 	name := segmentName(n.segmentHigh)
 	disk := c.Nodes[i].Disk
 	size, err := disk.Size(name)
-	return err == nil && size > int64(len(disk.Durable(name)))
+	return err == nil && size > disk.DurableSize(name)
 }
 
 // mayTakeDown lists the replicas the nemesis may make unavailable now: none if the atlas's

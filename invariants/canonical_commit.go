@@ -1,6 +1,8 @@
 package invariants
 
 import (
+	"fmt"
+
 	"vopr/cluster/checksum"
 	"vopr/cluster/vsr"
 )
@@ -77,8 +79,8 @@ func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
 	executed := digestOf(e.Prepare)
 	if first, ok := c.canon.get(e.Op); !ok {
 		if made, ok := c.createdAs(e); ok && made.digest != executed {
-			return fail("executed prepare %s at op %d, but its bytes (digest %x) are not those its primary %d created in view %d at %s (digest %x)",
-				short(e.Checksum), e.Op, executed[:8], made.replica, made.view, formatNs(made.atNs), made.digest[:8])
+			return fail("executed prepare %s at op %d, but its bytes (digest %s) are not those its primary %d created in view %d at %s (digest %s)",
+				short(e.Checksum), e.Op, hex8(executed), made.replica, made.view, formatNs(made.atNs), hex8(made.digest))
 		}
 		c.canon.put(e.Op, commitRecord{sum: e.Checksum, digest: executed, timestamp: e.Timestamp,
 			replica: e.Replica, view: e.View, atNs: atNs})
@@ -87,8 +89,8 @@ func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
 		return fail("executed prepare %s at op %d, but replica %d executed prepare %s there (view %d, at %s)",
 			short(e.Checksum), e.Op, first.replica, short(first.sum), first.view, formatNs(first.atNs))
 	} else if first.digest != executed {
-		return fail("executed prepare %s at op %d with bytes of digest %x, but replica %d executed it with digest %x (view %d, at %s): the header's checksum claims bytes that differ",
-			short(e.Checksum), e.Op, executed[:8], first.replica, first.digest[:8], first.view, formatNs(first.atNs))
+		return fail("executed prepare %s at op %d with bytes of digest %s, but replica %d executed it with digest %s (view %d, at %s): the header's checksum claims bytes that differ",
+			short(e.Checksum), e.Op, hex8(executed), first.replica, hex8(first.digest), first.view, formatNs(first.atNs))
 	}
 	x := c.executor(e.Replica)
 	switch {
@@ -164,3 +166,7 @@ func (c *canonicalCommit) crash(replica int) {
 	x := c.executor(replica)
 	x.known, x.crashed = false, true
 }
+
+// hex8 prints a digest's first 8 bytes in hex. Taking the digest by value keeps the
+// caller's digests on its stack (slicing them there made them escape on every commit).
+func hex8(d digest) string { return fmt.Sprintf("%x", d[:8]) }

@@ -30,6 +30,21 @@ type viewTrack struct {
 
 type viewMonotonic struct {
 	replicas []viewTrack
+	// reported names each event kind in a message ("reported KIND in"), made once per kind
+	// rather than on every event.
+	reported map[vsr.EventKind]string
+}
+
+func (m *viewMonotonic) reportedIn(kind vsr.EventKind) string {
+	what, ok := m.reported[kind]
+	if !ok {
+		if m.reported == nil {
+			m.reported = map[vsr.EventKind]string{}
+		}
+		what = "reported " + kind.String() + " in"
+		m.reported[kind] = what
+	}
+	return what
 }
 
 func (m *viewMonotonic) track(replica int) *viewTrack {
@@ -69,7 +84,7 @@ func (m *viewMonotonic) event(atNs int64, e vsr.Event) *Violation {
 	if e.Kind == vsr.EventStatus && !m.track(e.Replica).live && e.View == 0 {
 		return nil // "stopped: open failed": the replica never read its view
 	}
-	if v := m.observe(atNs, e.Replica, e.Op, e.View, "reported "+e.Kind.String()+" in"); v != nil {
+	if v := m.observe(atNs, e.Replica, e.Op, e.View, m.reportedIn(e.Kind)); v != nil {
 		return v
 	}
 	if e.Kind == vsr.EventRecovered {

@@ -2,11 +2,14 @@ package scenarios
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/zeebo/xxh3"
 
 	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
@@ -47,6 +50,17 @@ type segmentCache struct {
 	data    []byte
 	parsed  int64
 	entries []parsedEntry // ascending by offset
+	// jumps are the places where the scan found a whole entry header and stepped over the
+	// entry (every other step is one sector): with them the scan's path is known, so that
+	// bytes that change in place re-parse only what they can have changed (resync).
+	jumps []scanJump
+}
+
+// scanJump is one step of the scan over an entry at at, of size bytes; entries is how many
+// entries the scan had found before it.
+type scanJump struct {
+	at, size int64
+	entries  int
 }
 
 type parsedEntry struct {
@@ -61,7 +75,18 @@ func newDurableDisks(c *sim.Cluster) *durableDisks {
 	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{}}
 }
 
-func segmentName(index uint64) string { return fmt.Sprintf("log-%016x", index) }
+// segmentName is "log-" and the index in 16 hex digits (the engine's naming, written out
+// here rather than shared; without fmt, as it runs on every acknowledgement).
+func segmentName(index uint64) string {
+	const digits = "0123456789abcdef"
+	var b [4 + 16]byte
+	copy(b[:], "log-")
+	for i := len(b) - 1; i >= 4; i-- {
+		b[i] = digits[index&0xf]
+		index >>= 4
+	}
+	return string(b[:])
+}
 
 // segmentOf is the segment holding op: the replica runs its engine with CheckpointInterval
 // entries per segment (vsr.Replica's storage options).
@@ -89,14 +114,14 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 	name := segmentName(key.index)
 	s := d.segments[key]
 	if s != nil {
-		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableRange(name, e.offset, e.size),
+		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
 			s.data[e.offset:e.offset+e.size]) {
 			return true
 		}
 		// Most acknowledgements name the entry just appended: parse the new tail only.
-		if tail := disk.DurableRange(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
-			s.data = append(s.data[:s.parsed], tail...)
-			s.parse(d.c.ClusterID())
+		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 && s.parsed <= int64(len(s.data)) {
+			s.data = appendDoubling(s.data[:s.parsed], tail)
+			s.parse(d.c.ClusterID(), nil)
 			if _, ok := s.find(op, sum); ok {
 				return true
 			}
@@ -127,31 +152,167 @@ func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEn
 }
 
 // refresh brings a segment's cache to its durable bytes (nil if the file does not exist),
-// parsing only what was appended when the parsed prefix is unchanged.
+// parsing only what was appended when the parsed prefix is unchanged. It compares the
+// disk's bytes in place and copies only what is new to the cache.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	key := segmentKey{replica, index}
-	current := d.c.Nodes[replica].Disk.Durable(segmentName(index))
-	if current == nil {
+	name := segmentName(index)
+	disk := d.c.Nodes[replica].Disk
+	size := disk.DurableSize(name)
+	if size < 0 {
 		delete(d.segments, key)
 		return nil
 	}
+	current := disk.DurableView(name, 0, size)
 	s := d.segments[key]
-	if s == nil || int64(len(current)) < s.parsed || !bytes.Equal(current[:s.parsed], s.data[:s.parsed]) {
+	if s == nil {
 		s = &segmentCache{}
 		d.segments[key] = s
 	}
-	s.data = current
-	s.parse(d.c.ClusterID())
+	s.resync(current, d.c.ClusterID())
 	return s
 }
 
-// parse scans data from parsed for entries, sector by sector.
-func (s *segmentCache) parse(cluster uint64) {
+// resync brings the cache to current, the segment's durable bytes, with the parse a scan of
+// current from its start would give. The engine rewrites the redundant records at the head
+// of a segment after every entry, so the parsed prefix rarely stays unchanged; but the scan
+// is a walk whose every step looks only at bytes from where it stands (a sector's header,
+// or a whole entry): the steps before the first changed byte stand, and once a new walk over
+// the changed bytes stands, past the last of them, where the old walk stood, the old walk
+// from there stands too.
+func (s *segmentCache) resync(current []byte, cluster uint64) {
+	examined := min(s.parsed, int64(len(s.data))) // the old walk looked at nothing from here on
+	compared := min(examined, int64(len(current)))
+	first, last := differences(s.data[:compared], current[:compared])
+	if int64(len(current)) < examined { // bytes the old walk looked at are gone
+		if first < 0 {
+			first = compared
+		}
+		last = math.MaxInt64
+	}
+	keep := compared
+	var old *oldWalk
+	if first >= 0 {
+		w := s.rewind(first)
+		w.after = last
+		old, keep = &w, first
+	}
+	s.data = appendDoubling(s.data[:keep], current[keep:])
+	s.parse(cluster, old)
+}
+
+// differences returns the first and last index where a and b (of equal length) differ, or
+// -1, -1.
+func differences(a, b []byte) (first, last int64) {
+	const chunk = 256
+	first, last = -1, -1
+	for at := 0; at < len(a); at += chunk {
+		end := min(at+chunk, len(a))
+		if bytes.Equal(a[at:end], b[at:end]) {
+			continue
+		}
+		for i := at; i < end; i++ {
+			if a[i] != b[i] {
+				if first < 0 {
+					first = int64(i)
+				}
+				last = int64(i)
+			}
+		}
+	}
+	return first, last
+}
+
+// oldWalk is what a rewind kept of the walk before the bytes changed: its jumps and entries
+// from where it resumes, and where it ended.
+type oldWalk struct {
+	jumps   []scanJump
+	entries []parsedEntry
+	parsed  int64
+	start   int64 // where the old walk's last dropped jump ended (0: none): sector steps from there
+	after   int64 // the last changed byte: the old walk is good only from past it
+}
+
+// rewind drops the steps of the walk that looked at byte first or later, leaves parsed at
+// the step to take again, and returns the rest of the old walk.
+func (s *segmentCache) rewind(first int64) oldWalk {
+	i := sort.Search(len(s.jumps), func(i int) bool { return s.jumps[i].at+s.jumps[i].size > first })
+	prevEnd := int64(0)
+	if i > 0 {
+		prevEnd = s.jumps[i-1].at + s.jumps[i-1].size
+	}
+	at := prevEnd + (first-prevEnd)/storage.SectorSize*storage.SectorSize // a sector step: it looks at <= 128 bytes
+	kept := len(s.entries)
+	if i < len(s.jumps) {
+		at, kept = min(at, s.jumps[i].at), s.jumps[i].entries
+	}
+	old := oldWalk{jumps: slices.Clone(s.jumps[i:]), entries: slices.Clone(s.entries[kept:]), parsed: s.parsed,
+		start: prevEnd}
+	for j := range old.jumps {
+		old.jumps[j].entries -= kept
+	}
+	s.jumps, s.entries, s.parsed = s.jumps[:i], s.entries[:kept], at
+	return old
+}
+
+// standsAt reports whether the old walk stood at at, past the changed bytes, and if so
+// returns the index of its first jump from there.
+func (w *oldWalk) standsAt(at int64) (int, bool) {
+	if at <= w.after || at > w.parsed {
+		return 0, false
+	}
+	i := sort.Search(len(w.jumps), func(i int) bool { return w.jumps[i].at+w.jumps[i].size > at })
+	if i < len(w.jumps) && w.jumps[i].at <= at {
+		return i, w.jumps[i].at == at
+	}
+	prevEnd := w.start
+	if i > 0 {
+		prevEnd = w.jumps[i-1].at + w.jumps[i-1].size
+	}
+	return i, (at-prevEnd)%storage.SectorSize == 0
+}
+
+// splice takes the old walk from its jump i on: the scan stands where it stood.
+func (s *segmentCache) splice(w *oldWalk, i int) {
+	base := len(s.entries)
+	first := len(w.entries)
+	if i < len(w.jumps) {
+		first = w.jumps[i].entries
+	}
+	for _, j := range w.jumps[i:] {
+		j.entries += base - first
+		s.jumps = append(s.jumps, j)
+	}
+	s.entries = append(s.entries, w.entries[first:]...)
+}
+
+// appendDoubling is append(dst, src...) that at least doubles the capacity when it must
+// grow: a segment's cache grows an entry at a time, and append's gentler growth for large
+// slices copied the segment over and over.
+func appendDoubling(dst, src []byte) []byte {
+	if need := len(dst) + len(src); need > cap(dst) {
+		grown := make([]byte, len(dst), max(need, 2*cap(dst)))
+		copy(grown, dst)
+		dst = grown
+	}
+	return append(dst, src...)
+}
+
+// parse scans data from parsed for entries, sector by sector. With old, the walk a rewind
+// kept, it takes the old walk up again as soon as it stands where that one stood.
+func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 	// Entry headers carry this magic at byte 48 (storage/entry.go): a cheap filter before
 	// the header checksum.
 	const entryMagic = 0x31474f4c52504f56
 	at := s.parsed
 	for at+storage.HeaderSize <= int64(len(s.data)) {
+		if old != nil {
+			if i, ok := old.standsAt(at); ok {
+				s.splice(old, i)
+				at, old = old.parsed, nil
+				continue
+			}
+		}
 		b := s.data[at:]
 		if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
 			at += storage.SectorSize
@@ -165,6 +326,7 @@ func (s *segmentCache) parse(cluster uint64) {
 		if at+h.Size() > int64(len(s.data)) {
 			break // the durable file ends inside the entry: parse it once it is whole
 		}
+		s.jumps = append(s.jumps, scanJump{at: at, size: h.Size(), entries: len(s.entries)})
 		_, body, err := storage.DecodeEntry(b[:h.Size()])
 		if h.BodySize < vsr.HeaderSize {
 			at += h.Size()
@@ -249,7 +411,7 @@ func faultIn(offsets []int64, offset, size int64) bool {
 
 // The superblock file: 4 copies of one sector, each (storage/superblock.go)
 //
-//	0 checksum [16] of bytes [16:512) (SHA-256, first 16 bytes)   16 magic u64
+//	0 checksum [16] of bytes [16:512) (XXH3-128, big-endian)   16 magic u64
 //	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   64 View u32   68 LogView u32
 //
 // decoded here independently of the engine; the newest intact copy (highest sequence) is
@@ -273,8 +435,8 @@ func readSuperblock(file []byte) durableSuperblock {
 	le := binary.LittleEndian
 	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
 		c := file[at : at+superblockCopySize]
-		sum := sha256.Sum256(c[16:])
-		if !bytes.Equal(sum[:16], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
+		sum := xxh3.Hash128(c[16:]).Bytes()
+		if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
 			continue
 		}
 		if sequence := le.Uint64(c[24:]); !best.ok || sequence > best.sequence {

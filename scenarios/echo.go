@@ -116,7 +116,7 @@ func runEcho(o Options) Result {
 	pongsBefore := echoPongs(actors)
 	w.Loop.RunUntil(w.Loop.Now() + sim.Time(ticks-faultTicks)*sim.Time(sim.TickInterval))
 	r := Result{Scenario: "echo", Seed: o.Seed, Params: p.String(), TraceHash: w.Trace.Hash(),
-		Events: w.Trace.Count(), SimTime: w.Loop.Now(), Trace: w.Trace, Counters: echoCounters(w, actors)}
+		Events: w.Trace.Count(), SimTime: w.Loop.Now(), Trace: w.Trace.Detach(), Counters: echoCounters(w, actors)}
 	if failures := w.Failures(); len(failures) > 0 {
 		r.Outcome, r.Reason = Correctness, fmt.Sprintf("node %d fail-stopped at %s: %s", failures[0].Node, failures[0].At, failures[0].Message)
 	} else if echoPongs(actors) == pongsBefore && p.nodes > 1 {

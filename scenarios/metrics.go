@@ -263,7 +263,8 @@ func (m *Monitor) sample(now sim.Time) Sample {
 		rs := ReplicaSample{Status: st.Status, Role: st.Role, CommitMin: st.CommitMin, Commit: st.Commit, LagMs: -1,
 			DiskUsagePct: c.Nodes[i].Disk.Usage().Percent()}
 		if r := c.Replica(i); r != nil && st.Status != StatusUnreachable {
-			in := r.Inspect()
+			in := r.InspectState()
+			in.DiskUsagePct = r.DiskUsagePct() // the compactable bytes are not sampled
 			if r != m.procs[i] {
 				m.baseViews[i] += m.lastViews[i]
 				m.procs[i], m.lastViews[i] = r, 0

@@ -113,10 +113,10 @@ func replicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	if r == nil || c.Nodes[i].Status() != sim.NodeUp {
 		return ReplicaStatusReport{Replica: i, Status: StatusUnreachable}
 	}
-	in := r.Inspect()
+	in := r.InspectState() // not the compactable bytes, which the status does not show
 	return ReplicaStatusReport{Replica: i, Status: in.Status.String(), Role: in.Role.String(), View: in.View,
 		Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
-		DiskUsagePct: in.DiskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated}
+		DiskUsagePct: r.DiskUsagePct(), DiskFull: in.DiskFull, Isolated: in.Isolated}
 }
 
 // ClusterStatus asks every replica for its status.

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"vopr/cluster/client"
 	"vopr/cluster/kv"
@@ -86,7 +87,7 @@ func runPerformance(o Options) Result {
 	var reports []performanceReport
 	for _, batch := range []int{1, p.batchMax} {
 		report, c, violation := performanceRun(o, p.clients, batch)
-		r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), r.SimTime+c.Loop.Now(), c.Trace
+		r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), r.SimTime+c.Loop.Now(), c.Trace.Detach()
 		if violation != "" {
 			r.Outcome, r.Reason = Correctness, violation
 			return r
@@ -151,7 +152,7 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 	load.measuring = false
 	for i := 0; i < 3; i++ {
 		if rep := c.Replica(i); rep != nil {
-			suite.OnInspect(int64(c.Loop.Now()), i, rep.Inspect())
+			suite.OnInspect(int64(c.Loop.Now()), i, rep.InspectState())
 		}
 	}
 	if v := suite.Violation(); v != nil {
@@ -190,7 +191,9 @@ func (l *closedLoop) kick(i int) {
 }
 
 func (l *closedLoop) submit(i int) {
-	op := kv.Op{Kind: kv.KindPut, Key: fmt.Sprintf("k%d", l.workload.IntN(1024)), Value: fmt.Sprintf("c%d.%d", i, l.workload.Uint32())}
+	key := "k" + strconv.Itoa(l.workload.IntN(1024)) // drawn before the value, as ever
+	value := "c" + strconv.Itoa(i) + "." + strconv.FormatUint(uint64(l.workload.Uint32()), 10)
+	op := kv.Op{Kind: kv.KindPut, Key: key, Value: value}
 	start := l.c.Loop.Now()
 	l.c.Client(i).Submit(kv.EncodeOp(op), func(r client.Result) {
 		if r.Outcome == client.OK && l.measuring && start >= l.from {

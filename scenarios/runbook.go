@@ -98,7 +98,7 @@ func (run *runbookRun) finish(outcome Outcome, reason string) (Outcome, string) 
 func (run *runbookRun) result(o Options, name, params string, outcome Outcome, reason string, paths ...string) Result {
 	c := run.c
 	r := Result{Scenario: name, Seed: o.Seed, Params: params, Outcome: outcome, Reason: reason,
-		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
+		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace.Detach()}
 	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
 		"node.fail_stops": uint64(len(c.Failures()))}
 	for k, v := range run.counts {

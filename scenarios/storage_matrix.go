@@ -427,7 +427,7 @@ func (run *matrixRun) judgePrimaries() {
 func (run *matrixRun) result(o Options, outcome Outcome, reason string) Result {
 	c, p := run.c, run.p
 	r := Result{Scenario: p.name, Seed: o.Seed, Params: p.String(), Outcome: outcome, Reason: reason,
-		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace}
+		TraceHash: c.Trace.Hash(), Events: c.Trace.Count(), SimTime: c.Loop.Now(), Trace: c.Trace.Detach()}
 	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
 		"node.fail_stops": uint64(len(c.Failures())), "matrix.placements": 1,
 		"matrix.recoverable": 0, "matrix.unrecoverable": 0, "matrix.expect_available": 0,

@@ -160,7 +160,7 @@ func (run *swarmRun) inspect() {
 		run.incarnations[i] = r
 		run.watchDown(i, r == nil)
 		if r != nil {
-			run.suite.OnInspect(now, i, r.Inspect())
+			run.suite.OnInspect(now, i, r.InspectState())
 		}
 	}
 }

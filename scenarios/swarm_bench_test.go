@@ -1,30 +1,64 @@
 package scenarios
 
 import (
+	"os"
+	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
 
-// BenchmarkSwarm runs swarm seeds with every checker on, and with the checkers off, so that
-// their cost is visible: seeds per wall second and simulated seconds per wall second.
-func BenchmarkSwarm(b *testing.B) {
-	for _, bench := range []struct {
-		name      string
-		unchecked bool
-	}{{"checkers_on", false}, {"checkers_off", true}} {
+// BenchmarkScenarios is the simulator's speed table (make bench): the swarm with every
+// checker on and with the checkers off (their cost is the difference), each runbook scenario
+// and the performance scenario, on seeds 1..b.N. Each reports simulated seconds per wall
+// second, seeds per wall second and heap allocations per simulated second.
+func BenchmarkScenarios(b *testing.B) {
+	benches := []struct {
+		name, scenario string
+		unchecked      bool
+	}{
+		{"swarm/checkers_on", "swarm", false},
+		{"swarm/checkers_off", "swarm", true},
+		{"performance", "performance", false},
+	}
+	for _, name := range []string{"replica_crash", "quorum_lost", "view_change_storm", "replication_lag",
+		"assertion_failure", "disk_full", "rolling_upgrade"} {
+		benches = append(benches, struct {
+			name, scenario string
+			unchecked      bool
+		}{name, name, false})
+	}
+	for _, bench := range benches {
+		scenario, ok := Lookup(bench.scenario)
+		if !ok {
+			b.Fatalf("no scenario %s", bench.scenario)
+		}
 		b.Run(bench.name, func(b *testing.B) {
-			var simNs int64
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				r := runSwarm(Options{Seed: uint64(i + 1), Unchecked: bench.unchecked})
-				if r.Outcome != Pass {
-					b.Fatalf("seed %d: %s: %s", i+1, r.Outcome, r.Reason)
-				}
-				simNs += int64(r.SimTime)
-			}
-			wall := time.Since(start).Seconds()
-			b.ReportMetric(float64(b.N)/wall, "seeds/s")
-			b.ReportMetric(float64(simNs)/1e9/wall, "sim-s/s")
+			benchmarkScenario(b, scenario, bench.unchecked)
 		})
 	}
+}
+
+func benchmarkScenario(b *testing.B, scenario Scenario, unchecked bool) {
+	// The collector setting the vopr binary runs with (cmd/vopr/gc.go), unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var simNs int64
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		r := scenario.Run(Options{Seed: uint64(i + 1), Unchecked: unchecked})
+		if r.Outcome != Pass {
+			b.Fatalf("%s seed %d: %s: %s", scenario.Name, i+1, r.Outcome, r.Reason)
+		}
+		simNs += int64(r.SimTime)
+	}
+	wall := time.Since(start).Seconds()
+	runtime.ReadMemStats(&after)
+	simSeconds := float64(simNs) / 1e9
+	b.ReportMetric(simSeconds/wall, "sim-s/s")
+	b.ReportMetric(float64(b.N)/wall, "seeds/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/simSeconds, "allocs/sim-s")
 }

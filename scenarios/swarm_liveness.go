@@ -148,7 +148,7 @@ func (run *swarmRun) describe() string {
 func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	c := run.c
 	r.Outcome, r.Reason = outcome, reason
-	r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), c.Loop.Now(), c.Trace
+	r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), c.Loop.Now(), c.Trace.Detach()
 	r.Counters = map[string]uint64{"requests_acked": uint64(run.acked), "replica.restarts": c.Restarts(),
 		"node.fail_stops": uint64(len(c.Failures()))}
 	for kind, n := range faults.KindHits(run.swarm, c, run.nemesis) {

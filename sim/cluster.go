@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strconv"
 
 	"vopr/cluster/client"
 	"vopr/cluster/vsr"
@@ -46,6 +47,7 @@ type Cluster struct {
 	traceLines   []ReplicaLine
 	clientTraces []clientTrace
 	lastGists    map[string]string // NoteOnChange
+	eventText    []byte            // scratch for replica events' trace lines (replicaObserver)
 }
 
 // FaultHooks let a fault injector strike at the instant something happens inside a replica
@@ -284,16 +286,40 @@ type replicaObserver struct {
 }
 
 func (o *replicaObserver) Event(e vsr.Event) {
+	// "KIND op=N checksum=%016x" (one per op: full level only) or "KIND view=V op=N TEXT",
+	// built in a scratch buffer: it is hashed for every event whatever the level.
+	b := append(o.c.eventText[:0], e.Kind.String()...)
+	level := LevelShort
 	switch e.Kind {
-	case vsr.EventCommit, vsr.EventVoteSelf: // one per op: full level only
-		o.c.Trace.Emitf(LevelFull, o.node, "replica", "%s op=%d checksum=%016x", e.Kind, e.Op, e.Checksum.Low64())
+	case vsr.EventCommit, vsr.EventVoteSelf:
+		level = LevelFull
+		b = append(b, " op="...)
+		b = strconv.AppendUint(b, e.Op, 10)
+		b = append(b, " checksum="...)
+		b = appendHex16(b, e.Checksum.Low64())
 	default:
-		o.c.Trace.Emitf(LevelShort, o.node, "replica", "%s view=%d op=%d %s", e.Kind, e.View, e.Op, e.Text)
+		b = append(b, " view="...)
+		b = strconv.AppendUint(b, uint64(e.View), 10)
+		b = append(b, " op="...)
+		b = strconv.AppendUint(b, e.Op, 10)
+		b = append(b, ' ')
+		b = append(b, e.Text...)
 	}
+	o.c.eventText = b
+	o.c.Trace.EmitBytes(level, o.node, "replica", b)
 	if o.c.options.OnEvent != nil {
 		o.c.options.OnEvent(e)
 	}
 	if o.c.hooks.Event != nil {
 		o.c.hooks.Event(e)
 	}
+}
+
+// appendHex16 appends w as 16 lower-case hex digits (fmt's %016x).
+func appendHex16(b []byte, w uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(w>>uint(shift))&0xf])
+	}
+	return b
 }

@@ -64,7 +64,12 @@ type Disk struct {
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.
-	held []func()
+	held []pendingOp
+	// pending are the scheduled completions, by slot (the loop event's argument); free
+	// lists the unused slots. A slot per completion instead of a closure per completion.
+	pending []pendingOp
+	free    []uint64
+	fireFn  func(slot uint64) // d.fire, made once
 	// generation increases at every Crash; a completion issued under an older generation
 	// never runs, so no callback crosses a crash.
 	generation uint64
@@ -77,6 +82,8 @@ type Disk struct {
 	inflight map[uint64]*inflightWrite
 
 	stats DiskStats
+	// text is scratch space for trace lines (traceOp).
+	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
 	// model replays them); nil outside tests.
 	observe func(diskDecision)
@@ -249,7 +256,7 @@ func (d *Disk) Create(name string, done func(err error)) {
 			d.files[name] = &diskFile{}
 			err = nil
 		}
-		d.traceOp("create "+name, err)
+		d.traceOp("create", name, 0, noSpan, err)
 		done(err)
 	})
 }
@@ -260,7 +267,7 @@ func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, er
 	assert.That(offset >= 0, "disk: negative read offset")
 	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
 		n, err := d.applyRead(name, buf, offset)
-		d.traceOp("read "+name+" "+span(offset, len(buf)), err)
+		d.traceOp("read", name, offset, len(buf), err)
 		done(n, err)
 	})
 }
@@ -276,7 +283,7 @@ func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err err
 	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
 		delete(d.inflight, id)
 		err := d.applyWrite(id, name, w.data, offset)
-		d.traceOp("write "+name+" "+span(offset, len(w.data)), err)
+		d.traceOp("write", name, offset, len(w.data), err)
 		done(err)
 	})
 }
@@ -293,7 +300,7 @@ func (d *Disk) Sync(name string, done func(err error)) {
 			f.promote(upTo)
 			err = nil
 		}
-		d.traceOp("sync "+name, err)
+		d.traceOp("sync", name, 0, noSpan, err)
 		done(err)
 	})
 }
@@ -304,7 +311,7 @@ func (d *Disk) Truncate(name string, size int64, done func(err error)) {
 	assert.That(size >= 0, "disk: negative truncate size")
 	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
 		err := d.applyTruncate(name, size)
-		d.traceOp("truncate "+name+" "+strconv.FormatInt(size, 10), err)
+		d.trace.Emit(LevelFull, d.node, "disk", "truncate "+name+" "+strconv.FormatInt(size, 10)+" "+errName(err))
 		done(err)
 	})
 }
@@ -320,7 +327,7 @@ func (d *Disk) Remove(name string, done func(err error)) {
 			delete(d.files, name)
 			err = nil
 		}
-		d.traceOp("remove "+name, err)
+		d.traceOp("remove", name, 0, noSpan, err)
 		done(err)
 	})
 }
@@ -350,22 +357,47 @@ func (d *Disk) Usage() storage.Usage {
 	return storage.Usage{Used: d.used, Capacity: d.capacity}
 }
 
+// pendingOp is a scheduled completion, issued under generation.
+type pendingOp struct {
+	generation uint64
+	run        func()
+}
+
 // complete schedules run as the completion of an operation, latency from now. The
 // completion is dropped if the disk crashed since, and held while the disk is paused.
 func (d *Disk) complete(latency Duration, run func()) {
-	generation := d.generation
-	var fire func()
-	fire = func() {
-		if generation != d.generation {
-			return
-		}
-		if d.paused {
-			d.held = append(d.held, fire)
-			return
-		}
-		run()
+	d.schedule(latency, pendingOp{generation: d.generation, run: run})
+}
+
+func (d *Disk) schedule(latency Duration, op pendingOp) {
+	assert.That(latency >= 0, "disk: negative latency")
+	var slot uint64
+	if n := len(d.free); n > 0 {
+		slot, d.free = d.free[n-1], d.free[:n-1]
+		d.pending[slot] = op
+	} else {
+		slot = uint64(len(d.pending))
+		d.pending = append(d.pending, op)
 	}
-	d.loop.After(latency, fire)
+	if d.fireFn == nil {
+		d.fireFn = d.fire
+	}
+	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, slot)
+}
+
+// fire is the event of the completion in slot.
+func (d *Disk) fire(slot uint64) {
+	op := d.pending[slot]
+	d.pending[slot] = pendingOp{}
+	d.free = append(d.free, slot)
+	if op.generation != d.generation {
+		return
+	}
+	if d.paused {
+		d.held = append(d.held, op)
+		return
+	}
+	op.run()
 }
 
 // latency draws one operation's latency, stretched in slow mode.
@@ -431,7 +463,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.sectorCopies(first, count),
+	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(first, count, offset, data),
 		under: f.displace(first, count)}
 	if target >= 0 {
 		w.faults = d.misdirect(name, f, &w, target, old)
@@ -483,11 +515,27 @@ func (d *Disk) names() []string {
 	return slices.Sorted(maps.Keys(d.files))
 }
 
-// traceOp records a completed operation at LevelFull; the text is concatenated, not
-// formatted, because it is built for every operation whatever the level.
-func (d *Disk) traceOp(text string, err error) {
-	d.trace.Emit(LevelFull, d.node, "disk", text+" "+errName(err))
+// traceOp records a completed operation at LevelFull: "verb name[ offset+length] result".
+// The text is built in a scratch buffer, not formatted, because it is hashed for every
+// operation whatever the level (EmitBytes builds a string only if someone reads it).
+func (d *Disk) traceOp(verb, name string, offset int64, length int, err error) {
+	b := append(d.text[:0], verb...)
+	b = append(b, ' ')
+	b = append(b, name...)
+	if length >= 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, offset, 10)
+		b = append(b, '+')
+		b = strconv.AppendInt(b, int64(length), 10)
+	}
+	b = append(b, ' ')
+	b = append(b, errName(err)...)
+	d.text = b
+	d.trace.EmitBytes(LevelFull, d.node, "disk", b)
 }
+
+// noSpan is traceOp's length for operations without a byte range.
+const noSpan = -1
 
 func errName(err error) string {
 	switch err {
@@ -644,6 +692,25 @@ func (f *diskFile) sectorCopies(first, count int64) [][]byte {
 		lo := min(int64(i)*storage.SectorSize, int64(len(all)))
 		hi := min(lo+storage.SectorSize, int64(len(all)))
 		out[i] = all[lo:hi:hi]
+	}
+	return out
+}
+
+// writtenImages returns the post-write images of count sectors from first, after data was
+// written at offset: the sectors data covers whole are pieces of data itself (the write's
+// own copy, never mutated: no second copy of a large write), the others copies of the file's
+// bytes, clipped to its end, as sectorCopies makes them.
+func (f *diskFile) writtenImages(first, count, offset int64, data []byte) [][]byte {
+	out := make([][]byte, count)
+	end := offset + int64(len(data))
+	for i := range out {
+		start := (first + int64(i)) * storage.SectorSize
+		if start >= offset && start+storage.SectorSize <= end {
+			lo := start - offset
+			out[i] = data[lo : lo+storage.SectorSize : lo+storage.SectorSize]
+			continue
+		}
+		out[i] = f.sectorCopies(first+int64(i), 1)[0]
 	}
 	return out
 }

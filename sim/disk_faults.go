@@ -474,8 +474,8 @@ func (d *Disk) SetPaused(paused bool) {
 	d.trace.Emit(LevelShort, d.node, "disk", "resumed, "+strconv.Itoa(len(d.held))+" held completions")
 	held := d.held
 	d.held = nil
-	for _, fire := range held {
-		d.loop.After(0, fire)
+	for _, op := range held {
+		d.schedule(0, op)
 	}
 }
 
@@ -672,6 +672,25 @@ func (d *Disk) DurableRange(name string, offset, n int64) []byte {
 		return nil
 	}
 	return bytes.Clone(f.durable[offset:min(offset+n, int64(len(f.durable)))])
+}
+
+// DurableView is DurableRange without the copy, for checkers on a hot path: the bytes are
+// the disk's own and change as it works, so the caller must neither modify them nor keep
+// them past the event it runs in (copy what it keeps).
+func (d *Disk) DurableView(name string, offset, n int64) []byte {
+	f := d.files[name]
+	if f == nil || offset < 0 || offset >= int64(len(f.durable)) {
+		return nil
+	}
+	return f.durable[offset:min(offset+n, int64(len(f.durable))):min(offset+n, int64(len(f.durable)))]
+}
+
+// DurableSize returns the size of a file's durable image, or -1 if the file does not exist.
+func (d *Disk) DurableSize(name string) int64 {
+	if f := d.files[name]; f != nil {
+		return int64(len(f.durable))
+	}
+	return -1
 }
 
 // Reformat wipes the disk (a node reformatted for reconfiguration): every file, overlay

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"fmt"
 
 	"vopr/internal/assert"
@@ -47,21 +46,41 @@ func abs(x int64) int64 {
 // number breaks ties in scheduling order, so two events at the same instant always run in the
 // same order.
 //
+// The heap is 4-ary, typed (container/heap boxed every event pushed and popped) and free of
+// pointers: a heap entry names its callback by a slot of calls, so moving entries costs no
+// write barrier and the garbage collector never scans the heap. A callback is either fn, or
+// call with arg: a caller that schedules the same work over and over (a node's tick, a disk
+// completion) keeps one func value and passes what varies as arg, instead of a fresh
+// closure per event.
+//
 // Invariants:
 //   - now never decreases;
-//   - every queued event has at >= now.
+//   - every queued event has at >= now;
+//   - events is a 4-ary min-heap by (at, seq), and each of its slots is in use in calls.
 type Loop struct {
 	now    Time
 	seq    uint64
-	events eventHeap
+	events []event
+	calls  []callback
+	free   []uint32 // unused slots of calls
 	// steps counts executed events, for benchmarks and budgets.
 	steps uint64
 }
 
 type event struct {
-	at  Time
-	seq uint64
-	fn  func()
+	at   Time
+	seq  uint64
+	slot uint32
+}
+
+type callback struct {
+	fn   func()
+	call func(arg uint64)
+	arg  uint64
+}
+
+func (e *event) before(o *event) bool {
+	return e.at < o.at || (e.at == o.at && e.seq < o.seq)
 }
 
 // NewLoop returns a loop at time zero with nothing scheduled.
@@ -78,10 +97,14 @@ func (l *Loop) Pending() int { return len(l.events) }
 
 // At schedules fn to run at time at, which must not be in the past.
 func (l *Loop) At(at Time, fn func()) {
-	assert.That(at >= l.now, "loop: event scheduled in the past")
 	assert.That(fn != nil, "loop: nil event")
-	l.seq++
-	heap.Push(&l.events, event{at: at, seq: l.seq, fn: fn})
+	l.push(at, callback{fn: fn})
+}
+
+// AtCall schedules call(arg) to run at time at, which must not be in the past.
+func (l *Loop) AtCall(at Time, call func(arg uint64), arg uint64) {
+	assert.That(call != nil, "loop: nil event")
+	l.push(at, callback{call: call, arg: arg})
 }
 
 // After schedules fn to run d from now; d must not be negative.
@@ -90,17 +113,39 @@ func (l *Loop) After(d Duration, fn func()) {
 	l.At(l.now+Time(d), fn)
 }
 
+func (l *Loop) push(at Time, c callback) {
+	assert.That(at >= l.now, "loop: event scheduled in the past")
+	var slot uint32
+	if n := len(l.free); n > 0 {
+		slot, l.free = l.free[n-1], l.free[:n-1]
+		l.calls[slot] = c
+	} else {
+		slot = uint32(len(l.calls))
+		l.calls = append(l.calls, c)
+	}
+	l.seq++
+	l.events = append(l.events, event{at: at, seq: l.seq, slot: slot})
+	l.up(len(l.events) - 1)
+}
+
 // Step runs the earliest event, advancing time to it. It reports false when nothing is
 // scheduled.
 func (l *Loop) Step() bool {
 	if len(l.events) == 0 {
 		return false
 	}
-	e := heap.Pop(&l.events).(event)
+	e := l.pop()
 	assert.That(e.at >= l.now, "loop: time went backwards")
+	c := l.calls[e.slot]
+	l.calls[e.slot] = callback{} // drop the callback's references
+	l.free = append(l.free, e.slot)
 	l.now = e.at
 	l.steps++
-	e.fn()
+	if c.fn != nil {
+		c.fn()
+	} else {
+		c.call(c.arg)
+	}
 	return true
 }
 
@@ -125,22 +170,53 @@ func (l *Loop) NextAt() (Time, bool) {
 	return l.events[0].at, true
 }
 
-type eventHeap []event
-
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
+// pop removes and returns the earliest event.
+func (l *Loop) pop() event {
+	h := l.events
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	l.events = h[:last]
+	if last > 0 {
+		l.down(0)
 	}
-	return h[i].seq < h[j].seq
+	return top
 }
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	n := len(old)
-	e := old[n-1]
-	old[n-1] = event{}
-	*h = old[:n-1]
-	return e
+
+func (l *Loop) up(i int) {
+	h := l.events
+	e := h[i]
+	for i > 0 {
+		parent := (i - 1) / 4
+		if !e.before(&h[parent]) {
+			break
+		}
+		h[i] = h[parent]
+		i = parent
+	}
+	h[i] = e
+}
+
+func (l *Loop) down(i int) {
+	h := l.events
+	n := len(h)
+	e := h[i]
+	for {
+		first := 4*i + 1
+		if first >= n {
+			break
+		}
+		least := first
+		for c := first + 1; c < first+4 && c < n; c++ {
+			if h[c].before(&h[least]) {
+				least = c
+			}
+		}
+		if !h[least].before(&e) {
+			break
+		}
+		h[i] = h[least]
+		i = least
+	}
+	h[i] = e
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/zeebo/xxh3"
+
 	"vopr/internal/assert"
 )
 
@@ -240,8 +242,10 @@ type Network struct {
 	faultTickScheduled bool
 	faultTickFn        func()
 
-	// text is scratch space for trace lines, reused so a packet record costs one allocation.
+	// text is scratch space for trace lines, reused so a packet record costs no allocation.
 	text []byte
+	// freePackets are packets that left the network, for reuse (Send allocates none).
+	freePackets []*packet
 
 	// Describe, if set, reads a packet for the trace ("prepare v3 op=17 commit=15 ..."); it
 	// runs only when the packet's record is printed or tapped, and must not change anything.
@@ -345,16 +349,18 @@ func (n *Network) Send(from, to int, msg []byte) {
 	p := &n.paths[pi]
 	n.stats.Sent++
 	n.seq++
-	pk := &packet{seq: n.seq, data: append([]byte(nil), msg...), hash: contentHash(msg)}
+	pk := n.newPacket(n.seq, append([]byte(nil), msg...), contentHash(msg))
 	if !p.connected() {
 		n.stats.DroppedPartition++
 		n.emitPacket(from, append(n.packetText("drop", p, pk), " partition"...), pk)
+		n.freePacket(pk)
 		return
 	}
 	faulty := n.faulty(p)
 	if faulty && Chance(n.rng, n.opts.PacketLossProbability) {
 		n.stats.Lost++
 		n.emitPacket(from, append(n.packetText("drop", p, pk), " loss"...), pk)
+		n.freePacket(pk)
 		return
 	}
 	delay := ExpDuration(n.rng, n.opts.OneWayDelayMin, n.opts.OneWayDelayMean)
@@ -389,6 +395,7 @@ func (n *Network) enqueue(p *path, pk *packet, delay Duration) {
 		victim := heap.Remove(&p.queue, n.rng.IntN(len(p.queue))).(*packet)
 		n.stats.DroppedCapacity++
 		n.emitPacket(p.from, append(n.packetText("drop", p, victim), " capacity"...), victim)
+		n.freePacket(victim)
 	}
 	heap.Push(&p.queue, pk)
 	assert.That(len(p.queue) <= n.opts.PathMaximumCapacity, "network: path over capacity")
@@ -418,6 +425,7 @@ func (n *Network) deliverPacket(p *path, pk *packet) {
 	if !p.connected() {
 		n.stats.DroppedPartition++
 		n.emitPacket(p.to, append(n.packetText("drop", p, pk), " partition"...), pk)
+		n.freePacket(pk)
 		return
 	}
 	faulty := n.faulty(p)
@@ -436,14 +444,35 @@ func (n *Network) deliverPacket(p *path, pk *packet) {
 	n.stats.Delivered++
 	n.emitPacket(p.to, b, pk)
 	assert.That(n.deliver != nil, "network: no deliver callback")
-	n.deliver(p.from, p.to, pk.data)
+	from, to, data := p.from, p.to, pk.data
+	n.freePacket(pk) // before the callback, which may send (and reuse it)
+	n.deliver(from, to, data)
+}
+
+// newPacket returns a packet from the free list, or a new one.
+func (n *Network) newPacket(seq uint64, data []byte, hash uint64) *packet {
+	var pk *packet
+	if last := len(n.freePackets) - 1; last >= 0 {
+		pk, n.freePackets = n.freePackets[last], n.freePackets[:last]
+	} else {
+		pk = new(packet)
+	}
+	*pk = packet{seq: seq, data: data, hash: hash}
+	return pk
+}
+
+// freePacket returns a packet that left the network to the free list; its data belongs to
+// whoever it was delivered to.
+func (n *Network) freePacket(pk *packet) {
+	*pk = packet{}
+	n.freePackets = append(n.freePackets, pk)
 }
 
 // replay puts a duplicate of pk (taken before any corruption of pk) back on its path with a
 // fresh delay.
 func (n *Network) replay(p *path, pk *packet) {
 	n.seq++
-	dup := &packet{seq: n.seq, data: append([]byte(nil), pk.data...), hash: pk.hash}
+	dup := n.newPacket(n.seq, append([]byte(nil), pk.data...), pk.hash)
 	n.stats.Replayed++
 	b := append(n.packetText("replay", p, pk), " as #"...)
 	n.emitPacket(p.to, strconv.AppendUint(b, dup.seq, 10), pk)
@@ -469,11 +498,14 @@ func (n *Network) packetText(verb string, p *path, pk *packet) []byte {
 // content hash already covers the bytes it decodes).
 func (n *Network) emitPacket(node int, text []byte, pk *packet) {
 	n.text = text[:0]
-	detail := ""
-	if n.Describe != nil && n.trace.Wants(LevelFull) {
-		detail = n.Describe(pk.data)
+	switch {
+	case !n.trace.Recorded(LevelFull):
+		n.trace.EmitBytes(LevelFull, node, "network", text)
+	case n.Describe != nil && n.trace.Wants(LevelFull):
+		n.trace.EmitDetail(LevelFull, node, "network", string(text), n.Describe(pk.data))
+	default:
+		n.trace.EmitDetail(LevelFull, node, "network", string(text), "")
 	}
-	n.trace.EmitDetail(LevelFull, node, "network", string(text), detail)
 	n.trace.Mix(pk.hash)
 }
 
@@ -531,15 +563,8 @@ func (n *Network) SetOptions(opts NetworkOptions) error {
 	return nil
 }
 
-// contentHash is FNV-1a over the bytes with a finaliser: cheap, and enough for a fingerprint.
-func contentHash(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return mix64(h ^ uint64(len(b)))
-}
+// contentHash is XXH3-64 of the bytes: cheap, and enough for a fingerprint.
+func contentHash(b []byte) uint64 { return xxh3.Hash(b) }
 
 // packetQueue is a min-heap of packets by (readyAt, seq).
 type packetQueue []*packet

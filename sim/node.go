@@ -77,6 +77,7 @@ type Node struct {
 	generation    uint64
 	nextTickLocal int64
 	tickPending   bool
+	tickFn        func(generation uint64) // n.tick, made once
 	held          []heldMessage
 	failures      []Failure
 	// guardDepth counts the actor calls under way (Guard); crashDue asks for a crash when the
@@ -248,22 +249,26 @@ func (n *Node) scheduleTick() {
 	assert.That(!n.tickPending, "node: second tick scheduled")
 	n.tickPending = true
 	n.nextTickLocal += int64(TickInterval)
-	generation := n.generation
 	at := max(n.Clock.TrueTimeOf(n.nextTickLocal), n.loop.Now())
-	n.loop.At(at, func() {
-		if generation != n.generation {
-			return
-		}
-		n.tickPending = false
-		if n.status != NodeUp {
-			return // paused: Unpause reschedules
-		}
-		actor := n.actor
-		n.Guard(actor.Tick)
-		if n.status == NodeUp && !n.tickPending {
-			n.scheduleTick()
-		}
-	})
+	if n.tickFn == nil {
+		n.tickFn = n.tick
+	}
+	n.loop.AtCall(at, n.tickFn, n.generation)
+}
+
+// tick is the tick event scheduled under generation.
+func (n *Node) tick(generation uint64) {
+	if generation != n.generation {
+		return
+	}
+	n.tickPending = false
+	if n.status != NodeUp {
+		return // paused: Unpause reschedules
+	}
+	n.Guard(n.actor.Tick)
+	if n.status == NodeUp && !n.tickPending {
+		n.scheduleTick()
+	}
 }
 
 // Guard runs fn on behalf of the node's actor. A panic inside it is a fail-stop: the node

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Level says how much of the trace is printed. Every record is hashed whatever the level, so
@@ -88,6 +90,16 @@ func NewTrace(clock func() Time) *Trace {
 	return &Trace{hash: 0x9e3779b97f4a7c15, clock: clock}
 }
 
+// Detach stops the trace reading the run's clock (the loop, and through its pending events
+// the whole simulated world): later records are stamped with the time of detaching. A
+// run's result keeps its trace (check-determinism compares the kept records); detached, it
+// no longer keeps the world alive after the run. It returns t.
+func (t *Trace) Detach() *Trace {
+	end := t.clock()
+	t.clock = func() Time { return end }
+	return t
+}
+
 // Hash returns the running hash of every record so far.
 func (t *Trace) Hash() uint64 { return t.hash }
 
@@ -102,7 +114,7 @@ func (t *Trace) Emit(level Level, node int, kind, text string) {
 // EmitDetail is Emit with a detail that is printed but not hashed (Record.Detail).
 func (t *Trace) EmitDetail(level Level, node int, kind, text, detail string) {
 	r := Record{At: t.clock(), Level: level, Node: node, Kind: kind, Text: text, Detail: detail}
-	t.hash = mix64(t.hash ^ recordHash(r))
+	t.hash = mix64(t.hash ^ recordHash(r.At, r.Node, r.Kind, xxh3.HashString(r.Text)))
 	t.count++
 	if len(t.Kept) < t.KeepMax {
 		t.Kept = append(t.Kept, r)
@@ -110,6 +122,22 @@ func (t *Trace) EmitDetail(level Level, node int, kind, text, detail string) {
 	}
 	t.show(r)
 }
+
+// EmitBytes is Emit with the text in a byte slice, typically a scratch buffer the caller
+// reuses: the record is hashed from the bytes, and a string is built only when the record is
+// kept, printed or tapped (Recorded). The hash is the same as Emit's of string(text).
+func (t *Trace) EmitBytes(level Level, node int, kind string, text []byte) {
+	if t.Recorded(level) {
+		t.EmitDetail(level, node, kind, string(text), "")
+		return
+	}
+	t.hash = mix64(t.hash ^ recordHash(t.clock(), node, kind, xxh3.Hash(text)))
+	t.count++
+}
+
+// Recorded reports whether a record at level is kept, printed or tapped: whether it needs
+// its Record built at all (EmitBytes), or its detail (callers of EmitDetail).
+func (t *Trace) Recorded(level Level) bool { return len(t.Kept) < t.KeepMax || t.Wants(level) }
 
 // Wants reports whether a record at level would be printed or tapped: callers skip
 // building details and notes that nobody reads.
@@ -142,32 +170,15 @@ func (t *Trace) Emitf(level Level, node int, kind, format string, args ...any) {
 // checksums, digests) that are too frequent to print but must still be compared.
 func (t *Trace) Mix(word uint64) { t.hash = mix64(t.hash ^ word) }
 
-func recordHash(r Record) uint64 {
-	h := uint64(14695981039346656037)
-	h = fnvWord(h, uint64(r.At))
-	h = fnvWord(h, uint64(int64(r.Node)))
-	h = fnvString(h, r.Kind)
-	h = fnvString(h, r.Text)
-	return h
-}
-
-func fnvWord(h, w uint64) uint64 {
-	for i := 0; i < 8; i++ {
-		h ^= w & 0xff
-		h *= 1099511628211
-		w >>= 8
-	}
-	return h
-}
-
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	h ^= 0xff // terminator, so ("ab","c") and ("a","bc") differ
-	h *= 1099511628211
-	return h
+// recordHash is a record's contribution to the fingerprint: its time, node, kind and
+// text's hash (never its detail), each folded apart (so ("ab","c") and ("a","bc") differ).
+// Texts are hashed with XXH3: every packet and disk operation is a record, and byte-wise
+// FNV-1a was a tenth of the simulator's time.
+func recordHash(at Time, node int, kind string, text uint64) uint64 {
+	h := mix64(uint64(at) ^ 0x9e3779b97f4a7c15)
+	h = mix64(h ^ uint64(int64(node)))
+	h = mix64(h ^ xxh3.HashString(kind))
+	return mix64(h ^ text)
 }
 
 // FirstDivergence compares the kept records of two traces of the same seed and returns the

@@ -1,20 +1,18 @@
 package checksum
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Sum is a 128-bit checksum. The zero value is never the checksum of any input in practice,
 // and is used to mean "none" (for example the parent of the root prepare).
 type Sum [16]byte
 
-// Of returns the checksum of data.
+// Of returns the checksum of data: XXH3-128, its 16 bytes big-endian.
 func Of(data []byte) Sum {
-	full := sha256.Sum256(data)
-	var s Sum
-	copy(s[:], full[:16])
-	return s
+	return xxh3.Hash128(data).Bytes()
 }
 
 // IsZero reports whether s is the zero checksum.

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 
 	"vopr/cluster/checksum"
 	"vopr/internal/assert"
@@ -234,14 +236,21 @@ func DecodeResult(b []byte) (Result, error) {
 //   - len(data) <= KeysMax, and every entry respects KeySizeMax and ValueSizeMax;
 //   - digestValid implies digest == checksum.Of(Snapshot()).
 type Machine struct {
-	data        map[string]string
+	data map[string]*pair
+	// order holds data's pairs in ascending key order, kept as keys come and go: Snapshot
+	// (every checkpoint, every digest) walks it instead of sorting and looking up the map's
+	// keys each time.
+	order       []*pair
 	release     uint32 // ReleaseBase <= release <= ReleaseLatest
 	digest      checksum.Sum
 	digestValid bool
 }
 
 // New returns an empty machine at ReleaseBase.
-func New() *Machine { return &Machine{data: make(map[string]string), release: ReleaseBase} }
+func New() *Machine { return &Machine{data: make(map[string]*pair), release: ReleaseBase} }
+
+// pair is one key and its value.
+type pair struct{ key, value string }
 
 // Release returns the release whose semantics the machine runs.
 func (m *Machine) Release() uint32 { return m.release }
@@ -261,8 +270,10 @@ func (m *Machine) Len() int { return len(m.data) }
 
 // Get reads a key without an operation: for inspection and tests, never for replies.
 func (m *Machine) Get(key string) (string, bool) {
-	v, ok := m.data[key]
-	return v, ok
+	if p := m.data[key]; p != nil {
+		return p.value, true
+	}
+	return "", false
 }
 
 // Validate reports whether op is a well-formed operation. The primary calls it before it
@@ -291,7 +302,7 @@ func (m *Machine) Apply(opBytes []byte) []byte {
 }
 
 func (m *Machine) apply(op Op) Result {
-	current, present := m.data[op.Key]
+	current, present := m.Get(op.Key)
 	switch op.Kind {
 	case KindGet:
 		if !present {
@@ -315,6 +326,9 @@ func (m *Machine) apply(op Op) Result {
 			return Result{Status: StatusNotFound}
 		}
 		delete(m.data, op.Key)
+		i, found := m.position(op.Key)
+		assert.That(found, "kv: deleted key missing from the key order")
+		m.order = slices.Delete(m.order, i, i+1)
 		return Result{Status: StatusOK}
 	default:
 		assert.Unreachable("kv: decoded op of unknown kind")
@@ -343,24 +357,37 @@ func (m *Machine) set(key, value string, present bool) Result {
 	if !present && len(m.data) >= KeysMax {
 		return Result{Status: StatusFull}
 	}
-	m.data[key] = value
+	if present {
+		m.data[key].value = value
+		return Result{Status: StatusOK}
+	}
+	p := &pair{key: key, value: value}
+	m.data[key] = p
+	i, found := m.position(key)
+	assert.That(!found, "kv: new key already in the key order")
+	m.order = slices.Insert(m.order, i, p)
 	return Result{Status: StatusOK}
+}
+
+// position finds key in the key order: its index, or where it would go.
+func (m *Machine) position(key string) (int, bool) {
+	return slices.BinarySearchFunc(m.order, key, func(p *pair, key string) int { return strings.Compare(p.key, key) })
 }
 
 // Snapshot encodes the whole state: magic, key count, then (key, value) records in key order,
 // then the checksum of everything before it. Equal states give equal bytes.
 func (m *Machine) Snapshot() []byte {
-	keys := make([]string, 0, len(m.data))
-	for k := range m.data {
-		keys = append(keys, k)
+	assert.That(len(m.order) == len(m.data), "kv: key order out of step with the map")
+	size := snapshotHeaderSize + len(checksum.Sum{})
+	for _, p := range m.order {
+		size += 2 + len(p.key) + 4 + len(p.value)
 	}
-	sort.Strings(keys)
-	b := make([]byte, 0, snapshotHeaderSize+len(keys)*16)
+	b := make([]byte, 0, size)
 	b = append(b, snapshotMagic...)
 	b = binary.LittleEndian.AppendUint32(b, m.release)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(keys)))
-	for _, k := range keys {
-		v := m.data[k]
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(m.order)))
+	for _, p := range m.order {
+		k, v := p.key, p.value
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
@@ -369,6 +396,9 @@ func (m *Machine) Snapshot() []byte {
 	sum := checksum.Of(b)
 	b = append(b, sum[:]...)
 	assert.That(len(b) <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
+	// The digest of this state is at hand: a checkpoint asks for both, and building the
+	// snapshot costs far more than hashing it.
+	m.digest, m.digestValid = checksum.Of(b), true
 	return b
 }
 
@@ -380,7 +410,12 @@ func (m *Machine) Restore(snapshot []byte) error {
 	if err != nil {
 		return err
 	}
-	m.data, m.release = data, release
+	m.data, m.order, m.release = make(map[string]*pair, len(data)), make([]*pair, 0, len(data)), release
+	for _, key := range slices.Sorted(maps.Keys(data)) {
+		p := &pair{key: key, value: data[key]}
+		m.data[key] = p
+		m.order = append(m.order, p)
+	}
 	m.digestValid = false
 	assert.That(len(m.data) <= KeysMax, "kv: restored map exceeds KeysMax")
 	return nil

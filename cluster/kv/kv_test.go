@@ -198,8 +198,8 @@ func TestApplyMatchesModel(t *testing.T) {
 				t.Fatalf("%+v: got %+v (%v), want %+v", op, got, err, want)
 			}
 		}
-		if !maps.Equal(m.data, data) {
-			t.Fatalf("state %v, model %v", m.data, data)
+		if !maps.Equal(contents(t, m), data) {
+			t.Fatalf("state %v, model %v", contents(t, m), data)
 		}
 	})
 }
@@ -218,7 +218,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		if err := r.Restore(snap); err != nil {
 			t.Fatalf("restore: %v", err)
 		}
-		if !maps.Equal(m.data, r.data) || r.Release() != m.Release() || r.Digest() != m.Digest() {
+		if !maps.Equal(contents(t, m), contents(t, r)) || r.Release() != m.Release() || r.Digest() != m.Digest() {
 			t.Fatal("restored state differs")
 		}
 		if string(r.Snapshot()) != string(snap) {
@@ -236,8 +236,8 @@ func TestDigestEqualIffStatesEqual(t *testing.T) {
 		for _, op := range rapid.SliceOfN(genOp(), 0, 12).Draw(t, "b") {
 			b.Apply(EncodeOp(op))
 		}
-		if maps.Equal(a.data, b.data) != (a.Digest() == b.Digest()) {
-			t.Fatalf("maps equal %v, digests equal %v", maps.Equal(a.data, b.data),
+		if maps.Equal(contents(t, a), contents(t, b)) != (a.Digest() == b.Digest()) {
+			t.Fatalf("maps equal %v, digests equal %v", maps.Equal(contents(t, a), contents(t, b)),
 				a.Digest() == b.Digest())
 		}
 	})
@@ -320,4 +320,23 @@ func TestDeleteIsAFeatureOfItsRelease(t *testing.T) {
 	if err := New().Restore(snap); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("restore of an unknown release: %v", err)
 	}
+}
+
+// contents reads a machine's state as a plain map, checking that its key order holds
+// exactly the map's keys, ascending.
+func contents(t interface{ Fatalf(string, ...any) }, m *Machine) map[string]string {
+	out := map[string]string{}
+	for i, p := range m.order {
+		if i > 0 && m.order[i-1].key >= p.key {
+			t.Fatalf("key order not ascending at %d: %q then %q", i, m.order[i-1].key, p.key)
+		}
+		if m.data[p.key] != p {
+			t.Fatalf("key order's %q is not the map's", p.key)
+		}
+		out[p.key] = p.value
+	}
+	if len(out) != len(m.data) {
+		t.Fatalf("key order has %d keys, the map %d", len(out), len(m.data))
+	}
+	return out
 }

@@ -95,6 +95,14 @@ func EncodeEntry(cluster, op uint64, offset int64, parent checksum.Sum, body []b
 	return b
 }
 
+// DecodeHeader's errors, made once: scans decode a header at every sector they pass.
+var (
+	errHeaderChecksum = fmt.Errorf("%w: entry header checksum", ErrDecode)
+	errHeaderMagic    = fmt.Errorf("%w: entry magic", ErrDecode)
+	errHeaderReserved = fmt.Errorf("%w: entry reserved bytes", ErrDecode)
+	errHeaderBounds   = fmt.Errorf("%w: entry header fields out of bounds", ErrDecode)
+)
+
 // DecodeHeader decodes and checks an entry header: checksum, magic, reserved bytes and
 // bounds. It never panics, whatever b holds. The caller checks that the header names the place
 // it was read from.
@@ -106,14 +114,14 @@ func DecodeHeader(b []byte) (Header, error) {
 	var h Header
 	copy(h.Checksum[:], b[0:16])
 	if checksum.Of(b[16:]) != h.Checksum {
-		return Header{}, fmt.Errorf("%w: entry header checksum", ErrDecode)
+		return Header{}, errHeaderChecksum
 	}
 	if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
-		return Header{}, fmt.Errorf("%w: entry magic", ErrDecode)
+		return Header{}, errHeaderMagic
 	}
 	for _, x := range b[84:] {
 		if x != 0 {
-			return Header{}, fmt.Errorf("%w: entry reserved bytes", ErrDecode)
+			return Header{}, errHeaderReserved
 		}
 	}
 	copy(h.ChecksumBody[:], b[16:32])
@@ -123,7 +131,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	offset := binary.LittleEndian.Uint64(b[72:])
 	size := binary.LittleEndian.Uint32(b[80:])
 	if h.Op == 0 || offset%SectorSize != 0 || offset > 1<<62 || size > EntryBodyMaxLimit {
-		return Header{}, fmt.Errorf("%w: entry header fields out of bounds", ErrDecode)
+		return Header{}, errHeaderBounds
 	}
 	h.Offset, h.BodySize = int64(offset), int(size)
 	return h, nil

@@ -271,45 +271,64 @@ type step func(next func(error))
 // sequence runs steps in order and stops at the first error. Steps issue I/O, so the stack
 // unwinds between them.
 func sequence(done func(error), steps ...step) {
-	var run func(i int)
-	run = func(i int) {
-		if i == len(steps) {
-			done(nil)
-			return
-		}
-		steps[i](func(err error) {
-			if err != nil {
-				done(err)
-				return
-			}
-			run(i + 1)
-		})
-	}
-	run(0)
+	l := &loop{n: len(steps), steps: steps, done: done}
+	l.next = l.advance
+	l.advance(nil)
 }
 
 // forEach runs body for 0..n-1 in order and stops at the first error.
 func forEach(n int, body func(i int, next func(error)), done func(error)) {
 	assert.That(n >= 0, "storage: negative loop count")
-	var run func(i int)
-	run = func(i int) {
-		if i == n {
-			done(nil)
-			return
-		}
-		body(i, func(err error) {
-			if err != nil {
-				done(err)
-				return
-			}
-			run(i + 1)
-		})
-	}
-	run(0)
+	l := &loop{n: n, body: body, done: done}
+	l.next = l.advance
+	l.advance(nil)
 }
 
-func segmentName(k uint64) string     { return fmt.Sprintf("%s%016x", segmentPrefix, k) }
-func checkpointName(op uint64) string { return fmt.Sprintf("%s%016x", checkpointPrefix, op) }
+// loop is forEach's state: one allocation and one callback for the whole loop, rather than
+// a closure per iteration (every append runs several).
+type loop struct {
+	i, n  int
+	steps []step                        // sequence's, or
+	body  func(i int, next func(error)) // forEach's
+	done  func(error)
+	next  func(error) // advance, made once
+}
+
+// advance is the callback each iteration calls exactly once: stop at an error, else run the
+// next iteration (or finish).
+func (l *loop) advance(err error) {
+	if err != nil {
+		l.done(err)
+		return
+	}
+	if l.i == l.n {
+		l.done(nil)
+		return
+	}
+	i := l.i
+	l.i++
+	if l.steps != nil {
+		l.steps[i](l.next)
+		return
+	}
+	l.body(i, l.next)
+}
+
+func segmentName(k uint64) string     { return numberedName(segmentPrefix, k) }
+func checkpointName(op uint64) string { return numberedName(checkpointPrefix, op) }
+
+// numberedName is prefix and n in 16 hex digits (fmt's %016x, without fmt: names are made
+// on every append and every scan).
+func numberedName(prefix string, n uint64) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, len(prefix)+16)
+	copy(b, prefix)
+	for i := len(b) - 1; i >= len(prefix); i-- {
+		b[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return string(b)
+}
 
 // parseName recognises a numbered file of the engine.
 func parseName(name, prefix string) (uint64, bool) {

@@ -1,8 +1,6 @@
 package vsr
 
 import (
-	"sort"
-
 	"vopr/cluster/checksum"
 )
 
@@ -66,24 +64,22 @@ func (c *clockSync) tick(r *Replica) {
 func (c *clockSync) update(r *Replica) {
 	const half = ClockToleranceNs / 2
 	now := r.clock.Monotonic()
-	type edge struct {
-		at    int64
-		delta int // +1 opens an interval, -1 closes it
-	}
-	edges := []edge{{-half, +1}, {half, -1}}
+	// At most ReplicasMax+1 intervals: sorted on the stack, by insertion (this runs on every
+	// tick and every pong; sort.Slice allocated each time).
+	var space [2 * (ReplicasMax + 1)]clockEdge
+	edges := append(space[:0], clockEdge{-half, +1}, clockEdge{half, -1})
 	for i := range c.samples {
 		s := &c.samples[i]
 		if !s.valid || i == r.replica || now-s.atMono > ClockSampleAgeMaxNs {
 			continue
 		}
-		edges = append(edges, edge{s.offsetNs - s.errorNs - half, +1}, edge{s.offsetNs + s.errorNs + half, -1})
+		edges = append(edges, clockEdge{s.offsetNs - s.errorNs - half, +1}, clockEdge{s.offsetNs + s.errorNs + half, -1})
 	}
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].at != edges[j].at {
-			return edges[i].at < edges[j].at
+	for i := 1; i < len(edges); i++ {
+		for j := i; j > 0 && edges[j].before(edges[j-1]); j-- {
+			edges[j], edges[j-1] = edges[j-1], edges[j]
 		}
-		return edges[i].delta > edges[j].delta // opens before closes: touching intervals agree
-	})
+	}
 	best, count := 0, 0
 	var lo, hi int64
 	for i, e := range edges {
@@ -101,6 +97,21 @@ func (c *clockSync) update(r *Replica) {
 	if was && !c.synchronized {
 		r.emit(EventClockUnsynchronized, r.op, checksum.Sum{}, "clock unsynchronized")
 	}
+}
+
+// clockEdge is an end of an interval in Marzullo's sweep.
+type clockEdge struct {
+	at    int64
+	delta int // +1 opens an interval, -1 closes it
+}
+
+// before orders edges by position, opens before closes at the same position: touching
+// intervals agree.
+func (e clockEdge) before(o clockEdge) bool {
+	if e.at != o.at {
+		return e.at < o.at
+	}
+	return e.delta > o.delta
 }
 
 // primaryTimestamp returns the timestamp of the next prepare: the cluster's time, never

@@ -6,3 +6,12 @@ package vsr
 // CheckpointOp returns the op of the replica's newest durable checkpoint (Inspection's
 // CheckpointOp).
 func (r *Replica) CheckpointOp() uint64 { return r.checkpointOp }
+
+// DiskUsagePct returns the storage's disk usage in percent (Inspection's DiskUsagePct), for
+// the operator's status, polled at every tick.
+func (r *Replica) DiskUsagePct() int {
+	if r.storage == nil {
+		return 0
+	}
+	return r.storage.UsagePercent()
+}

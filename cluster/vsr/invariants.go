@@ -44,9 +44,8 @@ func (r *Replica) primaryInvariants() {
 func (r *Replica) chainInvariant() {
 	low := max(r.checkpointOp+1, r.op-min(r.op, 8))
 	for op := r.op; op > low; op-- {
-		h, ok := r.log.header(op)
-		prev, okPrev := r.log.header(op - 1)
-		if ok && okPrev {
+		h, prev := r.log.headerOf(op), r.log.headerOf(op-1)
+		if h != nil && prev != nil {
 			assert.That(h.Parent == prev.Checksum, "log hash chain broken")
 			assert.That(h.View >= prev.View, "log views go backwards along the chain")
 		}

@@ -32,6 +32,11 @@ type slot struct {
 	// entry for op is durably written again.
 	faulty         bool
 	faultyChecksum checksum.Sum
+	// batch is the prepare's body decoded (batched), once decoded is set: the primary reads
+	// its pipeline's batches on every request (inPipeline). Every change of prepare resets the
+	// whole slot, and with it these.
+	batch   []batchEntry
+	decoded bool
 }
 
 func (l *log) slotOf(op uint64) *slot { return &l.slots[op%LogSlotsMax] }
@@ -43,6 +48,16 @@ func (l *log) header(op uint64) (Header, bool) {
 		return Header{}, false
 	}
 	return s.header, true
+}
+
+// headerOf is header without the copy, for the invariants run after every event: the
+// slot's own header of op, or nil; the caller must not keep or change it.
+func (l *log) headerOf(op uint64) *Header {
+	s := l.slotOf(op)
+	if !s.present || s.header.Op != op {
+		return nil
+	}
+	return &s.header
 }
 
 // prepare returns the prepare message of op if the replica has it.

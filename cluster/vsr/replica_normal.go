@@ -120,14 +120,10 @@ func (r *Replica) ignoreRequest(m Message) bool {
 // or may (its prepare is not at hand).
 func (r *Replica) registrationPending(client uint64) bool {
 	for op := r.commitMin + 1; op <= r.op; op++ {
-		prepare, ok := r.log.prepare(op)
+		entries, ok := r.preparedBatch(op, "logged prepare does not decode", "logged batch does not decode")
 		if !ok {
 			return true
 		}
-		m, err := Decode(prepare, r.cluster)
-		assert.That(err == nil, "logged prepare does not decode")
-		entries, err := decodeBatch(m.Body)
-		assert.That(err == nil, "logged batch does not decode")
 		for _, e := range entries {
 			if e.Client == client && e.Operation == OperationRegister {
 				return true
@@ -140,14 +136,10 @@ func (r *Replica) registrationPending(client uint64) bool {
 // inPipeline reports whether a prepared, uncommitted op already carries the request.
 func (r *Replica) inPipeline(client uint64, request uint32) bool {
 	for _, p := range r.pipeline {
-		prepare, ok := r.log.prepare(p.op)
+		entries, ok := r.preparedBatch(p.op, "pipeline prepare does not decode", "pipeline batch does not decode")
 		if !ok {
 			continue
 		}
-		m, err := Decode(prepare, r.cluster)
-		assert.That(err == nil, "pipeline prepare does not decode")
-		entries, err := decodeBatch(m.Body)
-		assert.That(err == nil, "pipeline batch does not decode")
 		for _, e := range entries {
 			if e.Client == client && e.Request == request {
 				return true
@@ -155,6 +147,25 @@ func (r *Replica) inPipeline(client uint64, request uint32) bool {
 		}
 	}
 	return false
+}
+
+// preparedBatch returns the batch of the prepare the log holds for op (ok false if it holds
+// none). The prepare is decoded, its checksums verified, once per prepare the slot holds;
+// failing that is an assertion (notDecoded, notBatch): the log holds only verified prepares.
+func (r *Replica) preparedBatch(op uint64, notDecoded, notBatch string) ([]batchEntry, bool) {
+	prepare, ok := r.log.prepare(op)
+	if !ok {
+		return nil, false
+	}
+	s := r.log.slotOf(op)
+	if !s.decoded {
+		m, err := Decode(prepare, r.cluster)
+		assert.That(err == nil, notDecoded)
+		entries, err := decodeBatch(m.Body)
+		assert.That(err == nil, notBatch)
+		s.batch, s.decoded = entries, true
+	}
+	return s.batch, true
 }
 
 // primaryPrepare turns queued requests into a prepare while the pipeline has room, the log

@@ -148,14 +148,14 @@ func (r *Replica) rejoin() {
 func (r *Replica) snapshot() []byte {
 	head, ok := r.log.header(r.commitMin)
 	assert.That(ok || r.commitMin == 0, "checkpoint without the header of its op")
-	buf := make([]byte, HeaderSize)
+	machine, clients := r.machine.Snapshot(), r.clients.encode()
+	buf := make([]byte, HeaderSize, HeaderSize+4+len(machine)+len(clients))
 	if ok {
 		putHeader(buf, &head)
 	}
-	machine := r.machine.Snapshot()
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(machine)))
 	buf = append(buf, machine...)
-	return append(buf, r.clients.encode()...)
+	return append(buf, clients...)
 }
 
 var errSnapshot = errors.New("malformed checkpoint snapshot")

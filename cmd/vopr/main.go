@@ -60,6 +60,7 @@ exit codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage, 74 r
 `
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

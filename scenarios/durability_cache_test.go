@@ -1,0 +1,101 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
+)
+
+// TestSegmentCacheResyncEqualsAFreshParse holds the durability checker's incremental parse
+// to the plain one: whatever happens to a segment's bytes between two reads (records
+// rewritten in place, entries appended, overwritten, damaged, the file cut short), the cache
+// brought up to date by resync must hold exactly what a parse from scratch finds.
+func TestSegmentCacheResyncEqualsAFreshParse(t *testing.T) {
+	const cluster = 7
+	rapid.Check(t, func(t *rapid.T) {
+		data := segmentBytes(t, cluster, nil)
+		cache := &segmentCache{}
+		cache.resync(data, cluster)
+		for step := rapid.IntRange(1, 8).Draw(t, "steps"); step > 0; step-- {
+			data = mutateSegment(t, cluster, data)
+			cache.resync(data, cluster)
+			fresh := &segmentCache{}
+			fresh.resync(data, cluster)
+			require.Equal(t, fresh.parsed, cache.parsed, "parsed")
+			require.Equal(t, orNil(fresh.entries), orNil(cache.entries), "entries")
+			require.Equal(t, orNil(fresh.jumps), orNil(cache.jumps), "jumps")
+			require.Equal(t, orNil(data), orNil(cache.data[:len(data)]), "bytes")
+		}
+	})
+}
+
+// segmentBytes lays out a segment: a few sectors of records (random bytes), then entries of
+// ops 1.. at sector-aligned offsets, some with a gap of junk sectors before them.
+func segmentBytes(t *rapid.T, cluster uint64, data []byte) []byte {
+	records := rapid.IntRange(0, 3).Draw(t, "record sectors")
+	data = append(data, rapid.SliceOfN(rapid.Byte(), records*storage.SectorSize, records*storage.SectorSize).Draw(t, "records")...)
+	for op := uint64(1); op <= uint64(rapid.IntRange(0, 6).Draw(t, "entries")); op++ {
+		if rapid.IntRange(0, 3).Draw(t, "gap") == 0 {
+			data = append(data, make([]byte, storage.SectorSize)...)
+		}
+		data = append(data, testEntry(t, cluster, op, int64(len(data)))...)
+	}
+	return data
+}
+
+func testEntry(t *rapid.T, cluster, op uint64, offset int64) []byte {
+	body := rapid.SliceOfN(rapid.Byte(), 0, 1200).Draw(t, "body")
+	prepare := vsr.Encode(vsr.Header{Cluster: cluster, Command: vsr.CommandPrepare, Op: op, View: 1}, body)
+	return storage.EncodeEntry(cluster, op, offset, checksum.Sum{1}, prepare)
+}
+
+// mutateSegment changes a segment as its replica's disk might between two reads.
+func mutateSegment(t *rapid.T, cluster uint64, data []byte) []byte {
+	data = append([]byte(nil), data...)
+	switch rapid.IntRange(0, 4).Draw(t, "change") {
+	case 0: // bytes rewritten in place (the records), maybe across an entry
+		if len(data) > 0 {
+			at := rapid.IntRange(0, len(data)-1).Draw(t, "at")
+			for i := at; i < min(len(data), at+rapid.IntRange(1, 600).Draw(t, "length")); i++ {
+				data[i] = rapid.Byte().Draw(t, "byte")
+			}
+		}
+	case 1: // an entry appended
+		data = padToSector(data)
+		data = append(data, testEntry(t, cluster, uint64(rapid.IntRange(1, 9).Draw(t, "op")), int64(len(data)))...)
+	case 2: // a sector overwritten by an entry (a misdirected or rewritten one)
+		if sectors := len(data) / storage.SectorSize; sectors > 0 {
+			at := rapid.IntRange(0, sectors-1).Draw(t, "sector") * storage.SectorSize
+			e := testEntry(t, cluster, uint64(rapid.IntRange(1, 9).Draw(t, "op")), int64(at))
+			if at+len(e) > len(data) {
+				data = append(data, make([]byte, at+len(e)-len(data))...)
+			}
+			copy(data[at:], e)
+		}
+	case 3: // cut short
+		if len(data) > 0 {
+			data = data[:rapid.IntRange(0, len(data)-1).Draw(t, "size")]
+		}
+	case 4: // half an entry appended (a write not yet whole on the durable image)
+		data = padToSector(data)
+		e := testEntry(t, cluster, 9, int64(len(data)))
+		data = append(data, e[:rapid.IntRange(0, len(e)-1).Draw(t, "part")]...)
+	}
+	return data
+}
+
+func orNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func padToSector(data []byte) []byte {
+	return append(data, make([]byte, (storage.SectorSize-len(data)%storage.SectorSize)%storage.SectorSize)...)
+}
