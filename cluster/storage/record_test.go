@@ -262,3 +262,29 @@ func TestRecordsRepairAnUnknownFaultyRunInPlace(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsRecoveryCutsWhatLiesPastTheHead: an append that never finished (its entry
+// damaged, its record absent) above a damaged head whose record survived is cut from the
+// disk at recovery: the head's extent is the one its record names, not the whole damaged
+// region, and nothing past it may come back on a later boot (were its damage a read error,
+// it would return above a log view persisted without it: campaign seed 20263043).
+func TestRecordsRecoveryCutsWhatLiesPastTheHead(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 14)
+		where := places(t, d)
+		scribble(d, where[13].file, where[13].offset, storage.SectorSize)
+		scribble(d, where[14].file, where[14].offset, storage.SectorSize)
+		name, offset := recordSector(14)
+		b := d.raw(name)
+		clear(b[offset : offset+storage.SectorSize])
+		d.setRaw(name, b)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v: want op 13 faulty and op 14 dropped", s.Head(), rec.Faulty)
+		}
+		if got, want := int64(len(d.raw(where[13].file))), where[13].offset+where[13].size; got != want {
+			t.Fatalf("segment size %d after recovery, want %d (the end of op 13)", got, want)
+		}
+	})
+}

@@ -276,6 +276,12 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 			continue
 		}
 		sl.end = next
+		// A faulty entry whose record survived has a known extent: it ends where its record
+		// says, not at the next intact entry, so that nothing past the head hides in the
+		// head's damaged region (cutUnfinished removes it) and the op below ends at its offset.
+		if p := ix.persist[op]; sl.known && p.state == recordIntact && sl.offset+p.header.Size() <= next {
+			sl.end, next = sl.offset+p.header.Size(), sl.offset
+		}
 	}
 }
 
@@ -321,7 +327,13 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 			return
 		}
 		s.install(rec, scans)
-		done(s, rec, nil)
+		s.cutUnfinished(func(err error) {
+			if err != nil {
+				done(nil, nil, err)
+				return
+			}
+			done(s, rec, nil)
+		})
 	},
 		func(next func(error)) { s.readSuperblock(&previous, next) },
 		func(next func(error)) {
@@ -490,6 +502,34 @@ func (s *Storage) removeStaleCheckpoints(done func(error)) {
 			s.fs.Remove(checkpointName(stale[i]), next)
 		}, done)
 	})
+}
+
+// cutUnfinished removes from the disk whatever lies past the recovered head: appends that
+// never finished (damaged, with no record; dropped, or unreadable past recognition). The
+// head segment's file is cut where the next entry goes, and files above it go. Left in
+// place, such an entry that reads intact on a later boot (its damage was a read error) would
+// come back above a log view persisted without it, as a stale op of an older view
+// (campaign seed 20263043: an unsynced append survived the crash, then a latent error hid it).
+func (s *Storage) cutUnfinished(done func(error)) {
+	k := s.segmentOf(s.head + 1)
+	var drop []uint64
+	for _, seg := range slices.Backward(s.segments) {
+		if seg > k {
+			drop = append(drop, seg)
+		}
+	}
+	sequence(done,
+		func(next func(error)) { s.removeSegments(drop, nil, next) },
+		func(next func(error)) {
+			cut := s.appendOffset(s.head + 1)
+			first := k * uint64(s.opts.SegmentEntriesMax)
+			if _, found := slices.BinarySearch(s.segments, k); !found || (cut == s.recordArea() && s.head >= first) {
+				next(nil) // no file, or ops at or below the head whose extent the index lacks
+				return
+			}
+			s.prepareSegment(k, cut, next)
+		},
+	)
 }
 
 // install makes the assembled log the storage's index and fills in the recovery.
