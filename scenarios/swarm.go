@@ -177,6 +177,9 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		if run.broken == "" {
 			run.broken = run.storage.onEvent(run.c, e)
 		}
+		if run.broken == "" {
+			run.broken = checkCheckpointSessions(run.c, e)
+		}
 	}
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)
@@ -213,6 +216,9 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	run.suite.OnMessage(int64(run.c.Loop.Now()), m.Header)
 	if m.Header.Command == vsr.CommandPrepareOK && run.durability == "" {
 		run.durability = run.disks.checkAckDurable(from, m.Header.Op, m.Header.Parent, "acknowledged")
+	}
+	if run.durability == "" {
+		run.durability = run.disks.checkVoteSent(from, m.Header)
 	}
 	if m.Header.Command == vsr.CommandStartView {
 		run.onStartViewSent(from, m)
