@@ -223,6 +223,9 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if m.Header.Command == vsr.CommandStartView {
 		run.onStartViewSent(from, m)
 	}
+	if m.Header.Command != vsr.CommandPrepareOK {
+		run.onViewLogSent(from, m)
+	}
 }
 
 // clientTick keeps client i busy with random operations on a small key space, recording
