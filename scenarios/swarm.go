@@ -180,6 +180,7 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		if run.broken == "" {
 			run.broken = checkCheckpointSessions(run.c, e)
 		}
+		run.onLogSettled(e)
 	}
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)

@@ -18,7 +18,7 @@ func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool)
 	return log, true
 }
 
-// onViewLogSent shows view_log_committed the log a replica sent in a do_view_change or a
+// onViewLogSent shows committed_prefix the log a replica sent in a do_view_change or a
 // start_view, with the commit number it sent alongside.
 func (run *swarmRun) onViewLogSent(from int, m vsr.Message) {
 	if int(m.Header.Replica) != from {
@@ -27,4 +27,28 @@ func (run *swarmRun) onViewLogSent(from int, m vsr.Message) {
 	if log, ok := logRefs(m.Body, run.c.ClusterID()); ok {
 		run.suite.OnViewLog(int64(run.c.Loop.Now()), from, m.Header.Command, m.Header.View, m.Header.Commit, log)
 	}
+}
+
+// onLogSettled shows committed_prefix a replica's log up to its commit number whenever it
+// settles on a new state: after a state sync or a recovery, and on entering normal status.
+// (Every event would be thorough but costly; these are where a log is rebuilt.)
+func (run *swarmRun) onLogSettled(e vsr.Event) {
+	switch {
+	case e.Kind == vsr.EventStateSync, e.Kind == vsr.EventRecovered,
+		e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
+	default:
+		return
+	}
+	r := run.c.Replica(e.Replica)
+	if r == nil {
+		return
+	}
+	s := r.TraceState()
+	var log []invariants.PrepareRef
+	for op := s.CommitMax - min(s.CommitMax, vsr.LogSlotsMax-1); op <= s.CommitMax; op++ {
+		if h, ok := r.Header(op); ok && op > 0 {
+			log = append(log, invariants.PrepareRef{Op: op, View: h.View, Checksum: h.Checksum})
+		}
+	}
+	run.suite.OnLogHeld(int64(run.c.Loop.Now()), e.Replica, s.View, s.CommitMax, log)
 }

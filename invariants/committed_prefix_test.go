@@ -21,7 +21,7 @@ func namedLog(prefix string, from, to uint64) []PrepareRef {
 
 // Ops 1..4 are canonical ("p<op>"). A log matching them passes, whatever it holds above its
 // commit number or at ops nobody executed yet.
-func TestViewLogCommittedPassesMatchingAndUncommittedHeaders(t *testing.T) {
+func TestCommittedPrefixPassesMatchingAndUncommittedHeaders(t *testing.T) {
 	s := NewSuite(3)
 	commitRange(s, 5*ms, 0, 1, 1, 4)
 	s.OnViewLog(10*ms, 1, vsr.CommandDoViewChange, 2, 4, namedLog("p", 1, 4))
@@ -32,16 +32,30 @@ func TestViewLogCommittedPassesMatchingAndUncommittedHeaders(t *testing.T) {
 
 // A do_view_change whose commit number covers op 3 but whose header at op 3 is another
 // prepare is reported, as is a start_view's.
-func TestViewLogCommittedFiresOnAStaleCommittedHeader(t *testing.T) {
+func TestCommittedPrefixFiresOnAStaleCommittedHeader(t *testing.T) {
 	s := NewSuite(3)
 	commitRange(s, 5*ms, 0, 1, 1, 4)
 	s.OnViewLog(10*ms, 1, vsr.CommandDoViewChange, 2, 3, append(namedLog("p", 1, 2), namedLog("stale", 3, 4)...))
 	v := s.Violation()
-	requireViolation(t, v, NameViewLogCommitted, 1, 3, 2, 10*ms)
-	require.Contains(t, v.Message, "below its commit number 3")
+	requireViolation(t, v, NameCommittedPrefix, 1, 3, 2, 10*ms)
+	require.Contains(t, v.Message, "at or below its commit number 3")
 
 	s = NewSuite(3)
 	commitRange(s, 5*ms, 0, 1, 1, 4)
 	s.OnViewLog(10*ms, 2, vsr.CommandStartView, 5, 4, append(namedLog("p", 1, 3), namedLog("stale", 4, 4)...))
-	requireViolation(t, s.Violation(), NameViewLogCommitted, 2, 4, 5, 10*ms)
+	requireViolation(t, s.Violation(), NameCommittedPrefix, 2, 4, 5, 10*ms)
+}
+
+// A replica's own log is held to the same rule: after a state sync to op 4, a log that still
+// holds a stale op 3 is reported; one that holds it above its commit number is not.
+func TestCommittedPrefixFiresOnAStaleHeldHeader(t *testing.T) {
+	s := NewSuite(3)
+	commitRange(s, 5*ms, 0, 1, 1, 4)
+	log := append(namedLog("p", 1, 2), namedLog("stale", 3, 3)...)
+	s.OnLogHeld(10*ms, 2, 3, 2, log)
+	require.Nil(t, s.Violation())
+	s.OnLogHeld(11*ms, 2, 3, 4, log)
+	v := s.Violation()
+	requireViolation(t, v, NameCommittedPrefix, 2, 3, 3, 11*ms)
+	require.Contains(t, v.Message, "its log holds prepare")
 }
