@@ -67,7 +67,8 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		NetworkRingBridge:       actions[ActionRing] + actions[ActionBridge],
 		NodeCrashAtIO: actions[ActionCrashSuperblock] + actions[ActionCrashStartView] +
 			actions[ActionCrashCheckpoint],
-		DiskCorrelated: actions[ActionDiskCorruptTail] + actions[ActionDiskCorruptWhileDown],
+		DiskCorrelated: actions[ActionDiskCorruptTail] + actions[ActionDiskCorruptWhileDown] +
+			actions[ActionDiskCorruptIdentity],
 		ClockPrimary: actions[ActionClockPrimaryStep] + actions[ActionClockPrimaryDrift] +
 			actions[ActionClockPrimaryOffset],
 	}

@@ -23,7 +23,9 @@
 //     from the other replicas with its clients kept, then the next primary before the old
 //     one is repaired; crashes at I/O points (superblock durable, start_view sent,
 //     checkpoint); correlated damage that always leaves an intact copy on a replica the
-//     atlas protects; ring and bridge partitions; clock faults on the primary.
+//     atlas protects, and identity loss (nemesis_identity.go: an entry and its redundant
+//     record damaged together, then a reboot; drawn with the correlated kind, last); ring
+//     and bridge partitions; clock faults on the primary.
 //   - Coverage (coverage.go, marks.go): KindHits counts, per fault kind, how often it struck
 //     in a run, so that a batch summary can list the kinds never reached; the aimed moves
 //     mark the shapes they reach (internal/coverage), which the staging gate requires.

@@ -77,7 +77,8 @@ var kindDescriptions = map[Kind]string{
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
 	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
-		"holders of good copies are down (an intact copy is kept)",
+		"holders of good copies are down (an intact copy is kept), or entries together with their redundant " +
+		"records (a quorum keeps them intact)",
 
 	ClockOffset:   "replicas' wall clocks start off true time",
 	ClockDrift:    "replicas' clocks run fast or slow, and the nemesis changes the drift",

@@ -25,6 +25,10 @@ var (
 		"log entries of a replica were damaged while a replica holding a good copy of them was down")
 	MarkDiskCorrelatedOnlyDownCopies = coverage.Declare("disk_correlated.only_down_copies",
 		"an entry was damaged while every other replica holding a good copy of it was down")
+	MarkDiskIdentityLoss = coverage.Declare("disk_identity_loss.damaged",
+		"log entries of one replica were damaged together with their redundant records: their identity is lost")
+	MarkDiskIdentityLossReboot = coverage.Declare("disk_identity_loss.reboot",
+		"a replica was rebooted right after losing the identity of entries, so that its recovery met them")
 	MarkPartitionRing = coverage.Declare("partition.ring",
 		"the replicas were partitioned into a ring: each reached only its two neighbours")
 	MarkPartitionBridge = coverage.Declare("partition.bridge",

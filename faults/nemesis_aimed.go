@@ -132,6 +132,9 @@ func (n *Nemesis) stepAimed(c *sim.Cluster) {
 	if sim.Chance(n.r, o.ClockPrimaryProbability) {
 		n.clockPrimary(c)
 	}
+	if sim.Chance(n.r, o.DiskIdentityLossProbability) {
+		n.identityLoss(c)
+	}
 }
 
 // primary returns the up replica, other than exclude, that is primary in normal status in

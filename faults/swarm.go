@@ -104,6 +104,11 @@ type NemesisOptions struct {
 	ClockPrimaryProbability float64
 	ClockPrimaryNsMax       int64
 	ClockPrimaryPPMMax      int64
+	// DiskIdentityLossProbability damages a few of the newest entries of one replica (the
+	// primary's, when there is one) together with their redundant records, and reboots it
+	// (nemesis_identity.go). It is drawn with the correlated damage's kind, after every
+	// other draw.
+	DiskIdentityLossProbability float64
 }
 
 // Validate reports the first option out of range.
@@ -129,6 +134,7 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "DiskCorrelatedProbability", Value: o.DiskCorrelatedProbability},
 		sim.Probability{Name: "RingBridgeProbability", Value: o.RingBridgeProbability},
 		sim.Probability{Name: "ClockPrimaryProbability", Value: o.ClockPrimaryProbability},
+		sim.Probability{Name: "DiskIdentityLossProbability", Value: o.DiskIdentityLossProbability},
 	); err != nil {
 		return err
 	}
@@ -491,6 +497,7 @@ func drawAimed(r *rand.Rand, s *Swarm, on, off map[Kind]bool) {
 	if on[ClockPrimary] {
 		m.ClockPrimaryNsMax, m.ClockPrimaryPPMMax = nsMax, ppmMax
 	}
+	m.DiskIdentityLossProbability = d.rate(DiskCorrelated, 0.001, 0.004)
 }
 
 func abs(x int64) int64 {
@@ -604,6 +611,7 @@ func (s Swarm) params() []string {
 		"nemesis.ring_bridge=" + ftoa(m.RingBridgeProbability),
 		"nemesis.clock_primary=" + ftoa(m.ClockPrimaryProbability) + "/" +
 			sim.Duration(m.ClockPrimaryNsMax).String() + "/" + strconv.FormatInt(m.ClockPrimaryPPMMax, 10) + "ppm",
+		"nemesis.disk_identity_loss=" + ftoa(m.DiskIdentityLossProbability),
 	}
 	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
 		c := s.Clocks[i]

@@ -16,6 +16,7 @@ func Describe() [][2]string {
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
 		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
+		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one)"},
 	}
 }

@@ -500,13 +500,9 @@ func (run *swarmRun) onStartViewSent(from int, m vsr.Message) {
 	if int(m.Header.Replica) != from || m.Header.LogView != m.Header.View {
 		return
 	}
-	var log []invariants.PrepareRef
-	for at := 0; at+vsr.HeaderSize <= len(m.Body); at += vsr.HeaderSize {
-		h, err := vsr.DecodeHeader(m.Body[at:at+vsr.HeaderSize], run.c.ClusterID())
-		if err != nil {
-			return // not a log the checkers can read: skip it whole
-		}
-		log = append(log, invariants.PrepareRef{Op: h.Op, View: h.View, Checksum: h.Checksum})
+	log, ok := logRefs(m.Body, run.c.ClusterID())
+	if !ok {
+		return // not a log the checkers can read: skip it whole
 	}
 	run.suite.OnStartView(int64(run.c.Loop.Now()), m.Header.View, m.Header.Op, log)
 }

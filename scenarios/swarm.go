@@ -177,6 +177,10 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		if run.broken == "" {
 			run.broken = run.storage.onEvent(run.c, e)
 		}
+		if run.broken == "" {
+			run.broken = checkCheckpointSessions(run.c, e)
+		}
+		run.onLogSettled(e)
 	}
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)
@@ -214,8 +218,14 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if m.Header.Command == vsr.CommandPrepareOK && run.durability == "" {
 		run.durability = run.disks.checkAckDurable(from, m.Header.Op, m.Header.Parent, "acknowledged")
 	}
+	if run.durability == "" {
+		run.durability = run.disks.checkVoteSent(from, m.Header)
+	}
 	if m.Header.Command == vsr.CommandStartView {
 		run.onStartViewSent(from, m)
+	}
+	if m.Header.Command != vsr.CommandPrepareOK {
+		run.onViewLogSent(from, m)
 	}
 }
 

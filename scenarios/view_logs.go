@@ -1,0 +1,54 @@
+package scenarios
+
+import (
+	"vopr/cluster/vsr"
+	"vopr/invariants"
+)
+
+// logRefs decodes the log headers a do_view_change or start_view carries; ok is false if
+// the body is not a log the checkers can read.
+func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool) {
+	for at := 0; at+vsr.HeaderSize <= len(body); at += vsr.HeaderSize {
+		h, err := vsr.DecodeHeader(body[at:at+vsr.HeaderSize], cluster)
+		if err != nil {
+			return nil, false
+		}
+		log = append(log, invariants.PrepareRef{Op: h.Op, View: h.View, Checksum: h.Checksum})
+	}
+	return log, true
+}
+
+// onViewLogSent shows committed_prefix the log a replica sent in a do_view_change or a
+// start_view, with the commit number it sent alongside.
+func (run *swarmRun) onViewLogSent(from int, m vsr.Message) {
+	if int(m.Header.Replica) != from {
+		return
+	}
+	if log, ok := logRefs(m.Body, run.c.ClusterID()); ok {
+		run.suite.OnViewLog(int64(run.c.Loop.Now()), from, m.Header.Command, m.Header.View, m.Header.Commit, log)
+	}
+}
+
+// onLogSettled shows committed_prefix a replica's log up to its commit number whenever it
+// settles on a new state: after a state sync or a recovery, and on entering normal status.
+// (Every event would be thorough but costly; these are where a log is rebuilt.)
+func (run *swarmRun) onLogSettled(e vsr.Event) {
+	switch {
+	case e.Kind == vsr.EventStateSync, e.Kind == vsr.EventRecovered,
+		e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
+	default:
+		return
+	}
+	r := run.c.Replica(e.Replica)
+	if r == nil {
+		return
+	}
+	s := r.TraceState()
+	var log []invariants.PrepareRef
+	for op := s.CommitMax - min(s.CommitMax, vsr.LogSlotsMax-1); op <= s.CommitMax; op++ {
+		if h, ok := r.Header(op); ok && op > 0 {
+			log = append(log, invariants.PrepareRef{Op: op, View: h.View, Checksum: h.Checksum})
+		}
+	}
+	run.suite.OnLogHeld(int64(run.c.Loop.Now()), e.Replica, s.View, s.CommitMax, log)
+}
