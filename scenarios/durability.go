@@ -247,10 +247,12 @@ func faultIn(offsets []int64, offset, size int64) bool {
 	return false
 }
 
-// The superblock file: 4 copies of one sector, each (storage/superblock.go)
+// The superblock file: 4 copies of one sector, as two pairs (copies 0-1 and 2-3), each
+// (storage/superblock.go)
 //
 //	0 checksum [16] of bytes [16:512) (SHA-256, first 16 bytes)   16 magic u64
-//	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   64 View u32   68 LogView u32
+//	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   56 checkpoint Size u64
+//	64 View u32   68 LogView u32   92 Boots u32   144 checkpoint Checksum [16]
 //
 // decoded here independently of the engine; the newest intact copy (highest sequence) is
 // what recovery would read. TestDurableSuperblockDecoder holds this decoder to the engine.
@@ -266,10 +268,28 @@ type durableSuperblock struct {
 	view, logView uint32
 	commit        uint64
 	checkpointOp  uint64
+	boots         uint32
+	// checkpointSize and checkpointSum name the checkpoint file's content (the whole file's
+	// size and the first 16 bytes of its SHA-256).
+	checkpointSize int64
+	checkpointSum  [16]byte
+	index          int    // the copy's place in the file: pair index/2
+	bytes          []byte // the copy's sector
 }
 
 func readSuperblock(file []byte) durableSuperblock {
 	var best durableSuperblock
+	for _, c := range superblockCopies(file) {
+		if !best.ok || c.sequence > best.sequence {
+			best = c
+		}
+	}
+	return best
+}
+
+// superblockCopies decodes the intact copies of a superblock file, in file order.
+func superblockCopies(file []byte) []durableSuperblock {
+	var copies []durableSuperblock
 	le := binary.LittleEndian
 	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
 		c := file[at : at+superblockCopySize]
@@ -277,12 +297,13 @@ func readSuperblock(file []byte) durableSuperblock {
 		if !bytes.Equal(sum[:16], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
 			continue
 		}
-		if sequence := le.Uint64(c[24:]); !best.ok || sequence > best.sequence {
-			best = durableSuperblock{ok: true, sequence: sequence, commit: le.Uint64(c[40:]),
-				checkpointOp: le.Uint64(c[48:]), view: le.Uint32(c[64:]), logView: le.Uint32(c[68:])}
-		}
+		d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
+			checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
+			logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
+		copy(d.checkpointSum[:], c[144:160])
+		copies = append(copies, d)
 	}
-	return best
+	return copies
 }
 
 // diskWrites counts the operations that change a disk's content: while its replica is down
@@ -326,6 +347,9 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID())
 	if err != nil || h.Command != vsr.CommandPrepare {
 		return
+	}
+	if run.durability == "" {
+		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, run.c.Replica(from))
 	}
 	now := int64(run.c.Loop.Now())
 	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Op: h.Op, Checksum: h.Checksum,
