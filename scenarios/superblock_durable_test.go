@@ -132,7 +132,9 @@ func (d *superblockDisk) writeNext(samePair bool) {
 		pair = 1 - pair
 	}
 	pair *= 2 * superblockCopySize
-	d.do(func(done func(error)) { d.disk.WriteAt("superblock", append(append([]byte(nil), c...), c...), pair, done) })
+	d.do(func(done func(error)) {
+		d.disk.WriteAt("superblock", append(append([]byte(nil), c...), c...), pair, done)
+	})
 	d.do(func(done func(error)) { d.disk.Sync("superblock", done) })
 }
 
