@@ -252,7 +252,7 @@ func faultIn(offsets []int64, offset, size int64) bool {
 //
 //	0 checksum [16] of bytes [16:512) (SHA-256, first 16 bytes)   16 magic u64
 //	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   56 checkpoint Size u64
-//	64 View u32   68 LogView u32   92 Boots u32   144 checkpoint Checksum [16]
+//	64 View u32   68 LogView u32   92 Boots u32   96 AuditHead [32]   144 checkpoint Checksum [16]
 //
 // decoded here independently of the engine; the newest intact copy (highest sequence) is
 // what recovery would read. TestDurableSuperblockDecoder holds this decoder to the engine.
@@ -269,6 +269,7 @@ type durableSuperblock struct {
 	commit        uint64
 	checkpointOp  uint64
 	boots         uint32
+	auditHead     [32]byte // the SHA-256 audit chain's head at checkpointOp
 	// checkpointSize and checkpointSum name the checkpoint file's content (the whole file's
 	// size and the first 16 bytes of its SHA-256).
 	checkpointSize int64
@@ -301,6 +302,7 @@ func superblockCopies(file []byte) []durableSuperblock {
 			checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
 			logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
 		copy(d.checkpointSum[:], c[144:160])
+		copy(d.auditHead[:], c[96:128])
 		copies = append(copies, d)
 	}
 	return copies

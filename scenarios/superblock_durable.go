@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 
 	"vopr/cluster/vsr"
@@ -21,6 +22,11 @@ import (
 //     state intact in the other pair, so that a torn or lost write of the next one still
 //     finds it. A copy a fault altered since (visibly: the engine saw it damaged and may
 //     rightly write over it) is exempt.
+//   - One audit head per checkpoint: the SHA-256 audit chain's head that a durable copy
+//     stores for a checkpoint op is the one the replica stored for that op before (a chain
+//     over the same committed ops), or the seed of a checkpoint installed by state sync
+//     (SHA-256 of "vopr audit seed", the op, and the snapshot's SHA-256). A fallback to an
+//     older checkpoint that kept the newer one's head breaks it.
 //   - Boots before prepares: a replica prepares an op only once its durable superblock
 //     holds this boot (Boots >= 1, and above the count its disk held before its last
 //     restart): a crash must never make a replica that prepared look like a first boot.
@@ -47,10 +53,14 @@ type superblockWatch struct {
 	sequence    uint64
 	incarnation *vsr.Replica
 	excused     bool
+	// audit holds the audit head stored for each checkpoint op since the disk was formatted
+	// or restored.
+	audit map[uint64][32]byte
 }
 
 // superblockMarks are the coverage marks of the superblock checks, reported even at zero.
-var superblockMarks = []string{"superblock_sync", "superblock_checkpoint", "superblock_pair", "superblock_boots"}
+var superblockMarks = []string{"superblock_sync", "superblock_checkpoint", "superblock_pair", "superblock_audit",
+	"superblock_boots"}
 
 // watch returns replica's watch.
 func (sc *superblockChecks) watch(replica int) *superblockWatch {
@@ -103,7 +113,50 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 	if msg := sc.checkPair(replica, previous, altered, file, w.newest); msg != "" {
 		return msg
 	}
-	return sc.checkCheckpoint(disk, replica, w.newest)
+	if msg := sc.checkCheckpoint(disk, replica, w.newest); msg != "" {
+		return msg
+	}
+	if previous.ok && w.newest.sequence < previous.sequence {
+		w.audit = nil // a restore or a format: another disk's history
+	}
+	return sc.checkAudit(disk, replica, w)
+}
+
+// checkAudit holds the newest durable copy's audit head to the one stored before for its
+// checkpoint op.
+func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superblockWatch) string {
+	sb := w.newest
+	if sb.checkpointOp == 0 {
+		return ""
+	}
+	if w.audit == nil {
+		w.audit = map[uint64][32]byte{}
+	}
+	before, known := w.audit[sb.checkpointOp]
+	w.audit[sb.checkpointOp] = sb.auditHead
+	if !known || before == sb.auditHead {
+		return ""
+	}
+	sc.mark("superblock_audit")
+	file := disk.Durable(checkpointFileName(sb.checkpointOp))
+	if len(file) >= checkpointHeaderBytes && sb.auditHead == auditSeedOf(sb.checkpointOp, file[checkpointHeaderBytes:]) {
+		return "" // state sync installed the checkpoint again
+	}
+	return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) stores audit head %x for "+
+		"checkpoint %d, which it stored before as %x", replica, sb.sequence, sb.auditHead[:8], sb.checkpointOp,
+		before[:8])
+}
+
+// checkpointHeaderBytes is the size of a checkpoint file's header, before the snapshot
+// (storage/superblock.go).
+const checkpointHeaderBytes = 64
+
+// auditSeedOf is the audit head of a checkpoint installed by state sync (storage/checkpoint.go
+// auditSeed): SHA-256("vopr audit seed" || op || SHA-256(snapshot)).
+func auditSeedOf(op uint64, snapshot []byte) [32]byte {
+	b := binary.LittleEndian.AppendUint64([]byte("vopr audit seed"), op)
+	sum := sha256.Sum256(snapshot)
+	return sha256.Sum256(append(b, sum[:]...))
 }
 
 // checkPair holds a superblock write to the pair rule: the previous newest state survives it.

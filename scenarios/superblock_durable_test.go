@@ -65,6 +65,12 @@ func TestDurableSuperblockDecoder(t *testing.T) {
 	require.Equal(t, uint64(3), sb.sequence, "format, state, checkpoint")
 	require.Len(t, superblockCopies(d.durableFile()), 4)
 	require.Empty(t, d.checks.checkCheckpoint(d.disk, 0, sb), "the engine's checkpoint is durable")
+
+	// A checkpoint beyond the log is installed as state sync's are: the head is the seed.
+	d.do(func(done func(error)) { d.s.Checkpoint(10, []byte("synced at op 10"), done) })
+	sb = readSuperblock(d.durableFile())
+	require.Equal(t, uint64(10), sb.checkpointOp)
+	require.Equal(t, auditSeedOf(10, []byte("synced at op 10")), sb.auditHead)
 }
 
 // TestSuperblockChecksPassTheEngine: every sync of the engine's superblock writes passes.
@@ -120,11 +126,14 @@ func TestSuperblockPairFires(t *testing.T) {
 
 // writeNext writes the newest copy again with the next sequence, and syncs it: over the pair
 // that holds the newest copy (the write of a broken engine) or over the other one.
-func (d *superblockDisk) writeNext(samePair bool) {
+func (d *superblockDisk) writeNext(samePair bool, edits ...func(c []byte)) {
 	d.t.Helper()
 	newest := readSuperblock(d.durableFile())
 	c := append([]byte(nil), newest.bytes...)
 	binary.LittleEndian.PutUint64(c[24:], newest.sequence+1)
+	for _, edit := range edits {
+		edit(c)
+	}
 	sum := sha256.Sum256(c[16:])
 	copy(c, sum[:16])
 	pair := int64(newest.index / 2)
@@ -154,4 +163,22 @@ func TestSuperblockBootsFires(t *testing.T) {
 	state.View, state.Boots = 2, 2
 	d.do(func(done func(error)) { d.s.SaveState(state, done) })
 	require.Empty(t, d.checks.onPrepare(d.disk, 0, first), "a restart that counted its boot")
+}
+
+// TestSuperblockAuditFires: a durable superblock that stores another audit head for a
+// checkpoint op than the one stored before is a violation, unless it is the seed of a
+// checkpoint installed by state sync.
+func TestSuperblockAuditFires(t *testing.T) {
+	d := newSuperblockDisk(t)
+	d.do(func(done func(error)) { d.s.Checkpoint(2, []byte("snapshot at op 2"), done) })
+	require.Empty(t, d.sync())
+	state := d.s.State()
+	state.View = 3
+	d.do(func(done func(error)) { d.s.SaveState(state, done) })
+	require.Empty(t, d.sync(), "the same head again")
+	seed := auditSeedOf(2, []byte("snapshot at op 2"))
+	d.writeNext(false, func(c []byte) { copy(c[96:128], seed[:]) })
+	require.Empty(t, d.sync(), "state sync's seed")
+	d.writeNext(false, func(c []byte) { c[100] ^= 1 })
+	require.Contains(t, d.sync(), "which it stored before as")
 }
