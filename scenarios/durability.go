@@ -75,15 +75,41 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 	if r == nil || op <= r.CheckpointOp() {
 		return ""
 	}
-	if d.holds(replica, op, sum) {
-		return ""
+	e, ok := d.held(replica, op, sum)
+	if !ok {
+		return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
+			replica, what, op, sum.Low64(), d.c.Loop.Now())
 	}
-	return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
-		replica, what, op, sum.Low64(), d.c.Loop.Now())
+	return unsyncedRepair(d.c.Nodes[replica].Disk, replica, op, e, what)
+}
+
+// unsyncedRepair returns a violation message if the acknowledged entry e reads intact only
+// thanks to a write not yet synced over damage: a crash would bring the damage back (an
+// engine that takes a rewrite of a damaged entry as durable before syncing it). Damage that
+// struck after the entry was written is not the acknowledger's doing, and is not reported.
+func unsyncedRepair(disk *sim.Disk, replica int, op uint64, e parsedEntry, what string) string {
+	name := segmentName(segmentOf(op))
+	now := map[int64]bool{}
+	for _, f := range disk.Altered(name, e.offset, e.size) {
+		now[f.Sector] = true
+	}
+	for _, f := range disk.DurablyAltered(name, e.offset, e.size) {
+		if !now[f.Sector] {
+			return fmt.Sprintf("replica %d %s op %d, whose entry reads intact only through an unsynced rewrite: "+
+				"a crash would leave %s at %s@%d", replica, what, op, f.Kind, name, f.Offset)
+		}
+	}
+	return ""
 }
 
 // holds reports whether replica's disk durably holds an intact entry of prepare sum at op.
 func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
+	_, ok := d.held(replica, op, sum)
+	return ok
+}
+
+// held returns where replica's disk durably holds an intact entry of prepare sum at op.
+func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	disk := d.c.Nodes[replica].Disk
 	key := segmentKey{replica, segmentOf(op)}
 	name := segmentName(key.index)
@@ -91,20 +117,18 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 	if s != nil {
 		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableRange(name, e.offset, e.size),
 			s.data[e.offset:e.offset+e.size]) {
-			return true
+			return e, true
 		}
 		// Most acknowledgements name the entry just appended: parse the new tail only.
 		if tail := disk.DurableRange(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 {
 			s.data = append(s.data[:s.parsed], tail...)
 			s.parse(d.c.ClusterID())
-			if _, ok := s.find(op, sum); ok {
-				return true
+			if e, ok := s.find(op, sum); ok {
+				return e, true
 			}
 		}
 	}
-	s = d.refresh(replica, key.index)
-	_, ok := s.find(op, sum)
-	return ok
+	return d.refresh(replica, key.index).find(op, sum)
 }
 
 // find returns the intact entry of prepare sum at op.

@@ -182,3 +182,31 @@ func TestSuperblockAuditFires(t *testing.T) {
 	d.writeNext(false, func(c []byte) { c[100] ^= 1 })
 	require.Contains(t, d.sync(), "which it stored before as")
 }
+
+// TestUnsyncedRepairFires: an acknowledged entry that reads intact only through an unsynced
+// rewrite over damage is a violation; once the rewrite is synced, or if the damage struck
+// after the write, it is not.
+func TestUnsyncedRepairFires(t *testing.T) {
+	d := newTruthDisk(t)
+	d.format(2)
+	name := segmentFileName(1)
+	var entry parsedEntry
+	for _, e := range readWrittenLog(d.disk, name) {
+		if e.op == 1 {
+			entry = parsedEntry{op: 1, offset: e.offset, size: e.size}
+		}
+	}
+	require.Positive(t, entry.size)
+	require.Empty(t, unsyncedRepair(d.disk, 0, 1, entry, "acknowledged"))
+	d.disk.CorruptSector(name, entry.offset+storage.SectorSize+3)
+	require.Empty(t, unsyncedRepair(d.disk, 0, 1, entry, "acknowledged"), "damage after the write")
+	data := d.disk.Written(name, entry.offset, entry.size)
+	finished := false
+	d.disk.WriteAt(name, data, entry.offset, func(err error) { require.NoError(t, err); finished = true })
+	d.wait(&finished)
+	require.Contains(t, unsyncedRepair(d.disk, 0, 1, entry, "acknowledged"), "unsynced rewrite")
+	finished = false
+	d.disk.Sync(name, func(err error) { require.NoError(t, err); finished = true })
+	d.wait(&finished)
+	require.Empty(t, unsyncedRepair(d.disk, 0, 1, entry, "acknowledged"))
+}
