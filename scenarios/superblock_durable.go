@@ -13,7 +13,9 @@ import (
 // The superblock checks hold each replica's durable superblock (what a crash now would
 // leave, read from the simulated disk with this package's own decoder) to the engine's
 // durability contract, at the instant it changes: when a sync of the superblock completes
-// (sim.ClusterOptions.OnCompletion), before the replica learns of it.
+// (sim.ClusterOptions.OnCompletion), before the replica learns of it. A read of the
+// superblock (recovery's, after a crash that may have kept an unsynced write) sets the state
+// the next write is held to.
 //
 //   - Written last: the checkpoint the newest durable copy names is durable, whole, with
 //     the size and checksum the copy records. A superblock pointed at a checkpoint before the
@@ -96,6 +98,13 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 		if len(disk.Altered("superblock", int64(i)*superblockCopySize, superblockCopySize)) > 0 {
 			w.altered[i], w.excused = true, true
 		}
+	}
+	if io.Op == sim.IORead && io.Err == nil {
+		// Recovery reads the superblock: a crash may have kept a write whose sync never
+		// completed, so what it finds is the state the next write must leave intact.
+		w.file = disk.DurableRange("superblock", 0, superblockFileSize)
+		w.newest = readSuperblock(w.file)
+		return ""
 	}
 	if io.Op != sim.IOSync || io.Err != nil {
 		return ""
