@@ -210,3 +210,15 @@ func TestUnsyncedRepairFires(t *testing.T) {
 	d.wait(&finished)
 	require.Empty(t, unsyncedRepair(d.disk, 0, 1, entry, "acknowledged"))
 }
+
+// TestVerifyJudgeCheckpointFallback: a damaged checkpoint explains missing entries in the log
+// segments at or below its op (the engine falls back to the checkpoint before it), not above.
+func TestVerifyJudgeCheckpointFallback(t *testing.T) {
+	report := storage.VerifyReport{CheckpointOp: 896, Head: 1000, Faulty: []uint64{960},
+		Problems: []storage.Problem{{File: segmentFileName(960), Offset: -1, Op: 960, Reason: "missing entry"}}}
+	require.Contains(t, damage{files: map[string]bool{}}.judge(report, nil), "reported damage the disk did not do")
+	damaged := damage{files: map[string]bool{checkpointFileName(960): true}}
+	require.Empty(t, damaged.judge(report, nil))
+	report.Problems[0].File, report.Faulty = segmentFileName(1024), []uint64{1024}
+	require.Contains(t, damaged.judge(report, nil), "reported damage the disk did not do")
+}
