@@ -100,15 +100,41 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 	if r == nil || op <= r.CheckpointOp() {
 		return ""
 	}
-	if d.holds(replica, op, sum) {
-		return ""
+	e, ok := d.held(replica, op, sum)
+	if !ok {
+		return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
+			replica, what, op, sum.Low64(), d.c.Loop.Now())
 	}
-	return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
-		replica, what, op, sum.Low64(), d.c.Loop.Now())
+	return unsyncedRepair(d.c.Nodes[replica].Disk, replica, op, e, what)
+}
+
+// unsyncedRepair returns a violation message if the acknowledged entry e reads intact only
+// thanks to a write not yet synced over damage: a crash would bring the damage back (an
+// engine that takes a rewrite of a damaged entry as durable before syncing it). Damage that
+// struck after the entry was written is not the acknowledger's doing, and is not reported.
+func unsyncedRepair(disk *sim.Disk, replica int, op uint64, e parsedEntry, what string) string {
+	name := segmentName(segmentOf(op))
+	now := map[int64]bool{}
+	for _, f := range disk.Altered(name, e.offset, e.size) {
+		now[f.Sector] = true
+	}
+	for _, f := range disk.DurablyAltered(name, e.offset, e.size) {
+		if !now[f.Sector] {
+			return fmt.Sprintf("replica %d %s op %d, whose entry reads intact only through an unsynced rewrite: "+
+				"a crash would leave %s at %s@%d", replica, what, op, f.Kind, name, f.Offset)
+		}
+	}
+	return ""
 }
 
 // holds reports whether replica's disk durably holds an intact entry of prepare sum at op.
 func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
+	_, ok := d.held(replica, op, sum)
+	return ok
+}
+
+// held returns where replica's disk durably holds an intact entry of prepare sum at op.
+func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	disk := d.c.Nodes[replica].Disk
 	key := segmentKey{replica, segmentOf(op)}
 	name := segmentName(key.index)
@@ -116,20 +142,18 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 	if s != nil {
 		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
 			s.data[e.offset:e.offset+e.size]) {
-			return true
+			return e, true
 		}
 		// Most acknowledgements name the entry just appended: parse the new tail only.
 		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 && s.parsed <= int64(len(s.data)) {
 			s.data = appendDoubling(s.data[:s.parsed], tail)
 			s.parse(d.c.ClusterID(), nil)
-			if _, ok := s.find(op, sum); ok {
-				return true
+			if e, ok := s.find(op, sum); ok {
+				return e, true
 			}
 		}
 	}
-	s = d.refresh(replica, key.index)
-	_, ok := s.find(op, sum)
-	return ok
+	return d.refresh(replica, key.index).find(op, sum)
 }
 
 // find returns the intact entry of prepare sum at op.
@@ -409,10 +433,12 @@ func faultIn(offsets []int64, offset, size int64) bool {
 	return false
 }
 
-// The superblock file: 4 copies of one sector, each (storage/superblock.go)
+// The superblock file: 4 copies of one sector, as two pairs (copies 0-1 and 2-3), each
+// (storage/superblock.go)
 //
 //	0 checksum [16] of bytes [16:512) (XXH3-128, big-endian)   16 magic u64
-//	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   64 View u32   68 LogView u32
+//	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   56 checkpoint Size u64
+//	64 View u32   68 LogView u32   92 Boots u32   96 AuditHead [32]   144 checkpoint Checksum [16]
 //
 // decoded here independently of the engine; the newest intact copy (highest sequence) is
 // what recovery would read. TestDurableSuperblockDecoder holds this decoder to the engine.
@@ -428,10 +454,29 @@ type durableSuperblock struct {
 	view, logView uint32
 	commit        uint64
 	checkpointOp  uint64
+	boots         uint32
+	auditHead     [32]byte // the SHA-256 audit chain's head at checkpointOp
+	// checkpointSize and checkpointSum name the checkpoint file's content (the whole file's
+	// size and the first 16 bytes of its SHA-256).
+	checkpointSize int64
+	checkpointSum  [16]byte
+	index          int    // the copy's place in the file: pair index/2
+	bytes          []byte // the copy's sector
 }
 
 func readSuperblock(file []byte) durableSuperblock {
 	var best durableSuperblock
+	for _, c := range superblockCopies(file) {
+		if !best.ok || c.sequence > best.sequence {
+			best = c
+		}
+	}
+	return best
+}
+
+// superblockCopies decodes the intact copies of a superblock file, in file order.
+func superblockCopies(file []byte) []durableSuperblock {
+	var copies []durableSuperblock
 	le := binary.LittleEndian
 	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
 		c := file[at : at+superblockCopySize]
@@ -439,12 +484,14 @@ func readSuperblock(file []byte) durableSuperblock {
 		if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
 			continue
 		}
-		if sequence := le.Uint64(c[24:]); !best.ok || sequence > best.sequence {
-			best = durableSuperblock{ok: true, sequence: sequence, commit: le.Uint64(c[40:]),
-				checkpointOp: le.Uint64(c[48:]), view: le.Uint32(c[64:]), logView: le.Uint32(c[68:])}
-		}
+		d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
+			checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
+			logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
+		copy(d.checkpointSum[:], c[144:160])
+		copy(d.auditHead[:], c[96:128])
+		copies = append(copies, d)
 	}
-	return best
+	return copies
 }
 
 // diskWrites counts the operations that change a disk's content: while its replica is down
@@ -488,6 +535,9 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID())
 	if err != nil || h.Command != vsr.CommandPrepare {
 		return
+	}
+	if run.durability == "" {
+		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, run.c.Replica(from))
 	}
 	now := int64(run.c.Loop.Now())
 	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Op: h.Op, Checksum: h.Checksum,

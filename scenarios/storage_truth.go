@@ -38,6 +38,9 @@ type storageChecks struct {
 	verifies   int
 	// marks counts what the checks did, reported as coverage.check.<name>.
 	marks map[string]uint64
+	// superblocks holds the durable superblocks to the engine's contract
+	// (superblock_durable.go).
+	superblocks superblockChecks
 }
 
 // storageMarks are the coverage marks of the storage checks, reported even at zero.
@@ -65,6 +68,7 @@ func (sc *storageChecks) counters(c *sim.Cluster, counters map[string]uint64) {
 		kept += c.Nodes[i].Disk.Stats().CrashKeptDamage
 	}
 	counters["disk.crash_kept_damage"] = kept
+	sc.superblocks.counters(counters)
 }
 
 // onEvent runs the storage truth check when a replica has recovered from its disk, and

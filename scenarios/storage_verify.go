@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
 	"vopr/sim"
 )
 
@@ -130,7 +131,21 @@ func (d damage) explains(file string) bool {
 	if !ok || err != nil {
 		return len(d.files) > 0 // superblock and checkpoint: one's damage shows in the other
 	}
-	return d.files[file] || (index > 0 && d.files[fmt.Sprintf("log-%016x", index-1)])
+	return d.files[file] || (index > 0 && d.files[fmt.Sprintf("log-%016x", index-1)]) ||
+		d.checkpointDamagedAtOrAbove(index*vsr.CheckpointInterval)
+}
+
+// checkpointDamagedAtOrAbove reports whether a damaged checkpoint file names an op at or above
+// op: the engine falls back to the checkpoint before it, and the ops between the two, whose
+// entries compaction removed, come back as missing (swarm seed 55 with long values).
+func (d damage) checkpointDamagedAtOrAbove(op uint64) bool {
+	for name := range d.files {
+		k, ok := strings.CutPrefix(name, "checkpoint-")
+		if c, err := strconv.ParseUint(k, 16, 64); ok && err == nil && c >= op {
+			return true
+		}
+	}
+	return false
 }
 
 // judge holds a verify report to the damage: complete and sound (see above).

@@ -104,7 +104,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
+		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.c = sim.NewCluster(opts)

@@ -20,9 +20,14 @@ import (
 // reported by a mismatch), or the key's absence when that is what they last saw, so that it
 // often succeeds; sometimes it expects an older value, and fails.
 //
-// Values are unique and none is a substring of another ("c<client>.<n>."), so that an
-// appended value can be told apart in every later read and the linearizability checker can
-// prune the writes no read observed (History.markUnobserved).
+// Values are unique and none is a substring of another ("c<client>.<n>.", padded with "x"),
+// so that an appended value can be told apart in every later read and the linearizability
+// checker can prune the writes no read observed (History.markUnobserved).
+//
+// Shapes at the edges of the state machine's contract (workload_edges.go), each drawn per
+// seed: blind compare-and-sets that expect a value on a key nobody wrote, and long values
+// (appends that run into ValueSizeMax within a key's history, and operations of exactly the
+// largest encoded size).
 type workload struct {
 	r   *rand.Rand // every per-operation draw: the run's "workload" stream
 	mix workloadMix
@@ -71,6 +76,9 @@ type workloadMix struct {
 	weights [4]int
 	keys    int
 	hot     bool
+	// blindCAS and size are the edge shapes (workload_edges.go): zero values leave them out.
+	blindCAS bool
+	size     workloadSize
 }
 
 var workloadKinds = [4]kv.Kind{kv.KindGet, kv.KindPut, kv.KindAppend, kv.KindCAS}
@@ -95,12 +103,13 @@ func drawWorkloadMix(seed uint64) workloadMix {
 	m.weights[0] = max(m.weights[0], (m.weights[1]+m.weights[2]+m.weights[3]+3)/4)
 	m.keys = []int{2, 4, 8, 8}[r.IntN(4)]
 	m.hot = r.IntN(2) == 0
+	m.drawEdges(r) // after every draw above, so that seeds keep their mixes
 	return m
 }
 
 func (m workloadMix) String() string {
 	return fmt.Sprintf("get:%d,put:%d,append:%d,cas:%d keys=%d hot=%t", m.weights[0], m.weights[1],
-		m.weights[2], m.weights[3], m.keys, m.hot)
+		m.weights[2], m.weights[3], m.keys, m.hot) + m.edgesString()
 }
 
 func newWorkload(r *rand.Rand, mix workloadMix) *workload {
@@ -116,7 +125,7 @@ func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
 		kind = kv.KindDelete
 	}
 	write := kind != kv.KindGet
-	key := prefix + w.key(prefix, write)
+	key := w.mix.size.key(prefix + w.key(prefix, write))
 	if write && w.unread[key] >= workloadUnreadWritesMax {
 		kind, write = kv.KindGet, false
 	}
@@ -133,13 +142,17 @@ func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
 	case kv.KindGet:
 		return kv.Op{Kind: kv.KindGet, Key: key}
 	case kv.KindPut:
-		return kv.Op{Kind: kv.KindPut, Key: key, Value: w.value(clientIndex)}
+		return kv.Op{Kind: kv.KindPut, Key: key, Value: w.value(clientIndex, 0)}
 	case kv.KindAppend:
-		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + w.value(clientIndex)}
+		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + w.value(clientIndex, 1)}
 	}
-	op := kv.Op{Kind: kv.KindCAS, Key: key, Value: w.value(clientIndex), ExpectedAbsent: true}
+	op := kv.Op{Kind: kv.KindCAS, Key: key, Value: w.value(clientIndex, 0), ExpectedAbsent: true}
 	seen := w.seen[key]
 	switch {
+	case (seen == nil || len(seen.values) == 0) && w.mix.blindCAS && w.r.IntN(2) == 0:
+		// only seeds with blind cas draw here, so that the others keep their draws
+		op.Expected, op.ExpectedAbsent = w.neverWritten(clientIndex), false
+		w.counts["workload.cas.blind"]++
 	case seen == nil || len(seen.values) == 0:
 	case seen.absent && w.r.IntN(4) > 0:
 	case w.r.IntN(4) > 0:
@@ -158,7 +171,9 @@ func (w *workload) key(prefix string, write bool) string {
 	if !w.mix.hot || w.r.IntN(2) == 0 {
 		i = w.r.IntN(w.mix.keys)
 	}
-	full := func(i int) bool { return write && w.writing[prefix+w.name(i)] >= workloadKeyWritesMax }
+	full := func(i int) bool {
+		return write && w.writing[w.mix.size.key(prefix+w.name(i))] >= workloadKeyWritesMax
+	}
 	for tried := 0; tried < w.mix.keys && full(i); tried++ {
 		i = (i + 1) % w.mix.keys
 	}
@@ -193,10 +208,11 @@ func (w *workload) kind() kv.Kind {
 	panic("workload: weights changed under the draw")
 }
 
-// value returns a value no client wrote before.
-func (w *workload) value(clientIndex int) string {
+// value returns a value no client wrote before, padded to the mix's size less reserve bytes
+// (the "+" of an append).
+func (w *workload) value(clientIndex, reserve int) string {
 	w.writes[clientIndex]++
-	return "c" + strconv.Itoa(clientIndex) + "." + strconv.Itoa(w.writes[clientIndex]) + "."
+	return w.mix.size.pad("c"+strconv.Itoa(clientIndex)+"."+strconv.Itoa(w.writes[clientIndex])+".", reserve)
 }
 
 // observe learns from an operation's outcome what its key holds.

@@ -27,6 +27,10 @@ type ClusterOptions struct {
 	// OnReplicaSend, if set, sees every message a replica sends to another replica, before
 	// the network does (checkers that hold replicas to what they claimed).
 	OnReplicaSend func(from, to int, msg []byte)
+	// OnCompletion, if set, sees each I/O completion of a replica's storage as the disk
+	// completes it, before any fault hook and before the replica (checkers of the disk's
+	// durable state at the instant it changes). It must not change the run.
+	OnCompletion func(replica int, io IOCompletion)
 }
 
 // Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
@@ -99,6 +103,10 @@ func NewCluster(o ClusterOptions) *Cluster {
 	c.Network.Describe = describeMessage(o.ClusterID)
 	for i := 0; i < o.Replicas; i++ {
 		c.Nodes[i].AfterCall = c.noteStatus
+		if o.OnCompletion != nil {
+			i := i
+			c.Nodes[i].ObserveCompletion = func(io IOCompletion) { o.OnCompletion(i, io) }
+		}
 	}
 	c.format()
 	for i := 0; i < o.Replicas; i++ {

@@ -126,30 +126,8 @@ type sectorEvent struct {
 // overlay that a lost write had displaced.
 func (f *diskFile) rollBackOverlays(survivals [][]bool) uint64 {
 	restored := uint64(0)
-	events := map[int64][]sectorEvent{}
-	for k, w := range f.volatile {
-		survive := survivals[k]
-		for i := range w.images {
-			e := sectorEvent{kept: survive[i]}
-			if w.under != nil {
-				e.under = w.under[i]
-			}
-			events[w.first+int64(i)] = append(events[w.first+int64(i)], e)
-		}
-		for _, p := range w.faults {
-			if p.fault.kind == FaultMisdirectedHere {
-				events[p.sector] = append(events[p.sector], sectorEvent{kept: survive[p.index], under: p.under})
-			}
-		}
-	}
-	for s, history := range events {
-		overlay, displaced := f.faults[s], false
-		for k := len(history) - 1; k >= 0; k-- {
-			if history[k].kept || (overlay.kind != "" && overlay.owner == 0) {
-				break
-			}
-			overlay, displaced = history[k].under, true
-		}
+	for s, history := range f.sectorEvents(survivals) {
+		overlay, displaced := f.overlayAfterCrash(s, history)
 		if overlay.kind == "" {
 			delete(f.faults, s)
 			continue
@@ -160,6 +138,63 @@ func (f *diskFile) rollBackOverlays(survivals [][]bool) uint64 {
 		f.putFault(s, overlay)
 	}
 	return restored
+}
+
+// sectorEvents returns, per sector, the volatile writes' events on it in order, given which
+// sectors of each write survive (all lost if survivals is nil).
+func (f *diskFile) sectorEvents(survivals [][]bool) map[int64][]sectorEvent {
+	events := map[int64][]sectorEvent{}
+	kept := func(k, i int) bool { return survivals != nil && survivals[k][i] }
+	for k, w := range f.volatile {
+		for i := range w.images {
+			e := sectorEvent{kept: kept(k, i)}
+			if w.under != nil {
+				e.under = w.under[i]
+			}
+			events[w.first+int64(i)] = append(events[w.first+int64(i)], e)
+		}
+		for _, p := range w.faults {
+			if p.fault.kind == FaultMisdirectedHere {
+				events[p.sector] = append(events[p.sector], sectorEvent{kept: kept(k, p.index), under: p.under})
+			}
+		}
+	}
+	return events
+}
+
+// overlayAfterCrash is the overlay sector s holds after a crash with its events history: the
+// one standing after its last kept event, or a fault of its own that struck after a lost one
+// (see rollBackOverlays); displaced reports that a lost write had displaced it.
+func (f *diskFile) overlayAfterCrash(s int64, history []sectorEvent) (overlay sectorFault, displaced bool) {
+	overlay = f.faults[s]
+	for k := len(history) - 1; k >= 0; k-- {
+		if history[k].kept || (overlay.kind != "" && overlay.owner == 0) {
+			break
+		}
+		overlay, displaced = history[k].under, true
+	}
+	return overlay, displaced
+}
+
+// DurablyAltered is Altered as a crash that lost every unsynced write would leave it: the
+// sectors of [offset, offset+n) that would then read otherwise than written, with the
+// overlay they would carry. A sector Altered does not list but DurablyAltered does is damage
+// that only an unsynced write repaired. Nil if the file does not exist.
+func (d *Disk) DurablyAltered(name string, offset, n int64) []DiskFault {
+	f := d.files[name]
+	if f == nil || n <= 0 {
+		return nil
+	}
+	first, count := sectorSpan(max(offset, 0), n)
+	events := f.sectorEvents(nil)
+	var out []DiskFault
+	for s := first; s < first+count; s++ {
+		overlay, _ := f.overlayAfterCrash(s, events[s])
+		if overlay.kind != "" {
+			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize, Kind: overlay.kind})
+		}
+	}
+	return out
 }
 
 // landInflight lands the surviving sectors of writes that were in flight at the crash.

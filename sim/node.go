@@ -90,6 +90,9 @@ type Node struct {
 	// before the actor does; returning true crashes the node at that instant instead, before
 	// the actor learns of it. It is a fault injector's hook (Cluster.SetFaultHooks).
 	OnCompletion func(IOCompletion) bool
+	// ObserveCompletion, if set, sees each I/O completion of the actor's storage first, even
+	// one OnCompletion then crashes the node at (a checker's hook: it must not change the run).
+	ObserveCompletion func(IOCompletion)
 	// AfterCall, if set, runs after each outermost actor call (a tick, a message, an I/O
 	// completion, a boot) that did not fail-stop: the trace's status lines look there for a
 	// changed replica. It must not change the run.

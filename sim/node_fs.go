@@ -63,6 +63,9 @@ func (g *guardedFS) run(io IOCompletion, fn func()) {
 	if n.generation != g.generation {
 		return
 	}
+	if n.ObserveCompletion != nil && n.status == NodeUp {
+		n.ObserveCompletion(io)
+	}
 	if n.OnCompletion != nil && n.status == NodeUp && n.OnCompletion(io) {
 		n.Crash()
 		return

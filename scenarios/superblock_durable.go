@@ -1,0 +1,240 @@
+package scenarios
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/zeebo/xxh3"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// The superblock checks hold each replica's durable superblock (what a crash now would
+// leave, read from the simulated disk with this package's own decoder) to the engine's
+// durability contract, at the instant it changes: when a sync of the superblock completes
+// (sim.ClusterOptions.OnCompletion), before the replica learns of it. A read of the
+// superblock (recovery's, after a crash that may have kept an unsynced write) sets the state
+// the next write is held to.
+//
+//   - Written last: the checkpoint the newest durable copy names is durable, whole, with
+//     the size and checksum the copy records. A superblock pointed at a checkpoint before the
+//     checkpoint file's sync leaves a crash nothing to fall back on but an older pair.
+//   - Alternating pairs: a superblock write that becomes durable leaves the previous newest
+//     state intact in the other pair, so that a torn or lost write of the next one still
+//     finds it. A copy a fault altered since (visibly: the engine saw it damaged and may
+//     rightly write over it) is exempt.
+//   - One audit head per checkpoint: the SHA-256 audit chain's head that a durable copy
+//     stores for a checkpoint op is the one the replica stored for that op before (a chain
+//     over the same committed ops), or the seed of a checkpoint installed by state sync
+//     (SHA-256 of "vopr audit seed", the op, and the snapshot's SHA-256). A fallback to an
+//     older checkpoint that kept the newer one's head breaks it.
+//   - Boots before prepares: a replica prepares an op only once its durable superblock
+//     holds this boot (Boots >= 1, and above the count its disk held before its last
+//     restart): a crash must never make a replica that prepared look like a first boot.
+//
+// The decoder is readSuperblock (durability.go); TestDurableSuperblockDecoder holds it to
+// the engine's encoder.
+
+// superblockChecks follows every replica's durable superblock; the zero value is ready.
+type superblockChecks struct {
+	replicas []superblockWatch
+	marks    map[string]uint64
+}
+
+// superblockWatch is one replica's durable superblock as last seen.
+type superblockWatch struct {
+	file   []byte            // the durable superblock file at the last sync checked
+	newest durableSuperblock // its newest intact copy
+	// altered marks the copies a fault altered (visibly) since the last sync checked.
+	altered [4]bool
+	// boots and sequence are the durable boot count and sequence at the replica's last
+	// prepare, by the incarnation that made it; excused is set when a fault altered a copy
+	// since (recovery may then rightly have read an older boot count).
+	boots       uint32
+	sequence    uint64
+	incarnation *vsr.Replica
+	excused     bool
+	// audit holds the audit head stored for each checkpoint op since the disk was formatted
+	// or restored.
+	audit map[uint64][32]byte
+}
+
+// superblockMarks are the coverage marks of the superblock checks, reported even at zero.
+var superblockMarks = []string{"superblock_sync", "superblock_checkpoint", "superblock_pair", "superblock_audit",
+	"superblock_boots"}
+
+// watch returns replica's watch.
+func (sc *superblockChecks) watch(replica int) *superblockWatch {
+	for len(sc.replicas) <= replica {
+		sc.replicas = append(sc.replicas, superblockWatch{})
+	}
+	return &sc.replicas[replica]
+}
+
+func (sc *superblockChecks) mark(name string) {
+	if sc.marks == nil {
+		sc.marks = map[string]uint64{}
+	}
+	sc.marks[name]++
+}
+
+// onCompletion runs the superblock checks of a swarm run (sim.ClusterOptions.OnCompletion).
+func (run *swarmRun) onCompletion(replica int, io sim.IOCompletion) {
+	if run.c != nil && run.durability == "" {
+		run.durability = run.storage.superblocks.onCompletion(run.c.Nodes[replica].Disk, replica, io)
+	}
+}
+
+// onCompletion checks replica's durable superblock when a sync of it completes, and notes
+// the copies a fault altered at every completion on the superblock file. It returns the
+// violation, if any.
+func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOCompletion) string {
+	if io.Name != "superblock" {
+		return ""
+	}
+	w := sc.watch(replica)
+	for i := range w.altered {
+		if len(disk.Altered("superblock", int64(i)*superblockCopySize, superblockCopySize)) > 0 {
+			w.altered[i], w.excused = true, true
+		}
+	}
+	if io.Op == sim.IORead && io.Err == nil {
+		// Recovery reads the superblock: a crash may have kept a write whose sync never
+		// completed, so what it finds is the state the next write must leave intact.
+		w.file = disk.DurableRange("superblock", 0, superblockFileSize)
+		w.newest = readSuperblock(w.file)
+		return ""
+	}
+	if io.Op != sim.IOSync || io.Err != nil {
+		return ""
+	}
+	file := disk.DurableRange("superblock", 0, superblockFileSize)
+	if bytes.Equal(file, w.file) {
+		return ""
+	}
+	sc.mark("superblock_sync")
+	previous, altered := w.newest, w.altered
+	w.file, w.newest, w.altered = file, readSuperblock(file), [4]bool{}
+	if !w.newest.ok {
+		return fmt.Sprintf("superblock: replica %d synced a superblock with no intact copy", replica)
+	}
+	if msg := sc.checkPair(replica, previous, altered, file, w.newest); msg != "" {
+		return msg
+	}
+	if msg := sc.checkCheckpoint(disk, replica, w.newest); msg != "" {
+		return msg
+	}
+	if previous.ok && w.newest.sequence < previous.sequence {
+		w.audit = nil // a restore or a format: another disk's history
+	}
+	return sc.checkAudit(disk, replica, w)
+}
+
+// checkAudit holds the newest durable copy's audit head to the one stored before for its
+// checkpoint op.
+func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superblockWatch) string {
+	sb := w.newest
+	if sb.checkpointOp == 0 {
+		return ""
+	}
+	if w.audit == nil {
+		w.audit = map[uint64][32]byte{}
+	}
+	before, known := w.audit[sb.checkpointOp]
+	w.audit[sb.checkpointOp] = sb.auditHead
+	if !known || before == sb.auditHead {
+		return ""
+	}
+	sc.mark("superblock_audit")
+	file := disk.Durable(checkpointFileName(sb.checkpointOp))
+	if len(file) >= checkpointHeaderBytes && sb.auditHead == auditSeedOf(sb.checkpointOp, file[checkpointHeaderBytes:]) {
+		return "" // state sync installed the checkpoint again
+	}
+	return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) stores audit head %x for "+
+		"checkpoint %d, which it stored before as %x", replica, sb.sequence, sb.auditHead[:8], sb.checkpointOp,
+		before[:8])
+}
+
+// checkpointHeaderBytes is the size of a checkpoint file's header, before the snapshot
+// (storage/superblock.go).
+const checkpointHeaderBytes = 64
+
+// auditSeedOf is the audit head of a checkpoint installed by state sync (storage/checkpoint.go
+// auditSeed): SHA-256("vopr audit seed" || op || SHA-256(snapshot)).
+func auditSeedOf(op uint64, snapshot []byte) [32]byte {
+	b := binary.LittleEndian.AppendUint64([]byte("vopr audit seed"), op)
+	sum := sha256.Sum256(snapshot)
+	return sha256.Sum256(append(b, sum[:]...))
+}
+
+// checkPair holds a superblock write to the pair rule: the previous newest state survives it.
+func (sc *superblockChecks) checkPair(replica int, previous durableSuperblock, altered [4]bool, file []byte,
+	newest durableSuperblock) string {
+	if !previous.ok || newest.sequence <= previous.sequence || altered[previous.index] {
+		return "" // a first sync, a format or restore, or a copy the engine saw damaged
+	}
+	sc.mark("superblock_pair")
+	for _, c := range superblockCopies(file) {
+		if bytes.Equal(c.bytes, previous.bytes) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("superblock: replica %d's write of sequence %d left no intact copy of sequence %d "+
+		"(the state a torn or lost write must fall back to)", replica, newest.sequence, previous.sequence)
+}
+
+// checkCheckpoint holds the newest durable copy to its checkpoint: the file is durable, with
+// the size and checksum the copy names.
+func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, sb durableSuperblock) string {
+	if sb.checkpointOp == 0 {
+		return ""
+	}
+	sc.mark("superblock_checkpoint")
+	name := checkpointFileName(sb.checkpointOp)
+	durable := disk.Durable(name)
+	if int64(len(durable)) < sb.checkpointSize {
+		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names checkpoint %d of %d bytes, "+
+			"but only %d bytes of %s are durable", replica, sb.sequence, sb.checkpointOp, sb.checkpointSize,
+			len(durable), name)
+	}
+	if sum := xxh3.Hash128(durable[:sb.checkpointSize]).Bytes(); !bytes.Equal(sum[:], sb.checkpointSum[:]) {
+		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names checkpoint %d, "+
+			"but the durable %s does not have its checksum", replica, sb.sequence, sb.checkpointOp, name)
+	}
+	return ""
+}
+
+// onPrepare holds a replica (its incarnation: a restart makes a new one) that creates a
+// prepare to its durable boot count. It returns the violation, if any.
+func (sc *superblockChecks) onPrepare(disk *sim.Disk, replica int, incarnation *vsr.Replica) string {
+	w := sc.watch(replica)
+	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
+	if !sb.ok {
+		return ""
+	}
+	sc.mark("superblock_boots")
+	// A restart since the last prepare, on the same disk: not restored or reformatted (the
+	// sequence went on rising), nor read past damage.
+	restarted := w.incarnation != nil && incarnation != w.incarnation && sb.sequence > w.sequence && !w.excused
+	before := w.boots
+	w.boots, w.sequence, w.incarnation, w.excused = sb.boots, sb.sequence, incarnation, false
+	switch {
+	case sb.boots == 0:
+		return fmt.Sprintf("superblock: replica %d prepared with a durable boot count of 0 (a crash now "+
+			"looks like a first boot)", replica)
+	case restarted && sb.boots <= before:
+		return fmt.Sprintf("superblock: replica %d prepared after a restart with a durable boot count of %d, "+
+			"not above the %d of its previous boot", replica, sb.boots, before)
+	}
+	return ""
+}
+
+// counters adds the coverage marks to a result's counters.
+func (sc *superblockChecks) counters(counters map[string]uint64) {
+	for _, name := range superblockMarks {
+		counters["coverage.check."+name] = sc.marks[name]
+	}
+}
