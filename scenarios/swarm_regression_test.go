@@ -45,6 +45,7 @@ var aimedRegressionSeeds = map[uint64]string{
 	20262048: "a new primary whose chosen log starts above its own ops (the sender's checkpoint) cut every op it could not vouch for from its disk: durable copies of acknowledged ops dropped",
 	20263043: "an unsynced append survived a crash, then a latent error hid it inside the damaged region of the faulty head: recovery left it on disk past the head, under a log view persisted without it (a stale op of an older view)",
 	20263414: "the same class as 20263043: a stale older-view entry left past the recovered head under a newer durable log view",
+	20265968: "a primary paused through a view change came back too far behind the new view's log: it asked for a state sync but, still the normal primary of its old view, refused the checkpoint, forever",
 	20261813: "a read-less, append-heavy key: the linearizability check kept every order of unread appends as a state, minutes and 6 GB (harness: a key is read after at most five writes)",
 	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }

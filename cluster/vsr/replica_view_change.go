@@ -510,6 +510,13 @@ func (r *Replica) onStartView(m Message) {
 		return // our executed state is ahead of this log: a stale start_view
 	}
 	if h.Op > r.commitMin+LogSlotsMax {
+		if h.View > r.view && r.status == StatusNormal {
+			// A newer view started without us: leave ours first. A normal primary refuses a
+			// checkpoint past its commit number (onSync), so a primary deposed while it was
+			// away would otherwise ask for the sync and drop it, forever (campaign seed
+			// 20265968).
+			r.transitionToViewChange(h.View)
+		}
 		r.requestSync(int(h.Replica)) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
