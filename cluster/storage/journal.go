@@ -72,19 +72,40 @@ func (s *Storage) rewritable(e Entry) ([]byte, bool) {
 	sl := s.slot(e.Op)
 	parent, err := s.parentOf(e.Op)
 	assert.That(err == nil, "storage: rewrite without a known parent")
-	offset := s.appendOffset(e.Op)
+	offset := s.rewriteOffset(e.Op, len(e.Body))
+	if offset < s.appendOffset(e.Op) {
+		return nil, false // it would overlap the entry below
+	}
 	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
 	h, err := DecodeHeader(data)
 	assert.That(err == nil, "storage: the entry just encoded does not decode")
 	if sl.state == slotIntact || sl.known {
 		exact := sl.state == slotIntact
 		fits := sl.end-offset == int64(len(data)) || (!exact && sl.end-offset >= int64(len(data)))
-		if sl.offset != offset || h.Chain() != sl.chain || !fits {
+		if h.Chain() != sl.chain || !fits {
 			return nil, false
 		}
 		return data, true
 	}
 	return s.rewritableUnknown(e.Op, offset, data, h.Chain())
+}
+
+// rewriteOffset is where op's entry lies, for a rewrite in place: its own offset if the disk
+// knows it (intact, or faulty with its record); else just before the next entry of its
+// segment that the disk knows; else after its predecessor (appendOffset). appendOffset alone
+// misplaces the first entry above a checkpoint whose own entry is not in the index: the
+// repair then truncated the whole segment, acknowledged ops included (campaign seed
+// 20264457).
+func (s *Storage) rewriteOffset(op uint64, bodySize int) int64 {
+	sl := s.slot(op)
+	if sl.state == slotIntact || sl.known {
+		return sl.offset
+	}
+	next := s.slot(op + 1)
+	if next != nil && (next.state == slotIntact || next.known) && s.segmentOf(op+1) == s.segmentOf(op) {
+		return next.offset - entrySize(bodySize)
+	}
+	return s.appendOffset(op)
 }
 
 // rewritableUnknown decides for a damaged slot whose identity is unknown (its record is
@@ -116,7 +137,9 @@ func (s *Storage) rewritableUnknown(op uint64, offset int64, data []byte, chain 
 // rewrite writes a rewritable entry over its own extent and syncs it; the slot is intact
 // once that is durable (faulty if the write failed: its bytes are unknown).
 func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
-	offset := s.appendOffset(e.Op)
+	h, err := DecodeHeader(data)
+	assert.That(err == nil, "storage: a rewritable entry does not decode")
+	offset := h.Offset
 	name := segmentName(s.segmentOf(e.Op))
 	sequence(func(err error) {
 		sl := s.slot(e.Op)
@@ -125,7 +148,6 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 			done(err)
 			return
 		}
-		h, _ := DecodeHeader(data)
 		*sl = slot{state: slotIntact, offset: offset, end: offset + int64(len(data)), chain: h.Chain(),
 			parent: h.Parent, bodySHA: sha256.Sum256(e.Body)}
 		s.stats.Rewrites++
