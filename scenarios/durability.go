@@ -536,13 +536,21 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	if err != nil || h.Command != vsr.CommandPrepare {
 		return
 	}
-	if run.durability == "" {
-		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, run.c.Replica(from))
+	if r := run.c.Replica(from); run.durability == "" && r != nil && createdNow(r.InspectState(), h) {
+		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}
 	now := int64(run.c.Loop.Now())
 	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Op: h.Op, Checksum: h.Checksum,
 		Timestamp: h.Timestamp, Bytes: msg, ClockNs: run.c.Nodes[from].Clock.Realtime(),
 		TrueNs: sim.RealtimeEpochNs + now})
+}
+
+// createdNow reports whether a prepare its creator sends was made by the running incarnation:
+// it is the normal primary of the prepare's view (a restart always moves a replica to a later
+// view). A prepare of an older view is one it made before a restart and now sends again for
+// repair; holding that to the new incarnation's boot count was a false alarm.
+func createdNow(in vsr.Inspection, h vsr.Header) bool {
+	return in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary && in.View == h.View
 }
 
 // onStartViewSent shows the checkers the log a view's primary sent in a start_view.
