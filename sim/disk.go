@@ -65,10 +65,9 @@ type Disk struct {
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.
 	held []pendingOp
-	// pending are the scheduled completions, by slot (the loop event's argument); free
-	// lists the unused slots. A slot per completion instead of a closure per completion.
-	pending []pendingOp
-	free    []uint64
+	// pending are the scheduled completions, by slot (the loop event's argument): a slot per
+	// completion instead of a closure per completion.
+	pending slots[pendingOp]
 	fireFn  func(slot uint64) // d.fire, made once
 	// generation increases at every Crash; a completion issued under an older generation
 	// never runs, so no callback crosses a crash.
@@ -371,14 +370,7 @@ func (d *Disk) complete(latency Duration, run func()) {
 
 func (d *Disk) schedule(latency Duration, op pendingOp) {
 	assert.That(latency >= 0, "disk: negative latency")
-	var slot uint64
-	if n := len(d.free); n > 0 {
-		slot, d.free = d.free[n-1], d.free[:n-1]
-		d.pending[slot] = op
-	} else {
-		slot = uint64(len(d.pending))
-		d.pending = append(d.pending, op)
-	}
+	slot := uint64(d.pending.put(op))
 	if d.fireFn == nil {
 		d.fireFn = d.fire
 	}
@@ -387,9 +379,7 @@ func (d *Disk) schedule(latency Duration, op pendingOp) {
 
 // fire is the event of the completion in slot.
 func (d *Disk) fire(slot uint64) {
-	op := d.pending[slot]
-	d.pending[slot] = pendingOp{}
-	d.free = append(d.free, slot)
+	op := d.pending.take(uint32(slot))
 	if op.generation != d.generation {
 		return
 	}

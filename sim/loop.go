@@ -61,8 +61,7 @@ type Loop struct {
 	now    Time
 	seq    uint64
 	events []event
-	calls  []callback
-	free   []uint32 // unused slots of calls
+	calls  slots[callback]
 	// steps counts executed events, for benchmarks and budgets.
 	steps uint64
 }
@@ -115,16 +114,8 @@ func (l *Loop) After(d Duration, fn func()) {
 
 func (l *Loop) push(at Time, c callback) {
 	assert.That(at >= l.now, "loop: event scheduled in the past")
-	var slot uint32
-	if n := len(l.free); n > 0 {
-		slot, l.free = l.free[n-1], l.free[:n-1]
-		l.calls[slot] = c
-	} else {
-		slot = uint32(len(l.calls))
-		l.calls = append(l.calls, c)
-	}
 	l.seq++
-	l.events = append(l.events, event{at: at, seq: l.seq, slot: slot})
+	l.events = append(l.events, event{at: at, seq: l.seq, slot: l.calls.put(c)})
 	l.up(len(l.events) - 1)
 }
 
@@ -136,9 +127,7 @@ func (l *Loop) Step() bool {
 	}
 	e := l.pop()
 	assert.That(e.at >= l.now, "loop: time went backwards")
-	c := l.calls[e.slot]
-	l.calls[e.slot] = callback{} // drop the callback's references
-	l.free = append(l.free, e.slot)
+	c := l.calls.take(e.slot)
 	l.now = e.at
 	l.steps++
 	if c.fn != nil {
