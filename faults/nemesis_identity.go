@@ -118,12 +118,21 @@ func (n *Nemesis) identityTarget(c *sim.Cluster) (int, bool) {
 	return n.pick(n.replicasWhere(c, func(i int) bool { return c.Nodes[i].Status() == sim.NodeUp }))
 }
 
-// recordOf finds the sector of segment image holding e's redundant record: the record magic
-// at byte 16, and e's own entry header (which names e's op and offset) at recordEntryAt.
+// recordOf finds the sector of segment image holding e's redundant record.
 func recordOf(image []byte, e logEntry) (int64, bool) {
-	header := image[e.offset : e.offset+storage.HeaderSize]
+	return RecordSectorOf(image, e.offset)
+}
+
+// RecordSectorOf finds the sector of segment image holding the redundant record of the entry
+// at entryAt: the record magic at byte 16, and the entry's own header (which names its op and
+// offset) at recordEntryAt. The storage_matrix harness shares it to take an entry's identity.
+func RecordSectorOf(image []byte, entryAt int64) (int64, bool) {
+	if entryAt < 0 || entryAt+storage.HeaderSize > int64(len(image)) {
+		return 0, false
+	}
+	header := image[entryAt : entryAt+storage.HeaderSize]
 	for at := int64(0); at+storage.SectorSize <= int64(len(image)); at += storage.SectorSize {
-		if at == e.offset {
+		if at == entryAt {
 			continue
 		}
 		s := image[at : at+storage.SectorSize]

@@ -10,6 +10,7 @@ import (
 	"vopr/cluster/kv"
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
+	"vopr/faults"
 	"vopr/invariants"
 	"vopr/sim"
 )
@@ -310,6 +311,11 @@ func (run *matrixRun) damage(r, op int, d copyDamage) string {
 		return fmt.Sprintf("replica %d's copy of op %d not found on its disk", r, op)
 	}
 	name, offset := segmentName(segmentOf(uint64(op))), place.offset
+	if d.identity { // first: the record is found by the entry's header, intact until then
+		if reason := run.damageRecord(r, op, d.kind, name, place.offset); reason != "" {
+			return reason
+		}
+	}
 	if d.body {
 		offset += place.size - storage.SectorSize
 	}
@@ -326,6 +332,23 @@ func (run *matrixRun) damage(r, op int, d copyDamage) string {
 	} else {
 		run.counts["matrix.damage.header_sector"]++
 	}
+	return ""
+}
+
+// damageRecord damages the redundant record of the entry at entryAt, found by its content,
+// with the entry's kind of damage: recovery then knows op existed, not which prepare.
+func (run *matrixRun) damageRecord(r, op int, kind damageKind, name string, entryAt int64) string {
+	disk := run.c.Nodes[r].Disk
+	at, ok := faults.RecordSectorOf(disk.Pristine(name), entryAt)
+	if !ok {
+		return fmt.Sprintf("replica %d's record of op %d not found on its disk", r, op)
+	}
+	if kind == damageLatent {
+		disk.LatentSectorError(name, at)
+	} else {
+		disk.CorruptSector(name, at)
+	}
+	run.counts["matrix.damage.identity"]++
 	return ""
 }
 

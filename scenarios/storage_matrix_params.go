@@ -33,6 +33,9 @@ type copyDamage struct {
 	// body: the entry's last sector rather than its first (the one with the entry header).
 	// An entry of one sector (the register op) has no other: both land on it.
 	body bool
+	// identity: the entry's redundant record is damaged too (the same kind of damage), so
+	// recovery knows the op existed but not which prepare it held (PAR's identity loss).
+	identity bool
 }
 
 func (d copyDamage) String() string {
@@ -42,6 +45,9 @@ func (d copyDamage) String() string {
 	}
 	if d.body {
 		where = "body"
+	}
+	if d.identity {
+		where += "+record"
 	}
 	return kind + "@" + where
 }
@@ -174,7 +180,20 @@ func drawMatrix3(seed uint64) matrixParams {
 		}
 	}
 	p.down = drawDown(rng, replicas)
+	drawIdentityLoss(rng, p.damage)
 	return p
+}
+
+// drawIdentityLoss takes the identity of about one damaged copy in four: its record is
+// damaged too. It draws for every copy, after every other draw of the placement, so the
+// placements of earlier versions keep their damage, kinds and replicas down.
+func drawIdentityLoss(rng *rand.Rand, damage [][]copyDamage) {
+	for r := range damage {
+		for op := range damage[r] {
+			lost := rng.IntN(4) == 0
+			damage[r][op].identity = lost && damage[r][op].kind != damageNone
+		}
+	}
 }
 
 // drawDamageKinds draws the damage of every copy (all of them, whether damaged or not, so
@@ -249,6 +268,7 @@ func drawMatrix5(seed uint64) matrixParams {
 		}
 	}
 	p.down = drawDown(rng, replicas)
+	drawIdentityLoss(rng, p.damage)
 	return p
 }
 

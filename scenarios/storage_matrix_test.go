@@ -100,6 +100,11 @@ var matrixSeedsMustPass = map[uint64]string{
 	4096:  "every copy damaged (replicas 0 and 2 start late): unavailable, and nothing is lost",
 	16589: "ops 3-4 damaged on replicas 0 and 1, whose holder (replica 2) starts 2.2 s late: replica 1 forgets op 4 until then",
 	100:   "op 2 intact only on replica 2, which never comes back: unavailable, nothing lost",
+	// Identity loss (an entry and its redundant record both damaged), added with that
+	// dimension of the matrix; each failed before its fix.
+	940:  "ops 2 and 4 lose their identity: a repair of op 1 rewritten in place left ops 2-4 'not durable', and the new primary cut its copies of the committed ops at op 2",
+	19:   "op 1's identity lost on the new primary: the ops above its in-place repair are durable again, so its own votes count and the view starts",
+	2204: "op 4's identity lost on two replicas, the third copy damaged: unavailable, and no replica cuts its unknown copy from the disk",
 }
 
 func TestStorageMatrixFixedSeeds(t *testing.T) {
@@ -222,10 +227,15 @@ func BenchmarkStorageMatrix(b *testing.B) {
 // and 2 lag (heads 2 and 0); the primary of view 1 truncated ops 3-4.
 var storageMatrix5Regressions = []uint64{61, 598, 686, 781, 1022, 1241, 1445, 1673, 1820, 1926}
 
+// storageMatrix5IdentityRegressions lost op 4 once identity loss joined the matrix: a replica
+// whose two newest entries and their records were unreadable recovered its log ending below
+// op 4, and its nack with the lagging replicas' truncated the committed op.
+var storageMatrix5IdentityRegressions = []uint64{106, 149}
+
 func TestStorageMatrix5Regressions(t *testing.T) {
 	s, ok := Lookup("storage_matrix5")
 	require.True(t, ok)
-	for _, seed := range storageMatrix5Regressions {
+	for _, seed := range append(storageMatrix5Regressions, storageMatrix5IdentityRegressions...) {
 		CheckSeed(t, s, Options{Seed: seed})
 	}
 }

@@ -288,3 +288,42 @@ func TestRecordsRecoveryCutsWhatLiesPastTheHead(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsDamagedHeadRunWithDamagedRecordsIsFaulty: the two newest entries and their records
+// all damaged. The records were written, so both appends finished: recovery keeps both ops,
+// faulty of unknown identity, and the head is the newer one (storage_matrix5 seed 106 took
+// the head for op 13 and the replica then denied op 14, which it had acknowledged).
+func TestRecordsDamagedHeadRunWithDamagedRecordsIsFaulty(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 14)
+		where := places(t, d)
+		for _, op := range []uint64{13, 14} {
+			scribble(d, where[op].file, where[op].offset, 8)
+			name, offset := recordSector(op)
+			scribble(d, name, offset, 8)
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 14 || !slices.Equal(rec.Faulty, []uint64{13, 14}) || rec.FaultyPrefix[14] != nil {
+			t.Fatalf("head %d, faulty %v, prefixes %v: want ops 13-14 faulty, identity unknown", s.Head(),
+				rec.Faulty, rec.FaultyPrefix)
+		}
+	})
+}
+
+// TestRecordsDamagedUnwrittenRecordInventsNoOp: a damaged sector in the record area far past
+// the head (no room after the last entry for the ops it would name) is not evidence of an op.
+func TestRecordsDamagedUnwrittenRecordInventsNoOp(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 10)
+		where := places(t, d)
+		scribble(d, where[10].file, where[10].offset, 8)
+		name, offset := recordSector(15)
+		scribble(d, name, offset, 8)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 10 || !slices.Equal(rec.Faulty, []uint64{10}) {
+			t.Fatalf("head %d, faulty %v: want op 10 faulty, nothing above it", s.Head(), rec.Faulty)
+		}
+	})
+}

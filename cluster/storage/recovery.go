@@ -125,10 +125,30 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 	if !last {
 		return lastOp
 	}
-	if high == 0 {
-		return first
+	next := first
+	if high != 0 {
+		next = min(high+1, lastOp)
 	}
-	return min(high+1, lastOp)
+	return max(next, damagedRecordEvidence(sc, segmentEntries, max(high, first-1), end))
+}
+
+// damagedRecordEvidence is the highest op above high whose record is damaged and whose entry,
+// with those of the ops between, fits in the damaged bytes after end (an entry takes a sector
+// at least), or 0. A damaged record was written, so its append finished: the op existed, and
+// with its entry damaged too it is faulty of unknown identity, never absent (storage_matrix5
+// seed 106: the two newest entries and their records unreadable, recovery took the head for
+// the first of them, and the replica's log ended below an op it had acknowledged). The room
+// rule keeps a damaged sector of the unwritten record area from inventing ops.
+func damagedRecordEvidence(sc segmentScan, segmentEntries, high uint64, end int64) uint64 {
+	room := uint64(max(sc.size-end, 0) / SectorSize)
+	best := uint64(0)
+	for i, p := range sc.persist {
+		op := sc.index*segmentEntries + uint64(i)
+		if p.state == recordDamaged && op > high && op-high <= room {
+			best = max(best, op)
+		}
+	}
+	return best
 }
 
 // place marks the ops of one scan's records, and keeps its redundant records of ops in the

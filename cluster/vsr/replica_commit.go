@@ -125,6 +125,7 @@ func (r *Replica) checkpoint(op uint64) {
 	r.checkpointing, r.checkpointDue = true, false
 	r.checkpointingOp = max(r.checkpointingOp, op)
 	snapshot := r.snapshot()
+	r.logCuts++
 	r.storage.Checkpoint(op, snapshot, func(err error) {
 		defer r.invariants()
 		r.checkpointing = false

@@ -241,20 +241,22 @@ func (r *Replica) flushLog() {
 		return
 	}
 	s := r.log.slotOf(op)
+	var above []durableCopy
 	if op <= r.storage.Head() {
-		// Replacing an entry truncates the engine's log after it: everything above must be
-		// written again.
-		for o := op + 1; o <= r.op; o++ {
-			if t := r.log.slotOf(o); t.header.Op == o {
-				t.durable = false
-			}
-		}
+		// Replacing an entry may truncate the engine's log after it (unless the engine
+		// rewrites it in place): until the append says which, everything above is not durable.
+		above = r.undurableAbove(op)
 	}
 	r.logWriting = true
-	sum := s.header.Checksum
+	sum, cuts := s.header.Checksum, r.logCuts
 	r.storage.Append(storage.Entry{Op: op, Body: s.prepare}, func(err error) {
 		r.logWriting = false
+		var restored []durableCopy
+		if err == nil && cuts == r.logCuts {
+			restored = r.restoreDurable(above)
+		}
 		r.writePrepareCallback(op, sum, err)
+		r.restoredDurable(restored)
 		if err == nil {
 			r.flushLog() // after a failure, the repair timeout retries: no tight loop
 		}
@@ -280,6 +282,68 @@ func (r *Replica) nextWrite() (uint64, bool) {
 // storageFloor is the op below which the engine holds nothing we may need to rewrite: its
 // newest checkpoint (entries at or below it are compacted).
 func (r *Replica) storageFloor() uint64 { return r.storage.State().CheckpointOp }
+
+// durableCopy is an op whose prepare (by checksum) our engine's log held durably.
+type durableCopy struct {
+	op  uint64
+	sum checksum.Sum
+}
+
+// undurableAbove marks every op above op not durable, and returns those that were.
+func (r *Replica) undurableAbove(op uint64) []durableCopy {
+	var was []durableCopy
+	for o := op + 1; o <= r.op; o++ {
+		if t := r.log.slotOf(o); t.header.Op == o {
+			if t.durable {
+				was = append(was, durableCopy{o, t.header.Checksum})
+			}
+			t.durable = false
+		}
+	}
+	return was
+}
+
+// restoreDurable gives back the durability undurableAbove took, after the append of op: the
+// engine rewrote op's entry in place when its log still reaches above op (a truncation would
+// have cut it back to op, and no other cut ran meanwhile), so the entries above are the ones
+// that were there. Forgetting that they are durable made a later view change truncate the disk
+// under them (storage_matrix seed 940: a repaired op 1 left ops 2-4 "not durable", and the new
+// primary cut its committed copies of ops 2-4 at a faulty op 2 its chain pinned).
+func (r *Replica) restoreDurable(was []durableCopy) []durableCopy {
+	head := r.storage.Head()
+	var restored []durableCopy
+	for _, c := range was {
+		t := r.log.slotOf(c.op)
+		if c.op <= head && t.header.Op == c.op && t.header.Checksum == c.sum && t.prepare != nil && !t.durable {
+			t.durable = true
+			restored = append(restored, c)
+		}
+	}
+	return restored
+}
+
+// restoredDurable does for ops made durable again what a write of each would have done: the
+// log view may now be durable, a primary counts its own votes, a backup acknowledges them.
+func (r *Replica) restoredDurable(restored []durableCopy) {
+	if len(restored) == 0 {
+		return
+	}
+	if s := r.log.slotOf(r.op); s.header.Op == r.op && s.durable {
+		r.persistState()
+	}
+	if r.status != StatusNormal {
+		return
+	}
+	if r.isPrimary() {
+		r.countOwnVotes()
+		return
+	}
+	for _, c := range restored {
+		if h, ok := r.log.header(c.op); ok && h.Checksum == c.sum {
+			r.sendPrepareOK(h)
+		}
+	}
+}
 
 func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 	defer r.invariants()

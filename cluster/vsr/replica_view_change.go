@@ -312,7 +312,7 @@ func (r *Replica) mergeHeaders(best *doViewChange) []Header {
 // the superblock write that follows (the engine runs both in order), and rewritten from there.
 func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	firstChanged := uint64(0)
-	for i, h := range headers {
+	for _, h := range headers {
 		if h.Op <= r.commitMin || h.Op <= r.checkpointOp {
 			continue
 		}
@@ -320,7 +320,13 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 			break
 		}
 		if local, ok := r.log.header(h.Op); !ok || local.Checksum != h.Checksum {
-			if firstChanged == 0 && (ok || (r.log.isFaulty(h.Op) && !r.pinnedByChain(headers, i))) {
+			// Only an entry known to hold another prepare is cut from the disk. An unreadable
+			// entry of unknown identity stays: it is the disk's only evidence that we may have
+			// acknowledged the op, so a restart must find it faulty and never deny the op; it
+			// is repaired in place or rewritten, and the log view waits for that (logDurable).
+			// Cutting it unless the hash chain pinned it to the new log (storage_matrix seed
+			// 2204, identity lost on two replicas) let a replica forget an op it acknowledged.
+			if firstChanged == 0 && ok {
 				firstChanged = h.Op
 			}
 			r.log.setHeader(h)
@@ -340,6 +346,7 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	// copies of acknowledged ops (campaign seed 20262048).
 	r.unverifiedBelow(op, headers)
 	if firstChanged != 0 && firstChanged <= r.op {
+		r.logCuts++
 		r.storage.TruncateAfter(firstChanged-1, func(error) {})
 		for o := firstChanged; o <= r.op; o++ {
 			if s := r.log.slotOf(o); s.header.Op == o {
@@ -349,30 +356,6 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	}
 	r.op = max(op, r.commitMin)
 	r.logView, r.logViewOp = logView, r.op
-}
-
-// pinnedByChain reports whether our disk's unreadable entry for headers[i].Op, whose identity
-// we do not know, is provably the new log's prepare: the first op above it whose entry our
-// disk knows (intact, or faulty with its record) holds the new log's header there, and the
-// hash chain through the unknown ops between names every one of them. Such an entry is
-// repaired in place; truncating the disk at it instead would un-persist the intact ops above
-// it, which we may have acknowledged, until they are written again (swarm seed 20261952: a
-// crash in that window lost an acknowledged write).
-func (r *Replica) pinnedByChain(headers []Header, i int) bool {
-	op := headers[i].Op
-	for _, h := range headers[i+1:] {
-		op++
-		if h.Op != op || h.Op > r.op {
-			return false
-		}
-		s := r.log.slotOf(op)
-		if r.log.isFaulty(op) && !s.present {
-			continue // unknown as well: the chain goes on above it
-		}
-		local, ok := r.log.header(op)
-		return ok && local.Checksum == h.Checksum && (s.durable || s.faulty)
-	}
-	return false
 }
 
 // forgetGaps forgets our own header of each op of the new log (up to op, above its lowest
@@ -448,6 +431,7 @@ func (r *Replica) truncate(op uint64) {
 	}
 	r.emit(EventTruncate, op, checksum.Sum{}, text)
 	r.op = op
+	r.logCuts++
 	r.storage.TruncateAfter(op, func(error) {})
 }
 
