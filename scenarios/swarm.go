@@ -140,6 +140,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	}
 	r := run.finish(o, livenessTicks)
 	run.checkerCounters(r.Counters)
+	if r.Outcome == Pass && run.checked {
+		r = withParEpisode(o, r)
+	}
 	return r
 }
 

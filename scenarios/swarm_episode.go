@@ -1,0 +1,68 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/sim"
+)
+
+// Every swarm seed that passes ends with a protocol-aware-recovery episode: one placement of
+// the storage_matrix experiment (PAR, FAST'18: commit a few ops, damage chosen copies and
+// identities of them on chosen replicas, restart everything, hold the cluster to what PAR
+// promises), drawn from the seed. The swarm's own disk faults are random and the fault atlas
+// keeps them recoverable, so they rarely reach the corners PAR is about: a replica that may
+// answer nack_prepare for an op it holds damaged, a recovery that takes a damaged head for a
+// torn write, a new primary choosing among damaged logs next to lagging replicas. A
+// placement reaches one of them by construction, in milliseconds; over a few hundred seeds
+// the episodes cover the matrices well (the 3-replica one has 4,096 placements, the
+// 5-replica one is sampled). As in FoundationDB's simulator, a seed draws which workloads it
+// runs: here the chaos run, then the episode.
+//
+// The episode runs on its own cluster, with the same mutation and every checker of the
+// matrix; its verdict joins the seed's: a failure of the episode fails the seed, and its
+// reason names the matrix seed that replays it alone.
+
+// parEpisode is the matrix placement a swarm seed ends with.
+type parEpisode struct {
+	scenario string // storage_matrix or storage_matrix5
+	seed     uint64 // that scenario's seed
+}
+
+// drawParEpisode picks the matrix and its seed from the swarm seed's own stream, so that the
+// swarm's other draws are unchanged: the 3-replica matrix (every placement of its 4,096
+// equally likely) or the 5-replica one with lagging replicas, half the seeds each.
+func drawParEpisode(seed uint64) parEpisode {
+	rng := sim.Stream(seed, "swarm_par_episode")
+	scenario := "storage_matrix"
+	if rng.IntN(2) == 1 {
+		scenario = "storage_matrix5"
+	}
+	return parEpisode{scenario: scenario, seed: 1 + rng.Uint64N(1<<40)}
+}
+
+func (e parEpisode) params() matrixParams {
+	if e.scenario == "storage_matrix5" {
+		return drawMatrix5(e.seed)
+	}
+	return drawMatrix3(e.seed)
+}
+
+// withParEpisode runs the seed's episode after a passing swarm run and folds its verdict and
+// counters into r.
+func withParEpisode(o Options, r Result) Result {
+	e := drawParEpisode(o.Seed)
+	p := e.params()
+	er := runMatrix(Options{Seed: e.seed, Mutation: o.Mutation}, p, matrixKnobs{})
+	r.Counters["episode.runs"]++
+	r.Counters["episode."+e.scenario]++
+	r.Counters["episode."+p.class()]++
+	r.Counters["episode.identity_losses"] += er.Counters["matrix.damage.identity"]
+	r.Counters["episode.nack_truncations"] += er.Counters["coverage.path.nack_truncation"]
+	r.Counters["episode.repairs"] += er.Counters["coverage.path.repair"]
+	if er.Outcome != Pass {
+		r.Outcome = er.Outcome
+		r.Reason = fmt.Sprintf("PAR episode %s seed %d (%s; alone: vopr replay %d --scenario %s): %s",
+			e.scenario, e.seed, p.class(), e.seed, e.scenario, er.Reason)
+	}
+	return r
+}
