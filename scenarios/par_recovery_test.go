@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vopr/cluster/checksum"
+	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -288,4 +289,68 @@ func TestClientServedThroughBackups(t *testing.T) {
 			tc.requireNoFailures()
 		})
 	}
+}
+
+// loseIdentity damages op's entry on replica i's disk together with its redundant record
+// (the identity-loss move): recovery knows only that op existed.
+func (tc *testCluster) loseIdentity(i int, op uint64) {
+	tc.t.Helper()
+	name, offset := entryOffset(tc.t, tc.Nodes[i].Disk, op)
+	tc.Nodes[i].Disk.CorruptSector(name, offset)
+	tc.Nodes[i].Disk.CorruptSector(name, int64(op%vsr.CheckpointInterval)*storage.SectorSize)
+}
+
+// TestPARGapInChosenLogKeepsOlderCopy (swarm seeds 20264364, 20264464, 20264629, 20264800).
+// Three replicas commit a few ops in view 0. Replicas 0 and 1 move to log view 1 while
+// replica 2, cut off, keeps log view 0; then replica 1's head entry loses its identity (entry
+// and record damaged) and replica 0 goes down. The do_view_changes of 1 and 2 make 1's log the
+// new one, with no header for its head op. Replica 2 cannot tell whether its intact copy is
+// that op, but it may be (it is: the op committed), so it must keep it on disk. It used to
+// forget it and truncate its disk there: with one more damaged copy, no disk held the
+// committed op, and the emptied replicas' nacks truncated it.
+func TestPARGapInChosenLogKeepsOlderCopy(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, seed: 53})
+	tc.commitN(3, ticks)
+	tc.converge(ticks)
+	head := tc.inspect(0).Op
+	want := tc.committedHeaders(0, 1, head)
+
+	tc.isolateAll(2) // 0 and 1 change view without 2
+	tc.CrashReplica(0)
+	tc.StartReplica(0)
+	ok := tc.RunUntil(func() bool {
+		a, b := tc.inspect(0), tc.inspect(1)
+		return a.Status == vsr.StatusNormal && b.Status == vsr.StatusNormal && a.LogView >= 1 && b.LogView >= 1
+	}, ticks)
+	require.True(t, ok, "0 and 1 did not start a view: %s", tc.describe())
+	tc.RunFor(sim.Second) // log views durable
+	require.Equal(t, uint32(0), tc.inspect(2).LogView)
+
+	for i := 0; i < 3; i++ {
+		tc.CrashReplica(i)
+	}
+	tc.loseIdentity(1, head)
+	rec := tc.recoverDisk(1)
+	require.Contains(t, rec.Faulty, head)
+	require.NotContains(t, rec.FaultyPrefix, head, "the record survived")
+	tc.Network.Heal()
+	tc.isolateAll(0)
+	tc.StartReplica(1)
+	tc.StartReplica(2)
+	tc.RunFor(5 * sim.Second) // view changes among 1 and 2: nobody can name the head op
+
+	tc.CrashReplica(2)
+	kept := false
+	for _, e := range tc.recoverDisk(2).Entries {
+		kept = kept || e.Op == head
+	}
+	require.True(t, kept, "replica 2 dropped its intact copy of committed op %d", head)
+
+	tc.Network.Heal()
+	tc.StartReplica(0)
+	tc.StartReplica(2)
+	tc.commitN(2, ticks)
+	tc.converge(ticks)
+	tc.requireNeverReplaced(want, head)
+	tc.requireNoFailures()
 }

@@ -47,6 +47,10 @@ var aimedRegressionSeeds = map[uint64]string{
 	20263414: "the same class as 20263043: a stale older-view entry left past the recovered head under a newer durable log view",
 	20265968: "a primary paused through a view change came back too far behind the new view's log: it asked for a state sync but, still the normal primary of its old view, refused the checkpoint, forever",
 	20264457: "the repair of the first entry above a checkpoint whose own entry was not indexed was placed at the segment's start, did not match, and truncated the whole segment: acknowledged ops lost (fixed and checked at the schedule of commit 761cb7b; later workload draws changed this seed's schedule)",
+	20264364: "a view change whose chosen log lacked the header of a committed head op (faulty past its record there) made a replica forget its intact copy and truncate its disk at it: a committed copy dropped",
+	20264464: "the same class as 20264364; with the copies kept, the header of the committed head ops lived only in do_view_changes of older log views, which the merge ignored: the view started with ops nobody could name (liveness)",
+	20264629: "the same class as 20264364, on a new primary of five replicas",
+	20264800: "the same class as 20264364, plus a truncation at a faulty op of unknown identity that cut the intact ops above it: every disk lost committed op 14, and the emptied replicas' nacks truncated it (an acknowledged write lost)",
 	20261813: "a read-less, append-heavy key: the linearizability check kept every order of unread appends as a state, minutes and 6 GB (harness: a key is read after at most five writes)",
 	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }

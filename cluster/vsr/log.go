@@ -87,6 +87,11 @@ func (l *log) setHeader(h Header) {
 	if s.present && s.header.Op == h.Op && s.header.Checksum == h.Checksum {
 		return
 	}
+	if _, prepare, ok := l.unverified(h.Op); ok && s.header.Checksum == h.Checksum {
+		// Our kept prepare is the log's: it is ours again, to be written back (in place).
+		*s = slot{present: true, header: h, prepare: prepare, faulty: s.faulty, faultyChecksum: s.faultyChecksum}
+		return
+	}
 	// A faulty entry stays faulty: we may have acknowledged what it held, so we must never
 	// deny having seen it (protocol-aware recovery).
 	same := s.header.Op == h.Op
@@ -105,6 +110,33 @@ func (l *log) forget(op uint64) {
 	}
 	*s = slot{faulty: s.faulty, faultyChecksum: s.faultyChecksum}
 	s.header.Op = op
+}
+
+// forgetUnverified forgets op's header, which a new log can neither confirm nor replace (it
+// lacks op's header), while our disk keeps the entry. A durable entry may be the new log's
+// prepare, committed and acknowledged: the op is marked faulty with its checksum, so that we
+// never deny having seen it until an entry for op is written again, and the slot keeps the
+// prepare, unverified (log.unverified), to take back once the new log names it (setHeader)
+// and to serve to a peer that asks for it by checksum.
+func (l *log) forgetUnverified(op uint64) {
+	s := l.slotOf(op)
+	if s.header.Op != op {
+		return
+	}
+	if !s.present || !s.durable || s.prepare == nil {
+		l.forget(op)
+		return
+	}
+	*s = slot{header: s.header, prepare: s.prepare, faulty: true, faultyChecksum: s.header.Checksum}
+}
+
+// unverified returns the prepare of op that forgetUnverified kept, with its header.
+func (l *log) unverified(op uint64) (Header, []byte, bool) {
+	s := l.slotOf(op)
+	if s.present || s.header.Op != op || s.prepare == nil {
+		return Header{}, nil, false
+	}
+	return s.header, s.prepare, true
 }
 
 // setPrepare stores a prepare whose header the slot expects (or fills an empty slot).

@@ -233,12 +233,25 @@ func (r *Replica) persistState() {
 // for them too kept a busy primary's log view from ever becoming durable.
 func (r *Replica) durableTarget() storage.State {
 	st := r.stateDurable
-	st.View, st.Commit, st.Boots = r.view, r.commitMax, r.boots
+	st.View, st.Commit, st.Boots = r.view, max(st.Commit, min(r.commitMax, r.unverifiedFloor())), r.boots
 	if r.logDurable() {
 		st.LogView = r.logView
 	}
 	st.CheckpointOp = r.storage.State().CheckpointOp
 	return st
+}
+
+// unverifiedFloor is the op below the lowest op whose entry our disk keeps unverified
+// (forgetGaps), or the highest op if none. The commit number persisted stays below it: after a
+// restart the replica reads that entry back as its log's, and an entry the new log has not
+// named yet may be of an older log, not to be executed as committed.
+func (r *Replica) unverifiedFloor() uint64 {
+	for op := r.commitMin + 1; op <= r.op; op++ {
+		if _, _, ok := r.log.unverified(op); ok {
+			return op - 1
+		}
+	}
+	return r.op
 }
 
 // logDurable reports whether every op above the checkpoint up to the op where the log view

@@ -34,6 +34,9 @@ func (r *Replica) primaryMaybeStartView() {
 		if _, ok := r.log.prepare(op); ok {
 			continue
 		}
+		if r.reclaimUnverified(op) {
+			return // acceptRepair went on from there
+		}
 		if popcount(r.viewChange.nacks[op%LogSlotsMax]) >= r.nackThreshold() {
 			assert.That(op > r.commitMax, "truncating a committed op on nacks")
 			r.metrics.NackTruncations++

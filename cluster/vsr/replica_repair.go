@@ -62,6 +62,9 @@ func (r *Replica) requestMissing() int {
 			if s.present && s.header.Op == op && s.prepare != nil {
 				continue
 			}
+			if known && r.reclaimUnverified(op) {
+				continue
+			}
 			if sum := r.expectedChecksum(op); sum.IsZero() != known {
 				r.requestPrepare(op, sum)
 				asked++
@@ -114,6 +117,10 @@ func (r *Replica) onRequestPrepare(m Message) {
 		return
 	}
 	prepare, ok := r.log.prepare(h.Op)
+	if kept, p, unverified := r.log.unverified(h.Op); !ok && unverified && !h.Parent.IsZero() && kept.Checksum == h.Parent {
+		r.bus.SendToReplica(int(h.Replica), p) // asked for by checksum: it is that prepare
+		return
+	}
 	if !ok || (!h.Parent.IsZero() && !r.log.seen(h.Op, h.Parent)) {
 		return
 	}
@@ -148,6 +155,18 @@ func (r *Replica) acceptRepair(m Message) bool {
 	r.commitExecute()
 	r.primaryMaybeStartView()
 	return true
+}
+
+// reclaimUnverified takes back the prepare of op that our log kept unverified (forgetGaps)
+// once the hash chain names it (expectedChecksum), as a repair from our own disk: no peer
+// need hold it. It reports whether it did.
+func (r *Replica) reclaimUnverified(op uint64) bool {
+	_, p, ok := r.log.unverified(op)
+	if !ok {
+		return false
+	}
+	m, err := Decode(p, r.cluster)
+	return err == nil && r.acceptRepair(m)
 }
 
 // checkStuck counts repair rounds without progress while the replica knows it lacks ops

@@ -265,23 +265,27 @@ func (r *Replica) primaryInstallView() {
 }
 
 // mergeHeaders returns best's headers, with the ops it lacks up to its op (faulty on its
-// disk: a do_view_change leaves their headers out) taken from the other do_view_changes of
-// the same log view. Every replica whose log view is v holds, for each op it has, the
-// prepare of v's primary log, so they agree wherever they overlap; a header is taken only
-// if the chain agrees where best can tell (the op above names it as parent). Without this, a
-// head op faulty on the chosen replica's disk left the new primary with no checksum to
-// repair it by, nor to ask nacks for, while other replicas held it intact (swarm seed 2142).
+// disk: a do_view_change leaves their headers out) taken from the other do_view_changes: of
+// the same log view, or of an older one for an op at or below that sender's commit number.
+// Every replica whose log view is v holds, for each op it has, the prepare of v's primary
+// log, so they agree wherever they overlap; and a replica that knows op committed holds the
+// committed prepare there, which every later log holds too. A header is taken only if the
+// chain agrees where best can tell (the op above names it as parent). Without this, a head op
+// faulty on the chosen replica's disk left the new primary with no checksum to repair it by,
+// nor to ask nacks for, while other replicas held it intact (swarm seed 2142); and a
+// committed head op faulty past its record on the replica of the newest log view left its
+// header to replicas of older log views, which the new log then forgot (seed 20264464).
 func (r *Replica) mergeHeaders(best *doViewChange) []Header {
 	byOp := make(map[uint64]Header, len(best.headers))
 	for _, h := range best.headers {
 		byOp[h.Op] = h
 	}
 	for _, d := range r.viewChange.dvcs {
-		if d == nil || d == best || d.logView != best.logView {
+		if d == nil || d == best {
 			continue
 		}
 		for _, h := range d.headers {
-			if _, have := byOp[h.Op]; have || h.Op > best.op {
+			if _, have := byOp[h.Op]; have || h.Op > best.op || (d.logView != best.logView && h.Op > d.commit) {
 				continue
 			}
 			if above, ok := byOp[h.Op+1]; ok && above.Parent != h.Checksum {
@@ -308,8 +312,22 @@ func (r *Replica) mergeHeaders(best *doViewChange) []Header {
 // The disk must never hold a log that contradicts the log view we persist next: after a
 // crash, a replica claims its durable log_view for its durable log in do_view_change, so a
 // stale entry from an older view left on disk under a newer log_view could be chosen and
-// committed. So the engine's log is truncated at the first op whose header changes, before
-// the superblock write that follows (the engine runs both in order), and rewritten from there.
+// committed. So the engine's log is truncated at the first op where the new log names a
+// different prepare than ours, before the superblock write that follows (the engine runs
+// both in order), and rewritten from there: ours is provably not the new log's there, so it
+// never committed.
+//
+// An op whose identity one side does not know -- our entry is damaged past its record, or
+// the new log has no header for it (forgetGaps) -- proves nothing: our entry may be the new
+// log's prepare, committed and acknowledged. Its durable copy stays. The log view is not
+// persisted until every op of the new log is durable again (logDurable), and the engine
+// checks the hash chain before it writes over such an entry in place or truncates it
+// (storage's rewritable). Truncating at these ops dropped committed copies: at a faulty op
+// of unknown identity, the intact ops above it (swarm seeds 20261952, 20264800), or the
+// only evidence that we may have acknowledged it (storage_matrix seed 2204); at a head
+// op the chosen do_view_change had lost, our own intact copy of it (seeds 20264364,
+// 20264464, 20264629, 20264800), until no disk held the op and the nacks of the emptied
+// replicas truncated it.
 func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	firstChanged := uint64(0)
 	for _, h := range headers {
@@ -320,12 +338,6 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 			break
 		}
 		if local, ok := r.log.header(h.Op); !ok || local.Checksum != h.Checksum {
-			// Only an entry known to hold another prepare is cut from the disk. An unreadable
-			// entry of unknown identity stays: it is the disk's only evidence that we may have
-			// acknowledged the op, so a restart must find it faulty and never deny the op; it
-			// is repaired in place or rewritten, and the log view waits for that (logDurable).
-			// Cutting it unless the hash chain pinned it to the new log (storage_matrix seed
-			// 2204, identity lost on two replicas) let a replica forget an op it acknowledged.
 			if firstChanged == 0 && ok {
 				firstChanged = h.Op
 			}
@@ -335,9 +347,7 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	if op < r.op {
 		r.truncate(op)
 	}
-	if gap := r.forgetGaps(op, headers); gap != 0 && (firstChanged == 0 || gap < firstChanged) {
-		firstChanged = gap
-	}
+	r.forgetGaps(op, headers)
 	// Ops below the new log's lowest header that its hash chain cannot vouch for are forgotten
 	// in memory, not cut from the disk: they lie at or below the sender's checkpoint, so they
 	// are committed ops if they are ours, and repair or state sync fetches them again (an
@@ -361,17 +371,17 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 // forgetGaps forgets our own header of each op of the new log (up to op, above its lowest
 // header) that the new log has no header for -- an op faulty past its record on the replica
 // whose log won -- unless the op above names it as parent: our header may be of an older log,
-// and keeping it would put another prepare in the new log's place. It returns the lowest op
-// forgotten, or 0.
-func (r *Replica) forgetGaps(op uint64, headers []Header) uint64 {
+// and keeping it would put another prepare in the new log's place. Our durable entry may be
+// the new log's prepare as well, though, so it stays on disk and the op stays seen
+// (log.forgetUnverified): we never deny holding it.
+func (r *Replica) forgetGaps(op uint64, headers []Header) {
 	if len(headers) == 0 {
-		return 0
+		return
 	}
 	listed := make(map[uint64]bool, len(headers))
 	for _, h := range headers {
 		listed[h.Op] = true
 	}
-	lowest := uint64(0)
 	for o := op; o > max(headers[0].Op, r.commitMin); o-- {
 		if listed[o] {
 			continue
@@ -383,10 +393,8 @@ func (r *Replica) forgetGaps(op uint64, headers []Header) uint64 {
 		if above, ok := r.log.header(o + 1); ok && o < op && above.Parent == local.Checksum {
 			continue
 		}
-		r.log.forget(o)
-		lowest = o
+		r.log.forgetUnverified(o)
 	}
-	return lowest
 }
 
 // unverifiedBelow checks our ops below the lowest header of a new log (the sender's log
