@@ -177,6 +177,11 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
 			run.durability = run.disks.checkAckDurable(e.Replica, e.Op, e.Checksum, "counted its own vote for")
 		}
+		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
+			// The primary's own vote is an acknowledgement like a backup's prepare_ok: its
+			// view and log view must be on disk when it counts.
+			run.durability = run.disks.checkVoteDurable(e.Replica, "counted its own vote", e.View, true)
+		}
 		if run.broken == "" {
 			run.broken = run.storage.onEvent(run.c, e)
 		}

@@ -464,12 +464,15 @@ func (r *Replica) transitionToNormalPrimary() {
 	r.persistState()
 	r.sendStartView(-1)
 	for _, p := range r.pipeline {
-		if s := r.log.slotOf(p.op); s.durable {
-			r.countPrepareOK(p.op, p.checksum, r.replica)
-		} else if s.prepare != nil {
+		if s := r.log.slotOf(p.op); !s.durable && s.prepare != nil {
 			r.writePrepare(p.op)
 		}
 	}
+	// Our own vote for the ops our disk holds counts only once the log view is durable
+	// (countOwnVotes): counting it here, before the superblock write that persists this log
+	// view, let a primary commit with one backup, crash with its older log view on disk, and
+	// lose the committed ops to an older log in the next view change (campaign seed 20263743).
+	r.countOwnVotes()
 	r.commitExecute()
 }
 
