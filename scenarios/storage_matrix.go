@@ -50,7 +50,7 @@ func init() {
 	register(Scenario{
 		Name:    "storage_matrix",
 		Runbook: "none (PAR targeted corruption)",
-		Summary: "PAR's targeted-corruption matrix: 3 replicas, 4 committed ops; seed k damages copies bitmask k-1 of 12 (bit flip or unreadable sector, header or body), some replicas down; recoverable placements must recover every op, none may lose one",
+		Summary: "PAR's targeted-corruption matrix: 3 replicas, 4 committed ops; seed k damages copies bitmask k-1 of 12 (bit flip or unreadable sector, header or body, a quarter with their record: identity lost), some replicas down; recoverable placements must recover every op, none may lose one",
 		Params:  func(seed uint64) string { return drawMatrix3(seed).String() },
 		Run:     func(o Options) Result { return runMatrix(o, drawMatrix3(o.Seed), matrixKnobs{}) },
 	})
