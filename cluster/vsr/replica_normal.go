@@ -241,21 +241,32 @@ func (r *Replica) flushLog() {
 		return
 	}
 	s := r.log.slotOf(op)
+	entry := storage.Entry{Op: op, Body: s.prepare}
+	write := r.storage.Append
 	if op <= r.storage.Head() {
-		// Replacing an entry truncates the engine's log after it: everything above must be
-		// written again.
-		for o := op + 1; o <= r.op; o++ {
-			if t := r.log.slotOf(o); t.header.Op == o {
-				t.durable = false
+		if r.storage.Rewritable(entry) {
+			// The entry the engine already names at op (a repair of a damaged one): it is
+			// rewritten in place and the ops above stay durable. Marking them not durable
+			// wrote the whole log above a repaired op again, one synced entry at a time,
+			// and held back every prepare_ok meanwhile (swarm seed 20266049: 35 entries on a
+			// slow disk, past the liveness budget).
+			write = r.storage.Rewrite
+		} else {
+			// Replacing an entry truncates the engine's log after it: everything above
+			// must be written again.
+			for o := op + 1; o <= r.op; o++ {
+				if t := r.log.slotOf(o); t.header.Op == o {
+					t.durable = false
+				}
 			}
 		}
 	}
 	r.logWriting = true
 	sum := s.header.Checksum
-	r.storage.Append(storage.Entry{Op: op, Body: s.prepare}, func(err error) {
+	write(entry, func(err error) {
 		r.logWriting = false
 		r.writePrepareCallback(op, sum, err)
-		if err == nil {
+		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
 			r.flushLog() // after a failure, the repair timeout retries: no tight loop
 		}
 	})
