@@ -49,6 +49,7 @@ var aimedRegressionSeeds = map[uint64]string{
 	20264457: "the repair of the first entry above a checkpoint whose own entry was not indexed was placed at the segment's start, did not match, and truncated the whole segment: acknowledged ops lost (fixed and checked at the schedule of commit 761cb7b; later workload draws changed this seed's schedule)",
 	20262615: "a checkpoint taken before its own op's entry was written stored the audit seed, the same op checkpointed again after a fallback stored the chain head (harness: the superblock check's audit rule now admits the seed besides the one chain head)",
 	20266049: "a repaired op below the head made the replica write every later (intact, in-place) entry again, one synced entry at a time on a slow disk, holding back its prepare_oks past the liveness budget",
+	20263431: "a pipeline op that one replica had executed and checkpointed in an earlier view, with no other durable copy, never gathered a quorum, and the primary refused the checkpoint above its commit number: the primary now learns the commit number of a backup that acknowledges its pipeline (checked on the schedule of 50e74c4; the repair-rewrite fix changed this seed's schedule)",
 	20261813: "a read-less, append-heavy key: the linearizability check kept every order of unread appends as a state, minutes and 6 GB (harness: a key is read after at most five writes)",
 	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }

@@ -469,7 +469,33 @@ func (r *Replica) onPrepareOK(m Message) {
 	if r.status != StatusNormal || !r.isPrimary() || h.View != r.view {
 		return
 	}
+	r.learnCommit(h)
 	r.countPrepareOK(h.Op, h.Parent, int(h.Replica))
+}
+
+// learnCommit takes the commit number of a backup that acknowledges one of our pipeline's
+// prepares: holding that prepare, it holds our log up to it (the hash chain), so the ops of
+// our log up to its commit number (at most the acknowledged op) are committed, whoever's
+// votes committed them. Otherwise a pipeline op that some replica executed and checkpointed
+// in an earlier view, while no other replica holds it durably any more, never gathers a
+// quorum: that replica acknowledges only ops above its checkpoint, and we refuse its
+// checkpoint while the op is above our commit number (swarm seed 20263431).
+func (r *Replica) learnCommit(ok Header) {
+	commit := min(ok.Commit, ok.Op)
+	if commit <= r.commitMax {
+		return
+	}
+	matched := false
+	for _, p := range r.pipeline {
+		matched = matched || (p.op == ok.Op && p.checksum == ok.Parent)
+	}
+	if !matched {
+		return
+	}
+	for len(r.pipeline) > 0 && r.pipeline[0].op <= commit {
+		r.pipeline = r.pipeline[1:]
+	}
+	r.advanceCommitMax(commit)
 }
 
 // countPrepareOK records a vote and commits the pipeline's head while it has a quorum
