@@ -49,7 +49,7 @@ func (r *Replica) onRequest(m Message) {
 			// after a view change may not have executed the registration yet), so that it
 			// is never told that an operation which may still run was refused.
 			if !r.registrationPending(h.Client) {
-				r.sendEviction(h.Client)
+				r.sendEviction(h.Client, h.Op)
 			}
 			return
 		}
