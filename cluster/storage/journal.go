@@ -61,16 +61,24 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 	)
 }
 
-// Rewritable reports whether an Append of e, run now, would write e over its own extent and
-// keep every later op (a repair of a damaged entry, or a rewrite of an intact one), rather
-// than replace the log from e.Op on. A caller that must know which ops stay durable asks
-// this, then calls Rewrite.
+// Rewritable reports whether e is the entry the log already names at e.Op (its own chain
+// sum if the slot is intact or its record known, else the next op's parent) and an Append of
+// e, run now, would write it over its own extent and keep every later op (a repair of a
+// damaged entry, or a rewrite of an intact one), rather than replace the log from e.Op on. A
+// damaged slot that nothing names (its record and the next op unknown too) is not: Append
+// writes it in place unchecked, and only the caller's writing the next ops again checks the
+// chain (see rewritableUnknown), so those later ops are not known to stay. A caller that must
+// know which ops stay durable asks this, then calls Rewrite.
 func (s *Storage) Rewritable(e Entry) bool {
-	if e.Op <= s.sb.State.CheckpointOp || e.Op <= s.auditOp || e.Op > s.head || len(e.Body) > s.opts.EntryBodyMax {
+	if e.Op <= s.sb.State.CheckpointOp || e.Op <= s.auditOp || e.Op >= s.head || len(e.Body) > s.opts.EntryBodyMax {
 		return false
 	}
 	if _, err := s.parentOf(e.Op); err != nil {
 		return false
+	}
+	sl, next := s.slot(e.Op), s.slot(e.Op+1)
+	if sl.state != slotIntact && !sl.known && next.state != slotIntact && !next.known {
+		return false // nothing names the entry here
 	}
 	_, ok := s.rewritable(e)
 	return ok
