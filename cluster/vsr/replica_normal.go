@@ -309,8 +309,10 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		r.emit(EventDiskFull, op, sum, "disk has space again")
 	}
 	r.log.markDurable(op)
-	if op == r.op {
-		r.persistState() // the log may now be durable up to op_number: its log_view can be
+	if op == r.op || !r.viewDurable() {
+		// The log may now be durable up to op_number, or up to where the log view began
+		// (a repaired op below the head, rewritten in place): its log_view can be.
+		r.persistState()
 	}
 	if r.status != StatusNormal {
 		return
