@@ -290,6 +290,37 @@ func TestStorageWALLatentSectorErrorRepaired(t *testing.T) {
 	require.Positive(t, repairs, "the unreadable op was not repaired from a peer")
 }
 
+// TestStorageWALRepairKeepsLaterEntries: the repair of a damaged committed entry with intact
+// entries above it rewrites that one entry in place (an entry and its record: two writes more
+// than a clean restart), not the whole log above it, which held back the backup's
+// prepare_oks until every later entry was written again, one synced entry at a time (swarm
+// seed 20266049: 35 entries on a slow disk).
+func TestStorageWALRepairKeepsLaterEntries(t *testing.T) {
+	writes := func(damage bool) (uint64, uint64) {
+		tc := newStorageTestCluster(t, 33, nil)
+		tc.commitN(20, ticks)
+		tc.settle()
+		in := tc.inspect(walVictim)
+		op := in.CheckpointOp + 3
+		require.Less(t, op+10, in.CommitMin, "ten intact committed entries above the damaged one")
+		tc.CrashReplica(walVictim)
+		if damage {
+			name, offset, size, _ := tc.walEntry(walVictim, op)
+			tc.Nodes[walVictim].Disk.CorruptSector(name, offset+size/2)
+		}
+		before := tc.Nodes[walVictim].Disk.Stats().Writes
+		tc.StartReplica(walVictim)
+		tc.converge(ticks)
+		tc.RunFor(sim.Duration(ticks) * sim.TickInterval) // every write the repair queued is done
+		tc.requireNoFailures()
+		return tc.Nodes[walVictim].Disk.Stats().Writes - before, tc.inspect(walVictim).Metrics.Repairs
+	}
+	clean, _ := writes(false)
+	damaged, repairs := writes(true)
+	require.Positive(t, repairs, "the damaged op was not repaired")
+	require.LessOrEqual(t, damaged, clean+2, "the repair wrote more than the damaged entry and its record")
+}
+
 // TestStorageWALTornWriteRepaired: the backup crashes while an append is written but not
 // synced, and the crash tears it (CrashTornProbability 1). The append never finished (no
 // redundant record), so the op was never acknowledged: recovery drops it instead of

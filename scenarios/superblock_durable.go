@@ -26,11 +26,15 @@ import (
 //     state intact in the other pair, so that a torn or lost write of the next one still
 //     finds it. A copy a fault altered since (visibly: the engine saw it damaged and may
 //     rightly write over it) is exempt.
-//   - One audit head per checkpoint: the SHA-256 audit chain's head that a durable copy
-//     stores for a checkpoint op is the one the replica stored for that op before (a chain
-//     over the same committed ops), or the seed of a checkpoint installed by state sync
-//     (SHA-256 of "vopr audit seed", the op, and the snapshot's SHA-256). A fallback to an
-//     older checkpoint that kept the newer one's head breaks it.
+//   - One audit chain head per checkpoint: the SHA-256 audit chain's head that a durable
+//     copy stores for a checkpoint op is either the seed of the checkpoint's snapshot
+//     (SHA-256 of "vopr audit seed", the op, and the snapshot's SHA-256) or the one chain
+//     head the replica stored for that op before (a chain over the same committed ops). The
+//     engine seeds whenever its log cannot audit up to the op: a state sync, a lost
+//     checkpoint taken again, or a local checkpoint whose own op's entry is not written yet;
+//     the same op checkpointed again later, from a log that holds it (after a fallback to the
+//     previous checkpoint), stores the chain head instead (swarm seed 20262615). A fallback
+//     to an older checkpoint that kept the newer one's head breaks it.
 //   - Boots before prepares: a replica prepares an op only once its durable superblock
 //     holds this boot (Boots >= 1, and above the count its disk held before its last
 //     restart): a crash must never make a replica that prepared look like a first boot.
@@ -57,8 +61,8 @@ type superblockWatch struct {
 	sequence    uint64
 	incarnation *vsr.Replica
 	excused     bool
-	// audit holds the audit head stored for each checkpoint op since the disk was formatted
-	// or restored.
+	// audit holds the audit chain head (not a seed) stored for each checkpoint op since the
+	// disk was formatted or restored.
 	audit map[uint64][32]byte
 }
 
@@ -133,8 +137,8 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 	return sc.checkAudit(disk, replica, w)
 }
 
-// checkAudit holds the newest durable copy's audit head to the one stored before for its
-// checkpoint op.
+// checkAudit holds the newest durable copy's audit head to its checkpoint's seed or to the
+// chain head stored before for its checkpoint op.
 func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superblockWatch) string {
 	sb := w.newest
 	if sb.checkpointOp == 0 {
@@ -143,16 +147,22 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 	if w.audit == nil {
 		w.audit = map[uint64][32]byte{}
 	}
+	file := disk.Durable(checkpointFileName(sb.checkpointOp))
+	if len(file) >= checkpointHeaderBytes && sb.auditHead == auditSeedOf(sb.checkpointOp, file[checkpointHeaderBytes:]) {
+		if before, known := w.audit[sb.checkpointOp]; known && before != sb.auditHead {
+			sc.mark("superblock_audit") // the chain head replaced by the seed: a sync
+		}
+		return ""
+	}
 	before, known := w.audit[sb.checkpointOp]
-	w.audit[sb.checkpointOp] = sb.auditHead
-	if !known || before == sb.auditHead {
+	if !known {
+		w.audit[sb.checkpointOp] = sb.auditHead
+		return ""
+	}
+	if before == sb.auditHead {
 		return ""
 	}
 	sc.mark("superblock_audit")
-	file := disk.Durable(checkpointFileName(sb.checkpointOp))
-	if len(file) >= checkpointHeaderBytes && sb.auditHead == auditSeedOf(sb.checkpointOp, file[checkpointHeaderBytes:]) {
-		return "" // state sync installed the checkpoint again
-	}
 	return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) stores audit head %x for "+
 		"checkpoint %d, which it stored before as %x", replica, sb.sequence, sb.auditHead[:8], sb.checkpointOp,
 		before[:8])

@@ -183,6 +183,26 @@ func TestSuperblockAuditFires(t *testing.T) {
 	require.Contains(t, d.sync(), "which it stored before as")
 }
 
+// TestSuperblockAuditSeedThenChain: a checkpoint op stored first with its seed (the engine
+// checkpointed before its log held the op) and later with the chain head (checkpointed again
+// from a log that holds it) is no violation; another chain head after that is (swarm seed
+// 20262615).
+func TestSuperblockAuditSeedThenChain(t *testing.T) {
+	d := newSuperblockDisk(t)
+	d.do(func(done func(error)) { d.s.Checkpoint(2, []byte("snapshot at op 2"), done) })
+	chain := readSuperblock(d.durableFile()).auditHead
+	seed := auditSeedOf(2, []byte("snapshot at op 2"))
+	require.NotEqual(t, seed, chain)
+	d.writeNext(false, func(c []byte) { copy(c[96:128], seed[:]) })
+	require.Empty(t, d.sync(), "the seed first")
+	d.writeNext(false, func(c []byte) { copy(c[96:128], chain[:]) })
+	require.Empty(t, d.sync(), "then the chain head")
+	d.writeNext(false, func(c []byte) { copy(c[96:128], seed[:]) })
+	require.Empty(t, d.sync(), "the seed again")
+	d.writeNext(false, func(c []byte) { copy(c[96:128], chain[:]); c[100] ^= 1 })
+	require.Contains(t, d.sync(), "which it stored before as")
+}
+
 // TestUnsyncedRepairFires: an acknowledged entry that reads intact only through an unsynced
 // rewrite over damage is a violation; once the rewrite is synced, or if the damage struck
 // after the write, it is not.

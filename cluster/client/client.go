@@ -156,6 +156,12 @@ func (c *Client) Receive(buf []byte) {
 		}
 		c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
 	case vsr.CommandEviction:
+		// Only an eviction of our current session counts: one of an older session (late, or
+		// answering a request of that session) says nothing of the registration in flight or
+		// of the session it opened.
+		if !c.registered || m.Header.Commit != c.session {
+			return
+		}
 		c.registered, c.session = false, 0
 		c.finish(Result{Outcome: Evicted})
 	}

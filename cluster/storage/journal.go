@@ -61,6 +61,47 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 	)
 }
 
+// Rewritable reports whether e is the entry the log already names at e.Op (its own chain
+// sum if the slot is intact or its record known, else the next op's parent) and an Append of
+// e, run now, would write it over its own extent and keep every later op (a repair of a
+// damaged entry, or a rewrite of an intact one), rather than replace the log from e.Op on. A
+// damaged slot that nothing names (its record and the next op unknown too) is not: Append
+// writes it in place unchecked, and only the caller's writing the next ops again checks the
+// chain (see rewritableUnknown), so those later ops are not known to stay. A caller that must
+// know which ops stay durable asks this, then calls Rewrite.
+func (s *Storage) Rewritable(e Entry) bool {
+	if e.Op <= s.sb.State.CheckpointOp || e.Op <= s.auditOp || e.Op >= s.head || len(e.Body) > s.opts.EntryBodyMax {
+		return false
+	}
+	if _, err := s.parentOf(e.Op); err != nil {
+		return false
+	}
+	sl, next := s.slot(e.Op), s.slot(e.Op+1)
+	if sl.state != slotIntact && !sl.known && next.state != slotIntact && !next.known {
+		return false // nothing names the entry here
+	}
+	_, ok := s.rewritable(e)
+	return ok
+}
+
+// Rewrite is Append for an entry that is Rewritable: it writes e over its own extent and
+// syncs it, never dropping a later op. If at its turn in the queue e is no longer rewritable
+// (an operation queued before it changed the log), it fails with ErrNotRewritable and
+// changes nothing.
+func (s *Storage) Rewrite(e Entry, done func(error)) {
+	assert.That(done != nil, "storage: Rewrite needs a callback")
+	e.Body = append([]byte{}, e.Body...)
+	s.submit(func(finish func(func())) {
+		end := func(err error) { finish(func() { done(err) }) }
+		if !s.Rewritable(e) {
+			end(fmt.Errorf("%w: op %d", ErrNotRewritable, e.Op))
+			return
+		}
+		data, _ := s.rewritable(e)
+		s.rewrite(e, data, end)
+	})
+}
+
 // rewritable returns the encoded entry for e.Op (at most the head) if it may overwrite its
 // own extent without dropping the ops after it: it encodes to the entry the log already
 // names at e.Op (the slot's chain sum if the slot is intact or known; the next op's parent

@@ -20,6 +20,9 @@ var (
 	ErrTooLarge     = errors.New("storage: too large")
 	ErrOptions      = errors.New("storage: invalid options")
 	ErrBackup       = errors.New("storage: backup refused")
+	// ErrNotRewritable: Rewrite found that the entry would not overwrite its own extent in
+	// place (see Rewritable); nothing was written.
+	ErrNotRewritable = errors.New("storage: entry not rewritable in place")
 )
 
 // Options configures the engine. Zero fields take the documented defaults.

@@ -579,3 +579,41 @@ func TestRepairInPlaceKeepsLaterEntries(t *testing.T) {
 		}
 	})
 }
+
+// TestRewriteNeverTruncates: Rewritable tells a repair (the entry the log names at a damaged
+// op) from a replacement (another entry there); Rewrite writes the first in place, keeping
+// the later entries, and refuses the second with ErrNotRewritable, changing nothing.
+func TestRewriteNeverTruncates(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 64, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		const n, victim = 7, 5
+		fill(t, d, opts, n)
+		p := places(t, d)[victim]
+		b := d.raw(p.file)
+		b[p.offset+p.size-1] ^= 0x01
+		d.setRaw(p.file, b)
+		d.restart()
+		s, _ := d.mustOpen(t, opts)
+		other := storage.Entry{Op: victim, Body: []byte("another prepare")}
+		if s.Rewritable(other) {
+			t.Fatal("another entry at the damaged op is rewritable")
+		}
+		err := d.do(t, func(done func(error)) { s.Rewrite(other, done) })
+		if !errors.Is(err, storage.ErrNotRewritable) || s.Head() != n || !slices.Equal(s.Faulty(), []uint64{victim}) {
+			t.Fatalf("a refused rewrite: err %v, head %d, faulty %v", err, s.Head(), s.Faulty())
+		}
+		repair := storage.Entry{Op: victim, Body: body(victim)}
+		if !s.Rewritable(repair) {
+			t.Fatal("the entry the log names at the damaged op is not rewritable")
+		}
+		if err := d.do(t, func(done func(error)) { s.Rewrite(repair, done) }); err != nil {
+			t.Fatalf("repair: %v", err)
+		}
+		if s.Head() != n || s.Stats().Rewrites != 1 || len(s.Faulty()) != 0 {
+			t.Fatalf("after the repair: head %d, rewrites %d, faulty %v", s.Head(), s.Stats().Rewrites, s.Faulty())
+		}
+		if s.Rewritable(storage.Entry{Op: n + 1, Body: body(n + 1)}) {
+			t.Fatal("an op past the head is rewritable")
+		}
+	})
+}

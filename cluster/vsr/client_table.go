@@ -35,19 +35,20 @@ func newClientTable(capacity int) clientTable {
 func (t *clientTable) get(client uint64) *session { return t.sessions[client] }
 
 // register opens a session at op, evicting the oldest session when the table is full. It
-// returns the evicted client, if any.
-func (t *clientTable) register(client uint64, op uint64) (evicted uint64, ok bool) {
+// returns the evicted client and its session (the op that registered it), if any.
+func (t *clientTable) register(client uint64, op uint64) (evicted, evictedSession uint64, ok bool) {
 	if s := t.sessions[client]; s != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	if len(t.sessions) >= t.capacity {
 		evicted = t.oldest()
+		evictedSession = t.sessions[evicted].registered
 		delete(t.sessions, evicted)
 		ok = true
 	}
 	t.sessions[client] = &session{registered: op}
 	assert.That(len(t.sessions) <= t.capacity, "client table over capacity")
-	return evicted, ok
+	return evicted, evictedSession, ok
 }
 
 // oldest picks the session registered first; ties (impossible: one op registers one

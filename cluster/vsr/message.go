@@ -37,7 +37,7 @@ const (
 	CommandNackPrepare              // repair: "I have never seen that prepare" (PAR)
 	CommandRequestSync              // state sync: ask for the newest checkpoint
 	CommandSync                     // state sync: checkpoint snapshot in the body
-	CommandEviction                 // replica -> client: your session was evicted
+	CommandEviction                 // replica -> client: your session (Commit) was evicted
 	commandCount
 )
 

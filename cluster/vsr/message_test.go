@@ -75,12 +75,13 @@ func TestBatchRoundTripAndRejects(t *testing.T) {
 func TestClientTableEvictsOldest(t *testing.T) {
 	table := newClientTable(ClientsMax)
 	for c := uint64(1); c <= ClientsMax; c++ {
-		_, evicted := table.register(c, c*10)
+		_, _, evicted := table.register(c, c*10)
 		require.False(t, evicted)
 	}
-	victim, evicted := table.register(1000, 5000)
+	victim, session, evicted := table.register(1000, 5000)
 	require.True(t, evicted)
 	require.Equal(t, uint64(1), victim, "the session registered first is evicted")
+	require.Equal(t, uint64(10), session, "the evicted session is named by the op that registered it")
 	require.Nil(t, table.get(1))
 	decoded, err := decodeClientTable(table.encode(), ClientsMax)
 	require.NoError(t, err)

@@ -54,10 +54,6 @@ type Replica struct {
 	boots         uint32 // this process's boot number: stateDurable.Boots once durable
 	checkpointing bool
 	logWriting    bool // an append is in flight (the engine's log is written in op order)
-	// logCuts counts the engine operations that may drop log entries (truncations and
-	// checkpoints): an append that rewrote an entry in place may give back the durability
-	// of the ops above it only if none ran meanwhile (restoreDurable).
-	logCuts       uint64
 	checkpointDue bool
 	// stateLost: the checkpoint did not survive on disk; the replica stays recovering until
 	// a state sync installs a peer's checkpoint at or after it.

@@ -64,10 +64,10 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 			}
 			return
 		}
-		if evicted, ok := r.clients.register(e.Client, prepare.Op); ok {
+		if evicted, session, ok := r.clients.register(e.Client, prepare.Op); ok {
 			r.metrics.Evictions++
 			r.emit(EventEviction, prepare.Op, checksum.Sum{}, "")
-			r.sendEviction(evicted)
+			r.sendEviction(evicted, session)
 		}
 		r.recordReply(prepare, e, nil)
 	case OperationUpgrade:
@@ -76,7 +76,7 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 	case OperationKV:
 		s := r.clients.get(e.Client)
 		if s == nil || s.registered != e.Session {
-			r.sendEviction(e.Client)
+			r.sendEviction(e.Client, e.Session)
 			return
 		}
 		if e.Request <= s.request {
@@ -108,12 +108,17 @@ func (r *Replica) recordReply(prepare Header, e batchEntry, result []byte) {
 	}
 }
 
-func (r *Replica) sendEviction(client uint64) {
+// sendEviction tells client that its session (the op that registered it) is gone. Commit
+// names the session, as in a reply: the client drops only that session, so that an eviction
+// that arrives late (delayed, replayed, or sent for a request of an older session) never
+// aborts the client's newer session or its registration (swarm seed 20264316: clients
+// outnumbering the client table kept abandoning fresh sessions, and nothing committed).
+func (r *Replica) sendEviction(client, session uint64) {
 	if r.status != StatusNormal || !r.isPrimary() {
 		return
 	}
 	h := r.header(CommandEviction)
-	h.Client = client
+	h.Client, h.Commit = client, session
 	r.bus.SendToClient(client, Encode(h, nil))
 }
 
@@ -125,7 +130,6 @@ func (r *Replica) checkpoint(op uint64) {
 	r.checkpointing, r.checkpointDue = true, false
 	r.checkpointingOp = max(r.checkpointingOp, op)
 	snapshot := r.snapshot()
-	r.logCuts++
 	r.storage.Checkpoint(op, snapshot, func(err error) {
 		defer r.invariants()
 		r.checkpointing = false

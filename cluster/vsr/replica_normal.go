@@ -49,7 +49,7 @@ func (r *Replica) onRequest(m Message) {
 			// after a view change may not have executed the registration yet), so that it
 			// is never told that an operation which may still run was refused.
 			if !r.registrationPending(h.Client) {
-				r.sendEviction(h.Client)
+				r.sendEviction(h.Client, h.Op)
 			}
 			return
 		}
@@ -241,23 +241,32 @@ func (r *Replica) flushLog() {
 		return
 	}
 	s := r.log.slotOf(op)
-	var above []durableCopy
+	entry := storage.Entry{Op: op, Body: s.prepare}
+	write := r.storage.Append
 	if op <= r.storage.Head() {
-		// Replacing an entry may truncate the engine's log after it (unless the engine
-		// rewrites it in place): until the append says which, everything above is not durable.
-		above = r.undurableAbove(op)
+		if r.storage.Rewritable(entry) {
+			// The entry the engine already names at op (a repair of a damaged one): it is
+			// rewritten in place and the ops above stay durable. Marking them not durable
+			// wrote the whole log above a repaired op again, one synced entry at a time,
+			// and held back every prepare_ok meanwhile (swarm seed 20266049: 35 entries on a
+			// slow disk, past the liveness budget).
+			write = r.storage.Rewrite
+		} else {
+			// Replacing an entry truncates the engine's log after it: everything above
+			// must be written again.
+			for o := op + 1; o <= r.op; o++ {
+				if t := r.log.slotOf(o); t.header.Op == o {
+					t.durable = false
+				}
+			}
+		}
 	}
 	r.logWriting = true
-	sum, cuts := s.header.Checksum, r.logCuts
-	r.storage.Append(storage.Entry{Op: op, Body: s.prepare}, func(err error) {
+	sum := s.header.Checksum
+	write(entry, func(err error) {
 		r.logWriting = false
-		var restored []durableCopy
-		if err == nil && cuts == r.logCuts {
-			restored = r.restoreDurable(above)
-		}
 		r.writePrepareCallback(op, sum, err)
-		r.restoredDurable(restored)
-		if err == nil {
+		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
 			r.flushLog() // after a failure, the repair timeout retries: no tight loop
 		}
 	})
@@ -283,68 +292,6 @@ func (r *Replica) nextWrite() (uint64, bool) {
 // newest checkpoint (entries at or below it are compacted).
 func (r *Replica) storageFloor() uint64 { return r.storage.State().CheckpointOp }
 
-// durableCopy is an op whose prepare (by checksum) our engine's log held durably.
-type durableCopy struct {
-	op  uint64
-	sum checksum.Sum
-}
-
-// undurableAbove marks every op above op not durable, and returns those that were.
-func (r *Replica) undurableAbove(op uint64) []durableCopy {
-	var was []durableCopy
-	for o := op + 1; o <= r.op; o++ {
-		if t := r.log.slotOf(o); t.header.Op == o {
-			if t.durable {
-				was = append(was, durableCopy{o, t.header.Checksum})
-			}
-			t.durable = false
-		}
-	}
-	return was
-}
-
-// restoreDurable gives back the durability undurableAbove took, after the append of op: the
-// engine rewrote op's entry in place when its log still reaches above op (a truncation would
-// have cut it back to op, and no other cut ran meanwhile), so the entries above are the ones
-// that were there. Forgetting that they are durable made a later view change truncate the disk
-// under them (storage_matrix seed 940: a repaired op 1 left ops 2-4 "not durable", and the new
-// primary cut its committed copies of ops 2-4 at a faulty op 2 its chain pinned).
-func (r *Replica) restoreDurable(was []durableCopy) []durableCopy {
-	head := r.storage.Head()
-	var restored []durableCopy
-	for _, c := range was {
-		t := r.log.slotOf(c.op)
-		if c.op <= head && t.header.Op == c.op && t.header.Checksum == c.sum && t.prepare != nil && !t.durable {
-			t.durable = true
-			restored = append(restored, c)
-		}
-	}
-	return restored
-}
-
-// restoredDurable does for ops made durable again what a write of each would have done: the
-// log view may now be durable, a primary counts its own votes, a backup acknowledges them.
-func (r *Replica) restoredDurable(restored []durableCopy) {
-	if len(restored) == 0 {
-		return
-	}
-	if s := r.log.slotOf(r.op); s.header.Op == r.op && s.durable {
-		r.persistState()
-	}
-	if r.status != StatusNormal {
-		return
-	}
-	if r.isPrimary() {
-		r.countOwnVotes()
-		return
-	}
-	for _, c := range restored {
-		if h, ok := r.log.header(c.op); ok && h.Checksum == c.sum {
-			r.sendPrepareOK(h)
-		}
-	}
-}
-
 func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 	defer r.invariants()
 	s := r.log.slotOf(op)
@@ -362,8 +309,10 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		r.emit(EventDiskFull, op, sum, "disk has space again")
 	}
 	r.log.markDurable(op)
-	if op == r.op {
-		r.persistState() // the log may now be durable up to op_number: its log_view can be
+	if op == r.op || !r.viewDurable() {
+		// The log may now be durable up to op_number, or up to where the log view began
+		// (a repaired op below the head, rewritten in place): its log_view can be.
+		r.persistState()
 	}
 	if r.status != StatusNormal {
 		return
@@ -522,7 +471,33 @@ func (r *Replica) onPrepareOK(m Message) {
 	if r.status != StatusNormal || !r.isPrimary() || h.View != r.view {
 		return
 	}
+	r.learnCommit(h)
 	r.countPrepareOK(h.Op, h.Parent, int(h.Replica))
+}
+
+// learnCommit takes the commit number of a backup that acknowledges one of our pipeline's
+// prepares: holding that prepare, it holds our log up to it (the hash chain), so the ops of
+// our log up to its commit number (at most the acknowledged op) are committed, whoever's
+// votes committed them. Otherwise a pipeline op that some replica executed and checkpointed
+// in an earlier view, while no other replica holds it durably any more, never gathers a
+// quorum: that replica acknowledges only ops above its checkpoint, and we refuse its
+// checkpoint while the op is above our commit number (swarm seed 20263431).
+func (r *Replica) learnCommit(ok Header) {
+	commit := min(ok.Commit, ok.Op)
+	if commit <= r.commitMax {
+		return
+	}
+	matched := false
+	for _, p := range r.pipeline {
+		matched = matched || (p.op == ok.Op && p.checksum == ok.Parent)
+	}
+	if !matched {
+		return
+	}
+	for len(r.pipeline) > 0 && r.pipeline[0].op <= commit {
+		r.pipeline = r.pipeline[1:]
+	}
+	r.advanceCommitMax(commit)
 }
 
 // countPrepareOK records a vote and commits the pipeline's head while it has a quorum

@@ -93,7 +93,6 @@ func (r *Replica) onSync(m Message) {
 	r.checkpointing = true
 	r.checkpointingOp = max(r.checkpointingOp, h.Op)
 	snapshot := append([]byte(nil), m.Body...)
-	r.logCuts++
 	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
 		defer r.invariants()
 		r.checkpointing = false
@@ -133,7 +132,6 @@ func (r *Replica) onSyncStateLost(m Message) {
 	r.checkpointing = true
 	r.checkpointingOp = max(r.checkpointingOp, h.Op)
 	snapshot := append([]byte(nil), m.Body...)
-	r.logCuts++
 	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
 		r.checkpointing = false
 		if err != nil || !r.stateLost {

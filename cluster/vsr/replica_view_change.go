@@ -356,7 +356,6 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	// copies of acknowledged ops (campaign seed 20262048).
 	r.unverifiedBelow(op, headers)
 	if firstChanged != 0 && firstChanged <= r.op {
-		r.logCuts++
 		r.storage.TruncateAfter(firstChanged-1, func(error) {})
 		for o := firstChanged; o <= r.op; o++ {
 			if s := r.log.slotOf(o); s.header.Op == o {
@@ -439,7 +438,6 @@ func (r *Replica) truncate(op uint64) {
 	}
 	r.emit(EventTruncate, op, checksum.Sum{}, text)
 	r.op = op
-	r.logCuts++
 	r.storage.TruncateAfter(op, func(error) {})
 }
 
