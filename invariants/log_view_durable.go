@@ -60,7 +60,12 @@ type logViewDurable struct {
 	prepared *preparedTable
 	canon    *canonicalCommit
 	normal   []normalIn
-	checks   uint64
+	// crashed is where each replica's last incarnation entered the view it was normal in
+	// when it crashed: a restart that rejoins that view has not entered it again, and its
+	// recovered log may reach past that entry op with ops that came one by one (the ack
+	// checks hold them) or with an unfinished append it keeps as damaged.
+	crashed []normalIn
+	checks  uint64
 }
 
 // startView takes a start_view its primary sent; only the first of each view is kept.
@@ -85,6 +90,15 @@ func (l *logViewDurable) event(e vsr.Event) {
 	switch {
 	case e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
 		*in = normalIn{ok: true, view: e.View, op: e.Op}
+		l.crashed = grow(l.crashed, e.Replica)
+		if before := l.crashed[e.Replica]; before.ok && before.view == e.View {
+			// A restart rejoining the view it crashed in entered it where its earlier
+			// incarnation did (swarm seed 20262981: an unfinished append of op 51, kept as
+			// damaged because a fault rotted its unwritten record sector, was taken for part
+			// of the log the replica entered log view 16 with at op 48).
+			in.op = min(in.op, before.op)
+		}
+		l.crashed[e.Replica] = normalIn{}
 	case e.Kind == vsr.EventRecovered, e.Text == "view_change", strings.HasPrefix(e.Text, "stopped"),
 		in.ok && e.View != in.view:
 		*in = normalIn{}
@@ -187,8 +201,16 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 	return nil
 }
 
-// crash: the replica is no longer normal in any view.
+// crash: the replica is no longer normal in any view; a restart may rejoin the one it was.
 func (l *logViewDurable) crash(replica int) {
 	l.normal = grow(l.normal, replica)
+	l.crashed = grow(l.crashed, replica)
+	l.crashed[replica] = l.normal[replica]
 	l.normal[replica] = normalIn{}
+}
+
+// forget: the replica's disk was wiped or replaced; nothing of its earlier log remains.
+func (l *logViewDurable) forget(replica int) {
+	l.crash(replica)
+	l.crashed[replica] = normalIn{}
 }

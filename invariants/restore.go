@@ -49,7 +49,7 @@ func (s *Suite) OnRestoreFromBackup(atNs int64, op uint64) (lost []uint64, v *Vi
 	}
 	s.copies.covered = min(s.copies.covered, op)
 	for i := range s.logViews.normal {
-		s.logViews.crash(i)
+		s.logViews.forget(i)
 	}
 	// The rebuilt cluster goes through view numbers and ops the old one used.
 	s.logViews.views = nil

@@ -45,7 +45,7 @@ func (s *Suite) OnWipe(atNs int64, replica int) {
 	s.wipes++
 	s.checkpoints.wipe(replica)
 	s.copies.forget(replica)
-	s.logViews.crash(replica)
+	s.logViews.forget(replica)
 }
 
 func (s *Suite) readDisk(replica int) DiskImage {
