@@ -53,6 +53,7 @@ var aimedRegressionSeeds = map[uint64]string{
 	20264800: "the same class as 20264364, plus a truncation at a faulty op of unknown identity that cut the intact ops above it: every disk lost committed op 14, and the emptied replicas' nacks truncated it (an acknowledged write lost)",
 	20264093: "a start_view cut a replica's disk at a faulty op of unknown identity below its commit number, and the intact committed ops above it with it (and a repair rewritten in place had left them 'not durable'); after a crash its log view 4 log of 25 ops won against a commit number of 31",
 	20263743: "a new primary counted its own vote for the ops of its pipeline on entering the view, before its log view was durable: it committed with one backup, restarted with its older log view, and an older log won the next view change (committed ops 189-192 lost)",
+	20262737: "the primary of log view 5 lost the identity of its uncommitted head ops 195-197 (entries and records damaged); every other replica held them intact from log view 4 and could neither serve them (no checksum) nor deny them: view changes forever (replicas now offer the header they hold)",
 	20261813: "a read-less, append-heavy key: the linearizability check kept every order of unread appends as a state, minutes and 6 GB (harness: a key is read after at most five writes)",
 	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }
