@@ -30,7 +30,8 @@ func (tc *testCluster) dropWhere(drop *func(from, to int, h vsr.Header) bool) {
 // before the fix nobody served H and nobody denied it, and every view change timed out once a
 // view change had made R2 adopt R1's log. Now R0 and R2 offer H's header: no other prepare of
 // H can have committed (a commit quorum would include one of them), so the new primary adopts
-// it and the cluster converges.
+// it and the cluster converges. With R0 down, R2's offer alone proves nothing, and the view
+// change must wait.
 func TestPAROfferResolvesOpNoLogViewCanName(t *testing.T) {
 	tc := newStorageTestCluster(t, 61, nil)
 	var drop func(from, to int, h vsr.Header) bool
@@ -75,6 +76,11 @@ func TestPAROfferResolvesOpNoLogViewCanName(t *testing.T) {
 	tc.StartReplica(1)
 	tc.StartReplica(2)
 	tc.RunFor(3 * sim.Second) // R2 adopts R1's log, which cannot name the head
+	// One offer is not a proof: with R0 down, R1's log view 1 may have committed another
+	// prepare of the head with R0 for all R1 and R2 can tell.
+	for _, i := range []int{1, 2} {
+		require.Equal(t, vsr.StatusViewChange, tc.inspect(i).Status, "R%d left the view change on one offer: %s", i, tc.describe())
+	}
 	tc.StartReplica(0)
 	tc.converge(ticks)
 	tc.commitN(2, ticks)

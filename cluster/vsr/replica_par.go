@@ -37,16 +37,15 @@ func (r *Replica) primaryMaybeStartView() {
 		if r.reclaimUnverified(op) {
 			return // acceptRepair went on from there
 		}
-		if r.expectedChecksum(op).IsZero() {
-			if h, ok := r.provenOffer(op); ok {
-				if prev, known := r.log.checksumOf(op - 1); known && prev == h.Parent {
-					r.log.setHeader(h) // the only prepare of op that can have committed
-					r.viewChange.asked[op%LogSlotsMax] = false
-					op-- // and fetch its body (or take back our own copy)
-					continue
-				}
-				// It does not chain with the op below, which our log holds as the only
-				// prepare that can have committed there: nothing of op committed.
+		if h, ok := r.provenOffer(op); ok && r.expectedChecksum(op).IsZero() {
+			if prev, known := r.log.checksumOf(op - 1); known && prev == h.Parent {
+				r.log.setHeader(h) // the only prepare of op that can have committed
+				r.viewChange.asked[op%LogSlotsMax] = false
+				op-- // and fetch its body (or take back our own copy)
+				continue
+			} else if known {
+				// It does not chain with the op below, the only prepare that can have
+				// committed there (our log's): nothing of op committed.
 				r.metrics.NackTruncations++
 				r.truncate(op - 1)
 				break
