@@ -21,6 +21,9 @@ type viewChangeState struct {
 	// round: at most one request_prepare broadcast per op per repair timeout, however many
 	// nacks and repairs arrive in between.
 	asked [LogSlotsMax]bool
+	// offers holds, per replica, the header it offered for an op of the suffix that no
+	// do_view_change named (replica_par.go: heldIdentity).
+	offers [ReplicasMax]Header
 }
 
 type doViewChange struct {
