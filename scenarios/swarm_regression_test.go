@@ -60,6 +60,7 @@ var aimedRegressionSeeds = map[uint64]string{
 	20264316: "with more clients than sessions, an eviction that arrived late (one per retry of a request of the evicted session) aborted the client's next registration, again and again: nothing committed after the heal; evictions now name the session (checked on the schedule of 50e74c4; the repair-rewrite fix changed this seed's schedule)",
 	20262737: "the primary of log view 5 lost the identity of its uncommitted head ops 195-197 (entries and records damaged); every other replica held them intact from log view 4 and could neither serve them (no checksum) nor deny them: view changes forever (replicas now offer the header they hold)",
 	20261813: "a read-less, append-heavy key: the linearizability check kept every order of unread appends as a state, minutes and 6 GB (harness: a key is read after at most five writes)",
+	20261674: "a start_view whose headers began above a restarted replica's log forgot its ops of an older log view in memory but not on disk, and the new view's commit number was persisted over them: after a crash, an op the next view had replaced sat at or below the commit number",
 	20261560: "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }
 
