@@ -39,7 +39,7 @@ type event struct {
 // clientConn is a client's connection: its replies are queued for its writer goroutine.
 type clientConn struct {
 	id    uint64
-	queue *sendQueue
+	queue *wire.Queue
 }
 
 // listen accepts connections on ln until ctx is done. clientsOnly refuses replica hellos
@@ -117,14 +117,14 @@ func (s *Server) readReplica(ctx context.Context, r io.Reader) error {
 // serveClient registers the connection for the client's replies and passes its requests
 // (and nothing else: a client has no business sending replica messages) to the replica.
 func (s *Server) serveClient(ctx context.Context, conn net.Conn, r io.Reader, id uint64) error {
-	cc := &clientConn{id: id, queue: newSendQueue()}
+	cc := &clientConn{id: id, queue: wire.NewQueue()}
 	if err := s.deliver(ctx, event{kind: eventClientUp, client: id, conn: cc}); err != nil {
 		return err
 	}
 	writerCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		_ = cc.queue.writeTo(writerCtx, conn)
+		_ = cc.queue.WriteTo(writerCtx, conn)
 		_ = conn.Close()
 	}()
 	defer func() { _ = s.deliver(ctx, event{kind: eventClientDown, client: id, conn: cc}) }()
@@ -159,7 +159,7 @@ func (s *Server) serveAdmin(ctx context.Context, conn net.Conn, r io.Reader) err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_ = conn.SetWriteDeadline(time.Now().Add(wire.WriteTimeout))
 		if err := wire.WriteJSON(conn, s.cluster, resp); err != nil {
 			return err
 		}

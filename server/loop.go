@@ -93,12 +93,12 @@ func (b bus) SendToReplica(replica int, msg []byte) {
 		}
 		return
 	}
-	b.s.peers[replica].queue.push(msg)
+	b.s.peers[replica].Push(msg)
 }
 
 func (b bus) SendToClient(client uint64, msg []byte) {
 	if c, ok := b.s.clients[client]; ok {
-		c.queue.push(append([]byte(nil), msg...))
+		c.queue.Push(append([]byte(nil), msg...))
 	}
 }
 

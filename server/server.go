@@ -15,6 +15,7 @@ import (
 	"vopr/cluster/storage"
 	"vopr/cluster/storage/osfs"
 	"vopr/cluster/vsr"
+	"vopr/server/wire"
 )
 
 // Config is what `kimberlite start` is given.
@@ -82,7 +83,7 @@ type Server struct {
 	log     *log.Logger
 	fs      *osfs.FS
 	replica *vsr.Replica
-	peers   []*peer // nil at our own index
+	peers   []*wire.Queue // each peer's send queue; nil at our own index
 	// clients maps a client id to its newest connection. Owned by the loop goroutine.
 	clients map[uint64]*clientConn
 	inbox   chan event
@@ -152,14 +153,13 @@ func (s *Server) run(ctx context.Context) error {
 }
 
 func (s *Server) startPeers(ctx context.Context) {
-	s.peers = make([]*peer, s.count)
-	for j, addr := range s.cfg.Addresses {
+	s.peers = make([]*wire.Queue, s.count)
+	for j := range s.cfg.Addresses {
 		if j == s.cfg.Replica {
 			continue
 		}
-		p := &peer{index: j, addr: addr, cluster: s.cluster, self: s.cfg.Replica, queue: newSendQueue(), log: s.log}
-		s.peers[j] = p
-		go p.run(ctx)
+		s.peers[j] = wire.NewQueue()
+		go s.runPeer(ctx, j, s.peers[j])
 	}
 }
 

@@ -18,5 +18,10 @@
 // Control frames carry the operator's requests and the server's answers, as JSON bodies in
 // the same kind of ping, so that they are checksummed like everything else.
 //
+// Connections (conn.go). Queue is a connection's bounded send queue: Push never blocks and
+// drops a message that finds it full. Dialer keeps an outgoing connection up, redialling
+// with backoff, and writes its queue on it; the server's peers and the remote client both
+// use it.
+//
 // Imports allowed: the standard library, vopr/cluster/vsr.
 package wire
