@@ -98,7 +98,8 @@ func (c *realCluster) kill9(i int) {
 	c.procs[i] = nil
 }
 
-// stopAll ends the processes still running (SIGKILL: cleanup after a failure).
+// stopAll ends the processes still running (SIGKILL: cleanup after a failure), and shows
+// their logs if the test failed or $KIMBERLITE_TEST_LOGS is set.
 func (c *realCluster) stopAll() {
 	for i, p := range c.procs {
 		if p != nil {
@@ -107,7 +108,7 @@ func (c *realCluster) stopAll() {
 			c.procs[i] = nil
 		}
 	}
-	if c.t.Failed() {
+	if c.t.Failed() || os.Getenv("KIMBERLITE_TEST_LOGS") != "" {
 		for i, l := range c.logs {
 			b, _ := os.ReadFile(l)
 			c.t.Logf("replica %d log:\n%s", i, b)
