@@ -24,6 +24,7 @@ const (
 	eventClientUp                    // a client connected: route its replies to conn
 	eventClientDown                  // that connection closed
 	eventAdmin                       // an operator's request: answer on reply
+	eventCall                        // run fn on the loop (a scrape reading the replica)
 )
 
 // event is the only thing that crosses from the connection goroutines to the loop.
@@ -34,6 +35,7 @@ type event struct {
 	conn   *clientConn
 	req    wire.Request
 	reply  chan wire.Response
+	fn     func()
 }
 
 // clientConn is a client's connection: its replies are queued for its writer goroutine.

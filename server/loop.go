@@ -35,8 +35,9 @@ func (s *Server) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case now := <-ticker.C:
 			s.replica.Tick()
+			s.commits.observe(now, s.replica.TraceState().CommitMax)
 		case ev := <-s.inbox:
 			s.handle(ev)
 		case <-disk:
@@ -58,6 +59,22 @@ func (s *Server) handle(ev event) {
 		}
 	case eventAdmin:
 		ev.reply <- s.admin(ev.req)
+	case eventCall:
+		ev.fn()
+	}
+}
+
+// onLoop runs fn on the loop and waits for it; false if ctx ends first (fn may still run).
+func (s *Server) onLoop(ctx context.Context, fn func()) bool {
+	done := make(chan struct{})
+	if s.deliver(ctx, event{kind: eventCall, fn: func() { fn(); close(done) }}) != nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -87,7 +87,7 @@ type Server struct {
 	// clients maps a client id to its newest connection. Owned by the loop goroutine.
 	clients map[uint64]*clientConn
 	inbox   chan event
-	metrics *metrics
+	commits commitTimeline // when the known commit number rose (metrics.go). Owned by the loop.
 }
 
 // InboxMax bounds the events waiting for the loop.

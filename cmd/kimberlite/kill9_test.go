@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +38,10 @@ type realCluster struct {
 	bin   string
 	dirs  []string
 	addrs []string
-	procs []*exec.Cmd
-	logs  []string
+	// metrics are the replicas' --metrics-addr.
+	metrics []string
+	procs   []*exec.Cmd
+	logs    []string
 }
 
 // goTool finds the go command that runs this test (make test puts it on PATH).
@@ -66,7 +70,8 @@ func newRealCluster(t *testing.T, n int) *realCluster {
 	build := exec.Command(goTool(), "build", "-o", bin+string(filepath.Separator), "vopr/cmd/kimberlite", "vopr/cmd/kimberlite-cli")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
-	c := &realCluster{t: t, bin: bin, addrs: freeAddrs(t, n), procs: make([]*exec.Cmd, n)}
+	addrs := freeAddrs(t, 2*n)
+	c := &realCluster{t: t, bin: bin, addrs: addrs[:n], metrics: addrs[n:], procs: make([]*exec.Cmd, n)}
 	for i := 0; i < n; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
 		c.dirs = append(c.dirs, dir)
@@ -85,7 +90,7 @@ func (c *realCluster) start(i int) {
 	require.NoError(c.t, err)
 	defer logFile.Close()
 	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), "start", "--addresses", strings.Join(c.addrs, ","),
-		"--replica-id", strconv.Itoa(i), c.dirs[i])
+		"--replica-id", strconv.Itoa(i), "--metrics-addr", c.metrics[i], c.dirs[i])
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(c.t, cmd.Start())
 	c.procs[i] = cmd
@@ -140,6 +145,26 @@ func (c *realCluster) status() ops.ClusterStatusReport {
 	var s ops.ClusterStatusReport
 	require.NoError(c.t, json.Unmarshal(out, &s), "cluster status output: %s", out)
 	return s
+}
+
+// scrape reads replica i's /metrics and returns the value of each unlabelled series.
+func (c *realCluster) scrape(i int) map[string]float64 {
+	resp, err := http.Get("http://" + c.metrics[i] + "/metrics")
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	values := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		require.NoError(c.t, err, "metric line %q", line)
+		values[name] = v
+	}
+	return values
 }
 
 // waitStatus polls cluster status until ok holds, or fails after timeout.
@@ -277,6 +302,9 @@ func TestKill9PrimaryRecoversAndAckedWritesSurvive(t *testing.T) {
 		return s.Healthy == 3 && r.Status == "normal" && r.CommitMin >= target
 	})
 	require.Greater(t, c.lastRecoveredOp(primary), uint64(0), "the restarted replica recovers its log from its files")
+	m := c.scrape(s.Primary)
+	require.GreaterOrEqual(t, m["kimberlite_consensus_commits_total"], float64(target), "metrics of replica %d", s.Primary)
+	require.GreaterOrEqual(t, m["kimberlite_consensus_view_changes_total"], 1.0, "the new primary entered a view")
 	w.waitAcked(t, len(w.acked)+20, 20*time.Second) // and writes go on with it back
 	w.finish()
 
