@@ -321,6 +321,68 @@ func TestStorageWALRepairKeepsLaterEntries(t *testing.T) {
 	require.LessOrEqual(t, damaged, clean+2, "the repair wrote more than the damaged entry and its record")
 }
 
+// TestStorageCheckpointFallbackKeepsLaterEntries: a backup catching up on a slow disk
+// executes repaired prepares faster than it writes them, and checkpoints before it has
+// written the last ops below the checkpoint (they need no entry then); the entries above are
+// laid out from that checkpoint. It crashes, and finds the checkpoint damaged: recovery falls
+// back to the previous one, and the unwritten ops come back faulty, with no room for their
+// entries below the ones above. The backup repairs them and executes them from memory up to
+// the checkpoint again; it must not truncate its log to write them, which dropped the
+// committed entries above the checkpoint (swarm seed 20262805: acked_durable).
+func TestStorageCheckpointFallbackKeepsLaterEntries(t *testing.T) {
+	tc := newStorageTestCluster(t, 61, nil)
+	damaged := uint64(2 * vsr.CheckpointInterval)
+	tc.commitN(int(damaged)-14, ticks)
+	tc.settle()
+	tc.Network.Isolate(walVictim)
+	tc.commitN(16, ticks)
+	disk := tc.Nodes[walVictim].Disk
+	disk.SetSlow(10)
+	tc.Network.Heal()
+	disks := newDurableDisks(tc.Cluster)
+	durable := func(op uint64) bool {
+		e, ok := tc.commits[op][walVictim]
+		return ok && disks.holds(walVictim, op, e.Checksum)
+	}
+	checkpointed := func() bool { return tc.inspect(walVictim).CheckpointOp == damaged }
+	require.True(t, tc.RunUntil(checkpointed, ticks), "the backup never checkpointed op %d", damaged)
+	require.False(t, durable(damaged-1), "the backup wrote every op below its checkpoint: no gap")
+	require.True(t, tc.RunUntil(func() bool { return durable(damaged + 3) }, ticks),
+		"the backup never wrote ops above its checkpoint")
+	var above []uint64
+	for op := damaged + 1; durable(op); op++ {
+		above = append(above, op)
+	}
+	tc.CrashReplica(walVictim)
+	disk.SetSlow(1)
+	disk.CorruptSector(checkpointFileName(damaged), 0)
+	// The backup's state sync requests are lost (as on the seed's lossy network): it repairs
+	// the ops below the checkpoint instead of fetching a peer's.
+	tc.Network.SetDeliver(func(from, to int, msg []byte) {
+		if m, err := vsr.Decode(msg, 7); from == walVictim && err == nil && m.Header.Command == vsr.CommandRequestSync {
+			return
+		}
+		tc.Nodes[to].Deliver(from, msg)
+	})
+	tc.StartReplica(walVictim)
+	fellBack := false
+	keeps := func() bool {
+		if r := tc.Replica(walVictim); r != nil && r.Inspect().Status == vsr.StatusNormal {
+			fellBack = fellBack || r.Inspect().CheckpointOp < damaged
+		}
+		for _, op := range above {
+			require.True(t, durable(op), "the backup's disk lost committed op %d above the damaged checkpoint", op)
+		}
+		return fellBack && tc.Replica(walVictim) != nil && tc.converged()
+	}
+	require.True(t, tc.RunUntil(keeps, ticks), "replicas did not converge: %s", tc.describe())
+	tc.RunFor(sim.Duration(ticks) * sim.TickInterval) // every write queued is done
+	keeps()
+	require.Equal(t, damaged, tc.inspect(walVictim).CheckpointOp, "the backup did not checkpoint again")
+	tc.requireAcknowledgedWrites()
+	tc.requireNoFailures()
+}
+
 // TestStorageWALTornWriteRepaired: the backup crashes while an append is written but not
 // synced, and the crash tears it (CrashTornProbability 1). The append never finished (no
 // redundant record), so the op was never acknowledged: recovery drops it instead of
@@ -545,7 +607,7 @@ func TestStorageDiskNearlyFullCompacts(t *testing.T) {
 func TestStorageDiskFullBackupAcrossCheckpoint(t *testing.T) {
 	const victim = 2
 	tc := newStorageTestCluster(t, 71, nil)
-	tc.commitN(40, ticks)
+	tc.commitN(24, ticks)
 	tc.fillDisk(victim, 16<<10)
 	tc.commitN(30, 2*ticks) // past op 64
 	tc.requireNoFailures()

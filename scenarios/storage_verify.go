@@ -53,6 +53,9 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 	snapshot := c.Nodes[replica].Disk.Snapshot(loop,
 		sim.Stream(sc.seed, "verify/"+strconv.Itoa(sc.verifies)), sim.NewTrace(loop.Now))
 	damage := diskDamage(snapshot) // before the engine's Open, which may remove a damaged file
+	if r := c.Replica(replica); r != nil {
+		damage.checkpointLost = r.InspectState().CheckpointLost
+	}
 	var report storage.VerifyReport
 	var err error
 	finished := false
@@ -80,6 +83,10 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 type damage struct {
 	files map[string]bool
 	live  []damagedEntry
+	// checkpointLost: the replica found its checkpoint damaged at recovery and waits for a
+	// peer's. The state sync that installs it rewrites the same file, which clears the
+	// fault that damaged it: a verify in between finds the file short (swarm seed 278).
+	checkpointLost bool
 }
 
 type damagedEntry struct {
@@ -129,7 +136,7 @@ func (d damage) explains(file string) bool {
 	k, ok := strings.CutPrefix(file, "log-")
 	index, err := strconv.ParseUint(k, 16, 64)
 	if !ok || err != nil {
-		return len(d.files) > 0 // superblock and checkpoint: one's damage shows in the other
+		return len(d.files) > 0 || d.checkpointLost // superblock and checkpoint: one's damage shows in the other
 	}
 	return d.files[file] || (index > 0 && d.files[fmt.Sprintf("log-%016x", index-1)]) ||
 		d.checkpointDamagedAtOrAbove(index*vsr.CheckpointInterval)

@@ -6,7 +6,8 @@ import (
 	"vopr/sim"
 )
 
-// Every swarm seed that passes ends with a protocol-aware-recovery episode: one placement of
+// Every swarm seed that passes ends with two episodes. The first is a protocol-aware-recovery
+// episode: one placement of
 // the storage_matrix experiment (PAR, FAST'18: commit a few ops, damage chosen copies and
 // identities of them on chosen replicas, restart everything, hold the cluster to what PAR
 // promises), drawn from the seed. The swarm's own disk faults are random and the fault atlas
@@ -20,7 +21,8 @@ import (
 //
 // The episode runs on its own cluster, with the same mutation and every checker of the
 // matrix; its verdict joins the seed's: a failure of the episode fails the seed, and its
-// reason names the matrix seed that replays it alone.
+// reason names the matrix seed that replays it alone. The second is the storage episode
+// (storage_crash: the engine alone, a crash point and an aimed fault), likewise.
 
 // parEpisode is the matrix placement a swarm seed ends with.
 type parEpisode struct {
@@ -63,6 +65,24 @@ func withParEpisode(o Options, r Result) Result {
 		r.Outcome = er.Outcome
 		r.Reason = fmt.Sprintf("PAR episode %s seed %d (%s; alone: vopr replay %d --scenario %s): %s",
 			e.scenario, e.seed, p.class(), e.seed, e.scenario, er.Reason)
+		return r
+	}
+	return withStorageEpisode(o, r)
+}
+
+// withStorageEpisode runs the seed's storage episode (storage_episode.go) and folds its
+// verdict and counters into r: a seed that passes everything else ends with the storage
+// engine alone under a crash and an aimed fault.
+func withStorageEpisode(o Options, r Result) Result {
+	seed := sim.Stream(o.Seed, "swarm_storage_episode").Uint64N(1<<40) + 1
+	sr := runStorageCrash(Options{Seed: seed})
+	for k, v := range sr.Counters {
+		r.Counters[k] += v
+	}
+	if sr.Outcome != Pass {
+		r.Outcome = sr.Outcome
+		r.Reason = fmt.Sprintf("storage episode seed %d (alone: vopr replay %d --scenario storage_crash): %s",
+			seed, seed, sr.Reason)
 	}
 	return r
 }

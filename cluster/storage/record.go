@@ -66,9 +66,12 @@ const (
 
 // persistRecord is a decoded redundant record.
 type persistRecord struct {
-	state  recordState
-	header Header // the entry's header, when intact
-	prefix []byte // the body prefix, when intact
+	state recordState
+	// foreign: damaged, but a whole record or tombstone that verifies, of another op or
+	// cluster: a misdirected write's, not rot of this op's record.
+	foreign bool
+	header  Header // the entry's header, when intact
+	prefix  []byte // the body prefix, when intact
 }
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).
@@ -118,7 +121,7 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 	}
 	h, prefix, err := parseRecord(b)
 	if err != nil || h.Op != op || h.Cluster != cluster {
-		return persistRecord{state: recordDamaged}
+		return persistRecord{state: recordDamaged, foreign: checksum.Of(b[16:]) == checksum.Sum(b[:16])}
 	}
 	return persistRecord{state: recordIntact, header: h, prefix: prefix}
 }

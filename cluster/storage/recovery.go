@@ -137,15 +137,21 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 // at least), or 0. A damaged record was written, so its append finished: the op existed, and
 // with its entry damaged too it is faulty of unknown identity, never absent (storage_matrix5
 // seed 106: the two newest entries and their records unreadable, recovery took the head for
-// the first of them, and the replica's log ended below an op it had acknowledged). The room
-// rule keeps a damaged sector of the unwritten record area from inventing ops.
+// the first of them, and the replica's log ended below an op it had acknowledged). Appends
+// finish in op order, so every op from high+1 up to such an op has a record written, damaged
+// or intact, never absent: a damaged sector past an absent record is a misdirected write's
+// landing or rot of the unwritten area, not evidence. So is a record that verifies but names
+// another op (foreign). The room rule bounds what rot of unwritten sectors can invent.
 func damagedRecordEvidence(sc segmentScan, segmentEntries, high uint64, end int64) uint64 {
 	room := uint64(max(sc.size-end, 0) / SectorSize)
-	best := uint64(0)
-	for i, p := range sc.persist {
-		op := sc.index*segmentEntries + uint64(i)
-		if p.state == recordDamaged && op > high && op-high <= room {
-			best = max(best, op)
+	base, best := sc.index*segmentEntries, uint64(0)
+	for op := high + 1; op >= base && op-base < uint64(len(sc.persist)) && op-high <= room; op++ {
+		p := sc.persist[op-base]
+		if p.state == recordAbsent || p.foreign {
+			break
+		}
+		if p.state == recordDamaged {
+			best = op
 		}
 	}
 	return best

@@ -25,7 +25,10 @@
 //   - replica_par.go: protocol-aware recovery (PAR, FAST'18) of a new primary's uncommitted
 //     suffix: repair by checksum, or truncation once enough replicas deny (nack_prepare) an
 //     op. A damaged entry's header comes from the storage engine's redundant record
-//     (Recovery.FaultyPrefix), so a faulty op can be repaired or denied by checksum.
+//     (Recovery.FaultyPrefix), so a faulty op can be repaired or denied by checksum. An op no
+//     do_view_change of the chosen log view can name is settled by offers: replicas answer
+//     with the header they hold, and n - quorum + 1 denials or offers of one prepare prove
+//     no other prepare of the op committed.
 //   - Clients reach the primary through any replica: a backup forwards a request to its
 //     primary once, and answers a retry it executed from its client table
 //     (replica_normal.go, backupOnRequest).

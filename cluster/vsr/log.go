@@ -139,6 +139,16 @@ func (l *log) unverified(op uint64) (Header, []byte, bool) {
 	return s.header, s.prepare, true
 }
 
+// diskMayDiffer reports whether our disk may hold, for op, a readable entry other than the
+// prepare our log names there: an entry a log install forgot in memory but left on disk
+// (forgetUnverified), or a damaged entry of unknown identity or of another prepare (a read
+// error need not recur after a restart). It stays so until an entry for op is durably
+// written again (markDurable).
+func (l *log) diskMayDiffer(op uint64) bool {
+	s := l.slotOf(op)
+	return s.faulty && s.header.Op == op && (!s.present || s.faultyChecksum != s.header.Checksum)
+}
+
 // setPrepare stores a prepare whose header the slot expects (or fills an empty slot).
 func (l *log) setPrepare(m Message) {
 	l.setHeader(m.Header)

@@ -34,7 +34,7 @@ const (
 	CommandStartView                // new primary -> all, body: log headers
 	CommandRequestStartView         // lagging replica -> primary of its view
 	CommandRequestPrepare           // repair: ask for a prepare by op and checksum
-	CommandNackPrepare              // repair: "I have never seen that prepare" (PAR)
+	CommandNackPrepare              // repair: "I have never seen that prepare" (PAR); with a header in the body, "of that op I may hold only this one"
 	CommandRequestSync              // state sync: ask for the newest checkpoint
 	CommandSync                     // state sync: checkpoint snapshot in the body
 	CommandEviction                 // replica -> client: your session (Commit) was evicted

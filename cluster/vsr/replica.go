@@ -288,7 +288,7 @@ func (r *Replica) InspectState() Inspection {
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
 		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
-		DiskFull: r.diskFull, Isolated: r.operator.isolated, Metrics: r.metrics,
+		DiskFull: r.diskFull, Isolated: r.operator.isolated, CheckpointLost: r.stateLost, Metrics: r.metrics,
 	}
 	if h, ok := r.log.header(r.op); ok {
 		in.LogHead = h.Checksum

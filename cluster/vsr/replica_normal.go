@@ -273,7 +273,8 @@ func (r *Replica) flushLog() {
 }
 
 // nextWrite returns the lowest op above the checkpoint that has a prepare not yet durable,
-// provided every op below it is durable (no gap in the engine's log).
+// provided every op below it is durable (no gap in the engine's log) or left to a checkpoint
+// (leftToCheckpoint).
 func (r *Replica) nextWrite() (uint64, bool) {
 	// Ops at or below the durable checkpoint need no log entry.
 	for op := max(r.checkpointOp, r.storageFloor()) + 1; op <= r.op; op++ {
@@ -281,11 +282,28 @@ func (r *Replica) nextWrite() (uint64, bool) {
 		if !s.present || s.header.Op != op || s.prepare == nil {
 			return 0, false // a gap: repair fills it first
 		}
-		if !s.durable {
+		if !s.durable && !r.leftToCheckpoint(op, s.prepare) {
 			return op, true
 		}
 	}
 	return 0, false
+}
+
+// leftToCheckpoint reports whether op's entry is not written because the engine cannot take
+// it without truncating its log after it (op is at or below its head and not rewritable in
+// place), while the checkpoint that will cover op is committed: executing up to it needs only
+// the prepares in memory, and once it is durable op needs no entry. Truncating would drop the
+// durable entries above op, committed ones included, which the replica may have acknowledged.
+// That arises after a recovery fell back past a damaged checkpoint: the ops between the two
+// checkpoints that the newer one covered were never written, and the entries above it are
+// laid out from it, leaving no room for them (swarm seed 20262805 truncated committed op
+// 641, acknowledged after the restart, to write op 635).
+func (r *Replica) leftToCheckpoint(op uint64, prepare []byte) bool {
+	covering := (op + CheckpointInterval - 1) / CheckpointInterval * CheckpointInterval
+	if covering > r.commitMax || op > r.storage.Head() {
+		return false
+	}
+	return !r.storage.Rewritable(storage.Entry{Op: op, Body: prepare})
 }
 
 // storageFloor is the op below which the engine holds nothing we may need to rewrite: its

@@ -241,13 +241,17 @@ func (r *Replica) durableTarget() storage.State {
 	return st
 }
 
-// unverifiedFloor is the op below the lowest op whose entry our disk keeps unverified
-// (forgetGaps), or the highest op if none. The commit number persisted stays below it: after a
+// unverifiedFloor is the op below the lowest op whose entry on our disk may not be our log's
+// prepare (log.diskMayDiffer: kept unverified by a log install, or damaged and not yet
+// rewritten), or the highest op if none. The commit number persisted stays below it: after a
 // restart the replica reads that entry back as its log's, and an entry the new log has not
-// named yet may be of an older log, not to be executed as committed.
+// named may be of an older log, not to be executed as committed (campaign seed 20261674: a
+// start_view whose headers began above our log forgot our ops of an older log view in memory
+// only, the commit number of the new view was persisted, and a restart put an op that the
+// next view had replaced at or below it).
 func (r *Replica) unverifiedFloor() uint64 {
 	for op := r.commitMin + 1; op <= r.op; op++ {
-		if _, _, ok := r.log.unverified(op); ok {
+		if r.log.diskMayDiffer(op) {
 			return op - 1
 		}
 	}

@@ -37,6 +37,20 @@ func (r *Replica) primaryMaybeStartView() {
 		if r.reclaimUnverified(op) {
 			return // acceptRepair went on from there
 		}
+		if h, ok := r.provenOffer(op); ok && r.expectedChecksum(op).IsZero() {
+			if prev, known := r.log.checksumOf(op - 1); known && prev == h.Parent {
+				r.log.setHeader(h) // the only prepare of op that can have committed
+				r.viewChange.asked[op%LogSlotsMax] = false
+				op-- // and fetch its body (or take back our own copy)
+				continue
+			} else if known {
+				// It does not chain with the op below, the only prepare that can have
+				// committed there (our log's): nothing of op committed.
+				r.metrics.NackTruncations++
+				r.truncate(op - 1)
+				break
+			}
+		}
 		if popcount(r.viewChange.nacks[op%LogSlotsMax]) >= r.nackThreshold() {
 			assert.That(op > r.commitMax, "truncating a committed op on nacks")
 			r.metrics.NackTruncations++
@@ -62,6 +76,8 @@ func (r *Replica) requestSuffix(op uint64) {
 	r.viewChange.asked[op%LogSlotsMax] = true
 	if own := r.viewChange.dvcs[r.replica]; own != nil && r.denies(op, sum, own.op) {
 		r.viewChange.nacks[op%LogSlotsMax] |= 1 << uint(r.replica)
+	} else if h, ok := r.heldIdentity(op); ok && sum.IsZero() {
+		r.viewChange.offers[r.replica] = h
 	}
 	h := r.header(CommandRequestPrepare)
 	h.Op, h.Parent, h.Request = op, sum, requestWantsNack
@@ -99,6 +115,63 @@ func (r *Replica) sendNackPrepare(to int, op uint64, sum checksum.Sum) {
 	r.bus.SendToReplica(to, Encode(h, nil))
 }
 
+// An op whose header no do_view_change of the chosen log view could name (its identity lost
+// on every replica of that log view: damaged past its record, or forgotten by a log install
+// that could not verify it) can be neither repaired by checksum nor denied by replicas whose
+// logs reach it: they may have acknowledged the prepare the log meant. Each of those that
+// knows which prepare of op its log and disk hold answers the zero-checksum request with
+// that prepare's header (an offer): "if a prepare of op that I acknowledged committed, it is
+// this one". A replica that acknowledged a committed prepare keeps its identity until it is
+// damaged (never an other prepare of op: every later log names the committed one), so once
+// n - quorum + 1 replicas have either denied op or offered the same prepare x, no prepare of
+// op but x can have committed (a commit quorum meets them), and the new primary adopts x.
+// Swarm seed 20262737: the primary of view 5 lost ops 195-197 past their records, and every
+// other replica, holding them intact from log view 4, could neither serve nor deny them.
+
+// heldIdentity returns the header of the prepare of op that our log names and our disk may
+// hold, when we know it: an intact or kept-unverified copy, or a header whose entry is
+// faulty with that same checksum. An entry of unknown identity (or of another checksum than
+// the header's) may be any prepare: no offer.
+func (r *Replica) heldIdentity(op uint64) (Header, bool) {
+	s := r.log.slotOf(op)
+	if s.header.Op != op || s.header.Checksum.IsZero() || (s.faulty && s.faultyChecksum != s.header.Checksum) {
+		return Header{}, false
+	}
+	if !s.present && s.prepare == nil {
+		return Header{}, false
+	}
+	return s.header, true
+}
+
+// sendOffer answers a zero-checksum request for op with the header of the prepare we hold.
+func (r *Replica) sendOffer(to int, op uint64, held Header) {
+	h := r.header(CommandNackPrepare)
+	h.Op = op
+	body := make([]byte, HeaderSize)
+	putHeader(body, &held) // the same bytes the header was decoded from
+	r.bus.SendToReplica(to, Encode(h, body))
+}
+
+// provenOffer returns the prepare of op that replicas offered, when together with the
+// replicas that denied op they are n - quorum + 1: no other prepare of op can have committed.
+func (r *Replica) provenOffer(op uint64) (Header, bool) {
+	for _, x := range r.viewChange.offers {
+		if x.Op != op || x.Checksum.IsZero() {
+			continue
+		}
+		agree := r.viewChange.nacks[op%LogSlotsMax]
+		for i, y := range r.viewChange.offers {
+			if y.Op == op && y.Checksum == x.Checksum {
+				agree |= 1 << uint(i)
+			}
+		}
+		if popcount(agree) >= r.nackThreshold() {
+			return x, true
+		}
+	}
+	return Header{}, false
+}
+
 func (r *Replica) onNackPrepare(m Message) {
 	h := m.Header
 	if r.status != StatusViewChange || !r.isPrimary() || !r.viewChange.installed || h.View != r.view {
@@ -107,6 +180,14 @@ func (r *Replica) onNackPrepare(m Message) {
 	if h.Op <= r.commitMax || h.Op > r.op || r.expectedChecksum(h.Op) != h.Parent {
 		return // not the prepare the suffix needs (a zero checksum: while it still has none)
 	}
-	r.viewChange.nacks[h.Op%LogSlotsMax] |= 1 << uint(h.Replica)
+	if len(m.Body) > 0 {
+		offer, err := DecodeHeader(m.Body, r.cluster)
+		if err != nil || len(m.Body) != HeaderSize || offer.Command != CommandPrepare || offer.Op != h.Op || !h.Parent.IsZero() {
+			return
+		}
+		r.viewChange.offers[h.Replica] = offer
+	} else {
+		r.viewChange.nacks[h.Op%LogSlotsMax] |= 1 << uint(h.Replica)
+	}
 	r.primaryMaybeStartView()
 }

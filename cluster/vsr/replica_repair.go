@@ -116,6 +116,10 @@ func (r *Replica) onRequestPrepare(m Message) {
 		r.sendNackPrepare(int(h.Replica), h.Op, h.Parent)
 		return
 	}
+	if held, ok := r.heldIdentity(h.Op); ok && h.Request == requestWantsNack && h.Parent.IsZero() {
+		r.sendOffer(int(h.Replica), h.Op, held)
+		return
+	}
 	prepare, ok := r.log.prepare(h.Op)
 	if kept, p, unverified := r.log.unverified(h.Op); !ok && unverified && !h.Parent.IsZero() && kept.Checksum == h.Parent {
 		r.bus.SendToReplica(int(h.Replica), p) // asked for by checksum: it is that prepare

@@ -21,6 +21,9 @@ type viewChangeState struct {
 	// round: at most one request_prepare broadcast per op per repair timeout, however many
 	// nacks and repairs arrive in between.
 	asked [LogSlotsMax]bool
+	// offers holds, per replica, the header it offered for an op of the suffix that no
+	// do_view_change named (replica_par.go: heldIdentity).
+	offers [ReplicasMax]Header
 }
 
 type doViewChange struct {
@@ -349,11 +352,13 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	}
 	r.forgetGaps(op, headers)
 	// Ops below the new log's lowest header that its hash chain cannot vouch for are forgotten
-	// in memory, not cut from the disk: they lie at or below the sender's checkpoint, so they
-	// are committed ops if they are ours, and repair or state sync fetches them again (an
-	// identical entry is rewritten in place; a different one truncates then). The log view is
-	// not persisted while they are missing (logDurable). Truncating here dropped durable
-	// copies of acknowledged ops (campaign seed 20262048).
+	// in memory, not cut from the disk: they lie at or below the sender's checkpoint, so our
+	// entry there is the committed op if it is of the new log, and repair or state sync
+	// fetches them again (an identical entry is rewritten in place; a different one truncates
+	// then). It may as well be of an older log view (campaign seed 20261674), so it is kept
+	// unverified, below the persisted commit number (unverifiedFloor). The log view is not
+	// persisted while they are missing (logDurable). Truncating here dropped durable copies
+	// of acknowledged ops (campaign seed 20262048).
 	r.unverifiedBelow(op, headers)
 	if firstChanged != 0 && firstChanged <= r.op {
 		r.storage.TruncateAfter(firstChanged-1, func(error) {})
@@ -400,8 +405,8 @@ func (r *Replica) forgetGaps(op uint64, headers []Header) {
 // starts above its checkpoint, which may be above our commit_min) along the hash chain:
 // each op we keep must be the parent named by the op above it. The first op that is not
 // is forgotten together with every op below it down to commit_min, since nothing vouches
-// for them any more; repair fetches them again along the chain (or state sync replaces
-// them).
+// for them any more; repair fetches them again along the chain, or takes back our own
+// durable copy once the chain names it (reclaimUnverified), or state sync replaces them.
 func (r *Replica) unverifiedBelow(op uint64, headers []Header) {
 	lowest := op + 1 // a log with no headers vouches for none of our ops
 	if len(headers) > 0 {
@@ -420,7 +425,7 @@ func (r *Replica) unverifiedBelow(op uint64, headers []Header) {
 			}
 			vouched = false
 		}
-		r.log.forget(op)
+		r.log.forgetUnverified(op)
 	}
 }
 

@@ -84,7 +84,10 @@ type Inspection struct {
 	// Isolated reports that an operator cut the replica off (Replica.Isolate): it receives,
 	// sends and times out nothing until Unisolate.
 	Isolated bool
-	Metrics  Metrics
+	// CheckpointLost reports that the replica's checkpoint did not survive on its disk: it
+	// stays recovering until it installs a peer's (state sync).
+	CheckpointLost bool
+	Metrics        Metrics
 }
 
 // Metrics are the runbook's counters, kept by the replica itself.

@@ -1,0 +1,240 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"vopr/cluster/storage"
+	"vopr/faults"
+)
+
+// placedEntry is an intact entry found in a segment image: its op, where it lies, its size.
+type placedEntry struct {
+	op           uint64
+	offset, size int64
+}
+
+// placedEntries scans a segment image sector by sector for intact entries that name their
+// own offset (found by content, never by the engine's layout).
+func placedEntries(image []byte) []placedEntry {
+	var out []placedEntry
+	for at := int64(0); at+storage.SectorSize <= int64(len(image)); {
+		h, _, err := storage.DecodeEntry(image[at:])
+		if err != nil || h.Offset != at {
+			at += storage.SectorSize
+			continue
+		}
+		out = append(out, placedEntry{op: h.Op, offset: at, size: h.Size()})
+		at += h.Size()
+	}
+	return out
+}
+
+func (e *storeEpisode) segments() []string {
+	return slices.DeleteFunc(e.disk.Names(), func(n string) bool { return !strings.HasPrefix(n, "log-") })
+}
+
+// find locates op's durable entry in the segments.
+func (e *storeEpisode) find(op uint64) (string, placedEntry, bool) {
+	for _, name := range e.segments() {
+		for _, p := range placedEntries(e.disk.Durable(name)) {
+			if p.op == op {
+				return name, p, true
+			}
+		}
+	}
+	return "", placedEntry{}, false
+}
+
+// victims are the acknowledged ops above the checkpoint that no operation in flight touches.
+func (e *storeEpisode) victims() []uint64 {
+	var ops []uint64
+	for op := e.m.cp + 1; op <= e.m.head; op++ {
+		if _, ok := e.m.log[op]; ok && !e.m.pendingMayDrop(op) && !e.m.pendingWrites(op) &&
+			!(e.m.pendingIs(storeCheckpoint) && op <= e.m.pending.op) {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// damage aims one fault at an acknowledged copy, after the crash and before Open.
+func (e *storeEpisode) damage() {
+	switch k := e.rng.IntN(6); {
+	case k == 1 || k == 2:
+		e.damageEntry(e.rng.IntN(3) == 0)
+	case k == 3 || k == 4:
+		e.misdirect()
+	case k == 5:
+		e.damageCheckpoint()
+	}
+}
+
+func (e *storeEpisode) damageEntry(identity bool) {
+	ops := e.victims()
+	if len(ops) == 0 {
+		return
+	}
+	op := ops[e.rng.IntN(len(ops))]
+	name, p, ok := e.find(op)
+	if !ok {
+		return // an acknowledged entry not on disk: the check reports it
+	}
+	sector := p.offset
+	if e.rng.IntN(2) == 0 {
+		sector = p.offset + p.size - storage.SectorSize
+	}
+	corrupt := e.rng.IntN(2) == 0
+	hit := func(at int64) {
+		if corrupt {
+			e.disk.CorruptSector(name, at)
+		} else {
+			e.disk.LatentSectorError(name, at)
+		}
+	}
+	if identity {
+		if record, ok := faults.RecordSectorOf(e.disk.Pristine(name), p.offset); ok {
+			hit(record)
+			e.counters["storage_episode.damage.identity"]++
+		}
+	}
+	hit(sector)
+	e.damaged[op] = true
+	e.counters["storage_episode.damage.entry"]++
+}
+
+// misdirect writes an acknowledged entry's bytes at the same offset of another segment
+// file: its header names its own offset there, and only the segment it names tells it is
+// out of place. The ops it lands on are damaged.
+func (e *storeEpisode) misdirect() {
+	ops := e.victims()
+	if len(ops) == 0 {
+		return
+	}
+	name, p, ok := e.find(ops[e.rng.IntN(len(ops))])
+	if !ok {
+		return
+	}
+	var targets []string
+	for _, other := range e.segments() {
+		if other != name && int64(len(e.disk.Durable(other))) >= p.offset+p.size {
+			targets = append(targets, other)
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	target := targets[e.rng.IntN(len(targets))]
+	for _, q := range placedEntries(e.disk.Durable(target)) {
+		if q.offset < p.offset+p.size && p.offset < q.offset+q.size {
+			e.damaged[q.op] = true
+		}
+	}
+	entry := e.disk.Durable(name)[p.offset : p.offset+p.size]
+	if err := e.wait(func(done func(error)) { e.disk.WriteAt(target, entry, p.offset, done) }); err != nil {
+		e.fail("misdirect write: %v", err)
+		return
+	}
+	if err := e.wait(func(done func(error)) { e.disk.Sync(target, done) }); err != nil {
+		e.fail("misdirect sync: %v", err)
+		return
+	}
+	e.counters["storage_episode.damage.misdirect"]++
+}
+
+// damageCheckpoint corrupts a sector of the newest acknowledged checkpoint's file.
+func (e *storeEpisode) damageCheckpoint() {
+	if e.m.cp == 0 || e.m.pendingIs(storeCheckpoint) {
+		return
+	}
+	name := fmt.Sprintf("checkpoint-%016x", e.m.cp)
+	size := int64(len(e.disk.Durable(name)))
+	if size == 0 {
+		return
+	}
+	sectors := (size + storage.SectorSize - 1) / storage.SectorSize
+	e.disk.CorruptSector(name, storage.SectorSize*e.rng.Int64N(sectors))
+	e.checkpointDamaged = e.m.cp
+	e.counters["storage_episode.damage.checkpoint"]++
+}
+
+// check holds what Open recovered to the model.
+func (e *storeEpisode) check(rec *storage.Recovery) {
+	m := &e.m
+	from, fellBack := e.checkCheckpoint(rec)
+	if e.failure != "" {
+		return
+	}
+	if rec.State.View != m.view && !(m.pendingIs(storeSaveState) && rec.State.View == m.pending.view) {
+		e.fail("recovered view %d, acknowledged %d", rec.State.View, m.view)
+		return
+	}
+	got := map[uint64]bool{}
+	for _, entry := range rec.Entries {
+		got[entry.Op] = true
+		inFlight := m.pendingWrites(entry.Op) && bytes.Equal(m.pending.body, entry.Body)
+		acked, ok := m.log[entry.Op]
+		if !inFlight && !(ok && entry.Op <= m.head && bytes.Equal(acked, entry.Body)) {
+			e.fail("op %d recovered with a body that was never acknowledged there nor in flight", entry.Op)
+			return
+		}
+	}
+	faulty := map[uint64]bool{}
+	for _, op := range rec.Faulty {
+		faulty[op] = true
+		if !m.pendingWrites(op) && !e.damaged[op] && !(fellBack && op <= e.checkpointDamaged) {
+			e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
+			return
+		}
+	}
+	for op := from + 1; op <= m.head; op++ {
+		if m.pendingMayDrop(op) || got[op] || (faulty[op] && e.damaged[op]) {
+			continue
+		}
+		e.fail("acknowledged op %d lost: neither recovered nor reported faulty (checkpoint %d, faulty %v)",
+			op, rec.State.CheckpointOp, rec.Faulty)
+		return
+	}
+}
+
+// checkCheckpoint checks the recovered checkpoint; it returns the op from which every
+// acknowledged entry must come back, and whether Open fell back to an older checkpoint.
+func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
+	m, cp := &e.m, rec.State.CheckpointOp
+	if e.checkpointDamaged != 0 {
+		switch {
+		case rec.CheckpointLost:
+			e.counters["storage_episode.checkpoint_lost"]++
+			return max(cp, e.checkpointDamaged), false
+		case cp >= e.checkpointDamaged:
+			e.fail("checkpoint %d's file was corrupted, yet Open took checkpoint %d (damaged reported: %d)",
+				e.checkpointDamaged, cp, rec.CheckpointDamaged)
+		case rec.CheckpointDamaged != e.checkpointDamaged:
+			e.fail("fell back to checkpoint %d but reports checkpoint %d damaged, not %d", cp,
+				rec.CheckpointDamaged, e.checkpointDamaged)
+		case !bytes.Equal(rec.Snapshot, m.snapshots[cp]):
+			e.fail("fell back to checkpoint %d with a snapshot that is not the one acknowledged there", cp)
+		case rec.State.AuditHead != m.audits[cp]:
+			want := m.audits[cp]
+			e.fail("fell back to checkpoint %d with audit head %x, but that checkpoint's was %x", cp,
+				rec.State.AuditHead[:8], want[:8])
+		}
+		e.counters["storage_episode.checkpoint_fallback"]++
+		return e.checkpointDamaged, true
+	}
+	inFlight := m.pendingIs(storeCheckpoint) && cp == m.pending.op
+	switch {
+	case cp != m.cp && !inFlight:
+		e.fail("recovered checkpoint %d, acknowledged %d", cp, m.cp)
+	case rec.CheckpointDamaged != 0 || rec.CheckpointLost:
+		e.fail("checkpoint %d reported damaged or lost (%d, %t) though nothing damaged it", cp,
+			rec.CheckpointDamaged, rec.CheckpointLost)
+	case cp > 0 && !inFlight && !bytes.Equal(rec.Snapshot, m.snapshots[cp]):
+		e.fail("checkpoint %d recovered with another snapshot than the one acknowledged", cp)
+	case inFlight && !bytes.Equal(rec.Snapshot, m.pending.snapshot):
+		e.fail("checkpoint %d (in flight) recovered with another snapshot", cp)
+	}
+	return cp, false
+}
