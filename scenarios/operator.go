@@ -7,6 +7,7 @@ import (
 
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/sim"
 )
 
@@ -45,105 +46,45 @@ var (
 )
 
 // StatusUnreachable is the status of a replica whose process does not answer.
-const StatusUnreachable = "unreachable"
+const StatusUnreachable = ops.StatusUnreachable
 
-// ReplicaStatusReport is `kimberlite-cli replica status --replica-id N`.
-type ReplicaStatusReport struct {
-	Replica int
-	// Status is the replica's vsr status (recovering, normal, view_change, stopped) or
-	// "unreachable" when its process does not answer (crashed or paused).
-	Status       string
-	Role         string // primary, backup, standby; empty when unreachable
-	View         uint32
-	Op           uint64 // op_number
-	CommitMin    uint64 // executed
-	Commit       uint64 // commit_number
-	CheckpointOp uint64
-	DiskUsagePct int
-	DiskFull     bool
-	// Isolated: an operator cut the replica off (`replica isolate`); it receives, sends and
-	// times out nothing until `replica unisolate`.
-	Isolated bool
-}
+// ReplicaStatusReport is `kimberlite-cli replica status --replica-id N`, written once in
+// package ops for the simulator and the CLI.
+type ReplicaStatusReport = ops.ReplicaStatusReport
 
-// Healthy reports whether the replica counts as healthy: reachable and in normal status.
-// An isolated replica is not: it takes no part in the cluster (`replica isolate`).
-func (r ReplicaStatusReport) Healthy() bool {
-	return r.Status == vsr.StatusNormal.String() && !r.Isolated
-}
-
-func (r ReplicaStatusReport) String() string {
-	if r.Status == StatusUnreachable {
-		return fmt.Sprintf("replica %d: unreachable", r.Replica)
-	}
-	s := fmt.Sprintf("replica %d: %s %s view=%d op=%d commit=%d/%d checkpoint=%d disk=%d%%", r.Replica, r.Status,
-		r.Role, r.View, r.Op, r.CommitMin, r.Commit, r.CheckpointOp, r.DiskUsagePct)
-	if r.Isolated {
-		// Only when set: an isolated replica's frozen numbers read as a stuck one otherwise.
-		s += " isolated"
-	}
-	return s
-}
-
-// ClusterStatusReport is `kimberlite-cli cluster status`.
-type ClusterStatusReport struct {
-	Replicas        []ReplicaStatusReport
-	Healthy         int
-	Quorum          int  // replicas needed for a quorum: count/2 + 1
-	QuorumAvailable bool // Healthy >= Quorum
-	// Primary is the healthy primary of the highest view among healthy replicas, -1 if none.
-	Primary int
-}
+// ClusterStatusReport is `kimberlite-cli cluster status` (package ops).
+type ClusterStatusReport = ops.ClusterStatusReport
 
 // ReplicaStatus asks replica i for its status.
 func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	s := replicaStatus(c, i)
-	logPoll(c, fmt.Sprintf("replica status --replica-id %d", i), s.gist(), s.String())
+	logPoll(c, fmt.Sprintf("replica status --replica-id %d", i), s.Gist(), s.String())
 	return s
 }
 
-// gist is the part of a status whose change is worth a line in the trace (not op and
-// commit, which move with every request).
-func (r ReplicaStatusReport) gist() string {
-	return fmt.Sprintf("%s %s %d %t %t", r.Status, r.Role, r.View, r.Isolated, r.DiskFull)
-}
-
+// replicaStatus is what the replica's process answers (ops.ReplicaStatusOf), or
+// unreachable: the simulator's transport of `replica status`.
 func replicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	r := c.Replica(i)
 	if r == nil || c.Nodes[i].Status() != sim.NodeUp {
-		return ReplicaStatusReport{Replica: i, Status: StatusUnreachable}
+		return ops.Unreachable(i)
 	}
-	in := r.InspectState() // not the compactable bytes, which the status does not show
-	return ReplicaStatusReport{Replica: i, Status: in.Status.String(), Role: in.Role.String(), View: in.View,
-		Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
-		DiskUsagePct: r.DiskUsagePct(), DiskFull: in.DiskFull, Isolated: in.Isolated}
+	return ops.ReplicaStatusOf(r.InspectState(), r.DiskUsagePct())
 }
 
 // ClusterStatus asks every replica for its status.
 func ClusterStatus(c *sim.Cluster) ClusterStatusReport {
 	s := clusterStatus(c)
-	gist := fmt.Sprintf("healthy=%d/%d quorum=%t primary=%d", s.Healthy, len(s.Replicas), s.QuorumAvailable, s.Primary)
-	logPoll(c, "cluster status", gist, gist)
+	logPoll(c, "cluster status", s.Gist(), s.Gist())
 	return s
 }
 
 func clusterStatus(c *sim.Cluster) ClusterStatusReport {
-	n := c.ReplicaCount()
-	s := ClusterStatusReport{Quorum: n/2 + 1, Primary: -1}
-	var primaryView uint32
-	for i := 0; i < n; i++ {
-		r := replicaStatus(c, i)
-		s.Replicas = append(s.Replicas, r)
-		if !r.Healthy() {
-			continue
-		}
-		s.Healthy++
-		if r.Role == vsr.RolePrimary.String() && (s.Primary < 0 || r.View > primaryView) {
-			s.Primary, primaryView = i, r.View
-		}
+	var replicas []ReplicaStatusReport
+	for i := 0; i < c.ReplicaCount(); i++ {
+		replicas = append(replicas, replicaStatus(c, i))
 	}
-	s.QuorumAvailable = s.Healthy >= s.Quorum
-	return s
+	return ops.ClusterStatusOf(replicas)
 }
 
 func stoppedDisk(c *sim.Cluster, i int) (*sim.Disk, error) {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"vopr/cluster/kv"
+	"vopr/server/remote"
+)
+
+// clientResult is what `client` prints.
+type clientResult struct {
+	Status string `json:"status"`
+	Value  string `json:"value,omitempty"`
+	Op     uint64 `json:"op"`
+	View   uint32 `json:"view"`
+}
+
+var statusNames = map[kv.Status]string{kv.StatusOK: "ok", kv.StatusNotFound: "not_found",
+	kv.StatusMismatch: "mismatch", kv.StatusTooLarge: "too_large", kv.StatusFull: "full",
+	kv.StatusInvalid: "invalid", kv.StatusUnsupported: "unsupported"}
+
+// parseOp builds the kv operation of `client VERB` from its positional arguments.
+func parseOp(verb string, args []string, absent bool) (kv.Op, error) {
+	want := map[string]int{"put": 2, "get": 1, "append": 2, "cas": 3}[verb]
+	if verb == "cas" && absent {
+		want = 2
+	}
+	if len(args) != want {
+		return kv.Op{}, fmt.Errorf("client %s: expected %d arguments, got %d", verb, want, len(args))
+	}
+	op := kv.Op{Key: args[0]}
+	switch verb {
+	case "put":
+		op.Kind, op.Value = kv.KindPut, args[1]
+	case "get":
+		op.Kind = kv.KindGet
+	case "append":
+		op.Kind, op.Value = kv.KindAppend, args[1]
+	case "cas":
+		op.Kind, op.Value, op.ExpectedAbsent = kv.KindCAS, args[1], absent
+		if !absent {
+			op.Expected = args[2]
+		}
+	}
+	return op, nil
+}
+
+func clientOp(verb string, args []string) error {
+	fs, t := newFlags("client " + verb)
+	absent := fs.Bool("absent", false, "cas: succeed only if the key is absent")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addrs, cluster, err := t.resolve()
+	if err != nil {
+		return err
+	}
+	op, err := parseOp(verb, fs.Args(), *absent)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	defer cancel()
+	c := remote.NewClient(cluster, addrs)
+	defer c.Close()
+	res, r, err := c.Do(ctx, op)
+	if err != nil {
+		return err
+	}
+	return printJSON(clientResult{Status: statusNames[res.Status], Value: res.Value, Op: r.Op, View: r.View})
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"vopr/server/remote"
+)
+
+const usage = `usage:
+  kimberlite-cli cluster status [--addresses A0,A1,A2] [--cluster ID]
+  kimberlite-cli replica status --replica-id I [--addresses ...] [--cluster ID]
+  kimberlite-cli client put [flags] KEY VALUE
+  kimberlite-cli client get [flags] KEY
+  kimberlite-cli client append [flags] KEY VALUE
+  kimberlite-cli client cas [flags] KEY NEW EXPECTED   (--absent: KEY NEW, only if KEY is absent)
+--addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.`
+
+// notBuilt are the runbook's commands this tool does not implement yet: they fail loudly
+// rather than pretend.
+var notBuilt = []string{"cluster version", "cluster features", "cluster view-changes", "cluster config",
+	"replica isolate", "replica unisolate", "replica clock-offset", "replication lag", "storage verify",
+	"storage compact", "storage export", "storage restore", "debug dump-state", "test smoke-tests"}
+
+// errNotBuilt exits with status 2.
+var errNotBuilt = errors.New("not built yet")
+
+func main() {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, errNotBuilt):
+		fmt.Fprintln(os.Stderr, "kimberlite-cli:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "kimberlite-cli:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) < 2 {
+		return errors.New(usage)
+	}
+	command, rest := args[0]+" "+args[1], args[2:]
+	switch command {
+	case "cluster status":
+		return clusterStatus(rest)
+	case "replica status":
+		return replicaStatus(rest)
+	case "client put", "client get", "client append", "client cas":
+		return clientOp(args[1], rest)
+	}
+	for _, c := range notBuilt {
+		if c == command {
+			return fmt.Errorf("%s: %w", command, errNotBuilt)
+		}
+	}
+	return fmt.Errorf("unknown command %q\n%s", command, usage)
+}
+
+// target is where a command goes: the flags every command takes.
+type target struct {
+	addresses string
+	cluster   string
+	timeout   time.Duration
+}
+
+func newFlags(name string) (*flag.FlagSet, *target) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	t := &target{}
+	fs.StringVar(&t.addresses, "addresses", os.Getenv("KIMBERLITE_ADDRESSES"), "every replica's host:port, in index order")
+	fs.StringVar(&t.cluster, "cluster", os.Getenv("KIMBERLITE_CLUSTER"), "cluster id")
+	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "give up after this long")
+	return fs, t
+}
+
+func (t *target) resolve() ([]string, uint64, error) {
+	if t.addresses == "" {
+		return nil, 0, errors.New("--addresses (or $KIMBERLITE_ADDRESSES) is required")
+	}
+	cluster, err := strconv.ParseUint(t.cluster, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--cluster (or $KIMBERLITE_CLUSTER): %q is not a cluster id", t.cluster)
+	}
+	return strings.Split(t.addresses, ","), cluster, nil
+}
+
+func printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Println(string(b))
+	return err
+}
+
+func clusterStatus(args []string) error {
+	fs, t := newFlags("cluster status")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addrs, cluster, err := t.resolve()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	defer cancel()
+	return printJSON(remote.ClusterStatus(ctx, cluster, addrs))
+}
+
+func replicaStatus(args []string) error {
+	fs, t := newFlags("replica status")
+	replica := fs.Int("replica-id", -1, "the replica's index")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addrs, cluster, err := t.resolve()
+	if err != nil {
+		return err
+	}
+	if *replica < 0 || *replica >= len(addrs) {
+		return fmt.Errorf("--replica-id %d: the cluster has replicas 0..%d", *replica, len(addrs)-1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	defer cancel()
+	s, err := remote.ReplicaStatus(ctx, cluster, addrs, *replica)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "replica %d does not answer: %v\n", *replica, err)
+	}
+	return printJSON(s)
+}

@@ -1,0 +1,12 @@
+// Package ops holds the runbook's operator commands that both transports share: the
+// simulator's Operator (scenarios/operator*.go), which asks replicas in simulated time, and
+// kimberlite-cli, which asks real server processes over TCP. Each command is written once
+// here as a function of what a replica reports about itself (vsr.Inspection); the
+// transports only fetch that report, or learn that the process does not answer.
+//
+// Commands here: `replica status` (ReplicaStatusOf, Unreachable) and `cluster status`
+// (ClusterStatusOf). Their JSON is the runbook's (`"status": "normal"`).
+//
+// Imports allowed: the standard library (no time, os, net: it is deterministic, since the
+// simulator runs it) and vopr/cluster/vsr.
+package ops

@@ -1,0 +1,100 @@
+package ops
+
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+)
+
+// StatusUnreachable is the status of a replica whose process does not answer.
+const StatusUnreachable = "unreachable"
+
+// ReplicaStatusReport is `kimberlite-cli replica status --replica-id N`.
+type ReplicaStatusReport struct {
+	Replica int `json:"replica"`
+	// Status is the replica's vsr status (recovering, normal, view_change, stopped) or
+	// "unreachable" when its process does not answer (crashed or paused).
+	Status       string `json:"status"`
+	Role         string `json:"role,omitempty"` // primary, backup, standby; empty when unreachable
+	View         uint32 `json:"view"`
+	Op           uint64 `json:"op"`         // op_number
+	CommitMin    uint64 `json:"commit_min"` // executed
+	Commit       uint64 `json:"commit"`     // commit_number
+	CheckpointOp uint64 `json:"checkpoint_op"`
+	DiskUsagePct int    `json:"disk_usage_pct"`
+	DiskFull     bool   `json:"disk_full"`
+	// Isolated: an operator cut the replica off (`replica isolate`); it receives, sends and
+	// times out nothing until `replica unisolate`.
+	Isolated bool `json:"isolated"`
+}
+
+// ReplicaStatusOf is the status of a replica that answered: its inspection (InspectState is
+// enough; the status shows no compactable bytes) and its disk usage in percent.
+func ReplicaStatusOf(in vsr.Inspection, diskUsagePct int) ReplicaStatusReport {
+	return ReplicaStatusReport{Replica: in.Replica, Status: in.Status.String(), Role: in.Role.String(),
+		View: in.View, Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
+		DiskUsagePct: diskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated}
+}
+
+// Unreachable is the status of replica i when its process does not answer.
+func Unreachable(i int) ReplicaStatusReport {
+	return ReplicaStatusReport{Replica: i, Status: StatusUnreachable}
+}
+
+// Healthy reports whether the replica counts as healthy: reachable and in normal status.
+// An isolated replica is not: it takes no part in the cluster (`replica isolate`).
+func (r ReplicaStatusReport) Healthy() bool {
+	return r.Status == vsr.StatusNormal.String() && !r.Isolated
+}
+
+func (r ReplicaStatusReport) String() string {
+	if r.Status == StatusUnreachable {
+		return fmt.Sprintf("replica %d: unreachable", r.Replica)
+	}
+	s := fmt.Sprintf("replica %d: %s %s view=%d op=%d commit=%d/%d checkpoint=%d disk=%d%%", r.Replica, r.Status,
+		r.Role, r.View, r.Op, r.CommitMin, r.Commit, r.CheckpointOp, r.DiskUsagePct)
+	if r.Isolated {
+		// Only when set: an isolated replica's frozen numbers read as a stuck one otherwise.
+		s += " isolated"
+	}
+	return s
+}
+
+// Gist is the part of a status whose change is worth a line in a log (not op and commit,
+// which move with every request).
+func (r ReplicaStatusReport) Gist() string {
+	return fmt.Sprintf("%s %s %d %t %t", r.Status, r.Role, r.View, r.Isolated, r.DiskFull)
+}
+
+// ClusterStatusReport is `kimberlite-cli cluster status`.
+type ClusterStatusReport struct {
+	Replicas        []ReplicaStatusReport `json:"replicas"`
+	Healthy         int                   `json:"healthy"`
+	Quorum          int                   `json:"quorum"`           // replicas needed for a quorum: count/2 + 1
+	QuorumAvailable bool                  `json:"quorum_available"` // Healthy >= Quorum
+	// Primary is the healthy primary of the highest view among healthy replicas, -1 if none.
+	Primary int `json:"primary"`
+}
+
+// ClusterStatusOf summarises the status of every replica of the cluster (index order).
+func ClusterStatusOf(replicas []ReplicaStatusReport) ClusterStatusReport {
+	n := len(replicas)
+	s := ClusterStatusReport{Replicas: replicas, Quorum: n/2 + 1, Primary: -1}
+	var primaryView uint32
+	for i, r := range replicas {
+		if !r.Healthy() {
+			continue
+		}
+		s.Healthy++
+		if r.Role == vsr.RolePrimary.String() && (s.Primary < 0 || r.View > primaryView) {
+			s.Primary, primaryView = i, r.View
+		}
+	}
+	s.QuorumAvailable = s.Healthy >= s.Quorum
+	return s
+}
+
+// Gist is the cluster status in one line.
+func (s ClusterStatusReport) Gist() string {
+	return fmt.Sprintf("healthy=%d/%d quorum=%t primary=%d", s.Healthy, len(s.Replicas), s.QuorumAvailable, s.Primary)
+}

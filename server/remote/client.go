@@ -1,0 +1,162 @@
+package remote
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+	"vopr/server/wire"
+)
+
+// Client is a session with a cluster of real servers. Do is safe to call from one
+// goroutine at a time.
+type Client struct {
+	cluster uint64
+	id      uint64
+	queues  []*wire.Queue
+	inbox   chan []byte
+	calls   chan *call
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+type call struct {
+	ctx     context.Context
+	payload []byte
+	result  chan client.Result // buffered: the loop never waits on it
+}
+
+// NewClient starts a client of cluster with a random id, connected to every replica at
+// addrs (index order). Close stops it.
+func NewClient(cluster uint64, addrs []string) *Client {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	id := binary.LittleEndian.Uint64(b[:]) | 1 // never 0
+	ctx, stop := context.WithCancel(context.Background())
+	c := &Client{cluster: cluster, id: id, inbox: make(chan []byte, 1024), calls: make(chan *call),
+		stop: stop, done: make(chan struct{})}
+	for _, addr := range addrs {
+		q := wire.NewQueue()
+		c.queues = append(c.queues, q)
+		d := &wire.Dialer{Addr: addr, Cluster: cluster, Queue: q,
+			Hello: wire.Hello{Kind: wire.KindClient, Client: id}, Read: c.read(ctx),
+			Down: func(error) { q.Discard() }}
+		go d.Run(ctx)
+	}
+	go c.loop(ctx)
+	return c
+}
+
+// ID returns the client's id.
+func (c *Client) ID() uint64 { return c.id }
+
+// Close stops the client's goroutines and connections.
+func (c *Client) Close() {
+	c.stop()
+	<-c.done
+}
+
+// read passes every message a replica sends us to the loop.
+func (c *Client) read(ctx context.Context) func(io.Reader) error {
+	return func(r io.Reader) error {
+		for {
+			msg, _, err := wire.ReadMessage(r, c.cluster)
+			if err != nil {
+				return err
+			}
+			select {
+			case c.inbox <- msg:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// loop owns the client library: ticks, replies and one call at a time.
+func (c *Client) loop(ctx context.Context) {
+	defer close(c.done)
+	lib := client.New(client.Options{ID: c.id, Cluster: c.cluster, ReplicaCount: len(c.queues),
+		Send: func(replica int, msg []byte) { c.queues[replica].Push(append([]byte(nil), msg...)) }})
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+	var current *call // the caller's request, submitted or waiting for the session
+	submitted := false
+	for {
+		calls := c.calls
+		if current != nil {
+			calls = nil // one at a time
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			lib.Tick()
+		case msg := <-c.inbox:
+			lib.Receive(msg)
+		case current = <-calls:
+			submitted = false
+		}
+		if current != nil && !submitted && !lib.Busy() {
+			if current.ctx.Err() != nil {
+				current = nil // the caller gave up before it was sent: nothing ran
+				continue
+			}
+			k := current
+			// Without a session, Submit registers first and returns false; we try again
+			// once the registration is answered.
+			submitted = lib.Submit(k.payload, func(r client.Result) {
+				k.result <- r
+				current, submitted = nil, false
+			})
+		}
+	}
+}
+
+// ErrClosed: the client was closed.
+var ErrClosed = errors.New("remote: client closed")
+
+// Submit runs one encoded kv operation and returns the library's result: OK (it committed
+// exactly once), Indeterminate (the library gave up: it may still commit) or Evicted. An
+// error means ctx ended first; a request already sent may then still commit.
+func (c *Client) Submit(ctx context.Context, payload []byte) (client.Result, error) {
+	k := &call{ctx: ctx, payload: payload, result: make(chan client.Result, 1)}
+	select {
+	case c.calls <- k:
+	case <-ctx.Done():
+		return client.Result{}, ctx.Err()
+	case <-c.done:
+		return client.Result{}, ErrClosed
+	}
+	select {
+	case r := <-k.result:
+		return r, nil
+	case <-ctx.Done():
+		return client.Result{}, ctx.Err()
+	case <-c.done:
+		return client.Result{}, ErrClosed
+	}
+}
+
+// Do runs op and decodes its result. Only an OK outcome returns a nil error; for the others
+// the error says whether the operation may have run.
+func (c *Client) Do(ctx context.Context, op kv.Op) (kv.Result, client.Result, error) {
+	if err := kv.ValidateOp(op); err != nil {
+		return kv.Result{}, client.Result{}, err
+	}
+	r, err := c.Submit(ctx, kv.EncodeOp(op))
+	if err != nil {
+		return kv.Result{}, r, fmt.Errorf("%w (the operation may still commit)", err)
+	}
+	if r.Outcome != client.OK {
+		return kv.Result{}, r, fmt.Errorf("remote: %s: the operation may or may not have committed", r.Outcome)
+	}
+	res, err := kv.DecodeResult(r.Reply)
+	return res, r, err
+}

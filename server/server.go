@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"os"
+
+	"vopr/cluster/kv"
+	"vopr/cluster/storage"
+	"vopr/cluster/storage/osfs"
+	"vopr/cluster/vsr"
+	"vopr/server/wire"
+)
+
+// Config is what `kimberlite start` is given.
+type Config struct {
+	Dir        string   // the replica's data directory, formatted by Format
+	Addresses  []string // every replica's address, in index order
+	Replica    int      // this replica's index
+	ClientAddr string   // optional second port for clients and operators
+	// MetricsAddr, if set, serves Prometheus /metrics over HTTP there.
+	MetricsAddr string
+	Log         *log.Logger
+	// Ready, if set, receives the addresses the server listens on once it does (tests that
+	// bind port 0 learn the real ports from it).
+	Ready func(replicaAddr, clientAddr, metricsAddr string)
+}
+
+// Format is `kimberlite format`: it writes replica's initial durable state into dir, which
+// must exist and hold no superblock.
+func Format(dir string, cluster uint64, replica, count int) error {
+	if count < 1 || count > vsr.ReplicasMax || replica < 0 || replica >= count {
+		return fmt.Errorf("format: replica %d of %d is out of range (at most %d replicas)", replica, count, vsr.ReplicasMax)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		return fmt.Errorf("format: %s must be an empty directory (%d entries, %v)", dir, len(entries), err)
+	}
+	fs, err := osfs.New(dir, osfs.Options{})
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	result := errors.New("format did not complete")
+	vsr.Format(fs, cluster, replica, count, kv.ReleaseBase, func(err error) { result = err })
+	fs.RunUntilIdle()
+	return result
+}
+
+// ReadIdentity opens the storage in dir once, as a restart would, and returns its
+// superblock's state: the cluster and replica it belongs to.
+func ReadIdentity(dir string) (storage.State, error) {
+	fs, err := osfs.New(dir, osfs.Options{})
+	if err != nil {
+		return storage.State{}, err
+	}
+	defer fs.Close()
+	var state storage.State
+	result := errors.New("open did not complete")
+	storage.Open(fs, vsr.StorageOptions(fs), func(s *storage.Storage, _ *storage.Recovery, err error) {
+		result = err
+		if err == nil {
+			state = s.State()
+		}
+	})
+	fs.RunUntilIdle()
+	return state, result
+}
+
+// Server is one running replica process.
+type Server struct {
+	cfg     Config
+	cluster uint64
+	count   int
+	log     *log.Logger
+	fs      *osfs.FS
+	replica *vsr.Replica
+	peers   []*wire.Queue // each peer's send queue; nil at our own index
+	// clients maps a client id to its newest connection. Owned by the loop goroutine.
+	clients map[uint64]*clientConn
+	inbox   chan event
+	commits commitTimeline // when the known commit number rose (metrics.go). Owned by the loop.
+}
+
+// InboxMax bounds the events waiting for the loop.
+const InboxMax = 4096
+
+// Run starts the replica in cfg.Dir and serves until ctx is done; then it shuts down.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Log == nil {
+		cfg.Log = log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+	}
+	state, err := ReadIdentity(cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("start: %s: %w", cfg.Dir, err)
+	}
+	if int(state.Replica) != cfg.Replica || int(state.ReplicaCount) != len(cfg.Addresses) {
+		return fmt.Errorf("start: %s holds replica %d of %d, not replica %d of %d addresses",
+			cfg.Dir, state.Replica, state.ReplicaCount, cfg.Replica, len(cfg.Addresses))
+	}
+	s := &Server{cfg: cfg, cluster: state.Cluster, count: len(cfg.Addresses), log: cfg.Log,
+		clients: map[uint64]*clientConn{}, inbox: make(chan event, InboxMax)}
+	return s.run(ctx)
+}
+
+func (s *Server) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addresses[s.cfg.Replica])
+	if err != nil {
+		return err
+	}
+	var clientLn net.Listener
+	if s.cfg.ClientAddr != "" {
+		if clientLn, err = net.Listen("tcp", s.cfg.ClientAddr); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
+	if s.fs, err = osfs.New(s.cfg.Dir, osfs.Options{}); err != nil {
+		return err
+	}
+	s.replica = vsr.Open(vsr.Options{Cluster: s.cluster, ReplicaCount: s.count, Replica: s.cfg.Replica,
+		Release: kv.ReleaseBase, FS: s.fs, Bus: bus{s}, Clock: newWallClock(), Rand: seededRand(),
+		Observer: observer{s}})
+	netCtx, stopNet := context.WithCancel(ctx)
+	defer stopNet()
+	metricsAddr, err := s.startMetrics(netCtx)
+	if err != nil {
+		return err
+	}
+	s.startPeers(netCtx)
+	go s.listen(netCtx, ln, false)
+	clientAddr := ""
+	if clientLn != nil {
+		clientAddr = clientLn.Addr().String()
+		go s.listen(netCtx, clientLn, true)
+	}
+	s.log.Printf("replica %d of cluster %d listening on %s (clients: %s, metrics: %s)", s.cfg.Replica, s.cluster,
+		ln.Addr(), clientAddr, metricsAddr)
+	if s.cfg.Ready != nil {
+		s.cfg.Ready(ln.Addr().String(), clientAddr, metricsAddr)
+	}
+	s.loop(ctx)
+	stopNet()
+	return s.shutdown()
+}
+
+func (s *Server) startPeers(ctx context.Context) {
+	s.peers = make([]*wire.Queue, s.count)
+	for j := range s.cfg.Addresses {
+		if j == s.cfg.Replica {
+			continue
+		}
+		s.peers[j] = wire.NewQueue()
+		go s.runPeer(ctx, j, s.peers[j])
+	}
+}
+
+// shutdownPollsMax bounds the disk operations run at shutdown (completions may issue more).
+const shutdownPollsMax = 1 << 16
+
+// shutdown runs the disk operations already issued to completion and closes the files.
+func (s *Server) shutdown() error {
+	for i := 0; i < shutdownPollsMax && s.fs.Poll(); i++ {
+	}
+	s.log.Printf("replica %d: stopped (%d disk operations abandoned)", s.cfg.Replica, s.fs.Pending())
+	return s.fs.Close()
+}
+
+func seededRand() *rand.Rand {
+	var seed [16]byte
+	_, _ = crand.Read(seed[:])
+	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+}
