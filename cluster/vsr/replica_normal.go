@@ -298,12 +298,23 @@ func (r *Replica) nextWrite() (uint64, bool) {
 // checkpoints that the newer one covered were never written, and the entries above it are
 // laid out from it, leaving no room for them (swarm seed 20262805 truncated committed op
 // 641, acknowledged after the restart, to write op 635).
+//
+// The engine's head and entries are those of the operations it has run: while a truncation
+// is queued, op may look present and unrewritable yet be about to go, and skipping it would
+// append the op above it past the truncated head (swarm seed 20261568: an install cut the log
+// after 640, 641 was skipped as "left to checkpoint 704", and 642 left a gap).
 func (r *Replica) leftToCheckpoint(op uint64, prepare []byte) bool {
 	covering := (op + CheckpointInterval - 1) / CheckpointInterval * CheckpointInterval
-	if covering > r.commitMax || op > r.storage.Head() {
+	if covering > r.commitMax || op > r.storage.Head() || r.cutsQueued > 0 {
 		return false
 	}
 	return !r.storage.Rewritable(storage.Entry{Op: op, Body: prepare})
+}
+
+// cutLog truncates the engine's log after op; cutsQueued counts the truncations not yet run.
+func (r *Replica) cutLog(op uint64) {
+	r.cutsQueued++
+	r.storage.TruncateAfter(op, func(error) { r.cutsQueued-- })
 }
 
 // storageFloor is the op below which the engine holds nothing we may need to rewrite: its

@@ -361,7 +361,7 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 	// of acknowledged ops (campaign seed 20262048).
 	r.unverifiedBelow(op, headers)
 	if firstChanged != 0 && firstChanged <= r.op {
-		r.storage.TruncateAfter(firstChanged-1, func(error) {})
+		r.cutLog(firstChanged - 1)
 		for o := firstChanged; o <= r.op; o++ {
 			if s := r.log.slotOf(o); s.header.Op == o {
 				s.durable = false
@@ -443,7 +443,7 @@ func (r *Replica) truncate(op uint64) {
 	}
 	r.emit(EventTruncate, op, checksum.Sum{}, text)
 	r.op = op
-	r.storage.TruncateAfter(op, func(error) {})
+	r.cutLog(op)
 }
 
 func (r *Replica) transitionToNormalPrimary() {
