@@ -25,6 +25,7 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // the completions of its disk operations, which osfs runs from Poll). It returns when ctx
 // is done. A late tick is not made up: time.Ticker drops the ticks a slow loop missed.
 func (s *Server) loop(ctx context.Context) {
+	defer s.recordAssertionFailure()
 	ticker := time.NewTicker(TickInterval)
 	defer ticker.Stop()
 	for {

@@ -88,6 +88,8 @@ type Server struct {
 	clients map[uint64]*clientConn
 	inbox   chan event
 	commits commitTimeline // when the known commit number rose (metrics.go). Owned by the loop.
+	// assertionFailures is the count in the data directory's AssertionLog at start.
+	assertionFailures int
 }
 
 // InboxMax bounds the events waiting for the loop.
@@ -107,7 +109,8 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Dir, state.Replica, state.ReplicaCount, cfg.Replica, len(cfg.Addresses))
 	}
 	s := &Server{cfg: cfg, cluster: state.Cluster, count: len(cfg.Addresses), log: cfg.Log,
-		clients: map[uint64]*clientConn{}, inbox: make(chan event, InboxMax)}
+		clients: map[uint64]*clientConn{}, inbox: make(chan event, InboxMax),
+		assertionFailures: countAssertionFailures(cfg.Dir)}
 	return s.run(ctx)
 }
 
