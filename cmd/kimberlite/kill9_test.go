@@ -34,7 +34,7 @@ import (
 const testCluster = 42
 
 type realCluster struct {
-	t     *testing.T
+	t     testing.TB
 	bin   string
 	dirs  []string
 	addrs []string
@@ -42,6 +42,8 @@ type realCluster struct {
 	metrics []string
 	procs   []*proc
 	logs    []string
+	// startArgs are extra flags for kimberlite start (the benchmark's --max-batch-size).
+	startArgs []string
 }
 
 // proc is a running server process; exited receives its Wait result once.
@@ -59,7 +61,7 @@ func goTool() string {
 }
 
 // freeAddrs returns n loopback addresses whose ports were free a moment ago.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	var addrs []string
 	for i := 0; i < n; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -70,7 +72,7 @@ func freeAddrs(t *testing.T, n int) []string {
 	return addrs
 }
 
-func newRealCluster(t *testing.T, n int) *realCluster {
+func newRealCluster(t testing.TB, n int) *realCluster {
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "bin")
 	build := exec.Command(goTool(), "build", "-o", bin+string(filepath.Separator), "vopr/cmd/kimberlite", "vopr/cmd/kimberlite-cli")
@@ -95,8 +97,9 @@ func (c *realCluster) start(i int) {
 	logFile, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	require.NoError(c.t, err)
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), "start", "--addresses", strings.Join(c.addrs, ","),
-		"--replica-id", strconv.Itoa(i), "--metrics-addr", c.metrics[i], c.dirs[i])
+	args := append([]string{"start", "--addresses", strings.Join(c.addrs, ","), "--replica-id", strconv.Itoa(i),
+		"--metrics-addr", c.metrics[i]}, c.startArgs...)
+	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), append(args, c.dirs[i])...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(c.t, cmd.Start())
 	p := &proc{cmd: cmd, exited: make(chan error, 1)}
