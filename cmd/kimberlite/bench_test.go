@@ -80,8 +80,8 @@ func BenchmarkRealCluster(b *testing.B) {
 			b.ReportMetric(opsPerSec, "ops/s")
 			b.ReportMetric(p99, "p99-ms")
 			b.ReportMetric(p999, "p99.9-ms")
-			b.Logf("max-batch-size %d, %d clients: real %.0f ops/s, p99 %.2f ms, p99.9 %.2f ms | simulated %.0f ops/s, p99 %.2f ms, p99.9 %.2f ms | real/simulated: throughput %.2fx, p99 %.2fx (runbook: > 50000 ops/s, p99 < 50 ms)",
-				batch, clients, opsPerSec, p99, p999, simOps, simP99, simP999, opsPerSec/simOps, p99/simP99)
+			b.Logf("seed %d, max-batch-size %d, %d clients: real %.0f ops/s, p99 %.2f ms, p99.9 %.2f ms | simulated %.0f ops/s, p99 %.2f ms, p99.9 %.2f ms | real/simulated: throughput %.2fx, p99 %.2fx (runbook: > 50000 ops/s, p99 < 50 ms)",
+				seed, batch, clients, opsPerSec, p99, p999, simOps, simP99, simP999, opsPerSec/simOps, p99/simP99)
 		})
 	}
 }
