@@ -4,7 +4,7 @@
 GO ?= go
 VOPR := bin/vopr
 
-.PHONY: vopr build test bench bench-micro bench-compare hash-compare soak gate mutants lint fuzz clean
+.PHONY: vopr build test soak-real bench-real bench bench-micro bench-compare hash-compare soak gate mutants lint fuzz clean
 
 ## vopr: build and run the main job (every scenario on a few seeds; summary table)
 vopr: build
@@ -19,6 +19,20 @@ test:
 	$(GO) vet -tags vopr_mutants ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags vopr_mutants -run Mutants ./scenarios/ ./cmd/vopr/
+
+## soak-real: 3 kimberlite processes on loopback under client load, kill -9 and restart of
+## random replicas for SOAK_REAL_DURATION (default 5m); then the client history is checked
+## for linearizability (porcupine) and acknowledged writes reading back
+SOAK_REAL_DURATION ?= 5m
+soak-real:
+	SOAK_REAL_DURATION=$(SOAK_REAL_DURATION) $(GO) test -count=1 -timeout 0 -v -run '^TestSoakReal$$' ./cmd/kimberlite/
+
+## bench-real: throughput and p99/p99.9 commit latency of 3 kimberlite processes on loopback
+## at max-batch-size 1 and 32, closed-loop clients, beside the performance scenario's
+## prediction for the same settings and the gap (BENCH_REAL_OPS operations per batch size)
+BENCH_REAL_OPS ?= 20000x
+bench-real:
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkRealCluster$$' -benchtime $(BENCH_REAL_OPS) ./cmd/kimberlite/
 
 ## bench: the simulator's speed table: the swarm (checkers on and off), the performance
 ## scenario and each runbook scenario: simulated seconds per wall second, seeds per second,

@@ -48,6 +48,11 @@
 //   - linearizable.go: the client history, checked with porcupine per key (history.go
 //     records it; model.go is the key/value model).
 //
+// Outside the Suite, for histories recorded without replica events (real processes:
+// cmd/kimberlite's soak), acked_readback.go holds acked_survive as a client sees it: every
+// acknowledged write reads back after the writes stop, or a write that may have come after
+// it replaced it (History.CheckReadBack).
+//
 // Determinism: checkers run on the caller's goroutine, read no clock and produce no
 // map-order-dependent output; a violation is a pure function of the calls made. Porcupine
 // runs its partitions on goroutines inside Finish, without a timeout, and answers a bool;

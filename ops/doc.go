@@ -4,9 +4,14 @@
 // here as a function of what a replica reports about itself (vsr.Inspection); the
 // transports only fetch that report, or learn that the process does not answer.
 //
-// Commands here: `replica status` (ReplicaStatusOf, Unreachable) and `cluster status`
-// (ClusterStatusOf). Their JSON is the runbook's (`"status": "normal"`).
+// Commands here: `replica status` (ReplicaStatusOf, Unreachable), `cluster status`
+// (ClusterStatusOf), `cluster version` (VersionOf, ClusterVersionOf), `cluster features`
+// (Features), `replica isolate|unisolate` (Isolate, Unisolate), `storage compact`
+// (Compact), `debug dump-state` (DumpState), `storage verify --full-scan` on a stopped
+// replica's storage (StorageVerify) and `test smoke-tests` (SmokeTests: the operations and
+// what each must answer). Serve is the dispatcher a real server runs for the requests a
+// running replica serves. Their JSON is the runbook's (`"status": "normal"`).
 //
 // Imports allowed: the standard library (no time, os, net: it is deterministic, since the
-// simulator runs it) and vopr/cluster/vsr.
+// simulator runs it) and vopr/cluster/...
 package ops

@@ -111,7 +111,32 @@ type AlertRule struct {
 	Expr     string       // the runbook's expression (as scaled)
 	For      sim.Duration // how long the condition must hold before the alert fires
 	Check    func(h []Sample) (firing bool, value float64, replica int)
+	// Prometheus is the same rule for a real cluster's Prometheus, in production time
+	// (deploy/prometheus/kimberlite-alerts.yml is rendered from it: alert_rules.go).
+	Prometheus PrometheusAlert
 }
+
+// PrometheusAlert is a rule's PromQL form: the same metric, threshold and severity over
+// the servers' /metrics (cmd/kimberlite --metrics-addr), with the runbook's unscaled
+// windows. The servers are scraped by a job named "kimberlite" (PrometheusJob).
+type PrometheusAlert struct {
+	Expr string
+	For  string // a Prometheus duration; "" fires at once
+}
+
+// PrometheusJob is the scrape job of the kimberlite servers that the rules count replicas in.
+const PrometheusJob = "kimberlite"
+
+// ProductionFor is DefaultFor in production time: long enough that a status flapping
+// through one view change does not page.
+const ProductionFor = "1m"
+
+// healthyReplicas is the runbook's kimberlite_cluster_replicas_total{status="healthy"}, as
+// the recording rule of alert_rules.go computes it from the replicas' exporters.
+const healthyReplicas = `kimberlite_cluster_replicas_total{status="healthy"}`
+
+// configuredReplicas is the number of replicas Prometheus scrapes, reachable or not.
+var configuredReplicas = fmt.Sprintf(`count(up{job=%q})`, PrometheusJob)
 
 // AlertEvent is an alert firing or resolving.
 type AlertEvent struct {
@@ -153,6 +178,9 @@ const DefaultFor = sim.Second
 // seconds to be reachable at all.
 const ViewChangeWindow = 30 * sim.Second
 
+// viewChangeStormMax is the most view changes a replica may enter in the window.
+const viewChangeStormMax = 10
+
 // RunbookAlerts returns the runbook's alert rules.
 func RunbookAlerts() []AlertRule {
 	disk := func(name string, sev Severity, pct int) AlertRule {
@@ -160,27 +188,32 @@ func RunbookAlerts() []AlertRule {
 			Check: func(h []Sample) (bool, float64, int) {
 				v, who := h[len(h)-1].MaxDiskUsage()
 				return v > pct, float64(v), who
-			}}
+			},
+			Prometheus: PrometheusAlert{Expr: fmt.Sprintf("kimberlite_storage_disk_usage_percent > %d", pct), For: ProductionFor}}
 	}
 	lag := func(name string, sev Severity, ms int64) AlertRule {
 		return AlertRule{Name: name, Severity: sev, Expr: fmt.Sprintf("replication_lag_ms > %d", ms),
 			Check: func(h []Sample) (bool, float64, int) {
 				v, who := h[len(h)-1].MaxLagMs()
 				return v > ms, float64(v), who
-			}}
+			},
+			Prometheus: PrometheusAlert{Expr: fmt.Sprintf("kimberlite_replication_lag_ms > %d", ms)}}
 	}
 	return []AlertRule{
 		{Name: AlertReplicasUnhealthy, Severity: P2, Expr: `replicas_total{status="healthy"} < replica count`,
 			For: DefaultFor, Check: func(h []Sample) (bool, float64, int) {
 				s := h[len(h)-1]
 				return s.Healthy < len(s.Replicas), float64(s.Healthy), -1
-			}},
+			},
+			Prometheus: PrometheusAlert{Expr: healthyReplicas + " < on() " + configuredReplicas, For: ProductionFor}},
 		{Name: AlertQuorumLost, Severity: P0, Expr: `replicas_total{status="healthy"} < quorum`, For: DefaultFor,
 			Check: func(h []Sample) (bool, float64, int) {
 				s := h[len(h)-1]
 				return s.Healthy < s.Quorum, float64(s.Healthy), -1
-			}},
-		{Name: AlertViewChangeStorm, Severity: P1, Expr: "increase(view_changes_total[30s]) > 10 (runbook: [5m])",
+			},
+			Prometheus: PrometheusAlert{Expr: healthyReplicas + " < on() floor(" + configuredReplicas + " / 2) + 1",
+				For: ProductionFor}},
+		{Name: AlertViewChangeStorm, Severity: P1, Expr: fmt.Sprintf("increase(view_changes_total[30s]) > %d (runbook: [5m])", viewChangeStormMax),
 			Check: func(h []Sample) (bool, float64, int) {
 				now := h[len(h)-1]
 				from := h[0]
@@ -193,15 +226,18 @@ func RunbookAlerts() []AlertRule {
 						best, who = d, i
 					}
 				}
-				return best > 10, float64(best), who
-			}},
+				return best > viewChangeStormMax, float64(best), who
+			},
+			Prometheus: PrometheusAlert{Expr: fmt.Sprintf("increase(kimberlite_consensus_view_changes_total[5m]) > %d",
+				viewChangeStormMax)}},
 		lag(AlertReplicationLag, P1, 1000),
 		lag(AlertReplicationLagP2, P2, 500),
 		{Name: AlertAssertionFailure, Severity: P0, Expr: "assertion_failures_total > 0",
 			Check: func(h []Sample) (bool, float64, int) {
 				v := h[len(h)-1].AssertionFailuresTotal
 				return v > 0, float64(v), -1
-			}},
+			},
+			Prometheus: PrometheusAlert{Expr: "kimberlite_assertion_failures_total > 0"}},
 		disk(AlertDiskUsage80, P3, 80),
 		disk(AlertDiskUsage90, P1, 90),
 		disk(AlertDiskUsage95, P0, 95),

@@ -110,16 +110,10 @@ func StorageVerify(c *sim.Cluster, i int, done func(storage.VerifyReport, error)
 	verifyDisk(disk, done)
 }
 
-// verifyDisk is the work of StorageVerify on a disk.
+// verifyDisk is the work of StorageVerify on a disk (ops.StorageVerify, which the CLI runs
+// on a stopped server's directory).
 func verifyDisk(disk storage.FS, done func(storage.VerifyReport, error)) {
-	storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
-		if err != nil {
-			done(storage.VerifyReport{Problems: []storage.Problem{{Offset: -1, Reason: "open: " + err.Error()}}},
-				err)
-			return
-		}
-		s.Verify(func(r storage.VerifyReport) { done(r, nil) })
-	})
+	ops.StorageVerify(disk, done)
 }
 
 // StorageBackup takes a backup of the stopped replica i (Storage.Backup: the superblock,

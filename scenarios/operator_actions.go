@@ -1,12 +1,12 @@
 package scenarios
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/sim"
 )
 
@@ -55,7 +55,7 @@ func onReplica(c *sim.Cluster, i int, fn func(r *vsr.Replica)) error {
 // (vsr.Replica.Compact). done runs from a disk completion with the bytes freed, or with
 // the error that refused the action (from the event loop, never inside the call).
 func StorageCompact(c *sim.Cluster, i int, done func(int64, error)) {
-	if err := onReplica(c, i, func(r *vsr.Replica) { r.Compact(done) }); err != nil {
+	if err := onReplica(c, i, func(r *vsr.Replica) { ops.Compact(r, done) }); err != nil {
 		c.Loop.After(0, func() { done(0, err) })
 	}
 }
@@ -74,37 +74,21 @@ func StorageExport(c *sim.Cluster, i int, done func([]byte, error)) {
 // and its timers stand still). Isolation is volatile, like any operator state held by the
 // process: a replica that restarts comes back connected.
 func ReplicaIsolate(c *sim.Cluster, i int, reason string) error {
-	err := onReplica(c, i, func(r *vsr.Replica) { r.Isolate(reason) })
+	err := onReplica(c, i, func(r *vsr.Replica) { ops.Isolate(r, i, reason) })
 	logOperator(c, fmt.Sprintf("replica isolate --replica-id %d --reason %s", i, reason), answer("isolated", err))
 	return err
 }
 
-// ReplicaUnisolate reconnects an isolated replica (vsr.Replica.Unisolate); it then
-// catches up like any lagging replica.
+// ReplicaUnisolate reconnects an isolated replica (ops.Unisolate); it then catches up like
+// any lagging replica.
 func ReplicaUnisolate(c *sim.Cluster, i int) error {
-	err := onReplica(c, i, func(r *vsr.Replica) { r.Unisolate() })
+	err := onReplica(c, i, func(r *vsr.Replica) { ops.Unisolate(r, i) })
 	logOperator(c, fmt.Sprintf("replica unisolate --replica-id %d", i), answer("unisolated", err))
 	return err
 }
 
-// StateDump is `kimberlite-cli debug dump-state --replica-id i`: what the replica's
-// process reports about itself, or, when it does not answer, what the host shows.
-type StateDump struct {
-	Replica int `json:"replica"`
-	// Node is the host's view of the process: up, paused or crashed.
-	Node string `json:"node"`
-	// Status is the replica's vsr status, or "unreachable" (then nothing below is set).
-	Status          string `json:"status"`
-	Role            string `json:"role,omitempty"`
-	Isolated        bool   `json:"isolated,omitempty"`
-	IsolationReason string `json:"isolation_reason,omitempty"`
-	// LogHead and Digest are Inspection's checksums in hex (JSON would print their bytes as
-	// numbers).
-	LogHead    string          `json:"log_head,omitempty"`
-	Digest     string          `json:"digest,omitempty"`
-	Inspection *vsr.Inspection `json:"inspection,omitempty"`
-	Config     *vsr.Config     `json:"config,omitempty"`
-}
+// StateDump is `kimberlite-cli debug dump-state --replica-id i` (package ops).
+type StateDump = ops.StateDump
 
 // DebugDumpState returns the StateDump of replica i as indented JSON. A replica whose
 // process does not answer is dumped as its node status alone (status "unreachable"),
@@ -119,19 +103,14 @@ func debugDumpState(c *sim.Cluster, i int) ([]byte, error) {
 	if i < 0 || i >= c.ReplicaCount() {
 		return nil, fmt.Errorf("operator: no replica %d", i)
 	}
-	dump := StateDump{Replica: i, Node: c.Nodes[i].Status().String(), Status: StatusUnreachable}
-	err := onReplica(c, i, func(r *vsr.Replica) {
-		in, cfg := r.Inspect(), r.Config()
-		dump.Inspection, dump.Config = &in, &cfg
-		dump.Status, dump.Role = in.Status.String(), in.Role.String()
-		dump.IsolationReason, dump.Isolated = r.Isolation()
-		dump.LogHead, dump.Digest = hex.EncodeToString(in.LogHead[:]), hex.EncodeToString(in.Digest[:])
-	})
+	node := c.Nodes[i].Status().String()
+	dump := ops.UnreachableDump(i, node)
+	err := onReplica(c, i, func(r *vsr.Replica) { dump = ops.DumpState(r, i, node) })
 	if err != nil && !errors.Is(err, ErrReplicaUnreachable) {
 		return nil, err
 	}
 	if err != nil {
-		dump = StateDump{Replica: i, Node: c.Nodes[i].Status().String(), Status: StatusUnreachable}
+		dump = ops.UnreachableDump(i, c.Nodes[i].Status().String())
 	}
 	return json.MarshalIndent(dump, "", "  ")
 }

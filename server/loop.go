@@ -25,6 +25,7 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // the completions of its disk operations, which osfs runs from Poll). It returns when ctx
 // is done. A late tick is not made up: time.Ticker drops the ticks a slow loop missed.
 func (s *Server) loop(ctx context.Context) {
+	defer s.recordAssertionFailure()
 	ticker := time.NewTicker(TickInterval)
 	defer ticker.Stop()
 	for {
@@ -58,7 +59,7 @@ func (s *Server) handle(ev event) {
 			delete(s.clients, ev.client)
 		}
 	case eventAdmin:
-		ev.reply <- s.admin(ev.req)
+		s.admin(ev.req, ev.reply)
 	case eventCall:
 		ev.fn()
 	}
@@ -78,20 +79,22 @@ func (s *Server) onLoop(ctx context.Context, fn func()) bool {
 	}
 }
 
-// admin runs an operator's command against the replica, on the loop.
-func (s *Server) admin(req wire.Request) wire.Response {
-	var result any
-	switch req.Command {
-	case "status":
-		result = ops.ReplicaStatusOf(s.replica.InspectState(), s.replica.DiskUsagePct())
-	default:
-		return wire.Response{Error: "unknown command " + req.Command}
-	}
-	b, err := json.Marshal(result)
-	if err != nil {
-		return wire.Response{Error: err.Error()}
-	}
-	return wire.Response{Result: b}
+// admin runs an operator's command against the replica, on the loop (ops.Serve, the
+// simulator's Operator's code); the answer goes to reply, buffered, when the command
+// completes (compact completes from a disk completion, later on the loop).
+func (s *Server) admin(req wire.Request, reply chan<- wire.Response) {
+	ops.Serve(s.replica, s.cfg.Replica, s.replica.DiskUsagePct(), req.Command, req.Reason, func(result any, err error) {
+		if err != nil {
+			reply <- wire.Response{Error: err.Error()}
+			return
+		}
+		b, err := json.Marshal(result)
+		if err != nil {
+			reply <- wire.Response{Error: err.Error()}
+			return
+		}
+		reply <- wire.Response{Result: b}
+	})
 }
 
 // bus is the replica's vsr.Bus: it queues a copy of each message for its connection (the

@@ -3,8 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"vopr/cluster/vsr"
+	"vopr/internal/assert"
 )
 
 // Metrics with the runbook's names, served on /metrics when --metrics-addr is set. They are
@@ -30,7 +35,9 @@ import (
 //     what the host's df shows.
 //   - kimberlite_replica_status{status}: 1 for this replica's status (the cluster's
 //     replicas_total{status} is its sum over the replicas' exporters, unreachable ones
-//     excepted).
+//     excepted: deploy/prometheus's recording rule).
+//   - kimberlite_assertion_failures_total: the fail-stops noted in the data directory's
+//     AssertionLog by this process's predecessors.
 
 var (
 	descCommits = prometheus.NewDesc("kimberlite_consensus_commits_total",
@@ -45,7 +52,41 @@ var (
 		"Used space of the data directory's file system.", nil, nil)
 	descStatus = prometheus.NewDesc("kimberlite_replica_status",
 		"1 for the replica's current status.", []string{"status"}, nil)
+	descAssertions = prometheus.NewDesc("kimberlite_assertion_failures_total",
+		"Assertion failures (fail-stops) of the replica in this data directory, across restarts.", nil, nil)
 )
+
+// AssertionLog is the file in the data directory where the server notes each assertion
+// failure before it exits: the process that fail-stopped cannot serve its own counter, so
+// the next one serves the count of lines (kimberlite_assertion_failures_total).
+const AssertionLog = "assertion-failures.log"
+
+// recordAssertionFailure runs deferred on the loop: an assertion failure of the replica is
+// appended to AssertionLog (synced), then the panic goes on and the process exits.
+func (s *Server) recordAssertionFailure() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if f, ok := assert.AsFailure(r); ok {
+		if file, err := os.OpenFile(filepath.Join(s.cfg.Dir, AssertionLog), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			_, _ = fmt.Fprintf(file, "%s replica %d: %s\n", time.Now().UTC().Format(time.RFC3339Nano), s.cfg.Replica,
+				strings.ReplaceAll(f.Message, "\n", " "))
+			_ = file.Sync()
+			_ = file.Close()
+		}
+	}
+	panic(r)
+}
+
+// countAssertionFailures counts the lines of dir's AssertionLog (0 if it has none).
+func countAssertionFailures(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, AssertionLog))
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "\n")
+}
 
 // lagSamplesMax bounds the commit timeline the lag is read from.
 const lagSamplesMax = 4096
@@ -87,7 +128,8 @@ type metricsSnapshot struct {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCommits, descViewChanges, descLatency, descLag, descDisk, descStatus} {
+	for _, d := range []*prometheus.Desc{descCommits, descViewChanges, descLatency, descLag, descDisk, descStatus,
+		descAssertions} {
 		ch <- d
 	}
 }
@@ -117,6 +159,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDisk, prometheus.GaugeValue, pct)
 	}
 	ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, 1, snap.in.Status.String())
+	ch <- prometheus.MustNewConstMetric(descAssertions, prometheus.CounterValue, float64(c.s.assertionFailures))
 }
 
 // diskUsagePercent is df's Use% of the file system holding dir.

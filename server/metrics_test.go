@@ -1,10 +1,17 @@
 package server
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"vopr/internal/assert"
 )
 
 // The lag is read from when the known commit number first passed the replica's executed op.
@@ -31,4 +38,43 @@ func TestCommitTimelineBounded(t *testing.T) {
 	}
 	require.Len(t, tl.commits, lagSamplesMax)
 	require.Equal(t, uint64(2*lagSamplesMax+1), tl.commits[0])
+}
+
+// An assertion failure on the loop is noted in the data directory before the panic goes
+// on, and the next process counts it; other panics are not noted.
+func TestAssertionFailuresAreCountedAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := &Server{cfg: Config{Dir: dir, Replica: 1}}
+	fail := func(v any) {
+		defer func() { require.Equal(t, v, recover(), "the panic goes on") }()
+		defer s.recordAssertionFailure()
+		panic(v)
+	}
+	require.Equal(t, 0, countAssertionFailures(dir))
+	fail(&assert.Failure{Message: "commit_min > op\nsecond line"})
+	fail(errors.New("not an assertion"))
+	fail(&assert.Failure{Message: "again"})
+	require.Equal(t, 2, countAssertionFailures(dir))
+	b, err := os.ReadFile(filepath.Join(dir, AssertionLog))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "replica 1: commit_min > op second line\n")
+}
+
+// Every kimberlite metric the shipped alert rules read is one this server exports (the
+// cluster's replica counts are recorded there from kimberlite_replica_status).
+func TestAlertRulesReadServedMetrics(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "prometheus", "kimberlite-alerts.yml"))
+	require.NoError(t, err)
+	served := map[string]bool{"kimberlite_cluster_replicas_total": true}
+	descs := make(chan *prometheus.Desc, 16)
+	collector{}.Describe(descs)
+	close(descs)
+	for d := range descs {
+		served[regexp.MustCompile(`fqName: "([a-z_]+)"`).FindStringSubmatch(d.String())[1]] = true
+	}
+	names := regexp.MustCompile(`kimberlite_[a-z_]+`).FindAllString(string(b), -1)
+	require.NotEmpty(t, names)
+	for _, name := range names {
+		require.True(t, served[name], "the alert rules read %s, which the server does not export", name)
+	}
 }

@@ -26,7 +26,10 @@ type Config struct {
 	ClientAddr string   // optional second port for clients and operators
 	// MetricsAddr, if set, serves Prometheus /metrics over HTTP there.
 	MetricsAddr string
-	Log         *log.Logger
+	// BatchMax is the runbook's max-batch-size (client requests per prepare); 0 keeps the
+	// default (vsr.DefaultConfig).
+	BatchMax int
+	Log      *log.Logger
 	// Ready, if set, receives the addresses the server listens on once it does (tests that
 	// bind port 0 learn the real ports from it).
 	Ready func(replicaAddr, clientAddr, metricsAddr string)
@@ -88,6 +91,8 @@ type Server struct {
 	clients map[uint64]*clientConn
 	inbox   chan event
 	commits commitTimeline // when the known commit number rose (metrics.go). Owned by the loop.
+	// assertionFailures is the count in the data directory's AssertionLog at start.
+	assertionFailures int
 }
 
 // InboxMax bounds the events waiting for the loop.
@@ -107,7 +112,8 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Dir, state.Replica, state.ReplicaCount, cfg.Replica, len(cfg.Addresses))
 	}
 	s := &Server{cfg: cfg, cluster: state.Cluster, count: len(cfg.Addresses), log: cfg.Log,
-		clients: map[uint64]*clientConn{}, inbox: make(chan event, InboxMax)}
+		clients: map[uint64]*clientConn{}, inbox: make(chan event, InboxMax),
+		assertionFailures: countAssertionFailures(cfg.Dir)}
 	return s.run(ctx)
 }
 
@@ -126,9 +132,16 @@ func (s *Server) run(ctx context.Context) error {
 	if s.fs, err = osfs.New(s.cfg.Dir, osfs.Options{}); err != nil {
 		return err
 	}
+	config := vsr.DefaultConfig()
+	if s.cfg.BatchMax != 0 {
+		config.BatchMax = s.cfg.BatchMax
+	}
+	if err := config.Validate(); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	s.replica = vsr.Open(vsr.Options{Cluster: s.cluster, ReplicaCount: s.count, Replica: s.cfg.Replica,
 		Release: kv.ReleaseBase, FS: s.fs, Bus: bus{s}, Clock: newWallClock(), Rand: seededRand(),
-		Observer: observer{s}})
+		Observer: observer{s}, Config: config})
 	netCtx, stopNet := context.WithCancel(ctx)
 	defer stopNet()
 	metricsAddr, err := s.startMetrics(netCtx)

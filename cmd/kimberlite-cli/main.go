@@ -21,13 +21,18 @@ const usage = `usage:
   kimberlite-cli client get [flags] KEY
   kimberlite-cli client append [flags] KEY VALUE
   kimberlite-cli client cas [flags] KEY NEW EXPECTED   (--absent: KEY NEW, only if KEY is absent)
+  kimberlite-cli cluster version|features [flags]
+  kimberlite-cli replica isolate|unisolate --replica-id I --reason R [flags]
+  kimberlite-cli storage compact --replica-id I [flags]
+  kimberlite-cli storage verify --full-scan --dir DIR   (a stopped replica's data directory)
+  kimberlite-cli debug dump-state --replica-id I [flags]
+  kimberlite-cli test smoke-tests [--critical-only] [flags]
 --addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.`
 
 // notBuilt are the runbook's commands this tool does not implement yet: they fail loudly
 // rather than pretend.
-var notBuilt = []string{"cluster version", "cluster features", "cluster view-changes", "cluster config",
-	"replica isolate", "replica unisolate", "replica clock-offset", "replication lag", "storage verify",
-	"storage compact", "storage export", "storage restore", "debug dump-state", "test smoke-tests"}
+var notBuilt = []string{"cluster view-changes", "cluster config", "replica clock-offset", "replication lag",
+	"storage export", "storage restore"}
 
 // errNotBuilt exits with status 2.
 var errNotBuilt = errors.New("not built yet")
@@ -56,6 +61,22 @@ func run(args []string) error {
 		return replicaStatus(rest)
 	case "client put", "client get", "client append", "client cas":
 		return clientOp(args[1], rest)
+	case "cluster version":
+		return clusterVersion(rest)
+	case "cluster features":
+		return clusterFeatures(rest)
+	case "replica isolate":
+		return replicaIsolate(rest)
+	case "replica unisolate":
+		return replicaUnisolate(rest)
+	case "storage verify":
+		return storageVerify(rest)
+	case "storage compact":
+		return storageCompact(rest)
+	case "debug dump-state":
+		return debugDumpState(rest)
+	case "test smoke-tests":
+		return smokeTests(rest)
 	}
 	for _, c := range notBuilt {
 		if c == command {
@@ -67,6 +88,7 @@ func run(args []string) error {
 
 // target is where a command goes: the flags every command takes.
 type target struct {
+	fs        *flag.FlagSet
 	addresses string
 	cluster   string
 	timeout   time.Duration

@@ -34,14 +34,22 @@ import (
 const testCluster = 42
 
 type realCluster struct {
-	t     *testing.T
+	t     testing.TB
 	bin   string
 	dirs  []string
 	addrs []string
 	// metrics are the replicas' --metrics-addr.
 	metrics []string
-	procs   []*exec.Cmd
+	procs   []*proc
 	logs    []string
+	// startArgs are extra flags for kimberlite start (the benchmark's --max-batch-size).
+	startArgs []string
+}
+
+// proc is a running server process; exited receives its Wait result once.
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan error
 }
 
 // goTool finds the go command that runs this test (make test puts it on PATH).
@@ -53,7 +61,7 @@ func goTool() string {
 }
 
 // freeAddrs returns n loopback addresses whose ports were free a moment ago.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	var addrs []string
 	for i := 0; i < n; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,14 +72,14 @@ func freeAddrs(t *testing.T, n int) []string {
 	return addrs
 }
 
-func newRealCluster(t *testing.T, n int) *realCluster {
+func newRealCluster(t testing.TB, n int) *realCluster {
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "bin")
 	build := exec.Command(goTool(), "build", "-o", bin+string(filepath.Separator), "vopr/cmd/kimberlite", "vopr/cmd/kimberlite-cli")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	addrs := freeAddrs(t, 2*n)
-	c := &realCluster{t: t, bin: bin, addrs: addrs[:n], metrics: addrs[n:], procs: make([]*exec.Cmd, n)}
+	c := &realCluster{t: t, bin: bin, addrs: addrs[:n], metrics: addrs[n:], procs: make([]*proc, n)}
 	for i := 0; i < n; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
 		c.dirs = append(c.dirs, dir)
@@ -89,17 +97,34 @@ func (c *realCluster) start(i int) {
 	logFile, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	require.NoError(c.t, err)
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), "start", "--addresses", strings.Join(c.addrs, ","),
-		"--replica-id", strconv.Itoa(i), "--metrics-addr", c.metrics[i], c.dirs[i])
+	args := append([]string{"start", "--addresses", strings.Join(c.addrs, ","), "--replica-id", strconv.Itoa(i),
+		"--metrics-addr", c.metrics[i]}, c.startArgs...)
+	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), append(args, c.dirs[i])...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(c.t, cmd.Start())
-	c.procs[i] = cmd
+	p := &proc{cmd: cmd, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
+	c.procs[i] = p
+}
+
+// exitedByItself returns replica i's exit error if its process ended without being told to.
+func (c *realCluster) exitedByItself(i int) (error, bool) {
+	if c.procs[i] == nil {
+		return nil, false
+	}
+	select {
+	case err := <-c.procs[i].exited:
+		c.procs[i] = nil
+		return err, true
+	default:
+		return nil, false
+	}
 }
 
 // kill9 kills replica i's process with SIGKILL and reaps it.
 func (c *realCluster) kill9(i int) {
-	require.NoError(c.t, c.procs[i].Process.Signal(syscall.SIGKILL))
-	_ = c.procs[i].Wait()
+	require.NoError(c.t, c.procs[i].cmd.Process.Signal(syscall.SIGKILL))
+	<-c.procs[i].exited
 	c.procs[i] = nil
 }
 
@@ -108,8 +133,8 @@ func (c *realCluster) kill9(i int) {
 func (c *realCluster) stopAll() {
 	for i, p := range c.procs {
 		if p != nil {
-			_ = p.Process.Kill()
-			_ = p.Wait()
+			_ = p.cmd.Process.Kill()
+			<-p.exited
 			c.procs[i] = nil
 		}
 	}
@@ -124,11 +149,9 @@ func (c *realCluster) stopAll() {
 // terminate stops replica i with SIGTERM and requires a clean exit.
 func (c *realCluster) terminate(i int) {
 	p := c.procs[i]
-	require.NoError(c.t, p.Process.Signal(syscall.SIGTERM))
-	exited := make(chan error, 1)
-	go func() { exited <- p.Wait() }()
+	require.NoError(c.t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case err := <-exited:
+	case err := <-p.exited:
 		require.NoError(c.t, err, "replica %d: exit after SIGTERM", i)
 	case <-time.After(10 * time.Second):
 		c.t.Fatalf("replica %d did not exit within 10 s of SIGTERM", i)

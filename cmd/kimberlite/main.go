@@ -15,7 +15,7 @@ import (
 
 const usage = `usage:
   kimberlite format --cluster ID --replica-id I --replica-count N DIR
-  kimberlite start --addresses A0,A1,A2 --replica-id I [--client-addr A] [--metrics-addr M] DIR`
+  kimberlite start --addresses A0,A1,A2 --replica-id I [--client-addr A] [--metrics-addr M] [--max-batch-size B] DIR`
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -70,6 +70,7 @@ func start(args []string) error {
 	replica := fs.Int("replica-id", -1, "this replica's index, 0-based")
 	clientAddr := fs.String("client-addr", "", "optional extra host:port for clients and operators")
 	metricsAddr := fs.String("metrics-addr", "", "host:port to serve Prometheus /metrics on")
+	batchMax := fs.Int("max-batch-size", 0, "client requests per prepare (0: the default, vsr.BatchEntriesMax)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,5 +84,5 @@ func start(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return server.Run(ctx, server.Config{Dir: dir, Addresses: strings.Split(*addresses, ","), Replica: *replica,
-		ClientAddr: *clientAddr, MetricsAddr: *metricsAddr})
+		ClientAddr: *clientAddr, MetricsAddr: *metricsAddr, BatchMax: *batchMax})
 }

@@ -47,24 +47,41 @@ func Ask(ctx context.Context, cluster uint64, addr string, req wire.Request, out
 // reason) when its server does not answer.
 func ReplicaStatus(ctx context.Context, cluster uint64, addrs []string, i int) (ops.ReplicaStatusReport, error) {
 	var s ops.ReplicaStatusReport
-	if err := Ask(ctx, cluster, addrs[i], wire.Request{Command: "status"}, &s); err != nil {
+	if err := Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandStatus}, &s); err != nil {
 		return ops.Unreachable(i), err
 	}
 	return s, nil
 }
 
-// ClusterStatus is `cluster status`: every replica's status, asked in parallel.
-func ClusterStatus(ctx context.Context, cluster uint64, addrs []string) ops.ClusterStatusReport {
-	replicas := make([]ops.ReplicaStatusReport, len(addrs))
+// eachReplica runs fn for every replica index in parallel and waits for all.
+func eachReplica(n int, fn func(i int)) {
 	done := make(chan struct{})
-	for i := range addrs {
+	for i := 0; i < n; i++ {
 		go func() {
-			replicas[i], _ = ReplicaStatus(ctx, cluster, addrs, i)
+			fn(i)
 			done <- struct{}{}
 		}()
 	}
-	for range addrs {
+	for i := 0; i < n; i++ {
 		<-done
 	}
+}
+
+// ClusterStatus is `cluster status`: every replica's status, asked in parallel.
+func ClusterStatus(ctx context.Context, cluster uint64, addrs []string) ops.ClusterStatusReport {
+	replicas := make([]ops.ReplicaStatusReport, len(addrs))
+	eachReplica(len(addrs), func(i int) { replicas[i], _ = ReplicaStatus(ctx, cluster, addrs, i) })
 	return ops.ClusterStatusOf(replicas)
+}
+
+// ClusterVersion is `cluster version`: every replica's releases, asked in parallel (an
+// unreachable replica counts as release 0).
+func ClusterVersion(ctx context.Context, cluster uint64, addrs []string) ops.ClusterVersionReport {
+	replicas := make([]ops.ReplicaVersion, len(addrs))
+	eachReplica(len(addrs), func(i int) {
+		if Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandVersion}, &replicas[i]) != nil {
+			replicas[i] = ops.ReplicaVersion{Replica: i}
+		}
+	})
+	return ops.ClusterVersionOf(replicas)
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"vopr/cluster/storage"
+	"vopr/cluster/storage/osfs"
+	"vopr/ops"
+	"vopr/server/remote"
+	"vopr/server/wire"
+)
+
+// The runbook's commands beyond status and the client, each written once in package ops
+// (the simulator's Operator runs the same functions) and served by the server's admin port.
+
+// parsed parses a command's flags and resolves its target, with a context bounded by the
+// timeout.
+func parsed(name string, args []string, setup func(*target)) (context.Context, context.CancelFunc, []string, uint64, error) {
+	fs, t := newFlags(name)
+	t.fs = fs
+	if setup != nil {
+		setup(t)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	addrs, cluster, err := t.resolve()
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	return ctx, cancel, addrs, cluster, nil
+}
+
+func clusterVersion(args []string) error {
+	ctx, cancel, addrs, cluster, err := parsed("cluster version", args, nil)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return printJSON(remote.ClusterVersion(ctx, cluster, addrs))
+}
+
+func clusterFeatures(args []string) error {
+	ctx, cancel, addrs, cluster, err := parsed("cluster features", args, nil)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return printJSON(ops.Features(remote.ClusterVersion(ctx, cluster, addrs).Cluster))
+}
+
+// replicaTarget is a command's replica: --replica-id, and --reason where it takes one.
+type replicaTarget struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	addr    string
+	cluster uint64
+	replica int
+	reason  string
+}
+
+func parseReplica(name string, args []string) (*replicaTarget, error) {
+	var replica *int
+	var reason *string
+	ctx, cancel, addrs, cluster, err := parsed(name, args, func(t *target) {
+		replica = t.fs.Int("replica-id", -1, "the replica's index")
+		reason = t.fs.String("reason", "", "why (isolate: required; the replica logs it)")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if *replica < 0 || *replica >= len(addrs) {
+		cancel()
+		return nil, fmt.Errorf("--replica-id %d: the cluster has replicas 0..%d", *replica, len(addrs)-1)
+	}
+	return &replicaTarget{ctx: ctx, cancel: cancel, addr: addrs[*replica], cluster: cluster, replica: *replica,
+		reason: *reason}, nil
+}
+
+func (r *replicaTarget) ask(command string, out any) error {
+	err := remote.Ask(r.ctx, r.cluster, r.addr, wire.Request{Command: command, Reason: r.reason}, out)
+	if err != nil {
+		return fmt.Errorf("replica %d: %w", r.replica, err)
+	}
+	return nil
+}
+
+// replicaCommand sends one of the requests a running replica serves (ops.Serve) to
+// --replica-id and prints its report; out is the report's type.
+func replicaCommand(name, command string, args []string, out any) error {
+	r, err := parseReplica(name, args)
+	if err != nil {
+		return err
+	}
+	defer r.cancel()
+	if err := r.ask(command, out); err != nil {
+		return err
+	}
+	return printJSON(out)
+}
+
+func replicaIsolate(args []string) error {
+	return replicaCommand("replica isolate", ops.CommandIsolate, args, &ops.IsolationReport{})
+}
+
+func replicaUnisolate(args []string) error {
+	return replicaCommand("replica unisolate", ops.CommandUnisolate, args, &ops.IsolationReport{})
+}
+
+func storageCompact(args []string) error {
+	for _, a := range args {
+		if a == "--aggressive" || a == "-aggressive" {
+			return fmt.Errorf("storage compact --aggressive: %w", errNotBuilt)
+		}
+	}
+	return replicaCommand("storage compact", ops.CommandCompact, args, &ops.CompactReport{})
+}
+
+// debugDumpState prints the replica's dump; one that does not answer is dumped as
+// unreachable (the diagnosis, not an error), with the reason on stderr.
+func debugDumpState(args []string) error {
+	r, err := parseReplica("debug dump-state", args)
+	if err != nil {
+		return err
+	}
+	defer r.cancel()
+	var dump ops.StateDump
+	if err := r.ask(ops.CommandDumpState, &dump); err != nil {
+		fmt.Fprintln(os.Stderr, "kimberlite-cli: debug dump-state:", err)
+		dump = ops.UnreachableDump(r.replica, ops.StatusUnreachable)
+	}
+	return printJSON(dump)
+}
+
+// storageVerify runs the engine's full scan on a stopped replica's directory, here (the
+// runbook's --replica-id names the replica whose directory --dir is). It exits 1 when the
+// scan finds damage.
+func storageVerify(args []string) error {
+	fs, _ := newFlags("storage verify")
+	dir := fs.String("dir", "", "the stopped replica's data directory")
+	_ = fs.Bool("full-scan", true, "scan every superblock copy, the checkpoint and every log entry (the only mode)")
+	_ = fs.Int("replica-id", -1, "the replica whose directory --dir is (informational)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("storage verify: --dir (the stopped replica's data directory) is required")
+	}
+	disk, err := osfs.New(*dir, osfs.Options{})
+	if err != nil {
+		return err
+	}
+	defer disk.Close()
+	var report storage.VerifyReport
+	var verifyErr error
+	finished := false
+	ops.StorageVerify(disk, func(r storage.VerifyReport, err error) { report, verifyErr, finished = r, err, true })
+	disk.RunUntilIdle()
+	if !finished {
+		return errors.New("storage verify: the scan did not complete")
+	}
+	if err := printJSON(ops.VerifyResultOf(report)); err != nil {
+		return err
+	}
+	if verifyErr != nil || !report.OK {
+		return fmt.Errorf("storage verify: %s is damaged (%v)", *dir, verifyErr)
+	}
+	return nil
+}
+
+// smokeTests writes, reads back and checks through a client (ops.SmokeTests), stopping at
+// the first failed step; it exits 1 if one failed.
+func smokeTests(args []string) error {
+	var critical *bool
+	ctx, cancel, addrs, cluster, err := parsed("test smoke-tests", args, func(t *target) {
+		critical = t.fs.Bool("critical-only", false, "only the critical steps: write, read back, compare-and-swap")
+	})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	c := remote.NewClient(cluster, addrs)
+	defer c.Close()
+	var results []ops.SmokeStepResult
+	for _, step := range ops.SmokeTests(fmt.Sprintf("smoke/%d", time.Now().UnixNano()), *critical) {
+		got, _, err := c.Do(ctx, step.Op)
+		r := step.Check(got, err)
+		results = append(results, r)
+		if !r.Passed {
+			break
+		}
+	}
+	rep := ops.SmokeReportOf(results)
+	if err := printJSON(rep); err != nil {
+		return err
+	}
+	if rep.Status != "passed" {
+		return errors.New("smoke tests failed")
+	}
+	return nil
+}
