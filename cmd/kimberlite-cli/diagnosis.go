@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,12 +40,15 @@ func clusterConfig(args []string) error {
 		return errors.New("cluster config set KEY VALUE | get KEY")
 	}
 	verb := args[0]
-	ctx, cancel, addrs, cluster, err := parsed("cluster config "+verb, args[1:], nil)
+	pos, flags := splitPositional(args[1:])
+	ctx, cancel, addrs, cluster, err := parsed("cluster config "+verb, flags, nil)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	pos := flagArgs("cluster config "+verb, args[1:])
+	if len(pos) == 0 {
+		pos = flagArgs("cluster config "+verb, flags)
+	}
 	want := map[string]int{"set": 2, "get": 1}[verb]
 	if len(pos) != want {
 		return fmt.Errorf("cluster config %s: expected %d arguments, got %d", verb, want, len(pos))
@@ -64,6 +68,17 @@ func clusterConfig(args []string) error {
 		return err
 	}
 	return printJSON(rep)
+}
+
+// splitPositional splits `KEY VALUE --flags...` into the leading positional arguments and
+// the flags (Go's flag package stops at the first positional one).
+func splitPositional(args []string) (pos, flags []string) {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			return args[:i], args[i:]
+		}
+	}
+	return args, nil
 }
 
 // flagArgs returns the positional arguments left after the common flags.
