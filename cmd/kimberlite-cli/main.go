@@ -38,7 +38,7 @@ const usage = `usage:
 --addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.`
 
 // errNotBuilt exits with status 2: a runbook command or option this tool does not do.
-var errNotBuilt = errors.New("not built yet")
+var errNotBuilt = errors.New("not available")
 
 func main() {
 	err := run(os.Args[1:])
