@@ -9,39 +9,85 @@ import (
 // The operator's requests a running replica serves (a real server's admin port: package
 // server runs Serve on its event loop; kimberlite-cli asks with server/remote).
 const (
-	CommandStatus    = "status"     // ReplicaStatusReport
-	CommandVersion   = "version"    // ReplicaVersion
-	CommandIsolate   = "isolate"    // IsolationReport; reason required
-	CommandUnisolate = "unisolate"  // IsolationReport
-	CommandCompact   = "compact"    // CompactReport
-	CommandDumpState = "dump-state" // StateDump
+	CommandStatus      = "status"       // ReplicaStatusReport
+	CommandVersion     = "version"      // ReplicaVersion
+	CommandIsolate     = "isolate"      // IsolationReport; reason required
+	CommandUnisolate   = "unisolate"    // IsolationReport
+	CommandCompact     = "compact"      // CompactReport
+	CommandDumpState   = "dump-state"   // StateDump
+	CommandConfig      = "config"       // vsr.Config: the replica's current configuration
+	CommandConfigSet   = "config-set"   // vsr.Config after ConfigApply(Key, Value)
+	CommandClock       = "clock"        // ReplicaClock
+	CommandLag         = "lag"          // ReplicaLag
+	CommandViewChanges = "view-changes" // []ViewChange since SinceNs
+	CommandExport      = "export"       // ExportReport; the backup follows the answer
 )
+
+// Request is an operator's command to one replica's process.
+type Request struct {
+	Command string `json:"command"`
+	Reason  string `json:"reason,omitempty"`   // isolate
+	Key     string `json:"key,omitempty"`      // config-set
+	Value   string `json:"value,omitempty"`    // config-set
+	SinceNs int64  `json:"since_ns,omitempty"` // view-changes: wall time, Unix ns
+}
+
+// Host is what the replica's host knows that the replica does not: its index, its file
+// system's usage, its wall clock's reading now, the lag it measured and the view changes
+// it logged.
+type Host struct {
+	Replica      int
+	DiskUsagePct int
+	RealtimeNs   int64
+	LagMs        int64
+	ViewChanges  *ViewChangeLog
+}
 
 // NodeUp is a StateDump's node when the process answered.
 const NodeUp = "up"
 
-// Serve answers an operator's command on running replica r (index replica, whose file
-// system is diskUsagePct full). done runs exactly once, with the command's report or an
-// error: inside the call, or later from a disk completion (compact).
-func Serve(r *vsr.Replica, replica int, diskUsagePct int, command, reason string, done func(any, error)) {
-	switch command {
+// Serve answers an operator's command on running replica r. done runs exactly once, with
+// the command's report or an error: inside the call, or later from a disk completion
+// (compact, export).
+func Serve(r *vsr.Replica, h Host, req Request, done func(any, error)) {
+	switch req.Command {
 	case CommandStatus:
-		done(ReplicaStatusOf(r.InspectState(), diskUsagePct), nil)
+		done(ReplicaStatusOf(r.InspectState(), h.DiskUsagePct), nil)
 	case CommandVersion:
 		done(VersionOf(r.Inspect()), nil)
 	case CommandIsolate:
-		if reason == "" {
+		if req.Reason == "" {
 			done(nil, fmt.Errorf("isolate: a --reason is required"))
 			return
 		}
-		done(Isolate(r, replica, reason), nil)
+		done(Isolate(r, h.Replica, req.Reason), nil)
 	case CommandUnisolate:
-		done(Unisolate(r, replica), nil)
+		done(Unisolate(r, h.Replica), nil)
 	case CommandCompact:
-		Compact(r, func(freed int64, err error) { done(CompactReport{Replica: replica, FreedBytes: freed}, err) })
+		Compact(r, func(freed int64, err error) { done(CompactReport{Replica: h.Replica, FreedBytes: freed}, err) })
 	case CommandDumpState:
-		done(DumpState(r, replica, NodeUp), nil)
+		done(DumpState(r, h.Replica, NodeUp), nil)
+	case CommandConfig:
+		done(r.Config(), nil)
+	case CommandConfigSet:
+		cfg, err := ConfigApply(r.Config(), req.Key, req.Value)
+		if err == nil {
+			err = r.SetConfig(cfg)
+		}
+		done(r.Config(), err)
+	case CommandClock:
+		done(ClockOf(r.InspectState(), h.RealtimeNs), nil)
+	case CommandLag:
+		done(ReplicaLag{ReplicaStatusReport: ReplicaStatusOf(r.InspectState(), h.DiskUsagePct), LagMs: h.LagMs}, nil)
+	case CommandViewChanges:
+		if h.ViewChanges == nil {
+			done(nil, fmt.Errorf("view-changes: this host keeps no view-change log"))
+			return
+		}
+		done(h.ViewChanges.Since(req.SinceNs), nil)
+	case CommandExport:
+		Export(r, h.Replica, func(rep ExportReport, err error) { done(rep, err) })
 	default:
-		done(nil, fmt.Errorf("unknown command %q", command))
+		done(nil, fmt.Errorf("unknown command %q", req.Command))
 	}
 }

@@ -13,7 +13,7 @@ const PrometheusRulesFile = "deploy/prometheus/kimberlite-alerts.yml"
 // the alerts the scenarios evaluate in simulated time and the ones a real cluster's
 // Prometheus evaluates. A recording rule first sums the replicas' kimberlite_replica_status
 // into the runbook's kimberlite_cluster_replicas_total{status}, as ClusterStatus counts it:
-// per vsr status, "healthy" (normal) and "unreachable" (a scrape target that is down).
+// per vsr status, "healthy" (normal and not isolated) and "unreachable" (a scrape target that is down).
 // Each alert carries its severity as a label and its simulated form as an annotation.
 // The YAML is written by hand (this package imports no YAML library); strings are
 // double-quoted with Go's escapes, which YAML reads the same for this text.
@@ -32,7 +32,10 @@ func PrometheusRules(rules []AlertRule) []byte {
 		}
 	}
 	record("sum by (status) (kimberlite_replica_status)", "")
-	record(`sum(kimberlite_replica_status{status="normal"}) or vector(0)`, "healthy")
+	// Healthy is normal and not isolated (ops.ReplicaStatusReport.Healthy): an isolated
+	// replica keeps its status but takes no part in the cluster.
+	record(`sum(kimberlite_replica_status{status="normal"} unless on(job, instance) (kimberlite_replica_isolated == 1)) or vector(0)`,
+		"healthy")
 	record(fmt.Sprintf(`count(up{job=%s} == 0) or vector(0)`, job), StatusUnreachable)
 	b.WriteString("  - name: kimberlite-alerts\n    rules:\n")
 	for _, r := range rules {

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,4 +68,49 @@ func TestPrometheusRulesPassPromtool(t *testing.T) {
 	out, err := exec.Command(promtool, "check", "rules", "--lint-fatal", rulesPath).CombinedOutput()
 	require.NoError(t, err, "promtool check rules: %s", out)
 	t.Logf("%s", out)
+}
+
+// TestPrometheusHealthyCountsLikeClusterStatus evaluates the shipped recording rules with
+// `promtool test rules` on three scraped replicas, all normal, one of them isolated: the
+// healthy count is 2, as ClusterStatus counts it (an isolated replica is not healthy), and
+// ReplicasUnhealthy fires. It fails if the rule counted the isolated replica.
+func TestPrometheusHealthyCountsLikeClusterStatus(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (apt-get install prometheus)")
+	}
+	rules, err := filepath.Abs(rulesPath)
+	require.NoError(t, err)
+	series := ""
+	for i := 0; i < 3; i++ {
+		isolated := "0"
+		if i == 1 {
+			isolated = "1"
+		}
+		l := fmt.Sprintf(`job="kimberlite", instance="r%d"`, i)
+		series += fmt.Sprintf("      - series: 'up{%s}'\n        values: '1x5'\n", l)
+		series += fmt.Sprintf("      - series: 'kimberlite_replica_status{%s, status=\"normal\"}'\n        values: '1x5'\n", l)
+		series += fmt.Sprintf("      - series: 'kimberlite_replica_isolated{%s}'\n        values: '%sx5'\n", l, isolated)
+	}
+	test := fmt.Sprintf(`rule_files: [%q]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+%s    promql_expr_test:
+      - expr: kimberlite_cluster_replicas_total{status="healthy"}
+        eval_time: 2m
+        exp_samples:
+          - labels: 'kimberlite_cluster_replicas_total{status="healthy"}'
+            value: 2
+      - expr: ALERTS{alertname="ReplicasUnhealthy", alertstate="firing"}
+        eval_time: 4m
+        exp_samples:
+          - labels: 'ALERTS{alertname="ReplicasUnhealthy", alertstate="firing", severity="P2"}'
+            value: 1
+`, rules, series)
+	path := filepath.Join(t.TempDir(), "healthy_test.yml")
+	require.NoError(t, os.WriteFile(path, []byte(test), 0o644))
+	out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
+	require.NoError(t, err, "promtool test rules: %s", out)
 }

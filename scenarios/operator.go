@@ -3,7 +3,6 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
@@ -38,9 +37,9 @@ var (
 	// ErrReplicaRunning: the storage action needs the replica stopped (crashed) first.
 	ErrReplicaRunning = errors.New("operator: replica is running; stop it first")
 	// ErrWrongReplica: the backup was taken from another replica.
-	ErrWrongReplica = errors.New("operator: backup belongs to another replica")
+	ErrWrongReplica = ops.ErrWrongReplica
 	// ErrUnknownKey: cluster config set/get of a key the cluster does not have.
-	ErrUnknownKey = errors.New("operator: unknown config key")
+	ErrUnknownKey = ops.ErrUnknownKey
 	// ErrTimeout: the action did not complete within the operator's budget.
 	ErrTimeout = errors.New("operator: action timed out")
 )
@@ -134,144 +133,74 @@ func StorageBackup(c *sim.Cluster, i int, done func([]byte, error)) {
 	})
 }
 
-// BackupReplica returns the replica index a backup's superblock names. It reads the
-// documented layout (storage/backup.go: the superblock copy follows the 512-byte header;
-// storage/superblock.go: Replica is the byte at 88 of a copy); Restore checks everything
-// else.
-func BackupReplica(backup []byte) (int, error) {
-	const at = storage.SectorSize + 88
-	if len(backup) <= at {
-		return 0, fmt.Errorf("%w: backup too short", storage.ErrBackup)
-	}
-	return int(backup[at]), nil
-}
+// BackupReplica returns the replica index a backup's superblock names (ops.BackupReplica).
+func BackupReplica(backup []byte) (int, error) { return ops.BackupReplica(backup) }
 
-// StorageRestore is `kimberlite-cli storage restore --replica-id i --backup-source ...`:
-// the stopped replica's disk is wiped (Disk.Reformat: the node's disk replaced) and the
-// backup restored onto it with storage.Restore, which verifies it completely first. The
-// result is then opened and checked to name replica i. A backup of another replica is
-// refused before anything is wiped (see the note on replica identity above).
+// StorageRestore is `kimberlite-cli storage restore --replica-id i --backup-source ...`
+// (ops.Restore): a backup of replica i itself is verified and restored onto its stopped
+// disk, wiped first (Disk.Reformat: the node's disk replaced), then opened and checked to
+// name replica i. A backup of another replica is refused before anything is wiped (see the
+// note on replica identity above).
 func StorageRestore(c *sim.Cluster, i int, backup []byte, done func(error)) {
 	disk, err := stoppedDisk(c, i)
-	if err == nil {
-		var from int
-		if from, err = BackupReplica(backup); err == nil && from != i {
-			err = fmt.Errorf("%w: backup of replica %d, restoring replica %d", ErrWrongReplica, from, i)
-		}
-	}
 	if err != nil {
 		c.Loop.After(0, func() { done(err) })
 		return
 	}
-	disk.Reformat()
-	storage.Restore(disk, vsr.StorageOptions(disk), backup, func(err error) {
-		if err != nil {
-			done(err)
-			return
-		}
-		storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
-			switch {
-			case err != nil:
-				done(fmt.Errorf("operator: restored disk does not open: %w", err))
-			case int(s.State().Replica) != i || s.State().Cluster != c.ClusterID():
-				done(fmt.Errorf("%w: restored superblock names replica %d of cluster %x", ErrWrongReplica,
-					s.State().Replica, s.State().Cluster))
-			default:
-				done(nil)
-			}
-		})
-	})
+	reformat := func() error { disk.Reformat(); return nil }
+	fromLoop(c, func(done func(uint64, error)) { ops.Restore(disk, reformat, backup, i, c.ClusterID(), -1, done) },
+		func(_ uint64, err error) { done(err) })
 }
 
-// Config keys of `cluster config set/get`.
+// fromLoop starts an action whose done must never run inside the call that starts it: an
+// answer the action gives at once (a refused backup) is delivered from the loop, as every
+// simulated answer is, so the Operator's first step comes before it.
+func fromLoop[T any](c *sim.Cluster, start func(done func(T, error)), done func(T, error)) {
+	inCall := true
+	start(func(v T, err error) {
+		if inCall {
+			c.Loop.After(0, func() { done(v, err) })
+			return
+		}
+		done(v, err)
+	})
+	inCall = false
+}
+
+// Config keys of `cluster config set/get` (package ops).
 const (
-	KeyElectionTimeoutMs   = "election-timeout-ms"
-	KeyHeartbeatIntervalMs = "heartbeat-interval-ms"
-	KeyMaxBatchSize        = "max-batch-size"
+	KeyElectionTimeoutMs   = ops.KeyElectionTimeoutMs
+	KeyHeartbeatIntervalMs = ops.KeyHeartbeatIntervalMs
+	KeyMaxBatchSize        = ops.KeyMaxBatchSize
 )
 
-const tickMs = int(sim.TickInterval / sim.Millisecond)
+// simConfigs reaches the running replicas' configurations (Replica.Config, SetConfig): the
+// simulator's transport of ops.ConfigSet and ops.ConfigGet.
+func simConfigs(c *sim.Cluster) ops.Configs {
+	return ops.Configs{Replicas: c.ReplicaCount(),
+		Current: func(i int) (vsr.Config, bool) {
+			if r := c.Replica(i); r != nil {
+				return r.Config(), true
+			}
+			return vsr.Config{}, false
+		},
+		Set: func(i int, cfg vsr.Config) error { return c.Replica(i).SetConfig(cfg) }}
+}
 
-// ConfigSet is `kimberlite-cli cluster config set KEY VALUE`, applied to every running
-// replica through Replica.SetConfig (milliseconds are rounded up to whole 10 ms ticks). The
-// new configuration is validated (vsr.Config.Validate) on every running replica before any
-// is changed, so a refused value changes nothing. It returns the replicas it changed. A
-// replica that is down is not changed: it restarts with the cluster's boot configuration
-// (configuration drift, which ConfigGet shows).
+// ConfigSet is `kimberlite-cli cluster config set KEY VALUE` (ops.ConfigSet) on every
+// running replica; it returns the replicas it changed.
 func ConfigSet(c *sim.Cluster, key, value string) ([]int, error) {
-	changed, err := configSet(c, key, value)
+	changed, err := ops.ConfigSet(simConfigs(c), key, value)
 	logOperator(c, "cluster config set "+key+" "+value, answer(fmt.Sprintf("changed replicas %v", changed), err))
 	return changed, err
 }
 
-func configSet(c *sim.Cluster, key, value string) ([]int, error) {
-	n, err := strconv.Atoi(value)
-	if err != nil || n < 1 {
-		return nil, fmt.Errorf("operator: %s: value %q is not a positive integer", key, value)
-	}
-	apply := func(cfg vsr.Config) (vsr.Config, error) {
-		switch key {
-		case KeyElectionTimeoutMs:
-			cfg.ElectionTimeoutTicks = (n + tickMs - 1) / tickMs
-		case KeyHeartbeatIntervalMs:
-			cfg.HeartbeatTicks = (n + tickMs - 1) / tickMs
-		case KeyMaxBatchSize:
-			cfg.BatchMax = n
-		default:
-			return cfg, fmt.Errorf("%w: %q", ErrUnknownKey, key)
-		}
-		return cfg, cfg.Validate()
-	}
-	var running []int
-	var configs []vsr.Config
-	for i := 0; i < c.ReplicaCount(); i++ {
-		r := c.Replica(i)
-		if r == nil {
-			continue
-		}
-		cfg, err := apply(r.Config())
-		if err != nil {
-			return nil, fmt.Errorf("operator: replica %d: %w", i, err)
-		}
-		running, configs = append(running, i), append(configs, cfg)
-	}
-	for k, i := range running {
-		if err := c.Replica(i).SetConfig(configs[k]); err != nil {
-			return running[:k], fmt.Errorf("operator: replica %d: %w", i, err)
-		}
-	}
-	return running, nil
-}
-
-// ConfigGet is `kimberlite-cli cluster config get KEY`: the value on each running replica
-// (-1 for a replica that is down), so drift is visible.
+// ConfigGet is `kimberlite-cli cluster config get KEY` (ops.ConfigGet): the value on each
+// running replica, -1 for a replica that is down.
 func ConfigGet(c *sim.Cluster, key string) ([]int, error) {
-	values, err := configGet(c, key)
+	values, err := ops.ConfigGet(simConfigs(c), key)
 	logOperator(c, "cluster config get "+key, answer(fmt.Sprintf("%v", values), err))
 	return values, err
-}
-
-func configGet(c *sim.Cluster, key string) ([]int, error) {
-	values := make([]int, c.ReplicaCount())
-	for i := range values {
-		values[i] = -1
-		r := c.Replica(i)
-		if r == nil {
-			continue
-		}
-		cfg := r.Config()
-		switch key {
-		case KeyElectionTimeoutMs:
-			values[i] = cfg.ElectionTimeoutTicks * tickMs
-		case KeyHeartbeatIntervalMs:
-			values[i] = cfg.HeartbeatTicks * tickMs
-		case KeyMaxBatchSize:
-			values[i] = cfg.BatchMax
-		default:
-			return nil, fmt.Errorf("%w: %q", ErrUnknownKey, key)
-		}
-	}
-	return values, nil
 }
 
 // Operator runs the asynchronous storage actions to completion, advancing the world with
@@ -281,6 +210,8 @@ type Operator struct {
 	C        *sim.Cluster
 	Step     func() // nil: C.RunFor(sim.TickInterval)
 	TicksMax int    // 0: 1000 (10 s of simulated time)
+	// views are the replicas' hosts' view-change logs (observeEvent), for ViewChanges.
+	views []ops.ViewChangeLog
 }
 
 func (o *Operator) await(done *bool) error {

@@ -64,7 +64,8 @@ func StorageCompact(c *sim.Cluster, i int, done func(int64, error)) {
 // replica: an online backup through the replica's engine (vsr.Replica.Backup), in the
 // format storage.Restore verifies and StorageRestore restores.
 func StorageExport(c *sim.Cluster, i int, done func([]byte, error)) {
-	if err := onReplica(c, i, func(r *vsr.Replica) { r.Backup(done) }); err != nil {
+	export := func(rep ops.ExportReport, err error) { done(rep.Backup, err) }
+	if err := onReplica(c, i, func(r *vsr.Replica) { ops.Export(r, i, export) }); err != nil {
 		c.Loop.After(0, func() { done(nil, err) })
 	}
 }

@@ -3,8 +3,7 @@ package scenarios
 import (
 	"fmt"
 
-	"vopr/cluster/storage"
-	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/sim"
 )
 
@@ -47,26 +46,11 @@ func ClusterRestoreFromBackup(c *sim.Cluster, backup []byte, done func(op uint64
 	restoreFrom(0, 0)
 }
 
-// restoreOne restores replica i's disk and opens it to read the restore point back.
+// restoreOne restores replica i's disk as replica i (ops.Restore, RestoreAs over whatever
+// the disk holds) and reads the restore point back.
 func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) {
 	disk := c.Nodes[i].Disk
-	storage.RestoreAs(disk, vsr.StorageOptions(disk), backup, uint8(i), func(err error) {
-		if err != nil {
-			done(0, err)
-			return
-		}
-		storage.Open(disk, vsr.StorageOptions(disk), func(s *storage.Storage, _ *storage.Recovery, err error) {
-			switch {
-			case err != nil:
-				done(0, fmt.Errorf("operator: restored disk does not open: %w", err))
-			case int(s.State().Replica) != i || s.State().Cluster != c.ClusterID():
-				done(0, fmt.Errorf("%w: restored superblock names replica %d of cluster %x", ErrWrongReplica,
-					s.State().Replica, s.State().Cluster))
-			default:
-				done(s.Head(), nil)
-			}
-		})
-	})
+	ops.Restore(disk, func() error { return nil }, backup, i, c.ClusterID(), i, done)
 }
 
 // RestoreCluster runs ClusterRestoreFromBackup to completion.

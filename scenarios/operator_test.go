@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/sim"
 )
 
@@ -142,4 +143,9 @@ func TestOperatorConfig(t *testing.T) {
 	require.Equal(t, []int{2000, 2000, 500}, values)
 	tc.commitN(5, 2000)
 	tc.requireNoFailures()
+}
+
+// ops.TickMs, which config set rounds to, is the simulator's tick.
+func TestOpsTickIsTheSimulatorsTick(t *testing.T) {
+	require.Equal(t, sim.Duration(ops.TickMs)*sim.Millisecond, sim.TickInterval)
 }

@@ -141,13 +141,12 @@ func lagFaultAndDiagnosis(run *runbookRun, p replicationLagParams, victim int) (
 	if who != victim {
 		return run.fail(Correctness, "lag alert names replica %d, the slow disk is on replica %d", who, victim)
 	}
-	behind := ReplicaStatus(c, victim)
-	frontier := lagFrontier(c)
-	if behind.CommitMin >= frontier {
-		return run.fail(Correctness, "replica status: replica %d is not behind (%d >= %d)", victim,
-			behind.CommitMin, frontier)
+	lagging := ReplicationLag(c, run.mon)
+	if behind := lagging.Replicas[victim]; behind.LagOps == 0 {
+		return run.fail(Correctness, "replication lag --all: replica %d is not behind (%d >= %d)", victim,
+			behind.CommitMin, lagging.Frontier)
 	}
-	run.counts["lag.ops_behind_at_alert"] = frontier - behind.CommitMin
+	run.counts["lag.ops_behind_at_alert"] = lagging.Replicas[victim].LagOps
 	return Pass, ""
 }
 

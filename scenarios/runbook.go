@@ -30,8 +30,9 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 		run.budget = budget
 	}
 	world.Seed = o.Seed
+	run.op = &Operator{TicksMax: phaseMax} // its C and Step once the cluster exists
 	opts := sim.ClusterOptions{World: world, Replicas: replicas, Clients: clients, ClusterID: o.Seed | 1,
-		Mutation: o.Mutation, OnEvent: run.onEvent}
+		Mutation: o.Mutation, OnEvent: func(e vsr.Event) { run.onEvent(e); run.op.observeEvent(e) }}
 	if run.checked {
 		opts.OnReplicaSend = run.onReplicaSend
 	}
@@ -46,7 +47,7 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 		c.SetClientTick(i, func() { run.clientTick(i) })
 	}
 	run.mon = NewMonitor(c)
-	run.op = &Operator{C: c, Step: run.step, TicksMax: phaseMax}
+	run.op.C, run.op.Step = c, run.step
 	return run
 }
 

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 
-	"vopr/cluster/vsr"
 	"vopr/sim"
 )
 
@@ -149,11 +148,17 @@ func viewChangeStormProcedure(run *runbookRun, p viewChangeStormParams, knobs vi
 	run.until(func() bool { return false }, 300)
 	run.counts["storm.view_changes"] = run.viewChanges() - viewsAtFault
 
-	// 3. Diagnosis: `replica clock-offset` finds a replica beyond 500 ms.
+	// 3. Diagnosis: `cluster view-changes --since 10m` lists the storm, and `replica
+	// clock-offset` finds a replica beyond 500 ms.
+	views := run.op.ViewChanges(10 * 60 * sim.Second)
+	if uint64(views.Started) < run.counts["storm.view_changes"] {
+		return run.fail(Correctness, "cluster view-changes: %d started, the replicas counted %d since the fault",
+			views.Started, run.counts["storm.view_changes"])
+	}
+	run.counts["diagnosis.view_changes_listed"] = uint64(views.Started)
 	desynced := 0
 	for i := 0; i < p.Replicas; i++ {
-		if off := c.Nodes[i].Clock.Realtime() - sim.RealtimeEpochNs - int64(c.Loop.Now()); off > vsr.ClockToleranceNs ||
-			off < -vsr.ClockToleranceNs {
+		if off, err := ReplicaClockOffset(c, i); err == nil && off.Desync {
 			desynced++
 		}
 	}

@@ -165,5 +165,11 @@ func (s *Server) serveAdmin(ctx context.Context, conn net.Conn, r io.Reader) err
 		if err := wire.WriteJSON(conn, s.cluster, resp); err != nil {
 			return err
 		}
+		if len(resp.Data) > 0 {
+			_ = conn.SetWriteDeadline(time.Now().Add(wire.WriteTimeout + time.Duration(len(resp.Data)>>20)*time.Second))
+			if _, err := conn.Write(resp.Data); err != nil {
+				return err
+			}
+		}
 	}
 }

@@ -81,9 +81,12 @@ func (s *Server) onLoop(ctx context.Context, fn func()) bool {
 
 // admin runs an operator's command against the replica, on the loop (ops.Serve, the
 // simulator's Operator's code); the answer goes to reply, buffered, when the command
-// completes (compact completes from a disk completion, later on the loop).
+// completes (compact and export complete from a disk completion, later on the loop).
 func (s *Server) admin(req wire.Request, reply chan<- wire.Response) {
-	ops.Serve(s.replica, s.cfg.Replica, s.replica.DiskUsagePct(), req.Command, req.Reason, func(result any, err error) {
+	now := time.Now()
+	host := ops.Host{Replica: s.cfg.Replica, DiskUsagePct: s.replica.DiskUsagePct(), RealtimeNs: now.UnixNano(),
+		LagMs: s.commits.lag(now, s.replica.TraceState().CommitMin).Milliseconds(), ViewChanges: &s.viewChanges}
+	ops.Serve(s.replica, host, req, func(result any, err error) {
 		if err != nil {
 			reply <- wire.Response{Error: err.Error()}
 			return
@@ -93,7 +96,11 @@ func (s *Server) admin(req wire.Request, reply chan<- wire.Response) {
 			reply <- wire.Response{Error: err.Error()}
 			return
 		}
-		reply <- wire.Response{Result: b}
+		resp := wire.Response{Result: b}
+		if export, ok := result.(ops.ExportReport); ok {
+			resp.Stream, resp.Data = int64(len(export.Backup)), export.Backup
+		}
+		reply <- resp
 	})
 }
 
@@ -126,6 +133,7 @@ func (b bus) SendToClient(client uint64, msg []byte) {
 type observer struct{ s *Server }
 
 func (o observer) Event(e vsr.Event) {
+	o.s.viewChanges.Observe(time.Now().UnixNano(), e)
 	switch e.Kind {
 	case vsr.EventCommit, vsr.EventVoteSelf, vsr.EventCheckpoint, vsr.EventRepair:
 		return

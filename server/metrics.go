@@ -36,6 +36,10 @@ import (
 //   - kimberlite_replica_status{status}: 1 for this replica's status (the cluster's
 //     replicas_total{status} is its sum over the replicas' exporters, unreachable ones
 //     excepted: deploy/prometheus's recording rule).
+//   - kimberlite_replica_isolated: 1 while an operator has the replica cut off (`replica
+//     isolate`). Its status stays what it was (normal, say), but it takes no part in the
+//     cluster, so the recording rule does not count it healthy, as the simulator's
+//     ClusterStatus does not (ops.ReplicaStatusReport.Healthy).
 //   - kimberlite_assertion_failures_total: the fail-stops noted in the data directory's
 //     AssertionLog by this process's predecessors.
 
@@ -52,6 +56,8 @@ var (
 		"Used space of the data directory's file system.", nil, nil)
 	descStatus = prometheus.NewDesc("kimberlite_replica_status",
 		"1 for the replica's current status.", []string{"status"}, nil)
+	descIsolated = prometheus.NewDesc("kimberlite_replica_isolated",
+		"1 while an operator has the replica isolated (replica isolate), else 0.", nil, nil)
 	descAssertions = prometheus.NewDesc("kimberlite_assertion_failures_total",
 		"Assertion failures (fail-stops) of the replica in this data directory, across restarts.", nil, nil)
 )
@@ -129,7 +135,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCommits, descViewChanges, descLatency, descLag, descDisk, descStatus,
-		descAssertions} {
+		descIsolated, descAssertions} {
 		ch <- d
 	}
 }
@@ -159,6 +165,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDisk, prometheus.GaugeValue, pct)
 	}
 	ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, 1, snap.in.Status.String())
+	isolated := 0.0
+	if snap.in.Isolated {
+		isolated = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descIsolated, prometheus.GaugeValue, isolated)
 	ch <- prometheus.MustNewConstMetric(descAssertions, prometheus.CounterValue, float64(c.s.assertionFailures))
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vopr/internal/assert"
+	"vopr/ops"
 )
 
 // The lag is read from when the known commit number first passed the replica's executed op.
@@ -77,4 +78,9 @@ func TestAlertRulesReadServedMetrics(t *testing.T) {
 	for _, name := range names {
 		require.True(t, served[name], "the alert rules read %s, which the server does not export", name)
 	}
+}
+
+// ops.TickMs, which config set rounds to, is the server's tick.
+func TestOpsTickIsTheServersTick(t *testing.T) {
+	require.Equal(t, time.Duration(ops.TickMs)*time.Millisecond, TickInterval)
 }

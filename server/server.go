@@ -15,6 +15,7 @@ import (
 	"vopr/cluster/storage"
 	"vopr/cluster/storage/osfs"
 	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/server/wire"
 )
 
@@ -91,6 +92,9 @@ type Server struct {
 	clients map[uint64]*clientConn
 	inbox   chan event
 	commits commitTimeline // when the known commit number rose (metrics.go). Owned by the loop.
+	// viewChanges is the replica's view changes with their wall time, for `cluster
+	// view-changes`. Owned by the loop.
+	viewChanges ops.ViewChangeLog
 	// assertionFailures is the count in the data directory's AssertionLog at start.
 	assertionFailures int
 }
@@ -103,6 +107,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	}
+	unlock, err := LockDir(cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	defer unlock()
 	state, err := ReadIdentity(cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("start: %s: %w", cfg.Dir, err)

@@ -9,7 +9,9 @@ import (
 
 	"vopr/cluster/storage"
 	"vopr/cluster/storage/osfs"
+	"vopr/cluster/vsr"
 	"vopr/ops"
+	"vopr/server"
 	"vopr/server/remote"
 	"vopr/server/wire"
 )
@@ -65,11 +67,19 @@ type replicaTarget struct {
 }
 
 func parseReplica(name string, args []string) (*replicaTarget, error) {
+	return parseReplicaWith(name, args, nil)
+}
+
+// parseReplicaWith is parseReplica with the command's own flags, which setup defines.
+func parseReplicaWith(name string, args []string, setup func(*target)) (*replicaTarget, error) {
 	var replica *int
 	var reason *string
 	ctx, cancel, addrs, cluster, err := parsed(name, args, func(t *target) {
 		replica = t.fs.Int("replica-id", -1, "the replica's index")
 		reason = t.fs.String("reason", "", "why (isolate: required; the replica logs it)")
+		if setup != nil {
+			setup(t)
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -112,10 +122,18 @@ func replicaUnisolate(args []string) error {
 	return replicaCommand("replica unisolate", ops.CommandUnisolate, args, &ops.IsolationReport{})
 }
 
+// errNoAggressive explains why `storage compact --aggressive` exits 2.
+var errNoAggressive = fmt.Errorf(`%w: the replica has one compaction, and it is already the most it may do:
+it removes every log segment wholly at or below its durable checkpoint (vsr.Replica.Compact).
+Going further would mean removing ops above the checkpoint, which a restart replays and a
+lagging peer repairs from, or forcing a checkpoint first (the replica checkpoints every
+%d ops on its own and exposes no way to ask for one). Run storage compact without
+--aggressive`, errNotBuilt, vsr.CheckpointInterval)
+
 func storageCompact(args []string) error {
 	for _, a := range args {
 		if a == "--aggressive" || a == "-aggressive" {
-			return fmt.Errorf("storage compact --aggressive: %w", errNotBuilt)
+			return fmt.Errorf("storage compact --aggressive: %w", errNoAggressive)
 		}
 	}
 	return replicaCommand("storage compact", ops.CommandCompact, args, &ops.CompactReport{})
@@ -151,6 +169,11 @@ func storageVerify(args []string) error {
 	if *dir == "" {
 		return errors.New("storage verify: --dir (the stopped replica's data directory) is required")
 	}
+	unlock, err := server.LockDir(*dir)
+	if err != nil {
+		return fmt.Errorf("storage verify: %w", err)
+	}
+	defer unlock()
 	disk, err := osfs.New(*dir, osfs.Options{})
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@
 //	kimberlite-cli client put|get|append|cas --addresses ... --cluster ID KEY [VALUE] [EXPECTED]
 //
 // --addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.
-// Output is JSON. The runbook's other commands are recognised and exit 2 saying they are
-// not built yet.
+// Output is JSON (--watch: a JSON line per change). The commands are written once in package
+// ops, which the simulator's Operator runs too; `kimberlite-cli` with no arguments lists
+// them. `storage compact --aggressive` exits 2: the replica has no compaction beyond the one
+// `storage compact` runs.
 package main

@@ -16,7 +16,7 @@ import (
 
 const usage = `usage:
   kimberlite-cli cluster status [--addresses A0,A1,A2] [--cluster ID]
-  kimberlite-cli replica status --replica-id I [--addresses ...] [--cluster ID]
+  kimberlite-cli replica status --replica-id I [--watch | --wait-healthy [--timeout D]] [flags]
   kimberlite-cli client put [flags] KEY VALUE
   kimberlite-cli client get [flags] KEY
   kimberlite-cli client append [flags] KEY VALUE
@@ -24,18 +24,21 @@ const usage = `usage:
   kimberlite-cli cluster version|features [flags]
   kimberlite-cli replica isolate|unisolate --replica-id I --reason R [flags]
   kimberlite-cli storage compact --replica-id I [flags]
+  kimberlite-cli storage export --replica-id I --output FILE [flags]
+  kimberlite-cli storage restore --backup-source FILE --dir DIR [--replica-id I] [--cluster ID]
+                                  (a stopped replica's data directory)
+  kimberlite-cli cluster view-changes [--since 10m] [flags]
+  kimberlite-cli cluster config set KEY VALUE | get KEY [flags]
+      keys: election-timeout-ms, heartbeat-interval-ms, max-batch-size
+  kimberlite-cli replica clock-offset --replica-id I [flags]
+  kimberlite-cli replication lag --all [flags]
   kimberlite-cli storage verify --full-scan --dir DIR   (a stopped replica's data directory)
   kimberlite-cli debug dump-state --replica-id I [flags]
   kimberlite-cli test smoke-tests [--critical-only] [flags]
 --addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.`
 
-// notBuilt are the runbook's commands this tool does not implement yet: they fail loudly
-// rather than pretend.
-var notBuilt = []string{"cluster view-changes", "cluster config", "replica clock-offset", "replication lag",
-	"storage export", "storage restore"}
-
-// errNotBuilt exits with status 2.
-var errNotBuilt = errors.New("not built yet")
+// errNotBuilt exits with status 2: a runbook command or option this tool does not do.
+var errNotBuilt = errors.New("not available")
 
 func main() {
 	err := run(os.Args[1:])
@@ -77,11 +80,18 @@ func run(args []string) error {
 		return debugDumpState(rest)
 	case "test smoke-tests":
 		return smokeTests(rest)
-	}
-	for _, c := range notBuilt {
-		if c == command {
-			return fmt.Errorf("%s: %w", command, errNotBuilt)
-		}
+	case "cluster view-changes":
+		return clusterViewChanges(rest)
+	case "cluster config":
+		return clusterConfig(rest)
+	case "replica clock-offset":
+		return replicaClockOffset(rest)
+	case "replication lag":
+		return replicationLag(rest)
+	case "storage export":
+		return storageExport(rest)
+	case "storage restore":
+		return storageRestore(rest)
 	}
 	return fmt.Errorf("unknown command %q\n%s", command, usage)
 }
@@ -140,6 +150,8 @@ func clusterStatus(args []string) error {
 func replicaStatus(args []string) error {
 	fs, t := newFlags("replica status")
 	replica := fs.Int("replica-id", -1, "the replica's index")
+	watch := fs.Bool("watch", false, "print a line per status change until interrupted")
+	waitHealthy := fs.Bool("wait-healthy", false, "print a line per change; exit 0 once healthy, 1 at --timeout")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -149,6 +161,9 @@ func replicaStatus(args []string) error {
 	}
 	if *replica < 0 || *replica >= len(addrs) {
 		return fmt.Errorf("--replica-id %d: the cluster has replicas 0..%d", *replica, len(addrs)-1)
+	}
+	if *watch || *waitHealthy {
+		return replicaWatch(addrs, cluster, *replica, *waitHealthy, t.timeout)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
 	defer cancel()

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"time"
 
+	"vopr/cluster/vsr"
 	"vopr/ops"
 	"vopr/server/wire"
 )
@@ -18,29 +20,51 @@ const AskTimeout = 2 * time.Second
 
 // Ask sends one operator's command to the server at addr and decodes its result into out.
 func Ask(ctx context.Context, cluster uint64, addr string, req wire.Request, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, AskTimeout)
+	_, err := AskStream(ctx, cluster, addr, req, out)
+	return err
+}
+
+// StreamTimeout bounds the raw bytes a server streams after its answer (storage export).
+const StreamTimeout = time.Minute
+
+// AskStream is Ask for a command whose answer a stream of bytes follows (ops.CommandExport):
+// it returns them.
+func AskStream(ctx context.Context, cluster uint64, addr string, req wire.Request, out any) ([]byte, error) {
+	askCtx, cancel := context.WithTimeout(ctx, AskTimeout)
 	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if req.Command == ops.CommandExport {
+		askCtx, cancel = context.WithTimeout(ctx, StreamTimeout)
+		defer cancel()
+	}
+	conn, err := (&net.Dialer{}).DialContext(askCtx, "tcp", addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
-	deadline, _ := ctx.Deadline()
+	deadline, _ := askCtx.Deadline()
 	_ = conn.SetDeadline(deadline)
 	if err := wire.WriteJSON(conn, cluster, wire.Hello{Kind: wire.KindAdmin}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := wire.WriteJSON(conn, cluster, req); err != nil {
-		return err
+		return nil, err
 	}
 	var resp wire.Response
-	if err := wire.ReadJSON(bufio.NewReader(conn), cluster, &resp); err != nil {
-		return err
+	r := bufio.NewReader(conn)
+	if err := wire.ReadJSON(r, cluster, &resp); err != nil {
+		return nil, err
 	}
 	if resp.Error != "" {
-		return errors.New(resp.Error)
+		return nil, errors.New(resp.Error)
 	}
-	return json.Unmarshal(resp.Result, out)
+	var data []byte
+	if resp.Stream > 0 {
+		data = make([]byte, resp.Stream)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, err
+		}
+	}
+	return data, json.Unmarshal(resp.Result, out)
 }
 
 // ReplicaStatus is `replica status`: the status replica i reports, or unreachable (with the
@@ -84,4 +108,60 @@ func ClusterVersion(ctx context.Context, cluster uint64, addrs []string) ops.Clu
 		}
 	})
 	return ops.ClusterVersionOf(replicas)
+}
+
+// ClockOffset is `replica clock-offset`: replica i's wall clock against this host's, read
+// either side of the question (the midpoint; half the round trip is the uncertainty).
+func ClockOffset(ctx context.Context, cluster uint64, addrs []string, i int) (ops.ClockOffsetReport, error) {
+	var c ops.ReplicaClock
+	sent := time.Now()
+	if err := Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandClock}, &c); err != nil {
+		return ops.ClockOffsetReport{}, err
+	}
+	rtt := time.Since(sent)
+	mid := sent.Add(rtt / 2).UnixNano()
+	return ops.ClockOffsetOf(c, mid, int64(rtt/2)), nil
+}
+
+// ReplicationLag is `replication lag --all`: every replica's lag, asked in parallel.
+func ReplicationLag(ctx context.Context, cluster uint64, addrs []string) ops.ReplicationLagReport {
+	replicas := make([]ops.ReplicaLag, len(addrs))
+	eachReplica(len(addrs), func(i int) {
+		if Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandLag}, &replicas[i]) != nil {
+			replicas[i] = ops.ReplicaLag{ReplicaStatusReport: ops.Unreachable(i), LagMs: -1}
+		}
+	})
+	return ops.ReplicationLagOf(replicas)
+}
+
+// ViewChanges is `cluster view-changes --since`: every replica's view changes since sinceNs
+// (wall time), merged.
+func ViewChanges(ctx context.Context, cluster uint64, addrs []string, sinceNs int64) ops.ViewChangesReport {
+	logs := make([][]ops.ViewChange, len(addrs))
+	failed := make([]bool, len(addrs))
+	eachReplica(len(addrs), func(i int) {
+		failed[i] = Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandViewChanges, SinceNs: sinceNs}, &logs[i]) != nil
+	})
+	var unreachable []int
+	for i, f := range failed {
+		if f {
+			unreachable = append(unreachable, i)
+		}
+	}
+	return ops.ViewChangesOf(sinceNs, logs, unreachable)
+}
+
+// Configs reaches the servers' configurations (ops.ConfigSet, ConfigGet): a server that does
+// not answer counts as down; Set asks the server to apply key=value itself (the same
+// ops.ConfigApply that validated cfg here).
+func Configs(ctx context.Context, cluster uint64, addrs []string, key, value string) ops.Configs {
+	return ops.Configs{Replicas: len(addrs),
+		Current: func(i int) (vsr.Config, bool) {
+			var cfg vsr.Config
+			return cfg, Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandConfig}, &cfg) == nil
+		},
+		Set: func(i int, _ vsr.Config) error {
+			var cfg vsr.Config
+			return Ask(ctx, cluster, addrs[i], wire.Request{Command: ops.CommandConfigSet, Key: key, Value: value}, &cfg)
+		}}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"vopr/cluster/vsr"
+	"vopr/ops"
 )
 
 // NoReplica is the replica index of the frames the server adds (hello and control): no
@@ -93,14 +94,16 @@ func WriteJSON(w io.Writer, cluster uint64, v any) error {
 	return err
 }
 
-// Request is an operator's command to one server.
-type Request struct {
-	Command string `json:"command"`
-	Reason  string `json:"reason,omitempty"`
-}
+// Request is an operator's command to one server (ops.Request: ops.Serve answers it).
+type Request = ops.Request
 
-// Response answers a Request: Error, or the command's JSON result.
+// Response answers a Request: Error, or the command's JSON result. Stream, when set, is
+// the length of raw bytes the server writes right after this frame (storage export's
+// backup, which no frame's size bound would hold).
 type Response struct {
 	Error  string          `json:"error,omitempty"`
 	Result json.RawMessage `json:"result,omitempty"`
+	Stream int64           `json:"stream,omitempty"`
+	// Data is what Stream announces: written after the frame, never as JSON.
+	Data []byte `json:"-"`
 }
