@@ -38,7 +38,7 @@ func (r *Replica) primaryMaybeStartView() {
 			return // acceptRepair went on from there
 		}
 		if h, ok := r.provenOffer(op); ok && r.expectedChecksum(op).IsZero() {
-			if prev, known := r.log.checksumOf(op - 1); known && prev == h.Parent {
+			if prev, known := r.parentOf(op); known && prev == h.Parent {
 				r.log.setHeader(h) // the only prepare of op that can have committed
 				r.viewChange.asked[op%LogSlotsMax] = false
 				op-- // and fetch its body (or take back our own copy)
@@ -127,6 +127,17 @@ func (r *Replica) sendNackPrepare(to int, op uint64, sum checksum.Sum) {
 // op but x can have committed (a commit quorum meets them), and the new primary adopts x.
 // Swarm seed 20262737: the primary of view 5 lost ops 195-197 past their records, and every
 // other replica, holding them intact from log view 4, could neither serve nor deny them.
+
+// parentOf is the checksum op's prepare must name as its parent, if our log knows it: the op
+// below's, or zero for op 1, the first prepare of the cluster (swarm seed 2026120774: the
+// registration at op 1 lost its identity on the log view's only replica, and the offers for
+// it waited forever for a checksum of op 0 that no log holds).
+func (r *Replica) parentOf(op uint64) (checksum.Sum, bool) {
+	if op == 1 {
+		return checksum.Sum{}, true
+	}
+	return r.log.checksumOf(op - 1)
+}
 
 // heldIdentity returns the header of the prepare of op that our log names and our disk may
 // hold, when we know it: an intact or kept-unverified copy, or a header whose entry is
