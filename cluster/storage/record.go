@@ -70,8 +70,10 @@ type persistRecord struct {
 	// foreign: damaged, but a whole record or tombstone that verifies, of another op or
 	// cluster: a misdirected write's, not rot of this op's record.
 	foreign bool
-	header  Header // the entry's header, when intact
-	prefix  []byte // the body prefix, when intact
+	// tombstone: absent because a truncation gave the op up (not a record never written).
+	tombstone bool
+	header    Header // the entry's header, when intact
+	prefix    []byte // the body prefix, when intact
 }
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).
@@ -116,8 +118,11 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 	if len(b) != SectorSize {
 		return persistRecord{state: recordDamaged}
 	}
-	if allZero(b) || isTombstone(b, op, cluster) {
+	if allZero(b) {
 		return persistRecord{state: recordAbsent}
+	}
+	if isTombstone(b, op, cluster) {
+		return persistRecord{state: recordAbsent, tombstone: true}
 	}
 	h, prefix, err := parseRecord(b)
 	if err != nil || h.Op != op || h.Cluster != cluster {

@@ -327,3 +327,30 @@ func TestRecordsDamagedUnwrittenRecordInventsNoOp(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsOpenFinishesAnUnrecordedAppend: an entry that survived a crash without its record
+// (the append was interrupted between the entry and its record) is recovered intact, so its
+// replica may acknowledge it; Open writes its record. If the entry rots later, recovery finds
+// it faulty (known), never an unfinished append to drop (fresh-range swarm seed 2026121429
+// lost acknowledged op 32 that way).
+func TestRecordsOpenFinishesAnUnrecordedAppend(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		name, offset := recordSector(13)
+		b := d.raw(name)
+		clear(b[offset : offset+storage.SectorSize])
+		d.setRaw(name, b)
+		d.restart()
+		d.mustOpen(t, recordOptions)
+		if allZero(d.raw(name)[offset : offset+storage.SectorSize]) {
+			t.Fatal("Open left op 13's record unwritten")
+		}
+		where := places(t, d)
+		scribble(d, where[13].file, where[13].offset, 8)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v: want op 13 faulty, not dropped", s.Head(), rec.Faulty)
+		}
+	})
+}

@@ -353,13 +353,16 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 			return
 		}
 		s.install(rec, scans)
-		s.cutUnfinished(func(err error) {
+		sequence(func(err error) {
 			if err != nil {
 				done(nil, nil, err)
 				return
 			}
 			done(s, rec, nil)
-		})
+		},
+			s.cutUnfinished,
+			s.finishRecords,
+		)
 	},
 		func(next func(error)) { s.readSuperblock(&previous, next) },
 		func(next func(error)) {
@@ -558,6 +561,27 @@ func (s *Storage) cutUnfinished(done func(error)) {
 	)
 }
 
+// finishRecords writes (and syncs) the redundant record of every intact entry recovered
+// without one (a tombstone is not "without": that op was given up by a truncation): an append that a crash interrupted between the entry's sync (or with the entry
+// unsynced but surviving) and its record's. The replica takes the entry as durable and may
+// acknowledge it now, so the append is finished before Open returns. Without its record, a
+// later rot of the entry at the top of the log read as an append that never finished, and
+// recovery dropped an acknowledged op (fresh-range swarm seed 2026121429: op 32 lost).
+func (s *Storage) finishRecords(done func(error)) {
+	steps := make([]step, 0, 2*len(s.unrecorded))
+	for _, e := range s.unrecorded {
+		sl := s.slot(e.Op)
+		name := segmentName(s.segmentOf(e.Op))
+		data := EncodeEntry(s.sb.State.Cluster, e.Op, sl.offset, sl.parent, e.Body)
+		rec := encodeRecord(data, s.opts.RecordPrefix)
+		steps = append(steps,
+			func(next func(error)) { s.fs.WriteAt(name, rec, s.recordOffset(e.Op), next) },
+			func(next func(error)) { s.fs.Sync(name, next) })
+	}
+	s.unrecorded = nil
+	sequence(done, steps...)
+}
+
 // install makes the assembled log the storage's index and fills in the recovery.
 func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	cp := s.sb.State.CheckpointOp
@@ -575,9 +599,13 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 			rec.FaultyPrefix[op] = p.prefix
 		}
 	}
+	s.unrecorded = nil
 	for op := cp + 1; op <= s.head; op++ {
 		if s.slot(op).state == slotIntact {
 			rec.Entries = append(rec.Entries, Entry{Op: op, Body: ix.bodies[op]})
+			if p, ok := ix.persist[op]; !ok || (p.state == recordAbsent && !p.tombstone) {
+				s.unrecorded = append(s.unrecorded, Entry{Op: op, Body: ix.bodies[op]})
+			}
 		}
 	}
 	s.invariants()

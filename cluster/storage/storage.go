@@ -152,6 +152,9 @@ type Storage struct {
 	segments  []uint64
 	auditOp   uint64
 	auditHead [32]byte
+	// unrecorded are the intact entries Open recovered without a redundant record, for
+	// finishRecords.
+	unrecorded []Entry
 
 	queue  []operation
 	busy   bool
