@@ -81,6 +81,9 @@ type Disk struct {
 	inflight map[uint64]*inflightWrite
 
 	stats DiskStats
+	// spare holds the arrays of removed files' images for reuse (see grow): segments and
+	// checkpoints are removed and created all the time, each growing to the same size.
+	spare [][]byte
 	// text is scratch space for trace lines (traceOp).
 	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
@@ -296,7 +299,7 @@ func (d *Disk) Sync(name string, done func(err error)) {
 		d.stats.Syncs++
 		err := storage.ErrNotExist
 		if f := d.files[name]; f != nil {
-			f.promote(upTo)
+			d.promote(f, upTo)
 			err = nil
 		}
 		d.traceOp("sync", name, 0, noSpan, err)
@@ -324,6 +327,8 @@ func (d *Disk) Remove(name string, done func(err error)) {
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
 			delete(d.files, name)
+			d.keepSpare(f.data)
+			d.keepSpare(f.durable)
 			err = nil
 		}
 		d.traceOp("remove", name, 0, noSpan, err)
@@ -481,7 +486,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 		f.cut(size)
 	}
 	d.resize(f, size)
-	f.durable = resizeOwned(f.durable, size)
+	f.durable = d.grow(f.durable, size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -495,7 +500,7 @@ func (d *Disk) fits(oldSize, newSize int64) bool {
 // resize sets the file's pristine size, zero-extending, and accounts for the space.
 func (d *Disk) resize(f *diskFile, size int64) {
 	d.used += roundUp(size) - roundUp(int64(len(f.data)))
-	f.data = resizeOwned(f.data, size)
+	f.data = d.grow(f.data, size)
 	assert.That(d.used >= 0, "disk: negative usage")
 }
 
@@ -549,10 +554,12 @@ func span(offset int64, length int) string {
 
 // promote makes durable the volatile writes with seq <= upTo: a prefix, since volatile
 // writes are kept in completion order.
-func (f *diskFile) promote(upTo uint64) {
+func (d *Disk) promote(f *diskFile, upTo uint64) {
 	n := 0
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
-		f.durable = applyImages(f.durable, f.volatile[n], nil) // durable's own array: grown in place
+		w := f.volatile[n]
+		f.durable = d.grow(f.durable, imagesEnd(f.durable, w, nil)) // durable's own array: grown in place
+		copyImages(f.durable, w, nil)
 		n++
 	}
 	for _, w := range f.volatile[n:] {
@@ -718,19 +725,77 @@ func (f *diskFile) sectorBytes(s int64) []byte {
 // applyImages writes the images of w whose sector survives (all if survive is nil) into
 // image, an owned image (resizeOwned), extending it (once) as needed, and returns it.
 func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
+	image = resizeOwned(image, imagesEnd(image, w, survive))
+	copyImages(image, w, survive)
+	return image
+}
+
+// imagesEnd is the size image must have to take the images of w whose sector survives.
+func imagesEnd(image []byte, w volatileWrite, survive []bool) int64 {
 	end := int64(len(image))
 	for i, img := range w.images {
 		if survive == nil || survive[i] {
 			end = max(end, (w.first+int64(i))*storage.SectorSize+int64(len(img)))
 		}
 	}
-	image = resizeOwned(image, end)
+	return end
+}
+
+// copyImages writes the images of w whose sector survives into image, already large enough.
+func copyImages(image []byte, w volatileWrite, survive []bool) {
 	for i, img := range w.images {
 		if survive == nil || survive[i] {
 			copy(image[(w.first+int64(i))*storage.SectorSize:], img)
 		}
 	}
-	return image
+}
+
+// spareMax bounds the arrays a disk keeps for reuse.
+const spareMax = 8
+
+// keepSpare keeps the array of a removed file's image (nothing else references it, see
+// resizeOwned) for a later grow, in place of the smallest kept one if there are spareMax.
+func (d *Disk) keepSpare(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	if len(d.spare) < spareMax {
+		d.spare = append(d.spare, b[:0])
+		return
+	}
+	smallest := 0
+	for i, s := range d.spare {
+		if cap(s) < cap(d.spare[smallest]) {
+			smallest = i
+		}
+	}
+	if cap(b) > cap(d.spare[smallest]) {
+		d.spare[smallest] = b[:0]
+	}
+}
+
+// grow is resizeOwned that, when the array must grow, first takes the smallest spare array
+// large enough (the bytes are the same either way: only allocation changes).
+func (d *Disk) grow(b []byte, size int64) []byte {
+	if size <= int64(cap(b)) || len(d.spare) == 0 {
+		return resizeOwned(b, size)
+	}
+	best := -1
+	for i, s := range d.spare {
+		if int64(cap(s)) >= size && (best < 0 || cap(s) < cap(d.spare[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return resizeOwned(b, size)
+	}
+	grown := d.spare[best][:size]
+	d.spare[best] = d.spare[len(d.spare)-1]
+	d.spare = d.spare[:len(d.spare)-1]
+	copy(grown, b)
+	clear(grown[len(b):])
+	d.keepSpare(b)
+	return grown
 }
 
 // resizeOwned is resizeBytes for an image whose array nothing else references (a file's data
