@@ -36,8 +36,9 @@ import (
 
 // durableDisks reads the cluster's disks for the checkers.
 type durableDisks struct {
-	c        *sim.Cluster
-	segments map[segmentKey]*segmentCache
+	c           *sim.Cluster
+	segments    map[segmentKey]*segmentCache
+	superblocks []superblockReader // by replica
 }
 
 type segmentKey struct {
@@ -72,7 +73,8 @@ type parsedEntry struct {
 }
 
 func newDurableDisks(c *sim.Cluster) *durableDisks {
-	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{}}
+	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{},
+		superblocks: make([]superblockReader, c.ReplicaCount())}
 }
 
 // segmentName is "log-" and the index in 16 hex digits (the engine's naming, written out
@@ -372,7 +374,7 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 // damaged.
 func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	disk := d.c.Nodes[replica].Disk
-	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
+	sb := d.superblocks[replica].read(disk)
 	stats := disk.Stats()
 	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Commit: sb.commit,
 		CheckpointOp: sb.checkpointOp, FaultsInjected: stats.LatentSectorErrors + stats.ReadCorruptions +
@@ -466,32 +468,60 @@ type durableSuperblock struct {
 
 func readSuperblock(file []byte) durableSuperblock {
 	var best durableSuperblock
-	for _, c := range superblockCopies(file) {
-		if !best.ok || c.sequence > best.sequence {
+	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
+		if c, ok := superblockCopyAt(file, at); ok && (!best.ok || c.sequence > best.sequence) {
 			best = c
 		}
 	}
 	return best
 }
 
+// superblockReader is readSuperblock of one replica's durable superblock that decodes again
+// only when the durable bytes differ from those it decoded last (they change a few times per
+// checkpoint; the checkers read them on every prepare and vote). The bytes it returns are its
+// own copy, never modified.
+type superblockReader struct {
+	disk  *sim.Disk
+	valid bool
+	file  []byte
+	sb    durableSuperblock
+}
+
+func (r *superblockReader) read(disk *sim.Disk) durableSuperblock {
+	view := disk.DurableView("superblock", 0, superblockFileSize)
+	if r.valid && r.disk == disk && bytes.Equal(view, r.file) {
+		return r.sb
+	}
+	r.disk, r.valid, r.file = disk, true, bytes.Clone(view)
+	r.sb = readSuperblock(r.file)
+	return r.sb
+}
+
 // superblockCopies decodes the intact copies of a superblock file, in file order.
 func superblockCopies(file []byte) []durableSuperblock {
 	var copies []durableSuperblock
-	le := binary.LittleEndian
 	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
-		c := file[at : at+superblockCopySize]
-		sum := xxh3.Hash128(c[16:]).Bytes()
-		if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
-			continue
+		if c, ok := superblockCopyAt(file, at); ok {
+			copies = append(copies, c)
 		}
-		d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
-			checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
-			logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
-		copy(d.checkpointSum[:], c[144:160])
-		copy(d.auditHead[:], c[96:128])
-		copies = append(copies, d)
 	}
 	return copies
+}
+
+// superblockCopyAt decodes the copy at offset at of a superblock file, if it is intact.
+func superblockCopyAt(file []byte, at int) (durableSuperblock, bool) {
+	le := binary.LittleEndian
+	c := file[at : at+superblockCopySize]
+	sum := xxh3.Hash128(c[16:]).Bytes()
+	if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
+		return durableSuperblock{}, false
+	}
+	d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
+		checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
+		logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
+	copy(d.checkpointSum[:], c[144:160])
+	copy(d.auditHead[:], c[96:128])
+	return d, true
 }
 
 // diskWrites counts the operations that change a disk's content: while its replica is down

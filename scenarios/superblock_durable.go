@@ -50,6 +50,7 @@ type superblockChecks struct {
 
 // superblockWatch is one replica's durable superblock as last seen.
 type superblockWatch struct {
+	reader superblockReader  // the durable superblock, decoded on change
 	file   []byte            // the durable superblock file at the last sync checked
 	newest durableSuperblock // its newest intact copy
 	// altered marks the copies a fault altered (visibly) since the last sync checked.
@@ -221,7 +222,7 @@ func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, sb dura
 // prepare to its durable boot count. It returns the violation, if any.
 func (sc *superblockChecks) onPrepare(disk *sim.Disk, replica int, incarnation *vsr.Replica) string {
 	w := sc.watch(replica)
-	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
+	sb := w.reader.read(disk)
 	if !sb.ok {
 		return ""
 	}
