@@ -177,6 +177,16 @@ type diskFile struct {
 	volatile []volatileWrite
 	faults   map[int64]sectorFault
 	lost     map[int64]bool
+	// shared marks data and durable as shared with a Snapshot (or the disk it was taken
+	// of): copied (own) before any change in place, on either side.
+	shared bool
+}
+
+// own gives f arrays of its own before a change in place, if a Snapshot shares them.
+func (f *diskFile) own() {
+	if f.shared {
+		f.data, f.durable, f.shared = bytes.Clone(f.data), bytes.Clone(f.durable), false
+	}
 }
 
 // volatileWrite is a completed write not yet made durable: the post-write content of each
@@ -327,8 +337,10 @@ func (d *Disk) Remove(name string, done func(err error)) {
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
 			delete(d.files, name)
-			d.keepSpare(f.data)
-			d.keepSpare(f.durable)
+			if !f.shared {
+				d.keepSpare(f.data)
+				d.keepSpare(f.durable)
+			}
 			err = nil
 		}
 		d.traceOp("remove", name, 0, noSpan, err)
@@ -448,6 +460,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 		d.stats.NoSpace++
 		return storage.ErrNoSpace
 	}
+	f.own()
 	first, count := sectorSpan(offset, int64(len(data)))
 	target := d.misdirectTarget(name, first, count, max(end, int64(len(f.data))))
 	var old [][]byte
@@ -485,6 +498,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	if size < int64(len(f.data)) {
 		f.cut(size)
 	}
+	f.own()
 	d.resize(f, size)
 	f.durable = d.grow(f.durable, size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
@@ -556,6 +570,9 @@ func span(offset int64, length int) string {
 // writes are kept in completion order.
 func (d *Disk) promote(f *diskFile, upTo uint64) {
 	n := 0
+	if len(f.volatile) > 0 && f.volatile[0].seq <= upTo {
+		f.own()
+	}
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
 		w := f.volatile[n]
 		f.durable = d.grow(f.durable, imagesEnd(f.durable, w, nil)) // durable's own array: grown in place

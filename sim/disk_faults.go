@@ -87,7 +87,7 @@ func (d *Disk) Crash() {
 	d.landInflight()
 	for _, name := range names {
 		f := d.files[name]
-		f.durable = bytes.Clone(f.data)
+		f.durable, f.shared = bytes.Clone(f.data), false // crashFile made data anew
 		f.fitFaults()
 		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
 	}
@@ -225,6 +225,7 @@ func (d *Disk) landInflight() {
 			continue
 		}
 		f.markLost(first, count, survive)
+		f.own()
 		d.resize(f, max(end, int64(len(f.data))))
 		for i, ok := range survive {
 			s := first + int64(i)
@@ -661,7 +662,8 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		for i := range volatile { // a truncate of the copy edits these in place; images never change
 			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
 		}
-		c.files[name] = &diskFile{data: bytes.Clone(f.data), durable: bytes.Clone(f.durable),
+		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
+		c.files[name] = &diskFile{data: f.data, durable: f.durable, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
 	}
 	return c
