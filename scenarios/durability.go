@@ -39,6 +39,26 @@ type durableDisks struct {
 	c           *sim.Cluster
 	segments    map[segmentKey]*segmentCache
 	superblocks []superblockReader // by replica
+	// spare holds the data arrays of dropped segment caches for the next segment's (each
+	// grows to a segment's size, an entry at a time).
+	spare [][]byte
+}
+
+// drop forgets a segment's cache, keeping its array for another.
+func (d *durableDisks) drop(key segmentKey) {
+	if s := d.segments[key]; s != nil && cap(s.data) > 0 && len(d.spare) < 8 {
+		d.spare = append(d.spare, s.data[:0])
+	}
+	delete(d.segments, key)
+}
+
+// newSegmentCache returns an empty cache, on a spare array if there is one.
+func (d *durableDisks) newSegmentCache() *segmentCache {
+	s := &segmentCache{}
+	if n := len(d.spare); n > 0 {
+		s.data, d.spare = d.spare[n-1], d.spare[:n-1]
+	}
+	return s
 }
 
 type segmentKey struct {
@@ -186,13 +206,13 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	disk := d.c.Nodes[replica].Disk
 	size := disk.DurableSize(name)
 	if size < 0 {
-		delete(d.segments, key)
+		d.drop(key)
 		return nil
 	}
 	current := disk.DurableView(name, 0, size)
 	s := d.segments[key]
 	if s == nil {
-		s = &segmentCache{}
+		s = d.newSegmentCache()
 		d.segments[key] = s
 	}
 	s.resync(current, d.c.ClusterID())
@@ -389,7 +409,7 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	// Segments below the checkpoint's are compacted away or soon will be: forget them.
 	for key := range d.segments {
 		if key.replica == replica && key.index < segmentOf(sb.checkpointOp+1) {
-			delete(d.segments, key)
+			d.drop(key)
 		}
 	}
 	// The log never spans more than a few windows above the checkpoint: a corrupt op
