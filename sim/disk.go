@@ -275,46 +275,84 @@ func (d *Disk) Create(name string, done func(err error)) {
 
 // ReadAt fills buf from offset with the bytes present when the read completes.
 func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, err error)) {
+	d.readAt(name, buf, offset, done, nil)
+}
+
+func (d *Disk) readAt(name string, buf []byte, offset int64, done func(n int, err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(offset >= 0, "disk: negative read offset")
-	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
-		n, err := d.applyRead(name, buf, offset)
-		d.traceOp("read", name, offset, len(buf), err)
-		done(n, err)
-	})
+	d.schedule(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), pendingOp{generation: d.generation,
+		kind: IORead, name: name, buf: buf, offset: offset, doneRead: done, via: via})
 }
 
 // WriteAt copies data now and applies it when the write completes.
 func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err error)) {
+	d.writeAt(name, data, offset, done, nil)
+}
+
+func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
 	w := &inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
 	d.inflight[id] = w
-	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
-		delete(d.inflight, id)
-		err := d.applyWrite(id, name, w.data, offset)
-		d.traceOp("write", name, offset, len(w.data), err)
-		done(err)
-	})
+	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
+		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
 }
 
 // Sync makes durable every write to the file that completed before Sync was called. Writes
 // completing while the sync is in flight stay volatile, as with fsync on a real disk.
 func (d *Disk) Sync(name string, done func(err error)) {
+	d.sync(name, done, nil)
+}
+
+func (d *Disk) sync(name string, done func(err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
-	upTo := d.writeSeq
-	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
-		d.stats.Syncs++
-		err := storage.ErrNotExist
-		if f := d.files[name]; f != nil {
-			d.promote(f, upTo)
-			err = nil
-		}
-		d.traceOp("sync", name, 0, noSpan, err)
-		done(err)
-	})
+	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
+		kind: IOSync, name: name, upTo: d.writeSeq, done: done, via: via})
+}
+
+// completeRead, completeWrite and completeSync are the completions of ReadAt, WriteAt and
+// Sync (pendingOp.run), each then handed to its caller (deliver).
+func (d *Disk) completeRead(op *pendingOp) {
+	n, err := d.applyRead(op.name, op.buf, op.offset)
+	d.traceOp("read", op.name, op.offset, len(op.buf), err)
+	if op.via == nil {
+		op.doneRead(n, err)
+		return
+	}
+	op.via.run(IOCompletion{Op: IORead, Name: op.name, Offset: op.offset, Size: n, Err: err},
+		func() { op.doneRead(n, err) })
+}
+
+func (d *Disk) completeWrite(op *pendingOp) {
+	w := op.write
+	delete(d.inflight, w.id)
+	err := d.applyWrite(w.id, op.name, w.data, op.offset)
+	d.traceOp("write", op.name, op.offset, len(w.data), err)
+	d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
+}
+
+func (d *Disk) completeSync(op *pendingOp) {
+	d.stats.Syncs++
+	err := storage.ErrNotExist
+	if f := d.files[op.name]; f != nil {
+		d.promote(f, op.upTo)
+		err = nil
+	}
+	d.traceOp("sync", op.name, 0, noSpan, err)
+	d.deliver(op, IOCompletion{Op: IOSync, Name: op.name, Err: err})
+}
+
+// deliver hands a completion with an error result to its caller, through the node's
+// guarded FS if it came from one.
+func (d *Disk) deliver(op *pendingOp, io IOCompletion) {
+	if op.via == nil {
+		op.done(io.Err)
+		return
+	}
+	op.via.run(io, func() { op.done(io.Err) })
 }
 
 // Truncate sets the file's size at completion; durable at once.
@@ -373,10 +411,23 @@ func (d *Disk) Usage() storage.Usage {
 	return storage.Usage{Used: d.used, Capacity: d.capacity}
 }
 
-// pendingOp is a scheduled completion, issued under generation.
+// pendingOp is a scheduled completion, issued under generation: run, or for the hot
+// operations (reads, writes and syncs: kind) their fields, which spare a closure per
+// operation. via is the node's guarded FS an operation came through, if any: the disk
+// hands the completion to it rather than the FS wrapping every callback.
 type pendingOp struct {
 	generation uint64
 	run        func()
+
+	kind     IOOp
+	name     string
+	offset   int64
+	buf      []byte         // a read's
+	write    *inflightWrite // a write's
+	upTo     uint64         // a sync's
+	done     func(error)
+	doneRead func(int, error)
+	via      *guardedFS
 }
 
 // complete schedules run as the completion of an operation, latency from now. The
@@ -404,7 +455,16 @@ func (d *Disk) fire(slot uint64) {
 		d.held = append(d.held, op)
 		return
 	}
-	op.run()
+	switch {
+	case op.run != nil:
+		op.run()
+	case op.kind == IOWrite:
+		d.completeWrite(&op)
+	case op.kind == IOSync:
+		d.completeSync(&op)
+	default:
+		d.completeRead(&op)
+	}
 }
 
 // latency draws one operation's latency, stretched in slow mode.
