@@ -890,9 +890,10 @@ func resizeOwned(b []byte, size int64) []byte {
 		clear(grown[len(b):])
 		return grown
 	}
-	grown := make([]byte, size, max(size, 2*int64(cap(b))))
-	copy(grown, b)
-	return grown
+	// append of a make copies b and clears only the new part (make and copy would clear
+	// the whole array first); the capacity at least doubles.
+	grown := append(b[:len(b):len(b)], make([]byte, max(size, 2*int64(cap(b)))-int64(len(b)))...)
+	return grown[:size]
 }
 
 // resizeBytes returns b cut or zero-extended to size, never sharing b's array past its
