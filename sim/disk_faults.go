@@ -87,7 +87,7 @@ func (d *Disk) Crash() {
 	d.landInflight()
 	for _, name := range names {
 		f := d.files[name]
-		f.durable, f.shared = bytes.Clone(f.data), false // crashFile made data anew
+		f.durable = append(f.durable[:0], f.data...) // owned since crashFile
 		f.fitFaults()
 		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
 	}
@@ -95,7 +95,8 @@ func (d *Disk) Crash() {
 
 // crashFile rebuilds one file from its durable image and the surviving volatile sectors.
 func (d *Disk) crashFile(name string, f *diskFile) {
-	image := bytes.Clone(f.durable)
+	f.own()
+	image := append(f.data[:0], f.durable...) // data's own array: what it held is rebuilt here
 	survivals := make([][]bool, len(f.volatile))
 	for k, w := range f.volatile {
 		if len(w.images) == 0 {
