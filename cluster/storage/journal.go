@@ -48,6 +48,10 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 			return
 		}
 	}
+	if e.Op > s.head && !s.autoCompactDue() {
+		s.appendWrite(e, true, done) // the sequence below when it has nothing else to do
+		return
+	}
 	sequence(done,
 		func(next func(error)) { s.maybeAutoCompact(next) },
 		func(next func(error)) {
