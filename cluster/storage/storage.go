@@ -153,10 +153,11 @@ type Storage struct {
 	auditOp   uint64
 	auditHead [32]byte
 
-	queue  []operation
-	busy   bool
-	inline bool
-	stats  Stats
+	queue    []operation
+	busy     bool
+	inline   bool
+	finishFn func(deliver func()) // s.finish, made once (a method value allocates)
+	stats    Stats
 }
 
 // operation is a queued call: it runs, then calls finish with the function that delivers the
@@ -237,7 +238,10 @@ func (s *Storage) startNext() {
 	s.queue[0] = nil
 	s.queue = s.queue[1:]
 	s.busy, s.inline = true, true
-	op(s.finish)
+	if s.finishFn == nil {
+		s.finishFn = s.finish
+	}
+	op(s.finishFn)
 	s.inline = false
 }
 
