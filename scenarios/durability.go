@@ -68,6 +68,7 @@ type segmentKey struct {
 
 // segmentCache is the parse of a segment's durable bytes data[:parsed].
 type segmentCache struct {
+	name    string // the segment's file name
 	data    []byte
 	parsed  int64
 	entries []parsedEntry // ascending by offset
@@ -136,11 +137,15 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 // struck after the entry was written is not the acknowledger's doing, and is not reported.
 func unsyncedRepair(disk *sim.Disk, replica int, op uint64, e parsedEntry, what string) string {
 	name := segmentName(segmentOf(op))
+	durably := disk.DurablyAltered(name, e.offset, e.size)
+	if len(durably) == 0 {
+		return "" // the usual case: nothing for a crash to bring back
+	}
 	now := map[int64]bool{}
 	for _, f := range disk.Altered(name, e.offset, e.size) {
 		now[f.Sector] = true
 	}
-	for _, f := range disk.DurablyAltered(name, e.offset, e.size) {
+	for _, f := range durably {
 		if !now[f.Sector] {
 			return fmt.Sprintf("replica %d %s op %d, whose entry reads intact only through an unsynced rewrite: "+
 				"a crash would leave %s at %s@%d", replica, what, op, f.Kind, name, f.Offset)
@@ -159,9 +164,9 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	disk := d.c.Nodes[replica].Disk
 	key := segmentKey{replica, segmentOf(op)}
-	name := segmentName(key.index)
 	s := d.segments[key]
 	if s != nil {
+		name := s.name
 		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
 			s.data[e.offset:e.offset+e.size]) {
 			return e, true
@@ -202,7 +207,13 @@ func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEn
 // disk's bytes in place and copies only what is new to the cache.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	key := segmentKey{replica, index}
-	name := segmentName(index)
+	s := d.segments[key]
+	var name string
+	if s != nil {
+		name = s.name
+	} else {
+		name = segmentName(index)
+	}
 	disk := d.c.Nodes[replica].Disk
 	size := disk.DurableSize(name)
 	if size < 0 {
@@ -210,9 +221,9 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 		return nil
 	}
 	current := disk.DurableView(name, 0, size)
-	s := d.segments[key]
 	if s == nil {
 		s = d.newSegmentCache()
+		s.name = name
 		d.segments[key] = s
 	}
 	s.resync(current, d.c.ClusterID())

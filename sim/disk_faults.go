@@ -580,6 +580,9 @@ func (d *Disk) Faults() []DiskFault {
 	var out []DiskFault
 	for _, name := range d.names() {
 		f := d.files[name]
+		if len(f.faults) == 0 {
+			continue
+		}
 		for _, s := range slices.Sorted(maps.Keys(f.faults)) {
 			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize,
 				Kind: f.faults[s].kind})
@@ -600,6 +603,14 @@ func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
 	}
 	first, count := sectorSpan(max(offset, 0), n)
 	var out []DiskFault
+	if count <= int64(len(f.faults)) { // a short range: look its sectors up, in order
+		for s := first; s < first+count; s++ {
+			if fault, ok := f.faults[s]; ok {
+				out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize, Kind: fault.kind})
+			}
+		}
+		return out
+	}
 	for _, s := range slices.Sorted(maps.Keys(f.faults)) {
 		if s >= first && s < first+count {
 			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize, Kind: f.faults[s].kind})

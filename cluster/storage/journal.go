@@ -280,7 +280,7 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 		s.appendNoSpace(e, retry, done)
 		return
 	}
-	s.writeEntry(e.Op, segmentName(k), data, offset, true, k, func(err error) {
+	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, func(err error) {
 		if errors.Is(err, ErrNoSpace) {
 			s.appendNoSpace(e, retry, done)
 			return
@@ -352,7 +352,7 @@ func (s *Storage) appendOffset(op uint64) int64 {
 // index: entries whose append never finished (recovery dropped them), or, for a write of a
 // segment's first entry, a whole leftover file of a failed cleanup, stale records included.
 func (s *Storage) prepareSegment(k uint64, offset int64, done func(error)) {
-	name := segmentName(k)
+	name := s.segmentFile(k)
 	keep := offset
 	if offset == s.recordArea() {
 		keep = 0
