@@ -128,7 +128,13 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 		return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
 			replica, what, op, sum.Low64(), d.c.Loop.Now())
 	}
-	return unsyncedRepair(d.c.Nodes[replica].Disk, replica, op, e, what)
+	var name string
+	if s := d.segments[segmentKey{replica, segmentOf(op)}]; s != nil {
+		name = s.name // held left it cached
+	} else {
+		name = segmentName(segmentOf(op))
+	}
+	return unsyncedRepairIn(d.c.Nodes[replica].Disk, name, replica, op, e, what)
 }
 
 // unsyncedRepair returns a violation message if the acknowledged entry e reads intact only
@@ -136,7 +142,11 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 // engine that takes a rewrite of a damaged entry as durable before syncing it). Damage that
 // struck after the entry was written is not the acknowledger's doing, and is not reported.
 func unsyncedRepair(disk *sim.Disk, replica int, op uint64, e parsedEntry, what string) string {
-	name := segmentName(segmentOf(op))
+	return unsyncedRepairIn(disk, segmentName(segmentOf(op)), replica, op, e, what)
+}
+
+// unsyncedRepairIn is unsyncedRepair with the segment's file name at hand.
+func unsyncedRepairIn(disk *sim.Disk, name string, replica int, op uint64, e parsedEntry, what string) string {
 	durably := disk.DurablyAltered(name, e.offset, e.size)
 	if len(durably) == 0 {
 		return "" // the usual case: nothing for a crash to bring back
