@@ -207,7 +207,7 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64, prepare bool, k uint64,
 	done func(error)) {
 	w := &entryWrite{s: s, op: op, name: name, data: data, rec: encodeRecord(data, s.opts.RecordPrefix),
-		offset: offset, k: k, done: done}
+		offset: offset, k: k, prepare: prepare, done: done}
 	if !prepare {
 		w.stage = entryWriteData
 	}
@@ -223,6 +223,7 @@ type entryWrite struct {
 	name       string
 	data, rec  []byte
 	offset     int64
+	prepare    bool // an append's, which readies its segment first; a rewrite's does not
 	stage      int
 	done, next func(error) // next is advance, made once
 }
