@@ -72,26 +72,38 @@ func entryDamaged(faults []sim.DiskFault, e logEntry) bool {
 
 // diskView is what one move knows of the replicas' disks: their entries, scanned once.
 type diskView struct {
-	c       *sim.Cluster
-	durable map[string][]logEntry // "replica/name" -> the durable image's undamaged entries
+	c *sim.Cluster
+	// durable is, per replica and file, the durable image's undamaged entries by op (in
+	// file order for each op).
+	durable map[viewFile]map[uint64][]logEntry
+}
+
+type viewFile struct {
+	replica int
+	name    string
+}
+
+func newDiskView(c *sim.Cluster) *diskView {
+	return &diskView{c: c, durable: map[viewFile]map[uint64][]logEntry{}}
 }
 
 // intact returns replica's durable, undamaged copy of e (same op, same bytes), if it has one.
 func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
-	key := fmt.Sprintf("%d/%s", replica, e.name)
-	entries, ok := v.durable[key]
+	key := viewFile{replica, e.name}
+	byOp, ok := v.durable[key]
 	if !ok {
+		byOp = map[uint64][]logEntry{}
 		disk := v.c.Nodes[replica].Disk
 		faults := disk.Faults()
 		for _, d := range scanEntries(e.name, disk.Durable(e.name)) {
 			if !entryDamaged(faults, d) {
-				entries = append(entries, d)
+				byOp[d.op] = append(byOp[d.op], d)
 			}
 		}
-		v.durable[key] = entries
+		v.durable[key] = byOp
 	}
-	for _, d := range entries {
-		if d.op == e.op && bytes.Equal(d.body, e.body) {
+	for _, d := range byOp[e.op] {
+		if bytes.Equal(d.body, e.body) {
 			return d, true
 		}
 	}
@@ -160,7 +172,7 @@ func (n *Nemesis) correlated(c *sim.Cluster) {
 func (n *Nemesis) corruptTail(c *sim.Cluster) {
 	target := n.r.IntN(n.swarm.Replicas)
 	want := 2 + n.r.IntN(correlatedEntriesMax-1)
-	v := &diskView{c: c, durable: map[string][]logEntry{}}
+	v := newDiskView(c)
 	entries := n.tailEntries(v, target)
 	if len(entries) < 2 {
 		return // not several: nothing to do
@@ -186,7 +198,7 @@ func (n *Nemesis) corruptWhileDown(c *sim.Cluster) {
 		return
 	}
 	want := 1 + n.r.IntN(correlatedEntriesMax)
-	v := &diskView{c: c, durable: map[string][]logEntry{}}
+	v := newDiskView(c)
 	var chosen []logEntry
 	onlyDown := false
 	for _, e := range n.tailEntries(v, target) {

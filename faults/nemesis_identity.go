@@ -60,7 +60,7 @@ func (n *Nemesis) identityLoss(c *sim.Cluster) {
 		return
 	}
 	want := 1 + n.r.IntN(identityEntriesMax)
-	v := &diskView{c: c, durable: map[string][]logEntry{}}
+	v := newDiskView(c)
 	disk := c.Nodes[target].Disk
 	var what []string
 	damaged := 0

@@ -36,8 +36,29 @@ import (
 
 // durableDisks reads the cluster's disks for the checkers.
 type durableDisks struct {
-	c        *sim.Cluster
-	segments map[segmentKey]*segmentCache
+	c           *sim.Cluster
+	segments    map[segmentKey]*segmentCache
+	superblocks []superblockReader // by replica
+	// spare holds the data arrays of dropped segment caches for the next segment's (each
+	// grows to a segment's size, an entry at a time).
+	spare [][]byte
+}
+
+// drop forgets a segment's cache, keeping its array for another.
+func (d *durableDisks) drop(key segmentKey) {
+	if s := d.segments[key]; s != nil && cap(s.data) > 0 && len(d.spare) < 8 {
+		d.spare = append(d.spare, s.data[:0])
+	}
+	delete(d.segments, key)
+}
+
+// newSegmentCache returns an empty cache, on a spare array if there is one.
+func (d *durableDisks) newSegmentCache() *segmentCache {
+	s := &segmentCache{}
+	if n := len(d.spare); n > 0 {
+		s.data, d.spare = d.spare[n-1], d.spare[:n-1]
+	}
+	return s
 }
 
 type segmentKey struct {
@@ -47,6 +68,7 @@ type segmentKey struct {
 
 // segmentCache is the parse of a segment's durable bytes data[:parsed].
 type segmentCache struct {
+	name    string // the segment's file name
 	data    []byte
 	parsed  int64
 	entries []parsedEntry // ascending by offset
@@ -72,7 +94,8 @@ type parsedEntry struct {
 }
 
 func newDurableDisks(c *sim.Cluster) *durableDisks {
-	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{}}
+	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{},
+		superblocks: make([]superblockReader, c.ReplicaCount())}
 }
 
 // segmentName is "log-" and the index in 16 hex digits (the engine's naming, written out
@@ -105,7 +128,13 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 		return fmt.Sprintf("replica %d %s op %d (prepare %016x) at %s, but its disk does not durably hold it",
 			replica, what, op, sum.Low64(), d.c.Loop.Now())
 	}
-	return unsyncedRepair(d.c.Nodes[replica].Disk, replica, op, e, what)
+	var name string
+	if s := d.segments[segmentKey{replica, segmentOf(op)}]; s != nil {
+		name = s.name // held left it cached
+	} else {
+		name = segmentName(segmentOf(op))
+	}
+	return unsyncedRepairIn(d.c.Nodes[replica].Disk, name, replica, op, e, what)
 }
 
 // unsyncedRepair returns a violation message if the acknowledged entry e reads intact only
@@ -113,12 +142,20 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 // engine that takes a rewrite of a damaged entry as durable before syncing it). Damage that
 // struck after the entry was written is not the acknowledger's doing, and is not reported.
 func unsyncedRepair(disk *sim.Disk, replica int, op uint64, e parsedEntry, what string) string {
-	name := segmentName(segmentOf(op))
+	return unsyncedRepairIn(disk, segmentName(segmentOf(op)), replica, op, e, what)
+}
+
+// unsyncedRepairIn is unsyncedRepair with the segment's file name at hand.
+func unsyncedRepairIn(disk *sim.Disk, name string, replica int, op uint64, e parsedEntry, what string) string {
+	durably := disk.DurablyAltered(name, e.offset, e.size)
+	if len(durably) == 0 {
+		return "" // the usual case: nothing for a crash to bring back
+	}
 	now := map[int64]bool{}
 	for _, f := range disk.Altered(name, e.offset, e.size) {
 		now[f.Sector] = true
 	}
-	for _, f := range disk.DurablyAltered(name, e.offset, e.size) {
+	for _, f := range durably {
 		if !now[f.Sector] {
 			return fmt.Sprintf("replica %d %s op %d, whose entry reads intact only through an unsynced rewrite: "+
 				"a crash would leave %s at %s@%d", replica, what, op, f.Kind, name, f.Offset)
@@ -137,9 +174,9 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	disk := d.c.Nodes[replica].Disk
 	key := segmentKey{replica, segmentOf(op)}
-	name := segmentName(key.index)
 	s := d.segments[key]
 	if s != nil {
+		name := s.name
 		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
 			s.data[e.offset:e.offset+e.size]) {
 			return e, true
@@ -180,17 +217,23 @@ func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEn
 // disk's bytes in place and copies only what is new to the cache.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	key := segmentKey{replica, index}
-	name := segmentName(index)
+	s := d.segments[key]
+	var name string
+	if s != nil {
+		name = s.name
+	} else {
+		name = segmentName(index)
+	}
 	disk := d.c.Nodes[replica].Disk
 	size := disk.DurableSize(name)
 	if size < 0 {
-		delete(d.segments, key)
+		d.drop(key)
 		return nil
 	}
 	current := disk.DurableView(name, 0, size)
-	s := d.segments[key]
 	if s == nil {
-		s = &segmentCache{}
+		s = d.newSegmentCache()
+		s.name = name
 		d.segments[key] = s
 	}
 	s.resync(current, d.c.ClusterID())
@@ -372,7 +415,7 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 // damaged.
 func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	disk := d.c.Nodes[replica].Disk
-	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
+	sb := d.superblocks[replica].read(disk)
 	stats := disk.Stats()
 	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Commit: sb.commit,
 		CheckpointOp: sb.checkpointOp, FaultsInjected: stats.LatentSectorErrors + stats.ReadCorruptions +
@@ -387,7 +430,7 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	// Segments below the checkpoint's are compacted away or soon will be: forget them.
 	for key := range d.segments {
 		if key.replica == replica && key.index < segmentOf(sb.checkpointOp+1) {
-			delete(d.segments, key)
+			d.drop(key)
 		}
 	}
 	// The log never spans more than a few windows above the checkpoint: a corrupt op
@@ -466,32 +509,60 @@ type durableSuperblock struct {
 
 func readSuperblock(file []byte) durableSuperblock {
 	var best durableSuperblock
-	for _, c := range superblockCopies(file) {
-		if !best.ok || c.sequence > best.sequence {
+	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
+		if c, ok := superblockCopyAt(file, at); ok && (!best.ok || c.sequence > best.sequence) {
 			best = c
 		}
 	}
 	return best
 }
 
+// superblockReader is readSuperblock of one replica's durable superblock that decodes again
+// only when the durable bytes differ from those it decoded last (they change a few times per
+// checkpoint; the checkers read them on every prepare and vote). The bytes it returns are its
+// own copy, never modified.
+type superblockReader struct {
+	disk  *sim.Disk
+	valid bool
+	file  []byte
+	sb    durableSuperblock
+}
+
+func (r *superblockReader) read(disk *sim.Disk) durableSuperblock {
+	view := disk.DurableView("superblock", 0, superblockFileSize)
+	if r.valid && r.disk == disk && bytes.Equal(view, r.file) {
+		return r.sb
+	}
+	r.disk, r.valid, r.file = disk, true, bytes.Clone(view)
+	r.sb = readSuperblock(r.file)
+	return r.sb
+}
+
 // superblockCopies decodes the intact copies of a superblock file, in file order.
 func superblockCopies(file []byte) []durableSuperblock {
 	var copies []durableSuperblock
-	le := binary.LittleEndian
 	for at := 0; at+superblockCopySize <= len(file); at += superblockCopySize {
-		c := file[at : at+superblockCopySize]
-		sum := xxh3.Hash128(c[16:]).Bytes()
-		if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
-			continue
+		if c, ok := superblockCopyAt(file, at); ok {
+			copies = append(copies, c)
 		}
-		d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
-			checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
-			logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
-		copy(d.checkpointSum[:], c[144:160])
-		copy(d.auditHead[:], c[96:128])
-		copies = append(copies, d)
 	}
 	return copies
+}
+
+// superblockCopyAt decodes the copy at offset at of a superblock file, if it is intact.
+func superblockCopyAt(file []byte, at int) (durableSuperblock, bool) {
+	le := binary.LittleEndian
+	c := file[at : at+superblockCopySize]
+	sum := xxh3.Hash128(c[16:]).Bytes()
+	if !bytes.Equal(sum[:], c[:16]) || le.Uint64(c[16:]) != superblockMagic {
+		return durableSuperblock{}, false
+	}
+	d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
+		checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
+		logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
+	copy(d.checkpointSum[:], c[144:160])
+	copy(d.auditHead[:], c[96:128])
+	return d, true
 }
 
 // diskWrites counts the operations that change a disk's content: while its replica is down

@@ -49,19 +49,32 @@ func (v voteDurability) missing(sb durableSuperblock) string {
 // do_view_change or a start_view) while its superblock does not durably hold what the vote
 // needs, "" otherwise.
 func (d *durableDisks) checkVoteSent(replica int, h vsr.Header) string {
-	return d.checkVoteDurable(replica, "sent "+h.Command.String(), h.View, h.Command == vsr.CommandPrepareOK)
+	return d.checkVoteDurable(replica, sentName(h.Command), h.View, h.Command == vsr.CommandPrepareOK)
+}
+
+// sentName is "sent " and the command's name, without building a string for the votes.
+func sentName(c vsr.Command) string {
+	switch c {
+	case vsr.CommandPrepareOK:
+		return "sent prepare_ok"
+	case vsr.CommandDoViewChange:
+		return "sent do_view_change"
+	case vsr.CommandStartView:
+		return "sent start_view"
+	}
+	return "sent " + c.String()
 }
 
 // checkVoteDurable checks a vote cast in view; ack says it acknowledges a prepare, which
 // needs the sender's log view durable too.
 func (d *durableDisks) checkVoteDurable(replica int, what string, view uint32, ack bool) string {
+	v := voteDurability{what: what, view: view}
 	disk := d.c.Nodes[replica].Disk
 	if len(disk.Altered("superblock", 0, superblockFileSize)) > 0 {
 		return "" // the simulator damaged a copy: what survives is not the replica's doing
 	}
-	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
-	v := voteDurability{what: what, view: view}
-	if ack && sb.ok && sb.logView < view {
+	sb := d.superblocks[replica].read(disk)
+	if ack && sb.ok && sb.logView < v.view {
 		// The sender's log view is at most its view: read it only when the durable one
 		// could be behind it.
 		if r := d.c.Replica(replica); r != nil {

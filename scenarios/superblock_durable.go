@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/zeebo/xxh3"
 
@@ -50,6 +51,8 @@ type superblockChecks struct {
 
 // superblockWatch is one replica's durable superblock as last seen.
 type superblockWatch struct {
+	seed   seedCache         // the audit seed of the durable checkpoint file last read
+	reader superblockReader  // the durable superblock, decoded on change
 	file   []byte            // the durable superblock file at the last sync checked
 	newest durableSuperblock // its newest intact copy
 	// altered marks the copies a fault altered (visibly) since the last sync checked.
@@ -147,8 +150,8 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 	if w.audit == nil {
 		w.audit = map[uint64][32]byte{}
 	}
-	file := disk.Durable(checkpointFileName(sb.checkpointOp))
-	if len(file) >= checkpointHeaderBytes && sb.auditHead == auditSeedOf(sb.checkpointOp, file[checkpointHeaderBytes:]) {
+	file := disk.DurableView(checkpointFileName(sb.checkpointOp), 0, math.MaxInt64)
+	if len(file) >= checkpointHeaderBytes && sb.auditHead == w.seed.of(sb.checkpointOp, file) {
 		if before, known := w.audit[sb.checkpointOp]; known && before != sb.auditHead {
 			sc.mark("superblock_audit") // the chain head replaced by the seed: a sync
 		}
@@ -166,6 +169,25 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 	return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) stores audit head %x for "+
 		"checkpoint %d, which it stored before as %x", replica, sb.sequence, sb.auditHead[:8], sb.checkpointOp,
 		before[:8])
+}
+
+// seedCache is auditSeedOf a checkpoint file, hashed again only when the op or the file's
+// bytes differ from the last (a checkpoint file is written once; the superblock that names
+// it is synced many times).
+type seedCache struct {
+	valid bool
+	op    uint64
+	file  []byte
+	seed  [32]byte
+}
+
+// of returns the audit seed of checkpoint op whose file (header and snapshot) is file.
+func (c *seedCache) of(op uint64, file []byte) [32]byte {
+	if !c.valid || c.op != op || !bytes.Equal(c.file, file) {
+		c.valid, c.op, c.file = true, op, bytes.Clone(file)
+		c.seed = auditSeedOf(op, file[checkpointHeaderBytes:])
+	}
+	return c.seed
 }
 
 // checkpointHeaderBytes is the size of a checkpoint file's header, before the snapshot
@@ -204,7 +226,7 @@ func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, sb dura
 	}
 	sc.mark("superblock_checkpoint")
 	name := checkpointFileName(sb.checkpointOp)
-	durable := disk.Durable(name)
+	durable := disk.DurableView(name, 0, math.MaxInt64) // only read here
 	if int64(len(durable)) < sb.checkpointSize {
 		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names checkpoint %d of %d bytes, "+
 			"but only %d bytes of %s are durable", replica, sb.sequence, sb.checkpointOp, sb.checkpointSize,
@@ -221,7 +243,7 @@ func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, sb dura
 // prepare to its durable boot count. It returns the violation, if any.
 func (sc *superblockChecks) onPrepare(disk *sim.Disk, replica int, incarnation *vsr.Replica) string {
 	w := sc.watch(replica)
-	sb := readSuperblock(disk.DurableRange("superblock", 0, superblockFileSize))
+	sb := w.reader.read(disk)
 	if !sb.ok {
 		return ""
 	}

@@ -81,6 +81,9 @@ type Disk struct {
 	inflight map[uint64]*inflightWrite
 
 	stats DiskStats
+	// spare holds the arrays of removed files' images for reuse (see grow): segments and
+	// checkpoints are removed and created all the time, each growing to the same size.
+	spare [][]byte
 	// text is scratch space for trace lines (traceOp).
 	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
@@ -174,6 +177,16 @@ type diskFile struct {
 	volatile []volatileWrite
 	faults   map[int64]sectorFault
 	lost     map[int64]bool
+	// shared marks data and durable as shared with a Snapshot (or the disk it was taken
+	// of): copied (own) before any change in place, on either side.
+	shared bool
+}
+
+// own gives f arrays of its own before a change in place, if a Snapshot shares them.
+func (f *diskFile) own() {
+	if f.shared {
+		f.data, f.durable, f.shared = bytes.Clone(f.data), bytes.Clone(f.durable), false
+	}
 }
 
 // volatileWrite is a completed write not yet made durable: the post-write content of each
@@ -262,46 +275,84 @@ func (d *Disk) Create(name string, done func(err error)) {
 
 // ReadAt fills buf from offset with the bytes present when the read completes.
 func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, err error)) {
+	d.readAt(name, buf, offset, done, nil)
+}
+
+func (d *Disk) readAt(name string, buf []byte, offset int64, done func(n int, err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(offset >= 0, "disk: negative read offset")
-	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
-		n, err := d.applyRead(name, buf, offset)
-		d.traceOp("read", name, offset, len(buf), err)
-		done(n, err)
-	})
+	d.schedule(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), pendingOp{generation: d.generation,
+		kind: IORead, name: name, buf: buf, offset: offset, doneRead: done, via: via})
 }
 
 // WriteAt copies data now and applies it when the write completes.
 func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err error)) {
+	d.writeAt(name, data, offset, done, nil)
+}
+
+func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
 	w := &inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
 	d.inflight[id] = w
-	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
-		delete(d.inflight, id)
-		err := d.applyWrite(id, name, w.data, offset)
-		d.traceOp("write", name, offset, len(w.data), err)
-		done(err)
-	})
+	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
+		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
 }
 
 // Sync makes durable every write to the file that completed before Sync was called. Writes
 // completing while the sync is in flight stay volatile, as with fsync on a real disk.
 func (d *Disk) Sync(name string, done func(err error)) {
+	d.sync(name, done, nil)
+}
+
+func (d *Disk) sync(name string, done func(err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
-	upTo := d.writeSeq
-	d.complete(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), func() {
-		d.stats.Syncs++
-		err := storage.ErrNotExist
-		if f := d.files[name]; f != nil {
-			f.promote(upTo)
-			err = nil
-		}
-		d.traceOp("sync", name, 0, noSpan, err)
-		done(err)
-	})
+	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
+		kind: IOSync, name: name, upTo: d.writeSeq, done: done, via: via})
+}
+
+// completeRead, completeWrite and completeSync are the completions of ReadAt, WriteAt and
+// Sync (pendingOp.run), each then handed to its caller (deliver).
+func (d *Disk) completeRead(op *pendingOp) {
+	n, err := d.applyRead(op.name, op.buf, op.offset)
+	d.traceOp("read", op.name, op.offset, len(op.buf), err)
+	if op.via == nil {
+		op.doneRead(n, err)
+		return
+	}
+	op.via.run(IOCompletion{Op: IORead, Name: op.name, Offset: op.offset, Size: n, Err: err},
+		func() { op.doneRead(n, err) })
+}
+
+func (d *Disk) completeWrite(op *pendingOp) {
+	w := op.write
+	delete(d.inflight, w.id)
+	err := d.applyWrite(w.id, op.name, w.data, op.offset)
+	d.traceOp("write", op.name, op.offset, len(w.data), err)
+	d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
+}
+
+func (d *Disk) completeSync(op *pendingOp) {
+	d.stats.Syncs++
+	err := storage.ErrNotExist
+	if f := d.files[op.name]; f != nil {
+		d.promote(f, op.upTo)
+		err = nil
+	}
+	d.traceOp("sync", op.name, 0, noSpan, err)
+	d.deliver(op, IOCompletion{Op: IOSync, Name: op.name, Err: err})
+}
+
+// deliver hands a completion with an error result to its caller, through the node's
+// guarded FS if it came from one.
+func (d *Disk) deliver(op *pendingOp, io IOCompletion) {
+	if op.via == nil {
+		op.done(io.Err)
+		return
+	}
+	op.via.run(io, func() { op.done(io.Err) })
 }
 
 // Truncate sets the file's size at completion; durable at once.
@@ -324,6 +375,10 @@ func (d *Disk) Remove(name string, done func(err error)) {
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
 			delete(d.files, name)
+			if !f.shared {
+				d.keepSpare(f.data)
+				d.keepSpare(f.durable)
+			}
 			err = nil
 		}
 		d.traceOp("remove", name, 0, noSpan, err)
@@ -356,10 +411,23 @@ func (d *Disk) Usage() storage.Usage {
 	return storage.Usage{Used: d.used, Capacity: d.capacity}
 }
 
-// pendingOp is a scheduled completion, issued under generation.
+// pendingOp is a scheduled completion, issued under generation: run, or for the hot
+// operations (reads, writes and syncs: kind) their fields, which spare a closure per
+// operation. via is the node's guarded FS an operation came through, if any: the disk
+// hands the completion to it rather than the FS wrapping every callback.
 type pendingOp struct {
 	generation uint64
 	run        func()
+
+	kind     IOOp
+	name     string
+	offset   int64
+	buf      []byte         // a read's
+	write    *inflightWrite // a write's
+	upTo     uint64         // a sync's
+	done     func(error)
+	doneRead func(int, error)
+	via      *guardedFS
 }
 
 // complete schedules run as the completion of an operation, latency from now. The
@@ -387,7 +455,16 @@ func (d *Disk) fire(slot uint64) {
 		d.held = append(d.held, op)
 		return
 	}
-	op.run()
+	switch {
+	case op.run != nil:
+		op.run()
+	case op.kind == IOWrite:
+		d.completeWrite(&op)
+	case op.kind == IOSync:
+		d.completeSync(&op)
+	default:
+		d.completeRead(&op)
+	}
 }
 
 // latency draws one operation's latency, stretched in slow mode.
@@ -443,6 +520,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 		d.stats.NoSpace++
 		return storage.ErrNoSpace
 	}
+	f.own()
 	first, count := sectorSpan(offset, int64(len(data)))
 	target := d.misdirectTarget(name, first, count, max(end, int64(len(f.data))))
 	var old [][]byte
@@ -480,8 +558,9 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	if size < int64(len(f.data)) {
 		f.cut(size)
 	}
+	f.own()
 	d.resize(f, size)
-	f.durable = resizeOwned(f.durable, size)
+	f.durable = d.grow(f.durable, size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -495,7 +574,7 @@ func (d *Disk) fits(oldSize, newSize int64) bool {
 // resize sets the file's pristine size, zero-extending, and accounts for the space.
 func (d *Disk) resize(f *diskFile, size int64) {
 	d.used += roundUp(size) - roundUp(int64(len(f.data)))
-	f.data = resizeOwned(f.data, size)
+	f.data = d.grow(f.data, size)
 	assert.That(d.used >= 0, "disk: negative usage")
 }
 
@@ -549,10 +628,15 @@ func span(offset int64, length int) string {
 
 // promote makes durable the volatile writes with seq <= upTo: a prefix, since volatile
 // writes are kept in completion order.
-func (f *diskFile) promote(upTo uint64) {
+func (d *Disk) promote(f *diskFile, upTo uint64) {
 	n := 0
+	if len(f.volatile) > 0 && f.volatile[0].seq <= upTo {
+		f.own()
+	}
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
-		f.durable = applyImages(f.durable, f.volatile[n], nil) // durable's own array: grown in place
+		w := f.volatile[n]
+		f.durable = d.grow(f.durable, imagesEnd(f.durable, w, nil)) // durable's own array: grown in place
+		copyImages(f.durable, w, nil)
 		n++
 	}
 	for _, w := range f.volatile[n:] {
@@ -718,19 +802,77 @@ func (f *diskFile) sectorBytes(s int64) []byte {
 // applyImages writes the images of w whose sector survives (all if survive is nil) into
 // image, an owned image (resizeOwned), extending it (once) as needed, and returns it.
 func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
+	image = resizeOwned(image, imagesEnd(image, w, survive))
+	copyImages(image, w, survive)
+	return image
+}
+
+// imagesEnd is the size image must have to take the images of w whose sector survives.
+func imagesEnd(image []byte, w volatileWrite, survive []bool) int64 {
 	end := int64(len(image))
 	for i, img := range w.images {
 		if survive == nil || survive[i] {
 			end = max(end, (w.first+int64(i))*storage.SectorSize+int64(len(img)))
 		}
 	}
-	image = resizeOwned(image, end)
+	return end
+}
+
+// copyImages writes the images of w whose sector survives into image, already large enough.
+func copyImages(image []byte, w volatileWrite, survive []bool) {
 	for i, img := range w.images {
 		if survive == nil || survive[i] {
 			copy(image[(w.first+int64(i))*storage.SectorSize:], img)
 		}
 	}
-	return image
+}
+
+// spareMax bounds the arrays a disk keeps for reuse.
+const spareMax = 8
+
+// keepSpare keeps the array of a removed file's image (nothing else references it, see
+// resizeOwned) for a later grow, in place of the smallest kept one if there are spareMax.
+func (d *Disk) keepSpare(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	if len(d.spare) < spareMax {
+		d.spare = append(d.spare, b[:0])
+		return
+	}
+	smallest := 0
+	for i, s := range d.spare {
+		if cap(s) < cap(d.spare[smallest]) {
+			smallest = i
+		}
+	}
+	if cap(b) > cap(d.spare[smallest]) {
+		d.spare[smallest] = b[:0]
+	}
+}
+
+// grow is resizeOwned that, when the array must grow, first takes the smallest spare array
+// large enough (the bytes are the same either way: only allocation changes).
+func (d *Disk) grow(b []byte, size int64) []byte {
+	if size <= int64(cap(b)) || len(d.spare) == 0 {
+		return resizeOwned(b, size)
+	}
+	best := -1
+	for i, s := range d.spare {
+		if int64(cap(s)) >= size && (best < 0 || cap(s) < cap(d.spare[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return resizeOwned(b, size)
+	}
+	grown := d.spare[best][:size]
+	d.spare[best] = d.spare[len(d.spare)-1]
+	d.spare = d.spare[:len(d.spare)-1]
+	copy(grown, b)
+	clear(grown[len(b):])
+	d.keepSpare(b)
+	return grown
 }
 
 // resizeOwned is resizeBytes for an image whose array nothing else references (a file's data
@@ -748,9 +890,10 @@ func resizeOwned(b []byte, size int64) []byte {
 		clear(grown[len(b):])
 		return grown
 	}
-	grown := make([]byte, size, max(size, 2*int64(cap(b))))
-	copy(grown, b)
-	return grown
+	// append of a make copies b and clears only the new part (make and copy would clear
+	// the whole array first); the capacity at least doubles.
+	grown := append(b[:len(b):len(b)], make([]byte, max(size, 2*int64(cap(b)))-int64(len(b)))...)
+	return grown[:size]
 }
 
 // resizeBytes returns b cut or zero-extended to size, never sharing b's array past its

@@ -87,7 +87,7 @@ func (d *Disk) Crash() {
 	d.landInflight()
 	for _, name := range names {
 		f := d.files[name]
-		f.durable = bytes.Clone(f.data)
+		f.durable = append(f.durable[:0], f.data...) // owned since crashFile
 		f.fitFaults()
 		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
 	}
@@ -95,7 +95,8 @@ func (d *Disk) Crash() {
 
 // crashFile rebuilds one file from its durable image and the surviving volatile sectors.
 func (d *Disk) crashFile(name string, f *diskFile) {
-	image := bytes.Clone(f.durable)
+	f.own()
+	image := append(f.data[:0], f.durable...) // data's own array: what it held is rebuilt here
 	survivals := make([][]bool, len(f.volatile))
 	for k, w := range f.volatile {
 		if len(w.images) == 0 {
@@ -225,6 +226,7 @@ func (d *Disk) landInflight() {
 			continue
 		}
 		f.markLost(first, count, survive)
+		f.own()
 		d.resize(f, max(end, int64(len(f.data))))
 		for i, ok := range survive {
 			s := first + int64(i)
@@ -578,6 +580,9 @@ func (d *Disk) Faults() []DiskFault {
 	var out []DiskFault
 	for _, name := range d.names() {
 		f := d.files[name]
+		if len(f.faults) == 0 {
+			continue
+		}
 		for _, s := range slices.Sorted(maps.Keys(f.faults)) {
 			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize,
 				Kind: f.faults[s].kind})
@@ -598,6 +603,14 @@ func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
 	}
 	first, count := sectorSpan(max(offset, 0), n)
 	var out []DiskFault
+	if count <= int64(len(f.faults)) { // a short range: look its sectors up, in order
+		for s := first; s < first+count; s++ {
+			if fault, ok := f.faults[s]; ok {
+				out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize, Kind: fault.kind})
+			}
+		}
+		return out
+	}
 	for _, s := range slices.Sorted(maps.Keys(f.faults)) {
 		if s >= first && s < first+count {
 			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize, Kind: f.faults[s].kind})
@@ -661,7 +674,8 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		for i := range volatile { // a truncate of the copy edits these in place; images never change
 			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
 		}
-		c.files[name] = &diskFile{data: bytes.Clone(f.data), durable: bytes.Clone(f.durable),
+		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
+		c.files[name] = &diskFile{data: f.data, durable: f.durable, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
 	}
 	return c

@@ -109,3 +109,36 @@ func TestDiskSnapshot(t *testing.T) {
 	require.Equal(t, hash, hashWith, "a snapshot draws nothing from the original's stream")
 	require.Equal(t, data, dataWith)
 }
+
+// TestDiskSnapshotCopyOnWrite: a snapshot shares the files' bytes until either side changes
+// them; then each sees only its own writes, syncs and truncates.
+func TestDiskSnapshotCopyOnWrite(t *testing.T) {
+	h := newDiskHarness(t, 32, diskOptionsClean())
+	require.NoError(t, h.create("f"))
+	require.NoError(t, h.write("f", 0, diskSectorsOf(4)))
+	require.NoError(t, h.sync("f"))
+	require.NoError(t, h.write("f", diskSector, diskFill(9, diskSector)))
+	pristine, durable := h.disk.Pristine("f"), h.disk.Durable("f")
+	loop := NewLoop()
+	c := h.disk.Snapshot(loop, Stream(1, "snapshot"), NewTrace(loop.Now))
+
+	// The original writes in place (within its array's capacity), syncs and grows.
+	require.NoError(t, h.write("f", 0, diskFill(5, diskSector)))
+	require.NoError(t, h.sync("f"))
+	require.NoError(t, h.write("f", 4*diskSector, diskFill(6, diskSector)))
+	require.Equal(t, pristine, c.Pristine("f"), "the original's writes reached the snapshot")
+	require.Equal(t, durable, c.Durable("f"), "the original's sync reached the snapshot")
+
+	// The snapshot writes, syncs and truncates.
+	original, originalDurable := h.disk.Pristine("f"), h.disk.Durable("f")
+	c.WriteAt("f", diskFill(7, diskSector), 2*diskSector, func(err error) { require.NoError(t, err) })
+	c.Sync("f", func(err error) { require.NoError(t, err) })
+	c.Truncate("f", 3*diskSector, func(err error) { require.NoError(t, err) })
+	for loop.Step() {
+	}
+	require.Equal(t, diskFill(7, diskSector), c.Pristine("f")[2*diskSector:])
+	require.Equal(t, original, h.disk.Pristine("f"), "the snapshot's writes reached the original")
+	require.Equal(t, originalDurable, h.disk.Durable("f"), "the snapshot's sync reached the original")
+	c.checkInvariants()
+	h.disk.checkInvariants()
+}

@@ -80,22 +80,15 @@ func (g *guardedFS) Create(name string, done func(error)) {
 }
 
 func (g *guardedFS) ReadAt(name string, buf []byte, offset int64, done func(int, error)) {
-	g.disk.ReadAt(name, buf, offset, func(n int, err error) {
-		g.run(IOCompletion{Op: IORead, Name: name, Offset: offset, Size: n, Err: err}, func() { done(n, err) })
-	})
+	g.disk.readAt(name, buf, offset, done, g)
 }
 
 func (g *guardedFS) WriteAt(name string, data []byte, offset int64, done func(error)) {
-	size := len(data)
-	g.disk.WriteAt(name, data, offset, func(err error) {
-		g.run(IOCompletion{Op: IOWrite, Name: name, Offset: offset, Size: size, Err: err}, func() { done(err) })
-	})
+	g.disk.writeAt(name, data, offset, done, g)
 }
 
 func (g *guardedFS) Sync(name string, done func(error)) {
-	g.disk.Sync(name, func(err error) {
-		g.run(IOCompletion{Op: IOSync, Name: name, Err: err}, func() { done(err) })
-	})
+	g.disk.sync(name, done, g)
 }
 
 func (g *guardedFS) Truncate(name string, size int64, done func(error)) {

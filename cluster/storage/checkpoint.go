@@ -241,10 +241,16 @@ func (s *Storage) dropCompacted() {
 	assert.That(s.slotBase <= s.sb.State.CheckpointOp+1, "storage: compaction dropped live ops")
 }
 
+// autoCompactDue reports whether usage is at or above AutoCompactPercent with anything to
+// compact.
+func (s *Storage) autoCompactDue() bool {
+	return s.UsagePercent() >= s.opts.AutoCompactPercent && s.compactable()
+}
+
 // maybeAutoCompact compacts if usage is at or above AutoCompactPercent and there is anything
 // to compact. A failed auto-compaction is not an error of the operation that triggered it.
 func (s *Storage) maybeAutoCompact(done func(error)) {
-	if s.UsagePercent() < s.opts.AutoCompactPercent || !s.compactable() {
+	if !s.autoCompactDue() {
 		done(nil)
 		return
 	}

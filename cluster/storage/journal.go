@@ -48,6 +48,10 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 			return
 		}
 	}
+	if e.Op > s.head && !s.autoCompactDue() {
+		s.appendWrite(e, true, done) // the sequence below when it has nothing else to do
+		return
+	}
 	sequence(done,
 		func(next func(error)) { s.maybeAutoCompact(next) },
 		func(next func(error)) {
@@ -182,7 +186,7 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 	assert.That(err == nil, "storage: a rewritable entry does not decode")
 	offset := h.Offset
 	name := segmentName(s.segmentOf(e.Op))
-	sequence(func(err error) {
+	s.writeEntry(e.Op, name, data, offset, false, 0, func(err error) {
 		sl := s.slot(e.Op)
 		if err != nil {
 			sl.state, sl.known = slotFaulty, true // its bytes are unknown, not its identity
@@ -193,19 +197,67 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 			parent: h.Parent, bodySHA: sha256.Sum256(e.Body)}
 		s.stats.Rewrites++
 		done(nil)
-	}, s.writeEntry(e.Op, name, data, offset)...)
+	})
 }
 
-// writeEntry returns the steps that make an entry durable (record.go): the entry is written
-// and synced first, then its redundant record, so that an intact record proves the entry
-// was durable. The append completes only after both.
-func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64) []step {
-	rec := encodeRecord(data, s.opts.RecordPrefix)
-	return []step{
-		func(next func(error)) { s.fs.WriteAt(name, data, offset, next) },
-		func(next func(error)) { s.fs.Sync(name, next) },
-		func(next func(error)) { s.fs.WriteAt(name, rec, s.recordOffset(op), next) },
-		func(next func(error)) { s.fs.Sync(name, next) },
+// writeEntry makes an entry durable (record.go), then calls done: the entry is written and
+// synced first, then its redundant record, so that an intact record proves the entry was
+// durable. The append completes only after both. With prepare, it first readies segment k
+// for an append at offset (prepareSegment).
+func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64, prepare bool, k uint64,
+	done func(error)) {
+	w := &entryWrite{s: s, op: op, name: name, data: data, rec: encodeRecord(data, s.opts.RecordPrefix),
+		offset: offset, k: k, prepare: prepare, done: done}
+	if !prepare {
+		w.stage = entryWriteData
+	}
+	w.next = w.advance
+	w.advance(nil)
+}
+
+// entryWrite is writeEntry's state: one allocation and one callback per entry, rather than
+// a closure per stage (every append runs them).
+type entryWrite struct {
+	s          *Storage
+	op, k      uint64
+	name       string
+	data, rec  []byte
+	offset     int64
+	prepare    bool // an append's, which readies its segment first; a rewrite's does not
+	stage      int
+	done, next func(error) // next is advance, made once
+}
+
+// The stages of an entryWrite, in order.
+const (
+	entryWritePrepare = iota
+	entryWriteData
+	entryWriteDataSync
+	entryWriteRecord
+	entryWriteRecordSync
+	entryWriteDone
+)
+
+// advance is the callback each stage calls exactly once: stop at an error, else run the
+// next stage (or finish).
+func (w *entryWrite) advance(err error) {
+	if err != nil {
+		w.done(err)
+		return
+	}
+	stage := w.stage
+	w.stage++
+	switch stage {
+	case entryWritePrepare:
+		w.s.prepareSegment(w.k, w.offset, w.next)
+	case entryWriteData:
+		w.s.fs.WriteAt(w.name, w.data, w.offset, w.next)
+	case entryWriteRecord:
+		w.s.fs.WriteAt(w.name, w.rec, w.s.recordOffset(w.op), w.next)
+	case entryWriteDataSync, entryWriteRecordSync:
+		w.s.fs.Sync(w.name, w.next)
+	default:
+		w.done(nil)
 	}
 }
 
@@ -229,10 +281,7 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 		s.appendNoSpace(e, retry, done)
 		return
 	}
-	name := segmentName(k)
-	steps := append([]step{func(next func(error)) { s.prepareSegment(k, offset, next) }},
-		s.writeEntry(e.Op, name, data, offset)...)
-	sequence(func(err error) {
+	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, func(err error) {
 		if errors.Is(err, ErrNoSpace) {
 			s.appendNoSpace(e, retry, done)
 			return
@@ -241,7 +290,7 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 			s.appended(e, offset, data)
 		}
 		done(err)
-	}, steps...)
+	})
 }
 
 func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
@@ -304,7 +353,7 @@ func (s *Storage) appendOffset(op uint64) int64 {
 // index: entries whose append never finished (recovery dropped them), or, for a write of a
 // segment's first entry, a whole leftover file of a failed cleanup, stale records included.
 func (s *Storage) prepareSegment(k uint64, offset int64, done func(error)) {
-	name := segmentName(k)
+	name := s.segmentFile(k)
 	keep := offset
 	if offset == s.recordArea() {
 		keep = 0

@@ -97,10 +97,20 @@ func (sc *scanner) readRecords(done func(error)) {
 	sc.out.persist = make([]persistRecord, n)
 	area := make([]byte, min(RecordAreaSize(n), sc.size))
 	first := sc.out.index * uint64(n)
+	var prefixes []byte // the intact records' prefixes, copied out of area into one array
 	decode := func(i int, b []byte) {
 		sc.out.persist[i] = decodeRecord(b, first+uint64(i), sc.cluster)
-		if sc.out.persist[i].state == recordIntact {
-			sc.out.persist[i].prefix = append([]byte(nil), sc.out.persist[i].prefix...)
+		if p := sc.out.persist[i].prefix; sc.out.persist[i].state == recordIntact {
+			if len(p) == 0 {
+				sc.out.persist[i].prefix = nil // as a copy of nothing is
+				return
+			}
+			if cap(prefixes)-len(prefixes) < len(p) {
+				prefixes = make([]byte, 0, max(16*len(p), 2*cap(prefixes)))
+			}
+			start := len(prefixes)
+			prefixes = append(prefixes, p...)
+			sc.out.persist[i].prefix = prefixes[start:len(prefixes):len(prefixes)]
 		}
 	}
 	whole := len(area) / SectorSize

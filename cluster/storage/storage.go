@@ -156,10 +156,16 @@ type Storage struct {
 	// finishRecords.
 	unrecorded []Entry
 
-	queue  []operation
-	busy   bool
-	inline bool
-	stats  Stats
+	queue    []operation
+	busy     bool
+	inline   bool
+	finishFn func(deliver func()) // s.finish, made once (a method value allocates)
+	stats    Stats
+	// lastSegment caches the name of the segment appends go to (segmentFile).
+	lastSegment struct {
+		k    uint64
+		name string
+	}
 }
 
 // operation is a queued call: it runs, then calls finish with the function that delivers the
@@ -240,7 +246,10 @@ func (s *Storage) startNext() {
 	s.queue[0] = nil
 	s.queue = s.queue[1:]
 	s.busy, s.inline = true, true
-	op(s.finish)
+	if s.finishFn == nil {
+		s.finishFn = s.finish
+	}
+	op(s.finishFn)
 	s.inline = false
 }
 
@@ -322,6 +331,14 @@ func (l *loop) advance(err error) {
 
 func segmentName(k uint64) string     { return numberedName(segmentPrefix, k) }
 func checkpointName(op uint64) string { return numberedName(checkpointPrefix, op) }
+
+// segmentFile is segmentName, made once per segment for the appends to it.
+func (s *Storage) segmentFile(k uint64) string {
+	if s.lastSegment.name == "" || s.lastSegment.k != k {
+		s.lastSegment.k, s.lastSegment.name = k, segmentName(k)
+	}
+	return s.lastSegment.name
+}
 
 // numberedName is prefix and n in 16 hex digits (fmt's %016x, without fmt: names are made
 // on every append and every scan).
