@@ -57,6 +57,7 @@ var aimedRegressionSeeds = map[uint64]string{
 	20263215:   "the same class as 20261568, on replica 1 at 31.3 s",
 	2026120774: "the fresh-range campaign: offers for op 1 (the registration, identity lost on the log view's only replica) waited forever for a checksum of op 0 that no log holds; op 1's parent is zero",
 	2026123454: "the fresh-range campaign: canonical_commit (replica 1 executed another prepare at op 138 than replica 0); fails before finishRecords, passes with it (the unrecorded-append class of 2026121429)",
+	2026121429: "the fresh-range campaign: an unsynced append of op 32 survived a crash without its record, the replica acknowledged it, the entry rotted, and recovery took it for an unfinished append and dropped it (an acknowledged write lost); Open now finishes such appends",
 	278:        "harness: storage verify ran on a replica whose checkpoint was lost at recovery while the state sync replacing it had truncated the file (clearing the fault that damaged it): the short file was taken for damage the disk did not do",
 	20262981:   "harness: a restart rejoining log view 16 from its disk was taken as entering it again, with an unfinished append of op 51 (kept as damaged: a fault had rotted its unwritten record sector) counted in the log it entered with at op 48",
 	20262615:   "a checkpoint taken before its own op's entry was written stored the audit seed, the same op checkpointed again after a fallback stored the chain head (harness: the superblock check's audit rule now admits the seed besides the one chain head)",
