@@ -171,7 +171,9 @@ func init() {
 // runStorageCrash is the storage_crash scenario: the storage episode of o.Seed alone.
 func runStorageCrash(o Options) Result {
 	e := newStorageEpisode(o.Seed)
-	e.run(e.rng.IntN(20*len(e.steps) + 1))
+	// An operation takes about four completions (write, sync, record write, sync): crash
+	// points up to six per operation crash most runs in mid-history, an operation in flight.
+	e.run(e.rng.IntN(6*len(e.steps) + 1))
 	r := Result{Scenario: "storage_crash", Seed: o.Seed, Outcome: Pass, Counters: e.counters,
 		TraceHash: e.trace.Hash(), Events: e.trace.Count(), SimTime: e.loop.Now()}
 	if e.failure != "" {
