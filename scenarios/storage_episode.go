@@ -1,13 +1,13 @@
 package scenarios
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 
 	"vopr/cluster/storage"
+	"vopr/internal/storagemodel"
 	"vopr/sim"
 )
 
@@ -39,109 +39,6 @@ import (
 // storageEpisodeOptions keep segments small, so that a history spans several of them.
 var storageEpisodeOptions = storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096, RecordPrefix: 16}
 
-type storeKind int
-
-const (
-	storeAppend storeKind = iota
-	storeSaveState
-	storeCheckpoint
-	storeCompact
-	storeTruncate
-	storeReplace // an Append of an op already in the log: a view change's replacement
-)
-
-// storeStep is one operation of an episode's history.
-type storeStep struct {
-	kind     storeKind
-	op       uint64 // Append, Replace, Checkpoint: the op; Truncate: truncate after op
-	body     []byte
-	view     uint32
-	snapshot []byte
-}
-
-func (s storeStep) String() string {
-	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace"}[s.kind], s.op)
-}
-
-// drawStoreSteps draws a valid history of n operations.
-func drawStoreSteps(r *rand.Rand, n int) []storeStep {
-	var steps []storeStep
-	head, cp, view, generation := uint64(0), uint64(0), uint32(1), 0
-	body := func(op uint64) []byte {
-		b := fmt.Appendf(nil, "op %d generation %d ", op, generation)
-		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
-	}
-	for len(steps) < n {
-		switch k := r.IntN(13); {
-		case k < 7 || head == 0:
-			head++
-			steps = append(steps, storeStep{kind: storeAppend, op: head, body: body(head)})
-		case k == 7:
-			view++
-			steps = append(steps, storeStep{kind: storeSaveState, view: view})
-		case k == 8 && head > cp:
-			cp += 1 + r.Uint64N(head-cp)
-			steps = append(steps, storeStep{kind: storeCheckpoint, op: cp,
-				snapshot: fmt.Appendf(nil, "snapshot at %d generation %d", cp, generation)})
-		case k == 9:
-			steps = append(steps, storeStep{kind: storeCompact})
-		case (k == 10 || k == 11) && head > cp:
-			head = cp + r.Uint64N(head-cp)
-			generation++
-			steps = append(steps, storeStep{kind: storeTruncate, op: head})
-		case k == 12 && head > cp:
-			head = cp + 1 + r.Uint64N(head-cp)
-			generation++
-			steps = append(steps, storeStep{kind: storeReplace, op: head, body: body(head)})
-		}
-	}
-	return steps
-}
-
-// storeModel is what the engine acknowledged, and the one operation in flight at the crash.
-type storeModel struct {
-	log       map[uint64][]byte // acknowledged entries by op (kept below the checkpoint too)
-	head, cp  uint64
-	snapshots map[uint64][]byte   // acknowledged checkpoints' snapshots
-	audits    map[uint64][32]byte // and their audit heads
-	view      uint32
-	pending   *storeStep
-	acked     int
-}
-
-func (m *storeModel) acknowledged(step storeStep, st storage.State) {
-	switch step.kind {
-	case storeAppend:
-		m.log[step.op], m.head = step.body, step.op
-	case storeSaveState:
-		m.view = step.view
-	case storeCheckpoint:
-		m.cp, m.snapshots[step.op], m.audits[step.op] = step.op, step.snapshot, st.AuditHead
-	case storeTruncate, storeReplace:
-		for op := step.op + 1; op <= m.head; op++ {
-			delete(m.log, op)
-		}
-		m.head = step.op
-		if step.kind == storeReplace {
-			m.log[step.op] = step.body
-		}
-	}
-	m.pending = nil
-	m.acked++
-}
-
-func (m *storeModel) pendingIs(k storeKind) bool { return m.pending != nil && m.pending.kind == k }
-
-// pendingWrites: the operation in flight writes an entry for op.
-func (m *storeModel) pendingWrites(op uint64) bool {
-	return (m.pendingIs(storeAppend) || m.pendingIs(storeReplace)) && m.pending.op == op
-}
-
-// pendingMayDrop: the operation in flight may have removed op's entry.
-func (m *storeModel) pendingMayDrop(op uint64) bool {
-	return (m.pendingIs(storeTruncate) && op > m.pending.op) || (m.pendingIs(storeReplace) && op >= m.pending.op)
-}
-
 // storeEpisode is one run.
 type storeEpisode struct {
 	rng     *rand.Rand
@@ -149,8 +46,8 @@ type storeEpisode struct {
 	trace   *sim.Trace
 	disk    *sim.Disk
 	s       *storage.Storage
-	steps   []storeStep
-	m       storeModel
+	steps   []storagemodel.Step
+	m       *storagemodel.Model
 	failure string
 	// damaged are the acknowledged ops whose copy the episode damaged; checkpointDamaged the
 	// checkpoint whose file it corrupted (0: none).
@@ -189,11 +86,10 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		CrashLostProbability: []float64{0, 0.2, 0.5, 1}[rng.IntN(4)], CrashTornProbability: []float64{0, 0.5, 1}[rng.IntN(3)]}
 	loop := sim.NewLoop()
 	trace := sim.NewTrace(loop.Now)
-	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: drawStoreSteps(rng, 10+rng.IntN(50)),
+	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
 		damaged: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
-		m: storeModel{log: map[uint64][]byte{}, snapshots: map[uint64][]byte{}, audits: map[uint64][32]byte{},
-			view: storeEpisodeState.View}}
+		m: storagemodel.New(storeEpisodeState.View)}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -215,7 +111,7 @@ func (e *storeEpisode) run(crashAfter int) {
 	if e.failure != "" {
 		return
 	}
-	if e.m.pending != nil {
+	if e.m.Pending != nil {
 		e.counters["storage_episode.crash_in_flight"]++
 	}
 	e.disk.Crash()
@@ -234,7 +130,7 @@ func (e *storeEpisode) run(crashAfter int) {
 func (e *storeEpisode) fail(format string, args ...any) {
 	if e.failure == "" {
 		e.failure = fmt.Sprintf("storage episode (%d of %d operations acknowledged, in flight %v, damaged ops %v, damaged checkpoint %d): ",
-			e.m.acked, len(e.steps), e.m.pending, slices.Sorted(maps.Keys(e.damaged)), e.checkpointDamaged) + fmt.Sprintf(format, args...)
+			e.m.Acked, len(e.steps), e.m.Pending, slices.Sorted(maps.Keys(e.damaged)), e.checkpointDamaged) + fmt.Sprintf(format, args...)
 	}
 }
 
@@ -265,35 +161,35 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 
 // issue starts the next operation; its completion updates the model and issues the next.
 func (e *storeEpisode) issue() {
-	if e.m.acked == len(e.steps) || e.failure != "" {
+	if e.m.Acked == len(e.steps) || e.failure != "" {
 		return
 	}
-	step := e.steps[e.m.acked]
-	e.m.pending = &step
+	step := e.steps[e.m.Acked]
+	e.m.Pending = &step
 	done := func(err error) {
 		if err != nil {
 			e.fail("%v failed: %v", step, err)
 			return
 		}
-		e.m.acknowledged(step, e.s.State())
+		e.m.Acknowledged(step, e.s.State().AuditHead)
 		e.issue()
 	}
-	switch step.kind {
-	case storeAppend, storeReplace:
-		e.s.Append(storage.Entry{Op: step.op, Body: step.body}, done)
-	case storeSaveState:
+	switch step.Kind {
+	case storagemodel.Append, storagemodel.Replace:
+		e.s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
+	case storagemodel.SaveState:
 		st := e.s.State()
-		st.View, st.LogView = step.view, step.view
+		st.View, st.LogView = step.View, step.View
 		e.s.SaveState(st, done)
-	case storeCheckpoint:
-		if _, err := e.s.Commit(step.op); err != nil {
-			e.fail("Commit(%d): %v", step.op, err)
+	case storagemodel.Checkpoint:
+		if _, err := e.s.Commit(step.Op); err != nil {
+			e.fail("Commit(%d): %v", step.Op, err)
 			return
 		}
-		e.s.Checkpoint(step.op, step.snapshot, done)
-	case storeCompact:
+		e.s.Checkpoint(step.Op, step.Snapshot, done)
+	case storagemodel.Compact:
 		e.s.Compact(func(_ int64, err error) { done(err) })
-	case storeTruncate:
-		e.s.TruncateAfter(step.op, done)
+	case storagemodel.Truncate:
+		e.s.TruncateAfter(step.Op, done)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"vopr/cluster/storage"
 	"vopr/faults"
+	"vopr/internal/storagemodel"
 )
 
 // placedEntry is an intact entry found in a segment image: its op, where it lies, its size.
@@ -51,9 +52,9 @@ func (e *storeEpisode) find(op uint64) (string, placedEntry, bool) {
 // victims are the acknowledged ops above the checkpoint that no operation in flight touches.
 func (e *storeEpisode) victims() []uint64 {
 	var ops []uint64
-	for op := e.m.cp + 1; op <= e.m.head; op++ {
-		if _, ok := e.m.log[op]; ok && !e.m.pendingMayDrop(op) && !e.m.pendingWrites(op) &&
-			!(e.m.pendingIs(storeCheckpoint) && op <= e.m.pending.op) {
+	for op := e.m.CP + 1; op <= e.m.Head; op++ {
+		if _, ok := e.m.Log[op]; ok && !e.m.PendingMayDrop(op) && !e.m.PendingWrites(op) &&
+			!(e.m.PendingIs(storagemodel.Checkpoint) && op <= e.m.Pending.Op) {
 			ops = append(ops, op)
 		}
 	}
@@ -146,37 +147,37 @@ func (e *storeEpisode) misdirect() {
 
 // damageCheckpoint corrupts a sector of the newest acknowledged checkpoint's file.
 func (e *storeEpisode) damageCheckpoint() {
-	if e.m.cp == 0 || e.m.pendingIs(storeCheckpoint) {
+	if e.m.CP == 0 || e.m.PendingIs(storagemodel.Checkpoint) {
 		return
 	}
-	name := fmt.Sprintf("checkpoint-%016x", e.m.cp)
+	name := fmt.Sprintf("checkpoint-%016x", e.m.CP)
 	size := int64(len(e.disk.Durable(name)))
 	if size == 0 {
 		return
 	}
 	sectors := (size + storage.SectorSize - 1) / storage.SectorSize
 	e.disk.CorruptSector(name, storage.SectorSize*e.rng.Int64N(sectors))
-	e.checkpointDamaged = e.m.cp
+	e.checkpointDamaged = e.m.CP
 	e.counters["storage_episode.damage.checkpoint"]++
 }
 
 // check holds what Open recovered to the model.
 func (e *storeEpisode) check(rec *storage.Recovery) {
-	m := &e.m
+	m := e.m
 	from, fellBack := e.checkCheckpoint(rec)
 	if e.failure != "" {
 		return
 	}
-	if rec.State.View != m.view && !(m.pendingIs(storeSaveState) && rec.State.View == m.pending.view) {
-		e.fail("recovered view %d, acknowledged %d", rec.State.View, m.view)
+	if rec.State.View != m.View && !(m.PendingIs(storagemodel.SaveState) && rec.State.View == m.Pending.View) {
+		e.fail("recovered view %d, acknowledged %d", rec.State.View, m.View)
 		return
 	}
 	got := map[uint64]bool{}
 	for _, entry := range rec.Entries {
 		got[entry.Op] = true
-		inFlight := m.pendingWrites(entry.Op) && bytes.Equal(m.pending.body, entry.Body)
-		acked, ok := m.log[entry.Op]
-		if !inFlight && !(ok && entry.Op <= m.head && bytes.Equal(acked, entry.Body)) {
+		inFlight := m.PendingWrites(entry.Op) && bytes.Equal(m.Pending.Body, entry.Body)
+		acked, ok := m.Log[entry.Op]
+		if !inFlight && !(ok && entry.Op <= m.Head && bytes.Equal(acked, entry.Body)) {
 			e.fail("op %d recovered with a body that was never acknowledged there nor in flight", entry.Op)
 			return
 		}
@@ -184,13 +185,13 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 	faulty := map[uint64]bool{}
 	for _, op := range rec.Faulty {
 		faulty[op] = true
-		if !m.pendingWrites(op) && !e.damaged[op] && !(fellBack && op <= e.checkpointDamaged) {
+		if !m.PendingWrites(op) && !e.damaged[op] && !(fellBack && op <= e.checkpointDamaged) {
 			e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
 			return
 		}
 	}
-	for op := from + 1; op <= m.head; op++ {
-		if m.pendingMayDrop(op) || got[op] || (faulty[op] && e.damaged[op]) {
+	for op := from + 1; op <= m.Head; op++ {
+		if m.PendingMayDrop(op) || got[op] || (faulty[op] && e.damaged[op]) {
 			continue
 		}
 		e.fail("acknowledged op %d lost: neither recovered nor reported faulty (checkpoint %d, faulty %v)",
@@ -202,7 +203,7 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 // checkCheckpoint checks the recovered checkpoint; it returns the op from which every
 // acknowledged entry must come back, and whether Open fell back to an older checkpoint.
 func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
-	m, cp := &e.m, rec.State.CheckpointOp
+	m, cp := e.m, rec.State.CheckpointOp
 	if e.checkpointDamaged != 0 {
 		switch {
 		case rec.CheckpointLost:
@@ -214,26 +215,26 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 		case rec.CheckpointDamaged != e.checkpointDamaged:
 			e.fail("fell back to checkpoint %d but reports checkpoint %d damaged, not %d", cp,
 				rec.CheckpointDamaged, e.checkpointDamaged)
-		case !bytes.Equal(rec.Snapshot, m.snapshots[cp]):
+		case !bytes.Equal(rec.Snapshot, m.Snapshots[cp]):
 			e.fail("fell back to checkpoint %d with a snapshot that is not the one acknowledged there", cp)
-		case rec.State.AuditHead != m.audits[cp]:
-			want := m.audits[cp]
+		case rec.State.AuditHead != m.Audits[cp]:
+			want := m.Audits[cp]
 			e.fail("fell back to checkpoint %d with audit head %x, but that checkpoint's was %x", cp,
 				rec.State.AuditHead[:8], want[:8])
 		}
 		e.counters["storage_episode.checkpoint_fallback"]++
 		return e.checkpointDamaged, true
 	}
-	inFlight := m.pendingIs(storeCheckpoint) && cp == m.pending.op
+	inFlight := m.PendingIs(storagemodel.Checkpoint) && cp == m.Pending.Op
 	switch {
-	case cp != m.cp && !inFlight:
-		e.fail("recovered checkpoint %d, acknowledged %d", cp, m.cp)
+	case cp != m.CP && !inFlight:
+		e.fail("recovered checkpoint %d, acknowledged %d", cp, m.CP)
 	case rec.CheckpointDamaged != 0 || rec.CheckpointLost:
 		e.fail("checkpoint %d reported damaged or lost (%d, %t) though nothing damaged it", cp,
 			rec.CheckpointDamaged, rec.CheckpointLost)
-	case cp > 0 && !inFlight && !bytes.Equal(rec.Snapshot, m.snapshots[cp]):
+	case cp > 0 && !inFlight && !bytes.Equal(rec.Snapshot, m.Snapshots[cp]):
 		e.fail("checkpoint %d recovered with another snapshot than the one acknowledged", cp)
-	case inFlight && !bytes.Equal(rec.Snapshot, m.pending.snapshot):
+	case inFlight && !bytes.Equal(rec.Snapshot, m.Pending.Snapshot):
 		e.fail("checkpoint %d (in flight) recovered with another snapshot", cp)
 	}
 	return cp, false

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vopr/cluster/storage"
+	"vopr/internal/storagemodel"
 )
 
 // episodeRecovery runs seed's history to the end without a crash or damage and opens the
@@ -23,7 +24,7 @@ func episodeRecovery(t *testing.T, seed uint64) (*storeEpisode, *storage.Recover
 	for e.loop.Step() {
 	}
 	require.Empty(t, e.failure)
-	require.Equal(t, len(e.steps), e.m.acked)
+	require.Equal(t, len(e.steps), e.m.Acked)
 	_, rec, err := e.open()
 	require.NoError(t, err)
 	e.check(rec)
@@ -40,7 +41,7 @@ func TestStorageEpisodeCheckFires(t *testing.T) {
 		e := newStorageEpisode(s)
 		checkpoints := 0
 		for _, step := range e.steps {
-			if step.kind == storeCheckpoint {
+			if step.Kind == storagemodel.Checkpoint {
 				checkpoints++
 			}
 		}
@@ -67,9 +68,9 @@ func TestStorageEpisodeCheckFires(t *testing.T) {
 	require.Contains(t, e.failure, "nothing damaged it")
 
 	e, broken = episodeRecovery(t, seed)
-	require.NotZero(t, e.m.cp)
-	e.checkpointDamaged = e.m.cp
-	broken.State.CheckpointOp, broken.CheckpointDamaged, broken.Snapshot = 0, e.m.cp, nil
+	require.NotZero(t, e.m.CP)
+	e.checkpointDamaged = e.m.CP
+	broken.State.CheckpointOp, broken.CheckpointDamaged, broken.Snapshot = 0, e.m.CP, nil
 	broken.State.AuditHead[0] ^= 1
 	e.check(broken)
 	require.Contains(t, e.failure, "audit head")

@@ -18,6 +18,7 @@ import (
 	"pgregory.net/rapid"
 
 	"vopr/cluster/storage"
+	"vopr/internal/storagemodel"
 	"vopr/sim"
 )
 
@@ -230,79 +231,9 @@ func requireBodies(t tb, rec *storage.Recovery, bodyOf func(uint64) []byte) {
 
 // --- Crash points ---------------------------------------------------------------------------
 
-type crashStepKind int
-
-const (
-	stepAppend crashStepKind = iota
-	stepSaveState
-	stepCheckpoint
-	stepCompact
-	stepTruncate
-	stepReplace // an Append of an op already in the log: a view change's replacement
-)
-
-// crashStep is one operation of a crash-point workload.
-type crashStep struct {
-	kind     crashStepKind
-	op       uint64 // Append, Checkpoint: the op; Truncate: truncate after op
-	body     []byte // Append
-	view     uint32 // SaveState
-	snapshot []byte // Checkpoint
-}
-
-func (s crashStep) String() string {
-	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace"}[s.kind], s.op)
-}
-
-// crashWorkload draws a valid sequence of n operations: appends of multi-sector bodies in op
-// order, view changes, checkpoints, compactions, truncations of the uncommitted suffix (after
-// which the truncated ops are appended again with new bodies) and replacing appends (an
-// Append of an op in the log, which drops the ops after it).
-func crashWorkload(seed uint64, n int) []crashStep {
-	r := sim.Stream(seed, "workload")
-	var steps []crashStep
-	head, cp, view, generation := uint64(0), uint64(0), uint32(1), 0
-	for len(steps) < n {
-		switch k := r.IntN(13); {
-		case k < 7 || head == 0:
-			head++
-			body := fmt.Appendf(nil, "op %d generation %d ", head, generation)
-			body = append(body, bytes.Repeat([]byte{byte(head) | 1}, r.IntN(1400))...)
-			steps = append(steps, crashStep{kind: stepAppend, op: head, body: body})
-		case k == 7:
-			view++
-			steps = append(steps, crashStep{kind: stepSaveState, view: view})
-		case k == 8 && head > cp:
-			cp += 1 + r.Uint64N(head-cp)
-			steps = append(steps, crashStep{kind: stepCheckpoint, op: cp,
-				snapshot: fmt.Appendf(nil, "snapshot at %d generation %d", cp, generation)})
-		case k == 9:
-			steps = append(steps, crashStep{kind: stepCompact})
-		case (k == 10 || k == 11) && head > cp:
-			head = cp + r.Uint64N(head-cp)
-			generation++
-			steps = append(steps, crashStep{kind: stepTruncate, op: head})
-		case k == 12 && head > cp:
-			head = cp + 1 + r.Uint64N(head-cp)
-			generation++
-			body := fmt.Appendf(nil, "op %d generation %d ", head, generation)
-			body = append(body, bytes.Repeat([]byte{byte(head) | 1}, r.IntN(1400))...)
-			steps = append(steps, crashStep{kind: stepReplace, op: head, body: body})
-		}
-	}
-	return steps
-}
-
-// crashModel is what the workload has been told is durable (acknowledged), and the one
-// operation issued but not acknowledged when the disk crashed.
-type crashModel struct {
-	log       map[uint64][]byte // acknowledged entries, by op (kept below the checkpoint too)
-	head      uint64
-	cp        uint64
-	snapshots map[uint64][]byte
-	view      uint32
-	pending   *crashStep
-	acked     int
+// crashWorkload draws the history of seed (storagemodel.Draw on the seed's workload stream).
+func crashWorkload(seed uint64, n int) []storagemodel.Step {
+	return storagemodel.Draw(sim.Stream(seed, "workload"), n)
 }
 
 // crashRun runs a workload on a fresh disk, one operation at a time as a replica does.
@@ -310,17 +241,17 @@ type crashRun struct {
 	d     *engineDisk
 	opts  storage.Options
 	s     *storage.Storage
-	steps []crashStep
-	m     crashModel
+	steps []storagemodel.Step
+	m     *storagemodel.Model
 }
 
 var crashOptions = storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
 
-func newCrashRun(t tb, seed uint64, lost, torn float64, steps []crashStep) *crashRun {
+func newCrashRun(t tb, seed uint64, lost, torn float64, steps []storagemodel.Step) *crashRun {
 	opts := engineDiskOptions(16 << 20)
 	opts.CrashLostProbability, opts.CrashTornProbability = lost, torn
 	run := &crashRun{d: newEngineDisk(t, seed, opts), opts: crashOptions, steps: steps,
-		m: crashModel{log: map[uint64][]byte{}, snapshots: map[uint64][]byte{}, view: engineState.View}}
+		m: storagemodel.New(engineState.View)}
 	run.d.format(run.opts)
 	run.s, _ = run.d.mustOpen(run.opts)
 	run.issue()
@@ -329,104 +260,69 @@ func newCrashRun(t tb, seed uint64, lost, torn float64, steps []crashStep) *cras
 
 // issue starts the next operation; its completion updates the model and issues the next.
 func (run *crashRun) issue() {
-	if run.m.acked == len(run.steps) {
+	if run.m.Acked == len(run.steps) {
 		return
 	}
-	step := run.steps[run.m.acked]
-	run.m.pending = &step
+	step := run.steps[run.m.Acked]
+	run.m.Pending = &step
 	done := func(err error) {
 		require.NoError(run.d.t, err, "%v", step)
-		run.acknowledged(step)
+		run.m.Acknowledged(step, run.s.State().AuditHead)
 		run.issue()
 	}
-	switch step.kind {
-	case stepAppend, stepReplace:
-		run.s.Append(storage.Entry{Op: step.op, Body: step.body}, done)
-	case stepSaveState:
+	switch step.Kind {
+	case storagemodel.Append, storagemodel.Replace:
+		run.s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
+	case storagemodel.SaveState:
 		st := run.s.State()
-		st.View, st.LogView = step.view, step.view
+		st.View, st.LogView = step.View, step.View
 		run.s.SaveState(st, done)
-	case stepCheckpoint:
-		_, err := run.s.Commit(step.op)
+	case storagemodel.Checkpoint:
+		_, err := run.s.Commit(step.Op)
 		require.NoError(run.d.t, err)
-		run.s.Checkpoint(step.op, step.snapshot, done)
-	case stepCompact:
+		run.s.Checkpoint(step.Op, step.Snapshot, done)
+	case storagemodel.Compact:
 		run.s.Compact(func(_ int64, err error) { done(err) })
-	case stepTruncate:
-		run.s.TruncateAfter(step.op, done)
+	case storagemodel.Truncate:
+		run.s.TruncateAfter(step.Op, done)
 	}
-}
-
-func (run *crashRun) acknowledged(step crashStep) {
-	m := &run.m
-	switch step.kind {
-	case stepAppend:
-		m.log[step.op], m.head = step.body, step.op
-	case stepSaveState:
-		m.view = step.view
-	case stepCheckpoint:
-		m.cp, m.snapshots[step.op] = step.op, step.snapshot
-	case stepTruncate, stepReplace:
-		for op := step.op + 1; op <= m.head; op++ {
-			delete(m.log, op)
-		}
-		m.head = step.op
-		if step.kind == stepReplace {
-			m.log[step.op] = step.body
-		}
-	}
-	m.pending = nil
-	m.acked++
-}
-
-// pendingIs reports whether the operation in flight at the crash is of kind k.
-func (m *crashModel) pendingIs(k crashStepKind) bool { return m.pending != nil && m.pending.kind == k }
-
-// pendingWrites reports whether the operation in flight writes an entry for op.
-func (m *crashModel) pendingWrites(op uint64) bool {
-	return (m.pendingIs(stepAppend) || m.pendingIs(stepReplace)) && m.pending.op == op
-}
-
-// pendingMayDrop reports whether the operation in flight may have removed op's entry.
-func (m *crashModel) pendingMayDrop(op uint64) bool {
-	return (m.pendingIs(stepTruncate) && op > m.pending.op) || (m.pendingIs(stepReplace) && op >= m.pending.op)
 }
 
 // checkRecovery checks what Open found after the crash against the model: nothing that was
 // acknowledged is lost, nothing that was never written (or was truncated with an
 // acknowledgement) comes back, and only the append in flight may be faulty.
-func (m *crashModel) checkRecovery(t tb, rec *storage.Recovery, where string) {
+func checkRecovery(t tb, m *storagemodel.Model, rec *storage.Recovery, where string) {
 	t.Helper()
 	cp := rec.State.CheckpointOp
-	require.True(t, cp == m.cp || (m.pendingIs(stepCheckpoint) && cp == m.pending.op),
-		"%s: recovered checkpoint %d, acknowledged %d, pending %v", where, cp, m.cp, m.pending)
+	require.True(t, cp == m.CP || (m.PendingIs(storagemodel.Checkpoint) && cp == m.Pending.Op),
+		"%s: recovered checkpoint %d, acknowledged %d, pending %v", where, cp, m.CP, m.Pending)
 	require.Zero(t, rec.CheckpointDamaged, where)
 	if cp > 0 {
-		want := m.snapshots[cp]
-		if m.pendingIs(stepCheckpoint) && cp == m.pending.op {
-			want = m.pending.snapshot
+		want := m.Snapshots[cp]
+		if m.PendingIs(storagemodel.Checkpoint) && cp == m.Pending.Op {
+			want = m.Pending.Snapshot
 		}
 		require.Equal(t, want, rec.Snapshot, "%s: snapshot of checkpoint %d", where, cp)
 	}
-	require.True(t, rec.State.View == m.view || (m.pendingIs(stepSaveState) && rec.State.View == m.pending.view),
-		"%s: recovered view %d, acknowledged %d, pending %v", where, rec.State.View, m.view, m.pending)
+	require.True(t, rec.State.View == m.View || (m.PendingIs(storagemodel.SaveState) && rec.State.View == m.Pending.View),
+		"%s: recovered view %d, acknowledged %d, pending %v", where, rec.State.View, m.View, m.Pending)
 	got := recoveredBodies(rec)
 	for op, body := range got {
-		inFlight := m.pendingWrites(op) && bytes.Equal(m.pending.body, body)
-		acked, ok := m.log[op]
-		require.True(t, inFlight || (ok && op <= m.head && bytes.Equal(acked, body)),
+		inFlight := m.PendingWrites(op) && bytes.Equal(m.Pending.Body, body)
+		acked, ok := m.Log[op]
+		require.True(t, inFlight || (ok && op <= m.Head && bytes.Equal(acked, body)),
 			"%s: op %d recovered with a body that was never acknowledged nor in flight", where, op)
 	}
-	for op := cp + 1; op <= m.head; op++ {
-		if m.pendingMayDrop(op) {
+	for op := cp + 1; op <= m.Head; op++ {
+		if m.PendingMayDrop(op) {
 			continue // the truncation in flight may have removed it
 		}
 		require.Contains(t, got, op, "%s: acknowledged op %d lost (checkpoint %d, faulty %v)",
 			where, op, cp, rec.Faulty)
 	}
 	for _, op := range rec.Faulty {
-		require.True(t, m.pendingWrites(op),
-			"%s: op %d faulty, but only the append in flight (%v) may be", where, op, m.pending)
+		require.True(t, m.PendingWrites(op),
+			"%s: op %d faulty, but only the append in flight (%v) may be", where, op, m.Pending)
 	}
 }
 
@@ -451,18 +347,18 @@ func (run *crashRun) rejoin(s *storage.Storage, rec *storage.Recovery, where str
 
 // crashAt runs the workload for n loop steps (completions), crashes the disk, and checks the
 // recovery. It reports whether the workload had finished before the crash.
-func crashAt(t tb, seed uint64, lost, torn float64, steps []crashStep, n int) bool {
+func crashAt(t tb, seed uint64, lost, torn float64, steps []storagemodel.Step, n int) bool {
 	t.Helper()
 	run := newCrashRun(t, seed, lost, torn, steps)
 	for i := 0; i < n && run.d.loop.Step(); i++ {
 	}
-	finished := run.m.acked == len(steps) && run.d.loop.Pending() == 0
+	finished := run.m.Acked == len(steps) && run.d.loop.Pending() == 0
 	run.d.disk.Crash()
 	where := fmt.Sprintf("seed %d, crash after %d completions (%d of %d operations acknowledged, pending %v)",
-		seed, n, run.m.acked, len(steps), run.m.pending)
+		seed, n, run.m.Acked, len(steps), run.m.Pending)
 	s, rec, err := run.d.open(run.opts)
 	require.NoError(t, err, where)
-	run.m.checkRecovery(t, rec, where)
+	checkRecovery(t, run.m, rec, where)
 	run.rejoin(s, rec, where)
 	return finished
 }

@@ -1,0 +1,121 @@
+package storagemodel
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+)
+
+// Kind is an operation of a history.
+type Kind int
+
+const (
+	Append Kind = iota
+	SaveState
+	Checkpoint
+	Compact
+	Truncate
+	Replace // an Append of an op already in the log: a view change's replacement
+)
+
+// Step is one operation of a history.
+type Step struct {
+	Kind     Kind
+	Op       uint64 // Append, Replace, Checkpoint: the op; Truncate: truncate after Op
+	Body     []byte // Append, Replace
+	View     uint32 // SaveState
+	Snapshot []byte // Checkpoint
+}
+
+func (s Step) String() string {
+	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace"}[s.Kind], s.Op)
+}
+
+// Draw draws a valid history of n operations: appends of multi-sector bodies in op order,
+// view changes, checkpoints, compactions, truncations of the uncommitted suffix (after which
+// the truncated ops are appended again with new bodies) and replacing appends.
+func Draw(r *rand.Rand, n int) []Step {
+	var steps []Step
+	head, cp, view, generation := uint64(0), uint64(0), uint32(1), 0
+	body := func(op uint64) []byte {
+		b := fmt.Appendf(nil, "op %d generation %d ", op, generation)
+		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
+	}
+	for len(steps) < n {
+		switch k := r.IntN(13); {
+		case k < 7 || head == 0:
+			head++
+			steps = append(steps, Step{Kind: Append, Op: head, Body: body(head)})
+		case k == 7:
+			view++
+			steps = append(steps, Step{Kind: SaveState, View: view})
+		case k == 8 && head > cp:
+			cp += 1 + r.Uint64N(head-cp)
+			steps = append(steps, Step{Kind: Checkpoint, Op: cp,
+				Snapshot: fmt.Appendf(nil, "snapshot at %d generation %d", cp, generation)})
+		case k == 9:
+			steps = append(steps, Step{Kind: Compact})
+		case (k == 10 || k == 11) && head > cp:
+			head = cp + r.Uint64N(head-cp)
+			generation++
+			steps = append(steps, Step{Kind: Truncate, Op: head})
+		case k == 12 && head > cp:
+			head = cp + 1 + r.Uint64N(head-cp)
+			generation++
+			steps = append(steps, Step{Kind: Replace, Op: head, Body: body(head)})
+		}
+	}
+	return steps
+}
+
+// Model is what the engine acknowledged, and the one operation in flight.
+type Model struct {
+	Log       map[uint64][]byte // acknowledged entries by op (kept below the checkpoint too)
+	Head, CP  uint64
+	Snapshots map[uint64][]byte   // acknowledged checkpoints' snapshots
+	Audits    map[uint64][32]byte // and their audit heads
+	View      uint32
+	Pending   *Step
+	Acked     int
+}
+
+// New is the model of a freshly formatted engine whose superblock names view.
+func New(view uint32) *Model {
+	return &Model{Log: map[uint64][]byte{}, Snapshots: map[uint64][]byte{}, Audits: map[uint64][32]byte{}, View: view}
+}
+
+// Acknowledged applies step, which the engine acknowledged; auditHead is the engine's audit
+// head after it (kept for a checkpoint).
+func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
+	switch step.Kind {
+	case Append:
+		m.Log[step.Op], m.Head = step.Body, step.Op
+	case SaveState:
+		m.View = step.View
+	case Checkpoint:
+		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
+	case Truncate, Replace:
+		for op := step.Op + 1; op <= m.Head; op++ {
+			delete(m.Log, op)
+		}
+		m.Head = step.Op
+		if step.Kind == Replace {
+			m.Log[step.Op] = step.Body
+		}
+	}
+	m.Pending = nil
+	m.Acked++
+}
+
+// PendingIs reports whether the operation in flight is of kind k.
+func (m *Model) PendingIs(k Kind) bool { return m.Pending != nil && m.Pending.Kind == k }
+
+// PendingWrites reports whether the operation in flight writes an entry for op.
+func (m *Model) PendingWrites(op uint64) bool {
+	return (m.PendingIs(Append) || m.PendingIs(Replace)) && m.Pending.Op == op
+}
+
+// PendingMayDrop reports whether the operation in flight may have removed op's entry.
+func (m *Model) PendingMayDrop(op uint64) bool {
+	return (m.PendingIs(Truncate) && op > m.Pending.Op) || (m.PendingIs(Replace) && op >= m.Pending.Op)
+}
