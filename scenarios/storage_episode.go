@@ -174,22 +174,5 @@ func (e *storeEpisode) issue() {
 		e.m.Acknowledged(step, e.s.State().AuditHead)
 		e.issue()
 	}
-	switch step.Kind {
-	case storagemodel.Append, storagemodel.Replace:
-		e.s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
-	case storagemodel.SaveState:
-		st := e.s.State()
-		st.View, st.LogView = step.View, step.View
-		e.s.SaveState(st, done)
-	case storagemodel.Checkpoint:
-		if _, err := e.s.Commit(step.Op); err != nil {
-			e.fail("Commit(%d): %v", step.Op, err)
-			return
-		}
-		e.s.Checkpoint(step.Op, step.Snapshot, done)
-	case storagemodel.Compact:
-		e.s.Compact(func(_ int64, err error) { done(err) })
-	case storagemodel.Truncate:
-		e.s.TruncateAfter(step.Op, done)
-	}
+	storagemodel.Issue(e.s, step, done)
 }

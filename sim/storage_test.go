@@ -270,22 +270,7 @@ func (run *crashRun) issue() {
 		run.m.Acknowledged(step, run.s.State().AuditHead)
 		run.issue()
 	}
-	switch step.Kind {
-	case storagemodel.Append, storagemodel.Replace:
-		run.s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
-	case storagemodel.SaveState:
-		st := run.s.State()
-		st.View, st.LogView = step.View, step.View
-		run.s.SaveState(st, done)
-	case storagemodel.Checkpoint:
-		_, err := run.s.Commit(step.Op)
-		require.NoError(run.d.t, err)
-		run.s.Checkpoint(step.Op, step.Snapshot, done)
-	case storagemodel.Compact:
-		run.s.Compact(func(_ int64, err error) { done(err) })
-	case storagemodel.Truncate:
-		run.s.TruncateAfter(step.Op, done)
-	}
+	storagemodel.Issue(run.s, step, done)
 }
 
 // checkRecovery checks what Open found after the crash against the model: nothing that was
