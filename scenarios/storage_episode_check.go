@@ -189,6 +189,13 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 			e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
 			return
 		}
+		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] {
+			// The record follows the entry's sync, so the crash of a fresh append leaves the
+			// entry intact or leaves no record: evidence of it is a record that outlived an
+			// entry that never became durable.
+			e.fail("op %d, a fresh append in flight at the crash, reported faulty: its record outlived an entry that was never durable", op)
+			return
+		}
 	}
 	for op := from + 1; op <= m.Head; op++ {
 		if m.PendingMayDrop(op) || got[op] || (faulty[op] && e.damaged[op]) {

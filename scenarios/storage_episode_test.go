@@ -33,8 +33,8 @@ func episodeRecovery(t *testing.T, seed uint64) (*storeEpisode, *storage.Recover
 }
 
 // TestStorageEpisodeCheckFires feeds the check recoveries a broken engine would give: an
-// acknowledged entry missing, a body changed, an undamaged op reported faulty, a checkpoint
-// fallback with the wrong audit head.
+// acknowledged entry missing, a body changed, an undamaged op reported faulty, a fresh append
+// in flight reported faulty, a checkpoint fallback with the wrong audit head.
 func TestStorageEpisodeCheckFires(t *testing.T) {
 	seed := uint64(0)
 	for s := uint64(1); s < 200 && seed == 0; s++ {
@@ -66,6 +66,15 @@ func TestStorageEpisodeCheckFires(t *testing.T) {
 	broken.Faulty = append(broken.Faulty, broken.Entries[0].Op)
 	e.check(broken)
 	require.Contains(t, e.failure, "nothing damaged it")
+
+	// A fresh append in flight at the crash that comes back faulty: its record was durable
+	// before its entry was (the record must follow the entry's sync).
+	e, broken = episodeRecovery(t, seed)
+	fresh := e.m.Head + 1
+	e.m.Pending = &storagemodel.Step{Kind: storagemodel.Append, Op: fresh, Body: []byte("in flight")}
+	broken.Faulty = append(broken.Faulty, fresh)
+	e.check(broken)
+	require.Contains(t, e.failure, "record outlived")
 
 	e, broken = episodeRecovery(t, seed)
 	require.NotZero(t, e.m.CP)

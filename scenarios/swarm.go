@@ -79,6 +79,8 @@ type swarmRun struct {
 	// storage runs the storage truth check at recoveries and, in the swarm, the operator's
 	// storage verify at random times (storage_truth.go, storage_verify.go).
 	storage storageChecks
+	// clients checks that the healed cluster serves every client (swarm_clients.go).
+	clients clientLiveness
 	// work draws the clients' operations (workload.go).
 	work *workload
 	// picture, if set, records the run for its picture (Options.Picture).
@@ -101,6 +103,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run := &swarmRun{swarm: overriddenSwarm(o), workload: sim.Stream(o.Seed, "workload"), load: true,
 		paths: map[string]uint64{}, checked: !o.Unchecked, knobs: knobs, storage: newStorageChecks(o.Seed)}
 	run.work = newWorkload(run.workload, drawWorkloadMix(o.Seed))
+	run.clients = newClientLiveness(run.swarm.Clients)
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
@@ -188,6 +191,9 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		if run.broken == "" {
 			run.broken = checkCheckpointSessions(run.c, e)
 		}
+		if run.broken == "" && run.alerts != nil { // the swarm: upgrades never roll back
+			run.broken = checkUpgradeBinaries(run.c, e)
+		}
 		run.onLogSettled(e)
 	}
 	if run.onReplicaEvent != nil {
@@ -252,6 +258,9 @@ func (run *swarmRun) clientTick(i int) {
 		run.work = newWorkload(run.workload, defaultWorkloadMix) // a runbook scenario's
 	}
 	op := run.work.next(i, run.keyPrefix, run.deletes)
+	if run.clients.sentAt != nil {
+		run.clients.sent(i, run.c.Loop.Now())
+	}
 	history := run.suite.History()
 	id := -1
 	if run.checked {
@@ -262,6 +271,9 @@ func (run *swarmRun) clientTick(i int) {
 			run.acked++
 		}
 		run.work.observe(op, r)
+		if run.clients.sentAt != nil {
+			run.clients.done(i, op.Kind.String()+" "+shortKey(op.Key), r, run.c.Loop.Now())
+		}
 		if id >= 0 {
 			history.Complete(id, r, int64(run.c.Loop.Now()))
 		}

@@ -13,7 +13,8 @@ var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nac
 	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade"}
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
-// whole, random faults off, clocks and disks restored); then new requests must commit and,
+// whole, random faults off, clocks and disks restored); then every client must have a request
+// sent after the heal answered, and none given up on (swarm_clients.go), and,
 // with the load stopped, every replica must converge (normal status, same view, commit and
 // digest) within the budget, and then the runbook's P0/P1 alerts must clear and stay clear
 // (swarmAlerts). Finally the end-of-run checkers run (linearizability); correctness failures
@@ -25,10 +26,12 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		return run.result(r, Correctness, reason)
 	}
 	run.nemesis.Heal(c)
+	run.clients.heal(c.Loop.Now())
 	run.inspect()
 	run.alerts.heal()
-	ackedBefore := run.acked
-	progressed := run.runChecked(func() bool { return run.acked > ackedBefore }, livenessTicks/2)
+	progressed := run.runChecked(func() bool { return run.clients.allAnswered() || run.clients.starved != "" },
+		livenessTicks/2)
+	progressed = progressed && run.clients.starved == ""
 	run.load = false
 	converged := progressed && run.runChecked(run.converged, livenessTicks/2)
 	if converged {
@@ -36,6 +39,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
+	}
+	if run.clients.starved != "" {
+		return run.result(r, Liveness, run.clients.starved+": "+run.describe())
 	}
 	if !converged {
 		return run.result(r, Liveness, fmt.Sprintf("no convergence within %d ticks after heal (progressed=%t): %s",
@@ -49,6 +55,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if reason := run.alerts.unhealthy(); reason != "" {
 		return run.result(r, Liveness, reason+": "+run.describe())
+	}
+	if run.clients.starved != "" { // a request given up on during the alert hold
+		return run.result(r, Liveness, run.clients.starved+": "+run.describe())
 	}
 	return run.result(r, Pass, "")
 }

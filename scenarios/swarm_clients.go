@@ -1,0 +1,64 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"vopr/cluster/client"
+	"vopr/sim"
+)
+
+// Client liveness after the heal: every client must be served. The healed cluster commits
+// something (the liveness phase's old test) while one client's requests are dropped by every
+// replica (a primary that refuses a valid operation of the largest size, a session the
+// replicas keep ignoring): the workload's other clients hide it, and its request ends
+// indeterminate, which the linearizability checker must accept. So, as Jepsen's availability
+// check does per client, the liveness phase waits until every client has had a request that
+// it sent after the heal answered (a reply or an eviction, which are both definite), and a
+// request sent after the heal that the client gives up on is a liveness failure: the network
+// is whole and every replica up, so each of its 20 sends reached a replica.
+type clientLiveness struct {
+	healed   bool
+	healedAt sim.Time
+	sentAt   []sim.Time // per client: when its request in flight was first sent
+	answered []bool     // per client: a request sent after the heal was answered
+	starved  string     // the first request sent after the heal that went unanswered
+}
+
+func newClientLiveness(clients int) clientLiveness {
+	return clientLiveness{sentAt: make([]sim.Time, clients), answered: make([]bool, clients)}
+}
+
+// heal marks the start of the liveness phase.
+func (l *clientLiveness) heal(now sim.Time) { l.healed, l.healedAt = true, now }
+
+// sent records that client i sent a new request at now.
+func (l *clientLiveness) sent(i int, now sim.Time) { l.sentAt[i] = now }
+
+// done records the outcome of client i's request in flight.
+func (l *clientLiveness) done(i int, op string, r client.Result, now sim.Time) {
+	if !l.healed || l.sentAt[i] < l.healedAt {
+		return
+	}
+	if r.Outcome != client.Indeterminate {
+		l.answered[i] = true
+		return
+	}
+	if l.starved == "" {
+		l.starved = fmt.Sprintf("client c%d gave up at %s on %s, sent at %s after the heal at %s: no replica answered it",
+			i+1, now, op, l.sentAt[i], l.healedAt)
+	}
+}
+
+// allAnswered reports whether every client has had a request sent after the heal answered.
+func (l *clientLiveness) allAnswered() bool {
+	for _, ok := range l.answered {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// shortKey is a key without the padding of the long-key workloads (workload_edges.go).
+func shortKey(key string) string { return strings.TrimRight(key, "_") }

@@ -1,0 +1,47 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/client"
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// TestClientLivenessFires: a request sent after the heal that its client gives up on is a
+// starved client; one sent before the heal may end indeterminate (the faults were on), and
+// an eviction is an answer.
+func TestClientLivenessFires(t *testing.T) {
+	l := newClientLiveness(3)
+	l.sent(0, 5)
+	l.heal(10)
+	l.done(0, "put k0", client.Result{Outcome: client.Indeterminate}, 20)
+	require.Empty(t, l.starved, "a request sent before the heal may go unanswered")
+	require.False(t, l.allAnswered())
+
+	l.sent(0, 30)
+	l.done(0, "put k0", client.Result{Outcome: client.OK}, 31)
+	l.sent(1, 30)
+	l.done(1, "get k1", client.Result{Outcome: client.Evicted}, 31)
+	require.False(t, l.allAnswered(), "client 2 has not been answered yet")
+	l.sent(2, 40)
+	l.done(2, "cas k2", client.Result{Outcome: client.Indeterminate}, 100)
+	require.Contains(t, l.starved, "client c3 gave up")
+	require.Contains(t, l.starved, "cas k2")
+}
+
+// TestUpgradeBinariesFires: an upgrade to a release that some replica's node does not run
+// is reported; one that every node runs is not.
+func TestUpgradeBinariesFires(t *testing.T) {
+	c := sim.NewCluster(sim.ClusterOptions{Replicas: 3, Clients: 1, ClusterID: 1,
+		World: sim.WorldOptions{Seed: 1, Disk: sim.DiskOptions{Capacity: 1 << 30}}})
+	up := vsr.Event{Kind: vsr.EventUpgrade, Replica: 0, Op: 7, Text: "cluster release 2"}
+	c.SetRelease(0, 2)
+	c.SetRelease(1, 2)
+	require.Contains(t, checkUpgradeBinaries(c, up), "replica 2's node runs release 1")
+	c.SetRelease(2, 2)
+	require.Empty(t, checkUpgradeBinaries(c, up))
+	require.Empty(t, checkUpgradeBinaries(c, vsr.Event{Kind: vsr.EventCommit, Replica: 0, Op: 7}))
+}
