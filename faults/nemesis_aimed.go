@@ -42,6 +42,7 @@ const (
 	ActionClockPrimaryStep     = "clock.primary_step"
 	ActionClockPrimaryDrift    = "clock.primary_drift"
 	ActionClockPrimaryOffset   = "clock.primary_offset"
+	ActionUpgradeStraggler     = "upgrade.straggler"
 )
 
 const (
@@ -134,6 +135,9 @@ func (n *Nemesis) stepAimed(c *sim.Cluster) {
 	}
 	if sim.Chance(n.r, o.DiskIdentityLossProbability) {
 		n.identityLoss(c)
+	}
+	if sim.Chance(n.r, o.UpgradeStragglerProbability) && n.shape == nil && n.isolation.phase == isolationIdle {
+		n.upgradeStraggler(c)
 	}
 }
 

@@ -109,6 +109,10 @@ type NemesisOptions struct {
 	// (nemesis_identity.go). It is drawn with the correlated damage's kind, after every
 	// other draw.
 	DiskIdentityLossProbability float64
+	// UpgradeStragglerProbability cuts off the one replica a rolling upgrade left on an older
+	// binary and reboots the primary on the newest (nemesis_straggler.go). It is drawn with
+	// node.upgrade's kind, after every other draw.
+	UpgradeStragglerProbability float64
 }
 
 // Validate reports the first option out of range.
@@ -135,6 +139,7 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "RingBridgeProbability", Value: o.RingBridgeProbability},
 		sim.Probability{Name: "ClockPrimaryProbability", Value: o.ClockPrimaryProbability},
 		sim.Probability{Name: "DiskIdentityLossProbability", Value: o.DiskIdentityLossProbability},
+		sim.Probability{Name: "UpgradeStragglerProbability", Value: o.UpgradeStragglerProbability},
 	); err != nil {
 		return err
 	}
@@ -498,6 +503,10 @@ func drawAimed(r *rand.Rand, s *Swarm, on, off map[Kind]bool) {
 		m.ClockPrimaryNsMax, m.ClockPrimaryPPMMax = nsMax, ppmMax
 	}
 	m.DiskIdentityLossProbability = d.rate(DiskCorrelated, 0.001, 0.004)
+	// node.upgrade is drawn outside on (DrawSwarmOverride), before this.
+	if straggler := 0.01 - 0.008*r.Float64(); s.Enabled(NodeUpgrade) {
+		m.UpgradeStragglerProbability = straggler
+	}
 }
 
 func abs(x int64) int64 {
@@ -612,6 +621,7 @@ func (s Swarm) params() []string {
 		"nemesis.clock_primary=" + ftoa(m.ClockPrimaryProbability) + "/" +
 			sim.Duration(m.ClockPrimaryNsMax).String() + "/" + strconv.FormatInt(m.ClockPrimaryPPMMax, 10) + "ppm",
 		"nemesis.disk_identity_loss=" + ftoa(m.DiskIdentityLossProbability),
+		"nemesis.upgrade_straggler=" + ftoa(m.UpgradeStragglerProbability),
 	}
 	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
 		c := s.Clocks[i]
