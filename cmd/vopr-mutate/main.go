@@ -74,7 +74,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&cfg.WorkDir, "work", "", "scratch directory (default: a temporary one)")
 	ids := fs.String("mutants", os.Getenv("MUTANTS"), "comma-separated mutant ids (default $MUTANTS, else all)")
 	out := fs.String("out", "bin/mutants", "report prefix: writes PREFIX.md and PREFIX.json")
-	only := fs.String("scenarios", "", "comma-separated scenarios every mutant runs instead of its own (a study of survivors)")
+	only := fs.String("scenarios", "", "comma-separated scenarios every mutant runs instead of its own, then the performance scenario (a study of survivors)")
 	resume := fs.Bool("resume", false, "keep the verdicts and baseline of PREFIX.json (an interrupted campaign)")
 	if err := parse(fs, args); err != nil {
 		return 0, err

@@ -201,7 +201,7 @@ func (c *campaign) baseline(mutants []Mutant) error {
 	}
 	for _, s := range todo {
 		b := c.batch(bin, []string{"swarm", "--scenario", s, "--seed", strconv.FormatUint(c.cfg.FirstSeed, 10),
-			"--seeds", strconv.Itoa(c.cfg.Seeds), "--jobs", strconv.Itoa(c.cfg.Jobs)})
+			"--seeds", strconv.Itoa(seedsOf(s, c.cfg.Seeds)), "--jobs", strconv.Itoa(c.cfg.Jobs)})
 		if b.err != nil || b.timedOut || b.crash != "" {
 			return fmt.Errorf("%s: %v (timed out: %v) %s", s, b.err, b.timedOut, b.crash)
 		}
@@ -278,7 +278,7 @@ func (c *campaign) mutant(m Mutant) (o Outcome) {
 // hunt runs the scenario's seeds with --fail-fast and returns the lowest failing seed that
 // the baseline does not fail the same way, if any, and how many seeds ran.
 func (c *campaign) hunt(bin, scenario string) (kill *seedResult, run int, timedOut bool, err error) {
-	first, last := c.cfg.FirstSeed, c.cfg.FirstSeed+uint64(c.cfg.Seeds)-1
+	first, last := c.cfg.FirstSeed, c.cfg.FirstSeed+uint64(seedsOf(scenario, c.cfg.Seeds))-1
 	for first <= last {
 		b := c.batch(bin, []string{"swarm", "--scenario", scenario, "--seed", strconv.FormatUint(first, 10),
 			"--seeds", strconv.FormatUint(last-first+1, 10), "--jobs", strconv.Itoa(c.cfg.Jobs), "--fail-fast"})

@@ -10,7 +10,8 @@ import (
 
 // The campaign end to end, on three mutants and a few seeds: one the swarm kills at once
 // (commit on the primary's vote alone), one that survives the echo scenario (which runs no
-// replica), one that does not compile. It builds the binaries it runs, so it takes a while.
+// replica) and the performance scenario (a quorum of all three replicas, none faulty), one
+// that does not compile. It builds the binaries it runs, so it takes a while.
 func TestCampaignKillsSurvivesAndReportsBuildErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds vopr three times")
@@ -38,7 +39,7 @@ func TestCampaignKillsSurvivesAndReportsBuildErrors(t *testing.T) {
 	require.NotEmpty(t, killed.Class)
 	require.Contains(t, killed.Replay, "vopr replay")
 	require.Equal(t, Survived, survived.Status, "%+v", survived)
-	require.Equal(t, 3, survived.SeedsRun)
+	require.Equal(t, 3+PerformanceSeeds, survived.SeedsRun, "its echo seeds, then the performance scenario's")
 	require.Equal(t, BuildError, broken.Status)
 	require.Contains(t, broken.Detail, "replica_normal.go")
 	require.Equal(t, []string{"test.unreached"}, r.Summary.Survivors)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -33,12 +34,36 @@ type Mutant struct {
 	Generated bool `yaml:"-" json:"generated"`
 }
 
-// ScenarioList returns the scenarios the mutant runs: its own, or the swarm.
+// PerformanceScenario ends every mutant's list, on PerformanceSeeds seeds: the runbook's
+// performance procedure (p99 latency, batching raises throughput) catches a bug that only
+// slows the cluster, which no safety checker and no liveness budget of the swarm sees (a
+// primary that takes another client's request for one in flight and drops it commits
+// everything, eight times slower). A few seeds suffice: the scenario has no faults, and each
+// seed simulates two one-second load runs.
+const (
+	PerformanceScenario = "performance"
+	PerformanceSeeds    = 3
+)
+
+// ScenarioList returns the scenarios the mutant runs: its own, or the swarm, then the
+// performance scenario.
 func (m Mutant) ScenarioList() []string {
-	if len(m.Scenarios) == 0 {
-		return []string{DefaultScenario}
+	list := []string{DefaultScenario}
+	if len(m.Scenarios) > 0 {
+		list = slices.Clone(m.Scenarios)
 	}
-	return m.Scenarios
+	if !slices.Contains(list, PerformanceScenario) {
+		list = append(list, PerformanceScenario)
+	}
+	return list
+}
+
+// seedsOf is how many seeds a campaign of seeds per scenario runs of scenario s.
+func seedsOf(s string, seeds int) int {
+	if s == PerformanceScenario {
+		return min(seeds, PerformanceSeeds)
+	}
+	return seeds
 }
 
 type catalogDoc struct {

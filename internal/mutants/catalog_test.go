@@ -149,3 +149,15 @@ func TestGenerateIsReproducibleAndApplies(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, one, back)
 }
+
+// Every mutant ends with a few seeds of the performance scenario, after its own list.
+func TestScenarioListEndsWithPerformance(t *testing.T) {
+	require.Equal(t, []string{"swarm", "performance"}, Mutant{}.ScenarioList())
+	m := Mutant{Scenarios: []string{"swarm", "rolling_upgrade"}}
+	require.Equal(t, []string{"swarm", "rolling_upgrade", "performance"}, m.ScenarioList())
+	require.Equal(t, []string{"swarm", "rolling_upgrade"}, m.Scenarios, "the catalog entry is left alone")
+	require.Equal(t, []string{"performance", "swarm"}, Mutant{Scenarios: []string{"performance", "swarm"}}.ScenarioList())
+	require.Equal(t, PerformanceSeeds, seedsOf(PerformanceScenario, 300))
+	require.Equal(t, 2, seedsOf(PerformanceScenario, 2))
+	require.Equal(t, 300, seedsOf("swarm", 300))
+}
