@@ -87,3 +87,81 @@ func TestPAROfferResolvesOpNoLogViewCanName(t *testing.T) {
 	tc.converge(ticks)
 	tc.requireNoFailures()
 }
+
+// TestPAROfferNamesCommittedHeadNoLogViewCanName (swarm seed 1432). Three replicas hold a head
+// op H that replicas 0 and 1 committed in view 0; replica 2 holds it too, but never learns
+// that it committed. Replicas 0 and 1 move to log view 1 without 2; then replica 1's entry of
+// H loses its identity (entry and record damaged) and all three restart, replica 0 down. The
+// do_view_changes of 1 and 2 make 1's log the new one, with commit number H and no header for
+// H; 2's header of H comes from an older log view and a sender that does not know H committed,
+// so the merge cannot take it. Before the fix the new primary started the view at once (H is
+// not above the commit number, so no offers were asked for) and nobody could ever execute H:
+// no replica could name it, so none could ask for it by checksum. Now the primary asks for
+// offers for a committed op it cannot name, as for an uncommitted one: 2's offer alone proves
+// nothing (the view waits), and with 0's offer too the primary adopts H and the cluster
+// converges.
+func TestPAROfferNamesCommittedHeadNoLogViewCanName(t *testing.T) {
+	tc := newStorageTestCluster(t, 67, nil)
+	var drop func(from, to int, h vsr.Header) bool
+	tc.dropWhere(&drop)
+	tc.commitN(5, ticks)
+	tc.settle()
+	head := tc.inspect(0).Op + 1
+
+	// Replica 2 gets H's prepare and nothing that tells it H committed.
+	drop = func(_, to int, h vsr.Header) bool { return to == 2 && h.Command != vsr.CommandPrepare }
+	tc.load = true
+	tc.runUntilOp(0, head)
+	tc.load = false
+	tc.RunFor(100 * sim.Millisecond)
+	head = tc.inspect(0).Op // the requests in flight went on
+	for i := 0; i < 3; i++ {
+		tc.runUntilOp(i, head)
+	}
+	committed := tc.RunUntil(func() bool { return tc.inspect(0).CommitMin >= head && tc.inspect(1).CommitMax >= head }, ticks)
+	require.True(t, committed, "H did not commit on 0 and 1: %s", tc.describe())
+	tc.RunFor(100 * sim.Millisecond) // durable everywhere
+	require.Less(t, tc.inspect(2).CommitMax, head, "replica 2 learned that H committed")
+	want := tc.committedHeaders(0, 1, head)
+
+	tc.isolateAll(2) // 0 and 1 change view without 2
+	drop = nil
+	tc.CrashReplica(0)
+	tc.StartReplica(0)
+	ok := tc.RunUntil(func() bool {
+		a, b := tc.inspect(0), tc.inspect(1)
+		return a.Status == vsr.StatusNormal && b.Status == vsr.StatusNormal && a.LogView >= 1 && b.LogView >= 1
+	}, ticks)
+	require.True(t, ok, "0 and 1 did not start a view: %s", tc.describe())
+	tc.RunFor(sim.Second) // log views durable
+	for i := 0; i < 3; i++ {
+		tc.CrashReplica(i)
+	}
+	tc.loseIdentity(1, head)
+	rec := tc.recoverDisk(1)
+	require.Contains(t, rec.Faulty, head)
+	require.GreaterOrEqual(t, rec.State.Commit, head, "replica 1's commit number")
+	require.Positive(t, rec.State.LogView, "replica 1's log view")
+	rec2 := tc.recoverDisk(2)
+	require.Equal(t, uint32(0), rec2.State.LogView, "replica 2's log view")
+	require.Less(t, rec2.State.Commit, head, "replica 2's commit number")
+	require.Contains(t, entryOpsOf(rec2), head, "replica 2 holds H")
+
+	tc.Network.Heal()
+	tc.isolateAll(0)
+	tc.StartReplica(1)
+	tc.StartReplica(2)
+	tc.RunFor(3 * sim.Second)
+	// One offer is not a proof: with 0 down, 1 and 2 cannot tell which prepare of H log view
+	// 1 committed. The view waits rather than start with an op nobody can name.
+	for _, i := range []int{1, 2} {
+		require.Equal(t, vsr.StatusViewChange, tc.inspect(i).Status, "R%d started a view with committed op %d unnamed: %s", i, head, tc.describe())
+	}
+	tc.Network.Heal()
+	tc.StartReplica(0)
+	tc.converge(ticks)
+	tc.commitN(2, ticks)
+	tc.converge(ticks)
+	tc.requireNeverReplaced(want, head)
+	tc.requireNoFailures()
+}

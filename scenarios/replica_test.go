@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/kv"
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -105,6 +106,23 @@ func TestStateSyncFarBehind(t *testing.T) {
 	tc.converge(ticks)
 	require.Greater(t, tc.inspect(2).Metrics.StateSyncs, uint64(0))
 	require.GreaterOrEqual(t, tc.inspect(2).CheckpointOp, uint64(vsr.CheckpointInterval))
+	tc.requireNoFailures()
+}
+
+// State sync of a snapshot larger than a message (swarm seed 2026123189): it travels in
+// chunks. It used to be never sent at all, and the backup stayed behind forever.
+func TestStateSyncSnapshotLargerThanAMessage(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, clients: 4, seed: 9})
+	tc.bigValues = true
+	tc.CrashReplica(2)
+	keys := 2 * vsr.MessageSizeMax / kv.ValueSizeMax // two chunks and a bit
+	tc.commitN(keys, 4*ticks)
+	tc.CrashReplica(1)
+	require.Greater(t, len(tc.recoverDisk(1).Snapshot), vsr.MessageSizeMax, "the checkpoint fits in a message")
+	tc.StartReplica(1)
+	tc.StartReplica(2)
+	tc.converge(ticks)
+	require.Greater(t, tc.inspect(2).Metrics.StateSyncs, uint64(0))
 	tc.requireNoFailures()
 }
 

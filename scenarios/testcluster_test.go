@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,6 +24,9 @@ type testCluster struct {
 	results []client.Result
 	commits map[uint64]map[int]vsr.Event // op -> replica -> commit event
 	load    bool
+	// bigValues makes every put write a new key with a value of kv.ValueSizeMax bytes, so
+	// that the state grows by about a kilobyte per op.
+	bigValues bool
 }
 
 type testOptions struct {
@@ -81,7 +85,11 @@ func (tc *testCluster) clientTick(i int) {
 		return
 	}
 	n := tc.acked[i]
-	op := kv.EncodeOp(kv.Op{Kind: kv.KindPut, Key: fmt.Sprintf("k%d", n%8), Value: fmt.Sprintf("c%d-%d", i, n)})
+	key, value := fmt.Sprintf("k%d", n%8), fmt.Sprintf("c%d-%d", i, n)
+	if tc.bigValues {
+		key, value = fmt.Sprintf("k%d-%d", i, n), value+strings.Repeat("x", kv.ValueSizeMax-len(value))
+	}
+	op := kv.EncodeOp(kv.Op{Kind: kv.KindPut, Key: key, Value: value})
 	c.Submit(op, func(r client.Result) {
 		tc.results = append(tc.results, r)
 		if r.Outcome == client.OK {

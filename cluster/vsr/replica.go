@@ -68,6 +68,7 @@ type Replica struct {
 	// checkpointSnapshot is the snapshot of checkpointOp, served to replicas that state-sync.
 	checkpointSnapshot []byte
 	syncCooldown       int
+	syncAssembly       syncAssembly // a snapshot arriving in chunks (replica_sync.go)
 	diskFull           bool
 	lastTimestamp      int64
 	clockSync          clockSync

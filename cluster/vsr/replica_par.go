@@ -30,6 +30,9 @@ func (r *Replica) primaryMaybeStartView() {
 	if r.status != StatusViewChange || !r.isPrimary() || !r.viewChange.installed {
 		return
 	}
+	if !r.primaryNameCommitted() {
+		return
+	}
 	for op := r.commitMax + 1; op <= r.op; op++ {
 		if _, ok := r.log.prepare(op); ok {
 			continue
@@ -62,6 +65,35 @@ func (r *Replica) primaryMaybeStartView() {
 	}
 	r.viewChange.nacks = [LogSlotsMax]uint64{}
 	r.transitionToNormalPrimary()
+}
+
+// primaryNameCommitted names each committed op above commit_min whose identity the chosen
+// log lost (no header, and no header above it naming it as parent: the head op, damaged past
+// its record on the replicas of that log view), by the same offers as an uncommitted op of
+// unknown identity: the one prepare of op that can have committed is the committed one. A
+// committed op is never truncated, so without a proof the primary keeps asking. Starting the
+// view without its identity left every replica unable to execute it or ask for it by
+// checksum, while two of them held it intact, kept unverified (swarm seed 1432). It reports
+// whether every such op is named, and false as well when a reclaimed copy went on (through
+// acceptRepair) from there.
+func (r *Replica) primaryNameCommitted() bool {
+	for op := max(r.commitMin, r.checkpointOp) + 1; op <= min(r.commitMax, r.op); op++ {
+		if _, ok := r.log.prepare(op); ok || !r.expectedChecksum(op).IsZero() {
+			continue
+		}
+		h, proven := r.provenOffer(op)
+		if prev, known := r.parentOf(op); proven && (!known || prev == h.Parent) {
+			r.log.setHeader(h)
+			r.viewChange.asked[op%LogSlotsMax] = false
+			if r.reclaimUnverified(op) {
+				return false
+			}
+			continue // named: repair fetches its body by checksum
+		}
+		r.requestSuffix(op)
+		return false
+	}
+	return true
 }
 
 // requestSuffix asks every replica for op's prepare, with nack_prepare wanted, and counts our
@@ -188,8 +220,8 @@ func (r *Replica) onNackPrepare(m Message) {
 	if r.status != StatusViewChange || !r.isPrimary() || !r.viewChange.installed || h.View != r.view {
 		return
 	}
-	if h.Op <= r.commitMax || h.Op > r.op || r.expectedChecksum(h.Op) != h.Parent {
-		return // not the prepare the suffix needs (a zero checksum: while it still has none)
+	if h.Op <= r.commitMin || h.Op > r.op || r.expectedChecksum(h.Op) != h.Parent {
+		return // not a prepare the view needs (a zero checksum: while it still has none)
 	}
 	if len(m.Body) > 0 {
 		offer, err := DecodeHeader(m.Body, r.cluster)

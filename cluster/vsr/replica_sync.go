@@ -3,42 +3,117 @@ package vsr
 import (
 	"errors"
 
+	"vopr/cluster/checksum"
 	"vopr/internal/assert"
 )
 
 // State sync: a replica whose gap crosses a checkpoint cannot repair from logs, because its
 // peers have compacted the ops it lacks. It fetches the peer's newest checkpoint instead (the
 // state machine and client table at that op), installs it, and repairs the rest.
+//
+// A snapshot may be far larger than a message (the state machine's bound is many megabytes),
+// so it travels in chunks of syncChunkMax bytes, one request per chunk: a sync names the
+// checkpoint (Op), the snapshot's checksum (Parent), its length (Client) and the chunk's
+// index (Request); the requester asks the same peer for the next chunk of that snapshot
+// until it holds all of it, and installs it only if the whole checksums as named. Before,
+// a snapshot above one message was never sent at all, silently: a replica behind the
+// peers' logs could never catch up (swarm seed 2026123189, a 1.3 MB snapshot).
 
 // SyncRequestTicksMin spaces out a replica's sync requests.
 const SyncRequestTicksMin = 20
+
+// syncChunkMax is the most snapshot bytes one sync message carries.
+const syncChunkMax = MessageSizeMax - HeaderSize
+
+// syncSnapshotMax bounds the length a sync may announce, so that a requester never reserves
+// more: far above any snapshot of the state machine and client table.
+const syncSnapshotMax = 256 << 20
+
+// syncAssembly is the snapshot a replica is receiving chunk by chunk.
+type syncAssembly struct {
+	op    uint64       // the checkpoint
+	sum   checksum.Sum // of the whole snapshot
+	total uint64       // its length
+	buf   []byte       // the chunks received so far, in order
+}
 
 func (r *Replica) requestSync(to int) {
 	if to == r.replica || r.checkpointing || r.syncCooldown > 0 {
 		return
 	}
 	r.syncCooldown = SyncRequestTicksMin
+	r.bus.SendToReplica(to, Encode(r.syncRequest(), nil))
+}
+
+// syncRequest is a request for the first chunk of a peer's newest checkpoint.
+func (r *Replica) syncRequest() Header {
 	h := r.header(CommandRequestSync)
 	h.Op = r.commitMin
 	if r.stateLost {
 		h.Op = r.checkpointOp - 1 // our checkpoint's own op will do: we lost its state
 	}
-	r.bus.SendToReplica(to, Encode(h, nil))
+	return h
 }
 
-// onRequestSync answers with our newest durable checkpoint if it is ahead of the requester.
+// onRequestSync answers with the first chunk of our newest durable checkpoint if it is ahead
+// of the requester, or with the chunk asked for of the snapshot named (if it is still ours).
 func (r *Replica) onRequestSync(m Message) {
 	h := m.Header
-	if r.checkpointSnapshot == nil || r.checkpointOp <= h.Op || int(h.Replica) == r.replica {
+	if r.checkpointSnapshot == nil || int(h.Replica) == r.replica {
 		return
 	}
-	if len(r.checkpointSnapshot)+HeaderSize > MessageSizeMax {
-		return // cannot happen within the state machine's bounds; never send an invalid message
+	if h.Request == 0 && r.checkpointOp <= h.Op {
+		return
 	}
+	sum := checksum.Of(r.checkpointSnapshot)
+	if h.Request > 0 && (h.Commit != r.checkpointOp || h.Parent != sum) {
+		return // our checkpoint moved on: the requester starts again from the first chunk
+	}
+	from := uint64(h.Request) * syncChunkMax
+	if from >= uint64(len(r.checkpointSnapshot)) && from > 0 {
+		return
+	}
+	chunk := r.checkpointSnapshot[from:min(from+syncChunkMax, uint64(len(r.checkpointSnapshot)))]
 	s := r.header(CommandSync)
 	s.Op, s.Commit = r.checkpointOp, r.commitMax
 	s.Context, _ = r.log.checksumOf(r.checkpointOp)
-	r.bus.SendToReplica(int(h.Replica), Encode(s, r.checkpointSnapshot))
+	s.Parent, s.Client, s.Request = sum, uint64(len(r.checkpointSnapshot)), h.Request
+	r.bus.SendToReplica(int(h.Replica), Encode(s, chunk))
+}
+
+// assembleSync adds a sync's chunk to the snapshot being received. It returns the whole
+// snapshot once the last chunk is in and the whole matches its checksum; until then it asks
+// the sender for the next chunk. A chunk that is not the next one of the snapshot being
+// received is dropped, except a first chunk, which starts over (with whatever snapshot it
+// names): a lost chunk stalls the assembly only until the next sync request.
+func (r *Replica) assembleSync(m Message) ([]byte, bool) {
+	h := m.Header
+	a := &r.syncAssembly
+	if h.Request == 0 {
+		if h.Client > syncSnapshotMax {
+			return nil, false
+		}
+		*a = syncAssembly{op: h.Op, sum: h.Parent, total: h.Client, buf: make([]byte, 0, h.Client)}
+	} else if h.Op != a.op || h.Parent != a.sum || h.Client != a.total || uint64(len(a.buf)) != uint64(h.Request)*syncChunkMax {
+		return nil, false
+	}
+	if uint64(len(m.Body)) != min(syncChunkMax, a.total-uint64(len(a.buf))) {
+		*a = syncAssembly{}
+		return nil, false
+	}
+	a.buf = append(a.buf, m.Body...)
+	if uint64(len(a.buf)) < a.total {
+		next := r.syncRequest()
+		next.Commit, next.Parent, next.Request = a.op, a.sum, h.Request+1
+		r.bus.SendToReplica(int(h.Replica), Encode(next, nil))
+		return nil, false
+	}
+	snapshot := a.buf
+	*a = syncAssembly{}
+	if checksum.Of(snapshot) != h.Parent {
+		return nil, false
+	}
+	return snapshot, true
 }
 
 // onSync installs a peer's checkpoint that is ahead of our executed state. The checkpoint is
@@ -57,6 +132,14 @@ func (r *Replica) tickStateLost() {
 }
 
 func (r *Replica) onSync(m Message) {
+	if (r.stateLost && m.Header.Op < r.checkpointOp) || (!r.stateLost && m.Header.Op <= r.commitMin) {
+		return // no use to us: do not fetch the rest of it
+	}
+	body, ok := r.assembleSync(m)
+	if !ok {
+		return
+	}
+	m.Body = body
 	h := m.Header
 	if r.stateLost {
 		r.onSyncStateLost(m)
