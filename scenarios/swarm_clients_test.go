@@ -10,9 +10,10 @@ import (
 	"vopr/sim"
 )
 
-// TestClientLivenessFires: a request sent after the heal that its client gives up on is a
-// starved client; one sent before the heal may end indeterminate (the faults were on), and
-// an eviction is an answer.
+// TestClientLivenessFires: a request sent after the heal that its client gives up on while
+// a request sent later was answered is a starved client; one sent before the heal may end
+// indeterminate (the faults were on), so may one while nobody is served (the healed cluster
+// still recovering), and an eviction is an answer.
 func TestClientLivenessFires(t *testing.T) {
 	l := newClientLiveness(3)
 	l.sent(0, 5)
@@ -21,15 +22,20 @@ func TestClientLivenessFires(t *testing.T) {
 	require.Empty(t, l.starved, "a request sent before the heal may go unanswered")
 	require.False(t, l.allAnswered())
 
+	l.sent(2, 25)
+	l.done(2, "cas k2", client.Result{Outcome: client.Indeterminate}, 26)
+	require.Empty(t, l.starved, "nobody served since it was sent: the cluster is recovering")
+
 	l.sent(0, 30)
 	l.done(0, "put k0", client.Result{Outcome: client.OK}, 31)
 	l.sent(1, 30)
 	l.done(1, "get k1", client.Result{Outcome: client.Evicted}, 31)
-	require.False(t, l.allAnswered(), "client 2 has not been answered yet")
-	l.sent(2, 40)
+	require.False(t, l.allAnswered(), "client 3 has not been answered yet")
+	l.sent(2, 29)
 	l.done(2, "cas k2", client.Result{Outcome: client.Indeterminate}, 100)
 	require.Contains(t, l.starved, "client c3 gave up")
 	require.Contains(t, l.starved, "cas k2")
+	require.Contains(t, l.starved, "a request sent at 30ns was answered")
 }
 
 // TestUpgradeBinariesFires: an upgrade to a release that some replica's node does not run
