@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"slices"
 
 	"vopr/cluster/kv"
 	"vopr/sim"
@@ -21,8 +22,8 @@ func (n *Nemesis) upgradeStraggler(c *sim.Cluster) {
 		return
 	}
 	primary, _, found := n.primary(c, straggler)
-	if !found || n.filled[primary] {
-		return
+	if !found || !slices.Contains(n.mayTakeDown(c), primary) {
+		return // the reboot stays inside the atlas's bound and the primary's stability period
 	}
 	shape := sim.IsolateFrom(straggler, n.otherReplicas(straggler))
 	n.record(c, straggler, ActionUpgradeStraggler, fmt.Sprintf("cut off on release %d; primary r%d reboots on release %d",

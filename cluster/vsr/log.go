@@ -102,28 +102,40 @@ func (l *log) setHeader(h Header) {
 }
 
 // forget drops what the log knows of op's prepare but keeps the mark that our disk holds an
-// unreadable entry for it.
+// unreadable entry for it, and the header of that entry when its redundant record named it:
+// the identity of what our disk holds, which we offer for an op no do_view_change could name
+// (heldIdentity), though our log no longer claims it (not present).
 func (l *log) forget(op uint64) {
 	s := l.slotOf(op)
 	if s.header.Op != op {
 		return
 	}
-	*s = slot{faulty: s.faulty, faultyChecksum: s.faultyChecksum}
-	s.header.Op = op
+	held := Header{Op: op}
+	if s.faulty && !s.faultyChecksum.IsZero() && s.header.Checksum == s.faultyChecksum {
+		held = s.header
+	}
+	*s = slot{header: held, faulty: s.faulty, faultyChecksum: s.faultyChecksum}
 }
 
 // forgetUnverified forgets op's header, which a new log can neither confirm nor replace (it
-// lacks op's header), while our disk keeps the entry. A durable entry may be the new log's
+// lacks op's header), while our disk keeps the entry. An entry we hold may be the new log's
 // prepare, committed and acknowledged: the op is marked faulty with its checksum, so that we
 // never deny having seen it until an entry for op is written again, and the slot keeps the
-// prepare, unverified (log.unverified), to take back once the new log names it (setHeader)
-// and to serve to a peer that asks for it by checksum.
+// prepare, unverified (log.unverified), to take back once the new log names it (setHeader),
+// to serve to a peer that asks for it by checksum and to offer when no log names op.
+//
+// That holds for a prepare not durable now as well: an entry we acknowledged is rewritten
+// after a repair below it truncated the engine's log (flushLog) or a log install cut it, and
+// only our memory holds it meanwhile. Dropping it dropped the one intact copy of ops that no
+// do_view_change could name any more, and the only offer that could prove which prepare they
+// were (swarm seed 20263522: every view change after the heal stalled on them). A prepare
+// already kept unverified stays so.
 func (l *log) forgetUnverified(op uint64) {
 	s := l.slotOf(op)
-	if s.header.Op != op {
+	if s.header.Op != op || (!s.present && s.prepare != nil) {
 		return
 	}
-	if !s.present || !s.durable || s.prepare == nil {
+	if !s.present || s.prepare == nil {
 		l.forget(op)
 		return
 	}

@@ -173,14 +173,15 @@ func (r *Replica) parentOf(op uint64) (checksum.Sum, bool) {
 
 // heldIdentity returns the header of the prepare of op that our log names and our disk may
 // hold, when we know it: an intact or kept-unverified copy, or a header whose entry is
-// faulty with that same checksum. An entry of unknown identity (or of another checksum than
-// the header's) may be any prepare: no offer.
+// faulty with that same checksum (named by its redundant record, and kept by log.forget when
+// a new log forgot op). An entry of unknown identity (or of another checksum than the
+// header's) may be any prepare: no offer.
 func (r *Replica) heldIdentity(op uint64) (Header, bool) {
 	s := r.log.slotOf(op)
 	if s.header.Op != op || s.header.Checksum.IsZero() || (s.faulty && s.faultyChecksum != s.header.Checksum) {
 		return Header{}, false
 	}
-	if !s.present && s.prepare == nil {
+	if !s.present && s.prepare == nil && !s.faulty {
 		return Header{}, false
 	}
 	return s.header, true
