@@ -252,3 +252,57 @@ func TestViewChangePrimaryCrashMidPipeline(t *testing.T) {
 	tc.converge(ticks)
 	tc.requireNoFailures()
 }
+
+// State sync under load (swarm seed 20261800): a replica whose next op to execute lies below
+// its peers' checkpoint, compacted from every log (the peers restarted from it), and too
+// close below it for the primary's commit heartbeat to call for a sync (or the primary
+// itself, which hears none), state-syncs while clients keep the cluster busy. New prepares
+// at its head counted as progress, so it waited for the load to stop, or for the peers' next
+// checkpoint, with its clients unserved.
+func TestStateSyncBehindCompactedOpsUnderLoad(t *testing.T) {
+	t.Run("backup", func(t *testing.T) { stateSyncBehindCompactedOps(t, false) })
+	t.Run("primary", func(t *testing.T) { stateSyncBehindCompactedOps(t, true) })
+}
+
+func stateSyncBehindCompactedOps(t *testing.T, primary bool) {
+	tc := newTestCluster(t, testOptions{replicas: 3, clients: 4, seed: 10})
+	tc.commitN(vsr.CheckpointInterval-10, ticks)
+	tc.settle()
+	tc.Network.Isolate(0)
+	tc.commitN(20, ticks)
+	for _, i := range []int{1, 2} {
+		require.Equal(t, uint64(vsr.CheckpointInterval), tc.inspect(i).CheckpointOp, "R%d's checkpoint", i)
+		tc.CrashReplica(i) // its log restarts above the checkpoint
+		tc.StartReplica(i)
+	}
+	tc.commitN(5, ticks)
+	behind := tc.inspect(0).CommitMin
+	require.Less(t, behind, uint64(vsr.CheckpointInterval))
+	require.Greater(t, behind+vsr.CheckpointInterval/2, uint64(vsr.CheckpointInterval), "a commit heartbeat would call for the sync")
+	tc.Network.Heal()
+	if primary {
+		// R0 rejoins as a backup, then becomes the primary of view 3 without R2.
+		ok := tc.RunUntil(func() bool { return tc.inspect(0).Status == vsr.StatusNormal }, ticks)
+		require.True(t, ok, "R0 did not rejoin: %s", tc.describe())
+		tc.Network.Isolate(2)
+		ok = tc.RunUntil(func() bool { return tc.primary() == 0 }, ticks)
+		require.True(t, ok, "R0 did not become the primary: %s", tc.describe())
+		tc.Network.Heal()
+		require.Less(t, tc.inspect(0).CommitMin, uint64(vsr.CheckpointInterval), "R0 caught up before it led")
+	}
+
+	// A request per client every 100 ms: a new op at the head more often than the stuck limit
+	// (ten repair rounds), and the peers' next checkpoint some seconds off.
+	synced := false
+	for tick := 0; !synced && max(tc.inspect(1).CheckpointOp, tc.inspect(2).CheckpointOp) == vsr.CheckpointInterval; tick++ {
+		require.Less(t, tick, 10*ticks, "the peers never took their next checkpoint")
+		tc.load = tick%10 == 0
+		tc.RunFor(sim.TickInterval)
+		synced = tc.inspect(0).CommitMin >= vsr.CheckpointInterval
+	}
+	tc.load = false
+	require.True(t, synced, "R0 waited for the peers' next checkpoint: %s", tc.describe())
+	require.Greater(t, tc.inspect(0).Metrics.StateSyncs, uint64(0))
+	tc.settle()
+	tc.requireNoFailures()
+}

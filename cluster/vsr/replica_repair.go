@@ -176,10 +176,17 @@ func (r *Replica) reclaimUnverified(op uint64) bool {
 // checkStuck counts repair rounds without progress while the replica knows it lacks ops
 // (the next op to execute is missing, or the primary is ahead of our log). Past a limit the
 // ops are presumed compacted away everywhere, and the replica state-syncs.
+//
+// While the next op to execute is missing, only executing counts as progress: ops appended
+// at the head (new prepares, which a primary makes itself) do not bring it closer. Counting
+// them kept a primary whose next ops lay below its backups' checkpoint from ever syncing
+// while clients kept it busy (swarm seed 20261800: commit 298 of 374 for 9 s, until the
+// backups' next checkpoint).
 func (r *Replica) checkStuck() {
 	_, haveNext := r.log.prepare(r.commitMin + 1)
-	lacking := (r.commitMin < r.commitMax && !haveNext) || r.repair.wantOp > r.op
-	progress := r.commitMin != r.repair.lastCommitMin || r.op != r.repair.lastOp
+	nextMissing := r.commitMin < r.commitMax && !haveNext
+	lacking := nextMissing || r.repair.wantOp > r.op
+	progress := r.commitMin != r.repair.lastCommitMin || (!nextMissing && r.op != r.repair.lastOp)
 	r.repair.lastCommitMin, r.repair.lastOp = r.commitMin, r.op
 	if !lacking || progress {
 		r.repair.stuckRounds = 0
