@@ -354,3 +354,34 @@ func TestRecordsOpenFinishesAnUnrecordedAppend(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsMisdirectedRecordOverItsOwnEntry: the record write of the last append landed on
+// its own entry's last sector (a misdirected write), leaving the record sector unwritten and
+// the entry damaged: what an append that never finished looks like, but the record sits among
+// the entries and proves the entry was durable. The op is faulty, with the prefix the stray
+// record kept, never dropped (swarm seed 20263044: recovery dropped op 64, the replica nacked
+// the op it had acknowledged and a view change truncated it).
+func TestRecordsMisdirectedRecordOverItsOwnEntry(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		name, offset := recordSector(13)
+		b := d.raw(name)
+		record := bytes.Clone(b[offset : offset+storage.SectorSize])
+		clear(b[offset : offset+storage.SectorSize])
+		last := where[13].offset + where[13].size - storage.SectorSize
+		if where[13].file != name || last <= where[13].offset {
+			t.Fatalf("op 13's entry (%+v) is not a multi-sector entry of its record's file", where[13])
+		}
+		copy(b[last:], record)
+		d.setRaw(name, b)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v: want op 13 faulty, not dropped as unfinished", s.Head(), rec.Faulty)
+		}
+		if !bytes.Equal(rec.FaultyPrefix[13], body(13)[:16]) {
+			t.Fatalf("op 13: prefix %x, want the stray record's %x", rec.FaultyPrefix[13], body(13)[:16])
+		}
+	})
+}

@@ -119,6 +119,11 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 			high = max(high, sc.index*segmentEntries+uint64(i)) // its append finished
 		}
 	}
+	for _, r := range sc.strays {
+		if _, ok := sc.strayOf(r.header.Op, segmentEntries); ok {
+			high = max(high, r.header.Op) // its append finished too
+		}
+	}
 	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
 		return high
 	}
@@ -157,6 +162,29 @@ func damagedRecordEvidence(sc segmentScan, segmentEntries, high uint64, end int6
 	return best
 }
 
+// strayOf returns the record of op that a misdirected write carried among the segment's
+// entries, if op's own record sector is absent (zeros: never written there, not a tombstone).
+// The record write comes after the entry's sync, so it proves the entry was durable: a
+// damaged entry under it is faulty, never an append that never finished (swarm seed 20263044:
+// op 64's record landed on the entry's last sector, recovery dropped the op as unfinished and
+// the replica nacked an op it had acknowledged). A tombstone or a record in place supersedes
+// a stray, which may be older.
+func (sc segmentScan) strayOf(op, segmentEntries uint64) (persistRecord, bool) {
+	i := op - sc.index*segmentEntries
+	if i >= uint64(len(sc.persist)) {
+		return persistRecord{}, false
+	}
+	if p := sc.persist[i]; p.state != recordAbsent || p.tombstone {
+		return persistRecord{}, false
+	}
+	for _, r := range slices.Backward(sc.strays) {
+		if r.header.Op == op {
+			return r, true
+		}
+	}
+	return persistRecord{}, false
+}
+
 // place marks the ops of one scan's records, and keeps its redundant records of ops in the
 // index.
 func (ix *logIndex) place(sc segmentScan, cp uint64) {
@@ -168,6 +196,13 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 		}
 		if p.state == recordDamaged {
 			ix.problem(Problem{File: name, Offset: int64(i) * SectorSize, Op: op, Reason: "record damaged"})
+		}
+	}
+	for _, r := range sc.strays {
+		op := r.header.Op
+		if stray, ok := sc.strayOf(op, ix.segmentEntries); ok && op >= ix.base && op <= ix.head {
+			ix.persist[op] = stray
+			ix.problem(Problem{File: name, Offset: r.header.Offset, Op: op, Reason: "record misdirected among the entries"})
 		}
 	}
 	for _, r := range sc.records {
