@@ -385,3 +385,69 @@ func TestRecordsMisdirectedRecordOverItsOwnEntry(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsRepairARunAboveADamagedCheckpointEntry: the bodies of the checkpoint's own entry
+// and of the two entries above it are damaged, and their records. Nothing places op 9 alone
+// (the damaged region below it is the checkpoint entry's, which nothing writes again, and it
+// runs up to op 11): its Append replaces the log after it. RewriteRun places ops 9-10 together from op 11's entry, which their
+// chain must reach, and keeps the later ops (swarm seed 20266198: the repair truncated
+// committed, acknowledged ops above the run).
+func TestRecordsRepairARunAboveADamagedCheckpointEntry(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		d.checkpoint(t, fill(t, d, recordOptions, 13), 8, []byte("state at 8"))
+		where := places(t, d)
+		for _, op := range []uint64{8, 9, 10} {
+			scribble(d, where[op].file, where[op].offset+storage.HeaderSize, 8) // the body
+			name, offset := recordSector(op)
+			scribble(d, name, offset, storage.SectorSize)
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{9, 10}) {
+			t.Fatalf("head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+		short := []storage.Entry{{Op: 9, Body: body(9)}}
+		if n, wants := s.RewritableRun(short); n != 0 || !wants {
+			t.Fatalf("RewritableRun(op 9 alone) = %d, %v: want 0, wanting op 10", n, wants)
+		}
+		other := []storage.Entry{{Op: 9, Body: body(9)}, {Op: 10, Body: []byte("another history")}}
+		if n, wants := s.RewritableRun(other); n != 0 || wants {
+			t.Fatalf("RewritableRun(another op 10) = %d, %v: want 0", n, wants)
+		}
+		run := []storage.Entry{{Op: 9, Body: body(9)}, {Op: 10, Body: body(10)}, {Op: 11, Body: body(11)}}
+		if n, _ := s.RewritableRun(run); n != 2 {
+			t.Fatalf("RewritableRun(ops 9-11) = %d: want ops 9-10", n)
+		}
+		var written int
+		d.must(t, "RewriteRun", func(done func(error)) {
+			s.RewriteRun(run, func(n int, err error) { written = n; done(err) })
+		})
+		if written != 2 || s.Head() != 13 {
+			t.Fatalf("RewriteRun wrote %d, head %d: want 2 written, the later ops kept", written, s.Head())
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(9, 13)) {
+			t.Fatalf("after the repair: head %d, faulty %v, entries %v", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+		// Once the run is rewritten, a truncation to the checkpoint cuts below it, not where
+		// the damaged checkpoint entry's region ended: nothing rewritten comes back.
+		for _, op := range []uint64{8, 9, 10} {
+			scribble(d, where[op].file, where[op].offset+storage.HeaderSize, 8) // the body
+			name, offset := recordSector(op)
+			scribble(d, name, offset, storage.SectorSize)
+		}
+		d.restart()
+		s, _ = d.mustOpen(t, recordOptions)
+		d.must(t, "RewriteRun", func(done func(error)) {
+			s.RewriteRun(run, func(n int, err error) { done(err) })
+		})
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(8, done) })
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 8 || len(rec.Entries) != 0 || len(rec.Faulty) != 0 {
+			t.Fatalf("after truncating to the checkpoint: head %d, entries %v, faulty %v", s.Head(),
+				entriesOf(rec), rec.Faulty)
+		}
+	})
+}
