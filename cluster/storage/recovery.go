@@ -98,11 +98,26 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	return ix
 }
 
-// evidence returns the highest op the segment shows to exist: its highest entry header, or,
-// if damaged bytes follow the last one, the next op (in the last segment, where only the
-// entry being appended at a crash can be) or the segment's last op (in an earlier segment,
-// which was full before the next one began).
+// evidence returns the highest op the segment shows to exist: the highest of entryEvidence
+// and the ops whose record a misdirected write carried among the entries (strayOf: their
+// appends finished). A stray does not extend entryEvidence's reading of damage past it: its
+// op's own record sector is absent, and a damaged sector above it is as likely its misdirected
+// entry's landing as another op's record (sim's TestStorageMisdirectedAppendDetected).
 func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
+	high := entryEvidence(sc, segmentEntries, last)
+	for _, r := range sc.strays {
+		if _, ok := sc.strayOf(r.header.Op, segmentEntries); ok {
+			high = max(high, r.header.Op)
+		}
+	}
+	return high
+}
+
+// entryEvidence returns the highest op the entries and records in place show to exist: its
+// highest entry header, or, if damaged bytes follow the last one, the next op (in the last
+// segment, where only the entry being appended at a crash can be) or the segment's last op
+// (in an earlier segment, which was full before the next one began).
+func entryEvidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 	first := max(sc.index*segmentEntries, 1)
 	lastOp := (sc.index+1)*segmentEntries - 1
 	high, end := uint64(0), int64(0)
@@ -117,11 +132,6 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 	for i, p := range sc.persist {
 		if p.state == recordIntact {
 			high = max(high, sc.index*segmentEntries+uint64(i)) // its append finished
-		}
-	}
-	for _, r := range sc.strays {
-		if _, ok := sc.strayOf(r.header.Op, segmentEntries); ok {
-			high = max(high, r.header.Op) // its append finished too
 		}
 	}
 	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
@@ -179,7 +189,7 @@ func (sc segmentScan) strayOf(op, segmentEntries uint64) (persistRecord, bool) {
 	}
 	for _, r := range slices.Backward(sc.strays) {
 		if r.header.Op == op {
-			return r, true
+			return r.persistRecord, true
 		}
 	}
 	return persistRecord{}, false
@@ -202,7 +212,7 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 		op := r.header.Op
 		if stray, ok := sc.strayOf(op, ix.segmentEntries); ok && op >= ix.base && op <= ix.head {
 			ix.persist[op] = stray
-			ix.problem(Problem{File: name, Offset: r.header.Offset, Op: op, Reason: "record misdirected among the entries"})
+			ix.problem(Problem{File: name, Offset: r.at, Op: op, Reason: "record misdirected among the entries"})
 		}
 	}
 	for _, r := range sc.records {

@@ -43,7 +43,13 @@ type segmentScan struct {
 	persist []persistRecord
 	// strays are redundant records of the segment's ops found among its entries: a record
 	// write that a misdirect carried there (record.go).
-	strays []persistRecord
+	strays []strayRecord
+}
+
+// strayRecord is a redundant record found at offset at among a segment's entries.
+type strayRecord struct {
+	persistRecord
+	at int64
 }
 
 // scanner walks one segment file from the start. At each sector boundary it expects an entry
@@ -268,8 +274,8 @@ func (sc *scanner) stray() {
 	if err != nil || h.Cluster != sc.cluster || h.Op/uint64(sc.opts.SegmentEntriesMax) != sc.out.index {
 		return
 	}
-	sc.out.strays = append(sc.out.strays, persistRecord{state: recordIntact, header: h,
-		prefix: append([]byte(nil), prefix...)})
+	sc.out.strays = append(sc.out.strays, strayRecord{at: sc.pos, persistRecord: persistRecord{
+		state: recordIntact, header: h, prefix: append([]byte(nil), prefix...)}})
 }
 
 // torn records an entry whose header verified but whose body is not all there or unreadable:
