@@ -106,6 +106,142 @@ func (s *Storage) Rewrite(e Entry, done func(error)) {
 	})
 }
 
+// RewritableRun reports how many entries of run (consecutive ops from run[0].Op, each the
+// prepare the caller's log names there) RewriteRun would write over their own extents,
+// keeping every later op; 0 if none, or if an Append of run[0] would not replace the log
+// after it (it writes the entry in place alone: see rewritable). It places a run of damaged entries that nothing names
+// (their records damaged too) from the entry the disk knows above them: laid back to back,
+// the run ends where that entry starts, and the run's last chain sum must be that entry's
+// parent, so every entry of it is the one the later ops chain to. Entry by entry, the lowest
+// op of such a run has no known place when the entry below it is damaged and unknown too
+// (the checkpoint's own entry, which nothing writes again): its region swallows the run, and
+// the repair's Append truncated the log after it, dropping durable, committed, acknowledged
+// ops (swarm seed 20266198). wants reports that run stops short of that known entry: the
+// caller needs the missing prepares to place it, rather than truncate.
+func (s *Storage) RewritableRun(run []Entry) (n int, wants bool) {
+	data, wants := s.rewritableRun(run)
+	return len(data), wants
+}
+
+// RewriteRun writes the first RewritableRun(run) entries of run over their own extents, in op
+// order, each synced with its record (writeEntry), never dropping a later op; done gets how
+// many are durable. If at its turn in the queue the run is no longer rewritable, it fails
+// with ErrNotRewritable and changes nothing.
+func (s *Storage) RewriteRun(run []Entry, done func(written int, err error)) {
+	assert.That(done != nil, "storage: RewriteRun needs a callback")
+	run = slices.Clone(run)
+	for i := range run {
+		run[i].Body = append([]byte{}, run[i].Body...)
+	}
+	s.submit(func(finish func(func())) {
+		written := 0
+		end := func(err error) { finish(func() { done(written, err) }) }
+		data, _ := s.rewritableRun(run)
+		if len(data) == 0 {
+			end(fmt.Errorf("%w: run from op %d", ErrNotRewritable, run[0].Op))
+			return
+		}
+		s.clampUnknownBelow(run[0].Op, offsetOf(data[0]))
+		forEach(len(data), func(i int, next func(error)) {
+			s.rewrite(run[i], data[i], func(err error) {
+				if err == nil {
+					written++
+				}
+				next(err)
+			})
+		}, end)
+	})
+}
+
+// rewritableRun returns the encoded entries RewriteRun would write (see RewritableRun).
+func (s *Storage) rewritableRun(run []Entry) (data [][]byte, wants bool) {
+	if len(run) == 0 {
+		return nil, false
+	}
+	first := run[0].Op
+	if first <= s.sb.State.CheckpointOp || first <= s.auditOp || first >= s.head {
+		return nil, false
+	}
+	parent, err := s.parentOf(first)
+	if err != nil {
+		return nil, false
+	}
+	if _, ok := s.rewritable(run[0]); ok {
+		return nil, false // Append writes it in place alone
+	}
+	k := first // the first op above the run whose entry the disk knows
+	for ; k <= s.head && s.slot(k).state != slotIntact && !s.slot(k).known; k++ {
+	}
+	if k == first || k > s.head || s.segmentOf(k) != s.segmentOf(first) {
+		return nil, false // known itself (Rewritable's), or nothing known above it
+	}
+	n := int(k - first)
+	for i, e := range run[:min(n, len(run))] {
+		if e.Op != first+uint64(i) || len(e.Body) > s.opts.EntryBodyMax {
+			return nil, false
+		}
+	}
+	if len(run) < n {
+		return nil, true
+	}
+	next := s.slot(k)
+	offsets := make([]int64, n)
+	end := next.offset
+	for i := n - 1; i >= 0; i-- {
+		end -= entrySize(len(run[i].Body))
+		offsets[i] = end
+	}
+	if offsets[0] < s.knownEndBelow(first) {
+		return nil, false // it would overlap an entry the disk keeps
+	}
+	data = make([][]byte, n)
+	for i, e := range run[:n] {
+		data[i] = EncodeEntry(s.sb.State.Cluster, e.Op, offsets[i], parent, e.Body)
+		h, err := DecodeHeader(data[i])
+		assert.That(err == nil, "storage: the entry just encoded does not decode")
+		parent = h.Chain()
+	}
+	if parent != next.parent {
+		return nil, false // another history than the one the later ops chain to
+	}
+	return data, false
+}
+
+// knownEndBelow is where the nearest entry below op in its segment that the disk knows
+// (intact, or faulty with its record) ends, or the segment's record area.
+func (s *Storage) knownEndBelow(op uint64) int64 {
+	for o := op - 1; o > 0 && s.segmentOf(o) == s.segmentOf(op); o-- {
+		sl := s.slot(o)
+		if sl == nil {
+			break
+		}
+		if sl.state == slotIntact || sl.known {
+			return sl.end
+		}
+	}
+	return s.recordArea()
+}
+
+// clampUnknownBelow ends the regions of the unknown damaged entries just below op at offset,
+// where op's rewritten entry starts: a later truncation below op cuts there, so that no
+// rewritten entry above the cut is left in the file.
+func (s *Storage) clampUnknownBelow(op uint64, offset int64) {
+	for o := op - 1; o > 0 && s.segmentOf(o) == s.segmentOf(op); o-- {
+		sl := s.slot(o)
+		if sl == nil || sl.state == slotIntact || sl.known {
+			return
+		}
+		sl.end = min(sl.end, offset)
+	}
+}
+
+// offsetOf is the offset an encoded entry names.
+func offsetOf(data []byte) int64 {
+	h, err := DecodeHeader(data)
+	assert.That(err == nil, "storage: the entry just encoded does not decode")
+	return h.Offset
+}
+
 // rewritable returns the encoded entry for e.Op (at most the head) if it may overwrite its
 // own extent without dropping the ops after it: it encodes to the entry the log already
 // names at e.Op (the slot's chain sum if the slot is intact or known; the next op's parent

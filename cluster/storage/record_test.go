@@ -354,3 +354,100 @@ func TestRecordsOpenFinishesAnUnrecordedAppend(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsMisdirectedRecordOverItsOwnEntry: the record write of the last append landed on
+// its own entry's last sector (a misdirected write), leaving the record sector unwritten and
+// the entry damaged: what an append that never finished looks like, but the record sits among
+// the entries and proves the entry was durable. The op is faulty, with the prefix the stray
+// record kept, never dropped (swarm seed 20263044: recovery dropped op 64, the replica nacked
+// the op it had acknowledged and a view change truncated it).
+func TestRecordsMisdirectedRecordOverItsOwnEntry(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		name, offset := recordSector(13)
+		b := d.raw(name)
+		record := bytes.Clone(b[offset : offset+storage.SectorSize])
+		clear(b[offset : offset+storage.SectorSize])
+		last := where[13].offset + where[13].size - storage.SectorSize
+		if where[13].file != name || last <= where[13].offset {
+			t.Fatalf("op 13's entry (%+v) is not a multi-sector entry of its record's file", where[13])
+		}
+		copy(b[last:], record)
+		d.setRaw(name, b)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v: want op 13 faulty, not dropped as unfinished", s.Head(), rec.Faulty)
+		}
+		if !bytes.Equal(rec.FaultyPrefix[13], body(13)[:16]) {
+			t.Fatalf("op 13: prefix %x, want the stray record's %x", rec.FaultyPrefix[13], body(13)[:16])
+		}
+	})
+}
+
+// TestRecordsRepairARunAboveADamagedCheckpointEntry: the bodies of the checkpoint's own entry
+// and of the two entries above it are damaged, and their records. Nothing places op 9 alone
+// (the damaged region below it is the checkpoint entry's, which nothing writes again, and it
+// runs up to op 11): its Append replaces the log after it. RewriteRun places ops 9-10 together from op 11's entry, which their
+// chain must reach, and keeps the later ops (swarm seed 20266198: the repair truncated
+// committed, acknowledged ops above the run).
+func TestRecordsRepairARunAboveADamagedCheckpointEntry(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		d.checkpoint(t, fill(t, d, recordOptions, 13), 8, []byte("state at 8"))
+		where := places(t, d)
+		for _, op := range []uint64{8, 9, 10} {
+			scribble(d, where[op].file, where[op].offset+storage.HeaderSize, 8) // the body
+			name, offset := recordSector(op)
+			scribble(d, name, offset, storage.SectorSize)
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{9, 10}) {
+			t.Fatalf("head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+		short := []storage.Entry{{Op: 9, Body: body(9)}}
+		if n, wants := s.RewritableRun(short); n != 0 || !wants {
+			t.Fatalf("RewritableRun(op 9 alone) = %d, %v: want 0, wanting op 10", n, wants)
+		}
+		other := []storage.Entry{{Op: 9, Body: body(9)}, {Op: 10, Body: []byte("another history")}}
+		if n, wants := s.RewritableRun(other); n != 0 || wants {
+			t.Fatalf("RewritableRun(another op 10) = %d, %v: want 0", n, wants)
+		}
+		run := []storage.Entry{{Op: 9, Body: body(9)}, {Op: 10, Body: body(10)}, {Op: 11, Body: body(11)}}
+		if n, _ := s.RewritableRun(run); n != 2 {
+			t.Fatalf("RewritableRun(ops 9-11) = %d: want ops 9-10", n)
+		}
+		var written int
+		d.must(t, "RewriteRun", func(done func(error)) {
+			s.RewriteRun(run, func(n int, err error) { written = n; done(err) })
+		})
+		if written != 2 || s.Head() != 13 {
+			t.Fatalf("RewriteRun wrote %d, head %d: want 2 written, the later ops kept", written, s.Head())
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(9, 13)) {
+			t.Fatalf("after the repair: head %d, faulty %v, entries %v", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+		// Once the run is rewritten, a truncation to the checkpoint cuts below it, not where
+		// the damaged checkpoint entry's region ended: nothing rewritten comes back.
+		for _, op := range []uint64{8, 9, 10} {
+			scribble(d, where[op].file, where[op].offset+storage.HeaderSize, 8) // the body
+			name, offset := recordSector(op)
+			scribble(d, name, offset, storage.SectorSize)
+		}
+		d.restart()
+		s, _ = d.mustOpen(t, recordOptions)
+		d.must(t, "RewriteRun", func(done func(error)) {
+			s.RewriteRun(run, func(n int, err error) { done(err) })
+		})
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(8, done) })
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 8 || len(rec.Entries) != 0 || len(rec.Faulty) != 0 {
+			t.Fatalf("after truncating to the checkpoint: head %d, entries %v, faulty %v", s.Head(),
+				entriesOf(rec), rec.Faulty)
+		}
+	})
+}

@@ -98,11 +98,26 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	return ix
 }
 
-// evidence returns the highest op the segment shows to exist: its highest entry header, or,
-// if damaged bytes follow the last one, the next op (in the last segment, where only the
-// entry being appended at a crash can be) or the segment's last op (in an earlier segment,
-// which was full before the next one began).
+// evidence returns the highest op the segment shows to exist: the highest of entryEvidence
+// and the ops whose record a misdirected write carried among the entries (strayOf: their
+// appends finished). A stray does not extend entryEvidence's reading of damage past it: its
+// op's own record sector is absent, and a damaged sector above it is as likely its misdirected
+// entry's landing as another op's record (sim's TestStorageMisdirectedAppendDetected).
 func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
+	high := entryEvidence(sc, segmentEntries, last)
+	for _, r := range sc.strays {
+		if _, ok := sc.strayOf(r.header.Op, segmentEntries); ok {
+			high = max(high, r.header.Op)
+		}
+	}
+	return high
+}
+
+// entryEvidence returns the highest op the entries and records in place show to exist: its
+// highest entry header, or, if damaged bytes follow the last one, the next op (in the last
+// segment, where only the entry being appended at a crash can be) or the segment's last op
+// (in an earlier segment, which was full before the next one began).
+func entryEvidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 	first := max(sc.index*segmentEntries, 1)
 	lastOp := (sc.index+1)*segmentEntries - 1
 	high, end := uint64(0), int64(0)
@@ -157,6 +172,29 @@ func damagedRecordEvidence(sc segmentScan, segmentEntries, high uint64, end int6
 	return best
 }
 
+// strayOf returns the record of op that a misdirected write carried among the segment's
+// entries, if op's own record sector is absent (zeros: never written there, not a tombstone).
+// The record write comes after the entry's sync, so it proves the entry was durable: a
+// damaged entry under it is faulty, never an append that never finished (swarm seed 20263044:
+// op 64's record landed on the entry's last sector, recovery dropped the op as unfinished and
+// the replica nacked an op it had acknowledged). A tombstone or a record in place supersedes
+// a stray, which may be older.
+func (sc segmentScan) strayOf(op, segmentEntries uint64) (persistRecord, bool) {
+	i := op - sc.index*segmentEntries
+	if i >= uint64(len(sc.persist)) {
+		return persistRecord{}, false
+	}
+	if p := sc.persist[i]; p.state != recordAbsent || p.tombstone {
+		return persistRecord{}, false
+	}
+	for _, r := range slices.Backward(sc.strays) {
+		if r.header.Op == op {
+			return r.persistRecord, true
+		}
+	}
+	return persistRecord{}, false
+}
+
 // place marks the ops of one scan's records, and keeps its redundant records of ops in the
 // index.
 func (ix *logIndex) place(sc segmentScan, cp uint64) {
@@ -168,6 +206,13 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 		}
 		if p.state == recordDamaged {
 			ix.problem(Problem{File: name, Offset: int64(i) * SectorSize, Op: op, Reason: "record damaged"})
+		}
+	}
+	for _, r := range sc.strays {
+		op := r.header.Op
+		if stray, ok := sc.strayOf(op, ix.segmentEntries); ok && op >= ix.base && op <= ix.head {
+			ix.persist[op] = stray
+			ix.problem(Problem{File: name, Offset: r.at, Op: op, Reason: "record misdirected among the entries"})
 		}
 	}
 	for _, r := range sc.records {

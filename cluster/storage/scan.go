@@ -2,6 +2,7 @@ package storage
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -40,6 +41,15 @@ type segmentScan struct {
 	// persist are the redundant records of the segment's ops (record.go), indexed by
 	// op % SegmentEntriesMax; past the end of the file they are absent.
 	persist []persistRecord
+	// strays are redundant records of the segment's ops found among its entries: a record
+	// write that a misdirect carried there (record.go).
+	strays []strayRecord
+}
+
+// strayRecord is a redundant record found at offset at among a segment's entries.
+type strayRecord struct {
+	persistRecord
+	at int64
 }
 
 // scanner walks one segment file from the start. At each sector boundary it expects an entry
@@ -160,6 +170,7 @@ func (sc *scanner) resume() {
 		}
 		h, ok := sc.header()
 		if !ok {
+			sc.stray()
 			sc.damaged(sc.pos + SectorSize)
 			continue
 		}
@@ -249,6 +260,22 @@ func (sc *scanner) damaged(end int64) {
 		sc.out.garbage = append(sc.out.garbage, span{start: sc.pos, end: end})
 	}
 	sc.pos = end
+}
+
+// stray keeps the sector at pos if it is a whole redundant record of one of the segment's
+// ops: a misdirected record write landed there, over an entry (perhaps its own op's, which
+// then reads as damaged with no record, like an append that never finished).
+func (sc *scanner) stray() {
+	b := sc.at(SectorSize)
+	if binary.LittleEndian.Uint64(b[16:]) != recordMagic {
+		return
+	}
+	h, prefix, err := parseRecord(b)
+	if err != nil || h.Cluster != sc.cluster || h.Op/uint64(sc.opts.SegmentEntriesMax) != sc.out.index {
+		return
+	}
+	sc.out.strays = append(sc.out.strays, strayRecord{at: sc.pos, persistRecord: persistRecord{
+		state: recordIntact, header: h, prefix: append([]byte(nil), prefix...)}})
 }
 
 // torn records an entry whose header verified but whose body is not all there or unreadable:

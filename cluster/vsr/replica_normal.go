@@ -251,6 +251,11 @@ func (r *Replica) flushLog() {
 			// and held back every prepare_ok meanwhile (swarm seed 20266049: 35 entries on a
 			// slow disk, past the liveness budget).
 			write = r.storage.Rewrite
+		} else if run, wants := r.repairRun(op); wants {
+			return // the prepares that place it come first: the repair timeout asks for them
+		} else if run != nil {
+			r.rewriteRun(run)
+			return
 		} else {
 			// Replacing an entry truncates the engine's log after it: everything above
 			// must be written again.
@@ -268,6 +273,45 @@ func (r *Replica) flushLog() {
 		r.writePrepareCallback(op, sum, err)
 		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
 			r.flushLog() // after a failure, the repair timeout retries: no tight loop
+		}
+	})
+}
+
+// repairRun returns the prepares from op up that the engine rewrites as one run in place
+// (storage.RewritableRun: a run of damaged entries that only the entry above it can place),
+// or wants if the engine needs prepares of the run that the log lacks yet. Without it, the
+// repair of such a run's lowest op truncated the durable entries above it, committed and
+// acknowledged ones included (swarm seed 20266198). A truncation queued in the engine makes
+// its head stale: no waiting then.
+func (r *Replica) repairRun(op uint64) (run []storage.Entry, wants bool) {
+	for o := op; o <= min(r.op, r.storage.Head()); o++ {
+		s := r.log.slotOf(o)
+		if !s.present || s.header.Op != o || s.prepare == nil {
+			break
+		}
+		run = append(run, storage.Entry{Op: o, Body: s.prepare})
+	}
+	n, wants := r.storage.RewritableRun(run)
+	if n == 0 {
+		return nil, wants && r.cutsQueued == 0
+	}
+	return run[:n], false
+}
+
+// rewriteRun writes a run repairRun returned; each op written is durable as a single write's.
+func (r *Replica) rewriteRun(run []storage.Entry) {
+	sums := make([]checksum.Sum, len(run))
+	for i, e := range run {
+		sums[i] = r.log.slotOf(e.Op).header.Checksum
+	}
+	r.logWriting = true
+	r.storage.RewriteRun(run, func(written int, err error) {
+		r.logWriting = false
+		for i := range written {
+			r.writePrepareCallback(run[i].Op, sums[i], nil)
+		}
+		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
+			r.flushLog()
 		}
 	})
 }
