@@ -244,6 +244,7 @@ type Machine struct {
 	release     uint32 // ReleaseBase <= release <= ReleaseLatest
 	digest      checksum.Sum
 	digestValid bool
+	scratch     []byte // Digest's snapshot buffer, reused
 }
 
 // New returns an empty machine at ReleaseBase.
@@ -377,13 +378,24 @@ func (m *Machine) position(key string) (int, bool) {
 // Snapshot encodes the whole state: magic, key count, then (key, value) records in key order,
 // then the checksum of everything before it. Equal states give equal bytes.
 func (m *Machine) Snapshot() []byte {
-	assert.That(len(m.order) == len(m.data), "kv: key order out of step with the map")
+	return m.AppendSnapshot(make([]byte, 0, m.SnapshotSize()))
+}
+
+// SnapshotSize is the length of the state's Snapshot.
+func (m *Machine) SnapshotSize() int {
 	size := snapshotHeaderSize + len(checksum.Sum{})
 	for _, p := range m.order {
 		size += 2 + len(p.key) + 4 + len(p.value)
 	}
-	b := make([]byte, 0, size)
-	b = append(b, snapshotMagic...)
+	return size
+}
+
+// AppendSnapshot appends the state's Snapshot to dst: for a caller that embeds it in a
+// larger buffer (a checkpoint) or hashes it in a buffer it reuses (Digest).
+func (m *Machine) AppendSnapshot(dst []byte) []byte {
+	assert.That(len(m.order) == len(m.data), "kv: key order out of step with the map")
+	start := len(dst)
+	b := append(dst, snapshotMagic...)
 	b = binary.LittleEndian.AppendUint32(b, m.release)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(m.order)))
 	for _, p := range m.order {
@@ -393,12 +405,12 @@ func (m *Machine) Snapshot() []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
-	sum := checksum.Of(b)
+	sum := checksum.Of(b[start:])
 	b = append(b, sum[:]...)
-	assert.That(len(b) <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
+	assert.That(len(b)-start <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
 	// The digest of this state is at hand: a checkpoint asks for both, and building the
 	// snapshot costs far more than hashing it.
-	m.digest, m.digestValid = checksum.Of(b), true
+	m.digest, m.digestValid = checksum.Of(b[start:]), true
 	return b
 }
 
@@ -493,8 +505,10 @@ func field(b []byte, prefix int, sizeMax int) (string, []byte, error) {
 // cached until the next change.
 func (m *Machine) Digest() checksum.Sum {
 	if !m.digestValid {
-		m.digest = checksum.Of(m.Snapshot())
-		m.digestValid = true
+		// Built in a buffer the machine keeps (AppendSnapshot sets the digest): a replica's
+		// digest is asked for after nearly every change, and a fresh snapshot each time was
+		// an allocation the size of the state.
+		m.scratch = m.AppendSnapshot(m.scratch[:0])
 	}
 	assert.That(!m.digest.IsZero(), "kv: zero digest")
 	return m.digest

@@ -242,9 +242,12 @@ func (s *Storage) submit(op operation) {
 func (s *Storage) startNext() {
 	assert.That(!s.busy, "storage: starting an operation while one runs")
 	assert.That(len(s.queue) > 0, "storage: starting from an empty queue")
+	// Shifted down rather than resliced: the queue keeps its array (reslicing from the front
+	// used it up, so nearly every submit allocated a new one).
 	op := s.queue[0]
-	s.queue[0] = nil
-	s.queue = s.queue[1:]
+	n := copy(s.queue, s.queue[1:])
+	s.queue[n] = nil
+	s.queue = s.queue[:n]
 	s.busy, s.inline = true, true
 	if s.finishFn == nil {
 		s.finishFn = s.finish

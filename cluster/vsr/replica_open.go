@@ -148,13 +148,14 @@ func (r *Replica) rejoin() {
 func (r *Replica) snapshot() []byte {
 	head, ok := r.log.header(r.commitMin)
 	assert.That(ok || r.commitMin == 0, "checkpoint without the header of its op")
-	machine, clients := r.machine.Snapshot(), r.clients.encode()
-	buf := make([]byte, HeaderSize, HeaderSize+4+len(machine)+len(clients))
+	clients, machineSize := r.clients.encode(), r.machine.SnapshotSize()
+	buf := make([]byte, HeaderSize, HeaderSize+4+machineSize+len(clients))
 	if ok {
 		putHeader(buf, &head)
 	}
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(machine)))
-	buf = append(buf, machine...)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(machineSize))
+	buf = r.machine.AppendSnapshot(buf) // in place: no copy of the state's snapshot
+	assert.That(len(buf) == HeaderSize+4+machineSize, "machine snapshot of an unexpected size")
 	return append(buf, clients...)
 }
 
