@@ -642,7 +642,11 @@ func (d *Disk) promote(f *diskFile, upTo uint64) {
 	for _, w := range f.volatile[n:] {
 		assert.That(w.seq > upTo, "disk: volatile writes out of completion order")
 	}
-	f.volatile = slices.Clone(f.volatile[n:])
+	// Shifted down in place (the array is the file's own: Snapshot clones it), so that the
+	// next write appends without allocating.
+	rest := copy(f.volatile, f.volatile[n:])
+	clear(f.volatile[rest:])
+	f.volatile = f.volatile[:rest]
 	assert.That(len(f.durable) <= len(f.data), "disk: durable image larger than the file")
 }
 

@@ -174,7 +174,8 @@ func (sc *scanner) resume() {
 			continue
 		}
 		if !sc.buffered(h.Size()) {
-			sc.fill(h.Size(), &h, false)
+			held := h // the read's callback keeps it: a copy, so that h stays on the stack
+			sc.fill(h.Size(), &held, false)
 			return
 		}
 		sc.entry(h)
