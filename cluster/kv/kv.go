@@ -160,12 +160,14 @@ func DecodeOp(b []byte) (Op, error) {
 	if b[1]&^flagExpectedAbsent != 0 {
 		return Op{}, fmt.Errorf("%w: unknown flags %#x", ErrInvalid, b[1])
 	}
-	rest := b[opHeaderSize:]
+	// One string for the three fields, cut in three: one allocation per op instead of up to
+	// three (every replica decodes every op it executes).
+	rest := string(b[opHeaderSize:])
 	op := Op{
 		Kind:           Kind(b[0]),
-		Key:            string(rest[:keySize]),
-		Value:          string(rest[keySize : int64(keySize)+valueSize]),
-		Expected:       string(rest[int64(keySize)+valueSize:]),
+		Key:            rest[:keySize],
+		Value:          rest[keySize : int64(keySize)+valueSize],
+		Expected:       rest[int64(keySize)+valueSize:],
 		ExpectedAbsent: b[1]&flagExpectedAbsent != 0,
 	}
 	if err := validateOp(op); err != nil {

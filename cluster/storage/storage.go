@@ -160,7 +160,11 @@ type Storage struct {
 	busy     bool
 	inline   bool
 	finishFn func(deliver func()) // s.finish, made once (a method value allocates)
-	stats    Stats
+	// freeAppends and freeWrites hold finished appendOps and entryWrites for reuse: each
+	// keeps the callbacks it hands out, made once, so that an append allocates none.
+	freeAppends []*appendOp
+	freeWrites  []*entryWrite
+	stats       Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
 		k    uint64
