@@ -164,6 +164,7 @@ type Storage struct {
 	// keeps the callbacks it hands out, made once, so that an append allocates none.
 	freeAppends []*appendOp
 	freeWrites  []*entryWrite
+	scanBufs    scanBuffers
 	stats       Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
