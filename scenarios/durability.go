@@ -269,7 +269,9 @@ func (s *segmentCache) resync(current []byte, cluster uint64) {
 }
 
 // differences returns the first and last index where a and b (of equal length) differ, or
-// -1, -1.
+// -1, -1. It compares chunks (bytes.Equal is vectorised) from the front for the first and
+// from the back for the last, and looks at single bytes only inside the two chunks that
+// hold them.
 func differences(a, b []byte) (first, last int64) {
 	const chunk = 256
 	first, last = -1, -1
@@ -280,10 +282,24 @@ func differences(a, b []byte) (first, last int64) {
 		}
 		for i := at; i < end; i++ {
 			if a[i] != b[i] {
-				if first < 0 {
-					first = int64(i)
-				}
-				last = int64(i)
+				first = int64(i)
+				break
+			}
+		}
+		break
+	}
+	if first < 0 {
+		return -1, -1
+	}
+	last = first // the backward walk finds it at the latest
+	for end := len(a); end > 0; end -= chunk {
+		at := max(end-chunk, 0)
+		if bytes.Equal(a[at:end], b[at:end]) {
+			continue
+		}
+		for i := end - 1; i >= at; i-- {
+			if a[i] != b[i] {
+				return first, int64(i)
 			}
 		}
 	}

@@ -99,3 +99,28 @@ func orNil[T any](s []T) []T {
 func padToSector(data []byte) []byte {
 	return append(data, make([]byte, (storage.SectorSize-len(data)%storage.SectorSize)%storage.SectorSize)...)
 }
+
+// TestDifferencesFindsTheOuterDifferences holds differences (chunked, from both ends) to a
+// byte-by-byte walk: sparse changes anywhere, across and inside chunk boundaries.
+func TestDifferencesFindsTheOuterDifferences(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a := rapid.SliceOfN(rapid.Byte(), 0, 2000).Draw(t, "a")
+		b := append([]byte(nil), a...)
+		for _, i := range rapid.SliceOfN(rapid.IntRange(0, max(len(a)-1, 0)), 0, 4).Draw(t, "flips") {
+			if len(b) > 0 {
+				b[i] ^= 1 + byte(i%255)
+			}
+		}
+		first, last := int64(-1), int64(-1)
+		for i := range a {
+			if a[i] != b[i] {
+				if first < 0 {
+					first = int64(i)
+				}
+				last = int64(i)
+			}
+		}
+		gotFirst, gotLast := differences(a, b)
+		require.Equal(t, [2]int64{first, last}, [2]int64{gotFirst, gotLast})
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"maps"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -642,7 +643,11 @@ func (d *Disk) promote(f *diskFile, upTo uint64) {
 	for _, w := range f.volatile[n:] {
 		assert.That(w.seq > upTo, "disk: volatile writes out of completion order")
 	}
-	f.volatile = slices.Clone(f.volatile[n:])
+	// Shifted down in place (the array is the file's own: Snapshot clones it), so that the
+	// next write appends without allocating.
+	rest := copy(f.volatile, f.volatile[n:])
+	clear(f.volatile[rest:])
+	f.volatile = f.volatile[:rest]
 	assert.That(len(f.durable) <= len(f.data), "disk: durable image larger than the file")
 }
 
@@ -891,8 +896,12 @@ func resizeOwned(b []byte, size int64) []byte {
 		return grown
 	}
 	// append of a make copies b and clears only the new part (make and copy would clear
-	// the whole array first); the capacity at least doubles.
-	grown := append(b[:len(b):len(b)], make([]byte, max(size, 2*int64(cap(b)))-int64(len(b)))...)
+	// the whole array first); the capacity at least doubles, and is a power of two: a file
+	// slightly larger than the one before it (each checkpoint file, each segment's first
+	// entries) then fits in the array the other left behind (Disk.grow's spares) instead of
+	// allocating and clearing a new one.
+	capacity := int64(1) << bits.Len64(uint64(max(size, 2*int64(cap(b)))-1))
+	grown := append(b[:len(b):len(b)], make([]byte, capacity-int64(len(b)))...)
 	return grown[:size]
 }
 

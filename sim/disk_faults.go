@@ -144,6 +144,9 @@ func (f *diskFile) rollBackOverlays(survivals [][]bool) uint64 {
 // sectorEvents returns, per sector, the volatile writes' events on it in order, given which
 // sectors of each write survive (all lost if survivals is nil).
 func (f *diskFile) sectorEvents(survivals [][]bool) map[int64][]sectorEvent {
+	if len(f.volatile) == 0 {
+		return nil // no events: reads as empty, and most files checked have none
+	}
 	events := map[int64][]sectorEvent{}
 	kept := func(k, i int) bool { return survivals != nil && survivals[k][i] }
 	for k, w := range f.volatile {

@@ -25,9 +25,54 @@ import (
 func (s *Storage) Append(e Entry, done func(error)) {
 	assert.That(done != nil, "storage: Append needs a callback")
 	e.Body = append([]byte{}, e.Body...) // the caller may reuse its buffer at once
-	s.submit(func(finish func(func())) {
-		s.appendStart(e, func(err error) { finish(func() { done(err) }) })
-	})
+	a := s.newAppendOp()
+	a.e, a.done = e, done
+	s.submit(a.runFn)
+}
+
+// appendOp is one Append in the queue: its run (the operation), the callback appendStart
+// completes and the delivery finish schedules, each made once per appendOp, which the
+// storage reuses after the delivery (an append used to allocate a closure for each).
+type appendOp struct {
+	s      *Storage
+	e      Entry
+	done   func(error)
+	finish func(func())
+	err    error
+
+	runFn     func(finish func(func()))
+	startedFn func(error)
+	deliverFn func()
+}
+
+func (s *Storage) newAppendOp() *appendOp {
+	if last := len(s.freeAppends) - 1; last >= 0 {
+		a := s.freeAppends[last]
+		s.freeAppends = s.freeAppends[:last]
+		return a
+	}
+	a := &appendOp{s: s}
+	a.runFn, a.startedFn, a.deliverFn = a.run, a.started, a.deliver
+	return a
+}
+
+func (a *appendOp) run(finish func(func())) {
+	a.finish = finish
+	a.s.appendStart(a.e, a.startedFn)
+}
+
+func (a *appendOp) started(err error) {
+	a.err = err
+	a.finish(a.deliverFn)
+}
+
+// deliver hands the outcome to the caller, after putting the appendOp back for reuse:
+// nothing refers to it once its delivery runs.
+func (a *appendOp) deliver() {
+	done, err := a.done, a.err
+	a.e, a.done, a.finish, a.err = Entry{}, nil, nil, nil
+	a.s.freeAppends = append(a.s.freeAppends, a)
+	done(err)
 }
 
 func (s *Storage) appendStart(e Entry, done func(error)) {
@@ -342,17 +387,39 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 // for an append at offset (prepareSegment).
 func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64, prepare bool, k uint64,
 	done func(error)) {
-	w := &entryWrite{s: s, op: op, name: name, data: data, rec: encodeRecord(data, s.opts.RecordPrefix),
-		offset: offset, k: k, prepare: prepare, done: done}
+	w := s.newEntryWrite()
+	next := w.next
+	*w = entryWrite{s: s, op: op, name: name, data: data, rec: encodeRecord(data, s.opts.RecordPrefix),
+		offset: offset, k: k, prepare: prepare, done: done, next: next}
 	if !prepare {
 		w.stage = entryWriteData
 	}
-	w.next = w.advance
 	w.advance(nil)
 }
 
-// entryWrite is writeEntry's state: one allocation and one callback per entry, rather than
-// a closure per stage (every append runs them).
+// newEntryWrite returns a finished entryWrite for reuse, or a new one with its next made.
+func (s *Storage) newEntryWrite() *entryWrite {
+	if last := len(s.freeWrites) - 1; last >= 0 {
+		w := s.freeWrites[last]
+		s.freeWrites = s.freeWrites[:last]
+		return w
+	}
+	w := &entryWrite{}
+	w.next = w.advance
+	return w
+}
+
+// end finishes the write with err, after putting w back for reuse: every stage has called
+// its callback, so nothing refers to w any more.
+func (w *entryWrite) end(err error) {
+	s, done, next := w.s, w.done, w.next
+	*w = entryWrite{next: next}
+	s.freeWrites = append(s.freeWrites, w)
+	done(err)
+}
+
+// entryWrite is writeEntry's state: one callback per entry, rather than a closure per stage
+// (every append runs them), and reused once the entry is written (Storage.freeWrites).
 type entryWrite struct {
 	s          *Storage
 	op, k      uint64
@@ -378,7 +445,7 @@ const (
 // next stage (or finish).
 func (w *entryWrite) advance(err error) {
 	if err != nil {
-		w.done(err)
+		w.end(err)
 		return
 	}
 	stage := w.stage
@@ -393,7 +460,7 @@ func (w *entryWrite) advance(err error) {
 	case entryWriteDataSync, entryWriteRecordSync:
 		w.s.fs.Sync(w.name, w.next)
 	default:
-		w.done(nil)
+		w.end(nil)
 	}
 }
 

@@ -549,7 +549,7 @@ func (s *Storage) scanAll(names []string, scans *[]segmentScan, done func(error)
 	slices.Sort(segments)
 	keepFrom := s.sb.State.CheckpointOp + 1
 	forEach(len(segments), func(i int, next func(error)) {
-		scanSegment(s.fs, s.opts, s.sb.State.Cluster, segments[i], keepFrom,
+		scanSegment(s.fs, s.opts, s.sb.State.Cluster, segments[i], keepFrom, &s.scanBufs,
 			func(sc segmentScan, err error) {
 				*scans = append(*scans, sc)
 				next(err)

@@ -72,16 +72,22 @@ type scanner struct {
 	bufStart int64
 	out      segmentScan
 	done     func(segmentScan, error)
+	keep     *scanBuffers
 }
+
+// scanBuffers are the read buffers of a storage's scans, kept from one scan to the next
+// (scans run one at a time, and nothing a scan returns points into them): every Open and
+// Verify scans every segment, and each scan allocated a chunk and a record area.
+type scanBuffers struct{ chunk, area []byte }
 
 // scanSegment scans segment k: its record area, then its entries. An I/O error other than
 // ErrIO (which marks the unreadable place damaged) aborts the scan.
-func scanSegment(fs FS, opts Options, cluster uint64, k, keepFrom uint64,
+func scanSegment(fs FS, opts Options, cluster uint64, k, keepFrom uint64, keep *scanBuffers,
 	done func(segmentScan, error)) {
 	name := segmentName(k)
 	size, err := fs.Size(name)
 	sc := &scanner{fs: fs, name: name, cluster: cluster, opts: opts, keepFrom: keepFrom,
-		size: size, out: segmentScan{index: k, size: size}, done: done}
+		size: size, out: segmentScan{index: k, size: size}, done: done, keep: keep, buf: keep.chunk[:0]}
 	if err != nil {
 		later(fs, func() { done(segmentScan{}, err) })
 		return
@@ -105,7 +111,11 @@ func scanSegment(fs FS, opts Options, cluster uint64, k, keepFrom uint64,
 func (sc *scanner) readRecords(done func(error)) {
 	n := sc.opts.SegmentEntriesMax
 	sc.out.persist = make([]persistRecord, n)
-	area := make([]byte, min(RecordAreaSize(n), sc.size))
+	size := min(RecordAreaSize(n), sc.size)
+	if int64(cap(sc.keep.area)) < size {
+		sc.keep.area = make([]byte, size)
+	}
+	area := sc.keep.area[:size]
 	first := sc.out.index * uint64(n)
 	var prefixes []byte // the intact records' prefixes, copied out of area into one array
 	decode := func(i int, b []byte) {
@@ -185,7 +195,8 @@ func (sc *scanner) resume() {
 			continue
 		}
 		if !sc.buffered(h.Size()) {
-			sc.fill(h.Size(), &h, false)
+			held := h // the read's callback keeps it: a copy, so that h stays on the stack
+			sc.fill(h.Size(), &held, false)
 			return
 		}
 		sc.entry(h)
@@ -214,6 +225,7 @@ func (sc *scanner) fill(n int64, h *Header, exact bool) {
 	assert.That(length >= n, "storage: scan fill beyond the file")
 	if int64(cap(sc.buf)) < length {
 		sc.buf = make([]byte, length)
+		sc.keep.chunk = sc.buf
 	}
 	buf := sc.buf[:length]
 	start := sc.pos

@@ -160,7 +160,12 @@ type Storage struct {
 	busy     bool
 	inline   bool
 	finishFn func(deliver func()) // s.finish, made once (a method value allocates)
-	stats    Stats
+	// freeAppends and freeWrites hold finished appendOps and entryWrites for reuse: each
+	// keeps the callbacks it hands out, made once, so that an append allocates none.
+	freeAppends []*appendOp
+	freeWrites  []*entryWrite
+	scanBufs    scanBuffers
+	stats       Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
 		k    uint64
@@ -242,9 +247,12 @@ func (s *Storage) submit(op operation) {
 func (s *Storage) startNext() {
 	assert.That(!s.busy, "storage: starting an operation while one runs")
 	assert.That(len(s.queue) > 0, "storage: starting from an empty queue")
+	// Shifted down rather than resliced: the queue keeps its array (reslicing from the front
+	// used it up, so nearly every submit allocated a new one).
 	op := s.queue[0]
-	s.queue[0] = nil
-	s.queue = s.queue[1:]
+	n := copy(s.queue, s.queue[1:])
+	s.queue[n] = nil
+	s.queue = s.queue[:n]
 	s.busy, s.inline = true, true
 	if s.finishFn == nil {
 		s.finishFn = s.finish

@@ -144,7 +144,7 @@ func (s *Storage) verifyScan(names []string, scans *[]segmentScan, log *[]Proble
 		}
 	}
 	forEach(len(segments), func(i int, next func(error)) {
-		scanSegment(s.fs, s.opts, s.sb.State.Cluster, segments[i], ^uint64(0),
+		scanSegment(s.fs, s.opts, s.sb.State.Cluster, segments[i], ^uint64(0), &s.scanBufs,
 			func(sc segmentScan, err error) {
 				if err != nil {
 					*log = append(*log, Problem{File: segmentName(segments[i]), Offset: -1,

@@ -42,7 +42,11 @@ func encodeBatch(entries []batchEntry) []byte {
 }
 
 // decodeBatch validates lengths before slicing; payloads alias buf.
-func decodeBatch(buf []byte) ([]batchEntry, error) {
+func decodeBatch(buf []byte) ([]batchEntry, error) { return decodeBatchInto(nil, buf) }
+
+// decodeBatchInto is decodeBatch into dst's array when it is large enough (a caller that
+// only looks at the entries before its next decode reuses one).
+func decodeBatchInto(dst []batchEntry, buf []byte) ([]batchEntry, error) {
 	if len(buf) < 2 {
 		return nil, errBatch
 	}
@@ -51,7 +55,10 @@ func decodeBatch(buf []byte) ([]batchEntry, error) {
 		return nil, errBatch
 	}
 	buf = buf[2:]
-	entries := make([]batchEntry, 0, count)
+	entries := dst[:0]
+	if cap(entries) < count {
+		entries = make([]batchEntry, 0, count)
+	}
 	for i := 0; i < count; i++ {
 		if len(buf) < batchEntryHeaderSize {
 			return nil, errBatch

@@ -3,7 +3,7 @@ package vsr
 import (
 	"encoding/binary"
 	"errors"
-	"sort"
+	"slices"
 
 	"vopr/internal/assert"
 )
@@ -72,14 +72,27 @@ func (t *clientTable) sortedClients() []uint64 {
 	for c := range t.sessions {
 		clients = append(clients, c)
 	}
-	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	slices.Sort(clients)
 	return clients
 }
 
-// encode serialises the table in client order: count u32, then client u64, registered u64,
-// request u32, reply size u32, reply.
-func (t *clientTable) encode() []byte {
-	buf := binary.LittleEndian.AppendUint32(nil, uint32(len(t.sessions)))
+// encode returns the table's encoding (appendEncoded).
+func (t *clientTable) encode() []byte { return t.appendEncoded(make([]byte, 0, t.encodedSize())) }
+
+// encodedSize is the length of the table's encoding (appendEncoded).
+func (t *clientTable) encodedSize() int {
+	size := 4
+	for _, s := range t.sessions {
+		size += 24 + len(s.reply)
+	}
+	return size
+}
+
+// appendEncoded appends the table's encoding to dst, in client order: count u32, then client
+// u64, registered u64, request u32, reply size u32, reply. A checkpoint appends it to its
+// buffer in place (encodedSize tells how much room to leave).
+func (t *clientTable) appendEncoded(dst []byte) []byte {
+	buf := binary.LittleEndian.AppendUint32(dst, uint32(len(t.sessions)))
 	for _, c := range t.sortedClients() {
 		s := t.sessions[c]
 		buf = binary.LittleEndian.AppendUint64(buf, c)

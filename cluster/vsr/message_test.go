@@ -86,6 +86,7 @@ func TestClientTableEvictsOldest(t *testing.T) {
 	decoded, err := decodeClientTable(table.encode(), ClientsMax)
 	require.NoError(t, err)
 	require.Equal(t, table.encode(), decoded.encode())
+	require.Len(t, table.encode(), table.encodedSize())
 	_, err = decodeClientTable(table.encode()[:10], ClientsMax)
 	require.Error(t, err)
 }

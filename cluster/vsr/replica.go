@@ -28,6 +28,8 @@ type Replica struct {
 	machine *kv.Machine
 	clients clientTable
 
+	upgradeBatch []batchEntry // upgradeOf's decode buffer, reused
+
 	status Status
 	// view is the view the replica is in or moving to; logView the view in which its log
 	// was last normal (VRR 2012 §4.2's "latest normal view").

@@ -86,8 +86,9 @@ func (r *Replica) maybeUpgrade() {
 
 // upgradeOf returns the release of an upgrade prepare (ok false for any other prepare).
 func (r *Replica) upgradeOf(m Message) (uint32, bool) {
-	entries, err := decodeBatch(m.Body)
+	entries, err := decodeBatchInto(r.upgradeBatch, m.Body)
 	assert.That(err == nil, "prepare batch does not decode")
+	r.upgradeBatch = entries[:0] // kept for the next call (every committed op asks)
 	return upgradeRelease(entries)
 }
 
