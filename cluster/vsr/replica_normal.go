@@ -198,6 +198,9 @@ func (r *Replica) primaryPrepare() {
 }
 
 func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
+	// Every caller waits for room: a view change may leave more than PipelinePrepareMax
+	// uncommitted ops in the pipeline, but no new op joins them until it drains.
+	assert.That(len(r.pipeline) < PipelinePrepareMax, "primary: preparing with the pipeline full")
 	parent, ok := r.log.checksumOf(r.op)
 	assert.That(ok || r.op == 0, "primary: missing head of log")
 	h := r.header(CommandPrepare)
