@@ -35,10 +35,19 @@ const usage = `usage:
   kimberlite-cli storage verify --full-scan --dir DIR   (a stopped replica's data directory)
   kimberlite-cli debug dump-state --replica-id I [flags]
   kimberlite-cli test smoke-tests [--critical-only] [flags]
+  kimberlite-cli cluster reconfig|failover, standby throttle: not built (exit 2; issue 13)
 --addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.`
 
 // errNotBuilt exits with status 2: a runbook command or option this tool does not do.
 var errNotBuilt = errors.New("not available")
+
+// errUsage exits with status 64 (EX_USAGE): a command this tool does not know.
+var errUsage = errors.New("usage")
+
+// errNoMembership explains why the runbook's membership commands exit 2.
+var errNoMembership = fmt.Errorf(`%w: the replica has a fixed membership: no standby replicas, no
+reconfiguration and no DR failover are built yet (issue 13), so the runbook's Option C of
+replica_crash, Option B of quorum_lost and the standby steps are not available`, errNotBuilt)
 
 func main() {
 	err := run(os.Args[1:])
@@ -46,6 +55,9 @@ func main() {
 	case errors.Is(err, errNotBuilt):
 		fmt.Fprintln(os.Stderr, "kimberlite-cli:", err)
 		os.Exit(2)
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "kimberlite-cli:", err)
+		os.Exit(64)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "kimberlite-cli:", err)
 		os.Exit(1)
@@ -54,7 +66,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) < 2 {
-		return errors.New(usage)
+		return fmt.Errorf("%w: a command takes two words\n%s", errUsage, usage)
 	}
 	command, rest := args[0]+" "+args[1], args[2:]
 	switch command {
@@ -92,8 +104,10 @@ func run(args []string) error {
 		return storageExport(rest)
 	case "storage restore":
 		return storageRestore(rest)
+	case "cluster reconfig", "cluster failover", "standby throttle":
+		return fmt.Errorf("%s: %w", command, errNoMembership)
 	}
-	return fmt.Errorf("unknown command %q\n%s", command, usage)
+	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, command, usage)
 }
 
 // target is where a command goes: the flags every command takes.

@@ -95,6 +95,13 @@ func TestCLICommandsOnRealServers(t *testing.T) {
 	require.GreaterOrEqual(t, compact.FreedBytes, int64(0))
 	_, code = c.cli("storage", "compact", "--replica-id", id, "--aggressive")
 	require.Equal(t, 2, code, "--aggressive: the replica has no more aggressive compaction")
+	for _, membership := range [][]string{{"cluster", "reconfig", "add-replica", "--replica-id", "3"},
+		{"cluster", "failover", "--promote-standby", "100"}, {"standby", "throttle", "--max-qps", "10"}} {
+		_, code = c.cli(membership...)
+		require.Equal(t, 2, code, "%v: membership changes are not built (issue 13)", membership)
+	}
+	_, code = c.cli("cluster", "reconfigure")
+	require.Equal(t, 64, code, "an unknown command is a usage error")
 
 	var dump ops.StateDump
 	c.cliJSON(&dump, "debug", "dump-state", "--replica-id", id)
