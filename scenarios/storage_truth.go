@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
 	"vopr/sim"
@@ -116,7 +117,14 @@ func checkHeldWritten(disk *sim.Disk, replica int, held vsr.DiskHeld) string {
 type writtenEntry struct {
 	op           uint64
 	offset, size int64
+	parent       checksum.Sum
 	body         []byte
+}
+
+// sameEntry reports whether two entries found in a segment are copies of one entry at two
+// offsets: the same op's body over the same parent.
+func (e writtenEntry) sameEntry(o writtenEntry) bool {
+	return e.op == o.op && e.parent == o.parent && bytes.Equal(e.body, o.body)
 }
 
 // writtenLog is the entries of one segment as the node wrote them.
@@ -137,13 +145,14 @@ func readWrittenLog(disk *sim.Disk, name string) writtenLog {
 			continue
 		}
 		body := data[offset+storage.HeaderSize : offset+storage.HeaderSize+int64(h.BodySize)]
-		log = append(log, writtenEntry{op: h.Op, offset: offset, size: h.Size(), body: body})
+		log = append(log, writtenEntry{op: h.Op, offset: offset, size: h.Size(), parent: h.Parent, body: body})
 	}
 	return log
 }
 
-// newest keeps, of the entries of each op, the last one in the segment: the one written
-// after the others (an earlier one is a leftover the engine wrote past).
+// newest keeps, of the entries of each op, the last one in the segment: usually the one
+// written after the others (an earlier one is a leftover the engine wrote past); a copy of
+// the same entry may lie below it (see storage_verify.go on completeness).
 func (log writtenLog) newest() writtenLog {
 	last := map[uint64]int64{}
 	for _, e := range log {

@@ -236,3 +236,46 @@ func TestSwarmRunsStorageVerify(t *testing.T) {
 		require.Positive(t, marks["coverage.check."+name], name)
 	}
 }
+
+// TestStorageVerifyCheckCopyBelow: an op written twice in its segment, its last copy altered,
+// is damage only if no unaltered copy of the same entry (same parent and body) lies below
+// it: the engine writes an entry nothing names again at the start of its damaged region,
+// below its damaged old copy (fresh-range seed 2026130971). A copy of another entry does not
+// excuse the last one.
+func TestStorageVerifyCheckCopyBelow(t *testing.T) {
+	withCopy := func(body []byte) (*truthDisk, writtenEntry, int64) {
+		d := newTruthDisk(t)
+		d.format(3)
+		name := segmentFileName(3)
+		log := readWrittenLog(d.disk, name)
+		e := log[len(log)-1]
+		require.Equal(t, uint64(3), e.op)
+		above := e.offset + e.size
+		done := false
+		d.disk.WriteAt(name, storage.EncodeEntry(7, 3, above, e.parent, body), above, func(err error) {
+			require.NoError(t, err)
+			done = true
+		})
+		d.wait(&done)
+		require.Len(t, readWrittenLog(d.disk, name), len(log)+1)
+		d.disk.CorruptSector(name, above) // the last copy of op 3
+		return d, e, above
+	}
+
+	d, below, _ := withCopy(truthBody(3))
+	require.Empty(t, diskDamage(d.disk).live, "an unaltered copy of op 3's entry lies below")
+	report, err := d.verifyOn(d.disk)
+	require.NoError(t, err)
+	require.NotContains(t, report.Faulty, uint64(3))
+	require.Empty(t, diskDamage(d.disk).judge(report, nil))
+
+	d.disk.CorruptSector(segmentFileName(3), below.offset+2*storage.SectorSize)
+	live := diskDamage(d.disk).live
+	require.Len(t, live, 1, "both copies altered")
+	require.Equal(t, uint64(3), live[0].entry.op)
+
+	d, _, above := withCopy(bytes.Repeat([]byte{9}, 700))
+	live = diskDamage(d.disk).live
+	require.Len(t, live, 1, "the copy below is another entry")
+	require.Equal(t, above, live[0].entry.offset)
+}

@@ -19,7 +19,11 @@ import (
 //     wrote and a fault altered (a sector that reads otherwise than written, or not at all)
 //     is reported faulty. An op's entry is the last one of it in its segment: an earlier one
 //     is left over inside a damaged region that the engine skipped when it wrote the op
-//     again after it (swarm seed 647);
+//     again after it (swarm seed 647). A copy of that same entry (same op, parent and body)
+//     that no fault altered elsewhere in the segment keeps the op intact: the engine also
+//     writes an entry nothing names again at the start of its damaged region, below its
+//     damaged old copy, which then lies last (fresh-range seed 2026130971: op 65 written
+//     again over the checkpoint's own damaged entry, its old copy left corrupt above it);
 //   - sound: verify reports nothing on a disk without damage, and a problem in a log segment
 //     only where that segment (or the one before it, whose last entry anchors its hash
 //     chain) holds damage. Damage is a fault's (Altered, when it changes what a read
@@ -119,16 +123,28 @@ func diskDamage(disk *sim.Disk) damage {
 		if !strings.HasPrefix(name, "log-") || altered[name] == nil {
 			continue
 		}
-		for _, e := range readWrittenLog(disk, name).newest() {
-			for s := e.offset / storage.SectorSize; s < (e.offset+e.size)/storage.SectorSize; s++ {
-				if kind, ok := altered[name][s]; ok {
-					d.live = append(d.live, damagedEntry{file: name, entry: e, sector: s, kind: kind})
-					break
-				}
+		log := readWrittenLog(disk, name)
+		for _, e := range log.newest() {
+			s, kind, ok := firstAltered(e, altered[name])
+			if ok && !slices.ContainsFunc(log, func(c writtenEntry) bool {
+				_, _, cAltered := firstAltered(c, altered[name])
+				return c.sameEntry(e) && !cAltered
+			}) {
+				d.live = append(d.live, damagedEntry{file: name, entry: e, sector: s, kind: kind})
 			}
 		}
 	}
 	return d
+}
+
+// firstAltered returns the first sector of an entry that a fault altered, if any.
+func firstAltered(e writtenEntry, altered map[int64]sim.FaultKind) (int64, sim.FaultKind, bool) {
+	for s := e.offset / storage.SectorSize; s < (e.offset+e.size)/storage.SectorSize; s++ {
+		if kind, ok := altered[s]; ok {
+			return s, kind, true
+		}
+	}
+	return 0, "", false
 }
 
 // explains reports whether the damage explains a problem verify found in file.
