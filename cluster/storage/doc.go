@@ -36,8 +36,9 @@
 // Checkpoint files are kept while either superblock pair names one: if the newest pair is
 // lost, Open falls back to the previous state and its checkpoint is still whole; if the
 // newest checkpoint does not verify, Open falls back to the previous one and keeps the newest
-// view, log view and commit (Recovery.CheckpointDamaged). The ops that the fallback lacks are
-// reported faulty, never silently missing.
+// view, log view and commit (Recovery.CheckpointDamaged); a first checkpoint falls back to op
+// 0, the format's empty state, while the log still holds every op from 1. The ops that the
+// fallback lacks are reported faulty, never silently missing.
 //
 // # Operations
 //

@@ -17,7 +17,8 @@ type Recovery struct {
 	Snapshot []byte
 	// CheckpointDamaged is the op of a newer checkpoint that did not verify, 0 if none. Open
 	// then fell back to the previous checkpoint (State.CheckpointOp, the one the other
-	// superblock pair names) and kept the newest view, log view and commit.
+	// superblock pair names, or op 0 for a first checkpoint whose log is whole:
+	// replayableFromFormat) and kept the newest view, log view and commit.
 	CheckpointDamaged uint64
 	// CheckpointLost reports that the checkpoint the superblock names did not verify and no
 	// previous one did either: Snapshot is nil, the state machine at State.CheckpointOp is
@@ -413,7 +414,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 		func(next func(error)) {
 			fs.List(func(got []string, err error) { names = got; next(err) })
 		},
-		func(next func(error)) { s.readCheckpoint(rec, previous, next) },
+		func(next func(error)) { s.readCheckpoint(rec, previous, names, next) },
 		func(next func(error)) { s.scanAll(names, &scans, next) },
 		func(next func(error)) { s.removeStaleCheckpoints(next) },
 	)
@@ -474,8 +475,8 @@ func readSuperblockFile(fs FS, done func([]byte, error)) {
 // readCheckpoint reads and verifies the checkpoint file the superblock points at. A
 // checkpoint that cannot be recovered is reported as Recovery.CheckpointLost, not as an
 // error: the rest of the replica's durable state is still worth having.
-func (s *Storage) readCheckpoint(rec *Recovery, previous superblock, done func(error)) {
-	s.readCheckpointOrFallBack(rec, previous, func(err error) {
+func (s *Storage) readCheckpoint(rec *Recovery, previous superblock, names []string, done func(error)) {
+	s.readCheckpointOrFallBack(rec, previous, names, func(err error) {
 		if errors.Is(err, ErrCorrupt) {
 			rec.Snapshot, rec.CheckpointLost, s.checkpointLost = nil, true, true
 			err = nil
@@ -484,7 +485,7 @@ func (s *Storage) readCheckpoint(rec *Recovery, previous superblock, done func(e
 	})
 }
 
-func (s *Storage) readCheckpointOrFallBack(rec *Recovery, previous superblock, done func(error)) {
+func (s *Storage) readCheckpointOrFallBack(rec *Recovery, previous superblock, names []string, done func(error)) {
 	op := s.sb.State.CheckpointOp
 	if op == 0 {
 		done(nil)
@@ -492,12 +493,49 @@ func (s *Storage) readCheckpointOrFallBack(rec *Recovery, previous superblock, d
 	}
 	s.readCheckpointFile(func(snapshot []byte, err error) {
 		rec.Snapshot = snapshot
-		if err == nil || previous.State.CheckpointOp == 0 || previous.State.CheckpointOp >= op {
+		switch {
+		case err == nil:
+			done(nil)
+		case previous.State.CheckpointOp != 0 && previous.State.CheckpointOp < op:
+			s.fallBackToCheckpoint(rec, previous, err, done)
+		case s.replayableFromFormat(op, names):
+			s.fallBackToFormat(rec)
+			done(nil)
+		default:
 			done(err)
-			return
 		}
-		s.fallBackToCheckpoint(rec, previous, err, done)
 	})
+}
+
+// replayableFromFormat reports whether a lost checkpoint of op can be replaced by the state at
+// op 0 (the format's, empty, which needs no file): op is within the first segment's reach
+// (the log above op 0 is then no longer than above the previous checkpoint of a caller that
+// checkpoints once per segment, as the fallback to a previous checkpoint file costs), and
+// every segment from the first through op's is on disk (never compacted), so the log can
+// replay ops 1..op; damaged entries among them come back Faulty, to be repaired.
+func (s *Storage) replayableFromFormat(op uint64, names []string) bool {
+	if op > uint64(s.opts.SegmentEntriesMax) {
+		return false
+	}
+	segments, _, _ := ownedFiles(names)
+	for k := uint64(0); k <= s.segmentOf(op); k++ {
+		if !slices.Contains(segments, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// fallBackToFormat replaces a lost first checkpoint with the state at op 0, keeping the
+// newest view, log view and commit, as fallBackToCheckpoint does with a previous file. Without
+// it, a replica whose first checkpoint rotted waited for a peer's checkpoint at or after it
+// (state sync) while holding, intact in its log, the committed ops its peers lacked and
+// needed to reach that checkpoint: nobody could move (fresh-range swarm seed 2026131599).
+func (s *Storage) fallBackToFormat(rec *Recovery) {
+	damaged := s.sb.State.CheckpointOp
+	s.sb.State.CheckpointOp, s.sb.State.AuditHead, s.sb.Checkpoint = 0, [32]byte{}, checkpointRef{}
+	rec.Snapshot, rec.CheckpointDamaged = nil, damaged
+	s.checkpointPrevious = 0 // the damaged file goes
 }
 
 // fallBackToCheckpoint replaces a checkpoint that does not verify with the previous one,

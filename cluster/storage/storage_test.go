@@ -539,6 +539,50 @@ func TestCheckpointFallback(t *testing.T) {
 	})
 }
 
+// TestFirstCheckpointLostFallsBackToFormat: a first checkpoint (within the first segment's
+// reach) that does not verify, with both superblock pairs naming it, falls back to op 0, the
+// format's empty state, which needs no file: the log still holds every op from 1, so the
+// replica replays them instead of waiting for a peer's checkpoint (fresh-range swarm seed
+// 2026131599: its peers were behind it and needed the ops it held). Once the first segment
+// is compacted away the ops below the checkpoint are gone, and the checkpoint is lost.
+func TestFirstCheckpointLostFallsBackToFormat(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 6)
+		d.checkpoint(t, s, 4, []byte("state at 4"))
+		st := s.State()
+		st.View, st.LogView = 3, 3
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		flipBit(d, "checkpoint-0000000000000004", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, smallSegments)
+		if rec.CheckpointLost || rec.CheckpointDamaged != 4 || rec.State.CheckpointOp != 0 ||
+			rec.Snapshot != nil || rec.State.View != 3 || rec.State.Commit < 4 {
+			t.Fatalf("recovery: lost %t, damaged %d, snapshot %q, state %+v", rec.CheckpointLost,
+				rec.CheckpointDamaged, rec.Snapshot, rec.State)
+		}
+		if !slices.Equal(entriesOf(rec), opsRange(1, 6)) || len(rec.Faulty) != 0 {
+			t.Fatalf("entries %v, faulty %v", entriesOf(rec), rec.Faulty)
+		}
+		if slices.Contains(d.names(), "checkpoint-0000000000000004") {
+			t.Fatal("the damaged checkpoint file was kept")
+		}
+		// The replayed state is checkpointed again at 4, and then compaction may drop the
+		// first segment: a damaged checkpoint 4 is lost from then on.
+		d.checkpoint(t, s, 4, []byte("state at 4"))
+		d.restart()
+		s, rec = d.mustOpen(t, smallSegments)
+		if rec.State.CheckpointOp != 4 || string(rec.Snapshot) != "state at 4" {
+			t.Fatalf("after checkpointing again: state %+v, snapshot %q", rec.State, rec.Snapshot)
+		}
+		d.compact(t, s)
+		flipBit(d, "checkpoint-0000000000000004", 10)
+		d.restart()
+		if _, rec := d.mustOpen(t, smallSegments); !rec.CheckpointLost || rec.State.CheckpointOp != 4 {
+			t.Fatalf("compacted: lost %t, state %+v", rec.CheckpointLost, rec.State)
+		}
+	})
+}
+
 // TestRepairInPlaceKeepsLaterEntries: appending again the entry the log names at a damaged
 // op (a repair) rewrites it in place: the later entries stay durable across a restart,
 // where truncating them would un-persist ops a replica may have acknowledged. Another
