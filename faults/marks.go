@@ -33,6 +33,8 @@ var (
 		"the replicas were partitioned into a ring: each reached only its two neighbours")
 	MarkPartitionBridge = coverage.Declare("partition.bridge",
 		"the replicas were partitioned into two halves joined by one replica that reached both")
+	MarkPrimaryIsolationIdentityLoss = coverage.Declare("primary_isolation.identity_loss",
+		"a replica holding the new primary's log lost entries' identity as the old primary, with its divergent suffix, rejoined")
 	MarkUpgradeStraggler = coverage.Declare("upgrade.straggler",
 		"the primary rebooted on the newest binary while the one replica left on an older binary was cut off")
 	MarkClockPrimaryStep   = coverage.Declare("clock_primary.step", "the current primary's clock was stepped")

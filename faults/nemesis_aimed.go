@@ -224,6 +224,28 @@ func (n *Nemesis) isolateNext(c *sim.Cluster, next int, in vsr.Inspection) {
 	n.record(c, next, ActionPrimaryNext, detail)
 	c.Network.Partition(iso.shape)
 	iso.phase, iso.next, iso.nextView, iso.until = isolationSecond, next, in.View, n.tick+isolationTicksMax
+	n.divergentIdentityLoss(c)
+}
+
+// divergentIdentityLoss, with identity loss on (disk.correlated), damages the identity of the
+// newest entries of a replica that holds the new primary's log, at the moment the old primary,
+// with its divergent suffix from the older log view, rejoins: the coming view change must
+// fill the chosen log's unknown ops from do_view_changes of that same log view (or of an
+// older one only at or below its sender's commit number), never from the old primary's
+// suffix. Half the time; it draws nothing without identity loss or without a suffix.
+func (n *Nemesis) divergentIdentityLoss(c *sim.Cluster) {
+	iso := &n.isolation
+	if n.o.DiskIdentityLossProbability == 0 || !iso.suffix || n.atlas.F == 0 || n.r.IntN(2) == 0 {
+		return
+	}
+	target, ok := n.pick(n.replicasWhere(c, func(i int) bool {
+		r := c.Replica(i)
+		return i != iso.old && i != iso.next && r != nil && c.Nodes[i].Status() == sim.NodeUp &&
+			r.Inspect().LogView == iso.nextView
+	}))
+	if ok && n.identityLossOn(c, target) {
+		n.hits.Hit(MarkPrimaryIsolationIdentityLoss)
+	}
 }
 
 // markSuffix marks the suffix the old primary prepared while cut off, if it did (and still

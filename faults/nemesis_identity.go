@@ -59,6 +59,12 @@ func (n *Nemesis) identityLoss(c *sim.Cluster) {
 	if !ok {
 		return
 	}
+	n.identityLossOn(c, target)
+}
+
+// identityLossOn damages up to identityEntriesMax of target's newest entries, identity and
+// all, and reboots it (see identityLoss); it reports whether it damaged any.
+func (n *Nemesis) identityLossOn(c *sim.Cluster, target int) bool {
 	want := 1 + n.r.IntN(identityEntriesMax)
 	v := newDiskView(c)
 	disk := c.Nodes[target].Disk
@@ -82,7 +88,7 @@ func (n *Nemesis) identityLoss(c *sim.Cluster) {
 		damaged++
 	}
 	if damaged == 0 {
-		return
+		return false
 	}
 	reboot := false
 	for _, i := range n.mayTakeDown(c) {
@@ -97,6 +103,7 @@ func (n *Nemesis) identityLoss(c *sim.Cluster) {
 		c.StartReplica(target)
 		n.hits.Hit(MarkDiskIdentityLossReboot)
 	}
+	return true
 }
 
 // identityTarget is the normal primary of the highest view, if a replica is one, else a
