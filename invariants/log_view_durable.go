@@ -29,7 +29,12 @@ import (
 //     instant it crashes from normal in LV, every op of LV's log from above its durable checkpoint and its
 //     executed op up to the op it entered LV with is durably on disk, as LV's prepare (or
 //     damaged by the simulator, which the atlas allows, or being rewritten from such damage). Ops above the entry op are
-//     acknowledged one by one, and the acknowledgement checks cover them.
+//     acknowledged one by one, and the acknowledgement checks cover them. Ops at or below a
+//     checkpoint the replica made durable are exempt too: a replica may execute ops from
+//     memory that its checkpoint then covers, so their entries need never reach its disk,
+//     and if recovery later falls back past that checkpoint (the simulator damaged it), the
+//     ops between come back Faulty, to be repaired (swarm seed 20266071: op 61 executed
+//     from memory under checkpoint 64, which a read fault then made recovery drop).
 //
 // The log of LV is known only where the harness saw its start_view (clusters of one replica
 // send none); where it is not known, only the second rule's presence part applies.
@@ -65,7 +70,10 @@ type logViewDurable struct {
 	// recovered log may reach past that entry op with ops that came one by one (the ack
 	// checks hold them) or with an unfinished append it keeps as damaged.
 	crashed []normalIn
-	checks  uint64
+	// checkpointed is the highest checkpoint each replica made durable (vsr.EventCheckpoint)
+	// since its disk was last replaced.
+	checkpointed []uint64
+	checks       uint64
 }
 
 // startView takes a start_view its primary sent; only the first of each view is kept.
@@ -86,6 +94,10 @@ func (l *logViewDurable) startView(view uint32, op uint64, log []PrepareRef) {
 // inspection in another view also ends its stay in the view it entered.
 func (l *logViewDurable) event(e vsr.Event) {
 	l.normal = grow(l.normal, e.Replica)
+	if e.Kind == vsr.EventCheckpoint {
+		l.checkpointed = grow(l.checkpointed, e.Replica)
+		l.checkpointed[e.Replica] = max(l.checkpointed[e.Replica], e.Op)
+	}
 	in := &l.normal[e.Replica]
 	switch {
 	case e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
@@ -181,6 +193,9 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 		return nil // not (or no longer) normal in the view its disk names
 	}
 	from := image.CheckpointOp
+	if replica < len(l.checkpointed) {
+		from = max(from, l.checkpointed[replica])
+	}
 	if replica < len(l.canon.executors) {
 		from = max(from, l.canon.executors[replica].last)
 	}
@@ -213,4 +228,6 @@ func (l *logViewDurable) crash(replica int) {
 func (l *logViewDurable) forget(replica int) {
 	l.crash(replica)
 	l.crashed[replica] = normalIn{}
+	l.checkpointed = grow(l.checkpointed, replica)
+	l.checkpointed[replica] = 0
 }
