@@ -120,14 +120,18 @@ func (s *Storage) checkpointSuperblock(op uint64, file, snapshot []byte, synced 
 		anchor := s.slot(op)
 		assert.That(s.auditOp >= op, "storage: checkpoint of an unaudited op")
 		sb.State.AuditHead, sb.Checkpoint.Chain = anchor.audit, anchor.chain
-		return sb
+	} else {
+		sb.State.AuditHead = auditSeed(op, snapshot)
+		sb.Checkpoint.Chain = sb.Checkpoint.Checksum
+		if at := s.slot(op); at != nil && at.state == slotIntact {
+			sb.Checkpoint.Chain = at.chain
+		}
 	}
-	sb.State.AuditHead = auditSeed(op, snapshot)
-	sb.Checkpoint.Chain = sb.Checkpoint.Checksum
-	if next := s.slot(op + 1); next != nil && next.state == slotIntact {
+	// The anchor is what the entry above chains to, when the disk has that entry's header:
+	// it may differ from op's own entry (slot.namesParent), and another anchor leaves it,
+	// and every later op, unrewritable in place.
+	if next := s.slot(op + 1); next != nil && next.namesParent() {
 		sb.Checkpoint.Chain = next.parent
-	} else if at := s.slot(op); at != nil && at.state == slotIntact {
-		sb.Checkpoint.Chain = at.chain
 	}
 	return sb
 }

@@ -106,7 +106,9 @@ const (
 // slot is the in-memory index of one op of the log.
 //
 // Invariants: intact => offset < end, end-offset is the entry size, chain is its chain sum;
-// faulty and known => offset, chain and parent are the known entry's; for other states
+// faulty and known => offset, chain and parent are the known entry's; faulty, not known and
+// a non-zero parent => the entry was read whole and only its link to the op below failed
+// (recovery's checkChain), chain and parent are its header's; for other states
 // offset is unknown; for every state but intact, end is where the damaged region ends (truncating
 // after the op keeps the region, so a later entry never lands inside it).
 type slot struct {
@@ -121,6 +123,17 @@ type slot struct {
 	// (record.go), or it was intact until a rewrite of it failed: offset, chain and parent
 	// are that entry's, so the chain is known across it.
 	known bool
+}
+
+// namesParent reports whether the slot holds its entry's parent: intact, known by its record,
+// or read whole with a broken link below it. An entry above a lost checkpoint chains to that
+// checkpoint's anchor, not to the op below it that the fallback's log replays, so recovery
+// finds its link broken although its header is whole: a checkpoint replacing the lost one
+// takes that parent as its anchor, so that the entry and every later op can be rewritten in
+// place instead of truncated (swarm seed 20261668: the anchor fell back to the new file's
+// checksum, and the repair of op 65 cut the durable, committed, acknowledged ops 66..103).
+func (sl *slot) namesParent() bool {
+	return sl.state == slotIntact || sl.known || (sl.state == slotFaulty && sl.parent != checksum.Sum{})
 }
 
 // Storage is the durable state of one replica: superblock, write-ahead log and checkpoint.

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -660,4 +661,72 @@ func TestRewriteNeverTruncates(t *testing.T) {
 			t.Fatal("an op past the head is rewritable")
 		}
 	})
+}
+
+// TestRecheckpointKeepsEntriesAboveLostCheckpoint: the entries above a checkpoint chain to
+// its anchor, which need not be the chain sum of the checkpoint op's own entry (a checkpoint
+// installed while that entry was damaged takes its file's checksum). When that checkpoint
+// file rots, the fallback replays the log from below it and finds the first entry above it
+// off the chain, although whole. Checkpointing the op again (with the damaged entry left to
+// the checkpoint, or repaired first) must take that entry's parent as the anchor: the entry
+// is then rewritten in place and the later ops, which a replica may have acknowledged and
+// committed, stay (swarm seed 20261668 truncated ops 66..103 to rewrite op 65).
+func TestRecheckpointKeepsEntriesAboveLostCheckpoint(t *testing.T) {
+	for _, repairFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("repair_first=%t", repairFirst), func(t *testing.T) {
+			eachDisk(t, func(t *testing.T, d *disk) {
+				const cp, n = 4, 7
+				fill(t, d, smallSegments, cp)
+				p := places(t, d)[cp]
+				b := d.raw(p.file)
+				b[p.offset+p.size-1] ^= 0x01
+				d.setRaw(p.file, b)
+				d.restart()
+				s, rec := d.mustOpen(t, smallSegments)
+				if !slices.Equal(rec.Faulty, []uint64{cp}) {
+					t.Fatalf("faulty %v", rec.Faulty)
+				}
+				// Committed with op cp's entry damaged: the anchor is the file's checksum.
+				d.must(t, "Checkpoint", func(done func(error)) { s.Checkpoint(cp, []byte("state at 4"), done) })
+				for op := uint64(cp + 1); op <= n; op++ {
+					if err := d.append(t, s, op, body(op)); err != nil {
+						t.Fatalf("Append(%d): %v", op, err)
+					}
+				}
+				flipBit(d, "checkpoint-0000000000000004", 10)
+				d.restart()
+				s, rec = d.mustOpen(t, smallSegments)
+				if rec.CheckpointDamaged != cp || rec.State.CheckpointOp != 0 ||
+					!slices.Equal(rec.Faulty, []uint64{cp, cp + 1}) {
+					t.Fatalf("fallback: damaged %d, state %+v, faulty %v", rec.CheckpointDamaged, rec.State, rec.Faulty)
+				}
+				if repairFirst {
+					if err := d.append(t, s, cp, body(cp)); err != nil {
+						t.Fatalf("repair of op %d: %v", cp, err)
+					}
+					d.checkpoint(t, s, cp, []byte("state at 4"))
+				} else {
+					if _, err := s.Commit(cp - 1); err != nil {
+						t.Fatal(err)
+					}
+					// Another encoding of the state (its file checksum is not the lost anchor).
+					d.must(t, "Checkpoint", func(done func(error)) { s.Checkpoint(cp, []byte("state at 4, again"), done) })
+				}
+				if e := (storage.Entry{Op: cp + 1, Body: body(cp + 1)}); !s.Rewritable(e) {
+					t.Fatalf("op %d is not rewritable in place after the new checkpoint", cp+1)
+				}
+				if err := d.append(t, s, cp+1, body(cp+1)); err != nil {
+					t.Fatalf("repair of op %d: %v", cp+1, err)
+				}
+				if s.Head() != n {
+					t.Fatalf("head %d after the repair of op %d: the later ops were dropped", s.Head(), cp+1)
+				}
+				d.restart()
+				_, rec = d.mustOpen(t, smallSegments)
+				if len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(cp+1, n)) {
+					t.Fatalf("after a restart: faulty %v, entries %v", rec.Faulty, entriesOf(rec))
+				}
+			})
+		})
+	}
 }
