@@ -66,6 +66,29 @@ func testPrimary(c *sim.Cluster) (int, uint32) {
 	return best, view
 }
 
+// requireShapeEnds cuts a ring, bridge or straggler cut short (the test need not wait it out)
+// and requires it to end within ticks with every path back.
+func requireShapeEnds(t *testing.T, c *sim.Cluster, n *Nemesis, ticks int) {
+	t.Helper()
+	n.shapeUntil = n.tick + uint64(ticks)
+	for tick := 0; n.shape != nil; tick++ {
+		require.LessOrEqual(t, tick, ticks)
+		c.RunFor(sim.TickInterval)
+		n.Step(c)
+	}
+	requireAllConnected(t, c)
+}
+
+// requireAllConnected requires every path between two nodes to be up.
+func requireAllConnected(t *testing.T, c *sim.Cluster) {
+	t.Helper()
+	for a := range c.Nodes {
+		for b := range c.Nodes {
+			require.True(t, a == b || c.Network.Connected(a, b), "%d->%d still cut", a, b)
+		}
+	}
+}
+
 // requireCutFromReplicas checks that exactly the paths between p and the other replicas are
 // cut, both ways: p's clients reach it, and every other path is up.
 func requireCutFromReplicas(t *testing.T, c *sim.Cluster, p int) {
@@ -113,11 +136,7 @@ func TestNemesisPrimaryIsolation(t *testing.T) {
 			c.RunFor(sim.TickInterval)
 			n.Step(c)
 		}
-		for a := range c.Nodes {
-			for b := range c.Nodes {
-				require.True(t, a == b || c.Network.Connected(a, b), "%d->%d still cut", a, b)
-			}
-		}
+		requireAllConnected(t, c)
 		hits := n.Marks()
 		require.Equal(t, uint64(1), hits.Count(MarkPrimaryIsolationViewChange), "replicas=%d", replicas)
 		require.Equal(t, uint64(1), hits.Count(MarkPrimaryIsolationSuffix), "replicas=%d: no suffix", replicas)
@@ -281,17 +300,7 @@ func TestNemesisRingAndBridge(t *testing.T) {
 		}
 		require.GreaterOrEqual(t, n.shapeUntil, n.tick+shapeTicksMin)
 		require.LessOrEqual(t, n.shapeUntil, n.tick+shapeTicksMax)
-		n.shapeUntil = n.tick + 3 // the test need not wait the move out
-		for tick := 0; n.shape != nil; tick++ {
-			require.LessOrEqual(t, tick, 3)
-			c.RunFor(sim.TickInterval)
-			n.Step(c)
-		}
-		for a := range c.Nodes {
-			for b := range c.Nodes {
-				require.True(t, a == b || c.Network.Connected(a, b))
-			}
-		}
+		requireShapeEnds(t, c, n, 3)
 	}
 }
 

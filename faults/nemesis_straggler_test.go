@@ -42,15 +42,5 @@ func TestNemesisUpgradeStraggler(t *testing.T) {
 	requireCutFromReplicas(t, c, straggler)
 
 	n.o.UpgradeStragglerProbability = 0
-	n.shapeUntil = n.tick + 2
-	for tick := 0; n.shape != nil; tick++ {
-		require.LessOrEqual(t, tick, 2)
-		c.RunFor(sim.TickInterval)
-		n.Step(c)
-	}
-	for a := range c.Nodes {
-		for b := range c.Nodes {
-			require.True(t, a == b || c.Network.Connected(a, b))
-		}
-	}
+	requireShapeEnds(t, c, n, 2)
 }

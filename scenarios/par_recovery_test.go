@@ -24,6 +24,21 @@ func (tc *testCluster) isolateAll(cut ...int) {
 	}
 }
 
+// viewWithout2 cuts replica 2 off and restarts replica 0, so that 0 and 1 start a view (log
+// view 1 or later) without 2, and waits for their log views to be durable.
+func (tc *testCluster) viewWithout2(ticks int) {
+	tc.t.Helper()
+	tc.isolateAll(2)
+	tc.CrashReplica(0)
+	tc.StartReplica(0)
+	ok := tc.RunUntil(func() bool {
+		a, b := tc.inspect(0), tc.inspect(1)
+		return a.Status == vsr.StatusNormal && b.Status == vsr.StatusNormal && a.LogView >= 1 && b.LogView >= 1
+	}, ticks)
+	require.True(tc.t, ok, "0 and 1 did not start a view: %s", tc.describe())
+	tc.RunFor(sim.Second) // log views durable
+}
+
 // committedHeaders returns replica i's headers of ops first..last.
 func (tc *testCluster) committedHeaders(i int, first, last uint64) map[uint64]checksum.Sum {
 	tc.t.Helper()
@@ -315,15 +330,7 @@ func TestPARGapInChosenLogKeepsOlderCopy(t *testing.T) {
 	head := tc.inspect(0).Op
 	want := tc.committedHeaders(0, 1, head)
 
-	tc.isolateAll(2) // 0 and 1 change view without 2
-	tc.CrashReplica(0)
-	tc.StartReplica(0)
-	ok := tc.RunUntil(func() bool {
-		a, b := tc.inspect(0), tc.inspect(1)
-		return a.Status == vsr.StatusNormal && b.Status == vsr.StatusNormal && a.LogView >= 1 && b.LogView >= 1
-	}, ticks)
-	require.True(t, ok, "0 and 1 did not start a view: %s", tc.describe())
-	tc.RunFor(sim.Second) // log views durable
+	tc.viewWithout2(ticks)
 	require.Equal(t, uint32(0), tc.inspect(2).LogView)
 
 	for i := 0; i < 3; i++ {
