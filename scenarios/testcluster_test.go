@@ -31,6 +31,7 @@ type testCluster struct {
 
 type testOptions struct {
 	replicas, clients int
+	standbys          int
 	seed              uint64
 	mutate            func(*sim.ClusterOptions)
 }
@@ -42,7 +43,7 @@ func newTestCluster(t *testing.T, o testOptions) *testCluster {
 	}
 	tc := &testCluster{t: t, acked: make([]int, o.clients), commits: map[uint64]map[int]vsr.Event{}}
 	opts := sim.ClusterOptions{
-		Replicas: o.replicas, Clients: o.clients, ClusterID: 7,
+		Replicas: o.replicas, Standbys: o.standbys, Clients: o.clients, ClusterID: 7,
 		World: sim.WorldOptions{
 			Seed: o.seed,
 			Network: sim.NetworkOptions{OneWayDelayMin: sim.Millisecond, OneWayDelayMean: 2 * sim.Millisecond,
@@ -119,7 +120,7 @@ func (tc *testCluster) commitN(n int, ticksMax int) {
 
 func (tc *testCluster) describe() string {
 	s := ""
-	for i := 0; i < tc.ReplicaCount(); i++ {
+	for i := 0; i < tc.MemberCount(); i++ {
 		r := tc.Replica(i)
 		if r == nil {
 			s += fmt.Sprintf("[R%d down] ", i)
@@ -168,7 +169,7 @@ func (tc *testCluster) requireNoFailures() {
 // converged: every running replica normal, executed up to the same commit, same digest.
 func (tc *testCluster) converged() bool {
 	var first *vsr.Inspection
-	for i := 0; i < tc.ReplicaCount(); i++ {
+	for i := 0; i < tc.MemberCount(); i++ {
 		r := tc.Replica(i)
 		if r == nil {
 			continue

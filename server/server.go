@@ -54,7 +54,7 @@ func Format(dir string, cluster uint64, replica, count int) error {
 	}
 	defer fs.Close()
 	result := errors.New("format did not complete")
-	vsr.Format(fs, cluster, replica, count, kv.ReleaseBase, func(err error) { result = err })
+	vsr.Format(fs, cluster, replica, count, 0, kv.ReleaseBase, func(err error) { result = err })
 	fs.RunUntilIdle()
 	return result
 }

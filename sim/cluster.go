@@ -10,10 +10,13 @@ import (
 )
 
 // ClusterOptions describe a simulated database cluster: replicas (nodes 0..Replicas-1, with
-// disks) and clients (the nodes after them).
+// disks), standbys (the nodes after them, with disks) and clients (the nodes after those).
 type ClusterOptions struct {
-	World     WorldOptions // NodeCount and DiskNodes are set from Replicas and Clients
-	Replicas  int
+	World    WorldOptions // NodeCount and DiskNodes are set from Replicas, Standbys and Clients
+	Replicas int
+	// Standbys follow the cluster without voting (vsr.Options.StandbyCount): replica
+	// indices Replicas..Replicas+Standbys-1, on the nodes of the same numbers.
+	Standbys  int
 	Clients   int
 	ClusterID uint64
 	Config    vsr.Config
@@ -73,7 +76,7 @@ type FaultHooks struct {
 // SetFaultHooks installs h, replacing any hooks installed before.
 func (c *Cluster) SetFaultHooks(h FaultHooks) {
 	c.hooks = h
-	for i := 0; i < c.options.Replicas; i++ {
+	for i := 0; i < c.MemberCount(); i++ {
 		i := i
 		c.Nodes[i].OnCompletion = nil
 		if h.Completion != nil {
@@ -88,7 +91,9 @@ func (c *Cluster) Restarts() uint64 { return c.restarts }
 // NewCluster formats every replica's disk and starts every node.
 func NewCluster(o ClusterOptions) *Cluster {
 	assert.That(o.Replicas >= 1 && o.Replicas <= vsr.ReplicasMax, "cluster: replica count out of range")
-	o.World.NodeCount, o.World.DiskNodes = o.Replicas+o.Clients, o.Replicas
+	assert.That(o.Standbys >= 0 && o.Standbys <= vsr.StandbysMax, "cluster: standby count out of range")
+	members := o.Replicas + o.Standbys
+	o.World.NodeCount, o.World.DiskNodes = members+o.Clients, members
 	if len(o.World.Clocks) != 0 && len(o.World.Clocks) != o.World.NodeCount {
 		panic(fmt.Sprintf("cluster: %d clocks for %d nodes", len(o.World.Clocks), o.World.NodeCount))
 	}
@@ -96,12 +101,12 @@ func NewCluster(o ClusterOptions) *Cluster {
 		o.Config = vsr.DefaultConfig()
 	}
 	c := &Cluster{World: NewWorld(o.World), options: o}
-	c.replicas = make([]*vsr.Replica, o.Replicas)
-	c.releases = make([]uint32, o.Replicas)
+	c.replicas = make([]*vsr.Replica, members)
+	c.releases = make([]uint32, members)
 	c.clients = make([]*client.Client, o.Clients)
 	c.clientTraces = make([]clientTrace, o.Clients)
 	c.Network.Describe = describeMessage(o.ClusterID)
-	for i := 0; i < o.Replicas; i++ {
+	for i := 0; i < members; i++ {
 		c.Nodes[i].AfterCall = c.noteStatus
 		if o.OnCompletion != nil {
 			i := i
@@ -109,7 +114,7 @@ func NewCluster(o ClusterOptions) *Cluster {
 		}
 	}
 	c.format()
-	for i := 0; i < o.Replicas; i++ {
+	for i := 0; i < members; i++ {
 		c.StartReplica(i)
 	}
 	for i := 0; i < o.Clients; i++ {
@@ -120,11 +125,11 @@ func NewCluster(o ClusterOptions) *Cluster {
 
 // format writes each replica's initial durable state, running the loop until it is done.
 func (c *Cluster) format() {
-	pending := c.options.Replicas
-	for i := 0; i < c.options.Replicas; i++ {
+	pending := c.MemberCount()
+	for i := 0; i < c.MemberCount(); i++ {
 		disk := c.Nodes[i].Disk
 		disk.SetFaultsEnabled(false) // formatting happens before the fault phase
-		vsr.Format(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Release, func(err error) {
+		vsr.Format(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Standbys, c.options.Release, func(err error) {
 			assert.That(err == nil, "cluster: format failed")
 			pending--
 		})
@@ -144,7 +149,8 @@ func (c *Cluster) StartReplica(i int) {
 	node.Start(func(n *Node) Actor {
 		r := vsr.Open(vsr.Options{
 			Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Replica: i,
-			Release: c.Release(i), FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
+			StandbyCount: c.options.Standbys,
+			Release:      c.Release(i), FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
 			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
 			ClientsMax: c.options.ClientsMax,
@@ -186,8 +192,14 @@ func (c *Cluster) Replica(i int) *vsr.Replica {
 // ClusterID returns the cluster's id (every message names it).
 func (c *Cluster) ClusterID() uint64 { return c.options.ClusterID }
 
-// ReplicaCount returns the number of replicas.
+// ReplicaCount returns the number of active replicas (those that vote).
 func (c *Cluster) ReplicaCount() int { return c.options.Replicas }
+
+// StandbyCount returns the number of standbys (replica indices ReplicaCount() and up).
+func (c *Cluster) StandbyCount() int { return c.options.Standbys }
+
+// MemberCount returns the number of replicas of either kind: the nodes with disks.
+func (c *Cluster) MemberCount() int { return c.options.Replicas + c.options.Standbys }
 
 // Client returns client i (0-based; its id is i+1).
 func (c *Cluster) Client(i int) *client.Client { return c.clients[i] }
@@ -196,7 +208,7 @@ func (c *Cluster) Client(i int) *client.Client { return c.clients[i] }
 func (c *Cluster) ClientCount() int { return c.options.Clients }
 
 // ClientNode returns the node index of client i.
-func (c *Cluster) ClientNode(i int) int { return c.options.Replicas + i }
+func (c *Cluster) ClientNode(i int) int { return c.MemberCount() + i }
 
 func (c *Cluster) startClient(i int) {
 	node := c.Nodes[c.ClientNode(i)]

@@ -53,7 +53,7 @@ func (l ReplicaLine) String() string {
 
 // ReplicaLines reads every replica's status line state.
 func (c *Cluster) ReplicaLines() []ReplicaLine {
-	lines := make([]ReplicaLine, c.options.Replicas)
+	lines := make([]ReplicaLine, c.MemberCount())
 	for i := range lines {
 		lines[i] = ReplicaLine{Replica: i, Node: c.Nodes[i].Status()}
 		if r := c.replicas[i]; r != nil && lines[i].Node != NodeCrashed {

@@ -14,6 +14,9 @@ type State struct {
 	Cluster      uint64
 	Replica      uint8
 	ReplicaCount uint8
+	// StandbyCount is how many standby replicas follow the cluster (indices ReplicaCount and
+	// up): they never vote, so ReplicaCount alone sizes every quorum.
+	StandbyCount uint8
 	// View and LogView are the persisted view and log_view; Commit is commit_max.
 	View, LogView uint32
 	Commit        uint64
@@ -46,7 +49,8 @@ type checkpointRef struct {
 //
 //	0   checksum [16] of bytes [16:512)     80  SegmentEntriesMax u32
 //	16  magic u64                           84  EntryBodyMax u32
-//	24  Sequence u64                        88  Replica u8, ReplicaCount u8, reserved [6]
+//	24  Sequence u64                        88  Replica, ReplicaCount, StandbyCount u8
+//	                                        91  reserved u8, 92 Boots u32
 //	32  Cluster u64                         96  AuditHead [32]
 //	40  Commit u64                          128 checkpoint Chain [16]
 //	48  CheckpointOp u64                    144 checkpoint Checksum [16]
@@ -82,7 +86,7 @@ func encodeSuperblock(sb superblock) []byte {
 	le.PutUint32(b[76:], sb.State.Release)
 	le.PutUint32(b[80:], uint32(sb.SegmentEntriesMax))
 	le.PutUint32(b[84:], uint32(sb.EntryBodyMax))
-	b[88], b[89] = sb.State.Replica, sb.State.ReplicaCount
+	b[88], b[89], b[90] = sb.State.Replica, sb.State.ReplicaCount, sb.State.StandbyCount
 	le.PutUint32(b[92:], sb.State.Boots)
 	copy(b[96:], sb.State.AuditHead[:])
 	copy(b[128:], sb.Checkpoint.Chain[:])
@@ -101,7 +105,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || !allZero(b[90:92]) || !allZero(b[160:]) {
+	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[160:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -111,7 +115,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 			CheckpointOp: le.Uint64(b[48:]),
 			View:         le.Uint32(b[64:]), LogView: le.Uint32(b[68:]),
 			Epoch: le.Uint32(b[72:]), Release: le.Uint32(b[76:]),
-			Replica: b[88], ReplicaCount: b[89], Boots: le.Uint32(b[92:]),
+			Replica: b[88], ReplicaCount: b[89], StandbyCount: b[90], Boots: le.Uint32(b[92:]),
 		},
 		SegmentEntriesMax: int(le.Uint32(b[80:])),
 		EntryBodyMax:      int(le.Uint32(b[84:])),

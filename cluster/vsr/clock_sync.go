@@ -24,6 +24,9 @@ type clockSample struct {
 
 func (r *Replica) onPingTimeout() {
 	r.ping.start(r.rand)
+	if r.isStandby() {
+		return // a standby keeps no clock samples: it never timestamps
+	}
 	h := r.header(CommandPing)
 	h.Timestamp = r.clock.Monotonic()
 	r.sendToOthers(Encode(h, nil))

@@ -10,6 +10,12 @@ import (
 const (
 	// ReplicasMax bounds the cluster size (active replicas).
 	ReplicasMax = 6
+	// StandbysMax bounds the standby replicas that follow a cluster without voting. A
+	// standby's index comes after the active replicas' (ReplicaCount + k); operators know
+	// it as StandbyIDBase + k, the runbook's replica id 100 and up.
+	StandbysMax = 4
+	// StandbyIDBase is the operator-facing id of standby 0.
+	StandbyIDBase = 100
 	// PipelinePrepareMax is how many prepares a primary keeps in flight, uncommitted.
 	PipelinePrepareMax = 8
 	// RequestQueueMax bounds the requests a primary holds before it prepares them.
@@ -115,6 +121,11 @@ type Bus interface {
 type Options struct {
 	Cluster      uint64
 	ReplicaCount int
+	// StandbyCount is how many standbys follow the cluster (0..StandbysMax). Replica
+	// indices ReplicaCount..ReplicaCount+StandbyCount-1 are standbys: they journal, repair
+	// and execute the log like backups but never vote, never count towards a quorum and
+	// never lead (standby.go).
+	StandbyCount int
 	Replica      int
 	Release      uint32
 	FS           storage.FS

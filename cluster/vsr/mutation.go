@@ -24,11 +24,15 @@ const (
 	// MutationUpgradeAtHighestRelease upgrades the cluster to the highest release any
 	// replica runs instead of the lowest (features before every replica is upgraded).
 	MutationUpgradeAtHighestRelease
+	// MutationStandbyVotes lets standbys send prepare_ok and the primary count them towards
+	// the replication quorum.
+	MutationStandbyVotes
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
-	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release"}
+	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release",
+	"standby_votes"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

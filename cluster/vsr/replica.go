@@ -18,7 +18,8 @@ type Replica struct {
 	config   Config
 	cluster  uint64
 	replica  int
-	count    int
+	count    int // active replicas: quorums and primaries come from these alone
+	standbys int // standbys after them (standby.go)
 	rand     *rand.Rand
 	bus      Bus
 	clock    Clock
@@ -91,13 +92,16 @@ type Replica struct {
 
 	// operator holds the operator's actions in flight and the isolation (operator.go).
 	operator operatorState
+	// lag is a standby's distance behind the primary (standby.go).
+	lag standbyLag
 }
 
 // Open starts a replica on an already formatted disk. It returns at once in status
 // recovering; the replica joins the protocol once its durable state has been read.
 func Open(o Options) *Replica {
 	assert.That(o.ReplicaCount >= 1 && o.ReplicaCount <= ReplicasMax, "replica count out of range")
-	assert.That(o.Replica >= 0 && o.Replica < o.ReplicaCount, "replica index out of range")
+	assert.That(o.StandbyCount >= 0 && o.StandbyCount <= StandbysMax, "standby count out of range")
+	assert.That(o.Replica >= 0 && o.Replica < o.ReplicaCount+o.StandbyCount, "replica index out of range")
 	assert.That(o.FS != nil && o.Bus != nil && o.Clock != nil && o.Rand != nil, "replica: missing dependency")
 	if o.Config == (Config{}) {
 		o.Config = DefaultConfig()
@@ -111,7 +115,7 @@ func Open(o Options) *Replica {
 	assert.That(o.ClientsMax >= 0 && o.ClientsMax <= ClientsMax, "replica: client table capacity out of range")
 	r := &Replica{
 		options: o, config: o.Config, cluster: o.Cluster, replica: o.Replica, count: o.ReplicaCount,
-		rand: o.Rand, bus: o.Bus, clock: o.Clock, observer: o.Observer,
+		rand: o.Rand, standbys: o.StandbyCount, bus: o.Bus, clock: o.Clock, observer: o.Observer,
 		machine: kv.New(), status: StatusRecovering,
 	}
 	r.clients = newClientTable(r.clientsMax())
@@ -121,9 +125,12 @@ func Open(o Options) *Replica {
 }
 
 // Format writes the initial durable state of a replica on an empty disk (the database's
-// `format` command). done runs on the FS's completion.
-func Format(fs storage.FS, cluster uint64, replica, count int, release uint32, done func(error)) {
-	state := storage.State{Cluster: cluster, Replica: uint8(replica), ReplicaCount: uint8(count), Release: release}
+// `format` command): replica of count active replicas and standbys standbys (a standby's
+// index is count + k). done runs on the FS's completion.
+func Format(fs storage.FS, cluster uint64, replica, count, standbys int, release uint32, done func(error)) {
+	assert.That(replica >= 0 && replica < count+standbys && standbys <= StandbysMax, "format: replica index out of range")
+	state := storage.State{Cluster: cluster, Replica: uint8(replica), ReplicaCount: uint8(count),
+		StandbyCount: uint8(standbys), Release: release}
 	storage.Format(fs, StorageOptions(fs), state, done)
 }
 
@@ -184,7 +191,9 @@ func (r *Replica) Tick() {
 	}
 	defer r.invariants()
 	r.syncCooldown = max(r.syncCooldown-1, 0)
-	r.clockSync.tick(r)
+	if !r.isStandby() {
+		r.clockSync.tick(r) // a standby never timestamps: it keeps no clock samples
+	}
 	table := []struct {
 		t  *timeout
 		on func()
@@ -231,8 +240,8 @@ func (r *Replica) Receive(buf []byte) {
 
 func (r *Replica) onMessage(m Message) {
 	h := &m.Header
-	if h.Command != CommandRequest && int(h.Replica) >= r.count {
-		return // from no replica of ours
+	if h.Command != CommandRequest && !r.acceptFrom(h) {
+		return // from no replica of ours, or a standby asking for what only actives answer
 	}
 	if h.Command != CommandRequest {
 		r.noteRelease(int(h.Replica), h.Release)
@@ -294,6 +303,9 @@ func (r *Replica) InspectState() Inspection {
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
 		DiskFull: r.diskFull, Isolated: r.operator.isolated, CheckpointLost: r.stateLost, Metrics: r.metrics,
 	}
+	if r.isStandby() {
+		in.StandbyLagOps, in.StandbyLagNs, in.StandbyEligible = r.standbyLagNow()
+	}
 	if h, ok := r.log.header(r.op); ok {
 		in.LogHead = h.Checksum
 	}
@@ -309,6 +321,9 @@ func (r *Replica) primaryIndex(view uint32) int { return int(view % uint32(r.cou
 func (r *Replica) isPrimary() bool { return r.primaryIndex(r.view) == r.replica }
 
 func (r *Replica) role() Role {
+	if r.isStandby() {
+		return RoleStandby
+	}
 	if r.isPrimary() {
 		return RolePrimary
 	}

@@ -46,6 +46,7 @@ func (r *Replica) execute(m Message) {
 	}
 	r.commitMin = op
 	r.metrics.CommitsTotal++
+	r.standbyExecuted()
 	if r.observer != nil {
 		r.observer.Event(Event{Kind: EventCommit, Replica: r.replica, View: r.view, Op: op,
 			Checksum: m.Header.Checksum, Prepare: m.Bytes, Timestamp: m.Header.Timestamp})

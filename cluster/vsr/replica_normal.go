@@ -215,6 +215,7 @@ func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
 	r.pipeline = append(r.pipeline, pipelineEntry{op: r.op, checksum: m.Header.Checksum, preparedNs: r.clock.Monotonic()})
 	r.writePrepare(r.op)
 	r.sendToOthers(buf)
+	r.sendToStandbys(buf)
 	r.prepareResend.reset(r.rand)
 	if !r.prepareResend.running {
 		r.prepareResend.start(r.rand)
@@ -426,6 +427,9 @@ func (r *Replica) retryDiskFull() {
 }
 
 func (r *Replica) sendPrepareOK(prepare Header) {
+	if r.isStandby() && !r.mutated(MutationStandbyVotes) {
+		return // a standby never votes
+	}
 	if !r.viewDurable() || r.status != StatusNormal || prepare.View > r.view || prepare.Op > r.op {
 		return
 	}
@@ -472,6 +476,7 @@ func (r *Replica) onPrepare(m Message) {
 		r.ahead.put(m)
 	}
 	r.commitExecute()
+	r.standbyHeard(h.Commit)
 }
 
 // aheadBuffer holds prepares of the current view that arrived before their predecessor (the
@@ -579,6 +584,7 @@ func (r *Replica) learnCommit(ok Header) {
 // countPrepareOK records a vote and commits the pipeline's head while it has a quorum
 // (VRR 2012 §4.1 step 5): commits happen in op order.
 func (r *Replica) countPrepareOK(op uint64, sum checksum.Sum, from int) {
+	assert.That(from < r.count || r.mutated(MutationStandbyVotes), "primary: a standby's prepare_ok counted")
 	for i := range r.pipeline {
 		p := &r.pipeline[i]
 		if p.op == op && p.checksum == sum {
@@ -651,6 +657,7 @@ func (r *Replica) onCommit(m Message) {
 	}
 	r.advanceCommitMax(h.Commit)
 	r.commitExecute()
+	r.standbyHeard(h.Commit)
 }
 
 func (r *Replica) onHeartbeatTimeout() {
@@ -669,7 +676,9 @@ func (r *Replica) onHeartbeatTimeout() {
 	h := r.header(CommandCommit)
 	h.Commit, h.Op = r.commitMax, r.checkpointOp
 	h.Parent, _ = r.log.checksumOf(r.commitMax)
-	r.sendToOthers(Encode(h, nil))
+	commit := Encode(h, nil)
+	r.sendToOthers(commit)
+	r.sendToStandbys(commit)
 }
 
 func (r *Replica) onPrepareResendTimeout() {

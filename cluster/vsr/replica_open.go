@@ -124,6 +124,11 @@ func (r *Replica) recordedHeader(op uint64, prefix []byte) (Header, bool) {
 // repair; a replica that crashed during a view change resumes it.
 func (r *Replica) rejoin() {
 	switch {
+	case r.isStandby():
+		// A standby follows whatever view the cluster is in: it resumes as a follower of its
+		// view and asks that view's primary for the log (a newer one reaches it anyway).
+		r.transitionToNormalBackup(r.view)
+		r.recoverTimeout.start(r.rand)
 	case r.count == 1, r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
 		// Alone, or the first boot of a freshly formatted cluster: nothing was ever
 		// prepared (a primary prepares only once its boot is durable), so there is no

@@ -90,17 +90,14 @@ func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 // ask one at random (not the primary alone, which is busy); an unknown one only by the
 // primary of our view, whose log is the truth.
 func (r *Replica) requestPrepare(op uint64, sum checksum.Sum) {
-	if r.count == 1 {
+	if !r.hasActivePeer() {
 		return // nobody to ask
 	}
 	h := r.header(CommandRequestPrepare)
 	h.Op, h.Parent = op, sum
 	to := r.primaryIndex(r.view)
 	if !sum.IsZero() || to == r.replica {
-		to = r.rand.IntN(r.count - 1)
-		if to >= r.replica {
-			to++
-		}
+		to = r.randomActivePeer()
 	}
 	r.bus.SendToReplica(to, Encode(h, nil))
 }
@@ -193,14 +190,11 @@ func (r *Replica) checkStuck() {
 		return
 	}
 	r.repair.stuckRounds++
-	if r.repair.stuckRounds >= RepairStuckRoundsMax && r.count > 1 {
+	if r.repair.stuckRounds >= RepairStuckRoundsMax && r.hasActivePeer() {
 		r.repair.stuckRounds = 0
 		to := r.primaryIndex(r.view)
 		if to == r.replica {
-			to = r.rand.IntN(r.count - 1)
-			if to >= r.replica {
-				to++
-			}
+			to = r.randomActivePeer()
 		}
 		r.requestSync(to)
 	}

@@ -122,12 +122,8 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 // the replica's own checkpoint is lost.
 func (r *Replica) tickStateLost() {
 	r.syncCooldown = max(r.syncCooldown-1, 0)
-	if r.count > 1 {
-		to := r.rand.IntN(r.count - 1)
-		if to >= r.replica {
-			to++
-		}
-		r.requestSync(to)
+	if r.hasActivePeer() {
+		r.requestSync(r.randomActivePeer())
 	}
 }
 

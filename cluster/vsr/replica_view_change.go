@@ -40,6 +40,13 @@ func (r *Replica) onElectionTimeout() {
 		r.election.stop()
 		return
 	}
+	if r.isStandby() {
+		// A standby never starts a view change: the primary of a newer view reaches it with
+		// its prepares and heartbeats. Meanwhile it asks its view's primary for the log.
+		r.election.start(r.rand)
+		r.requestStartView(r.view)
+		return
+	}
 	r.transitionToViewChange(r.view + 1)
 }
 
@@ -56,6 +63,7 @@ func (r *Replica) onViewChangeLimitTimeout() {
 func (r *Replica) transitionToViewChange(view uint32) {
 	assert.That(view > r.view || (view == r.view && r.status != StatusNormal), "view change to an older view")
 	assert.That(r.count > 1, "a single replica never changes view")
+	assert.That(!r.isStandby(), "a standby never changes view")
 	r.status = StatusViewChange
 	r.view = view
 	r.viewChange = viewChangeState{}
@@ -89,7 +97,7 @@ func (r *Replica) onViewChangeSendTimeout() {
 
 func (r *Replica) onStartViewChange(m Message) {
 	h := m.Header
-	if h.View < r.view || (h.View == r.view && r.status == StatusNormal) {
+	if r.isStandby() || h.View < r.view || (h.View == r.view && r.status == StatusNormal) {
 		return
 	}
 	if h.View > r.view {
@@ -489,6 +497,7 @@ func (r *Replica) sendStartView(to int) {
 		return
 	}
 	r.sendToOthers(buf)
+	r.sendToStandbys(buf)
 }
 
 // onStartView installs the new primary's log (VRR 2012 §4.2 step 5).
@@ -508,7 +517,7 @@ func (r *Replica) onStartView(m Message) {
 		return // our executed state is ahead of this log: a stale start_view
 	}
 	if h.Op > r.commitMin+LogSlotsMax {
-		if h.View > r.view && r.status == StatusNormal {
+		if h.View > r.view && r.status == StatusNormal && !r.isStandby() {
 			// A newer view started without us: leave ours first. A normal primary refuses a
 			// checkpoint past its commit number (onSync), so a primary deposed while it was
 			// away would otherwise ask for the sync and drop it, forever (campaign seed

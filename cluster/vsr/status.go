@@ -87,7 +87,13 @@ type Inspection struct {
 	// CheckpointLost reports that the replica's checkpoint did not survive on its disk: it
 	// stays recovering until it installs a peer's (state sync).
 	CheckpointLost bool
-	Metrics        Metrics
+	// StandbyLagOps and StandbyLagNs are a standby's lag behind the primary it hears from
+	// (standby.go), and StandbyEligible whether it may be promoted: both within the
+	// runbook's bounds (StandbyLagMaxNs, StandbyLagOpsMax). Zero for active replicas.
+	StandbyLagOps   uint64
+	StandbyLagNs    int64
+	StandbyEligible bool
+	Metrics         Metrics
 }
 
 // Metrics are the runbook's counters, kept by the replica itself.

@@ -1,0 +1,136 @@
+package vsr
+
+import "vopr/internal/assert"
+
+// Standbys (the runbook's replicas 100 and up) follow the cluster without being part of it.
+// A standby journals the primary's prepares, repairs and state-syncs like a backup, executes
+// committed ops and checkpoints them, so that it holds a copy of the state a few ops behind
+// the cluster that an operator can promote when the active replicas are gone.
+//
+// What keeps it outside every quorum:
+//   - it never sends prepare_ok, start_view_change, do_view_change or nack_prepare, and the
+//     active replicas drop any such message that names a standby (acceptFrom), so the
+//     replication, view-change and nack quorums are made of active replicas alone;
+//   - primaryIndex ranges over the active replicas: a standby never leads;
+//   - it never times out into a view change: it learns of a new view from the new
+//     primary's prepares, commits and start_view, and asks for the view's log;
+//   - it is never asked for a prepare, a nack or a checkpoint: peers pick among the actives.
+//
+// A standby's index is ReplicaCount + k; operators know it as StandbyIDBase + k.
+
+// StandbyLagMaxNs is the runbook's bound on a standby's lag (scenario 4: replication lag
+// above 1000 ms makes a standby ineligible for promotion).
+const StandbyLagMaxNs = 1_000_000_000
+
+// StandbyLagOpsMax bounds a standby's lag in ops for promotion: beyond a checkpoint interval
+// behind, its log no longer overlaps what the primary keeps for repair.
+const StandbyLagOpsMax = CheckpointInterval
+
+// isStandby reports whether this replica is a standby.
+func (r *Replica) isStandby() bool { return r.replica >= r.count }
+
+// IsStandby reports whether this replica is a standby (Options.StandbyCount).
+func (r *Replica) IsStandby() bool { return r.isStandby() }
+
+// acceptFrom reports whether a message from another replica (not a client request) is one
+// this replica takes: from an active replica anything; from a standby only what a standby
+// sends (asking for the view's log, a prepare, a checkpoint). A prepare_ok or a view-change
+// vote naming a standby is dropped, so a standby never counts towards a quorum.
+func (r *Replica) acceptFrom(h *Header) bool {
+	from := int(h.Replica)
+	switch {
+	case from < r.count:
+		return true
+	case from >= r.count+r.standbys:
+		return false
+	}
+	switch h.Command {
+	case CommandRequestPrepare, CommandRequestSync, CommandRequestStartView:
+		return true
+	case CommandPrepareOK:
+		return r.mutated(MutationStandbyVotes)
+	}
+	return false
+}
+
+// sendToStandbys sends msg to every standby: the primary's prepares, commits and start_view.
+func (r *Replica) sendToStandbys(msg []byte) {
+	for i := r.count; i < r.count+r.standbys; i++ {
+		if i != r.replica {
+			r.bus.SendToReplica(i, msg)
+		}
+	}
+}
+
+// randomActivePeer draws an active replica other than this one (the caller makes sure one
+// exists). For an active replica the draw is the one it always made.
+func (r *Replica) randomActivePeer() int {
+	if r.isStandby() {
+		return r.rand.IntN(r.count)
+	}
+	assert.That(r.count > 1, "no active peer to pick")
+	to := r.rand.IntN(r.count - 1)
+	if to >= r.replica {
+		to++
+	}
+	return to
+}
+
+// hasActivePeer reports whether there is an active replica other than this one to ask.
+func (r *Replica) hasActivePeer() bool { return r.isStandby() || r.count > 1 }
+
+// standbyLag tracks how far a standby is behind the primary it hears from: lag in ops is
+// the newest commit number heard minus the op executed; lag in time is how long ago the
+// primary announced the newest commit number the standby has executed. A standby cut off
+// from the primary hears nothing, so its time lag grows even though its op lag looks small.
+type standbyLag struct {
+	heard       uint64 // newest commit number the primary announced
+	pendingOp   uint64 // a commit number heard and not yet executed ...
+	pendingNs   int64  // ... and when it was heard
+	currentNs   int64  // when the newest commit number we have executed was announced
+	initialised bool
+}
+
+// standbyHeard records a commit number announced by the primary of our view.
+func (r *Replica) standbyHeard(commit uint64) {
+	if !r.isStandby() {
+		return
+	}
+	now := r.clock.Monotonic()
+	l := &r.lag
+	if !l.initialised {
+		l.initialised, l.currentNs = true, now
+	}
+	l.heard = max(l.heard, commit)
+	if commit <= r.commitMin {
+		l.currentNs = now
+		return
+	}
+	if l.pendingOp == 0 {
+		l.pendingOp, l.pendingNs = commit, now
+	}
+}
+
+// standbyExecuted runs after the standby executes ops: a pending commit number reached
+// makes the standby current as of the moment it was announced.
+func (r *Replica) standbyExecuted() {
+	l := &r.lag
+	if !r.isStandby() || l.pendingOp == 0 || r.commitMin < l.pendingOp {
+		return
+	}
+	l.currentNs, l.pendingOp = l.pendingNs, 0
+}
+
+// standbyLagNow returns the standby's lag in ops and nanoseconds, and whether it is
+// eligible for promotion (both within the runbook's bounds, and in normal status).
+func (r *Replica) standbyLagNow() (ops uint64, ns int64, eligible bool) {
+	if !r.isStandby() || !r.lag.initialised {
+		return 0, 0, false
+	}
+	if r.lag.heard > r.commitMin {
+		ops = r.lag.heard - r.commitMin
+	}
+	ns = max(r.clock.Monotonic()-r.lag.currentNs, 0)
+	eligible = r.status == StatusNormal && !r.stateLost && ns <= StandbyLagMaxNs && ops <= StandbyLagOpsMax
+	return ops, ns, eligible
+}

@@ -1,0 +1,119 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// Standbys (runbook replicas 100 and up): they follow the log and execute it, but never vote,
+// never count towards a quorum and never lead.
+
+// votesFrom records the commands each replica sends to others, to hold standbys to silence.
+func votesFrom(opts *sim.ClusterOptions, sent map[int]map[vsr.Command]int) {
+	opts.OnReplicaSend = func(from, to int, msg []byte) {
+		h, err := vsr.DecodeHeader(msg, 7)
+		if err != nil {
+			return
+		}
+		if sent[from] == nil {
+			sent[from] = map[vsr.Command]int{}
+		}
+		sent[from][h.Command]++
+	}
+}
+
+func TestStandbyFollowsTheLogAndNeverVotes(t *testing.T) {
+	sent := map[int]map[vsr.Command]int{}
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 2, seed: 101,
+		mutate: func(o *sim.ClusterOptions) { votesFrom(o, sent) }})
+	tc.commitN(40, ticks)
+	tc.converge(ticks)
+	for _, s := range []int{3, 4} {
+		in := tc.inspect(s)
+		require.Equal(t, vsr.RoleStandby, in.Role)
+		require.Equal(t, tc.inspect(0).Digest, in.Digest, "standby %d executed another state", s)
+		require.GreaterOrEqual(t, in.CommitMin, uint64(40))
+		require.True(t, in.StandbyEligible, "a standby that is caught up is eligible: %+v", in)
+		for _, c := range []vsr.Command{vsr.CommandPrepareOK, vsr.CommandStartViewChange,
+			vsr.CommandDoViewChange, vsr.CommandNackPrepare, vsr.CommandPing} {
+			require.Zero(t, sent[s][c], "standby %d sent %s", s, c)
+		}
+	}
+	require.NotZero(t, sent[1][vsr.CommandPrepareOK], "backups vote (the recorder works)")
+	require.False(t, tc.inspect(0).StandbyEligible, "an active replica is never a standby")
+	tc.requireNoFailures()
+}
+
+// Two standbys and one active replica alive out of three: no quorum, nothing commits.
+func TestStandbyNeverCompletesAQuorum(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 2, seed: 102})
+	tc.commitN(10, ticks)
+	tc.converge(ticks)
+	tc.CrashReplica(1)
+	tc.CrashReplica(2)
+	before := tc.inspect(0).CommitMax
+	acked := tc.totalAcked()
+	tc.load = true
+	tc.RunFor(5 * sim.Second)
+	tc.load = false
+	require.Equal(t, before, tc.inspect(0).CommitMax, "the primary committed with standbys' help")
+	require.Equal(t, acked, tc.totalAcked())
+	require.LessOrEqual(t, tc.inspect(3).CommitMax, before)
+	tc.StartReplica(1)
+	tc.commitN(5, ticks)
+	tc.requireNoFailures()
+}
+
+// The primary crashes: the active replicas elect another, and the standbys follow the new
+// view without taking part in the election.
+func TestStandbyFollowsAViewChange(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 1, seed: 103})
+	tc.commitN(10, ticks)
+	tc.CrashReplica(0)
+	tc.commitN(20, ticks)
+	require.Equal(t, 1, tc.primary())
+	tc.StartReplica(0)
+	tc.converge(ticks)
+	in := tc.inspect(3)
+	require.Equal(t, tc.inspect(1).View, in.View, "the standby follows the new view")
+	require.Zero(t, in.Metrics.ViewChangesTotal, "a standby never starts a view change")
+	tc.requireNoFailures()
+}
+
+// A standby cut off from the cluster falls behind by more than the runbook's 1000 ms and is
+// ineligible for promotion; once the network heals it catches up and is eligible again.
+func TestStandbyLagMakesItIneligible(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 1, seed: 104})
+	tc.commitN(10, ticks)
+	tc.converge(ticks)
+	require.True(t, tc.inspect(3).StandbyEligible)
+	tc.Network.Isolate(3)
+	tc.commitN(30, ticks)
+	tc.RunFor(2 * sim.Second)
+	in := tc.inspect(3)
+	require.False(t, in.StandbyEligible, "a standby 2 s behind is eligible: %+v", in)
+	require.Greater(t, in.StandbyLagNs, int64(vsr.StandbyLagMaxNs))
+	tc.Network.Heal()
+	tc.converge(ticks)
+	tc.RunFor(sim.Second)
+	in = tc.inspect(3)
+	require.True(t, in.StandbyEligible, "caught up, the standby is eligible again: %+v", in)
+	require.Zero(t, in.StandbyLagOps)
+	tc.requireNoFailures()
+}
+
+// A standby restarted after a crash recovers from its disk and catches up.
+func TestStandbyRestartCatchesUp(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 1, seed: 105})
+	tc.commitN(10, ticks)
+	tc.CrashReplica(3)
+	tc.commitN(100, ticks)
+	tc.StartReplica(3)
+	tc.converge(ticks)
+	require.Equal(t, vsr.RoleStandby, tc.inspect(3).Role)
+	tc.requireNoFailures()
+}
