@@ -18,7 +18,10 @@ import (
 func swarmWith(t *testing.T, replicas int, start uint64) (Swarm, uint64) {
 	t.Helper()
 	for seed := start; seed < start+1000; seed++ {
-		if s := drawSeed(seed); s.Replicas == replicas {
+		// Without standbys: these tests aim the nemesis at active replicas and count them.
+		s, err := DrawSwarmOverride(sim.Stream(seed, "swarm"), Override{NoStandbys: true})
+		require.NoError(t, err)
+		if s.Replicas == replicas {
 			return s, seed
 		}
 	}

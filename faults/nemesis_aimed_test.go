@@ -17,7 +17,7 @@ import (
 // network and disks, so that a test sees exactly what one move does.
 func quiet(s Swarm, o NemesisOptions) Swarm {
 	exempt := s.Network.PartitionExempt
-	s.Network = sim.NetworkOptions{NodeCount: s.Replicas + s.Clients, OneWayDelayMin: sim.Millisecond,
+	s.Network = sim.NetworkOptions{NodeCount: s.Replicas + s.Standbys + s.Clients, OneWayDelayMin: sim.Millisecond,
 		OneWayDelayMean: 2 * sim.Millisecond, PathMaximumCapacity: sim.DefaultPathMaximumCapacity,
 		PartitionExempt: exempt}
 	s.Disk = sim.DiskOptions{ReadLatencyMin: 50 * sim.Microsecond, ReadLatencyMean: 300 * sim.Microsecond,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"vopr/cluster/kv"
 	"vopr/internal/assert"
 	"vopr/sim"
 )
@@ -25,7 +26,9 @@ import (
 // fault at once can usually still commit (loss at most 20%, say); the liveness phase proves
 // it does once the faults stop.
 const (
-	ClientsMax               = 8
+	ClientsMax = 8
+	// StandbysMax is the most standbys a seed draws (the topologies: 0 to 2).
+	StandbysMax              = 2
 	PacketLossProbabilityMax = 0.2
 	DiskCapacity             = 256 << 20
 	// DiskFillSlackMax is the most free space the nemesis leaves on a disk it fills.
@@ -168,9 +171,13 @@ func (o NemesisOptions) Validate() error {
 // models, and the nemesis's rates, with the fault kinds that are on.
 type Swarm struct {
 	Replicas, Clients int
-	Network           sim.NetworkOptions
-	Disk              sim.DiskOptions
-	// Clocks has one entry per node: replicas, then clients (whose clocks are perfect).
+	// Standbys follow the cluster without voting (0..StandbysMax): nodes Replicas.. after
+	// the replicas, before the clients. Random partitions cut them off like replicas.
+	Standbys int
+	Network  sim.NetworkOptions
+	Disk     sim.DiskOptions
+	// Clocks has one entry per node: replicas, standbys, then clients (standbys' and
+	// clients' clocks are perfect: neither timestamps anything).
 	Clocks  []sim.ClockOptions
 	Nemesis NemesisOptions
 	// Kinds are the fault kinds switched on, sorted. A kind that is off has every rate of
@@ -241,6 +248,9 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 		s.Nemesis.ReplicaUpgradeProbability = upgradeRate
 	}
 	drawAimed(r, &s, on, off)
+	if standbys := r.IntN(StandbysMax + 1); !o.NoStandbys { // drawn last: earlier draws keep their values
+		s.addStandbys(standbys)
+	}
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -265,10 +275,14 @@ type Override struct {
 	Replicas int
 	// Clients, if not 0, replaces the drawn client count (1..ClientsMax).
 	Clients int
+	// NoStandbys drops the standbys the seed drew.
+	NoStandbys bool
 }
 
 // IsZero reports whether o changes nothing.
-func (o Override) IsZero() bool { return len(o.Without) == 0 && o.Replicas == 0 && o.Clients == 0 }
+func (o Override) IsZero() bool {
+	return len(o.Without) == 0 && o.Replicas == 0 && o.Clients == 0 && !o.NoStandbys
+}
 
 // check validates o's kinds and returns them as a set.
 func (o Override) check() (map[Kind]bool, error) {
@@ -524,10 +538,12 @@ func (s Swarm) Enabled(k Kind) bool { return slices.Contains(s.Kinds, k) }
 
 // Validate reports the first inconsistent or out-of-range parameter.
 func (s Swarm) Validate() error {
-	nodes := s.Replicas + s.Clients
+	nodes := s.Replicas + s.Standbys + s.Clients
 	switch {
 	case s.Replicas < 1 || s.Replicas > len(replicaWeights):
 		return fmt.Errorf("swarm: %d replicas: want 1..%d", s.Replicas, len(replicaWeights))
+	case s.Standbys < 0 || s.Standbys > StandbysMax:
+		return fmt.Errorf("swarm: %d standbys: want 0..%d", s.Standbys, StandbysMax)
 	case s.Clients < 1 || s.Clients > ClientsMax:
 		return fmt.Errorf("swarm: %d clients: want 1..%d", s.Clients, ClientsMax)
 	case s.Network.NodeCount != nodes:
@@ -558,10 +574,14 @@ func (s Swarm) ClusterOptions(seed uint64) sim.ClusterOptions {
 	return sim.ClusterOptions{
 		World: sim.WorldOptions{Seed: seed, Network: network, Disk: s.Disk,
 			Clocks: slices.Clone(s.Clocks)},
-		Replicas:   s.Replicas,
-		Clients:    s.Clients,
-		ClusterID:  seed | 1, // never 0
-		ClientsMax: s.ClientTable,
+		Replicas: s.Replicas,
+		Standbys: s.Standbys,
+		// The nemesis upgrades active replicas one by one; standbys run the newest
+		// binary from the start (they execute the upgrade op like everyone).
+		StandbyRelease: kv.ReleaseLatest,
+		Clients:        s.Clients,
+		ClusterID:      seed | 1, // never 0
+		ClientsMax:     s.ClientTable,
 	}
 }
 
@@ -623,6 +643,9 @@ func (s Swarm) params() []string {
 		"nemesis.disk_identity_loss=" + ftoa(m.DiskIdentityLossProbability),
 		"nemesis.upgrade_straggler=" + ftoa(m.UpgradeStragglerProbability),
 	}
+	if s.Standbys > 0 {
+		p = append(p, "standbys="+strconv.Itoa(s.Standbys))
+	}
 	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
 		c := s.Clocks[i]
 		p = append(p, fmt.Sprintf("clock.%d=%s/%dppm/%s/%s", i, sim.Duration(c.OffsetNs),
@@ -633,3 +656,15 @@ func (s Swarm) params() []string {
 
 // ftoa prints a probability compactly and exactly enough to tell seeds apart.
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+
+// addStandbys adds n standby nodes after the replicas: the network grows by n nodes that
+// random partitions may cut off (only clients are exempt), with perfect clocks.
+func (s *Swarm) addStandbys(n int) {
+	if n == 0 {
+		return
+	}
+	s.Standbys = n
+	s.Network.NodeCount += n
+	s.Network.PartitionExempt = slices.Insert(slices.Clone(s.Network.PartitionExempt), s.Replicas, make([]bool, n)...)
+	s.Clocks = slices.Insert(slices.Clone(s.Clocks), s.Replicas, make([]sim.ClockOptions, n)...)
+}

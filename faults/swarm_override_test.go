@@ -97,7 +97,7 @@ func TestOverrideCounts(t *testing.T) {
 			s := drawOverride(t, seed, Override{Replicas: n})
 			requireOffKindsInert(t, seed, s)
 			require.Equal(t, n, s.Replicas)
-			require.Len(t, s.Clocks, n+orig.Clients)
+			require.Len(t, s.Clocks, n+orig.Standbys+orig.Clients)
 			require.Equal(t, orig.Clocks[:n], s.Clocks[:n], "seed %d replicas %d", seed, n)
 			require.Equal(t, orig.Nemesis.ReplicaStabilityTicks, s.Nemesis.ReplicaStabilityTicks)
 			before, after := sampleRates(orig), sampleRates(s)

@@ -130,13 +130,15 @@ func TestDrawSwarmBounds(t *testing.T) {
 		s := drawSeed(seed)
 		require.LessOrEqual(t, s.Network.PacketLossProbability, PacketLossProbabilityMax)
 		require.LessOrEqual(t, s.Network.PacketCorruptionProbability, 0.02)
-		require.Equal(t, s.Replicas+s.Clients, s.Network.NodeCount)
-		require.Len(t, s.Clocks, s.Replicas+s.Clients)
-		for i := 0; i < s.Replicas+s.Clients; i++ {
-			client := i >= s.Replicas
+		members := s.Replicas + s.Standbys
+		require.LessOrEqual(t, s.Standbys, StandbysMax)
+		require.Equal(t, members+s.Clients, s.Network.NodeCount)
+		require.Len(t, s.Clocks, members+s.Clients)
+		for i := 0; i < members+s.Clients; i++ {
+			client := i >= members
 			require.Equal(t, client, s.Network.PartitionExempt[i], "seed %d node %d", seed, i)
-			if client {
-				require.Zero(t, s.Clocks[i], "seed %d: client clock not perfect", seed)
+			if i >= s.Replicas {
+				require.Zero(t, s.Clocks[i], "seed %d: standby or client clock not perfect", seed)
 			}
 		}
 		require.LessOrEqual(t, s.Nemesis.ClockDriftPPMMax, int64(sim.DriftPPMMax))
@@ -217,7 +219,8 @@ func TestKinds(t *testing.T) {
 
 // aimedParams are the parameters the aimed moves added to a swarm's line.
 var aimedParams = []string{"nemesis.primary_isolation=", "nemesis.crash_at_io=", "nemesis.disk_correlated=",
-	"nemesis.ring_bridge=", "nemesis.clock_primary=", "nemesis.disk_identity_loss=", "nemesis.upgrade_straggler="}
+	"nemesis.ring_bridge=", "nemesis.clock_primary=", "nemesis.disk_identity_loss=", "nemesis.upgrade_straggler=",
+	"standbys="} // standbys came after the aimed moves and are drawn after them
 
 // TestDrawSwarmKeepsEarlierSeeds: the aimed moves' kinds and rates are drawn after every
 // earlier draw, so every seed keeps the parameters it drew before they existed. The golden
@@ -248,5 +251,26 @@ func TestDrawSwarmKeepsEarlierSeeds(t *testing.T) {
 			kept = append(kept, p)
 		}
 		require.Equal(t, want, strings.Join(kept, " "), "seed %d", seed)
+	}
+}
+
+// TestDrawSwarmStandbys: seeds draw every topology from 0 to StandbysMax standbys, the
+// standbys sit between the replicas and the clients, and NoStandbys drops them while
+// keeping everything else the seed drew.
+func TestDrawSwarmStandbys(t *testing.T) {
+	seen := map[int]int{}
+	for seed := uint64(1); seed <= 200; seed++ {
+		s := drawSeed(seed)
+		seen[s.Standbys]++
+		none, err := DrawSwarmOverride(sim.Stream(seed, "swarm"), Override{NoStandbys: true})
+		require.NoError(t, err)
+		require.Zero(t, none.Standbys)
+		require.Equal(t, s.Replicas, none.Replicas)
+		require.Equal(t, s.Nemesis, none.Nemesis, "seed %d", seed)
+		require.Equal(t, s.Clocks[:s.Replicas], none.Clocks[:none.Replicas])
+		require.Equal(t, s.ClusterOptions(seed).Standbys, s.Standbys)
+	}
+	for n := 0; n <= StandbysMax; n++ {
+		require.Greater(t, seen[n], 30, "topologies with %d standbys: %v", n, seen)
 	}
 }

@@ -95,7 +95,7 @@ type parsedEntry struct {
 
 func newDurableDisks(c *sim.Cluster) *durableDisks {
 	return &durableDisks{c: c, segments: map[segmentKey]*segmentCache{},
-		superblocks: make([]superblockReader, c.ReplicaCount())}
+		superblocks: make([]superblockReader, c.MemberCount())}
 }
 
 // segmentName is "log-" and the index in 16 hex digits (the engine's naming, written out
@@ -591,7 +591,7 @@ func diskWrites(disk *sim.Disk) uint64 {
 // wireDisks lets the Suite read the disks and readies the watch on down replicas.
 func (run *swarmRun) wireDisks() {
 	run.disks = newDurableDisks(run.c)
-	run.down = make([]downDisk, run.c.ReplicaCount())
+	run.down = make([]downDisk, run.c.MemberCount())
 	if run.checked {
 		run.suite.SetDisks(run.disks.image)
 	}

@@ -45,7 +45,7 @@ func NewPicture() *Picture {
 func (p *Picture) attach(c *sim.Cluster, history *invariants.History) {
 	*p = *NewPicture()
 	p.c, p.history = c, history
-	p.run.Replicas, p.run.Clients = c.ReplicaCount(), c.ClientCount()
+	p.run.Replicas, p.run.Clients = c.MemberCount(), c.ClientCount() // standbys have lanes too
 	c.Trace.Tap = p.tap
 }
 
@@ -187,7 +187,7 @@ func (p *Picture) mark(r sim.Record) {
 func (p *Picture) sample() {
 	c := p.c
 	now := int64(c.Loop.Now())
-	for i := 0; i < c.ReplicaCount(); i++ {
+	for i := 0; i < c.MemberCount(); i++ {
 		node := c.Nodes[i]
 		p.hold(i, "crash", node.Status() == sim.NodeCrashed, now, "")
 		p.hold(i, "pause", node.Status() == sim.NodePaused, now, "")
@@ -204,7 +204,7 @@ func (p *Picture) sample() {
 }
 
 func (p *Picture) partitioned(i int) bool {
-	for j := 0; j < p.c.ReplicaCount(); j++ {
+	for j := 0; j < p.c.MemberCount(); j++ {
 		if j != i && (!p.c.Network.Connected(i, j) || !p.c.Network.Connected(j, i)) {
 			return true
 		}

@@ -39,12 +39,12 @@ func failingPicture(t *testing.T) (picture.Run, string) {
 // clients' operations, the messages and the failure mark; its page embeds all of it.
 func TestPictureOfAFailingSeed(t *testing.T) {
 	run, path := failingPicture(t)
-	require.Equal(t, 3, run.Replicas)
+	require.Equal(t, 3+1, run.Replicas, "three replicas and the standby seed 5 draws")
 	seen := map[int]bool{}
 	for _, s := range run.States {
 		seen[s.Replica] = true
 	}
-	require.Equal(t, map[int]bool{0: true, 1: true, 2: true}, seen, "a lane of states per replica")
+	require.Equal(t, map[int]bool{0: true, 1: true, 2: true, 3: true}, seen, "a lane of states per replica")
 	require.NotEmpty(t, run.Ops)
 	require.NotEmpty(t, run.Messages)
 	require.NotNil(t, run.Failure)

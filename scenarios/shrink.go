@@ -24,15 +24,18 @@ type SwarmOverride struct {
 	// default or half of Options.TicksMax. The liveness phase keeps its length, so that a
 	// shorter fault phase never turns into a shorter wait for convergence.
 	FaultTicks int
+	// NoStandbys drops the standbys the seed draws: a seed found before standbys existed
+	// runs exactly as it did then.
+	NoStandbys bool
 }
 
 // IsZero reports whether v changes nothing.
 func (v SwarmOverride) IsZero() bool {
-	return len(v.Without) == 0 && v.Replicas == 0 && v.Clients == 0 && v.FaultTicks == 0
+	return len(v.Without) == 0 && v.Replicas == 0 && v.Clients == 0 && v.FaultTicks == 0 && !v.NoStandbys
 }
 
 func (v SwarmOverride) faults() faults.Override {
-	return faults.Override{Without: v.Without, Replicas: v.Replicas, Clients: v.Clients}
+	return faults.Override{Without: v.Without, Replicas: v.Replicas, Clients: v.Clients, NoStandbys: v.NoStandbys}
 }
 
 // without returns v with kinds switched off as well, sorted and without repeats, so that the
@@ -87,6 +90,9 @@ func (v SwarmOverride) Flags() string {
 		if f.value > 0 {
 			flags = append(flags, fmt.Sprintf("%s %d", f.name, f.value))
 		}
+	}
+	if v.NoStandbys {
+		flags = append(flags, "--no-standbys")
 	}
 	return strings.Join(flags, " ")
 }

@@ -121,7 +121,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
 	// the workload checks that they are refused until, and work after, the cluster's.
 	run.deletes = run.swarm.Enabled(faults.NodeUpgrade)
-	run.incarnations = make([]*vsr.Replica, run.swarm.Replicas)
+	run.incarnations = make([]*vsr.Replica, c.MemberCount())
 	run.alerts = newSwarmAlerts(c, len(run.swarm.Kinds) == 0, run.swarm.Enabled(faults.DiskLatency))
 	for i := 0; i < run.swarm.Clients; i++ {
 		i := i

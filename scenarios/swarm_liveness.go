@@ -118,7 +118,7 @@ func (run *swarmRun) safety() string {
 
 func (run *swarmRun) converged() bool {
 	var first *vsr.Inspection
-	for i := 0; i < run.c.ReplicaCount(); i++ {
+	for i := 0; i < run.c.MemberCount(); i++ { // standbys catch up too
 		rep := run.c.Replica(i)
 		if rep == nil {
 			return false
@@ -138,7 +138,7 @@ func (run *swarmRun) converged() bool {
 
 func (run *swarmRun) describe() string {
 	s := ""
-	for i := 0; i < run.c.ReplicaCount(); i++ {
+	for i := 0; i < run.c.MemberCount(); i++ {
 		rep := run.c.Replica(i)
 		if rep == nil {
 			s += fmt.Sprintf("[R%d down] ", i)

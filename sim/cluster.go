@@ -16,11 +16,15 @@ type ClusterOptions struct {
 	Replicas int
 	// Standbys follow the cluster without voting (vsr.Options.StandbyCount): replica
 	// indices Replicas..Replicas+Standbys-1, on the nodes of the same numbers.
-	Standbys  int
-	Clients   int
-	ClusterID uint64
-	Config    vsr.Config
-	Release   uint32
+	Standbys int
+	// StandbyRelease is the binary release the standbys boot (0: Release). A standby runs
+	// every op the cluster commits, an upgrade included, so it needs a binary at least as
+	// new as any release the cluster moves to: operators upgrade standbys first.
+	StandbyRelease uint32
+	Clients        int
+	ClusterID      uint64
+	Config         vsr.Config
+	Release        uint32
 	// OnEvent, if set, receives every replica event (the checkers' hook).
 	OnEvent func(vsr.Event)
 	// Mutation plants a bug in every replica (test binaries built with -tags vopr_mutants).
@@ -171,6 +175,9 @@ func (c *Cluster) SetRelease(i int, release uint32) {
 func (c *Cluster) Release(i int) uint32 {
 	if c.releases[i] != 0 {
 		return c.releases[i]
+	}
+	if i >= c.options.Replicas && c.options.StandbyRelease != 0 {
+		return c.options.StandbyRelease
 	}
 	return c.options.Release
 }

@@ -28,6 +28,7 @@ type runFlags struct {
 	// failure's replay command sets.
 	without    string
 	replicas   int
+	noStandbys bool
 	clients    int
 	faultTicks int
 	// mutationName is --mutation: a planted bug (binaries built with -tags vopr_mutants).
@@ -162,13 +163,15 @@ func (f *runFlags) overrideFlags(fs *flag.FlagSet) {
 	fs.IntVar(&f.replicas, "replicas", 0, overrideUsage+"fewer replicas than the seed draws (0: as drawn)")
 	fs.IntVar(&f.clients, "clients", 0, overrideUsage+"this many clients, 1..8 (0: as drawn)")
 	fs.IntVar(&f.faultTicks, "fault-ticks", 0, overrideUsage+"fault phase in ticks (0: half of --ticks-max or the default)")
+	fs.BoolVar(&f.noStandbys, "no-standbys", false, overrideUsage+"drop the standbys the seed draws")
 }
 
 // override parses the swarm override flags and checks them against every seed before
 // anything runs: an unknown kind, a count out of range, more replicas than a seed draws, or
 // any override for a scenario other than the swarm exits 64.
 func (f *runFlags) override(scenario scenarios.Scenario, seeds []uint64) (scenarios.SwarmOverride, error) {
-	v := scenarios.SwarmOverride{Replicas: f.replicas, Clients: f.clients, FaultTicks: f.faultTicks}
+	v := scenarios.SwarmOverride{Replicas: f.replicas, Clients: f.clients, FaultTicks: f.faultTicks,
+		NoStandbys: f.noStandbys}
 	if f.replicas < 0 || f.clients < 0 || f.faultTicks < 0 {
 		return v, usagef("--replicas, --clients and --fault-ticks: expected a positive count (0: as drawn)")
 	}
@@ -187,7 +190,7 @@ func (f *runFlags) override(scenario scenarios.Scenario, seeds []uint64) (scenar
 		return v, nil
 	}
 	if scenario.Name != swarmScenario {
-		return v, usagef("--without, --replicas, --clients and --fault-ticks apply to the swarm scenario only, not %q", scenario.Name)
+		return v, usagef("--without, --replicas, --clients, --fault-ticks and --no-standbys apply to the swarm scenario only, not %q", scenario.Name)
 	}
 	for _, seed := range seeds {
 		if _, err := scenarios.SwarmDraw(seed, v); err != nil {

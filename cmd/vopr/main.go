@@ -52,7 +52,7 @@ const usageText = `usage:
                                         smallest failing configuration; prints its replay command
   vopr version                          module version, VCS revision, dirty flag
   run and replay of the swarm also take the override flags shrink prints:
-           [--without KIND,...] [--replicas N] [--clients N] [--fault-ticks N]
+           [--without KIND,...] [--replicas N] [--clients N] [--fault-ticks N] [--no-standbys]
   --mutation needs a binary built with: go build -tags vopr_mutants -o bin/vopr-mutants ./cmd/vopr
 seeds: decimal u64, 0x-prefixed hex, or a 40-hex-digit git commit
 exit codes: 0 pass, 1 correctness, 2 liveness, 3 non-determinism, 64 usage, 74 report not
