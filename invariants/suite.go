@@ -17,6 +17,7 @@ func Describe() [][2]string {
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
 		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op"},
+		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one)"},
 	}
 }
@@ -49,6 +50,7 @@ type Suite struct {
 	stamps      timestamps
 	checkpoints checkpointMonotonic
 	copies      ackedDurable
+	reads       standbyReads
 	logViews    logViewDurable
 	damage      damage
 	disks       DiskReader
@@ -104,6 +106,9 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 	s.report(s.canonical.event(atNs, e))
 	s.report(s.views.event(atNs, e))
 	s.report(s.digests.event(atNs, e))
+	if e.Kind == vsr.EventCommit {
+		s.reads.model.commit(e.Op, e.Prepare) // after canonical_commit has vetted it
+	}
 	s.checkpoints.event(e)
 	s.logViews.event(e)
 	switch e.Kind {
@@ -177,6 +182,17 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 		s.copies.ack(atNs, int(h.Replica), h.Op, h.Parent, h.View)
 	}
 }
+
+// OnStandbyRead checks a read a standby served from its executed state (standby_reads).
+func (s *Suite) OnStandbyRead(atNs int64, r StandbyRead) {
+	if s.see(atNs) {
+		s.report(s.reads.read(atNs, r))
+	}
+}
+
+// SetClientTable tells the checkers the replicas' client table capacity (0: the default),
+// which decides when a registration evicts a session.
+func (s *Suite) SetClientTable(capacity int) { s.reads.model.capacity = capacity }
 
 // History returns the client history recorder. Its acknowledgements are checked by
 // acked_survive as they arrive; its linearizability at Finish.

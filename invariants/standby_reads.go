@@ -1,0 +1,253 @@
+package invariants
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"vopr/cluster/kv"
+	"vopr/cluster/vsr"
+)
+
+// NameStandbyReads checks the reads standbys serve from their own executed state (the
+// runbook's read offload): a standby's read is declared stale, never linearizable, but it
+// must be the state of the cluster's committed history at the op the standby names, which
+// is one the standby had executed (so no newer than its commit), and a client's reads from
+// one standby never go back to an older op than the one it last read there.
+//
+// The checker keeps its own model of the key/value state at every committed op: it replays
+// the canonical prepares (the first prepare executed at each op, in op order) through a
+// decoder of the batch format and a model of the state machine's rules written here, not
+// the replica's code: sessions and their eviction (the oldest registration goes first when
+// the table is full), duplicate requests run once, the key limit, the value size limit, and
+// deletes only from the release that has them.
+const NameStandbyReads = "standby_reads"
+
+// StandbyRead is one read a client had answered by a standby.
+type StandbyRead struct {
+	Client  int
+	Standby int
+	Key     string
+	// Op is the op whose state the standby says it read; Commit the standby's commit_min
+	// when it served the read.
+	Op, Commit uint64
+	Result     kv.Result
+}
+
+type standbyReads struct {
+	model   kvShadow
+	lastOp  map[[2]int]uint64 // (client, standby) -> op of its previous read there
+	checked uint64
+}
+
+// read checks one standby read.
+func (s *standbyReads) read(atNs int64, r StandbyRead) *Violation {
+	fail := func(format string, args ...any) *Violation {
+		return violation(NameStandbyReads, r.Standby, r.Op, 0, atNs, format, args...)
+	}
+	if s.lastOp == nil {
+		s.lastOp = map[[2]int]uint64{}
+	}
+	pair := [2]int{r.Client, r.Standby}
+	switch {
+	case r.Op > r.Commit:
+		return fail("standby %d served client %d a read at op %d past its commit_min %d", r.Standby, r.Client, r.Op, r.Commit)
+	case r.Op < s.lastOp[pair]:
+		return fail("standby %d served client %d a read at op %d after a read at op %d: reads went back",
+			r.Standby, r.Client, r.Op, s.lastOp[pair])
+	case s.model.broken != "":
+		return nil // the model lost the history (reported once by committedState)
+	case r.Op > s.model.applied:
+		return fail("standby %d served client %d a read at op %d, which no replica executed (committed up to %d)",
+			r.Standby, r.Client, r.Op, s.model.applied)
+	}
+	s.lastOp[pair] = r.Op
+	s.checked++
+	value, present := s.model.at(r.Key, r.Op)
+	want := kv.Result{Status: kv.StatusNotFound}
+	if present {
+		want = kv.Result{Status: kv.StatusOK, Value: value}
+	}
+	if r.Result != want {
+		return fail("standby %d read key %q at op %d as %s, but the committed history holds %s there",
+			r.Standby, r.Key, r.Op, describeResult(r.Result), describeResult(want))
+	}
+	return nil
+}
+
+func describeResult(r kv.Result) string {
+	return describeOutput(kv.Op{Kind: kv.KindGet}, kvOutput{known: true, result: r})
+}
+
+// kvShadow is the checker's model of the key/value state machine, with every version of
+// every key kept, so that the state at any committed op can be read back.
+type kvShadow struct {
+	applied  uint64 // ops 1..applied are in the model
+	broken   string // why the model stopped (an op skipped, a batch it cannot decode)
+	versions map[string][]keyVersion
+	keys     int // keys present
+	release  uint32
+	sessions map[uint64]*shadowSession
+	capacity int // the client table's capacity (0: vsr.ClientsMax)
+}
+
+type keyVersion struct {
+	op      uint64
+	present bool
+	value   string
+}
+
+type shadowSession struct {
+	registered uint64
+	request    uint32
+}
+
+// at returns key's value in the state after op.
+func (m *kvShadow) at(key string, op uint64) (string, bool) {
+	vs := m.versions[key]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].op <= op {
+			return vs[i].value, vs[i].present
+		}
+	}
+	return "", false
+}
+
+func (m *kvShadow) current(key string) (string, bool) { return m.at(key, m.applied) }
+
+// commit applies the canonical prepare of op (the whole message: the header, then the
+// batch), which must be the next op.
+func (m *kvShadow) commit(op uint64, prepare []byte) {
+	if m.broken != "" || op <= m.applied {
+		return
+	}
+	if op != m.applied+1 {
+		m.broken = fmt.Sprintf("op %d committed before op %d", op, m.applied+1)
+		return
+	}
+	if m.versions == nil {
+		m.versions, m.sessions, m.release = map[string][]keyVersion{}, map[uint64]*shadowSession{}, kv.ReleaseBase
+	}
+	if len(prepare) < vsr.HeaderSize {
+		m.broken = fmt.Sprintf("canonical prepare of op %d is %d bytes", op, len(prepare))
+		return
+	}
+	if err := m.applyBatch(op, prepare[vsr.HeaderSize:]); err != nil {
+		m.broken = fmt.Sprintf("op %d: %v", op, err)
+		return
+	}
+	m.applied = op
+}
+
+// applyBatch walks the batch (count u16; per entry client u64, session u64, request u32,
+// operation u8, size u32, payload).
+func (m *kvShadow) applyBatch(op uint64, b []byte) error {
+	le := binary.LittleEndian
+	if len(b) < 2 {
+		return fmt.Errorf("batch of %d bytes", len(b))
+	}
+	count := int(le.Uint16(b))
+	b = b[2:]
+	for i := 0; i < count; i++ {
+		if len(b) < 25 {
+			return fmt.Errorf("batch entry %d truncated", i)
+		}
+		client, session, request := le.Uint64(b), le.Uint64(b[8:]), le.Uint32(b[16:])
+		operation, size := vsr.Operation(b[20]), int(le.Uint32(b[21:]))
+		b = b[25:]
+		if size > len(b) {
+			return fmt.Errorf("batch entry %d payload truncated", i)
+		}
+		payload := b[:size]
+		b = b[size:]
+		if err := m.entry(op, client, session, request, operation, payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *kvShadow) entry(op, client, session uint64, request uint32, operation vsr.Operation, payload []byte) error {
+	switch operation {
+	case vsr.OperationRegister:
+		if s := m.sessions[client]; s != nil {
+			s.request = max(s.request, request)
+			return nil
+		}
+		m.evictOldest()
+		m.sessions[client] = &shadowSession{registered: op, request: request}
+	case vsr.OperationUpgrade:
+		if len(payload) != 4 {
+			return fmt.Errorf("upgrade payload of %d bytes", len(payload))
+		}
+		m.release = max(m.release, binary.LittleEndian.Uint32(payload))
+	case vsr.OperationKV:
+		s := m.sessions[client]
+		if s == nil || s.registered != session || request <= s.request {
+			return nil // an evicted session's request, or a duplicate: not executed
+		}
+		s.request = request
+		o, err := kv.DecodeOp(payload)
+		if err != nil {
+			return nil // the machine answers StatusInvalid and changes nothing
+		}
+		m.apply(op, o)
+	default:
+		return fmt.Errorf("entry of operation %d", operation)
+	}
+	return nil
+}
+
+// evictOldest makes room for a registration: the session registered first (lowest client
+// id among equals) goes.
+func (m *kvShadow) evictOldest() {
+	capacity := m.capacity
+	if capacity == 0 {
+		capacity = vsr.ClientsMax
+	}
+	if len(m.sessions) < capacity {
+		return
+	}
+	var oldest uint64
+	var best *shadowSession
+	for client, s := range m.sessions {
+		if best == nil || s.registered < best.registered || (s.registered == best.registered && client < oldest) {
+			oldest, best = client, s
+		}
+	}
+	delete(m.sessions, oldest)
+}
+
+// apply runs one key/value operation under the machine's documented rules.
+func (m *kvShadow) apply(op uint64, o kv.Op) {
+	value, present := m.current(o.Key)
+	switch o.Kind {
+	case kv.KindPut:
+		m.set(op, o.Key, o.Value, present)
+	case kv.KindAppend:
+		if len(value)+len(o.Value) <= kv.ValueSizeMax {
+			m.set(op, o.Key, value+o.Value, present)
+		}
+	case kv.KindCAS:
+		switch {
+		case o.ExpectedAbsent && !present:
+			m.set(op, o.Key, o.Value, false)
+		case !o.ExpectedAbsent && present && value == o.Expected:
+			m.set(op, o.Key, o.Value, true)
+		}
+	case kv.KindDelete:
+		if m.release >= kv.ReleaseDelete && present {
+			m.versions[o.Key] = append(m.versions[o.Key], keyVersion{op: op})
+			m.keys--
+		}
+	}
+}
+
+func (m *kvShadow) set(op uint64, key, value string, present bool) {
+	if !present {
+		if m.keys >= kv.KeysMax {
+			return // StatusFull
+		}
+		m.keys++
+	}
+	m.versions[key] = append(m.versions[key], keyVersion{op: op, present: true, value: value})
+}
