@@ -34,12 +34,18 @@ func preparedBatch(op uint64, entries ...entry) []byte {
 	return vsr.Encode(vsr.Header{Cluster: 7, Command: vsr.CommandPrepare, Op: op}, body)
 }
 
-// commitPrepared feeds the executions of ops 1.. with their prepares, by replica 0.
+// commitPrepared feeds the executions of ops 1.. with their prepares by replica 0 and
+// standby 4, and of ops 1..3 by standby 3.
 func commitPrepared(s *Suite, ops [][]byte) {
 	for i, p := range ops {
 		op := uint64(i + 1)
-		s.OnEvent(int64(op)*ms, vsr.Event{Kind: vsr.EventCommit, Replica: 0, Op: op,
-			Checksum: checksum.Sum(p[:16]), Prepare: p, Timestamp: int64(op) * ms})
+		for _, replica := range []int{0, 3, 4} {
+			if replica == 3 && op > 3 {
+				continue
+			}
+			s.OnEvent(int64(op)*ms, vsr.Event{Kind: vsr.EventCommit, Replica: replica, Op: op,
+				Checksum: checksum.Sum(p[:16]), Prepare: p, Timestamp: int64(op) * ms})
+		}
 	}
 }
 
@@ -62,19 +68,18 @@ func readsSuite(t *testing.T) *Suite {
 	return s
 }
 
-func read(standby int, op, commit uint64, status kv.Status, value string) StandbyRead {
-	return StandbyRead{Client: 2, Standby: standby, Key: "a", Op: op, Commit: commit,
-		Result: kv.Result{Status: status, Value: value}}
+func read(standby int, op uint64, status kv.Status, value string) StandbyRead {
+	return StandbyRead{Client: 2, Standby: standby, Key: "a", Op: op, Result: kv.Result{Status: status, Value: value}}
 }
 
 func TestStandbyReadsAcceptTheCommittedState(t *testing.T) {
 	s := readsSuite(t)
 	for _, r := range []StandbyRead{
-		read(3, 1, 2, kv.StatusNotFound, ""),
-		read(3, 2, 2, kv.StatusOK, "x"),
-		read(3, 3, 4, kv.StatusOK, "y"),      // the duplicate in op 3 ran once
-		read(4, 1, 4, kv.StatusNotFound, ""), // another standby may be further behind
-		read(3, 4, 4, kv.StatusOK, "yz"),
+		read(3, 1, kv.StatusNotFound, ""),
+		read(3, 2, kv.StatusOK, "x"),
+		read(3, 3, kv.StatusOK, "y"),      // the duplicate in op 3 ran once
+		read(4, 1, kv.StatusNotFound, ""), // another standby may be further behind
+		read(4, 4, kv.StatusOK, "yz"),
 	} {
 		s.OnStandbyRead(10*ms, r)
 		require.Nil(t, s.Violation(), "%+v", r)
@@ -88,13 +93,12 @@ func TestStandbyReadsFire(t *testing.T) {
 		op    uint64
 		says  string
 	}{
-		"value of another op": {[]StandbyRead{read(3, 2, 3, kv.StatusOK, "y")}, 2, `holds ok "x"`},
-		"absent key present":  {[]StandbyRead{read(3, 1, 3, kv.StatusOK, "x")}, 1, "not_found"},
-		"past its commit":     {[]StandbyRead{read(3, 4, 3, kv.StatusOK, "yz")}, 4, "past its commit_min 3"},
-		"never committed":     {[]StandbyRead{read(3, 5, 5, kv.StatusOK, "yz")}, 5, "which no replica executed"},
-		"reads went back": {[]StandbyRead{read(3, 3, 3, kv.StatusOK, "y"), read(3, 2, 3, kv.StatusOK, "x")},
+		"value of another op": {[]StandbyRead{read(3, 2, kv.StatusOK, "y")}, 2, `holds ok "x"`},
+		"absent key present":  {[]StandbyRead{read(3, 1, kv.StatusOK, "x")}, 1, "not_found"},
+		"past its commit":     {[]StandbyRead{read(3, 4, kv.StatusOK, "yz")}, 4, "past the highest op it ever executed, 3"},
+		"reads went back": {[]StandbyRead{read(3, 3, kv.StatusOK, "y"), read(3, 2, kv.StatusOK, "x")},
 			2, "reads went back"},
-		"duplicate ran twice": {[]StandbyRead{read(3, 3, 3, kv.StatusOK, "x")}, 3, `holds ok "y"`},
+		"duplicate ran twice": {[]StandbyRead{read(3, 3, kv.StatusOK, "x")}, 3, `holds ok "y"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -120,7 +124,22 @@ func TestStandbyReadsModelEviction(t *testing.T) {
 		preparedBatch(4, putEntry(2, 2, 2, "a", "kept")),
 	}
 	commitPrepared(s, ops)
-	s.OnStandbyRead(10*ms, read(3, 3, 4, kv.StatusNotFound, ""))
-	s.OnStandbyRead(10*ms, read(3, 4, 4, kv.StatusOK, "kept"))
+	s.OnStandbyRead(10*ms, read(3, 3, kv.StatusNotFound, ""))
+	s.OnStandbyRead(10*ms, read(4, 4, kv.StatusOK, "kept"))
+	require.Nil(t, s.Violation())
+}
+
+// Two appends to one key in one op both take effect, the second on the first's result (the
+// model once read the state before the op for each entry and kept only the last append).
+func TestStandbyReadsModelSeveralEntriesOnOneKey(t *testing.T) {
+	s := NewSuite(3)
+	appendEntry := func(request uint32, value string) entry {
+		return entry{1, 1, request, vsr.OperationKV, kv.EncodeOp(kv.Op{Kind: kv.KindAppend, Key: "a", Value: value})}
+	}
+	commitPrepared(s, [][]byte{
+		preparedBatch(1, entry{client: 1, request: 1, operation: vsr.OperationRegister}),
+		preparedBatch(2, appendEntry(2, "x"), appendEntry(3, "y")),
+	})
+	s.OnStandbyRead(10*ms, read(4, 2, kv.StatusOK, "xy"))
 	require.Nil(t, s.Violation())
 }

@@ -70,6 +70,7 @@ func NewSuite(replicaCount int) *Suite {
 	s.canonical.executors = make([]executor, replicaCount)
 	s.views.replicas = make([]viewTrack, replicaCount)
 	s.acked.canon = &s.canonical
+	s.reads.canon = &s.canonical
 	s.acked.commitMins = make([]uint64, replicaCount)
 	s.canonical.prepared = &s.prepared
 	s.copies.canon, s.copies.replicas = &s.canonical, replicaCount

@@ -90,5 +90,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.disk_checks":             s.copies.checks,
 		"invariants.log_view_checks":         s.logViews.checks,
 		"invariants.wipes_declared":          s.wipes,
+		"invariants.standby_reads_checked":   s.reads.checked,
+		"invariants.standby_reads_unchecked": s.reads.unchecked,
 	}
 }

@@ -31,7 +31,8 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 	require.Nil(t, s.Violation())
 	require.Equal(t, map[string]uint64{"invariants.prepares_created": 3, "invariants.timestamps_checked": 3,
 		"invariants.timestamps_in_model": 2, "invariants.executed_unseen_created": 0, "invariants.disk_checks": 0,
-		"invariants.log_view_checks": 0, "invariants.wipes_declared": 0}, s.Counters())
+		"invariants.log_view_checks": 0, "invariants.wipes_declared": 0, "invariants.standby_reads_checked": 0,
+		"invariants.standby_reads_unchecked": 0}, s.Counters())
 }
 
 // TestCommitTimestampFiresOnAStampBeyondTheTolerance: a primary with a correct clock stamps

@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -115,5 +117,58 @@ func TestStandbyRestartCatchesUp(t *testing.T) {
 	tc.StartReplica(3)
 	tc.converge(ticks)
 	require.Equal(t, vsr.RoleStandby, tc.inspect(3).Role)
+	tc.requireNoFailures()
+}
+
+// staleRead has client 0 read key from standby and runs until the answer.
+func (tc *testCluster) staleRead(standby int, key string) client.Result {
+	tc.t.Helper()
+	var got *client.Result
+	ok := tc.Client(0).ReadStale(standby, kv.EncodeOp(kv.Op{Kind: kv.KindGet, Key: key}), func(r client.Result) { got = &r })
+	require.True(tc.t, ok, "client busy")
+	require.True(tc.t, tc.RunUntil(func() bool { return got != nil }, ticks))
+	return *got
+}
+
+// A standby serves reads from its executed state, naming the op it read at; an active
+// replica refuses them (they would bypass the log).
+func TestStandbyServesStaleReads(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 1, seed: 106})
+	tc.commitN(20, ticks)
+	tc.converge(ticks)
+	want, present := tc.Replica(0).Get("k3")
+	require.True(t, present)
+	r := tc.staleRead(3, "k3")
+	require.Equal(t, client.OK, r.Outcome)
+	require.Equal(t, tc.inspect(3).CommitMin, r.Op, "a converged standby reads at its commit")
+	res, err := kv.DecodeResult(r.Reply)
+	require.NoError(t, err)
+	require.Equal(t, kv.Result{Status: kv.StatusOK, Value: want}, res)
+	require.Equal(t, uint64(1), tc.inspect(3).Metrics.StaleReads)
+
+	r = tc.staleRead(0, "k3")
+	require.Equal(t, client.Indeterminate, r.Outcome, "the primary served a stale read")
+	require.Zero(t, tc.inspect(0).Metrics.StaleReads)
+	tc.requireNoFailures()
+}
+
+// standby throttle --max-qps: reads over the limit within a second are dropped.
+func TestStandbyThrottleDropsReadsOverTheLimit(t *testing.T) {
+	tc := newTestCluster(t, testOptions{replicas: 3, standbys: 1, clients: 4, seed: 107})
+	tc.commitN(10, ticks)
+	tc.converge(ticks)
+	require.Error(t, tc.Replica(0).ThrottleReads(1), "an active replica has no reads to throttle")
+	require.NoError(t, tc.Replica(3).ThrottleReads(2))
+	answered := 0
+	for i := 0; i < 4; i++ {
+		tc.Client(i).ReadStale(3, kv.EncodeOp(kv.Op{Kind: kv.KindGet, Key: "k1"}), func(r client.Result) {
+			if r.Outcome == client.OK {
+				answered++
+			}
+		})
+	}
+	tc.RunFor(200 * sim.Millisecond) // well within the one-second window, before any retry
+	require.Equal(t, 2, answered)
+	require.Equal(t, uint64(2), tc.inspect(3).Metrics.StaleReadsDropped)
 	tc.requireNoFailures()
 }

@@ -45,7 +45,10 @@ type swarmRun struct {
 	suite    *invariants.Suite
 	workload *rand.Rand
 	load     bool
-	acked    int
+	// staleReads draws which gets go to a standby as stale reads (swarm_standby.go); nil
+	// without standbys.
+	staleReads *rand.Rand
+	acked      int
 	// incarnations remembers each replica's current process, so that a crash (by the
 	// nemesis or a fail-stop) is reported to the checkers before its successor is inspected.
 	incarnations []*vsr.Replica
@@ -110,6 +113,10 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
+	run.suite.SetClientTable(run.swarm.ClientTable)
+	if run.swarm.Standbys > 0 {
+		run.staleReads = sim.Stream(o.Seed, "stale-reads")
+	}
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
 	run.attachTrace(o)
@@ -199,6 +206,7 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	if run.onReplicaEvent != nil {
 		run.onReplicaEvent(e)
 	}
+	run.standbyPaths(e)
 	switch {
 	case e.Kind == vsr.EventStatus && e.Text == "view_change":
 		run.paths["view_change"]++
@@ -258,6 +266,9 @@ func (run *swarmRun) clientTick(i int) {
 		run.work = newWorkload(run.workload, defaultWorkloadMix) // a runbook scenario's
 	}
 	op := run.work.next(i, run.keyPrefix, run.deletes)
+	if run.readFromStandby(i, op) {
+		return
+	}
 	if run.clients.sentAt != nil {
 		run.clients.sent(i, run.c.Loop.Now())
 	}

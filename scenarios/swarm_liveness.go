@@ -10,7 +10,8 @@ import (
 
 // swarmPaths are the protocol paths the swarm's coverage reports, reached or not.
 var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nack_truncation", "state_sync",
-	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade"}
+	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade",
+	"standby_new_view", "standby_repair", "standby_state_sync", "standby_recovered", "standby_read"}
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
 // whole, random faults off, clocks and disks restored); then every client must have a request

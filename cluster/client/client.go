@@ -55,7 +55,8 @@ type Client struct {
 	registered bool
 	session    uint64 // the op that registered our session: sent with every request
 	request    uint32
-	primary    int // the replica we believe is primary
+	reads      uint32 // stale reads sent (their own numbering: they are outside the session)
+	primary    int    // the replica we believe is primary
 	inflight   *pending
 }
 
@@ -66,6 +67,8 @@ type pending struct {
 	ticks    int
 	attempts int
 	done     func(Result)
+	// standby, for a stale read, is the replica asked (every retry goes to it); -1 else.
+	standby int
 }
 
 // New returns a client with no session; the first Submit registers one.
@@ -112,9 +115,26 @@ func (c *Client) send(operation vsr.Operation, payload []byte, done func(Result)
 	// one it was numbered in.
 	h := vsr.Header{Cluster: c.options.Cluster, Client: c.options.ID, Request: c.request,
 		Command: vsr.CommandRequest, Operation: operation, Op: c.session}
-	c.inflight = &pending{header: h, payload: payload, msg: vsr.Encode(h, payload), done: done}
+	c.inflight = &pending{header: h, payload: payload, msg: vsr.Encode(h, payload), done: done, standby: -1}
 	c.options.Send(c.primary, c.inflight.msg)
 	c.inflight.attempts = 1
+}
+
+// ReadStale sends a get (encoded by package kv) to standby, which answers from the state it
+// has executed, outside the log: the result's Op is the op whose state it read, which may be
+// behind the cluster's. It needs no session. It returns false if a request is in flight;
+// done runs once, from Receive or Tick (Indeterminate when the standby never answers).
+func (c *Client) ReadStale(standby int, payload []byte, done func(Result)) bool {
+	if c.inflight != nil {
+		return false
+	}
+	c.reads++
+	h := vsr.Header{Cluster: c.options.Cluster, Client: c.options.ID, Request: c.reads,
+		Command: vsr.CommandRequest, Operation: vsr.OperationReadStale}
+	c.inflight = &pending{header: h, payload: payload, msg: vsr.Encode(h, payload), done: done,
+		standby: standby, attempts: 1}
+	c.options.Send(standby, c.inflight.msg)
+	return true
 }
 
 // Tick retries the request in flight against the next replica, and gives up after
@@ -133,8 +153,12 @@ func (c *Client) Tick() {
 		c.finish(Result{Outcome: Indeterminate})
 		return
 	}
-	c.primary = (c.primary + 1) % c.options.ReplicaCount
 	p.attempts++
+	if p.standby >= 0 {
+		c.options.Send(p.standby, p.msg)
+		return
+	}
+	c.primary = (c.primary + 1) % c.options.ReplicaCount
 	c.options.Send(c.primary, p.msg)
 }
 
@@ -147,7 +171,12 @@ func (c *Client) Receive(buf []byte) {
 	}
 	switch m.Header.Command {
 	case vsr.CommandReply:
-		if m.Header.Request != c.inflight.header.Request {
+		stale := c.inflight.header.Operation == vsr.OperationReadStale
+		if m.Header.Request != c.inflight.header.Request || stale != (m.Header.Operation == vsr.OperationReadStale) {
+			return
+		}
+		if stale {
+			c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
 			return
 		}
 		c.primary = int(m.Header.View % uint32(c.options.ReplicaCount))

@@ -15,3 +15,7 @@ func (r *Replica) DiskUsagePct() int {
 	}
 	return r.storage.UsagePercent()
 }
+
+// Get reads key from the replica's executed state, outside the protocol: for tests and
+// inspection, never for clients (a standby serves them through stale reads).
+func (r *Replica) Get(key string) (string, bool) { return r.machine.Get(key) }

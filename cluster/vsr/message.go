@@ -90,6 +90,10 @@ const (
 	// OperationUpgrade switches the cluster to a release (upgrade.go); only a primary
 	// prepares it, never a client.
 	OperationUpgrade
+	// OperationReadStale is a read a standby serves from its executed state, outside the
+	// log (standby.go): the reply's Op names the op whose state it read. It is never
+	// prepared, and active replicas drop it.
+	OperationReadStale
 )
 
 // Message is a header and its body. Bytes holds the whole encoded message.

@@ -92,8 +92,9 @@ type Replica struct {
 
 	// operator holds the operator's actions in flight and the isolation (operator.go).
 	operator operatorState
-	// lag is a standby's distance behind the primary (standby.go).
-	lag standbyLag
+	// lag is a standby's distance behind the primary, throttle its read limit (standby.go).
+	lag      standbyLag
+	throttle readThrottle
 }
 
 // Open starts a replica on an already formatted disk. It returns at once in status

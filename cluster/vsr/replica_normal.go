@@ -25,6 +25,13 @@ type queuedRequest struct {
 // latest request are answered from the client table; older ones are dropped.
 func (r *Replica) onRequest(m Message) {
 	h := m.Header
+	if h.Operation == OperationReadStale {
+		r.onStaleRead(m) // a standby's business, outside the log
+		return
+	}
+	if r.isStandby() {
+		return // a standby takes no part in ordering requests
+	}
 	if r.status == StatusNormal && !r.isPrimary() {
 		r.backupOnRequest(m)
 		return

@@ -1,6 +1,9 @@
 package vsr
 
-import "vopr/internal/assert"
+import (
+	"vopr/cluster/kv"
+	"vopr/internal/assert"
+)
 
 // Standbys (the runbook's replicas 100 and up) follow the cluster without being part of it.
 // A standby journals the primary's prepares, repairs and state-syncs like a backup, executes
@@ -133,4 +136,71 @@ func (r *Replica) standbyLagNow() (ops uint64, ns int64, eligible bool) {
 	ns = max(r.clock.Monotonic()-r.lag.currentNs, 0)
 	eligible = r.status == StatusNormal && !r.stateLost && ns <= StandbyLagMaxNs && ops <= StandbyLagOpsMax
 	return ops, ns, eligible
+}
+
+// readThrottle limits the reads a standby serves per second of its monotonic clock (the
+// runbook's `standby throttle --max-qps`); maxQPS 0 serves every read.
+type readThrottle struct {
+	maxQPS      int
+	windowStart int64
+	served      int
+}
+
+// admit reports whether one more read fits in the current one-second window.
+func (t *readThrottle) admit(now int64) bool {
+	if t.maxQPS == 0 {
+		return true
+	}
+	if now-t.windowStart >= 1_000_000_000 {
+		t.windowStart, t.served = now, 0
+	}
+	if t.served >= t.maxQPS {
+		return false
+	}
+	t.served++
+	return true
+}
+
+// ThrottleReads limits the stale reads this standby serves to maxQPS per second (0: no
+// limit). It is the operator's `standby throttle`; an active replica refuses it.
+func (r *Replica) ThrottleReads(maxQPS int) error {
+	if !r.isStandby() {
+		return errNotStandby
+	}
+	if maxQPS < 0 {
+		return errConfig("max-qps must be 0 (no limit) or more")
+	}
+	r.throttle = readThrottle{maxQPS: maxQPS}
+	return nil
+}
+
+// ReadsMaxQPS returns the standby's read limit (0: none).
+func (r *Replica) ReadsMaxQPS() int { return r.throttle.maxQPS }
+
+var errNotStandby = errConfig("not a standby: only standbys serve stale reads")
+
+// onStaleRead serves a get from the standby's executed state, at once and outside the log:
+// the reply's Op is the op whose state it read (commit_min), so the client knows how stale
+// it is. Only a standby in normal status with its own state serves one; a read over the
+// throttle's limit is dropped (the client retries or gives up).
+func (r *Replica) onStaleRead(m Message) {
+	h := m.Header
+	if !r.isStandby() || r.status != StatusNormal || r.stateLost || h.Client == 0 {
+		return
+	}
+	op, err := kv.DecodeOp(m.Body)
+	if err != nil || op.Kind != kv.KindGet {
+		return // only reads: anything else would change state outside the log
+	}
+	if !r.throttle.admit(r.clock.Monotonic()) {
+		r.metrics.StaleReadsDropped++
+		return
+	}
+	before := r.machine.Digest()
+	result := r.machine.Apply(m.Body)
+	assert.That(r.machine.Digest() == before, "standby: a stale read changed the state")
+	reply := r.header(CommandReply)
+	reply.Client, reply.Request, reply.Operation, reply.Op = h.Client, h.Request, OperationReadStale, r.commitMin
+	r.metrics.StaleReads++
+	r.bus.SendToClient(h.Client, Encode(reply, result))
 }

@@ -111,6 +111,8 @@ type Metrics struct {
 	DiskFullRejects   uint64 // requests refused because the disk was full
 	RequestsDuplicate uint64 // retries answered from the client table
 	RequestsForwarded uint64 // requests a backup forwarded to its primary
+	StaleReads        uint64 // reads a standby served from its executed state
+	StaleReadsDropped uint64 // reads a standby refused: throttled (standby throttle --max-qps)
 	// CommitLatency is a histogram of prepare-to-commit latency on the primary.
 	CommitLatency Histogram
 }
