@@ -623,7 +623,7 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	if err != nil || h.Command != vsr.CommandPrepare {
 		return
 	}
-	if r := run.c.Replica(from); run.durability == "" && r != nil && createdNow(r.InspectState(), h) {
+	if r := run.c.Replica(from); run.durability == "" && r != nil && createdNow(r.TraceState(), h) {
 		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}
 	now := int64(run.c.Loop.Now())
@@ -636,7 +636,9 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 // it is the normal primary of the prepare's view (a restart always moves a replica to a later
 // view). A prepare of an older view is one it made before a restart and now sends again for
 // repair; holding that to the new incarnation's boot count was a false alarm.
-func createdNow(in vsr.Inspection, h vsr.Header) bool {
+// (The replica's TraceState is enough, and cheaper than an inspection, which computes the
+// state machine's digest: this runs on every prepare sent.)
+func createdNow(in vsr.TraceState, h vsr.Header) bool {
 	return in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary && in.View == h.View
 }
 

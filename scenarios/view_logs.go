@@ -8,6 +8,7 @@ import (
 // logRefs decodes the log headers a do_view_change or start_view carries; ok is false if
 // the body is not a log the checkers can read.
 func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool) {
+	log = make([]invariants.PrepareRef, 0, len(body)/vsr.HeaderSize)
 	for at := 0; at+vsr.HeaderSize <= len(body); at += vsr.HeaderSize {
 		h, err := vsr.DecodeHeader(body[at:at+vsr.HeaderSize], cluster)
 		if err != nil {
