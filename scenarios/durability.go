@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -436,8 +437,11 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Commit: sb.commit,
 		CheckpointOp: sb.checkpointOp, FaultsInjected: stats.LatentSectorErrors + stats.ReadCorruptions +
 			stats.WriteCorruptions + stats.Misdirects + stats.TargetedFaults}
-	damaged := map[string][]int64{}
+	var damaged map[string][]int64 // nil (reads as empty) on a disk without faults
 	for _, f := range disk.Faults() {
+		if damaged == nil {
+			damaged = map[string][]int64{}
+		}
 		damaged[f.Name] = append(damaged[f.Name], f.Offset)
 		if f.Name == "superblock" || strings.HasPrefix(f.Name, "checkpoint-") {
 			img.CheckpointDamaged = true
@@ -460,15 +464,20 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 		if s == nil {
 			continue
 		}
+		faults := damaged[s.name] // the segment's faulty sectors
 		for _, e := range s.entries {
 			if e.op <= sb.checkpointOp {
 				continue
 			}
 			img.Entries = append(img.Entries, invariants.DurableEntry{Op: e.op, Prepare: e.prepare, View: e.view,
-				Intact: e.intact && !faultIn(damaged[segmentName(index)], e.offset, e.size)})
+				Intact: e.intact && !faultIn(faults, e.offset, e.size)})
 		}
 	}
-	sort.SliceStable(img.Entries, func(i, j int) bool { return img.Entries[i].Op < img.Entries[j].Op })
+	// Usually in op order already (segments in order, each appended in op order): sorting
+	// only when not keeps the same order a stable sort gives.
+	if !slices.IsSortedFunc(img.Entries, func(a, b invariants.DurableEntry) int { return cmp.Compare(a.Op, b.Op) }) {
+		sort.SliceStable(img.Entries, func(i, j int) bool { return img.Entries[i].Op < img.Entries[j].Op })
+	}
 	// One entry per op: the last one found (a segment holds an op once; this guards a
 	// misplaced duplicate from making the image ambiguous).
 	out := img.Entries[:0]
