@@ -258,14 +258,20 @@ func (s *segmentCache) resync(current []byte, cluster uint64) {
 		}
 		last = math.MaxInt64
 	}
-	keep := compared
 	var old *oldWalk
 	if first >= 0 {
 		w := s.rewind(first)
 		w.after = last
-		old, keep = &w, first
+		old = &w
+		// data[:compared] differs from current only in [first, last]: copy those bytes
+		// (the head records the engine rewrites), not the whole segment from first on.
+		end := compared // last is past it when bytes are gone
+		if last < compared {
+			end = last + 1
+		}
+		copy(s.data[first:end], current[first:end])
 	}
-	s.data = appendDoubling(s.data[:keep], current[keep:])
+	s.data = appendDoubling(s.data[:compared], current[compared:])
 	s.parse(cluster, old)
 }
 
