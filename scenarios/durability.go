@@ -658,13 +658,10 @@ func createdNow(in vsr.TraceState, h vsr.Header) bool {
 }
 
 // onStartViewSent shows the checkers the log a view's primary sent in a start_view.
-func (run *swarmRun) onStartViewSent(from int, m vsr.Message) {
-	if int(m.Header.Replica) != from || m.Header.LogView != m.Header.View {
+// log is logRefs of its body; its sender is the primary it names.
+func (run *swarmRun) onStartViewSent(m vsr.Message, log []invariants.PrepareRef) {
+	if m.Header.LogView != m.Header.View {
 		return
-	}
-	log, ok := logRefs(m.Body, run.c.ClusterID())
-	if !ok {
-		return // not a log the checkers can read: skip it whole
 	}
 	run.suite.OnStartView(int64(run.c.Loop.Now()), m.Header.View, m.Header.Op, log)
 }
