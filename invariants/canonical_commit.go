@@ -52,6 +52,7 @@ type canonicalCommit struct {
 	// executedUnseen counts canonical prepares whose creation the harness never saw (a
 	// single replica sends no prepares), whose bytes are held only to each other.
 	executedUnseen uint64
+	memo           *digestMemo // digestOf, hashing each prepare's bytes once (nil: every time)
 }
 
 func (c *canonicalCommit) executor(replica int) *executor {
@@ -76,7 +77,7 @@ func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
 	fail := func(format string, args ...any) *Violation {
 		return violation(NameCanonicalCommit, e.Replica, e.Op, e.View, atNs, format, args...)
 	}
-	executed := digestOf(e.Prepare)
+	executed := c.memo.of(e.Op, e.Prepare)
 	if first, ok := c.canon.get(e.Op); !ok {
 		if made, ok := c.createdAs(e); ok && made.digest != executed {
 			return fail("executed prepare %s at op %d, but its bytes (digest %s) are not those its primary %d created in view %d at %s (digest %s)",

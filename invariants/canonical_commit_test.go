@@ -167,3 +167,46 @@ func TestCanonicalCommitFiresOnBytesTheirPrimaryDidNotCreate(t *testing.T) {
 	requireViolation(t, v, NameCanonicalCommit, 1, 2, 1, 11*ms)
 	require.Contains(t, v.Message, "not those its primary 0 created in view 1")
 }
+
+// TestCanonicalCommitFiresOnBytesChangedInTheExecutorsBuffer: the digest memo keeps its own
+// copy of the bytes it hashed. Replica 0 executes op 2 from a buffer that is then changed in
+// place (as a replica reusing it would), and replica 1 executes the changed bytes under the
+// same checksum: a memo that kept the buffer itself would find them equal and stay silent.
+func TestCanonicalCommitFiresOnBytesChangedInTheExecutorsBuffer(t *testing.T) {
+	s := NewSuite(3)
+	commitRange(s, 10*ms, 0, 1, 1, 1)
+	buf := []byte("p2")
+	executed := commitEvent(0, 1, 2, "p2")
+	executed.Prepare = buf
+	s.OnEvent(11*ms, executed)
+	require.Nil(t, s.Violation())
+	buf[1] = '3' // the same length, the same checksum claim, other bytes
+	commitRange(s, 20*ms, 1, 1, 1, 1)
+	again := commitEvent(1, 1, 2, "p2")
+	again.Prepare = buf
+	s.OnEvent(21*ms, again)
+	v := s.Violation()
+	requireViolation(t, v, NameCanonicalCommit, 1, 2, 1, 21*ms)
+	require.Contains(t, v.Message, "the header's checksum claims bytes that differ")
+}
+
+// TestDigestMemoIsDigestOf: the memo returns exactly digestOf for every sequence of bytes,
+// hits and misses alike: equal bytes at one op, other bytes at that op, an op that shares a
+// slot, an empty prepare and one too large to keep.
+func TestDigestMemoIsDigestOf(t *testing.T) {
+	var m digestMemo
+	large := make([]byte, digestMemoBytesMax+1)
+	cases := []struct {
+		op    uint64
+		bytes []byte
+	}{
+		{1, []byte("a")}, {1, []byte("a")}, {1, []byte("b")}, {1, []byte("a")},
+		{1 + digestMemoSlots, []byte("a")}, {1, []byte("a")}, {2, nil}, {2, []byte{}}, {2, []byte{0}},
+		{3, large}, {3, large}, {3, large[1:]},
+	}
+	for i, c := range cases {
+		require.Equal(t, digestOf(c.bytes), m.of(c.op, c.bytes), "case %d", i)
+	}
+	var none *digestMemo
+	require.Equal(t, digestOf([]byte("x")), none.of(1, []byte("x")))
+}

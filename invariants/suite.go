@@ -73,6 +73,8 @@ func NewSuite(replicaCount int) *Suite {
 	s.reads.canon = &s.canonical
 	s.acked.commitMins = make([]uint64, replicaCount)
 	s.canonical.prepared = &s.prepared
+	s.prepared.memo = &digestMemo{}
+	s.canonical.memo = s.prepared.memo
 	s.copies.canon, s.copies.replicas = &s.canonical, replicaCount
 	s.logViews.canon, s.logViews.prepared = &s.canonical, &s.prepared
 	s.history.onAck = func(atNs int64, client int, op uint64, view uint32) *Violation {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -257,14 +258,20 @@ func (s *segmentCache) resync(current []byte, cluster uint64) {
 		}
 		last = math.MaxInt64
 	}
-	keep := compared
 	var old *oldWalk
 	if first >= 0 {
 		w := s.rewind(first)
 		w.after = last
-		old, keep = &w, first
+		old = &w
+		// data[:compared] differs from current only in [first, last]: copy those bytes
+		// (the head records the engine rewrites), not the whole segment from first on.
+		end := compared // last is past it when bytes are gone
+		if last < compared {
+			end = last + 1
+		}
+		copy(s.data[first:end], current[first:end])
 	}
-	s.data = appendDoubling(s.data[:keep], current[keep:])
+	s.data = appendDoubling(s.data[:compared], current[compared:])
 	s.parse(cluster, old)
 }
 
@@ -436,8 +443,11 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Commit: sb.commit,
 		CheckpointOp: sb.checkpointOp, FaultsInjected: stats.LatentSectorErrors + stats.ReadCorruptions +
 			stats.WriteCorruptions + stats.Misdirects + stats.TargetedFaults}
-	damaged := map[string][]int64{}
+	var damaged map[string][]int64 // nil (reads as empty) on a disk without faults
 	for _, f := range disk.Faults() {
+		if damaged == nil {
+			damaged = map[string][]int64{}
+		}
 		damaged[f.Name] = append(damaged[f.Name], f.Offset)
 		if f.Name == "superblock" || strings.HasPrefix(f.Name, "checkpoint-") {
 			img.CheckpointDamaged = true
@@ -460,15 +470,20 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 		if s == nil {
 			continue
 		}
+		faults := damaged[s.name] // the segment's faulty sectors
 		for _, e := range s.entries {
 			if e.op <= sb.checkpointOp {
 				continue
 			}
 			img.Entries = append(img.Entries, invariants.DurableEntry{Op: e.op, Prepare: e.prepare, View: e.view,
-				Intact: e.intact && !faultIn(damaged[segmentName(index)], e.offset, e.size)})
+				Intact: e.intact && !faultIn(faults, e.offset, e.size)})
 		}
 	}
-	sort.SliceStable(img.Entries, func(i, j int) bool { return img.Entries[i].Op < img.Entries[j].Op })
+	// Usually in op order already (segments in order, each appended in op order): sorting
+	// only when not keeps the same order a stable sort gives.
+	if !slices.IsSortedFunc(img.Entries, func(a, b invariants.DurableEntry) int { return cmp.Compare(a.Op, b.Op) }) {
+		sort.SliceStable(img.Entries, func(i, j int) bool { return img.Entries[i].Op < img.Entries[j].Op })
+	}
 	// One entry per op: the last one found (a segment holds an op once; this guards a
 	// misplaced duplicate from making the image ambiguous).
 	out := img.Entries[:0]
@@ -623,7 +638,7 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	if err != nil || h.Command != vsr.CommandPrepare {
 		return
 	}
-	if r := run.c.Replica(from); run.durability == "" && r != nil && createdNow(r.InspectState(), h) {
+	if r := run.c.Replica(from); run.durability == "" && r != nil && createdNow(r.TraceState(), h) {
 		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}
 	now := int64(run.c.Loop.Now())
@@ -636,18 +651,17 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 // it is the normal primary of the prepare's view (a restart always moves a replica to a later
 // view). A prepare of an older view is one it made before a restart and now sends again for
 // repair; holding that to the new incarnation's boot count was a false alarm.
-func createdNow(in vsr.Inspection, h vsr.Header) bool {
+// (The replica's TraceState is enough, and cheaper than an inspection, which computes the
+// state machine's digest: this runs on every prepare sent.)
+func createdNow(in vsr.TraceState, h vsr.Header) bool {
 	return in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary && in.View == h.View
 }
 
 // onStartViewSent shows the checkers the log a view's primary sent in a start_view.
-func (run *swarmRun) onStartViewSent(from int, m vsr.Message) {
-	if int(m.Header.Replica) != from || m.Header.LogView != m.Header.View {
+// log is logRefs of its body; its sender is the primary it names.
+func (run *swarmRun) onStartViewSent(m vsr.Message, log []invariants.PrepareRef) {
+	if m.Header.LogView != m.Header.View {
 		return
-	}
-	log, ok := logRefs(m.Body, run.c.ClusterID())
-	if !ok {
-		return // not a log the checkers can read: skip it whole
 	}
 	run.suite.OnStartView(int64(run.c.Loop.Now()), m.Header.View, m.Header.Op, log)
 }

@@ -57,7 +57,9 @@ type ClusterStatusReport = ops.ClusterStatusReport
 // ReplicaStatus asks replica i for its status.
 func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	s := replicaStatus(c, i)
-	logPoll(c, fmt.Sprintf("replica status --replica-id %d", i), s.Gist(), s.String())
+	logPoll(c, func() (string, string, string) {
+		return fmt.Sprintf("replica status --replica-id %d", i), s.Gist(), s.String()
+	})
 	return s
 }
 
@@ -74,7 +76,7 @@ func replicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 // ClusterStatus asks every replica for its status.
 func ClusterStatus(c *sim.Cluster) ClusterStatusReport {
 	s := clusterStatus(c)
-	logPoll(c, "cluster status", s.Gist(), s.Gist())
+	logPoll(c, func() (string, string, string) { return "cluster status", s.Gist(), s.Gist() })
 	return s
 }
 

@@ -16,8 +16,14 @@ func logOperator(c *sim.Cluster, command, answer string) {
 	c.Trace.Note(sim.LevelShort, -1, "operator", command+" => "+answer, nil)
 }
 
-// logPoll notes a status query when its gist differs from the previous answer's.
-func logPoll(c *sim.Cluster, command, gist, answer string) {
+// logPoll notes a status query when its gist differs from the previous answer's. describe
+// gives the query's command, gist and answer; it runs only when the trace shows notes (the
+// status is polled at every tick, and formatting it when nobody reads it was a cost).
+func logPoll(c *sim.Cluster, describe func() (command, gist, answer string)) {
+	if !c.Trace.Wants(sim.LevelShort) {
+		return // NoteOnChange would note nothing
+	}
+	command, gist, answer := describe()
 	c.NoteOnChange(sim.LevelShort, -1, "operator", command, gist, command+" => "+answer)
 }
 

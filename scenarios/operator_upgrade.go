@@ -13,7 +13,7 @@ type ClusterVersionReport = ops.ClusterVersionReport
 // ClusterVersion asks every replica for its release.
 func ClusterVersion(c *sim.Cluster) ClusterVersionReport {
 	v := clusterVersion(c)
-	logPoll(c, "cluster version", v.String(), v.String())
+	logPoll(c, func() (string, string, string) { return "cluster version", v.String(), v.String() })
 	return v
 }
 

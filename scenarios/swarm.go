@@ -243,11 +243,16 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if run.durability == "" {
 		run.durability = run.disks.checkVoteSent(from, m.Header)
 	}
-	if m.Header.Command == vsr.CommandStartView {
-		run.onStartViewSent(from, m)
-	}
-	if m.Header.Command != vsr.CommandPrepareOK {
-		run.onViewLogSent(from, m)
+	if m.Header.Command != vsr.CommandPrepareOK && int(m.Header.Replica) == from {
+		// The log it carries, decoded once for both checkers (each only reads it); ok is
+		// false if it is not a log the checkers can read: they skip it whole.
+		log, ok := logRefs(m.Body, run.c.ClusterID())
+		if m.Header.Command == vsr.CommandStartView && ok {
+			run.onStartViewSent(m, log)
+		}
+		if ok {
+			run.onViewLogSent(from, m, log)
+		}
 	}
 }
 

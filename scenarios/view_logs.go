@@ -8,6 +8,7 @@ import (
 // logRefs decodes the log headers a do_view_change or start_view carries; ok is false if
 // the body is not a log the checkers can read.
 func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool) {
+	log = make([]invariants.PrepareRef, 0, len(body)/vsr.HeaderSize)
 	for at := 0; at+vsr.HeaderSize <= len(body); at += vsr.HeaderSize {
 		h, err := vsr.DecodeHeader(body[at:at+vsr.HeaderSize], cluster)
 		if err != nil {
@@ -18,15 +19,10 @@ func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool)
 	return log, true
 }
 
-// onViewLogSent shows committed_prefix the log a replica sent in a do_view_change or a
-// start_view, with the commit number it sent alongside.
-func (run *swarmRun) onViewLogSent(from int, m vsr.Message) {
-	if int(m.Header.Replica) != from {
-		return
-	}
-	if log, ok := logRefs(m.Body, run.c.ClusterID()); ok {
-		run.suite.OnViewLog(int64(run.c.Loop.Now()), from, m.Header.Command, m.Header.View, m.Header.Commit, log)
-	}
+// onViewLogSent shows committed_prefix the log (logRefs of its body) replica from sent in a
+// do_view_change or a start_view, with the commit number it sent alongside.
+func (run *swarmRun) onViewLogSent(from int, m vsr.Message, log []invariants.PrepareRef) {
+	run.suite.OnViewLog(int64(run.c.Loop.Now()), from, m.Header.Command, m.Header.View, m.Header.Commit, log)
 }
 
 // onLogSettled shows committed_prefix a replica's log up to its commit number whenever it

@@ -117,6 +117,24 @@ func newWorkload(r *rand.Rand, mix workloadMix) *workload {
 		uses: map[int]int{}, generation: map[int]int{}, writing: map[string]int{}, unread: map[string]int{}, counts: map[string]uint64{}}
 }
 
+// opCounter is the counter of the operations of kind drawn: "workload.op." and its name,
+// without building the string for every operation.
+func opCounter(kind kv.Kind) string {
+	switch kind {
+	case kv.KindGet:
+		return "workload.op.get"
+	case kv.KindPut:
+		return "workload.op.put"
+	case kv.KindAppend:
+		return "workload.op.append"
+	case kv.KindCAS:
+		return "workload.op.cas"
+	case kv.KindDelete:
+		return "workload.op.delete"
+	}
+	return "workload.op." + kind.String()
+}
+
 // next draws client's next operation, on keys that start with prefix; with deletes, one
 // operation in eight is a delete.
 func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
@@ -135,7 +153,7 @@ func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
 	} else {
 		w.unread[key] = 0
 	}
-	w.counts["workload.op."+kind.String()]++
+	w.counts[opCounter(kind)]++
 	switch kind {
 	case kv.KindDelete:
 		return kv.Op{Kind: kv.KindDelete, Key: key}

@@ -113,3 +113,11 @@ func BenchmarkSwarmLinearizability(b *testing.B) {
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "mean-check-ms")
 	b.ReportMetric(float64(longest), "most-ops")
 }
+
+// TestOpCounterNamesEveryKind: the workload's per-kind counter is "workload.op." and the
+// kind's own name, for every kind.
+func TestOpCounterNamesEveryKind(t *testing.T) {
+	for k := kv.Kind(0); k < 16; k++ {
+		require.Equal(t, "workload.op."+k.String(), opCounter(k), "kind %d", k)
+	}
+}

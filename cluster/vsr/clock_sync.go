@@ -1,6 +1,8 @@
 package vsr
 
 import (
+	"math"
+
 	"vopr/cluster/checksum"
 )
 
@@ -13,6 +15,12 @@ type clockSync struct {
 	synchronized bool
 	offsetNs     int64 // add to our realtime to get the cluster's time
 	unsyncTicks  int
+	// The last sweep's inputs stand until stableUntil (monotonic): no sample was taken since
+	// (onPong sweeps again) and none of those it counted ages out before then; samples it
+	// left out only age further. Until then a tick's sweep would give the same result.
+	swept       bool
+	sweptQuorum int
+	stableUntil int64
 }
 
 type clockSample struct {
@@ -52,7 +60,9 @@ func (r *Replica) onPong(m Message) {
 }
 
 func (c *clockSync) tick(r *Replica) {
-	c.update(r)
+	if now := r.clock.Monotonic(); !c.swept || now > c.stableUntil || c.sweptQuorum != r.quorum() {
+		c.update(r)
+	}
 	if !c.synchronized {
 		c.unsyncTicks++
 		r.metrics.ClockUnsyncTicks++
@@ -71,11 +81,13 @@ func (c *clockSync) update(r *Replica) {
 	// tick and every pong; sort.Slice allocated each time).
 	var space [2 * (ReplicasMax + 1)]clockEdge
 	edges := append(space[:0], clockEdge{-half, +1}, clockEdge{half, -1})
+	c.swept, c.sweptQuorum, c.stableUntil = true, r.quorum(), math.MaxInt64
 	for i := range c.samples {
 		s := &c.samples[i]
 		if !s.valid || i == r.replica || now-s.atMono > ClockSampleAgeMaxNs {
 			continue
 		}
+		c.stableUntil = min(c.stableUntil, s.atMono+ClockSampleAgeMaxNs) // counted while now <= this
 		edges = append(edges, clockEdge{s.offsetNs - s.errorNs - half, +1}, clockEdge{s.offsetNs + s.errorNs + half, -1})
 	}
 	for i := 1; i < len(edges); i++ {

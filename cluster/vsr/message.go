@@ -116,14 +116,21 @@ var (
 // Encode builds a message: it fills Size and both checksums and returns the bytes.
 func Encode(h Header, body []byte) []byte {
 	assert.That(HeaderSize+len(body) <= MessageSizeMax, "encode: message too large")
-	h.Size = uint32(HeaderSize + len(body))
-	h.ChecksumBody = checksum.Of(body)
-	buf := make([]byte, h.Size)
+	buf := make([]byte, HeaderSize+len(body))
+	copy(buf[HeaderSize:], body)
+	seal(buf, h)
+	return buf
+}
+
+// seal fills in buf's header from h (a message whose body is already in place after the
+// header: Encode, or a sender that wrote its body there directly), with Size and both
+// checksums.
+func seal(buf []byte, h Header) {
+	h.Size = uint32(len(buf))
+	h.ChecksumBody = checksum.Of(buf[HeaderSize:])
 	putHeader(buf, &h)
 	h.Checksum = checksum.Of(buf[16:HeaderSize])
 	copy(buf[0:16], h.Checksum[:])
-	copy(buf[HeaderSize:], body)
-	return buf
 }
 
 // Decode validates and decodes a message from the network or the disk: length first, then

@@ -164,7 +164,7 @@ func (r *Replica) maybeSendDoViewChange() {
 	h := r.header(CommandDoViewChange)
 	h.LogView, h.Op, h.Commit = r.logView, r.op, r.commitMax
 	h.Timestamp = int64(r.checkpointOp)
-	buf := Encode(h, r.encodeLogHeaders())
+	buf := r.encodeLogHeaders(h)
 	if r.primaryIndex(r.view) == r.replica {
 		m, err := Decode(buf, r.cluster)
 		assert.That(err == nil, "own do_view_change does not decode")
@@ -178,21 +178,33 @@ func (r *Replica) maybeSendDoViewChange() {
 // and below it as many as the window still holds (up to ViewHeadersMax in all), so that a
 // receiver behind our checkpoint can verify its own ops along the hash chain. An op we know
 // to be faulty has no header: the new primary fills it from other logs or repairs it.
-func (r *Replica) encodeLogHeaders() []byte {
-	var buf []byte
+//
+// It returns the whole message with header h: the headers are written in place after the
+// message header (a do_view_change or start_view is sent at every view change, and building
+// the body apart and copying it was most of their cost).
+func (r *Replica) encodeLogHeaders(h Header) []byte {
 	low := r.checkpointOp + 1
 	if r.op > ViewHeadersMax {
 		low = min(low, r.op-ViewHeadersMax+1)
 	} else {
 		low = 1
 	}
+	count := 0
 	for op := low; op <= r.op; op++ {
-		if h, ok := r.log.header(op); ok {
-			b := make([]byte, HeaderSize)
-			putHeader(b, &h) // the same bytes the header was decoded from
-			buf = append(buf, b...)
+		if r.log.headerOf(op) != nil {
+			count++
 		}
 	}
+	assert.That(HeaderSize*(1+count) <= MessageSizeMax, "encode: message too large")
+	buf := make([]byte, HeaderSize*(1+count))
+	at := HeaderSize
+	for op := low; op <= r.op; op++ {
+		if p := r.log.headerOf(op); p != nil {
+			putHeader(buf[at:at+HeaderSize], p) // the same bytes the header was decoded from
+			at += HeaderSize
+		}
+	}
+	seal(buf, h)
 	return buf
 }
 
@@ -491,7 +503,7 @@ func (r *Replica) transitionToNormalPrimary() {
 func (r *Replica) sendStartView(to int) {
 	h := r.header(CommandStartView)
 	h.LogView, h.Op, h.Commit = r.logView, r.op, r.commitMax
-	buf := Encode(h, r.encodeLogHeaders())
+	buf := r.encodeLogHeaders(h)
 	if to >= 0 {
 		r.bus.SendToReplica(to, buf)
 		return
