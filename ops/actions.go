@@ -170,3 +170,28 @@ func StorageVerify(fs storage.FS, done func(storage.VerifyReport, error)) {
 		s.Verify(func(r storage.VerifyReport) { done(r, nil) })
 	})
 }
+
+// ThrottleReport is `kimberlite-cli standby throttle --replica-id ID --max-qps N`.
+type ThrottleReport struct {
+	Replica int `json:"replica"`
+	ID      int `json:"id"`
+	MaxQPS  int `json:"max_qps"`
+}
+
+// StandbyThrottle limits the stale reads standby r serves to maxQPS per second (0: no
+// limit); an active replica refuses.
+func StandbyThrottle(r *vsr.Replica, replica, maxQPS int) (ThrottleReport, error) {
+	if err := r.ThrottleReads(maxQPS); err != nil {
+		return ThrottleReport{}, fmt.Errorf("standby throttle: replica %d: %w", replica, err)
+	}
+	return ThrottleReport{Replica: replica, ID: r.InspectState().StandbyID, MaxQPS: r.ReadsMaxQPS()}, nil
+}
+
+// StandbyIndex is the replica index of the runbook's standby id (100 and up) in a cluster of
+// active replicas, or the id itself for an active replica's id.
+func StandbyIndex(id, active int) int {
+	if id >= vsr.StandbyIDBase {
+		return active + id - vsr.StandbyIDBase
+	}
+	return id
+}

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"strconv"
 
 	"vopr/cluster/vsr"
 )
@@ -21,6 +22,7 @@ const (
 	CommandLag         = "lag"          // ReplicaLag
 	CommandViewChanges = "view-changes" // []ViewChange since SinceNs
 	CommandExport      = "export"       // ExportReport; the backup follows the answer
+	CommandThrottle    = "throttle"     // ThrottleReport; Value is the max qps
 )
 
 // Request is an operator's command to one replica's process.
@@ -75,6 +77,13 @@ func Serve(r *vsr.Replica, h Host, req Request, done func(any, error)) {
 			err = r.SetConfig(cfg)
 		}
 		done(r.Config(), err)
+	case CommandThrottle:
+		qps, err := strconv.Atoi(req.Value)
+		if err != nil || qps < 0 {
+			done(nil, fmt.Errorf("standby throttle: --max-qps %q: want a count of reads per second, 0 for no limit", req.Value))
+			return
+		}
+		done(StandbyThrottle(r, h.Replica, qps))
 	case CommandClock:
 		done(ClockOf(r.InspectState(), h.RealtimeNs), nil)
 	case CommandLag:

@@ -26,14 +26,31 @@ type ReplicaStatusReport struct {
 	// Isolated: an operator cut the replica off (`replica isolate`); it receives, sends and
 	// times out nothing until `replica unisolate`.
 	Isolated bool `json:"isolated"`
+	// Standby is set for a standby replica: its promotion eligibility and read limit.
+	Standby *StandbyStatus `json:"standby,omitempty"`
+}
+
+// StandbyStatus is a standby's part of `replica status` (runbook scenario 4: a standby
+// lagging more than 1000 ms is ineligible for promotion).
+type StandbyStatus struct {
+	ID          int    `json:"id"` // the runbook's replica id: 100 and up
+	LagMs       int64  `json:"lag_ms"`
+	LagOps      uint64 `json:"lag_ops"`
+	Eligible    bool   `json:"eligible"`
+	ReadsMaxQPS int    `json:"reads_max_qps"` // standby throttle --max-qps; 0: no limit
 }
 
 // ReplicaStatusOf is the status of a replica that answered: its inspection (InspectState is
 // enough; the status shows no compactable bytes) and its disk usage in percent.
 func ReplicaStatusOf(in vsr.Inspection, diskUsagePct int) ReplicaStatusReport {
-	return ReplicaStatusReport{Replica: in.Replica, Status: in.Status.String(), Role: in.Role.String(),
+	s := ReplicaStatusReport{Replica: in.Replica, Status: in.Status.String(), Role: in.Role.String(),
 		View: in.View, Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
 		DiskUsagePct: diskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated}
+	if in.Role == vsr.RoleStandby {
+		s.Standby = &StandbyStatus{ID: in.StandbyID, LagMs: in.StandbyLagNs / 1_000_000, LagOps: in.StandbyLagOps,
+			Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS}
+	}
+	return s
 }
 
 // Unreachable is the status of replica i when its process does not answer.
@@ -57,13 +74,27 @@ func (r ReplicaStatusReport) String() string {
 		// Only when set: an isolated replica's frozen numbers read as a stuck one otherwise.
 		s += " isolated"
 	}
+	if sb := r.Standby; sb != nil {
+		verdict := "eligible for promotion"
+		if !sb.Eligible {
+			verdict = "INELIGIBLE for promotion"
+		}
+		s += fmt.Sprintf(" standby=%d %s (lag %d ms, %d ops)", sb.ID, verdict, sb.LagMs, sb.LagOps)
+		if sb.ReadsMaxQPS > 0 {
+			s += fmt.Sprintf(" reads<=%d/s", sb.ReadsMaxQPS)
+		}
+	}
 	return s
 }
 
 // Gist is the part of a status whose change is worth a line in a log (not op and commit,
 // which move with every request).
 func (r ReplicaStatusReport) Gist() string {
-	return fmt.Sprintf("%s %s %d %t %t", r.Status, r.Role, r.View, r.Isolated, r.DiskFull)
+	gist := fmt.Sprintf("%s %s %d %t %t", r.Status, r.Role, r.View, r.Isolated, r.DiskFull)
+	if r.Standby != nil {
+		gist += fmt.Sprintf(" eligible=%t", r.Standby.Eligible)
+	}
+	return gist
 }
 
 // ClusterStatusReport is `kimberlite-cli cluster status`.

@@ -58,9 +58,17 @@ type ClusterStatusReport = ops.ClusterStatusReport
 func ReplicaStatus(c *sim.Cluster, i int) ReplicaStatusReport {
 	s := replicaStatus(c, i)
 	logPoll(c, func() (string, string, string) {
-		return fmt.Sprintf("replica status --replica-id %d", i), s.Gist(), s.String()
+		return fmt.Sprintf("replica status --replica-id %d", replicaID(c, i)), s.Gist(), s.String()
 	})
 	return s
+}
+
+// replicaID is the runbook's id of replica i: its index, or 100 and up for a standby.
+func replicaID(c *sim.Cluster, i int) int {
+	if i >= c.ReplicaCount() {
+		return vsr.StandbyIDBase + i - c.ReplicaCount()
+	}
+	return i
 }
 
 // replicaStatus is what the replica's process answers (ops.ReplicaStatusOf), or

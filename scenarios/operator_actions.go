@@ -25,7 +25,7 @@ var ErrReplicaUnreachable = errors.New("operator: replica is unreachable")
 
 // runningReplica returns replica i if its process answers.
 func runningReplica(c *sim.Cluster, i int) (*vsr.Replica, error) {
-	if i < 0 || i >= c.ReplicaCount() {
+	if i < 0 || i >= c.MemberCount() {
 		return nil, fmt.Errorf("operator: no replica %d", i)
 	}
 	r := c.Replica(i)
@@ -126,4 +126,16 @@ func (o *Operator) Compact(i int) (int64, error) {
 func (o *Operator) Export(i int) ([]byte, error) {
 	return awaitAction(o, fmt.Sprintf("storage export --replica-id %d", i),
 		func(done func([]byte, error)) { StorageExport(o.C, i, done) })
+}
+
+// StandbyThrottle is `kimberlite-cli standby throttle --replica-id ID --max-qps N` on
+// standby i (ops.StandbyThrottle): it serves at most N stale reads per second.
+func StandbyThrottle(c *sim.Cluster, i, maxQPS int) error {
+	var err error
+	if e := onReplica(c, i, func(r *vsr.Replica) { _, err = ops.StandbyThrottle(r, i, maxQPS) }); e != nil {
+		err = e
+	}
+	logOperator(c, fmt.Sprintf("standby throttle --replica-id %d --max-qps %d", replicaID(c, i), maxQPS),
+		answer("throttled", err))
+	return err
 }

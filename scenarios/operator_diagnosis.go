@@ -32,8 +32,8 @@ func ReplicaClockOffset(c *sim.Cluster, i int) (ops.ClockOffsetReport, error) {
 // logged with its node's wall clock (as a real server logs them with its own), into the
 // Operator's per-replica logs. The cluster's OnEvent calls it.
 func (o *Operator) observeEvent(e vsr.Event) {
-	if o.C == nil || e.Kind != vsr.EventStatus {
-		return
+	if o.C == nil || e.Kind != vsr.EventStatus || e.Replica >= o.C.ReplicaCount() {
+		return // standbys change no view of their own: they follow the cluster's
 	}
 	if o.views == nil {
 		o.views = make([]ops.ViewChangeLog, o.C.ReplicaCount())

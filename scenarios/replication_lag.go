@@ -28,12 +28,19 @@ import (
 //     within rlCatchUpBound, the lag alert resolves, and with the load stopped every
 //     replica converges.
 //
+// The cluster has a standby (replica 100) whose disk slows down with the victim's: the
+// runbook's symptom "standby replicas marked ineligible for promotion". `replica status
+// --replica-id 100` must say it is ineligible (lag > 1000 ms) within rlAlertBound of the
+// fault; the runbook's `standby throttle --replica-id 100 --max-qps 1000` is applied with
+// the compaction; once its disk is fixed with the victim's, it must catch up and be
+// eligible again within rlCatchUpBound (standby.go in cluster/vsr).
+//
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 func init() {
 	register(Scenario{
 		Name:    "replication_lag",
 		Runbook: "Scenario 4: High Replication Lag",
-		Summary: "slow disk on one backup under load; the lag alert (> 1000 ms) fires; storage compact, replica isolate (commit latency restored), fix the disk, unisolate => it catches up",
+		Summary: "slow disk on one backup and the standby under load; the lag alert (> 1000 ms) fires and the standby is ineligible; storage compact, standby throttle, replica isolate (commit latency restored), fix the disks, unisolate => both catch up, the standby is eligible again",
 		Params:  func(seed uint64) string { return drawReplicationLag(seed).String() },
 		Run:     func(o Options) Result { return runReplicationLag(o, replicationLagKnobs{}) },
 	})
@@ -74,12 +81,14 @@ func (p replicationLagParams) String() string {
 }
 
 type replicationLagKnobs struct {
-	skipFix bool // the operator neither compacts, isolates nor fixes the replica
+	skipFix        bool // the operator neither compacts, isolates nor fixes the replica
+	skipStandbyFix bool // the operator leaves the standby's disk slow
 }
 
 func runReplicationLag(o Options, knobs replicationLagKnobs) Result {
 	p := drawReplicationLag(o.Seed)
-	run := newRunbookRun(o, p.Replicas, p.Clients, rlTicksDefault, 2000, runbookWorld(p.DelayMean, sim.DiskOptions{}))
+	run := newRunbookRunWithStandbys(o, p.Replicas, 1, p.Clients, rlTicksDefault, 2000,
+		runbookWorld(p.DelayMean, sim.DiskOptions{}))
 	outcome, reason := run.finish(replicationLagProcedure(run, p, knobs))
 	return run.result(o, "replication_lag", p.String(), outcome, reason,
 		"view_change", "repair", "truncate", "state_sync", "clock_unsynchronized")
@@ -110,6 +119,9 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 	if outcome, reason := lagFaultAndDiagnosis(run, p, victim); outcome != Pass {
 		return outcome, reason
 	}
+	if outcome, reason := lagStandbyIneligible(run, p); outcome != Pass {
+		return outcome, reason
+	}
 	run.counts["throughput.slow"] = uint64(run.ackWindow())
 	if knobs.skipFix {
 		return lagUnfixed(run)
@@ -117,10 +129,17 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 	if outcome, reason := lagCompact(run, victim); outcome != Pass {
 		return outcome, reason
 	}
+	if err := StandbyThrottle(run.c, p.Replicas, rlStandbyMaxQPS); err != nil {
+		return run.fail(Correctness, "standby throttle: %v", err)
+	}
+	if s := ReplicaStatus(run.c, p.Replicas); s.Standby == nil || s.Standby.ReadsMaxQPS != rlStandbyMaxQPS {
+		return run.fail(Correctness, "replica status after standby throttle: %s", s)
+	}
+	run.counts["fix.standby_throttle"]++
 	if outcome, reason := lagIsolate(run, victim, baseline); outcome != Pass {
 		return outcome, reason
 	}
-	return lagRejoin(run, victim)
+	return lagRejoin(run, victim, knobs)
 }
 
 // lagFaultAndDiagnosis is steps 2 and 3: the victim's disk becomes slow, the lag alert
@@ -249,9 +268,12 @@ func lagIsolate(run *runbookRun, victim, baseline int) (Outcome, string) {
 // a full timeout period to hear from the cluster, see vsr/operator.go). It must catch up
 // within rlCatchUpBound, the lag alert must resolve, and with the load stopped every replica
 // converges.
-func lagRejoin(run *runbookRun, victim int) (Outcome, string) {
+func lagRejoin(run *runbookRun, victim int, knobs replicationLagKnobs) (Outcome, string) {
 	c := run.c
 	c.Nodes[victim].Disk.SetSlow(1)
+	if !knobs.skipStandbyFix {
+		c.Nodes[c.ReplicaCount()].Disk.SetSlow(1)
+	}
 	if err := ReplicaUnisolate(c, victim); err != nil {
 		return run.fail(Correctness, "replica unisolate %d: %v", victim, err)
 	}
@@ -272,9 +294,61 @@ func lagRejoin(run *runbookRun, victim int) (Outcome, string) {
 	if !run.until(func() bool { return !run.mon.Firing(AlertReplicationLag) }, rlResolveWindow) {
 		return run.fail(Liveness, "alert %s still firing after replica %d caught up", AlertReplicationLag, victim)
 	}
+	if outcome, reason := lagStandbyEligibleAgain(run); outcome != Pass {
+		return outcome, reason
+	}
 	run.load = false
 	if !run.until(run.converged, 2000) {
 		return run.fail(Liveness, "no convergence after the rejoin")
 	}
+	return Pass, ""
+}
+
+// rlStandbyMaxQPS is the runbook's `standby throttle --max-qps`.
+const rlStandbyMaxQPS = 1000
+
+// lagStandbyIneligible: the standby, on a disk as slow as the victim's, falls more than
+// 1000 ms behind, and `replica status --replica-id 100` says it is ineligible for promotion.
+func lagStandbyIneligible(run *runbookRun, p replicationLagParams) (Outcome, string) {
+	c, standby := run.c, p.Replicas
+	c.Nodes[standby].Disk.SetSlow(p.SlowMultiplier)
+	start := run.ticks
+	ineligible := func() bool {
+		s := ReplicaStatus(c, standby)
+		return s.Standby != nil && !s.Standby.Eligible
+	}
+	if !run.until(ineligible, rlAlertBound) {
+		return run.fail(Correctness, "standby 100 on a slow disk still eligible for promotion after %d ticks: %s",
+			rlAlertBound, ReplicaStatus(c, standby))
+	}
+	run.counts["standby.ineligible"]++
+	run.counts["standby.ticks_to_ineligible"] = uint64(run.ticks - start)
+	return Pass, ""
+}
+
+// lagStandbyEligibleAgain: with its disk fixed, the standby catches up and is eligible for
+// promotion again within rlCatchUpBound, and stays eligible for a whole window under load (a
+// standby on a slow disk can look current for a moment between two checkpoints, whose
+// writes stall its execution).
+func lagStandbyEligibleAgain(run *runbookRun) (Outcome, string) {
+	c, standby := run.c, run.c.ReplicaCount()
+	start, since := run.ticks, -1
+	eligible := func() bool {
+		s := ReplicaStatus(c, standby)
+		if s.Standby == nil || !s.Standby.Eligible {
+			since = -1
+			return false
+		}
+		if since < 0 {
+			since = run.ticks
+		}
+		return run.ticks-since >= rlWindow
+	}
+	if !run.until(eligible, rlCatchUpBound) {
+		return run.fail(Liveness, "standby 100 not eligible for promotion %d ticks after its disk was fixed: %s",
+			rlCatchUpBound, ReplicaStatus(c, standby))
+	}
+	run.counts["standby.eligible_again"]++
+	run.counts["standby.ticks_to_eligible"] = uint64(run.ticks - start)
 	return Pass, ""
 }

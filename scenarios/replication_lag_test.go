@@ -65,3 +65,16 @@ func TestReplicationLagNotVacuous(t *testing.T) {
 		require.Zero(t, r.Counters["fix.compact"]+r.Counters["fix.isolate"]+r.Counters["fix.rejoin"])
 	}
 }
+
+// The standby steps are not vacuous: the standby is seen ineligible, throttled and eligible
+// again; left on its slow disk it never becomes eligible again, and the run fails.
+func TestReplicationLagStandbyNotVacuous(t *testing.T) {
+	r := runReplicationLag(Options{Seed: 3}, replicationLagKnobs{})
+	require.Equal(t, Pass, r.Outcome, r.Reason)
+	for _, counter := range []string{"standby.ineligible", "fix.standby_throttle", "standby.eligible_again"} {
+		require.Equal(t, uint64(1), r.Counters[counter], counter)
+	}
+	r = runReplicationLag(Options{Seed: 3}, replicationLagKnobs{skipStandbyFix: true})
+	require.Equal(t, Liveness, r.Outcome, r.Reason)
+	require.Contains(t, r.Reason, "standby 100 not eligible for promotion")
+}

@@ -23,6 +23,12 @@ type runbookRun struct {
 // newRunbookRun builds the cluster of a runbook scenario. budget is the run's default tick
 // budget (--ticks-max overrides it); phaseMax bounds each operator action.
 func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim.WorldOptions) *runbookRun {
+	return newRunbookRunWithStandbys(o, replicas, 0, clients, budget, phaseMax, world)
+}
+
+// newRunbookRunWithStandbys is newRunbookRun with standbys after the replicas (the runbook's
+// replicas 100 and up): they are inspected like replicas and must converge at the end.
+func newRunbookRunWithStandbys(o Options, replicas, standbys, clients, budget, phaseMax int, world sim.WorldOptions) *runbookRun {
 	run := &runbookRun{counts: map[string]uint64{}, budget: o.TicksMax,
 		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
 			checked: !o.Unchecked}}
@@ -31,7 +37,7 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 	}
 	world.Seed = o.Seed
 	run.op = &Operator{TicksMax: phaseMax} // its C and Step once the cluster exists
-	opts := sim.ClusterOptions{World: world, Replicas: replicas, Clients: clients, ClusterID: o.Seed | 1,
+	opts := sim.ClusterOptions{World: world, Replicas: replicas, Standbys: standbys, Clients: clients, ClusterID: o.Seed | 1,
 		Mutation: o.Mutation, OnEvent: func(e vsr.Event) { run.onEvent(e); run.op.observeEvent(e) }}
 	if run.checked {
 		opts.OnReplicaSend = run.onReplicaSend
@@ -41,7 +47,7 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 	run.wireDisks()
 	run.attachTrace(o)
 	c := run.c
-	run.incarnations = make([]*vsr.Replica, replicas)
+	run.incarnations = make([]*vsr.Replica, c.MemberCount())
 	for i := 0; i < clients; i++ {
 		i := i
 		c.SetClientTick(i, func() { run.clientTick(i) })

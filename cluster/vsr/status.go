@@ -93,7 +93,11 @@ type Inspection struct {
 	StandbyLagOps   uint64
 	StandbyLagNs    int64
 	StandbyEligible bool
-	Metrics         Metrics
+	// StandbyID is a standby's operator-facing id (StandbyIDBase + k), StandbyReadsMaxQPS its
+	// read limit (0: none); both zero for active replicas.
+	StandbyID          int
+	StandbyReadsMaxQPS int
+	Metrics            Metrics
 }
 
 // Metrics are the runbook's counters, kept by the replica itself.
