@@ -27,12 +27,15 @@ const (
 	// MutationStandbyVotes lets standbys send prepare_ok and the primary count them towards
 	// the replication quorum.
 	MutationStandbyVotes
+	// MutationStandbyReadAtCommitNumber has a standby name its commit_number, not the op it
+	// executed, as the op of a stale read's state.
+	MutationStandbyReadAtCommitNumber
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
 	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release",
-	"standby_votes"}
+	"standby_votes", "standby_read_at_commit_number"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

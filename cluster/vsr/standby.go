@@ -201,6 +201,9 @@ func (r *Replica) onStaleRead(m Message) {
 	assert.That(r.machine.Digest() == before, "standby: a stale read changed the state")
 	reply := r.header(CommandReply)
 	reply.Client, reply.Request, reply.Operation, reply.Op = h.Client, h.Request, OperationReadStale, r.commitMin
+	if r.mutated(MutationStandbyReadAtCommitNumber) {
+		reply.Op = r.commitMax
+	}
 	r.metrics.StaleReads++
 	r.bus.SendToClient(h.Client, Encode(reply, result))
 }
