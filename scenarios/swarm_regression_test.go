@@ -95,6 +95,12 @@ var aimedRegressionSeeds = map[uint64]string{
 	20261560:   "porcupine's search over many concurrent writes to one key ran the machine out of memory (harness: the workload now keeps at most two writes per key in flight)",
 }
 
+// standbyRegressionSeeds found bugs in topologies with standbys (issue 13): they run as drawn,
+// standbys included.
+var standbyRegressionSeeds = map[uint64]string{
+	20261302: "a new primary repaired op 73 (its disk held view 1's, the engine's head) and executed it from memory, the entry left to its committed checkpoint (the class of 20262805), while the persisted commit number skipped executed ops (the class of 20261674): commit 101 over the stale entry after a crash (committed_prefix); a latent replica bug, the standbys only changed the schedule",
+}
+
 func TestSwarmRegressionSeeds(t *testing.T) {
 	swarm, ok := Lookup("swarm")
 	require.True(t, ok)
@@ -107,6 +113,11 @@ func TestSwarmRegressionSeeds(t *testing.T) {
 	for _, seed := range sortedKeysOf(aimedRegressionSeeds) {
 		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoStandbys: true}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, aimedRegressionSeeds[seed])
+		}
+	}
+	for _, seed := range sortedKeysOf(standbyRegressionSeeds) {
+		if CheckSeed(t, swarm, Options{Seed: seed}).Outcome != Pass {
+			t.Errorf("seed %d once found: %s", seed, standbyRegressionSeeds[seed])
 		}
 	}
 }

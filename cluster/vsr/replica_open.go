@@ -258,8 +258,16 @@ func (r *Replica) durableTarget() storage.State {
 // start_view whose headers began above our log forgot our ops of an older log view in memory
 // only, the commit number of the new view was persisted, and a restart put an op that the
 // next view had replaced at or below it).
+//
+// The scan starts above the durable checkpoint, where a restart starts replaying the disk's
+// entries, not above commit_min: an op executed from memory need not be on disk. A repaired
+// op whose stale entry the engine cannot replace without truncating is left to the
+// checkpoint (leftToCheckpoint) and executed meanwhile; scanning above commit_min persisted
+// a commit number past it, and a restart executed the stale entry of an older view (swarm
+// seed 20261302: op 73 of view 1 under commit 101, op 73 of view 4 canonical). Ops above
+// commit_max cannot lower the result below commit_max, so the scan stops there.
 func (r *Replica) unverifiedFloor() uint64 {
-	for op := r.commitMin + 1; op <= r.op; op++ {
+	for op := r.storageFloor() + 1; op <= min(r.op, r.commitMax); op++ {
 		if r.log.diskMayDiffer(op) {
 			return op - 1
 		}
