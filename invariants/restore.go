@@ -33,6 +33,28 @@ func (s *Suite) OnRestoreFromBackup(atNs int64, op uint64) (lost []uint64, v *Vi
 		s.report(v)
 		return nil, v
 	}
+	return s.rewindTo(op), nil
+}
+
+// OnFailover tells the Suite that a standby was promoted into a new configuration (the
+// runbook's `cluster failover --promote-standby`, Scenario 2 option B) keeping the committed
+// prefix up to op: every replica of the old configuration is gone, and what they
+// acknowledged above op is lost by the operator's approval. It returns those acknowledged
+// ops (the recovery point the failover cost, counted exactly). From here on the checkers
+// treat the new configuration as OnRestoreFromBackup does the restored cluster: up to op
+// everything must survive (the promoted replica's state at op is held to the old cluster's
+// digest there, when one was reported), above op the new epoch commits its own ops, and
+// views start afresh.
+func (s *Suite) OnFailover(atNs int64, op uint64) []uint64 {
+	if !s.see(atNs) {
+		return nil
+	}
+	return s.rewindTo(op)
+}
+
+// rewindTo forgets everything above op and the old configuration's views and disks (see
+// OnRestoreFromBackup); it returns the acknowledged ops above op.
+func (s *Suite) rewindTo(op uint64) (lost []uint64) {
 	s.history.cut()
 	lost = s.acked.rewind(op)
 	s.canonical.rewind(op)
@@ -54,7 +76,8 @@ func (s *Suite) OnRestoreFromBackup(atNs int64, op uint64) (lost []uint64, v *Vi
 	// The rebuilt cluster goes through view numbers and ops the old one used.
 	s.logViews.views = nil
 	s.prepared.byOp.truncate(op)
-	return lost, nil
+	s.reads.model.rewind(op)
+	return lost
 }
 
 // rewind forgets the canonical ops above op; every replica resumes from at most op.

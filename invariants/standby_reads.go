@@ -259,3 +259,21 @@ func (m *kvShadow) set(op uint64, key, value string, present bool) {
 	}
 	m.versions[key] = append(m.versions[key], keyVersion{op: op, present: true, value: value})
 }
+
+// rewind forgets the ops above op (a restore or a failover: the new configuration commits
+// its own there). The sessions and the release cannot be rewound, so reads above op go
+// unchecked from here on; reads at or below op still are.
+func (m *kvShadow) rewind(op uint64) {
+	if m.applied <= op {
+		return
+	}
+	for key, vs := range m.versions {
+		keep := len(vs)
+		for keep > 0 && vs[keep-1].op > op {
+			keep--
+		}
+		m.versions[key] = vs[:keep]
+	}
+	m.applied = op
+	m.broken = fmt.Sprintf("rewound to op %d", op)
+}

@@ -59,6 +59,11 @@ type Cluster struct {
 	clientTraces []clientTrace
 	lastGists    map[string]string // NoteOnChange
 	eventText    []byte            // scratch for replica events' trace lines (replicaObserver)
+	// members maps a replica index of the current configuration to its node: nil while
+	// the configuration is the one the cluster was formatted with (index i on node i). A
+	// failover (cluster_failover.go) sets it; identities holds each promoted node's place.
+	members    []int
+	identities map[int]memberIdentity
 }
 
 // FaultHooks let a fault injector strike at the instant something happens inside a replica
@@ -151,9 +156,10 @@ func (c *Cluster) StartReplica(i int) {
 		c.restarts++
 	}
 	node.Start(func(n *Node) Actor {
+		id := c.identity(i)
 		r := vsr.Open(vsr.Options{
-			Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Replica: i,
-			StandbyCount: c.options.Standbys,
+			Cluster: c.options.ClusterID, ReplicaCount: id.count, Replica: id.replica,
+			StandbyCount: id.standbys,
 			Release:      c.Release(i), FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
 			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
@@ -223,8 +229,9 @@ func (c *Cluster) startClient(i int) {
 		cl := client.New(client.Options{
 			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas,
 			Send: func(replica int, msg []byte) {
-				c.noteClientSend(i, replica, msg)
-				c.Network.Send(n.ID, replica, msg)
+				to := c.clientTarget(replica)
+				c.noteClientSend(i, to, msg)
+				c.Network.Send(n.ID, to, msg)
 			},
 		})
 		c.clients[i] = cl
@@ -291,12 +298,16 @@ type clusterBus struct {
 }
 
 func (b *clusterBus) SendToReplica(replica int, msg []byte) {
-	if b.c.options.OnReplicaSend != nil {
-		b.c.options.OnReplicaSend(b.from, replica, msg)
+	to, ok := b.c.nodeOf(b.from, replica)
+	if !ok {
+		return // no such replica in the sender's configuration
 	}
-	b.c.Network.Send(b.from, replica, msg)
+	if b.c.options.OnReplicaSend != nil {
+		b.c.options.OnReplicaSend(b.from, to, msg)
+	}
+	b.c.Network.Send(b.from, to, msg)
 	if b.c.hooks.Sent != nil {
-		b.c.hooks.Sent(b.from, replica, msg)
+		b.c.hooks.Sent(b.from, to, msg)
 	}
 }
 
@@ -313,6 +324,7 @@ type replicaObserver struct {
 }
 
 func (o *replicaObserver) Event(e vsr.Event) {
+	e.Replica = o.node // checkers know replicas by node: a promoted replica's index changed
 	// "KIND op=N checksum=%016x" (one per op: full level only) or "KIND view=V op=N TEXT",
 	// built in a scratch buffer: it is hashed for every event whatever the level.
 	b := append(o.c.eventText[:0], e.Kind.String()...)

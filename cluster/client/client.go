@@ -84,6 +84,13 @@ func New(o Options) *Client {
 	return &Client{options: o}
 }
 
+// Reconfigure tells the client the cluster now has count active replicas (a failover or a
+// reconfiguration): it looks for the primary among them from the first.
+func (c *Client) Reconfigure(count int) {
+	assert.That(count >= 1, "client: no replicas")
+	c.options.ReplicaCount, c.primary = count, 0
+}
+
 // Busy reports whether a request is in flight.
 func (c *Client) Busy() bool { return c.inflight != nil }
 

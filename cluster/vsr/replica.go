@@ -230,7 +230,7 @@ func (r *Replica) Receive(buf []byte) {
 		return
 	}
 	if r.stateLost {
-		if m.Header.Command == CommandSync {
+		if m.Header.Command == CommandSync && m.Header.Epoch == r.stateDurable.Epoch {
 			r.onSync(m)
 		}
 		return
@@ -241,6 +241,10 @@ func (r *Replica) Receive(buf []byte) {
 
 func (r *Replica) onMessage(m Message) {
 	h := &m.Header
+	if h.Command != CommandRequest && h.Epoch != r.stateDurable.Epoch {
+		r.onOtherEpoch(h.Epoch) // failover.go
+		return
+	}
 	if h.Command != CommandRequest && !r.acceptFrom(h) {
 		return // from no replica of ours, or a standby asking for what only actives answer
 	}
@@ -354,7 +358,7 @@ func (r *Replica) sendToOthers(msg []byte) {
 // header returns a header with the fields every message from this replica carries.
 func (r *Replica) header(command Command) Header {
 	return Header{Cluster: r.cluster, Replica: uint8(r.replica), View: r.view, Command: command,
-		Release: r.options.Release}
+		Release: r.options.Release, Epoch: r.stateDurable.Epoch}
 }
 
 // clientsMax is the client table's capacity: Options.ClientsMax, or ClientsMax by default.

@@ -212,7 +212,6 @@ func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
 	assert.That(ok || r.op == 0, "primary: missing head of log")
 	h := r.header(CommandPrepare)
 	h.Op, h.Commit, h.Parent, h.Timestamp = r.op+1, r.commitMax, parent, timestamp
-	h.Epoch = r.stateDurable.Epoch
 	buf := Encode(h, encodeBatch(entries))
 	m, err := Decode(buf, r.cluster)
 	assert.That(err == nil, "primary: own prepare does not decode")

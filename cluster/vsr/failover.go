@@ -1,0 +1,131 @@
+package vsr
+
+import (
+	"fmt"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/storage"
+)
+
+// DR failover (the runbook's scenario 2, option B: `cluster failover --promote-standby 100
+// --approve-data-loss-risk`). When every active replica is gone, an operator promotes a
+// standby into a new configuration in which it is the only active replica. The
+// configuration's epoch (the superblock's Epoch, carried by every message) rises by one:
+//
+//   - the promoted replica keeps the committed prefix it holds (up to its durable commit
+//     number, P) and drops its log above P, which no quorum of the new configuration has
+//     seen; it restarts as replica 0 of 1, primary of a view above every view it knew;
+//   - everything the old configuration committed above P is lost: the recovery point the
+//     operator approved (what the old replicas acknowledged above P, the simulator counts);
+//   - a replica of an older epoch that comes back stops itself as soon as it hears from the
+//     new configuration, with a status that says so, and its messages are dropped: it can
+//     neither vote in nor lead the new configuration.
+
+// PromoteReport is what a promotion did.
+type PromoteReport struct {
+	Standby int    // the standby's index in the old configuration
+	Op      uint64 // P: the committed prefix the new configuration starts from
+	Dropped uint64 // log entries above P that were dropped
+	Epoch   uint32 // the new configuration's epoch
+	View    uint32 // the promoted replica's first view
+}
+
+// PromoteStandby rewrites a stopped standby's durable state as the single active replica of
+// a new configuration (see above). done runs once, from a disk completion.
+func PromoteStandby(fs storage.FS, cluster uint64, done func(PromoteReport, error)) {
+	storage.Open(fs, StorageOptions(fs), func(s *storage.Storage, rec *storage.Recovery, err error) {
+		if err != nil {
+			done(PromoteReport{}, fmt.Errorf("promote: the standby's storage does not open: %w", err))
+			return
+		}
+		st := s.State()
+		switch {
+		case st.Cluster != cluster:
+			done(PromoteReport{}, fmt.Errorf("promote: the disk belongs to cluster %x, not %x", st.Cluster, cluster))
+			return
+		case st.Replica < st.ReplicaCount:
+			done(PromoteReport{}, fmt.Errorf("promote: replica %d is an active replica of %d, not a standby",
+				st.Replica, st.ReplicaCount))
+			return
+		}
+		promoteStorage(s, st, promotionPoint(st, rec, s.Head()), done)
+	})
+}
+
+// Promote is the failover of this running standby: it stops taking part, and its storage
+// is rewritten as the single active replica of a new configuration keeping the committed
+// prefix up to P, the highest op it knows committed whose prepares up to it are all in its
+// write-ahead log. Unlike PromoteStandby on a stopped standby's disk, it knows its commit
+// number in memory, which its superblock may not have caught up with. done runs from a disk
+// completion; the replica is then stopped, and its process must be restarted as replica 0
+// of 1 (Options).
+func (r *Replica) Promote(done func(PromoteReport, error)) {
+	switch {
+	case !r.isStandby():
+		done(PromoteReport{}, errNotStandby)
+		return
+	case r.status != StatusNormal || r.stateLost || r.storage == nil:
+		done(PromoteReport{}, fmt.Errorf("promote: standby is %s: it must be normal, with its own state", r.status))
+		return
+	}
+	p := r.checkpointOp
+	for p < r.commitMax {
+		s := r.log.slotOf(p + 1)
+		if !s.present || s.header.Op != p+1 || !s.durable {
+			break
+		}
+		p++
+	}
+	r.status = StatusStopped
+	r.emit(EventStatus, p, checksum.Sum{}, fmt.Sprintf("stopped: promoting to the active replica of epoch %d from op %d",
+		r.stateDurable.Epoch+1, p))
+	promoteStorage(r.storage, r.storage.State(), p, done)
+}
+
+// promoteStorage truncates the log above p and writes the new configuration's state.
+func promoteStorage(s *storage.Storage, st storage.State, p uint64, done func(PromoteReport, error)) {
+	report := PromoteReport{Standby: int(st.Replica), Op: p, Epoch: st.Epoch + 1, View: st.View + 1}
+	if head := s.Head(); head > p {
+		report.Dropped = head - p
+	}
+	s.TruncateAfter(p, func(err error) {
+		if err != nil {
+			done(report, fmt.Errorf("promote: truncating the log above op %d: %w", p, err))
+			return
+		}
+		next := st
+		next.Replica, next.ReplicaCount, next.StandbyCount = 0, 1, 0
+		next.Epoch, next.View, next.Commit = report.Epoch, report.View, p
+		s.SaveState(next, func(err error) { done(report, err) })
+	})
+}
+
+// promotionPoint is the committed prefix a promoted standby keeps: its durable commit
+// number, at least its checkpoint, and no further than the contiguous ops its log holds
+// intact above the checkpoint (a single replica has nobody to repair a hole from).
+func promotionPoint(st storage.State, rec *storage.Recovery, head uint64) uint64 {
+	held := st.CheckpointOp
+	present := map[uint64]bool{}
+	for _, e := range rec.Entries {
+		present[e.Op] = true
+	}
+	for present[held+1] && held < head {
+		held++
+	}
+	return max(st.CheckpointOp, min(st.Commit, held))
+}
+
+// onOtherEpoch handles a message of another configuration: one of an older epoch is
+// dropped; one of a newer epoch means a reconfiguration or a failover left this replica
+// behind, and it stops for good rather than take part in a configuration that no longer
+// exists.
+func (r *Replica) onOtherEpoch(epoch uint32) {
+	if epoch < r.stateDurable.Epoch || r.status == StatusStopped {
+		return
+	}
+	r.status = StatusStopped
+	r.metrics.EpochStops++
+	r.emit(EventStatus, r.op, checksum.Sum{}, fmt.Sprintf(
+		"stopped: the cluster moved to configuration epoch %d (this replica is in epoch %d): it was removed by a failover or a reconfiguration",
+		epoch, r.stateDurable.Epoch))
+}
