@@ -44,11 +44,14 @@ func (s *Suite) OnRestoreFromBackup(atNs int64, op uint64) (lost []uint64, v *Vi
 // treat the new configuration as OnRestoreFromBackup does the restored cluster: up to op
 // everything must survive (the promoted replica's state at op is held to the old cluster's
 // digest there, when one was reported), above op the new epoch commits its own ops, and
-// views start afresh.
-func (s *Suite) OnFailover(atNs int64, op uint64) []uint64 {
+// views start afresh. The durability of executed ops is judged on the promoted replica's
+// disk alone (promoted is its index, the one the checkers know it by).
+func (s *Suite) OnFailover(atNs int64, op uint64, promoted int) []uint64 {
 	if !s.see(atNs) {
 		return nil
 	}
+	s.activeDisks = []int{promoted}
+	s.copies.replicas = 1
 	return s.rewindTo(op)
 }
 

@@ -51,6 +51,9 @@ type Suite struct {
 	checkpoints checkpointMonotonic
 	copies      ackedDurable
 	reads       standbyReads
+	// activeDisks are the disks of the active configuration's replicas, when a failover
+	// changed it (nil: replicas 0..count-1).
+	activeDisks []int
 	logViews    logViewDurable
 	damage      damage
 	disks       DiskReader

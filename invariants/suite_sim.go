@@ -68,12 +68,19 @@ func (s *Suite) checkAllDisks(atNs int64) {
 	if s.disks == nil || s.first != nil {
 		return
 	}
-	images := make([]DiskImage, s.copies.replicas)
-	for i := range images {
-		images[i] = s.readDisk(i)
-		excused := s.damage.excused(i, &images[i])
-		s.report(s.copies.check(atNs, i, &images[i], excused))
-		s.report(s.logViews.check(atNs, i, &images[i], excused))
+	disks := s.activeDisks
+	if disks == nil {
+		disks = make([]int, s.copies.replicas)
+		for i := range disks {
+			disks[i] = i
+		}
+	}
+	images := make([]DiskImage, len(disks))
+	for k, i := range disks {
+		images[k] = s.readDisk(i)
+		excused := s.damage.excused(i, &images[k])
+		s.report(s.copies.check(atNs, i, &images[k], excused))
+		s.report(s.logViews.check(atNs, i, &images[k], excused))
 	}
 	s.report(s.copies.lastCopy(atNs, images))
 }

@@ -38,6 +38,11 @@ type StandbyStatus struct {
 	LagOps      uint64 `json:"lag_ops"`
 	Eligible    bool   `json:"eligible"`
 	ReadsMaxQPS int    `json:"reads_max_qps"` // standby throttle --max-qps; 0: no limit
+	// ContactLagMs is its lag when it last heard from the primary; Executed the op it has
+	// executed up to and Commit the commit number it knows.
+	ContactLagMs int64  `json:"contact_lag_ms"`
+	Executed     uint64 `json:"executed"`
+	Commit       uint64 `json:"commit"`
 }
 
 // ReplicaStatusOf is the status of a replica that answered: its inspection (InspectState is
@@ -48,7 +53,8 @@ func ReplicaStatusOf(in vsr.Inspection, diskUsagePct int) ReplicaStatusReport {
 		DiskUsagePct: diskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated}
 	if in.Role == vsr.RoleStandby {
 		s.Standby = &StandbyStatus{ID: in.StandbyID, LagMs: in.StandbyLagNs / 1_000_000, LagOps: in.StandbyLagOps,
-			Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS}
+			Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS,
+			ContactLagMs: in.StandbyContactLagNs / 1_000_000, Executed: in.CommitMin, Commit: in.CommitMax}
 	}
 	return s
 }

@@ -59,6 +59,7 @@ func TestFailoverPromotesTheStandby(t *testing.T) {
 	t.Logf("promotion point op %d; standby had executed %d; %d acknowledged ops above it lost: %v",
 		rep.Op, before.CommitMin, len(lost), lost)
 
+	tc.StartReplica(3)
 	require.True(t, tc.RunUntil(func() bool { return tc.inspect(3).Status == vsr.StatusNormal }, ticks))
 	in := tc.inspect(3)
 	require.Equal(t, vsr.RolePrimary, in.Role, "the promoted standby leads the new configuration")

@@ -52,6 +52,9 @@ func describeAnswer(v any) string {
 		return fmt.Sprintf("restore point op %d", v)
 	case struct{}:
 		return "done"
+	case FailoverResult:
+		return fmt.Sprintf("standby %d promoted: epoch %d from op %d (%d log entries above dropped)",
+			v.Plan.ID, v.Promote.Epoch, v.Promote.Op, v.Promote.Dropped)
 	}
 	return fmt.Sprint(v)
 }

@@ -36,8 +36,18 @@ import (
 // the restored state against the old cluster's digest at the restore point and every
 // acknowledgement at or below it (invariants.Suite.OnRestoreFromBackup).
 //
-// (Option B, failover to a DR region, needs standby replicas, which the replica does not
-// have yet.)
+// Other seeds take Option B ("if datacenter failure, multi-region with standby"): the
+// cluster runs with a standby (replica 100) from the start. At step 3 the whole active
+// region is lost (every active replica down, every disk gone). `cluster failover
+// --promote-standby 100` without --approve-data-loss-risk must be refused, saying what would
+// be lost; with it (and --force if the standby was ineligible when it last heard from the
+// primary) the standby becomes the single active replica of a new configuration epoch,
+// keeping the committed prefix it holds (the promotion point). What is lost is exactly the
+// acknowledged ops above the promotion point: the Suite counts them (OnFailover) and they
+// must equal what the clients were acknowledged above it (rpo.lost_acked_ops); everything
+// up to it must survive (the promoted replica's state is held to the old cluster's digests).
+// Writes resume on fresh keys and the new configuration converges. (The alert monitor
+// samples the formatted configuration, so alerts are not checked after a failover.)
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 // Outcome: Correctness on any violation, fail-stop, a write acknowledged without a quorum,
@@ -67,6 +77,7 @@ type quorumLostParams struct {
 	OptionC           bool   // all data is lost: restore the cluster from a backup
 	BackupPick        uint64 // the replica the backup is exported from (mod replicas)
 	BackupAgeTicks    int    // ticks of load between the backup and the loss
+	OptionB           bool   // the active region is lost: fail over to the standby
 }
 
 func drawQuorumLost(seed uint64) quorumLostParams {
@@ -82,6 +93,8 @@ func drawQuorumLost(seed uint64) quorumLostParams {
 	p.OptionC = r.IntN(3) == 0
 	p.BackupPick = r.Uint64()
 	p.BackupAgeTicks = 20 + r.IntN(200)
+	optionB := r.IntN(3) == 0 // drawn last: earlier draws keep their values
+	p.OptionB = optionB && !p.OptionC
 	return p
 }
 
@@ -97,6 +110,9 @@ func (p quorumLostParams) String() string {
 	if p.OptionC {
 		option = fmt.Sprintf("C backup_age_ticks=%d backup_from=%d", p.BackupAgeTicks, p.BackupPick%uint64(p.Replicas))
 	}
+	if p.OptionB {
+		option = "B standbys=1"
+	}
 	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_torn=%.2f fault=%s load_ticks=%d lost=%s lost_ticks=%d net.delay=%s replicas=%d option=%s",
 		p.Clients, p.CrashLost, p.CrashTorn, fault, p.LoadTicks, lost, p.LostTicks, p.DelayMean, p.Replicas, option)
 }
@@ -111,6 +127,11 @@ type quorumLostKnobs struct {
 	// claimPointAbove: the checkers are told a restore point this many ops above the real
 	// one (a restore that loses more than it says).
 	claimPointAbove uint64
+	// forceOptionB takes option B whatever the seed drew; skipFailover: the operator never
+	// promotes the standby; claimFailoverAbove: the checkers are told a promotion point this
+	// many ops above the real one (a failover that loses more than it says).
+	forceOptionB, skipFailover bool
+	claimFailoverAbove        uint64
 }
 
 const (
@@ -125,15 +146,26 @@ type quorumLostRun struct {
 	victims          []int
 	backup           []byte // option C: the backup exported before the loss
 	backupAt         sim.Time
+	acks             []uint64 // every op acknowledged to a client (option B's loss count)
 }
 
 func runQuorumLost(o Options, knobs quorumLostKnobs) Result {
 	p := drawQuorumLost(o.Seed)
-	p.OptionC = p.OptionC || knobs.forceOptionC
+	if knobs.forceOptionC {
+		p.OptionC, p.OptionB = true, false
+	}
+	if knobs.forceOptionB {
+		p.OptionB, p.OptionC = true, false
+	}
+	standbys := 0
+	if p.OptionB {
+		standbys = 1
+	}
 	base := &replicaCrashRun{victim: -1}
-	base.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, quorumLostTicksDefault, quorumLostPhaseMax,
-		runbookWorld(p.DelayMean, sim.DiskOptions{CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost}))
+	base.runbookRun = newRunbookRunWithStandbys(o, p.Replicas, standbys, p.Clients, quorumLostTicksDefault,
+		quorumLostPhaseMax, runbookWorld(p.DelayMean, sim.DiskOptions{CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost}))
 	run := &quorumLostRun{replicaCrashRun: base, q: p}
+	run.onReply = run.collectAck
 	outcome, reason := run.finish(run.procedure(knobs))
 	return run.quorumLostResult(o, outcome, reason)
 }
@@ -213,7 +245,8 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 		}
 	}
 	var lateAcks []uint64
-	run.onReply = func(_ kv.Op, r client.Result) {
+	run.onReply = func(op kv.Op, r client.Result) {
+		run.collectAck(op, r)
 		if r.Outcome == client.OK && r.Op > committedAtLoss {
 			lateAcks = append(lateAcks, r.Op)
 		}
@@ -240,7 +273,7 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 			return Correctness, reason
 		}
 	}
-	run.onReply = nil
+	run.onReply = run.collectAck
 	run.counts["ticks_without_quorum_no_ack"] = uint64(p.LostTicks)
 	if s := ClusterStatus(c); s.QuorumAvailable {
 		return run.fail(Correctness, "cluster status: quorum available with a majority %v lost (%d healthy)",
@@ -253,6 +286,9 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 
 	if p.OptionC {
 		return run.optionC(knobs)
+	}
+	if p.OptionB {
+		return run.optionB(knobs)
 	}
 	// 3. Option A: heal / restart; the cluster recovers by itself.
 	if !knobs.skipHeal {

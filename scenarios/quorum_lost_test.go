@@ -93,3 +93,29 @@ func TestQuorumLostOptionCNotVacuous(t *testing.T) {
 		t.Logf("seed %d without the restore: %s", seed, skipped.Reason)
 	}
 }
+
+// Option B (failover to the standby) is not vacuous: the refusal without approval and the
+// promotion happen, acknowledged writes above the promotion point are lost and counted the
+// same by the checkers and the clients; a failover that claims to keep more than it does is
+// caught, and without the failover writes never resume.
+func TestQuorumLostOptionBNotVacuous(t *testing.T) {
+	for _, seed := range []uint64{4, 20} { // seeds whose standby had not heard of every acknowledged op
+		r := runQuorumLost(Options{Seed: seed}, quorumLostKnobs{forceOptionB: true})
+		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
+		require.Equal(t, uint64(1), r.Counters["fault.region_lost"])
+		require.Equal(t, uint64(1), r.Counters["failover.refused_without_approval"])
+		require.Equal(t, uint64(1), r.Counters["resolution.failover"])
+		require.Positive(t, r.Counters["rpo.failover_op"])
+		require.Positive(t, r.Counters["rpo.lost_acked_ops"], "acknowledged writes above the promotion point")
+		require.Positive(t, r.Counters["requests_acked_after_failover"])
+		t.Logf("seed %d: promoted at op %d, %d acknowledged ops lost", seed, r.Counters["rpo.failover_op"],
+			r.Counters["rpo.lost_acked_ops"])
+
+		claimed := runQuorumLost(Options{Seed: seed}, quorumLostKnobs{forceOptionB: true, claimFailoverAbove: 16})
+		require.Equal(t, Correctness, claimed.Outcome, "seed %d, promotion point overstated: %s", seed, claimed.Reason)
+		t.Logf("seed %d, promotion point overstated: %s", seed, claimed.Reason)
+
+		skipped := runQuorumLost(Options{Seed: seed}, quorumLostKnobs{forceOptionB: true, skipFailover: true})
+		require.Equal(t, Liveness, skipped.Outcome, "seed %d without the failover: %s", seed, skipped.Reason)
+	}
+}

@@ -62,8 +62,9 @@ func (c *Cluster) ActiveNodes() []int {
 
 // PromoteStandby is the failover of the running standby on node (vsr.Replica.Promote): its
 // storage is rewritten as the single active replica of a new configuration, its process is
-// restarted as replica 0 of 1, and the clients send to it. done runs once the storage work
-// completes, after the restart.
+// stopped, and from then on the node starts as replica 0 of 1 and the clients send to it.
+// done runs once the storage work completes; the caller starts the node (StartReplica),
+// after telling its checkers that the old process is gone.
 func (c *Cluster) PromoteStandby(node int, done func(vsr.PromoteReport, error)) {
 	r := c.Replica(node)
 	if node < c.options.Replicas || node >= c.MemberCount() || r == nil || c.Nodes[node].Status() != NodeUp {
@@ -73,7 +74,7 @@ func (c *Cluster) PromoteStandby(node int, done func(vsr.PromoteReport, error)) 
 	c.Nodes[node].Guard(func() { r.Promote(func(rep vsr.PromoteReport, err error) { c.promoted(node, rep, err, done) }) })
 }
 
-// promoted takes the new identity on and restarts the node.
+// promoted takes the new identity on and stops the node's process.
 func (c *Cluster) promoted(node int, rep vsr.PromoteReport, err error, done func(vsr.PromoteReport, error)) {
 	c.Loop.After(0, func() { // outside the replica's completion: the node restarts
 		if err == nil {
@@ -88,7 +89,6 @@ func (c *Cluster) promoted(node int, rep vsr.PromoteReport, err error, done func
 			c.Trace.Emit(LevelShort, node, "node", fmt.Sprintf(
 				"promoted: replica 0 of 1 in epoch %d from op %d (%d log entries above dropped)", rep.Epoch, rep.Op, rep.Dropped))
 			c.CrashReplica(node)
-			c.StartReplica(node)
 		}
 		done(rep, err)
 	})

@@ -311,6 +311,7 @@ func (r *Replica) InspectState() Inspection {
 	if r.isStandby() {
 		in.StandbyLagOps, in.StandbyLagNs, in.StandbyEligible = r.standbyLagNow()
 		in.StandbyID, in.StandbyReadsMaxQPS = StandbyIDBase+r.replica-r.count, r.throttle.maxQPS
+		in.StandbyContactLagNs = r.standbyContactLag()
 	}
 	if h, ok := r.log.header(r.op); ok {
 		in.LogHead = h.Checksum

@@ -91,6 +91,7 @@ type standbyLag struct {
 	pendingOp   uint64 // a commit number heard and not yet executed ...
 	pendingNs   int64  // ... and when it was heard
 	currentNs   int64  // when the newest commit number we have executed was announced
+	heardNs     int64  // when the primary last announced a commit number
 	initialised bool
 }
 
@@ -104,7 +105,7 @@ func (r *Replica) standbyHeard(commit uint64) {
 	if !l.initialised {
 		l.initialised, l.currentNs = true, now
 	}
-	l.heard = max(l.heard, commit)
+	l.heard, l.heardNs = max(l.heard, commit), now
 	if commit <= r.commitMin {
 		l.currentNs = now
 		return
@@ -122,6 +123,17 @@ func (r *Replica) standbyExecuted() {
 		return
 	}
 	l.currentNs, l.pendingOp = l.pendingNs, 0
+}
+
+// standbyContactLag is the standby's lag when it last heard from the primary: how long
+// before that moment the newest commit number it had executed was announced. After the
+// active replicas are lost it stays what it was, where the lag now keeps growing: it is what
+// a DR failover judges the standby by.
+func (r *Replica) standbyContactLag() int64 {
+	if !r.isStandby() || !r.lag.initialised {
+		return 0
+	}
+	return max(r.lag.heardNs-r.lag.currentNs, 0)
 }
 
 // standbyLagNow returns the standby's lag in ops and nanoseconds, and whether it is

@@ -97,6 +97,9 @@ type Inspection struct {
 	// read limit (0: none); both zero for active replicas.
 	StandbyID          int
 	StandbyReadsMaxQPS int
+	// StandbyContactLagNs is the standby's lag when it last heard from the primary (what a
+	// failover judges it by once the primary is gone).
+	StandbyContactLagNs int64
 	Metrics            Metrics
 }
 

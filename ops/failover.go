@@ -1,0 +1,51 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+
+	"vopr/cluster/vsr"
+)
+
+// `kimberlite-cli cluster failover --promote-standby ID --approve-data-loss-risk [--force]`
+// (the runbook's scenario 2, option B), decided once here for the simulator's operator and
+// the CLI: the failover is refused without the approval, saying what would be lost, and
+// refused for a standby that was ineligible when it last heard from the cluster unless
+// forced. The promotion itself is vsr.Replica.Promote.
+
+// FailoverRefused wraps every refusal.
+var FailoverRefused = errors.New("cluster failover refused")
+
+// FailoverPlan is what the operator is told before the promotion.
+type FailoverPlan struct {
+	ID        int    `json:"id"`      // the standby's runbook id
+	Replica   int    `json:"replica"` // its index
+	Executed  uint64 `json:"executed"`
+	Commit    uint64 `json:"commit"` // the committed prefix it knows: what the new configuration keeps at most
+	LagMs     int64  `json:"contact_lag_ms"`
+	Eligible  bool   `json:"eligible"`
+	Forced    bool   `json:"forced"`
+	Approved  bool   `json:"approved"`
+	WouldLose string `json:"would_lose"`
+}
+
+// PlanFailover decides on a failover to the standby whose status is s.
+func PlanFailover(s ReplicaStatusReport, approve, force bool) (FailoverPlan, error) {
+	sb := s.Standby
+	if s.Status == StatusUnreachable || sb == nil {
+		return FailoverPlan{}, fmt.Errorf("%w: replica %d is not a running standby (%s)", FailoverRefused, s.Replica, s.Status)
+	}
+	p := FailoverPlan{ID: sb.ID, Replica: s.Replica, Executed: sb.Executed, Commit: sb.Commit, LagMs: sb.ContactLagMs,
+		Eligible: sb.ContactLagMs <= vsr.StandbyLagMaxNs/1_000_000 && sb.LagOps <= vsr.StandbyLagOpsMax,
+		Forced: force, Approved: approve}
+	p.WouldLose = fmt.Sprintf("every op the lost replicas committed above op %d (standby %d knows ops up to %d committed, was %d ms behind when it last heard from the primary)",
+		sb.Commit, sb.ID, sb.Commit, sb.ContactLagMs)
+	switch {
+	case !approve:
+		return p, fmt.Errorf("%w: without --approve-data-loss-risk: promoting standby %d loses %s", FailoverRefused, sb.ID, p.WouldLose)
+	case !p.Eligible && !force:
+		return p, fmt.Errorf("%w: standby %d is ineligible for promotion (%d ms, %d ops behind when it last heard from the primary; bound %d ms): --force to promote it anyway",
+			FailoverRefused, sb.ID, sb.ContactLagMs, sb.LagOps, vsr.StandbyLagMaxNs/1_000_000)
+	}
+	return p, nil
+}

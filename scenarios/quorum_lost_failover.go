@@ -1,0 +1,104 @@
+package scenarios
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+	"vopr/cluster/vsr"
+	"vopr/ops"
+	"vopr/sim"
+)
+
+// collectAck records every acknowledged op (quorum_lost's option B counts the ones a
+// failover loses).
+func (run *quorumLostRun) collectAck(_ kv.Op, r client.Result) {
+	if r.Outcome == client.OK {
+		run.acks = append(run.acks, r.Op)
+	}
+}
+
+// optionB is step 3 when the active region is lost: the standby (replica 100) is promoted
+// into a new configuration; exactly the acknowledged ops above the promotion point are lost.
+func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
+	c := run.c
+	standby := c.ReplicaCount()
+	for i := 0; i < c.ReplicaCount(); i++ {
+		if c.Nodes[i].Status() != sim.NodeCrashed {
+			c.CrashReplica(i)
+		}
+		c.Nodes[i].Disk.Reformat()
+	}
+	c.Network.Heal()
+	run.counts["fault.region_lost"]++
+	run.step()
+	if knobs.skipFailover {
+		return run.resumeAfterFailover(0)
+	}
+	_, err := run.op.Failover(standby, false, false)
+	if !errors.Is(err, ops.FailoverRefused) || !strings.Contains(err.Error(), "approve-data-loss-risk") {
+		return run.fail(Correctness, "cluster failover without --approve-data-loss-risk was not refused: %v", err)
+	}
+	run.counts["failover.refused_without_approval"]++
+	result, err := run.op.Failover(standby, true, false)
+	if errors.Is(err, ops.FailoverRefused) && !result.Plan.Eligible {
+		run.counts["failover.refused_ineligible"]++
+		result, err = run.op.Failover(standby, true, true)
+		run.counts["failover.forced"]++
+	}
+	if err != nil {
+		return run.fail(Correctness, "cluster failover --promote-standby 100 --approve-data-loss-risk: %v", err)
+	}
+	run.counts["resolution.failover"]++
+	point := result.Promote.Op
+	run.counts["rpo.failover_op"] = point
+	if run.checked {
+		lost := run.suite.OnFailover(int64(c.Loop.Now()), point+knobs.claimFailoverAbove, standby)
+		above := ackedAbove(run.acks, point)
+		run.counts["rpo.lost_acked_ops"] = uint64(len(lost))
+		if len(lost) != len(above) {
+			return run.fail(Correctness, "failover to op %d: the checkers count %d acknowledged ops lost (%v), the clients were acknowledged %d above it (%v)",
+				point, len(lost), lost, len(above), above)
+		}
+	}
+	run.step() // the checkers see the standby's old process gone
+	c.StartReplica(standby)
+	return run.resumeAfterFailover(point)
+}
+
+// ackedAbove returns the distinct acknowledged ops above op.
+func ackedAbove(acks []uint64, op uint64) []uint64 {
+	var above []uint64
+	for _, a := range acks {
+		if a > op && !slices.Contains(above, a) {
+			above = append(above, a)
+		}
+	}
+	slices.Sort(above)
+	return above
+}
+
+// resumeAfterFailover: writes resume on the new configuration (on fresh keys: the old ones'
+// values went back to the promotion point), and with the load stopped it converges.
+func (run *quorumLostRun) resumeAfterFailover(point uint64) (Outcome, string) {
+	c := run.c
+	run.keyPrefix = "failover."
+	acked := run.acked
+	if !run.until(func() bool { return run.acked > acked+5 }, quorumLostPhaseMax) {
+		return run.fail(Liveness, "writes did not resume after the failover (failover skipped=%t)", point == 0)
+	}
+	run.counts["requests_acked_after_failover"] = uint64(run.acked - acked)
+	run.load = false
+	promoted := c.ActiveNodes()[0]
+	converged := func() bool {
+		s := ReplicaStatus(c, promoted)
+		return s.Healthy() && s.Role == vsr.RolePrimary.String() && s.CommitMin == s.Commit && s.CommitMin >= point
+	}
+	if !run.until(converged, quorumLostPhaseMax) {
+		return run.fail(Liveness, "the promoted standby did not settle as the new configuration's primary: %s",
+			ReplicaStatus(c, promoted))
+	}
+	return Pass, ""
+}
