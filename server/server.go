@@ -21,13 +21,13 @@ import (
 
 // Config is what `kimberlite start` is given.
 type Config struct {
-	Dir        string   // the replica's data directory, formatted by Format
-	Addresses  []string // every active replica's address, in index order
+	Dir       string   // the replica's data directory, formatted by Format
+	Addresses []string // every active replica's address, in index order
 	// StandbyAddresses are the standbys' addresses: standby k has index len(Addresses)+k
 	// (operators know it as vsr.StandbyIDBase+k, the runbook's replica 100 and up).
 	StandbyAddresses []string
-	Replica          int // this replica's index: 0..len(Addresses)+len(StandbyAddresses)-1
-	ClientAddr string   // optional second port for clients and operators
+	Replica          int    // this replica's index: 0..len(Addresses)+len(StandbyAddresses)-1
+	ClientAddr       string // optional second port for clients and operators
 	// MetricsAddr, if set, serves Prometheus /metrics over HTTP there.
 	MetricsAddr string
 	// BatchMax is the runbook's max-batch-size (client requests per prepare); 0 keeps the
