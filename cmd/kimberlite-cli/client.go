@@ -85,7 +85,7 @@ func clientOp(verb string, args []string) error {
 // state it has executed (remote.Client.ReadStale), which may be behind the cluster's.
 func staleGet(verb string, args []string, t *target, stale bool, id int) error {
 	if verb != "get" || !stale || id < vsr.StandbyIDBase {
-		return fmt.Errorf("%w: client %s: --stale and --replica-id go together, on get, with a standby's id (100 and up)",
+		return fmt.Errorf("%w: client %s: expected client get --stale --replica-id ID KEY, with a standby's id (100 and up)",
 			errUsage, verb)
 	}
 	addrs, cluster, err := t.resolve()
