@@ -170,6 +170,8 @@ func member(id int, actives, standbys []string) (int, []string, error) {
 	switch len(standbys) {
 	case 0:
 		expected += " (no --standby-addresses: no standby ids)"
+	case 1:
+		expected += fmt.Sprintf(" or %d (--standby-addresses)", vsr.StandbyIDBase)
 	default:
 		expected += fmt.Sprintf(" or %d..%d (--standby-addresses)", vsr.StandbyIDBase, vsr.StandbyIDBase+len(standbys)-1)
 	}

@@ -70,11 +70,22 @@ func format(args []string) error {
 		return err
 	}
 	what := fmt.Sprintf("replica %d of %d", *id, *count)
-	if *standbys > 0 {
-		what += fmt.Sprintf(" (and %d standbys)", *standbys)
+	switch {
+	case index >= *count:
+		what = fmt.Sprintf("standby %d of %d, %d replicas", *id, *standbys, *count)
+	case *standbys > 0:
+		what += fmt.Sprintf(", %d standbys", *standbys)
 	}
 	fmt.Printf("formatted %s (cluster %d) in %s\n", what, *cluster, dir)
 	return nil
+}
+
+// idRange is "100" for one id, "100..101" for two.
+func idRange(first, n int) string {
+	if n == 1 {
+		return fmt.Sprint(first)
+	}
+	return fmt.Sprintf("%d..%d", first, first+n-1)
 }
 
 // replicaIndex maps an operator's replica id to the replica's index: 0..count-1 is an active
@@ -88,7 +99,7 @@ func replicaIndex(command string, id, count, standbys int) (int, error) {
 	}
 	expected := fmt.Sprintf("0..%d (active)", count-1)
 	if standbys > 0 {
-		expected += fmt.Sprintf(" or %d..%d (standby)", vsr.StandbyIDBase, vsr.StandbyIDBase+standbys-1)
+		expected += fmt.Sprintf(" or %s (standby)", idRange(vsr.StandbyIDBase, standbys))
 	}
 	return 0, fmt.Errorf("%s: --replica-id %d: expected %s with %d replicas and %d standbys\n%s",
 		command, id, expected, count, standbys, usage)
