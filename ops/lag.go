@@ -25,6 +25,9 @@ type ReplicaLagReport struct {
 	LagOps    uint64 `json:"lag_ops"`
 	// LagMs is -1 for the primary (it defines the frontier) and an unreachable replica.
 	LagMs int64 `json:"lag_ms"`
+	// Standby is set for a standby (listed after the active replicas): its id and promotion
+	// eligibility, as in replica status.
+	Standby *StandbyStatus `json:"standby,omitempty"`
 }
 
 // ReplicationLagReport is `kimberlite-cli replication lag --all`.
@@ -47,7 +50,8 @@ func ReplicationLagOf(replicas []ReplicaLag) ReplicationLagReport {
 	}
 	var worst ReplicaLagReport
 	for i, r := range replicas {
-		l := ReplicaLagReport{Replica: i, Status: r.Status, Role: r.Role, CommitMin: r.CommitMin, LagMs: -1}
+		l := ReplicaLagReport{Replica: i, Status: r.Status, Role: r.Role, CommitMin: r.CommitMin, LagMs: -1,
+			Standby: r.Standby}
 		if r.Status != StatusUnreachable {
 			l.LagOps = rep.Frontier - min(rep.Frontier, r.CommitMin)
 			if r.Role != vsr.RolePrimary.String() {

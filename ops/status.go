@@ -111,6 +111,9 @@ type ClusterStatusReport struct {
 	QuorumAvailable bool                  `json:"quorum_available"` // Healthy >= Quorum
 	// Primary is the healthy primary of the highest view among healthy replicas, -1 if none.
 	Primary int `json:"primary"`
+	// Standbys are the standbys' statuses (ids 100 and up), when the caller knows them; they
+	// count towards no quorum and none of the numbers above.
+	Standbys []ReplicaStatusReport `json:"standbys,omitempty"`
 }
 
 // ClusterStatusOf summarises the status of every replica of the cluster (index order).

@@ -78,7 +78,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn, clientsOnly bool)
 	_ = conn.SetReadDeadline(time.Time{})
 	var err error
 	switch {
-	case hello.Kind == wire.KindReplica && !clientsOnly && hello.Replica >= 0 && hello.Replica < s.count:
+	case hello.Kind == wire.KindReplica && !clientsOnly && hello.Replica >= 0 && hello.Replica < len(s.members):
 		err = s.readReplica(ctx, r)
 	case hello.Kind == wire.KindClient && hello.Client != 0:
 		err = s.serveClient(ctx, conn, r, hello.Client)

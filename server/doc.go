@@ -7,13 +7,16 @@
 //     monotonic clock (sim.TickInterval; a late tick is not made up in a burst), hands it
 //     each received message, and polls osfs, whose completions run there too. The replica
 //     stays single-threaded, as in the simulator; nothing else ever calls it.
-//   - Bus (peers.go): replica i dials every peer j at addresses[j] and keeps that connection
-//     up, redialling with backoff; it sends to j only on it. Each peer has a bounded send
+//   - Bus (peers.go): replica i dials every other member j and keeps that connection up,
+//     redialling with backoff; it sends to j only on it. The members are the replica's Bus
+//     indexes: the active replicas (Addresses), then the standbys (StandbyAddresses: standby
+//     k, the runbook's replica 100+k, is member len(Addresses)+k). Each peer has a bounded send
 //     queue: the replica's send never blocks, and a message that finds the queue full (or
 //     no connection) is dropped, which VSR tolerates as packet loss. Received messages come
 //     from the connections peers opened to us.
-//   - Ports (conns.go): the replica's address accepts replicas, clients and operators; an
-//     optional client address accepts clients and operators only. Every connection starts
+//   - Ports (conns.go): the replica's address accepts replicas (standbys too), clients and
+//     operators; an optional client address accepts clients and operators only. A standby
+//     answers clients' stale reads (vsr.OperationReadStale) and the operators' commands. Every connection starts
 //     with a hello (package wire). A client's replies go back on its most recent connection.
 //   - Clock: the wall clock for realtime, Go's monotonic clock for the rest.
 //   - Randomness: a PCG stream seeded from crypto/rand (timeout jitter only).

@@ -109,7 +109,7 @@ func (s *Server) admin(req wire.Request, reply chan<- wire.Response) {
 type bus struct{ s *Server }
 
 func (b bus) SendToReplica(replica int, msg []byte) {
-	if replica < 0 || replica >= b.s.count {
+	if replica < 0 || replica >= len(b.s.members) {
 		return
 	}
 	msg = append([]byte(nil), msg...)

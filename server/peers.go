@@ -6,10 +6,10 @@ import (
 	"vopr/server/wire"
 )
 
-// runPeer keeps replica self's connection to replica index open (wire.Dialer) until ctx is
+// runPeer keeps replica self's connection to member index (an active replica or a standby) open (wire.Dialer) until ctx is
 // done. The peer never writes on it; whatever was queued while it was down is dropped.
 func (s *Server) runPeer(ctx context.Context, index int, queue *wire.Queue) {
-	addr := s.cfg.Addresses[index]
+	addr := s.members[index]
 	up := false
 	d := &wire.Dialer{Addr: addr, Cluster: s.cluster, Queue: queue,
 		Hello: wire.Hello{Kind: wire.KindReplica, Replica: s.cfg.Replica},

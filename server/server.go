@@ -21,10 +21,13 @@ import (
 
 // Config is what `kimberlite start` is given.
 type Config struct {
-	Dir        string   // the replica's data directory, formatted by Format
-	Addresses  []string // every replica's address, in index order
-	Replica    int      // this replica's index
-	ClientAddr string   // optional second port for clients and operators
+	Dir       string   // the replica's data directory, formatted by Format
+	Addresses []string // every active replica's address, in index order
+	// StandbyAddresses are the standbys' addresses: standby k has index len(Addresses)+k
+	// (operators know it as vsr.StandbyIDBase+k, the runbook's replica 100 and up).
+	StandbyAddresses []string
+	Replica          int    // this replica's index: 0..len(Addresses)+len(StandbyAddresses)-1
+	ClientAddr       string // optional second port for clients and operators
 	// MetricsAddr, if set, serves Prometheus /metrics over HTTP there.
 	MetricsAddr string
 	// BatchMax is the runbook's max-batch-size (client requests per prepare); 0 keeps the
@@ -36,11 +39,16 @@ type Config struct {
 	Ready func(replicaAddr, clientAddr, metricsAddr string)
 }
 
-// Format is `kimberlite format`: it writes replica's initial durable state into dir, which
-// must exist and hold no superblock.
-func Format(dir string, cluster uint64, replica, count int) error {
-	if count < 1 || count > vsr.ReplicasMax || replica < 0 || replica >= count {
-		return fmt.Errorf("format: replica %d of %d is out of range (at most %d replicas)", replica, count, vsr.ReplicasMax)
+// Format is `kimberlite format`: it writes the initial durable state of replica index
+// replica, in a cluster of count active replicas and standbys standbys, into dir, which must
+// exist and hold no superblock. A standby's index is count+k.
+func Format(dir string, cluster uint64, replica, count, standbys int) error {
+	if count < 1 || count > vsr.ReplicasMax || standbys < 0 || standbys > vsr.StandbysMax {
+		return fmt.Errorf("format: %d replicas and %d standbys: at most %d replicas and %d standbys",
+			count, standbys, vsr.ReplicasMax, vsr.StandbysMax)
+	}
+	if replica < 0 || replica >= count+standbys {
+		return fmt.Errorf("format: replica index %d is out of range (%d replicas, %d standbys)", replica, count, standbys)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -54,7 +62,7 @@ func Format(dir string, cluster uint64, replica, count int) error {
 	}
 	defer fs.Close()
 	result := errors.New("format did not complete")
-	vsr.Format(fs, cluster, replica, count, 0, kv.ReleaseBase, func(err error) { result = err })
+	vsr.Format(fs, cluster, replica, count, standbys, kv.ReleaseBase, func(err error) { result = err })
 	fs.RunUntilIdle()
 	return result
 }
@@ -83,7 +91,8 @@ func ReadIdentity(dir string) (storage.State, error) {
 type Server struct {
 	cfg     Config
 	cluster uint64
-	count   int
+	count   int      // active replicas
+	members []string // every member's address, by index: the actives, then the standbys
 	log     *log.Logger
 	fs      *osfs.FS
 	replica *vsr.Replica
@@ -116,18 +125,29 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("start: %s: %w", cfg.Dir, err)
 	}
-	if int(state.Replica) != cfg.Replica || int(state.ReplicaCount) != len(cfg.Addresses) {
-		return fmt.Errorf("start: %s holds replica %d of %d, not replica %d of %d addresses",
-			cfg.Dir, state.Replica, state.ReplicaCount, cfg.Replica, len(cfg.Addresses))
+	if err := checkIdentity(cfg, state); err != nil {
+		return fmt.Errorf("start: %s: %w", cfg.Dir, err)
 	}
 	s := &Server{cfg: cfg, cluster: state.Cluster, count: len(cfg.Addresses), log: cfg.Log,
+		members: append(append([]string(nil), cfg.Addresses...), cfg.StandbyAddresses...),
 		clients: map[uint64]*clientConn{}, inbox: make(chan event, InboxMax),
 		assertionFailures: countAssertionFailures(cfg.Dir)}
 	return s.run(ctx)
 }
 
+// checkIdentity requires the superblock's replica index, replica count and standby count to
+// be the ones the addresses given to start say.
+func checkIdentity(cfg Config, state storage.State) error {
+	if int(state.Replica) != cfg.Replica || int(state.ReplicaCount) != len(cfg.Addresses) ||
+		int(state.StandbyCount) != len(cfg.StandbyAddresses) {
+		return fmt.Errorf("holds replica index %d of %d replicas and %d standbys, not index %d of %d --addresses and %d --standby-addresses",
+			state.Replica, state.ReplicaCount, state.StandbyCount, cfg.Replica, len(cfg.Addresses), len(cfg.StandbyAddresses))
+	}
+	return nil
+}
+
 func (s *Server) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addresses[s.cfg.Replica])
+	ln, err := net.Listen("tcp", s.members[s.cfg.Replica])
 	if err != nil {
 		return err
 	}
@@ -148,7 +168,8 @@ func (s *Server) run(ctx context.Context) error {
 	if err := config.Validate(); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	s.replica = vsr.Open(vsr.Options{Cluster: s.cluster, ReplicaCount: s.count, Replica: s.cfg.Replica,
+	s.replica = vsr.Open(vsr.Options{Cluster: s.cluster, ReplicaCount: s.count,
+		StandbyCount: len(s.cfg.StandbyAddresses), Replica: s.cfg.Replica,
 		Release: kv.ReleaseBase, FS: s.fs, Bus: bus{s}, Clock: newWallClock(), Rand: seededRand(),
 		Observer: observer{s}, Config: config})
 	netCtx, stopNet := context.WithCancel(ctx)
@@ -164,8 +185,12 @@ func (s *Server) run(ctx context.Context) error {
 		clientAddr = clientLn.Addr().String()
 		go s.listen(netCtx, clientLn, true)
 	}
-	s.log.Printf("replica %d of cluster %d listening on %s (clients: %s, metrics: %s)", s.cfg.Replica, s.cluster,
-		ln.Addr(), clientAddr, metricsAddr)
+	role := ""
+	if s.replica.IsStandby() {
+		role = fmt.Sprintf(" (standby %d)", vsr.StandbyIDBase+s.cfg.Replica-s.count)
+	}
+	s.log.Printf("replica %d%s of cluster %d listening on %s (clients: %s, metrics: %s)", s.cfg.Replica, role,
+		s.cluster, ln.Addr(), clientAddr, metricsAddr)
 	if s.cfg.Ready != nil {
 		s.cfg.Ready(ln.Addr().String(), clientAddr, metricsAddr)
 	}
@@ -175,8 +200,8 @@ func (s *Server) run(ctx context.Context) error {
 }
 
 func (s *Server) startPeers(ctx context.Context) {
-	s.peers = make([]*wire.Queue, s.count)
-	for j := range s.cfg.Addresses {
+	s.peers = make([]*wire.Queue, len(s.members))
+	for j := range s.members {
 		if j == s.cfg.Replica {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"vopr/cluster/storage"
@@ -62,7 +63,8 @@ type replicaTarget struct {
 	cancel  context.CancelFunc
 	addr    string
 	cluster uint64
-	replica int
+	replica int    // member index: an active replica's id, or N+k for standby 100+k
+	name    string // "replica 1", "standby 100"
 	reason  string
 }
 
@@ -74,8 +76,10 @@ func parseReplica(name string, args []string) (*replicaTarget, error) {
 func parseReplicaWith(name string, args []string, setup func(*target)) (*replicaTarget, error) {
 	var replica *int
 	var reason *string
+	var flags *target
 	ctx, cancel, addrs, cluster, err := parsed(name, args, func(t *target) {
-		replica = t.fs.Int("replica-id", -1, "the replica's index")
+		flags = t
+		replica = t.fs.Int("replica-id", -1, "the replica's id: 0..N-1, or 100 and up for a standby")
 		reason = t.fs.String("reason", "", "why (isolate: required; the replica logs it)")
 		if setup != nil {
 			setup(t)
@@ -84,18 +88,22 @@ func parseReplicaWith(name string, args []string, setup func(*target)) (*replica
 	if err != nil {
 		return nil, err
 	}
-	if *replica < 0 || *replica >= len(addrs) {
+	index, members, err := member(*replica, addrs, flags.standbyAddrs())
+	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("--replica-id %d: the cluster has replicas 0..%d", *replica, len(addrs)-1)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &replicaTarget{ctx: ctx, cancel: cancel, addr: addrs[*replica], cluster: cluster, replica: *replica,
-		reason: *reason}, nil
+	return &replicaTarget{ctx: ctx, cancel: cancel, addr: members[index], cluster: cluster, replica: index,
+		name: memberName(index, len(addrs)), reason: *reason}, nil
 }
 
 func (r *replicaTarget) ask(command string, out any) error {
-	err := remote.Ask(r.ctx, r.cluster, r.addr, wire.Request{Command: command, Reason: r.reason}, out)
-	if err != nil {
-		return fmt.Errorf("replica %d: %w", r.replica, err)
+	return r.askRequest(wire.Request{Command: command, Reason: r.reason}, out)
+}
+
+func (r *replicaTarget) askRequest(req wire.Request, out any) error {
+	if err := remote.Ask(r.ctx, r.cluster, r.addr, req, out); err != nil {
+		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	return nil
 }
@@ -226,4 +234,26 @@ func smokeTests(args []string) error {
 		return errors.New("smoke tests failed")
 	}
 	return nil
+}
+
+// standbyThrottle is `standby throttle --replica-id 100 --max-qps N`: the standby serves at
+// most N stale reads per second (0: no limit); ops.StandbyThrottle on its loop. An active
+// replica refuses (it serves no stale reads to limit).
+func standbyThrottle(args []string) error {
+	var maxQPS *int
+	r, err := parseReplicaWith("standby throttle", args, func(t *target) {
+		maxQPS = t.fs.Int("max-qps", -1, "stale reads per second the standby serves at most; 0: no limit")
+	})
+	if err != nil {
+		return err
+	}
+	defer r.cancel()
+	if *maxQPS < 0 {
+		return fmt.Errorf("%w: standby throttle: --max-qps: expected a count of reads per second (0: no limit)", errUsage)
+	}
+	var rep ops.ThrottleReport
+	if err := r.askRequest(wire.Request{Command: ops.CommandThrottle, Value: strconv.Itoa(*maxQPS)}, &rep); err != nil {
+		return err
+	}
+	return printJSON(rep)
 }

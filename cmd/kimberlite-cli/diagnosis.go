@@ -96,21 +96,23 @@ func replicaClockOffset(args []string) error {
 	defer r.cancel()
 	rep, err := remote.ClockOffset(r.ctx, r.cluster, []string{r.addr}, 0)
 	if err != nil {
-		return fmt.Errorf("replica %d: %w", r.replica, err)
+		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	rep.Replica = r.replica
 	return printJSON(rep)
 }
 
 func replicationLag(args []string) error {
+	var flags *target
 	ctx, cancel, addrs, cluster, err := parsed("replication lag", args, func(t *target) {
-		_ = t.fs.Bool("all", true, "every replica (the only mode)")
+		flags = t
+		_ = t.fs.Bool("all", true, "every replica, then every standby (the only mode)")
 	})
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	return printJSON(remote.ReplicationLag(ctx, cluster, addrs))
+	return printJSON(remote.ReplicationLag(ctx, cluster, append(addrs, flags.standbyAddrs()...)))
 }
 
 // watchInterval is how often --watch and --wait-healthy ask.
@@ -121,7 +123,8 @@ var errUnhealthy = errors.New("replica did not become healthy")
 
 // replicaWatch is `replica status --watch` (a JSON line per change, until interrupted) and
 // `--wait-healthy` (the same lines; exit 0 once the replica is healthy, 1 at --timeout).
-func replicaWatch(addrs []string, cluster uint64, replica int, waitHealthy bool, timeout time.Duration) error {
+// replica is the member index (name says it to a person).
+func replicaWatch(addrs []string, cluster uint64, replica int, name string, waitHealthy bool, timeout time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if waitHealthy {
@@ -154,7 +157,7 @@ func replicaWatch(addrs []string, cluster uint64, replica int, waitHealthy bool,
 		}
 	}
 	if waitHealthy {
-		return fmt.Errorf("replica %d: %w within %s", replica, errUnhealthy, timeout)
+		return fmt.Errorf("%s: %w within %s", name, errUnhealthy, timeout)
 	}
 	return nil
 }

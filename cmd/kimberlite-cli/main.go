@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/server/remote"
 )
 
@@ -19,6 +21,7 @@ const usage = `usage:
   kimberlite-cli replica status --replica-id I [--watch | --wait-healthy [--timeout D]] [flags]
   kimberlite-cli client put [flags] KEY VALUE
   kimberlite-cli client get [flags] KEY
+  kimberlite-cli client get --stale --replica-id 100 [flags] KEY   (a stale read from a standby)
   kimberlite-cli client append [flags] KEY VALUE
   kimberlite-cli client cas [flags] KEY NEW EXPECTED   (--absent: KEY NEW, only if KEY is absent)
   kimberlite-cli cluster version|features [flags]
@@ -35,8 +38,11 @@ const usage = `usage:
   kimberlite-cli storage verify --full-scan --dir DIR   (a stopped replica's data directory)
   kimberlite-cli debug dump-state --replica-id I [flags]
   kimberlite-cli test smoke-tests [--critical-only] [flags]
-  kimberlite-cli cluster reconfig|failover, standby throttle: not built (exit 2; issue 13)
---addresses and --cluster default to $KIMBERLITE_ADDRESSES and $KIMBERLITE_CLUSTER.`
+  kimberlite-cli standby throttle --replica-id 100 --max-qps N [flags]   (0: no limit)
+  kimberlite-cli cluster reconfig|failover: not built (exit 2; issue 13)
+--addresses, --standby-addresses and --cluster default to $KIMBERLITE_ADDRESSES,
+$KIMBERLITE_STANDBY_ADDRESSES and $KIMBERLITE_CLUSTER. --replica-id is 0..N-1 for an active
+replica (--addresses) and 100, 101, ... for a standby (--standby-addresses).`
 
 // errNotBuilt exits with status 2: a runbook command or option this tool does not do.
 var errNotBuilt = errors.New("not available")
@@ -45,9 +51,10 @@ var errNotBuilt = errors.New("not available")
 var errUsage = errors.New("usage")
 
 // errNoMembership explains why the runbook's membership commands exit 2.
-var errNoMembership = fmt.Errorf(`%w: the replica has a fixed membership: no standby replicas, no
-reconfiguration and no DR failover are built yet (issue 13), so the runbook's Option C of
-replica_crash, Option B of quorum_lost and the standby steps are not available`, errNotBuilt)
+var errNoMembership = fmt.Errorf(`%w: the replica has a fixed membership: standbys run (formatted
+with the cluster: kimberlite format --standby-count), but no reconfiguration and no DR
+failover are built yet (issue 13), so the runbook's Option C of replica_crash and Option B of
+quorum_lost are not available`, errNotBuilt)
 
 func main() {
 	err := run(os.Args[1:])
@@ -104,7 +111,9 @@ func run(args []string) error {
 		return storageExport(rest)
 	case "storage restore":
 		return storageRestore(rest)
-	case "cluster reconfig", "cluster failover", "standby throttle":
+	case "standby throttle":
+		return standbyThrottle(rest)
+	case "cluster reconfig", "cluster failover":
 		return fmt.Errorf("%s: %w", command, errNoMembership)
 	}
 	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, command, usage)
@@ -114,6 +123,7 @@ func run(args []string) error {
 type target struct {
 	fs        *flag.FlagSet
 	addresses string
+	standbys  string
 	cluster   string
 	timeout   time.Duration
 }
@@ -122,6 +132,8 @@ func newFlags(name string) (*flag.FlagSet, *target) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	t := &target{}
 	fs.StringVar(&t.addresses, "addresses", os.Getenv("KIMBERLITE_ADDRESSES"), "every replica's host:port, in index order")
+	fs.StringVar(&t.standbys, "standby-addresses", os.Getenv("KIMBERLITE_STANDBY_ADDRESSES"),
+		"every standby's host:port, in id order (100, 101, ...)")
 	fs.StringVar(&t.cluster, "cluster", os.Getenv("KIMBERLITE_CLUSTER"), "cluster id")
 	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "give up after this long")
 	return fs, t
@@ -136,6 +148,42 @@ func (t *target) resolve() ([]string, uint64, error) {
 		return nil, 0, fmt.Errorf("--cluster (or $KIMBERLITE_CLUSTER): %q is not a cluster id", t.cluster)
 	}
 	return strings.Split(t.addresses, ","), cluster, nil
+}
+
+// standbyAddrs returns the standbys' addresses (--standby-addresses), in id order.
+func (t *target) standbyAddrs() []string {
+	if t.standbys == "" {
+		return nil
+	}
+	return strings.Split(t.standbys, ",")
+}
+
+// member maps an operator's --replica-id to the replica's member index among actives then
+// standbys (0..N-1 is an active replica, vsr.StandbyIDBase+k standby k, member N+k) and
+// returns every member's address; an id that names no member is a usage error.
+func member(id int, actives, standbys []string) (int, []string, error) {
+	members := append(append([]string(nil), actives...), standbys...)
+	if id >= 0 && id < len(actives) || id >= vsr.StandbyIDBase && id < vsr.StandbyIDBase+len(standbys) {
+		return ops.StandbyIndex(id, len(actives)), members, nil
+	}
+	expected := fmt.Sprintf("0..%d (--addresses)", len(actives)-1)
+	switch len(standbys) {
+	case 0:
+		expected += " (no --standby-addresses: no standby ids)"
+	case 1:
+		expected += fmt.Sprintf(" or %d (--standby-addresses)", vsr.StandbyIDBase)
+	default:
+		expected += fmt.Sprintf(" or %d..%d (--standby-addresses)", vsr.StandbyIDBase, vsr.StandbyIDBase+len(standbys)-1)
+	}
+	return 0, nil, fmt.Errorf("%w: --replica-id %d: expected %s", errUsage, id, expected)
+}
+
+// memberName is how messages name member index i: "replica 1" or "standby 100".
+func memberName(i, actives int) string {
+	if i >= actives {
+		return fmt.Sprintf("standby %d", vsr.StandbyIDBase+i-actives)
+	}
+	return fmt.Sprintf("replica %d", i)
 }
 
 func printJSON(v any) error {
@@ -158,12 +206,12 @@ func clusterStatus(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
 	defer cancel()
-	return printJSON(remote.ClusterStatus(ctx, cluster, addrs))
+	return printJSON(remote.ClusterStatusWithStandbys(ctx, cluster, addrs, t.standbyAddrs()))
 }
 
 func replicaStatus(args []string) error {
 	fs, t := newFlags("replica status")
-	replica := fs.Int("replica-id", -1, "the replica's index")
+	replica := fs.Int("replica-id", -1, "the replica's id: 0..N-1, or 100 and up for a standby")
 	watch := fs.Bool("watch", false, "print a line per status change until interrupted")
 	waitHealthy := fs.Bool("wait-healthy", false, "print a line per change; exit 0 once healthy, 1 at --timeout")
 	if err := fs.Parse(args); err != nil {
@@ -173,17 +221,18 @@ func replicaStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *replica < 0 || *replica >= len(addrs) {
-		return fmt.Errorf("--replica-id %d: the cluster has replicas 0..%d", *replica, len(addrs)-1)
+	index, members, err := member(*replica, addrs, t.standbyAddrs())
+	if err != nil {
+		return err
 	}
 	if *watch || *waitHealthy {
-		return replicaWatch(addrs, cluster, *replica, *waitHealthy, t.timeout)
+		return replicaWatch(members, cluster, index, memberName(index, len(addrs)), *waitHealthy, t.timeout)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
 	defer cancel()
-	s, err := remote.ReplicaStatus(ctx, cluster, addrs, *replica)
+	s, err := remote.ReplicaStatus(ctx, cluster, members, index)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "replica %d does not answer: %v\n", *replica, err)
+		fmt.Fprintf(os.Stderr, "%s does not answer: %v\n", memberName(index, len(addrs)), err)
 	}
 	return printJSON(s)
 }

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,9 +17,8 @@ import (
 
 // cli runs kimberlite-cli against the cluster and returns its stdout and exit code.
 func (c *realCluster) cli(args ...string) ([]byte, int) {
-	args = append(args, "--addresses", strings.Join(c.addrs, ","), "--cluster", strconv.Itoa(testCluster))
-	if args[0] == "storage" && args[1] == "verify" {
-		args = args[:len(args)-4] // a local directory: no servers
+	if !(args[0] == "storage" && args[1] == "verify") { // a local directory: no servers
+		args = append(append(args, c.memberFlags()...), "--cluster", strconv.Itoa(testCluster))
 	}
 	out, err := exec.Command(filepath.Join(c.bin, "kimberlite-cli"), args...).Output()
 	var exit *exec.ExitError
@@ -96,12 +94,14 @@ func TestCLICommandsOnRealServers(t *testing.T) {
 	_, code = c.cli("storage", "compact", "--replica-id", id, "--aggressive")
 	require.Equal(t, 2, code, "--aggressive: the replica has no more aggressive compaction")
 	for _, membership := range [][]string{{"cluster", "reconfig", "add-replica", "--replica-id", "3"},
-		{"cluster", "failover", "--promote-standby", "100"}, {"standby", "throttle", "--max-qps", "10"}} {
+		{"cluster", "failover", "--promote-standby", "100"}} {
 		_, code = c.cli(membership...)
 		require.Equal(t, 2, code, "%v: membership changes are not built (issue 13)", membership)
 	}
 	_, code = c.cli("cluster", "reconfigure")
 	require.Equal(t, 64, code, "an unknown command is a usage error")
+	_, code = c.cli("standby", "throttle", "--replica-id", "100", "--max-qps", "10")
+	require.Equal(t, 64, code, "no --standby-addresses: 100 names no member")
 
 	var dump ops.StateDump
 	c.cliJSON(&dump, "debug", "dump-state", "--replica-id", id)

@@ -36,8 +36,10 @@ const testCluster = 42
 type realCluster struct {
 	t     testing.TB
 	bin   string
-	dirs  []string
-	addrs []string
+	dirs  []string // every member's, by index: the active replicas, then the standbys
+	addrs []string // the active replicas'
+	// standbys are the standbys' addresses (member len(addrs)+k is standby 100+k).
+	standbys []string
 	// metrics are the replicas' --metrics-addr.
 	metrics []string
 	procs   []*proc
@@ -73,23 +75,49 @@ func freeAddrs(t testing.TB, n int) []string {
 }
 
 func newRealCluster(t testing.TB, n int) *realCluster {
+	return newRealClusterWithStandbys(t, n, 0)
+}
+
+// newRealClusterWithStandbys formats n active replicas and standbys standbys (ids 100 and
+// up, members n..n+standbys-1).
+func newRealClusterWithStandbys(t testing.TB, n, standbys int) *realCluster {
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "bin")
 	build := exec.Command(goTool(), "build", "-o", bin+string(filepath.Separator), "vopr/cmd/kimberlite", "vopr/cmd/kimberlite-cli")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
-	addrs := freeAddrs(t, 2*n)
-	c := &realCluster{t: t, bin: bin, addrs: addrs[:n], metrics: addrs[n:], procs: make([]*proc, n)}
-	for i := 0; i < n; i++ {
+	members := n + standbys
+	addrs := freeAddrs(t, 2*members)
+	c := &realCluster{t: t, bin: bin, addrs: addrs[:n], standbys: addrs[n:members], metrics: addrs[members:],
+		procs: make([]*proc, members)}
+	for i := 0; i < members; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
 		c.dirs = append(c.dirs, dir)
 		c.logs = append(c.logs, filepath.Join(tmp, fmt.Sprintf("replica%d.log", i)))
 		out, err := exec.Command(filepath.Join(bin, "kimberlite"), "format", "--cluster", strconv.Itoa(testCluster),
-			"--replica-id", strconv.Itoa(i), "--replica-count", strconv.Itoa(n), dir).CombinedOutput()
+			"--replica-id", c.id(i), "--replica-count", strconv.Itoa(n), "--standby-count", strconv.Itoa(standbys),
+			dir).CombinedOutput()
 		require.NoError(t, err, "format: %s", out)
 	}
 	t.Cleanup(c.stopAll)
 	return c
+}
+
+// id is member i's --replica-id: its index for an active replica, 100+k for standby k.
+func (c *realCluster) id(i int) string {
+	if i >= len(c.addrs) {
+		return strconv.Itoa(100 + i - len(c.addrs))
+	}
+	return strconv.Itoa(i)
+}
+
+// memberFlags are the addresses every kimberlite and kimberlite-cli command is given.
+func (c *realCluster) memberFlags() []string {
+	flags := []string{"--addresses", strings.Join(c.addrs, ",")}
+	if len(c.standbys) > 0 {
+		flags = append(flags, "--standby-addresses", strings.Join(c.standbys, ","))
+	}
+	return flags
 }
 
 // start starts replica i's process; its stderr goes (appended) to its log file.
@@ -97,8 +125,8 @@ func (c *realCluster) start(i int) {
 	logFile, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	require.NoError(c.t, err)
 	defer logFile.Close()
-	args := append([]string{"start", "--addresses", strings.Join(c.addrs, ","), "--replica-id", strconv.Itoa(i),
-		"--metrics-addr", c.metrics[i]}, c.startArgs...)
+	args := append(append([]string{"start", "--replica-id", c.id(i), "--metrics-addr", c.metrics[i]}, c.memberFlags()...),
+		c.startArgs...)
 	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), append(args, c.dirs[i])...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(c.t, cmd.Start())
@@ -161,8 +189,8 @@ func (c *realCluster) terminate(i int) {
 
 // status runs `kimberlite-cli cluster status` and decodes its JSON.
 func (c *realCluster) status() ops.ClusterStatusReport {
-	cmd := exec.Command(filepath.Join(c.bin, "kimberlite-cli"), "cluster", "status",
-		"--addresses", strings.Join(c.addrs, ","), "--cluster", strconv.Itoa(testCluster))
+	args := append([]string{"cluster", "status", "--cluster", strconv.Itoa(testCluster)}, c.memberFlags()...)
+	cmd := exec.Command(filepath.Join(c.bin, "kimberlite-cli"), args...)
 	out, err := cmd.Output()
 	require.NoError(c.t, err, "cluster status")
 	var s ops.ClusterStatusReport

@@ -10,12 +10,16 @@ import (
 	"strings"
 	"syscall"
 
+	"vopr/cluster/vsr"
+	"vopr/ops"
 	"vopr/server"
 )
 
 const usage = `usage:
-  kimberlite format --cluster ID --replica-id I --replica-count N DIR
-  kimberlite start --addresses A0,A1,A2 --replica-id I [--client-addr A] [--metrics-addr M] [--max-batch-size B] DIR`
+  kimberlite format --cluster ID --replica-id I --replica-count N [--standby-count S] DIR
+  kimberlite start --addresses A0,A1,A2 [--standby-addresses S0,S1] --replica-id I
+                   [--client-addr A] [--metrics-addr M] [--max-batch-size B] DIR
+--replica-id is 0..N-1 for an active replica, 100..100+S-1 for a standby.`
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -48,8 +52,9 @@ func dirArg(fs *flag.FlagSet) (string, error) {
 func format(args []string) error {
 	fs := flag.NewFlagSet("format", flag.ContinueOnError)
 	cluster := fs.Uint64("cluster", 0, "cluster id (every replica of a cluster gets the same)")
-	replica := fs.Int("replica-id", -1, "this replica's index, 0-based")
-	count := fs.Int("replica-count", 0, "number of replicas in the cluster")
+	id := fs.Int("replica-id", -1, "this replica's id: 0..N-1 active, 100..100+S-1 standby")
+	count := fs.Int("replica-count", 0, "number of active replicas in the cluster")
+	standbys := fs.Int("standby-count", 0, "number of standby replicas (ids 100 and up)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,17 +62,54 @@ func format(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := server.Format(dir, *cluster, *replica, *count); err != nil {
+	index, err := replicaIndex("format", *id, *count, *standbys)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("formatted replica %d of %d (cluster %d) in %s\n", *replica, *count, *cluster, dir)
+	if err := server.Format(dir, *cluster, index, *count, *standbys); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("replica %d of %d", *id, *count)
+	switch {
+	case index >= *count:
+		what = fmt.Sprintf("standby %d of %d, %d replicas", *id, *standbys, *count)
+	case *standbys > 0:
+		what += fmt.Sprintf(", %d standbys", *standbys)
+	}
+	fmt.Printf("formatted %s (cluster %d) in %s\n", what, *cluster, dir)
 	return nil
+}
+
+// idRange is "100" for one id, "100..101" for two.
+func idRange(first, n int) string {
+	if n == 1 {
+		return fmt.Sprint(first)
+	}
+	return fmt.Sprintf("%d..%d", first, first+n-1)
+}
+
+// replicaIndex maps an operator's replica id to the replica's index: 0..count-1 is an active
+// replica's, vsr.StandbyIDBase+k (100 and up) standby k's, index count+k.
+func replicaIndex(command string, id, count, standbys int) (int, error) {
+	switch {
+	case id >= 0 && id < count:
+		return id, nil
+	case id >= vsr.StandbyIDBase && id < vsr.StandbyIDBase+standbys:
+		return ops.StandbyIndex(id, count), nil
+	}
+	expected := fmt.Sprintf("0..%d (active)", count-1)
+	if standbys > 0 {
+		expected += fmt.Sprintf(" or %s (standby)", idRange(vsr.StandbyIDBase, standbys))
+	}
+	return 0, fmt.Errorf("%s: --replica-id %d: expected %s with %d replicas and %d standbys\n%s",
+		command, id, expected, count, standbys, usage)
 }
 
 func start(args []string) error {
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
-	addresses := fs.String("addresses", "", "every replica's host:port, comma-separated, in index order")
-	replica := fs.Int("replica-id", -1, "this replica's index, 0-based")
+	addresses := fs.String("addresses", "", "every active replica's host:port, comma-separated, in index order")
+	standbyAddresses := fs.String("standby-addresses", "", "every standby's host:port, comma-separated (ids 100, 101, ...)")
+	id := fs.Int("replica-id", -1, "this replica's id: 0..N-1 active, 100..100+S-1 standby")
 	clientAddr := fs.String("client-addr", "", "optional extra host:port for clients and operators")
 	metricsAddr := fs.String("metrics-addr", "", "host:port to serve Prometheus /metrics on")
 	batchMax := fs.Int("max-batch-size", 0, "client requests per prepare (0: the default, vsr.BatchEntriesMax)")
@@ -81,8 +123,16 @@ func start(args []string) error {
 	if *addresses == "" {
 		return errors.New("start: --addresses is required")
 	}
+	actives, standbys := strings.Split(*addresses, ","), []string(nil)
+	if *standbyAddresses != "" {
+		standbys = strings.Split(*standbyAddresses, ",")
+	}
+	index, err := replicaIndex("start", *id, len(actives), len(standbys))
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return server.Run(ctx, server.Config{Dir: dir, Addresses: strings.Split(*addresses, ","), Replica: *replica,
+	return server.Run(ctx, server.Config{Dir: dir, Addresses: actives, StandbyAddresses: standbys, Replica: index,
 		ClientAddr: *clientAddr, MetricsAddr: *metricsAddr, BatchMax: *batchMax})
 }

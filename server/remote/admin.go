@@ -93,9 +93,20 @@ func eachReplica(n int, fn func(i int)) {
 
 // ClusterStatus is `cluster status`: every replica's status, asked in parallel.
 func ClusterStatus(ctx context.Context, cluster uint64, addrs []string) ops.ClusterStatusReport {
-	replicas := make([]ops.ReplicaStatusReport, len(addrs))
-	eachReplica(len(addrs), func(i int) { replicas[i], _ = ReplicaStatus(ctx, cluster, addrs, i) })
-	return ops.ClusterStatusOf(replicas)
+	return ClusterStatusWithStandbys(ctx, cluster, addrs, nil)
+}
+
+// ClusterStatusWithStandbys is ClusterStatus with the status of every standby at standbys
+// (member len(addrs)+k for standby k) too.
+func ClusterStatusWithStandbys(ctx context.Context, cluster uint64, addrs, standbys []string) ops.ClusterStatusReport {
+	members := append(append([]string(nil), addrs...), standbys...)
+	all := make([]ops.ReplicaStatusReport, len(members))
+	eachReplica(len(members), func(i int) { all[i], _ = ReplicaStatus(ctx, cluster, members, i) })
+	rep := ops.ClusterStatusOf(all[:len(addrs)])
+	if len(standbys) > 0 {
+		rep.Standbys = all[len(addrs):]
+	}
+	return rep
 }
 
 // ClusterVersion is `cluster version`: every replica's releases, asked in parallel (an

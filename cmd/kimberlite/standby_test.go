@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/ops"
+)
+
+// cliStderr runs kimberlite-cli against the cluster and returns its stderr and exit code.
+func (c *realCluster) cliStderr(args ...string) (string, int) {
+	args = append(append(args, c.memberFlags()...), "--cluster", strconv.Itoa(testCluster))
+	var stderr bytes.Buffer
+	cmd := exec.Command(filepath.Join(c.bin, "kimberlite-cli"), args...)
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return stderr.String(), exit.ExitCode()
+	}
+	require.NoError(c.t, err, "kimberlite-cli %v", args)
+	return stderr.String(), 0
+}
+
+// cliKeyJSON runs a client command that must succeed, with its positional arguments (KEY,
+// VALUE) after the flags, and decodes its JSON into out.
+func (c *realCluster) cliKeyJSON(out any, args []string, positional ...string) {
+	args = append(append(append(args, c.memberFlags()...), "--cluster", strconv.Itoa(testCluster)), positional...)
+	b, err := exec.Command(filepath.Join(c.bin, "kimberlite-cli"), args...).Output()
+	require.NoError(c.t, err, "kimberlite-cli %v: %s", args, b)
+	require.NoError(c.t, json.Unmarshal(b, out), "kimberlite-cli %v: %s", args, b)
+}
+
+// standbyStatus is `replica status --replica-id 100`.
+func (c *realCluster) standbyStatus() ops.ReplicaStatusReport {
+	var s ops.ReplicaStatusReport
+	c.cliJSON(&s, "replica", "status", "--replica-id", "100")
+	return s
+}
+
+// staleRead is what `client get --stale` prints.
+type staleRead struct {
+	Status    string `json:"status"`
+	Value     string `json:"value"`
+	Op        uint64 `json:"op"`
+	Stale     bool   `json:"stale"`
+	ReplicaID int    `json:"replica_id"`
+}
+
+// TestStandbyOnRealServers: three replicas and standby 100 as four real processes. The
+// superblock's standby count is checked at start; writes go through the actives; the
+// standby executes them (replica status --replica-id 100: role standby, eligible), serves
+// a stale read of the written value at an op no newer than its commit, and takes a read
+// limit (standby throttle) that its status reports; an active replica refuses the throttle.
+func TestStandbyOnRealServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes: not in -short")
+	}
+	c := newRealClusterWithStandbys(t, 3, 1)
+	kimberlite := filepath.Join(c.bin, "kimberlite")
+	out, err := exec.Command(kimberlite, "format", "--cluster", "1", "--replica-id", "100", "--replica-count", "3",
+		t.TempDir()).CombinedOutput()
+	require.Error(t, err, "no --standby-count: id 100 names no member")
+	require.Contains(t, string(out), "expected 0..2 (active)")
+	out, err = exec.Command(kimberlite, "start", "--addresses", c.addrs[0]+","+c.addrs[1]+","+c.addrs[2],
+		"--replica-id", "0", c.dirs[0]).CombinedOutput()
+	require.Error(t, err, "a superblock with one standby and no --standby-addresses")
+	require.Contains(t, string(out), "1 standbys, not index 0 of 3 --addresses and 0 --standby-addresses")
+
+	for i := range c.dirs {
+		c.start(i)
+	}
+	c.waitStatus("started", 20*time.Second, func(s ops.ClusterStatusReport) bool {
+		return s.Healthy == 3 && s.Primary >= 0 && len(s.Standbys) == 1 && s.Standbys[0].Status == "normal"
+	})
+	var put struct {
+		Status string `json:"status"`
+		Op     uint64 `json:"op"`
+	}
+	for i := 0; i < 3; i++ {
+		c.cliKeyJSON(&put, []string{"client", "put"}, "standby-key", "value-"+strconv.Itoa(i))
+		require.Equal(t, "ok", put.Status)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	s := c.standbyStatus()
+	for (s.CommitMin < put.Op || s.Standby == nil || !s.Standby.Eligible) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		s = c.standbyStatus()
+	}
+	require.Equal(t, "standby", s.Role, "%+v", s)
+	require.Equal(t, 3, s.Replica, "standby 100 is member 3")
+	require.NotNil(t, s.Standby)
+	require.Equal(t, 100, s.Standby.ID)
+	require.True(t, s.Standby.Eligible, "caught up: eligible for promotion %+v", s.Standby)
+	require.GreaterOrEqual(t, s.CommitMin, put.Op, "the standby executed the writes")
+
+	var read staleRead
+	c.cliKeyJSON(&read, []string{"client", "get", "--stale", "--replica-id", "100"}, "standby-key")
+	after := c.standbyStatus()
+	require.Equal(t, staleRead{Status: "ok", Value: "value-2", Op: read.Op, Stale: true, ReplicaID: 100}, read)
+	require.GreaterOrEqual(t, read.Op, put.Op, "read after the standby executed the last put")
+	require.LessOrEqual(t, read.Op, after.Commit, "a stale read is of an op the standby knows committed")
+
+	var lag ops.ReplicationLagReport
+	c.cliJSON(&lag, "replication", "lag", "--all")
+	require.Len(t, lag.Replicas, 4)
+	require.Equal(t, "standby", lag.Replicas[3].Role)
+	require.NotNil(t, lag.Replicas[3].Standby)
+	require.Equal(t, 100, lag.Replicas[3].Standby.ID)
+
+	var throttle ops.ThrottleReport
+	c.cliJSON(&throttle, "standby", "throttle", "--replica-id", "100", "--max-qps", "5")
+	require.Equal(t, ops.ThrottleReport{Replica: 3, ID: 100, MaxQPS: 5}, throttle)
+	require.Equal(t, 5, c.standbyStatus().Standby.ReadsMaxQPS, "replica status reports the limit")
+
+	stderr, code := c.cliStderr("standby", "throttle", "--replica-id", "0", "--max-qps", "5")
+	require.Equal(t, 1, code, "an active replica refuses: %s", stderr)
+	require.Contains(t, stderr, "standby throttle: replica 0: config: not a standby")
+	for _, usage := range [][]string{{"standby", "throttle", "--replica-id", "101", "--max-qps", "5"},
+		{"standby", "throttle", "--replica-id", "100"}, {"client", "get", "--stale", "standby-key"},
+		{"client", "put", "--stale", "--replica-id", "100", "k", "v"}, {"replica", "status", "--replica-id", "3"}} {
+		stderr, code = c.cliStderr(usage...)
+		require.Equal(t, 64, code, "%v: a usage error: %s", usage, stderr)
+		require.Contains(t, stderr, "expected", "%v says what it expected", usage)
+	}
+	for i := range c.dirs {
+		c.terminate(i)
+	}
+}
