@@ -37,7 +37,7 @@ func PlanFailover(s ReplicaStatusReport, approve, force bool) (FailoverPlan, err
 	}
 	p := FailoverPlan{ID: sb.ID, Replica: s.Replica, Executed: sb.Executed, Commit: sb.Commit, LagMs: sb.ContactLagMs,
 		Eligible: sb.ContactLagMs <= vsr.StandbyLagMaxNs/1_000_000 && sb.LagOps <= vsr.StandbyLagOpsMax,
-		Forced: force, Approved: approve}
+		Forced:   force, Approved: approve}
 	p.WouldLose = fmt.Sprintf("every op the lost replicas committed above op %d (standby %d knows ops up to %d committed, was %d ms behind when it last heard from the primary)",
 		sb.Commit, sb.ID, sb.Commit, sb.ContactLagMs)
 	switch {

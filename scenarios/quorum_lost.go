@@ -131,7 +131,7 @@ type quorumLostKnobs struct {
 	// promotes the standby; claimFailoverAbove: the checkers are told a promotion point this
 	// many ops above the real one (a failover that loses more than it says).
 	forceOptionB, skipFailover bool
-	claimFailoverAbove        uint64
+	claimFailoverAbove         uint64
 }
 
 const (

@@ -100,7 +100,7 @@ type Inspection struct {
 	// StandbyContactLagNs is the standby's lag when it last heard from the primary (what a
 	// failover judges it by once the primary is gone).
 	StandbyContactLagNs int64
-	Metrics            Metrics
+	Metrics             Metrics
 }
 
 // Metrics are the runbook's counters, kept by the replica itself.
