@@ -49,3 +49,22 @@ func PlanFailover(s ReplicaStatusReport, approve, force bool) (FailoverPlan, err
 	}
 	return p, nil
 }
+
+// FailoverReport answers `cluster failover`: the plan and, when it went ahead, the promotion.
+type FailoverReport struct {
+	Plan    FailoverPlan      `json:"plan"`
+	Promote vsr.PromoteReport `json:"promote"`
+}
+
+// Failover is `cluster failover --promote-standby ID` served by the standby's process:
+// PlanFailover decides, then the standby promotes itself (vsr.Replica.Promote). Its process
+// must then be restarted as replica 0 of 1 (`kimberlite start --addresses ITS_ADDRESS
+// --replica-id 0`). done runs once: with the refusal, or from the promotion's completion.
+func Failover(r *vsr.Replica, diskUsagePct int, approve, force bool, done func(any, error)) {
+	plan, err := PlanFailover(ReplicaStatusOf(r.InspectState(), diskUsagePct), approve, force)
+	if err != nil {
+		done(FailoverReport{Plan: plan}, err)
+		return
+	}
+	r.Promote(func(rep vsr.PromoteReport, err error) { done(FailoverReport{Plan: plan, Promote: rep}, err) })
+}

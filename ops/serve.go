@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"vopr/cluster/vsr"
 )
@@ -23,6 +24,7 @@ const (
 	CommandViewChanges = "view-changes" // []ViewChange since SinceNs
 	CommandExport      = "export"       // ExportReport; the backup follows the answer
 	CommandThrottle    = "throttle"     // ThrottleReport; Value is the max qps
+	CommandFailover    = "failover"     // FailoverReport; Value: "", "approve" or "approve,force"
 )
 
 // Request is an operator's command to one replica's process.
@@ -84,6 +86,9 @@ func Serve(r *vsr.Replica, h Host, req Request, done func(any, error)) {
 			return
 		}
 		done(StandbyThrottle(r, h.Replica, qps))
+	case CommandFailover:
+		approve, force := strings.Contains(req.Value, "approve"), strings.Contains(req.Value, "force")
+		Failover(r, h.DiskUsagePct, approve, force, done)
 	case CommandClock:
 		done(ClockOf(r.InspectState(), h.RealtimeNs), nil)
 	case CommandLag:

@@ -257,3 +257,41 @@ func standbyThrottle(args []string) error {
 	}
 	return printJSON(rep)
 }
+
+// clusterFailover is `cluster failover --promote-standby ID [--approve-data-loss-risk]
+// [--force]`: the standby's process decides (ops.PlanFailover: refused without the approval,
+// saying what would be lost, or for an ineligible standby unless forced) and promotes itself
+// (ops.Failover). A refusal exits 1 with the reason.
+func clusterFailover(args []string) error {
+	var id *int
+	var approve, force *bool
+	var tgt *target
+	ctx, cancel, _, cluster, err := parsed("cluster failover", args, func(t *target) {
+		tgt = t
+		id = t.fs.Int("promote-standby", -1, "the standby's replica id (100 and up)")
+		approve = t.fs.Bool("approve-data-loss-risk", false, "accept losing what the lost replicas committed above the standby's commit")
+		force = t.fs.Bool("force", false, "promote a standby that is ineligible (lagging)")
+	})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	standbys := tgt.standbyAddrs()
+	if *id < vsr.StandbyIDBase || *id-vsr.StandbyIDBase >= len(standbys) {
+		return fmt.Errorf("%w: cluster failover: --promote-standby %d: expected a standby id, 100..%d", errUsage, *id,
+			vsr.StandbyIDBase+len(standbys)-1)
+	}
+	value := ""
+	if *approve {
+		value = "approve"
+		if *force {
+			value += ",force"
+		}
+	}
+	var rep ops.FailoverReport
+	addr := standbys[*id-vsr.StandbyIDBase]
+	if err := remote.Ask(ctx, cluster, addr, wire.Request{Command: ops.CommandFailover, Value: value}, &rep); err != nil {
+		return fmt.Errorf("standby %d: %w", *id, err)
+	}
+	return printJSON(rep)
+}

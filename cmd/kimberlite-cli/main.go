@@ -39,7 +39,9 @@ const usage = `usage:
   kimberlite-cli debug dump-state --replica-id I [flags]
   kimberlite-cli test smoke-tests [--critical-only] [flags]
   kimberlite-cli standby throttle --replica-id 100 --max-qps N [flags]   (0: no limit)
-  kimberlite-cli cluster reconfig|failover: not built (exit 2; issue 13)
+  kimberlite-cli cluster failover --promote-standby ID [--approve-data-loss-risk] [--force] [flags]
+      (then restart that standby's process: kimberlite start --addresses ITS_ADDRESS --replica-id 0)
+  kimberlite-cli cluster reconfig: not built (exit 2; issue 13)
 --addresses, --standby-addresses and --cluster default to $KIMBERLITE_ADDRESSES,
 $KIMBERLITE_STANDBY_ADDRESSES and $KIMBERLITE_CLUSTER. --replica-id is 0..N-1 for an active
 replica (--addresses) and 100, 101, ... for a standby (--standby-addresses).`
@@ -51,10 +53,10 @@ var errNotBuilt = errors.New("not available")
 var errUsage = errors.New("usage")
 
 // errNoMembership explains why the runbook's membership commands exit 2.
-var errNoMembership = fmt.Errorf(`%w: the replica has a fixed membership: standbys run (formatted
-with the cluster: kimberlite format --standby-count), but no reconfiguration and no DR
-failover are built yet (issue 13), so the runbook's Option C of replica_crash and Option B of
-quorum_lost are not available`, errNotBuilt)
+var errNoMembership = fmt.Errorf(`%w: the replica's membership is fixed at format time apart
+from a DR failover: standbys run (kimberlite format --standby-count) and cluster failover
+promotes one, but reconfiguration (add-replica, remove-replica, add-standby, replace) is not
+built yet (issue 13), so the runbook's Option C of replica_crash is not available`, errNotBuilt)
 
 func main() {
 	err := run(os.Args[1:])
@@ -113,7 +115,9 @@ func run(args []string) error {
 		return storageRestore(rest)
 	case "standby throttle":
 		return standbyThrottle(rest)
-	case "cluster reconfig", "cluster failover":
+	case "cluster failover":
+		return clusterFailover(rest)
+	case "cluster reconfig":
 		return fmt.Errorf("%s: %w", command, errNoMembership)
 	}
 	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, command, usage)

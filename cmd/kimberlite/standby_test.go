@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -135,4 +136,77 @@ func TestStandbyOnRealServers(t *testing.T) {
 	for i := range c.dirs {
 		c.terminate(i)
 	}
+}
+
+// TestFailoverOnRealServers: the runbook's DR failover with real processes. The three active
+// replicas are lost; `cluster failover --promote-standby 100` is refused without
+// --approve-data-loss-risk, saying what would be lost; with it the standby promotes itself
+// (epoch 1, keeping every acknowledged write it had executed), and restarted as replica 0 of
+// 1 it serves the written value and takes new writes.
+func TestFailoverOnRealServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes: not in -short")
+	}
+	c := newRealClusterWithStandbys(t, 3, 1)
+	for i := range c.dirs {
+		c.start(i)
+	}
+	c.waitStatus("started", 20*time.Second, func(s ops.ClusterStatusReport) bool {
+		return s.Healthy == 3 && s.Primary >= 0 && len(s.Standbys) == 1 && s.Standbys[0].Status == "normal"
+	})
+	var put struct {
+		Status string `json:"status"`
+		Op     uint64 `json:"op"`
+	}
+	c.cliKeyJSON(&put, []string{"client", "put"}, "dr-key", "before-failover")
+	require.Equal(t, "ok", put.Status)
+	deadline := time.Now().Add(10 * time.Second)
+	for s := c.standbyStatus(); s.CommitMin < put.Op && time.Now().Before(deadline); s = c.standbyStatus() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 0; i < 3; i++ {
+		c.kill9(i) // the active region is gone
+	}
+
+	stderr, code := c.cliStderr("cluster", "failover", "--promote-standby", "100")
+	require.Equal(t, 1, code, "a failover without the approval: %s", stderr)
+	require.Contains(t, stderr, "without --approve-data-loss-risk")
+	require.Contains(t, stderr, "above op", "the refusal says what would be lost")
+
+	var rep ops.FailoverReport
+	c.cliJSON(&rep, "cluster", "failover", "--promote-standby", "100", "--approve-data-loss-risk", "--force")
+	require.Equal(t, uint32(1), rep.Promote.Epoch)
+	require.GreaterOrEqual(t, rep.Promote.Op, put.Op, "the acknowledged write the standby executed is kept")
+
+	c.terminate(3)
+	standby := c.standbys[0]
+	logFile, err := os.OpenFile(c.logs[3], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	defer logFile.Close()
+	cmd := exec.Command(filepath.Join(c.bin, "kimberlite"), "start", "--addresses", standby, "--replica-id", "0", c.dirs[3])
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	cli := func(verb string, positional ...string) ([]byte, error) {
+		args := append([]string{"client", verb, "--timeout", "3s", "--addresses", standby, "--cluster",
+			strconv.Itoa(testCluster)}, positional...)
+		return exec.Command(filepath.Join(c.bin, "kimberlite-cli"), args...).Output()
+	}
+	var got struct {
+		Status string `json:"status"`
+		Value  string `json:"value"`
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		out, err := cli("get", "dr-key")
+		if err == nil && json.Unmarshal(out, &got) == nil && got.Status == "ok" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the promoted standby never served a read: %s %v", out, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Equal(t, "before-failover", got.Value)
+	out, err := cli("put", "dr-key", "after-failover")
+	require.NoError(t, err, "%s", out)
 }
