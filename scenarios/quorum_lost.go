@@ -57,7 +57,7 @@ func init() {
 	register(Scenario{
 		Name:    "quorum_lost",
 		Runbook: "Scenario 2: Quorum Lost",
-		Summary: "crash or partition a majority during load; no write acknowledged without quorum; the P0 QuorumLost alert fires; option A: heal/restart and the cluster recovers by itself; option C: all data lost, restore from backup loses exactly the ops after the backup",
+		Summary: "crash or partition a majority during load; no write acknowledged without quorum; the P0 QuorumLost alert fires; option A: heal/restart and the cluster recovers by itself; option B: the active region lost, cluster failover to the standby (refused without approval) loses exactly the acknowledged ops above its commit; option C: all data lost, restore from backup loses exactly the ops after the backup",
 		Params:  func(seed uint64) string { return drawQuorumLost(seed).String() },
 		Run:     func(o Options) Result { return runQuorumLost(o, quorumLostKnobs{}) },
 	})

@@ -49,12 +49,14 @@ func sortStrings(s []string) { sort.Strings(s) }
 
 // mutationDescriptions say what each planted bug breaks (cluster/vsr/mutation.go).
 var mutationDescriptions = map[string]string{
-	"commit_without_quorum":      "commits an op on the primary's own prepare_ok alone",
-	"prepare_ok_before_sync":     "acknowledges a prepare before it is durable",
-	"do_view_change_lowest_op":   "the new primary picks the do_view_change with the lowest op",
-	"forget_client_table":        "forgets the client table when recovering from disk",
-	"commit_past_op_after_sync":  "sets commit_number past op_number after a state sync",
-	"upgrade_at_highest_release": "upgrades to the highest release any replica runs, not the lowest",
+	"commit_without_quorum":         "commits an op on the primary's own prepare_ok alone",
+	"prepare_ok_before_sync":        "acknowledges a prepare before it is durable",
+	"do_view_change_lowest_op":      "the new primary picks the do_view_change with the lowest op",
+	"forget_client_table":           "forgets the client table when recovering from disk",
+	"commit_past_op_after_sync":     "sets commit_number past op_number after a state sync",
+	"upgrade_at_highest_release":    "upgrades to the highest release any replica runs, not the lowest",
+	"standby_votes":                 "standbys send prepare_ok and the primary counts them towards the quorum",
+	"standby_read_at_commit_number": "a standby names its commit_number, not the op it executed, as a stale read's op",
 }
 
 // listMutations lists the planted bugs; a binary without them says how to build one.
