@@ -164,6 +164,7 @@ func (n *Nemesis) Step(c *sim.Cluster) {
 	n.stepClocks(c)
 	n.stepDisks(c)
 	n.stepAimed(c)
+	n.stepStandbys(c)
 }
 
 func (n *Nemesis) stepReplicas(c *sim.Cluster) {
@@ -540,4 +541,5 @@ func (n *Nemesis) Heal(c *sim.Cluster) {
 			c.Nodes[i].Unpause()
 		}
 	}
+	n.healStandbys(c)
 }

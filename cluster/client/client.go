@@ -56,6 +56,9 @@ type Client struct {
 	session    uint64 // the op that registered our session: sent with every request
 	request    uint32
 	reads      uint32 // stale reads sent (their own numbering: they are outside the session)
+	// readFloor is, per standby, the op of the newest state the client read there: a
+	// standby serves the client nothing older (monotonic reads, even across its restarts).
+	readFloor map[int]uint64
 	primary    int    // the replica we believe is primary
 	inflight   *pending
 }
@@ -137,7 +140,7 @@ func (c *Client) ReadStale(standby int, payload []byte, done func(Result)) bool 
 	}
 	c.reads++
 	h := vsr.Header{Cluster: c.options.Cluster, Client: c.options.ID, Request: c.reads,
-		Command: vsr.CommandRequest, Operation: vsr.OperationReadStale}
+		Command: vsr.CommandRequest, Operation: vsr.OperationReadStale, Commit: c.readFloor[standby]}
 	c.inflight = &pending{header: h, payload: payload, msg: vsr.Encode(h, payload), done: done,
 		standby: standby, attempts: 1}
 	c.options.Send(standby, c.inflight.msg)
@@ -183,6 +186,10 @@ func (c *Client) Receive(buf []byte) {
 			return
 		}
 		if stale {
+			if c.readFloor == nil {
+				c.readFloor = map[int]uint64{}
+			}
+			c.readFloor[c.inflight.standby] = max(c.readFloor[c.inflight.standby], m.Header.Op)
 			c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
 			return
 		}

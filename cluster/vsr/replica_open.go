@@ -126,8 +126,15 @@ func (r *Replica) rejoin() {
 	switch {
 	case r.isStandby():
 		// A standby follows whatever view the cluster is in: it resumes as a follower of its
-		// view and asks that view's primary for the log (a newer one reaches it anyway).
-		r.transitionToNormalBackup(r.view)
+		// view and asks that view's primary for the log (a newer one reaches it anyway). If
+		// it crashed before the log of its view was durable (view above log view), it is
+		// between views: it takes no part until that view's start_view installs the log.
+		if r.logView == r.view {
+			r.transitionToNormalBackup(r.view)
+		} else {
+			r.status = StatusViewChange
+			r.emit(EventStatus, r.op, [16]byte{}, "standby awaiting its view's log")
+		}
 		r.recoverTimeout.start(r.rand)
 	case r.count == 1, r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
 		// Alone, or the first boot of a freshly formatted cluster: nothing was ever

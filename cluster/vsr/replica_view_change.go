@@ -600,6 +600,10 @@ func (r *Replica) onRequestStartView(m Message) {
 // the current log until it hears from it.
 func (r *Replica) onRecoverTimeout() {
 	r.recoverTimeout.again(r.rand)
+	if r.isStandby() && r.status == StatusViewChange {
+		r.requestStartView(r.view) // a standby between views (rejoin) asks until it has the log
+		return
+	}
 	if r.status != StatusNormal || r.isPrimary() {
 		r.recoverTimeout.stop()
 		return

@@ -193,8 +193,10 @@ var errNotStandby = errConfig("not a standby: only standbys serve stale reads")
 
 // onStaleRead serves a get from the standby's executed state, at once and outside the log:
 // the reply's Op is the op whose state it read (commit_min), so the client knows how stale
-// it is. Only a standby in normal status with its own state serves one; a read over the
-// throttle's limit is dropped (the client retries or gives up).
+// it is. Only a standby in normal status with its own state serves one, and only at or
+// above the op the client last read here (the request's Commit: after a restart the standby
+// resumes from its checkpoint, behind what it served before). A read over the throttle's
+// limit, or ahead of the standby, is dropped (the client retries or gives up).
 func (r *Replica) onStaleRead(m Message) {
 	h := m.Header
 	if !r.isStandby() || r.status != StatusNormal || r.stateLost || h.Client == 0 {
@@ -203,6 +205,10 @@ func (r *Replica) onStaleRead(m Message) {
 	op, err := kv.DecodeOp(m.Body)
 	if err != nil || op.Kind != kv.KindGet {
 		return // only reads: anything else would change state outside the log
+	}
+	if r.commitMin < h.Commit {
+		r.metrics.StaleReadsBehind++
+		return
 	}
 	if !r.throttle.admit(r.clock.Monotonic()) {
 		r.metrics.StaleReadsDropped++

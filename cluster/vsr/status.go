@@ -120,6 +120,7 @@ type Metrics struct {
 	RequestsForwarded uint64 // requests a backup forwarded to its primary
 	StaleReads        uint64 // reads a standby served from its executed state
 	StaleReadsDropped uint64 // reads a standby refused: throttled (standby throttle --max-qps)
+	StaleReadsBehind  uint64 // reads a standby refused: the client had read a newer op there
 	EpochStops        uint64 // stops on hearing a newer configuration epoch (failover.go)
 	// CommitLatency is a histogram of prepare-to-commit latency on the primary.
 	CommitLatency Histogram
