@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 
 	"vopr/cluster/storage"
 	"vopr/internal/assert"
@@ -85,6 +86,10 @@ type Disk struct {
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
 	// checkpoints are removed and created all the time, each growing to the same size.
 	spare [][]byte
+	// families holds, per file family (a name less its trailing hex number: "log-",
+	// "checkpoint-"), the largest size a file of the family reached: what a new file's images
+	// reserve when they first grow (see grow).
+	families map[string]*int64
 	// text is scratch space for trace lines (traceOp).
 	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
@@ -181,6 +186,20 @@ type diskFile struct {
 	// shared marks data and durable as shared with a Snapshot (or the disk it was taken
 	// of): copied (own) before any change in place, on either side.
 	shared bool
+	// family is the largest size a file of its family reached (Disk.families), nil for a
+	// file a Snapshot copied.
+	family *int64
+}
+
+// reserve is the capacity f's images reserve when they grow: a quarter more than the largest
+// file of its family, so that a log segment, written entry by entry to about the size of the
+// one before it, allocates each image once instead of doubling through every power of two
+// (and copying) on its way there.
+func (f *diskFile) reserve() int64 {
+	if f.family == nil {
+		return 0
+	}
+	return *f.family + *f.family/16
 }
 
 // own gives f arrays of its own before a change in place, if a Snapshot shares them.
@@ -266,7 +285,7 @@ func (d *Disk) Create(name string, done func(err error)) {
 		d.stats.Creates++
 		err := storage.ErrExist
 		if d.files[name] == nil {
-			d.files[name] = &diskFile{}
+			d.files[name] = &diskFile{family: d.familyOf(name)}
 			err = nil
 		}
 		d.traceOp("create", name, 0, noSpan, err)
@@ -528,7 +547,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	if target >= 0 {
 		old = f.sectorCopies(first, count)
 	}
-	d.resize(f, max(end, int64(len(f.data))))
+	d.resizeFor(f, max(end, int64(len(f.data))), offset)
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
@@ -561,7 +580,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	}
 	f.own()
 	d.resize(f, size)
-	f.durable = d.grow(f.durable, size)
+	f.durable = d.grow(f.durable, size, f.reserve(), size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -573,10 +592,31 @@ func (d *Disk) fits(oldSize, newSize int64) bool {
 }
 
 // resize sets the file's pristine size, zero-extending, and accounts for the space.
-func (d *Disk) resize(f *diskFile, size int64) {
+func (d *Disk) resize(f *diskFile, size int64) { d.resizeFor(f, size, size) }
+
+// resizeFor is resize for a write that overwrites the bytes from written to size at once:
+// those are left uncleared (see grow).
+func (d *Disk) resizeFor(f *diskFile, size, written int64) {
 	d.used += roundUp(size) - roundUp(int64(len(f.data)))
-	f.data = d.grow(f.data, size)
+	f.data = d.grow(f.data, size, f.reserve(), written)
+	if f.family != nil && size > *f.family {
+		*f.family = size
+	}
 	assert.That(d.used >= 0, "disk: negative usage")
+}
+
+// familyOf returns the largest size of name's family (Disk.families), the family made if new.
+func (d *Disk) familyOf(name string) *int64 {
+	family := strings.TrimRight(name, "0123456789abcdef")
+	size := d.families[family]
+	if size == nil {
+		if d.families == nil {
+			d.families = map[string]*int64{}
+		}
+		size = new(int64)
+		d.families[family] = size
+	}
+	return size
 }
 
 // names returns the file names, sorted: the only order in which the disk ever walks its
@@ -636,7 +676,10 @@ func (d *Disk) promote(f *diskFile, upTo uint64) {
 	}
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
 		w := f.volatile[n]
-		f.durable = d.grow(f.durable, imagesEnd(f.durable, w, nil)) // durable's own array: grown in place
+		end := imagesEnd(f.durable, w, nil)
+		// durable's own array, grown in place; the images cover what it grows by, except
+		// for the clipped end of a sector before the file's end (written: their start).
+		f.durable = d.grow(f.durable, end, f.reserve(), imagesStart(f.durable, w, end))
 		copyImages(f.durable, w, nil)
 		n++
 	}
@@ -823,6 +866,18 @@ func imagesEnd(image []byte, w volatileWrite, survive []bool) int64 {
 	return end
 }
 
+// imagesStart is where the bytes of image the images of w (all of them) cover without a gap
+// start, up to end (imagesEnd): grow need not clear those. Every image is a whole sector
+// but the last (clipped at the file's end); if one is not, nothing is left uncleared.
+func imagesStart(image []byte, w volatileWrite, end int64) int64 {
+	for _, img := range w.images[:max(len(w.images)-1, 0)] {
+		if len(img) != storage.SectorSize {
+			return end
+		}
+	}
+	return min(max(int64(len(image)), w.first*storage.SectorSize), end)
+}
+
 // copyImages writes the images of w whose sector survives into image, already large enough.
 func copyImages(image []byte, w volatileWrite, survive []bool) {
 	for i, img := range w.images {
@@ -857,25 +912,32 @@ func (d *Disk) keepSpare(b []byte) {
 }
 
 // grow is resizeOwned that, when the array must grow, first takes the smallest spare array
-// large enough (the bytes are the same either way: only allocation changes).
-func (d *Disk) grow(b []byte, size int64) []byte {
-	if size <= int64(cap(b)) || len(d.spare) == 0 {
-		return resizeOwned(b, size)
+// of at least size and reserve bytes, and else reserves at least reserve bytes (the bytes are the same either way:
+// only allocation changes). The caller overwrites the bytes from written to size at once, so
+// only those from len(b) to written are cleared when the array has room.
+func (d *Disk) grow(b []byte, size, reserve, written int64) []byte {
+	if size <= int64(cap(b)) {
+		if size > int64(len(b)) {
+			grown := b[:size]
+			clear(grown[len(b):max(int64(len(b)), min(written, size))])
+			return grown
+		}
+		return b[:size]
 	}
-	best := -1
+	best, want := -1, max(size, reserve)
 	for i, s := range d.spare {
-		if int64(cap(s)) >= size && (best < 0 || cap(s) < cap(d.spare[best])) {
+		if int64(cap(s)) >= want && (best < 0 || cap(s) < cap(d.spare[best])) {
 			best = i
 		}
 	}
 	if best < 0 {
-		return resizeOwned(b, size)
+		return resizeReserving(b, size, reserve)
 	}
 	grown := d.spare[best][:size]
 	d.spare[best] = d.spare[len(d.spare)-1]
 	d.spare = d.spare[:len(d.spare)-1]
 	copy(grown, b)
-	clear(grown[len(b):])
+	clear(grown[len(b):max(int64(len(b)), min(written, size))])
 	d.keepSpare(b)
 	return grown
 }
@@ -886,7 +948,11 @@ func (d *Disk) grow(b []byte, size int64) []byte {
 // left behind) or by doubling: a file written at its end costs amortised O(1) per byte
 // instead of a copy of the whole file per write (a third of the performance scenario's
 // wall time before).
-func resizeOwned(b []byte, size int64) []byte {
+func resizeOwned(b []byte, size int64) []byte { return resizeReserving(b, size, 0) }
+
+// resizeReserving is resizeOwned whose new array, if it needs one, has at least reserve
+// bytes.
+func resizeReserving(b []byte, size, reserve int64) []byte {
 	switch {
 	case size <= int64(len(b)):
 		return b[:size]
@@ -901,6 +967,9 @@ func resizeOwned(b []byte, size int64) []byte {
 	// entries) then fits in the array the other left behind (Disk.grow's spares) instead of
 	// allocating and clearing a new one.
 	capacity := int64(1) << bits.Len64(uint64(max(size, 2*int64(cap(b)))-1))
+	if reserve > capacity {
+		capacity = roundUp(reserve)
+	}
 	grown := append(b[:len(b):len(b)], make([]byte, capacity-int64(len(b)))...)
 	return grown[:size]
 }
