@@ -80,7 +80,7 @@ type Disk struct {
 	// writeIDs numbers issued writes; inflight holds those not yet completed, which a crash
 	// may still land (see Crash).
 	writeIDs uint64
-	inflight map[uint64]*inflightWrite
+	inflight map[uint64]inflightWrite
 
 	stats DiskStats
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
@@ -90,6 +90,8 @@ type Disk struct {
 	// "checkpoint-"), the largest size a file of the family reached: what a new file's images
 	// reserve when they first grow (see grow).
 	families map[string]*int64
+	// imageSlab is what imageSlice carves the volatile writes' image slices from.
+	imageSlab [][]byte
 	// text is scratch space for trace lines (traceOp).
 	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
@@ -274,7 +276,7 @@ func NewDisk(loop *Loop, rng *rand.Rand, trace *Trace, node int, opts DiskOption
 		capacity:      opts.Capacity,
 		slow:          opts.SlowMultiplier,
 		faultsEnabled: true,
-		inflight:      map[uint64]*inflightWrite{},
+		inflight:      map[uint64]inflightWrite{},
 	}
 }
 
@@ -315,7 +317,7 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
-	w := &inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
+	w := inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
 	d.inflight[id] = w
 	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
 		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
@@ -347,7 +349,7 @@ func (d *Disk) completeRead(op *pendingOp) {
 }
 
 func (d *Disk) completeWrite(op *pendingOp) {
-	w := op.write
+	w := &op.write
 	delete(d.inflight, w.id)
 	err := d.applyWrite(w.id, op.name, w.data, op.offset)
 	d.traceOp("write", op.name, op.offset, len(w.data), err)
@@ -443,7 +445,7 @@ type pendingOp struct {
 	name     string
 	offset   int64
 	buf      []byte         // a read's
-	write    *inflightWrite // a write's
+	write    inflightWrite // a write's
 	upTo     uint64         // a sync's
 	done     func(error)
 	doneRead func(int, error)
@@ -551,7 +553,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(first, count, offset, data),
+	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(d.imageSlice(count), first, offset, data),
 		under: f.displace(first, count)}
 	if target >= 0 {
 		w.faults = d.misdirect(name, f, &w, target, old)
@@ -818,12 +820,11 @@ func (f *diskFile) sectorCopies(first, count int64) [][]byte {
 	return out
 }
 
-// writtenImages returns the post-write images of count sectors from first, after data was
-// written at offset: the sectors data covers whole are pieces of data itself (the write's
-// own copy, never mutated: no second copy of a large write), the others copies of the file's
-// bytes, clipped to its end, as sectorCopies makes them.
-func (f *diskFile) writtenImages(first, count, offset int64, data []byte) [][]byte {
-	out := make([][]byte, count)
+// writtenImages fills out with the post-write images of len(out) sectors from first, after
+// data was written at offset, and returns it: the sectors data covers whole are pieces of
+// data itself (the write's own copy, never mutated: no second copy of a large write), the
+// others copies of the file's bytes, clipped to its end.
+func (f *diskFile) writtenImages(out [][]byte, first, offset int64, data []byte) [][]byte {
 	end := offset + int64(len(data))
 	for i := range out {
 		start := (first + int64(i)) * storage.SectorSize
@@ -832,8 +833,24 @@ func (f *diskFile) writtenImages(first, count, offset int64, data []byte) [][]by
 			out[i] = data[lo : lo+storage.SectorSize : lo+storage.SectorSize]
 			continue
 		}
-		out[i] = f.sectorCopies(first+int64(i), 1)[0]
+		out[i] = bytes.Clone(f.sectorBytes(first + int64(i)))
 	}
+	return out
+}
+
+// imageSlabSize is how many image slots imageSlice carves from one allocation.
+const imageSlabSize = 256
+
+// imageSlice returns room for the images of a write of count sectors (writtenImages): a
+// piece of a slab shared with the writes before and after it, one allocation per
+// imageSlabSize sectors instead of one per write. No piece is ever appended to or written
+// after writtenImages fills it (a truncate's cut builds a new slice).
+func (d *Disk) imageSlice(count int64) [][]byte {
+	if int64(len(d.imageSlab)) < count {
+		d.imageSlab = make([][]byte, max(count, imageSlabSize))
+	}
+	out := d.imageSlab[:count:count]
+	d.imageSlab = d.imageSlab[count:]
 	return out
 }
 
