@@ -444,9 +444,9 @@ type pendingOp struct {
 	kind     IOOp
 	name     string
 	offset   int64
-	buf      []byte         // a read's
+	buf      []byte        // a read's
 	write    inflightWrite // a write's
-	upTo     uint64         // a sync's
+	upTo     uint64        // a sync's
 	done     func(error)
 	doneRead func(int, error)
 	via      *guardedFS
