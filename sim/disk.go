@@ -307,7 +307,7 @@ func (d *Disk) readAt(name string, buf []byte, offset int64, done func(n int, er
 		kind: IORead, name: name, buf: buf, offset: offset, doneRead: done, via: via})
 }
 
-// WriteAt copies data now and applies it when the write completes.
+// WriteAt keeps data (read-only: storage.FS) and applies it when the write completes.
 func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err error)) {
 	d.writeAt(name, data, offset, done, nil)
 }
@@ -317,7 +317,7 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
-	w := inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
+	w := inflightWrite{id: id, name: name, offset: offset, data: data}
 	d.inflight[id] = w
 	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
 		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
@@ -822,7 +822,7 @@ func (f *diskFile) sectorCopies(first, count int64) [][]byte {
 
 // writtenImages fills out with the post-write images of len(out) sectors from first, after
 // data was written at offset, and returns it: the sectors data covers whole are pieces of
-// data itself (the write's own copy, never mutated: no second copy of a large write), the
+// data itself (read-only, storage.FS: no copy of a large write), the
 // others copies of the file's bytes, clipped to its end.
 func (f *diskFile) writtenImages(out [][]byte, first, offset int64, data []byte) [][]byte {
 	end := offset + int64(len(data))
