@@ -22,9 +22,11 @@ import (
 //
 // Auto-compaction: if usage is at or above AutoCompactPercent when an Append starts, it first
 // removes the segments wholly below the newest checkpoint (Stats.AutoCompactions).
+//
+// e.Body is read-only from the call on, for the caller too: the storage keeps it, uncopied,
+// until the append completes (the replica appends the prepares its log keeps unchanged).
 func (s *Storage) Append(e Entry, done func(error)) {
 	assert.That(done != nil, "storage: Append needs a callback")
-	e.Body = append([]byte{}, e.Body...) // the caller may reuse its buffer at once
 	a := s.newAppendOp()
 	a.e, a.done = e, done
 	s.submit(a.runFn)
