@@ -111,6 +111,31 @@ func TestInvalidOps(t *testing.T) {
 	}
 }
 
+// TestValidateAgreesWithDecode checks that Validate (which builds no op) accepts exactly what
+// DecodeOp accepts, with the same error, on valid, malformed and random bytes.
+func TestValidateAgreesWithDecode(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var b []byte
+		if rapid.Bool().Draw(t, "raw") {
+			b = rapid.SliceOfN(rapid.Byte(), 0, 40).Draw(t, "bytes")
+		} else {
+			op := genOp().Draw(t, "op")
+			op.Expected = rapid.SampledFrom([]string{op.Expected, "z"}).Draw(t, "expected")
+			op.ExpectedAbsent = op.ExpectedAbsent || rapid.Bool().Draw(t, "absent")
+			b = EncodeOpUnchecked(op)
+			if i := rapid.IntRange(-1, len(b)-1).Draw(t, "flip"); i >= 0 {
+				b[i] ^= byte(rapid.IntRange(1, 255).Draw(t, "bits"))
+			}
+		}
+		_, decodeErr := DecodeOp(b)
+		validateErr := New().Validate(b)
+		if (decodeErr == nil) != (validateErr == nil) ||
+			(decodeErr != nil && decodeErr.Error() != validateErr.Error()) {
+			t.Fatalf("DecodeOp: %v, Validate: %v", decodeErr, validateErr)
+		}
+	})
+}
+
 func withByte(b []byte, i int, v byte) []byte {
 	c := append([]byte(nil), b...)
 	c[i] = v
