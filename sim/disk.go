@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"maps"
 	"math/bits"
@@ -77,10 +78,9 @@ type Disk struct {
 
 	// writeSeq counts completed writes: the order Sync promotes them in.
 	writeSeq uint64
-	// writeIDs numbers issued writes; inflight holds those not yet completed, which a crash
-	// may still land (see Crash).
+	// writeIDs numbers issued writes. Those not yet completed, which a crash may still land
+	// (see Crash), are the writes among the pending and held completions (inflightWrites).
 	writeIDs uint64
-	inflight map[uint64]inflightWrite
 
 	stats DiskStats
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
@@ -234,11 +234,28 @@ type placedFault struct {
 	under  sectorFault
 }
 
+// inflightWrite is an issued write (id >= 1) until its completion runs.
 type inflightWrite struct {
 	id     uint64
 	name   string
 	offset int64
 	data   []byte
+}
+
+// inflightWrites returns the writes issued under the current generation whose completion
+// has not run (pending, or held while paused), in issue order. A completion taken from
+// pending leaves a zero slot, and one of an earlier generation never runs.
+func (d *Disk) inflightWrites() []inflightWrite {
+	var out []inflightWrite
+	for _, ops := range [][]pendingOp{d.pending.items, d.held} {
+		for _, op := range ops {
+			if op.write.id != 0 && op.generation == d.generation {
+				out = append(out, op.write)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b inflightWrite) int { return cmp.Compare(a.id, b.id) })
+	return out
 }
 
 // diskDecision is a random decision of the disk, told to Disk.observe: a write's misdirect
@@ -276,7 +293,6 @@ func NewDisk(loop *Loop, rng *rand.Rand, trace *Trace, node int, opts DiskOption
 		capacity:      opts.Capacity,
 		slow:          opts.SlowMultiplier,
 		faultsEnabled: true,
-		inflight:      map[uint64]inflightWrite{},
 	}
 }
 
@@ -318,7 +334,6 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	d.writeIDs++
 	id := d.writeIDs
 	w := inflightWrite{id: id, name: name, offset: offset, data: data}
-	d.inflight[id] = w
 	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
 		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
 }
@@ -350,7 +365,6 @@ func (d *Disk) completeRead(op *pendingOp) {
 
 func (d *Disk) completeWrite(op *pendingOp) {
 	w := &op.write
-	delete(d.inflight, w.id)
 	err := d.applyWrite(w.id, op.name, w.data, op.offset)
 	d.traceOp("write", op.name, op.offset, len(w.data), err)
 	d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
