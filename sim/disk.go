@@ -57,7 +57,11 @@ type Disk struct {
 	node  int
 	opts  DiskOptions
 
-	files    map[string]*diskFile
+	files map[string]*diskFile
+	// lastName and lastFile cache the last lookup of file (its runs of completions on one
+	// file skip the map); lastFile is nil when nothing is cached.
+	lastName string
+	lastFile *diskFile
 	used     int64
 	capacity int64
 	slow     int
@@ -373,7 +377,7 @@ func (d *Disk) completeWrite(op *pendingOp) {
 func (d *Disk) completeSync(op *pendingOp) {
 	d.stats.Syncs++
 	err := storage.ErrNotExist
-	if f := d.files[op.name]; f != nil {
+	if f := d.file(op.name); f != nil {
 		d.promote(f, op.upTo)
 		err = nil
 	}
@@ -411,6 +415,7 @@ func (d *Disk) Remove(name string, done func(err error)) {
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
 			delete(d.files, name)
+			d.lastFile = nil
 			if !f.shared {
 				d.keepSpare(f.data)
 				d.keepSpare(f.durable)
@@ -435,7 +440,7 @@ func (d *Disk) List(done func(names []string, err error)) {
 
 // Size returns the file's current size, volatile writes included.
 func (d *Disk) Size(name string) (int64, error) {
-	f := d.files[name]
+	f := d.file(name)
 	if f == nil {
 		return 0, storage.ErrNotExist
 	}
@@ -517,7 +522,7 @@ func (d *Disk) latency(min, mean Duration) Duration {
 // bytes with the overlays applied (or fail on a latent sector error).
 func (d *Disk) applyRead(name string, buf []byte, offset int64) (int, error) {
 	d.stats.Reads++
-	f := d.files[name]
+	f := d.file(name)
 	if f == nil {
 		return 0, storage.ErrNotExist
 	}
@@ -544,7 +549,7 @@ func (d *Disk) applyRead(name string, buf []byte, offset int64) (int, error) {
 // the write as volatile, and maybe misdirect or corrupt it.
 func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) error {
 	d.stats.Writes++
-	f := d.files[name]
+	f := d.file(name)
 	if f == nil {
 		return storage.ErrNotExist
 	}
@@ -599,6 +604,18 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	f.durable = d.grow(f.durable, size, f.reserve(), size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
+}
+
+// file returns the named file, nil if there is none.
+func (d *Disk) file(name string) *diskFile {
+	if d.lastFile != nil && name == d.lastName {
+		return d.lastFile
+	}
+	f := d.files[name]
+	if f != nil {
+		d.lastName, d.lastFile = name, f
+	}
+	return f
 }
 
 // fits reports whether growing a file from oldSize to newSize stays within the capacity.

@@ -751,6 +751,7 @@ func (d *Disk) Reformat() {
 	d.generation++
 	d.held = nil
 	clear(d.files)
+	d.lastFile = nil
 	d.used = 0
 	d.trace.Emit(LevelShort, d.node, "disk", "reformat")
 }
