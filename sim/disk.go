@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
-	"maps"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -58,6 +57,9 @@ type Disk struct {
 	opts  DiskOptions
 
 	files map[string]*diskFile
+	// sorted holds the names of files, sorted (names): kept as files come and go rather than
+	// sorted at every List (a log below its compaction threshold has hundreds of segments).
+	sorted []string
 	// lastName and lastFile cache the last lookup of file (its runs of completions on one
 	// file skip the map); lastFile is nil when nothing is cached.
 	lastName string
@@ -308,6 +310,8 @@ func (d *Disk) Create(name string, done func(err error)) {
 		err := storage.ErrExist
 		if d.files[name] == nil {
 			d.files[name] = &diskFile{family: d.familyOf(name)}
+			i, _ := slices.BinarySearch(d.sorted, name)
+			d.sorted = slices.Insert(d.sorted, i, name)
 			err = nil
 		}
 		d.traceOp("create", name, 0, noSpan, err)
@@ -416,6 +420,9 @@ func (d *Disk) Remove(name string, done func(err error)) {
 			d.used -= roundUp(int64(len(f.data)))
 			delete(d.files, name)
 			d.lastFile = nil
+			i, found := slices.BinarySearch(d.sorted, name)
+			assert.That(found, "disk: a removed file missing from the sorted names")
+			d.sorted = slices.Delete(d.sorted, i, i+1)
 			if !f.shared {
 				d.keepSpare(f.data)
 				d.keepSpare(f.durable)
@@ -652,10 +659,10 @@ func (d *Disk) familyOf(name string) *int64 {
 	return size
 }
 
-// names returns the file names, sorted: the only order in which the disk ever walks its
-// files, so that map order never reaches a decision or the trace.
+// names returns the file names, sorted (a copy of Disk.sorted): the only order in which the
+// disk ever walks its files, so that map order never reaches a decision or the trace.
 func (d *Disk) names() []string {
-	return slices.Sorted(maps.Keys(d.files))
+	return slices.Clone(d.sorted)
 }
 
 // traceOp records a completed operation at LevelFull: "verb name[ offset+length] result".

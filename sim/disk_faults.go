@@ -672,6 +672,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
 	c := NewDisk(loop, rng, trace, d.node, opts)
 	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
+	c.sorted = slices.Clone(d.sorted)
 	for name, f := range d.files {
 		volatile := slices.Clone(f.volatile)
 		for i := range volatile { // a truncate of the copy edits these in place; images never change
@@ -752,6 +753,7 @@ func (d *Disk) Reformat() {
 	d.held = nil
 	clear(d.files)
 	d.lastFile = nil
+	d.sorted = nil
 	d.used = 0
 	d.trace.Emit(LevelShort, d.node, "disk", "reformat")
 }
@@ -778,5 +780,6 @@ func (d *Disk) checkInvariants() {
 		}
 	}
 	assert.That(used == d.used, "disk: usage out of step with the files")
+	assert.That(slices.Equal(d.sorted, slices.Sorted(maps.Keys(d.files))), "disk: sorted names out of step with the files")
 	assert.That(d.capacity >= 0, "disk: negative capacity")
 }
