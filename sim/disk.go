@@ -199,12 +199,13 @@ type diskFile struct {
 	family *int64
 }
 
-// reserve is the capacity f's images reserve when they grow: a quarter more than the largest
-// file of its family, so that a log segment, written entry by entry to about the size of the
-// one before it, allocates each image once instead of doubling through every power of two
-// (and copying) on its way there.
-func (f *diskFile) reserve() int64 {
-	if f.family == nil {
+// reserve is the capacity f's images reserve when they grow to size: a sixteenth more than
+// the largest file of its family, so that a log segment, written entry by entry to about the
+// size of the one before it, allocates each image once instead of doubling through every
+// power of two (and copying) on its way there. An image growing to the family's largest size
+// or beyond (a file of fixed size, a checkpoint larger than the last) reserves nothing.
+func (f *diskFile) reserve(size int64) int64 {
+	if f.family == nil || size >= *f.family {
 		return 0
 	}
 	return *f.family + *f.family/16
@@ -608,7 +609,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	}
 	f.own()
 	d.resize(f, size)
-	f.durable = d.grow(f.durable, size, f.reserve(), size)
+	f.durable = d.grow(f.durable, size, f.reserve(size), size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -638,7 +639,7 @@ func (d *Disk) resize(f *diskFile, size int64) { d.resizeFor(f, size, size) }
 // those are left uncleared (see grow).
 func (d *Disk) resizeFor(f *diskFile, size, written int64) {
 	d.used += roundUp(size) - roundUp(int64(len(f.data)))
-	f.data = d.grow(f.data, size, f.reserve(), written)
+	f.data = d.grow(f.data, size, f.reserve(size), written)
 	if f.family != nil && size > *f.family {
 		*f.family = size
 	}
@@ -719,7 +720,7 @@ func (d *Disk) promote(f *diskFile, upTo uint64) {
 		end := imagesEnd(f.durable, w, nil)
 		// durable's own array, grown in place; the images cover what it grows by, except
 		// for the clipped end of a sector before the file's end (written: their start).
-		f.durable = d.grow(f.durable, end, f.reserve(), imagesStart(f.durable, w, end))
+		f.durable = d.grow(f.durable, end, f.reserve(end), imagesStart(f.durable, w, end))
 		copyImages(f.durable, w, nil)
 		n++
 	}
