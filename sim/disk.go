@@ -2,12 +2,13 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
-	"maps"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 
 	"vopr/cluster/storage"
 	"vopr/internal/assert"
@@ -55,7 +56,14 @@ type Disk struct {
 	node  int
 	opts  DiskOptions
 
-	files    map[string]*diskFile
+	files map[string]*diskFile
+	// sorted holds the names of files, sorted (names): kept as files come and go rather than
+	// sorted at every List (a log below its compaction threshold has hundreds of segments).
+	sorted []string
+	// lastName and lastFile cache the last lookup of file (its runs of completions on one
+	// file skip the map); lastFile is nil when nothing is cached.
+	lastName string
+	lastFile *diskFile
 	used     int64
 	capacity int64
 	slow     int
@@ -76,15 +84,20 @@ type Disk struct {
 
 	// writeSeq counts completed writes: the order Sync promotes them in.
 	writeSeq uint64
-	// writeIDs numbers issued writes; inflight holds those not yet completed, which a crash
-	// may still land (see Crash).
+	// writeIDs numbers issued writes. Those not yet completed, which a crash may still land
+	// (see Crash), are the writes among the pending and held completions (inflightWrites).
 	writeIDs uint64
-	inflight map[uint64]*inflightWrite
 
 	stats DiskStats
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
 	// checkpoints are removed and created all the time, each growing to the same size.
 	spare [][]byte
+	// families holds, per file family (a name less its trailing hex number: "log-",
+	// "checkpoint-"), the largest size a file of the family reached: what a new file's images
+	// reserve when they first grow (see grow).
+	families map[string]*int64
+	// imageSlab is what imageSlice carves the volatile writes' image slices from.
+	imageSlab [][]byte
 	// text is scratch space for trace lines (traceOp).
 	text []byte
 	// observe, if set, hears of every random decision the disk takes (a test's reference
@@ -181,6 +194,21 @@ type diskFile struct {
 	// shared marks data and durable as shared with a Snapshot (or the disk it was taken
 	// of): copied (own) before any change in place, on either side.
 	shared bool
+	// family is the largest size a file of its family reached (Disk.families), nil for a
+	// file a Snapshot copied.
+	family *int64
+}
+
+// reserve is the capacity f's images reserve when they grow to size: a sixteenth more than
+// the largest file of its family, so that a log segment, written entry by entry to about the
+// size of the one before it, allocates each image once instead of doubling through every
+// power of two (and copying) on its way there. An image growing to the family's largest size
+// or beyond (a file of fixed size, a checkpoint larger than the last) reserves nothing.
+func (f *diskFile) reserve(size int64) int64 {
+	if f.family == nil || size >= *f.family {
+		return 0
+	}
+	return *f.family + *f.family/16
 }
 
 // own gives f arrays of its own before a change in place, if a Snapshot shares them.
@@ -213,11 +241,28 @@ type placedFault struct {
 	under  sectorFault
 }
 
+// inflightWrite is an issued write (id >= 1) until its completion runs.
 type inflightWrite struct {
 	id     uint64
 	name   string
 	offset int64
 	data   []byte
+}
+
+// inflightWrites returns the writes issued under the current generation whose completion
+// has not run (pending, or held while paused), in issue order. A completion taken from
+// pending leaves a zero slot, and one of an earlier generation never runs.
+func (d *Disk) inflightWrites() []inflightWrite {
+	var out []inflightWrite
+	for _, ops := range [][]pendingOp{d.pending.items, d.held} {
+		for _, op := range ops {
+			if op.write.id != 0 && op.generation == d.generation {
+				out = append(out, op.write)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b inflightWrite) int { return cmp.Compare(a.id, b.id) })
+	return out
 }
 
 // diskDecision is a random decision of the disk, told to Disk.observe: a write's misdirect
@@ -255,7 +300,6 @@ func NewDisk(loop *Loop, rng *rand.Rand, trace *Trace, node int, opts DiskOption
 		capacity:      opts.Capacity,
 		slow:          opts.SlowMultiplier,
 		faultsEnabled: true,
-		inflight:      map[uint64]*inflightWrite{},
 	}
 }
 
@@ -266,7 +310,9 @@ func (d *Disk) Create(name string, done func(err error)) {
 		d.stats.Creates++
 		err := storage.ErrExist
 		if d.files[name] == nil {
-			d.files[name] = &diskFile{}
+			d.files[name] = &diskFile{family: d.familyOf(name)}
+			i, _ := slices.BinarySearch(d.sorted, name)
+			d.sorted = slices.Insert(d.sorted, i, name)
 			err = nil
 		}
 		d.traceOp("create", name, 0, noSpan, err)
@@ -286,7 +332,7 @@ func (d *Disk) readAt(name string, buf []byte, offset int64, done func(n int, er
 		kind: IORead, name: name, buf: buf, offset: offset, doneRead: done, via: via})
 }
 
-// WriteAt copies data now and applies it when the write completes.
+// WriteAt keeps data (read-only: storage.FS) and applies it when the write completes.
 func (d *Disk) WriteAt(name string, data []byte, offset int64, done func(err error)) {
 	d.writeAt(name, data, offset, done, nil)
 }
@@ -296,8 +342,7 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
-	w := &inflightWrite{id: id, name: name, offset: offset, data: bytes.Clone(data)}
-	d.inflight[id] = w
+	w := inflightWrite{id: id, name: name, offset: offset, data: data}
 	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
 		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
 }
@@ -328,8 +373,7 @@ func (d *Disk) completeRead(op *pendingOp) {
 }
 
 func (d *Disk) completeWrite(op *pendingOp) {
-	w := op.write
-	delete(d.inflight, w.id)
+	w := &op.write
 	err := d.applyWrite(w.id, op.name, w.data, op.offset)
 	d.traceOp("write", op.name, op.offset, len(w.data), err)
 	d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
@@ -338,7 +382,7 @@ func (d *Disk) completeWrite(op *pendingOp) {
 func (d *Disk) completeSync(op *pendingOp) {
 	d.stats.Syncs++
 	err := storage.ErrNotExist
-	if f := d.files[op.name]; f != nil {
+	if f := d.file(op.name); f != nil {
 		d.promote(f, op.upTo)
 		err = nil
 	}
@@ -376,6 +420,10 @@ func (d *Disk) Remove(name string, done func(err error)) {
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
 			delete(d.files, name)
+			d.lastFile = nil
+			i, found := slices.BinarySearch(d.sorted, name)
+			assert.That(found, "disk: a removed file missing from the sorted names")
+			d.sorted = slices.Delete(d.sorted, i, i+1)
 			if !f.shared {
 				d.keepSpare(f.data)
 				d.keepSpare(f.durable)
@@ -400,7 +448,7 @@ func (d *Disk) List(done func(names []string, err error)) {
 
 // Size returns the file's current size, volatile writes included.
 func (d *Disk) Size(name string) (int64, error) {
-	f := d.files[name]
+	f := d.file(name)
 	if f == nil {
 		return 0, storage.ErrNotExist
 	}
@@ -423,9 +471,9 @@ type pendingOp struct {
 	kind     IOOp
 	name     string
 	offset   int64
-	buf      []byte         // a read's
-	write    *inflightWrite // a write's
-	upTo     uint64         // a sync's
+	buf      []byte        // a read's
+	write    inflightWrite // a write's
+	upTo     uint64        // a sync's
 	done     func(error)
 	doneRead func(int, error)
 	via      *guardedFS
@@ -482,7 +530,7 @@ func (d *Disk) latency(min, mean Duration) Duration {
 // bytes with the overlays applied (or fail on a latent sector error).
 func (d *Disk) applyRead(name string, buf []byte, offset int64) (int, error) {
 	d.stats.Reads++
-	f := d.files[name]
+	f := d.file(name)
 	if f == nil {
 		return 0, storage.ErrNotExist
 	}
@@ -509,7 +557,7 @@ func (d *Disk) applyRead(name string, buf []byte, offset int64) (int, error) {
 // the write as volatile, and maybe misdirect or corrupt it.
 func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) error {
 	d.stats.Writes++
-	f := d.files[name]
+	f := d.file(name)
 	if f == nil {
 		return storage.ErrNotExist
 	}
@@ -528,11 +576,11 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	if target >= 0 {
 		old = f.sectorCopies(first, count)
 	}
-	d.resize(f, max(end, int64(len(f.data))))
+	d.resizeFor(f, max(end, int64(len(f.data))), offset)
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(first, count, offset, data),
+	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(d.imageSlice(count), first, offset, data),
 		under: f.displace(first, count)}
 	if target >= 0 {
 		w.faults = d.misdirect(name, f, &w, target, old)
@@ -561,9 +609,21 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	}
 	f.own()
 	d.resize(f, size)
-	f.durable = d.grow(f.durable, size)
+	f.durable = d.grow(f.durable, size, f.reserve(size), size)
 	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
 	return nil
+}
+
+// file returns the named file, nil if there is none.
+func (d *Disk) file(name string) *diskFile {
+	if d.lastFile != nil && name == d.lastName {
+		return d.lastFile
+	}
+	f := d.files[name]
+	if f != nil {
+		d.lastName, d.lastFile = name, f
+	}
+	return f
 }
 
 // fits reports whether growing a file from oldSize to newSize stays within the capacity.
@@ -573,16 +633,37 @@ func (d *Disk) fits(oldSize, newSize int64) bool {
 }
 
 // resize sets the file's pristine size, zero-extending, and accounts for the space.
-func (d *Disk) resize(f *diskFile, size int64) {
+func (d *Disk) resize(f *diskFile, size int64) { d.resizeFor(f, size, size) }
+
+// resizeFor is resize for a write that overwrites the bytes from written to size at once:
+// those are left uncleared (see grow).
+func (d *Disk) resizeFor(f *diskFile, size, written int64) {
 	d.used += roundUp(size) - roundUp(int64(len(f.data)))
-	f.data = d.grow(f.data, size)
+	f.data = d.grow(f.data, size, f.reserve(size), written)
+	if f.family != nil && size > *f.family {
+		*f.family = size
+	}
 	assert.That(d.used >= 0, "disk: negative usage")
 }
 
-// names returns the file names, sorted: the only order in which the disk ever walks its
-// files, so that map order never reaches a decision or the trace.
+// familyOf returns the largest size of name's family (Disk.families), the family made if new.
+func (d *Disk) familyOf(name string) *int64 {
+	family := strings.TrimRight(name, "0123456789abcdef")
+	size := d.families[family]
+	if size == nil {
+		if d.families == nil {
+			d.families = map[string]*int64{}
+		}
+		size = new(int64)
+		d.families[family] = size
+	}
+	return size
+}
+
+// names returns the file names, sorted (a copy of Disk.sorted): the only order in which the
+// disk ever walks its files, so that map order never reaches a decision or the trace.
 func (d *Disk) names() []string {
-	return slices.Sorted(maps.Keys(d.files))
+	return slices.Clone(d.sorted)
 }
 
 // traceOp records a completed operation at LevelFull: "verb name[ offset+length] result".
@@ -636,7 +717,10 @@ func (d *Disk) promote(f *diskFile, upTo uint64) {
 	}
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
 		w := f.volatile[n]
-		f.durable = d.grow(f.durable, imagesEnd(f.durable, w, nil)) // durable's own array: grown in place
+		end := imagesEnd(f.durable, w, nil)
+		// durable's own array, grown in place; the images cover what it grows by, except
+		// for the clipped end of a sector before the file's end (written: their start).
+		f.durable = d.grow(f.durable, end, f.reserve(end), imagesStart(f.durable, w, end))
 		copyImages(f.durable, w, nil)
 		n++
 	}
@@ -775,12 +859,11 @@ func (f *diskFile) sectorCopies(first, count int64) [][]byte {
 	return out
 }
 
-// writtenImages returns the post-write images of count sectors from first, after data was
-// written at offset: the sectors data covers whole are pieces of data itself (the write's
-// own copy, never mutated: no second copy of a large write), the others copies of the file's
-// bytes, clipped to its end, as sectorCopies makes them.
-func (f *diskFile) writtenImages(first, count, offset int64, data []byte) [][]byte {
-	out := make([][]byte, count)
+// writtenImages fills out with the post-write images of len(out) sectors from first, after
+// data was written at offset, and returns it: the sectors data covers whole are pieces of
+// data itself (read-only, storage.FS: no copy of a large write), the
+// others copies of the file's bytes, clipped to its end.
+func (f *diskFile) writtenImages(out [][]byte, first, offset int64, data []byte) [][]byte {
 	end := offset + int64(len(data))
 	for i := range out {
 		start := (first + int64(i)) * storage.SectorSize
@@ -789,8 +872,24 @@ func (f *diskFile) writtenImages(first, count, offset int64, data []byte) [][]by
 			out[i] = data[lo : lo+storage.SectorSize : lo+storage.SectorSize]
 			continue
 		}
-		out[i] = f.sectorCopies(first+int64(i), 1)[0]
+		out[i] = bytes.Clone(f.sectorBytes(first + int64(i)))
 	}
+	return out
+}
+
+// imageSlabSize is how many image slots imageSlice carves from one allocation.
+const imageSlabSize = 256
+
+// imageSlice returns room for the images of a write of count sectors (writtenImages): a
+// piece of a slab shared with the writes before and after it, one allocation per
+// imageSlabSize sectors instead of one per write. No piece is ever appended to or written
+// after writtenImages fills it (a truncate's cut builds a new slice).
+func (d *Disk) imageSlice(count int64) [][]byte {
+	if int64(len(d.imageSlab)) < count {
+		d.imageSlab = make([][]byte, max(count, imageSlabSize))
+	}
+	out := d.imageSlab[:count:count]
+	d.imageSlab = d.imageSlab[count:]
 	return out
 }
 
@@ -821,6 +920,18 @@ func imagesEnd(image []byte, w volatileWrite, survive []bool) int64 {
 		}
 	}
 	return end
+}
+
+// imagesStart is where the bytes of image the images of w (all of them) cover without a gap
+// start, up to end (imagesEnd): grow need not clear those. Every image is a whole sector
+// but the last (clipped at the file's end); if one is not, nothing is left uncleared.
+func imagesStart(image []byte, w volatileWrite, end int64) int64 {
+	for _, img := range w.images[:max(len(w.images)-1, 0)] {
+		if len(img) != storage.SectorSize {
+			return end
+		}
+	}
+	return min(max(int64(len(image)), w.first*storage.SectorSize), end)
 }
 
 // copyImages writes the images of w whose sector survives into image, already large enough.
@@ -857,25 +968,32 @@ func (d *Disk) keepSpare(b []byte) {
 }
 
 // grow is resizeOwned that, when the array must grow, first takes the smallest spare array
-// large enough (the bytes are the same either way: only allocation changes).
-func (d *Disk) grow(b []byte, size int64) []byte {
-	if size <= int64(cap(b)) || len(d.spare) == 0 {
-		return resizeOwned(b, size)
+// of at least size and reserve bytes, and else reserves at least reserve bytes (the bytes are the same either way:
+// only allocation changes). The caller overwrites the bytes from written to size at once, so
+// only those from len(b) to written are cleared when the array has room.
+func (d *Disk) grow(b []byte, size, reserve, written int64) []byte {
+	if size <= int64(cap(b)) {
+		if size > int64(len(b)) {
+			grown := b[:size]
+			clear(grown[len(b):max(int64(len(b)), min(written, size))])
+			return grown
+		}
+		return b[:size]
 	}
-	best := -1
+	best, want := -1, max(size, reserve)
 	for i, s := range d.spare {
-		if int64(cap(s)) >= size && (best < 0 || cap(s) < cap(d.spare[best])) {
+		if int64(cap(s)) >= want && (best < 0 || cap(s) < cap(d.spare[best])) {
 			best = i
 		}
 	}
 	if best < 0 {
-		return resizeOwned(b, size)
+		return resizeReserving(b, size, reserve)
 	}
 	grown := d.spare[best][:size]
 	d.spare[best] = d.spare[len(d.spare)-1]
 	d.spare = d.spare[:len(d.spare)-1]
 	copy(grown, b)
-	clear(grown[len(b):])
+	clear(grown[len(b):max(int64(len(b)), min(written, size))])
 	d.keepSpare(b)
 	return grown
 }
@@ -886,7 +1004,11 @@ func (d *Disk) grow(b []byte, size int64) []byte {
 // left behind) or by doubling: a file written at its end costs amortised O(1) per byte
 // instead of a copy of the whole file per write (a third of the performance scenario's
 // wall time before).
-func resizeOwned(b []byte, size int64) []byte {
+func resizeOwned(b []byte, size int64) []byte { return resizeReserving(b, size, 0) }
+
+// resizeReserving is resizeOwned whose new array, if it needs one, has at least reserve
+// bytes.
+func resizeReserving(b []byte, size, reserve int64) []byte {
 	switch {
 	case size <= int64(len(b)):
 		return b[:size]
@@ -901,6 +1023,9 @@ func resizeOwned(b []byte, size int64) []byte {
 	// entries) then fits in the array the other left behind (Disk.grow's spares) instead of
 	// allocating and clearing a new one.
 	capacity := int64(1) << bits.Len64(uint64(max(size, 2*int64(cap(b)))-1))
+	if reserve > capacity {
+		capacity = roundUp(reserve)
+	}
 	grown := append(b[:len(b):len(b)], make([]byte, capacity-int64(len(b)))...)
 	return grown[:size]
 }

@@ -72,10 +72,11 @@ type sectorFault struct {
 // the write it carried. Writes in flight that land clear the overlays of what they land on.
 func (d *Disk) Crash() {
 	d.stats.Crashes++
+	inflight := d.inflightWrites()
 	d.generation++
 	d.held = nil
 	d.trace.Emit(LevelShort, d.node, "disk", "crash: dropping pending completions, "+
-		strconv.Itoa(len(d.inflight))+" writes in flight")
+		strconv.Itoa(len(inflight))+" writes in flight")
 	names := d.names()
 	for _, name := range names {
 		d.crashFile(name, d.files[name])
@@ -84,7 +85,7 @@ func (d *Disk) Crash() {
 	for _, name := range names {
 		d.used += roundUp(int64(len(d.files[name].data)))
 	}
-	d.landInflight()
+	d.landInflight(inflight)
 	for _, name := range names {
 		f := d.files[name]
 		f.durable = append(f.durable[:0], f.data...) // owned since crashFile
@@ -201,10 +202,10 @@ func (d *Disk) DurablyAltered(name string, offset, n int64) []DiskFault {
 	return out
 }
 
-// landInflight lands the surviving sectors of writes that were in flight at the crash.
-func (d *Disk) landInflight() {
-	for _, id := range slices.Sorted(maps.Keys(d.inflight)) {
-		w := d.inflight[id]
+// landInflight lands the surviving sectors of the writes that were in flight at the crash,
+// in issue order.
+func (d *Disk) landInflight(inflight []inflightWrite) {
+	for _, w := range inflight {
 		f := d.files[w.name]
 		if f == nil || len(w.data) == 0 {
 			continue
@@ -241,7 +242,6 @@ func (d *Disk) landInflight() {
 			}
 		}
 	}
-	clear(d.inflight)
 }
 
 // crashOutcome decides what of one unsynced write (issue number id) of count sectors
@@ -672,6 +672,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
 	c := NewDisk(loop, rng, trace, d.node, opts)
 	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
+	c.sorted = slices.Clone(d.sorted)
 	for name, f := range d.files {
 		volatile := slices.Clone(f.volatile)
 		for i := range volatile { // a truncate of the copy edits these in place; images never change
@@ -750,8 +751,9 @@ func (d *Disk) DurableSize(name string) int64 {
 func (d *Disk) Reformat() {
 	d.generation++
 	d.held = nil
-	clear(d.inflight)
 	clear(d.files)
+	d.lastFile = nil
+	d.sorted = nil
 	d.used = 0
 	d.trace.Emit(LevelShort, d.node, "disk", "reformat")
 }
@@ -778,5 +780,6 @@ func (d *Disk) checkInvariants() {
 		}
 	}
 	assert.That(used == d.used, "disk: usage out of step with the files")
+	assert.That(slices.Equal(d.sorted, slices.Sorted(maps.Keys(d.files))), "disk: sorted names out of step with the files")
 	assert.That(d.capacity >= 0, "disk: negative capacity")
 }

@@ -23,13 +23,13 @@ type netRig struct {
 	sent  []netSent
 	got   []netGot
 	count []int // deliveries per packet id
-	buf   []byte
 }
 
 type netSent struct {
 	at       Time
 	from, to int
-	msg      []byte
+	msg      []byte // a copy of what was sent
+	sent     []byte // the bytes handed to Send, which nothing may change (Send)
 }
 
 type netGot struct {
@@ -60,22 +60,29 @@ func newNetRig(t netT, seed uint64, opts NetworkOptions) *netRig {
 	return r
 }
 
-// send sends packet len(r.sent) on from->to from a scratch buffer that it then overwrites,
-// which proves that Send copies.
+// send sends packet len(r.sent) on from->to, in a fresh buffer (Send keeps it).
 func (r *netRig) send(from, to int) int {
 	id := len(r.sent)
-	r.buf = r.buf[:0]
+	buf := make([]byte, 0, netMsgLen)
 	for range 3 {
-		r.buf = binary.LittleEndian.AppendUint64(r.buf, uint64(id))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(id))
 	}
-	r.buf = append(r.buf, make([]byte, netMsgLen-len(r.buf))...)
-	r.buf[netMsgLen-1] = byte(from<<4 | to)
+	buf = append(buf, make([]byte, netMsgLen-len(buf))...)
+	buf[netMsgLen-1] = byte(from<<4 | to)
 	r.sent = append(r.sent, netSent{at: r.loop.Now(), from: from, to: to,
-		msg: append([]byte(nil), r.buf...)})
+		msg: append([]byte(nil), buf...), sent: buf})
 	r.count = append(r.count, 0)
-	r.net.Send(from, to, r.buf)
-	clear(r.buf)
+	r.net.Send(from, to, buf)
 	return id
+}
+
+// requireSentIntact checks that no packet's sent bytes changed: corruption in flight (and a
+// replay of a corrupted packet) works on a copy, never on the bytes senders share.
+func (r *netRig) requireSentIntact(t netT) {
+	t.Helper()
+	for id, s := range r.sent {
+		require.Equal(t, s.msg, s.sent, "packet %d: the sent bytes changed", id)
+	}
 }
 
 func decodeNetID(msg []byte) int {
@@ -255,6 +262,7 @@ func TestNetworkCorruption(t *testing.T) {
 		require.Equal(t, s.Corrupted, corrupted)
 		require.Equal(t, s.Sent, s.Delivered)
 		requireRate(t, "corrupted", s.Corrupted, s.Delivered, 0.1, 0.015)
+		r.requireSentIntact(t)
 	})
 	t.Run("only_when_enabled", func(t *testing.T) {
 		opts := allFaults(4)

@@ -111,6 +111,31 @@ func TestInvalidOps(t *testing.T) {
 	}
 }
 
+// TestValidateAgreesWithDecode checks that Validate (which builds no op) accepts exactly what
+// DecodeOp accepts, with the same error, on valid, malformed and random bytes.
+func TestValidateAgreesWithDecode(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var b []byte
+		if rapid.Bool().Draw(t, "raw") {
+			b = rapid.SliceOfN(rapid.Byte(), 0, 40).Draw(t, "bytes")
+		} else {
+			op := genOp().Draw(t, "op")
+			op.Expected = rapid.SampledFrom([]string{op.Expected, "z"}).Draw(t, "expected")
+			op.ExpectedAbsent = op.ExpectedAbsent || rapid.Bool().Draw(t, "absent")
+			b = EncodeOpUnchecked(op)
+			if i := rapid.IntRange(-1, len(b)-1).Draw(t, "flip"); i >= 0 {
+				b[i] ^= byte(rapid.IntRange(1, 255).Draw(t, "bits"))
+			}
+		}
+		_, decodeErr := DecodeOp(b)
+		validateErr := New().Validate(b)
+		if (decodeErr == nil) != (validateErr == nil) ||
+			(decodeErr != nil && decodeErr.Error() != validateErr.Error()) {
+			t.Fatalf("DecodeOp: %v, Validate: %v", decodeErr, validateErr)
+		}
+	})
+}
+
 func withByte(b []byte, i int, v byte) []byte {
 	c := append([]byte(nil), b...)
 	c[i] = v
@@ -223,6 +248,49 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		}
 		if string(r.Snapshot()) != string(snap) {
 			t.Fatal("snapshot of restored state differs")
+		}
+	})
+}
+
+// TestSnapshotAfterSnapshots checks that a snapshot built from the last one's records (the
+// pairs unchanged since copied over) is the snapshot of a machine that never took one, after
+// any ops (deletes and restores included) between any snapshots and digests.
+func TestSnapshotAfterSnapshots(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := New()
+		var applied [][]byte
+		steps := rapid.IntRange(1, 60).Draw(t, "steps")
+		for range steps {
+			switch rapid.IntRange(0, 9).Draw(t, "step") {
+			case 0:
+				m.Snapshot()
+			case 1:
+				m.Digest()
+			case 2:
+				m.Upgrade(ReleaseDelete)
+				applied = append(applied, nil)
+			case 3:
+				restored := New()
+				if err := restored.Restore(m.Snapshot()); err != nil {
+					t.Fatalf("restore: %v", err)
+				}
+				m = restored
+			default:
+				op := EncodeOp(genOp().Draw(t, "op"))
+				m.Apply(op)
+				applied = append(applied, op)
+			}
+			fresh := New()
+			for _, op := range applied {
+				if op == nil {
+					fresh.Upgrade(ReleaseDelete)
+					continue
+				}
+				fresh.Apply(op)
+			}
+			if got, want := m.Snapshot(), fresh.Snapshot(); string(got) != string(want) {
+				t.Fatalf("snapshot %x, want %x", got, want)
+			}
 		}
 	})
 }

@@ -72,13 +72,22 @@ func (s *Storage) writeSuperblock(sb superblock, done func(error)) {
 // Afterwards, if usage is at or above AutoCompactPercent, it compacts (Stats.AutoCompactions).
 func (s *Storage) Checkpoint(op uint64, snapshot []byte, done func(error)) {
 	assert.That(done != nil, "storage: Checkpoint needs a callback")
-	snapshot = append([]byte{}, snapshot...)
+	// The caller may reuse snapshot at once: the file, encoded now, is the copy kept (one
+	// copy of the snapshot instead of two), unless it cannot be encoded (checkpoint refuses).
+	var file []byte
+	if op > 0 && len(snapshot) <= CheckpointSizeMax {
+		file = encodeCheckpointFile(op, snapshot)
+		snapshot = file[checkpointHeaderSize:]
+	} else {
+		snapshot = append([]byte{}, snapshot...)
+	}
 	s.submit(func(finish func(func())) {
-		s.checkpoint(op, snapshot, func(err error) { finish(func() { done(err) }) })
+		s.checkpoint(op, snapshot, file, func(err error) { finish(func() { done(err) }) })
 	})
 }
 
-func (s *Storage) checkpoint(op uint64, snapshot []byte, done func(error)) {
+// checkpoint installs snapshot; file is its encoded checkpoint file, or nil to encode here.
+func (s *Storage) checkpoint(op uint64, snapshot, file []byte, done func(error)) {
 	previous := s.sb.State.CheckpointOp
 	assert.That(op >= previous, "storage: checkpoint older than the current one")
 	if op == previous && !s.checkpointLost {
@@ -89,7 +98,9 @@ func (s *Storage) checkpoint(op uint64, snapshot []byte, done func(error)) {
 		done(fmt.Errorf("%w: snapshot of %d bytes", ErrTooLarge, len(snapshot)))
 		return
 	}
-	file := encodeCheckpointFile(op, snapshot)
+	if file == nil {
+		file = encodeCheckpointFile(op, snapshot)
+	}
 	_, err := s.Commit(op)
 	// A checkpoint replacing a lost one is installed like a state sync: the ops before it may
 	// not be in the log.

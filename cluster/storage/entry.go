@@ -76,6 +76,13 @@ func (h Header) Chain() checksum.Sum {
 
 // EncodeEntry lays out an entry at offset: header, body and zero padding to the sector end.
 func EncodeEntry(cluster, op uint64, offset int64, parent checksum.Sum, body []byte) []byte {
+	b, _ := encodeEntry(cluster, op, offset, parent, body)
+	return b
+}
+
+// encodeEntry is EncodeEntry that also returns the header it wrote, for an append that
+// indexes the entry (decoding the bytes again would only recompute its checksum).
+func encodeEntry(cluster, op uint64, offset int64, parent checksum.Sum, body []byte) ([]byte, Header) {
 	assert.That(op > 0, "storage: encoding op 0")
 	assert.That(len(body) <= EntryBodyMaxLimit, "storage: encoding a body beyond the limit")
 	assert.That(offset >= 0 && offset%SectorSize == 0, "storage: unaligned entry offset")
@@ -92,7 +99,8 @@ func EncodeEntry(cluster, op uint64, offset int64, parent checksum.Sum, body []b
 	sum := checksum.Of(b[16:HeaderSize])
 	copy(b[0:], sum[:])
 	assert.That(len(b)%SectorSize == 0, "storage: entry not sector aligned")
-	return b
+	return b, Header{Checksum: sum, ChecksumBody: sumBody, Parent: parent, Cluster: cluster, Op: op,
+		Offset: offset, BodySize: len(body)}
 }
 
 // DecodeHeader's errors, made once: scans decode a header at every sector they pass.

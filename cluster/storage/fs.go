@@ -30,8 +30,10 @@ type FS interface {
 	// ReadAt fills buf from offset. Reading past the end returns the bytes that exist and
 	// n < len(buf) with a nil error.
 	ReadAt(name string, buf []byte, offset int64, done func(n int, err error))
-	// WriteAt writes data at offset, extending the file (with zeros) as needed. The callback
-	// may keep no reference to data after it returns; the FS copies it.
+	// WriteAt writes data at offset, extending the file (with zeros) as needed. data is
+	// read-only once WriteAt is called, for the caller and the FS alike: the FS may keep it
+	// (the simulated disk keeps its sectors as the write's images until they are durable)
+	// rather than copy it, and the engine writes only buffers it encoded for that write.
 	WriteAt(name string, data []byte, offset int64, done func(err error))
 	// Sync makes every completed write to the file durable.
 	Sync(name string, done func(err error))

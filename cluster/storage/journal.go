@@ -22,9 +22,11 @@ import (
 //
 // Auto-compaction: if usage is at or above AutoCompactPercent when an Append starts, it first
 // removes the segments wholly below the newest checkpoint (Stats.AutoCompactions).
+//
+// e.Body is read-only from the call on, for the caller too: the storage keeps it, uncopied,
+// until the append completes (the replica appends the prepares its log keeps unchanged).
 func (s *Storage) Append(e Entry, done func(error)) {
 	assert.That(done != nil, "storage: Append needs a callback")
-	e.Body = append([]byte{}, e.Body...) // the caller may reuse its buffer at once
 	a := s.newAppendOp()
 	a.e, a.done = e, done
 	s.submit(a.runFn)
@@ -475,7 +477,7 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 	}
 	k := s.segmentOf(e.Op)
 	offset := s.appendOffset(e.Op)
-	data := EncodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
+	data, h := encodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
 	grows := int64(len(data))
 	if offset == s.recordArea() {
 		grows += offset // a new segment file: its record area too
@@ -490,7 +492,7 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 			return
 		}
 		if err == nil {
-			s.appended(e, offset, data)
+			s.appended(e, h)
 		}
 		done(err)
 	})
@@ -511,16 +513,13 @@ func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
 	})
 }
 
-// appended records a durable entry in the index.
-func (s *Storage) appended(e Entry, offset int64, data []byte) {
-	h, err := DecodeHeader(data)
-	assert.That(err == nil, "storage: the entry just encoded does not decode")
-	assert.That(h.Op == s.head+1, "storage: index out of step with the append")
-	s.slots = append(s.slots, slot{state: slotIntact, offset: offset,
-		end: offset + int64(len(data)), chain: h.Chain(), parent: h.Parent,
+// appended records a durable entry, of header h, in the index.
+func (s *Storage) appended(e Entry, h Header) {
+	assert.That(h.Op == e.Op && h.Op == s.head+1, "storage: index out of step with the append")
+	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
+		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
 		bodySHA: sha256.Sum256(e.Body)})
 	s.head = e.Op
-	assert.That(s.slot(e.Op).end == offset+h.Size(), "storage: entry extent")
 }
 
 // parentOf returns the chain sum the entry for op must name as its parent.

@@ -85,9 +85,10 @@ func encodeRecord(entry []byte, prefixLen int) []byte {
 	assert.That(prefixLen >= 0 && prefixLen <= RecordPrefixMax, "storage: record prefix out of range")
 	assert.That(len(entry) >= HeaderSize, "storage: record of a short entry")
 	body := entry[HeaderSize:]
-	h, err := DecodeHeader(entry)
-	assert.That(err == nil, "storage: record of an entry whose header does not decode")
-	prefixLen = min(prefixLen, h.BodySize)
+	// The entry was just encoded (its header is intact): its body size is read in place.
+	bodySize := int(binary.LittleEndian.Uint32(entry[80:]))
+	assert.That(bodySize <= len(body), "storage: record of an entry whose body size exceeds it")
+	prefixLen = min(prefixLen, bodySize)
 	b := make([]byte, SectorSize)
 	binary.LittleEndian.PutUint64(b[16:], recordMagic)
 	binary.LittleEndian.PutUint32(b[24:], uint32(prefixLen))

@@ -24,7 +24,33 @@ type session struct {
 	// registered is the op that opened the session; the oldest session is evicted first.
 	registered uint64
 	request    uint32
-	reply      []byte // the reply message to request
+	// reply is the reply message to request (replyMessage). A replica that does not send it
+	// at once (a backup: every replica records the reply of every op it executes) keeps its
+	// header and body instead, encoded only if it is ever sent or checkpointed.
+	reply       []byte
+	replyHeader Header
+	replyBody   []byte
+	replyLazy   bool // replyHeader and replyBody hold the reply, not yet encoded
+}
+
+// hasReply reports whether the session holds a reply to request.
+func (s *session) hasReply() bool { return s.reply != nil || s.replyLazy }
+
+// replyMessage returns the reply to request (nil if none), encoding it on first use: the
+// same bytes Encode gave when it was recorded.
+func (s *session) replyMessage() []byte {
+	if s.replyLazy {
+		s.reply, s.replyHeader, s.replyBody, s.replyLazy = Encode(s.replyHeader, s.replyBody), Header{}, nil, false
+	}
+	return s.reply
+}
+
+// replySize is len(replyMessage()), without encoding it.
+func (s *session) replySize() int {
+	if s.replyLazy {
+		return HeaderSize + len(s.replyBody)
+	}
+	return len(s.reply)
 }
 
 func newClientTable(capacity int) clientTable {
@@ -83,7 +109,7 @@ func (t *clientTable) encode() []byte { return t.appendEncoded(make([]byte, 0, t
 func (t *clientTable) encodedSize() int {
 	size := 4
 	for _, s := range t.sessions {
-		size += 24 + len(s.reply)
+		size += 24 + s.replySize()
 	}
 	return size
 }
@@ -98,8 +124,9 @@ func (t *clientTable) appendEncoded(dst []byte) []byte {
 		buf = binary.LittleEndian.AppendUint64(buf, c)
 		buf = binary.LittleEndian.AppendUint64(buf, s.registered)
 		buf = binary.LittleEndian.AppendUint32(buf, s.request)
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s.reply)))
-		buf = append(buf, s.reply...)
+		reply := s.replyMessage()
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(reply)))
+		buf = append(buf, reply...)
 	}
 	return buf
 }

@@ -102,11 +102,15 @@ func (r *Replica) recordReply(prepare Header, e batchEntry, result []byte) {
 	// request, so that a request of a session that was evicted (and perhaps re-created by a
 	// stale register) never runs under another session.
 	h.Commit = s.registered
-	reply := Encode(h, result)
-	s.request, s.reply = e.Request, reply
+	s.request = e.Request
 	if r.status == StatusNormal && r.isPrimary() {
-		r.bus.SendToClient(e.Client, reply)
+		s.reply, s.replyHeader, s.replyBody, s.replyLazy = Encode(h, result), Header{}, nil, false
+		r.bus.SendToClient(e.Client, s.reply)
+		return
 	}
+	// result is the machine's fresh encoding, never changed: kept, the reply is encoded
+	// only if needed (s.replyMessage), as Encode(h, result) would have been now.
+	s.reply, s.replyHeader, s.replyBody, s.replyLazy = nil, h, result, true
 }
 
 // sendEviction tells client that its session (the op that registered it) is gone. Commit

@@ -42,9 +42,9 @@ func (r *Replica) onRequest(m Message) {
 	if s := r.clients.get(h.Client); s != nil && h.Request <= s.request {
 		// A retry (or a stale duplicate, a register included) of an executed request:
 		// answer the latest from the table, drop anything older.
-		if h.Request == s.request && s.reply != nil {
+		if h.Request == s.request && s.hasReply() {
 			r.metrics.RequestsDuplicate++
-			r.bus.SendToClient(h.Client, s.reply)
+			r.bus.SendToClient(h.Client, s.replyMessage())
 		}
 		return
 	}
@@ -89,9 +89,9 @@ const requestForwarded = 1
 // the primary's client table's business, as for a request sent to it directly.
 func (r *Replica) backupOnRequest(m Message) {
 	h := m.Header
-	if s := r.clients.get(h.Client); s != nil && h.Request == s.request && s.reply != nil {
+	if s := r.clients.get(h.Client); s != nil && h.Request == s.request && s.hasReply() {
 		r.metrics.RequestsDuplicate++
-		r.bus.SendToClient(h.Client, s.reply)
+		r.bus.SendToClient(h.Client, s.replyMessage())
 		return
 	}
 	if h.LogView == requestForwarded || h.Client == 0 || len(m.Body) > RequestBodyMax {
