@@ -59,8 +59,8 @@ type Client struct {
 	// readFloor is, per standby, the op of the newest state the client read there: a
 	// standby serves the client nothing older (monotonic reads, even across its restarts).
 	readFloor map[int]uint64
-	primary    int    // the replica we believe is primary
-	inflight   *pending
+	primary   int // the replica we believe is primary
+	inflight  *pending
 }
 
 type pending struct {
