@@ -27,7 +27,7 @@ func TestShrinkMutantsReplay(t *testing.T) {
 		invariant string
 	}{
 		{vsr.MutationForgetClientTable, "5", "FAIL correctness: invariant digest_agreement violated: "},
-		{vsr.MutationCommitPastOpAfterSync, "5", "fail-stopped at "},
+		{vsr.MutationCommitPastOpAfterSync, "4", "fail-stopped at "},
 	} {
 		t.Run(c.m.String(), func(t *testing.T) {
 			shrink, replayed := shrunkReplay(t, exitCorrectness, c.seed, "--mutation", c.m.String())
