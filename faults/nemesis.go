@@ -104,6 +104,7 @@ type Nemesis struct {
 	shapeUntil uint64
 	ioCrash    ioCrash
 	hits       coverage.Hits
+	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down
 }
 
 // NewNemesis returns the nemesis of swarm s, drawing from r (sim.Stream(seed, "nemesis")),
@@ -536,6 +537,9 @@ func (n *Nemesis) Heal(c *sim.Cluster) {
 	for i := 0; i < n.swarm.Replicas; i++ {
 		switch c.Nodes[i].Status() {
 		case sim.NodeCrashed:
+			if n.gone[i] {
+				continue // lost with its region (Forget)
+			}
 			c.StartReplica(i)
 		case sim.NodePaused:
 			c.Nodes[i].Unpause()

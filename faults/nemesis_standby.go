@@ -43,8 +43,19 @@ func (n *Nemesis) stepStandbys(c *sim.Cluster) {
 func (n *Nemesis) healStandbys(c *sim.Cluster) {
 	for i := n.swarm.Replicas; i < n.swarm.Replicas+n.swarm.Standbys; i++ {
 		c.Nodes[i].Disk.SetFaultsEnabled(false)
-		if c.Nodes[i].Status() == sim.NodeCrashed {
+		if c.Nodes[i].Status() == sim.NodeCrashed && !n.gone[i] {
 			c.StartReplica(i)
 		}
+	}
+}
+
+// Forget tells the nemesis that nodes are gone for good (a failover lost their region): the
+// heal leaves them down.
+func (n *Nemesis) Forget(nodes []int) {
+	if n.gone == nil {
+		n.gone = map[int]bool{}
+	}
+	for _, i := range nodes {
+		n.gone[i] = true
 	}
 }

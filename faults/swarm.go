@@ -174,6 +174,10 @@ type Swarm struct {
 	// Standbys follow the cluster without voting (0..StandbysMax): nodes Replicas.. after
 	// the replicas, before the clients. Random partitions cut them off like replicas.
 	Standbys int
+	// Failover: at the end of the fault phase the active region is lost and standby 100 is
+	// promoted (DR failover); the liveness phase runs on the new configuration. A quarter
+	// of the seeds with standbys.
+	Failover bool
 	Network  sim.NetworkOptions
 	Disk     sim.DiskOptions
 	// Clocks has one entry per node: replicas, standbys, then clients (standbys' and
@@ -251,6 +255,7 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	if standbys := r.IntN(StandbysMax + 1); !o.NoStandbys { // drawn last: earlier draws keep their values
 		s.addStandbys(standbys)
 	}
+	s.Failover = r.IntN(4) == 0 && s.Standbys > 0 // drawn after the standbys
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -645,6 +650,9 @@ func (s Swarm) params() []string {
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))
+	}
+	if s.Failover {
+		p = append(p, "failover=1")
 	}
 	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
 		c := s.Clocks[i]

@@ -28,3 +28,16 @@ func TestSinglePrimaryFires(t *testing.T) {
 	requireViolation(t, v, NameSinglePrimary, 2, 5, 4, 4100*ms)
 	require.Contains(t, v.Message, "normal primary since 10.000ms is replica 1")
 }
+
+// A failover's configuration (epoch 1) numbers its views afresh: its primary of view 4 is not
+// the old configuration's, but two primaries of one view in one epoch still fire.
+func TestSinglePrimaryPerEpoch(t *testing.T) {
+	var p singlePrimary
+	require.Nil(t, p.inspect(10*ms, 1, normal(1, vsr.RolePrimary, 4, 3, 3)))
+	promoted := normal(3, vsr.RolePrimary, 4, 5, 5)
+	promoted.Epoch = 1
+	require.Nil(t, p.inspect(20*ms, 3, promoted))
+	other := normal(2, vsr.RolePrimary, 4, 6, 5)
+	other.Epoch = 1
+	requireViolation(t, p.inspect(30*ms, 2, other), NameSinglePrimary, 2, 6, 4, 30*ms)
+}

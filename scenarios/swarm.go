@@ -48,7 +48,13 @@ type swarmRun struct {
 	// staleReads draws which gets go to a standby as stale reads (swarm_standby.go); nil
 	// without standbys.
 	staleReads *rand.Rand
-	acked      int
+	// ackedOps are the ops acknowledged to clients (only in a run that fails over: its lost
+	// writes are counted against them); gone the nodes a failover lost for good;
+	// failoverLost the acknowledged ops it lost.
+	ackedOps     []uint64
+	gone         map[int]bool
+	failoverLost uint64
+	acked        int
 	// incarnations remembers each replica's current process, so that a crash (by the
 	// nemesis or a fail-stop) is reported to the checkers before its successor is inspected.
 	incarnations []*vsr.Replica
@@ -285,6 +291,9 @@ func (run *swarmRun) clientTick(i int) {
 	accepted := cl.Submit(kv.EncodeOp(op), func(r client.Result) {
 		if r.Outcome == client.OK {
 			run.acked++
+			if run.swarm.Failover {
+				run.ackedOps = append(run.ackedOps, r.Op)
+			}
 		}
 		run.work.observe(op, r)
 		if run.clients.sentAt != nil {

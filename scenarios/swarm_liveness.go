@@ -11,7 +11,8 @@ import (
 // swarmPaths are the protocol paths the swarm's coverage reports, reached or not.
 var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nack_truncation", "state_sync",
 	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade",
-	"standby_new_view", "standby_repair", "standby_state_sync", "standby_recovered", "standby_read"}
+	"standby_new_view", "standby_repair", "standby_state_sync", "standby_recovered", "standby_read",
+	"failover"}
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
 // whole, random faults off, clocks and disks restored); then every client must have a request
@@ -27,6 +28,11 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		return run.result(r, Correctness, reason)
 	}
 	run.nemesis.Heal(c)
+	if run.swarm.Failover {
+		if reason := run.failover(); reason != "" {
+			return run.result(r, Correctness, reason)
+		}
+	}
 	run.clients.heal(c.Loop.Now())
 	run.inspect()
 	run.alerts.heal()
@@ -120,6 +126,9 @@ func (run *swarmRun) safety() string {
 func (run *swarmRun) converged() bool {
 	var first *vsr.Inspection
 	for i := 0; i < run.c.MemberCount(); i++ { // standbys catch up too
+		if run.gone[i] {
+			continue // lost with its region in a failover
+		}
 		rep := run.c.Replica(i)
 		if rep == nil {
 			return false
@@ -140,6 +149,10 @@ func (run *swarmRun) converged() bool {
 func (run *swarmRun) describe() string {
 	s := ""
 	for i := 0; i < run.c.MemberCount(); i++ {
+		if run.gone[i] {
+			s += fmt.Sprintf("[R%d gone] ", i)
+			continue
+		}
 		rep := run.c.Replica(i)
 		if rep == nil {
 			s += fmt.Sprintf("[R%d down] ", i)
@@ -171,6 +184,9 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["nemesis."+action] = n
 	}
 	run.nemesis.Marks().Report(r.Counters)
+	if run.swarm.Failover {
+		r.Counters["failover.lost_acked_ops"] = run.failoverLost
+	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
 	if run.alerts != nil {
@@ -223,6 +239,7 @@ type swarmAlerts struct {
 	// replication-lag rule, which such disks trip legitimately (a checkpoint's writes at a
 	// 100 ms mean latency hold a backup more than a second behind; swarm seed 2068).
 	slowDisks   bool
+	failedOver  bool // a failover left the configuration the monitor samples: no alert checks
 	convergedAt sim.Time
 	isConverged bool
 	violation   string // the first breach of (a)
@@ -247,7 +264,7 @@ func (a *swarmAlerts) observe() {
 
 // sampled evaluates a sample the whole run's Monitor has just taken again for (a).
 func (a *swarmAlerts) sampled(s Sample) {
-	if a.postHeal == nil {
+	if a.postHeal == nil || a.failedOver {
 		return
 	}
 	a.postHeal.Add(s)
@@ -297,6 +314,9 @@ func (a *swarmAlerts) firing(at sim.Time) string {
 
 // unhealthy returns why the run was not healthy in alert terms, or "".
 func (a *swarmAlerts) unhealthy() string {
+	if a.failedOver {
+		return ""
+	}
 	if a.violation != "" {
 		return a.violation
 	}

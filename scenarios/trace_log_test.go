@@ -68,7 +68,9 @@ func TestLogShortAndFullSayWhatHappened(t *testing.T) {
 	require.Regexp(t, replyNote, short)
 	require.Regexp(t, retryNote, short)
 	require.NotRegexp(t, decoded, short, "messages only at full")
-	_, full := runLogged(t, "swarm", Options{Seed: 5, TicksMax: 1000}, sim.LevelFull)
+	// Without the standby seed 5 draws: its schedule, as the test was written, drops a packet.
+	_, full := runLogged(t, "swarm", Options{Seed: 5, TicksMax: 1000, SwarmOverride: SwarmOverride{NoStandbys: true}},
+		sim.LevelFull)
 	require.Regexp(t, decoded, full)
 	require.Regexp(t, dropped, full)
 	require.Regexp(t, corrupted, full)

@@ -1,6 +1,7 @@
 package vsr
 
 import (
+	"errors"
 	"fmt"
 
 	"vopr/cluster/checksum"
@@ -20,6 +21,10 @@ import (
 //   - a replica of an older epoch that comes back stops itself as soon as it hears from the
 //     new configuration, with a status that says so, and its messages are dropped: it can
 //     neither vote in nor lead the new configuration.
+
+// ErrPromoteBusy: the standby's storage has a write, checkpoint or truncation in flight;
+// the promotion is refused and may be retried a moment later.
+var ErrPromoteBusy = errors.New("promote: the standby's storage is busy; retry")
 
 // PromoteReport is what a promotion did.
 type PromoteReport struct {
@@ -66,6 +71,10 @@ func (r *Replica) Promote(done func(PromoteReport, error)) {
 		return
 	case r.status != StatusNormal || r.stateLost || r.storage == nil:
 		done(PromoteReport{}, fmt.Errorf("promote: standby is %s: it must be normal, with its own state", r.status))
+		return
+	case r.logWriting || r.checkpointing || r.cutsQueued > 0 || r.stateWriting:
+		// Its storage has work in flight that would land after (or move) the promotion point.
+		done(PromoteReport{}, ErrPromoteBusy)
 		return
 	}
 	p := r.checkpointOp

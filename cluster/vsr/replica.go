@@ -302,7 +302,7 @@ func (r *Replica) Inspect() Inspection {
 // read none of them (the compactable bytes walk every entry below the checkpoint).
 func (r *Replica) InspectState() Inspection {
 	in := Inspection{
-		Replica: r.replica, Status: r.status, Role: r.role(), View: r.view, LogView: r.logView,
+		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.stateDurable.Epoch, View: r.view, LogView: r.logView,
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
 		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,

@@ -61,6 +61,7 @@ type Inspection struct {
 	Replica      int
 	Status       Status
 	Role         Role
+	Epoch        uint32 // the configuration epoch (a failover raises it: failover.go)
 	View         uint32
 	LogView      uint32
 	Op           uint64 // op_number: the highest op in the log

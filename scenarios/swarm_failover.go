@@ -1,0 +1,88 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+
+	"vopr/cluster/vsr"
+
+	"vopr/sim"
+)
+
+// A DR failover in the swarm (faults.Swarm.Failover, a quarter of the seeds with standbys):
+// after the nemesis heals, once standby 100 is in normal status, the active region is lost
+// (every active replica and every other standby down for good, their disks wiped), and
+// `cluster failover --promote-standby 100 --approve-data-loss-risk --force` (forced: the
+// faults may have left it lagging; the count below holds either way) promotes it. The
+// checkers are told (Suite.OnFailover) and the acknowledged ops they count lost must be the
+// ones the clients were acknowledged above the promotion point. The liveness phase then runs
+// on the new configuration, on fresh keys. The alert monitor samples the formatted
+// configuration, so a run that failed over checks no alerts after it.
+
+// failoverWaitTicks bounds the wait for the healed standby to be normal.
+const failoverWaitTicks = 1000
+
+// failover runs the failover; it returns a correctness failure, or "".
+func (run *swarmRun) failover() string {
+	c := run.c
+	standby := c.ReplicaCount()
+	normal := func() bool { return replicaStatus(c, standby).Healthy() }
+	if !run.runChecked(normal, failoverWaitTicks) {
+		run.paths["failover_skipped"]++ // the healed standby never settled: no failover this run
+		return ""
+	}
+	var gone []int
+	for i := 0; i < c.MemberCount(); i++ {
+		if i == standby {
+			continue
+		}
+		if c.Nodes[i].Status() != sim.NodeCrashed {
+			c.CrashReplica(i)
+		}
+		gone = append(gone, i)
+	}
+	run.nemesis.Forget(gone)
+	run.gone = map[int]bool{}
+	for _, i := range gone {
+		run.gone[i] = true
+	}
+	var result *FailoverResult
+	var err error
+	inFlight := false
+	promoted := func() bool { // asks again while the standby's last writes land (busy)
+		if inFlight {
+			return false
+		}
+		if result != nil && !errors.Is(err, vsr.ErrPromoteBusy) {
+			return true
+		}
+		result, inFlight = nil, true
+		ClusterFailover(c, standby, true, true, func(r FailoverResult, e error) { result, err, inFlight = &r, e, false })
+		return false
+	}
+	run.runChecked(promoted, failoverWaitTicks)
+	switch {
+	case run.safety() != "":
+		return run.safety()
+	case result == nil:
+		return "cluster failover --promote-standby 100: no answer"
+	case err != nil:
+		return fmt.Sprintf("cluster failover --promote-standby 100: %v", err)
+	}
+	point := result.Promote.Op
+	lost := run.suite.OnFailover(int64(c.Loop.Now()), point, standby)
+	if above := ackedAbove(run.ackedOps, point); len(lost) != len(above) {
+		return fmt.Sprintf("failover to op %d: the checkers count %d acknowledged ops lost, the clients were acknowledged %d above it (%v)",
+			point, len(lost), len(above), above)
+	}
+	for _, i := range gone {
+		c.Nodes[i].Disk.Reformat() // after the checkers moved to the new configuration's disk
+	}
+	run.paths["failover"]++
+	run.failoverLost = uint64(len(lost))
+	run.inspect() // the checkers see the standby's old process gone
+	c.StartReplica(standby)
+	run.keyPrefix = "failover."
+	run.alerts.failedOver = true
+	return ""
+}
