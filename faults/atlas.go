@@ -127,13 +127,19 @@ func (a *Atlas) Filter(replica int) func(name string, offset int64) bool {
 	return func(name string, offset int64) bool { return a.Allowed(replica, name, offset) }
 }
 
-// Install sets every replica's disk fault filter from the atlas.
+// Install sets every replica's disk fault filter from the atlas. Standbys' disks get no
+// random faults: a standby is the copy a failover keeps when the active replicas are gone,
+// and alone it has no peer to repair a damaged entry from (a one-replica configuration with
+// an unreadable entry stops). Their crashes still tear and lose unsynced writes.
 func (a *Atlas) Install(c *sim.Cluster) {
 	assert.That(c.ReplicaCount() == a.Replicas, "atlas: cluster size differs from the atlas")
 	for i := 0; i < a.Replicas; i++ {
 		disk := c.Nodes[i].Disk
 		assert.That(disk != nil, "atlas: replica without a disk")
 		disk.SetFaultFilter(a.Filter(i))
+	}
+	for i := a.Replicas; i < c.MemberCount(); i++ {
+		c.Nodes[i].Disk.SetFaultFilter(func(string, int64) bool { return false })
 	}
 	c.Trace.Emitf(sim.LevelShort, -1, "nemesis", "atlas %s", a)
 }

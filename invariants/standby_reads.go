@@ -49,6 +49,12 @@ func (s *standbyReads) read(atNs int64, r StandbyRead) *Violation {
 		s.lastOp = map[[2]int]uint64{}
 	}
 	pair := [2]int{r.Client, r.Standby}
+	if s.model.rewound {
+		// A restore or a failover rewound the history: what the standbys of the old
+		// configuration executed is forgotten, and so is their reads' ground truth.
+		s.unchecked++
+		return nil
+	}
 	executed := s.canon.executor(r.Standby).ceiling
 	switch {
 	case r.Op > executed:
@@ -84,6 +90,7 @@ func describeResult(r kv.Result) string {
 type kvShadow struct {
 	applied  uint64 // ops 1..applied are in the model
 	broken   string // why the model stopped (an op skipped, a batch it cannot decode)
+	rewound  bool   // a restore or failover rewound the history (rewind)
 	versions map[string][]keyVersion
 	keys     int // keys present
 	release  uint32
@@ -264,6 +271,7 @@ func (m *kvShadow) set(op uint64, key, value string, present bool) {
 // its own there). The sessions and the release cannot be rewound, so reads above op go
 // unchecked from here on; reads at or below op still are.
 func (m *kvShadow) rewind(op uint64) {
+	m.rewound = true
 	if m.applied <= op {
 		return
 	}

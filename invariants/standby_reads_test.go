@@ -143,3 +143,13 @@ func TestStandbyReadsModelSeveralEntriesOnOneKey(t *testing.T) {
 	s.OnStandbyRead(10*ms, read(4, 2, kv.StatusOK, "xy"))
 	require.Nil(t, s.Violation())
 }
+
+// After a failover rewinds the history, reads served by the old configuration's standbys
+// (delivered late) are not held to the rewound executors: they go unchecked.
+func TestStandbyReadsAfterAFailoverAreUnchecked(t *testing.T) {
+	s := readsSuite(t)
+	s.OnFailover(20*ms, 2, 4)
+	s.OnStandbyRead(21*ms, read(3, 4, kv.StatusOK, "yz"))
+	require.Nil(t, s.Violation())
+	require.Equal(t, uint64(1), s.reads.unchecked)
+}

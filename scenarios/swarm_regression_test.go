@@ -99,6 +99,14 @@ var aimedRegressionSeeds = map[uint64]string{
 // standbys included.
 var standbyRegressionSeeds = map[uint64]string{
 	20261302: "a new primary repaired op 73 (its disk held view 1's, the engine's head) and executed it from memory, the entry left to its committed checkpoint (the class of 20262805), while the persisted commit number skipped executed ops (the class of 20261674): commit 101 over the stale entry after a crash (committed_prefix); a latent replica bug, the standbys only changed the schedule",
+	20261952: "harness: random disk faults on a standby's disk were unbounded (no atlas) and destroyed every superblock copy; the standby could not open and never converged (standby disks now get no random faults)",
+	20263818: "harness: as 20261952 (a standby's superblock destroyed by unbounded random faults)",
+	20262791: "harness: a standby's checkpoint damaged beyond any bound made it restart below its durable checkpoint (checkpoint_monotonic); standby disks now get no random faults",
+	20263703: "harness: as 20262791",
+	20265869: "harness: as 20262791",
+	20263380: "harness: unbounded random faults on a standby's disk left a stale entry under a durable log_view (log_view_durable)",
+	20265254: "harness: unbounded random faults on a standby's superblock sent its durable view back (view_monotonic)",
+	20264893: "harness: a stale read served by the old configuration's standby arrived after the failover rewound the executors (standby_reads); reads after a rewind go unchecked",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {
