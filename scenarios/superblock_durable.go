@@ -35,7 +35,11 @@ import (
 //     checkpoint taken again, or a local checkpoint whose own op's entry is not written yet;
 //     the same op checkpointed again later, from a log that holds it (after a fallback to the
 //     previous checkpoint), stores the chain head instead (swarm seed 20262615). A fallback
-//     to an older checkpoint that kept the newer one's head breaks it.
+//     to an older checkpoint that kept the newer one's head breaks it. The claim holds
+//     within one chain only: a seed starts another chain at its op, and the same committed
+//     ops above it then give other heads (a lost checkpoint replaced by a peer's, and the
+//     ops after it executed and checkpointed again: swarm seed 20262660), so a head stored
+//     for an op that differs from the one stored last for it forgets the heads above it.
 //   - Boots before prepares: a replica prepares an op only once its durable superblock
 //     holds this boot (Boots >= 1, and above the count its disk held before its last
 //     restart): a crash must never make a replica that prepared look like a first boot.
@@ -64,9 +68,10 @@ type superblockWatch struct {
 	sequence    uint64
 	incarnation *vsr.Replica
 	excused     bool
-	// audit holds the audit chain head (not a seed) stored for each checkpoint op since the
-	// disk was formatted or restored.
-	audit map[uint64][32]byte
+	// audit holds the audit chain head (not a seed) stored for each checkpoint op on the
+	// current chain since the disk was formatted or restored; stored holds the head (seed or
+	// chain head) stored last for each of those ops.
+	audit, stored map[uint64][32]byte
 }
 
 // superblockMarks are the coverage marks of the superblock checks, reported even at zero.
@@ -135,40 +140,64 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 		return msg
 	}
 	if previous.ok && w.newest.sequence < previous.sequence {
-		w.audit = nil // a restore or a format: another disk's history
+		w.audit, w.stored = nil, nil // a restore or a format: another disk's history
 	}
 	return sc.checkAudit(disk, replica, w)
 }
 
 // checkAudit holds the newest durable copy's audit head to its checkpoint's seed or to the
-// chain head stored before for its checkpoint op.
+// chain head stored before for its checkpoint op, within one chain: a head the copy stores
+// for its op that is not the one stored last for that op (a seed where there was none or
+// another head, or a chain head where a seed was) starts another chain from that op, so the
+// chain heads stored for the ops above it belong to the old chain and are forgotten.
 func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superblockWatch) string {
 	sb := w.newest
-	if sb.checkpointOp == 0 {
+	op, head := sb.checkpointOp, sb.auditHead
+	if op == 0 {
+		// The format's state (a first checkpoint that rotted falls back to it): the chain
+		// starts again from the zero head, and any seed stored since is behind it.
+		w.audit, w.stored = nil, nil
 		return ""
 	}
 	if w.audit == nil {
-		w.audit = map[uint64][32]byte{}
+		w.audit, w.stored = map[uint64][32]byte{}, map[uint64][32]byte{}
 	}
-	file := disk.DurableView(checkpointFileName(sb.checkpointOp), 0, math.MaxInt64)
-	if len(file) >= checkpointHeaderBytes && sb.auditHead == w.seed.of(sb.checkpointOp, file) {
-		if before, known := w.audit[sb.checkpointOp]; known && before != sb.auditHead {
-			sc.mark("superblock_audit") // the chain head replaced by the seed: a sync
+	file := disk.DurableView(checkpointFileName(op), 0, math.MaxInt64)
+	seeded := len(file) >= checkpointHeaderBytes && head == w.seed.of(op, file)
+	before, known := w.audit[op]
+	switch {
+	case !seeded && known && before != head:
+		sc.mark("superblock_audit")
+		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) stores audit head %x for "+
+			"checkpoint %d, which it stored before as %x", replica, sb.sequence, head[:8], op, before[:8])
+	case !seeded:
+		w.audit[op] = head
+	case known && before != head:
+		sc.mark("superblock_audit") // the chain head replaced by the seed: a sync
+	}
+	if last, stored := w.stored[op]; last != head && (stored || seeded) {
+		w.forgetAbove(op)
+	}
+	w.stored[op] = head
+	return ""
+}
+
+// forgetAbove forgets the heads stored for the checkpoint ops above op: a chain that starts
+// again at op (a seed: state sync, or a checkpoint its log could not audit up to) reaches
+// them from another head, so the same committed ops give other heads there (swarm seed
+// 20262660: a fallback to checkpoint 128, that checkpoint lost, a peer's 128 installed with
+// its seed, and 192 checkpointed again from it).
+func (w *superblockWatch) forgetAbove(op uint64) {
+	for k := range w.audit {
+		if k > op {
+			delete(w.audit, k)
 		}
-		return ""
 	}
-	before, known := w.audit[sb.checkpointOp]
-	if !known {
-		w.audit[sb.checkpointOp] = sb.auditHead
-		return ""
+	for k := range w.stored {
+		if k > op {
+			delete(w.stored, k)
+		}
 	}
-	if before == sb.auditHead {
-		return ""
-	}
-	sc.mark("superblock_audit")
-	return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) stores audit head %x for "+
-		"checkpoint %d, which it stored before as %x", replica, sb.sequence, sb.auditHead[:8], sb.checkpointOp,
-		before[:8])
 }
 
 // seedCache is auditSeedOf a checkpoint file, hashed again only when the op or the file's

@@ -242,3 +242,34 @@ func TestVerifyJudgeCheckpointFallback(t *testing.T) {
 	report.Problems[0].File, report.Faulty = segmentFileName(1024), []uint64{1024}
 	require.Contains(t, damaged.judge(report, nil), "reported damage the disk did not do")
 }
+
+// TestSuperblockAuditNewChainAfterSeed: a seed stored for a checkpoint op starts another
+// chain there, so the same op above it checkpointed again may store another chain head
+// (swarm seed 20262660: checkpoint 192 stored, a fallback to 128, 128 lost and installed from
+// a peer with its seed, 192 checkpointed again from it). The same seed stored again is the
+// same chain: the head above must not change then, nor without any seed in between.
+func TestSuperblockAuditNewChainAfterSeed(t *testing.T) {
+	d := newSuperblockDisk(t)
+	d.do(func(done func(error)) { d.s.Checkpoint(2, []byte("snapshot at op 2"), done) })
+	require.Empty(t, d.sync())
+	d.do(func(done func(error)) { d.s.Checkpoint(4, []byte("snapshot at op 4"), done) })
+	require.Empty(t, d.sync())
+	at4 := readSuperblock(d.durableFile())
+	require.Equal(t, uint64(4), at4.checkpointOp)
+	seed := auditSeedOf(2, []byte("snapshot at op 2"))
+	require.NotEqual(t, seed, d.checks.watch(0).audit[2], "op 2 was chained, not seeded")
+	other := at4.auditHead
+	other[0] ^= 1 // the chain from the seed at op 2 through the same ops 3 and 4
+
+	w := d.checks.watch(0)
+	store := func(op uint64, head [32]byte) string {
+		w.newest = durableSuperblock{ok: true, sequence: w.newest.sequence + 1, checkpointOp: op, auditHead: head}
+		return d.checks.checkAudit(d.disk, 0, w)
+	}
+	require.Contains(t, store(4, other), "which it stored before as", "another head, no seed in between")
+	require.Empty(t, store(4, at4.auditHead))
+	require.Empty(t, store(2, seed), "a peer's checkpoint at op 2 installed")
+	require.Empty(t, store(4, other), "op 4 checkpointed again on the seed's chain")
+	require.Empty(t, store(2, seed), "a fallback to the seeded checkpoint: the same chain")
+	require.Contains(t, store(4, at4.auditHead), "which it stored before as")
+}

@@ -106,6 +106,7 @@ var standbyRegressionSeeds = map[uint64]string{
 	20265869: "harness: as 20262791",
 	20263380: "harness: unbounded random faults on a standby's disk left a stale entry under a durable log_view (log_view_durable)",
 	20265254: "harness: unbounded random faults on a standby's superblock sent its durable view back (view_monotonic)",
+	20262660: "harness: the superblock audit check held a checkpoint op to its old chain head after a seed below it (fallback to 128, 128 lost and installed from a peer with its seed, 192 checkpointed again from that chain); a seed now starts another chain",
 	20264893: "harness: a stale read served by the old configuration's standby arrived after the failover rewound the executors (standby_reads); reads after a rewind go unchecked",
 }
 
