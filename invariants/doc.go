@@ -45,6 +45,11 @@
 //     and every executed op keeps an intact durable copy somewhere (disk.go: the images).
 //   - log_view_durable.go: a durable log_view names a durable log (no stale entries, no
 //     missing ops of the log the replica entered the view with).
+//   - standby_reads.go: a standby's stale read is the committed state at the op it names,
+//     which it had executed, and never older than its client's previous read there (its own
+//     model of the state machine replays the canonical prepares).
+//   - restore.go: OnRestoreFromBackup and OnFailover move the checkers to a rebuilt or
+//     promoted configuration (the acknowledged ops above its point are the loss, counted).
 //   - linearizable.go: the client history, checked with porcupine per key (history.go
 //     records it; model.go is the key/value model).
 //

@@ -34,6 +34,13 @@
 //     (replica_normal.go, backupOnRequest).
 //   - clock_sync.go: Marzullo's algorithm over ping/pong samples; only a primary whose
 //     clock agrees with a quorum (tolerance 500 ms) timestamps operations.
+//   - standby.go: standby replicas (ids 100 and up, indices ReplicaCount+k): they journal,
+//     repair, state-sync and execute like backups, never vote, never count towards a quorum
+//     and never lead; they serve stale reads (throttled) and report their lag and promotion
+//     eligibility.
+//   - failover.go: DR failover: the configuration epoch every message carries, a standby's
+//     promotion into the single active replica of the next epoch, and the stop of a replica
+//     that hears a newer epoch.
 //   - invariants.go: assertions checked after every event, including
 //     commit_number <= op_number.
 //
