@@ -26,6 +26,10 @@
 //     atlas protects, and identity loss (nemesis_identity.go: an entry and its redundant
 //     record damaged together, then a reboot; drawn with the correlated kind, last); ring
 //     and bridge partitions; clock faults on the primary.
+//   - Standbys (swarm.go addStandbys, nemesis_standby.go): a seed draws 0-2 standbys after
+//     every earlier draw, and a quarter of those seeds a failover after the heal; the nemesis
+//     crashes and restarts standbys at the replicas' rates, outside the atlas's bound; their
+//     disks get no random faults (a standby is the copy a failover keeps).
 //   - Coverage (coverage.go, marks.go): KindHits counts, per fault kind, how often it struck
 //     in a run, so that a batch summary can list the kinds never reached; the aimed moves
 //     mark the shapes they reach (internal/coverage), which the staging gate requires.
