@@ -35,35 +35,13 @@ type PromoteReport struct {
 	View    uint32 // the promoted replica's first view
 }
 
-// PromoteStandby rewrites a stopped standby's durable state as the single active replica of
-// a new configuration (see above). done runs once, from a disk completion.
-func PromoteStandby(fs storage.FS, cluster uint64, done func(PromoteReport, error)) {
-	storage.Open(fs, StorageOptions(fs), func(s *storage.Storage, rec *storage.Recovery, err error) {
-		if err != nil {
-			done(PromoteReport{}, fmt.Errorf("promote: the standby's storage does not open: %w", err))
-			return
-		}
-		st := s.State()
-		switch {
-		case st.Cluster != cluster:
-			done(PromoteReport{}, fmt.Errorf("promote: the disk belongs to cluster %x, not %x", st.Cluster, cluster))
-			return
-		case st.Replica < st.ReplicaCount:
-			done(PromoteReport{}, fmt.Errorf("promote: replica %d is an active replica of %d, not a standby",
-				st.Replica, st.ReplicaCount))
-			return
-		}
-		promoteStorage(s, st, promotionPoint(st, rec, s.Head()), done)
-	})
-}
-
 // Promote is the failover of this running standby: it stops taking part, and its storage
 // is rewritten as the single active replica of a new configuration keeping the committed
 // prefix up to P, the highest op it knows committed whose prepares up to it are all in its
-// write-ahead log. Unlike PromoteStandby on a stopped standby's disk, it knows its commit
-// number in memory, which its superblock may not have caught up with. done runs from a disk
-// completion; the replica is then stopped, and its process must be restarted as replica 0
-// of 1 (Options).
+// write-ahead log (it knows its commit number in memory, which its superblock may not have
+// caught up with: a promotion of a stopped standby's disk would lose more). done runs from a
+// disk completion; the replica is then stopped, and its process must be restarted as replica
+// 0 of 1 (Options).
 func (r *Replica) Promote(done func(PromoteReport, error)) {
 	switch {
 	case !r.isStandby():
@@ -107,21 +85,6 @@ func promoteStorage(s *storage.Storage, st storage.State, p uint64, done func(Pr
 		next.Epoch, next.View, next.Commit = report.Epoch, report.View, p
 		s.SaveState(next, func(err error) { done(report, err) })
 	})
-}
-
-// promotionPoint is the committed prefix a promoted standby keeps: its durable commit
-// number, at least its checkpoint, and no further than the contiguous ops its log holds
-// intact above the checkpoint (a single replica has nobody to repair a hole from).
-func promotionPoint(st storage.State, rec *storage.Recovery, head uint64) uint64 {
-	held := st.CheckpointOp
-	present := map[uint64]bool{}
-	for _, e := range rec.Entries {
-		present[e.Op] = true
-	}
-	for present[held+1] && held < head {
-		held++
-	}
-	return max(st.CheckpointOp, min(st.Commit, held))
 }
 
 // onOtherEpoch handles a message of another configuration: one of an older epoch is
