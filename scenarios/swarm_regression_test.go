@@ -108,6 +108,9 @@ var standbyRegressionSeeds = map[uint64]string{
 	20265254: "harness: unbounded random faults on a standby's superblock sent its durable view back (view_monotonic)",
 	20262660: "harness: the superblock audit check held a checkpoint op to its old chain head after a seed below it (fallback to 128, 128 lost and installed from a peer with its seed, 192 checkpointed again from that chain); a seed now starts another chain",
 	20264893: "harness: a stale read served by the old configuration's standby arrived after the failover rewound the executors (standby_reads); reads after a rewind go unchecked",
+
+	// From the 10,000-seed campaign at 2026140300 on 0f794b3.
+	2026150170: "storage recovery read a state-synced replica's first append after the checkpoint (op 65 after a sync to 64), entry and record rotted, as unfinished: the absent record of op 64, never appended there, ended the scan; the replica claimed log view 13 with a log ending at 64 and the new primary truncated committed op 65; a latent storage bug, the standby only changed the schedule",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {

@@ -451,3 +451,38 @@ func TestRecordsRepairARunAboveADamagedCheckpointEntry(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsDamagedFirstAppendAfterStateSyncIsFaulty: after a state sync installs a checkpoint
+// ahead of the log, the log resumes in a fresh segment whose record sectors for the ops at and
+// below the checkpoint were never written. The first append after it, entry and record both
+// damaged, finished all the same (its record was written): it stays faulty of unknown
+// identity, never dropped (swarm seed 2026150170: a replica state-synced to op 64 lost op 65,
+// committed, to identity rot; recovery read op 64's absent record as the end of the appends,
+// the replica claimed its log view with a log ending at 64, and the view change cut op 65).
+func TestRecordsDamagedFirstAppendAfterStateSyncIsFaulty(t *testing.T) {
+	for _, synced := range []uint64{8, 10} { // at a segment's first op, and inside it
+		for _, head := range []uint64{synced + 1, synced + 2} {
+			eachDisk(t, func(t *testing.T, d *disk) {
+				s := fill(t, d, recordOptions, 5)
+				d.must(t, "Checkpoint", func(done func(error)) { s.Checkpoint(synced, []byte("synced"), done) })
+				for op := synced + 1; op <= head; op++ {
+					if err := d.append(t, s, op, body(op)); err != nil {
+						t.Fatalf("Append(%d): %v", op, err)
+					}
+				}
+				where := places(t, d)
+				for op := synced + 1; op <= head; op++ {
+					scribble(d, where[op].file, where[op].offset, 8)
+					name, offset := recordSector(op)
+					scribble(d, name, offset, 8)
+				}
+				d.restart()
+				s, rec := d.mustOpen(t, recordOptions)
+				if want := opsRange(synced+1, head); s.Head() != head || !slices.Equal(rec.Faulty, want) {
+					t.Fatalf("checkpoint %d: head %d, faulty %v: want ops %v faulty, identity unknown",
+						synced, s.Head(), rec.Faulty, want)
+				}
+			})
+		}
+	}
+}

@@ -76,7 +76,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 		for _, r := range sc.misplaced {
 			ix.base = min(ix.base, max(r.op, floor))
 		}
-		ix.head = max(ix.head, evidence(sc, segmentEntries, i == len(scans)-1))
+		ix.head = max(ix.head, evidence(sc, segmentEntries, cp, i == len(scans)-1))
 	}
 	ix.head = min(ix.head, ix.base+LogOpsMax-1)
 	ix.slots = make([]slot, ix.head+1-ix.base)
@@ -104,8 +104,8 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 // appends finished). A stray does not extend entryEvidence's reading of damage past it: its
 // op's own record sector is absent, and a damaged sector above it is as likely its misdirected
 // entry's landing as another op's record (sim's TestStorageMisdirectedAppendDetected).
-func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
-	high := entryEvidence(sc, segmentEntries, last)
+func evidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 {
+	high := entryEvidence(sc, segmentEntries, cp, last)
 	for _, r := range sc.strays {
 		if _, ok := sc.strayOf(r.header.Op, segmentEntries); ok {
 			high = max(high, r.header.Op)
@@ -118,7 +118,15 @@ func evidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 // highest entry header, or, if damaged bytes follow the last one, the next op (in the last
 // segment, where only the entry being appended at a crash can be) or the segment's last op
 // (in an earlier segment, which was full before the next one began).
-func entryEvidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
+//
+// The appends of the segment need not start at its first op: after a state sync installs a
+// checkpoint cp ahead of the log, the log resumes at cp+1 in a fresh segment, and the records
+// of the ops at and below cp were never written there. Damage is read from above the highest
+// intact op or cp, whichever is higher: reading it from the segment's first op stopped at the
+// absent record of an op below cp, and the first appends after the sync, entry and record
+// both damaged, were dropped as unfinished though they had finished (swarm seed 2026150170:
+// committed op 65 after a sync to op 64).
+func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 {
 	first := max(sc.index*segmentEntries, 1)
 	lastOp := (sc.index+1)*segmentEntries - 1
 	high, end := uint64(0), int64(0)
@@ -141,11 +149,9 @@ func entryEvidence(sc segmentScan, segmentEntries uint64, last bool) uint64 {
 	if !last {
 		return lastOp
 	}
-	next := first
-	if high != 0 {
-		next = min(high+1, lastOp)
-	}
-	return max(next, damagedRecordEvidence(sc, segmentEntries, max(high, first-1), end))
+	below := max(high, first-1, cp) // the highest op known to be there, or never appended here
+	next := min(below+1, lastOp)
+	return max(next, damagedRecordEvidence(sc, segmentEntries, below, end))
 }
 
 // damagedRecordEvidence is the highest op above high whose record is damaged and whose entry,
