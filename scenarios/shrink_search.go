@@ -22,7 +22,8 @@ import (
 //  2. the fault phase: bisection between the longest length known to lose the failure (0
 //     at first) and the shortest known to keep it, down to one tick;
 //  3. clients: the same bisection, down to one client;
-//  4. replicas: each smaller count, smallest first; the first that keeps the failure wins.
+//  4. replicas: each smaller count, smallest first; the first that keeps the failure wins;
+//  5. standbys: the seed's standbys (and their failover) dropped, if it draws any.
 //
 // Each run is deterministic, so a kept configuration is known to fail: the last kept run is
 // the result, and replaying its override reproduces it exactly. The search is bounded by a
@@ -65,8 +66,8 @@ type Shrunk struct {
 
 // ShrinkShape is what the shrinker makes smaller.
 type ShrinkShape struct {
-	Kinds                         []faults.Kind
-	FaultTicks, Clients, Replicas int
+	Kinds                                   []faults.Kind
+	FaultTicks, Clients, Replicas, Standbys int
 }
 
 // shrinker is the state of one search.
@@ -100,7 +101,7 @@ func Shrink(run func(Options) Result, base Options, limits ShrinkLimits, report 
 	}
 	s.sig, s.last = FailureSignature(first), first
 	out.Before = s.shape()
-	s.seen = []int{-1, -1, -1, -1}
+	s.seen = []int{-1, -1, -1, -1, -1}
 	for s.round() {
 	}
 	out.Signature, out.Override, out.Result = s.sig, s.cur, s.last
@@ -113,7 +114,7 @@ func Shrink(run func(Options) Result, base Options, limits ShrinkLimits, report 
 func (s *shrinker) round() bool {
 	s.rounds++
 	ran := false
-	for i, step := range []func() bool{s.kinds, s.faultTicks, s.clients, s.replicas} {
+	for i, step := range []func() bool{s.kinds, s.faultTicks, s.clients, s.replicas, s.standbys} {
 		if s.seen[i] == s.kept || s.bound != "" {
 			continue
 		}
@@ -134,7 +135,8 @@ func (s *shrinker) shape() ShrinkShape {
 	sw := s.swarm()
 	o := s.base
 	o.SwarmOverride = s.cur
-	return ShrinkShape{Kinds: sw.Kinds, FaultTicks: SwarmFaultTicks(o), Clients: sw.Clients, Replicas: sw.Replicas}
+	return ShrinkShape{Kinds: sw.Kinds, FaultTicks: SwarmFaultTicks(o), Clients: sw.Clients, Replicas: sw.Replicas,
+		Standbys: sw.Standbys}
 }
 
 // try runs the seed under v and keeps v if the run fails the same way. Once a bound is hit,
@@ -229,4 +231,15 @@ func (s *shrinker) replicas() bool {
 		}
 	}
 	return false
+}
+
+// standbys drops the standbys the seed draws (and with them a failover), when the failure
+// does not need them.
+func (s *shrinker) standbys() bool {
+	if s.swarm().Standbys == 0 {
+		return false
+	}
+	v := s.cur
+	v.NoStandbys = true
+	return s.try("without standbys", v)
 }

@@ -104,7 +104,7 @@ func parseShrinkFlags(args []string) (shrinkFlags, uint64, error) {
 
 func roundNote(round int) string {
 	if round == 1 {
-		return "kinds, fault ticks, clients, replicas"
+		return "kinds, fault ticks, clients, replicas, standbys"
 	}
 	return "again, the steps that a change kept after them may have unblocked"
 }
@@ -135,6 +135,7 @@ func printShrunk(w io.Writer, s scenarios.Shrunk, base scenarios.Options, wall t
 	fmt.Fprintf(w, "  fault ticks %d -> %d\n", s.Before.FaultTicks, s.After.FaultTicks)
 	fmt.Fprintf(w, "  clients     %d -> %d\n", s.Before.Clients, s.After.Clients)
 	fmt.Fprintf(w, "  replicas    %d -> %d\n", s.Before.Replicas, s.After.Replicas)
+	fmt.Fprintf(w, "  standbys    %d -> %d\n", s.Before.Standbys, s.After.Standbys)
 	o := base
 	o.SwarmOverride = s.Override
 	swarm, _ := lookupScenario(r.Scenario)

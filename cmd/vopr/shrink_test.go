@@ -38,14 +38,15 @@ func shrunkReplay(t *testing.T, wantExit int, args ...string) (shrink, replayed 
 }
 
 // Under a budget too small to commit anything every configuration fails the same way, so
-// the shrink is known: no kind, one client, one replica, and its replay fails again.
+// the shrink is known: no kind, one client, one replica, no standby, and its replay fails
+// again.
 func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	shrink, replayed := shrunkReplay(t, exitLiveness, "3", "--ticks-max", "2")
 	require.Contains(t, shrink, "\nattempt   1: without all 9 kinds ")
 	require.Contains(t, shrink, "kept    liveness: no convergence within N ticks after heal (progressed=false)")
-	require.Contains(t, shrink, "  kinds       9 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n")
+	require.Contains(t, shrink, "  kinds       9 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n  standbys    2 -> 0\n")
 	require.Contains(t, shrink, "replay: vopr replay 3 --scenario swarm --without clock.offset,")
-	require.Contains(t, shrink, " --clients 1 --ticks-max 2\n")
+	require.Contains(t, shrink, " --clients 1 --no-standbys --ticks-max 2\n")
 	first := strings.SplitN(replayed, "\n", 2)[0]
 	require.Contains(t, first, "seed=3 scenario=swarm override=[--without clock.offset,", "the first line shows the override")
 	require.Contains(t, first, " kinds= ")
@@ -65,7 +66,7 @@ func TestShrinkARealLivenessFailureUnderABound(t *testing.T) {
 	require.Contains(t, shrink, "stopped early: attempt limit (25 runs) reached")
 	require.Contains(t, shrink, "attempt 25: ")
 	require.NotContains(t, shrink, "attempt 26")
-	require.Regexp(t, `replay: vopr replay 427 --scenario swarm( --without \S+)?( --fault-ticks \d+)?\n`, shrink)
+	require.Regexp(t, `replay: vopr replay 427 --scenario swarm( --without \S+)?( --fault-ticks \d+)?( --no-standbys)?\n`, shrink)
 }
 
 func mustLookup(t *testing.T) scenarios.Scenario {
