@@ -51,9 +51,10 @@ type swarmRun struct {
 	// ackedOps are the ops acknowledged to clients (only in a run that fails over: its lost
 	// writes are counted against them); gone the nodes a failover lost for good;
 	// failoverLost the acknowledged ops it lost.
-	ackedOps     []uint64
-	gone         map[int]bool
-	failoverLost uint64
+	ackedOps        []uint64
+	gone            map[int]bool
+	failoverLost    uint64
+	failoverSkipped bool
 	acked        int
 	// incarnations remembers each replica's current process, so that a crash (by the
 	// nemesis or a fail-stop) is reported to the checkers before its successor is inspected.

@@ -28,7 +28,7 @@ func (run *swarmRun) failover() string {
 	standby := c.ReplicaCount()
 	normal := func() bool { return replicaStatus(c, standby).Healthy() }
 	if !run.runChecked(normal, failoverWaitTicks) {
-		run.paths["failover_skipped"]++ // the healed standby never settled: no failover this run
+		run.failoverSkipped = true // the healed standby never settled: no failover this run
 		return ""
 	}
 	var gone []int

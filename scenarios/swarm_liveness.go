@@ -186,6 +186,9 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	run.nemesis.Marks().Report(r.Counters)
 	if run.swarm.Failover {
 		r.Counters["failover.lost_acked_ops"] = run.failoverLost
+		if run.failoverSkipped {
+			r.Counters["failover.skipped"]++
+		}
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
