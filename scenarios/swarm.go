@@ -55,7 +55,7 @@ type swarmRun struct {
 	gone            map[int]bool
 	failoverLost    uint64
 	failoverSkipped bool
-	acked        int
+	acked           int
 	// incarnations remembers each replica's current process, so that a crash (by the
 	// nemesis or a fail-stop) is reported to the checkers before its successor is inspected.
 	incarnations []*vsr.Replica
