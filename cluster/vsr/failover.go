@@ -13,9 +13,9 @@ import (
 // standby into a new configuration in which it is the only active replica. The
 // configuration's epoch (the superblock's Epoch, carried by every message) rises by one:
 //
-//   - the promoted replica keeps the committed prefix it holds (up to its durable commit
-//     number, P) and drops its log above P, which no quorum of the new configuration has
-//     seen; it restarts as replica 0 of 1, primary of a view above every view it knew;
+//   - the promoted replica keeps the committed prefix it holds durably (P: the highest op it
+//     knows committed whose prepares up to it are all in its write-ahead log) and drops its
+//     log above P; it restarts as replica 0 of 1, primary of a view above every view it knew;
 //   - everything the old configuration committed above P is lost: the recovery point the
 //     operator approved (what the old replicas acknowledged above P, the simulator counts);
 //   - a replica of an older epoch that comes back stops itself as soon as it hears from the
