@@ -40,6 +40,22 @@ func (c *realCluster) cliKeyJSON(out any, args []string, positional ...string) {
 	require.NoError(c.t, json.Unmarshal(b, out), "kimberlite-cli %v: %s", args, b)
 }
 
+// startWithStandby starts three replicas and standby 100 and waits until all are normal.
+func (c *realCluster) startWithStandby() {
+	for i := range c.dirs {
+		c.start(i)
+	}
+	c.waitStatus("started", 20*time.Second, func(s ops.ClusterStatusReport) bool {
+		return s.Healthy == 3 && s.Primary >= 0 && len(s.Standbys) == 1 && s.Standbys[0].Status == "normal"
+	})
+}
+
+// putAnswer is what `client put` prints.
+type putAnswer struct {
+	Status string `json:"status"`
+	Op     uint64 `json:"op"`
+}
+
 // standbyStatus is `replica status --replica-id 100`.
 func (c *realCluster) standbyStatus() ops.ReplicaStatusReport {
 	var s ops.ReplicaStatusReport
@@ -76,16 +92,8 @@ func TestStandbyOnRealServers(t *testing.T) {
 	require.Error(t, err, "a superblock with one standby and no --standby-addresses")
 	require.Contains(t, string(out), "1 standbys, not index 0 of 3 --addresses and 0 --standby-addresses")
 
-	for i := range c.dirs {
-		c.start(i)
-	}
-	c.waitStatus("started", 20*time.Second, func(s ops.ClusterStatusReport) bool {
-		return s.Healthy == 3 && s.Primary >= 0 && len(s.Standbys) == 1 && s.Standbys[0].Status == "normal"
-	})
-	var put struct {
-		Status string `json:"status"`
-		Op     uint64 `json:"op"`
-	}
+	c.startWithStandby()
+	var put putAnswer
 	for i := 0; i < 3; i++ {
 		c.cliKeyJSON(&put, []string{"client", "put"}, "standby-key", "value-"+strconv.Itoa(i))
 		require.Equal(t, "ok", put.Status)
@@ -148,16 +156,8 @@ func TestFailoverOnRealServers(t *testing.T) {
 		t.Skip("real processes: not in -short")
 	}
 	c := newRealClusterWithStandbys(t, 3, 1)
-	for i := range c.dirs {
-		c.start(i)
-	}
-	c.waitStatus("started", 20*time.Second, func(s ops.ClusterStatusReport) bool {
-		return s.Healthy == 3 && s.Primary >= 0 && len(s.Standbys) == 1 && s.Standbys[0].Status == "normal"
-	})
-	var put struct {
-		Status string `json:"status"`
-		Op     uint64 `json:"op"`
-	}
+	c.startWithStandby()
+	var put putAnswer
 	c.cliKeyJSON(&put, []string{"client", "put"}, "dr-key", "before-failover")
 	require.Equal(t, "ok", put.Status)
 	deadline := time.Now().Add(10 * time.Second)
