@@ -313,10 +313,7 @@ func lagStandbyIneligible(run *runbookRun, p replicationLagParams) (Outcome, str
 	c, standby := run.c, p.Replicas
 	c.Nodes[standby].Disk.SetSlow(p.SlowMultiplier)
 	start := run.ticks
-	ineligible := func() bool {
-		s := ReplicaStatus(c, standby)
-		return s.Standby != nil && !s.Standby.Eligible
-	}
+	ineligible := func() bool { return standbyEligibility(c, standby) == "ineligible" }
 	if !run.until(ineligible, rlAlertBound) {
 		return run.fail(Correctness, "standby 100 on a slow disk still eligible for promotion after %d ticks: %s",
 			rlAlertBound, ReplicaStatus(c, standby))
@@ -334,8 +331,7 @@ func lagStandbyEligibleAgain(run *runbookRun) (Outcome, string) {
 	c, standby := run.c, run.c.ReplicaCount()
 	start, since := run.ticks, -1
 	eligible := func() bool {
-		s := ReplicaStatus(c, standby)
-		if s.Standby == nil || !s.Standby.Eligible {
+		if standbyEligibility(c, standby) != "eligible" {
 			since = -1
 			return false
 		}
@@ -351,4 +347,16 @@ func lagStandbyEligibleAgain(run *runbookRun) (Outcome, string) {
 	run.counts["standby.eligible_again"]++
 	run.counts["standby.ticks_to_eligible"] = uint64(run.ticks - start)
 	return Pass, ""
+}
+
+// standbyEligibility is what `replica status` says of standby i: "eligible", "ineligible",
+// or "" when it does not answer as a standby.
+func standbyEligibility(c *sim.Cluster, i int) string {
+	switch s := ReplicaStatus(c, i); {
+	case s.Standby == nil:
+		return ""
+	case s.Standby.Eligible:
+		return "eligible"
+	}
+	return "ineligible"
 }

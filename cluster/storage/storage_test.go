@@ -593,10 +593,7 @@ func TestRepairInPlaceKeepsLaterEntries(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		const n, victim = 7, 5
 		fill(t, d, opts, n)
-		p := places(t, d)[victim]
-		b := d.raw(p.file)
-		b[p.offset+p.size-1] ^= 0x01
-		d.setRaw(p.file, b)
+		flipEntryBody(t, d, victim)
 		d.restart()
 		s, rec := d.mustOpen(t, opts)
 		if !slices.Equal(rec.Faulty, []uint64{victim}) {
@@ -633,10 +630,7 @@ func TestRewriteNeverTruncates(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		const n, victim = 7, 5
 		fill(t, d, opts, n)
-		p := places(t, d)[victim]
-		b := d.raw(p.file)
-		b[p.offset+p.size-1] ^= 0x01
-		d.setRaw(p.file, b)
+		flipEntryBody(t, d, victim)
 		d.restart()
 		s, _ := d.mustOpen(t, opts)
 		other := storage.Entry{Op: victim, Body: []byte("another prepare")}
@@ -677,10 +671,7 @@ func TestRecheckpointKeepsEntriesAboveLostCheckpoint(t *testing.T) {
 			eachDisk(t, func(t *testing.T, d *disk) {
 				const cp, n = 4, 7
 				fill(t, d, smallSegments, cp)
-				p := places(t, d)[cp]
-				b := d.raw(p.file)
-				b[p.offset+p.size-1] ^= 0x01
-				d.setRaw(p.file, b)
+				flipEntryBody(t, d, cp)
 				d.restart()
 				s, rec := d.mustOpen(t, smallSegments)
 				if !slices.Equal(rec.Faulty, []uint64{cp}) {
@@ -729,4 +720,14 @@ func TestRecheckpointKeepsEntriesAboveLostCheckpoint(t *testing.T) {
 			})
 		})
 	}
+}
+
+// flipEntryBody flips a bit in the last byte of op's entry body on the disk (the entry's
+// checksum then fails; its record stays intact).
+func flipEntryBody(t *testing.T, d *disk, op uint64) {
+	t.Helper()
+	p := places(t, d)[op]
+	b := d.raw(p.file)
+	b[p.offset+p.size-1] ^= 0x01
+	d.setRaw(p.file, b)
 }
