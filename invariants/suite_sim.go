@@ -43,6 +43,9 @@ func (s *Suite) OnWipe(atNs int64, replica int) {
 		return
 	}
 	s.wipes++
+	if replica < len(s.views.replicas) {
+		s.views.replicas[replica] = viewTrack{} // a new disk votes from view 0 again
+	}
 	s.checkpoints.wipe(replica)
 	s.copies.forget(replica)
 	s.logViews.forget(replica)

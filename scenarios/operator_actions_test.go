@@ -31,7 +31,11 @@ func newCheckedCluster(t *testing.T, o testOptions) *checkedCluster {
 	t.Helper()
 	cc := &checkedCluster{suite: invariants.NewSuite(o.replicas), incarnations: make([]*vsr.Replica, o.replicas),
 		sent: make([]int, o.replicas)}
+	mutate := o.mutate
 	o.mutate = func(opts *sim.ClusterOptions) {
+		if mutate != nil {
+			mutate(opts)
+		}
 		own := opts.OnEvent
 		opts.OnEvent = func(e vsr.Event) {
 			own(e)

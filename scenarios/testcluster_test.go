@@ -171,7 +171,7 @@ func (tc *testCluster) converged() bool {
 	var first *vsr.Inspection
 	for i := 0; i < tc.MemberCount(); i++ {
 		r := tc.Replica(i)
-		if r == nil {
+		if r == nil || !tc.IsMember(i) {
 			continue
 		}
 		in := r.Inspect()

@@ -21,10 +21,13 @@ type ClusterOptions struct {
 	// every op the cluster commits, an upgrade included, so it needs a binary at least as
 	// new as any release the cluster moves to: operators upgrade standbys first.
 	StandbyRelease uint32
-	Clients        int
-	ClusterID      uint64
-	Config         vsr.Config
-	Release        uint32
+	// Outside are the replica slots formatted outside the configuration (vsr reconfig.go):
+	// spare nodes, each waiting to be added (`cluster reconfig add-replica`).
+	Outside   uint16
+	Clients   int
+	ClusterID uint64
+	Config    vsr.Config
+	Release   uint32
 	// OnEvent, if set, receives every replica event (the checkers' hook).
 	OnEvent func(vsr.Event)
 	// Mutation plants a bug in every replica (test binaries built with -tags vopr_mutants).
@@ -138,7 +141,7 @@ func (c *Cluster) format() {
 	for i := 0; i < c.MemberCount(); i++ {
 		disk := c.Nodes[i].Disk
 		disk.SetFaultsEnabled(false) // formatting happens before the fault phase
-		vsr.Format(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Standbys, c.options.Release, func(err error) {
+		vsr.FormatOutside(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Standbys, c.options.Outside, c.options.Release, func(err error) {
 			assert.That(err == nil, "cluster: format failed")
 			pending--
 		})
@@ -227,7 +230,7 @@ func (c *Cluster) startClient(i int) {
 	node := c.Nodes[c.ClientNode(i)]
 	node.Start(func(n *Node) Actor {
 		cl := client.New(client.Options{
-			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas,
+			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Outside: c.options.Outside,
 			Send: func(replica int, msg []byte) {
 				to := c.clientTarget(replica)
 				c.noteClientSend(i, to, msg)

@@ -542,6 +542,9 @@ func (d *Disk) SetFaultsEnabled(enabled bool) {
 	d.trace.Emit(LevelShort, d.node, "disk", "faults enabled "+strconv.FormatBool(enabled))
 }
 
+// FaultsEnabled reports whether random faults are on (SetFaultsEnabled).
+func (d *Disk) FaultsEnabled() bool { return d.faultsEnabled }
+
 // SetFaultFilter installs the fault atlas hook: a random fault (read, write or misdirect)
 // may hit a sector only if filter(name, sector offset) is true. nil allows every sector.
 // Targeted faults and crash outcomes ignore it.

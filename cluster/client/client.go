@@ -42,7 +42,10 @@ type Options struct {
 	ID           uint64 // non-zero, unique in the cluster
 	Cluster      uint64
 	ReplicaCount int
-	Send         func(replica int, msg []byte)
+	// Outside is the cluster's configuration as formatted: slots that are not members
+	// (vsr reconfig.go). Replies name later ones.
+	Outside uint16
+	Send    func(replica int, msg []byte)
 	// RetryTicks is how long to wait for a reply before sending again (to the next replica).
 	RetryTicks int
 	// AttemptsMax is how many sends a request gets before it is reported indeterminate.
@@ -60,7 +63,11 @@ type Client struct {
 	// standby serves the client nothing older (monotonic reads, even across its restarts).
 	readFloor map[int]uint64
 	primary   int // the replica we believe is primary
-	inflight  *pending
+	// epoch and outside are the newest configuration a reply named (vsr reconfig.go): the
+	// primary of a view is one of its active members.
+	epoch    uint32
+	outside  uint16
+	inflight *pending
 }
 
 type pending struct {
@@ -84,14 +91,14 @@ func New(o Options) *Client {
 	if o.AttemptsMax == 0 {
 		o.AttemptsMax = 20
 	}
-	return &Client{options: o}
+	return &Client{options: o, outside: o.Outside}
 }
 
 // Reconfigure tells the client the cluster now has count active replicas (a failover or a
 // reconfiguration): it looks for the primary among them from the first.
 func (c *Client) Reconfigure(count int) {
 	assert.That(count >= 1, "client: no replicas")
-	c.options.ReplicaCount, c.primary = count, 0
+	c.options.ReplicaCount, c.primary, c.outside = count, 0, 0
 }
 
 // Busy reports whether a request is in flight.
@@ -169,6 +176,9 @@ func (c *Client) Tick() {
 		return
 	}
 	c.primary = (c.primary + 1) % c.options.ReplicaCount
+	for c.outside&(1<<uint(c.primary)) != 0 {
+		c.primary = (c.primary + 1) % c.options.ReplicaCount // not a member: skip it
+	}
 	c.options.Send(c.primary, p.msg)
 }
 
@@ -193,7 +203,10 @@ func (c *Client) Receive(buf []byte) {
 			c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
 			return
 		}
-		c.primary = int(m.Header.View % uint32(c.options.ReplicaCount))
+		if m.Header.Epoch > c.epoch {
+			c.epoch, c.outside = m.Header.Epoch, m.Header.Outside&(1<<uint(c.options.ReplicaCount)-1)
+		}
+		c.primary = vsr.PrimaryIndex(m.Header.View, c.options.ReplicaCount, c.outside)
 		if c.inflight.header.Operation == vsr.OperationRegister {
 			c.session = m.Header.Commit // the reply names the session
 		}

@@ -26,6 +26,10 @@ type State struct {
 	// Epoch and Release are the configuration epoch and the release, for reconfiguration
 	// and upgrades.
 	Epoch, Release uint32
+	// Outside is the configuration's membership: bit i set means replica index i (active
+	// or standby) is outside the configuration of Epoch (vsr/reconfig.go). Zero: every
+	// replica formatted is a member.
+	Outside uint16
 	// Boots counts the replica's opens of this state that it made durable: the replica
 	// writes Boots+1 before it prepares anything, so that it can tell its first boot (no
 	// prepare ever sent) from a restart.
@@ -54,7 +58,7 @@ type checkpointRef struct {
 //	32  Cluster u64                         96  AuditHead [32]
 //	40  Commit u64                          128 checkpoint Chain [16]
 //	48  CheckpointOp u64                    144 checkpoint Checksum [16]
-//	56  checkpoint Size u64                 160 reserved, zero, to 512
+//	56  checkpoint Size u64                 160 Outside u16, 162 reserved, zero, to 512
 //	64  View u32, 68 LogView u32, 72 Epoch u32, 76 Release u32
 //
 // Invariants: Sequence increases with every write; CheckpointOp == 0 iff Checkpoint is zero.
@@ -91,6 +95,7 @@ func encodeSuperblock(sb superblock) []byte {
 	copy(b[96:], sb.State.AuditHead[:])
 	copy(b[128:], sb.Checkpoint.Chain[:])
 	copy(b[144:], sb.Checkpoint.Checksum[:])
+	le.PutUint16(b[160:], sb.State.Outside)
 	sum := checksum.Of(b[16:])
 	copy(b, sum[:])
 	return b
@@ -105,7 +110,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[160:]) {
+	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[162:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -116,6 +121,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 			View:         le.Uint32(b[64:]), LogView: le.Uint32(b[68:]),
 			Epoch: le.Uint32(b[72:]), Release: le.Uint32(b[76:]),
 			Replica: b[88], ReplicaCount: b[89], StandbyCount: b[90], Boots: le.Uint32(b[92:]),
+			Outside: le.Uint16(b[160:]),
 		},
 		SegmentEntriesMax: int(le.Uint32(b[80:])),
 		EntryBodyMax:      int(le.Uint32(b[84:])),

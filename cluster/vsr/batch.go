@@ -77,8 +77,10 @@ func decodeBatchInto(dst []batchEntry, buf []byte) ([]batchEntry, error) {
 		e.Payload = buf[:size]
 		buf = buf[size:]
 		switch {
-		case e.Operation != OperationRegister && e.Operation != OperationKV && e.Operation != OperationUpgrade,
-			e.Operation == OperationUpgrade && (size != upgradePayloadSize || e.Client != 0):
+		case e.Operation != OperationRegister && e.Operation != OperationKV && e.Operation != OperationUpgrade &&
+			e.Operation != OperationReconfigure,
+			e.Operation == OperationUpgrade && (size != upgradePayloadSize || e.Client != 0),
+			e.Operation == OperationReconfigure && (size != reconfigPayloadSize || e.Client != 0):
 			return nil, errBatch
 		}
 		entries = append(entries, e)

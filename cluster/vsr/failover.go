@@ -65,7 +65,7 @@ func (r *Replica) Promote(done func(PromoteReport, error)) {
 	}
 	r.status = StatusStopped
 	r.emit(EventStatus, p, checksum.Sum{}, fmt.Sprintf("stopped: promoting to the active replica of epoch %d from op %d",
-		r.stateDurable.Epoch+1, p))
+		r.epoch+1, p))
 	promoteStorage(r.storage, r.storage.State(), p, done)
 }
 
@@ -82,22 +82,10 @@ func promoteStorage(s *storage.Storage, st storage.State, p uint64, done func(Pr
 		}
 		next := st
 		next.Replica, next.ReplicaCount, next.StandbyCount = 0, 1, 0
+		// Every other index is outside: a replica of the old configuration that hears the
+		// new one learns it is not a member of it (reconfig.go onOtherEpoch).
+		next.Outside = ^uint16(1)
 		next.Epoch, next.View, next.Commit = report.Epoch, report.View, p
 		s.SaveState(next, func(err error) { done(report, err) })
 	})
-}
-
-// onOtherEpoch handles a message of another configuration: one of an older epoch is
-// dropped; one of a newer epoch means a reconfiguration or a failover left this replica
-// behind, and it stops for good rather than take part in a configuration that no longer
-// exists.
-func (r *Replica) onOtherEpoch(epoch uint32) {
-	if epoch < r.stateDurable.Epoch || r.status == StatusStopped {
-		return
-	}
-	r.status = StatusStopped
-	r.metrics.EpochStops++
-	r.emit(EventStatus, r.op, checksum.Sum{}, fmt.Sprintf(
-		"stopped: the cluster moved to configuration epoch %d (this replica is in epoch %d): it was removed by a failover or a reconfiguration",
-		epoch, r.stateDurable.Epoch))
 }

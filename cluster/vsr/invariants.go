@@ -9,6 +9,8 @@ func (r *Replica) invariants() {
 		return
 	}
 	assert.That(r.commitMax <= r.op, "commit_number <= op_number")
+	assert.That(r.isMember(r.replica), "taking part outside its configuration")
+	assert.That(r.epoch >= r.stateDurable.Epoch, "configuration epoch went backwards")
 	assert.That(r.commitMin <= r.commitMax, "commit_min <= commit_number")
 	assert.That(r.checkpointOp <= r.commitMin, "checkpoint_op <= commit_min")
 	assert.That(r.logView <= r.view, "log_view <= view")
@@ -26,6 +28,21 @@ func (r *Replica) invariants() {
 		assert.That(len(r.requestQueue) == 0, "a backup queues requests")
 	}
 	r.chainInvariant()
+	r.epochInvariant()
+}
+
+// epochInvariant checks near the head of the log that no op follows a change of our own
+// epoch (a change ends its epoch), and that no op is of an epoch newer than ours.
+func (r *Replica) epochInvariant() {
+	for op := r.op; op > max(r.commitMin, r.op-min(r.op, 8)); op-- {
+		h := r.log.headerOf(op)
+		if h == nil {
+			continue
+		}
+		assert.That(h.Epoch <= r.epoch, "log holds an op of a newer epoch than the replica's")
+		assert.That(h.Operation != OperationReconfigure || h.Epoch != r.epoch || op == r.op,
+			"an op follows the change that ends its epoch")
+	}
 }
 
 func (r *Replica) primaryInvariants() {

@@ -74,6 +74,10 @@ type Header struct {
 	LogView   uint32
 	Epoch     uint32
 	Release   uint32
+	// Outside is the sender's configuration of Epoch: bit i set, replica index i is not a
+	// member (reconfig.go). A replica that hears a newer epoch learns from it whether it is
+	// still a member.
+	Outside   uint16
 	Size      uint32 // header and body
 	Replica   uint8
 	Command   Command
@@ -94,6 +98,10 @@ const (
 	// log (standby.go): the reply's Op names the op whose state it read. It is never
 	// prepared, and active replicas drop it.
 	OperationReadStale
+	// OperationReconfigure moves the cluster to a new configuration (reconfig.go): only a
+	// primary prepares it, alone in its batch, at an operator's request; the prepare's
+	// header carries it too, so that a new primary sees one in its log without the body.
+	OperationReconfigure
 )
 
 // Message is a header and its body. Bytes holds the whole encoded message.
@@ -201,7 +209,8 @@ func putHeader(buf []byte, h *Header) {
 	buf[128] = h.Replica
 	buf[129] = byte(h.Command)
 	buf[130] = byte(h.Operation)
-	clear(buf[131:HeaderSize])
+	le.PutUint16(buf[131:], h.Outside)
+	clear(buf[133:HeaderSize])
 }
 
 func getHeader(buf []byte, h *Header) {
@@ -224,6 +233,7 @@ func getHeader(buf []byte, h *Header) {
 	h.Replica = buf[128]
 	h.Command = Command(buf[129])
 	h.Operation = Operation(buf[130])
+	h.Outside = le.Uint16(buf[131:])
 }
 
 // PeekCommand returns the command byte of an undecoded message, unverified: for callers

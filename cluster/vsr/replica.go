@@ -18,8 +18,15 @@ type Replica struct {
 	config   Config
 	cluster  uint64
 	replica  int
-	count    int // active replicas: quorums and primaries come from these alone
-	standbys int // standbys after them (standby.go)
+	count    int // active replica slots: quorums and primaries come from their members alone
+	standbys int // standby slots after them (standby.go)
+	// epoch and outside are the configuration the replica takes part in (reconfig.go):
+	// its epoch, and the slots that are not members. Every message carries both; the
+	// superblock has them once durable (a replica votes only in a durable configuration).
+	epoch    uint32
+	outside  uint16
+	joining  bool // formatted to join: silent until it hears an epoch that includes it
+	reconfig reconfigState
 	rand     *rand.Rand
 	bus      Bus
 	clock    Clock
@@ -129,9 +136,16 @@ func Open(o Options) *Replica {
 // `format` command): replica of count active replicas and standbys standbys (a standby's
 // index is count + k). done runs on the FS's completion.
 func Format(fs storage.FS, cluster uint64, replica, count, standbys int, release uint32, done func(error)) {
+	FormatOutside(fs, cluster, replica, count, standbys, 0, release, done)
+}
+
+// FormatOutside is Format for a cluster whose configuration leaves the slots in outside out
+// (reconfig.go): a spare slot for a replica to be added later. A replica formatted with its
+// own slot outside joins: it waits until a change adds it (`format --join`).
+func FormatOutside(fs storage.FS, cluster uint64, replica, count, standbys int, outside uint16, release uint32, done func(error)) {
 	assert.That(replica >= 0 && replica < count+standbys && standbys <= StandbysMax, "format: replica index out of range")
 	state := storage.State{Cluster: cluster, Replica: uint8(replica), ReplicaCount: uint8(count),
-		StandbyCount: uint8(standbys), Release: release}
+		StandbyCount: uint8(standbys), Release: release, Outside: outside}
 	storage.Format(fs, StorageOptions(fs), state, done)
 }
 
@@ -213,7 +227,11 @@ func (r *Replica) Tick() {
 			entry.on()
 		}
 	}
+	if r.reconfig.switch_ != nil {
+		r.switchEpoch()
+	}
 	r.maybeUpgrade()
+	r.maybeReconfigure()
 }
 
 // Receive handles one message from the network. Bytes that fail validation are dropped:
@@ -222,7 +240,7 @@ func (r *Replica) Receive(buf []byte) {
 	if r.operator.isolated {
 		return // cut off by an operator (operator.go)
 	}
-	if r.status == StatusStopped || (r.status == StatusRecovering && !r.stateLost) {
+	if r.status == StatusStopped || (r.status == StatusRecovering && !r.stateLost && !r.joining) {
 		return
 	}
 	m, err := Decode(buf, r.cluster)
@@ -230,7 +248,7 @@ func (r *Replica) Receive(buf []byte) {
 		return
 	}
 	if r.stateLost {
-		if m.Header.Command == CommandSync && m.Header.Epoch == r.stateDurable.Epoch {
+		if m.Header.Command == CommandSync && m.Header.Epoch == r.epoch {
 			r.onSync(m)
 		}
 		return
@@ -241,9 +259,15 @@ func (r *Replica) Receive(buf []byte) {
 
 func (r *Replica) onMessage(m Message) {
 	h := &m.Header
-	if h.Command != CommandRequest && h.Epoch != r.stateDurable.Epoch {
-		r.onOtherEpoch(h.Epoch) // failover.go
+	// A prepare's header is the op's log entry: its epoch is the one the op was prepared in,
+	// so an op of an older epoch is repaired and re-replicated like any other.
+	oldPrepare := h.Command == CommandPrepare && h.Epoch < r.epoch
+	if h.Command != CommandRequest && h.Epoch != r.epoch && !oldPrepare {
+		r.onOtherEpoch(m) // reconfig.go
 		return
+	}
+	if r.joining {
+		return // not a member yet: only a newer epoch that includes us matters
 	}
 	if h.Command != CommandRequest && !r.acceptFrom(h) {
 		return // from no replica of ours, or a standby asking for what only actives answer
@@ -302,7 +326,7 @@ func (r *Replica) Inspect() Inspection {
 // read none of them (the compactable bytes walk every entry below the checkpoint).
 func (r *Replica) InspectState() Inspection {
 	in := Inspection{
-		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.stateDurable.Epoch, View: r.view, LogView: r.logView,
+		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.epoch, Outside: r.outside, View: r.view, LogView: r.logView,
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
 		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
@@ -323,7 +347,28 @@ func (r *Replica) InspectState() Inspection {
 // logs across replicas.
 func (r *Replica) Header(op uint64) (Header, bool) { return r.log.header(op) }
 
-func (r *Replica) primaryIndex(view uint32) int { return int(view % uint32(r.count)) }
+// primaryIndex is the primary of view: the active members take turns.
+func (r *Replica) primaryIndex(view uint32) int { return PrimaryIndex(view, r.count, r.outside) }
+
+// PrimaryIndex is the primary of view in a configuration of count active slots whose
+// members are those not in outside (reconfig.go): the active members take turns, in index
+// order. Clients find the primary with it too.
+func PrimaryIndex(view uint32, count int, outside uint16) int {
+	active := activeCountOf(count, outside)
+	assert.That(active >= 1, "a configuration without an active member")
+	k := int(view % uint32(active))
+	for i := 0; i < count; i++ {
+		if outside&(1<<uint(i)) != 0 {
+			continue
+		}
+		if k == 0 {
+			return i
+		}
+		k--
+	}
+	assert.Unreachable("active member out of range")
+	return -1
+}
 
 func (r *Replica) isPrimary() bool { return r.primaryIndex(r.view) == r.replica }
 
@@ -339,18 +384,18 @@ func (r *Replica) role() Role {
 
 // quorum is the size of both the replication and the view-change quorum: a majority, so any
 // two quorums intersect.
-func (r *Replica) quorum() int { return r.count/2 + 1 }
+func (r *Replica) quorum() int { return r.activeCount()/2 + 1 }
 
 func (r *Replica) emit(kind EventKind, op uint64, sum checksum.Sum, text string) {
 	if r.observer == nil {
 		return
 	}
-	r.observer.Event(Event{Kind: kind, Replica: r.replica, View: r.view, Op: op, Checksum: sum, Text: text})
+	r.observer.Event(Event{Kind: kind, Replica: r.replica, Epoch: r.epoch, View: r.view, Op: op, Checksum: sum, Text: text})
 }
 
 func (r *Replica) sendToOthers(msg []byte) {
 	for i := 0; i < r.count; i++ {
-		if i != r.replica {
+		if i != r.replica && r.isMember(i) {
 			r.bus.SendToReplica(i, msg)
 		}
 	}
@@ -359,7 +404,7 @@ func (r *Replica) sendToOthers(msg []byte) {
 // header returns a header with the fields every message from this replica carries.
 func (r *Replica) header(command Command) Header {
 	return Header{Cluster: r.cluster, Replica: uint8(r.replica), View: r.view, Command: command,
-		Release: r.options.Release, Epoch: r.stateDurable.Epoch}
+		Release: r.options.Release, Epoch: r.epoch, Outside: r.outside}
 }
 
 // clientsMax is the client table's capacity: Options.ClientsMax, or ClientsMax by default.

@@ -48,7 +48,7 @@ func (r *Replica) execute(m Message) {
 	r.metrics.CommitsTotal++
 	r.standbyExecuted()
 	if r.observer != nil {
-		r.observer.Event(Event{Kind: EventCommit, Replica: r.replica, View: r.view, Op: op,
+		r.observer.Event(Event{Kind: EventCommit, Replica: r.replica, Epoch: r.epoch, View: r.view, Op: op,
 			Checksum: m.Header.Checksum, Prepare: m.Bytes, Timestamp: m.Header.Timestamp})
 	}
 	assert.That(r.commitMin <= r.commitMax, "executed past commit_number")
@@ -74,6 +74,8 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 	case OperationUpgrade:
 		release, _ := upgradeRelease([]batchEntry{e})
 		r.executeUpgrade(prepare, release)
+	case OperationReconfigure:
+		r.executeReconfig(prepare, e)
 	case OperationKV:
 		s := r.clients.get(e.Client)
 		if s == nil || s.registered != e.Session {

@@ -179,6 +179,9 @@ func (r *Replica) preparedBatch(op uint64, notDecoded, notBatch string) ([]batch
 // window has room, and the clock is synchronised (VRR 2012 §4.1 step 3; timestamps need a
 // synchronised clock).
 func (r *Replica) primaryPrepare() {
+	if len(r.requestQueue) > 0 && r.reconfigBlocked() {
+		return // the epoch ends with a change: nothing is prepared after it (reconfig.go)
+	}
 	for len(r.requestQueue) > 0 && len(r.pipeline) < PipelinePrepareMax && !r.diskFull {
 		if r.op+1 > r.checkpointOp+PrepareAheadMax || r.checkpointing {
 			return // wait for the checkpoint to advance the window
@@ -212,6 +215,9 @@ func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
 	assert.That(ok || r.op == 0, "primary: missing head of log")
 	h := r.header(CommandPrepare)
 	h.Op, h.Commit, h.Parent, h.Timestamp = r.op+1, r.commitMax, parent, timestamp
+	if len(entries) == 1 && entries[0].Operation == OperationReconfigure {
+		h.Operation = OperationReconfigure // marks the epoch's last op in the headers too
+	}
 	buf := Encode(h, encodeBatch(entries))
 	m, err := Decode(buf, r.cluster)
 	assert.That(err == nil, "primary: own prepare does not decode")
@@ -591,6 +597,7 @@ func (r *Replica) learnCommit(ok Header) {
 // (VRR 2012 §4.1 step 5): commits happen in op order.
 func (r *Replica) countPrepareOK(op uint64, sum checksum.Sum, from int) {
 	assert.That(from < r.count || r.mutated(MutationStandbyVotes), "primary: a standby's prepare_ok counted")
+	assert.That(r.isMember(from) || r.mutated(MutationStandbyVotes), "primary: a prepare_ok from outside the configuration counted")
 	for i := range r.pipeline {
 		p := &r.pipeline[i]
 		if p.op == op && p.checksum == sum {
@@ -699,7 +706,7 @@ func (r *Replica) onPrepareResendTimeout() {
 			continue // after a view change, being repaired
 		}
 		for i := 0; i < r.count; i++ {
-			if i != r.replica && p.oks&(1<<uint(i)) == 0 {
+			if i != r.replica && p.oks&(1<<uint(i)) == 0 && r.isMember(i) {
 				r.bus.SendToReplica(i, prepare)
 			}
 		}

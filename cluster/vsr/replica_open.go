@@ -28,6 +28,7 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.view, r.logView = st.View, st.LogView
 	r.checkpointOp, r.commitMin, r.commitMax = st.CheckpointOp, st.CheckpointOp, st.CheckpointOp
 	r.stateDurable = st
+	r.epoch, r.outside = st.Epoch, st.Outside
 	r.boots = st.Boots + 1
 	if rec.Snapshot != nil {
 		if err := r.restoreSnapshot(st.CheckpointOp, rec.Snapshot); errors.Is(err, errReleaseTooOld) {
@@ -53,7 +54,11 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		r.emit(EventRecovered, r.op, [16]byte{}, "checkpoint lost: state sync needed")
 		return
 	}
-	if r.count == 1 && len(rec.Faulty) > 0 {
+	if !r.isMember(r.replica) {
+		r.openOutside()
+		return
+	}
+	if r.activeCount() == 1 && !r.isStandby() && len(rec.Faulty) > 0 {
 		// Alone, every op in the log was committed once it was durable, and no peer holds
 		// another copy: the state is lost, and only an operator's restore can bring it back.
 		r.status = StatusStopped
@@ -136,7 +141,7 @@ func (r *Replica) rejoin() {
 			r.emit(EventStatus, r.op, [16]byte{}, "standby awaiting its view's log")
 		}
 		r.recoverTimeout.start(r.rand)
-	case r.count == 1, r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
+	case r.activeCount() == 1, r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
 		// Alone, or the first boot of a freshly formatted cluster: nothing was ever
 		// prepared (a primary prepares only once its boot is durable), so there is no
 		// pipeline to lose and no op of this view that another replica may hold.
@@ -227,6 +232,7 @@ func (r *Replica) persistState() {
 	}
 	want := r.durableTarget()
 	if want.View == r.stateDurable.View && want.LogView == r.stateDurable.LogView &&
+		want.Epoch == r.stateDurable.Epoch && want.Outside == r.stateDurable.Outside &&
 		want.Boots == r.stateDurable.Boots && want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
 		return
 	}
@@ -250,6 +256,7 @@ func (r *Replica) persistState() {
 func (r *Replica) durableTarget() storage.State {
 	st := r.stateDurable
 	st.View, st.Commit, st.Boots = r.view, max(st.Commit, min(r.commitMax, r.unverifiedFloor())), r.boots
+	st.Epoch, st.Outside = r.epoch, r.outside
 	if r.logDurable() {
 		st.LogView = r.logView
 	}
@@ -297,5 +304,20 @@ func (r *Replica) logDurable() bool {
 // viewDurable reports whether the current view and log view survive a restart: only then may
 // the replica vote (prepare_ok, do_view_change) in it.
 func (r *Replica) viewDurable() bool {
-	return r.stateDurable.View == r.view && r.stateDurable.LogView == r.logView
+	return r.stateDurable.View == r.view && r.stateDurable.LogView == r.logView &&
+		r.stateDurable.Epoch == r.epoch && r.stateDurable.Outside == r.outside
+}
+
+// openOutside: the replica's own slot is outside its configuration. Formatted to join (epoch
+// 0), it waits silently to hear an epoch that includes it; removed by a change, it stops.
+func (r *Replica) openOutside() {
+	if r.epoch == 0 {
+		r.joining = true
+		r.emit(EventRecovered, r.op, [16]byte{}, "joining: waiting to be added to the configuration")
+		return
+	}
+	r.status = StatusStopped
+	r.emit(EventStatus, r.op, [16]byte{}, fmt.Sprintf(
+		"stopped: removed from the cluster: configuration epoch %d (%s) does not include this replica; format it with --join to add it back",
+		r.epoch, r.membersText()))
 }

@@ -22,7 +22,7 @@ import (
 // committed, and the primary truncates the log from it.
 
 // nackThreshold is the number of nacks proving an op never committed.
-func (r *Replica) nackThreshold() int { return r.count - r.quorum() + 1 }
+func (r *Replica) nackThreshold() int { return r.activeCount() - r.quorum() + 1 }
 
 // primaryMaybeStartView starts the view once every op above commit_number has its body, after
 // truncating from the lowest op that enough replicas never saw.

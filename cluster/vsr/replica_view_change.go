@@ -62,7 +62,7 @@ func (r *Replica) onViewChangeLimitTimeout() {
 // processing, persists the new view before it votes, and announces it.
 func (r *Replica) transitionToViewChange(view uint32) {
 	assert.That(view > r.view || (view == r.view && r.status != StatusNormal), "view change to an older view")
-	assert.That(r.count > 1, "a single replica never changes view")
+	assert.That(r.activeCount() > 1, "a single replica never changes view")
 	assert.That(!r.isStandby(), "a standby never changes view")
 	r.status = StatusViewChange
 	r.view = view

@@ -42,10 +42,10 @@ func (r *Replica) IsStandby() bool { return r.isStandby() }
 func (r *Replica) acceptFrom(h *Header) bool {
 	from := int(h.Replica)
 	switch {
+	case !r.isMember(from):
+		return false // outside our configuration: it never counts, nor leads
 	case from < r.count:
 		return true
-	case from >= r.count+r.standbys:
-		return false
 	}
 	switch h.Command {
 	case CommandRequestPrepare, CommandRequestSync, CommandRequestStartView:
@@ -59,7 +59,7 @@ func (r *Replica) acceptFrom(h *Header) bool {
 // sendToStandbys sends msg to every standby: the primary's prepares, commits and start_view.
 func (r *Replica) sendToStandbys(msg []byte) {
 	for i := r.count; i < r.count+r.standbys; i++ {
-		if i != r.replica {
+		if i != r.replica && r.isMember(i) {
 			r.bus.SendToReplica(i, msg)
 		}
 	}
@@ -69,18 +69,25 @@ func (r *Replica) sendToStandbys(msg []byte) {
 // exists). For an active replica the draw is the one it always made.
 func (r *Replica) randomActivePeer() int {
 	if r.isStandby() {
-		return r.rand.IntN(r.count)
+		return r.activeMember(r.rand.IntN(r.activeCount()))
 	}
-	assert.That(r.count > 1, "no active peer to pick")
-	to := r.rand.IntN(r.count - 1)
-	if to >= r.replica {
-		to++
+	assert.That(r.activeCount() > 1, "no active peer to pick")
+	k := r.rand.IntN(r.activeCount() - 1)
+	for i := 0; i < r.count; i++ {
+		if i == r.replica || !r.isMember(i) {
+			continue
+		}
+		if k == 0 {
+			return i
+		}
+		k--
 	}
-	return to
+	assert.Unreachable("active peer out of range")
+	return -1
 }
 
 // hasActivePeer reports whether there is an active replica other than this one to ask.
-func (r *Replica) hasActivePeer() bool { return r.isStandby() || r.count > 1 }
+func (r *Replica) hasActivePeer() bool { return r.isStandby() || r.activeCount() > 1 }
 
 // standbyLag tracks how far a standby is behind the primary it hears from: lag in ops is
 // the newest commit number heard minus the op executed; lag in time is how long ago the

@@ -58,10 +58,13 @@ func (r Role) String() string {
 // Inspection is the read-only state of a replica that checkers and operators read (the
 // runbook's `replica status`). It is a value: holding it does not hold the replica.
 type Inspection struct {
-	Replica      int
-	Status       Status
-	Role         Role
-	Epoch        uint32 // the configuration epoch (a failover raises it: failover.go)
+	Replica int
+	Status  Status
+	Role    Role
+	Epoch   uint32 // the configuration epoch (a failover or a reconfiguration raises it)
+	// Outside is the configuration's membership: bit i set, replica index i is not a member
+	// (reconfig.go). Zero: every formatted replica is.
+	Outside      uint16
 	View         uint32
 	LogView      uint32
 	Op           uint64 // op_number: the highest op in the log
@@ -122,7 +125,8 @@ type Metrics struct {
 	StaleReads        uint64 // reads a standby served from its executed state
 	StaleReadsDropped uint64 // reads a standby refused: throttled (standby throttle --max-qps)
 	StaleReadsBehind  uint64 // reads a standby refused: the client had read a newer op there
-	EpochStops        uint64 // stops on hearing a newer configuration epoch (failover.go)
+	EpochStops        uint64 // stops on learning this replica is outside the configuration (reconfig.go)
+	Reconfigurations  uint64 // configurations entered (reconfig.go)
 	// CommitLatency is a histogram of prepare-to-commit latency on the primary.
 	CommitLatency Histogram
 }
@@ -198,6 +202,7 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind     EventKind
 	Replica  int
+	Epoch    uint32 // the replica's configuration epoch (reconfig.go)
 	View     uint32
 	Op       uint64
 	Checksum checksum.Sum

@@ -30,7 +30,7 @@ const upgradePayloadSize = 4
 
 // noteRelease records the release of the binary a peer runs, from a message it sent.
 func (r *Replica) noteRelease(replica int, release uint32) {
-	if replica == r.replica || replica >= r.count || release == 0 {
+	if replica == r.replica || replica >= r.count || release == 0 || !r.isMember(replica) {
 		return
 	}
 	if r.releases == nil {
@@ -44,7 +44,7 @@ func (r *Replica) noteRelease(replica int, release uint32) {
 func (r *Replica) upgradeTarget() uint32 {
 	target := r.options.Release
 	for i := 0; i < r.count; i++ {
-		if i == r.replica {
+		if i == r.replica || !r.isMember(i) {
 			continue
 		}
 		if r.releases == nil || r.releases[i] == 0 {
@@ -66,7 +66,7 @@ func (r *Replica) maybeUpgrade() {
 		return
 	}
 	target := r.upgradeTarget()
-	if target <= r.machine.Release() || r.upgradeOp > r.commitMin {
+	if target <= r.machine.Release() || r.upgradeOp > r.commitMin || r.reconfigBlocked() {
 		return
 	}
 	if r.op+1 > r.checkpointOp+PrepareAheadMax || r.checkpointing || r.stateDurable.Boots != r.boots {
