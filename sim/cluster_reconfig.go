@@ -68,21 +68,6 @@ func (c *Cluster) Primary() int {
 	return best
 }
 
-// Reconfigure asks the primary for one membership change (vsr.Replica.Reconfigure): the
-// runbook's `cluster reconfig`. It takes effect once its op commits; watch Configuration.
-func (c *Cluster) Reconfigure(change vsr.Change) error {
-	p := c.Primary()
-	if p < 0 {
-		return ErrNoPrimary
-	}
-	var err error
-	c.Nodes[p].Guard(func() { err = c.replicas[p].Reconfigure(change) })
-	if err == nil {
-		c.Trace.Emit(LevelShort, p, "node", fmt.Sprintf("reconfig %s %d asked", change.Kind, change.Replica))
-	}
-	return err
-}
-
 // FormatJoining replaces node i's disk (the node must be down) and formats it as a replica
 // that joins the cluster when a change adds its slot (`format --join`). done runs once the
 // format is durable; the caller starts the node.
