@@ -97,7 +97,7 @@ var (
 // reconfigState is the replica's part in changes: a change the operator asked of this
 // primary and not yet prepared, and a change executed whose switch is due.
 type reconfigState struct {
-	want   *uint16      // the membership asked for, to prepare
+	want    *uint16      // the membership asked for, to prepare
 	switch_ *epochSwitch // executed: enter it on the next tick
 }
 
