@@ -60,6 +60,7 @@ func (s *Suite) OnFailover(atNs int64, op uint64, promoted int) []uint64 {
 func (s *Suite) rewindTo(op uint64) (lost []uint64) {
 	s.history.cut()
 	lost = s.acked.rewind(op)
+	s.quorums.rewind(op)
 	s.canonical.rewind(op)
 	s.digests.digests.truncate(op)
 	for i := range s.views.replicas {

@@ -11,7 +11,8 @@ func Describe() [][2]string {
 		{NameCommitTimestamp, "canonical timestamps rise strictly; a primary stamps within 250 ms of its own clock (or carries its predecessor's + 1), so within 500 ms of true time when its clock is inside the model"},
 		{NameCheckpointMonotonic, "a replica's checkpoint and commit_min never go back while it runs, nor below its durable checkpoint after a restart (unless the simulator damaged it, or a declared wipe or restore)"},
 		{NameViewMonotonic, "a replica's view never decreases while it runs, nor falls below a view it voted or recovered in after a restart"},
-		{NameSinglePrimary, "at most one replica is primary in normal status in any view"},
+		{NameSinglePrimary, "at most one replica is primary in normal status in any view (of one configuration epoch)"},
+		{NameCommitQuorum, "an op first executed had been acknowledged by a majority of the active members of one configuration, in one epoch and view (standbys, removed replicas and other configurations' quorums do not count); each epoch names one membership"},
 		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
@@ -42,6 +43,7 @@ type Suite struct {
 	canonical  canonicalCommit
 	views      viewMonotonic
 	primary    singlePrimary
+	quorums    commitQuorum
 	digests    digestAgreement
 	acked      ackedSurvive
 	history    *History
@@ -69,7 +71,7 @@ type Suite struct {
 // NewSuite returns a suite for a cluster of replicaCount replicas (replica indexes beyond it,
 // such as standbys, are tracked as they appear).
 func NewSuite(replicaCount int) *Suite {
-	s := &Suite{history: NewHistory()}
+	s := &Suite{history: NewHistory(), quorums: commitQuorum{slots: replicaCount}}
 	s.canonical.executors = make([]executor, replicaCount)
 	s.views.replicas = make([]viewTrack, replicaCount)
 	s.acked.canon = &s.canonical
@@ -109,6 +111,7 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 	}
 	// acked_survive first: where a write is lost, its report is the more specific one.
 	s.report(s.acked.event(atNs, e))
+	s.report(s.quorums.event(atNs, e))
 	s.report(s.canonical.event(atNs, e))
 	s.report(s.views.event(atNs, e))
 	s.report(s.digests.event(atNs, e))
@@ -184,6 +187,7 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 		return
 	}
 	s.report(s.views.message(atNs, h))
+	s.report(s.quorums.message(atNs, h))
 	if h.Command == vsr.CommandPrepareOK {
 		s.copies.ack(atNs, int(h.Replica), h.Op, h.Parent, h.View)
 	}

@@ -13,7 +13,7 @@ import (
 func TestDescribeNamesEveryChecker(t *testing.T) {
 	names := Names()
 	require.Equal(t, []string{NameCommitLeOp, NameCanonicalCommit, NameCommitTimestamp, NameCheckpointMonotonic,
-		NameViewMonotonic, NameSinglePrimary, NameDigestAgreement, NameAckedSurvive, NameAckedDurable,
+		NameViewMonotonic, NameSinglePrimary, NameCommitQuorum, NameDigestAgreement, NameAckedSurvive, NameAckedDurable,
 		NameLogViewDurable, NameCommittedPrefix, NameStandbyReads, NameLinearizable}, names)
 	for _, d := range Describe() {
 		require.NotEmpty(t, d[1])
@@ -65,6 +65,9 @@ func TestSuiteCleanRun(t *testing.T) {
 	s.OnMessage(9*ms, vsr.Header{Command: vsr.CommandDoViewChange, Replica: 1, View: 1})
 	s.OnInspect(10*ms, 1, primaryWithHead(1, 1, 3, "p3"))
 	id = h.Invoke(2, get("x"), 11*ms)
+	// Op 4 is acknowledged by a quorum of view 1: its primary's own vote and replica 2's.
+	s.OnEvent(11*ms, vsr.Event{Kind: vsr.EventVoteSelf, Replica: 1, View: 1, Op: 4, Checksum: sum("p4")})
+	s.OnMessage(11*ms, vsr.Header{Command: vsr.CommandPrepareOK, Replica: 2, View: 1, Op: 4, Parent: sum("p4")})
 	commitRange(s, 12*ms, 1, 1, 4, 4)
 	h.Complete(id, replyOK(okValue("1"), 4), 13*ms)
 	s.OnEvent(14*ms, vsr.Event{Kind: vsr.EventStateSync, Replica: 2, View: 1, Op: 4, Checksum: sum("p4")})

@@ -1,0 +1,139 @@
+package invariants
+
+import (
+	"math/bits"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/vsr"
+)
+
+// NameCommitQuorum checks that every op, when it is first executed anywhere, had been
+// acknowledged by a majority of the active members of one configuration: in one epoch and
+// view, the prepare_oks its backups sent for that prepare and the primary's own durable
+// vote, counted only from replicas the configuration of that epoch names as active members
+// (a standby's vote, a removed replica's, or a quorum sized by another configuration does
+// not make one). The configurations are learnt from the headers the replicas send (each
+// names its epoch and membership); one epoch named with two memberships is a violation too
+// (configuration agreement). Votes are what replicas sent, a superset of what any primary
+// received, so a correct primary always passes.
+const NameCommitQuorum = "commit_quorum"
+
+// selfVote stands for the primary's own vote (EventVoteSelf) in a vote set: the primary is
+// always a member of its configuration (the replica asserts it), whatever its index.
+const selfVote = 1 << 15
+
+type voteKey struct {
+	sum   checksum.Sum
+	epoch uint32
+	view  uint32
+}
+
+type commitQuorum struct {
+	slots   int               // active replica slots, as formatted
+	configs map[uint32]uint16 // epoch -> the slots outside it
+	votes   map[uint64]map[voteKey]uint16
+	checked uint64 // ops up to here had their first execution checked
+	armed   bool   // the harness passes the replicas' messages (OnMessage)
+}
+
+// message learns a configuration from any header, and a vote from a prepare_ok.
+func (q *commitQuorum) message(atNs int64, h vsr.Header) *Violation {
+	q.armed = true
+	if v := q.config(atNs, int(h.Replica), h.Epoch, h.Outside); v != nil {
+		return v
+	}
+	if h.Command == vsr.CommandPrepareOK && h.Op > q.checked {
+		q.vote(h.Op, voteKey{sum: h.Parent, epoch: h.Epoch, view: h.View}, 1<<uint(h.Replica))
+	}
+	return nil
+}
+
+func (q *commitQuorum) config(atNs int64, replica int, epoch uint32, outside uint16) *Violation {
+	if q.configs == nil {
+		q.configs = map[uint32]uint16{}
+	}
+	known, ok := q.configs[epoch]
+	if !ok {
+		q.configs[epoch] = outside
+		return nil
+	}
+	if known != outside {
+		return violation(NameCommitQuorum, replica, 0, 0, atNs,
+			"sent a message of configuration epoch %d with membership outside=%#x, where another replica named it outside=%#x",
+			epoch, outside, known)
+	}
+	return nil
+}
+
+func (q *commitQuorum) vote(op uint64, key voteKey, voter uint16) {
+	if q.votes == nil {
+		q.votes = map[uint64]map[voteKey]uint16{}
+	}
+	byKey := q.votes[op]
+	if byKey == nil {
+		byKey = map[voteKey]uint16{}
+		q.votes[op] = byKey
+	}
+	byKey[key] |= voter
+}
+
+// event takes the primary's own votes and checks first executions.
+func (q *commitQuorum) event(atNs int64, e vsr.Event) *Violation {
+	switch {
+	case e.Kind == vsr.EventVoteSelf && e.Op > q.checked:
+		q.vote(e.Op, voteKey{sum: e.Checksum, epoch: e.Epoch, view: e.View}, selfVote)
+	case e.Kind == vsr.EventCommit && e.Op > q.checked && q.armed:
+		q.checked = e.Op
+		v := q.check(atNs, e)
+		for op := range q.votes {
+			if op <= e.Op {
+				delete(q.votes, op)
+			}
+		}
+		return v
+	}
+	return nil
+}
+
+// check looks for a quorum of one configuration among the votes for e's prepare.
+func (q *commitQuorum) check(atNs int64, e vsr.Event) *Violation {
+	best, bestNeed := 0, 0
+	for key, voters := range q.votes[e.Op] {
+		if key.sum != e.Checksum {
+			continue
+		}
+		outside, known := q.configs[key.epoch]
+		if !known {
+			return nil // a configuration nobody described: nothing to judge by
+		}
+		members := (uint16(1)<<uint(q.slots) - 1) &^ outside
+		active := bits.OnesCount16(members)
+		got := bits.OnesCount16(voters & members)
+		if voters&selfVote != 0 {
+			got++
+		}
+		need := active/2 + 1
+		if got >= need {
+			return nil
+		}
+		if got > best || bestNeed == 0 {
+			best, bestNeed = got, need
+		}
+	}
+	return violation(NameCommitQuorum, e.Replica, e.Op, e.View, atNs,
+		"executed op %d (checksum %x), which no configuration's quorum acknowledged: at most %d of the %d votes needed in one epoch and view",
+		e.Op, e.Checksum[:4], best, max(bestNeed, 1))
+}
+
+// rewind forgets the votes and checks above op (a restore or a failover cut the history),
+// and the configurations: a failover's epoch follows the one its standby knew, which the
+// lost configuration may have moved past.
+func (q *commitQuorum) rewind(op uint64) {
+	q.checked = min(q.checked, op)
+	q.configs = nil
+	for o := range q.votes {
+		if o > op {
+			delete(q.votes, o)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package invariants
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/vsr"
+)
+
+func voteOK(replica int, epoch uint32, outside uint16, view uint32, op uint64, sum checksum.Sum) vsr.Header {
+	return vsr.Header{Command: vsr.CommandPrepareOK, Replica: uint8(replica), Epoch: epoch, Outside: outside,
+		View: view, Op: op, Parent: sum}
+}
+
+func TestCommitQuorum(t *testing.T) {
+	sum := checksum.Of([]byte("op 1"))
+	commit := vsr.Event{Kind: vsr.EventCommit, Replica: 0, Op: 1, Checksum: sum}
+	self := func(epoch uint32, view uint32) vsr.Event {
+		return vsr.Event{Kind: vsr.EventVoteSelf, Replica: 0, Epoch: epoch, View: view, Op: 1, Checksum: sum}
+	}
+
+	t.Run("a majority of the configuration passes", func(t *testing.T) {
+		q := commitQuorum{slots: 4}
+		require.Nil(t, q.message(0, voteOK(1, 1, 0, 3, 1, sum))) // 4 members: 3 needed
+		require.Nil(t, q.message(0, voteOK(2, 1, 0, 3, 1, sum)))
+		require.Nil(t, q.event(0, self(1, 3)))
+		require.Nil(t, q.event(0, commit))
+	})
+	t.Run("the old configuration's quorum fires", func(t *testing.T) {
+		// Epoch 1 has four members: two votes, a quorum of the three-member epoch 0, are not one.
+		q := commitQuorum{slots: 4}
+		require.Nil(t, q.message(0, voteOK(1, 1, 0, 3, 1, sum)))
+		require.Nil(t, q.event(0, self(1, 3)))
+		v := q.event(7, commit)
+		require.NotNil(t, v)
+		require.Equal(t, NameCommitQuorum, v.Checker)
+	})
+	t.Run("votes of another view or prepare do not add up", func(t *testing.T) {
+		q := commitQuorum{slots: 3}
+		require.Nil(t, q.message(0, voteOK(1, 0, 0, 3, 1, sum)))
+		require.Nil(t, q.message(0, voteOK(2, 0, 0, 4, 1, sum)))
+		require.Nil(t, q.message(0, voteOK(2, 0, 0, 3, 1, checksum.Of([]byte("other")))))
+		require.NotNil(t, q.event(0, commit))
+	})
+	t.Run("votes from outside the configuration do not count", func(t *testing.T) {
+		q := commitQuorum{slots: 3}
+		outside := uint16(1 << 2) // replica 2 removed: members 0 and 1, both needed
+		require.Nil(t, q.message(0, voteOK(2, 2, outside, 5, 1, sum)))
+		require.Nil(t, q.message(0, voteOK(1, 2, outside, 5, 1, sum)))
+		require.NotNil(t, q.event(0, commit), "replica 1's vote and removed replica 2's are not replicas 0 and 1")
+		q = commitQuorum{slots: 3}
+		require.Nil(t, q.message(0, voteOK(3, 0, 0, 5, 1, sum))) // a standby (index 3)
+		require.Nil(t, q.event(0, vsr.Event{Kind: vsr.EventVoteSelf, Op: 1, View: 5, Checksum: sum}))
+		require.NotNil(t, q.event(0, commit), "a standby's vote is no member's")
+	})
+	t.Run("one epoch with two memberships fires", func(t *testing.T) {
+		q := commitQuorum{slots: 4}
+		require.Nil(t, q.message(0, voteOK(1, 1, 1<<3, 3, 1, sum)))
+		require.NotNil(t, q.message(0, voteOK(2, 1, 0, 3, 1, sum)))
+	})
+	t.Run("unarmed without messages", func(t *testing.T) {
+		q := commitQuorum{slots: 3}
+		require.Nil(t, q.event(0, commit))
+	})
+}
