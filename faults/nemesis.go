@@ -262,7 +262,7 @@ func (n *Nemesis) mayTakeDown(c *sim.Cluster) []int {
 func (n *Nemesis) replicasWhere(c *sim.Cluster, ok func(i int) bool) []int {
 	var out []int
 	for i := 0; i < n.swarm.Replicas; i++ {
-		if ok(i) {
+		if ok(i) && !n.gone[i] {
 			out = append(out, i)
 		}
 	}

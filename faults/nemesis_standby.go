@@ -29,6 +29,7 @@ func (n *Nemesis) stepStandbys(c *sim.Cluster) {
 	pick := n.r.IntN(n.swarm.Standbys)
 	i := n.swarm.Replicas + pick
 	switch status := c.Nodes[i].Status(); {
+	case n.gone[i]:
 	case restart && status == sim.NodeCrashed:
 		n.record(c, i, ActionStandbyRestart, "")
 		c.StartReplica(i)
@@ -48,6 +49,13 @@ func (n *Nemesis) healStandbys(c *sim.Cluster) {
 		}
 	}
 }
+
+// Hold keeps the nemesis's hands off node until Release: an operator is replacing its disk
+// (the reconfiguring nemesis), and the node must stay down until the new disk is formatted.
+func (n *Nemesis) Hold(node int) { n.Forget([]int{node}) }
+
+// Release gives node back to the nemesis.
+func (n *Nemesis) Release(node int) { delete(n.gone, node) }
 
 // Forget tells the nemesis that nodes are gone for good (a failover lost their region): the
 // heal leaves them down.

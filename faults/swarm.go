@@ -178,6 +178,10 @@ type Swarm struct {
 	// promoted (DR failover); the liveness phase runs on the new configuration. A quarter
 	// of the seeds with standbys.
 	Failover bool
+	// Reconfig: the nemesis changes the membership under faults (scenarios' swarm_reconfig:
+	// add, remove and replace replicas and standbys, a replaced disk rejoining by state
+	// sync). Spare: the last replica slot starts outside the configuration, to be added.
+	Reconfig, Spare bool
 	Network  sim.NetworkOptions
 	Disk     sim.DiskOptions
 	// Clocks has one entry per node: replicas, standbys, then clients (standbys' and
@@ -256,6 +260,12 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 		s.addStandbys(standbys)
 	}
 	s.Failover = r.IntN(4) == 0 && s.Standbys > 0 // drawn after the standbys
+	// The reconfiguring nemesis, drawn after everything else: half the seeds with two
+	// replicas or more (not those that fail over), and in half of those with three or more
+	// the last replica slot starts as a spare outside the configuration, to be added.
+	reconfig, spare := r.IntN(2) == 0, r.IntN(2) == 0
+	s.Reconfig = reconfig && s.Replicas >= 2 && !s.Failover && !o.NoReconfig
+	s.Spare = spare && s.Reconfig && s.Replicas >= 3
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -282,11 +292,13 @@ type Override struct {
 	Clients int
 	// NoStandbys drops the standbys the seed drew.
 	NoStandbys bool
+	// NoReconfig drops the reconfiguring nemesis the seed drew.
+	NoReconfig bool
 }
 
 // IsZero reports whether o changes nothing.
 func (o Override) IsZero() bool {
-	return len(o.Without) == 0 && o.Replicas == 0 && o.Clients == 0 && !o.NoStandbys
+	return len(o.Without) == 0 && o.Replicas == 0 && o.Clients == 0 && !o.NoStandbys && !o.NoReconfig
 }
 
 // check validates o's kinds and returns them as a set.
@@ -587,7 +599,16 @@ func (s Swarm) ClusterOptions(seed uint64) sim.ClusterOptions {
 		Clients:        s.Clients,
 		ClusterID:      seed | 1, // never 0
 		ClientsMax:     s.ClientTable,
+		Outside:        s.outside(),
 	}
+}
+
+// outside is the slots formatted outside the configuration: the spare, if any.
+func (s Swarm) outside() uint16 {
+	if s.Spare {
+		return 1 << uint(s.Replicas-1)
+	}
+	return 0
 }
 
 // String prints every drawn parameter as key=value pairs on one line, sorted by key.
@@ -653,6 +674,12 @@ func (s Swarm) params() []string {
 	}
 	if s.Failover {
 		p = append(p, "failover=1")
+	}
+	if s.Reconfig {
+		p = append(p, "reconfig=1")
+	}
+	if s.Spare {
+		p = append(p, "spare=1")
 	}
 	for i := 0; i < s.Replicas && i < len(s.Clocks); i++ {
 		c := s.Clocks[i]

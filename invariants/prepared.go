@@ -21,6 +21,10 @@ type Prepared struct {
 	Bytes     []byte // the whole prepare, header and body, as sent (read, not kept)
 	ClockNs   int64  // the creating replica's realtime clock at creation
 	TrueNs    int64  // true realtime at creation
+	// Late: first seen after its creation (a lone primary has nobody to send a prepare to
+	// until a replica joins and asks for it): its bytes count, but not its timestamp against
+	// the clocks of this instant.
+	Late bool
 }
 
 // digest is the harness's own digest of a prepare's bytes (SHA-256 of the whole message),

@@ -18,7 +18,9 @@ func (s *Suite) OnPrepare(atNs int64, p Prepared) {
 	}
 	s.prepared.maxTimestamp = max(s.prepared.maxTimestamp, p.Timestamp)
 	s.prepared.maxOp = max(s.prepared.maxOp, p.Op)
-	s.report(s.stamps.created(atNs, p, maxBefore))
+	if !p.Late {
+		s.report(s.stamps.created(atNs, p, maxBefore))
+	}
 }
 
 // OnStartView takes a start_view its view's primary sent: the log of view up to op (the

@@ -638,13 +638,15 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	if err != nil || h.Command != vsr.CommandPrepare {
 		return
 	}
-	if r := run.c.Replica(from); run.durability == "" && r != nil && createdNow(r.TraceState(), h) {
+	r := run.c.Replica(from)
+	created := r != nil && createdNow(r.TraceState(), h)
+	if run.durability == "" && created {
 		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}
 	now := int64(run.c.Loop.Now())
 	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Op: h.Op, Checksum: h.Checksum,
 		Timestamp: h.Timestamp, Bytes: msg, ClockNs: run.c.Nodes[from].Clock.Realtime(),
-		TrueNs: sim.RealtimeEpochNs + now})
+		TrueNs: sim.RealtimeEpochNs + now, Late: !created})
 }
 
 // createdNow reports whether a prepare its creator sends was made by the running incarnation:

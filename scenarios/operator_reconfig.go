@@ -93,10 +93,19 @@ func (o *Operator) reconfigChange(line string, change vsr.Change) error {
 		return err
 	}
 	_, err = awaitAction(o, fmt.Sprintf("await configuration epoch %d", rep.Epoch), func(done func(struct{}, error)) {
-		o.untilTicks(func() bool { epoch, _ := o.C.Configuration(); return epoch >= rep.Epoch },
+		o.untilTicks(func() bool { return established(o.C, rep.Epoch) },
 			func() { done(struct{}{}, nil) })
 	})
 	return err
+}
+
+// established reports whether the configuration of epoch (or a later one) is in force: a
+// replica of it is the normal primary of a view. Until then the old configuration's
+// replicas, a removed one included, may be the only ones that know the change committed
+// (vsr/reconfig.go): a removed replica's disk is replaced only after this.
+func established(c *sim.Cluster, epoch uint32) bool {
+	now, _ := c.Configuration()
+	return now >= epoch && c.Primary() >= 0
 }
 
 // untilTicks checks cond now and then at every tick of the loop, and calls done once it holds.

@@ -27,15 +27,19 @@ type SwarmOverride struct {
 	// NoStandbys drops the standbys the seed draws: a seed found before standbys existed
 	// runs exactly as it did then.
 	NoStandbys bool
+	// NoReconfig drops the reconfiguring nemesis the seed draws: a seed found before it
+	// existed runs as it did then.
+	NoReconfig bool
 }
 
 // IsZero reports whether v changes nothing.
 func (v SwarmOverride) IsZero() bool {
-	return len(v.Without) == 0 && v.Replicas == 0 && v.Clients == 0 && v.FaultTicks == 0 && !v.NoStandbys
+	return len(v.Without) == 0 && v.Replicas == 0 && v.Clients == 0 && v.FaultTicks == 0 && !v.NoStandbys && !v.NoReconfig
 }
 
 func (v SwarmOverride) faults() faults.Override {
-	return faults.Override{Without: v.Without, Replicas: v.Replicas, Clients: v.Clients, NoStandbys: v.NoStandbys}
+	return faults.Override{Without: v.Without, Replicas: v.Replicas, Clients: v.Clients, NoStandbys: v.NoStandbys,
+		NoReconfig: v.NoReconfig}
 }
 
 // without returns v with kinds switched off as well, sorted and without repeats, so that the
@@ -93,6 +97,9 @@ func (v SwarmOverride) Flags() string {
 	}
 	if v.NoStandbys {
 		flags = append(flags, "--no-standbys")
+	}
+	if v.NoReconfig {
+		flags = append(flags, "--no-reconfig")
 	}
 	return strings.Join(flags, " ")
 }

@@ -24,6 +24,7 @@ import (
 //  3. clients: the same bisection, down to one client;
 //  4. replicas: each smaller count, smallest first; the first that keeps the failure wins;
 //  5. standbys: the seed's standbys (and their failover) dropped, if it draws any.
+//  6. reconfig: the reconfiguring nemesis dropped, if the seed draws it.
 //
 // Each run is deterministic, so a kept configuration is known to fail: the last kept run is
 // the result, and replaying its override reproduces it exactly. The search is bounded by a
@@ -114,7 +115,7 @@ func Shrink(run func(Options) Result, base Options, limits ShrinkLimits, report 
 func (s *shrinker) round() bool {
 	s.rounds++
 	ran := false
-	for i, step := range []func() bool{s.kinds, s.faultTicks, s.clients, s.replicas, s.standbys} {
+	for i, step := range []func() bool{s.kinds, s.faultTicks, s.clients, s.replicas, s.standbys, s.reconfig} {
 		if s.seen[i] == s.kept || s.bound != "" {
 			continue
 		}
@@ -242,4 +243,14 @@ func (s *shrinker) standbys() bool {
 	v := s.cur
 	v.NoStandbys = true
 	return s.try("without standbys", v)
+}
+
+// reconfig drops the reconfiguring nemesis, when the failure does not need it.
+func (s *shrinker) reconfig() bool {
+	if !s.swarm().Reconfig {
+		return false
+	}
+	v := s.cur
+	v.NoReconfig = true
+	return s.try("without reconfiguration", v)
 }

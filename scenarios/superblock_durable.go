@@ -293,6 +293,11 @@ func (sc *superblockChecks) onPrepare(disk *sim.Disk, replica int, incarnation *
 	return ""
 }
 
+// forget drops what the checks knew of replica's superblock: its disk was replaced.
+func (sc *superblockChecks) forget(replica int) {
+	*sc.watch(replica) = superblockWatch{}
+}
+
 // counters adds the coverage marks to a result's counters.
 func (sc *superblockChecks) counters(counters map[string]uint64) {
 	for _, name := range superblockMarks {

@@ -48,6 +48,8 @@ type swarmRun struct {
 	// staleReads draws which gets go to a standby as stale reads (swarm_standby.go); nil
 	// without standbys.
 	staleReads *rand.Rand
+	// reconfig is the reconfiguring nemesis (swarm_reconfig.go); nil unless the seed draws it.
+	reconfig *swarmReconfig
 	// ackedOps are the ops acknowledged to clients (only in a run that fails over: its lost
 	// writes are counted against them); gone the nodes a failover lost for good;
 	// failoverLost the acknowledged ops it lost.
@@ -124,11 +126,20 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if run.swarm.Standbys > 0 {
 		run.staleReads = sim.Stream(o.Seed, "stale-reads")
 	}
+	if run.swarm.Reconfig {
+		run.reconfig = newSwarmReconfig(o.Seed)
+	}
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
 	run.attachTrace(o)
 	c := run.c
 	atlas := faults.NewAtlas(sim.Stream(o.Seed, "atlas"), run.swarm.Replicas)
+	if run.swarm.Reconfig {
+		// A replaced disk is a fault of its own, on any replica: random disk faults keep to
+		// one replica fewer, so that a zone faulty on f-1 replicas and one wiped disk leave
+		// a quorum's copy intact (a removal also leaves fewer members to hold one).
+		atlas.F = max(atlas.F-1, 0)
+	}
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
 	run.nemesis.Install(c)
@@ -149,6 +160,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
+		run.stepReconfig()
 		run.inspect()
 		run.alerts.observe()
 		if run.checked && run.broken == "" {

@@ -12,7 +12,8 @@ import (
 var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nack_truncation", "state_sync",
 	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade",
 	"standby_new_view", "standby_repair", "standby_state_sync", "standby_recovered", "standby_read",
-	"failover"}
+	"failover", "reconfig_add_replica", "reconfig_remove_replica", "reconfig_replace", "reconfig_add_standby",
+	"reconfig_remove_standby"}
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
 // whole, random faults off, clocks and disks restored); then every client must have a request
@@ -28,6 +29,10 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		return run.result(r, Correctness, reason)
 	}
 	run.nemesis.Heal(c)
+	if epoch, _ := c.Configuration(); run.reconfig != nil && epoch > 0 {
+		// The alert monitor samples the formatted slots: a removed replica looks down.
+		run.alerts.failedOver = true
+	}
 	if run.swarm.Failover {
 		if reason := run.failover(); reason != "" {
 			return run.result(r, Correctness, reason)
@@ -132,6 +137,9 @@ func (run *swarmRun) converged() bool {
 		rep := run.c.Replica(i)
 		if rep == nil {
 			return false
+		}
+		if !run.c.IsMember(i) {
+			continue // removed (stopped), or a slot still outside (silent)
 		}
 		in := rep.Inspect()
 		if in.Status != vsr.StatusNormal || in.CommitMin != in.CommitMax {
@@ -242,7 +250,7 @@ type swarmAlerts struct {
 	// replication-lag rule, which such disks trip legitimately (a checkpoint's writes at a
 	// 100 ms mean latency hold a backup more than a second behind; swarm seed 2068).
 	slowDisks   bool
-	failedOver  bool // a failover left the configuration the monitor samples: no alert checks
+	failedOver  bool // a failover or a reconfiguration left the configuration the monitor samples: no alert checks
 	convergedAt sim.Time
 	isConverged bool
 	violation   string // the first breach of (a)

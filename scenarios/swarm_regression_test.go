@@ -117,18 +117,18 @@ func TestSwarmRegressionSeeds(t *testing.T) {
 	swarm, ok := Lookup("swarm")
 	require.True(t, ok)
 	for _, seed := range sortedKeysOf(swarmRegressionSeeds) {
-		old := SwarmOverride{Without: faults.AimedKinds(), NoStandbys: true} // as the seed ran when found
+		old := SwarmOverride{Without: faults.AimedKinds(), NoStandbys: true, NoReconfig: true} // as the seed ran when found
 		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: old}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, swarmRegressionSeeds[seed])
 		}
 	}
 	for _, seed := range sortedKeysOf(aimedRegressionSeeds) {
-		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoStandbys: true}}).Outcome != Pass {
+		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoStandbys: true, NoReconfig: true}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, aimedRegressionSeeds[seed])
 		}
 	}
 	for _, seed := range sortedKeysOf(standbyRegressionSeeds) {
-		if CheckSeed(t, swarm, Options{Seed: seed}).Outcome != Pass {
+		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoReconfig: true}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, standbyRegressionSeeds[seed])
 		}
 	}

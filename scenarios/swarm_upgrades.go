@@ -26,6 +26,9 @@ func checkUpgradeBinaries(c *sim.Cluster, e vsr.Event) string {
 		return fmt.Sprintf("upgrade_beyond_binaries: replica %d's upgrade event %q names no release", e.Replica, e.Text)
 	}
 	for _, i := range c.ActiveNodes() { // the configuration in force (a failover changes it)
+		if !c.IsMember(i) {
+			continue // outside the configuration: its binary is not the cluster's business
+		}
 		if binary := max(c.Release(i), kv.ReleaseBase); binary < release { // 0: the base release
 			return fmt.Sprintf("upgrade_beyond_binaries: replica %d executed op %d, the upgrade to cluster release %d, while replica %d's node runs release %d",
 				e.Replica, e.Op, release, i, binary)

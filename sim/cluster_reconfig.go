@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"vopr/cluster/vsr"
 )
@@ -29,8 +30,12 @@ func (c *Cluster) Configuration() (epoch uint32, outside uint16) {
 	return epoch, outside
 }
 
-// IsMember reports whether node i's slot is a member of the newest configuration.
+// IsMember reports whether node i's slot is a member of the newest configuration (after a
+// failover: whether it runs the new configuration's replica).
 func (c *Cluster) IsMember(i int) bool {
+	if c.members != nil {
+		return slices.Contains(c.members, i)
+	}
 	_, outside := c.Configuration()
 	return outside&(1<<uint(i)) == 0
 }
@@ -38,6 +43,9 @@ func (c *Cluster) IsMember(i int) bool {
 // Members returns the nodes of the newest configuration's members: active replicas, then
 // standbys.
 func (c *Cluster) Members() (active, standbys []int) {
+	if c.members != nil {
+		return c.ActiveNodes(), nil
+	}
 	_, outside := c.Configuration()
 	for i := 0; i < c.MemberCount(); i++ {
 		switch {

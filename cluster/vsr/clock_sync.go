@@ -84,7 +84,7 @@ func (c *clockSync) update(r *Replica) {
 	c.swept, c.sweptQuorum, c.stableUntil = true, r.quorum(), math.MaxInt64
 	for i := range c.samples {
 		s := &c.samples[i]
-		if !s.valid || i == r.replica || now-s.atMono > ClockSampleAgeMaxNs {
+		if !s.valid || i == r.replica || !r.isMember(i) || now-s.atMono > ClockSampleAgeMaxNs {
 			continue
 		}
 		c.stableUntil = min(c.stableUntil, s.atMono+ClockSampleAgeMaxNs) // counted while now <= this

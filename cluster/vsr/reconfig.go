@@ -35,6 +35,11 @@ import (
 //     view change or view at once, with the log it has; one outside it stops. A message of an
 //     older epoch is dropped, and answered with a ping of ours, so that a replica left behind
 //     learns where the cluster went even when nobody of the new configuration sends to it.
+//     A removed replica stops taking part but keeps doing this (and only this), even after a
+//     restart: it may be the last of the old configuration to know the change committed (a
+//     primary that removed itself, say), and the others learn the new epoch from it. So an
+//     operator replaces a removed replica's disk only once the new configuration has a
+//     normal primary (ops and the simulator's operator wait for one).
 //   - A replica formatted to join (`format --join`, its own slot outside, epoch 0) waits,
 //     silent, until it hears an epoch that includes it; it joins with an empty log and state-
 //     syncs like any replica that is far behind. A replica whose durable state says it was
@@ -227,6 +232,9 @@ func (r *Replica) switchEpoch() {
 // epoch: we missed a change or a failover; a member of it joins it, anyone else stops.
 func (r *Replica) onOtherEpoch(m Message) {
 	h := m.Header
+	if r.removed && h.Epoch > r.epoch {
+		return // stopped for good: a later epoch that adds this slot back wants a new disk
+	}
 	if h.Epoch < r.epoch {
 		if !r.joining && int(h.Replica) != r.replica && int(h.Replica) < r.count+r.standbys {
 			ping := r.header(CommandPing)
@@ -281,8 +289,15 @@ func (r *Replica) enterConfiguration(epoch uint32, outside uint16, view uint32, 
 		r.recoverTimeout.start(r.rand)
 		r.requestStartView(r.view)
 	case r.activeCount() == 1:
-		r.view = max(r.view, view)
-		r.transitionToNormalPrimary()
+		// Alone: it leads the next view, once that view is durable (onStateDurable), as a
+		// new primary's start_view must name a durable view.
+		r.view = max(view, r.view+1)
+		r.status = StatusViewChange
+		r.viewChange = viewChangeState{}
+		r.ahead.clear()
+		r.pipeline, r.requestQueue = nil, nil
+		r.runTimeouts(&r.ping)
+		r.persistState()
 	default:
 		view = max(view, r.view)
 		if r.status == StatusNormal && view == r.view {
@@ -298,7 +313,7 @@ func (r *Replica) enterConfiguration(epoch uint32, outside uint16, view uint32, 
 // stopRemoved stops a replica that is not a member of the configuration it now knows, and
 // persists that configuration: it stops again, at once, if it is restarted.
 func (r *Replica) stopRemoved(why string) {
-	r.status = StatusStopped
+	r.status, r.removed = StatusStopped, true
 	r.metrics.EpochStops++
 	r.persistState()
 	r.emit(EventStatus, r.op, checksum.Sum{}, fmt.Sprintf(

@@ -26,6 +26,7 @@ type Replica struct {
 	epoch    uint32
 	outside  uint16
 	joining  bool // formatted to join: silent until it hears an epoch that includes it
+	removed  bool // stopped outside its configuration: it only tells older epochs where the cluster went
 	reconfig reconfigState
 	rand     *rand.Rand
 	bus      Bus
@@ -240,7 +241,7 @@ func (r *Replica) Receive(buf []byte) {
 	if r.operator.isolated {
 		return // cut off by an operator (operator.go)
 	}
-	if r.status == StatusStopped || (r.status == StatusRecovering && !r.stateLost && !r.joining) {
+	if (r.status == StatusStopped && !r.removed) || (r.status == StatusRecovering && !r.stateLost && !r.joining) {
 		return
 	}
 	m, err := Decode(buf, r.cluster)
@@ -266,8 +267,8 @@ func (r *Replica) onMessage(m Message) {
 		r.onOtherEpoch(m) // reconfig.go
 		return
 	}
-	if r.joining {
-		return // not a member yet: only a newer epoch that includes us matters
+	if r.joining || r.removed {
+		return // not a member: only other epochs matter (reconfig.go)
 	}
 	if h.Command != CommandRequest && !r.acceptFrom(h) {
 		return // from no replica of ours, or a standby asking for what only actives answer

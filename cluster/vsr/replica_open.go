@@ -316,7 +316,7 @@ func (r *Replica) openOutside() {
 		r.emit(EventRecovered, r.op, [16]byte{}, "joining: waiting to be added to the configuration")
 		return
 	}
-	r.status = StatusStopped
+	r.status, r.removed = StatusStopped, true
 	r.emit(EventStatus, r.op, [16]byte{}, fmt.Sprintf(
 		"stopped: removed from the cluster: configuration epoch %d (%s) does not include this replica; format it with --join to add it back",
 		r.epoch, r.membersText()))

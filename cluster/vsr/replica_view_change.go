@@ -112,6 +112,10 @@ func (r *Replica) onStartViewChange(m Message) {
 func (r *Replica) onStateDurable() {
 	switch r.status {
 	case StatusViewChange:
+		if r.activeCount() == 1 && r.isPrimary() && r.viewDurable() {
+			r.transitionToNormalPrimary() // alone after a reconfiguration (reconfig.go)
+			return
+		}
 		r.maybeSendDoViewChange()
 	case StatusNormal:
 		if r.isPrimary() {

@@ -42,6 +42,12 @@ func (r *Replica) IsStandby() bool { return r.isStandby() }
 func (r *Replica) acceptFrom(h *Header) bool {
 	from := int(h.Replica)
 	switch {
+	case from >= r.count+r.standbys:
+		return false
+	case h.Command == CommandPrepare && from < r.count:
+		// A prepare names its creator, a primary of its view, who may have left the
+		// configuration since: repair and re-replication check it by view and checksum.
+		return true
 	case !r.isMember(from):
 		return false // outside our configuration: it never counts, nor leads
 	case from < r.count:

@@ -29,6 +29,7 @@ type runFlags struct {
 	without    string
 	replicas   int
 	noStandbys bool
+	noReconfig bool
 	clients    int
 	faultTicks int
 	// mutationName is --mutation: a planted bug (binaries built with -tags vopr_mutants).
@@ -164,6 +165,7 @@ func (f *runFlags) overrideFlags(fs *flag.FlagSet) {
 	fs.IntVar(&f.clients, "clients", 0, overrideUsage+"this many clients, 1..8 (0: as drawn)")
 	fs.IntVar(&f.faultTicks, "fault-ticks", 0, overrideUsage+"fault phase in ticks (0: half of --ticks-max or the default)")
 	fs.BoolVar(&f.noStandbys, "no-standbys", false, overrideUsage+"drop the standbys the seed draws")
+	fs.BoolVar(&f.noReconfig, "no-reconfig", false, overrideUsage+"drop the reconfiguring nemesis the seed draws")
 }
 
 // override parses the swarm override flags and checks them against every seed before
@@ -171,7 +173,7 @@ func (f *runFlags) overrideFlags(fs *flag.FlagSet) {
 // any override for a scenario other than the swarm exits 64.
 func (f *runFlags) override(scenario scenarios.Scenario, seeds []uint64) (scenarios.SwarmOverride, error) {
 	v := scenarios.SwarmOverride{Replicas: f.replicas, Clients: f.clients, FaultTicks: f.faultTicks,
-		NoStandbys: f.noStandbys}
+		NoStandbys: f.noStandbys, NoReconfig: f.noReconfig}
 	if f.replicas < 0 || f.clients < 0 || f.faultTicks < 0 {
 		return v, usagef("--replicas, --clients and --fault-ticks: expected a positive count (0: as drawn)")
 	}
@@ -190,7 +192,7 @@ func (f *runFlags) override(scenario scenarios.Scenario, seeds []uint64) (scenar
 		return v, nil
 	}
 	if scenario.Name != swarmScenario {
-		return v, usagef("--without, --replicas, --clients, --fault-ticks and --no-standbys apply to the swarm scenario only, not %q", scenario.Name)
+		return v, usagef("--without, --replicas, --clients, --fault-ticks, --no-standbys and --no-reconfig apply to the swarm scenario only, not %q", scenario.Name)
 	}
 	for _, seed := range seeds {
 		if _, err := scenarios.SwarmDraw(seed, v); err != nil {

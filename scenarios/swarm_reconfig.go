@@ -1,0 +1,174 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"vopr/cluster/kv"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// The reconfiguring nemesis (faults.Swarm.Reconfig): during the fault phase it changes the
+// membership the way an operator would, through the same steps as `cluster reconfig`
+// (ClusterReconfigChange, ReplaceDisk), under every fault the seed draws: it removes an
+// active replica or a standby, adds a slot that is outside (its disk replaced and formatted
+// to join first, so a removed replica comes back wiped and state-syncs), and replaces a
+// member (remove, new disk, add). One action at a time, each change awaited until it commits
+// (asked again while no primary takes it). Its draws come from their own stream, so the
+// nemesis's schedule is the seed's either way. The liveness phase then holds the final
+// configuration to convergence: members must converge; removed replicas stay stopped and
+// a slot still outside stays silent.
+
+// reconfigRate is the chance per tick, while idle, that the next action starts.
+const reconfigRate = 0.004
+
+// reconfigRetryTicks: a change asked but not committed after this long is asked again (its
+// primary lost its view before preparing it, or a view change truncated it).
+const reconfigRetryTicks = 300
+
+type swarmReconfig struct {
+	r       *rand.Rand
+	path    string         // the action in progress, for coverage (coverage.path.reconfig_*)
+	steps   []reconfigStep // what is left of it, in order
+	wiping  bool           // a new disk is being formatted
+	awaited uint32         // the epoch the last change asked for leads to (0: none)
+	askedAt int            // the tick it was asked at
+	tick    int
+}
+
+// reconfigStep is a change to ask for, or (wipe >= 0) a node whose disk to replace.
+type reconfigStep struct {
+	change vsr.Change
+	wipe   int
+}
+
+func change(kind vsr.ChangeKind, node int) reconfigStep {
+	return reconfigStep{change: vsr.Change{Kind: kind, Replica: node}, wipe: -1}
+}
+
+func newSwarmReconfig(seed uint64) *swarmReconfig {
+	return &swarmReconfig{r: sim.Stream(seed, "reconfig")}
+}
+
+// step runs one tick of the nemesis: it advances the action in progress or starts one.
+func (run *swarmRun) stepReconfig() {
+	rc := run.reconfig
+	if rc == nil {
+		return
+	}
+	rc.tick++
+	c := run.c
+	switch {
+	case rc.wiping:
+		return
+	case rc.awaited > 0:
+		if established(c, rc.awaited) {
+			rc.awaited, rc.steps = 0, rc.steps[1:]
+			if len(rc.steps) == 0 {
+				run.paths["reconfig_"+rc.path]++
+			}
+		} else if rc.tick-rc.askedAt > reconfigRetryTicks {
+			rc.awaited = 0 // asked again below, next tick
+		}
+		return
+	case len(rc.steps) > 0 && rc.steps[0].wipe >= 0:
+		node := rc.steps[0].wipe
+		rc.steps, rc.wiping = rc.steps[1:], true
+		run.nemesis.Hold(node)
+		ReplaceDisk(c, node, run.onReplacedDisk, func(err error) {
+			rc.wiping = false
+			run.nemesis.Release(node)
+			if err != nil {
+				run.broken = fmt.Sprintf("reconfig: formatting the replaced disk of replica %d: %v", node, err)
+			}
+		})
+		return
+	case len(rc.steps) > 0:
+		run.askReconfig()
+		return
+	}
+	if sim.Chance(rc.r, reconfigRate) {
+		rc.start(c)
+	}
+}
+
+// onReplacedDisk tells the checkers a node's disk is being replaced: its process is gone
+// (inspect reports the crash, while its old disk is still there to read), then the disk.
+func (run *swarmRun) onReplacedDisk(node int) {
+	run.inspect()
+	if run.checked {
+		run.suite.OnWipe(int64(run.c.Loop.Now()), node)
+		run.storage.superblocks.forget(node)
+	}
+	// The new hardware runs the newest binary: it must run whatever release the cluster
+	// has upgraded to, or stop (an operator installs the current release on a replacement).
+	run.c.SetRelease(node, kv.ReleaseLatest)
+}
+
+// askReconfig asks the primary for the next change; a refusal that will not pass (the
+// configuration moved under the action) drops the action.
+func (run *swarmRun) askReconfig() {
+	rc := run.reconfig
+	rep, err := ClusterReconfigChange(run.c, rc.steps[0].change)
+	switch {
+	case err == nil:
+		rc.awaited, rc.askedAt = rep.Epoch, rc.tick
+	case retriable(err):
+	default:
+		rc.steps = nil
+		run.paths["reconfig_refused"]++
+	}
+}
+
+// start draws the next action among those the configuration allows.
+func (rc *swarmReconfig) start(c *sim.Cluster) {
+	active, standbys := c.Members()
+	var outsideActive, outsideStandbys []int
+	for i := 0; i < c.MemberCount(); i++ {
+		if !c.IsMember(i) {
+			if i < c.ReplicaCount() {
+				outsideActive = append(outsideActive, i)
+			} else {
+				outsideStandbys = append(outsideStandbys, i)
+			}
+		}
+	}
+	type action struct {
+		name  string
+		nodes []int
+	}
+	var options []action
+	if len(outsideActive) > 0 {
+		options = append(options, action{"add_replica", outsideActive})
+	}
+	if len(active) >= 2 {
+		options = append(options, action{"remove_replica", active}, action{"replace", active})
+	}
+	if len(outsideStandbys) > 0 {
+		options = append(options, action{"add_standby", outsideStandbys})
+	}
+	if len(standbys) > 0 {
+		options = append(options, action{"remove_standby", standbys})
+	}
+	if len(options) == 0 {
+		return
+	}
+	a := options[rc.r.IntN(len(options))]
+	node := a.nodes[rc.r.IntN(len(a.nodes))]
+	rc.path = a.name
+	wipe := reconfigStep{wipe: node}
+	switch a.name {
+	case "add_replica":
+		rc.steps = []reconfigStep{wipe, change(vsr.ChangeAddReplica, node)}
+	case "remove_replica":
+		rc.steps = []reconfigStep{change(vsr.ChangeRemoveReplica, node)}
+	case "replace":
+		rc.steps = []reconfigStep{change(vsr.ChangeRemoveReplica, node), wipe, change(vsr.ChangeAddReplica, node)}
+	case "add_standby":
+		rc.steps = []reconfigStep{wipe, change(vsr.ChangeAddStandby, node)}
+	case "remove_standby":
+		rc.steps = []reconfigStep{change(vsr.ChangeRemoveStandby, node)}
+	}
+}
