@@ -38,6 +38,9 @@ type commitQuorum struct {
 
 // message learns a configuration from any header, and a vote from a prepare_ok.
 func (q *commitQuorum) message(atNs int64, h vsr.Header) *Violation {
+	if h.Command == vsr.CommandRequest {
+		return nil // a client's request a backup forwards: its header is the client's
+	}
 	q.armed = true
 	if v := q.config(atNs, int(h.Replica), h.Epoch, h.Outside); v != nil {
 		return v

@@ -22,7 +22,7 @@ func (c *Cluster) Configuration() (epoch uint32, outside uint16) {
 	epoch, outside = 0, c.options.Outside
 	for i := 0; i < c.MemberCount(); i++ {
 		if r := c.Replica(i); r != nil {
-			if in := r.InspectState(); in.Epoch > epoch {
+			if in := r.InspectState(); in.Epoch > epoch && !in.Joining {
 				epoch, outside = in.Epoch, in.Outside
 			}
 		}
@@ -77,7 +77,8 @@ func (c *Cluster) Primary() int {
 }
 
 // FormatJoining replaces node i's disk (the node must be down) and formats it as a replica
-// that joins the cluster when a change adds its slot (`format --join`). done runs once the
+// that joins the cluster when a change adds its slot (`format --join`), at the epoch of the
+// configuration in force (it joins only a later one). done runs once the
 // format is durable; the caller starts the node.
 func (c *Cluster) FormatJoining(i int, done func(error)) {
 	if c.Nodes[i].Status() != NodeCrashed {
@@ -88,7 +89,8 @@ func (c *Cluster) FormatJoining(i int, done func(error)) {
 	disk.Reformat()
 	faults := disk.FaultsEnabled()
 	disk.SetFaultsEnabled(false) // a fresh disk: its format is not the fault phase's business
-	vsr.FormatOutside(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Standbys, 1<<uint(i),
+	epoch, _ := c.Configuration()
+	vsr.FormatJoin(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Standbys, epoch,
 		c.Release(i), func(err error) {
 			disk.SetFaultsEnabled(faults)
 			done(err)

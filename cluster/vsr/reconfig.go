@@ -40,10 +40,12 @@ import (
 //     primary that removed itself, say), and the others learn the new epoch from it. So an
 //     operator replaces a removed replica's disk only once the new configuration has a
 //     normal primary (ops and the simulator's operator wait for one).
-//   - A replica formatted to join (`format --join`, its own slot outside, epoch 0) waits,
-//     silent, until it hears an epoch that includes it; it joins with an empty log and state-
-//     syncs like any replica that is far behind. A replica whose durable state says it was
-//     removed stops at once when it starts.
+//   - A replica formatted to join (`format --join`: its own slot outside, at the epoch the
+//     cluster is in, never booted) waits, silent, until it hears a later epoch that includes
+//     it; it joins with an empty log and state-syncs like any replica that is far behind. It
+//     never takes part in the epoch it was formatted at or an earlier one: those may count
+//     its slot with the promises of the disk it replaced. A replica whose durable state says
+//     it was removed stops at once when it starts.
 //
 // Why this is safe with one change at a time, and why not joint consensus (VSR Revisited
 // §7 moves whole groups with an epoch per change; Raft's joint consensus needs both

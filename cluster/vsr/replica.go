@@ -140,6 +140,18 @@ func Format(fs storage.FS, cluster uint64, replica, count, standbys int, release
 	FormatOutside(fs, cluster, replica, count, standbys, 0, release, done)
 }
 
+// FormatJoin formats a replica to join a running cluster (`format --join`): its own slot
+// outside, with the epoch of the configuration the cluster is in (the one that removed
+// it, or any later one). It takes part only once it hears a later epoch that includes it:
+// a configuration that counted this slot before its disk was replaced counted the old disk's
+// promises, which the new one does not hold.
+func FormatJoin(fs storage.FS, cluster uint64, replica, count, standbys int, epoch uint32, release uint32, done func(error)) {
+	assert.That(replica >= 0 && replica < count+standbys && standbys <= StandbysMax, "format: replica index out of range")
+	state := storage.State{Cluster: cluster, Replica: uint8(replica), ReplicaCount: uint8(count),
+		StandbyCount: uint8(standbys), Release: release, Epoch: epoch, Outside: 1 << uint(replica)}
+	storage.Format(fs, StorageOptions(fs), state, done)
+}
+
 // FormatOutside is Format for a cluster whose configuration leaves the slots in outside out
 // (reconfig.go): a spare slot for a replica to be added later. A replica formatted with its
 // own slot outside joins: it waits until a change adds it (`format --join`).
@@ -327,7 +339,7 @@ func (r *Replica) Inspect() Inspection {
 // read none of them (the compactable bytes walk every entry below the checkpoint).
 func (r *Replica) InspectState() Inspection {
 	in := Inspection{
-		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.epoch, Outside: r.outside, View: r.view, LogView: r.logView,
+		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.epoch, Outside: r.outside, Joining: r.joining, Removed: r.removed, View: r.view, LogView: r.logView,
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
 		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
 		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,

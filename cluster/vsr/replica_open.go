@@ -308,10 +308,11 @@ func (r *Replica) viewDurable() bool {
 		r.stateDurable.Epoch == r.epoch && r.stateDurable.Outside == r.outside
 }
 
-// openOutside: the replica's own slot is outside its configuration. Formatted to join (epoch
-// 0), it waits silently to hear an epoch that includes it; removed by a change, it stops.
+// openOutside: the replica's own slot is outside its configuration. Formatted to join (never
+// booted), it waits silently to hear a later epoch that includes it; removed by a change, it
+// stops.
 func (r *Replica) openOutside() {
-	if r.epoch == 0 {
+	if r.stateDurable.Boots == 0 {
 		r.joining = true
 		r.emit(EventRecovered, r.op, [16]byte{}, "joining: waiting to be added to the configuration")
 		return

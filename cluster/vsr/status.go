@@ -64,16 +64,20 @@ type Inspection struct {
 	Epoch   uint32 // the configuration epoch (a failover or a reconfiguration raises it)
 	// Outside is the configuration's membership: bit i set, replica index i is not a member
 	// (reconfig.go). Zero: every formatted replica is.
-	Outside      uint16
-	View         uint32
-	LogView      uint32
-	Op           uint64 // op_number: the highest op in the log
-	CommitMin    uint64 // the highest op executed by the state machine
-	CommitMax    uint64 // commit_number: the highest op known committed
-	CheckpointOp uint64
-	LogHead      checksum.Sum // checksum of the prepare at Op
-	Digest       checksum.Sum // state-machine digest at CommitMin
-	Release      uint32       // the release of the replica's binary
+	Outside uint16
+	// Joining: formatted to join, waiting to be added; its Epoch is the floor it was
+	// formatted at and its Outside names only itself. Removed: stopped outside its
+	// configuration (reconfig.go).
+	Joining, Removed bool
+	View             uint32
+	LogView          uint32
+	Op               uint64 // op_number: the highest op in the log
+	CommitMin        uint64 // the highest op executed by the state machine
+	CommitMax        uint64 // commit_number: the highest op known committed
+	CheckpointOp     uint64
+	LogHead          checksum.Sum // checksum of the prepare at Op
+	Digest           checksum.Sum // state-machine digest at CommitMin
+	Release          uint32       // the release of the replica's binary
 	// ClusterRelease is the release whose semantics the state machine runs at CommitMin.
 	ClusterRelease uint32
 	// ClockSynchronized reports whether the replica's realtime agrees with a quorum.
