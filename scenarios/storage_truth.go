@@ -42,13 +42,16 @@ type storageChecks struct {
 	// superblocks holds the durable superblocks to the engine's contract
 	// (superblock_durable.go).
 	superblocks superblockChecks
+	// replacing is the node whose disk an operator is replacing (swarm_reconfig.go), -1
+	// for none: a disk half formatted is nobody's to verify.
+	replacing int
 }
 
 // storageMarks are the coverage marks of the storage checks, reported even at zero.
 var storageMarks = []string{"storage_truth", "storage_verify", "storage_verify_damage"}
 
 func newStorageChecks(seed uint64) storageChecks {
-	return storageChecks{seed: seed, verify: sim.Stream(seed, "verify"), nextVerify: verifyGapMin}
+	return storageChecks{seed: seed, verify: sim.Stream(seed, "verify"), nextVerify: verifyGapMin, replacing: -1}
 }
 
 func (sc *storageChecks) mark(name string) {

@@ -52,6 +52,9 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 	}
 	sc.nextVerify = tick + verifyGapMin + sc.verify.IntN(verifyGapSpread)
 	replica := sc.verify.IntN(c.ReplicaCount())
+	if replica == sc.replacing {
+		return ""
+	}
 	sc.verifies++
 	loop := sim.NewLoop()
 	snapshot := c.Nodes[replica].Disk.Snapshot(loop,

@@ -77,9 +77,11 @@ func (run *swarmRun) stepReconfig() {
 		node := rc.steps[0].wipe
 		rc.steps, rc.wiping = rc.steps[1:], true
 		run.nemesis.Hold(node)
+		run.storage.replacing = node
 		ReplaceDisk(c, node, run.onReplacedDisk, func(err error) {
 			rc.wiping = false
 			run.nemesis.Release(node)
+			run.storage.replacing = -1
 			if err != nil {
 				run.broken = fmt.Sprintf("reconfig: formatting the replaced disk of replica %d: %v", node, err)
 			}

@@ -291,15 +291,7 @@ func (r *Replica) enterConfiguration(epoch uint32, outside uint16, view uint32, 
 		r.recoverTimeout.start(r.rand)
 		r.requestStartView(r.view)
 	case r.activeCount() == 1:
-		// Alone: it leads the next view, once that view is durable (onStateDurable), as a
-		// new primary's start_view must name a durable view.
-		r.view = max(view, r.view+1)
-		r.status = StatusViewChange
-		r.viewChange = viewChangeState{}
-		r.ahead.clear()
-		r.pipeline, r.requestQueue = nil, nil
-		r.runTimeouts(&r.ping)
-		r.persistState()
+		r.leadAlone(max(view, r.view+1))
 	default:
 		view = max(view, r.view)
 		if r.status == StatusNormal && view == r.view {
@@ -310,6 +302,37 @@ func (r *Replica) enterConfiguration(epoch uint32, outside uint16, view uint32, 
 			r.requestStartView(r.view)
 		}
 	}
+}
+
+// leadAlone makes the only active replica the primary of view, once that view is durable
+// (onStateDurable): its start_view must name a durable view, and a view it led before (a
+// restart) may hold ops its standbys took that this incarnation no longer has.
+func (r *Replica) leadAlone(view uint32) {
+	assert.That(r.activeCount() == 1 && !r.isStandby(), "leading alone with peers")
+	r.view = view
+	r.status = StatusViewChange
+	r.viewChange = viewChangeState{}
+	r.ahead.clear()
+	r.pipeline, r.requestQueue = nil, nil
+	r.runTimeouts(&r.ping)
+	r.persistState()
+}
+
+// olderEpochHead is the highest op of the log prepared in an earlier epoch: committed. An
+// epoch ends with its change op, committed, and nothing is prepared after it in that epoch;
+// the new epoch's view changes meet a replica of every quorum that committed it (one change
+// at a time), so a log they choose holds the change and only committed ops of its epoch. A
+// new primary must never judge such an op by the nacks of the new configuration (PAR's
+// n - quorum + 1 counts one configuration's replicas): swarm seed 20261262, a replica that
+// missed ops 189-190 of epoch 4 led the first view of epoch 5 with one other member, counted
+// its own nack as enough, and truncated an acknowledged op.
+func (r *Replica) olderEpochHead() uint64 {
+	for op := r.op; op > r.commitMax; op-- {
+		if h, ok := r.log.header(op); ok && h.Epoch < r.epoch {
+			return op
+		}
+	}
+	return 0
 }
 
 // stopRemoved stops a replica that is not a member of the configuration it now knows, and

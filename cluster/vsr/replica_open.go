@@ -141,11 +141,17 @@ func (r *Replica) rejoin() {
 			r.emit(EventStatus, r.op, [16]byte{}, "standby awaiting its view's log")
 		}
 		r.recoverTimeout.start(r.rand)
-	case r.activeCount() == 1, r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
-		// Alone, or the first boot of a freshly formatted cluster: nothing was ever
-		// prepared (a primary prepares only once its boot is durable), so there is no
-		// pipeline to lose and no op of this view that another replica may hold.
+	case r.view == 0 && r.op == 0 && r.isPrimary() && r.stateDurable.Boots == 0:
+		// The first boot of a freshly formatted cluster: nothing was ever prepared (a
+		// primary prepares only once its boot is durable), so there is no pipeline to lose
+		// and no op of this view that another replica may hold.
 		r.transitionToNormalPrimary()
+	case r.activeCount() == 1:
+		// Alone, after a restart: the next view, as below. Its standbys may hold ops it
+		// prepared in its view and lost in the crash (swarm seed 20261384: a lone primary
+		// restarted in its view prepared other ops at those numbers, and its standby
+		// executed the old ones).
+		r.leadAlone(r.view + 1)
 	case r.logView == r.view && !r.isPrimary():
 		r.transitionToNormalBackup(r.view)
 		r.recoverTimeout.start(r.rand)

@@ -286,7 +286,7 @@ func (r *Replica) primaryInstallView() {
 		return
 	}
 	r.installLog(best.op, r.mergeHeaders(best), best.logView)
-	r.advanceCommitMax(min(commit, r.op))
+	r.advanceCommitMax(min(max(commit, r.olderEpochHead()), r.op))
 	r.viewChange.installed = true
 	r.primaryMaybeStartView()
 }
