@@ -29,6 +29,10 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		return run.result(r, Correctness, reason)
 	}
 	run.nemesis.Heal(c)
+	run.restoreMembership()
+	if reason := run.safety(); reason != "" {
+		return run.result(r, Correctness, reason)
+	}
 	if epoch, _ := c.Configuration(); run.reconfig != nil && epoch > 0 {
 		// The alert monitor samples the formatted slots: a removed replica looks down.
 		run.alerts.failedOver = true

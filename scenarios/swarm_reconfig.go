@@ -21,6 +21,9 @@ import (
 // configuration to convergence: members must converge; removed replicas stay stopped and
 // a slot still outside stays silent.
 
+// reconfigRestoreTicks bounds the heal's restoring of the membership.
+const reconfigRestoreTicks = 3000
+
 // reconfigRate is the chance per tick, while idle, that the next action starts.
 const reconfigRate = 0.004
 
@@ -36,6 +39,8 @@ type swarmReconfig struct {
 	awaited uint32         // the epoch the last change asked for leads to (0: none)
 	askedAt int            // the tick it was asked at
 	tick    int
+	// restoring: the heal is adding back what the nemesis left outside; no new action.
+	restoring bool
 }
 
 // reconfigStep is a change to ask for, or (wipe >= 0) a node whose disk to replace.
@@ -91,9 +96,52 @@ func (run *swarmRun) stepReconfig() {
 		run.askReconfig()
 		return
 	}
-	if sim.Chance(rc.r, reconfigRate) {
+	if !rc.restoring && sim.Chance(rc.r, reconfigRate) {
 		rc.start(c)
 	}
+}
+
+// restoreMembership is the operator's part of the heal: every slot the nemesis left outside
+// is added back (a new disk, then add-replica or add-standby), one at a time, so that the
+// liveness phase runs on the cluster's whole size, as an operator restores it after an
+// incident (a cluster shrunk to two members on slow disks gates every op on its slower one).
+// It reports whether the membership is whole; the liveness phase then holds whatever
+// configuration there is.
+func (run *swarmRun) restoreMembership() bool {
+	rc := run.reconfig
+	if rc == nil {
+		return true
+	}
+	rc.restoring = true
+	whole := func() bool {
+		if rc.busy() {
+			return false
+		}
+		for i := 0; i < run.c.MemberCount(); i++ {
+			if !run.c.IsMember(i) {
+				rc.addBack(i, run.c.ReplicaCount())
+				return false
+			}
+		}
+		return true
+	}
+	return run.runChecked(func() bool {
+		run.stepReconfig()
+		return whole()
+	}, reconfigRestoreTicks)
+}
+
+// busy reports whether an action is in progress.
+func (rc *swarmReconfig) busy() bool { return rc.wiping || rc.awaited > 0 || len(rc.steps) > 0 }
+
+// addBack starts adding slot node back (its disk replaced first).
+func (rc *swarmReconfig) addBack(node, replicas int) {
+	kind, path := vsr.ChangeAddReplica, "add_replica"
+	if node >= replicas {
+		kind, path = vsr.ChangeAddStandby, "add_standby"
+	}
+	rc.path = path
+	rc.steps = []reconfigStep{{wipe: node}, change(kind, node)}
 }
 
 // onReplacedDisk tells the checkers a node's disk is being replaced: its process is gone
