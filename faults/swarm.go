@@ -182,8 +182,8 @@ type Swarm struct {
 	// add, remove and replace replicas and standbys, a replaced disk rejoining by state
 	// sync). Spare: the last replica slot starts outside the configuration, to be added.
 	Reconfig, Spare bool
-	Network  sim.NetworkOptions
-	Disk     sim.DiskOptions
+	Network         sim.NetworkOptions
+	Disk            sim.DiskOptions
 	// Clocks has one entry per node: replicas, standbys, then clients (standbys' and
 	// clients' clocks are perfect: neither timestamps anything).
 	Clocks  []sim.ClockOptions

@@ -18,9 +18,11 @@ func (s *Suite) OnPrepare(atNs int64, p Prepared) {
 	}
 	s.prepared.maxTimestamp = max(s.prepared.maxTimestamp, p.Timestamp)
 	s.prepared.maxOp = max(s.prepared.maxOp, p.Op)
-	if !p.Late {
-		s.report(s.stamps.created(atNs, p, maxBefore))
+	if p.Late {
+		s.stamps.late++
+		return
 	}
+	s.report(s.stamps.created(atNs, p, maxBefore))
 }
 
 // OnStartView takes a start_view its view's primary sent: the log of view up to op (the
@@ -97,6 +99,7 @@ func (s *Suite) Counters() map[string]uint64 {
 	return map[string]uint64{
 		"invariants.prepares_created":        s.prepared.count,
 		"invariants.timestamps_checked":      s.stamps.checked,
+		"invariants.prepares_seen_late":      s.stamps.late,
 		"invariants.timestamps_in_model":     s.stamps.inModel,
 		"invariants.executed_unseen_created": s.canonical.executedUnseen,
 		"invariants.disk_checks":             s.copies.checks,

@@ -40,6 +40,7 @@ const clockHalfToleranceNs = vsr.ClockToleranceNs / 2
 
 type timestamps struct {
 	checked, inModel uint64
+	late             uint64 // prepares first seen after their creation: bytes kept, timestamp not checked
 }
 
 // created checks the timestamp of a prepare its primary just created; maxBefore is the

@@ -29,7 +29,13 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 	// A resend is not a creation.
 	s.OnPrepare(40*ms, preparedAt(1, "p1", 40*ms, 0, 5000*ms))
 	require.Nil(t, s.Violation())
+	late := *s
+	late.OnPrepare(50*ms, Prepared{Replica: 1, View: 2, Op: 4, Checksum: sum("p4"), Bytes: []byte("p4"),
+		Timestamp: trueEpoch - 9000*ms, ClockNs: trueEpoch + 50*ms, TrueNs: trueEpoch + 50*ms, Late: true})
+	require.Nil(t, late.Violation(), "a prepare first seen after its creation is not held to this instant's clocks")
+	require.Equal(t, uint64(1), late.Counters()["invariants.prepares_seen_late"])
 	require.Equal(t, map[string]uint64{"invariants.prepares_created": 3, "invariants.timestamps_checked": 3,
+		"invariants.prepares_seen_late":  0,
 		"invariants.timestamps_in_model": 2, "invariants.executed_unseen_created": 0, "invariants.disk_checks": 0,
 		"invariants.log_view_checks": 0, "invariants.wipes_declared": 0, "invariants.standby_reads_checked": 0,
 		"invariants.standby_reads_unchecked": 0}, s.Counters())

@@ -102,7 +102,7 @@ func Shrink(run func(Options) Result, base Options, limits ShrinkLimits, report 
 	}
 	s.sig, s.last = FailureSignature(first), first
 	out.Before = s.shape()
-	s.seen = []int{-1, -1, -1, -1, -1}
+	s.seen = []int{-1, -1, -1, -1, -1, -1}
 	for s.round() {
 	}
 	out.Signature, out.Override, out.Result = s.sig, s.cur, s.last

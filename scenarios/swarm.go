@@ -126,9 +126,6 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if run.swarm.Standbys > 0 {
 		run.staleReads = sim.Stream(o.Seed, "stale-reads")
 	}
-	if run.swarm.Reconfig {
-		run.reconfig = newSwarmReconfig(o.Seed)
-	}
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
 	run.attachTrace(o)
@@ -139,6 +136,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		// one replica fewer, so that a zone faulty on f-1 replicas and one wiped disk leave
 		// a quorum's copy intact (a removal also leaves fewer members to hold one).
 		atlas.F = max(atlas.F-1, 0)
+		run.reconfig = newSwarmReconfig(o.Seed, atlas.F)
 	}
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
@@ -147,7 +145,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	// the workload checks that they are refused until, and work after, the cluster's.
 	run.deletes = run.swarm.Enabled(faults.NodeUpgrade)
 	run.incarnations = make([]*vsr.Replica, c.MemberCount())
-	run.alerts = newSwarmAlerts(c, len(run.swarm.Kinds) == 0, run.swarm.Enabled(faults.DiskLatency))
+	run.alerts = newSwarmAlerts(c, len(run.swarm.Kinds) == 0 && !run.swarm.Reconfig, run.swarm.Enabled(faults.DiskLatency))
 	for i := 0; i < run.swarm.Clients; i++ {
 		i := i
 		c.SetClientTick(i, func() { run.clientTick(i) })

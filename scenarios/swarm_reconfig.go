@@ -41,6 +41,10 @@ type swarmReconfig struct {
 	tick    int
 	// restoring: the heal is adding back what the nemesis left outside; no new action.
 	restoring bool
+	// activeMin is the fewest active members a removal may leave: 2f+1 for the f replicas
+	// the atlas lets random disk faults strike per zone, so that a quorum still holds an
+	// intact copy of everything (a lone replica cannot repair a faulty entry at all).
+	activeMin int
 }
 
 // reconfigStep is a change to ask for, or (wipe >= 0) a node whose disk to replace.
@@ -53,8 +57,8 @@ func change(kind vsr.ChangeKind, node int) reconfigStep {
 	return reconfigStep{change: vsr.Change{Kind: kind, Replica: node}, wipe: -1}
 }
 
-func newSwarmReconfig(seed uint64) *swarmReconfig {
-	return &swarmReconfig{r: sim.Stream(seed, "reconfig")}
+func newSwarmReconfig(seed uint64, atlasF int) *swarmReconfig {
+	return &swarmReconfig{r: sim.Stream(seed, "reconfig"), activeMin: max(2*atlasF+1, 1)}
 }
 
 // step runs one tick of the nemesis: it advances the action in progress or starts one.
@@ -193,7 +197,7 @@ func (rc *swarmReconfig) start(c *sim.Cluster) {
 	if len(outsideActive) > 0 {
 		options = append(options, action{"add_replica", outsideActive})
 	}
-	if len(active) >= 2 {
+	if len(active) > rc.activeMin {
 		options = append(options, action{"remove_replica", active}, action{"replace", active})
 	}
 	if len(outsideStandbys) > 0 {

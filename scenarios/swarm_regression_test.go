@@ -113,6 +113,21 @@ var standbyRegressionSeeds = map[uint64]string{
 	2026150170: "storage recovery read a state-synced replica's first append after the checkpoint (op 65 after a sync to 64), entry and record rotted, as unfinished: the absent record of op 64, never appended there, ended the scan; the replica claimed log view 13 with a log ending at 64 and the new primary truncated committed op 65; a latent storage bug, the standby only changed the schedule",
 }
 
+// reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
+// they run as drawn.
+var reconfigRegressionSeeds = map[uint64]string{
+	20261289: "replica: a primary that removed itself stopped at once; the backup that had not learnt the change committed waited for it forever (a removed replica now tells older epochs where the cluster went, and an operator wipes it only once the new configuration has a primary)",
+	20261290: "replica: a joiner formatted after its slot's removal took part in an older epoch that counted its slot, with an empty disk (a joiner now joins only an epoch after the one it was formatted at)",
+	20261384: "replica: a lone primary restarted in its own view and prepared other ops at numbers its standby held from before the crash (it now moves to the next view)",
+	20261262: "replica: a new primary of epoch 5 judged a committed op of epoch 4 by epoch 5's nack threshold and truncated it (ops of older epochs are now committed)",
+	20261366: "replica: prepares name their creator, which may have left the configuration; they were dropped as from a non-member, and a new member could never repair them",
+	20262172: "harness: the nemesis shrank the cluster to one replica where the atlas let disk faults strike a replica per zone (removals now keep 2f+1 active members)",
+	20261953: "harness: a cluster shrunk to two members on slow disks gated every op on its slower member past the clients' patience (the heal now restores the membership)",
+	20261237: "harness: storage verify read a disk while it was being replaced",
+	20261383: "harness: a lone primary's prepare first sent as a repair was taken as created then (commit_timestamp)",
+	20261369: "harness: upgrade_beyond_binaries held a replica outside the configuration to the cluster release",
+}
+
 func TestSwarmRegressionSeeds(t *testing.T) {
 	swarm, ok := Lookup("swarm")
 	require.True(t, ok)
@@ -125,6 +140,11 @@ func TestSwarmRegressionSeeds(t *testing.T) {
 	for _, seed := range sortedKeysOf(aimedRegressionSeeds) {
 		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoStandbys: true, NoReconfig: true}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, aimedRegressionSeeds[seed])
+		}
+	}
+	for _, seed := range sortedKeysOf(reconfigRegressionSeeds) {
+		if CheckSeed(t, swarm, Options{Seed: seed}).Outcome != Pass {
+			t.Errorf("seed %d once found: %s", seed, reconfigRegressionSeeds[seed])
 		}
 	}
 	for _, seed := range sortedKeysOf(standbyRegressionSeeds) {

@@ -30,12 +30,18 @@ const (
 	// MutationStandbyReadAtCommitNumber has a standby name its commit_number, not the op it
 	// executed, as the op of a stale read's state.
 	MutationStandbyReadAtCommitNumber
+	// MutationReconfigOldQuorum sizes the primary's replication quorum by the configuration
+	// before the last change (a quorum of three of a cluster grown to four commits on two).
+	MutationReconfigOldQuorum
+	// MutationPrepareAfterReconfig lets a primary go on preparing after the change that
+	// ends its epoch, before it has executed it.
+	MutationPrepareAfterReconfig
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
 	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release",
-	"standby_votes", "standby_read_at_commit_number"}
+	"standby_votes", "standby_read_at_commit_number", "reconfig_old_quorum", "prepare_after_reconfig"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

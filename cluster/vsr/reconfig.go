@@ -106,6 +106,9 @@ var (
 type reconfigState struct {
 	want    *uint16      // the membership asked for, to prepare
 	switch_ *epochSwitch // executed: enter it on the next tick
+	// previousActive is the active member count before the last configuration this
+	// replica entered (for the planted bug MutationReconfigOldQuorum alone).
+	previousActive int
 }
 
 type epochSwitch struct {
@@ -188,6 +191,9 @@ func (r *Replica) maybeReconfigure() {
 // commit_min (not yet executed), or executed and its switch is due. Nothing more is
 // prepared in the epoch.
 func (r *Replica) reconfigBlocked() bool {
+	if r.mutated(MutationPrepareAfterReconfig) {
+		return false
+	}
 	if r.reconfig.switch_ != nil {
 		return true
 	}
@@ -270,6 +276,7 @@ func (r *Replica) onOtherEpoch(m Message) {
 // a view of that epoch, and a normal replica moves past its own).
 func (r *Replica) enterConfiguration(epoch uint32, outside uint16, view uint32, why string) {
 	assert.That(epoch > r.epoch, "entering an older configuration")
+	r.reconfig.previousActive = r.activeCount()
 	r.epoch, r.outside = epoch, outside
 	r.joining = false
 	r.releases = nil // the new configuration's peers report their releases again

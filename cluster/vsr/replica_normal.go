@@ -611,6 +611,9 @@ func (r *Replica) countPrepareOK(op uint64, sum checksum.Sum, from int) {
 	if r.mutated(MutationCommitWithoutQuorum) {
 		quorum = 1
 	}
+	if r.mutated(MutationReconfigOldQuorum) && r.reconfig.previousActive > 0 {
+		quorum = r.reconfig.previousActive/2 + 1
+	}
 	for len(r.pipeline) > 0 && popcount(r.pipeline[0].oks) >= quorum {
 		head := r.pipeline[0]
 		// After a view change the primary may commit with a quorum of backups before it has

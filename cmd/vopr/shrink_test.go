@@ -103,7 +103,7 @@ func TestShrinkAndOverrideUsageErrors(t *testing.T) {
 		{[]string{"replay", "399", "--scenario", "swarm", "--replicas", "5"}, "seed 399: 5 replicas: this seed draws 3, and an override can only lower it"},
 		{[]string{"run", "--scenario", "swarm", "--clients", "9"}, "9 clients: want 1..8"},
 		{[]string{"run", "--scenario", "swarm", "--fault-ticks", "-1"}, "expected a positive count"},
-		{[]string{"run", "--bogus"}, "; swarm override flags: --clients, --fault-ticks, --no-standbys, --replicas, --without"},
+		{[]string{"run", "--bogus"}, "; swarm override flags: --clients, --fault-ticks, --no-reconfig, --no-standbys, --replicas, --without"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := vopr(c.args...)
