@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"vopr/cluster/vsr"
+	"vopr/sim"
 )
 
 // The runbook's membership steps, shared by the scenarios that remove a replica and add it
@@ -53,10 +54,7 @@ func (run *runbookRun) addReplicaAndSync(victim int, what string, phaseMax int) 
 		return run.failReconfig(what, "add-replica", victim, err)
 	}
 	run.counts["reconfig.add_replica"]++
-	target := uint64(0)
-	for _, s := range ClusterStatus(run.c).Replicas {
-		target = max(target, s.Commit)
-	}
+	target := clusterCommit(run.c)
 	caughtUp := func() bool {
 		r := run.c.Replica(victim)
 		if r == nil || !run.c.IsMember(victim) {
@@ -84,4 +82,13 @@ func (run *runbookRun) failReconfig(what, command string, victim int, err error)
 		return run.fail(Liveness, "%s: cluster reconfig %s --replica-id %d did not complete", what, command, victim)
 	}
 	return run.fail(Correctness, "%s: cluster reconfig %s --replica-id %d: %v", what, command, victim, err)
+}
+
+// clusterCommit is the highest commit any replica reports (`cluster status`).
+func clusterCommit(c *sim.Cluster) uint64 {
+	commit := uint64(0)
+	for _, s := range ClusterStatus(c).Replicas {
+		commit = max(commit, s.Commit)
+	}
+	return commit
 }
