@@ -31,7 +31,7 @@ func init() {
 		CheckTicksMax: func(ticksMax int) error {
 			if ticksMax != 0 && ticksMax < performanceTicksMin {
 				return fmt.Errorf("performance: --ticks-max %d: expected 0 (its default, %d) or at least %d: each of its two load runs "+
-					"needs %d ticks of warm-up and at least one measured tick", ticksMax, performanceTicksDefault, performanceTicksMin, performanceWarmupTicks)
+					"needs %d ticks of warm-up and at least one measured tick (the read offload run gets as many ticks as each)", ticksMax, performanceTicksDefault, performanceTicksMin, performanceWarmupTicks)
 			}
 			return nil
 		},

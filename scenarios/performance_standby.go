@@ -57,8 +57,10 @@ func (rep offloadReport) counters(c map[string]uint64) {
 
 // performanceOffload runs the read offload and returns its report, its result (outcome,
 // fingerprint, checker counters) and the run's counters.
+// --ticks-max N gives it N/2 ticks, as each load run has.
 func performanceOffload(o Options, knobs performanceKnobs) (offloadReport, Result) {
 	replicas := 3
+	o.TicksMax /= 2
 	run := newRunbookRunWithSpares(o, replicas, 1, 1<<uint(replicas), offloadClients, offloadTicksMax, offloadPhaseMax,
 		performanceWorld(o.Seed))
 	var rep offloadReport
@@ -82,6 +84,9 @@ func offloadProcedure(run *runbookRun, seed uint64, knobs performanceKnobs, rep 
 	*primaryReads = 0
 	run.until(func() bool { return false }, offloadWindowTicks)
 	rep.primaryReadsBefore = *primaryReads
+	if run.ticks >= run.budget {
+		return run.fail(Liveness, "read offload: its budget of %d ticks ran out before add-standby", run.budget)
+	}
 
 	if !knobs.skipAddStandby {
 		if _, err := run.op.Reconfig("add-standby", offloadStandbyID, nil); err != nil {
