@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"vopr/cluster/vsr"
 	"vopr/internal/assert"
 	"vopr/sim"
 )
@@ -32,9 +33,11 @@ import (
 //     for a process that is gone, see diagnoseFailStopped), `debug dump-state` reports the
 //     crashed node alone, and the export is taken offline from its disk (verified by
 //     Backup).
-//  4. Resolution: `storage verify` of the stopped replica, `storage restore` from the
-//     export, a clean full verify, restart (recovering -> normal), catch-up and
-//     convergence with the load stopped.
+//  4. Resolution: `cluster reconfig remove-replica` of the failed replica, `storage verify`
+//     of it, `storage restore` from the export and a clean full verify; restarted on the
+//     restored disk it stops, saying it was removed; its disk is replaced and formatted to
+//     join, `cluster reconfig add-replica`, and it state-syncs and catches up under load;
+//     every replica converges with the load stopped.
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 // Outcome: Correctness on any violation, on an unexplained fail-stop, or on a runbook outcome
@@ -44,7 +47,7 @@ func init() {
 	register(Scenario{
 		Name:    "assertion_failure",
 		Runbook: "Scenario 5: Assertion Failure",
-		Summary: "inject memory corruption on one replica: assertion fail-stop, assertion_failures_total and P0 alert; others keep serving; dump-state; verify, restore from verified backup, rejoin; any other assertion is a bug",
+		Summary: "inject memory corruption on one replica: assertion fail-stop, assertion_failures_total and P0 alert; others keep serving; dump-state; remove-replica, verify, restore from verified backup, add-replica on a new disk, state sync; any other assertion is a bug",
 		Params:  func(seed uint64) string { return drawAssertionFailure(seed).String() },
 		Run:     func(o Options) Result { return runAssertionFailure(o, assertionFailureKnobs{}) },
 	})
@@ -92,6 +95,9 @@ type assertionFailureKnobs struct {
 	foreign string
 	// skipInjection runs the procedure without the fault: the alert must then not fire.
 	skipInjection bool
+	// skipRemove: the resolution never runs `cluster reconfig remove-replica`; skipAdd: it
+	// never adds the replica back.
+	skipRemove, skipAdd bool
 }
 
 const (
@@ -170,7 +176,7 @@ func (run *assertionFailureRun) procedure(knobs assertionFailureKnobs) (Outcome,
 	if outcome != Pass {
 		return outcome, reason
 	}
-	return run.resolve(backup)
+	return run.resolve(backup, knobs)
 }
 
 // loadAndPickVictim is step 1: load runs, the victim is picked from the current primary,
@@ -200,13 +206,27 @@ func (run *assertionFailureRun) loadAndPickVictim() (Outcome, string) {
 	return Pass, ""
 }
 
-// resolve is step 4. The replica has been stopped since its fail-stop, so it acknowledged
-// nothing after its disk reached this state: its offline export (taken before any
-// recovery) is safe to restore. A backup taken before the fault, with the replica running
-// and voting between backup and restore, is not: restoring it rolls the replica's view and
-// log back (VSR amnesia; see operator.go on replica identity), and the view_monotonic
-// checker flags it.
-func (run *assertionFailureRun) resolve(export []byte) (Outcome, string) {
+// resolve is step 4, the runbook's resolution: `cluster reconfig remove-replica` (the
+// cluster goes on in a configuration without the victim), `storage verify` of the stopped
+// replica, `storage restore` from the export and a clean full verify, then the rejoin.
+//
+// The export is safe to restore: the replica has been stopped since its fail-stop, so it
+// acknowledged nothing after its disk reached this state. (A backup taken before the fault,
+// with the replica running and voting between backup and restore, is not: restoring it
+// rolls the replica's view and log back, VSR amnesia, see operator.go on replica identity,
+// and the view_monotonic checker flags it.)
+//
+// The rejoin: restarted on its restored disk, the replica learns it was removed and stops,
+// saying so (removedStops); the operator then does what it says, formats a disk to join
+// (the suspect hardware replaced) and runs `cluster reconfig add-replica`; it state-syncs
+// and catches up under load, and every replica converges.
+func (run *assertionFailureRun) resolve(export []byte, knobs assertionFailureKnobs) (Outcome, string) {
+	const what = "assertion failure resolution"
+	if !knobs.skipRemove {
+		if outcome, reason := run.removeReplica(run.victim, what); outcome != Pass {
+			return outcome, reason
+		}
+	}
 	report, err := run.op.Verify(run.victim)
 	if err == ErrTimeout {
 		return run.fail(Liveness, "storage verify of the fail-stopped replica did not complete")
@@ -219,13 +239,48 @@ func (run *assertionFailureRun) resolve(export []byte) (Outcome, string) {
 		return run.fail(Correctness, "verify after restore: err=%v problems=%v", err, report.Problems)
 	}
 	run.counts["restores"]++
-	if outcome, reason := run.restartAndCatchUp("after restore"); outcome != Pass {
+	if outcome, reason := run.removedStops(); outcome != Pass {
 		return outcome, reason
+	}
+	if outcome, reason := run.replaceHardware(run.victim, what); outcome != Pass {
+		return outcome, reason
+	}
+	if !knobs.skipAdd {
+		if outcome, reason := run.addReplicaAndSync(run.victim, what, assertionFailurePhaseMax); outcome != Pass {
+			return outcome, reason
+		}
+		run.counts["resolution.removed_and_added"]++
 	}
 	run.load = false
 	if !run.until(run.converged, assertionFailurePhaseMax) {
-		return run.fail(Liveness, "no convergence after the victim rejoined")
+		return run.fail(Liveness, "no convergence after the victim rejoined (add-replica skipped=%t)", knobs.skipAdd)
 	}
+	return Pass, ""
+}
+
+// removedStops restarts the victim on its restored disk: outside the configuration, it must
+// stop and say it was removed, and never take part again as it was.
+func (run *assertionFailureRun) removedStops() (Outcome, string) {
+	c := run.c
+	c.StartReplica(run.victim)
+	var in vsr.Inspection
+	settled := func() bool {
+		r := c.Replica(run.victim)
+		if r == nil {
+			return false
+		}
+		in = r.Inspect()
+		return in.Status == vsr.StatusStopped || in.Status == vsr.StatusNormal
+	}
+	if !run.until(settled, assertionFailurePhaseMax) {
+		return run.fail(Liveness, "replica %d restarted after its removal neither stopped nor rejoined: %s", run.victim,
+			ReplicaStatus(c, run.victim))
+	}
+	if in.Status != vsr.StatusStopped || in.Metrics.EpochStops == 0 {
+		return run.fail(Correctness, "replica %d restarted after its removal (restored disk) is %s, want stopped as removed",
+			run.victim, ReplicaStatus(c, run.victim))
+	}
+	run.counts["removed.stopped_on_restart"]++
 	return Pass, ""
 }
 
@@ -332,8 +387,4 @@ func (run *assertionFailureRun) diagnoseFailStopped() ([]byte, Outcome, string) 
 	}
 	run.counts["export.offline_bytes"] = uint64(len(backup))
 	return backup, Pass, ""
-}
-
-func (run *assertionFailureRun) restartAndCatchUp(what string) (Outcome, string) {
-	return run.runbookRun.restartAndCatchUp(run.victim, what, assertionFailurePhaseMax)
 }

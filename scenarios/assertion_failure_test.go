@@ -14,7 +14,8 @@ func TestAssertionFailureRegistered(t *testing.T) {
 }
 
 // TestAssertionFailureSeeds runs the scenario on a handful of seeds; each must pass with the
-// injected fail-stop recorded, the P0 alert fired, writes continuing, a restore and a rejoin.
+// injected fail-stop recorded, the P0 alert fired, writes continuing, the removal, a restore
+// and a rejoin by add-replica.
 func TestAssertionFailureSeeds(t *testing.T) {
 	s, _ := Lookup("assertion_failure")
 	seen := map[string]bool{}
@@ -26,7 +27,10 @@ func TestAssertionFailureSeeds(t *testing.T) {
 		require.Positive(t, r.Counters["alert."+AlertAssertionFailure], "seed %d", seed)
 		require.Positive(t, r.Counters["requests_acked_while_down"], "seed %d", seed)
 		require.Equal(t, uint64(1), r.Counters["restores"], "seed %d", seed)
-		require.Equal(t, uint64(1), r.Counters["status.recovering_seen"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["reconfig.remove_replica"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["removed.stopped_on_restart"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["reconfig.add_replica"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["resolution.removed_and_added"], "seed %d", seed)
 		// debug dump-state before the fault carried the replica's own numbers; after it the
 		// node alone. Isolation and the online export of the dead process answered
 		// unreachable; the export was taken offline.
@@ -78,4 +82,31 @@ func TestAssertionFailureNotVacuous(t *testing.T) {
 		require.Positive(t, clean.Counters["dump_state.op"], "the dump is taken before the fault")
 		require.Zero(t, clean.Counters["isolate.unreachable"]+clean.Counters["export.offline_bytes"])
 	}
+}
+
+// The runbook's "remove replica from cluster" step is not vacuous: the replica is removed
+// (epoch 1), restarted on its restored disk it stops as removed, and added back on a new
+// disk (epoch 2) it state-syncs. Without the removal the restored replica takes part again
+// as it was, which the scenario flags; without the add-replica the cluster never converges.
+func TestAssertionFailureRemoveReplicaNotVacuous(t *testing.T) {
+	var syncs uint64
+	for seed := uint64(1); seed <= 2; seed++ {
+		r := runAssertionFailure(Options{Seed: seed}, assertionFailureKnobs{})
+		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
+		require.Equal(t, uint64(2), r.Counters["reconfig.epoch"])
+		require.Equal(t, uint64(1), r.Counters["hardware.replaced"])
+		require.GreaterOrEqual(t, r.Counters["invariants.wipes_declared"], uint64(2), "the restore and the new disk")
+		require.Positive(t, r.Counters["rejoin.commit"])
+		syncs += r.Counters["rejoin.state_syncs"]
+
+		kept := runAssertionFailure(Options{Seed: seed}, assertionFailureKnobs{skipRemove: true})
+		require.Equal(t, Correctness, kept.Outcome, "seed %d without remove-replica: %s", seed, kept.Reason)
+		require.Contains(t, kept.Reason, "want stopped as removed")
+
+		notAdded := runAssertionFailure(Options{Seed: seed}, assertionFailureKnobs{skipAdd: true})
+		require.Equal(t, Liveness, notAdded.Outcome, "seed %d without add-replica: %s", seed, notAdded.Reason)
+		require.Contains(t, notAdded.Reason, "no convergence")
+		require.Zero(t, notAdded.Counters["resolution.removed_and_added"])
+	}
+	require.Positive(t, syncs, "no replica added back state-synced")
 }

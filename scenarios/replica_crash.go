@@ -12,7 +12,7 @@ import (
 // From the seed: 3 or 5 replicas, 1-3 clients running swarm's random key/value workload,
 // the victim (the primary or a backup, chosen when the crash happens), the crash time, how
 // long the victim stays down, the disk's crash model (unsynced writes torn or lost, both
-// with probability > 0) and whether the run goes on to Option B.
+// with probability > 0) and the resolution: Option A (restart), A then B, or C.
 //
 //  1. Load runs; the victim crashes during it (its unsynced writes torn or lost).
 //  2. Symptoms and diagnosis: `replica status` says "unreachable"; `cluster status` says the
@@ -25,6 +25,12 @@ import (
 //     committing without it; a sector of its log rots (CorruptSector); `storage verify
 //     --full-scan` must find it; `storage restore` from the backup, a clean verify, restart,
 //     catch-up and convergence.
+//  5. Option C instead of A (some seeds that do not take B: the hardware failed, the victim
+//     cannot come back): `cluster reconfig remove-replica` (the cluster goes on without it,
+//     in a configuration of N-1), the hardware replaced (a new disk formatted to join; the
+//     node waits, recovering, outside the configuration), `cluster reconfig add-replica`;
+//     the victim state-syncs and catches up under the clients' load, then every replica
+//     converges.
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 // Outcome: Correctness on any violation, fail-stop, or runbook outcome that does not hold
@@ -34,7 +40,7 @@ func init() {
 	register(Scenario{
 		Name:    "replica_crash",
 		Runbook: "Scenario 1: Replica Crash",
-		Summary: "crash the primary or a backup during load (torn/lost writes); writes continue with quorum; restart => recovering -> normal; option B: verify finds corruption, restore from backup, rejoin",
+		Summary: "crash the primary or a backup during load (torn/lost writes); writes continue with quorum; restart => recovering -> normal; option B: verify finds corruption, restore from backup, rejoin; option C: remove-replica, new disk, add-replica, state sync",
 		Params:  func(seed uint64) string { return drawReplicaCrash(seed).String() },
 		Run:     func(o Options) Result { return runReplicaCrash(o, replicaCrashKnobs{}) },
 	})
@@ -48,6 +54,7 @@ type replicaCrashParams struct {
 	CrashTick         int // ticks of load before the crash
 	DownTicks         int // ticks the victim stays down (at least; longer until writes progress)
 	OptionB           bool
+	OptionC           bool // instead of A: remove, replace the hardware, add back
 	CrashTorn         float64
 	CrashLost         float64
 	DelayMean         sim.Duration
@@ -65,6 +72,8 @@ func drawReplicaCrash(seed uint64) replicaCrashParams {
 	p.CrashLost = 0.1 + 0.4*r.Float64()
 	p.DelayMean = sim.Duration(1+r.IntN(5)) * sim.Millisecond
 	p.CorruptPick = r.Uint64()
+	optionC := r.IntN(3) == 0 // drawn last: earlier draws keep their values
+	p.OptionC = optionC && !p.OptionB
 	return p
 }
 
@@ -76,6 +85,9 @@ func (p replicaCrashParams) String() string {
 	if p.OptionB {
 		option = "A+B"
 	}
+	if p.OptionC {
+		option = "C"
+	}
 	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_tick=%d crash_torn=%.2f down_ticks=%d net.delay=%s option=%s replicas=%d victim=%s",
 		p.Clients, p.CrashLost, p.CrashTick, p.CrashTorn, p.DownTicks, p.DelayMean, option, p.Replicas, victim)
 }
@@ -84,6 +96,10 @@ func (p replicaCrashParams) String() string {
 // vacuous.
 type replicaCrashKnobs struct {
 	skipRestart bool // the operator never restarts the victim
+	// forceOptionC takes option C whatever the seed drew; skipReconfig: option C's operator
+	// does nothing (the victim's hardware stays dead); skipAdd: the victim is removed and
+	// its hardware replaced, but never added back.
+	forceOptionC, skipReconfig, skipAdd bool
 }
 
 const (
@@ -101,6 +117,9 @@ type replicaCrashRun struct {
 
 func runReplicaCrash(o Options, knobs replicaCrashKnobs) Result {
 	p := drawReplicaCrash(o.Seed)
+	if knobs.forceOptionC {
+		p.OptionB, p.OptionC = false, true
+	}
 	run := &replicaCrashRun{p: p, victim: -1}
 	run.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, replicaCrashTicksDefault, replicaCrashPhaseMax,
 		runbookWorld(p.DelayMean, sim.DiskOptions{CrashTornProbability: p.CrashTorn, CrashLostProbability: p.CrashLost}))
@@ -150,6 +169,9 @@ func (run *replicaCrashRun) procedure(knobs replicaCrashKnobs) (Outcome, string)
 			run.victim)
 	}
 
+	if p.OptionC {
+		return run.optionC(knobs)
+	}
 	// 3. Option A: restart; recovering -> normal; caught up; converged.
 	if !knobs.skipRestart {
 		if outcome, reason := run.restartAndCatchUp("option A"); outcome != Pass {
@@ -240,6 +262,37 @@ func (run *replicaCrashRun) optionB() (Outcome, string) {
 	run.load = false
 	if !run.until(run.converged, replicaCrashPhaseMax) {
 		return run.fail(Liveness, "no convergence after option B")
+	}
+	return Pass, ""
+}
+
+// optionC: the victim's hardware failed, so it is not restarted: remove it from the
+// cluster, which keeps committing in its new configuration; replace the hardware (a new
+// disk formatted to join); add it back; it state-syncs and catches up under load; then
+// every replica converges.
+func (run *replicaCrashRun) optionC(knobs replicaCrashKnobs) (Outcome, string) {
+	if !knobs.skipReconfig {
+		if outcome, reason := run.removeReplica(run.victim, "option C"); outcome != Pass {
+			return outcome, reason
+		}
+		acked := run.acked
+		if !run.until(func() bool { return run.acked > acked }, replicaCrashPhaseMax) {
+			return run.fail(Liveness, "option C: no write acknowledged after replica %d was removed", run.victim)
+		}
+		if outcome, reason := run.replaceHardware(run.victim, "option C"); outcome != Pass {
+			return outcome, reason
+		}
+		if !knobs.skipAdd {
+			if outcome, reason := run.addReplicaAndSync(run.victim, "option C", replicaCrashPhaseMax); outcome != Pass {
+				return outcome, reason
+			}
+			run.counts["resolution.option_c"]++
+		}
+	}
+	run.load = false
+	if !run.until(run.converged, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no convergence after option C (reconfig skipped=%t, add skipped=%t)",
+			knobs.skipReconfig, knobs.skipAdd)
 	}
 	return Pass, ""
 }

@@ -14,7 +14,7 @@ func TestReplicaCrashRegistered(t *testing.T) {
 }
 
 // TestReplicaCrashSeeds runs the scenario on a handful of seeds; between them they cover
-// both victims, both cluster sizes and option B.
+// both victims, both cluster sizes, option B and option C.
 func TestReplicaCrashSeeds(t *testing.T) {
 	s, _ := Lookup("replica_crash")
 	seen := map[string]bool{}
@@ -30,13 +30,18 @@ func TestReplicaCrashSeeds(t *testing.T) {
 		if p.OptionB {
 			seen["optionB"] = true
 		}
+		if p.OptionC {
+			seen["optionC"] = true
+			require.Equal(t, uint64(1), r.Counters["resolution.option_c"], "seed %d", seed)
+		}
 		if p.Replicas == 5 {
 			seen["5 replicas"] = true
 		}
 		require.Positive(t, r.Counters["fault.replica_crash"])
 		require.Positive(t, r.Counters["fault.crash_with_unsynced_writes"], "seed %d", seed)
 	}
-	require.True(t, seen["victim=primary"] && seen["victim=backup"] && seen["optionB"] && seen["5 replicas"], "%v", seen)
+	require.True(t, seen["victim=primary"] && seen["victim=backup"] && seen["optionB"] && seen["optionC"] &&
+		seen["5 replicas"], "%v", seen)
 }
 
 func TestReplicaCrashDeterministic(t *testing.T) {
@@ -58,8 +63,11 @@ func TestReplicaCrashNotVacuous(t *testing.T) {
 		require.Positive(t, r.Counters["fault.replica_crash"])
 		require.Positive(t, r.Counters["alert."+AlertReplicasUnhealthy])
 		require.Positive(t, r.Counters["requests_acked_while_down"])
-		require.Positive(t, r.Counters["status.recovering_seen"])
 		tornOrLost += r.Counters["fault.crash_torn_writes"] + r.Counters["fault.crash_lost_writes"]
+		if drawReplicaCrash(seed).OptionC {
+			continue // TestReplicaCrashOptionCNotVacuous
+		}
+		require.Positive(t, r.Counters["status.recovering_seen"])
 		if drawReplicaCrash(seed).OptionB {
 			require.Equal(t, uint64(2), r.Counters["fault.replica_crash"])
 			require.Equal(t, uint64(1), r.Counters["fault.corrupt_sector"])
@@ -72,4 +80,33 @@ func TestReplicaCrashNotVacuous(t *testing.T) {
 		require.Positive(t, skipped.Counters["alert."+AlertReplicasUnhealthy])
 	}
 	require.Positive(t, tornOrLost, "no unsynced write was torn or lost at any crash")
+}
+
+// Option C (remove, replace the hardware, add back) is not vacuous: both changes commit, the
+// new disk is formatted and the replica caught up by state sync; without the reconfiguration
+// (the hardware stays dead) or without the add-replica (the new disk waits outside the
+// configuration) the cluster never converges.
+func TestReplicaCrashOptionCNotVacuous(t *testing.T) {
+	var syncs uint64
+	for _, seed := range []uint64{1, 5} { // seed 1 draws option A+B, seed 5 option C
+		r := runReplicaCrash(Options{Seed: seed}, replicaCrashKnobs{forceOptionC: true})
+		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
+		require.Equal(t, uint64(1), r.Counters["resolution.option_c"])
+		require.Equal(t, uint64(1), r.Counters["reconfig.remove_replica"])
+		require.Equal(t, uint64(1), r.Counters["hardware.replaced"])
+		require.Equal(t, uint64(1), r.Counters["reconfig.add_replica"])
+		require.Equal(t, uint64(2), r.Counters["reconfig.epoch"])
+		require.Equal(t, uint64(1), r.Counters["invariants.wipes_declared"])
+		require.Positive(t, r.Counters["rejoin.commit"])
+		require.Zero(t, r.Counters["status.recovering_seen"], "option C never restarts the old hardware")
+		syncs += r.Counters["rejoin.state_syncs"]
+
+		for _, knobs := range []replicaCrashKnobs{{forceOptionC: true, skipReconfig: true}, {forceOptionC: true, skipAdd: true}} {
+			skipped := runReplicaCrash(Options{Seed: seed}, knobs)
+			require.Equal(t, Liveness, skipped.Outcome, "seed %d %+v: %s", seed, knobs, skipped.Reason)
+			require.Contains(t, skipped.Reason, "no convergence after option C")
+			require.Zero(t, skipped.Counters["resolution.option_c"])
+		}
+	}
+	require.Positive(t, syncs, "no replica added back state-synced")
 }

@@ -29,6 +29,14 @@ func newRunbookRun(o Options, replicas, clients, budget, phaseMax int, world sim
 // newRunbookRunWithStandbys is newRunbookRun with standbys after the replicas (the runbook's
 // replicas 100 and up): they are inspected like replicas and must converge at the end.
 func newRunbookRunWithStandbys(o Options, replicas, standbys, clients, budget, phaseMax int, world sim.WorldOptions) *runbookRun {
+	return newRunbookRunWithSpares(o, replicas, standbys, 0, clients, budget, phaseMax, world)
+}
+
+// newRunbookRunWithSpares is newRunbookRunWithStandbys with the slots of outside (a bit per
+// slot) formatted as spares: outside the configuration, waiting for `cluster reconfig
+// add-replica|add-standby` to add them.
+func newRunbookRunWithSpares(o Options, replicas, standbys int, outside uint16, clients, budget, phaseMax int,
+	world sim.WorldOptions) *runbookRun {
 	run := &runbookRun{counts: map[string]uint64{}, budget: o.TicksMax,
 		swarmRun: &swarmRun{workload: sim.Stream(o.Seed, "workload"), load: true, paths: map[string]uint64{},
 			checked: !o.Unchecked}}
@@ -37,8 +45,9 @@ func newRunbookRunWithStandbys(o Options, replicas, standbys, clients, budget, p
 	}
 	world.Seed = o.Seed
 	run.op = &Operator{TicksMax: phaseMax} // its C and Step once the cluster exists
-	opts := sim.ClusterOptions{World: world, Replicas: replicas, Standbys: standbys, Clients: clients, ClusterID: o.Seed | 1,
-		Mutation: o.Mutation, OnEvent: func(e vsr.Event) { run.onEvent(e); run.op.observeEvent(e) }}
+	opts := sim.ClusterOptions{World: world, Replicas: replicas, Standbys: standbys, Outside: outside, Clients: clients,
+		ClusterID: o.Seed | 1,
+		Mutation:  o.Mutation, OnEvent: func(e vsr.Event) { run.onEvent(e); run.op.observeEvent(e) }}
 	if run.checked {
 		opts.OnReplicaSend = run.onReplicaSend
 	}

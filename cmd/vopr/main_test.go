@@ -422,5 +422,5 @@ func TestStrictInputAndHonestExitCodes(t *testing.T) {
 func TestPerformanceHonoursTicksMax(t *testing.T) {
 	code, stdout, stderr := vopr("run", "--scenario", "performance", "--seed", "1", "--ticks-max", "202")
 	require.Contains(t, []int{exitPass, exitLiveness}, code, stderr)
-	require.Contains(t, stdout, " sim_time=2.020s ", "two runs of 101 ticks: 10.10 ms x 202")
+	require.Contains(t, stdout, " sim_time=3.030s ", "two load runs of 101 ticks (10 ms x 202), then the read offload run cut at 101")
 }
