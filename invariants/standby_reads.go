@@ -195,6 +195,11 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 			return fmt.Errorf("upgrade payload of %d bytes", len(payload))
 		}
 		m.release = max(m.release, binary.LittleEndian.Uint32(payload))
+	case vsr.OperationReconfigure:
+		// A membership change: the key/value state and the sessions stay as they are.
+		if len(payload) != 6 {
+			return fmt.Errorf("reconfiguration payload of %d bytes", len(payload))
+		}
 	case vsr.OperationKV:
 		s := m.sessions[client]
 		if s == nil || s.registered != session || request <= s.request {
