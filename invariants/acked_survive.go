@@ -42,6 +42,12 @@ type ackedSurvive struct {
 	acks       []ackRecord        // every first acknowledgement, in arrival order
 	stairs     []stair
 	commitMins []uint64 // each replica's last inspected commit_min
+	// epoch is the newest configuration epoch a replica was seen in. Views are numbered
+	// within an epoch's history, and a replica left in an ended epoch may still complete a
+	// view change of it (to commit that epoch's last op, the change): its log ends there,
+	// below the ops the new epoch acknowledged, and it can commit nothing after it. The
+	// primaries held to the acknowledged ops are those of the newest epoch.
+	epoch uint32
 }
 
 // ack takes a reply delivered to a client.
@@ -102,7 +108,8 @@ func (a *ackedSurvive) inspect(atNs int64, replica int, in vsr.Inspection) *Viol
 	}
 	a.commitMins = grow(a.commitMins, replica)
 	a.commitMins[replica] = in.CommitMin
-	if in.Status != vsr.StatusNormal || in.Role != vsr.RolePrimary {
+	a.epoch = max(a.epoch, in.Epoch)
+	if in.Status != vsr.StatusNormal || in.Role != vsr.RolePrimary || in.Epoch < a.epoch {
 		return nil
 	}
 	if want := a.demanded(in.View); in.Op < want {

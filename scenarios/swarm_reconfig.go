@@ -91,6 +91,9 @@ func (run *swarmRun) stepReconfig() {
 			rc.wiping = false
 			run.nemesis.Release(node)
 			run.storage.replacing = -1
+			if !rc.restoring {
+				run.c.Nodes[node].Disk.SetFaultsEnabled(true) // still the fault phase
+			}
 			if err != nil {
 				run.broken = fmt.Sprintf("reconfig: formatting the replaced disk of replica %d: %v", node, err)
 			}
@@ -129,9 +132,38 @@ func (run *swarmRun) restoreMembership() bool {
 		}
 		return true
 	}
+	// Whole, and every member past the primary's op_number of that moment: a replica added
+	// on a new disk writes the whole log it joins before it votes (its log view is durable
+	// only then), and a two-member cluster commits nothing meanwhile (on slow disks, seconds:
+	// swarm seed 20265476). An op past that point committed (the clients' load goes on)
+	// means the new member votes.
+	var target uint64
+	caughtUp := func() bool {
+		p := run.c.Primary()
+		if p < 0 {
+			return false
+		}
+		primary := run.c.Replica(p).InspectState()
+		if target == 0 {
+			target = primary.Op
+		}
+		if primary.CommitMax <= target {
+			return false
+		}
+		for i := 0; i < run.c.MemberCount(); i++ {
+			r := run.c.Replica(i)
+			if r == nil || !run.c.IsMember(i) {
+				continue
+			}
+			if in := r.InspectState(); in.Status != vsr.StatusNormal || in.CommitMin < target {
+				return false
+			}
+		}
+		return true
+	}
 	return run.runChecked(func() bool {
 		run.stepReconfig()
-		return whole()
+		return whole() && caughtUp()
 	}, reconfigRestoreTicks)
 }
 

@@ -126,6 +126,9 @@ var reconfigRegressionSeeds = map[uint64]string{
 	20261237: "harness: storage verify read a disk while it was being replaced",
 	20261383: "harness: a lone primary's prepare first sent as a repair was taken as created then (commit_timestamp)",
 	20261369: "harness: upgrade_beyond_binaries held a replica outside the configuration to the cluster release",
+	20263332: "checker: acked_survive held a primary of an ended epoch (completing a view change to commit that epoch's change) to ops the new epoch acknowledged in a view of the same number",
+	20265476: "harness: the heal's restore let the liveness phase start before a replica added on a new disk had written the log it joined (a two-member cluster on slow disks commits nothing meanwhile)",
+	20265097: "checker: commit_timestamp did not know a lone primary's prepares (never sent) when the next one carried their timestamp",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {

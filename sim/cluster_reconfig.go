@@ -78,7 +78,7 @@ func (c *Cluster) Primary() int {
 
 // FormatJoining replaces node i's disk (the node must be down) and formats it as a replica
 // that joins the cluster when a change adds its slot (`format --join`), at the epoch of the
-// configuration in force (it joins only a later one). done runs once the
+// configuration in force (it joins only a later one). The new disk has random faults off. done runs once the
 // format is durable; the caller starts the node.
 func (c *Cluster) FormatJoining(i int, done func(error)) {
 	if c.Nodes[i].Status() != NodeCrashed {
@@ -87,12 +87,11 @@ func (c *Cluster) FormatJoining(i int, done func(error)) {
 	}
 	disk := c.Nodes[i].Disk
 	disk.Reformat()
-	faults := disk.FaultsEnabled()
-	disk.SetFaultsEnabled(false) // a fresh disk: its format is not the fault phase's business
+	// A fresh disk: its format is not the fault phase's business. Random faults stay off
+	// after it; a fault injector that wants them on again says so (a heal meanwhile must not
+	// be undone by a format completing after it).
+	disk.SetFaultsEnabled(false)
 	epoch, _ := c.Configuration()
 	vsr.FormatJoin(disk, c.options.ClusterID, i, c.options.Replicas, c.options.Standbys, epoch,
-		c.Release(i), func(err error) {
-			disk.SetFaultsEnabled(faults)
-			done(err)
-		})
+		c.Release(i), done)
 }
