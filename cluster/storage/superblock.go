@@ -30,6 +30,10 @@ type State struct {
 	// or standby) is outside the configuration of Epoch (vsr/reconfig.go). Zero: every
 	// replica formatted is a member.
 	Outside uint16
+	// LogEpoch is the configuration epoch LogView belongs to: views of two epochs may share
+	// numbers (a replica left in an ended epoch may complete a view change of it), so a log
+	// is named by its epoch and view together.
+	LogEpoch uint32
 	// Boots counts the replica's opens of this state that it made durable: the replica
 	// writes Boots+1 before it prepares anything, so that it can tell its first boot (no
 	// prepare ever sent) from a restart.
@@ -58,7 +62,7 @@ type checkpointRef struct {
 //	32  Cluster u64                         96  AuditHead [32]
 //	40  Commit u64                          128 checkpoint Chain [16]
 //	48  CheckpointOp u64                    144 checkpoint Checksum [16]
-//	56  checkpoint Size u64                 160 Outside u16, 162 reserved, zero, to 512
+//	56  checkpoint Size u64                 160 Outside u16, 162 LogEpoch u32, 166 reserved, zero, to 512
 //	64  View u32, 68 LogView u32, 72 Epoch u32, 76 Release u32
 //
 // Invariants: Sequence increases with every write; CheckpointOp == 0 iff Checkpoint is zero.
@@ -96,6 +100,7 @@ func encodeSuperblock(sb superblock) []byte {
 	copy(b[128:], sb.Checkpoint.Chain[:])
 	copy(b[144:], sb.Checkpoint.Checksum[:])
 	le.PutUint16(b[160:], sb.State.Outside)
+	le.PutUint32(b[162:], sb.State.LogEpoch)
 	sum := checksum.Of(b[16:])
 	copy(b, sum[:])
 	return b
@@ -110,7 +115,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[162:]) {
+	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[166:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -121,7 +126,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 			View:         le.Uint32(b[64:]), LogView: le.Uint32(b[68:]),
 			Epoch: le.Uint32(b[72:]), Release: le.Uint32(b[76:]),
 			Replica: b[88], ReplicaCount: b[89], StandbyCount: b[90], Boots: le.Uint32(b[92:]),
-			Outside: le.Uint16(b[160:]),
+			Outside: le.Uint16(b[160:]), LogEpoch: le.Uint32(b[162:]),
 		},
 		SegmentEntriesMax: int(le.Uint32(b[80:])),
 		EntryBodyMax:      int(le.Uint32(b[84:])),

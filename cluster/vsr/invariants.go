@@ -11,6 +11,7 @@ func (r *Replica) invariants() {
 	assert.That(r.commitMax <= r.op, "commit_number <= op_number")
 	assert.That(r.isMember(r.replica), "taking part outside its configuration")
 	assert.That(r.epoch >= r.stateDurable.Epoch, "configuration epoch went backwards")
+	assert.That(r.logEpoch <= r.epoch, "log of a newer epoch than the replica's")
 	assert.That(r.commitMin <= r.commitMax, "commit_min <= commit_number")
 	assert.That(r.checkpointOp <= r.commitMin, "checkpoint_op <= commit_min")
 	assert.That(r.logView <= r.view, "log_view <= view")

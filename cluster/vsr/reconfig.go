@@ -268,6 +268,28 @@ func (r *Replica) onOtherEpoch(m Message) {
 	}
 }
 
+// stateLostEpoch follows the configuration while the replica waits for a state sync after
+// losing its checkpoint: it asks its peers in its epoch, and a cluster that moved on answers
+// with its own epoch (a ping), which it takes if it is a member of it (its requests then go
+// out in that epoch, and the sync comes back in it), or stops if it is not (swarm seed
+// 2026150975: a replica that lost its checkpoint across a change waited forever for a sync
+// of its old epoch). It takes no part until the sync is in; the view change that follows
+// its recovery moves it into the epoch's views.
+func (r *Replica) stateLostEpoch(h Header) {
+	if h.Command == CommandRequest || h.Epoch <= r.epoch || int(h.Replica) == r.replica {
+		return
+	}
+	if !isMemberOf(h.Outside, r.replica, r.count+r.standbys) {
+		r.epoch, r.outside = h.Epoch, h.Outside
+		r.stopRemoved(fmt.Sprintf("heard epoch %d from replica %d while its checkpoint was lost", h.Epoch, h.Replica))
+		return
+	}
+	r.reconfig.previousActive = r.activeCount()
+	r.epoch, r.outside = h.Epoch, h.Outside
+	r.releases = nil
+	r.metrics.Reconfigurations++
+}
+
 // enterConfiguration makes epoch (membership outside) ours and takes part in it from view:
 // a standby waits for that view's log, a lone active replica leads it, an active replica
 // starts its view change (and asks for its log, in case the view is already normal). A view

@@ -45,6 +45,9 @@ type Replica struct {
 	// Invariant: logView <= view.
 	view    uint32
 	logView uint32
+	// logEpoch is the configuration epoch of logView's view (reconfig.go): a log is
+	// (logEpoch, logView), compared in that order. Invariant: logEpoch <= epoch.
+	logEpoch uint32
 	// logViewOp is op_number when the log view began (the log installed by the view change):
 	// the log view is durable once the log up to it is; ops appended after it in the same
 	// view extend that log in order.
@@ -261,7 +264,8 @@ func (r *Replica) Receive(buf []byte) {
 		return
 	}
 	if r.stateLost {
-		if m.Header.Command == CommandSync && m.Header.Epoch == r.epoch {
+		r.stateLostEpoch(m.Header)
+		if m.Header.Command == CommandSync && m.Header.Epoch == r.epoch && r.status != StatusStopped {
 			r.onSync(m)
 		}
 		return

@@ -25,7 +25,7 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	st := rec.State
 	assert.That(st.Cluster == r.cluster && int(st.Replica) == r.replica, "superblock belongs to another replica")
 	assert.That(st.LogView <= st.View, "superblock: log_view > view")
-	r.view, r.logView = st.View, st.LogView
+	r.view, r.logView, r.logEpoch = st.View, st.LogView, st.LogEpoch
 	r.checkpointOp, r.commitMin, r.commitMax = st.CheckpointOp, st.CheckpointOp, st.CheckpointOp
 	r.stateDurable = st
 	r.epoch, r.outside = st.Epoch, st.Outside
@@ -237,7 +237,7 @@ func (r *Replica) persistState() {
 		return
 	}
 	want := r.durableTarget()
-	if want.View == r.stateDurable.View && want.LogView == r.stateDurable.LogView &&
+	if want.View == r.stateDurable.View && want.LogView == r.stateDurable.LogView && want.LogEpoch == r.stateDurable.LogEpoch &&
 		want.Epoch == r.stateDurable.Epoch && want.Outside == r.stateDurable.Outside &&
 		want.Boots == r.stateDurable.Boots && want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
 		return
@@ -264,7 +264,7 @@ func (r *Replica) durableTarget() storage.State {
 	st.View, st.Commit, st.Boots = r.view, max(st.Commit, min(r.commitMax, r.unverifiedFloor())), r.boots
 	st.Epoch, st.Outside = r.epoch, r.outside
 	if r.logDurable() {
-		st.LogView = r.logView
+		st.LogView, st.LogEpoch = r.logView, r.logEpoch
 	}
 	st.CheckpointOp = r.storage.State().CheckpointOp
 	return st
@@ -310,7 +310,7 @@ func (r *Replica) logDurable() bool {
 // viewDurable reports whether the current view and log view survive a restart: only then may
 // the replica vote (prepare_ok, do_view_change) in it.
 func (r *Replica) viewDurable() bool {
-	return r.stateDurable.View == r.view && r.stateDurable.LogView == r.logView &&
+	return r.stateDurable.View == r.view && r.stateDurable.LogView == r.logView && r.stateDurable.LogEpoch == r.logEpoch &&
 		r.stateDurable.Epoch == r.epoch && r.stateDurable.Outside == r.outside
 }
 

@@ -27,12 +27,13 @@ type viewChangeState struct {
 }
 
 type doViewChange struct {
-	replica int
-	logView uint32
-	op      uint64
-	commit  uint64
-	headers []Header
-	faulty  []uint64
+	replica  int
+	logEpoch uint32 // the epoch of the log view (in the header's Request field)
+	logView  uint32
+	op       uint64
+	commit   uint64
+	headers  []Header
+	faulty   []uint64
 }
 
 func (r *Replica) onElectionTimeout() {
@@ -168,6 +169,7 @@ func (r *Replica) maybeSendDoViewChange() {
 	h := r.header(CommandDoViewChange)
 	h.LogView, h.Op, h.Commit = r.logView, r.op, r.commitMax
 	h.Timestamp = int64(r.checkpointOp)
+	h.Request = r.logEpoch
 	buf := r.encodeLogHeaders(h)
 	if r.primaryIndex(r.view) == r.replica {
 		m, err := Decode(buf, r.cluster)
@@ -246,10 +248,11 @@ func (r *Replica) onDoViewChange(m Message) {
 		r.transitionToViewChange(h.View)
 	}
 	headers, ok := r.decodeLogHeaders(m.Body)
-	if !ok || h.LogView > h.View || h.Commit > h.Op || r.viewChange.installed {
+	if !ok || h.LogView > h.View || h.Commit > h.Op || r.viewChange.installed || h.Request > h.Epoch {
 		return
 	}
-	r.viewChange.dvcs[h.Replica] = &doViewChange{replica: int(h.Replica), logView: h.LogView, op: h.Op, commit: h.Commit, headers: headers}
+	r.viewChange.dvcs[h.Replica] = &doViewChange{replica: int(h.Replica), logEpoch: h.Request, logView: h.LogView,
+		op: h.Op, commit: h.Commit, headers: headers}
 	r.viewChange.svcFrom |= 1 << uint(h.Replica)
 	r.maybeSendDoViewChange()
 	r.primaryInstallView()
@@ -271,10 +274,10 @@ func (r *Replica) primaryInstallView() {
 		}
 		count++
 		commit = max(commit, d.commit)
-		if best == nil || d.logView > best.logView || (d.logView == best.logView && d.op > best.op) {
+		if best == nil || d.newerLog(best) || (d.sameLog(best) && d.op > best.op) {
 			best = d
 		}
-		if r.mutated(MutationDoViewChangeLowestOp) && d.logView == best.logView && d.op < best.op {
+		if r.mutated(MutationDoViewChangeLowestOp) && d.sameLog(best) && d.op < best.op {
 			best = d
 		}
 	}
@@ -285,7 +288,7 @@ func (r *Replica) primaryInstallView() {
 		r.requestSync(best.replica) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
-	r.installLog(best.op, r.mergeHeaders(best), best.logView)
+	r.installLog(best.op, r.mergeHeaders(best), best.logEpoch, best.logView)
 	r.advanceCommitMax(min(max(commit, r.olderEpochHead()), r.op))
 	r.viewChange.installed = true
 	r.primaryMaybeStartView()
@@ -312,7 +315,7 @@ func (r *Replica) mergeHeaders(best *doViewChange) []Header {
 			continue
 		}
 		for _, h := range d.headers {
-			if _, have := byOp[h.Op]; have || h.Op > best.op || (d.logView != best.logView && h.Op > d.commit) {
+			if _, have := byOp[h.Op]; have || h.Op > best.op || (!d.sameLog(best) && h.Op > d.commit) {
 				continue
 			}
 			if above, ok := byOp[h.Op+1]; ok && above.Parent != h.Checksum {
@@ -355,7 +358,7 @@ func (r *Replica) mergeHeaders(best *doViewChange) []Header {
 // op the chosen do_view_change had lost, our own intact copy of it (seeds 20264364,
 // 20264464, 20264629, 20264800), until no disk held the op and the nacks of the emptied
 // replicas truncated it.
-func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
+func (r *Replica) installLog(op uint64, headers []Header, logEpoch, logView uint32) {
 	firstChanged := uint64(0)
 	for _, h := range headers {
 		if h.Op <= r.commitMin || h.Op <= r.checkpointOp {
@@ -393,7 +396,21 @@ func (r *Replica) installLog(op uint64, headers []Header, logView uint32) {
 		}
 	}
 	r.op = max(op, r.commitMin)
-	r.logView, r.logViewOp = logView, r.op
+	r.logEpoch, r.logView, r.logViewOp = logEpoch, logView, r.op
+}
+
+// newerLog reports whether d's log is of a later log view than o's: of a later epoch, or of
+// a later view in the same epoch. A view of a newer epoch is newer whatever its number: a
+// replica left in an ended epoch may have completed a view change of it (to commit its
+// last op, the change) numbered above the new epoch's views, and its log, ending at the
+// change, holds none of the ops the new epoch committed.
+func (d *doViewChange) newerLog(o *doViewChange) bool {
+	return d.logEpoch > o.logEpoch || (d.logEpoch == o.logEpoch && d.logView > o.logView)
+}
+
+// sameLog reports whether d and o claim the same log view.
+func (d *doViewChange) sameLog(o *doViewChange) bool {
+	return d.logEpoch == o.logEpoch && d.logView == o.logView
 }
 
 // forgetGaps forgets our own header of each op of the new log (up to op, above its lowest
@@ -473,7 +490,7 @@ func (r *Replica) truncate(op uint64) {
 func (r *Replica) transitionToNormalPrimary() {
 	r.status = StatusNormal
 	r.upgradeOp = 0 // an upgrade prepared in an earlier view may have been truncated
-	r.logView, r.logViewOp = r.view, r.op
+	r.logEpoch, r.logView, r.logViewOp = r.epoch, r.view, r.op
 	r.viewChange = viewChangeState{}
 	r.runTimeouts(&r.heartbeat, &r.ping, &r.repairTimeout)
 	r.pipeline = nil
@@ -545,7 +562,7 @@ func (r *Replica) onStartView(m Message) {
 	}
 	entering := r.status != StatusNormal || r.view != h.View
 	r.view = h.View
-	r.installLog(h.Op, headers, h.View)
+	r.installLog(h.Op, headers, r.epoch, h.View)
 	r.enterNormalBackup(h.View, entering)
 	r.advanceCommitMax(h.Commit)
 	r.commitExecute()
