@@ -114,9 +114,15 @@ func ReconfigRetriable(refusal string) bool {
 }
 
 // ReconfigDone reports whether the change that leads to epoch has taken effect and the
-// cluster serves again: a healthy primary of that epoch (or a later one) answers.
+// cluster serves again: a healthy primary of that epoch (or a later one) answers, having
+// executed every op it knows committed (a primary executes as it commits: one that cannot,
+// a joiner still without the state, does not serve).
 func ReconfigDone(s ClusterStatusReport, epoch uint32) bool {
-	return s.Epoch >= epoch && s.Primary >= 0
+	if s.Epoch < epoch || s.Primary < 0 {
+		return false
+	}
+	p := s.Replicas[s.Primary]
+	return p.Epoch >= epoch && p.CommitMin >= p.Commit
 }
 
 // ConfigurationText names a configuration for an operator, with the cluster's slot counts
@@ -148,10 +154,12 @@ func ConfigurationText(epoch uint32, outside uint16, replicas, standbys int) str
 	return text
 }
 
-// ReconfigResult is what `cluster reconfig` prints once done: the plan, each change as the
-// primary took it, and the configuration in force at the end.
+// ReconfigResult is what `cluster reconfig` prints once done: the command, each change as a
+// primary took it (named with the operator's id: "add-standby 100"), and the configuration
+// in force at the end.
 type ReconfigResult struct {
-	Plan          ReconfigPlan     `json:"plan"`
+	Command       string           `json:"command"`
+	ReplicaID     int              `json:"replica_id"`
 	Changes       []ReconfigReport `json:"changes"`
 	Configuration string           `json:"configuration"`
 }

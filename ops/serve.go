@@ -55,7 +55,10 @@ type Host struct {
 // slot counts, and why it stopped.
 func (h Host) status(r *vsr.Replica) ReplicaStatusReport {
 	s := ReplicaStatusOf(r.InspectState(), h.DiskUsagePct)
-	if h.ReplicaCount > 0 {
+	switch {
+	case s.Joining:
+		s.Configuration = "joining: outside the configuration until cluster reconfig adds it"
+	case h.ReplicaCount > 0:
 		s.Configuration = ConfigurationText(s.Epoch, s.Outside, h.ReplicaCount, h.StandbyCount)
 	}
 	if s.Status == vsr.StatusStopped.String() {

@@ -96,7 +96,7 @@ func (r ReplicaStatusReport) String() string {
 		s += " " + r.Configuration
 	}
 	switch {
-	case r.Joining:
+	case r.Joining && r.Configuration == "":
 		s += " joining (waits for cluster reconfig to add it)"
 	case r.Reason != "":
 		s += " (" + r.Reason + ")"

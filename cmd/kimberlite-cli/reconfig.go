@@ -70,14 +70,14 @@ func clusterReconfig(args []string) error {
 	}
 	run := &reconfigRun{cluster: cluster, addrs: addrs, standbys: t.standbyAddrs(), timeout: t.timeout,
 		line: fmt.Sprintf("cluster reconfig %s --replica-id %d", command, *id)}
-	result := ops.ReconfigResult{Plan: plan}
+	result := ops.ReconfigResult{Command: command, ReplicaID: *id}
 	for k, change := range plan.Changes {
 		if k > 0 && plan.WipeBetween {
 			if err := run.awaitJoining(plan, result.Changes[k-1].Epoch, *joinWait); err != nil {
 				return err
 			}
 		}
-		rep, err := run.change(change)
+		rep, err := run.change(change, fmt.Sprintf("%s %d", change.Kind, *id))
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (r *reconfigRun) progress(format string, args ...any) {
 // change asks the primary for change until one takes it, and waits until its epoch is in
 // force with a primary serving, within r.timeout. A refusal that asking again cannot mend
 // (the slot is already a member, not one...) ends the command with the cluster's reason.
-func (r *reconfigRun) change(change vsr.Change) (ops.ReconfigReport, error) {
+func (r *reconfigRun) change(change vsr.Change, name string) (ops.ReconfigReport, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	var taken ops.ReconfigReport
@@ -112,6 +112,9 @@ func (r *reconfigRun) change(change vsr.Change) (ops.ReconfigReport, error) {
 			return taken, nil
 		case s.Primary < 0:
 			last = "no primary (view change or quorum lost)"
+		case taken.Epoch > 0 && s.Epoch >= taken.Epoch:
+			p := s.Replicas[s.Primary]
+			last = fmt.Sprintf("epoch %d in force; primary %d has executed op %d of %d committed", s.Epoch, s.Primary, p.CommitMin, p.Commit)
 		case s.Epoch < taken.Epoch && time.Since(asked) < reconfigReask:
 			last = fmt.Sprintf("waiting for epoch %d (now %d)", taken.Epoch, s.Epoch)
 		case taken.Epoch == 0 || s.Epoch < taken.Epoch:
@@ -119,6 +122,7 @@ func (r *reconfigRun) change(change vsr.Change) (ops.ReconfigReport, error) {
 			err := remote.Ask(ctx, r.cluster, r.addrs[s.Primary], ops.ReconfigRequest(change), &rep)
 			switch {
 			case err == nil:
+				rep.Change = name
 				if taken.Epoch == 0 {
 					r.progress("primary %d took %s; epoch %d once it commits", rep.Primary, rep.Change, rep.Epoch)
 					taken = rep
@@ -135,8 +139,8 @@ func (r *reconfigRun) change(change vsr.Change) (ops.ReconfigReport, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return taken, fmt.Errorf("%s: %s %d did not take effect within %v (last: %s); check cluster status and run it again",
-				r.line, change.Kind, change.Replica, r.timeout, last)
+			return taken, fmt.Errorf("%s: %s did not take effect within %v (last: %s); check cluster status and run it again",
+				r.line, name, r.timeout, last)
 		case <-time.After(reconfigPoll):
 		}
 	}
