@@ -139,6 +139,10 @@ func (r *reconfigRun) change(change vsr.Change, name string) (ops.ReconfigReport
 		}
 		select {
 		case <-ctx.Done():
+			if taken.Epoch > 0 && s.Epoch >= taken.Epoch {
+				return taken, fmt.Errorf("%s: %s is in force (epoch %d) but the cluster does not serve within %v (%s); check cluster status",
+					r.line, name, s.Epoch, r.timeout, last)
+			}
 			return taken, fmt.Errorf("%s: %s did not take effect within %v (last: %s); check cluster status and run it again",
 				r.line, name, r.timeout, last)
 		case <-time.After(reconfigPoll):
