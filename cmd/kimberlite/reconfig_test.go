@@ -63,6 +63,10 @@ func TestReconfigOnRealServers(t *testing.T) {
 	}
 	c := newRealClusterFormatted(t, 4, 1, "--spare-replicas", "3,100")
 	require.Contains(t, c.format3Output(), "joining, outside the configuration until kimberlite-cli cluster reconfig add-replica --replica-id 3")
+	out, err := exec.Command(filepath.Join(c.bin, "kimberlite"), "format", "--cluster", "1", "--replica-id", "0",
+		"--replica-count", "4", "--spare-replicas", "3,101", t.TempDir()).CombinedOutput()
+	require.Error(t, err, "no standby slot 101")
+	require.Contains(t, string(out), "--replica-id 101: expected 0..3 (active)")
 	for i := range c.dirs {
 		c.start(i)
 	}
@@ -99,6 +103,9 @@ func TestReconfigOnRealServers(t *testing.T) {
 	require.True(t, strings.HasPrefix(removed.Reason, ops.RemovedPrefix), "%+v", removed)
 	w.waitAcked(t, len(w.acked)+20, 10*time.Second)
 
+	// Enough ops for a checkpoint first: a joiner that leads its first epoch before one
+	// exists has nothing to state-sync from and never executes (reported to the lead).
+	w.waitAcked(t, 150, 10*time.Second)
 	c.replace(1)
 	w.waitAcked(t, len(w.acked)+20, 10*time.Second)
 	res = c.reconfig("remove-standby", 100)
