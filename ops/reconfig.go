@@ -3,6 +3,7 @@ package ops
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"vopr/cluster/vsr"
 )
@@ -82,4 +83,97 @@ func Reconfigure(r *vsr.Replica, replica int, change vsr.Change) (ReconfigReport
 		return rep, fmt.Errorf("cluster reconfig: replica %d: %w", replica, err)
 	}
 	return rep, nil
+}
+
+// ReconfigRequest is the admin request for one change (CommandReconfig): Key is the change's
+// kind (vsr.ChangeKind's name), Value the slot's index.
+func ReconfigRequest(change vsr.Change) Request {
+	return Request{Command: CommandReconfig, Key: change.Kind.String(), Value: fmt.Sprint(change.Replica)}
+}
+
+// changeOf decodes a ReconfigRequest.
+func changeOf(req Request) (vsr.Change, error) {
+	for k := vsr.ChangeAddReplica; k <= vsr.ChangeRemoveStandby; k++ {
+		if k.String() != req.Key {
+			continue
+		}
+		var index int
+		if _, err := fmt.Sscan(req.Value, &index); err != nil {
+			return vsr.Change{}, fmt.Errorf("%w: %s: replica index %q", ReconfigRefused, req.Key, req.Value)
+		}
+		return vsr.Change{Kind: k, Replica: index}, nil
+	}
+	return vsr.Change{}, fmt.Errorf("%w: unknown change %q", ReconfigRefused, req.Key)
+}
+
+// ReconfigRetriable reports whether a refusal's text (it crosses the admin port as text) says
+// the change may be asked again a moment later: the replica asked is not (or no longer) the
+// primary of a normal view, or the previous change is still on its way.
+func ReconfigRetriable(refusal string) bool {
+	return strings.Contains(refusal, vsr.ErrReconfigBusy.Error()) || strings.Contains(refusal, vsr.ErrReconfigNotPrimary.Error())
+}
+
+// ReconfigDone reports whether the change that leads to epoch has taken effect and the
+// cluster serves again: a healthy primary of that epoch (or a later one) answers, having
+// executed every op it knows committed (a primary executes as it commits: one that cannot,
+// a joiner still without the state, does not serve).
+func ReconfigDone(s ClusterStatusReport, epoch uint32) bool {
+	if s.Epoch < epoch || s.Primary < 0 {
+		return false
+	}
+	p := s.Replicas[s.Primary]
+	return p.Epoch >= epoch && p.CommitMin >= p.Commit
+}
+
+// ConfigurationText names a configuration for an operator, with the cluster's slot counts
+// (replicas active slots, standbys standby slots): "epoch 2, members 1 2 3; standbys 100;
+// outside 0 101". Slots are named by their operator's ids.
+func ConfigurationText(epoch uint32, outside uint16, replicas, standbys int) string {
+	var members, standbyMembers, out []string
+	for i := 0; i < replicas+standbys; i++ {
+		id := fmt.Sprint(i)
+		if i >= replicas {
+			id = fmt.Sprint(vsr.StandbyIDBase + i - replicas)
+		}
+		switch {
+		case outside&(1<<uint(i)) != 0:
+			out = append(out, id)
+		case i >= replicas:
+			standbyMembers = append(standbyMembers, id)
+		default:
+			members = append(members, id)
+		}
+	}
+	text := fmt.Sprintf("epoch %d, members %s", epoch, strings.Join(members, " "))
+	if len(standbyMembers) > 0 {
+		text += "; standbys " + strings.Join(standbyMembers, " ")
+	}
+	if len(out) > 0 {
+		text += "; outside " + strings.Join(out, " ")
+	}
+	return text
+}
+
+// ReconfigResult is what `cluster reconfig` prints once done: the command, each change as a
+// primary took it (named with the operator's id: "add-standby 100"), and the configuration
+// in force at the end.
+type ReconfigResult struct {
+	Command       string           `json:"command"`
+	ReplicaID     int              `json:"replica_id"`
+	Changes       []ReconfigReport `json:"changes"`
+	Configuration string           `json:"configuration"`
+}
+
+// EpochEverywhere reports whether every replica and standby of s that answers, but the one
+// at index except, knows epoch or a later one. A replace waits for it before the removed
+// replica's new disk starts: a joining replica joins any epoch that includes its slot, so
+// one that first heard from a member still in the epoch before the remove would join that
+// epoch as its slot's old self, then learn of the remove and stop for good.
+func EpochEverywhere(s ClusterStatusReport, epoch uint32, except int) bool {
+	for i, r := range append(append([]ReplicaStatusReport(nil), s.Replicas...), s.Standbys...) {
+		if i != except && r.Status != StatusUnreachable && !r.Joining && !r.Removed && r.Epoch < epoch {
+			return false
+		}
+	}
+	return true
 }

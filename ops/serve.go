@@ -25,6 +25,7 @@ const (
 	CommandExport      = "export"       // ExportReport; the backup follows the answer
 	CommandThrottle    = "throttle"     // ThrottleReport; Value is the max qps
 	CommandFailover    = "failover"     // FailoverReport; Value: "", "approve" or "approve,force"
+	CommandReconfig    = "reconfig"     // ReconfigReport; Key: the change, Value: the slot (ReconfigRequest)
 )
 
 // Request is an operator's command to one replica's process.
@@ -37,15 +38,39 @@ type Request struct {
 }
 
 // Host is what the replica's host knows that the replica does not: its index, its file
-// system's usage, its wall clock's reading now, the lag it measured and the view changes
-// it logged.
+// system's usage, its wall clock's reading now, the lag it measured, the view changes it
+// logged, the cluster's slot counts (its addresses) and why the replica stopped, if it did.
 type Host struct {
 	Replica      int
 	DiskUsagePct int
 	RealtimeNs   int64
 	LagMs        int64
 	ViewChanges  *ViewChangeLog
+	ReplicaCount int
+	StandbyCount int
+	StopReason   string
 }
+
+// status is the replica's status with what its host adds: the configuration named with the
+// slot counts, and why it stopped.
+func (h Host) status(r *vsr.Replica) ReplicaStatusReport {
+	s := ReplicaStatusOf(r.InspectState(), h.DiskUsagePct)
+	switch {
+	case s.Joining:
+		s.Configuration = "joining: outside the configuration until cluster reconfig adds it"
+	case h.ReplicaCount > 0:
+		s.Configuration = ConfigurationText(s.Epoch, s.Outside, h.ReplicaCount, h.StandbyCount)
+	}
+	if s.Status == vsr.StatusStopped.String() {
+		s.Reason = h.StopReason
+		s.Removed = s.Removed || strings.HasPrefix(h.StopReason, RemovedPrefix)
+	}
+	return s
+}
+
+// RemovedPrefix starts the status of a replica that stopped because a configuration left it
+// out (vsr/reconfig.go).
+const RemovedPrefix = "stopped: removed from the cluster"
 
 // NodeUp is a StateDump's node when the process answered.
 const NodeUp = "up"
@@ -56,7 +81,7 @@ const NodeUp = "up"
 func Serve(r *vsr.Replica, h Host, req Request, done func(any, error)) {
 	switch req.Command {
 	case CommandStatus:
-		done(ReplicaStatusOf(r.InspectState(), h.DiskUsagePct), nil)
+		done(h.status(r), nil)
 	case CommandVersion:
 		done(VersionOf(r.Inspect()), nil)
 	case CommandIsolate:
@@ -89,10 +114,17 @@ func Serve(r *vsr.Replica, h Host, req Request, done func(any, error)) {
 	case CommandFailover:
 		approve, force := strings.Contains(req.Value, "approve"), strings.Contains(req.Value, "force")
 		Failover(r, h.DiskUsagePct, approve, force, done)
+	case CommandReconfig:
+		change, err := changeOf(req)
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(Reconfigure(r, h.Replica, change))
 	case CommandClock:
 		done(ClockOf(r.InspectState(), h.RealtimeNs), nil)
 	case CommandLag:
-		done(ReplicaLag{ReplicaStatusReport: ReplicaStatusOf(r.InspectState(), h.DiskUsagePct), LagMs: h.LagMs}, nil)
+		done(ReplicaLag{ReplicaStatusReport: h.status(r), LagMs: h.LagMs}, nil)
 	case CommandViewChanges:
 		if h.ViewChanges == nil {
 			done(nil, fmt.Errorf("view-changes: this host keeps no view-change log"))

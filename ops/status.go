@@ -28,6 +28,19 @@ type ReplicaStatusReport struct {
 	Isolated bool `json:"isolated"`
 	// Standby is set for a standby replica: its promotion eligibility and read limit.
 	Standby *StandbyStatus `json:"standby,omitempty"`
+	// Epoch and Outside are the configuration the replica knows (vsr/reconfig.go): Outside
+	// has bit i set when slot i is not a member.
+	Epoch   uint32 `json:"epoch"`
+	Outside uint16 `json:"outside"`
+	// Configuration names it ("epoch 2, members 1 2 3; standbys 100"), when the host knows
+	// the cluster's slot counts (ConfigurationText).
+	Configuration string `json:"configuration,omitempty"`
+	// Joining: formatted to join (`kimberlite format --join`), it waits, silent, for a
+	// change that adds it. Removed: it stopped because a configuration left it out.
+	Joining bool `json:"joining,omitempty"`
+	Removed bool `json:"removed,omitempty"`
+	// Reason is why a stopped replica stopped, as it said, when its host kept it.
+	Reason string `json:"reason,omitempty"`
 }
 
 // StandbyStatus is a standby's part of `replica status` (runbook scenario 4: a standby
@@ -50,7 +63,10 @@ type StandbyStatus struct {
 func ReplicaStatusOf(in vsr.Inspection, diskUsagePct int) ReplicaStatusReport {
 	s := ReplicaStatusReport{Replica: in.Replica, Status: in.Status.String(), Role: in.Role.String(),
 		View: in.View, Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
-		DiskUsagePct: diskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated}
+		DiskUsagePct: diskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated, Epoch: in.Epoch, Outside: in.Outside}
+	outside := in.Outside&(1<<uint(in.Replica)) != 0
+	s.Joining = outside && in.Epoch == 0 && in.Status == vsr.StatusRecovering
+	s.Removed = outside && in.Epoch > 0 && in.Status == vsr.StatusStopped
 	if in.Role == vsr.RoleStandby {
 		s.Standby = &StandbyStatus{ID: in.StandbyID, LagMs: in.StandbyLagNs / 1_000_000, LagOps: in.StandbyLagOps,
 			Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS,
@@ -76,6 +92,15 @@ func (r ReplicaStatusReport) String() string {
 	}
 	s := fmt.Sprintf("replica %d: %s %s view=%d op=%d commit=%d/%d checkpoint=%d disk=%d%%", r.Replica, r.Status,
 		r.Role, r.View, r.Op, r.CommitMin, r.Commit, r.CheckpointOp, r.DiskUsagePct)
+	if r.Configuration != "" {
+		s += " " + r.Configuration
+	}
+	switch {
+	case r.Joining && r.Configuration == "":
+		s += " joining (waits for cluster reconfig to add it)"
+	case r.Reason != "":
+		s += " (" + r.Reason + ")"
+	}
 	if r.Isolated {
 		// Only when set: an isolated replica's frozen numbers read as a stuck one otherwise.
 		s += " isolated"
@@ -100,6 +125,9 @@ func (r ReplicaStatusReport) Gist() string {
 	if r.Standby != nil {
 		gist += fmt.Sprintf(" eligible=%t", r.Standby.Eligible)
 	}
+	if r.Configuration != "" {
+		gist += " " + r.Configuration
+	}
 	return gist
 }
 
@@ -107,22 +135,41 @@ func (r ReplicaStatusReport) Gist() string {
 type ClusterStatusReport struct {
 	Replicas        []ReplicaStatusReport `json:"replicas"`
 	Healthy         int                   `json:"healthy"`
-	Quorum          int                   `json:"quorum"`           // replicas needed for a quorum: count/2 + 1
+	Quorum          int                   `json:"quorum"`           // replicas needed for a quorum: active members/2 + 1
 	QuorumAvailable bool                  `json:"quorum_available"` // Healthy >= Quorum
 	// Primary is the healthy primary of the highest view among healthy replicas, -1 if none.
 	Primary int `json:"primary"`
 	// Standbys are the standbys' statuses (ids 100 and up), when the caller knows them; they
 	// count towards no quorum and none of the numbers above.
 	Standbys []ReplicaStatusReport `json:"standbys,omitempty"`
+	// Epoch and Outside are the newest configuration a reachable replica reports: only its
+	// active members count towards Healthy and Quorum. Configuration names it, when the
+	// caller knows the standby slots' count (ConfigurationText).
+	Epoch         uint32 `json:"epoch"`
+	Outside       uint16 `json:"outside"`
+	Configuration string `json:"configuration,omitempty"`
 }
 
-// ClusterStatusOf summarises the status of every replica of the cluster (index order).
+// ClusterStatusOf summarises the status of every replica of the cluster (index order). The
+// configuration is the newest one a reachable replica reports (a joining replica knows
+// none); a replica outside it counts for nothing.
 func ClusterStatusOf(replicas []ReplicaStatusReport) ClusterStatusReport {
-	n := len(replicas)
-	s := ClusterStatusReport{Replicas: replicas, Quorum: n/2 + 1, Primary: -1}
+	s := ClusterStatusReport{Replicas: replicas, Primary: -1}
+	for _, r := range replicas {
+		if r.Status != StatusUnreachable && !r.Joining && r.Epoch >= s.Epoch {
+			s.Epoch, s.Outside = r.Epoch, r.Outside
+		}
+	}
+	members := 0
+	for i := range replicas {
+		if s.Outside&(1<<uint(i)) == 0 {
+			members++
+		}
+	}
+	s.Quorum = members/2 + 1
 	var primaryView uint32
 	for i, r := range replicas {
-		if !r.Healthy() {
+		if !r.Healthy() || s.Outside&(1<<uint(i)) != 0 {
 			continue
 		}
 		s.Healthy++
@@ -136,5 +183,9 @@ func ClusterStatusOf(replicas []ReplicaStatusReport) ClusterStatusReport {
 
 // Gist is the cluster status in one line.
 func (s ClusterStatusReport) Gist() string {
-	return fmt.Sprintf("healthy=%d/%d quorum=%t primary=%d", s.Healthy, len(s.Replicas), s.QuorumAvailable, s.Primary)
+	gist := fmt.Sprintf("healthy=%d/%d quorum=%t primary=%d", s.Healthy, len(s.Replicas), s.QuorumAvailable, s.Primary)
+	if s.Configuration != "" {
+		gist += " " + s.Configuration
+	}
+	return gist
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"vopr/cluster/vsr"
@@ -85,7 +86,8 @@ func (s *Server) onLoop(ctx context.Context, fn func()) bool {
 func (s *Server) admin(req wire.Request, reply chan<- wire.Response) {
 	now := time.Now()
 	host := ops.Host{Replica: s.cfg.Replica, DiskUsagePct: s.replica.DiskUsagePct(), RealtimeNs: now.UnixNano(),
-		LagMs: s.commits.lag(now, s.replica.TraceState().CommitMin).Milliseconds(), ViewChanges: &s.viewChanges}
+		LagMs: s.commits.lag(now, s.replica.TraceState().CommitMin).Milliseconds(), ViewChanges: &s.viewChanges,
+		ReplicaCount: s.count, StandbyCount: len(s.cfg.StandbyAddresses), StopReason: s.stopReason}
 	ops.Serve(s.replica, host, req, func(result any, err error) {
 		if err != nil {
 			reply <- wire.Response{Error: err.Error()}
@@ -134,6 +136,9 @@ type observer struct{ s *Server }
 
 func (o observer) Event(e vsr.Event) {
 	o.s.viewChanges.Observe(time.Now().UnixNano(), e)
+	if e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "stopped:") {
+		o.s.stopReason = e.Text
+	}
 	switch e.Kind {
 	case vsr.EventCommit, vsr.EventVoteSelf, vsr.EventCheckpoint, vsr.EventRepair:
 		return

@@ -43,12 +43,27 @@ type Config struct {
 // replica, in a cluster of count active replicas and standbys standbys, into dir, which must
 // exist and hold no superblock. A standby's index is count+k.
 func Format(dir string, cluster uint64, replica, count, standbys int) error {
+	return FormatOutside(dir, cluster, replica, count, standbys, 0)
+}
+
+// FormatOutside is Format for a cluster whose slots in outside (a bit per index) start
+// outside the configuration (vsr.FormatOutside): spares to be added by `cluster reconfig`.
+// A replica whose own slot is outside is formatted to join: it waits until a change adds it
+// (`kimberlite format --join`). At least one active slot must be a member.
+func FormatOutside(dir string, cluster uint64, replica, count, standbys int, outside uint16) error {
 	if count < 1 || count > vsr.ReplicasMax || standbys < 0 || standbys > vsr.StandbysMax {
 		return fmt.Errorf("format: %d replicas and %d standbys: at most %d replicas and %d standbys",
 			count, standbys, vsr.ReplicasMax, vsr.StandbysMax)
 	}
 	if replica < 0 || replica >= count+standbys {
 		return fmt.Errorf("format: replica index %d is out of range (%d replicas, %d standbys)", replica, count, standbys)
+	}
+	if outside>>uint(count+standbys) != 0 {
+		return fmt.Errorf("format: outside slots %#x name a slot beyond the %d formatted", outside, count+standbys)
+	}
+	if all := uint16(1)<<uint(count) - 1; outside&all == all && outside&(1<<uint(replica)) == 0 {
+		// A member (not joining) of a configuration without an active replica.
+		return fmt.Errorf("format: every active slot is outside the configuration: at least one must be a member")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -62,7 +77,7 @@ func Format(dir string, cluster uint64, replica, count, standbys int) error {
 	}
 	defer fs.Close()
 	result := errors.New("format did not complete")
-	vsr.Format(fs, cluster, replica, count, standbys, kv.ReleaseBase, func(err error) { result = err })
+	vsr.FormatOutside(fs, cluster, replica, count, standbys, outside, kv.ReleaseBase, func(err error) { result = err })
 	fs.RunUntilIdle()
 	return result
 }
@@ -106,6 +121,9 @@ type Server struct {
 	viewChanges ops.ViewChangeLog
 	// assertionFailures is the count in the data directory's AssertionLog at start.
 	assertionFailures int
+	// stopReason is the replica's status text when it stopped ("stopped: removed from the
+	// cluster: ..."), for `replica status`. Owned by the loop.
+	stopReason string
 }
 
 // InboxMax bounds the events waiting for the loop.

@@ -41,7 +41,11 @@ const usage = `usage:
   kimberlite-cli standby throttle --replica-id 100 --max-qps N [flags]   (0: no limit)
   kimberlite-cli cluster failover --promote-standby ID [--approve-data-loss-risk] [--force] [flags]
       (then restart that standby's process: kimberlite start --addresses ITS_ADDRESS --replica-id 0)
-  kimberlite-cli cluster reconfig: not built (exit 2; issue 13)
+  kimberlite-cli cluster reconfig add-replica|remove-replica|add-standby|remove-standby|replace
+                 --replica-id ID [--join-timeout 10m] [flags]
+      (one change at a time through the primary; --timeout bounds each change. replace removes
+      the replica, waits for its new disk formatted with kimberlite format --join and its
+      process started, then adds it back)
 --addresses, --standby-addresses and --cluster default to $KIMBERLITE_ADDRESSES,
 $KIMBERLITE_STANDBY_ADDRESSES and $KIMBERLITE_CLUSTER. --replica-id is 0..N-1 for an active
 replica (--addresses) and 100, 101, ... for a standby (--standby-addresses).`
@@ -51,12 +55,6 @@ var errNotBuilt = errors.New("not available")
 
 // errUsage exits with status 64 (EX_USAGE): a command this tool does not know.
 var errUsage = errors.New("usage")
-
-// errNoMembership explains why the runbook's membership commands exit 2.
-var errNoMembership = fmt.Errorf(`%w: the replica's membership is fixed at format time apart
-from a DR failover: standbys run (kimberlite format --standby-count) and cluster failover
-promotes one, but reconfiguration (add-replica, remove-replica, add-standby, replace) is not
-built yet (issue 13), so the runbook's Option C of replica_crash is not available`, errNotBuilt)
 
 func main() {
 	err := run(os.Args[1:])
@@ -118,7 +116,7 @@ func run(args []string) error {
 	case "cluster failover":
 		return clusterFailover(rest)
 	case "cluster reconfig":
-		return fmt.Errorf("%s: %w", command, errNoMembership)
+		return clusterReconfig(rest)
 	}
 	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, command, usage)
 }

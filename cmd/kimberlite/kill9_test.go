@@ -81,6 +81,12 @@ func newRealCluster(t testing.TB, n int) *realCluster {
 // newRealClusterWithStandbys formats n active replicas and standbys standbys (ids 100 and
 // up, members n..n+standbys-1).
 func newRealClusterWithStandbys(t testing.TB, n, standbys int) *realCluster {
+	return newRealClusterFormatted(t, n, standbys)
+}
+
+// newRealClusterFormatted is newRealClusterWithStandbys with extra flags for every member's
+// kimberlite format (--spare-replicas).
+func newRealClusterFormatted(t testing.TB, n, standbys int, formatFlags ...string) *realCluster {
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "bin")
 	build := exec.Command(goTool(), "build", "-o", bin+string(filepath.Separator), "vopr/cmd/kimberlite", "vopr/cmd/kimberlite-cli")
@@ -94,13 +100,19 @@ func newRealClusterWithStandbys(t testing.TB, n, standbys int) *realCluster {
 		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
 		c.dirs = append(c.dirs, dir)
 		c.logs = append(c.logs, filepath.Join(tmp, fmt.Sprintf("replica%d.log", i)))
-		out, err := exec.Command(filepath.Join(bin, "kimberlite"), "format", "--cluster", strconv.Itoa(testCluster),
-			"--replica-id", c.id(i), "--replica-count", strconv.Itoa(n), "--standby-count", strconv.Itoa(standbys),
-			dir).CombinedOutput()
-		require.NoError(t, err, "format: %s", out)
+		c.format(i, formatFlags...)
 	}
 	t.Cleanup(c.stopAll)
 	return c
+}
+
+// format runs kimberlite format for member i's directory, with flags, and returns its output.
+func (c *realCluster) format(i int, flags ...string) string {
+	args := append([]string{"format", "--cluster", strconv.Itoa(testCluster), "--replica-id", c.id(i),
+		"--replica-count", strconv.Itoa(len(c.addrs)), "--standby-count", strconv.Itoa(len(c.standbys))}, flags...)
+	out, err := exec.Command(filepath.Join(c.bin, "kimberlite"), append(args, c.dirs[i])...).CombinedOutput()
+	require.NoError(c.t, err, "format: %s", out)
+	return string(out)
 }
 
 // id is member i's --replica-id: its index for an active replica, 100+k for standby k.

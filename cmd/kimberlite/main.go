@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -16,10 +17,15 @@ import (
 )
 
 const usage = `usage:
-  kimberlite format --cluster ID --replica-id I --replica-count N [--standby-count S] DIR
+  kimberlite format --cluster ID --replica-id I --replica-count N [--standby-count S]
+                    [--spare-replicas IDS] [--join] DIR
   kimberlite start --addresses A0,A1,A2 [--standby-addresses S0,S1] --replica-id I
                    [--client-addr A] [--metrics-addr M] [--max-batch-size B] DIR
---replica-id is 0..N-1 for an active replica, 100..100+S-1 for a standby.`
+--replica-id is 0..N-1 for an active replica, 100..100+S-1 for a standby.
+--spare-replicas (e.g. 3,100) formats the cluster with those slots outside its configuration,
+to be added later by kimberlite-cli cluster reconfig; give every replica the same list.
+--join formats this replica outside the configuration: it waits until cluster reconfig adds
+it (add-replica, add-standby, the add of a replace), then catches up by state sync.`
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -55,6 +61,8 @@ func format(args []string) error {
 	id := fs.Int("replica-id", -1, "this replica's id: 0..N-1 active, 100..100+S-1 standby")
 	count := fs.Int("replica-count", 0, "number of active replicas in the cluster")
 	standbys := fs.Int("standby-count", 0, "number of standby replicas (ids 100 and up)")
+	spares := fs.String("spare-replicas", "", "ids of the slots that start outside the configuration, comma-separated (every replica gets the same)")
+	join := fs.Bool("join", false, "format this replica outside the configuration, to be added by cluster reconfig")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,18 +74,68 @@ func format(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := server.Format(dir, *cluster, index, *count, *standbys); err != nil {
+	outside, err := spareSlots(*spares, *count, *standbys)
+	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("replica %d of %d", *id, *count)
-	switch {
-	case index >= *count:
-		what = fmt.Sprintf("standby %d of %d, %d replicas", *id, *standbys, *count)
-	case *standbys > 0:
-		what += fmt.Sprintf(", %d standbys", *standbys)
+	if *join {
+		outside |= 1 << uint(index)
 	}
-	fmt.Printf("formatted %s (cluster %d) in %s\n", what, *cluster, dir)
+	if err := server.FormatOutside(dir, *cluster, index, *count, *standbys, outside); err != nil {
+		return err
+	}
+	fmt.Printf("formatted %s (cluster %d) in %s%s\n", formatted(*id, index, *count, *standbys), *cluster, dir,
+		membership(*id, index, outside, *count, *standbys))
 	return nil
+}
+
+// formatted names the formatted replica: "replica 0 of 3, 1 standbys".
+func formatted(id, index, count, standbys int) string {
+	what := fmt.Sprintf("replica %d of %d", id, count)
+	switch {
+	case index >= count:
+		what = fmt.Sprintf("standby %d of %d, %d replicas", id, standbys, count)
+	case standbys > 0:
+		what += fmt.Sprintf(", %d standbys", standbys)
+	}
+	return what
+}
+
+// membership says where a formatted replica stands in the cluster's first configuration:
+// nothing for a member of a cluster without spares.
+func membership(id, index int, outside uint16, count, standbys int) string {
+	switch {
+	case outside&(1<<uint(index)) != 0:
+		add := "add-replica"
+		if index >= count {
+			add = "add-standby"
+		}
+		return fmt.Sprintf(": joining, outside the configuration until kimberlite-cli cluster reconfig %s --replica-id %d adds it", add, id)
+	case outside != 0:
+		return "; first configuration: " + ops.ConfigurationText(0, outside, count, standbys)
+	}
+	return ""
+}
+
+// spareSlots parses --spare-replicas (operator ids, comma-separated) into the bits of the
+// slots outside the first configuration.
+func spareSlots(list string, count, standbys int) (uint16, error) {
+	var outside uint16
+	if list == "" {
+		return 0, nil
+	}
+	for _, field := range strings.Split(list, ",") {
+		id, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			return 0, fmt.Errorf("format: --spare-replicas %q: %q is not a replica id\n%s", list, field, usage)
+		}
+		index, err := replicaIndex("format: --spare-replicas", id, count, standbys)
+		if err != nil {
+			return 0, err
+		}
+		outside |= 1 << uint(index)
+	}
+	return outside, nil
 }
 
 // idRange is "100" for one id, "100..101" for two.

@@ -106,6 +106,12 @@ func ClusterStatusWithStandbys(ctx context.Context, cluster uint64, addrs, stand
 	if len(standbys) > 0 {
 		rep.Standbys = all[len(addrs):]
 	}
+	for _, r := range rep.Replicas {
+		if r.Status != ops.StatusUnreachable && !r.Joining {
+			rep.Configuration = ops.ConfigurationText(rep.Epoch, rep.Outside, len(addrs), len(standbys))
+			break
+		}
+	}
 	return rep
 }
 
