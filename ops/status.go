@@ -64,9 +64,7 @@ func ReplicaStatusOf(in vsr.Inspection, diskUsagePct int) ReplicaStatusReport {
 	s := ReplicaStatusReport{Replica: in.Replica, Status: in.Status.String(), Role: in.Role.String(),
 		View: in.View, Op: in.Op, CommitMin: in.CommitMin, Commit: in.CommitMax, CheckpointOp: in.CheckpointOp,
 		DiskUsagePct: diskUsagePct, DiskFull: in.DiskFull, Isolated: in.Isolated, Epoch: in.Epoch, Outside: in.Outside}
-	outside := in.Outside&(1<<uint(in.Replica)) != 0
-	s.Joining = outside && in.Epoch == 0 && in.Status == vsr.StatusRecovering
-	s.Removed = outside && in.Epoch > 0 && in.Status == vsr.StatusStopped
+	s.Joining, s.Removed = in.Joining, in.Removed // the replica's own word (vsr/reconfig.go)
 	if in.Role == vsr.RoleStandby {
 		s.Standby = &StandbyStatus{ID: in.StandbyID, LagMs: in.StandbyLagNs / 1_000_000, LagOps: in.StandbyLagOps,
 			Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS,

@@ -252,8 +252,9 @@ func (run *assertionFailureRun) resolve(export []byte, knobs assertionFailureKno
 		run.counts["resolution.removed_and_added"]++
 	}
 	run.load = false
-	if !run.until(run.converged, assertionFailurePhaseMax) {
-		return run.fail(Liveness, "no convergence after the victim rejoined (add-replica skipped=%t)", knobs.skipAdd)
+	// Converged, with the victim back as a member (converged counts members alone).
+	if !run.until(func() bool { return run.c.IsMember(run.victim) && run.converged() }, assertionFailurePhaseMax) {
+		return run.fail(Liveness, "no convergence with the victim a member again (add-replica skipped=%t)", knobs.skipAdd)
 	}
 	return Pass, ""
 }

@@ -290,9 +290,10 @@ func (run *replicaCrashRun) optionC(knobs replicaCrashKnobs) (Outcome, string) {
 		}
 	}
 	run.load = false
-	if !run.until(run.converged, replicaCrashPhaseMax) {
-		return run.fail(Liveness, "no convergence after option C (reconfig skipped=%t, add skipped=%t)",
-			knobs.skipReconfig, knobs.skipAdd)
+	// Converged, with the victim back as a member (converged counts members alone).
+	if !run.until(func() bool { return run.c.IsMember(run.victim) && run.converged() }, replicaCrashPhaseMax) {
+		return run.fail(Liveness, "no convergence after option C with replica %d a member again (reconfig skipped=%t, add skipped=%t)",
+			run.victim, knobs.skipReconfig, knobs.skipAdd)
 	}
 	return Pass, ""
 }

@@ -129,6 +129,12 @@ var reconfigRegressionSeeds = map[uint64]string{
 	20263332: "checker: acked_survive held a primary of an ended epoch (completing a view change to commit that epoch's change) to ops the new epoch acknowledged in a view of the same number",
 	20265476: "harness: the heal's restore let the liveness phase start before a replica added on a new disk had written the log it joined (a two-member cluster on slow disks commits nothing meanwhile)",
 	20265097: "checker: commit_timestamp did not know a lone primary's prepares (never sent) when the next one carried their timestamp",
+
+	// From the fresh 10,000-seed range at 2026150300 on b51a352.
+	2026150975: "replica: a replica that lost its checkpoint asked for a state sync in its old epoch after the cluster had moved on, and waited forever (it now follows the configuration while it waits)",
+	2026152337: "replica: a lagging member of a two-member epoch, primary of its view change, named a committed op of an older configuration by its own offer of a stale prepare (a reconfigured cluster now state-syncs from the chosen replica instead)",
+	2026153811: "replica: as 2026152337, two lagging members of a four-member epoch agreeing on a stale prepare of a view their old configuration replaced",
+	2026155256: "replica: the epoch assertion took a stale entry a recovery kept as faulty above the change for an op prepared after it (it now looks for an op that chains to the change)",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {

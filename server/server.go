@@ -51,6 +51,36 @@ func Format(dir string, cluster uint64, replica, count, standbys int) error {
 // A replica whose own slot is outside is formatted to join: it waits until a change adds it
 // (`kimberlite format --join`). At least one active slot must be a member.
 func FormatOutside(dir string, cluster uint64, replica, count, standbys int, outside uint16) error {
+	if count >= 1 && count+standbys <= 16 && outside>>uint(count+standbys) != 0 {
+		return fmt.Errorf("format: outside slots %#x name a slot beyond the %d formatted", outside, count+standbys)
+	}
+	if all := uint16(1)<<uint(count) - 1; outside&all == all && outside&(1<<uint(replica)) == 0 {
+		// A member (not joining) of a configuration without an active replica.
+		return fmt.Errorf("format: every active slot is outside the configuration: at least one must be a member")
+	}
+	if err := checkFormat(dir, replica, count, standbys); err != nil {
+		return err
+	}
+	return formatDir(dir, func(fs storage.FS, done func(error)) {
+		vsr.FormatOutside(fs, cluster, replica, count, standbys, outside, kv.ReleaseBase, done)
+	})
+}
+
+// FormatJoin is `kimberlite format --join --join-epoch E`: replica index replica formatted
+// to join a running cluster whose configuration is of epoch E (vsr.FormatJoin): it takes
+// part only in a later epoch that includes it, never in one that counted its slot with the
+// promises of the disk it replaces.
+func FormatJoin(dir string, cluster uint64, replica, count, standbys int, epoch uint32) error {
+	if err := checkFormat(dir, replica, count, standbys); err != nil {
+		return err
+	}
+	return formatDir(dir, func(fs storage.FS, done func(error)) {
+		vsr.FormatJoin(fs, cluster, replica, count, standbys, epoch, kv.ReleaseBase, done)
+	})
+}
+
+// checkFormat checks the counts and the index, and that dir is (or can be made) empty.
+func checkFormat(dir string, replica, count, standbys int) error {
 	if count < 1 || count > vsr.ReplicasMax || standbys < 0 || standbys > vsr.StandbysMax {
 		return fmt.Errorf("format: %d replicas and %d standbys: at most %d replicas and %d standbys",
 			count, standbys, vsr.ReplicasMax, vsr.StandbysMax)
@@ -58,26 +88,24 @@ func FormatOutside(dir string, cluster uint64, replica, count, standbys int, out
 	if replica < 0 || replica >= count+standbys {
 		return fmt.Errorf("format: replica index %d is out of range (%d replicas, %d standbys)", replica, count, standbys)
 	}
-	if outside>>uint(count+standbys) != 0 {
-		return fmt.Errorf("format: outside slots %#x name a slot beyond the %d formatted", outside, count+standbys)
-	}
-	if all := uint16(1)<<uint(count) - 1; outside&all == all && outside&(1<<uint(replica)) == 0 {
-		// A member (not joining) of a configuration without an active replica.
-		return fmt.Errorf("format: every active slot is outside the configuration: at least one must be a member")
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
 		return fmt.Errorf("format: %s must be an empty directory (%d entries, %v)", dir, len(entries), err)
 	}
+	return nil
+}
+
+// formatDir runs a format on the files of dir.
+func formatDir(dir string, format func(fs storage.FS, done func(error))) error {
 	fs, err := osfs.New(dir, osfs.Options{})
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
 	result := errors.New("format did not complete")
-	vsr.FormatOutside(fs, cluster, replica, count, standbys, outside, kv.ReleaseBase, func(err error) { result = err })
+	format(fs, func(err error) { result = err })
 	fs.RunUntilIdle()
 	return result
 }

@@ -32,8 +32,10 @@ type doViewChange struct {
 	logView  uint32
 	op       uint64
 	commit   uint64
-	headers  []Header
-	faulty   []uint64
+	// checkpoint is the sender's checkpoint op (the header's Timestamp field).
+	checkpoint uint64
+	headers    []Header
+	faulty     []uint64
 }
 
 func (r *Replica) onElectionTimeout() {
@@ -252,7 +254,7 @@ func (r *Replica) onDoViewChange(m Message) {
 		return
 	}
 	r.viewChange.dvcs[h.Replica] = &doViewChange{replica: int(h.Replica), logEpoch: h.Request, logView: h.LogView,
-		op: h.Op, commit: h.Commit, headers: headers}
+		op: h.Op, commit: h.Commit, checkpoint: uint64(max(h.Timestamp, 0)), headers: headers}
 	r.viewChange.svcFrom |= 1 << uint(h.Replica)
 	r.maybeSendDoViewChange()
 	r.primaryInstallView()
@@ -284,7 +286,7 @@ func (r *Replica) primaryInstallView() {
 	if count < r.quorum() {
 		return
 	}
-	if best.op > r.commitMin+LogSlotsMax {
+	if best.op > r.commitMin+LogSlotsMax || r.behindChosenLog(best) {
 		r.requestSync(best.replica) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
@@ -292,6 +294,24 @@ func (r *Replica) primaryInstallView() {
 	r.advanceCommitMax(min(max(commit, r.olderEpochHead()), r.op))
 	r.viewChange.installed = true
 	r.primaryMaybeStartView()
+}
+
+// behindChosenLog reports whether, in a cluster that has changed its configuration, the
+// chosen log's headers begin above the ops we have executed while the chosen replica's
+// checkpoint covers the gap: the ops we hold in between may be of a view that never
+// committed, and no header of the new log names them. PAR's offers cannot name them safely
+// once the membership has changed: the n - quorum + 1 they need counts the current
+// configuration's replicas, and an op committed before a change was acknowledged by the old
+// configuration's (swarm seeds 2026152337 and 2026153811: lagging members offered their own
+// stale prepare of an old view, took it as proven, and executed it). A checkpoint from the
+// chosen replica covers them instead. A cluster that never changed (epoch 0) keeps the
+// offers, sound within one configuration.
+func (r *Replica) behindChosenLog(best *doViewChange) bool {
+	if r.epoch == 0 || len(best.headers) == 0 {
+		return false
+	}
+	lowest := best.headers[0].Op
+	return lowest > r.commitMin+1 && best.checkpoint >= lowest-1 && best.checkpoint > r.commitMin
 }
 
 // mergeHeaders returns best's headers, with the ops it lacks up to its op (faulty on its

@@ -163,8 +163,8 @@ func retriable(err error) bool {
 // replica answers as joining.
 func (r *reconfigRun) awaitJoining(plan ops.ReconfigPlan, epoch uint32, wait time.Duration) error {
 	members := append(append([]string(nil), r.addrs...), r.standbys...)
-	format := fmt.Sprintf("kimberlite format --join --cluster %d --replica-id %d --replica-count %d", r.cluster,
-		plan.ReplicaID, len(r.addrs))
+	format := fmt.Sprintf("kimberlite format --join --join-epoch %d --cluster %d --replica-id %d --replica-count %d", epoch,
+		r.cluster, plan.ReplicaID, len(r.addrs))
 	if len(r.standbys) > 0 {
 		format += fmt.Sprintf(" --standby-count %d", len(r.standbys))
 	}

@@ -63,6 +63,7 @@ func format(args []string) error {
 	standbys := fs.Int("standby-count", 0, "number of standby replicas (ids 100 and up)")
 	spares := fs.String("spare-replicas", "", "ids of the slots that start outside the configuration, comma-separated (every replica gets the same)")
 	join := fs.Bool("join", false, "format this replica outside the configuration, to be added by cluster reconfig")
+	joinEpoch := fs.Int("join-epoch", -1, "with --join: the configuration epoch the cluster is in (cluster status); the replica joins only a later one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,9 +80,14 @@ func format(args []string) error {
 		return err
 	}
 	if *join {
-		outside |= 1 << uint(index)
-	}
-	if err := server.FormatOutside(dir, *cluster, index, *count, *standbys, outside); err != nil {
+		if *joinEpoch < 0 || *spares != "" {
+			return errors.New("format --join needs --join-epoch E, the epoch of the configuration the cluster is in (kimberlite-cli cluster status), and no --spare-replicas")
+		}
+		outside = 1 << uint(index)
+		if err := server.FormatJoin(dir, *cluster, index, *count, *standbys, uint32(*joinEpoch)); err != nil {
+			return err
+		}
+	} else if err := server.FormatOutside(dir, *cluster, index, *count, *standbys, outside); err != nil {
 		return err
 	}
 	fmt.Printf("formatted %s (cluster %d) in %s%s\n", formatted(*id, index, *count, *standbys), *cluster, dir,

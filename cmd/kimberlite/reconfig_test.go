@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,11 +163,12 @@ func (c *realCluster) replace(i int) {
 			break
 		}
 	}
-	require.Contains(c.t, strings.Join(stderr, "\n"), "kimberlite format --join", "the command tells the operator what to do")
+	asked := regexp.MustCompile(`kimberlite format --join --join-epoch (\d+) `).FindStringSubmatch(strings.Join(stderr, "\n"))
+	require.NotNil(c.t, asked, "the command tells the operator what to do: %s", strings.Join(stderr, "\n"))
 	require.True(c.t, c.memberStatus(i).Removed, "replica %d reports it was removed", i)
 	c.terminate(i)
 	require.NoError(c.t, os.RemoveAll(c.dirs[i]), "the disk is replaced")
-	require.Contains(c.t, c.format(i, "--join"), "joining")
+	require.Contains(c.t, c.format(i, "--join", "--join-epoch", asked[1]), "joining")
 	c.start(i)
 	for line := range lines {
 		stderr = append(stderr, line)
