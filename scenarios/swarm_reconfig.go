@@ -22,7 +22,7 @@ import (
 // a slot still outside stays silent.
 
 // reconfigRestoreTicks bounds the heal's restoring of the membership.
-const reconfigRestoreTicks = 3000
+const reconfigRestoreTicks = 6000
 
 // reconfigRate is the chance per tick, while idle, that the next action starts.
 const reconfigRate = 0.004
@@ -120,51 +120,59 @@ func (run *swarmRun) restoreMembership() bool {
 		return true
 	}
 	rc.restoring = true
-	whole := func() bool {
+	// One slot at a time, each added member caught up before the next: a replica added on a
+	// new disk writes the whole log it joins before it votes (its log view is durable only
+	// then), and until one has, a configuration with two such members may have no quorum
+	// (on slow disks, seconds per dozen ops: swarm seeds 20265476, 2026155682).
+	var target uint64 // the primary's op_number once the last change was in force
+	catching := true  // the cluster as the heal left it counts as a change to catch up with
+	return run.runChecked(func() bool {
+		run.stepReconfig()
 		if rc.busy() {
 			return false
+		}
+		if catching {
+			if !run.caughtUp(&target) {
+				return false
+			}
+			catching, target = false, 0
 		}
 		for i := 0; i < run.c.MemberCount(); i++ {
 			if !run.c.IsMember(i) {
 				rc.addBack(i, run.c.ReplicaCount())
+				catching = true
 				return false
 			}
 		}
 		return true
-	}
-	// Whole, and every member past the primary's op_number of that moment: a replica added
-	// on a new disk writes the whole log it joins before it votes (its log view is durable
-	// only then), and a two-member cluster commits nothing meanwhile (on slow disks, seconds:
-	// swarm seed 20265476). An op past that point committed (the clients' load goes on)
-	// means the new member votes.
-	var target uint64
-	caughtUp := func() bool {
-		p := run.c.Primary()
-		if p < 0 {
-			return false
-		}
-		primary := run.c.Replica(p).InspectState()
-		if target == 0 {
-			target = primary.Op
-		}
-		if primary.CommitMax <= target {
-			return false
-		}
-		for i := 0; i < run.c.MemberCount(); i++ {
-			r := run.c.Replica(i)
-			if r == nil || !run.c.IsMember(i) {
-				continue
-			}
-			if in := r.InspectState(); in.Status != vsr.StatusNormal || in.CommitMin < target {
-				return false
-			}
-		}
-		return true
-	}
-	return run.runChecked(func() bool {
-		run.stepReconfig()
-		return whole() && caughtUp()
 	}, reconfigRestoreTicks)
+}
+
+// caughtUp reports whether the configuration in force commits again with every member: an op
+// past *target (the primary's op_number when first asked: the clients' load goes on) is
+// committed, and every member is normal and has executed up to it.
+func (run *swarmRun) caughtUp(target *uint64) bool {
+	p := run.c.Primary()
+	if p < 0 {
+		return false
+	}
+	primary := run.c.Replica(p).InspectState()
+	if *target == 0 {
+		*target = primary.Op
+	}
+	if primary.CommitMax <= *target {
+		return false
+	}
+	for i := 0; i < run.c.MemberCount(); i++ {
+		r := run.c.Replica(i)
+		if r == nil || !run.c.IsMember(i) {
+			continue
+		}
+		if in := r.InspectState(); in.Status != vsr.StatusNormal || in.CommitMin < *target {
+			return false
+		}
+	}
+	return true
 }
 
 // busy reports whether an action is in progress.
