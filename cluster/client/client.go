@@ -175,10 +175,11 @@ func (c *Client) Tick() {
 		c.options.Send(p.standby, p.msg)
 		return
 	}
+	// Every slot in turn, members or not as far as we know: the configuration may have
+	// changed since our last reply, and a slot we think outside may be the only member
+	// left (swarm seed 59: clients that knew slot 2 as a spare never reached it, the
+	// cluster's last replica).
 	c.primary = (c.primary + 1) % c.options.ReplicaCount
-	for c.outside&(1<<uint(c.primary)) != 0 {
-		c.primary = (c.primary + 1) % c.options.ReplicaCount // not a member: skip it
-	}
 	c.options.Send(c.primary, p.msg)
 }
 
