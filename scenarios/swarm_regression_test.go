@@ -134,6 +134,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	2026150975: "replica: a replica that lost its checkpoint asked for a state sync in its old epoch after the cluster had moved on, and waited forever (it now follows the configuration while it waits)",
 	2026152337: "replica: a lagging member of a two-member epoch, primary of its view change, named a committed op of an older configuration by its own offer of a stale prepare (a reconfigured cluster now state-syncs from the chosen replica instead)",
 	2026153811: "replica: as 2026152337, two lagging members of a four-member epoch agreeing on a stale prepare of a view their old configuration replaced",
+	20261354:   "replica: a primary crashed right after checkpointing the change op it had just executed came back in the old epoch and prepared after the change (the switch is now recovered from the change's entry, and a change executed last still blocks preparing)",
 	59:         "client: clients that knew the spare slot 2 as outside skipped it on retries; after the changes left it the only member, no request reached the cluster (a retry now tries every slot in turn)",
 	2026155682: "harness: the heal re-added two replaced disks at once to a four-member configuration on slow disks, which had no quorum until one of them had written the log it joined (the heal now adds one at a time, each caught up first)",
 	2026155256: "replica: the epoch assertion took a stale entry a recovery kept as faulty above the change for an op prepared after it (it now looks for an op that chains to the change)",

@@ -25,7 +25,9 @@ func (s *Storage) SaveState(st State, done func(error)) {
 		cur := s.sb.State
 		assert.That(st.Cluster == cur.Cluster, "storage: SaveState changes the cluster")
 		assert.That(st.View >= cur.View, "storage: SaveState moves the view back")
-		assert.That(st.LogView >= cur.LogView, "storage: SaveState moves the log view back")
+		// A log view is named by its epoch and view: a newer epoch's may have a lower number.
+		assert.That(st.LogEpoch > cur.LogEpoch || (st.LogEpoch == cur.LogEpoch && st.LogView >= cur.LogView),
+			"storage: SaveState moves the log view back")
 		assert.That(st.LogView <= st.View, "storage: SaveState with log view above view")
 		st.CheckpointOp, st.AuditHead = cur.CheckpointOp, cur.AuditHead
 		sb := s.sb

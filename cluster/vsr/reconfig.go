@@ -7,6 +7,7 @@ import (
 	"math/bits"
 
 	"vopr/cluster/checksum"
+	"vopr/cluster/storage"
 	"vopr/internal/assert"
 )
 
@@ -187,9 +188,10 @@ func (r *Replica) maybeReconfigure() {
 	r.primaryPrepareBatch([]batchEntry{{Operation: OperationReconfigure, Payload: payload}}, timestamp)
 }
 
-// reconfigBlocked reports whether this epoch is ending: a change is in the log above
-// commit_min (not yet executed), or executed and its switch is due. Nothing more is
-// prepared in the epoch.
+// reconfigBlocked reports whether this epoch is ending: a change of this epoch is in the log
+// at or above commit_min (not yet executed, or executed last and not yet entered), or its
+// switch is due. Nothing more is prepared in the epoch. (A change of an older epoch in the
+// log is one this replica entered by hearing of it first.)
 func (r *Replica) reconfigBlocked() bool {
 	if r.mutated(MutationPrepareAfterReconfig) {
 		return false
@@ -197,9 +199,9 @@ func (r *Replica) reconfigBlocked() bool {
 	if r.reconfig.switch_ != nil {
 		return true
 	}
-	for op := r.commitMin + 1; op <= r.op; op++ {
-		if h, ok := r.log.header(op); ok && h.Operation == OperationReconfigure {
-			return true
+	for op := r.commitMin; op <= r.op; op++ { // the change may be the op executed last
+		if h, ok := r.log.header(op); ok && h.Operation == OperationReconfigure && h.Epoch == r.epoch {
+			return true // a change of ours: our epoch ends with it
 		}
 	}
 	return false
@@ -223,6 +225,36 @@ func (r *Replica) executeReconfig(prepare Header, e batchEntry) {
 	}
 	assert.That(epoch == r.epoch+1, "a change skips an epoch")
 	r.reconfig.switch_ = &epochSwitch{epoch: epoch, outside: outside, op: prepare.Op}
+}
+
+// recoverSwitch finds a change executed but not yet entered when the replica stopped: its
+// checkpoint is the change's op, of the replica's own epoch (a change at a checkpoint
+// boundary is checkpointed at once, and the switch waits for the next tick). The change's
+// entry is read back from the disk to learn the new membership; the switch is then due as
+// if the change had just executed (swarm seed 20261354: a primary crashed right after such a
+// checkpoint came back in the old epoch and prepared after the change). If the entry is not
+// readable, reconfigBlocked still keeps the replica from preparing in the ended epoch, and
+// a peer of the new epoch brings it there.
+func (r *Replica) recoverSwitch(rec *storage.Recovery) {
+	h, ok := r.log.header(r.checkpointOp)
+	if !ok || h.Operation != OperationReconfigure || h.Epoch != r.epoch {
+		return
+	}
+	for _, e := range rec.Entries {
+		if e.Op != r.checkpointOp {
+			continue
+		}
+		m, err := Decode(e.Body, r.cluster)
+		if err != nil || m.Header.Checksum != h.Checksum {
+			return
+		}
+		entries, err := decodeBatch(m.Body)
+		if err != nil || len(entries) != 1 || entries[0].Operation != OperationReconfigure {
+			return
+		}
+		r.executeReconfig(m.Header, entries[0])
+		return
+	}
 }
 
 // switchEpoch enters the configuration of an executed change.
