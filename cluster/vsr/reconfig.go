@@ -7,7 +7,6 @@ import (
 	"math/bits"
 
 	"vopr/cluster/checksum"
-	"vopr/cluster/storage"
 	"vopr/internal/assert"
 )
 
@@ -227,36 +226,6 @@ func (r *Replica) executeReconfig(prepare Header, e batchEntry) {
 	r.reconfig.switch_ = &epochSwitch{epoch: epoch, outside: outside, op: prepare.Op}
 }
 
-// recoverSwitch finds a change executed but not yet entered when the replica stopped: its
-// checkpoint is the change's op, of the replica's own epoch (a change at a checkpoint
-// boundary is checkpointed at once, and the switch waits for the next tick). The change's
-// entry is read back from the disk to learn the new membership; the switch is then due as
-// if the change had just executed (swarm seed 20261354: a primary crashed right after such a
-// checkpoint came back in the old epoch and prepared after the change). If the entry is not
-// readable, reconfigBlocked still keeps the replica from preparing in the ended epoch, and
-// a peer of the new epoch brings it there.
-func (r *Replica) recoverSwitch(rec *storage.Recovery) {
-	h, ok := r.log.header(r.checkpointOp)
-	if !ok || h.Operation != OperationReconfigure || h.Epoch != r.epoch {
-		return
-	}
-	for _, e := range rec.Entries {
-		if e.Op != r.checkpointOp {
-			continue
-		}
-		m, err := Decode(e.Body, r.cluster)
-		if err != nil || m.Header.Checksum != h.Checksum {
-			return
-		}
-		entries, err := decodeBatch(m.Body)
-		if err != nil || len(entries) != 1 || entries[0].Operation != OperationReconfigure {
-			return
-		}
-		r.executeReconfig(m.Header, entries[0])
-		return
-	}
-}
-
 // switchEpoch enters the configuration of an executed change.
 func (r *Replica) switchEpoch() {
 	s := r.reconfig.switch_
@@ -265,6 +234,7 @@ func (r *Replica) switchEpoch() {
 		return
 	}
 	r.enterConfiguration(s.epoch, s.outside, r.view+1, fmt.Sprintf("executed the change at op %d", s.op))
+	r.commitExecute() // a checkpoint at the change's op waited for the switch (commitExecute)
 }
 
 // onOtherEpoch handles a message of another configuration. Of an older epoch: dropped, and

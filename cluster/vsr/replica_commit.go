@@ -11,11 +11,22 @@ import (
 // reaches commit_number, a missing prepare (repair fetches it), or a checkpoint boundary
 // (the checkpoint is written before execution goes on, so a checkpoint is exactly the
 // state after its op).
+//
+// A change of configuration executed waits for its switch (the next tick) before anything
+// else, and a checkpoint is written only in a configuration that is durable: no restart may
+// find the change executed in a checkpoint whose superblock names the old epoch (swarm
+// seeds 20261354 and 20263288: a crash right after such a checkpoint brought the replica
+// back in the old epoch, past the change it could no longer read). A checkpoint due waits
+// (and execution with it) until the superblock write of the epoch completes
+// (onStateDurable).
 func (r *Replica) commitExecute() {
-	if r.checkpointDue && !r.checkpointing {
+	if r.reconfig.switch_ != nil {
+		return
+	}
+	if r.checkpointDue && !r.checkpointing && r.stateDurable.Epoch == r.epoch {
 		r.checkpoint(r.commitMin)
 	}
-	for r.commitMin < r.commitMax && !r.checkpointing {
+	for r.commitMin < r.commitMax && !r.checkpointing && !r.checkpointDue && r.reconfig.switch_ == nil {
 		op := r.commitMin + 1
 		prepare, ok := r.log.prepare(op)
 		if !ok {
@@ -31,7 +42,9 @@ func (r *Replica) commitExecute() {
 			return
 		}
 		r.execute(m)
-		if op%CheckpointInterval == 0 {
+		if op%CheckpointInterval == 0 && (r.reconfig.switch_ != nil || r.stateDurable.Epoch != r.epoch) {
+			r.checkpointDue = true // once the epoch is durable (above)
+		} else if op%CheckpointInterval == 0 {
 			r.checkpoint(op)
 		}
 	}

@@ -45,7 +45,6 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		}
 	}
 	r.op = r.checkpointOp
-	r.recoverSwitch(rec)
 	r.installRecoveredEntries(rec)
 	r.commitMax = max(r.commitMax, min(st.Commit, r.op))
 	if rec.CheckpointLost {

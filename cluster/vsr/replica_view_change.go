@@ -113,6 +113,9 @@ func (r *Replica) onStartViewChange(m Message) {
 // onStateDurable runs when a superblock write completes: votes held back until the view was
 // durable can go out now.
 func (r *Replica) onStateDurable() {
+	if r.checkpointDue && !r.checkpointing && r.storage != nil {
+		r.commitExecute() // a checkpoint that waited for the epoch's superblock write
+	}
 	switch r.status {
 	case StatusViewChange:
 		if r.activeCount() == 1 && r.isPrimary() && r.viewDurable() {
