@@ -41,6 +41,12 @@ type swarmReconfig struct {
 	tick    int
 	// restoring: the heal is adding back what the nemesis left outside; no new action.
 	restoring bool
+	// settling: the last action completed; the next waits until every member has caught up
+	// (settleTarget: caughtUp's), so that a replaced disk is whole again before another is
+	// wiped (swarm seed 2026170937: two disks replaced a second apart, the first not yet
+	// holding the ops the second took away, left an op only on two damaged copies).
+	settling     bool
+	settleTarget uint64
 	// activeMin is the fewest active members a removal may leave: 2f+1 for the f replicas
 	// the atlas lets random disk faults strike per zone, so that a quorum still holds an
 	// intact copy of everything (a lone replica cannot repair a faulty entry at all).
@@ -77,6 +83,7 @@ func (run *swarmRun) stepReconfig() {
 			rc.awaited, rc.steps = 0, rc.steps[1:]
 			if len(rc.steps) == 0 {
 				run.paths["reconfig_"+rc.path]++
+				rc.settling, rc.settleTarget = true, 0
 			}
 		} else if rc.tick-rc.askedAt > reconfigRetryTicks {
 			rc.awaited = 0 // asked again below, next tick
@@ -102,6 +109,12 @@ func (run *swarmRun) stepReconfig() {
 	case len(rc.steps) > 0:
 		run.askReconfig()
 		return
+	}
+	if rc.settling {
+		if !run.caughtUp(&rc.settleTarget) {
+			return
+		}
+		rc.settling = false
 	}
 	if !rc.restoring && sim.Chance(rc.r, reconfigRate) {
 		rc.start(c)
