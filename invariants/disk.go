@@ -13,8 +13,11 @@ type DiskImage struct {
 	// Valid: an intact superblock copy was found; the fields below are the newest one's.
 	Valid         bool
 	View, LogView uint32
-	Commit        uint64
-	CheckpointOp  uint64
+	// Epoch is the configuration epoch of View, LogEpoch that of LogView (vsr/reconfig.go):
+	// a view is named by its epoch and number.
+	Epoch, LogEpoch uint32
+	Commit          uint64
+	CheckpointOp    uint64
 	// CheckpointDamaged: the simulator injected a fault into the superblock or into the
 	// checkpoint file it names (recovery may fall back to an older checkpoint).
 	CheckpointDamaged bool
@@ -31,6 +34,7 @@ type DurableEntry struct {
 	Op      uint64
 	Prepare checksum.Sum // the checksum of the prepare it holds
 	View    uint32       // the view the prepare was created in
+	Epoch   uint32       // and that view's configuration epoch
 	// Intact: the entry's checksums hold on the durable bytes and the simulator has placed
 	// no fault on its sectors; a damaged copy is there but cannot be read back.
 	Intact bool

@@ -10,7 +10,7 @@
 //	OnCrash(atNs, replica)               // the replica's volatile state is gone
 //	OnMessage(atNs, vsr.Header)          // optional: headers replicas send (votes, prepare_ok)
 //	OnPrepare(atNs, Prepared)            // prepares as their primaries created them, with the clocks
-//	OnStartView(atNs, view, op, log)     // the log each view's primary started it with
+//	OnStartView(atNs, epoch, view, op, log) // the log each view's primary started it with
 //	SetDisks(DiskReader)                 // the replicas' durable disk images, read by the harness
 //	OnWipe(atNs, replica)                // a replica's disk was replaced by an operator
 //	History().Invoke / Complete          // every client request and its outcome

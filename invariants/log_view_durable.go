@@ -44,6 +44,7 @@ const NameLogViewDurable = "log_view_durable"
 type PrepareRef struct {
 	Op       uint64
 	View     uint32
+	Epoch    uint32 // the configuration epoch of View
 	Checksum checksum.Sum
 }
 
@@ -53,15 +54,20 @@ type viewLog struct {
 	entries []PrepareRef // ascending by op
 }
 
-// normalIn is the view a replica runs normal in and the op it entered it with.
+// viewKey names a view by its configuration epoch and its number, ordered that way: views of
+// two epochs may share numbers (a replica left in an ended epoch may complete a view change
+// of it), and a newer epoch's views are newer whatever their numbers (vsr/reconfig.go).
+func viewKey(epoch, view uint32) uint64 { return uint64(epoch)<<32 | uint64(view) }
+
+// normalIn is the view a replica runs normal in (viewKey) and the op it entered it with.
 type normalIn struct {
 	ok   bool
-	view uint32
+	view uint64
 	op   uint64
 }
 
 type logViewDurable struct {
-	views    map[uint32]*viewLog
+	views    map[uint64]*viewLog // by viewKey
 	prepared *preparedTable
 	canon    *canonicalCommit
 	normal   []normalIn
@@ -77,9 +83,9 @@ type logViewDurable struct {
 }
 
 // startView takes a start_view its primary sent; only the first of each view is kept.
-func (l *logViewDurable) startView(view uint32, op uint64, log []PrepareRef) {
+func (l *logViewDurable) startView(view uint64, op uint64, log []PrepareRef) {
 	if l.views == nil {
-		l.views = make(map[uint32]*viewLog)
+		l.views = make(map[uint64]*viewLog)
 	}
 	if _, ok := l.views[view]; ok {
 		return
@@ -101,9 +107,9 @@ func (l *logViewDurable) event(e vsr.Event) {
 	in := &l.normal[e.Replica]
 	switch {
 	case e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
-		*in = normalIn{ok: true, view: e.View, op: e.Op}
+		*in = normalIn{ok: true, view: viewKey(e.Epoch, e.View), op: e.Op}
 		l.crashed = grow(l.crashed, e.Replica)
-		if before := l.crashed[e.Replica]; before.ok && before.view == e.View {
+		if before := l.crashed[e.Replica]; before.ok && before.view == in.view {
 			// A restart rejoining the view it crashed in entered it where its earlier
 			// incarnation did (swarm seed 20262981: an unfinished append of op 51, kept as
 			// damaged because a fault rotted its unwritten record sector, was taken for part
@@ -112,21 +118,21 @@ func (l *logViewDurable) event(e vsr.Event) {
 		}
 		l.crashed[e.Replica] = normalIn{}
 	case e.Kind == vsr.EventRecovered, e.Text == "view_change", strings.HasPrefix(e.Text, "stopped"),
-		in.ok && e.View != in.view:
+		in.ok && viewKey(e.Epoch, e.View) != in.view:
 		*in = normalIn{}
 	}
 }
 
 func (l *logViewDurable) inspect(replica int, in vsr.Inspection) {
 	l.normal = grow(l.normal, replica)
-	if n := &l.normal[replica]; n.ok && (in.View != n.view || in.Status != vsr.StatusNormal) {
+	if n := &l.normal[replica]; n.ok && (viewKey(in.Epoch, in.View) != n.view || in.Status != vsr.StatusNormal) {
 		*n = normalIn{}
 	}
 }
 
 // ofView returns LV's prepare at op: known is false where the harness cannot tell, present
 // false where LV's log has no op there.
-func (l *logViewDurable) ofView(lv uint32, op uint64) (sum checksum.Sum, present, known bool) {
+func (l *logViewDurable) ofView(lv uint64, op uint64) (sum checksum.Sum, present, known bool) {
 	start := l.views[lv]
 	if start == nil {
 		return checksum.Sum{}, false, false
@@ -134,7 +140,7 @@ func (l *logViewDurable) ofView(lv uint32, op uint64) (sum checksum.Sum, present
 	if op > start.op {
 		list, _ := l.prepared.byOp.get(op)
 		for _, c := range list {
-			if c.view == lv {
+			if viewKey(c.epoch, c.view) == lv {
 				return c.sum, true, true
 			}
 		}
@@ -149,7 +155,7 @@ func (l *logViewDurable) ofView(lv uint32, op uint64) (sum checksum.Sum, present
 
 // inNewerLog reports whether the log some view newer than lv started with holds prepare sum
 // at op.
-func (l *logViewDurable) inNewerLog(lv uint32, op uint64, sum checksum.Sum) bool {
+func (l *logViewDurable) inNewerLog(lv uint64, op uint64, sum checksum.Sum) bool {
 	for v, start := range l.views {
 		if v <= lv || op > start.op {
 			continue
@@ -169,27 +175,27 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 		return nil
 	}
 	l.checks++
-	lv := image.LogView
+	lv := viewKey(image.LogEpoch, image.LogView)
 	fail := func(op uint64, format string, args ...any) *Violation {
-		return violation(NameLogViewDurable, replica, op, lv, atNs, format, args...)
+		return violation(NameLogViewDurable, replica, op, image.LogView, atNs, format, args...)
 	}
 	for _, e := range image.Entries {
-		if e.View >= lv || l.inNewerLog(lv, e.Op, e.Prepare) {
+		if viewKey(e.Epoch, e.View) >= lv || l.inNewerLog(lv, e.Op, e.Prepare) {
 			continue
 		}
 		want, present, known := l.ofView(lv, e.Op)
 		switch {
 		case known && !present:
 			return fail(e.Op, "its superblock durably names log_view %d, whose log has no op %d, but its disk durably holds prepare %s of view %d there (stale)",
-				lv, e.Op, short(e.Prepare), e.View)
+				image.LogView, e.Op, short(e.Prepare), e.View)
 		case known && want != e.Prepare:
 			return fail(e.Op, "its superblock durably names log_view %d, whose prepare at op %d is %s, but its disk durably holds prepare %s of view %d there (stale)",
-				lv, e.Op, short(want), short(e.Prepare), e.View)
+				image.LogView, e.Op, short(want), short(e.Prepare), e.View)
 		}
 	}
 	l.normal = grow(l.normal, replica)
 	in := l.normal[replica]
-	if !in.ok || in.view != lv || image.View != lv {
+	if !in.ok || in.view != lv || viewKey(image.Epoch, image.View) != lv {
 		return nil // not (or no longer) normal in the view its disk names
 	}
 	from := image.CheckpointOp
@@ -207,13 +213,13 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 			return nil // the replica is rewriting its log from damage the simulator injected
 		case !ok:
 			return fail(op, "its superblock durably names log_view %d, which it entered with ops up to %d, but op %d is not durably on its disk (durable checkpoint op %d)",
-				lv, in.op, op, image.CheckpointOp)
-		case known && present && e.Prepare != want && e.View <= lv && !l.inNewerLog(lv, op, e.Prepare):
+				image.LogView, in.op, op, image.CheckpointOp)
+		case known && present && e.Prepare != want && viewKey(e.Epoch, e.View) <= lv && !l.inNewerLog(lv, op, e.Prepare):
 			// (An entry of a newer view superseded the op, as in the loop above: a replica
 			// that took a newer view's log and crashed before persisting that log view;
 			// swarm seed 2026171698, a standby. It is not stale.)
 			return fail(op, "its superblock durably names log_view %d, whose prepare at op %d is %s, but its disk durably holds prepare %s of view %d there",
-				lv, op, short(want), short(e.Prepare), e.View)
+				image.LogView, op, short(want), short(e.Prepare), e.View)
 		}
 	}
 	return nil

@@ -19,7 +19,7 @@ func viewTwo(t *testing.T) (*Suite, *fakeDisks) {
 	for op := uint64(1); op <= 4; op++ {
 		log = append(log, PrepareRef{Op: op, View: 1, Checksum: sum(fmt.Sprintf("p%d", op))})
 	}
-	s.OnStartView(10*ms, 2, 4, log)
+	s.OnStartView(10*ms, 0, 2, 4, log)
 	s.OnEvent(11*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 2, Op: 4, Text: "normal backup"})
 	return s, disks
 }
@@ -64,7 +64,7 @@ func TestLogViewDurablePassesANewerLogsEntries(t *testing.T) {
 	disks.images[1].LogView = 2
 	log := []PrepareRef{{Op: 1, View: 1, Checksum: sum("p1")}, {Op: 2, View: 1, Checksum: sum("p2")},
 		{Op: 3, View: 0, Checksum: sum("old3")}}
-	s.OnStartView(20*ms, 3, 3, log)
+	s.OnStartView(20*ms, 0, 3, 3, log)
 	disks.images[1].Entries[2] = DurableEntry{Op: 3, Prepare: sum("old3"), View: 0, Intact: true}
 	disks.images[1].Entries = disks.images[1].Entries[:3]
 	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
@@ -152,4 +152,34 @@ func TestLogViewDurableExemptsOpsUnderALostCheckpoint(t *testing.T) {
 	v := s.Violation()
 	requireViolation(t, v, NameLogViewDurable, 1, 4, 2, 70*ms)
 	require.Contains(t, v.Message, "which it entered with ops up to 4")
+}
+
+// TestLogViewDurableKnowsEpochs: two epochs each have a view 2 (a replica left in the ended
+// epoch 0 completed a view change numbered like the new epoch's). Epoch 1's view 2 started
+// with epoch 0's ops 1..4 and its own op 5 (s5). Replica 1's superblock names log view 2 of
+// epoch 1: its disk's s5 passes (held to epoch 0's view 2, whose log ends at op 4, it would
+// have been a stale entry), and an entry of epoch 2 at a lower view number is newer, not
+// stale. An entry of epoch 0 at op 5, where epoch 1's view 2 has s5, is stale.
+func TestLogViewDurableKnowsEpochs(t *testing.T) {
+	s, disks := viewTwo(t) // epoch 0's view 2: ops 1..4 of view 1
+	var log []PrepareRef
+	for op := uint64(1); op <= 4; op++ {
+		log = append(log, PrepareRef{Op: op, View: 1, Checksum: sum(fmt.Sprintf("p%d", op))})
+	}
+	log = append(log, PrepareRef{Op: 5, View: 1, Epoch: 1, Checksum: sum("s5")})
+	s.OnStartView(12*ms, 1, 2, 5, log)
+	img := &disks.images[1]
+	img.LogView, img.LogEpoch, img.View, img.Epoch = 2, 1, 2, 1
+	img.Entries = append(img.Entries, DurableEntry{Op: 5, Prepare: sum("s5"), View: 1, Epoch: 1, Intact: true},
+		DurableEntry{Op: 6, Prepare: sum("t6"), View: 1, Epoch: 2, Intact: true})
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, Epoch: 1, View: 2, Op: 0})
+	require.Nil(t, s.Violation())
+
+	s, disks = viewTwo(t)
+	s.OnStartView(12*ms, 1, 2, 5, log)
+	img = &disks.images[1]
+	img.LogView, img.LogEpoch = 2, 1
+	img.Entries = append(img.Entries, DurableEntry{Op: 5, Prepare: sum("p5"), View: 1, Epoch: 0, Intact: true})
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, Epoch: 1, View: 2, Op: 0})
+	requireViolation(t, s.Violation(), NameLogViewDurable, 1, 5, 2, 30*ms)
 }

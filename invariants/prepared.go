@@ -18,6 +18,7 @@ type Prepared struct {
 	Op        uint64
 	Checksum  checksum.Sum // the header's checksum: the prepare's name
 	Timestamp int64
+	Epoch     uint32 // the configuration epoch of View
 	Bytes     []byte // the whole prepare, header and body, as sent (read, not kept)
 	ClockNs   int64  // the creating replica's realtime clock at creation
 	TrueNs    int64  // true realtime at creation
@@ -77,6 +78,7 @@ type created struct {
 	sum       checksum.Sum
 	digest    digest
 	view      uint32
+	epoch     uint32
 	replica   int
 	timestamp int64
 	atNs      int64
@@ -110,7 +112,7 @@ func (t *preparedTable) add(atNs int64, p Prepared) (created, bool) {
 	if c, ok := t.lookup(p.Op, p.Checksum); ok {
 		return c, false
 	}
-	c := created{sum: p.Checksum, digest: t.memo.of(p.Op, p.Bytes), view: p.View, replica: p.Replica,
+	c := created{sum: p.Checksum, digest: t.memo.of(p.Op, p.Bytes), view: p.View, epoch: p.Epoch, replica: p.Replica,
 		timestamp: p.Timestamp, atNs: atNs}
 	list, _ := t.byOp.get(p.Op)
 	t.byOp.put(p.Op, append(list, c))

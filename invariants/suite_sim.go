@@ -27,11 +27,11 @@ func (s *Suite) OnPrepare(atNs int64, p Prepared) {
 
 // OnStartView takes a start_view its view's primary sent: the log of view up to op (the
 // headers it carries). The first one of each view is the log the view started with.
-func (s *Suite) OnStartView(atNs int64, view uint32, op uint64, log []PrepareRef) {
+func (s *Suite) OnStartView(atNs int64, epoch, view uint32, op uint64, log []PrepareRef) {
 	if !s.see(atNs) {
 		return
 	}
-	s.logViews.startView(view, op, log)
+	s.logViews.startView(viewKey(epoch, view), op, log)
 }
 
 // SetDisks lets the Suite read the replicas' durable disk images (acked_durable,

@@ -90,7 +90,7 @@ type parsedEntry struct {
 	op           uint64
 	offset, size int64
 	prepare      checksum.Sum
-	view         uint32
+	view, epoch  uint32
 	intact       bool // both checksums hold on the durable bytes
 }
 
@@ -425,7 +425,7 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 		prepare := b[storage.HeaderSize : storage.HeaderSize+vsr.HeaderSize]
 		if p, perr := vsr.DecodeHeader(prepare, cluster); perr == nil {
 			s.entries = append(s.entries, parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum,
-				view: p.View, intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)})
+				view: p.View, epoch: p.Epoch, intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)})
 		}
 		at += h.Size()
 	}
@@ -440,7 +440,8 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	disk := d.c.Nodes[replica].Disk
 	sb := d.superblocks[replica].read(disk)
 	stats := disk.Stats()
-	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Commit: sb.commit,
+	img := invariants.DiskImage{Valid: sb.ok, View: sb.view, LogView: sb.logView, Epoch: sb.epoch,
+		LogEpoch: sb.logEpoch, Commit: sb.commit,
 		CheckpointOp: sb.checkpointOp, FaultsInjected: stats.LatentSectorErrors + stats.ReadCorruptions +
 			stats.WriteCorruptions + stats.Misdirects + stats.TargetedFaults}
 	var damaged map[string][]int64 // nil (reads as empty) on a disk without faults
@@ -475,7 +476,7 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			if e.op <= sb.checkpointOp {
 				continue
 			}
-			img.Entries = append(img.Entries, invariants.DurableEntry{Op: e.op, Prepare: e.prepare, View: e.view,
+			img.Entries = append(img.Entries, invariants.DurableEntry{Op: e.op, Prepare: e.prepare, View: e.view, Epoch: e.epoch,
 				Intact: e.intact && !faultIn(faults, e.offset, e.size)})
 		}
 	}
@@ -526,6 +527,8 @@ type durableSuperblock struct {
 	ok            bool
 	sequence      uint64
 	view, logView uint32
+	epoch         uint32 // superblock byte 72: the configuration epoch
+	logEpoch      uint32 // byte 162: the epoch of the log view
 	commit        uint64
 	checkpointOp  uint64
 	boots         uint32
@@ -590,7 +593,7 @@ func superblockCopyAt(file []byte, at int) (durableSuperblock, bool) {
 	}
 	d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
 		checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
-		logView: le.Uint32(c[68:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
+		logView: le.Uint32(c[68:]), epoch: le.Uint32(c[72:]), logEpoch: le.Uint32(c[162:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
 	copy(d.checkpointSum[:], c[144:160])
 	copy(d.auditHead[:], c[96:128])
 	return d, true
@@ -644,7 +647,7 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}
 	now := int64(run.c.Loop.Now())
-	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Op: h.Op, Checksum: h.Checksum,
+	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Epoch: h.Epoch, Op: h.Op, Checksum: h.Checksum,
 		Timestamp: h.Timestamp, Bytes: msg, ClockNs: run.c.Nodes[from].Clock.Realtime(),
 		TrueNs: sim.RealtimeEpochNs + now, Late: !created})
 }
@@ -665,7 +668,7 @@ func (run *swarmRun) onStartViewSent(m vsr.Message, log []invariants.PrepareRef)
 	if m.Header.LogView != m.Header.View {
 		return
 	}
-	run.suite.OnStartView(int64(run.c.Loop.Now()), m.Header.View, m.Header.Op, log)
+	run.suite.OnStartView(int64(run.c.Loop.Now()), m.Header.Epoch, m.Header.View, m.Header.Op, log)
 }
 
 // checkerCounters adds the simulator-aware checkers' counters to a result's.

@@ -14,7 +14,7 @@ func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool)
 		if err != nil {
 			return nil, false
 		}
-		log = append(log, invariants.PrepareRef{Op: h.Op, View: h.View, Checksum: h.Checksum})
+		log = append(log, invariants.PrepareRef{Op: h.Op, View: h.View, Epoch: h.Epoch, Checksum: h.Checksum})
 	}
 	return log, true
 }
