@@ -83,6 +83,6 @@ func (run *swarmRun) failover() string {
 	run.inspect() // the checkers see the standby's old process gone
 	c.StartReplica(standby)
 	run.keyPrefix = "failover."
-	run.alerts.failedOver = true
+	run.alerts.unsampled = true
 	return ""
 }

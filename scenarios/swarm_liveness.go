@@ -35,7 +35,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if epoch, _ := c.Configuration(); run.reconfig != nil && epoch > 0 {
 		// The alert monitor samples the formatted slots: a removed replica looks down.
-		run.alerts.failedOver = true
+		run.alerts.unsampled = true
 	}
 	if run.swarm.Failover {
 		if reason := run.failover(); reason != "" {
@@ -254,7 +254,7 @@ type swarmAlerts struct {
 	// replication-lag rule, which such disks trip legitimately (a checkpoint's writes at a
 	// 100 ms mean latency hold a backup more than a second behind; swarm seed 2068).
 	slowDisks   bool
-	failedOver  bool // a failover or a reconfiguration left the configuration the monitor samples: no alert checks
+	unsampled   bool // a failover or a reconfiguration left the configuration the monitor samples: no alert checks
 	convergedAt sim.Time
 	isConverged bool
 	violation   string // the first breach of (a)
@@ -279,7 +279,7 @@ func (a *swarmAlerts) observe() {
 
 // sampled evaluates a sample the whole run's Monitor has just taken again for (a).
 func (a *swarmAlerts) sampled(s Sample) {
-	if a.postHeal == nil || a.failedOver {
+	if a.postHeal == nil || a.unsampled {
 		return
 	}
 	a.postHeal.Add(s)
@@ -329,7 +329,7 @@ func (a *swarmAlerts) firing(at sim.Time) string {
 
 // unhealthy returns why the run was not healthy in alert terms, or "".
 func (a *swarmAlerts) unhealthy() string {
-	if a.failedOver {
+	if a.unsampled {
 		return ""
 	}
 	if a.violation != "" {

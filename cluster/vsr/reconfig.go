@@ -265,7 +265,7 @@ func (r *Replica) onOtherEpoch(m Message) {
 	case r.joining:
 		// Not added yet: keep waiting.
 	default:
-		r.epoch, r.outside = h.Epoch, h.Outside
+		r.adopt(h.Epoch, h.Outside)
 		r.stopRemoved(fmt.Sprintf("heard epoch %d from replica %d", h.Epoch, h.Replica))
 	}
 }
@@ -281,14 +281,20 @@ func (r *Replica) stateLostEpoch(h Header) {
 	if h.Command == CommandRequest || h.Epoch <= r.epoch || int(h.Replica) == r.replica {
 		return
 	}
-	if !isMemberOf(h.Outside, r.replica, r.count+r.standbys) {
-		r.epoch, r.outside = h.Epoch, h.Outside
+	r.adopt(h.Epoch, h.Outside)
+	if !r.isMember(r.replica) {
 		r.stopRemoved(fmt.Sprintf("heard epoch %d from replica %d while its checkpoint was lost", h.Epoch, h.Replica))
-		return
 	}
+}
+
+// adopt makes epoch (membership outside) the replica's configuration, without taking part
+// in it yet (enterConfiguration does, stopRemoved stops a replica outside it).
+func (r *Replica) adopt(epoch uint32, outside uint16) {
+	assert.That(epoch > r.epoch, "adopting an older configuration")
 	r.reconfig.previousActive = r.activeCount()
-	r.epoch, r.outside = h.Epoch, h.Outside
-	r.releases = nil
+	r.epoch, r.outside = epoch, outside
+	r.joining = false
+	r.releases = nil // the new configuration's peers report their releases again
 	r.metrics.Reconfigurations++
 }
 
@@ -299,12 +305,7 @@ func (r *Replica) stateLostEpoch(h Header) {
 // view the replica was normal in (switchEpoch passes view+1; a newer epoch's message names
 // a view of that epoch, and a normal replica moves past its own).
 func (r *Replica) enterConfiguration(epoch uint32, outside uint16, view uint32, why string) {
-	assert.That(epoch > r.epoch, "entering an older configuration")
-	r.reconfig.previousActive = r.activeCount()
-	r.epoch, r.outside = epoch, outside
-	r.joining = false
-	r.releases = nil // the new configuration's peers report their releases again
-	r.metrics.Reconfigurations++
+	r.adopt(epoch, outside)
 	if !r.isMember(r.replica) {
 		r.stopRemoved(why)
 		return
