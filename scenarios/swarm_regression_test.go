@@ -166,6 +166,8 @@ var reconfigRegressionSeeds = map[uint64]string{
 	20261205:   "reconfiguration, first runs: acked_durable (a replaced disk beyond the atlas's bound)",
 	20261257:   "reconfiguration, first runs: acked_survive (epoch handling of the first version)",
 	20261269:   "reconfiguration, first runs: committed_prefix (epoch handling of the first version)",
+	20261212:   "reconfiguration, first runs: as 20261369 (upgrade_beyond_binaries on a replica outside the configuration)",
+	20261268:   "reconfiguration, first runs: as 20261369 (upgrade_beyond_binaries on a replica outside the configuration)",
 	59:         "client: clients that knew the spare slot 2 as outside skipped it on retries; after the changes left it the only member, no request reached the cluster (a retry now tries every slot in turn)",
 	2026155682: "harness: the heal re-added two replaced disks at once to a four-member configuration on slow disks, which had no quorum until one of them had written the log it joined (the heal now adds one at a time, each caught up first)",
 	2026155256: "replica: the epoch assertion took a stale entry a recovery kept as faulty above the change for an op prepared after it (it now looks for an op that chains to the change)",
