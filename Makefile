@@ -4,7 +4,7 @@
 GO ?= go
 VOPR := bin/vopr
 
-.PHONY: vopr build test soak-real bench-real bench bench-micro bench-compare hash-compare soak gate mutants lint fuzz clean
+.PHONY: vopr build test soak-real bench-real bench bench-micro bench-compare hash-compare pgo soak gate mutants lint fuzz clean
 
 ## vopr: build and run the main job (every scenario on a few seeds; summary table)
 vopr: build
@@ -62,6 +62,20 @@ HASH_FLAGS ?=
 hash-compare:
 	@test -n "$(BASE)" || (echo "usage: make hash-compare BASE=<commit> [HASH_FLAGS=-ignore-hash]"; exit 64)
 	$(GO) run ./internal/basecompare hashes -base $(BASE) $(HASH_FLAGS)
+
+## pgo: regenerate cmd/vopr/default.pgo, the CPU profile the Go compiler optimises the vopr
+## binary with (profile-guided optimisation: go build picks it up by itself): the swarm, the
+## performance scenario and every runbook scenario, PGO_BENCHTIME each (default 3s)
+PGO_BENCHTIME ?= 3s
+pgo:
+	rm -f bin/pgo-*.prof
+	mkdir -p bin
+	for row in swarm/checkers_on performance replica_crash quorum_lost view_change_storm replication_lag \
+	  assertion_failure disk_full rolling_upgrade; do \
+	  $(GO) test -run '^$$' -bench "^BenchmarkScenarios$$/^$$row$$" -benchtime $(PGO_BENCHTIME) -count=1 \
+	    -cpuprofile bin/pgo-$$(echo $$row | tr / _).prof -o bin/pgo-scenarios.test ./scenarios/ || exit 1; \
+	done
+	$(GO) tool pprof -proto bin/pgo-*.prof > cmd/vopr/default.pgo
 
 ## soak: a long campaign: 2000 swarm seeds, 200 seeds of every other scenario, determinism
 soak: build
