@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zeebo/xxh3"
+
 	"vopr/cluster/storage"
 	"vopr/internal/assert"
 )
@@ -667,9 +669,18 @@ func (d *Disk) names() []string {
 }
 
 // traceOp records a completed operation at LevelFull: "verb name[ offset+length] result".
-// The text is built in a scratch buffer, not formatted, because it is hashed for every
-// operation whatever the level (EmitBytes builds a string only if someone reads it).
+// It runs for every operation whatever the level: the record's fields are hashed as words
+// (Trace.EmitSum), and its text is built only when the trace is read.
 func (d *Disk) traceOp(verb, name string, offset int64, length int, err error) {
+	sum := Fold(0, KindHash(verb))
+	sum = Fold(sum, xxh3.HashString(name))
+	sum = Fold(sum, uint64(offset))
+	sum = Fold(sum, uint64(int64(length)))
+	sum = Fold(sum, KindHash(errName(err)))
+	if !d.trace.Recorded(LevelFull) {
+		d.trace.EmitSum(LevelFull, d.node, "disk", diskKind, sum, nil, "")
+		return
+	}
 	b := append(d.text[:0], verb...)
 	b = append(b, ' ')
 	b = append(b, name...)
@@ -682,8 +693,10 @@ func (d *Disk) traceOp(verb, name string, offset int64, length int, err error) {
 	b = append(b, ' ')
 	b = append(b, errName(err)...)
 	d.text = b
-	d.trace.EmitBytes(LevelFull, d.node, "disk", b)
+	d.trace.EmitSum(LevelFull, d.node, "disk", diskKind, sum, b, "")
 }
+
+var diskKind = KindHash("disk")
 
 // noSpan is traceOp's length for operations without a byte range.
 const noSpan = -1

@@ -359,14 +359,14 @@ func (n *Network) Send(from, to int, msg []byte) {
 	pk := n.newPacket(n.seq, msg, contentHash(msg))
 	if !p.connected() {
 		n.stats.DroppedPartition++
-		n.emitPacket(from, append(n.packetText("drop", p, pk), " partition"...), pk)
+		n.emitPacket(from, p, pk, packetRecord{verb: packetDrop, why: dropPartition})
 		n.freePacket(pk)
 		return
 	}
 	faulty := n.faulty(p)
 	if faulty && Chance(n.rng, n.opts.PacketLossProbability) {
 		n.stats.Lost++
-		n.emitPacket(from, append(n.packetText("drop", p, pk), " loss"...), pk)
+		n.emitPacket(from, p, pk, packetRecord{verb: packetDrop, why: dropLoss})
 		n.freePacket(pk)
 		return
 	}
@@ -376,12 +376,7 @@ func (n *Network) Send(from, to int, msg []byte) {
 		n.stats.Reordered++
 		delay += n.reorderDelay()
 	}
-	b := append(n.packetText("send", p, pk), " d="...)
-	b = strconv.AppendInt(b, int64(delay), 10)
-	if reordered {
-		b = append(b, " reorder"...)
-	}
-	n.emitPacket(from, b, pk)
+	n.emitPacket(from, p, pk, packetRecord{verb: packetSend, delay: delay, reorder: reordered})
 	n.enqueue(p, pk, delay)
 }
 
@@ -401,7 +396,7 @@ func (n *Network) enqueue(p *path, pk *packet, delay Duration) {
 		assert.That(len(p.queue) == n.opts.PathMaximumCapacity, "network: path over capacity")
 		victim := heap.Remove(&p.queue, n.rng.IntN(len(p.queue))).(*packet)
 		n.stats.DroppedCapacity++
-		n.emitPacket(p.from, append(n.packetText("drop", p, victim), " capacity"...), victim)
+		n.emitPacket(p.from, p, victim, packetRecord{verb: packetDrop, why: dropCapacity})
 		n.freePacket(victim)
 	}
 	heap.Push(&p.queue, pk)
@@ -431,7 +426,7 @@ func (n *Network) wakePath(pi int) {
 func (n *Network) deliverPacket(p *path, pk *packet) {
 	if !p.connected() {
 		n.stats.DroppedPartition++
-		n.emitPacket(p.to, append(n.packetText("drop", p, pk), " partition"...), pk)
+		n.emitPacket(p.to, p, pk, packetRecord{verb: packetDrop, why: dropPartition})
 		n.freePacket(pk)
 		return
 	}
@@ -439,18 +434,17 @@ func (n *Network) deliverPacket(p *path, pk *packet) {
 	if faulty && Chance(n.rng, n.opts.PacketReplayProbability) {
 		n.replay(p, pk)
 	}
-	b := n.packetText("recv", p, pk)
+	rec := packetRecord{verb: packetRecv, bit: -1}
 	if faulty && len(pk.data) > 0 && Chance(n.rng, n.opts.PacketCorruptionProbability) {
 		bit := n.rng.IntN(8 * len(pk.data))
 		pk.data = bytes.Clone(pk.data) // others share the sent bytes (Send)
 		pk.data[bit/8] ^= 1 << (bit % 8)
 		pk.hash = contentHash(pk.data)
 		n.stats.Corrupted++
-		b = append(b, " corrupt bit="...)
-		b = strconv.AppendInt(b, int64(bit), 10)
+		rec.bit = bit
 	}
 	n.stats.Delivered++
-	n.emitPacket(p.to, b, pk)
+	n.emitPacket(p.to, p, pk, rec)
 	assert.That(n.deliver != nil, "network: no deliver callback")
 	from, to, data := p.from, p.to, pk.data
 	n.freePacket(pk) // before the callback, which may send (and reuse it)
@@ -482,15 +476,78 @@ func (n *Network) replay(p *path, pk *packet) {
 	n.seq++
 	dup := n.newPacket(n.seq, pk.data, pk.hash)
 	n.stats.Replayed++
-	b := append(n.packetText("replay", p, pk), " as #"...)
-	n.emitPacket(p.to, strconv.AppendUint(b, dup.seq, 10), pk)
+	n.emitPacket(p.to, p, pk, packetRecord{verb: packetReplay, dup: dup.seq})
 	n.enqueue(p, dup, ExpDuration(n.rng, n.opts.OneWayDelayMin, n.opts.OneWayDelayMean))
 }
 
-// packetText starts a trace line "verb from->to #seq len=N" in the scratch buffer, with
-// strconv rather than fmt because it runs for every packet.
-func (n *Network) packetText(verb string, p *path, pk *packet) []byte {
-	b := append(n.text[:0], verb...)
+// packetRecord is what a packet's trace record says besides the path, the packet's number,
+// length and content hash: its fields are hashed as words (Trace.EmitSum), and its text
+// ("verb from->to #seq len=N" and what follows) is built only when the trace is read.
+type packetRecord struct {
+	verb    packetVerb
+	why     dropCause // a drop's
+	delay   Duration  // a send's drawn delay
+	reorder bool      // a send's: held back to be overtaken
+	bit     int       // a receive's corrupted bit, or -1
+	dup     uint64    // a replay's duplicate's number
+}
+
+type packetVerb uint8
+
+const (
+	packetSend packetVerb = iota
+	packetRecv
+	packetDrop
+	packetReplay
+)
+
+var packetVerbs = [...]string{packetSend: "send", packetRecv: "recv", packetDrop: "drop", packetReplay: "replay"}
+
+type dropCause uint8
+
+const (
+	dropNone dropCause = iota
+	dropPartition
+	dropLoss
+	dropCapacity
+)
+
+var dropCauses = [...]string{dropNone: "", dropPartition: "partition", dropLoss: "loss", dropCapacity: "capacity"}
+
+var networkKind = KindHash("network")
+
+// emitPacket records a packet event (rec, on path p, of packet pk, at node) and folds the
+// packet's content hash into it. When the record is read, Describe's reading of the packet
+// follows it (not hashed: the content hash already covers the bytes it decodes).
+func (n *Network) emitPacket(node int, p *path, pk *packet, rec packetRecord) {
+	sum := Fold(0, uint64(rec.verb))
+	sum = Fold(sum, uint64(p.from)<<32|uint64(p.to))
+	sum = Fold(sum, pk.seq)
+	sum = Fold(sum, uint64(len(pk.data)))
+	sum = Fold(sum, uint64(rec.why))
+	sum = Fold(sum, uint64(rec.delay))
+	if rec.reorder {
+		sum = Fold(sum, 1)
+	}
+	sum = Fold(sum, uint64(int64(rec.bit)))
+	sum = Fold(sum, rec.dup)
+	sum = Fold(sum, pk.hash)
+	if !n.trace.Recorded(LevelFull) {
+		n.trace.EmitSum(LevelFull, node, "network", networkKind, sum, nil, "")
+		return
+	}
+	detail := ""
+	if n.Describe != nil && n.trace.Wants(LevelFull) {
+		detail = n.Describe(pk.data)
+	}
+	n.text = n.packetText(n.text[:0], p, pk, rec)
+	n.trace.EmitSum(LevelFull, node, "network", networkKind, sum, n.text, detail)
+}
+
+// packetText appends a packet record's text to b: "verb from->to #seq len=N", then what
+// the verb adds (" partition", " d=1234 reorder", " corrupt bit=7", " as #12").
+func (n *Network) packetText(b []byte, p *path, pk *packet, rec packetRecord) []byte {
+	b = append(b, packetVerbs[rec.verb]...)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(p.from), 10)
 	b = append(b, "->"...)
@@ -498,23 +555,23 @@ func (n *Network) packetText(verb string, p *path, pk *packet) []byte {
 	b = append(b, " #"...)
 	b = strconv.AppendUint(b, pk.seq, 10)
 	b = append(b, " len="...)
-	return strconv.AppendInt(b, int64(len(pk.data)), 10)
-}
-
-// emitPacket records a packet event and folds the packet's content hash into the trace.
-// When the record is read, Describe's reading of the packet follows it (not hashed: the
-// content hash already covers the bytes it decodes).
-func (n *Network) emitPacket(node int, text []byte, pk *packet) {
-	n.text = text[:0]
-	switch {
-	case !n.trace.Recorded(LevelFull):
-		n.trace.EmitBytes(LevelFull, node, "network", text)
-	case n.Describe != nil && n.trace.Wants(LevelFull):
-		n.trace.EmitDetail(LevelFull, node, "network", string(text), n.Describe(pk.data))
-	default:
-		n.trace.EmitDetail(LevelFull, node, "network", string(text), "")
+	b = strconv.AppendInt(b, int64(len(pk.data)), 10)
+	switch rec.verb {
+	case packetDrop:
+		b = append(append(b, ' '), dropCauses[rec.why]...)
+	case packetSend:
+		b = strconv.AppendInt(append(b, " d="...), int64(rec.delay), 10)
+		if rec.reorder {
+			b = append(b, " reorder"...)
+		}
+	case packetRecv:
+		if rec.bit >= 0 {
+			b = strconv.AppendInt(append(b, " corrupt bit="...), int64(rec.bit), 10)
+		}
+	case packetReplay:
+		b = strconv.AppendUint(append(b, " as #"...), rec.dup, 10)
 	}
-	n.trace.Mix(pk.hash)
+	return b
 }
 
 // SetFaultsEnabled switches every random decision on or off (loss, replay, reordering,

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/bits"
@@ -854,4 +855,28 @@ func BenchmarkNetwork(b *testing.B) {
 	wall := b.Elapsed().Seconds()
 	b.ReportMetric(float64(r.loop.Steps()-start)/wall, "events/s")
 	b.ReportMetric(float64(r.loop.Now()-simStart)/float64(Second)/wall, "sim-s/s")
+}
+
+// TestNetworkRecordsReadOrNot: the same faulty run, once logged in full and once not, has
+// the same fingerprint, and its packet records read as "verb from->to #seq len=N" and what
+// the verb adds.
+func TestNetworkRecordsReadOrNot(t *testing.T) {
+	opts := NetworkOptions{NodeCount: 3, PacketLossProbability: 0.1, PacketReorderProbability: 0.2,
+		PacketReplayProbability: 0.1, PacketCorruptionProbability: 0.1, PathMaximumCapacity: 4}
+	run := func(full bool) (uint64, string) {
+		r := newNetRig(t, 31, opts)
+		var out bytes.Buffer
+		if full {
+			r.trace.Out, r.trace.Level = &out, LevelFull
+		}
+		r.sendSpread(31, 400, 100*Microsecond)
+		r.loop.RunUntil(Time(Second))
+		return r.trace.Hash(), out.String()
+	}
+	quiet, _ := run(false)
+	loud, text := run(true)
+	require.Equal(t, quiet, loud)
+	for _, want := range []string{" send 0->", " recv ", " d=", " reorder", " drop ", " corrupt bit=", " replay ", " as #", " len="} {
+		require.Contains(t, text, want)
+	}
 }

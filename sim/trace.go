@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/zeebo/xxh3"
+
+	"vopr/internal/assert"
 )
 
 // Level says how much of the trace is printed. Every record is hashed whatever the level, so
@@ -135,6 +137,35 @@ func (t *Trace) EmitBytes(level Level, node int, kind string, text []byte) {
 	t.count++
 }
 
+// EmitSum records an event whose hashed content is sum, a fold of the record's fields that
+// the caller computes word by word (Fold), so that the hot records (every packet and disk
+// operation) build no text unless it is read: text is nil, or (when Recorded(level)) what is
+// printed, kept and tapped, with detail after it (Record.Detail). kindHash is KindHash(kind). The hash is that of the fields, not
+// of the text, so the text's format may change without changing any run's fingerprint.
+func (t *Trace) EmitSum(level Level, node int, kind string, kindHash, sum uint64, text []byte, detail string) {
+	at := t.clock()
+	t.hash = mix64(t.hash ^ recordHashOf(at, node, kindHash, sum))
+	t.count++
+	if text == nil {
+		assert.That(!t.Recorded(level), "trace: a recorded record without its text")
+		return
+	}
+	r := Record{At: at, Level: level, Node: node, Kind: kind, Text: string(text), Detail: detail}
+	if len(t.Kept) < t.KeepMax {
+		t.Kept = append(t.Kept, r)
+		t.Hashes = append(t.Hashes, t.hash)
+	}
+	t.show(r)
+}
+
+// KindHash is a record kind's contribution to its record's hash, for EmitSum's callers to
+// compute once.
+func KindHash(kind string) uint64 { return xxh3.HashString(kind) }
+
+// Fold folds word into a record's running sum (EmitSum): start from 0, fold each field in a
+// fixed order.
+func Fold(sum, word uint64) uint64 { return mix64(sum ^ word ^ 0x9e3779b97f4a7c15) }
+
 // Recorded reports whether a record at level is kept, printed or tapped: whether it needs
 // its Record built at all (EmitBytes), or its detail (callers of EmitDetail).
 func (t *Trace) Recorded(level Level) bool { return len(t.Kept) < t.KeepMax || t.Wants(level) }
@@ -175,9 +206,13 @@ func (t *Trace) Mix(word uint64) { t.hash = mix64(t.hash ^ word) }
 // Texts are hashed with XXH3: every packet and disk operation is a record, and byte-wise
 // FNV-1a was a tenth of the simulator's time.
 func recordHash(at Time, node int, kind string, text uint64) uint64 {
+	return recordHashOf(at, node, xxh3.HashString(kind), text)
+}
+
+func recordHashOf(at Time, node int, kindHash, text uint64) uint64 {
 	h := mix64(uint64(at) ^ 0x9e3779b97f4a7c15)
 	h = mix64(h ^ uint64(int64(node)))
-	h = mix64(h ^ xxh3.HashString(kind))
+	h = mix64(h ^ kindHash)
 	return mix64(h ^ text)
 }
 

@@ -164,3 +164,23 @@ func TestTraceFirstDivergenceBeyondKeepMax(t *testing.T) {
 	require.NotEqual(t, traceOf(1, a...).Hash(), traceOf(1, b...).Hash())
 	require.Equal(t, 1, FirstDivergence(traceOf(2, a...), traceOf(2, b...)))
 }
+
+// EmitSum hashes the fields' sum, never the text: a record read (with its text) and one not
+// read (nil) leave the same fingerprint, and every field of the sum counts.
+func TestTraceEmitSumHashesTheSumNotTheText(t *testing.T) {
+	emit := func(sum uint64, text []byte, keep int) *Trace {
+		tr := NewTrace(func() Time { return 7 })
+		tr.KeepMax = keep
+		tr.EmitSum(LevelFull, 1, "disk", KindHash("disk"), sum, text, "")
+		return tr
+	}
+	sum := Fold(Fold(0, 3), 4)
+	require.Equal(t, emit(sum, nil, 0).Hash(), emit(sum, []byte("write log 0+512 ok"), 1).Hash())
+	require.Equal(t, emit(sum, []byte("a"), 1).Hash(), emit(sum, []byte("b"), 1).Hash())
+	require.NotEqual(t, emit(sum, nil, 0).Hash(), emit(Fold(Fold(0, 4), 3), nil, 0).Hash(), "fold order counts")
+	require.NotEqual(t, emit(sum, nil, 0).Hash(), emit(Fold(sum, 0), nil, 0).Hash(), "a zero word counts")
+	kept := emit(sum, []byte("write log 0+512 ok"), 1)
+	require.Equal(t, "write log 0+512 ok", kept.Kept[0].Text)
+	require.Equal(t, uint64(1), kept.Count())
+	require.Panics(t, func() { emit(sum, nil, 1) }, "a kept record needs its text")
+}
