@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 
 	"github.com/zeebo/xxh3"
@@ -163,8 +164,11 @@ func (t *Trace) EmitSum(level Level, node int, kind string, kindHash, sum uint64
 func KindHash(kind string) uint64 { return xxh3.HashString(kind) }
 
 // Fold folds word into a record's running sum (EmitSum): start from 0, fold each field in a
-// fixed order.
-func Fold(sum, word uint64) uint64 { return mix64(sum ^ word ^ 0x9e3779b97f4a7c15) }
+// fixed order. A multiply and a rotation keep the order and every word (zero included) in the
+// sum; the record's hash mixes the sum fully once (recordHashOf).
+func Fold(sum, word uint64) uint64 {
+	return bits.RotateLeft64((sum^word)*0x9e3779b97f4a7c15+0x632be59bd9b4e019, 29)
+}
 
 // Recorded reports whether a record at level is kept, printed or tapped: whether it needs
 // its Record built at all (EmitBytes), or its detail (callers of EmitDetail).
