@@ -36,10 +36,11 @@ bench-real:
 
 ## bench: the simulator's speed table: the swarm (checkers on and off), the performance
 ## scenario and each runbook scenario: simulated seconds per wall second, seeds per second,
-## allocations per simulated second (BENCHTIME per row, default 3s)
+## allocations per simulated second (BENCHTIME per row, default 3s), built with the vopr
+## binary's profile (cmd/vopr/default.pgo, make pgo)
 BENCHTIME ?= 3s
 bench:
-	$(GO) test -run '^$$' -bench '^BenchmarkScenarios$$' -benchtime $(BENCHTIME) -count=1 ./scenarios/
+	$(GO) test -pgo=$(CURDIR)/cmd/vopr/default.pgo -run '^$$' -bench '^BenchmarkScenarios$$' -benchtime $(BENCHTIME) -count=1 ./scenarios/
 
 ## bench-micro: the component benchmarks (loop, network, disk, storage), 3 runs each
 bench-micro:

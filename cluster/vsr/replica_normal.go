@@ -257,6 +257,14 @@ func (r *Replica) flushLog() {
 		return
 	}
 	s := r.log.slotOf(op)
+	if s.header.Epoch > r.stateDurable.Epoch {
+		// An op of an epoch our superblock does not hold yet waits for it (onStateDurable
+		// writes it): a crash in between would recover the older epoch over a log of the
+		// newer one (swarm seed 2026205879: a standby that heard epoch 1 wrote its ops while
+		// the superblock write of the epoch was lost to a crash).
+		r.persistState()
+		return
+	}
 	entry := storage.Entry{Op: op, Body: s.prepare}
 	write := r.storage.Append
 	if op <= r.storage.Head() {

@@ -116,6 +116,7 @@ func (r *Replica) onStateDurable() {
 	if r.checkpointDue && !r.checkpointing && r.storage != nil {
 		r.commitExecute() // a checkpoint that waited for the epoch's superblock write
 	}
+	r.flushLog() // entries of an epoch that waited for its superblock write
 	switch r.status {
 	case StatusViewChange:
 		if r.activeCount() == 1 && r.isPrimary() && r.viewDurable() {
