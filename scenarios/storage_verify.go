@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,7 +90,10 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 // wrote to log segments that a fault altered.
 type damage struct {
 	files map[string]bool
-	live  []damagedEntry
+	// removed: damaged files the node removed and has not created again (a checkpoint the
+	// engine fell back from at recovery: fresh-range seed 2026213444).
+	removed []string
+	live    []damagedEntry
 	// checkpointLost: the replica found its checkpoint damaged at recovery and waits for a
 	// peer's. The state sync that installs it rewrites the same file, which clears the
 	// fault that damaged it: a verify in between finds the file short (swarm seed 278).
@@ -106,7 +110,7 @@ type damagedEntry struct {
 // diskDamage collects the damage of every file of a disk, and the written entries that a
 // fault altered.
 func diskDamage(disk *sim.Disk) damage {
-	d := damage{files: map[string]bool{}}
+	d := damage{files: map[string]bool{}, removed: disk.RemovedDamaged()}
 	altered := map[string]map[int64]sim.FaultKind{}
 	for _, f := range disk.Faults() {
 		visible, err := disk.Visible(f.Name, f.Offset, storage.SectorSize)
@@ -161,14 +165,19 @@ func (d damage) explains(file string) bool {
 		d.checkpointDamagedAtOrAbove(index*vsr.CheckpointInterval)
 }
 
-// checkpointDamagedAtOrAbove reports whether a damaged checkpoint file names an op at or above
-// op: the engine falls back to the checkpoint before it, and the ops between the two, whose
-// entries compaction removed, come back as missing (swarm seed 55 with long values).
+// checkpointDamagedAtOrAbove reports whether a damaged checkpoint file, present or removed,
+// names an op at or above op: the engine falls back to the checkpoint before it (or to the
+// format's empty state) and removes the damaged file, and the ops between the two that its
+// log does not hold come back as missing. Compaction removed their entries (swarm seed 55
+// with long values), or the replica never wrote them, having installed the lost checkpoint
+// from a peer (state sync): fresh-range seed 2026213444.
 func (d damage) checkpointDamagedAtOrAbove(op uint64) bool {
-	for name := range d.files {
-		k, ok := strings.CutPrefix(name, "checkpoint-")
-		if c, err := strconv.ParseUint(k, 16, 64); ok && err == nil && c >= op {
-			return true
+	for _, names := range [][]string{slices.Collect(maps.Keys(d.files)), d.removed} {
+		for _, name := range names {
+			k, ok := strings.CutPrefix(name, "checkpoint-")
+			if c, err := strconv.ParseUint(k, 16, 64); ok && err == nil && c >= op {
+				return true
+			}
 		}
 	}
 	return false

@@ -239,8 +239,13 @@ func TestVerifyJudgeCheckpointFallback(t *testing.T) {
 	require.Contains(t, damage{files: map[string]bool{}}.judge(report, nil), "reported damage the disk did not do")
 	damaged := damage{files: map[string]bool{checkpointFileName(960): true}}
 	require.Empty(t, damaged.judge(report, nil))
+	// The engine removes the checkpoint it fell back from: its damage still counts (fresh-range
+	// seed 2026213444), and only for the segments at or below its op.
+	removed := damage{files: map[string]bool{}, removed: []string{checkpointFileName(960)}}
+	require.Empty(t, removed.judge(report, nil))
 	report.Problems[0].File, report.Faulty = segmentFileName(1024), []uint64{1024}
 	require.Contains(t, damaged.judge(report, nil), "reported damage the disk did not do")
+	require.Contains(t, removed.judge(report, nil), "reported damage the disk did not do")
 }
 
 // TestSuperblockAuditNewChainAfterSeed: a seed stored for a checkpoint op starts another

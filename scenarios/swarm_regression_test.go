@@ -171,6 +171,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	59:         "client: clients that knew the spare slot 2 as outside skipped it on retries; after the changes left it the only member, no request reached the cluster (a retry now tries every slot in turn)",
 	2026155682: "harness: the heal re-added two replaced disks at once to a four-member configuration on slow disks, which had no quorum until one of them had written the log it joined (the heal now adds one at a time, each caught up first)",
 	2026205879: "replica: a standby that heard epoch 1 wrote that epoch's ops before its superblock held the epoch; a crash lost the superblock write, and it recovered epoch 0 over a log of epoch 1 (an op of a newer epoch now waits for the durable epoch)",
+	2026213444: "harness: storage verify took log-0's missing ops 57..63 for damage the disk did not do; the replica had installed checkpoint 64 from a peer (never writing 57..63), a latent sector error on that checkpoint made recovery fall back to op 0 and remove the file, and the removed file's damage no longer counted (the disk now remembers damaged files the node removed, until created again)",
 	2026155256: "replica: the epoch assertion took a stale entry a recovery kept as faulty above the change for an op prepared after it (it now looks for an op that chains to the change)",
 }
 

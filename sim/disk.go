@@ -91,6 +91,9 @@ type Disk struct {
 	writeIDs uint64
 
 	stats DiskStats
+	// removedDamaged names the files removed while an overlay or a crash-lost sector lay on
+	// them, until a file of the name is created again (RemovedDamaged).
+	removedDamaged map[string]bool
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
 	// checkpoints are removed and created all the time, each growing to the same size.
 	spare [][]byte
@@ -313,6 +316,7 @@ func (d *Disk) Create(name string, done func(err error)) {
 		err := storage.ErrExist
 		if d.files[name] == nil {
 			d.files[name] = &diskFile{family: d.familyOf(name)}
+			delete(d.removedDamaged, name)
 			i, _ := slices.BinarySearch(d.sorted, name)
 			d.sorted = slices.Insert(d.sorted, i, name)
 			err = nil
@@ -421,6 +425,9 @@ func (d *Disk) Remove(name string, done func(err error)) {
 		err := storage.ErrNotExist
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
+			if len(f.faults) > 0 || len(f.lost) > 0 {
+				d.noteRemovedDamaged(name)
+			}
 			delete(d.files, name)
 			d.lastFile = nil
 			i, found := slices.BinarySearch(d.sorted, name)

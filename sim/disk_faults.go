@@ -597,6 +597,22 @@ func (d *Disk) Faults() []DiskFault {
 	return out
 }
 
+// RemovedDamaged returns, sorted, the names of the files the node removed while a fault
+// overlay or a crash-lost sector lay on them, and has not created again since. A checker
+// needs them because such a file's damage outlives it: a storage engine that finds its newest
+// checkpoint unreadable falls back to an older state and removes the damaged file, and the
+// log above the older state then misses the ops that only the removed checkpoint held.
+func (d *Disk) RemovedDamaged() []string {
+	return slices.Sorted(maps.Keys(d.removedDamaged))
+}
+
+func (d *Disk) noteRemovedDamaged(name string) {
+	if d.removedDamaged == nil {
+		d.removedDamaged = map[string]bool{}
+	}
+	d.removedDamaged[name] = true
+}
+
 // Altered is the disk's own account of a byte range: the overlays on the sectors of
 // [offset, offset+n) of a file, sorted by sector. A sector listed does not hold, as a read
 // with faults enabled sees it, what the node wrote there (a corruption, a latent error, a
@@ -676,6 +692,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	c := NewDisk(loop, rng, trace, d.node, opts)
 	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
 	c.sorted = slices.Clone(d.sorted)
+	c.removedDamaged = maps.Clone(d.removedDamaged)
 	for name, f := range d.files {
 		volatile := slices.Clone(f.volatile)
 		for i := range volatile { // a truncate of the copy edits these in place; images never change
@@ -755,6 +772,7 @@ func (d *Disk) Reformat() {
 	d.generation++
 	d.held = nil
 	clear(d.files)
+	clear(d.removedDamaged) // a new engine: nothing of the old one's damage shapes it
 	d.lastFile = nil
 	d.sorted = nil
 	d.used = 0

@@ -969,3 +969,22 @@ func BenchmarkDiskSegmentGrowth(b *testing.B) {
 	for loop.Step() {
 	}
 }
+
+// TestDiskRemembersRemovedDamage: a file removed while damaged is named by RemovedDamaged (and
+// by a snapshot), a clean one is not, and creating the name again forgets it.
+func TestDiskRemembersRemovedDamage(t *testing.T) {
+	h := newDiskHarness(t, 5, DiskOptions{Capacity: 1 << 20})
+	for _, name := range []string{"clean", "damaged"} {
+		require.NoError(t, h.create(name))
+		require.NoError(t, h.write(name, 0, make([]byte, 1024)))
+		require.NoError(t, h.sync(name))
+	}
+	h.disk.CorruptSector("damaged", 512)
+	require.NoError(t, h.remove("clean"))
+	require.NoError(t, h.remove("damaged"))
+	require.Equal(t, []string{"damaged"}, h.disk.RemovedDamaged())
+	loop := NewLoop()
+	require.Equal(t, []string{"damaged"}, h.disk.Snapshot(loop, Stream(1, "snap"), NewTrace(loop.Now)).RemovedDamaged())
+	require.NoError(t, h.create("damaged"))
+	require.Empty(t, h.disk.RemovedDamaged())
+}
