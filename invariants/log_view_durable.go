@@ -71,11 +71,13 @@ type logViewDurable struct {
 	prepared *preparedTable
 	canon    *canonicalCommit
 	normal   []normalIn
-	// crashed is where each replica's last incarnation entered the view it was normal in
-	// when it crashed: a restart that rejoins that view has not entered it again, and its
-	// recovered log may reach past that entry op with ops that came one by one (the ack
-	// checks hold them) or with an unfinished append it keeps as damaged.
-	crashed []normalIn
+	// left is where each replica entered the view it was last normal in, once it is no
+	// longer normal there (a view change, a crash): a restart that rejoins that view from
+	// its disk has not entered it again, and its recovered log may reach past that entry op
+	// with ops that came one by one (the ack checks hold them) or with an unfinished append
+	// it keeps as damaged. A replica that started a view change and crashed before its
+	// superblock held the new view rejoins the old one too (fresh-range seed 2026222904).
+	left []normalIn
 	// checkpointed is the highest checkpoint each replica made durable (vsr.EventCheckpoint)
 	// since its disk was last replaced.
 	checkpointed []uint64
@@ -108,25 +110,35 @@ func (l *logViewDurable) event(e vsr.Event) {
 	switch {
 	case e.Kind == vsr.EventStatus && (e.Text == "normal backup" || e.Text == "normal primary"):
 		*in = normalIn{ok: true, view: viewKey(e.Epoch, e.View), op: e.Op}
-		l.crashed = grow(l.crashed, e.Replica)
-		if before := l.crashed[e.Replica]; before.ok && before.view == in.view {
-			// A restart rejoining the view it crashed in entered it where its earlier
+		l.left = grow(l.left, e.Replica)
+		if before := l.left[e.Replica]; before.ok && before.view == in.view {
+			// A restart rejoining the view it was last normal in entered it where its earlier
 			// incarnation did (swarm seed 20262981: an unfinished append of op 51, kept as
 			// damaged because a fault rotted its unwritten record sector, was taken for part
 			// of the log the replica entered log view 16 with at op 48).
 			in.op = min(in.op, before.op)
 		}
-		l.crashed[e.Replica] = normalIn{}
+		l.left[e.Replica] = normalIn{}
 	case e.Kind == vsr.EventRecovered, e.Text == "view_change", strings.HasPrefix(e.Text, "stopped"),
 		in.ok && viewKey(e.Epoch, e.View) != in.view:
-		*in = normalIn{}
+		l.leave(e.Replica)
 	}
+}
+
+// leave: the replica is no longer normal in the view it was; a restart may rejoin it.
+func (l *logViewDurable) leave(replica int) {
+	l.normal = grow(l.normal, replica)
+	l.left = grow(l.left, replica)
+	if l.normal[replica].ok {
+		l.left[replica] = l.normal[replica]
+	}
+	l.normal[replica] = normalIn{}
 }
 
 func (l *logViewDurable) inspect(replica int, in vsr.Inspection) {
 	l.normal = grow(l.normal, replica)
-	if n := &l.normal[replica]; n.ok && (viewKey(in.Epoch, in.View) != n.view || in.Status != vsr.StatusNormal) {
-		*n = normalIn{}
+	if n := l.normal[replica]; n.ok && (viewKey(in.Epoch, in.View) != n.view || in.Status != vsr.StatusNormal) {
+		l.leave(replica)
 	}
 }
 
@@ -225,18 +237,14 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 	return nil
 }
 
-// crash: the replica is no longer normal in any view; a restart may rejoin the one it was.
-func (l *logViewDurable) crash(replica int) {
-	l.normal = grow(l.normal, replica)
-	l.crashed = grow(l.crashed, replica)
-	l.crashed[replica] = l.normal[replica]
-	l.normal[replica] = normalIn{}
-}
+// crash: the replica is no longer normal in any view; a restart may rejoin the one it was
+// last normal in.
+func (l *logViewDurable) crash(replica int) { l.leave(replica) }
 
 // forget: the replica's disk was wiped or replaced; nothing of its earlier log remains.
 func (l *logViewDurable) forget(replica int) {
-	l.crash(replica)
-	l.crashed[replica] = normalIn{}
+	l.leave(replica)
+	l.left[replica] = normalIn{}
 	l.checkpointed = grow(l.checkpointed, replica)
 	l.checkpointed[replica] = 0
 }

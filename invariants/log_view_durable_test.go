@@ -122,6 +122,27 @@ func TestLogViewDurableRestartKeepsTheEntryOp(t *testing.T) {
 	require.Contains(t, v.Message, "which it entered with ops up to 4")
 }
 
+// TestLogViewDurableRestartAfterAViewChangeKeepsTheEntryOp: replica 1 entered view 2 with op
+// 4, started a view change to view 3, crashed before its superblock held view 3, and rejoined
+// view 2 from its disk with op 6 (an unfinished append kept as damaged): it did not enter
+// view 2 again either (fresh-range seed 2026222904). Op 3 missing still fires.
+func TestLogViewDurableRestartAfterAViewChangeKeepsTheEntryOp(t *testing.T) {
+	s, disks := viewTwo(t)
+	disks.images[1].LogView, disks.images[1].View = 2, 2
+	s.OnEvent(15*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 3, Op: 4, Text: "view_change"})
+	s.OnCrash(20*ms, 1)
+	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventRecovered, Replica: 1, View: 2, Op: 6})
+	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 2, Op: 6, Text: "normal backup"})
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	require.Nil(t, s.Violation())
+
+	disks.images[1].Entries = append(disks.images[1].Entries[:2:2], disks.images[1].Entries[3])
+	s.OnEvent(40*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	v := s.Violation()
+	requireViolation(t, v, NameLogViewDurable, 1, 3, 2, 40*ms)
+	require.Contains(t, v.Message, "which it entered with ops up to 4")
+}
+
 // TestLogViewDurableExemptsOpsUnderALostCheckpoint: replica 1 made checkpoint 3 durable
 // with op 3 executed from memory (never written), then restarted in view 2 and fell back
 // to checkpoint 0 (the simulator damaged checkpoint 3): op 3 comes back Faulty and is not

@@ -19,8 +19,15 @@ import (
 // on the new configuration, on fresh keys. The alert monitor samples the formatted
 // configuration, so a run that failed over checks no alerts after it.
 
-// failoverWaitTicks bounds the wait for the healed standby to be normal.
-const failoverWaitTicks = 1000
+// failoverWaitTicks bounds the wait for the healed standby to be normal, and each window of
+// the wait for the promotion's answer. The standby acknowledges nothing, so its disk may lag
+// its log by many ops; on a slow disk writing them takes longer than one window (fresh-range
+// seed 2026229459: 24 ops at 85 ms a write, 10 s), and the operator waits on while the
+// standby's storage makes progress, for up to failoverWindowsMax windows.
+const (
+	failoverWaitTicks  = 1000
+	failoverWindowsMax = 20
+)
 
 // failover runs the failover; it returns a correctness failure, or "".
 func (run *swarmRun) failover() string {
@@ -60,7 +67,13 @@ func (run *swarmRun) failover() string {
 		ClusterFailover(c, standby, true, true, func(r FailoverResult, e error) { result, err, inFlight = &r, e, false })
 		return false
 	}
-	run.runChecked(promoted, failoverWaitTicks)
+	writes := func() uint64 { return c.Nodes[standby].Disk.Stats().Writes }
+	for window := 0; window < failoverWindowsMax; window++ {
+		before := writes()
+		if run.runChecked(promoted, failoverWaitTicks) || writes() == before {
+			break // answered, or the standby's storage stood still for a whole window
+		}
+	}
 	switch {
 	case run.safety() != "":
 		return run.safety()

@@ -486,3 +486,64 @@ func TestRecordsDamagedFirstAppendAfterStateSyncIsFaulty(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsRecoveryCutsAnUnfinishedAppendAboveTheCheckpoint: the first append above a log's
+// checkpoint (op 0 on a new disk, or a checkpoint inside a segment) never finished: its entry
+// reads damaged, its record is absent. Recovery drops it and cuts it from the disk, so that a
+// later boot, the damage gone (a read error), cannot read it back above a log view persisted
+// without it (fresh-range seed 2026220385: op 1 of view 1 came back under log view 3).
+// Without a state sync, the checkpoint's own entry and those below it in the segment stay
+// where they are.
+func TestRecordsRecoveryCutsAnUnfinishedAppendAboveTheCheckpoint(t *testing.T) {
+	for _, c := range []struct {
+		cp     uint64
+		synced bool // installed by state sync, ahead of the log (ops 1..5)
+	}{{0, false}, {12, false}, {10, true}} {
+		cp := c.cp
+		eachDisk(t, func(t *testing.T, d *disk) {
+			var s *storage.Storage
+			switch {
+			case c.synced:
+				s = fill(t, d, recordOptions, 5)
+				d.must(t, "Checkpoint", func(done func(error)) { s.Checkpoint(cp, []byte("synced"), done) })
+			case cp > 0:
+				s = fill(t, d, recordOptions, cp)
+				d.checkpoint(t, s, cp, []byte("snapshot"))
+			default:
+				s = fill(t, d, recordOptions, 0)
+			}
+			if err := d.append(t, s, cp+1, body(cp+1)); err != nil {
+				t.Fatalf("Append(%d): %v", cp+1, err)
+			}
+			before := places(t, d)
+			unfinished := before[cp+1]
+			name, offset := recordSector(cp + 1)
+			b := d.raw(name)
+			clear(b[offset : offset+storage.SectorSize])
+			d.setRaw(name, b)
+			saved := d.raw(unfinished.file)[unfinished.offset : unfinished.offset+unfinished.size]
+			scribble(d, unfinished.file, unfinished.offset, 8)
+			d.restart()
+			s, rec := d.mustOpen(t, recordOptions)
+			if s.Head() != cp || len(rec.Faulty) != 0 {
+				t.Fatalf("checkpoint %d: head %d, faulty %v: want op %d dropped", cp, s.Head(), rec.Faulty, cp+1)
+			}
+			// The damage was a read error: the entry's bytes come back. They must be gone.
+			if b := d.raw(unfinished.file); int64(len(b)) > unfinished.offset {
+				copy(b[unfinished.offset:], saved)
+				d.setRaw(unfinished.file, b)
+			}
+			d.restart()
+			s, _ = d.mustOpen(t, recordOptions)
+			if s.Head() != cp {
+				t.Fatalf("checkpoint %d: the dropped op %d came back on the next boot (head %d)", cp, cp+1, s.Head())
+			}
+			after := places(t, d)
+			for op := cp; !c.synced && op >= 1 && op >= cp/8*8; op-- {
+				if after[op] != before[op] {
+					t.Fatalf("checkpoint %d: op %d's entry moved or went: %v, was %v", cp, op, after[op], before[op])
+				}
+			}
+		})
+	}
+}

@@ -628,6 +628,12 @@ func (s *Storage) removeStaleCheckpoints(done func(error)) {
 // place, such an entry that reads intact on a later boot (its damage was a read error) would
 // come back above a log view persisted without it, as a stale op of an older view
 // (campaign seed 20263043: an unsynced append survived the crash, then a latent error hid it).
+// The cut stops short only for ops the index keeps in the head segment (above the checkpoint)
+// whose extent it lacks. Ops at or below the checkpoint do not count: a log whose head is its
+// checkpoint (op 0 on a new disk, or a checkpoint installed by state sync) appends the next op
+// at the segment's record area anyway; keeping the file whole there kept an unfinished first
+// append that a read fault had hidden, and a later boot read it back intact, a stale op above
+// the log view (fresh-range seed 2026220385: op 1 of view 1 under log view 3).
 func (s *Storage) cutUnfinished(done func(error)) {
 	k := s.segmentOf(s.head + 1)
 	var drop []uint64
@@ -641,8 +647,9 @@ func (s *Storage) cutUnfinished(done func(error)) {
 		func(next func(error)) {
 			cut := s.appendOffset(s.head + 1)
 			first := k * uint64(s.opts.SegmentEntriesMax)
-			if _, found := slices.BinarySearch(s.segments, k); !found || (cut == s.recordArea() && s.head >= first) {
-				next(nil) // no file, or ops at or below the head whose extent the index lacks
+			kept := s.head >= first && s.head > s.sb.State.CheckpointOp // the index keeps ops in segment k
+			if _, found := slices.BinarySearch(s.segments, k); !found || (cut == s.recordArea() && kept) {
+				next(nil) // no file, or kept ops at or below the head whose extent the index lacks
 				return
 			}
 			s.prepareSegment(k, cut, next)
