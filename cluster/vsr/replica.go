@@ -67,8 +67,9 @@ type Replica struct {
 	stateWriting  bool
 	boots         uint32 // this process's boot number: stateDurable.Boots once durable
 	checkpointing bool
-	logWriting    bool // an append is in flight (the engine's log is written in op order)
-	cutsQueued    int  // truncations issued to the engine and not yet run (cutLog)
+	logWriting    bool   // an append is in flight (the engine's log is written in op order)
+	cutsQueued    int    // truncations issued to the engine and not yet run (cutLog)
+	cutLowest     uint64 // the lowest op a queued truncation keeps (valid while cutsQueued > 0)
 	checkpointDue bool
 	// stateLost: the checkpoint did not survive on disk; the replica stays recovering until
 	// a state sync installs a peer's checkpoint at or after it.

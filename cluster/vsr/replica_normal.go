@@ -368,19 +368,27 @@ func (r *Replica) nextWrite() (uint64, bool) {
 // 641, acknowledged after the restart, to write op 635).
 //
 // The engine's head and entries are those of the operations it has run: while a truncation
-// is queued, op may look present and unrewritable yet be about to go, and skipping it would
-// append the op above it past the truncated head (swarm seed 20261568: an install cut the log
-// after 640, 641 was skipped as "left to checkpoint 704", and 642 left a gap).
+// is queued below op, op may look present and unrewritable yet be about to go, and skipping
+// it would append the op above it past the truncated head (swarm seed 20261568: an install
+// cut the log after 640, 641 was skipped as "left to checkpoint 704", and 642 left a gap). A
+// truncation queued at or above op keeps it: refusing the skip then wrote op by truncating
+// everything above it (fresh-range seed 2026235521: a start_view's cut after 142 was queued,
+// so op 109, left to checkpoint 128, was written by a truncation after 108 that dropped
+// committed, acknowledged op 129).
 func (r *Replica) leftToCheckpoint(op uint64, prepare []byte) bool {
 	covering := (op + CheckpointInterval - 1) / CheckpointInterval * CheckpointInterval
-	if covering > r.commitMax || op > r.storage.Head() || r.cutsQueued > 0 {
+	if covering > r.commitMax || op > r.storage.Head() || (r.cutsQueued > 0 && r.cutLowest < op) {
 		return false
 	}
 	return !r.storage.Rewritable(storage.Entry{Op: op, Body: prepare})
 }
 
-// cutLog truncates the engine's log after op; cutsQueued counts the truncations not yet run.
+// cutLog truncates the engine's log after op; cutsQueued counts the truncations not yet run,
+// and cutLowest is the lowest op they keep.
 func (r *Replica) cutLog(op uint64) {
+	if r.cutsQueued == 0 || op < r.cutLowest {
+		r.cutLowest = op
+	}
 	r.cutsQueued++
 	r.storage.TruncateAfter(op, func(error) { r.cutsQueued-- })
 }
