@@ -159,7 +159,10 @@ func (d damage) explains(file string) bool {
 	k, ok := strings.CutPrefix(file, "log-")
 	index, err := strconv.ParseUint(k, 16, 64)
 	if !ok || err != nil {
-		return len(d.files) > 0 || d.checkpointLost // superblock and checkpoint: one's damage shows in the other
+		// Superblock and checkpoint: one's damage shows in the other. A damaged checkpoint the
+		// engine removed counts too: the superblock still names it (swarm seed 20263182: a
+		// removed replica's recovery fell back past it and stopped before writing its state).
+		return len(d.files) > 0 || d.checkpointLost || d.checkpointDamagedAtOrAbove(0)
 	}
 	return d.files[file] || (index > 0 && d.files[fmt.Sprintf("log-%016x", index-1)]) ||
 		d.checkpointDamagedAtOrAbove(index*vsr.CheckpointInterval)

@@ -246,6 +246,11 @@ func TestVerifyJudgeCheckpointFallback(t *testing.T) {
 	report.Problems[0].File, report.Faulty = segmentFileName(1024), []uint64{1024}
 	require.Contains(t, damaged.judge(report, nil), "reported damage the disk did not do")
 	require.Contains(t, removed.judge(report, nil), "reported damage the disk did not do")
+	// The superblock still names the removed checkpoint: its state is not the engine's.
+	stale := storage.VerifyReport{Problems: []storage.Problem{{File: "superblock", Offset: -1,
+		Reason: "newest superblock on disk is not the current state"}}}
+	require.Empty(t, removed.judge(stale, nil))
+	require.Contains(t, damage{files: map[string]bool{}}.judge(stale, nil), "reported damage the disk did not do")
 }
 
 // TestSuperblockAuditNewChainAfterSeed: a seed stored for a checkpoint op starts another
