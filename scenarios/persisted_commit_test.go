@@ -59,7 +59,7 @@ func TestPersistedCommitStaysBelowAnOlderLogsEntries(t *testing.T) {
 	tc.RunFor(100 * sim.Millisecond)
 	tc.CrashReplica(0)
 
-	requireCommittedBelowPersistedCommit(t, tc, a, 1)
+	requireCommittedBelowPersistedCommit(t, tc, a, 1, true)
 
 	tc.Network.Heal()
 	tc.StartReplica(0)
@@ -77,13 +77,14 @@ func TestPersistedCommitStaysBelowAnOlderLogsEntries(t *testing.T) {
 // past a checkpoint and ViewHeadersMax ops, so that no do_view_change lists a's op. Replica 1
 // crashes, replica 0 restarts, and replica 2's start_view of view 2 is kept from it, so that
 // replica 0 leads view 3 from replica 2's log, as swarm seed 20261302's replica 1 did. Its log
-// keeps a unverified; it repairs b along the hash chain and executes it. Its disk still holds
-// a: a is the engine's head, which the engine cannot replace in place, and the checkpoint
-// that covers the op is committed, so the op is left to that checkpoint (leftToCheckpoint)
-// while the ops above it are appended after a. Until that checkpoint is durable a restart
-// replays a, so the commit number persisted must stay below it although the replica executed
-// past it. The seed persisted commit 101 over op 73 of view 1, whose committed prepare was
-// of view 4 (committed_prefix).
+// keeps a unverified; it repairs b along the hash chain and executes it. a is the engine's
+// head: nothing above it can be lost, so b is written in its place (truncating a) before the
+// ops above it. It was once left to the checkpoint that covers the op (leftToCheckpoint) while
+// the ops above were appended after a; a restart before that checkpoint replayed a, and the
+// persisted commit number had to stay below it (the seed persisted commit 101 over op 73 of
+// view 1, whose committed prepare was of view 4: committed_prefix), and a crash then
+// recovered a log whose hash chain broke above a (fresh-range seed 2026249483). Now the disk
+// no longer holds a, and every entry at or below the persisted commit number is committed.
 func TestPersistedCommitStaysBelowAStaleEntryExecutedFromMemory(t *testing.T) {
 	tc := newTestCluster(t, testOptions{replicas: 3, clients: 1, seed: 54})
 	var drop func(from, to int, h vsr.Header) bool
@@ -133,7 +134,7 @@ func TestPersistedCommitStaysBelowAStaleEntryExecutedFromMemory(t *testing.T) {
 	require.Less(t, in.CheckpointOp, top, "a state sync or a checkpoint covers a: the case was not built")
 	tc.CrashReplica(0)
 
-	requireCommittedBelowPersistedCommit(t, tc, a, 2)
+	requireCommittedBelowPersistedCommit(t, tc, a, 2, false)
 
 	drop = nil
 	tc.StartReplica(0)
@@ -145,9 +146,9 @@ func TestPersistedCommitStaysBelowAStaleEntryExecutedFromMemory(t *testing.T) {
 
 // requireCommittedBelowPersistedCommit checks replica 0's disk, crashed: every entry above
 // its checkpoint and at or below its persisted commit number is the committed prepare (what
-// it executes after a restart; replica ref's log has it), and the disk still holds a (else
-// the case was not built).
-func requireCommittedBelowPersistedCommit(t *testing.T, tc *testCluster, a vsr.Header, ref int) {
+// it executes after a restart; replica ref's log has it), and the disk still holds a if
+// wantA (else the case was not built), or no longer holds it.
+func requireCommittedBelowPersistedCommit(t *testing.T, tc *testCluster, a vsr.Header, ref int, wantA bool) {
 	t.Helper()
 	rec := tc.recoverDisk(0)
 	kept := false
@@ -164,5 +165,9 @@ func requireCommittedBelowPersistedCommit(t *testing.T, tc *testCluster, a vsr.H
 			"op %d on replica 0's disk is not the committed prepare, at or below its persisted commit number %d",
 			e.Op, rec.State.Commit)
 	}
-	require.True(t, kept, "replica 0's disk no longer holds a: the case was not built")
+	if wantA {
+		require.True(t, kept, "replica 0's disk no longer holds a: the case was not built")
+		return
+	}
+	require.False(t, kept, "replica 0's disk still holds a, its engine's head, under the ops executed above it")
 }
