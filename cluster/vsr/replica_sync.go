@@ -162,6 +162,8 @@ func (r *Replica) onSync(m Message) {
 			r.log.clear(op)
 		}
 		r.op = h.Op // the snapshot's header anchors the chain at it
+	} else {
+		r.forgetOffChain(h.Op)
 	}
 	r.commitMax = max(r.commitMax, h.Op)
 	if r.mutated(MutationCommitPastOpAfterSync) {
@@ -186,6 +188,27 @@ func (r *Replica) onSync(m Message) {
 		r.commitExecute()
 	})
 	assert.That(r.commitMin <= r.commitMax && r.commitMax <= r.op, "state sync broke commit <= op")
+}
+
+// forgetOffChain forgets (keeping them unverified) our ops at or below op, the op of a
+// snapshot just installed, that the hash chain anchored at the snapshot's prepare does not
+// vouch for, together with every op below the first of them. Executed now (commit_min is op),
+// they stayed in the log as though committed until the checkpoint was durable: a stale entry
+// of an older view among them broke the chain and sat below the commit number (fresh-range
+// seed 2026259503: view 7's op 253 under a sync to 256, committed_prefix and the chain
+// assertion).
+func (r *Replica) forgetOffChain(op uint64) {
+	want := r.log.anchorChecksum
+	for o := op; o > r.checkpointOp; o-- {
+		if h, ok := r.log.header(o); ok && h.Checksum == want {
+			want = h.Parent
+			continue
+		}
+		for ; o > r.checkpointOp; o-- {
+			r.log.forgetUnverified(o)
+		}
+		return
+	}
 }
 
 // onSyncStateLost installs a peer's checkpoint at or after our lost one, makes it durable
