@@ -105,42 +105,27 @@ func TestLogViewDurableFiresOnAMissingOpAtACrash(t *testing.T) {
 // TestLogViewDurableRestartKeepsTheEntryOp: replica 1 entered view 2 with op 4, crashed and
 // rejoined view 2 from its disk with op 6 (op 6 an unfinished append it keeps as damaged).
 // The restart did not enter view 2 again: ops 5-6 are not part of the log it entered with.
-// Op 3 missing still fires.
+// The same holds when it had started a view change to view 3 and crashed before its
+// superblock held view 3 (fresh-range seed 2026222904). Op 3 missing still fires.
 func TestLogViewDurableRestartKeepsTheEntryOp(t *testing.T) {
-	s, disks := viewTwo(t)
-	disks.images[1].LogView, disks.images[1].View = 2, 2
-	s.OnCrash(20*ms, 1)
-	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventRecovered, Replica: 1, View: 2, Op: 6})
-	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 2, Op: 6, Text: "normal backup"})
-	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
-	require.Nil(t, s.Violation())
+	for _, viewChange := range []bool{false, true} {
+		s, disks := viewTwo(t)
+		disks.images[1].LogView, disks.images[1].View = 2, 2
+		if viewChange {
+			s.OnEvent(15*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 3, Op: 4, Text: "view_change"})
+		}
+		s.OnCrash(20*ms, 1)
+		s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventRecovered, Replica: 1, View: 2, Op: 6})
+		s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 2, Op: 6, Text: "normal backup"})
+		s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+		require.Nil(t, s.Violation(), "view change before the crash: %v", viewChange)
 
-	disks.images[1].Entries = append(disks.images[1].Entries[:2:2], disks.images[1].Entries[3])
-	s.OnEvent(40*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
-	v := s.Violation()
-	requireViolation(t, v, NameLogViewDurable, 1, 3, 2, 40*ms)
-	require.Contains(t, v.Message, "which it entered with ops up to 4")
-}
-
-// TestLogViewDurableRestartAfterAViewChangeKeepsTheEntryOp: replica 1 entered view 2 with op
-// 4, started a view change to view 3, crashed before its superblock held view 3, and rejoined
-// view 2 from its disk with op 6 (an unfinished append kept as damaged): it did not enter
-// view 2 again either (fresh-range seed 2026222904). Op 3 missing still fires.
-func TestLogViewDurableRestartAfterAViewChangeKeepsTheEntryOp(t *testing.T) {
-	s, disks := viewTwo(t)
-	disks.images[1].LogView, disks.images[1].View = 2, 2
-	s.OnEvent(15*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 3, Op: 4, Text: "view_change"})
-	s.OnCrash(20*ms, 1)
-	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventRecovered, Replica: 1, View: 2, Op: 6})
-	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventStatus, Replica: 1, View: 2, Op: 6, Text: "normal backup"})
-	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
-	require.Nil(t, s.Violation())
-
-	disks.images[1].Entries = append(disks.images[1].Entries[:2:2], disks.images[1].Entries[3])
-	s.OnEvent(40*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
-	v := s.Violation()
-	requireViolation(t, v, NameLogViewDurable, 1, 3, 2, 40*ms)
-	require.Contains(t, v.Message, "which it entered with ops up to 4")
+		disks.images[1].Entries = append(disks.images[1].Entries[:2:2], disks.images[1].Entries[3])
+		s.OnEvent(40*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+		v := s.Violation()
+		requireViolation(t, v, NameLogViewDurable, 1, 3, 2, 40*ms)
+		require.Contains(t, v.Message, "which it entered with ops up to 4")
+	}
 }
 
 // TestLogViewDurableExemptsOpsUnderALostCheckpoint: replica 1 made checkpoint 3 durable

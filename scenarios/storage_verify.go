@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,15 +174,17 @@ func (d damage) explains(file string) bool {
 // with long values), or the replica never wrote them, having installed the lost checkpoint
 // from a peer (state sync): fresh-range seed 2026213444.
 func (d damage) checkpointDamagedAtOrAbove(op uint64) bool {
-	for _, names := range [][]string{slices.Collect(maps.Keys(d.files)), d.removed} {
-		for _, name := range names {
-			k, ok := strings.CutPrefix(name, "checkpoint-")
-			if c, err := strconv.ParseUint(k, 16, 64); ok && err == nil && c >= op {
-				return true
-			}
+	atOrAbove := func(name string) bool {
+		k, ok := strings.CutPrefix(name, "checkpoint-")
+		c, err := strconv.ParseUint(k, 16, 64)
+		return ok && err == nil && c >= op
+	}
+	for name := range d.files {
+		if atOrAbove(name) {
+			return true
 		}
 	}
-	return false
+	return slices.ContainsFunc(d.removed, atOrAbove)
 }
 
 // judge holds a verify report to the damage: complete and sound (see above).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,20 +54,25 @@ func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	require.Contains(t, first, " clients=1 ")
 }
 
-// Seed 427 fails liveness with no planted bug (a real finding, left for the protocol's
-// owners: a view change blocked on a head op whose one copy is corrupt). Shrinking it is
-// bounded here to keep the test short; the configuration printed when the bound is hit is
-// still a kept, failing one. (Seed 399, the earlier example, now draws the aimed moves and
-// passes; with --without them it runs, and fails, as before.)
+// realLivenessSeed fails liveness with no planted bug (a real finding, open: after the
+// reconfiguring nemesis removed a replica, the other members cycle view changes without
+// converging). Shrinking it is bounded here to keep the test short; the configuration printed
+// when the bound is hit is still a kept, failing one. (Seed 427, the one before, passes since
+// its bug was fixed, and this test skipped unnoticed; 399, the one before that, draws the
+// aimed moves and passes.)
+const realLivenessSeed = "2026260153"
+
 func TestShrinkARealLivenessFailureUnderABound(t *testing.T) {
-	if mustLookup(t).Run(scenarios.Options{Seed: 427}).Outcome == scenarios.Pass {
-		t.Skip("seed 427 passes now: its liveness bug is fixed")
+	seed, err := strconv.ParseUint(realLivenessSeed, 10, 64)
+	require.NoError(t, err)
+	if mustLookup(t).Run(scenarios.Options{Seed: seed}).Outcome == scenarios.Pass {
+		t.Skip("seed " + realLivenessSeed + " passes now: its liveness bug is fixed; pick another")
 	}
-	shrink, _ := shrunkReplay(t, exitLiveness, "427", "--attempts", "25")
+	shrink, _ := shrunkReplay(t, exitLiveness, realLivenessSeed, "--attempts", "25")
 	require.Contains(t, shrink, "stopped early: attempt limit (25 runs) reached")
 	require.Contains(t, shrink, "attempt 25: ")
 	require.NotContains(t, shrink, "attempt 26")
-	require.Regexp(t, `replay: vopr replay 427 --scenario swarm( --without \S+)?( --fault-ticks \d+)?( --no-standbys)?\n`, shrink)
+	require.Regexp(t, `replay: vopr replay `+realLivenessSeed+` --scenario swarm( --without \S+)?( --fault-ticks \d+)?( --no-standbys)?\n`, shrink)
 }
 
 func mustLookup(t *testing.T) scenarios.Scenario {
