@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -544,6 +545,41 @@ func TestRecordsRecoveryCutsAnUnfinishedAppendAboveTheCheckpoint(t *testing.T) {
 					t.Fatalf("checkpoint %d: op %d's entry moved or went: %v, was %v", cp, op, after[op], before[op])
 				}
 			}
+		})
+	}
+}
+
+// TestRecordsMisdirectedEntryIntoTheNextRecordSector: the last append's entry landed in the
+// record sector of the op above it (a misdirected write), its own place stayed unwritten, and
+// its record went where it belongs. The op is faulty, known by its record; the op above was
+// never appended, and the damaged record sector is the misdirect's landing, not its record.
+// Recovery took that sector, and the entry's own unwritten place, for evidence of one more
+// op (two, when the entry took two sectors): the replica then held an op nobody else knew
+// and could not deny it, and view changes never finished (swarm seed 2026260153).
+func TestRecordsMisdirectedEntryIntoTheNextRecordSector(t *testing.T) {
+	for _, last := range []uint64{10, 13} { // a one-sector entry, and a two-sector one
+		t.Run(fmt.Sprintf("op %d", last), func(t *testing.T) {
+			eachDisk(t, func(t *testing.T, d *disk) {
+				fill(t, d, recordOptions, last)
+				at := places(t, d)[last]
+				name, landing := recordSector(last + 1)
+				if at.file != name {
+					t.Fatalf("op %d's entry (%+v) is not in its successor's segment", last, at)
+				}
+				b := d.raw(name)
+				entry := bytes.Clone(b[at.offset : at.offset+at.size])
+				clear(b[at.offset : at.offset+at.size]) // the intended place stays unwritten
+				if int64(len(entry)) > storage.RecordAreaSize(recordOptions.SegmentEntriesMax)-landing {
+					t.Fatalf("op %d's entry would spill past the record area", last)
+				}
+				copy(b[landing:], entry)
+				d.setRaw(name, b)
+				d.restart()
+				s, rec := d.mustOpen(t, recordOptions)
+				if s.Head() != last || !slices.Equal(rec.Faulty, []uint64{last}) {
+					t.Fatalf("head %d, faulty %v: want head %d, faulty [%d]", s.Head(), rec.Faulty, last, last)
+				}
+			})
 		})
 	}
 }

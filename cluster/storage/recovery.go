@@ -119,6 +119,14 @@ func evidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 {
 // segment, where only the entry being appended at a crash can be) or the segment's last op
 // (in an earlier segment, which was full before the next one began).
 //
+// An intact record names its entry's place, so the damaged bytes are read from the end of the
+// highest entry that an entry or a record places: appends go in op order, each after the one
+// below, so the next op's entry can only start there. Reading them from the end of the highest
+// intact entry counted the place of a recorded op's own (misdirected) entry as room for one
+// more op, and the misdirect's landing in the next op's record sector as its record: recovery
+// invented an op whose identity no replica knew and that nobody could deny, and the cluster
+// never finished a view change again (swarm seed 2026260153).
+//
 // The appends of the segment need not start at its first op: after a state sync installs a
 // checkpoint cp ahead of the log, the log resumes at cp+1 in a fresh segment, and the records
 // of the ops at and below cp were never written there. Damage is read from above the highest
@@ -141,6 +149,7 @@ func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 
 	for i, p := range sc.persist {
 		if p.state == recordIntact {
 			high = max(high, sc.index*segmentEntries+uint64(i)) // its append finished
+			end = max(end, p.header.Offset+p.header.Size())     // and its entry lies there
 		}
 	}
 	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
