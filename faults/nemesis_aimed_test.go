@@ -450,6 +450,51 @@ func TestNemesisCorrelatedDamageKeepsAnIntactCopy(t *testing.T) {
 	}
 }
 
+// A removed replica's disk still holds its copies, but nobody asks a stopped replica for a
+// prepare: the tail move must find a guarantor among the active members. Counting the removed
+// one let two moves damage both members' copies of the removal's own change op (swarm seed
+// 2026282304).
+func TestNemesisCorrelatedDamageIgnoresRemovedReplicas(t *testing.T) {
+	run := newAimedRun(t, 5, 90, NemesisOptions{})
+	c, n := run.c, run.n
+	c.RunFor(2 * sim.Second)
+	requireProgress(t, c)
+	removed := -1
+	for tries := 0; removed < 0; tries++ {
+		require.Less(t, tries, 500, "no primary took the removal")
+		if p, _ := testPrimary(c); p >= 0 {
+			victim := (p + 1) % 5
+			var err error
+			c.Nodes[p].Guard(func() {
+				err = c.Replica(p).Reconfigure(vsr.Change{Kind: vsr.ChangeRemoveReplica, Replica: victim})
+			})
+			if err == nil {
+				removed = victim
+			}
+		}
+		c.RunFor(10 * sim.Millisecond)
+	}
+	for tries := 0; c.IsMember(removed); tries++ {
+		require.Less(t, tries, 500, "the removal did not commit")
+		c.RunFor(10 * sim.Millisecond)
+	}
+	c.RunFor(sim.Second)
+	held := 0
+	for target := 0; target < 5; target++ {
+		v := newDiskView(c)
+		for _, e := range n.tailEntries(v, target) {
+			holders, _ := n.holders(v, target, e)
+			require.NotContains(t, holders, removed, "op %d: the removed replica counted as a holder", e.op)
+			if _, ok := v.intact(removed, e); ok {
+				held++
+			}
+		}
+	}
+	require.Positive(t, held, "the removed replica holds none of the entries: the test shows nothing")
+	n.corruptTail(c)
+	require.Positive(t, n.Marks().Count(MarkDiskCorrelatedTail))
+}
+
 // With identity loss on, as the old primary (holding its suffix from the older log view)
 // rejoins, a replica of the new primary's log view, neither of the two primaries, loses the
 // identity of its newest entries: the view change that follows must not fill them from the

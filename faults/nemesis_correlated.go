@@ -76,6 +76,9 @@ type diskView struct {
 	// durable is, per replica and file, the durable image's undamaged entries by op (in
 	// file order for each op).
 	durable map[viewFile]map[uint64][]logEntry
+	// active are the active members of the newest configuration: a removed replica's disk
+	// still holds its copies, but nobody asks it for them, so it is never a holder.
+	active []int
 }
 
 type viewFile struct {
@@ -84,7 +87,8 @@ type viewFile struct {
 }
 
 func newDiskView(c *sim.Cluster) *diskView {
-	return &diskView{c: c, durable: map[viewFile]map[uint64][]logEntry{}}
+	active, _ := c.Members()
+	return &diskView{c: c, durable: map[viewFile]map[uint64][]logEntry{}, active: active}
 }
 
 // intact returns replica's durable, undamaged copy of e (same op, same bytes), if it has one.
@@ -110,10 +114,13 @@ func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
 	return logEntry{}, false
 }
 
-// holders lists the replicas other than target holding an intact copy of e, and whether one
-// of them is a guarantor: the atlas keeps random faults off its copy.
+// holders lists the active members other than target holding an intact copy of e, and
+// whether one of them is a guarantor: the atlas keeps random faults off its copy. A removed
+// replica's copy counts for nothing: counted as a guarantor, it let two moves damage the two
+// members' copies of a committed op that the removal's change op itself was (swarm seed
+// 2026282304: every member then asked for op 35 forever).
 func (n *Nemesis) holders(v *diskView, target int, e logEntry) (holders []int, guaranteed bool) {
-	for i := 0; i < n.swarm.Replicas; i++ {
+	for _, i := range v.active {
 		if i == target {
 			continue
 		}

@@ -74,7 +74,7 @@ func (n *Nemesis) identityLossOn(c *sim.Cluster, target int) bool {
 		if damaged == want {
 			break
 		}
-		if holders, _ := n.holders(v, target, e); len(holders) < n.swarm.Replicas-n.atlas.F {
+		if holders, _ := n.holders(v, target, e); len(holders) < len(v.active)-n.atlas.F {
 			continue // a quorum must keep the entry intact, identity and all: see above
 		}
 		record, ok := recordOf(disk.Pristine(e.name), e)
