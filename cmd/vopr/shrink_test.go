@@ -2,7 +2,6 @@ package main
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -54,25 +53,18 @@ func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	require.Contains(t, first, " clients=1 ")
 }
 
-// realLivenessSeed fails liveness with no planted bug (a real finding, open: after the
-// reconfiguring nemesis removed a replica, the other members cycle view changes without
-// converging). Shrinking it is bounded here to keep the test short; the configuration printed
-// when the bound is hit is still a kept, failing one. (Seed 427, the one before, passes since
-// its bug was fixed, and this test skipped unnoticed; 399, the one before that, draws the
-// aimed moves and passes.)
-const realLivenessSeed = "2026260153"
-
-func TestShrinkARealLivenessFailureUnderABound(t *testing.T) {
-	seed, err := strconv.ParseUint(realLivenessSeed, 10, 64)
-	require.NoError(t, err)
-	if mustLookup(t).Run(scenarios.Options{Seed: seed}).Outcome == scenarios.Pass {
-		t.Skip("seed " + realLivenessSeed + " passes now: its liveness bug is fixed; pick another")
-	}
-	shrink, _ := shrunkReplay(t, exitLiveness, realLivenessSeed, "--attempts", "25")
-	require.Contains(t, shrink, "stopped early: attempt limit (25 runs) reached")
-	require.Contains(t, shrink, "attempt 25: ")
-	require.NotContains(t, shrink, "attempt 26")
-	require.Regexp(t, `replay: vopr replay `+realLivenessSeed+` --scenario swarm( --without \S+)?( --fault-ticks \d+)?( --no-standbys)?\n`, shrink)
+// Under an attempt limit a shrink stops early and still prints a kept, failing
+// configuration, whose replay fails the same way. No real liveness failure is open to shrink
+// here: the last one, swarm seed 2026260153, was a storage recovery bug, fixed (seeds 427 and
+// 399 before it pass too, and this test had once skipped unnoticed on a fixed seed). So the
+// failure is seed 3's under a two-tick budget, where every configuration fails and only the
+// limit can end the search early.
+func TestShrinkStopsAtItsAttemptLimit(t *testing.T) {
+	shrink, _ := shrunkReplay(t, exitLiveness, "3", "--ticks-max", "2", "--attempts", "3")
+	require.Contains(t, shrink, "stopped early: attempt limit (3 runs) reached")
+	require.Contains(t, shrink, "\nattempt 3: ")
+	require.NotContains(t, shrink, "\nattempt 4")
+	require.Regexp(t, `replay: vopr replay 3 --scenario swarm --without \S+( --fault-ticks \d+)?( --clients \d)?( --replicas \d)?( --no-standbys)? --ticks-max 2\n`, shrink)
 }
 
 func mustLookup(t *testing.T) scenarios.Scenario {
