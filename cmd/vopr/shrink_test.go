@@ -54,11 +54,11 @@ func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 }
 
 // Under an attempt limit a shrink stops early and still prints a kept, failing
-// configuration, whose replay fails the same way. No real liveness failure is open to shrink
-// here: the last one, swarm seed 2026260153, was a storage recovery bug, fixed (seeds 427 and
-// 399 before it pass too, and this test had once skipped unnoticed on a fixed seed). So the
-// failure is seed 3's under a two-tick budget, where every configuration fails and only the
-// limit can end the search early.
+// configuration, whose replay fails the same way. The real liveness seed this test shrank,
+// 2026260153, was a storage recovery bug, fixed (as were 427 and 399 before it, and the test
+// once skipped unnoticed on a fixed seed). So the failure is seed 3's under a two-tick budget,
+// where every configuration fails and only the limit can end the search early: the test does
+// not depend on an open bug staying open.
 func TestShrinkStopsAtItsAttemptLimit(t *testing.T) {
 	shrink, _ := shrunkReplay(t, exitLiveness, "3", "--ticks-max", "2", "--attempts", "3")
 	require.Contains(t, shrink, "stopped early: attempt limit (3 runs) reached")
