@@ -73,6 +73,18 @@ func (s *Storage) writeSuperblock(sb superblock, done func(error)) {
 //
 // Afterwards, if usage is at or above AutoCompactPercent, it compacts (Stats.AutoCompactions).
 func (s *Storage) Checkpoint(op uint64, snapshot []byte, done func(error)) {
+	s.checkpointFrom(op, snapshot, false, done)
+}
+
+// InstallCheckpoint is Checkpoint for a snapshot this replica did not reach by executing its
+// log (a peer's, by state sync): the log's entries above the previous checkpoint are then
+// not known to be the snapshot's history, and if the new checkpoint rots, Open reports them
+// faulty rather than replay them (checkpointRef.Audited).
+func (s *Storage) InstallCheckpoint(op uint64, snapshot []byte, done func(error)) {
+	s.checkpointFrom(op, snapshot, true, done)
+}
+
+func (s *Storage) checkpointFrom(op uint64, snapshot []byte, installed bool, done func(error)) {
 	assert.That(done != nil, "storage: Checkpoint needs a callback")
 	// The caller may reuse snapshot at once: the file, encoded now, is the copy kept (one
 	// copy of the snapshot instead of two), unless it cannot be encoded (checkpoint refuses).
@@ -84,12 +96,13 @@ func (s *Storage) Checkpoint(op uint64, snapshot []byte, done func(error)) {
 		snapshot = append([]byte{}, snapshot...)
 	}
 	s.submit(func(finish func(func())) {
-		s.checkpoint(op, snapshot, file, func(err error) { finish(func() { done(err) }) })
+		s.checkpoint(op, snapshot, file, installed, func(err error) { finish(func() { done(err) }) })
 	})
 }
 
-// checkpoint installs snapshot; file is its encoded checkpoint file, or nil to encode here.
-func (s *Storage) checkpoint(op uint64, snapshot, file []byte, done func(error)) {
+// checkpoint installs snapshot; file is its encoded checkpoint file, or nil to encode here;
+// installed: a peer's snapshot (InstallCheckpoint).
+func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, done func(error)) {
 	previous := s.sb.State.CheckpointOp
 	assert.That(op >= previous, "storage: checkpoint older than the current one")
 	if op == previous && !s.checkpointLost {
@@ -103,11 +116,19 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, done func(error))
 	if file == nil {
 		file = encodeCheckpointFile(op, snapshot)
 	}
+	audited := op
+	if installed {
+		// What the Commit below audits is what the log holds, not what the snapshot
+		// executed (swarm seed 2026299955: view 3's op 47, left on the disk under a sync
+		// to 64, replayed as committed once checkpoint 64 rotted; view 8's had committed).
+		audited = min(s.auditOp, op)
+	}
 	_, err := s.Commit(op)
 	// A checkpoint replacing a lost one is installed like a state sync: the ops before it may
 	// not be in the log.
 	synced := err != nil || s.checkpointLost
 	sb := s.checkpointSuperblock(op, file, snapshot, synced)
+	sb.Checkpoint.Audited = audited
 	name := checkpointName(op)
 	sequence(func(err error) {
 		if err != nil {

@@ -70,3 +70,23 @@ func TestDecodersNeverPanic(t *testing.T) {
 		}
 	})
 }
+
+// TestSuperblockAuditedRoundTrip: a checkpoint's audited op survives the superblock's
+// encoding, and a copy that puts it below op 0 (more unaudited ops than the checkpoint's op)
+// is refused, though its checksum holds.
+func TestSuperblockAuditedRoundTrip(t *testing.T) {
+	sb := superblock{Sequence: 3, SegmentEntriesMax: 64, EntryBodyMax: 4096,
+		State:      State{Cluster: 7, CheckpointOp: 64},
+		Checkpoint: checkpointRef{Size: 10, Checksum: checksum.Of([]byte("file")), Audited: 46}}
+	got, err := decodeSuperblock(encodeSuperblock(sb))
+	if err != nil || got != sb {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	b := encodeSuperblock(sb)
+	b[166] = 65 // 65 unaudited ops under checkpoint 64
+	sum := checksum.Of(b[16:])
+	copy(b, sum[:])
+	if _, err := decodeSuperblock(b); err == nil {
+		t.Fatal("a superblock auditing below op 0 decoded")
+	}
+}

@@ -60,7 +60,10 @@ type logIndex struct {
 // then the hash chain is checked from the checkpoint's anchor, and an entry whose parent is
 // not its predecessor's chain sum is faulty. Entries below floor are checked (problems) but
 // not indexed, and the index never spans more than LogOpsMax ops.
-func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntries, floor uint64) logIndex {
+//
+// Entries of ops in unaudited are faulty, whatever they hold (see checkpointRef.Audited).
+func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntries, floor uint64,
+	unaudited opSpan) logIndex {
 	assert.That(segmentEntries > 0, "storage: zero segment size")
 	assert.That(floor <= cp+1, "storage: index floor above the checkpoint")
 	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
@@ -91,6 +94,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 		}
 	}
 	ix.applyRecords(cp)
+	ix.distrust(unaudited)
 	ix.checkChain(cp, anchor)
 	ix.dropUnfinished(cp)
 	ix.regionEnds(scans, segmentEntries)
@@ -301,6 +305,22 @@ func (ix *logIndex) dropUnfinished(cp uint64) {
 		ix.slots = ix.slots[:ix.head-ix.base]
 		ix.head--
 		ix.dropped++
+	}
+}
+
+// opSpan is the ops in (after, upTo]; the zero span holds none.
+type opSpan struct{ after, upTo uint64 }
+
+// distrust makes the intact entries of the ops in span faulty, of unknown identity: their
+// records name what the log held there, not what committed.
+func (ix *logIndex) distrust(span opSpan) {
+	for op := max(span.after+1, ix.base); op <= min(span.upTo, ix.head); op++ {
+		if sl := &ix.slots[op-ix.base]; sl.state == slotIntact {
+			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "not audited by the damaged checkpoint"})
+			*sl = slot{state: slotFaulty}
+			delete(ix.persist, op)
+			delete(ix.bodies, op)
+		}
 	}
 }
 
@@ -548,6 +568,7 @@ func (s *Storage) replayableFromFormat(op uint64, names []string) bool {
 // needed to reach that checkpoint: nobody could move (fresh-range swarm seed 2026131599).
 func (s *Storage) fallBackToFormat(rec *Recovery) {
 	damaged := s.sb.State.CheckpointOp
+	s.unaudited = opSpan{after: s.sb.Checkpoint.Audited, upTo: damaged}
 	s.sb.State.CheckpointOp, s.sb.State.AuditHead, s.sb.Checkpoint = 0, [32]byte{}, checkpointRef{}
 	rec.Snapshot, rec.CheckpointDamaged = nil, damaged
 	s.checkpointPrevious = 0 // the damaged file goes
@@ -569,6 +590,7 @@ func (s *Storage) fallBackToCheckpoint(rec *Recovery, previous superblock, cause
 			return
 		}
 		rec.Snapshot, rec.CheckpointDamaged = snapshot, damaged
+		s.unaudited = opSpan{after: newest.Checkpoint.Audited, upTo: damaged}
 		s.checkpointPrevious = 0 // the damaged file goes
 		done(nil)
 	})
@@ -691,7 +713,7 @@ func (s *Storage) finishRecords(done func(error)) {
 func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	cp := s.sb.State.CheckpointOp
 	floor := s.segmentOf(cp) * uint64(s.opts.SegmentEntriesMax) // older segments: compaction's
-	ix := assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor)
+	ix := assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor, s.unaudited)
 	s.slotBase, s.head, s.slots, s.segments = ix.base, ix.head, ix.slots, ix.segments
 	s.auditOp, s.auditHead = cp, s.sb.State.AuditHead
 	rec.State = s.sb.State

@@ -158,6 +158,9 @@ type Storage struct {
 	// checkpointPrevious is the checkpoint the other pair's state names (0: none). Its file
 	// is kept, so that if the newest pair is lost, the state Open falls back to is whole.
 	checkpointPrevious uint64
+	// unaudited are the ops a fallback past a damaged checkpoint replays that the damaged
+	// checkpoint had not audited (checkpointRef.Audited): Open reports their entries faulty.
+	unaudited opSpan
 
 	slotBase  uint64
 	head      uint64

@@ -584,6 +584,39 @@ func TestFirstCheckpointLostFallsBackToFormat(t *testing.T) {
 	})
 }
 
+// TestInstalledCheckpointLostReplaysNothingItDidNotAudit: a checkpoint installed from a
+// peer's snapshot (a state sync) covers ops the log never executed: here ops 1-2 of this
+// log, and op 3 of another view that the snapshot's history replaced. When that checkpoint
+// rots, the fallback to op 0 must not replay them as committed: they come back faulty, to be
+// repaired by checksum or replaced by a sync (swarm seed 2026299955: view 3's op 47, left on
+// a disk under a sync to 64, was replayed after checkpoint 64 rotted; view 8's had
+// committed). A checkpoint of the replica's own execution (the test above) replays its log.
+func TestInstalledCheckpointLostReplaysNothingItDidNotAudit(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 3)
+		d.must(t, "InstallCheckpoint", func(done func(error)) {
+			s.InstallCheckpoint(4, []byte("a peer's state at 4"), done)
+		})
+		for op := uint64(5); op <= 6; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		flipBit(d, "checkpoint-0000000000000004", 10)
+		d.restart()
+		_, rec := d.mustOpen(t, smallSegments)
+		if rec.CheckpointDamaged != 4 || rec.State.CheckpointOp != 0 {
+			t.Fatalf("recovery: lost %t, damaged %d, state %+v", rec.CheckpointLost, rec.CheckpointDamaged, rec.State)
+		}
+		if !slices.Equal(rec.Faulty, opsRange(1, 4)) || !slices.Equal(entriesOf(rec), opsRange(5, 6)) {
+			t.Fatalf("faulty %v, entries %v: want ops 1-4 faulty, not replayed", rec.Faulty, entriesOf(rec))
+		}
+		if len(rec.FaultyPrefix) != 0 {
+			t.Fatalf("prefixes %v: the records below the checkpoint name the log's ops, not the snapshot's", rec.FaultyPrefix)
+		}
+	})
+}
+
 // TestRepairInPlaceKeepsLaterEntries: appending again the entry the log names at a damaged
 // op (a repair) rewrites it in place: the later entries stay durable across a restart,
 // where truncating them would un-persist ops a replica may have acknowledged. Another

@@ -51,6 +51,14 @@ type checkpointRef struct {
 	// Chain is the chain sum of the entry at CheckpointOp: the parent of the next entry, so
 	// the hash chain continues across compaction.
 	Chain checksum.Sum
+	// Audited is the highest op at or below the checkpoint's whose entry this storage had
+	// audited (Commit) when it took the checkpoint: the op itself, unless the checkpoint was
+	// installed from a snapshot (a state sync, or a commit past damaged entries). The entries
+	// above it may not be the history the checkpoint holds (ops this log never received,
+	// another view's left in their place), so a replay from an older state after this
+	// checkpoint rots takes them for faulty, never for committed. On disk: CheckpointOp less
+	// Audited, so that zero is a checkpoint of a fully audited log.
+	Audited uint64
 }
 
 // superblock is one copy of the superblock. On disk, one sector (little endian):
@@ -62,7 +70,9 @@ type checkpointRef struct {
 //	32  Cluster u64                         96  AuditHead [32]
 //	40  Commit u64                          128 checkpoint Chain [16]
 //	48  CheckpointOp u64                    144 checkpoint Checksum [16]
-//	56  checkpoint Size u64                 160 Outside u16, 162 LogEpoch u32, 166 reserved, zero, to 512
+//	56  checkpoint Size u64                 160 Outside u16, 162 LogEpoch u32
+//	                                        166 CheckpointOp less checkpoint Audited u64
+//	                                        174 reserved, zero, to 512
 //	64  View u32, 68 LogView u32, 72 Epoch u32, 76 Release u32
 //
 // Invariants: Sequence increases with every write; CheckpointOp == 0 iff Checkpoint is zero.
@@ -80,6 +90,7 @@ func encodeSuperblock(sb superblock) []byte {
 	assert.That(sb.Sequence > 0, "storage: superblock sequence 0")
 	assert.That((sb.State.CheckpointOp == 0) == (sb.Checkpoint == checkpointRef{}),
 		"storage: checkpoint op and reference disagree")
+	assert.That(sb.Checkpoint.Audited <= sb.State.CheckpointOp, "storage: audited past the checkpoint")
 	b := make([]byte, superblockCopySize)
 	le := binary.LittleEndian
 	le.PutUint64(b[16:], superblockMagic)
@@ -101,6 +112,7 @@ func encodeSuperblock(sb superblock) []byte {
 	copy(b[144:], sb.Checkpoint.Checksum[:])
 	le.PutUint16(b[160:], sb.State.Outside)
 	le.PutUint32(b[162:], sb.State.LogEpoch)
+	le.PutUint64(b[166:], sb.State.CheckpointOp-sb.Checkpoint.Audited)
 	sum := checksum.Of(b[16:])
 	copy(b, sum[:])
 	return b
@@ -115,7 +127,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[166:]) {
+	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[174:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -141,6 +153,11 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock fields out of bounds", ErrDecode)
 	}
 	sb.Checkpoint.Size = int64(size)
+	unaudited := le.Uint64(b[166:])
+	if unaudited > sb.State.CheckpointOp {
+		return superblock{}, fmt.Errorf("%w: superblock audited op below zero", ErrDecode)
+	}
+	sb.Checkpoint.Audited = sb.State.CheckpointOp - unaudited
 	if (sb.State.CheckpointOp == 0) != (sb.Checkpoint == checkpointRef{}) {
 		return superblock{}, fmt.Errorf("%w: superblock checkpoint fields disagree", ErrDecode)
 	}

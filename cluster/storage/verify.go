@@ -71,7 +71,7 @@ func (s *Storage) verify(done func(VerifyReport)) {
 	var scans []segmentScan
 	sequence(func(error) {
 		ix := assemble(scans, s.sb.State.CheckpointOp, s.sb.Checkpoint.Chain,
-			uint64(s.opts.SegmentEntriesMax), 0)
+			uint64(s.opts.SegmentEntriesMax), 0, opSpan{})
 		log = append(log, ix.problems...)
 		log = append(log, s.compareIndex(&ix, r)...)
 		slices.SortStableFunc(log, func(a, b Problem) int {

@@ -174,7 +174,7 @@ func (r *Replica) onSync(m Message) {
 	r.checkpointing = true
 	r.checkpointingOp = max(r.checkpointingOp, h.Op)
 	snapshot := append([]byte(nil), m.Body...)
-	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
+	r.storage.InstallCheckpoint(h.Op, snapshot, func(err error) {
 		defer r.invariants()
 		r.checkpointing = false
 		if err != nil {
@@ -234,7 +234,7 @@ func (r *Replica) onSyncStateLost(m Message) {
 	r.checkpointing = true
 	r.checkpointingOp = max(r.checkpointingOp, h.Op)
 	snapshot := append([]byte(nil), m.Body...)
-	r.storage.Checkpoint(h.Op, snapshot, func(err error) {
+	r.storage.InstallCheckpoint(h.Op, snapshot, func(err error) {
 		r.checkpointing = false
 		if err != nil || !r.stateLost {
 			return // retried on the next sync
