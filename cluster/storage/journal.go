@@ -155,16 +155,21 @@ func (s *Storage) Rewrite(e Entry, done func(error)) {
 
 // RewritableRun reports how many entries of run (consecutive ops from run[0].Op, each the
 // prepare the caller's log names there) RewriteRun would write over their own extents,
-// keeping every later op; 0 if none, or if an Append of run[0] would not replace the log
-// after it (it writes the entry in place alone: see rewritable). It places a run of damaged entries that nothing names
+// keeping every later op; 0 if none, or if run[0] is Rewritable alone. It places a run of
+// damaged entries that nothing names
 // (their records damaged too) from the entry the disk knows above them: laid back to back,
 // the run ends where that entry starts, and the run's last chain sum must be that entry's
 // parent, so every entry of it is the one the later ops chain to. Entry by entry, the lowest
 // op of such a run has no known place when the entry below it is damaged and unknown too
 // (the checkpoint's own entry, which nothing writes again): its region swallows the run, and
 // the repair's Append truncated the log after it, dropping durable, committed, acknowledged
-// ops (swarm seed 20266198). wants reports that run stops short of that known entry: the
-// caller needs the missing prepares to place it, rather than truncate.
+// ops (swarm seed 20266198). An Append of such a run's lowest op, when the op above it is
+// unknown too, writes it in place unchecked, so a caller cannot know that the ops above stay
+// and writes them all again: placed as a run, checked against the known entry's parent first,
+// they stay (swarm seed 2026283005: 38 committed ops written again, one synced entry at a
+// time on a slow disk, before the replica acknowledged a new op). wants reports that run
+// stops short of that known entry: the caller needs the missing prepares to place it, rather
+// than truncate.
 func (s *Storage) RewritableRun(run []Entry) (n int, wants bool) {
 	data, wants := s.rewritableRun(run)
 	return len(data), wants
@@ -213,8 +218,8 @@ func (s *Storage) rewritableRun(run []Entry) (data [][]byte, wants bool) {
 	if err != nil {
 		return nil, false
 	}
-	if _, ok := s.rewritable(run[0]); ok {
-		return nil, false // Append writes it in place alone
+	if s.Rewritable(run[0]) {
+		return nil, false // Rewrite writes it in place alone
 	}
 	k := first // the first op above the run whose entry the disk knows
 	for ; k <= s.head && s.slot(k).state != slotIntact && !s.slot(k).known; k++ {

@@ -583,3 +583,51 @@ func TestRecordsMisdirectedEntryIntoTheNextRecordSector(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordsRepairARunOfUnknownEntriesFromTheEntryAbove: two adjacent entries and their
+// records are damaged (their identities unknown), with the intact entry of the op above them.
+// An Append of the lower one alone would write it in place unchecked, so the caller could not
+// know the ops above stay and would write them all again. RewritableRun places the two from
+// the entry above, checked against its parent, and keeps the later ops (swarm seed
+// 2026283005: a replica wrote 38 committed ops again, one synced entry at a time on a slow
+// disk, before it acknowledged the new ones, past the liveness budget).
+func TestRecordsRepairARunOfUnknownEntriesFromTheEntryAbove(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		for _, op := range []uint64{9, 10} {
+			scribble(d, where[op].file, where[op].offset+storage.HeaderSize, 8) // the body
+			name, offset := recordSector(op)
+			scribble(d, name, offset, storage.SectorSize)
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{9, 10}) {
+			t.Fatalf("head %d, faulty %v", s.Head(), rec.Faulty)
+		}
+		lower := storage.Entry{Op: 9, Body: body(9)}
+		if s.Rewritable(lower) {
+			t.Fatal("op 9 alone is Rewritable, though nothing names its entry")
+		}
+		other := []storage.Entry{lower, {Op: 10, Body: []byte("another history")}, {Op: 11, Body: body(11)}}
+		if n, _ := s.RewritableRun(other); n != 0 {
+			t.Fatalf("RewritableRun(another op 10) = %d: want 0", n)
+		}
+		run := []storage.Entry{lower, {Op: 10, Body: body(10)}, {Op: 11, Body: body(11)}}
+		if n, wants := s.RewritableRun(run); n != 2 || wants {
+			t.Fatalf("RewritableRun(ops 9-11) = %d, %v: want ops 9-10", n, wants)
+		}
+		var written int
+		d.must(t, "RewriteRun", func(done func(error)) {
+			s.RewriteRun(run, func(n int, err error) { written = n; done(err) })
+		})
+		if written != 2 || s.Head() != 13 {
+			t.Fatalf("RewriteRun wrote %d, head %d: want 2 written, the later ops kept", written, s.Head())
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 13)) {
+			t.Fatalf("after the repair: head %d, faulty %v, entries %v", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+	})
+}
