@@ -150,7 +150,11 @@ func (r *Replica) checkpoint(op uint64) {
 	r.checkpointing, r.checkpointDue = true, false
 	r.checkpointingOp = max(r.checkpointingOp, op)
 	snapshot := r.snapshot()
-	r.storage.Checkpoint(op, snapshot, func(err error) {
+	checkpoint := r.storage.Checkpoint
+	if !r.loggedThrough(op) {
+		checkpoint = r.storage.InstallCheckpoint
+	}
+	checkpoint(op, snapshot, func(err error) {
 		defer r.invariants()
 		r.checkpointing = false
 		if err != nil {
@@ -172,4 +176,19 @@ func (r *Replica) checkpoint(op uint64) {
 		r.commitExecute()
 		r.primaryPrepare()
 	})
+}
+
+// loggedThrough reports whether every op above the checkpoint up to op has its prepare
+// durable in the engine's log: the snapshot at op is then the replay of that log. An op
+// executed from memory whose entry is not written (left to the checkpoint, the engine
+// holding another view's entry there, or simply not yet written) makes the checkpoint an
+// installed one for the engine (InstallCheckpoint): were it to rot, a replay of the log from
+// an older state would execute what the log holds there instead.
+func (r *Replica) loggedThrough(op uint64) bool {
+	for o := r.checkpointOp + 1; o <= op; o++ {
+		if s := r.log.slotOf(o); s.header.Op != o || !s.durable {
+			return false
+		}
+	}
+	return true
 }
