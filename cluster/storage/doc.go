@@ -38,7 +38,9 @@
 // newest checkpoint does not verify, Open falls back to the previous one and keeps the newest
 // view, log view and commit (Recovery.CheckpointDamaged); a first checkpoint falls back to op
 // 0, the format's empty state, while the log still holds every op from 1. The ops that the
-// fallback lacks are reported faulty, never silently missing.
+// fallback lacks are reported faulty, never silently missing; so are those a checkpoint
+// installed from a peer's snapshot (InstallCheckpoint) had not audited in this log, whose
+// entries there need not be its history.
 //
 // # Operations
 //
