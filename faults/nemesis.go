@@ -105,6 +105,9 @@ type Nemesis struct {
 	ioCrash    ioCrash
 	hits       coverage.Hits
 	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down
+	// leaving is the replica a membership change is taking out (SetLeaving), -1 if none:
+	// its copies guarantee nothing from then on.
+	leaving int
 }
 
 // NewNemesis returns the nemesis of swarm s, drawing from r (sim.Stream(seed, "nemesis")),
@@ -116,7 +119,7 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 	err := s.Nemesis.Validate()
 	assert.Thatf(err == nil, "%v", err)
 	return &Nemesis{
-		r: r, swarm: s, o: s.Nemesis, atlas: atlas,
+		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1,
 		stableUntil: make([]uint64, s.Replicas),
 		filled:      make([]bool, s.Replicas),
 		slow:        make([]bool, s.Replicas),

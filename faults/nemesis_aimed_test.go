@@ -493,6 +493,36 @@ func TestNemesisCorrelatedDamageIgnoresRemovedReplicas(t *testing.T) {
 	require.Positive(t, held, "the removed replica holds none of the entries: the test shows nothing")
 }
 
+// SoleHolder names the one member whose disk still holds an intact copy of an entry the
+// others' disks have damaged: the swarm's membership changes must not remove or replace it
+// (swarm seed 2026305952 lost an op with such a disk). Once a second member holds the entry
+// again, nobody is its sole holder.
+func TestNemesisSoleHolder(t *testing.T) {
+	run := newAimedRun(t, 3, 90, NemesisOptions{})
+	c, n := run.c, run.n
+	c.RunFor(2 * sim.Second)
+	requireProgress(t, c)
+	for i := 0; i < 3; i++ {
+		require.False(t, n.SoleHolder(c, i), "r%d: nothing is damaged yet", i)
+	}
+	v := newDiskView(c)
+	entries := n.tailEntries(v, 0)
+	require.NotEmpty(t, entries)
+	e := entries[0]
+	_, ok := v.intact(2, e)
+	require.True(t, ok, "r2 holds op %d", e.op)
+	c.Nodes[0].Disk.CorruptSector(e.name, e.offset)
+	require.False(t, n.SoleHolder(c, 2), "r1 holds op %d too", e.op)
+	d1, ok := v.intact(1, e)
+	require.True(t, ok)
+	c.Nodes[1].Disk.CorruptSector(d1.name, d1.offset)
+	require.True(t, n.SoleHolder(c, 2), "r2 alone holds op %d intact", e.op)
+	require.False(t, n.SoleHolder(c, 1))
+	n.SetLeaving(2)
+	require.False(t, n.SoleHolder(c, 2), "a leaving replica holds nothing for the nemesis")
+	n.SetLeaving(-1)
+}
+
 // With identity loss on, as the old primary (holding its suffix from the older log view)
 // rejoins, a replica of the new primary's log view, neither of the two primaries, loses the
 // identity of its newest entries: the view change that follows must not fill them from the

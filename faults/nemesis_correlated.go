@@ -121,7 +121,7 @@ func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
 // 2026282304: every member then asked for op 35 forever).
 func (n *Nemesis) holders(v *diskView, target int, e logEntry) (holders []int, guaranteed bool) {
 	for _, i := range v.active {
-		if i == target {
+		if i == target || i == n.leaving {
 			continue
 		}
 		if d, ok := v.intact(i, e); ok {
@@ -254,4 +254,43 @@ func (n *Nemesis) damage(c *sim.Cluster, replica int, entries []logEntry, action
 			disk.CorruptSector(s.e.name, s.offset)
 		}
 	}
+}
+
+// SetLeaving tells the nemesis that a membership change is taking replica node out (-1:
+// none): from then on its copies guarantee nothing to the correlated moves.
+func (n *Nemesis) SetLeaving(node int) { n.leaving = node }
+
+// SoleHolder reports whether node holds, among the active members, the only intact copy of
+// an entry that another active member's disk has damaged: a change that removes node, or
+// replaces its disk, would leave the cluster without one. The correlated moves damage an
+// entry only while a guarantor holds it, and a replaced disk took the guarantor's copy with
+// it (swarm seed 2026305952: op 731, damaged on two replicas, was lost with the third's
+// disk).
+func (n *Nemesis) SoleHolder(c *sim.Cluster, node int) bool {
+	v := newDiskView(c)
+	for _, t := range v.active {
+		if t == node {
+			continue
+		}
+		disk := c.Nodes[t].Disk
+		faults := disk.Faults()
+		var names []string
+		for _, f := range faults {
+			if strings.HasPrefix(f.Name, "log-") && !slices.Contains(names, f.Name) {
+				names = append(names, f.Name)
+			}
+		}
+		for _, name := range names {
+			for _, e := range scanEntries(name, disk.Pristine(name)) {
+				if !entryDamaged(faults, e) {
+					continue
+				}
+				holders, _ := n.holders(v, t, e)
+				if slices.Equal(holders, []int{node}) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

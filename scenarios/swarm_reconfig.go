@@ -3,10 +3,12 @@ package scenarios
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"vopr/cluster/kv"
 
 	"vopr/cluster/vsr"
+	"vopr/faults"
 	"vopr/sim"
 )
 
@@ -116,8 +118,9 @@ func (run *swarmRun) stepReconfig() {
 		}
 		rc.settling = false
 	}
+	run.nemesis.SetLeaving(-1)
 	if !rc.restoring && sim.Chance(rc.r, reconfigRate) {
-		rc.start(c)
+		rc.start(c, run.nemesis)
 	}
 }
 
@@ -229,8 +232,11 @@ func (run *swarmRun) askReconfig() {
 	}
 }
 
-// start draws the next action among those the configuration allows.
-func (rc *swarmReconfig) start(c *sim.Cluster) {
+// start draws the next action among those the configuration allows. A replica whose disk
+// holds the only intact copy of an entry another member's disk has damaged is neither
+// removed nor replaced (faults.Nemesis.SoleHolder), and one that is stops guaranteeing copies
+// to the nemesis's correlated moves until the change is done.
+func (rc *swarmReconfig) start(c *sim.Cluster, n *faults.Nemesis) {
 	active, standbys := c.Members()
 	var outsideActive, outsideStandbys []int
 	for i := 0; i < c.MemberCount(); i++ {
@@ -250,8 +256,8 @@ func (rc *swarmReconfig) start(c *sim.Cluster) {
 	if len(outsideActive) > 0 {
 		options = append(options, action{"add_replica", outsideActive})
 	}
-	if len(active) > rc.activeMin {
-		options = append(options, action{"remove_replica", active}, action{"replace", active})
+	if removable := slices.DeleteFunc(slices.Clone(active), func(i int) bool { return n.SoleHolder(c, i) }); len(active) > rc.activeMin && len(removable) > 0 {
+		options = append(options, action{"remove_replica", removable}, action{"replace", removable})
 	}
 	if len(outsideStandbys) > 0 {
 		options = append(options, action{"add_standby", outsideStandbys})
@@ -271,8 +277,10 @@ func (rc *swarmReconfig) start(c *sim.Cluster) {
 		rc.steps = []reconfigStep{wipe, change(vsr.ChangeAddReplica, node)}
 	case "remove_replica":
 		rc.steps = []reconfigStep{change(vsr.ChangeRemoveReplica, node)}
+		n.SetLeaving(node)
 	case "replace":
 		rc.steps = []reconfigStep{change(vsr.ChangeRemoveReplica, node), wipe, change(vsr.ChangeAddReplica, node)}
+		n.SetLeaving(node)
 	case "add_standby":
 		rc.steps = []reconfigStep{wipe, change(vsr.ChangeAddStandby, node)}
 	case "remove_standby":
