@@ -3,9 +3,10 @@ package scenarios
 import (
 	"os"
 	"runtime"
-	"runtime/debug"
 	"testing"
 	"time"
+
+	"vopr/internal/gctune"
 )
 
 // BenchmarkScenarios is the simulator's speed table (make bench): the swarm with every
@@ -40,9 +41,9 @@ func BenchmarkScenarios(b *testing.B) {
 }
 
 func benchmarkScenario(b *testing.B, scenario Scenario, unchecked bool) {
-	// The collector setting the vopr binary runs with (cmd/vopr/gc.go), unless GOGC is set.
+	// The collector setting the vopr binary runs with (internal/gctune), unless GOGC is set.
 	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
+		defer gctune.Start()()
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
