@@ -626,9 +626,19 @@ func (run *swarmRun) watchDown(replica int, down bool) {
 	w := &run.down[replica]
 	writes := diskWrites(run.c.Nodes[replica].Disk)
 	if down && w.down && writes != w.writes {
-		run.suite.OnWipe(int64(run.c.Loop.Now()), replica)
+		run.declareWipe(replica)
 	}
 	w.down, w.writes = down, writes
+}
+
+// declareWipe tells every checker that remembers a disk that replica's disk lost what it
+// held (replaced, reformatted or restored): the Suite, and the superblock checks, whose
+// boot count watch would otherwise hold a new disk's first boots to the old disk's. Telling
+// the Suite alone let replica_crash seed 2026410840 (Option C) fail a new disk's first
+// prepare as a restart that had not raised the boot count.
+func (run *swarmRun) declareWipe(replica int) {
+	run.suite.OnWipe(int64(run.c.Loop.Now()), replica)
+	run.storage.superblocks.forget(replica)
 }
 
 // onPrepareSent shows the checkers a prepare sent by the replica that created it (its first

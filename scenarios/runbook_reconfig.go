@@ -30,7 +30,7 @@ func (run *runbookRun) removeReplica(victim int, what string) (Outcome, string) 
 // join (the checkers are told its old contents are gone) and starts it: it must wait,
 // outside the configuration, without taking part.
 func (run *runbookRun) replaceHardware(victim int, what string) (Outcome, string) {
-	onWipe := func(node int) { run.suite.OnWipe(int64(run.c.Loop.Now()), node) }
+	onWipe := func(node int) { run.declareWipe(node) }
 	_, err := awaitAction(run.op, fmt.Sprintf("replace the hardware of replica %d; kimberlite format --join", victim),
 		func(done func(struct{}, error)) {
 			ReplaceDisk(run.c, victim, onWipe, func(err error) { done(struct{}{}, err) })

@@ -209,8 +209,7 @@ func (rc *swarmReconfig) addBack(node, replicas int) {
 func (run *swarmRun) onReplacedDisk(node int) {
 	run.inspect()
 	if run.checked {
-		run.suite.OnWipe(int64(run.c.Loop.Now()), node)
-		run.storage.superblocks.forget(node)
+		run.declareWipe(node)
 	}
 	// The new hardware runs the newest binary: it must run whatever release the cluster
 	// has upgraded to, or stop (an operator installs the current release on a replacement).
