@@ -206,6 +206,13 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 	}
 	primary := ClusterStatus(c).Primary
 	run.victims = run.pickVictims(primary)
+	// opAtLoss is the highest op any replica prepared before the quorum was lost: each crashed
+	// victim's as it goes, the running replicas' (isolated victims included) after. A crashed
+	// victim's messages sent before it went (a commit among them) may still reach a
+	// survivor, which may then rightly commit past its own op at the loss (fresh seed
+	// 2026428458: the crashed primary's commit 327 reached the surviving backup, whose op had
+	// been 326).
+	var opAtLoss uint64
 	for _, v := range run.victims {
 		if p.Partition {
 			c.Network.Isolate(v)
@@ -217,12 +224,14 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 			if run.awaitUnsynced() {
 				run.counts["fault.crash_with_unsynced_writes"]++
 			}
+			if r := c.Replica(v); r != nil {
+				opAtLoss = max(opAtLoss, r.Inspect().Op)
+			}
 			c.CrashReplica(v)
 			run.counts["fault.replica_crash"]++
 		}
 	}
 	run.inspect()
-	var opAtLoss uint64
 	for i := 0; i < p.Replicas; i++ {
 		if r := c.Replica(i); r != nil {
 			opAtLoss = max(opAtLoss, r.Inspect().Op)
