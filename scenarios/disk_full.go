@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 
 	"vopr/cluster/vsr"
 	"vopr/sim"
@@ -27,8 +28,11 @@ import (
 //     on every replica right after the fill (Operator.Compact), or the engine's
 //     auto-compaction at 85% once the load resumes (the alerts may fire first). Either way,
 //     with the capacity unchanged, the segments below the checkpoint go, usage falls below
-//     85% and writes go on. Then every disk is filled for good: the alerts fire for all of
-//     them, no write is acknowledged, and Option B (grow every disk) resumes the writes.
+//     85% and writes go on (before the operator's compaction the cluster is idle and its
+//     disks quiet, so that the engine's own trigger does not run first). Then every disk is
+//     filled for good (to at least 96%, and again whenever the engine frees space): the
+//     alerts fire for all of them, no write is acknowledged, and Option B (grow every disk)
+//     resumes the writes.
 //  5. The load stops and every replica converges.
 //
 // Every invariant of the Suite runs throughout (linearizability: no acknowledged write is
@@ -300,13 +304,40 @@ func (run *diskFullRun) readyForSecondFill() (Outcome, string) {
 		// The operator's compaction must be the one that frees the space, so nothing may
 		// write once the disks are at 97%: a write there starts the engine's own 85% trigger
 		// (queued ahead of the operator's action, it leaves it nothing to free). converged
-		// does not wait for the clients, and a request still in flight would be such a write.
-		settled = run.idle
+		// does not wait for the clients, and a request still in flight would be such a write;
+		// nor for the disks: a backup that caught up executing from memory still writes the
+		// entries it repaired (fresh seed 2026422784: its writes at 97% compacted segment 0
+		// before the operator's call, which then found nothing to free).
+		settled = run.quietAfter(run.idle)
 	}
 	if !run.until(settled, diskFullPhaseMax) {
 		return run.fail(Liveness, "no convergence before the second fill")
 	}
 	return Pass, ""
+}
+
+// diskFullQuietTicks is how long no replica's disk may change for the cluster to count as
+// quiet (quietAfter).
+const diskFullQuietTicks = 20
+
+// quietAfter returns a predicate for run.until: ready has held, and no replica's disk has
+// changed (a write, sync, create, remove or truncate), for diskFullQuietTicks ticks in a row.
+func (run *diskFullRun) quietAfter(ready func() bool) func() bool {
+	var last []uint64
+	quiet := 0
+	return func() bool {
+		writes := make([]uint64, run.d.Replicas)
+		for i := range writes {
+			writes[i] = diskWrites(run.c.Nodes[i].Disk)
+		}
+		if ready() && slices.Equal(writes, last) {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = writes
+		return quiet >= diskFullQuietTicks
+	}
 }
 
 // idle: the replicas converged and no client has a request in flight.
@@ -398,20 +429,28 @@ func (run *diskFullRun) optionAOperator() (Outcome, string) {
 func (run *diskFullRun) fillForGood(knobs diskFullKnobs, capacities []int64) (Outcome, string) {
 	c, p := run.c, run.d
 	for i := 0; i < p.Replicas; i++ {
-		disk := c.Nodes[i].Disk
-		disk.SetCapacity(disk.Usage().Used + p.Slack)
+		run.fillForGoodOne(i)
 	}
 	run.counts["fault.disk_fill_all"]++
-	if !run.until(run.writesBlocked, diskFullPhaseMax) {
+	full := func(done func() bool) func() bool {
+		return func() bool {
+			for i := 0; i < p.Replicas; i++ {
+				run.fillForGoodOne(i)
+			}
+			return done()
+		}
+	}
+	if !run.until(full(run.writesBlocked), diskFullPhaseMax) {
 		return run.fail(Liveness, "neither the primary nor a quorum reported its disk full with every disk full: %v",
 			ClusterStatus(c))
 	}
-	if !run.until(run.alertsFiring, diskFullPhaseMax/4) {
+	if !run.until(full(run.alertsFiring), diskFullPhaseMax/4) {
 		return run.fail(Correctness, "the disk alerts did not fire with every disk full: %v", run.mon.Events())
 	}
-	run.until(func() bool { return false }, 50) // replies already in flight
+	never := func() bool { return false }
+	run.until(full(never), 50) // replies already in flight
 	acked := run.acked
-	run.until(func() bool { return false }, p.HoldTicks)
+	run.until(full(never), p.HoldTicks)
 	if run.acked != acked {
 		return run.fail(Correctness, "%d writes acknowledged with every disk full", run.acked-acked)
 	}
@@ -436,6 +475,23 @@ func (run *diskFullRun) fillForGood(knobs diskFullKnobs, capacities []int64) (Ou
 			knobs.skipResolution)
 	}
 	return Pass, ""
+}
+
+// fillForGoodOne fills replica i's disk to its usage plus the seed's slack, but never below
+// 96% of the capacity, and again whenever the engine frees space: the disk stays full
+// whatever the replica compacts. A checkpoint taken after Option A leaves a segment below
+// it that the engine's own 85% trigger removes at once (fresh seeds 2026421822, 2026423675:
+// writes went on at 47% and 63%). And a disk of a few hundred KB left with a few KB free
+// refuses a new log segment's first write below 95% (fresh seed 2026423614: every replica
+// reported a full disk at 92%, and the 95% alert could not fire); a real disk that full is
+// past 95%.
+func (run *diskFullRun) fillForGoodOne(i int) {
+	disk := run.c.Nodes[i].Disk
+	u := disk.Usage()
+	capacity := min(u.Used+run.d.Slack, u.Used*100/96)
+	if u.Capacity > capacity {
+		disk.SetCapacity(capacity)
+	}
 }
 
 const diskFullCompactablePct = 20
