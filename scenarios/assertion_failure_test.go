@@ -110,17 +110,3 @@ func TestAssertionFailureRemoveReplicaNotVacuous(t *testing.T) {
 	}
 	require.Positive(t, syncs, "no replica added back state-synced")
 }
-
-// assertionFailureRegressions are fresh-range seeds that failed once. 2026420024: restarted
-// on its restored disk, the removed replica recovered to normal in its old configuration
-// before a member's message told it of the new one, and the check failed it at once instead
-// of waiting for it to stop (a harness false alarm; 62 of 10,000 seeds from 2026420000).
-var assertionFailureRegressions = []uint64{2026420024}
-
-func TestAssertionFailureRegressionSeeds(t *testing.T) {
-	s, ok := Lookup("assertion_failure")
-	require.True(t, ok)
-	for _, seed := range assertionFailureRegressions {
-		CheckSeed(t, s, Options{Seed: seed})
-	}
-}

@@ -117,19 +117,3 @@ func TestDiskFullBackupAfterStateSync(t *testing.T) {
 	r := runDiskFull(Options{Seed: 9}, diskFullKnobs{})
 	require.Equal(t, Pass, r.Outcome, "seed 9 (%s): %s", r.Params, r.Reason)
 }
-
-// diskFullRegressions are fresh-range seeds that failed once, each a harness false alarm of
-// the second fill: 2026422784, a backup still writing the entries it repaired when the disks
-// reached 97% compacted by itself before the operator's `storage compact`, which then freed
-// nothing; 2026421822, a checkpoint after Option A left a segment the engine's 85% trigger
-// removed at once, so the disks filled "for good" never filled; 2026423614, disks of a few
-// hundred KB refused a new segment at 92%, below the 95% alert.
-var diskFullRegressions = []uint64{2026422784, 2026421822, 2026423614}
-
-func TestDiskFullRegressionSeeds(t *testing.T) {
-	s, ok := Lookup("disk_full")
-	require.True(t, ok)
-	for _, seed := range diskFullRegressions {
-		CheckSeed(t, s, Options{Seed: seed})
-	}
-}

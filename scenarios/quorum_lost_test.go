@@ -119,18 +119,3 @@ func TestQuorumLostOptionBNotVacuous(t *testing.T) {
 		require.Equal(t, Liveness, skipped.Outcome, "seed %d without the failover: %s", seed, skipped.Reason)
 	}
 }
-
-// quorumLostRegressions are fresh-range seeds that failed once. 2026428458, 2026429199 and
-// 2026435248: the crashed primary's last commit message reached the surviving backup after
-// the loss, and the check bounded commits by the survivors' ops alone (a checker false
-// alarm; the bound is now the highest op any replica prepared, each crashed victim's taken
-// as it went).
-var quorumLostRegressions = []uint64{2026428458, 2026429199, 2026435248}
-
-func TestQuorumLostRegressionSeeds(t *testing.T) {
-	s, ok := Lookup("quorum_lost")
-	require.True(t, ok)
-	for _, seed := range quorumLostRegressions {
-		CheckSeed(t, s, Options{Seed: seed})
-	}
-}

@@ -110,17 +110,3 @@ func TestReplicaCrashOptionCNotVacuous(t *testing.T) {
 	}
 	require.Positive(t, syncs, "no replica added back state-synced")
 }
-
-// replicaCrashRegressions are fresh-range seeds that failed once. 2026410840 (Option C): the
-// new disk's first prepare was held to the boot count of the old disk's last boot (both 1),
-// because the runbook's hardware replacement told the Suite of the wipe but not the
-// superblock checks (swarmRun.declareWipe).
-var replicaCrashRegressions = []uint64{2026410840}
-
-func TestReplicaCrashRegressionSeeds(t *testing.T) {
-	s, ok := Lookup("replica_crash")
-	require.True(t, ok)
-	for _, seed := range replicaCrashRegressions {
-		CheckSeed(t, s, Options{Seed: seed})
-	}
-}
