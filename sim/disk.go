@@ -38,17 +38,21 @@ import (
 //     pristine bytes and clears its overlay, until a crash loses that write (see Crash).
 //     Because overlays are separate, SetFaultsEnabled(false) makes reads pristine again, and
 //     Faults (or Altered, for a byte range) reports exactly what is damaged.
-//   - Durability. Per file the disk keeps the durable image and the writes completed since
-//     then, each as the post-write images of the sectors it touched. A Sync makes durable
-//     the writes that completed before it was issued. Create, Remove and Truncate are
-//     durable at completion. See Crash for what survives a crash.
+//   - Durability. Per file the disk keeps the writes completed since the durable image,
+//     each as the post-write images of the sectors it touched and the bytes they held
+//     before it. The durable image is not kept as bytes of its own: it is the file's bytes
+//     with those writes undone, cut to its length (durableBytes), so a file written and
+//     synced is held once, not twice. A Sync makes durable the writes that completed before
+//     it was issued. Create, Remove and Truncate are durable at completion. See Crash for
+//     what survives a crash.
 //   - Capacity. Usage is the sum over files of their size rounded up to a sector. A write or
 //     truncate that would push usage past the capacity fails with ErrNoSpace and changes
 //     nothing; one that does not grow usage always succeeds, even on a full disk.
 //
 // Invariants (checked by checkInvariants in tests):
 //   - used == sum over files of roundUpToSector(len(data)) and capacity >= 0;
-//   - len(durable) <= len(data), and durable with the volatile writes replayed == data;
+//   - durableLen <= len(data), and the durable image with the volatile writes replayed ==
+//     data;
 //   - volatile writes are in completion order (increasing seq);
 //   - every overlay lies inside its file.
 type Disk struct {
@@ -188,16 +192,23 @@ type DiskStats struct {
 	CrashKeptDamage uint64
 }
 
-// diskFile is one file: pristine bytes, durable image, unsynced writes and fault overlays.
-// lost marks the sectors whose last write a crash lost (wholly or torn), until rewritten.
+// diskFile is one file: pristine bytes, the durable image's length, unsynced writes and fault
+// overlays. lost marks the sectors whose last write a crash lost (wholly or torn), until
+// rewritten.
+//
+// The durable image is data with the volatile writes undone: a sector's durable bytes are
+// what the first volatile write of it found there (its before), zero-extended, or data's
+// own bytes if no volatile write touched it; and the image is durableLen long. A write
+// keeps what it overwrote, a Sync drops the writes it makes durable, and nothing is copied
+// for a write past the end of the file (a log's appends, a new checkpoint file).
 type diskFile struct {
-	data     []byte
-	durable  []byte
-	volatile []volatileWrite
-	faults   map[int64]sectorFault
-	lost     map[int64]bool
-	// shared marks data and durable as shared with a Snapshot (or the disk it was taken
-	// of): copied (own) before any change in place, on either side.
+	data       []byte
+	durableLen int64
+	volatile   []volatileWrite
+	faults     map[int64]sectorFault
+	lost       map[int64]bool
+	// shared marks data as shared with a Snapshot (or the disk it was taken of): copied
+	// (own) before any change in place, on either side.
 	shared bool
 	// family is the largest size a file of its family reached (Disk.families), nil for a
 	// file a Snapshot copied.
@@ -216,22 +227,25 @@ func (f *diskFile) reserve(size int64) int64 {
 	return *f.family + *f.family/16
 }
 
-// own gives f arrays of its own before a change in place, if a Snapshot shares them.
+// own gives f an array of its own before a change in place, if a Snapshot shares it.
 func (f *diskFile) own() {
 	if f.shared {
-		f.data, f.durable, f.shared = bytes.Clone(f.data), bytes.Clone(f.durable), false
+		f.data, f.shared = bytes.Clone(f.data), false
 	}
 }
 
 // volatileWrite is a completed write not yet made durable: the post-write content of each
 // sector it touched (so that whatever survives a crash is a whole sector as some write left
-// it, never half of one), the overlays it displaced there (under: nil if none, else one per
-// image, kind "" for none) and the overlays it left, each tied to one of its sectors.
+// it, never half of one), the bytes those sectors held before it (before: from the start
+// of sector first, as far as the file then reached; bytes past it held zeros), the overlays
+// it displaced there (under: nil if none, else one per image, kind "" for none) and the
+// overlays it left, each tied to one of its sectors.
 type volatileWrite struct {
 	seq    uint64
 	id     uint64 // issue number (writeIDs)
 	first  int64
 	images [][]byte
+	before []byte
 	under  []sectorFault
 	faults []placedFault
 }
@@ -435,7 +449,6 @@ func (d *Disk) Remove(name string, done func(err error)) {
 			d.sorted = slices.Delete(d.sorted, i, i+1)
 			if !f.shared {
 				d.keepSpare(f.data)
-				d.keepSpare(f.durable)
 			}
 			err = nil
 		}
@@ -581,18 +594,15 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	f.own()
 	first, count := sectorSpan(offset, int64(len(data)))
 	target := d.misdirectTarget(name, first, count, max(end, int64(len(f.data))))
-	var old [][]byte
-	if target >= 0 {
-		old = f.sectorCopies(first, count)
-	}
+	before := f.sectorsBefore(first, count)
 	d.resizeFor(f, max(end, int64(len(f.data))), offset)
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
 	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(d.imageSlice(count), first, offset, data),
-		under: f.displace(first, count)}
+		before: before, under: f.displace(first, count)}
 	if target >= 0 {
-		w.faults = d.misdirect(name, f, &w, target, old)
+		w.faults = d.misdirect(name, f, &w, target, sectorsOf(before, count))
 	} else {
 		w.faults = d.corruptWrite(name, f, &w)
 	}
@@ -618,8 +628,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	}
 	f.own()
 	d.resize(f, size)
-	f.durable = d.grow(f.durable, size, f.reserve(size), size)
-	assert.That(len(f.durable) == len(f.data), "disk: truncate left durable and data sizes apart")
+	f.durableLen = size
 	return nil
 }
 
@@ -729,19 +738,13 @@ func span(offset int64, length int) string {
 }
 
 // promote makes durable the volatile writes with seq <= upTo: a prefix, since volatile
-// writes are kept in completion order.
+// writes are kept in completion order. Nothing is copied: the durable image's bytes under
+// the writes that stay volatile are what each found there (before), and under those made
+// durable the file's own bytes (see diskFile); only the image's length grows.
 func (d *Disk) promote(f *diskFile, upTo uint64) {
 	n := 0
-	if len(f.volatile) > 0 && f.volatile[0].seq <= upTo {
-		f.own()
-	}
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
-		w := f.volatile[n]
-		end := imagesEnd(f.durable, w, nil)
-		// durable's own array, grown in place; the images cover what it grows by, except
-		// for the clipped end of a sector before the file's end (written: their start).
-		f.durable = d.grow(f.durable, end, f.reserve(end), imagesStart(f.durable, w, end))
-		copyImages(f.durable, w, nil)
+		f.durableLen = imagesEnd(f.durableLen, f.volatile[n], nil)
 		n++
 	}
 	for _, w := range f.volatile[n:] {
@@ -752,7 +755,7 @@ func (d *Disk) promote(f *diskFile, upTo uint64) {
 	rest := copy(f.volatile, f.volatile[n:])
 	clear(f.volatile[rest:])
 	f.volatile = f.volatile[:rest]
-	assert.That(len(f.durable) <= len(f.data), "disk: durable image larger than the file")
+	assert.That(f.durableLen <= int64(len(f.data)), "disk: durable image larger than the file")
 }
 
 // cut drops everything at or past size from the volatile writes and overlays. The sector
@@ -782,6 +785,7 @@ func (f *diskFile) cut(size int64) {
 			images = append(images, img[:min(int64(len(img)), size-start)])
 		}
 		w.images = images
+		w.before = w.before[:min(int64(len(w.before)), max(size-w.first*storage.SectorSize, 0))]
 		if w.under != nil {
 			w.under = w.under[:len(images)]
 			for j := range w.under {
@@ -863,20 +867,33 @@ func (f *diskFile) disown(seq uint64, s int64) {
 	}
 }
 
-// sectorCopies returns copies of count sectors from first, each clipped to the file's end.
-// They share one allocation (one per write, on the hot path); none is ever mutated.
-func (f *diskFile) sectorCopies(first, count int64) [][]byte {
+// sectorsBefore returns a copy of the bytes of count sectors from first as the file holds
+// them, clipped to its end: nil for sectors wholly past it (a write at the end of the file
+// copies nothing). It is never mutated.
+func (f *diskFile) sectorsBefore(first, count int64) []byte {
 	size := int64(len(f.data))
-	start := min(first*storage.SectorSize, size)
-	end := min((first+count)*storage.SectorSize, size)
-	all := bytes.Clone(f.data[start:end])
+	start := first * storage.SectorSize
+	if start >= size {
+		return nil
+	}
+	return bytes.Clone(f.data[start:min((first+count)*storage.SectorSize, size)])
+}
+
+// sectorsOf cuts before (sectorsBefore) into the bytes of each of its count sectors, each
+// clipped to the file's end as it was (empty past it).
+func sectorsOf(before []byte, count int64) [][]byte {
 	out := make([][]byte, count)
 	for i := range out {
-		lo := min(int64(i)*storage.SectorSize, int64(len(all)))
-		hi := min(lo+storage.SectorSize, int64(len(all)))
-		out[i] = all[lo:hi:hi]
+		out[i] = beforeSector(before, int64(i))
 	}
 	return out
+}
+
+// beforeSector is the piece of before (sectorsBefore) that sector index i of the write held.
+func beforeSector(before []byte, i int64) []byte {
+	lo := min(i*storage.SectorSize, int64(len(before)))
+	hi := min(lo+storage.SectorSize, int64(len(before)))
+	return before[lo:hi:hi]
 }
 
 // writtenImages fills out with the post-write images of len(out) sectors from first, after
@@ -926,14 +943,15 @@ func (f *diskFile) sectorBytes(s int64) []byte {
 // applyImages writes the images of w whose sector survives (all if survive is nil) into
 // image, an owned image (resizeOwned), extending it (once) as needed, and returns it.
 func applyImages(image []byte, w volatileWrite, survive []bool) []byte {
-	image = resizeOwned(image, imagesEnd(image, w, survive))
+	image = resizeOwned(image, imagesEnd(int64(len(image)), w, survive))
 	copyImages(image, w, survive)
 	return image
 }
 
-// imagesEnd is the size image must have to take the images of w whose sector survives.
-func imagesEnd(image []byte, w volatileWrite, survive []bool) int64 {
-	end := int64(len(image))
+// imagesEnd is the size an image of size bytes must have to take the images of w whose
+// sector survives.
+func imagesEnd(size int64, w volatileWrite, survive []bool) int64 {
+	end := size
 	for i, img := range w.images {
 		if survive == nil || survive[i] {
 			end = max(end, (w.first+int64(i))*storage.SectorSize+int64(len(img)))
@@ -942,16 +960,52 @@ func imagesEnd(image []byte, w volatileWrite, survive []bool) int64 {
 	return end
 }
 
-// imagesStart is where the bytes of image the images of w (all of them) cover without a gap
-// start, up to end (imagesEnd): grow need not clear those. Every image is a whole sector
-// but the last (clipped at the file's end); if one is not, nothing is left uncleared.
-func imagesStart(image []byte, w volatileWrite, end int64) int64 {
-	for _, img := range w.images[:max(len(w.images)-1, 0)] {
-		if len(img) != storage.SectorSize {
-			return end
+// durableBytes returns the durable image's bytes from offset to end (at most durableLen): a
+// piece of data itself when no volatile write touched them and fresh is false (the caller
+// must neither modify nor keep it), else a copy with the writes undone.
+func (f *diskFile) durableBytes(offset, end int64, fresh bool) []byte {
+	assert.That(0 <= offset && offset <= end && end <= f.durableLen, "disk: durable bytes outside the image")
+	if !fresh && !f.volatileIn(offset, end) {
+		return f.data[offset:end:end]
+	}
+	buf := make([]byte, end-offset)
+	copy(buf, f.data[offset:end])
+	f.undo(buf, offset)
+	return buf
+}
+
+// volatileIn reports whether a volatile write touched a sector of the bytes offset to end.
+func (f *diskFile) volatileIn(offset, end int64) bool {
+	for _, w := range f.volatile {
+		if w.first*storage.SectorSize < end && (w.first+int64(len(w.images)))*storage.SectorSize > offset {
+			return true
 		}
 	}
-	return min(max(int64(len(image)), w.first*storage.SectorSize), end)
+	return false
+}
+
+// undo turns buf, data's bytes from offset, into the durable image's: each volatile write's
+// sectors get back what the write found there (zero-extended to the sector), newest write
+// first, so that a sector ends as its first volatile write found it.
+func (f *diskFile) undo(buf []byte, offset int64) {
+	end := offset + int64(len(buf))
+	for k := len(f.volatile) - 1; k >= 0; k-- {
+		w := f.volatile[k]
+		for i := range int64(len(w.images)) {
+			start := (w.first + i) * storage.SectorSize
+			lo, hi := max(start, offset), min(start+storage.SectorSize, end)
+			if lo >= hi {
+				continue
+			}
+			held := beforeSector(w.before, i)
+			piece := buf[lo-offset : hi-offset]
+			n := 0
+			if lo-start < int64(len(held)) {
+				n = copy(piece, held[lo-start:])
+			}
+			clear(piece[n:])
+		}
+	}
 }
 
 // copyImages writes the images of w whose sector survives into image, already large enough.
@@ -1018,8 +1072,8 @@ func (d *Disk) grow(b []byte, size, reserve, written int64) []byte {
 	return grown
 }
 
-// resizeOwned is resizeBytes for an image whose array nothing else references (a file's data
-// or durable image: every piece handed out or kept elsewhere is a copy). It cuts without
+// resizeOwned is resizeBytes for an image whose array nothing else keeps (a file's data:
+// every piece handed out is a copy, or a DurableView not kept past its event). It cuts without
 // giving up the capacity, and grows in place when the capacity allows (clearing what a cut
 // left behind) or by doubling: a file written at its end costs amortised O(1) per byte
 // instead of a copy of the whole file per write (a third of the performance scenario's

@@ -88,7 +88,7 @@ func (d *Disk) Crash() {
 	d.landInflight(inflight)
 	for _, name := range names {
 		f := d.files[name]
-		f.durable = append(f.durable[:0], f.data...) // owned since crashFile
+		f.durableLen = int64(len(f.data))
 		f.fitFaults()
 		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
 	}
@@ -97,7 +97,8 @@ func (d *Disk) Crash() {
 // crashFile rebuilds one file from its durable image and the surviving volatile sectors.
 func (d *Disk) crashFile(name string, f *diskFile) {
 	f.own()
-	image := append(f.data[:0], f.durable...) // data's own array: what it held is rebuilt here
+	image := f.data[:f.durableLen] // data's own array, turned in place into the durable image
+	f.undo(image, 0)
 	survivals := make([][]bool, len(f.volatile))
 	for k, w := range f.volatile {
 		if len(w.images) == 0 {
@@ -699,7 +700,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
 		}
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
-		c.files[name] = &diskFile{data: f.data, durable: f.durable, shared: true,
+		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
 	}
 	return c
@@ -732,7 +733,7 @@ func (d *Disk) Pristine(name string) []byte {
 // were lost; nil if the file does not exist.
 func (d *Disk) Durable(name string) []byte {
 	if f := d.files[name]; f != nil {
-		return bytes.Clone(f.durable)
+		return f.durableBytes(0, f.durableLen, true)
 	}
 	return nil
 }
@@ -741,27 +742,28 @@ func (d *Disk) Durable(name string) []byte {
 // end of the file), for checkers that look for one record without copying the whole file.
 func (d *Disk) DurableRange(name string, offset, n int64) []byte {
 	f := d.files[name]
-	if f == nil || offset < 0 || offset >= int64(len(f.durable)) {
+	if f == nil || offset < 0 || offset >= f.durableLen {
 		return nil
 	}
-	return bytes.Clone(f.durable[offset:min(offset+n, int64(len(f.durable)))])
+	return f.durableBytes(offset, min(offset+n, f.durableLen), true)
 }
 
-// DurableView is DurableRange without the copy, for checkers on a hot path: the bytes are
-// the disk's own and change as it works, so the caller must neither modify them nor keep
-// them past the event it runs in (copy what it keeps).
+// DurableView is DurableRange without the copy where it can (no unsynced write touched the
+// range), for checkers on a hot path: the bytes may be the disk's own and change as it
+// works, so the caller must neither modify them nor keep them past the event it runs in
+// (copy what it keeps).
 func (d *Disk) DurableView(name string, offset, n int64) []byte {
 	f := d.files[name]
-	if f == nil || offset < 0 || offset >= int64(len(f.durable)) {
+	if f == nil || offset < 0 || offset >= f.durableLen {
 		return nil
 	}
-	return f.durable[offset:min(offset+n, int64(len(f.durable))):min(offset+n, int64(len(f.durable)))]
+	return f.durableBytes(offset, min(offset+n, f.durableLen), false)
 }
 
 // DurableSize returns the size of a file's durable image, or -1 if the file does not exist.
 func (d *Disk) DurableSize(name string) int64 {
 	if f := d.files[name]; f != nil {
-		return int64(len(f.durable))
+		return f.durableLen
 	}
 	return -1
 }
@@ -786,11 +788,12 @@ func (d *Disk) checkInvariants() {
 	for _, name := range d.names() {
 		f := d.files[name]
 		used += roundUp(int64(len(f.data)))
-		assert.That(len(f.durable) <= len(f.data), "disk: durable image larger than the file")
-		image := bytes.Clone(f.durable)
+		assert.That(f.durableLen <= int64(len(f.data)), "disk: durable image larger than the file")
+		image := f.durableBytes(0, f.durableLen, true)
 		for i, w := range f.volatile {
 			assert.That(i == 0 || f.volatile[i-1].seq < w.seq, "disk: volatile writes out of order")
 			assert.That(w.under == nil || len(w.under) == len(w.images), "disk: displaced overlays out of step")
+			assert.That(int64(len(w.before)) <= int64(len(w.images))*storage.SectorSize, "disk: a write's before past its sectors")
 			image = applyImages(image, w, nil)
 		}
 		assert.That(bytes.Equal(image, f.data), "disk: durable image + volatile writes != data")
