@@ -184,6 +184,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	2026222904: "harness: log_view_durable took a replica that started a view change, crashed before its superblock held the new view and rejoined the old view from its disk for one entering that view again, with its unfinished append (kept as damaged) counted in the log it entered with",
 	2026229459: "harness: the swarm failover waited 10 s for the standby's answer while the standby, on a disk of 85 ms writes, still wrote a 24-op backlog; the operator now waits while the standby's storage makes progress",
 	2026213444: "harness: storage verify took log-0's missing ops 57..63 for damage the disk did not do; the replica had installed checkpoint 64 from a peer (never writing 57..63), a latent sector error on that checkpoint made recovery fall back to op 0 and remove the file, and the removed file's damage no longer counted (the disk now remembers damaged files the node removed, until created again)",
+	2026375596: "replica: a standby's append of op 21 (view 1) was in flight when view 2's start_view cut its log after 19; view 3 brought the same prepare back, so the write's completion marked op 21 durable though the queued cut then dropped it, and op 22 was appended past the gap (assertion); a write a queued cut drops is now written again",
 	2026155256: "replica: the epoch assertion took a stale entry a recovery kept as faulty above the change for an op prepared after it (it now looks for an op that chains to the change)",
 }
 

@@ -418,6 +418,15 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		r.diskFull = false
 		r.emit(EventDiskFull, op, sum, "disk has space again")
 	}
+	if r.cutsQueued > 0 && r.cutLowest < op {
+		// A truncation queued behind this write (the engine runs its operations in order, so
+		// one queued before it has run and been counted off) drops the entry just written:
+		// it stays to be written again. Marking it durable because the slot was refilled with
+		// the same prepare meanwhile left a gap below the next append (fresh-range seed
+		// 2026375596: a standby's in-flight op 21 of view 1, cut after 19 by view 2's
+		// start_view and repaired back in view 3).
+		return
+	}
 	r.log.markDurable(op)
 	if op == r.op || !r.viewDurable() {
 		// The log may now be durable up to op_number, or up to where the log view began
