@@ -3,6 +3,7 @@ package faults
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -99,7 +100,9 @@ func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
 		byOp = map[uint64][]logEntry{}
 		disk := v.c.Nodes[replica].Disk
 		faults := disk.Faults()
-		for _, d := range scanEntries(e.name, disk.Durable(e.name)) {
+		// A view, not a copy: the entries are read within this move, before it damages
+		// anything (damage adds overlays; it never changes a file's bytes).
+		for _, d := range scanEntries(e.name, disk.DurableView(e.name, 0, math.MaxInt64)) {
 			if !entryDamaged(faults, d) {
 				byOp[d.op] = append(byOp[d.op], d)
 			}
