@@ -191,7 +191,15 @@ func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEnt
 			}
 		}
 	}
-	return d.refresh(replica, key.index).find(op, sum)
+	if e, ok := d.refresh(replica, key.index).find(op, sum); ok {
+		return e, true
+	}
+	// The walk steps over a damaged entry's whole extent, as a scan from the start would. A
+	// torn append whose header sector survived a crash claims an extent past the file's end,
+	// and the engine appends the next entry at that end, inside it: the walk steps over the
+	// new entry (fresh-range seed 2026386628: op 65, torn at 33792, written again at 34304).
+	// On this, the rare path, an intact copy at any sector counts.
+	return intactAnywhere(disk.DurableView(segmentName(key.index), 0, math.MaxInt64), d.c.ClusterID(), op, sum)
 }
 
 // find returns the intact entry of prepare sum at op.
@@ -391,9 +399,6 @@ func appendDoubling(dst, src []byte) []byte {
 // parse scans data from parsed for entries, sector by sector. With old, the walk a rewind
 // kept, it takes the old walk up again as soon as it stands where that one stood.
 func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
-	// Entry headers carry this magic at byte 48 (storage/entry.go): a cheap filter before
-	// the header checksum.
-	const entryMagic = 0x31474f4c52504f56
 	at := s.parsed
 	for at+storage.HeaderSize <= int64(len(s.data)) {
 		if old != nil {
@@ -403,33 +408,63 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 				continue
 			}
 		}
-		b := s.data[at:]
-		if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
+		e, size, ok := readEntryAt(s.data, at, cluster)
+		if size == 0 {
 			at += storage.SectorSize
 			continue
 		}
-		h, err := storage.DecodeHeader(b[:storage.HeaderSize])
-		if err != nil || h.Offset != at {
-			at += storage.SectorSize
-			continue
-		}
-		if at+h.Size() > int64(len(s.data)) {
+		if size < 0 {
 			break // the durable file ends inside the entry: parse it once it is whole
 		}
-		s.jumps = append(s.jumps, scanJump{at: at, size: h.Size(), entries: len(s.entries)})
-		_, body, err := storage.DecodeEntry(b[:h.Size()])
-		if h.BodySize < vsr.HeaderSize {
-			at += h.Size()
-			continue
+		s.jumps = append(s.jumps, scanJump{at: at, size: size, entries: len(s.entries)})
+		if ok {
+			s.entries = append(s.entries, e)
 		}
-		prepare := b[storage.HeaderSize : storage.HeaderSize+vsr.HeaderSize]
-		if p, perr := vsr.DecodeHeader(prepare, cluster); perr == nil {
-			s.entries = append(s.entries, parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum,
-				view: p.View, epoch: p.Epoch, intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)})
-		}
-		at += h.Size()
+		at += size
 	}
 	s.parsed = at
+}
+
+// readEntryAt reads the entry whose header stands at at in data. size is the entry's size,
+// 0 if no entry header stands there, -1 if data ends inside the entry; ok reports whether
+// the entry carries a prepare's header (e, intact if its bytes and the prepare check).
+func readEntryAt(data []byte, at int64, cluster uint64) (e parsedEntry, size int64, ok bool) {
+	// Entry headers carry this magic at byte 48 (storage/entry.go): a cheap filter before
+	// the header checksum.
+	const entryMagic = 0x31474f4c52504f56
+	b := data[at:]
+	if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
+		return parsedEntry{}, 0, false
+	}
+	h, err := storage.DecodeHeader(b[:storage.HeaderSize])
+	if err != nil || h.Offset != at {
+		return parsedEntry{}, 0, false
+	}
+	if at+h.Size() > int64(len(data)) {
+		return parsedEntry{}, -1, false
+	}
+	_, body, err := storage.DecodeEntry(b[:h.Size()])
+	if h.BodySize < vsr.HeaderSize {
+		return parsedEntry{}, h.Size(), false
+	}
+	prepare := b[storage.HeaderSize : storage.HeaderSize+vsr.HeaderSize]
+	p, perr := vsr.DecodeHeader(prepare, cluster)
+	if perr != nil {
+		return parsedEntry{}, h.Size(), false
+	}
+	return parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum, view: p.View, epoch: p.Epoch,
+		intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)}, h.Size(), true
+}
+
+// intactAnywhere returns an intact entry of prepare sum at op whose header stands at any
+// sector of data, not only on the walk from the file's start.
+func intactAnywhere(data []byte, cluster uint64, op uint64, sum checksum.Sum) (parsedEntry, bool) {
+	for at := int64(0); at+storage.HeaderSize <= int64(len(data)); at += storage.SectorSize {
+		if e, size, ok := readEntryAt(data, at, cluster); size > 0 && ok && e.intact && e.op == op && e.prepare == sum {
+			return e, true
+		}
+	}
+	return parsedEntry{}, false
 }
 
 // image reads a replica's durable state: the newest intact superblock copy (its own

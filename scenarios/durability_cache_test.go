@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -123,4 +124,41 @@ func TestDifferencesFindsTheOuterDifferences(t *testing.T) {
 		gotFirst, gotLast := differences(a, b)
 		require.Equal(t, [2]int64{first, last}, [2]int64{gotFirst, gotLast})
 	})
+}
+
+// TestIntactAnywhereFindsAnEntryInsideATornExtent: a crash tore an append at 1024 (its header
+// sector survived, claiming two sectors) and the engine wrote the op again at the file's end,
+// inside that extent. The walk from the start steps over it; intactAnywhere finds it, and
+// finds nothing for a damaged copy or another prepare.
+func TestIntactAnywhereFindsAnEntryInsideATornExtent(t *testing.T) {
+	const cluster = 7
+	encode := func(op uint64, offset int64, body []byte) ([]byte, checksum.Sum) {
+		prepare := vsr.Encode(vsr.Header{Cluster: cluster, Command: vsr.CommandPrepare, Op: op, View: 1}, body)
+		h, err := vsr.DecodeHeader(prepare[:vsr.HeaderSize], cluster)
+		require.NoError(t, err)
+		return storage.EncodeEntry(cluster, op, offset, checksum.Sum{1}, prepare), h.Checksum
+	}
+	data := make([]byte, 1024)
+	torn, _ := encode(5, 1024, bytes.Repeat([]byte{0xaa}, 600)) // two sectors
+	require.Len(t, torn, 2*storage.SectorSize)
+	data = append(data, torn[:storage.SectorSize]...) // its second sector was lost
+	again, sum := encode(5, int64(len(data)), bytes.Repeat([]byte{0xbb}, 100))
+	data = append(data, again...)
+	data = append(data, make([]byte, storage.SectorSize)...)
+
+	var walk segmentCache
+	walk.data = data
+	walk.parse(cluster, nil)
+	_, found := walk.find(5, sum)
+	require.False(t, found, "the walk steps over the entry inside the torn extent")
+
+	e, ok := intactAnywhere(data, cluster, 5, sum)
+	require.True(t, ok)
+	require.Equal(t, int64(1024+storage.SectorSize), e.offset)
+	_, ok = intactAnywhere(data, cluster, 5, checksum.Sum{9})
+	require.False(t, ok, "another prepare at the op is not held")
+	damaged := bytes.Clone(data)
+	damaged[e.offset+storage.HeaderSize+vsr.HeaderSize+10] ^= 1
+	_, ok = intactAnywhere(damaged, cluster, 5, sum)
+	require.False(t, ok, "a damaged copy is not held")
 }
