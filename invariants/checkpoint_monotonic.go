@@ -74,11 +74,22 @@ func (c *checkpointMonotonic) inspect(atNs int64, replica int, in vsr.Inspection
 // crash: the next inspection is a restart. image is the disk as the crash left it (nil if
 // the harness reads no disks): the checkpoint its superblock names is durable, unless the
 // simulator damaged it.
+//
+// An incarnation that crashed before any running inspection (recovered, then crashed within
+// the same tick) never had its restart judged (restarted): a fault injected since the last
+// crash, such as a latent error on the checkpoint it read, excuses what that restart fell
+// back to, as it would have then. The fallback's damaged file is gone by this crash, so its
+// disk shows no damage (fresh-range seed 2026389787: checkpoint 832 unreadable, fallback to
+// 768, crash 1 ms later, restart at 768).
 func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
 	x := c.track(replica)
+	unjudged := !x.seen
 	x.seen = false
 	if image == nil {
 		return
+	}
+	if unjudged && image.FaultsInjected != x.faults {
+		x.damaged = true
 	}
 	x.faults = image.FaultsInjected
 	if image.CheckpointDamaged || !image.Valid {

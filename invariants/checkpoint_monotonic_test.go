@@ -88,3 +88,30 @@ func TestCheckpointMonotonicPassesAFaultInjectedWhileRecovering(t *testing.T) {
 	s.OnInspect(30*ms, 0, atCheckpoint(0, 64, 64))
 	require.Nil(t, s.Violation())
 }
+
+// TestCheckpointMonotonicPassesAFallbackThatCrashedBeforeItsFirstInspection: the restart's
+// read of checkpoint 128 met a latent error, recovery fell back to 64 and removed the file,
+// and the replica crashed again before any running inspection. Its next restart at 64 is
+// the fallback's, not a checkpoint going back. Without a fault since the last crash it fires.
+func TestCheckpointMonotonicPassesAFallbackThatCrashedBeforeItsFirstInspection(t *testing.T) {
+	for _, faulted := range []bool{true, false} {
+		s := NewSuite(3)
+		disks := &fakeDisks{images: []DiskImage{{Valid: true, CheckpointOp: 128}, {}, {}}}
+		s.SetDisks(disks.read)
+		commitRange(s, 5*ms, 0, 1, 1, 130)
+		s.OnInspect(10*ms, 0, atCheckpoint(0, 130, 128))
+		s.OnCrash(20*ms, 0)
+		if faulted {
+			disks.images[0].FaultsInjected = 1 // the latent error on the checkpoint's read
+		}
+		disks.images[0].CheckpointOp = 64 // the fallback's superblock, durable at the crash
+		s.OnInspect(25*ms, 0, vsr.Inspection{Status: vsr.StatusRecovering})
+		s.OnCrash(26*ms, 0)
+		s.OnInspect(30*ms, 0, atCheckpoint(0, 64, 64))
+		if faulted {
+			require.Nil(t, s.Violation())
+		} else {
+			requireViolation(t, s.Violation(), NameCheckpointMonotonic, 0, 64, 1, 30*ms)
+		}
+	}
+}
