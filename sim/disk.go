@@ -629,6 +629,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	f.own()
 	d.resize(f, size)
 	f.durableLen = size
+	assert.That(int64(len(f.data)) == f.durableLen, "disk: truncate left durable and data sizes apart")
 	return nil
 }
 
