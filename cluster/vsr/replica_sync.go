@@ -197,6 +197,12 @@ func (r *Replica) onSync(m Message) {
 // of an older view among them broke the chain and sat below the commit number (fresh-range
 // seed 2026259503: view 7's op 253 under a sync to 256, committed_prefix and the chain
 // assertion).
+//
+// Above op, the ops from the first that names another parent than the op below it are
+// forgotten the same way: the snapshot's prepare replaced ours at op, and our ops above it
+// may chain onto ours, of an older view (fresh-range seed 2026414333: view 2's ops 513 to
+// 516 above view 3's op 512, the chain assertion). A gap ends the walk: nothing above it is
+// proven off the chain.
 func (r *Replica) forgetOffChain(op uint64) {
 	want := r.log.anchorChecksum
 	for o := op; o > r.checkpointOp; o-- {
@@ -205,6 +211,21 @@ func (r *Replica) forgetOffChain(op uint64) {
 			continue
 		}
 		for ; o > r.checkpointOp; o-- {
+			r.log.forgetUnverified(o)
+		}
+		break
+	}
+	parent := r.log.anchorChecksum
+	for o := op + 1; o <= r.op; o++ {
+		h, ok := r.log.header(o)
+		if !ok {
+			return
+		}
+		if h.Parent == parent {
+			parent = h.Checksum
+			continue
+		}
+		for ; o <= r.op; o++ {
 			r.log.forgetUnverified(o)
 		}
 		return
