@@ -250,6 +250,8 @@ func (r *Replica) onSyncStateLost(m Message) {
 			r.log.clear(op)
 		}
 		r.op = h.Op
+	} else {
+		r.forgetOffChain(h.Op) // as onSync: the snapshot's prepare replaced ours at h.Op
 	}
 	r.commitMin, r.commitMax = h.Op, max(r.commitMax, h.Op)
 	r.checkpointing = true
