@@ -38,6 +38,8 @@ type History struct {
 	bad    *Violation
 	// noPrune keeps every indeterminate write in the check (tests compare verdicts).
 	noPrune bool
+	// unchecked counts the keys whose check a passing Check stopped short (kvStatesMax).
+	unchecked int
 }
 
 type opStatus uint8

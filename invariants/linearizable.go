@@ -40,8 +40,10 @@ func (h *History) Check() *Violation {
 	for _, key := range keys {
 		h.markUnobserved(byKey[key], drop)
 	}
-	model := KVModel()
+	var capped cappedKeys
+	model := kvModel(&capped)
 	if porcupine.CheckOperations(model, h.operations(math.MaxInt64, nil, drop)) {
+		h.unchecked = capped.count()
 		return nil
 	}
 	for _, key := range keys {

@@ -97,15 +97,16 @@ func (s *Suite) checkAllDisks(atNs int64) {
 // model), executed prepares held to their created bytes, and disk reads.
 func (s *Suite) Counters() map[string]uint64 {
 	return map[string]uint64{
-		"invariants.prepares_created":        s.prepared.count,
-		"invariants.timestamps_checked":      s.stamps.checked,
-		"invariants.prepares_seen_late":      s.stamps.late,
-		"invariants.timestamps_in_model":     s.stamps.inModel,
-		"invariants.executed_unseen_created": s.canonical.executedUnseen,
-		"invariants.disk_checks":             s.copies.checks,
-		"invariants.log_view_checks":         s.logViews.checks,
-		"invariants.wipes_declared":          s.wipes,
-		"invariants.standby_reads_checked":   s.reads.checked,
-		"invariants.standby_reads_unchecked": s.reads.unchecked,
+		"invariants.prepares_created":            s.prepared.count,
+		"invariants.timestamps_checked":          s.stamps.checked,
+		"invariants.prepares_seen_late":          s.stamps.late,
+		"invariants.timestamps_in_model":         s.stamps.inModel,
+		"invariants.executed_unseen_created":     s.canonical.executedUnseen,
+		"invariants.disk_checks":                 s.copies.checks,
+		"invariants.log_view_checks":             s.logViews.checks,
+		"invariants.wipes_declared":              s.wipes,
+		"invariants.standby_reads_checked":       s.reads.checked,
+		"invariants.standby_reads_unchecked":     s.reads.unchecked,
+		"invariants.linearizable_keys_unchecked": uint64(s.history.unchecked),
 	}
 }
