@@ -15,7 +15,9 @@ import (
 // there is one order of all operations, consistent with real time (an operation that
 // returned before another was invoked comes first), in which each result is what the
 // key/value state machine answers. Porcupine decides it with the model of model.go,
-// partitioned by key, without a timeout, at Finish. An indeterminate operation takes effect
+// partitioned by key, without a timeout, at Finish; a key whose set of possible values
+// outgrows kvStatesMax is checked up to there and counted unchecked (model.go), so that no
+// history can take the check exponential time and memory. An indeterminate operation takes effect
 // or not, before its client's next acknowledged operation returns (History explains why),
 // or at any time if there is none.
 //

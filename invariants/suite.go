@@ -19,7 +19,7 @@ func Describe() [][2]string {
 		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
-		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one)"},
+		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values is counted unchecked)"},
 	}
 }
 
