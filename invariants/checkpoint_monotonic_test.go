@@ -78,12 +78,7 @@ func TestCheckpointMonotonicFiresOnARestartBelowTheCheckpointOnDisk(t *testing.T
 // crash, but recovery's read of the checkpoint met a latent sector error the simulator
 // injected then: falling back is by design.
 func TestCheckpointMonotonicPassesAFaultInjectedWhileRecovering(t *testing.T) {
-	s := NewSuite(3)
-	disks := &fakeDisks{images: []DiskImage{{Valid: true, CheckpointOp: 128}, {}, {}}}
-	s.SetDisks(disks.read)
-	commitRange(s, 5*ms, 0, 1, 1, 130)
-	s.OnInspect(10*ms, 0, atCheckpoint(0, 130, 128))
-	s.OnCrash(20*ms, 0)
+	s, disks := crashedAtCheckpoint128()
 	disks.images[0].FaultsInjected, disks.images[0].CheckpointDamaged = 1, true
 	s.OnInspect(30*ms, 0, atCheckpoint(0, 64, 64))
 	require.Nil(t, s.Violation())
@@ -95,12 +90,7 @@ func TestCheckpointMonotonicPassesAFaultInjectedWhileRecovering(t *testing.T) {
 // the fallback's, not a checkpoint going back. Without a fault since the last crash it fires.
 func TestCheckpointMonotonicPassesAFallbackThatCrashedBeforeItsFirstInspection(t *testing.T) {
 	for _, faulted := range []bool{true, false} {
-		s := NewSuite(3)
-		disks := &fakeDisks{images: []DiskImage{{Valid: true, CheckpointOp: 128}, {}, {}}}
-		s.SetDisks(disks.read)
-		commitRange(s, 5*ms, 0, 1, 1, 130)
-		s.OnInspect(10*ms, 0, atCheckpoint(0, 130, 128))
-		s.OnCrash(20*ms, 0)
+		s, disks := crashedAtCheckpoint128()
 		if faulted {
 			disks.images[0].FaultsInjected = 1 // the latent error on the checkpoint's read
 		}
@@ -114,4 +104,16 @@ func TestCheckpointMonotonicPassesAFallbackThatCrashedBeforeItsFirstInspection(t
 			requireViolation(t, s.Violation(), NameCheckpointMonotonic, 0, 64, 1, 30*ms)
 		}
 	}
+}
+
+// crashedAtCheckpoint128 is a Suite whose replica 0 ran at checkpoint 128 and crashed at 20
+// ms with a disk (disks) whose superblock names it.
+func crashedAtCheckpoint128() (*Suite, *fakeDisks) {
+	s := NewSuite(3)
+	disks := &fakeDisks{images: []DiskImage{{Valid: true, CheckpointOp: 128}, {}, {}}}
+	s.SetDisks(disks.read)
+	commitRange(s, 5*ms, 0, 1, 1, 130)
+	s.OnInspect(10*ms, 0, atCheckpoint(0, 130, 128))
+	s.OnCrash(20*ms, 0)
+	return s, disks
 }

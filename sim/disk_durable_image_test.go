@@ -13,13 +13,7 @@ import (
 // sector decides its durable bytes; a view of bytes no unsynced write touched is the file's
 // own; a truncate is durable at once, and a crash that loses the writes restores the image.
 func TestDiskDurableImageIsTheFileWithUnsyncedWritesUndone(t *testing.T) {
-	opts := diskOptionsClean()
-	opts.CrashLostProbability = 1
-	h := newDiskHarness(t, 41, opts)
-	require.NoError(t, h.create("f"))
-	synced := diskSectorsOf(4)
-	require.NoError(t, h.write("f", 0, synced))
-	require.NoError(t, h.sync("f"))
+	h, synced := newSyncedFile(t, 41)
 	f := h.disk.files["f"]
 	require.Empty(t, f.volatile)
 	require.Equal(t, synced, h.disk.Durable("f"))

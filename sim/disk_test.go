@@ -209,13 +209,7 @@ func TestDiskMissingFile(t *testing.T) {
 }
 
 func TestDiskCrashLosesUnsyncedWrites(t *testing.T) {
-	opts := diskOptionsClean()
-	opts.CrashLostProbability = 1
-	h := newDiskHarness(t, 2, opts)
-	require.NoError(t, h.create("f"))
-	synced := diskSectorsOf(4)
-	require.NoError(t, h.write("f", 0, synced))
-	require.NoError(t, h.sync("f"))
+	h, synced := newSyncedFile(t, 2)
 	require.NoError(t, h.write("f", 2*diskSector, diskFill(0xEE, 5*diskSector)))
 	require.NoError(t, h.write("f", 100, diskFill(0xDD, 10)))
 	require.Equal(t, int64(7*diskSector), h.disk.Usage().Used)
@@ -987,4 +981,18 @@ func TestDiskRemembersRemovedDamage(t *testing.T) {
 	require.Equal(t, []string{"damaged"}, h.disk.Snapshot(loop, Stream(1, "snap"), NewTrace(loop.Now)).RemovedDamaged())
 	require.NoError(t, h.create("damaged"))
 	require.Empty(t, h.disk.RemovedDamaged())
+}
+
+// newSyncedFile is a disk whose crashes lose every unsynced write, holding file "f": four
+// sectors, written and synced (returned).
+func newSyncedFile(t *testing.T, seed uint64) (*diskHarness, []byte) {
+	t.Helper()
+	opts := diskOptionsClean()
+	opts.CrashLostProbability = 1
+	h := newDiskHarness(t, seed, opts)
+	require.NoError(t, h.create("f"))
+	synced := diskSectorsOf(4)
+	require.NoError(t, h.write("f", 0, synced))
+	require.NoError(t, h.sync("f"))
+	return h, synced
 }
