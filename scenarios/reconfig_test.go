@@ -59,3 +59,24 @@ func TestReconfigAddRemoveReplace(t *testing.T) {
 	cc.commit(50)
 	cc.finish()
 }
+
+// The configuration the simulator reports is the newest one a replica took, even while every
+// member of it is down and a replica removed earlier still runs with an older one (swarm
+// seed 2026442563: read from the running replicas alone it went back an epoch, and the
+// reconfiguring nemesis replaced the disk of a member).
+func TestConfigurationOutlivesItsMembersBeingDown(t *testing.T) {
+	cc := newCheckedCluster(t, testOptions{replicas: 4, clients: 2, seed: 5,
+		mutate: func(o *sim.ClusterOptions) { o.Outside = 1 << 3 }})
+	cc.commit(20)
+	cc.reconfigure(vsr.Change{Kind: vsr.ChangeRemoveReplica, Replica: 0}, 1)
+	cc.reconfigure(vsr.Change{Kind: vsr.ChangeRemoveReplica, Replica: 1}, 2)
+	require.Equal(t, uint32(1), cc.inspect(0).Epoch, "replica 0 stopped in the epoch that removed it")
+
+	cc.CrashReplica(1)
+	cc.CrashReplica(2)
+	epoch, outside := cc.Configuration()
+	require.Equal(t, uint32(2), epoch, "the newest epoch, though its only member is down")
+	require.Equal(t, uint16(1<<0|1<<1|1<<3), outside)
+	require.True(t, cc.IsMember(2))
+	require.False(t, cc.IsMember(1))
+}

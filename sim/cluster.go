@@ -67,6 +67,9 @@ type Cluster struct {
 	// failover (cluster_failover.go) sets it; identities holds each promoted node's place.
 	members    []int
 	identities map[int]memberIdentity
+	// newest is the newest configuration a replica has taken part in (cluster_reconfig.go):
+	// kept while every member of it is down.
+	newest configuration
 }
 
 // FaultHooks let a fault injector strike at the instant something happens inside a replica
@@ -112,7 +115,7 @@ func NewCluster(o ClusterOptions) *Cluster {
 	if o.Config == (vsr.Config{}) {
 		o.Config = vsr.DefaultConfig()
 	}
-	c := &Cluster{World: NewWorld(o.World), options: o}
+	c := &Cluster{World: NewWorld(o.World), options: o, newest: configuration{outside: o.Outside}}
 	c.replicas = make([]*vsr.Replica, members)
 	c.releases = make([]uint32, members)
 	c.clients = make([]*client.Client, o.Clients)
@@ -349,6 +352,9 @@ func (o *replicaObserver) Event(e vsr.Event) {
 	}
 	o.c.eventText = b
 	o.c.Trace.EmitBytes(level, o.node, "replica", b)
+	if e.Epoch > o.c.newest.epoch {
+		o.c.noteConfiguration(o.c.replicas[o.node])
+	}
 	if o.c.options.OnEvent != nil {
 		o.c.options.OnEvent(e)
 	}

@@ -16,18 +16,37 @@ import (
 // ErrNoPrimary: no running replica is the primary of a normal view to take a change.
 var ErrNoPrimary = errors.New("no running replica is a normal primary")
 
-// Configuration returns the newest configuration a running replica takes part in or
-// knows (its epoch and the slots outside it); the formatted one if none runs.
+// configuration is a membership: its epoch and the slots outside it.
+type configuration struct {
+	epoch   uint32
+	outside uint16
+}
+
+// Configuration returns the newest configuration a replica has taken part in (its epoch
+// and the slots outside it); the formatted one until a change. It is remembered while every
+// member of it is down: a replica takes an epoch only once its change has committed, and
+// epochs only rise. Read from the running replicas alone, it went back to an older epoch
+// while the newest one's members were down, and an operator acting on that replaced the disk
+// of a member (swarm seed 2026442563: replica 1 of a two-replica configuration was wiped
+// while it and replica 2 were down, and came back empty as a member, and its nack truncated
+// an acknowledged op).
 func (c *Cluster) Configuration() (epoch uint32, outside uint16) {
-	epoch, outside = 0, c.options.Outside
 	for i := 0; i < c.MemberCount(); i++ {
-		if r := c.Replica(i); r != nil {
-			if in := r.InspectState(); in.Epoch > epoch && !in.Joining {
-				epoch, outside = in.Epoch, in.Outside
-			}
-		}
+		c.noteConfiguration(c.Replica(i))
 	}
-	return epoch, outside
+	return c.newest.epoch, c.newest.outside
+}
+
+// noteConfiguration takes r's configuration as the newest if it is (r may be nil). A
+// joining replica's is not one: it is the epoch it was formatted at, with only its own slot
+// outside.
+func (c *Cluster) noteConfiguration(r *vsr.Replica) {
+	if r == nil {
+		return
+	}
+	if in := r.InspectState(); in.Epoch > c.newest.epoch && !in.Joining {
+		c.newest = configuration{epoch: in.Epoch, outside: in.Outside}
+	}
 }
 
 // IsMember reports whether node i's slot is a member of the newest configuration (after a
