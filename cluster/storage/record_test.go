@@ -631,3 +631,58 @@ func TestRecordsRepairARunOfUnknownEntriesFromTheEntryAbove(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsAStaleRecordTheChainDisownsIsRewritten: op 10 was appended again after a
+// truncation, but its tombstone and its new record were both lost (misdirected), so its record
+// sector still holds the old entry's record. The next op's entry, intact and appended after the
+// new op 10, chains onto the new entry: the record is stale, the entry stays intact, and the
+// record is written again (swarm seed 2026447374). Without that evidence (op 11 damaged) the
+// entry is faulty as before, named by the record it may have replaced.
+func TestRecordsAStaleRecordTheChainDisownsIsRewritten(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, recordOptions, 13)
+		name, offset := recordSector(10)
+		stale := bytes.Clone(d.raw(name)[offset : offset+storage.SectorSize])
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(9, done) })
+		replaced := []byte("view 5's prepare of op 10, not view 3's")
+		for op := uint64(10); op <= 13; op++ {
+			b := body(op)
+			if op == 10 {
+				b = replaced
+			}
+			if err := d.append(t, s, op, b); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		putSector := func(sector []byte) {
+			b := d.raw(name)
+			copy(b[offset:], sector)
+			d.setRaw(name, b)
+		}
+		putSector(stale)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 13)) {
+			t.Fatalf("head %d, faulty %v, entries %v: the chain vouches for op 10's entry", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+		if got := rec.Entries[9].Body; !bytes.Equal(got, replaced) {
+			t.Fatalf("op 10 recovered as %q, want %q", got, replaced)
+		}
+		if bytes.Equal(d.raw(name)[offset:offset+storage.SectorSize], stale) {
+			t.Fatal("the stale record was not written again")
+		}
+		if r := d.verify(t, s); !r.OK {
+			t.Fatalf("after the rewrite: %v", r.Problems)
+		}
+
+		where := places(t, d)
+		// No evidence: op 11's entry damaged. Op 10 is faulty, named by the stale record.
+		putSector(stale)
+		scribble(d, where[11].file, where[11].offset, storage.SectorSize)
+		d.restart()
+		_, rec = d.mustOpen(t, recordOptions)
+		if !slices.Equal(rec.Faulty, []uint64{10, 11}) || !bytes.Equal(rec.FaultyPrefix[10], body(10)[:16]) {
+			t.Fatalf("faulty %v, prefix of 10 %q: without the chain's word the record holds", rec.Faulty, rec.FaultyPrefix[10])
+		}
+	})
+}

@@ -274,7 +274,8 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 
 // applyRecords holds each op to its redundant record, if it has one (record.go): an intact
 // entry that is not the one its record names is faulty; a faulty entry whose record survived
-// takes the recorded chain sum and parent, so the chain stays known across it.
+// takes the recorded chain sum and parent, so the chain stays known across it. A record older
+// than its entry, as the next entry's chain shows, is not held to (staleRecord).
 func (ix *logIndex) applyRecords(cp uint64) {
 	for op := max(ix.base, cp+1); op <= ix.head; op++ {
 		p, ok := ix.persist[op]
@@ -282,7 +283,13 @@ func (ix *logIndex) applyRecords(cp uint64) {
 			continue
 		}
 		sl := &ix.slots[op-ix.base]
-		if sl.state == slotIntact && sl.chain != p.header.Chain() {
+		if sl.state == slotIntact && sl.chain == p.header.Chain() {
+			continue
+		}
+		if ix.staleRecord(op, p) {
+			continue
+		}
+		if sl.state == slotIntact {
 			*sl = slot{state: slotFaulty}
 			ix.problem(Problem{Op: op, Offset: -1, Reason: "entry differs from its record"})
 		}
@@ -290,6 +297,33 @@ func (ix *logIndex) applyRecords(cp uint64) {
 			sl.known, sl.offset, sl.chain, sl.parent = true, p.header.Offset, p.header.Chain(), p.header.Parent
 		}
 	}
+}
+
+// staleRecord reports whether op's intact record p is stale: op's entry is intact, and the
+// next op's entry, intact in the same segment, chains onto it, not onto the entry the record
+// names. If so the entry stays intact and the record is written again (it reads as absent, so
+// install lists the op as unrecorded).
+//
+// The next op's entry was appended after the last append of op whose record could have
+// survived: appending op again cuts the file at op's entry, taking the next op's with it, and
+// the record is written only once the new entry (and with it the cut) is synced. So the entry
+// it chains onto is op's newest, and a record naming another one is older: its tombstone and
+// its successor's record were both lost or misdirected (swarm seed 2026447374: view 3's record
+// of op 68 outlived a truncation and the record of view 5's op 68, and held the replica to
+// view 3's prepare below its commit number). A next entry that chains onto neither proves
+// nothing: above a checkpoint it chains onto the checkpoint's anchor.
+func (ix *logIndex) staleRecord(op uint64, p persistRecord) bool {
+	if op+1 > ix.head || op/ix.segmentEntries != (op+1)/ix.segmentEntries {
+		return false
+	}
+	sl, next := &ix.slots[op-ix.base], ix.slots[op+1-ix.base]
+	if sl.state != slotIntact || next.state != slotIntact || next.parent != sl.chain {
+		return false
+	}
+	assert.That(next.parent != p.header.Chain(), "storage: the record and the entry have one chain sum")
+	ix.persist[op] = persistRecord{state: recordAbsent}
+	ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "record names an older entry than the one the next op chains onto"})
+	return true
 }
 
 // dropUnfinished removes from the top of the log the ops whose append provably never
