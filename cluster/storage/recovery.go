@@ -485,6 +485,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 		},
 		func(next func(error)) { s.readCheckpoint(rec, previous, names, next) },
 		func(next func(error)) { s.scanAll(names, &scans, next) },
+		func(next func(error)) { s.replayLostCheckpoint(rec, scans); next(nil) },
 		func(next func(error)) { s.removeStaleCheckpoints(next) },
 	)
 }
@@ -743,11 +744,42 @@ func (s *Storage) finishRecords(done func(error)) {
 	sequence(done, steps...)
 }
 
+// assemble indexes the scanned log above the superblock's checkpoint.
+func (s *Storage) assemble(scans []segmentScan) logIndex {
+	cp := s.sb.State.CheckpointOp
+	floor := s.segmentOf(cp) * uint64(s.opts.SegmentEntriesMax) // older segments: compaction's
+	return assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor, s.unaudited)
+}
+
+// replayLostCheckpoint falls back to the format's state (op 0) when the checkpoint is lost and
+// the previous one with it, if the log still holds every op from 1 (no segment through the
+// checkpoint's was compacted) and its head is within Options.ReplayOpsMax. The first
+// checkpoint falls back so before the scan (replayableFromFormat); a later one needs the scan
+// to know the head. Without it, a replica whose two checkpoint files rotted waited for a
+// peer's checkpoint at or after its own, while holding intact the committed ops its peers
+// lacked and needed to reach one (swarm seed 2026460322: checkpoints 128 and 64 both corrupt,
+// ops 121 and 122 intact only in its log).
+func (s *Storage) replayLostCheckpoint(rec *Recovery, scans []segmentScan) {
+	cp := s.sb.State.CheckpointOp
+	if !s.checkpointLost || s.opts.ReplayOpsMax == 0 {
+		return
+	}
+	for k := uint64(0); k <= s.segmentOf(cp); k++ {
+		if !slices.ContainsFunc(scans, func(sc segmentScan) bool { return sc.index == k }) {
+			return
+		}
+	}
+	if s.assemble(scans).head > uint64(s.opts.ReplayOpsMax) {
+		return
+	}
+	s.fallBackToFormat(rec)
+	rec.CheckpointLost, s.checkpointLost = false, false
+}
+
 // install makes the assembled log the storage's index and fills in the recovery.
 func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	cp := s.sb.State.CheckpointOp
-	floor := s.segmentOf(cp) * uint64(s.opts.SegmentEntriesMax) // older segments: compaction's
-	ix := assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor, s.unaudited)
+	ix := s.assemble(scans)
 	s.slotBase, s.head, s.slots, s.segments = ix.base, ix.head, ix.slots, ix.segments
 	s.auditOp, s.auditHead = cp, s.sb.State.AuditHead
 	rec.State = s.sb.State

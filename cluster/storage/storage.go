@@ -48,6 +48,11 @@ type Options struct {
 	// into it), so that a full log can still write the checkpoint that lets compaction
 	// free it. Size it for the largest snapshot plus a sector.
 	ReserveBytes int64
+	// ReplayOpsMax is the longest log the caller can replay from the format's state: when a
+	// checkpoint and the one before it are both lost, Open falls back to op 0 if every op from
+	// 1 is still in the log and its head is at most this (recovery.go, replayLostCheckpoint).
+	// 0: only a first checkpoint falls back so.
+	ReplayOpsMax int
 }
 
 func (o Options) normalize(fs FS) (Options, error) {

@@ -584,6 +584,46 @@ func TestFirstCheckpointLostFallsBackToFormat(t *testing.T) {
 	})
 }
 
+// TestLostCheckpointsReplayFromFormat: when a later checkpoint and the one before it both rot,
+// Open falls back to op 0 if the log still holds every op from 1 and its head is within
+// Options.ReplayOpsMax: the replica replays the log instead of waiting for a peer's checkpoint
+// at or after its own (swarm seed 2026460322: checkpoints 128 and 64 both corrupt, and its
+// peers, at checkpoint 64, needed ops only its log held). A head beyond the limit, no limit, or
+// a compacted first segment leave the checkpoint lost.
+func TestLostCheckpointsReplayFromFormat(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		replay := smallSegments
+		replay.ReplayOpsMax = 10
+		s := fill(t, d, replay, 10)
+		d.checkpoint(t, s, 4, []byte("state at 4"))
+		d.checkpoint(t, s, 8, []byte("state at 8"))
+		flipBit(d, "checkpoint-0000000000000004", 10)
+		flipBit(d, "checkpoint-0000000000000008", 10)
+		for _, opts := range []storage.Options{smallSegments, func() storage.Options { o := replay; o.ReplayOpsMax = 9; return o }()} {
+			d.restart()
+			if _, rec := d.mustOpen(t, opts); !rec.CheckpointLost || rec.State.CheckpointOp != 8 {
+				t.Fatalf("ReplayOpsMax %d, head 10: lost %t, state %+v", opts.ReplayOpsMax, rec.CheckpointLost, rec.State)
+			}
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, replay)
+		if rec.CheckpointLost || rec.CheckpointDamaged != 8 || rec.State.CheckpointOp != 0 || rec.Snapshot != nil {
+			t.Fatalf("recovery: lost %t, damaged %d, state %+v", rec.CheckpointLost, rec.CheckpointDamaged, rec.State)
+		}
+		if !slices.Equal(entriesOf(rec), opsRange(1, 10)) || len(rec.Faulty) != 0 {
+			t.Fatalf("entries %v, faulty %v: want the whole log to replay", entriesOf(rec), rec.Faulty)
+		}
+		// Checkpointed again, compacted, and rotted again: ops 1-4 are gone, so it is lost.
+		d.checkpoint(t, s, 8, []byte("state at 8"))
+		d.compact(t, s)
+		flipBit(d, "checkpoint-0000000000000008", 10)
+		d.restart()
+		if _, rec := d.mustOpen(t, replay); !rec.CheckpointLost || rec.State.CheckpointOp != 8 {
+			t.Fatalf("compacted: lost %t, state %+v", rec.CheckpointLost, rec.State)
+		}
+	})
+}
+
 // TestInstalledCheckpointLostReplaysNothingItDidNotAudit: a checkpoint installed from a
 // peer's snapshot (a state sync) covers ops the log never executed: here ops 1-2 of this
 // log, and op 3 of another view that the snapshot's history replaced. When that checkpoint

@@ -170,7 +170,7 @@ func FormatOutside(fs storage.FS, cluster uint64, replica, count, standbys int, 
 // options that differ from the superblock's): for tools that open a replica's disk.
 func StorageOptions(fs storage.FS) storage.Options {
 	return storage.Options{FS: fs, SegmentEntriesMax: CheckpointInterval, EntryBodyMax: MessageSizeMax,
-		AutoCompactPercent: 85, RecordPrefix: HeaderSize}
+		AutoCompactPercent: 85, RecordPrefix: HeaderSize, ReplayOpsMax: LogSlotsMax}
 }
 
 func (r *Replica) initTimeouts() {
