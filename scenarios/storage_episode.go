@@ -36,8 +36,11 @@ import (
 // The model is written here from the engine's contract (Recovery's documentation), never
 // from its code.
 
-// storageEpisodeOptions keep segments small, so that a history spans several of them.
-var storageEpisodeOptions = storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096, RecordPrefix: 16}
+// storageEpisodeOptions keep segments small, so that a history spans several of them. A
+// history never reaches op 64, so a lost checkpoint replays from the format's state whenever
+// the log holds every op from 1 (ReplayOpsMax, as a replica's log window allows).
+var storageEpisodeOptions = storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096, RecordPrefix: 16,
+	ReplayOpsMax: 64}
 
 // storeEpisode is one run.
 type storeEpisode struct {

@@ -658,6 +658,9 @@ func (s *Storage) scanAll(names []string, scans *[]segmentScan, done func(error)
 	segments, _, _ := ownedFiles(names)
 	slices.Sort(segments)
 	keepFrom := s.sb.State.CheckpointOp + 1
+	if s.checkpointLost && s.opts.ReplayOpsMax > 0 {
+		keepFrom = 1 // the log may replay from op 1 (replayLostCheckpoint)
+	}
 	forEach(len(segments), func(i int, next func(error)) {
 		scanSegment(s.fs, s.opts, s.sb.State.Cluster, segments[i], keepFrom, &s.scanBufs,
 			func(sc segmentScan, err error) {

@@ -613,6 +613,11 @@ func TestLostCheckpointsReplayFromFormat(t *testing.T) {
 		if !slices.Equal(entriesOf(rec), opsRange(1, 10)) || len(rec.Faulty) != 0 {
 			t.Fatalf("entries %v, faulty %v: want the whole log to replay", entriesOf(rec), rec.Faulty)
 		}
+		for _, e := range rec.Entries {
+			if !bytes.Equal(e.Body, body(e.Op)) {
+				t.Fatalf("op %d replays with body %q, want %q", e.Op, e.Body, body(e.Op))
+			}
+		}
 		// Checkpointed again, compacted, and rotted again: ops 1-4 are gone, so it is lost.
 		d.checkpoint(t, s, 8, []byte("state at 8"))
 		d.compact(t, s)
