@@ -58,8 +58,9 @@ func (s *Storage) writeSuperblock(sb superblock, done func(error)) {
 
 // Checkpoint makes snapshot (the state machine after executing op) the newest checkpoint:
 // it writes and syncs the checkpoint file, then points the superblock at it (one atomic
-// superblock write), then removes the checkpoint files no superblock pair names any more (the
-// previous checkpoint stays until then: it is the fallback if the newest pair is lost). A
+// superblock write, which names the checkpoint it replaces as the previous one), then removes
+// the checkpoint files no superblock pair names any more: the previous checkpoint stays until
+// the next one, as the fallback if this one rots or the newest pair is lost. A
 // crash at any point leaves either the old or the new checkpoint, whole. An error means the checkpoint was not
 // installed (retrying is safe); a checkpoint of the current CheckpointOp is a no-op. op
 // must not be below the current checkpoint. The superblock's commit_max becomes at least op.
@@ -147,6 +148,10 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, d
 // checkpointSuperblock returns the superblock that points at the checkpoint file.
 func (s *Storage) checkpointSuperblock(op uint64, file, snapshot []byte, synced bool) superblock {
 	sb := s.sb
+	sb.Previous = previousCheckpoint{}
+	if cur := s.sb.State.CheckpointOp; cur > 0 && cur < op && !s.checkpointLost {
+		sb.Previous = previousCheckpoint{Op: cur, Ref: s.sb.Checkpoint, AuditHead: s.sb.State.AuditHead}
+	}
 	sb.State.CheckpointOp = op
 	sb.State.Commit = max(sb.State.Commit, op)
 	sb.Checkpoint = checkpointRef{Size: int64(len(file)), Checksum: checksum.Of(file)}

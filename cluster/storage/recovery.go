@@ -566,6 +566,8 @@ func (s *Storage) readCheckpointOrFallBack(rec *Recovery, previous superblock, n
 		switch {
 		case err == nil:
 			done(nil)
+		case s.sb.Previous.Op != 0:
+			s.fallBackToCheckpoint(rec, s.previousSuperblock(), err, done)
 		case previous.State.CheckpointOp != 0 && previous.State.CheckpointOp < op:
 			s.fallBackToCheckpoint(rec, previous, err, done)
 		case s.replayableFromFormat(op, names):
@@ -605,6 +607,7 @@ func (s *Storage) fallBackToFormat(rec *Recovery) {
 	damaged := s.sb.State.CheckpointOp
 	s.unaudited = opSpan{after: s.sb.Checkpoint.Audited, upTo: damaged}
 	s.sb.State.CheckpointOp, s.sb.State.AuditHead, s.sb.Checkpoint = 0, [32]byte{}, checkpointRef{}
+	s.sb.Previous = previousCheckpoint{}
 	rec.Snapshot, rec.CheckpointDamaged = nil, damaged
 	s.checkpointPrevious = 0 // the damaged file goes
 }
@@ -617,7 +620,7 @@ func (s *Storage) fallBackToCheckpoint(rec *Recovery, previous superblock, cause
 	assert.That(previous.State.CheckpointOp < damaged, "storage: fallback to a newer checkpoint")
 	newest := s.sb
 	s.sb.State.CheckpointOp, s.sb.State.AuditHead = previous.State.CheckpointOp, previous.State.AuditHead
-	s.sb.Checkpoint = previous.Checkpoint
+	s.sb.Checkpoint, s.sb.Previous = previous.Checkpoint, previousCheckpoint{}
 	s.readCheckpointFile(func(snapshot []byte, err error) {
 		if err != nil {
 			s.sb = newest
@@ -629,6 +632,13 @@ func (s *Storage) fallBackToCheckpoint(rec *Recovery, previous superblock, cause
 		s.checkpointPrevious = 0 // the damaged file goes
 		done(nil)
 	})
+}
+
+// previousSuperblock is the newest superblock as it would be at its previous checkpoint.
+func (s *Storage) previousSuperblock() superblock {
+	p, sb := s.sb.Previous, s.sb
+	sb.State.CheckpointOp, sb.State.AuditHead, sb.Checkpoint, sb.Previous = p.Op, p.AuditHead, p.Ref, previousCheckpoint{}
+	return sb
 }
 
 func (s *Storage) readCheckpointFile(done func([]byte, error)) {
@@ -681,7 +691,7 @@ func (s *Storage) removeStaleCheckpoints(done func(error)) {
 		_, checkpoints, _ := ownedFiles(names)
 		var stale []uint64
 		for _, op := range checkpoints {
-			if op != s.sb.State.CheckpointOp && op != s.checkpointPrevious {
+			if op != s.sb.State.CheckpointOp && op != s.sb.Previous.Op && op != s.checkpointPrevious {
 				stale = append(stale, op)
 			}
 		}
