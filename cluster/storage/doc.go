@@ -33,11 +33,13 @@
 // Checkpoint stores the head at the checkpoint op in the superblock (State.AuditHead), and
 // Verify and Restore recompute it.
 //
-// Checkpoint files are kept while either superblock pair names one: if the newest pair is
-// lost, Open falls back to the previous state and its checkpoint is still whole; if the
-// newest checkpoint does not verify, Open falls back to the previous one and keeps the newest
-// view, log view and commit (Recovery.CheckpointDamaged); a first checkpoint falls back to op
-// 0, the format's empty state, while the log still holds every op from 1. The ops that the
+// Every superblock copy names the current checkpoint and the one before it, and checkpoint
+// files are kept while a superblock pair names one: if the newest pair is lost, Open falls
+// back to the previous state and its checkpoint is still whole; if the newest checkpoint does
+// not verify, Open falls back to the previous one and keeps the newest view, log view and
+// commit (Recovery.CheckpointDamaged); if that does not verify either, Open falls back to op
+// 0, the format's empty state, while the log still holds every op from 1 (a first checkpoint,
+// or a log within Options.ReplayOpsMax). The ops that the
 // fallback lacks are reported faulty, never silently missing; so are those a checkpoint
 // installed from a peer's snapshot (InstallCheckpoint) had not audited in this log, whose
 // entries there need not be its history.
