@@ -90,3 +90,25 @@ func TestSuperblockAuditedRoundTrip(t *testing.T) {
 		t.Fatal("a superblock auditing below op 0 decoded")
 	}
 }
+
+// TestSuperblockPreviousRoundTrip: the previous checkpoint survives the superblock's
+// encoding, and a copy naming a previous checkpoint at or above the current one is refused,
+// though its checksum holds.
+func TestSuperblockPreviousRoundTrip(t *testing.T) {
+	sb := superblock{Sequence: 9, SegmentEntriesMax: 64, EntryBodyMax: 4096,
+		State:      State{Cluster: 7, CheckpointOp: 128, AuditHead: [32]byte{1}},
+		Checkpoint: checkpointRef{Size: 10, Checksum: checksum.Of([]byte("file 128")), Audited: 128},
+		Previous: previousCheckpoint{Op: 64, AuditHead: [32]byte{2},
+			Ref: checkpointRef{Size: 12, Checksum: checksum.Of([]byte("file 64")), Chain: checksum.Of([]byte("op 64")), Audited: 60}}}
+	got, err := decodeSuperblock(encodeSuperblock(sb))
+	if err != nil || got != sb {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	b := encodeSuperblock(sb)
+	b[174] = 128 // the previous checkpoint at the current one's op
+	sum := checksum.Of(b[16:])
+	copy(b, sum[:])
+	if _, err := decodeSuperblock(b); err == nil {
+		t.Fatal("a superblock whose previous checkpoint is not below the current one decoded")
+	}
+}
