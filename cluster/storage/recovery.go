@@ -485,7 +485,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 		},
 		func(next func(error)) { s.readCheckpoint(rec, previous, names, next) },
 		func(next func(error)) { s.scanAll(names, &scans, next) },
-		func(next func(error)) { s.replayLostCheckpoint(rec, scans); next(nil) },
+		func(next func(error)) { s.settleCheckpoint(rec, scans); next(nil) },
 		func(next func(error)) { s.removeStaleCheckpoints(next) },
 	)
 }
@@ -605,6 +605,7 @@ func (s *Storage) replayableFromFormat(op uint64, names []string) bool {
 // needed to reach that checkpoint: nobody could move (fresh-range swarm seed 2026131599).
 func (s *Storage) fallBackToFormat(rec *Recovery) {
 	damaged := s.sb.State.CheckpointOp
+	s.fellBack = &fallbackUndo{sb: s.sb, previous: s.checkpointPrevious}
 	s.unaudited = opSpan{after: s.sb.Checkpoint.Audited, upTo: damaged}
 	s.sb.State.CheckpointOp, s.sb.State.AuditHead, s.sb.Checkpoint = 0, [32]byte{}, checkpointRef{}
 	s.sb.Previous = previousCheckpoint{}
@@ -629,6 +630,7 @@ func (s *Storage) fallBackToCheckpoint(rec *Recovery, previous superblock, cause
 		}
 		rec.Snapshot, rec.CheckpointDamaged = snapshot, damaged
 		s.unaudited = opSpan{after: newest.Checkpoint.Audited, upTo: damaged}
+		s.fellBack = &fallbackUndo{sb: newest, previous: s.checkpointPrevious}
 		s.checkpointPrevious = 0 // the damaged file goes
 		done(nil)
 	})
@@ -762,6 +764,30 @@ func (s *Storage) assemble(scans []segmentScan) logIndex {
 	cp := s.sb.State.CheckpointOp
 	floor := s.segmentOf(cp) * uint64(s.opts.SegmentEntriesMax) // older segments: compaction's
 	return assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor, s.unaudited)
+}
+
+// fallbackUndo is what a fallback at Open changed: the newest superblock, and the checkpoint
+// the other pair named.
+type fallbackUndo struct {
+	sb       superblock
+	previous uint64
+}
+
+// settleCheckpoint checks, once the log is scanned, the checkpoint Open fell back to: if the
+// log runs further above it than Options.ReplayOpsMax, the caller could not hold what it would
+// replay, and the checkpoint is lost after all (swarm seed 2026486275: a state sync jumped
+// from checkpoint 64 to 384, which rotted, and the fallback to 64 left ops up to 387 above it,
+// past the replica's log window). A lost checkpoint may then replay from op 0
+// (replayLostCheckpoint).
+func (s *Storage) settleCheckpoint(rec *Recovery, scans []segmentScan) {
+	if u := s.fellBack; u != nil && s.opts.ReplayOpsMax > 0 &&
+		s.assemble(scans).head > s.sb.State.CheckpointOp+uint64(s.opts.ReplayOpsMax) {
+		s.sb, s.checkpointPrevious, s.unaudited = u.sb, u.previous, opSpan{}
+		rec.Snapshot, rec.CheckpointDamaged, rec.CheckpointLost, s.checkpointLost = nil, 0, true, true
+	}
+	s.fellBack = nil
+	s.replayLostCheckpoint(rec, scans)
+	s.fellBack = nil
 }
 
 // replayLostCheckpoint falls back to the format's state (op 0) when the checkpoint is lost and

@@ -166,6 +166,9 @@ type Storage struct {
 	// unaudited are the ops a fallback past a damaged checkpoint replays that the damaged
 	// checkpoint had not audited (checkpointRef.Audited): Open reports their entries faulty.
 	unaudited opSpan
+	// fellBack, during Open, undoes a fallback to an older checkpoint or to op 0 until the scan
+	// shows the log fits above it (settleCheckpoint).
+	fellBack *fallbackUndo
 
 	slotBase  uint64
 	head      uint64

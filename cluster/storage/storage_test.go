@@ -645,6 +645,37 @@ func TestLostCheckpointsReplayFromFormat(t *testing.T) {
 	})
 }
 
+// TestFallbackBeyondReplayOpsMaxIsLost: a state sync jumped from checkpoint 3 to 12, so 3 is
+// the previous checkpoint while the log runs to 16. When 12 rots, falling back to 3 would leave
+// more ops above it than Options.ReplayOpsMax lets the caller hold (swarm seed 2026486275: a
+// fallback from 384 to 64 overflowed the replica's log window), so the checkpoint is lost;
+// within the limit, or with no limit, the fallback stands.
+func TestFallbackBeyondReplayOpsMaxIsLost(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 3)
+		d.checkpoint(t, s, 3, []byte("state at 3"))
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(12, []byte("a peer's state at 12"), done) })
+		for op := uint64(13); op <= 16; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		flipBit(d, "checkpoint-000000000000000c", 10)
+		for _, limit := range []int{8, 13, 0} {
+			opts := smallSegments
+			opts.ReplayOpsMax = limit
+			d.restart()
+			_, rec := d.mustOpen(t, opts)
+			if fits := limit == 0 || 16-3 <= limit; fits != (rec.State.CheckpointOp == 3) || fits == rec.CheckpointLost {
+				t.Fatalf("ReplayOpsMax %d: lost %t, damaged %d, state %+v", limit, rec.CheckpointLost, rec.CheckpointDamaged, rec.State)
+			}
+			if limit == 8 && (rec.State.CheckpointOp != 12 || rec.Snapshot != nil || !slices.Contains(d.names(), "checkpoint-000000000000000c")) {
+				t.Fatalf("lost: state %+v, files %v", rec.State, d.names())
+			}
+		}
+	})
+}
+
 // TestInstalledCheckpointLostReplaysNothingItDidNotAudit: a checkpoint installed from a
 // peer's snapshot (a state sync) covers ops the log never executed: here ops 1-2 of this
 // log, and op 3 of another view that the snapshot's history replaced. When that checkpoint
