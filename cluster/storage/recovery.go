@@ -566,7 +566,7 @@ func (s *Storage) readCheckpointOrFallBack(rec *Recovery, previous superblock, n
 		switch {
 		case err == nil:
 			done(nil)
-		case s.sb.Previous.Op != 0:
+		case s.sb.Previous.Op != 0 && s.sb.Checkpoint.Audited == op:
 			s.fallBackToCheckpoint(rec, s.previousSuperblock(), err, done)
 		case previous.State.CheckpointOp != 0 && previous.State.CheckpointOp < op:
 			s.fallBackToCheckpoint(rec, previous, err, done)
@@ -797,10 +797,14 @@ func (s *Storage) settleCheckpoint(rec *Recovery, scans []segmentScan) {
 // to know the head. Without it, a replica whose two checkpoint files rotted waited for a
 // peer's checkpoint at or after its own, while holding intact the committed ops its peers
 // lacked and needed to reach one (swarm seed 2026460322: checkpoints 128 and 64 both corrupt,
-// ops 121 and 122 intact only in its log).
+// ops 121 and 122 intact only in its log). Only a checkpoint this log executed up to
+// (checkpointRef.Audited): below one installed from a peer's snapshot the log need not be the
+// snapshot's history, and a state sync fetches it again (swarm seeds 2026495629 and
+// 2026495735: the replay of a log under a lost synced checkpoint kept a stale prepare, and
+// left the log view's ops missing).
 func (s *Storage) replayLostCheckpoint(rec *Recovery, scans []segmentScan) {
 	cp := s.sb.State.CheckpointOp
-	if !s.checkpointLost || s.opts.ReplayOpsMax == 0 {
+	if !s.checkpointLost || s.opts.ReplayOpsMax == 0 || s.sb.Checkpoint.Audited != cp {
 		return
 	}
 	for k := uint64(0); k <= s.segmentOf(cp); k++ {

@@ -676,6 +676,29 @@ func TestFallbackBeyondReplayOpsMaxIsLost(t *testing.T) {
 	})
 }
 
+// TestInstalledCheckpointLostIsNotReplayedPast: a checkpoint installed from a peer's snapshot
+// that rots is lost, though the superblock names an intact previous checkpoint: the log below
+// the installed one need not be its history, and a state sync fetches it again (swarm seed
+// 2026495629: a replay past a lost synced checkpoint kept a prepare the synced history had
+// replaced). A checkpoint the log executed up to falls back (TestCheckpointFallback).
+func TestInstalledCheckpointLostIsNotReplayedPast(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 5)
+		d.checkpoint(t, s, 3, []byte("state at 3"))
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(6, []byte("a peer's state at 6"), done) })
+		st := s.State()
+		for view := uint32(2); view <= 3; view++ {
+			st.View, st.LogView = view, view
+			d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		}
+		flipBit(d, "checkpoint-0000000000000006", 10)
+		d.restart()
+		if _, rec := d.mustOpen(t, smallSegments); !rec.CheckpointLost || rec.State.CheckpointOp != 6 {
+			t.Fatalf("lost %t, damaged %d, state %+v: want the synced checkpoint lost", rec.CheckpointLost, rec.CheckpointDamaged, rec.State)
+		}
+	})
+}
+
 // TestInstalledCheckpointLostReplaysNothingItDidNotAudit: a checkpoint installed from a
 // peer's snapshot (a state sync) covers ops the log never executed: here ops 1-2 of this
 // log, and op 3 of another view that the snapshot's history replaced. When that checkpoint

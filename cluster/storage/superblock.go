@@ -93,7 +93,9 @@ type superblock struct {
 // until the next checkpoint: the fallback when the current checkpoint's file rots, whatever
 // the superblock writes since (a view change writes both pairs, so the other pair soon names
 // the current checkpoint too; swarm seed 2026467162 lost its state to one latent sector on
-// its only named checkpoint file). Its file is kept while it is named.
+// its only named checkpoint file). Its file is kept while it is named. Open falls back to it
+// only from a checkpoint this log executed up to (checkpointRef.Audited): one installed from a
+// peer's snapshot is fetched again by state sync (swarm seed 2026495629).
 type previousCheckpoint struct {
 	Op        uint64
 	Ref       checkpointRef
