@@ -28,8 +28,9 @@ import (
 //	                   Below an op that finished, faulty: appends run one at a time, so a
 //	                   later finished append proves this one finished too.
 //
-// A record found among the segment's entries (its write misdirected there, leaving its own
-// sector unwritten) stands for the op's record when that sector is absent and no tombstone:
+// A record found elsewhere in its segment, among the entries or over another op's record
+// sector (its write misdirected there, leaving its own sector unwritten), stands for the op's
+// record when that sector is absent and no tombstone:
 // it too was written after the entry's sync (recovery.go, strayOf).
 //
 // "absent" is a sector of zeros (a fresh record area) or a tombstone naming the op: truncation

@@ -387,6 +387,34 @@ func TestRecordsMisdirectedRecordOverItsOwnEntry(t *testing.T) {
 	})
 }
 
+// TestRecordsMisdirectedRecordOverAnotherRecord: the record write of the last append landed
+// on another op's record sector, leaving its own unwritten, and the entry is damaged since.
+// The record, found in the record area at the wrong place, still proves the append finished:
+// op 13 is faulty with its prefix, never dropped (swarm seed 2026496656: op 20, acknowledged,
+// was dropped as unfinished and truncated by a view change); op 9, whose record was
+// overwritten but whose entry is intact, stays intact.
+func TestRecordsMisdirectedRecordOverAnotherRecord(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		where := places(t, d)
+		name, offset := recordSector(13)
+		_, landing := recordSector(9)
+		b := d.raw(name)
+		copy(b[landing:landing+storage.SectorSize], b[offset:offset+storage.SectorSize])
+		clear(b[offset : offset+storage.SectorSize])
+		d.setRaw(name, b)
+		scribble(d, where[13].file, where[13].offset, storage.SectorSize)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v: want op 13 faulty, not dropped as unfinished", s.Head(), rec.Faulty)
+		}
+		if !bytes.Equal(rec.FaultyPrefix[13], body(13)[:16]) {
+			t.Fatalf("op 13: prefix %x, want the misdirected record's %x", rec.FaultyPrefix[13], body(13)[:16])
+		}
+	})
+}
+
 // TestRecordsRepairARunAboveADamagedCheckpointEntry: the bodies of the checkpoint's own entry
 // and of the two entries above it are damaged, and their records. Nothing places op 9 alone
 // (the damaged region below it is the checkpoint entry's, which nothing writes again, and it

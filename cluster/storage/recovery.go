@@ -232,7 +232,7 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 		op := r.header.Op
 		if stray, ok := sc.strayOf(op, ix.segmentEntries); ok && op >= ix.base && op <= ix.head {
 			ix.persist[op] = stray
-			ix.problem(Problem{File: name, Offset: r.at, Op: op, Reason: "record misdirected among the entries"})
+			ix.problem(Problem{File: name, Offset: r.at, Op: op, Reason: "record misdirected"})
 		}
 	}
 	for _, r := range sc.records {

@@ -120,6 +120,9 @@ func (sc *scanner) readRecords(done func(error)) {
 	var prefixes []byte // the intact records' prefixes, copied out of area into one array
 	decode := func(i int, b []byte) {
 		sc.out.persist[i] = decodeRecord(b, first+uint64(i), sc.cluster)
+		if sc.out.persist[i].foreign {
+			sc.strayIn(b, int64(i)*SectorSize)
+		}
 		if p := sc.out.persist[i].prefix; sc.out.persist[i].state == recordIntact {
 			if len(p) == 0 {
 				sc.out.persist[i].prefix = nil // as a copy of nothing is
@@ -277,8 +280,13 @@ func (sc *scanner) damaged(end int64) {
 // stray keeps the sector at pos if it is a whole redundant record of one of the segment's
 // ops: a misdirected record write landed there, over an entry (perhaps its own op's, which
 // then reads as damaged with no record, like an append that never finished).
-func (sc *scanner) stray() {
-	b := sc.at(SectorSize)
+func (sc *scanner) stray() { sc.strayIn(sc.at(SectorSize), sc.pos) }
+
+// strayIn keeps the sector b at offset at as a stray if it is a record of one of the
+// segment's ops: among the entries, or in the record area over another op's record sector (a
+// misdirected record write lands anywhere in the file: swarm seed 2026496656, op 20's record
+// on op 11's sector, and op 20, acknowledged, was dropped as an append that never finished).
+func (sc *scanner) strayIn(b []byte, at int64) {
 	if binary.LittleEndian.Uint64(b[16:]) != recordMagic {
 		return
 	}
@@ -286,7 +294,7 @@ func (sc *scanner) stray() {
 	if err != nil || h.Cluster != sc.cluster || h.Op/uint64(sc.opts.SegmentEntriesMax) != sc.out.index {
 		return
 	}
-	sc.out.strays = append(sc.out.strays, strayRecord{at: sc.pos, persistRecord: persistRecord{
+	sc.out.strays = append(sc.out.strays, strayRecord{at: at, persistRecord: persistRecord{
 		state: recordIntact, header: h, prefix: append([]byte(nil), prefix...)}})
 }
 
