@@ -670,7 +670,7 @@ func (s *Storage) scanAll(names []string, scans *[]segmentScan, done func(error)
 	segments, _, _ := ownedFiles(names)
 	slices.Sort(segments)
 	keepFrom := s.sb.State.CheckpointOp + 1
-	if s.checkpointLost && s.opts.ReplayOpsMax > 0 {
+	if s.mayReplayLost() {
 		keepFrom = 1 // the log may replay from op 1 (replayLostCheckpoint)
 	}
 	forEach(len(segments), func(i int, next func(error)) {
@@ -804,7 +804,7 @@ func (s *Storage) settleCheckpoint(rec *Recovery, scans []segmentScan) {
 // left the log view's ops missing).
 func (s *Storage) replayLostCheckpoint(rec *Recovery, scans []segmentScan) {
 	cp := s.sb.State.CheckpointOp
-	if !s.checkpointLost || s.opts.ReplayOpsMax == 0 || s.sb.Checkpoint.Audited != cp {
+	if !s.mayReplayLost() {
 		return
 	}
 	for k := uint64(0); k <= s.segmentOf(cp); k++ {
@@ -817,6 +817,12 @@ func (s *Storage) replayLostCheckpoint(rec *Recovery, scans []segmentScan) {
 	}
 	s.fallBackToFormat(rec)
 	rec.CheckpointLost, s.checkpointLost = false, false
+}
+
+// mayReplayLost reports whether a lost checkpoint may be replaced by a replay from op 0
+// (replayLostCheckpoint), as far as the superblock tells: the scan then keeps every body.
+func (s *Storage) mayReplayLost() bool {
+	return s.checkpointLost && s.opts.ReplayOpsMax > 0 && s.sb.Checkpoint.Audited == s.sb.State.CheckpointOp
 }
 
 // install makes the assembled log the storage's index and fills in the recovery.

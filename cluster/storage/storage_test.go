@@ -591,13 +591,20 @@ func TestFirstCheckpointLostFallsBackToFormat(t *testing.T) {
 		if rec.State.CheckpointOp != 4 || string(rec.Snapshot) != "state at 4" {
 			t.Fatalf("after checkpointing again: state %+v, snapshot %q", rec.State, rec.Snapshot)
 		}
-		d.compact(t, s)
-		flipBit(d, "checkpoint-0000000000000004", 10)
-		d.restart()
-		if _, rec := d.mustOpen(t, smallSegments); !rec.CheckpointLost || rec.State.CheckpointOp != 4 {
-			t.Fatalf("compacted: lost %t, state %+v", rec.CheckpointLost, rec.State)
-		}
+		requireLostOnceCompacted(t, d, s, smallSegments, 4)
 	})
+}
+
+// requireLostOnceCompacted compacts the log below checkpoint op and rots that checkpoint: with
+// the ops below it gone from the log, nothing can replay them, and Open reports it lost.
+func requireLostOnceCompacted(t *testing.T, d *disk, s *storage.Storage, opts storage.Options, op uint64) {
+	t.Helper()
+	d.compact(t, s)
+	flipBit(d, fmt.Sprintf("checkpoint-%016x", op), 10)
+	d.restart()
+	if _, rec := d.mustOpen(t, opts); !rec.CheckpointLost || rec.State.CheckpointOp != op {
+		t.Fatalf("compacted: lost %t, state %+v", rec.CheckpointLost, rec.State)
+	}
 }
 
 // TestLostCheckpointsReplayFromFormat: when a later checkpoint and the one before it both rot,
@@ -636,12 +643,7 @@ func TestLostCheckpointsReplayFromFormat(t *testing.T) {
 		}
 		// Checkpointed again, compacted, and rotted again: ops 1-4 are gone, so it is lost.
 		d.checkpoint(t, s, 8, []byte("state at 8"))
-		d.compact(t, s)
-		flipBit(d, "checkpoint-0000000000000008", 10)
-		d.restart()
-		if _, rec := d.mustOpen(t, replay); !rec.CheckpointLost || rec.State.CheckpointOp != 8 {
-			t.Fatalf("compacted: lost %t, state %+v", rec.CheckpointLost, rec.State)
-		}
+		requireLostOnceCompacted(t, d, s, replay, 8)
 	})
 }
 
