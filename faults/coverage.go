@@ -63,7 +63,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		NodeCrash:               actions[ActionCrash],
 		NodePause:               actions[ActionPause],
 		NodeUpgrade:             actions[ActionUpgrade],
-		NetworkPrimaryIsolation: actions[ActionPrimaryIsolate],
+		NetworkPrimaryIsolation: actions[ActionPrimaryIsolate] + actions[ActionPrimaryBehind],
 		NetworkRingBridge:       actions[ActionRing] + actions[ActionBridge],
 		NodeCrashAtIO: actions[ActionCrashSuperblock] + actions[ActionCrashStartView] +
 			actions[ActionCrashCheckpoint],

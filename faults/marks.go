@@ -37,6 +37,12 @@ var (
 		"a replica holding the new primary's log lost entries' identity as the old primary, with its divergent suffix, rejoined")
 	MarkUpgradeStraggler = coverage.Declare("upgrade.straggler",
 		"the primary rebooted on the newest binary while the one replica left on an older binary was cut off")
+	MarkPrimaryBehindPassed = coverage.Declare("primary_behind.passed",
+		"the replicas without an isolated primary checkpointed above its op_number before it rejoined")
+	MarkPrimaryBehindSuffix = coverage.Declare("primary_behind.suffix",
+		"a primary left behind that way still held an uncommitted suffix of its own view as it rejoined")
+	MarkPrimaryBehindStateSync = coverage.Declare("primary_behind.state_sync",
+		"a primary left behind state-synced from the others after it rejoined")
 	MarkClockPrimaryStep   = coverage.Declare("clock_primary.step", "the current primary's clock was stepped")
 	MarkClockPrimaryDrift  = coverage.Declare("clock_primary.drift", "the current primary's clock drift was changed")
 	MarkClockPrimaryOffset = coverage.Declare("clock_primary.offset", "the current primary's clock was set off true time")

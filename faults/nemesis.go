@@ -70,7 +70,7 @@ func Actions() []string {
 		ActionPrimaryIsolate, ActionPrimaryNext, ActionReconnect, ActionRing, ActionBridge,
 		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint,
 		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
-		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset}
+		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind}
 	slices.Sort(a)
 	return a
 }
@@ -100,6 +100,7 @@ type Nemesis struct {
 	// bridge in place until shapeUntil (nil if none), the armed crash at an I/O point, and
 	// the coverage marks the moves reached.
 	isolation  primaryIsolation
+	watch      behindWatch // the primary left behind, after its reconnect
 	shape      *sim.Shape
 	shapeUntil uint64
 	ioCrash    ioCrash
@@ -510,6 +511,7 @@ func (n *Nemesis) Heal(c *sim.Cluster) {
 	assert.That(!n.healed, "nemesis: healed twice")
 	n.healed = true
 	n.isolation, n.shape, n.ioCrash = primaryIsolation{}, nil, ioCrash{} // the network heal ends their cuts
+	n.watch = behindWatch{}
 	c.Trace.Emit(sim.LevelShort, -1, "nemesis", "heal_all: end of the fault phase")
 	c.Network.SetFaultsEnabled(false)
 	c.Network.Heal()

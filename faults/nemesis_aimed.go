@@ -64,6 +64,7 @@ const (
 	isolationIdle = iota
 	isolationFirst
 	isolationSecond
+	isolationBehind // the primary left behind (nemesis_behind.go)
 )
 
 // primaryIsolation is the state of the primary-isolation move.
@@ -92,9 +93,10 @@ type ioCrash struct {
 }
 
 // Install hooks the nemesis into c's replicas for the moves that strike inside a replica's
-// own calls (crashes at I/O points). Without them on, it installs nothing.
+// own calls (crashes at I/O points) or watch them (the primary left behind's state sync).
+// Without those on, it installs nothing.
 func (n *Nemesis) Install(c *sim.Cluster) {
-	if n.o.CrashAtIOProbability == 0 {
+	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 {
 		return
 	}
 	c.SetFaultHooks(sim.FaultHooks{
@@ -138,6 +140,12 @@ func (n *Nemesis) stepAimed(c *sim.Cluster) {
 	}
 	if sim.Chance(n.r, o.UpgradeStragglerProbability) && n.shape == nil && n.isolation.phase == isolationIdle {
 		n.upgradeStraggler(c)
+	}
+	if n.watch.until != 0 && n.tick > n.watch.until {
+		n.watch = behindWatch{}
+	}
+	if sim.Chance(n.r, o.PrimaryBehindProbability) && n.shape == nil && n.isolation.phase == isolationIdle {
+		n.isolatePrimaryBehind(c)
 	}
 }
 
@@ -191,6 +199,9 @@ func (n *Nemesis) stepPrimaryIsolation(c *sim.Cluster) {
 	iso := &n.isolation
 	switch iso.phase {
 	case isolationIdle:
+		return
+	case isolationBehind:
+		n.stepPrimaryBehind(c)
 		return
 	case isolationFirst:
 		if next, in, ok := n.primary(c, iso.old); ok && in.View > iso.oldView {
@@ -381,6 +392,7 @@ func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
 
 // onEvent crashes a replica just after it reports a durable checkpoint, when so armed.
 func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
+	n.onBehindEvent(e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

@@ -116,6 +116,10 @@ type NemesisOptions struct {
 	// binary and reboots the primary on the newest (nemesis_straggler.go). It is drawn with
 	// node.upgrade's kind, after every other draw.
 	UpgradeStragglerProbability float64
+	// PrimaryBehindProbability cuts the current primary off until the others checkpoint
+	// above it (nemesis_behind.go). It is drawn with the primary isolation's kind, after
+	// every other draw.
+	PrimaryBehindProbability float64
 }
 
 // Validate reports the first option out of range.
@@ -143,6 +147,7 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "ClockPrimaryProbability", Value: o.ClockPrimaryProbability},
 		sim.Probability{Name: "DiskIdentityLossProbability", Value: o.DiskIdentityLossProbability},
 		sim.Probability{Name: "UpgradeStragglerProbability", Value: o.UpgradeStragglerProbability},
+		sim.Probability{Name: "PrimaryBehindProbability", Value: o.PrimaryBehindProbability},
 	); err != nil {
 		return err
 	}
@@ -266,6 +271,10 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	reconfig, spare := r.IntN(2) == 0, r.IntN(2) == 0
 	s.Reconfig = reconfig && s.Replicas >= 2 && !s.Failover && !o.NoReconfig
 	s.Spare = spare && s.Reconfig && s.Replicas >= 3
+	// The primary left behind, drawn after everything else with the primary isolation's kind.
+	if behind := 0.001 + 0.002*r.Float64(); s.Enabled(NetworkPrimaryIsolation) {
+		s.Nemesis.PrimaryBehindProbability = behind
+	}
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -668,6 +677,7 @@ func (s Swarm) params() []string {
 			sim.Duration(m.ClockPrimaryNsMax).String() + "/" + strconv.FormatInt(m.ClockPrimaryPPMMax, 10) + "ppm",
 		"nemesis.disk_identity_loss=" + ftoa(m.DiskIdentityLossProbability),
 		"nemesis.upgrade_straggler=" + ftoa(m.UpgradeStragglerProbability),
+		"nemesis.primary_behind=" + ftoa(m.PrimaryBehindProbability),
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))

@@ -22,6 +22,23 @@ func mutantScenario(m vsr.Mutation) string {
 	return "swarm"
 }
 
+// TestStandbyLagCheckFires: a standby whose lag grows on an idle cluster is caught by the
+// swarm's check of the standbys' own lag after the hold, and by nothing else first.
+func TestStandbyLagCheckFires(t *testing.T) {
+	s, ok := Lookup("swarm")
+	require.True(t, ok)
+	for seed := uint64(1); seed <= mutantSeedsMax; seed++ {
+		r := s.Run(Options{Seed: seed, Mutation: vsr.MutationStandbyLagStuck})
+		if r.Outcome != Pass {
+			require.Equal(t, Liveness, r.Outcome, "seed %d: %s", seed, r.Reason)
+			require.Contains(t, r.Reason, "executed every committed op", "seed %d", seed)
+			require.Contains(t, r.Reason, "eligible=false", "seed %d", seed)
+			return
+		}
+	}
+	t.Fatalf("a stuck standby lag survived %d seeds", mutantSeedsMax)
+}
+
 // TestMutantsAreCaught plants each bug of vsr.Mutations in the replicas and requires its
 // scenario to fail within mutantSeedsMax seeds: proof that the harness has teeth.
 // Run with: go test -tags vopr_mutants -run Mutants ./scenarios/

@@ -72,6 +72,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	if reason := run.alerts.unhealthy(); reason != "" {
 		return run.result(r, Liveness, reason+": "+run.describe())
 	}
+	if reason := run.standbysCurrent(); reason != "" {
+		return run.result(r, Liveness, reason+": "+run.describe())
+	}
 	if run.clients.starved != "" { // a request given up on during the alert hold
 		return run.result(r, Liveness, run.clients.starved+": "+run.describe())
 	}
@@ -86,6 +89,38 @@ func (run *swarmRun) holdAlerts() {
 		run.knobs.afterConverged(run.c)
 	}
 	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+}
+
+// standbysCurrent checks what each standby reports of its own lag once the converged cluster
+// has been held idle (holdAlerts): a standby that has executed every committed op is current
+// whatever the wall clock says, so it must report a lag within the runbook's bound and be
+// eligible for promotion. A lag that keeps growing on an idle cluster would have a DR failover
+// refuse the one standby that holds everything (runbook scenario 4: "standby replicas marked
+// ineligible"). The harness knows the truth from the converged states, not from the
+// standby's own bookkeeping. It returns "" when every standby is current.
+func (run *swarmRun) standbysCurrent() string {
+	var commit uint64
+	for i := 0; i < run.c.MemberCount(); i++ {
+		if rep := run.c.Replica(i); rep != nil && run.c.IsMember(i) && !run.gone[i] {
+			commit = max(commit, rep.Inspect().CommitMax)
+		}
+	}
+	for i := 0; i < run.c.MemberCount(); i++ {
+		rep := run.c.Replica(i)
+		if rep == nil || run.gone[i] || !run.c.IsMember(i) {
+			continue
+		}
+		in := rep.Inspect()
+		if in.Role != vsr.RoleStandby || in.Status != vsr.StatusNormal || in.CommitMin < commit {
+			continue
+		}
+		if in.StandbyLagNs > vsr.StandbyLagMaxNs || !in.StandbyEligible {
+			return fmt.Sprintf("standby R%d executed every committed op (%d) but reports a lag of %s (eligible=%t) "+
+				"after %s idle", i, in.CommitMin, sim.Duration(in.StandbyLagNs), in.StandbyEligible,
+				sim.Duration(alertSettle+alertHold))
+		}
+	}
+	return ""
 }
 
 // runChecked runs tick by tick, inspecting every replica, until done, a violation, or the

@@ -36,12 +36,16 @@ const (
 	// MutationPrepareAfterReconfig lets a primary go on preparing after the change that
 	// ends its epoch, before it has executed it.
 	MutationPrepareAfterReconfig
+	// MutationStandbyLagStuck has a standby that hears a commit number it has already
+	// executed wait for an execution to count itself current: idle, its lag only grows.
+	MutationStandbyLagStuck
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
 	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release",
-	"standby_votes", "standby_read_at_commit_number", "reconfig_old_quorum", "prepare_after_reconfig"}
+	"standby_votes", "standby_read_at_commit_number", "reconfig_old_quorum", "prepare_after_reconfig",
+	"standby_lag_stuck"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

@@ -119,7 +119,7 @@ func (r *Replica) standbyHeard(commit uint64) {
 		l.initialised, l.currentNs = true, now
 	}
 	l.heard, l.heardNs = max(l.heard, commit), now
-	if commit <= r.commitMin {
+	if commit <= r.commitMin && !r.mutated(MutationStandbyLagStuck) {
 		l.currentNs = now
 		return
 	}
