@@ -68,7 +68,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		NodeCrashAtIO: actions[ActionCrashSuperblock] + actions[ActionCrashStartView] +
 			actions[ActionCrashCheckpoint],
 		DiskCorrelated: actions[ActionDiskCorruptTail] + actions[ActionDiskCorruptWhileDown] +
-			actions[ActionDiskCorruptIdentity],
+			actions[ActionDiskCorruptIdentity] + actions[ActionDiskCorruptSyncedCheckpoint],
 		ClockPrimary: actions[ActionClockPrimaryStep] + actions[ActionClockPrimaryDrift] +
 			actions[ActionClockPrimaryOffset],
 	}

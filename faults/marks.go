@@ -43,6 +43,10 @@ var (
 		"a primary left behind that way still held an uncommitted suffix of its own view as it rejoined")
 	MarkPrimaryBehindStateSync = coverage.Declare("primary_behind.state_sync",
 		"a primary left behind state-synced from the others after it rejoined")
+	MarkSyncedCheckpointLost = coverage.Declare("synced_checkpoint.lost",
+		"a checkpoint a replica had just installed by state sync was damaged on its disk")
+	MarkSyncedCheckpointLostReboot = coverage.Declare("synced_checkpoint.reboot",
+		"a replica was rebooted right after its synced checkpoint was damaged, so that its recovery met it")
 	MarkClockPrimaryStep   = coverage.Declare("clock_primary.step", "the current primary's clock was stepped")
 	MarkClockPrimaryDrift  = coverage.Declare("clock_primary.drift", "the current primary's clock drift was changed")
 	MarkClockPrimaryOffset = coverage.Declare("clock_primary.offset", "the current primary's clock was set off true time")

@@ -70,7 +70,8 @@ func Actions() []string {
 		ActionPrimaryIsolate, ActionPrimaryNext, ActionReconnect, ActionRing, ActionBridge,
 		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint,
 		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
-		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind}
+		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind,
+		ActionDiskCorruptSyncedCheckpoint}
 	slices.Sort(a)
 	return a
 }
@@ -100,7 +101,8 @@ type Nemesis struct {
 	// bridge in place until shapeUntil (nil if none), the armed crash at an I/O point, and
 	// the coverage marks the moves reached.
 	isolation  primaryIsolation
-	watch      behindWatch // the primary left behind, after its reconnect
+	watch      behindWatch      // the primary left behind, after its reconnect
+	synced     syncedCheckpoint // a state sync the synced checkpoint loss is armed for
 	shape      *sim.Shape
 	shapeUntil uint64
 	ioCrash    ioCrash
@@ -511,7 +513,7 @@ func (n *Nemesis) Heal(c *sim.Cluster) {
 	assert.That(!n.healed, "nemesis: healed twice")
 	n.healed = true
 	n.isolation, n.shape, n.ioCrash = primaryIsolation{}, nil, ioCrash{} // the network heal ends their cuts
-	n.watch = behindWatch{}
+	n.watch, n.synced = behindWatch{}, syncedCheckpoint{}
 	c.Trace.Emit(sim.LevelShort, -1, "nemesis", "heal_all: end of the fault phase")
 	c.Network.SetFaultsEnabled(false)
 	c.Network.Heal()

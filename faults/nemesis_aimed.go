@@ -93,10 +93,11 @@ type ioCrash struct {
 }
 
 // Install hooks the nemesis into c's replicas for the moves that strike inside a replica's
-// own calls (crashes at I/O points) or watch them (the primary left behind's state sync).
+// own calls (crashes at I/O points) or watch them (state syncs: the primary left behind's,
+// and those the synced checkpoint loss strikes).
 // Without those on, it installs nothing.
 func (n *Nemesis) Install(c *sim.Cluster) {
-	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 {
+	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 && n.o.SyncedCheckpointLossProbability == 0 {
 		return
 	}
 	c.SetFaultHooks(sim.FaultHooks{
@@ -147,6 +148,7 @@ func (n *Nemesis) stepAimed(c *sim.Cluster) {
 	if sim.Chance(n.r, o.PrimaryBehindProbability) && n.shape == nil && n.isolation.phase == isolationIdle {
 		n.isolatePrimaryBehind(c)
 	}
+	n.stepSynced(c)
 }
 
 // primary returns the up replica, other than exclude, that is primary in normal status in
@@ -393,6 +395,7 @@ func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
 // onEvent crashes a replica just after it reports a durable checkpoint, when so armed.
 func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
+	n.onSyncedEvent(c, e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

@@ -120,6 +120,10 @@ type NemesisOptions struct {
 	// above it (nemesis_behind.go). It is drawn with the primary isolation's kind, after
 	// every other draw.
 	PrimaryBehindProbability float64
+	// SyncedCheckpointLossProbability is the chance that a replica's state sync arms the
+	// synced checkpoint loss (nemesis_synced.go). It is drawn with the correlated damage's
+	// kind, after every other draw.
+	SyncedCheckpointLossProbability float64
 }
 
 // Validate reports the first option out of range.
@@ -148,6 +152,7 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "DiskIdentityLossProbability", Value: o.DiskIdentityLossProbability},
 		sim.Probability{Name: "UpgradeStragglerProbability", Value: o.UpgradeStragglerProbability},
 		sim.Probability{Name: "PrimaryBehindProbability", Value: o.PrimaryBehindProbability},
+		sim.Probability{Name: "SyncedCheckpointLossProbability", Value: o.SyncedCheckpointLossProbability},
 	); err != nil {
 		return err
 	}
@@ -274,6 +279,10 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	// The primary left behind, drawn after everything else with the primary isolation's kind.
 	if behind := 0.001 + 0.002*r.Float64(); s.Enabled(NetworkPrimaryIsolation) {
 		s.Nemesis.PrimaryBehindProbability = behind
+	}
+	// The synced checkpoint loss, drawn after it with the correlated damage's kind.
+	if loss := 0.25 + 0.5*r.Float64(); s.Enabled(DiskCorrelated) {
+		s.Nemesis.SyncedCheckpointLossProbability = loss
 	}
 	slices.Sort(s.Kinds)
 	err = s.Validate()
@@ -678,6 +687,7 @@ func (s Swarm) params() []string {
 		"nemesis.disk_identity_loss=" + ftoa(m.DiskIdentityLossProbability),
 		"nemesis.upgrade_straggler=" + ftoa(m.UpgradeStragglerProbability),
 		"nemesis.primary_behind=" + ftoa(m.PrimaryBehindProbability),
+		"nemesis.synced_checkpoint_loss=" + ftoa(m.SyncedCheckpointLossProbability),
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))
