@@ -22,9 +22,9 @@ func mutantScenario(m vsr.Mutation) string {
 	return "swarm"
 }
 
-// TestStandbyLagCheckFires: a standby whose lag grows on an idle cluster is caught by the
+// TestMutantsStandbyLagCheckFires: a standby whose lag grows on an idle cluster is caught by the
 // swarm's check of the standbys' own lag after the hold, and by nothing else first.
-func TestStandbyLagCheckFires(t *testing.T) {
+func TestMutantsStandbyLagCheckFires(t *testing.T) {
 	s, ok := Lookup("swarm")
 	require.True(t, ok)
 	for seed := uint64(1); seed <= mutantSeedsMax; seed++ {
