@@ -179,6 +179,9 @@ type Storage struct {
 	// unrecorded are the intact entries Open recovered without a redundant record, for
 	// finishRecords.
 	unrecorded []Entry
+	// recordedAbove are the ops above the recovered head, in the head's segment, with an
+	// intact record: cutUnfinished tombstones them before it cuts their entries.
+	recordedAbove []uint64
 
 	queue    []operation
 	busy     bool

@@ -1,0 +1,52 @@
+package storage_test
+
+import (
+	"slices"
+	"testing"
+
+	"vopr/cluster/storage"
+)
+
+// TestRecordsAboveARecoveredHeadAreTombstoned: ops 13-16 (of segment 12-23) were appended with
+// their records above checkpoint 12; a peer's checkpoint at 16 was installed (so the log
+// above 12 is not audited), and it rotted. The fallback to checkpoint 12 gives ops 13-16 up:
+// their entries are cut, and their records must go too. A view change saves the state, a
+// repair appends ops 13-14 again, op 13's entry rots, and the replica restarts: a stale
+// record of op 15 or 16 left in place names an op above the damaged one, so recovery takes
+// it as a durable entry the damage hid and brings it back, header and all, above the head
+// (swarm seed 2026552870: a view-12 op given up that way came back under commit number 270).
+func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, opts, 12)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		for op := uint64(13); op <= 16; op++ {
+			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
+		flipBit(d, "checkpoint-0000000000000010", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, opts)
+		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 16 || s.Head() != 12 {
+			t.Fatalf("recovery: lost %t, damaged %d, head %d, faulty %v: want the fallback to 12, ops 13-16 given up",
+				rec.CheckpointLost, rec.CheckpointDamaged, s.Head(), rec.Faulty)
+		}
+		st := s.State()
+		st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		for op := uint64(13); op <= 14; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		flipEntryBody(t, d, 13)
+		d.restart()
+		s, rec = d.mustOpen(t, opts)
+		if s.Head() != 14 || !slices.Equal(rec.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v, entries %v: want head 14, op 13 faulty; ops 15-16, given up at the "+
+				"fallback, must not come back from their records", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+	})
+}
