@@ -46,6 +46,7 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	}
 	r.op = r.checkpointOp
 	r.installRecoveredEntries(rec)
+	r.unverifiedBelowBreak(st.Commit)
 	r.commitMax = max(r.commitMax, min(st.Commit, r.op))
 	if rec.CheckpointLost {
 		// The state at the checkpoint is gone but the log above it is not: stay recovering
@@ -104,6 +105,34 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 	// never written (or were torn before being synced, so never acknowledged).
 	if h, ok := r.log.header(r.op); ok {
 		r.lastTimestamp = h.Timestamp
+	}
+}
+
+// unverifiedBelowBreak forgets, as unverified, the recovered ops below the first break of the
+// hash chain under the head (down to the persisted commit number): what a log install kept in
+// memory only. An install forgets our ops below the new log's lowest header that its chain
+// cannot vouch for (unverifiedBelow) but leaves them on disk, since one may be the committed
+// prepare, and persists neither the new log view nor a commit number over them until they
+// are repaired (logDurable, unverifiedFloor). A crash meanwhile loses that knowledge: the
+// disk then holds the new log's entries, repaired or appended, above a stale entry of the
+// older log view, and recovery read them as one log (swarm seed 2026567333, the primary left
+// behind: view 11's op 147 under view 12's ops 148-153, persisted log view 11, the chain
+// assertion at once). Above a break the entries are the newer ones (a changed entry is
+// written only after the disk log above it was cut), so the ops below it are forgotten the
+// same way again: never denied, repaired along the chain. At or below the persisted commit
+// number the log is the committed one (unverifiedFloor), and the walk stops there.
+func (r *Replica) unverifiedBelowBreak(commit uint64) {
+	floor := max(r.checkpointOp, min(commit, r.op))
+	for op := r.op; op > floor+1; op-- {
+		above, okAbove := r.log.header(op)
+		below, okBelow := r.log.header(op - 1)
+		if !okAbove || !okBelow || above.Parent == below.Checksum {
+			continue
+		}
+		for o := op - 1; o > floor; o-- {
+			r.log.forgetUnverified(o)
+		}
+		return
 	}
 }
 
