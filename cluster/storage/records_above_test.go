@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -47,6 +48,38 @@ func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
 		if s.Head() != 14 || !slices.Equal(rec.Faulty, []uint64{13}) {
 			t.Fatalf("head %d, faulty %v, entries %v: want head 14, op 13 faulty; ops 15-16, given up at the "+
 				"fallback, must not come back from their records", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+	})
+}
+
+// TestInstalledCheckpointLostForgetsDamagedOpsRecords: ops 5-7 sit above this log's own
+// checkpoint 4 when a peer's checkpoint 8 is installed (a state sync: the log above 4 is not
+// audited), and op 6's entry is damaged. Checkpoint 8 rots, and recovery falls back to 4: ops
+// 5-7 come back faulty, and none with an identity. Op 6's record names the prepare the log
+// held, which the synced history may have replaced, like the entries of 5 and 7 (swarm seed
+// 2026568758: an unreadable op 98 of view 6 came back with its record's header under commit
+// number 99; view 7's had committed).
+func TestInstalledCheckpointLostForgetsDamagedOpsRecords(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, smallSegments, 7)
+		d.checkpoint(t, s, 4, []byte("state at 4"))
+		d.must(t, "InstallCheckpoint", func(done func(error)) {
+			s.InstallCheckpoint(8, []byte("a peer's state at 8"), done)
+		})
+		flipEntryBody(t, d, 6)
+		flipBit(d, "checkpoint-0000000000000008", 10)
+		d.restart()
+		_, rec := d.mustOpen(t, smallSegments)
+		if rec.CheckpointDamaged != 8 || rec.State.CheckpointOp != 4 {
+			t.Fatalf("recovery: lost %t, damaged %d, state %+v: want the fallback to 4", rec.CheckpointLost,
+				rec.CheckpointDamaged, rec.State)
+		}
+		if len(entriesOf(rec)) != 0 {
+			t.Fatalf("faulty %v, entries %v: want no op above 4 kept intact", rec.Faulty, entriesOf(rec))
+		}
+		if len(rec.FaultyPrefix) != 0 {
+			t.Fatalf("prefixes for ops %v: a record of the unaudited log gave a faulty op an identity",
+				slices.Sorted(maps.Keys(rec.FaultyPrefix)))
 		}
 	})
 }

@@ -346,15 +346,19 @@ func (ix *logIndex) dropUnfinished(cp uint64) {
 type opSpan struct{ after, upTo uint64 }
 
 // distrust makes the intact entries of the ops in span faulty, of unknown identity: their
-// records name what the log held there, not what committed.
+// records name what the log held there, not what committed. The records of the ops already
+// faulty (damaged or missing entries) go too, for the same reason: kept, a faulty op's
+// record gave it a known identity, the stale log's (swarm seed 2026568758: view 6's op 98,
+// unreadable, came back with its record's header under commit number 99 after checkpoint
+// 128, installed by a state sync, rotted; view 7's had committed).
 func (ix *logIndex) distrust(span opSpan) {
 	for op := max(span.after+1, ix.base); op <= min(span.upTo, ix.head); op++ {
 		if sl := &ix.slots[op-ix.base]; sl.state == slotIntact {
 			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "not audited by the damaged checkpoint"})
 			*sl = slot{state: slotFaulty}
-			delete(ix.persist, op)
 			delete(ix.bodies, op)
 		}
+		delete(ix.persist, op)
 	}
 }
 
