@@ -404,11 +404,14 @@ func (c *campaign) batch(bin string, args []string) batchResult {
 	if err != nil && !errors.As(err, &exit) {
 		return batchResult{err: fmt.Errorf("vopr %s: %w", strings.Join(args, " "), err)}
 	}
+	// A Go panic exits with status 2, a liveness verdict's code, after the report written as
+	// the seeds finished: the panic in stderr tells them apart (storage.fallback_to_same_checkpoint
+	// on one job passed for a survivor of the 12 seeds before the one whose harness panicked).
+	if panicked := panicLine(stderr.String()); err != nil && panicked != "" {
+		return batchResult{crash: "harness crash: " + panicked}
+	}
 	data, readErr := os.ReadFile(out)
 	if err != nil && ((exit.ExitCode() != 1 && exit.ExitCode() != 2) || readErr != nil) {
-		if panicked := panicLine(stderr.String()); panicked != "" {
-			return batchResult{crash: "harness crash: " + panicked}
-		}
 		// Killed by a signal (out of memory, an operator) or another exit: the machine's
 		// trouble, not a verdict on the mutant.
 		return batchResult{err: fmt.Errorf("vopr %s: %v: %s", args[0], exit, clip(strings.TrimSpace(stderr.String()), 300))}
