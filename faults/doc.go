@@ -25,7 +25,11 @@
 //     checkpoint); correlated damage that always leaves an intact copy on a replica the
 //     atlas protects, and identity loss (nemesis_identity.go: an entry and its redundant
 //     record damaged together, then a reboot; drawn with the correlated kind, last); ring
-//     and bridge partitions; clock faults on the primary.
+//     and bridge partitions; clock faults on the primary; the primary left behind
+//     (nemesis_behind.go: cut off until the others checkpoint above it; drawn with the
+//     primary isolation's kind, after every other draw) and the synced checkpoint loss
+//     (nemesis_synced.go: a checkpoint just installed by state sync rots, then a reboot;
+//     drawn with the correlated kind, after that).
 //   - Standbys (swarm.go addStandbys, nemesis_standby.go): a seed draws 0-2 standbys after
 //     every earlier draw, and a quarter of those seeds a failover after the heal; the nemesis
 //     crashes and restarts standbys at the replicas' rates, outside the atlas's bound; their
