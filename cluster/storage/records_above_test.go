@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"encoding/binary"
 	"maps"
 	"slices"
 	"testing"
@@ -80,6 +81,53 @@ func TestInstalledCheckpointLostForgetsDamagedOpsRecords(t *testing.T) {
 		if len(rec.FaultyPrefix) != 0 {
 			t.Fatalf("prefixes for ops %v: a record of the unaudited log gave a faulty op an identity",
 				slices.Sorted(maps.Keys(rec.FaultyPrefix)))
+		}
+	})
+}
+
+// misdirectFS carries the first write that starts with a tombstone to another place of the
+// file (its first sector only), as a misdirected write does.
+type misdirectFS struct {
+	storage.FS
+	armed  bool
+	landed int64
+}
+
+func (m *misdirectFS) WriteAt(name string, data []byte, offset int64, done func(error)) {
+	const tombstoneMagic = 0x31424d5452504f56 // "VOPRTMB1", record.go's
+	if !m.armed || len(data) < storage.SectorSize || binary.LittleEndian.Uint64(data[16:]) != tombstoneMagic {
+		m.FS.WriteAt(name, data, offset, done)
+		return
+	}
+	m.armed = false
+	m.FS.WriteAt(name, data[:storage.SectorSize], m.landed, func(err error) {
+		if err != nil || len(data) == storage.SectorSize {
+			done(err)
+			return
+		}
+		m.FS.WriteAt(name, data[storage.SectorSize:], offset+storage.SectorSize, done)
+	})
+}
+
+// TestTruncationRewritesAMisdirectedTombstone: a truncation after op 3 tombstones the records
+// of ops 4 and 5 before it cuts their entries, and the write of op 4's tombstone lands on
+// record slot 11 instead. Left so, op 4's old record would bring it back as a faulty op of its
+// old identity at the next boot (swarm seed 2026605648: view 0's op 5 under commit number
+// 21); the tombstones are read back, and the one that is not there is written again.
+func TestTruncationRewritesAMisdirectedTombstone(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, opts, 5)
+		d.restart()
+		plain := d.fs
+		d.fs = &misdirectFS{FS: plain, armed: true, landed: 11 * storage.SectorSize}
+		s, _ := d.mustOpen(t, opts)
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(3, done) })
+		d.fs = plain
+		d.restart()
+		s, rec := d.mustOpen(t, opts)
+		if s.Head() != 3 || len(rec.Faulty) != 0 {
+			t.Fatalf("head %d, faulty %v: ops 4-5, truncated, came back from a record", s.Head(), rec.Faulty)
 		}
 	})
 }

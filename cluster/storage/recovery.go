@@ -766,7 +766,8 @@ func (s *Storage) tombstoneRecordsAbove(k uint64, done func(error)) {
 			s.fs.WriteAt(name, encodeTombstone(s.sb.State.Cluster, o), s.recordOffset(o), next)
 		})
 	}
-	steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) })
+	steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) },
+		func(next func(error)) { s.verifyTombstones(name, ops, 1, next) })
 	sequence(done, steps...)
 }
 
