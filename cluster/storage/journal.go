@@ -623,6 +623,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 	_, kept := slices.BinarySearch(s.segments, keep)
 	kept = kept && !whole
 	name := segmentName(keep)
+	var tombstoned []uint64 // the ops whose tombstones were written, to read back
 	sequence(func(err error) {
 		if err == nil {
 			s.slots = s.slots[:op+1-s.slotBase]
@@ -638,6 +639,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 			var tombstones []byte
 			for o := op + 1; o <= min(s.head, s.segmentLast(keep)); o++ {
 				tombstones = append(tombstones, encodeTombstone(s.sb.State.Cluster, o)...)
+				tombstoned = append(tombstoned, o)
 			}
 			s.fs.WriteAt(name, tombstones, s.recordOffset(op+1), next)
 		},
@@ -653,11 +655,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				next(nil)
 				return
 			}
-			var ops []uint64
-			for o := op + 1; o <= min(s.head, s.segmentLast(keep)); o++ {
-				ops = append(ops, o)
-			}
-			s.verifyTombstones(name, ops, 1, next)
+			s.verifyTombstones(name, tombstoned, 1, next)
 		},
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
