@@ -395,7 +395,7 @@ func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
 // onEvent crashes a replica just after it reports a durable checkpoint, when so armed.
 func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
-	n.onSyncedEvent(c, e)
+	n.onSyncedEvent(e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

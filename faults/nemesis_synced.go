@@ -37,7 +37,7 @@ type syncedCheckpoint struct {
 }
 
 // onSyncedEvent arms the move, with its probability, when a replica reports a state sync.
-func (n *Nemesis) onSyncedEvent(c *sim.Cluster, e vsr.Event) {
+func (n *Nemesis) onSyncedEvent(e vsr.Event) {
 	if e.Kind != vsr.EventStateSync || n.healed || n.synced.until != 0 || e.Replica >= n.swarm.Replicas {
 		return
 	}
