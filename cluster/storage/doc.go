@@ -61,6 +61,9 @@
 //     and then its record are synced.
 //   - A truncation tombstones the records it removes (synced) before it cuts entries, so a
 //     crash in between never leaves a damaged entry under an intact record it gave up.
+//   - What recovery decides from a superblock that the replica will overwrite lasts on disk:
+//     the entries a fallback past a damaged checkpoint distrusts get a distrust mark over
+//     their records (synced and read back) before Open returns.
 //   - A write of the superblock goes to the pair that does not hold the current state: a
 //     torn or lost superblock write leaves the previous state intact.
 //   - CheckpointOp <= audited op <= head; entries are appended in op order; committed

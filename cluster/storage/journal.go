@@ -655,7 +655,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				next(nil)
 				return
 			}
-			s.verifyTombstones(name, tombstoned, 1, next)
+			s.verifyTombstones(name, tombstoned, next)
 		},
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
@@ -753,8 +753,7 @@ func (s *Storage) Commit(op uint64) ([32]byte, error) {
 	return s.auditHead, nil
 }
 
-// tombstoneAttemptsMax bounds how often verifyTombstones rewrites a tombstone that does not
-// read back.
+// tombstoneAttemptsMax bounds how often verifyMarks rewrites a mark that does not read back.
 const tombstoneAttemptsMax = 8
 
 // verifyTombstones reads back the record sectors of ops (in segment file name) after their
@@ -765,18 +764,25 @@ const tombstoneAttemptsMax = 8
 // (swarm seed 2026605648: view 0's op 5 under commit number 21). The cut waits until every
 // tombstone reads back; after tombstoneAttemptsMax rounds it fails (ErrIO): a sector that
 // neither keeps a write nor reads back that often is a failed disk, not a fault to ride out.
-func (s *Storage) verifyTombstones(name string, ops []uint64, attempt int, done func(error)) {
+func (s *Storage) verifyTombstones(name string, ops []uint64, done func(error)) {
+	s.verifyMarks(name, tombstoneMagic, ops, 1, done)
+}
+
+// verifyMarks is verifyTombstones for the marks with magic (a tombstone's or a distrust
+// mark's), at the given attempt.
+func (s *Storage) verifyMarks(name string, magic uint64, ops []uint64, attempt int, done func(error)) {
 	if len(ops) == 0 {
 		done(nil)
 		return
 	}
-	// One read per sector: an unreadable sector between two tombstones is no concern of
-	// theirs (one range read failed whole on it, and the rewrites never cured it).
+	// One read per sector: an unreadable sector between two marks is no concern of theirs
+	// (one range read failed whole on it, and the rewrites never cured it).
 	var bad []uint64
 	buf := make([]byte, SectorSize)
+	cluster := s.sb.State.Cluster
 	forEach(len(ops), func(i int, next func(error)) {
 		s.fs.ReadAt(name, buf, s.recordOffset(ops[i]), func(n int, err error) {
-			if err != nil || n < SectorSize || !isTombstone(buf, ops[i], s.sb.State.Cluster) {
+			if err != nil || n < SectorSize || !isMark(buf, magic, ops[i], cluster) {
 				bad = append(bad, ops[i])
 			}
 			next(nil)
@@ -787,13 +793,13 @@ func (s *Storage) verifyTombstones(name string, ops []uint64, attempt int, done 
 			return
 		}
 		if attempt >= tombstoneAttemptsMax {
-			done(fmt.Errorf("%w: tombstones of ops %v do not read back in %s", ErrIO, bad, name))
+			done(fmt.Errorf("%w: marks %x of ops %v do not read back in %s", ErrIO, magic, bad, name))
 			return
 		}
 		steps := make([]step, 0, len(bad)+1)
 		for _, o := range bad {
 			steps = append(steps, func(next func(error)) {
-				s.fs.WriteAt(name, encodeTombstone(s.sb.State.Cluster, o), s.recordOffset(o), next)
+				s.fs.WriteAt(name, encodeMark(magic, cluster, o), s.recordOffset(o), next)
 			})
 		}
 		steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) })
@@ -802,7 +808,7 @@ func (s *Storage) verifyTombstones(name string, ops []uint64, attempt int, done 
 				done(err)
 				return
 			}
-			s.verifyTombstones(name, bad, attempt+1, done)
+			s.verifyMarks(name, magic, bad, attempt+1, done)
 		}, steps...)
 	})
 }

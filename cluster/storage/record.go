@@ -51,10 +51,15 @@ import (
 //	     zero to the end of the sector
 //
 // A tombstone: checksum [16] of bytes [16:512), tombstoneMagic u64, cluster u64, op u64,
-// then zeros.
+// then zeros. A distrust mark is laid out as a tombstone, with distrustMagic: recovery fell
+// back past a damaged checkpoint that the op's entry was never audited against, so whatever
+// entry the op holds is of unknown identity (faulty) until the op is written again, which
+// writes its record over the mark. A tombstone removes an op's record; a mark also disowns
+// its entry.
 const (
 	recordMagic    = 0x31434552524f5056 // "VOPRREC1"
 	tombstoneMagic = 0x31424d5452504f56 // "VOPRTMB1"
+	distrustMagic  = 0x3154534452504f56 // "VOPRDST1"
 	recordPrefixAt = 32 + HeaderSize
 	// RecordPrefixMax is the largest Options.RecordPrefix.
 	RecordPrefixMax = SectorSize - recordPrefixAt
@@ -77,8 +82,11 @@ type persistRecord struct {
 	foreign bool
 	// tombstone: absent because a truncation gave the op up (not a record never written).
 	tombstone bool
-	header    Header // the entry's header, when intact
-	prefix    []byte // the body prefix, when intact
+	// distrusted: absent, and a distrust mark (also a tombstone): the op's entry is not to
+	// be trusted either.
+	distrusted bool
+	header     Header // the entry's header, when intact
+	prefix     []byte // the body prefix, when intact
 }
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).
@@ -101,9 +109,14 @@ func encodeRecord(entry []byte, prefixLen int) []byte {
 }
 
 // encodeTombstone returns the record sector that marks op's record removed.
-func encodeTombstone(cluster, op uint64) []byte {
+func encodeTombstone(cluster, op uint64) []byte { return encodeMark(tombstoneMagic, cluster, op) }
+
+// encodeDistrust returns the record sector that marks op's entry distrusted.
+func encodeDistrust(cluster, op uint64) []byte { return encodeMark(distrustMagic, cluster, op) }
+
+func encodeMark(magic, cluster, op uint64) []byte {
 	b := make([]byte, SectorSize)
-	binary.LittleEndian.PutUint64(b[16:], tombstoneMagic)
+	binary.LittleEndian.PutUint64(b[16:], magic)
 	binary.LittleEndian.PutUint64(b[24:], cluster)
 	binary.LittleEndian.PutUint64(b[32:], op)
 	sum := checksum.Of(b[16:])
@@ -112,9 +125,12 @@ func encodeTombstone(cluster, op uint64) []byte {
 }
 
 // isTombstone reports whether b is the tombstone of op.
-func isTombstone(b []byte, op, cluster uint64) bool {
+func isTombstone(b []byte, op, cluster uint64) bool { return isMark(b, tombstoneMagic, op, cluster) }
+
+// isMark reports whether b is the mark with magic of op.
+func isMark(b []byte, magic, op, cluster uint64) bool {
 	le := binary.LittleEndian
-	return checksum.Of(b[16:]) == checksum.Sum(b[:16]) && le.Uint64(b[16:]) == tombstoneMagic &&
+	return len(b) == SectorSize && checksum.Of(b[16:]) == checksum.Sum(b[:16]) && le.Uint64(b[16:]) == magic &&
 		le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op && allZero(b[40:])
 }
 
@@ -129,6 +145,9 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 	}
 	if isTombstone(b, op, cluster) {
 		return persistRecord{state: recordAbsent, tombstone: true}
+	}
+	if isMark(b, distrustMagic, op, cluster) {
+		return persistRecord{state: recordAbsent, tombstone: true, distrusted: true}
 	}
 	h, prefix, err := parseRecord(b)
 	if err != nil || h.Op != op || h.Cluster != cluster {

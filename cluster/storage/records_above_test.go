@@ -131,3 +131,59 @@ func TestTruncationRewritesAMisdirectedTombstone(t *testing.T) {
 		}
 	})
 }
+
+// TestDistrustOutlivesTheFallbacksSuperblock: ops 13-18 (of segment 12-23) sit above this
+// log's own checkpoint 12, from an older view, when a peer's checkpoint at 24 is installed and
+// op 25 appended above it, in the next segment. Checkpoint 24 rots: the fallback to 12 makes
+// ops 13-24 faulty, of unknown identity, since their entries were never audited against 24.
+// A view change then saves the fallen-back state, and the superblock no longer names 24. The
+// next boot must still hold ops 13-18 faulty: trusted, their older view's entries would sit under a commit
+// number of the newer view (swarm seed 2026602066: view 1's op 67 under commit number 128).
+// Writing an op again lifts its distrust.
+func TestDistrustOutlivesTheFallbacksSuperblock(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, opts, 12)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		for op := uint64(13); op <= 18; op++ {
+			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
+		if err := d.append(t, s, 25, body(25)); err != nil {
+			t.Fatalf("Append(25): %v", err)
+		}
+		flipBit(d, "checkpoint-0000000000000018", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, opts)
+		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 24 || s.Head() != 25 ||
+			!slices.Equal(rec.Faulty, opsRange(13, 24)) {
+			t.Fatalf("recovery: damaged %d, state %+v, head %d, faulty %v: want the fallback to 12, ops 13-24 faulty",
+				rec.CheckpointDamaged, rec.State, s.Head(), rec.Faulty)
+		}
+		st := s.State()
+		st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		d.restart()
+		s, rec = d.mustOpen(t, opts)
+		if !slices.Equal(rec.Faulty, opsRange(13, 24)) || !slices.Equal(entriesOf(rec), []uint64{25}) {
+			t.Fatalf("faulty %v, entries %v: want ops 13-24 still faulty after the superblock moved on",
+				rec.Faulty, entriesOf(rec))
+		}
+		if r := d.verify(t, s); !slices.Contains(r.Faulty, 14) {
+			t.Fatalf("verify reports faulty %v: want the distrusted ops among them", r.Faulty)
+		}
+		// A repair that cannot write op 13 in place truncates and appends it: its record
+		// replaces the mark.
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(12, done) })
+		if err := d.append(t, s, 13, body(13)); err != nil {
+			t.Fatalf("Append(13): %v", err)
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, opts)
+		if len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), []uint64{13}) {
+			t.Fatalf("faulty %v, entries %v after op 13 was written again: want op 13 intact", rec.Faulty, entriesOf(rec))
+		}
+	})
+}

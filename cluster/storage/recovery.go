@@ -52,6 +52,9 @@ type logIndex struct {
 	bodies         map[uint64][]byte        // intact bodies kept by the scans, by op
 	persist        map[uint64]persistRecord // the redundant records of ops in [base, head]
 	dropped        uint64                   // ops above head whose append never finished
+	// marks are the ops distrust made faulty that the disk would otherwise still name at the
+	// next boot (an intact entry or record): Open writes their distrust marks (markDistrusted).
+	marks []uint64
 }
 
 // assemble turns segment scans into the log index. It is a pure function of the scans and
@@ -61,7 +64,8 @@ type logIndex struct {
 // not its predecessor's chain sum is faulty. Entries below floor are checked (problems) but
 // not indexed, and the index never spans more than LogOpsMax ops.
 //
-// Entries of ops in unaudited are faulty, whatever they hold (see checkpointRef.Audited).
+// Entries of ops in unaudited are faulty, whatever they hold (see checkpointRef.Audited), and
+// so are those under a distrust mark that an earlier such recovery wrote.
 func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntries, floor uint64,
 	unaudited opSpan) logIndex {
 	assert.That(segmentEntries > 0, "storage: zero segment size")
@@ -95,6 +99,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	}
 	ix.applyRecords(cp)
 	ix.distrust(unaudited)
+	ix.keepDistrusted(cp)
 	ix.checkChain(cp, anchor)
 	ix.dropUnfinished(cp)
 	ix.regionEnds(scans, segmentEntries)
@@ -351,14 +356,38 @@ type opSpan struct{ after, upTo uint64 }
 // record gave it a known identity, the stale log's (swarm seed 2026568758: view 6's op 98,
 // unreadable, came back with its record's header under commit number 99 after checkpoint
 // 128, installed by a state sync, rotted; view 7's had committed).
+//
+// The span comes from the superblock, which the replica writes again with the checkpoint it
+// fell back to, and no span: so the ops whose intact entry or record would name them again at
+// the next boot are listed in marks, for Open to write their distrust marks (swarm seed
+// 2026602066: a replica left behind in view 1 held ops 67-74 when it state-synced to
+// checkpoint 128, which rotted; the fallback to 64 distrusted them, but after a view change
+// wrote the superblock the next boot trusted view 1's op 67 under commit number 128).
 func (ix *logIndex) distrust(span opSpan) {
 	for op := max(span.after+1, ix.base); op <= min(span.upTo, ix.head); op++ {
-		if sl := &ix.slots[op-ix.base]; sl.state == slotIntact {
+		sl := &ix.slots[op-ix.base]
+		if sl.state == slotIntact || ix.persist[op].state == recordIntact {
+			ix.marks = append(ix.marks, op)
+		}
+		if sl.state == slotIntact {
 			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "not audited by the damaged checkpoint"})
 			*sl = slot{state: slotFaulty}
 			delete(ix.bodies, op)
 		}
 		delete(ix.persist, op)
+	}
+}
+
+// keepDistrusted makes the intact entries of the ops above the checkpoint whose record sector
+// holds a distrust mark faulty, of unknown identity, as distrust did at the boot that wrote
+// the mark. Writing the op again writes its record over the mark.
+func (ix *logIndex) keepDistrusted(cp uint64) {
+	for op := max(cp+1, ix.base); op <= ix.head; op++ {
+		if sl := &ix.slots[op-ix.base]; ix.persist[op].distrusted && sl.state == slotIntact {
+			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "distrusted since a fallback past a damaged checkpoint"})
+			*sl = slot{state: slotFaulty}
+			delete(ix.bodies, op)
+		}
 	}
 }
 
@@ -479,6 +508,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 			}
 			done(s, rec, nil)
 		},
+			s.markDistrusted,
 			s.cutUnfinished,
 			s.finishRecords,
 		)
@@ -758,16 +788,46 @@ func (s *Storage) tombstoneRecordsAbove(k uint64, done func(error)) {
 		done(nil)
 		return
 	}
-	name := segmentName(k)
-	steps := make([]step, 0, len(ops)+1)
 	for _, o := range ops {
 		assert.That(s.segmentOf(o) == k && o > s.head, "storage: tombstone of a kept op")
+	}
+	s.writeMarks(segmentName(k), tombstoneMagic, ops, done)
+}
+
+// markDistrusted writes (syncs, and reads back) the distrust marks of the ops assemble
+// distrusted that the disk still names (logIndex.marks), segment by segment, before Open
+// returns: the superblock that the replica writes next no longer tells which ops those are.
+func (s *Storage) markDistrusted(done func(error)) {
+	ops := s.distrusted
+	s.distrusted = nil
+	forEach(len(ops), func(i int, next func(error)) {
+		k := s.segmentOf(ops[i])
+		if i > 0 && s.segmentOf(ops[i-1]) == k {
+			next(nil) // written with the first op of its segment
+			return
+		}
+		var group []uint64
+		for _, o := range ops[i:] {
+			assert.That(o > s.sb.State.CheckpointOp && o <= s.head, "storage: distrust mark of an op outside the log")
+			if s.segmentOf(o) == k {
+				group = append(group, o)
+			}
+		}
+		s.writeMarks(segmentName(k), distrustMagic, group, next)
+	}, done)
+}
+
+// writeMarks writes the marks with magic over the record sectors of ops (in segment file
+// name), syncs them and reads them back (verifyMarks).
+func (s *Storage) writeMarks(name string, magic uint64, ops []uint64, done func(error)) {
+	steps := make([]step, 0, len(ops)+2)
+	for _, o := range ops {
 		steps = append(steps, func(next func(error)) {
-			s.fs.WriteAt(name, encodeTombstone(s.sb.State.Cluster, o), s.recordOffset(o), next)
+			s.fs.WriteAt(name, encodeMark(magic, s.sb.State.Cluster, o), s.recordOffset(o), next)
 		})
 	}
 	steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) },
-		func(next func(error)) { s.verifyTombstones(name, ops, 1, next) })
+		func(next func(error)) { s.verifyMarks(name, magic, ops, 1, next) })
 	sequence(done, steps...)
 }
 
@@ -884,6 +944,12 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
+	s.distrusted = nil
+	for _, op := range ix.marks {
+		if op <= s.head {
+			s.distrusted = append(s.distrusted, op)
+		}
+	}
 	s.invariants()
 	assert.That(len(rec.Entries)+len(rec.Faulty) == int(s.head-cp), "storage: recovery lost ops")
 }
