@@ -215,6 +215,21 @@ func TestStorageVerifyCheckFires(t *testing.T) {
 	require.Contains(t, damaged.judge(report, nil), "missed damage: op 5's entry")
 }
 
+// TestStorageVerifyCheckFallenBackFrom: a damaged checkpoint the node removed and then created
+// again (a state sync fetched it) still explains problems in the log below it while the
+// replica's checkpoint is below it, and no longer once its checkpoint has reached it.
+func TestStorageVerifyCheckFallenBackFrom(t *testing.T) {
+	d := damage{files: map[string]bool{}, removedEver: []string{checkpointFileName(64)}}
+	report := storage.VerifyReport{CheckpointOp: 0, Faulty: []uint64{60},
+		Problems: []storage.Problem{{File: segmentFileName(60), Offset: -1, Op: 60, Reason: "missing entry"}}}
+	require.Empty(t, d.judge(report, nil), "checkpoint 64, fallen back from, explains op 60 missing")
+	report.CheckpointOp = 64
+	require.Contains(t, d.judge(report, nil), "reported damage the disk did not do")
+	report.CheckpointOp = 0
+	report.Problems[0].File, report.Faulty = segmentFileName(130), []uint64{130}
+	require.Contains(t, d.judge(report, nil), "reported damage the disk did not do", "op 130 lies in a segment above checkpoint 64")
+}
+
 // TestSwarmRunsStorageVerify: over a few swarm seeds, verify runs, meets damage, and every
 // report holds; seed 647 has an op written twice in its segment, the first copy left over
 // inside a damaged region (the check once took it for the op's entry).

@@ -90,9 +90,10 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 type damage struct {
 	files map[string]bool
 	// removed: damaged files the node removed and has not created again (a checkpoint the
-	// engine fell back from at recovery: fresh-range seed 2026213444).
-	removed []string
-	live    []damagedEntry
+	// engine fell back from at recovery: fresh-range seed 2026213444); removedEver: those
+	// created again since too.
+	removed, removedEver []string
+	live                 []damagedEntry
 	// checkpointLost: the replica found its checkpoint damaged at recovery and waits for a
 	// peer's. The state sync that installs it rewrites the same file, which clears the
 	// fault that damaged it: a verify in between finds the file short (swarm seed 278).
@@ -109,7 +110,7 @@ type damagedEntry struct {
 // diskDamage collects the damage of every file of a disk, and the written entries that a
 // fault altered.
 func diskDamage(disk *sim.Disk) damage {
-	d := damage{files: map[string]bool{}, removed: disk.RemovedDamaged()}
+	d := damage{files: map[string]bool{}, removed: disk.RemovedDamaged(), removedEver: disk.RemovedDamagedEver()}
 	altered := map[string]map[int64]sim.FaultKind{}
 	for _, f := range disk.Faults() {
 		visible, err := disk.Visible(f.Name, f.Offset, storage.SectorSize)
@@ -153,8 +154,9 @@ func firstAltered(e writtenEntry, altered map[int64]sim.FaultKind) (int64, sim.F
 	return 0, "", false
 }
 
-// explains reports whether the damage explains a problem verify found in file.
-func (d damage) explains(file string) bool {
+// explains reports whether the damage explains a problem verify found in file, on a replica
+// whose checkpoint is cp.
+func (d damage) explains(file string, cp uint64) bool {
 	k, ok := strings.CutPrefix(file, "log-")
 	index, err := strconv.ParseUint(k, 16, 64)
 	if !ok || err != nil {
@@ -164,7 +166,8 @@ func (d damage) explains(file string) bool {
 		return len(d.files) > 0 || d.checkpointLost || d.checkpointDamagedAtOrAbove(0)
 	}
 	return d.files[file] || (index > 0 && d.files[fmt.Sprintf("log-%016x", index-1)]) ||
-		d.checkpointDamagedAtOrAbove(index*vsr.CheckpointInterval)
+		d.checkpointDamagedAtOrAbove(index*vsr.CheckpointInterval) ||
+		d.checkpointFallenBackFrom(index*vsr.CheckpointInterval, cp)
 }
 
 // checkpointDamagedAtOrAbove reports whether a damaged checkpoint file, present or removed,
@@ -187,6 +190,21 @@ func (d damage) checkpointDamagedAtOrAbove(op uint64) bool {
 	return slices.ContainsFunc(d.removed, atOrAbove)
 }
 
+// checkpointFallenBackFrom reports whether the node ever removed a damaged checkpoint file
+// naming an op at or above op and above the replica's checkpoint cp, even one it has created
+// again since: the engine fell back past it, and until its state moves to that checkpoint or
+// past it, the log below it keeps what the fallback left. The ops the damaged checkpoint held
+// are missing, and the entries it had not audited stay distrusted until written again, across
+// boots (swarm seed 2026631882: checkpoint 64 unreadable, fetched again by a state sync
+// that a crash cut short before the superblock named it; op 1 distrusted, op 60 missing).
+func (d damage) checkpointFallenBackFrom(op, cp uint64) bool {
+	return slices.ContainsFunc(d.removedEver, func(name string) bool {
+		k, ok := strings.CutPrefix(name, "checkpoint-")
+		c, err := strconv.ParseUint(k, 16, 64)
+		return ok && err == nil && c >= op && c > cp
+	})
+}
+
 // judge holds a verify report to the damage: complete and sound (see above).
 func (d damage) judge(report storage.VerifyReport, openErr error) string {
 	if openErr != nil {
@@ -203,12 +221,12 @@ func (d damage) judge(report storage.VerifyReport, openErr error) string {
 		}
 	}
 	for _, p := range report.Problems {
-		if !d.explains(p.File) {
+		if !d.explains(p.File, report.CheckpointOp) {
 			return fmt.Sprintf("reported damage the disk did not do: %s", p)
 		}
 	}
 	for _, op := range report.Faulty {
-		if !d.explains(segmentFileName(op)) {
+		if !d.explains(segmentFileName(op), report.CheckpointOp) {
 			return fmt.Sprintf("reported op %d faulty, but the disk did no damage to %s", op, segmentFileName(op))
 		}
 	}

@@ -96,7 +96,8 @@ type Disk struct {
 
 	stats DiskStats
 	// removedDamaged names the files removed while an overlay or a crash-lost sector lay on
-	// them, until a file of the name is created again (RemovedDamaged).
+	// them: true until a file of the name is created again (RemovedDamaged), false after
+	// (RemovedDamagedEver).
 	removedDamaged map[string]bool
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
 	// checkpoints are removed and created all the time, each growing to the same size.
@@ -330,7 +331,9 @@ func (d *Disk) Create(name string, done func(err error)) {
 		err := storage.ErrExist
 		if d.files[name] == nil {
 			d.files[name] = &diskFile{family: d.familyOf(name)}
-			delete(d.removedDamaged, name)
+			if _, ok := d.removedDamaged[name]; ok {
+				d.removedDamaged[name] = false // created again: history only (RemovedDamagedEver)
+			}
 			i, _ := slices.BinarySearch(d.sorted, name)
 			d.sorted = slices.Insert(d.sorted, i, name)
 			err = nil

@@ -604,6 +604,22 @@ func (d *Disk) Faults() []DiskFault {
 // checkpoint unreadable falls back to an older state and removes the damaged file, and the
 // log above the older state then misses the ops that only the removed checkpoint held.
 func (d *Disk) RemovedDamaged() []string {
+	var names []string
+	for name, current := range d.removedDamaged {
+		if current {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// RemovedDamagedEver returns, sorted, the names of the files the node removed while damaged
+// (as RemovedDamaged), whether or not it has created them again since; a reformat forgets
+// them. A storage engine may keep what such a file's damage made it decide in the log: the
+// entries a fallback past a damaged checkpoint could no longer trust stay distrusted until
+// rewritten, after a state sync has fetched the checkpoint again.
+func (d *Disk) RemovedDamagedEver() []string {
 	return slices.Sorted(maps.Keys(d.removedDamaged))
 }
 
