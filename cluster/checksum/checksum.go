@@ -1,7 +1,9 @@
 package checksum
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 
 	"github.com/zeebo/xxh3"
 )
@@ -20,3 +22,23 @@ func (s Sum) IsZero() bool { return s == Sum{} }
 
 // Low64 returns the first 8 bytes as a word: a short form for traces and fingerprints.
 func (s Sum) Low64() uint64 { return binary.LittleEndian.Uint64(s[:8]) }
+
+// SHA256 computes SHA-256 sums with one digest, reset for each: crypto/sha256.Sum256 gave
+// the storage engine a heap-allocated digest per call (about a fifth of a swarm run's
+// allocations), since the hot callers' arguments escape. The zero value is ready; not safe
+// for concurrent use.
+type SHA256 struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// Of returns the SHA-256 sum of data, as sha256.Sum256 does.
+func (s *SHA256) Of(data []byte) [sha256.Size]byte {
+	if s.h == nil {
+		s.h = sha256.New()
+	}
+	s.h.Reset()
+	s.h.Write(data)
+	s.h.Sum(s.sum[:0])
+	return s.sum
+}

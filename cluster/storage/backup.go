@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -242,8 +241,9 @@ func (p *parsedBackup) checkAudit(h backupHeader) error {
 		return fmt.Errorf("%w: audit op %d outside the backup", ErrBackup, h.auditOp)
 	}
 	head := p.sb.State.AuditHead
+	var sha checksum.SHA256
 	for i := range h.auditOp - cp {
-		head = auditNext(head, cp+1+i, sha256.Sum256(p.bodies[i]))
+		head = auditNext(&sha, head, cp+1+i, sha.Of(p.bodies[i]))
 	}
 	if head != h.auditHead {
 		return fmt.Errorf("%w: audit chain does not match", ErrBackup)

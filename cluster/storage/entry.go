@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -163,10 +162,10 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 }
 
 // auditNext advances the SHA-256 audit chain by one committed op.
-func auditNext(head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
+func auditNext(sha *checksum.SHA256, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
 	var b [32 + 8 + 32]byte
 	copy(b[0:], head[:])
 	binary.LittleEndian.PutUint64(b[32:], op)
 	copy(b[40:], bodySHA[:])
-	return sha256.Sum256(b[:])
+	return sha.Of(b[:])
 }

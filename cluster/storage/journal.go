@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -382,7 +381,7 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 			return
 		}
 		*sl = slot{state: slotIntact, offset: offset, end: offset + int64(len(data)), chain: h.Chain(),
-			parent: h.Parent, bodySHA: sha256.Sum256(e.Body)}
+			parent: h.Parent, bodySHA: s.sha.Of(e.Body)}
 		s.stats.Rewrites++
 		done(nil)
 	})
@@ -523,7 +522,7 @@ func (s *Storage) appended(e Entry, h Header) {
 	assert.That(h.Op == e.Op && h.Op == s.head+1, "storage: index out of step with the append")
 	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
 		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
-		bodySHA: sha256.Sum256(e.Body)})
+		bodySHA: s.sha.Of(e.Body)})
 	s.head = e.Op
 }
 
@@ -744,7 +743,7 @@ func (s *Storage) Commit(op uint64) ([32]byte, error) {
 		if sl.state != slotIntact {
 			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrFaulty, next)
 		}
-		s.auditHead = auditNext(s.auditHead, next, sl.bodySHA)
+		s.auditHead = auditNext(&s.sha, s.auditHead, next, sl.bodySHA)
 		sl.audit = s.auditHead
 		s.auditOp = next
 	}

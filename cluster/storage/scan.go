@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -77,8 +76,12 @@ type scanner struct {
 
 // scanBuffers are the read buffers of a storage's scans, kept from one scan to the next
 // (scans run one at a time, and nothing a scan returns points into them): every Open and
-// Verify scans every segment, and each scan allocated a chunk and a record area.
-type scanBuffers struct{ chunk, area []byte }
+// Verify scans every segment, and each scan allocated a chunk and a record area. sha sums the
+// intact bodies.
+type scanBuffers struct {
+	chunk, area []byte
+	sha         checksum.SHA256
+}
 
 // scanSegment scans segment k: its record area, then its entries. An I/O error other than
 // ErrIO (which marks the unreadable place damaged) aborts the scan.
@@ -312,7 +315,7 @@ func (sc *scanner) entry(h Header) {
 	if checksum.Of(b[HeaderSize:]) == h.ChecksumBody {
 		body := b[HeaderSize : HeaderSize+h.BodySize]
 		r.intact = true
-		r.bodySHA = sha256.Sum256(body)
+		r.bodySHA = sc.keep.sha.Of(body)
 		if h.Op >= sc.keepFrom {
 			r.body = append([]byte{}, body...)
 		}

@@ -195,6 +195,7 @@ type Storage struct {
 	freeAppends []*appendOp
 	freeWrites  []*entryWrite
 	scanBufs    scanBuffers
+	sha         checksum.SHA256 // the bodies' and audit chain's sums
 	stats       Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
