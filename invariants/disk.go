@@ -38,6 +38,10 @@ type DurableEntry struct {
 	// Intact: the entry's checksums hold on the durable bytes and the simulator has placed
 	// no fault on its sectors; a damaged copy is there but cannot be read back.
 	Intact bool
+	// Disowned: the engine wrote a distrust mark over the entry's record (after a fallback
+	// past a damaged checkpoint that had not audited it): recovery holds the op faulty, of
+	// unknown identity, so the copy names nothing for a view change. Not Intact either.
+	Disowned bool
 }
 
 // entry returns the durable entry at op.

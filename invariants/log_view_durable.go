@@ -192,7 +192,7 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 		return violation(NameLogViewDurable, replica, op, image.LogView, atNs, format, args...)
 	}
 	for _, e := range image.Entries {
-		if viewKey(e.Epoch, e.View) >= lv || l.inNewerLog(lv, e.Op, e.Prepare) {
+		if e.Disowned || viewKey(e.Epoch, e.View) >= lv || l.inNewerLog(lv, e.Op, e.Prepare) {
 			continue
 		}
 		want, present, known := l.ofView(lv, e.Op)
@@ -220,6 +220,7 @@ func (l *logViewDurable) check(atNs int64, replica int, image *DiskImage, excuse
 	for op := from + 1; op <= in.op; op++ {
 		want, present, known := l.ofView(lv, op)
 		e, ok := image.entry(op)
+		ok = ok && !e.Disowned // a disowned copy holds no prepare for recovery
 		switch {
 		case !ok && op >= excused:
 			return nil // the replica is rewriting its log from damage the simulator injected

@@ -56,6 +56,20 @@ func TestLogViewDurableFiresOnAStaleEntry(t *testing.T) {
 	requireViolation(t, s.Violation(), NameLogViewDurable, 1, 3, 2, 30*ms)
 }
 
+// TestLogViewDurablePassesADisownedStaleEntry: the same stale op 5, and a view 1 prepare at op
+// 3 where view 2's log has another, under distrust marks (the engine fell back past a damaged
+// checkpoint that had not audited them): recovery holds both faulty, of unknown identity, so
+// neither can be chosen by a view change (swarm seed 2026642591). The marks are the whole
+// difference: TestLogViewDurableFiresOnAStaleEntry has the same entries without them.
+func TestLogViewDurablePassesADisownedStaleEntry(t *testing.T) {
+	s, disks := viewTwo(t)
+	disks.images[1].LogView = 2
+	disks.images[1].Entries[2] = DurableEntry{Op: 3, Prepare: sum("other3"), View: 1, Disowned: true}
+	disks.images[1].Entries = append(disks.images[1].Entries, DurableEntry{Op: 5, Prepare: sum("p5"), View: 1, Disowned: true})
+	s.OnEvent(30*ms, vsr.Event{Kind: vsr.EventCheckpoint, Replica: 1, View: 2, Op: 0})
+	require.Nil(t, s.Violation())
+}
+
 // TestLogViewDurablePassesANewerLogsEntries: replica 1's superblock still names log_view 2
 // while it rewrites its disk with view 3's log, whose op 3 is an older prepare than view 2's
 // (view 3's primary chose another log): not stale, but the only such entry allowed.

@@ -511,8 +511,9 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			if e.op <= sb.checkpointOp {
 				continue
 			}
+			disowned := s.disowned(e.op, d.c.ClusterID())
 			img.Entries = append(img.Entries, invariants.DurableEntry{Op: e.op, Prepare: e.prepare, View: e.view, Epoch: e.epoch,
-				Intact: e.intact && !faultIn(faults, e.offset, e.size)})
+				Intact: e.intact && !faultIn(faults, e.offset, e.size) && !disowned, Disowned: disowned})
 		}
 	}
 	// Usually in op order already (segments in order, each appended in op order): sorting
@@ -532,6 +533,25 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	}
 	img.Entries = out
 	return img
+}
+
+// distrustMagicAt16 is the storage engine's distrust mark magic ("VOPRDST1", record.go) at
+// byte 16 of a record sector. The harness reads the mark itself: checksum [16] of bytes
+// [16:512), the magic, the cluster and the op as u64 little endian, then zeros.
+const distrustMagicAt16 = 0x3154534452504f56
+
+// disowned reports whether op's record sector, in the segment's durable bytes, holds the
+// engine's distrust mark of op: recovery then holds op faulty, of unknown identity, whatever
+// entry lies there.
+func (s *segmentCache) disowned(op, cluster uint64) bool {
+	at := int64(op%vsr.CheckpointInterval) * storage.SectorSize
+	if at+storage.SectorSize > int64(len(s.data)) {
+		return false
+	}
+	b := s.data[at : at+storage.SectorSize]
+	le := binary.LittleEndian
+	return le.Uint64(b[16:]) == distrustMagicAt16 && le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op &&
+		checksum.Of(b[16:]) == checksum.Sum(b[:16])
 }
 
 func faultIn(offsets []int64, offset, size int64) bool {

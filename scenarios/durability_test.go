@@ -1,10 +1,14 @@
 package scenarios
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/checksum"
+	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
 	"vopr/invariants"
 	"vopr/sim"
 )
@@ -75,4 +79,23 @@ func TestSwarmReportsTheSimulatorAwareCheckers(t *testing.T) {
 	}
 	require.Equal(t, r.Counters["invariants.prepares_created"],
 		r.Counters["invariants.timestamps_checked"]+r.Counters["invariants.prepares_seen_late"])
+}
+
+// TestDisownedReadsTheDistrustMark: the harness's own reading of the storage engine's
+// distrust mark finds it over the record of the op it names, in the cluster it names, only
+// while its checksum holds.
+func TestDisownedReadsTheDistrustMark(t *testing.T) {
+	const cluster, op = 7, 70
+	s := &segmentCache{data: make([]byte, vsr.CheckpointInterval*storage.SectorSize)}
+	mark := s.data[(op%vsr.CheckpointInterval)*storage.SectorSize:][:storage.SectorSize]
+	binary.LittleEndian.PutUint64(mark[16:], distrustMagicAt16)
+	binary.LittleEndian.PutUint64(mark[24:], cluster)
+	binary.LittleEndian.PutUint64(mark[32:], op)
+	sum := checksum.Of(mark[16:])
+	copy(mark, sum[:])
+	require.True(t, s.disowned(op, cluster))
+	require.False(t, s.disowned(op+1, cluster), "another op's record sector")
+	require.False(t, s.disowned(op, cluster+1), "another cluster's mark")
+	mark[100] ^= 1
+	require.False(t, s.disowned(op, cluster), "a mark whose checksum fails is damage, not a mark")
 }

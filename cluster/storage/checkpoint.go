@@ -124,6 +124,14 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, d
 		// to 64, replayed as committed once checkpoint 64 rotted; view 8's had committed).
 		audited = min(s.auditOp, op)
 	}
+	if s.checkpointLost {
+		// Open set the audit op to the lost checkpoint's op, which this log never reached:
+		// the lost checkpoint's own audit point is what the log is known to hold (swarm
+		// seed 2026642591: checkpoint 64, synced over view 2's ops 10-15 and lost, was
+		// installed again as audited to 64; when it rotted again the replay from op 0 took
+		// view 2's op 11 for committed, under commit number 92).
+		audited = min(audited, s.sb.Checkpoint.Audited)
+	}
 	_, err := s.Commit(op)
 	// A checkpoint replacing a lost one is installed like a state sync: the ops before it may
 	// not be in the log.

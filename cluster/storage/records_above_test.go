@@ -187,3 +187,44 @@ func TestDistrustOutlivesTheFallbacksSuperblock(t *testing.T) {
 		}
 	})
 }
+
+// TestReinstalledLostCheckpointKeepsItsAuditPoint: ops 1-3 are audited, 4-5 are a stale
+// suffix of an older view, when a peer's checkpoint at 12 is installed (audited up to 3). It
+// rots before segment 1 exists, so it is lost (no replay from op 0 reaches it), and a state
+// sync installs it again. That checkpoint still knows the log only up to op 3: when it rots
+// in turn, with segment 1 now on disk, the replay from op 0 must hold ops 4-5 faulty rather
+// than replay them as committed (swarm seed 2026642591: view 2's op 11 under commit number
+// 92; the re-installed checkpoint took its audit point from the lost one's op).
+func TestReinstalledLostCheckpointKeepsItsAuditPoint(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096, ReplayOpsMax: 64}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, opts, 5)
+		if _, err := s.Commit(3); err != nil {
+			t.Fatalf("Commit(3): %v", err)
+		}
+		install := func() {
+			d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(12, []byte("a peer's state at 12"), done) })
+		}
+		install()
+		flipBit(d, "checkpoint-000000000000000c", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, opts)
+		if !rec.CheckpointLost {
+			t.Fatalf("recovery: lost %t, damaged %d, state %+v: want checkpoint 12 lost", rec.CheckpointLost,
+				rec.CheckpointDamaged, rec.State)
+		}
+		install()
+		for op := uint64(13); op <= 14; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		flipBit(d, "checkpoint-000000000000000c", 10)
+		d.restart()
+		_, rec = d.mustOpen(t, opts)
+		if rec.State.CheckpointOp != 0 || slices.Contains(entriesOf(rec), 4) || slices.Contains(entriesOf(rec), 5) {
+			t.Fatalf("recovery: state %+v, lost %t, entries %v, faulty %v: want a replay from op 0 with "+
+				"ops 4-5, never audited, faulty", rec.State, rec.CheckpointLost, entriesOf(rec), rec.Faulty)
+		}
+	})
+}
