@@ -13,9 +13,10 @@ import (
 
 // The storage episode: the storage engine alone on a simulated disk, driven as a replica
 // drives it (appends in op order, superblock writes, checkpoints, compactions, truncations,
-// appends that replace an op), crashed after a drawn number of completions (unsynced writes
-// lost or torn as the disk draws), then damaged on purpose, then opened again. What Open
-// recovers is held to a model of what the engine acknowledged:
+// appends that replace an op, state syncs installing a peer's checkpoint), crashed after a
+// drawn number of completions (unsynced writes lost or torn as the disk draws), then damaged
+// on purpose, then opened again. What Open recovers is held to a model of what the engine
+// acknowledged:
 //
 //   - the checkpoint is the newest acknowledged one (or the one in flight), with its snapshot;
 //     if the episode damaged its file, Open falls back to an older acknowledged checkpoint,
@@ -23,7 +24,10 @@ import (
 //   - every recovered entry holds a body that was acknowledged at its op, or the one in flight;
 //   - no acknowledged entry above the checkpoint is lost: it comes back intact, or, if the
 //     episode damaged it, faulty (never silently absent);
-//   - only a damaged op, or the append in flight, is faulty.
+//   - only a damaged op, or the append in flight, is faulty;
+//   - a fallback past a peer's checkpoint (installed by state sync) never brings back intact
+//     an entry of the log under it that this engine had not audited: it need not be the
+//     peer's history (InstallCheckpoint's contract).
 //
 // The damage is PAR's menu, aimed at one acknowledged copy: a flipped bit or an unreadable
 // sector in an entry's header or body, the same with its redundant record (identity lost), an

@@ -54,7 +54,7 @@ func (e *storeEpisode) victims() []uint64 {
 	var ops []uint64
 	for op := e.m.CP + 1; op <= e.m.Head; op++ {
 		if _, ok := e.m.Log[op]; ok && !e.m.PendingMayDrop(op) && !e.m.PendingWrites(op) &&
-			!(e.m.PendingIs(storagemodel.Checkpoint) && op <= e.m.Pending.Op) {
+			!(e.m.PendingCheckpoint() && op <= e.m.Pending.Op) {
 			ops = append(ops, op)
 		}
 	}
@@ -147,7 +147,7 @@ func (e *storeEpisode) misdirect() {
 
 // damageCheckpoint corrupts a sector of the newest acknowledged checkpoint's file.
 func (e *storeEpisode) damageCheckpoint() {
-	if e.m.CP == 0 || e.m.PendingIs(storagemodel.Checkpoint) {
+	if e.m.CP == 0 || e.m.PendingCheckpoint() {
 		return
 	}
 	name := fmt.Sprintf("checkpoint-%016x", e.m.CP)
@@ -172,9 +172,17 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 		e.fail("recovered view %d, acknowledged %d", rec.State.View, m.View)
 		return
 	}
+	after, upTo := m.Unaudited(e.checkpointDamaged)
 	got := map[uint64]bool{}
 	for _, entry := range rec.Entries {
 		got[entry.Op] = true
+		if fellBack && entry.Op > after && entry.Op <= upTo {
+			// InstallCheckpoint's contract: the log under a peer's checkpoint need not be its
+			// history, so a fallback past it holds those entries faulty.
+			e.fail("op %d, which this log never audited under installed checkpoint %d (audited to %d), "+
+				"recovered intact after the fallback to %d", entry.Op, upTo, after, rec.State.CheckpointOp)
+			return
+		}
 		inFlight := m.PendingWrites(entry.Op) && bytes.Equal(m.Pending.Body, entry.Body)
 		acked, ok := m.Log[entry.Op]
 		if !inFlight && !(ok && entry.Op <= m.Head && bytes.Equal(acked, entry.Body)) {
@@ -232,7 +240,7 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 		e.counters["storage_episode.checkpoint_fallback"]++
 		return e.checkpointDamaged, true
 	}
-	inFlight := m.PendingIs(storagemodel.Checkpoint) && cp == m.Pending.Op
+	inFlight := m.PendingCheckpoint() && cp == m.Pending.Op
 	switch {
 	case cp != m.CP && !inFlight:
 		e.fail("recovered checkpoint %d, acknowledged %d", cp, m.CP)

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -83,6 +84,45 @@ func TestStorageEpisodeCheckFires(t *testing.T) {
 	broken.State.AuditHead[0] ^= 1
 	e.check(broken)
 	require.Contains(t, e.failure, "audit head")
+}
+
+// TestStorageEpisodeCheckFiresOnAnUnauditedEntry: a fallback past a checkpoint installed from a
+// peer (over appends this engine never audited) that brings an op of the log under it
+// back intact breaks InstallCheckpoint's contract: that entry need not be the peer's history.
+func TestStorageEpisodeCheckFiresOnAnUnauditedEntry(t *testing.T) {
+	for seed := uint64(1); seed < 500; seed++ {
+		e := newStorageEpisode(seed)
+		installed := uint64(0)
+		for i, step := range e.steps {
+			if step.Kind == storagemodel.Install && i > 0 && e.steps[i-1].Kind == storagemodel.Append &&
+				!slices.ContainsFunc(e.steps[:i], func(s storagemodel.Step) bool { return s.Kind == storagemodel.Checkpoint }) {
+				installed = step.Op
+				break
+			}
+		}
+		if installed == 0 || len(e.steps) < 20 {
+			continue
+		}
+		e, broken := episodeRecovery(t, seed)
+		after, upTo := e.m.Unaudited(installed)
+		require.Equal(t, installed, upTo)
+		op := uint64(0)
+		for o := after + 1; o <= installed && op == 0; o++ {
+			if _, ok := e.m.Log[o]; ok {
+				op = o
+			}
+		}
+		require.NotZero(t, op, "seed %d: an append before the install", seed)
+		e.checkpointDamaged = installed
+		broken.State.CheckpointOp, broken.CheckpointDamaged, broken.CheckpointLost = after, installed, false
+		broken.Snapshot, broken.State.AuditHead = e.m.Snapshots[after], e.m.Audits[after]
+		broken.Entries = []storage.Entry{{Op: op, Body: e.m.Log[op]}}
+		broken.Faulty = nil
+		e.check(broken)
+		require.Contains(t, e.failure, "never audited", "seed %d", seed)
+		return
+	}
+	t.Fatal("no seed below 500 installs a checkpoint over appends before any checkpoint of its own")
 }
 
 // TestStorageEpisodeIsDeterministic: a seed runs the same history, crash and damage twice.

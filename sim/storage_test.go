@@ -279,12 +279,12 @@ func (run *crashRun) issue() {
 func checkRecovery(t tb, m *storagemodel.Model, rec *storage.Recovery, where string) {
 	t.Helper()
 	cp := rec.State.CheckpointOp
-	require.True(t, cp == m.CP || (m.PendingIs(storagemodel.Checkpoint) && cp == m.Pending.Op),
+	require.True(t, cp == m.CP || (m.PendingCheckpoint() && cp == m.Pending.Op),
 		"%s: recovered checkpoint %d, acknowledged %d, pending %v", where, cp, m.CP, m.Pending)
 	require.Zero(t, rec.CheckpointDamaged, where)
 	if cp > 0 {
 		want := m.Snapshots[cp]
-		if m.PendingIs(storagemodel.Checkpoint) && cp == m.Pending.Op {
+		if m.PendingCheckpoint() && cp == m.Pending.Op {
 			want = m.Pending.Snapshot
 		}
 		require.Equal(t, want, rec.Snapshot, "%s: snapshot of checkpoint %d", where, cp)

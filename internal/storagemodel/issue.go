@@ -23,6 +23,8 @@ func Issue(s *storage.Storage, step Step, done func(error)) {
 			return
 		}
 		s.Checkpoint(step.Op, step.Snapshot, done)
+	case Install:
+		s.InstallCheckpoint(step.Op, step.Snapshot, done)
 	case Compact:
 		s.Compact(func(_ int64, err error) { done(err) })
 	case Truncate:

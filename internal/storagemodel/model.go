@@ -16,24 +16,27 @@ const (
 	Compact
 	Truncate
 	Replace // an Append of an op already in the log: a view change's replacement
+	Install // a peer's checkpoint above the head (state sync): InstallCheckpoint
 )
 
 // Step is one operation of a history.
 type Step struct {
 	Kind     Kind
-	Op       uint64 // Append, Replace, Checkpoint: the op; Truncate: truncate after Op
+	Op       uint64 // Append, Replace, Checkpoint, Install: the op; Truncate: truncate after Op
 	Body     []byte // Append, Replace
 	View     uint32 // SaveState
-	Snapshot []byte // Checkpoint
+	Snapshot []byte // Checkpoint, Install
 }
 
 func (s Step) String() string {
-	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace"}[s.Kind], s.Op)
+	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace", "install"}[s.Kind], s.Op)
 }
 
 // Draw draws a valid history of n operations: appends of multi-sector bodies in op order,
 // view changes, checkpoints, compactions, truncations of the uncommitted suffix (after which
-// the truncated ops are appended again with new bodies) and replacing appends.
+// the truncated ops are appended again with new bodies), replacing appends, and state syncs
+// that install a peer's checkpoint a few ops above the head (the log's unaudited ops below it
+// need not be that checkpoint's history).
 func Draw(r *rand.Rand, n int) []Step {
 	var steps []Step
 	head, cp, view, generation := uint64(0), uint64(0), uint32(1), 0
@@ -42,7 +45,7 @@ func Draw(r *rand.Rand, n int) []Step {
 		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
 	}
 	for len(steps) < n {
-		switch k := r.IntN(13); {
+		switch k := r.IntN(14); {
 		case k < 7 || head == 0:
 			head++
 			steps = append(steps, Step{Kind: Append, Op: head, Body: body(head)})
@@ -63,6 +66,12 @@ func Draw(r *rand.Rand, n int) []Step {
 			head = cp + 1 + r.Uint64N(head-cp)
 			generation++
 			steps = append(steps, Step{Kind: Replace, Op: head, Body: body(head)})
+		case k == 13:
+			head += 1 + r.Uint64N(8)
+			cp = head
+			generation++
+			steps = append(steps, Step{Kind: Install, Op: head,
+				Snapshot: fmt.Appendf(nil, "a peer's snapshot at %d generation %d", head, generation)})
 		}
 	}
 	return steps
@@ -74,14 +83,21 @@ type Model struct {
 	Head, CP  uint64
 	Snapshots map[uint64][]byte   // acknowledged checkpoints' snapshots
 	Audits    map[uint64][32]byte // and their audit heads
-	View      uint32
-	Pending   *Step
-	Acked     int
+	// Audited is the highest op whose entry this log audited, by a checkpoint of its own or
+	// as the state an installed checkpoint stands for; InstalledOver holds, for each
+	// installed checkpoint, Audited when it was installed: the log's entries above that op and
+	// at or below the checkpoint's were never audited against it (InstallCheckpoint).
+	Audited       uint64
+	InstalledOver map[uint64]uint64
+	View          uint32
+	Pending       *Step
+	Acked         int
 }
 
 // New is the model of a freshly formatted engine whose superblock names view.
 func New(view uint32) *Model {
-	return &Model{Log: map[uint64][]byte{}, Snapshots: map[uint64][]byte{}, Audits: map[uint64][32]byte{}, View: view}
+	return &Model{Log: map[uint64][]byte{}, Snapshots: map[uint64][]byte{}, Audits: map[uint64][32]byte{},
+		InstalledOver: map[uint64]uint64{}, View: view}
 }
 
 // Acknowledged applies step, which the engine acknowledged; auditHead is the engine's audit
@@ -94,6 +110,11 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 		m.View = step.View
 	case Checkpoint:
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
+		m.Audited = step.Op
+	case Install:
+		m.InstalledOver[step.Op] = m.Audited
+		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
+		m.Head, m.Audited = step.Op, step.Op
 	case Truncate, Replace:
 		for op := step.Op + 1; op <= m.Head; op++ {
 			delete(m.Log, op)
@@ -109,6 +130,19 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 
 // PendingIs reports whether the operation in flight is of kind k.
 func (m *Model) PendingIs(k Kind) bool { return m.Pending != nil && m.Pending.Kind == k }
+
+// PendingCheckpoint reports whether the operation in flight writes a checkpoint (its own or a
+// peer's).
+func (m *Model) PendingCheckpoint() bool { return m.PendingIs(Checkpoint) || m.PendingIs(Install) }
+
+// Unaudited returns the ops whose entries the log never audited against installed checkpoint
+// cp, (after, cp]; the empty span for a checkpoint of the log's own.
+func (m *Model) Unaudited(cp uint64) (after, upTo uint64) {
+	if over, ok := m.InstalledOver[cp]; ok {
+		return over, cp
+	}
+	return cp, cp
+}
 
 // PendingWrites reports whether the operation in flight writes an entry for op.
 func (m *Model) PendingWrites(op uint64) bool {
