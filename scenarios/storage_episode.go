@@ -61,6 +61,11 @@ type storeEpisode struct {
 	damaged           map[uint64]bool
 	checkpointDamaged uint64
 	counters          map[string]uint64
+	// boots is how many crash-damage-recovery rounds the history runs (1 to 3): each later
+	// one continues on the recovered disk as a replica would (a lost checkpoint installed
+	// again, the log cut below its first faulty op), so that what one recovery decided is
+	// held to the next.
+	boots int
 }
 
 func init() {
@@ -96,11 +101,13 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
 		damaged: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
-		m: storagemodel.New(storeEpisodeState.View)}
+		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3)}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
 
+// run formats the disk and runs the episode's boots, the first crashing after crashAfter
+// completions.
 func (e *storeEpisode) run(crashAfter int) {
 	if err := e.wait(func(done func(error)) { storage.Format(e.disk, storageEpisodeOptions, storeEpisodeState, done) }); err != nil {
 		e.fail("format: %v", err)
@@ -112,11 +119,30 @@ func (e *storeEpisode) run(crashAfter int) {
 	} else {
 		e.s = s
 	}
+	for boot := 1; ; boot++ {
+		rec := e.boot(crashAfter)
+		if e.failure != "" || boot == e.boots {
+			return
+		}
+		e.counters["storage_episode.reboots"]++
+		e.rejoin(rec)
+		if e.failure != "" {
+			return
+		}
+		e.steps = storagemodel.DrawFrom(e.rng, e.m.Head, e.m.CP, e.m.View, 1000*boot, 5+e.rng.IntN(20))
+		e.m.Acked = 0
+		crashAfter = e.rng.IntN(6*len(e.steps) + 1)
+	}
+}
+
+// boot runs the history until crashAfter completions, crashes the disk, damages it, opens it
+// again and checks the recovery, which it returns (nil after a failure).
+func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.issue()
 	for i := 0; i < crashAfter && e.failure == "" && e.loop.Step(); i++ {
 	}
 	if e.failure != "" {
-		return
+		return nil
 	}
 	if e.m.Pending != nil {
 		e.counters["storage_episode.crash_in_flight"]++
@@ -124,14 +150,16 @@ func (e *storeEpisode) run(crashAfter int) {
 	e.disk.Crash()
 	e.damage()
 	if e.failure != "" {
-		return
+		return nil
 	}
-	_, rec, err := e.open()
+	s, rec, err := e.open()
 	if err != nil {
 		e.fail("open after the crash: %v", err)
-		return
+		return nil
 	}
+	e.s = s
 	e.check(rec)
+	return rec
 }
 
 func (e *storeEpisode) fail(format string, args ...any) {
@@ -178,8 +206,73 @@ func (e *storeEpisode) issue() {
 			e.fail("%v failed: %v", step, err)
 			return
 		}
-		e.m.Acknowledged(step, e.s.State().AuditHead)
+		e.acknowledged(step)
 		e.issue()
 	}
 	storagemodel.Issue(e.s, step, done)
+}
+
+// acknowledged applies an acknowledged step to the model. A superblock write persists the
+// state a fallback recovered, so the damaged checkpoint no longer shapes recovery; an entry
+// written again is no longer the damaged copy.
+func (e *storeEpisode) acknowledged(step storagemodel.Step) {
+	e.m.Acknowledged(step, e.s.State().AuditHead)
+	switch step.Kind {
+	case storagemodel.SaveState, storagemodel.Checkpoint, storagemodel.Install:
+		e.checkpointDamaged = 0
+	case storagemodel.Append, storagemodel.Replace:
+		delete(e.damaged, step.Op)
+	}
+}
+
+// rejoin continues after a recovery the check passed, as a replica would: a lost checkpoint
+// is installed again from a peer (the snapshot acknowledged at its op), and the log is cut
+// below its first faulty op (the replica repairs from there). The model then holds what the
+// engine now holds: the recovered entries, the checkpoint, the view.
+func (e *storeEpisode) rejoin(rec *storage.Recovery) {
+	m, cp := e.m, rec.State.CheckpointOp
+	if m.PendingCheckpoint() && m.Pending.Op == cp && cp != m.CP {
+		e.acknowledged(*m.Pending) // it took effect before the crash
+	}
+	// The snapshots of checkpoints above cp stay: until a superblock write persists this
+	// recovery, the next boot meets the damaged one again, and may report it lost.
+	snapshot, acked := m.Snapshots[cp]
+	m.CP, m.View, m.Pending, m.Audited = cp, rec.State.View, nil, cp
+	m.Head = cp
+	for _, entry := range rec.Entries {
+		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)
+	}
+	if rec.CheckpointLost {
+		if !acked {
+			e.fail("checkpoint %d lost, but no snapshot was acknowledged there", cp)
+			return
+		}
+		e.counters["storage_episode.reinstalls"]++
+		if over, ok := m.InstalledOver[cp]; ok {
+			m.Audited = over // the lost checkpoint's own audit point: the log is no better known
+		}
+		e.issueNow(storagemodel.Step{Kind: storagemodel.Install, Op: cp, Snapshot: snapshot})
+	}
+	if len(rec.Faulty) > 0 && e.failure == "" {
+		e.issueNow(storagemodel.Step{Kind: storagemodel.Truncate, Op: slices.Min(rec.Faulty) - 1})
+	}
+	for op := range e.damaged {
+		if op > m.Head {
+			delete(e.damaged, op)
+		}
+	}
+}
+
+// issueNow issues one step outside the history and waits for it; the model takes it as
+// acknowledged.
+func (e *storeEpisode) issueNow(step storagemodel.Step) {
+	e.m.Pending = &step
+	if err := e.wait(func(done func(error)) { storagemodel.Issue(e.s, step, done) }); err != nil {
+		e.fail("%v after the recovery failed: %v", step, err)
+		return
+	}
+	e.acknowledged(step)
+	if step.Kind == storagemodel.Install {
+		e.m.Head = max(e.m.Head, e.s.Head())
+	}
 }

@@ -37,16 +37,24 @@ func (e *storeEpisode) segments() []string {
 	return slices.DeleteFunc(e.disk.Names(), func(n string) bool { return !strings.HasPrefix(n, "log-") })
 }
 
-// find locates op's durable entry in the segments.
+// find locates op's durable entry in its segment (the last copy there: the newest). A copy
+// elsewhere is a misdirected write's, which an earlier boot's damage may have left (storage
+// crash seed 86058: boot 3 took boot 1's copy of op 6 in segment 0 for op 6's entry).
 func (e *storeEpisode) find(op uint64) (string, placedEntry, bool) {
-	for _, name := range e.segments() {
-		for _, p := range placedEntries(e.disk.Durable(name)) {
-			if p.op == op {
-				return name, p, true
-			}
+	name := segmentFileName4(op)
+	var found placedEntry
+	ok := false
+	for _, p := range placedEntries(e.disk.Durable(name)) {
+		if p.op == op {
+			found, ok = p, true
 		}
 	}
-	return "", placedEntry{}, false
+	return name, found, ok
+}
+
+// segmentFileName4 is the name of op's segment file under storageEpisodeOptions.
+func segmentFileName4(op uint64) string {
+	return fmt.Sprintf("log-%016x", op/uint64(storageEpisodeOptions.SegmentEntriesMax))
 }
 
 // victims are the acknowledged ops above the checkpoint that no operation in flight touches.
@@ -103,6 +111,7 @@ func (e *storeEpisode) damageEntry(identity bool) {
 	}
 	hit(sector)
 	e.damaged[op] = true
+	println("DBG damage entry", op, identity)
 	e.counters["storage_episode.damage.entry"]++
 }
 
@@ -142,12 +151,13 @@ func (e *storeEpisode) misdirect() {
 		e.fail("misdirect sync: %v", err)
 		return
 	}
+	println("DBG misdirect to", target)
 	e.counters["storage_episode.damage.misdirect"]++
 }
 
 // damageCheckpoint corrupts a sector of the newest acknowledged checkpoint's file.
 func (e *storeEpisode) damageCheckpoint() {
-	if e.m.CP == 0 || e.m.PendingCheckpoint() {
+	if e.m.CP == 0 || e.m.PendingCheckpoint() || e.checkpointDamaged != 0 {
 		return
 	}
 	name := fmt.Sprintf("checkpoint-%016x", e.m.CP)
@@ -219,6 +229,10 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 // acknowledged entry must come back, and whether Open fell back to an older checkpoint.
 func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 	m, cp := e.m, rec.State.CheckpointOp
+	if e.checkpointDamaged != 0 && rec.CheckpointDamaged == 0 && !rec.CheckpointLost &&
+		(m.PendingIs(storagemodel.SaveState) || m.PendingCheckpoint()) {
+		e.checkpointDamaged = 0 // the superblock write in flight persisted an earlier boot's fallback
+	}
 	if e.checkpointDamaged != 0 {
 		switch {
 		case rec.CheckpointLost:

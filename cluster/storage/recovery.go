@@ -832,11 +832,16 @@ func (s *Storage) writeMarks(name string, magic uint64, ops []uint64, done func(
 }
 
 // finishRecords writes (and syncs) the redundant record of every intact entry recovered
-// without one (a tombstone is not "without": that op was given up by a truncation): an append that a crash interrupted between the entry's sync (or with the entry
+// without one: an append that a crash interrupted between the entry's sync (or with the entry
 // unsynced but surviving) and its record's. The replica takes the entry as durable and may
 // acknowledge it now, so the append is finished before Open returns. Without its record, a
 // later rot of the entry at the top of the log read as an append that never finished, and
-// recovery dropped an acknowledged op (fresh-range swarm seed 2026121429: op 32 lost).
+// recovery dropped an acknowledged op (fresh-range swarm seed 2026121429: op 32 lost). A
+// tombstone counts as none: a truncation cut short by the crash, or one that the append
+// again of the same op followed (a view change's replacement), leaves an intact entry under
+// it that Open returns like any other (the storage episode, storage_crash seed 2140: op 22,
+// appended again after its truncation, recovered intact over its tombstone, rotted at the
+// next boot and was dropped as never appended).
 func (s *Storage) finishRecords(done func(error)) {
 	steps := make([]step, 0, 2*len(s.unrecorded))
 	for _, e := range s.unrecorded {
@@ -938,7 +943,7 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	for op := cp + 1; op <= s.head; op++ {
 		if s.slot(op).state == slotIntact {
 			rec.Entries = append(rec.Entries, Entry{Op: op, Body: ix.bodies[op]})
-			if p, ok := ix.persist[op]; !ok || (p.state == recordAbsent && !p.tombstone) {
+			if p, ok := ix.persist[op]; !ok || p.state == recordAbsent {
 				s.unrecorded = append(s.unrecorded, Entry{Op: op, Body: ix.bodies[op]})
 			}
 		}

@@ -37,9 +37,12 @@ func (s Step) String() string {
 // the truncated ops are appended again with new bodies), replacing appends, and state syncs
 // that install a peer's checkpoint a few ops above the head (the log's unaudited ops below it
 // need not be that checkpoint's history).
-func Draw(r *rand.Rand, n int) []Step {
+func Draw(r *rand.Rand, n int) []Step { return DrawFrom(r, 0, 0, 1, 0, n) }
+
+// DrawFrom is Draw for an engine whose log runs to head above checkpoint cp, whose
+// superblock names view; bodies name their generation, counted from generation.
+func DrawFrom(r *rand.Rand, head, cp uint64, view uint32, generation, n int) []Step {
 	var steps []Step
-	head, cp, view, generation := uint64(0), uint64(0), uint32(1), 0
 	body := func(op uint64) []byte {
 		b := fmt.Appendf(nil, "op %d generation %d ", op, generation)
 		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
@@ -111,6 +114,7 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 	case Checkpoint:
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
 		m.Audited = step.Op
+		delete(m.InstalledOver, step.Op)
 	case Install:
 		m.InstalledOver[step.Op] = m.Audited
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
