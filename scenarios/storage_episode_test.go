@@ -139,6 +139,10 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 	for seed, found := range map[uint64]string{
 		265: "a lost checkpoint's replay from op 0 gave the ops below it empty bodies (the scan had kept only those above the lost checkpoint; b3f2e23, found as seeds 19635 and 19894 before the superblock named the previous checkpoint)",
 		341: "the same as 265",
+		2140: "storage: op 22, appended again after its truncation and cut short by the crash, came back intact over its tombstone without a record; it rotted at the next boot and was dropped as never appended (an acknowledged op lost). Open now writes the record of every intact entry it returns (51415db)",
+		6818: "storage: a checkpoint installed again over a lost one took the lost one's op as its audit point; when it rotted again, the fallback replayed op 1, never audited, as intact (05f4f62; the same bug as swarm seed 2026642591)",
+		86058: "harness: the damage took an earlier boot's misdirected copy of op 6 for its entry (find now looks in the op's own segment)",
+		23838: "harness: a fallback not yet persisted by a superblock write met the damaged checkpoint again at the next boot, reported lost; the model had dropped its snapshot",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)
