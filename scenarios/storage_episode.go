@@ -125,12 +125,10 @@ func (e *storeEpisode) run(crashAfter int) {
 			return
 		}
 		e.counters["storage_episode.reboots"]++
-		e.rejoin(rec)
+		e.rejoin(rec, boot)
 		if e.failure != "" {
 			return
 		}
-		e.steps = storagemodel.DrawFrom(e.rng, e.m.Head, e.m.CP, e.m.View, 1000*boot, 5+e.rng.IntN(20))
-		e.m.Acked = 0
 		crashAfter = e.rng.IntN(6*len(e.steps) + 1)
 	}
 }
@@ -225,23 +223,39 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 	}
 }
 
-// rejoin continues after a recovery the check passed, as a replica would: a lost checkpoint
-// is installed again from a peer (the snapshot acknowledged at its op), and the log is cut
-// below its first faulty op (the replica repairs from there). The model then holds what the
-// engine now holds: the recovered entries, the checkpoint, the view.
-func (e *storeEpisode) rejoin(rec *storage.Recovery) {
+// rejoin continues after a recovery the check passed, as a replica would, and draws the next
+// boot's history: first a lost checkpoint installed again from a peer (the snapshot
+// acknowledged at its op), maybe a view change that saves the state (the superblock then no
+// longer names a checkpoint the recovery fell back from), and the log cut below its first
+// faulty op (the replica repairs from there); then a drawn history. These steps are the next
+// boot's, so its crash may cut them short too. The model takes what the engine now holds:
+// the recovered entries, the checkpoint, the view; the entries a fallback past an installed
+// checkpoint distrusted stay disowned until written again.
+func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int) {
 	m, cp := e.m, rec.State.CheckpointOp
 	if m.PendingCheckpoint() && m.Pending.Op == cp && cp != m.CP {
 		e.acknowledged(*m.Pending) // it took effect before the crash
 	}
+	if rec.CheckpointDamaged != 0 && !rec.CheckpointLost {
+		after, upTo := m.Unaudited(rec.CheckpointDamaged)
+		for op := max(after, cp) + 1; op <= upTo; op++ {
+			m.Disowned[op] = true
+		}
+	}
 	// The snapshots of checkpoints above cp stay: until a superblock write persists this
 	// recovery, the next boot meets the damaged one again, and may report it lost.
+	for _, op := range rec.Faulty {
+		e.damaged[op] = true // its copy stays bad until written again (or cut)
+	}
 	snapshot, acked := m.Snapshots[cp]
-	m.CP, m.View, m.Pending, m.Audited = cp, rec.State.View, nil, cp
+	m.CP, m.View, m.Pending, m.Audited, m.Acked = cp, rec.State.View, nil, cp, 0
 	m.Head = cp
 	for _, entry := range rec.Entries {
 		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)
+		delete(m.Disowned, entry.Op) // the write in flight (check let nothing else through)
 	}
+	var steps []storagemodel.Step
+	head, view := m.Head, m.View
 	if rec.CheckpointLost {
 		if !acked {
 			e.fail("checkpoint %d lost, but no snapshot was acknowledged there", cp)
@@ -251,28 +265,15 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery) {
 		if over, ok := m.InstalledOver[cp]; ok {
 			m.Audited = over // the lost checkpoint's own audit point: the log is no better known
 		}
-		e.issueNow(storagemodel.Step{Kind: storagemodel.Install, Op: cp, Snapshot: snapshot})
+		steps = append(steps, storagemodel.Step{Kind: storagemodel.Install, Op: cp, Snapshot: snapshot})
 	}
-	if len(rec.Faulty) > 0 && e.failure == "" {
-		e.issueNow(storagemodel.Step{Kind: storagemodel.Truncate, Op: slices.Min(rec.Faulty) - 1})
+	if e.rng.IntN(2) == 0 {
+		view++
+		steps = append(steps, storagemodel.Step{Kind: storagemodel.SaveState, View: view})
 	}
-	for op := range e.damaged {
-		if op > m.Head {
-			delete(e.damaged, op)
-		}
+	if len(rec.Faulty) > 0 {
+		head = slices.Min(rec.Faulty) - 1
+		steps = append(steps, storagemodel.Step{Kind: storagemodel.Truncate, Op: head})
 	}
-}
-
-// issueNow issues one step outside the history and waits for it; the model takes it as
-// acknowledged.
-func (e *storeEpisode) issueNow(step storagemodel.Step) {
-	e.m.Pending = &step
-	if err := e.wait(func(done func(error)) { storagemodel.Issue(e.s, step, done) }); err != nil {
-		e.fail("%v after the recovery failed: %v", step, err)
-		return
-	}
-	e.acknowledged(step)
-	if step.Kind == storagemodel.Install {
-		e.m.Head = max(e.m.Head, e.s.Head())
-	}
+	e.steps = append(steps, storagemodel.DrawFrom(e.rng, head, cp, view, 1000*boot, 5+e.rng.IntN(20))...)
 }

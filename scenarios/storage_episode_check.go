@@ -194,6 +194,10 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 			return
 		}
 		inFlight := m.PendingWrites(entry.Op) && bytes.Equal(m.Pending.Body, entry.Body)
+		if m.Disowned[entry.Op] && !inFlight {
+			e.fail("op %d, distrusted by an earlier boot's fallback and never written since, recovered intact", entry.Op)
+			return
+		}
 		acked, ok := m.Log[entry.Op]
 		if !inFlight && !(ok && entry.Op <= m.Head && bytes.Equal(acked, entry.Body)) {
 			e.fail("op %d recovered with a body that was never acknowledged there nor in flight", entry.Op)

@@ -637,7 +637,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 			}
 			var tombstones []byte
 			for o := op + 1; o <= min(s.head, s.segmentLast(keep)); o++ {
-				tombstones = append(tombstones, encodeTombstone(s.sb.State.Cluster, o)...)
+				tombstones = append(tombstones, encodeMark(s.removalMark(o), s.sb.State.Cluster, o)...)
 				tombstoned = append(tombstoned, o)
 			}
 			s.fs.WriteAt(name, tombstones, s.recordOffset(op+1), next)
@@ -764,12 +764,25 @@ const tombstoneAttemptsMax = 8
 // tombstone reads back; after tombstoneAttemptsMax rounds it fails (ErrIO): a sector that
 // neither keeps a write nor reads back that often is a failed disk, not a fault to ride out.
 func (s *Storage) verifyTombstones(name string, ops []uint64, done func(error)) {
-	s.verifyMarks(name, tombstoneMagic, ops, 1, done)
+	s.verifyMarks(name, s.removalMark, ops, 1, done)
 }
 
-// verifyMarks is verifyTombstones for the marks with magic (a tombstone's or a distrust
-// mark's), at the given attempt.
-func (s *Storage) verifyMarks(name string, magic uint64, ops []uint64, attempt int, done func(error)) {
+// removalMark is the mark a truncation writes over op's record: a tombstone, unless the index
+// holds op faulty of unknown identity (a distrusted entry, or one whose record rotted with
+// it). Then a distrust mark: if a crash comes before the cut, the entry must come back as
+// unknown as it was, not as an intact entry under a tombstone (the table in record.go), which
+// would bring back the stale entry a fallback distrusted once the superblock no longer names
+// the damaged checkpoint.
+func (s *Storage) removalMark(op uint64) uint64 {
+	if sl := s.slot(op); sl != nil && sl.state == slotFaulty && !sl.known {
+		return distrustMagic
+	}
+	return tombstoneMagic
+}
+
+// verifyMarks is verifyTombstones for the marks magicOf names (a tombstone's or a distrust
+// mark's, per op), at the given attempt.
+func (s *Storage) verifyMarks(name string, magicOf func(op uint64) uint64, ops []uint64, attempt int, done func(error)) {
 	if len(ops) == 0 {
 		done(nil)
 		return
@@ -781,7 +794,7 @@ func (s *Storage) verifyMarks(name string, magic uint64, ops []uint64, attempt i
 	cluster := s.sb.State.Cluster
 	forEach(len(ops), func(i int, next func(error)) {
 		s.fs.ReadAt(name, buf, s.recordOffset(ops[i]), func(n int, err error) {
-			if err != nil || n < SectorSize || !isMark(buf, magic, ops[i], cluster) {
+			if err != nil || n < SectorSize || !isMark(buf, magicOf(ops[i]), ops[i], cluster) {
 				bad = append(bad, ops[i])
 			}
 			next(nil)
@@ -792,13 +805,13 @@ func (s *Storage) verifyMarks(name string, magic uint64, ops []uint64, attempt i
 			return
 		}
 		if attempt >= tombstoneAttemptsMax {
-			done(fmt.Errorf("%w: marks %x of ops %v do not read back in %s", ErrIO, magic, bad, name))
+			done(fmt.Errorf("%w: the marks of ops %v do not read back in %s", ErrIO, bad, name))
 			return
 		}
 		steps := make([]step, 0, len(bad)+1)
 		for _, o := range bad {
 			steps = append(steps, func(next func(error)) {
-				s.fs.WriteAt(name, encodeMark(magic, cluster, o), s.recordOffset(o), next)
+				s.fs.WriteAt(name, encodeMark(magicOf(o), cluster, o), s.recordOffset(o), next)
 			})
 		}
 		steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) })
@@ -807,7 +820,7 @@ func (s *Storage) verifyMarks(name string, magic uint64, ops []uint64, attempt i
 				done(err)
 				return
 			}
-			s.verifyMarks(name, magic, bad, attempt+1, done)
+			s.verifyMarks(name, magicOf, bad, attempt+1, done)
 		}, steps...)
 	})
 }

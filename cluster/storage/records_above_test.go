@@ -228,3 +228,45 @@ func TestReinstalledLostCheckpointKeepsItsAuditPoint(t *testing.T) {
 		}
 	})
 }
+
+// TestTruncationKeepsDistrust: after the fallback of TestDistrustOutlivesTheFallbacksSuperblock
+// and a view change that saved the state, a truncation after op 12 is cut short by a crash
+// after it wrote the marks over the records of ops 13-23 and before it cut their entries. The
+// stale entries of ops 13-18 are still there, intact: they must come back faulty, as the
+// fallback left them, not intact under tombstones.
+func TestTruncationKeepsDistrust(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, opts, 12)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		for op := uint64(13); op <= 18; op++ {
+			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
+		if err := d.append(t, s, 25, body(25)); err != nil {
+			t.Fatalf("Append(25): %v", err)
+		}
+		flipBit(d, "checkpoint-0000000000000018", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, opts)
+		if rec.State.CheckpointOp != 12 || !slices.Equal(rec.Faulty, opsRange(13, 24)) {
+			t.Fatalf("recovery: state %+v, faulty %v: want the fallback to 12, ops 13-24 faulty", rec.State, rec.Faulty)
+		}
+		st := s.State()
+		st.View, st.LogView = st.View+1, st.View+1
+		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		before := d.raw(segmentName(1))
+		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(12, done) })
+		after := d.raw(segmentName(1))
+		area := storage.RecordAreaSize(opts.SegmentEntriesMax)
+		d.setRaw(segmentName(1), append(append([]byte(nil), after[:area]...), before[area:]...))
+		d.restart()
+		_, rec = d.mustOpen(t, opts)
+		if len(entriesOf(rec)) != 0 {
+			t.Fatalf("entries %v, faulty %v: the stale entries came back intact after the truncation's crash",
+				entriesOf(rec), rec.Faulty)
+		}
+	})
+}

@@ -827,7 +827,7 @@ func (s *Storage) writeMarks(name string, magic uint64, ops []uint64, done func(
 		})
 	}
 	steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) },
-		func(next func(error)) { s.verifyMarks(name, magic, ops, 1, next) })
+		func(next func(error)) { s.verifyMarks(name, func(uint64) uint64 { return magic }, ops, 1, next) })
 	sequence(done, steps...)
 }
 

@@ -92,15 +92,19 @@ type Model struct {
 	// at or below the checkpoint's were never audited against it (InstallCheckpoint).
 	Audited       uint64
 	InstalledOver map[uint64]uint64
-	View          uint32
-	Pending       *Step
-	Acked         int
+	// Disowned are the ops whose entries a recovery distrusted (a fallback past an installed
+	// checkpoint that had not audited them): no later recovery may return them intact until
+	// they are written again.
+	Disowned map[uint64]bool
+	View     uint32
+	Pending  *Step
+	Acked    int
 }
 
 // New is the model of a freshly formatted engine whose superblock names view.
 func New(view uint32) *Model {
 	return &Model{Log: map[uint64][]byte{}, Snapshots: map[uint64][]byte{}, Audits: map[uint64][32]byte{},
-		InstalledOver: map[uint64]uint64{}, View: view}
+		InstalledOver: map[uint64]uint64{}, Disowned: map[uint64]bool{}, View: view}
 }
 
 // Acknowledged applies step, which the engine acknowledged; auditHead is the engine's audit
@@ -109,6 +113,7 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 	switch step.Kind {
 	case Append:
 		m.Log[step.Op], m.Head = step.Body, step.Op
+		delete(m.Disowned, step.Op)
 	case SaveState:
 		m.View = step.View
 	case Checkpoint:
@@ -118,7 +123,7 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 	case Install:
 		m.InstalledOver[step.Op] = m.Audited
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
-		m.Head, m.Audited = step.Op, step.Op
+		m.Head, m.Audited = max(m.Head, step.Op), step.Op // installed again over a lost one: the log stays
 	case Truncate, Replace:
 		for op := step.Op + 1; op <= m.Head; op++ {
 			delete(m.Log, op)
@@ -126,6 +131,7 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 		m.Head = step.Op
 		if step.Kind == Replace {
 			m.Log[step.Op] = step.Body
+			delete(m.Disowned, step.Op)
 		}
 	}
 	m.Pending = nil
