@@ -111,7 +111,6 @@ func (e *storeEpisode) damageEntry(identity bool) {
 	}
 	hit(sector)
 	e.damaged[op] = true
-	println("DBG damage entry", op, identity)
 	e.counters["storage_episode.damage.entry"]++
 }
 
@@ -151,7 +150,6 @@ func (e *storeEpisode) misdirect() {
 		e.fail("misdirect sync: %v", err)
 		return
 	}
-	println("DBG misdirect to", target)
 	e.counters["storage_episode.damage.misdirect"]++
 }
 
