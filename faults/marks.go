@@ -47,6 +47,8 @@ var (
 		"a checkpoint a replica had just installed by state sync was damaged on its disk")
 	MarkSyncedCheckpointLostReboot = coverage.Declare("synced_checkpoint.reboot",
 		"a replica was rebooted right after its synced checkpoint was damaged, so that its recovery met it")
+	MarkLateCheckpointLost = coverage.Declare("late_checkpoint.lost",
+		"shortly before the heal, every checkpoint file of a replica holding the newest checkpoint rotted, and it rebooted")
 	MarkClockPrimaryStep   = coverage.Declare("clock_primary.step", "the current primary's clock was stepped")
 	MarkClockPrimaryDrift  = coverage.Declare("clock_primary.drift", "the current primary's clock drift was changed")
 	MarkClockPrimaryOffset = coverage.Declare("clock_primary.offset", "the current primary's clock was set off true time")

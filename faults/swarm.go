@@ -124,6 +124,10 @@ type NemesisOptions struct {
 	// synced checkpoint loss (nemesis_synced.go). It is drawn with the correlated damage's
 	// kind, after every other draw.
 	SyncedCheckpointLossProbability float64
+	// LateCheckpointLossProbability is the chance that the swarm's one late checkpoint loss
+	// strikes, shortly before the heal (nemesis_late.go). It is drawn with the correlated
+	// damage's kind, after every other draw.
+	LateCheckpointLossProbability float64
 }
 
 // Validate reports the first option out of range.
@@ -153,6 +157,7 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "UpgradeStragglerProbability", Value: o.UpgradeStragglerProbability},
 		sim.Probability{Name: "PrimaryBehindProbability", Value: o.PrimaryBehindProbability},
 		sim.Probability{Name: "SyncedCheckpointLossProbability", Value: o.SyncedCheckpointLossProbability},
+		sim.Probability{Name: "LateCheckpointLossProbability", Value: o.LateCheckpointLossProbability},
 	); err != nil {
 		return err
 	}
@@ -283,6 +288,10 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	// The synced checkpoint loss, drawn after it with the correlated damage's kind.
 	if loss := 0.25 + 0.5*r.Float64(); s.Enabled(DiskCorrelated) {
 		s.Nemesis.SyncedCheckpointLossProbability = loss
+	}
+	// The late checkpoint loss, drawn after it with the same kind.
+	if late := 0.5 + 0.5*r.Float64(); s.Enabled(DiskCorrelated) {
+		s.Nemesis.LateCheckpointLossProbability = late
 	}
 	slices.Sort(s.Kinds)
 	err = s.Validate()
@@ -688,6 +697,7 @@ func (s Swarm) params() []string {
 		"nemesis.upgrade_straggler=" + ftoa(m.UpgradeStragglerProbability),
 		"nemesis.primary_behind=" + ftoa(m.PrimaryBehindProbability),
 		"nemesis.synced_checkpoint_loss=" + ftoa(m.SyncedCheckpointLossProbability),
+		"nemesis.late_checkpoint_loss=" + ftoa(m.LateCheckpointLossProbability),
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))

@@ -220,7 +220,7 @@ func TestKinds(t *testing.T) {
 // aimedParams are the parameters the aimed moves added to a swarm's line.
 var aimedParams = []string{"nemesis.primary_isolation=", "nemesis.crash_at_io=", "nemesis.disk_correlated=",
 	"nemesis.ring_bridge=", "nemesis.clock_primary=", "nemesis.disk_identity_loss=", "nemesis.upgrade_straggler=",
-	"standbys=", "failover=", "reconfig=", "spare=", "nemesis.primary_behind=", "nemesis.synced_checkpoint_loss="} // standbys, failovers, reconfiguration and the primary left behind came after the aimed moves and are drawn after them
+	"standbys=", "failover=", "reconfig=", "spare=", "nemesis.primary_behind=", "nemesis.synced_checkpoint_loss=", "nemesis.late_checkpoint_loss="} // standbys, failovers, reconfiguration and the primary left behind came after the aimed moves and are drawn after them
 
 // TestDrawSwarmKeepsEarlierSeeds: the aimed moves' kinds and rates are drawn after every
 // earlier draw, so every seed keeps the parameters it drew before they existed. The golden

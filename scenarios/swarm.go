@@ -34,6 +34,10 @@ func drawSwarm(seed uint64) faults.Swarm { return faults.DrawSwarm(sim.Stream(se
 const (
 	swarmFaultTicksDefault    = 3000
 	swarmLivenessTicksDefault = 3000
+	// lateLossLeadTicks is how long before the heal the late checkpoint loss strikes
+	// (faults/nemesis_late.go): time for the rebooted replica's recovery to read the damage
+	// while disk faults are still on.
+	lateLossLeadTicks = 150
 )
 
 // swarmRun is one run of the swarm: the cluster, its checkers, the workload and the
@@ -158,6 +162,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
+		if tick == faultTicks-lateLossLeadTicks {
+			run.nemesis.LoseCheckpointLate(c)
+		}
 		run.stepReconfig()
 		run.inspect()
 		run.alerts.observe()
