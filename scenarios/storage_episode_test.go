@@ -144,15 +144,15 @@ func TestStorageEpisodeIsDeterministic(t *testing.T) {
 // TestStorageEpisodeRegressionSeeds: storage_crash seeds that found engine bugs pass.
 func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 	for seed, found := range map[uint64]string{
-		265:   "a lost checkpoint's replay from op 0 gave the ops below it empty bodies (the scan had kept only those above the lost checkpoint; b3f2e23, found as seeds 19635 and 19894 before the superblock named the previous checkpoint)",
-		341:   "the same as 265",
-		2140:  "storage: op 22, appended again after its truncation and cut short by the crash, came back intact over its tombstone without a record; it rotted at the next boot and was dropped as never appended (an acknowledged op lost). Open now writes the record of every intact entry it returns (51415db)",
-		6818:  "storage: a checkpoint installed again over a lost one took the lost one's op as its audit point; when it rotted again, the fallback replayed op 1, never audited, as intact (05f4f62; the same bug as swarm seed 2026642591)",
-		4075:  "storage: a truncation wrote tombstones over the distrust marks of stale entries (a fallback past an installed checkpoint had distrusted them) and a crash came before the cut: the entries came back intact under the tombstones once a view change had saved the state. A truncation now writes a distrust mark, not a tombstone, over an op held faulty of unknown identity",
-		2235:  "storage: the same class with Open's distrust marks left out (71c5b40's fix): caught in 2,235 seeds",
+		265:        "a lost checkpoint's replay from op 0 gave the ops below it empty bodies (the scan had kept only those above the lost checkpoint; b3f2e23, found as seeds 19635 and 19894 before the superblock named the previous checkpoint)",
+		341:        "the same as 265",
+		2140:       "storage: op 22, appended again after its truncation and cut short by the crash, came back intact over its tombstone without a record; it rotted at the next boot and was dropped as never appended (an acknowledged op lost). Open now writes the record of every intact entry it returns (51415db)",
+		6818:       "storage: a checkpoint installed again over a lost one took the lost one's op as its audit point; when it rotted again, the fallback replayed op 1, never audited, as intact (05f4f62; the same bug as swarm seed 2026642591)",
+		4075:       "storage: a truncation wrote tombstones over the distrust marks of stale entries (a fallback past an installed checkpoint had distrusted them) and a crash came before the cut: the entries came back intact under the tombstones once a view change had saved the state. A truncation now writes a distrust mark, not a tombstone, over an op held faulty of unknown identity",
+		2235:       "storage: the same class with Open's distrust marks left out (71c5b40's fix): caught in 2,235 seeds",
 		2026656142: "storage: a fallback dropped ops 25-27 from the top, but the head's faulty region, as the index reckoned it, ran over their entries, so Open's cut left them in the file; a later append of op 25 that a crash lost exposed them, and ops 26 and 27 came back intact under their tombstones two boots later. The cut now stops where the first given-up entry starts",
-		86058: "harness: the damage took an earlier boot's misdirected copy of op 6 for its entry (find now looks in the op's own segment)",
-		23838: "harness: a fallback not yet persisted by a superblock write met the damaged checkpoint again at the next boot, reported lost; the model had dropped its snapshot",
+		86058:      "harness: the damage took an earlier boot's misdirected copy of op 6 for its entry (find now looks in the op's own segment)",
+		23838:      "harness: a fallback not yet persisted by a superblock write met the damaged checkpoint again at the next boot, reported lost; the model had dropped its snapshot",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)
