@@ -236,6 +236,13 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int) {
 	if m.PendingCheckpoint() && m.Pending.Op == cp && cp != m.CP {
 		e.acknowledged(*m.Pending) // it took effect before the crash
 	}
+	if m.PendingCheckpoint() && m.Pending.Op == cp {
+		// A checkpoint installed again at its own op (over a lost one) may or may not have
+		// reached the superblock: the file it rewrote holds the same snapshot, which the old
+		// superblock reads as well. The audit head tells which (storage crash seed
+		// 2027119419: the own checkpoint 3's, or the installed one's seed).
+		m.Audits[cp] = rec.State.AuditHead
+	}
 	if rec.CheckpointDamaged != 0 && !rec.CheckpointLost {
 		after, upTo := m.Unaudited(rec.CheckpointDamaged)
 		for op := max(after, cp) + 1; op <= upTo; op++ {

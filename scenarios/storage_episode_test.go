@@ -151,6 +151,9 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		4075:       "storage: a truncation wrote tombstones over the distrust marks of stale entries (a fallback past an installed checkpoint had distrusted them) and a crash came before the cut: the entries came back intact under the tombstones once a view change had saved the state. A truncation now writes a distrust mark, not a tombstone, over an op held faulty of unknown identity",
 		2235:       "storage: the same class with Open's distrust marks left out (71c5b40's fix): caught in 2,235 seeds",
 		2026656142: "storage: a fallback dropped ops 25-27 from the top, but the head's faulty region, as the index reckoned it, ran over their entries, so Open's cut left them in the file; a later append of op 25 that a crash lost exposed them, and ops 26 and 27 came back intact under their tombstones two boots later. The cut now stops where the first given-up entry starts",
+		2026911322: "storage: the same class as 2027081841 (op 15, one of the ops a replacing append had cut, came back behind the region of the op below)",
+		2027081841: "storage: a fallback distrusted op 6 and forgot where its entry lay, so the damaged region of the absent checkpoint op 5 below it ran over it; a truncation after op 5 then cut past op 6's stale entry, which came back intact under its tombstone. A distrusted entry now keeps its extent (slot.placed), which bounds the region below it",
+		2027119419: "harness: a checkpoint installed again at its own op over a lost one may or may not reach the superblock (the rewritten file holds the same snapshot): the model now takes the audit head the recovery shows",
 		86058:      "harness: the damage took an earlier boot's misdirected copy of op 6 for its entry (find now looks in the op's own segment)",
 		23838:      "harness: a fallback not yet persisted by a superblock write met the damaged checkpoint again at the next boot, reported lost; the model had dropped its snapshot",
 	} {

@@ -371,7 +371,7 @@ func (ix *logIndex) distrust(span opSpan) {
 		}
 		if sl.state == slotIntact {
 			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "not audited by the damaged checkpoint"})
-			*sl = slot{state: slotFaulty}
+			*sl = slot{state: slotFaulty, placed: true, offset: sl.offset, end: sl.end}
 			delete(ix.bodies, op)
 		}
 		delete(ix.persist, op)
@@ -385,7 +385,7 @@ func (ix *logIndex) keepDistrusted(cp uint64) {
 	for op := max(cp+1, ix.base); op <= ix.head; op++ {
 		if sl := &ix.slots[op-ix.base]; ix.persist[op].distrusted && sl.state == slotIntact {
 			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "distrusted since a fallback past a damaged checkpoint"})
-			*sl = slot{state: slotFaulty}
+			*sl = slot{state: slotFaulty, placed: true, offset: sl.offset, end: sl.end}
 			delete(ix.bodies, op)
 		}
 	}
@@ -455,6 +455,13 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 		// head's damaged region (cutUnfinished removes it) and the op below ends at its offset.
 		if p := ix.persist[op]; sl.known && p.state == recordIntact && sl.offset+p.header.Size() <= next {
 			sl.end, next = sl.offset+p.header.Size(), sl.offset
+		}
+		// So does a distrusted entry, whose bytes lie whole where the scan found them: the
+		// region below it ends where it starts (storage crash seed 2027081841: the absent
+		// checkpoint op's region ran over distrusted op 6, a truncation after it cut past op
+		// 6's stale entry, and op 6 came back intact under its tombstone).
+		if sl.placed && sl.offset < next {
+			next = sl.offset
 		}
 	}
 }

@@ -128,6 +128,10 @@ type slot struct {
 	// (record.go), or it was intact until a rewrite of it failed: offset, chain and parent
 	// are that entry's, so the chain is known across it.
 	known bool
+	// placed: a faulty entry of unknown identity whose bytes lie whole at [offset, end): an
+	// intact entry recovery distrusted. Its extent bounds the damaged region below it, so a
+	// cut above the op below lands where this entry starts.
+	placed bool
 }
 
 // namesParent reports whether the slot holds its entry's parent: intact, known by its record,
