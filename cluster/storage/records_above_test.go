@@ -141,32 +141,11 @@ func TestTruncationRewritesAMisdirectedTombstone(t *testing.T) {
 // number of the newer view (swarm seed 2026602066: view 1's op 67 under commit number 128).
 // Writing an op again lifts its distrust.
 func TestDistrustOutlivesTheFallbacksSuperblock(t *testing.T) {
-	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	opts := distrustOptions
 	eachDisk(t, func(t *testing.T, d *disk) {
-		s := fill(t, d, opts, 12)
-		d.checkpoint(t, s, 12, []byte("state at 12"))
-		for op := uint64(13); op <= 18; op++ {
-			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
-				t.Fatalf("Append(%d): %v", op, err)
-			}
-		}
-		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
-		if err := d.append(t, s, 25, body(25)); err != nil {
-			t.Fatalf("Append(25): %v", err)
-		}
-		flipBit(d, "checkpoint-0000000000000018", 10)
+		fallBackPastAnInstall(t, d)
 		d.restart()
 		s, rec := d.mustOpen(t, opts)
-		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 24 || s.Head() != 25 ||
-			!slices.Equal(rec.Faulty, opsRange(13, 24)) {
-			t.Fatalf("recovery: damaged %d, state %+v, head %d, faulty %v: want the fallback to 12, ops 13-24 faulty",
-				rec.CheckpointDamaged, rec.State, s.Head(), rec.Faulty)
-		}
-		st := s.State()
-		st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
-		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
-		d.restart()
-		s, rec = d.mustOpen(t, opts)
 		if !slices.Equal(rec.Faulty, opsRange(13, 24)) || !slices.Equal(entriesOf(rec), []uint64{25}) {
 			t.Fatalf("faulty %v, entries %v: want ops 13-24 still faulty after the superblock moved on",
 				rec.Faulty, entriesOf(rec))
@@ -235,38 +214,52 @@ func TestReinstalledLostCheckpointKeepsItsAuditPoint(t *testing.T) {
 // stale entries of ops 13-18 are still there, intact: they must come back faulty, as the
 // fallback left them, not intact under tombstones.
 func TestTruncationKeepsDistrust(t *testing.T) {
-	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	opts := distrustOptions
 	eachDisk(t, func(t *testing.T, d *disk) {
-		s := fill(t, d, opts, 12)
-		d.checkpoint(t, s, 12, []byte("state at 12"))
-		for op := uint64(13); op <= 18; op++ {
-			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
-				t.Fatalf("Append(%d): %v", op, err)
-			}
-		}
-		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
-		if err := d.append(t, s, 25, body(25)); err != nil {
-			t.Fatalf("Append(25): %v", err)
-		}
-		flipBit(d, "checkpoint-0000000000000018", 10)
-		d.restart()
-		s, rec := d.mustOpen(t, opts)
-		if rec.State.CheckpointOp != 12 || !slices.Equal(rec.Faulty, opsRange(13, 24)) {
-			t.Fatalf("recovery: state %+v, faulty %v: want the fallback to 12, ops 13-24 faulty", rec.State, rec.Faulty)
-		}
-		st := s.State()
-		st.View, st.LogView = st.View+1, st.View+1
-		d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		s := fallBackPastAnInstall(t, d)
 		before := d.raw(segmentName(1))
 		d.must(t, "TruncateAfter", func(done func(error)) { s.TruncateAfter(12, done) })
 		after := d.raw(segmentName(1))
 		area := storage.RecordAreaSize(opts.SegmentEntriesMax)
 		d.setRaw(segmentName(1), append(append([]byte(nil), after[:area]...), before[area:]...))
 		d.restart()
-		_, rec = d.mustOpen(t, opts)
+		_, rec := d.mustOpen(t, opts)
 		if len(entriesOf(rec)) != 0 {
 			t.Fatalf("entries %v, faulty %v: the stale entries came back intact after the truncation's crash",
 				entriesOf(rec), rec.Faulty)
 		}
 	})
+}
+
+var distrustOptions = storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+
+// fallBackPastAnInstall builds the disk of TestDistrustOutlivesTheFallbacksSuperblock: ops
+// 13-18 stale above checkpoint 12, a peer's checkpoint 24 installed over them and op 25
+// above it, checkpoint 24 rotted, the fallback to 12 (ops 13-24 faulty), and a view change
+// that saves the fallen-back state. It returns the open storage.
+func fallBackPastAnInstall(t *testing.T, d *disk) *storage.Storage {
+	t.Helper()
+	s := fill(t, d, distrustOptions, 12)
+	d.checkpoint(t, s, 12, []byte("state at 12"))
+	for op := uint64(13); op <= 18; op++ {
+		if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
+			t.Fatalf("Append(%d): %v", op, err)
+		}
+	}
+	d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
+	if err := d.append(t, s, 25, body(25)); err != nil {
+		t.Fatalf("Append(25): %v", err)
+	}
+	flipBit(d, "checkpoint-0000000000000018", 10)
+	d.restart()
+	s, rec := d.mustOpen(t, distrustOptions)
+	if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 24 || s.Head() != 25 ||
+		!slices.Equal(rec.Faulty, opsRange(13, 24)) {
+		t.Fatalf("recovery: damaged %d, state %+v, head %d, faulty %v: want the fallback to 12, ops 13-24 faulty",
+			rec.CheckpointDamaged, rec.State, s.Head(), rec.Faulty)
+	}
+	st := s.State()
+	st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
+	d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+	return s
 }
