@@ -768,16 +768,6 @@ func (s *Storage) cutUnfinished(done func(error)) {
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
 			cut := s.appendOffset(s.head + 1)
-			if at := s.entriesAboveAt; at >= s.recordArea() && at < cut && s.slot(s.head).state != slotIntact {
-				// The head's faulty region, as the index reckons it, runs over entries of
-				// ops recovery gave up: it ends where the first of them starts. Left
-				// in place past the cut, they came back intact under their tombstones once
-				// a later append that a crash lost exposed them again (storage episode,
-				// storage_crash seed 2026656142: ops 26 and 27, dropped at a fallback,
-				// recovered two boots later).
-				cut = at
-				s.slot(s.head).end = at
-			}
 			first := k * uint64(s.opts.SegmentEntriesMax)
 			kept := s.head >= first && s.head > s.sb.State.CheckpointOp // the index keeps ops in segment k
 			if _, found := slices.BinarySearch(s.segments, k); !found || (cut == s.recordArea() && kept) {
@@ -966,7 +956,6 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
-	s.entriesAboveAt = s.entriesAbove(scans)
 	s.distrusted = nil
 	for _, op := range ix.marks {
 		if op <= s.head {
@@ -975,23 +964,6 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	}
 	s.invariants()
 	assert.That(len(rec.Entries)+len(rec.Faulty) == int(s.head-cp), "storage: recovery lost ops")
-}
-
-// entriesAbove returns the offset of the lowest entry (intact or not) of an op above the head
-// in the head+1's segment, or -1 if there is none: what recovery gave up, for cutUnfinished.
-func (s *Storage) entriesAbove(scans []segmentScan) int64 {
-	k, at := s.segmentOf(s.head+1), int64(-1)
-	for _, sc := range scans {
-		if sc.index != k {
-			continue
-		}
-		for _, r := range sc.records {
-			if r.op > s.head && (at < 0 || r.offset < at) {
-				at = r.offset
-			}
-		}
-	}
-	return at
 }
 
 // recordsAbove lists the ops above the head, in the segment of head+1, whose record sectors

@@ -186,9 +186,6 @@ type Storage struct {
 	// recordedAbove are the ops above the recovered head, in the head's segment, with an
 	// intact record: cutUnfinished tombstones them before it cuts their entries.
 	recordedAbove []uint64
-	// entriesAboveAt is where the lowest entry of an op above the recovered head lies in the
-	// head+1's segment (-1: none), for cutUnfinished.
-	entriesAboveAt int64
 	// distrusted are the ops whose entries Open found untrustworthy (logIndex.marks), for
 	// markDistrusted.
 	distrusted []uint64
