@@ -108,12 +108,8 @@ func encodeRecord(entry []byte, prefixLen int) []byte {
 	return b
 }
 
-// encodeTombstone returns the record sector that marks op's record removed.
-func encodeTombstone(cluster, op uint64) []byte { return encodeMark(tombstoneMagic, cluster, op) }
-
-// encodeDistrust returns the record sector that marks op's entry distrusted.
-func encodeDistrust(cluster, op uint64) []byte { return encodeMark(distrustMagic, cluster, op) }
-
+// encodeMark returns the record sector of the mark with magic (tombstoneMagic: op's record
+// removed; distrustMagic: op's entry distrusted) for op.
 func encodeMark(magic, cluster, op uint64) []byte {
 	b := make([]byte, SectorSize)
 	binary.LittleEndian.PutUint64(b[16:], magic)
