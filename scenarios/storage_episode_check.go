@@ -209,11 +209,21 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 			e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
 			return
 		}
-		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] {
+		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] &&
+			!(fellBack && op <= e.checkpointDamaged) {
 			// The record follows the entry's sync, so the crash of a fresh append leaves the
 			// entry intact or leaves no record: evidence of it is a record that outlived an
 			// entry that never became durable.
 			e.fail("op %d, a fresh append in flight at the crash, reported faulty: its record outlived an entry that was never durable", op)
+			return
+		}
+	}
+	for op := rec.State.CheckpointOp + 1; fellBack && op <= e.checkpointDamaged; op++ {
+		if !got[op] && !faulty[op] {
+			// Every op up to a checkpoint was committed: the replica's log holds it, and a
+			// fallback that drops one lets the replica offer a log without it in a view change.
+			e.fail("op %d, under damaged checkpoint %d, neither recovered nor faulty after the fallback to %d",
+				op, e.checkpointDamaged, rec.State.CheckpointOp)
 			return
 		}
 	}

@@ -11,12 +11,13 @@ import (
 
 // TestRecordsAboveARecoveredHeadAreTombstoned: ops 13-16 (of segment 12-23) were appended with
 // their records above checkpoint 12; a peer's checkpoint at 16 was installed (so the log
-// above 12 is not audited), and it rotted. The fallback to checkpoint 12 gives ops 13-16 up:
-// their entries are cut, and their records must go too. A view change saves the state, a
-// repair appends ops 13-14 again, op 13's entry rots, and the replica restarts: a stale
-// record of op 15 or 16 left in place names an op above the damaged one, so recovery takes
-// it as a durable entry the damage hid and brings it back, header and all, above the head
-// (swarm seed 2026552870: a view-12 op given up that way came back under commit number 270).
+// above 12 is not audited), and it rotted. The fallback to checkpoint 12 keeps ops 13-16
+// faulty, of unknown identity (they were committed, but perhaps not as this log holds them),
+// and their records must go. A view change saves the state, appends of ops 13-14 replace the
+// log from 13, op 13's entry rots, and the replica restarts: a stale record of op 15 or 16
+// left in place names an op above the damaged one, so recovery takes it as a durable entry
+// the damage hid and brings it back, header and all, above the head (swarm seed 2026552870: a
+// view-12 op given up that way came back under commit number 270).
 func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
 	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
 	eachDisk(t, func(t *testing.T, d *disk) {
@@ -31,9 +32,11 @@ func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
 		flipBit(d, "checkpoint-0000000000000010", 10)
 		d.restart()
 		s, rec := d.mustOpen(t, opts)
-		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 16 || s.Head() != 12 {
-			t.Fatalf("recovery: lost %t, damaged %d, head %d, faulty %v: want the fallback to 12, ops 13-16 given up",
-				rec.CheckpointLost, rec.CheckpointDamaged, s.Head(), rec.Faulty)
+		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 16 || s.Head() != 16 ||
+			!slices.Equal(rec.Faulty, []uint64{13, 14, 15, 16}) || len(rec.FaultyPrefix) != 0 {
+			t.Fatalf("recovery: lost %t, damaged %d, head %d, faulty %v, prefixes %d: want the fallback to 12, "+
+				"ops 13-16 faulty of unknown identity", rec.CheckpointLost, rec.CheckpointDamaged, s.Head(),
+				rec.Faulty, len(rec.FaultyPrefix))
 		}
 		st := s.State()
 		st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
@@ -49,6 +52,36 @@ func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
 		if s.Head() != 14 || !slices.Equal(rec.Faulty, []uint64{13}) {
 			t.Fatalf("head %d, faulty %v, entries %v: want head 14, op 13 faulty; ops 15-16, given up at the "+
 				"fallback, must not come back from their records", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+	})
+}
+
+// TestFallbackKeepsTheOpsUnderTheDamagedCheckpoint: a replica left behind with ops 13-14 of an
+// older view above its checkpoint 12 state-syncs to a peer's checkpoint 24, which rots. The
+// fallback to 12 must keep every op up to 24 in the log, faulty of unknown identity: they were
+// committed, and the log of the replica's log view holds them. Recovery used to give up 13-14
+// (distrusted, with no record, they looked like appends that never finished) and ended the
+// log at 12, so the replica offered its log view with op 12 in the next view change, and a
+// new primary could start the view from it (swarm seed 2026690511, on a build that cut more
+// at recovery: the view began at op 128 over a commit number of 189).
+func TestFallbackKeepsTheOpsUnderTheDamagedCheckpoint(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, distrustOptions, 12)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		for op := uint64(13); op <= 14; op++ {
+			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
+		flipBit(d, "checkpoint-0000000000000018", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, distrustOptions)
+		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 24 || s.Head() != 24 ||
+			!slices.Equal(rec.Faulty, opsRange(13, 24)) || len(rec.FaultyPrefix) != 0 {
+			t.Fatalf("recovery: damaged %d, checkpoint %d, head %d, faulty %v, prefixes %d: want the fallback "+
+				"to 12 with ops 13-24 faulty of unknown identity", rec.CheckpointDamaged, rec.State.CheckpointOp,
+				s.Head(), rec.Faulty, len(rec.FaultyPrefix))
 		}
 	})
 }

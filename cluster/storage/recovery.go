@@ -85,6 +85,9 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 		}
 		ix.head = max(ix.head, evidence(sc, segmentEntries, cp, i == len(scans)-1))
 	}
+	// Every op up to the damaged checkpoint that a fallback passed was committed: the log of
+	// the replica's log view holds it, whatever this disk still shows (see dropUnfinished).
+	ix.head = max(ix.head, unaudited.upTo)
 	ix.head = min(ix.head, ix.base+LogOpsMax-1)
 	ix.slots = make([]slot, ix.head+1-ix.base)
 	ix.persist = map[uint64]persistRecord{}
@@ -101,7 +104,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	ix.distrust(unaudited)
 	ix.keepDistrusted(cp)
 	ix.checkChain(cp, anchor)
-	ix.dropUnfinished(cp)
+	ix.dropUnfinished(max(cp, unaudited.upTo))
 	ix.regionEnds(scans, segmentEntries)
 	assert.That(ix.base <= cp+1, "storage: assembled log starts above the checkpoint")
 	assert.That(uint64(len(ix.slots)) == ix.head+1-ix.base, "storage: assembled log length")
@@ -331,11 +334,19 @@ func (ix *logIndex) staleRecord(op uint64, p persistRecord) bool {
 	return true
 }
 
-// dropUnfinished removes from the top of the log the ops whose append provably never
-// finished: their entry is not intact and their record is absent (record.go). An op below
-// an op whose append finished, or with a damaged record, stays faulty.
-func (ix *logIndex) dropUnfinished(cp uint64) {
-	for ix.head > cp && ix.head >= ix.base {
+// dropUnfinished removes from the top of the log, down to keep, the ops whose append provably
+// never finished: their entry is not intact and their record is absent (record.go). An op
+// below an op whose append finished, or with a damaged record, stays faulty.
+//
+// keep is the checkpoint, or the damaged checkpoint a fallback passed: the ops up to that one
+// were committed, and the log of the replica's log view holds them. Distrust removes their
+// records, so they looked unfinished, and recovery dropped them: the replica then took part in
+// the next view change with the same log view and a log that ended below ops it had
+// acknowledged, and a new primary could start the view from that log (swarm seed 2026690511,
+// on a build that cut more at recovery: replica 0 fell back from checkpoint 192 to 128, sent
+// log view 17 with op 128, and the view began at op 128 over a commit number of 189).
+func (ix *logIndex) dropUnfinished(keep uint64) {
+	for ix.head > keep && ix.head >= ix.base {
 		sl := &ix.slots[ix.head-ix.base]
 		if sl.state == slotIntact || ix.persist[ix.head].state != recordAbsent {
 			return
