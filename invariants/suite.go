@@ -17,6 +17,7 @@ func Describe() [][2]string {
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
 		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
+		{NameViewChangeAcks, "every do_view_change names, for the log view it carries, an op at or above every op its sender acknowledged in that view (prepare_ok, or a primary's vote for its own prepare)"},
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values is counted unchecked)"},
@@ -57,6 +58,7 @@ type Suite struct {
 	// changed it (nil: replicas 0..count-1).
 	activeDisks []int
 	logViews    logViewDurable
+	vcAcks      viewChangeAcks
 	damage      damage
 	disks       DiskReader
 	// checkpointEvents counts checkpoints, to read every disk at every diskAllEvery-th.
@@ -128,6 +130,7 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 		s.prepared.maxTimestamp = max(s.prepared.maxTimestamp, e.Timestamp)
 	case vsr.EventVoteSelf:
 		s.copies.ack(atNs, e.Replica, e.Op, e.Checksum, e.View)
+		s.vcAcks.ack(e.Replica, e.Epoch, e.View, e.Op)
 	case vsr.EventCheckpoint:
 		s.copies.covered = max(s.copies.covered, e.Op)
 		s.checkpointEvents++
@@ -155,6 +158,7 @@ func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
 	s.report(s.digests.inspect(atNs, replica, in))
 	s.report(s.acked.inspect(atNs, replica, in))
 	s.logViews.inspect(replica, in)
+	s.vcAcks.inspect(replica, in)
 	if s.disks != nil && s.checkpoints.restarting(replica, in) {
 		s.checkpoints.restarted(replica, s.readDisk(replica))
 	}
@@ -191,6 +195,7 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 	}
 	s.report(s.views.message(atNs, h))
 	s.report(s.quorums.message(atNs, h))
+	s.report(s.vcAcks.message(atNs, h))
 	if h.Command == vsr.CommandPrepareOK {
 		s.copies.ack(atNs, int(h.Replica), h.Op, h.Parent, h.View)
 	}

@@ -53,6 +53,7 @@ func (s *Suite) OnWipe(atNs int64, replica int) {
 	s.checkpoints.wipe(replica)
 	s.copies.forget(replica)
 	s.logViews.forget(replica)
+	s.vcAcks.forget(replica)
 }
 
 func (s *Suite) readDisk(replica int) DiskImage {

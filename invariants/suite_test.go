@@ -14,7 +14,7 @@ func TestDescribeNamesEveryChecker(t *testing.T) {
 	names := Names()
 	require.Equal(t, []string{NameCommitLeOp, NameCanonicalCommit, NameCommitTimestamp, NameCheckpointMonotonic,
 		NameViewMonotonic, NameSinglePrimary, NameCommitQuorum, NameDigestAgreement, NameAckedSurvive, NameAckedDurable,
-		NameLogViewDurable, NameCommittedPrefix, NameStandbyReads, NameLinearizable}, names)
+		NameLogViewDurable, NameViewChangeAcks, NameCommittedPrefix, NameStandbyReads, NameLinearizable}, names)
 	for _, d := range Describe() {
 		require.NotEmpty(t, d[1])
 		require.NotContains(t, d[1], "\n")
@@ -62,7 +62,7 @@ func TestSuiteCleanRun(t *testing.T) {
 	s.OnCrash(8*ms, 0)
 	// View change to view 1 (primary replica 1); replica 2 state-syncs and catches up.
 	s.OnInspect(9*ms, 1, viewChange(1, 1, 3))
-	s.OnMessage(9*ms, vsr.Header{Command: vsr.CommandDoViewChange, Replica: 1, View: 1})
+	s.OnMessage(9*ms, vsr.Header{Command: vsr.CommandDoViewChange, Replica: 1, View: 1, LogView: 0, Op: 3})
 	s.OnInspect(10*ms, 1, primaryWithHead(1, 1, 3, "p3"))
 	id = h.Invoke(2, get("x"), 11*ms)
 	// Op 4 is acknowledged by a quorum of view 1: its primary's own vote and replica 2's.
