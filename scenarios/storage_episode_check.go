@@ -209,6 +209,13 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 			e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
 			return
 		}
+		if prefix, ok := rec.FaultyPrefix[op]; ok && !e.acknowledgedPrefix(op, prefix) {
+			// A record names the op's entry: one that outlived a newer entry of its op would
+			// give the replica an identity (a prepare) the log no longer holds there.
+			e.fail("op %d reported faulty with the identity %q, the start of no body acknowledged there nor in flight",
+				op, prefix)
+			return
+		}
 		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] &&
 			!(fellBack && op <= e.checkpointDamaged) {
 			// The record follows the entry's sync, so the crash of a fresh append leaves the
@@ -235,6 +242,16 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 			op, rec.State.CheckpointOp, rec.Faulty)
 		return
 	}
+}
+
+// acknowledgedPrefix reports whether prefix starts op's acknowledged body, or the body of the
+// operation in flight that writes op.
+func (e *storeEpisode) acknowledgedPrefix(op uint64, prefix []byte) bool {
+	m := e.m
+	if body, ok := m.Log[op]; ok && bytes.HasPrefix(body, prefix) {
+		return true
+	}
+	return m.PendingWrites(op) && bytes.HasPrefix(m.Pending.Body, prefix)
 }
 
 // checkCheckpoint checks the recovered checkpoint; it returns the op from which every

@@ -50,6 +50,7 @@ type logIndex struct {
 	segments       []uint64
 	problems       []Problem
 	bodies         map[uint64][]byte        // intact bodies kept by the scans, by op
+	newest         map[uint64]record        // each op's in-place copy at the highest offset
 	persist        map[uint64]persistRecord // the redundant records of ops in [base, head]
 	dropped        uint64                   // ops above head whose append never finished
 	// marks are the ops distrust made faulty that the disk would otherwise still name at the
@@ -71,7 +72,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	assert.That(segmentEntries > 0, "storage: zero segment size")
 	assert.That(floor <= cp+1, "storage: index floor above the checkpoint")
 	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
-		bodies: map[uint64][]byte{}}
+		bodies: map[uint64][]byte{}, newest: map[uint64]record{}}
 	for i, sc := range scans {
 		ix.segments = append(ix.segments, sc.index)
 		if (sc.index+1)*segmentEntries <= floor {
@@ -83,7 +84,9 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 		for _, r := range sc.misplaced {
 			ix.base = min(ix.base, max(r.op, floor))
 		}
-		ix.head = max(ix.head, evidence(sc, segmentEntries, cp, i == len(scans)-1))
+		// The log resumed above the damaged checkpoint a fallback passed, as above any
+		// checkpoint a state sync installed (entryEvidence).
+		ix.head = max(ix.head, evidence(sc, segmentEntries, max(cp, unaudited.upTo), i == len(scans)-1))
 	}
 	// Every op up to the damaged checkpoint that a fallback passed was committed: the log of
 	// the replica's log view holds it, whatever this disk still shows (see dropUnfinished).
@@ -250,6 +253,9 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 			}
 			continue
 		}
+		if n, ok := ix.newest[r.op]; !ok || r.offset > n.offset {
+			ix.newest[r.op] = r
+		}
 		sl := &ix.slots[r.op-ix.base]
 		switch {
 		case !r.intact:
@@ -301,10 +307,33 @@ func (ix *logIndex) applyRecords(cp uint64) {
 			*sl = slot{state: slotFaulty}
 			ix.problem(Problem{Op: op, Offset: -1, Reason: "entry differs from its record"})
 		}
+		if sl.state == slotFaulty && ix.newestIsRecorded(op, p, cp) {
+			continue
+		}
 		if sl.state == slotFaulty {
 			sl.known, sl.offset, sl.chain, sl.parent = true, p.header.Offset, p.header.Chain(), p.header.Parent
 		}
 	}
+}
+
+// newestIsRecorded makes op intact if its copy at the highest offset of its segment is intact
+// and is the entry its record p names (offset and chain sum): the copies below it are older,
+// since an entry is written where the file ends (a cut first removes whatever lies there), and
+// the record vouches for the newest. An older copy, torn or of another prepare, made the op
+// faulty although its newest entry was whole (storage crash seed 348433: op 31 appended first
+// inside the damaged region of the checkpoint op below it, then again past that region).
+func (ix *logIndex) newestIsRecorded(op uint64, p persistRecord, cp uint64) bool {
+	n, ok := ix.newest[op]
+	if !ok || !n.intact || n.offset != p.header.Offset || n.chain != p.header.Chain() {
+		return false
+	}
+	ix.slots[op-ix.base] = slot{state: slotIntact, offset: n.offset, end: n.offset + n.size,
+		chain: n.chain, parent: n.parent, bodySHA: n.bodySHA}
+	delete(ix.bodies, op)
+	if n.body != nil && op > cp {
+		ix.bodies[op] = n.body
+	}
+	return true // place reported the older copies
 }
 
 // staleRecord reports whether op's intact record p is stale: op's entry is intact, and the

@@ -44,7 +44,9 @@ func Draw(r *rand.Rand, n int) []Step { return DrawFrom(r, 0, 0, 1, 0, n) }
 func DrawFrom(r *rand.Rand, head, cp uint64, view uint32, generation, n int) []Step {
 	var steps []Step
 	body := func(op uint64) []byte {
-		b := fmt.Appendf(nil, "op %d generation %d ", op, generation)
+		// The generation comes first: a record keeps the body's first bytes, and they must
+		// tell one version of an op from another (the identity a faulty op comes back with).
+		b := fmt.Appendf(nil, "g%d op %d ", generation, op)
 		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
 	}
 	for len(steps) < n {
@@ -125,8 +127,10 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
 		m.Head, m.Audited = max(m.Head, step.Op), step.Op // installed again over a lost one: the log stays
 	case Truncate, Replace:
-		for op := step.Op + 1; op <= m.Head; op++ {
-			delete(m.Log, op)
+		for op := range m.Log {
+			if op > step.Op {
+				delete(m.Log, op) // above the head too: an op a recovery held faulty
+			}
 		}
 		m.Head = step.Op
 		if step.Kind == Replace {
