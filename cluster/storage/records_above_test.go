@@ -86,6 +86,34 @@ func TestFallbackKeepsTheOpsUnderTheDamagedCheckpoint(t *testing.T) {
 	})
 }
 
+// TestFallbackReadsDamageAboveTheDamagedCheckpoint: after a state sync to checkpoint 24 the
+// log resumes at op 25, in a segment (24-35) where op 24 was never appended. Checkpoint 24
+// rots, and op 25's entry header and its record are both unreadable. The fallback to 12 must
+// still read op 25's damaged record as evidence that op 25 was appended (its append finished,
+// and it may have been acknowledged): reading damage from above checkpoint 12, the scan met
+// the absent record of op 24 and stopped, and op 25 was lost (storage crash seed 98136).
+func TestFallbackReadsDamageAboveTheDamagedCheckpoint(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, distrustOptions, 12)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
+		if err := d.append(t, s, 25, body(25)); err != nil {
+			t.Fatalf("Append(25): %v", err)
+		}
+		p := places(t, d)[25]
+		flipBit(d, p.file, p.offset*8+100)             // the entry's header
+		flipBit(d, p.file, storage.SectorSize*1*8+100) // op 25's record (the segment's second)
+		flipBit(d, "checkpoint-0000000000000018", 10)
+		d.restart()
+		s, rec := d.mustOpen(t, distrustOptions)
+		if rec.State.CheckpointOp != 12 || rec.CheckpointDamaged != 24 || s.Head() != 25 ||
+			!slices.Equal(rec.Faulty, opsRange(13, 25)) {
+			t.Fatalf("recovery: damaged %d, checkpoint %d, head %d, faulty %v: want the fallback to 12 "+
+				"with ops 13-25 faulty", rec.CheckpointDamaged, rec.State.CheckpointOp, s.Head(), rec.Faulty)
+		}
+	})
+}
+
 // TestInstalledCheckpointLostForgetsDamagedOpsRecords: ops 5-7 sit above this log's own
 // checkpoint 4 when a peer's checkpoint 8 is installed (a state sync: the log above 4 is not
 // audited), and op 6's entry is damaged. Checkpoint 8 rots, and recovery falls back to 4: ops

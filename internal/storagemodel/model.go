@@ -46,7 +46,9 @@ func DrawFrom(r *rand.Rand, head, cp uint64, view uint32, generation, n int) []S
 	body := func(op uint64) []byte {
 		// The generation comes first: a record keeps the body's first bytes, and they must
 		// tell one version of an op from another (the identity a faulty op comes back with).
-		b := fmt.Appendf(nil, "g%d op %d ", generation, op)
+		// The length is the older "op %d generation %d "'s, so that the regression seeds'
+		// histories lay out on disk as they did.
+		b := fmt.Appendf(nil, "%d op %d generation ", generation, op)
 		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
 	}
 	for len(steps) < n {
