@@ -46,7 +46,7 @@
 //   - log_view_durable.go: a durable log_view names a durable log (no stale entries, no
 //     missing ops of the log the replica entered the view with).
 //   - view_change_acks.go (view_change_keeps_acks): a do_view_change never offers its log
-//     view with fewer ops than its sender acknowledged in that view.
+//     view without a committed prepare its sender acknowledged in that view.
 //   - standby_reads.go: a standby's stale read is the committed state at the op it names,
 //     which it had executed, and never older than its client's previous read there (its own
 //     model of the state machine replays the canonical prepares).

@@ -78,7 +78,7 @@ func (s *Suite) rewindTo(op uint64) (lost []uint64) {
 		s.copies.forget(i)
 	}
 	s.copies.covered = min(s.copies.covered, op)
-	s.vcAcks = viewChangeAcks{}
+	s.vcAcks = viewChangeAcks{canon: &s.canonical}
 	for i := range s.logViews.normal {
 		s.logViews.forget(i)
 	}

@@ -1,81 +1,148 @@
 package invariants
 
-import "vopr/cluster/vsr"
+import (
+	"vopr/cluster/checksum"
+	"vopr/cluster/vsr"
+)
 
 // NameViewChangeAcks checks VRR's promise behind every acknowledgement: a replica that
-// acknowledged op n in view v (a backup's prepare_ok, a primary's vote for its own prepare)
-// holds a log of view v reaching n for as long as v is its log view. So every do_view_change
-// it sends with log view v names an op of at least n. A new primary takes the log with the
-// highest log view, and the longest among those; a replica that offers its log view with
-// fewer ops than it acknowledged there can be chosen over the replica that holds the
-// committed ops, and the view then starts without them. Ops it holds but cannot read count
-// (they are faulty, and repaired): only a log that ends below an acknowledged op fails.
+// acknowledged a prepare in view v (a backup's prepare_ok, a primary's vote for its own
+// prepare) keeps it in its log for as long as v is its log view, so a do_view_change it sends
+// with log view v names an op at least as high. A new primary takes the log with the highest
+// log view, and the longest among those; a replica that offers its log view without a
+// committed prepare it acknowledged there can be chosen over the replicas that hold it, and
+// the view then starts without a committed op (swarm seed 2026690511, on a build whose
+// recovery dropped the ops a fallback past a damaged checkpoint distrusted: replica 0 offered
+// log view 17 with op 191 after acknowledging op 192 there).
 //
-// An acknowledgement binds until the replica runs normal in a newer view: it installed that
-// view's log, which holds every committed op, and cuts from its disk the ops of the older view
-// that the newer log does not hold (they were never committed) before its superblock names the
-// newer log view. A crash in between leaves the older log view with fewer ops (swarm seed 319:
-// replica 3, the primary of view 19 left behind with op 243, entered view 20, cut op 243 and
-// crashed; it then offered log view 19 with op 242, which is safe).
+// Only a committed prepare must not be left out, whether it was executed before the
+// do_view_change or after: a replica that adopts a newer view's log, as its backup or as the
+// primary-elect of a view change, cuts the older view's ops that log does not hold before its
+// superblock names the newer log view, and a crash in between leaves it offering the older
+// log view with fewer ops. Those ops were never committed, so that is safe (swarm seeds 319,
+// 2026712689, 2026714356 and 2026717369). Ops it holds but cannot read count as held: they
+// are faulty, and repaired.
 //
 // Where the replica lost its disk by an operator's declared wipe, or the cluster was rebuilt
 // (restore, failover), what it acknowledged before is forgotten.
 const NameViewChangeAcks = "view_change_keeps_acks"
 
-// viewChangeAcks keeps, per replica, the highest op it acknowledged in each view (viewKey).
-type viewChangeAcks struct {
-	acked []map[uint64]uint64
+// ackedPrepare is a prepare a replica acknowledged.
+type ackedPrepare struct {
+	op  uint64
+	sum checksum.Sum
 }
 
-// ack records that replica acknowledged op in view (of epoch).
-func (a *viewChangeAcks) ack(replica int, epoch, view uint32, op uint64) {
+// denial is an acknowledged prepare a do_view_change left out, not known to be committed yet.
+type denial struct {
+	replica int
+	view    uint32 // of the do_view_change
+	logView uint32
+	claimed uint64 // the op the do_view_change named
+	sum     checksum.Sum
+	atNs    int64
+}
+
+type viewChangeAcks struct {
+	canon *canonicalCommit
+	// acked holds, per replica and view (viewKey), the prepares it acknowledged there.
+	acked []map[uint64][]ackedPrepare
+	// denied holds, by op, the denials whose prepare may still commit.
+	denied map[uint64][]denial
+}
+
+// ack records that replica acknowledged the prepare sum at op in view (of epoch).
+func (a *viewChangeAcks) ack(replica int, epoch, view uint32, op uint64, sum checksum.Sum) {
 	for len(a.acked) <= replica {
-		a.acked = append(a.acked, map[uint64]uint64{})
+		a.acked = append(a.acked, map[uint64][]ackedPrepare{})
 	}
 	key := viewKey(epoch, view)
-	a.acked[replica][key] = max(a.acked[replica][key], op)
+	list := a.acked[replica][key]
+	if n := len(list); n > 0 && list[n-1] == (ackedPrepare{op, sum}) {
+		return // a prepare_ok sent again
+	}
+	a.acked[replica][key] = append(list, ackedPrepare{op, sum})
 }
 
 // message takes a header a replica sent: prepare_ok acknowledges, do_view_change is checked.
 func (a *viewChangeAcks) message(atNs int64, h vsr.Header) *Violation {
 	replica := int(h.Replica)
-	switch h.Command {
-	case vsr.CommandPrepareOK:
-		a.ack(replica, h.Epoch, h.View, h.Op)
-	case vsr.CommandDoViewChange:
-		if replica >= len(a.acked) {
-			return nil
-		}
+	switch {
+	case h.Command == vsr.CommandPrepareOK:
+		a.ack(replica, h.Epoch, h.View, h.Op, h.Parent)
+	case h.Command == vsr.CommandDoViewChange && replica < len(a.acked):
 		key := viewKey(h.Epoch, h.LogView)
-		if acked := a.acked[replica][key]; acked > h.Op {
-			return violation(NameViewChangeAcks, replica, acked, h.View, atNs,
-				"do_view_change for view %d carries log view %d with op %d, but the replica acknowledged op %d in view %d",
-				h.View, h.LogView, h.Op, acked, h.LogView)
+		for _, p := range a.acked[replica][key] {
+			if p.op <= h.Op {
+				continue
+			}
+			d := denial{replica: replica, view: h.View, logView: h.LogView, claimed: h.Op, sum: p.sum, atNs: atNs}
+			if canon, ok := a.canon.lookup(p.op); ok {
+				if canon.sum == p.sum {
+					return d.violation(atNs, p.op)
+				}
+				continue // another prepare committed there: this one never will
+			}
+			a.deny(p.op, d)
 		}
-		a.below(replica, key) // a log view never goes back: these are never asked again
+		for k := range a.acked[replica] {
+			if k < key {
+				delete(a.acked[replica], k) // a log view never goes back: never asked again
+			}
+		}
 	}
 	return nil
 }
 
-// inspect forgets the acknowledgements of the views older than the one replica runs normal in.
-func (a *viewChangeAcks) inspect(replica int, in vsr.Inspection) {
-	if in.Status == vsr.StatusNormal && replica < len(a.acked) {
-		a.below(replica, viewKey(in.Epoch, in.View))
+// deny keeps d until op commits.
+func (a *viewChangeAcks) deny(op uint64, d denial) {
+	if a.denied == nil {
+		a.denied = map[uint64][]denial{}
 	}
-}
-
-// below forgets replica's acknowledgements of the views before key.
-func (a *viewChangeAcks) below(replica int, key uint64) {
-	for k := range a.acked[replica] {
-		if k < key {
-			delete(a.acked[replica], k)
+	for _, o := range a.denied[op] {
+		if o.replica == d.replica && o.logView == d.logView && o.sum == d.sum {
+			return // already held (the do_view_change sent again)
 		}
 	}
+	a.denied[op] = append(a.denied[op], d)
+}
+
+// event takes a replica event: a primary's vote for its own prepare acknowledges it, and a
+// commit settles the denials of its op.
+func (a *viewChangeAcks) event(atNs int64, e vsr.Event) *Violation {
+	switch e.Kind {
+	case vsr.EventVoteSelf:
+		a.ack(e.Replica, e.Epoch, e.View, e.Op, e.Checksum)
+	case vsr.EventCommit:
+		denials := a.denied[e.Op]
+		delete(a.denied, e.Op)
+		for _, d := range denials {
+			if d.sum == e.Checksum {
+				return d.violation(atNs, e.Op)
+			}
+		}
+	}
+	return nil
+}
+
+func (d denial) violation(atNs int64, op uint64) *Violation {
+	return violation(NameViewChangeAcks, d.replica, op, d.view, atNs,
+		"do_view_change for view %d (at %s) carried log view %d with op %d, but the replica had acknowledged prepare %s at op %d in view %d, which is committed",
+		d.view, formatNs(d.atNs), d.logView, d.claimed, short(d.sum), op, d.logView)
 }
 
 // forget drops what replica acknowledged (its disk was replaced).
 func (a *viewChangeAcks) forget(replica int) {
 	if replica < len(a.acked) {
-		a.acked[replica] = map[uint64]uint64{}
+		a.acked[replica] = map[uint64][]ackedPrepare{}
+	}
+	for op, ds := range a.denied {
+		kept := ds[:0]
+		for _, d := range ds {
+			if d.replica != replica {
+				kept = append(kept, d)
+			}
+		}
+		a.denied[op] = kept
 	}
 }

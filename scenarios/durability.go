@@ -535,14 +535,18 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 	return img
 }
 
-// distrustMagicAt16 is the storage engine's distrust mark magic ("VOPRDST1", record.go) at
-// byte 16 of a record sector. The harness reads the mark itself: checksum [16] of bytes
-// [16:512), the magic, the cluster and the op as u64 little endian, then zeros.
-const distrustMagicAt16 = 0x3154534452504f56
+// distrustMagicAt16 and faultyMagicAt16 are the storage engine's distrust and faulty mark
+// magics ("VOPRDST1", "VOPRFLT1", record.go) at byte 16 of a record sector. The harness reads
+// the marks itself: checksum [16] of bytes [16:512), the magic, the cluster and the op as u64
+// little endian, then zeros.
+const (
+	distrustMagicAt16 = 0x3154534452504f56
+	faultyMagicAt16   = 0x31544c4652504f56
+)
 
 // disowned reports whether op's record sector, in the segment's durable bytes, holds the
-// engine's distrust mark of op: recovery then holds op faulty, of unknown identity, whatever
-// entry lies there.
+// engine's distrust or faulty mark of op: recovery then holds op faulty, of unknown identity,
+// whatever entry lies there.
 func (s *segmentCache) disowned(op, cluster uint64) bool {
 	at := int64(op%vsr.CheckpointInterval) * storage.SectorSize
 	if at+storage.SectorSize > int64(len(s.data)) {
@@ -550,7 +554,8 @@ func (s *segmentCache) disowned(op, cluster uint64) bool {
 	}
 	b := s.data[at : at+storage.SectorSize]
 	le := binary.LittleEndian
-	return le.Uint64(b[16:]) == distrustMagicAt16 && le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op &&
+	magic := le.Uint64(b[16:])
+	return (magic == distrustMagicAt16 || magic == faultyMagicAt16) && le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op &&
 		checksum.Of(b[16:]) == checksum.Sum(b[:16])
 }
 

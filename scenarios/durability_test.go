@@ -98,4 +98,9 @@ func TestDisownedReadsTheDistrustMark(t *testing.T) {
 	require.False(t, s.disowned(op, cluster+1), "another cluster's mark")
 	mark[100] ^= 1
 	require.False(t, s.disowned(op, cluster), "a mark whose checksum fails is damage, not a mark")
+	mark[100] ^= 1
+	binary.LittleEndian.PutUint64(mark[16:], faultyMagicAt16) // the faulty mark disowns too
+	sum = checksum.Of(mark[16:])
+	copy(mark, sum[:])
+	require.True(t, s.disowned(op, cluster))
 }

@@ -67,6 +67,9 @@ type storeEpisode struct {
 	// again, the log cut below its first faulty op), so that what one recovery decided is
 	// held to the next.
 	boots int
+	// openCrashes draws the crashes inside Open (its own stream, so that the history, the
+	// crash points and the damage of a seed stay as they were before it).
+	openCrashes *rand.Rand
 }
 
 func init() {
@@ -102,7 +105,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
 		damaged: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
-		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3)}
+		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
+		openCrashes: sim.Stream(seed, "storage_episode/open_crashes")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -122,6 +126,9 @@ func (e *storeEpisode) run(crashAfter int) {
 	}
 	for boot := 1; ; boot++ {
 		rec := e.boot(crashAfter)
+		if e.failure == "" && boot == e.boots {
+			e.reopen()
+		}
 		if e.failure != "" || boot == e.boots {
 			return
 		}
@@ -159,6 +166,34 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.s = s
 	e.check(rec)
 	return rec
+}
+
+// reopen, after the last boot's recovery passed its check (in half the seeds), crashes again
+// inside a second Open, after a drawn number of its completions, and opens the disk once
+// more: recovery writes too (distrust marks, tombstones, the cut, the records of entries that
+// lacked one, the removal of stale files), and what it leaves half done must recover as the
+// whole would have, held to the same acknowledged history. Only after the last boot's check,
+// so that every earlier recovery of a seed stays as it was.
+func (e *storeEpisode) reopen() {
+	if e.openCrashes.IntN(2) != 0 {
+		return
+	}
+	limit := 1 + e.openCrashes.IntN(60)
+	storage.Open(e.disk, storageEpisodeOptions, func(*storage.Storage, *storage.Recovery, error) {})
+	for i := 0; i < limit && e.loop.Step(); i++ {
+	}
+	e.disk.Crash()
+	e.counters["storage_episode.crash_in_open"]++
+	s, rec, err := e.open()
+	if err != nil {
+		e.fail("open after a crash inside Open: %v", err)
+		return
+	}
+	e.s = s
+	e.check(rec)
+	if e.failure != "" {
+		e.failure += fmt.Sprintf(" (after a crash inside Open, %d completions in)", limit)
+	}
 }
 
 func (e *storeEpisode) fail(format string, args ...any) {

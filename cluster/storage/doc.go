@@ -61,9 +61,10 @@
 //     and then its record are synced.
 //   - A truncation tombstones the records it removes (synced) before it cuts entries, so a
 //     crash in between never leaves a damaged entry under an intact record it gave up.
-//   - What recovery decides from a superblock that the replica will overwrite lasts on disk:
-//     the entries a fallback past a damaged checkpoint distrusts get a distrust mark over
-//     their records (synced and read back) before Open returns.
+//   - What recovery decides lasts on disk: every op it returns faulty without a record (a
+//     missing entry, or one a fallback past a damaged checkpoint distrusts) gets a faulty
+//     mark over its record (synced and read back) before Open returns, so that neither the
+//     next superblock write nor the rot of the ops above it loses the op.
 //   - A write of the superblock goes to the pair that does not hold the current state: a
 //     torn or lost superblock write leaves the previous state intact.
 //   - CheckpointOp <= audited op <= head; entries are appended in op order; committed

@@ -55,11 +55,22 @@ import (
 // back past a damaged checkpoint that the op's entry was never audited against, so whatever
 // entry the op holds is of unknown identity (faulty) until the op is written again, which
 // writes its record over the mark. A tombstone removes an op's record; a mark also disowns
-// its entry.
+// its entry. A truncation writes a distrust mark over an op it removes that it held faulty of
+// unknown identity.
+//
+// A faulty mark, laid out the same with faultyMagic, also disowns the op's entry, and says
+// more: the op is in the log. Open writes one over the record sector of every op it returns
+// faulty without a record (a missing or distrusted entry), so that the op's place in the log
+// no longer rests on evidence elsewhere: the ops above it, or the damaged checkpoint a
+// fallback passed, which the next superblock write forgets (storage crash seed 2027381379:
+// ops 32-34 under a damaged synced checkpoint came back faulty, the superblock was written,
+// and when op 35 above them rotted the next recovery ended the log at op 31, op 35
+// acknowledged).
 const (
 	recordMagic    = 0x31434552524f5056 // "VOPRREC1"
 	tombstoneMagic = 0x31424d5452504f56 // "VOPRTMB1"
 	distrustMagic  = 0x3154534452504f56 // "VOPRDST1"
+	faultyMagic    = 0x31544c4652504f56 // "VOPRFLT1"
 	recordPrefixAt = 32 + HeaderSize
 	// RecordPrefixMax is the largest Options.RecordPrefix.
 	RecordPrefixMax = SectorSize - recordPrefixAt
@@ -85,8 +96,10 @@ type persistRecord struct {
 	// distrusted: absent, and a distrust mark (also a tombstone): the op's entry is not to
 	// be trusted either.
 	distrusted bool
-	header     Header // the entry's header, when intact
-	prefix     []byte // the body prefix, when intact
+	// faulty: a faulty mark (also distrusted): the op is in the log, of unknown identity.
+	faulty bool
+	header Header // the entry's header, when intact
+	prefix []byte // the body prefix, when intact
 }
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).
@@ -144,6 +157,9 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 	}
 	if isMark(b, distrustMagic, op, cluster) {
 		return persistRecord{state: recordAbsent, tombstone: true, distrusted: true}
+	}
+	if isMark(b, faultyMagic, op, cluster) {
+		return persistRecord{state: recordAbsent, tombstone: true, distrusted: true, faulty: true}
 	}
 	h, prefix, err := parseRecord(b)
 	if err != nil || h.Op != op || h.Cluster != cluster {

@@ -114,6 +114,26 @@ func TestFallbackReadsDamageAboveTheDamagedCheckpoint(t *testing.T) {
 	})
 }
 
+// TestFaultyMarksOutliveTheFallback: after the fallback of TestDistrustOutlivesTheFallbacksSuperblock
+// (ops 13-24 faulty, most with no entry at all, op 25 intact above them) and a view change that
+// saved the fallen-back state, op 25's entry header and record rot. Nothing but Open's faulty
+// marks tells the next recovery that ops 13-24 are in the log: without them it read damage
+// from above checkpoint 12, stopped at the absent records, and ended the log at op 12, losing
+// the acknowledged op 25 (storage crash seed 2027381379).
+func TestFaultyMarksOutliveTheFallback(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fallBackPastAnInstall(t, d)
+		p := places(t, d)[25]
+		d.restart()
+		flipBit(d, p.file, p.offset*8+100)             // op 25's entry header
+		flipBit(d, p.file, storage.SectorSize*1*8+100) // and its record (the segment's second)
+		s, rec := d.mustOpen(t, distrustOptions)
+		if s.Head() != 25 || !slices.Equal(rec.Faulty, opsRange(13, 25)) {
+			t.Fatalf("head %d, faulty %v, entries %v: want ops 13-25 faulty", s.Head(), rec.Faulty, entriesOf(rec))
+		}
+	})
+}
+
 // TestInstalledCheckpointLostForgetsDamagedOpsRecords: ops 5-7 sit above this log's own
 // checkpoint 4 when a peer's checkpoint 8 is installed (a state sync: the log above 4 is not
 // audited), and op 6's entry is damaged. Checkpoint 8 rots, and recovery falls back to 4: ops

@@ -53,9 +53,6 @@ type logIndex struct {
 	newest         map[uint64]record        // each op's in-place copy at the highest offset
 	persist        map[uint64]persistRecord // the redundant records of ops in [base, head]
 	dropped        uint64                   // ops above head whose append never finished
-	// marks are the ops distrust made faulty that the disk would otherwise still name at the
-	// next boot (an intact entry or record): Open writes their distrust marks (markDistrusted).
-	marks []uint64
 }
 
 // assemble turns segment scans into the log index. It is a pure function of the scans and
@@ -66,7 +63,8 @@ type logIndex struct {
 // not indexed, and the index never spans more than LogOpsMax ops.
 //
 // Entries of ops in unaudited are faulty, whatever they hold (see checkpointRef.Audited), and
-// so are those under a distrust mark that an earlier such recovery wrote.
+// so are those under a distrust or faulty mark that an earlier recovery or truncation wrote;
+// an op under a faulty mark is in the log even with no entry at all.
 func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntries, floor uint64,
 	unaudited opSpan) logIndex {
 	assert.That(segmentEntries > 0, "storage: zero segment size")
@@ -165,6 +163,9 @@ func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 
 		if p.state == recordIntact {
 			high = max(high, sc.index*segmentEntries+uint64(i)) // its append finished
 			end = max(end, p.header.Offset+p.header.Size())     // and its entry lies there
+		}
+		if p.faulty {
+			high = max(high, sc.index*segmentEntries+uint64(i)) // an earlier recovery kept it
 		}
 	}
 	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
@@ -377,7 +378,7 @@ func (ix *logIndex) staleRecord(op uint64, p persistRecord) bool {
 func (ix *logIndex) dropUnfinished(keep uint64) {
 	for ix.head > keep && ix.head >= ix.base {
 		sl := &ix.slots[ix.head-ix.base]
-		if sl.state == slotIntact || ix.persist[ix.head].state != recordAbsent {
+		if p := ix.persist[ix.head]; sl.state == slotIntact || p.state != recordAbsent || p.faulty {
 			return
 		}
 		ix.problem(Problem{Op: ix.head, Offset: -1, Reason: "append never finished (no record): dropped"})
@@ -398,17 +399,14 @@ type opSpan struct{ after, upTo uint64 }
 // 128, installed by a state sync, rotted; view 7's had committed).
 //
 // The span comes from the superblock, which the replica writes again with the checkpoint it
-// fell back to, and no span: so the ops whose intact entry or record would name them again at
-// the next boot are listed in marks, for Open to write their distrust marks (swarm seed
+// fell back to, and no span: so Open writes a faulty mark over the record of each of these
+// ops, which would otherwise name them again at the next boot (markFaulty; swarm seed
 // 2026602066: a replica left behind in view 1 held ops 67-74 when it state-synced to
 // checkpoint 128, which rotted; the fallback to 64 distrusted them, but after a view change
 // wrote the superblock the next boot trusted view 1's op 67 under commit number 128).
 func (ix *logIndex) distrust(span opSpan) {
 	for op := max(span.after+1, ix.base); op <= min(span.upTo, ix.head); op++ {
 		sl := &ix.slots[op-ix.base]
-		if sl.state == slotIntact || ix.persist[op].state == recordIntact {
-			ix.marks = append(ix.marks, op)
-		}
 		if sl.state == slotIntact {
 			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "not audited by the damaged checkpoint"})
 			*sl = slot{state: slotFaulty, placed: true, offset: sl.offset, end: sl.end}
@@ -419,7 +417,7 @@ func (ix *logIndex) distrust(span opSpan) {
 }
 
 // keepDistrusted makes the intact entries of the ops above the checkpoint whose record sector
-// holds a distrust mark faulty, of unknown identity, as distrust did at the boot that wrote
+// holds a distrust or faulty mark faulty, of unknown identity, as distrust did at the boot that wrote
 // the mark. Writing the op again writes its record over the mark.
 func (ix *logIndex) keepDistrusted(cp uint64) {
 	for op := max(cp+1, ix.base); op <= ix.head; op++ {
@@ -555,7 +553,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 			}
 			done(s, rec, nil)
 		},
-			s.markDistrusted,
+			s.markFaulty,
 			s.cutUnfinished,
 			s.finishRecords,
 		)
@@ -841,12 +839,13 @@ func (s *Storage) tombstoneRecordsAbove(k uint64, done func(error)) {
 	s.writeMarks(segmentName(k), tombstoneMagic, ops, done)
 }
 
-// markDistrusted writes (syncs, and reads back) the distrust marks of the ops assemble
-// distrusted that the disk still names (logIndex.marks), segment by segment, before Open
-// returns: the superblock that the replica writes next no longer tells which ops those are.
-func (s *Storage) markDistrusted(done func(error)) {
-	ops := s.distrusted
-	s.distrusted = nil
+// markFaulty writes (syncs, and reads back) the faulty marks (record.go) of the ops recovery
+// holds faulty without a record, segment by segment, before Open returns: their place in the
+// log must not rest on what the next superblock write forgets (the damaged checkpoint a
+// fallback passed) or on the ops above them, which may rot in turn.
+func (s *Storage) markFaulty(done func(error)) {
+	ops := s.unmarked
+	s.unmarked = nil
 	forEach(len(ops), func(i int, next func(error)) {
 		k := s.segmentOf(ops[i])
 		if i > 0 && s.segmentOf(ops[i-1]) == k {
@@ -855,12 +854,12 @@ func (s *Storage) markDistrusted(done func(error)) {
 		}
 		var group []uint64
 		for _, o := range ops[i:] {
-			assert.That(o > s.sb.State.CheckpointOp && o <= s.head, "storage: distrust mark of an op outside the log")
+			assert.That(o > s.sb.State.CheckpointOp && o <= s.head, "storage: faulty mark of an op outside the log")
 			if s.segmentOf(o) == k {
 				group = append(group, o)
 			}
 		}
-		s.writeMarks(segmentName(k), distrustMagic, group, next)
+		s.writeMarks(segmentName(k), faultyMagic, group, next)
 	}, done)
 }
 
@@ -996,10 +995,11 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
-	s.distrusted = nil
-	for _, op := range ix.marks {
-		if op <= s.head {
-			s.distrusted = append(s.distrusted, op)
+	s.unmarked = nil
+	for _, op := range rec.Faulty {
+		_, found := slices.BinarySearch(s.segments, s.segmentOf(op))
+		if p := ix.persist[op]; found && p.state == recordAbsent && !p.faulty {
+			s.unmarked = append(s.unmarked, op)
 		}
 	}
 	s.invariants()

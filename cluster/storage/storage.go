@@ -186,9 +186,8 @@ type Storage struct {
 	// recordedAbove are the ops above the recovered head, in the head's segment, with an
 	// intact record: cutUnfinished tombstones them before it cuts their entries.
 	recordedAbove []uint64
-	// distrusted are the ops whose entries Open found untrustworthy (logIndex.marks), for
-	// markDistrusted.
-	distrusted []uint64
+	// unmarked are the ops Open holds faulty without a record or faulty mark, for markFaulty.
+	unmarked []uint64
 
 	queue    []operation
 	busy     bool
