@@ -70,6 +70,9 @@ type storeEpisode struct {
 	// openCrashes draws the crashes inside Open (its own stream, so that the history, the
 	// crash points and the damage of a seed stay as they were before it).
 	openCrashes *rand.Rand
+	// repairs draws which recoveries repair their lowest faulty op (its own stream, as
+	// openCrashes).
+	repairs *rand.Rand
 }
 
 func init() {
@@ -106,7 +109,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
 		damaged: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
-		openCrashes: sim.Stream(seed, "storage_episode/open_crashes")}
+		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -127,13 +130,13 @@ func (e *storeEpisode) run(crashAfter int) {
 	for boot := 1; ; boot++ {
 		rec := e.boot(crashAfter)
 		if e.failure == "" && boot == e.boots {
-			e.reopen()
+			e.finish(rec, boot)
 		}
 		if e.failure != "" || boot == e.boots {
 			return
 		}
 		e.counters["storage_episode.reboots"]++
-		e.rejoin(rec, boot)
+		e.rejoin(rec, boot, false)
 		if e.failure != "" {
 			return
 		}
@@ -166,6 +169,42 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.s = s
 	e.check(rec)
 	return rec
+}
+
+// finish follows the last boot's recovery, which passed its check: in half the seeds whose
+// recovery left a faulty op the engine can rewrite in place, a repair of it that the next
+// crash may cut short (one more boot, its damage included); then, in half the seeds, a crash
+// inside Open (reopen).
+func (e *storeEpisode) finish(rec *storage.Recovery, boot int) {
+	e.rejoin(rec, boot, true)
+	if e.failure != "" {
+		return
+	}
+	if len(e.steps) > 0 {
+		e.counters["storage_episode.reboots"]++
+		if e.boot(1+e.repairs.IntN(8)) == nil {
+			return
+		}
+	}
+	e.reopen()
+}
+
+// repairable returns, in half the recoveries, the repair of the lowest faulty op (ascending
+// faulty) when the model knows its acknowledged body and the engine can rewrite it in place
+// now, as a replica repairing it from a peer would (Rewrite). An op a fallback distrusted is
+// never repaired: its committed body is a peer's history,
+// which the episode does not model.
+func (e *storeEpisode) repairable(faulty []uint64) (storagemodel.Step, bool) {
+	if len(faulty) == 0 || e.repairs.IntN(2) != 0 {
+		return storagemodel.Step{}, false
+	}
+	op := faulty[0]
+	body, ok := e.m.Log[op]
+	if !ok || e.m.Disowned[op] || !e.s.Rewritable(storage.Entry{Op: op, Body: body}) {
+		return storagemodel.Step{}, false
+	}
+	e.counters["storage_episode.repairs"]++
+	return storagemodel.Step{Kind: storagemodel.Repair, Op: op, Body: body}, true
 }
 
 // reopen, after the last boot's recovery passed its check (in half the seeds), crashes again
@@ -254,7 +293,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 	switch step.Kind {
 	case storagemodel.SaveState, storagemodel.Checkpoint, storagemodel.Install:
 		e.checkpointDamaged = 0
-	case storagemodel.Append, storagemodel.Replace:
+	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
 		delete(e.damaged, step.Op)
 	}
 }
@@ -267,7 +306,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 // boot's, so its crash may cut them short too. The model takes what the engine now holds:
 // the recovered entries, the checkpoint, the view; the entries a fallback past an installed
 // checkpoint distrusted stay disowned until written again.
-func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int) {
+func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	m, cp := e.m, rec.State.CheckpointOp
 	if m.PendingCheckpoint() && m.Pending.Op == cp && cp != m.CP && !rec.CheckpointLost {
 		e.acknowledged(*m.Pending) // it took effect before the crash
@@ -306,6 +345,15 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int) {
 	for _, entry := range rec.Entries {
 		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)
 		delete(m.Disowned, entry.Op) // the write in flight (check let nothing else through)
+	}
+	if final {
+		// After the last boot: only the repair of the lowest faulty op, if any (repairable),
+		// so that every boot before stays as it was.
+		e.steps = nil
+		if repair, ok := e.repairable(rec.Faulty); ok && !rec.CheckpointLost {
+			e.steps = []storagemodel.Step{repair}
+		}
+		return
 	}
 	var steps []storagemodel.Step
 	head, view := m.Head, m.View

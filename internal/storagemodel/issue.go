@@ -13,6 +13,8 @@ func Issue(s *storage.Storage, step Step, done func(error)) {
 	switch step.Kind {
 	case Append, Replace:
 		s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
+	case Repair:
+		s.Rewrite(storage.Entry{Op: step.Op, Body: step.Body}, done)
 	case SaveState:
 		st := s.State()
 		st.View, st.LogView = step.View, step.View

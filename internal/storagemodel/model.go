@@ -17,19 +17,22 @@ const (
 	Truncate
 	Replace // an Append of an op already in the log: a view change's replacement
 	Install // a peer's checkpoint above the head (state sync): InstallCheckpoint
+	// Repair writes a faulty op's acknowledged body again over its own extent (Rewrite), as
+	// a replica repairing it from a peer; the log above it stays.
+	Repair
 )
 
 // Step is one operation of a history.
 type Step struct {
 	Kind     Kind
-	Op       uint64 // Append, Replace, Checkpoint, Install: the op; Truncate: truncate after Op
-	Body     []byte // Append, Replace
+	Op       uint64 // Append, Replace, Checkpoint, Install, Repair: the op; Truncate: truncate after Op
+	Body     []byte // Append, Replace, Repair
 	View     uint32 // SaveState
 	Snapshot []byte // Checkpoint, Install
 }
 
 func (s Step) String() string {
-	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace", "install"}[s.Kind], s.Op)
+	return fmt.Sprintf("%s(%d)", [...]string{"append", "save_state", "checkpoint", "compact", "truncate_after", "replace", "install", "repair"}[s.Kind], s.Op)
 }
 
 // Draw draws a valid history of n operations: appends of multi-sector bodies in op order,
@@ -118,6 +121,9 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 	case Append:
 		m.Log[step.Op], m.Head = step.Body, step.Op
 		delete(m.Disowned, step.Op)
+	case Repair:
+		m.Log[step.Op], m.Head = step.Body, max(m.Head, step.Op)
+		delete(m.Disowned, step.Op)
 	case SaveState:
 		m.View = step.View
 	case Checkpoint:
@@ -162,7 +168,7 @@ func (m *Model) Unaudited(cp uint64) (after, upTo uint64) {
 
 // PendingWrites reports whether the operation in flight writes an entry for op.
 func (m *Model) PendingWrites(op uint64) bool {
-	return (m.PendingIs(Append) || m.PendingIs(Replace)) && m.Pending.Op == op
+	return (m.PendingIs(Append) || m.PendingIs(Replace) || m.PendingIs(Repair)) && m.Pending.Op == op
 }
 
 // PendingMayDrop reports whether the operation in flight may have removed op's entry.
