@@ -485,6 +485,32 @@ func TestStorageLostRepairLeavesDamage(t *testing.T) {
 	}
 }
 
+// TestStorageLostRepairOfTheHeadKeepsIt: the head op's entry and its record are both damaged
+// (faulty of unknown identity), and its repair (an Append of the same body) is cut short by a
+// crash after its first write reached the disk. The op must still be in the log: the replica
+// acknowledged it. The repair used to truncate first, tombstoning the op's record, so a crash
+// before the new entry was durable left nothing of the op (swarm seed 2026720855: view 6's
+// op 149, committed, lost as view 7 began).
+func TestStorageLostRepairOfTheHeadKeepsIt(t *testing.T) {
+	const n = 7 // the head, the fourth entry of segment 1
+	d := newEngineDisk(t, 5, engineDiskOptions(16<<20))
+	d.fill(faultOptions, n, faultBody)
+	p := d.places()[n]
+	d.disk.CorruptSector(p.file, p.offset)
+	d.disk.CorruptSector(p.file, int64(n%uint64(faultOptions.SegmentEntriesMax))*storage.SectorSize)
+	s, rec := d.mustOpen(faultOptions)
+	require.Equal(t, []uint64{n}, rec.Faulty)
+	require.Empty(t, rec.FaultyPrefix, "the record is damaged: the op is of unknown identity")
+	writes := d.disk.Stats().Writes
+	s.Append(storage.Entry{Op: n, Body: faultBody(n)}, func(error) { t.Fatal("the repair completed") })
+	for d.disk.Stats().Writes == writes {
+		require.True(t, d.loop.Step())
+	}
+	d.disk.Crash()
+	s, rec = d.mustOpen(faultOptions)
+	require.Equal(t, uint64(n), s.Head(), "faulty %v: the acknowledged head op is gone", rec.Faulty)
+}
+
 // TestStorageMisdirectedAppendDetected: one append's writes land elsewhere in its segment
 // (WriteMisdirectProbability 1 while faults are on: the entry and its redundant record). The
 // append is acknowledged (the disk does not know), but Open reports the op faulty or, with

@@ -347,12 +347,18 @@ func (s *Storage) rewriteOffset(op uint64, bodySize int) int64 {
 // the damaged region, and the chain is checked at the first known entry above, when the
 // replica writes the next op again (a different history then fails that check and
 // truncates). Truncating instead would un-persist intact later ops the replica may have
-// acknowledged (swarm seeds 20261812, 20261952). Callers that replace a suffix (a view
-// change) truncate it first: an append at or below the head is a repair.
+// acknowledged (swarm seeds 20261812, 20261952). The head is written in place too. Callers
+// that replace a suffix (a view change) truncate it first: an append at or below the head is
+// a repair.
 func (s *Storage) rewritableUnknown(op uint64, offset int64, data []byte, chain checksum.Sum) ([]byte, bool) {
 	sl, next := s.slot(op), s.slot(op+1)
 	if next == nil {
-		return nil, false // the head: nothing above it to keep
+		// The head: its damaged region runs to the end of the file, and nothing above it is
+		// kept. Written in place, the op stays faulty if a crash cuts the write short;
+		// truncated first, it was gone, record and all, until the new entry was durable, and
+		// a crash in between lost an op the replica had acknowledged in its log view (swarm
+		// seed 2026720855: view 6's op 149, committed, repaired as view 7 began).
+		return data, true
 	}
 	size := int64(len(data))
 	if next.state == slotIntact || next.known {
