@@ -50,7 +50,7 @@ type logIndex struct {
 	segments       []uint64
 	problems       []Problem
 	bodies         map[uint64][]byte        // intact bodies kept by the scans, by op
-	newest         map[uint64]record        // each op's in-place copy at the highest offset
+	intact         map[uint64][]record      // each op's intact in-place copies
 	persist        map[uint64]persistRecord // the redundant records of ops in [base, head]
 	dropped        uint64                   // ops above head whose append never finished
 }
@@ -70,7 +70,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	assert.That(segmentEntries > 0, "storage: zero segment size")
 	assert.That(floor <= cp+1, "storage: index floor above the checkpoint")
 	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
-		bodies: map[uint64][]byte{}, newest: map[uint64]record{}}
+		bodies: map[uint64][]byte{}, intact: map[uint64][]record{}}
 	for i, sc := range scans {
 		ix.segments = append(ix.segments, sc.index)
 		if (sc.index+1)*segmentEntries <= floor {
@@ -254,8 +254,8 @@ func (ix *logIndex) place(sc segmentScan, cp uint64) {
 			}
 			continue
 		}
-		if n, ok := ix.newest[r.op]; !ok || r.offset > n.offset {
-			ix.newest[r.op] = r
+		if r.intact {
+			ix.intact[r.op] = append(ix.intact[r.op], r)
 		}
 		sl := &ix.slots[r.op-ix.base]
 		switch {
@@ -308,7 +308,7 @@ func (ix *logIndex) applyRecords(cp uint64) {
 			*sl = slot{state: slotFaulty}
 			ix.problem(Problem{Op: op, Offset: -1, Reason: "entry differs from its record"})
 		}
-		if sl.state == slotFaulty && ix.newestIsRecorded(op, p, cp) {
+		if sl.state == slotFaulty && ix.recordedCopy(op, p, cp) {
 			continue
 		}
 		if sl.state == slotFaulty {
@@ -317,15 +317,21 @@ func (ix *logIndex) applyRecords(cp uint64) {
 	}
 }
 
-// newestIsRecorded makes op intact if its copy at the highest offset of its segment is intact
-// and is the entry its record p names (offset and chain sum): the copies below it are older,
-// since an entry is written where the file ends (a cut first removes whatever lies there), and
-// the record vouches for the newest. An older copy, torn or of another prepare, made the op
-// faulty although its newest entry was whole (storage crash seed 348433: op 31 appended first
-// inside the damaged region of the checkpoint op below it, then again past that region).
-func (ix *logIndex) newestIsRecorded(op uint64, p persistRecord, cp uint64) bool {
-	n, ok := ix.newest[op]
-	if !ok || !n.intact || n.offset != p.header.Offset || n.chain != p.header.Chain() {
+// recordedCopy makes op intact if its only intact copy in its segment is the entry its record
+// p names (offset and chain sum): the record is written once that entry is durable, and the
+// other copies, torn or corrupt, are an older append's or a rewrite's that a crash or a fault
+// cut short. A damaged copy made the op faulty although the entry its record named was whole:
+// an older torn copy below the op's newest entry (storage crash seed 348433: op 31 appended
+// first inside the damaged region of the checkpoint op below it, then again past that
+// region), or above it, left by a repair that wrote the op again at the start of its damaged
+// region (2029122454). Two intact copies stay faulty: which is the newer is not known.
+func (ix *logIndex) recordedCopy(op uint64, p persistRecord, cp uint64) bool {
+	copies := ix.intact[op]
+	if len(copies) != 1 {
+		return false
+	}
+	n := copies[0]
+	if n.offset != p.header.Offset || n.chain != p.header.Chain() {
 		return false
 	}
 	ix.slots[op-ix.base] = slot{state: slotIntact, offset: n.offset, end: n.offset + n.size,
@@ -334,7 +340,7 @@ func (ix *logIndex) newestIsRecorded(op uint64, p persistRecord, cp uint64) bool
 	if n.body != nil && op > cp {
 		ix.bodies[op] = n.body
 	}
-	return true // place reported the older copies
+	return true // place reported the other copies
 }
 
 // staleRecord reports whether op's intact record p is stale: op's entry is intact, and the
