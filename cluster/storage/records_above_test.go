@@ -21,13 +21,7 @@ import (
 func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
 	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
 	eachDisk(t, func(t *testing.T, d *disk) {
-		s := fill(t, d, opts, 12)
-		d.checkpoint(t, s, 12, []byte("state at 12"))
-		for op := uint64(13); op <= 16; op++ {
-			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
-				t.Fatalf("Append(%d): %v", op, err)
-			}
-		}
+		s := staleAbove12(t, d, opts, 16)
 		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
 		flipBit(d, "checkpoint-0000000000000010", 10)
 		d.restart()
@@ -66,13 +60,7 @@ func TestRecordsAboveARecoveredHeadAreTombstoned(t *testing.T) {
 // at recovery: the view began at op 128 over a commit number of 189).
 func TestFallbackKeepsTheOpsUnderTheDamagedCheckpoint(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
-		s := fill(t, d, distrustOptions, 12)
-		d.checkpoint(t, s, 12, []byte("state at 12"))
-		for op := uint64(13); op <= 14; op++ {
-			if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
-				t.Fatalf("Append(%d): %v", op, err)
-			}
-		}
+		s := staleAbove12(t, d, distrustOptions, 14)
 		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
 		flipBit(d, "checkpoint-0000000000000018", 10)
 		d.restart()
@@ -320,13 +308,7 @@ var distrustOptions = storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
 // that saves the fallen-back state. It returns the open storage.
 func fallBackPastAnInstall(t *testing.T, d *disk) *storage.Storage {
 	t.Helper()
-	s := fill(t, d, distrustOptions, 12)
-	d.checkpoint(t, s, 12, []byte("state at 12"))
-	for op := uint64(13); op <= 18; op++ {
-		if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
-			t.Fatalf("Append(%d): %v", op, err)
-		}
-	}
+	s := staleAbove12(t, d, distrustOptions, 18)
 	d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(24, []byte("a peer's state at 24"), done) })
 	if err := d.append(t, s, 25, body(25)); err != nil {
 		t.Fatalf("Append(25): %v", err)
@@ -342,5 +324,19 @@ func fallBackPastAnInstall(t *testing.T, d *disk) *storage.Storage {
 	st := s.State()
 	st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
 	d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+	return s
+}
+
+// staleAbove12 fills ops 1-12, checkpoints 12, and appends ops 13..last of an older view: a
+// replica left behind, about to state-sync.
+func staleAbove12(t *testing.T, d *disk, opts storage.Options, last uint64) *storage.Storage {
+	t.Helper()
+	s := fill(t, d, opts, 12)
+	d.checkpoint(t, s, 12, []byte("state at 12"))
+	for op := uint64(13); op <= last; op++ {
+		if err := d.append(t, s, op, []byte("stale, of an older view")); err != nil {
+			t.Fatalf("Append(%d): %v", op, err)
+		}
+	}
 	return s
 }

@@ -69,6 +69,12 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	unaudited opSpan) logIndex {
 	assert.That(segmentEntries > 0, "storage: zero segment size")
 	assert.That(floor <= cp+1, "storage: index floor above the checkpoint")
+	// resumed is where the log runs on from for certain: the checkpoint, or the damaged one a
+	// fallback passed. Every op up to it was committed, and the log of the replica's log view
+	// holds it whatever this disk still shows: the head reaches it, nothing at or below it is
+	// dropped as unfinished, and damage is read from above it, as above a checkpoint a state
+	// sync installed (entryEvidence).
+	resumed := max(cp, unaudited.upTo)
 	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
 		bodies: map[uint64][]byte{}, intact: map[uint64][]record{}}
 	for i, sc := range scans {
@@ -82,13 +88,9 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 		for _, r := range sc.misplaced {
 			ix.base = min(ix.base, max(r.op, floor))
 		}
-		// The log resumed above the damaged checkpoint a fallback passed, as above any
-		// checkpoint a state sync installed (entryEvidence).
-		ix.head = max(ix.head, evidence(sc, segmentEntries, max(cp, unaudited.upTo), i == len(scans)-1))
+		ix.head = max(ix.head, evidence(sc, segmentEntries, resumed, i == len(scans)-1))
 	}
-	// Every op up to the damaged checkpoint that a fallback passed was committed: the log of
-	// the replica's log view holds it, whatever this disk still shows (see dropUnfinished).
-	ix.head = max(ix.head, unaudited.upTo)
+	ix.head = max(ix.head, resumed)
 	ix.head = min(ix.head, ix.base+LogOpsMax-1)
 	ix.slots = make([]slot, ix.head+1-ix.base)
 	ix.persist = map[uint64]persistRecord{}
@@ -105,7 +107,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	ix.distrust(unaudited)
 	ix.keepDistrusted(cp)
 	ix.checkChain(cp, anchor)
-	ix.dropUnfinished(max(cp, unaudited.upTo))
+	ix.dropUnfinished(resumed)
 	ix.regionEnds(scans, segmentEntries)
 	assert.That(ix.base <= cp+1, "storage: assembled log starts above the checkpoint")
 	assert.That(uint64(len(ix.slots)) == ix.head+1-ix.base, "storage: assembled log length")
