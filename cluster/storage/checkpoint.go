@@ -170,8 +170,15 @@ func (s *Storage) checkpointSuperblock(op uint64, file, snapshot []byte, synced 
 	} else {
 		sb.State.AuditHead = auditSeed(op, snapshot)
 		sb.Checkpoint.Chain = sb.Checkpoint.Checksum
-		if at := s.slot(op); at != nil && at.state == slotIntact {
-			sb.Checkpoint.Chain = at.chain
+		if at := s.slot(op); at != nil && (at.state == slotIntact || at.known) {
+			sb.Checkpoint.Chain = at.chain // what the entry above was written on, faulty or not
+		} else if s.checkpointLost && op == s.sb.State.CheckpointOp {
+			// A lost checkpoint installed again: Open assembled the log above it on the lost
+			// one's anchor, which the superblock kept. The new file's checksum left every op
+			// above an op of unknown identity there unrewritable in place, and its repair
+			// truncated them (swarm seed 2026754867: checkpoint 128 installed again, the
+			// repair of op 131 dropped ops 132-144, committed and acknowledged).
+			sb.Checkpoint.Chain = s.sb.Checkpoint.Chain
 		}
 	}
 	// The anchor is what the entry above chains to, when the disk has that entry's header:
