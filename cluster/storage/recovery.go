@@ -65,8 +65,11 @@ type logIndex struct {
 // Entries of ops in unaudited are faulty, whatever they hold (see checkpointRef.Audited), and
 // so are those under a distrust or faulty mark that an earlier recovery or truncation wrote;
 // an op under a faulty mark is in the log even with no entry at all.
+//
+// The hash chain is checked from linksFrom up (Open: every indexed op; Verify: from the
+// checkpoint, see there).
 func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntries, floor uint64,
-	unaudited opSpan) logIndex {
+	unaudited opSpan, linksFrom uint64) logIndex {
 	assert.That(segmentEntries > 0, "storage: zero segment size")
 	assert.That(floor <= cp+1, "storage: index floor above the checkpoint")
 	// resumed is where the log runs on from for certain: the checkpoint, or the damaged one a
@@ -106,7 +109,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	ix.applyRecords(cp)
 	ix.distrust(unaudited)
 	ix.keepDistrusted(cp)
-	ix.checkChain(cp, anchor)
+	ix.checkChain(cp, anchor, linksFrom)
 	ix.dropUnfinished(resumed)
 	ix.regionEnds(scans, segmentEntries)
 	assert.That(ix.base <= cp+1, "storage: assembled log starts above the checkpoint")
@@ -437,9 +440,9 @@ func (ix *logIndex) keepDistrusted(cp uint64) {
 	}
 }
 
-// parents are checked after placing, in op order.
-func (ix *logIndex) checkChain(cp uint64, anchor checksum.Sum) {
-	for op := ix.base; op <= ix.head; op++ {
+// parents are checked after placing, in op order, for the ops from linksFrom up.
+func (ix *logIndex) checkChain(cp uint64, anchor checksum.Sum, linksFrom uint64) {
+	for op := max(ix.base, linksFrom); op <= ix.head; op++ {
 		sl := &ix.slots[op-ix.base]
 		if sl.state != slotIntact {
 			continue
@@ -495,6 +498,7 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 			next = sl.offset
 			continue
 		}
+		whole := sl.end // a placed entry's own end
 		sl.end = next
 		// A faulty entry whose record survived has a known extent: it ends where its record
 		// says, not at the next intact entry, so that nothing past the head hides in the
@@ -507,7 +511,11 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 		// checkpoint op's region ran over distrusted op 6, a truncation after it cut past op
 		// 6's stale entry, and op 6 came back intact under its tombstone).
 		if sl.placed && sl.offset < next {
-			next = sl.offset
+			// Its own extent is known as well: past it lies no op of its (an append above
+			// the head that never finished is cut, not left in the head's region where the
+			// next op would be written after it: swarm seed 2026754803, op 65's torn copy
+			// above distrusted head 64 left below op 65's entry, which Verify then reported).
+			sl.end, next = min(whole, next), sl.offset
 		}
 	}
 }
@@ -915,7 +923,7 @@ func (s *Storage) finishRecords(done func(error)) {
 func (s *Storage) assemble(scans []segmentScan) logIndex {
 	cp := s.sb.State.CheckpointOp
 	floor := s.segmentOf(cp) * uint64(s.opts.SegmentEntriesMax) // older segments: compaction's
-	return assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor, s.unaudited)
+	return assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), floor, s.unaudited, 0)
 }
 
 // fallbackUndo is what a fallback at Open changed: the newest superblock, and the checkpoint

@@ -30,7 +30,8 @@ type VerifyReport struct {
 	// file and offset order. Problems[0] is the first bad position.
 	Problems []Problem
 	// Faulty lists every op whose entry is corrupt, torn, misdirected, missing or breaks the
-	// hash chain, including ops at or below the checkpoint that are still on disk.
+	// hash chain (from the checkpoint's anchor up), including ops at or below the checkpoint
+	// that are still on disk.
 	Faulty []uint64
 	// SuperblockCopiesIntact counts the superblock copies whose checksum verifies (of 4).
 	SuperblockCopiesIntact int
@@ -70,8 +71,15 @@ func (s *Storage) verify(done func(VerifyReport)) {
 	var names []string
 	var scans []segmentScan
 	sequence(func(error) {
-		ix := assemble(scans, s.sb.State.CheckpointOp, s.sb.Checkpoint.Chain,
-			uint64(s.opts.SegmentEntriesMax), 0, opSpan{})
+		// The chain is checked from the checkpoint's anchor (op cp+1's parent) up: the
+		// entries at or below the checkpoint, left on disk until compaction, need not chain
+		// to it. A checkpoint installed by state sync anchors the ops above it at its own
+		// chain sum, not at the local entry of its op, which may be another log's
+		// (distrusted, or of an older view); that entry, and once the replica checkpointed
+		// past it its link to the op above, are no damage (swarm seed 2026754803: op 65 above
+		// state-synced checkpoint 64, verified at checkpoint 192).
+		cp := s.sb.State.CheckpointOp
+		ix := assemble(scans, cp, s.sb.Checkpoint.Chain, uint64(s.opts.SegmentEntriesMax), 0, opSpan{}, cp+1)
 		log = append(log, ix.problems...)
 		log = append(log, s.compareIndex(&ix, r)...)
 		slices.SortStableFunc(log, func(a, b Problem) int {
