@@ -511,6 +511,61 @@ func TestStorageLostRepairOfTheHeadKeepsIt(t *testing.T) {
 	require.Equal(t, uint64(n), s.Head(), "faulty %v: the acknowledged head op is gone", rec.Faulty)
 }
 
+// TestStorageRechainRunKeepsTheOpsAboveAtEveryCrash: ops 16 and 17 lose their identity (entry
+// and record) and a peer's checkpoint 16 is installed, anchored at its file's checksum; op
+// 17's repair no longer chains to op 18's parent, and an Append of it truncated ops 18-20
+// (a replica may have acknowledged and committed them), so a crash before they were written
+// again lost them (swarm seed 2026753315). RechainRun writes ops 17-20 again in place, linked
+// from the new anchor: a crash at any of its writes leaves every op up to 20 in the log,
+// intact with its body or faulty, never dropped.
+func TestStorageRechainRunKeepsTheOpsAboveAtEveryCrash(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	for crashAfter := uint64(1); ; crashAfter++ {
+		d := newEngineDisk(t, 9, engineDiskOptions(16<<20))
+		s := d.fill(opts, 20, faultBody)
+		require.NoError(t, d.checkpoint(s, 12, []byte("state at 12")))
+		at := d.places()
+		for op := uint64(16); op <= 17; op++ {
+			d.disk.CorruptSector(at[op].file, at[op].offset)
+			d.disk.CorruptSector(at[op].file, int64(op%12)*storage.SectorSize)
+		}
+		s, rec := d.mustOpen(opts)
+		require.Equal(t, []uint64{16, 17}, rec.Faulty)
+		require.NoError(t, d.do(func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) }))
+		var run []storage.Entry
+		for op := uint64(17); op <= 20; op++ {
+			run = append(run, storage.Entry{Op: op, Body: faultBody(op)})
+		}
+		require.True(t, s.RechainableRun(run), "ops 17-20 rechainable")
+		writes := d.disk.Stats().Writes
+		finished := false
+		s.RechainRun(run, func(n int, err error) {
+			require.NoError(t, err)
+			require.Equal(t, 4, n)
+			finished = true
+		})
+		for !finished && d.disk.Stats().Writes < writes+crashAfter {
+			require.True(t, d.loop.Step())
+		}
+		if finished {
+			require.Greater(t, crashAfter, uint64(4), "too few write points crashed")
+			return // every write point crashed once
+		}
+		d.disk.Crash()
+		s, rec = d.mustOpen(opts)
+		require.Equal(t, uint64(20), s.Head(), "crash after %d writes: faulty %v: acknowledged ops dropped",
+			crashAfter, rec.Faulty)
+		got := recoveredBodies(rec)
+		for op := uint64(17); op <= 20; op++ {
+			if body, ok := got[op]; ok {
+				require.Equal(t, faultBody(op), body, "crash after %d writes: op %d", crashAfter, op)
+			} else {
+				require.Contains(t, rec.Faulty, op, "crash after %d writes: op %d neither intact nor faulty", crashAfter, op)
+			}
+		}
+	}
+}
+
 // TestStorageMisdirectedAppendDetected: one append's writes land elsewhere in its segment
 // (WriteMisdirectProbability 1 while faults are on: the entry and its redundant record). The
 // append is acknowledged (the disk does not know), but Open reports the op faulty or, with

@@ -258,6 +258,128 @@ func (s *Storage) rewritableRun(run []Entry) (data [][]byte, wants bool) {
 	return data, false
 }
 
+// RechainableRun reports whether RechainRun would write run: the ops from run[0].Op (at or
+// below the head, neither Rewritable nor RewritableRun's) up to the head, each the prepare the
+// caller's log names there, whose ops above run[0] the disk holds as those same bodies (intact,
+// or faulty of known identity), while the chain sums they link by are not the ones run[0]
+// needs: the parent of the first known entry above run[0] names another chain sum than the
+// entries of run, encoded on the parent the disk has for run[0], end with. A caller that knows
+// the ops above are its own (its prepare of each names the one below as parent) has the same
+// ops under another chain, and no other log: the chain sum the ops above were written on was
+// lost (a checkpoint installed by state sync over ops of unknown identity takes its file's
+// checksum as its anchor). An Append of run[0] truncated the ops above it to write them again,
+// and a crash before they were all written back lost acknowledged, committed ops the log view
+// still held (swarm seed 2026753315: view 14's op 69, after a state sync to 64 over ops 64-65
+// of unknown identity, as replica 1 became primary of view 17).
+func (s *Storage) RechainableRun(run []Entry) bool {
+	return s.rechainableRun(run) != nil
+}
+
+// RechainRun writes the entries of a RechainableRun over their own extents, in op order, each
+// synced with its record (writeEntry), with the chain sums that link them from run[0]'s
+// parent: it never drops an op, and a crash part way leaves the ops not yet written with their
+// old entries, the first of them off the chain (faulty) and those above it intact. done gets
+// how many are durable. If at its turn in the queue the run is no longer rechainable, it fails
+// with ErrNotRewritable and changes nothing.
+func (s *Storage) RechainRun(run []Entry, done func(written int, err error)) {
+	assert.That(done != nil, "storage: RechainRun needs a callback")
+	run = slices.Clone(run)
+	for i := range run {
+		run[i].Body = append([]byte{}, run[i].Body...)
+	}
+	s.submit(func(finish func(func())) {
+		written := 0
+		end := func(err error) { finish(func() { done(written, err) }) }
+		data := s.rechainableRun(run)
+		if data == nil {
+			end(fmt.Errorf("%w: rechain from op %d", ErrNotRewritable, run[0].Op))
+			return
+		}
+		s.clampUnknownBelow(run[0].Op, offsetOf(data[0]))
+		forEach(len(data), func(i int, next func(error)) {
+			s.rewrite(run[i], data[i], func(err error) {
+				if err == nil {
+					written++
+				}
+				next(err)
+			})
+		}, end)
+	})
+}
+
+// rechainableRun returns the encoded entries RechainRun would write (see RechainableRun), or
+// nil. The ops of unknown identity at the start of run are laid back to back below the first
+// entry the disk knows, as rewritableRun lays them; every later op must be known (intact,
+// with the same body, or faulty with its record, whose chain sum the body gives again on its
+// old parent) and is written at its own offset, in its own extent.
+func (s *Storage) rechainableRun(run []Entry) [][]byte {
+	if len(run) == 0 {
+		return nil
+	}
+	first := run[0].Op
+	if first <= s.sb.State.CheckpointOp || first <= s.auditOp || first >= s.head ||
+		run[len(run)-1].Op != s.head || uint64(len(run)) != s.head-first+1 {
+		return nil
+	}
+	parent, err := s.parentOf(first)
+	if err != nil {
+		return nil
+	}
+	for i, e := range run {
+		if e.Op != first+uint64(i) || len(e.Body) > s.opts.EntryBodyMax {
+			return nil
+		}
+	}
+	if s.Rewritable(run[0]) {
+		return nil
+	}
+	if n, _ := s.RewritableRun(run); n > 0 {
+		return nil
+	}
+	k := first // the first op of run whose entry the disk knows
+	for ; k <= s.head && s.slot(k).state != slotIntact && !s.slot(k).known; k++ {
+	}
+	if k > s.head || (k > first && s.segmentOf(k) != s.segmentOf(first)) {
+		return nil
+	}
+	offsets := make([]int64, len(run))
+	end := s.slot(k).offset
+	for i := int(k-first) - 1; i >= 0; i-- {
+		end -= entrySize(len(run[i].Body))
+		offsets[i] = end
+	}
+	if k > first && offsets[0] < s.knownEndBelow(first) {
+		return nil // it would overlap an entry the disk keeps
+	}
+	cluster := s.sb.State.Cluster
+	for i := int(k - first); i < len(run); i++ {
+		e, sl := run[i], s.slot(run[i].Op)
+		if sl.state != slotIntact && !sl.known {
+			return nil // an op of unknown identity above a known one: nothing places it
+		}
+		size := entrySize(len(e.Body))
+		if sl.state == slotIntact && (sl.end-sl.offset != size || s.sha.Of(e.Body) != sl.bodySHA) {
+			return nil // another body than the disk's
+		}
+		if sl.state != slotIntact {
+			h, err := DecodeHeader(EncodeEntry(cluster, e.Op, sl.offset, sl.parent, e.Body))
+			assert.That(err == nil, "storage: the entry just encoded does not decode")
+			if sl.end-sl.offset < size || h.Chain() != sl.chain {
+				return nil // another body than the one its record names
+			}
+		}
+		offsets[i] = sl.offset
+	}
+	data := make([][]byte, len(run))
+	for i, e := range run {
+		data[i] = EncodeEntry(cluster, e.Op, offsets[i], parent, e.Body)
+		h, err := DecodeHeader(data[i])
+		assert.That(err == nil, "storage: the entry just encoded does not decode")
+		parent = h.Chain()
+	}
+	return data
+}
+
 // knownEndBelow is where the nearest entry below op in its segment that the disk knows
 // (intact, or faulty with its record) ends, or the segment's record area.
 func (s *Storage) knownEndBelow(op uint64) int64 {

@@ -280,6 +280,9 @@ func (r *Replica) flushLog() {
 		} else if run != nil {
 			r.rewriteRun(run)
 			return
+		} else if run := r.rechainRun(op); run != nil {
+			r.rechain(run)
+			return
 		} else {
 			// Replacing an entry truncates the engine's log after it: everything above
 			// must be written again.
@@ -330,6 +333,58 @@ func (r *Replica) rewriteRun(run []storage.Entry) {
 	}
 	r.logWriting = true
 	r.storage.RewriteRun(run, func(written int, err error) {
+		r.logWriting = false
+		for i := range written {
+			r.writePrepareCallback(run[i].Op, sums[i], nil)
+		}
+		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
+			r.flushLog()
+		}
+	})
+}
+
+// rechainRun returns the prepares from op up to the engine's head when the engine's entries
+// above op are our own durable ones, each naming the prepare below it as its parent, yet op's
+// entry does not chain to them in the engine (storage.RechainableRun: the chain sum they were
+// written on is lost). The engine then writes them all again in place, linked from op's
+// parent, instead of truncating them to append them again: a crash before they were all
+// written back lost acknowledged, committed ops of the log view we still claimed (swarm seed
+// 2026753315: a state sync to 64 over ops 64-65 of unknown identity, then the repair of op 65
+// by the primary-elect of view 17 cut view 14's ops 66-69, and op 69 was lost). A truncation
+// queued in the engine makes its head stale: none then.
+func (r *Replica) rechainRun(op uint64) []storage.Entry {
+	head := r.storage.Head()
+	if r.cutsQueued > 0 || head > r.op || op >= head {
+		return nil
+	}
+	run := make([]storage.Entry, 0, head-op+1)
+	for o := op; o <= head; o++ {
+		s := r.log.slotOf(o)
+		if !s.present || s.header.Op != o || s.prepare == nil {
+			return nil
+		}
+		if o > op {
+			below := r.log.slotOf(o - 1)
+			if !s.durable || s.header.Parent != below.header.Checksum {
+				return nil // not known to be the engine's entry of our log
+			}
+		}
+		run = append(run, storage.Entry{Op: o, Body: s.prepare})
+	}
+	if !r.storage.RechainableRun(run) {
+		return nil
+	}
+	return run
+}
+
+// rechain writes a run rechainRun returned; each op written is durable as a single write's.
+func (r *Replica) rechain(run []storage.Entry) {
+	sums := make([]checksum.Sum, len(run))
+	for i, e := range run {
+		sums[i] = r.log.slotOf(e.Op).header.Checksum
+	}
+	r.logWriting = true
+	r.storage.RechainRun(run, func(written int, err error) {
 		r.logWriting = false
 		for i := range written {
 			r.writePrepareCallback(run[i].Op, sums[i], nil)

@@ -1,0 +1,87 @@
+package storage_test
+
+import (
+	"slices"
+	"testing"
+
+	"vopr/cluster/storage"
+)
+
+// syncOverUnknownOps builds the disk of swarm seed 2026753315 in small: ops 1-20 with
+// checkpoint 12; ops 16 and 17 lose their identity (entry and record damaged); a peer's
+// checkpoint 16 is installed (state sync). Its anchor is the new file's checksum: nothing on
+// the disk names the chain sum op 17's entry was written on, so op 17, repaired with its own
+// body, no longer chains to op 18's parent. It returns the open storage and the repair run,
+// ops 17-20 with their bodies.
+func syncOverUnknownOps(t *testing.T, d *disk) (*storage.Storage, []storage.Entry) {
+	t.Helper()
+	s := fill(t, d, distrustOptions, 20)
+	d.checkpoint(t, s, 12, []byte("state at 12"))
+	loseIdentity(t, d, 16, 17)
+	d.restart()
+	s, rec := d.mustOpen(t, distrustOptions)
+	if s.Head() != 20 || !slices.Equal(rec.Faulty, []uint64{16, 17}) || len(rec.FaultyPrefix) != 0 {
+		t.Fatalf("recovery: head %d, faulty %v, prefixes %d: want ops 16-17 faulty of unknown identity",
+			s.Head(), rec.Faulty, len(rec.FaultyPrefix))
+	}
+	d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
+	var run []storage.Entry
+	for op := uint64(17); op <= 20; op++ {
+		run = append(run, storage.Entry{Op: op, Body: body(op)})
+	}
+	return s, run
+}
+
+// TestRechainRunKeepsTheOpsAbove: op 17's repair cannot be written in place (Rewritable,
+// RewritableRun: the chain sum it would end with is not op 18's parent), and an Append of it
+// truncates ops 18-20, which a replica may have acknowledged and committed. RechainRun writes
+// ops 17-20 again over their own extents, linked from the new anchor, and drops nothing; it
+// refuses a run whose bodies above op 17 are not the disk's.
+func TestRechainRunKeepsTheOpsAbove(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s, run := syncOverUnknownOps(t, d)
+		if s.Rewritable(run[0]) {
+			t.Fatal("op 17 is rewritable in place: the test no longer builds the lost anchor")
+		}
+		if n, wants := s.RewritableRun(run); n != 0 || wants {
+			t.Fatalf("RewritableRun: %d, wants %t: want none", n, wants)
+		}
+		other := slices.Clone(run)
+		other[2] = storage.Entry{Op: 19, Body: []byte("another op 19")}
+		if s.RechainableRun(other) || s.RechainableRun(run[:3]) {
+			t.Fatal("rechainable: a run with another body than the disk's, or short of the head")
+		}
+		if !s.RechainableRun(run) {
+			t.Fatal("ops 17-20 are not rechainable")
+		}
+		var written int
+		d.must(t, "RechainRun", func(done func(error)) {
+			s.RechainRun(run, func(n int, err error) { written = n; done(err) })
+		})
+		if written != 4 || s.Head() != 20 || len(s.Faulty()) != 0 {
+			t.Fatalf("RechainRun wrote %d, head %d, faulty %v: want ops 17-20 written, none dropped",
+				written, s.Head(), s.Faulty())
+		}
+		d.restart()
+		s, rec := d.mustOpen(t, distrustOptions)
+		if s.Head() != 20 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(17, 20)) {
+			t.Fatalf("after a restart: head %d, faulty %v, entries %v: want ops 17-20 intact", s.Head(),
+				rec.Faulty, entriesOf(rec))
+		}
+		requireBodiesOf(t, rec, run)
+		if err := d.append(t, s, 21, body(21)); err != nil {
+			t.Fatalf("Append(21) above the rechained ops: %v", err)
+		}
+	})
+}
+
+// requireBodiesOf requires that the recovery holds each entry of want with its body.
+func requireBodiesOf(t *testing.T, rec *storage.Recovery, want []storage.Entry) {
+	t.Helper()
+	for _, w := range want {
+		i := slices.IndexFunc(rec.Entries, func(e storage.Entry) bool { return e.Op == w.Op })
+		if i < 0 || !slices.Equal(rec.Entries[i].Body, w.Body) {
+			t.Fatalf("op %d: recovered %v, want its body", w.Op, i >= 0)
+		}
+	}
+}
