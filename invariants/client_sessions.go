@@ -1,17 +1,23 @@
 package invariants
 
-import "vopr/cluster/vsr"
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+)
 
 // NameClientSessions holds the clients to the sessions the cluster's committed history
 // gives them, as this package's own model of the client table has them (kvShadow, replaying
 // the canonical prepares: a register opens a session named by its op unless the client has
 // one, and the oldest registration is evicted when the table is full):
 //
-//   - a client that registers takes the session the history holds for it. A register retried
+//   - a client that registers takes a session the history opened for it. A register retried
 //     under a new request number (the first timed out, but ran) runs as an op of its own and
 //     is answered with the existing session: a client that took the op of that reply for its
 //     session would send every later request under a session the cluster never had, and be
-//     evicted for ever;
+//     evicted for ever. (The session need not be live: a reply delayed past the session's
+//     eviction names it, and the client learns of the eviction from its next request; swarm
+//     seed 2026780588.);
 //   - a client gives up its session only on an eviction naming it. A late eviction of an
 //     older session, or one answering a stale request of it, says nothing of the current
 //     session: a client that took it would abandon a live session and the request in
@@ -57,9 +63,13 @@ func (c *clientSessions) answer(atNs int64, client, before, after uint64, h vsr.
 			return nil
 		}
 		c.checked++
-		if live := m.sessions[client]; live != nil && after != live.registered {
+		if !m.opened[[2]uint64{client, after}] {
+			held := "holds no session of it"
+			if live := m.sessions[client]; live != nil {
+				held = fmt.Sprintf("holds its session %d", live.registered)
+			}
 			return fail("client %d took session %d from the reply to its register (op %d), but the committed history "+
-				"(to op %d) registered it at op %d", client, after, h.Op, m.applied, live.registered)
+				"(to op %d) opened no session of it there; it %s", client, after, h.Op, m.applied, held)
 		}
 	}
 	return nil

@@ -11,7 +11,8 @@ import (
 // sessionsAt returns the checker over a model whose committed history registered client 7 at
 // op 5 and then, through a register retried under a new request number, ran op 9 for it.
 func sessionsAt() *clientSessions {
-	m := &kvShadow{applied: 9, sessions: map[uint64]*shadowSession{7: {registered: 5, request: 2}}}
+	m := &kvShadow{applied: 9, sessions: map[uint64]*shadowSession{7: {registered: 5, request: 2}},
+		opened: map[[2]uint64]bool{{7, 3}: true, {7, 5}: true}}
 	return &clientSessions{model: m}
 }
 
@@ -22,11 +23,12 @@ func TestClientSessionsFiresOnTheWrongSession(t *testing.T) {
 	reply := vsr.Header{Command: vsr.CommandReply, Operation: vsr.OperationRegister, Client: 7, Op: 9, Commit: 5}
 	c := sessionsAt()
 	require.Nil(t, c.answer(1, 7, 0, 5, reply))
+	require.Nil(t, c.answer(1, 7, 0, 3, reply), "a session since evicted, named by a late reply")
 	v := c.answer(2, 7, 0, 9, reply)
 	require.NotNil(t, v)
 	require.Equal(t, NameClientSessions, v.Checker)
 	require.Contains(t, v.Message, "client 7 took session 9 from the reply to its register (op 9)")
-	require.Contains(t, v.Message, "registered it at op 5")
+	require.Contains(t, v.Message, "opened no session of it there; it holds its session 5")
 
 	c.model.rewound = true
 	require.Nil(t, c.answer(3, 7, 0, 9, reply), "a rewound history is not the ground truth")
