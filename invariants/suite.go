@@ -20,7 +20,7 @@ func Describe() [][2]string {
 		{NameViewChangeAcks, "a do_view_change never offers its log view without a committed prepare its sender acknowledged in that view (prepare_ok, or a primary's vote for its own prepare), whether it commits before or after"},
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
-		{NameClientSessions, "a client registers under the session the committed history gives it, and gives a session up on an eviction only once the history no longer holds it (the checker's own model of the client table)"},
+		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values is counted unchecked)"},
 	}
 }
