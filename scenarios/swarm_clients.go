@@ -86,7 +86,7 @@ func (l *clientLiveness) unserved() string {
 	if b.Len() == 0 {
 		return ""
 	}
-	return "clients never served after the heal at " + l.healedAt.String() + ":" + b.String()
+	return "clients never served after the heal:" + b.String() + " (heal at " + l.healedAt.String() + ")"
 }
 
 // shortKey is a key without the padding of the long-key workloads (workload_edges.go).

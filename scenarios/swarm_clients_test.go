@@ -32,7 +32,7 @@ func TestClientLivenessFires(t *testing.T) {
 	l.sent(1, 30)
 	l.done(1, "get k1", client.Result{Outcome: client.Evicted}, 31)
 	require.False(t, l.allAnswered(), "client 2 was evicted, not served; client 3 not answered yet")
-	require.Equal(t, "clients never served after the heal at 10ns: c2 (1 evictions) c3 (0 evictions)", l.unserved())
+	require.Equal(t, "clients never served after the heal: c2 (1 evictions) c3 (0 evictions) (heal at 10ns)", l.unserved())
 	l.sent(2, 29)
 	l.done(2, "cas k2", client.Result{Outcome: client.Indeterminate}, 100)
 	require.Contains(t, l.starved, "client c3 gave up")
