@@ -96,6 +96,8 @@ type kvShadow struct {
 	release  uint32
 	sessions map[uint64]*shadowSession
 	capacity int // the client table's capacity (0: vsr.ClientsMax)
+	// opened holds every (client, op) whose register opened a session (client_sessions).
+	opened map[[2]uint64]bool
 }
 
 type keyVersion struct {
@@ -141,6 +143,7 @@ func (m *kvShadow) commit(op uint64, prepare []byte) {
 	}
 	if m.versions == nil {
 		m.versions, m.sessions, m.release = map[string][]keyVersion{}, map[uint64]*shadowSession{}, kv.ReleaseBase
+		m.opened = map[[2]uint64]bool{}
 	}
 	if len(prepare) < vsr.HeaderSize {
 		m.broken = fmt.Sprintf("canonical prepare of op %d is %d bytes", op, len(prepare))
@@ -190,6 +193,7 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 		}
 		m.evictOldest()
 		m.sessions[client] = &shadowSession{registered: op, request: request}
+		m.opened[[2]uint64{client, op}] = true
 	case vsr.OperationUpgrade:
 		if len(payload) != 4 {
 			return fmt.Errorf("upgrade payload of %d bytes", len(payload))

@@ -20,6 +20,7 @@ func Describe() [][2]string {
 		{NameViewChangeAcks, "a do_view_change never offers its log view without a committed prepare its sender acknowledged in that view (prepare_ok, or a primary's vote for its own prepare), whether it commits before or after"},
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
+		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values is counted unchecked)"},
 	}
 }
@@ -54,6 +55,7 @@ type Suite struct {
 	checkpoints checkpointMonotonic
 	copies      ackedDurable
 	reads       standbyReads
+	sessions    clientSessions
 	// activeDisks are the disks of the active configuration's replicas, when a failover
 	// changed it (nil: replicas 0..count-1).
 	activeDisks []int
@@ -78,6 +80,7 @@ func NewSuite(replicaCount int) *Suite {
 	s.views.replicas = make([]viewTrack, replicaCount)
 	s.acked.canon = &s.canonical
 	s.reads.canon = &s.canonical
+	s.sessions.model = &s.reads.model
 	s.acked.commitMins = make([]uint64, replicaCount)
 	s.canonical.prepared = &s.prepared
 	s.prepared.memo = &digestMemo{}
@@ -198,6 +201,15 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 	s.report(s.vcAcks.message(atNs, h))
 	if h.Command == vsr.CommandPrepareOK {
 		s.copies.ack(atNs, int(h.Replica), h.Op, h.Parent, h.View)
+	}
+}
+
+// OnClientAnswer checks the message h that ended a client's request (a reply or an
+// eviction), with the client's session before it and after (client_sessions). client is the
+// client's id.
+func (s *Suite) OnClientAnswer(atNs int64, client, before, after uint64, h vsr.Header) {
+	if s.see(atNs) {
+		s.report(s.sessions.answer(atNs, client, before, after, h))
 	}
 }
 

@@ -109,5 +109,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.standby_reads_checked":       s.reads.checked,
 		"invariants.standby_reads_unchecked":     s.reads.unchecked,
 		"invariants.linearizable_keys_unchecked": uint64(s.history.unchecked),
+		"invariants.client_sessions_checked":     s.sessions.checked,
+		"invariants.client_sessions_skipped":     s.sessions.skipped,
 	}
 }

@@ -49,7 +49,7 @@ func newRunbookRunWithSpares(o Options, replicas, standbys int, outside uint16, 
 		ClusterID: o.Seed | 1,
 		Mutation:  o.Mutation, OnEvent: func(e vsr.Event) { run.onEvent(e); run.op.observeEvent(e) }}
 	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
+		opts.OnReplicaSend, opts.OnClientAnswer = run.onReplicaSend, run.onClientAnswer
 	}
 	run.suite = invariants.NewSuite(replicas)
 	run.c = sim.NewCluster(opts)

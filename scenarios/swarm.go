@@ -124,6 +124,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
+		opts.OnClientAnswer = run.onClientAnswer
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	run.suite.SetClientTable(run.swarm.ClientTable)
@@ -243,6 +244,17 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 
 // onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
 // replica voted in, and every prepare_ok is checked against the replica's durable disk.
+// onClientAnswer holds a client to the cluster's sessions (client_sessions) when a reply or an
+// eviction ends its request.
+func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte) {
+	if run.c == nil {
+		return
+	}
+	if h, err := vsr.DecodeHeader(msg, run.c.ClusterID()); err == nil {
+		run.suite.OnClientAnswer(int64(run.c.Loop.Now()), uint64(client+1), before, after, h)
+	}
+}
+
 func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if run.c == nil || !ok {

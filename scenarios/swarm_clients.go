@@ -14,24 +14,28 @@ import (
 // replicas keep ignoring): the workload's other clients hide it, and its request ends
 // indeterminate, which the linearizability checker must accept. So, as Jepsen's availability
 // check does per client, the liveness phase waits until every client has had a request that
-// it sent after the heal answered (a reply or an eviction, which are both definite), and a
-// request sent after the heal that its client gives up on, while a request another client
-// sent later was answered, is a liveness failure: the cluster was serving, just not that
-// request. (A healed cluster may still need seconds to catch up, its primary executing a
+// it sent after the heal answered with a reply, and a request sent after the heal that its
+// client gives up on, while a request another client sent later was answered, is a liveness
+// failure: the cluster was serving, just not that request. An eviction is definite but is not
+// service: a healed cluster whose client table has room for a re-registered client runs its
+// next request, and a client evicted again and again (a session it got wrong, an eviction of
+// an older session taken for its own) is starved while the others are served. (A healed cluster may still need seconds to catch up, its primary executing a
 // backlog or syncing state; requests that time out while nobody is served are its recovery,
 // which the liveness budget bounds.)
 type clientLiveness struct {
 	healed   bool
 	healedAt sim.Time
 	sentAt   []sim.Time // per client: when its request in flight was first sent
-	answered []bool     // per client: a request sent after the heal was answered
+	answered []bool     // per client: a request sent after the heal was answered with a reply
+	evicted  []int      // per client: evictions of requests sent after the heal
 	// servedSentAt is the latest send time of a request answered with a reply.
 	servedSentAt sim.Time
 	starved      string // the first request sent after the heal given up on while a later one was served
 }
 
 func newClientLiveness(clients int) clientLiveness {
-	return clientLiveness{sentAt: make([]sim.Time, clients), answered: make([]bool, clients)}
+	return clientLiveness{sentAt: make([]sim.Time, clients), answered: make([]bool, clients),
+		evicted: make([]int, clients)}
 }
 
 // heal marks the start of the liveness phase.
@@ -46,9 +50,11 @@ func (l *clientLiveness) done(i int, op string, r client.Result, now sim.Time) {
 		return
 	}
 	if r.Outcome != client.Indeterminate {
-		l.answered[i] = true
 		if r.Outcome == client.OK {
+			l.answered[i] = true
 			l.servedSentAt = max(l.servedSentAt, l.sentAt[i])
+		} else {
+			l.evicted[i]++
 		}
 		return
 	}
@@ -66,6 +72,21 @@ func (l *clientLiveness) allAnswered() bool {
 		}
 	}
 	return true
+}
+
+// unserved names the clients with no request sent after the heal answered with a reply, and
+// how often each was evicted meanwhile ("" if every client was served).
+func (l *clientLiveness) unserved() string {
+	var b strings.Builder
+	for i, ok := range l.answered {
+		if !ok {
+			fmt.Fprintf(&b, " c%d (%d evictions)", i+1, l.evicted[i])
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "clients never served after the heal:" + b.String() + " (heal at " + l.healedAt.String() + ")"
 }
 
 // shortKey is a key without the padding of the long-key workloads (workload_edges.go).

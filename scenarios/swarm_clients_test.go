@@ -13,7 +13,8 @@ import (
 // TestClientLivenessFires: a request sent after the heal that its client gives up on while
 // a request sent later was answered is a starved client; one sent before the heal may end
 // indeterminate (the faults were on), so may one while nobody is served (the healed cluster
-// still recovering), and an eviction is an answer.
+// still recovering). An eviction is definite but is not service: a client evicted after the
+// heal still waits for a reply, and one never served is named with its evictions.
 func TestClientLivenessFires(t *testing.T) {
 	l := newClientLiveness(3)
 	l.sent(0, 5)
@@ -30,12 +31,20 @@ func TestClientLivenessFires(t *testing.T) {
 	l.done(0, "put k0", client.Result{Outcome: client.OK}, 31)
 	l.sent(1, 30)
 	l.done(1, "get k1", client.Result{Outcome: client.Evicted}, 31)
-	require.False(t, l.allAnswered(), "client 3 has not been answered yet")
+	require.False(t, l.allAnswered(), "client 2 was evicted, not served; client 3 not answered yet")
+	require.Equal(t, "clients never served after the heal: c2 (1 evictions) c3 (0 evictions) (heal at 10ns)", l.unserved())
 	l.sent(2, 29)
 	l.done(2, "cas k2", client.Result{Outcome: client.Indeterminate}, 100)
 	require.Contains(t, l.starved, "client c3 gave up")
 	require.Contains(t, l.starved, "cas k2")
 	require.Contains(t, l.starved, "a request sent at 30ns was answered")
+
+	l.sent(1, 40)
+	l.done(1, "get k1", client.Result{Outcome: client.OK}, 41)
+	l.sent(2, 40)
+	l.done(2, "cas k2", client.Result{Outcome: client.OK}, 41)
+	require.True(t, l.allAnswered())
+	require.Empty(t, l.unserved())
 }
 
 // TestUpgradeBinariesFires: an upgrade to a release that some replica's node does not run

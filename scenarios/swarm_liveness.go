@@ -17,7 +17,7 @@ var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nac
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
 // whole, random faults off, clocks and disks restored); then every client must have a request
-// sent after the heal answered, and none given up on (swarm_clients.go), and,
+// sent after the heal answered with a reply, and none given up on (swarm_clients.go), and,
 // with the load stopped, every replica must converge (normal status, same view, commit and
 // digest) within the budget, and then the runbook's P0/P1 alerts must clear and stay clear
 // (swarmAlerts). Finally the end-of-run checkers run (linearizability); correctness failures
@@ -58,6 +58,11 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if run.clients.starved != "" {
 		return run.result(r, Liveness, run.clients.starved+": "+run.describe())
+	}
+	if !progressed {
+		if unserved := run.clients.unserved(); unserved != "" {
+			return run.result(r, Liveness, unserved+": "+run.describe())
+		}
 	}
 	if !converged {
 		return run.result(r, Liveness, fmt.Sprintf("no convergence within %d ticks after heal (progressed=%t): %s",

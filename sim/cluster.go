@@ -41,6 +41,10 @@ type ClusterOptions struct {
 	// completes it, before any fault hook and before the replica (checkers of the disk's
 	// durable state at the instant it changes). It must not change the run.
 	OnCompletion func(replica int, io IOCompletion)
+	// OnClientAnswer, if set, sees each message that ends a client's request (a reply or an
+	// eviction), with the client's session before and after the client took it (checkers
+	// that hold the client to the cluster's sessions).
+	OnClientAnswer func(client int, before, after uint64, msg []byte)
 }
 
 // Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
@@ -291,10 +295,13 @@ func (a *clientActor) Tick() {
 }
 
 func (a *clientActor) Receive(from int, msg []byte) {
-	busy := a.client.Busy()
+	busy, before := a.client.Busy(), a.client.Session()
 	a.client.Receive(msg)
 	if busy && !a.client.Busy() {
 		a.c.noteClientDone(a.index, from, msg)
+		if a.c.options.OnClientAnswer != nil {
+			a.c.options.OnClientAnswer(a.index, before, a.client.Session(), msg)
+		}
 	}
 }
 

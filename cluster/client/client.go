@@ -107,6 +107,10 @@ func (c *Client) Busy() bool { return c.inflight != nil }
 // Registered reports whether the client has a session.
 func (c *Client) Registered() bool { return c.registered }
 
+// Session is the op that registered the client's session, sent with every request (0 with
+// no session).
+func (c *Client) Session() uint64 { return c.session }
+
 // Submit sends a key/value operation (encoded by package kv). It returns false if a request
 // is already in flight. Without a session, it registers first; done runs once, from Receive
 // or Tick.

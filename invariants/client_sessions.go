@@ -1,0 +1,76 @@
+package invariants
+
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+)
+
+// NameClientSessions holds the clients to the sessions the cluster's committed history
+// gives them, as this package's own model of the client table has them (kvShadow, replaying
+// the canonical prepares: a register opens a session named by its op unless the client has
+// one, and the oldest registration is evicted when the table is full):
+//
+//   - a client that registers takes a session the history opened for it. A register retried
+//     under a new request number (the first timed out, but ran) runs as an op of its own and
+//     is answered with the existing session: a client that took the op of that reply for its
+//     session would send every later request under a session the cluster never had, and be
+//     evicted for ever. (The session need not be live: a reply delayed past the session's
+//     eviction names it, and the client learns of the eviction from its next request; swarm
+//     seed 2026780588.);
+//   - a client gives up its session only on an eviction naming it. A late eviction of an
+//     older session, or one answering a stale request of it, says nothing of the current
+//     session: a client that took it would abandon a live session and the request in
+//     flight, over and over when there are more clients than sessions. (An eviction naming
+//     the session may still come from a deposed primary that never learnt of it, registered
+//     in a view it missed: the client cannot tell, so it is not held against it; swarm seed
+//     195.)
+//
+// Both are invisible to linearizability (an evicted request is indeterminate) and mostly to
+// liveness (the client registers again); what breaks is the client's contract, Evicted
+// meaning that the cluster evicted the session. After a restore or a failover rewound the
+// history, or when the model stopped, nothing is checked.
+const NameClientSessions = "client_sessions"
+
+type clientSessions struct {
+	model            *kvShadow
+	checked, skipped uint64
+}
+
+// answer checks the message h that ended client's request, the client's session before
+// (the one the request was sent under) and after it took h.
+func (c *clientSessions) answer(atNs int64, client, before, after uint64, h vsr.Header) *Violation {
+	m := c.model
+	fail := func(format string, args ...any) *Violation {
+		return violation(NameClientSessions, -1, h.Op, h.View, atNs, format, args...)
+	}
+	switch {
+	case h.Operation == vsr.OperationReadStale:
+		return nil // outside any session
+	case h.Command == vsr.CommandEviction && before != 0 && after == 0:
+		c.checked++
+		if h.Commit != before {
+			held := "no longer holds it"
+			if s := m.sessions[client]; s != nil && s.registered == before {
+				held = "still holds it"
+			}
+			return fail("client %d gave up its session %d on an eviction naming session %d; the committed history "+
+				"(to op %d) %s", client, before, h.Commit, m.applied, held)
+		}
+	case h.Command == vsr.CommandReply && before != after:
+		if m.broken != "" || m.rewound {
+			c.skipped++
+			return nil
+		}
+		c.checked++
+		if !m.opened[[2]uint64{client, after}] {
+			held := "holds no session of it"
+			if live := m.sessions[client]; live != nil {
+				held = fmt.Sprintf("holds its session %d", live.registered)
+			}
+			return fail("client %d took session %d from the reply to its register (op %d), but the committed history "+
+				"(to op %d) opened no session of it there; it %s", client, after, h.Op, m.applied, held)
+		}
+	}
+	return nil
+}

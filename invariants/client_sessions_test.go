@@ -1,0 +1,53 @@
+package invariants
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/vsr"
+)
+
+// sessionsAt returns the checker over a model whose committed history registered client 7 at
+// op 5 and then, through a register retried under a new request number, ran op 9 for it.
+func sessionsAt() *clientSessions {
+	m := &kvShadow{applied: 9, sessions: map[uint64]*shadowSession{7: {registered: 5, request: 2}},
+		opened: map[[2]uint64]bool{{7, 3}: true, {7, 5}: true}}
+	return &clientSessions{model: m}
+}
+
+// TestClientSessionsFiresOnTheWrongSession: a client that takes the op of the reply to its
+// retried register for its session is caught; one that takes the session the reply names is
+// not.
+func TestClientSessionsFiresOnTheWrongSession(t *testing.T) {
+	reply := vsr.Header{Command: vsr.CommandReply, Operation: vsr.OperationRegister, Client: 7, Op: 9, Commit: 5}
+	c := sessionsAt()
+	require.Nil(t, c.answer(1, 7, 0, 5, reply))
+	require.Nil(t, c.answer(1, 7, 0, 3, reply), "a session since evicted, named by a late reply")
+	v := c.answer(2, 7, 0, 9, reply)
+	require.NotNil(t, v)
+	require.Equal(t, NameClientSessions, v.Checker)
+	require.Contains(t, v.Message, "client 7 took session 9 from the reply to its register (op 9)")
+	require.Contains(t, v.Message, "opened no session of it there; it holds its session 5")
+
+	c.model.rewound = true
+	require.Nil(t, c.answer(3, 7, 0, 9, reply), "a rewound history is not the ground truth")
+	require.Equal(t, uint64(1), c.skipped)
+}
+
+// TestClientSessionsFiresOnAnOlderSessionsEviction: a client that gives up its session on an
+// eviction of an older one is caught; an eviction of its own session, or a reply to a request
+// (the session unchanged), is not.
+func TestClientSessionsFiresOnAnOlderSessionsEviction(t *testing.T) {
+	c := sessionsAt()
+	evict := func(session uint64) vsr.Header {
+		return vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: session}
+	}
+	require.Nil(t, c.answer(1, 7, 5, 0, evict(5)))
+	require.Nil(t, c.answer(1, 7, 5, 5, vsr.Header{Command: vsr.CommandReply, Operation: vsr.OperationKV, Op: 11}))
+	v := c.answer(2, 7, 5, 0, evict(2))
+	require.NotNil(t, v)
+	require.Contains(t, v.Message, "client 7 gave up its session 5 on an eviction naming session 2")
+	require.Contains(t, v.Message, "still holds it")
+	require.Equal(t, uint64(2), c.checked)
+}
