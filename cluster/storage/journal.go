@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -911,6 +912,14 @@ func (s *Storage) removalMark(op uint64) uint64 {
 // verifyMarks is verifyTombstones for the marks magicOf names (a tombstone's or a distrust
 // mark's, per op), at the given attempt.
 func (s *Storage) verifyMarks(name string, magicOf func(op uint64) uint64, ops []uint64, attempt int, done func(error)) {
+	cluster := s.sb.State.Cluster
+	s.verifySectors(name, func(o uint64) []byte { return encodeMark(magicOf(o), cluster, o) }, ops, attempt, done)
+}
+
+// verifySectors reads back the record sectors of ops (in segment file name), at the given
+// attempt, and writes again, and syncs, each that does not read back as sector(op), as
+// verifyTombstones does for tombstones.
+func (s *Storage) verifySectors(name string, sector func(op uint64) []byte, ops []uint64, attempt int, done func(error)) {
 	if len(ops) == 0 {
 		done(nil)
 		return
@@ -919,10 +928,9 @@ func (s *Storage) verifyMarks(name string, magicOf func(op uint64) uint64, ops [
 	// (one range read failed whole on it, and the rewrites never cured it).
 	var bad []uint64
 	buf := make([]byte, SectorSize)
-	cluster := s.sb.State.Cluster
 	forEach(len(ops), func(i int, next func(error)) {
 		s.fs.ReadAt(name, buf, s.recordOffset(ops[i]), func(n int, err error) {
-			if err != nil || n < SectorSize || !isMark(buf, magicOf(ops[i]), ops[i], cluster) {
+			if err != nil || n < SectorSize || !bytes.Equal(buf, sector(ops[i])) {
 				bad = append(bad, ops[i])
 			}
 			next(nil)
@@ -933,13 +941,13 @@ func (s *Storage) verifyMarks(name string, magicOf func(op uint64) uint64, ops [
 			return
 		}
 		if attempt >= tombstoneAttemptsMax {
-			done(fmt.Errorf("%w: the marks of ops %v do not read back in %s", ErrIO, bad, name))
+			done(fmt.Errorf("%w: the record sectors of ops %v do not read back in %s", ErrIO, bad, name))
 			return
 		}
 		steps := make([]step, 0, len(bad)+1)
 		for _, o := range bad {
 			steps = append(steps, func(next func(error)) {
-				s.fs.WriteAt(name, encodeMark(magicOf(o), cluster, o), s.recordOffset(o), next)
+				s.fs.WriteAt(name, sector(o), s.recordOffset(o), next)
 			})
 		}
 		steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) })
@@ -948,7 +956,7 @@ func (s *Storage) verifyMarks(name string, magicOf func(op uint64) uint64, ops [
 				done(err)
 				return
 			}
-			s.verifyMarks(name, magicOf, bad, attempt+1, done)
+			s.verifySectors(name, sector, bad, attempt+1, done)
 		}, steps...)
 	})
 }

@@ -31,7 +31,12 @@ import (
 // A record found elsewhere in its segment, among the entries or over another op's record
 // sector (its write misdirected there, leaving its own sector unwritten), stands for the op's
 // record when that sector is absent and no tombstone:
-// it too was written after the entry's sync (recovery.go, strayOf).
+// it too was written after the entry's sync (recovery.go, strayOf). It stands in only until
+// Open returns: Open writes it over the op's own record sector and reads it back
+// (placeStrays), since the sectors it lies in are another op's, or the next append's, and
+// are written again (swarm seed 2026761680: op 490's record in op 452's entry, recovered as
+// a stray with op 490 intact; op 452's repair overwrote it, op 490's entry rotted, and the
+// next recovery dropped op 490, acknowledged and committed, as an append that never finished).
 //
 // "absent" is a sector of zeros (a fresh record area) or a tombstone naming the op: truncation
 // writes (and syncs) tombstones over the records it removes before it cuts entries. A
@@ -100,6 +105,9 @@ type persistRecord struct {
 	faulty bool
 	header Header // the entry's header, when intact
 	prefix []byte // the body prefix, when intact
+	// stray: the record's sector as found out of its own place (strayOf), which Open writes
+	// in place (placeStrays); nil for a record found in place.
+	stray []byte
 }
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).

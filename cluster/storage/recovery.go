@@ -569,6 +569,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 			}
 			done(s, rec, nil)
 		},
+			s.placeStrays,
 			s.markFaulty,
 			s.cutUnfinished,
 			s.finishRecords,
@@ -879,17 +880,58 @@ func (s *Storage) markFaulty(done func(error)) {
 	}, done)
 }
 
+// placeStrays writes (syncs, and reads back) over its own record sector each record that
+// install found only out of its place (strayOf: among the entries, or over another op's
+// record sector), before Open returns. Recovery took the op for recorded on the strength of
+// that copy (intact, or faulty of the identity it names), but the sectors it lies in belong
+// to another op or to the appends to come, and a repair or an append writes them again; with
+// the copy gone and the op's entry damaged, a later recovery would find the op with no record
+// and drop it as an append that never finished, though it was acknowledged (swarm seed
+// 2026761680: op 490's record in op 452's entry, overwritten by op 452's repair). No op's
+// survival rests on a copy out of its own place: an entry's is never taken for the op's (a
+// misplaced entry only shows that its op exists; scan), and an op faulty without any record
+// gets a faulty mark (markFaulty).
+func (s *Storage) placeStrays(done func(error)) {
+	strays := s.strays
+	s.strays = nil
+	forEach(len(strays), func(i int, next func(error)) {
+		k := s.segmentOf(strays[i].header.Op)
+		if i > 0 && s.segmentOf(strays[i-1].header.Op) == k {
+			next(nil) // written with the first op of its segment
+			return
+		}
+		var ops []uint64
+		sectors := map[uint64][]byte{}
+		for _, r := range strays[i:] {
+			o := r.header.Op
+			assert.That(o > s.sb.State.CheckpointOp && o <= s.head, "storage: stray record of an op outside the log")
+			if s.segmentOf(o) == k {
+				ops = append(ops, o)
+				sectors[o] = r.stray
+			}
+		}
+		s.writeSectors(segmentName(k), ops, func(o uint64) []byte { return sectors[o] }, next)
+	}, done)
+}
+
 // writeMarks writes the marks with magic over the record sectors of ops (in segment file
 // name), syncs them and reads them back (verifyMarks).
 func (s *Storage) writeMarks(name string, magic uint64, ops []uint64, done func(error)) {
+	cluster := s.sb.State.Cluster
+	s.writeSectors(name, ops, func(o uint64) []byte { return encodeMark(magic, cluster, o) }, done)
+}
+
+// writeSectors writes sector(o) over the record sector of each of ops (in segment file name),
+// syncs them and reads them back (verifySectors).
+func (s *Storage) writeSectors(name string, ops []uint64, sector func(op uint64) []byte, done func(error)) {
 	steps := make([]step, 0, len(ops)+2)
 	for _, o := range ops {
 		steps = append(steps, func(next func(error)) {
-			s.fs.WriteAt(name, encodeMark(magic, s.sb.State.Cluster, o), s.recordOffset(o), next)
+			s.fs.WriteAt(name, sector(o), s.recordOffset(o), next)
 		})
 	}
 	steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) },
-		func(next func(error)) { s.verifyMarks(name, func(uint64) uint64 { return magic }, ops, 1, next) })
+		func(next func(error)) { s.verifySectors(name, sector, ops, 1, next) })
 	sequence(done, steps...)
 }
 
@@ -1011,6 +1053,12 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
+	s.strays = nil
+	for op := cp + 1; op <= s.head; op++ {
+		if p := ix.persist[op]; p.state == recordIntact && p.stray != nil {
+			s.strays = append(s.strays, strayRecord{persistRecord: p, at: s.recordOffset(op)})
+		}
+	}
 	s.unmarked = nil
 	for _, op := range rec.Faulty {
 		_, found := slices.BinarySearch(s.segments, s.segmentOf(op))

@@ -297,8 +297,13 @@ func (sc *scanner) strayIn(b []byte, at int64) {
 	if err != nil || h.Cluster != sc.cluster || h.Op/uint64(sc.opts.SegmentEntriesMax) != sc.out.index {
 		return
 	}
+	raw := append([]byte(nil), b...) // kept whole, for Open to write in place (placeStrays)
+	var kept []byte                  // the prefix, in raw; nil for none, as a copy of nothing is
+	if n := recordPrefixAt + len(prefix); len(prefix) > 0 {
+		kept = raw[recordPrefixAt:n:n]
+	}
 	sc.out.strays = append(sc.out.strays, strayRecord{at: at, persistRecord: persistRecord{
-		state: recordIntact, header: h, prefix: append([]byte(nil), prefix...)}})
+		state: recordIntact, header: h, prefix: kept, stray: raw}})
 }
 
 // torn records an entry whose header verified but whose body is not all there or unreadable:

@@ -188,6 +188,9 @@ type Storage struct {
 	recordedAbove []uint64
 	// unmarked are the ops Open holds faulty without a record or faulty mark, for markFaulty.
 	unmarked []uint64
+	// strays are the records Open recovered only out of their own place, in op order, for
+	// placeStrays.
+	strays []strayRecord
 
 	queue    []operation
 	busy     bool
