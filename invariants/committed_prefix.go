@@ -15,6 +15,13 @@ import "vopr/cluster/vsr"
 // The harness shows the checker every do_view_change and start_view sent (OnViewLog), and a
 // replica's whole log below its commit number whenever it settles on a new state: after a
 // state sync or a recovery, and on entering normal status (OnLogHeld).
+//
+// The same holds of the disk, read by the harness at the disk checks: every intact entry
+// above the durable checkpoint and at or below the durable commit number is the canonical
+// prepare of its op. After a crash the replica replays its entries up to that commit number
+// as committed; an entry of an older log below it (a persisted commit number that ran past
+// an op the replica had not yet rewritten since a view change replaced it) would be executed
+// in place of the committed prepare.
 const NameCommittedPrefix = "committed_prefix"
 
 // OnViewLog takes the log a do_view_change or start_view carries (command names it): the
@@ -30,6 +37,27 @@ func (s *Suite) OnLogHeld(atNs int64, replica int, view uint32, commit uint64, l
 	if s.see(atNs) {
 		s.report(s.canonical.prefix(atNs, replica, view, commit, log, "its log holds"))
 	}
+}
+
+// diskPrefix holds the intact entries of a disk image, above its checkpoint and up to its
+// commit number, to the canonical prepares.
+func (c *canonicalCommit) diskPrefix(atNs int64, replica int, img *DiskImage) *Violation {
+	if !img.Valid {
+		return nil
+	}
+	for _, e := range img.Entries {
+		if e.Op <= img.CheckpointOp || e.Op > img.Commit || !e.Intact || e.Disowned {
+			continue
+		}
+		canon, ok := c.lookup(e.Op)
+		if !ok || canon.sum == e.Prepare {
+			continue
+		}
+		return violation(NameCommittedPrefix, replica, e.Op, img.View, atNs,
+			"its disk holds prepare %s (view %d) at op %d, at or below its durable commit number %d (checkpoint %d), but the canonical prepare of op %d is %s (view %d)",
+			short(e.Prepare), e.View, e.Op, img.Commit, img.CheckpointOp, e.Op, short(canon.sum), canon.view)
+	}
+	return nil
 }
 
 // prefix holds the headers of log at ops up to commit to the canonical prepares.

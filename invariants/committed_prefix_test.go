@@ -59,3 +59,39 @@ func TestCommittedPrefixFiresOnAStaleHeldHeader(t *testing.T) {
 	requireViolation(t, v, NameCommittedPrefix, 2, 3, 3, 11*ms)
 	require.Contains(t, v.Message, "its log holds prepare")
 }
+
+// diskOf is a disk image holding the named prepares at ops from..to (all intact), with the
+// durable checkpoint and commit number given.
+func diskOf(checkpoint, commit uint64, logs ...[]PrepareRef) DiskImage {
+	img := DiskImage{Valid: true, View: 2, CheckpointOp: checkpoint, Commit: commit}
+	for _, log := range logs {
+		for _, p := range log {
+			img.Entries = append(img.Entries, DurableEntry{Op: p.Op, Prepare: p.Checksum, View: p.View, Intact: true})
+		}
+	}
+	return img
+}
+
+// The disk is held to the rule too: an intact stale entry at op 3 under a durable commit
+// number of 3 is reported; under 2, or damaged, or disowned, or below the checkpoint, it is
+// not (a restart does not replay it as committed).
+func TestCommittedPrefixFiresOnAStaleEntryUnderTheDurableCommit(t *testing.T) {
+	s := NewSuite(3)
+	commitRange(s, 5*ms, 0, 1, 1, 4)
+	stale := func(checkpoint, commit uint64) DiskImage {
+		return diskOf(checkpoint, commit, namedLog("p", 1, 2), namedLog("stale", 3, 3), namedLog("p", 4, 4))
+	}
+	for _, img := range []DiskImage{stale(0, 2), stale(3, 4)} {
+		require.Nil(t, s.canonical.diskPrefix(10*ms, 1, &img))
+	}
+	img := stale(0, 3)
+	img.Entries[2].Intact = false
+	require.Nil(t, s.canonical.diskPrefix(10*ms, 1, &img))
+	img.Entries[2].Disowned = true
+	require.Nil(t, s.canonical.diskPrefix(10*ms, 1, &img))
+	img = stale(0, 3)
+	v := s.canonical.diskPrefix(11*ms, 1, &img)
+	requireViolation(t, v, NameCommittedPrefix, 1, 3, 2, 11*ms)
+	require.Contains(t, v.Message, "its disk holds prepare")
+	require.Contains(t, v.Message, "at or below its durable commit number 3 (checkpoint 0)")
+}

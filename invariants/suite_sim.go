@@ -69,6 +69,7 @@ func (s *Suite) checkDisk(atNs int64, replica int) {
 	excused := s.damage.excused(replica, &image)
 	s.report(s.copies.check(atNs, replica, &image, excused))
 	s.report(s.logViews.check(atNs, replica, &image, excused))
+	s.report(s.canonical.diskPrefix(atNs, replica, &image))
 }
 
 // checkAllDisks reads every replica's disk: each one's checks, then the cluster-wide one.
@@ -89,6 +90,7 @@ func (s *Suite) checkAllDisks(atNs int64) {
 		excused := s.damage.excused(i, &images[k])
 		s.report(s.copies.check(atNs, i, &images[k], excused))
 		s.report(s.logViews.check(atNs, i, &images[k], excused))
+		s.report(s.canonical.diskPrefix(atNs, i, &images[k]))
 	}
 	s.report(s.copies.lastCopy(atNs, images))
 }
