@@ -35,6 +35,8 @@ var (
 		"the replicas were partitioned into two halves joined by one replica that reached both")
 	MarkPrimaryIsolationIdentityLoss = coverage.Declare("primary_isolation.identity_loss",
 		"a replica holding the new primary's log lost entries' identity as the old primary, with its divergent suffix, rejoined")
+	MarkPrimaryIsolationMisdirectedRecord = coverage.Declare("primary_isolation.misdirected_record",
+		"the old primary, rejoining with its divergent suffix, had a record write of the new log land elsewhere")
 	MarkUpgradeStraggler = coverage.Declare("upgrade.straggler",
 		"the primary rebooted on the newest binary while the one replica left on an older binary was cut off")
 	MarkPrimaryBehindPassed = coverage.Declare("primary_behind.passed",

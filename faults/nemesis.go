@@ -71,7 +71,7 @@ func Actions() []string {
 		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint,
 		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
 		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind,
-		ActionDiskCorruptSyncedCheckpoint}
+		ActionDiskCorruptSyncedCheckpoint, ActionDiskMisdirectRecord}
 	slices.Sort(a)
 	return a
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -43,6 +44,7 @@ const (
 	ActionClockPrimaryDrift    = "clock.primary_drift"
 	ActionClockPrimaryOffset   = "clock.primary_offset"
 	ActionUpgradeStraggler     = "upgrade.straggler"
+	ActionDiskMisdirectRecord  = "disk.misdirect_record"
 )
 
 const (
@@ -82,8 +84,10 @@ type primaryIsolation struct {
 	nextView uint32
 	repaired bool
 	suffix   bool // the suffix mark was counted for this move
-	shape    sim.Shape
-	until    uint64 // the tick the phase gives up at
+	// misdirect: a misdirect is armed on old's disk (misdirectSuffixRecords).
+	misdirect bool
+	shape     sim.Shape
+	until     uint64 // the tick the phase gives up at
 }
 
 // ioCrash is an armed crash at an I/O point; until == 0 when none is armed.
@@ -238,6 +242,35 @@ func (n *Nemesis) isolateNext(c *sim.Cluster, next int, in vsr.Inspection) {
 	c.Network.Partition(iso.shape)
 	iso.phase, iso.next, iso.nextView, iso.until = isolationSecond, next, in.View, n.tick+isolationTicksMax
 	n.divergentIdentityLoss(c)
+	n.misdirectSuffixRecords(c)
+}
+
+// misdirectSuffixRecords, with misdirected writes on (disk.misdirect), aims a misdirect at the
+// old primary's next write into the record sectors of its divergent suffix (the ops it
+// prepared while cut off, above its op at isolation), as it rejoins: the new log replaces
+// those ops, and a record write that lands elsewhere leaves the old prepare's record (or its
+// tombstone) in place, and a stray copy where it landed. Recovery must then hold the op to its
+// entry, never to the stale record, and never rest on the stray (swarm seed 2026761680).
+// Half the time; it draws nothing without misdirects or without a suffix, and the atlas
+// bounds where it may land as it bounds random misdirects.
+func (n *Nemesis) misdirectSuffixRecords(c *sim.Cluster) {
+	iso := &n.isolation
+	r := c.Replica(iso.old)
+	if n.swarm.Disk.WriteMisdirectProbability == 0 || !iso.suffix || r == nil || n.r.IntN(2) == 0 {
+		return
+	}
+	first := iso.oldOp + 1
+	segment := first / vsr.CheckpointInterval
+	last := min(r.Inspect().Op, (segment+1)*vsr.CheckpointInterval-1) // in first's segment
+	if last < first {
+		return
+	}
+	name := segmentName(segment)
+	lo := int64(first%vsr.CheckpointInterval) * storage.SectorSize
+	hi := int64(last%vsr.CheckpointInterval+1) * storage.SectorSize
+	n.record(c, iso.old, ActionDiskMisdirectRecord, fmt.Sprintf("%s@%d..%d (ops %d..%d)", name, lo, hi, first, last))
+	c.Nodes[iso.old].Disk.ArmMisdirect(name, lo, hi)
+	iso.misdirect = true
 }
 
 // divergentIdentityLoss, with identity loss on (disk.correlated), damages the identity of the
@@ -284,6 +317,10 @@ func (n *Nemesis) endIsolation(c *sim.Cluster, why string) {
 		node = iso.next
 	} else {
 		why += ";" + n.markSuffix(c)
+	}
+	if iso.misdirect && c.Nodes[iso.old].Disk.DisarmMisdirect() {
+		n.hits.Hit(MarkPrimaryIsolationMisdirectedRecord)
+		why += "; a record write misdirected"
 	}
 	n.record(c, node, ActionReconnect, "primary isolation: "+why)
 	c.Network.Reconnect(iso.shape)

@@ -76,6 +76,8 @@ type Disk struct {
 
 	faultsEnabled bool
 	filter        func(name string, offset int64) bool
+	// armed is a misdirect the nemesis aimed at the next write into a range (ArmMisdirect).
+	armed armedMisdirect
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.

@@ -298,9 +298,11 @@ func (d *Disk) tear(survive []bool) int {
 // to: another sector-aligned start inside the file as it will be after the write (so the
 // write uses no extra space). It returns -1 for no misdirect.
 func (d *Disk) misdirectTarget(name string, first, count, newSize int64) int64 {
-	if !d.faultsEnabled || !Chance(d.rng, d.opts.WriteMisdirectProbability) {
+	armed := d.armed.on && d.armed.name == name && first >= d.armed.lo && first < d.armed.hi
+	if !d.faultsEnabled || (!armed && !Chance(d.rng, d.opts.WriteMisdirectProbability)) {
 		return -1
 	}
+	d.armed.on = d.armed.on && !armed // taken by this write, whether it finds a place or not
 	starts := (newSize+storage.SectorSize-1)/storage.SectorSize - count + 1
 	assert.That(first < starts, "disk: write outside its own file")
 	if starts < 2 {
@@ -315,7 +317,34 @@ func (d *Disk) misdirectTarget(name string, first, count, newSize int64) int64 {
 			return -1
 		}
 	}
+	d.armed.landed = d.armed.landed || armed
 	return target
+}
+
+// armedMisdirect is a misdirect aimed at the next write starting in sectors [lo, hi) of name
+// (while on); landed once such a write went elsewhere.
+type armedMisdirect struct {
+	on, landed bool
+	name       string
+	lo, hi     int64
+}
+
+// ArmMisdirect makes the next write of name that starts in bytes [lo, hi) land elsewhere in
+// the file, as a random misdirect would (where the fault filter allows both places; a write
+// with no place to land goes through, and the arming is spent all the same). It replaces an
+// arming not yet spent; faults off, it does nothing. The nemesis aims it at the moment a
+// replica rewrites what it holds, where a misdirect leaves the old bytes in place.
+func (d *Disk) ArmMisdirect(name string, lo, hi int64) {
+	d.armed = armedMisdirect{on: true, name: name, lo: lo / storage.SectorSize,
+		hi: (hi + storage.SectorSize - 1) / storage.SectorSize}
+}
+
+// DisarmMisdirect withdraws the armed misdirect; it reports whether a write landed elsewhere
+// by it.
+func (d *Disk) DisarmMisdirect() (landed bool) {
+	landed = d.armed.landed
+	d.armed = armedMisdirect{}
+	return landed
 }
 
 // misdirect places the overlays of a write that landed at target instead of w.first: the
