@@ -400,3 +400,28 @@ func TestLinearizableCapsAKeyWhoseValuesMultiply(t *testing.T) {
 	require.Equal(t, NameLinearizable, v.Checker)
 	require.Equal(t, 0, h.unchecked)
 }
+
+// TestLinearizableBoundsOpenEndedWrites: a key with more open-ended writes (indeterminate, no
+// later acknowledgement of their client, observed so not pruned) than openEndedMax is counted
+// unchecked instead of taking the check exponential memory; the other keys are still checked.
+func TestLinearizableBoundsOpenEndedWrites(t *testing.T) {
+	build := func(open int) *History {
+		h := NewHistory()
+		for i := 0; i < open; i++ {
+			h.Indeterminate(h.Invoke(10+i, put("x", fmt.Sprint("v", i)), int64(i)*ms))
+		}
+		for i := 0; i < open; i++ { // each value seen, so none is pruned
+			record(h, 2, get("x"), int64(100+2*i), int64(101+2*i), okValue(fmt.Sprint("v", i)), uint64(i+1))
+		}
+		return h
+	}
+	h := build(openEndedMax)
+	require.Nil(t, h.Check())
+	require.Equal(t, 0, h.unchecked)
+	h = build(openEndedMax + 1)
+	require.Nil(t, h.Check())
+	require.Equal(t, 1, h.unchecked, "key x left out")
+	record(h, 3, put("y", "1"), 300, 301, ok, 90)
+	record(h, 3, get("y"), 302, 303, okValue("stale"), 91)
+	requireViolation(t, h.Check(), NameLinearizable, -1, 91, 9, 303*ms)
+}
