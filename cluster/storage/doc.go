@@ -64,7 +64,9 @@
 //   - What recovery decides lasts on disk: every op it returns faulty without a record (a
 //     missing entry, or one a fallback past a damaged checkpoint distrusts) gets a faulty
 //     mark over its record (synced and read back) before Open returns, so that neither the
-//     next superblock write nor the rot of the ops above it loses the op.
+//     next superblock write nor the rot of the ops above it loses the op. A record it found
+//     only out of its own place (a misdirected write's stray copy) it writes in place, read
+//     back, so the op's record never rests on sectors that belong to another op.
 //   - A write of the superblock goes to the pair that does not hold the current state: a
 //     torn or lost superblock write leaves the previous state intact.
 //   - CheckpointOp <= audited op <= head; entries are appended in op order; committed
