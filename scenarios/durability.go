@@ -597,8 +597,13 @@ type durableSuperblock struct {
 	// size and the first 16 bytes of its SHA-256).
 	checkpointSize int64
 	checkpointSum  [16]byte
-	index          int    // the copy's place in the file: pair index/2
-	bytes          []byte // the copy's sector
+	// previousOp, previousSize and previousSum name the previous checkpoint the copy keeps
+	// for a fallback (bytes 174, 182, 190; op 0: none).
+	previousOp   uint64
+	previousSize int64
+	previousSum  [16]byte
+	index        int    // the copy's place in the file: pair index/2
+	bytes        []byte // the copy's sector
 }
 
 func readSuperblock(file []byte) durableSuperblock {
@@ -656,6 +661,8 @@ func superblockCopyAt(file []byte, at int) (durableSuperblock, bool) {
 		logView: le.Uint32(c[68:]), epoch: le.Uint32(c[72:]), logEpoch: le.Uint32(c[162:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
 	copy(d.checkpointSum[:], c[144:160])
 	copy(d.auditHead[:], c[96:128])
+	d.previousOp, d.previousSize = le.Uint64(c[174:]), int64(le.Uint64(c[182:]))
+	copy(d.previousSum[:], c[190:206])
 	return d, true
 }
 

@@ -22,7 +22,10 @@ import (
 //
 //   - Written last: the checkpoint the newest durable copy names is durable, whole, with
 //     the size and checksum the copy records. A superblock pointed at a checkpoint before the
-//     checkpoint file's sync leaves a crash nothing to fall back on but an older pair.
+//     checkpoint file's sync leaves a crash nothing to fall back on but an older pair. So is
+//     the previous checkpoint it keeps for a fallback: a cleanup that removed that file while
+//     a copy still names it leaves a rot of the newest checkpoint no fallback, and the
+//     replica loses its state (it must state-sync, or stop if it is alone).
 //   - Alternating pairs: a superblock write that becomes durable leaves the previous newest
 //     state intact in the other pair, so that a torn or lost write of the next one still
 //     finds it. A copy a fault altered since (visibly: the engine saw it damaged and may
@@ -75,8 +78,8 @@ type superblockWatch struct {
 }
 
 // superblockMarks are the coverage marks of the superblock checks, reported even at zero.
-var superblockMarks = []string{"superblock_sync", "superblock_checkpoint", "superblock_pair", "superblock_audit",
-	"superblock_boots"}
+var superblockMarks = []string{"superblock_sync", "superblock_checkpoint", "superblock_previous", "superblock_pair",
+	"superblock_audit", "superblock_boots"}
 
 // watch returns replica's watch.
 func (sc *superblockChecks) watch(replica int) *superblockWatch {
@@ -254,16 +257,30 @@ func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, sb dura
 		return ""
 	}
 	sc.mark("superblock_checkpoint")
-	name := checkpointFileName(sb.checkpointOp)
-	durable := disk.DurableView(name, 0, math.MaxInt64) // only read here
-	if int64(len(durable)) < sb.checkpointSize {
-		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names checkpoint %d of %d bytes, "+
-			"but only %d bytes of %s are durable", replica, sb.sequence, sb.checkpointOp, sb.checkpointSize,
-			len(durable), name)
+	if msg := checkpointFileHolds(disk, replica, sb, "checkpoint", sb.checkpointOp, sb.checkpointSize, sb.checkpointSum); msg != "" {
+		return msg
 	}
-	if sum := xxh3.Hash128(durable[:sb.checkpointSize]).Bytes(); !bytes.Equal(sum[:], sb.checkpointSum[:]) {
-		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names checkpoint %d, "+
-			"but the durable %s does not have its checksum", replica, sb.sequence, sb.checkpointOp, name)
+	if sb.previousOp == 0 {
+		return ""
+	}
+	sc.mark("superblock_previous")
+	return checkpointFileHolds(disk, replica, sb, "previous checkpoint (its fallback)", sb.previousOp, sb.previousSize,
+		sb.previousSum)
+}
+
+// checkpointFileHolds reports where the durable file of checkpoint op, which superblock copy
+// sb names as what, lacks the size and checksum the copy records ("" if it holds them).
+func checkpointFileHolds(disk *sim.Disk, replica int, sb durableSuperblock, what string, op uint64, size int64,
+	sum [16]byte) string {
+	name := checkpointFileName(op)
+	durable := disk.DurableView(name, 0, math.MaxInt64) // only read here
+	if int64(len(durable)) < size {
+		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names %s %d of %d bytes, "+
+			"but only %d bytes of %s are durable", replica, sb.sequence, what, op, size, len(durable), name)
+	}
+	if got := xxh3.Hash128(durable[:size]).Bytes(); !bytes.Equal(got[:], sum[:]) {
+		return fmt.Sprintf("superblock: replica %d's durable superblock (sequence %d) names %s %d, "+
+			"but the durable %s does not have its checksum", replica, sb.sequence, what, op, name)
 	}
 	return ""
 }
