@@ -87,6 +87,23 @@ func TestSuperblockChecksPassTheEngine(t *testing.T) {
 	}
 	require.Positive(t, d.checks.marks["superblock_pair"])
 	require.Positive(t, d.checks.marks["superblock_checkpoint"])
+	require.Positive(t, d.checks.marks["superblock_previous"])
+}
+
+// TestSuperblockPreviousCheckpointFires: a durable superblock that keeps a previous
+// checkpoint for its fallback whose file is gone (a cleanup that removed it too early) is a
+// violation.
+func TestSuperblockPreviousCheckpointFires(t *testing.T) {
+	d := newSuperblockDisk(t)
+	d.do(func(done func(error)) { d.s.Checkpoint(2, []byte("snapshot at op 2"), done) })
+	d.do(func(done func(error)) { d.s.Checkpoint(4, []byte("snapshot at op 4"), done) })
+	require.Empty(t, d.sync())
+	sb := readSuperblock(d.durableFile())
+	require.Equal(t, uint64(4), sb.checkpointOp)
+	require.Equal(t, uint64(2), sb.previousOp, "the decoder reads the previous checkpoint")
+	d.do(func(done func(error)) { d.disk.Remove(checkpointFileName(2), done) })
+	d.writeNext(false) // a new superblock write naming the same pair of checkpoints
+	require.Contains(t, d.sync(), "names previous checkpoint (its fallback) 2 of ")
 }
 
 // TestSuperblockCheckpointFires: a durable superblock that names a checkpoint whose file is
