@@ -16,6 +16,11 @@ import (
 // names its epoch and membership); one epoch named with two memberships is a violation too
 // (configuration agreement). Votes are what replicas sent, a superset of what any primary
 // received, so a correct primary always passes.
+//
+// The same holds of view changes: a primary sends start_view for a view only once a majority
+// of the active members of the view's configuration had sent it a do_view_change for that
+// view (its own counts; view 0 begins without one). A primary that started the view from do_view_changes of an earlier
+// round, or from its own log alone, may install a log that lacks committed ops.
 const NameCommitQuorum = "commit_quorum"
 
 // selfVote stands for the primary's own vote (EventVoteSelf) in a vote set: the primary is
@@ -34,6 +39,9 @@ type commitQuorum struct {
 	votes   map[uint64]map[voteKey]uint16
 	checked uint64 // ops up to here had their first execution checked
 	armed   bool   // the harness passes the replicas' messages (OnMessage)
+	// dvcs holds, per view (viewKey), the replicas that sent a do_view_change for it; a
+	// view's do_view_changes all go to its primary.
+	dvcs map[uint64]uint16
 }
 
 // message learns a configuration from any header, and a vote from a prepare_ok.
@@ -45,8 +53,34 @@ func (q *commitQuorum) message(atNs int64, h vsr.Header) *Violation {
 	if v := q.config(atNs, int(h.Replica), h.Epoch, h.Outside); v != nil {
 		return v
 	}
-	if h.Command == vsr.CommandPrepareOK && h.Op > q.checked {
-		q.vote(h.Op, voteKey{sum: h.Parent, epoch: h.Epoch, view: h.View}, 1<<uint(h.Replica))
+	switch h.Command {
+	case vsr.CommandPrepareOK:
+		if h.Op > q.checked {
+			q.vote(h.Op, voteKey{sum: h.Parent, epoch: h.Epoch, view: h.View}, 1<<uint(h.Replica))
+		}
+	case vsr.CommandDoViewChange:
+		if q.dvcs == nil {
+			q.dvcs = map[uint64]uint16{}
+		}
+		q.dvcs[viewKey(h.Epoch, h.View)] |= 1 << uint(h.Replica)
+	case vsr.CommandStartView:
+		return q.startView(atNs, h)
+	}
+	return nil
+}
+
+// startView checks that the primary sending h had a quorum of its view's do_view_changes.
+func (q *commitQuorum) startView(atNs int64, h vsr.Header) *Violation {
+	outside, known := q.configs[h.Epoch]
+	if !known || h.View == 0 {
+		return nil // view 0 begins without a view change
+	}
+	members := (uint16(1)<<uint(q.slots) - 1) &^ outside
+	got := bits.OnesCount16((q.dvcs[viewKey(h.Epoch, h.View)] | 1<<uint(h.Replica)) & members)
+	if need := bits.OnesCount16(members)/2 + 1; got < need {
+		return violation(NameCommitQuorum, int(h.Replica), h.Op, h.View, atNs,
+			"sent start_view for view %d (epoch %d) with do_view_changes for that view from %d of the %d members needed (its own counted)",
+			h.View, h.Epoch, got, need)
 	}
 	return nil
 }
