@@ -65,3 +65,23 @@ func TestCommitQuorum(t *testing.T) {
 		require.Nil(t, q.event(0, commit))
 	})
 }
+
+// TestCommitQuorumStartView: a primary of 5 replicas that sends start_view for view 7 with
+// do_view_changes of view 7 from two others (three with its own) passes; with one other, or
+// with the others' do_view_changes of view 6 (an earlier round), it fires. View 0 needs none.
+func TestCommitQuorumStartView(t *testing.T) {
+	header := func(command vsr.Command, replica int, view uint32) vsr.Header {
+		return vsr.Header{Command: command, Replica: uint8(replica), Epoch: 0, View: view}
+	}
+	q := commitQuorum{slots: 5}
+	require.Nil(t, q.message(0, header(vsr.CommandStartView, 0, 0)), "view 0 begins without a view change")
+	require.Nil(t, q.message(0, header(vsr.CommandDoViewChange, 3, 6)))
+	require.Nil(t, q.message(0, header(vsr.CommandDoViewChange, 4, 6)))
+	require.Nil(t, q.message(0, header(vsr.CommandDoViewChange, 3, 7)))
+	v := q.message(5, header(vsr.CommandStartView, 2, 7))
+	require.NotNil(t, v, "two of view 7 (its own counted) and two of view 6 are no quorum of view 7")
+	require.Equal(t, NameCommitQuorum, v.Checker)
+	require.Contains(t, v.Message, "from 2 of the 3 members needed")
+	require.Nil(t, q.message(6, header(vsr.CommandDoViewChange, 1, 7)))
+	require.Nil(t, q.message(7, header(vsr.CommandStartView, 2, 7)))
+}
