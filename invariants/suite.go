@@ -12,7 +12,7 @@ func Describe() [][2]string {
 		{NameCheckpointMonotonic, "a replica's checkpoint and commit_min never go back while it runs, nor below its durable checkpoint after a restart (unless the simulator damaged it, or a declared wipe or restore)"},
 		{NameViewMonotonic, "a replica's view never decreases while it runs, nor falls below a view it voted or recovered in after a restart"},
 		{NameSinglePrimary, "at most one replica is primary in normal status in any view (of one configuration epoch)"},
-		{NameCommitQuorum, "an op first executed had been acknowledged by a majority of the active members of one configuration, in one epoch and view (standbys, removed replicas and other configurations' quorums do not count); each epoch names one membership"},
+		{NameCommitQuorum, "an op first executed had been acknowledged by a majority of the active members of one configuration, in one epoch and view (standbys, removed replicas and other configurations' quorums do not count); each epoch names one membership; a primary sends start_view for a view only once a majority of its members sent it do_view_changes for that view"},
 		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
