@@ -37,6 +37,8 @@ var (
 		"a replica holding the new primary's log lost entries' identity as the old primary, with its divergent suffix, rejoined")
 	MarkPrimaryIsolationMisdirectedRecord = coverage.Declare("primary_isolation.misdirected_record",
 		"the old primary, rejoining with its divergent suffix, had a record write of the new log land elsewhere")
+	MarkPrimaryIsolationMisdirectReboot = coverage.Declare("primary_isolation.misdirect_reboot",
+		"the old primary rebooted just after a record write of the new log landed elsewhere")
 	MarkUpgradeStraggler = coverage.Declare("upgrade.straggler",
 		"the primary rebooted on the newest binary while the one replica left on an older binary was cut off")
 	MarkPrimaryBehindPassed = coverage.Declare("primary_behind.passed",

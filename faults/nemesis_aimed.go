@@ -84,10 +84,11 @@ type primaryIsolation struct {
 	nextView uint32
 	repaired bool
 	suffix   bool // the suffix mark was counted for this move
-	// misdirect: a misdirect is armed on old's disk (misdirectSuffixRecords).
-	misdirect bool
-	shape     sim.Shape
-	until     uint64 // the tick the phase gives up at
+	// misdirect: a misdirect is armed on old's disk (misdirectSuffixRecords); rebooted: the
+	// reboot after it landed was decided.
+	misdirect, rebooted bool
+	shape               sim.Shape
+	until               uint64 // the tick the phase gives up at
 }
 
 // ioCrash is an armed crash at an I/O point; until == 0 when none is armed.
@@ -215,6 +216,7 @@ func (n *Nemesis) stepPrimaryIsolation(c *sim.Cluster) {
 			return
 		}
 	case isolationSecond:
+		n.rebootAfterMisdirect(c)
 		if r := c.Replica(iso.old); r != nil && !n.viewAbove(c, iso.nextView) && r.Inspect().LogView >= iso.nextView {
 			iso.repaired = true // it installed the new primary's log before any later view began
 		}
@@ -271,6 +273,27 @@ func (n *Nemesis) misdirectSuffixRecords(c *sim.Cluster) {
 	n.record(c, iso.old, ActionDiskMisdirectRecord, fmt.Sprintf("%s@%d..%d (ops %d..%d)", name, lo, hi, first, last))
 	c.Nodes[iso.old].Disk.ArmMisdirect(name, lo, hi)
 	iso.misdirect = true
+}
+
+// rebootAfterMisdirect reboots the old primary at the first tick after its armed misdirect
+// landed, where the availability bound allows, so that recovery reads the record sectors as
+// the misdirect left them (the old prepare's record or tombstone in place, the new record a
+// stray) before the replica writes the op again. Its coin is drawn only once one landed.
+func (n *Nemesis) rebootAfterMisdirect(c *sim.Cluster) {
+	iso := &n.isolation
+	if !iso.misdirect || iso.rebooted || !c.Nodes[iso.old].Disk.MisdirectLanded() {
+		return
+	}
+	iso.rebooted = true
+	if !slices.Contains(n.mayTakeDown(c), iso.old) || n.r.IntN(2) == 0 {
+		return
+	}
+	n.record(c, iso.old, ActionCrash, "after a misdirected record write")
+	n.hits.Hit(MarkPrimaryIsolationMisdirectReboot)
+	c.CrashReplica(iso.old)
+	n.stableUntil[iso.old] = n.tick + uint64(n.o.ReplicaStabilityTicks)
+	n.record(c, iso.old, ActionRestart, "after a misdirected record write")
+	c.StartReplica(iso.old)
 }
 
 // divergentIdentityLoss, with identity loss on (disk.correlated), damages the identity of the

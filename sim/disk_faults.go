@@ -339,6 +339,9 @@ func (d *Disk) ArmMisdirect(name string, lo, hi int64) {
 		hi: (hi + storage.SectorSize - 1) / storage.SectorSize}
 }
 
+// MisdirectLanded reports whether a write landed elsewhere by the armed misdirect.
+func (d *Disk) MisdirectLanded() bool { return d.armed.landed }
+
 // DisarmMisdirect withdraws the armed misdirect; it reports whether a write landed elsewhere
 // by it.
 func (d *Disk) DisarmMisdirect() (landed bool) {
