@@ -39,6 +39,8 @@ var (
 		"the old primary, rejoining with its divergent suffix, had a record write of the new log land elsewhere")
 	MarkPrimaryIsolationMisdirectReboot = coverage.Declare("primary_isolation.misdirect_reboot",
 		"the old primary rebooted just after a record write of the new log landed elsewhere")
+	MarkCrashAfterCheckpointRot = coverage.Declare("crash_at_io.checkpoint_rot",
+		"a replica crashed just after a checkpoint, and that checkpoint's file rotted before its restart")
 	MarkUpgradeStraggler = coverage.Declare("upgrade.straggler",
 		"the primary rebooted on the newest binary while the one replica left on an older binary was cut off")
 	MarkPrimaryBehindPassed = coverage.Declare("primary_behind.passed",

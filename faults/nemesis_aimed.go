@@ -461,4 +461,29 @@ func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	}
 	n.crashAtIO(c, e.Replica, fmt.Sprintf("just after its checkpoint at op %d", e.Op))
 	c.Nodes[e.Replica].CrashAfterCall()
+	n.rotFreshCheckpoint(c, e.Replica, e.Op)
+}
+
+// rotFreshCheckpoint, with disk corruption on, damages a sector of the checkpoint a replica
+// crashed just after taking (half the time, where the atlas lets faults strike it): its
+// restart must fall back to the previous checkpoint and replay the log above it, which holds
+// only what the replica made durable before it checkpointed (a checkpoint taken over ops not
+// yet durable leaves the fallback nothing to replay them from).
+func (n *Nemesis) rotFreshCheckpoint(c *sim.Cluster, replica int, op uint64) {
+	if n.o.DiskCorruptProbability == 0 || n.r.IntN(2) == 0 {
+		return
+	}
+	disk := c.Nodes[replica].Disk
+	name, ok := checkpointFile(disk.Names(), op)
+	if !ok {
+		return
+	}
+	size, err := disk.Size(name)
+	if err != nil || size < storage.SectorSize || !n.atlas.Allowed(replica, name, 0) {
+		return
+	}
+	offset := storage.SectorSize * n.r.Int64N(size/storage.SectorSize)
+	n.record(c, replica, ActionDiskCorrupt, fmt.Sprintf("%s@%d (the checkpoint it crashed after)", name, offset))
+	disk.CorruptSector(name, offset)
+	n.hits.Hit(MarkCrashAfterCheckpointRot)
 }

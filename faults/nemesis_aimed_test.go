@@ -231,7 +231,29 @@ func TestNemesisCrashAtIOPoints(t *testing.T) {
 		require.GreaterOrEqual(t, r.Inspect().CheckpointOp, p.checkpoint, "the checkpoint was durable")
 		requireCrashRecorded(t, run, p.crashed, ActionCrashCheckpoint)
 	})
+	t.Run("checkpoint_rot", func(t *testing.T) {
+		// With disk corruption on, half the crashes after a checkpoint rot that checkpoint's
+		// file: the restart falls back below it.
+		for seed := uint64(60); ; seed++ {
+			require.Less(t, seed, uint64(70), "no rotted checkpoint in 10 seeds")
+			run := newAimedRun(t, 3, seed, NemesisOptions{})
+			run.n.o.DiskCorruptProbability = 1e-12 // the kind on; random corruption all but never
+			p := probeCrashAtIO(run, ActionCrashCheckpoint)
+			require.True(t, run.c.RunUntil(func() bool { return p.crashed >= 0 }, 3000))
+			if run.n.Marks().Count(MarkCrashAfterCheckpointRot) == 0 {
+				continue
+			}
+			require.Contains(t, run.out.String(), "(the checkpoint it crashed after)")
+			faults := run.c.Nodes[p.crashed].Disk.Faults()
+			require.NotEmpty(t, faults)
+			require.Equal(t, checkpointFileNameOf(p.checkpoint), faults[len(faults)-1].Name)
+			return
+		}
+	})
 }
+
+// checkpointFileNameOf is the engine's name of checkpoint op's file, as the disk shows it.
+func checkpointFileNameOf(op uint64) string { return fmt.Sprintf("checkpoint-%016x", op) }
 
 // requireCrashRecorded checks the move's record, its count and mark, and that the node's
 // crash is the next thing its node did in the trace.
