@@ -489,6 +489,12 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			img.CheckpointDamaged = true
 		}
 	}
+	if sb.checkpointOp != 0 && slices.Contains(disk.RemovedDamaged(), checkpointFileName(sb.checkpointOp)) {
+		// The checkpoint the durable superblock names rotted and the node removed it: an Open
+		// fell back from it and cleaned up before its superblock write, which a crash then lost
+		// (swarm seed 2026908257: the late checkpoint loss, a fallback to op 0, a crash).
+		img.CheckpointDamaged = true
+	}
 	// Segments below the checkpoint's are compacted away or soon will be: forget them.
 	for key := range d.segments {
 		if key.replica == replica && key.index < segmentOf(sb.checkpointOp+1) {

@@ -120,6 +120,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	2026781688: "checker (client_sessions, first version): the same as 2026780588 (client 2, session 123, reopened at 156)",
 	2026781847: "checker (client_sessions, first version): the same as 2026780588 (client 2, session 2295, reopened at 2321)",
 	2026782629: "checker (client_sessions, first version): the same as 2026780588 (client 2, session 6, reopened at 14)",
+	2026908257: "harness: replica 0's checkpoint 64 rotted (the late checkpoint loss); its Open fell back to op 0 and removed the damaged file before its superblock write, which a crash then lost, so the durable superblock named a checkpoint the node had removed; checkpoint_monotonic took the restart at op 0 for one below a durable checkpoint (the disk image now counts a named checkpoint removed while damaged as damage)",
 	20261289:   "replica: a primary that removed itself stopped at once; the backup that had not learnt the change committed waited for it forever (a removed replica now tells older epochs where the cluster went, and an operator wipes it only once the new configuration has a primary)",
 	20261290:   "replica: a joiner formatted after its slot's removal took part in an older epoch that counted its slot, with an empty disk (a joiner now joins only an epoch after the one it was formatted at)",
 	20261384:   "replica: a lone primary restarted in its own view and prepared other ops at numbers its standby held from before the crash (it now moves to the next view)",
