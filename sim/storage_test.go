@@ -566,6 +566,67 @@ func TestStorageRechainRunKeepsTheOpsAboveAtEveryCrash(t *testing.T) {
 	}
 }
 
+// TestStorageRechainRunOverUnknownOpsBetweenKnownOnesAtEveryCrash: as
+// TestStorageRechainRunKeepsTheOpsAboveAtEveryCrash, and op 19 lost its identity too, between
+// ops 18 and 20 that the disk knows (swarm seed 2026919031: ops 134-136 so, above ops 129-131,
+// and the repair of op 129 truncated view 9's ops 132-161). RechainRun lays op 19 below op 20
+// and writes ops 17-20 in place: a crash at any of its writes leaves every op up to 20 in the
+// log, intact with its body or faulty, never dropped.
+func TestStorageRechainRunOverUnknownOpsBetweenKnownOnesAtEveryCrash(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
+	for crashAfter := uint64(1); ; crashAfter++ {
+		d := newEngineDisk(t, 9, engineDiskOptions(16<<20))
+		s := d.fill(opts, 20, faultBody)
+		require.NoError(t, d.checkpoint(s, 12, []byte("state at 12")))
+		at := d.places()
+		for _, op := range []uint64{16, 17, 19} {
+			d.disk.CorruptSector(at[op].file, at[op].offset)
+			d.disk.CorruptSector(at[op].file, int64(op%12)*storage.SectorSize)
+		}
+		s, rec := d.mustOpen(opts)
+		require.Equal(t, []uint64{16, 17, 19}, rec.Faulty)
+		require.NoError(t, d.do(func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) }))
+		var run []storage.Entry
+		for op := uint64(17); op <= 20; op++ {
+			run = append(run, storage.Entry{Op: op, Body: faultBody(op)})
+		}
+		require.True(t, s.RechainableRun(run), "ops 17-20 rechainable")
+		writes := d.disk.Stats().Writes
+		finished := false
+		s.RechainRun(run, func(n int, err error) {
+			require.NoError(t, err)
+			require.Equal(t, 4, n)
+			finished = true
+		})
+		for !finished && d.disk.Stats().Writes < writes+crashAfter {
+			require.True(t, d.loop.Step())
+		}
+		if finished {
+			require.Greater(t, crashAfter, uint64(4), "too few write points crashed")
+			s, rec = d.mustOpen(opts)
+			require.Equal(t, uint64(20), s.Head())
+			require.Empty(t, rec.Faulty)
+			got := recoveredBodies(rec)
+			for op := uint64(17); op <= 20; op++ {
+				require.Equal(t, faultBody(op), got[op], "op %d after the run", op)
+			}
+			return // every write point crashed once
+		}
+		d.disk.Crash()
+		s, rec = d.mustOpen(opts)
+		require.Equal(t, uint64(20), s.Head(), "crash after %d writes: faulty %v: acknowledged ops dropped",
+			crashAfter, rec.Faulty)
+		got := recoveredBodies(rec)
+		for op := uint64(17); op <= 20; op++ {
+			if body, ok := got[op]; ok {
+				require.Equal(t, faultBody(op), body, "crash after %d writes: op %d", crashAfter, op)
+			} else {
+				require.Contains(t, rec.Faulty, op, "crash after %d writes: op %d neither intact nor faulty", crashAfter, op)
+			}
+		}
+	}
+}
+
 // TestStorageMisdirectedAppendDetected: one append's writes land elsewhere in its segment
 // (WriteMisdirectProbability 1 while faults are on: the entry and its redundant record). The
 // append is acknowledged (the disk does not know), but Open reports the op faulty or, with

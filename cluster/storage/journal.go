@@ -262,7 +262,8 @@ func (s *Storage) rewritableRun(run []Entry) (data [][]byte, wants bool) {
 // RechainableRun reports whether RechainRun would write run: the ops from run[0].Op (at or
 // below the head, neither Rewritable nor RewritableRun's) up to the head, each the prepare the
 // caller's log names there, whose ops above run[0] the disk holds as those same bodies (intact,
-// or faulty of known identity), while the chain sums they link by are not the ones run[0]
+// or faulty of known identity) or of unknown identity below a known one (the run places
+// them), while the chain sums they link by are not the ones run[0]
 // needs: the parent of the first known entry above run[0] names another chain sum than the
 // entries of run, encoded on the parent the disk has for run[0], end with. A caller that knows
 // the ops above are its own (its prepare of each names the one below as parent) has the same
@@ -309,10 +310,16 @@ func (s *Storage) RechainRun(run []Entry, done func(written int, err error)) {
 }
 
 // rechainableRun returns the encoded entries RechainRun would write (see RechainableRun), or
-// nil. The ops of unknown identity at the start of run are laid back to back below the first
-// entry the disk knows, as rewritableRun lays them; every later op must be known (intact,
-// with the same body, or faulty with its record, whose chain sum the body gives again on its
-// old parent) and is written at its own offset, in its own extent.
+// nil. Each run of ops of unknown identity, at the start of run or between known ops, is laid
+// back to back below the next entry the disk knows (in its segment), as rewritableRun lays
+// them, and never over the known entry below it; every other op must be known (intact, with
+// the same body, or faulty with its record, whose chain sum the body gives again on its old
+// parent) and is written at its own offset, in its own extent. Only the head's ops may not be
+// unknown: nothing above them places them. Refusing unknown ops between known ones (a
+// second loss of identity higher up) left the repair to an Append that truncated every op
+// above it (swarm seed 2026919031: ops 129-131 and 134-136 of unknown identity under a
+// checkpoint at 128 written on the fallback; the repair of op 129 cut view 9's ops 132-161,
+// committed and acknowledged, and a crash before op 132 was written again lost it).
 func (s *Storage) rechainableRun(run []Entry) [][]byte {
 	if len(run) == 0 {
 		return nil
@@ -337,26 +344,31 @@ func (s *Storage) rechainableRun(run []Entry) [][]byte {
 	if n, _ := s.RewritableRun(run); n > 0 {
 		return nil
 	}
-	k := first // the first op of run whose entry the disk knows
-	for ; k <= s.head && s.slot(k).state != slotIntact && !s.slot(k).known; k++ {
-	}
-	if k > s.head || (k > first && s.segmentOf(k) != s.segmentOf(first)) {
-		return nil
-	}
-	offsets := make([]int64, len(run))
-	end := s.slot(k).offset
-	for i := int(k-first) - 1; i >= 0; i-- {
-		end -= entrySize(len(run[i].Body))
-		offsets[i] = end
-	}
-	if k > first && offsets[0] < s.knownEndBelow(first) {
-		return nil // it would overlap an entry the disk keeps
-	}
 	cluster := s.sb.State.Cluster
-	for i := int(k - first); i < len(run); i++ {
+	offsets := make([]int64, len(run))
+	for i := 0; i < len(run); {
 		e, sl := run[i], s.slot(run[i].Op)
 		if sl.state != slotIntact && !sl.known {
-			return nil // an op of unknown identity above a known one: nothing places it
+			// A run of ops of unknown identity, at the start of run or between known ones: laid
+			// back to back below the next entry the disk knows, never over the known entry
+			// below (or the record area). Its ops have no chain sum to check; the caller's
+			// prepares link them, and every known op above must still hold its own body.
+			j := i
+			for ; j < len(run) && s.slot(run[j].Op).state != slotIntact && !s.slot(run[j].Op).known; j++ {
+			}
+			if j == len(run) || s.segmentOf(run[j].Op) != s.segmentOf(e.Op) {
+				return nil // nothing known above it in its segment places it
+			}
+			end := s.slot(run[j].Op).offset
+			for x := j - 1; x >= i; x-- {
+				end -= entrySize(len(run[x].Body))
+				offsets[x] = end
+			}
+			if offsets[i] < s.knownEndBelow(e.Op) {
+				return nil // it would overlap an entry the disk keeps
+			}
+			i = j
+			continue
 		}
 		size := entrySize(len(e.Body))
 		if sl.state == slotIntact && (sl.end-sl.offset != size || s.sha.Of(e.Body) != sl.bodySHA) {
@@ -370,6 +382,7 @@ func (s *Storage) rechainableRun(run []Entry) [][]byte {
 			}
 		}
 		offsets[i] = sl.offset
+		i++
 	}
 	data := make([][]byte, len(run))
 	for i, e := range run {

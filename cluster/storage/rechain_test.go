@@ -85,3 +85,86 @@ func requireBodiesOf(t *testing.T, rec *storage.Recovery, want []storage.Entry) 
 		}
 	}
 }
+
+// TestRechainRunPlacesUnknownOpsBetweenKnownOnes: as syncOverUnknownOps, and op 19 lost its
+// identity too, between ops 18 and 20 that the disk knows. RechainRun lays op 19 below op 20,
+// as it lays op 17 below op 18, and writes ops 17-20 in place: refusing the run left the
+// repair of op 17 to an Append that truncated ops 18-20, which the replica may have
+// acknowledged (swarm seed 2026919031: ops 129-131 and 134-136 of unknown identity, view 9's
+// ops 132-161 cut). It still refuses a run whose op above the unknown one is another body, or
+// whose head is of unknown identity (nothing above places it).
+func TestRechainRunPlacesUnknownOpsBetweenKnownOnes(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, distrustOptions, 20)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		loseIdentity(t, d, 16, 17)
+		loseIdentity(t, d, 19, 19)
+		d.restart()
+		s, rec := d.mustOpen(t, distrustOptions)
+		if s.Head() != 20 || !slices.Equal(rec.Faulty, []uint64{16, 17, 19}) || len(rec.FaultyPrefix) != 0 {
+			t.Fatalf("recovery: head %d, faulty %v, prefixes %d: want ops 16, 17 and 19 faulty of unknown identity",
+				s.Head(), rec.Faulty, len(rec.FaultyPrefix))
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
+		var run []storage.Entry
+		for op := uint64(17); op <= 20; op++ {
+			run = append(run, storage.Entry{Op: op, Body: body(op)})
+		}
+		if s.Rewritable(run[0]) {
+			t.Fatal("op 17 is rewritable in place: the test no longer builds the lost anchor")
+		}
+		if n, wants := s.RewritableRun(run); n != 0 || wants {
+			t.Fatalf("RewritableRun: %d, wants %t: want none", n, wants)
+		}
+		other := slices.Clone(run)
+		other[3] = storage.Entry{Op: 20, Body: []byte("another op 20")}
+		if s.RechainableRun(other) {
+			t.Fatal("rechainable: a run with another body than the disk's above the unknown op 19")
+		}
+		if !s.RechainableRun(run) {
+			t.Fatal("ops 17-20 are not rechainable with op 19 of unknown identity between ops 18 and 20")
+		}
+		var written int
+		d.must(t, "RechainRun", func(done func(error)) {
+			s.RechainRun(run, func(n int, err error) { written = n; done(err) })
+		})
+		if written != 4 || s.Head() != 20 || len(s.Faulty()) != 0 {
+			t.Fatalf("RechainRun wrote %d, head %d, faulty %v: want ops 17-20 written, none dropped",
+				written, s.Head(), s.Faulty())
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, distrustOptions)
+		if s.Head() != 20 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(17, 20)) {
+			t.Fatalf("after a restart: head %d, faulty %v, entries %v: want ops 17-20 intact", s.Head(),
+				rec.Faulty, entriesOf(rec))
+		}
+		requireBodiesOf(t, rec, run)
+		if err := d.append(t, s, 21, body(21)); err != nil {
+			t.Fatalf("Append(21) above the rechained ops: %v", err)
+		}
+	})
+}
+
+// TestRechainRunRefusesAnUnknownHead: ops 17 and 20 (the head) lost their identity: nothing
+// above op 20 places it, so the run is not rechainable.
+func TestRechainRunRefusesAnUnknownHead(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, distrustOptions, 20)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		loseIdentity(t, d, 16, 17)
+		loseIdentity(t, d, 20, 20)
+		d.restart()
+		s, rec := d.mustOpen(t, distrustOptions)
+		if s.Head() != 20 || !slices.Equal(rec.Faulty, []uint64{16, 17, 20}) {
+			t.Fatalf("recovery: head %d, faulty %v: want ops 16, 17 and 20 faulty", s.Head(), rec.Faulty)
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
+		var run []storage.Entry
+		for op := uint64(17); op <= 20; op++ {
+			run = append(run, storage.Entry{Op: op, Body: body(op)})
+		}
+		if s.RechainableRun(run) {
+			t.Fatal("rechainable with the head of unknown identity")
+		}
+	})
+}

@@ -343,15 +343,21 @@ func (r *Replica) rewriteRun(run []storage.Entry) {
 	})
 }
 
-// rechainRun returns the prepares from op up to the engine's head when the engine's entries
-// above op are our own durable ones, each naming the prepare below it as its parent, yet op's
-// entry does not chain to them in the engine (storage.RechainableRun: the chain sum they were
-// written on is lost). The engine then writes them all again in place, linked from op's
+// rechainRun returns the prepares from op up to the engine's head when our log holds every
+// one of them, each naming the prepare below it as its parent, and the engine's entries above
+// op are those prepares (or of unknown identity, placed by the known ones above them), yet
+// op's entry does not chain to them in the engine (storage.RechainableRun: the chain sum they
+// were written on is lost). The engine then writes them all again in place, linked from op's
 // parent, instead of truncating them to append them again: a crash before they were all
 // written back lost acknowledged, committed ops of the log view we still claimed (swarm seed
 // 2026753315: a state sync to 64 over ops 64-65 of unknown identity, then the repair of op 65
-// by the primary-elect of view 17 cut view 14's ops 66-69, and op 69 was lost). A truncation
-// queued in the engine makes its head stale: none then.
+// by the primary-elect of view 17 cut view 14's ops 66-69, and op 69 was lost). The engine
+// checks each op it knows against our prepare's bytes (the prepare names its parent), so an
+// op we hold only repaired, not yet durable (its entry faulty), need not block the run:
+// requiring durable ops refused the run over ops 130-131 and 134-136, repaired after a
+// recovery found them of unknown identity, and the repair of op 129 truncated view 9's ops
+// 132-161 (swarm seed 2026919031). A truncation queued in the engine makes its head stale:
+// none then.
 func (r *Replica) rechainRun(op uint64) []storage.Entry {
 	head := r.storage.Head()
 	if r.cutsQueued > 0 || head > r.op || op >= head {
@@ -363,11 +369,8 @@ func (r *Replica) rechainRun(op uint64) []storage.Entry {
 		if !s.present || s.header.Op != o || s.prepare == nil {
 			return nil
 		}
-		if o > op {
-			below := r.log.slotOf(o - 1)
-			if !s.durable || s.header.Parent != below.header.Checksum {
-				return nil // not known to be the engine's entry of our log
-			}
+		if o > op && s.header.Parent != r.log.slotOf(o-1).header.Checksum {
+			return nil // not one chain of our log
 		}
 		run = append(run, storage.Entry{Op: o, Body: s.prepare})
 	}
