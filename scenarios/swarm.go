@@ -242,8 +242,6 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	}
 }
 
-// onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
-// replica voted in, and every prepare_ok is checked against the replica's durable disk.
 // onClientAnswer holds a client to the cluster's sessions (client_sessions) when a reply or an
 // eviction ends its request.
 func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte) {
@@ -255,6 +253,8 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 	}
 }
 
+// onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
+// replica voted in, and every prepare_ok is checked against the replica's durable disk.
 func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if run.c == nil || !ok {
