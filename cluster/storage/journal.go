@@ -181,6 +181,16 @@ func (s *Storage) RewritableRun(run []Entry) (n int, wants bool) {
 // with ErrNotRewritable and changes nothing.
 func (s *Storage) RewriteRun(run []Entry, done func(written int, err error)) {
 	assert.That(done != nil, "storage: RewriteRun needs a callback")
+	s.writeRun(run, "run", func(run []Entry) [][]byte {
+		data, _ := s.rewritableRun(run)
+		return data
+	}, done)
+}
+
+// writeRun writes, at its turn in the queue, the entries encode gives for a copy of run (none:
+// ErrNotRewritable, naming what), each over its own extent in op order, synced with its
+// record; done gets how many are durable. RewriteRun and RechainRun differ only in encode.
+func (s *Storage) writeRun(run []Entry, what string, encode func([]Entry) [][]byte, done func(written int, err error)) {
 	run = slices.Clone(run)
 	for i := range run {
 		run[i].Body = append([]byte{}, run[i].Body...)
@@ -188,9 +198,9 @@ func (s *Storage) RewriteRun(run []Entry, done func(written int, err error)) {
 	s.submit(func(finish func(func())) {
 		written := 0
 		end := func(err error) { finish(func() { done(written, err) }) }
-		data, _ := s.rewritableRun(run)
+		data := encode(run)
 		if len(data) == 0 {
-			end(fmt.Errorf("%w: run from op %d", ErrNotRewritable, run[0].Op))
+			end(fmt.Errorf("%w: %s from op %d", ErrNotRewritable, what, run[0].Op))
 			return
 		}
 		s.clampUnknownBelow(run[0].Op, offsetOf(data[0]))
@@ -285,28 +295,7 @@ func (s *Storage) RechainableRun(run []Entry) bool {
 // with ErrNotRewritable and changes nothing.
 func (s *Storage) RechainRun(run []Entry, done func(written int, err error)) {
 	assert.That(done != nil, "storage: RechainRun needs a callback")
-	run = slices.Clone(run)
-	for i := range run {
-		run[i].Body = append([]byte{}, run[i].Body...)
-	}
-	s.submit(func(finish func(func())) {
-		written := 0
-		end := func(err error) { finish(func() { done(written, err) }) }
-		data := s.rechainableRun(run)
-		if data == nil {
-			end(fmt.Errorf("%w: rechain from op %d", ErrNotRewritable, run[0].Op))
-			return
-		}
-		s.clampUnknownBelow(run[0].Op, offsetOf(data[0]))
-		forEach(len(data), func(i int, next func(error)) {
-			s.rewrite(run[i], data[i], func(err error) {
-				if err == nil {
-					written++
-				}
-				next(err)
-			})
-		}, end)
-	})
+	s.writeRun(run, "rechain", s.rechainableRun, done)
 }
 
 // rechainableRun returns the encoded entries RechainRun would write (see RechainableRun), or
