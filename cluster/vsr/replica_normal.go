@@ -278,10 +278,10 @@ func (r *Replica) flushLog() {
 		} else if run, wants := r.repairRun(op); wants {
 			return // the prepares that place it come first: the repair timeout asks for them
 		} else if run != nil {
-			r.rewriteRun(run)
+			r.writeRun(run, r.storage.RewriteRun)
 			return
 		} else if run := r.rechainRun(op); run != nil {
-			r.rechain(run)
+			r.writeRun(run, r.storage.RechainRun)
 			return
 		} else {
 			// Replacing an entry truncates the engine's log after it: everything above
@@ -325,14 +325,15 @@ func (r *Replica) repairRun(op uint64) (run []storage.Entry, wants bool) {
 	return run[:n], false
 }
 
-// rewriteRun writes a run repairRun returned; each op written is durable as a single write's.
-func (r *Replica) rewriteRun(run []storage.Entry) {
+// writeRun writes a run repairRun (with the engine's RewriteRun) or rechainRun (RechainRun)
+// returned; each op written is durable as a single write's.
+func (r *Replica) writeRun(run []storage.Entry, write func([]storage.Entry, func(written int, err error))) {
 	sums := make([]checksum.Sum, len(run))
 	for i, e := range run {
 		sums[i] = r.log.slotOf(e.Op).header.Checksum
 	}
 	r.logWriting = true
-	r.storage.RewriteRun(run, func(written int, err error) {
+	write(run, func(written int, err error) {
 		r.logWriting = false
 		for i := range written {
 			r.writePrepareCallback(run[i].Op, sums[i], nil)
@@ -378,24 +379,6 @@ func (r *Replica) rechainRun(op uint64) []storage.Entry {
 		return nil
 	}
 	return run
-}
-
-// rechain writes a run rechainRun returned; each op written is durable as a single write's.
-func (r *Replica) rechain(run []storage.Entry) {
-	sums := make([]checksum.Sum, len(run))
-	for i, e := range run {
-		sums[i] = r.log.slotOf(e.Op).header.Checksum
-	}
-	r.logWriting = true
-	r.storage.RechainRun(run, func(written int, err error) {
-		r.logWriting = false
-		for i := range written {
-			r.writePrepareCallback(run[i].Op, sums[i], nil)
-		}
-		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
-			r.flushLog()
-		}
-	})
 }
 
 // nextWrite returns the lowest op above the checkpoint that has a prepare not yet durable,
