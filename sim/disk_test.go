@@ -996,3 +996,29 @@ func newSyncedFile(t *testing.T, seed uint64) (*diskHarness, []byte) {
 	require.NoError(t, h.sync("f"))
 	return h, synced
 }
+
+// TestDiskArmedMisdirect: with no random misdirects, a misdirect armed for sectors 2-3 spares
+// a write outside them, takes the next write that starts inside them (its sector keeps its
+// old bytes, its data lands elsewhere), and is spent: the write after goes through.
+// DisarmMisdirect reports that it landed, once.
+func TestDiskArmedMisdirect(t *testing.T) {
+	h := newDiskHarness(t, 12, diskOptionsClean())
+	require.NoError(t, h.create("f"))
+	data := diskSectorsOf(8)
+	require.NoError(t, h.write("f", 0, data))
+	require.NoError(t, h.sync("f"))
+	h.disk.ArmMisdirect("f", 2*diskSector, 4*diskSector)
+	require.NoError(t, h.write("f", 5*diskSector, diskFill(0xAA, diskSector)))
+	require.Zero(t, h.disk.Stats().Misdirects, "a write outside the armed sectors")
+	require.False(t, h.disk.MisdirectLanded())
+	require.NoError(t, h.write("f", 3*diskSector, diskFill(0xEE, diskSector)))
+	require.Equal(t, uint64(1), h.disk.Stats().Misdirects)
+	require.True(t, h.disk.MisdirectLanded())
+	got := h.readAll("f")
+	require.Equal(t, data[3*diskSector:4*diskSector], got[3*diskSector:4*diskSector], "the intended sector keeps its old bytes")
+	require.NoError(t, h.write("f", 2*diskSector, diskFill(0xBB, diskSector)))
+	require.Equal(t, uint64(1), h.disk.Stats().Misdirects, "spent by the first write")
+	require.Equal(t, diskFill(0xBB, diskSector), h.readAll("f")[2*diskSector:3*diskSector])
+	require.True(t, h.disk.DisarmMisdirect())
+	require.False(t, h.disk.DisarmMisdirect(), "disarmed")
+}
