@@ -65,3 +65,27 @@ func TestForgetKeepsWhatOurDiskHolds(t *testing.T) {
 	require.False(t, ok, "an entry of unknown identity was offered")
 	require.True(t, r.log.isFaulty(13))
 }
+
+// TestDeniesInstalledHole (swarm seed 2026952061): an op that no do_view_change could name
+// (zero checksum) is denied by a replica whose log reaches it only as a hole (a log install
+// took the chosen head without a header): it holds no prepare of op, so it acknowledged none.
+// A prepare held, kept unverified, or a damaged entry for op is never denied.
+func TestDeniesInstalledHole(t *testing.T) {
+	var r Replica
+	var zero Header
+	require.True(t, r.denies(44, zero.Checksum, 43), "an op above our log was not denied")
+	require.True(t, r.denies(44, zero.Checksum, 44), "a hole our log reached by an install was not denied")
+
+	below := testPrepare(t, 20, Header{})
+	r.log.setPrepare(below)
+	require.False(t, r.denies(20, zero.Checksum, 20), "a prepare we hold was denied")
+	require.True(t, r.denies(20, zero.Checksum, 19), "an op above the log our do_view_change described was not denied")
+	r.log.forgetUnverified(20)
+	require.False(t, r.denies(20, zero.Checksum, 20), "a prepare kept unverified was denied")
+
+	r.log.markFaulty(21)
+	require.False(t, r.denies(21, zero.Checksum, 20), "a damaged entry of unknown identity was denied")
+	head := testPrepare(t, 22, below.Header)
+	r.log.markFaultyKnown(head.Header)
+	require.False(t, r.denies(22, zero.Checksum, 22), "a damaged entry named by its record was denied")
+}

@@ -127,8 +127,18 @@ const requestWantsNack = 1
 //   - a known checksum is denied unless we hold that prepare, or a damaged entry for op
 //     that may be it (log.seen);
 //   - a zero checksum (a head op whose header every do_view_change lost: damaged past its
-//     record on the replicas that had it) is denied only if our log never reached op and
-//     our disk holds no damaged entry for it: any prepare of op we hold might be the one.
+//     record on the replicas that had it) is denied only if we hold no prepare of op (our
+//     log never reached op, or it reached op without ever holding a prepare there) and our
+//     disk holds no damaged entry for it: any prepare of op we hold might be the one.
+//
+// A log that reached op by a log install alone (a head op of unknown identity, taken as a
+// hole from the chosen do_view_change) holds nothing of op: like a header we hold with no
+// body (the known-checksum case), it proves no acknowledgement. Counting the log's reach
+// made every replica that installed such a head unable to deny it, and the faulty replica
+// whose recovery read it from rot past its torn last append could not either: no nack
+// quorum ever formed and no view change completed again (swarm seed 2026952061: R1's
+// recovery took damaged unwritten records for ops 43-44, and op 44, never prepared,
+// blocked views 11 to 28 once R2 and R0 had installed logs reaching it).
 //
 // An op at or below commit_min is in our state (perhaps only in a checkpoint): never denied.
 func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
@@ -136,7 +146,12 @@ func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
 		return false
 	}
 	if sum.IsZero() {
-		return logOp < op && !r.log.isFaulty(op)
+		if r.log.isFaulty(op) {
+			return false
+		}
+		_, held := r.log.prepare(op)
+		_, _, kept := r.log.unverified(op)
+		return logOp < op || (!held && !kept)
 	}
 	return !r.log.seen(op, sum)
 }
