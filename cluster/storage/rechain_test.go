@@ -11,18 +11,22 @@ import (
 // checkpoint 12; ops 16 and 17 lose their identity (entry and record damaged); a peer's
 // checkpoint 16 is installed (state sync). Its anchor is the new file's checksum: nothing on
 // the disk names the chain sum op 17's entry was written on, so op 17, repaired with its own
-// body, no longer chains to op 18's parent. It returns the open storage and the repair run,
-// ops 17-20 with their bodies.
-func syncOverUnknownOps(t *testing.T, d *disk) (*storage.Storage, []storage.Entry) {
+// body, no longer chains to op 18's parent. Each op of also loses its identity too. It returns
+// the open storage and the repair run, ops 17-20 with their bodies.
+func syncOverUnknownOps(t *testing.T, d *disk, also ...uint64) (*storage.Storage, []storage.Entry) {
 	t.Helper()
 	s := fill(t, d, distrustOptions, 20)
 	d.checkpoint(t, s, 12, []byte("state at 12"))
 	loseIdentity(t, d, 16, 17)
+	for _, op := range also {
+		loseIdentity(t, d, op, op)
+	}
 	d.restart()
 	s, rec := d.mustOpen(t, distrustOptions)
-	if s.Head() != 20 || !slices.Equal(rec.Faulty, []uint64{16, 17}) || len(rec.FaultyPrefix) != 0 {
-		t.Fatalf("recovery: head %d, faulty %v, prefixes %d: want ops 16-17 faulty of unknown identity",
-			s.Head(), rec.Faulty, len(rec.FaultyPrefix))
+	faulty := append([]uint64{16, 17}, also...)
+	if s.Head() != 20 || !slices.Equal(rec.Faulty, faulty) || len(rec.FaultyPrefix) != 0 {
+		t.Fatalf("recovery: head %d, faulty %v, prefixes %d: want ops %v faulty of unknown identity",
+			s.Head(), rec.Faulty, len(rec.FaultyPrefix), faulty)
 	}
 	d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
 	var run []storage.Entry
@@ -54,25 +58,32 @@ func TestRechainRunKeepsTheOpsAbove(t *testing.T) {
 		if !s.RechainableRun(run) {
 			t.Fatal("ops 17-20 are not rechainable")
 		}
-		var written int
-		d.must(t, "RechainRun", func(done func(error)) {
-			s.RechainRun(run, func(n int, err error) { written = n; done(err) })
-		})
-		if written != 4 || s.Head() != 20 || len(s.Faulty()) != 0 {
-			t.Fatalf("RechainRun wrote %d, head %d, faulty %v: want ops 17-20 written, none dropped",
-				written, s.Head(), s.Faulty())
-		}
-		d.restart()
-		s, rec := d.mustOpen(t, distrustOptions)
-		if s.Head() != 20 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(17, 20)) {
-			t.Fatalf("after a restart: head %d, faulty %v, entries %v: want ops 17-20 intact", s.Head(),
-				rec.Faulty, entriesOf(rec))
-		}
-		requireBodiesOf(t, rec, run)
-		if err := d.append(t, s, 21, body(21)); err != nil {
-			t.Fatalf("Append(21) above the rechained ops: %v", err)
-		}
+		rechainAndReopen(t, d, s, run)
 	})
+}
+
+// rechainAndReopen writes run (ops 17-20) with RechainRun, requires every op written and none
+// dropped, then after a restart every op intact with its body, and an append above them.
+func rechainAndReopen(t *testing.T, d *disk, s *storage.Storage, run []storage.Entry) {
+	t.Helper()
+	var written int
+	d.must(t, "RechainRun", func(done func(error)) {
+		s.RechainRun(run, func(n int, err error) { written = n; done(err) })
+	})
+	if written != 4 || s.Head() != 20 || len(s.Faulty()) != 0 {
+		t.Fatalf("RechainRun wrote %d, head %d, faulty %v: want ops 17-20 written, none dropped",
+			written, s.Head(), s.Faulty())
+	}
+	d.restart()
+	s, rec := d.mustOpen(t, distrustOptions)
+	if s.Head() != 20 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(17, 20)) {
+		t.Fatalf("after a restart: head %d, faulty %v, entries %v: want ops 17-20 intact", s.Head(),
+			rec.Faulty, entriesOf(rec))
+	}
+	requireBodiesOf(t, rec, run)
+	if err := d.append(t, s, 21, body(21)); err != nil {
+		t.Fatalf("Append(21) above the rechained ops: %v", err)
+	}
 }
 
 // requireBodiesOf requires that the recovery holds each entry of want with its body.
@@ -95,21 +106,7 @@ func requireBodiesOf(t *testing.T, rec *storage.Recovery, want []storage.Entry) 
 // whose head is of unknown identity (nothing above places it).
 func TestRechainRunPlacesUnknownOpsBetweenKnownOnes(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
-		s := fill(t, d, distrustOptions, 20)
-		d.checkpoint(t, s, 12, []byte("state at 12"))
-		loseIdentity(t, d, 16, 17)
-		loseIdentity(t, d, 19, 19)
-		d.restart()
-		s, rec := d.mustOpen(t, distrustOptions)
-		if s.Head() != 20 || !slices.Equal(rec.Faulty, []uint64{16, 17, 19}) || len(rec.FaultyPrefix) != 0 {
-			t.Fatalf("recovery: head %d, faulty %v, prefixes %d: want ops 16, 17 and 19 faulty of unknown identity",
-				s.Head(), rec.Faulty, len(rec.FaultyPrefix))
-		}
-		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
-		var run []storage.Entry
-		for op := uint64(17); op <= 20; op++ {
-			run = append(run, storage.Entry{Op: op, Body: body(op)})
-		}
+		s, run := syncOverUnknownOps(t, d, 19)
 		if s.Rewritable(run[0]) {
 			t.Fatal("op 17 is rewritable in place: the test no longer builds the lost anchor")
 		}
@@ -124,24 +121,7 @@ func TestRechainRunPlacesUnknownOpsBetweenKnownOnes(t *testing.T) {
 		if !s.RechainableRun(run) {
 			t.Fatal("ops 17-20 are not rechainable with op 19 of unknown identity between ops 18 and 20")
 		}
-		var written int
-		d.must(t, "RechainRun", func(done func(error)) {
-			s.RechainRun(run, func(n int, err error) { written = n; done(err) })
-		})
-		if written != 4 || s.Head() != 20 || len(s.Faulty()) != 0 {
-			t.Fatalf("RechainRun wrote %d, head %d, faulty %v: want ops 17-20 written, none dropped",
-				written, s.Head(), s.Faulty())
-		}
-		d.restart()
-		s, rec = d.mustOpen(t, distrustOptions)
-		if s.Head() != 20 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(17, 20)) {
-			t.Fatalf("after a restart: head %d, faulty %v, entries %v: want ops 17-20 intact", s.Head(),
-				rec.Faulty, entriesOf(rec))
-		}
-		requireBodiesOf(t, rec, run)
-		if err := d.append(t, s, 21, body(21)); err != nil {
-			t.Fatalf("Append(21) above the rechained ops: %v", err)
-		}
+		rechainAndReopen(t, d, s, run)
 	})
 }
 
@@ -149,20 +129,7 @@ func TestRechainRunPlacesUnknownOpsBetweenKnownOnes(t *testing.T) {
 // above op 20 places it, so the run is not rechainable.
 func TestRechainRunRefusesAnUnknownHead(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
-		s := fill(t, d, distrustOptions, 20)
-		d.checkpoint(t, s, 12, []byte("state at 12"))
-		loseIdentity(t, d, 16, 17)
-		loseIdentity(t, d, 20, 20)
-		d.restart()
-		s, rec := d.mustOpen(t, distrustOptions)
-		if s.Head() != 20 || !slices.Equal(rec.Faulty, []uint64{16, 17, 20}) {
-			t.Fatalf("recovery: head %d, faulty %v: want ops 16, 17 and 20 faulty", s.Head(), rec.Faulty)
-		}
-		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) })
-		var run []storage.Entry
-		for op := uint64(17); op <= 20; op++ {
-			run = append(run, storage.Entry{Op: op, Body: body(op)})
-		}
+		s, run := syncOverUnknownOps(t, d, 20)
 		if s.RechainableRun(run) {
 			t.Fatal("rechainable with the head of unknown identity")
 		}
