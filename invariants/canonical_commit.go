@@ -29,7 +29,8 @@ type commitRecord struct {
 	digest    digest // the harness's own digest of the bytes executed
 	timestamp int64
 	replica   int
-	view      uint32
+	epoch     uint32
+	view      uint32 // the view the first replica executed it in (with epoch)
 	atNs      int64
 }
 
@@ -84,7 +85,7 @@ func (c *canonicalCommit) commit(atNs int64, e vsr.Event) *Violation {
 				short(e.Checksum), e.Op, hex8(executed), made.replica, made.view, formatNs(made.atNs), hex8(made.digest))
 		}
 		c.canon.put(e.Op, commitRecord{sum: e.Checksum, digest: executed, timestamp: e.Timestamp,
-			replica: e.Replica, view: e.View, atNs: atNs})
+			replica: e.Replica, epoch: e.Epoch, view: e.View, atNs: atNs})
 		c.highest = max(c.highest, e.Op)
 	} else if first.sum != e.Checksum {
 		return fail("executed prepare %s at op %d, but replica %d executed prepare %s there (view %d, at %s)",

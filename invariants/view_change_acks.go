@@ -15,13 +15,21 @@ import (
 // recovery dropped the ops a fallback past a damaged checkpoint distrusted: replica 0 offered
 // log view 17 with op 191 after acknowledging op 192 there).
 //
-// Only a committed prepare must not be left out, whether it was executed before the
-// do_view_change or after: a replica that adopts a newer view's log, as its backup or as the
-// primary-elect of a view change, cuts the older view's ops that log does not hold before its
-// superblock names the newer log view, and a crash in between leaves it offering the older
-// log view with fewer ops. Those ops were never committed, so that is safe (swarm seeds 319,
-// 2026712689, 2026714356 and 2026717369). Ops it holds but cannot read count as held: they
-// are faulty, and repaired.
+// Only a prepare committed in the log view offered, or before it, must not be left out,
+// whether it was executed before the do_view_change or after: a replica that adopts a newer
+// view's log, as its backup or as the primary-elect of a view change, cuts the older view's
+// ops that log does not hold before its superblock names the newer log view, and a crash in
+// between leaves it offering the older log view with fewer ops. Those ops were not committed
+// by then, so that is safe (swarm seeds 319, 2026712689, 2026714356 and 2026717369). Such an
+// op can still commit later: another replica offers it to a later view change, whose
+// primary prepares it again (seed 2026971068: acknowledged in view 0, cut for view 3's log,
+// first executed in view 5). A prepare first executed in a view above the log view offered
+// is safe to leave out: every later view change hears from a replica of that view's commit
+// quorum, whose log view is at least as high and beats the one offered. So a denial fires
+// when its prepare's first execution is in the log view offered or an earlier one (a
+// replica can execute a prepare the primary of its view committed after it sent its
+// do_view_change). Ops it holds but cannot read count as held: they are faulty, and
+// repaired.
 //
 // Where the replica lost its disk by an operator's declared wipe, or the cluster was rebuilt
 // (restore, failover), what it acknowledged before is forgotten.
@@ -38,6 +46,7 @@ type denial struct {
 	replica int
 	view    uint32 // of the do_view_change
 	logView uint32
+	logKey  uint64 // viewKey of the log view's epoch and number
 	claimed uint64 // the op the do_view_change named
 	sum     checksum.Sum
 	atNs    int64
@@ -76,12 +85,12 @@ func (a *viewChangeAcks) message(atNs int64, h vsr.Header) *Violation {
 			if p.op <= h.Op {
 				continue
 			}
-			d := denial{replica: replica, view: h.View, logView: h.LogView, claimed: h.Op, sum: p.sum, atNs: atNs}
+			d := denial{replica: replica, view: h.View, logView: h.LogView, logKey: key, claimed: h.Op, sum: p.sum, atNs: atNs}
 			if canon, ok := a.canon.lookup(p.op); ok {
-				if canon.sum == p.sum {
+				if d.breaks(canon.sum, viewKey(canon.epoch, canon.view)) {
 					return d.violation(atNs, p.op)
 				}
-				continue // another prepare committed there: this one never will
+				continue // committed later than the log view, or another prepare committed there
 			}
 			a.deny(p.op, d)
 		}
@@ -117,7 +126,7 @@ func (a *viewChangeAcks) event(atNs int64, e vsr.Event) *Violation {
 		denials := a.denied[e.Op]
 		delete(a.denied, e.Op)
 		for _, d := range denials {
-			if d.sum == e.Checksum {
+			if d.breaks(e.Checksum, viewKey(e.Epoch, e.View)) {
 				return d.violation(atNs, e.Op)
 			}
 		}
@@ -125,9 +134,16 @@ func (a *viewChangeAcks) event(atNs int64, e vsr.Event) *Violation {
 	return nil
 }
 
+// breaks reports whether the commit of prepare sum, first executed in the view of key
+// committedIn, makes the denial unsafe: it left out that prepare from a log view at or above
+// the commit's.
+func (d denial) breaks(sum checksum.Sum, committedIn uint64) bool {
+	return d.sum == sum && committedIn <= d.logKey
+}
+
 func (d denial) violation(atNs int64, op uint64) *Violation {
 	return violation(NameViewChangeAcks, d.replica, op, d.view, atNs,
-		"do_view_change for view %d (at %s) carried log view %d with op %d, but the replica had acknowledged prepare %s at op %d in view %d, which is committed",
+		"do_view_change for view %d (at %s) carried log view %d with op %d, but the replica had acknowledged prepare %s at op %d in view %d, which is committed (first executed in that view or an earlier one)",
 		d.view, formatNs(d.atNs), d.logView, d.claimed, short(d.sum), op, d.logView)
 }
 

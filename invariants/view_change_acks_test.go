@@ -39,16 +39,39 @@ func TestViewChangeAcksFiresOnACommittedOp(t *testing.T) {
 	require.Contains(t, v.Message, "carried log view 3 with op 11")
 }
 
-// The same, with the op committed only after the do_view_change, and a primary's vote for its
-// own prepare.
+// The same, with the op executed only after the do_view_change (by a backup still in the
+// log view, whose primary committed it), and a primary's vote for its own prepare.
 func TestViewChangeAcksFiresOnAnOpCommittedLater(t *testing.T) {
 	a, _ := newViewChangeAcks()
 	require.Nil(t, a.event(10*ms, vsr.Event{Kind: vsr.EventVoteSelf, Replica: 0, View: 6, Op: 40, Checksum: sum("p40")}))
 	require.Nil(t, a.message(20*ms, doViewChange(0, 7, 6, 39)))
 	require.Nil(t, a.message(21*ms, doViewChange(0, 7, 6, 39)), "sent again")
-	v := a.event(30*ms, commitEvent(1, 7, 40, "p40"))
+	v := a.event(30*ms, commitEvent(1, 6, 40, "p40"))
 	requireViolation(t, v, NameViewChangeAcks, 0, 40, 7, 30*ms)
 	require.Contains(t, v.Message, "(at 20.000ms)")
+}
+
+// Swarm seed 2026971068: replica 0 acknowledged op 4 in view 0, adopted view 3's log (which
+// held another prepare there) and crashed before its superblock named log view 3; it offered
+// log view 0 with op 3. Another replica had offered op 4 to view 2's change, and op 4 was
+// first executed in view 5: no view change could have preferred the offer to the replicas
+// that committed it, so nothing fires, neither when the commit comes after the
+// do_view_change nor when it came before one.
+func TestViewChangeAcksPassesAnOpFirstCommittedInALaterView(t *testing.T) {
+	a, c := newViewChangeAcks()
+	require.Nil(t, a.event(1*ms, vsr.Event{Kind: vsr.EventVoteSelf, Replica: 0, View: 0, Op: 4, Checksum: sum("x4")}))
+	require.Nil(t, a.message(2*ms, doViewChange(0, 5, 0, 3)))
+	require.Nil(t, a.event(3*ms, commitEvent(0, 5, 4, "x4")))
+
+	require.Nil(t, a.message(4*ms, ackInView(1, 2, 9, "x9")))
+	c.canon.put(9, commitRecord{sum: sum("x9"), view: 3})
+	require.Nil(t, a.message(5*ms, doViewChange(1, 4, 2, 8)))
+	c.canon.put(10, commitRecord{sum: sum("x10"), epoch: 1, view: 1})
+	require.Nil(t, a.message(6*ms, ackInView(1, 2, 10, "x10")))
+	require.Nil(t, a.message(7*ms, doViewChange(1, 4, 2, 9)), "view 1 of epoch 1 comes after view 2 of epoch 0")
+	c.canon.put(11, commitRecord{sum: sum("x11"), view: 2})
+	require.Nil(t, a.message(8*ms, ackInView(1, 2, 11, "x11")))
+	require.NotNil(t, a.message(9*ms, doViewChange(1, 4, 2, 10)), "committed in the log view offered")
 }
 
 // What does not fire: another replica's acknowledgement, an older log view than the one
