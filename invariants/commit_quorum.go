@@ -19,7 +19,10 @@ import (
 //
 // The same holds of view changes: a primary sends start_view for a view only once a majority
 // of the active members of the view's configuration had sent it a do_view_change for that
-// view (its own counts; view 0 begins without one). A primary that started the view from do_view_changes of an earlier
+// view (its own counts; view 0 begins without one). Where the harness shows what the
+// network delivered (OnReceive), the do_view_changes must have reached the primary intact,
+// not only have been sent: one still in flight, lost or corrupted was never counted by a
+// correct primary. A primary that started the view from do_view_changes of an earlier
 // round, or from its own log alone, may install a log that lacks committed ops.
 const NameCommitQuorum = "commit_quorum"
 
@@ -42,6 +45,27 @@ type commitQuorum struct {
 	// dvcs holds, per view (viewKey), the replicas that sent a do_view_change for it; a
 	// view's do_view_changes all go to its primary.
 	dvcs map[uint64]uint16
+	// heard holds, per view and receiving replica (heardKey), the replicas whose
+	// do_view_change for that view the network delivered to it intact; used once the
+	// harness passes deliveries (receiving).
+	heard     map[heardKey]uint16
+	receiving bool
+}
+
+type heardKey struct {
+	view     uint64 // viewKey
+	receiver int
+}
+
+// receive takes a header the network delivered intact to replica to.
+func (q *commitQuorum) receive(to int, h vsr.Header) {
+	if h.Command != vsr.CommandDoViewChange {
+		return
+	}
+	if q.heard == nil {
+		q.heard = map[heardKey]uint16{}
+	}
+	q.heard[heardKey{viewKey(h.Epoch, h.View), to}] |= 1 << uint(h.Replica)
 }
 
 // message learns a configuration from any header, and a vote from a prepare_ok.
@@ -76,11 +100,15 @@ func (q *commitQuorum) startView(atNs int64, h vsr.Header) *Violation {
 		return nil // view 0 begins without a view change
 	}
 	members := (uint16(1)<<uint(q.slots) - 1) &^ outside
-	got := bits.OnesCount16((q.dvcs[viewKey(h.Epoch, h.View)] | 1<<uint(h.Replica)) & members)
+	dvcs, how := q.dvcs[viewKey(h.Epoch, h.View)], "sent"
+	if q.receiving {
+		dvcs, how = q.heard[heardKey{viewKey(h.Epoch, h.View), int(h.Replica)}], "delivered to it"
+	}
+	got := bits.OnesCount16((dvcs | 1<<uint(h.Replica)) & members)
 	if need := bits.OnesCount16(members)/2 + 1; got < need {
 		return violation(NameCommitQuorum, int(h.Replica), h.Op, h.View, atNs,
-			"sent start_view for view %d (epoch %d) with do_view_changes for that view from %d of the %d members needed (its own counted)",
-			h.View, h.Epoch, got, need)
+			"sent start_view for view %d (epoch %d) with do_view_changes for that view %s from %d of the %d members needed (its own counted)",
+			h.View, h.Epoch, how, got, need)
 	}
 	return nil
 }

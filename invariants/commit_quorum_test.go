@@ -85,3 +85,24 @@ func TestCommitQuorumStartView(t *testing.T) {
 	require.Nil(t, q.message(6, header(vsr.CommandDoViewChange, 1, 7)))
 	require.Nil(t, q.message(7, header(vsr.CommandStartView, 2, 7)))
 }
+
+// TestCommitQuorumStartViewDelivered: where the harness passes deliveries, the
+// do_view_changes must have reached the primary. Three others sent theirs for view 4 of a
+// 3-replica cluster, but only one reached replica 1 (one went to another replica, one is
+// still in flight), so its start_view with its own and that one passes; a start_view by
+// replica 0, which heard none, fires though a quorum was sent.
+func TestCommitQuorumStartViewDelivered(t *testing.T) {
+	header := func(command vsr.Command, replica int, view uint32) vsr.Header {
+		return vsr.Header{Command: command, Replica: uint8(replica), View: view}
+	}
+	q := commitQuorum{slots: 3, receiving: true}
+	require.Nil(t, q.message(0, header(vsr.CommandDoViewChange, 0, 4)))
+	require.Nil(t, q.message(0, header(vsr.CommandDoViewChange, 2, 4)))
+	q.receive(1, header(vsr.CommandDoViewChange, 2, 4))
+	q.receive(2, header(vsr.CommandDoViewChange, 0, 4))
+	q.receive(0, header(vsr.CommandDoViewChange, 2, 3))
+	require.Nil(t, q.message(1, header(vsr.CommandStartView, 1, 4)))
+	v := q.message(2, header(vsr.CommandStartView, 0, 4))
+	require.NotNil(t, v, "replica 0 heard only a do_view_change of view 3")
+	require.Contains(t, v.Message, "delivered to it from 1 of the 2 members needed")
+}

@@ -204,6 +204,20 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 	}
 }
 
+// WatchDeliveries tells the suite that the harness passes every do_view_change the network
+// delivers intact (OnReceive): commit_quorum then holds a new primary to the
+// do_view_changes it heard, not only those sent.
+func (s *Suite) WatchDeliveries() { s.quorums.receiving = true }
+
+// OnReceive takes a header the network delivered intact to replica to (its checksum
+// verified); after WatchDeliveries, at least every do_view_change.
+func (s *Suite) OnReceive(atNs int64, to int, h vsr.Header) {
+	if !s.see(atNs) {
+		return
+	}
+	s.quorums.receive(to, h)
+}
+
 // OnClientAnswer checks the message h that ended a client's request (a reply or an
 // eviction), with the client's session before it and after (client_sessions). client is the
 // client's id.

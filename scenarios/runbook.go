@@ -50,8 +50,12 @@ func newRunbookRunWithSpares(o Options, replicas, standbys int, outside uint16, 
 		Mutation:  o.Mutation, OnEvent: func(e vsr.Event) { run.onEvent(e); run.op.observeEvent(e) }}
 	if run.checked {
 		opts.OnReplicaSend, opts.OnClientAnswer = run.onReplicaSend, run.onClientAnswer
+		opts.OnReplicaReceive = run.onReplicaReceive
 	}
 	run.suite = invariants.NewSuite(replicas)
+	if run.checked {
+		run.suite.WatchDeliveries()
+	}
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
 	run.attachTrace(o)

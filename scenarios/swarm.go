@@ -124,9 +124,12 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
-		opts.OnClientAnswer = run.onClientAnswer
+		opts.OnClientAnswer, opts.OnReplicaReceive = run.onClientAnswer, run.onReplicaReceive
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
+	if run.checked {
+		run.suite.WatchDeliveries()
+	}
 	run.suite.SetClientTable(run.swarm.ClientTable)
 	if run.swarm.Standbys > 0 {
 		run.staleReads = sim.Stream(o.Seed, "stale-reads")
@@ -255,6 +258,16 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 
 // onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
 // replica voted in, and every prepare_ok is checked against the replica's durable disk.
+// onReplicaReceive passes the checkers each do_view_change the network delivers intact.
+func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
+	if command, ok := vsr.PeekCommand(msg); !ok || command != vsr.CommandDoViewChange || run.c == nil {
+		return
+	}
+	if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
+		run.suite.OnReceive(int64(run.c.Loop.Now()), to, m.Header)
+	}
+}
+
 func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if run.c == nil || !ok {

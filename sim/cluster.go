@@ -37,6 +37,10 @@ type ClusterOptions struct {
 	// OnReplicaSend, if set, sees every message a replica sends to another replica, before
 	// the network does (checkers that hold replicas to what they claimed).
 	OnReplicaSend func(from, to int, msg []byte)
+	// OnReplicaReceive, if set, sees every message the network delivers to a replica's node
+	// while it is up, before the replica takes it (checkers of what a replica had heard
+	// before it acted). The bytes are as delivered: they may fail their checksums.
+	OnReplicaReceive func(to int, msg []byte)
 	// OnCompletion, if set, sees each I/O completion of a replica's storage as the disk
 	// completes it, before any fault hook and before the replica (checkers of the disk's
 	// durable state at the instant it changes). It must not change the run.
@@ -176,7 +180,7 @@ func (c *Cluster) StartReplica(i int) {
 			ClientsMax: c.options.ClientsMax,
 		})
 		c.replicas[i] = r
-		return replicaActor{r}
+		return replicaActor{r: r, node: i, onReceive: c.options.OnReplicaReceive}
 	})
 }
 
@@ -271,10 +275,20 @@ func (c *Cluster) RunUntil(done func() bool, ticksMax int) bool {
 	return done()
 }
 
-type replicaActor struct{ r *vsr.Replica }
+type replicaActor struct {
+	r         *vsr.Replica
+	node      int
+	onReceive func(to int, msg []byte)
+}
 
-func (a replicaActor) Tick()                        { a.r.Tick() }
-func (a replicaActor) Receive(from int, msg []byte) { a.r.Receive(msg) }
+func (a replicaActor) Tick() { a.r.Tick() }
+
+func (a replicaActor) Receive(from int, msg []byte) {
+	if a.onReceive != nil {
+		a.onReceive(a.node, msg)
+	}
+	a.r.Receive(msg)
+}
 
 type clientActor struct {
 	client *client.Client
