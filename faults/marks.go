@@ -17,6 +17,8 @@ var (
 		"a replica crashed as a superblock write became durable, before it could issue the next log write")
 	MarkCrashAfterStartView = coverage.Declare("crash_at_io.start_view",
 		"a new primary crashed just after sending start_view")
+	MarkCrashAfterCut = coverage.Declare("crash_at_io.after_cut",
+		"a replica crashed a few I/O completions after cutting its log, before the cut and the new log view were all durable")
 	MarkCrashAfterCheckpoint = coverage.Declare("crash_at_io.checkpoint",
 		"a replica crashed just after its checkpoint became durable")
 	MarkDiskCorrelatedTail = coverage.Declare("disk_correlated.tail",

@@ -68,7 +68,7 @@ func Actions() []string {
 		ActionClockDrift, ActionClockPeriodic, ActionDiskSlow, ActionDiskFast,
 		ActionDiskCorrupt, ActionDiskFill, ActionDiskUnfill,
 		ActionPrimaryIsolate, ActionPrimaryNext, ActionReconnect, ActionRing, ActionBridge,
-		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint,
+		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint, ActionCrashAfterCut,
 		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
 		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind,
 		ActionDiskCorruptSyncedCheckpoint, ActionDiskMisdirectRecord}
@@ -106,6 +106,7 @@ type Nemesis struct {
 	shape      *sim.Shape
 	shapeUntil uint64
 	ioCrash    ioCrash
+	cut        cutCrash // the crash after a log cut (nemesis_cut.go)
 	hits       coverage.Hits
 	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down
 	// leaving is the replica a membership change is taking out (SetLeaving), -1 if none:
@@ -122,7 +123,7 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 	err := s.Nemesis.Validate()
 	assert.Thatf(err == nil, "%v", err)
 	return &Nemesis{
-		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1,
+		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1, cut: cutCrash{replica: -1},
 		stableUntil: make([]uint64, s.Replicas),
 		filled:      make([]bool, s.Replicas),
 		slow:        make([]bool, s.Replicas),

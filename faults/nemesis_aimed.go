@@ -154,6 +154,7 @@ func (n *Nemesis) stepAimed(c *sim.Cluster) {
 		n.isolatePrimaryBehind(c)
 	}
 	n.stepSynced(c)
+	n.stepCut()
 }
 
 // primary returns the up replica, other than exclude, that is primary in normal status in
@@ -430,6 +431,9 @@ func (n *Nemesis) crashAtIO(c *sim.Cluster, replica int, detail string) {
 // onCompletion crashes replica as its superblock sync completes, when so armed: the node
 // dies before the replica learns of it.
 func (n *Nemesis) onCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
+	if n.onCutCompletion(c, replica, io) {
+		return true
+	}
 	if io.Op != sim.IOSync || io.Name != superblockZone || io.Err != nil ||
 		!n.armedFor(c, ActionCrashSuperblock, replica) {
 		return false
@@ -456,6 +460,7 @@ func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
 func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
 	n.onSyncedEvent(e)
+	n.onCutEvent(c, e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

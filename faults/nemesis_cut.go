@@ -1,0 +1,90 @@
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// ActionCrashAfterCut is the crash a few I/O completions after a replica cut its log.
+const ActionCrashAfterCut = "crash.after_cut"
+
+// cutCrashIOMax bounds how many of the cutting replica's I/O completions the crash waits
+// for: the cut's truncation, its tombstones' read-back, the new log's first appends and
+// their syncs, and the superblock that names the new log view all complete within a few.
+const cutCrashIOMax = 8
+
+// cutCrash is the crash after a log cut (crash_at_io on): armed at a random tick, it picks
+// the first replica that then cuts its log (a view change chose a log without some of its
+// ops, or nacks truncated a suffix) and crashes it as its k-th I/O completion after the cut
+// lands, before the replica learns of it. Where the cut's writes, the new log's appends and
+// the superblock naming the new log view stand in the sequence at that instant varies with
+// k, and unsynced writes are lost or torn as at any crash: the recovery then meets a log
+// cut half done (a log view that names ops the disk no longer holds, tombstones without
+// the truncation, an older view's entry under a newer header). It draws from its own
+// stream, so seeds it never strikes keep their schedules.
+//
+// Invariants: replica >= 0 iff a cut was seen while armed; then left > 0.
+type cutCrash struct {
+	r       *rand.Rand // nil: the move is off
+	until   uint64     // armed until this tick; 0 when not armed
+	replica int
+	left    int // I/O completions of replica still to let through
+}
+
+// ArmCutCrashes turns on the crash after a log cut, drawing from r
+// (sim.Stream(seed, "nemesis/cut")), with crashes at I/O points on.
+func (n *Nemesis) ArmCutCrashes(r *rand.Rand) {
+	if n.o.CrashAtIOProbability > 0 {
+		n.cut = cutCrash{r: r, replica: -1}
+	}
+}
+
+// stepCut arms the move, or gives up on an armed one nobody reached in time.
+func (n *Nemesis) stepCut() {
+	k := &n.cut
+	if k.r == nil || n.healed {
+		return
+	}
+	if k.until != 0 && n.tick >= k.until {
+		*k = cutCrash{r: k.r, replica: -1}
+	}
+	if k.until == 0 && sim.Chance(k.r, n.o.CrashAtIOProbability) {
+		k.until = n.tick + crashAtIOWaitTicks
+	}
+}
+
+// onCutEvent picks the replica that cut its log while the move is armed.
+func (n *Nemesis) onCutEvent(c *sim.Cluster, e vsr.Event) {
+	k := &n.cut
+	if k.r == nil || k.until == 0 || k.replica >= 0 || e.Kind != vsr.EventTruncate || n.healed {
+		return
+	}
+	for _, i := range n.mayTakeDown(c) {
+		if i == e.Replica {
+			k.replica, k.left = i, 1+k.r.IntN(cutCrashIOMax)
+			k.until = n.tick + crashAtIOWaitTicks
+			return
+		}
+	}
+}
+
+// onCutCompletion counts the cutting replica's completions and crashes it at the k-th.
+func (n *Nemesis) onCutCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
+	k := &n.cut
+	if k.replica != replica || n.healed {
+		return false
+	}
+	if k.left--; k.left > 0 {
+		return false
+	}
+	*k = cutCrash{r: k.r, replica: -1}
+	if c.Nodes[replica].Status() != sim.NodeUp {
+		return false
+	}
+	n.record(c, replica, ActionCrashAfterCut, fmt.Sprintf("as the %s of %s completed, after cutting its log", io.Op, io.Name))
+	n.hits.Hit(MarkCrashAfterCut)
+	return true
+}
