@@ -460,7 +460,6 @@ func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
 func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
 	n.onSyncedEvent(e)
-	n.onCutEvent(c, e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

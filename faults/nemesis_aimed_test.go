@@ -610,3 +610,50 @@ func TestNemesisPrimaryIsolationMisdirectsARecord(t *testing.T) {
 		return
 	}
 }
+
+// TestNemesisCrashAfterCut: the old primary, isolated while it prepared a suffix alone,
+// cuts that suffix from its log files when it learns the others' newer view, and the armed
+// move crashes it at its k-th I/O completion after the truncation, before the replica
+// learns of that completion.
+func TestNemesisCrashAfterCut(t *testing.T) {
+	run := newAimedRun(t, 3, 60, NemesisOptions{})
+	c, n := run.c, run.n
+	n.cut = cutCrash{r: sim.Stream(60, "nemesis/cut"), replica: -1, until: 1 << 40}
+	var cutAt, crashed = -1, -1
+	var completions int
+	c.SetFaultHooks(sim.FaultHooks{
+		Completion: func(i int, io sim.IOCompletion) bool {
+			if i == cutAt && crashed < 0 {
+				completions++
+			}
+			crash := n.onCompletion(c, i, io)
+			if crash {
+				crashed = i
+			}
+			if cutAt < 0 && io.Op == sim.IOTruncate && strings.HasPrefix(io.Name, "log-") {
+				cutAt = i
+			}
+			return crash
+		},
+		Event: func(e vsr.Event) { n.onEvent(c, e) },
+	})
+	c.RunFor(sim.Second)
+	old, view := testPrimary(c)
+	require.GreaterOrEqual(t, old, 0)
+	c.Network.Partition(sim.IsolateFrom(old, run.n.otherReplicas(old))) // clients still reach it
+	require.True(t, c.RunUntil(func() bool { p, v := testPrimary(c); return p != old && v > view }, 2000),
+		"the others elect a new primary")
+	c.RunFor(200 * sim.Millisecond)
+	require.Greater(t, c.Replica(old).Inspect().Op, c.Replica(old).Inspect().CommitMax, "a suffix of its own")
+	c.Network.Heal()
+	require.True(t, c.RunUntil(func() bool { return crashed >= 0 }, 3000), "no crash after the cut")
+	require.Equal(t, old, cutAt, "the old primary cut its suffix")
+	require.Equal(t, old, crashed)
+	require.Equal(t, sim.NodeCrashed, c.Nodes[old].Status())
+	require.GreaterOrEqual(t, completions, 1)
+	require.LessOrEqual(t, completions, cutCrashIOMax)
+	require.Equal(t, -1, n.cut.replica, "the move is spent")
+	require.Equal(t, uint64(1), n.Counts()[ActionCrashAfterCut])
+	requireCrashRecorded(t, run, old, ActionCrashAfterCut)
+	require.Equal(t, uint64(1), n.Marks().Count(MarkCrashAfterCut))
+}

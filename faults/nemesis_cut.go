@@ -3,10 +3,14 @@ package faults
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
-	"vopr/cluster/vsr"
 	"vopr/sim"
 )
+
+// logFilePrefix begins the name of every log segment file (cluster/storage).
+const logFilePrefix = "log-"
 
 // ActionCrashAfterCut is the crash a few I/O completions after a replica cut its log.
 const ActionCrashAfterCut = "crash.after_cut"
@@ -17,9 +21,8 @@ const ActionCrashAfterCut = "crash.after_cut"
 const cutCrashIOMax = 8
 
 // cutCrash is the crash after a log cut (crash_at_io on): armed at a random tick, it picks
-// the first replica that then cuts its log (a view change chose a log without some of its
-// ops, or nacks truncated a suffix) and crashes it as its k-th I/O completion after the cut
-// lands, before the replica learns of it. Where the cut's writes, the new log's appends and
+// the first replica whose storage then truncates a log file, and crashes it as its k-th
+// I/O completion after that truncation, before the replica learns of it. Where the cut's writes, the new log's appends and
 // the superblock naming the new log view stand in the sequence at that instant varies with
 // k, and unsynced writes are lost or torn as at any crash: the recovery then meets a log
 // cut half done (a log view that names ops the disk no longer holds, tombstones without
@@ -56,25 +59,24 @@ func (n *Nemesis) stepCut() {
 	}
 }
 
-// onCutEvent picks the replica that cut its log while the move is armed.
-func (n *Nemesis) onCutEvent(c *sim.Cluster, e vsr.Event) {
-	k := &n.cut
-	if k.r == nil || k.until == 0 || k.replica >= 0 || e.Kind != vsr.EventTruncate || n.healed {
-		return
-	}
-	for _, i := range n.mayTakeDown(c) {
-		if i == e.Replica {
-			k.replica, k.left = i, 1+k.r.IntN(cutCrashIOMax)
-			k.until = n.tick + crashAtIOWaitTicks
-			return
-		}
-	}
-}
-
-// onCutCompletion counts the cutting replica's completions and crashes it at the k-th.
+// onCutCompletion picks the replica whose log file truncation completes while the move is
+// armed (the engine cuts its log: a view change chose a log without some of its ops, an
+// entry was replaced, nacks truncated a suffix, or recovery cut an unfinished append), then
+// counts its completions and crashes it at the k-th after that one.
 func (n *Nemesis) onCutCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
 	k := &n.cut
-	if k.replica != replica || n.healed {
+	if k.r == nil || k.until == 0 || n.healed {
+		return false
+	}
+	if k.replica < 0 {
+		if io.Op == sim.IOTruncate && io.Err == nil && strings.HasPrefix(io.Name, logFilePrefix) &&
+			slices.Contains(n.mayTakeDown(c), replica) {
+			k.replica, k.left = replica, 1+k.r.IntN(cutCrashIOMax)
+			k.until = n.tick + crashAtIOWaitTicks
+		}
+		return false
+	}
+	if k.replica != replica {
 		return false
 	}
 	if k.left--; k.left > 0 {
