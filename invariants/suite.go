@@ -204,18 +204,20 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 	}
 }
 
-// WatchDeliveries tells the suite that the harness passes every do_view_change the network
-// delivers intact (OnReceive): commit_quorum then holds a new primary to the
-// do_view_changes it heard, not only those sent.
-func (s *Suite) WatchDeliveries() { s.quorums.receiving = true }
+// WatchDeliveries tells the suite that the harness passes every do_view_change and
+// start_view the network delivers intact (OnReceive): commit_quorum then holds a new primary
+// to the do_view_changes it heard, not only those sent, and view_change_keeps_acks excuses a
+// cut log only in a replica that heard of a later log.
+func (s *Suite) WatchDeliveries() { s.quorums.receiving, s.vcAcks.watching = true, true }
 
 // OnReceive takes a header the network delivered intact to replica to (its checksum
-// verified); after WatchDeliveries, at least every do_view_change.
+// verified); after WatchDeliveries, at least every do_view_change and start_view.
 func (s *Suite) OnReceive(atNs int64, to int, h vsr.Header) {
 	if !s.see(atNs) {
 		return
 	}
 	s.quorums.receive(to, h)
+	s.vcAcks.receive(to, h)
 }
 
 // OnClientAnswer checks the message h that ended a client's request (a reply or an

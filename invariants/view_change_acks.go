@@ -31,6 +31,12 @@ import (
 // do_view_change). Ops it holds but cannot read count as held: they are faulty, and
 // repaired.
 //
+// The cut is excused only by an adoption: where the harness passes what the network
+// delivered (Suite.WatchDeliveries), a replica that was never delivered a log of a later
+// log view (a start_view, or a do_view_change naming one) had nothing to adopt, so it may
+// not leave out any acknowledged prepare that commits, whatever the view of the commit (a
+// recovery that dropped its own log view's head op).
+//
 // Where the replica lost its disk by an operator's declared wipe, or the cluster was rebuilt
 // (restore, failover), what it acknowledged before is forgotten.
 const NameViewChangeAcks = "view_change_keeps_acks"
@@ -48,6 +54,10 @@ type denial struct {
 	logView uint32
 	logKey  uint64 // viewKey of the log view's epoch and number
 	claimed uint64 // the op the do_view_change named
+	// adopted: the replica may have adopted a log of a later log view (it was delivered
+	// one, or deliveries are not watched), so only a commit in the log view offered or
+	// before it makes the denial unsafe.
+	adopted bool
 	sum     checksum.Sum
 	atNs    int64
 }
@@ -58,6 +68,33 @@ type viewChangeAcks struct {
 	acked []map[uint64][]ackedPrepare
 	// denied holds, by op, the denials whose prepare may still commit.
 	denied map[uint64][]denial
+	// heard holds, per replica, the highest log view (viewKey) of a log delivered to it
+	// intact, once watching says the harness passes deliveries.
+	heard    []uint64
+	watching bool
+}
+
+// receive takes a header the network delivered intact to replica to: a start_view carries
+// the log of its view, a do_view_change the log of its log view.
+func (a *viewChangeAcks) receive(to int, h vsr.Header) {
+	var key uint64
+	switch h.Command {
+	case vsr.CommandStartView:
+		key = viewKey(h.Epoch, h.View)
+	case vsr.CommandDoViewChange:
+		key = viewKey(h.Request, h.LogView) // the log view's epoch rides in Request
+	default:
+		return
+	}
+	for len(a.heard) <= to {
+		a.heard = append(a.heard, 0)
+	}
+	a.heard[to] = max(a.heard[to], key)
+}
+
+// mayHaveAdopted reports whether replica may have adopted a log of a log view above key.
+func (a *viewChangeAcks) mayHaveAdopted(replica int, key uint64) bool {
+	return !a.watching || (replica < len(a.heard) && a.heard[replica] > key)
 }
 
 // ack records that replica acknowledged the prepare sum at op in view (of epoch).
@@ -85,7 +122,8 @@ func (a *viewChangeAcks) message(atNs int64, h vsr.Header) *Violation {
 			if p.op <= h.Op {
 				continue
 			}
-			d := denial{replica: replica, view: h.View, logView: h.LogView, logKey: key, claimed: h.Op, sum: p.sum, atNs: atNs}
+			d := denial{replica: replica, view: h.View, logView: h.LogView, logKey: key, claimed: h.Op,
+				adopted: a.mayHaveAdopted(replica, key), sum: p.sum, atNs: atNs}
 			if canon, ok := a.canon.lookup(p.op); ok {
 				if d.breaks(canon.sum, viewKey(canon.epoch, canon.view)) {
 					return d.violation(atNs, p.op)
@@ -136,9 +174,9 @@ func (a *viewChangeAcks) event(atNs int64, e vsr.Event) *Violation {
 
 // breaks reports whether the commit of prepare sum, first executed in the view of key
 // committedIn, makes the denial unsafe: it left out that prepare from a log view at or above
-// the commit's.
+// the commit's, or with no later log it could have adopted instead.
 func (d denial) breaks(sum checksum.Sum, committedIn uint64) bool {
-	return d.sum == sum && committedIn <= d.logKey
+	return d.sum == sum && (committedIn <= d.logKey || !d.adopted)
 }
 
 func (d denial) violation(atNs int64, op uint64) *Violation {

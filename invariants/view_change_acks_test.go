@@ -102,3 +102,24 @@ func TestViewChangeAcksPasses(t *testing.T) {
 	a.forget(2)
 	require.Nil(t, a.event(14*ms, commitEvent(0, 21, 300, "p300")), "the denial went with the wiped disk")
 }
+
+// With deliveries watched, a cut is excused only in a replica that heard of a later log:
+// replica 2 was delivered nothing newer than log view 4 when it offered log view 4 without op
+// 50, acknowledged there, which then commits in view 6 (a recovery that dropped its own head
+// op): it fires. Replica 1, delivered view 5's start_view before the same offer, may have
+// adopted view 5's log and crashed: it passes, as does a do_view_change of log view 5
+// delivered to replica 0 (the log view's epoch in Request).
+func TestViewChangeAcksExcusesOnlyAnAdoption(t *testing.T) {
+	a, _ := newViewChangeAcks()
+	a.watching = true
+	a.receive(2, vsr.Header{Command: vsr.CommandStartView, View: 4})
+	a.receive(1, vsr.Header{Command: vsr.CommandStartView, View: 5})
+	a.receive(0, vsr.Header{Command: vsr.CommandDoViewChange, View: 7, LogView: 5})
+	a.receive(2, vsr.Header{Command: vsr.CommandPrepare, View: 9})
+	for replica := uint8(0); replica < 3; replica++ {
+		require.Nil(t, a.message(1*ms, ackInView(replica, 4, 50, "p50")))
+		require.Nil(t, a.message(2*ms, doViewChange(replica, 6, 4, 49)))
+	}
+	v := a.event(3*ms, commitEvent(1, 6, 50, "p50"))
+	requireViolation(t, v, NameViewChangeAcks, 2, 50, 6, 3*ms)
+}

@@ -259,9 +259,11 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 
 // onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
 // replica voted in, and every prepare_ok is checked against the replica's durable disk.
-// onReplicaReceive passes the checkers each do_view_change the network delivers intact.
+// onReplicaReceive passes the checkers each do_view_change and start_view the network
+// delivers intact.
 func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
-	if command, ok := vsr.PeekCommand(msg); !ok || command != vsr.CommandDoViewChange || run.c == nil {
+	command, ok := vsr.PeekCommand(msg)
+	if !ok || (command != vsr.CommandDoViewChange && command != vsr.CommandStartView) || run.c == nil {
 		return
 	}
 	if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
