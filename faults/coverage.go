@@ -66,7 +66,8 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		NetworkPrimaryIsolation: actions[ActionPrimaryIsolate] + actions[ActionPrimaryBehind],
 		NetworkRingBridge:       actions[ActionRing] + actions[ActionBridge],
 		NodeCrashAtIO: actions[ActionCrashSuperblock] + actions[ActionCrashStartView] +
-			actions[ActionCrashCheckpoint] + actions[ActionCrashAfterCut],
+			actions[ActionCrashCheckpoint] + actions[ActionCrashAfterCut] +
+			actions[ActionCrashInRecovery],
 		DiskCorrelated: actions[ActionDiskCorruptTail] + actions[ActionDiskCorruptWhileDown] +
 			actions[ActionDiskCorruptIdentity] + actions[ActionDiskCorruptSyncedCheckpoint],
 		ClockPrimary: actions[ActionClockPrimaryStep] + actions[ActionClockPrimaryDrift] +

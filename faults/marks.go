@@ -19,6 +19,8 @@ var (
 		"a new primary crashed just after sending start_view")
 	MarkCrashAfterCut = coverage.Declare("crash_at_io.after_cut",
 		"a replica crashed a few I/O completions after cutting its log, before the cut and the new log view were all durable")
+	MarkCrashInRecovery = coverage.Declare("crash_at_io.in_recovery",
+		"a restarting replica crashed as one of its recovery's writes landed, before it had recovered")
 	MarkCrashAfterCheckpoint = coverage.Declare("crash_at_io.checkpoint",
 		"a replica crashed just after its checkpoint became durable")
 	MarkDiskCorrelatedTail = coverage.Declare("disk_correlated.tail",

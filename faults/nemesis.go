@@ -68,7 +68,7 @@ func Actions() []string {
 		ActionClockDrift, ActionClockPeriodic, ActionDiskSlow, ActionDiskFast,
 		ActionDiskCorrupt, ActionDiskFill, ActionDiskUnfill,
 		ActionPrimaryIsolate, ActionPrimaryNext, ActionReconnect, ActionRing, ActionBridge,
-		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint, ActionCrashAfterCut,
+		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint, ActionCrashAfterCut, ActionCrashInRecovery,
 		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
 		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind,
 		ActionDiskCorruptSyncedCheckpoint, ActionDiskMisdirectRecord}
@@ -106,7 +106,8 @@ type Nemesis struct {
 	shape      *sim.Shape
 	shapeUntil uint64
 	ioCrash    ioCrash
-	cut        cutCrash // the crash after a log cut (nemesis_cut.go)
+	cut        cutCrash      // the crash after a log cut (nemesis_cut.go)
+	recovery   recoveryCrash // the crash during recovery (nemesis_recovery_crash.go)
 	hits       coverage.Hits
 	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down
 	// leaving is the replica a membership change is taking out (SetLeaving), -1 if none:
@@ -124,6 +125,7 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 	assert.Thatf(err == nil, "%v", err)
 	return &Nemesis{
 		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1, cut: cutCrash{replica: -1},
+		recovery:    recoveryCrash{replica: -1},
 		stableUntil: make([]uint64, s.Replicas),
 		filled:      make([]bool, s.Replicas),
 		slow:        make([]bool, s.Replicas),
@@ -184,6 +186,7 @@ func (n *Nemesis) stepReplicas(c *sim.Cluster) {
 			n.record(c, i, ActionRestart, "")
 			n.stableUntil[i] = n.tick + uint64(o.ReplicaStabilityTicks)
 			n.maybeUpgrade(c, i)
+			n.armRecoveryCrash(i)
 			c.StartReplica(i)
 		}
 	}

@@ -431,7 +431,7 @@ func (n *Nemesis) crashAtIO(c *sim.Cluster, replica int, detail string) {
 // onCompletion crashes replica as its superblock sync completes, when so armed: the node
 // dies before the replica learns of it.
 func (n *Nemesis) onCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
-	if n.onCutCompletion(c, replica, io) {
+	if n.onCutCompletion(c, replica, io) || n.onRecoveryCompletion(c, replica, io) {
 		return true
 	}
 	if io.Op != sim.IOSync || io.Name != superblockZone || io.Err != nil ||
@@ -460,6 +460,7 @@ func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
 func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
 	n.onSyncedEvent(e)
+	n.onRecoveryEvent(e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

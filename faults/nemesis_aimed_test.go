@@ -657,3 +657,38 @@ func TestNemesisCrashAfterCut(t *testing.T) {
 	requireCrashRecorded(t, run, old, ActionCrashAfterCut)
 	require.Equal(t, uint64(1), n.Marks().Count(MarkCrashAfterCut))
 }
+
+// TestNemesisCrashInRecovery: an armed crash during recovery lets reads through, strikes
+// the restarted replica at the j-th write, sync, truncation or removal of its recovery
+// (recorded and marked), and a recovery that finishes first disarms it.
+func TestNemesisCrashInRecovery(t *testing.T) {
+	run := newAimedRun(t, 3, 60, NemesisOptions{})
+	c, n := run.c, run.n
+	c.RunFor(100 * sim.Millisecond)
+	n.cut = cutCrash{r: sim.Stream(60, "nemesis/cut"), replica: -1}
+	n.recovery = recoveryCrash{replica: 1, left: 2}
+	require.False(t, n.onCompletion(c, 1, sim.IOCompletion{Op: sim.IORead, Name: "log-0000000000000000"}))
+	require.False(t, n.onCompletion(c, 0, sim.IOCompletion{Op: sim.IOWrite, Name: "log-0000000000000000"}), "another replica")
+	require.False(t, n.onCompletion(c, 1, sim.IOCompletion{Op: sim.IOWrite, Name: "log-0000000000000000"}))
+	require.True(t, n.onCompletion(c, 1, sim.IOCompletion{Op: sim.IOSync, Name: "log-0000000000000000"}))
+	require.Equal(t, -1, n.recovery.replica, "spent")
+	require.Equal(t, uint64(1), n.Counts()[ActionCrashInRecovery])
+	require.Equal(t, uint64(1), n.Marks().Count(MarkCrashInRecovery))
+	require.Contains(t, run.out.String(), ActionCrashInRecovery+" r1 as the sync of log-0000000000000000 completed")
+
+	n.recovery = recoveryCrash{replica: 2, left: 1}
+	n.onEvent(c, vsr.Event{Kind: vsr.EventRecovered, Replica: 2})
+	require.False(t, n.onCompletion(c, 2, sim.IOCompletion{Op: sim.IOWrite, Name: "superblock"}), "recovered: disarmed")
+
+	armed := 0
+	for range 400 {
+		n.recovery = recoveryCrash{replica: -1}
+		n.armRecoveryCrash(0)
+		if n.recovery.replica == 0 {
+			armed++
+			require.GreaterOrEqual(t, n.recovery.left, 1)
+			require.LessOrEqual(t, n.recovery.left, recoveryCrashWritesMax)
+		}
+	}
+	require.InDelta(t, 100, armed, 40, "a quarter of the restarts")
+}

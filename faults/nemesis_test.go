@@ -107,13 +107,13 @@ func TestNemesisKeepsAQuorum(t *testing.T) {
 	}
 	for _, a := range Actions() {
 		if a == ActionCrashCheckpoint || a == ActionPrimaryBehind || a == ActionDiskCorruptSyncedCheckpoint ||
-			a == ActionDiskMisdirectRecord || a == ActionCrashAfterCut {
+			a == ActionDiskMisdirectRecord || a == ActionCrashAfterCut || a == ActionCrashInRecovery {
 			// Checkpoints come every 64 ops, the primary left behind starts at a low rate, and
 			// these runs rarely state-sync, nor misdirect a rejoining primary's records, nor
-			// cut a log while a crash after a cut is armed: TestNemesisCrashAtIOPoints,
-			// TestNemesisPrimaryLeftBehind, TestNemesisSyncedCheckpointLoss,
-			// TestNemesisPrimaryIsolationMisdirectsARecord and TestNemesisCrashAfterCut reach
-			// them.
+			// cut a log while a crash after a cut is armed, nor write while they recover:
+			// TestNemesisCrashAtIOPoints, TestNemesisPrimaryLeftBehind,
+			// TestNemesisSyncedCheckpointLoss, TestNemesisPrimaryIsolationMisdirectsARecord,
+			// TestNemesisCrashAfterCut and TestNemesisCrashInRecovery reach them.
 			continue
 		}
 		require.Positive(t, reached[a], "action %s never taken", a)
@@ -175,7 +175,8 @@ func requireCountsMatchTrace(t *testing.T, run *nemesisRun) {
 		require.Equal(t, counts[a], seen[a], "seed %d: %s in sim's trace", run.seed, a)
 	}
 	require.Equal(t, counts[ActionCrash]+counts[ActionCrashSuperblock]+counts[ActionCrashStartView]+
-		counts[ActionCrashCheckpoint], seen["crash"], "seed %d: crashes in sim's trace", run.seed)
+		counts[ActionCrashCheckpoint]+counts[ActionCrashAfterCut]+counts[ActionCrashInRecovery], seen["crash"],
+		"seed %d: crashes in sim's trace", run.seed)
 	require.Equal(t, counts[ActionPrimaryIsolate]+counts[ActionPrimaryNext]+counts[ActionRing]+
 		counts[ActionBridge], seen["shape"], "seed %d: shaped partitions in sim's trace", run.seed)
 	require.Equal(t, counts[ActionReconnect]+counts[ActionPrimaryNext], seen["reconnect"],
