@@ -40,26 +40,29 @@ type durableDisks struct {
 	c           *sim.Cluster
 	segments    map[segmentKey]*segmentCache
 	superblocks []superblockReader // by replica
-	// spare holds the data arrays of dropped segment caches for the next segment's (each
-	// grows to a segment's size, an entry at a time).
-	spare [][]byte
+	// spare holds dropped segment caches, emptied, for the next segments' (each grows its
+	// arrays to a segment's size, an entry at a time).
+	spare []*segmentCache
 }
 
-// drop forgets a segment's cache, keeping its array for another.
+// drop forgets a segment's cache, keeping it, emptied, for another. Nothing refers to a
+// cache past the event that dropped it (find and image copy what they take).
 func (d *durableDisks) drop(key segmentKey) {
-	if s := d.segments[key]; s != nil && cap(s.data) > 0 && len(d.spare) < 8 {
-		d.spare = append(d.spare, s.data[:0])
+	if s := d.segments[key]; s != nil && len(d.spare) < 8 {
+		*s = segmentCache{data: s.data[:0], entries: s.entries[:0], jumps: s.jumps[:0]}
+		d.spare = append(d.spare, s)
 	}
 	delete(d.segments, key)
 }
 
-// newSegmentCache returns an empty cache, on a spare array if there is one.
+// newSegmentCache returns an empty cache, a spare one if there is one.
 func (d *durableDisks) newSegmentCache() *segmentCache {
-	s := &segmentCache{}
 	if n := len(d.spare); n > 0 {
-		s.data, d.spare = d.spare[n-1], d.spare[:n-1]
+		s := d.spare[n-1]
+		d.spare = d.spare[:n-1]
+		return s
 	}
-	return s
+	return &segmentCache{}
 }
 
 type segmentKey struct {

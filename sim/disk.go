@@ -240,7 +240,8 @@ func (f *diskFile) own() {
 // volatileWrite is a completed write not yet made durable: the post-write content of each
 // sector it touched (so that whatever survives a crash is a whole sector as some write left
 // it, never half of one), the bytes those sectors held before it (before: from the start
-// of sector first, as far as the file then reached; bytes past it held zeros), the overlays
+// of sector first, at most as far as the file then reached, nil if they were all zeros;
+// bytes past it held zeros), the overlays
 // it displaced there (under: nil if none, else one per image, kind "" for none) and the
 // overlays it left, each tied to one of its sectors.
 type volatileWrite struct {
@@ -875,14 +876,36 @@ func (f *diskFile) disown(seq uint64, s int64) {
 
 // sectorsBefore returns a copy of the bytes of count sectors from first as the file holds
 // them, clipped to its end: nil for sectors wholly past it (a write at the end of the file
-// copies nothing). It is never mutated.
+// copies nothing) or holding only zeros (a record sector of a fresh segment: most writes
+// into a file). Either way the bytes past before's end held zeros, which is all its readers
+// (beforeSector, undo) take from it. It is never mutated.
 func (f *diskFile) sectorsBefore(first, count int64) []byte {
 	size := int64(len(f.data))
 	start := first * storage.SectorSize
 	if start >= size {
 		return nil
 	}
-	return bytes.Clone(f.data[start:min((first+count)*storage.SectorSize, size)])
+	b := f.data[start:min((first+count)*storage.SectorSize, size)]
+	if allZero(b) {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
+// zeroSector is a sector of zeros, for allZero.
+var zeroSector [storage.SectorSize]byte
+
+// allZero reports whether b holds only zeros (compared a sector at a time: bytes.Equal is
+// vectorised).
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroSector))
+		if !bytes.Equal(b[:n], zeroSector[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // sectorsOf cuts before (sectorsBefore) into the bytes of each of its count sectors, each

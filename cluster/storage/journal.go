@@ -651,6 +651,11 @@ func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
 // appended records a durable entry, of header h, in the index.
 func (s *Storage) appended(e Entry, h Header) {
 	assert.That(h.Op == e.Op && h.Op == s.head+1, "storage: index out of step with the append")
+	if len(s.slots) == cap(s.slots) {
+		// Doubled: append grows a large slice by a quarter, copying the index (a slot is
+		// 128 bytes, and a log below its compaction threshold holds thousands) over and over.
+		s.slots = slices.Grow(s.slots, max(len(s.slots), 64))
+	}
 	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
 		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
 		bodySHA: s.sha.Of(e.Body)})
