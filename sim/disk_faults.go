@@ -379,7 +379,9 @@ func (d *Disk) misdirect(name string, f *diskFile, w *volatileWrite, target int6
 	}
 	for i, img := range w.images {
 		s := target + int64(i)
-		here := img[:min(len(img), len(f.sectorBytes(s)))]
+		// A copy: the overlay outlives the write, whose buffer the FS keeps only until the
+		// Sync after it (storage.FS.WriteAt).
+		here := bytes.Clone(img[:min(len(img), len(f.sectorBytes(s)))])
 		p := placedFault{index: i, sector: s, under: f.faults[s],
 			fault: sectorFault{kind: FaultMisdirectedHere, data: here, owner: w.seq}}
 		placed = append(placed, p)
@@ -744,8 +746,15 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	c.removedDamaged = maps.Clone(d.removedDamaged)
 	for name, f := range d.files {
 		volatile := slices.Clone(f.volatile)
-		for i := range volatile { // a truncate of the copy edits these in place; images never change
+		for i := range volatile { // a truncate of the copy edits these in place
 			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
+			// Images may be pieces of the writers' buffers, which they take back once the
+			// original's Sync completes (storage.FS.WriteAt): the copy's are its own.
+			images := make([][]byte, len(volatile[i].images))
+			for j, img := range volatile[i].images {
+				images[j] = bytes.Clone(img)
+			}
+			volatile[i].images = images
 		}
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,

@@ -526,7 +526,9 @@ func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64, 
 	done func(error)) {
 	w := s.newEntryWrite()
 	next := w.next
-	*w = entryWrite{s: s, op: op, name: name, data: data, rec: encodeRecord(data, s.opts.RecordPrefix),
+	rec := encodeRecordInto(s.spareRecord, data, s.opts.RecordPrefix)
+	s.spareRecord = nil
+	*w = entryWrite{s: s, op: op, name: name, data: data, rec: rec,
 		offset: offset, k: k, prepare: prepare, done: done, next: next}
 	if !prepare {
 		w.stage = entryWriteData
@@ -550,6 +552,10 @@ func (s *Storage) newEntryWrite() *entryWrite {
 // its callback, so nothing refers to w any more.
 func (w *entryWrite) end(err error) {
 	s, done, next := w.s, w.done, w.next
+	if err == nil && w.stage > entryWriteRecordSync {
+		// The record's write and the sync after it completed: the FS keeps it no more.
+		s.spareRecord = w.rec
+	}
 	*w = entryWrite{next: next}
 	s.freeWrites = append(s.freeWrites, w)
 	done(err)
@@ -612,7 +618,9 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 	}
 	k := s.segmentOf(e.Op)
 	offset := s.appendOffset(e.Op)
-	data, h := encodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
+	spare := s.spareEntry
+	s.spareEntry = nil
+	data, h := encodeEntryInto(spare, s.sb.State.Cluster, e.Op, offset, parent, e.Body)
 	grows := int64(len(data))
 	if offset == s.recordArea() {
 		grows += offset // a new segment file: its record area too
@@ -628,6 +636,8 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 		}
 		if err == nil {
 			s.appended(e, h)
+			// The entry's write and the sync after it completed: the FS keeps it no more.
+			s.spareEntry = data[:cap(data)]
 		}
 		done(err)
 	})

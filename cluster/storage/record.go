@@ -112,6 +112,13 @@ type persistRecord struct {
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).
 func encodeRecord(entry []byte, prefixLen int) []byte {
+	return encodeRecordInto(nil, entry, prefixLen)
+}
+
+// encodeRecordInto is encodeRecord in buf's array if it has room for a sector (a spare of an
+// earlier entry's record, whose write is durable: Storage.spareRecord), else in a new one.
+// The bytes are the same either way: every byte a field does not set is cleared.
+func encodeRecordInto(buf []byte, entry []byte, prefixLen int) []byte {
 	assert.That(prefixLen >= 0 && prefixLen <= RecordPrefixMax, "storage: record prefix out of range")
 	assert.That(len(entry) >= HeaderSize, "storage: record of a short entry")
 	body := entry[HeaderSize:]
@@ -119,7 +126,13 @@ func encodeRecord(entry []byte, prefixLen int) []byte {
 	bodySize := int(binary.LittleEndian.Uint32(entry[80:]))
 	assert.That(bodySize <= len(body), "storage: record of an entry whose body size exceeds it")
 	prefixLen = min(prefixLen, bodySize)
-	b := make([]byte, SectorSize)
+	var b []byte
+	if cap(buf) >= SectorSize {
+		b = buf[:SectorSize]
+		clear(b)
+	} else {
+		b = make([]byte, SectorSize)
+	}
 	binary.LittleEndian.PutUint64(b[16:], recordMagic)
 	binary.LittleEndian.PutUint32(b[24:], uint32(prefixLen))
 	copy(b[32:], entry[:HeaderSize])
