@@ -72,10 +72,18 @@ type segmentKey struct {
 
 // segmentCache is the parse of a segment's durable bytes data[:parsed].
 type segmentCache struct {
-	name    string // the segment's file name
+	name string // the segment's file name
+	// disk and stamp are the disk's DurableStamp of the file when refresh last brought the
+	// cache to its durable image (stamp 0: not since the cache last changed otherwise):
+	// while the stamp stays, the cache is that image's.
+	disk    *sim.Disk
+	stamp   uint64
 	data    []byte
 	parsed  int64
 	entries []parsedEntry // ascending by offset
+	// opMax is at least the op of every entry (0 for none): find misses an op above it
+	// without a walk (an acknowledgement's op is usually not parsed yet).
+	opMax uint64
 	// jumps are the places where the scan found a whole entry header and stepped over the
 	// entry (every other step is one sector): with them the scan's path is known, so that
 	// bytes that change in place re-parse only what they can have changed (resync).
@@ -188,6 +196,7 @@ func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEnt
 		// Most acknowledgements name the entry just appended: parse the new tail only.
 		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 && s.parsed <= int64(len(s.data)) {
 			s.data = appendDoubling(s.data[:s.parsed], tail)
+			s.stamp = 0 // the prefix is not compared: no longer the image refresh read
 			s.parse(d.c.ClusterID(), nil)
 			if e, ok := s.find(op, sum); ok {
 				return e, true
@@ -207,7 +216,7 @@ func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEnt
 
 // find returns the intact entry of prepare sum at op.
 func (s *segmentCache) find(op uint64, sum checksum.Sum) (parsedEntry, bool) {
-	if s == nil {
+	if s == nil || op > s.opMax {
 		return parsedEntry{}, false
 	}
 	for i := len(s.entries) - 1; i >= 0; i-- {
@@ -237,6 +246,10 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 		name = segmentName(index)
 	}
 	disk := d.c.Nodes[replica].Disk
+	stamp := disk.DurableStamp(name)
+	if s != nil && stamp != 0 && s.stamp == stamp && s.disk == disk {
+		return s // nothing changed the file since the cache was brought to its image
+	}
 	size := disk.DurableSize(name)
 	if size < 0 {
 		d.drop(key)
@@ -249,6 +262,7 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 		d.segments[key] = s
 	}
 	s.resync(current, d.c.ClusterID())
+	s.disk, s.stamp = disk, stamp
 	return s
 }
 
@@ -384,6 +398,9 @@ func (s *segmentCache) splice(w *oldWalk, i int) {
 		j.entries += base - first
 		s.jumps = append(s.jumps, j)
 	}
+	for _, e := range w.entries[first:] {
+		s.opMax = max(s.opMax, e.op)
+	}
 	s.entries = append(s.entries, w.entries[first:]...)
 }
 
@@ -422,6 +439,7 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 		s.jumps = append(s.jumps, scanJump{at: at, size: size, entries: len(s.entries)})
 		if ok {
 			s.entries = append(s.entries, e)
+			s.opMax = max(s.opMax, e.op)
 		}
 		at += size
 	}
@@ -446,7 +464,6 @@ func readEntryAt(data []byte, at int64, cluster uint64) (e parsedEntry, size int
 	if at+h.Size() > int64(len(data)) {
 		return parsedEntry{}, -1, false
 	}
-	_, body, err := storage.DecodeEntry(b[:h.Size()])
 	if h.BodySize < vsr.HeaderSize {
 		return parsedEntry{}, h.Size(), false
 	}
@@ -455,8 +472,12 @@ func readEntryAt(data []byte, at int64, cluster uint64) (e parsedEntry, size int
 	if perr != nil {
 		return parsedEntry{}, h.Size(), false
 	}
+	// storage.DecodeEntry's check, less its decode of the header again: the body and its
+	// padding under the body checksum.
+	body := b[storage.HeaderSize : storage.HeaderSize+h.BodySize]
+	bodyIntact := checksum.Of(b[storage.HeaderSize:h.Size()]) == h.ChecksumBody
 	return parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum, view: p.View, epoch: p.Epoch,
-		intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)}, h.Size(), true
+		intact: bodyIntact && p.Op == h.Op && int(p.Size) == len(body)}, h.Size(), true
 }
 
 // intactAnywhere returns an intact entry of prepare sum at op whose header stands at any
@@ -492,7 +513,8 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			img.CheckpointDamaged = true
 		}
 	}
-	if sb.checkpointOp != 0 && slices.Contains(disk.RemovedDamaged(), checkpointFileName(sb.checkpointOp)) {
+	if removed := disk.RemovedDamaged(); sb.checkpointOp != 0 && len(removed) > 0 &&
+		slices.Contains(removed, checkpointFileName(sb.checkpointOp)) {
 		// The checkpoint the durable superblock names rotted and the node removed it: an Open
 		// fell back from it and cleaned up before its superblock write, which a crash then lost
 		// (swarm seed 2026908257: the late checkpoint loss, a fallback to op 0, a crash).
@@ -634,14 +656,22 @@ type superblockReader struct {
 	valid bool
 	file  []byte
 	sb    durableSuperblock
+	// stamp is the disk's DurableStamp of the superblock when file was last found to be
+	// its durable bytes (0: none): while it stays, they are.
+	stamp uint64
 }
 
 func (r *superblockReader) read(disk *sim.Disk) durableSuperblock {
-	view := disk.DurableView("superblock", 0, superblockFileSize)
-	if r.valid && r.disk == disk && bytes.Equal(view, r.file) {
+	stamp := disk.DurableStamp("superblock")
+	if r.valid && r.disk == disk && stamp != 0 && stamp == r.stamp {
 		return r.sb
 	}
-	r.disk, r.valid, r.file = disk, true, bytes.Clone(view)
+	view := disk.DurableView("superblock", 0, superblockFileSize)
+	if r.valid && r.disk == disk && bytes.Equal(view, r.file) {
+		r.stamp = stamp
+		return r.sb
+	}
+	r.disk, r.valid, r.file, r.stamp = disk, true, bytes.Clone(view), stamp
 	r.sb = readSuperblock(r.file)
 	return r.sb
 }

@@ -70,6 +70,8 @@ type Disk struct {
 	// file skip the map); lastFile is nil when nothing is cached.
 	lastName string
 	lastFile *diskFile
+	// stamps counts the stamps handed to files (diskFile.stamp).
+	stamps   uint64
 	used     int64
 	capacity int64
 	slow     int
@@ -216,6 +218,15 @@ type diskFile struct {
 	// family is the largest size a file of its family reached (Disk.families), nil for a
 	// file a Snapshot copied.
 	family *int64
+	// stamp is a number of the disk's (Disk.stamps), new whenever the file's bytes or durable
+	// image may change: DurableStamp.
+	stamp uint64
+}
+
+// touch gives f a new stamp: its bytes or durable image may have changed.
+func (d *Disk) touch(f *diskFile) {
+	d.stamps++
+	f.stamp = d.stamps
 }
 
 // reserve is the capacity f's images reserve when they grow to size: a sixteenth more than
@@ -333,7 +344,9 @@ func (d *Disk) Create(name string, done func(err error)) {
 		d.stats.Creates++
 		err := storage.ErrExist
 		if d.files[name] == nil {
-			d.files[name] = &diskFile{family: d.familyOf(name)}
+			f := &diskFile{family: d.familyOf(name)}
+			d.touch(f)
+			d.files[name] = f
 			if _, ok := d.removedDamaged[name]; ok {
 				d.removedDamaged[name] = false // created again: history only (RemovedDamagedEver)
 			}
@@ -613,6 +626,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 		w.faults = d.corruptWrite(name, f, &w)
 	}
 	f.volatile = append(f.volatile, w)
+	d.touch(f)
 	return nil
 }
 
@@ -635,6 +649,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	f.own()
 	d.resize(f, size)
 	f.durableLen = size
+	d.touch(f)
 	assert.That(int64(len(f.data)) == f.durableLen, "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -749,6 +764,7 @@ func span(offset int64, length int) string {
 // the writes that stay volatile are what each found there (before), and under those made
 // durable the file's own bytes (see diskFile); only the image's length grows.
 func (d *Disk) promote(f *diskFile, upTo uint64) {
+	d.touch(f)
 	n := 0
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
 		f.durableLen = imagesEnd(f.durableLen, f.volatile[n], nil)

@@ -89,6 +89,7 @@ func (d *Disk) Crash() {
 	for _, name := range names {
 		f := d.files[name]
 		f.durableLen = int64(len(f.data))
+		d.touch(f)
 		f.fitFaults()
 		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
 	}
@@ -760,6 +761,9 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
 	}
+	for _, name := range c.sorted {
+		c.touch(c.files[name])
+	}
 	return c
 }
 
@@ -815,6 +819,17 @@ func (d *Disk) DurableView(name string, offset, n int64) []byte {
 		return nil
 	}
 	return f.durableBytes(offset, min(offset+n, f.durableLen), false)
+}
+
+// DurableStamp returns a number that is new whenever the file's bytes or durable image may
+// have changed (a write, a sync, a truncate, a crash, the file created again), 0 if the file
+// does not exist: a checker that keeps what it read of the durable image with the stamp
+// need not read it again while the stamp, of the same disk, stays.
+func (d *Disk) DurableStamp(name string) uint64 {
+	if f := d.files[name]; f != nil {
+		return f.stamp
+	}
+	return 0
 }
 
 // DurableSize returns the size of a file's durable image, or -1 if the file does not exist.
