@@ -43,11 +43,30 @@ type durableDisks struct {
 	// spare holds dropped segment caches, emptied, for the next segments' (each grows its
 	// arrays to a segment's size, an entry at a time).
 	spare []*segmentCache
+	// lastKey and last are the last segment cache found (cached), nil when none: every
+	// acknowledgement looks up its segment's, twice.
+	lastKey segmentKey
+	last    *segmentCache
+}
+
+// cached returns the segment cache of key, nil if there is none.
+func (d *durableDisks) cached(key segmentKey) *segmentCache {
+	if d.last != nil && d.lastKey == key {
+		return d.last
+	}
+	s := d.segments[key]
+	if s != nil {
+		d.lastKey, d.last = key, s
+	}
+	return s
 }
 
 // drop forgets a segment's cache, keeping it, emptied, for another. Nothing refers to a
 // cache past the event that dropped it (find and image copy what they take).
 func (d *durableDisks) drop(key segmentKey) {
+	if d.last != nil && d.lastKey == key {
+		d.last = nil
+	}
 	if s := d.segments[key]; s != nil && len(d.spare) < 8 {
 		*s = segmentCache{data: s.data[:0], entries: s.entries[:0], jumps: s.jumps[:0]}
 		d.spare = append(d.spare, s)
@@ -141,7 +160,7 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 			replica, what, op, sum.Low64(), d.c.Loop.Now())
 	}
 	var name string
-	if s := d.segments[segmentKey{replica, segmentOf(op)}]; s != nil {
+	if s := d.cached(segmentKey{replica, segmentOf(op)}); s != nil {
 		name = s.name // held left it cached
 	} else {
 		name = segmentName(segmentOf(op))
@@ -186,7 +205,7 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	disk := d.c.Nodes[replica].Disk
 	key := segmentKey{replica, segmentOf(op)}
-	s := d.segments[key]
+	s := d.cached(key)
 	if s != nil {
 		name := s.name
 		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
@@ -238,7 +257,7 @@ func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEn
 // disk's bytes in place and copies only what is new to the cache.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	key := segmentKey{replica, index}
-	s := d.segments[key]
+	s := d.cached(key)
 	var name string
 	if s != nil {
 		name = s.name

@@ -66,10 +66,16 @@ type Disk struct {
 	// sorted holds the names of files, sorted (names): kept as files come and go rather than
 	// sorted at every List (a log below its compaction threshold has hundreds of segments).
 	sorted []string
+	// sortedFiles are the files of sorted, in its order (Faults walks them without the map).
+	sortedFiles []*diskFile
 	// lastName and lastFile cache the last lookup of file (its runs of completions on one
 	// file skip the map); lastFile is nil when nothing is cached.
 	lastName string
 	lastFile *diskFile
+	// viewName and viewFile cache the last lookup of the checkers' reads (peek), apart from
+	// the completions' (file); viewFile is nil when nothing is cached.
+	viewName string
+	viewFile *diskFile
 	// stamps counts the stamps handed to files (diskFile.stamp).
 	stamps   uint64
 	used     int64
@@ -352,6 +358,7 @@ func (d *Disk) Create(name string, done func(err error)) {
 			}
 			i, _ := slices.BinarySearch(d.sorted, name)
 			d.sorted = slices.Insert(d.sorted, i, name)
+			d.sortedFiles = slices.Insert(d.sortedFiles, i, f)
 			err = nil
 		}
 		d.traceOp("create", name, 0, noSpan, err)
@@ -462,10 +469,11 @@ func (d *Disk) Remove(name string, done func(err error)) {
 				d.noteRemovedDamaged(name)
 			}
 			delete(d.files, name)
-			d.lastFile = nil
+			d.lastFile, d.viewFile = nil, nil
 			i, found := slices.BinarySearch(d.sorted, name)
 			assert.That(found, "disk: a removed file missing from the sorted names")
 			d.sorted = slices.Delete(d.sorted, i, i+1)
+			d.sortedFiles = slices.Delete(d.sortedFiles, i, i+1)
 			if !f.shared {
 				d.keepSpare(f.data)
 			}
@@ -662,6 +670,23 @@ func (d *Disk) file(name string) *diskFile {
 	f := d.files[name]
 	if f != nil {
 		d.lastName, d.lastFile = name, f
+	}
+	return f
+}
+
+// peek is file for the checkers' reads of the disk (DurableView and the like): it takes the
+// completions' cached lookup if it is the file, else its own, so that neither evicts the
+// other's.
+func (d *Disk) peek(name string) *diskFile {
+	if d.lastFile != nil && name == d.lastName {
+		return d.lastFile
+	}
+	if d.viewFile != nil && name == d.viewName {
+		return d.viewFile
+	}
+	f := d.files[name]
+	if f != nil {
+		d.viewName, d.viewFile = name, f
 	}
 	return f
 }

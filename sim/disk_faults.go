@@ -188,7 +188,7 @@ func (f *diskFile) overlayAfterCrash(s int64, history []sectorEvent) (overlay se
 // overlay they would carry. A sector Altered does not list but DurablyAltered does is damage
 // that only an unsynced write repaired. Nil if the file does not exist.
 func (d *Disk) DurablyAltered(name string, offset, n int64) []DiskFault {
-	f := d.files[name]
+	f := d.peek(name)
 	if f == nil || n <= 0 {
 		return nil
 	}
@@ -620,11 +620,11 @@ func (d *Disk) targetedSector(name string, offset int64) *diskFile {
 // Faults reports the active overlays, sorted by file and sector (one per sector).
 func (d *Disk) Faults() []DiskFault {
 	var out []DiskFault
-	for _, name := range d.names() {
-		f := d.files[name]
+	for i, f := range d.sortedFiles {
 		if len(f.faults) == 0 {
 			continue
 		}
+		name := d.sorted[i]
 		for _, s := range slices.Sorted(maps.Keys(f.faults)) {
 			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize,
 				Kind: f.faults[s].kind})
@@ -671,7 +671,7 @@ func (d *Disk) noteRemovedDamaged(name string) {
 // misdirected write's old bytes or the bytes it landed there); a sector not listed holds
 // exactly what the node wrote (Written), durable or not. Nil if the file does not exist.
 func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
-	f := d.files[name]
+	f := d.peek(name)
 	if f == nil || n <= 0 || len(f.faults) == 0 {
 		return nil
 	}
@@ -763,6 +763,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	}
 	for _, name := range c.sorted {
 		c.touch(c.files[name])
+		c.sortedFiles = append(c.sortedFiles, c.files[name])
 	}
 	return c
 }
@@ -814,7 +815,7 @@ func (d *Disk) DurableRange(name string, offset, n int64) []byte {
 // works, so the caller must neither modify them nor keep them past the event it runs in
 // (copy what it keeps).
 func (d *Disk) DurableView(name string, offset, n int64) []byte {
-	f := d.files[name]
+	f := d.peek(name)
 	if f == nil || offset < 0 || offset >= f.durableLen {
 		return nil
 	}
@@ -826,7 +827,7 @@ func (d *Disk) DurableView(name string, offset, n int64) []byte {
 // does not exist: a checker that keeps what it read of the durable image with the stamp
 // need not read it again while the stamp, of the same disk, stays.
 func (d *Disk) DurableStamp(name string) uint64 {
-	if f := d.files[name]; f != nil {
+	if f := d.peek(name); f != nil {
 		return f.stamp
 	}
 	return 0
@@ -834,7 +835,7 @@ func (d *Disk) DurableStamp(name string) uint64 {
 
 // DurableSize returns the size of a file's durable image, or -1 if the file does not exist.
 func (d *Disk) DurableSize(name string) int64 {
-	if f := d.files[name]; f != nil {
+	if f := d.peek(name); f != nil {
 		return f.durableLen
 	}
 	return -1
@@ -847,8 +848,8 @@ func (d *Disk) Reformat() {
 	d.held = nil
 	clear(d.files)
 	clear(d.removedDamaged) // a new engine: nothing of the old one's damage shapes it
-	d.lastFile = nil
-	d.sorted = nil
+	d.lastFile, d.viewFile = nil, nil
+	d.sorted, d.sortedFiles = nil, nil
 	d.used = 0
 	d.trace.Emit(LevelShort, d.node, "disk", "reformat")
 }
@@ -877,5 +878,9 @@ func (d *Disk) checkInvariants() {
 	}
 	assert.That(used == d.used, "disk: usage out of step with the files")
 	assert.That(slices.Equal(d.sorted, slices.Sorted(maps.Keys(d.files))), "disk: sorted names out of step with the files")
+	assert.That(len(d.sortedFiles) == len(d.sorted), "disk: sorted files out of step with the names")
+	for i, name := range d.sorted {
+		assert.That(d.sortedFiles[i] == d.files[name], "disk: sorted files out of step with the names")
+	}
 	assert.That(d.capacity >= 0, "disk: negative capacity")
 }

@@ -176,9 +176,12 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 	return h, b[HeaderSize : HeaderSize+h.BodySize], nil
 }
 
-// auditNext advances the SHA-256 audit chain by one committed op.
-func auditNext(sha *checksum.SHA256, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
-	var b [32 + 8 + 32]byte
+// auditInput is the input of one step of the audit chain: the head, the op and the body's sum.
+type auditInput [32 + 8 + 32]byte
+
+// auditNext advances the SHA-256 audit chain by one committed op. b is where it lays out the
+// input (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
+func auditNext(sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
 	copy(b[0:], head[:])
 	binary.LittleEndian.PutUint64(b[32:], op)
 	copy(b[40:], bodySHA[:])

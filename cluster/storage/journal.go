@@ -626,21 +626,56 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 		grows += offset // a new segment file: its record area too
 	}
 	if u := s.fs.Usage(); u.Used+grows+s.opts.ReserveBytes > u.Capacity {
+		s.spareEntry = data[:cap(data)] // never handed to the FS
 		s.appendNoSpace(e, retry, done)
 		return
 	}
-	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, func(err error) {
-		if errors.Is(err, ErrNoSpace) {
-			s.appendNoSpace(e, retry, done)
-			return
-		}
-		if err == nil {
-			s.appended(e, h)
-			// The entry's write and the sync after it completed: the FS keeps it no more.
-			s.spareEntry = data[:cap(data)]
-		}
-		done(err)
-	})
+	w := s.newAppendWriting()
+	fn := w.fn
+	*w = appendWriting{s: s, e: e, retry: retry, done: done, data: data, h: h, fn: fn}
+	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, fn)
+}
+
+// appendWriting is appendWrite's state while its entry is written: the callback writeEntry
+// completes (written, made once), reused once it has run (Storage.freeAppendWrites) rather
+// than a closure per append.
+type appendWriting struct {
+	s     *Storage
+	e     Entry
+	retry bool
+	done  func(error)
+	data  []byte
+	h     Header
+	fn    func(error)
+}
+
+func (s *Storage) newAppendWriting() *appendWriting {
+	if last := len(s.freeAppendWrites) - 1; last >= 0 {
+		w := s.freeAppendWrites[last]
+		s.freeAppendWrites = s.freeAppendWrites[:last]
+		return w
+	}
+	w := &appendWriting{}
+	w.fn = w.written
+	return w
+}
+
+// written is the end of the entry's write (writeEntry calls it once): w goes back for reuse
+// first, as nothing refers to it any more.
+func (w *appendWriting) written(err error) {
+	s, e, retry, done, data, h := w.s, w.e, w.retry, w.done, w.data, w.h
+	*w = appendWriting{fn: w.fn}
+	s.freeAppendWrites = append(s.freeAppendWrites, w)
+	if errors.Is(err, ErrNoSpace) {
+		s.appendNoSpace(e, retry, done)
+		return
+	}
+	if err == nil {
+		s.appended(e, h)
+		// The entry's write and the sync after it completed: the FS keeps it no more.
+		s.spareEntry = data[:cap(data)]
+	}
+	done(err)
 }
 
 func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
@@ -889,7 +924,7 @@ func (s *Storage) Commit(op uint64) ([32]byte, error) {
 		if sl.state != slotIntact {
 			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrFaulty, next)
 		}
-		s.auditHead = auditNext(&s.sha, s.auditHead, next, sl.bodySHA)
+		s.auditHead = auditNext(&s.sha, &s.auditIn, s.auditHead, next, sl.bodySHA)
 		sl.audit = s.auditHead
 		s.auditOp = next
 	}

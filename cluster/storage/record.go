@@ -160,8 +160,10 @@ func isTombstone(b []byte, op, cluster uint64) bool { return isMark(b, tombstone
 // isMark reports whether b is the mark with magic of op.
 func isMark(b []byte, magic, op, cluster uint64) bool {
 	le := binary.LittleEndian
-	return len(b) == SectorSize && checksum.Of(b[16:]) == checksum.Sum(b[:16]) && le.Uint64(b[16:]) == magic &&
-		le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op && allZero(b[40:])
+	// The fields first, the checksum last: decodeRecord asks of every record sector whether
+	// it is each of three marks, and the checksum is the costly part.
+	return len(b) == SectorSize && le.Uint64(b[16:]) == magic && le.Uint64(b[24:]) == cluster &&
+		le.Uint64(b[32:]) == op && allZero(b[40:]) && checksum.Of(b[16:]) == checksum.Sum(b[:16])
 }
 
 // decodeRecord classifies the record sector found for op; it never panics on garbage. A
@@ -191,7 +193,7 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 
 func parseRecord(b []byte) (Header, []byte, error) {
 	le := binary.LittleEndian
-	if checksum.Of(b[16:]) != checksum.Sum(b[:16]) || le.Uint64(b[16:]) != recordMagic {
+	if le.Uint64(b[16:]) != recordMagic || checksum.Of(b[16:]) != checksum.Sum(b[:16]) {
 		return Header{}, nil, fmt.Errorf("%w: record checksum or magic", ErrDecode)
 	}
 	n := le.Uint32(b[24:])

@@ -208,7 +208,10 @@ type Storage struct {
 	spareRecord []byte
 	scanBufs    scanBuffers
 	sha         checksum.SHA256 // the bodies' and audit chain's sums
-	stats       Stats
+	auditIn     auditInput      // auditNext's input, laid out here
+	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
+	freeAppendWrites []*appendWriting
+	stats            Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
 		k    uint64
