@@ -40,26 +40,48 @@ type durableDisks struct {
 	c           *sim.Cluster
 	segments    map[segmentKey]*segmentCache
 	superblocks []superblockReader // by replica
-	// spare holds the data arrays of dropped segment caches for the next segment's (each
-	// grows to a segment's size, an entry at a time).
-	spare [][]byte
+	// spare holds dropped segment caches, emptied, for the next segments' (each grows its
+	// arrays to a segment's size, an entry at a time).
+	spare []*segmentCache
+	// lastKey and last are the last segment cache found (cached), nil when none: every
+	// acknowledgement looks up its segment's, twice.
+	lastKey segmentKey
+	last    *segmentCache
 }
 
-// drop forgets a segment's cache, keeping its array for another.
+// cached returns the segment cache of key, nil if there is none.
+func (d *durableDisks) cached(key segmentKey) *segmentCache {
+	if d.last != nil && d.lastKey == key {
+		return d.last
+	}
+	s := d.segments[key]
+	if s != nil {
+		d.lastKey, d.last = key, s
+	}
+	return s
+}
+
+// drop forgets a segment's cache, keeping it, emptied, for another. Nothing refers to a
+// cache past the event that dropped it (find and image copy what they take).
 func (d *durableDisks) drop(key segmentKey) {
-	if s := d.segments[key]; s != nil && cap(s.data) > 0 && len(d.spare) < 8 {
-		d.spare = append(d.spare, s.data[:0])
+	if d.last != nil && d.lastKey == key {
+		d.last = nil
+	}
+	if s := d.segments[key]; s != nil && len(d.spare) < 8 {
+		*s = segmentCache{data: s.data[:0], entries: s.entries[:0], jumps: s.jumps[:0]}
+		d.spare = append(d.spare, s)
 	}
 	delete(d.segments, key)
 }
 
-// newSegmentCache returns an empty cache, on a spare array if there is one.
+// newSegmentCache returns an empty cache, a spare one if there is one.
 func (d *durableDisks) newSegmentCache() *segmentCache {
-	s := &segmentCache{}
 	if n := len(d.spare); n > 0 {
-		s.data, d.spare = d.spare[n-1], d.spare[:n-1]
+		s := d.spare[n-1]
+		d.spare = d.spare[:n-1]
+		return s
 	}
-	return s
+	return &segmentCache{}
 }
 
 type segmentKey struct {
@@ -69,10 +91,18 @@ type segmentKey struct {
 
 // segmentCache is the parse of a segment's durable bytes data[:parsed].
 type segmentCache struct {
-	name    string // the segment's file name
+	name string // the segment's file name
+	// disk and stamp are the disk's DurableStamp of the file when refresh last brought the
+	// cache to its durable image (stamp 0: not since the cache last changed otherwise):
+	// while the stamp stays, the cache is that image's.
+	disk    *sim.Disk
+	stamp   uint64
 	data    []byte
 	parsed  int64
 	entries []parsedEntry // ascending by offset
+	// opMax is at least the op of every entry (0 for none): find misses an op above it
+	// without a walk (an acknowledgement's op is usually not parsed yet).
+	opMax uint64
 	// jumps are the places where the scan found a whole entry header and stepped over the
 	// entry (every other step is one sector): with them the scan's path is known, so that
 	// bytes that change in place re-parse only what they can have changed (resync).
@@ -130,7 +160,7 @@ func (d *durableDisks) checkAckDurable(replica int, op uint64, sum checksum.Sum,
 			replica, what, op, sum.Low64(), d.c.Loop.Now())
 	}
 	var name string
-	if s := d.segments[segmentKey{replica, segmentOf(op)}]; s != nil {
+	if s := d.cached(segmentKey{replica, segmentOf(op)}); s != nil {
 		name = s.name // held left it cached
 	} else {
 		name = segmentName(segmentOf(op))
@@ -175,7 +205,7 @@ func (d *durableDisks) holds(replica int, op uint64, sum checksum.Sum) bool {
 func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEntry, bool) {
 	disk := d.c.Nodes[replica].Disk
 	key := segmentKey{replica, segmentOf(op)}
-	s := d.segments[key]
+	s := d.cached(key)
 	if s != nil {
 		name := s.name
 		if e, ok := s.find(op, sum); ok && bytes.Equal(disk.DurableView(name, e.offset, e.size),
@@ -185,6 +215,7 @@ func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEnt
 		// Most acknowledgements name the entry just appended: parse the new tail only.
 		if tail := disk.DurableView(name, s.parsed, storage.EntrySizeMax); len(tail) > 0 && s.parsed <= int64(len(s.data)) {
 			s.data = appendDoubling(s.data[:s.parsed], tail)
+			s.stamp = 0 // the prefix is not compared: no longer the image refresh read
 			s.parse(d.c.ClusterID(), nil)
 			if e, ok := s.find(op, sum); ok {
 				return e, true
@@ -204,7 +235,7 @@ func (d *durableDisks) held(replica int, op uint64, sum checksum.Sum) (parsedEnt
 
 // find returns the intact entry of prepare sum at op.
 func (s *segmentCache) find(op uint64, sum checksum.Sum) (parsedEntry, bool) {
-	if s == nil {
+	if s == nil || op > s.opMax {
 		return parsedEntry{}, false
 	}
 	for i := len(s.entries) - 1; i >= 0; i-- {
@@ -226,7 +257,7 @@ func (d *durableDisks) entry(replica int, op uint64, sum checksum.Sum) (parsedEn
 // disk's bytes in place and copies only what is new to the cache.
 func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 	key := segmentKey{replica, index}
-	s := d.segments[key]
+	s := d.cached(key)
 	var name string
 	if s != nil {
 		name = s.name
@@ -234,6 +265,10 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 		name = segmentName(index)
 	}
 	disk := d.c.Nodes[replica].Disk
+	stamp := disk.DurableStamp(name)
+	if s != nil && stamp != 0 && s.stamp == stamp && s.disk == disk {
+		return s // nothing changed the file since the cache was brought to its image
+	}
 	size := disk.DurableSize(name)
 	if size < 0 {
 		d.drop(key)
@@ -246,6 +281,7 @@ func (d *durableDisks) refresh(replica int, index uint64) *segmentCache {
 		d.segments[key] = s
 	}
 	s.resync(current, d.c.ClusterID())
+	s.disk, s.stamp = disk, stamp
 	return s
 }
 
@@ -381,6 +417,9 @@ func (s *segmentCache) splice(w *oldWalk, i int) {
 		j.entries += base - first
 		s.jumps = append(s.jumps, j)
 	}
+	for _, e := range w.entries[first:] {
+		s.opMax = max(s.opMax, e.op)
+	}
 	s.entries = append(s.entries, w.entries[first:]...)
 }
 
@@ -419,6 +458,7 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 		s.jumps = append(s.jumps, scanJump{at: at, size: size, entries: len(s.entries)})
 		if ok {
 			s.entries = append(s.entries, e)
+			s.opMax = max(s.opMax, e.op)
 		}
 		at += size
 	}
@@ -443,7 +483,6 @@ func readEntryAt(data []byte, at int64, cluster uint64) (e parsedEntry, size int
 	if at+h.Size() > int64(len(data)) {
 		return parsedEntry{}, -1, false
 	}
-	_, body, err := storage.DecodeEntry(b[:h.Size()])
 	if h.BodySize < vsr.HeaderSize {
 		return parsedEntry{}, h.Size(), false
 	}
@@ -452,8 +491,12 @@ func readEntryAt(data []byte, at int64, cluster uint64) (e parsedEntry, size int
 	if perr != nil {
 		return parsedEntry{}, h.Size(), false
 	}
+	// storage.DecodeEntry's check, less its decode of the header again: the body and its
+	// padding under the body checksum.
+	body := b[storage.HeaderSize : storage.HeaderSize+h.BodySize]
+	bodyIntact := checksum.Of(b[storage.HeaderSize:h.Size()]) == h.ChecksumBody
 	return parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum, view: p.View, epoch: p.Epoch,
-		intact: err == nil && p.Op == h.Op && int(p.Size) == len(body)}, h.Size(), true
+		intact: bodyIntact && p.Op == h.Op && int(p.Size) == len(body)}, h.Size(), true
 }
 
 // intactAnywhere returns an intact entry of prepare sum at op whose header stands at any
@@ -489,7 +532,8 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			img.CheckpointDamaged = true
 		}
 	}
-	if sb.checkpointOp != 0 && slices.Contains(disk.RemovedDamaged(), checkpointFileName(sb.checkpointOp)) {
+	if removed := disk.RemovedDamaged(); sb.checkpointOp != 0 && len(removed) > 0 &&
+		slices.Contains(removed, checkpointFileName(sb.checkpointOp)) {
 		// The checkpoint the durable superblock names rotted and the node removed it: an Open
 		// fell back from it and cleaned up before its superblock write, which a crash then lost
 		// (swarm seed 2026908257: the late checkpoint loss, a fallback to op 0, a crash).
@@ -631,14 +675,22 @@ type superblockReader struct {
 	valid bool
 	file  []byte
 	sb    durableSuperblock
+	// stamp is the disk's DurableStamp of the superblock when file was last found to be
+	// its durable bytes (0: none): while it stays, they are.
+	stamp uint64
 }
 
 func (r *superblockReader) read(disk *sim.Disk) durableSuperblock {
-	view := disk.DurableView("superblock", 0, superblockFileSize)
-	if r.valid && r.disk == disk && bytes.Equal(view, r.file) {
+	stamp := disk.DurableStamp("superblock")
+	if r.valid && r.disk == disk && stamp != 0 && stamp == r.stamp {
 		return r.sb
 	}
-	r.disk, r.valid, r.file = disk, true, bytes.Clone(view)
+	view := disk.DurableView("superblock", 0, superblockFileSize)
+	if r.valid && r.disk == disk && bytes.Equal(view, r.file) {
+		r.stamp = stamp
+		return r.sb
+	}
+	r.disk, r.valid, r.file, r.stamp = disk, true, bytes.Clone(view), stamp
 	r.sb = readSuperblock(r.file)
 	return r.sb
 }

@@ -66,10 +66,18 @@ type Disk struct {
 	// sorted holds the names of files, sorted (names): kept as files come and go rather than
 	// sorted at every List (a log below its compaction threshold has hundreds of segments).
 	sorted []string
+	// sortedFiles are the files of sorted, in its order (Faults walks them without the map).
+	sortedFiles []*diskFile
 	// lastName and lastFile cache the last lookup of file (its runs of completions on one
 	// file skip the map); lastFile is nil when nothing is cached.
 	lastName string
 	lastFile *diskFile
+	// viewName and viewFile cache the last lookup of the checkers' reads (peek), apart from
+	// the completions' (file); viewFile is nil when nothing is cached.
+	viewName string
+	viewFile *diskFile
+	// stamps counts the stamps handed to files (diskFile.stamp).
+	stamps   uint64
 	used     int64
 	capacity int64
 	slow     int
@@ -216,6 +224,15 @@ type diskFile struct {
 	// family is the largest size a file of its family reached (Disk.families), nil for a
 	// file a Snapshot copied.
 	family *int64
+	// stamp is a number of the disk's (Disk.stamps), new whenever the file's bytes or durable
+	// image may change: DurableStamp.
+	stamp uint64
+}
+
+// touch gives f a new stamp: its bytes or durable image may have changed.
+func (d *Disk) touch(f *diskFile) {
+	d.stamps++
+	f.stamp = d.stamps
 }
 
 // reserve is the capacity f's images reserve when they grow to size: a sixteenth more than
@@ -240,7 +257,8 @@ func (f *diskFile) own() {
 // volatileWrite is a completed write not yet made durable: the post-write content of each
 // sector it touched (so that whatever survives a crash is a whole sector as some write left
 // it, never half of one), the bytes those sectors held before it (before: from the start
-// of sector first, as far as the file then reached; bytes past it held zeros), the overlays
+// of sector first, at most as far as the file then reached, nil if they were all zeros;
+// bytes past it held zeros), the overlays
 // it displaced there (under: nil if none, else one per image, kind "" for none) and the
 // overlays it left, each tied to one of its sectors.
 type volatileWrite struct {
@@ -332,12 +350,15 @@ func (d *Disk) Create(name string, done func(err error)) {
 		d.stats.Creates++
 		err := storage.ErrExist
 		if d.files[name] == nil {
-			d.files[name] = &diskFile{family: d.familyOf(name)}
+			f := &diskFile{family: d.familyOf(name)}
+			d.touch(f)
+			d.files[name] = f
 			if _, ok := d.removedDamaged[name]; ok {
 				d.removedDamaged[name] = false // created again: history only (RemovedDamagedEver)
 			}
 			i, _ := slices.BinarySearch(d.sorted, name)
 			d.sorted = slices.Insert(d.sorted, i, name)
+			d.sortedFiles = slices.Insert(d.sortedFiles, i, f)
 			err = nil
 		}
 		d.traceOp("create", name, 0, noSpan, err)
@@ -448,10 +469,11 @@ func (d *Disk) Remove(name string, done func(err error)) {
 				d.noteRemovedDamaged(name)
 			}
 			delete(d.files, name)
-			d.lastFile = nil
+			d.lastFile, d.viewFile = nil, nil
 			i, found := slices.BinarySearch(d.sorted, name)
 			assert.That(found, "disk: a removed file missing from the sorted names")
 			d.sorted = slices.Delete(d.sorted, i, i+1)
+			d.sortedFiles = slices.Delete(d.sortedFiles, i, i+1)
 			if !f.shared {
 				d.keepSpare(f.data)
 			}
@@ -612,6 +634,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 		w.faults = d.corruptWrite(name, f, &w)
 	}
 	f.volatile = append(f.volatile, w)
+	d.touch(f)
 	return nil
 }
 
@@ -634,6 +657,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 	f.own()
 	d.resize(f, size)
 	f.durableLen = size
+	d.touch(f)
 	assert.That(int64(len(f.data)) == f.durableLen, "disk: truncate left durable and data sizes apart")
 	return nil
 }
@@ -646,6 +670,23 @@ func (d *Disk) file(name string) *diskFile {
 	f := d.files[name]
 	if f != nil {
 		d.lastName, d.lastFile = name, f
+	}
+	return f
+}
+
+// peek is file for the checkers' reads of the disk (DurableView and the like): it takes the
+// completions' cached lookup if it is the file, else its own, so that neither evicts the
+// other's.
+func (d *Disk) peek(name string) *diskFile {
+	if d.lastFile != nil && name == d.lastName {
+		return d.lastFile
+	}
+	if d.viewFile != nil && name == d.viewName {
+		return d.viewFile
+	}
+	f := d.files[name]
+	if f != nil {
+		d.viewName, d.viewFile = name, f
 	}
 	return f
 }
@@ -748,6 +789,7 @@ func span(offset int64, length int) string {
 // the writes that stay volatile are what each found there (before), and under those made
 // durable the file's own bytes (see diskFile); only the image's length grows.
 func (d *Disk) promote(f *diskFile, upTo uint64) {
+	d.touch(f)
 	n := 0
 	for n < len(f.volatile) && f.volatile[n].seq <= upTo {
 		f.durableLen = imagesEnd(f.durableLen, f.volatile[n], nil)
@@ -875,14 +917,36 @@ func (f *diskFile) disown(seq uint64, s int64) {
 
 // sectorsBefore returns a copy of the bytes of count sectors from first as the file holds
 // them, clipped to its end: nil for sectors wholly past it (a write at the end of the file
-// copies nothing). It is never mutated.
+// copies nothing) or holding only zeros (a record sector of a fresh segment: most writes
+// into a file). Either way the bytes past before's end held zeros, which is all its readers
+// (beforeSector, undo) take from it. It is never mutated.
 func (f *diskFile) sectorsBefore(first, count int64) []byte {
 	size := int64(len(f.data))
 	start := first * storage.SectorSize
 	if start >= size {
 		return nil
 	}
-	return bytes.Clone(f.data[start:min((first+count)*storage.SectorSize, size)])
+	b := f.data[start:min((first+count)*storage.SectorSize, size)]
+	if allZero(b) {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
+// zeroSector is a sector of zeros, for allZero.
+var zeroSector [storage.SectorSize]byte
+
+// allZero reports whether b holds only zeros (compared a sector at a time: bytes.Equal is
+// vectorised).
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroSector))
+		if !bytes.Equal(b[:n], zeroSector[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // sectorsOf cuts before (sectorsBefore) into the bytes of each of its count sectors, each

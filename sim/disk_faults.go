@@ -89,6 +89,7 @@ func (d *Disk) Crash() {
 	for _, name := range names {
 		f := d.files[name]
 		f.durableLen = int64(len(f.data))
+		d.touch(f)
 		f.fitFaults()
 		assert.That(len(f.volatile) == 0, "disk: volatile writes survived a crash")
 	}
@@ -187,7 +188,7 @@ func (f *diskFile) overlayAfterCrash(s int64, history []sectorEvent) (overlay se
 // overlay they would carry. A sector Altered does not list but DurablyAltered does is damage
 // that only an unsynced write repaired. Nil if the file does not exist.
 func (d *Disk) DurablyAltered(name string, offset, n int64) []DiskFault {
-	f := d.files[name]
+	f := d.peek(name)
 	if f == nil || n <= 0 {
 		return nil
 	}
@@ -379,7 +380,9 @@ func (d *Disk) misdirect(name string, f *diskFile, w *volatileWrite, target int6
 	}
 	for i, img := range w.images {
 		s := target + int64(i)
-		here := img[:min(len(img), len(f.sectorBytes(s)))]
+		// A copy: the overlay outlives the write, whose buffer the FS keeps only until the
+		// Sync after it (storage.FS.WriteAt).
+		here := bytes.Clone(img[:min(len(img), len(f.sectorBytes(s)))])
 		p := placedFault{index: i, sector: s, under: f.faults[s],
 			fault: sectorFault{kind: FaultMisdirectedHere, data: here, owner: w.seq}}
 		placed = append(placed, p)
@@ -617,11 +620,11 @@ func (d *Disk) targetedSector(name string, offset int64) *diskFile {
 // Faults reports the active overlays, sorted by file and sector (one per sector).
 func (d *Disk) Faults() []DiskFault {
 	var out []DiskFault
-	for _, name := range d.names() {
-		f := d.files[name]
+	for i, f := range d.sortedFiles {
 		if len(f.faults) == 0 {
 			continue
 		}
+		name := d.sorted[i]
 		for _, s := range slices.Sorted(maps.Keys(f.faults)) {
 			out = append(out, DiskFault{Name: name, Sector: s, Offset: s * storage.SectorSize,
 				Kind: f.faults[s].kind})
@@ -668,7 +671,7 @@ func (d *Disk) noteRemovedDamaged(name string) {
 // misdirected write's old bytes or the bytes it landed there); a sector not listed holds
 // exactly what the node wrote (Written), durable or not. Nil if the file does not exist.
 func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
-	f := d.files[name]
+	f := d.peek(name)
 	if f == nil || n <= 0 || len(f.faults) == 0 {
 		return nil
 	}
@@ -744,12 +747,23 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	c.removedDamaged = maps.Clone(d.removedDamaged)
 	for name, f := range d.files {
 		volatile := slices.Clone(f.volatile)
-		for i := range volatile { // a truncate of the copy edits these in place; images never change
+		for i := range volatile { // a truncate of the copy edits these in place
 			volatile[i].under, volatile[i].faults = slices.Clone(volatile[i].under), slices.Clone(volatile[i].faults)
+			// Images may be pieces of the writers' buffers, which they take back once the
+			// original's Sync completes (storage.FS.WriteAt): the copy's are its own.
+			images := make([][]byte, len(volatile[i].images))
+			for j, img := range volatile[i].images {
+				images[j] = bytes.Clone(img)
+			}
+			volatile[i].images = images
 		}
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
+	}
+	for _, name := range c.sorted {
+		c.touch(c.files[name])
+		c.sortedFiles = append(c.sortedFiles, c.files[name])
 	}
 	return c
 }
@@ -801,16 +815,27 @@ func (d *Disk) DurableRange(name string, offset, n int64) []byte {
 // works, so the caller must neither modify them nor keep them past the event it runs in
 // (copy what it keeps).
 func (d *Disk) DurableView(name string, offset, n int64) []byte {
-	f := d.files[name]
+	f := d.peek(name)
 	if f == nil || offset < 0 || offset >= f.durableLen {
 		return nil
 	}
 	return f.durableBytes(offset, min(offset+n, f.durableLen), false)
 }
 
+// DurableStamp returns a number that is new whenever the file's bytes or durable image may
+// have changed (a write, a sync, a truncate, a crash, the file created again), 0 if the file
+// does not exist: a checker that keeps what it read of the durable image with the stamp
+// need not read it again while the stamp, of the same disk, stays.
+func (d *Disk) DurableStamp(name string) uint64 {
+	if f := d.peek(name); f != nil {
+		return f.stamp
+	}
+	return 0
+}
+
 // DurableSize returns the size of a file's durable image, or -1 if the file does not exist.
 func (d *Disk) DurableSize(name string) int64 {
-	if f := d.files[name]; f != nil {
+	if f := d.peek(name); f != nil {
 		return f.durableLen
 	}
 	return -1
@@ -823,8 +848,8 @@ func (d *Disk) Reformat() {
 	d.held = nil
 	clear(d.files)
 	clear(d.removedDamaged) // a new engine: nothing of the old one's damage shapes it
-	d.lastFile = nil
-	d.sorted = nil
+	d.lastFile, d.viewFile = nil, nil
+	d.sorted, d.sortedFiles = nil, nil
 	d.used = 0
 	d.trace.Emit(LevelShort, d.node, "disk", "reformat")
 }
@@ -853,5 +878,9 @@ func (d *Disk) checkInvariants() {
 	}
 	assert.That(used == d.used, "disk: usage out of step with the files")
 	assert.That(slices.Equal(d.sorted, slices.Sorted(maps.Keys(d.files))), "disk: sorted names out of step with the files")
+	assert.That(len(d.sortedFiles) == len(d.sorted), "disk: sorted files out of step with the names")
+	for i, name := range d.sorted {
+		assert.That(d.sortedFiles[i] == d.files[name], "disk: sorted files out of step with the names")
+	}
 	assert.That(d.capacity >= 0, "disk: negative capacity")
 }

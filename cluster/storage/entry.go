@@ -82,10 +82,25 @@ func EncodeEntry(cluster, op uint64, offset int64, parent checksum.Sum, body []b
 // encodeEntry is EncodeEntry that also returns the header it wrote, for an append that
 // indexes the entry (decoding the bytes again would only recompute its checksum).
 func encodeEntry(cluster, op uint64, offset int64, parent checksum.Sum, body []byte) ([]byte, Header) {
+	return encodeEntryInto(nil, cluster, op, offset, parent, body)
+}
+
+// encodeEntryInto is encodeEntry in buf's array if it has room (a spare of an earlier
+// append's, whose write is durable: Storage.spareEntry), else in a new one. The bytes are
+// the same either way: every byte a field does not set is cleared.
+func encodeEntryInto(buf []byte, cluster, op uint64, offset int64, parent checksum.Sum, body []byte) ([]byte, Header) {
 	assert.That(op > 0, "storage: encoding op 0")
 	assert.That(len(body) <= EntryBodyMaxLimit, "storage: encoding a body beyond the limit")
 	assert.That(offset >= 0 && offset%SectorSize == 0, "storage: unaligned entry offset")
-	b := make([]byte, entrySize(len(body)))
+	size := entrySize(len(body))
+	var b []byte
+	if int64(cap(buf)) >= size {
+		b = buf[:size]
+		clear(b[:HeaderSize])
+		clear(b[HeaderSize+len(body):])
+	} else {
+		b = make([]byte, size)
+	}
 	copy(b[HeaderSize:], body)
 	sumBody := checksum.Of(b[HeaderSize:])
 	copy(b[16:], sumBody[:])
@@ -161,9 +176,12 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 	return h, b[HeaderSize : HeaderSize+h.BodySize], nil
 }
 
-// auditNext advances the SHA-256 audit chain by one committed op.
-func auditNext(sha *checksum.SHA256, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
-	var b [32 + 8 + 32]byte
+// auditInput is the input of one step of the audit chain: the head, the op and the body's sum.
+type auditInput [32 + 8 + 32]byte
+
+// auditNext advances the SHA-256 audit chain by one committed op. b is where it lays out the
+// input (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
+func auditNext(sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
 	copy(b[0:], head[:])
 	binary.LittleEndian.PutUint64(b[32:], op)
 	copy(b[40:], bodySHA[:])

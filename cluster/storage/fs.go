@@ -31,9 +31,11 @@ type FS interface {
 	// n < len(buf) with a nil error.
 	ReadAt(name string, buf []byte, offset int64, done func(n int, err error))
 	// WriteAt writes data at offset, extending the file (with zeros) as needed. data is
-	// read-only once WriteAt is called, for the caller and the FS alike: the FS may keep it
+	// read-only once WriteAt is called, for the caller and the FS alike, until a Sync of the
+	// file issued after the write completed has completed: the FS may keep it until then
 	// (the simulated disk keeps its sectors as the write's images until they are durable)
-	// rather than copy it, and the engine writes only buffers it encoded for that write.
+	// rather than copy it, and never past it. The engine writes only buffers it encoded for
+	// that write, and encodes the next append's entry and record into them once durable.
 	WriteAt(name string, data []byte, offset int64, done func(err error))
 	// Sync makes every completed write to the file durable.
 	Sync(name string, done func(err error))

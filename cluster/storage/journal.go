@@ -526,7 +526,9 @@ func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64, 
 	done func(error)) {
 	w := s.newEntryWrite()
 	next := w.next
-	*w = entryWrite{s: s, op: op, name: name, data: data, rec: encodeRecord(data, s.opts.RecordPrefix),
+	rec := encodeRecordInto(s.spareRecord, data, s.opts.RecordPrefix)
+	s.spareRecord = nil
+	*w = entryWrite{s: s, op: op, name: name, data: data, rec: rec,
 		offset: offset, k: k, prepare: prepare, done: done, next: next}
 	if !prepare {
 		w.stage = entryWriteData
@@ -550,6 +552,10 @@ func (s *Storage) newEntryWrite() *entryWrite {
 // its callback, so nothing refers to w any more.
 func (w *entryWrite) end(err error) {
 	s, done, next := w.s, w.done, w.next
+	if err == nil && w.stage > entryWriteRecordSync {
+		// The record's write and the sync after it completed: the FS keeps it no more.
+		s.spareRecord = w.rec
+	}
 	*w = entryWrite{next: next}
 	s.freeWrites = append(s.freeWrites, w)
 	done(err)
@@ -612,25 +618,64 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 	}
 	k := s.segmentOf(e.Op)
 	offset := s.appendOffset(e.Op)
-	data, h := encodeEntry(s.sb.State.Cluster, e.Op, offset, parent, e.Body)
+	spare := s.spareEntry
+	s.spareEntry = nil
+	data, h := encodeEntryInto(spare, s.sb.State.Cluster, e.Op, offset, parent, e.Body)
 	grows := int64(len(data))
 	if offset == s.recordArea() {
 		grows += offset // a new segment file: its record area too
 	}
 	if u := s.fs.Usage(); u.Used+grows+s.opts.ReserveBytes > u.Capacity {
+		s.spareEntry = data[:cap(data)] // never handed to the FS
 		s.appendNoSpace(e, retry, done)
 		return
 	}
-	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, func(err error) {
-		if errors.Is(err, ErrNoSpace) {
-			s.appendNoSpace(e, retry, done)
-			return
-		}
-		if err == nil {
-			s.appended(e, h)
-		}
-		done(err)
-	})
+	w := s.newAppendWriting()
+	fn := w.fn
+	*w = appendWriting{s: s, e: e, retry: retry, done: done, data: data, h: h, fn: fn}
+	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, fn)
+}
+
+// appendWriting is appendWrite's state while its entry is written: the callback writeEntry
+// completes (written, made once), reused once it has run (Storage.freeAppendWrites) rather
+// than a closure per append.
+type appendWriting struct {
+	s     *Storage
+	e     Entry
+	retry bool
+	done  func(error)
+	data  []byte
+	h     Header
+	fn    func(error)
+}
+
+func (s *Storage) newAppendWriting() *appendWriting {
+	if last := len(s.freeAppendWrites) - 1; last >= 0 {
+		w := s.freeAppendWrites[last]
+		s.freeAppendWrites = s.freeAppendWrites[:last]
+		return w
+	}
+	w := &appendWriting{}
+	w.fn = w.written
+	return w
+}
+
+// written is the end of the entry's write (writeEntry calls it once): w goes back for reuse
+// first, as nothing refers to it any more.
+func (w *appendWriting) written(err error) {
+	s, e, retry, done, data, h := w.s, w.e, w.retry, w.done, w.data, w.h
+	*w = appendWriting{fn: w.fn}
+	s.freeAppendWrites = append(s.freeAppendWrites, w)
+	if errors.Is(err, ErrNoSpace) {
+		s.appendNoSpace(e, retry, done)
+		return
+	}
+	if err == nil {
+		s.appended(e, h)
+		// The entry's write and the sync after it completed: the FS keeps it no more.
+		s.spareEntry = data[:cap(data)]
+	}
+	done(err)
 }
 
 func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
@@ -651,6 +696,11 @@ func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
 // appended records a durable entry, of header h, in the index.
 func (s *Storage) appended(e Entry, h Header) {
 	assert.That(h.Op == e.Op && h.Op == s.head+1, "storage: index out of step with the append")
+	if len(s.slots) == cap(s.slots) {
+		// Doubled: append grows a large slice by a quarter, copying the index (a slot is
+		// 128 bytes, and a log below its compaction threshold holds thousands) over and over.
+		s.slots = slices.Grow(s.slots, max(len(s.slots), 64))
+	}
 	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
 		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
 		bodySHA: s.sha.Of(e.Body)})
@@ -874,7 +924,7 @@ func (s *Storage) Commit(op uint64) ([32]byte, error) {
 		if sl.state != slotIntact {
 			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrFaulty, next)
 		}
-		s.auditHead = auditNext(&s.sha, s.auditHead, next, sl.bodySHA)
+		s.auditHead = auditNext(&s.sha, &s.auditIn, s.auditHead, next, sl.bodySHA)
 		sl.audit = s.auditHead
 		s.auditOp = next
 	}

@@ -112,6 +112,13 @@ type persistRecord struct {
 
 // encodeRecord returns the record sector of the entry encoded in entry (header first).
 func encodeRecord(entry []byte, prefixLen int) []byte {
+	return encodeRecordInto(nil, entry, prefixLen)
+}
+
+// encodeRecordInto is encodeRecord in buf's array if it has room for a sector (a spare of an
+// earlier entry's record, whose write is durable: Storage.spareRecord), else in a new one.
+// The bytes are the same either way: every byte a field does not set is cleared.
+func encodeRecordInto(buf []byte, entry []byte, prefixLen int) []byte {
 	assert.That(prefixLen >= 0 && prefixLen <= RecordPrefixMax, "storage: record prefix out of range")
 	assert.That(len(entry) >= HeaderSize, "storage: record of a short entry")
 	body := entry[HeaderSize:]
@@ -119,7 +126,13 @@ func encodeRecord(entry []byte, prefixLen int) []byte {
 	bodySize := int(binary.LittleEndian.Uint32(entry[80:]))
 	assert.That(bodySize <= len(body), "storage: record of an entry whose body size exceeds it")
 	prefixLen = min(prefixLen, bodySize)
-	b := make([]byte, SectorSize)
+	var b []byte
+	if cap(buf) >= SectorSize {
+		b = buf[:SectorSize]
+		clear(b)
+	} else {
+		b = make([]byte, SectorSize)
+	}
 	binary.LittleEndian.PutUint64(b[16:], recordMagic)
 	binary.LittleEndian.PutUint32(b[24:], uint32(prefixLen))
 	copy(b[32:], entry[:HeaderSize])
@@ -147,8 +160,10 @@ func isTombstone(b []byte, op, cluster uint64) bool { return isMark(b, tombstone
 // isMark reports whether b is the mark with magic of op.
 func isMark(b []byte, magic, op, cluster uint64) bool {
 	le := binary.LittleEndian
-	return len(b) == SectorSize && checksum.Of(b[16:]) == checksum.Sum(b[:16]) && le.Uint64(b[16:]) == magic &&
-		le.Uint64(b[24:]) == cluster && le.Uint64(b[32:]) == op && allZero(b[40:])
+	// The fields first, the checksum last: decodeRecord asks of every record sector whether
+	// it is each of three marks, and the checksum is the costly part.
+	return len(b) == SectorSize && le.Uint64(b[16:]) == magic && le.Uint64(b[24:]) == cluster &&
+		le.Uint64(b[32:]) == op && allZero(b[40:]) && checksum.Of(b[16:]) == checksum.Sum(b[:16])
 }
 
 // decodeRecord classifies the record sector found for op; it never panics on garbage. A
@@ -178,7 +193,7 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 
 func parseRecord(b []byte) (Header, []byte, error) {
 	le := binary.LittleEndian
-	if checksum.Of(b[16:]) != checksum.Sum(b[:16]) || le.Uint64(b[16:]) != recordMagic {
+	if le.Uint64(b[16:]) != recordMagic || checksum.Of(b[16:]) != checksum.Sum(b[:16]) {
 		return Header{}, nil, fmt.Errorf("%w: record checksum or magic", ErrDecode)
 	}
 	n := le.Uint32(b[24:])

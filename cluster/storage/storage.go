@@ -200,9 +200,18 @@ type Storage struct {
 	// keeps the callbacks it hands out, made once, so that an append allocates none.
 	freeAppends []*appendOp
 	freeWrites  []*entryWrite
+	// spareEntry and spareRecord are the arrays of the last append's entry and of the last
+	// entry write's record, for the next to encode into: an entry write ends only after the
+	// Sync that followed each write completed, when the FS no longer keeps them (FS.WriteAt),
+	// and operations run one at a time, so nothing else refers to them. Nil while taken.
+	spareEntry  []byte
+	spareRecord []byte
 	scanBufs    scanBuffers
 	sha         checksum.SHA256 // the bodies' and audit chain's sums
-	stats       Stats
+	auditIn     auditInput      // auditNext's input, laid out here
+	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
+	freeAppendWrites []*appendWriting
+	stats            Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
 		k    uint64
