@@ -50,8 +50,12 @@ type Suite struct {
 	acked      ackedSurvive
 	history    *History
 
-	prepared    preparedTable
-	stamps      timestamps
+	prepared preparedTable
+	stamps   timestamps
+	clocks   clockSamples
+	// monotonic reads a replica's monotonic clock (SetMonotonic); nil: the offset side of
+	// commit_timestamp is not checked.
+	monotonic   func(replica int) int64
 	checkpoints checkpointMonotonic
 	copies      ackedDurable
 	reads       standbyReads
@@ -218,6 +222,20 @@ func (s *Suite) OnReceive(atNs int64, to int, h vsr.Header) {
 	}
 	s.quorums.receive(to, h)
 	s.vcAcks.receive(to, h)
+}
+
+// SetMonotonic gives the suite a reader of each replica's monotonic clock: with it, and
+// every pong the network delivers (OnPong), commit_timestamp checks the side of its own
+// clock a primary stamps on against the clock samples it heard (clockSamples).
+func (s *Suite) SetMonotonic(read func(replica int) int64) { s.monotonic = read }
+
+// OnPong takes a pong the network delivered intact to replica to, whose monotonic and
+// realtime clocks read mono and real at that instant.
+func (s *Suite) OnPong(atNs int64, to int, h vsr.Header, mono, real int64) {
+	if !s.see(atNs) {
+		return
+	}
+	s.clocks.pong(to, h, mono, real)
 }
 
 // OnClientAnswer checks the message h that ended a client's request (a reply or an

@@ -23,6 +23,9 @@ func (s *Suite) OnPrepare(atNs int64, p Prepared) {
 		return
 	}
 	s.report(s.stamps.created(atNs, p, maxBefore))
+	if s.monotonic != nil {
+		s.report(s.clocks.offsetSide(atNs, p, s.monotonic(p.Replica), maxBefore))
+	}
 }
 
 // OnStartView takes a start_view its view's primary sent: the log of view up to op (the

@@ -55,6 +55,7 @@ func newRunbookRunWithSpares(o Options, replicas, standbys int, outside uint16, 
 	run.suite = invariants.NewSuite(replicas)
 	if run.checked {
 		run.suite.WatchDeliveries()
+		run.suite.SetMonotonic(func(i int) int64 { return run.c.Nodes[i].Clock.Monotonic() })
 	}
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()

@@ -129,6 +129,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	if run.checked {
 		run.suite.WatchDeliveries()
+		run.suite.SetMonotonic(func(i int) int64 { return run.c.Nodes[i].Clock.Monotonic() })
 	}
 	run.suite.SetClientTable(run.swarm.ClientTable)
 	if run.swarm.Standbys > 0 {
@@ -259,15 +260,23 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 
 // onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
 // replica voted in, and every prepare_ok is checked against the replica's durable disk.
-// onReplicaReceive passes the checkers each do_view_change and start_view the network
-// delivers intact.
+// onReplicaReceive passes the checkers each do_view_change, start_view and pong the
+// network delivers intact.
 func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
-	if !ok || (command != vsr.CommandDoViewChange && command != vsr.CommandStartView) || run.c == nil {
+	if !ok || run.c == nil {
 		return
 	}
-	if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
-		run.suite.OnReceive(int64(run.c.Loop.Now()), to, m.Header)
+	switch command {
+	case vsr.CommandDoViewChange, vsr.CommandStartView:
+		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
+			run.suite.OnReceive(int64(run.c.Loop.Now()), to, m.Header)
+		}
+	case vsr.CommandPong:
+		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {
+			clock := run.c.Nodes[to].Clock
+			run.suite.OnPong(int64(run.c.Loop.Now()), to, m.Header, clock.Monotonic(), clock.Realtime())
+		}
 	}
 }
 

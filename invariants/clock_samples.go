@@ -1,0 +1,100 @@
+package invariants
+
+import (
+	"vopr/cluster/vsr"
+)
+
+// clockSamples is the checker's own record of the clock samples a replica can hold: every
+// pong delivered to it intact, as the replica measures it at that instant (the peer's
+// realtime plus half the round trip, against its own realtime; the round trip from the
+// monotonic time the pong echoes). A replica keeps the latest sample it accepted from each
+// peer, for at most vsr.ClockSampleAgeMaxNs; this record keeps every pong of that window, a
+// superset of what the replica can be using, since it may ignore some.
+//
+// What it proves. A sample of offset o and error e stands for the interval
+// [o-e-half, o+e+half] (half: half the tolerance), and the replica's own interval is
+// [-half, +half]; the replica's cluster-time offset is the middle of the region most of
+// them agree on, clipped to its own interval (vsr/clock_sync.go: Marzullo's algorithm).
+// If every sample's o+e <= 0, every interval ends at or below +half and begins at or below
+// -half, so the region does too: the offset is <= 0, and the primary stamps at most its own
+// clock (or a carry, the previous timestamp + 1). If every o-e >= 0, the offset is >= 0 and
+// the stamp is at least its clock. This holds whatever the clocks truly read: it is the
+// arithmetic of the replica's own samples, so a stamp on the wrong side is a wrong use of
+// them (an offset applied with the wrong sign, an estimate that moves away from the
+// clocks it heard).
+type clockSamples struct {
+	byReplica [][]heardPong // per replica, the pongs delivered to it, oldest first
+}
+
+// heardPong is one pong as its receiver measured it.
+type heardPong struct {
+	atMono int64 // the receiver's monotonic time at delivery
+	hi, lo int64 // o+e and o-e: the sample's offset plus and minus its error
+}
+
+// pong records a pong h delivered intact to replica, whose monotonic and realtime clocks
+// read mono and real at that instant.
+func (c *clockSamples) pong(replica int, h vsr.Header, mono, real int64) {
+	if int(h.Replica) == replica {
+		return
+	}
+	rtt := mono - int64(h.Op) // h.Op echoes the ping's monotonic send time
+	offset := h.Timestamp + rtt/2 - real
+	for len(c.byReplica) <= replica {
+		c.byReplica = append(c.byReplica, nil)
+	}
+	pongs := c.byReplica[replica]
+	keep := 0 // drop what aged out of every window from here on
+	for keep < len(pongs) && mono-pongs[keep].atMono > vsr.ClockSampleAgeMaxNs {
+		keep++
+	}
+	pongs = append(pongs[keep:], heardPong{atMono: mono, hi: offset + rtt/2, lo: offset - rtt/2})
+	c.byReplica[replica] = pongs
+}
+
+// side reports the sign the replica's clock offset must have, given the pongs it heard
+// in the window before its monotonic time mono: -1 (at most 0), +1 (at least 0), or 0
+// when the samples do not settle it. With none the offset is 0, both at once: it reports
+// -1 and the caller checks both sides then (bothSides).
+func (c *clockSamples) side(replica int, mono int64) (sign int, bothSides bool) {
+	allBelow, allAbove := true, true
+	if replica < len(c.byReplica) {
+		for _, p := range c.byReplica[replica] {
+			if mono-p.atMono > vsr.ClockSampleAgeMaxNs {
+				continue // too old for the replica to count (a restart's clock counts too)
+			}
+			allBelow = allBelow && p.hi <= 0
+			allAbove = allAbove && p.lo >= 0
+		}
+	}
+	switch {
+	case allBelow && allAbove:
+		return -1, true
+	case allBelow:
+		return -1, false
+	case allAbove:
+		return +1, false
+	}
+	return 0, false
+}
+
+// offsetSide checks the side of its own clock a primary stamped p on, against the pongs it
+// heard (clockSamples); maxBefore is the highest timestamp created before p, the highest a
+// carry can come from. mono is the primary's monotonic clock at creation.
+func (c *clockSamples) offsetSide(atNs int64, p Prepared, mono, maxBefore int64) *Violation {
+	sign, both := c.side(p.Replica, mono)
+	if sign == 0 {
+		return nil
+	}
+	if sign < 0 && p.Timestamp > max(p.ClockNs, maxBefore+1) {
+		return violation(NameCommitTimestamp, p.Replica, p.Op, p.View, atNs,
+			"prepare %s stamped %s from the primary's clock, though every clock sample it heard in the last %s puts the cluster's time at or behind its own (the offset must be <= 0; the highest earlier timestamp + 1 is %s from its clock)",
+			short(p.Checksum), formatSigned(p.Timestamp-p.ClockNs), formatNs(vsr.ClockSampleAgeMaxNs), formatSigned(maxBefore+1-p.ClockNs))
+	}
+	if (sign > 0 || both) && p.Timestamp < p.ClockNs {
+		return violation(NameCommitTimestamp, p.Replica, p.Op, p.View, atNs,
+			"prepare %s stamped %s from the primary's clock, though every clock sample it heard in the last %s puts the cluster's time at or ahead of its own (the offset must be >= 0)",
+			short(p.Checksum), formatSigned(p.Timestamp-p.ClockNs), formatNs(vsr.ClockSampleAgeMaxNs))
+	}
+	return nil
+}
