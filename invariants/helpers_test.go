@@ -13,7 +13,10 @@ import (
 // sum returns a distinct checksum per name, as a prepare's header checksum.
 func sum(name string) checksum.Sum { return checksum.Of([]byte(name)) }
 
-const ms = int64(1_000_000)
+const (
+	ms  = int64(1_000_000)
+	sec = 1000 * ms
+)
 
 // normal is an inspection of a replica in normal status; fields not given are consistent.
 func normal(replica int, role vsr.Role, view uint32, op, commit uint64) vsr.Inspection {
