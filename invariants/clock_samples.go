@@ -9,7 +9,7 @@ import (
 // realtime plus half the round trip, against its own realtime; the round trip from the
 // monotonic time the pong echoes). A replica keeps the latest sample it accepted from each
 // peer, for at most vsr.ClockSampleAgeMaxNs; this record keeps every pong of that window, a
-// superset of what the replica can be using, since it may ignore some.
+// superset of what the replica can be using, since it may ignore some (clockSampleWindowNs).
 //
 // What it proves. A sample of offset o and error e stands for the interval
 // [o-e-half, o+e+half] (half: half the tolerance), and the replica's own interval is
@@ -25,6 +25,11 @@ import (
 type clockSamples struct {
 	byReplica [][]heardPong // per replica, the pongs delivered to it, oldest first
 }
+
+// clockSampleWindowNs is how far back the pongs a replica may be using go: its samples'
+// age limit, plus a second for the offset it computed last, which stands until its next
+// tick's sweep although a sample aged out in between.
+const clockSampleWindowNs = vsr.ClockSampleAgeMaxNs + 1_000_000_000
 
 // heardPong is one pong as its receiver measured it.
 type heardPong struct {
@@ -45,7 +50,7 @@ func (c *clockSamples) pong(replica int, h vsr.Header, mono, real int64) {
 	}
 	pongs := c.byReplica[replica]
 	keep := 0 // drop what aged out of every window from here on
-	for keep < len(pongs) && mono-pongs[keep].atMono > vsr.ClockSampleAgeMaxNs {
+	for keep < len(pongs) && mono-pongs[keep].atMono > clockSampleWindowNs {
 		keep++
 	}
 	pongs = append(pongs[keep:], heardPong{atMono: mono, hi: offset + rtt/2, lo: offset - rtt/2})
@@ -60,7 +65,7 @@ func (c *clockSamples) side(replica int, mono int64) (sign int, bothSides bool) 
 	allBelow, allAbove := true, true
 	if replica < len(c.byReplica) {
 		for _, p := range c.byReplica[replica] {
-			if mono-p.atMono > vsr.ClockSampleAgeMaxNs {
+			if mono-p.atMono > clockSampleWindowNs {
 				continue // too old for the replica to count (a restart's clock counts too)
 			}
 			allBelow = allBelow && p.hi <= 0
@@ -89,12 +94,12 @@ func (c *clockSamples) offsetSide(atNs int64, p Prepared, mono, maxBefore int64)
 	if sign < 0 && p.Timestamp > max(p.ClockNs, maxBefore+1) {
 		return violation(NameCommitTimestamp, p.Replica, p.Op, p.View, atNs,
 			"prepare %s stamped %s from the primary's clock, though every clock sample it heard in the last %s puts the cluster's time at or behind its own (the offset must be <= 0; the highest earlier timestamp + 1 is %s from its clock)",
-			short(p.Checksum), formatSigned(p.Timestamp-p.ClockNs), formatNs(vsr.ClockSampleAgeMaxNs), formatSigned(maxBefore+1-p.ClockNs))
+			short(p.Checksum), formatSigned(p.Timestamp-p.ClockNs), formatNs(clockSampleWindowNs), formatSigned(maxBefore+1-p.ClockNs))
 	}
 	if (sign > 0 || both) && p.Timestamp < p.ClockNs {
 		return violation(NameCommitTimestamp, p.Replica, p.Op, p.View, atNs,
 			"prepare %s stamped %s from the primary's clock, though every clock sample it heard in the last %s puts the cluster's time at or ahead of its own (the offset must be >= 0)",
-			short(p.Checksum), formatSigned(p.Timestamp-p.ClockNs), formatNs(vsr.ClockSampleAgeMaxNs))
+			short(p.Checksum), formatSigned(p.Timestamp-p.ClockNs), formatNs(clockSampleWindowNs))
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func TestClockSamplesOffsetSide(t *testing.T) {
 	wide.pong(0, pongAt(1, mono-400*ms, real-100*ms), mono, real) // a 400 ms round trip: ±200 ms
 	require.Nil(t, wide.offsetSide(1, prepared(real+240*ms), mono, 0), "the sample's error spans 0")
 
-	later := mono + vsr.ClockSampleAgeMaxNs + ms
+	later := mono + clockSampleWindowNs + ms
 	require.NotNil(t, c.offsetSide(1, prepared(real-150*ms), later, 0), "no sample left: the offset is 0")
 	require.Nil(t, c.offsetSide(1, prepared(real), later, 0))
 }
