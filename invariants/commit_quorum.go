@@ -148,11 +148,16 @@ func (q *commitQuorum) event(atNs int64, e vsr.Event) *Violation {
 	case e.Kind == vsr.EventVoteSelf && e.Op > q.checked:
 		q.vote(e.Op, voteKey{sum: e.Checksum, epoch: e.Epoch, view: e.View}, selfVote)
 	case e.Kind == vsr.EventCommit && e.Op > q.checked && q.armed:
+		next := e.Op == q.checked+1
 		q.checked = e.Op
 		v := q.check(atNs, e)
-		for op := range q.votes {
-			if op <= e.Op {
-				delete(q.votes, op)
+		if next {
+			delete(q.votes, e.Op) // votes are kept only above checked: e.Op's were the lowest
+		} else {
+			for op := range q.votes { // a first execution past a gap (a state sync)
+				if op <= e.Op {
+					delete(q.votes, op)
+				}
 			}
 		}
 		return v
