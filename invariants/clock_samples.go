@@ -24,11 +24,29 @@ import (
 // clocks it heard).
 type clockSamples struct {
 	byReplica [][]heardPong // per replica, the pongs delivered to it, oldest first
+	// pausedAt holds, per replica, the last instant it was seen paused (0: never). A paused
+	// replica does not tick, so the offset it computed before the pause stands until its
+	// first tick after it, though samples aged out in between: stamps that soon after a
+	// pause are not checked (pauseSettleNs).
+	pausedAt []int64
+}
+
+// pauseSettleNs is how long after a replica was last seen paused its stamps go unchecked:
+// past its first tick after the pause, with room to spare.
+const pauseSettleNs = 50_000_000
+
+// paused records that replica was seen paused at atNs.
+func (c *clockSamples) paused(atNs int64, replica int) {
+	for len(c.pausedAt) <= replica {
+		c.pausedAt = append(c.pausedAt, 0)
+	}
+	c.pausedAt[replica] = atNs
 }
 
 // clockSampleWindowNs is how far back the pongs a replica may be using go: its samples'
 // age limit, plus a second for the offset it computed last, which stands until its next
-// tick's sweep although a sample aged out in between.
+// tick's sweep although a sample aged out in between (ten milliseconds on, unless it was
+// paused: pausedAt).
 const clockSampleWindowNs = vsr.ClockSampleAgeMaxNs + 1_000_000_000
 
 // heardPong is one pong as its receiver measured it.
@@ -87,6 +105,9 @@ func (c *clockSamples) side(replica int, mono int64) (sign int, bothSides bool) 
 // heard (clockSamples); maxBefore is the highest timestamp created before p, the highest a
 // carry can come from. mono is the primary's monotonic clock at creation.
 func (c *clockSamples) offsetSide(atNs int64, p Prepared, mono, maxBefore int64) *Violation {
+	if p.Replica < len(c.pausedAt) && c.pausedAt[p.Replica] > 0 && atNs-c.pausedAt[p.Replica] <= pauseSettleNs {
+		return nil
+	}
 	sign, both := c.side(p.Replica, mono)
 	if sign == 0 {
 		return nil

@@ -159,6 +159,9 @@ func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
 	if !s.see(atNs) {
 		return
 	}
+	if in.Isolated {
+		s.clocks.paused(atNs, replica) // an operator's isolation stops its timers too
+	}
 	s.report(s.commitLeOp.inspect(atNs, replica, in))
 	s.report(s.canonical.inspect(atNs, replica, in))
 	s.report(s.views.inspect(atNs, replica, in))
@@ -185,6 +188,7 @@ func (s *Suite) OnCrash(atNs int64, replica int) {
 	if s.disks != nil {
 		read := s.readDisk(replica)
 		image = &read
+		s.vcAcks.sawDisk(atNs, replica, image)
 		excused := s.damage.excused(replica, image)
 		s.report(s.logViews.check(atNs, replica, image, excused)) // what recovery will read
 		s.report(s.copies.check(atNs, replica, image, excused))
@@ -228,6 +232,10 @@ func (s *Suite) OnReceive(atNs int64, to int, h vsr.Header) {
 // every pong the network delivers (OnPong), commit_timestamp checks the side of its own
 // clock a primary stamps on against the clock samples it heard (clockSamples).
 func (s *Suite) SetMonotonic(read func(replica int) int64) { s.monotonic = read }
+
+// OnPaused tells that replica's node is paused at atNs (checked on each tick): it does not
+// tick while paused.
+func (s *Suite) OnPaused(atNs int64, replica int) { s.clocks.paused(atNs, replica) }
 
 // OnPong takes a pong the network delivered intact to replica to, whose monotonic and
 // realtime clocks read mono and real at that instant.

@@ -69,6 +69,7 @@ func (s *Suite) checkDisk(atNs int64, replica int) {
 		return
 	}
 	image := s.readDisk(replica)
+	s.vcAcks.sawDisk(atNs, replica, &image)
 	excused := s.damage.excused(replica, &image)
 	s.report(s.copies.check(atNs, replica, &image, excused))
 	s.report(s.logViews.check(atNs, replica, &image, excused))
@@ -90,6 +91,7 @@ func (s *Suite) checkAllDisks(atNs int64) {
 	images := make([]DiskImage, len(disks))
 	for k, i := range disks {
 		images[k] = s.readDisk(i)
+		s.vcAcks.sawDisk(atNs, i, &images[k])
 		excused := s.damage.excused(i, &images[k])
 		s.report(s.copies.check(atNs, i, &images[k], excused))
 		s.report(s.logViews.check(atNs, i, &images[k], excused))

@@ -31,6 +31,12 @@ import (
 // do_view_change). Ops it holds but cannot read count as held: they are faulty, and
 // repaired.
 //
+// A copy the simulator damaged is excused too: a replica whose entry of an acknowledged op
+// was seen damaged after the acknowledgement (its identity lost with its record, a rotted
+// tail) may lose the op for good, and the atlas keeps an intact copy elsewhere (swarm seed
+// 2027006076: op 130, committed in view 9, lost its identity on replica 0, whose repair cut
+// and rewrote it, crashed, and had the rewritten entry rot before its recovery).
+//
 // The cut is excused only by an adoption: where the harness passes what the network
 // delivered (Suite.WatchDeliveries), a replica that was never delivered a log of a later
 // log view (a start_view, or a do_view_change naming one) had nothing to adopt, so it may
@@ -41,10 +47,11 @@ import (
 // (restore, failover), what it acknowledged before is forgotten.
 const NameViewChangeAcks = "view_change_keeps_acks"
 
-// ackedPrepare is a prepare a replica acknowledged.
+// ackedPrepare is a prepare a replica acknowledged (at atNs).
 type ackedPrepare struct {
-	op  uint64
-	sum checksum.Sum
+	op   uint64
+	sum  checksum.Sum
+	atNs int64
 }
 
 // denial is an acknowledged prepare a do_view_change left out, not known to be committed yet.
@@ -72,6 +79,34 @@ type viewChangeAcks struct {
 	// intact, once watching says the harness passes deliveries.
 	heard    []uint64
 	watching bool
+	// damagedAt holds, per replica and op, when a disk read last found its entry damaged
+	// (not intact, or disowned).
+	damagedAt []map[uint64]int64
+}
+
+// sawDisk takes a read of replica's disk: the entries it finds damaged.
+func (a *viewChangeAcks) sawDisk(atNs int64, replica int, image *DiskImage) {
+	for _, e := range image.Entries {
+		if e.Intact && !e.Disowned {
+			continue
+		}
+		for len(a.damagedAt) <= replica {
+			a.damagedAt = append(a.damagedAt, nil)
+		}
+		if a.damagedAt[replica] == nil {
+			a.damagedAt[replica] = map[uint64]int64{}
+		}
+		a.damagedAt[replica][e.Op] = atNs
+	}
+}
+
+// damagedSince reports whether replica's entry of op was seen damaged at or after atNs.
+func (a *viewChangeAcks) damagedSince(replica int, op uint64, atNs int64) bool {
+	if replica >= len(a.damagedAt) {
+		return false
+	}
+	at, ok := a.damagedAt[replica][op]
+	return ok && at >= atNs
 }
 
 // receive takes a header the network delivered intact to replica to: a start_view carries
@@ -98,16 +133,16 @@ func (a *viewChangeAcks) mayHaveAdopted(replica int, key uint64) bool {
 }
 
 // ack records that replica acknowledged the prepare sum at op in view (of epoch).
-func (a *viewChangeAcks) ack(replica int, epoch, view uint32, op uint64, sum checksum.Sum) {
+func (a *viewChangeAcks) ack(atNs int64, replica int, epoch, view uint32, op uint64, sum checksum.Sum) {
 	for len(a.acked) <= replica {
 		a.acked = append(a.acked, map[uint64][]ackedPrepare{})
 	}
 	key := viewKey(epoch, view)
 	list := a.acked[replica][key]
-	if n := len(list); n > 0 && list[n-1] == (ackedPrepare{op, sum}) {
+	if n := len(list); n > 0 && list[n-1].op == op && list[n-1].sum == sum {
 		return // a prepare_ok sent again
 	}
-	a.acked[replica][key] = append(list, ackedPrepare{op, sum})
+	a.acked[replica][key] = append(list, ackedPrepare{op: op, sum: sum, atNs: atNs})
 }
 
 // message takes a header a replica sent: prepare_ok acknowledges, do_view_change is checked.
@@ -115,11 +150,11 @@ func (a *viewChangeAcks) message(atNs int64, h vsr.Header) *Violation {
 	replica := int(h.Replica)
 	switch {
 	case h.Command == vsr.CommandPrepareOK:
-		a.ack(replica, h.Epoch, h.View, h.Op, h.Parent)
+		a.ack(atNs, replica, h.Epoch, h.View, h.Op, h.Parent)
 	case h.Command == vsr.CommandDoViewChange && replica < len(a.acked):
 		key := viewKey(h.Epoch, h.LogView)
 		for _, p := range a.acked[replica][key] {
-			if p.op <= h.Op {
+			if p.op <= h.Op || a.damagedSince(replica, p.op, p.atNs) {
 				continue
 			}
 			d := denial{replica: replica, view: h.View, logView: h.LogView, logKey: key, claimed: h.Op,
@@ -159,7 +194,7 @@ func (a *viewChangeAcks) deny(op uint64, d denial) {
 func (a *viewChangeAcks) event(atNs int64, e vsr.Event) *Violation {
 	switch e.Kind {
 	case vsr.EventVoteSelf:
-		a.ack(e.Replica, e.Epoch, e.View, e.Op, e.Checksum)
+		a.ack(atNs, e.Replica, e.Epoch, e.View, e.Op, e.Checksum)
 	case vsr.EventCommit:
 		denials := a.denied[e.Op]
 		delete(a.denied, e.Op)

@@ -123,3 +123,19 @@ func TestViewChangeAcksExcusesOnlyAnAdoption(t *testing.T) {
 	v := a.event(3*ms, commitEvent(1, 6, 50, "p50"))
 	requireViolation(t, v, NameViewChangeAcks, 2, 50, 6, 3*ms)
 }
+
+// A copy the simulator damaged after the acknowledgement excuses its loss (swarm seed
+// 2027006076); damage seen before the acknowledgement does not, nor damage at another op.
+func TestViewChangeAcksExcusesADamagedCopy(t *testing.T) {
+	a, c := newViewChangeAcks()
+	a.sawDisk(1*ms, 0, &DiskImage{Entries: []DurableEntry{{Op: 130, Intact: false}}})
+	require.Nil(t, a.message(2*ms, ackInView(0, 9, 130, "p130")))
+	require.Nil(t, a.message(2*ms, ackInView(1, 9, 130, "p130")))
+	require.Nil(t, a.message(2*ms, ackInView(2, 9, 130, "p130")))
+	c.canon.put(130, commitRecord{sum: sum("p130"), view: 9})
+	a.sawDisk(3*ms, 1, &DiskImage{Entries: []DurableEntry{{Op: 130, Intact: false}, {Op: 131, Intact: true}}})
+	a.sawDisk(3*ms, 2, &DiskImage{Entries: []DurableEntry{{Op: 129, Intact: false}, {Op: 130, Intact: true}}})
+	require.Nil(t, a.message(4*ms, doViewChange(1, 11, 9, 129)), "its copy was damaged after it acknowledged")
+	require.NotNil(t, a.message(4*ms, doViewChange(0, 11, 9, 129)), "damaged before it acknowledged")
+	require.NotNil(t, a.message(4*ms, doViewChange(2, 11, 9, 129)), "damage at another op")
+}

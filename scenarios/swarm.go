@@ -202,6 +202,9 @@ func (run *swarmRun) inspect() {
 		}
 		run.incarnations[i] = r
 		run.watchDown(i, r == nil)
+		if run.c.Nodes[i].Status() == sim.NodePaused {
+			run.suite.OnPaused(now, i)
+		}
 		if r != nil {
 			run.suite.OnInspect(now, i, r.InspectState())
 		}
