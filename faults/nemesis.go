@@ -106,8 +106,8 @@ type Nemesis struct {
 	shape      *sim.Shape
 	shapeUntil uint64
 	ioCrash    ioCrash
-	cut        cutCrash      // the crash after a log cut (nemesis_cut.go)
-	recovery   recoveryCrash // the crash during recovery (nemesis_recovery_crash.go)
+	cut        cutCrash  // the crash after a log cut (nemesis_cut.go)
+	recovery   countdown // the crash during recovery (nemesis_recovery_crash.go)
 	hits       coverage.Hits
 	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down
 	// leaving is the replica a membership change is taking out (SetLeaving), -1 if none:
@@ -124,8 +124,8 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 	err := s.Nemesis.Validate()
 	assert.Thatf(err == nil, "%v", err)
 	return &Nemesis{
-		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1, cut: cutCrash{replica: -1},
-		recovery:    recoveryCrash{replica: -1},
+		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1, cut: cutCrash{at: disarmed},
+		recovery:    disarmed,
 		stableUntil: make([]uint64, s.Replicas),
 		filled:      make([]bool, s.Replicas),
 		slow:        make([]bool, s.Replicas),

@@ -618,7 +618,7 @@ func TestNemesisPrimaryIsolationMisdirectsARecord(t *testing.T) {
 func TestNemesisCrashAfterCut(t *testing.T) {
 	run := newAimedRun(t, 3, 60, NemesisOptions{})
 	c, n := run.c, run.n
-	n.cut = cutCrash{r: sim.Stream(60, "nemesis/cut"), replica: -1, until: 1 << 40}
+	n.cut = cutCrash{r: sim.Stream(60, "nemesis/cut"), at: disarmed, until: 1 << 40}
 	var cutAt, crashed = -1, -1
 	var completions int
 	c.SetFaultHooks(sim.FaultHooks{
@@ -652,7 +652,7 @@ func TestNemesisCrashAfterCut(t *testing.T) {
 	require.Equal(t, sim.NodeCrashed, c.Nodes[old].Status())
 	require.GreaterOrEqual(t, completions, 1)
 	require.LessOrEqual(t, completions, cutCrashIOMax)
-	require.Equal(t, -1, n.cut.replica, "the move is spent")
+	require.Equal(t, -1, n.cut.at.replica, "the move is spent")
 	require.Equal(t, uint64(1), n.Counts()[ActionCrashAfterCut])
 	requireCrashRecorded(t, run, old, ActionCrashAfterCut)
 	require.Equal(t, uint64(1), n.Marks().Count(MarkCrashAfterCut))
@@ -665,8 +665,8 @@ func TestNemesisCrashInRecovery(t *testing.T) {
 	run := newAimedRun(t, 3, 60, NemesisOptions{})
 	c, n := run.c, run.n
 	c.RunFor(100 * sim.Millisecond)
-	n.cut = cutCrash{r: sim.Stream(60, "nemesis/cut"), replica: -1}
-	n.recovery = recoveryCrash{replica: 1, left: 2}
+	n.cut = cutCrash{r: sim.Stream(60, "nemesis/cut"), at: disarmed}
+	n.recovery = countdown{replica: 1, left: 2}
 	require.False(t, n.onCompletion(c, 1, sim.IOCompletion{Op: sim.IORead, Name: "log-0000000000000000"}))
 	require.False(t, n.onCompletion(c, 0, sim.IOCompletion{Op: sim.IOWrite, Name: "log-0000000000000000"}), "another replica")
 	require.False(t, n.onCompletion(c, 1, sim.IOCompletion{Op: sim.IOWrite, Name: "log-0000000000000000"}))
@@ -676,13 +676,13 @@ func TestNemesisCrashInRecovery(t *testing.T) {
 	require.Equal(t, uint64(1), n.Marks().Count(MarkCrashInRecovery))
 	require.Contains(t, run.out.String(), ActionCrashInRecovery+" r1 as the sync of log-0000000000000000 completed")
 
-	n.recovery = recoveryCrash{replica: 2, left: 1}
+	n.recovery = countdown{replica: 2, left: 1}
 	n.onEvent(c, vsr.Event{Kind: vsr.EventRecovered, Replica: 2})
 	require.False(t, n.onCompletion(c, 2, sim.IOCompletion{Op: sim.IOWrite, Name: "superblock"}), "recovered: disarmed")
 
 	armed := 0
 	for range 400 {
-		n.recovery = recoveryCrash{replica: -1}
+		n.recovery = disarmed
 		n.armRecoveryCrash(0)
 		if n.recovery.replica == 0 {
 			armed++

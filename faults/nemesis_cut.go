@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -29,19 +28,18 @@ const cutCrashIOMax = 8
 // the truncation, an older view's entry under a newer header). It draws from its own
 // stream, so seeds it never strikes keep their schedules.
 //
-// Invariants: replica >= 0 iff a cut was seen while armed; then left > 0.
+// Invariants: at.replica >= 0 only while armed (until != 0), once a cut was seen.
 type cutCrash struct {
-	r       *rand.Rand // nil: the move is off
-	until   uint64     // armed until this tick; 0 when not armed
-	replica int
-	left    int // I/O completions of replica still to let through
+	r     *rand.Rand // nil: the move is off
+	until uint64     // armed until this tick; 0 when not armed
+	at    countdown  // the cutting replica's completions still to let through
 }
 
 // ArmCutCrashes turns on the crash after a log cut, drawing from r
 // (sim.Stream(seed, "nemesis/cut")), with crashes at I/O points on.
 func (n *Nemesis) ArmCutCrashes(r *rand.Rand) {
 	if n.o.CrashAtIOProbability > 0 {
-		n.cut = cutCrash{r: r, replica: -1}
+		n.cut = cutCrash{r: r, at: disarmed}
 	}
 }
 
@@ -52,7 +50,7 @@ func (n *Nemesis) stepCut() {
 		return
 	}
 	if k.until != 0 && n.tick >= k.until {
-		*k = cutCrash{r: k.r, replica: -1}
+		*k = cutCrash{r: k.r, at: disarmed}
 	}
 	if k.until == 0 && sim.Chance(k.r, n.o.CrashAtIOProbability) {
 		k.until = n.tick + crashAtIOWaitTicks
@@ -68,25 +66,17 @@ func (n *Nemesis) onCutCompletion(c *sim.Cluster, replica int, io sim.IOCompleti
 	if k.r == nil || k.until == 0 || n.healed {
 		return false
 	}
-	if k.replica < 0 {
+	if k.at.replica < 0 {
 		if io.Op == sim.IOTruncate && io.Err == nil && strings.HasPrefix(io.Name, logFilePrefix) &&
 			slices.Contains(n.mayTakeDown(c), replica) {
-			k.replica, k.left = replica, 1+k.r.IntN(cutCrashIOMax)
+			k.at = countdown{replica: replica, left: 1 + k.r.IntN(cutCrashIOMax)}
 			k.until = n.tick + crashAtIOWaitTicks
 		}
 		return false
 	}
-	if k.replica != replica {
+	if !k.at.tick(replica) {
 		return false
 	}
-	if k.left--; k.left > 0 {
-		return false
-	}
-	*k = cutCrash{r: k.r, replica: -1}
-	if c.Nodes[replica].Status() != sim.NodeUp {
-		return false
-	}
-	n.record(c, replica, ActionCrashAfterCut, fmt.Sprintf("as the %s of %s completed, after cutting its log", io.Op, io.Name))
-	n.hits.Hit(MarkCrashAfterCut)
-	return true
+	*k = cutCrash{r: k.r, at: disarmed}
+	return n.crashAtCompletion(c, replica, io, ActionCrashAfterCut, "after cutting its log", MarkCrashAfterCut)
 }

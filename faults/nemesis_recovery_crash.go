@@ -1,8 +1,6 @@
 package faults
 
 import (
-	"fmt"
-
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -15,41 +13,34 @@ const ActionCrashInRecovery = "crash.in_recovery"
 // syncs, truncations, removals) the crash strikes at.
 const recoveryCrashWritesMax = 4
 
-// recoveryCrash is the crash during recovery (crash_at_io on, the crash after a cut's
+// The crash during recovery (crash_at_io on, the crash after a cut's
 // stream): a quarter of the nemesis's restarts arm it for the restarted replica, which
 // then crashes as the j-th write, sync, truncation or removal of its storage's Open lands,
 // before the replica learns of it. Open repairs what it found (cuts an unfinished append,
 // writes records found only out of place, removes stale checkpoints), and a crash in the
 // middle must leave a disk the next Open recovers from as well (PAR's recovery must itself
-// survive a crash). A recovery that finishes with fewer such writes disarms it.
+// survive a crash). A recovery that finishes with fewer such writes disarms it. Its
+// countdown is n.recovery.
 //
-// Invariants: replica >= 0 iff armed; then left > 0.
-type recoveryCrash struct {
-	replica int
-	left    int
-}
-
-// armRecoveryCrash arms the crash during recovery for replica i, just restarted, a quarter
-// of the time.
+// armRecoveryCrash arms it for replica i, just restarted, a quarter of the time.
 func (n *Nemesis) armRecoveryCrash(i int) {
 	if n.cut.r == nil || n.recovery.replica >= 0 || n.cut.r.IntN(4) != 0 {
 		return
 	}
-	n.recovery = recoveryCrash{replica: i, left: 1 + n.cut.r.IntN(recoveryCrashWritesMax)}
+	n.recovery = countdown{replica: i, left: 1 + n.cut.r.IntN(recoveryCrashWritesMax)}
 }
 
 // onRecoveryEvent disarms the crash once the replica has recovered.
 func (n *Nemesis) onRecoveryEvent(e vsr.Event) {
 	if e.Kind == vsr.EventRecovered && e.Replica == n.recovery.replica {
-		n.recovery = recoveryCrash{replica: -1}
+		n.recovery = disarmed
 	}
 }
 
 // onRecoveryCompletion counts the recovering replica's mutating completions and crashes it
 // at the j-th.
 func (n *Nemesis) onRecoveryCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
-	k := &n.recovery
-	if k.replica != replica || n.healed {
+	if n.healed {
 		return false
 	}
 	switch io.Op {
@@ -57,14 +48,6 @@ func (n *Nemesis) onRecoveryCompletion(c *sim.Cluster, replica int, io sim.IOCom
 	default:
 		return false
 	}
-	if k.left--; k.left > 0 {
-		return false
-	}
-	*k = recoveryCrash{replica: -1}
-	if c.Nodes[replica].Status() != sim.NodeUp {
-		return false
-	}
-	n.record(c, replica, ActionCrashInRecovery, fmt.Sprintf("as the %s of %s completed, while it recovered", io.Op, io.Name))
-	n.hits.Hit(MarkCrashInRecovery)
-	return true
+	return n.recovery.tick(replica) &&
+		n.crashAtCompletion(c, replica, io, ActionCrashInRecovery, "while it recovered", MarkCrashInRecovery)
 }
