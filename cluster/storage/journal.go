@@ -48,9 +48,7 @@ type appendOp struct {
 }
 
 func (s *Storage) newAppendOp() *appendOp {
-	if last := len(s.freeAppends) - 1; last >= 0 {
-		a := s.freeAppends[last]
-		s.freeAppends = s.freeAppends[:last]
+	if a := s.freeAppends.take(); a != nil {
 		return a
 	}
 	a := &appendOp{s: s}
@@ -73,7 +71,7 @@ func (a *appendOp) started(err error) {
 func (a *appendOp) deliver() {
 	done, err := a.done, a.err
 	a.e, a.done, a.finish, a.err = Entry{}, nil, nil, nil
-	a.s.freeAppends = append(a.s.freeAppends, a)
+	a.s.freeAppends.put(a)
 	done(err)
 }
 
@@ -538,9 +536,7 @@ func (s *Storage) writeEntry(op uint64, name string, data []byte, offset int64, 
 
 // newEntryWrite returns a finished entryWrite for reuse, or a new one with its next made.
 func (s *Storage) newEntryWrite() *entryWrite {
-	if last := len(s.freeWrites) - 1; last >= 0 {
-		w := s.freeWrites[last]
-		s.freeWrites = s.freeWrites[:last]
+	if w := s.freeWrites.take(); w != nil {
 		return w
 	}
 	w := &entryWrite{}
@@ -557,7 +553,7 @@ func (w *entryWrite) end(err error) {
 		s.spareRecord = w.rec
 	}
 	*w = entryWrite{next: next}
-	s.freeWrites = append(s.freeWrites, w)
+	s.freeWrites.put(w)
 	done(err)
 }
 
@@ -650,9 +646,7 @@ type appendWriting struct {
 }
 
 func (s *Storage) newAppendWriting() *appendWriting {
-	if last := len(s.freeAppendWrites) - 1; last >= 0 {
-		w := s.freeAppendWrites[last]
-		s.freeAppendWrites = s.freeAppendWrites[:last]
+	if w := s.freeAppendWrites.take(); w != nil {
 		return w
 	}
 	w := &appendWriting{}
@@ -665,7 +659,7 @@ func (s *Storage) newAppendWriting() *appendWriting {
 func (w *appendWriting) written(err error) {
 	s, e, retry, done, data, h := w.s, w.e, w.retry, w.done, w.data, w.h
 	*w = appendWriting{fn: w.fn}
-	s.freeAppendWrites = append(s.freeAppendWrites, w)
+	s.freeAppendWrites.put(w)
 	if errors.Is(err, ErrNoSpace) {
 		s.appendNoSpace(e, retry, done)
 		return
@@ -1012,3 +1006,21 @@ func (s *Storage) verifySectors(name string, sector func(op uint64) []byte, ops 
 		}, steps...)
 	})
 }
+
+// freeList is a stack of finished objects kept for reuse: each keeps the callbacks it hands
+// out, made once, so that an append allocates none.
+type freeList[T any] struct{ kept []*T }
+
+// take returns a kept object, or nil if there is none.
+func (f *freeList[T]) take() *T {
+	last := len(f.kept) - 1
+	if last < 0 {
+		return nil
+	}
+	x := f.kept[last]
+	f.kept = f.kept[:last]
+	return x
+}
+
+// put keeps x, which nothing refers to any more, for a later take.
+func (f *freeList[T]) put(x *T) { f.kept = append(f.kept, x) }

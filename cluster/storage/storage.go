@@ -198,8 +198,8 @@ type Storage struct {
 	finishFn func(deliver func()) // s.finish, made once (a method value allocates)
 	// freeAppends and freeWrites hold finished appendOps and entryWrites for reuse: each
 	// keeps the callbacks it hands out, made once, so that an append allocates none.
-	freeAppends []*appendOp
-	freeWrites  []*entryWrite
+	freeAppends freeList[appendOp]
+	freeWrites  freeList[entryWrite]
 	// spareEntry and spareRecord are the arrays of the last append's entry and of the last
 	// entry write's record, for the next to encode into: an entry write ends only after the
 	// Sync that followed each write completed, when the FS no longer keeps them (FS.WriteAt),
@@ -210,7 +210,7 @@ type Storage struct {
 	sha         checksum.SHA256 // the bodies' and audit chain's sums
 	auditIn     auditInput      // auditNext's input, laid out here
 	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
-	freeAppendWrites []*appendWriting
+	freeAppendWrites freeList[appendWriting]
 	stats            Stats
 	// lastSegment caches the name of the segment appends go to (segmentFile).
 	lastSegment struct {
