@@ -519,51 +519,7 @@ func TestStorageLostRepairOfTheHeadKeepsIt(t *testing.T) {
 // from the new anchor: a crash at any of its writes leaves every op up to 20 in the log,
 // intact with its body or faulty, never dropped.
 func TestStorageRechainRunKeepsTheOpsAboveAtEveryCrash(t *testing.T) {
-	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
-	for crashAfter := uint64(1); ; crashAfter++ {
-		d := newEngineDisk(t, 9, engineDiskOptions(16<<20))
-		s := d.fill(opts, 20, faultBody)
-		require.NoError(t, d.checkpoint(s, 12, []byte("state at 12")))
-		at := d.places()
-		for op := uint64(16); op <= 17; op++ {
-			d.disk.CorruptSector(at[op].file, at[op].offset)
-			d.disk.CorruptSector(at[op].file, int64(op%12)*storage.SectorSize)
-		}
-		s, rec := d.mustOpen(opts)
-		require.Equal(t, []uint64{16, 17}, rec.Faulty)
-		require.NoError(t, d.do(func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) }))
-		var run []storage.Entry
-		for op := uint64(17); op <= 20; op++ {
-			run = append(run, storage.Entry{Op: op, Body: faultBody(op)})
-		}
-		require.True(t, s.RechainableRun(run), "ops 17-20 rechainable")
-		writes := d.disk.Stats().Writes
-		finished := false
-		s.RechainRun(run, func(n int, err error) {
-			require.NoError(t, err)
-			require.Equal(t, 4, n)
-			finished = true
-		})
-		for !finished && d.disk.Stats().Writes < writes+crashAfter {
-			require.True(t, d.loop.Step())
-		}
-		if finished {
-			require.Greater(t, crashAfter, uint64(4), "too few write points crashed")
-			return // every write point crashed once
-		}
-		d.disk.Crash()
-		s, rec = d.mustOpen(opts)
-		require.Equal(t, uint64(20), s.Head(), "crash after %d writes: faulty %v: acknowledged ops dropped",
-			crashAfter, rec.Faulty)
-		got := recoveredBodies(rec)
-		for op := uint64(17); op <= 20; op++ {
-			if body, ok := got[op]; ok {
-				require.Equal(t, faultBody(op), body, "crash after %d writes: op %d", crashAfter, op)
-			} else {
-				require.Contains(t, rec.Faulty, op, "crash after %d writes: op %d neither intact nor faulty", crashAfter, op)
-			}
-		}
-	}
+	requireRechainKeepsOpsAtEveryCrash(t, []uint64{16, 17}, nil)
 }
 
 // TestStorageRechainRunOverUnknownOpsBetweenKnownOnesAtEveryCrash: as
@@ -573,18 +529,35 @@ func TestStorageRechainRunKeepsTheOpsAboveAtEveryCrash(t *testing.T) {
 // and writes ops 17-20 in place: a crash at any of its writes leaves every op up to 20 in the
 // log, intact with its body or faulty, never dropped.
 func TestStorageRechainRunOverUnknownOpsBetweenKnownOnesAtEveryCrash(t *testing.T) {
+	requireRechainKeepsOpsAtEveryCrash(t, []uint64{16, 17, 19}, func(s *storage.Storage, rec *storage.Recovery) {
+		require.Equal(t, uint64(20), s.Head())
+		require.Empty(t, rec.Faulty)
+		got := recoveredBodies(rec)
+		for op := uint64(17); op <= 20; op++ {
+			require.Equal(t, faultBody(op), got[op], "op %d after the run", op)
+		}
+	})
+}
+
+// requireRechainKeepsOpsAtEveryCrash fills 20 ops over a checkpoint at 12, damages the
+// entries and records of the ops lost (identity lost), installs a peer's checkpoint 16 and
+// rechains ops 17-20, crashing after each of the run's writes in turn: after each crash
+// every op up to 20 is in the log, intact with its body or faulty, never dropped. finished,
+// if set, checks the engine reopened after the run completed without a crash.
+func requireRechainKeepsOpsAtEveryCrash(t *testing.T, lost []uint64, finished func(*storage.Storage, *storage.Recovery)) {
+	t.Helper()
 	opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
 	for crashAfter := uint64(1); ; crashAfter++ {
 		d := newEngineDisk(t, 9, engineDiskOptions(16<<20))
 		s := d.fill(opts, 20, faultBody)
 		require.NoError(t, d.checkpoint(s, 12, []byte("state at 12")))
 		at := d.places()
-		for _, op := range []uint64{16, 17, 19} {
+		for _, op := range lost {
 			d.disk.CorruptSector(at[op].file, at[op].offset)
 			d.disk.CorruptSector(at[op].file, int64(op%12)*storage.SectorSize)
 		}
 		s, rec := d.mustOpen(opts)
-		require.Equal(t, []uint64{16, 17, 19}, rec.Faulty)
+		require.Equal(t, lost, rec.Faulty)
 		require.NoError(t, d.do(func(done func(error)) { s.InstallCheckpoint(16, []byte("a peer's state at 16"), done) }))
 		var run []storage.Entry
 		for op := uint64(17); op <= 20; op++ {
@@ -592,23 +565,19 @@ func TestStorageRechainRunOverUnknownOpsBetweenKnownOnesAtEveryCrash(t *testing.
 		}
 		require.True(t, s.RechainableRun(run), "ops 17-20 rechainable")
 		writes := d.disk.Stats().Writes
-		finished := false
+		done := false
 		s.RechainRun(run, func(n int, err error) {
 			require.NoError(t, err)
 			require.Equal(t, 4, n)
-			finished = true
+			done = true
 		})
-		for !finished && d.disk.Stats().Writes < writes+crashAfter {
+		for !done && d.disk.Stats().Writes < writes+crashAfter {
 			require.True(t, d.loop.Step())
 		}
-		if finished {
+		if done {
 			require.Greater(t, crashAfter, uint64(4), "too few write points crashed")
-			s, rec = d.mustOpen(opts)
-			require.Equal(t, uint64(20), s.Head())
-			require.Empty(t, rec.Faulty)
-			got := recoveredBodies(rec)
-			for op := uint64(17); op <= 20; op++ {
-				require.Equal(t, faultBody(op), got[op], "op %d after the run", op)
+			if finished != nil {
+				finished(d.mustOpen(opts))
 			}
 			return // every write point crashed once
 		}
