@@ -509,11 +509,37 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 			done(err)
 			return
 		}
-		*sl = slot{state: slotIntact, offset: offset, end: offset + int64(len(data)), chain: h.Chain(),
+		end := offset + int64(len(data))
+		*sl = slot{state: slotIntact, offset: offset, end: end, chain: h.Chain(),
 			parent: h.Parent, bodySHA: s.sha.Of(e.Body)}
 		s.stats.Rewrites++
+		if e.Op == s.head {
+			s.cutPastHead(name, end, done)
+			return
+		}
 		done(nil)
 	})
+}
+
+// cutPastHead cuts, durably, whatever the head's segment holds past the head's entry, which
+// a rewrite has just made durable at its place. Nothing there is in the index: a damaged
+// head of unknown extent kept its region, to the end of the file, from Open's cut
+// (cutUnfinished), and an append that never finished may lie in it. Left there, it stays
+// past the head once the replica persists a log view without it, and a later boot that
+// reads it intact (a read error hid it at this one) brings it back as a stale op above that
+// log view (swarm seed 2027025513: view 17's op 105 past op 104, repaired in place as view
+// 18 began). The cut comes only once the head is durable: a crash before it leaves the head
+// whole, and Open, which then knows the head's extent, cuts there.
+func (s *Storage) cutPastHead(name string, end int64, done func(error)) {
+	size, err := s.fs.Size(name)
+	if err != nil || size <= end {
+		done(nil)
+		return
+	}
+	sequence(done,
+		func(next func(error)) { s.fs.Truncate(name, end, next) },
+		func(next func(error)) { s.fs.Sync(name, next) },
+	)
 }
 
 // writeEntry makes an entry durable (record.go), then calls done: the entry is written and

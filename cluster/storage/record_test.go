@@ -724,3 +724,49 @@ func TestRecordsAStaleRecordTheChainDisownsIsRewritten(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsRewrittenHeadCutsWhatLiesPastIt: the head op 14 lost its identity (entry and
+// record damaged), so its damaged region runs to the end of the file, and an append of op 15
+// that never finished (no record) lies in it, unreadable at this boot: Open cannot cut there
+// (the region may hold op 14's entry). Once the repair has rewritten op 14 in place, nothing
+// past it is in the log: the rewrite cuts it, so the leftover cannot come back intact at a
+// later boot (were its damage a read error) as a stale op above the head (swarm seed
+// 2027025513).
+func TestRecordsRewrittenHeadCutsWhatLiesPastIt(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 15)
+		where := places(t, d)
+		leftover := slices.Clone(d.raw(where[15].file)[where[15].offset : where[15].offset+where[15].size])
+		scribble(d, where[14].file, where[14].offset, storage.SectorSize)
+		name, offset := recordSector(14)
+		scribble(d, name, offset, storage.SectorSize)
+		scribble(d, where[15].file, where[15].offset, storage.SectorSize)
+		name, offset = recordSector(15)
+		b := d.raw(name)
+		clear(b[offset : offset+storage.SectorSize])
+		d.setRaw(name, b)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		if s.Head() != 14 || !slices.Equal(rec.Faulty, []uint64{14}) {
+			t.Fatalf("head %d, faulty %v: want op 14 faulty and op 15 dropped", s.Head(), rec.Faulty)
+		}
+		if err := d.append(t, s, 14, body(14)); err != nil {
+			t.Fatalf("repair of op 14: %v", err)
+		}
+		end := where[14].offset + where[14].size
+		if got := int64(len(d.raw(where[14].file))); got != end {
+			t.Fatalf("segment size %d after the head's repair, want %d (the end of op 14)", got, end)
+		}
+		// The read error that hid op 15 clears: its bytes would read back intact, had they
+		// been kept.
+		if b := d.raw(where[15].file); int64(len(b)) >= where[15].offset+where[15].size {
+			copy(b[where[15].offset:], leftover)
+			d.setRaw(where[15].file, b)
+		}
+		d.restart()
+		s, rec = d.mustOpen(t, recordOptions)
+		if s.Head() != 14 || len(rec.Faulty) != 0 {
+			t.Fatalf("after a reboot: head %d, faulty %v: a stale op came back past the head", s.Head(), rec.Faulty)
+		}
+	})
+}
