@@ -37,6 +37,14 @@ func scribble(d *disk, name string, offset int64, n int) {
 	d.setRaw(name, b)
 }
 
+// eraseRecord zeroes op's record sector: the record was never written.
+func eraseRecord(d *disk, op uint64) {
+	name, offset := recordSector(op)
+	b := d.raw(name)
+	clear(b[offset : offset+storage.SectorSize])
+	d.setRaw(name, b)
+}
+
 // TestRecordsTellDamageFromTornWrites: entries that were durably appended and then damaged
 // -- any number of them, at the tail -- are faulty, with the body prefix their records kept;
 // never dropped as a torn write.
@@ -115,10 +123,7 @@ func TestRecordsDamageBelowAFinishedAppendIsFaulty(t *testing.T) {
 func TestRecordsIntactEntryWithoutRecordIsKept(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		fill(t, d, recordOptions, 13)
-		name, offset := recordSector(13)
-		b := d.raw(name)
-		clear(b[offset : offset+storage.SectorSize])
-		d.setRaw(name, b)
+		eraseRecord(d, 13)
 		d.restart()
 		s, rec := d.mustOpen(t, recordOptions)
 		if s.Head() != 13 || len(rec.Faulty) != 0 || !slices.Equal(entriesOf(rec), opsRange(1, 13)) {
@@ -285,10 +290,7 @@ func TestRecordsRecoveryCutsWhatLiesPastTheHead(t *testing.T) {
 		where := places(t, d)
 		scribble(d, where[13].file, where[13].offset, storage.SectorSize)
 		scribble(d, where[14].file, where[14].offset, storage.SectorSize)
-		name, offset := recordSector(14)
-		b := d.raw(name)
-		clear(b[offset : offset+storage.SectorSize])
-		d.setRaw(name, b)
+		eraseRecord(d, 14)
 		d.restart()
 		s, rec := d.mustOpen(t, recordOptions)
 		if s.Head() != 13 || !slices.Equal(rec.Faulty, []uint64{13}) {
@@ -347,12 +349,10 @@ func TestRecordsDamagedUnwrittenRecordInventsNoOp(t *testing.T) {
 func TestRecordsOpenFinishesAnUnrecordedAppend(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		fill(t, d, recordOptions, 13)
-		name, offset := recordSector(13)
-		b := d.raw(name)
-		clear(b[offset : offset+storage.SectorSize])
-		d.setRaw(name, b)
+		eraseRecord(d, 13)
 		d.restart()
 		d.mustOpen(t, recordOptions)
+		name, offset := recordSector(13)
 		if allZero(d.raw(name)[offset : offset+storage.SectorSize]) {
 			t.Fatal("Open left op 13's record unwritten")
 		}
@@ -556,10 +556,7 @@ func TestRecordsRecoveryCutsAnUnfinishedAppendAboveTheCheckpoint(t *testing.T) {
 			}
 			before := places(t, d)
 			unfinished := before[cp+1]
-			name, offset := recordSector(cp + 1)
-			b := d.raw(name)
-			clear(b[offset : offset+storage.SectorSize])
-			d.setRaw(name, b)
+			eraseRecord(d, cp+1)
 			saved := d.raw(unfinished.file)[unfinished.offset : unfinished.offset+unfinished.size]
 			scribble(d, unfinished.file, unfinished.offset, 8)
 			d.restart()
@@ -741,10 +738,7 @@ func TestRecordsRewrittenHeadCutsWhatLiesPastIt(t *testing.T) {
 		name, offset := recordSector(14)
 		scribble(d, name, offset, storage.SectorSize)
 		scribble(d, where[15].file, where[15].offset, storage.SectorSize)
-		name, offset = recordSector(15)
-		b := d.raw(name)
-		clear(b[offset : offset+storage.SectorSize])
-		d.setRaw(name, b)
+		eraseRecord(d, 15)
 		d.restart()
 		s, rec := d.mustOpen(t, recordOptions)
 		if s.Head() != 14 || !slices.Equal(rec.Faulty, []uint64{14}) {
