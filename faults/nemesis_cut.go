@@ -21,12 +21,12 @@ const cutCrashIOMax = 8
 
 // cutCrash is the crash after a log cut (crash_at_io on): armed at a random tick, it picks
 // the first replica whose storage then truncates a log file, and crashes it as its k-th
-// I/O completion after that truncation, before the replica learns of it. Where the cut's writes, the new log's appends and
-// the superblock naming the new log view stand in the sequence at that instant varies with
-// k, and unsynced writes are lost or torn as at any crash: the recovery then meets a log
-// cut half done (a log view that names ops the disk no longer holds, tombstones without
-// the truncation, an older view's entry under a newer header). It draws from its own
-// stream, so seeds it never strikes keep their schedules.
+// I/O completion after that truncation, before the replica learns of it. Where the cut's
+// writes, the new log's appends and the superblock naming the new log view stand in the
+// sequence at that instant varies with k, and unsynced writes are lost or torn as at any
+// crash: the recovery then meets a log cut half done (a log view that names ops the disk
+// no longer holds, tombstones without the truncation, an older view's entry under a newer
+// header). It draws from its own stream, so seeds it never strikes keep their schedules.
 //
 // Invariants: at.replica >= 0 only while armed (until != 0), once a cut was seen.
 type cutCrash struct {
