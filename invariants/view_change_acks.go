@@ -45,6 +45,12 @@ import (
 //
 // Where the replica lost its disk by an operator's declared wipe, or the cluster was rebuilt
 // (restore, failover), what it acknowledged before is forgotten.
+//
+// The other denial, nack_prepare (without a body: with one it offers the header it holds), is
+// held to what the sender executed: a replica never denies an op its state machine has
+// executed (or state-synced past). The
+// op is committed, its prepare may be gone from the replica's log (a state sync), and a new
+// primary lagging behind that op counts the nack toward truncating it.
 const NameViewChangeAcks = "view_change_keeps_acks"
 
 // ackedPrepare is a prepare a replica acknowledged (at atNs).
@@ -151,6 +157,12 @@ func (a *viewChangeAcks) message(atNs int64, h vsr.Header) *Violation {
 	switch {
 	case h.Command == vsr.CommandPrepareOK:
 		a.ack(atNs, replica, h.Epoch, h.View, h.Op, h.Parent)
+	case h.Command == vsr.CommandNackPrepare && h.Size == vsr.HeaderSize: // a denial, not an offer
+		if x := a.canon.executor(replica); x.known && h.Op <= x.last {
+			return violation(NameViewChangeAcks, replica, h.Op, h.View, atNs,
+				"sent nack_prepare for op %d (prepare %s) in view %d, but its state machine had executed up to op %d: it denies a committed op",
+				h.Op, short(h.Parent), h.View, x.last)
+		}
 	case h.Command == vsr.CommandDoViewChange && replica < len(a.acked):
 		key := viewKey(h.Epoch, h.LogView)
 		for _, p := range a.acked[replica][key] {

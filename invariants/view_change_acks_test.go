@@ -139,3 +139,24 @@ func TestViewChangeAcksExcusesADamagedCopy(t *testing.T) {
 	require.NotNil(t, a.message(4*ms, doViewChange(0, 11, 9, 129)), "damaged before it acknowledged")
 	require.NotNil(t, a.message(4*ms, doViewChange(2, 11, 9, 129)), "damage at another op")
 }
+
+// A nack_prepare never denies an op its sender executed (a replica that state-synced past
+// op 9 no longer holds its prepare, yet op 9 is committed): op 9 fires, op 11 above what it
+// executed passes, and so does a replica whose execution position is not known (restarting).
+func TestViewChangeAcksNackOfAnExecutedOpFires(t *testing.T) {
+	a, c := newViewChangeAcks()
+	*c.executor(1) = executor{known: true, last: 10, ceiling: 10}
+	*c.executor(2) = executor{known: false, last: 10, ceiling: 10, crashed: true}
+	nack := func(replica uint8, op uint64) vsr.Header {
+		return vsr.Header{Command: vsr.CommandNackPrepare, Replica: replica, View: 6, Op: op, Parent: sum("x"),
+			Size: vsr.HeaderSize}
+	}
+	v := a.message(5*ms, nack(1, 9))
+	requireViolation(t, v, NameViewChangeAcks, 1, 9, 6, 5*ms)
+	require.Contains(t, v.Message, "had executed up to op 10")
+	require.Nil(t, a.message(6*ms, nack(1, 11)))
+	require.Nil(t, a.message(7*ms, nack(2, 9)))
+	offer := nack(1, 9)
+	offer.Size += vsr.HeaderSize
+	require.Nil(t, a.message(8*ms, offer), "an offer of the header it holds denies nothing")
+}

@@ -292,6 +292,11 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	case vsr.CommandPrepare:
 		run.onPrepareSent(from, msg)
 		return
+	case vsr.CommandNackPrepare: // a denial: held to what its sender executed
+		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {
+			run.suite.OnMessage(int64(run.c.Loop.Now()), m.Header)
+		}
+		return
 	case vsr.CommandPrepareOK, vsr.CommandDoViewChange, vsr.CommandStartView:
 	default:
 		return
