@@ -141,8 +141,17 @@ const requestWantsNack = 1
 // blocked views 11 to 28 once R2 and R0 had installed logs reaching it).
 //
 // An op at or below commit_min is in our state (perhaps only in a checkpoint): never denied.
+//
+// A replica added by a reconfiguration, with an empty disk, denies nothing before its first
+// state sync (or first executed op): its log never reaching op proves nothing of ops
+// committed before it was a member. The nack threshold counts on every denier being a
+// member of the configuration whose quorum could have committed the op; a new member's
+// nack, with the kept offer of a replica left behind, made a "proof" that named that
+// replica's stale prepare for an op two replicas of the old configuration had committed
+// (swarm seed 2027056525: op 503 of epoch 1, named after replica 1 joined in epoch 2).
+// Denying nothing is always safe: a nack only lets a primary truncate.
 func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
-	if op <= r.commitMin {
+	if op <= r.commitMin || r.joinedEmpty() {
 		return false
 	}
 	if sum.IsZero() {
@@ -154,6 +163,12 @@ func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
 		return logOp < op || (!held && !kept)
 	}
 	return !r.log.seen(op, sum)
+}
+
+// joinedEmpty reports whether the replica is a member of a configuration that added it and
+// holds nothing yet: no checkpoint, nothing executed, in an epoch after the first.
+func (r *Replica) joinedEmpty() bool {
+	return r.epoch > 0 && r.commitMin == 0 && r.checkpointOp == 0
 }
 
 func (r *Replica) sendNackPrepare(to int, op uint64, sum checksum.Sum) {
