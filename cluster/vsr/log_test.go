@@ -90,19 +90,19 @@ func TestDeniesInstalledHole(t *testing.T) {
 	require.False(t, r.denies(22, zero.Checksum, 22), "a damaged entry named by its record was denied")
 }
 
-// TestDeniesNothingJoinedEmpty: a replica added by a reconfiguration with an empty disk (an
-// epoch after the first, no checkpoint, nothing executed) denies no op, whatever its log
+// TestDeniesNothingJoinedEmpty: a replica added by a reconfiguration with an empty disk
+// (formatted to join; no checkpoint, nothing executed) denies no op, whatever its log
 // reaches: it was not a member when the op could have committed (swarm seed 2027056525).
 // Once it holds state (a state sync's checkpoint, or an executed op) it denies as any
-// member does; in the first epoch an empty replica denies as before.
+// member does, and an original member denies as before even when empty.
 func TestDeniesNothingJoinedEmpty(t *testing.T) {
 	var r Replica
 	var zero Header
 	r.epoch = 2
+	require.True(t, r.denies(503, zero.Checksum, 0), "an original member, empty, denies as ever")
+	r.joinedEmpty = true
 	require.False(t, r.denies(503, zero.Checksum, 0), "a new member denied an op of before it joined")
 	require.False(t, r.denies(503, testPrepare(t, 503, Header{}).Header.Checksum, 0))
 	r.checkpointOp, r.commitMin = 512, 512
 	require.True(t, r.denies(600, zero.Checksum, 512), "with state, an op above its log is denied")
-	r.epoch, r.checkpointOp, r.commitMin = 0, 0, 0
-	require.True(t, r.denies(7, zero.Checksum, 0), "the first epoch's empty replica denies as before")
 }

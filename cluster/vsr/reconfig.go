@@ -293,6 +293,7 @@ func (r *Replica) adopt(epoch uint32, outside uint16) {
 	assert.That(epoch > r.epoch, "adopting an older configuration")
 	r.reconfig.previousActive = r.activeCount()
 	r.epoch, r.outside = epoch, outside
+	r.joinedEmpty = r.joinedEmpty || r.joining // added with an empty disk (replica_par.go: denies)
 	r.joining = false
 	r.releases = nil // the new configuration's peers report their releases again
 	r.metrics.Reconfigurations++

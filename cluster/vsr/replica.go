@@ -23,15 +23,18 @@ type Replica struct {
 	// epoch and outside are the configuration the replica takes part in (reconfig.go):
 	// its epoch, and the slots that are not members. Every message carries both; the
 	// superblock has them once durable (a replica votes only in a durable configuration).
-	epoch    uint32
-	outside  uint16
-	joining  bool // formatted to join: silent until it hears an epoch that includes it
-	removed  bool // stopped outside its configuration: it only tells older epochs where the cluster went
-	reconfig reconfigState
-	rand     *rand.Rand
-	bus      Bus
-	clock    Clock
-	observer Observer
+	epoch   uint32
+	outside uint16
+	joining bool // formatted to join: silent until it hears an epoch that includes it
+	// joinedEmpty: added from joining with an empty disk; it holds nothing of the ops before
+	// it joined until it holds state (denies).
+	joinedEmpty bool
+	removed     bool // stopped outside its configuration: it only tells older epochs where the cluster went
+	reconfig    reconfigState
+	rand        *rand.Rand
+	bus         Bus
+	clock       Clock
+	observer    Observer
 
 	storage *storage.Storage
 	machine *kv.Machine

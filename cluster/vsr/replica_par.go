@@ -151,7 +151,7 @@ const requestWantsNack = 1
 // (swarm seed 2027056525: op 503 of epoch 1, named after replica 1 joined in epoch 2).
 // Denying nothing is always safe: a nack only lets a primary truncate.
 func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
-	if op <= r.commitMin || r.joinedEmpty() {
+	if op <= r.commitMin || r.holdsNothingAsJoiner() {
 		return false
 	}
 	if sum.IsZero() {
@@ -165,10 +165,13 @@ func (r *Replica) denies(op uint64, sum checksum.Sum, logOp uint64) bool {
 	return !r.log.seen(op, sum)
 }
 
-// joinedEmpty reports whether the replica is a member of a configuration that added it and
-// holds nothing yet: no checkpoint, nothing executed, in an epoch after the first.
-func (r *Replica) joinedEmpty() bool {
-	return r.epoch > 0 && r.commitMin == 0 && r.checkpointOp == 0
+// holdsNothingAsJoiner reports whether the replica joined from an empty disk (formatted to
+// join, then added) and holds nothing yet: no checkpoint, nothing executed. A replica that
+// was a member from the start is never exempt: its denials count as they always did (an
+// empty original member's, in an epoch after the first, are needed for truncations; swarm
+// seed 2027054619 stalled when they were withheld).
+func (r *Replica) holdsNothingAsJoiner() bool {
+	return r.joinedEmpty && r.commitMin == 0 && r.checkpointOp == 0
 }
 
 func (r *Replica) sendNackPrepare(to int, op uint64, sum checksum.Sum) {
