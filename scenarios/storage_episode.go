@@ -59,7 +59,10 @@ type storeEpisode struct {
 	failure string
 	// damaged are the acknowledged ops whose copy the episode damaged; checkpointDamaged the
 	// checkpoint whose file it corrupted (0: none).
-	damaged           map[uint64]bool
+	damaged map[uint64]bool
+	// bothCopies are the damaged ops whose entry and record one misdirected write both hit
+	// (storage_episode_misdirect.go): such an op may read as an append that never finished.
+	bothCopies        map[uint64]bool
 	checkpointDamaged uint64
 	counters          map[string]uint64
 	// boots is how many crash-damage-recovery rounds the history runs (1 to 3): each later
@@ -73,6 +76,9 @@ type storeEpisode struct {
 	// repairs draws which recoveries repair their lowest faulty op (its own stream, as
 	// openCrashes).
 	repairs *rand.Rand
+	// writeFaults draws the misdirects armed while the engine works
+	// (storage_episode_misdirect.go; its own stream, as openCrashes).
+	writeFaults *rand.Rand
 }
 
 func init() {
@@ -107,9 +113,10 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	trace := sim.NewTrace(loop.Now)
 	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
-		damaged: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
+		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
-		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs")}
+		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
+		writeFaults: sim.Stream(seed, "storage_episode/write_faults")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -148,7 +155,14 @@ func (e *storeEpisode) run(crashAfter int) {
 // again and checks the recovery, which it returns (nil after a failure).
 func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.issue()
-	for i := 0; i < crashAfter && e.failure == "" && e.loop.Step(); i++ {
+	aim := e.drawMisdirectAim(crashAfter)
+	for i := 0; i < crashAfter && e.failure == ""; i++ {
+		if i == aim.at {
+			e.armMisdirect(aim)
+		}
+		if !e.loop.Step() {
+			break
+		}
 	}
 	if e.failure != "" {
 		return nil
@@ -157,6 +171,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.counters["storage_episode.crash_in_flight"]++
 	}
 	e.disk.Crash()
+	e.settleMisdirect()
 	e.damage()
 	if e.failure != "" {
 		return nil
@@ -295,6 +310,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 		e.checkpointDamaged = 0
 	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
 		delete(e.damaged, step.Op)
+		delete(e.bothCopies, step.Op)
 	}
 }
 

@@ -603,6 +603,7 @@ const (
 	entryWriteDataSync
 	entryWriteRecord
 	entryWriteRecordSync
+	entryWriteRecordVerify
 	entryWriteDone
 )
 
@@ -624,8 +625,48 @@ func (w *entryWrite) advance(err error) {
 		w.s.fs.WriteAt(w.name, w.rec, w.s.recordOffset(w.op), w.next)
 	case entryWriteDataSync, entryWriteRecordSync:
 		w.s.fs.Sync(w.name, w.next)
+	case entryWriteRecordVerify:
+		w.s.verifyRecordOverMark(w.name, w.op, w.rec, w.next)
 	default:
 		w.end(nil)
+	}
+}
+
+// verifyRecordOverMark reads op's record rec back, if it was written over a mark, and
+// writes it again until it reads back (verifySectors), as a truncation does its tombstones.
+// A record write lost or misdirected away over a mark leaves the mark in place: the next
+// boot takes a tombstone over an entry that then rots for an append that never finished, and
+// a distrust mark disowns the acknowledged entry under it outright, so the op comes back
+// dropped (storage crash seed 50611: op 2, appended again over the distrust mark of an
+// earlier fallback, its record misdirected into the entries below). An ordinary append's
+// record sector held zeros, which recovery reads the same as a lost record: an entry
+// intact, or damaged below an op that finished, stays in the log.
+func (s *Storage) verifyRecordOverMark(name string, op uint64, rec []byte, done func(error)) {
+	if !s.overMark[op] {
+		done(nil)
+		return
+	}
+	s.verifySectors(name, func(uint64) []byte { return rec }, []uint64{op}, 1, func(err error) {
+		if err == nil {
+			delete(s.overMark, op)
+		}
+		done(err)
+	})
+}
+
+// markedOver notes that the record sectors of ops hold marks. It forgets the ops at or below
+// the checkpoint, which a state sync may have skipped (they are never written again).
+func (s *Storage) markedOver(ops []uint64) {
+	if s.overMark == nil {
+		s.overMark = map[uint64]bool{}
+	}
+	for op := range s.overMark {
+		if op <= s.sb.State.CheckpointOp {
+			delete(s.overMark, op)
+		}
+	}
+	for _, op := range ops {
+		s.overMark[op] = true
 	}
 }
 
@@ -841,6 +882,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				tombstones = append(tombstones, encodeMark(s.removalMark(o), s.sb.State.Cluster, o)...)
 				tombstoned = append(tombstoned, o)
 			}
+			s.markedOver(tombstoned)
 			s.fs.WriteAt(name, tombstones, s.recordOffset(op+1), next)
 		},
 		func(next func(error)) {

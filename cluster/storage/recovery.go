@@ -173,6 +173,16 @@ func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 
 			high = max(high, sc.index*segmentEntries+uint64(i)) // an earlier recovery kept it
 		}
 	}
+	for _, r := range sc.strays {
+		// A record that stands for its op's own (strayOf) proves the same: without it, a
+		// damaged record above the op was not taken as evidence, and that op was dropped
+		// as unfinished (storage crash seed 45580: op 8's record misdirected into op 8's
+		// entry, then op 9's entry and record unreadable).
+		if _, ok := sc.strayOf(r.header.Op, segmentEntries); ok {
+			high = max(high, r.header.Op)
+			end = max(end, r.header.Offset+r.header.Size())
+		}
+	}
 	if sc.size <= end || (len(sc.garbage) == 0 && sc.size == end) {
 		return high
 	}

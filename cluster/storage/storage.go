@@ -191,6 +191,9 @@ type Storage struct {
 	// strays are the records Open recovered only out of their own place, in op order, for
 	// placeStrays.
 	strays []strayRecord
+	// overMark are the ops whose record sector holds a mark (a tombstone, a distrust or a
+	// faulty mark): the next record written there is read back (verifyRecordOverMark).
+	overMark map[uint64]bool
 
 	queue    []operation
 	busy     bool
