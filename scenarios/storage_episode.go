@@ -62,7 +62,12 @@ type storeEpisode struct {
 	damaged map[uint64]bool
 	// bothCopies are the damaged ops whose entry and record one misdirected write both hit
 	// (storage_episode_misdirect.go): such an op may read as an append that never finished.
-	bothCopies        map[uint64]bool
+	bothCopies map[uint64]bool
+	// unsettled are, for each op that the operation in flight at a crash wrote or was
+	// removing and that the recovery after it held faulty, the bodies a later Open may find
+	// there intact once the damage was a transient read error: the one in flight, and the
+	// one acknowledged before (until the op is written again or cut).
+	unsettled         map[uint64][][]byte
 	checkpointDamaged uint64
 	counters          map[string]uint64
 	// boots is how many crash-damage-recovery rounds the history runs (1 to 3): each later
@@ -79,6 +84,9 @@ type storeEpisode struct {
 	// writeFaults draws the misdirects armed while the engine works
 	// (storage_episode_misdirect.go; its own stream, as openCrashes).
 	writeFaults *rand.Rand
+	// transient draws the sectors hidden from one Open (storage_episode_transient.go; its
+	// own stream, as openCrashes).
+	transient *rand.Rand
 }
 
 func init() {
@@ -113,10 +121,10 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	trace := sim.NewTrace(loop.Now)
 	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
-		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, counters: map[string]uint64{"storage_episode.runs": 1},
+		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
-		writeFaults: sim.Stream(seed, "storage_episode/write_faults")}
+		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -176,6 +184,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	if e.failure != "" {
 		return nil
 	}
+	hidden := e.hideSector()
 	s, rec, err := e.open()
 	if err != nil {
 		e.fail("open after the crash: %v", err)
@@ -183,6 +192,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.s = s
 	e.check(rec)
+	e.healHidden(hidden)
 	return rec
 }
 
@@ -311,6 +321,25 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
 		delete(e.damaged, step.Op)
 		delete(e.bothCopies, step.Op)
+		delete(e.unsettled, step.Op)
+	case storagemodel.Truncate:
+		for op := range e.unsettled {
+			if op > step.Op {
+				delete(e.unsettled, op)
+			}
+		}
+	}
+}
+
+// unsettle notes the bodies that faulty op, written or removed by the operation in flight at
+// the crash, may hold (unsettled).
+func (e *storeEpisode) unsettle(op uint64) {
+	m := e.m
+	if m.PendingWrites(op) {
+		e.unsettled[op] = append(e.unsettled[op], m.Pending.Body) // storage crash seed 1857
+	}
+	if body, ok := m.Log[op]; ok && op <= m.Head {
+		e.unsettled[op] = append(e.unsettled[op], body) // seed 1857: a replacement's truncation cut short
 	}
 }
 
@@ -351,16 +380,35 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	for _, op := range rec.Faulty {
 		e.damaged[op] = true // its copy stays bad until written again (or cut)
 	}
+	finished := uint64(0)
 	if p := m.Pending; p != nil && m.PendingWrites(p.Op) && rec.FaultyPrefix[p.Op] != nil &&
 		bytes.HasPrefix(p.Body, rec.FaultyPrefix[p.Op]) {
 		m.Log[p.Op] = p.Body // the append in flight finished: its record was written
+		finished = p.Op
 	}
 	snapshot, acked := m.Snapshots[cp]
+	// An acknowledged op that is faulty is still in the log: once its sector reads again (a
+	// transient error), it comes back intact, unless the log is cut below it. So is the
+	// append in flight that finished (storage crash seed 13). Another op that the operation
+	// in flight was removing or writing may go (seed 414: a replacement's torn entry under a
+	// hidden record sector, faulty at one Open and dropped at the next).
+	var keptFaulty []uint64
+	for _, op := range rec.Faulty {
+		if op != finished && (m.PendingWrites(op) || m.PendingMayDrop(op)) {
+			e.unsettle(op)
+		}
+		if op == finished || (op <= m.Head && !m.PendingMayDrop(op) && !m.PendingWrites(op)) {
+			keptFaulty = append(keptFaulty, op)
+		}
+	}
 	m.CP, m.View, m.Pending, m.Audited, m.Acked = cp, rec.State.View, nil, cp, 0
 	m.Head = cp
 	for _, entry := range rec.Entries {
 		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)
 		delete(m.Disowned, entry.Op) // the write in flight (check let nothing else through)
+	}
+	for _, op := range keptFaulty {
+		m.Head = max(m.Head, op)
 	}
 	if final {
 		// After the last boot: only the repair of the lowest faulty op, if any (repairable),

@@ -201,7 +201,8 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 				"recovered intact after the fallback to %d", entry.Op, upTo, after, rec.State.CheckpointOp)
 			return
 		}
-		inFlight := m.PendingWrites(entry.Op) && bytes.Equal(m.Pending.Body, entry.Body)
+		inFlight := (m.PendingWrites(entry.Op) && bytes.Equal(m.Pending.Body, entry.Body)) ||
+			slices.ContainsFunc(e.unsettled[entry.Op], func(b []byte) bool { return bytes.Equal(b, entry.Body) })
 		if m.Disowned[entry.Op] && !inFlight {
 			e.fail("op %d, distrusted by an earlier boot's fallback and never written since, recovered intact", entry.Op)
 			return

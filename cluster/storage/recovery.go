@@ -835,19 +835,57 @@ func (s *Storage) cutUnfinished(done func(error)) {
 			cut := s.appendOffset(s.head + 1)
 			first := k * uint64(s.opts.SegmentEntriesMax)
 			kept := s.head >= first && s.head > s.sb.State.CheckpointOp // the index keeps ops in segment k
-			if _, found := slices.BinarySearch(s.segments, k); !found || (cut == s.recordArea() && kept) {
-				next(nil) // no file, or kept ops at or below the head whose extent the index lacks
+			if _, found := slices.BinarySearch(s.segments, k); !found {
+				next(nil)
 				return
 			}
-			s.tombstoneRecordsAbove(k, func(err error) {
-				if err != nil {
-					next(err)
-					return
-				}
-				s.prepareSegment(k, cut, next)
-			})
+			if cut == s.recordArea() && kept {
+				s.distrustAbove(k, next) // kept ops at or below the head whose extent the index lacks
+				return
+			}
+			sequence(next,
+				func(next func(error)) { s.tombstoneRecordsAbove(k, next) },
+				func(next func(error)) { s.prepareSegment(k, cut, next) },
+				func(next func(error)) {
+					if sl := s.slot(s.head); kept && sl.state != slotIntact && !sl.known {
+						s.distrustAbove(k, next) // the head's damaged region may hide an append
+						return
+					}
+					next(nil)
+				})
 		},
 	)
+}
+
+// distrustAbove stands in for the part of the cut that cannot be made when the head is
+// faulty and its extent unknown: its damaged region runs to the next known entry or the end
+// of the file, and may hide, past the head's own bytes, an append that never finished. The
+// ops above the head in segment k get distrust marks over their record sectors (as many as
+// entries the file could hold), so that an entry of theirs that reads intact on a later boot
+// is dropped as unfinished, not taken for a finished append (storage crash seed 319: op 7's
+// append, its entry synced and its record lost in the crash, lay in faulty head op 6's
+// region, hidden from this Open by a read error; the next Open read it whole and recovered
+// it above a log this one had ended at op 6). A record an op above the head still had goes
+// too, as the cut's tombstone would have taken it. The next append of such an op writes its
+// record over the mark, and reads it back (verifyRecordOverMark).
+func (s *Storage) distrustAbove(k uint64, done func(error)) {
+	s.recordedAbove = nil
+	name := segmentName(k)
+	size, err := s.fs.Size(name)
+	if err != nil {
+		done(err)
+		return
+	}
+	room := uint64(max(size-s.recordArea(), 0) / SectorSize)
+	var ops []uint64
+	for o := s.head + 1; o <= min(s.segmentLast(k), s.head+room); o++ {
+		ops = append(ops, o)
+	}
+	if len(ops) == 0 {
+		done(nil)
+		return
+	}
+	s.writeMarks(name, distrustMagic, ops, done)
 }
 
 // tombstoneRecordsAbove writes (and syncs) the tombstones of recordedAbove in segment k, so

@@ -1,0 +1,28 @@
+package sim
+
+import (
+	"strconv"
+
+	"vopr/cluster/storage"
+)
+
+// HealLatent cures the latent error of the sector holding offset, if it has one of its own
+// (not one a misdirected write left over its old bytes): a read error that the drive's
+// retries later get past, its bytes readable again as they were written. It reports whether
+// there was one. A transient read error is what lets an engine meet the same bytes twice:
+// hidden at one boot, whole at the next.
+func (d *Disk) HealLatent(name string, offset int64) bool {
+	f := d.files[name]
+	if f == nil || offset < 0 {
+		return false
+	}
+	s := offset / storage.SectorSize
+	fault, ok := f.faults[s]
+	if !ok || fault.kind != FaultLatentSectorError || fault.owner != 0 {
+		return false
+	}
+	delete(f.faults, s)
+	d.trace.Emit(LevelShort, d.node, "disk", "fault healed latent_sector_error "+name+" sector "+strconv.FormatInt(s, 10))
+	d.decided(diskDecision{kind: "heal", name: name, sector: s})
+	return true
+}
