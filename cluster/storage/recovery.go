@@ -966,6 +966,7 @@ func (s *Storage) placeStrays(done func(error)) {
 // name), syncs them and reads them back (verifyMarks).
 func (s *Storage) writeMarks(name string, magic uint64, ops []uint64, done func(error)) {
 	cluster := s.sb.State.Cluster
+	s.markedOver(ops)
 	s.writeSectors(name, ops, func(o uint64) []byte { return encodeMark(magic, cluster, o) }, done)
 }
 
@@ -1101,6 +1102,7 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
+	s.markedOver(marksAbove(scans, cp, uint64(s.opts.SegmentEntriesMax)))
 	s.strays = nil
 	for op := cp + 1; op <= s.head; op++ {
 		if p := ix.persist[op]; p.state == recordIntact && p.stray != nil {
@@ -1116,6 +1118,19 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	}
 	s.invariants()
 	assert.That(len(rec.Entries)+len(rec.Faulty) == int(s.head-cp), "storage: recovery lost ops")
+}
+
+// marksAbove lists the ops above cp whose record sectors the scans found holding a mark.
+func marksAbove(scans []segmentScan, cp, segmentEntries uint64) []uint64 {
+	var ops []uint64
+	for _, sc := range scans {
+		for i, p := range sc.persist {
+			if op := sc.index*segmentEntries + uint64(i); op > cp && p.tombstone {
+				ops = append(ops, op)
+			}
+		}
+	}
+	return ops
 }
 
 // recordsAbove lists the ops above the head, in the segment of head+1, whose record sectors
