@@ -1099,7 +1099,13 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	for op := cp + 1; op <= s.head; op++ {
 		if s.slot(op).state == slotIntact {
 			rec.Entries = append(rec.Entries, Entry{Op: op, Body: ix.bodies[op]})
-			if p, ok := ix.persist[op]; !ok || p.state == recordAbsent {
+			// A damaged record of an intact entry is written again too, unless it verifies
+			// as another op's (a stray, which placeStrays put in its place first): left
+			// damaged, the entry was the op's only copy, and a later rot of it at the top of
+			// the log read as an append that never finished (storage crash seed 45826: op
+			// 4's record sector unreadable at one Open, zeros again at the next, and op 4
+			// dropped when its entry rotted).
+			if p, ok := ix.persist[op]; !ok || p.state == recordAbsent || (p.state == recordDamaged && !p.foreign) {
 				s.unrecorded = append(s.unrecorded, Entry{Op: op, Body: ix.bodies[op]})
 			}
 		}
