@@ -910,7 +910,11 @@ func (s *Storage) tombstoneRecordsAbove(k uint64, done func(error)) {
 // markFaulty writes (syncs, and reads back) the faulty marks (record.go) of the ops recovery
 // holds faulty without a record, segment by segment, before Open returns: their place in the
 // log must not rest on what the next superblock write forgets (the damaged checkpoint a
-// fallback passed) or on the ops above them, which may rot in turn.
+// fallback passed) or on the ops above them, which may rot in turn. An op whose segment file
+// does not exist (one under the damaged checkpoint that this log never held) gets the file,
+// for its mark (storage crash seed 29240: op 36, under checkpoint 36 installed above the
+// log's head, was faulty after the fallback to 29, and lost once a superblock write forgot
+// the damaged checkpoint).
 func (s *Storage) markFaulty(done func(error)) {
 	ops := s.unmarked
 	s.unmarked = nil
@@ -926,6 +930,16 @@ func (s *Storage) markFaulty(done func(error)) {
 			if s.segmentOf(o) == k {
 				group = append(group, o)
 			}
+		}
+		if _, found := slices.BinarySearch(s.segments, k); !found {
+			s.prepareSegment(k, s.recordArea(), func(err error) {
+				if err != nil {
+					next(err)
+					return
+				}
+				s.writeMarks(segmentName(k), faultyMagic, group, next)
+			})
+			return
 		}
 		s.writeMarks(segmentName(k), faultyMagic, group, next)
 	}, done)
@@ -1120,8 +1134,7 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	}
 	s.unmarked = nil
 	for _, op := range rec.Faulty {
-		_, found := slices.BinarySearch(s.segments, s.segmentOf(op))
-		if p := ix.persist[op]; found && p.state == recordAbsent && !p.faulty {
+		if p := ix.persist[op]; p.state == recordAbsent && !p.faulty {
 			s.unmarked = append(s.unmarked, op)
 		}
 	}
