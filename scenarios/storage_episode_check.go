@@ -216,7 +216,7 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 	faulty := map[uint64]bool{}
 	for _, op := range rec.Faulty {
 		faulty[op] = true
-		if !m.PendingWrites(op) && !e.damaged[op] && !(fellBack && op <= e.checkpointDamaged) {
+		if !m.PendingWrites(op) && !e.damaged[op] && !(fellBack && op <= e.checkpointDamaged) && !e.staleCopies(op) {
 			e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
 			return
 		}
@@ -228,7 +228,7 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 			return
 		}
 		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] &&
-			!(fellBack && op <= e.checkpointDamaged) {
+			!(fellBack && op <= e.checkpointDamaged) && !e.staleCopies(op) && !e.damagedAbove(op) {
 			// The record follows the entry's sync, so the crash of a fresh append leaves the
 			// entry intact or leaves no record: evidence of it is a record that outlived an
 			// entry that never became durable.
@@ -246,13 +246,53 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 		}
 	}
 	for op := from + 1; op <= m.Head; op++ {
-		if m.PendingMayDrop(op) || got[op] || (faulty[op] && e.damaged[op]) || e.bothCopies[op] {
+		if m.PendingMayDrop(op) || got[op] || (faulty[op] && (e.damaged[op] || e.staleCopies(op))) || e.bothCopies[op] {
 			continue
 		}
 		e.fail("acknowledged op %d lost: neither recovered nor reported faulty (checkpoint %d, faulty %v)",
 			op, rec.State.CheckpointOp, rec.Faulty)
 		return
 	}
+}
+
+// staleCopies reports whether op's segment holds what makes op's place ambiguous to any
+// recovery without a fault of op's own: two intact copies of op (an earlier Open that could
+// not see one whole, under a read error, could not cut it, and op was appended again
+// above it: storage crash seed 24714), or an intact copy of op or a later op out of its place
+// (a misdirected write's landing, which outlived the truncation of its op: seed 11731). The
+// engine then holds op faulty rather than guess, and the replica repairs it.
+func (e *storeEpisode) staleCopies(op uint64) bool {
+	image := e.disk.Durable(segmentFileName4(op))
+	placed := 0
+	for _, p := range placedEntries(image) {
+		if p.op == op {
+			placed++
+		}
+	}
+	if placed > 1 {
+		return true
+	}
+	for at := int64(0); at+storage.SectorSize <= int64(len(image)); at += storage.SectorSize {
+		// As a read sees it: a landing is an overlay on the durable bytes.
+		sector, err := e.disk.Visible(segmentFileName4(op), at, storage.SectorSize)
+		if h, herr := storage.DecodeHeader(sector); err == nil && herr == nil && h.Offset != at && h.Op >= op {
+			return true
+		}
+	}
+	return false
+}
+
+// damagedAbove reports whether an op above op is damaged and reported faulty: the log then
+// reaches past op, so op is in it, faulty if its entry is not whole, whatever its record
+// says (storage crash seed 29881: op 11's record sector, hit by a misdirected write, kept
+// the log past op 10's torn append).
+func (e *storeEpisode) damagedAbove(op uint64) bool {
+	for o := range e.damaged {
+		if o > op {
+			return true
+		}
+	}
+	return false
 }
 
 // acknowledgedPrefix reports whether prefix starts op's acknowledged body, or the body of the
