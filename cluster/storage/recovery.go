@@ -845,6 +845,7 @@ func (s *Storage) cutUnfinished(done func(error)) {
 	sequence(done,
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
+			s.dropDamagedCheckpointEntry(k)
 			cut := s.appendOffset(s.head + 1)
 			first := k * uint64(s.opts.SegmentEntriesMax)
 			kept := s.head >= first && s.head > s.sb.State.CheckpointOp // the index keeps ops in segment k
@@ -871,6 +872,31 @@ func (s *Storage) cutUnfinished(done func(error)) {
 				})
 		},
 	)
+}
+
+// dropDamagedCheckpointEntry gives up the checkpoint op's own entry, when it is the head of
+// segment k and damaged: the checkpoint holds that op, and nothing reads its entry again. The
+// cut then lands where the entry began, not past its damaged region, which may hide an
+// append of the next op that never finished (a read error at this Open) or an older one: left
+// below the next append's place, no later truncation of that op reached it, and once the
+// sector read again it came back intact under the op's tombstone, a body of an older
+// generation (storage crash seeds 2039188665, 2039088826).
+func (s *Storage) dropDamagedCheckpointEntry(k uint64) {
+	sl := s.slot(s.head)
+	if s.head != s.sb.State.CheckpointOp || sl == nil || s.segmentOf(s.head) != k || sl.state == slotIntact {
+		return
+	}
+	start := s.recordArea() // where the checkpoint op's entry began: the segment's first
+	if s.head > max(k*uint64(s.opts.SegmentEntriesMax), 1) {
+		prev := s.slot(s.head - 1) // or the end of the entry below, if that is known
+		if prev == nil || !(prev.state == slotIntact || (prev.known && prev.end > prev.offset)) {
+			return
+		}
+		start = prev.end
+	}
+	if start < sl.end {
+		sl.offset, sl.end = start, start
+	}
 }
 
 // distrustAbove stands in for the part of the cut that cannot be made when the head is
