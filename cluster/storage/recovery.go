@@ -161,6 +161,14 @@ func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 
 		end = max(end, r.offset+r.size)
 	}
 	for _, r := range sc.misplaced {
+		if slices.ContainsFunc(sc.records, func(q record) bool { return q.offset == r.intended }) {
+			// An intact entry lies where this copy was meant to go: it is that entry (which
+			// counts already) or an older write there, whose extent is no evidence (storage
+			// crash seed 2039158187: a stale misdirected copy of op 9 claimed the bytes of
+			// op 10 above the rewritten op 9, and op 10, its entry and record unreadable,
+			// was dropped).
+			continue
+		}
 		high = max(high, r.op)
 		end = max(end, r.intended+r.size) // the write it was meant to be
 	}
