@@ -136,7 +136,7 @@ func kvPowerSetModel() porcupine.Model {
 		PartitionEvent: partitionEventsByKey,
 		Init:           func() []any { return []any{kvState{}} },
 		Step: func(state, input, output any) []any {
-			return kvSteps(state.(kvState), input.(kv.Op), output.(kvOutput))
+			return kvSteps(state, input.(kv.Op), output.(kvOutput))
 		},
 		DescribeOperation: func(input, output any) string {
 			return describeOp(input.(kv.Op)) + " -> " + describeOutput(input.(kv.Op), output.(kvOutput))
@@ -161,20 +161,26 @@ func hashState(s kvState) uint64 {
 
 // kvSteps is cluster/kv's Machine.apply on one key, checked against an observed output: the
 // states op can leave s in while answering out (none if out is not a possible answer). A
-// bounded indeterminate operation takes effect, or not.
-func kvSteps(s kvState, op kv.Op, out kvOutput) []any {
+// bounded indeterminate operation takes effect, or not. state is s, boxed (a kvState).
+func kvSteps(state any, op kv.Op, out kvOutput) []any {
+	s := state.(kvState)
 	want, next, creates := kvApply(s, op)
+	// A state op leaves unchanged is answered with state itself: boxing a copy allocated.
+	after := state
+	if next != s {
+		after = next
+	}
 	switch {
 	case !out.known && out.bounded && next != s:
-		return []any{next, s}
+		return []any{after, state}
 	case !out.known:
-		return []any{next}
+		return []any{after}
 	case out.result.Status == kv.StatusFull && creates:
-		return []any{s}
+		return []any{state}
 	case out.result.Status == kv.StatusUnsupported && op.Kind == kv.KindDelete:
-		return []any{s}
+		return []any{state}
 	case out.result == want:
-		return []any{next}
+		return []any{after}
 	}
 	return nil
 }

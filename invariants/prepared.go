@@ -42,6 +42,7 @@ func digestOf(b []byte) digest { return sha256.Sum256(b) }
 // keep) is hashed. A nil memo hashes every time.
 type digestMemo struct {
 	slots [digestMemoSlots]memoSlot
+	sha   checksum.SHA256 // one digest reused: sha256.Sum256 allocates one per call
 }
 
 const (
@@ -65,7 +66,7 @@ func (m *digestMemo) of(op uint64, b []byte) digest {
 	if s.held && s.op == op && bytes.Equal(s.bytes, b) {
 		return s.digest
 	}
-	d := digestOf(b)
+	d := digest(m.sha.Of(b))
 	if len(b) <= digestMemoBytesMax {
 		s.held, s.op, s.digest = true, op, d
 		s.bytes = append(s.bytes[:0], b...)
