@@ -278,11 +278,15 @@ type Machine struct {
 	release     uint32 // ReleaseBase <= release <= ReleaseLatest
 	digest      checksum.Sum
 	digestValid bool
-	scratch     []byte // Digest's snapshot buffer, reused
-	// records is a copy of the records of the last snapshot built (AppendSnapshot): the
+	// scratch are Digest's snapshot buffers, reused, taking turns (turn is the next one
+	// built): records, when Digest built them, lie in the other.
+	scratch [2][]byte
+	turn    int
+	// records is the records of the last snapshot built (AppendSnapshot): the
 	// next one copies the records of the pairs unchanged since (pair.kept) from it, in runs,
 	// rather than gather every key and value again from all over the heap (between two
-	// checkpoints of an unbatched load, a few dozen of a thousand keys change).
+	// checkpoints of an unbatched load, a few dozen of a thousand keys change). A copy,
+	// or the records in place in Digest's buffer (never the one being built).
 	records []byte
 }
 
@@ -448,13 +452,17 @@ func recordSize(p *pair) int { return 2 + len(p.key) + 4 + len(p.value) }
 
 // AppendSnapshot appends the state's Snapshot to dst: for a caller that embeds it in a
 // larger buffer (a checkpoint) or hashes it in a buffer it reuses (Digest).
-func (m *Machine) AppendSnapshot(dst []byte) []byte {
+func (m *Machine) AppendSnapshot(dst []byte) []byte { return m.appendSnapshot(dst, false) }
+
+// appendSnapshot is AppendSnapshot; own tells that dst is the machine's (Digest's), whose
+// records may then stay where they were built (see appendRecords).
+func (m *Machine) appendSnapshot(dst []byte, own bool) []byte {
 	assert.That(len(m.order) == len(m.data), "kv: key order out of step with the map")
 	start := len(dst)
 	b := append(dst, snapshotMagic...)
 	b = binary.LittleEndian.AppendUint32(b, m.release)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(m.order)))
-	b = m.appendRecords(b)
+	b = m.appendRecords(b, own)
 	sum := checksum.Of(b[start:])
 	b = append(b, sum[:]...)
 	assert.That(len(b)-start <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
@@ -467,8 +475,9 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 
 // appendRecords appends the records of order to b: those of kept pairs copied from the last
 // snapshot's (each run of them adjacent there in one copy), the others encoded. It then
-// keeps the new records for the next snapshot, every pair kept.
-func (m *Machine) appendRecords(b []byte) []byte {
+// keeps the new records for the next snapshot, every pair kept: in place if b is the
+// machine's own (own), else copied.
+func (m *Machine) appendRecords(b []byte, own bool) []byte {
 	from := len(b)
 	runAt, runEnd := 0, 0 // the pending run of kept records, in m.records
 	for _, p := range m.order {
@@ -491,7 +500,12 @@ func (m *Machine) appendRecords(b []byte) []byte {
 		p.at, p.kept = at, true
 	}
 	b = append(b, m.records[runAt:runEnd]...)
-	m.records = append(m.records[:0], b[from:]...)
+	if own {
+		// Capped at their end: the snapshot's checksum is appended after them in b.
+		m.records = b[from:len(b):len(b)]
+	} else {
+		m.records = append(m.records[:0], b[from:]...)
+	}
 	return b
 }
 
@@ -590,8 +604,11 @@ func (m *Machine) Digest() checksum.Sum {
 	if !m.digestValid {
 		// Built in a buffer the machine keeps (AppendSnapshot sets the digest): a replica's
 		// digest is asked for after nearly every change, and a fresh snapshot each time was
-		// an allocation the size of the state.
-		m.scratch = m.AppendSnapshot(m.scratch[:0])
+		// an allocation the size of the state. The records stay in it for the next snapshot,
+		// built in the other buffer, to copy from: copying them out was a second pass over
+		// the state.
+		m.scratch[m.turn] = m.appendSnapshot(m.scratch[m.turn][:0], true)
+		m.turn ^= 1
 	}
 	assert.That(!m.digest.IsZero(), "kv: zero digest")
 	return m.digest
