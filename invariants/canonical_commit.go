@@ -138,7 +138,7 @@ func (c *canonicalCommit) sync(atNs int64, e vsr.Event) *Violation {
 	return nil
 }
 
-func (c *canonicalCommit) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (c *canonicalCommit) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}

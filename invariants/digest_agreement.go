@@ -25,7 +25,7 @@ type digestAgreement struct {
 	digests opTable[digestRecord]
 }
 
-func (d *digestAgreement) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (d *digestAgreement) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}

@@ -17,6 +17,23 @@ func Of(data []byte) Sum {
 	return xxh3.Hash128(data).Bytes()
 }
 
+// Sealer computes, in one pass over data, Of(data) and Of(data followed by Of(data)): the
+// checksum a record ends in and the checksum of the whole record (kv's snapshot and its
+// digest), which two calls of Of computed by hashing data twice. The zero value is ready;
+// not safe for concurrent use.
+type Sealer struct {
+	h xxh3.Hasher128
+}
+
+// Of returns Of(data) as sum, and Of(data ‖ sum) as sealed.
+func (s *Sealer) Of(data []byte) (sum, sealed Sum) {
+	s.h.Reset()
+	s.h.Write(data)
+	sum = s.h.Sum128().Bytes() // Sum128 leaves the state as it was: data goes on from there
+	s.h.Write(sum[:])
+	return sum, s.h.Sum128().Bytes()
+}
+
 // IsZero reports whether s is the zero checksum.
 func (s Sum) IsZero() bool { return s == Sum{} }
 
