@@ -320,7 +320,7 @@ func (sc *scanner) entry(h Header) {
 	if checksum.Of(b[HeaderSize:]) == h.ChecksumBody {
 		body := b[HeaderSize : HeaderSize+h.BodySize]
 		r.intact = true
-		r.bodySHA = sc.keep.sha.Of(body)
+		r.bodySHA = bodySum(sc.opts.BodySums, &sc.keep.sha, h.Op, body)
 		if h.Op >= sc.keepFrom {
 			r.body = append([]byte{}, body...)
 		}

@@ -53,6 +53,10 @@ type Options struct {
 	// 1 is still in the log and its head is at most this (recovery.go, replayLostCheckpoint).
 	// 0: only a first checkpoint falls back so.
 	ReplayOpsMax int
+	// BodySums, if set, sums the entries' bodies (SHA-256) for the engine and for others of
+	// its process that write the same bodies: the simulator's replicas. Not recorded: it
+	// changes no sum, only how often one is computed.
+	BodySums *checksum.SHA256Memo
 }
 
 func (o Options) normalize(fs FS) (Options, error) {

@@ -145,7 +145,9 @@ func Open(o Options) *Replica {
 	}
 	r.clients = newClientTable(r.clientsMax())
 	r.initTimeouts()
-	storage.Open(o.FS, StorageOptions(o.FS), r.openCallback)
+	opts := StorageOptions(o.FS)
+	opts.BodySums = o.BodySums
+	storage.Open(o.FS, opts, r.openCallback)
 	return r
 }
 
