@@ -2,6 +2,7 @@ package vsr
 
 import (
 	"errors"
+	"slices"
 
 	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
@@ -226,6 +227,12 @@ func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
 	r.op++
 	r.lastTimestamp = timestamp
 	r.log.setPrepare(m)
+	if len(r.pipeline) == cap(r.pipeline) {
+		// Room for a pipeline's worth more: commits take entries off the front
+		// (pipeline[1:]), so an array doubled for the few entries in flight filled up again
+		// within a few prepares.
+		r.pipeline = slices.Grow(r.pipeline, PipelinePrepareMax)
+	}
 	r.pipeline = append(r.pipeline, pipelineEntry{op: r.op, checksum: m.Header.Checksum, preparedNs: r.clock.Monotonic()})
 	r.writePrepare(r.op)
 	r.sendToOthers(buf)
