@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"vopr/cluster/checksum"
 	"vopr/cluster/client"
 	"vopr/cluster/vsr"
 	"vopr/internal/assert"
@@ -65,9 +64,6 @@ type Cluster struct {
 	clients  []*client.Client
 	restarts uint64
 	hooks    FaultHooks
-	// bodySums are the SHA-256 sums of entry bodies, shared by the replicas' engines
-	// (vsr.Options.BodySums): each appends every prepare, summing it once.
-	bodySums checksum.SHA256Memo
 	// traceLines is the last status line noted, clientTraces each client's request in
 	// flight, for the trace's notes (cluster_trace.go).
 	traceLines   []ReplicaLine
@@ -181,7 +177,7 @@ func (c *Cluster) StartReplica(i int) {
 			Release:      c.Release(i), FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
 			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
-			ClientsMax: c.options.ClientsMax, BodySums: &c.bodySums,
+			ClientsMax: c.options.ClientsMax,
 		})
 		c.replicas[i] = r
 		return replicaActor{r: r, node: i, onReceive: c.options.OnReplicaReceive}

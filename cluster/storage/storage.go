@@ -53,10 +53,6 @@ type Options struct {
 	// 1 is still in the log and its head is at most this (recovery.go, replayLostCheckpoint).
 	// 0: only a first checkpoint falls back so.
 	ReplayOpsMax int
-	// BodySums, if set, sums the entries' bodies (SHA-256) for the engine and for others of
-	// its process that write the same bodies: the simulator's replicas. Not recorded: it
-	// changes no sum, only how often one is computed.
-	BodySums *checksum.SHA256Memo
 }
 
 func (o Options) normalize(fs FS) (Options, error) {
@@ -211,8 +207,9 @@ type Storage struct {
 	spareEntry  []byte
 	spareRecord []byte
 	scanBufs    scanBuffers
-	sha         checksum.SHA256 // the bodies' and audit chain's sums
-	auditIn     auditInput      // auditNext's input, laid out here
+	sums        *checksum.SHA256Memo // the FS's (BodySummer), nil if it has none
+	sha         checksum.SHA256      // the bodies' and audit chain's sums
+	auditIn     auditInput           // auditNext's input, laid out here
 	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
 	freeAppendWrites freeList[appendWriting]
 	stats            Stats

@@ -3,7 +3,6 @@ package vsr
 import (
 	"math/rand/v2"
 
-	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
 )
 
@@ -142,7 +141,4 @@ type Options struct {
 	ClientsMax int
 	// Mutation plants a bug, for the harness's own tests; see mutation.go.
 	Mutation Mutation
-	// BodySums is the storage engine's storage.Options.BodySums: the simulator shares one
-	// between its replicas. nil: the engine sums its own.
-	BodySums *checksum.SHA256Memo
 }

@@ -145,9 +145,7 @@ func Open(o Options) *Replica {
 	}
 	r.clients = newClientTable(r.clientsMax())
 	r.initTimeouts()
-	opts := StorageOptions(o.FS)
-	opts.BodySums = o.BodySums
-	storage.Open(o.FS, opts, r.openCallback)
+	storage.Open(o.FS, StorageOptions(o.FS), r.openCallback)
 	return r
 }
 
