@@ -90,8 +90,8 @@ func (a *ackedDurable) check(atNs int64, replica int, image *DiskImage, excused 
 			kept++
 			continue
 		}
-		rec, ok := a.canon.lookup(op)
-		if ok && rec.sum == ack.sum && rec.atNs <= max(seenNs, ack.atNs) && op < excused {
+		rec := a.canon.record(op)
+		if rec != nil && rec.sum == ack.sum && rec.atNs <= max(seenNs, ack.atNs) && op < excused {
 			kept += copy(acks[kept:], acks[i+1:])
 			v = violation(NameAckedDurable, replica, op, ack.view, atNs,
 				"acknowledged prepare %s at op %d at %s; the op was executed with it at %s while the copy was on disk (still there at %s), and now the disk no longer holds it durably (durable checkpoint op %d): a committed copy was dropped",
@@ -115,8 +115,8 @@ func (a *ackedDurable) lastCopy(atNs int64, images []DiskImage) *Violation {
 	}
 	f := (a.replicas - 1) / 2
 	for op := covered + 1; op <= a.canon.highest; op++ {
-		rec, ok := a.canon.lookup(op)
-		if !ok {
+		rec := a.canon.record(op)
+		if rec == nil {
 			continue
 		}
 		intact, damaged := 0, 0
