@@ -1,7 +1,7 @@
 package invariants
 
 import (
-	"maps"
+	"cmp"
 	"slices"
 
 	"vopr/cluster/checksum"
@@ -30,6 +30,7 @@ import (
 const NameAckedDurable = "acked_durable"
 
 type durableAck struct {
+	op   uint64
 	sum  checksum.Sum
 	view uint32
 	atNs int64
@@ -38,7 +39,9 @@ type durableAck struct {
 type ackedDurable struct {
 	canon    *canonicalCommit
 	replicas int // the cluster's size, for the atlas's f
-	acks     []map[uint64]durableAck
+	// acks are each replica's acknowledged copies, one per op, in op order: check walks
+	// them in that order (a map's keys were sorted at every disk read).
+	acks [][]durableAck
 	// checkedNs is when each replica's disk was last read: the copies it still holds were
 	// there then.
 	checkedNs []int64
@@ -49,10 +52,18 @@ type ackedDurable struct {
 
 func (a *ackedDurable) ack(atNs int64, replica int, op uint64, sum checksum.Sum, view uint32) {
 	a.acks = grow(a.acks, replica)
-	if a.acks[replica] == nil {
-		a.acks[replica] = make(map[uint64]durableAck)
+	acks := a.acks[replica]
+	ack := durableAck{op: op, sum: sum, view: view, atNs: atNs}
+	// Acknowledgements mostly come in op order: the search is for the others.
+	i := len(acks)
+	if i > 0 && acks[i-1].op >= op {
+		i, _ = slices.BinarySearchFunc(acks, op, func(a durableAck, op uint64) int { return cmp.Compare(a.op, op) })
 	}
-	a.acks[replica][op] = durableAck{sum: sum, view: view, atNs: atNs}
+	if i < len(acks) && acks[i].op == op {
+		acks[i] = ack // a later acknowledgement of the op replaces the earlier
+		return
+	}
+	a.acks[replica] = slices.Insert(acks, i, ack)
 }
 
 // check holds one replica's acknowledged copies to its disk image; copies missing from op
@@ -65,26 +76,32 @@ func (a *ackedDurable) check(atNs int64, replica int, image *DiskImage, excused 
 	if replica >= len(a.acks) || !image.Valid {
 		return nil // nothing acknowledged, or a superblock the simulator damaged
 	}
-	acks := a.acks[replica]
-	for _, op := range slices.Sorted(maps.Keys(acks)) {
-		ack := acks[op]
+	// The copies kept are moved down in place over those dropped; a violation stops the
+	// walk, keeping the copies it did not reach.
+	acks, kept := a.acks[replica], 0
+	var v *Violation
+	for i, ack := range acks {
+		op := ack.op
 		if op <= max(image.CheckpointOp, a.covered) {
-			delete(acks, op)
 			continue
 		}
 		if e, ok := image.entry(op); ok && e.Prepare == ack.sum {
+			acks[kept] = ack
+			kept++
 			continue
 		}
-		delete(acks, op)
-		rec, ok := a.canon.lookup(op)
-		if ok && rec.sum == ack.sum && rec.atNs <= max(seenNs, ack.atNs) && op < excused {
-			return violation(NameAckedDurable, replica, op, ack.view, atNs,
+		rec := a.canon.record(op)
+		if rec != nil && rec.sum == ack.sum && rec.atNs <= max(seenNs, ack.atNs) && op < excused {
+			kept += copy(acks[kept:], acks[i+1:])
+			v = violation(NameAckedDurable, replica, op, ack.view, atNs,
 				"acknowledged prepare %s at op %d at %s; the op was executed with it at %s while the copy was on disk (still there at %s), and now the disk no longer holds it durably (durable checkpoint op %d): a committed copy was dropped",
 				short(ack.sum), op, formatNs(ack.atNs), formatNs(rec.atNs), formatNs(max(seenNs, ack.atNs)),
 				image.CheckpointOp)
+			break
 		}
 	}
-	return nil
+	a.acks[replica] = acks[:kept]
+	return v
 }
 
 // lastCopy checks, over every replica's fresh disk image, that each executed op above every
@@ -98,8 +115,8 @@ func (a *ackedDurable) lastCopy(atNs int64, images []DiskImage) *Violation {
 	}
 	f := (a.replicas - 1) / 2
 	for op := covered + 1; op <= a.canon.highest; op++ {
-		rec, ok := a.canon.lookup(op)
-		if !ok {
+		rec := a.canon.record(op)
+		if rec == nil {
 			continue
 		}
 		intact, damaged := 0, 0

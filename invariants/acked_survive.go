@@ -102,7 +102,7 @@ func (a *ackedSurvive) event(atNs int64, e vsr.Event) *Violation {
 	return nil
 }
 
-func (a *ackedSurvive) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (a *ackedSurvive) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}

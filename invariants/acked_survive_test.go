@@ -90,7 +90,7 @@ func TestAckedSurviveFinishFires(t *testing.T) {
 	a := ackedSurvive{canon: &c}
 	require.Nil(t, c.event(10*ms, commitEvent(0, 1, 1, "p1")))
 	require.Nil(t, a.ack(11*ms, 1, 1, 1))
-	require.Nil(t, a.inspect(12*ms, 0, inspectAt(0, 1, 1)))
+	require.Nil(t, a.inspect(12*ms, 0, ref(inspectAt(0, 1, 1))))
 	require.Nil(t, a.finish(20*ms))
 	// A canonical history that lost the op (it cannot, through the checkers' own calls:
 	// this is the end-of-run check's last line of defence).

@@ -64,6 +64,10 @@ func (c *canonicalCommit) executor(replica int) *executor {
 // lookup returns the canonical prepare of op, if a replica has executed it.
 func (c *canonicalCommit) lookup(op uint64) (commitRecord, bool) { return c.canon.get(op) }
 
+// record is lookup without the copy (opTable.at), for the checks of every commit: nil if no
+// replica has executed op.
+func (c *canonicalCommit) record(op uint64) *commitRecord { return c.canon.at(op) }
+
 func (c *canonicalCommit) event(atNs int64, e vsr.Event) *Violation {
 	switch e.Kind {
 	case vsr.EventCommit:
@@ -138,7 +142,7 @@ func (c *canonicalCommit) sync(atNs int64, e vsr.Event) *Violation {
 	return nil
 }
 
-func (c *canonicalCommit) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (c *canonicalCommit) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}

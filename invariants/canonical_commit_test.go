@@ -27,18 +27,18 @@ func TestCanonicalCommitPassesCrashRestartAndSync(t *testing.T) {
 	var c canonicalCommit
 	execute(t, &c, 10*ms, 0, 1, 1, 5)
 	execute(t, &c, 20*ms, 1, 1, 1, 5)
-	require.Nil(t, c.inspect(21*ms, 1, inspectAt(1, 1, 5)))
+	require.Nil(t, c.inspect(21*ms, 1, ref(inspectAt(1, 1, 5))))
 	// Replica 1 crashes, recovers at its checkpoint (op 3) and re-executes the same prepares.
 	c.crash(1)
-	require.Nil(t, c.inspect(30*ms, 1, vsr.Inspection{Status: vsr.StatusRecovering}))
-	require.Nil(t, c.inspect(31*ms, 1, inspectAt(1, 2, 3)))
+	require.Nil(t, c.inspect(30*ms, 1, &vsr.Inspection{Status: vsr.StatusRecovering}))
+	require.Nil(t, c.inspect(31*ms, 1, ref(inspectAt(1, 2, 3))))
 	execute(t, &c, 40*ms, 1, 2, 4, 7)
 	execute(t, &c, 41*ms, 0, 2, 6, 7)
 	// Replica 2 executes two ops, then state-syncs to op 6 and goes on from there.
 	execute(t, &c, 50*ms, 2, 2, 1, 2)
 	sync := vsr.Event{Kind: vsr.EventStateSync, Replica: 2, View: 2, Op: 6, Checksum: sum("p6")}
 	require.Nil(t, c.event(51*ms, sync))
-	require.Nil(t, c.inspect(52*ms, 2, inspectAt(2, 2, 6)))
+	require.Nil(t, c.inspect(52*ms, 2, ref(inspectAt(2, 2, 6))))
 	execute(t, &c, 53*ms, 2, 2, 7, 7)
 	// A crash before any commit since the last restart, and an anonymous sync checksum.
 	c.crash(2)
@@ -60,7 +60,7 @@ func TestCanonicalCommitFiresOnDifferentReexecutionAfterRestart(t *testing.T) {
 	var c canonicalCommit
 	execute(t, &c, 10*ms, 0, 1, 1, 4)
 	c.crash(0)
-	require.Nil(t, c.inspect(20*ms, 0, inspectAt(0, 1, 2)))
+	require.Nil(t, c.inspect(20*ms, 0, ref(inspectAt(0, 1, 2))))
 	v := c.event(30*ms, commitEvent(0, 2, 3, "p3-lost"))
 	requireViolation(t, v, NameCanonicalCommit, 0, 3, 2, 30*ms)
 }
@@ -105,7 +105,7 @@ func TestCanonicalCommitFiresOnInspections(t *testing.T) {
 	t.Run("commit_min_disagrees_with_execution", func(t *testing.T) {
 		var c canonicalCommit
 		execute(t, &c, 10*ms, 0, 1, 1, 4)
-		v := c.inspect(20*ms, 0, inspectAt(0, 1, 2))
+		v := c.inspect(20*ms, 0, ref(inspectAt(0, 1, 2)))
 		requireViolation(t, v, NameCanonicalCommit, 0, 2, 1, 20*ms)
 		require.Contains(t, v.Message, "commit_min is 2, but the last op it executed is 4")
 	})
@@ -114,7 +114,7 @@ func TestCanonicalCommitFiresOnInspections(t *testing.T) {
 		execute(t, &c, 10*ms, 0, 1, 1, 4)
 		execute(t, &c, 10*ms, 1, 1, 1, 8)
 		c.crash(0)
-		v := c.inspect(20*ms, 0, inspectAt(0, 2, 9))
+		v := c.inspect(20*ms, 0, ref(inspectAt(0, 2, 9)))
 		requireViolation(t, v, NameCanonicalCommit, 0, 9, 2, 20*ms)
 		require.Contains(t, v.Message, "resumed at commit_min 9, past op 4, the highest it ever executed, and no replica executed op 9")
 	})
@@ -128,7 +128,7 @@ func TestCanonicalCommitAcceptsAnUnreportedStateSync(t *testing.T) {
 	execute(t, &c, 10*ms, 1, 1, 1, 8)
 	execute(t, &c, 10*ms, 0, 1, 1, 4)
 	c.crash(0)
-	require.Nil(t, c.inspect(20*ms, 0, inspectAt(0, 2, 8)))
+	require.Nil(t, c.inspect(20*ms, 0, ref(inspectAt(0, 2, 8))))
 	require.Nil(t, c.event(30*ms, vsr.Event{Kind: vsr.EventCommit, Replica: 0, View: 2, Op: 9, Checksum: sum("p9")}))
 	v := c.event(40*ms, vsr.Event{Kind: vsr.EventCommit, Replica: 0, View: 2, Op: 11, Checksum: sum("p11")})
 	requireViolation(t, v, NameCanonicalCommit, 0, 11, 2, 40*ms)
@@ -190,22 +190,12 @@ func TestCanonicalCommitFiresOnBytesChangedInTheExecutorsBuffer(t *testing.T) {
 	require.Contains(t, v.Message, "the header's checksum claims bytes that differ")
 }
 
-// TestDigestMemoIsDigestOf: the memo returns exactly digestOf for every sequence of bytes,
-// hits and misses alike: equal bytes at one op, other bytes at that op, an op that shares a
-// slot, an empty prepare and one too large to keep.
+// TestDigestMemoIsDigestOf: the memo returns exactly digestOf, hits and misses alike (the
+// memo itself is checksum.SHA256Memo, tested there), and a nil memo too.
 func TestDigestMemoIsDigestOf(t *testing.T) {
 	var m digestMemo
-	large := make([]byte, digestMemoBytesMax+1)
-	cases := []struct {
-		op    uint64
-		bytes []byte
-	}{
-		{1, []byte("a")}, {1, []byte("a")}, {1, []byte("b")}, {1, []byte("a")},
-		{1 + digestMemoSlots, []byte("a")}, {1, []byte("a")}, {2, nil}, {2, []byte{}}, {2, []byte{0}},
-		{3, large}, {3, large}, {3, large[1:]},
-	}
-	for i, c := range cases {
-		require.Equal(t, digestOf(c.bytes), m.of(c.op, c.bytes), "case %d", i)
+	for i, b := range [][]byte{[]byte("a"), []byte("a"), []byte("b"), nil} {
+		require.Equal(t, digestOf(b), m.of(1, b), "case %d", i)
 	}
 	var none *digestMemo
 	require.Equal(t, digestOf([]byte("x")), none.of(1, []byte("x")))

@@ -44,7 +44,7 @@ func (c *checkpointMonotonic) event(e vsr.Event) {
 	}
 }
 
-func (c *checkpointMonotonic) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (c *checkpointMonotonic) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}
@@ -101,7 +101,7 @@ func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
 
 // restarting reports whether the next running inspection of replica is its first since a
 // restart, when the Suite reads its disk again (restarted).
-func (c *checkpointMonotonic) restarting(replica int, in vsr.Inspection) bool {
+func (c *checkpointMonotonic) restarting(replica int, in *vsr.Inspection) bool {
 	return running(in.Status) && !c.track(replica).seen
 }
 

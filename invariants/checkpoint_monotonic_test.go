@@ -21,23 +21,23 @@ func checkpointEvent(replica int, op uint64) vsr.Event {
 
 func TestCheckpointMonotonicPassesRestartsFallbacksAndWipes(t *testing.T) {
 	var c checkpointMonotonic
-	require.Nil(t, c.inspect(10*ms, 0, atCheckpoint(0, 70, 64)))
+	require.Nil(t, c.inspect(10*ms, 0, ref(atCheckpoint(0, 70, 64))))
 	c.event(checkpointEvent(0, 128))
-	require.Nil(t, c.inspect(20*ms, 0, atCheckpoint(0, 130, 128)))
+	require.Nil(t, c.inspect(20*ms, 0, ref(atCheckpoint(0, 130, 128))))
 	// A restart resumes at its durable checkpoint, below its former commit_min.
 	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 128})
-	require.Nil(t, c.inspect(30*ms, 0, vsr.Inspection{Status: vsr.StatusRecovering}))
-	require.Nil(t, c.inspect(31*ms, 0, atCheckpoint(0, 128, 128)))
+	require.Nil(t, c.inspect(30*ms, 0, &vsr.Inspection{Status: vsr.StatusRecovering}))
+	require.Nil(t, c.inspect(31*ms, 0, ref(atCheckpoint(0, 128, 128))))
 	// The simulator damaged its checkpoint: recovery falls back to an older one.
 	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 128, CheckpointDamaged: true})
-	require.Nil(t, c.inspect(40*ms, 0, atCheckpoint(0, 64, 64)))
+	require.Nil(t, c.inspect(40*ms, 0, ref(atCheckpoint(0, 64, 64))))
 	// Its floor is what it fell back to: the next restart is held to 64, not 128.
 	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 64})
-	require.Nil(t, c.inspect(50*ms, 0, atCheckpoint(0, 64, 64)))
+	require.Nil(t, c.inspect(50*ms, 0, ref(atCheckpoint(0, 64, 64))))
 	// A declared wipe (storage restore from an older backup).
 	c.crash(0, &DiskImage{Valid: true, CheckpointOp: 64})
 	c.wipe(0)
-	require.Nil(t, c.inspect(60*ms, 0, atCheckpoint(0, 0, 0)))
+	require.Nil(t, c.inspect(60*ms, 0, ref(atCheckpoint(0, 0, 0))))
 }
 
 // TestCheckpointMonotonicFiresOnACheckpointGoingBack: while running, from 128 to 64.

@@ -10,7 +10,7 @@ const NameCommitLeOp = "commit_le_op"
 // commitLeOp is stateless: each inspection stands alone.
 type commitLeOp struct{}
 
-func (commitLeOp) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (commitLeOp) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}

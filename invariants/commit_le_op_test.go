@@ -12,12 +12,12 @@ func TestCommitLeOpPassesConsistentReplicas(t *testing.T) {
 	var c commitLeOp
 	in := normal(1, vsr.RoleBackup, 2, 10, 7)
 	in.CommitMin, in.CheckpointOp = 5, 4
-	require.Nil(t, c.inspect(100*ms, 1, in))
+	require.Nil(t, c.inspect(100*ms, 1, ref(in)))
 	in.CommitMin, in.CommitMax, in.CheckpointOp = 10, 10, 10
-	require.Nil(t, c.inspect(110*ms, 1, in))
+	require.Nil(t, c.inspect(110*ms, 1, ref(in)))
 	// Placeholders of a replica still reading its disk, or stopped halfway, are not state.
-	require.Nil(t, c.inspect(120*ms, 2, vsr.Inspection{Replica: 2, Status: vsr.StatusRecovering, CommitMax: 9}))
-	require.Nil(t, c.inspect(130*ms, 2, vsr.Inspection{Replica: 2, Status: vsr.StatusStopped, CommitMin: 9, CheckpointOp: 9}))
+	require.Nil(t, c.inspect(120*ms, 2, &vsr.Inspection{Replica: 2, Status: vsr.StatusRecovering, CommitMax: 9}))
+	require.Nil(t, c.inspect(130*ms, 2, &vsr.Inspection{Replica: 2, Status: vsr.StatusStopped, CommitMin: 9, CheckpointOp: 9}))
 }
 
 func TestCommitLeOpFires(t *testing.T) {
@@ -37,7 +37,7 @@ func TestCommitLeOpFires(t *testing.T) {
 			in.CommitMin = 5
 			tc.mutate(&in)
 			in.Status = vsr.StatusViewChange
-			v := c.inspect(1500*ms, 2, in)
+			v := c.inspect(1500*ms, 2, ref(in))
 			requireViolation(t, v, NameCommitLeOp, 2, tc.op, 4, 1500*ms)
 			require.Contains(t, v.Message, tc.text)
 		})

@@ -37,11 +37,12 @@ type voteKey struct {
 }
 
 type commitQuorum struct {
-	slots   int               // active replica slots, as formatted
-	configs map[uint32]uint16 // epoch -> the slots outside it
-	votes   map[uint64]map[voteKey]uint16
-	checked uint64 // ops up to here had their first execution checked
-	armed   bool   // the harness passes the replicas' messages (OnMessage)
+	slots   int                // active replica slots, as formatted
+	configs map[uint32]uint16  // epoch -> the slots outside it
+	votes   map[uint64][]tally // op -> the votes for each prepare of it (a handful at most)
+	spare   [][]tally          // arrays of checked ops' votes, for reuse (a map per op cost two allocations)
+	checked uint64             // ops up to here had their first execution checked
+	armed   bool               // the harness passes the replicas' messages (OnMessage)
 	// dvcs holds, per view (viewKey), the replicas that sent a do_view_change for it; a
 	// view's do_view_changes all go to its primary.
 	dvcs map[uint64]uint16
@@ -130,16 +131,36 @@ func (q *commitQuorum) config(atNs int64, replica int, epoch uint32, outside uin
 	return nil
 }
 
+// tally is the voters for one prepare (key) of an op.
+type tally struct {
+	key    voteKey
+	voters uint16
+}
+
 func (q *commitQuorum) vote(op uint64, key voteKey, voter uint16) {
 	if q.votes == nil {
-		q.votes = map[uint64]map[voteKey]uint16{}
+		q.votes = map[uint64][]tally{}
 	}
-	byKey := q.votes[op]
-	if byKey == nil {
-		byKey = map[voteKey]uint16{}
-		q.votes[op] = byKey
+	tallies, ok := q.votes[op]
+	if !ok && len(q.spare) > 0 {
+		tallies = q.spare[len(q.spare)-1]
+		q.spare = q.spare[:len(q.spare)-1]
 	}
-	byKey[key] |= voter
+	for i := range tallies {
+		if tallies[i].key == key {
+			tallies[i].voters |= voter
+			return
+		}
+	}
+	q.votes[op] = append(tallies, tally{key: key, voters: voter})
+}
+
+// forget drops op's votes, keeping their array for another op's.
+func (q *commitQuorum) forget(op uint64) {
+	if tallies, ok := q.votes[op]; ok {
+		q.spare = append(q.spare, tallies[:0])
+		delete(q.votes, op)
+	}
 }
 
 // event takes the primary's own votes and checks first executions.
@@ -152,11 +173,11 @@ func (q *commitQuorum) event(atNs int64, e vsr.Event) *Violation {
 		q.checked = e.Op
 		v := q.check(atNs, e)
 		if next {
-			delete(q.votes, e.Op) // votes are kept only above checked: e.Op's were the lowest
+			q.forget(e.Op) // votes are kept only above checked: e.Op's were the lowest
 		} else {
 			for op := range q.votes { // a first execution past a gap (a state sync)
 				if op <= e.Op {
-					delete(q.votes, op)
+					q.forget(op)
 				}
 			}
 		}
@@ -168,7 +189,8 @@ func (q *commitQuorum) event(atNs int64, e vsr.Event) *Violation {
 // check looks for a quorum of one configuration among the votes for e's prepare.
 func (q *commitQuorum) check(atNs int64, e vsr.Event) *Violation {
 	best, bestNeed := 0, 0
-	for key, voters := range q.votes[e.Op] {
+	for _, t := range q.votes[e.Op] {
+		key, voters := t.key, t.voters
 		if key.sum != e.Checksum {
 			continue
 		}
@@ -190,9 +212,16 @@ func (q *commitQuorum) check(atNs int64, e vsr.Event) *Violation {
 			best, bestNeed = got, need
 		}
 	}
+	return unacknowledged(atNs, e, best, bestNeed)
+}
+
+// unacknowledged is check's violation. Apart from check, so that check's event stays off the
+// heap: slicing its checksum for the message made every call allocate a copy of it.
+func unacknowledged(atNs int64, e vsr.Event, best, bestNeed int) *Violation {
+	sum := e.Checksum
 	return violation(NameCommitQuorum, e.Replica, e.Op, e.View, atNs,
 		"executed op %d (checksum %x), which no configuration's quorum acknowledged: at most %d of the %d votes needed in one epoch and view",
-		e.Op, e.Checksum[:4], best, max(bestNeed, 1))
+		e.Op, sum[:4], best, max(bestNeed, 1))
 }
 
 // rewind forgets the votes and checks above op (a restore or a failover cut the history),

@@ -49,8 +49,8 @@ func (c *canonicalCommit) diskPrefix(atNs int64, replica int, img *DiskImage) *V
 		if e.Op <= img.CheckpointOp || e.Op > img.Commit || !e.Intact || e.Disowned {
 			continue
 		}
-		canon, ok := c.lookup(e.Op)
-		if !ok || canon.sum == e.Prepare {
+		canon := c.record(e.Op)
+		if canon == nil || canon.sum == e.Prepare {
 			continue
 		}
 		return violation(NameCommittedPrefix, replica, e.Op, img.View, atNs,
@@ -66,8 +66,8 @@ func (c *canonicalCommit) prefix(atNs int64, replica int, view uint32, commit ui
 		if p.Op > commit {
 			continue
 		}
-		canon, ok := c.lookup(p.Op)
-		if !ok || canon.sum == p.Checksum {
+		canon := c.record(p.Op)
+		if canon == nil || canon.sum == p.Checksum {
 			continue
 		}
 		return violation(NameCommittedPrefix, replica, p.Op, view, atNs,

@@ -25,12 +25,12 @@ type digestAgreement struct {
 	digests opTable[digestRecord]
 }
 
-func (d *digestAgreement) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (d *digestAgreement) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}
-	first, ok := d.digests.get(in.CommitMin)
-	if !ok {
+	first := d.digests.at(in.CommitMin)
+	if first == nil {
 		d.digests.put(in.CommitMin, digestRecord{digest: in.Digest, replica: replica, view: in.View, atNs: atNs})
 		return nil
 	}

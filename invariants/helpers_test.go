@@ -24,6 +24,10 @@ func normal(replica int, role vsr.Role, view uint32, op, commit uint64) vsr.Insp
 		Op: op, CommitMin: commit, CommitMax: commit, Digest: sum(fmt.Sprintf("state@%d", commit))}
 }
 
+// ref is a pointer to a copy of in: the checkers' inspect methods take the inspection by
+// reference.
+func ref(in vsr.Inspection) *vsr.Inspection { return &in }
+
 // commitEvent is the execution of prepare (named, and with bytes, by its name) at op; its
 // timestamps rise with op.
 func commitEvent(replica int, view uint32, op uint64, prepare string) vsr.Event {

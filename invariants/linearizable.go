@@ -158,7 +158,11 @@ func (h *History) markUnobserved(ids []int, drop []bool) {
 // (see History), or never.
 func (h *History) operations(limit int64, ids []int, drop []bool) []porcupine.Operation {
 	bound := h.bounds(limit)
-	var out []porcupine.Operation
+	n := len(ids)
+	if ids == nil {
+		n = len(h.ops)
+	}
+	out := make([]porcupine.Operation, 0, n) // at most one per id: no growing by copies
 	add := func(id int) {
 		o := h.ops[id]
 		if o.status == opEvicted || o.callNs > limit || drop[id] {

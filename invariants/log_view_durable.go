@@ -135,7 +135,7 @@ func (l *logViewDurable) leave(replica int) {
 	l.normal[replica] = normalIn{}
 }
 
-func (l *logViewDurable) inspect(replica int, in vsr.Inspection) {
+func (l *logViewDurable) inspect(replica int, in *vsr.Inspection) {
 	l.normal = grow(l.normal, replica)
 	if n := l.normal[replica]; n.ok && (viewKey(in.Epoch, in.View) != n.view || in.Status != vsr.StatusNormal) {
 		l.leave(replica)

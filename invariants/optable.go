@@ -19,12 +19,28 @@ type opSlot[T any] struct {
 const opTableGrowMax = 1 << 16
 
 func (t *opTable[T]) get(op uint64) (T, bool) {
-	if op < uint64(len(t.dense)) {
-		s := t.dense[op]
-		return s.value, s.ok
+	if p := t.at(op); p != nil {
+		return *p, true
 	}
-	v, ok := t.sparse[op]
-	return v, ok
+	var zero T
+	return zero, false
+}
+
+// at is get without the copy, for the checks run at every inspection: op's value, nil if
+// none; the caller must neither keep it past a put nor change it.
+func (t *opTable[T]) at(op uint64) *T {
+	if op < uint64(len(t.dense)) {
+		if s := &t.dense[op]; s.ok {
+			return &s.value
+		}
+		return nil
+	}
+	if v, ok := t.sparse[op]; ok {
+		p := new(T) // a copy: a sparse op (far past the dense end) is rare
+		*p = v
+		return p
+	}
+	return nil
 }
 
 func (t *opTable[T]) put(op uint64, v T) {

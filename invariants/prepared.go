@@ -1,11 +1,9 @@
 package invariants
 
 import (
-	"bytes"
 	"crypto/sha256"
 
 	"vopr/cluster/checksum"
-	"vopr/cluster/vsr"
 )
 
 // Prepared is a prepare as its primary created it, seen by the harness when the primary
@@ -34,26 +32,14 @@ type digest [sha256.Size]byte
 
 func digestOf(b []byte) digest { return sha256.Sum256(b) }
 
-// digestMemo remembers digestOf of the last prepare bytes seen at each op of a window, so
-// that the same bytes are hashed once: a prepare's creation and every replica's execution
-// of it all digest the same bytes, and hashing each copy was most of canonical_commit's
-// cost. A hit needs the whole bytes equal to the remembered copy, so its digest is exactly
-// digestOf's; anything else (other bytes, an op out of the window, a prepare too large to
-// keep) is hashed. A nil memo hashes every time.
+// digestMemo remembers digestOf of the prepare bytes last seen at each op of a window
+// (checksum.SHA256Memo), so that the same bytes are hashed once: a prepare's creation and
+// every replica's execution of it all digest the same bytes, and hashing each copy was most of
+// canonical_commit's cost. A hit needs the whole bytes equal to the remembered copy, so its
+// digest is exactly digestOf's. The checkers' own: the replicas' engines share another. A nil
+// memo hashes every time.
 type digestMemo struct {
-	slots [digestMemoSlots]memoSlot
-}
-
-const (
-	digestMemoSlots    = vsr.LogSlotsMax // replicas execute an op within about a log window of each other
-	digestMemoBytesMax = 32 << 10        // larger prepares are hashed every time (at most 8 MiB kept)
-)
-
-type memoSlot struct {
-	held   bool
-	op     uint64
-	bytes  []byte // a copy (the caller's buffer may be reused), in the slot's own array
-	digest digest
+	sums checksum.SHA256Memo
 }
 
 // of returns digestOf(b), b being a prepare of op.
@@ -61,16 +47,7 @@ func (m *digestMemo) of(op uint64, b []byte) digest {
 	if m == nil {
 		return digestOf(b)
 	}
-	s := &m.slots[op%digestMemoSlots]
-	if s.held && s.op == op && bytes.Equal(s.bytes, b) {
-		return s.digest
-	}
-	d := digestOf(b)
-	if len(b) <= digestMemoBytesMax {
-		s.held, s.op, s.digest = true, op, d
-		s.bytes = append(s.bytes[:0], b...)
-	}
-	return d
+	return m.sums.Of(op, b)
 }
 
 // created is one prepare as created: its digest and where and when it was made.

@@ -128,7 +128,7 @@ func (d *digestAgreement) event(atNs int64, e vsr.Event) *Violation {
 	if e.Kind != vsr.EventCheckpoint {
 		return nil
 	}
-	return d.inspect(atNs, e.Replica, vsr.Inspection{Status: vsr.StatusNormal, CommitMin: e.Op, Digest: e.Checksum,
+	return d.inspect(atNs, e.Replica, &vsr.Inspection{Status: vsr.StatusNormal, CommitMin: e.Op, Digest: e.Checksum,
 		View: e.View})
 }
 

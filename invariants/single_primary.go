@@ -20,7 +20,7 @@ type singlePrimary struct {
 	primaries map[uint64]primaryRecord // epoch<<32 | view -> its normal primary; views are few
 }
 
-func (p *singlePrimary) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (p *singlePrimary) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if in.Status != vsr.StatusNormal || in.Role != vsr.RolePrimary {
 		return nil
 	}

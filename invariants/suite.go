@@ -162,17 +162,17 @@ func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
 	if in.Isolated {
 		s.clocks.paused(atNs, replica) // an operator's isolation stops its timers too
 	}
-	s.report(s.commitLeOp.inspect(atNs, replica, in))
-	s.report(s.canonical.inspect(atNs, replica, in))
-	s.report(s.views.inspect(atNs, replica, in))
-	s.report(s.primary.inspect(atNs, replica, in))
-	s.report(s.digests.inspect(atNs, replica, in))
-	s.report(s.acked.inspect(atNs, replica, in))
-	s.logViews.inspect(replica, in)
-	if s.disks != nil && s.checkpoints.restarting(replica, in) {
+	s.report(s.commitLeOp.inspect(atNs, replica, &in))
+	s.report(s.canonical.inspect(atNs, replica, &in))
+	s.report(s.views.inspect(atNs, replica, &in))
+	s.report(s.primary.inspect(atNs, replica, &in))
+	s.report(s.digests.inspect(atNs, replica, &in))
+	s.report(s.acked.inspect(atNs, replica, &in))
+	s.logViews.inspect(replica, &in)
+	if s.disks != nil && s.checkpoints.restarting(replica, &in) {
 		s.checkpoints.restarted(replica, s.readDisk(replica))
 	}
-	s.report(s.checkpoints.inspect(atNs, replica, in))
+	s.report(s.checkpoints.inspect(atNs, replica, &in))
 }
 
 // OnCrash tells that the replica's volatile state is gone: when it restarts it recovers

@@ -75,21 +75,21 @@ func (t *timestamps) created(atNs int64, p Prepared, maxBefore int64) *Violation
 
 // commit checks that the canonical timestamps of op and its neighbours rise strictly.
 func (t *timestamps) commit(atNs int64, e vsr.Event, canon *canonicalCommit) *Violation {
-	rec, ok := canon.lookup(e.Op)
-	if !ok {
+	rec := canon.record(e.Op)
+	if rec == nil {
 		return nil
 	}
-	fail := func(lower, upper uint64, a, b commitRecord) *Violation {
+	fail := func(lower, upper uint64, a, b *commitRecord) *Violation {
 		return violation(NameCommitTimestamp, e.Replica, e.Op, e.View, atNs,
 			"canonical timestamps do not rise: op %d (prepare %s) is stamped %d, op %d (prepare %s) %d",
 			lower, short(a.sum), a.timestamp, upper, short(b.sum), b.timestamp)
 	}
 	if e.Op > 1 {
-		if prev, ok := canon.lookup(e.Op - 1); ok && prev.timestamp >= rec.timestamp {
+		if prev := canon.record(e.Op - 1); prev != nil && prev.timestamp >= rec.timestamp {
 			return fail(e.Op-1, e.Op, prev, rec)
 		}
 	}
-	if next, ok := canon.lookup(e.Op + 1); ok && next.timestamp <= rec.timestamp {
+	if next := canon.record(e.Op + 1); next != nil && next.timestamp <= rec.timestamp {
 		return fail(e.Op, e.Op+1, rec, next)
 	}
 	return nil

@@ -73,7 +73,7 @@ func (m *viewMonotonic) raiseFloor(atNs int64, replica int, view uint32, by stri
 	}
 }
 
-func (m *viewMonotonic) inspect(atNs int64, replica int, in vsr.Inspection) *Violation {
+func (m *viewMonotonic) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zeebo/xxh3"
 
+	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
 	"vopr/internal/assert"
 )
@@ -123,6 +124,9 @@ type Disk struct {
 	// observe, if set, hears of every random decision the disk takes (a test's reference
 	// model replays them); nil outside tests.
 	observe func(diskDecision)
+	// bodySums is the memo of entry body sums the disk offers the engines on it
+	// (storage.BodySummer), shared by the world's disks and their snapshots; nil for none.
+	bodySums *checksum.SHA256Memo
 }
 
 // DiskOptions is the disk model of one run, drawn from the seed. Probabilities are in
@@ -323,7 +327,14 @@ func (d *Disk) decided(decision diskDecision) {
 	}
 }
 
-var _ storage.FS = (*Disk)(nil)
+var (
+	_ storage.FS         = (*Disk)(nil)
+	_ storage.BodySummer = (*Disk)(nil)
+)
+
+// BodySums returns the disk's memo of entry body sums (storage.BodySummer), nil if it has
+// none: the world's disks share one, since each of its replicas appends every prepare.
+func (d *Disk) BodySums() *checksum.SHA256Memo { return d.bodySums }
 
 // NewDisk returns an empty disk for node. rng is the disk's own stream; every latency and
 // fault decision draws from it.

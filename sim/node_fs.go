@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 
+	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
 )
 
@@ -110,5 +111,7 @@ func (g *guardedFS) List(done func([]string, error)) {
 }
 
 func (g *guardedFS) Size(name string) (int64, error) { return g.disk.Size(name) }
+
+func (g *guardedFS) BodySums() *checksum.SHA256Memo { return g.disk.BodySums() }
 
 func (g *guardedFS) Usage() storage.Usage { return g.disk.Usage() }

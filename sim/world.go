@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 
+	"vopr/cluster/checksum"
 	"vopr/internal/assert"
 )
 
@@ -29,6 +30,9 @@ type World struct {
 	Trace   *Trace
 	Network *Network
 	Nodes   []*Node
+	// bodySums is the memo of entry body sums the disks offer their engines
+	// (Disk.BodySums): every replica appends every prepare, summing it once here.
+	bodySums checksum.SHA256Memo
 }
 
 // NewWorld builds the world of a run. Each component gets its own PRNG stream.
@@ -49,6 +53,7 @@ func NewWorld(o WorldOptions) *World {
 		var disk *Disk
 		if i < o.DiskNodes {
 			disk = NewDisk(loop, Stream(o.Seed, fmt.Sprintf("disk/%d", i)), w.Trace, i, o.Disk)
+			disk.bodySums = &w.bodySums
 		}
 		w.Nodes = append(w.Nodes, NewNode(loop, w.Trace, i, NewClock(loop, clockOptions), disk))
 	}

@@ -1,6 +1,7 @@
 package checksum
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
@@ -15,6 +16,64 @@ type Sum [16]byte
 // Of returns the checksum of data: XXH3-128, its 16 bytes big-endian.
 func Of(data []byte) Sum {
 	return xxh3.Hash128(data).Bytes()
+}
+
+// SHA256Memo is SHA256 that remembers the sum of the last input it hashed under each key of
+// a window (the caller's: an op), with a copy of the input, so that the same bytes under the
+// same key again are compared, not hashed: a comparison costs a fraction of a SHA-256. A hit
+// needs the whole input equal to the copy, so its sum is exactly SHA256's; other bytes, a
+// key older than the one its slot holds, or an input too large to keep, are hashed. The
+// simulator's replicas share one (each of them appends every prepare), and its checkers keep
+// their own (each replica executes every prepare). The zero value is ready; not safe for
+// concurrent use.
+type SHA256Memo struct {
+	sha   SHA256
+	slots [sha256MemoSlots]sha256MemoSlot
+}
+
+const (
+	// sha256MemoSlots is the window: keys this far apart share a slot, the newest kept (a
+	// scan of a long log from its start must not evict the ops being appended).
+	sha256MemoSlots    = 256
+	sha256MemoBytesMax = 32 << 10 // larger inputs are hashed every time (at most 8 MiB kept)
+)
+
+type sha256MemoSlot struct {
+	held bool
+	key  uint64
+	data []byte // a copy (the caller's bytes may change), in the slot's own array
+	sum  [sha256.Size]byte
+}
+
+// Of returns the SHA-256 sum of data, data being the input of key.
+func (m *SHA256Memo) Of(key uint64, data []byte) [sha256.Size]byte {
+	s := &m.slots[key%sha256MemoSlots]
+	if s.held && s.key == key && bytes.Equal(s.data, data) {
+		return s.sum
+	}
+	sum := m.sha.Of(data)
+	if len(data) <= sha256MemoBytesMax && (!s.held || key >= s.key) {
+		s.held, s.key, s.sum = true, key, sum
+		s.data = append(s.data[:0], data...)
+	}
+	return sum
+}
+
+// Sealer computes, in one pass over data, Of(data) and Of(data followed by Of(data)): the
+// checksum a record ends in and the checksum of the whole record (kv's snapshot and its
+// digest), which two calls of Of computed by hashing data twice. The zero value is ready;
+// not safe for concurrent use.
+type Sealer struct {
+	h xxh3.Hasher128
+}
+
+// Of returns Of(data) as sum, and Of(data ‖ sum) as sealed.
+func (s *Sealer) Of(data []byte) (sum, sealed Sum) {
+	s.h.Reset()
+	s.h.Write(data)
+	sum = s.h.Sum128().Bytes() // Sum128 leaves the state as it was: data goes on from there
+	s.h.Write(sum[:])
+	return sum, s.h.Sum128().Bytes()
 }
 
 // IsZero reports whether s is the zero checksum.

@@ -149,6 +149,11 @@ func DecodeOp(b []byte) (Op, error) {
 	if err != nil {
 		return Op{}, err
 	}
+	return opOf(shape, b), nil
+}
+
+// opOf builds the op of b, whose shape decodeShape returned.
+func opOf(shape opShape, b []byte) Op {
 	// One string for the three fields, cut in three: one allocation per op instead of up to
 	// three (every replica decodes every op it executes).
 	rest := string(b[opHeaderSize:])
@@ -158,7 +163,7 @@ func DecodeOp(b []byte) (Op, error) {
 		Value:          rest[shape.key : shape.key+shape.value],
 		Expected:       rest[shape.key+shape.value:],
 		ExpectedAbsent: shape.expectedAbsent,
-	}, nil
+	}
 }
 
 // opShape is what validation looks at in an op: its kind, field sizes and flag.
@@ -273,11 +278,16 @@ type Machine struct {
 	release     uint32 // ReleaseBase <= release <= ReleaseLatest
 	digest      checksum.Sum
 	digestValid bool
-	scratch     []byte // Digest's snapshot buffer, reused
-	// records is a copy of the records of the last snapshot built (AppendSnapshot): the
+	// scratch are Digest's snapshot buffers, reused, taking turns (turn is the next one
+	// built): records, when Digest built them, lie in the other.
+	scratch [2][]byte
+	turn    int
+	sealer  checksum.Sealer // the snapshot's checksum and digest
+	// records is the records of the last snapshot built (AppendSnapshot): the
 	// next one copies the records of the pairs unchanged since (pair.kept) from it, in runs,
 	// rather than gather every key and value again from all over the heap (between two
-	// checkpoints of an unbatched load, a few dozen of a thousand keys change).
+	// checkpoints of an unbatched load, a few dozen of a thousand keys change). A copy,
+	// or the records in place in Digest's buffer (never the one being built).
 	records []byte
 }
 
@@ -326,10 +336,16 @@ func (m *Machine) Validate(op []byte) error {
 // Apply executes an operation and returns its encoded result. Bytes that do not decode give
 // StatusInvalid and change nothing, so even a primary bug cannot make replicas diverge.
 func (m *Machine) Apply(opBytes []byte) []byte {
-	op, err := DecodeOp(opBytes)
+	shape, err := decodeShape(opBytes) // DecodeOp's checks
 	if err != nil {
 		return EncodeResult(Result{Status: StatusInvalid})
 	}
+	if shape.kind == KindGet {
+		// A read changes nothing and keeps nothing of the op: its key is looked up in the
+		// op's bytes rather than copied into a string (every replica executes every read).
+		return EncodeResult(read(m.data[string(opBytes[opHeaderSize:opHeaderSize+shape.key])]))
+	}
+	op := opOf(shape, opBytes)
 	before := len(m.data)
 	r := m.apply(op)
 	assert.That(len(m.data) <= KeysMax, "kv: map exceeds KeysMax")
@@ -345,10 +361,7 @@ func (m *Machine) apply(op Op) Result {
 	current, present := m.Get(op.Key)
 	switch op.Kind {
 	case KindGet:
-		if !present {
-			return Result{Status: StatusNotFound}
-		}
-		return Result{Status: StatusOK, Value: current}
+		return read(m.data[op.Key])
 	case KindPut:
 		return m.set(op.Key, op.Value, present)
 	case KindAppend:
@@ -375,6 +388,14 @@ func (m *Machine) apply(op Op) Result {
 		assert.Unreachable("kv: decoded op of unknown kind")
 		return Result{}
 	}
+}
+
+// read is a get's result, p the key's pair (nil if absent).
+func read(p *pair) Result {
+	if p == nil {
+		return Result{Status: StatusNotFound}
+	}
+	return Result{Status: StatusOK, Value: p.value}
 }
 
 func (m *Machine) compareAndSet(op Op, current string, present bool) Result {
@@ -432,27 +453,34 @@ func recordSize(p *pair) int { return 2 + len(p.key) + 4 + len(p.value) }
 
 // AppendSnapshot appends the state's Snapshot to dst: for a caller that embeds it in a
 // larger buffer (a checkpoint) or hashes it in a buffer it reuses (Digest).
-func (m *Machine) AppendSnapshot(dst []byte) []byte {
+func (m *Machine) AppendSnapshot(dst []byte) []byte { return m.appendSnapshot(dst, false) }
+
+// appendSnapshot is AppendSnapshot; own tells that dst is the machine's (Digest's), whose
+// records may then stay where they were built (see appendRecords).
+func (m *Machine) appendSnapshot(dst []byte, own bool) []byte {
 	assert.That(len(m.order) == len(m.data), "kv: key order out of step with the map")
 	start := len(dst)
 	b := append(dst, snapshotMagic...)
 	b = binary.LittleEndian.AppendUint32(b, m.release)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(m.order)))
-	b = m.appendRecords(b)
-	sum := checksum.Of(b[start:])
+	b = m.appendRecords(b, own)
+	// The snapshot's checksum and the digest (the checksum of the snapshot, the first
+	// included) in one pass over the state.
+	sum, digest := m.sealer.Of(b[start:])
 	b = append(b, sum[:]...)
 	assert.That(len(b)-start <= SnapshotSizeMax, "kv: snapshot exceeds SnapshotSizeMax")
 	assert.That(len(b)-start == m.SnapshotSize(), "kv: snapshot size out of step with the records")
 	// The digest of this state is at hand: a checkpoint asks for both, and building the
 	// snapshot costs far more than hashing it.
-	m.digest, m.digestValid = checksum.Of(b[start:]), true
+	m.digest, m.digestValid = digest, true
 	return b
 }
 
 // appendRecords appends the records of order to b: those of kept pairs copied from the last
 // snapshot's (each run of them adjacent there in one copy), the others encoded. It then
-// keeps the new records for the next snapshot, every pair kept.
-func (m *Machine) appendRecords(b []byte) []byte {
+// keeps the new records for the next snapshot, every pair kept: in place if b is the
+// machine's own (own), else copied.
+func (m *Machine) appendRecords(b []byte, own bool) []byte {
 	from := len(b)
 	runAt, runEnd := 0, 0 // the pending run of kept records, in m.records
 	for _, p := range m.order {
@@ -475,7 +503,12 @@ func (m *Machine) appendRecords(b []byte) []byte {
 		p.at, p.kept = at, true
 	}
 	b = append(b, m.records[runAt:runEnd]...)
-	m.records = append(m.records[:0], b[from:]...)
+	if own {
+		// Capped at their end: the snapshot's checksum is appended after them in b.
+		m.records = b[from:len(b):len(b)]
+	} else {
+		m.records = append(m.records[:0], b[from:]...)
+	}
 	return b
 }
 
@@ -574,8 +607,11 @@ func (m *Machine) Digest() checksum.Sum {
 	if !m.digestValid {
 		// Built in a buffer the machine keeps (AppendSnapshot sets the digest): a replica's
 		// digest is asked for after nearly every change, and a fresh snapshot each time was
-		// an allocation the size of the state.
-		m.scratch = m.AppendSnapshot(m.scratch[:0])
+		// an allocation the size of the state. The records stay in it for the next snapshot,
+		// built in the other buffer, to copy from: copying them out was a second pass over
+		// the state.
+		m.scratch[m.turn] = m.appendSnapshot(m.scratch[m.turn][:0], true)
+		m.turn ^= 1
 	}
 	assert.That(!m.digest.IsZero(), "kv: zero digest")
 	return m.digest

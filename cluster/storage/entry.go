@@ -179,6 +179,18 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 // auditInput is the input of one step of the audit chain: the head, the op and the body's sum.
 type auditInput [32 + 8 + 32]byte
 
+// bodySum is the SHA-256 of op's entry body: through sums if the engine's FS offers them
+// (BodySummer), else with sha.
+func bodySum(sums *checksum.SHA256Memo, sha *checksum.SHA256, op uint64, body []byte) [32]byte {
+	if sums != nil {
+		return sums.Of(op, body)
+	}
+	return sha.Of(body)
+}
+
+// bodySum is the SHA-256 of e's body.
+func (s *Storage) bodySum(e Entry) [32]byte { return bodySum(s.sums, &s.sha, e.Op, e.Body) }
+
 // auditNext advances the SHA-256 audit chain by one committed op. b is where it lays out the
 // input (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
 func auditNext(sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {

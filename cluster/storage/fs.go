@@ -1,6 +1,10 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+
+	"vopr/cluster/checksum"
+)
 
 // SectorSize is the unit of atomicity of the disks this engine runs on. A crash may tear an
 // unsynced write at any sector boundary; a sector is never half written. File offsets and
@@ -24,6 +28,23 @@ const SectorSize = 512
 // Errors are operating errors, never panics: ErrNotExist, ErrExist, ErrNoSpace (the disk is
 // full; nothing of that write was applied) and ErrIO (a latent sector error on read). A read
 // may also succeed and return corrupt bytes: only checksums catch that.
+// BodySummer is an FS that offers the engines on it a memo of their entries' body sums
+// (SHA-256), shared with others that write the same bodies: the simulator's disks share one
+// per cluster, for each of its replicas appends every prepare, and every scan of a log sums
+// its bodies again. The sums are the same either way; on an FS without it each engine sums
+// its own.
+type BodySummer interface {
+	BodySums() *checksum.SHA256Memo
+}
+
+// bodySumsOf returns fs's memo of body sums, nil if it offers none.
+func bodySumsOf(fs FS) *checksum.SHA256Memo {
+	if b, ok := fs.(BodySummer); ok {
+		return b.BodySums()
+	}
+	return nil
+}
+
 type FS interface {
 	// Create makes an empty file; ErrExist if it exists.
 	Create(name string, done func(err error))

@@ -358,7 +358,7 @@ func (s *Storage) rechainableRun(run []Entry) [][]byte {
 			continue
 		}
 		size := entrySize(len(e.Body))
-		if sl.state == slotIntact && (sl.end-sl.offset != size || s.sha.Of(e.Body) != sl.bodySHA) {
+		if sl.state == slotIntact && (sl.end-sl.offset != size || s.bodySum(e) != sl.bodySHA) {
 			return nil // another body than the disk's
 		}
 		if sl.state != slotIntact {
@@ -511,7 +511,7 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 		}
 		end := offset + int64(len(data))
 		*sl = slot{state: slotIntact, offset: offset, end: end, chain: h.Chain(),
-			parent: h.Parent, bodySHA: s.sha.Of(e.Body)}
+			parent: h.Parent, bodySHA: s.bodySum(e)}
 		s.stats.Rewrites++
 		if e.Op == s.head {
 			s.cutPastHead(name, end, done)
@@ -764,7 +764,7 @@ func (s *Storage) appended(e Entry, h Header) {
 	}
 	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
 		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
-		bodySHA: s.sha.Of(e.Body)})
+		bodySHA: s.bodySum(e)})
 	s.head = e.Op
 }
 

@@ -81,6 +81,7 @@ type scanner struct {
 type scanBuffers struct {
 	chunk, area []byte
 	sha         checksum.SHA256
+	sums        *checksum.SHA256Memo // the storage's (Storage.sums)
 }
 
 // scanSegment scans segment k: its record area, then its entries. An I/O error other than
@@ -320,7 +321,7 @@ func (sc *scanner) entry(h Header) {
 	if checksum.Of(b[HeaderSize:]) == h.ChecksumBody {
 		body := b[HeaderSize : HeaderSize+h.BodySize]
 		r.intact = true
-		r.bodySHA = sc.keep.sha.Of(body)
+		r.bodySHA = bodySum(sc.keep.sums, &sc.keep.sha, h.Op, body)
 		if h.Op >= sc.keepFrom {
 			r.body = append([]byte{}, body...)
 		}

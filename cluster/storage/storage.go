@@ -210,8 +210,9 @@ type Storage struct {
 	spareEntry  []byte
 	spareRecord []byte
 	scanBufs    scanBuffers
-	sha         checksum.SHA256 // the bodies' and audit chain's sums
-	auditIn     auditInput      // auditNext's input, laid out here
+	sums        *checksum.SHA256Memo // the FS's (BodySummer), nil if it has none
+	sha         checksum.SHA256      // the bodies' and audit chain's sums
+	auditIn     auditInput           // auditNext's input, laid out here
 	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
 	freeAppendWrites freeList[appendWriting]
 	stats            Stats

@@ -24,11 +24,20 @@ const batchEntryHeaderSize = 8 + 8 + 4 + 1 + 4
 var errBatch = errors.New("malformed batch")
 
 func encodeBatch(entries []batchEntry) []byte {
+	return appendBatch(make([]byte, 0, batchSize(entries)), entries)
+}
+
+// batchSize is the length of entries' batch.
+func batchSize(entries []batchEntry) int {
 	size := 2
 	for _, e := range entries {
 		size += batchEntryHeaderSize + len(e.Payload)
 	}
-	buf := make([]byte, 0, size)
+	return size
+}
+
+// appendBatch appends entries' batch to buf (a prepare builds it in place after its header).
+func appendBatch(buf []byte, entries []batchEntry) []byte {
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(entries)))
 	for _, e := range entries {
 		buf = binary.LittleEndian.AppendUint64(buf, e.Client)
@@ -43,6 +52,20 @@ func encodeBatch(entries []batchEntry) []byte {
 
 // decodeBatch validates lengths before slicing; payloads alias buf.
 func decodeBatch(buf []byte) ([]batchEntry, error) { return decodeBatchInto(nil, buf) }
+
+// takeBatchScratch returns the replica's batch array, emptied, and holds it as taken until
+// putBatchScratch (nil for a nested taker, which then allocates).
+func (r *Replica) takeBatchScratch() []batchEntry {
+	s := r.batchScratch
+	r.batchScratch = nil
+	return s[:0]
+}
+
+// putBatchScratch gives back entries' array for reuse, dropping its references to payloads.
+func (r *Replica) putBatchScratch(entries []batchEntry) {
+	clear(entries)
+	r.batchScratch = entries[:0]
+}
 
 // decodeBatchInto is decodeBatch into dst's array when it is large enough (a caller that
 // only looks at the entries before its next decode reuses one).

@@ -123,11 +123,16 @@ var (
 
 // Encode builds a message: it fills Size and both checksums and returns the bytes.
 func Encode(h Header, body []byte) []byte {
-	assert.That(HeaderSize+len(body) <= MessageSizeMax, "encode: message too large")
-	buf := make([]byte, HeaderSize+len(body))
-	copy(buf[HeaderSize:], body)
+	buf := append(newMessage(len(body)), body...)
 	seal(buf, h)
 	return buf
+}
+
+// newMessage returns room for a message of bodySize bytes: the header's bytes, with
+// capacity for the body to be appended after them.
+func newMessage(bodySize int) []byte {
+	assert.That(HeaderSize+bodySize <= MessageSizeMax, "encode: message too large")
+	return make([]byte, HeaderSize, HeaderSize+bodySize)
 }
 
 // seal fills in buf's header from h (a message whose body is already in place after the

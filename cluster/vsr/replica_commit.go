@@ -51,12 +51,13 @@ func (r *Replica) commitExecute() {
 }
 
 func (r *Replica) execute(m Message) {
-	entries, err := decodeBatch(m.Body)
+	entries, err := decodeBatchInto(r.takeBatchScratch(), m.Body)
 	assert.That(err == nil, "committed batch does not decode")
 	op := m.Header.Op
 	for _, e := range entries {
 		r.executeEntry(m.Header, e)
 	}
+	r.putBatchScratch(entries)
 	r.commitMin = op
 	r.metrics.CommitsTotal++
 	r.standbyExecuted()

@@ -2,6 +2,7 @@ package vsr
 
 import (
 	"errors"
+	"slices"
 
 	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
@@ -197,13 +198,14 @@ func (r *Replica) primaryPrepare() {
 			return // the head is being repaired: a prepare must name its parent
 		}
 		n := min(len(r.requestQueue), r.config.BatchMax)
-		entries := make([]batchEntry, n)
-		for i, q := range r.requestQueue[:n] {
-			entries[i] = batchEntry{Client: q.header.Client, Session: q.header.Op, Request: q.header.Request,
-				Operation: q.header.Operation, Payload: q.payload}
+		entries := r.takeBatchScratch()
+		for _, q := range r.requestQueue[:n] {
+			entries = append(entries, batchEntry{Client: q.header.Client, Session: q.header.Op, Request: q.header.Request,
+				Operation: q.header.Operation, Payload: q.payload})
 		}
 		r.requestQueue = append(r.requestQueue[:0], r.requestQueue[n:]...)
 		r.primaryPrepareBatch(entries, timestamp)
+		r.putBatchScratch(entries)
 	}
 }
 
@@ -218,12 +220,19 @@ func (r *Replica) primaryPrepareBatch(entries []batchEntry, timestamp int64) {
 	if len(entries) == 1 && entries[0].Operation == OperationReconfigure {
 		h.Operation = OperationReconfigure // marks the epoch's last op in the headers too
 	}
-	buf := Encode(h, encodeBatch(entries))
+	buf := appendBatch(newMessage(batchSize(entries)), entries) // the body in place: no copy
+	seal(buf, h)
 	m, err := Decode(buf, r.cluster)
 	assert.That(err == nil, "primary: own prepare does not decode")
 	r.op++
 	r.lastTimestamp = timestamp
 	r.log.setPrepare(m)
+	if len(r.pipeline) == cap(r.pipeline) {
+		// Room for a pipeline's worth more: commits take entries off the front
+		// (pipeline[1:]), so an array doubled for the few entries in flight filled up again
+		// within a few prepares.
+		r.pipeline = slices.Grow(r.pipeline, PipelinePrepareMax)
+	}
 	r.pipeline = append(r.pipeline, pipelineEntry{op: r.op, checksum: m.Header.Checksum, preparedNs: r.clock.Monotonic()})
 	r.writePrepare(r.op)
 	r.sendToOthers(buf)
@@ -294,14 +303,26 @@ func (r *Replica) flushLog() {
 		}
 	}
 	r.logWriting = true
-	sum := s.header.Checksum
-	write(entry, func(err error) {
-		r.logWriting = false
-		r.writePrepareCallback(op, sum, err)
-		if err == nil || errors.Is(err, storage.ErrNotRewritable) {
-			r.flushLog() // after a failure, the repair timeout retries: no tight loop
-		}
-	})
+	r.logWrite = logWrite{op: op, sum: s.header.Checksum}
+	if r.logWrittenFn == nil {
+		r.logWrittenFn = r.logWritten
+	}
+	write(entry, r.logWrittenFn)
+}
+
+// logWrite names the single append flushLog has in flight (logWriting).
+type logWrite struct {
+	op  uint64
+	sum checksum.Sum
+}
+
+// logWritten is the completion of flushLog's append.
+func (r *Replica) logWritten(err error) {
+	r.logWriting = false
+	r.writePrepareCallback(r.logWrite.op, r.logWrite.sum, err)
+	if err == nil || errors.Is(err, storage.ErrNotRewritable) {
+		r.flushLog() // after a failure, the repair timeout retries: no tight loop
+	}
 }
 
 // repairRun returns the prepares from op up that the engine rewrites as one run in place
@@ -573,7 +594,10 @@ type aheadBuffer struct {
 const aheadSlotsMax = 2 * PipelinePrepareMax
 
 func (b *aheadBuffer) put(m Message) {
-	b.slots[m.Header.Op%aheadSlotsMax] = &m
+	// A copy made here, not &m: that moved onPrepare's message to the heap at every call.
+	kept := new(Message)
+	*kept = m
+	b.slots[m.Header.Op%aheadSlotsMax] = kept
 }
 
 func (b *aheadBuffer) take(op uint64) (Message, bool) {
