@@ -162,6 +162,23 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		2027119419: "harness: a checkpoint installed again at its own op over a lost one may or may not reach the superblock (the rewritten file holds the same snapshot): the model now takes the audit head the recovery shows",
 		86058:      "harness: the damage took an earlier boot's misdirected copy of op 6 for its entry (find now looks in the op's own segment)",
 		23838:      "harness: a fallback not yet persisted by a superblock write met the damaged checkpoint again at the next boot, reported lost; the model had dropped its snapshot",
+		// Sixteenth session: write-time misdirects and transient read errors.
+		50611:      "storage: op 2, appended again over a distrust mark, had its record misdirected into the entries below: the mark stayed and the next boot dropped the acknowledged op. A record written over a mark is now read back",
+		45580:      "storage: op 8's record misdirected into its own entry (a stray) was no evidence of op 8's append, so op 9 above, its entry and record unreadable, was dropped. A stray record now counts as its op's",
+		319:        "storage: op 7's synced entry, hidden by a read error in faulty head op 6's region, was read whole at the next Open and recovered above the log the first Open had ended at op 6. Open now distrusts the record sectors above a faulty head of unknown extent",
+		32266:      "storage: the same class with the checkpoint op as the head",
+		45826:      "storage: op 4's record sector read as damaged at one Open (a transient error) and zeros at the next; Open had not written the record, and op 4 was dropped when its entry rotted. Open now writes the record of an intact entry whose record is damaged",
+		29240:      "storage: op 36, faulty under a damaged checkpoint installed above the log, had no segment file for its faulty mark and was lost once a superblock write forgot the damaged checkpoint. The mark now gets its file",
+		2039231175: "storage: a fallback left a distrusted faulty op known by its record, so a truncation wrote a tombstone, not a distrust mark, over it; after a crash before the cut, its entry (hidden by a read error at the fallback) came back intact from the log this engine never audited",
+		2039188665: "storage: an older entry of op 6 lay hidden in the damaged checkpoint op's region, below where op 6 was appended again; no truncation reached it, and it came back intact under op 6's tombstone. Open now gives up the damaged checkpoint op's entry and cuts where it began",
+		2039088826: "storage: the same class, with checkpoint op 1 first in its segment",
+		2039158187: "storage: a stale misdirected copy of op 9 claimed, as evidence of the log's extent, the bytes of op 10 above the rewritten op 9, and op 10 (entry and record unreadable) was dropped",
+		13:         "harness: a faulty op, once its sector read again, came back intact above the head the model had taken from the recovered entries alone",
+		414:        "harness: a replacement's torn entry under a hidden record sector, faulty at one Open and dropped at the next",
+		1857:       "harness: ops written or removed by the operation in flight, held faulty, may come back whole with either body",
+		11731:      "harness: a misdirected copy that outlived its op's truncation kept the log past the head; the engine holds those ops faulty",
+		24714:      "harness: two intact copies of op 13 (one an earlier Open could not cut) make it faulty",
+		29881:      "harness: a damaged op above a fresh append in flight keeps the log past it",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)
@@ -190,5 +207,23 @@ func TestStorageEpisodeFaultyIdentity(t *testing.T) {
 		if got := e.acknowledgedPrefix(c.op, []byte(c.prefix)); got != c.want {
 			t.Errorf("acknowledgedPrefix(%d, %q) = %t, want %t", c.op, c.prefix, got, c.want)
 		}
+	}
+}
+
+// The write-time misdirects and the transient read errors reach the engine: a few thousand
+// seeds land misdirected writes (some on both copies of an op), hide sectors from an Open,
+// and pass.
+func TestStorageEpisodeWriteFaultsAndTransientReads(t *testing.T) {
+	totals := map[string]uint64{}
+	for seed := uint64(1); seed <= 3000; seed++ {
+		r := runStorageCrash(Options{Seed: seed})
+		require.Equal(t, Pass, r.Outcome, "storage_crash seed %d: %s", seed, r.Reason)
+		for k, v := range r.Counters {
+			totals[k] += v
+		}
+	}
+	for _, k := range []string{"storage_episode.damage.misdirected_write", "storage_episode.damage.misdirected_write_ops",
+		"storage_episode.damage.misdirected_both_copies", "storage_episode.damage.transient_read"} {
+		require.Positive(t, totals[k], k)
 	}
 }
