@@ -54,11 +54,11 @@ import (
 type superblockChecks struct {
 	replicas []superblockWatch
 	marks    map[string]uint64
-	seeds    seedCache // the audit seeds of the durable checkpoint files last read
 }
 
 // superblockWatch is one replica's durable superblock as last seen.
 type superblockWatch struct {
+	seed   seedCache         // the audit seed of the durable checkpoint file last read
 	reader superblockReader  // the durable superblock, decoded on change
 	file   []byte            // the durable superblock file at the last sync checked
 	newest durableSuperblock // its newest intact copy
@@ -166,7 +166,7 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 		w.audit, w.stored = map[uint64][32]byte{}, map[uint64][32]byte{}
 	}
 	file := disk.DurableView(checkpointFileName(op), 0, math.MaxInt64)
-	seeded := len(file) >= checkpointHeaderBytes && head == sc.seeds.of(op, file)
+	seeded := len(file) >= checkpointHeaderBytes && head == w.seed.of(op, file)
 	before, known := w.audit[op]
 	switch {
 	case !seeded && known && before != head:
@@ -203,19 +203,10 @@ func (w *superblockWatch) forgetAbove(op uint64) {
 	}
 }
 
-// seedCache is auditSeedOf checkpoint files, hashed again only when the op or the file's
-// bytes differ from those last seen for its op (a checkpoint file is written once, the
-// superblock that names it is synced many times, and every replica writes the same one):
-// one entry for each of the last seedCacheSlots checkpoints, shared by the replicas.
+// seedCache is auditSeedOf a checkpoint file, hashed again only when the op or the file's
+// bytes differ from the last (a checkpoint file is written once; the superblock that names
+// it is synced many times).
 type seedCache struct {
-	entries [seedCacheSlots]seedEntry
-}
-
-// seedCacheSlots is how many checkpoints apart the replicas' durable ones may be and still
-// share their entry.
-const seedCacheSlots = 4
-
-type seedEntry struct {
 	valid bool
 	op    uint64
 	file  []byte
@@ -224,12 +215,11 @@ type seedEntry struct {
 
 // of returns the audit seed of checkpoint op whose file (header and snapshot) is file.
 func (c *seedCache) of(op uint64, file []byte) [32]byte {
-	e := &c.entries[op/vsr.CheckpointInterval%seedCacheSlots]
-	if !e.valid || e.op != op || !bytes.Equal(e.file, file) {
-		e.valid, e.op, e.file = true, op, bytes.Clone(file)
-		e.seed = auditSeedOf(op, file[checkpointHeaderBytes:])
+	if !c.valid || c.op != op || !bytes.Equal(c.file, file) {
+		c.valid, c.op, c.file = true, op, bytes.Clone(file)
+		c.seed = auditSeedOf(op, file[checkpointHeaderBytes:])
 	}
-	return e.seed
+	return c.seed
 }
 
 // checkpointHeaderBytes is the size of a checkpoint file's header, before the snapshot

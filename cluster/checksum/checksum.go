@@ -22,20 +22,24 @@ func Of(data []byte) Sum {
 // a window (the caller's: an op), with a copy of the input, so that the same bytes under the
 // same key again are compared, not hashed: a comparison costs a fraction of a SHA-256. A hit
 // needs the whole input equal to the copy, so its sum is exactly SHA256's; other bytes, a
-// key older than the one its slot holds, or an input too large to keep, are hashed. The
+// key older than the one its slot holds, or an input too large to keep (or past the memo's
+// budget), are hashed. The
 // simulator's replicas share one (each of them appends every prepare), and its checkers keep
 // their own (each replica executes every prepare). The zero value is ready; not safe for
 // concurrent use.
 type SHA256Memo struct {
 	sha   SHA256
-	slots [sha256MemoSlots]sha256MemoSlot
+	slots []sha256MemoSlot // sha256MemoSlots, made at the first use
+	kept  int              // bytes of the copies held, at most sha256MemoBudget
 }
 
 const (
 	// sha256MemoSlots is the window: keys this far apart share a slot, the newest kept (a
-	// scan of a long log from its start must not evict the ops being appended).
-	sha256MemoSlots    = 256
-	sha256MemoBytesMax = 32 << 10 // larger inputs are hashed every time (at most 8 MiB kept)
+	// scan of a long log from its start must not evict the ops being appended). A log's
+	// worth: its engine sums every body again at every scan.
+	sha256MemoSlots    = 4096
+	sha256MemoBytesMax = 32 << 10 // larger inputs are hashed every time
+	sha256MemoBudget   = 16 << 20 // and copies stop being kept once they reach about this
 )
 
 type sha256MemoSlot struct {
@@ -47,14 +51,20 @@ type sha256MemoSlot struct {
 
 // Of returns the SHA-256 sum of data, data being the input of key.
 func (m *SHA256Memo) Of(key uint64, data []byte) [sha256.Size]byte {
+	if m.slots == nil {
+		m.slots = make([]sha256MemoSlot, sha256MemoSlots)
+	}
 	s := &m.slots[key%sha256MemoSlots]
 	if s.held && s.key == key && bytes.Equal(s.data, data) {
 		return s.sum
 	}
 	sum := m.sha.Of(data)
-	if len(data) <= sha256MemoBytesMax && (!s.held || key >= s.key) {
+	grown := max(len(data)-cap(s.data), 0)
+	if len(data) <= sha256MemoBytesMax && (!s.held || key >= s.key) && m.kept+grown <= sha256MemoBudget {
 		s.held, s.key, s.sum = true, key, sum
+		m.kept -= cap(s.data)
 		s.data = append(s.data[:0], data...)
+		m.kept += cap(s.data)
 	}
 	return sum
 }
