@@ -22,6 +22,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		ds.ReadCorruptions += st.ReadCorruptions
 		ds.WriteCorruptions += st.WriteCorruptions
 		ds.Misdirects += st.Misdirects
+		ds.WriteErrors += st.WriteErrors
 		ds.LatentSectorErrors += st.LatentSectorErrors
 		ds.CrashTorn += st.CrashTorn
 		ds.CrashLost += st.CrashLost
@@ -50,6 +51,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		DiskReadCorruption:      ds.ReadCorruptions,
 		DiskWriteCorruption:     ds.WriteCorruptions,
 		DiskMisdirect:           ds.Misdirects,
+		DiskWriteError:          ds.WriteErrors,
 		DiskLatentSectorError:   ds.LatentSectorErrors,
 		DiskCrashTorn:           ds.CrashTorn,
 		DiskCrashLost:           ds.CrashLost,

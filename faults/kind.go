@@ -34,6 +34,7 @@ const (
 	DiskCorruption        Kind = "disk.corruption"
 	DiskFull              Kind = "disk.full"
 	DiskCorrelated        Kind = "disk.correlated"
+	DiskWriteError        Kind = "disk.write_error"
 
 	ClockOffset   Kind = "clock.offset"
 	ClockDrift    Kind = "clock.drift"
@@ -51,6 +52,10 @@ const (
 // draw of DrawSwarm, so that the seeds drawn before it existed keep their parameters.
 var lateKinds = []Kind{NodeUpgrade, NetworkPrimaryIsolation, NodeCrashAtIO, DiskCorrelated,
 	NetworkRingBridge, ClockPrimary}
+
+// lastKinds came after the aimed moves: each is drawn at the very end of DrawSwarm, its coin
+// and its rate together, so that every earlier draw keeps its value.
+var lastKinds = []Kind{DiskWriteError}
 
 var kindDescriptions = map[Kind]string{
 	NetworkLoss:       "packets dropped at random",
@@ -76,6 +81,7 @@ var kindDescriptions = map[Kind]string{
 	DiskSlow:              "the nemesis slows one replica's disk down, then back",
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
+	DiskWriteError: "a write fails with an I/O error and changes nothing (the engine must not count it done)",
 	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
 		"holders of good copies are down (an intact copy is kept), or entries together with their redundant " +
 		"records (a quorum keeps them intact)",

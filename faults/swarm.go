@@ -238,7 +238,7 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	s.Density = 0.1 + 0.8*r.Float64()
 	on := map[Kind]bool{}
 	for _, k := range AllKinds() {
-		if slices.Contains(lateKinds, k) {
+		if slices.Contains(lateKinds, k) || slices.Contains(lastKinds, k) {
 			continue // drawn last (below): they came later, and earlier draws keep their values
 		}
 		drawn := r.Float64() < s.Density // drawn for every kind, so the stream stays aligned
@@ -293,6 +293,7 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	if late := 0.5 + 0.5*r.Float64(); s.Enabled(DiskCorrelated) {
 		s.Nemesis.LateCheckpointLossProbability = late
 	}
+	drawLast(r, &s, off)
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -567,6 +568,16 @@ func drawAimed(r *rand.Rand, s *Swarm, on, off map[Kind]bool) {
 	}
 }
 
+// drawLast draws the last kinds (lastKinds), after every other draw: for each, its coin and
+// its rate.
+func drawLast(r *rand.Rand, s *Swarm, off map[Kind]bool) {
+	drawn, rate := r.Float64() < s.Density, 0.0005+0.0045*r.Float64()
+	if drawn && !off[DiskWriteError] {
+		s.Kinds = append(s.Kinds, DiskWriteError)
+		s.Disk.WriteErrorProbability = rate
+	}
+}
+
 func abs(x int64) int64 {
 	if x < 0 {
 		return -x
@@ -698,6 +709,9 @@ func (s Swarm) params() []string {
 		"nemesis.primary_behind=" + ftoa(m.PrimaryBehindProbability),
 		"nemesis.synced_checkpoint_loss=" + ftoa(m.SyncedCheckpointLossProbability),
 		"nemesis.late_checkpoint_loss=" + ftoa(m.LateCheckpointLossProbability),
+	}
+	if d.WriteErrorProbability > 0 { // only then: the seeds without it print as before
+		p = append(p, "disk.write_error="+ftoa(d.WriteErrorProbability))
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))

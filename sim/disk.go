@@ -152,6 +152,10 @@ type DiskOptions struct {
 	// sector-aligned place of the same file: the intended sectors keep their old bytes and
 	// the target sectors are overwritten.
 	WriteMisdirectProbability float64
+	// WriteErrorProbability is the chance per write that it fails with ErrIO and changes
+	// nothing: the device reported the write failed (a transient error, a timeout, a failing
+	// sector it could not remap in time). The engine must not count it done.
+	WriteErrorProbability float64
 	// CrashLostProbability is the chance, per unsynced write at a crash, that it is lost.
 	CrashLostProbability float64
 	// CrashTornProbability is the chance, per unsynced write at a crash that was not lost,
@@ -170,7 +174,7 @@ func (o DiskOptions) Validate() error {
 		return errors.New("disk options: negative latency")
 	}
 	probabilities := []float64{o.ReadFaultProbability, o.ReadCorruptionProbability,
-		o.WriteCorruptionProbability, o.WriteMisdirectProbability,
+		o.WriteCorruptionProbability, o.WriteMisdirectProbability, o.WriteErrorProbability,
 		o.CrashLostProbability, o.CrashTornProbability}
 	for _, p := range probabilities {
 		if !(p >= 0 && p <= 1) {
@@ -190,8 +194,9 @@ func (o DiskOptions) Validate() error {
 type DiskStats struct {
 	// Completed operations (whatever their result).
 	Reads, Writes, Syncs, Creates, Removes, Truncates, Lists uint64
-	// ReadErrors counts reads that returned ErrIO.
-	ReadErrors uint64
+	// ReadErrors counts reads that returned ErrIO; WriteErrors, writes that failed with ErrIO
+	// (WriteErrorProbability).
+	ReadErrors, WriteErrors uint64
 	// Random faults injected: latent sector errors (on reads), read and write corruptions,
 	// misdirected writes.
 	LatentSectorErrors, ReadCorruptions, WriteCorruptions, Misdirects uint64
@@ -431,6 +436,11 @@ func (d *Disk) completeRead(op *pendingOp) {
 
 func (d *Disk) completeWrite(op *pendingOp) {
 	w := &op.write
+	if d.writeFails(op.name, op.offset) {
+		d.traceOp("write", op.name, op.offset, len(w.data), storage.ErrIO)
+		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: storage.ErrIO})
+		return
+	}
 	err := d.applyWrite(w.id, op.name, w.data, op.offset)
 	d.traceOp("write", op.name, op.offset, len(w.data), err)
 	d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})

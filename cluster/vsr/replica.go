@@ -26,6 +26,8 @@ type Replica struct {
 	epoch   uint32
 	outside uint16
 	joining bool // formatted to join: silent until it hears an epoch that includes it
+	// openRetries counts the Opens run again after an I/O error (retryOpen).
+	openRetries int
 	// joinedEmpty: added from joining with an empty disk; it holds nothing of the ops before
 	// it joined until it holds state (denies).
 	joinedEmpty bool

@@ -10,12 +10,31 @@ import (
 	"vopr/internal/assert"
 )
 
+// openRetriesMax bounds the Opens a replica runs again after an I/O error: a write the device
+// reported failed (recovery writes marks, tombstones, records and cuts) is worth another try,
+// but a disk that fails every Open is a failed disk, and the replica stops.
+const openRetriesMax = 8
+
+// retryOpen runs storage.Open again after it failed with an I/O error. Open is built to be
+// run again over what an interrupted Open left (the storage episode crashes inside Open and
+// opens again): stopping instead left a replica out of the cluster for good over one
+// transient write error (swarm seed 862 with write errors: R3 stopped, "open failed").
+func (r *Replica) retryOpen(err error) {
+	r.openRetries++
+	r.emit(EventStatus, 0, [16]byte{}, fmt.Sprintf("recovering: open failed (%v): opening again, attempt %d", err, r.openRetries+1))
+	storage.Open(r.options.FS, StorageOptions(r.options.FS), r.openCallback)
+}
+
 // openCallback installs the durable state read by storage.Open: the superblock's view and
 // commit, the newest checkpoint (state machine and client table), and the log entries after
 // it. Entries that the disk holds but cannot read intact are marked faulty: the replica may
 // have acknowledged them, so it will repair them from peers and never deny having seen them.
 func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err error) {
 	assert.That(r.status == StatusRecovering, "open completed twice")
+	if errors.Is(err, storage.ErrIO) && r.openRetries < openRetriesMax {
+		r.retryOpen(err)
+		return
+	}
 	if err != nil {
 		r.status = StatusStopped
 		r.emit(EventStatus, 0, [16]byte{}, "stopped: open failed: "+err.Error())

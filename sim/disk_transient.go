@@ -1,5 +1,8 @@
 package sim
 
+// Transient faults: a read error the drive later gets past (HealLatent), and a write the
+// device reports failed (writeFails).
+
 import (
 	"strconv"
 
@@ -24,5 +27,21 @@ func (d *Disk) HealLatent(name string, offset int64) bool {
 	delete(f.faults, s)
 	d.trace.Emit(LevelShort, d.node, "disk", "fault healed latent_sector_error "+name+" sector "+strconv.FormatInt(s, 10))
 	d.decided(diskDecision{kind: "heal", name: name, sector: s})
+	return true
+}
+
+// writeFails draws whether a write to name at offset fails with ErrIO (WriteErrorProbability).
+// The draw is made only when the probability is set, so that a disk without write errors
+// draws as it did before they existed. The fault filter is not asked: a failed write damages
+// nothing.
+func (d *Disk) writeFails(name string, offset int64) bool {
+	if !d.faultsEnabled || d.opts.WriteErrorProbability <= 0 {
+		return false
+	}
+	if !Chance(d.rng, d.opts.WriteErrorProbability) {
+		return false
+	}
+	d.stats.WriteErrors++
+	d.trace.Emit(LevelShort, d.node, "disk", "fault write_error "+name+" at "+strconv.FormatInt(offset, 10))
 	return true
 }
