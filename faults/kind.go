@@ -81,7 +81,7 @@ var kindDescriptions = map[Kind]string{
 	DiskSlow:              "the nemesis slows one replica's disk down, then back",
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
-	DiskWriteError: "a write fails with an I/O error and changes nothing (the engine must not count it done)",
+	DiskWriteError:        "a write fails with an I/O error and changes nothing (the engine must not count it done)",
 	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
 		"holders of good copies are down (an intact copy is kept), or entries together with their redundant " +
 		"records (a quorum keeps them intact)",
