@@ -108,6 +108,7 @@ func requireOffKindsInert(t *testing.T, seed uint64, s Swarm) {
 		NetworkRingBridge:       m.RingBridgeProbability > 0,
 		NodeCrashAtIO:           m.CrashAtIOProbability > 0,
 		DiskCorrelated:          m.DiskCorrelatedProbability > 0,
+		DiskWriteError:          d.WriteErrorProbability > 0,
 		ClockPrimary:            m.ClockPrimaryProbability > 0 && m.ClockPrimaryNsMax > 0 && m.ClockPrimaryPPMMax > 0,
 	}
 	require.Len(t, active, len(AllKinds()))
@@ -220,7 +221,8 @@ func TestKinds(t *testing.T) {
 // aimedParams are the parameters the aimed moves added to a swarm's line.
 var aimedParams = []string{"nemesis.primary_isolation=", "nemesis.crash_at_io=", "nemesis.disk_correlated=",
 	"nemesis.ring_bridge=", "nemesis.clock_primary=", "nemesis.disk_identity_loss=", "nemesis.upgrade_straggler=",
-	"standbys=", "failover=", "reconfig=", "spare=", "nemesis.primary_behind=", "nemesis.synced_checkpoint_loss=", "nemesis.late_checkpoint_loss="} // standbys, failovers, reconfiguration and the primary left behind came after the aimed moves and are drawn after them
+	"standbys=", "failover=", "reconfig=", "spare=", "nemesis.primary_behind=", "nemesis.synced_checkpoint_loss=", "nemesis.late_checkpoint_loss=",
+	"disk.write_error="} // standbys, failovers, reconfiguration and the primary left behind came after the aimed moves and are drawn after them
 
 // TestDrawSwarmKeepsEarlierSeeds: the aimed moves' kinds and rates are drawn after every
 // earlier draw, so every seed keeps the parameters it drew before they existed. The golden
@@ -230,7 +232,7 @@ func TestDrawSwarmKeepsEarlierSeeds(t *testing.T) {
 	data, err := os.ReadFile("testdata/swarm_params_before_aimed.txt")
 	require.NoError(t, err)
 	aimed := map[string]bool{}
-	for _, k := range lateKinds[1:] {
+	for _, k := range append(lateKinds[1:], lastKinds...) {
 		aimed[string(k)] = true
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
