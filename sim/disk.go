@@ -948,27 +948,12 @@ func (f *diskFile) sectorsBefore(first, count int64) []byte {
 		return nil
 	}
 	b := f.data[start:min((first+count)*storage.SectorSize, size)]
-	if allZero(b) {
+	if storage.AllZero(b) {
 		return nil
 	}
 	return bytes.Clone(b)
 }
 
-// zeroSector is a sector of zeros, for allZero.
-var zeroSector [storage.SectorSize]byte
-
-// allZero reports whether b holds only zeros (compared a sector at a time: bytes.Equal is
-// vectorised).
-func allZero(b []byte) bool {
-	for len(b) > 0 {
-		n := min(len(b), len(zeroSector))
-		if !bytes.Equal(b[:n], zeroSector[:n]) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
-}
 
 // sectorsOf cuts before (sectorsBefore) into the bytes of each of its count sectors, each
 // clipped to the file's end as it was (empty past it).

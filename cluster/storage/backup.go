@@ -171,7 +171,7 @@ func parseBackupFrame(b []byte) (backupHeader, error) {
 	copy(h.auditHead[:], b[64:96])
 	if checksum.Of(b[16:backupHeaderSize]) != checksum.Sum(b[:16]) ||
 		le.Uint64(b[16:]) != backupMagic || le.Uint32(b[24:]) != backupVersion ||
-		!allZero(b[28:32]) || !allZero(b[96:backupHeaderSize]) || h.size != uint64(len(b)) {
+		!AllZero(b[28:32]) || !AllZero(b[96:backupHeaderSize]) || h.size != uint64(len(b)) {
 		return backupHeader{}, fmt.Errorf("%w: header", ErrBackup)
 	}
 	return h, nil
@@ -199,7 +199,7 @@ func (p *parsedBackup) parseCheckpoint(b []byte, h backupHeader) (int64, error) 
 	}
 	p.checkpoint = file
 	pos := alignUp(int64(end))
-	if pos > int64(len(b)) || !allZero(b[end:pos]) {
+	if pos > int64(len(b)) || !AllZero(b[end:pos]) {
 		return 0, fmt.Errorf("%w: checkpoint padding", ErrBackup)
 	}
 	return pos, nil

@@ -163,7 +163,7 @@ func isMark(b []byte, magic, op, cluster uint64) bool {
 	// The fields first, the checksum last: decodeRecord asks of every record sector whether
 	// it is each of three marks, and the checksum is the costly part.
 	return len(b) == SectorSize && le.Uint64(b[16:]) == magic && le.Uint64(b[24:]) == cluster &&
-		le.Uint64(b[32:]) == op && allZero(b[40:]) && checksum.Of(b[16:]) == checksum.Sum(b[:16])
+		le.Uint64(b[32:]) == op && AllZero(b[40:]) && checksum.Of(b[16:]) == checksum.Sum(b[:16])
 }
 
 // decodeRecord classifies the record sector found for op; it never panics on garbage. A
@@ -172,7 +172,7 @@ func decodeRecord(b []byte, op uint64, cluster uint64) persistRecord {
 	if len(b) != SectorSize {
 		return persistRecord{state: recordDamaged}
 	}
-	if allZero(b) {
+	if AllZero(b) {
 		return persistRecord{state: recordAbsent}
 	}
 	if isTombstone(b, op, cluster) {
@@ -197,7 +197,7 @@ func parseRecord(b []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("%w: record checksum or magic", ErrDecode)
 	}
 	n := le.Uint32(b[24:])
-	if n > RecordPrefixMax || !allZero(b[28:32]) || !allZero(b[recordPrefixAt+int(n):]) {
+	if n > RecordPrefixMax || !AllZero(b[28:32]) || !AllZero(b[recordPrefixAt+int(n):]) {
 		return Header{}, nil, fmt.Errorf("%w: record fields out of bounds", ErrDecode)
 	}
 	h, err := DecodeHeader(b[32 : 32+HeaderSize])

@@ -148,7 +148,7 @@ func TestRecordsTruncationTombstones(t *testing.T) {
 		for _, op := range []uint64{11, 12, 13} {
 			_, offset := recordSector(op)
 			sector := after[offset : offset+storage.SectorSize]
-			if bytes.Equal(sector, before[offset:offset+storage.SectorSize]) || allZero(sector) {
+			if bytes.Equal(sector, before[offset:offset+storage.SectorSize]) || AllZero(sector) {
 				t.Fatalf("op %d: record not replaced by a tombstone", op)
 			}
 		}
@@ -222,7 +222,7 @@ func TestRecordsRepairAKnownFaultyEntryInPlace(t *testing.T) {
 	})
 }
 
-func allZero(b []byte) bool {
+func AllZero(b []byte) bool {
 	for _, x := range b {
 		if x != 0 {
 			return false
@@ -353,7 +353,7 @@ func TestRecordsOpenFinishesAnUnrecordedAppend(t *testing.T) {
 		d.restart()
 		d.mustOpen(t, recordOptions)
 		name, offset := recordSector(13)
-		if allZero(d.raw(name)[offset : offset+storage.SectorSize]) {
+		if AllZero(d.raw(name)[offset : offset+storage.SectorSize]) {
 			t.Fatal("Open left op 13's record unwritten")
 		}
 		where := places(t, d)

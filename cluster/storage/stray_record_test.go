@@ -59,7 +59,7 @@ func TestStrayRecordOfAnIntactEntryIsWrittenInPlace(t *testing.T) {
 				s.Head(), rec.Faulty)
 		}
 		name, offset := recordSector(13)
-		if allZero(d.raw(name)[offset : offset+storage.SectorSize]) {
+		if AllZero(d.raw(name)[offset : offset+storage.SectorSize]) {
 			t.Error("Open left op 13's record only in op 11's entry")
 		}
 		repairOp11(t, d, s, true)

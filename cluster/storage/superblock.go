@@ -156,7 +156,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !allZero(b[262:]) {
+	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !AllZero(b[262:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -257,9 +257,10 @@ func encodeSuperblockPair(sb superblock) []byte {
 	return append(append(make([]byte, 0, 2*len(one)), one...), one...)
 }
 
-// allZero reports whether b holds only zeros, compared a sector at a time (bytes.Equal is
-// vectorised, a byte loop is not: every scan checks every record sector).
-func allZero(b []byte) bool {
+// AllZero reports whether b holds only zeros, compared a sector at a time (bytes.Equal is
+// vectorised, a byte loop is not: every scan checks every record sector, and the simulated
+// disk every sector it keeps undo bytes for).
+func AllZero(b []byte) bool {
 	for len(b) > 0 {
 		n := min(len(b), len(zeroSector))
 		if !bytes.Equal(b[:n], zeroSector[:n]) {
@@ -270,7 +271,7 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// zeroSector is a sector of zeros, for allZero.
+// zeroSector is a sector of zeros, for AllZero.
 var zeroSector [SectorSize]byte
 
 // The checkpoint file: a header, then the snapshot. On disk (little endian):
@@ -308,7 +309,7 @@ func decodeCheckpointFile(b []byte) (uint64, []byte, error) {
 	}
 	le := binary.LittleEndian
 	if checksum.Of(b[16:checkpointHeaderSize]) != checksum.Sum(b[:16]) ||
-		le.Uint64(b[16:]) != checkpointMagic || !allZero(b[56:checkpointHeaderSize]) {
+		le.Uint64(b[16:]) != checkpointMagic || !AllZero(b[56:checkpointHeaderSize]) {
 		return 0, nil, fmt.Errorf("%w: checkpoint header", ErrDecode)
 	}
 	op, size := le.Uint64(b[24:]), le.Uint64(b[32:])
