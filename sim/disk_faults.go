@@ -738,7 +738,7 @@ func (d *Disk) LostWrites(name string) []int64 {
 func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	opts := d.opts
 	opts.ReadFaultProbability, opts.ReadCorruptionProbability = 0, 0
-	opts.WriteCorruptionProbability, opts.WriteMisdirectProbability = 0, 0
+	opts.WriteCorruptionProbability, opts.WriteMisdirectProbability, opts.WriteErrorProbability = 0, 0, 0
 	opts.CrashLostProbability, opts.CrashTornProbability = 0, 0
 	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
 	c := NewDisk(loop, rng, trace, d.node, opts)
