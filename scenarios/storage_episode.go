@@ -63,6 +63,10 @@ type storeEpisode struct {
 	// bothCopies are the damaged ops whose entry and record one misdirected write both hit
 	// (storage_episode_misdirect.go): such an op may read as an append that never finished.
 	bothCopies map[uint64]bool
+	// recordHit are the ops whose record sector a misdirected write hit: a distrust mark
+	// there is gone, and its distrusted entry may come back intact (one copy of the mark, a
+	// second fault after the damaged checkpoint: storage crash seed 148628537103).
+	recordHit map[uint64]bool
 	// unsettled are, for each op that the operation in flight at a crash wrote or was
 	// removing and that the recovery after it held faulty, the bodies a later Open may find
 	// there intact once the damage was a transient read error: the one in flight, and the
@@ -121,7 +125,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	trace := sim.NewTrace(loop.Now)
 	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
-		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
+		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, recordHit: map[uint64]bool{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient")}
@@ -321,6 +325,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
 		delete(e.damaged, step.Op)
 		delete(e.bothCopies, step.Op)
+		delete(e.recordHit, step.Op)
 		delete(e.unsettled, step.Op)
 	case storagemodel.Truncate:
 		for op := range e.unsettled {

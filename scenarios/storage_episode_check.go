@@ -203,7 +203,7 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 		}
 		inFlight := (m.PendingWrites(entry.Op) && bytes.Equal(m.Pending.Body, entry.Body)) ||
 			slices.ContainsFunc(e.unsettled[entry.Op], func(b []byte) bool { return bytes.Equal(b, entry.Body) })
-		if m.Disowned[entry.Op] && !inFlight {
+		if m.Disowned[entry.Op] && !inFlight && !e.recordHit[entry.Op] {
 			e.fail("op %d, distrusted by an earlier boot's fallback and never written since, recovered intact", entry.Op)
 			return
 		}

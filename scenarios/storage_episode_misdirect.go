@@ -84,6 +84,9 @@ func (e *storeEpisode) settleMisdirect() {
 			e.damaged[op] = true
 			e.counters["storage_episode.damage.misdirected_write_ops"]++
 		}
+		if record {
+			e.recordHit[op] = true
+		}
 		if record && entry {
 			e.bothCopies[op] = true
 			e.counters["storage_episode.damage.misdirected_both_copies"]++
