@@ -504,12 +504,17 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 	name := segmentName(s.segmentOf(e.Op))
 	s.writeEntry(e.Op, name, data, offset, false, 0, func(err error) {
 		sl := s.slot(e.Op)
+		end := offset + int64(len(data))
 		if err != nil {
-			sl.state, sl.known = slotFaulty, true // its bytes are unknown, not its identity
+			// Its bytes are unknown, not its identity: the entry is the one the log names
+			// there (Rewritable), and its place is this. Marking the slot known without them
+			// left a slot of unknown identity with a zero chain, no longer rewritable, and
+			// the replica's retry replaced the op instead, truncating the durable,
+			// acknowledged ops above it (swarm seed 2027100302 with write errors: op 9).
+			*sl = slot{state: slotFaulty, known: true, offset: offset, end: end, chain: h.Chain(), parent: h.Parent}
 			done(err)
 			return
 		}
-		end := offset + int64(len(data))
 		*sl = slot{state: slotIntact, offset: offset, end: end, chain: h.Chain(),
 			parent: h.Parent, bodySHA: s.bodySum(e)}
 		s.stats.Rewrites++
