@@ -205,6 +205,8 @@ var reconfigRegressionSeeds = map[uint64]string{
 	247:        "storage (disk.write_error): a truncation's tombstone write failed, the truncation failed, and the replica, which takes truncations as done, persisted log view 12 over view 10's op 413. A failed mark or tombstone write is now read back and written again",
 	2027100302: "storage (disk.write_error): a failed rewrite in place left op 8's slot known with no identity, so it was no longer rewritable, and the replica's retry replaced op 8, truncating op 9, durable and acknowledged. A failed rewrite now keeps the entry's identity and place",
 	2027101309: "storage (disk.write_error): the same class (op 192 of log view 15)",
+	2027105554: "storage (disk.write_error): the same class (op 20 of log view 1)",
+	2027108498: "storage (disk.write_error): the same class (op 31 of log view 2)",
 	2027090870: "harness (disk.write_error): the storage verify opened a snapshot of replica 1's disk that still drew write errors, and its Open failed; snapshots draw none now",
 	862:        "replica (disk.write_error, liveness): one failed write inside Open stopped R3 for good. Open is now run again after an I/O error",
 	2027054619: "replica (liveness, the divergence fix's first version): original members still empty in epoch 1 (a removal at op 12, before anything executed) withheld their nacks, and views 4 to 20 never truncated what they had to: the exemption is for replicas formatted to join alone",
