@@ -15,7 +15,7 @@ func faultFreeSeeds(t *testing.T, n int) []uint64 {
 	t.Helper()
 	var seeds []uint64
 	for seed := uint64(1); seed <= 5000 && len(seeds) < n; seed++ {
-		if s := drawSwarm(seed); len(s.Kinds) == 0 && !s.Reconfig { // the reconfiguring nemesis disturbs too
+		if s := drawSwarm(seed); len(s.Kinds) == 0 && !s.Reconfig && !s.Failover { // the reconfiguring nemesis and failovers disturb too
 			seeds = append(seeds, seed)
 		}
 	}

@@ -42,9 +42,9 @@ func shrunkReplay(t *testing.T, wantExit int, args ...string) (shrink, replayed 
 // again.
 func TestShrinkToTheKnownMinimumAndReplayIt(t *testing.T) {
 	shrink, replayed := shrunkReplay(t, exitLiveness, "3", "--ticks-max", "2")
-	require.Contains(t, shrink, "\nattempt   1: without all 9 kinds ")
+	require.Contains(t, shrink, "\nattempt   1: without all 10 kinds ")
 	require.Contains(t, shrink, "kept    liveness: clients never served after the heal")
-	require.Contains(t, shrink, "  kinds       9 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n  standbys    2 -> 0\n")
+	require.Contains(t, shrink, "  kinds       10 -> 0: (none)\n  fault ticks 1 -> 1\n  clients     4 -> 1\n  replicas    1 -> 1\n  standbys    2 -> 0\n")
 	require.Contains(t, shrink, "replay: vopr replay 3 --scenario swarm --without clock.offset,")
 	require.Contains(t, shrink, " --clients 1 --no-standbys --ticks-max 2\n")
 	first := strings.SplitN(replayed, "\n", 2)[0]
@@ -114,7 +114,7 @@ func TestShrinkAndOverrideUsageErrors(t *testing.T) {
 // The override flags are deterministic (the same trace twice), shown on the first line,
 // change the run, and replay prints the same result as run.
 func TestOverrideFlagsAreDeterministicAndShown(t *testing.T) {
-	require.Contains(t, mustLookup(t).Params(5), "kinds=clock.step,disk.corruption,network.clog,network.corruption,network.partition,network.ring_bridge,node.crash ")
+	require.Contains(t, mustLookup(t).Params(5), "kinds=clock.step,disk.corruption,disk.write_error,network.clog,network.corruption,network.partition,network.ring_bridge,node.crash ")
 	args := []string{"--scenario", "swarm", "--ticks-max", "600", "--without", "node.crash,network.clog,network.corruption",
 		"--clients", "2", "--fault-ticks", "100", "--log", "none"}
 	code, one, stderr := vopr(append([]string{"run", "--seed", "5"}, args...)...)
@@ -125,7 +125,7 @@ func TestOverrideFlagsAreDeterministicAndShown(t *testing.T) {
 	require.Equal(t, passLine.FindString(one), passLine.FindString(replayed))
 	first := strings.SplitN(one, "\n", 2)[0]
 	require.Contains(t, first, "seed=5 scenario=swarm override=[--without network.clog,network.corruption,node.crash --clients 2 --fault-ticks 100] ")
-	require.Contains(t, first, " kinds=clock.step,disk.corruption,network.partition,network.ring_bridge ")
+	require.Contains(t, first, " kinds=clock.step,disk.corruption,disk.write_error,network.partition,network.ring_bridge ")
 	require.Contains(t, first, " clients=2 ")
 	_, plain, _ := vopr("run", "--seed", "5", "--scenario", "swarm", "--ticks-max", "600")
 	require.NotEqual(t, hashField.FindString(plain), hashField.FindString(one))
