@@ -954,7 +954,6 @@ func (f *diskFile) sectorsBefore(first, count int64) []byte {
 	return bytes.Clone(b)
 }
 
-
 // sectorsOf cuts before (sectorsBefore) into the bytes of each of its count sectors, each
 // clipped to the file's end as it was (empty past it).
 func sectorsOf(before []byte, count int64) [][]byte {
