@@ -740,8 +740,28 @@ func (w *appendWriting) written(err error) {
 		s.appended(e, h)
 		// The entry's write and the sync after it completed: the FS keeps it no more.
 		s.spareEntry = data[:cap(data)]
+		done(nil)
+		return
 	}
-	done(err)
+	s.cutFailedAppend(e.Op, h.Offset, err, done)
+}
+
+// cutFailedAppend cuts, durably, the file of a failed append back to where its entry went,
+// then reports the failure. The append may have failed after its entry was written and
+// synced (its record write failed): past the head, with no record, the entry would come
+// back at the next boot as an append that finished (Open finishes such appends), above a
+// log view persisted without it (swarm seed 2027131668 with write errors: view 8's op 242,
+// its record write failed, came back under log view 9). No truncation removes it: the
+// engine's head never reached it.
+func (s *Storage) cutFailedAppend(op uint64, offset int64, failure error, done func(error)) {
+	name := segmentName(s.segmentOf(op))
+	if size, err := s.fs.Size(name); err != nil || size <= offset {
+		done(failure)
+		return
+	}
+	sequence(func(error) { done(failure) },
+		func(next func(error)) { s.fs.Truncate(name, offset, next) },
+		func(next func(error)) { s.fs.Sync(name, next) })
 }
 
 func (s *Storage) appendNoSpace(e Entry, retry bool, done func(error)) {
