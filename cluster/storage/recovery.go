@@ -854,33 +854,52 @@ func (s *Storage) cutUnfinished(done func(error)) {
 	sequence(done,
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
-			s.dropDamagedCheckpointEntry(k)
-			cut := s.appendOffset(s.head + 1)
-			first := k * uint64(s.opts.SegmentEntriesMax)
-			kept := s.head >= first && s.head > s.sb.State.CheckpointOp // the index keeps ops in segment k
-			if _, found := slices.BinarySearch(s.segments, k); !found {
-				next(nil)
-				return
-			}
-			if cut == s.recordArea() && kept {
-				s.distrustAbove(k, next) // kept ops at or below the head whose extent the index lacks
-				return
-			}
-			sequence(next,
-				func(next func(error)) { s.tombstoneRecordsAbove(k, next) },
-				func(next func(error)) { s.prepareSegment(k, cut, next) },
-				func(next func(error)) {
-					// The head's damaged region may hide an append, whether the head is in
-					// the log or is the checkpoint's op (storage crash seed 32266: op 39's
-					// entry, hidden by a read error in the region past checkpoint op 38).
-					if sl := s.slot(s.head); sl != nil && s.segmentOf(s.head) == k && sl.state != slotIntact && !sl.known {
-						s.distrustAbove(k, next)
+			if _, found := slices.BinarySearch(s.segments, k); found && s.dropDamagedCheckpointEntry(k) {
+				// Its record goes too: left in place, it claimed the bytes of the entries
+				// appended where the cut put them, and a recovery that met such an entry
+				// damaged, record and all, found no room for it and dropped it (storage
+				// crash seed 2040047428: op 6 above checkpoint op 5).
+				s.writeMarks(segmentName(k), tombstoneMagic, []uint64{s.head}, func(err error) {
+					if err != nil {
+						next(err)
 						return
 					}
-					next(nil)
+					s.cutPastHeadOf(k, next)
 				})
+				return
+			}
+			s.cutPastHeadOf(k, next)
 		},
 	)
+}
+
+// cutPastHeadOf is cutUnfinished's cut of segment k, the head's, once the segments above are
+// gone.
+func (s *Storage) cutPastHeadOf(k uint64, next func(error)) {
+	cut := s.appendOffset(s.head + 1)
+	first := k * uint64(s.opts.SegmentEntriesMax)
+	kept := s.head >= first && s.head > s.sb.State.CheckpointOp // the index keeps ops in segment k
+	if _, found := slices.BinarySearch(s.segments, k); !found {
+		next(nil)
+		return
+	}
+	if cut == s.recordArea() && kept {
+		s.distrustAbove(k, next) // kept ops at or below the head whose extent the index lacks
+		return
+	}
+	sequence(next,
+		func(next func(error)) { s.tombstoneRecordsAbove(k, next) },
+		func(next func(error)) { s.prepareSegment(k, cut, next) },
+		func(next func(error)) {
+			// The head's damaged region may hide an append, whether the head is in the log
+			// or is the checkpoint's op (storage crash seed 32266: op 39's entry, hidden by a
+			// read error in the region past checkpoint op 38).
+			if sl := s.slot(s.head); sl != nil && s.segmentOf(s.head) == k && sl.state != slotIntact && !sl.known {
+				s.distrustAbove(k, next)
+				return
+			}
+			next(nil)
+		})
 }
 
 // dropDamagedCheckpointEntry gives up the checkpoint op's own entry, when it is the head of
@@ -890,22 +909,24 @@ func (s *Storage) cutUnfinished(done func(error)) {
 // below the next append's place, no later truncation of that op reached it, and once the
 // sector read again it came back intact under the op's tombstone, a body of an older
 // generation (storage crash seeds 2039188665, 2039088826).
-func (s *Storage) dropDamagedCheckpointEntry(k uint64) {
+func (s *Storage) dropDamagedCheckpointEntry(k uint64) bool {
 	sl := s.slot(s.head)
 	if s.head != s.sb.State.CheckpointOp || sl == nil || s.segmentOf(s.head) != k || sl.state == slotIntact {
-		return
+		return false
 	}
 	start := s.recordArea() // where the checkpoint op's entry began: the segment's first
 	if s.head > max(k*uint64(s.opts.SegmentEntriesMax), 1) {
 		prev := s.slot(s.head - 1) // or the end of the entry below, if that is known
 		if prev == nil || !(prev.state == slotIntact || (prev.known && prev.end > prev.offset)) {
-			return
+			return false
 		}
 		start = prev.end
 	}
-	if start < sl.end {
-		sl.offset, sl.end = start, start
+	if start >= sl.end {
+		return false
 	}
+	sl.offset, sl.end = start, start
+	return true
 }
 
 // distrustAbove stands in for the part of the cut that cannot be made when the head is
