@@ -172,6 +172,7 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		2039231175:   "storage: a fallback left a distrusted faulty op known by its record, so a truncation wrote a tombstone, not a distrust mark, over it; after a crash before the cut, its entry (hidden by a read error at the fallback) came back intact from the log this engine never audited",
 		2039188665:   "storage: an older entry of op 6 lay hidden in the damaged checkpoint op's region, below where op 6 was appended again; no truncation reached it, and it came back intact under op 6's tombstone. Open now gives up the damaged checkpoint op's entry and cuts where it began",
 		2039088826:   "storage: the same class, with checkpoint op 1 first in its segment",
+		2040047428:   "storage: Open gave up the damaged checkpoint op's entry and cut there, but left its record, which still claimed those bytes; op 6, appended there and then damaged with its record, found no room as evidence and was dropped. The checkpoint op's record now goes with its entry",
 		2039158187:   "storage: a stale misdirected copy of op 9 claimed, as evidence of the log's extent, the bytes of op 10 above the rewritten op 9, and op 10 (entry and record unreadable) was dropped",
 		13:           "harness: a faulty op, once its sector read again, came back intact above the head the model had taken from the recovered entries alone",
 		414:          "harness: a replacement's torn entry under a hidden record sector, faulty at one Open and dropped at the next",
