@@ -67,6 +67,9 @@ type storeEpisode struct {
 	// there is gone, and its distrusted entry may come back intact (one copy of the mark, a
 	// second fault after the damaged checkpoint: storage crash seed 148628537103).
 	recordHit map[uint64]bool
+	// written are the bodies every write the episode issued put at each op, whatever became
+	// of it: what a mark destroyed by a second fault may let back (recordHit).
+	written map[uint64][][]byte
 	// unsettled are, for each op that the operation in flight at a crash wrote or was
 	// removing and that the recovery after it held faulty, the bodies a later Open may find
 	// there intact once the damage was a transient read error: the one in flight, and the
@@ -125,7 +128,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	trace := sim.NewTrace(loop.Now)
 	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
-		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, recordHit: map[uint64]bool{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
+		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, recordHit: map[uint64]bool{}, written: map[uint64][][]byte{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient")}
@@ -303,6 +306,9 @@ func (e *storeEpisode) issue() {
 	}
 	step := e.steps[e.m.Acked]
 	e.m.Pending = &step
+	if step.Body != nil && step.Op > 0 {
+		e.written[step.Op] = append(e.written[step.Op], step.Body)
+	}
 	done := func(err error) {
 		if err != nil {
 			e.fail("%v failed: %v", step, err)

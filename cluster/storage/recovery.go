@@ -1211,12 +1211,15 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	assert.That(len(rec.Entries)+len(rec.Faulty) == int(s.head-cp), "storage: recovery lost ops")
 }
 
-// marksAbove lists the ops above cp whose record sectors the scans found holding a mark.
+// marksAbove lists the ops above cp whose record sectors the scans found holding a mark, or
+// could not read: a mark a read error hid at this Open reads again later, and a record write
+// over it that went astray left it in place (storage crash seed 2041284012: op 3's distrust
+// mark, unreadable at one Open, outlived the misdirected record of op 3 appended again).
 func marksAbove(scans []segmentScan, cp, segmentEntries uint64) []uint64 {
 	var ops []uint64
 	for _, sc := range scans {
 		for i, p := range sc.persist {
-			if op := sc.index*segmentEntries + uint64(i); op > cp && p.tombstone {
+			if op := sc.index*segmentEntries + uint64(i); op > cp && (p.tombstone || p.state == recordDamaged) {
 				ops = append(ops, op)
 			}
 		}
