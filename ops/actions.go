@@ -158,16 +158,17 @@ func UnreachableDump(replica int, node string) StateDump {
 }
 
 // StorageVerify is `storage verify --full-scan` on a stopped replica's storage: it opens it
-// as a restart would (storage.Open) and runs the engine's full scan (Storage.Verify). done
+// as a restart would (storage.Open) and runs the engine's full scan (Storage.VerifyOpened:
+// what Open repaired on its way is reported too). done
 // runs from a disk completion with the report, or with the error that kept the engine from
 // opening (the report, not OK, then says why).
 func StorageVerify(fs storage.FS, done func(storage.VerifyReport, error)) {
-	storage.Open(fs, vsr.StorageOptions(fs), func(s *storage.Storage, _ *storage.Recovery, err error) {
+	storage.Open(fs, vsr.StorageOptions(fs), func(s *storage.Storage, rec *storage.Recovery, err error) {
 		if err != nil {
 			done(storage.VerifyReport{Problems: []storage.Problem{{Offset: -1, Reason: "open: " + err.Error()}}}, err)
 			return
 		}
-		s.Verify(func(r storage.VerifyReport) { done(r, nil) })
+		s.VerifyOpened(rec, func(r storage.VerifyReport) { done(r, nil) })
 	})
 }
 

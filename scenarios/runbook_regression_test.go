@@ -6,9 +6,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// runbookRegressions are the seeds of fresh ranges that once failed a runbook scenario,
-// each replayed by TestRunbookRegressionSeeds. Every one was a false alarm of the
-// scenario's own checks (the eighth session's ranges 2026410000 and 2026420000).
+// runbookRegressions are the seeds that once failed a runbook scenario, each replayed by
+// TestRunbookRegressionSeeds. The eighth session's (ranges 2026410000 and 2026420000) were
+// false alarms of the scenario's own checks; the replica_crash seeds 17 to 53 a database bug.
 var runbookRegressions = []struct {
 	scenario string
 	seeds    []uint64
@@ -17,6 +17,11 @@ var runbookRegressions = []struct {
 	// last boot (both 1), because the runbook's hardware replacement told the Suite of the
 	// wipe but not the superblock checks (swarmRun.declareWipe).
 	{"replica_crash", []uint64{2026410840}},
+	// Option B: `storage verify --full-scan` found nothing on a disk with a rotted record
+	// sector, because its own Open had written the intact entry's record again (storage
+	// crash seed 45826's fix), so the operator never restored the backup. The verify now
+	// reports what that Open repaired (Recovery.Rewritten): 28 of seeds 1-300 failed.
+	{"replica_crash", []uint64{17, 26, 28, 31, 35, 43, 53}},
 	// All 5 failing seeds of 20,000 from 2026420000: the crashed primary's last commit
 	// message reached the surviving backup after the loss, and the check bounded commits by
 	// the survivors' ops alone (the bound is now the highest op any replica prepared, each

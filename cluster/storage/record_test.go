@@ -117,6 +117,39 @@ func TestRecordsDamageBelowAFinishedAppendIsFaulty(t *testing.T) {
 	})
 }
 
+// TestRecordsRepairedRecordIsStillReported: Open writes again the damaged record of an intact
+// entry, so the scan after it sees nothing wrong; the full scan right after that Open
+// (VerifyOpened, what `storage verify` runs) still reports the damage, and a later Open finds
+// the record whole (replica_crash seed 17: a rotted record sector, repaired by the verify's own
+// Open, read as a clean disk, and the runbook's option B never restored the backup).
+func TestRecordsRepairedRecordIsStillReported(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		fill(t, d, recordOptions, 13)
+		name, offset := recordSector(10)
+		scribble(d, name, offset, 8)
+		d.restart()
+		s, rec := d.mustOpen(t, recordOptions)
+		want := []storage.Problem{{File: name, Offset: offset, Op: 10, Reason: "record damaged (written again at open)"}}
+		if len(rec.Faulty) != 0 || !slices.Equal(rec.Rewritten, want) {
+			t.Fatalf("faulty %v, rewritten %v, want %v", rec.Faulty, rec.Rewritten, want)
+		}
+		var r storage.VerifyReport
+		d.must(t, "VerifyOpened", func(done func(error)) {
+			s.VerifyOpened(rec, func(got storage.VerifyReport) { r = got; done(nil) })
+		})
+		if r.OK || !slices.Equal(r.Problems, want) {
+			t.Fatalf("verify after the repairing Open: ok %t, problems %v", r.OK, r.Problems)
+		}
+		if r := d.verify(t, s); !r.OK {
+			t.Fatalf("the record was not written again: %v", r.Problems)
+		}
+		d.restart()
+		if _, rec := d.mustOpen(t, recordOptions); len(rec.Rewritten) != 0 {
+			t.Fatalf("rewritten again at the next Open: %v", rec.Rewritten)
+		}
+	})
+}
+
 // TestRecordsIntactEntryWithoutRecordIsKept: an entry synced before its record was written
 // (a crash between the two syncs) is intact: the append did not finish, so it was never
 // acknowledged, but keeping a prepare that was never acknowledged is harmless.

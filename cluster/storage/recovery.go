@@ -39,6 +39,11 @@ type Recovery struct {
 	// Options.RecordPrefix bytes of the entry's body as the record keeps them: enough for a
 	// caller whose bodies start with a self-checking header to know what the op was.
 	FaultyPrefix map[uint64][]byte
+	// Rewritten lists the damaged records of intact entries that Open wrote again. The
+	// damage is gone from the disk once Open returns, so a full scan after it no longer
+	// sees it; `storage verify` reports these with what the scan finds, because damage the
+	// engine repaired on its own is still damage an operator must hear about.
+	Rewritten []Problem
 }
 
 // logIndex is the log as assembled from the scans of its segments.
@@ -1188,8 +1193,13 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 			// the log read as an append that never finished (storage crash seed 45826: op
 			// 4's record sector unreadable at one Open, zeros again at the next, and op 4
 			// dropped when its entry rotted).
-			if p, ok := ix.persist[op]; !ok || p.state == recordAbsent || (p.state == recordDamaged && !p.foreign) {
+			p, ok := ix.persist[op]
+			if !ok || p.state == recordAbsent || (p.state == recordDamaged && !p.foreign) {
 				s.unrecorded = append(s.unrecorded, Entry{Op: op, Body: ix.bodies[op]})
+			}
+			if ok && p.state == recordDamaged && !p.foreign {
+				rec.Rewritten = append(rec.Rewritten, Problem{File: segmentName(s.segmentOf(op)),
+					Offset: s.recordOffset(op), Op: op, Reason: "record damaged (written again at open)"})
 			}
 		}
 	}

@@ -59,15 +59,26 @@ func (r VerifyReport) FirstBad() (Problem, bool) {
 // head, that each entry is the one the index holds, and the audit chain up to the audited op.
 // It changes nothing: the replica decides what to do about the faulty ops.
 func (s *Storage) Verify(done func(VerifyReport)) {
+	s.VerifyOpened(nil, done)
+}
+
+// VerifyOpened is Verify right after the Open that returned rec: the report also lists the
+// damage that Open repaired on its way (Recovery.Rewritten), which the scan can no longer see.
+// rec may be nil.
+func (s *Storage) VerifyOpened(rec *Recovery, done func(VerifyReport)) {
 	assert.That(done != nil, "storage: Verify needs a callback")
+	var repaired []Problem
+	if rec != nil {
+		repaired = slices.Clone(rec.Rewritten)
+	}
 	s.submit(func(finish func(func())) {
-		s.verify(func(r VerifyReport) { finish(func() { done(r) }) })
+		s.verify(repaired, func(r VerifyReport) { finish(func() { done(r) }) })
 	})
 }
 
-func (s *Storage) verify(done func(VerifyReport)) {
+func (s *Storage) verify(repaired []Problem, done func(VerifyReport)) {
 	r := &VerifyReport{CheckpointOp: s.sb.State.CheckpointOp}
-	var log []Problem
+	log := repaired
 	var names []string
 	var scans []segmentScan
 	sequence(func(error) {
