@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -79,4 +80,34 @@ func TestConfigurationOutlivesItsMembersBeingDown(t *testing.T) {
 	require.Equal(t, uint16(1<<0|1<<1|1<<3), outside)
 	require.True(t, cc.IsMember(2))
 	require.False(t, cc.IsMember(1))
+}
+
+// A replica added from an empty disk keeps that on its superblock (State.JoinedEmpty), so
+// that after a restart, before its first state sync, its empty log still denies nothing
+// (vsr denies): in memory alone, a crash between the change and the sync made the new
+// member's nacks count for ops committed before it joined. An original member's flag stays
+// clear.
+func TestJoinedEmptyIsDurable(t *testing.T) {
+	cc := newCheckedCluster(t, testOptions{replicas: 4, clients: 2, seed: 7,
+		mutate: func(o *sim.ClusterOptions) { o.Outside = 1 << 3 }})
+	cc.commit(40)
+	cc.reconfigure(vsr.Change{Kind: vsr.ChangeAddReplica, Replica: 3}, 1)
+	for _, want := range []struct {
+		replica int
+		joined  bool
+	}{{3, true}, {0, false}} {
+		cc.CrashReplica(want.replica)
+		var st storage.State
+		opened := false
+		disk := cc.Nodes[want.replica].Disk
+		storage.Open(disk, vsr.StorageOptions(disk), func(_ *storage.Storage, rec *storage.Recovery, err error) {
+			require.NoError(t, err)
+			st, opened = rec.State, true
+		})
+		cc.until(false, func() bool { return opened }, ticks, "the crashed replica's storage opened")
+		require.Equal(t, want.joined, st.JoinedEmpty, "replica %d's superblock: %+v", want.replica, st)
+		cc.StartReplica(want.replica)
+		cc.commit(20)
+	}
+	cc.finish()
 }

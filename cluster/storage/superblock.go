@@ -42,7 +42,14 @@ type State struct {
 	// AuditHead is the SHA-256 audit chain head at CheckpointOp (zero for no checkpoint).
 	// Owned by storage like CheckpointOp. The head at later ops is advanced by Commit.
 	AuditHead [32]byte
+	// JoinedEmpty records that the replica was added to the cluster from an empty disk
+	// (formatted to join). The replica keeps it so that a restart before it holds any state
+	// still knows its empty log proves nothing of the ops committed before it joined.
+	JoinedEmpty bool
 }
+
+// superblockJoinedEmpty is State.JoinedEmpty's bit in the superblock's flags byte.
+const superblockJoinedEmpty = 1
 
 // checkpointRef locates the newest durable checkpoint.
 type checkpointRef struct {
@@ -67,7 +74,7 @@ type checkpointRef struct {
 //	0   checksum [16] of bytes [16:512)     80  SegmentEntriesMax u32
 //	16  magic u64                           84  EntryBodyMax u32
 //	24  Sequence u64                        88  Replica, ReplicaCount, StandbyCount u8
-//	                                        91  reserved u8, 92 Boots u32
+//	                                        91  flags u8 (bit 0 JoinedEmpty), 92 Boots u32
 //	32  Cluster u64                         96  AuditHead [32]
 //	40  Commit u64                          128 checkpoint Chain [16]
 //	48  CheckpointOp u64                    144 checkpoint Checksum [16]
@@ -129,6 +136,9 @@ func encodeSuperblock(sb superblock) []byte {
 	le.PutUint32(b[80:], uint32(sb.SegmentEntriesMax))
 	le.PutUint32(b[84:], uint32(sb.EntryBodyMax))
 	b[88], b[89], b[90] = sb.State.Replica, sb.State.ReplicaCount, sb.State.StandbyCount
+	if sb.State.JoinedEmpty {
+		b[91] = superblockJoinedEmpty
+	}
 	le.PutUint32(b[92:], sb.State.Boots)
 	copy(b[96:], sb.State.AuditHead[:])
 	copy(b[128:], sb.Checkpoint.Chain[:])
@@ -156,7 +166,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum", ErrDecode)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(b[16:]) != superblockMagic || b[91] != 0 || !AllZero(b[262:]) {
+	if le.Uint64(b[16:]) != superblockMagic || b[91]&^superblockJoinedEmpty != 0 || !AllZero(b[262:]) {
 		return superblock{}, fmt.Errorf("%w: superblock magic or reserved bytes", ErrDecode)
 	}
 	sb := superblock{
@@ -168,6 +178,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 			Epoch: le.Uint32(b[72:]), Release: le.Uint32(b[76:]),
 			Replica: b[88], ReplicaCount: b[89], StandbyCount: b[90], Boots: le.Uint32(b[92:]),
 			Outside: le.Uint16(b[160:]), LogEpoch: le.Uint32(b[162:]),
+			JoinedEmpty: b[91]&superblockJoinedEmpty != 0,
 		},
 		SegmentEntriesMax: int(le.Uint32(b[80:])),
 		EntryBodyMax:      int(le.Uint32(b[84:])),

@@ -48,6 +48,9 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.checkpointOp, r.commitMin, r.commitMax = st.CheckpointOp, st.CheckpointOp, st.CheckpointOp
 	r.stateDurable = st
 	r.epoch, r.outside = st.Epoch, st.Outside
+	// A member added from an empty disk stays one across restarts (denies): its flag in
+	// memory alone let a restart before its first state sync count its empty log's nacks.
+	r.joinedEmpty = st.JoinedEmpty
 	r.boots = st.Boots + 1
 	if rec.Snapshot != nil {
 		if err := r.restoreSnapshot(st.CheckpointOp, rec.Snapshot); errors.Is(err, errReleaseTooOld) {
@@ -287,7 +290,8 @@ func (r *Replica) persistState() {
 	want := r.durableTarget()
 	if want.View == r.stateDurable.View && want.LogView == r.stateDurable.LogView && want.LogEpoch == r.stateDurable.LogEpoch &&
 		want.Epoch == r.stateDurable.Epoch && want.Outside == r.stateDurable.Outside &&
-		want.Boots == r.stateDurable.Boots && want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
+		want.Boots == r.stateDurable.Boots && want.JoinedEmpty == r.stateDurable.JoinedEmpty &&
+		want.Commit <= r.stateDurable.Commit+CheckpointInterval/2 {
 		return
 	}
 	r.stateWriting = true
@@ -310,7 +314,7 @@ func (r *Replica) persistState() {
 func (r *Replica) durableTarget() storage.State {
 	st := r.stateDurable
 	st.View, st.Commit, st.Boots = r.view, max(st.Commit, min(r.commitMax, r.unverifiedFloor())), r.boots
-	st.Epoch, st.Outside = r.epoch, r.outside
+	st.Epoch, st.Outside, st.JoinedEmpty = r.epoch, r.outside, r.joinedEmpty
 	if r.logDurable() {
 		st.LogView, st.LogEpoch = r.logView, r.logEpoch
 	}
