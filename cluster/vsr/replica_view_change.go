@@ -143,7 +143,11 @@ func (r *Replica) countOwnVotes() {
 	if !r.viewDurable() {
 		return
 	}
-	for _, p := range slices.Clone(r.pipeline) {
+	// Over a copy: counting a vote may commit (popping the pipeline's head) and prepare
+	// more. The copy is on the stack when the pipeline fits (it runs after every durable
+	// write of a primary).
+	var held [PipelinePrepareMax]pipelineEntry
+	for _, p := range append(held[:0], r.pipeline...) {
 		s := r.log.slotOf(p.op)
 		if s.present && s.header.Op == p.op && s.header.Checksum == p.checksum && s.durable &&
 			p.oks&(1<<uint(r.replica)) == 0 {
