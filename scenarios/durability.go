@@ -47,6 +47,8 @@ type durableDisks struct {
 	// acknowledgement looks up its segment's, twice.
 	lastKey segmentKey
 	last    *segmentCache
+	// entries is the segment caches' memo of the entries their parses read.
+	entries entryMemo
 }
 
 // cached returns the segment cache of key, nil if there is none.
@@ -79,9 +81,10 @@ func (d *durableDisks) newSegmentCache() *segmentCache {
 	if n := len(d.spare); n > 0 {
 		s := d.spare[n-1]
 		d.spare = d.spare[:n-1]
+		s.memo = &d.entries
 		return s
 	}
-	return &segmentCache{}
+	return &segmentCache{memo: &d.entries}
 }
 
 type segmentKey struct {
@@ -107,6 +110,7 @@ type segmentCache struct {
 	// entry (every other step is one sector): with them the scan's path is known, so that
 	// bytes that change in place re-parse only what they can have changed (resync).
 	jumps []scanJump
+	memo  *entryMemo // nil: the parse reads every entry itself
 }
 
 // scanJump is one step of the scan over an entry at at, of size bytes; entries is how many
@@ -320,41 +324,61 @@ func (s *segmentCache) resync(current []byte, cluster uint64) {
 }
 
 // differences returns the first and last index where a and b (of equal length) differ, or
-// -1, -1. It compares chunks (bytes.Equal is vectorised) from the front for the first and
-// from the back for the last, and looks at single bytes only inside the two chunks that
-// hold them.
+// -1, -1. Both are found by narrowing: bytes.Equal (vectorised) over large chunks steps over
+// the equal bytes, and each finer level looks only inside the chunk the coarser one found.
+// The last difference is searched from the back: the engine's rewrites of a segment's head
+// records are usually its only changes, so from the front it would compare the whole tail.
 func differences(a, b []byte) (first, last int64) {
-	const chunk = 256
-	first, last = -1, -1
-	for at := 0; at < len(a); at += chunk {
-		end := min(at+chunk, len(a))
-		if bytes.Equal(a[at:end], b[at:end]) {
-			continue
-		}
-		for i := at; i < end; i++ {
-			if a[i] != b[i] {
-				first = int64(i)
-				break
-			}
-		}
-		break
-	}
+	first = int64(firstDifference(a, b))
 	if first < 0 {
 		return -1, -1
 	}
-	last = first // the backward walk finds it at the latest
-	for end := len(a); end > 0; end -= chunk {
-		at := max(end-chunk, 0)
-		if bytes.Equal(a[at:end], b[at:end]) {
-			continue
+	return first, first + int64(lastDifference(a[first:], b[first:]))
+}
+
+// diffChunks are the chunk sizes differences narrows through, before single bytes.
+var diffChunks = [...]int{4096, 256}
+
+// firstDifference returns the first index where a and b differ, -1 if none.
+func firstDifference(a, b []byte) int {
+	lo, hi := 0, len(a)
+	for _, chunk := range diffChunks {
+		at := lo
+		for at < hi && bytes.Equal(a[at:min(at+chunk, hi)], b[at:min(at+chunk, hi)]) {
+			at += chunk
 		}
-		for i := end - 1; i >= at; i-- {
-			if a[i] != b[i] {
-				return first, int64(i)
-			}
+		if at >= hi {
+			return -1 // only the first level can find none: the others search a differing chunk
+		}
+		lo, hi = at, min(at+chunk, hi)
+	}
+	for i := lo; i < hi; i++ {
+		if a[i] != b[i] {
+			return i
 		}
 	}
-	return first, last
+	return -1
+}
+
+// lastDifference returns the last index where a and b differ, -1 if none.
+func lastDifference(a, b []byte) int {
+	lo, hi := 0, len(a)
+	for _, chunk := range diffChunks {
+		end := hi
+		for end > lo && bytes.Equal(a[max(end-chunk, lo):end], b[max(end-chunk, lo):end]) {
+			end -= chunk
+		}
+		if end <= lo {
+			return -1
+		}
+		lo, hi = max(end-chunk, lo), end
+	}
+	for i := hi - 1; i >= lo; i-- {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }
 
 // oldWalk is what a rewind kept of the walk before the bytes changed: its jumps and entries
@@ -447,7 +471,7 @@ func (s *segmentCache) parse(cluster uint64, old *oldWalk) {
 				continue
 			}
 		}
-		e, size, ok := readEntryAt(s.data, at, cluster)
+		e, size, ok := s.memo.read(s.data, at, cluster)
 		if size == 0 {
 			at += storage.SectorSize
 			continue
@@ -497,6 +521,44 @@ func readEntryAt(data []byte, at int64, cluster uint64) (e parsedEntry, size int
 	bodyIntact := checksum.Of(b[storage.HeaderSize:h.Size()]) == h.ChecksumBody
 	return parsedEntry{op: h.Op, offset: at, size: h.Size(), prepare: p.Checksum, view: p.View, epoch: p.Epoch,
 		intact: bodyIntact && p.Op == h.Op && int(p.Size) == len(body)}, h.Size(), true
+}
+
+// entryMemo remembers, per sector offset, the last entry a parse read there (readEntryAt)
+// with a copy of its bytes. The replicas write the same entries at the same offsets at about
+// the same time, so most entries a parse reads, another replica's parse has just read, and
+// comparing the bytes costs a fraction of decoding and checksumming them again. A hit needs
+// the offset, the cluster and the entry's whole bytes equal to the slot's: readEntryAt's
+// answer depends on nothing else, so a hit returns exactly what it would.
+type entryMemo struct {
+	slots [entryMemoSlots]entryMemoSlot
+}
+
+// entryMemoSlots covers two 64 KiB segments' sectors: offsets further apart share a slot.
+const entryMemoSlots = 256
+
+type entryMemoSlot struct {
+	at, cluster uint64 // at: the offset as a uint64, for the comparison only
+	bytes       []byte // the entry's bytes, in the slot's own array (empty: none)
+	e           parsedEntry
+	ok          bool
+}
+
+// read is readEntryAt(data, at, cluster).
+func (m *entryMemo) read(data []byte, at int64, cluster uint64) (e parsedEntry, size int64, ok bool) {
+	if m == nil {
+		return readEntryAt(data, at, cluster)
+	}
+	slot := &m.slots[(at/storage.SectorSize)%entryMemoSlots]
+	if n := int64(len(slot.bytes)); n > 0 && slot.at == uint64(at) && slot.cluster == cluster &&
+		at+n <= int64(len(data)) && bytes.Equal(data[at:at+n], slot.bytes) {
+		return slot.e, n, slot.ok
+	}
+	e, size, ok = readEntryAt(data, at, cluster)
+	if size > 0 { // an entry's header, whose extent data holds: its bytes are all the answer read
+		slot.at, slot.cluster, slot.e, slot.ok = uint64(at), cluster, e, ok
+		slot.bytes = append(slot.bytes[:0], data[at:at+size]...)
+	}
+	return e, size, ok
 }
 
 // intactAnywhere returns an intact entry of prepare sum at op whose header stands at any
