@@ -1,6 +1,8 @@
 package invariants
 
 import (
+	"sort"
+
 	"vopr/cluster/vsr"
 )
 
@@ -23,7 +25,7 @@ import (
 // them (an offset applied with the wrong sign, an estimate that moves away from the
 // clocks it heard).
 type clockSamples struct {
-	byReplica [][]heardPong // per replica, the pongs delivered to it, oldest first
+	byReplica []pongLog // per replica, the pongs delivered to it
 	// pausedAt holds, per replica, the last instant it was seen paused (0: never). A paused
 	// replica does not tick, so the offset it computed before the pause stands until its
 	// first tick after it, though samples aged out in between: stamps that soon after a
@@ -55,6 +57,19 @@ type heardPong struct {
 	hi, lo int64 // o+e and o-e: the sample's offset plus and minus its error
 }
 
+// pongLog is the pongs delivered to one replica, oldest first, with what lets side answer
+// without a walk over them (it runs for every prepare a primary creates). Pongs are numbered
+// from 1 in delivery order. While their monotonic times ascend (they do, except across a
+// restart, whose clock may start lower), the pongs inside a window are a suffix of the
+// log, and its samples all lie on one side of 0 if the last pong that does not is before it.
+type pongLog struct {
+	pongs   []heardPong
+	dropped int // pongs[i] is pong number dropped+1+i
+	// lastHigh and lastLow are the numbers of the last pong with hi > 0 and with lo < 0,
+	// lastDescent of the last pong whose monotonic time is below its predecessor's (0: none).
+	lastHigh, lastLow, lastDescent int
+}
+
 // pong records a pong h delivered intact to replica, whose monotonic and realtime clocks
 // read mono and real at that instant.
 func (c *clockSamples) pong(replica int, h vsr.Header, mono, real int64) {
@@ -64,15 +79,26 @@ func (c *clockSamples) pong(replica int, h vsr.Header, mono, real int64) {
 	rtt := mono - int64(h.Op) // h.Op echoes the ping's monotonic send time
 	offset := h.Timestamp + rtt/2 - real
 	for len(c.byReplica) <= replica {
-		c.byReplica = append(c.byReplica, nil)
+		c.byReplica = append(c.byReplica, pongLog{})
 	}
-	pongs := c.byReplica[replica]
+	l := &c.byReplica[replica]
 	keep := 0 // drop what aged out of every window from here on
-	for keep < len(pongs) && mono-pongs[keep].atMono > clockSampleWindowNs {
+	for keep < len(l.pongs) && mono-l.pongs[keep].atMono > clockSampleWindowNs {
 		keep++
 	}
-	pongs = append(pongs[keep:], heardPong{atMono: mono, hi: offset + rtt/2, lo: offset - rtt/2})
-	c.byReplica[replica] = pongs
+	l.dropped += keep
+	p := heardPong{atMono: mono, hi: offset + rtt/2, lo: offset - rtt/2}
+	number := l.dropped + len(l.pongs[keep:]) + 1
+	if n := len(l.pongs); n > 0 && p.atMono < l.pongs[n-1].atMono {
+		l.lastDescent = number
+	}
+	if p.hi > 0 {
+		l.lastHigh = number
+	}
+	if p.lo < 0 {
+		l.lastLow = number
+	}
+	l.pongs = append(l.pongs[keep:], p)
 }
 
 // side reports the sign the replica's clock offset must have, given the pongs it heard
@@ -82,13 +108,7 @@ func (c *clockSamples) pong(replica int, h vsr.Header, mono, real int64) {
 func (c *clockSamples) side(replica int, mono int64) (sign int, bothSides bool) {
 	allBelow, allAbove := true, true
 	if replica < len(c.byReplica) {
-		for _, p := range c.byReplica[replica] {
-			if mono-p.atMono > clockSampleWindowNs {
-				continue // too old for the replica to count (a restart's clock counts too)
-			}
-			allBelow = allBelow && p.hi <= 0
-			allAbove = allAbove && p.lo >= 0
-		}
+		allBelow, allAbove = c.byReplica[replica].sides(mono)
 	}
 	switch {
 	case allBelow && allAbove:
@@ -99,6 +119,25 @@ func (c *clockSamples) side(replica int, mono int64) (sign int, bothSides bool) 
 		return +1, false
 	}
 	return 0, false
+}
+
+// sides reports whether every pong in the window before mono has hi <= 0 (allBelow) and
+// whether every one has lo >= 0 (allAbove).
+func (l *pongLog) sides(mono int64) (allBelow, allAbove bool) {
+	inWindow := func(p heardPong) bool { return mono-p.atMono <= clockSampleWindowNs }
+	if l.lastDescent > l.dropped+1 { // a restart's clock among them: not a suffix, walk
+		allBelow, allAbove = true, true
+		for _, p := range l.pongs {
+			if !inWindow(p) {
+				continue // too old for the replica to count (a restart's clock counts too)
+			}
+			allBelow = allBelow && p.hi <= 0
+			allAbove = allAbove && p.lo >= 0
+		}
+		return allBelow, allAbove
+	}
+	first := l.dropped + 1 + sort.Search(len(l.pongs), func(i int) bool { return inWindow(l.pongs[i]) })
+	return l.lastHigh < first, l.lastLow < first
 }
 
 // offsetSide checks the side of its own clock a primary stamped p on, against the pongs it
