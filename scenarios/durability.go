@@ -70,7 +70,8 @@ func (d *durableDisks) drop(key segmentKey) {
 		d.last = nil
 	}
 	if s := d.segments[key]; s != nil && len(d.spare) < 8 {
-		*s = segmentCache{data: s.data[:0], entries: s.entries[:0], jumps: s.jumps[:0]}
+		*s = segmentCache{data: s.data[:0], entries: s.entries[:0], jumps: s.jumps[:0],
+			oldJumps: s.oldJumps[:0], oldEntries: s.oldEntries[:0]}
 		d.spare = append(d.spare, s)
 	}
 	delete(d.segments, key)
@@ -111,6 +112,10 @@ type segmentCache struct {
 	// bytes that change in place re-parse only what they can have changed (resync).
 	jumps []scanJump
 	memo  *entryMemo // nil: the parse reads every entry itself
+	// oldJumps and oldEntries are the arrays of the last resync's old walk, emptied, for the
+	// next rewind's copies (a resync follows nearly every image read).
+	oldJumps   []scanJump
+	oldEntries []parsedEntry
 }
 
 // scanJump is one step of the scan over an entry at at, of size bytes; entries is how many
@@ -321,6 +326,9 @@ func (s *segmentCache) resync(current []byte, cluster uint64) {
 	}
 	s.data = appendDoubling(s.data[:compared], current[compared:])
 	s.parse(cluster, old)
+	if old != nil { // the parse took what it kept of the old walk by value
+		s.oldJumps, s.oldEntries = old.jumps[:0], old.entries[:0]
+	}
 }
 
 // differences returns the first and last index where a and b (of equal length) differ, or
@@ -404,8 +412,8 @@ func (s *segmentCache) rewind(first int64) oldWalk {
 	if i < len(s.jumps) {
 		at, kept = min(at, s.jumps[i].at), s.jumps[i].entries
 	}
-	old := oldWalk{jumps: slices.Clone(s.jumps[i:]), entries: slices.Clone(s.entries[kept:]), parsed: s.parsed,
-		start: prevEnd}
+	old := oldWalk{jumps: append(s.oldJumps[:0], s.jumps[i:]...), entries: append(s.oldEntries[:0], s.entries[kept:]...),
+		parsed: s.parsed, start: prevEnd}
 	for j := range old.jumps {
 		old.jumps[j].entries -= kept
 	}
@@ -619,6 +627,7 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 			continue
 		}
 		faults := damaged[s.name] // the segment's faulty sectors
+		img.Entries = slices.Grow(img.Entries, len(s.entries))
 		for _, e := range s.entries {
 			if e.op <= sb.checkpointOp {
 				continue
