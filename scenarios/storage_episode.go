@@ -94,6 +94,10 @@ type storeEpisode struct {
 	// transient draws the sectors hidden from one Open (storage_episode_transient.go; its
 	// own stream, as openCrashes).
 	transient *rand.Rand
+	// writeErrors draws the write errors aimed at fresh appends, and errorAim is the boot's
+	// (storage_episode_write_error.go; its own stream, as openCrashes).
+	writeErrors *rand.Rand
+	errorAim    writeErrorAim
 }
 
 func init() {
@@ -131,7 +135,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, recordHit: map[uint64]bool{}, written: map[uint64][][]byte{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
-		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient")}
+		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
+		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1}}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -169,6 +174,7 @@ func (e *storeEpisode) run(crashAfter int) {
 // boot runs the history until crashAfter completions, crashes the disk, damages it, opens it
 // again and checks the recovery, which it returns (nil after a failure).
 func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
+	e.errorAim = e.drawWriteErrorAim()
 	e.issue()
 	aim := e.drawMisdirectAim(crashAfter)
 	for i := 0; i < crashAfter && e.failure == ""; i++ {
@@ -186,6 +192,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.counters["storage_episode.crash_in_flight"]++
 	}
 	e.disk.Crash()
+	e.settleWriteError()
 	e.settleMisdirect()
 	e.damage()
 	if e.failure != "" {
@@ -310,6 +317,12 @@ func (e *storeEpisode) issue() {
 		e.written[step.Op] = append(e.written[step.Op], step.Body)
 	}
 	done := func(err error) {
+		if failed, goOn := e.appendFailed(step, err); failed {
+			if goOn {
+				e.issue()
+			}
+			return
+		}
 		if err != nil {
 			e.fail("%v failed: %v", step, err)
 			return
@@ -317,6 +330,7 @@ func (e *storeEpisode) issue() {
 		e.acknowledged(step)
 		e.issue()
 	}
+	e.aimWriteError(step)
 	storagemodel.Issue(e.s, step, done)
 }
 

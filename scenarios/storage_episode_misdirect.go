@@ -66,7 +66,7 @@ func (e *storeEpisode) settleMisdirect() {
 		return
 	}
 	e.counters["storage_episode.damage.misdirected_write"]++
-	top := e.m.Head
+	top := max(e.m.Head, e.errorAim.failedOp)
 	if p := e.m.Pending; p != nil {
 		top = max(top, p.Op)
 	}

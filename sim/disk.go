@@ -87,6 +87,8 @@ type Disk struct {
 	filter        func(name string, offset int64) bool
 	// armed is a misdirect the nemesis aimed at the next write into a range (ArmMisdirect).
 	armed armedMisdirect
+	// armedError is a write error aimed at the next write into a range (ArmWriteError).
+	armedError armedWriteError
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.

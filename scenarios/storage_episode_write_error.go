@@ -1,0 +1,75 @@
+package scenarios
+
+import (
+	"errors"
+
+	"vopr/cluster/storage"
+	"vopr/internal/storagemodel"
+)
+
+// Write errors in the storage episode. A write the device reports failed changes nothing
+// (sim.Disk.ArmWriteError), and the engine's contract for a fresh append that fails is that
+// the log is as before: the caller (a replica) has not acknowledged the op and may move on
+// without it, persisting a log view that does not name it. So the error is aimed where it
+// is hardest to honour: at the record write of a fresh append, after its entry was written
+// and synced. In a third of the boots, the nth fresh append (n drawn from 0 to 3) of the boot
+// meets one. The episode then takes the failure as final, like a replica whose view moved on:
+// the op was never appended; in half the cases the append is issued again (the replica's
+// retry), in the other half the history stops there and the crash follows. Either way what
+// Open recovers is held to the history without the failed append: its entry coming back is
+// an op that was never acknowledged.
+
+// writeErrorAim is a boot's aimed write error: fresh appends to let pass first (-1: none
+// this boot), and whether one is armed now.
+type writeErrorAim struct {
+	nth   int
+	armed bool
+	// failedOp is the op of the append the error failed this boot (0: none): a misdirect
+	// that hit its writes hit an op above the model's head (settleMisdirect).
+	failedOp uint64
+}
+
+// drawWriteErrorAim draws the boot's write error from the episode's own stream.
+func (e *storeEpisode) drawWriteErrorAim() writeErrorAim {
+	if e.writeErrors.IntN(3) != 0 {
+		return writeErrorAim{nth: -1}
+	}
+	return writeErrorAim{nth: e.writeErrors.IntN(4)}
+}
+
+// aimWriteError arms the boot's write error at step's record write if step is the fresh
+// append it waits for.
+func (e *storeEpisode) aimWriteError(step storagemodel.Step) {
+	a := &e.errorAim
+	if a.nth < 0 || step.Kind != storagemodel.Append {
+		return
+	}
+	if a.nth > 0 {
+		a.nth--
+		return
+	}
+	a.nth, a.armed = -1, true
+	at := int64(step.Op%uint64(storageEpisodeOptions.SegmentEntriesMax)) * storage.SectorSize
+	e.disk.ArmWriteError(segmentFileName4(step.Op), at, at+1)
+}
+
+// appendFailed reports whether err is the armed write error failing step, a fresh append;
+// if so it takes the failure as final (the model's operation in flight is gone) and reports
+// whether the history goes on (the append issued again).
+func (e *storeEpisode) appendFailed(step storagemodel.Step, err error) (failed, goOn bool) {
+	if !e.errorAim.armed || step.Kind != storagemodel.Append || !errors.Is(err, storage.ErrIO) ||
+		!e.disk.DisarmWriteError() {
+		return false, false
+	}
+	e.errorAim.armed, e.errorAim.failedOp = false, step.Op
+	e.counters["storage_episode.append_write_errors"]++
+	e.m.Pending = nil
+	return true, e.writeErrors.IntN(2) == 0
+}
+
+// settleWriteError withdraws an armed write error no write took before the crash (Open
+// writes records too, and must not meet it).
+func (e *storeEpisode) settleWriteError() {
+	e.disk.DisarmWriteError()
+	e.errorAim.nth, e.errorAim.armed = -1, false
+}
