@@ -104,7 +104,7 @@ func init() {
 	register(Scenario{
 		Name:    "storage_crash",
 		Runbook: "none (storage engine alone)",
-		Summary: "the storage engine alone on a simulated disk: a drawn history of appends, view changes, checkpoints, state-sync installs, compactions and truncations over 1-3 boots, each a crash at a drawn completion and one aimed fault (entry, identity, misdirected copy, checkpoint file), then maybe a repair cut short and a crash inside Open; what Open recovers is held to the acknowledged history",
+		Summary: "the storage engine alone on a simulated disk: a drawn history of appends, view changes, checkpoints, state-sync installs, compactions and truncations over 1-3 boots, each a crash at a drawn completion and one aimed fault (entry, identity, misdirected copy, checkpoint file; a write misdirected or failed while the engine works), then maybe a repair cut short and a crash inside Open; what Open recovers is held to the acknowledged history",
 		Run:     runStorageCrash,
 	})
 }

@@ -183,6 +183,11 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		24714:        "harness: two intact copies of op 13 (one an earlier Open could not cut) make it faulty",
 		29881:        "harness: a damaged op above a fresh append in flight keeps the log past it",
 		148628537103: "harness: a misdirected mark landed on the distrust mark of op 11 (a second fault after the damaged checkpoint), and its distrusted entry came back intact: a mark is one copy",
+		// Seventeenth session: write errors aimed at a fresh append's record write.
+		54784: "harness: op 4's entry write, misdirected onto the record sectors of ops 4 and 5, then its record write failed: op 5's record sector held bytes of op 4's entry and made op 5 faulty. A misdirect's reach now runs to the failed append's op, above the model's head",
+		10977: "harness: the same class (op 17)",
+		15840: "harness: the same class (op 13)",
+		53225: "harness: the same class (op 5)",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)
@@ -227,7 +232,8 @@ func TestStorageEpisodeWriteFaultsAndTransientReads(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"storage_episode.damage.misdirected_write", "storage_episode.damage.misdirected_write_ops",
-		"storage_episode.damage.misdirected_both_copies", "storage_episode.damage.transient_read"} {
+		"storage_episode.damage.misdirected_both_copies", "storage_episode.damage.transient_read",
+		"storage_episode.append_write_errors"} {
 		require.Positive(t, totals[k], k)
 	}
 }

@@ -46,3 +46,23 @@ func TestDiskHealLatentLeavesMisdirectedAway(t *testing.T) {
 	_, err := h.read("f", 0, diskSector)
 	require.ErrorIs(t, err, storage.ErrIO, "still the old latent error")
 }
+
+// An armed write error fails the next write that starts in its range, and only that one:
+// the write changes nothing, a write outside the range before it goes through, and the
+// disk's stream is not drawn from (the armed disk draws as an unarmed one).
+func TestDiskArmWriteError(t *testing.T) {
+	h := newDiskHarness(t, 9, diskOptionsClean())
+	require.NoError(t, h.create("f"))
+	old := diskSectorsOf(3)
+	require.NoError(t, h.write("f", 0, old))
+	require.NoError(t, h.sync("f"))
+	h.disk.ArmWriteError("f", diskSector, diskSector+1)
+	require.NoError(t, h.write("f", 0, diskSectorsOf(1)), "outside the range")
+	require.ErrorIs(t, h.write("f", diskSector, make([]byte, diskSector)), storage.ErrIO)
+	got, err := h.read("f", diskSector, diskSector)
+	require.NoError(t, err)
+	require.Equal(t, old[diskSector:2*diskSector], got, "a failed write changes nothing")
+	require.NoError(t, h.write("f", diskSector, make([]byte, diskSector)), "taken once")
+	require.True(t, h.disk.DisarmWriteError())
+	require.False(t, h.disk.DisarmWriteError(), "disarmed")
+}
