@@ -202,4 +202,15 @@ func describeAltered(disk *sim.Disk, name string) string {
 // CheckpointInterval ops, and a checkpoint file per checkpoint op.
 func segmentFileName(op uint64) string { return fmt.Sprintf("log-%016x", op/vsr.CheckpointInterval) }
 
-func checkpointFileName(op uint64) string { return fmt.Sprintf("checkpoint-%016x", op) }
+func checkpointFileName(op uint64) string {
+	// fmt.Sprintf("checkpoint-%016x", op), without fmt: the superblock checks name the
+	// checkpoint files at every sync.
+	const digits = "0123456789abcdef"
+	var b [len("checkpoint-") + 16]byte
+	copy(b[:], "checkpoint-")
+	for i := len(b) - 1; i >= len("checkpoint-"); i-- {
+		b[i] = digits[op&0xf]
+		op >>= 4
+	}
+	return string(b[:])
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/zeebo/xxh3"
 
@@ -61,7 +62,10 @@ type superblockWatch struct {
 	seed   seedCache         // the audit seed of the durable checkpoint file last read
 	reader superblockReader  // the durable superblock, decoded on change
 	file   []byte            // the durable superblock file at the last sync checked
+	spare  []byte            // the array of the file before it, for the next one
 	newest durableSuperblock // its newest intact copy
+	// held are checkpoint files found durable and whole (checkpointFileHolds): see fileHolds.
+	held [2]heldCheckpoint
 	// altered marks the copies a fault altered (visibly) since the last sync checked.
 	altered [4]bool
 	// boots and sequence are the durable boot count and sequence at the replica's last
@@ -126,10 +130,15 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 	if io.Op != sim.IOSync || io.Err != nil {
 		return ""
 	}
-	file := disk.DurableRange("superblock", 0, superblockFileSize)
-	if bytes.Equal(file, w.file) {
+	// Most syncs leave the durable bytes as the last one did: compared in place, copied only
+	// when they changed, into the array of the file before the last (the last one's copies
+	// are previous's, read below).
+	view := disk.DurableView("superblock", 0, superblockFileSize)
+	if bytes.Equal(view, w.file) {
 		return ""
 	}
+	file := append(w.spare[:0], view...)
+	w.spare = w.file
 	sc.mark("superblock_sync")
 	previous, altered := w.newest, w.altered
 	w.file, w.newest, w.altered = file, readSuperblock(file), [4]bool{}
@@ -139,7 +148,7 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 	if msg := sc.checkPair(replica, previous, altered, file, w.newest); msg != "" {
 		return msg
 	}
-	if msg := sc.checkCheckpoint(disk, replica, w.newest); msg != "" {
+	if msg := sc.checkCheckpoint(disk, replica, w); msg != "" {
 		return msg
 	}
 	if previous.ok && w.newest.sequence < previous.sequence {
@@ -165,8 +174,9 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 	if w.audit == nil {
 		w.audit, w.stored = map[uint64][32]byte{}, map[uint64][32]byte{}
 	}
-	file := disk.DurableView(checkpointFileName(op), 0, math.MaxInt64)
-	seeded := len(file) >= checkpointHeaderBytes && head == w.seed.of(op, file)
+	name := checkpointFileName(op)
+	file := disk.DurableView(name, 0, math.MaxInt64)
+	seeded := len(file) >= checkpointHeaderBytes && head == w.seed.of(op, file, disk, disk.DurableStamp(name))
 	before, known := w.audit[op]
 	switch {
 	case !seeded && known && before != head:
@@ -205,20 +215,28 @@ func (w *superblockWatch) forgetAbove(op uint64) {
 
 // seedCache is auditSeedOf a checkpoint file, hashed again only when the op or the file's
 // bytes differ from the last (a checkpoint file is written once; the superblock that names
-// it is synced many times).
+// it is synced many times). While the disk's stamp of the file stays the one it had when
+// its bytes were last found equal, they still are: the comparison is skipped too.
 type seedCache struct {
 	valid bool
 	op    uint64
 	file  []byte
 	seed  [32]byte
+	disk  *sim.Disk
+	stamp uint64 // the disk's DurableStamp of the file when it last held file (0: none)
 }
 
-// of returns the audit seed of checkpoint op whose file (header and snapshot) is file.
-func (c *seedCache) of(op uint64, file []byte) [32]byte {
+// of returns the audit seed of checkpoint op whose file (header and snapshot) is file, the
+// durable bytes of disk's checkpoint file of op, which the disk stamps stamp.
+func (c *seedCache) of(op uint64, file []byte, disk *sim.Disk, stamp uint64) [32]byte {
+	if c.valid && c.op == op && stamp != 0 && c.stamp == stamp && c.disk == disk {
+		return c.seed
+	}
 	if !c.valid || c.op != op || !bytes.Equal(c.file, file) {
-		c.valid, c.op, c.file = true, op, bytes.Clone(file)
+		c.valid, c.op, c.file = true, op, append(c.file[:0], file...) // c.file is c's alone
 		c.seed = auditSeedOf(op, file[checkpointHeaderBytes:])
 	}
+	c.disk, c.stamp = disk, stamp
 	return c.seed
 }
 
@@ -252,20 +270,53 @@ func (sc *superblockChecks) checkPair(replica int, previous durableSuperblock, a
 
 // checkCheckpoint holds the newest durable copy to its checkpoint: the file is durable, with
 // the size and checksum the copy names.
-func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, sb durableSuperblock) string {
+func (sc *superblockChecks) checkCheckpoint(disk *sim.Disk, replica int, w *superblockWatch) string {
+	sb := w.newest
 	if sb.checkpointOp == 0 {
 		return ""
 	}
 	sc.mark("superblock_checkpoint")
-	if msg := checkpointFileHolds(disk, replica, sb, "checkpoint", sb.checkpointOp, sb.checkpointSize, sb.checkpointSum); msg != "" {
+	checkpoint := heldCheckpoint{disk: disk, op: sb.checkpointOp, size: sb.checkpointSize, sum: sb.checkpointSum}
+	if msg := w.fileHolds(replica, sb, "checkpoint", checkpoint, sb.previousOp); msg != "" {
 		return msg
 	}
 	if sb.previousOp == 0 {
 		return ""
 	}
 	sc.mark("superblock_previous")
-	return checkpointFileHolds(disk, replica, sb, "previous checkpoint (its fallback)", sb.previousOp, sb.previousSize,
-		sb.previousSum)
+	previous := heldCheckpoint{disk: disk, op: sb.previousOp, size: sb.previousSize, sum: sb.previousSum}
+	return w.fileHolds(replica, sb, "previous checkpoint (its fallback)", previous, sb.checkpointOp)
+}
+
+// heldCheckpoint is a checkpoint file of disk found durable with the size and checksum a
+// superblock copy names, when the disk's DurableStamp of it was stamp.
+type heldCheckpoint struct {
+	disk  *sim.Disk
+	stamp uint64
+	op    uint64
+	size  int64
+	sum   [16]byte
+}
+
+// fileHolds is checkpointFileHolds of the file c names, which it skips while the disk's
+// stamp of the file is the one it last held at (its durable bytes are the same): the
+// superblock is synced many times for each checkpoint, and hashing the checkpoint and its
+// fallback at every sync was most of these checks' cost. other is the op of the other file
+// the superblock names, whose memo is kept.
+func (w *superblockWatch) fileHolds(replica int, sb durableSuperblock, what string, c heldCheckpoint, other uint64) string {
+	c.stamp = c.disk.DurableStamp(checkpointFileName(c.op))
+	if c.stamp != 0 && slices.Contains(w.held[:], c) {
+		return ""
+	}
+	if msg := checkpointFileHolds(c.disk, replica, sb, what, c.op, c.size, c.sum); msg != "" {
+		return msg
+	}
+	slot := 0
+	if w.held[0].op == other {
+		slot = 1
+	}
+	w.held[slot] = c
+	return ""
 }
 
 // checkpointFileHolds reports where the durable file of checkpoint op, which superblock copy

@@ -64,7 +64,7 @@ func TestDurableSuperblockDecoder(t *testing.T) {
 	require.Equal(t, uint64(2), sb.checkpointOp)
 	require.Equal(t, uint64(3), sb.sequence, "format, state, checkpoint")
 	require.Len(t, superblockCopies(d.durableFile()), 4)
-	require.Empty(t, d.checks.checkCheckpoint(d.disk, 0, sb), "the engine's checkpoint is durable")
+	require.Empty(t, d.checks.checkCheckpoint(d.disk, 0, &superblockWatch{newest: sb}), "the engine's checkpoint is durable")
 
 	// A checkpoint beyond the log is installed as state sync's are: the head is the seed.
 	d.do(func(done func(error)) { d.s.Checkpoint(10, []byte("synced at op 10"), done) })
