@@ -209,6 +209,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	2027108498: "storage (disk.write_error): the same class (op 31 of log view 2)",
 	2027131668: "storage (disk.write_error): view 8's op 242, its entry synced and its record write failed, stayed in the file past the head (no truncation reaches past the head), under log view 9; a failed append now cuts its file back, durably, before it reports the failure",
 	2027134685: "storage (disk.write_error): the same class (op 264 under log view 1)",
+	2027194529: "liveness: op 14, committed, was damaged on two active replicas and never reached the third; the standby held it intact, but the actives asked only one another for it by checksum, and the cluster stopped at commit 13. An active replica now asks standbys too (randomRepairPeer)",
 	2027090870: "harness (disk.write_error): the storage verify opened a snapshot of replica 1's disk that still drew write errors, and its Open failed; snapshots draw none now",
 	862:        "replica (disk.write_error, liveness): one failed write inside Open stopped R3 for good. Open is now run again after an I/O error",
 	2027054619: "replica (liveness, the divergence fix's first version): original members still empty in epoch 1 (a removal at op 12, before anything executed) withheld their nacks, and views 4 to 20 never truncated what they had to: the exemption is for replicas formatted to join alone",

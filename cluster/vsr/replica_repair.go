@@ -96,7 +96,10 @@ func (r *Replica) requestPrepare(op uint64, sum checksum.Sum) {
 	h := r.header(CommandRequestPrepare)
 	h.Op, h.Parent = op, sum
 	to := r.primaryIndex(r.view)
-	if !sum.IsZero() || to == r.replica {
+	switch {
+	case !sum.IsZero():
+		to = r.randomRepairPeer()
+	case to == r.replica:
 		to = r.randomActivePeer()
 	}
 	r.bus.SendToReplica(to, Encode(h, nil))

@@ -95,6 +95,37 @@ func (r *Replica) randomActivePeer() int {
 // hasActivePeer reports whether there is an active replica other than this one to ask.
 func (r *Replica) hasActivePeer() bool { return r.isStandby() || r.activeCount() > 1 }
 
+// randomRepairPeer draws the replica an active replica asks for a prepare by checksum: any
+// other member, standbys included. A standby holds every prepare the primaries sent it, and
+// a copy whose checksum matches is that prepare whoever holds it; asking the active
+// replicas alone left a committed op unrepairable once every active copy was damaged
+// (swarm seed 2027194529: op 14, damaged on two active replicas and never received by the
+// third, intact on the standby, and the cluster stopped at commit 13). Without member
+// standbys the draw is the one randomActivePeer always made.
+func (r *Replica) randomRepairPeer() int {
+	standbys := 0
+	for i := r.count; i < r.count+r.standbys; i++ {
+		if i != r.replica && r.isMember(i) {
+			standbys++
+		}
+	}
+	if r.isStandby() || standbys == 0 {
+		return r.randomActivePeer()
+	}
+	k := r.rand.IntN(r.activeCount() - 1 + standbys)
+	for i := 0; i < r.count+r.standbys; i++ {
+		if i == r.replica || !r.isMember(i) {
+			continue
+		}
+		if k == 0 {
+			return i
+		}
+		k--
+	}
+	assert.Unreachable("repair peer out of range")
+	return -1
+}
+
 // standbyLag tracks how far a standby is behind the primary it hears from: lag in ops is
 // the newest commit number heard minus the op executed; lag in time is how long ago the
 // primary announced the newest commit number the standby has executed. A standby cut off
