@@ -289,13 +289,6 @@ type Machine struct {
 	// checkpoints of an unbatched load, a few dozen of a thousand keys change). A copy,
 	// or the records in place in Digest's buffer (never the one being built).
 	records []byte
-	// resized: a pair came, went or changed its record's size since records was built, so
-	// the records' layout is no longer the state's. inPlace: records lie after the header in
-	// scratch[turn^1], the snapshot Digest built last. With both, Digest writes the changed
-	// values over the old ones there and hashes that buffer again (rehash): a workload of
-	// fixed-size values changes a few of them between digests, and copying every record into
-	// the other buffer was most of a digest's cost.
-	resized, inPlace bool
 }
 
 // New returns an empty machine at ReleaseBase.
@@ -390,7 +383,6 @@ func (m *Machine) apply(op Op) Result {
 		assert.That(found, "kv: deleted key missing from the key order")
 		m.recordBytes -= recordSize(m.order[i])
 		m.order = slices.Delete(m.order, i, i+1)
-		m.resized = true
 		return Result{Status: StatusOK}
 	default:
 		assert.Unreachable("kv: decoded op of unknown kind")
@@ -430,7 +422,6 @@ func (m *Machine) set(key, value string, present bool) Result {
 	if present {
 		p := m.data[key]
 		m.recordBytes += len(value) - len(p.value)
-		m.resized = m.resized || len(value) != len(p.value)
 		p.value, p.kept = value, false
 		return Result{Status: StatusOK}
 	}
@@ -440,7 +431,6 @@ func (m *Machine) set(key, value string, present bool) Result {
 	i, found := m.position(key)
 	assert.That(!found, "kv: new key already in the key order")
 	m.order = slices.Insert(m.order, i, p)
-	m.resized = true
 	return Result{Status: StatusOK}
 }
 
@@ -513,7 +503,6 @@ func (m *Machine) appendRecords(b []byte, own bool) []byte {
 		p.at, p.kept = at, true
 	}
 	b = append(b, m.records[runAt:runEnd]...)
-	m.resized, m.inPlace = false, false // Digest sets inPlace once its snapshot is whole
 	if own {
 		// Capped at their end: the snapshot's checksum is appended after them in b.
 		m.records = b[from:len(b):len(b)]
@@ -532,7 +521,7 @@ func (m *Machine) Restore(snapshot []byte) error {
 		return err
 	}
 	m.data, m.order, m.release = make(map[string]*pair, len(data)), make([]*pair, 0, len(data)), release
-	m.recordBytes, m.resized = 0, true
+	m.recordBytes = 0
 	for _, key := range slices.Sorted(maps.Keys(data)) {
 		p := &pair{key: key, value: data[key]}
 		m.data[key] = p
@@ -615,9 +604,6 @@ func field(b []byte, prefix int, sizeMax int) (string, []byte, error) {
 // Digest returns the checksum of the snapshot: equal exactly when the states are equal. It is
 // cached until the next change.
 func (m *Machine) Digest() checksum.Sum {
-	if !m.digestValid && m.inPlace && !m.resized {
-		m.rehash()
-	}
 	if !m.digestValid {
 		// Built in a buffer the machine keeps (AppendSnapshot sets the digest): a replica's
 		// digest is asked for after nearly every change, and a fresh snapshot each time was
@@ -626,30 +612,7 @@ func (m *Machine) Digest() checksum.Sum {
 		// the state.
 		m.scratch[m.turn] = m.appendSnapshot(m.scratch[m.turn][:0], true)
 		m.turn ^= 1
-		m.inPlace = true
 	}
 	assert.That(!m.digest.IsZero(), "kv: zero digest")
 	return m.digest
-}
-
-// rehash is Digest when no record changed its size since Digest built scratch[turn^1]
-// (inPlace, !resized): every record keeps its place there, so the changed values (and the
-// release) are written over the old ones, and the buffer is the state's snapshot again.
-func (m *Machine) rehash() {
-	b := m.scratch[m.turn^1]
-	assert.That(len(b) == m.SnapshotSize(), "kv: in-place snapshot out of step with the records")
-	binary.LittleEndian.PutUint32(b[len(snapshotMagic):], m.release)
-	// The records' bytes are b's (records itself may lie in an array that the snapshot's
-	// checksum outgrew when Digest built b): they are written there, and kept from there.
-	end := len(b) - len(checksum.Sum{})
-	m.records = b[snapshotHeaderSize:end:end]
-	for _, p := range m.order {
-		if !p.kept { // its record's value is its last bytes
-			copy(m.records[p.at+recordSize(p)-len(p.value):], p.value)
-			p.kept = true
-		}
-	}
-	sum, digest := m.sealer.Of(b[:end])
-	copy(b[end:], sum[:])
-	m.digest, m.digestValid = digest, true
 }
