@@ -209,6 +209,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	2027108498: "storage (disk.write_error): the same class (op 31 of log view 2)",
 	2027131668: "storage (disk.write_error): view 8's op 242, its entry synced and its record write failed, stayed in the file past the head (no truncation reaches past the head), under log view 9; a failed append now cuts its file back, durably, before it reports the failure",
 	2027134685: "storage (disk.write_error): the same class (op 264 under log view 1)",
+	2027192864: "harness: storage verify reported op 193's torn entry, and the judge took it for damage the disk never did: the crash that tore the append kept its first sector, recovery held the op faulty under a damaged checkpoint, its repair went in after the torn head, and the lost sectors, written over, were no longer counted. A torn write's kept sectors now count until written over (sim.Disk.TornRemnants)",
 	2027194529: "liveness: op 14, committed, was damaged on two active replicas and never reached the third; the standby held it intact, but the actives asked only one another for it by checksum, and the cluster stopped at commit 13. An active replica now asks standbys too (randomRepairPeer)",
 	2027090870: "harness (disk.write_error): the storage verify opened a snapshot of replica 1's disk that still drew write errors, and its Open failed; snapshots draw none now",
 	862:        "replica (disk.write_error, liveness): one failed write inside Open stopped R3 for good. Open is now run again after an I/O error",

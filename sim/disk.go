@@ -229,6 +229,9 @@ type diskFile struct {
 	volatile   []volatileWrite
 	faults     map[int64]sectorFault
 	lost       map[int64]bool
+	// remnants are the sectors a torn write kept while it lost others (markLost): what they
+	// hold is as written, but the write they began is not whole. Written over, they are not.
+	remnants map[int64]bool
 	// shared marks data as shared with a Snapshot (or the disk it was taken of): copied
 	// (own) before any change in place, on either side.
 	shared bool
@@ -845,6 +848,11 @@ func (f *diskFile) cut(size int64) {
 			delete(f.lost, s)
 		}
 	}
+	for s := range f.remnants {
+		if s >= boundary {
+			delete(f.remnants, s)
+		}
+	}
 	for i := range f.volatile {
 		w := &f.volatile[i]
 		var images [][]byte
@@ -879,17 +887,30 @@ func (f *diskFile) cut(size int64) {
 }
 
 // markLost records, for count sectors from first, whether their last write was lost: those
-// that survive is false for (all of them if survive is nil) are not.
+// that survive is false for (all of them if survive is nil) are not. The sectors a torn
+// write kept (survive true beside a false) become remnants; a sector written whole is none.
 func (f *diskFile) markLost(first, count int64, survive []bool) {
+	torn := survive != nil && slices.Contains(survive, true) && slices.Contains(survive, false)
 	for i := int64(0); i < count; i++ {
+		s := first + i
 		switch {
 		case survive != nil && !survive[i]:
 			if f.lost == nil {
 				f.lost = map[int64]bool{}
 			}
-			f.lost[first+i] = true
+			f.lost[s] = true
+			continue // it shows what lay there before, a remnant or not
 		case len(f.lost) > 0:
-			delete(f.lost, first+i)
+			delete(f.lost, s)
+		}
+		switch {
+		case torn:
+			if f.remnants == nil {
+				f.remnants = map[int64]bool{}
+			}
+			f.remnants[s] = true
+		case len(f.remnants) > 0:
+			delete(f.remnants, s)
 		}
 	}
 }

@@ -731,6 +731,17 @@ func (d *Disk) LostWrites(name string) []int64 {
 	return slices.Sorted(maps.Keys(f.lost))
 }
 
+// TornRemnants returns, sorted, the sectors of name that a torn write kept while it lost
+// others, and that nothing has written since: each holds what was written, but the write it
+// was part of (an entry, say) is not whole on the disk.
+func (d *Disk) TornRemnants(name string) []int64 {
+	f := d.files[name]
+	if f == nil || len(f.remnants) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(f.remnants))
+}
+
 // Snapshot returns a copy of the disk as it is now (files, unsynced writes, overlays, lost
 // writes), on loop, that injects no random fault and whose crashes lose nothing: a disk an
 // operator can inspect without disturbing this one (which draws nothing for it). rng draws
@@ -760,7 +771,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		}
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
-			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost)}
+			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost), remnants: maps.Clone(f.remnants)}
 	}
 	for _, name := range c.sorted {
 		c.touch(c.files[name])
