@@ -276,8 +276,12 @@ func (e *storeEpisode) reopen() {
 
 func (e *storeEpisode) fail(format string, args ...any) {
 	if e.failure == "" {
-		e.failure = fmt.Sprintf("storage episode (%d of %d operations acknowledged, in flight %v, damaged ops %v, damaged checkpoint %d): ",
-			e.m.Acked, len(e.steps), e.m.Pending, slices.Sorted(maps.Keys(e.damaged)), e.checkpointDamaged) + fmt.Sprintf(format, args...)
+		failed := ""
+		if op := e.errorAim.failedOp; op != 0 {
+			failed = fmt.Sprintf(", append of op %d failed on a write error", op)
+		}
+		e.failure = fmt.Sprintf("storage episode (%d of %d operations acknowledged, in flight %v%s, damaged ops %v, damaged checkpoint %d): ",
+			e.m.Acked, len(e.steps), e.m.Pending, failed, slices.Sorted(maps.Keys(e.damaged)), e.checkpointDamaged) + fmt.Sprintf(format, args...)
 	}
 }
 
