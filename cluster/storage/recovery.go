@@ -1154,11 +1154,37 @@ func (s *Storage) replayLostCheckpoint(rec *Recovery, scans []segmentScan) {
 			return
 		}
 	}
-	if s.assemble(scans).head > uint64(s.opts.ReplayOpsMax) {
+	if s.assemble(scans).head > uint64(s.opts.ReplayOpsMax) || !s.replaysAudited(scans) {
 		return
 	}
 	s.fallBackToFormat(rec)
 	rec.CheckpointLost, s.checkpointLost = false, false
+}
+
+// replaysAudited reports whether the log, replayed from op 0, is the history the lost
+// checkpoint audited: every op through it intact, and the audit chain they give from the
+// zero head equal to the head the superblock kept for it. A checkpoint this log executed up
+// to (checkpointRef.Audited) says nothing of the ops below an older checkpoint installed
+// from a peer, whose audit chain started from the install's seed: the log there may be an
+// older view's, and a replay executed it (swarm seed 7853388945494936942: replica 0 synced
+// checkpoint 64 over view 0's ops 12-15, checkpointed 128 and 192 itself, and when 192 and
+// 128 were lost the replay from op 0 put view 0's op 13 under commit number 233).
+func (s *Storage) replaysAudited(scans []segmentScan) bool {
+	cp := s.sb.State.CheckpointOp
+	ix := assemble(scans, 0, checksum.Sum{}, uint64(s.opts.SegmentEntriesMax), 0,
+		opSpan{after: s.sb.Checkpoint.Audited, upTo: cp}, 0)
+	if ix.base != 1 || ix.head < cp {
+		return false
+	}
+	var head [32]byte
+	for op := uint64(1); op <= cp; op++ {
+		sl := ix.slots[op-ix.base]
+		if sl.state != slotIntact {
+			return false
+		}
+		head = auditNext(&s.sha, &s.auditIn, head, op, sl.bodySHA)
+	}
+	return head == s.sb.State.AuditHead
 }
 
 // mayReplayLost reports whether a lost checkpoint may be replaced by a replay from op 0

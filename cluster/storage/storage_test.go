@@ -883,3 +883,34 @@ func flipEntryBody(t *testing.T, d *disk, op uint64) {
 	b[p.offset+p.size-1] ^= 0x01
 	d.setRaw(p.file, b)
 }
+
+// TestReplayFromFormatNeedsTheAuditedHistory: the replica held ops 1-4, then installed a
+// peer's checkpoint at 6 (state sync: ops 5 and 6 never in its log, and 1-4 maybe another
+// view's) and checkpointed 8 and 10 itself. When 10 and 8 both rot, a replay from op 0 would
+// execute ops 1-4 as committed, though checkpoint 10's audit chain starts from the install's
+// seed, not from them (swarm seed 7853388945494936942: view 0's op 13 under commit number
+// 233). The checkpoint stays lost, to be fetched from a peer; a log whose audit chain from op
+// 0 is checkpoint 10's own replays (TestLostCheckpointsReplayFromFormat).
+func TestReplayFromFormatNeedsTheAuditedHistory(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		replay := smallSegments
+		replay.ReplayOpsMax = 12
+		s := fill(t, d, replay, 4)
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(6, []byte("a peer's state at 6"), done) })
+		for op := uint64(7); op <= 12; op++ {
+			if err := d.append(t, s, op, body(op)); err != nil {
+				t.Fatalf("Append(%d): %v", op, err)
+			}
+		}
+		d.checkpoint(t, s, 8, []byte("state at 8"))
+		d.checkpoint(t, s, 10, []byte("state at 10"))
+		flipBit(d, "checkpoint-0000000000000008", 10)
+		flipBit(d, "checkpoint-000000000000000a", 10)
+		d.restart()
+		_, rec := d.mustOpen(t, replay)
+		if !rec.CheckpointLost || rec.State.CheckpointOp != 10 {
+			t.Fatalf("replayed a log below an installed checkpoint: lost %t, damaged %d, state %+v, entries %v, faulty %v",
+				rec.CheckpointLost, rec.CheckpointDamaged, rec.State, entriesOf(rec), rec.Faulty)
+		}
+	})
+}
