@@ -46,7 +46,7 @@ func TestDiskKnowsWhatItAltered(t *testing.T) {
 }
 
 // TestDiskKnowsLostWrites: a sector whose last write a crash lost or tore is reported until
-// it is rewritten or truncated away.
+// it is rewritten or truncated away, and so is a sector the torn write kept (a remnant).
 func TestDiskKnowsLostWrites(t *testing.T) {
 	opts := diskOptionsClean()
 	opts.CrashTornProbability = 1
@@ -65,41 +65,24 @@ func TestDiskKnowsLostWrites(t *testing.T) {
 	}
 	require.NotEmpty(t, reverted)
 	require.Equal(t, reverted, h.disk.LostWrites("f"), "exactly the sectors the torn write left old")
-	require.NoError(t, h.write("f", reverted[0]*diskSector, diskFill(1, 10)))
-	require.Equal(t, reverted[1:], h.disk.LostWrites("f"), "a rewrite repairs the sector")
-	require.NoError(t, h.truncate("f", 0))
-	require.Empty(t, h.disk.LostWrites("f"))
-	require.Empty(t, h.disk.LostWrites("nope"))
-}
-
-// TestDiskKnowsTornRemnants: the sectors a torn write kept are remnants (each reads as
-// written, but the write is not whole) until written over or truncated away; a lost sector
-// is no remnant, and a snapshot has the same remnants.
-func TestDiskKnowsTornRemnants(t *testing.T) {
-	opts := diskOptionsClean()
-	opts.CrashTornProbability = 1
-	h := newDiskHarness(t, 31, opts)
-	require.NoError(t, h.create("f"))
-	require.NoError(t, h.write("f", 0, diskSectorsOf(8)))
-	require.NoError(t, h.sync("f"))
-	require.Empty(t, h.disk.TornRemnants("f"), "written whole")
-	require.NoError(t, h.write("f", 0, diskFill(0xEE, 8*diskSector)))
-	h.disk.Crash()
-	lost := h.disk.LostWrites("f")
+	// The sectors it kept are remnants: each reads as written, but the write is not whole.
 	var kept []int64
 	for s := int64(0); s < 8; s++ {
-		if !slices.Contains(lost, s) {
+		if !slices.Contains(reverted, s) {
 			kept = append(kept, s)
 		}
 	}
 	require.NotEmpty(t, kept)
 	require.Equal(t, kept, h.disk.TornRemnants("f"), "exactly the sectors the torn write kept")
-	snapshot := h.disk.Snapshot(NewLoop(), Stream(1, "snapshot"), h.trace)
-	require.Equal(t, kept, snapshot.TornRemnants("f"))
+	require.Equal(t, kept, h.disk.Snapshot(NewLoop(), Stream(1, "snapshot"), h.trace).TornRemnants("f"))
+	require.NoError(t, h.write("f", reverted[0]*diskSector, diskFill(1, 10)))
+	require.Equal(t, reverted[1:], h.disk.LostWrites("f"), "a rewrite repairs the sector")
 	require.NoError(t, h.write("f", kept[0]*diskSector, diskFill(1, 10)))
 	require.Equal(t, kept[1:], h.disk.TornRemnants("f"), "a write over a remnant ends it")
 	require.NoError(t, h.truncate("f", 0))
+	require.Empty(t, h.disk.LostWrites("f"))
 	require.Empty(t, h.disk.TornRemnants("f"))
+	require.Empty(t, h.disk.LostWrites("nope"))
 	require.Empty(t, h.disk.TornRemnants("nope"))
 }
 
