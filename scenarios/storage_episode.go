@@ -469,5 +469,15 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 		head = slices.Min(rec.Faulty) - 1
 		steps = append(steps, storagemodel.Step{Kind: storagemodel.Truncate, Op: head})
 	}
-	e.steps = append(steps, storagemodel.DrawFrom(e.rng, head, cp, view, 1000*boot, 5+e.rng.IntN(20))...)
+	// The ops up to a damaged checkpoint a fallback passed were committed: a replica executes
+	// them again and never replaces them, so the history drawn truncates and replaces only
+	// above it (storage crash seed 2046420075: after a fallback from checkpoint 6 to op 0,
+	// ops 5-8 replaced; the superblock still named checkpoint 6, whose file was gone, and at
+	// the next boot the replay from op 0 no longer matched its audit head). The faulty ops a
+	// fallback distrusted are cut first (above), as they were.
+	floor := cp
+	if rec.CheckpointDamaged != 0 && !rec.CheckpointLost {
+		floor = max(cp, min(rec.CheckpointDamaged, head))
+	}
+	e.steps = append(steps, storagemodel.DrawFrom(e.rng, head, floor, view, 1000*boot, 5+e.rng.IntN(20))...)
 }
