@@ -190,6 +190,7 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		53225: "harness: the same class (op 5)",
 		// Eighteenth session.
 		2046420075: "harness: after a fallback from checkpoint 6 to op 0 the history replaced ops 5-8, which checkpoint 6 had committed; the superblock still named checkpoint 6 (its file gone), and the replay from op 0 no longer matched its audit head, so op 7 above the lost checkpoint broke the chain. The history now truncates and replaces only above a damaged checkpoint a fallback passed",
+		2047164003: "storage: checkpoint op 2 and op 1 below it both damaged, op 3's older entry hidden in their region by a read error: Open dropped op 3 and cut past the region, so op 3, appended again and truncated, left the old entry under its tombstone, and it came back intact two boots later. Open now gives up the damaged entries under a checkpoint head down to the nearest kept entry, and cuts there",
 		2045073453: "storage: op 7's append under the distrust mark above checkpoint op 6 lost its record in a crash; the next Open dropped it, but the checkpoint op's region ran over its whole entry, so the cut left it, and op 7 was appended again past it. When the new entry and its record both rotted, recovery returned the dropped append's body. The whole entry of a dropped op now ends the region below it",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {

@@ -908,15 +908,19 @@ func (s *Storage) cutUnfinished(done func(error)) {
 			drop = append(drop, seg)
 		}
 	}
+	var given []uint64 // ops at or below the checkpoint whose damaged entries the cut gives up
 	sequence(done,
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
-			if _, found := slices.BinarySearch(s.segments, k); found && s.dropDamagedCheckpointEntry(k) {
-				// Its record goes too: left in place, it claimed the bytes of the entries
+			if _, found := slices.BinarySearch(s.segments, k); found {
+				given = s.dropDamagedCheckpointEntries(k)
+			}
+			if len(given) > 0 {
+				// Their records go too: left in place, one claimed the bytes of the entries
 				// appended where the cut put them, and a recovery that met such an entry
 				// damaged, record and all, found no room for it and dropped it (storage
 				// crash seed 2040047428: op 6 above checkpoint op 5).
-				s.writeMarks(segmentName(k), tombstoneMagic, []uint64{s.head}, func(err error) {
+				s.writeMarks(segmentName(k), tombstoneMagic, given, func(err error) {
 					if err != nil {
 						next(err)
 						return
@@ -959,31 +963,42 @@ func (s *Storage) cutPastHeadOf(k uint64, next func(error)) {
 		})
 }
 
-// dropDamagedCheckpointEntry gives up the checkpoint op's own entry, when it is the head of
-// segment k and damaged: the checkpoint holds that op, and nothing reads its entry again. The
-// cut then lands where the entry began, not past its damaged region, which may hide an
-// append of the next op that never finished (a read error at this Open) or an older one: left
-// below the next append's place, no later truncation of that op reached it, and once the
+// dropDamagedCheckpointEntries gives up the entries of the checkpoint op and the ops below it
+// in segment k, down to the nearest intact (or known) entry, when the checkpoint op is the
+// head of segment k and damaged or absent, and returns those ops (nil if there is nothing to
+// give up). The checkpoint holds them, and nothing reads their damaged entries again. The cut
+// then lands where the nearest kept entry ends, not past their damaged regions, which may hide
+// an append of the next op that never finished (a read error at this Open) or an older one:
+// left below the next append's place, no later truncation of that op reached it, and once the
 // sector read again it came back intact under the op's tombstone, a body of an older
-// generation (storage crash seeds 2039188665, 2039088826).
-func (s *Storage) dropDamagedCheckpointEntry(k uint64) bool {
+// generation (storage crash seeds 2039188665, 2039088826; 2047164003: checkpoint op 2 and op
+// 1 below it both damaged, op 3's older entry hidden in their region by a read error, dropped
+// at this Open, appended again and truncated past it, and returned intact two boots later).
+func (s *Storage) dropDamagedCheckpointEntries(k uint64) []uint64 {
 	sl := s.slot(s.head)
 	if s.head != s.sb.State.CheckpointOp || sl == nil || s.segmentOf(s.head) != k || sl.state == slotIntact {
-		return false
+		return nil
 	}
-	start := s.recordArea() // where the checkpoint op's entry began: the segment's first
-	if s.head > max(k*uint64(s.opts.SegmentEntriesMax), 1) {
-		prev := s.slot(s.head - 1) // or the end of the entry below, if that is known
-		if prev == nil || !(prev.state == slotIntact || (prev.known && prev.end > prev.offset)) {
-			return false
+	start := s.recordArea() // where the first given-up entry began: the segment's first
+	var given []uint64
+	for o := s.head; o >= max(k*uint64(s.opts.SegmentEntriesMax), 1); o-- {
+		below := s.slot(o) // nil: below the index, where the scan recognised no entry
+		if below != nil && (below.state == slotIntact || (below.known && below.end > below.offset)) {
+			start = below.end // the entry below, whose end is known
+			break
 		}
-		start = prev.end
+		given = append(given, o)
 	}
 	if start >= sl.end {
-		return false
+		return nil
 	}
-	sl.offset, sl.end = start, start
-	return true
+	for _, o := range given {
+		if g := s.slot(o); g != nil {
+			g.offset, g.end = min(g.offset, start), min(g.end, start)
+		}
+	}
+	slices.Reverse(given)
+	return given
 }
 
 // distrustAbove stands in for the part of the cut that cannot be made when the head is
