@@ -225,17 +225,21 @@ func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 
 // the first of them, and the replica's log ended below an op it had acknowledged). Appends
 // finish in op order, so every op from high+1 up to such an op has a record written, damaged
 // or intact, never absent: a damaged sector past an absent record is a misdirected write's
-// landing or rot of the unwritten area, not evidence. So is a record that verifies but names
-// another op (foreign). The room rule bounds what rot of unwritten sectors can invent.
+// landing or rot of the unwritten area, not evidence. A record that verifies but names
+// another op (foreign) is no evidence of its own op either: a misdirected write landed there,
+// over a record or over nothing. It does not end the run, though: it is not absent, and a
+// damaged record above it still proves its op finished (storage crash seed 2048199845: op
+// 1's repair wrote its record over op 2's, and op 3, its entry and record unreadable, was
+// dropped though acknowledged). The room rule bounds what rot of unwritten sectors can invent.
 func damagedRecordEvidence(sc segmentScan, segmentEntries, high uint64, end int64) uint64 {
 	room := uint64(max(sc.size-end, 0) / SectorSize)
 	base, best := sc.index*segmentEntries, uint64(0)
 	for op := high + 1; op >= base && op-base < uint64(len(sc.persist)) && op-high <= room; op++ {
 		p := sc.persist[op-base]
-		if p.state == recordAbsent || p.foreign {
+		if p.state == recordAbsent {
 			break
 		}
-		if p.state == recordDamaged {
+		if p.state == recordDamaged && !p.foreign {
 			best = op
 		}
 	}
