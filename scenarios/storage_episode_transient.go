@@ -56,6 +56,14 @@ func (e *storeEpisode) hideSector() *hiddenSector {
 	e.disk.LatentSectorError(name, h.offset)
 	for _, op := range h.ops {
 		e.damaged[op] = true
+		if h.offset == int64(op%uint64(storageEpisodeOptions.SegmentEntriesMax))*storage.SectorSize {
+			// A mark is one copy, read or not: an Open that cannot read the distrust mark
+			// over this op's record takes an entry it kept back for the op's (storage crash
+			// seed 2048358986: op 2's unfinished append, hidden from the Open that marked
+			// it, read whole at the next, whose read of the mark failed), as when a
+			// misdirected write destroys the mark (recordHit).
+			e.recordHit[op] = true
+		}
 	}
 	e.counters["storage_episode.damage.transient_read"]++
 	return h
