@@ -43,8 +43,8 @@ func TestCheckpointHeadCutsBelowDamagedOpsUnderIt(t *testing.T) {
 		if s.Head() != 2 || len(r.Faulty) != 0 {
 			t.Fatalf("head %d, faulty %v: want op 3 dropped, the log ending at checkpoint 2", s.Head(), r.Faulty)
 		}
-		if size := int64(len(d.raw(file))); size > at[1].offset {
-			t.Fatalf("%s ends at %d: want it cut at %d, where op 1's damaged entry began", file, size, at[1].offset)
+		if size := int64(len(d.raw(file))); size > at[3].offset {
+			t.Fatalf("%s ends at %d: want it cut at %d at the latest, where op 3's hidden entry began", file, size, at[3].offset)
 		}
 		if raw := d.raw(file); int64(len(raw)) > hidden/8 {
 			raw[hidden/8] ^= 1 << (hidden % 8) // the read error heals, while the engine runs
@@ -60,6 +60,44 @@ func TestCheckpointHeadCutsBelowDamagedOpsUnderIt(t *testing.T) {
 			got, _ := d.read(t, s, 3)
 			t.Fatalf("head %d, entries %v: op 3 came back after its truncation (old body: %v)", s.Head(), entriesOf(r),
 				bytes.Equal(got, stale))
+		}
+	})
+}
+
+// TestCheckpointHeadKeepsRecoverableEntriesBelow (found in review): the entries given up
+// under a damaged checkpoint head stop at one an intact record names. Op 3 below checkpoint 4
+// has its recorded entry whole and a torn copy of a rewrite past the log, so it does not read
+// intact now; a fallback from checkpoint 4 (rotted) to 1 recovers it whole from the entry its
+// record names. Given up with its record, it came back faulty.
+func TestCheckpointHeadKeepsRecoverableEntriesBelow(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		opts := storage.Options{SegmentEntriesMax: 8, EntryBodyMax: 4096}
+		s := fill(t, d, opts, 4)
+		d.checkpoint(t, s, 1, []byte("state at 1"))
+		d.checkpoint(t, s, 4, []byte("state at 4"))
+		const file = "log-0000000000000000"
+		at := places(t, d)
+		raw := d.raw(file)
+		h, _, err := storage.DecodeEntry(raw[at[3].offset:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		torn := storage.EncodeEntry(testState.Cluster, 3, int64(len(raw)), h.Parent, []byte("a rewrite of op 3 cut short"))
+		torn[storage.HeaderSize+8] ^= 1
+		raw = append(raw, torn...)
+		raw[at[4].offset+storage.HeaderSize+8] ^= 1 // checkpoint op 4's entry damaged
+		d.setRaw(file, raw)
+		d.restart()
+		s, r := d.mustOpen(t, opts)
+		t.Logf("Open 1: head %d, faulty %v, %s %d bytes (op 3 at [%d,%d))", s.Head(), r.Faulty, file,
+			len(d.raw(file)), at[3].offset, at[3].offset+at[3].size)
+		flipBit(d, "checkpoint-0000000000000004", 10)
+		d.restart()
+		s, r = d.mustOpen(t, opts)
+		t.Logf("Open 2: checkpoint %d (damaged %d), head %d, entries %v, faulty %v", r.State.CheckpointOp,
+			r.CheckpointDamaged, s.Head(), entriesOf(r), r.Faulty)
+		if r.State.CheckpointOp != 1 || !slices.Contains(entriesOf(r), 3) {
+			t.Errorf("after the fallback to checkpoint 1: entries %v, faulty %v: want op 3 intact", entriesOf(r), r.Faulty)
 		}
 	})
 }

@@ -65,3 +65,68 @@ func TestDroppedAppendIsCutBelowTheNextAppend(t *testing.T) {
 		}
 	})
 }
+
+// TestDroppedCopyBoundSparesFaultyHeadEntry (found in review): the dropped copy's bound must
+// not cut an op above the checkpoint whose extent is unknown. Op 3, faulty of unknown identity
+// over a hidden older op 4, is truncated and appended again past op 4's stale entry; at the
+// next Open op 4 reads whole under its distrust mark and is dropped, while op 3's new entry is
+// unreadable and its record rotted. A cut at op 4's stale entry took op 3's acknowledged
+// entry with it, so it could not come back whole once the read error healed.
+func TestDroppedCopyBoundSparesFaultyHeadEntry(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		opts := storage.Options{SegmentEntriesMax: 8, EntryBodyMax: 4096}
+		s := fill(t, d, opts, 4)
+		d.checkpoint(t, s, 2, []byte("state at 2"))
+		const file = "log-0000000000000000"
+		at := places(t, d)
+		whole := d.raw(file)
+		d.must(t, "TruncateAfter(3)", func(done func(error)) { s.TruncateAfter(3, done) })
+		raw := d.raw(file)
+		kept := slices.Clone(whole)
+		copy(kept[4*storage.SectorSize:5*storage.SectorSize], raw[4*storage.SectorSize:5*storage.SectorSize]) // op 4's tombstone, not the cut
+		bodyBit := func(off int64) int64 { return (off + storage.HeaderSize + 8) * 8 }
+		stale4 := bodyBit(at[4].offset)
+		for _, bit := range []int64{
+			bodyBit(at[2].offset),        // checkpoint op 2's entry damaged
+			(at[3].offset + 20) * 8,      // op 3's header
+			3*storage.SectorSize*8 + 300, // and its record
+			stale4,                       // op 4's entry hidden by a read error
+		} {
+			kept[bit/8] ^= 1 << (bit % 8)
+		}
+		d.setRaw(file, kept)
+		d.restart()
+		s, r := d.mustOpen(t, opts) // Open A
+		if s.Head() != 3 || !slices.Equal(r.Faulty, []uint64{3}) {
+			t.Fatalf("Open A: head %d, faulty %v: want head 3 faulty", s.Head(), r.Faulty)
+		}
+		flipBit(d, file, stale4) // the read error heals
+		d.must(t, "TruncateAfter(2)", func(done func(error)) { s.TruncateAfter(2, done) })
+		new3 := bytes.Repeat([]byte("new3"), 100)
+		if err := d.append(t, s, 3, new3); err != nil {
+			t.Fatalf("Append(3): %v", err)
+		}
+		y := places(t, d)[3]
+		if y.offset <= at[4].offset {
+			t.Fatalf("new op 3 at %d, not past op 4's stale entry at %d", y.offset, at[4].offset)
+		}
+		hidden := bodyBit(y.offset)
+		flipBit(d, file, hidden)                     // a read error on op 3's entry
+		flipBit(d, file, 3*storage.SectorSize*8+300) // and op 3's record rots
+		d.restart()
+		s, r = d.mustOpen(t, opts) // Open B
+		t.Logf("Open B: head %d, faulty %v, %s %d bytes; op 3's entry at [%d,%d), op 4's stale at %d",
+			s.Head(), r.Faulty, file, len(d.raw(file)), y.offset, y.offset+y.size, at[4].offset)
+		if size := int64(len(d.raw(file))); size < y.offset+y.size {
+			t.Errorf("Open B cut %s at %d, into acknowledged op 3's entry at [%d,%d)", file, size, y.offset, y.offset+y.size)
+		}
+		if raw := d.raw(file); int64(len(raw)) > hidden/8 {
+			flipBit(d, file, hidden) // the read error heals
+		}
+		d.restart()
+		s, r = d.mustOpen(t, opts) // Open C
+		if got, err := d.read(t, s, 3); err != nil || !bytes.Equal(got, new3) {
+			t.Errorf("Open C: Read(3): %v (faulty %v): want op 3's own entry back", err, r.Faulty)
+		}
+	})
+}

@@ -49,7 +49,7 @@ type Recovery struct {
 
 // logIndex is the log as assembled from the scans of its segments.
 type logIndex struct {
-	base, head     uint64
+	base, head, cp uint64
 	segmentEntries uint64
 	floor          uint64
 	slots          []slot
@@ -93,7 +93,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	// dropped as unfinished, and damage is read from above it, as above a checkpoint a state
 	// sync installed (entryEvidence).
 	resumed := max(cp, unaudited.upTo)
-	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
+	ix := logIndex{base: cp + 1, head: cp, cp: cp, segmentEntries: segmentEntries, floor: floor,
 		bodies: map[uint64][]byte{}, intact: map[uint64][]record{}}
 	for i, sc := range scans {
 		ix.segments = append(ix.segments, sc.index)
@@ -578,7 +578,10 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 
 // droppedCopyBound is where the head's region in segment k ends because of dropped ops: at
 // the lowest whole entry of one that lies above every byte the log keeps in the segment, or
-// the segment's size (no bound) if none does. Without it the head's region ran over such an
+// the segment's size (no bound) if none does, or if an op above the checkpoint in the segment
+// has an unknown extent: its entry may lie past the dropped copy (a faulty op appended again
+// after a truncation, past an older entry of the op above that a read error hid), and the cut
+// would take it. Without it the head's region ran over such an
 // entry, the cut past the head (cutPastHeadOf, at the region's end) left it in the file, and
 // the op's next append went past it: once that append's entry and record were both damaged,
 // recovery took the stale copy for the op (storage crash seed 2045073453: op 7 above
@@ -597,6 +600,8 @@ func (ix *logIndex) droppedCopyBound(k uint64) int64 {
 		sl := ix.slots[op-ix.base]
 		var kept int64 // where the bytes the log keeps for op end, or 0 for none
 		switch {
+		case op > ix.cp && sl.state != slotIntact && !sl.placed && !sl.known:
+			return math.MaxInt64 // its extent is unknown
 		case sl.state == slotIntact || sl.placed:
 			kept = sl.end
 		case sl.known:
@@ -912,10 +917,10 @@ func (s *Storage) cutUnfinished(done func(error)) {
 			drop = append(drop, seg)
 		}
 	}
-	var given []uint64 // ops at or below the checkpoint whose damaged entries the cut gives up
 	sequence(done,
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
+			var given []uint64 // ops at or below the checkpoint whose damaged entries the cut gives up
 			if _, found := slices.BinarySearch(s.segments, k); found {
 				given = s.dropDamagedCheckpointEntries(k)
 			}
@@ -968,13 +973,14 @@ func (s *Storage) cutPastHeadOf(k uint64, next func(error)) {
 }
 
 // dropDamagedCheckpointEntries gives up the entries of the checkpoint op and the ops below it
-// in segment k, down to the nearest intact (or known) entry, when the checkpoint op is the
-// head of segment k and damaged or absent, and returns those ops (nil if there is nothing to
-// give up). The checkpoint holds them, and nothing reads their damaged entries again. The cut
-// then lands where the nearest kept entry ends, not past their damaged regions, which may hide
-// an append of the next op that never finished (a read error at this Open) or an older one:
-// left below the next append's place, no later truncation of that op reached it, and once the
-// sector read again it came back intact under the op's tombstone, a body of an older
+// in segment k, down to the nearest kept entry (intact, known, or named by an intact record),
+// when the checkpoint op is the head of segment k and damaged or absent: the head's region
+// then ends where that entry does, and the cut past the head lands there. It returns the ops
+// given up, whose records go with their entries. The checkpoint holds those ops, and nothing
+// reads their damaged entries again; cut past their damaged regions, which may hide an append
+// of the next op that never finished (a read error at this Open) or an older one, that append
+// stayed below the next append's place, no later truncation of the op reached it, and once
+// the sector read again it came back intact under the op's tombstone, a body of an older
 // generation (storage crash seeds 2039188665, 2039088826; 2047164003: checkpoint op 2 and op
 // 1 below it both damaged, op 3's older entry hidden in their region by a read error, dropped
 // at this Open, appended again and truncated past it, and returned intact two boots later).
@@ -991,12 +997,19 @@ func (s *Storage) dropDamagedCheckpointEntries(k uint64) []uint64 {
 			start = below.end // the entry below, whose end is known
 			break
 		}
+		if end, ok := s.recordedEnds[o]; ok {
+			// An entry its intact record names, kept with the record: a fallback to an
+			// older checkpoint may still find it whole (one intact copy the record names),
+			// though a torn copy of the op elsewhere keeps it from reading intact now.
+			start = end
+			break
+		}
 		given = append(given, o)
 	}
 	if start >= sl.end {
 		return nil
 	}
-	for _, o := range given {
+	for _, o := range append(given, s.head) {
 		if g := s.slot(o); g != nil {
 			g.offset, g.end = min(g.offset, start), min(g.end, start)
 		}
@@ -1301,6 +1314,12 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
+	s.recordedEnds = map[uint64]int64{}
+	for op := max(ix.base, s.segmentOf(cp)*uint64(s.opts.SegmentEntriesMax)); op <= cp; op++ {
+		if p := ix.persist[op]; p.state == recordIntact {
+			s.recordedEnds[op] = p.header.Offset + p.header.Size()
+		}
+	}
 	s.markedOver(marksAbove(scans, cp, uint64(s.opts.SegmentEntriesMax)))
 	s.strays = nil
 	for op := cp + 1; op <= s.head; op++ {

@@ -186,6 +186,10 @@ type Storage struct {
 	// recordedAbove are the ops above the recovered head, in the head's segment, with an
 	// intact record: cutUnfinished tombstones them before it cuts their entries.
 	recordedAbove []uint64
+	// recordedEnds are, for the ops at or below the checkpoint in its segment with an intact
+	// record, where the entry the record names ends (op -> end): cutUnfinished keeps those
+	// entries (dropDamagedCheckpointEntries), which a fallback may still recover whole.
+	recordedEnds map[uint64]int64
 	// unmarked are the ops Open holds faulty without a record or faulty mark, for markFaulty.
 	unmarked []uint64
 	// strays are the records Open recovered only out of their own place, in op order, for
