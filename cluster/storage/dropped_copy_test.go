@@ -66,13 +66,15 @@ func TestDroppedAppendIsCutBelowTheNextAppend(t *testing.T) {
 	})
 }
 
-// TestDroppedCopyBoundSparesFaultyHeadEntry (found in review): the dropped copy's bound must
-// not cut an op above the checkpoint whose extent is unknown. Op 3, faulty of unknown identity
-// over a hidden older op 4, is truncated and appended again past op 4's stale entry; at the
-// next Open op 4 reads whole under its distrust mark and is dropped, while op 3's new entry is
-// unreadable and its record rotted. A cut at op 4's stale entry took op 3's acknowledged
-// entry with it, so it could not come back whole once the read error healed.
-func TestDroppedCopyBoundSparesFaultyHeadEntry(t *testing.T) {
+// TestTruncationAfterADamagedCheckpointOpCutsBelowIt (from the review of the dropped copy's
+// bound): op 3, faulty of unknown identity above damaged checkpoint op 2, hides an older
+// entry of op 4 behind a read error. Truncated after op 2 and appended again, op 3 went past
+// op 4's stale entry, which the cut at the end of op 2's damaged region left in the file; at
+// the next Open op 4 read whole under its distrust mark and was dropped, and a cut at its
+// entry (the dropped copy's bound, before it required known extents above the checkpoint)
+// took op 3's acknowledged entry with it. A truncation after a damaged checkpoint op now
+// gives up its entry and cuts below op 4's stale one; op 3 must survive either way.
+func TestTruncationAfterADamagedCheckpointOpCutsBelowIt(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		opts := storage.Options{SegmentEntriesMax: 8, EntryBodyMax: 4096}
 		s := fill(t, d, opts, 4)
@@ -106,17 +108,15 @@ func TestDroppedCopyBoundSparesFaultyHeadEntry(t *testing.T) {
 		if err := d.append(t, s, 3, new3); err != nil {
 			t.Fatalf("Append(3): %v", err)
 		}
-		y := places(t, d)[3]
-		if y.offset <= at[4].offset {
-			t.Fatalf("new op 3 at %d, not past op 4's stale entry at %d", y.offset, at[4].offset)
+		if p, ok := places(t, d)[4]; ok {
+			t.Fatalf("op 4's stale entry at %d outlived the truncation after checkpoint op 2", p.offset)
 		}
+		y := places(t, d)[3]
 		hidden := bodyBit(y.offset)
 		flipBit(d, file, hidden)                     // a read error on op 3's entry
 		flipBit(d, file, 3*storage.SectorSize*8+300) // and op 3's record rots
 		d.restart()
 		s, r = d.mustOpen(t, opts) // Open B
-		t.Logf("Open B: head %d, faulty %v, %s %d bytes; op 3's entry at [%d,%d), op 4's stale at %d",
-			s.Head(), r.Faulty, file, len(d.raw(file)), y.offset, y.offset+y.size, at[4].offset)
 		if size := int64(len(d.raw(file))); size < y.offset+y.size {
 			t.Errorf("Open B cut %s at %d, into acknowledged op 3's entry at [%d,%d)", file, size, y.offset, y.offset+y.size)
 		}

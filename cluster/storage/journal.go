@@ -879,6 +879,17 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 	}
 	keep := s.segmentOf(op + 1)
 	cut := s.appendOffset(op + 1)
+	first := op + 1 // the lowest op whose record the truncation tombstones
+	start, given, underCheckpoint := int64(0), []uint64(nil), false
+	if op == s.sb.State.CheckpointOp {
+		// The damaged entries at and below the checkpoint op go too (checkpoint_region.go).
+		if start, given, underCheckpoint = s.checkpointRegionCut(keep); underCheckpoint {
+			cut = start
+			if len(given) > 0 {
+				first = given[0]
+			}
+		}
+	}
 	whole := cut == s.recordArea() // op+1 is the first entry of its segment: the file goes
 	var drop []uint64
 	for _, k := range slices.Backward(s.segments) {
@@ -894,6 +905,9 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 		if err == nil {
 			s.slots = s.slots[:op+1-s.slotBase]
 			s.head = op
+			if underCheckpoint {
+				s.endCheckpointRegion(start, given)
+			}
 		}
 		done(err)
 	},
@@ -903,12 +917,12 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				return
 			}
 			var tombstones []byte
-			for o := op + 1; o <= min(s.head, s.segmentLast(keep)); o++ {
+			for o := first; o <= min(s.head, s.segmentLast(keep)); o++ {
 				tombstones = append(tombstones, encodeMark(s.removalMark(o), s.sb.State.Cluster, o)...)
 				tombstoned = append(tombstoned, o)
 			}
 			s.markedOver(tombstoned)
-			s.fs.WriteAt(name, tombstones, s.recordOffset(op+1), unlessIO(next))
+			s.fs.WriteAt(name, tombstones, s.recordOffset(first), unlessIO(next))
 		},
 		func(next func(error)) {
 			if !kept {
@@ -1042,6 +1056,9 @@ func (s *Storage) verifyTombstones(name string, ops []uint64, done func(error)) 
 // would bring back the stale entry a fallback distrusted once the superblock no longer names
 // the damaged checkpoint.
 func (s *Storage) removalMark(op uint64) uint64 {
+	if op <= s.sb.State.CheckpointOp {
+		return tombstoneMagic // a damaged entry the checkpoint holds, given up (checkpoint_region.go)
+	}
 	if sl := s.slot(op); sl != nil && sl.state == slotFaulty && !sl.known {
 		return distrustMagic
 	}

@@ -921,8 +921,11 @@ func (s *Storage) cutUnfinished(done func(error)) {
 		func(next func(error)) { s.removeSegments(drop, nil, next) },
 		func(next func(error)) {
 			var given []uint64 // ops at or below the checkpoint whose damaged entries the cut gives up
-			if _, found := slices.BinarySearch(s.segments, k); found {
-				given = s.dropDamagedCheckpointEntries(k)
+			if _, found := slices.BinarySearch(s.segments, k); found && s.head == s.sb.State.CheckpointOp {
+				if start, ops, ok := s.checkpointRegionCut(k); ok {
+					s.endCheckpointRegion(start, ops)
+					given = ops
+				}
 			}
 			if len(given) > 0 {
 				// Their records go too: left in place, one claimed the bytes of the entries
@@ -970,52 +973,6 @@ func (s *Storage) cutPastHeadOf(k uint64, next func(error)) {
 			}
 			next(nil)
 		})
-}
-
-// dropDamagedCheckpointEntries gives up the entries of the checkpoint op and the ops below it
-// in segment k, down to the nearest kept entry (intact, known, or named by an intact record),
-// when the checkpoint op is the head of segment k and damaged or absent: the head's region
-// then ends where that entry does, and the cut past the head lands there. It returns the ops
-// given up, whose records go with their entries. The checkpoint holds those ops, and nothing
-// reads their damaged entries again; cut past their damaged regions, which may hide an append
-// of the next op that never finished (a read error at this Open) or an older one, that append
-// stayed below the next append's place, no later truncation of the op reached it, and once
-// the sector read again it came back intact under the op's tombstone, a body of an older
-// generation (storage crash seeds 2039188665, 2039088826; 2047164003: checkpoint op 2 and op
-// 1 below it both damaged, op 3's older entry hidden in their region by a read error, dropped
-// at this Open, appended again and truncated past it, and returned intact two boots later).
-func (s *Storage) dropDamagedCheckpointEntries(k uint64) []uint64 {
-	sl := s.slot(s.head)
-	if s.head != s.sb.State.CheckpointOp || sl == nil || s.segmentOf(s.head) != k || sl.state == slotIntact {
-		return nil
-	}
-	start := s.recordArea() // where the first given-up entry began: the segment's first
-	var given []uint64
-	for o := s.head; o >= max(k*uint64(s.opts.SegmentEntriesMax), 1); o-- {
-		below := s.slot(o) // nil: below the index, where the scan recognised no entry
-		if below != nil && (below.state == slotIntact || (below.known && below.end > below.offset)) {
-			start = below.end // the entry below, whose end is known
-			break
-		}
-		if end, ok := s.recordedEnds[o]; ok {
-			// An entry its intact record names, kept with the record: a fallback to an
-			// older checkpoint may still find it whole (one intact copy the record names),
-			// though a torn copy of the op elsewhere keeps it from reading intact now.
-			start = end
-			break
-		}
-		given = append(given, o)
-	}
-	if start >= sl.end {
-		return nil
-	}
-	for _, o := range append(given, s.head) {
-		if g := s.slot(o); g != nil {
-			g.offset, g.end = min(g.offset, start), min(g.end, start)
-		}
-	}
-	slices.Reverse(given)
-	return given
 }
 
 // distrustAbove stands in for the part of the cut that cannot be made when the head is

@@ -187,8 +187,8 @@ type Storage struct {
 	// intact record: cutUnfinished tombstones them before it cuts their entries.
 	recordedAbove []uint64
 	// recordedEnds are, for the ops at or below the checkpoint in its segment with an intact
-	// record, where the entry the record names ends (op -> end): cutUnfinished keeps those
-	// entries (dropDamagedCheckpointEntries), which a fallback may still recover whole.
+	// record at Open, where the entry the record names ends (op -> end): a cut above the
+	// checkpoint keeps those entries (checkpointRegionCut), which a fallback may recover whole.
 	recordedEnds map[uint64]int64
 	// unmarked are the ops Open holds faulty without a record or faulty mark, for markFaulty.
 	unmarked []uint64
