@@ -76,9 +76,11 @@ type workloadMix struct {
 	weights [4]int
 	keys    int
 	hot     bool
-	// blindCAS and size are the edge shapes (workload_edges.go): zero values leave them out.
-	blindCAS bool
-	size     workloadSize
+	// blindCAS, size and emptyValues are the edge shapes (workload_edges.go): zero values
+	// leave them out.
+	blindCAS    bool
+	size        workloadSize
+	emptyValues bool
 }
 
 var workloadKinds = [4]kv.Kind{kv.KindGet, kv.KindPut, kv.KindAppend, kv.KindCAS}
@@ -160,11 +162,11 @@ func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
 	case kv.KindGet:
 		return kv.Op{Kind: kv.KindGet, Key: key}
 	case kv.KindPut:
-		return kv.Op{Kind: kv.KindPut, Key: key, Value: w.value(clientIndex, 0)}
+		return kv.Op{Kind: kv.KindPut, Key: key, Value: w.written(clientIndex)}
 	case kv.KindAppend:
 		return kv.Op{Kind: kv.KindAppend, Key: key, Value: "+" + w.value(clientIndex, 1)}
 	}
-	op := kv.Op{Kind: kv.KindCAS, Key: key, Value: w.value(clientIndex, 0), ExpectedAbsent: true}
+	op := kv.Op{Kind: kv.KindCAS, Key: key, Value: w.written(clientIndex), ExpectedAbsent: true}
 	seen := w.seen[key]
 	switch {
 	case (seen == nil || len(seen.values) == 0) && w.mix.blindCAS && w.r.IntN(2) == 0:

@@ -21,7 +21,10 @@ import (
 //     key's appends cross kv.ValueSizeMax after a few operations and must answer too large;
 //     or, one seed in eight, every value padded to kv.ValueSizeMax and every key to
 //     kv.KeySizeMax, so that a cas that expects a value seen is an operation of exactly
-//     kv.OpSizeMax bytes (the decoder's bound).
+//     kv.OpSizeMax bytes (the decoder's bound);
+//   - emptyValues (one seed in six): a quarter of the puts and compare-and-sets write the
+//     empty string, which is a value, not an absence: a cas expecting the key absent must
+//     find it present (mismatch), and a get must return it, not not-found.
 //
 // Padding is "x" for values and "_" for keys: neither occurs in the unpadded names, so values
 // stay unique and none is a substring of another.
@@ -43,6 +46,18 @@ func (m *workloadMix) drawEdges(r *rand.Rand) {
 	case 4:
 		m.size = workloadSize{value: kv.ValueSizeMax, longKeys: true}
 	}
+	m.emptyValues = r.IntN(6) == 0 // drawn last, so that seeds keep their other shapes
+}
+
+// written is the value a put or a compare-and-set writes: a fresh one, or, in a quarter of
+// them when the mix writes empty values, the empty string. Only those seeds draw here, so
+// that the others keep their draws.
+func (w *workload) written(clientIndex int) string {
+	if w.mix.emptyValues && w.r.IntN(4) == 0 {
+		w.counts["workload.value.empty"]++
+		return ""
+	}
+	return w.value(clientIndex, 0)
 }
 
 func (m workloadMix) edgesString() string {
@@ -55,6 +70,9 @@ func (m workloadMix) edgesString() string {
 	}
 	if m.size.longKeys {
 		parts = append(parts, " key_size="+strconv.Itoa(kv.KeySizeMax))
+	}
+	if m.emptyValues {
+		parts = append(parts, " empty_values")
 	}
 	return strings.Join(parts, "")
 }
