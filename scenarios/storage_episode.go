@@ -230,16 +230,17 @@ func (e *storeEpisode) finish(rec *storage.Recovery, boot int) {
 
 // repairable returns, in half the recoveries, the repair of the lowest faulty op (ascending
 // faulty) when the model knows its acknowledged body and the engine can rewrite it in place
-// now, as a replica repairing it from a peer would (Rewrite). An op a fallback distrusted is
-// never repaired: its committed body is a peer's history,
-// which the episode does not model.
+// now, as a replica repairing it from a peer would (Rewrite), or when it is the head, which a
+// replica repairs with an Append that the engine writes in place (storagemodel.Issue). An op
+// a fallback distrusted is never repaired: its committed body is a peer's history, which the
+// episode does not model.
 func (e *storeEpisode) repairable(faulty []uint64) (storagemodel.Step, bool) {
 	if len(faulty) == 0 || e.repairs.IntN(2) != 0 {
 		return storagemodel.Step{}, false
 	}
 	op := faulty[0]
 	body, ok := e.m.Log[op]
-	if !ok || e.m.Disowned[op] || !e.s.Rewritable(storage.Entry{Op: op, Body: body}) {
+	if !ok || e.m.Disowned[op] || (op != e.s.Head() && !e.s.Rewritable(storage.Entry{Op: op, Body: body})) {
 		return storagemodel.Step{}, false
 	}
 	e.counters["storage_episode.repairs"]++

@@ -14,6 +14,13 @@ func Issue(s *storage.Storage, step Step, done func(error)) {
 	case Append, Replace:
 		s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
 	case Repair:
+		if step.Op == s.Head() {
+			// The head is never Rewritable: a replica repairs it with an Append (vsr's
+			// writeLog), which the engine must write in place, keeping the op durable
+			// throughout (a truncation first lost it to a crash in between).
+			s.Append(storage.Entry{Op: step.Op, Body: step.Body}, done)
+			return
+		}
 		s.Rewrite(storage.Entry{Op: step.Op, Body: step.Body}, done)
 	case SaveState:
 		st := s.State()

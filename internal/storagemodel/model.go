@@ -17,8 +17,9 @@ const (
 	Truncate
 	Replace // an Append of an op already in the log: a view change's replacement
 	Install // a peer's checkpoint above the head (state sync): InstallCheckpoint
-	// Repair writes a faulty op's acknowledged body again over its own extent (Rewrite), as
-	// a replica repairing it from a peer; the log above it stays.
+	// Repair writes a faulty op's acknowledged body again over its own extent (Rewrite, or
+	// an Append for the head op), as a replica repairing it from a peer; the log above it
+	// stays.
 	Repair
 )
 
