@@ -101,3 +101,45 @@ func TestCheckpointHeadKeepsRecoverableEntriesBelow(t *testing.T) {
 		}
 	})
 }
+
+// TestHeadRepairStaysOutOfTheCheckpointRecordsClaim builds storage crash seed 48412 in small:
+// checkpoint op 12's entry unrecognisable (its header overwritten) but its record intact, and
+// op 13 above it, its entry and record damaged, repaired as the head (an Append, as a replica
+// writes it). The index starts above op 12, so the repair went to the segment's record area,
+// inside the extent op 12's record still claims; when op 13's new entry and record were both
+// unreadable, recovery found no room for op 13 and dropped it, acknowledged.
+func TestHeadRepairStaysOutOfTheCheckpointRecordsClaim(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		opts := smallSegments
+		s := fill(t, d, opts, 13)
+		d.checkpoint(t, s, 12, []byte("state at 12"))
+		const file = "log-0000000000000003"
+		at := places(t, d)
+		raw := d.raw(file)
+		raw[at[12].offset+8] ^= 1          // op 12's header
+		raw[at[13].offset+8] ^= 1          // op 13's header
+		raw[1*storage.SectorSize+100] ^= 1 // and op 13's record
+		d.setRaw(file, raw)
+		d.restart()
+		s, r := d.mustOpen(t, opts)
+		if s.Head() != 13 || !slices.Equal(r.Faulty, []uint64{13}) {
+			t.Fatalf("head %d, faulty %v: want op 13 faulty at the head", s.Head(), r.Faulty)
+		}
+		if err := d.append(t, s, 13, body(13)); err != nil {
+			t.Fatalf("Append(13), the head's repair: %v", err)
+		}
+		now := places(t, d)[13]
+		if claim := at[12].offset + at[12].size; now.offset < claim {
+			t.Fatalf("op 13 repaired at %d, inside [%d,%d), which op 12's record claims", now.offset, at[12].offset, claim)
+		}
+		raw = d.raw(file)
+		raw[now.offset+8] ^= 1             // the repaired entry rots
+		raw[1*storage.SectorSize+100] ^= 1 // and its record
+		d.setRaw(file, raw)
+		d.restart()
+		s, r = d.mustOpen(t, opts)
+		if s.Head() != 13 || !slices.Contains(r.Faulty, 13) {
+			t.Fatalf("head %d, faulty %v: op 13, acknowledged, must stay faulty, not be dropped", s.Head(), r.Faulty)
+		}
+	})
+}

@@ -811,12 +811,24 @@ func (s *Storage) parentOf(op uint64) (checksum.Sum, error) {
 func (s *Storage) recordArea() int64 { return RecordAreaSize(s.opts.SegmentEntriesMax) }
 
 // appendOffset is where op's entry goes: after op-1's entry (or damaged region) if that is in
-// the same segment, else at the start of the segment's entries (after its record area).
+// the same segment, else at the start of the segment's entries (after its record area). An
+// op-1 at or below the checkpoint that the index does not hold (its entry unrecognisable) but
+// whose intact record names its entry counts as ending there: the record still claims those
+// bytes, and an entry of op written over them (a repair of the head above the checkpoint)
+// lay inside that claim, so when the new entry and its record were both unreadable, recovery
+// found no room for the op and dropped it (storage crash seed 48412: checkpoint op 12's
+// record, its entry's header misdirected over, and op 13 repaired at the record area).
 func (s *Storage) appendOffset(op uint64) int64 {
-	if prev := s.slot(op - 1); prev != nil && s.segmentOf(op-1) == s.segmentOf(op) {
+	if s.segmentOf(op-1) != s.segmentOf(op) {
+		return s.recordArea()
+	}
+	if prev := s.slot(op - 1); prev != nil {
 		assert.That(prev.end > s.recordArea() || prev.state != slotIntact,
 			"storage: intact entry ends inside the record area")
 		return max(prev.end, s.recordArea())
+	}
+	if end, ok := s.recordedEnds[op-1]; ok && op-1 <= s.sb.State.CheckpointOp {
+		return max(end, s.recordArea())
 	}
 	return s.recordArea()
 }

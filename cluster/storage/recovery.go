@@ -1271,12 +1271,7 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 		}
 	}
 	s.recordedAbove = s.recordsAbove(scans)
-	s.recordedEnds = map[uint64]int64{}
-	for op := max(ix.base, s.segmentOf(cp)*uint64(s.opts.SegmentEntriesMax)); op <= cp; op++ {
-		if p := ix.persist[op]; p.state == recordIntact {
-			s.recordedEnds[op] = p.header.Offset + p.header.Size()
-		}
-	}
+	s.recordedEnds = recordedEnds(scans, cp, uint64(s.opts.SegmentEntriesMax))
 	s.markedOver(marksAbove(scans, cp, uint64(s.opts.SegmentEntriesMax)))
 	s.strays = nil
 	for op := cp + 1; op <= s.head; op++ {
@@ -1292,6 +1287,23 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	}
 	s.invariants()
 	assert.That(len(rec.Entries)+len(rec.Faulty) == int(s.head-cp), "storage: recovery lost ops")
+}
+
+// recordedEnds maps each op at or below cp in cp's segment whose record sector holds an intact
+// record of it to where the entry the record names ends (Storage.recordedEnds).
+func recordedEnds(scans []segmentScan, cp, segmentEntries uint64) map[uint64]int64 {
+	ends := map[uint64]int64{}
+	for _, sc := range scans {
+		if sc.index != cp/segmentEntries {
+			continue
+		}
+		for i, p := range sc.persist {
+			if op := sc.index*segmentEntries + uint64(i); op >= 1 && op <= cp && p.state == recordIntact && p.header.Op == op {
+				ends[op] = p.header.Offset + p.header.Size()
+			}
+		}
+	}
+	return ends
 }
 
 // marksAbove lists the ops above cp whose record sectors the scans found holding a mark, or
