@@ -328,6 +328,9 @@ func (e *storeEpisode) issue() {
 			}
 			return
 		}
+		if e.repairFailed(step, err) {
+			return
+		}
 		if err != nil {
 			e.fail("%v failed: %v", step, err)
 			return

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"math"
 
 	"vopr/cluster/storage"
 	"vopr/internal/storagemodel"
@@ -18,6 +19,11 @@ import (
 // retry), in the other half the history stops there and the crash follows. Either way what
 // Open recovers is held to the history without the failed append: its entry coming back is
 // an op that was never acknowledged.
+//
+// A repair (the last boot's rewrite of a faulty op) meets the boot's error at its entry
+// write instead. The engine's contract there is that the op keeps its identity and place:
+// still Rewritable, so that a replica's retry writes it in place again rather than replace
+// it, which truncates every durable op above it (swarm seed 2027100302 with write errors).
 
 // writeErrorAim is a boot's aimed write error: fresh appends to let pass first (-1: none
 // this boot), and whether one is armed now.
@@ -41,6 +47,12 @@ func (e *storeEpisode) drawWriteErrorAim() writeErrorAim {
 // append it waits for.
 func (e *storeEpisode) aimWriteError(step storagemodel.Step) {
 	a := &e.errorAim
+	if a.nth >= 0 && step.Kind == storagemodel.Repair {
+		a.nth, a.armed = -1, true
+		entries := storage.RecordAreaSize(storageEpisodeOptions.SegmentEntriesMax)
+		e.disk.ArmWriteError(segmentFileName4(step.Op), entries, math.MaxInt64) // its entry's write
+		return
+	}
 	if a.nth < 0 || step.Kind != storagemodel.Append {
 		return
 	}
@@ -65,6 +77,24 @@ func (e *storeEpisode) appendFailed(step storagemodel.Step, err error) (failed, 
 	e.counters["storage_episode.append_write_errors"]++
 	e.m.Pending = nil
 	return true, e.writeErrors.IntN(2) == 0
+}
+
+// repairFailed reports whether err is the armed write error failing step, a repair; if so the
+// history ends there (the crash follows), and the op must still be Rewritable unless it is
+// the head (a replica repairs the head with an Append).
+func (e *storeEpisode) repairFailed(step storagemodel.Step, err error) bool {
+	if !e.errorAim.armed || step.Kind != storagemodel.Repair || !errors.Is(err, storage.ErrIO) ||
+		!e.disk.DisarmWriteError() {
+		return false
+	}
+	e.errorAim.armed = false
+	e.counters["storage_episode.repair_write_errors"]++
+	e.m.Pending = nil
+	if entry := (storage.Entry{Op: step.Op, Body: step.Body}); step.Op != e.s.Head() && !e.s.Rewritable(entry) {
+		e.fail("the repair of op %d failed on a write error and left it no longer Rewritable: a replica's "+
+			"retry would replace it, truncating the durable ops above it", step.Op)
+	}
+	return true
 }
 
 // settleWriteError withdraws an armed write error no write took before the crash (Open
