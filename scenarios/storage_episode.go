@@ -97,7 +97,9 @@ type storeEpisode struct {
 	// writeErrors draws the write errors aimed at fresh appends, and errorAim is the boot's
 	// (storage_episode_write_error.go; its own stream, as openCrashes).
 	writeErrors *rand.Rand
-	errorAim    writeErrorAim
+	// tail draws the tail damage (damageTail) of the boots that draw no other damage.
+	tail     *rand.Rand
+	errorAim writeErrorAim
 }
 
 func init() {
@@ -136,7 +138,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
-		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1}}
+		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
+		tail: sim.Stream(seed, "storage_episode/tail")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
