@@ -23,6 +23,8 @@ var (
 		"a restarting replica crashed as one of its recovery's writes landed, before it had recovered")
 	MarkCrashAfterCheckpoint = coverage.Declare("crash_at_io.checkpoint",
 		"a replica crashed just after its checkpoint became durable")
+	MarkCrashFirstPrepare = coverage.Declare("crash_at_io.first_prepare",
+		"the primary of view 0 crashed just after sending the cluster's first prepare")
 	MarkDiskCorrelatedTail = coverage.Declare("disk_correlated.tail",
 		"several of the newest log entries of one replica were damaged at once")
 	MarkDiskCorrelatedWhileDown = coverage.Declare("disk_correlated.while_down",

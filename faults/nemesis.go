@@ -113,6 +113,8 @@ type Nemesis struct {
 	// leaving is the replica a membership change is taking out (SetLeaving), -1 if none:
 	// its copies guarantee nothing from then on.
 	leaving int
+	// firstPrepareSeen: the first prepare of view 0 was sent (nemesis_first_prepare.go).
+	firstPrepareSeen bool
 }
 
 // NewNemesis returns the nemesis of swarm s, drawing from r (sim.Stream(seed, "nemesis")),

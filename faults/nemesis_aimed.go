@@ -102,7 +102,8 @@ type ioCrash struct {
 // and those the synced checkpoint loss strikes).
 // Without those on, it installs nothing.
 func (n *Nemesis) Install(c *sim.Cluster) {
-	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 && n.o.SyncedCheckpointLossProbability == 0 {
+	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 && n.o.SyncedCheckpointLossProbability == 0 &&
+		n.o.FirstPrepareCrashProbability == 0 {
 		return
 	}
 	c.SetFaultHooks(sim.FaultHooks{
@@ -445,6 +446,7 @@ func (n *Nemesis) onCompletion(c *sim.Cluster, replica int, io sim.IOCompletion)
 // onSent crashes a replica just after it sent start_view, when so armed (once the call that
 // sent it returns: the broadcast completes).
 func (n *Nemesis) onSent(c *sim.Cluster, from int, msg []byte) {
+	n.onFirstPrepare(c, from, msg)
 	if n.ioCrash.point != ActionCrashStartView {
 		return
 	}

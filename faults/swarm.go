@@ -128,6 +128,10 @@ type NemesisOptions struct {
 	// strikes, shortly before the heal (nemesis_late.go). It is drawn with the correlated
 	// damage's kind, after every other draw.
 	LateCheckpointLossProbability float64
+	// FirstPrepareCrashProbability is the chance that the primary of view 0 crashes just
+	// after sending the first prepare (nemesis_first_prepare.go). It is drawn with the
+	// node.crash kind, after every other draw.
+	FirstPrepareCrashProbability float64
 }
 
 // Validate reports the first option out of range.
@@ -158,6 +162,7 @@ func (o NemesisOptions) Validate() error {
 		sim.Probability{Name: "PrimaryBehindProbability", Value: o.PrimaryBehindProbability},
 		sim.Probability{Name: "SyncedCheckpointLossProbability", Value: o.SyncedCheckpointLossProbability},
 		sim.Probability{Name: "LateCheckpointLossProbability", Value: o.LateCheckpointLossProbability},
+		sim.Probability{Name: "FirstPrepareCrashProbability", Value: o.FirstPrepareCrashProbability},
 	); err != nil {
 		return err
 	}
@@ -294,6 +299,10 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 		s.Nemesis.LateCheckpointLossProbability = late
 	}
 	drawLast(r, &s, off)
+	// The first primary's crash, drawn after everything else with the node.crash kind.
+	if first := r.IntN(3) == 0; first && s.Enabled(NodeCrash) {
+		s.Nemesis.FirstPrepareCrashProbability = 1
+	}
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -709,6 +718,9 @@ func (s Swarm) params() []string {
 		"nemesis.primary_behind=" + ftoa(m.PrimaryBehindProbability),
 		"nemesis.synced_checkpoint_loss=" + ftoa(m.SyncedCheckpointLossProbability),
 		"nemesis.late_checkpoint_loss=" + ftoa(m.LateCheckpointLossProbability),
+	}
+	if m.FirstPrepareCrashProbability > 0 { // only then: the seeds without it print as before
+		p = append(p, "nemesis.first_prepare_crash="+ftoa(m.FirstPrepareCrashProbability))
 	}
 	if d.WriteErrorProbability > 0 { // only then: the seeds without it print as before
 		p = append(p, "disk.write_error="+ftoa(d.WriteErrorProbability))
