@@ -185,7 +185,14 @@ func entryEvidence(sc segmentScan, segmentEntries, cp uint64, last bool) uint64 
 			continue
 		}
 		high = max(high, r.op)
-		end = max(end, r.intended+r.size) // the write it was meant to be
+		if !sc.writtenAbove(r.op, segmentEntries) {
+			// The write it was meant to be, as the log's end. Not once an op above was
+			// written (its record sector holds a record, whole or damaged): the log went on
+			// past it, and an older generation's copy claimed the bytes of the newer ops
+			// there (storage crash seed 2052105277: a stale misdirected copy of op 2 claimed
+			// op 3's extent, and op 3, its entry and record damaged, was dropped).
+			end = max(end, r.intended+r.size)
+		}
 	}
 	for i, p := range sc.persist {
 		if p.state == recordIntact {
@@ -244,6 +251,17 @@ func damagedRecordEvidence(sc segmentScan, segmentEntries, high uint64, end int6
 		}
 	}
 	return best
+}
+
+// writtenAbove reports whether an op of the segment above op has a record written in its own
+// sector: intact, or damaged and not another op's (a misdirected write's landing).
+func (sc segmentScan) writtenAbove(op, segmentEntries uint64) bool {
+	for i, p := range sc.persist {
+		if sc.index*segmentEntries+uint64(i) > op && (p.state == recordIntact || (p.state == recordDamaged && !p.foreign)) {
+			return true
+		}
+	}
+	return false
 }
 
 // strayOf returns the record of op that a misdirected write carried among the segment's
