@@ -132,6 +132,7 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, d
 		// view 2's op 11 for committed, under commit number 92).
 		audited = min(audited, s.sb.Checkpoint.Audited)
 	}
+	auditOp, auditHead := s.auditOp, s.auditHead
 	_, err := s.Commit(op)
 	// A checkpoint replacing a lost one is installed like a state sync: the ops before it may
 	// not be in the log.
@@ -141,6 +142,13 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, d
 	name := checkpointName(op)
 	sequence(func(err error) {
 		if err != nil {
+			// A checkpoint that failed changes nothing, the audit included: left advanced
+			// over the log's entries (an installed checkpoint's Commit audits whatever the
+			// log holds, an older view's prepares too), it refused the replica's writes of
+			// the ops that checkpoint was to cover, which it must now log after all (swarm
+			// seed 3018271252851913429: a failed superblock write under checkpoint 64, then
+			// the append of a repaired op below it fail-stopped the replica).
+			s.auditOp, s.auditHead = auditOp, auditHead
 			done(err)
 			return
 		}
