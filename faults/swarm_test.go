@@ -222,7 +222,7 @@ func TestKinds(t *testing.T) {
 var aimedParams = []string{"nemesis.primary_isolation=", "nemesis.crash_at_io=", "nemesis.disk_correlated=",
 	"nemesis.ring_bridge=", "nemesis.clock_primary=", "nemesis.disk_identity_loss=", "nemesis.upgrade_straggler=",
 	"standbys=", "failover=", "reconfig=", "spare=", "nemesis.primary_behind=", "nemesis.synced_checkpoint_loss=", "nemesis.late_checkpoint_loss=",
-	"disk.write_error="} // standbys, failovers, reconfiguration and the primary left behind came after the aimed moves and are drawn after them
+	"disk.write_error=", "nemesis.first_prepare_crash="} // standbys, failovers, reconfiguration, the primary left behind and the first primary's crash came after the aimed moves and are drawn after them
 
 // TestDrawSwarmKeepsEarlierSeeds: the aimed moves' kinds and rates are drawn after every
 // earlier draw, so every seed keeps the parameters it drew before they existed. The golden
