@@ -22,11 +22,27 @@ const (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// usageText is what the command prints for help or a missing subcommand.
+const usageText = `usage:
+  vopr-mutate run [--seeds N] [--jobs J] [--mutants id,id] [--out PREFIX] [--resume] ...
+                                 the campaign (long: make mutants)
+  vopr-mutate list               the catalog, with each mutant's stale status
+  vopr-mutate check [--tree DIR] exit 1 if a mutant's snippet does not match exactly once
+  vopr-mutate generate [--count N] [--seed S]   rewrite catalog_generated.yaml
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
-	command := "run"
-	if len(args) > 0 && (args[0] == "run" || args[0] == "list" || args[0] == "check" || args[0] == "generate") {
-		command, args = args[0], args[1:]
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, usageText)
+		return 0
 	}
+	if len(args) == 0 || !(args[0] == "run" || args[0] == "list" || args[0] == "check" || args[0] == "generate") {
+		// The campaign takes tens of minutes: it never starts without being asked by name
+		// (a bare invocation, meant to show the usage, used to start it).
+		fmt.Fprint(stderr, "vopr-mutate: expected a command: run, list, check or generate\n"+usageText)
+		return exitUsage
+	}
+	command, args := args[0], args[1:]
 	var code int
 	var err error
 	switch command {
