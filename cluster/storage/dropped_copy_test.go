@@ -12,11 +12,11 @@ import (
 // peer's checkpoint 6 is installed over a log that ends at op 4 (segment 1 holds ops 4-7), so
 // the checkpoint op's region in segment 1 runs from op 4's end to the end of the file, and
 // the Open after it (a crash kept the segment the install was removing) writes a distrust
-// mark over op 7's record. An append of op 7 then loses
-// its record write in a crash: the next Open finds the entry whole under the mark and drops
-// it as unfinished. It must cut the file at that entry: left there, op 7 was appended again
-// past it, and once the new entry and its record were both damaged, recovery took the stale
-// one for op 7.
+// mark over op 7's record. An append of op 7 then loses its record write in a crash: the
+// next Open finds the entry whole under the mark and drops it as unfinished. It must cut the
+// file at that entry or below (the checkpoint op's region given up: checkpoint_region.go):
+// left there, op 7 was appended again past it, and once the new entry and its record were
+// both damaged, recovery took the stale one for op 7.
 func TestDroppedAppendIsCutBelowTheNextAppend(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		opts := storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096, RecordPrefix: 16, ReplayOpsMax: 64}
@@ -66,14 +66,14 @@ func TestDroppedAppendIsCutBelowTheNextAppend(t *testing.T) {
 	})
 }
 
-// TestTruncationAfterADamagedCheckpointOpCutsBelowIt (from the review of the dropped copy's
-// bound): op 3, faulty of unknown identity above damaged checkpoint op 2, hides an older
-// entry of op 4 behind a read error. Truncated after op 2 and appended again, op 3 went past
-// op 4's stale entry, which the cut at the end of op 2's damaged region left in the file; at
-// the next Open op 4 read whole under its distrust mark and was dropped, and a cut at its
-// entry (the dropped copy's bound, before it required known extents above the checkpoint)
-// took op 3's acknowledged entry with it. A truncation after a damaged checkpoint op now
-// gives up its entry and cuts below op 4's stale one; op 3 must survive either way.
+// TestTruncationAfterADamagedCheckpointOpCutsBelowIt (from the review of an earlier fix that
+// ended a region at a dropped op's entry): op 3, faulty of unknown identity above damaged
+// checkpoint op 2, hides an older entry of op 4 behind a read error. Truncated after op 2 and
+// appended again, op 3 went past op 4's stale entry, which the cut at the end of op 2's
+// damaged region left in the file; at the next Open op 4 read whole under its distrust mark
+// and was dropped, and a cut at its entry took op 3's acknowledged entry with it. A
+// truncation after a damaged checkpoint op now gives up its entry and cuts below op 4's
+// stale one; op 3 must survive either way.
 func TestTruncationAfterADamagedCheckpointOpCutsBelowIt(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		opts := storage.Options{SegmentEntriesMax: 8, EntryBodyMax: 4096}

@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"vopr/cluster/checksum"
@@ -49,7 +48,7 @@ type Recovery struct {
 
 // logIndex is the log as assembled from the scans of its segments.
 type logIndex struct {
-	base, head, cp uint64
+	base, head     uint64
 	segmentEntries uint64
 	floor          uint64
 	slots          []slot
@@ -59,15 +58,6 @@ type logIndex struct {
 	intact         map[uint64][]record      // each op's intact in-place copies
 	persist        map[uint64]persistRecord // the redundant records of ops in [base, head]
 	dropped        uint64                   // ops above head whose append never finished
-	// droppedCopies are the whole entries of dropped ops (distrusted, so placed): bytes
-	// that no op of the log owns, which the cut past the head must remove (regionEnds).
-	droppedCopies []droppedCopy
-}
-
-// droppedCopy is where the whole entry of an op dropped as unfinished starts.
-type droppedCopy struct {
-	op     uint64
-	offset int64
 }
 
 // assemble turns segment scans into the log index. It is a pure function of the scans and
@@ -93,7 +83,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 	// dropped as unfinished, and damage is read from above it, as above a checkpoint a state
 	// sync installed (entryEvidence).
 	resumed := max(cp, unaudited.upTo)
-	ix := logIndex{base: cp + 1, head: cp, cp: cp, segmentEntries: segmentEntries, floor: floor,
+	ix := logIndex{base: cp + 1, head: cp, segmentEntries: segmentEntries, floor: floor,
 		bodies: map[uint64][]byte{}, intact: map[uint64][]record{}}
 	for i, sc := range scans {
 		ix.segments = append(ix.segments, sc.index)
@@ -448,9 +438,6 @@ func (ix *logIndex) dropUnfinished(keep uint64) {
 			return
 		}
 		ix.problem(Problem{Op: ix.head, Offset: -1, Reason: "append never finished (no record): dropped"})
-		if sl.placed {
-			ix.droppedCopies = append(ix.droppedCopies, droppedCopy{op: ix.head, offset: sl.offset})
-		}
 		ix.slots = ix.slots[:ix.head-ix.base]
 		ix.head--
 		ix.dropped++
@@ -560,9 +547,6 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 		sl := &ix.slots[op-ix.base]
 		if k := op / segmentEntries; op == ix.head || k != current {
 			current, next = k, sizes[k] // zero for a missing segment
-			if op == ix.head {
-				next = min(next, ix.droppedCopyBound(k))
-			}
 		}
 		if sl.state == slotIntact && sl.end > next {
 			sl.state = slotFaulty
@@ -592,47 +576,6 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 			sl.end, next = min(whole, next), sl.offset
 		}
 	}
-}
-
-// droppedCopyBound is where the head's region in segment k ends because of dropped ops: at
-// the lowest whole entry of one that lies above every byte the log keeps in the segment, or
-// the segment's size (no bound) if none does, or if an op above the checkpoint in the segment
-// has an unknown extent: its entry may lie past the dropped copy (a faulty op appended again
-// after a truncation, past an older entry of the op above that a read error hid), and the cut
-// would take it. Without it the head's region ran over such an
-// entry, the cut past the head (cutPastHeadOf, at the region's end) left it in the file, and
-// the op's next append went past it: once that append's entry and record were both damaged,
-// recovery took the stale copy for the op (storage crash seed 2045073453: op 7 above
-// checkpoint op 6, whose region ran over op 7's distrusted older entry).
-func (ix *logIndex) droppedCopyBound(k uint64) int64 {
-	bound := int64(math.MaxInt64)
-	for _, d := range ix.droppedCopies {
-		if d.op/ix.segmentEntries == k {
-			bound = min(bound, d.offset)
-		}
-	}
-	if bound == math.MaxInt64 {
-		return bound
-	}
-	for op := max(ix.base, k*ix.segmentEntries); op <= ix.head && op/ix.segmentEntries == k; op++ {
-		sl := ix.slots[op-ix.base]
-		var kept int64 // where the bytes the log keeps for op end, or 0 for none
-		switch {
-		case op > ix.cp && sl.state != slotIntact && !sl.placed && !sl.known:
-			return math.MaxInt64 // its extent is unknown
-		case sl.state == slotIntact || sl.placed:
-			kept = sl.end
-		case sl.known:
-			kept = max(sl.end, sl.offset+1)
-			if p := ix.persist[op]; p.state == recordIntact {
-				kept = sl.offset + p.header.Size()
-			}
-		}
-		if kept > bound {
-			return math.MaxInt64 // a stale copy below kept bytes: not the region's to end
-		}
-	}
-	return bound
 }
 
 func (ix *logIndex) problem(p Problem) {
