@@ -389,7 +389,7 @@ func (e *storeEpisode) unsettle(op uint64) {
 // checkpoint distrusted stay disowned until written again.
 func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	m, cp := e.m, rec.State.CheckpointOp
-	if m.PendingCheckpoint() && m.Pending.Op == cp && cp != m.CP && !rec.CheckpointLost {
+	if m.PendingCheckpoint() && m.Pending.Op == cp && cp != m.CP && !rec.CheckpointLost && !e.ownCheckpointKept(rec) {
 		e.acknowledged(*m.Pending) // it took effect before the crash
 	}
 	if rec.CheckpointLost {
@@ -468,12 +468,17 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 		}
 		steps = append(steps, storagemodel.Step{Kind: storagemodel.Install, Op: cp, Snapshot: snapshot})
 	}
+	damaged := uint64(0)
+	if rec.CheckpointDamaged != 0 && !rec.CheckpointLost {
+		damaged = rec.CheckpointDamaged
+		steps = append(steps, e.restoreDamaged(rec, damaged)...)
+	}
 	if e.rng.IntN(2) == 0 {
 		view++
 		steps = append(steps, storagemodel.Step{Kind: storagemodel.SaveState, View: view})
 	}
-	if len(rec.Faulty) > 0 {
-		head = slices.Min(rec.Faulty) - 1
+	if above := faultyAbove(rec.Faulty, damaged); len(above) > 0 {
+		head = slices.Min(above) - 1
 		steps = append(steps, storagemodel.Step{Kind: storagemodel.Truncate, Op: head})
 	}
 	// The ops up to a damaged checkpoint a fallback passed were committed: a replica executes
@@ -483,8 +488,71 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	// the next boot the replay from op 0 no longer matched its audit head). The faulty ops a
 	// fallback distrusted are cut first (above), as they were.
 	floor := cp
-	if rec.CheckpointDamaged != 0 && !rec.CheckpointLost {
-		floor = max(cp, min(rec.CheckpointDamaged, head))
+	if damaged != 0 {
+		floor, head = damaged, max(head, damaged)
 	}
 	e.steps = append(steps, storagemodel.DrawFrom(e.rng, head, floor, view, 1000*boot, 5+e.rng.IntN(20))...)
+}
+
+// restoreDamaged puts back damaged checkpoint op after a fallback past it, as a replica
+// would. The ops up to it were committed, so they are never appended anew (storage crash
+// seed 2054323958: after a fallback from checkpoint 4 to op 0 the episode cut ops 1-4 and
+// appended a new op 1, whose unfinished copy the next fallback returned). A checkpoint of the
+// log's own is taken again after the faulty ops under it are repaired with their committed
+// bodies (the replica repairs from its peers and executes again), in half the boots where
+// that is possible; otherwise the checkpoint is installed again (a state sync), as it must
+// be for one installed from a peer, which stands for ops this log may never have held.
+func (e *storeEpisode) restoreDamaged(rec *storage.Recovery, op uint64) []storagemodel.Step {
+	if steps, ok := e.retakeOwn(rec.Faulty, op); ok && e.rng.IntN(2) == 0 {
+		e.counters["storage_episode.retakes_damaged"]++
+		return steps
+	}
+	e.counters["storage_episode.reinstalls_damaged"]++
+	return []storagemodel.Step{{Kind: storagemodel.Install, Op: op, Snapshot: e.m.Snapshots[op]}}
+}
+
+// retakeOwn is the repair of every faulty op up to the log's own checkpoint op, then the
+// checkpoint taken again; false if the checkpoint was installed, or a faulty op under it
+// cannot be repaired in place.
+func (e *storeEpisode) retakeOwn(faulty []uint64, cp uint64) ([]storagemodel.Step, bool) {
+	m := e.m
+	if _, installed := m.InstalledOver[cp]; installed {
+		return nil, false
+	}
+	var steps []storagemodel.Step
+	for _, op := range faulty {
+		if op > cp {
+			break
+		}
+		body, ok := m.Log[op]
+		if !ok || m.Disowned[op] || (op != e.s.Head() && !e.s.Rewritable(storage.Entry{Op: op, Body: body})) {
+			return nil, false
+		}
+		steps = append(steps, storagemodel.Step{Kind: storagemodel.Repair, Op: op, Body: body})
+	}
+	return append(steps, storagemodel.Step{Kind: storagemodel.Checkpoint, Op: cp, Snapshot: m.Snapshots[cp]}), true
+}
+
+// ownCheckpointKept reports whether the superblock still names the log's own checkpoint that
+// the install in flight was putting back after a fallback past it: the install's superblock
+// write did not land, and the old one reads the same file again (storage crash seeds 10466
+// and 166871). The own checkpoint audited its ops; the install, over faulty ones, could not,
+// and so begins a new audit chain: the audit head tells which superblock Open read.
+func (e *storeEpisode) ownCheckpointKept(rec *storage.Recovery) bool {
+	m, cp := e.m, rec.State.CheckpointOp
+	_, installed := m.InstalledOver[cp]
+	own, known := m.Audits[cp]
+	return m.PendingIs(storagemodel.Install) && !installed && known && own == rec.State.AuditHead
+}
+
+// faultyAbove is the faulty ops above op, which the replica repairs: those at or below a
+// checkpoint installed again are its state's.
+func faultyAbove(faulty []uint64, op uint64) []uint64 {
+	var above []uint64
+	for _, f := range faulty {
+		if f > op {
+			above = append(above, f)
+		}
+	}
+	return above
 }
