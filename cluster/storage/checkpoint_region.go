@@ -49,6 +49,20 @@ func (s *Storage) checkpointRegionCut(k uint64) (start int64, given []uint64, ok
 	return start, given, true
 }
 
+// checkpointRegionDue reports whether op is the checkpoint op at the head, with a damaged
+// region the append of the op above must first give up, as a truncation after op does. An
+// installed checkpoint can land on a head whose entry is damaged (a fallback past it left
+// the op faulty), and the append above it went past the region, over a dropped append a read
+// error had hidden there; once the new entry and its record rotted, that stale entry came
+// back as the op's (storage crash seed 2056123453).
+func (s *Storage) checkpointRegionDue(op uint64) bool {
+	if sl := s.slot(op); op != s.head || op != s.sb.State.CheckpointOp || sl == nil || sl.placed {
+		return false // a placed entry's extent is whole: the append lands right after it
+	}
+	_, _, ok := s.checkpointRegionCut(s.segmentOf(op + 1))
+	return ok
+}
+
 // endCheckpointRegion ends the regions of the checkpoint op and the given-up ops at start,
 // once the cut there is made (appendOffset of the op above the checkpoint is then start).
 func (s *Storage) endCheckpointRegion(start int64, given []uint64) {

@@ -93,14 +93,14 @@ func (s *Storage) appendStart(e Entry, done func(error)) {
 			return
 		}
 	}
-	if e.Op > s.head && !s.autoCompactDue() {
+	if e.Op > s.head && !s.autoCompactDue() && !s.checkpointRegionDue(e.Op-1) {
 		s.appendWrite(e, true, done) // the sequence below when it has nothing else to do
 		return
 	}
 	sequence(done,
 		func(next func(error)) { s.maybeAutoCompact(next) },
 		func(next func(error)) {
-			if e.Op <= s.head {
+			if e.Op <= s.head || s.checkpointRegionDue(e.Op-1) {
 				s.truncateAfter(e.Op-1, next)
 				return
 			}
@@ -885,7 +885,7 @@ func (s *Storage) TruncateAfter(op uint64, done func(error)) {
 func (s *Storage) truncateAfter(op uint64, done func(error)) {
 	assert.That(op >= s.sb.State.CheckpointOp, "storage: truncating below the checkpoint")
 	assert.That(op >= s.auditOp, "storage: truncating committed ops")
-	if op >= s.head {
+	if op >= s.head && !s.checkpointRegionDue(op) {
 		done(nil)
 		return
 	}
