@@ -99,6 +99,9 @@ type swarmRun struct {
 	clients clientLiveness
 	// work draws the clients' operations (workload.go).
 	work *workload
+	// lasting is the lasting minority fault the heal left, on lastingReplica (swarm_lasting.go).
+	lasting, lastingReplica int
+	lastingEnded            bool // the replica kept down restarted
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
 }

@@ -37,6 +37,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		// The alert monitor samples the formatted slots: a removed replica looks down.
 		run.alerts.unsampled = true
 	}
+	run.leaveLastingFault(o.Seed, livenessTicks)
 	if run.swarm.Failover {
 		if reason := run.failover(); reason != "" {
 			return run.result(r, Correctness, reason)
@@ -50,6 +51,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	progressed = progressed && run.clients.starved == ""
 	run.load = false
 	converged := progressed && run.runChecked(run.converged, livenessTicks/2)
+	if converged && run.endLastingDown() {
+		converged = run.runChecked(run.converged, livenessTicks/2) // and it catches up
+	}
 	if converged {
 		run.holdAlerts()
 	}
@@ -175,8 +179,8 @@ func (run *swarmRun) safety() string {
 func (run *swarmRun) converged() bool {
 	var first *vsr.Inspection
 	for i := 0; i < run.c.MemberCount(); i++ { // standbys catch up too
-		if run.gone[i] {
-			continue // lost with its region in a failover
+		if run.gone[i] || i == run.lastingDownReplica() {
+			continue // lost with its region in a failover, or kept down (swarm_lasting.go)
 		}
 		rep := run.c.Replica(i)
 		if rep == nil {
@@ -242,6 +246,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 			r.Counters["failover.skipped"]++
 		}
 	}
+	run.lastingCounters(r.Counters)
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
 	if run.alerts != nil {

@@ -39,13 +39,20 @@ const (
 	// MutationStandbyLagStuck has a standby that hears a commit number it has already
 	// executed wait for an execution to count itself current: idle, its lag only grows.
 	MutationStandbyLagStuck
+	// MutationUnsyncedPrimaryLeads has a primary whose clock is unsynchronised keep sending
+	// heartbeats with requests queued: it never abdicates, and the cluster stalls for as
+	// long as its clock is wrong.
+	MutationUnsyncedPrimaryLeads
+	// MutationDoViewChangeFromAll has the new primary wait for a do_view_change from every
+	// active replica, not a quorum: no view change completes while one replica is down.
+	MutationDoViewChangeFromAll
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
 	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release",
 	"standby_votes", "standby_read_at_commit_number", "reconfig_old_quorum", "prepare_after_reconfig",
-	"standby_lag_stuck"}
+	"standby_lag_stuck", "unsynced_primary_leads", "do_view_change_from_all"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

@@ -779,7 +779,8 @@ func (r *Replica) onHeartbeatTimeout() {
 	// Requests wait in the queue while the clock is unsynchronised or the checkpoint lags:
 	// try again on every heartbeat, not only when a message arrives.
 	r.primaryPrepare()
-	if !r.clockSync.synchronized && len(r.requestQueue) > 0 && r.clockSync.unsyncTicks > r.config.ElectionTimeoutTicks {
+	if !r.clockSync.synchronized && len(r.requestQueue) > 0 && r.clockSync.unsyncTicks > r.config.ElectionTimeoutTicks &&
+		!r.mutated(MutationUnsyncedPrimaryLeads) {
 		// A primary that cannot timestamp abdicates: it stops its heartbeats so that the
 		// backups elect a primary whose clock agrees with theirs.
 		return

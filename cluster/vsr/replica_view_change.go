@@ -291,7 +291,7 @@ func (r *Replica) primaryInstallView() {
 			best = d
 		}
 	}
-	if count < r.quorum() {
+	if count < r.quorum() || (r.mutated(MutationDoViewChangeFromAll) && count < r.activeCount()) {
 		return
 	}
 	if best.op > r.commitMin+LogSlotsMax || r.behindChosenLog(best) {

@@ -58,6 +58,8 @@ var mutationDescriptions = map[string]string{
 	"standby_votes":                 "standbys send prepare_ok and the primary counts them towards the quorum",
 	"standby_read_at_commit_number": "a standby names its commit_number, not the op it executed, as a stale read's op",
 	"standby_lag_stuck":             "a standby that hears a commit number it already executed does not count itself current",
+	"unsynced_primary_leads":        "a primary whose clock is unsynchronised never abdicates",
+	"do_view_change_from_all":       "the new primary waits for a do_view_change from every active replica, not a quorum",
 	"reconfig_old_quorum":           "after a membership change the primary sizes its quorum by the configuration before it",
 	"prepare_after_reconfig":        "a primary goes on preparing after the change that ends its epoch",
 }
