@@ -30,9 +30,8 @@ const lastingFaultOdds = 4
 // leaveLastingFault sets this seed's lasting fault, if it draws one the cluster can live
 // with: at least three active replicas (a quorum of healthy ones remains), no failover (which
 // takes the old replicas down itself), some fault drawn (a fault-free swarm's alerts must
-// never fire), the default liveness budget at least (a view change and a catch-up must fit:
-// a run cut short by --ticks-max, as the gate's and shrink's are, stays fully healed), and for a
-// replica kept down, disks the heal leaves fast.
+// never fire), and the default liveness budget at least (a view change and a catch-up must
+// fit: a run cut short by --ticks-max, as the gate's and shrink's are, stays fully healed).
 func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 	r := sim.Stream(seed, "swarm/lasting")
 	kind := r.IntN(lastingFaultOdds) + 1
@@ -41,12 +40,6 @@ func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 	p := c.Primary()
 	if kind > lastingDown || run.swarm.Failover || run.alerts == nil || run.alerts.faultFree || len(active) < 3 || p < 0 ||
 		livenessTicks < swarmLivenessTicksDefault {
-		return
-	}
-	if kind == lastingDown && run.alerts.slowDisks {
-		// The heal keeps a high disk latency: the quorum left may then need the slowest
-		// disks, and a replica rewriting its log on one missed the budget with no bug
-		// (swarm seed 20261369: 64 ops written one by one at up to 680 ms a write).
 		return
 	}
 	run.lasting, run.lastingReplica = kind, p
@@ -96,4 +89,16 @@ func (run *swarmRun) lastingCounters(counters map[string]uint64) {
 	case lastingDown:
 		counters["liveness.lasting_down"]++
 	}
+}
+
+// lastingServeTicks is how long the clients have to be served after the heal: half the
+// liveness budget, or three times that with a replica kept down on the slow disks the heal
+// keeps. The quorum left may then need the slowest disk, and a new primary that rewrites its
+// log on one is slow, not stuck (swarm seed 20261369: 64 ops written one by one at up to
+// 680 ms a write, served 25 s after the heal).
+func (run *swarmRun) lastingServeTicks(livenessTicks int) int {
+	if run.lasting == lastingDown && run.alerts.slowDisks {
+		return 3 * livenessTicks / 2
+	}
+	return livenessTicks / 2
 }

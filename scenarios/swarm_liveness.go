@@ -47,7 +47,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	run.inspect()
 	run.alerts.heal()
 	progressed := run.runChecked(func() bool { return run.clients.allAnswered() || run.clients.starved != "" },
-		livenessTicks/2)
+		run.lastingServeTicks(livenessTicks))
 	progressed = progressed && run.clients.starved == ""
 	run.load = false
 	converged := progressed && run.runChecked(run.converged, livenessTicks/2)
