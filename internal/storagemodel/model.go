@@ -1,7 +1,6 @@
 package storagemodel
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 )
@@ -52,8 +51,12 @@ func DrawFrom(r *rand.Rand, head, cp uint64, view uint32, generation, n int) []S
 		// tell one version of an op from another (the identity a faulty op comes back with).
 		// The length is the older "op %d generation %d "'s, so that the regression seeds'
 		// histories lay out on disk as they did.
-		b := fmt.Appendf(nil, "%d op %d generation ", generation, op)
-		return append(b, bytes.Repeat([]byte{byte(op) | 1}, r.IntN(1400))...)
+		fill := r.IntN(1400)
+		b := fmt.Appendf(make([]byte, 0, 48+fill), "%d op %d generation ", generation, op)
+		for range fill {
+			b = append(b, byte(op)|1) // one allocation: the episodes draw many bodies
+		}
+		return b
 	}
 	for len(steps) < n {
 		switch k := r.IntN(14); {
