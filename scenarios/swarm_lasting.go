@@ -85,9 +85,9 @@ func (run *swarmRun) endLastingDown() bool {
 func (run *swarmRun) lastingCounters(counters map[string]uint64) {
 	switch run.lasting {
 	case lastingClock:
-		counters["liveness.lasting_clock"]++
+		counters["coverage.lasting.clock"]++
 	case lastingDown:
-		counters["liveness.lasting_down"]++
+		counters["coverage.lasting.down"]++
 	}
 }
 
