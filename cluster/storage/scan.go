@@ -326,6 +326,11 @@ func (sc *scanner) entry(h Header) {
 			r.body = append([]byte{}, body...)
 		}
 	}
+	if sc.out.records == nil {
+		// A segment holds up to SegmentEntriesMax entries: room for them at once, instead
+		// of growing (and copying) the records through every power of two.
+		sc.out.records = make([]record, 0, sc.opts.SegmentEntriesMax)
+	}
 	sc.out.records = append(sc.out.records, r)
 	if !r.intact {
 		// The body may hold what overwrote it (a misdirected entry): look at every sector.
