@@ -389,6 +389,9 @@ func PrimaryIndex(view uint32, count int, outside uint16) int {
 	active := activeCountOf(count, outside)
 	assert.That(active >= 1, "a configuration without an active member")
 	k := int(view % uint32(active))
+	if outside == 0 {
+		return k // every slot is a member: the k-th member is slot k (the loop below's answer)
+	}
 	for i := 0; i < count; i++ {
 		if outside&(1<<uint(i)) != 0 {
 			continue
