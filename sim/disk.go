@@ -129,6 +129,9 @@ type Disk struct {
 	// bodySums is the memo of entry body sums the disk offers the engines on it
 	// (storage.BodySummer), shared by the world's disks and their snapshots; nil for none.
 	bodySums *checksum.SHA256Memo
+	// auditSums is the same for the steps of the engines' audit chains
+	// (storage.AuditSummer).
+	auditSums *checksum.SHA256Memo
 }
 
 // DiskOptions is the disk model of one run, drawn from the seed. Probabilities are in
@@ -338,13 +341,18 @@ func (d *Disk) decided(decision diskDecision) {
 }
 
 var (
-	_ storage.FS         = (*Disk)(nil)
-	_ storage.BodySummer = (*Disk)(nil)
+	_ storage.FS          = (*Disk)(nil)
+	_ storage.BodySummer  = (*Disk)(nil)
+	_ storage.AuditSummer = (*Disk)(nil)
 )
 
 // BodySums returns the disk's memo of entry body sums (storage.BodySummer), nil if it has
 // none: the world's disks share one, since each of its replicas appends every prepare.
 func (d *Disk) BodySums() *checksum.SHA256Memo { return d.bodySums }
+
+// AuditSums returns the disk's memo of audit chain steps (storage.AuditSummer), nil if it
+// has none: the world's disks share one, since each of its replicas audits every committed op.
+func (d *Disk) AuditSums() *checksum.SHA256Memo { return d.auditSums }
 
 // NewDisk returns an empty disk for node. rng is the disk's own stream; every latency and
 // fault decision draws from it.

@@ -191,11 +191,15 @@ func bodySum(sums *checksum.SHA256Memo, sha *checksum.SHA256, op uint64, body []
 // bodySum is the SHA-256 of e's body.
 func (s *Storage) bodySum(e Entry) [32]byte { return bodySum(s.sums, &s.sha, e.Op, e.Body) }
 
-// auditNext advances the SHA-256 audit chain by one committed op. b is where it lays out the
-// input (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
-func auditNext(sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
+// auditNext advances the SHA-256 audit chain by one committed op: through sums if the
+// engine's FS offers them (AuditSummer), else with sha. b is where it lays out the input
+// (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
+func auditNext(sums *checksum.SHA256Memo, sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
 	copy(b[0:], head[:])
 	binary.LittleEndian.PutUint64(b[32:], op)
 	copy(b[40:], bodySHA[:])
+	if sums != nil {
+		return sums.Of(op, b[:])
+	}
 	return sha.Of(b[:])
 }

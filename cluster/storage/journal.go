@@ -1037,7 +1037,7 @@ func (s *Storage) Commit(op uint64) ([32]byte, error) {
 		if sl.state != slotIntact {
 			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrFaulty, next)
 		}
-		s.auditHead = auditNext(&s.sha, &s.auditIn, s.auditHead, next, sl.bodySHA)
+		s.auditHead = auditNext(s.audits, &s.sha, &s.auditIn, s.auditHead, next, sl.bodySHA)
 		sl.audit = s.auditHead
 		s.auditOp = next
 	}
