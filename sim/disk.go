@@ -660,14 +660,21 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(d.imageSlice(count), first, offset, data),
-		before: before, under: f.displace(first, count)}
+	images := f.writtenImages(d.imageSlice(count), first, offset, data)
+	under := f.displace(first, count)
+	// The write joins the volatile ones first and is filled in place (misdirect and
+	// corruptWrite read it alone): a composite literal, on the stack or appended, was
+	// built apart and copied, and each copy stalled (wide loads of what had just been
+	// stored narrow).
+	f.volatile = append(f.volatile, volatileWrite{})
+	w := &f.volatile[len(f.volatile)-1]
+	w.seq, w.id, w.first = d.writeSeq, id, first
+	w.images, w.before, w.under = images, before, under
 	if target >= 0 {
-		w.faults = d.misdirect(name, f, &w, target, sectorsOf(before, count))
+		w.faults = d.misdirect(name, f, w, target, sectorsOf(before, count))
 	} else {
-		w.faults = d.corruptWrite(name, f, &w)
+		w.faults = d.corruptWrite(name, f, w)
 	}
-	f.volatile = append(f.volatile, w)
 	d.touch(f)
 	return nil
 }
