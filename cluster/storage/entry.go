@@ -135,7 +135,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	b = b[:HeaderSize]
 	var h Header
 	copy(h.Checksum[:], b[0:16])
-	if checksum.Of(b[16:]) != h.Checksum {
+	if !checksum.Matches(b[16:], h.Checksum) {
 		return Header{}, errHeaderChecksum
 	}
 	if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
@@ -170,7 +170,7 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("%w: entry of %d bytes truncated to %d", ErrDecode,
 			h.Size(), len(b))
 	}
-	if checksum.Of(b[HeaderSize:h.Size()]) != h.ChecksumBody {
+	if !checksum.Matches(b[HeaderSize:h.Size()], h.ChecksumBody) {
 		return Header{}, nil, fmt.Errorf("%w: entry body checksum", ErrDecode)
 	}
 	return h, b[HeaderSize : HeaderSize+h.BodySize], nil

@@ -318,7 +318,7 @@ func (sc *scanner) torn(h Header) {
 func (sc *scanner) entry(h Header) {
 	b := sc.at(h.Size())
 	r := record{op: h.Op, offset: sc.pos, size: h.Size(), chain: h.Chain(), parent: h.Parent}
-	if checksum.Of(b[HeaderSize:]) == h.ChecksumBody {
+	if checksum.Matches(b[HeaderSize:], h.ChecksumBody) {
 		body := b[HeaderSize : HeaderSize+h.BodySize]
 		r.intact = true
 		r.bodySHA = bodySum(sc.keep.sums, &sc.keep.sha, h.Op, body)
