@@ -356,8 +356,10 @@ func (r *Replica) Inspect() Inspection {
 // InspectState is Inspect without the storage usage figures (DiskUsagePct and
 // DiskCompactableBytes are zero): for checkers that inspect every replica at every tick and
 // read none of them (the compactable bytes walk every entry below the checkpoint).
-func (r *Replica) InspectState() Inspection {
-	in := Inspection{
+func (r *Replica) InspectState() (in Inspection) {
+	// Built in the result: a local returned was copied into it, the copy rereading with wide
+	// loads the fields just stored (a store-forwarding stall per inspection).
+	in = Inspection{
 		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.epoch, Outside: r.outside, Joining: r.joining, Removed: r.removed, View: r.view, LogView: r.logView,
 		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
 		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
