@@ -477,7 +477,8 @@ func (d *Disk) deliver(op *pendingOp, io IOCompletion) {
 		op.done(io.Err)
 		return
 	}
-	op.via.run(io, func() { op.done(io.Err) })
+	err := io.Err // captured alone: a closure holding all of io copied it (a store-forwarding stall)
+	op.via.run(io, func() { op.done(err) })
 }
 
 // Truncate sets the file's size at completion; durable at once.
