@@ -787,9 +787,12 @@ func (s *Storage) appended(e Entry, h Header) {
 		// 128 bytes, and a log below its compaction threshold holds thousands) over and over.
 		s.slots = slices.Grow(s.slots, max(len(s.slots), 64))
 	}
-	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
-		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
-		bodySHA: s.bodySum(e)})
+	// Appended zero and filled in place: a slot built apart and copied in was reread with
+	// wide loads right after its narrower stores (a store-forwarding stall per append).
+	s.slots = append(s.slots, slot{})
+	sl := &s.slots[len(s.slots)-1]
+	sl.state, sl.offset, sl.end = slotIntact, h.Offset, h.Offset+h.Size()
+	sl.chain, sl.parent, sl.bodySHA = h.Chain(), h.Parent, s.bodySum(e)
 	s.head = e.Op
 }
 
