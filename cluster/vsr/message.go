@@ -181,15 +181,14 @@ func Decode(buf []byte, cluster uint64) (m Message, err error) {
 
 // DecodeHeader decodes a header alone (from a DoViewChange or StartView body), checking
 // its own checksum. The body it describes is not present.
-func DecodeHeader(buf []byte, cluster uint64) (Header, error) {
+func DecodeHeader(buf []byte, cluster uint64) (h Header, err error) {
 	if len(buf) != HeaderSize {
 		return Header{}, ErrShort
 	}
 	if !checksum.Matches(buf[16:HeaderSize], checksum.Sum(buf[0:16])) {
 		return Header{}, ErrChecksumHeader
 	}
-	var h Header
-	getHeader(buf, &h)
+	getHeader(buf, &h) // in the result, as Decode does: not decoded apart and copied
 	if h.Cluster != cluster {
 		return Header{}, ErrCluster
 	}
