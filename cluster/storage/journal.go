@@ -699,8 +699,10 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 		return
 	}
 	w := s.newAppendWriting()
+	// Every field but the reused callback set in place: a composite literal was built
+	// apart and copied in (a store-forwarding stall per append).
+	w.s, w.e, w.retry, w.done, w.data, w.h = s, e, retry, done, data, h
 	fn := w.fn
-	*w = appendWriting{s: s, e: e, retry: retry, done: done, data: data, h: h, fn: fn}
 	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, fn)
 }
 
