@@ -403,8 +403,8 @@ func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, er
 func (d *Disk) readAt(name string, buf []byte, offset int64, done func(n int, err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(offset >= 0, "disk: negative read offset")
-	d.schedule(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), pendingOp{generation: d.generation,
-		kind: IORead, name: name, buf: buf, offset: offset, doneRead: done, via: via})
+	op := d.pend(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean))
+	op.kind, op.name, op.buf, op.offset, op.doneRead, op.via = IORead, name, buf, offset, done, via
 }
 
 // WriteAt keeps data (read-only: storage.FS) and applies it when the write completes.
@@ -417,9 +417,9 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
-	w := inflightWrite{id: id, name: name, offset: offset, data: data}
-	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
-		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
+	op := d.pend(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean))
+	op.kind, op.name, op.offset, op.done, op.via = IOWrite, name, offset, done, via
+	op.write.id, op.write.name, op.write.offset, op.write.data = id, name, offset, data
 }
 
 // Sync makes durable every write to the file that completed before Sync was called. Writes
@@ -430,8 +430,8 @@ func (d *Disk) Sync(name string, done func(err error)) {
 
 func (d *Disk) sync(name string, done func(err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
-	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
-		kind: IOSync, name: name, upTo: d.writeSeq, done: done, via: via})
+	op := d.pend(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean))
+	op.kind, op.name, op.upTo, op.done, op.via = IOSync, name, d.writeSeq, done, via
 }
 
 // completeRead, completeWrite and completeSync are the completions of ReadAt, WriteAt and
@@ -566,16 +566,27 @@ type pendingOp struct {
 // complete schedules run as the completion of an operation, latency from now. The
 // completion is dropped if the disk crashed since, and held while the disk is paused.
 func (d *Disk) complete(latency Duration, run func()) {
-	d.schedule(latency, pendingOp{generation: d.generation, run: run})
+	d.pend(latency).run = run
 }
 
+// schedule schedules op's completion latency from now.
 func (d *Disk) schedule(latency Duration, op pendingOp) {
+	*d.pend(latency) = op
+}
+
+// pend schedules a completion latency from now and returns its pendingOp, zero but for the
+// generation, for the caller to fill in at once: a pendingOp built apart and passed to
+// schedule was copied into the table, and the copy stalled on the stores that had just made
+// it (every read, write and sync).
+func (d *Disk) pend(latency Duration) *pendingOp {
 	assert.That(latency >= 0, "disk: negative latency")
-	slot := uint64(d.pending.put(op))
+	slot, op := d.pending.add()
 	if d.fireFn == nil {
 		d.fireFn = d.fire
 	}
-	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, slot)
+	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, uint64(slot))
+	op.generation = d.generation
+	return op
 }
 
 // fire is the event of the completion in slot.
