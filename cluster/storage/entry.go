@@ -128,12 +128,13 @@ var (
 // DecodeHeader decodes and checks an entry header: checksum, magic, reserved bytes and
 // bounds. It never panics, whatever b holds. The caller checks that the header names the place
 // it was read from.
-func DecodeHeader(b []byte) (Header, error) {
+func DecodeHeader(b []byte) (h Header, err error) {
 	if len(b) < HeaderSize {
 		return Header{}, fmt.Errorf("%w: entry header of %d bytes", ErrDecode, len(b))
 	}
 	b = b[:HeaderSize]
-	var h Header
+	// Decoded in the result: a header decoded apart was copied into it, the copy rereading
+	// with wide loads the fields just stored (a store-forwarding stall per header).
 	copy(h.Checksum[:], b[0:16])
 	if !checksum.Matches(b[16:], h.Checksum) {
 		return Header{}, errHeaderChecksum
