@@ -53,17 +53,24 @@ type ackedDurable struct {
 func (a *ackedDurable) ack(atNs int64, replica int, op uint64, sum checksum.Sum, view uint32) {
 	a.acks = grow(a.acks, replica)
 	acks := a.acks[replica]
-	ack := durableAck{op: op, sum: sum, view: view, atNs: atNs}
 	// Acknowledgements mostly come in op order: the search is for the others.
 	i := len(acks)
 	if i > 0 && acks[i-1].op >= op {
 		i, _ = slices.BinarySearchFunc(acks, op, func(a durableAck, op uint64) int { return cmp.Compare(a.op, op) })
 	}
-	if i < len(acks) && acks[i].op == op {
-		acks[i] = ack // a later acknowledgement of the op replaces the earlier
-		return
+	switch {
+	case i == len(acks):
+		// The usual case: appended and filled in place (an ack built apart and copied in
+		// was reread with wide loads right after its narrower stores, a stall per ack).
+		acks = append(acks, durableAck{})
+		a.acks[replica] = acks
+	case acks[i].op == op:
+		// A later acknowledgement of the op replaces the earlier.
+	default:
+		a.acks[replica] = slices.Insert(acks, i, durableAck{})
+		acks = a.acks[replica]
 	}
-	a.acks[replica] = slices.Insert(acks, i, ack)
+	acks[i].op, acks[i].sum, acks[i].view, acks[i].atNs = op, sum, view, atNs
 }
 
 // check holds one replica's acknowledged copies to its disk image; copies missing from op

@@ -156,23 +156,30 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 
 // OnInspect takes a running replica's state, after state changes or on every tick.
 func (s *Suite) OnInspect(atNs int64, replica int, in vsr.Inspection) {
+	s.OnInspectOf(atNs, replica, &in)
+}
+
+// OnInspectOf is OnInspect with the inspection by pointer, for a caller that inspects every
+// replica at every tick: an Inspection passed by value was copied at each call, and the copy
+// stalled on the stores that had just filled it in. The checkers only read it.
+func (s *Suite) OnInspectOf(atNs int64, replica int, in *vsr.Inspection) {
 	if !s.see(atNs) {
 		return
 	}
 	if in.Isolated {
 		s.clocks.paused(atNs, replica) // an operator's isolation stops its timers too
 	}
-	s.report(s.commitLeOp.inspect(atNs, replica, &in))
-	s.report(s.canonical.inspect(atNs, replica, &in))
-	s.report(s.views.inspect(atNs, replica, &in))
-	s.report(s.primary.inspect(atNs, replica, &in))
-	s.report(s.digests.inspect(atNs, replica, &in))
-	s.report(s.acked.inspect(atNs, replica, &in))
-	s.logViews.inspect(replica, &in)
-	if s.disks != nil && s.checkpoints.restarting(replica, &in) {
+	s.report(s.commitLeOp.inspect(atNs, replica, in))
+	s.report(s.canonical.inspect(atNs, replica, in))
+	s.report(s.views.inspect(atNs, replica, in))
+	s.report(s.primary.inspect(atNs, replica, in))
+	s.report(s.digests.inspect(atNs, replica, in))
+	s.report(s.acked.inspect(atNs, replica, in))
+	s.logViews.inspect(replica, in)
+	if s.disks != nil && s.checkpoints.restarting(replica, in) {
 		s.checkpoints.restarted(replica, s.readDisk(replica))
 	}
-	s.report(s.checkpoints.inspect(atNs, replica, &in))
+	s.report(s.checkpoints.inspect(atNs, replica, in))
 }
 
 // OnCrash tells that the replica's volatile state is gone: when it restarts it recovers

@@ -34,7 +34,7 @@ func checkCheckpointSessions(c *sim.Cluster, e vsr.Event) string {
 	if r == nil {
 		return ""
 	}
-	held := r.InspectDisk()
+	held := r.InspectCheckpoint() // the prepares are not read here
 	if held.Checkpoint == nil || held.CheckpointOp != e.Op {
 		return ""
 	}

@@ -198,6 +198,7 @@ func (run *swarmRun) inspect() {
 		return
 	}
 	now := int64(run.c.Loop.Now())
+	var in vsr.Inspection // each running replica's in turn (InspectStateInto)
 	for i := range run.incarnations {
 		r := run.c.Replica(i)
 		if r != run.incarnations[i] && run.incarnations[i] != nil {
@@ -209,7 +210,8 @@ func (run *swarmRun) inspect() {
 			run.suite.OnPaused(now, i)
 		}
 		if r != nil {
-			run.suite.OnInspect(now, i, r.InspectState())
+			r.InspectStateInto(&in)
+			run.suite.OnInspectOf(now, i, &in)
 		}
 	}
 }

@@ -40,6 +40,14 @@ type workload struct {
 	writing          map[string]int // writes in flight, per key
 	unread           map[string]int // writes issued since the key's last read, per key
 	counts           map[string]uint64
+	keys             []workloadKey // fullKey's cache, per key index
+}
+
+// workloadKey is a key index's full key as fullKey built it, for that prefix and generation.
+type workloadKey struct {
+	prefix     string
+	generation int
+	key        string
 }
 
 type seenValues struct {
@@ -145,7 +153,7 @@ func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
 		kind = kv.KindDelete
 	}
 	write := kind != kv.KindGet
-	key := w.mix.size.key(prefix + w.key(prefix, write))
+	key := w.key(prefix, write)
 	if write && w.unread[key] >= workloadUnreadWritesMax {
 		kind, write = kv.KindGet, false
 	}
@@ -183,16 +191,17 @@ func (w *workload) next(clientIndex int, prefix string, deletes bool) kv.Op {
 	return op
 }
 
-// key draws a key: one of mix.keys (the first for half the operations if one is hot), in
-// its current generation. A write goes to the next key with fewer than workloadKeyWritesMax
-// writes in flight, or, if none has, to a fresh generation of the one drawn.
+// key draws a key (its fullKey): one of mix.keys (the first for half the operations if one
+// is hot), in its current generation. A write goes to the next key with fewer than
+// workloadKeyWritesMax writes in flight, or, if none has, to a fresh generation of the one
+// drawn.
 func (w *workload) key(prefix string, write bool) string {
 	i := 0
 	if !w.mix.hot || w.r.IntN(2) == 0 {
 		i = w.r.IntN(w.mix.keys)
 	}
 	full := func(i int) bool {
-		return write && w.writing[w.mix.size.key(prefix+w.name(i))] >= workloadKeyWritesMax
+		return write && w.writing[w.fullKey(prefix, i)] >= workloadKeyWritesMax
 	}
 	for tried := 0; tried < w.mix.keys && full(i); tried++ {
 		i = (i + 1) % w.mix.keys
@@ -202,7 +211,22 @@ func (w *workload) key(prefix string, write bool) string {
 		w.generation[i]++
 	}
 	w.uses[i]++
-	return w.name(i)
+	return w.fullKey(prefix, i)
+}
+
+// fullKey is key index i's key as operations name it: prefix and its name in its current
+// generation, padded as the mix pads keys. It is kept per index until the generation moves
+// on: the draw looks up several candidates per operation, and building each string anew
+// cost more than the rest of the draw.
+func (w *workload) fullKey(prefix string, i int) string {
+	if w.keys == nil {
+		w.keys = make([]workloadKey, w.mix.keys)
+	}
+	k := &w.keys[i]
+	if k.key == "" || k.prefix != prefix || k.generation != w.generation[i] {
+		*k = workloadKey{prefix: prefix, generation: w.generation[i], key: w.mix.size.key(prefix + w.name(i))}
+	}
+	return k.key
 }
 
 // name is key index i's name in its current generation.

@@ -129,6 +129,9 @@ type Disk struct {
 	// bodySums is the memo of entry body sums the disk offers the engines on it
 	// (storage.BodySummer), shared by the world's disks and their snapshots; nil for none.
 	bodySums *checksum.SHA256Memo
+	// auditSums is the same for the steps of the engines' audit chains
+	// (storage.AuditSummer).
+	auditSums *checksum.SHA256Memo
 }
 
 // DiskOptions is the disk model of one run, drawn from the seed. Probabilities are in
@@ -338,13 +341,18 @@ func (d *Disk) decided(decision diskDecision) {
 }
 
 var (
-	_ storage.FS         = (*Disk)(nil)
-	_ storage.BodySummer = (*Disk)(nil)
+	_ storage.FS          = (*Disk)(nil)
+	_ storage.BodySummer  = (*Disk)(nil)
+	_ storage.AuditSummer = (*Disk)(nil)
 )
 
 // BodySums returns the disk's memo of entry body sums (storage.BodySummer), nil if it has
 // none: the world's disks share one, since each of its replicas appends every prepare.
 func (d *Disk) BodySums() *checksum.SHA256Memo { return d.bodySums }
+
+// AuditSums returns the disk's memo of audit chain steps (storage.AuditSummer), nil if it
+// has none: the world's disks share one, since each of its replicas audits every committed op.
+func (d *Disk) AuditSums() *checksum.SHA256Memo { return d.auditSums }
 
 // NewDisk returns an empty disk for node. rng is the disk's own stream; every latency and
 // fault decision draws from it.
@@ -395,8 +403,8 @@ func (d *Disk) ReadAt(name string, buf []byte, offset int64, done func(n int, er
 func (d *Disk) readAt(name string, buf []byte, offset int64, done func(n int, err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(offset >= 0, "disk: negative read offset")
-	d.schedule(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), pendingOp{generation: d.generation,
-		kind: IORead, name: name, buf: buf, offset: offset, doneRead: done, via: via})
+	op := d.pend(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean))
+	op.kind, op.name, op.buf, op.offset, op.doneRead, op.via = IORead, name, buf, offset, done, via
 }
 
 // WriteAt keeps data (read-only: storage.FS) and applies it when the write completes.
@@ -409,9 +417,9 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	assert.That(offset >= 0, "disk: negative write offset")
 	d.writeIDs++
 	id := d.writeIDs
-	w := inflightWrite{id: id, name: name, offset: offset, data: data}
-	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
-		kind: IOWrite, name: name, write: w, offset: offset, done: done, via: via})
+	op := d.pend(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean))
+	op.kind, op.name, op.offset, op.done, op.via = IOWrite, name, offset, done, via
+	op.write.id, op.write.name, op.write.offset, op.write.data = id, name, offset, data
 }
 
 // Sync makes durable every write to the file that completed before Sync was called. Writes
@@ -422,8 +430,8 @@ func (d *Disk) Sync(name string, done func(err error)) {
 
 func (d *Disk) sync(name string, done func(err error), via *guardedFS) {
 	assert.That(done != nil, "disk: nil callback")
-	d.schedule(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean), pendingOp{generation: d.generation,
-		kind: IOSync, name: name, upTo: d.writeSeq, done: done, via: via})
+	op := d.pend(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean))
+	op.kind, op.name, op.upTo, op.done, op.via = IOSync, name, d.writeSeq, done, via
 }
 
 // completeRead, completeWrite and completeSync are the completions of ReadAt, WriteAt and
@@ -469,7 +477,8 @@ func (d *Disk) deliver(op *pendingOp, io IOCompletion) {
 		op.done(io.Err)
 		return
 	}
-	op.via.run(io, func() { op.done(io.Err) })
+	err := io.Err // captured alone: a closure holding all of io copied it (a store-forwarding stall)
+	op.via.run(io, func() { op.done(err) })
 }
 
 // Truncate sets the file's size at completion; durable at once.
@@ -557,16 +566,27 @@ type pendingOp struct {
 // complete schedules run as the completion of an operation, latency from now. The
 // completion is dropped if the disk crashed since, and held while the disk is paused.
 func (d *Disk) complete(latency Duration, run func()) {
-	d.schedule(latency, pendingOp{generation: d.generation, run: run})
+	d.pend(latency).run = run
 }
 
+// schedule schedules op's completion latency from now.
 func (d *Disk) schedule(latency Duration, op pendingOp) {
+	*d.pend(latency) = op
+}
+
+// pend schedules a completion latency from now and returns its pendingOp, zero but for the
+// generation, for the caller to fill in at once: a pendingOp built apart and passed to
+// schedule was copied into the table, and the copy stalled on the stores that had just made
+// it (every read, write and sync).
+func (d *Disk) pend(latency Duration) *pendingOp {
 	assert.That(latency >= 0, "disk: negative latency")
-	slot := uint64(d.pending.put(op))
+	slot, op := d.pending.add()
 	if d.fireFn == nil {
 		d.fireFn = d.fire
 	}
-	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, slot)
+	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, uint64(slot))
+	op.generation = d.generation
+	return op
 }
 
 // fire is the event of the completion in slot.
@@ -652,14 +672,21 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
 	d.writeSeq++
-	w := volatileWrite{seq: d.writeSeq, id: id, first: first, images: f.writtenImages(d.imageSlice(count), first, offset, data),
-		before: before, under: f.displace(first, count)}
+	images := f.writtenImages(d.imageSlice(count), first, offset, data)
+	under := f.displace(first, count)
+	// The write joins the volatile ones first and is filled in place (misdirect and
+	// corruptWrite read it alone): a composite literal, on the stack or appended, was
+	// built apart and copied, and each copy stalled (wide loads of what had just been
+	// stored narrow).
+	f.volatile = append(f.volatile, volatileWrite{})
+	w := &f.volatile[len(f.volatile)-1]
+	w.seq, w.id, w.first = d.writeSeq, id, first
+	w.images, w.before, w.under = images, before, under
 	if target >= 0 {
-		w.faults = d.misdirect(name, f, &w, target, sectorsOf(before, count))
+		w.faults = d.misdirect(name, f, w, target, sectorsOf(before, count))
 	} else {
-		w.faults = d.corruptWrite(name, f, &w)
+		w.faults = d.corruptWrite(name, f, w)
 	}
-	f.volatile = append(f.volatile, w)
 	d.touch(f)
 	return nil
 }

@@ -754,7 +754,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
 	c := NewDisk(loop, rng, trace, d.node, opts)
 	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
-	c.bodySums = d.bodySums
+	c.bodySums, c.auditSums = d.bodySums, d.auditSums
 	c.sorted = slices.Clone(d.sorted)
 	c.removedDamaged = maps.Clone(d.removedDamaged)
 	for name, f := range d.files {

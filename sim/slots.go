@@ -20,6 +20,20 @@ func (s *slots[T]) put(v T) uint32 {
 	return uint32(len(s.items) - 1)
 }
 
+// add takes a slot and returns it with a pointer to its value, zero (take clears the slots
+// it frees), for a caller that fills a large value in place: one built apart and passed to
+// put was copied in. The pointer is good until the next add or put.
+func (s *slots[T]) add() (uint32, *T) {
+	if n := len(s.free); n > 0 {
+		slot := s.free[n-1]
+		s.free = s.free[:n-1]
+		return slot, &s.items[slot]
+	}
+	var zero T
+	s.items = append(s.items, zero)
+	return uint32(len(s.items) - 1), &s.items[len(s.items)-1]
+}
+
 // take returns the value in slot and frees the slot, dropping the table's reference to it.
 func (s *slots[T]) take(slot uint32) T {
 	v := s.items[slot]

@@ -33,6 +33,9 @@ type World struct {
 	// bodySums is the memo of entry body sums the disks offer their engines
 	// (Disk.BodySums): every replica appends every prepare, summing it once here.
 	bodySums checksum.SHA256Memo
+	// auditSums is the memo of audit chain steps the disks offer their engines
+	// (Disk.AuditSums): every replica audits every committed op, summing it once here.
+	auditSums checksum.SHA256Memo
 }
 
 // NewWorld builds the world of a run. Each component gets its own PRNG stream.
@@ -53,7 +56,7 @@ func NewWorld(o WorldOptions) *World {
 		var disk *Disk
 		if i < o.DiskNodes {
 			disk = NewDisk(loop, Stream(o.Seed, fmt.Sprintf("disk/%d", i)), w.Trace, i, o.Disk)
-			disk.bodySums = &w.bodySums
+			disk.bodySums, disk.auditSums = &w.bodySums, &w.auditSums
 		}
 		w.Nodes = append(w.Nodes, NewNode(loop, w.Trace, i, NewClock(loop, clockOptions), disk))
 	}

@@ -14,8 +14,32 @@ import (
 type Sum [16]byte
 
 // Of returns the checksum of data: XXH3-128, its 16 bytes big-endian.
-func Of(data []byte) Sum {
-	return xxh3.Hash128(data).Bytes()
+func Of(data []byte) (sum Sum) {
+	// Written into the result in two halves (what Uint128.Bytes does): returning Bytes()
+	// copied its array, rereading as one 16-byte load the two 8-byte stores just made, a
+	// store-forwarding stall on every checksum.
+	h := xxh3.Hash128(data)
+	binary.BigEndian.PutUint64(sum[:8], h.Hi)
+	binary.BigEndian.PutUint64(sum[8:], h.Lo)
+	return sum
+}
+
+// Put writes the checksum of data into dst[:16] (what copy(dst, Of(data)) does), without
+// Of's array in between, whose copy reread as one 16-byte load the two 8-byte stores just
+// made (a store-forwarding stall).
+func Put(dst, data []byte) {
+	h := xxh3.Hash128(data)
+	binary.BigEndian.PutUint64(dst[:8], h.Hi)
+	binary.BigEndian.PutUint64(dst[8:16], h.Lo)
+}
+
+// Matches reports whether sum is the checksum of data (Of(data) == sum), comparing the two
+// halves of the hash with sum's without building Of's array: Of returns it through memory,
+// and a caller comparing it reread as one 16-byte load the two 8-byte stores just made, a
+// store-forwarding stall on every verification.
+func Matches(data []byte, sum Sum) bool {
+	h := xxh3.Hash128(data)
+	return h.Hi == binary.BigEndian.Uint64(sum[:8]) && h.Lo == binary.BigEndian.Uint64(sum[8:])
 }
 
 // SHA256Memo is SHA256 that remembers the sum of the last input it hashed under each key of

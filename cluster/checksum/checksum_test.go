@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"testing"
 
+	"github.com/zeebo/xxh3"
 	"pgregory.net/rapid"
 
 	"vopr/cluster/checksum"
@@ -40,4 +41,40 @@ func TestSealerMatchesOf(t *testing.T) {
 			t.Fatalf("n=%d: sealed %x, want %x", n, sealed, want)
 		}
 	}
+}
+
+// TestOfIsXXH3AndMatchesAgrees: Of is XXH3-128's bytes (big-endian, as Uint128.Bytes gives
+// them), and Matches(data, sum) holds exactly when sum is Of(data): for the sum itself, and
+// for it with a bit flipped in either half.
+func TestOfIsXXH3AndMatchesAgrees(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		data := rapid.SliceOf(rapid.Byte()).Draw(t, "data")
+		sum := checksum.Of(data)
+		if want := checksum.Sum(xxh3.Hash128(data).Bytes()); sum != want {
+			t.Fatalf("Of(%x) = %x, want %x", data, sum, want)
+		}
+		if !checksum.Matches(data, sum) {
+			t.Fatalf("Matches(%x, Of) = false", data)
+		}
+		other := sum
+		other[rapid.IntRange(0, 15).Draw(t, "byte")] ^= 1 << rapid.IntRange(0, 7).Draw(t, "bit")
+		if checksum.Matches(data, other) {
+			t.Fatalf("Matches(%x, %x) = true for a sum that is not Of's %x", data, other, sum)
+		}
+	})
+}
+
+// TestPutWritesOf: Put writes Of(data) into the first 16 bytes of dst and nothing else.
+func TestPutWritesOf(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		data := rapid.SliceOf(rapid.Byte()).Draw(t, "data")
+		dst := rapid.SliceOfN(rapid.Byte(), 16, 40).Draw(t, "dst")
+		want := append([]byte{}, dst...)
+		sum := checksum.Of(data)
+		copy(want, sum[:])
+		checksum.Put(dst, data)
+		if string(dst) != string(want) {
+			t.Fatalf("Put(%x) wrote %x, want %x", data, dst, want)
+		}
+	})
 }

@@ -149,21 +149,23 @@ func DecodeOp(b []byte) (Op, error) {
 	if err != nil {
 		return Op{}, err
 	}
-	return opOf(shape, b), nil
+	var op Op
+	opOf(shape, b, &op)
+	return op, nil
 }
 
-// opOf builds the op of b, whose shape decodeShape returned.
-func opOf(shape opShape, b []byte) Op {
+// opOf fills op (a zero Op) with the op of b, whose shape decodeShape returned. It sets the
+// fields in place: an Op built as a composite literal and returned was copied into the
+// caller's, rereading with wide loads the fields just stored (a store-forwarding stall on
+// every op every replica executes).
+func opOf(shape opShape, b []byte, op *Op) {
 	// One string for the three fields, cut in three: one allocation per op instead of up to
 	// three (every replica decodes every op it executes).
 	rest := string(b[opHeaderSize:])
-	return Op{
-		Kind:           shape.kind,
-		Key:            rest[:shape.key],
-		Value:          rest[shape.key : shape.key+shape.value],
-		Expected:       rest[shape.key+shape.value:],
-		ExpectedAbsent: shape.expectedAbsent,
-	}
+	op.Kind, op.ExpectedAbsent = shape.kind, shape.expectedAbsent
+	op.Key = rest[:shape.key]
+	op.Value = rest[shape.key : shape.key+shape.value]
+	op.Expected = rest[shape.key+shape.value:]
 }
 
 // opShape is what validation looks at in an op: its kind, field sizes and flag.
@@ -345,7 +347,8 @@ func (m *Machine) Apply(opBytes []byte) []byte {
 		// op's bytes rather than copied into a string (every replica executes every read).
 		return EncodeResult(read(m.data[string(opBytes[opHeaderSize:opHeaderSize+shape.key])]))
 	}
-	op := opOf(shape, opBytes)
+	var op Op
+	opOf(shape, opBytes, &op)
 	before := len(m.data)
 	r := m.apply(op)
 	assert.That(len(m.data) <= KeysMax, "kv: map exceeds KeysMax")

@@ -244,7 +244,7 @@ func (p *parsedBackup) checkAudit(h backupHeader) error {
 	var sha checksum.SHA256
 	var in auditInput
 	for i := range h.auditOp - cp {
-		head = auditNext(&sha, &in, head, cp+1+i, sha.Of(p.bodies[i]))
+		head = auditNext(nil, &sha, &in, head, cp+1+i, sha.Of(p.bodies[i]))
 	}
 	if head != h.auditHead {
 		return fmt.Errorf("%w: audit chain does not match", ErrBackup)

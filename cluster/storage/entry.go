@@ -128,14 +128,15 @@ var (
 // DecodeHeader decodes and checks an entry header: checksum, magic, reserved bytes and
 // bounds. It never panics, whatever b holds. The caller checks that the header names the place
 // it was read from.
-func DecodeHeader(b []byte) (Header, error) {
+func DecodeHeader(b []byte) (h Header, err error) {
 	if len(b) < HeaderSize {
 		return Header{}, fmt.Errorf("%w: entry header of %d bytes", ErrDecode, len(b))
 	}
 	b = b[:HeaderSize]
-	var h Header
+	// Decoded in the result: a header decoded apart was copied into it, the copy rereading
+	// with wide loads the fields just stored (a store-forwarding stall per header).
 	copy(h.Checksum[:], b[0:16])
-	if checksum.Of(b[16:]) != h.Checksum {
+	if !checksum.Matches(b[16:], h.Checksum) {
 		return Header{}, errHeaderChecksum
 	}
 	if binary.LittleEndian.Uint64(b[48:]) != entryMagic {
@@ -170,7 +171,7 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("%w: entry of %d bytes truncated to %d", ErrDecode,
 			h.Size(), len(b))
 	}
-	if checksum.Of(b[HeaderSize:h.Size()]) != h.ChecksumBody {
+	if !checksum.Matches(b[HeaderSize:h.Size()], h.ChecksumBody) {
 		return Header{}, nil, fmt.Errorf("%w: entry body checksum", ErrDecode)
 	}
 	return h, b[HeaderSize : HeaderSize+h.BodySize], nil
@@ -191,11 +192,15 @@ func bodySum(sums *checksum.SHA256Memo, sha *checksum.SHA256, op uint64, body []
 // bodySum is the SHA-256 of e's body.
 func (s *Storage) bodySum(e Entry) [32]byte { return bodySum(s.sums, &s.sha, e.Op, e.Body) }
 
-// auditNext advances the SHA-256 audit chain by one committed op. b is where it lays out the
-// input (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
-func auditNext(sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
+// auditNext advances the SHA-256 audit chain by one committed op: through sums if the
+// engine's FS offers them (AuditSummer), else with sha. b is where it lays out the input
+// (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
+func auditNext(sums *checksum.SHA256Memo, sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
 	copy(b[0:], head[:])
 	binary.LittleEndian.PutUint64(b[32:], op)
 	copy(b[40:], bodySHA[:])
+	if sums != nil {
+		return sums.Of(op, b[:])
+	}
 	return sha.Of(b[:])
 }

@@ -45,6 +45,23 @@ func bodySumsOf(fs FS) *checksum.SHA256Memo {
 	return nil
 }
 
+// AuditSummer is an FS that offers the engines on it a memo of their audit chains' steps
+// (auditNext: the SHA-256 of the previous head, the op and its body's sum), shared with
+// others that audit the same log: the simulator's disks share one per cluster, for each of
+// its replicas audits every committed op with the same input. The sums are the same either
+// way; on an FS without it each engine sums its own.
+type AuditSummer interface {
+	AuditSums() *checksum.SHA256Memo
+}
+
+// auditSumsOf returns fs's memo of audit steps, nil if it offers none.
+func auditSumsOf(fs FS) *checksum.SHA256Memo {
+	if a, ok := fs.(AuditSummer); ok {
+		return a.AuditSums()
+	}
+	return nil
+}
+
 type FS interface {
 	// Create makes an empty file; ErrExist if it exists.
 	Create(name string, done func(err error))

@@ -699,8 +699,10 @@ func (s *Storage) appendWrite(e Entry, retry bool, done func(error)) {
 		return
 	}
 	w := s.newAppendWriting()
+	// Every field but the reused callback set in place: a composite literal was built
+	// apart and copied in (a store-forwarding stall per append).
+	w.s, w.e, w.retry, w.done, w.data, w.h = s, e, retry, done, data, h
 	fn := w.fn
-	*w = appendWriting{s: s, e: e, retry: retry, done: done, data: data, h: h, fn: fn}
 	s.writeEntry(e.Op, s.segmentFile(k), data, offset, true, k, fn)
 }
 
@@ -787,9 +789,12 @@ func (s *Storage) appended(e Entry, h Header) {
 		// 128 bytes, and a log below its compaction threshold holds thousands) over and over.
 		s.slots = slices.Grow(s.slots, max(len(s.slots), 64))
 	}
-	s.slots = append(s.slots, slot{state: slotIntact, offset: h.Offset,
-		end: h.Offset + h.Size(), chain: h.Chain(), parent: h.Parent,
-		bodySHA: s.bodySum(e)})
+	// Appended zero and filled in place: a slot built apart and copied in was reread with
+	// wide loads right after its narrower stores (a store-forwarding stall per append).
+	s.slots = append(s.slots, slot{})
+	sl := &s.slots[len(s.slots)-1]
+	sl.state, sl.offset, sl.end = slotIntact, h.Offset, h.Offset+h.Size()
+	sl.chain, sl.parent, sl.bodySHA = h.Chain(), h.Parent, s.bodySum(e)
 	s.head = e.Op
 }
 
@@ -1037,7 +1042,7 @@ func (s *Storage) Commit(op uint64) ([32]byte, error) {
 		if sl.state != slotIntact {
 			return s.auditHead, fmt.Errorf("%w: commit of op %d", ErrFaulty, next)
 		}
-		s.auditHead = auditNext(&s.sha, &s.auditIn, s.auditHead, next, sl.bodySHA)
+		s.auditHead = auditNext(s.audits, &s.sha, &s.auditIn, s.auditHead, next, sl.bodySHA)
 		sl.audit = s.auditHead
 		s.auditOp = next
 	}

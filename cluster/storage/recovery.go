@@ -609,7 +609,7 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 		later(fs, func() { done(nil, nil, err) })
 		return
 	}
-	s := &Storage{fs: fs, opts: opts, sums: bodySumsOf(fs)}
+	s := &Storage{fs: fs, opts: opts, sums: bodySumsOf(fs), audits: auditSumsOf(fs)}
 	s.scanBufs.sums = s.sums
 	rec := &Recovery{}
 	var names []string
@@ -1184,7 +1184,7 @@ func (s *Storage) replaysAudited(scans []segmentScan) bool {
 		if sl.state != slotIntact {
 			return false
 		}
-		head = auditNext(&s.sha, &s.auditIn, head, op, sl.bodySHA)
+		head = auditNext(s.audits, &s.sha, &s.auditIn, head, op, sl.bodySHA)
 	}
 	return head == s.sb.State.AuditHead
 }

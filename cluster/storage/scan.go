@@ -318,13 +318,18 @@ func (sc *scanner) torn(h Header) {
 func (sc *scanner) entry(h Header) {
 	b := sc.at(h.Size())
 	r := record{op: h.Op, offset: sc.pos, size: h.Size(), chain: h.Chain(), parent: h.Parent}
-	if checksum.Of(b[HeaderSize:]) == h.ChecksumBody {
+	if checksum.Matches(b[HeaderSize:], h.ChecksumBody) {
 		body := b[HeaderSize : HeaderSize+h.BodySize]
 		r.intact = true
 		r.bodySHA = bodySum(sc.keep.sums, &sc.keep.sha, h.Op, body)
 		if h.Op >= sc.keepFrom {
 			r.body = append([]byte{}, body...)
 		}
+	}
+	if sc.out.records == nil {
+		// A segment holds up to SegmentEntriesMax entries: room for them at once, instead
+		// of growing (and copying) the records through every power of two.
+		sc.out.records = make([]record, 0, sc.opts.SegmentEntriesMax)
 	}
 	sc.out.records = append(sc.out.records, r)
 	if !r.intact {

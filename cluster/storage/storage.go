@@ -215,6 +215,7 @@ type Storage struct {
 	spareRecord []byte
 	scanBufs    scanBuffers
 	sums        *checksum.SHA256Memo // the FS's (BodySummer), nil if it has none
+	audits      *checksum.SHA256Memo // the FS's (AuditSummer), nil if it has none
 	sha         checksum.SHA256      // the bodies' and audit chain's sums
 	auditIn     auditInput           // auditNext's input, laid out here
 	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
@@ -279,8 +280,9 @@ func (s *Storage) invariants() {
 	assert.That(s.auditOp <= s.head, "storage: audit above the head")
 	assert.That(s.slotBase <= cp+1, "storage: log index starts above the checkpoint")
 	assert.That(uint64(len(s.slots)) == s.head+1-s.slotBase, "storage: log index length")
-	for op := cp + 1; op <= s.head; op++ {
-		assert.That(s.slot(op).state != slotAbsent, "storage: an op above the checkpoint is absent")
+	above := s.slots[cp+1-s.slotBase:] // ops cp+1..head (the length is checked above)
+	for i := range above {
+		assert.That(above[i].state != slotAbsent, "storage: an op above the checkpoint is absent")
 	}
 	for i := 1; i < len(s.segments); i++ {
 		assert.That(s.segments[i-1] < s.segments[i], "storage: segments not ascending")

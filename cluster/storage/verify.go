@@ -216,7 +216,7 @@ func (s *Storage) verifyAudit(ix *logIndex, r *VerifyReport) {
 		if op < ix.base || op > ix.head || ix.slots[op-ix.base].state != slotIntact {
 			return // already reported as faulty
 		}
-		head = auditNext(&s.sha, &s.auditIn, head, op, ix.slots[op-ix.base].bodySHA)
+		head = auditNext(s.audits, &s.sha, &s.auditIn, head, op, ix.slots[op-ix.base].bodySHA)
 	}
 	r.AuditOp, r.AuditHead = s.auditOp, head
 	if head != s.auditHead {

@@ -67,11 +67,13 @@ func (r *Replica) primaryInvariants() {
 // head: each prepare names its predecessor's checksum.
 func (r *Replica) chainInvariant() {
 	low := max(r.checkpointOp+1, r.op-min(r.op, 8))
+	h := r.log.headerOf(r.op)
 	for op := r.op; op > low; op-- {
-		h, prev := r.log.headerOf(op), r.log.headerOf(op-1)
+		prev := r.log.headerOf(op - 1) // each header is looked up once: prev is the next link's h
 		if h != nil && prev != nil {
 			assert.That(h.Parent == prev.Checksum, "log hash chain broken")
 			assert.That(h.View >= prev.View, "log views go backwards along the chain")
 		}
+		h = prev
 	}
 }

@@ -20,11 +20,13 @@ type log struct {
 	anchorChecksum checksum.Sum
 }
 
+// The fields that the scans of the log window read for every op (present, durable, prepare
+// and header.Op: nextWrite, logDurable) come first, so that they share two cache lines.
 type slot struct {
-	present bool // the header is known
-	header  Header
-	prepare []byte // the whole prepare message, or nil while it must be repaired
+	present bool   // the header is known
 	durable bool   // the prepare is in our write-ahead log
+	prepare []byte // the whole prepare message, or nil while it must be repaired
+	header  Header
 	// faulty marks an op whose entry our disk durably held but could not read intact: we
 	// may have acknowledged it, so we must never answer "not seen" for it (protocol-aware
 	// recovery). faultyChecksum is that entry's checksum when its redundant record told us

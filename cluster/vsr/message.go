@@ -140,24 +140,28 @@ func newMessage(bodySize int) []byte {
 // checksums.
 func seal(buf []byte, h Header) {
 	h.Size = uint32(len(buf))
-	h.ChecksumBody = checksum.Of(buf[HeaderSize:])
 	putHeader(buf, &h)
-	h.Checksum = checksum.Of(buf[16:HeaderSize])
-	copy(buf[0:16], h.Checksum[:])
+	// Both checksums are written straight into their places in buf (checksum.Put), the
+	// body's first: the header's covers it.
+	checksum.Put(buf[16:32], buf[HeaderSize:])  // ChecksumBody
+	checksum.Put(buf[0:16], buf[16:HeaderSize]) // Checksum
 }
 
 // Decode validates and decodes a message from the network or the disk: length first, then
 // the header checksum, then the fields, then the body checksum. It never panics and never
 // allocates for a body whose size it has not validated.
-func Decode(buf []byte, cluster uint64) (Message, error) {
+func Decode(buf []byte, cluster uint64) (m Message, err error) {
 	if len(buf) < HeaderSize {
 		return Message{}, ErrShort
 	}
-	if checksum.Of(buf[16:HeaderSize]) != checksum.Sum(buf[0:16]) {
+	if !checksum.Matches(buf[16:HeaderSize], checksum.Sum(buf[0:16])) {
 		return Message{}, ErrChecksumHeader
 	}
-	var h Header
-	getHeader(buf, &h)
+	// Decoded in place in the result: a header decoded apart and copied into it was reread
+	// as 16-byte loads right after its fields' narrower stores (a store-forwarding stall
+	// per message).
+	h := &m.Header
+	getHeader(buf, h)
 	if int(h.Size) != len(buf) || h.Size > MessageSizeMax {
 		return Message{}, ErrSize
 	}
@@ -168,23 +172,23 @@ func Decode(buf []byte, cluster uint64) (Message, error) {
 		return Message{}, ErrCommand
 	}
 	body := buf[HeaderSize:]
-	if checksum.Of(body) != h.ChecksumBody {
+	if !checksum.Matches(body, h.ChecksumBody) {
 		return Message{}, ErrChecksumBody
 	}
-	return Message{Header: h, Body: body, Bytes: buf}, nil
+	m.Body, m.Bytes = body, buf
+	return m, nil
 }
 
 // DecodeHeader decodes a header alone (from a DoViewChange or StartView body), checking
 // its own checksum. The body it describes is not present.
-func DecodeHeader(buf []byte, cluster uint64) (Header, error) {
+func DecodeHeader(buf []byte, cluster uint64) (h Header, err error) {
 	if len(buf) != HeaderSize {
 		return Header{}, ErrShort
 	}
-	if checksum.Of(buf[16:HeaderSize]) != checksum.Sum(buf[0:16]) {
+	if !checksum.Matches(buf[16:HeaderSize], checksum.Sum(buf[0:16])) {
 		return Header{}, ErrChecksumHeader
 	}
-	var h Header
-	getHeader(buf, &h)
+	getHeader(buf, &h) // in the result, as Decode does: not decoded apart and copied
 	if h.Cluster != cluster {
 		return Header{}, ErrCluster
 	}

@@ -356,14 +356,24 @@ func (r *Replica) Inspect() Inspection {
 // InspectState is Inspect without the storage usage figures (DiskUsagePct and
 // DiskCompactableBytes are zero): for checkers that inspect every replica at every tick and
 // read none of them (the compactable bytes walk every entry below the checkpoint).
-func (r *Replica) InspectState() Inspection {
-	in := Inspection{
-		Replica: r.replica, Status: r.status, Role: r.role(), Epoch: r.epoch, Outside: r.outside, Joining: r.joining, Removed: r.removed, View: r.view, LogView: r.logView,
-		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, CheckpointOp: r.checkpointOp,
-		Digest: r.machine.Digest(), Release: r.options.Release, ClusterRelease: r.machine.Release(),
-		ClockSynchronized: r.clockSync.synchronized, ClockOffsetNs: r.clockSync.offsetNs,
-		DiskFull: r.diskFull, Isolated: r.operator.isolated, CheckpointLost: r.stateLost, Metrics: r.metrics,
-	}
+func (r *Replica) InspectState() (in Inspection) {
+	r.InspectStateInto(&in)
+	return in
+}
+
+// InspectStateInto is InspectState into *in, every field set: for a caller that inspects
+// every replica at every tick and hands the checkers a pointer. An Inspection built apart,
+// or returned, was copied where the caller keeps it, and the copy reread with wide loads the
+// fields just stored (a store-forwarding stall per inspection); this one is filled in place.
+func (r *Replica) InspectStateInto(in *Inspection) {
+	*in = Inspection{}
+	in.Replica, in.Status, in.Role, in.Epoch, in.Outside = r.replica, r.status, r.role(), r.epoch, r.outside
+	in.Joining, in.Removed, in.View, in.LogView = r.joining, r.removed, r.view, r.logView
+	in.Op, in.CommitMin, in.CommitMax, in.CheckpointOp = r.op, r.commitMin, r.commitMax, r.checkpointOp
+	in.Digest, in.Release, in.ClusterRelease = r.machine.Digest(), r.options.Release, r.machine.Release()
+	in.ClockSynchronized, in.ClockOffsetNs = r.clockSync.synchronized, r.clockSync.offsetNs
+	in.DiskFull, in.Isolated, in.CheckpointLost = r.diskFull, r.operator.isolated, r.stateLost
+	in.Metrics = r.metrics
 	if r.isStandby() {
 		in.StandbyLagOps, in.StandbyLagNs, in.StandbyEligible = r.standbyLagNow()
 		in.StandbyID, in.StandbyReadsMaxQPS = StandbyIDBase+r.replica-r.count, r.throttle.maxQPS
@@ -372,7 +382,6 @@ func (r *Replica) InspectState() Inspection {
 	if h := r.log.headerOf(r.op); h != nil {
 		in.LogHead = h.Checksum // not header: a copy of the whole header at every inspection
 	}
-	return in
 }
 
 // Header returns the header the replica holds for op, if any: for checkers that compare
@@ -389,6 +398,9 @@ func PrimaryIndex(view uint32, count int, outside uint16) int {
 	active := activeCountOf(count, outside)
 	assert.That(active >= 1, "a configuration without an active member")
 	k := int(view % uint32(active))
+	if outside == 0 {
+		return k // every slot is a member: the k-th member is slot k (the loop below's answer)
+	}
 	for i := 0; i < count; i++ {
 		if outside&(1<<uint(i)) != 0 {
 			continue

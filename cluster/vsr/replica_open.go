@@ -284,7 +284,7 @@ func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
 // persistState writes the superblock when the view, log view or commit changed. One write is
 // in flight at a time; a change made meanwhile is written when it completes.
 func (r *Replica) persistState() {
-	if r.storage == nil || r.stateWriting {
+	if r.storage == nil || r.stateWriting || r.stateCurrent() {
 		return
 	}
 	want := r.durableTarget()
@@ -303,6 +303,18 @@ func (r *Replica) persistState() {
 		r.persistState()
 		r.onStateDurable()
 	})
+}
+
+// stateCurrent reports, without durableTarget's scans of the log, that persistState has
+// nothing to write: every field durableTarget sets is durable already (the log view and its
+// epoch whether or not logDurable holds), and its commit is at most the larger of the durable
+// one and commit_max, within the slack whatever unverifiedFloor finds. persistState runs
+// after every write and commit, and the scans were most of its cost.
+func (r *Replica) stateCurrent() bool {
+	d := &r.stateDurable
+	return r.view == d.View && r.logView == d.LogView && r.logEpoch == d.LogEpoch &&
+		r.epoch == d.Epoch && r.outside == d.Outside && r.boots == d.Boots && r.joinedEmpty == d.JoinedEmpty &&
+		r.commitMax <= d.Commit+CheckpointInterval/2
 }
 
 // durableTarget is the superblock state to persist. The log view is persisted only once the
