@@ -49,14 +49,13 @@ func (h *History) Check() *Violation {
 		all = append(all, byKey[key]...)
 	}
 	var capped cappedKeys
-	model := kvModel(&capped)
-	if porcupine.CheckOperations(model, h.operations(math.MaxInt64, all, drop)) {
+	if porcupine.CheckOperations(kvModel(&capped), h.operations(math.MaxInt64, all, drop)) {
 		h.unchecked = capped.count() + open
 		return nil
 	}
 	for _, key := range keys {
-		if !porcupine.CheckOperations(model, h.operations(math.MaxInt64, byKey[key], drop)) {
-			return h.blame(model, key, byKey[key], drop)
+		if !porcupine.CheckOperations(kvModel(&capped), h.operations(math.MaxInt64, byKey[key], drop)) {
+			return h.blame(&capped, key, byKey[key], drop)
 		}
 	}
 	return violation(NameLinearizable, -1, 0, 0, h.lastReturn(),
@@ -210,7 +209,7 @@ func (h *History) bounds(limit int64) []int64 {
 
 // blame finds the earliest return time T at which key's history stops being linearizable,
 // and reports the operation that returned then.
-func (h *History) blame(model porcupine.Model, key string, ids []int, drop []bool) *Violation {
+func (h *History) blame(capped *cappedKeys, key string, ids []int, drop []bool) *Violation {
 	var times []int64
 	for _, id := range ids {
 		if o := h.ops[id]; o.status == opReturned {
@@ -219,7 +218,7 @@ func (h *History) blame(model porcupine.Model, key string, ids []int, drop []boo
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	i := sort.Search(len(times), func(i int) bool {
-		return !porcupine.CheckOperations(model, h.operations(times[i], ids, drop))
+		return !porcupine.CheckOperations(kvModel(capped), h.operations(times[i], ids, drop))
 	})
 	if i == len(times) {
 		return violation(NameLinearizable, -1, 0, 0, h.lastReturn(),
