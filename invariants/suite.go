@@ -21,7 +21,7 @@ func Describe() [][2]string {
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op, and so is every intact entry on its disk above the durable checkpoint and at or below the durable commit number"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
 		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
-		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values, or with more than 12 open-ended writes, is counted unchecked)"},
+		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values, with more than 12 open-ended writes, or whose search builds more than 64 MiB of states, is counted unchecked)"},
 	}
 }
 

@@ -101,7 +101,9 @@ type swarmRun struct {
 	work *workload
 	// lasting is the lasting minority fault the heal left, on lastingReplica (swarm_lasting.go).
 	lasting, lastingReplica int
-	lastingEnded            bool // the replica kept down restarted
+	lastingPick             int  // lastingDown: which replica (takeLastingDown)
+	lastingTaken            bool // the replica kept down went down (takeLastingDown)
+	lastingEnded            bool // and restarted
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
 }

@@ -41,6 +41,14 @@ func newClientLiveness(clients int) clientLiveness {
 // heal marks the start of the liveness phase.
 func (l *clientLiveness) heal(now sim.Time) { l.healed, l.healedAt = true, now }
 
+// again starts a second round of the liveness phase at now (swarm_lasting.go: a replica
+// taken down once the healed cluster converged): every client must be served anew.
+func (l *clientLiveness) again(now sim.Time) {
+	l.healedAt, l.servedSentAt = now, 0
+	clear(l.answered)
+	clear(l.evicted)
+}
+
 // sent records that client i sent a new request at now.
 func (l *clientLiveness) sent(i int, now sim.Time) { l.sentAt[i] = now }
 

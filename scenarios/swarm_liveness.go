@@ -46,13 +46,12 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	run.clients.heal(c.Loop.Now())
 	run.inspect()
 	run.alerts.heal()
-	progressed := run.runChecked(func() bool { return run.clients.allAnswered() || run.clients.starved != "" },
-		run.lastingServeTicks(livenessTicks))
-	progressed = progressed && run.clients.starved == ""
-	run.load = false
-	converged := progressed && run.runChecked(run.converged, livenessTicks/2)
-	if converged && run.endLastingDown() {
-		converged = run.runChecked(run.converged, livenessTicks/2) // and it catches up
+	progressed, converged := run.serveAndConverge(livenessTicks)
+	if converged && run.takeLastingDown() {
+		progressed, converged = run.serveAndConverge(livenessTicks) // without it
+		if converged && run.endLastingDown() {
+			converged = run.runChecked(run.converged, livenessTicks/2) // and it catches up
+		}
 	}
 	if converged {
 		run.holdAlerts()
@@ -224,6 +223,17 @@ func (run *swarmRun) describe() string {
 // result fills in the fingerprint and the counters: coverage of every fault kind, protocol
 // path and mark (zero when not reached, so a batch can list what it never reached), the
 // nemesis's actions, and the workload.
+// serveAndConverge runs the liveness phase's two tests: every client served (under load),
+// then, the load stopped, every replica converged.
+func (run *swarmRun) serveAndConverge(livenessTicks int) (progressed, converged bool) {
+	progressed = run.runChecked(func() bool { return run.clients.allAnswered() || run.clients.starved != "" },
+		run.lastingServeTicks(livenessTicks))
+	progressed = progressed && run.clients.starved == ""
+	run.load = false
+	converged = progressed && run.runChecked(run.converged, livenessTicks/2)
+	return progressed, converged
+}
+
 func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	c := run.c
 	r.Outcome, r.Reason = outcome, reason
