@@ -53,7 +53,7 @@ func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 		c.Trace.Emitf(sim.LevelShort, p, "nemesis", "lasting_clock: the primary's clock stays %s off", sim.Duration(offset))
 		c.Nodes[p].Clock.SetOffset(offset)
 	case lastingDown:
-		run.lastingPick = r.IntN(2*len(active)) // the primary in half, else any active one
+		run.lastingPick = r.IntN(2 * len(active)) // the primary in half, else any active one
 	}
 }
 
