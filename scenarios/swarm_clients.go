@@ -31,6 +31,7 @@ type clientLiveness struct {
 	// servedSentAt is the latest send time of a request answered with a reply.
 	servedSentAt sim.Time
 	starved      string // the first request sent after the heal given up on while a later one was served
+	round        string // what started the second round (again), "" in the first
 }
 
 func newClientLiveness(clients int) clientLiveness {
@@ -41,10 +42,11 @@ func newClientLiveness(clients int) clientLiveness {
 // heal marks the start of the liveness phase.
 func (l *clientLiveness) heal(now sim.Time) { l.healed, l.healedAt = true, now }
 
-// again starts a second round of the liveness phase at now (swarm_lasting.go: a replica
-// taken down once the healed cluster converged): every client must be served anew.
-func (l *clientLiveness) again(now sim.Time) {
-	l.healedAt, l.servedSentAt = now, 0
+// again starts a second round of the liveness phase at now, after what happened then
+// (swarm_lasting.go: a replica taken down once the healed cluster converged): every client
+// must be served anew.
+func (l *clientLiveness) again(now sim.Time, what string) {
+	l.healedAt, l.servedSentAt, l.round = now, 0, what
 	clear(l.answered)
 	clear(l.evicted)
 }
@@ -93,6 +95,9 @@ func (l *clientLiveness) unserved() string {
 	}
 	if b.Len() == 0 {
 		return ""
+	}
+	if l.round != "" {
+		return "clients never served after " + l.round + ":" + b.String() + " (at " + l.healedAt.String() + ")"
 	}
 	return "clients never served after the heal:" + b.String() + " (heal at " + l.healedAt.String() + ")"
 }

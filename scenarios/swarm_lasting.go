@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -78,7 +80,7 @@ func (run *swarmRun) takeLastingDown() bool {
 	c.CrashReplica(run.lastingReplica)
 	run.lastingTaken = true
 	run.load = true
-	run.clients.again(c.Loop.Now())
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d was taken down to stay down", run.lastingReplica))
 	return true
 }
 
