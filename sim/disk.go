@@ -126,12 +126,10 @@ type Disk struct {
 	// observe, if set, hears of every random decision the disk takes (a test's reference
 	// model replays them); nil outside tests.
 	observe func(diskDecision)
-	// bodySums is the memo of entry body sums the disk offers the engines on it
-	// (storage.BodySummer), shared by the world's disks and their snapshots; nil for none.
-	bodySums *checksum.SHA256Memo
-	// auditSums is the same for the steps of the engines' audit chains
-	// (storage.AuditSummer).
-	auditSums *checksum.SHA256Memo
+	// bodySums and auditSums are the memos of entry body sums and audit chain steps the disk
+	// offers the engines on it (storage.Summer), shared by the world's disks and their
+	// snapshots; nil for none.
+	bodySums, auditSums *checksum.SHA256Memo
 }
 
 // DiskOptions is the disk model of one run, drawn from the seed. Probabilities are in
@@ -341,18 +339,14 @@ func (d *Disk) decided(decision diskDecision) {
 }
 
 var (
-	_ storage.FS          = (*Disk)(nil)
-	_ storage.BodySummer  = (*Disk)(nil)
-	_ storage.AuditSummer = (*Disk)(nil)
+	_ storage.FS     = (*Disk)(nil)
+	_ storage.Summer = (*Disk)(nil)
 )
 
-// BodySums returns the disk's memo of entry body sums (storage.BodySummer), nil if it has
-// none: the world's disks share one, since each of its replicas appends every prepare.
-func (d *Disk) BodySums() *checksum.SHA256Memo { return d.bodySums }
-
-// AuditSums returns the disk's memo of audit chain steps (storage.AuditSummer), nil if it
-// has none: the world's disks share one, since each of its replicas audits every committed op.
-func (d *Disk) AuditSums() *checksum.SHA256Memo { return d.auditSums }
+// SumMemos returns the disk's memos of entry body sums and audit chain steps
+// (storage.Summer), nil if it has none: the world's disks share one pair, since each of its
+// replicas appends every prepare and audits every committed op.
+func (d *Disk) SumMemos() (bodies, audits *checksum.SHA256Memo) { return d.bodySums, d.auditSums }
 
 // NewDisk returns an empty disk for node. rng is the disk's own stream; every latency and
 // fault decision draws from it.

@@ -112,8 +112,6 @@ func (g *guardedFS) List(done func([]string, error)) {
 
 func (g *guardedFS) Size(name string) (int64, error) { return g.disk.Size(name) }
 
-func (g *guardedFS) BodySums() *checksum.SHA256Memo { return g.disk.BodySums() }
-
-func (g *guardedFS) AuditSums() *checksum.SHA256Memo { return g.disk.AuditSums() }
+func (g *guardedFS) SumMemos() (bodies, audits *checksum.SHA256Memo) { return g.disk.SumMemos() }
 
 func (g *guardedFS) Usage() storage.Usage { return g.disk.Usage() }

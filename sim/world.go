@@ -31,10 +31,10 @@ type World struct {
 	Network *Network
 	Nodes   []*Node
 	// bodySums is the memo of entry body sums the disks offer their engines
-	// (Disk.BodySums): every replica appends every prepare, summing it once here.
+	// (Disk.SumMemos): every replica appends every prepare, summing it once here.
 	bodySums checksum.SHA256Memo
 	// auditSums is the memo of audit chain steps the disks offer their engines
-	// (Disk.AuditSums): every replica audits every committed op, summing it once here.
+	// (Disk.SumMemos): every replica audits every committed op, summing it once here.
 	auditSums checksum.SHA256Memo
 }
 

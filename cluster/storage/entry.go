@@ -181,7 +181,7 @@ func DecodeEntry(b []byte) (Header, []byte, error) {
 type auditInput [32 + 8 + 32]byte
 
 // bodySum is the SHA-256 of op's entry body: through sums if the engine's FS offers them
-// (BodySummer), else with sha.
+// (Summer), else with sha.
 func bodySum(sums *checksum.SHA256Memo, sha *checksum.SHA256, op uint64, body []byte) [32]byte {
 	if sums != nil {
 		return sums.Of(op, body)
@@ -193,7 +193,7 @@ func bodySum(sums *checksum.SHA256Memo, sha *checksum.SHA256, op uint64, body []
 func (s *Storage) bodySum(e Entry) [32]byte { return bodySum(s.sums, &s.sha, e.Op, e.Body) }
 
 // auditNext advances the SHA-256 audit chain by one committed op: through sums if the
-// engine's FS offers them (AuditSummer), else with sha. b is where it lays out the input
+// engine's FS offers them (Summer), else with sha. b is where it lays out the input
 // (whatever sha hashes escapes: a buffer of the caller's rather than one per step).
 func auditNext(sums *checksum.SHA256Memo, sha *checksum.SHA256, b *auditInput, head [32]byte, op uint64, bodySHA [32]byte) [32]byte {
 	copy(b[0:], head[:])

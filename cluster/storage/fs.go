@@ -28,40 +28,6 @@ const SectorSize = 512
 // Errors are operating errors, never panics: ErrNotExist, ErrExist, ErrNoSpace (the disk is
 // full; nothing of that write was applied) and ErrIO (a latent sector error on read). A read
 // may also succeed and return corrupt bytes: only checksums catch that.
-// BodySummer is an FS that offers the engines on it a memo of their entries' body sums
-// (SHA-256), shared with others that write the same bodies: the simulator's disks share one
-// per cluster, for each of its replicas appends every prepare, and every scan of a log sums
-// its bodies again. The sums are the same either way; on an FS without it each engine sums
-// its own.
-type BodySummer interface {
-	BodySums() *checksum.SHA256Memo
-}
-
-// bodySumsOf returns fs's memo of body sums, nil if it offers none.
-func bodySumsOf(fs FS) *checksum.SHA256Memo {
-	if b, ok := fs.(BodySummer); ok {
-		return b.BodySums()
-	}
-	return nil
-}
-
-// AuditSummer is an FS that offers the engines on it a memo of their audit chains' steps
-// (auditNext: the SHA-256 of the previous head, the op and its body's sum), shared with
-// others that audit the same log: the simulator's disks share one per cluster, for each of
-// its replicas audits every committed op with the same input. The sums are the same either
-// way; on an FS without it each engine sums its own.
-type AuditSummer interface {
-	AuditSums() *checksum.SHA256Memo
-}
-
-// auditSumsOf returns fs's memo of audit steps, nil if it offers none.
-func auditSumsOf(fs FS) *checksum.SHA256Memo {
-	if a, ok := fs.(AuditSummer); ok {
-		return a.AuditSums()
-	}
-	return nil
-}
-
 type FS interface {
 	// Create makes an empty file; ErrExist if it exists.
 	Create(name string, done func(err error))
@@ -88,6 +54,25 @@ type FS interface {
 	// Usage returns the bytes in use and the capacity of the disk, synchronously: it is the
 	// equivalent of statfs, answered from metadata.
 	Usage() Usage
+}
+
+// Summer is an FS that offers the engines on it memos of SHA-256 sums, shared with the other
+// engines that sum the same inputs (the simulator's disks share one pair per cluster). bodies
+// memoises their entries' body sums: each replica appends every prepare, and every scan of a
+// log sums its bodies again. audits memoises their audit chains' steps (auditNext: the
+// previous head, the op and its body's sum): each replica audits every committed op with the
+// same input. Either may be nil. The sums are the same either way; on an FS without memos
+// each engine sums its own.
+type Summer interface {
+	SumMemos() (bodies, audits *checksum.SHA256Memo)
+}
+
+// sumMemosOf returns fs's memos, nil for those it does not offer.
+func sumMemosOf(fs FS) (bodies, audits *checksum.SHA256Memo) {
+	if m, ok := fs.(Summer); ok {
+		return m.SumMemos()
+	}
+	return nil, nil
 }
 
 // Usage is the space accounting of a disk.

@@ -609,7 +609,8 @@ func Open(fs FS, opts Options, done func(*Storage, *Recovery, error)) {
 		later(fs, func() { done(nil, nil, err) })
 		return
 	}
-	s := &Storage{fs: fs, opts: opts, sums: bodySumsOf(fs), audits: auditSumsOf(fs)}
+	s := &Storage{fs: fs, opts: opts}
+	s.sums, s.audits = sumMemosOf(fs)
 	s.scanBufs.sums = s.sums
 	rec := &Recovery{}
 	var names []string

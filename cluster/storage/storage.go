@@ -214,8 +214,8 @@ type Storage struct {
 	spareEntry  []byte
 	spareRecord []byte
 	scanBufs    scanBuffers
-	sums        *checksum.SHA256Memo // the FS's (BodySummer), nil if it has none
-	audits      *checksum.SHA256Memo // the FS's (AuditSummer), nil if it has none
+	sums        *checksum.SHA256Memo // the FS's (Summer), nil if it has none
+	audits      *checksum.SHA256Memo // the FS's (Summer), nil if it has none
 	sha         checksum.SHA256      // the bodies' and audit chain's sums
 	auditIn     auditInput           // auditNext's input, laid out here
 	// freeAppendWrites holds finished appendWrites (appendWrite's state) for reuse.
