@@ -104,6 +104,8 @@ type swarmRun struct {
 	lastingPick             int  // lastingDown: which replica (takeLastingDown)
 	lastingTaken            bool // the replica kept down went down (takeLastingDown)
 	lastingEnded            bool // and restarted
+	// replyCut starves one client of replies after the heal (swarm_reply_loss.go).
+	replyCut replyCut
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
 }
@@ -352,6 +354,7 @@ func (run *swarmRun) clientTick(i int) {
 	}
 	if run.clients.sentAt != nil {
 		run.clients.sent(i, run.c.Loop.Now())
+		run.onClientSent(i)
 	}
 	history := run.suite.History()
 	id := -1

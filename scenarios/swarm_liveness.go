@@ -44,6 +44,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		}
 	}
 	run.clients.heal(c.Loop.Now())
+	run.drawReplyCut(o.Seed)
 	run.inspect()
 	run.alerts.heal()
 	progressed, converged := run.serveAndConverge(livenessTicks)

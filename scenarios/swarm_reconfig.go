@@ -226,9 +226,58 @@ func (run *swarmRun) askReconfig() {
 		rc.awaited, rc.askedAt = rep.Epoch, rc.tick
 	case retriable(err):
 	default:
+		if why := refusedValidChange(run.c, rc.steps[0].change); why != "" && run.broken == "" {
+			run.broken = fmt.Sprintf("reconfig: the primary refused %s %d (%v), which its configuration allows: %s",
+				rc.steps[0].change.Kind, rc.steps[0].change.Replica, err, why)
+		}
 		rc.steps = nil
 		run.paths["reconfig_refused"]++
 	}
+}
+
+// refusedValidChange says why change is one the primary's configuration allows ("" if it is
+// not, or there is no primary to ask): the tester's own reading of a membership change, from
+// the slots the cluster was built with and the configuration the primary runs. A refusal
+// other than "not now" (no primary, a change on its way) is then the replica's bug: the
+// operator's valid command would fail.
+func refusedValidChange(c *sim.Cluster, change vsr.Change) string {
+	p := c.Primary()
+	if p < 0 || c.Replica(p) == nil {
+		return ""
+	}
+	in := c.Replica(p).InspectState()
+	member := func(i int) bool { return in.Outside&(1<<uint(i)) == 0 }
+	active := 0
+	for i := 0; i < c.ReplicaCount(); i++ {
+		if member(i) {
+			active++
+		}
+	}
+	i := change.Replica
+	switch change.Kind {
+	case vsr.ChangeAddReplica, vsr.ChangeRemoveReplica:
+		if i < 0 || i >= c.ReplicaCount() {
+			return ""
+		}
+	case vsr.ChangeAddStandby, vsr.ChangeRemoveStandby:
+		if i < c.ReplicaCount() || i >= c.MemberCount() {
+			return ""
+		}
+	default:
+		return ""
+	}
+	add := change.Kind == vsr.ChangeAddReplica || change.Kind == vsr.ChangeAddStandby
+	switch {
+	case add && member(i), !add && !member(i):
+		return ""
+	case change.Kind == vsr.ChangeRemoveReplica && active <= 1:
+		return ""
+	}
+	where := "a member"
+	if add {
+		where = "outside"
+	}
+	return fmt.Sprintf("slot %d is a %s slot, %s, with %d active members in epoch %d", i, change.Kind, where, active, in.Epoch)
 }
 
 // start draws the next action among those the configuration allows. A replica whose disk

@@ -49,6 +49,17 @@ func (n *Network) Cut(from, to int) {
 	n.trace.Emit(LevelShort, from, "network", "cut "+strconv.Itoa(from)+"->"+strconv.Itoa(to))
 }
 
+// Uncut ends the cut of the one direction from->to, if there is one (Cut); other cuts and
+// partitions stay.
+func (n *Network) Uncut(from, to int) {
+	p := &n.paths[n.pathIndex(from, to)]
+	if !p.cut {
+		return
+	}
+	p.cut = false
+	n.trace.Emit(LevelShort, from, "network", "uncut "+strconv.Itoa(from)+"->"+strconv.Itoa(to))
+}
+
 // Heal removes every partition and cut, explicit and random. Clogs stay: they end on their
 // own or with Unclog. After Heal no random partition starts for UnpartitionStabilityMin.
 func (n *Network) Heal() {
