@@ -104,6 +104,8 @@ type swarmRun struct {
 	lastingPick             int  // lastingDown: which replica (takeLastingDown)
 	lastingTaken            bool // the replica kept down went down (takeLastingDown)
 	lastingEnded            bool // and restarted
+	// viewDrift is why the idle, healed cluster did not keep its view (swarm_stable_view.go).
+	viewDrift string
 	// replyCut starves one client of replies after the heal (swarm_reply_loss.go).
 	replyCut replyCut
 	// picture, if set, records the run for its picture (Options.Picture).

@@ -81,6 +81,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	if reason := run.alerts.unhealthy(); reason != "" {
 		return run.result(r, Liveness, reason+": "+run.describe())
 	}
+	if run.viewDrift != "" {
+		return run.result(r, Liveness, run.viewDrift+": "+run.describe())
+	}
 	if reason := run.standbysCurrent(); reason != "" {
 		return run.result(r, Liveness, reason+": "+run.describe())
 	}
@@ -97,7 +100,9 @@ func (run *swarmRun) holdAlerts() {
 	if run.knobs.afterConverged != nil {
 		run.knobs.afterConverged(run.c)
 	}
+	view := run.viewsAt()
 	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+	run.viewDrift = run.viewHeld(view)
 }
 
 // standbysCurrent checks what each standby reports of its own lag once the converged cluster
