@@ -46,13 +46,24 @@ const (
 	// MutationDoViewChangeFromAll has the new primary wait for a do_view_change from every
 	// active replica, not a quorum: no view change completes while one replica is down.
 	MutationDoViewChangeFromAll
+	// MutationRetryUnanswered has a replica drop the retry of a request it executed instead
+	// of answering it from its client table: a client whose reply was lost never gets one.
+	MutationRetryUnanswered
+	// MutationHeartbeatKeepsElection has a backup leave its election timeout running on the
+	// primary's commit heartbeats: an idle cluster deposes its healthy primary every second
+	// or so.
+	MutationHeartbeatKeepsElection
+	// MutationReconfigRefusesFirstSlot has a primary refuse every change of active slot 0 as
+	// "not an active slot" (a bound off by one).
+	MutationReconfigRefusesFirstSlot
 	mutationCount
 )
 
 var mutationNames = [...]string{"none", "commit_without_quorum", "prepare_ok_before_sync",
 	"do_view_change_lowest_op", "forget_client_table", "commit_past_op_after_sync", "upgrade_at_highest_release",
 	"standby_votes", "standby_read_at_commit_number", "reconfig_old_quorum", "prepare_after_reconfig",
-	"standby_lag_stuck", "unsynced_primary_leads", "do_view_change_from_all"}
+	"standby_lag_stuck", "unsynced_primary_leads", "do_view_change_from_all",
+	"retry_unanswered", "heartbeat_keeps_election", "reconfig_refuses_first_slot"}
 
 func (m Mutation) String() string { return mutationNames[m] }
 

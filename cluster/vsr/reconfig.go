@@ -143,7 +143,7 @@ func (r *Replica) changed(c Change) (uint16, error) {
 	switch {
 	case c.Kind < ChangeAddReplica || c.Kind > ChangeRemoveStandby:
 		return 0, fmt.Errorf("reconfig: unknown change %d", c.Kind)
-	case active && (c.Replica < 0 || c.Replica >= r.count):
+	case active && (c.Replica < 0 || c.Replica >= r.count || (c.Replica == 0 && r.mutated(MutationReconfigRefusesFirstSlot))):
 		return 0, fmt.Errorf("reconfig: %s: replica %d is not an active slot (0..%d)", c.Kind, c.Replica, r.count-1)
 	case !active && (c.Replica < r.count || c.Replica >= r.count+r.standbys):
 		return 0, fmt.Errorf("reconfig: %s: replica index %d is not a standby slot", c.Kind, c.Replica)

@@ -43,7 +43,7 @@ func (r *Replica) onRequest(m Message) {
 	if s := r.clients.get(h.Client); s != nil && h.Request <= s.request {
 		// A retry (or a stale duplicate, a register included) of an executed request:
 		// answer the latest from the table, drop anything older.
-		if h.Request == s.request && s.hasReply() {
+		if h.Request == s.request && s.hasReply() && !r.mutated(MutationRetryUnanswered) {
 			r.metrics.RequestsDuplicate++
 			r.bus.SendToClient(h.Client, s.replyMessage())
 		}
@@ -90,7 +90,7 @@ const requestForwarded = 1
 // the primary's client table's business, as for a request sent to it directly.
 func (r *Replica) backupOnRequest(m Message) {
 	h := m.Header
-	if s := r.clients.get(h.Client); s != nil && h.Request == s.request && s.hasReply() {
+	if s := r.clients.get(h.Client); s != nil && h.Request == s.request && s.hasReply() && !r.mutated(MutationRetryUnanswered) {
 		r.metrics.RequestsDuplicate++
 		r.bus.SendToClient(h.Client, s.replyMessage())
 		return
@@ -755,7 +755,9 @@ func (r *Replica) onCommit(m Message) {
 	if r.status != StatusNormal || r.isPrimary() || h.View < r.view {
 		return
 	}
-	r.election.reset(r.rand)
+	if !r.mutated(MutationHeartbeatKeepsElection) {
+		r.election.reset(r.rand)
+	}
 	// A commit heartbeat carries the primary's checkpoint in Op: a replica whose executed
 	// state is behind it cannot repair from logs that peers have compacted away.
 	if h.Op > r.commitMin+CheckpointInterval/2 && h.Op > r.checkpointOp {
