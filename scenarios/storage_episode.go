@@ -349,6 +349,9 @@ func (e *storeEpisode) issue() {
 // state a fallback recovered, so the damaged checkpoint no longer shapes recovery; an entry
 // written again is no longer the damaged copy.
 func (e *storeEpisode) acknowledged(step storagemodel.Step) {
+	if msg := e.checkAuditHead(step); msg != "" && e.failure == "" {
+		e.failure = msg
+	}
 	e.m.Acknowledged(step, e.s.State().AuditHead)
 	switch step.Kind {
 	case storagemodel.SaveState, storagemodel.Checkpoint, storagemodel.Install:
