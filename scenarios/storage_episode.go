@@ -349,7 +349,7 @@ func (e *storeEpisode) issue() {
 // state a fallback recovered, so the damaged checkpoint no longer shapes recovery; an entry
 // written again is no longer the damaged copy.
 func (e *storeEpisode) acknowledged(step storagemodel.Step) {
-	if msg := e.checkAuditHead(step); msg != "" && e.failure == "" {
+	if msg := e.checkAuditHead(step, e.s.State().AuditHead); msg != "" && e.failure == "" {
 		e.failure = msg
 	}
 	e.m.Acknowledged(step, e.s.State().AuditHead)

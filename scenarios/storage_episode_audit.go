@@ -45,9 +45,9 @@ func (e *storeEpisode) expectedAuditHead(op uint64) ([32]byte, bool) {
 	return head, true
 }
 
-// checkAuditHead judges an acknowledged checkpoint of the log's own, before the model takes
-// it: the violation, or "".
-func (e *storeEpisode) checkAuditHead(step storagemodel.Step) string {
+// checkAuditHead judges the audit head got that the engine stored for an acknowledged
+// checkpoint of the log's own, before the model takes it: the violation, or "".
+func (e *storeEpisode) checkAuditHead(step storagemodel.Step, got [32]byte) string {
 	if step.Kind != storagemodel.Checkpoint {
 		return ""
 	}
@@ -56,7 +56,7 @@ func (e *storeEpisode) checkAuditHead(step storagemodel.Step) string {
 		return ""
 	}
 	e.counters["storage_episode.audit_chains_checked"]++
-	if got := e.s.State().AuditHead; got != want {
+	if got != want {
 		return fmt.Sprintf("checkpoint %d stored audit head %x, but the chain of the bodies acknowledged at ops %d-%d from checkpoint %d's head is %x",
 			step.Op, got[:8], e.m.CP+1, step.Op, e.m.CP, want[:8])
 	}

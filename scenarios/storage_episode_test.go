@@ -251,3 +251,34 @@ func TestStorageEpisodeWriteFaultsAndTransientReads(t *testing.T) {
 		require.Positive(t, totals[k], k)
 	}
 }
+
+// TestStorageEpisodeAuditChainFires: the audit head of a checkpoint of the log's own is held to
+// the chain of the acknowledged bodies. A head with one bit changed fails, and so does the
+// right head over a log whose body at one op differs (a chain that left a repaired body out).
+// (That heads real engines store pass is what every storage_crash seed checks.)
+func TestStorageEpisodeAuditChainFires(t *testing.T) {
+	for seed := uint64(1); seed < 500; seed++ {
+		e := newStorageEpisode(seed)
+		e.m = storagemodel.New(0)
+		for _, step := range e.steps {
+			if step.Kind == storagemodel.Install || step.Kind == storagemodel.Truncate {
+				break
+			}
+			if step.Kind == storagemodel.Checkpoint && step.Op > 1 {
+				right, ok := e.expectedAuditHead(step.Op)
+				require.True(t, ok, "seed %d", seed)
+				require.Empty(t, e.checkAuditHead(step, right))
+				wrong := right
+				wrong[3] ^= 1
+				require.Contains(t, e.checkAuditHead(step, wrong), "audit head")
+				e.m.Log[1] = append([]byte("x"), e.m.Log[1]...)
+				require.Contains(t, e.checkAuditHead(step, right), "chain of the bodies")
+				return
+			}
+			if step.Kind == storagemodel.Append || step.Kind == storagemodel.Replace {
+				e.m.Log[step.Op] = step.Body
+			}
+		}
+	}
+	t.Fatal("no seed below 500 checkpoints above op 1 before any install or truncation")
+}
