@@ -1,0 +1,408 @@
+package faults
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"vopr/cluster/storage"
+	"vopr/cluster/vsr"
+	"vopr/internal/coverage"
+	"vopr/sim"
+)
+
+// The divergent episode (partition.divergent), an aimed move of the primary-isolation kind:
+// it builds the shape the view change and PAR bugs need and random faults almost never do,
+// two replicas holding DIFFERENT prepares at the same op, and then a view change that must
+// choose between them while entries are damaged, do_view_changes arrive late and a replica
+// crashes right after it cut its log.
+//
+//  1. Minority: the current primary P is cut off from the replicas but keeps its clients, so
+//     it prepares ops nobody else commits; with f >= 2 a backup (a holder) may stay on P's
+//     side, so that two disks hold that suffix (P and its holders are at most f).
+//  2. Divergence: the others elect a new primary N, which prepares and commits different
+//     prepares at those same op numbers. Once N has committed an op above P's op at the cut
+//     and P holds a suffix of its own there, both versions coexist.
+//  3. Clash: N is cut off in turn and P's side reconnects, so the next view change runs
+//     between P's older log and the new log, without N's copy. Before that, drawn from the
+//     move's own stream: entries of the overlap are damaged on one replica of the new log (a
+//     guarantor elsewhere keeps an intact copy, as for every correlated damage), or P's own
+//     suffix is damaged (its entries, maybe with their records: they were never committed)
+//     and P reboots onto it; the paths out of one replica are clogged for a while, so its
+//     do_view_change (and its answers) reach the new primary late; P is armed to crash a few
+//     I/O completions after it next cuts its log. The phase ends once a later view has a
+//     normal primary (or after divergentTicksMax), and N reconnects.
+//
+// It shares the isolation state (n.isolation, phases isolationDivergent and
+// isolationDivergentClash) with the other primary-isolation moves, so none overlaps it, and
+// the network heal ends it. Every decision is drawn from its own stream (ArmDivergent), so
+// seeds it never strikes keep their schedules.
+
+// The move's action names.
+const (
+	ActionDivergent            = "partition.divergent"
+	ActionDivergentClash       = "partition.divergent_clash"
+	ActionDiskCorruptDivergent = "disk.corrupt_divergent"
+	ActionCrashDivergent       = "crash.divergent"
+	ActionClogDivergent        = "clog.divergent"
+)
+
+// The phases of the episode, after the primary isolation's.
+const (
+	isolationDivergent = isolationBehind + 1 + iota
+	isolationDivergentClash
+)
+
+const (
+	// divergentTicksMax bounds each phase (5 s: an election takes well under a second).
+	divergentTicksMax = 500
+	// divergentEntriesMax is the most entries the episode damages on one replica.
+	divergentEntriesMax = 3
+	// The late do_view_change: the clog lasts divergentClogMin..divergentClogMax.
+	divergentClogMin = 50 * sim.Millisecond
+	divergentClogMax = 2 * sim.Second
+)
+
+// The coverage marks of the episode.
+var (
+	MarkDivergentVersions = coverage.Declare("divergent.versions",
+		"two replicas held different prepares at one op: an old primary's suffix and a newer view's committed ops")
+	MarkDivergentClash = coverage.Declare("divergent.clash",
+		"with both versions on disk and the newer view's primary cut off, a later view started over them")
+	MarkDivergentDamaged = coverage.Declare("divergent.damaged",
+		"entries of one version of a divergent op were damaged just before the view change that chose between them")
+	MarkDivergentLateDVC = coverage.Declare("divergent.late_dvc",
+		"the paths out of a replica were clogged as the view change over divergent logs began")
+	MarkDivergentCrashAfterCut = coverage.Declare("divergent.crash_after_cut",
+		"the old primary crashed a few I/O completions after cutting its divergent suffix")
+)
+
+// divergentEpisode is the move's own state: its stream (nil: off), its chance per tick, the
+// partitions it has in place and the armed crash.
+//
+// Invariants: shapes is empty unless n.isolation is in one of the move's phases; cut.replica
+// >= 0 only with cutArmed.
+type divergentEpisode struct {
+	r           *rand.Rand
+	probability float64
+	holders     []int
+	shapes      []sim.Shape
+	// cutArmed: the old primary crashes at the cut.left-th completion after its next log
+	// truncation (cut.replica < 0 until that truncation); restart: a replica it crashed, to
+	// be restarted at the next step (-1 if none).
+	cutArmed bool
+	cut      countdown
+	restart  int
+	// clogs counts the paths it clogged: KindHits counts them as the primary isolation's,
+	// not as random clogs.
+	clogs uint64
+}
+
+// ArmDivergent turns the episode on, drawing from r (sim.Stream(seed, "nemesis/divergent")),
+// with primary isolations on and f >= 1 (the others must elect a primary without P's side).
+func (n *Nemesis) ArmDivergent(r *rand.Rand) {
+	if n.o.PrimaryIsolationProbability == 0 || n.atlas.F == 0 {
+		return
+	}
+	n.divergent = divergentEpisode{r: r, probability: 0.001 + 0.003*r.Float64(), cut: disarmed, restart: -1}
+}
+
+// maybeStartDivergent draws the episode's start when no other isolation or shape is in place.
+func (n *Nemesis) maybeStartDivergent(c *sim.Cluster) {
+	d := &n.divergent
+	if d.r == nil || n.healed {
+		return
+	}
+	n.restartDivergent(c)
+	if sim.Chance(d.r, d.probability) && n.isolation.phase == isolationIdle && n.shape == nil {
+		n.startDivergent(c)
+	}
+}
+
+// startDivergent cuts the primary, and maybe one holder, off from the other replicas.
+func (n *Nemesis) startDivergent(c *sim.Cluster) {
+	d := &n.divergent
+	p, in, ok := n.primary(c, -1)
+	if !ok {
+		return
+	}
+	rest := n.otherReplicas(p)
+	d.holders = nil
+	if n.atlas.F >= 2 && d.r.IntN(2) == 0 {
+		if h, ok := pickFrom(d.r, filterUp(c, rest)); ok {
+			d.holders = []int{h}
+			rest = slices.DeleteFunc(rest, func(i int) bool { return i == h })
+		}
+	}
+	d.shapes = d.shapes[:0]
+	for k, i := range append([]int{p}, d.holders...) {
+		detail := fmt.Sprintf("view=%d op=%d commit=%d", in.View, in.Op, in.CommitMax)
+		if k > 0 {
+			detail = fmt.Sprintf("holder of r%d's suffix", p)
+		}
+		n.record(c, i, ActionDivergent, detail) // one per partition (KindHits)
+		shape := sim.IsolateFrom(i, rest)
+		c.Network.Partition(shape)
+		d.shapes = append(d.shapes, shape)
+	}
+	n.isolation = primaryIsolation{phase: isolationDivergent, old: p, oldView: in.View, oldOp: in.Op,
+		until: n.tick + divergentTicksMax}
+}
+
+// stepDivergent moves the episode on: to the clash once both versions exist, to its end once
+// a later view has started over them; each phase gives up after divergentTicksMax.
+func (n *Nemesis) stepDivergent(c *sim.Cluster) {
+	iso := &n.isolation
+	switch iso.phase {
+	case isolationDivergent:
+		next, in, ok := n.primary(c, iso.old)
+		if ok && !slices.Contains(n.divergent.holders, next) && in.View > iso.oldView && in.CommitMax > iso.oldOp &&
+			n.oldHoldsSuffix(c) {
+			n.clash(c, next, in)
+			return
+		}
+	case isolationDivergentClash:
+		if p, in, ok := n.primary(c, iso.next); ok && in.View > iso.nextView {
+			n.hits.Hit(MarkDivergentClash)
+			n.endDivergent(c, fmt.Sprintf("view %d started with primary r%d", in.View, p))
+			return
+		}
+	}
+	if n.tick >= iso.until {
+		n.endDivergent(c, "no view change in time")
+	}
+}
+
+// oldHoldsSuffix reports whether the old primary still holds ops above its op at the cut in
+// its old log view: its version of the divergent ops.
+func (n *Nemesis) oldHoldsSuffix(c *sim.Cluster) bool {
+	iso := &n.isolation
+	r := c.Replica(iso.old)
+	if r == nil {
+		return false
+	}
+	in := r.Inspect()
+	return in.Op > iso.oldOp && in.LogView <= iso.oldView
+}
+
+// clash damages one version, cuts the new primary off, reconnects the old primary's side,
+// and maybe delays one replica's messages and arms the crash after the old primary's cut.
+func (n *Nemesis) clash(c *sim.Cluster, next int, in vsr.Inspection) {
+	iso, d := &n.isolation, &n.divergent
+	n.hits.Hit(MarkDivergentVersions)
+	oldOp := c.Replica(iso.old).Inspect().Op
+	iso.phase, iso.next, iso.nextView, iso.until = isolationDivergentClash, next, in.View, n.tick+divergentTicksMax
+	detail := fmt.Sprintf("r%d view=%d commit=%d over r%d op=%d", next, in.View, in.CommitMax, iso.old, oldOp)
+	for _, s := range d.shapes {
+		c.Network.Reconnect(s)
+	}
+	shape := sim.IsolateFrom(next, n.otherReplicas(next))
+	c.Network.Partition(shape)
+	d.shapes = append(d.shapes[:0], shape)
+	n.record(c, next, ActionDivergentClash, detail)
+	switch d.r.IntN(3) {
+	case 0:
+		n.damageOverlap(c, next, iso.oldOp+1, oldOp)
+	case 1:
+		n.damageOldSuffix(c)
+	}
+	if d.r.IntN(2) == 0 {
+		n.lateDVC(c, next)
+	}
+	if n.o.CrashAtIOProbability > 0 && d.r.IntN(2) == 0 {
+		d.cutArmed, d.cut = true, disarmed
+	}
+}
+
+// damageOverlap damages, on one up replica of the new log other than its primary, up to
+// divergentEntriesMax entries of ops the old primary holds another version of, each with a
+// guarantor elsewhere (the correlated damage's rule), with correlated damage on.
+func (n *Nemesis) damageOverlap(c *sim.Cluster, next int, low, high uint64) {
+	d := &n.divergent
+	if n.o.DiskCorrelatedProbability == 0 {
+		return
+	}
+	iso := &n.isolation
+	target, ok := pickFrom(d.r, filterUp(c, n.replicasWhere(c, func(i int) bool {
+		r := c.Replica(i)
+		return i != next && i != iso.old && !slices.Contains(d.holders, i) && r != nil && r.Inspect().LogView >= iso.nextView
+	})))
+	if !ok {
+		return
+	}
+	v := newDiskView(c)
+	var chosen []logEntry
+	for _, e := range n.tailEntries(v, target) {
+		if e.op >= low && e.op <= high && len(chosen) < divergentEntriesMax {
+			chosen = append(chosen, e)
+		}
+	}
+	n.strikeDivergent(c, target, chosen, false, "overlap")
+}
+
+// damageOldSuffix damages up to divergentEntriesMax of the old primary's suffix entries (ops
+// above its op at the cut: prepared while cut off, never committed), half the time with their
+// records (their identity lost), and reboots it, so that it meets them as it rejoins, with
+// correlated damage on.
+func (n *Nemesis) damageOldSuffix(c *sim.Cluster) {
+	d, iso := &n.divergent, &n.isolation
+	if n.o.DiskCorrelatedProbability == 0 {
+		return
+	}
+	disk := c.Nodes[iso.old].Disk
+	var chosen []logEntry
+	n.advanceSegmentHigh(c)
+	for k := iso.oldOp / vsr.CheckpointInterval; k <= n.segmentHigh && len(chosen) < divergentEntriesMax; k++ {
+		name := segmentName(k)
+		for _, e := range scanEntries(name, disk.Pristine(name)) {
+			if e.op > iso.oldOp && len(chosen) < divergentEntriesMax && !entryDamaged(disk.Faults(), e) {
+				chosen = append(chosen, e)
+			}
+		}
+	}
+	n.strikeDivergent(c, iso.old, chosen, d.r.IntN(2) == 0, "old suffix")
+}
+
+// strikeDivergent damages a sector of each entry (and its record's sector with identity),
+// traces it and reboots the replica if the availability bound allows.
+func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry, identity bool, what string) {
+	d := &n.divergent
+	disk := c.Nodes[target].Disk
+	var struck []string
+	for _, e := range entries {
+		sector := e.offset + storage.SectorSize*d.r.Int64N(e.size/storage.SectorSize)
+		text := fmt.Sprintf("op %d %s@%d", e.op, e.name, sector)
+		if identity {
+			record, ok := recordOf(disk.Pristine(e.name), e)
+			if !ok {
+				continue
+			}
+			disk.CorruptSector(e.name, record)
+			text += fmt.Sprintf("+record@%d", record)
+		}
+		disk.CorruptSector(e.name, sector)
+		struck = append(struck, text)
+	}
+	if len(struck) == 0 {
+		return
+	}
+	// A reboot at once, as the identity loss's, so that recovery reads the damage now.
+	reboot := slices.Contains(n.mayTakeDown(c), target)
+	n.record(c, target, ActionDiskCorruptDivergent, fmt.Sprintf("%s %s reboot=%t", what, strings.Join(struck, ","), reboot))
+	n.hits.Hit(MarkDivergentDamaged)
+	if reboot {
+		c.CrashReplica(target)
+		n.stableUntil[target] = n.tick + uint64(n.o.ReplicaStabilityTicks)
+		c.StartReplica(target)
+	}
+}
+
+// lateDVC clogs every path out of one up replica other than the new primary, for a while: its
+// do_view_change, nacks and repairs reach the view change's primary late.
+func (n *Nemesis) lateDVC(c *sim.Cluster, next int) {
+	d := &n.divergent
+	from, ok := pickFrom(d.r, filterUp(c, n.otherReplicas(next)))
+	if !ok {
+		return
+	}
+	span := float64(divergentClogMax) / float64(divergentClogMin)
+	dur := sim.Duration(float64(divergentClogMin) * math.Pow(span, d.r.Float64()))
+	for to := 0; to < n.swarm.Replicas; to++ {
+		if to != from && to != next {
+			c.Network.Clog(from, to, dur)
+			d.clogs++
+		}
+	}
+	n.record(c, from, ActionClogDivergent, fmt.Sprintf("out of r%d for %s", from, dur))
+	n.hits.Hit(MarkDivergentLateDVC)
+}
+
+// onDivergentCompletion crashes the old primary at the drawn completion after its next log
+// truncation, when armed and the availability bound allows.
+func (n *Nemesis) onDivergentCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
+	d := &n.divergent
+	if !d.cutArmed || n.healed || replica != n.isolation.old {
+		return false
+	}
+	if d.cut.replica < 0 {
+		if io.Op == sim.IOTruncate && io.Err == nil && strings.HasPrefix(io.Name, logFilePrefix) &&
+			slices.Contains(n.mayTakeDown(c), replica) {
+			d.cut = countdown{replica: replica, left: 1 + d.r.IntN(cutCrashIOMax)}
+		}
+		return false
+	}
+	if !d.cut.tick(replica) {
+		return false
+	}
+	d.cutArmed = false
+	if !n.crashAtCompletion(c, replica, io, ActionCrashDivergent, "after cutting its divergent suffix", MarkDivergentCrashAfterCut) {
+		return false
+	}
+	d.restart = replica
+	return true
+}
+
+// restartDivergent restarts the replica the episode crashed, at the step after its crash.
+func (n *Nemesis) restartDivergent(c *sim.Cluster) {
+	d := &n.divergent
+	if d.restart < 0 || c.Nodes[d.restart].Status() != sim.NodeCrashed {
+		d.restart = -1
+		return
+	}
+	i := d.restart
+	d.restart = -1
+	n.record(c, i, ActionRestart, "after its divergent crash")
+	n.stableUntil[i] = n.tick + uint64(n.o.ReplicaStabilityTicks)
+	c.StartReplica(i)
+}
+
+// endDivergent reconnects what the episode cut and disarms its crash.
+func (n *Nemesis) endDivergent(c *sim.Cluster, why string) {
+	d := &n.divergent
+	node := n.isolation.old
+	if n.isolation.phase == isolationDivergentClash {
+		node = n.isolation.next
+	}
+	for _, s := range d.shapes {
+		c.Network.Reconnect(s)
+	}
+	d.shapes, d.holders, d.cutArmed, d.cut = d.shapes[:0], nil, false, disarmed
+	n.record(c, node, ActionReconnect, "divergent: "+why)
+	n.isolation = primaryIsolation{}
+}
+
+// healDivergent forgets the episode's partitions and armed crash at the heal (the network
+// heal ends the cuts; the heal restarts every crashed replica).
+func (n *Nemesis) healDivergent() {
+	d := &n.divergent
+	d.shapes, d.holders, d.cutArmed, d.cut, d.restart = nil, nil, false, disarmed, -1
+}
+
+// filterUp keeps the replicas whose node is up and running a replica.
+func filterUp(c *sim.Cluster, replicas []int) []int {
+	var out []int
+	for _, i := range replicas {
+		if c.Nodes[i].Status() == sim.NodeUp && c.Replica(i) != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// pickFrom draws one of candidates from r; it draws nothing when there are none.
+func pickFrom(r *rand.Rand, candidates []int) (int, bool) {
+	if len(candidates) == 0 {
+		return 0, false
+	}
+	return candidates[r.IntN(len(candidates))], true
+}
+
+// divergentClogs is how many paths the episode clogged (0 without a nemesis).
+func (n *Nemesis) divergentClogs() uint64 {
+	if n == nil {
+		return 0
+	}
+	return n.divergent.clogs
+}
