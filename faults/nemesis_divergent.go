@@ -60,6 +60,14 @@ const (
 	divergentTicksMax = 500
 	// divergentEntriesMax is the most entries the episode damages on one replica.
 	divergentEntriesMax = 3
+	// divergentHeadEntriesMax is the most entries its identity loss at a log's head damages.
+	divergentHeadEntriesMax = 8
+	// divergentFarTicksMax bounds the far episode's wait (15 s: a window of headers at the
+	// swarm's slower client rates).
+	divergentFarTicksMax = 1500
+	// divergentRepairSyncsMax bounds which of the rejoining old primary's log syncs the crash
+	// during its repair strikes at.
+	divergentRepairSyncsMax = 12
 	// The late do_view_change: the clog lasts divergentClogMin..divergentClogMax.
 	divergentClogMin = 50 * sim.Millisecond
 	divergentClogMax = 2 * sim.Second
@@ -77,13 +85,18 @@ var (
 		"the paths out of a replica were clogged as the view change over divergent logs began")
 	MarkDivergentCrashAfterCut = coverage.Declare("divergent.crash_after_cut",
 		"the old primary crashed a few I/O completions after cutting its divergent suffix")
+	MarkDivergentFar = coverage.Declare("divergent.far",
+		"an old primary with a divergent suffix rejoined once the others were a window of headers past it")
+	MarkDivergentCrashInRepair = coverage.Declare("divergent.crash_in_repair",
+		"an old primary that rejoined far behind crashed at a log sync of its repair")
 )
 
 // divergentEpisode is the move's own state: its stream (nil: off), its chance per tick, the
 // partitions it has in place and the armed crash.
 //
 // Invariants: shapes is empty unless n.isolation is in one of the move's phases; cut.replica
-// >= 0 only with cutArmed.
+// >= 0 only with cutArmed. The armed crash outlives the episode (until cutUntil): the old
+// primary cuts its log as the view it rejoins starts, just after the episode ends.
 type divergentEpisode struct {
 	r           *rand.Rand
 	probability float64
@@ -92,9 +105,17 @@ type divergentEpisode struct {
 	// cutArmed: the old primary crashes at the cut.left-th completion after its next log
 	// truncation (cut.replica < 0 until that truncation); restart: a replica it crashed, to
 	// be restarted at the next step (-1 if none).
+	// far: this episode waits until the others are a window of headers past the old primary
+	// (see divergentFar), then lets it rejoin and crashes it during the repair.
+	far      bool
 	cutArmed bool
-	cut      countdown
-	restart  int
+	// repairCrash: the armed crash counts the old primary's log syncs (rejoinFar), not the
+	// completions after a truncation.
+	repairCrash bool
+	cut         countdown
+	cutReplica  int
+	cutUntil    uint64
+	restart     int
 	// clogs counts the paths it clogged: KindHits counts them as the primary isolation's,
 	// not as random clogs.
 	clogs uint64
@@ -116,6 +137,9 @@ func (n *Nemesis) maybeStartDivergent(c *sim.Cluster) {
 		return
 	}
 	n.restartDivergent(c)
+	if d.cutArmed && n.tick >= d.cutUntil {
+		d.cutArmed, d.repairCrash, d.cut = false, false, disarmed // the old primary did not get there in time
+	}
 	if sim.Chance(d.r, d.probability) && n.isolation.phase == isolationIdle && n.shape == nil {
 		n.startDivergent(c)
 	}
@@ -147,8 +171,12 @@ func (n *Nemesis) startDivergent(c *sim.Cluster) {
 		c.Network.Partition(shape)
 		d.shapes = append(d.shapes, shape)
 	}
-	n.isolation = primaryIsolation{phase: isolationDivergent, old: p, oldView: in.View, oldOp: in.Op,
-		until: n.tick + divergentTicksMax}
+	d.far = d.r.IntN(3) == 0
+	until := n.tick + divergentTicksMax
+	if d.far {
+		until = n.tick + divergentFarTicksMax
+	}
+	n.isolation = primaryIsolation{phase: isolationDivergent, old: p, oldView: in.View, oldOp: in.Op, until: until}
 }
 
 // stepDivergent moves the episode on: to the clash once both versions exist, to its end once
@@ -160,8 +188,14 @@ func (n *Nemesis) stepDivergent(c *sim.Cluster) {
 		next, in, ok := n.primary(c, iso.old)
 		if ok && !slices.Contains(n.divergent.holders, next) && in.View > iso.oldView && in.CommitMax > iso.oldOp &&
 			n.oldHoldsSuffix(c) {
-			n.clash(c, next, in)
-			return
+			if !n.divergent.far {
+				n.clash(c, next, in)
+				return
+			}
+			if n.farEnough(c, in) {
+				n.rejoinFar(c, next, in)
+				return
+			}
 		}
 	case isolationDivergentClash:
 		if p, in, ok := n.primary(c, iso.next); ok && in.View > iso.nextView {
@@ -194,7 +228,7 @@ func (n *Nemesis) clash(c *sim.Cluster, next int, in vsr.Inspection) {
 	n.hits.Hit(MarkDivergentVersions)
 	oldOp := c.Replica(iso.old).Inspect().Op
 	iso.phase, iso.next, iso.nextView, iso.until = isolationDivergentClash, next, in.View, n.tick+divergentTicksMax
-	detail := fmt.Sprintf("r%d view=%d commit=%d over r%d op=%d", next, in.View, in.CommitMax, iso.old, oldOp)
+	detail := fmt.Sprintf("view=%d commit=%d over r%d op=%d", in.View, in.CommitMax, iso.old, oldOp)
 	for _, s := range d.shapes {
 		c.Network.Reconnect(s)
 	}
@@ -202,29 +236,32 @@ func (n *Nemesis) clash(c *sim.Cluster, next int, in vsr.Inspection) {
 	c.Network.Partition(shape)
 	d.shapes = append(d.shapes[:0], shape)
 	n.record(c, next, ActionDivergentClash, detail)
-	switch d.r.IntN(3) {
+	switch d.r.IntN(4) {
 	case 0:
 		n.damageOverlap(c, next, iso.oldOp+1, oldOp)
 	case 1:
 		n.damageOldSuffix(c)
+	case 2:
+		n.headIdentityLoss(c, next, oldOp)
 	}
 	if d.r.IntN(2) == 0 {
 		n.lateDVC(c, next)
 	}
 	if n.o.CrashAtIOProbability > 0 && d.r.IntN(2) == 0 {
-		d.cutArmed, d.cut = true, disarmed
+		d.cutArmed, d.cut, d.cutReplica, d.cutUntil = true, disarmed, iso.old, n.tick+2*divergentTicksMax
 	}
 }
 
 // damageOverlap damages, on one up replica of the new log other than its primary, up to
-// divergentEntriesMax entries of ops the old primary holds another version of, each with a
-// guarantor elsewhere (the correlated damage's rule), with correlated damage on.
+// divergentEntriesMax entries of ops the old primary holds another version of: with
+// correlated damage on, each with a guarantor elsewhere (the correlated damage's rule); with
+// only the atlas-bound corruption on, in segments the atlas lets faults strike there.
 func (n *Nemesis) damageOverlap(c *sim.Cluster, next int, low, high uint64) {
-	d := &n.divergent
-	if n.o.DiskCorrelatedProbability == 0 {
+	d, iso := &n.divergent, &n.isolation
+	correlated := n.o.DiskCorrelatedProbability > 0
+	if !correlated && n.o.DiskCorruptProbability == 0 {
 		return
 	}
-	iso := &n.isolation
 	target, ok := pickFrom(d.r, filterUp(c, n.replicasWhere(c, func(i int) bool {
 		r := c.Replica(i)
 		return i != next && i != iso.old && !slices.Contains(d.holders, i) && r != nil && r.Inspect().LogView >= iso.nextView
@@ -232,23 +269,110 @@ func (n *Nemesis) damageOverlap(c *sim.Cluster, next int, low, high uint64) {
 	if !ok {
 		return
 	}
-	v := newDiskView(c)
+	var candidates []logEntry
+	action := ActionDiskCorruptDivergent
+	if correlated {
+		candidates = n.tailEntries(newDiskView(c), target)
+	} else {
+		action = ActionDiskCorrupt
+		disk := c.Nodes[target].Disk
+		for k := low / vsr.CheckpointInterval; k <= high/vsr.CheckpointInterval; k++ {
+			if name := segmentName(k); n.atlas.Allowed(target, name, 0) {
+				candidates = append(candidates, scanEntries(name, disk.Pristine(name))...)
+			}
+		}
+	}
 	var chosen []logEntry
-	for _, e := range n.tailEntries(v, target) {
+	for _, e := range candidates {
 		if e.op >= low && e.op <= high && len(chosen) < divergentEntriesMax {
 			chosen = append(chosen, e)
 		}
 	}
-	n.strikeDivergent(c, target, chosen, false, "overlap")
+	n.strikeDivergent(c, target, chosen, false, action, "overlap")
+}
+
+// headIdentityLoss, with correlated damage on, takes the identity (entry and record) of the
+// ops at the head of one replica T of the new log, from its head down to the old primary's op
+// at the cut: ops the old primary holds another version of. The view change that follows, the
+// new primary N cut off, chooses T's log and can name none of them (no header above names
+// them): the old primary offers its own prepares, T stays silent, and only N's offer, once
+// it is back, names the committed ones. Offers of different prepares must never prove one.
+// Each entry needs a guarantor elsewhere (N, as the correlated damage's rule), and the move
+// strikes only while T's head is at most divergentHeadEntriesMax ops above the old primary's
+// op at the cut (the ops above the old primary's head it denies; those below, it offers).
+func (n *Nemesis) headIdentityLoss(c *sim.Cluster, next int, oldHead uint64) {
+	d, iso := &n.divergent, &n.isolation
+	if n.o.DiskCorrelatedProbability == 0 {
+		return
+	}
+	target, ok := pickFrom(d.r, filterUp(c, n.replicasWhere(c, func(i int) bool {
+		r := c.Replica(i)
+		return i != next && i != iso.old && !slices.Contains(d.holders, i) && r != nil && r.Inspect().LogView >= iso.nextView
+	})))
+	if !ok {
+		return
+	}
+	head := c.Replica(target).Inspect().Op
+	if oldHead <= iso.oldOp || head <= iso.oldOp || head-iso.oldOp > divergentHeadEntriesMax {
+		return
+	}
+	byOp := map[uint64]logEntry{}
+	for _, e := range n.tailEntries(newDiskView(c), target) {
+		if _, dup := byOp[e.op]; !dup {
+			byOp[e.op] = e
+		}
+	}
+	var chosen []logEntry
+	for op := head; op > iso.oldOp; op-- {
+		e, ok := byOp[op]
+		if !ok {
+			return // a gap: an op below it would keep a named successor
+		}
+		chosen = append(chosen, e)
+	}
+	n.strikeDivergent(c, target, chosen, true, ActionDiskCorruptDivergent, "head identity")
+}
+
+// farEnough reports whether the others, under primary in, have gone a window of headers past
+// the old primary (their start_view's headers begin above its suffix) and checkpointed above
+// it, while the old primary can still hold their log (no state sync).
+func (n *Nemesis) farEnough(c *sim.Cluster, in vsr.Inspection) bool {
+	r := c.Replica(n.isolation.old)
+	if r == nil {
+		return false
+	}
+	old := r.Inspect()
+	return in.CheckpointOp > old.Op && in.Op > old.Op+vsr.ViewHeadersMax && in.Op+vsr.PipelinePrepareMax < old.CommitMin+vsr.LogSlotsMax
+}
+
+// rejoinFar lets the old primary rejoin the others once they are far enough past it: it
+// installs their log, whose headers begin above its own stale suffix, so it keeps that suffix
+// on disk unverified and repairs it along the hash chain, top down. It is armed to crash at a
+// drawn log sync of that repair (with crashes at I/O points on): its recovery meets a disk
+// where the newer log's entries stand above stale ones of its old view.
+func (n *Nemesis) rejoinFar(c *sim.Cluster, next int, in vsr.Inspection) {
+	d, iso := &n.divergent, &n.isolation
+	n.hits.Hit(MarkDivergentVersions)
+	n.hits.Hit(MarkDivergentFar)
+	old := c.Replica(iso.old).Inspect()
+	if n.o.CrashAtIOProbability > 0 {
+		d.cutArmed, d.cutReplica, d.cutUntil = true, iso.old, n.tick+2*divergentTicksMax
+		d.cut = countdown{replica: iso.old, left: 1 + d.r.IntN(divergentRepairSyncsMax)}
+		d.repairCrash = true
+	}
+	n.endDivergent(c, fmt.Sprintf("far: r%d at op=%d checkpoint=%d view=%d, r%d at op=%d", next, in.Op, in.CheckpointOp,
+		in.View, iso.old, old.Op))
 }
 
 // damageOldSuffix damages up to divergentEntriesMax of the old primary's suffix entries (ops
-// above its op at the cut: prepared while cut off, never committed), half the time with their
-// records (their identity lost), and reboots it, so that it meets them as it rejoins, with
-// correlated damage on.
+// above its op at the cut: prepared while cut off, never committed) and reboots it, so that it
+// meets them as it rejoins. With correlated damage on, half the time with their records
+// (their identity lost); with only the atlas-bound corruption on, entries alone, in segments
+// the atlas lets faults strike on the old primary.
 func (n *Nemesis) damageOldSuffix(c *sim.Cluster) {
 	d, iso := &n.divergent, &n.isolation
-	if n.o.DiskCorrelatedProbability == 0 {
+	correlated := n.o.DiskCorrelatedProbability > 0
+	if !correlated && n.o.DiskCorruptProbability == 0 {
 		return
 	}
 	disk := c.Nodes[iso.old].Disk
@@ -256,18 +380,25 @@ func (n *Nemesis) damageOldSuffix(c *sim.Cluster) {
 	n.advanceSegmentHigh(c)
 	for k := iso.oldOp / vsr.CheckpointInterval; k <= n.segmentHigh && len(chosen) < divergentEntriesMax; k++ {
 		name := segmentName(k)
+		if !correlated && !n.atlas.Allowed(iso.old, name, 0) {
+			continue
+		}
 		for _, e := range scanEntries(name, disk.Pristine(name)) {
 			if e.op > iso.oldOp && len(chosen) < divergentEntriesMax && !entryDamaged(disk.Faults(), e) {
 				chosen = append(chosen, e)
 			}
 		}
 	}
-	n.strikeDivergent(c, iso.old, chosen, d.r.IntN(2) == 0, "old suffix")
+	action := ActionDiskCorruptDivergent
+	if !correlated {
+		action = ActionDiskCorrupt
+	}
+	n.strikeDivergent(c, iso.old, chosen, correlated && d.r.IntN(2) == 0, action, "old suffix")
 }
 
 // strikeDivergent damages a sector of each entry (and its record's sector with identity),
 // traces it and reboots the replica if the availability bound allows.
-func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry, identity bool, what string) {
+func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry, identity bool, action, what string) {
 	d := &n.divergent
 	disk := c.Nodes[target].Disk
 	var struck []string
@@ -290,7 +421,7 @@ func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry
 	}
 	// A reboot at once, as the identity loss's, so that recovery reads the damage now.
 	reboot := slices.Contains(n.mayTakeDown(c), target)
-	n.record(c, target, ActionDiskCorruptDivergent, fmt.Sprintf("%s %s reboot=%t", what, strings.Join(struck, ","), reboot))
+	n.record(c, target, action, fmt.Sprintf("%s %s reboot=%t", what, strings.Join(struck, ","), reboot))
 	n.hits.Hit(MarkDivergentDamaged)
 	if reboot {
 		c.CrashReplica(target)
@@ -323,8 +454,20 @@ func (n *Nemesis) lateDVC(c *sim.Cluster, next int) {
 // truncation, when armed and the availability bound allows.
 func (n *Nemesis) onDivergentCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
 	d := &n.divergent
-	if !d.cutArmed || n.healed || replica != n.isolation.old {
+	if !d.cutArmed || n.healed || replica != d.cutReplica {
 		return false
+	}
+	if d.repairCrash {
+		if io.Op != sim.IOSync || !strings.HasPrefix(io.Name, logFilePrefix) || !d.cut.tick(replica) {
+			return false
+		}
+		d.cutArmed, d.repairCrash = false, false
+		if !slices.Contains(n.mayTakeDown(c), replica) ||
+			!n.crashAtCompletion(c, replica, io, ActionCrashDivergent, "during its repair of a far divergent suffix", MarkDivergentCrashInRepair) {
+			return false
+		}
+		d.restart = replica
+		return true
 	}
 	if d.cut.replica < 0 {
 		if io.Op == sim.IOTruncate && io.Err == nil && strings.HasPrefix(io.Name, logFilePrefix) &&
@@ -368,7 +511,7 @@ func (n *Nemesis) endDivergent(c *sim.Cluster, why string) {
 	for _, s := range d.shapes {
 		c.Network.Reconnect(s)
 	}
-	d.shapes, d.holders, d.cutArmed, d.cut = d.shapes[:0], nil, false, disarmed
+	d.shapes, d.holders = d.shapes[:0], nil
 	n.record(c, node, ActionReconnect, "divergent: "+why)
 	n.isolation = primaryIsolation{}
 }
@@ -377,7 +520,7 @@ func (n *Nemesis) endDivergent(c *sim.Cluster, why string) {
 // heal ends the cuts; the heal restarts every crashed replica).
 func (n *Nemesis) healDivergent() {
 	d := &n.divergent
-	d.shapes, d.holders, d.cutArmed, d.cut, d.restart = nil, nil, false, disarmed, -1
+	d.shapes, d.holders, d.cutArmed, d.repairCrash, d.cut, d.restart = nil, nil, false, false, disarmed, -1
 }
 
 // filterUp keeps the replicas whose node is up and running a replica.
