@@ -25,7 +25,8 @@ import (
 //  2. Divergence: the others elect a new primary N, which prepares and commits different
 //     prepares at those same op numbers. Once N has committed an op above P's op at the cut
 //     and P holds a suffix of its own there, both versions coexist.
-//  3. Clash: N is cut off in turn and P's side reconnects, so the next view change runs
+//  3. Clash: N is cut off in turn (or its messages are held for a while: its do_view_change
+//     and its answers arrive late) and P's side reconnects, so the next view change runs
 //     between P's older log and the new log, without N's copy. Before that, drawn from the
 //     move's own stream: entries of the overlap are damaged on one replica of the new log (a
 //     guarantor elsewhere keeps an intact copy, as for every correlated damage), or P's own
@@ -70,7 +71,10 @@ const (
 	divergentRepairSyncsMax = 12
 	// The late do_view_change: the clog lasts divergentClogMin..divergentClogMax.
 	divergentClogMin = 50 * sim.Millisecond
-	divergentClogMax = 2 * sim.Second
+	divergentClogMax = 3 * sim.Second
+	// divergentClogNextMin is the shortest clog of the new primary's paths: longer than an
+	// election, so that the others change view without it.
+	divergentClogNextMin = 500 * sim.Millisecond
 )
 
 // The coverage marks of the episode.
@@ -127,7 +131,7 @@ func (n *Nemesis) ArmDivergent(r *rand.Rand) {
 	if n.o.PrimaryIsolationProbability == 0 || n.atlas.F == 0 {
 		return
 	}
-	n.divergent = divergentEpisode{r: r, probability: 0.001 + 0.003*r.Float64(), cut: disarmed, restart: -1}
+	n.divergent = divergentEpisode{r: r, probability: 0.003 + 0.005*r.Float64(), cut: disarmed, restart: -1}
 }
 
 // maybeStartDivergent draws the episode's start when no other isolation or shape is in place.
@@ -171,7 +175,7 @@ func (n *Nemesis) startDivergent(c *sim.Cluster) {
 		c.Network.Partition(shape)
 		d.shapes = append(d.shapes, shape)
 	}
-	d.far = d.r.IntN(3) == 0
+	d.far = d.r.IntN(4) == 0
 	until := n.tick + divergentTicksMax
 	if d.far {
 		until = n.tick + divergentFarTicksMax
@@ -205,8 +209,22 @@ func (n *Nemesis) stepDivergent(c *sim.Cluster) {
 		}
 	}
 	if n.tick >= iso.until {
-		n.endDivergent(c, "no view change in time")
+		n.endDivergent(c, "no view change in time"+n.divergentState(c))
 	}
+}
+
+// divergentState prints the old primary's state and the others' primary, for the trace.
+func (n *Nemesis) divergentState(c *sim.Cluster) string {
+	iso := &n.isolation
+	text := fmt.Sprintf("; r%d down", iso.old)
+	if r := c.Replica(iso.old); r != nil {
+		in := r.Inspect()
+		text = fmt.Sprintf("; r%d at op=%d log_view=%d", iso.old, in.Op, in.LogView)
+	}
+	if p, in, ok := n.primary(c, iso.old); ok {
+		text += fmt.Sprintf(", primary r%d at view=%d op=%d commit=%d", p, in.View, in.Op, in.CommitMax)
+	}
+	return text
 }
 
 // oldHoldsSuffix reports whether the old primary still holds ops above its op at the cut in
@@ -232,17 +250,32 @@ func (n *Nemesis) clash(c *sim.Cluster, next int, in vsr.Inspection) {
 	for _, s := range d.shapes {
 		c.Network.Reconnect(s)
 	}
-	shape := sim.IsolateFrom(next, n.otherReplicas(next))
-	c.Network.Partition(shape)
-	d.shapes = append(d.shapes[:0], shape)
-	n.record(c, next, ActionDivergentClash, detail)
-	switch d.r.IntN(4) {
-	case 0:
+	d.shapes = d.shapes[:0]
+	// The identity loss at the head comes first, with correlated damage on, when the next
+	// view's primary can be its target (headIdentityLoss); it wants N's offer, late.
+	damage, isolate, head := d.r.IntN(3), d.r.IntN(2) == 0, d.r.IntN(4) != 0
+	head = head && n.o.DiskCorrelatedProbability > 0 && n.headTarget(c, next) >= 0
+	if head {
+		isolate = false
+	}
+	if isolate {
+		shape := sim.IsolateFrom(next, n.otherReplicas(next))
+		c.Network.Partition(shape)
+		d.shapes = append(d.shapes, shape)
+		n.record(c, next, ActionDivergentClash, detail)
+	} else {
+		// N's messages are held rather than dropped: the others elect a primary without its
+		// do_view_change, which arrives late, followed by its answers (its offer of the
+		// committed prepare of an op whose identity the chosen log lost, say).
+		n.record(c, next, ActionDivergentClash, detail+" clogged")
+		n.clogFrom(c, next, -1, divergentClogNextMin)
+	}
+	switch {
+	case head && n.headIdentityLoss(c, next, oldOp):
+	case damage == 0:
 		n.damageOverlap(c, next, iso.oldOp+1, oldOp)
-	case 1:
+	case damage == 1:
 		n.damageOldSuffix(c)
-	case 2:
-		n.headIdentityLoss(c, next, oldOp)
 	}
 	if d.r.IntN(2) == 0 {
 		n.lateDVC(c, next)
@@ -294,27 +327,22 @@ func (n *Nemesis) damageOverlap(c *sim.Cluster, next int, low, high uint64) {
 // headIdentityLoss, with correlated damage on, takes the identity (entry and record) of the
 // ops at the head of one replica T of the new log, from its head down to the old primary's op
 // at the cut: ops the old primary holds another version of. The view change that follows, the
-// new primary N cut off, chooses T's log and can name none of them (no header above names
-// them): the old primary offers its own prepares, T stays silent, and only N's offer, once
-// it is back, names the committed ones. Offers of different prepares must never prove one.
+// new primary N's messages held, chooses T's log and can name none of them (no header above
+// names them): the old primary offers its own prepares, T stays silent, and only N's offer,
+// late, names the committed ones. Offers of different prepares must never prove one.
 // Each entry needs a guarantor elsewhere (N, as the correlated damage's rule), and the move
 // strikes only while T's head is at most divergentHeadEntriesMax ops above the old primary's
 // op at the cut (the ops above the old primary's head it denies; those below, it offers).
-func (n *Nemesis) headIdentityLoss(c *sim.Cluster, next int, oldHead uint64) {
-	d, iso := &n.divergent, &n.isolation
-	if n.o.DiskCorrelatedProbability == 0 {
-		return
-	}
-	target, ok := pickFrom(d.r, filterUp(c, n.replicasWhere(c, func(i int) bool {
-		r := c.Replica(i)
-		return i != next && i != iso.old && !slices.Contains(d.holders, i) && r != nil && r.Inspect().LogView >= iso.nextView
-	})))
-	if !ok {
-		return
+// It reports whether it struck.
+func (n *Nemesis) headIdentityLoss(c *sim.Cluster, next int, oldHead uint64) bool {
+	iso := &n.isolation
+	target := n.headTarget(c, next)
+	if target < 0 {
+		return false
 	}
 	head := c.Replica(target).Inspect().Op
 	if oldHead <= iso.oldOp || head <= iso.oldOp || head-iso.oldOp > divergentHeadEntriesMax {
-		return
+		return false
 	}
 	byOp := map[uint64]logEntry{}
 	for _, e := range n.tailEntries(newDiskView(c), target) {
@@ -326,11 +354,27 @@ func (n *Nemesis) headIdentityLoss(c *sim.Cluster, next int, oldHead uint64) {
 	for op := head; op > iso.oldOp; op-- {
 		e, ok := byOp[op]
 		if !ok {
-			return // a gap: an op below it would keep a named successor
+			return false // a gap: an op below it would keep a named successor
 		}
 		chosen = append(chosen, e)
 	}
-	n.strikeDivergent(c, target, chosen, true, ActionDiskCorruptDivergent, "head identity")
+	return n.strikeDivergent(c, target, chosen, true, ActionDiskCorruptDivergent, "head identity")
+}
+
+// headTarget is the replica the identity loss at the head may strike, or -1: the primary of
+// the view after N's, up, holding the new log, neither N nor the old primary nor a holder. It
+// chooses its own log in that view, asks the others for the ops it lost, and the old primary,
+// a backup still holding its own log, offers its prepares of them.
+func (n *Nemesis) headTarget(c *sim.Cluster, next int) int {
+	iso, d := &n.isolation, &n.divergent
+	_, outside := c.Configuration()
+	target := vsr.PrimaryIndex(iso.nextView+1, n.swarm.Replicas, outside)
+	r := c.Replica(target)
+	if target == next || target == iso.old || slices.Contains(d.holders, target) || r == nil ||
+		c.Nodes[target].Status() != sim.NodeUp || r.Inspect().LogView < iso.nextView {
+		return -1
+	}
+	return target
 }
 
 // farEnough reports whether the others, under primary in, have gone a window of headers past
@@ -397,8 +441,9 @@ func (n *Nemesis) damageOldSuffix(c *sim.Cluster) {
 }
 
 // strikeDivergent damages a sector of each entry (and its record's sector with identity),
-// traces it and reboots the replica if the availability bound allows.
-func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry, identity bool, action, what string) {
+// traces it and reboots the replica if the availability bound allows; it reports whether it
+// damaged any.
+func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry, identity bool, action, what string) bool {
 	d := &n.divergent
 	disk := c.Nodes[target].Disk
 	var struck []string
@@ -417,7 +462,7 @@ func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry
 		struck = append(struck, text)
 	}
 	if len(struck) == 0 {
-		return
+		return false
 	}
 	// A reboot at once, as the identity loss's, so that recovery reads the damage now.
 	reboot := slices.Contains(n.mayTakeDown(c), target)
@@ -428,6 +473,7 @@ func (n *Nemesis) strikeDivergent(c *sim.Cluster, target int, entries []logEntry
 		n.stableUntil[target] = n.tick + uint64(n.o.ReplicaStabilityTicks)
 		c.StartReplica(target)
 	}
+	return true
 }
 
 // lateDVC clogs every path out of one up replica other than the new primary, for a while: its
@@ -438,10 +484,17 @@ func (n *Nemesis) lateDVC(c *sim.Cluster, next int) {
 	if !ok {
 		return
 	}
-	span := float64(divergentClogMax) / float64(divergentClogMin)
-	dur := sim.Duration(float64(divergentClogMin) * math.Pow(span, d.r.Float64()))
+	n.clogFrom(c, from, next, divergentClogMin)
+}
+
+// clogFrom clogs every path from replica from to the other replicas but skip, for a
+// log-uniform duration from low to divergentClogMax, and records it.
+func (n *Nemesis) clogFrom(c *sim.Cluster, from, skip int, low sim.Duration) {
+	d := &n.divergent
+	span := float64(divergentClogMax) / float64(low)
+	dur := sim.Duration(float64(low) * math.Pow(span, d.r.Float64()))
 	for to := 0; to < n.swarm.Replicas; to++ {
-		if to != from && to != next {
+		if to != from && to != skip {
 			c.Network.Clog(from, to, dur)
 			d.clogs++
 		}
