@@ -467,6 +467,7 @@ func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
 	n.onSyncedEvent(e)
 	n.onRecoveryEvent(e)
+	n.onDivergentEvent(c, e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

@@ -116,10 +116,13 @@ type divergentEpisode struct {
 	// repairCrash: the armed crash counts the old primary's log syncs (rejoinFar), not the
 	// completions after a truncation.
 	repairCrash bool
-	cut         countdown
-	cutReplica  int
-	cutUntil    uint64
-	restart     int
+	// repairAtFloor: the repair crash waits for the repair of the op two above the old
+	// primary's commit, then strikes at its next log sync.
+	repairAtFloor bool
+	cut           countdown
+	cutReplica    int
+	cutUntil      uint64
+	restart       int
 	// clogs counts the paths it clogged: KindHits counts them as the primary isolation's,
 	// not as random clogs.
 	clogs uint64
@@ -142,7 +145,7 @@ func (n *Nemesis) maybeStartDivergent(c *sim.Cluster) {
 	}
 	n.restartDivergent(c)
 	if d.cutArmed && n.tick >= d.cutUntil {
-		d.cutArmed, d.repairCrash, d.cut = false, false, disarmed // the old primary did not get there in time
+		d.cutArmed, d.repairCrash, d.repairAtFloor, d.cut = false, false, false, disarmed // the old primary did not get there in time
 	}
 	if sim.Chance(d.r, d.probability) && n.isolation.phase == isolationIdle && n.shape == nil {
 		n.startDivergent(c)
@@ -394,15 +397,27 @@ func (n *Nemesis) farEnough(c *sim.Cluster, in vsr.Inspection) bool {
 // on disk unverified and repairs it along the hash chain, top down. It is armed to crash at a
 // drawn log sync of that repair (with crashes at I/O points on): its recovery meets a disk
 // where the newer log's entries stand above stale ones of its old view.
+//
+// Half the time it runs the clash instead (a view change as it rejoins, N cut off or held):
+// a primary-elect that far behind the chosen log keeps stale ops below its lowest header.
+// Half the armed crashes strike at the sync after the repair of the op two above its commit:
+// only the lowest stale op is then left under the newer ones.
 func (n *Nemesis) rejoinFar(c *sim.Cluster, next int, in vsr.Inspection) {
 	d, iso := &n.divergent, &n.isolation
-	n.hits.Hit(MarkDivergentVersions)
 	n.hits.Hit(MarkDivergentFar)
+	if d.r.IntN(2) == 0 {
+		n.clash(c, next, in)
+		return
+	}
+	n.hits.Hit(MarkDivergentVersions)
 	old := c.Replica(iso.old).Inspect()
 	if n.o.CrashAtIOProbability > 0 {
 		d.cutArmed, d.cutReplica, d.cutUntil = true, iso.old, n.tick+2*divergentTicksMax
 		d.cut = countdown{replica: iso.old, left: 1 + d.r.IntN(divergentRepairSyncsMax)}
-		d.repairCrash = true
+		d.repairCrash, d.repairAtFloor = true, d.r.IntN(2) == 0
+		if d.repairAtFloor {
+			d.cut = disarmed // armed by onDivergentEvent
+		}
 	}
 	n.endDivergent(c, fmt.Sprintf("far: r%d at op=%d checkpoint=%d view=%d, r%d at op=%d", next, in.Op, in.CheckpointOp,
 		in.View, iso.old, old.Op))
@@ -514,7 +529,7 @@ func (n *Nemesis) onDivergentCompletion(c *sim.Cluster, replica int, io sim.IOCo
 		if io.Op != sim.IOSync || !strings.HasPrefix(io.Name, logFilePrefix) || !d.cut.tick(replica) {
 			return false
 		}
-		d.cutArmed, d.repairCrash = false, false
+		d.cutArmed, d.repairCrash, d.repairAtFloor = false, false, false
 		if !slices.Contains(n.mayTakeDown(c), replica) ||
 			!n.crashAtCompletion(c, replica, io, ActionCrashDivergent, "during its repair of a far divergent suffix", MarkDivergentCrashInRepair) {
 			return false
@@ -538,6 +553,18 @@ func (n *Nemesis) onDivergentCompletion(c *sim.Cluster, replica int, io sim.IOCo
 	}
 	d.restart = replica
 	return true
+}
+
+// onDivergentEvent arms the crash at the floor (repairAtFloor) when the rejoining old primary
+// repairs the op two above its commit.
+func (n *Nemesis) onDivergentEvent(c *sim.Cluster, e vsr.Event) {
+	d := &n.divergent
+	if !d.repairAtFloor || d.cut.replica >= 0 || e.Replica != d.cutReplica || e.Kind != vsr.EventRepair {
+		return
+	}
+	if r := c.Replica(e.Replica); r != nil && e.Op == r.Inspect().CommitMin+2 {
+		d.cut = countdown{replica: e.Replica, left: 1}
+	}
 }
 
 // restartDivergent restarts the replica the episode crashed, at the step after its crash.
@@ -573,7 +600,7 @@ func (n *Nemesis) endDivergent(c *sim.Cluster, why string) {
 // heal ends the cuts; the heal restarts every crashed replica).
 func (n *Nemesis) healDivergent() {
 	d := &n.divergent
-	d.shapes, d.holders, d.cutArmed, d.repairCrash, d.cut, d.restart = nil, nil, false, false, disarmed, -1
+	d.shapes, d.holders, d.cutArmed, d.repairCrash, d.repairAtFloor, d.cut, d.restart = nil, nil, false, false, false, disarmed, -1
 }
 
 // filterUp keeps the replicas whose node is up and running a replica.
