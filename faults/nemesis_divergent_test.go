@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -95,4 +96,23 @@ func TestNemesisDivergentFar(t *testing.T) {
 	t.Logf("actions %s", run.n.CountsString())
 	run.n.Heal(run.c)
 	requireProgress(t, run.c)
+}
+
+// TestNemesisDivergentHeadIdentity: with correlated damage on, clashes take the identity of
+// the new log's head on the next view's primary (the shape that makes a primary-elect hear
+// offers of different prepares of one op), and the cluster still commits after the heal.
+func TestNemesisDivergentHeadIdentity(t *testing.T) {
+	for seed := uint64(70); seed < 80; seed++ {
+		run := divergentRun(t, 3, seed, NemesisOptions{ReplicaStabilityTicks: 10, DiskCorrelatedProbability: 1e-12})
+		if !stepUntil(run, 6000, func() bool { return strings.Contains(run.out.String(), " head identity op ") }) {
+			continue
+		}
+		require.Positive(t, run.n.Marks().Count(MarkDivergentDamaged))
+		stepUntil(run, 500, func() bool { return false })
+		require.Empty(t, run.c.Failures())
+		run.n.Heal(run.c)
+		requireProgress(t, run.c)
+		return
+	}
+	t.Fatal("no identity loss at the head of a clash in 10 seeds")
 }
