@@ -43,10 +43,10 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		NetworkReorder:    ns.Reordered,
 		NetworkCorruption: ns.Corrupted,
 		NetworkCapacity:   ns.DroppedCapacity,
-		NetworkClog:       ns.Clogs,
+		NetworkClog:       ns.Clogs - n.divergentClogs(),
 		// The aimed moves' partitions are their own kinds' hits (one Partition each).
 		NetworkPartition: ns.Partitions - actions[ActionPrimaryIsolate] - actions[ActionPrimaryNext] -
-			actions[ActionRing] - actions[ActionBridge],
+			actions[ActionRing] - actions[ActionBridge] - actions[ActionDivergent] - actions[ActionDivergentClash],
 		DiskLatency:             ds.Reads + ds.Writes,
 		DiskReadCorruption:      ds.ReadCorruptions,
 		DiskWriteCorruption:     ds.WriteCorruptions,
@@ -65,13 +65,14 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		NodeCrash:               actions[ActionCrash],
 		NodePause:               actions[ActionPause],
 		NodeUpgrade:             actions[ActionUpgrade],
-		NetworkPrimaryIsolation: actions[ActionPrimaryIsolate] + actions[ActionPrimaryBehind],
+		NetworkPrimaryIsolation: actions[ActionPrimaryIsolate] + actions[ActionPrimaryBehind] + actions[ActionDivergent],
 		NetworkRingBridge:       actions[ActionRing] + actions[ActionBridge],
 		NodeCrashAtIO: actions[ActionCrashSuperblock] + actions[ActionCrashStartView] +
 			actions[ActionCrashCheckpoint] + actions[ActionCrashAfterCut] +
-			actions[ActionCrashInRecovery],
+			actions[ActionCrashInRecovery] + actions[ActionCrashDivergent],
 		DiskCorrelated: actions[ActionDiskCorruptTail] + actions[ActionDiskCorruptWhileDown] +
-			actions[ActionDiskCorruptIdentity] + actions[ActionDiskCorruptSyncedCheckpoint],
+			actions[ActionDiskCorruptIdentity] + actions[ActionDiskCorruptSyncedCheckpoint] +
+			actions[ActionDiskCorruptDivergent],
 		ClockPrimary: actions[ActionClockPrimaryStep] + actions[ActionClockPrimaryDrift] +
 			actions[ActionClockPrimaryOffset],
 	}

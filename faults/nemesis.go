@@ -115,6 +115,8 @@ type Nemesis struct {
 	leaving int
 	// firstPrepareSeen: the first prepare of view 0 was sent (nemesis_first_prepare.go).
 	firstPrepareSeen bool
+	// divergent is the divergent episode's own state (nemesis_divergent.go).
+	divergent divergentEpisode
 }
 
 // NewNemesis returns the nemesis of swarm s, drawing from r (sim.Stream(seed, "nemesis")),
@@ -127,7 +129,7 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 	assert.Thatf(err == nil, "%v", err)
 	return &Nemesis{
 		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1, cut: cutCrash{at: disarmed},
-		recovery:    disarmed,
+		recovery: disarmed, divergent: divergentEpisode{cut: disarmed, restart: -1},
 		stableUntil: make([]uint64, s.Replicas),
 		filled:      make([]bool, s.Replicas),
 		slow:        make([]bool, s.Replicas),
@@ -520,6 +522,7 @@ func (n *Nemesis) Heal(c *sim.Cluster) {
 	n.healed = true
 	n.isolation, n.shape, n.ioCrash = primaryIsolation{}, nil, ioCrash{} // the network heal ends their cuts
 	n.watch, n.synced = behindWatch{}, syncedCheckpoint{}
+	n.healDivergent()
 	c.Trace.Emit(sim.LevelShort, -1, "nemesis", "heal_all: end of the fault phase")
 	c.Network.SetFaultsEnabled(false)
 	c.Network.Heal()

@@ -103,7 +103,7 @@ type ioCrash struct {
 // Without those on, it installs nothing.
 func (n *Nemesis) Install(c *sim.Cluster) {
 	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 && n.o.SyncedCheckpointLossProbability == 0 &&
-		n.o.FirstPrepareCrashProbability == 0 {
+		n.o.FirstPrepareCrashProbability == 0 && n.divergent.r == nil {
 		return
 	}
 	c.SetFaultHooks(sim.FaultHooks{
@@ -156,6 +156,7 @@ func (n *Nemesis) stepAimed(c *sim.Cluster) {
 	}
 	n.stepSynced(c)
 	n.stepCut()
+	n.maybeStartDivergent(c)
 }
 
 // primary returns the up replica, other than exclude, that is primary in normal status in
@@ -211,6 +212,9 @@ func (n *Nemesis) stepPrimaryIsolation(c *sim.Cluster) {
 		return
 	case isolationBehind:
 		n.stepPrimaryBehind(c)
+		return
+	case isolationDivergent, isolationDivergentClash:
+		n.stepDivergent(c)
 		return
 	case isolationFirst:
 		if next, in, ok := n.primary(c, iso.old); ok && in.View > iso.oldView {
@@ -432,7 +436,7 @@ func (n *Nemesis) crashAtIO(c *sim.Cluster, replica int, detail string) {
 // onCompletion crashes replica as its superblock sync completes, when so armed: the node
 // dies before the replica learns of it.
 func (n *Nemesis) onCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
-	if n.onCutCompletion(c, replica, io) || n.onRecoveryCompletion(c, replica, io) {
+	if n.onCutCompletion(c, replica, io) || n.onRecoveryCompletion(c, replica, io) || n.onDivergentCompletion(c, replica, io) {
 		return true
 	}
 	if io.Op != sim.IOSync || io.Name != superblockZone || io.Err != nil ||
@@ -463,6 +467,7 @@ func (n *Nemesis) onEvent(c *sim.Cluster, e vsr.Event) {
 	n.onBehindEvent(e)
 	n.onSyncedEvent(e)
 	n.onRecoveryEvent(e)
+	n.onDivergentEvent(c, e)
 	if e.Kind != vsr.EventCheckpoint || !n.armedFor(c, ActionCrashCheckpoint, e.Replica) {
 		return
 	}

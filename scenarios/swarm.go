@@ -159,6 +159,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
 	run.nemesis.ArmCutCrashes(sim.Stream(o.Seed, "nemesis/cut"))
+	run.nemesis.ArmDivergent(sim.Stream(o.Seed, "nemesis/divergent"))
 	run.nemesis.Install(c)
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
 	// the workload checks that they are refused until, and work after, the cluster's.
