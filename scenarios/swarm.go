@@ -101,9 +101,12 @@ type swarmRun struct {
 	work *workload
 	// lasting is the lasting minority fault the heal left, on lastingReplica (swarm_lasting.go).
 	lasting, lastingReplica int
-	lastingPick             int  // lastingDown: which replica (takeLastingDown)
-	lastingTaken            bool // the replica kept down went down (takeLastingDown)
-	lastingEnded            bool // and restarted
+	lastingPick             int             // lastingDown: which replica (takeLastingDown)
+	lastingTaken            bool            // the replica kept down went down (takeLastingDown)
+	lastingEnded            bool            // and restarted
+	removed                 *removedLatency // lastingRemoved: the requests after the change (swarm_removed.go)
+	behindReplica           int             // lastingBehind: the replica left behind (swarm_behind.go)
+	behindPassed, behindLed bool            // lastingBehind: the others got past it; it led a view
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
 }
@@ -367,6 +370,7 @@ func (run *swarmRun) clientTick(i int) {
 		}
 		run.work.observe(op, r)
 		if run.clients.sentAt != nil {
+			run.removed.done(i, r, run.clients.sentAt[i], run.c.Loop.Now())
 			run.clients.done(i, op.Kind.String()+" "+shortKey(op.Key), r, run.c.Loop.Now())
 		}
 		if id >= 0 {

@@ -53,6 +53,12 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 			converged = run.runChecked(run.converged, livenessTicks/2) // and it catches up
 		}
 	}
+	if converged && run.takeBehind() {
+		progressed, converged = run.behind(livenessTicks)
+	}
+	if converged && run.takeRemoved() {
+		progressed, converged = run.serveAndConverge(livenessTicks)
+	}
 	if converged {
 		run.holdAlerts()
 	}
@@ -85,6 +91,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if run.clients.starved != "" { // a request given up on during the alert hold
 		return run.result(r, Liveness, run.clients.starved+": "+run.describe())
+	}
+	if reason := run.removedVerdict(); reason != "" {
+		return run.result(r, Liveness, reason+": "+run.describe())
 	}
 	return run.result(r, Pass, "")
 }

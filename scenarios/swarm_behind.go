@@ -1,0 +1,106 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// The primary left behind a compacted log (lastingBehind, swarm_lasting.go). A replica that
+// lacks ops no peer holds any more (they checkpointed past them, and a replica keeps in its
+// log only the ops above its checkpoint once it restarts) can only catch up by a state sync.
+// A backup learns that from the primary's heartbeat; a new primary has no one ahead of it to
+// tell it, and must see for itself that its repairs get nowhere and fetch a peer's
+// checkpoint. The fault phase rarely builds that state: the nemesis keeps a replica down for
+// seconds, and a lagging replica hears a heartbeat before it can lead. So, once the healed
+// cluster has served every client and converged, the replica that leads the next view (X)
+// goes down while the others run the load until each has checkpointed past X's head (or
+// behindTicksMax passes); then X restarts just as the primary goes down and every other
+// replica (standbys too) restarts (keeping of its log only the ops above its checkpoint), so that X, which
+// has heard no heartbeat, leads the view change with a log whose next ops only the peers'
+// checkpoints hold. The clients must be served anew and the others converge without the old
+// primary; then it restarts and catches up.
+
+// behindTicksMax bounds the wait for the others to checkpoint past X's head: a slow workload
+// (one client on slow disks) may never get there, and the seed goes on anyway.
+const behindTicksMax = 3000
+
+// takeBehind runs the lasting fault up to X's restart and the primary's crash, once the
+// healed cluster has converged; it returns false if the seed did not draw it.
+func (run *swarmRun) takeBehind() bool {
+	if run.lasting != lastingBehind {
+		return false
+	}
+	c := run.c
+	p := c.Primary()
+	if p < 0 {
+		return false
+	}
+	in := c.Replica(p).Inspect()
+	_, outside := c.Configuration()
+	x := vsr.PrimaryIndex(in.View+1, run.swarm.Replicas, outside)
+	if x == p || c.Replica(x) == nil {
+		return false
+	}
+	head := c.Replica(x).Inspect().Op
+	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: the next view's primary goes down at op %d", head)
+	c.CrashReplica(x)
+	run.load = true
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d, the next view's primary, was taken down", x))
+	run.behindPassed = run.runChecked(func() bool { return run.othersCheckpointed(x, head) }, behindTicksMax)
+	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: R%d restarts, the primary R%d goes down and the others restart (passed=%t)",
+		x, p, run.behindPassed)
+	c.CrashReplica(p)
+	active, standbys := c.Members()
+	var restart []int
+	for _, i := range append(active, standbys...) { // standbys keep old ops in their logs too
+		if i != p && i != x && c.Replica(i) != nil {
+			c.CrashReplica(i)
+			restart = append(restart, i)
+		}
+	}
+	run.inspect() // the checkers see the crashes before the new incarnations' events
+	for _, i := range append(restart, x) {
+		c.StartReplica(i)
+	}
+	run.lastingReplica, run.lastingTaken, run.behindReplica = p, true, x
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d restarted behind its peers' checkpoints as the primary R%d went down", x, p))
+	return true
+}
+
+// behind runs the liveness phase's tests with X restarted and the old primary down: every
+// client served anew and the others converged without it; then it restarts and catches up.
+func (run *swarmRun) behind(livenessTicks int) (progressed, converged bool) {
+	progressed, converged = run.serveAndConverge(livenessTicks)
+	run.behindLed = run.c.Primary() == run.behindReplica
+	if converged && run.endLastingDown() {
+		converged = run.runChecked(run.converged, livenessTicks/2)
+	}
+	return progressed, converged
+}
+
+// othersCheckpointed reports whether every active replica but x has checkpointed past op.
+func (run *swarmRun) othersCheckpointed(x int, op uint64) bool {
+	active, _ := run.c.Members()
+	for _, i := range active {
+		if rep := run.c.Replica(i); i != x && (rep == nil || rep.CheckpointOp() <= op) {
+			return false
+		}
+	}
+	return true
+}
+
+// behindCounters reports the lasting fault's reach: the others checkpointed past X's head, and X
+// led a view (whatever else it then did).
+func (run *swarmRun) behindCounters(counters map[string]uint64) {
+	if run.lasting != lastingBehind {
+		return
+	}
+	if run.behindPassed {
+		counters["coverage.lasting.behind_passed"]++
+	}
+	if run.behindLed {
+		counters["coverage.lasting.behind_led"]++
+	}
+}
