@@ -57,7 +57,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		progressed, converged = run.behind(livenessTicks)
 	}
 	if converged && run.takeRemoved() {
-		progressed, converged = run.serveAndConverge(livenessTicks)
+		progressed, converged = run.removedRound(livenessTicks)
 	}
 	if converged {
 		run.holdAlerts()

@@ -107,8 +107,29 @@ func (l *removedLatency) done(i int, r client.Result, sentAt, now sim.Time) {
 	}
 }
 
-// removedRequestsMin: fewer answered requests than this prove nothing either way.
-const removedRequestsMin = 8
+// removedRequestsMin: fewer answered requests than this prove nothing either way;
+// removedSampleTicks bounds how long the load goes on, once every client has been served, to
+// answer removedRequestsSample of them.
+const (
+	removedRequestsMin    = 8
+	removedRequestsSample = 24
+	removedSampleTicks    = 300
+)
+
+// removedRound runs the liveness phase's tests in the new configuration: every client served
+// anew, then the load goes on until removedLatency has its sample, then, the load stopped,
+// the members converge.
+func (run *swarmRun) removedRound(livenessTicks int) (progressed, converged bool) {
+	progressed = run.runChecked(func() bool { return run.clients.allAnswered() || run.clients.starved != "" },
+		run.lastingServeTicks(livenessTicks))
+	progressed = progressed && run.clients.starved == ""
+	if progressed {
+		run.runChecked(func() bool { return run.removed.answered >= removedRequestsSample }, removedSampleTicks)
+	}
+	run.load = false
+	converged = progressed && run.runChecked(run.converged, livenessTicks/2)
+	return progressed, converged
+}
 
 // verdict returns why the requests after the change were too slow, or "".
 func (l *removedLatency) verdict() string {
@@ -116,7 +137,7 @@ func (l *removedLatency) verdict() string {
 		return ""
 	}
 	return fmt.Sprintf("%d of %d requests sent after a reconfiguration by clients that had a reply in the new epoch "+
-		"took longer than the client's retry period (%s; slowest %s): requests go to a replica that is not the primary",
+		"took longer than the client's retry period (%s; slowest %s): their first attempts went where no primary answers them",
 		l.slow, l.answered, clientRetryPeriod, l.slowest)
 }
 
