@@ -107,6 +107,7 @@ type swarmRun struct {
 	removed                 *removedLatency // lastingRemoved: the requests after the change (swarm_removed.go)
 	behindReplica           int             // lastingBehind: the replica left behind (swarm_behind.go)
 	behindPassed, behindLed bool            // lastingBehind: the others got past it; it led a view
+	behindStepNs            int64           // lastingBehind: the clock step while it is down
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
 }

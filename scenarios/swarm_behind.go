@@ -21,6 +21,12 @@ import (
 // has heard no heartbeat, leads the view change with a log whose next ops only the peers'
 // checkpoints hold. The clients must be served anew and the others converge without the old
 // primary; then it restarts and catches up.
+//
+// While X is down, every running replica's wall clock is stepped ahead together by
+// behindStepNs (2 to 6 s: their cluster time agrees, they stamp ops ahead of true time), and
+// the step is undone at the switch, as an operator fixing the clocks would: X then leads
+// with a clock seconds behind the head op's timestamp, an op it got by the view change, not
+// as a prepare, and must stamp above it (commit_timestamp's monotonic rule).
 
 // behindTicksMax bounds the wait for the others to checkpoint past X's head: a slow workload
 // (one client on slow disks) may never get there, and the seed goes on anyway.
@@ -46,11 +52,15 @@ func (run *swarmRun) takeBehind() bool {
 	head := c.Replica(x).Inspect().Op
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: the next view's primary goes down at op %d", head)
 	c.CrashReplica(x)
+	stepped := run.stepClocks(run.behindStepNs)
 	run.load = true
 	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d, the next view's primary, was taken down", x))
 	run.behindPassed = run.runChecked(func() bool { return run.othersCheckpointed(x, head) }, behindTicksMax)
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: R%d restarts, the primary R%d goes down and the others restart (passed=%t)",
 		x, p, run.behindPassed)
+	for _, i := range stepped {
+		c.Nodes[i].Clock.Step(-run.behindStepNs)
+	}
 	c.CrashReplica(p)
 	active, standbys := c.Members()
 	var restart []int
@@ -78,6 +88,19 @@ func (run *swarmRun) behind(livenessTicks int) (progressed, converged bool) {
 		converged = run.runChecked(run.converged, livenessTicks/2)
 	}
 	return progressed, converged
+}
+
+// stepClocks steps the wall clock of every running replica by deltaNs, and returns them.
+func (run *swarmRun) stepClocks(deltaNs int64) []int {
+	var stepped []int
+	for i := 0; i < run.c.MemberCount(); i++ {
+		if run.c.Replica(i) != nil && run.c.IsMember(i) {
+			run.c.Nodes[i].Clock.Step(deltaNs)
+			stepped = append(stepped, i)
+		}
+	}
+	run.c.Trace.Emitf(sim.LevelShort, -1, "nemesis", "lasting_behind: the clocks of %v step %s", stepped, sim.Duration(deltaNs))
+	return stepped
 }
 
 // othersCheckpointed reports whether every active replica but x has checkpointed past op.

@@ -64,6 +64,8 @@ func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 		c.Nodes[p].Clock.SetOffset(offset)
 	case lastingDown:
 		run.lastingPick = r.IntN(2 * len(active)) // the primary in half, else any active one
+	case lastingBehind:
+		run.behindStepNs = int64(4+r.IntN(9)) * vsr.ClockToleranceNs
 	}
 }
 
