@@ -105,6 +105,7 @@ type swarmRun struct {
 	lastingTaken            bool            // the replica kept down went down (takeLastingDown)
 	lastingEnded            bool            // and restarted
 	removed                 *removedLatency // lastingRemoved: the requests after the change (swarm_removed.go)
+	exact                   exactStamps     // stamps under perfect clocks (swarm_clock_exact.go)
 	behindReplica           int             // lastingBehind: the replica left behind (swarm_behind.go)
 	behindPassed, behindLed bool            // lastingBehind: the others got past it; it led a view
 	behindStepNs            int64           // lastingBehind: the clock step while it is down
@@ -177,6 +178,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
+		run.exact.observe(c)
 		if tick == faultTicks-lateLossLeadTicks {
 			run.nemesis.LoseCheckpointLate(c)
 		}
@@ -302,6 +304,7 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	switch command { // decode only the votes, and prepares as they are created
 	case vsr.CommandPrepare:
 		run.onPrepareSent(from, msg)
+		run.checkExactStamp(from, msg)
 		return
 	case vsr.CommandNackPrepare: // a denial: held to what its sender executed
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {

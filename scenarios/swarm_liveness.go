@@ -150,6 +150,7 @@ func (run *swarmRun) runChecked(done func() bool, ticksMax int) bool {
 		if done() {
 			return true
 		}
+		run.exact.observe(run.c) // the lasting faults change clocks between ticks
 		run.c.RunFor(sim.TickInterval)
 		run.inspect()
 		run.alerts.observe()
