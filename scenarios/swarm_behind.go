@@ -32,6 +32,22 @@ import (
 // (one client on slow disks) may never get there, and the seed goes on anyway.
 const behindTicksMax = 3000
 
+// behindAlignTicks bounds the wait, under load, for X's head to end a checkpoint interval
+// (behindAligned).
+const behindAlignTicks = 500
+
+// behindAligned reports whether X's head is the op just below a checkpoint: X then goes down
+// holding every op up to it, the others' next checkpoint is the op after it, and the view
+// change names that op by its successor's parent. X installs the log, holding the head of the
+// log it must commit, and starts its view as a normal primary with one committed op to
+// execute that no peer holds any more (their logs begin above their checkpoints): only a
+// state sync, which X must ask of a peer, lets it execute (vsr: checkStuck). With a wider
+// gap, X cannot name the ops and the view change moves on to another primary.
+func (run *swarmRun) behindAligned(x int) bool {
+	rep := run.c.Replica(x)
+	return rep == nil || rep.Inspect().Op%vsr.CheckpointInterval == vsr.CheckpointInterval-1
+}
+
 // takeBehind runs the lasting fault up to X's restart and the primary's crash, once the
 // healed cluster has converged; it returns false if the seed did not draw it.
 func (run *swarmRun) takeBehind() bool {
@@ -49,12 +65,13 @@ func (run *swarmRun) takeBehind() bool {
 	if x == p || c.Replica(x) == nil {
 		return false
 	}
+	run.load = true
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d, the next view's primary, was about to be taken down", x))
+	run.runChecked(func() bool { return run.behindAligned(x) }, behindAlignTicks)
 	head := c.Replica(x).Inspect().Op
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: the next view's primary goes down at op %d", head)
 	c.CrashReplica(x)
 	stepped := run.stepClocks(run.behindStepNs)
-	run.load = true
-	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d, the next view's primary, was taken down", x))
 	run.behindPassed = run.runChecked(func() bool { return run.othersCheckpointed(x, head) }, behindTicksMax)
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: R%d restarts, the primary R%d goes down and the others restart (passed=%t)",
 		x, p, run.behindPassed)
