@@ -106,6 +106,9 @@ type swarmRun struct {
 	lastingEnded            bool            // and restarted
 	removed                 *removedLatency // lastingRemoved: the requests after the change (swarm_removed.go)
 	exact                   exactStamps     // stamps under perfect clocks (swarm_clock_exact.go)
+	pauseTicks              int             // lastingPause: how long (swarm_pause.go)
+	paused                  []int           // lastingPause: the backups it paused
+	livenessReason          string          // why the liveness phase's last round failed, if it says
 	behindReplica           int             // lastingBehind: the replica left behind (swarm_behind.go)
 	behindPassed, behindLed bool            // lastingBehind: the others got past it; it led a view
 	behindStepNs            int64           // lastingBehind: the clock step while it is down

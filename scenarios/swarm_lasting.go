@@ -22,6 +22,10 @@ import (
 //   - lastingRemoved: once the healed cluster has converged, a replica is removed from the
 //     configuration for good (swarm_removed.go): the clients must be served in the new
 //     membership, on their first attempts.
+//   - lastingPause (half of the seeds that draw lastingRemoved): once the healed cluster has
+//     converged, the backups pause for long while the primary holds prepares they never
+//     received: its backed-off resend must still come within a capped period
+//     (swarm_pause.go).
 //   - lastingBehind: once the healed cluster has converged, the next view's primary goes down
 //     until the others are a log window past it, then leads that view with its peers' logs
 //     compacted past its head (swarm_behind.go).
@@ -31,6 +35,7 @@ const (
 	lastingDown
 	lastingRemoved
 	lastingBehind
+	lastingPause
 )
 
 // lastingFaultOdds: one healed seed in lastingFaultOdds draws each kind. Every seed that
@@ -66,6 +71,10 @@ func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 		run.lastingPick = r.IntN(2 * len(active)) // the primary in half, else any active one
 	case lastingBehind:
 		run.behindStepNs = int64(4+r.IntN(9)) * vsr.ClockToleranceNs
+	case lastingRemoved:
+		if r.IntN(2) == 0 {
+			run.lasting, run.pauseTicks = lastingPause, pauseTicksMin+r.IntN(pauseTicksSpan+1)
+		}
 	}
 }
 
@@ -124,6 +133,8 @@ func (run *swarmRun) lastingCounters(counters map[string]uint64) {
 		counters["coverage.lasting.down"]++
 	case lastingRemoved:
 		counters["coverage.lasting.removed"]++
+	case lastingPause:
+		counters["coverage.lasting.pause"]++
 	case lastingBehind:
 		counters["coverage.lasting.behind"]++
 		run.behindCounters(counters)

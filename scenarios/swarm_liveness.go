@@ -59,6 +59,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	if converged && run.takeRemoved() {
 		progressed, converged = run.removedRound(livenessTicks)
 	}
+	if converged && run.takePause() {
+		progressed, converged = run.pauseRound(livenessTicks)
+	}
 	if converged {
 		run.holdAlerts()
 	}
@@ -72,6 +75,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if unserved := run.clients.unserved(); unserved != "" {
 			return run.result(r, Liveness, unserved+": "+run.describe())
 		}
+	}
+	if !converged && run.livenessReason != "" {
+		return run.result(r, Liveness, run.livenessReason+": "+run.describe())
 	}
 	if !converged {
 		return run.result(r, Liveness, fmt.Sprintf("no convergence within %d ticks after heal (progressed=%t): %s",
