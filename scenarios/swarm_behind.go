@@ -15,12 +15,13 @@ import (
 // checkpoint. The fault phase rarely builds that state: the nemesis keeps a replica down for
 // seconds, and a lagging replica hears a heartbeat before it can lead. So, once the healed
 // cluster has served every client and converged, the replica that leads the next view (X)
-// goes down while the others run the load until each has checkpointed past X's head (or
-// behindTicksMax passes); then X restarts just as the primary goes down and every other
-// replica (standbys too) restarts (keeping of its log only the ops above its checkpoint), so that X, which
-// has heard no heartbeat, leads the view change with a log whose next ops only the peers'
-// checkpoints hold. The clients must be served anew and the others converge without the old
-// primary; then it restarts and catches up.
+// goes down, as its head ends a checkpoint interval (behindAligned), while the others run
+// the load until each has checkpointed past X's head (or behindTicksMax passes); then X
+// restarts just as the primary goes down and every other replica (standbys too) restarts,
+// keeping of its log only the ops above its checkpoint, so that X, which has heard no
+// heartbeat, leads the view change with a log whose next op only the peers' checkpoints
+// hold. The clients must be served anew and the others converge without the old primary;
+// then it restarts and catches up.
 //
 // While X is down, every running replica's wall clock is stepped ahead together by
 // behindStepNs (2 to 6 s: their cluster time agrees, they stamp ops ahead of true time), and
@@ -45,7 +46,7 @@ const behindAlignTicks = 500
 // gap, X cannot name the ops and the view change moves on to another primary.
 func (run *swarmRun) behindAligned(x int) bool {
 	rep := run.c.Replica(x)
-	return rep == nil || rep.Inspect().Op%vsr.CheckpointInterval == vsr.CheckpointInterval-1
+	return rep == nil || rep.TraceState().Op%vsr.CheckpointInterval == vsr.CheckpointInterval-1
 }
 
 // takeBehind runs the lasting fault up to X's restart and the primary's crash, once the
@@ -68,7 +69,7 @@ func (run *swarmRun) takeBehind() bool {
 	run.load = true
 	run.clients.again(c.Loop.Now(), fmt.Sprintf("R%d, the next view's primary, was about to be taken down", x))
 	run.runChecked(func() bool { return run.behindAligned(x) }, behindAlignTicks)
-	head := c.Replica(x).Inspect().Op
+	head := c.Replica(x).TraceState().Op
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lasting_behind: the next view's primary goes down at op %d", head)
 	c.CrashReplica(x)
 	stepped := run.stepClocks(run.behindStepNs)

@@ -78,8 +78,9 @@ func (e *exactStamps) created(h vsr.Header, clockNs int64, now sim.Time) string 
 	if !e.applies(now) || h.Timestamp == clockNs || h.Timestamp <= maxBefore+1 {
 		return ""
 	}
-	return fmt.Sprintf("clock sync: replica %d stamped op %d of view %d %s from its clock, though every clock has read true "+
-		"time at every tick since the run began or for the last %s (its offset must be 0: a stamp is its clock or the highest earlier timestamp + 1, %s from it)",
+	return fmt.Sprintf("clock sync: replica %d stamped op %d of view %d %s from its clock, though every clock has "+
+		"read true time at every tick since the run began or for the last %s (its offset must be 0: a stamp is its "+
+		"clock or the highest earlier timestamp + 1, %s from it)",
 		h.Replica, h.Op, h.View, sim.Duration(h.Timestamp-clockNs), exactWindow, sim.Duration(maxBefore+1-clockNs))
 }
 

@@ -85,6 +85,6 @@ func (run *swarmRun) pipelineDrained() bool {
 	if p < 0 {
 		return false
 	}
-	in := run.c.Replica(p).Inspect()
+	in := run.c.Replica(p).TraceState()
 	return in.Op == in.CommitMax
 }

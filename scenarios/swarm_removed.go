@@ -43,7 +43,7 @@ func (run *swarmRun) takeRemoved() bool {
 		return false
 	}
 	_, outside := c.Configuration()
-	node := vsr.PrimaryIndex(c.Replica(p).Inspect().View+1, c.ReplicaCount(), outside)
+	node := vsr.PrimaryIndex(c.Replica(p).TraceState().View+1, c.ReplicaCount(), outside)
 	c.Trace.Emitf(sim.LevelShort, node, "nemesis", "lasting_removed: remove-replica %d, the next view's primary", node)
 	run.alerts.unsampled = true // the alert monitor samples the formatted slots: a removed one looks down
 	run.load = true
