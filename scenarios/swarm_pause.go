@@ -19,8 +19,9 @@ import (
 // primary is paused (a stopped process: no ticks, so no view change) and cut off from it;
 // each client sends one request, which the primary prepares and can not commit; the pause
 // lasts pauseTicks (20 to 40 s: a capped resend waits 0.8 s, an uncapped one has doubled
-// past 10 s); then the backups resume, and within the convergence budget the primary's
-// prepared ops must commit (pipelineDrained) and the replicas converge.
+// past 10 s); then the backups resume, the primary's prepared ops must commit within a few
+// capped resend periods (pipelineDrained, pauseDrainTicks), and the replicas converge within
+// the convergence budget.
 const (
 	pauseTicksMin  = 2000
 	pauseTicksSpan = 2000
@@ -69,14 +70,27 @@ func (run *swarmRun) pauseRound(livenessTicks int) (progressed, converged bool) 
 	}
 	run.lastingEnded = true
 	run.alerts.heal() // the pause's alerts (quorum lost) are its own, as the fault phase's are
-	if run.runChecked(func() bool { return run.pipelineDrained() && run.converged() }, livenessTicks/2) {
-		return true, true
-	}
-	if !run.pipelineDrained() {
+	drainTicks := run.pauseDrainTicks()
+	if !run.runChecked(run.pipelineDrained, drainTicks) {
 		run.livenessReason = fmt.Sprintf("the primary's prepared ops did not commit within %d ticks after a %s pause "+
-			"of its backups ended", livenessTicks/2, sim.Duration(run.pauseTicks)*sim.TickInterval)
+			"of its backups ended", drainTicks, sim.Duration(run.pauseTicks)*sim.TickInterval)
+		return true, false
 	}
-	return true, false
+	return true, run.runChecked(run.converged, livenessTicks/2)
+}
+
+// pauseDrainTicks is how long the primary has, once its backups resume, to commit what it
+// prepared: the backups learn of those ops only from its resend, which backs off to at most
+// 8 prepare-resend periods (vsr/timeout.go), and once they have them an ack is a disk write
+// and a message away. Four capped periods leave room for a resend lost to a backup still
+// working through what it held while paused; three times that on the slow disks the heal
+// keeps (a write there takes up to hundreds of ms).
+func (run *swarmRun) pauseDrainTicks() int {
+	ticks := 4 * (run.c.Replica(run.lastingReplica).Config().PrepareResendTicks << 3)
+	if run.alerts.slowDisks {
+		ticks *= 3
+	}
+	return ticks
 }
 
 // pipelineDrained reports whether the primary has committed every op it prepared.
