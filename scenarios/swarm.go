@@ -101,9 +101,17 @@ type swarmRun struct {
 	work *workload
 	// lasting is the lasting minority fault the heal left, on lastingReplica (swarm_lasting.go).
 	lasting, lastingReplica int
-	lastingPick             int  // lastingDown: which replica (takeLastingDown)
-	lastingTaken            bool // the replica kept down went down (takeLastingDown)
-	lastingEnded            bool // and restarted
+	lastingPick             int             // lastingDown: which replica (takeLastingDown)
+	lastingTaken            bool            // the replica kept down went down (takeLastingDown)
+	lastingEnded            bool            // and restarted
+	removed                 *removedLatency // lastingRemoved: the requests after the change (swarm_removed.go)
+	exact                   exactStamps     // stamps under perfect clocks (swarm_clock_exact.go)
+	pauseTicks              int             // lastingPause: how long (swarm_pause.go)
+	paused                  []int           // lastingPause: the backups it paused
+	livenessReason          string          // why the liveness phase's last round failed, if it says
+	behindReplica           int             // lastingBehind: the replica left behind (swarm_behind.go)
+	behindPassed, behindLed bool            // lastingBehind: the others got past it; it led a view
+	behindStepNs            int64           // lastingBehind: the clock step while it is down
 	// viewDrift is why the idle, healed cluster did not keep its view (swarm_stable_view.go).
 	viewDrift string
 	// replyCut starves one client of replies after the heal (swarm_reply_loss.go).
@@ -178,6 +186,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
+		run.exact.observe(c)
 		if tick == faultTicks-lateLossLeadTicks {
 			run.nemesis.LoseCheckpointLate(c)
 		}
@@ -303,6 +312,7 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	switch command { // decode only the votes, and prepares as they are created
 	case vsr.CommandPrepare:
 		run.onPrepareSent(from, msg)
+		run.checkExactStamp(from, msg)
 		return
 	case vsr.CommandNackPrepare: // a denial: held to what its sender executed
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {
@@ -373,6 +383,7 @@ func (run *swarmRun) clientTick(i int) {
 		}
 		run.work.observe(op, r)
 		if run.clients.sentAt != nil {
+			run.removed.done(i, r, run.clients.sentAt[i], run.c.Loop.Now())
 			run.clients.done(i, op.Kind.String()+" "+shortKey(op.Key), r, run.c.Loop.Now())
 		}
 		if id >= 0 {

@@ -19,10 +19,23 @@ import (
 //   - lastingDown: once the healed cluster has served every client and converged, one
 //     replica (the primary in half of them) goes down and stays down. The others must serve
 //     the clients anew and converge without it; then it restarts, and must catch up.
+//   - lastingRemoved: once the healed cluster has converged, a replica is removed from the
+//     configuration for good (swarm_removed.go): the clients must be served in the new
+//     membership, on their first attempts.
+//   - lastingPause (half of the seeds that draw lastingRemoved): once the healed cluster has
+//     converged, the backups pause for long while the primary holds prepares they never
+//     received: its backed-off resend must still come within a capped period
+//     (swarm_pause.go).
+//   - lastingBehind: once the healed cluster has converged, the next view's primary goes down
+//     until the others are a log window past it, then leads that view with its peers' logs
+//     compacted past its head (swarm_behind.go).
 const (
 	lastingNone = iota
 	lastingClock
 	lastingDown
+	lastingRemoved
+	lastingBehind
+	lastingPause
 )
 
 // lastingFaultOdds: one healed seed in lastingFaultOdds draws each kind. Every seed that
@@ -41,7 +54,7 @@ func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 	c := run.c
 	active, _ := c.Members()
 	p := c.Primary()
-	if kind > lastingDown || run.swarm.Failover || run.alerts == nil || run.alerts.faultFree || len(active) < 3 || p < 0 ||
+	if kind > lastingBehind || run.swarm.Failover || run.alerts == nil || run.alerts.faultFree || len(active) < 3 || p < 0 ||
 		livenessTicks < swarmLivenessTicksDefault {
 		return
 	}
@@ -56,6 +69,12 @@ func (run *swarmRun) leaveLastingFault(seed uint64, livenessTicks int) {
 		c.Nodes[p].Clock.SetOffset(offset)
 	case lastingDown:
 		run.lastingPick = r.IntN(2 * len(active)) // the primary in half, else any active one
+	case lastingBehind:
+		run.behindStepNs = int64(4+r.IntN(9)) * vsr.ClockToleranceNs
+	case lastingRemoved:
+		if r.IntN(2) == 0 {
+			run.lasting, run.pauseTicks = lastingPause, pauseTicksMin+r.IntN(pauseTicksSpan+1)
+		}
 	}
 }
 
@@ -86,7 +105,7 @@ func (run *swarmRun) takeLastingDown() bool {
 
 // lastingDownReplica is the replica the lasting fault keeps down, or -1.
 func (run *swarmRun) lastingDownReplica() int {
-	if run.lasting != lastingDown || !run.lastingTaken || run.lastingEnded {
+	if (run.lasting != lastingDown && run.lasting != lastingBehind) || !run.lastingTaken || run.lastingEnded {
 		return -1
 	}
 	return run.lastingReplica
@@ -112,6 +131,13 @@ func (run *swarmRun) lastingCounters(counters map[string]uint64) {
 		counters["coverage.lasting.clock"]++
 	case lastingDown:
 		counters["coverage.lasting.down"]++
+	case lastingRemoved:
+		counters["coverage.lasting.removed"]++
+	case lastingPause:
+		counters["coverage.lasting.pause"]++
+	case lastingBehind:
+		counters["coverage.lasting.behind"]++
+		run.behindCounters(counters)
 	}
 }
 
@@ -121,7 +147,7 @@ func (run *swarmRun) lastingCounters(counters map[string]uint64) {
 // log on one is slow, not stuck (swarm seed 20261369: 64 ops written one by one at up to
 // 680 ms a write, served 25 s after the heal).
 func (run *swarmRun) lastingServeTicks(livenessTicks int) int {
-	if run.lasting == lastingDown && run.alerts.slowDisks {
+	if run.lasting >= lastingDown && run.alerts.slowDisks {
 		return 3 * livenessTicks / 2
 	}
 	return livenessTicks / 2

@@ -54,6 +54,15 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 			converged = run.runChecked(run.converged, livenessTicks/2) // and it catches up
 		}
 	}
+	if converged && run.takeBehind() {
+		progressed, converged = run.behind(livenessTicks)
+	}
+	if converged && run.takeRemoved() {
+		progressed, converged = run.removedRound(livenessTicks)
+	}
+	if converged && run.takePause() {
+		progressed, converged = run.pauseRound(livenessTicks)
+	}
 	if converged {
 		run.holdAlerts()
 	}
@@ -67,6 +76,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if unserved := run.clients.unserved(); unserved != "" {
 			return run.result(r, Liveness, unserved+": "+run.describe())
 		}
+	}
+	if !converged && run.livenessReason != "" {
+		return run.result(r, Liveness, run.livenessReason+": "+run.describe())
 	}
 	if !converged {
 		return run.result(r, Liveness, fmt.Sprintf("no convergence within %d ticks after heal (progressed=%t): %s",
@@ -89,6 +101,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if run.clients.starved != "" { // a request given up on during the alert hold
 		return run.result(r, Liveness, run.clients.starved+": "+run.describe())
+	}
+	if reason := run.removedVerdict(); reason != "" {
+		return run.result(r, Liveness, reason+": "+run.describe())
 	}
 	return run.result(r, Pass, "")
 }
@@ -147,6 +162,7 @@ func (run *swarmRun) runChecked(done func() bool, ticksMax int) bool {
 		if done() {
 			return true
 		}
+		run.exact.observe(run.c) // the lasting faults change clocks between ticks
 		run.c.RunFor(sim.TickInterval)
 		run.inspect()
 		run.alerts.observe()
