@@ -55,7 +55,7 @@ func (e *storeEpisode) checkAuditHead(step storagemodel.Step, got [32]byte) stri
 	if !ok {
 		return ""
 	}
-	e.counters["storage_episode.audit_chains_checked"]++
+	e.counters["coverage.storage_episode.audit_chains"]++
 	if got != want {
 		return fmt.Sprintf("checkpoint %d stored audit head %x, but the chain of the bodies acknowledged at ops %d-%d from checkpoint %d's head is %x",
 			step.Op, got[:8], e.m.CP+1, step.Op, e.m.CP, want[:8])

@@ -44,7 +44,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		}
 	}
 	run.clients.heal(c.Loop.Now())
-	run.drawReplyCut(o.Seed)
+	run.drawReplyCut(o.Seed, livenessTicks)
 	run.inspect()
 	run.alerts.heal()
 	progressed, converged := run.serveAndConverge(livenessTicks)

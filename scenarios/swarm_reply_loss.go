@@ -34,11 +34,12 @@ type replyCut struct {
 }
 
 // drawReplyCut arms the cut, in three seeds in four with two clients or more (a draw of the
-// seed's own stream, so that its other draws are unchanged).
-func (run *swarmRun) drawReplyCut(seed uint64) {
+// seed's own stream, so that its other draws are unchanged). Not with a liveness phase
+// shorter than the default (--ticks-max), which the cut could outlast.
+func (run *swarmRun) drawReplyCut(seed uint64, livenessTicks int) {
 	c := run.c
 	rng := sim.Stream(seed, "swarm_reply_loss")
-	if c.ClientCount() < 2 || rng.IntN(4) == 0 {
+	if c.ClientCount() < 2 || livenessTicks < swarmLivenessTicksDefault || rng.IntN(4) == 0 {
 		return
 	}
 	periods := replyCutPeriodsMin + rng.IntN(replyCutPeriodsMax-replyCutPeriodsMin+1)

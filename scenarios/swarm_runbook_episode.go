@@ -51,7 +51,7 @@ func withRunbookEpisode(o Options, r Result) Result {
 		panic("swarm: no runbook scenario " + name)
 	}
 	dr := s.Run(Options{Seed: seed, Mutation: o.Mutation})
-	r.Counters["episode.runbook"]++
+	r.Counters["coverage.episode.runbook"]++
 	r.Counters["episode.runbook."+name]++
 	if dr.Outcome != Pass {
 		r.Outcome = dr.Outcome
