@@ -62,6 +62,9 @@ var mutationDescriptions = map[string]string{
 	"do_view_change_from_all":       "the new primary waits for a do_view_change from every active replica, not a quorum",
 	"reconfig_old_quorum":           "after a membership change the primary sizes its quorum by the configuration before it",
 	"prepare_after_reconfig":        "a primary goes on preparing after the change that ends its epoch",
+	"retry_unanswered":              "a replica drops the retry of a request it executed instead of answering from its client table",
+	"heartbeat_keeps_election":      "a backup's election timeout keeps running through the primary's commit heartbeats",
+	"reconfig_refuses_first_slot":   "a primary refuses every change of active slot 0 as not an active slot",
 }
 
 // listMutations lists the planted bugs; a binary without them says how to build one.
