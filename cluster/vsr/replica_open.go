@@ -67,8 +67,8 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		}
 	}
 	r.op = r.checkpointOp
-	r.installRecoveredEntries(rec)
-	r.unverifiedBelowBreak(st.Commit)
+	recordBreak := r.installRecoveredEntries(rec)
+	r.unverifiedBelowBreak(st.Commit, recordBreak)
 	r.commitMax = max(r.commitMax, min(st.Commit, r.op))
 	if rec.CheckpointLost {
 		// The state at the checkpoint is gone but the log above it is not: stay recovering
@@ -95,7 +95,10 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 	r.invariants()
 }
 
-func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
+// installRecoveredEntries puts the recovered log in memory and returns the highest op whose
+// link to the op below a faulty op's redundant record shows broken (0 if none): see
+// unverifiedBelowBreak.
+func (r *Replica) installRecoveredEntries(rec *storage.Recovery) (recordBreak uint64) {
 	for _, e := range rec.Entries {
 		if e.Op <= r.checkpointOp {
 			continue
@@ -116,11 +119,13 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 		}
 		// The entry's redundant record keeps the prepare's header (StorageOptions), which
 		// checks itself: with it, peers can repair the op by checksum or deny having it.
-		if h, ok := r.recordedHeader(op, rec.FaultyPrefix[op]); ok {
+		h, ok, breaks := r.recordedHeader(op, rec.FaultyPrefix[op])
+		if ok {
 			r.log.markFaultyKnown(h)
 		} else {
 			r.log.markFaulty(op)
 		}
+		recordBreak = max(recordBreak, breaks)
 		r.op = max(r.op, op)
 	}
 	// Ops between the checkpoint and the head that are neither present nor faulty were
@@ -128,6 +133,7 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 	if h, ok := r.log.header(r.op); ok {
 		r.lastTimestamp = h.Timestamp
 	}
+	return recordBreak
 }
 
 // unverifiedBelowBreak forgets, as unverified, the recovered ops below the first break of the
@@ -143,12 +149,20 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) {
 // written only after the disk log above it was cut), so the ops below it are forgotten the
 // same way again: never denied, repaired along the chain. At or below the persisted commit
 // number the log is the committed one (unverifiedFloor), and the walk stops there.
-func (r *Replica) unverifiedBelowBreak(commit uint64) {
+//
+// A damaged entry can hide the break: its header is unknown, so neither link through it is
+// checked. Its redundant record still names the prepare it held, and a record that chains
+// with the entry on one side but not the other shows the break (recordBreak: the op above
+// the broken link). Missing it kept view 0's ops 1-26 under view 3's op 28 across a
+// damaged op 27, and the repair of 27 along the chain broke it at 26 (swarm seed
+// 2027665936: a stale suffix left to the checkpoint, cut above it, then a crash).
+func (r *Replica) unverifiedBelowBreak(commit, recordBreak uint64) {
 	floor := max(r.checkpointOp, min(commit, r.op))
 	for op := r.op; op > floor+1; op-- {
 		above, okAbove := r.log.header(op)
 		below, okBelow := r.log.header(op - 1)
-		if !okAbove || !okBelow || above.Parent == below.Checksum {
+		broken := okAbove && okBelow && above.Parent != below.Checksum
+		if !broken && op != recordBreak {
 			continue
 		}
 		for o := op - 1; o > floor; o-- {
@@ -159,19 +173,22 @@ func (r *Replica) unverifiedBelowBreak(commit uint64) {
 }
 
 // recordedHeader decodes the prepare header a faulty op's redundant record kept, and accepts
-// it only if it is op's and chains with the neighbours the log holds.
-func (r *Replica) recordedHeader(op uint64, prefix []byte) (Header, bool) {
+// it only if it is op's and chains with the neighbours the log holds. A header that does
+// not chain with a neighbour shows the disk's log broken on that side (the record is a copy
+// of what op's entry held): breaks is then the op above the highest such link. A record
+// older than its entry only makes the walk forget more, to be taken back along the chain.
+func (r *Replica) recordedHeader(op uint64, prefix []byte) (h Header, ok bool, breaks uint64) {
 	h, err := DecodeHeader(prefix, r.cluster)
 	if err != nil || h.Command != CommandPrepare || h.Op != op {
-		return Header{}, false
-	}
-	if prev, ok := r.log.header(op - 1); ok && prev.Checksum != h.Parent {
-		return Header{}, false
+		return Header{}, false, 0
 	}
 	if next, ok := r.log.header(op + 1); ok && next.Parent != h.Checksum {
-		return Header{}, false
+		return Header{}, false, op + 1
 	}
-	return h, true
+	if prev, ok := r.log.header(op - 1); ok && prev.Checksum != h.Parent {
+		return Header{}, false, op
+	}
+	return h, true, 0
 }
 
 // rejoin decides the replica's status after recovery. A replica never resumes as the primary
@@ -350,9 +367,17 @@ func (r *Replica) durableTarget() storage.State {
 // a commit number past it, and a restart executed the stale entry of an older view (swarm
 // seed 20261302: op 73 of view 1 under commit 101, op 73 of view 4 canonical). Ops above
 // commit_max cannot lower the result below commit_max, so the scan stops there.
+//
+// The window of slots is counted from commit_min, not from the durable checkpoint: an op
+// executed but not yet checkpointed can lose its slot to an op LogSlotsMax above it, and
+// with it the mark that its entry may be stale. Such an op counts as unknown, so the
+// commit number persisted stays below it until a checkpoint covers it (swarm seed
+// 2027664865: replica 1, its checkpoint 0 held back by a full disk, installed view 8's log
+// up to op 301 over its slots of ops 3-45, and persisted commit 53 over view 1's op 3, an
+// entry left to the checkpoint while view 2's op 3 had committed).
 func (r *Replica) unverifiedFloor() uint64 {
 	for op := r.storageFloor() + 1; op <= min(r.op, r.commitMax); op++ {
-		if r.log.diskMayDiffer(op) {
+		if r.log.slotOf(op).header.Op != op || r.log.diskMayDiffer(op) {
 			return op - 1
 		}
 	}
