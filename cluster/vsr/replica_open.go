@@ -155,14 +155,19 @@ func (r *Replica) installRecoveredEntries(rec *storage.Recovery) (recordBreak ui
 // with the entry on one side but not the other shows the break (recordBreak: the op above
 // the broken link). Missing it kept view 0's ops 1-26 under view 3's op 28 across a
 // damaged op 27, and the repair of 27 along the chain broke it at 26 (swarm seed
-// 2027665936: a stale suffix left to the checkpoint, cut above it, then a crash).
+// 2027665936: a stale suffix left to the checkpoint, cut above it, then a crash). A
+// damaged op whose record is lost as well shows nothing: a link that cannot be checked
+// vouches for nothing below it (as at a log install, unverifiedBelow), so it counts as a
+// break too. What the walk forgets is taken back from our own disk along the chain once
+// the damaged op is repaired.
 func (r *Replica) unverifiedBelowBreak(commit, recordBreak uint64) {
 	floor := max(r.checkpointOp, min(commit, r.op))
 	for op := r.op; op > floor+1; op-- {
 		above, okAbove := r.log.header(op)
 		below, okBelow := r.log.header(op - 1)
 		broken := okAbove && okBelow && above.Parent != below.Checksum
-		if !broken && op != recordBreak {
+		hidden := !okAbove && op < r.op && r.log.isFaulty(op) // no link through it is checked
+		if !broken && !hidden && op != recordBreak {
 			continue
 		}
 		for o := op - 1; o > floor; o-- {
