@@ -71,8 +71,14 @@ func (r *Replica) chainInvariant() {
 	for op := r.op; op > low; op-- {
 		prev := r.log.headerOf(op - 1) // each header is looked up once: prev is the next link's h
 		if h != nil && prev != nil {
-			assert.That(h.Parent == prev.Checksum, "log hash chain broken")
-			assert.That(h.View >= prev.View, "log views go backwards along the chain")
+			if h.Parent != prev.Checksum || h.View < prev.View {
+				// Formatted only on failure: the message names the ops a reader must find in
+				// the trace.
+				assert.Thatf(h.Parent == prev.Checksum, "log hash chain broken: op %d (view %d, checksum %016x) names parent %016x, but op %d is view %d's %016x",
+					op, h.View, h.Checksum.Low64(), h.Parent.Low64(), op-1, prev.View, prev.Checksum.Low64())
+				assert.Thatf(false, "log views go backwards along the chain: op %d of view %d above op %d of view %d",
+					op, h.View, op-1, prev.View)
+			}
 		}
 		h = prev
 	}
