@@ -21,8 +21,9 @@ import (
 //     it their registers, so r0 prepares k ops of its own that never commit; the phase ends
 //     when r0's disk holds them durably. Client 0 is cut off from r0.
 //  3. The others elect a primary and client 0 commits m more ops there (a quarter of the
-//     seeds past op 64, the first checkpoint: r0's stale entries are then left to it,
-//     leftToCheckpoint in cluster/vsr/replica_normal.go).
+//     seeds just past op 64, the first checkpoint: r0's stale entries are then left to it,
+//     leftToCheckpoint in cluster/vsr/replica_normal.go; another quarter far past r0's head,
+//     a start_view's window of headers and more, as the swarm's far episode).
 //  4. Heal: r0 rejoins and repairs its log. It crashes at its crashAt-th I/O completion after
 //     the heal, or, if it converged before that, at once then. Half the seeds damage one or
 //     two sectors of its entries (or their records) of ops a+1..a+max(k,m), stale or new,
@@ -59,7 +60,7 @@ const (
 	divergentWindowTicks = 1000
 	// divergentBudget is the default tick budget: every phase at its bound.
 	divergentBudget = (divergentSetupOpsMax+4)*divergentPhaseTicksMax + divergentRepairTicksMax +
-		divergentWindowTicks + 100*divergentCommitTicks
+		divergentWindowTicks + 150*divergentCommitTicks
 )
 
 // divergentRun is one run of divergent_matrix: a matrix run (its cluster, checkers, client 0
@@ -286,6 +287,9 @@ func (run *divergentRun) commitOthers() (Outcome, string) {
 	}
 	if run.p.pastCheckpoint {
 		run.counts["divergent_matrix.past_checkpoint"]++
+	}
+	if run.p.far {
+		run.counts["divergent_matrix.far"]++
 	}
 	return Pass, ""
 }

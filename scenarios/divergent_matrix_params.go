@@ -21,7 +21,8 @@ const (
 	// divergentMoreMax is how many more ops than the old primary's the others may commit.
 	divergentMoreMax = 4
 	// divergentPastMax spreads the others' head past the first checkpoint (op 64) over
-	// 65..64+divergentPastMax: enough to reach it, cheap to commit.
+	// 65..64+divergentPastMax, or past r0's window of headers over as many ops: enough to
+	// reach it, cheap to commit.
 	divergentPastMax = 8
 	// divergentCrashIOMax bounds which of the old primary's I/O completions after the heal
 	// the crash strikes at: its repair of a few ops takes about that many.
@@ -50,12 +51,18 @@ func (d divergentDamage) String() string {
 
 // divergentParams is one seed's episode.
 //
-// Invariants: 1 <= a <= divergentSetupOpsMax; 1 <= k <= divergentOpsMax; m >= k, and a+m >
-// vsr.CheckpointInterval iff pastCheckpoint; 1 <= crashAt <= divergentCrashIOMax; every
+// Invariants: 1 <= a <= divergentSetupOpsMax; 1 <= k <= divergentOpsMax; m >= k, a+m >
+// vsr.CheckpointInterval iff pastCheckpoint, m > k+vsr.ViewHeadersMax iff far (far implies
+// pastCheckpoint); 1 <= crashAt <= divergentCrashIOMax; every
 // damage's op is in a+1..a+max(k,m); secondCrash is 0 (none), 1 or 2.
 type divergentParams struct {
-	a, k, m        int // ops committed everywhere, the old primary's own, the others' after it
-	pastCheckpoint bool
+	a, k, m int // ops committed everywhere, the old primary's own, the others' after it
+	// pastCheckpoint: the others' head is past op 64, the first checkpoint (a quarter of the
+	// seeds just past it, 65..72). far: past it by more than a start_view's window of
+	// headers (vsr.ViewHeadersMax) above r0's head (another quarter): r0 installs a log whose
+	// headers begin above its stale suffix, keeps that suffix on disk unverified and repairs
+	// it along the hash chain, top down (the swarm's far divergent episode).
+	pastCheckpoint, far bool
 	crashAt        int // the old primary's I/O completion after the heal it crashes at
 	damage         []divergentDamage
 	secondCrash    int // the completion after its restart it crashes at again; 0 for none
@@ -73,8 +80,8 @@ func (p divergentParams) String() string {
 	if p.secondCrash > 0 {
 		second = fmt.Sprintf("io%d", p.secondCrash)
 	}
-	return fmt.Sprintf("a=%d crash_at=io%d damage=%s k=%d m=%d past_checkpoint=%t second_crash=%s",
-		p.a, p.crashAt, listOrNone(damage), p.k, p.m, p.pastCheckpoint, second)
+	return fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t k=%d m=%d past_checkpoint=%t second_crash=%s",
+		p.a, p.crashAt, listOrNone(damage), p.far, p.k, p.m, p.pastCheckpoint, second)
 }
 
 // drawDivergent is the episode of seed: every draw is made, in a fixed order, whatever the
@@ -83,9 +90,13 @@ func drawDivergent(seed uint64) divergentParams {
 	rng := sim.Stream(seed, "divergent_matrix")
 	p := divergentParams{a: 1 + rng.IntN(divergentSetupOpsMax), k: 1 + rng.IntN(divergentOpsMax)}
 	p.m = p.k + rng.IntN(divergentMoreMax+1)
-	past, pastM := rng.IntN(4) == 0, vsr.CheckpointInterval+1-p.a+rng.IntN(divergentPastMax)
-	if past {
+	reach := rng.IntN(4)
+	pastM, farM := vsr.CheckpointInterval+1-p.a+rng.IntN(divergentPastMax), p.k+vsr.ViewHeadersMax+1+rng.IntN(divergentPastMax)
+	switch reach {
+	case 0:
 		p.pastCheckpoint, p.m = true, pastM
+	case 1:
+		p.pastCheckpoint, p.far, p.m = true, true, farM
 	}
 	p.crashAt = 1 + rng.IntN(divergentCrashIOMax)
 	damaged, count := rng.IntN(2) == 0, 1+rng.IntN(2)
