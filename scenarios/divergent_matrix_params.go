@@ -63,9 +63,9 @@ type divergentParams struct {
 	// headers begin above its stale suffix, keeps that suffix on disk unverified and repairs
 	// it along the hash chain, top down (the swarm's far divergent episode).
 	pastCheckpoint, far bool
-	crashAt        int // the old primary's I/O completion after the heal it crashes at
-	damage         []divergentDamage
-	secondCrash    int // the completion after its restart it crashes at again; 0 for none
+	crashAt             int // the old primary's I/O completion after the heal it crashes at
+	damage              []divergentDamage
+	secondCrash         int // the completion after its restart it crashes at again; 0 for none
 }
 
 // top is the highest op of the two versions: the damage's range ends there.
