@@ -24,7 +24,8 @@ import (
 //     seeds just past op 64, the first checkpoint: r0's stale entries are then left to it,
 //     leftToCheckpoint in cluster/vsr/replica_normal.go; another quarter far past r0's head,
 //     a start_view's window of headers and more, as the swarm's far episode).
-//  4. Heal: r0 rejoins and repairs its log. It crashes at its crashAt-th I/O completion after
+//  4. Heal: r0 rejoins and repairs its log (in half the far seeds with the primary's messages
+//     to it held for a while once it has installed the newer log: holdTicks). It crashes at its crashAt-th I/O completion after
 //     the heal, or, if it converged before that, at once then. Half the seeds damage one or
 //     two sectors of its entries (or their records) of ops a+1..a+max(k,m), stale or new,
 //     as they lie on its disk after the crash; it restarts, and a quarter of the seeds
@@ -83,6 +84,7 @@ type divergentRun struct {
 	struck  bool
 	crashIO sim.IOCompletion
 	healed  bool
+	held    bool // the primary's messages to r0 were held (maybeHold)
 	// target is the commit number at the last start; ackedAtStart client 0's
 	// acknowledgements then.
 	target       uint64
@@ -325,7 +327,11 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 	}
 	run.healed, run.armed = true, run.p.crashAt
 	others := func() uint64 { return max(run.commitOf(1), run.commitOf(2)) }
-	if !run.until(func() bool { return run.struck || run.r0Converged(others()) }, divergentRepairTicksMax) {
+	done := func() bool {
+		run.maybeHold()
+		return run.struck || run.r0Converged(others())
+	}
+	if !run.until(done, divergentRepairTicksMax) {
 		return run.fail(Liveness, "repair: r0 neither reached its completion %d nor converged", run.p.crashAt)
 	}
 	if run.struck {
@@ -341,6 +347,23 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 	run.placeDamage()
 	c.StartReplica(0)
 	return run.crashAgain()
+}
+
+// maybeHold holds the primary's messages to r0 for holdTicks once r0 runs in the newer view
+// (it has installed its log), once.
+func (run *divergentRun) maybeHold() {
+	if run.p.holdTicks == 0 || run.held {
+		return
+	}
+	rep, primary := run.c.Replica(0), run.othersPrimary()
+	if rep == nil || primary < 0 {
+		return
+	}
+	if s := rep.TraceState(); s.Status == vsr.StatusNormal && s.View > 0 {
+		run.held = true
+		run.c.Network.Clog(primary, 0, sim.Duration(run.p.holdTicks)*sim.TickInterval)
+		run.counts["divergent_matrix.hold"]++
+	}
 }
 
 // crashAgain crashes r0 at its drawn first or second completion after the restart, as the

@@ -24,6 +24,10 @@ const (
 	// 65..64+divergentPastMax, or past r0's window of headers over as many ops: enough to
 	// reach it, cheap to commit.
 	divergentPastMax = 8
+	// The held heartbeats of a far seed last divergentHoldTicksMin..divergentHoldTicksMax
+	// (0.5-3 s: some repair rounds, or the whole repair).
+	divergentHoldTicksMin = 50
+	divergentHoldTicksMax = 300
 	// divergentCrashIOMax bounds which of the old primary's I/O completions after the heal
 	// the crash strikes at: its repair of a few ops takes about that many.
 	divergentCrashIOMax = 40
@@ -63,9 +67,14 @@ type divergentParams struct {
 	// headers begin above its stale suffix, keeps that suffix on disk unverified and repairs
 	// it along the hash chain, top down (the swarm's far divergent episode).
 	pastCheckpoint, far bool
-	crashAt             int // the old primary's I/O completion after the heal it crashes at
-	damage              []divergentDamage
-	secondCrash         int // the completion after its restart it crashes at again; 0 for none
+	// holdTicks (half the far seeds, 0 otherwise): once r0 has installed the newer log, the
+	// primary's messages to it are held that long (a clog), so its heartbeats, whose
+	// checkpoint would send r0 to state sync at once, come late, and r0 repairs its stale
+	// suffix along the chain from the other backup first.
+	holdTicks   int
+	crashAt     int // the old primary's I/O completion after the heal it crashes at
+	damage      []divergentDamage
+	secondCrash int // the completion after its restart it crashes at again; 0 for none
 }
 
 // top is the highest op of the two versions: the damage's range ends there.
@@ -80,8 +89,8 @@ func (p divergentParams) String() string {
 	if p.secondCrash > 0 {
 		second = fmt.Sprintf("io%d", p.secondCrash)
 	}
-	return fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t k=%d m=%d past_checkpoint=%t second_crash=%s",
-		p.a, p.crashAt, listOrNone(damage), p.far, p.k, p.m, p.pastCheckpoint, second)
+	return fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t hold=%s k=%d m=%d past_checkpoint=%t second_crash=%s",
+		p.a, p.crashAt, listOrNone(damage), p.far, sim.Duration(p.holdTicks)*sim.TickInterval, p.k, p.m, p.pastCheckpoint, second)
 }
 
 // drawDivergent is the episode of seed: every draw is made, in a fixed order, whatever the
@@ -92,6 +101,10 @@ func drawDivergent(seed uint64) divergentParams {
 	p.m = p.k + rng.IntN(divergentMoreMax+1)
 	reach := rng.IntN(4)
 	pastM, farM := vsr.CheckpointInterval+1-p.a+rng.IntN(divergentPastMax), p.k+vsr.ViewHeadersMax+1+rng.IntN(divergentPastMax)
+	hold := divergentHoldTicksMin + rng.IntN(divergentHoldTicksMax-divergentHoldTicksMin+1)
+	if rng.IntN(2) == 0 && reach == 1 {
+		p.holdTicks = hold
+	}
 	switch reach {
 	case 0:
 		p.pastCheckpoint, p.m = true, pastM
