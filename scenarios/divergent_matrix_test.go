@@ -66,7 +66,7 @@ func TestDivergentMatrixSeedsPass(t *testing.T) {
 // The same seed gives the same trace, crash, damage and all.
 func TestDivergentMatrixDeterministic(t *testing.T) {
 	s, _ := Lookup("divergent_matrix")
-	for _, seed := range []uint64{1, 3, 8} {
+	for _, seed := range []uint64{1, 3, 54} { // 54: far, held, r0 crashed in its repair
 		require.Nil(t, CheckDeterminism(s.Run, Options{Seed: seed}), "seed %d", seed)
 	}
 }
