@@ -11,7 +11,6 @@ import (
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
 	"vopr/faults"
-	"vopr/invariants"
 	"vopr/sim"
 )
 
@@ -98,7 +97,9 @@ type matrixRun struct {
 	damaged      bool
 	executed     [matrixOps + 1][]bool
 	ackedAtCrash int
-	counts       map[string]uint64
+	// counts are the run's own counters, named prefix+".<what>".
+	counts map[string]uint64
+	prefix string
 }
 
 func runMatrix(o Options, p matrixParams, knobs matrixKnobs) Result {
@@ -120,24 +121,10 @@ func runMatrix(o Options, p matrixParams, knobs matrixKnobs) Result {
 }
 
 func newMatrixRun(o Options, p matrixParams, knobs matrixKnobs) *matrixRun {
-	run := &matrixRun{p: p, knobs: knobs, budget: o.TicksMax, counts: map[string]uint64{},
-		swarmRun: &swarmRun{paths: map[string]uint64{}, checked: !o.Unchecked}}
-	if run.budget == 0 {
-		run.budget = matrixOps*matrixSetupTicksMax + 300 + matrixWindowTicks
-	}
-	world := runbookWorld(sim.Millisecond, sim.DiskOptions{})
-	world.Seed = o.Seed
-	opts := sim.ClusterOptions{World: world, Replicas: p.replicas, Clients: 1, ClusterID: o.Seed | 1,
-		Mutation: o.Mutation, OnEvent: run.onEvent}
-	if run.checked {
-		opts.OnReplicaSend = run.onReplicaSend
-	}
+	run := newMatrixHarness(o, matrixHarness{replicas: p.replicas, clients: 1, prefix: "matrix",
+		budget: matrixOps*matrixSetupTicksMax + 300 + matrixWindowTicks})
+	run.p, run.knobs = p, knobs
 	run.onReplicaEvent = run.onMatrixEvent
-	run.suite = invariants.NewSuite(p.replicas)
-	run.c = sim.NewCluster(opts)
-	run.wireDisks()
-	run.attachTrace(o)
-	run.incarnations = make([]*vsr.Replica, p.replicas)
 	for op := range run.executed {
 		run.executed[op] = make([]bool, p.replicas)
 	}
@@ -305,11 +292,17 @@ func (run *matrixRun) start() {
 
 // damage places d on replica r's copy of op, located by its entry header.
 func (run *matrixRun) damage(r, op int, d copyDamage) string {
-	disk := run.c.Nodes[r].Disk
 	place, ok := run.disks.entry(r, uint64(op), run.origin[op])
 	if !ok {
 		return fmt.Sprintf("replica %d's copy of op %d not found on its disk", r, op)
 	}
+	return run.damageEntry(r, op, place, d)
+}
+
+// damageEntry places d on the entry of op that lies at place on replica r's disk (whichever
+// prepare it holds: divergent_matrix damages an old view's entries too).
+func (run *matrixRun) damageEntry(r, op int, place parsedEntry, d copyDamage) string {
+	disk := run.c.Nodes[r].Disk
 	name, offset := segmentName(segmentOf(uint64(op))), place.offset
 	if d.identity { // first: the record is found by the entry's header, intact until then
 		if reason := run.damageRecord(r, op, d.kind, name, place.offset); reason != "" {
@@ -322,15 +315,15 @@ func (run *matrixRun) damage(r, op int, d copyDamage) string {
 	switch d.kind {
 	case damageCorrupt:
 		disk.CorruptSector(name, offset)
-		run.counts["matrix.damage.corrupt"]++
+		run.counts[run.prefix+".damage.corrupt"]++
 	case damageLatent:
 		disk.LatentSectorError(name, offset)
-		run.counts["matrix.damage.latent"]++
+		run.counts[run.prefix+".damage.latent"]++
 	}
 	if offset != place.offset {
-		run.counts["matrix.damage.body_sector"]++
+		run.counts[run.prefix+".damage.body_sector"]++
 	} else {
-		run.counts["matrix.damage.header_sector"]++
+		run.counts[run.prefix+".damage.header_sector"]++
 	}
 	return ""
 }
@@ -348,7 +341,7 @@ func (run *matrixRun) damageRecord(r, op int, kind damageKind, name string, entr
 	} else {
 		disk.CorruptSector(name, at)
 	}
-	run.counts["matrix.damage.identity"]++
+	run.counts[run.prefix+".damage.identity"]++
 	return ""
 }
 
