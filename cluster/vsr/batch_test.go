@@ -43,3 +43,27 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestBatchRoundTripsUpToItsLimit: a batch of every size from empty to BatchEntriesMax
+// decodes to the entries it was encoded from, and one entry more is refused. A primary with
+// a full request queue prepares a batch of exactly the limit; refusing it (a bound off by
+// one) crashed every replica that executed it, again at each restart.
+func TestBatchRoundTripsUpToItsLimit(t *testing.T) {
+	var entries []batchEntry
+	for n := 0; n <= BatchEntriesMax+1; n++ {
+		decoded, err := decodeBatch(encodeBatch(entries))
+		if n > BatchEntriesMax {
+			require.Error(t, err, "a batch of %d entries (limit %d)", n, BatchEntriesMax)
+			break
+		}
+		require.NoError(t, err, "a batch of %d entries", n)
+		require.Len(t, decoded, n)
+		for i, e := range decoded {
+			require.Equal(t, entries[i].Client, e.Client, "entry %d of %d", i, n)
+			require.Equal(t, entries[i].Request, e.Request, "entry %d of %d", i, n)
+			require.True(t, bytes.Equal(entries[i].Payload, e.Payload), "entry %d of %d", i, n)
+		}
+		entries = append(entries, batchEntry{Client: uint64(n + 1), Session: uint64(n + 1), Request: uint32(n + 2),
+			Operation: OperationKV, Payload: []byte{byte(n), 'v'}})
+	}
+}
