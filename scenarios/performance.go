@@ -176,7 +176,32 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 	if failures := c.Failures(); len(failures) > 0 {
 		return performanceReport{}, c, fmt.Sprintf("replica %d fail-stopped: %s", failures[0].Node, failures[0].Message)
 	}
+	if msg := checkReportedLatency(c, load.slowestNs); msg != "" {
+		return performanceReport{}, c, msg
+	}
 	return load.report(batch), c, ""
+}
+
+// checkReportedLatency holds each replica's commit latency histogram (the p99 its metrics
+// and the runbook's dashboards report) to what the clients saw: an op's prepare-to-commit
+// time on the primary is part of its request-to-reply time, so no quantile may exceed the
+// slowest acknowledged request of the run, give or take the histogram's power-of-two bucket
+// (an upper bound at most twice the sample, and 1 ms for samples under 1 ms). A histogram
+// fed the wrong unit reported latencies a thousand times too high, and nothing read it.
+func checkReportedLatency(c *sim.Cluster, slowestNs int64) string {
+	bound := max(1, 2*((slowestNs+999_999)/1_000_000))
+	for i := 0; i < c.ReplicaCount(); i++ {
+		r := c.Replica(i)
+		if r == nil {
+			continue
+		}
+		h := r.InspectState().Metrics.CommitLatency
+		if p99 := h.QuantileMs(0.99); p99 > bound {
+			return fmt.Sprintf("replica %d reports a p99 commit latency of %d ms over %d samples, but the slowest acknowledged request took %s (at most %d ms allowed for the histogram's buckets)",
+				i, p99, h.Count, sim.Duration(slowestNs), bound)
+		}
+	}
+	return ""
 }
 
 // closedLoop keeps every client busy: the next operation goes out when the previous returns.
@@ -191,6 +216,7 @@ type closedLoop struct {
 	from      sim.Time
 	window    sim.Duration
 	latencies []int64 // ns, of operations acknowledged inside the window
+	slowestNs int64   // the slowest acknowledged operation of the whole run
 	text      []byte  // scratch for a key and a value
 }
 
@@ -218,6 +244,9 @@ func (l *closedLoop) submit(i int) {
 	op := kv.Op{Kind: kv.KindPut, Key: key, Value: value}
 	start := l.c.Loop.Now()
 	l.c.Client(i).Submit(kv.EncodeOp(op), func(r client.Result) {
+		if r.Outcome == client.OK {
+			l.slowestNs = max(l.slowestNs, int64(l.c.Loop.Now()-start))
+		}
 		if r.Outcome == client.OK && l.measuring && start >= l.from {
 			l.latencies = append(l.latencies, int64(l.c.Loop.Now()-start))
 		}
