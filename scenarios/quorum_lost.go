@@ -326,7 +326,9 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 }
 
 // exportBackup is option C's preparation: when the drawn replica has a checkpoint, the
-// operator exports a backup of it, and the load goes on for the backup's drawn age.
+// operator exports a backup of it, and the load goes on for the backup's drawn age. It runs
+// the export opSlotRepeats times in a row (more than vsr.OperatorPendingMax) and keeps the
+// last backup: each export must succeed.
 func (run *quorumLostRun) exportBackup() (Outcome, string) {
 	from := int(run.q.BackupPick % uint64(run.q.Replicas))
 	hasCheckpoint := func() bool {
@@ -336,10 +338,27 @@ func (run *quorumLostRun) exportBackup() (Outcome, string) {
 	if !run.until(hasCheckpoint, 2*quorumLostPhaseMax) {
 		return run.fail(Liveness, "replica %d took no checkpoint to back up", from)
 	}
-	backup, err := run.op.Export(from)
-	if err != nil {
-		return run.fail(Correctness, "storage export of replica %d: %v", from, err)
+	// The operator exports opSlotRepeats times in a row, each after the previous completed,
+	// and keeps the last: every export must succeed and be a backup of that replica (an
+	// export must not hold on to the replica's operator actions once it is done).
+	var backup []byte
+	var errs []error
+	for k := 0; k < opSlotRepeats; k++ {
+		b, err := run.op.Export(from)
+		if err == nil {
+			if owner, e := BackupReplica(b); e != nil || owner != from {
+				err = fmt.Errorf("the backup names replica %d (%v), want %d", owner, e, from)
+			}
+		}
+		errs, backup = append(errs, err), b
+		if err != nil {
+			break
+		}
 	}
+	if problem := judgeRepeatedAction(fmt.Sprintf("storage export --replica-id %d", from), errs); problem != "" {
+		return run.fail(Correctness, "%s", problem)
+	}
+	run.counts["backup.exports"] = uint64(len(errs))
 	run.backup, run.backupAt = backup, run.c.Loop.Now()
 	run.counts["backup.exported_bytes"] = uint64(len(backup))
 	start := run.ticks

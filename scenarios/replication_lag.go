@@ -27,6 +27,9 @@ import (
 //  5. Outcome: the replica catches up (normal status, executed up to the cluster's commit)
 //     within rlCatchUpBound, the lag alert resolves, and with the load stopped every
 //     replica converges.
+//  6. The throttle applied in step 4 is held to its exact effect on the caught-up standby
+//     (lagThrottleCheck): throttled to a small N drawn from the seed, after a quiet second
+//     it serves exactly N of a burst of stale reads and drops the rest; then 1000 again.
 //
 // The cluster has a standby (replica 100) whose disk slows down with the victim's: the
 // runbook's symptom "standby replicas marked ineligible for promotion". `replica status
@@ -63,6 +66,7 @@ type replicationLagParams struct {
 	SlowMultiplier    int
 	LoadTicks         int
 	DelayMean         sim.Duration
+	ThrottleQPS       int // the small limit of the throttle check (replication_lag_throttle.go)
 }
 
 func drawReplicationLag(seed uint64) replicationLagParams {
@@ -72,12 +76,13 @@ func drawReplicationLag(seed uint64) replicationLagParams {
 	p.SlowMultiplier = 200 + r.IntN(801)
 	p.LoadTicks = 100 + r.IntN(200)
 	p.DelayMean = sim.Duration(1+r.IntN(3)) * sim.Millisecond
+	p.ThrottleQPS = drawThrottleQPS(seed)
 	return p
 }
 
 func (p replicationLagParams) String() string {
-	return fmt.Sprintf("clients=%d load_ticks=%d net.delay=%s replicas=%d slow=x%d victim=primary+%d",
-		p.Clients, p.LoadTicks, p.DelayMean, p.Replicas, p.SlowMultiplier, p.VictimOffset)
+	return fmt.Sprintf("clients=%d load_ticks=%d net.delay=%s replicas=%d slow=x%d throttle_check=%d victim=primary+%d",
+		p.Clients, p.LoadTicks, p.DelayMean, p.Replicas, p.SlowMultiplier, p.ThrottleQPS, p.VictimOffset)
 }
 
 type replicationLagKnobs struct {
@@ -139,7 +144,10 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 	if outcome, reason := lagIsolate(run, victim, baseline); outcome != Pass {
 		return outcome, reason
 	}
-	return lagRejoin(run, victim, knobs)
+	if outcome, reason := lagRejoin(run, victim, knobs); outcome != Pass {
+		return outcome, reason
+	}
+	return lagThrottleCheck(run, p.ThrottleQPS)
 }
 
 // lagFaultAndDiagnosis is steps 2 and 3: the victim's disk becomes slow, the lag alert

@@ -22,6 +22,10 @@ import (
 //     beyond 500 ms.
 //  4. Resolution, as the runbook: the clocks are resynchronised (Clock.SetOffset(0), chronyd
 //     restarted), the network restored, and `cluster config set election-timeout-ms 2000`.
+//     Before it the operator checks the command against the config rules
+//     (checkElectionTimeoutRules): an election timeout within two heartbeats, or a heartbeat
+//     of half the election timeout, is refused and changes nothing; one a tick above two
+//     heartbeats is accepted.
 //  5. Outcome: commits resume (a new write acknowledged) within vcsCommitBound of the fix,
 //     and view changes stop: some window of vcsQuietWindow with no new view change on any
 //     replica starts within vcsQuietBound of the fix; the alert resolves; with the load
@@ -184,6 +188,12 @@ func viewChangeStormProcedure(run *runbookRun, p viewChangeStormParams, knobs vi
 	if p.SlowNetwork {
 		c.Network.SetDelay(sim.Millisecond/2, p.DelayMean)
 	}
+	// Before relying on `cluster config set`, the operator holds it to the config rules:
+	// settings they forbid are refused and change nothing, a legal one is taken.
+	if problem := checkElectionTimeoutRules(simConfigCommands(c), p.Replicas); problem != "" {
+		return run.fail(Correctness, "%s", problem)
+	}
+	run.counts["fix.config_rules_checked"]++
 	changed, err := ConfigSet(c, KeyElectionTimeoutMs, "2000")
 	if err != nil || len(changed) != p.Replicas {
 		return run.fail(Correctness, "cluster config set election-timeout-ms 2000: changed %v, %v", changed, err)
