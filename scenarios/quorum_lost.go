@@ -78,6 +78,18 @@ type quorumLostParams struct {
 	BackupPick        uint64 // the replica the backup is exported from (mod replicas)
 	BackupAgeTicks    int    // ticks of load between the backup and the loss
 	OptionB           bool   // the active region is lost: fail over to the standby
+	// Drawn from their own stream (quorum_lost/procedure), so the draws above keep their
+	// values: option B brings one old active replica back with its old disk after the
+	// failover (OldBack: replica OldPick mod replicas, OldDelayTicks after the promoted
+	// replica starts); option C crashes one replica's node during the restore (RestoreCrash:
+	// replica 1 + RestoreCrashPick mod (replicas-1), at the I/O completion RestoreCrashAt of
+	// the way through the restore's I/O count).
+	OldBack          bool
+	OldPick          uint64
+	OldDelayTicks    int
+	RestoreCrash     bool
+	RestoreCrashPick uint64
+	RestoreCrashAt   float64
 }
 
 func drawQuorumLost(seed uint64) quorumLostParams {
@@ -95,7 +107,32 @@ func drawQuorumLost(seed uint64) quorumLostParams {
 	p.BackupAgeTicks = 20 + r.IntN(200)
 	optionB := r.IntN(3) == 0 // drawn last: earlier draws keep their values
 	p.OptionB = optionB && !p.OptionC
+	r = sim.Stream(seed, "quorum_lost/procedure")
+	p.OldBack = r.IntN(2) == 0
+	p.OldPick = r.Uint64()
+	p.OldDelayTicks = r.IntN(300)
+	p.RestoreCrash = r.IntN(2) == 0
+	p.RestoreCrashPick = r.Uint64()
+	p.RestoreCrashAt = r.Float64()
 	return p
+}
+
+// oldBack is the old active replica option B brings back after the failover, -1 if none.
+func (p quorumLostParams) oldBack() int {
+	if !p.OptionB || !p.OldBack {
+		return -1
+	}
+	return int(p.OldPick % uint64(p.Replicas))
+}
+
+// restoreCrashReplica is the replica whose node option C crashes during its restore, -1 if
+// none. Never replica 0: the restores run in replica order, and replica 0's (the same work
+// on an empty disk) counts the I/O completions the crash is drawn over.
+func (p quorumLostParams) restoreCrashReplica() int {
+	if !p.OptionC || !p.RestoreCrash {
+		return -1
+	}
+	return 1 + int(p.RestoreCrashPick%uint64(p.Replicas-1))
 }
 
 func (p quorumLostParams) String() string {
@@ -109,9 +146,15 @@ func (p quorumLostParams) String() string {
 	option := "A"
 	if p.OptionC {
 		option = fmt.Sprintf("C backup_age_ticks=%d backup_from=%d", p.BackupAgeTicks, p.BackupPick%uint64(p.Replicas))
+		if v := p.restoreCrashReplica(); v >= 0 {
+			option += fmt.Sprintf(" restore_crash=replica%d@%.3f", v, p.RestoreCrashAt)
+		}
 	}
 	if p.OptionB {
 		option = "B standbys=1"
+		if v := p.oldBack(); v >= 0 {
+			option += fmt.Sprintf(" old_active_back=replica%d+%dticks", v, p.OldDelayTicks)
+		}
 	}
 	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_torn=%.2f fault=%s load_ticks=%d lost=%s lost_ticks=%d net.delay=%s replicas=%d option=%s",
 		p.Clients, p.CrashLost, p.CrashTorn, fault, p.LoadTicks, lost, p.LostTicks, p.DelayMean, p.Replicas, option)
@@ -362,7 +405,16 @@ func (run *quorumLostRun) optionC(knobs quorumLostKnobs) (Outcome, string) {
 	lostAt := c.Loop.Now()
 	run.step()
 	point := uint64(0)
-	if !knobs.skipRestore {
+	switch {
+	case knobs.skipRestore:
+	case run.q.restoreCrashReplica() >= 0:
+		var outcome Outcome
+		var reason string
+		if point, outcome, reason = run.restoreAfterCrash(); outcome != Pass {
+			return outcome, reason
+		}
+		run.counts["resolution.restore_from_backup"]++
+	default:
 		var err error
 		if point, err = run.op.RestoreCluster(run.backup); err != nil {
 			return run.fail(Correctness, "cluster restore-from-backup: %v", err)
