@@ -189,7 +189,9 @@ type quorumLostRun struct {
 	victims          []int
 	backup           []byte // option C: the backup exported before the loss
 	backupAt         sim.Time
-	acks             []uint64 // every op acknowledged to a client (option B's loss count)
+	acks             []uint64   // every op acknowledged to a client (option B's loss count)
+	opAtLoss         uint64     // the highest op any replica prepared when the quorum was lost
+	old              *oldActive // option B: the old active replica brought back, if any
 }
 
 func runQuorumLost(o Options, knobs quorumLostKnobs) Result {
@@ -281,6 +283,7 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 		}
 	}
 	lostAt := c.Loop.Now()
+	run.opAtLoss = opAtLoss
 
 	// 2. Diagnosis: quorum not available, the P0 alert fires, no write acknowledged.
 	ackedAtLoss := run.acked
