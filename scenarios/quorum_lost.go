@@ -175,6 +175,12 @@ type quorumLostKnobs struct {
 	// many ops above the real one (a failover that loses more than it says).
 	forceOptionB, skipFailover bool
 	claimFailoverAbove         uint64
+	// oldCommitBelow: the old active replica brought back after the failover is held to a
+	// commit number this many ops below the real bound (a replica that commits past it).
+	oldCommitBelow uint64
+	// restoreCrashLosesCheckpoint: after the crash during the restore, the crashed disk's
+	// checkpoint files are removed (a restore that leaves a formatted disk without them).
+	restoreCrashLosesCheckpoint bool
 }
 
 const (
@@ -413,7 +419,7 @@ func (run *quorumLostRun) optionC(knobs quorumLostKnobs) (Outcome, string) {
 	case run.q.restoreCrashReplica() >= 0:
 		var outcome Outcome
 		var reason string
-		if point, outcome, reason = run.restoreAfterCrash(); outcome != Pass {
+		if point, outcome, reason = run.restoreAfterCrash(knobs); outcome != Pass {
 			return outcome, reason
 		}
 		run.counts["resolution.restore_from_backup"]++

@@ -70,7 +70,7 @@ func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
 	c.StartReplica(standby)
 	if back >= 0 {
 		run.old = &oldActive{node: back, startAt: run.ticks + run.q.OldDelayTicks, epoch: result.Promote.Epoch,
-			commitMax: run.opAtLoss}
+			commitMax: run.opAtLoss - min(run.opAtLoss, knobs.oldCommitBelow)}
 		run.onReplicaEvent = run.oldActiveEvent
 	}
 	if outcome, reason := run.resumeAfterFailover(point); outcome != Pass {

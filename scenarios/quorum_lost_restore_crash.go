@@ -133,7 +133,7 @@ func (run *quorumLostRun) restoreCrashing(v int, at float64) (restoreCrash, uint
 // restoreAfterCrash is option C's restore in a seed that crashes a node during it: the
 // crash, the check of the crashed node's disk, and the restore run again. It returns the
 // restore point, or a failure.
-func (run *quorumLostRun) restoreAfterCrash() (uint64, Outcome, string) {
+func (run *quorumLostRun) restoreAfterCrash(knobs quorumLostKnobs) (uint64, Outcome, string) {
 	v := run.q.restoreCrashReplica()
 	rc, point, err := run.restoreCrashing(v, run.q.RestoreCrashAt)
 	if !errors.Is(err, errRestoreCrashed) {
@@ -146,6 +146,9 @@ func (run *quorumLostRun) restoreAfterCrash() (uint64, Outcome, string) {
 		return point, Pass, ""
 	}
 	run.counts["fault.crash_during_restore"]++
+	if knobs.restoreCrashLosesCheckpoint {
+		run.removeCheckpointFiles(v)
+	}
 	// The node restarts: its disk opens as a restart opens it.
 	verify := fmt.Sprintf("storage verify --replica-id %d", v)
 	report, err := run.op.Verify(v)
@@ -215,4 +218,18 @@ func sameRestoredState(got, want storage.VerifyReport) string {
 			describe(got), describe(want))
 	}
 	return ""
+}
+
+// removeCheckpointFiles removes the checkpoint files from replica v's disk (the knob
+// restoreCrashLosesCheckpoint: a broken restore's leftovers).
+func (run *quorumLostRun) removeCheckpointFiles(v int) {
+	disk := run.c.Nodes[v].Disk
+	pending := 0
+	for _, name := range disk.Names() {
+		if strings.HasPrefix(name, "checkpoint-") {
+			pending++
+			disk.Remove(name, func(error) { pending-- })
+		}
+	}
+	run.until(func() bool { return pending == 0 }, 100)
 }
