@@ -25,7 +25,10 @@ import (
 // one), never vote in it, and never commit anything the old cluster had not committed
 // before the loss. It is watched every tick while writes resume on the promoted replica
 // (with the load on for at least oldActiveWatchTicks after it started), and its status is
-// read at the end. The Suite's checkers stay on throughout.
+// read at the end. The Suite's checkers stay on throughout for the new configuration; the
+// old replica holds the old configuration's history (its log and commits above the
+// promotion point were replaced by the operator's approval), so they do not follow it
+// (swarmRun.outsiders): the checks here do.
 
 // oldActiveWatchTicks is how long the load runs on after the old active replica started.
 const oldActiveWatchTicks = 300
@@ -49,6 +52,12 @@ func (run *quorumLostRun) watchOldActive() {
 	}
 	if !w.started {
 		if run.ticks >= w.startAt {
+			// It holds the old configuration's history, replaced above the promotion
+			// point: the Suite follows the new configuration only.
+			if run.outsiders == nil {
+				run.outsiders = make([]bool, run.c.MemberCount())
+			}
+			run.outsiders[w.node] = true
 			run.c.StartReplica(w.node)
 			w.started, w.startedAt = true, run.ticks
 			run.counts["failover.old_active_back"]++
