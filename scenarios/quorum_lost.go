@@ -47,7 +47,13 @@ import (
 // must equal what the clients were acknowledged above it (rpo.lost_acked_ops); everything
 // up to it must survive (the promoted replica's state is held to the old cluster's digests).
 // Writes resume on fresh keys and the new configuration converges. (The alert monitor
-// samples the formatted configuration, so alerts are not checked after a failover.)
+// samples the formatted configuration, so alerts are not checked after a failover.) The
+// operator then reads the promoted replica's configuration: only it a member, every other
+// slot outside; in half these seeds an old active replica comes back with its old disk and
+// must never join, vote or commit in the new epoch (quorum_lost_old_active.go). In half the
+// option C seeds a replica's node crashes during its restore; its disk must open unformatted
+// or as the complete restored state, and the restore run again must succeed
+// (quorum_lost_restore_crash.go).
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 // Outcome: Correctness on any violation, fail-stop, a write acknowledged without a quorum,
