@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 
+	"vopr/cluster/storage"
 	"vopr/ops"
 	"vopr/sim"
 )
@@ -20,6 +21,14 @@ import (
 // them. The ID guards against replicas of the old cluster rejoining; here every one of them
 // is rebuilt from the backup.
 func ClusterRestoreFromBackup(c *sim.Cluster, backup []byte, done func(op uint64, err error)) {
+	clusterRestoreFromBackupVia(c, backup, nil, done)
+}
+
+// clusterRestoreFromBackupVia is ClusterRestoreFromBackup with each replica's restore done
+// through fsOf(i, disk) instead of the disk itself, when fsOf is not nil (a scenario that
+// crashes a node during its restore: restoreCrashFS).
+func clusterRestoreFromBackupVia(c *sim.Cluster, backup []byte, fsOf func(int, *sim.Disk) storage.FS,
+	done func(op uint64, err error)) {
 	for i := 0; i < c.ReplicaCount(); i++ {
 		if _, err := stoppedDisk(c, i); err != nil {
 			c.Loop.After(0, func() { done(0, err) })
@@ -32,7 +41,7 @@ func ClusterRestoreFromBackup(c *sim.Cluster, backup []byte, done func(op uint64
 			done(point, nil)
 			return
 		}
-		restoreOne(c, i, backup, func(op uint64, err error) {
+		restoreOne(c, i, backup, fsOf, func(op uint64, err error) {
 			switch {
 			case err != nil:
 				done(0, fmt.Errorf("replica %d: %w", i, err))
@@ -48,9 +57,12 @@ func ClusterRestoreFromBackup(c *sim.Cluster, backup []byte, done func(op uint64
 
 // restoreOne restores replica i's disk as replica i (ops.Restore, RestoreAs over whatever
 // the disk holds) and reads the restore point back.
-func restoreOne(c *sim.Cluster, i int, backup []byte, done func(uint64, error)) {
-	disk := c.Nodes[i].Disk
-	ops.Restore(disk, func() error { return nil }, backup, i, c.ClusterID(), i, done)
+func restoreOne(c *sim.Cluster, i int, backup []byte, fsOf func(int, *sim.Disk) storage.FS, done func(uint64, error)) {
+	var fs storage.FS = c.Nodes[i].Disk
+	if fsOf != nil {
+		fs = fsOf(i, c.Nodes[i].Disk)
+	}
+	ops.Restore(fs, func() error { return nil }, backup, i, c.ClusterID(), i, done)
 }
 
 // RestoreCluster runs ClusterRestoreFromBackup to completion.

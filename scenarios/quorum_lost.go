@@ -47,7 +47,13 @@ import (
 // must equal what the clients were acknowledged above it (rpo.lost_acked_ops); everything
 // up to it must survive (the promoted replica's state is held to the old cluster's digests).
 // Writes resume on fresh keys and the new configuration converges. (The alert monitor
-// samples the formatted configuration, so alerts are not checked after a failover.)
+// samples the formatted configuration, so alerts are not checked after a failover.) The
+// operator then reads the promoted replica's configuration: only it a member, every other
+// slot outside; in half these seeds an old active replica comes back with its old disk and
+// must never join, vote or commit in the new epoch (quorum_lost_old_active.go). In half the
+// option C seeds a replica's node crashes during its restore; its disk must open unformatted
+// or as the complete restored state, and the restore run again must succeed
+// (quorum_lost_restore_crash.go).
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 // Outcome: Correctness on any violation, fail-stop, a write acknowledged without a quorum,
@@ -78,6 +84,18 @@ type quorumLostParams struct {
 	BackupPick        uint64 // the replica the backup is exported from (mod replicas)
 	BackupAgeTicks    int    // ticks of load between the backup and the loss
 	OptionB           bool   // the active region is lost: fail over to the standby
+	// Drawn from their own stream (quorum_lost/procedure), so the draws above keep their
+	// values: option B brings one old active replica back with its old disk after the
+	// failover (OldBack: replica OldPick mod replicas, OldDelayTicks after the promoted
+	// replica starts); option C crashes one replica's node during the restore (RestoreCrash:
+	// replica 1 + RestoreCrashPick mod (replicas-1), at the I/O completion RestoreCrashAt of
+	// the way through the restore's I/O count).
+	OldBack          bool
+	OldPick          uint64
+	OldDelayTicks    int
+	RestoreCrash     bool
+	RestoreCrashPick uint64
+	RestoreCrashAt   float64
 }
 
 func drawQuorumLost(seed uint64) quorumLostParams {
@@ -95,7 +113,32 @@ func drawQuorumLost(seed uint64) quorumLostParams {
 	p.BackupAgeTicks = 20 + r.IntN(200)
 	optionB := r.IntN(3) == 0 // drawn last: earlier draws keep their values
 	p.OptionB = optionB && !p.OptionC
+	r = sim.Stream(seed, "quorum_lost/procedure")
+	p.OldBack = r.IntN(2) == 0
+	p.OldPick = r.Uint64()
+	p.OldDelayTicks = r.IntN(300)
+	p.RestoreCrash = r.IntN(2) == 0
+	p.RestoreCrashPick = r.Uint64()
+	p.RestoreCrashAt = r.Float64()
 	return p
+}
+
+// oldBack is the old active replica option B brings back after the failover, -1 if none.
+func (p quorumLostParams) oldBack() int {
+	if !p.OptionB || !p.OldBack {
+		return -1
+	}
+	return int(p.OldPick % uint64(p.Replicas))
+}
+
+// restoreCrashReplica is the replica whose node option C crashes during its restore, -1 if
+// none. Never replica 0: the restores run in replica order, and replica 0's (the same work
+// on an empty disk) counts the I/O completions the crash is drawn over.
+func (p quorumLostParams) restoreCrashReplica() int {
+	if !p.OptionC || !p.RestoreCrash {
+		return -1
+	}
+	return 1 + int(p.RestoreCrashPick%uint64(p.Replicas-1))
 }
 
 func (p quorumLostParams) String() string {
@@ -109,9 +152,15 @@ func (p quorumLostParams) String() string {
 	option := "A"
 	if p.OptionC {
 		option = fmt.Sprintf("C backup_age_ticks=%d backup_from=%d", p.BackupAgeTicks, p.BackupPick%uint64(p.Replicas))
+		if v := p.restoreCrashReplica(); v >= 0 {
+			option += fmt.Sprintf(" restore_crash=replica%d@%.3f", v, p.RestoreCrashAt)
+		}
 	}
 	if p.OptionB {
 		option = "B standbys=1"
+		if v := p.oldBack(); v >= 0 {
+			option += fmt.Sprintf(" old_active_back=replica%d+%dticks", v, p.OldDelayTicks)
+		}
 	}
 	return fmt.Sprintf("clients=%d crash_lost=%.2f crash_torn=%.2f fault=%s load_ticks=%d lost=%s lost_ticks=%d net.delay=%s replicas=%d option=%s",
 		p.Clients, p.CrashLost, p.CrashTorn, fault, p.LoadTicks, lost, p.LostTicks, p.DelayMean, p.Replicas, option)
@@ -132,6 +181,12 @@ type quorumLostKnobs struct {
 	// many ops above the real one (a failover that loses more than it says).
 	forceOptionB, skipFailover bool
 	claimFailoverAbove         uint64
+	// oldCommitBelow: the old active replica brought back after the failover is held to a
+	// commit number this many ops below the real bound (a replica that commits past it).
+	oldCommitBelow uint64
+	// restoreCrashLosesCheckpoint: after the crash during the restore, the crashed disk's
+	// checkpoint files are removed (a restore that leaves a formatted disk without them).
+	restoreCrashLosesCheckpoint bool
 }
 
 const (
@@ -146,7 +201,9 @@ type quorumLostRun struct {
 	victims          []int
 	backup           []byte // option C: the backup exported before the loss
 	backupAt         sim.Time
-	acks             []uint64 // every op acknowledged to a client (option B's loss count)
+	acks             []uint64   // every op acknowledged to a client (option B's loss count)
+	opAtLoss         uint64     // the highest op any replica prepared when the quorum was lost
+	old              *oldActive // option B: the old active replica brought back, if any
 }
 
 func runQuorumLost(o Options, knobs quorumLostKnobs) Result {
@@ -238,6 +295,7 @@ func (run *quorumLostRun) procedure(knobs quorumLostKnobs) (Outcome, string) {
 		}
 	}
 	lostAt := c.Loop.Now()
+	run.opAtLoss = opAtLoss
 
 	// 2. Diagnosis: quorum not available, the P0 alert fires, no write acknowledged.
 	ackedAtLoss := run.acked
@@ -381,7 +439,16 @@ func (run *quorumLostRun) optionC(knobs quorumLostKnobs) (Outcome, string) {
 	lostAt := c.Loop.Now()
 	run.step()
 	point := uint64(0)
-	if !knobs.skipRestore {
+	switch {
+	case knobs.skipRestore:
+	case run.q.restoreCrashReplica() >= 0:
+		var outcome Outcome
+		var reason string
+		if point, outcome, reason = run.restoreAfterCrash(knobs); outcome != Pass {
+			return outcome, reason
+		}
+		run.counts["resolution.restore_from_backup"]++
+	default:
 		var err error
 		if point, err = run.op.RestoreCluster(run.backup); err != nil {
 			return run.fail(Correctness, "cluster restore-from-backup: %v", err)

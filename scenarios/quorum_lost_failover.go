@@ -25,11 +25,14 @@ func (run *quorumLostRun) collectAck(_ kv.Op, r client.Result) {
 func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
 	c := run.c
 	standby := c.ReplicaCount()
+	back := run.q.oldBack()
 	for i := 0; i < c.ReplicaCount(); i++ {
 		if c.Nodes[i].Status() != sim.NodeCrashed {
 			c.CrashReplica(i)
 		}
-		c.Nodes[i].Disk.Reformat()
+		if i != back { // its region was only cut off: it keeps its disk
+			c.Nodes[i].Disk.Reformat()
+		}
 	}
 	c.Network.Heal()
 	run.counts["fault.region_lost"]++
@@ -65,7 +68,18 @@ func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
 	}
 	run.step() // the checkers see the standby's old process gone
 	c.StartReplica(standby)
-	return run.resumeAfterFailover(point)
+	if back >= 0 {
+		run.old = &oldActive{node: back, startAt: run.ticks + run.q.OldDelayTicks, epoch: result.Promote.Epoch,
+			commitMax: run.opAtLoss - min(run.opAtLoss, knobs.oldCommitBelow)}
+		run.onReplicaEvent = run.oldActiveEvent
+	}
+	if outcome, reason := run.resumeAfterFailover(point); outcome != Pass {
+		return outcome, reason
+	}
+	if reason := checkPromotedConfiguration(ReplicaStatus(c, standby), result.Promote.Epoch); reason != "" {
+		return run.fail(Correctness, "%s", reason)
+	}
+	return run.oldActiveStaysOut()
 }
 
 // ackedAbove returns the distinct acknowledged ops above op.
@@ -86,13 +100,24 @@ func (run *quorumLostRun) resumeAfterFailover(point uint64) (Outcome, string) {
 	c := run.c
 	run.keyPrefix = "failover."
 	acked := run.acked
-	if !run.until(func() bool { return run.acked > acked+5 }, quorumLostPhaseMax) {
+	if !run.until(func() bool { run.watchOldActive(); return run.acked > acked+5 }, quorumLostPhaseMax) {
 		return run.fail(Liveness, "writes did not resume after the failover (failover skipped=%t)", point == 0)
 	}
 	run.counts["requests_acked_after_failover"] = uint64(run.acked - acked)
+	if w := run.old; w != nil {
+		// The load runs on while the old active replica is back (quorum_lost_old_active.go).
+		watched := func() bool {
+			run.watchOldActive()
+			return w.started && run.ticks >= w.startedAt+oldActiveWatchTicks
+		}
+		if !run.until(watched, quorumLostPhaseMax) {
+			return run.fail(Liveness, "the run's budget ran out while old active replica %d was back", w.node)
+		}
+	}
 	run.load = false
 	promoted := c.ActiveNodes()[0]
 	converged := func() bool {
+		run.watchOldActive()
 		s := ReplicaStatus(c, promoted)
 		return s.Healthy() && s.Role == vsr.RolePrimary.String() && s.CommitMin == s.Commit && s.CommitMin >= point
 	}
