@@ -48,6 +48,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	run.inspect()
 	run.alerts.heal()
 	progressed, converged := run.serveAndConverge(livenessTicks)
+	if converged && run.lasting == lastingDown {
+		run.runChecked(run.logsWritten, livenessTicks/4) // a backlog written first (swarm_lasting.go)
+	}
 	if converged && run.takeLastingDown() {
 		progressed, converged = run.serveAndConverge(livenessTicks) // without it
 		if converged && run.endLastingDown() {
