@@ -65,7 +65,10 @@ type swarmRun struct {
 	// failover (quorum_lost option B) holds the old configuration's history, which the new
 	// one replaced above the promotion point by the operator's approval. The Suite and the
 	// disk checkers do not see them; the scenario holds them to staying out itself.
-	outsiders       []bool
+	outsiders []bool
+	// metrics holds each process's own counters to the events it reported
+	// (swarm_metrics_agree.go).
+	metrics         metricsAgreement
 	failoverSkipped bool
 	acked           int
 	// incarnations remembers each replica's current process, so that a crash (by the
@@ -237,6 +240,9 @@ func (run *swarmRun) inspect() {
 		if r != nil {
 			r.InspectStateInto(&in)
 			run.suite.OnInspectOf(now, i, &in)
+			if run.broken == "" {
+				run.broken = run.metrics.check(i, r, &in)
+			}
 		}
 	}
 }
@@ -247,6 +253,7 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	}
 	if run.checked && !run.outsider(e.Replica) {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
+		run.metrics.onEvent(run.c, e)
 		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
 			run.durability = run.disks.checkAckDurable(e.Replica, e.Op, e.Checksum, "counted its own vote for")
 		}
