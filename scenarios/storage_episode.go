@@ -100,6 +100,10 @@ type storeEpisode struct {
 	// tail draws the tail damage (damageTail) of the boots that draw no other damage.
 	tail     *rand.Rand
 	errorAim writeErrorAim
+	// marks draws the faults aimed at the record area's marks, and markAim is the boot's
+	// (storage_episode_marks.go; its own stream, as openCrashes).
+	marks   *rand.Rand
+	markAim markAim
 }
 
 func init() {
@@ -139,7 +143,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
-		tail: sim.Stream(seed, "storage_episode/tail")}
+		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -178,8 +182,9 @@ func (e *storeEpisode) run(crashAfter int) {
 // again and checks the recovery, which it returns (nil after a failure).
 func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.errorAim = e.drawWriteErrorAim()
-	e.issue()
 	aim := e.drawMisdirectAim(crashAfter)
+	e.markAim = markAim{bootMisdirect: aim.at >= 0}
+	e.issue()
 	for i := 0; i < crashAfter && e.failure == ""; i++ {
 		if i == aim.at {
 			e.armMisdirect(aim)
@@ -196,8 +201,13 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.disk.Crash()
 	e.settleWriteError()
+	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
+	rot()
 	e.damage()
+	if e.failure == "" {
+		e.landMark()
+	}
 	if e.failure != "" {
 		return nil
 	}
@@ -342,6 +352,7 @@ func (e *storeEpisode) issue() {
 		e.issue()
 	}
 	e.aimWriteError(step)
+	e.aimRecordOverMark(step)
 	storagemodel.Issue(e.s, step, done)
 }
 
