@@ -164,7 +164,7 @@ func (run *divergentRun) countsForCrash(io sim.IOCompletion) bool {
 // durable, crashing and restarting r0 around the damage.
 func (run *divergentRun) rotCheckpoints() (Outcome, string) {
 	for i := range run.p.sync.rots {
-		ready := func() bool { return run.rotReady() }
+		ready := func() bool { return run.rotReady() && (i == 0 || run.segmentAtCheckpoint()) }
 		if !run.until(ready, divergentRotReadyTicksMax) {
 			if reason := run.safety(); reason != "" {
 				return Correctness, reason
@@ -190,6 +190,22 @@ func (run *divergentRun) rotReady() bool {
 		return false
 	}
 	return !rep.InspectState().CheckpointLost
+}
+
+// segmentAtCheckpoint reports whether r0's disk holds the log segment of its checkpoint's op:
+// the second rot waits for it. Without it, a rotted checkpoint of the first segments is lost
+// (Open cannot replay the log from op 0 up to it) and installed again by state sync; with it,
+// Open falls back to the state at op 0 and replays the log, which must then hold the ops the
+// reinstalled checkpoint never audited (its stale entries) faulty, as the lost one's audit
+// point says (storage.reinstalled_lost_checkpoint_claims_audited's shape).
+func (run *divergentRun) segmentAtCheckpoint() bool {
+	name := segmentName(segmentOf(run.c.Replica(0).CheckpointOp()))
+	for _, n := range run.c.Nodes[0].Disk.Names() {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // rotOnce crashes r0, damages one sector of its newest checkpoint file (or of each), notes
