@@ -153,6 +153,8 @@ func (run *divergentRun) onDivergentEvent(e vsr.Event) {
 			run.onRotEvent("sync", e.Op)
 		case vsr.EventCheckpoint:
 			run.onRotEvent("own", e.Op)
+		case vsr.EventRecovered:
+			run.onRotRecovered(strings.HasPrefix(e.Text, "checkpoint lost"))
 		}
 	}
 	if e.Kind != vsr.EventCommit || e.Op == 0 {

@@ -136,6 +136,8 @@ type divergentRot struct {
 	rotAt uint64 // the checkpoint op struck last
 	// filtering: the first crash is armed on checkpoint I/O only (countsForCrash).
 	filtering bool
+	opening   bool // r0 restarted after a rot and has not reported its recovery yet
+	lost      bool // a rot left r0's checkpoint lost
 }
 
 // onRotEvent remembers r0's checkpoints and state syncs: the rot waits for one to be durable.
@@ -172,7 +174,14 @@ func (run *divergentRun) rotCheckpoints() (Outcome, string) {
 			run.counts["divergent_matrix.rot.not_ready"]++
 			return Pass, ""
 		}
-		run.until(func() bool { return false }, run.p.sync.rotWait[i])
+		wait := run.p.sync.rotWait[i]
+		if i == 0 && run.p.sync.rots == 2 {
+			// The first of two rots strikes at once, before r0 writes the segment of its
+			// checkpoint's op, so that the checkpoint is lost and installed again by state sync;
+			// the second (segmentAtCheckpoint) then falls back below that reinstalled one.
+			wait = 0
+		}
+		run.until(func() bool { return false }, wait)
 		if reason := run.safety(); reason != "" {
 			return Correctness, reason
 		}
@@ -247,8 +256,27 @@ func (run *divergentRun) rotOnce(i int) {
 	if run.staleOnDisk() {
 		run.counts["divergent_matrix.rot.stale_on_disk"]++
 	}
-	run.rot.want, run.rot.rotAt = 0, op
+	run.rot.want, run.rot.rotAt, run.rot.opening = 0, op, true
 	c.StartReplica(0)
+}
+
+// onRotRecovered counts how r0's Open after a rot met the rotted checkpoint: lost (it waits
+// for a peer's), or fallen back to an older one (op 0's state included).
+func (run *divergentRun) onRotRecovered(lost bool) {
+	if !run.rot.opening {
+		return
+	}
+	run.rot.opening = false
+	switch {
+	case lost:
+		run.counts["divergent_matrix.rot.lost"]++
+		run.rot.lost = true
+	case run.c.Replica(0).CheckpointOp() < run.rot.rotAt:
+		run.counts["divergent_matrix.rot.fell_back"]++
+		if run.rot.lost && run.staleOnDisk() { // the reinstalled checkpoint's fallback: the mutant's shape
+			run.counts["divergent_matrix.rot.reinstalled_fell_back_over_stale"]++
+		}
+	}
 }
 
 // staleOnDisk reports whether r0's disk still holds one of its own stale prepares intact:
