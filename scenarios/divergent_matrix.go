@@ -90,12 +90,13 @@ type divergentRun struct {
 	target       uint64
 	ackedAtStart int
 	lastStart    int
+	rot          divergentRot // the checkpoint variants' state (divergent_matrix_sync.go)
 }
 
 func runDivergent(o Options, p divergentParams) Result {
 	run := newDivergentRun(o, p)
 	outcome, reason := Pass, ""
-	for _, phase := range []func() (Outcome, string){run.setup, run.diverge, run.commitOthers, run.healAndCrash, run.converge} {
+	for _, phase := range []func() (Outcome, string){run.setup, run.diverge, run.commitOthers, run.healAndCrash, run.rotCheckpoints, run.converge} {
 		if outcome == Pass {
 			outcome, reason = phase()
 		}
@@ -149,6 +150,11 @@ func (run *divergentRun) onDivergentEvent(e vsr.Event) {
 			run.counts["divergent_matrix.repairs"]++
 		case vsr.EventStateSync:
 			run.counts["divergent_matrix.state_syncs"]++
+			run.onRotEvent("sync", e.Op)
+		case vsr.EventCheckpoint:
+			run.onRotEvent("own", e.Op)
+		case vsr.EventRecovered:
+			run.onRotRecovered(strings.HasPrefix(e.Text, "checkpoint lost"))
 		}
 	}
 	if e.Kind != vsr.EventCommit || e.Op == 0 {
@@ -177,7 +183,7 @@ func (run *divergentRun) onFaultCompletion(replica int, io sim.IOCompletion) boo
 	if run.healed && io.Op == sim.IOTruncate && strings.HasPrefix(io.Name, "log-") {
 		run.counts["divergent_matrix.truncations"]++
 	}
-	if run.armed == 0 {
+	if run.armed == 0 || !run.countsForCrash(io) {
 		return false
 	}
 	if run.armed--; run.armed > 0 {
@@ -326,6 +332,9 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 		c.Network.Uncut(path[0], path[1])
 	}
 	run.healed, run.armed = true, run.p.crashAt
+	if run.p.sync.checkpointCrash > 0 { // the crash counts only checkpoint I/O (countsForCrash)
+		run.rot.filtering, run.armed = true, run.p.sync.checkpointCrash
+	}
 	others := func() uint64 { return max(run.commitOf(1), run.commitOf(2)) }
 	done := func() bool {
 		run.maybeHold()
@@ -334,6 +343,10 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 	if !run.until(done, divergentRepairTicksMax) {
 		return run.fail(Liveness, "repair: r0 neither reached its completion %d nor converged", run.p.crashAt)
 	}
+	if run.rot.filtering && run.struck {
+		run.counts["divergent_matrix.checkpoint_crash"]++
+	}
+	run.rot.filtering = false
 	if run.struck {
 		run.counts["divergent_matrix.crash_in_repair"]++
 		run.counts["divergent_matrix.crash_at."+run.crashIO.Op.String()]++
@@ -352,7 +365,8 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 // maybeHold holds the primary's messages to r0 for holdTicks once r0 runs in the newer view
 // (it has installed its log), once.
 func (run *divergentRun) maybeHold() {
-	if run.p.holdTicks == 0 || run.held {
+	hold := max(run.p.holdTicks, run.p.sync.pastHold)
+	if hold == 0 || run.held {
 		return
 	}
 	rep, primary := run.c.Replica(0), run.othersPrimary()
@@ -361,7 +375,7 @@ func (run *divergentRun) maybeHold() {
 	}
 	if s := rep.TraceState(); s.Status == vsr.StatusNormal && s.View > 0 {
 		run.held = true
-		run.c.Network.Clog(primary, 0, sim.Duration(run.p.holdTicks)*sim.TickInterval)
+		run.c.Network.Clog(primary, 0, sim.Duration(hold)*sim.TickInterval)
 		run.counts["divergent_matrix.hold"]++
 	}
 }

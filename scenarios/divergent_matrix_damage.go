@@ -13,7 +13,9 @@ import (
 // divergentReached are the counters every run reports, zero when not reached, so that a
 // campaign lists the paths it never took.
 var divergentReached = []string{"crash_in_repair", "crash_after_converged", "damage", "damage.stale", "damage.new",
-	"damage.none_found", "second_crash", "past_checkpoint", "far", "hold", "truncations", "repairs", "state_syncs"}
+	"damage.none_found", "second_crash", "past_checkpoint", "far", "hold", "truncations", "repairs", "state_syncs",
+	"checkpoint_crash", "rot", "rot.again", "rot.reinstalled", "rot.stale_on_disk", "rot.not_ready", "rot.installs.sync", "rot.installs.own",
+	"rot.lost", "rot.fell_back"}
 
 // placeDamage damages the drawn sectors of r0's disk, which is down.
 func (run *divergentRun) placeDamage() {

@@ -75,6 +75,8 @@ type divergentParams struct {
 	crashAt     int // the old primary's I/O completion after the heal it crashes at
 	damage      []divergentDamage
 	secondCrash int // the completion after its restart it crashes at again; 0 for none
+	// sync: the checkpoint variants (divergent_matrix_sync.go), drawn from their own stream.
+	sync divergentSync
 }
 
 // top is the highest op of the two versions: the damage's range ends there.
@@ -89,8 +91,9 @@ func (p divergentParams) String() string {
 	if p.secondCrash > 0 {
 		second = fmt.Sprintf("io%d", p.secondCrash)
 	}
-	return fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t hold=%s k=%d m=%d past_checkpoint=%t second_crash=%s",
-		p.a, p.crashAt, listOrNone(damage), p.far, sim.Duration(p.holdTicks)*sim.TickInterval, p.k, p.m, p.pastCheckpoint, second)
+	return fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t hold=%s k=%d m=%d past_checkpoint=%t second_crash=%s %s",
+		p.a, p.crashAt, listOrNone(damage), p.far, sim.Duration(p.holdTicks)*sim.TickInterval, p.k, p.m, p.pastCheckpoint,
+		second, p.sync)
 }
 
 // drawDivergent is the episode of seed: every draw is made, in a fixed order, whatever the
@@ -122,6 +125,7 @@ func drawDivergent(seed uint64) divergentParams {
 	if second := 1 + rng.IntN(2); rng.IntN(4) == 0 {
 		p.secondCrash = second
 	}
+	p.sync = drawDivergentSync(seed, p)
 	return p
 }
 
