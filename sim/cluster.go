@@ -34,6 +34,8 @@ type ClusterOptions struct {
 	Mutation vsr.Mutation
 	// ClientsMax is the replicas' client table capacity (0: vsr's default).
 	ClientsMax int
+	// SyncChunkBytes is the replicas' state-sync chunk size (0: vsr's default, a message).
+	SyncChunkBytes int
 	// OnReplicaSend, if set, sees every message a replica sends to another replica, before
 	// the network does (checkers that hold replicas to what they claimed).
 	OnReplicaSend func(from, to int, msg []byte)
@@ -177,7 +179,7 @@ func (c *Cluster) StartReplica(i int) {
 			Release:      c.Release(i), FS: n.FS(), Bus: &clusterBus{c: c, from: i}, Clock: n.Clock,
 			Rand: Stream(c.Seed, fmt.Sprintf("replica/%d/%d", i, n.generation)), Config: c.options.Config,
 			Observer: &replicaObserver{c: c, node: i}, Mutation: c.options.Mutation,
-			ClientsMax: c.options.ClientsMax,
+			ClientsMax: c.options.ClientsMax, SyncChunkBytes: c.options.SyncChunkBytes,
 		})
 		c.replicas[i] = r
 		return replicaActor{r: r, node: i, onReceive: c.options.OnReplicaReceive}

@@ -139,6 +139,11 @@ type Options struct {
 	// ClientsMax is the client table's capacity (0: the constant ClientsMax). It is part of
 	// the replicated state machine, so every replica of a cluster must use the same value.
 	ClientsMax int
+	// SyncChunkBytes is the most snapshot bytes one state-sync message carries (0: as many as
+	// a message holds, syncChunkMax). Every replica of a cluster must use the same value. A
+	// simulation draws it small, so that the few-kilobyte snapshots of its short runs travel
+	// in several chunks, as a production state machine's megabytes do.
+	SyncChunkBytes int
 	// Mutation plants a bug, for the harness's own tests; see mutation.go.
 	Mutation Mutation
 }

@@ -140,6 +140,7 @@ func Open(o Options) *Replica {
 	assert.That(o.Config.Validate() == nil, "replica: invalid config")
 	checkMutation(o.Mutation)
 	assert.That(o.ClientsMax >= 0 && o.ClientsMax <= ClientsMax, "replica: client table capacity out of range")
+	assert.That(o.SyncChunkBytes >= 0 && o.SyncChunkBytes <= syncChunkMax, "replica: sync chunk size out of range")
 	r := &Replica{
 		options: o, config: o.Config, cluster: o.Cluster, replica: o.Replica, count: o.ReplicaCount,
 		rand: o.Rand, standbys: o.StandbyCount, bus: o.Bus, clock: o.Clock, observer: o.Observer,
@@ -449,6 +450,15 @@ func (r *Replica) sendToOthers(msg []byte) {
 func (r *Replica) header(command Command) Header {
 	return Header{Cluster: r.cluster, Replica: uint8(r.replica), View: r.view, Command: command,
 		Release: r.options.Release, Epoch: r.epoch, Outside: r.outside}
+}
+
+// syncChunk is the most snapshot bytes one sync message carries: Options.SyncChunkBytes, or
+// syncChunkMax by default.
+func (r *Replica) syncChunk() uint64 {
+	if r.options.SyncChunkBytes == 0 {
+		return syncChunkMax
+	}
+	return uint64(r.options.SyncChunkBytes)
 }
 
 // clientsMax is the client table's capacity: Options.ClientsMax, or ClientsMax by default.

@@ -12,8 +12,8 @@ import (
 // state machine and client table at that op), installs it, and repairs the rest.
 //
 // A snapshot may be far larger than a message (the state machine's bound is many megabytes),
-// so it travels in chunks of syncChunkMax bytes, one request per chunk: a sync names the
-// checkpoint (Op), the snapshot's checksum (Parent), its length (Client) and the chunk's
+// so it travels in chunks of syncChunk bytes (Options.SyncChunkBytes, at most syncChunkMax),
+// one request per chunk: a sync names the checkpoint (Op), the snapshot's checksum (Parent), its length (Client) and the chunk's
 // index (Request); the requester asks the same peer for the next chunk of that snapshot
 // until it holds all of it, and installs it only if the whole checksums as named. Before,
 // a snapshot above one message was never sent at all, silently: a replica behind the
@@ -69,11 +69,12 @@ func (r *Replica) onRequestSync(m Message) {
 	if h.Request > 0 && (h.Commit != r.checkpointOp || h.Parent != sum) {
 		return // our checkpoint moved on: the requester starts again from the first chunk
 	}
-	from := uint64(h.Request) * syncChunkMax
+	size := r.syncChunk()
+	from := uint64(h.Request) * size
 	if from >= uint64(len(r.checkpointSnapshot)) && from > 0 {
 		return
 	}
-	chunk := r.checkpointSnapshot[from:min(from+syncChunkMax, uint64(len(r.checkpointSnapshot)))]
+	chunk := r.checkpointSnapshot[from:min(from+size, uint64(len(r.checkpointSnapshot)))]
 	s := r.header(CommandSync)
 	s.Op, s.Commit = r.checkpointOp, r.commitMax
 	s.Context, _ = r.log.checksumOf(r.checkpointOp)
@@ -93,19 +94,25 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 		if h.Client > syncSnapshotMax {
 			return nil, false
 		}
+		if len(a.buf) > 0 && h.Op == a.op && h.Parent == a.sum && h.Client == a.total {
+			// The snapshot we are receiving, offered again from its start (the answer to our
+			// periodic request, or a replayed message): go on from the chunk we lack rather
+			// than start over. Starting over let a transfer longer than the request period
+			// restart for ever (swarm seed 109, with 1 KB chunks: a standby never synced).
+			r.requestNextChunk(int(h.Replica))
+			return nil, false
+		}
 		*a = syncAssembly{op: h.Op, sum: h.Parent, total: h.Client, buf: make([]byte, 0, h.Client)}
-	} else if h.Op != a.op || h.Parent != a.sum || h.Client != a.total || uint64(len(a.buf)) != uint64(h.Request)*syncChunkMax {
+	} else if h.Op != a.op || h.Parent != a.sum || h.Client != a.total || uint64(len(a.buf)) != uint64(h.Request)*r.syncChunk() {
 		return nil, false
 	}
-	if uint64(len(m.Body)) != min(syncChunkMax, a.total-uint64(len(a.buf))) {
+	if uint64(len(m.Body)) != min(r.syncChunk(), a.total-uint64(len(a.buf))) {
 		*a = syncAssembly{}
 		return nil, false
 	}
 	a.buf = append(a.buf, m.Body...)
 	if uint64(len(a.buf)) < a.total {
-		next := r.syncRequest()
-		next.Commit, next.Parent, next.Request = a.op, a.sum, h.Request+1
-		r.bus.SendToReplica(int(h.Replica), Encode(next, nil))
+		r.requestNextChunk(int(h.Replica))
 		return nil, false
 	}
 	snapshot := a.buf
@@ -114,6 +121,16 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 		return nil, false
 	}
 	return snapshot, true
+}
+
+// requestNextChunk asks peer `to` for the first chunk we do not hold yet of the snapshot being
+// received.
+func (r *Replica) requestNextChunk(to int) {
+	a := &r.syncAssembly
+	assert.That(uint64(len(a.buf))%r.syncChunk() == 0 && uint64(len(a.buf)) < a.total, "sync: resuming a whole or ragged assembly")
+	next := r.syncRequest()
+	next.Commit, next.Parent, next.Request = a.op, a.sum, uint32(uint64(len(a.buf))/r.syncChunk())
+	r.bus.SendToReplica(to, Encode(next, nil))
 }
 
 // onSync installs a peer's checkpoint that is ahead of our executed state. The checkpoint is
