@@ -14,8 +14,8 @@ import (
 //
 //   - a hidden region: one Open meets read errors over every sector of the head's segment
 //     past the last acknowledged entry (where an unfinished append, or a stale entry above the
-//     head, lies), and in half of them over the head entry's first sector too, so that the
-//     head is faulty with an extent Open cannot know and Open cannot cut what lies past it.
+//     head, lies), and in half of them over the head entry's first sector and its record too, so
+//     that the head is faulty with an extent Open cannot know and Open cannot cut what lies past it.
 //     The errors are transient: the next boot, after the replica's truncation or repair of
 //     the head and more appends, reads those bytes whole. The engine must have cut them, or
 //     tombstoned or distrusted their records, so that they never come back above a log view
@@ -65,7 +65,11 @@ func (e *storeEpisode) hideRegion(other *hiddenSector) *hiddenRegion {
 		h.offsets = append(h.offsets, at)
 	}
 	if headAt >= 0 && r.IntN(2) == 0 && e.isVictim(e.m.Head) {
-		h.offsets = append(h.offsets, headAt) // the head's header: its extent unknown to Open
+		// The head's header and its record: its extent unknown to Open (an intact record
+		// tells where the entry ends, and Open cuts there).
+		record := int64(e.m.Head%uint64(storageEpisodeOptions.SegmentEntriesMax)) * storage.SectorSize
+		h.offsets = append(h.offsets, headAt, record)
+		e.recordHit[e.m.Head] = true // a mark over it is one copy, as in hideSector
 		e.counters["coverage.storage_episode.hidden_region_head"]++
 	}
 	image := e.disk.Pristine(name)
