@@ -104,6 +104,9 @@ type storeEpisode struct {
 	// (storage_episode_marks.go; its own stream, as openCrashes).
 	marks   *rand.Rand
 	markAim markAim
+	// hiddenRegions and markRot draw the hidden regions past the head and the rot above a
+	// faulty mark (storage_episode_hidden.go; their own streams, as openCrashes).
+	hiddenRegions, markRot *rand.Rand
 }
 
 func init() {
@@ -143,7 +146,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
-		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks")}
+		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
+		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -212,6 +216,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		return nil
 	}
 	hidden := e.hideSector()
+	region := e.hideRegion(hidden)
 	s, rec, err := e.open()
 	if err != nil {
 		e.fail("open after the crash: %v", err)
@@ -220,6 +225,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.s = s
 	e.check(rec)
 	e.healHidden(hidden)
+	e.healRegion(region)
 	return rec
 }
 
@@ -232,13 +238,17 @@ func (e *storeEpisode) finish(rec *storage.Recovery, boot int) {
 	if e.failure != "" {
 		return
 	}
-	if len(e.steps) > 0 {
+	repaired := len(e.steps) > 0
+	if repaired {
 		e.counters["storage_episode.reboots"]++
 		if e.boot(1+e.repairs.IntN(8)) == nil {
 			return
 		}
 	}
 	e.reopen()
+	if !repaired && e.failure == "" {
+		e.rotAboveFaultyMark(rec.CheckpointLost)
+	}
 }
 
 // repairable returns, in half the recoveries, the repair of the lowest faulty op (ascending
