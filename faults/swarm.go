@@ -217,8 +217,6 @@ type Swarm struct {
 	// swarm's client count). A quarter of the seeds with three or more clients get one
 	// session fewer than clients, so sessions are evicted and clients must register again.
 	ClientTable int
-	// SyncChunk is the replicas' state-sync chunk size in bytes (0: a whole message).
-	SyncChunk int
 }
 
 // DrawSwarm draws the swarm of one seed from r (sim.Stream(seed, "swarm")).
@@ -304,13 +302,6 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	// The first primary's crash, drawn after everything else with the node.crash kind.
 	if first := r.IntN(3) == 0; first && s.Enabled(NodeCrash) {
 		s.Nemesis.FirstPrepareCrashProbability = 1
-	}
-	// The state-sync chunk, drawn after everything else: half the seeds send snapshots in
-	// chunks of 1-4 KB, so the few-kilobyte snapshots of a swarm run take several messages
-	// (a chunk lost, one out of turn, a peer whose checkpoint moved on between chunks), as a
-	// production state machine's megabytes do; the others in one message.
-	if small, size := r.IntN(2) == 0, 1024<<r.IntN(3); small {
-		s.SyncChunk = size
 	}
 	slices.Sort(s.Kinds)
 	err = s.Validate()
@@ -655,7 +646,6 @@ func (s Swarm) ClusterOptions(seed uint64) sim.ClusterOptions {
 		Clients:        s.Clients,
 		ClusterID:      seed | 1, // never 0
 		ClientsMax:     s.ClientTable,
-		SyncChunkBytes: s.SyncChunk,
 		Outside:        s.outside(),
 	}
 }
@@ -683,7 +673,7 @@ func (s Swarm) params() []string {
 	}
 	p := []string{
 		"replicas=" + strconv.Itoa(s.Replicas), "clients=" + strconv.Itoa(s.Clients),
-		"client_table=" + strconv.Itoa(s.ClientTable), "sync_chunk=" + strconv.Itoa(s.SyncChunk),
+		"client_table=" + strconv.Itoa(s.ClientTable),
 		"density=" + ftoa(s.Density), "kinds=" + strings.Join(kinds, ","),
 		"net.delay=" + n.OneWayDelayMin.String() + "/" + n.OneWayDelayMean.String(),
 		"net.loss=" + ftoa(n.PacketLossProbability), "net.replay=" + ftoa(n.PacketReplayProbability),

@@ -147,6 +147,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.work = newWorkload(run.workload, drawWorkloadMix(o.Seed))
 	run.clients = newClientLiveness(run.swarm.Clients)
 	opts := run.swarm.ClusterOptions(o.Seed)
+	opts.SyncChunkBytes = drawSyncChunk(o.Seed, run.work.mix)
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion

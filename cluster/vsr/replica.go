@@ -98,6 +98,7 @@ type Replica struct {
 	checkpointSnapshot []byte
 	syncCooldown       int
 	syncAssembly       syncAssembly // a snapshot arriving in chunks (replica_sync.go)
+	syncServing        syncServing  // the snapshots this replica sends in chunks (replica_sync.go)
 	diskFull           bool
 	lastTimestamp      int64
 	clockSync          clockSync
@@ -238,6 +239,7 @@ func (r *Replica) Tick() {
 	}
 	defer r.invariants()
 	r.syncCooldown = max(r.syncCooldown-1, 0)
+	r.syncServing.tick()
 	if !r.isStandby() {
 		r.clockSync.tick(r) // a standby never timestamps: it keeps no clock samples
 	}

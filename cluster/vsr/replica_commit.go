@@ -167,6 +167,7 @@ func (r *Replica) checkpoint(op uint64) {
 			return
 		}
 		assert.That(r.commitMin == op, "executed past a checkpoint that was not durable")
+		r.syncServing.moveOn(r.checkpointOp, r.checkpointSnapshot)
 		r.checkpointOp = op
 		r.checkpointSnapshot = snapshot
 		r.metrics.Checkpoints++

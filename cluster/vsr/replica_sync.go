@@ -65,20 +65,24 @@ func (r *Replica) onRequestSync(m Message) {
 	if h.Request == 0 && r.checkpointOp <= h.Op {
 		return
 	}
-	sum := checksum.Of(r.checkpointSnapshot)
-	if h.Request > 0 && (h.Commit != r.checkpointOp || h.Parent != sum) {
-		return // our checkpoint moved on: the requester starts again from the first chunk
+	op, snapshot, sum := r.checkpointOp, r.checkpointSnapshot, r.syncServing.sumOf(r.checkpointOp, r.checkpointSnapshot)
+	if h.Request > 0 && (h.Commit != op || h.Parent != sum) {
+		var ok bool
+		if op, snapshot, sum, ok = r.syncServing.pinnedAs(h.Commit, h.Parent); !ok {
+			return // our checkpoint moved on twice: the requester starts again from the first chunk
+		}
 	}
+	r.syncServing.served(op)
 	size := r.syncChunk()
 	from := uint64(h.Request) * size
-	if from >= uint64(len(r.checkpointSnapshot)) && from > 0 {
+	if from >= uint64(len(snapshot)) && from > 0 {
 		return
 	}
-	chunk := r.checkpointSnapshot[from:min(from+size, uint64(len(r.checkpointSnapshot)))]
+	chunk := snapshot[from:min(from+size, uint64(len(snapshot)))]
 	s := r.header(CommandSync)
-	s.Op, s.Commit = r.checkpointOp, r.commitMax
-	s.Context, _ = r.log.checksumOf(r.checkpointOp)
-	s.Parent, s.Client, s.Request = sum, uint64(len(r.checkpointSnapshot)), h.Request
+	s.Op, s.Commit = op, r.commitMax
+	s.Context, _ = r.log.checksumOf(op)
+	s.Parent, s.Client, s.Request = sum, uint64(len(snapshot)), h.Request
 	r.bus.SendToReplica(int(h.Replica), Encode(s, chunk))
 }
 
@@ -121,6 +125,68 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 		return nil, false
 	}
 	return snapshot, true
+}
+
+// syncServing keeps serving, to a peer part-way through receiving it, a snapshot the replica
+// no longer names as its checkpoint. A transfer names its checkpoint and snapshot checksum in
+// every chunk request, and a sender whose checkpoint had moved on refused the rest, so the
+// requester started over with the newer one: under load, a snapshot whose transfer takes
+// longer than a checkpoint interval never arrived, and a replica behind its peers'
+// checkpoints never caught up (swarm seed 2026123189 with 2 KB chunks: 650 chunks of a 1.3
+// MB snapshot against a checkpoint every 64 ops). The snapshot last served is pinned when the
+// checkpoint moves on, if a chunk of it was asked for within syncPinTicksMax ticks, and kept
+// while its chunks are still asked for; a transfer that outlives two moves on keeps going as
+// long as its chunks keep coming.
+type syncServing struct {
+	servedOp  uint64 // the checkpoint of the snapshot whose chunk was served last ...
+	idle      int    // ... that many ticks ago
+	currentOp uint64 // the checkpoint whose snapshot's checksum is currentSum (a cache)
+	current   checksum.Sum
+	pinned    struct {
+		op       uint64
+		sum      checksum.Sum
+		snapshot []byte
+	}
+}
+
+// syncPinTicksMax is how long a pinned snapshot outlives the last request for one of its
+// chunks (the requester's sync requests come every SyncRequestTicksMin).
+const syncPinTicksMax = 5 * SyncRequestTicksMin
+
+func (s *syncServing) tick() {
+	s.idle++
+	if s.idle > syncPinTicksMax {
+		s.pinned.snapshot = nil
+	}
+}
+
+// sumOf is the checksum of the snapshot at op, computed once per checkpoint.
+func (s *syncServing) sumOf(op uint64, snapshot []byte) checksum.Sum {
+	if s.currentOp != op || s.current.IsZero() {
+		s.currentOp, s.current = op, checksum.Of(snapshot)
+	}
+	return s.current
+}
+
+// served records that a chunk of the snapshot at op was just served.
+func (s *syncServing) served(op uint64) { s.servedOp, s.idle = op, 0 }
+
+// moveOn is called as the checkpoint at op (its snapshot) is replaced: it is pinned if it is
+// being sent.
+func (s *syncServing) moveOn(op uint64, snapshot []byte) {
+	if snapshot == nil || s.servedOp != op || s.idle > syncPinTicksMax {
+		return
+	}
+	s.pinned.op, s.pinned.sum, s.pinned.snapshot = op, s.sumOf(op, snapshot), snapshot
+}
+
+// pinnedAs returns the pinned snapshot if it is the one named.
+func (s *syncServing) pinnedAs(op uint64, sum checksum.Sum) (uint64, []byte, checksum.Sum, bool) {
+	p := &s.pinned
+	if p.snapshot == nil || p.op != op || p.sum != sum {
+		return 0, nil, checksum.Sum{}, false
+	}
+	return p.op, p.snapshot, p.sum, true
 }
 
 // requestNextChunk asks peer `to` for the first chunk we do not hold yet of the snapshot being
@@ -199,6 +265,7 @@ func (r *Replica) onSync(m Message) {
 			r.checkpointingOp = r.checkpointOp
 			return
 		}
+		r.syncServing.moveOn(r.checkpointOp, r.checkpointSnapshot)
 		r.checkpointOp = h.Op
 		r.checkpointSnapshot = snapshot
 		r.flushLog()
