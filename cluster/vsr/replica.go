@@ -240,6 +240,7 @@ func (r *Replica) Tick() {
 	defer r.invariants()
 	r.syncCooldown = max(r.syncCooldown-1, 0)
 	r.syncServing.tick()
+	r.syncAssembly.idle++
 	if !r.isStandby() {
 		r.clockSync.tick(r) // a standby never timestamps: it keeps no clock samples
 	}
