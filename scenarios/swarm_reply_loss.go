@@ -62,8 +62,9 @@ func (run *swarmRun) drawReplyCut(seed uint64, livenessTicks int) {
 	// Drawn after the cut, so that the cut's draws are unchanged. Only where a view change
 	// without the primary can complete (f >= 1); the lasting faults act once the healed
 	// cluster has converged, after the primary is back.
+	// Never in a swarm drawn without faults, where any alert fails the seed.
 	active, _ := c.Members()
-	run.replyCut.crashPrimary = rng.IntN(2) == 0 && len(active) >= 3
+	run.replyCut.crashPrimary = rng.IntN(2) == 0 && len(active) >= 3 && (run.alerts == nil || !run.alerts.faultFree)
 }
 
 // onClientSent starts the armed cut when its client sends its first request after the heal:
@@ -128,8 +129,8 @@ func (run *swarmRun) activeExecuted(op uint64) bool {
 func (run *swarmRun) crashPrimaryInCut() {
 	c := run.c
 	p := c.Primary()
-	if p < 0 || c.Replica(p) == nil {
-		return
+	if p < 0 || c.Replica(p) == nil || (run.alerts != nil && run.alerts.isConverged) {
+		return // not once the idle alert hold has begun: the cluster must stay healthy there
 	}
 	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "reply_cut: the primary crashes during the cut")
 	c.CrashReplica(p)
