@@ -68,7 +68,9 @@ type swarmRun struct {
 	outsiders []bool
 	// metrics holds each process's own counters to the events it reported
 	// (swarm_metrics_agree.go).
-	metrics         metricsAgreement
+	metrics metricsAgreement
+	// healConverged: the healed cluster has converged once (the lasting faults start then).
+	healConverged   bool
 	failoverSkipped bool
 	acked           int
 	// incarnations remembers each replica's current process, so that a crash (by the

@@ -129,14 +129,14 @@ func (run *swarmRun) activeExecuted(op uint64) bool {
 func (run *swarmRun) crashPrimaryInCut() {
 	c := run.c
 	p := c.Primary()
-	if p < 0 || c.Replica(p) == nil || (run.alerts != nil && run.alerts.isConverged) {
-		return // not once the idle alert hold has begun: the cluster must stay healthy there
+	if p < 0 || c.Replica(p) == nil || run.healConverged || (run.alerts != nil && run.alerts.isConverged) {
+		return // not once the healed cluster has converged: the lasting faults and the idle alert hold start there
 	}
 	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "reply_cut: the primary crashes during the cut")
 	c.CrashReplica(p)
 	run.paths["reply_cut.primary_crash"]++
 	c.Loop.After(sim.Duration(run.replyCut.ends-c.Loop.Now()), func() {
-		if c.Replica(p) == nil {
+		if c.Replica(p) == nil && p != run.lastingDownReplica() {
 			c.StartReplica(p)
 		}
 	})
