@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -53,7 +54,7 @@ func (b seedBatch) runCut(onResult func(scenarios.Result)) ([]scenarios.Result, 
 			for seed := range seeds {
 				o := b.options
 				o.Seed = seed
-				r := b.scenario.Run(o)
+				r := runRecovered(b.scenario, o)
 				r.Trace = nil // the batch keeps summaries, not traces
 				select {
 				case finished <- r:
@@ -121,4 +122,17 @@ func (b seedBatch) collect(finished <-chan scenarios.Result, abandoned, failed c
 			return inSeedOrder(), true
 		}
 	}
+}
+
+// runRecovered runs one seed, turning a panic of the harness (or of a replica's code outside
+// its own fail-stop) into that seed's failure, so that one seed never takes a campaign's
+// other results down with it: it is reported with its replay command like any failure.
+func runRecovered(s scenarios.Scenario, o scenarios.Options) (r scenarios.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = scenarios.Result{Scenario: s.Name, Seed: o.Seed, Outcome: scenarios.Correctness,
+				Reason: fmt.Sprintf("harness crash: panic: %v", p), Counters: map[string]uint64{}}
+		}
+	}()
+	return s.Run(o)
 }
