@@ -146,11 +146,12 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 // while its chunks are still asked for; a transfer that outlives two moves on keeps going as
 // long as its chunks keep coming.
 type syncServing struct {
-	servedOp  uint64 // the checkpoint of the snapshot whose chunk was served last ...
-	idle      int    // ... that many ticks ago
-	currentOp uint64 // the checkpoint whose snapshot's checksum is currentSum (a cache)
-	current   checksum.Sum
-	pinned    struct {
+	servedOp    uint64 // the checkpoint of the snapshot whose chunk was served last ...
+	idle        int    // ... that many ticks ago
+	currentOp   uint64 // the checkpoint and snapshot whose checksum is current (a cache)
+	currentSnap []byte
+	current     checksum.Sum
+	pinned      struct {
 		op       uint64
 		sum      checksum.Sum
 		snapshot []byte
@@ -168,12 +169,18 @@ func (s *syncServing) tick() {
 	}
 }
 
-// sumOf is the checksum of the snapshot at op, computed once per checkpoint.
+// sumOf is the checksum of the snapshot at op, computed once per checkpoint (a snapshot
+// installed again at the same op is another array, and is summed again).
 func (s *syncServing) sumOf(op uint64, snapshot []byte) checksum.Sum {
-	if s.currentOp != op || s.current.IsZero() {
-		s.currentOp, s.current = op, checksum.Of(snapshot)
+	if s.currentOp != op || s.current.IsZero() || !sameArray(s.currentSnap, snapshot) {
+		s.currentOp, s.currentSnap, s.current = op, snapshot, checksum.Of(snapshot)
 	}
 	return s.current
+}
+
+// sameArray reports whether a and b are the same bytes in memory (not merely equal).
+func sameArray(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // served records that a chunk of the snapshot at op was just served.
