@@ -134,11 +134,8 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 	if outcome, reason := lagCompact(run, victim); outcome != Pass {
 		return outcome, reason
 	}
-	if err := StandbyThrottle(run.c, p.Replicas, rlStandbyMaxQPS); err != nil {
-		return run.fail(Correctness, "standby throttle: %v", err)
-	}
-	if s := ReplicaStatus(run.c, p.Replicas); s.Standby == nil || s.Standby.ReadsMaxQPS != rlStandbyMaxQPS {
-		return run.fail(Correctness, "replica status after standby throttle: %s", s)
+	if outcome, reason := applyThrottle(run, p.Replicas, rlStandbyMaxQPS); outcome != Pass {
+		return outcome, reason
 	}
 	run.counts["fix.standby_throttle"]++
 	if outcome, reason := lagIsolate(run, victim, baseline); outcome != Pass {

@@ -76,15 +76,12 @@ func judgeThrottleBurst(b throttleBurst) string {
 
 // lagThrottleCheck runs the check on the converged cluster (load stopped).
 func lagThrottleCheck(run *runbookRun, maxQPS int) (Outcome, string) {
-	c, standby := run.c, run.c.ReplicaCount()
+	standby := run.c.ReplicaCount()
 	if !run.until(run.clientsIdle, rlThrottleIdleBound) {
 		return run.fail(Liveness, "throttle check: clients still busy %d ticks after the load stopped", rlThrottleIdleBound)
 	}
-	if err := StandbyThrottle(c, standby, maxQPS); err != nil {
-		return run.fail(Correctness, "standby throttle --replica-id 100 --max-qps %d: %v", maxQPS, err)
-	}
-	if s := ReplicaStatus(c, standby); s.Standby == nil || s.Standby.ReadsMaxQPS != maxQPS {
-		return run.fail(Correctness, "replica status after standby throttle --max-qps %d: %s", maxQPS, s)
+	if outcome, reason := applyThrottle(run, standby, maxQPS); outcome != Pass {
+		return outcome, reason
 	}
 	run.counts["throttle.max_qps"] = uint64(maxQPS)
 	for attempt := 1; ; attempt++ {
@@ -109,11 +106,8 @@ func lagThrottleCheck(run *runbookRun, maxQPS int) (Outcome, string) {
 			return run.fail(Liveness, "throttle check: clients still busy %d ticks after a burst", rlThrottleIdleBound)
 		}
 	}
-	if err := StandbyThrottle(c, standby, rlStandbyMaxQPS); err != nil {
-		return run.fail(Correctness, "standby throttle --replica-id 100 --max-qps %d: %v", rlStandbyMaxQPS, err)
-	}
-	if s := ReplicaStatus(c, standby); s.Standby == nil || s.Standby.ReadsMaxQPS != rlStandbyMaxQPS {
-		return run.fail(Correctness, "replica status after standby throttle --max-qps %d: %s", rlStandbyMaxQPS, s)
+	if outcome, reason := applyThrottle(run, standby, rlStandbyMaxQPS); outcome != Pass {
+		return outcome, reason
 	}
 	if !run.until(run.clientsIdle, rlThrottleIdleBound) {
 		return run.fail(Liveness, "standby throttle --max-qps %d: the dropped stale reads not answered within %d ticks",
@@ -189,4 +183,16 @@ func (run *runbookRun) throttleBurst(standby, maxQPS int) (b throttleBurst, conc
 		return b, false, Correctness, reason
 	}
 	return b, conclusive, Pass, ""
+}
+
+// applyThrottle is the runbook's `standby throttle --replica-id 100 --max-qps N` on standby
+// i, held to showing in `replica status`.
+func applyThrottle(run *runbookRun, i, maxQPS int) (Outcome, string) {
+	if err := StandbyThrottle(run.c, i, maxQPS); err != nil {
+		return run.fail(Correctness, "standby throttle --replica-id 100 --max-qps %d: %v", maxQPS, err)
+	}
+	if s := ReplicaStatus(run.c, i); s.Standby == nil || s.Standby.ReadsMaxQPS != maxQPS {
+		return run.fail(Correctness, "replica status after standby throttle --max-qps %d: %s", maxQPS, s)
+	}
+	return Pass, ""
 }
