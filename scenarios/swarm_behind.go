@@ -14,9 +14,11 @@ import (
 // tell it, and must see for itself that its repairs get nowhere and fetch a peer's
 // checkpoint. The fault phase rarely builds that state: the nemesis keeps a replica down for
 // seconds, and a lagging replica hears a heartbeat before it can lead. So, once the healed
-// cluster has served every client and converged, the replica that leads the next view (X)
-// goes down, as its head ends a checkpoint interval (behindAligned), while the others run
-// the load until each has checkpointed past X's head (or behindTicksMax passes); then X
+// cluster has served every client and converged, and every member has written its log
+// (logsWritten, swarm_lasting.go: else the quorum left waits on a backlog), the replica that
+// leads the next view (X) goes down, as its head ends a checkpoint interval (behindAligned),
+// while the others run the load until each has checkpointed past X's head (or
+// behindTicksMax passes); then X
 // restarts just as the primary goes down and every other replica (standbys too) restarts,
 // keeping of its log only the ops above its checkpoint, so that X, which has heard no
 // heartbeat, leads the view change with a log whose next op only the peers' checkpoints

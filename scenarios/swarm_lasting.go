@@ -109,9 +109,11 @@ func (run *swarmRun) takeLastingDown() bool {
 // it holds before it is written). Taking another replica down then leaves the quorum
 // waiting on that backlog: slow, not stuck, yet a client's whole retry budget long (swarm
 // seed 2027700213: replica 1 about twenty ops behind at up to 65 ms a disk operation, four
-// an op, and a client gave up after 6 s). The lasting fault waits for it, within a bound:
-// an op left to the checkpoint (vsr's leftToCheckpoint) is never written, and then the
-// fault goes ahead regardless.
+// an op, and a client gave up after 6 s). The lasting faults that take a replica down (down,
+// and behind: swarm seed 2027754434, replica 2 forty ops behind as the next view's primary
+// went down, and no op committed for 6 s) wait for it, within a bound: an op left to the
+// checkpoint (vsr's leftToCheckpoint) is never written, and then the fault goes ahead
+// regardless.
 func (run *swarmRun) logsWritten() bool {
 	active, _ := run.c.Members()
 	for _, i := range active {

@@ -49,7 +49,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	run.alerts.heal()
 	progressed, converged := run.serveAndConverge(livenessTicks)
 	run.healConverged = converged // the reply cut's primary crash is over by then (swarm_reply_loss.go)
-	if converged && run.lasting == lastingDown {
+	if converged && (run.lasting == lastingDown || run.lasting == lastingBehind) {
 		run.runChecked(run.logsWritten, livenessTicks/4) // a backlog written first (swarm_lasting.go)
 	}
 	if converged && run.takeLastingDown() {
