@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -91,6 +92,40 @@ func TestStorageEpisodeCheckFires(t *testing.T) {
 	broken.State.AuditHead[0] ^= 1
 	e.check(broken)
 	require.Contains(t, e.failure, "audit head")
+}
+
+// TestStorageEpisodeFaultyBelowATakenRecord: an op above the acknowledged head may come back
+// faulty only below an op whose record sector a fault hit and that the recovery holds faulty
+// (Open took the sector for a finished append's record, so the log runs through the ops
+// between: storage crash seed 811257375158); an acknowledged op there is never excused.
+func TestStorageEpisodeFaultyBelowATakenRecord(t *testing.T) {
+	const seed = 1
+	e, broken := episodeRecovery(t, seed)
+	head := e.m.Head
+	broken.Faulty = append(broken.Faulty, head+1)
+	e.check(broken)
+	require.Contains(t, e.failure, fmt.Sprintf("op %d reported faulty, but nothing damaged it", head+1))
+
+	// The hit op above, not held faulty: the log does not reach it.
+	e, broken = episodeRecovery(t, seed)
+	e.recordHit[head+2], e.damaged[head+2] = true, true
+	broken.Faulty = append(broken.Faulty, head+1)
+	e.check(broken)
+	require.Contains(t, e.failure, fmt.Sprintf("op %d reported faulty, but nothing damaged it", head+1))
+
+	e, broken = episodeRecovery(t, seed)
+	e.recordHit[head+2], e.damaged[head+2] = true, true
+	broken.Faulty = append(broken.Faulty, head+1, head+2)
+	e.check(broken)
+	require.Empty(t, e.failure)
+
+	// The acknowledged head below it, reported faulty: still nothing damaged it.
+	e, broken = episodeRecovery(t, seed)
+	e.recordHit[head+2], e.damaged[head+2] = true, true
+	broken.Entries = slices.DeleteFunc(broken.Entries, func(x storage.Entry) bool { return x.Op == head })
+	broken.Faulty = append(broken.Faulty, head, head+1, head+2)
+	e.check(broken)
+	require.Contains(t, e.failure, fmt.Sprintf("op %d reported faulty, but nothing damaged it", head))
 }
 
 // TestStorageEpisodeCheckFiresOnAnUnauditedEntry: a fallback past a checkpoint installed from a
@@ -202,6 +237,8 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		2048199845: "storage: op 1's repair wrote its record over op 2's record sector (a misdirect), and op 3's entry and record both became unreadable: the foreign record at op 2 ended the run of written records recovery reads as evidence, and op 3, acknowledged, was dropped. A foreign record is no evidence of its own op but no longer ends the run",
 		2047164003: "storage: checkpoint op 2 and op 1 below it both damaged, op 3's older entry hidden in their region by a read error: Open dropped op 3 and cut past the region, so op 3, appended again and truncated, left the old entry under its tombstone, and it came back intact two boots later. Open now gives up the damaged entries under a checkpoint head down to the nearest kept entry, and cuts there",
 		2045073453: "storage: op 7's append under the distrust mark above checkpoint op 6 lost its record in a crash; the next Open dropped it, but the checkpoint op's region ran over its whole entry, so the cut left it, and op 7 was appended again past it. When the new entry and its record both rotted, recovery returned the dropped append's body. Open now gives up the damaged or absent checkpoint op's region and cuts at the nearest kept entry (checkpoint_region.go)",
+		// A cut repair misdirected over a record sector above the head.
+		811257375158: "harness: the final repair of head op 17, cut by the crash, was misdirected onto op 19's record sector (over the mark an earlier Open wrote there); Open took it for a finished append's record and held op 19 faulty, and op 18 between, whose unfinished append that Open had distrusted, with it. An op above the acknowledged head may be faulty below such an op (belowTakenRecord)",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)
