@@ -117,3 +117,63 @@ func judgeRepeatedAction(command string, errs []error) string {
 	}
 	return ""
 }
+
+// checkBatchSizeRules runs the performance runbook's batch-size commands on a cluster of
+// replicas that all run, holding each to its documented effect: `cluster config get
+// max-batch-size` answers the same value on every replica; a size below one request, one
+// above what a prepare holds (vsr.BatchEntriesMax) and the runbook's own "1000" (above it
+// too) are refused with an error and change nothing; the largest size is accepted; then
+// `cluster config set max-batch-size want` is accepted by every replica and read back.
+func checkBatchSizeRules(cmd configCommands, replicas, want int) string {
+	read := func() ([]int, string) {
+		values, err := cmd.get(KeyMaxBatchSize)
+		switch {
+		case err != nil:
+			return nil, fmt.Sprintf("cluster config get %s: %v", KeyMaxBatchSize, err)
+		case len(values) != replicas || slices.Contains(values, -1):
+			return nil, fmt.Sprintf("cluster config get %s: %v: want a value from each of %d running replicas",
+				KeyMaxBatchSize, values, replicas)
+		case slices.ContainsFunc(values, func(v int) bool { return v != values[0] }):
+			return nil, fmt.Sprintf("cluster config get %s: replicas disagree: %v", KeyMaxBatchSize, values)
+		}
+		return values, ""
+	}
+	before, problem := read()
+	if problem != "" {
+		return problem
+	}
+	for _, value := range []int{0, vsr.BatchEntriesMax + 1, 1000} {
+		command := fmt.Sprintf("cluster config set %s %d", KeyMaxBatchSize, value)
+		changed, err := cmd.set(KeyMaxBatchSize, strconv.Itoa(value))
+		if err == nil {
+			return fmt.Sprintf("%s: accepted, changed replicas %v; want it refused: a batch holds 1 to %d requests",
+				command, changed, vsr.BatchEntriesMax)
+		}
+		if len(changed) != 0 {
+			return fmt.Sprintf("%s: refused (%v) but changed replicas %v; want none changed", command, err, changed)
+		}
+		now, problem := read()
+		if problem != "" {
+			return problem
+		}
+		if !slices.Equal(now, before) {
+			return fmt.Sprintf("%s was refused (%v) but the config changed: %s %v -> %v", command, err,
+				KeyMaxBatchSize, before, now)
+		}
+	}
+	for _, value := range []int{vsr.BatchEntriesMax, want} {
+		command := fmt.Sprintf("cluster config set %s %d", KeyMaxBatchSize, value)
+		if changed, err := cmd.set(KeyMaxBatchSize, strconv.Itoa(value)); err != nil || len(changed) != replicas {
+			return fmt.Sprintf("%s: changed replicas %v, error %v; want it accepted by all %d replicas (a batch holds 1 to %d requests)",
+				command, changed, err, replicas, vsr.BatchEntriesMax)
+		}
+		now, problem := read()
+		if problem != "" {
+			return problem
+		}
+		if now[0] != value {
+			return fmt.Sprintf("%s accepted, but cluster config get %s says %v", command, KeyMaxBatchSize, now)
+		}
+	}
+	return ""
+}

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"testing"
@@ -58,9 +59,12 @@ func (f *fakeConfigs) commands() configCommands {
 			for i, cur := range f.configs {
 				n, _ := strconv.Atoi(value)
 				cfg := cur
-				if key == KeyElectionTimeoutMs {
+				switch key {
+				case KeyElectionTimeoutMs:
 					cfg.ElectionTimeoutTicks = (n + ops.TickMs - 1) / ops.TickMs
-				} else {
+				case KeyMaxBatchSize:
+					cfg.BatchMax = n
+				default:
 					cfg.HeartbeatTicks = (n + ops.TickMs - 1) / ops.TickMs
 				}
 				if f.validate != nil {
@@ -167,4 +171,52 @@ func TestOperatorExportsInARow(t *testing.T) {
 	}
 	require.Empty(t, judgeRepeatedAction("storage export --replica-id 1", errs))
 	cc.finish()
+}
+
+func TestCheckBatchSizeRules(t *testing.T) {
+	// The real rules: 0, 65 and 1000 refused, 64 taken, then the size wanted.
+	right := newFakeConfigs(vsr.Config.Validate)
+	require.Empty(t, checkBatchSizeRules(right.commands(), 3, 16))
+	for _, cfg := range right.configs {
+		require.Equal(t, 16, cfg.BatchMax)
+	}
+
+	withBatchRule := func(ok func(n int) bool) func(vsr.Config) error {
+		return func(c vsr.Config) error {
+			if !ok(c.BatchMax) {
+				return fmt.Errorf("batch size out of range")
+			}
+			return nil
+		}
+	}
+	// A rule that lets an empty batch through.
+	zero := newFakeConfigs(withBatchRule(func(n int) bool { return n >= 0 && n <= vsr.BatchEntriesMax }))
+	require.Contains(t, checkBatchSizeRules(zero.commands(), 3, 16), "cluster config set max-batch-size 0: accepted")
+	// A rule one request too loose at the top.
+	loose := newFakeConfigs(withBatchRule(func(n int) bool { return n >= 1 && n <= vsr.BatchEntriesMax+1 }))
+	require.Contains(t, checkBatchSizeRules(loose.commands(), 3, 16), "cluster config set max-batch-size 65: accepted")
+	// A rule one request too strict at the top.
+	strict := newFakeConfigs(withBatchRule(func(n int) bool { return n >= 1 && n < vsr.BatchEntriesMax }))
+	require.Contains(t, checkBatchSizeRules(strict.commands(), 3, 16), "cluster config set max-batch-size 64: changed replicas")
+	// A refusal that changes a replica anyway.
+	leaky := newFakeConfigs(vsr.Config.Validate)
+	leaky.changeOnRefusal = true
+	require.Contains(t, checkBatchSizeRules(leaky.commands(), 3, 16), "replicas disagree: [0 64 64]")
+	// A replica that does not answer.
+	require.Contains(t, checkBatchSizeRules(right.commands(), 4, 16), "want a value from each of 4")
+}
+
+// The executed batches are held to the configured size, read from the prepares themselves.
+func TestBatchSizesCheck(t *testing.T) {
+	prepare := func(count uint16) []byte {
+		p := make([]byte, vsr.HeaderSize+2)
+		binary.LittleEndian.PutUint16(p[vsr.HeaderSize:], count)
+		return p
+	}
+	var b batchSizes
+	b.observe(vsr.Event{Kind: vsr.EventCommit, Replica: 1, Op: 7, Prepare: prepare(16)})
+	b.observe(vsr.Event{Kind: vsr.EventRepair, Replica: 1, Op: 8, Prepare: prepare(60)}) // not an execution
+	require.Empty(t, b.check(16))
+	b.observe(vsr.Event{Kind: vsr.EventCommit, Replica: 2, Op: 9, Prepare: prepare(17)})
+	require.Equal(t, "max-batch-size 16: replica 2 executed op 9, a batch of 17 requests", b.check(16))
 }

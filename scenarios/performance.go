@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -138,16 +139,16 @@ func runPerformance(o Options, knobs performanceKnobs) Result {
 // performanceRun loads a fresh healthy cluster for performanceDuration with closed-loop
 // clients and measures the latency of every acknowledged operation as its client saw it.
 func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Cluster, string) {
-	config := vsr.DefaultConfig()
-	config.BatchMax = batch
 	suite := invariants.NewSuite(3)
 	var c *sim.Cluster
+	batched := batchSizes{}
 	c = sim.NewCluster(sim.ClusterOptions{
-		Replicas: 3, Clients: clients, ClusterID: o.Seed | 1, Config: config,
+		Replicas: 3, Clients: clients, ClusterID: o.Seed | 1, Config: vsr.DefaultConfig(),
 		World: performanceWorld(o.Seed),
 		OnEvent: func(e vsr.Event) {
 			if c != nil {
 				suite.OnEvent(int64(c.Loop.Now()), e)
+				batched.observe(e)
 			}
 		},
 	})
@@ -159,6 +160,12 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 	for i := 0; i < clients; i++ {
 		i := i
 		c.SetClientTick(i, func() { load.kick(i) })
+	}
+	// The runbook's quick fix sets the batch size on the running cluster (every replica
+	// boots with the default), each command held to its documented effect.
+	c.RunFor(sim.TickInterval)
+	if problem := checkBatchSizeRules(simConfigCommands(c), 3, batch); problem != "" {
+		return performanceReport{}, c, problem
 	}
 	// Warm up: sessions registered and clocks synchronised before the measured window.
 	c.RunFor(performanceWarmupTicks * sim.TickInterval)
@@ -179,7 +186,37 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 	if msg := checkReportedLatency(c, load.slowestNs); msg != "" {
 		return performanceReport{}, c, msg
 	}
+	if msg := batched.check(batch); msg != "" {
+		return performanceReport{}, c, msg
+	}
 	return load.report(batch), c, ""
+}
+
+// batchSizes records the largest batch any replica executed: the tester reads the request
+// count at the head of each executed prepare's body (a u16, the batch's wire format) itself.
+type batchSizes struct {
+	largest   int
+	largestOp uint64
+	replica   int
+}
+
+func (b *batchSizes) observe(e vsr.Event) {
+	if e.Kind != vsr.EventCommit || len(e.Prepare) < vsr.HeaderSize+2 {
+		return
+	}
+	if n := int(binary.LittleEndian.Uint16(e.Prepare[vsr.HeaderSize:])); n > b.largest {
+		b.largest, b.largestOp, b.replica = n, e.Op, e.Replica
+	}
+}
+
+// check holds the executed batches to the configured max-batch-size: no op may carry more
+// requests than the operator allowed.
+func (b *batchSizes) check(batchMax int) string {
+	if b.largest > batchMax {
+		return fmt.Sprintf("max-batch-size %d: replica %d executed op %d, a batch of %d requests",
+			batchMax, b.replica, b.largestOp, b.largest)
+	}
+	return ""
 }
 
 // checkReportedLatency holds each replica's commit latency histogram (the p99 its metrics
