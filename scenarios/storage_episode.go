@@ -107,6 +107,8 @@ type storeEpisode struct {
 	// hiddenRegions and markRot draw the hidden regions past the head and the rot above a
 	// faulty mark (storage_episode_hidden.go; their own streams, as openCrashes).
 	hiddenRegions, markRot *rand.Rand
+	// openSegments are the segment files on disk when the last Open began.
+	openSegments []string
 }
 
 func init() {
@@ -323,6 +325,7 @@ func (e *storeEpisode) wait(issue func(done func(error))) error {
 }
 
 func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
+	e.openSegments = e.segments()
 	var s *storage.Storage
 	var rec *storage.Recovery
 	err := e.wait(func(done func(error)) {

@@ -379,6 +379,10 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 	if e.checkpointDamaged != 0 {
 		switch {
 		case rec.CheckpointLost:
+			if msg := e.checkReplayableLost(cp); msg != "" {
+				e.fail("%s", msg)
+				return 0, false
+			}
 			e.counters["storage_episode.checkpoint_lost"]++
 			return max(cp, e.checkpointDamaged), false
 		case cp >= e.checkpointDamaged:
@@ -410,4 +414,27 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 		e.fail("checkpoint %d (in flight) recovered with another snapshot", cp)
 	}
 	return cp, false
+}
+
+// checkReplayableLost judges a report that checkpoint cp is lost against the package's
+// contract (doc.go): when a checkpoint does not verify and no previous one does either, Open
+// falls back to op 0, the format's empty state, while the log still holds every op from 1,
+// which it does for a first checkpoint (an op within the first segment's reach, cp <=
+// SegmentEntriesMax) whose segments from the first through cp's were all on disk at the Open
+// (never compacted): damaged entries among them come back faulty, to be repaired, and ops a
+// peer's snapshot stood for come back distrusted, but the replica keeps the committed ops its
+// peers may lack. The violation, or "".
+func (e *storeEpisode) checkReplayableLost(cp uint64) string {
+	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
+	if cp == 0 || cp > perSegment {
+		return ""
+	}
+	for k := uint64(0); k <= cp/perSegment; k++ {
+		if !slices.Contains(e.openSegments, fmt.Sprintf("log-%016x", k)) {
+			return ""
+		}
+	}
+	e.counters["coverage.storage_episode.first_checkpoint_replayable"]++
+	return fmt.Sprintf("checkpoint %d reported lost, but it is a first checkpoint (op <= %d) and the segments of ops 1-%d were all on disk: Open must fall back to op 0 and replay them",
+		cp, perSegment, cp)
 }
