@@ -107,6 +107,9 @@ type storeEpisode struct {
 	// hiddenRegions and markRot draw the hidden regions past the head and the rot above a
 	// faulty mark (storage_episode_hidden.go; their own streams, as openCrashes).
 	hiddenRegions, markRot *rand.Rand
+	// runs draws the runs of unknown identity (storage_episode_run.go; its own stream, as
+	// openCrashes).
+	runs *rand.Rand
 	// openSegments are the segment files on disk when the last Open began.
 	openSegments []string
 }
@@ -149,7 +152,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
 		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
-		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot")}
+		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
+		runs: sim.Stream(seed, "storage_episode/run")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -226,6 +230,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.s = s
 	e.check(rec)
+	if e.failure == "" {
+		e.checkRewritableRun(rec)
+	}
 	e.healHidden(hidden)
 	e.healRegion(region)
 	return rec

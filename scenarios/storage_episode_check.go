@@ -81,6 +81,8 @@ func (e *storeEpisode) damage() {
 	case k == 0:
 		if e.tail.IntN(3) == 0 {
 			e.damageTail()
+		} else if e.runs.IntN(2) == 0 {
+			e.damageRun()
 		}
 	case k == 1 || k == 2:
 		e.damageEntry(e.rng.IntN(3) == 0)
