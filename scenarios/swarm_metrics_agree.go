@@ -89,5 +89,45 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 				i, c.name, c.counter, c.seen, c.event)
 		}
 	}
+	return checkLatencyHistogram(i, &got.CommitLatency)
+}
+
+// checkLatencyHistogram holds a replica's commit latency histogram to itself: its buckets
+// add up to its count, and each quantile it reports (Histogram.QuantileMs: the p99 of
+// `replica status`, the metrics endpoint and the latency alert) is the upper end of the
+// bucket that holds the nearest-rank sample (rank ceil(q*count)), recomputed here from the
+// buckets. A quantile taken one bucket off is a latency reported half or twice what it was.
+func checkLatencyHistogram(i int, h *vsr.Histogram) string {
+	var sum uint64
+	for _, c := range h.Buckets {
+		sum += c
+	}
+	if sum != h.Count {
+		return fmt.Sprintf("metrics: replica %d's commit latency histogram counts %d samples, but its buckets %v hold %d",
+			i, h.Count, h.Buckets, sum)
+	}
+	for _, permille := range []uint64{500, 990, 999, 1000} {
+		want := nearestRankBoundMs(h.Buckets[:], h.Count, permille)
+		if got := h.QuantileMs(float64(permille) / 1000); got != want {
+			return fmt.Sprintf("metrics: replica %d reports a p%g commit latency of %d ms over %d samples (buckets %v), but the nearest-rank sample lies in the bucket that ends at %d ms",
+				i, float64(permille)/10, got, h.Count, h.Buckets, want)
+		}
+	}
 	return ""
+}
+
+// nearestRankBoundMs is the upper end, in ms, of the power-of-two bucket (bucket k: samples
+// under 2^k ms) holding the sample of rank ceil(permille*count/1000); 0 without samples.
+func nearestRankBoundMs(buckets []uint64, count, permille uint64) int64 {
+	if count == 0 {
+		return 0
+	}
+	rank := (count*permille + 999) / 1000
+	var cum uint64
+	for k, c := range buckets {
+		if cum += c; cum >= rank {
+			return int64(1) << k
+		}
+	}
+	return -1 // the buckets hold fewer samples than the count (checked before)
 }

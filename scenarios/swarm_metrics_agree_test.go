@@ -29,3 +29,21 @@ func TestMetricsAgreementFires(t *testing.T) {
 		"a restarted process starts its tally afresh")
 	require.Empty(t, m.check(1, second, &vsr.Inspection{}))
 }
+
+// The latency histogram check recomputes each quantile from the buckets and fires on a
+// histogram whose count and buckets disagree.
+func TestCheckLatencyHistogram(t *testing.T) {
+	var h vsr.Histogram
+	require.Empty(t, checkLatencyHistogram(0, &h))
+	for i := 0; i < 99; i++ {
+		h.Record(3_000_000)
+	}
+	h.Record(10_000_000)
+	require.Empty(t, checkLatencyHistogram(0, &h))
+	require.Equal(t, int64(4), nearestRankBoundMs(h.Buckets[:], h.Count, 990))
+	require.Equal(t, int64(16), nearestRankBoundMs(h.Buckets[:], h.Count, 1000))
+	require.Equal(t, int64(0), nearestRankBoundMs(h.Buckets[:], 0, 990))
+
+	h.Count++ // a sample counted but never put in a bucket
+	require.Contains(t, checkLatencyHistogram(2, &h), "replica 2's commit latency histogram counts 101 samples")
+}
