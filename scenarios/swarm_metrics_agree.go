@@ -25,6 +25,12 @@ type metricsAgreement struct {
 type metricsTally struct {
 	of                                                                        *vsr.Replica
 	commits, viewChanges, repairs, truncations, checkpoints, syncs, evictions uint64
+	upgrades                                                                  uint64
+	// release is the cluster release of this process's last upgrade event: each one must
+	// name a higher release (an upgrade op executed again, a duplicate prepared across a
+	// view change, changes nothing), and repeated names a release that did not rise.
+	release  uint32
+	repeated string
 }
 
 // onEvent counts e for the process that emitted it (the slot's current replica: events are
@@ -34,7 +40,12 @@ func (m *metricsAgreement) onEvent(c *sim.Cluster, e vsr.Event) {
 	if r == nil || e.Replica < 0 {
 		return
 	}
-	t := m.tally(e.Replica, r)
+	m.count(e.Replica, r, e)
+}
+
+// count tallies e for process r in slot i.
+func (m *metricsAgreement) count(i int, r *vsr.Replica, e vsr.Event) {
+	t := m.tally(i, r)
 	switch e.Kind {
 	case vsr.EventCommit:
 		t.commits++
@@ -52,6 +63,14 @@ func (m *metricsAgreement) onEvent(c *sim.Cluster, e vsr.Event) {
 		t.syncs++
 	case vsr.EventEviction:
 		t.evictions++
+	case vsr.EventUpgrade:
+		t.upgrades++
+		var release uint32
+		if _, err := fmt.Sscanf(e.Text, "cluster release %d", &release); err == nil && release <= t.release && t.repeated == "" {
+			t.repeated = fmt.Sprintf("metrics: replica %d reported an upgrade to cluster release %d at op %d, after its upgrade to release %d: the release did not rise",
+				e.Replica, release, e.Op, t.release)
+		}
+		t.release = max(t.release, release)
 	}
 }
 
@@ -70,6 +89,9 @@ func (m *metricsAgreement) tally(i int, r *vsr.Replica) *metricsTally {
 // first disagreement.
 func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) string {
 	t := m.tally(i, r)
+	if t.repeated != "" {
+		return t.repeated
+	}
 	got := in.Metrics
 	for _, c := range []struct {
 		name          string
@@ -83,6 +105,7 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 		{"checkpoints", got.Checkpoints, t.checkpoints, "checkpoint events"},
 		{"state_syncs", got.StateSyncs, t.syncs, "state sync events"},
 		{"evictions", got.Evictions, t.evictions, "eviction events"},
+		{"upgrades", got.Upgrades, t.upgrades, "upgrade events"},
 	} {
 		if c.counter != c.seen {
 			return fmt.Sprintf("metrics: replica %d reports %s = %d, but this process reported %d %s",

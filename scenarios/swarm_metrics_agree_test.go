@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -46,4 +47,25 @@ func TestCheckLatencyHistogram(t *testing.T) {
 
 	h.Count++ // a sample counted but never put in a bucket
 	require.Contains(t, checkLatencyHistogram(2, &h), "replica 2's commit latency histogram counts 101 samples")
+}
+
+// Upgrade events are counted against the upgrades metric and must name a rising release.
+func TestMetricsAgreementUpgrades(t *testing.T) {
+	var m metricsAgreement
+	r := &vsr.Replica{}
+	up := func(release int, op uint64) vsr.Event {
+		return vsr.Event{Kind: vsr.EventUpgrade, Replica: 2, Op: op, Text: fmt.Sprintf("cluster release %d", release)}
+	}
+	m.count(2, r, up(2, 40))
+	require.Empty(t, m.check(2, r, &vsr.Inspection{Metrics: vsr.Metrics{Upgrades: 1}}))
+	require.Contains(t, m.check(2, r, &vsr.Inspection{Metrics: vsr.Metrics{Upgrades: 2}}), "upgrades = 2, but this process reported 1")
+
+	m.count(2, r, up(2, 41)) // the duplicate upgrade op executed as a new upgrade
+	require.Contains(t, m.check(2, r, &vsr.Inspection{Metrics: vsr.Metrics{Upgrades: 2}}),
+		"replica 2 reported an upgrade to cluster release 2 at op 41, after its upgrade to release 2")
+
+	// A restarted process executes the upgrade op again from its log: a new tally.
+	again := &vsr.Replica{}
+	m.count(2, again, up(2, 40))
+	require.Empty(t, m.check(2, again, &vsr.Inspection{Metrics: vsr.Metrics{Upgrades: 1}}))
 }
