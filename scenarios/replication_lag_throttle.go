@@ -191,8 +191,14 @@ func applyThrottle(run *runbookRun, i, maxQPS int) (Outcome, string) {
 	if err := StandbyThrottle(run.c, i, maxQPS); err != nil {
 		return run.fail(Correctness, "standby throttle --replica-id 100 --max-qps %d: %v", maxQPS, err)
 	}
-	if s := ReplicaStatus(run.c, i); s.Standby == nil || s.Standby.ReadsMaxQPS != maxQPS {
+	s := ReplicaStatus(run.c, i)
+	if s.Standby == nil || s.Standby.ReadsMaxQPS != maxQPS {
 		return run.fail(Correctness, "replica status after standby throttle --max-qps %d: %s", maxQPS, s)
+	}
+	// The operator reaches the standby by the id the runbook gives it: replica status must
+	// show that id, or the next command goes to another node.
+	if id := replicaID(run.c, i); s.Standby.ID != id {
+		return run.fail(Correctness, "replica status --replica-id %d shows the standby as id %d: %s", id, s.Standby.ID, s)
 	}
 	return Pass, ""
 }
