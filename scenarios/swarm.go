@@ -129,6 +129,9 @@ type swarmRun struct {
 	replyCut replyCut
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
+	// operator runs storage compact and export during the fault phase (swarm_operator.go);
+	// nil unless the seed draws it.
+	operator *swarmOperator
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -164,6 +167,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if run.swarm.Standbys > 0 {
 		run.staleReads = sim.Stream(o.Seed, "stale-reads")
 	}
+	run.operator = newSwarmOperator(o.Seed)
 	run.c = sim.NewCluster(opts)
 	run.wireDisks()
 	run.attachTrace(o)
@@ -208,7 +212,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		if run.checked && run.broken == "" {
 			run.broken = run.storage.maybeVerify(c, tick)
 		}
+		run.stepOperator(tick)
 	}
+	run.closeOperator()
 	r := run.finish(o, livenessTicks)
 	run.checkerCounters(r.Counters)
 	if r.Outcome == Pass && run.checked {

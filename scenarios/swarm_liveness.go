@@ -285,8 +285,9 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	run.lastingCounters(r.Counters)
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
-	if run.alerts != nil {
+	if run.alerts != nil { // the swarm's, not a runbook scenario's
 		run.alerts.mon.Counters(r.Counters)
+		run.operator.counters(r.Counters)
 	}
 	return r
 }
