@@ -369,9 +369,11 @@ func judgeRestored(rec *storage.Recovery, replica int, cluster uint64, h committ
 	case len(rec.Faulty) > 0 || rec.CheckpointLost || rec.CheckpointDamaged > 0:
 		return 0, fmt.Sprintf("restored and opened with damage: faulty ops %v, checkpoint lost %t, damaged checkpoint %d",
 			rec.Faulty, rec.CheckpointLost, rec.CheckpointDamaged)
-	case st.CheckpointOp > st.Commit:
-		return 0, fmt.Sprintf("has checkpoint op %d above its commit number %d", st.CheckpointOp, st.Commit)
 	case st.CheckpointOp > h.HighestExecuted():
+		// The checkpoint may lie above the persisted commit number: a state sync installs a
+		// peer's checkpoint before the replica's next superblock write raises its commit
+		// (swarm seed 2027800839: checkpoint 128, commit 120), and the checkpoint itself
+		// proves its ops committed; only the entries above it are judged by the commit number.
 		// Not the commit number: a primary commits an op once a quorum holds it, and its
 		// execution may lag (catching up on ops it repairs) while no other replica has
 		// heard of the commit yet (swarm seed 2027791946: commit 44, every replica
