@@ -110,6 +110,12 @@ type storeEpisode struct {
 	// runs draws the runs of unknown identity (storage_episode_run.go; its own stream, as
 	// openCrashes).
 	runs *rand.Rand
+	// repairRule draws the identity damage above a corrupted checkpoint
+	// (storage_episode_repair_rule.go; its own stream, as openCrashes); recovered are the
+	// intact entries the last Open returned, by op, and recoveredCP its checkpoint.
+	repairRule  *rand.Rand
+	recovered   map[uint64][]byte
+	recoveredCP uint64
 	// openSegments are the segment files on disk when the last Open began.
 	openSegments []string
 }
@@ -153,7 +159,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
 		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
-		runs: sim.Stream(seed, "storage_episode/run")}
+		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -232,6 +238,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.check(rec)
 	if e.failure == "" {
 		e.checkRewritableRun(rec)
+	}
+	if e.failure == "" {
+		e.checkRepairRule()
 	}
 	e.healHidden(hidden)
 	e.healRegion(region)
@@ -338,6 +347,9 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 	err := e.wait(func(done func(error)) {
 		storage.Open(e.disk, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
 			s, rec = got, r
+			if err == nil {
+				e.noteRecovered(r)
+			}
 			done(err)
 		})
 	})
@@ -369,6 +381,9 @@ func (e *storeEpisode) issue() {
 			return
 		}
 		e.acknowledged(step)
+		if step.Kind == storagemodel.Install {
+			e.checkRepairRule()
+		}
 		e.issue()
 	}
 	e.aimWriteError(step)

@@ -89,7 +89,11 @@ func (e *storeEpisode) damage() {
 	case k == 3 || k == 4:
 		e.misdirect()
 	case k == 5:
+		before := e.checkpointDamaged
 		e.damageCheckpoint()
+		if e.checkpointDamaged != before {
+			e.damageAboveCheckpoint()
+		}
 	}
 }
 

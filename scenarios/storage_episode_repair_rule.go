@@ -1,0 +1,133 @@
+package scenarios
+
+import (
+	"bytes"
+
+	"vopr/cluster/storage"
+)
+
+// The repair rule. The README's storage paragraph: "A repair rewrites a damaged entry in
+// place whenever the entry the log names there fits (the next known entry names it as
+// parent), so intact acknowledged ops above it are never un-persisted". The episode repaired
+// only what the engine already called Rewritable, and so never asked whether the engine
+// calls rewritable every op the rule says it must. Now, after every recovery that passed its
+// check and after every acknowledged checkpoint install (a lost checkpoint installed again at
+// its own op keeps the anchor the log above it was written on, doc.go), each faulty op f above
+// the checkpoint and the audited op whose acknowledged body the model holds, with the entry
+// below it known (recovered intact with its acknowledged body, or the checkpoint op: the
+// anchor) and the entry above it recovered intact with its acknowledged body, must be
+// Rewritable with that body: the op above was written on it, so it fits (checkRepairRule).
+//
+// A lost checkpoint with a faulty op right above it is what this reaches: the episode damages
+// one thing per boot, so in half the boots whose damage corrupted the newest checkpoint's file
+// (their own stream, storage_episode/repair_rule, so that every other draw of a seed stays as
+// it was) it also takes the identity (entry and record) of one acknowledged op above the
+// checkpoint, below an acknowledged op that stays intact (damageAboveCheckpoint).
+
+// damageAboveCheckpoint takes the identity of one acknowledged op above the checkpoint whose
+// next op is acknowledged and undamaged, the lowest such op in half the draws (the one whose
+// parent is the checkpoint's anchor, when it is above the checkpoint).
+func (e *storeEpisode) damageAboveCheckpoint() {
+	r := e.repairRule
+	if r.IntN(2) != 0 {
+		return
+	}
+	ops := e.victims()
+	var picks []uint64
+	for i := 0; i+1 < len(ops); i++ {
+		if ops[i+1] == ops[i]+1 {
+			picks = append(picks, ops[i])
+		}
+	}
+	if len(picks) == 0 {
+		return
+	}
+	op := picks[r.IntN(len(picks))]
+	if r.IntN(2) == 0 {
+		op = picks[0]
+	}
+	e.damageOp(op, true, r)
+	e.counters["coverage.storage_episode.damage.above_checkpoint"]++
+}
+
+// noteRecovered keeps the intact entries a recovery returned, which checkRepairRule takes for
+// the entries the log knows until the next Open.
+func (e *storeEpisode) noteRecovered(rec *storage.Recovery) {
+	e.recovered, e.recoveredCP = map[uint64][]byte{}, rec.State.CheckpointOp
+	for _, entry := range rec.Entries {
+		e.recovered[entry.Op] = entry.Body
+	}
+}
+
+// checkRepairRule holds the engine to the repair rule (see above).
+func (e *storeEpisode) checkRepairRule() {
+	audited, _ := e.s.AuditHead()
+	e.checkRepairRuleWith(e.s.Faulty(), e.s.State().CheckpointOp, audited, e.s.Rewritable)
+}
+
+// checkRepairRuleWith is checkRepairRule for faulty ops above checkpoint cp and audited op
+// audited, with rewritable as the engine's Rewritable.
+func (e *storeEpisode) checkRepairRuleWith(faulty []uint64, cp, audited uint64, rewritable func(storage.Entry) bool) {
+	m := e.m
+	if m.Pending != nil || e.recovered == nil {
+		return
+	}
+	known := func(op uint64) bool {
+		body, ok := e.recovered[op]
+		return ok && op <= m.Head && !m.Disowned[op] && bytes.Equal(body, m.Log[op])
+	}
+	// Where f's entry lies: after the entry below it, or, for the first op of a segment, at the
+	// end of the record area, up to where the entry above it starts, in the same segment; and
+	// the acknowledged entry must fit there exactly (a checkpoint region cut gives up a
+	// damaged entry under the checkpoint, and the op above may then be appended over its
+	// place: storage crash seed 2140082534). The checkpoint op's own entry may be gone
+	// (compacted, or never in this log: an installed checkpoint), so below a segment's first
+	// op the episode does not ask of the checkpoint's anchor.
+	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
+	records := int64(perSegment) * storage.SectorSize
+	// The anchor is known when the checkpoint is the one the last Open recovered (a lost one
+	// installed again keeps the anchor the superblock kept), or the entry at its op was
+	// recovered intact: an install over a faulty op of unknown identity has no way to learn
+	// what the op above was written on.
+	anchored := cp <= e.recoveredCP || known(cp)
+	room := func(f uint64, size int) bool {
+		if f/perSegment != (f+1)/perSegment {
+			return false
+		}
+		_, above, ok := e.find(f + 1)
+		if !ok {
+			return false
+		}
+		start := records
+		if f%perSegment != 0 {
+			if f-1 == cp {
+				return false
+			}
+			_, below, ok := e.find(f - 1)
+			if !ok {
+				return false
+			}
+			start = below.offset + below.size
+		} else if f-1 == cp && !anchored {
+			return false
+		}
+		return above.offset-start == (storage.HeaderSize+int64(size)+storage.SectorSize-1)/storage.SectorSize*storage.SectorSize
+	}
+	for _, f := range faulty {
+		body, ok := m.Log[f]
+		if !ok || f <= cp || f <= audited || f >= m.Head || m.Disowned[f] || e.unsettled[f] != nil ||
+			e.recordHit[f] || e.staleCopies(f) || !(f-1 == cp || known(f-1)) || !known(f+1) || !room(f, len(body)) {
+			continue
+		}
+		e.counters["coverage.storage_episode.repair_rule"]++
+		if f-1 == cp {
+			e.counters["coverage.storage_episode.repair_rule_on_anchor"]++
+		}
+		if !rewritable(storage.Entry{Op: f, Body: body}) {
+			e.fail("faulty op %d is not Rewritable with its acknowledged body, though op %d above it, recovered intact, "+
+				"was written on it (and the entry below it is known, checkpoint %d): its repair would truncate the durable ops above it",
+				f, f+1, cp)
+			return
+		}
+	}
+}
