@@ -116,6 +116,9 @@ type storeEpisode struct {
 	repairRule  *rand.Rand
 	recovered   map[uint64][]byte
 	recoveredCP uint64
+	// hiddenAt are the sectors, by file, that the last Open could not read (a transient
+	// error, healed since): what that Open decided of their bytes, the engine still believes.
+	hiddenAt map[string][]int64
 	// openSegments are the segment files on disk when the last Open began.
 	openSegments []string
 }
@@ -200,6 +203,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.errorAim = e.drawWriteErrorAim()
 	aim := e.drawMisdirectAim(crashAfter)
 	e.markAim = markAim{bootMisdirect: aim.at >= 0}
+	kept, keptCP := e.fallbackEntries(), e.m.CP
 	e.issue()
 	for i := 0; i < crashAfter && e.failure == ""; i++ {
 		if i == aim.at {
@@ -216,6 +220,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.counters["storage_episode.crash_in_flight"]++
 	}
 	e.disk.Crash()
+	if aim.at < 0 && e.markAim.op == 0 && !e.issuedInstall() {
+		e.checkFallbackEntries(kept, keptCP, "by the engine's history before the crash")
+	}
 	e.settleWriteError()
 	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
@@ -229,6 +236,14 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	hidden := e.hideSector()
 	region := e.hideRegion(hidden)
+	e.hiddenAt = map[string][]int64{}
+	if hidden != nil {
+		e.hiddenAt[hidden.name] = append(e.hiddenAt[hidden.name], hidden.offset)
+	}
+	if region != nil {
+		e.hiddenAt[region.name] = append(e.hiddenAt[region.name], region.offsets...)
+	}
+	kept, keptCP = e.fallbackEntries(), e.m.CP
 	s, rec, err := e.open()
 	if err != nil {
 		e.fail("open after the crash: %v", err)
@@ -236,6 +251,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.s = s
 	e.check(rec)
+	if e.failure == "" && rec.State.CheckpointOp == keptCP && !rec.CheckpointLost && rec.CheckpointDamaged == 0 {
+		e.checkFallbackEntries(kept, keptCP, "by an Open that recovered that checkpoint")
+	}
 	if e.failure == "" {
 		e.checkRewritableRun(rec)
 	}
