@@ -246,8 +246,18 @@ func (n *Nemesis) oldHoldsSuffix(c *sim.Cluster) bool {
 // and maybe delays one replica's messages and arms the crash after the old primary's cut.
 func (n *Nemesis) clash(c *sim.Cluster, next int, in vsr.Inspection) {
 	iso, d := &n.isolation, &n.divergent
+	old := c.Replica(iso.old).Inspect()
+	if old.CommitMax > iso.oldOp {
+		// A heal reached the old primary while it was to be cut off, and it committed ops
+		// above its cut with the others: they are not a divergent suffix, and damaging them
+		// as one could take a committed op's last copies (swarm seed 2027821837: ops 22-24,
+		// committed in view 5 after a heal, damaged as the old suffix; op 23 lost for good).
+		n.endDivergent(c, fmt.Sprintf("r%d committed op %d past its cut at op %d: no divergent suffix",
+			iso.old, old.CommitMax, iso.oldOp))
+		return
+	}
 	n.hits.Hit(MarkDivergentVersions)
-	oldOp := c.Replica(iso.old).Inspect().Op
+	oldOp := old.Op
 	iso.phase, iso.next, iso.nextView, iso.until = isolationDivergentClash, next, in.View, n.tick+divergentTicksMax
 	detail := fmt.Sprintf("view=%d commit=%d over r%d op=%d", in.View, in.CommitMax, iso.old, oldOp)
 	for _, s := range d.shapes {
