@@ -10,8 +10,8 @@ import (
 // metricsAgreement holds each replica's own counters (Inspection.Metrics: what `replica
 // status`, the metrics endpoint and the runbook's dashboards and alerts read) to the events
 // the same process reported: every executed op is an EventCommit, every view entered an
-// EventStatus "view_change", every repair, truncation, checkpoint, state sync and eviction
-// its own event. The two are kept apart in the replica, so a counter bumped in the wrong
+// EventStatus "view_change", every repair, truncation, checkpoint, state sync, eviction
+// and upgrade its own event (and the commit latency histogram agrees with itself). The two are kept apart in the replica, so a counter bumped in the wrong
 // place (twice per op, per batch instead of per op, or not at all on one path) shows as a
 // disagreement, where the checkers that read the events alone would never see it, and a
 // view-change counter that misses a path silences the ViewChangeStorm alert.
