@@ -815,16 +815,20 @@ func (run *swarmRun) wireDisks() {
 // are an operator's (storage restore replaces the disk), a wipe the checkers are told of.
 type downDisk struct {
 	down   bool
-	writes uint64
+	writes uint64 // the disk's writes when last seen down (only compared while down)
 }
 
 func (run *swarmRun) watchDown(replica int, down bool) {
 	w := &run.down[replica]
+	if !down { // a running replica's writes are its own; the count is taken when it goes down
+		w.down = false
+		return
+	}
 	writes := diskWrites(run.c.Nodes[replica].Disk)
-	if down && w.down && writes != w.writes {
+	if w.down && writes != w.writes {
 		run.declareWipe(replica)
 	}
-	w.down, w.writes = down, writes
+	w.down, w.writes = true, writes
 }
 
 // declareWipe tells every checker that remembers a disk that replica's disk lost what it

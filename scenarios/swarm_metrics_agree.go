@@ -31,6 +31,11 @@ type metricsTally struct {
 	// view change, changes nothing), and repeated names a release that did not rise.
 	release  uint32
 	repeated string
+	// checked is the last commit latency histogram that passed checkLatencyHistogram (valid
+	// when histogramChecked): the check is a function of the histogram alone, and between
+	// commits the replica reports the same one at every tick.
+	checked          vsr.Histogram
+	histogramChecked bool
 }
 
 // onEvent counts e for the process that emitted it (the slot's current replica: events are
@@ -92,7 +97,26 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 	if t.repeated != "" {
 		return t.repeated
 	}
-	got := in.Metrics
+	got := &in.Metrics
+	// The usual case, every counter agreeing, compared without building the table below
+	// (which names them for the message) at every inspection.
+	if got.CommitsTotal != t.commits || got.ViewChangesTotal != t.viewChanges || got.Repairs != t.repairs ||
+		got.Truncations != t.truncations || got.Checkpoints != t.checkpoints || got.StateSyncs != t.syncs ||
+		got.Evictions != t.evictions || got.Upgrades != t.upgrades {
+		return t.disagreement(i, got)
+	}
+	if t.histogramChecked && got.CommitLatency == t.checked {
+		return "" // passed as it is: the same histogram gives the same verdict
+	}
+	if reason := checkLatencyHistogram(i, &got.CommitLatency); reason != "" {
+		return reason
+	}
+	t.checked, t.histogramChecked = got.CommitLatency, true
+	return ""
+}
+
+// disagreement returns the first of the counters got that differs from the tally's events.
+func (t *metricsTally) disagreement(i int, got *vsr.Metrics) string {
 	for _, c := range []struct {
 		name          string
 		counter, seen uint64
@@ -112,7 +136,7 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 				i, c.name, c.counter, c.seen, c.event)
 		}
 	}
-	return checkLatencyHistogram(i, &got.CommitLatency)
+	return ""
 }
 
 // checkLatencyHistogram holds a replica's commit latency histogram to itself: its buckets
