@@ -841,10 +841,10 @@ func (run *swarmRun) declareWipe(replica int) {
 	run.storage.superblocks.forget(replica)
 }
 
-// onPrepareSent shows the checkers a prepare sent by the replica that created it (its first
-// send is its creation): its bytes, timestamp and the clocks' readings at that instant.
-func (run *swarmRun) onPrepareSent(from int, msg []byte) {
-	if len(msg) < vsr.HeaderSize || int(msg[128]) != from { // the creator's byte (vsr header layout)
+// onPrepare decodes a prepare its creator sends (the creator's byte, vsr header layout),
+// once for the checkers of prepares as they are created: onPrepareSent and checkExactStamp.
+func (run *swarmRun) onPrepare(from int, msg []byte) {
+	if len(msg) < vsr.HeaderSize || int(msg[128]) != from {
 		return
 	}
 	h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID())
@@ -853,6 +853,16 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte) {
 	}
 	r := run.c.Replica(from)
 	created := r != nil && createdNow(r.TraceState(), h)
+	run.onPrepareSent(from, msg, h, r, created)
+	if created {
+		run.checkExactStamp(from, h)
+	}
+}
+
+// onPrepareSent shows the checkers a prepare sent by the replica that created it (its first
+// send is its creation): its bytes msg, header h, timestamp and the clocks' readings at that
+// instant. r is the sender's running replica (nil if none), created whether it made it now.
+func (run *swarmRun) onPrepareSent(from int, msg []byte, h vsr.Header, r *vsr.Replica, created bool) {
 	if run.durability == "" && created {
 		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}

@@ -127,6 +127,9 @@ type swarmRun struct {
 	viewDrift string
 	// replyCut starves one client of replies after the heal (swarm_reply_loss.go).
 	replyCut replyCut
+	// sentLog and heldLog are the arrays of the last logs shown to the checkers (logRefs,
+	// onLogSettled), reused: the checkers copy what they keep.
+	sentLog, heldLog []invariants.PrepareRef
 	// picture, if set, records the run for its picture (Options.Picture).
 	picture *Picture
 	// operator runs storage compact and export during the fault phase (swarm_operator.go);
@@ -341,8 +344,7 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	}
 	switch command { // decode only the votes, and prepares as they are created
 	case vsr.CommandPrepare:
-		run.onPrepareSent(from, msg)
-		run.checkExactStamp(from, msg)
+		run.onPrepare(from, msg)
 		return
 	case vsr.CommandNackPrepare: // a denial: held to what its sender executed
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {
@@ -367,7 +369,8 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if m.Header.Command != vsr.CommandPrepareOK && int(m.Header.Replica) == from {
 		// The log it carries, decoded once for both checkers (each only reads it); ok is
 		// false if it is not a log the checkers can read: they skip it whole.
-		log, ok := logRefs(m.Body, run.c.ClusterID())
+		log, ok := logRefs(m.Body, run.c.ClusterID(), run.sentLog)
+		run.sentLog = log
 		if m.Header.Command == vsr.CommandStartView && ok {
 			run.onStartViewSent(m, log)
 		}

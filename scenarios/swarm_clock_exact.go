@@ -84,17 +84,10 @@ func (e *exactStamps) created(h vsr.Header, clockNs int64, now sim.Time) string 
 		h.Replica, h.Op, h.View, sim.Duration(h.Timestamp-clockNs), exactWindow, sim.Duration(maxBefore+1-clockNs))
 }
 
-// checkExactStamp holds a prepare its sender just created to exactStamps.
-func (run *swarmRun) checkExactStamp(from int, msg []byte) {
-	if run.broken != "" || len(msg) < vsr.HeaderSize || int(msg[128]) != from { // the creator's byte (vsr header layout)
-		return
-	}
-	r := run.c.Replica(from)
-	if r == nil {
-		return
-	}
-	h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID())
-	if err != nil || h.Command != vsr.CommandPrepare || !createdNow(r.TraceState(), h) {
+// checkExactStamp holds a prepare its sender just created (h, decoded by onPrepare) to
+// exactStamps.
+func (run *swarmRun) checkExactStamp(from int, h vsr.Header) {
+	if run.broken != "" {
 		return
 	}
 	run.broken = run.exact.created(h, run.c.Nodes[from].Clock.Realtime(), run.c.Loop.Now())

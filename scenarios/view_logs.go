@@ -1,14 +1,17 @@
 package scenarios
 
 import (
+	"slices"
+
 	"vopr/cluster/vsr"
 	"vopr/invariants"
 )
 
-// logRefs decodes the log headers a do_view_change or start_view carries; ok is false if
-// the body is not a log the checkers can read.
-func logRefs(body []byte, cluster uint64) (log []invariants.PrepareRef, ok bool) {
-	log = make([]invariants.PrepareRef, 0, len(body)/vsr.HeaderSize)
+// logRefs decodes the log headers a do_view_change or start_view carries, into buf's array
+// (the checkers copy what they keep); ok is false if the body is not a log the checkers can
+// read.
+func logRefs(body []byte, cluster uint64, buf []invariants.PrepareRef) (log []invariants.PrepareRef, ok bool) {
+	log = slices.Grow(buf[:0], len(body)/vsr.HeaderSize)
 	for at := 0; at+vsr.HeaderSize <= len(body); at += vsr.HeaderSize {
 		h, err := vsr.DecodeHeader(body[at:at+vsr.HeaderSize], cluster)
 		if err != nil {
@@ -40,11 +43,12 @@ func (run *swarmRun) onLogSettled(e vsr.Event) {
 		return
 	}
 	s := r.TraceState()
-	var log []invariants.PrepareRef
+	log := run.heldLog[:0] // the checkers copy what they keep
 	for op := s.CommitMax - min(s.CommitMax, vsr.LogSlotsMax-1); op <= s.CommitMax; op++ {
 		if h, ok := r.Header(op); ok && op > 0 {
 			log = append(log, invariants.PrepareRef{Op: op, View: h.View, Checksum: h.Checksum})
 		}
 	}
+	run.heldLog = log
 	run.suite.OnLogHeld(int64(run.c.Loop.Now()), e.Replica, s.View, s.CommitMax, log)
 }
