@@ -58,6 +58,55 @@ func TestLoopRunsEventsInTimeThenSequenceOrder(t *testing.T) {
 	})
 }
 
+// Events scheduled through AtCallSteady (some in time order, some not: the FIFO takes the
+// former, the heap the latter) and through At, before and while the loop runs, run in exactly
+// the (time, sequence) order a single heap gives, and the loop counts them all as pending.
+func TestLoopSteadyEventsKeepTimeThenSequenceOrder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		type ran struct {
+			at  Time
+			seq int
+		}
+		loop := NewLoop()
+		var order []ran
+		scheduled := 0
+		var schedule func(depth int)
+		schedule = func(depth int) {
+			at := loop.Now() + Time(rapid.Int64Range(0, 20).Draw(t, "delay"))
+			seq := scheduled
+			scheduled++
+			run := func() {
+				require.Equal(t, at, loop.Now())
+				order = append(order, ran{at: at, seq: seq})
+				if depth < 3 {
+					for range rapid.IntRange(0, 2).Draw(t, "children") {
+						schedule(depth + 1)
+					}
+				}
+			}
+			if rapid.Bool().Draw(t, "steady") {
+				loop.AtCallSteady(at, func(arg uint64) {
+					require.Equal(t, uint64(seq), arg)
+					run()
+				}, uint64(seq))
+			} else {
+				loop.At(at, run)
+			}
+		}
+		for range rapid.IntRange(1, 30).Draw(t, "roots") {
+			schedule(0)
+		}
+		require.Equal(t, scheduled, loop.Pending())
+		for loop.Step() {
+		}
+		require.Len(t, order, scheduled)
+		require.True(t, slices.IsSortedFunc(order, func(a, b ran) int {
+			return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq))
+		}), "events ran out of (time, sequence) order: %v", order)
+		require.Zero(t, loop.Pending())
+	})
+}
+
 // An event scheduled by a running event for the same instant runs after every event already
 // queued for that instant (it has a later sequence number), and before later instants.
 func TestLoopSameInstantEventsScheduledWhileRunningGoLast(t *testing.T) {
@@ -148,6 +197,8 @@ func TestLoopRejectsThePastNegativeDelaysAndNilEvents(t *testing.T) {
 	requireAssertion(t, "event scheduled in the past", func() { loop.At(99, func() {}) })
 	requireAssertion(t, "negative delay", func() { loop.After(-1, func() {}) })
 	requireAssertion(t, "nil event", func() { loop.At(100, nil) })
+	requireAssertion(t, "event scheduled in the past", func() { loop.AtCallSteady(99, func(uint64) {}, 0) })
+	requireAssertion(t, "nil event", func() { loop.AtCallSteady(100, nil, 0) })
 	require.Zero(t, loop.Pending(), "a rejected event must not be queued")
 
 	// From inside an event too: time is the event's time.

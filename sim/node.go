@@ -256,7 +256,7 @@ func (n *Node) scheduleTick() {
 	if n.tickFn == nil {
 		n.tickFn = n.tick
 	}
-	n.loop.AtCall(at, n.tickFn, n.generation)
+	n.loop.AtCallSteady(at, n.tickFn, n.generation)
 }
 
 // tick is the tick event scheduled under generation.
