@@ -115,6 +115,11 @@ type Disk struct {
 	// spare holds the arrays of removed files' images for reuse (see grow): segments and
 	// checkpoints are removed and created all the time, each growing to the same size.
 	spare [][]byte
+	// pool is where grow looks for an array after spare, and what takes the disk's arrays
+	// back (WorldOptions.DiskPool); nil for none. released marks a disk whose arrays its
+	// pool took back: any further use fails (assertLive).
+	pool     *DiskPool
+	released bool
 	// families holds, per file family (a name less its trailing hex number: "log-",
 	// "checkpoint-"), the largest size a file of the family reached: what a new file's images
 	// reserve when they first grow (see grow).
@@ -526,6 +531,7 @@ func (d *Disk) List(done func(names []string, err error)) {
 
 // Size returns the file's current size, volatile writes included.
 func (d *Disk) Size(name string) (int64, error) {
+	d.assertLive()
 	f := d.file(name)
 	if f == nil {
 		return 0, storage.ErrNotExist
@@ -535,6 +541,7 @@ func (d *Disk) Size(name string) (int64, error) {
 
 // Usage answers from metadata, synchronously.
 func (d *Disk) Usage() storage.Usage {
+	d.assertLive()
 	return storage.Usage{Used: d.used, Capacity: d.capacity}
 }
 
@@ -574,6 +581,7 @@ func (d *Disk) schedule(latency Duration, op pendingOp) {
 // it (every read, write and sync).
 func (d *Disk) pend(latency Duration) *pendingOp {
 	assert.That(latency >= 0, "disk: negative latency")
+	d.assertLive()
 	slot, op := d.pending.add()
 	if d.fireFn == nil {
 		d.fireFn = d.fire
@@ -711,6 +719,7 @@ func (d *Disk) applyTruncate(name string, size int64) error {
 
 // file returns the named file, nil if there is none.
 func (d *Disk) file(name string) *diskFile {
+	d.assertLive()
 	if d.lastFile != nil && name == d.lastName {
 		return d.lastFile
 	}
@@ -725,6 +734,7 @@ func (d *Disk) file(name string) *diskFile {
 // completions' cached lookup if it is the file, else its own, so that neither evicts the
 // other's.
 func (d *Disk) peek(name string) *diskFile {
+	d.assertLive()
 	if d.lastFile != nil && name == d.lastName {
 		return d.lastFile
 	}
@@ -775,6 +785,7 @@ func (d *Disk) familyOf(name string) *int64 {
 // names returns the file names, sorted (a copy of Disk.sorted): the only order in which the
 // disk ever walks its files, so that map order never reaches a decision or the trace.
 func (d *Disk) names() []string {
+	d.assertLive()
 	return slices.Clone(d.sorted)
 }
 
@@ -1161,9 +1172,10 @@ func (d *Disk) keepSpare(b []byte) {
 }
 
 // grow is resizeOwned that, when the array must grow, first takes the smallest spare array
-// of at least size and reserve bytes, and else reserves at least reserve bytes (the bytes are the same either way:
-// only allocation changes). The caller overwrites the bytes from written to size at once, so
-// only those from len(b) to written are cleared when the array has room.
+// of at least size and reserve bytes, then the pool's smallest (DiskPool), and else reserves
+// at least reserve bytes (the bytes are the same either way: only allocation changes). The
+// caller overwrites the bytes from written to size at once, so only those from len(b) to
+// written are cleared when the array has room.
 func (d *Disk) grow(b []byte, size, reserve, written int64) []byte {
 	if size <= int64(cap(b)) {
 		if size > int64(len(b)) {
@@ -1179,12 +1191,18 @@ func (d *Disk) grow(b []byte, size, reserve, written int64) []byte {
 			best = i
 		}
 	}
-	if best < 0 {
+	var grown []byte
+	if best >= 0 {
+		grown = d.spare[best][:size]
+		d.spare[best] = d.spare[len(d.spare)-1]
+		d.spare = d.spare[:len(d.spare)-1]
+	} else if pooled := d.pool.take(max(want, 2*int64(cap(b)))); pooled != nil {
+		// At least double, as resizeReserving does: a file growing by appends copies
+		// itself O(1) times per byte.
+		grown = pooled[:size]
+	} else {
 		return resizeReserving(b, size, reserve)
 	}
-	grown := d.spare[best][:size]
-	d.spare[best] = d.spare[len(d.spare)-1]
-	d.spare = d.spare[:len(d.spare)-1]
 	copy(grown, b)
 	clear(grown[len(b):max(int64(len(b)), min(written, size))])
 	d.keepSpare(b)

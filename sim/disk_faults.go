@@ -188,6 +188,7 @@ func (f *diskFile) overlayAfterCrash(s int64, history []sectorEvent) (overlay se
 // overlay they would carry. A sector Altered does not list but DurablyAltered does is damage
 // that only an unsynced write repaired. Nil if the file does not exist.
 func (d *Disk) DurablyAltered(name string, offset, n int64) []DiskFault {
+	d.assertLive()
 	f := d.peek(name)
 	if f == nil || n <= 0 {
 		return nil
@@ -619,6 +620,7 @@ func (d *Disk) targetedSector(name string, offset int64) *diskFile {
 
 // Faults reports the active overlays, sorted by file and sector (one per sector).
 func (d *Disk) Faults() []DiskFault {
+	d.assertLive()
 	var out []DiskFault
 	for i, f := range d.sortedFiles {
 		if len(f.faults) == 0 {
@@ -671,6 +673,7 @@ func (d *Disk) noteRemovedDamaged(name string) {
 // misdirected write's old bytes or the bytes it landed there); a sector not listed holds
 // exactly what the node wrote (Written), durable or not. Nil if the file does not exist.
 func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
+	d.assertLive()
 	f := d.peek(name)
 	if f == nil || n <= 0 || len(f.faults) == 0 {
 		return nil
@@ -698,6 +701,7 @@ func (d *Disk) Altered(name string, offset, n int64) []DiskFault {
 // a sector of the range has a latent error; it injects nothing and counts nothing. ErrNotExist
 // if the file does not exist.
 func (d *Disk) Visible(name string, offset, n int64) ([]byte, error) {
+	d.assertLive()
 	f := d.files[name]
 	if f == nil {
 		return nil, storage.ErrNotExist
@@ -724,6 +728,7 @@ func (d *Disk) Names() []string { return d.names() }
 // (the sector holds what an earlier write left there, or zeros) and that nothing rewrote
 // since: damage a crash did, without any fault.
 func (d *Disk) LostWrites(name string) []int64 {
+	d.assertLive()
 	f := d.files[name]
 	if f == nil || len(f.lost) == 0 {
 		return nil
@@ -735,6 +740,7 @@ func (d *Disk) LostWrites(name string) []int64 {
 // others, and that nothing has written since: each holds what was written, but the write it
 // was part of (an entry, say) is not whole on the disk.
 func (d *Disk) TornRemnants(name string) []int64 {
+	d.assertLive()
 	f := d.files[name]
 	if f == nil || len(f.remnants) == 0 {
 		return nil
@@ -747,6 +753,7 @@ func (d *Disk) TornRemnants(name string) []int64 {
 // operator can inspect without disturbing this one (which draws nothing for it). rng draws
 // the copy's latencies.
 func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
+	d.assertLive()
 	opts := d.opts
 	opts.ReadFaultProbability, opts.ReadCorruptionProbability = 0, 0
 	opts.WriteCorruptionProbability, opts.WriteMisdirectProbability, opts.WriteErrorProbability = 0, 0, 0
@@ -755,6 +762,10 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	c := NewDisk(loop, rng, trace, d.node, opts)
 	c.used, c.faultsEnabled, c.writeSeq, c.writeIDs = d.used, d.faultsEnabled, d.writeSeq, d.writeIDs
 	c.bodySums, c.auditSums = d.bodySums, d.auditSums
+	if d.pool != nil { // the copy shares arrays with d: reclaimed with it (DiskPool.release)
+		c.pool = d.pool
+		d.pool.disks = append(d.pool.disks, c)
+	}
 	c.sorted = slices.Clone(d.sorted)
 	c.removedDamaged = maps.Clone(d.removedDamaged)
 	for name, f := range d.files {
@@ -784,6 +795,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 // pristine bytes: synced or not, as the last crash left them, without overlays), fewer at
 // the end of the file; nil if there are none.
 func (d *Disk) Written(name string, offset, n int64) []byte {
+	d.assertLive()
 	f := d.files[name]
 	if f == nil || offset < 0 || offset >= int64(len(f.data)) {
 		return nil
@@ -797,6 +809,7 @@ func (d *Disk) Stats() DiskStats { return d.stats }
 // Pristine returns a copy of the file's bytes without fault overlays, volatile writes
 // included; nil if the file does not exist.
 func (d *Disk) Pristine(name string) []byte {
+	d.assertLive()
 	if f := d.files[name]; f != nil {
 		return bytes.Clone(f.data)
 	}
@@ -806,6 +819,7 @@ func (d *Disk) Pristine(name string) []byte {
 // Durable returns a copy of the file's durable image: its bytes if every unsynced write
 // were lost; nil if the file does not exist.
 func (d *Disk) Durable(name string) []byte {
+	d.assertLive()
 	if f := d.files[name]; f != nil {
 		return f.durableBytes(0, f.durableLen, true)
 	}
@@ -815,6 +829,7 @@ func (d *Disk) Durable(name string) []byte {
 // DurableRange returns a copy of up to n durable bytes of a file from offset (fewer at the
 // end of the file), for checkers that look for one record without copying the whole file.
 func (d *Disk) DurableRange(name string, offset, n int64) []byte {
+	d.assertLive()
 	f := d.files[name]
 	if f == nil || offset < 0 || offset >= f.durableLen {
 		return nil

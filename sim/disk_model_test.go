@@ -619,6 +619,9 @@ func checkDiskAgainstModel(rt *rapid.T) {
 	r := &refRun{t: rt, loop: loop, model: newRefDisk(),
 		disk: NewDisk(loop, Stream(rapid.Uint64().Draw(rt, "seed"), "disk"), NewTrace(loop.Now), 0, opts)}
 	r.disk.observe = r.observe
+	if rapid.Bool().Draw(rt, "pool") {
+		r.disk.pool = garbagePool(rapid.IntRange(0, 6).Draw(rt, "pooled"))
+	}
 	for _, name := range refNames {
 		r.disk.Create(name, func(error) {})
 		r.model.files[name] = &refFile{}
