@@ -39,6 +39,14 @@ func (p *DiskPool) Reclaim() {
 	p.disks = nil
 }
 
+// Adopt makes a new disk (one made by NewDisk, outside any world) draw on the pool and be
+// reclaimed with it, as a world's disks are (WorldOptions.DiskPool).
+func (p *DiskPool) Adopt(d *Disk) {
+	assert.That(d.pool == nil && len(d.files) == 0, "disk pool: adopting a disk in use")
+	d.pool = p
+	p.disks = append(p.disks, d)
+}
+
 // take removes and returns (of length zero) the smallest kept array of capacity at least
 // want, nil if there is none.
 func (p *DiskPool) take(want int64) []byte {

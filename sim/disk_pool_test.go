@@ -111,3 +111,22 @@ func TestDiskPoolReclaimsSnapshotsArraysOnce(t *testing.T) {
 	require.Equal(t, int64(arrays), pool.bytes)
 	requireAssertion(t, "used after its pool reclaimed it", func() { snapshot.DurableView("a", 0, 1) })
 }
+
+// A disk made outside a world joins a pool by Adopt: it draws on the pool, and the pool
+// reclaims it. A disk in use cannot be adopted.
+func TestDiskPoolAdoptsANewDisk(t *testing.T) {
+	pool := garbagePool(3)
+	h := newDiskHarness(t, 9, diskOptionsClean())
+	pool.Adopt(h.disk)
+	require.NoError(t, h.create("f"))
+	require.NoError(t, h.write("f", diskSector, diskFill(0x11, diskSector)))
+	require.Len(t, pool.arrays, 2, "the file grew into a pooled array")
+	require.Equal(t, append(make([]byte, diskSector), diskFill(0x11, diskSector)...), h.disk.Pristine("f"))
+	pool.Reclaim()
+	require.Len(t, pool.arrays, 3)
+	requireAssertion(t, "used after its pool reclaimed it", func() { h.disk.Pristine("f") })
+
+	used := newDiskHarness(t, 9, diskOptionsClean())
+	require.NoError(t, used.create("f"))
+	requireAssertion(t, "adopting a disk in use", func() { pool.Adopt(used.disk) })
+}
