@@ -30,7 +30,7 @@ func newMatrixHarness(o Options, h matrixHarness) *matrixRun {
 		run.budget = h.budget
 	}
 	world := runbookWorld(sim.Millisecond, sim.DiskOptions{})
-	world.Seed = o.Seed
+	world.Seed, world.DiskPool = o.Seed, o.disks
 	opts := sim.ClusterOptions{World: world, Replicas: h.replicas, Clients: h.clients, ClusterID: o.Seed | 1,
 		Mutation: o.Mutation, OnEvent: run.onEvent}
 	if run.checked {

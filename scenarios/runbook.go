@@ -43,7 +43,7 @@ func newRunbookRunWithSpares(o Options, replicas, standbys int, outside uint16, 
 	if run.budget == 0 {
 		run.budget = budget
 	}
-	world.Seed = o.Seed
+	world.Seed, world.DiskPool = o.Seed, o.disks
 	run.op = &Operator{TicksMax: phaseMax} // its C and Step once the cluster exists
 	opts := sim.ClusterOptions{World: world, Replicas: replicas, Standbys: standbys, Outside: outside, Clients: clients,
 		ClusterID: o.Seed | 1,

@@ -58,6 +58,9 @@ type Options struct {
 	// Picture, if set, collects the run's timeline for its picture (vopr replay --html):
 	// replica states, fault periods, client operations, messages and the failure.
 	Picture *Picture
+	// disks, if set, is the sim.DiskPool of the swarm seed this run is an episode of: its
+	// disks draw on it, and the seed's end reclaims them (disk_pools.go).
+	disks *sim.DiskPool
 }
 
 // Result is what a run reports.

@@ -135,6 +135,9 @@ func init() {
 // runStorageCrash is the storage_crash scenario: the storage episode of o.Seed alone.
 func runStorageCrash(o Options) Result {
 	e := newStorageEpisode(o.Seed)
+	if o.disks != nil {
+		o.disks.Adopt(e.disk)
+	}
 	// An operation takes about four completions (write, sync, record write, sync): crash
 	// points up to six per operation crash most runs in mid-history, an operation in flight.
 	e.run(e.rng.IntN(6*len(e.steps) + 1))

@@ -21,7 +21,7 @@ func withDivergentEpisode(o Options, r Result) Result {
 		return r
 	}
 	seed := 1 + sim.Stream(o.Seed, "swarm_divergent_episode").Uint64N(1<<40)
-	dr := runDivergent(Options{Seed: seed, Mutation: o.Mutation}, drawDivergent(seed))
+	dr := runDivergent(Options{Seed: seed, Mutation: o.Mutation, disks: o.disks}, drawDivergent(seed))
 	r.Counters["coverage.episode.divergent"]++
 	for k, v := range dr.Counters {
 		if strings.HasPrefix(k, "divergent_matrix.") {

@@ -54,7 +54,7 @@ func (e parEpisode) params() matrixParams {
 func withParEpisode(o Options, r Result) Result {
 	e := drawParEpisode(o.Seed)
 	p := e.params()
-	er := runMatrix(Options{Seed: e.seed, Mutation: o.Mutation}, p, matrixKnobs{})
+	er := runMatrix(Options{Seed: e.seed, Mutation: o.Mutation, disks: o.disks}, p, matrixKnobs{})
 	r.Counters["episode.runs"]++
 	r.Counters["episode."+e.scenario]++
 	r.Counters["episode."+p.class()]++
@@ -86,7 +86,7 @@ func withStorageEpisode(o Options, r Result) Result {
 	rng := sim.Stream(o.Seed, "swarm_storage_episode")
 	for i := 0; i < storageEpisodesPerSeed; i++ {
 		seed := rng.Uint64N(1<<40) + 1
-		sr := runStorageCrash(Options{Seed: seed})
+		sr := runStorageCrash(Options{Seed: seed, disks: o.disks})
 		for k, v := range sr.Counters {
 			r.Counters[k] += v
 		}

@@ -50,7 +50,7 @@ func withRunbookEpisode(o Options, r Result) Result {
 	if !ok {
 		panic("swarm: no runbook scenario " + name)
 	}
-	dr := s.Run(Options{Seed: seed, Mutation: o.Mutation})
+	dr := s.Run(Options{Seed: seed, Mutation: o.Mutation, disks: o.disks})
 	r.Counters["coverage.episode.runbook"]++
 	r.Counters["episode.runbook."+name]++
 	if dr.Outcome != Pass {
