@@ -107,7 +107,20 @@ type Scenario struct {
 
 var registry []Scenario
 
-func register(s Scenario) { registry = append(registry, s) }
+// register adds a scenario. Its Run lends the run a disk pool (disk_pools.go) unless the
+// caller passed one (a swarm seed's episodes share the seed's): a campaign's seeds then
+// grow their disks into the arrays of the seeds before them.
+func register(s Scenario) {
+	run := s.Run
+	s.Run = func(o Options) Result {
+		if o.disks == nil {
+			o.disks = lendDiskPool()
+			defer returnDiskPool(o.disks)
+		}
+		return run(o)
+	}
+	registry = append(registry, s)
+}
 
 // All returns every scenario, sorted by name.
 func All() []Scenario {

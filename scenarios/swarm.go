@@ -156,8 +156,10 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.clients = newClientLiveness(run.swarm.Clients)
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.SyncChunkBytes = drawSyncChunk(o.Seed, run.work.mix)
-	o.disks = lendDiskPool()
-	defer returnDiskPool(o.disks)
+	if o.disks == nil { // run directly (shrink), not through the registry
+		o.disks = lendDiskPool()
+		defer returnDiskPool(o.disks)
+	}
 	opts.World.DiskPool = o.disks
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
