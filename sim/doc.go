@@ -9,6 +9,11 @@
 // CrashAfterCall from inside an actor's call, and Cluster.SetFaultHooks to strike at an I/O
 // completion (before the replica sees it), a send or a replica event.
 //
+// Speed without changing a run: node ticks, half of all events and always due in time order,
+// queue in a FIFO beside the loop's heap (Loop.AtCallSteady); a DiskPool lends the arrays of
+// finished worlds' disks to the disks of later ones (a campaign's next seed), which clear
+// what they do not overwrite, so no byte of a run depends on the pool.
+//
 // Rules (DESIGN.md section 1), enforced by tidy_test.go:
 //   - Single-threaded. No goroutines, channels, sync, wall clock, os, net or math/rand v1.
 //   - Every random decision draws from a *rand.Rand (math/rand/v2 PCG) derived from the root
