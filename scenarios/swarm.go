@@ -156,7 +156,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.clients = newClientLiveness(run.swarm.Clients)
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.SyncChunkBytes = drawSyncChunk(o.Seed, run.work.mix)
-	if o.disks == nil { // run directly (shrink), not through the registry
+	if o.disks == nil { // called directly (tests), not through the registry
 		o.disks = lendDiskPool()
 		defer returnDiskPool(o.disks)
 	}
