@@ -156,11 +156,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.clients = newClientLiveness(run.swarm.Clients)
 	opts := run.swarm.ClusterOptions(o.Seed)
 	opts.SyncChunkBytes = drawSyncChunk(o.Seed, run.work.mix)
-	if o.disks == nil { // called directly (tests), not through the registry
-		o.disks = lendDiskPool()
-		defer returnDiskPool(o.disks)
-	}
-	opts.World.DiskPool = o.disks
+	opts.World.DiskPool = o.disks // nil when a test calls runSwarmWith directly: no pool, same run
 	opts.Mutation, opts.OnEvent = o.Mutation, run.onEvent
 	if run.checked {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
