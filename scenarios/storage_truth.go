@@ -48,7 +48,7 @@ type storageChecks struct {
 }
 
 // storageMarks are the coverage marks of the storage checks, reported even at zero.
-var storageMarks = []string{"storage_truth", "storage_verify", "storage_verify_damage"}
+var storageMarks = []string{"storage_truth", "storage_verify", "storage_verify_damage", "storage_verify_head_aim"}
 
 func newStorageChecks(seed uint64) storageChecks {
 	return storageChecks{seed: seed, verify: sim.Stream(seed, "verify"), nextVerify: verifyGapMin, replacing: -1}

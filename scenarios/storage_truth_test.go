@@ -294,3 +294,23 @@ func TestStorageVerifyCheckCopyBelow(t *testing.T) {
 	require.Len(t, live, 1, "the copy below is another entry")
 	require.Equal(t, above, live[0].entry.offset)
 }
+
+// TestVerifyHeadAim: each way of damaging the head entry (its header, its header and its
+// record, any sector) leaves damage the judge knows of, and the real verify reports the head
+// op faulty; with its checks defeated verify misses it, and the judge says so.
+func TestVerifyHeadAim(t *testing.T) {
+	for aim := range headAims {
+		d := newTruthDisk(t)
+		d.format(5)
+		require.Equal(t, uint64(5), damageHeadEntry(d.disk, aim, sim.Stream(1, "aim")), "aim %d", aim)
+		damaged := diskDamage(d.disk)
+		report, err := d.verifyOn(d.disk)
+		require.NoError(t, err)
+		require.Equal(t, []uint64{5}, report.Faulty, "aim %d: %+v", aim, report)
+		require.Empty(t, damaged.judge(report, nil), "aim %d", aim)
+
+		report, err = d.verifyOn(forgingFS{d.disk})
+		require.NoError(t, err)
+		require.Contains(t, damaged.judge(report, nil), "missed damage: op 5's entry", "aim %d", aim)
+	}
+}

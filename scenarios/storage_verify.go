@@ -2,12 +2,14 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 
 	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
+	"vopr/faults"
 	"vopr/sim"
 )
 
@@ -66,6 +68,9 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 	loop := sim.NewLoop()
 	snapshot := c.Nodes[replica].Disk.Snapshot(loop,
 		sim.Stream(sc.seed, "verify/"+strconv.Itoa(sc.verifies)), sim.NewTrace(loop.Now))
+	if sc.verify.IntN(verifyHeadAimOneIn) == 0 && damageHeadEntry(snapshot, headAim(sc.verify.IntN(int(headAims))), sc.verify) > 0 {
+		sc.mark("storage_verify_head_aim")
+	}
 	damage := diskDamage(snapshot) // before the engine's Open, which may remove a damaged file
 	if r := c.Replica(replica); r != nil {
 		damage.checkpointLost = r.InspectState().CheckpointLost
@@ -89,6 +94,54 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 		return fmt.Sprintf("storage verify on replica %d at tick %d: %s", replica, tick, msg)
 	}
 	return ""
+}
+
+// verifyHeadAimOneIn: one verify in this many first damages the snapshot's head entry.
+const verifyHeadAimOneIn = 3
+
+// headAim is how damageHeadEntry strikes the newest entry of a log.
+type headAim int
+
+const (
+	aimHeader       headAim = iota // its header sector: a scan no longer finds the entry
+	aimHeaderRecord                // its header and its redundant record: both copies gone
+	aimAnySector                   // a sector drawn from the whole entry
+	headAims
+)
+
+// damageHeadEntry corrupts the newest entry of the disk's last log segment as aim says, and
+// returns its op (0 if the disk has no entry). The write a disk most often loses or garbles
+// is its latest, and random faults seldom strike it before the head moves on. The swarm
+// aims at the verify's own snapshot, so the run never sees this damage; the judge does,
+// like any fault's (diskDamage).
+func damageHeadEntry(disk *sim.Disk, aim headAim, rng *rand.Rand) uint64 {
+	var last string
+	for _, name := range disk.Names() { // sorted: the last segment comes last
+		if strings.HasPrefix(name, "log-") {
+			last = name
+		}
+	}
+	entries := readWrittenLog(disk, last).newest()
+	if last == "" || len(entries) == 0 {
+		return 0
+	}
+	head := entries[0]
+	for _, e := range entries[1:] {
+		if e.op > head.op {
+			head = e
+		}
+	}
+	sector := int64(0)
+	if aim == aimAnySector {
+		sector = rng.Int64N((head.size + storage.SectorSize - 1) / storage.SectorSize)
+	}
+	if aim == aimHeaderRecord {
+		if at, ok := faults.RecordSectorOf(disk.Pristine(last), head.offset); ok {
+			disk.CorruptSector(last, at)
+		}
+	}
+	disk.CorruptSector(last, head.offset+sector*storage.SectorSize)
+	return head.op
 }
 
 // damagedReplicas returns the replicas whose disks hold a fault, in order.
