@@ -52,6 +52,9 @@ type swarmRun struct {
 	// staleReads draws which gets go to a standby as stale reads (swarm_standby.go); nil
 	// without standbys.
 	staleReads *rand.Rand
+	// busyProbes draws when a busy client is asked for another request (swarm_busy_client.go);
+	// nil in unchecked runs and the runbook scenarios.
+	busyProbes *rand.Rand
 	// reconfig is the reconfiguring nemesis (swarm_reconfig.go); nil unless the seed draws it.
 	reconfig *swarmReconfig
 	// ackedOps are the ops acknowledged to clients (only in a run that fails over: its lost
@@ -164,6 +167,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	if run.checked {
+		run.busyProbes = sim.Stream(o.Seed, "busy-probes")
 		run.suite.WatchDeliveries()
 		run.suite.SetMonotonic(func(i int) int64 { return run.c.Nodes[i].Clock.Monotonic() })
 	}
@@ -385,7 +389,11 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 // each in the history that the linearizability checker reads.
 func (run *swarmRun) clientTick(i int) {
 	cl := run.c.Client(i)
-	if !run.load || cl.Busy() {
+	if cl.Busy() {
+		run.probeBusyClient(i, cl)
+		return
+	}
+	if !run.load {
 		return
 	}
 	if !cl.Registered() {

@@ -1,0 +1,55 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"vopr/cluster/client"
+	"vopr/cluster/kv"
+)
+
+// A client takes one request at a time: Submit and ReadStale return false while one is in
+// flight, and leave it alone. An application that shares a client between its threads calls
+// them at any time, so the swarm does too: now and then, on a tick that finds a client busy,
+// it asks for one more request or stale read, and a client that takes it breaks its contract
+// (the request in flight would never be answered). The draws come from the checker's own
+// stream, and a refused call changes nothing, so the run is the same with or without them.
+
+// busyProbePercent is the share of a busy client's ticks that probe it.
+const busyProbePercent = 5
+
+// requester is the part of a client that takes requests.
+type requester interface {
+	Submit(payload []byte, done func(client.Result)) bool
+	ReadStale(standby int, payload []byte, done func(client.Result)) bool
+}
+
+// probeBusyClient asks busy client i for another request, and records a violation if it
+// takes it.
+func (run *swarmRun) probeBusyClient(i int, cl requester) {
+	if run.busyProbes == nil || run.broken != "" {
+		return
+	}
+	run.broken = probeBusy(run.busyProbes, i, cl, run.c.ReplicaCount(), run.c.StandbyCount())
+}
+
+// probeBusy is probeBusyClient's draw and check, on a cluster of replicas and standbys
+// (numbered after the replicas).
+func probeBusy(rng *rand.Rand, i int, cl requester, replicas, standbys int) string {
+	if rng.IntN(100) >= busyProbePercent {
+		return ""
+	}
+	get := kv.EncodeOp(kv.Op{Kind: kv.KindGet, Key: "busy-probe"})
+	ignore := func(client.Result) {}
+	if standbys > 0 && rng.IntN(2) == 0 {
+		standby := replicas + rng.IntN(standbys)
+		if cl.ReadStale(standby, get, ignore) {
+			return fmt.Sprintf("client %d took a stale read to replica %d while a request was in flight", i, standby)
+		}
+		return ""
+	}
+	if cl.Submit(get, ignore) {
+		return fmt.Sprintf("client %d took a request while another was in flight", i)
+	}
+	return ""
+}

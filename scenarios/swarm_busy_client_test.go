@@ -1,0 +1,47 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/client"
+	"vopr/sim"
+)
+
+// takingClient answers every request as taken (or refused, if refuses), and counts the calls.
+type takingClient struct {
+	refuses          bool
+	submits, staleOf int
+}
+
+func (t *takingClient) Submit([]byte, func(client.Result)) bool { t.submits++; return !t.refuses }
+
+func (t *takingClient) ReadStale(int, []byte, func(client.Result)) bool {
+	t.staleOf++
+	return !t.refuses
+}
+
+// TestProbeBusyFires: a busy client that takes another request or stale read is a violation,
+// each kind of probe runs, and a client that refuses them passes.
+func TestProbeBusyFires(t *testing.T) {
+	rng := sim.Stream(1, "busy-probes")
+	taking, refusing := &takingClient{}, &takingClient{refuses: true}
+	var request, stale int
+	for range 2000 {
+		switch msg := probeBusy(rng, 2, taking, 3, 2); {
+		case msg == "":
+		case msg == "client 2 took a request while another was in flight":
+			request++
+		default:
+			require.Regexp(t, `^client 2 took a stale read to replica [34] while a request was in flight$`, msg)
+			stale++
+		}
+		require.Empty(t, probeBusy(rng, 2, refusing, 3, 2))
+	}
+	require.Positive(t, request)
+	require.Positive(t, stale)
+	require.Equal(t, request, taking.submits)
+	require.Equal(t, stale, taking.staleOf)
+	require.Positive(t, refusing.submits+refusing.staleOf)
+}
