@@ -138,6 +138,14 @@ type swarmRun struct {
 	// operator runs storage compact and export during the fault phase (swarm_operator.go);
 	// nil unless the seed draws it.
 	operator *swarmOperator
+	// isolation counts the operator's isolation rounds on the healed cluster
+	// (swarm_isolation.go); roundFailure is why a round after the alert hold failed (those and
+	// swarm_deposed.go's); alertsClosed stops the alert sampling once they begin.
+	isolation    isolationCounts
+	roundFailure string
+	alertsClosed bool
+	// deposed is the deposed-primary round's state (swarm_deposed.go).
+	deposed deposedState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -148,6 +156,12 @@ type swarmKnobs struct {
 	// beforeFinish sees the clients' history before the end-of-run checks (the
 	// linearizability benchmark times its check).
 	beforeFinish func(h *invariants.History)
+	// afterUnisolate runs right after each isolation round reconnects its backup
+	// (swarm_isolation.go): a fault injected there must make the round's check fail.
+	afterUnisolate func(c *sim.Cluster, backup int)
+	// afterDeposedReturn runs right after the deposed-primary round heals the network
+	// (swarm_deposed.go): a fault injected there that stalls the cluster must fail it.
+	afterDeposedReturn func(c *sim.Cluster, deposed, down int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

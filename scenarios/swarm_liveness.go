@@ -69,6 +69,12 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if converged {
 		run.holdAlerts()
+		if run.viewDrift == "" {
+			run.roundFailure = run.isolationRounds(o.Seed, livenessTicks)
+		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.deposedRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -99,6 +105,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if run.viewDrift != "" {
 		return run.result(r, Liveness, run.viewDrift+": "+run.describe())
+	}
+	if run.roundFailure != "" {
+		return run.result(r, Liveness, run.roundFailure+": "+run.describe())
 	}
 	if reason := run.standbysCurrent(); reason != "" {
 		return run.result(r, Liveness, reason+": "+run.describe())
@@ -169,7 +178,9 @@ func (run *swarmRun) runChecked(done func() bool, ticksMax int) bool {
 		run.exact.observe(run.c) // the lasting faults change clocks between ticks
 		run.c.RunFor(sim.TickInterval)
 		run.inspect()
-		run.alerts.observe()
+		if !run.alertsClosed {
+			run.alerts.observe()
+		}
 	}
 	return done()
 }
@@ -204,7 +215,7 @@ func (run *swarmRun) safety() string {
 func (run *swarmRun) converged() bool {
 	var first *vsr.Inspection
 	for i := 0; i < run.c.MemberCount(); i++ { // standbys catch up too
-		if run.gone[i] || i == run.lastingDownReplica() {
+		if run.gone[i] || i == run.lastingDownReplica() || run.deposed.keeps(i) {
 			continue // lost with its region in a failover, or kept down (swarm_lasting.go)
 		}
 		rep := run.c.Replica(i)
@@ -283,6 +294,10 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		}
 	}
 	run.lastingCounters(r.Counters)
+	if run.alerts != nil { // the swarm's isolation rounds
+		run.isolation.counters(r.Counters)
+		r.Counters["coverage.mark.deposed.round"] += run.deposed.rounds
+	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
 	if run.alerts != nil { // the swarm's, not a runbook scenario's
