@@ -49,6 +49,8 @@ type swarmRun struct {
 	suite    *invariants.Suite
 	workload *rand.Rand
 	load     bool
+	// loadClients, if set, limits the load to the clients it picks (swarm_blip.go).
+	loadClients func(i int) bool
 	// staleReads draws which gets go to a standby as stale reads (swarm_standby.go); nil
 	// without standbys.
 	staleReads *rand.Rand
@@ -139,13 +141,16 @@ type swarmRun struct {
 	// nil unless the seed draws it.
 	operator *swarmOperator
 	// isolation counts the operator's isolation rounds on the healed cluster
-	// (swarm_isolation.go); roundFailure is why a round after the alert hold failed (those and
-	// swarm_deposed.go's); alertsClosed stops the alert sampling once they begin.
+	// (swarm_isolation.go); roundFailure is why a round after the alert hold failed (those,
+	// swarm_deposed.go's and swarm_blip.go's); alertsClosed stops the alert sampling once
+	// they begin.
 	isolation    isolationCounts
 	roundFailure string
 	alertsClosed bool
 	// deposed is the deposed-primary round's state (swarm_deposed.go).
 	deposed deposedState
+	// blip counts the short outages timed (swarm_blip.go).
+	blip blipCounts
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -162,6 +167,9 @@ type swarmKnobs struct {
 	// afterDeposedReturn runs right after the deposed-primary round heals the network
 	// (swarm_deposed.go): a fault injected there that stalls the cluster must fail it.
 	afterDeposedReturn func(c *sim.Cluster, deposed, down int)
+	// afterBlip runs right after the blip round resumes the backups (swarm_blip.go): a fault
+	// injected there that delays the commit must fail it.
+	afterBlip func(c *sim.Cluster, backups []int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -407,7 +415,7 @@ func (run *swarmRun) clientTick(i int) {
 		run.probeBusyClient(i, cl)
 		return
 	}
-	if !run.load {
+	if !run.load || (run.loadClients != nil && !run.loadClients(i)) {
 		return
 	}
 	if !cl.Registered() {

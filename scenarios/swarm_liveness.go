@@ -75,6 +75,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.deposedRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.blipRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -297,6 +300,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 	if run.alerts != nil { // the swarm's isolation rounds
 		run.isolation.counters(r.Counters)
 		r.Counters["coverage.mark.deposed.round"] += run.deposed.rounds
+		r.Counters["coverage.mark.blip.round"] += run.blip.rounds
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
