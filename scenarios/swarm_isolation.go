@@ -18,13 +18,16 @@ import (
 //
 // The rounds make the worst case for that contract likely: the backup is cut off by the
 // network first, for about one election timeout (so its own election timeout is close to due
-// when the operator isolates it), then the network is healed, and after a short while the
-// operator reconnects it. If it was still normal in the cluster's view when isolated, no
-// member's view may change for two election timeouts (the longest an election deadline can be,
+// when the operator isolates it); then, in half the rounds, the network heals and after a
+// short while the operator reconnects it, and in the other half the operator reconnects it
+// first and the network comes back up to half an election timeout later (the link was not
+// quite fixed yet: the restarted timeouts leave the replica a whole election timeout to hear
+// its primary). If it was still normal in the cluster's view when isolated, no member's view
+// may change for two election timeouts (the longest an election deadline can be,
 // vsr/replica.go: after plus up to after of jitter) and a few heartbeats after the
-// reconnection. A replica that kept its old countdown fires within what remained of it, well
-// before that. A backup that did start a view change while the network cut it off has a
-// reason to, so its round only requires the cluster to converge again.
+// reconnection. A replica that kept its old countdown fires within what remained of it, often
+// before it hears anyone. A backup that did start a view change while the network cut it off
+// has a reason to, so its round only requires the cluster to converge again.
 //
 // The rounds run once the alert hold has passed (an isolated replica is one the runbook's
 // alerts are meant to see, so the alerts are not sampled during them), with the load stopped,
@@ -71,9 +74,13 @@ func (run *swarmRun) isolationRound(r *rand.Rand, livenessTicks int) string {
 	election, heartbeat := cfg.ElectionTimeoutTicks, cfg.HeartbeatTicks
 	cut := election - heartbeat + r.IntN(election/2+heartbeat) // [E-H, 3E/2)
 	hold := 1 + r.IntN(election)
+	lag := 0 // the network heals before the unisolate, or lag ticks after it
+	if r.IntN(2) == 0 {
+		lag = 1 + r.IntN(election/2)
+	}
 	never := func() bool { return false }
-	c.Trace.Emitf(sim.LevelShort, v, "nemesis", "isolation_round: R%d cut off by the network for %d ticks, then isolated by the operator for %d",
-		v, cut, hold)
+	c.Trace.Emitf(sim.LevelShort, v, "nemesis", "isolation_round: R%d cut off by the network for %d ticks, then isolated by "+
+		"the operator for %d; the network heals %d ticks after the unisolate (0: before it)", v, cut, hold, lag)
 	run.isolation.rounds++
 	c.Network.Isolate(v)
 	run.runChecked(never, cut)
@@ -82,23 +89,37 @@ func (run *swarmRun) isolationRound(r *rand.Rand, livenessTicks int) string {
 	if err := ReplicaIsolate(c, v, "unreachable"); err != nil {
 		return fmt.Sprintf("replica isolate of running backup R%d: %v", v, err)
 	}
-	c.Network.Heal()
+	heal := func() {
+		c.Network.Heal()
+		if run.knobs.afterUnisolate != nil {
+			run.knobs.afterUnisolate(c, v)
+		}
+	}
+	if lag == 0 {
+		heal()
+	}
 	run.runChecked(never, hold)
 	if err := ReplicaUnisolate(c, v); err != nil {
 		return fmt.Sprintf("replica unisolate of running backup R%d: %v", v, err)
 	}
-	if run.knobs.afterUnisolate != nil {
-		run.knobs.afterUnisolate(c, v)
+	ticks := 0
+	changed := func() bool {
+		if ticks++; ticks == lag {
+			heal()
+		}
+		return run.viewsAt() != view
 	}
+	watch := 2*election + 4*heartbeat
 	if stillNormal && run.viewsAt() == view {
 		run.isolation.checked++
-		watch := 2*election + 4*heartbeat
-		if run.runChecked(func() bool { return run.viewsAt() != view }, watch) {
-			return fmt.Sprintf("replica unisolate of backup R%d (normal in view %d when isolated, after %d ticks cut off) "+
-				"was followed within %d ticks by view %d in a healthy cluster: a reconnected replica restarts its "+
-				"timeouts (at least %d ticks to an election) and its primary heartbeats every %d",
-				v, view, cut, watch, run.viewsAt(), election, heartbeat)
+		if run.runChecked(changed, watch) {
+			return fmt.Sprintf("replica unisolate of backup R%d (normal in view %d when isolated, after %d ticks cut off; "+
+				"network whole %d ticks after the unisolate) was followed within %d ticks by view %d in a healthy cluster: "+
+				"a reconnected replica restarts its timeouts (at least %d ticks to an election) and its primary heartbeats every %d",
+				v, view, cut, lag, watch, run.viewsAt(), election, heartbeat)
 		}
+	} else {
+		run.runChecked(func() bool { changed(); return ticks >= lag }, lag)
 	}
 	if !run.runChecked(run.converged, livenessTicks/2) {
 		return fmt.Sprintf("no convergence within %d ticks after replica unisolate of backup R%d", livenessTicks/2, v)
