@@ -48,7 +48,7 @@ func (run *swarmRun) blipRound(seed uint64, livenessTicks int) string {
 		}
 	}
 	resend := c.Replica(p).Config().PrepareResendTicks
-	limit := 2*resend + 1 + run.blipSlackTicks(backups)
+	limit := 2*resend + 1 + run.blipSlackTicks(active)
 	if limit > blipLimitPeriodsMax*resend {
 		return "" // the network or the disks are too slow for the bound to tell a backoff
 	}
@@ -126,13 +126,14 @@ func (run *swarmRun) blipRequests(pick func(int) bool, op uint64, quiet, budget 
 
 // blipSlackTicks is the time a resent prepare takes to commit once it is sent: a message to
 // the backup, its disk writes (three, to be safe: the prepare, the sync and the log's
-// metadata) at the slowest backup's speed, and the prepare_ok back. The bound is each
+// metadata) at the slowest replica's speed (the primary's own write may still be on its
+// way), and the prepare_ok back. The bound is each
 // latency's floor plus ten times its mean: an exponential latency exceeds that with
 // probability e^-10 (the sum of several far less often).
-func (run *swarmRun) blipSlackTicks(backups []int) int {
+func (run *swarmRun) blipSlackTicks(replicas []int) int {
 	net := run.c.Network.Options()
 	slow := 1
-	for _, i := range backups {
+	for _, i := range replicas {
 		slow = max(slow, run.c.Nodes[i].Disk.SlowMultiplier())
 	}
 	d := run.swarm.Disk
