@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"math/rand/v2"
 
 	"vopr/cluster/client"
@@ -420,6 +421,10 @@ func (run *swarmRun) clientTick(i int) {
 	}
 	if !cl.Registered() {
 		cl.Submit(nil, nil) // opens the session; the operation comes on a later tick
+		return
+	}
+	if problem := sessionProblem(i, cl); problem != "" && run.checked {
+		run.broken = cmp.Or(run.broken, problem)
 		return
 	}
 	if run.work == nil {

@@ -45,3 +45,20 @@ func TestProbeBusyFires(t *testing.T) {
 	require.Equal(t, stale, taking.staleOf)
 	require.Positive(t, refusing.submits+refusing.staleOf)
 }
+
+// session is a client's registration as sessionProblem reads it.
+type session struct {
+	registered bool
+	op         uint64
+}
+
+func (s session) Registered() bool { return s.registered }
+func (s session) Session() uint64  { return s.op }
+
+// TestSessionProblemFires: registered without a session is a violation; registered with
+// one, or not registered, is not.
+func TestSessionProblemFires(t *testing.T) {
+	require.Equal(t, "client 1 counts itself registered but holds no session", sessionProblem(1, session{registered: true}))
+	require.Empty(t, sessionProblem(1, session{registered: true, op: 7}))
+	require.Empty(t, sessionProblem(1, session{}))
+}

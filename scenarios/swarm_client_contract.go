@@ -8,6 +8,12 @@ import (
 	"vopr/cluster/kv"
 )
 
+// The client's contract, as an application sees it, held on the swarm's client ticks.
+//
+// A registered client holds a session: the op of the register the cluster committed, sent
+// with every request. A client that counts itself registered without one (a register that
+// gave up, taken for done) sends its requests under none.
+//
 // A client takes one request at a time: Submit and ReadStale return false while one is in
 // flight, and leave it alone. An application that shares a client between its threads calls
 // them at any time, so the swarm does too: now and then, on a tick that finds a client busy,
@@ -50,6 +56,18 @@ func probeBusy(rng *rand.Rand, i int, cl requester, replicas, standbys int) stri
 	}
 	if cl.Submit(get, ignore) {
 		return fmt.Sprintf("client %d took a request while another was in flight", i)
+	}
+	return ""
+}
+
+// sessionProblem returns the violation, if client i counts itself registered without a
+// session.
+func sessionProblem(i int, cl interface {
+	Registered() bool
+	Session() uint64
+}) string {
+	if cl.Registered() && cl.Session() == 0 {
+		return fmt.Sprintf("client %d counts itself registered but holds no session", i)
 	}
 	return ""
 }
