@@ -17,9 +17,10 @@ type workload struct {
 }
 
 // sample is one round of one workload: simulated seconds per CPU and per wall second of
-// each binary.
+// each binary, and the CPU seconds each took for the same seeds.
 type sample struct {
 	baseCPU, headCPU, baseWall, headWall float64
+	baseSecs, headSecs                   float64
 }
 
 // runbookScenarios are the runbook's scenarios besides performance (README, Scenarios).
@@ -95,21 +96,26 @@ func runRound(baseBin, headBin string, w workload, headFirst bool) (sample, erro
 	rate := func(b batch, seconds float64) float64 { return b.simSeconds() / seconds }
 	bb, hb := got[baseBin], got[headBin]
 	return sample{baseCPU: rate(bb, bb.cpu.Seconds()), headCPU: rate(hb, hb.cpu.Seconds()),
-		baseWall: rate(bb, bb.wall.Seconds()), headWall: rate(hb, hb.wall.Seconds())}, nil
+		baseWall: rate(bb, bb.wall.Seconds()), headWall: rate(hb, hb.wall.Seconds()),
+		baseSecs: bb.cpu.Seconds(), headSecs: hb.cpu.Seconds()}, nil
 }
 
 func printBench(out io.Writer, loads []workload, samples [][]sample) {
-	fmt.Fprintf(out, "%-18s %5s  %21s  %21s  %-22s %-22s\n", "workload", "seeds",
-		"sim-s/cpu-s base/head", "sim-s/wall-s base/head", "ratio cpu min/med/max", "ratio wall min/med/max")
+	// The last column is seeds per CPU second, head over base: when a change makes the seeds
+	// simulate more (or less) time, the simulated-time ratios move with it while this does not.
+	fmt.Fprintf(out, "%-18s %5s  %21s  %21s  %-22s %-22s %-22s\n", "workload", "seeds",
+		"sim-s/cpu-s base/head", "sim-s/wall-s base/head", "ratio cpu min/med/max", "ratio wall min/med/max",
+		"seeds/cpu-s min/med/max")
 	for i, w := range loads {
-		var baseCPU, headCPU, baseWall, headWall, cpu, wall []float64
+		var baseCPU, headCPU, baseWall, headWall, cpu, wall, seeds []float64
 		for _, s := range samples[i] {
 			baseCPU, headCPU = append(baseCPU, s.baseCPU), append(headCPU, s.headCPU)
 			baseWall, headWall = append(baseWall, s.baseWall), append(headWall, s.headWall)
 			cpu, wall = append(cpu, s.headCPU/s.baseCPU), append(wall, s.headWall/s.baseWall)
+			seeds = append(seeds, s.baseSecs/s.headSecs)
 		}
-		fmt.Fprintf(out, "%-18s %5d  %10.1f/%-10.1f  %10.1f/%-10.1f  %-22s %-22s\n", w.scenario, w.count,
-			median(baseCPU), median(headCPU), median(baseWall), median(headWall), spread(cpu), spread(wall))
+		fmt.Fprintf(out, "%-18s %5d  %10.1f/%-10.1f  %10.1f/%-10.1f  %-22s %-22s %-22s\n", w.scenario, w.count,
+			median(baseCPU), median(headCPU), median(baseWall), median(headWall), spread(cpu), spread(wall), spread(seeds))
 	}
 }
 
