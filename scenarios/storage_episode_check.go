@@ -385,18 +385,22 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 	if e.checkpointDamaged != 0 {
 		switch {
 		case rec.CheckpointLost:
-			if msg := e.checkReplayableLost(cp); msg != "" {
+			if msg := e.checkLost(cp); msg != "" {
 				e.fail("%s", msg)
 				return 0, false
 			}
 			e.counters["storage_episode.checkpoint_lost"]++
-			return max(cp, e.checkpointDamaged), false
+			return cp, false
 		case cp >= e.checkpointDamaged:
 			e.fail("checkpoint %d's file was corrupted, yet Open took checkpoint %d (damaged reported: %d)",
 				e.checkpointDamaged, cp, rec.CheckpointDamaged)
 		case rec.CheckpointDamaged != e.checkpointDamaged:
 			e.fail("fell back to checkpoint %d but reports checkpoint %d damaged, not %d", cp,
 				rec.CheckpointDamaged, e.checkpointDamaged)
+		case cp == 0 && !e.replayableFromOne(e.checkpointDamaged):
+			e.fail("fell back from checkpoint %d to op 0, but the segments of ops 1-%d were not all on disk at the Open (%v): "+
+				"the log cannot replay the ops up to the checkpoint, which must be reported lost",
+				e.checkpointDamaged, e.checkpointDamaged, e.openSegments)
 		case !bytes.Equal(rec.Snapshot, m.Snapshots[cp]):
 			e.fail("fell back to checkpoint %d with a snapshot that is not the one acknowledged there", cp)
 		case rec.State.AuditHead != m.Audits[cp]:
@@ -422,6 +426,34 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 	return cp, false
 }
 
+// checkLost judges a report that the state at checkpoint cp is lost. What is lost is the
+// newest checkpoint, the one the superblock names: the replica fetches a checkpoint at or
+// above the op it reports lost, so a recovery that named an older op (a fallback's target that
+// failed to read too) would let it install a state behind the checkpoint it had made durable
+// and execute again ops whose effects that checkpoint already held. And it is lost only when
+// no replay from op 0 could stand for it (checkReplayableLost). The violation, or "".
+func (e *storeEpisode) checkLost(cp uint64) string {
+	if cp != e.checkpointDamaged {
+		return fmt.Sprintf("reports the state at checkpoint %d lost, but the newest checkpoint, the one the superblock names, is %d: "+
+			"a lost state is the newest checkpoint's", cp, e.checkpointDamaged)
+	}
+	return e.checkReplayableLost(cp)
+}
+
+// replayableFromOne reports whether the log can replay ops 1 through cp as far as the files
+// go: the segment of every one of them (0 through cp's) was on disk when the Open began. A
+// compacted or never-written segment leaves ops that no replay from the format's state can
+// execute, whatever the superblock says; the damaged entries of segments on disk come back
+// faulty, to be repaired from peers, so those do not matter here.
+func (e *storeEpisode) replayableFromOne(cp uint64) bool {
+	for k := uint64(0); k <= cp/uint64(storageEpisodeOptions.SegmentEntriesMax); k++ {
+		if !slices.Contains(e.openSegments, fmt.Sprintf("log-%016x", k)) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkReplayableLost judges a report that checkpoint cp is lost against the package's
 // contract (doc.go): when a checkpoint does not verify and no previous one does either, Open
 // falls back to op 0, the format's empty state, while the log still holds every op from 1,
@@ -432,13 +464,8 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 // peers may lack. The violation, or "".
 func (e *storeEpisode) checkReplayableLost(cp uint64) string {
 	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
-	if cp == 0 || cp > perSegment {
+	if cp == 0 || cp > perSegment || !e.replayableFromOne(cp) {
 		return ""
-	}
-	for k := uint64(0); k <= cp/perSegment; k++ {
-		if !slices.Contains(e.openSegments, fmt.Sprintf("log-%016x", k)) {
-			return ""
-		}
 	}
 	e.counters["coverage.storage_episode.first_checkpoint_replayable"]++
 	return fmt.Sprintf("checkpoint %d reported lost, but it is a first checkpoint (op <= %d) and the segments of ops 1-%d were all on disk: Open must fall back to op 0 and replay them",
