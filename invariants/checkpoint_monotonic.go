@@ -9,6 +9,15 @@ import "vopr/cluster/vsr"
 //     superblock naming it are synced, and the checkpoint its durable superblock named when
 //     it crashed, read from the disk by the harness).
 //
+// A restart that reports its state lost (Inspection.CheckpointLost: the checkpoint did not
+// verify and no fallback could stand for it) is held two ways, damage or not:
+//   - the op it reports lost is the checkpoint its durable superblock named at the crash
+//     (read by the harness from an undamaged superblock): the newest one, never a fallback
+//     target that failed to read too;
+//   - the checkpoint it then runs on, installed from a peer (state sync), is at or above the
+//     op it reported lost: below it, it would execute again ops whose effects the lost
+//     checkpoint held, and answer for a state older than one it had made durable.
+//
 // Exempt: a declared wipe or restore of the replica's disk (Suite.OnWipe,
 // Suite.OnRestoreFromBackup), and a restart after the simulator damaged the replica's
 // superblock or checkpoint (the harness reports it in DiskImage.CheckpointDamaged): storage
@@ -26,6 +35,16 @@ type checkpointTrack struct {
 	// faults is the disk's injected-fault count at the crash: a fault injected while it
 	// recovered (a read of its checkpoint) excuses the restart too.
 	faults uint64
+	// named is the checkpoint the durable superblock named at the crash, if the harness read
+	// it from an undamaged superblock (namedKnown): what a recovery that loses its state must
+	// report lost. A damaged superblock copy lets recovery read an older one, which may name
+	// an older checkpoint.
+	named      uint64
+	namedKnown bool
+	// lost is the op this incarnation reported its state lost at, once seen (lostSeen): the
+	// checkpoint it installs must be at or above it.
+	lost     uint64
+	lostSeen bool
 }
 
 type checkpointMonotonic struct {
@@ -45,14 +64,24 @@ func (c *checkpointMonotonic) event(e vsr.Event) {
 }
 
 func (c *checkpointMonotonic) inspect(atNs int64, replica int, in *vsr.Inspection) *Violation {
-	if !running(in.Status) {
-		return nil
-	}
 	x := c.track(replica)
 	fail := func(format string, args ...any) *Violation {
 		return violation(NameCheckpointMonotonic, replica, in.CommitMin, in.View, atNs, format, args...)
 	}
+	if in.CheckpointLost && !x.lostSeen {
+		x.lost, x.lostSeen = in.CheckpointOp, true
+		if x.namedKnown && in.CheckpointOp != x.named {
+			return fail("reported its state lost at checkpoint op %d, but its durable superblock named checkpoint op %d: "+
+				"a lost state is the newest checkpoint's", in.CheckpointOp, x.named)
+		}
+	}
+	if !running(in.Status) {
+		return nil
+	}
 	switch {
+	case !x.seen && x.lostSeen && in.CheckpointOp < x.lost:
+		return fail("runs at checkpoint op %d after reporting its state lost at checkpoint op %d: "+
+			"what it installs must be at or above the checkpoint it lost", in.CheckpointOp, x.lost)
 	case x.seen && in.CheckpointOp < x.checkpoint:
 		return fail("checkpoint went back from op %d to op %d while it ran", x.checkpoint, in.CheckpointOp)
 	case x.seen && in.CommitMin < x.commitMin:
@@ -84,10 +113,11 @@ func (c *checkpointMonotonic) inspect(atNs int64, replica int, in *vsr.Inspectio
 func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
 	x := c.track(replica)
 	unjudged := !x.seen
-	x.seen = false
+	x.seen, x.lostSeen, x.namedKnown = false, false, false
 	if image == nil {
 		return
 	}
+	x.named, x.namedKnown = image.CheckpointOp, image.Valid && !image.SuperblockDamaged
 	if unjudged && image.FaultsInjected != x.faults {
 		x.damaged = true
 	}
@@ -111,6 +141,22 @@ func (c *checkpointMonotonic) restarted(replica int, image DiskImage) {
 	x := c.track(replica)
 	if image.CheckpointDamaged || !image.Valid || image.FaultsInjected != x.faults {
 		x.damaged = true
+	}
+}
+
+// losing reports whether in is the first report of replica's incarnation that its state is
+// lost, when the Suite reads its disk again (lostRead).
+func (c *checkpointMonotonic) losing(replica int, in *vsr.Inspection) bool {
+	x := c.track(replica)
+	return in.CheckpointLost && !x.lostSeen && x.namedKnown
+}
+
+// lostRead takes the disk as the replica found it while recovering: a fault the simulator put
+// on the superblock since the crash (a latent error on its read) let recovery read an older
+// copy, whose checkpoint may be older.
+func (c *checkpointMonotonic) lostRead(replica int, image DiskImage) {
+	if image.SuperblockDamaged || !image.Valid {
+		c.track(replica).namedKnown = false
 	}
 }
 

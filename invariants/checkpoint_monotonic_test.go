@@ -117,3 +117,50 @@ func crashedAtCheckpoint128() (*Suite, *fakeDisks) {
 	s.OnCrash(20*ms, 0)
 	return s, disks
 }
+
+// lostAt is an inspection of replica 0 recovering with its state lost at checkpoint op.
+func lostAt(op uint64) *vsr.Inspection {
+	return &vsr.Inspection{Status: vsr.StatusRecovering, CheckpointLost: true, CheckpointOp: op, CommitMin: op}
+}
+
+// TestCheckpointMonotonicFiresOnALostStateOfAnOlderCheckpoint: the superblock named
+// checkpoint 128, whose file rotted, and recovery reported the state lost at 64, the older
+// checkpoint it failed to fall back to (storage.fallback_failure_keeps_previous, swarm seed
+// 152). Damage excuses the loss, never the op it names. A fault on the superblock itself
+// does: recovery may have read an older copy.
+func TestCheckpointMonotonicFiresOnALostStateOfAnOlderCheckpoint(t *testing.T) {
+	s, disks := crashedAtCheckpoint128()
+	disks.images[0].FaultsInjected, disks.images[0].CheckpointDamaged = 1, true
+	s.OnInspect(30*ms, 0, *lostAt(64))
+	v := s.Violation()
+	requireViolation(t, v, NameCheckpointMonotonic, 0, 64, 0, 30*ms)
+	require.Contains(t, v.Message, "a lost state is the newest checkpoint's")
+
+	s, disks = crashedAtCheckpoint128()
+	disks.images[0].CheckpointDamaged = true
+	s.OnInspect(30*ms, 0, *lostAt(128))
+	require.Nil(t, s.Violation())
+
+	s, disks = crashedAtCheckpoint128()
+	disks.images[0].FaultsInjected, disks.images[0].CheckpointDamaged, disks.images[0].SuperblockDamaged = 1, true, true
+	s.OnInspect(30*ms, 0, *lostAt(64))
+	require.Nil(t, s.Violation())
+}
+
+// TestCheckpointMonotonicFiresOnAnInstallBelowTheLostCheckpoint: the state lost at 128, the
+// replica then runs at checkpoint 64 (a state sync of an older checkpoint): it would execute
+// again ops the lost checkpoint held. At 192 it passes.
+func TestCheckpointMonotonicFiresOnAnInstallBelowTheLostCheckpoint(t *testing.T) {
+	for _, installed := range []uint64{64, 192} {
+		var c checkpointMonotonic
+		c.crash(0, &DiskImage{Valid: true, CheckpointOp: 128, CheckpointDamaged: true})
+		require.Nil(t, c.inspect(30*ms, 0, lostAt(128)))
+		v := c.inspect(40*ms, 0, ref(atCheckpoint(0, installed, installed)))
+		if installed < 128 {
+			require.NotNil(t, v)
+			require.Contains(t, v.Message, "at or above the checkpoint it lost")
+		} else {
+			require.Nil(t, v)
+		}
+	}
+}

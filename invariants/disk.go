@@ -21,6 +21,9 @@ type DiskImage struct {
 	// CheckpointDamaged: the simulator injected a fault into the superblock or into the
 	// checkpoint file it names (recovery may fall back to an older checkpoint).
 	CheckpointDamaged bool
+	// SuperblockDamaged: the simulator injected a fault into the superblock itself (recovery
+	// may read an older copy, which may name an older checkpoint).
+	SuperblockDamaged bool
 	// FaultsInjected counts the faults the simulator ever injected on this disk (it only
 	// grows): a replica repairing a damaged entry rewrites its log from there.
 	FaultsInjected uint64

@@ -176,6 +176,9 @@ func (s *Suite) OnInspectOf(atNs int64, replica int, in *vsr.Inspection) {
 	s.report(s.digests.inspect(atNs, replica, in))
 	s.report(s.acked.inspect(atNs, replica, in))
 	s.logViews.inspect(replica, in)
+	if s.disks != nil && s.checkpoints.losing(replica, in) {
+		s.checkpoints.lostRead(replica, s.readDisk(replica))
+	}
 	if s.disks != nil && s.checkpoints.restarting(replica, in) {
 		s.checkpoints.restarted(replica, s.readDisk(replica))
 	}

@@ -601,6 +601,9 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 		if f.Name == "superblock" || strings.HasPrefix(f.Name, "checkpoint-") {
 			img.CheckpointDamaged = true
 		}
+		if f.Name == "superblock" {
+			img.SuperblockDamaged = true
+		}
 	}
 	if removed := disk.RemovedDamaged(); sb.checkpointOp != 0 && len(removed) > 0 &&
 		slices.Contains(removed, checkpointFileName(sb.checkpointOp)) {
