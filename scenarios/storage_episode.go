@@ -113,9 +113,14 @@ type storeEpisode struct {
 	// repairRule draws the identity damage above a corrupted checkpoint
 	// (storage_episode_repair_rule.go; its own stream, as openCrashes); recovered are the
 	// intact entries the last Open returned, by op, and recoveredCP its checkpoint.
-	repairRule  *rand.Rand
-	recovered   map[uint64][]byte
-	recoveredCP uint64
+	repairRule *rand.Rand
+	// bothCheckpoints draws the corruption of the previous checkpoint's file too, and
+	// rottenCheckpoints are the older checkpoint files it corrupted (storage_episode_both.go;
+	// its own stream, as openCrashes).
+	bothCheckpoints   *rand.Rand
+	rottenCheckpoints []uint64
+	recovered         map[uint64][]byte
+	recoveredCP       uint64
 	// hiddenAt are the sectors, by file, that the last Open could not read (a transient
 	// error, healed since): what that Open decided of their bytes, the engine still believes.
 	hiddenAt map[string][]int64
@@ -165,7 +170,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
 		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
-		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule")}
+		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
+		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}

@@ -93,6 +93,7 @@ func (e *storeEpisode) damage() {
 		e.damageCheckpoint()
 		if e.checkpointDamaged != before {
 			e.damageAboveCheckpoint()
+			e.damagePrevious()
 		}
 	}
 }
@@ -464,7 +465,7 @@ func (e *storeEpisode) replayableFromOne(cp uint64) bool {
 // peers may lack. The violation, or "".
 func (e *storeEpisode) checkReplayableLost(cp uint64) string {
 	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
-	if cp == 0 || cp > perSegment || !e.replayableFromOne(cp) {
+	if cp == 0 || cp > perSegment || !e.replayableFromOne(cp) || e.rottenBelow(cp) {
 		return ""
 	}
 	e.counters["coverage.storage_episode.first_checkpoint_replayable"]++
