@@ -18,6 +18,12 @@ import "vopr/cluster/vsr"
 //     op it reported lost: below it, it would execute again ops whose effects the lost
 //     checkpoint held, and answer for a state older than one it had made durable.
 //
+// The other way round, a restart that runs on the format's state (checkpoint op 0) while its
+// durable superblock named a checkpoint above it replayed ops 1 through that checkpoint from
+// its log: every segment file holding them must have been on disk at the crash
+// (DiskImage.FormatReplayable). Otherwise ops it never held went missing from what it
+// executed, and the state must have been reported lost instead.
+//
 // Exempt: a declared wipe or restore of the replica's disk (Suite.OnWipe,
 // Suite.OnRestoreFromBackup), and a restart after the simulator damaged the replica's
 // superblock or checkpoint (the harness reports it in DiskImage.CheckpointDamaged): storage
@@ -41,6 +47,9 @@ type checkpointTrack struct {
 	// an older checkpoint.
 	named      uint64
 	namedKnown bool
+	// replayable: the crash left every segment of ops 1 through named on disk
+	// (DiskImage.FormatReplayable).
+	replayable bool
 	// lost is the op this incarnation reported its state lost at, once seen (lostSeen): the
 	// checkpoint it installs must be at or above it.
 	lost     uint64
@@ -79,6 +88,10 @@ func (c *checkpointMonotonic) inspect(atNs int64, replica int, in *vsr.Inspectio
 		return nil
 	}
 	switch {
+	case !x.seen && x.namedKnown && x.named > 0 && in.CheckpointOp == 0 && !x.replayable:
+		return fail("restarted on the format's state (checkpoint op 0) though its durable superblock named checkpoint op %d "+
+			"and the log segments of ops 1-%d were not all on disk: it could not replay them, and the state must be reported lost",
+			x.named, x.named)
 	case !x.seen && x.lostSeen && in.CheckpointOp < x.lost:
 		return fail("runs at checkpoint op %d after reporting its state lost at checkpoint op %d: "+
 			"what it installs must be at or above the checkpoint it lost", in.CheckpointOp, x.lost)
@@ -118,6 +131,7 @@ func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
 		return
 	}
 	x.named, x.namedKnown = image.CheckpointOp, image.Valid && !image.SuperblockDamaged
+	x.replayable = image.FormatReplayable
 	if unjudged && image.FaultsInjected != x.faults {
 		x.damaged = true
 	}
@@ -141,6 +155,9 @@ func (c *checkpointMonotonic) restarted(replica int, image DiskImage) {
 	x := c.track(replica)
 	if image.CheckpointDamaged || !image.Valid || image.FaultsInjected != x.faults {
 		x.damaged = true
+	}
+	if image.SuperblockDamaged || !image.Valid {
+		x.namedKnown = false // recovery may have read an older superblock copy
 	}
 }
 

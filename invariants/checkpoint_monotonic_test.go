@@ -164,3 +164,21 @@ func TestCheckpointMonotonicFiresOnAnInstallBelowTheLostCheckpoint(t *testing.T)
 		}
 	}
 }
+
+// TestCheckpointMonotonicFiresOnAFormatReplayWithoutTheLog: the superblock named checkpoint
+// 64, whose file rotted, and the replica restarted on the format's state (op 0) though the
+// segment holding ops 1-64 was gone (storage.format_replay_skips_checkpoint_segment,
+// divergent_matrix seed 1). With the segments on disk the replay is by design.
+func TestCheckpointMonotonicFiresOnAFormatReplayWithoutTheLog(t *testing.T) {
+	for _, replayable := range []bool{false, true} {
+		var c checkpointMonotonic
+		c.crash(0, &DiskImage{Valid: true, CheckpointOp: 64, CheckpointDamaged: true, FormatReplayable: replayable})
+		v := c.inspect(30*ms, 0, ref(atCheckpoint(0, 0, 0)))
+		if replayable {
+			require.Nil(t, v)
+		} else {
+			require.NotNil(t, v)
+			require.Contains(t, v.Message, "the state must be reported lost")
+		}
+	}
+}

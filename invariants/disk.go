@@ -24,6 +24,9 @@ type DiskImage struct {
 	// SuperblockDamaged: the simulator injected a fault into the superblock itself (recovery
 	// may read an older copy, which may name an older checkpoint).
 	SuperblockDamaged bool
+	// FormatReplayable: every log segment file from the first through CheckpointOp's is on
+	// disk, so ops 1 through the checkpoint may be replayed from the format's state (op 0).
+	FormatReplayable bool
 	// FaultsInjected counts the faults the simulator ever injected on this disk (it only
 	// grows): a replica repairing a damaged entry rewrites its log from there.
 	FaultsInjected uint64

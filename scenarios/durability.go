@@ -580,6 +580,18 @@ func intactAnywhere(data []byte, cluster uint64, op uint64, sum checksum.Sum) (p
 	return parsedEntry{}, false
 }
 
+// segmentsFromFirst reports whether every segment file from the first through op's is on
+// disk (DiskImage.FormatReplayable). Compaction removes the oldest first, so the walk stops at
+// once on most disks.
+func segmentsFromFirst(disk *sim.Disk, op uint64) bool {
+	for k := uint64(0); k <= segmentOf(op); k++ {
+		if _, err := disk.Size(segmentFileName(k * vsr.CheckpointInterval)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // image reads a replica's durable state: the newest intact superblock copy (its own
 // decoder) and the log entries above the checkpoint it names, up to opMax's segment and
 // beyond while segments exist. Sectors the simulator put a fault on make their entry
@@ -612,6 +624,7 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 		// (swarm seed 2026908257: the late checkpoint loss, a fallback to op 0, a crash).
 		img.CheckpointDamaged = true
 	}
+	img.FormatReplayable = sb.ok && segmentsFromFirst(disk, sb.checkpointOp)
 	// Segments below the checkpoint's are compacted away or soon will be: forget them.
 	for key := range d.segments {
 		if key.replica == replica && key.index < segmentOf(sb.checkpointOp+1) {
