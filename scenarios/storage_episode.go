@@ -113,14 +113,14 @@ type storeEpisode struct {
 	// repairRule draws the identity damage above a corrupted checkpoint
 	// (storage_episode_repair_rule.go; its own stream, as openCrashes); recovered are the
 	// intact entries the last Open returned, by op, and recoveredCP its checkpoint.
-	repairRule *rand.Rand
+	repairRule  *rand.Rand
+	recovered   map[uint64][]byte
+	recoveredCP uint64
 	// bothCheckpoints draws the corruption of the previous checkpoint's file too, and
 	// rottenCheckpoints are the older checkpoint files it corrupted (storage_episode_both.go;
 	// its own stream, as openCrashes).
 	bothCheckpoints   *rand.Rand
 	rottenCheckpoints []uint64
-	recovered         map[uint64][]byte
-	recoveredCP       uint64
 	// hiddenAt are the sectors, by file, that the last Open could not read (a transient
 	// error, healed since): what that Open decided of their bytes, the engine still believes.
 	hiddenAt map[string][]int64
