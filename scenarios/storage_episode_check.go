@@ -398,16 +398,16 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 		case rec.CheckpointDamaged != e.checkpointDamaged:
 			e.fail("fell back to checkpoint %d but reports checkpoint %d damaged, not %d", cp,
 				rec.CheckpointDamaged, e.checkpointDamaged)
-		case cp == 0 && !e.replayableFromOne(e.checkpointDamaged):
-			e.fail("fell back from checkpoint %d to op 0, but the segments of ops 1-%d were not all on disk at the Open (%v): "+
-				"the log cannot replay the ops up to the checkpoint, which must be reported lost",
-				e.checkpointDamaged, e.checkpointDamaged, e.openSegments)
 		case !bytes.Equal(rec.Snapshot, m.Snapshots[cp]):
 			e.fail("fell back to checkpoint %d with a snapshot that is not the one acknowledged there", cp)
 		case rec.State.AuditHead != m.Audits[cp]:
 			want := m.Audits[cp]
 			e.fail("fell back to checkpoint %d with audit head %x, but that checkpoint's was %x", cp,
 				rec.State.AuditHead[:8], want[:8])
+		case cp == 0 && !e.replayableFromOne(e.checkpointDamaged):
+			e.fail("fell back from checkpoint %d to op 0, but the segments of ops 1-%d were not all on disk at the Open (%v): "+
+				"the log cannot replay the ops up to the checkpoint, which must be reported lost",
+				e.checkpointDamaged, e.checkpointDamaged, e.openSegments)
 		}
 		e.counters["storage_episode.checkpoint_fallback"]++
 		return e.checkpointDamaged, true
