@@ -21,7 +21,8 @@ import (
 //
 //   - the checkpoint is the newest acknowledged one (or the one in flight), with its snapshot;
 //     if the episode damaged its file, Open falls back to an older acknowledged checkpoint,
-//     with that checkpoint's snapshot and audit head, or reports the checkpoint lost;
+//     with that checkpoint's snapshot and audit head (op 0 only while the segments of ops 1
+//     through the damaged checkpoint are on disk), or reports the newest checkpoint lost;
 //   - every recovered entry holds a body that was acknowledged at its op, or the one in flight;
 //   - no acknowledged entry above the checkpoint is lost: it comes back intact, or, if the
 //     episode damaged it, faulty (never silently absent);
