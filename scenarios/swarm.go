@@ -152,6 +152,8 @@ type swarmRun struct {
 	deposed deposedState
 	// blip counts the short outages timed (swarm_blip.go).
 	blip blipCounts
+	// upgradeCut is the round of upgrade prepares lost in view changes (swarm_upgrade_cut.go).
+	upgradeCut upgradeCutState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -171,6 +173,9 @@ type swarmKnobs struct {
 	// afterBlip runs right after the blip round resumes the backups (swarm_blip.go): a fault
 	// injected there that delays the commit must fail it.
 	afterBlip func(c *sim.Cluster, backups []int)
+	// afterUpgradeCut runs right after the upgrade_cut round heals the network
+	// (swarm_upgrade_cut.go): a fault injected there that keeps the release down must fail it.
+	afterUpgradeCut func(c *sim.Cluster)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -372,6 +377,9 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	}
 	switch command { // decode only the votes, and prepares as they are created
 	case vsr.CommandPrepare:
+		if run.upgradeCut.armed {
+			run.onUpgradePrepare(from, msg)
+		}
 		run.onPrepare(from, msg)
 		return
 	case vsr.CommandNackPrepare: // a denial: held to what its sender executed

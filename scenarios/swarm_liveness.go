@@ -78,6 +78,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.blipRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.upgradeCutRound(livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -301,6 +304,8 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.isolation.counters(r.Counters)
 		r.Counters["coverage.mark.deposed.round"] += run.deposed.rounds
 		r.Counters["coverage.mark.blip.round"] += run.blip.rounds
+		r.Counters["coverage.mark.upgrade_cut.round"] += run.upgradeCut.rounds
+		r.Counters["coverage.mark.upgrade_cut.returned"] += run.upgradeCut.returned
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)

@@ -264,6 +264,9 @@ type path struct {
 	queue    packetQueue
 	cut      bool // explicit: Isolate, SplitInTwo, Cut
 	autoCut  bool // random partition
+	// sparedBelow: packets with a lower seq cross the explicit cut (IsolateBehind); 0 when
+	// the cut drops everything in flight too, as every other cut does.
+	sparedBelow uint64
 	// clogUntil > now means the path is clogged. clogGen invalidates superseded clog ends.
 	clogUntil  Time
 	clogGen    uint64
@@ -272,6 +275,15 @@ type path struct {
 }
 
 func (p *path) connected() bool { return !p.cut && !p.autoCut }
+
+// delivers reports whether a packet in flight on p gets through now: p is connected, or only
+// an explicit cut that spares it (IsolateBehind) stands in its way.
+func (p *path) delivers(pk *packet) bool {
+	return p.connected() || !p.autoCut && pk.seq < p.sparedBelow
+}
+
+// cutAll cuts p explicitly, in flight included.
+func (p *path) cutAll() { p.cut, p.sparedBelow = true, 0 }
 
 type packet struct {
 	readyAt Time
@@ -424,7 +436,7 @@ func (n *Network) wakePath(pi int) {
 // deliverPacket applies the delivery-time faults to pk and hands it to the callback. All
 // bookkeeping is done before the callback, which may send, partition or panic.
 func (n *Network) deliverPacket(p *path, pk *packet) {
-	if !p.connected() {
+	if !p.delivers(pk) {
 		n.stats.DroppedPartition++
 		n.emitPacket(p.to, p, pk, packetRecord{verb: packetDrop, why: dropPartition})
 		n.freePacket(pk)

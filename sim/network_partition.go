@@ -20,12 +20,32 @@ func (n *Network) Isolate(node int) {
 	assert.That(node >= 0 && node < n.opts.NodeCount, "network: isolate of an unknown node")
 	for other := 0; other < n.opts.NodeCount; other++ {
 		if other != node {
-			n.paths[n.pathIndex(node, other)].cut = true
-			n.paths[n.pathIndex(other, node)].cut = true
+			n.paths[n.pathIndex(node, other)].cutAll()
+			n.paths[n.pathIndex(other, node)].cutAll()
 		}
 	}
 	n.stats.Partitions++
 	n.trace.Emit(LevelShort, node, "network", "isolate n"+strconv.Itoa(node))
+}
+
+// IsolateBehind cuts node off like Isolate, except that the packets already in flight on its
+// paths still arrive: a link that fails behind them, as when a node's own uplink goes down
+// just after it sent. (Every other cut also drops what is in flight, as a link that fails
+// in front of it.) A path that was cut already keeps dropping what it dropped.
+func (n *Network) IsolateBehind(node int) {
+	assert.That(node >= 0 && node < n.opts.NodeCount, "network: isolate of an unknown node")
+	for other := 0; other < n.opts.NodeCount; other++ {
+		if other == node {
+			continue
+		}
+		for _, pi := range [2]int{n.pathIndex(node, other), n.pathIndex(other, node)} {
+			if p := &n.paths[pi]; !p.cut {
+				p.cut, p.sparedBelow = true, n.seq+1
+			}
+		}
+	}
+	n.stats.Partitions++
+	n.trace.Emit(LevelShort, node, "network", "isolate_behind n"+strconv.Itoa(node))
 }
 
 // SplitInTwo cuts every path, both ways, between the nodes with side[i] and the rest.
@@ -34,7 +54,7 @@ func (n *Network) SplitInTwo(side []bool) {
 	for pi := range n.paths {
 		p := &n.paths[pi]
 		if side[p.from] != side[p.to] {
-			p.cut = true
+			p.cutAll()
 		}
 	}
 	n.stats.Partitions++
@@ -44,7 +64,7 @@ func (n *Network) SplitInTwo(side []bool) {
 // Cut cuts the one direction from->to (an asymmetric partition) until Heal.
 func (n *Network) Cut(from, to int) {
 	assert.That(from != to, "network: cannot cut a loopback path")
-	n.paths[n.pathIndex(from, to)].cut = true
+	n.paths[n.pathIndex(from, to)].cutAll()
 	n.stats.Partitions++
 	n.trace.Emit(LevelShort, from, "network", "cut "+strconv.Itoa(from)+"->"+strconv.Itoa(to))
 }
@@ -397,7 +417,7 @@ func (n *Network) Partition(s Shape) {
 		assert.That(a >= 0 && a < n.opts.NodeCount, "network: shape of an unknown node")
 		for _, b := range s.Nodes {
 			if s.Apart(a, b) {
-				n.paths[n.pathIndex(a, b)].cut = true
+				n.paths[n.pathIndex(a, b)].cutAll()
 			}
 		}
 	}

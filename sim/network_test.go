@@ -406,6 +406,29 @@ func TestNetworkPartitionDropsInFlight(t *testing.T) {
 	require.Equal(t, uint64(2), r.net.Stats().DroppedPartition)
 }
 
+// IsolateBehind lets the packets already in flight on the node's paths arrive and drops
+// every later one, both ways; a cut made afterwards by any other means drops them again.
+func TestNetworkIsolateBehindSparesInFlight(t *testing.T) {
+	r := newNetRig(t, 12, NetworkOptions{NodeCount: 3, OneWayDelayMin: 10 * Millisecond})
+	out, in := r.send(0, 1), r.send(2, 0)
+	r.loop.RunUntil(Time(5 * Millisecond))
+	r.net.IsolateBehind(0)
+	late := r.send(0, 2)
+	r.drain(t)
+	require.Equal(t, 1, r.count[out])
+	require.Equal(t, 1, r.count[in])
+	require.Equal(t, 0, r.count[late])
+	require.Equal(t, uint64(1), r.net.Stats().DroppedPartition)
+
+	r.net.Heal()
+	id := r.send(0, 1)
+	r.loop.RunUntil(r.loop.Now() + Time(Millisecond))
+	r.net.IsolateBehind(0)
+	r.net.Cut(0, 1) // a cut in front of the packet: it is lost after all
+	r.drain(t)
+	require.Equal(t, 0, r.count[id])
+}
+
 func TestNetworkIsolateSplitCutHeal(t *testing.T) {
 	const nodes = 5
 	split := []bool{true, false, true, false, false}
