@@ -38,7 +38,7 @@ import (
 // the lowest binary release within the budget of a convergence. Before the round, the same
 // check applies to the held cluster as it is: every binary newer than the cluster release
 // and no upgrade after the heal and the hold is the same failure.
-//
+
 // upgradeCutState is the round's chain of cuts, and its counters.
 type upgradeCutState struct {
 	armed bool
@@ -107,18 +107,18 @@ func (run *swarmRun) upgradeCutRound(livenessTicks int) string {
 	if run.knobs.afterUpgradeCut != nil {
 		run.knobs.afterUpgradeCut(c)
 	}
-	if u.first < 0 {
-		c.Trace.Emitf(sim.LevelShort, -1, "nemesis", "upgrade_cut ends: no upgrade prepare was cut")
-	} else {
+	cuts := "no primary cut off as it prepared the upgrade"
+	if u.first >= 0 {
 		u.rounds++
-		c.Trace.Emitf(sim.LevelShort, u.first, "nemesis", "upgrade_cut ends after %d cuts: the network heals", u.cuts)
+		cuts = fmt.Sprintf("%d primaries cut off as they prepared the upgrade (the first, R%d, in view %d; it led again: %t)",
+			u.cuts, u.first, u.firstView, u.back)
 	}
+	c.Trace.Emitf(sim.LevelShort, -1, "nemesis", "upgrade_cut ends: the network heals after %s", cuts)
 	if !run.runChecked(func() bool { return run.releaseBehind() == "" }, budget) {
 		if run.safety() != "" {
 			return ""
 		}
-		return run.releaseBehind() + fmt.Sprintf(" within %d ticks after the network healed, following %d primaries cut off "+
-			"as they prepared the upgrade (the first, R%d, in view %d)", budget, u.cuts, u.first, u.firstView)
+		return run.releaseBehind() + fmt.Sprintf(" within %d ticks after the network healed, following %s", budget, cuts)
 	}
 	if !run.runChecked(run.converged, budget) {
 		return fmt.Sprintf("no convergence within %d ticks after the upgrade_cut round", budget)
