@@ -9,6 +9,7 @@ func Describe() [][2]string {
 		{NameCommitLeOp, "checkpoint_op <= commit_min <= commit_number <= op_number on every replica at every inspection"},
 		{NameCanonicalCommit, "one prepare per op across replicas, by header checksum and by the harness's own digest of the bytes executed, which are the bytes its primary created; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart"},
 		{NameCommitTimestamp, "canonical timestamps rise strictly; a primary stamps within 250 ms of its own clock (or carries its predecessor's + 1), so within 500 ms of true time when its clock is inside the model, and on the side of its clock the clock samples it heard put the cluster's time (every pong delivered to it)"},
+		{NameClockSync, "at every inspection of a running active replica, its clock verdict (synchronised or not) and offset are what Marzullo's algorithm gives over the clock samples it holds, each recomputed from the pong delivered to it at that instant (checker's own Marzullo; a sample ageing out since its last tick may count or not)"},
 		{NameCheckpointMonotonic, "a replica's checkpoint and commit_min never go back while it runs, nor below its durable checkpoint after a restart (unless the simulator damaged it, or a declared wipe or restore)"},
 		{NameViewMonotonic, "a replica's view never decreases while it runs, nor falls below a view it voted or recovered in after a restart"},
 		{NameSinglePrimary, "at most one replica is primary in normal status in any view (of one configuration epoch)"},
@@ -53,6 +54,7 @@ type Suite struct {
 	prepared preparedTable
 	stamps   timestamps
 	clocks   clockSamples
+	clockRef clockSync
 	// monotonic reads a replica's monotonic clock (SetMonotonic); nil: the offset side of
 	// commit_timestamp is not checked.
 	monotonic   func(replica int) int64
@@ -169,6 +171,9 @@ func (s *Suite) OnInspectOf(atNs int64, replica int, in *vsr.Inspection) {
 	if in.Isolated {
 		s.clocks.paused(atNs, replica) // an operator's isolation stops its timers too
 	}
+	if s.monotonic != nil {
+		s.report(s.clockRef.inspect(atNs, replica, s.quorums.slots, in, s.monotonic(replica)))
+	}
 	s.report(s.commitLeOp.inspect(atNs, replica, in))
 	s.report(s.canonical.inspect(atNs, replica, in))
 	s.report(s.views.inspect(atNs, replica, in))
@@ -194,6 +199,7 @@ func (s *Suite) OnCrash(atNs int64, replica int) {
 	}
 	s.canonical.crash(replica)
 	s.views.crash(replica)
+	s.clockRef.interrupted(replica)
 	var image *DiskImage
 	if s.disks != nil {
 		read := s.readDisk(replica)
@@ -245,7 +251,10 @@ func (s *Suite) SetMonotonic(read func(replica int) int64) { s.monotonic = read 
 
 // OnPaused tells that replica's node is paused at atNs (checked on each tick): it does not
 // tick while paused.
-func (s *Suite) OnPaused(atNs int64, replica int) { s.clocks.paused(atNs, replica) }
+func (s *Suite) OnPaused(atNs int64, replica int) {
+	s.clocks.paused(atNs, replica)
+	s.clockRef.interrupted(replica)
+}
 
 // OnPong takes a pong the network delivered intact to replica to, whose monotonic and
 // realtime clocks read mono and real at that instant.
@@ -254,6 +263,7 @@ func (s *Suite) OnPong(atNs int64, to int, h vsr.Header, mono, real int64) {
 		return
 	}
 	s.clocks.pong(to, h, mono, real)
+	s.clockRef.pong(to, h, mono, real)
 }
 
 // OnClientAnswer checks the message h that ended a client's request (a reply or an

@@ -118,5 +118,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.linearizable_keys_unchecked": uint64(s.history.unchecked),
 		"invariants.client_sessions_checked":     s.sessions.checked,
 		"invariants.client_sessions_skipped":     s.sessions.skipped,
+		"invariants.clock_sync_checked":          s.clockRef.checked,
+		"invariants.clock_sync_unmatched":        s.clockRef.unmatched,
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 func TestDescribeNamesEveryChecker(t *testing.T) {
 	names := Names()
-	require.Equal(t, []string{NameCommitLeOp, NameCanonicalCommit, NameCommitTimestamp, NameCheckpointMonotonic,
+	require.Equal(t, []string{NameCommitLeOp, NameCanonicalCommit, NameCommitTimestamp, NameClockSync, NameCheckpointMonotonic,
 		NameViewMonotonic, NameSinglePrimary, NameCommitQuorum, NameDigestAgreement, NameAckedSurvive, NameAckedDurable,
 		NameLogViewDurable, NameViewChangeAcks, NameCommittedPrefix, NameStandbyReads, NameClientSessions, NameLinearizable}, names)
 	for _, d := range Describe() {

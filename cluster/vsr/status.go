@@ -85,6 +85,11 @@ type Inspection struct {
 	// ClockSynchronized reports whether the replica's realtime agrees with a quorum.
 	ClockSynchronized bool
 	ClockOffsetNs     int64
+	// ClockSamples has bit i set when the replica holds a clock sample from replica i, taken
+	// when its monotonic clock read ClockSampleAtNs[i]: read-only, for a checker that
+	// recomputes the verdict and offset from the pongs it saw delivered at those instants.
+	ClockSamples    uint16
+	ClockSampleAtNs [ReplicasMax]int64
 	// DiskFull reports that the last log write failed for lack of space: the replica accepts
 	// no new operations until space is freed.
 	DiskFull     bool

@@ -1,0 +1,280 @@
+package invariants
+
+import "vopr/cluster/vsr"
+
+// NameClockSync is the reference model of a replica's clock synchronisation.
+//
+// At each inspection of a running active replica, the checker recomputes the replica's
+// verdict and offset from the clock samples it holds (ClockSamples: which peers, taken at
+// which monotonic instants) and compares them with the replica's. Each sample is rebuilt
+// from the pong the checker saw delivered to the replica at that instant, not from the
+// replica's memory: its round trip is the receiver's monotonic time minus the ping time the
+// pong echoes, its error half of that, its offset the peer's realtime plus half the round
+// trip (the peer read its clock, on average, half-way) minus the receiver's realtime. The
+// agreement is the checker's own reading of Marzullo's algorithm (agreedRegion); the
+// verdict is the runbook's: a majority of the active members' intervals (the replica's own
+// included) agree, and the agreed region reaches the replica's own interval.
+//
+// What is exact and what is not. The replica sweeps its samples on every pong and at its
+// ticks, so its state is that of a sweep between its last tick and the inspection: a
+// sample that ages out in that stretch may or may not have been counted (every such subset
+// is tried, oldest out first). A change of membership is applied after the tick's sweep:
+// the sweep over the previous membership stands until the next sample. With the same
+// samples and the same instant, the offset is the same arithmetic: it may differ by the
+// 1 ns of a midpoint's rounding. An offset is compared only while synchronised: when not,
+// the replica keeps the last one, unused.
+const NameClockSync = "clock_sync"
+
+// clockSyncPongsKept is how many pongs per peer the checker keeps for each replica: the
+// replica holds the last it accepted, which is the last delivered unless the ones after it
+// were refused (a round trip out of bounds) or came while it took no messages.
+const clockSyncPongsKept = 8
+
+// clockAmbiguousNs is how long before an inspection the replica's last sweep may have run:
+// a tick is every 10 ms of its monotonic clock, an inspection every 10 ms of true time; two
+// ticks bound both, with drifts of a few thousand ppm.
+const clockAmbiguousNs = 2 * tickNs
+
+// clockSyncStreak is how many consecutive inspections a replica must have been running,
+// unpaused, active and taking messages before it is checked: at least one tick in that
+// state has swept its samples (a replica that just left recovery has never swept).
+const clockSyncStreak = 3
+
+type clockSync struct {
+	replicas []clockSyncReplica
+	// checked counts inspections compared; unmatched those skipped because a sample the
+	// replica holds was not among the pongs the checker kept.
+	checked, unmatched uint64
+}
+
+type clockSyncReplica struct {
+	pongs   [vsr.ReplicasMax][clockSyncPongsKept]clockPong // per peer, a ring
+	next    [vsr.ReplicasMax]int
+	streak  int
+	outside uint16 // the membership seen last, and the one before a change
+	before  uint16
+	changed bool  // before is a candidate: no sample was taken since the change
+	changeM int64 // the replica's monotonic time when the change was seen
+	// The inputs and verdict of the last comparison: the same again need not be recomputed
+	// until a sample ages (quietUntil, monotonic).
+	last       clockSyncInputs
+	quietUntil int64
+}
+
+// clockSyncInputs is what a comparison depends on, besides the time.
+type clockSyncInputs struct {
+	samples  uint16
+	at       [vsr.ReplicasMax]int64
+	outside  uint16
+	changed  bool
+	synced   bool
+	offsetNs int64
+}
+
+type clockPong struct {
+	set    bool
+	mono   int64 // the receiver's monotonic time at delivery
+	lo, hi int64 // offset - error, offset + error
+}
+
+func (c *clockSync) replica(i int) *clockSyncReplica {
+	for len(c.replicas) <= i {
+		c.replicas = append(c.replicas, clockSyncReplica{})
+	}
+	return &c.replicas[i]
+}
+
+// pong records a pong delivered intact to replica to, whose clocks read mono and real.
+func (c *clockSync) pong(to int, h vsr.Header, mono, real int64) {
+	from := int(h.Replica)
+	if from < 0 || from >= vsr.ReplicasMax || from == to {
+		return
+	}
+	rtt := mono - int64(h.Op) // the pong echoes the ping's monotonic send time
+	half := rtt / 2
+	offset := h.Timestamp + half - real
+	r := c.replica(to)
+	r.pongs[from][r.next[from]] = clockPong{set: true, mono: mono, lo: offset - half, hi: offset + half}
+	r.next[from] = (r.next[from] + 1) % clockSyncPongsKept
+}
+
+// interrupted tells that the replica may not have ticked since the last inspection (paused,
+// isolated, recovering, down): it is not checked until it has run again for a while.
+func (c *clockSync) interrupted(replica int) { c.replica(replica).streak = 0 }
+
+// inspect compares the replica's clock state with the model's. count is the number of
+// active slots; mono the replica's monotonic clock now.
+func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, mono int64) *Violation {
+	r := c.replica(replica)
+	if replica >= count || in.Isolated || in.CheckpointLost || in.Joining || in.Removed ||
+		(in.Status != vsr.StatusNormal && in.Status != vsr.StatusViewChange) {
+		r.streak = 0
+		return nil
+	}
+	if r.streak == 0 || in.Outside != r.outside {
+		r.before, r.changed, r.changeM = r.outside, r.streak > 0, mono
+		r.outside = in.Outside
+	}
+	if r.changed {
+		for i := range in.ClockSampleAtNs {
+			if in.ClockSamples&(1<<uint(i)) != 0 && in.ClockSampleAtNs[i] > r.changeM {
+				r.changed = false // swept since, over the new membership
+			}
+		}
+	}
+	if r.streak++; r.streak < clockSyncStreak {
+		return nil
+	}
+	inputs := clockSyncInputs{samples: in.ClockSamples, at: in.ClockSampleAtNs, outside: in.Outside,
+		changed: r.changed, synced: in.ClockSynchronized, offsetNs: in.ClockOffsetNs}
+	if inputs == r.last && mono < r.quietUntil {
+		return nil // nothing changed, and no sample reached its age limit
+	}
+	var samples [vsr.ReplicasMax]clockPong
+	for i := range samples {
+		if in.ClockSamples&(1<<uint(i)) == 0 {
+			continue
+		}
+		p, ok := r.find(i, in.ClockSampleAtNs[i])
+		if !ok {
+			c.unmatched++
+			return nil
+		}
+		samples[i] = p
+	}
+	c.checked++
+	r.last, r.quietUntil = inputs, mono+clockAmbiguousNs
+	memberships, n := [2]uint16{in.Outside, r.before}, 1
+	if r.changed {
+		n = 2
+	}
+	var want clockVerdict
+	for _, outside := range memberships[:n] {
+		cutoffs, k := ageCutoffs(&samples, outside, mono)
+		for _, cutoff := range cutoffs[:k] {
+			want = marzulloVerdict(&samples, outside, count, cutoff)
+			if want.synced == in.ClockSynchronized && (!want.synced || abs64(want.offsetNs-in.ClockOffsetNs) <= 1) {
+				r.quietUntil = quietUntil(&samples, outside, mono)
+				return nil
+			}
+		}
+	}
+	return violation(NameClockSync, replica, in.Op, in.View, atNs,
+		"the replica reports its clock %s with offset %s; from the %d clock samples it holds (the pongs delivered to it) "+
+			"Marzullo's algorithm finds %d of %d intervals agreeing on [%s, %s], so it must be %s%s",
+		syncWord(in.ClockSynchronized), formatSigned(in.ClockOffsetNs), want.samples, want.agree, want.samples+1,
+		formatSigned(want.lo), formatSigned(want.hi), syncWord(want.synced), offsetWords(want))
+}
+
+func syncWord(synced bool) string {
+	if synced {
+		return "synchronised"
+	}
+	return "unsynchronised"
+}
+
+func offsetWords(v clockVerdict) string {
+	if !v.synced {
+		return ""
+	}
+	return " with offset " + formatSigned(v.offsetNs)
+}
+
+// find returns the pong from peer the replica took at monotonic time at.
+func (r *clockSyncReplica) find(peer int, at int64) (clockPong, bool) {
+	for k := 1; k <= clockSyncPongsKept; k++ { // newest first: a restarted clock may repeat
+		p := r.pongs[peer][(r.next[peer]-k+clockSyncPongsKept)%clockSyncPongsKept]
+		if p.set && p.mono == at {
+			return p, true
+		}
+	}
+	return clockPong{}, false
+}
+
+// counted reports whether sample i counts in a sweep over membership outside.
+func counted(samples *[vsr.ReplicasMax]clockPong, i int, outside uint16) bool {
+	return samples[i].set && outside&(1<<uint(i)) == 0
+}
+
+// ageCutoffs lists the oldest monotonic times a sample may have been taken at to count in
+// the replica's last sweep: it ran at most clockAmbiguousNs ago, so a sample that reached
+// its age limit since may or may not count. Each cutoff counts a different set.
+func ageCutoffs(samples *[vsr.ReplicasMax]clockPong, outside uint16, mono int64) (cutoffs [vsr.ReplicasMax + 1]int64, n int) {
+	cutoffs[0], n = mono-vsr.ClockSampleAgeMaxNs, 1 // a sweep now: every sample older is out
+	for i := range samples {
+		age := mono - samples[i].mono
+		if counted(samples, i, outside) && age > vsr.ClockSampleAgeMaxNs && age <= vsr.ClockSampleAgeMaxNs+clockAmbiguousNs {
+			cutoffs[n], n = samples[i].mono, n+1 // a sweep before it aged out: it and every younger one count
+		}
+	}
+	return cutoffs, n
+}
+
+// quietUntil is the monotonic time until which the same samples give the same verdict: the
+// first instant a counted sample comes within clockAmbiguousNs of its age limit (never, while
+// one is past it by less than clockAmbiguousNs: the replica may sweep it out any tick).
+func quietUntil(samples *[vsr.ReplicasMax]clockPong, outside uint16, mono int64) int64 {
+	until := int64(1<<63 - 1)
+	for i := range samples {
+		if counted(samples, i, outside) && mono-samples[i].mono <= vsr.ClockSampleAgeMaxNs+clockAmbiguousNs {
+			until = min(until, samples[i].mono+vsr.ClockSampleAgeMaxNs-clockAmbiguousNs)
+		}
+	}
+	return until
+}
+
+// clockVerdict is what a correct replica concludes from its samples.
+type clockVerdict struct {
+	synced         bool
+	offsetNs       int64
+	samples, agree int   // the peers' intervals counted, and how many intervals agree
+	lo, hi         int64 // the agreed region
+}
+
+// marzulloVerdict computes the verdict over the samples of the members (not in outside)
+// taken at or after cutoff, and the replica's own interval, each widened by half the
+// tolerance (two clocks each within half of it of the truth are within it of each other).
+func marzulloVerdict(samples *[vsr.ReplicasMax]clockPong, outside uint16, count int, cutoff int64) clockVerdict {
+	const half = vsr.ClockToleranceNs / 2
+	var space [vsr.ReplicasMax + 1][2]int64
+	intervals := append(space[:0], [2]int64{-half, half})
+	for i := range samples {
+		if counted(samples, i, outside) && samples[i].mono >= cutoff {
+			intervals = append(intervals, [2]int64{samples[i].lo - half, samples[i].hi + half})
+		}
+	}
+	agree, lo, hi := agreedRegion(intervals)
+	active := 0
+	for i := 0; i < count; i++ {
+		if outside&(1<<uint(i)) == 0 {
+			active++
+		}
+	}
+	v := clockVerdict{samples: len(intervals) - 1, agree: agree, lo: lo, hi: hi}
+	v.synced = agree >= active/2+1 && lo <= half && hi >= -half
+	if v.synced {
+		v.offsetNs = (max(lo, -half) + min(hi, half)) / 2 // the middle of what it shares with ours
+	}
+	return v
+}
+
+// agreedRegion is Marzullo's answer over closed intervals: the most intervals that share a
+// point, and the lowest stretch of points they share. The most-shared point can always be
+// taken at some interval's start (moving left from any point to the nearest start loses
+// none), so it tries every start; the stretch from the lowest such start runs until the
+// first of the intervals holding it ends (none can begin inside it: that point would be
+// shared by one more).
+func agreedRegion(intervals [][2]int64) (agree int, lo, hi int64) {
+	for _, a := range intervals {
+		n, end := 0, int64(1<<63-1)
+		for _, b := range intervals {
+			if b[0] <= a[0] && a[0] <= b[1] {
+				n, end = n+1, min(end, b[1])
+			}
+		}
+		if n > agree || (n == agree && a[0] < lo) {
+			agree, lo, hi = n, a[0], end
+		}
+	}
+	return agree, lo, hi
+}

@@ -1,0 +1,173 @@
+package invariants
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/vsr"
+)
+
+// clockSyncSuite is a suite of three replicas whose monotonic clocks all read *mono, with
+// replica 0 holding two samples: from replica 1, whose clock is 350 ms behind, and from
+// replica 2, 350 ms ahead, each over a zero round trip. Widened by half the tolerance, their
+// intervals agree with replica 0's own ([-250, 250] ms) on two disjoint regions of two:
+// [-250, -100] ms and [100, 250] ms. The first is the answer (offset -175 ms).
+func clockSyncSuite(t *testing.T, mono *int64) (*Suite, vsr.Inspection) {
+	s := NewSuite(3)
+	s.SetMonotonic(func(int) int64 { return *mono })
+	real := trueEpoch
+	*mono = 5 * sec
+	in := normal(0, vsr.RolePrimary, 1, 0, 0)
+	for peer, off := range map[int]int64{1: -350 * ms, 2: 350 * ms} {
+		h := vsr.Header{Command: vsr.CommandPong, Replica: uint8(peer), Op: uint64(*mono), Timestamp: real + off}
+		s.OnPong(*mono, 0, h, *mono, real)
+		in.ClockSamples |= 1 << peer
+		in.ClockSampleAtNs[peer] = *mono
+	}
+	return s, in
+}
+
+// inspectTimes inspects replica 0 n times, a tick apart, as in.
+func inspectTimes(s *Suite, mono *int64, in vsr.Inspection, n int) {
+	for k := 0; k < n; k++ {
+		*mono += tickNs
+		s.OnInspect(*mono, 0, in)
+	}
+}
+
+func TestClockSyncPassesTheFirstOfTwoEqualRegions(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
+	inspectTimes(s, &mono, in, 5)
+	require.Nil(t, s.Violation())
+	require.Equal(t, uint64(1), s.Counters()["invariants.clock_sync_checked"], "the same inputs are compared once")
+}
+
+// TestClockSyncFiresOnTheLastOfTwoEqualRegions: vsr.clock_sweep_takes_last_region's answer.
+func TestClockSyncFiresOnTheLastOfTwoEqualRegions(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.ClockSynchronized, in.ClockOffsetNs = true, 175*ms
+	inspectTimes(s, &mono, in, 3)
+	v := s.Violation()
+	require.NotNil(t, v)
+	require.Equal(t, NameClockSync, v.Checker)
+	require.Contains(t, v.Message, "must be synchronised with offset -175.000ms")
+}
+
+func TestClockSyncFiresOnAWrongVerdict(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	inspectTimes(s, &mono, in, 3) // unsynchronised
+	require.NotNil(t, s.Violation())
+	require.Equal(t, NameClockSync, s.Violation().Checker)
+}
+
+// TestClockSyncWaitsForASweep: a replica just out of an interruption (here a pause) has not
+// swept yet: it is checked from its third inspection on.
+func TestClockSyncWaitsForASweep(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	inspectTimes(s, &mono, in, 2)
+	require.Nil(t, s.Violation())
+	s.OnPaused(mono, 0)
+	inspectTimes(s, &mono, in, 2)
+	require.Nil(t, s.Violation())
+	inspectTimes(s, &mono, in, 1)
+	require.NotNil(t, s.Violation())
+}
+
+// TestClockSyncAgesSamplesOut: once both samples are past their age limit by more than the
+// stretch since the replica's last tick, only its own interval counts, short of a quorum;
+// while one of them is within that stretch, either answer passes.
+func TestClockSyncAgesSamplesOut(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
+	inspectTimes(s, &mono, in, 3)
+	mono += vsr.ClockSampleAgeMaxNs - 55*ms
+	inspectTimes(s, &mono, in, 3) // the last is 5 ms past the limit: maybe not swept yet
+	require.Nil(t, s.Violation())
+	in.ClockSynchronized = false
+	s.OnInspect(mono, 0, in)
+	require.Nil(t, s.Violation())
+	in.ClockSynchronized = true
+	inspectTimes(s, &mono, in, 2)
+	require.NotNil(t, s.Violation(), "synchronised on samples 25 ms past their age limit")
+}
+
+// TestClockSyncFiresOnAnOffsetWithoutHalfTheRoundTrip: vsr.pong_offset_without_half_rtt's
+// answer. Replica 0 hears replica 1 300 ms ahead over a 100 ms round trip: the sample is
+// [250, 350] ms, widened [0, 600] ms, sharing [0, 250] ms with its own; a quorum of two in
+// three, offset 125 ms. Leaving half the round trip out gives [200, 300] ms and 100 ms.
+func TestClockSyncFiresOnAnOffsetWithoutHalfTheRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		offsetNs int64
+		fires    bool
+	}{{125 * ms, false}, {100 * ms, true}} {
+		mono := 5 * sec
+		s := NewSuite(3)
+		s.SetMonotonic(func(int) int64 { return mono })
+		h := vsr.Header{Command: vsr.CommandPong, Replica: 1, Op: uint64(mono - 100*ms), Timestamp: trueEpoch + 250*ms}
+		s.OnPong(mono, 0, h, mono, trueEpoch)
+		in := normal(0, vsr.RoleBackup, 1, 0, 0)
+		in.ClockSamples, in.ClockSampleAtNs[1] = 1<<1, mono
+		in.ClockSynchronized, in.ClockOffsetNs = true, tc.offsetNs
+		inspectTimes(s, &mono, in, 3)
+		require.Equal(t, tc.fires, s.Violation() != nil, "offset %d", tc.offsetNs)
+	}
+}
+
+// TestClockSyncMembershipChange: a sweep over the previous membership stands until the next
+// sample; a sample taken after the change must have been swept over the new one.
+func TestClockSyncMembershipChange(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
+	inspectTimes(s, &mono, in, 3)
+	in.Outside = 1 << 1 // replica 1 leaves: replica 2's region is the answer, offset 175 ms
+	inspectTimes(s, &mono, in, 2)
+	require.Nil(t, s.Violation(), "the previous membership's sweep stands")
+	h := vsr.Header{Command: vsr.CommandPong, Replica: 1, Op: uint64(mono), Timestamp: trueEpoch - 350*ms}
+	s.OnPong(mono, 0, h, mono, trueEpoch)
+	in.ClockSampleAtNs[1] = mono
+	inspectTimes(s, &mono, in, 1)
+	require.NotNil(t, s.Violation())
+}
+
+// TestAgreedRegionAgreesWithCounting holds agreedRegion to a count at every point of small
+// random closed intervals with integer ends, integer and half-integer (between 15 and 16 an
+// interval ending at 15 and one starting at 16 share nothing): the most intervals at one
+// point, and the first run of points that many share.
+func TestAgreedRegionAgreesWithCounting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 2000; trial++ {
+		var intervals [][2]int64
+		for n := 1 + rng.IntN(7); n > 0; n-- {
+			lo := rng.Int64N(40)
+			intervals = append(intervals, [2]int64{lo, lo + rng.Int64N(15)})
+		}
+		best, lo, hi, closed := 0, int64(0), int64(0), false
+		for x := int64(0); x < 120; x++ { // in halves
+			n := 0
+			for _, iv := range intervals {
+				if 2*iv[0] <= x && x <= 2*iv[1] {
+					n++
+				}
+			}
+			switch {
+			case n > best:
+				best, lo, hi, closed = n, x, x, false
+			case n == best && !closed:
+				hi = x // the first run goes on
+			default:
+				closed = true
+			}
+		}
+		agree, gotLo, gotHi := agreedRegion(intervals)
+		require.Equal(t, [3]int64{int64(best), lo / 2, hi / 2}, [3]int64{int64(agree), gotLo, gotHi}, "%v", intervals)
+	}
+}
