@@ -35,10 +35,12 @@ const clockSyncPongsKept = 8
 // ticks bound both, with drifts of a few thousand ppm.
 const clockAmbiguousNs = 2 * tickNs
 
-// clockSyncStreak is how many consecutive inspections a replica must have been running,
-// unpaused, active and taking messages before it is checked: at least one tick in that
-// state has swept its samples (a replica that just left recovery has never swept).
-const clockSyncStreak = 3
+// clockSyncSettleNs is how long (on its monotonic clock) a replica must have been seen
+// running, unpaused, active and taking messages, at consecutive inspections, before it is
+// checked: a tick in that state has swept its samples (a replica just out of recovery has
+// never swept; one just unpaused ticks 10 ms later). Time, not a number of inspections: a
+// scenario may inspect more than once between two ticks.
+const clockSyncSettleNs = 3 * tickNs
 
 type clockSync struct {
 	replicas []clockSyncReplica
@@ -50,11 +52,19 @@ type clockSync struct {
 type clockSyncReplica struct {
 	pongs   [vsr.ReplicasMax][clockSyncPongsKept]clockPong // per peer, a ring
 	next    [vsr.ReplicasMax]int
-	streak  int
+	running bool  // seen checkable at the last inspection
+	since   int64 // its monotonic time at the first of those inspections in a row
+	paused  bool  // seen paused (or down) at this inspection: it did not tick
+	seen    bool
 	outside uint16 // the membership seen last, and the one before a change
 	before  uint16
 	changed bool  // before is a candidate: no sample was taken since the change
 	changeM int64 // the replica's monotonic time when the change was seen
+	// The last inspection's count of unsynchronised ticks (Metrics.ClockUnsyncTicks) and
+	// streak (ClockUnsyncStreak), and the monotonic time of the inspection it last moved at.
+	unsyncTicks uint64
+	unsyncRun   int
+	stillSince  int64
 	// The inputs and verdict of the last comparison: the same again need not be recomputed
 	// until a sample ages (quietUntil, monotonic).
 	last       clockSyncInputs
@@ -100,20 +110,26 @@ func (c *clockSync) pong(to int, h vsr.Header, mono, real int64) {
 
 // interrupted tells that the replica may not have ticked since the last inspection (paused,
 // isolated, recovering, down): it is not checked until it has run again for a while.
-func (c *clockSync) interrupted(replica int) { c.replica(replica).streak = 0 }
+func (c *clockSync) interrupted(replica int) {
+	r := c.replica(replica)
+	r.running, r.paused = false, true
+}
 
 // inspect compares the replica's clock state with the model's. count is the number of
 // active slots; mono the replica's monotonic clock now.
 func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, mono int64) *Violation {
 	r := c.replica(replica)
-	if replica >= count || in.Isolated || in.CheckpointLost || in.Joining || in.Removed ||
-		(in.Status != vsr.StatusNormal && in.Status != vsr.StatusViewChange) {
-		r.streak = 0
-		return nil
+	// Membership is followed at every inspection: a replica may change it while not checked
+	// (a message held over a pause) and sweep over the old one last.
+	if !r.seen {
+		r.seen, r.outside = true, in.Outside
+	} else if in.Outside != r.outside {
+		r.before, r.changed, r.changeM, r.outside = r.outside, true, mono, in.Outside
 	}
-	if r.streak == 0 || in.Outside != r.outside {
-		r.before, r.changed, r.changeM = r.outside, r.streak > 0, mono
-		r.outside = in.Outside
+	if r.paused || replica >= count || in.Isolated || in.CheckpointLost || in.Joining || in.Removed ||
+		(in.Status != vsr.StatusNormal && in.Status != vsr.StatusViewChange) {
+		r.running, r.paused = false, false
+		return nil
 	}
 	if r.changed {
 		for i := range in.ClockSampleAtNs {
@@ -122,7 +138,13 @@ func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, 
 			}
 		}
 	}
-	if r.streak++; r.streak < clockSyncStreak {
+	if !r.running {
+		r.since = mono
+	}
+	if v := r.unsyncStreak(atNs, replica, in, mono); v != nil {
+		return v
+	}
+	if r.running = true; mono-r.since < clockSyncSettleNs {
 		return nil
 	}
 	inputs := clockSyncInputs{samples: in.ClockSamples, at: in.ClockSampleAtNs, outside: in.Outside,
@@ -178,6 +200,38 @@ func offsetWords(v clockVerdict) string {
 		return ""
 	}
 	return " with offset " + formatSigned(v.offsetNs)
+}
+
+// unsyncStreak holds the replica's run of unsynchronised ticks to its count of them, both
+// kept by the replica; in is checkable, and r.running tells whether the last inspection was.
+// Each unsynchronised tick adds one to both, a synchronised one zeroes the run: the run
+// either grew by what the count did, or restarted after a synchronised tick (it is at most
+// what the count grew). A replica ticks every 10 ms of its clock: if the count has stood
+// still for clockSyncSettleNs, one of the ticks since was synchronised and none was not:
+// the run is 0.
+func (r *clockSyncReplica) unsyncStreak(atNs int64, replica int, in *vsr.Inspection, mono int64) *Violation {
+	count, run := in.Metrics.ClockUnsyncTicks, in.ClockUnsyncStreak
+	defer func() { r.unsyncTicks, r.unsyncRun = count, run }()
+	if !r.running || count != r.unsyncTicks {
+		r.stillSince = mono
+	}
+	if !r.running {
+		return nil
+	}
+	grew := count - r.unsyncTicks
+	switch {
+	case count < r.unsyncTicks || (run != r.unsyncRun+int(grew) && uint64(run) > grew):
+		return violation(NameClockSync, replica, in.Op, in.View, atNs,
+			"its run of unsynchronised ticks went from %d to %d while its count of them went from %d to %d: "+
+				"a run grows with the count, or restarts after a synchronised tick",
+			r.unsyncRun, run, r.unsyncTicks, count)
+	case mono-r.stillSince >= clockSyncSettleNs && run != 0:
+		return violation(NameClockSync, replica, in.Op, in.View, atNs,
+			"its run of unsynchronised ticks is %d, though its count of them (%d) has not moved for %s of its "+
+				"clock, over which it ticked: a synchronised tick ends the run",
+			run, count, formatNs(mono-r.stillSince))
+	}
+	return nil
 }
 
 // find returns the pong from peer the replica took at monotonic time at.

@@ -51,7 +51,7 @@ func TestClockSyncFiresOnTheLastOfTwoEqualRegions(t *testing.T) {
 	var mono int64
 	s, in := clockSyncSuite(t, &mono)
 	in.ClockSynchronized, in.ClockOffsetNs = true, 175*ms
-	inspectTimes(s, &mono, in, 3)
+	inspectTimes(s, &mono, in, 4)
 	v := s.Violation()
 	require.NotNil(t, v)
 	require.Equal(t, NameClockSync, v.Checker)
@@ -61,20 +61,20 @@ func TestClockSyncFiresOnTheLastOfTwoEqualRegions(t *testing.T) {
 func TestClockSyncFiresOnAWrongVerdict(t *testing.T) {
 	var mono int64
 	s, in := clockSyncSuite(t, &mono)
-	inspectTimes(s, &mono, in, 3) // unsynchronised
+	inspectTimes(s, &mono, in, 4) // unsynchronised
 	require.NotNil(t, s.Violation())
 	require.Equal(t, NameClockSync, s.Violation().Checker)
 }
 
 // TestClockSyncWaitsForASweep: a replica just out of an interruption (here a pause) has not
-// swept yet: it is checked from its third inspection on.
+// swept yet: it is checked once its clock has run 30 ms since it was seen running.
 func TestClockSyncWaitsForASweep(t *testing.T) {
 	var mono int64
 	s, in := clockSyncSuite(t, &mono)
 	inspectTimes(s, &mono, in, 2)
 	require.Nil(t, s.Violation())
-	s.OnPaused(mono, 0)
-	inspectTimes(s, &mono, in, 2)
+	s.OnPaused(mono, 0) // seen paused at the next inspection
+	inspectTimes(s, &mono, in, 4)
 	require.Nil(t, s.Violation())
 	inspectTimes(s, &mono, in, 1)
 	require.NotNil(t, s.Violation())
@@ -87,8 +87,8 @@ func TestClockSyncAgesSamplesOut(t *testing.T) {
 	var mono int64
 	s, in := clockSyncSuite(t, &mono)
 	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
-	inspectTimes(s, &mono, in, 3)
-	mono += vsr.ClockSampleAgeMaxNs - 55*ms
+	inspectTimes(s, &mono, in, 4)
+	mono += vsr.ClockSampleAgeMaxNs - 65*ms
 	inspectTimes(s, &mono, in, 3) // the last is 5 ms past the limit: maybe not swept yet
 	require.Nil(t, s.Violation())
 	in.ClockSynchronized = false
@@ -116,7 +116,7 @@ func TestClockSyncFiresOnAnOffsetWithoutHalfTheRoundTrip(t *testing.T) {
 		in := normal(0, vsr.RoleBackup, 1, 0, 0)
 		in.ClockSamples, in.ClockSampleAtNs[1] = 1<<1, mono
 		in.ClockSynchronized, in.ClockOffsetNs = true, tc.offsetNs
-		inspectTimes(s, &mono, in, 3)
+		inspectTimes(s, &mono, in, 4)
 		require.Equal(t, tc.fires, s.Violation() != nil, "offset %d", tc.offsetNs)
 	}
 }
@@ -127,7 +127,7 @@ func TestClockSyncMembershipChange(t *testing.T) {
 	var mono int64
 	s, in := clockSyncSuite(t, &mono)
 	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
-	inspectTimes(s, &mono, in, 3)
+	inspectTimes(s, &mono, in, 4)
 	in.Outside = 1 << 1 // replica 1 leaves: replica 2's region is the answer, offset 175 ms
 	inspectTimes(s, &mono, in, 2)
 	require.Nil(t, s.Violation(), "the previous membership's sweep stands")
@@ -170,4 +170,39 @@ func TestAgreedRegionAgreesWithCounting(t *testing.T) {
 		agree, gotLo, gotHi := agreedRegion(intervals)
 		require.Equal(t, [3]int64{int64(best), lo / 2, hi / 2}, [3]int64{int64(agree), gotLo, gotHi}, "%v", intervals)
 	}
+}
+
+// TestClockSyncUnsyncStreak: vsr.clock_unsync_ticks_accumulate's replica keeps its run of
+// unsynchronised ticks once synchronised again. Five unsynchronised ticks, one an inspection
+// (the run grows with the count), then synchronised: the count stands still, and by the
+// third inspection since, the run must be 0.
+func TestClockSyncUnsyncStreak(t *testing.T) {
+	for _, keeps := range []bool{false, true} {
+		var mono int64
+		s, in := clockSyncSuite(t, &mono)
+		held := in.ClockSamples
+		in.ClockSamples = 0 // none yet: unsynchronised
+		for k := 1; k <= 5; k++ {
+			in.Metrics.ClockUnsyncTicks, in.ClockUnsyncStreak = uint64(k), k
+			inspectTimes(s, &mono, in, 1)
+		}
+		require.Nil(t, s.Violation(), "the run grows with the count")
+		in.ClockSamples, in.ClockSynchronized, in.ClockOffsetNs = held, true, -175*ms
+		for k := 0; k < 3; k++ {
+			in.ClockUnsyncStreak = 0
+			if keeps || k == 0 { // just synchronised by a pong: no tick yet
+				in.ClockUnsyncStreak = 5
+			}
+			inspectTimes(s, &mono, in, 1)
+		}
+		require.Equal(t, keeps, s.Violation() != nil, "keeps %v: %v", keeps, s.Violation())
+	}
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.Metrics.ClockUnsyncTicks, in.ClockUnsyncStreak = 4, 4
+	inspectTimes(s, &mono, in, 1)
+	in.Metrics.ClockUnsyncTicks, in.ClockUnsyncStreak = 5, 7
+	inspectTimes(s, &mono, in, 1)
+	require.NotNil(t, s.Violation(), "the run grew by more than the count")
+	require.Contains(t, s.Violation().Message, "went from 4 to 7")
 }

@@ -376,6 +376,7 @@ func (r *Replica) InspectStateInto(in *Inspection) {
 	in.Op, in.CommitMin, in.CommitMax, in.CheckpointOp = r.op, r.commitMin, r.commitMax, r.checkpointOp
 	in.Digest, in.Release, in.ClusterRelease = r.machine.Digest(), r.options.Release, r.machine.Release()
 	in.ClockSynchronized, in.ClockOffsetNs = r.clockSync.synchronized, r.clockSync.offsetNs
+	in.ClockUnsyncStreak = r.clockSync.unsyncTicks
 	for i, s := range r.clockSync.samples {
 		if s.valid {
 			in.ClockSamples |= 1 << uint(i)

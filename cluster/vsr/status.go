@@ -90,6 +90,9 @@ type Inspection struct {
 	// recomputes the verdict and offset from the pongs it saw delivered at those instants.
 	ClockSamples    uint16
 	ClockSampleAtNs [ReplicasMax]int64
+	// ClockUnsyncStreak is how many ticks in a row the replica has found its clock
+	// unsynchronised (0 after a synchronised tick): a primary abdicates on a long one.
+	ClockUnsyncStreak int
 	// DiskFull reports that the last log write failed for lack of space: the replica accepts
 	// no new operations until space is freed.
 	DiskFull     bool
