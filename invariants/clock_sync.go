@@ -216,20 +216,21 @@ func offsetWords(v clockVerdict) string {
 // the run is 0.
 func (r *clockSyncReplica) unsyncStreak(atNs int64, replica int, in *vsr.Inspection, mono int64) *Violation {
 	count, run := in.Metrics.ClockUnsyncTicks, in.ClockUnsyncStreak
-	defer func() { r.unsyncTicks, r.unsyncRun = count, run }()
-	if !r.running || count != r.unsyncTicks {
+	lastCount, lastRun := r.unsyncTicks, r.unsyncRun
+	r.unsyncTicks, r.unsyncRun = count, run
+	if !r.running || count != lastCount {
 		r.stillSince = mono
 	}
 	if !r.running {
 		return nil
 	}
-	grew := count - r.unsyncTicks
+	grew := count - lastCount
 	switch {
-	case count < r.unsyncTicks || (run != r.unsyncRun+int(grew) && uint64(run) > grew):
+	case count < lastCount || (run != lastRun+int(grew) && uint64(run) > grew):
 		return violation(NameClockSync, replica, in.Op, in.View, atNs,
 			"its run of unsynchronised ticks went from %d to %d while its count of them went from %d to %d: "+
 				"a run grows with the count, or restarts after a synchronised tick",
-			r.unsyncRun, run, r.unsyncTicks, count)
+			lastRun, run, lastCount, count)
 	case mono-r.stillSince >= clockSyncSettleNs && run != 0:
 		return violation(NameClockSync, replica, in.Op, in.View, atNs,
 			"its run of unsynchronised ticks is %d, though its count of them (%d) has not moved for %s of its "+
