@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -92,7 +93,12 @@ func newDiskView(c *sim.Cluster) *diskView {
 	return &diskView{c: c, durable: map[viewFile]map[uint64][]logEntry{}, active: active}
 }
 
-// intact returns replica's durable, undamaged copy of e (same op, same bytes), if it has one.
+// intact returns replica's durable, undamaged copy of e (same op, same bytes), if it has one
+// that its engine recovers: one an undamaged redundant record names. An entry without one
+// is an append that never finished (its record not written, or overwritten by a mark), which
+// recovery drops by design, so it guarantees nothing: counted as a guarantor, such a copy
+// let a move damage the one other copy of op 23, and a random fault the third (swarm seed
+// 2027942608: every replica asked for op 23 forever).
 func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
 	key := viewFile{replica, e.name}
 	byOp, ok := v.durable[key]
@@ -102,8 +108,10 @@ func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
 		faults := disk.Faults()
 		// A view, not a copy: the entries are read within this move, before it damages
 		// anything (damage adds overlays; it never changes a file's bytes).
-		for _, d := range scanEntries(e.name, disk.DurableView(e.name, 0, math.MaxInt64)) {
-			if !entryDamaged(faults, d) {
+		image := disk.DurableView(e.name, 0, math.MaxInt64)
+		recorded := recordedHeaders(image, e.name, faults)
+		for _, d := range scanEntries(e.name, image) {
+			if !entryDamaged(faults, d) && recorded[string(image[d.offset:d.offset+storage.HeaderSize])] {
 				byOp[d.op] = append(byOp[d.op], d)
 			}
 		}
@@ -115,6 +123,23 @@ func (v *diskView) intact(replica int, e logEntry) (logEntry, bool) {
 		}
 	}
 	return logEntry{}, false
+}
+
+// recordedHeaders returns the entry headers that the undamaged redundant records of segment
+// image name (a record sector: the record magic at byte 16, the entry's header at
+// recordEntryAt).
+func recordedHeaders(image []byte, name string, faults []sim.DiskFault) map[string]bool {
+	recorded := map[string]bool{}
+	for at := int64(0); at+storage.SectorSize <= int64(len(image)); at += storage.SectorSize {
+		s := image[at : at+storage.SectorSize]
+		if binary.LittleEndian.Uint64(s[16:]) != recordMagicAt16 || slices.ContainsFunc(faults, func(f sim.DiskFault) bool {
+			return f.Name == name && f.Offset == at
+		}) {
+			continue
+		}
+		recorded[string(s[recordEntryAt:recordEntryAt+storage.HeaderSize])] = true
+	}
+	return recorded
 }
 
 // holders lists the active members other than target holding an intact copy of e, and
