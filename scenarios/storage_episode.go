@@ -117,6 +117,9 @@ type storeEpisode struct {
 	repairRule  *rand.Rand
 	recovered   map[uint64][]byte
 	recoveredCP uint64
+	// unanchored is the checkpoint op whose anchor an acknowledged install took without
+	// knowing what the log above was written on (noteAnchor), 0 if none.
+	unanchored uint64
 	// bothCheckpoints draws the corruption of the previous checkpoint's file too, and
 	// rottenCheckpoints are the older checkpoint files it corrupted (storage_episode_both.go;
 	// its own stream, as openCrashes).
@@ -427,6 +430,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 		e.failure = msg
 	}
 	e.m.Acknowledged(step, e.s.State().AuditHead)
+	e.noteAnchor(step)
 	switch step.Kind {
 	case storagemodel.SaveState, storagemodel.Checkpoint, storagemodel.Install:
 		e.checkpointDamaged = 0

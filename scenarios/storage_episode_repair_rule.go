@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"vopr/cluster/storage"
+	"vopr/internal/storagemodel"
 )
 
 // The repair rule. The README's storage paragraph: "A repair rewrites a damaged entry in
@@ -54,8 +55,43 @@ func (e *storeEpisode) damageAboveCheckpoint() {
 // the entries the log knows until the next Open.
 func (e *storeEpisode) noteRecovered(rec *storage.Recovery) {
 	e.recovered, e.recoveredCP = map[uint64][]byte{}, rec.State.CheckpointOp
+	if rec.State.CheckpointOp != e.unanchored {
+		e.unanchored = 0 // another checkpoint's anchor (a fallback past the unanchored one)
+	}
 	for _, entry := range rec.Entries {
 		e.recovered[entry.Op] = entry.Body
+	}
+}
+
+// noteAnchor follows, through an acknowledged step, whether the anchor of the checkpoint in
+// force may not be what the log above it was written on: an install whose anchor
+// checkRepairRuleWith would not call known, with no intact entry above it to name the anchor,
+// takes one of its own (the new file's checksum), and a lost checkpoint installed again at
+// that op keeps it. A repair of the op above it then writes the ops above again linked anew
+// (RechainRun), not in place (storage crash seed 2196067393: checkpoint 11 damaged, and op
+// 12's entry and record; the fallback to 8, checkpoint 11 installed from a peer at its file's
+// checksum, that file lost at the next boot and installed again: op 12 was not Rewritable,
+// though op 13 recovered intact, and ops 12-14 were RechainableRun). A checkpoint of the
+// log's own, or op cp+1 written again, anchors the log above once more.
+func (e *storeEpisode) noteAnchor(step storagemodel.Step) {
+	switch step.Kind {
+	case storagemodel.Install:
+		known := func(op uint64) bool {
+			body, ok := e.recovered[op]
+			return ok && op <= e.m.Head && !e.m.Disowned[op] && bytes.Equal(body, e.m.Log[op])
+		}
+		// An intact entry above the checkpoint names the anchor, and the install takes it.
+		if (step.Op <= e.recoveredCP && step.Op != e.unanchored) || known(step.Op) || known(step.Op+1) {
+			e.unanchored = 0
+		} else {
+			e.unanchored = step.Op
+		}
+	case storagemodel.Checkpoint:
+		e.unanchored = 0
+	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
+		if e.unanchored != 0 && step.Op == e.unanchored+1 {
+			e.unanchored = 0
+		}
 	}
 }
 
@@ -88,8 +124,10 @@ func (e *storeEpisode) checkRepairRuleWith(faulty []uint64, cp, audited uint64, 
 	// The anchor is known when the checkpoint is the one the last Open recovered (a lost one
 	// installed again keeps the anchor the superblock kept), or the entry at its op was
 	// recovered intact: an install over a faulty op of unknown identity has no way to learn
-	// what the op above was written on.
-	anchored := cp <= e.recoveredCP || known(cp)
+	// what the op above was written on. Nor has the superblock such an install wrote: a later
+	// Open recovers that checkpoint with the anchor the install took, which the log above was
+	// not written on, until the op above the checkpoint is written again (noteAnchor).
+	anchored := (cp <= e.recoveredCP && cp != e.unanchored) || known(cp)
 	room := func(f uint64, size int) bool {
 		if f/perSegment != (f+1)/perSegment {
 			return false
