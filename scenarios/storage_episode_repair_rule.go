@@ -18,6 +18,9 @@ import (
 // below it known (recovered intact with its acknowledged body, or the checkpoint op: the
 // anchor) and the entry above it recovered intact with its acknowledged body, must be
 // Rewritable with that body: the op above was written on it, so it fits (checkRepairRule).
+// One exception: when the checkpoint's anchor is one an install took without learning it
+// (noteAnchor), the op right above the checkpoint may instead be repaired by RechainRun, which
+// keeps every op above it too.
 //
 // A lost checkpoint with a faulty op right above it is what this reaches: the episode damages
 // one thing per boot, so in half the boots whose damage corrupted the newest checkpoint's file
@@ -124,10 +127,13 @@ func (e *storeEpisode) checkRepairRuleWith(faulty []uint64, cp, audited uint64, 
 	// The anchor is known when the checkpoint is the one the last Open recovered (a lost one
 	// installed again keeps the anchor the superblock kept), or the entry at its op was
 	// recovered intact: an install over a faulty op of unknown identity has no way to learn
-	// what the op above was written on. Nor has the superblock such an install wrote: a later
-	// Open recovers that checkpoint with the anchor the install took, which the log above was
-	// not written on, until the op above the checkpoint is written again (noteAnchor).
-	anchored := (cp <= e.recoveredCP && cp != e.unanchored) || known(cp)
+	// what the op above was written on, and a later Open recovers that checkpoint with the
+	// anchor the install took, until the op above it is written again (unlearned, below).
+	anchored := cp <= e.recoveredCP || known(cp)
+	// An anchor an install could not learn (noteAnchor) is not the one the op above the
+	// checkpoint was written on: its repair may write the ops above again, linked anew, so long
+	// as it keeps them all (RechainableRun).
+	unlearned := e.unanchored != 0 && cp == e.unanchored && !known(cp)
 	room := func(f uint64, size int) bool {
 		if f/perSegment != (f+1)/perSegment {
 			return false
@@ -162,10 +168,28 @@ func (e *storeEpisode) checkRepairRuleWith(faulty []uint64, cp, audited uint64, 
 			e.counters["coverage.storage_episode.repair_rule_on_anchor"]++
 		}
 		if !rewritable(storage.Entry{Op: f, Body: body}) {
+			if f-1 == cp && unlearned && e.rechainable(f) {
+				e.counters["storage_episode.repair_rule_rechain"]++
+				continue
+			}
 			e.fail("faulty op %d is not Rewritable with its acknowledged body, though op %d above it, recovered intact, "+
 				"was written on it (and the entry below it is known, checkpoint %d): its repair would truncate the durable ops above it",
 				f, f+1, cp)
 			return
 		}
 	}
+}
+
+// rechainable reports whether the engine would write the acknowledged ops from f to the head
+// again, linked anew from the checkpoint's anchor, keeping them all (RechainableRun).
+func (e *storeEpisode) rechainable(f uint64) bool {
+	var run []storage.Entry
+	for op := f; op <= e.m.Head; op++ {
+		body, ok := e.m.Log[op]
+		if !ok || e.m.Disowned[op] {
+			return false
+		}
+		run = append(run, storage.Entry{Op: op, Body: body})
+	}
+	return e.s.RechainableRun(run)
 }

@@ -28,3 +28,33 @@ func TestStorageEpisodeRepairRuleFires(t *testing.T) {
 	e.checkRepairRuleWith([]uint64{f}, cp, cp, func(storage.Entry) bool { return false })
 	require.Contains(t, e.failure, "is not Rewritable with its acknowledged body")
 }
+
+// TestStorageEpisodeRepairRuleUnlearnedAnchor: over an anchor an install could not learn
+// (storage_crash seed 2196067393), the op above the checkpoint may be repaired by RechainRun
+// instead of in place, but an engine that can do neither still fails the rule.
+func TestStorageEpisodeRepairRuleUnlearnedAnchor(t *testing.T) {
+	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
+	for seed := uint64(1); seed <= 40; seed++ {
+		e, rec := episodeRecovery(t, seed)
+		e.noteRecovered(rec)
+		var f uint64
+		for i := 1; i+1 < len(rec.Entries); i++ {
+			op := rec.Entries[i].Op
+			if op%perSegment == 0 && rec.Entries[i-1].Op == op-1 && rec.Entries[i+1].Op == op+1 && op+1 < e.m.Head {
+				f = op
+				break
+			}
+		}
+		if f == 0 {
+			continue
+		}
+		cp := f - 1
+		delete(e.recovered, cp)
+		e.recoveredCP, e.unanchored = cp, cp
+		require.False(t, e.rechainable(f), "the engine rewrites op %d in place, so it does not rechain it", f)
+		e.checkRepairRuleWith([]uint64{f}, cp, cp, func(storage.Entry) bool { return false })
+		require.Contains(t, e.failure, "is not Rewritable with its acknowledged body")
+		return
+	}
+	t.Fatal("no seed of 1..40 has an op first in its segment between two intact ones")
+}
