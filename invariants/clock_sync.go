@@ -30,8 +30,8 @@ import "vopr/cluster/vsr"
 const NameClockSync = "clock_sync"
 
 // clockSyncPongsKept is how many pongs per peer the checker keeps for each replica: the
-// replica holds the last it accepted, which is the last delivered unless the ones after it
-// were refused (a round trip out of bounds) or came while it took no messages.
+// replica holds the last it accepted, which is the last kept unless the ones after it came
+// while it took no messages (those it refuses for their round trip are not kept: pong).
 const clockSyncPongsKept = 8
 
 // clockAmbiguousNs is how long before an inspection the replica's last sweep may have run:
@@ -104,7 +104,15 @@ func (c *clockSync) pong(to int, h vsr.Header, mono, real int64) {
 	if from < 0 || from >= vsr.ReplicasMax || from == to {
 		return
 	}
-	rtt := mono - int64(h.Op) // the pong echoes the ping's monotonic send time
+	sent := int64(h.Op) // the pong echoes the ping's monotonic send time
+	rtt := mono - sent
+	if sent < 0 || rtt < 0 || rtt > vsr.ClockSampleAgeMaxNs {
+		// Not a sample: the ping was no clock request of the replica's (an epoch notice
+		// echoes -1) or the round trip is out of bounds, and the replica refuses it. Kept, it
+		// could shadow in find the sample the replica took at the same instant (swarm
+		// 2027941114: a notice's pong delivered just after a real one).
+		return
+	}
 	half := rtt / 2
 	offset := h.Timestamp + half - real
 	r := c.replica(to)

@@ -121,6 +121,28 @@ func TestClockSyncFiresOnAnOffsetWithoutHalfTheRoundTrip(t *testing.T) {
 	}
 }
 
+// TestClockSyncSkipsRefusedPongs: a pong the replica refuses is no sample, even delivered
+// at the instant of one it took from the same peer (swarm 2027941114: an epoch notice's
+// pong, echoing -1, came just after a real one). Taken for replica 1's sample, either
+// refused pong below would give it an interval holding every other, and the answer would
+// be replica 2's region (offset 175 ms); the sample the replica holds is the first pong.
+func TestClockSyncSkipsRefusedPongs(t *testing.T) {
+	for _, sent := range []int64{-1, 5*sec + 1} { // a notice; a round trip below 0
+		for _, tc := range []struct {
+			offsetNs int64
+			fires    bool
+		}{{-175 * ms, false}, {175 * ms, true}} {
+			var mono int64
+			s, in := clockSyncSuite(t, &mono)
+			h := vsr.Header{Command: vsr.CommandPong, Replica: 1, Op: uint64(sent), Timestamp: trueEpoch}
+			s.OnPong(mono, 0, h, mono, trueEpoch)
+			in.ClockSynchronized, in.ClockOffsetNs = true, tc.offsetNs
+			inspectTimes(s, &mono, in, 4)
+			require.Equal(t, tc.fires, s.Violation() != nil, "sent %d, offset %d: %v", sent, tc.offsetNs, s.Violation())
+		}
+	}
+}
+
 // TestClockSyncMembershipChange: a sweep over the previous membership stands until the next
 // sample; a sample taken after the change must have been swept over the new one.
 func TestClockSyncMembershipChange(t *testing.T) {
