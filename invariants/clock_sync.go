@@ -248,15 +248,24 @@ func (r *clockSyncReplica) unsyncStreak(atNs int64, replica int, in *vsr.Inspect
 	return nil
 }
 
-// find returns the pong from peer the replica took at monotonic time at.
+// find returns the pong from peer the replica took at monotonic time at. Two different pongs
+// of that peer delivered at that instant (a paused node's backlog: swarm seed
+// 754605522279698020, two pongs of replica 1 around an epoch change) leave it unknown which
+// one the replica kept: none is returned, and the inspection goes unchecked, as when the
+// pong is no longer kept.
 func (r *clockSyncReplica) find(peer int, at int64) (clockPong, bool) {
+	var found clockPong
 	for k := 1; k <= clockSyncPongsKept; k++ { // newest first: a restarted clock may repeat
 		p := r.pongs[peer][(r.next[peer]-k+clockSyncPongsKept)%clockSyncPongsKept]
-		if p.set && p.mono == at {
-			return p, true
+		if !p.set || p.mono != at {
+			continue
 		}
+		if found.set && (p.lo != found.lo || p.hi != found.hi) {
+			return clockPong{}, false
+		}
+		found = p
 	}
-	return clockPong{}, false
+	return found, found.set
 }
 
 // counted reports whether sample i counts in a sweep over membership outside.

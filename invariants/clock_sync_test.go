@@ -228,3 +228,26 @@ func TestClockSyncUnsyncStreak(t *testing.T) {
 	require.NotNil(t, s.Violation(), "the run grew by more than the count")
 	require.Contains(t, s.Violation().Message, "went from 4 to 7")
 }
+
+// TestClockSyncFindAmbiguous: two different pongs of one peer delivered at the instant the
+// replica took its sample leave the sample unknown (no pong found, so unchecked); the same
+// pong twice (a replay) and a single pong are found.
+func TestClockSyncFindAmbiguous(t *testing.T) {
+	var r clockSyncReplica
+	put := func(p clockPong) {
+		r.pongs[1][r.next[1]] = p
+		r.next[1] = (r.next[1] + 1) % clockSyncPongsKept
+	}
+	put(clockPong{set: true, mono: 100, lo: -5, hi: 5})
+	p, ok := r.find(1, 100)
+	require.True(t, ok)
+	require.Equal(t, int64(-5), p.lo)
+	put(clockPong{set: true, mono: 100, lo: -5, hi: 5})
+	_, ok = r.find(1, 100)
+	require.True(t, ok, "the same pong twice is no ambiguity")
+	put(clockPong{set: true, mono: 100, lo: -9, hi: 1})
+	_, ok = r.find(1, 100)
+	require.False(t, ok, "two different pongs at one instant")
+	_, ok = r.find(1, 99)
+	require.False(t, ok)
+}
