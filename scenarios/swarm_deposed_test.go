@@ -8,26 +8,12 @@ import (
 	"vopr/sim"
 )
 
-// deposedSeed returns the first seed from 1 whose swarm passes with the deposed-primary
-// round run.
-func deposedSeed(t *testing.T) uint64 {
-	t.Helper()
-	for seed := uint64(1); seed <= 20; seed++ {
-		r := runSwarm(Options{Seed: seed})
-		if r.Outcome == Pass && r.Counters["coverage.mark.deposed.round"] > 0 {
-			return seed
-		}
-	}
-	t.Fatal("no seed of 1..20 ran the deposed-primary round")
-	return 0
-}
-
 // The round has teeth: a cluster left with no quorum once the deposed primary returns (the
 // knob takes down every other active replica, as a backup that never leaves the old
 // primary's view leaves the others without the vote they need) serves no client, and the
 // run fails as a liveness failure naming the round.
 func TestSwarmDeposedRoundFailsWhenTheClusterStalls(t *testing.T) {
-	seed := deposedSeed(t)
+	seed := seedReaching(t, "coverage.mark.deposed.round", 20)
 	stall := func(c *sim.Cluster, deposed, down int) {
 		active, _ := c.Members()
 		for _, i := range active {

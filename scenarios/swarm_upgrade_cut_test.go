@@ -10,25 +10,11 @@ import (
 	"vopr/sim"
 )
 
-// upgradeCutSeed returns the first seed from 1 whose swarm passes with the upgrade_cut round
-// run to its end: the first primary cut led again.
-func upgradeCutSeed(t *testing.T) uint64 {
-	t.Helper()
-	for seed := uint64(1); seed <= 20; seed++ {
-		r := runSwarm(Options{Seed: seed})
-		if r.Outcome == Pass && r.Counters["coverage.mark.upgrade_cut.returned"] > 0 {
-			return seed
-		}
-	}
-	t.Fatal("no seed of 1..20 ran the upgrade_cut round to the first primary's return")
-	return 0
-}
-
 // The round's check has teeth: a cluster whose replicas stay cut off from each other once the
 // round heals the network cannot raise its release everywhere (the replica cut last never
 // hears the upgrade op), and the run fails as a liveness failure naming the round.
 func TestSwarmUpgradeCutRoundFailsWhenTheReleaseStaysDown(t *testing.T) {
-	seed := upgradeCutSeed(t)
+	seed := seedReaching(t, "coverage.mark.upgrade_cut.returned", 20)
 	apart := func(c *sim.Cluster) {
 		active, _ := c.Members()
 		for _, i := range active {
