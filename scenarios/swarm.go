@@ -154,6 +154,8 @@ type swarmRun struct {
 	blip blipCounts
 	// upgradeCut is the round of upgrade prepares lost in view changes (swarm_upgrade_cut.go).
 	upgradeCut upgradeCutState
+	// voteCut is the round of do_view_change votes lost in an election (swarm_vote_cut.go).
+	voteCut voteCutState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -176,6 +178,10 @@ type swarmKnobs struct {
 	// afterUpgradeCut runs right after the upgrade_cut round heals the network
 	// (swarm_upgrade_cut.go): a fault injected there that keeps the release down must fail it.
 	afterUpgradeCut func(c *sim.Cluster)
+	// afterVoteCut runs right after the vote_cut round heals the new primary's links
+	// (swarm_vote_cut.go), in a timed round: a fault injected there that stalls the election
+	// must fail it.
+	afterVoteCut func(c *sim.Cluster, newPrimary int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -374,6 +380,9 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if run.c == nil || !ok || run.outsider(from) {
 		return
+	}
+	if run.voteCut.armed {
+		run.onVoteCutSend(from, to, command)
 	}
 	switch command { // decode only the votes, and prepares as they are created
 	case vsr.CommandPrepare:

@@ -81,6 +81,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.upgradeCutRound(livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.voteCutRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -221,7 +224,7 @@ func (run *swarmRun) safety() string {
 func (run *swarmRun) converged() bool {
 	var first *vsr.Inspection
 	for i := 0; i < run.c.MemberCount(); i++ { // standbys catch up too
-		if run.gone[i] || i == run.lastingDownReplica() || run.deposed.keeps(i) {
+		if run.gone[i] || i == run.lastingDownReplica() || run.deposed.keeps(i) || run.voteCut.keeps(i) {
 			continue // lost with its region in a failover, or kept down (swarm_lasting.go)
 		}
 		rep := run.c.Replica(i)
@@ -306,6 +309,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["coverage.mark.blip.round"] += run.blip.rounds
 		r.Counters["coverage.mark.upgrade_cut.round"] += run.upgradeCut.rounds
 		r.Counters["coverage.mark.upgrade_cut.returned"] += run.upgradeCut.returned
+		r.Counters["coverage.mark.vote_cut.round"] += run.voteCut.rounds
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)

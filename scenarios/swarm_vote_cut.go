@@ -1,0 +1,173 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"vopr/cluster/vsr"
+	"vopr/sim"
+)
+
+// The votes lost in an election. A view change needs a quorum of do_view_change votes at the
+// new primary, and a vote sent is not a vote received: a link that drops it (the network
+// trouble that took the old primary down often lasts a little longer) leaves the new primary
+// short. Each voter must send its vote again, on the view change's resend period, until the
+// new view starts; the new primary answers a vote of the view it already leads with
+// start_view, which also repairs a start_view lost on the way. A voter that sent its vote
+// once and then only repeated its start_view_change would leave the election to the view
+// change's timeout, a whole timeout and a new view for every vote lost: elections many times
+// slower on a lossy network, which no safety check sees and which the liveness phase, run on a
+// whole network, never meets. The fault phase's losses fall at random and its liveness budget
+// is generous.
+//
+// So once the healed cluster has held its view (after the rounds of swarm_isolation.go,
+// swarm_deposed.go, swarm_blip.go and swarm_upgrade_cut.go), in every seed with at least
+// three active replicas: the primary goes down, and as the first do_view_change of the
+// election is sent to the new primary, the new primary is cut off from every node (that vote
+// and everything in flight is lost) for one to two resend periods. After the heal, every
+// active replica left must be normal in one newer view within a resend period (plus its
+// jitter) and the slack of blipSlackTicks for the messages and disk writes. The round times
+// only seeds where the cut came early enough in the election, and the bound is short enough,
+// that the view change's own timeout cannot fire first (a correct cluster never needs it
+// here); the others still hold the election to the budget of a convergence. Then the old
+// primary restarts and everyone converges. The draw comes from the run's "swarm/vote_cut"
+// stream.
+func (run *swarmRun) voteCutRound(seed uint64, livenessTicks int) string {
+	c := run.c
+	active, _ := c.Members()
+	p := c.Primary()
+	if run.alerts == nil || run.lasting == lastingClock || run.swarm.Failover || len(active) < 3 || p < 0 ||
+		livenessTicks < swarmLivenessTicksDefault || !run.converged() {
+		return ""
+	}
+	for _, i := range active {
+		if c.Replica(i) == nil {
+			return ""
+		}
+	}
+	cfg := c.Replica(p).Config()
+	resend := cfg.ViewChangeResendTicks
+	outage := resend + sim.Stream(seed, "swarm/vote_cut").IntN(resend+1)
+	limit := resend + 3 + run.blipSlackTicks(active, 2)
+	budget := livenessTicks / 2
+	if run.alerts.slowDisks {
+		budget = 3 * livenessTicks / 2 // a new primary may rewrite its log on a slow disk
+	}
+	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
+	view := c.Replica(p).Inspect().View
+	v := &run.voteCut
+	v.armed, v.taken, v.down, v.target, v.firstSVC = true, true, p, -1, -1
+	defer func() { v.armed, v.taken = false, false }()
+	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "vote_cut: primary R%d goes down; the new primary is cut off for %d ticks "+
+		"as the election's first do_view_change is sent to it", p, outage)
+	c.CrashReplica(p)
+	elected := func() bool { return run.electedAfter(active, p, view) }
+	if !run.runChecked(func() bool { return v.target >= 0 || elected() }, budget) {
+		return run.voteCutFailure(fmt.Sprintf("with primary R%d of view %d down, no do_view_change reached a new primary's "+
+			"link within %d ticks", p, view, budget))
+	}
+	v.armed = false
+	if v.target < 0 {
+		return run.voteCutEnd(p, livenessTicks) // elected without a vote over the network: nothing cut
+	}
+	run.runChecked(func() bool { return false }, outage)
+	c.Network.Heal()
+	spent := int((v.cutAt - v.firstSVC) / sim.Time(sim.TickInterval))
+	if spent+outage+limit+1 >= cfg.ViewChangeTimeoutTicks {
+		if !run.runChecked(elected, budget) {
+			return run.voteCutFailure(fmt.Sprintf("with primary R%d of view %d down, the active replicas left were not all "+
+				"normal in a newer view within %d ticks after a cut of %d ticks", p, view, budget, outage))
+		}
+		return run.voteCutEnd(p, livenessTicks)
+	}
+	v.rounds++
+	if run.knobs.afterVoteCut != nil {
+		run.knobs.afterVoteCut(c, v.target)
+	}
+	if !run.runChecked(elected, limit) {
+		return run.voteCutFailure(fmt.Sprintf("with primary R%d of view %d down, the active replicas left were not all normal "+
+			"in a newer view within %d ticks after new primary R%d's cut of %d ticks healed (the first do_view_change to it "+
+			"was lost): a voter sends its do_view_change again every resend period (%d ticks) until the view starts",
+			p, view, limit, v.target, outage, resend))
+	}
+	return run.voteCutEnd(p, livenessTicks)
+}
+
+// onVoteCutSend watches the round's election as its messages are sent: it notes the first
+// start_view_change, and cuts the new primary off as the first do_view_change goes to it
+// (before the network takes it, so that vote is lost).
+func (run *swarmRun) onVoteCutSend(from, to int, command vsr.Command) {
+	v := &run.voteCut
+	switch {
+	case command == vsr.CommandStartViewChange && v.firstSVC < 0:
+		v.firstSVC = run.c.Loop.Now()
+	case command == vsr.CommandDoViewChange && v.target < 0 && from != to && v.firstSVC >= 0:
+		v.target, v.cutAt = to, run.c.Loop.Now()
+		run.c.Trace.Emitf(sim.LevelShort, to, "nemesis", "vote_cut: R%d's do_view_change to R%d is lost; R%d is cut off",
+			from, to, to)
+		run.c.Network.Isolate(to)
+	}
+}
+
+// electedAfter reports whether every replica of active but down is normal in one view newer
+// than view, under a primary among them.
+func (run *swarmRun) electedAfter(active []int, down int, view uint32) bool {
+	var newView uint32
+	primary := false
+	for _, i := range active {
+		if i == down {
+			continue
+		}
+		rep := run.c.Replica(i)
+		if rep == nil {
+			return false
+		}
+		in := rep.Inspect()
+		if in.Status != vsr.StatusNormal || in.View <= view || (newView != 0 && in.View != newView) {
+			return false
+		}
+		newView = in.View
+		primary = primary || in.Role == vsr.RolePrimary
+	}
+	return primary
+}
+
+// voteCutFailure heals the network and returns reason, or "" if a safety check failed (the
+// run reports that instead).
+func (run *swarmRun) voteCutFailure(reason string) string {
+	run.c.Network.Heal()
+	if run.safety() != "" {
+		return ""
+	}
+	return reason
+}
+
+// voteCutEnd restarts the primary the round took down and waits for convergence.
+func (run *swarmRun) voteCutEnd(p, livenessTicks int) string {
+	c := run.c
+	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "vote_cut ends: R%d restarts", p)
+	c.StartReplica(p)
+	run.voteCut.taken = false
+	if !run.runChecked(run.converged, livenessTicks/2) {
+		return fmt.Sprintf("no convergence within %d ticks after R%d, the primary the vote_cut round took down, restarted",
+			livenessTicks/2, p)
+	}
+	// The end-of-run standby check judges lags after an idle hold (standbysCurrent): a
+	// standby's lag counts the election until the new primary's heartbeats reach it.
+	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+	return ""
+}
+
+// voteCutState is the round's election (while armed), the primary it keeps down, and the
+// rounds timed.
+type voteCutState struct {
+	armed    bool
+	taken    bool     // down is kept down
+	down     int      // the primary taken down
+	target   int      // the new primary cut off, -1 until the first vote to it is sent
+	firstSVC sim.Time // the election's first start_view_change, -1 until sent
+	cutAt    sim.Time // when the vote was lost
+	rounds   uint64
+}
+
+// keeps reports whether the round keeps replica i down.
+func (v voteCutState) keeps(i int) bool { return v.taken && v.down == i }
