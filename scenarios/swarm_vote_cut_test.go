@@ -19,4 +19,3 @@ func TestSwarmVoteCutRoundFailsOnALateElection(t *testing.T) {
 	require.Contains(t, r.Reason, "not all normal in a newer view within")
 	require.Contains(t, r.Reason, "the first do_view_change to it was lost")
 }
-
