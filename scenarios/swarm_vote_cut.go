@@ -59,6 +59,9 @@ func (run *swarmRun) voteCutRound(seed uint64, livenessTicks int) string {
 	defer func() { v.armed, v.taken = false, false }()
 	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "vote_cut: primary R%d goes down; the new primary is cut off for %d ticks "+
 		"as the election's first do_view_change is sent to it", p, outage)
+	// A request still in flight from an earlier round may wait out the election; the clients
+	// are judged on what they send after it (voteCutEnd).
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("the vote_cut round took primary R%d down", p))
 	c.CrashReplica(p)
 	elected := func() bool { return run.electedAfter(active, p, view) }
 	if !run.runChecked(func() bool { return v.target >= 0 || elected() }, budget) {
@@ -141,9 +144,22 @@ func (run *swarmRun) voteCutFailure(reason string) string {
 	return reason
 }
 
-// voteCutEnd restarts the primary the round took down and waits for convergence.
+// voteCutEnd serves the clients under the elected primary, then restarts the primary the
+// round took down and waits for convergence.
 func (run *swarmRun) voteCutEnd(p, livenessTicks int) string {
 	c := run.c
+	run.load = true
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("a new primary was elected with R%d down and a vote lost", p))
+	served := run.runChecked(func() bool { return run.clients.allAnswered() || run.clients.starved != "" }, livenessTicks/2)
+	run.load = false
+	switch {
+	case run.safety() != "":
+		return ""
+	case run.clients.starved != "":
+		return run.clients.starved
+	case !served:
+		return run.clients.unserved()
+	}
 	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "vote_cut ends: R%d restarts", p)
 	c.StartReplica(p)
 	run.voteCut.taken = false
