@@ -156,6 +156,8 @@ type swarmRun struct {
 	upgradeCut upgradeCutState
 	// voteCut is the round of do_view_change votes lost in an election (swarm_vote_cut.go).
 	voteCut voteCutState
+	// lossy is the round of service through a lossy network (swarm_lossy.go).
+	lossy lossyState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -469,6 +471,7 @@ func (run *swarmRun) clientTick(i int) {
 		}
 		run.work.observe(op, r)
 		if run.clients.sentAt != nil {
+			run.lossyDone(i, op.Kind.String()+" "+shortKey(op.Key), run.clients.sentAt[i], r)
 			run.removed.done(i, r, run.clients.sentAt[i], run.c.Loop.Now())
 			run.clients.done(i, op.Kind.String()+" "+shortKey(op.Key), r, run.c.Loop.Now())
 		}

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"vopr/cluster/client"
 	"vopr/cluster/kv"
 	"vopr/cluster/vsr"
@@ -21,7 +23,7 @@ const staleReadPercent = 30
 // must have its requests to the cluster answered, and a read to a standby that is still
 // catching up would hold the client back.
 func (run *swarmRun) readFromStandby(i int, op kv.Op) bool {
-	if run.staleReads == nil || op.Kind != kv.KindGet || run.clients.healed {
+	if run.staleReads == nil || op.Kind != kv.KindGet || (run.clients.healed && !run.lossy.reads) {
 		return false
 	}
 	standby, draw := run.staleReads.IntN(run.c.StandbyCount()), run.staleReads.IntN(100)
@@ -29,7 +31,9 @@ func (run *swarmRun) readFromStandby(i int, op kv.Op) bool {
 		return false
 	}
 	replica := run.c.ReplicaCount() + standby
+	sentAt := run.c.Loop.Now()
 	return run.c.Client(i).ReadStale(replica, kv.EncodeOp(op), func(r client.Result) {
+		run.lossyDone(i, fmt.Sprintf("a stale read of %s from standby R%d", shortKey(op.Key), replica), sentAt, r)
 		if r.Outcome != client.OK || !run.checked {
 			return
 		}
