@@ -184,6 +184,9 @@ type swarmKnobs struct {
 	// (swarm_vote_cut.go), in a timed round: a fault injected there that stalls the election
 	// must fail it.
 	afterVoteCut func(c *sim.Cluster, newPrimary int)
+	// duringLossy runs as the lossy round's load starts (swarm_lossy.go): a fault injected
+	// there that keeps a request from being answered must fail it.
+	duringLossy func(c *sim.Cluster)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

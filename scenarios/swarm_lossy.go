@@ -57,6 +57,9 @@ func (run *swarmRun) lossyRound(seed uint64, livenessTicks int) string {
 	l := &run.lossy
 	l.on, l.since, l.gaveUp, l.reads = true, c.Loop.Now(), "", run.standbysServeReads()
 	run.load = true
+	if run.knobs.duringLossy != nil {
+		run.knobs.duringLossy(c)
+	}
 	run.runChecked(func() bool { return l.gaveUp != "" }, lossyLoadTicks)
 	run.load = false
 	drain := livenessTicks / 2 // far past a client's give-up (RetryTicks*AttemptsMax: 6 s by default)
