@@ -24,8 +24,10 @@ import (
 // three active replicas: the primary goes down, and as the first do_view_change of the
 // election is sent to the new primary, the new primary is cut off from every node (that vote
 // and everything in flight is lost) for one to two resend periods. After the heal, every
-// active replica left must be normal in one newer view within a resend period (plus its
-// jitter) and the slack of blipSlackTicks for the messages and disk writes. The round times
+// active replica left must be normal in one newer view by the voters' next resend (which
+// backs off: resendWaitTicks) and the slack of blipSlackTicks for the messages and disk
+// writes, with one message more (swarm seed 2028020859: the first version allowed one
+// period, and the second resend came two after the first). The round times
 // only seeds where the cut came early enough in the election, and the bound is short enough,
 // that the view change's own timeout cannot fire first (a correct cluster never needs it
 // here); the others still hold the election to the budget of a convergence. Then the old
@@ -47,7 +49,7 @@ func (run *swarmRun) voteCutRound(seed uint64, livenessTicks int) string {
 	cfg := c.Replica(p).Config()
 	resend := cfg.ViewChangeResendTicks
 	outage := resend + sim.Stream(seed, "swarm/vote_cut").IntN(resend+1)
-	limit := resend + 3 + run.blipSlackTicks(active, 2)
+	slack := run.blipSlackTicks(active, 2) + run.messageSlackTicks()
 	budget := livenessTicks / 2
 	if run.alerts.slowDisks {
 		budget = 3 * livenessTicks / 2 // a new primary may rewrite its log on a slow disk
@@ -74,8 +76,9 @@ func (run *swarmRun) voteCutRound(seed uint64, livenessTicks int) string {
 	}
 	run.runChecked(func() bool { return false }, outage)
 	c.Network.Heal()
-	spent := int((v.cutAt - v.firstSVC) / sim.Time(sim.TickInterval))
-	if spent+outage+limit+1 >= cfg.ViewChangeTimeoutTicks {
+	since := int((c.Loop.Now() - v.firstSVC) / sim.Time(sim.TickInterval)) // the election's age at the heal
+	limit := resendWaitTicks(resend, since) + slack
+	if since+limit+1 >= cfg.ViewChangeTimeoutTicks {
 		if !run.runChecked(elected, budget) {
 			return run.voteCutFailure(fmt.Sprintf("with primary R%d of view %d down, the active replicas left were not all "+
 				"normal in a newer view within %d ticks after a cut of %d ticks", p, view, budget, outage))
@@ -89,10 +92,32 @@ func (run *swarmRun) voteCutRound(seed uint64, livenessTicks int) string {
 	if !run.runChecked(elected, limit) {
 		return run.voteCutFailure(fmt.Sprintf("with primary R%d of view %d down, the active replicas left were not all normal "+
 			"in a newer view within %d ticks after new primary R%d's cut of %d ticks healed (the first do_view_change to it "+
-			"was lost): a voter sends its do_view_change again every resend period (%d ticks) until the view starts",
+			"was lost): a voter sends its do_view_change again at each resend (every %d ticks, backing off) until the view starts",
 			p, view, limit, v.target, outage, resend))
 	}
 	return run.voteCutEnd(p, livenessTicks)
+}
+
+// resendWaitTicks bounds the wait, from a moment since ticks into a view change, until a
+// voter's next resend: the resend fires period (plus up to 2 of jitter) after the view change
+// began, and each later firing backs off, two, four, then eight periods after the one before
+// (vsr/timeout.go). Firings i come no earlier than (2^i-1) periods in, so by then at most k
+// have, the largest k with (2^k-1) periods <= since; the next comes within 2^min(k,3)
+// periods of the last, plus its jitter.
+func resendWaitTicks(period, since int) int {
+	k := 0
+	for k < 3 && ((2<<k)-1)*period <= since {
+		k++
+	}
+	return period<<k + 2
+}
+
+// messageSlackTicks is one more message's latency bound beyond blipSlackTicks' two: an
+// election's start_view_change, do_view_change and start_view follow one another.
+func (run *swarmRun) messageSlackTicks() int {
+	net := run.c.Network.Options()
+	slack := net.OneWayDelayMin + 10*net.OneWayDelayMean
+	return int((slack + sim.TickInterval - 1) / sim.TickInterval)
 }
 
 // onVoteCutSend watches the round's election as its messages are sent: it notes the first
