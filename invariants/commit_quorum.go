@@ -51,6 +51,11 @@ type commitQuorum struct {
 	// harness passes deliveries (receiving).
 	heard     map[heardKey]uint16
 	receiving bool
+	// nacks and offers hold, per view, receiving primary and op (nackKey), the replicas whose
+	// denial of the op the network delivered to it intact, and whether an offer of one was
+	// (commit_quorum_nacks.go).
+	nacks  map[nackKey]uint16
+	offers map[nackKey]bool
 }
 
 type heardKey struct {
@@ -60,6 +65,10 @@ type heardKey struct {
 
 // receive takes a header the network delivered intact to replica to.
 func (q *commitQuorum) receive(to int, h vsr.Header) {
+	if h.Command == vsr.CommandNackPrepare {
+		q.receiveNack(to, h)
+		return
+	}
 	if h.Command != vsr.CommandDoViewChange {
 		return
 	}
@@ -166,6 +175,8 @@ func (q *commitQuorum) forget(op uint64) {
 // event takes the primary's own votes and checks first executions.
 func (q *commitQuorum) event(atNs int64, e vsr.Event) *Violation {
 	switch {
+	case e.Kind == vsr.EventTruncate && e.Text == "nack":
+		return q.truncated(atNs, e)
 	case e.Kind == vsr.EventVoteSelf && e.Op > q.checked:
 		q.vote(e.Op, voteKey{sum: e.Checksum, epoch: e.Epoch, view: e.View}, selfVote)
 	case e.Kind == vsr.EventCommit && e.Op > q.checked && q.armed:

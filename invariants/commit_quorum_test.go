@@ -106,3 +106,30 @@ func TestCommitQuorumStartViewDelivered(t *testing.T) {
 	require.NotNil(t, v, "replica 0 heard only a do_view_change of view 3")
 	require.Contains(t, v.Message, "delivered to it from 1 of the 2 members needed")
 }
+
+// TestCommitQuorumNackTruncation: a truncation on nacks needs n - quorum + 1 denials of the
+// op delivered to the primary in its own view (its own counted). In a 5-replica cluster (3
+// needed), replica 1 heard denials of op 8 from replicas 2 and 3 in view 6 and truncates:
+// it passes. Replica 0 heard one in view 6 and one of view 5 (stale): its truncation fires.
+// One that heard an offer of the op is left alone (a proven offer truncates without nacks).
+func TestCommitQuorumNackTruncation(t *testing.T) {
+	nack := func(replica int, view uint32, op uint64, size uint32) vsr.Header {
+		return vsr.Header{Command: vsr.CommandNackPrepare, Replica: uint8(replica), View: view, Op: op, Size: size}
+	}
+	truncate := func(replica int, view uint32, kept uint64) vsr.Event {
+		return vsr.Event{Kind: vsr.EventTruncate, Replica: replica, View: view, Op: kept, Text: "nack"}
+	}
+	q := commitQuorum{slots: 5, receiving: true}
+	require.Nil(t, q.message(0, vsr.Header{Command: vsr.CommandPing, Replica: 4}), "learns epoch 0's membership")
+	q.receive(1, nack(2, 6, 8, vsr.HeaderSize))
+	q.receive(1, nack(3, 6, 8, vsr.HeaderSize))
+	require.Nil(t, q.event(1, truncate(1, 6, 7)))
+	q.receive(0, nack(2, 6, 8, vsr.HeaderSize))
+	q.receive(0, nack(3, 5, 8, vsr.HeaderSize))
+	v := q.event(2, truncate(0, 6, 7))
+	require.NotNil(t, v, "one of the two nacks was of an earlier view")
+	require.Contains(t, v.Message, "from 2 of the 3 members needed")
+	q.receive(4, nack(2, 6, 8, vsr.HeaderSize+vsr.HeaderSize))
+	require.Nil(t, q.event(3, truncate(4, 6, 7)), "an offer was delivered: no nack count to hold it to")
+	require.Nil(t, q.event(4, vsr.Event{Kind: vsr.EventTruncate, Replica: 3, View: 6, Op: 7}), "a truncation not on nacks")
+}

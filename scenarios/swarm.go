@@ -361,15 +361,15 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 
 // onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
 // replica voted in, and every prepare_ok is checked against the replica's durable disk.
-// onReplicaReceive passes the checkers each do_view_change, start_view and pong the
-// network delivers intact.
+// onReplicaReceive passes the checkers each do_view_change, start_view, nack_prepare and pong
+// the network delivers intact.
 func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if !ok || run.c == nil || run.outsider(to) {
 		return
 	}
 	switch command {
-	case vsr.CommandDoViewChange, vsr.CommandStartView:
+	case vsr.CommandDoViewChange, vsr.CommandStartView, vsr.CommandNackPrepare:
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
 			run.suite.OnReceive(int64(run.c.Loop.Now()), to, m.Header)
 		}
