@@ -23,7 +23,14 @@ import "vopr/cluster/vsr"
 // its quorum's size changed, so a removal that keeps it (3 active members to 2) leaves the
 // removed member's sample counted until the next pong (swarm 2027910200: replica 2 counted
 // removed replica 0's sample for 385 ms, offset +86.7 ms instead of +99.7 ms; a flaw of the
-// replica's cache, tolerated here, bounded by the next pong or ageing out). With the same
+// replica's cache, tolerated here, bounded by the next pong or ageing out). Every membership
+// replaced since the replica last took a sample is such a candidate, not only the last one,
+// until the replica has ticked under one whose quorum has another size (it swept then): a
+// change that keeps the quorum's size, then one that changes it after the replica's last
+// tick, leave the sweep over the membership before both standing until that tick (swarm
+// 2028021600: replica 0, unpaused, took replica 2's pong then heard epoch 2 remove replica 2,
+// 5 active members to 4, and epoch 3 remove replica 4 1 ms before its next tick; its offset,
+// -69.0 ms, was epoch 1's). With the same
 // samples and the same instant, the offset is the same arithmetic: it may differ by the
 // 1 ns of a midpoint's rounding. An offset is compared only while synchronised: when not,
 // the replica keeps the last one, unused.
@@ -60,10 +67,14 @@ type clockSyncReplica struct {
 	since   int64 // its monotonic time at the first of those inspections in a row
 	paused  bool  // seen paused (or down) at this inspection: it did not tick
 	seen    bool
-	outside uint16 // the membership seen last, and the one before a change
-	before  uint16
-	changed bool  // before is a candidate: no sample was taken since the change
-	changeM int64 // the replica's monotonic time when the change was seen
+	outside uint16 // the membership seen last
+	// The memberships replaced since the replica last took a sample, each once, other than
+	// the current one, by the time they were last replaced, oldest first: its last sweep may
+	// have run over any of them. lostM: the replacement time of the newest one dropped for
+	// want of room, which leaves the replica unchecked until a sample after it.
+	priors  [clockSyncPriorsKept]clockPrior
+	nPriors int
+	lostM   int64
 	// The last inspection's count of unsynchronised ticks (Metrics.ClockUnsyncTicks) and
 	// streak (ClockUnsyncStreak), and the monotonic time of the inspection it last moved at.
 	unsyncTicks uint64
@@ -75,12 +86,23 @@ type clockSyncReplica struct {
 	quietUntil int64
 }
 
+// clockSyncPriorsKept is how many replaced memberships the checker keeps for each replica
+// (a change of membership is a committed reconfiguration: a few at most between two pongs).
+const clockSyncPriorsKept = 4
+
+// clockPrior is a membership the replica left, and its monotonic time when that was seen.
+type clockPrior struct {
+	outside   uint16
+	replacedM int64
+}
+
 // clockSyncInputs is what a comparison depends on, besides the time.
 type clockSyncInputs struct {
 	samples  uint16
 	at       [vsr.ReplicasMax]int64
 	outside  uint16
-	changed  bool
+	priors   [clockSyncPriorsKept]clockPrior
+	nPriors  int
 	synced   bool
 	offsetNs int64
 }
@@ -136,19 +158,15 @@ func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, 
 	if !r.seen {
 		r.seen, r.outside = true, in.Outside
 	} else if in.Outside != r.outside {
-		r.before, r.changed, r.changeM, r.outside = r.outside, true, mono, in.Outside
+		r.replaced(mono, in.Outside)
 	}
 	if r.paused || replica >= count || in.Isolated || in.CheckpointLost || in.Joining || in.Removed ||
 		(in.Status != vsr.StatusNormal && in.Status != vsr.StatusViewChange) {
 		r.running, r.paused = false, false
 		return nil
 	}
-	if r.changed {
-		for i := range in.ClockSampleAtNs {
-			if in.ClockSamples&(1<<uint(i)) != 0 && in.ClockSampleAtNs[i] > r.changeM {
-				r.changed = false // swept since, over the new membership
-			}
-		}
+	if r.nPriors > 0 || r.lostM != 0 {
+		r.dropPriors(in)
 	}
 	if !r.running {
 		r.since = mono
@@ -159,10 +177,20 @@ func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, 
 	if r.running = true; mono-r.since < clockSyncSettleNs {
 		return nil
 	}
+	if r.nPriors > 0 && mono-max(r.since, r.priors[r.nPriors-1].replacedM) >= clockAmbiguousNs {
+		// It has ticked under the current membership: a sweep over one whose quorum has
+		// another size was redone then.
+		quorum := activeOf(in.Outside, count)/2 + 1
+		r.keepPriors(func(p clockPrior) bool { return activeOf(p.outside, count)/2+1 == quorum })
+	}
 	inputs := clockSyncInputs{samples: in.ClockSamples, at: in.ClockSampleAtNs, outside: in.Outside,
-		changed: r.changed, synced: in.ClockSynchronized, offsetNs: in.ClockOffsetNs}
+		priors: r.priors, nPriors: r.nPriors, synced: in.ClockSynchronized, offsetNs: in.ClockOffsetNs}
 	if inputs == r.last && mono < r.quietUntil {
 		return nil // nothing changed, and no sample reached its age limit
+	}
+	if r.lostM != 0 {
+		c.unmatched++ // a membership the last sweep may have run over was not kept
+		return nil
 	}
 	var samples [vsr.ReplicasMax]clockPong
 	for i := range samples {
@@ -178,16 +206,22 @@ func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, 
 	}
 	c.checked++
 	r.last, r.quietUntil = inputs, mono+clockAmbiguousNs
-	memberships, n := [2]uint16{in.Outside, r.before}, 1
-	if r.changed {
-		n = 2
+	// The current membership first, then those it replaced, newest first. The message gives
+	// what a sweep now over the current one finds.
+	var memberships [clockSyncPriorsKept + 1]uint16
+	memberships[0] = in.Outside
+	for k := 0; k < r.nPriors; k++ {
+		memberships[1+k] = r.priors[r.nPriors-1-k].outside
 	}
 	var want clockVerdict
-	for _, outside := range memberships[:n] {
+	for m, outside := range memberships[:1+r.nPriors] {
 		cutoffs, k := ageCutoffs(&samples, outside, mono)
-		for _, cutoff := range cutoffs[:k] {
-			want = marzulloVerdict(&samples, outside, count, cutoff)
-			if want.synced == in.ClockSynchronized && (!want.synced || abs64(want.offsetNs-in.ClockOffsetNs) <= 1) {
+		for j, cutoff := range cutoffs[:k] {
+			v := marzulloVerdict(&samples, outside, count, cutoff)
+			if m == 0 && j == 0 {
+				want = v
+			}
+			if v.synced == in.ClockSynchronized && (!v.synced || abs64(v.offsetNs-in.ClockOffsetNs) <= 1) {
 				r.quietUntil = quietUntil(&samples, outside, mono)
 				return nil
 			}
@@ -199,6 +233,58 @@ func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, 
 			"[%s, %s], so it must be %s%s",
 		syncWord(in.ClockSynchronized), formatSigned(in.ClockOffsetNs), want.samples, want.agree, want.samples+1,
 		formatSigned(want.lo), formatSigned(want.hi), syncWord(want.synced), offsetWords(want))
+}
+
+// replaced records the change of the replica's membership to outside, seen at mono.
+func (r *clockSyncReplica) replaced(mono int64, outside uint16) {
+	old := r.outside
+	r.keepPriors(func(p clockPrior) bool { return p.outside != old && p.outside != outside })
+	if r.nPriors == clockSyncPriorsKept {
+		r.lostM = r.priors[0].replacedM
+		r.keepPriors(func(p clockPrior) bool { return p.replacedM > r.lostM })
+	}
+	r.priors[r.nPriors], r.outside = clockPrior{old, mono}, outside
+	r.nPriors++
+}
+
+// dropPriors forgets the memberships replaced before the replica's newest sample was taken:
+// it swept at that pong, over a later membership. A sample taken at the instant a
+// replacement was seen may have come before it: that membership stays.
+func (r *clockSyncReplica) dropPriors(in *vsr.Inspection) {
+	newest := int64(-1 << 63)
+	for i := range in.ClockSampleAtNs {
+		if in.ClockSamples&(1<<uint(i)) != 0 {
+			newest = max(newest, in.ClockSampleAtNs[i])
+		}
+	}
+	r.keepPriors(func(p clockPrior) bool { return p.replacedM >= newest })
+	if r.lostM != 0 && r.lostM < newest {
+		r.lostM = 0
+	}
+}
+
+// keepPriors keeps the replaced memberships that keep holds for, in order; the slots after
+// them are zeroed (the priors are compared in clockSyncInputs).
+func (r *clockSyncReplica) keepPriors(keep func(clockPrior) bool) {
+	n := 0
+	for _, p := range r.priors[:r.nPriors] {
+		if keep(p) {
+			r.priors[n], n = p, n+1
+		}
+	}
+	clear(r.priors[n:r.nPriors])
+	r.nPriors = n
+}
+
+// activeOf is the number of active members of membership outside among count slots.
+func activeOf(outside uint16, count int) int {
+	n := 0
+	for i := 0; i < count; i++ {
+		if outside&(1<<uint(i)) == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func syncWord(synced bool) string {
@@ -321,12 +407,7 @@ func marzulloVerdict(samples *[vsr.ReplicasMax]clockPong, outside uint16, count 
 		}
 	}
 	agree, lo, hi := agreedRegion(intervals)
-	active := 0
-	for i := 0; i < count; i++ {
-		if outside&(1<<uint(i)) == 0 {
-			active++
-		}
-	}
+	active := activeOf(outside, count)
 	v := clockVerdict{samples: len(intervals) - 1, agree: agree, lo: lo, hi: hi}
 	v.synced = agree >= active/2+1 && lo <= half && hi >= -half
 	if v.synced {

@@ -160,6 +160,87 @@ func TestClockSyncMembershipChange(t *testing.T) {
 	require.NotNil(t, s.Violation())
 }
 
+// TestClockSyncTwoMembershipChanges: every membership replaced since the replica's last
+// sample may be the one its last sweep ran over, not only the last replaced (swarm
+// 2028021600: replica 0 took replica 2's pong, heard epoch 2 remove replica 2, which kept its
+// quorum's size, so no tick swept again, and epoch 3 remove replica 4 just before a tick).
+// Five replicas; replica 0 holds samples from replica 1 (-300 ms), 2 (-450 ms) and 4
+// (+200 ms), each over a zero round trip. Widened by half the tolerance, with its own
+// [-250, 250] ms: all members agree 3 on [-250, -200] ms (offset -225 ms); without replica 2,
+// 3 of 4 on [-50, -50] ms (-50 ms); without 2 and 4, 2 of 3 on [-250, -50] ms (-150 ms).
+func TestClockSyncTwoMembershipChanges(t *testing.T) {
+	mono := 5 * sec
+	s := NewSuite(5)
+	s.SetMonotonic(func(int) int64 { return mono })
+	in := normal(0, vsr.RolePrimary, 1, 0, 0)
+	pong := func(peer int, off int64) {
+		h := vsr.Header{Command: vsr.CommandPong, Replica: uint8(peer), Op: uint64(mono), Timestamp: trueEpoch + off}
+		s.OnPong(mono, 0, h, mono, trueEpoch)
+		in.ClockSamples |= 1 << peer
+		in.ClockSampleAtNs[peer] = mono
+	}
+	pong(1, -300*ms)
+	pong(2, -450*ms)
+	pong(4, 200*ms)
+	in.ClockSynchronized, in.ClockOffsetNs = true, -225*ms
+	inspectTimes(s, &mono, in, 4)
+	require.Nil(t, s.Violation())
+	in.Outside = 1 << 2 // epoch 2: the quorum stays 3, no tick sweeps again
+	inspectTimes(s, &mono, in, 2)
+	require.Nil(t, s.Violation())
+	in.Outside = 1<<2 | 1<<4 // epoch 3, seen before the replica's next tick
+	inspectTimes(s, &mono, in, 1)
+	require.Nil(t, s.Violation(), "the sweep over the membership before both changes stands")
+	require.Equal(t, uint64(3), s.Counters()["invariants.clock_sync_checked"], "one comparison per membership")
+	inspectTimes(s, &mono, in, 1)
+	require.Nil(t, s.Violation(), "maybe not ticked since epoch 3")
+	inspectTimes(s, &mono, in, 1) // 20 ms: it ticked under epoch 3, its quorum 2, and swept
+	v := s.Violation()
+	require.NotNil(t, v)
+	require.Contains(t, v.Message, "must be synchronised with offset -150.000ms")
+}
+
+// TestClockSyncSameQuorumPriorStands: a sweep over a membership replaced by one whose quorum
+// has the same size stands past the replica's ticks, until its next sample (the replica's
+// cache, tolerated); the test above has one replaced by a smaller quorum, swept at a tick.
+func TestClockSyncSameQuorumPriorStands(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
+	inspectTimes(s, &mono, in, 4)
+	in.Outside = 1 << 1 // replica 1 leaves, 3 active members to 2: the quorum stays 2
+	inspectTimes(s, &mono, in, 10)
+	require.Nil(t, s.Violation(), "the previous membership's sweep stands")
+	h := vsr.Header{Command: vsr.CommandPong, Replica: 2, Op: uint64(mono), Timestamp: trueEpoch + 350*ms}
+	s.OnPong(mono, 0, h, mono, trueEpoch)
+	in.ClockSampleAtNs[2] = mono
+	inspectTimes(s, &mono, in, 1)
+	require.NotNil(t, s.Violation())
+}
+
+// TestClockSyncMembershipsPastKept: more changes of membership than are kept without a
+// sample leave the replica unchecked until it takes one.
+func TestClockSyncMembershipsPastKept(t *testing.T) {
+	var mono int64
+	s, in := clockSyncSuite(t, &mono)
+	in.ClockSynchronized, in.ClockOffsetNs = true, -175*ms
+	inspectTimes(s, &mono, in, 4)
+	for k := 0; k <= clockSyncPriorsKept; k++ {
+		in.Outside = uint16(k+1) << 3 // slots past the three: every membership answers -175 ms
+		inspectTimes(s, &mono, in, 1)
+	}
+	require.Nil(t, s.Violation())
+	in.ClockOffsetNs = 175 * ms // no membership's answer, but the oldest was not kept
+	inspectTimes(s, &mono, in, 3)
+	require.Nil(t, s.Violation())
+	require.NotZero(t, s.Counters()["invariants.clock_sync_unmatched"])
+	h := vsr.Header{Command: vsr.CommandPong, Replica: 1, Op: uint64(mono), Timestamp: trueEpoch - 350*ms}
+	s.OnPong(mono, 0, h, mono, trueEpoch)
+	in.ClockSampleAtNs[1] = mono
+	inspectTimes(s, &mono, in, 1)
+	require.NotNil(t, s.Violation())
+}
+
 // TestAgreedRegionAgreesWithCounting holds agreedRegion to a count at every point of small
 // random closed intervals with integer ends, integer and half-integer (between 15 and 16 an
 // interval ending at 15 and one starting at 16 share nothing): the most intervals at one
