@@ -116,6 +116,8 @@ var standbyRegressionSeeds = map[uint64]string{
 // reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
 // they run as drawn.
 var reconfigRegressionSeeds = map[uint64]string{
+	2028032094:         "checker (clock_sync, first version): a fresh-range failure of the same class as 2028021600 (a sweep over a membership replaced before the last one), gone with its fix",
+	2028032603:         "checker (clock_sync, first version): the same as 2028032094",
 	2028020859:         "checker (the vote_cut round's bound, first version): the voter's second resend of its do_view_change came two resend periods after its first, as the resend backs off, past a bound that allowed one; the bound now waits for the next resend the backoff allows",
 	2028021119:         "checker (the vote_cut round's bound, first version): the same as 2028020859",
 	2028001004:         "harness (the vote_cut round, first version): a client's request left in flight by the upgrade_cut round (which prepares nothing but the upgrade op) waited out the round's election and was given up on, taken for a starved client; the round now judges the clients on what they send after its election, and serves them then (2027733892 met it too)",
