@@ -125,6 +125,9 @@ type storeEpisode struct {
 	// its own stream, as openCrashes).
 	bothCheckpoints   *rand.Rand
 	rottenCheckpoints []uint64
+	// landing draws the record-area landings above the head (storage_episode_landing.go; its
+	// own stream, as openCrashes).
+	landing *rand.Rand
 	// hiddenAt are the sectors, by file, that the last Open could not read (a transient
 	// error, healed since): what that Open decided of their bytes, the engine still believes.
 	hiddenAt map[string][]int64
@@ -175,7 +178,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
-		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints")}
+		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
+		landing:         sim.Stream(seed, "storage_episode/landing")}
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -255,6 +259,10 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	if region != nil {
 		e.hiddenAt[region.name] = append(e.hiddenAt[region.name], region.offsets...)
+	}
+	e.landingAbove()
+	if e.failure != "" {
+		return nil
 	}
 	kept, keptCP = e.fallbackEntries(), e.m.CP
 	s, rec, err := e.open()
