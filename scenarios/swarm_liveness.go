@@ -177,6 +177,13 @@ func (run *swarmRun) standbysCurrent() string {
 	return ""
 }
 
+// idleAfterRound ends a round that disturbed the cluster with the idle time of the alert hold:
+// the end-of-run standby check (standbysCurrent) judges each standby's lag after that long
+// idle, and a standby's lag counts the time it did not hear the primary.
+func (run *swarmRun) idleAfterRound() {
+	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+}
+
 // runChecked runs tick by tick, inspecting every replica, until done, a violation, or the
 // budget.
 func (run *swarmRun) runChecked(done func() bool, ticksMax int) bool {

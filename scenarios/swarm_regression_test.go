@@ -116,6 +116,7 @@ var standbyRegressionSeeds = map[uint64]string{
 // reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
 // they run as drawn.
 var reconfigRegressionSeeds = map[uint64]string{
+	2028051673:         "harness (the lossy round, first version): the round ended as the cluster converged, and the end-of-run standby check, which judges lags after an idle hold, found a standby's lag still counting the heartbeats the loss took; the round now ends with that idle time, as the vote_cut round does",
 	2028032094:         "checker (clock_sync, first version): a fresh-range failure of the same class as 2028021600 (a sweep over a membership replaced before the last one), gone with its fix",
 	2028032603:         "checker (clock_sync, first version): the same as 2028032094",
 	2028020859:         "checker (the vote_cut round's bound, first version): the voter's second resend of its do_view_change came two resend periods after its first, as the resend backs off, past a bound that allowed one; the bound now waits for the next resend the backoff allows",

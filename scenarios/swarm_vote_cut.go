@@ -192,9 +192,7 @@ func (run *swarmRun) voteCutEnd(p, livenessTicks int) string {
 		return fmt.Sprintf("no convergence within %d ticks after R%d, the primary the vote_cut round took down, restarted",
 			livenessTicks/2, p)
 	}
-	// The end-of-run standby check judges lags after an idle hold (standbysCurrent): a
-	// standby's lag counts the election until the new primary's heartbeats reach it.
-	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+	run.idleAfterRound() // a standby's lag counts the election until heartbeats reach it
 	return ""
 }
 
