@@ -58,6 +58,9 @@ type swarmRun struct {
 	// busyProbes draws when a busy client is asked for another request (swarm_busy_client.go);
 	// nil in unchecked runs and the runbook scenarios.
 	busyProbes *rand.Rand
+	// awaiting holds, per client, whether it accepted an operation (Submit returned true)
+	// whose completion has not run (swarm_client_contract.go).
+	awaiting []bool
 	// reconfig is the reconfiguring nemesis (swarm_reconfig.go); nil unless the seed draws it.
 	reconfig *swarmReconfig
 	// ackedOps are the ops acknowledged to clients (only in a run that fails over: its lost
@@ -434,6 +437,9 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 // each in the history that the linearizability checker reads.
 func (run *swarmRun) clientTick(i int) {
 	cl := run.c.Client(i)
+	if problem := run.acceptedUnanswered(i, cl); problem != "" && run.checked {
+		run.broken = cmp.Or(run.broken, problem)
+	}
 	if cl.Busy() {
 		run.probeBusyClient(i, cl)
 		return
@@ -442,7 +448,7 @@ func (run *swarmRun) clientTick(i int) {
 		return
 	}
 	if !cl.Registered() {
-		cl.Submit(nil, nil) // opens the session; the operation comes on a later tick
+		run.submitUnregistered(i, cl) // opens the session; the operation comes on a later tick
 		return
 	}
 	if problem := sessionProblem(i, cl); problem != "" && run.checked {
@@ -466,6 +472,7 @@ func (run *swarmRun) clientTick(i int) {
 		id = history.Invoke(i, op, int64(run.c.Loop.Now()))
 	}
 	accepted := cl.Submit(kv.EncodeOp(op), func(r client.Result) {
+		run.noteCompleted(i)
 		if r.Outcome == client.OK {
 			run.acked++
 			if run.swarm.Failover {
@@ -488,4 +495,5 @@ func (run *swarmRun) clientTick(i int) {
 	if !accepted {
 		panic("swarm: an idle, registered client refused a request")
 	}
+	run.noteAccepted(i)
 }

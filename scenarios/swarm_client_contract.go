@@ -21,6 +21,13 @@ import (
 // (the request in flight would never be answered). The draws come from the checker's own
 // stream, and a refused call changes nothing, so the run is the same with or without them.
 
+// An accepted operation completes: Submit returns true only for an operation the client took,
+// and its done runs once, before the client is idle again. A client without a session
+// registers first; an application hands it the operation it wants to send all the same, so
+// the swarm hands it a get, and a client that returns true for it has taken that operation
+// (and must complete it) where a correct one returns false and only registers. The payload
+// of a refused call is never sent, so the run is the same.
+
 // busyProbePercent is the share of a busy client's ticks that probe it.
 const busyProbePercent = 5
 
@@ -70,4 +77,36 @@ func sessionProblem(i int, cl interface {
 		return fmt.Sprintf("client %d counts itself registered but holds no session", i)
 	}
 	return ""
+}
+
+// submitUnregistered has unregistered client i register, handing it a get as an application
+// hands it its operation: if the client says it took the get, the get must complete.
+func (run *swarmRun) submitUnregistered(i int, cl requester) {
+	get := kv.EncodeOp(kv.Op{Kind: kv.KindGet, Key: "register-probe"})
+	if cl.Submit(get, func(client.Result) { run.noteCompleted(i) }) {
+		run.noteAccepted(i)
+	}
+}
+
+// noteAccepted records that client i took an operation; noteCompleted that its done ran.
+func (run *swarmRun) noteAccepted(i int) {
+	if i >= len(run.awaiting) {
+		run.awaiting = append(run.awaiting, make([]bool, i+1-len(run.awaiting))...)
+	}
+	run.awaiting[i] = true
+}
+
+func (run *swarmRun) noteCompleted(i int) {
+	if i < len(run.awaiting) {
+		run.awaiting[i] = false
+	}
+}
+
+// acceptedUnanswered returns the violation, if client i is idle while an operation it took
+// never completed.
+func (run *swarmRun) acceptedUnanswered(i int, cl interface{ Busy() bool }) string {
+	if i >= len(run.awaiting) || !run.awaiting[i] || cl.Busy() {
+		return ""
+	}
+	return fmt.Sprintf("client %d is idle, but an operation it took (Submit returned true) never completed", i)
 }

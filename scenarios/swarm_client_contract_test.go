@@ -62,3 +62,23 @@ func TestSessionProblemFires(t *testing.T) {
 	require.Empty(t, sessionProblem(1, session{registered: true, op: 7}))
 	require.Empty(t, sessionProblem(1, session{}))
 }
+
+// busyFlag is a client's Busy as acceptedUnanswered reads it.
+type busyFlag bool
+
+func (b busyFlag) Busy() bool { return bool(b) }
+
+// TestAcceptedUnansweredFires: an unregistered client that says it took the operation it was
+// handed, and goes idle without completing it, is a violation; one that refuses it (a correct
+// client registers first), or completes what it took, is not.
+func TestAcceptedUnansweredFires(t *testing.T) {
+	run := &swarmRun{}
+	run.submitUnregistered(0, &takingClient{})
+	run.submitUnregistered(1, &takingClient{refuses: true})
+	require.Empty(t, run.acceptedUnanswered(0, busyFlag(true)), "still in flight")
+	require.Equal(t, "client 0 is idle, but an operation it took (Submit returned true) never completed",
+		run.acceptedUnanswered(0, busyFlag(false)))
+	require.Empty(t, run.acceptedUnanswered(1, busyFlag(false)))
+	run.noteCompleted(0)
+	require.Empty(t, run.acceptedUnanswered(0, busyFlag(false)))
+}
