@@ -32,17 +32,12 @@ const blipLimitPeriodsMax = 6
 
 func (run *swarmRun) blipRound(seed uint64, livenessTicks int) string {
 	c := run.c
-	p := c.Primary()
-	active, _ := c.Members()
-	if run.alerts == nil || run.lasting == lastingClock || run.swarm.Failover || len(active) < 2 || p < 0 ||
-		livenessTicks < swarmLivenessTicksDefault || !run.converged() {
+	active, p, ok := run.roundCluster(livenessTicks, 2)
+	if !ok {
 		return ""
 	}
 	var backups []int
 	for _, i := range active {
-		if c.Replica(i) == nil {
-			return ""
-		}
 		if i != p {
 			backups = append(backups, i)
 		}

@@ -27,23 +27,13 @@ import (
 // The draw comes from the run's own "swarm/deposed" stream.
 func (run *swarmRun) deposedRound(seed uint64, livenessTicks int) string {
 	c := run.c
-	active, _ := c.Members()
-	p := c.Primary()
-	if run.alerts == nil || run.lasting == lastingClock || run.swarm.Failover || len(active) < 3 || p < 0 ||
-		livenessTicks < swarmLivenessTicksDefault || !run.converged() {
+	active, p, ok := run.roundCluster(livenessTicks, 3)
+	if !ok {
 		return ""
-	}
-	for _, i := range active {
-		if c.Replica(i) == nil {
-			return ""
-		}
 	}
 	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
 	r := sim.Stream(seed, "swarm/deposed")
-	budget := livenessTicks / 2
-	if run.alerts.slowDisks {
-		budget = 3 * livenessTicks / 2 // a new primary may rewrite its log on a slow disk
-	}
+	budget := run.electionBudget(livenessTicks)
 	view := c.Replica(p).Inspect().View
 	c.Trace.Emitf(sim.LevelShort, p, "nemesis", "deposed_primary: R%d cut off until the others elect a primary", p)
 	c.Network.Isolate(p)

@@ -177,6 +177,36 @@ func (run *swarmRun) standbysCurrent() string {
 	return ""
 }
 
+// roundCluster returns the active replicas and the primary of the healed cluster, and whether
+// a round after the alert hold may take it apart: the swarm's alerts run, no lasting clock
+// fault or failover, at least minActive active replicas, every one up, a primary, the
+// default liveness budget, and the cluster converged.
+func (run *swarmRun) roundCluster(livenessTicks, minActive int) (active []int, p int, ok bool) {
+	c := run.c
+	active, _ = c.Members()
+	p = c.Primary()
+	if run.alerts == nil || run.lasting == lastingClock || run.swarm.Failover || len(active) < minActive || p < 0 ||
+		livenessTicks < swarmLivenessTicksDefault || !run.converged() {
+		return nil, -1, false
+	}
+	for _, i := range active {
+		if c.Replica(i) == nil {
+			return nil, -1, false
+		}
+	}
+	return active, p, true
+}
+
+// electionBudget is what a round gives a view change and the service after it: half the
+// liveness budget, or one and a half where the disks are slow (a new primary may rewrite its
+// log on a slow disk).
+func (run *swarmRun) electionBudget(livenessTicks int) int {
+	if run.alerts.slowDisks {
+		return 3 * livenessTicks / 2
+	}
+	return livenessTicks / 2
+}
+
 // idleAfterRound ends a round that disturbed the cluster with the idle time of the alert hold:
 // the end-of-run standby check (standbysCurrent) judges each standby's lag after that long
 // idle, and a standby's lag counts the time it did not hear the primary.

@@ -58,16 +58,9 @@ type upgradeCutState struct {
 // upgradeCutRound runs the round; the reason it failed, or "".
 func (run *swarmRun) upgradeCutRound(livenessTicks int) string {
 	c := run.c
-	active, _ := c.Members()
-	p := c.Primary()
-	if run.alerts == nil || !run.checked || run.lasting == lastingClock || run.swarm.Failover || len(active) < 3 ||
-		p < 0 || livenessTicks < swarmLivenessTicksDefault || !run.converged() {
+	active, p, ok := run.roundCluster(livenessTicks, 3)
+	if !ok || !run.checked {
 		return ""
-	}
-	for _, i := range active {
-		if c.Replica(i) == nil {
-			return ""
-		}
 	}
 	if reason := run.releaseBehind(); reason != "" {
 		return reason + fmt.Sprintf(" after the heal, convergence and a hold of %s", alertSettle+alertHold)
@@ -76,10 +69,7 @@ func (run *swarmRun) upgradeCutRound(livenessTicks int) string {
 	if len(order) == 0 {
 		return "" // every binary is the newest already: no upgrade left to lose
 	}
-	budget := livenessTicks / 2
-	if run.alerts.slowDisks {
-		budget = 3 * livenessTicks / 2 // a new primary may rewrite its log on a slow disk
-	}
+	budget := run.electionBudget(livenessTicks)
 	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
 	u := &run.upgradeCut
 	u.armed, u.first, u.cut, u.cuts, u.cutsMax, u.lastView, u.back = true, -1, -1, 0, len(active), 0, false

@@ -35,25 +35,15 @@ import (
 // stream.
 func (run *swarmRun) voteCutRound(seed uint64, livenessTicks int) string {
 	c := run.c
-	active, _ := c.Members()
-	p := c.Primary()
-	if run.alerts == nil || run.lasting == lastingClock || run.swarm.Failover || len(active) < 3 || p < 0 ||
-		livenessTicks < swarmLivenessTicksDefault || !run.converged() {
+	active, p, ok := run.roundCluster(livenessTicks, 3)
+	if !ok {
 		return ""
-	}
-	for _, i := range active {
-		if c.Replica(i) == nil {
-			return ""
-		}
 	}
 	cfg := c.Replica(p).Config()
 	resend := cfg.ViewChangeResendTicks
 	outage := resend + sim.Stream(seed, "swarm/vote_cut").IntN(resend+1)
 	slack := run.blipSlackTicks(active, 2) + run.messageSlackTicks()
-	budget := livenessTicks / 2
-	if run.alerts.slowDisks {
-		budget = 3 * livenessTicks / 2 // a new primary may rewrite its log on a slow disk
-	}
+	budget := run.electionBudget(livenessTicks)
 	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
 	view := c.Replica(p).Inspect().View
 	v := &run.voteCut
