@@ -481,7 +481,9 @@ func (run *swarmRun) clientTick(i int) {
 		}
 		run.work.observe(op, r)
 		if run.clients.sentAt != nil {
-			run.lossyDone(i, op.Kind.String()+" "+shortKey(op.Key), run.clients.sentAt[i], r)
+			if run.lossy.on { // the round's check; its text is built only then
+				run.lossyDone(i, op.Kind.String()+" "+shortKey(op.Key), run.clients.sentAt[i], r)
+			}
 			run.removed.done(i, r, run.clients.sentAt[i], run.c.Loop.Now())
 			run.clients.done(i, op.Kind.String()+" "+shortKey(op.Key), r, run.c.Loop.Now())
 		}

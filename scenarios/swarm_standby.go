@@ -33,7 +33,9 @@ func (run *swarmRun) readFromStandby(i int, op kv.Op) bool {
 	replica := run.c.ReplicaCount() + standby
 	sentAt := run.c.Loop.Now()
 	return run.c.Client(i).ReadStale(replica, kv.EncodeOp(op), func(r client.Result) {
-		run.lossyDone(i, fmt.Sprintf("a stale read of %s from standby R%d", shortKey(op.Key), replica), sentAt, r)
+		if run.lossy.on { // the round's check; its text is built only then
+			run.lossyDone(i, fmt.Sprintf("a stale read of %s from standby R%d", shortKey(op.Key), replica), sentAt, r)
+		}
 		if r.Outcome != client.OK || !run.checked {
 			return
 		}
