@@ -97,6 +97,9 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 	if t.repeated != "" {
 		return t.repeated
 	}
+	if reason := checkEligible(i, in); reason != "" {
+		return reason
+	}
 	got := &in.Metrics
 	// The usual case, every counter agreeing, compared without building the table below
 	// (which names them for the message) at every inspection.
@@ -177,4 +180,21 @@ func nearestRankBoundMs(buckets []uint64, count, permille uint64) int64 {
 		}
 	}
 	return -1 // the buckets hold fewer samples than the count (checked before)
+}
+
+// checkEligible holds a standby's promotion eligibility (what `replica status` shows and a
+// DR failover is judged by) to the runbook's definition: a standby is eligible only while it
+// is normal and its lag, in time and in ops, is within the bounds (vsr.StandbyLagMaxNs,
+// vsr.StandbyLagOpsMax) of the same status. An operator who promotes a standby the status
+// calls eligible while it is a checkpoint or more behind loses what it lacks.
+func checkEligible(i int, in *vsr.Inspection) string {
+	if !in.StandbyEligible {
+		return ""
+	}
+	if in.Status != vsr.StatusNormal || in.StandbyLagNs > vsr.StandbyLagMaxNs || in.StandbyLagOps > vsr.StandbyLagOpsMax {
+		return fmt.Sprintf("metrics: standby %d reports itself eligible for promotion while %s with a lag of %s and %d ops "+
+			"(the bounds: %s and %d ops, in normal status)", i, in.Status, sim.Duration(in.StandbyLagNs), in.StandbyLagOps,
+			sim.Duration(vsr.StandbyLagMaxNs), vsr.StandbyLagOpsMax)
+	}
+	return ""
 }

@@ -69,3 +69,20 @@ func TestMetricsAgreementUpgrades(t *testing.T) {
 	m.count(2, again, up(2, 40))
 	require.Empty(t, m.check(2, again, &vsr.Inspection{Metrics: vsr.Metrics{Upgrades: 1}}))
 }
+
+// TestCheckEligibleFires: a standby eligible while a checkpoint behind, a second behind, or
+// not normal breaks the runbook's definition; one within the bounds, or not eligible, passes.
+func TestCheckEligibleFires(t *testing.T) {
+	ok := vsr.Inspection{Status: vsr.StatusNormal, StandbyEligible: true, StandbyLagNs: vsr.StandbyLagMaxNs,
+		StandbyLagOps: vsr.StandbyLagOpsMax}
+	require.Empty(t, checkEligible(4, &ok))
+	behind, late, syncing := ok, ok, ok
+	behind.StandbyLagOps++
+	late.StandbyLagNs++
+	syncing.Status = vsr.StatusRecovering
+	for _, in := range []vsr.Inspection{behind, late, syncing} {
+		require.Contains(t, checkEligible(4, &in), "metrics: standby 4 reports itself eligible for promotion")
+		in.StandbyEligible = false
+		require.Empty(t, checkEligible(4, &in))
+	}
+}
