@@ -556,6 +556,14 @@ func (r *Replica) onPrepare(m Message) {
 		r.requestStartView(h.View) // a view change happened without us
 		return
 	}
+	if h.View == r.view && r.status == StatusViewChange && int(h.Replica) == r.primaryIndex(h.View) && !r.isPrimary() {
+		// The view we are changing to already runs: its primary heartbeats us. A restarted
+		// primary moves on to the view after its own and finds the others normal in it; they
+		// ignore its start_view_change, so without this it would time out into yet another
+		// election on a healthy cluster. Ask the primary for its log instead.
+		r.requestStartView(h.View)
+		return
+	}
 	if r.status != StatusNormal || r.isPrimary() {
 		return
 	}
