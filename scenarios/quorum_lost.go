@@ -96,6 +96,9 @@ type quorumLostParams struct {
 	RestoreCrash     bool
 	RestoreCrashPick uint64
 	RestoreCrashAt   float64
+	// ReactionTicks (option B, its own stream quorum_lost/reaction): how long the operator
+	// takes to act once the active region is lost (quorum_lost_contact.go).
+	ReactionTicks int
 }
 
 func drawQuorumLost(seed uint64) quorumLostParams {
@@ -120,6 +123,7 @@ func drawQuorumLost(seed uint64) quorumLostParams {
 	p.RestoreCrash = r.IntN(2) == 0
 	p.RestoreCrashPick = r.Uint64()
 	p.RestoreCrashAt = r.Float64()
+	p.ReactionTicks = drawReaction(seed, "quorum_lost/reaction")
 	return p
 }
 
@@ -157,7 +161,7 @@ func (p quorumLostParams) String() string {
 		}
 	}
 	if p.OptionB {
-		option = "B standbys=1"
+		option = fmt.Sprintf("B standbys=1 reaction=%s", sim.Duration(p.ReactionTicks)*sim.TickInterval)
 		if v := p.oldBack(); v >= 0 {
 			option += fmt.Sprintf(" old_active_back=replica%d+%dticks", v, p.OldDelayTicks)
 		}
@@ -187,6 +191,9 @@ type quorumLostKnobs struct {
 	// restoreCrashLosesCheckpoint: after the crash during the restore, the crashed disk's
 	// checkpoint files are removed (a restore that leaves a formatted disk without them).
 	restoreCrashLosesCheckpoint bool
+	// contactLagGrows adds this many ms to the standby's contact lag read after the operator's
+	// reaction time (a lag that keeps growing with the region lost).
+	contactLagGrows int64
 }
 
 const (

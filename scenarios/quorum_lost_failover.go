@@ -37,6 +37,12 @@ func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
 	c.Network.Heal()
 	run.counts["fault.region_lost"]++
 	run.step()
+	wait := func(ticks int) { run.until(func() bool { return false }, ticks) }
+	settled, reason := holdContactLag(c, standby, run.q.ReactionTicks, wait, knobs.contactLagGrows)
+	if reason != "" {
+		return run.fail(Correctness, "%s", reason)
+	}
+	run.counts["failover.reaction_ticks"] = uint64(contactSettleTicks + run.q.ReactionTicks)
 	if knobs.skipFailover {
 		return run.resumeAfterFailover(0)
 	}
@@ -46,6 +52,9 @@ func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
 	}
 	run.counts["failover.refused_without_approval"]++
 	result, err := run.op.Failover(standby, true, false)
+	if reason := failoverJudgedFairly(settled, result.Plan); reason != "" {
+		return run.fail(Correctness, "%s", reason)
+	}
 	if errors.Is(err, ops.FailoverRefused) && !result.Plan.Eligible {
 		run.counts["failover.refused_ineligible"]++
 		result, err = run.op.Failover(standby, true, true)

@@ -119,3 +119,17 @@ func TestQuorumLostOptionBNotVacuous(t *testing.T) {
 		require.Equal(t, Liveness, skipped.Outcome, "seed %d without the failover: %s", seed, skipped.Reason)
 	}
 }
+
+// The contact lag a failover judges the standby by stays fixed while the operator reacts: a
+// lag that grows in that time fails the run, and (seed 4's standby was current when the
+// region was lost) the failover must then find the standby eligible, not force it.
+func TestQuorumLostContactLagHeld(t *testing.T) {
+	r := runQuorumLost(Options{Seed: 4}, quorumLostKnobs{forceOptionB: true})
+	require.Equal(t, Pass, r.Outcome, r.Reason)
+	require.GreaterOrEqual(t, r.Counters["failover.reaction_ticks"], uint64(contactSettleTicks+reactionTicksMin))
+	require.Zero(t, r.Counters["failover.forced"], "seed 4's standby was current at the loss")
+
+	grown := runQuorumLost(Options{Seed: 4}, quorumLostKnobs{forceOptionB: true, contactLagGrows: 1})
+	require.Equal(t, Correctness, grown.Outcome, grown.Reason)
+	require.Contains(t, grown.Reason, "contact lag moved")
+}

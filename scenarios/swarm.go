@@ -190,6 +190,9 @@ type swarmKnobs struct {
 	// duringLossy runs as the lossy round's load starts (swarm_lossy.go): a fault injected
 	// there that keeps a request from being answered must fail it.
 	duringLossy func(c *sim.Cluster)
+	// contactLagGrows adds this many ms to the failover standby's contact lag read after the
+	// operator's reaction time (swarm_failover.go): a lag that grows with the region lost.
+	contactLagGrows int64
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

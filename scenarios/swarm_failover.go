@@ -29,8 +29,10 @@ const (
 	failoverWindowsMax = 20
 )
 
-// failover runs the failover; it returns a correctness failure, or "".
-func (run *swarmRun) failover() string {
+// failover runs the failover; it returns a correctness failure, or "". The operator acts a
+// drawn reaction time after the loss (its own stream), and the standby's contact lag must
+// hold meanwhile (holdContactLag).
+func (run *swarmRun) failover(seed uint64) string {
 	c := run.c
 	standby := c.ReplicaCount()
 	normal := func() bool { return replicaStatus(c, standby).Healthy() }
@@ -52,6 +54,15 @@ func (run *swarmRun) failover() string {
 	run.gone = map[int]bool{}
 	for _, i := range gone {
 		run.gone[i] = true
+	}
+	wait := func(ticks int) { run.runChecked(func() bool { return false }, ticks) }
+	reaction := drawReaction(seed, "swarm/failover_reaction")
+	settled, reason := holdContactLag(c, standby, reaction, wait, run.knobs.contactLagGrows)
+	if reason == "" {
+		reason = run.safety()
+	}
+	if reason != "" {
+		return reason
 	}
 	var result *FailoverResult
 	var err error
@@ -81,6 +92,9 @@ func (run *swarmRun) failover() string {
 		return "cluster failover --promote-standby 100: no answer"
 	case err != nil:
 		return fmt.Sprintf("cluster failover --promote-standby 100: %v", err)
+	}
+	if reason := failoverJudgedFairly(settled, result.Plan); reason != "" {
+		return reason
 	}
 	point := result.Promote.Op
 	lost := run.suite.OnFailover(int64(c.Loop.Now()), point, standby)

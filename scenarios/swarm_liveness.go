@@ -39,7 +39,7 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	run.leaveLastingFault(o.Seed, livenessTicks)
 	if run.swarm.Failover {
-		if reason := run.failover(); reason != "" {
+		if reason := run.failover(o.Seed); reason != "" {
 			return run.result(r, Correctness, reason)
 		}
 	}
