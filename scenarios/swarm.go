@@ -161,6 +161,8 @@ type swarmRun struct {
 	voteCut voteCutState
 	// lossy is the round of service through a lossy network (swarm_lossy.go).
 	lossy lossyState
+	// config is the round of the operator's timeout settings in force (swarm_config_round.go).
+	config configRoundState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -193,6 +195,9 @@ type swarmKnobs struct {
 	// contactLagGrows adds this many ms to the failover standby's contact lag read after the
 	// operator's reaction time (swarm_failover.go): a lag that grows with the region lost.
 	contactLagGrows int64
+	// afterConfigSet runs right after each `cluster config set` of the config round
+	// (swarm_config_round.go; raised in its first part): a setting undone there must fail it.
+	afterConfigSet func(c *sim.Cluster, raised bool)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

@@ -87,6 +87,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.lossyRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.configRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -351,6 +354,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["coverage.mark.upgrade_cut.returned"] += run.upgradeCut.returned
 		r.Counters["coverage.mark.vote_cut.round"] += run.voteCut.rounds
 		r.Counters["coverage.mark.lossy.round"] += run.lossy.rounds
+		r.Counters["coverage.mark.config.round"] += run.config.rounds
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)

@@ -30,6 +30,12 @@ import (
 //     and view changes stop: some window of vcsQuietWindow with no new view change on any
 //     replica starts within vcsQuietBound of the fix; the alert resolves; with the load
 //     stopped every replica converges.
+//  6. The raised timeout is in force on the running replicas, not only read back: the
+//     primary's process stops for longer than any election timeout of the old value can
+//     run (with its jitter, under the worst drift, after a heartbeat in flight) and well
+//     short of the new one; no replica may start a view change, through the stop and until
+//     the resumed primary's heartbeats are back (timeoutProbe, swarm_config_round.go). Then
+//     every replica converges.
 //
 // Every invariant of the Suite runs throughout (and the durability check of prepare_oks).
 func init() {
@@ -97,6 +103,9 @@ func (p viewChangeStormParams) offsetNs(i int) int64 {
 // vacuous.
 type viewChangeStormKnobs struct {
 	skipFix bool // the operator never applies the runbook's fix
+	// oldTimeoutOnBackup: one backup's timers keep the old election timeout after the fix,
+	// as if the change had not reached them.
+	oldTimeoutOnBackup bool
 }
 
 // viewChanges is the cluster's view-change count: the sum of every replica's folded
@@ -188,6 +197,11 @@ func viewChangeStormProcedure(run *runbookRun, p viewChangeStormParams, knobs vi
 	if p.SlowNetwork {
 		c.Network.SetDelay(sim.Millisecond/2, p.DelayMean)
 	}
+	// The value in force before the fix, which the fix must replace (step 6).
+	old, err := ConfigGet(c, KeyElectionTimeoutMs)
+	if err != nil {
+		return run.fail(Correctness, "cluster config get election-timeout-ms: %v", err)
+	}
 	// Before relying on `cluster config set`, the operator holds it to the config rules:
 	// settings they forbid are refused and change nothing, a legal one is taken.
 	if problem := checkElectionTimeoutRules(simConfigCommands(c), p.Replicas); problem != "" {
@@ -237,5 +251,56 @@ func viewChangeStormProcedure(run *runbookRun, p viewChangeStormParams, knobs vi
 	if !run.until(run.converged, 2000) {
 		return run.fail(Liveness, "no convergence after the fix")
 	}
+	// 6. The raised timeout is in force: a stop of the primary shorter than it, and longer
+	// than any old one, starts no election.
+	if outcome, reason := vcsRaisedTimeoutHolds(run, p, old[0]/tickMs, 2000/tickMs, knobs); outcome != Pass {
+		return outcome, reason
+	}
+	if !run.until(run.converged, 2000) {
+		return run.fail(Liveness, "no convergence after the primary's stop")
+	}
+	return Pass, ""
+}
+
+// vcsRaisedTimeoutHolds stops the primary's process for a time every election timeout of
+// e0 ticks (the value before the fix) runs out in, and well short of one of e ticks (the
+// fix): no replica may start a view change until its heartbeats are back.
+func vcsRaisedTimeoutHolds(run *runbookRun, p viewChangeStormParams, e0, e int, knobs viewChangeStormKnobs) (Outcome, string) {
+	c := run.c
+	hb, err := ConfigGet(c, KeyHeartbeatIntervalMs)
+	primary := c.Primary()
+	if err != nil || primary < 0 {
+		return run.fail(Liveness, "no primary to stop after convergence (%v)", err)
+	}
+	t := newTimeoutProbe(e0, hb[primary]/tickMs, run.messageSlackTicks())
+	if e0 <= 0 || e < t.leastRaised {
+		run.counts["fix.in_force_untimed"]++ // no old value read, or a network too slow for the bound
+		return Pass, ""
+	}
+	if knobs.oldTimeoutOnBackup {
+		rep := c.Replica((primary + 1) % p.Replicas)
+		cfg := rep.Config()
+		cfg.ElectionTimeoutTicks = e0
+		if err := rep.SetConfig(cfg); err != nil {
+			panic("view_change_storm: knob: " + err.Error())
+		}
+	}
+	active := make([]int, p.Replicas)
+	for i := range active {
+		active[i] = i
+	}
+	view := c.Replica(primary).TraceState().View
+	moved := func() bool { return run.viewMoved(active, view) >= 0 }
+	c.Trace.Emitf(sim.LevelShort, primary, "nemesis", "primary R%d pauses for %d ticks: the raised election timeout must hold",
+		primary, t.pause)
+	c.Nodes[primary].Pause()
+	run.until(moved, t.pause)
+	c.Nodes[primary].Unpause()
+	run.until(moved, t.heard)
+	if b := run.viewMoved(active, view); b >= 0 {
+		return run.fail(Liveness, "replica R%d started a view change (view %d) after `cluster config set election-timeout-ms %d`: %s",
+			b, c.Replica(b).TraceState().View, tickMs*e, t.raisedBreach(primary, e))
+	}
+	run.counts["fix.in_force_checked"]++
 	return Pass, ""
 }

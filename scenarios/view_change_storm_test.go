@@ -47,3 +47,18 @@ func TestViewChangeStormNotVacuous(t *testing.T) {
 		require.Positive(t, r.Counters["alert."+AlertViewChangeStorm])
 	}
 }
+
+// TestViewChangeStormTimeoutInForce: the raised election timeout holds through a stop of the
+// primary longer than any old timeout (fix.in_force_checked); with one backup still timing
+// with the old value (the knob), that backup starts a view change and the run fails.
+func TestViewChangeStormTimeoutInForce(t *testing.T) {
+	for seed := uint64(1); seed <= 2; seed++ {
+		r := runViewChangeStorm(Options{Seed: seed}, viewChangeStormKnobs{})
+		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
+		require.Equal(t, uint64(1), r.Counters["fix.in_force_checked"])
+		r = runViewChangeStorm(Options{Seed: seed}, viewChangeStormKnobs{oldTimeoutOnBackup: true})
+		require.Equal(t, Liveness, r.Outcome, "seed %d with a backup on the old timeout: %s", seed, r.Reason)
+		require.Contains(t, r.Reason, "started a view change")
+		require.Contains(t, r.Reason, "not in force")
+	}
+}
