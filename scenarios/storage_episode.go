@@ -133,6 +133,17 @@ type storeEpisode struct {
 	hiddenAt map[string][]int64
 	// openSegments are the segment files on disk when the last Open began.
 	openSegments []string
+	// stateFields draws the caller-owned fields each SaveState writes
+	// (storage_episode_state.go; its own stream, as openCrashes).
+	stateFields *rand.Rand
+	// restore draws the restore check and its damage (storage_episode_restore.go; its own
+	// stream, as openCrashes); restoreDone once the episode had its chance at it.
+	restore     *rand.Rand
+	restoreDone bool
+	seed        uint64
+	// restoreLosesIdentity is a test's knob: the restore check also damages the record of
+	// the entry it damages, as a restore that kept no redundancy would leave it.
+	restoreLosesIdentity bool
 }
 
 func init() {
@@ -168,7 +179,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		CrashLostProbability: []float64{0, 0.2, 0.5, 1}[rng.IntN(4)], CrashTornProbability: []float64{0, 0.5, 1}[rng.IntN(3)]}
 	loop := sim.NewLoop()
 	trace := sim.NewTrace(loop.Now)
-	return &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
+	e := &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
 		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, recordHit: map[uint64]bool{}, written: map[uint64][][]byte{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
@@ -179,7 +190,10 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
-		landing:         sim.Stream(seed, "storage_episode/landing")}
+		landing:         sim.Stream(seed, "storage_episode/landing"), stateFields: sim.Stream(seed, "storage_episode/state_fields"),
+		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed}
+	e.m.Fields = episodeFields(storeEpisodeState)
+	return e
 }
 
 var storeEpisodeState = storage.State{Cluster: 7, Replica: 1, ReplicaCount: 3, View: 1, LogView: 1, Release: 1}
@@ -283,6 +297,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.healHidden(hidden)
 	e.healRegion(region)
+	if e.failure == "" {
+		e.maybeCheckRestore(rec) // on the disk as it reads now, with no sector hidden
+	}
 	return rec
 }
 
@@ -401,6 +418,9 @@ func (e *storeEpisode) issue() {
 		return
 	}
 	step := e.steps[e.m.Acked]
+	if step.Kind == storagemodel.SaveState {
+		step.Fields = drawFields(e.stateFields, e.m.Fields)
+	}
 	e.m.Pending = &step
 	if step.Body != nil && step.Op > 0 {
 		e.written[step.Op] = append(e.written[step.Op], step.Body)
@@ -527,6 +547,7 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 		}
 	}
 	m.CP, m.View, m.Pending, m.Audited, m.Acked = cp, rec.State.View, nil, cp, 0
+	m.Fields = episodeFields(rec.State) // check held it to the model
 	m.Head = cp
 	for _, entry := range rec.Entries {
 		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)

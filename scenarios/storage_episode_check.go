@@ -230,6 +230,9 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 		e.fail("recovered view %d, acknowledged %d", rec.State.View, m.View)
 		return
 	}
+	if e.checkFields(rec); e.failure != "" {
+		return
+	}
 	after, upTo := m.Unaudited(e.checkpointDamaged)
 	got := map[uint64]bool{}
 	for _, entry := range rec.Entries {

@@ -25,6 +25,10 @@ func Issue(s *storage.Storage, step Step, done func(error)) {
 	case SaveState:
 		st := s.State()
 		st.View, st.LogView = step.View, step.View
+		if f := step.Fields; f != nil {
+			st.Commit, st.Epoch, st.LogEpoch, st.Release, st.Boots = f.Commit, f.Epoch, f.LogEpoch, f.Release, f.Boots
+			st.Outside, st.StandbyCount, st.JoinedEmpty = f.Outside, f.StandbyCount, f.JoinedEmpty
+		}
 		s.SaveState(st, done)
 	case Checkpoint:
 		if _, err := s.Commit(step.Op); err != nil {

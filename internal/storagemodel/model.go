@@ -29,6 +29,19 @@ type Step struct {
 	Body     []byte // Append, Replace, Repair
 	View     uint32 // SaveState
 	Snapshot []byte // Checkpoint, Install
+	// Fields are the other fields a SaveState writes (nil: it keeps the engine's).
+	Fields *Fields
+}
+
+// Fields are the fields of the engine's state that its caller owns besides the view: a
+// SaveState stores them as given and every Open must give them back (SaveState's contract),
+// except that a checkpoint raises Commit to its op.
+type Fields struct {
+	Commit                          uint64
+	Epoch, LogEpoch, Release, Boots uint32
+	Outside                         uint16
+	StandbyCount                    uint8
+	JoinedEmpty                     bool
 }
 
 func (s Step) String() string {
@@ -108,8 +121,11 @@ type Model struct {
 	// they are written again.
 	Disowned map[uint64]bool
 	View     uint32
-	Pending  *Step
-	Acked    int
+	// Fields are the acknowledged caller-owned fields (Fields): those the last acknowledged
+	// SaveState that set them stored, Commit raised by the checkpoints since.
+	Fields  Fields
+	Pending *Step
+	Acked   int
 }
 
 // New is the model of a freshly formatted engine whose superblock names view.
@@ -130,11 +146,16 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 		delete(m.Disowned, step.Op)
 	case SaveState:
 		m.View = step.View
+		if step.Fields != nil {
+			m.Fields = *step.Fields
+		}
 	case Checkpoint:
+		m.Fields.Commit = max(m.Fields.Commit, step.Op)
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
 		m.Audited = step.Op
 		delete(m.InstalledOver, step.Op)
 	case Install:
+		m.Fields.Commit = max(m.Fields.Commit, step.Op)
 		m.InstalledOver[step.Op] = m.Audited
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
 		m.Head, m.Audited = max(m.Head, step.Op), step.Op // installed again over a lost one: the log stays
