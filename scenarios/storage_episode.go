@@ -144,6 +144,12 @@ type storeEpisode struct {
 	// restoreLosesIdentity is a test's knob: the restore check also damages the record of
 	// the entry it damages, as a restore that kept no redundancy would leave it.
 	restoreLosesIdentity bool
+	// lostWrite draws the lost-write check at the episode's end
+	// (storage_episode_lost_write.go; its own stream, as openCrashes).
+	lostWrite *rand.Rand
+	// lostWriteReopens is a test's knob: the lost-write check scans a freshly opened engine,
+	// whose index is read from the disk, instead of the running one.
+	lostWriteReopens bool
 }
 
 func init() {
@@ -191,7 +197,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
 		landing:         sim.Stream(seed, "storage_episode/landing"), stateFields: sim.Stream(seed, "storage_episode/state_fields"),
-		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed}
+		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed,
+		lostWrite: sim.Stream(seed, "storage_episode/lost_write")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -215,6 +222,9 @@ func (e *storeEpisode) run(crashAfter int) {
 		rec := e.boot(crashAfter)
 		if e.failure == "" && boot == e.boots {
 			e.finish(rec, boot)
+			if e.failure == "" {
+				e.maybeCheckLostWrite() // last: it leaves the model behind
+			}
 		}
 		if e.failure != "" || boot == e.boots {
 			return
