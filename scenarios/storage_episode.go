@@ -29,7 +29,14 @@ import (
 //   - only a damaged op, or the append in flight, is faulty;
 //   - a fallback past a peer's checkpoint (installed by state sync) never brings back intact
 //     an entry of the log under it that this engine had not audited: it need not be the
-//     peer's history (InstallCheckpoint's contract).
+//     peer's history (InstallCheckpoint's contract);
+//   - every caller-owned field of the state (commit, epochs, membership, release, boots,
+//     standby count, joined-empty) comes back as acknowledged (storage_episode_state.go).
+//
+// Beside the recoveries, on copies or at the end: a backup restored onto a fresh disk gives
+// back the same state and log, and stays as repairable as the original
+// (storage_episode_restore.go); a full scan of the running engine reports an op whose
+// acknowledged write the disk lost (storage_episode_lost_write.go).
 //
 // The damage is PAR's menu, aimed at one acknowledged copy: a flipped bit or an unreadable
 // sector in an entry's header or body, the same with its redundant record (identity lost), an
@@ -140,7 +147,7 @@ type storeEpisode struct {
 	// stream, as openCrashes); restoreDone once the episode had its chance at it.
 	restore     *rand.Rand
 	restoreDone bool
-	seed        uint64
+	seed        uint64 // names the side streams of the restore check's disk copies
 	// restoreLosesIdentity is a test's knob: the restore check also damages the record of
 	// the entry it damages, as a restore that kept no redundancy would leave it.
 	restoreLosesIdentity bool
