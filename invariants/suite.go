@@ -1,6 +1,12 @@
 package invariants
 
-import "vopr/cluster/vsr"
+import (
+	"cmp"
+	"slices"
+
+	"vopr/cluster/checksum"
+	"vopr/cluster/vsr"
+)
 
 // Describe lists every checker with a one-line description, in the order the Suite runs
 // them (for `vopr list invariants`).
@@ -289,6 +295,21 @@ func (s *Suite) SetClientTable(capacity int) { s.reads.model.capacity = capacity
 // History returns the client history recorder. Its acknowledgements are checked by
 // acked_survive as they arrive; its linearizability at Finish.
 func (s *Suite) History() *History { return s.history }
+
+// AckedCopy returns the prepare replica acknowledged at op (prepare_ok, or a primary's own
+// vote) while acked_durable still holds the replica's disk to keeping it (read-only: for a
+// harness that holds a copy of the replica's storage, such as its backup, to what the
+// replica had acknowledged).
+func (s *Suite) AckedCopy(replica int, op uint64) (checksum.Sum, bool) {
+	if replica < 0 || replica >= len(s.copies.acks) {
+		return checksum.Sum{}, false
+	}
+	acks := s.copies.acks[replica]
+	if i, ok := slices.BinarySearchFunc(acks, op, func(a durableAck, op uint64) int { return cmp.Compare(a.op, op) }); ok {
+		return acks[i].sum, true
+	}
+	return checksum.Sum{}, false
+}
 
 // Violation returns the first violation seen, or nil.
 func (s *Suite) Violation() *Violation { return s.first }

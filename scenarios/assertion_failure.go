@@ -111,6 +111,9 @@ type assertionFailureRun struct {
 	victim int
 	// injected is the fail-stop the harness caused (nil before the injection).
 	injected *sim.Failure
+	// held is what the stopped victim's disk held when its export was taken: the restore
+	// from it must bring it all back (export_complete.go).
+	held []heldCopy
 }
 
 func runAssertionFailure(o Options, knobs assertionFailureKnobs) Result {
@@ -235,6 +238,10 @@ func (run *assertionFailureRun) resolve(export []byte, knobs assertionFailureKno
 	if err := run.op.Restore(run.victim, export); err != nil {
 		return run.fail(Correctness, "storage restore: %v", err)
 	}
+	if problem := run.checkRestoredComplete(run.victim, run.held); problem != "" {
+		return run.fail(Correctness, "storage restore of replica %d from its export: %s", run.victim, problem)
+	}
+	run.counts["restore.held_ops"] = uint64(len(run.held))
 	if report, err := run.op.Verify(run.victim); err != nil || !report.OK {
 		return run.fail(Correctness, "verify after restore: err=%v problems=%v", err, report.Problems)
 	}
@@ -386,6 +393,9 @@ func (run *assertionFailureRun) diagnoseFailStopped() ([]byte, Outcome, string) 
 		return nil, outcome, reason
 	}
 	run.counts["export.online_unreachable"]++
+	// What the stopped disk holds now, the export must (export_complete.go); read before
+	// the export, whose opening of the storage the checkers take for a wipe.
+	run.held = run.heldCopies(run.victim)
 	backup, err := run.op.Backup(run.victim)
 	if err != nil {
 		outcome, reason := run.fail(Correctness, "storage export (offline) of fail-stopped replica %d: %v", run.victim, err)

@@ -100,6 +100,10 @@ type replicaCrashKnobs struct {
 	// does nothing (the victim's hardware stays dead); skipAdd: the victim is removed and
 	// its hardware replaced, but never added back.
 	forceOptionC, skipReconfig, skipAdd bool
+	// forceOptionB takes option A then B whatever the seed drew; cutBackup replaces option
+	// B's backup before the restore: a backup cut short there must fail the restore's check.
+	forceOptionB bool
+	cutBackup    func(backup []byte) []byte
 }
 
 const (
@@ -119,6 +123,9 @@ func runReplicaCrash(o Options, knobs replicaCrashKnobs) Result {
 	p := drawReplicaCrash(o.Seed)
 	if knobs.forceOptionC {
 		p.OptionB, p.OptionC = false, true
+	}
+	if knobs.forceOptionB {
+		p.OptionB, p.OptionC = true, false
 	}
 	run := &replicaCrashRun{p: p, victim: -1}
 	run.runbookRun = newRunbookRun(o, p.Replicas, p.Clients, replicaCrashTicksDefault, replicaCrashPhaseMax,
@@ -185,7 +192,7 @@ func (run *replicaCrashRun) procedure(knobs replicaCrashKnobs) (Outcome, string)
 	if !p.OptionB {
 		return Pass, ""
 	}
-	return run.optionB()
+	return run.optionB(knobs)
 }
 
 // awaitUnsynced runs the world event by event, for at most two ticks, until the victim's
@@ -221,13 +228,19 @@ func (run *replicaCrashRun) restartAndCatchUp(what string) (Outcome, string) {
 
 // optionB: stop the victim, take its backup, let the cluster move on, rot a sector of its
 // log, verify (must detect), restore, verify (must be clean), restart, catch up, converge.
-func (run *replicaCrashRun) optionB() (Outcome, string) {
+func (run *replicaCrashRun) optionB(knobs replicaCrashKnobs) (Outcome, string) {
 	c := run.c
 	in := c.Replica(run.victim).Inspect()
 	run.crash()
+	// What the stopped disk holds now, the backup must (export_complete.go); read before
+	// the backup, whose opening of the storage the checkers take for a wipe.
+	held := run.heldCopies(run.victim)
 	backup, err := run.op.Backup(run.victim)
 	if err != nil {
 		return run.fail(Correctness, "option B: backup of stopped replica %d: %v", run.victim, err)
+	}
+	if knobs.cutBackup != nil {
+		backup = knobs.cutBackup(backup)
 	}
 	run.counts["backup.bytes"] = uint64(len(backup))
 	run.load = true
@@ -252,6 +265,10 @@ func (run *replicaCrashRun) optionB() (Outcome, string) {
 	if err := run.op.Restore(run.victim, backup); err != nil {
 		return run.fail(Correctness, "option B: storage restore: %v", err)
 	}
+	if problem := run.checkRestoredComplete(run.victim, held); problem != "" {
+		return run.fail(Correctness, "option B: storage restore of replica %d: %s", run.victim, problem)
+	}
+	run.counts["restore.held_ops"] = uint64(len(held))
 	if report, err := run.op.Verify(run.victim); err != nil || !report.OK {
 		return run.fail(Correctness, "option B: verify after restore: err=%v problems=%v", err, report.Problems)
 	}

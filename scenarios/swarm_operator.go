@@ -39,6 +39,9 @@ import (
 //     prepare of its op, and the checkpoint's state machine of the digest the replicas
 //     reported at that op (each where the checkers know it). The commit number itself is
 //     not bounded by execution: a primary's may run ahead of every replica's execution.
+//     It is also complete: it holds every prepare the replica's disk durably held above
+//     its checkpoint as the export ran, up to the highest the replica had acknowledged
+//     (export_complete.go): a replica restored from it forgets nothing it voted for.
 //   - a compaction that succeeds must leave the replica's data intact: nothing exempts the
 //     replica from the swarm's checkers (committed prefix, durability of acknowledged copies,
 //     digest agreement) afterwards.
@@ -90,13 +93,16 @@ type operatorAction struct {
 	err      error
 	freed    int64
 	backup   []byte
+	// held is what the replica's disk held when the export ran (heldCopies): the backup
+	// must hold it (export_complete.go).
+	held []heldCopy
 }
 
 // operatorCounters are reported even at zero.
 var operatorCounters = []string{"coverage.operator.compact", "coverage.operator.export",
 	"coverage.operator.export_restored", "coverage.operator.refused_recovering", "operator.refused_stopped",
 	"operator.unreachable", "operator.failed", "operator.lost_at_crash", "operator.compacted_bytes",
-	"operator.export_bytes", "operator.export_checked_ops", "operator.unanswered"}
+	"operator.export_bytes", "operator.export_checked_ops", "operator.export_held_ops", "operator.unanswered"}
 
 // newSwarmOperator draws whether the seed's operator acts; nil if not.
 func newSwarmOperator(seed uint64) *swarmOperator {
@@ -195,7 +201,12 @@ func (run *swarmRun) issueOperator(replica int, export bool, tick int) {
 	if export {
 		a.command = fmt.Sprintf("storage export --replica-id %d", replica)
 		logOperator(c, a.command, "issued (replica "+state+")")
-		StorageExport(c, replica, func(b []byte, err error) { a.answered, a.backup, a.err = true, b, err })
+		StorageExport(c, replica, func(b []byte, err error) {
+			a.answered, a.backup, a.err = true, b, err
+			if err == nil && !op.closed {
+				a.held = run.heldCopies(replica) // the disk as the export read it: nothing ran since
+			}
+		})
 	} else {
 		a.command = fmt.Sprintf("storage compact --replica-id %d", replica)
 		logOperator(c, a.command, "issued (replica "+state+")")
@@ -238,13 +249,14 @@ func (run *swarmRun) judgeOperator(a *operatorAction) string {
 	}
 	op.scratch++
 	loop, disk := scratchDisk(op.seed, op.scratch)
-	checked, problem := checkExport(loop, disk, a.backup, a.replica, run.c.ClusterID(), run.suite)
+	checked, problem := checkExport(loop, disk, a.backup, a.replica, run.c.ClusterID(), run.suite, a.held)
 	if problem != "" {
 		return fmt.Sprintf("operator at tick %d: %s (issued to replica %s): the backup %s", a.tick, a.command,
 			a.state, problem)
 	}
 	op.counts["coverage.operator.export_restored"]++
 	op.counts["operator.export_checked_ops"] += checked
+	op.counts["operator.export_held_ops"] += uint64(len(a.held))
 	return ""
 }
 
@@ -316,9 +328,11 @@ type committedHistory interface {
 
 // checkExport restores a backup of replica (of cluster) onto disk, an empty scratch disk
 // whose event loop (loop) nobody else runs, opens it, and holds what it holds to the
-// committed history. It returns how many ops it compared with the history, and "" or what is
-// wrong.
-func checkExport(loop *sim.Loop, disk *sim.Disk, backup []byte, replica int, cluster uint64, h committedHistory) (uint64, string) {
+// committed history, and to the copies the replica's disk held when the export ran (held:
+// the backup is complete, export_complete.go). It returns how many ops it compared with the
+// history, and "" or what is wrong.
+func checkExport(loop *sim.Loop, disk *sim.Disk, backup []byte, replica int, cluster uint64, h committedHistory,
+	held []heldCopy) (uint64, string) {
 	if from, err := ops.BackupReplica(backup); err != nil || from != replica {
 		return 0, fmt.Sprintf("names replica %d (%v), not the replica exported", from, err)
 	}
@@ -326,7 +340,11 @@ func checkExport(loop *sim.Loop, disk *sim.Disk, backup []byte, replica int, clu
 	if problem != "" {
 		return 0, problem
 	}
-	return judgeRestored(rec, replica, cluster, h)
+	checked, problem := judgeRestored(rec, replica, cluster, h)
+	if problem == "" {
+		problem = backupMissing(held, rec.State.CheckpointOp, recoveredPrepares(rec, cluster))
+	}
+	return checked, problem
 }
 
 // restoreBackup restores a backup onto disk (storage.Restore: it verifies the backup whole

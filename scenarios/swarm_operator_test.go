@@ -100,7 +100,7 @@ func TestCheckExport(t *testing.T) {
 
 	check := func(b []byte, replica int, h committedHistory) (uint64, string) {
 		loop, disk := scratchDisk(1, 1)
-		return checkExport(loop, disk, b, replica, cc.ClusterID(), h)
+		return checkExport(loop, disk, b, replica, cc.ClusterID(), h, nil)
 	}
 	checked, problem := check(backup, victim, cc.suite)
 	require.Empty(t, problem)
