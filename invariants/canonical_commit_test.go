@@ -191,7 +191,7 @@ func TestCanonicalCommitFiresOnBytesChangedInTheExecutorsBuffer(t *testing.T) {
 }
 
 // TestDigestMemoIsDigestOf: the memo returns exactly digestOf, hits and misses alike (the
-// memo itself is checksum.SHA256Memo, tested there), and a nil memo too.
+// same-size case in audit_chain_test.go), and a nil memo too.
 func TestDigestMemoIsDigestOf(t *testing.T) {
 	var m digestMemo
 	for i, b := range [][]byte{[]byte("a"), []byte("a"), []byte("b"), nil} {

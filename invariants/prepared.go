@@ -1,7 +1,9 @@
 package invariants
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"hash"
 
 	"vopr/cluster/checksum"
 )
@@ -32,22 +34,58 @@ type digest [sha256.Size]byte
 
 func digestOf(b []byte) digest { return sha256.Sum256(b) }
 
-// digestMemo remembers digestOf of the prepare bytes last seen at each op of a window
-// (checksum.SHA256Memo), so that the same bytes are hashed once: a prepare's creation and
-// every replica's execution of it all digest the same bytes, and hashing each copy was most of
-// canonical_commit's cost. A hit needs the whole bytes equal to the remembered copy, so its
-// digest is exactly digestOf's. The checkers' own: the replicas' engines share another. A nil
-// memo hashes every time.
+// digestMemo remembers digestOf of the prepare bytes last seen at each op of a window, so
+// that the same bytes are hashed once: a prepare's creation and every replica's execution of
+// it all digest the same bytes, and hashing each copy was most of canonical_commit's cost. A
+// hit needs the whole bytes equal to the remembered copy, so its digest is exactly digestOf's.
+// The checkers' own code, not checksum.SHA256Memo: the replicas' engines hash through that
+// memo (their bodies' sums and the audit chain), and a checker sharing it would share its bugs
+// (a hit on other bytes gave the checker the very sum it was checking). A nil memo hashes
+// every time.
 type digestMemo struct {
-	sums checksum.SHA256Memo
+	slots []digestSlot // digestMemoSlots, made at the first use
+	kept  int          // bytes of the copies held, at most digestMemoBudget
+	sha   hash.Hash    // crypto/sha256, reused: Sum256 heap-allocates its digest
+	out   digest       // sha's output (a local array passed to Sum would escape)
 }
+
+type digestSlot struct {
+	held  bool
+	op    uint64
+	bytes []byte // a copy, in the slot's own array
+	sum   digest
+}
+
+const (
+	digestMemoSlots    = 4096     // ops this far apart share a slot, the newest kept
+	digestMemoBytesMax = 32 << 10 // larger prepares are hashed every time
+	digestMemoBudget   = 16 << 20 // and copies stop being kept once they reach about this
+)
 
 // of returns digestOf(b), b being a prepare of op.
 func (m *digestMemo) of(op uint64, b []byte) digest {
 	if m == nil {
 		return digestOf(b)
 	}
-	return m.sums.Of(op, b)
+	if m.slots == nil {
+		m.slots, m.sha = make([]digestSlot, digestMemoSlots), sha256.New()
+	}
+	s := &m.slots[op%digestMemoSlots]
+	if s.held && s.op == op && bytes.Equal(s.bytes, b) {
+		return s.sum
+	}
+	m.sha.Reset()
+	m.sha.Write(b)
+	m.sha.Sum(m.out[:0])
+	sum := m.out
+	grown := max(len(b)-cap(s.bytes), 0)
+	if len(b) <= digestMemoBytesMax && (!s.held || op >= s.op) && m.kept+grown <= digestMemoBudget {
+		s.held, s.op, s.sum = true, op, sum
+		m.kept -= cap(s.bytes)
+		s.bytes = append(s.bytes[:0], b...)
+		m.kept += cap(s.bytes)
+	}
+	return sum
 }
 
 // created is one prepare as created: its digest and where and when it was made.

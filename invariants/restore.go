@@ -66,6 +66,7 @@ func (s *Suite) rewindTo(op uint64) (lost []uint64) {
 	// configuration's view 5).
 	s.logViews.views = nil
 	s.canonical.rewind(op)
+	s.audits.rewind(op)
 	s.digests.digests.truncate(op)
 	for i := range s.views.replicas {
 		s.views.replicas[i] = viewTrack{}

@@ -28,6 +28,7 @@ func Describe() [][2]string {
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op, and so is every intact entry on its disk above the durable checkpoint and at or below the durable commit number"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
 		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
+		{NameAuditChain, "the SHA-256 audit chain head each durable superblock stores for its checkpoint is the chain over the committed prepares (the format's step, recomputed with the checker's own SHA-256), from a head the replica stored below it or a seed (disks read by the harness)"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values, with more than 12 open-ended writes, or whose search builds more than 64 MiB of states, is counted unchecked)"},
 	}
 }
@@ -72,6 +73,7 @@ type Suite struct {
 	// changed it (nil: replicas 0..count-1).
 	activeDisks []int
 	logViews    logViewDurable
+	audits      auditChain
 	vcAcks      viewChangeAcks
 	damage      damage
 	disks       DiskReader
@@ -100,6 +102,7 @@ func NewSuite(replicaCount int) *Suite {
 	s.copies.canon, s.copies.replicas = &s.canonical, replicaCount
 	s.logViews.canon, s.logViews.prepared = &s.canonical, &s.prepared
 	s.vcAcks.canon = &s.canonical
+	s.audits.canon = &s.canonical
 	s.history.onAck = func(atNs int64, client int, op uint64, view uint32) *Violation {
 		if s.see(atNs) {
 			return s.acked.ack(atNs, client, op, view)
@@ -205,6 +208,7 @@ func (s *Suite) OnCrash(atNs int64, replica int) {
 	}
 	s.canonical.crash(replica)
 	s.views.crash(replica)
+	s.audits.crash(replica)
 	s.clockRef.interrupted(replica)
 	var image *DiskImage
 	if s.disks != nil {

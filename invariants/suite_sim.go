@@ -57,6 +57,18 @@ func (s *Suite) OnWipe(atNs int64, replica int) {
 	s.copies.forget(replica)
 	s.logViews.forget(replica)
 	s.vcAcks.forget(replica)
+	s.audits.wipe(replica)
+}
+
+// OnAuditHead takes the audit chain head a replica's newly durable superblock stores for its
+// checkpoint op (read from the disk by the harness; op 0: the format's state), and whether the
+// head is the seed of that checkpoint's snapshot (a chain starting there) rather than a chain
+// head: audit_chain holds it to the committed prepares.
+func (s *Suite) OnAuditHead(atNs int64, replica int, op uint64, head [32]byte, seeded bool) {
+	if !s.see(atNs) {
+		return
+	}
+	s.report(s.audits.stored(atNs, replica, op, head, seeded))
 }
 
 func (s *Suite) readDisk(replica int) DiskImage {
@@ -120,5 +132,8 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.client_sessions_skipped":     s.sessions.skipped,
 		"invariants.clock_sync_checked":          s.clockRef.checked,
 		"invariants.clock_sync_unmatched":        s.clockRef.unmatched,
+		"invariants.audit_heads_checked":         s.audits.checked,
+		"invariants.audit_heads_unchecked":       s.audits.unchecked,
+		"invariants.audit_seeds":                 s.audits.seeds,
 	}
 }

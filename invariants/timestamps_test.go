@@ -40,6 +40,7 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 		"invariants.log_view_checks": 0, "invariants.wipes_declared": 0, "invariants.standby_reads_checked": 0,
 		"invariants.client_sessions_checked": 0, "invariants.client_sessions_skipped": 0,
 		"invariants.clock_sync_checked": 0, "invariants.clock_sync_unmatched": 0,
+		"invariants.audit_heads_checked": 0, "invariants.audit_heads_unchecked": 0, "invariants.audit_seeds": 0,
 		"invariants.standby_reads_unchecked": 0, "invariants.linearizable_keys_unchecked": 0}, s.Counters())
 }
 

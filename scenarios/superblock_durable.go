@@ -55,6 +55,9 @@ import (
 type superblockChecks struct {
 	replicas []superblockWatch
 	marks    map[string]uint64
+	// onAuditHead, if set, is told every audit head a newly durable copy stores and whether
+	// it is its checkpoint's seed (the swarm's Suite: invariants' audit_chain).
+	onAuditHead func(replica int, op uint64, head [32]byte, seeded bool)
 }
 
 // superblockWatch is one replica's durable superblock as last seen.
@@ -166,6 +169,9 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 	sb := w.newest
 	op, head := sb.checkpointOp, sb.auditHead
 	if op == 0 {
+		if sc.onAuditHead != nil {
+			sc.onAuditHead(replica, 0, head, false)
+		}
 		// The format's state (a first checkpoint that rotted falls back to it): the chain
 		// starts again from the zero head, and any seed stored since is behind it.
 		w.audit, w.stored = nil, nil
@@ -177,6 +183,9 @@ func (sc *superblockChecks) checkAudit(disk *sim.Disk, replica int, w *superbloc
 	name := checkpointFileName(op)
 	file := disk.DurableView(name, 0, math.MaxInt64)
 	seeded := len(file) >= checkpointHeaderBytes && head == w.seed.of(op, file, disk, disk.DurableStamp(name))
+	if sc.onAuditHead != nil {
+		sc.onAuditHead(replica, op, head, seeded)
+	}
 	before, known := w.audit[op]
 	switch {
 	case !seeded && known && before != head:

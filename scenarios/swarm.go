@@ -220,6 +220,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.busyProbes = sim.Stream(o.Seed, "busy-probes")
 		run.suite.WatchDeliveries()
 		run.suite.SetMonotonic(func(i int) int64 { return run.c.Nodes[i].Clock.Monotonic() })
+		run.storage.superblocks.onAuditHead = func(replica int, op uint64, head [32]byte, seeded bool) {
+			run.suite.OnAuditHead(int64(run.c.Loop.Now()), replica, op, head, seeded)
+		}
 	}
 	run.suite.SetClientTable(run.swarm.ClientTable)
 	if run.swarm.Standbys > 0 {
