@@ -116,6 +116,8 @@ var standbyRegressionSeeds = map[uint64]string{
 // reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
 // they run as drawn.
 var reconfigRegressionSeeds = map[uint64]string{
+	2028800586:         "storage (found by audit_chain): a peer's checkpoint installed over a log audited below it (vsr installs one when its log is not written through) audited whatever entries the log held, view 0's stale ops 8-14 among them, and stored the head chained over them as checkpoint 64's audit head; such a checkpoint now starts a new chain from a seed, as a state sync does",
+	2028800727:         "storage (found by audit_chain): the same as 2028800586, after a divergent partition",
 	2028080632:         "replica: a restarted primary moved on to the next view (it never leads its old one again), where the others already ran normally; they ignored its start_view_change for their own view and it ignored their heartbeats, so its view change timed out into a whole-cluster election, and on slow disks a client's request outlived its give-up by 15 ms (a replica changing to a view now asks that view's primary for start_view when the primary heartbeats it)",
 	2028051673:         "harness (the lossy round, first version): the round ended as the cluster converged, and the end-of-run standby check, which judges lags after an idle hold, found a standby's lag still counting the heartbeats the loss took; the round now ends with that idle time, as the vote_cut round does",
 	2028032094:         "checker (clock_sync, first version): a fresh-range failure of the same class as 2028021600 (a sweep over a membership replaced before the last one), gone with its fix",

@@ -135,8 +135,11 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, d
 	auditOp, auditHead := s.auditOp, s.auditHead
 	_, err := s.Commit(op)
 	// A checkpoint replacing a lost one is installed like a state sync: the ops before it may
-	// not be in the log.
-	synced := err != nil || s.checkpointLost
+	// not be in the log. So is a peer's checkpoint above what the log had audited: Commit
+	// audited whatever entries the log held up to it, an older view's prepares among them,
+	// and a head chained over those is no audit of the committed history (swarm seed
+	// 2028800586: view 0's ops 8-14 chained into checkpoint 64's head).
+	synced := err != nil || s.checkpointLost || (installed && auditOp < op)
 	sb := s.checkpointSuperblock(op, file, snapshot, synced)
 	sb.Checkpoint.Audited = audited
 	name := checkpointName(op)
