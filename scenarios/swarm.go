@@ -163,6 +163,8 @@ type swarmRun struct {
 	lossy lossyState
 	// config is the round of the operator's timeout settings in force (swarm_config_round.go).
 	config configRoundState
+	// clientConfig is the round of a client with a stale configuration (swarm_client_config.go).
+	clientConfig clientConfigState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -198,6 +200,10 @@ type swarmKnobs struct {
 	// afterConfigSet runs right after each `cluster config set` of the config round
 	// (swarm_config_round.go; raised in its first part): a setting undone there must fail it.
 	afterConfigSet func(c *sim.Cluster, raised bool)
+	// afterClientCut runs once the client_config round has cut client k off from every
+	// replica but x (swarm_client_config.go): a fault injected there that keeps its request
+	// from x must fail it.
+	afterClientCut func(c *sim.Cluster, k, x int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

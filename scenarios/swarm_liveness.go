@@ -90,6 +90,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.configRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.clientConfigRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -355,6 +358,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["coverage.mark.vote_cut.round"] += run.voteCut.rounds
 		r.Counters["coverage.mark.lossy.round"] += run.lossy.rounds
 		r.Counters["coverage.mark.config.round"] += run.config.rounds
+		run.clientConfig.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
