@@ -87,6 +87,9 @@ type performanceReport struct {
 // performanceKnobs change the procedure, for the tests that show the scenario is not vacuous.
 type performanceKnobs struct {
 	skipAddStandby bool // the operator never runs add-standby: reads go on to the primary only
+	// reported, if set, alters each commit latency histogram as the latency witness reads it:
+	// a replica that reports its latencies wrong.
+	reported func(*vsr.Histogram)
 }
 
 func runPerformance(o Options, knobs performanceKnobs) Result {
@@ -94,7 +97,7 @@ func runPerformance(o Options, knobs performanceKnobs) Result {
 	r := Result{Scenario: "performance", Seed: o.Seed, Params: p.String(), Counters: map[string]uint64{}}
 	var reports []performanceReport
 	for _, batch := range []int{1, p.batchMax} {
-		report, c, violation := performanceRun(o, p.clients, batch)
+		report, c, violation := performanceRun(o, p.clients, batch, knobs)
 		r.TraceHash, r.Events, r.SimTime, r.Trace = c.Trace.Hash(), c.Trace.Count(), r.SimTime+c.Loop.Now(), c.Trace.Detach()
 		if violation != "" {
 			r.Outcome, r.Reason = Correctness, violation
@@ -138,10 +141,13 @@ func runPerformance(o Options, knobs performanceKnobs) Result {
 
 // performanceRun loads a fresh healthy cluster for performanceDuration with closed-loop
 // clients and measures the latency of every acknowledged operation as its client saw it.
-func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Cluster, string) {
+func performanceRun(o Options, clients, batch int, knobs performanceKnobs) (performanceReport, *sim.Cluster, string) {
 	suite := invariants.NewSuite(3)
 	var c *sim.Cluster
 	batched := batchSizes{}
+	// The commit latency the replicas report, held to the harness's own measurement
+	// (metrics_latency.go): the p99 this scenario is about, as the metrics endpoint shows it.
+	latency := &latencyWitness{active: func() int { return 3 }}
 	c = sim.NewCluster(sim.ClusterOptions{
 		Replicas: 3, Clients: clients, ClusterID: o.Seed | 1, Config: vsr.DefaultConfig(),
 		World: performanceWorld(o.Seed),
@@ -149,9 +155,13 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 			if c != nil {
 				suite.OnEvent(int64(c.Loop.Now()), e)
 				batched.observe(e)
+				latency.event(e.Replica, e)
 			}
 		},
+		OnReplicaSend:    func(from, _ int, msg []byte) { latency.sent(o.Seed|1, from, msg) },
+		OnReplicaReceive: func(to int, msg []byte) { latency.delivered(o.Seed|1, to, msg) },
 	})
+	latency.mono = func(node int) int64 { return c.Nodes[node].Clock.Monotonic() }
 	c.Trace.Out, c.Trace.Level = nil, o.Log // the per-op trace of a load run is too large to print
 	if o.Picture != nil {
 		o.Picture.attach(c, suite.History()) // the picture shows the last load run (no faults to sample)
@@ -169,9 +179,13 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 	if problem := checkBatchSizeRules(simConfigCommands(c), 3, batch); problem != "" {
 		return performanceReport{}, c, problem
 	}
-	c.RunFor((performanceWarmupTicks - 1) * sim.TickInterval)
+	if reason := runWitnessed(c, latency, performanceWarmupTicks-1, knobs.reported); reason != "" {
+		return performanceReport{}, c, reason
+	}
 	load.measuring, load.from, load.window = true, c.Loop.Now(), performanceWindow(o.TicksMax)
-	c.RunFor(load.window)
+	if reason := runWitnessed(c, latency, int(load.window/sim.TickInterval), knobs.reported); reason != "" {
+		return performanceReport{}, c, reason
+	}
 	load.measuring = false
 	for i := 0; i < 3; i++ {
 		if rep := c.Replica(i); rep != nil {
@@ -191,6 +205,28 @@ func performanceRun(o Options, clients, batch int) (performanceReport, *sim.Clus
 		return performanceReport{}, c, msg
 	}
 	return load.report(batch), c, ""
+}
+
+// runWitnessed runs c for ticks ticks, showing the latency witness every replica at each
+// (its histogram altered by reported, if set: a test's); it returns the witness's first
+// violation, or "".
+func runWitnessed(c *sim.Cluster, w *latencyWitness, ticks int, reported func(*vsr.Histogram)) string {
+	var in vsr.Inspection
+	for tick := 0; tick < ticks; tick++ {
+		c.RunFor(sim.TickInterval)
+		for i := 0; i < c.ReplicaCount(); i++ {
+			if r := c.Replica(i); r != nil {
+				r.InspectStateInto(&in)
+				if reported != nil {
+					reported(&in.Metrics.CommitLatency)
+				}
+				if reason := w.inspect(i, r, &in); reason != "" {
+					return reason
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // batchSizes records the largest batch any replica executed: the tester reads the request

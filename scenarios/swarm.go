@@ -284,6 +284,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.closeOperator()
 	r := run.finish(o, livenessTicks)
 	run.checkerCounters(r.Counters)
+	run.metrics.counters(r.Counters)
 	if r.Outcome == Pass && run.checked {
 		r = withParEpisode(o, r)
 	}
@@ -393,6 +394,8 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
 			run.suite.OnReceive(int64(run.c.Loop.Now()), to, m.Header)
 		}
+	case vsr.CommandPrepareOK: // a vote, for the commit latency the primary reports
+		run.metrics.onPrepareOK(run.c, to, msg)
 	case vsr.CommandPong:
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {
 			clock := run.c.Nodes[to].Clock
@@ -415,6 +418,7 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 			run.onUpgradePrepare(from, msg)
 		}
 		run.onPrepare(from, msg)
+		run.metrics.onPrepareSent(run.c, from, msg)
 		return
 	case vsr.CommandNackPrepare: // a denial: held to what its sender executed
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {

@@ -147,8 +147,10 @@ func (run *swarmRun) holdAlerts() {
 		run.knobs.afterConverged(run.c)
 	}
 	view := run.viewsAt()
+	clocks, agree := run.clockHoldAt(view) // swarm_clock_verdict.go
 	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
 	run.viewDrift = run.viewHeld(view)
+	run.checkClockVerdicts(clocks, agree)
 }
 
 // standbysCurrent checks what each standby reports of its own lag once the converged cluster

@@ -11,7 +11,9 @@ import (
 // status`, the metrics endpoint and the runbook's dashboards and alerts read) to the events
 // the same process reported: every executed op is an EventCommit, every view entered an
 // EventStatus "view_change", every repair, truncation, checkpoint, state sync, eviction
-// and upgrade its own event (and the commit latency histogram agrees with itself). The two are kept apart in the replica, so a counter bumped in the wrong
+// and upgrade its own event (and the commit latency histogram agrees with itself, and with
+// the latencies the harness measured: metrics_latency.go). The two are kept apart in the
+// replica, so a counter bumped in the wrong
 // place (twice per op, per batch instead of per op, or not at all on one path) shows as a
 // disagreement, where the checkers that read the events alone would never see it, and a
 // view-change counter that misses a path silences the ViewChangeStorm alert.
@@ -19,6 +21,12 @@ import (
 // Counts are per process (the replica object): a restart starts both at zero.
 type metricsAgreement struct {
 	tallies []metricsTally // by replica slot
+	// latency holds each primary's commit latency histogram to the latencies the harness
+	// measured (metrics_latency.go); nil until the first hook hands it the cluster.
+	latency *latencyWitness
+	// clockHolds counts the alert holds whose clock verdicts were checked
+	// (swarm_clock_verdict.go).
+	clockHolds uint64
 }
 
 // metricsTally is what one process reported in events.
@@ -46,6 +54,29 @@ func (m *metricsAgreement) onEvent(c *sim.Cluster, e vsr.Event) {
 		return
 	}
 	m.count(e.Replica, r, e)
+	m.witness(c).event(e.Replica, e)
+}
+
+// witness returns the latency witness, made at the first call.
+func (m *metricsAgreement) witness(c *sim.Cluster) *latencyWitness {
+	if m.latency == nil {
+		m.latency = &latencyWitness{mono: func(node int) int64 { return c.Nodes[node].Clock.Monotonic() },
+			active: func() int {
+				active, _ := c.Members()
+				return len(active)
+			}}
+	}
+	return m.latency
+}
+
+// onPrepareSent shows the latency witness a prepare replica from sent.
+func (m *metricsAgreement) onPrepareSent(c *sim.Cluster, from int, msg []byte) {
+	m.witness(c).sent(c.ClusterID(), from, msg)
+}
+
+// onPrepareOK shows the latency witness a prepare_ok the network delivered to replica to.
+func (m *metricsAgreement) onPrepareOK(c *sim.Cluster, to int, msg []byte) {
+	m.witness(c).delivered(c.ClusterID(), to, msg)
 }
 
 // count tallies e for process r in slot i.
@@ -108,6 +139,11 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 		got.Evictions != t.evictions || got.Upgrades != t.upgrades {
 		return t.disagreement(i, got)
 	}
+	if m.latency != nil {
+		if reason := m.latency.inspect(i, r, in); reason != "" {
+			return reason
+		}
+	}
 	if t.histogramChecked && got.CommitLatency == t.checked {
 		return "" // passed as it is: the same histogram gives the same verdict
 	}
@@ -116,6 +152,15 @@ func (m *metricsAgreement) check(i int, r *vsr.Replica, in *vsr.Inspection) stri
 	}
 	t.checked, t.histogramChecked = got.CommitLatency, true
 	return ""
+}
+
+// counters reports how often the latency witness compared a histogram and the clock
+// verdicts were checked.
+func (m *metricsAgreement) counters(counters map[string]uint64) {
+	if m.latency != nil {
+		counters["coverage.mark.latency_witness.checked"] = m.latency.checked
+	}
+	counters["coverage.mark.clock_verdict.checked"] = m.clockHolds
 }
 
 // disagreement returns the first of the counters got that differs from the tally's events.
