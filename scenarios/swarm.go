@@ -165,6 +165,8 @@ type swarmRun struct {
 	config configRoundState
 	// clientConfig is the round of a client with a stale configuration (swarm_client_config.go).
 	clientConfig clientConfigState
+	// catchUp is the round of a backup catching up under load (swarm_catchup.go).
+	catchUp catchUpState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -204,6 +206,9 @@ type swarmKnobs struct {
 	// replica but x (swarm_client_config.go): a fault injected there that keeps its request
 	// from x must fail it.
 	afterClientCut func(c *sim.Cluster, k, x int)
+	// afterCatchUpReturn runs right after the catchup round restarts its backup
+	// (swarm_catchup.go): a fault injected there that keeps it behind must fail it.
+	afterCatchUpReturn func(c *sim.Cluster, backup int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -479,7 +484,7 @@ func (run *swarmRun) clientTick(i int) {
 	if run.work == nil {
 		run.work = newWorkload(run.workload, defaultWorkloadMix) // a runbook scenario's
 	}
-	op := run.work.next(i, run.keyPrefix, run.deletes)
+	op := run.nextOp(i)
 	if run.readFromStandby(i, op) {
 		return
 	}

@@ -93,6 +93,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.clientConfigRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.catchUpRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -361,6 +364,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["coverage.mark.lossy.round"] += run.lossy.rounds
 		r.Counters["coverage.mark.config.round"] += run.config.rounds
 		run.clientConfig.counters(r.Counters)
+		run.catchUp.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
