@@ -116,6 +116,8 @@ var standbyRegressionSeeds = map[uint64]string{
 // reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
 // they run as drawn.
 var reconfigRegressionSeeds = map[uint64]string{
+	2028800067:         "checker (audit_chain, first version): it reused a chain computed before a failover, whose configuration replaced the history it was computed over",
+	2028800639:         "checker (audit_chain, first version): the same as 2028800067",
 	2028301644:         "replica (found by a helper's range, failing on main too): replica 4, would-be primary of view 4, installed view 5's start_view while its view-change state was still view 4's; the suffix the start_view cut (ops 788-789) was labelled a truncation on nacks, which commit_quorum's nack rule then held to view 5's nacks delivered to it (1 of 3); only a new primary's truncation is now labelled so",
 	2028800586:         "storage (found by audit_chain): a peer's checkpoint installed over a log audited below it (vsr installs one when its log is not written through) audited whatever entries the log held, view 0's stale ops 8-14 among them, and stored the head chained over them as checkpoint 64's audit head; such a checkpoint now starts a new chain from a seed, as a state sync does",
 	2028800727:         "storage (found by audit_chain): the same as 2028800586, after a divergent partition",
