@@ -97,7 +97,7 @@ type quorumLostParams struct {
 	RestoreCrashPick uint64
 	RestoreCrashAt   float64
 	// ReactionTicks (option B, its own stream quorum_lost/reaction): how long the operator
-	// takes to act once the active region is lost (quorum_lost_contact.go).
+	// takes to act once the active region is lost (failover_contact.go).
 	ReactionTicks int
 }
 
