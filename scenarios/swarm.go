@@ -167,6 +167,8 @@ type swarmRun struct {
 	clientConfig clientConfigState
 	// catchUp is the round of a backup catching up under load (swarm_catchup.go).
 	catchUp catchUpState
+	// lagTruth holds the standbys' reported lag to what they were told (standby_lag_truth.go).
+	lagTruth lagTruth
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -209,6 +211,8 @@ type swarmKnobs struct {
 	// afterCatchUpReturn runs right after the catchup round restarts its backup
 	// (swarm_catchup.go): a fault injected there that keeps it behind must fail it.
 	afterCatchUpReturn func(c *sim.Cluster, backup int)
+	// lagReported changes the lag every standby reports before standby_lag_truth.go checks it.
+	lagReported func(ns int64) int64
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -325,6 +329,9 @@ func (run *swarmRun) inspect() {
 			if run.broken == "" {
 				run.broken = run.metrics.check(i, r, &in)
 			}
+			if run.broken == "" && i >= run.c.ReplicaCount() {
+				run.broken = run.lagTruth.check(run.c, i, r, &in, run.knobs.lagReported)
+			}
 		}
 	}
 }
@@ -336,6 +343,7 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 	if run.checked && !run.outsider(e.Replica) {
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
 		run.metrics.onEvent(run.c, e)
+		run.lagTruth.onEvent(run.c, e)
 		if e.Kind == vsr.EventVoteSelf && run.durability == "" {
 			run.durability = run.disks.checkAckDurable(e.Replica, e.Op, e.Checksum, "counted its own vote for")
 		}
@@ -393,6 +401,9 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if !ok || run.c == nil || run.outsider(to) {
 		return
+	}
+	if to >= run.c.ReplicaCount() && (command == vsr.CommandPrepare || command == vsr.CommandCommit) {
+		run.lagTruth.onDeliver(run.c, to, msg) // a commit number announced to a standby
 	}
 	switch command {
 	case vsr.CommandDoViewChange, vsr.CommandStartView, vsr.CommandNackPrepare:
