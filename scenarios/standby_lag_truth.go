@@ -21,10 +21,11 @@ import (
 // clock the standby measures its lag with; at every tick it compares:
 //
 //   - lower bound (no under-report): a standby that has not executed a commit number it was
-//     told at time L has been stale at least since L. L is the first receipt of a commit above
-//     what it has executed now, after its last receipt of one at or below it; with no such
-//     receipt, its last contact. (The standby takes a late announcement of a commit number it
-//     has executed as making it current even when it heard of a newer one: lagTruth.strict.)
+//     told at time L has been stale at least since L. L is the first receipt that raised the
+//     newest commit number heard above what it has executed now; with no such receipt, its
+//     last contact. A late announcement of a commit number it has executed does
+//     not make it current when it has heard of a newer one (swarm seed 5022, a database bug
+//     this check found: a prepare fetched by repair reset a stuck standby's lag to ~0).
 //     An under-reported lag promotes a standby that is far behind.
 //   - upper bound (no over-report): once the standby has executed an announcement i, it is
 //     current at least as of every announcement h whose commit number it had already
@@ -55,15 +56,6 @@ const (
 // lagTruth holds the model of each standby (by standby slot).
 type lagTruth struct {
 	standbys []lagModel
-	// strict holds the lower bound to the newest commit number heard: a standby that
-	// executed a commit number announced late (a prepare its repair fetched, or one the
-	// network delayed, carries the commit number of when it was prepared) is not current
-	// when it has heard of a newer one. Off: vsr/standby.go takes any commit number it has
-	// executed as making it current (standbyHeard's `commit <= r.commitMin`), an
-	// under-report reported as a database bug (swarm seed 5022: standby R2, stuck at op 388
-	// since it heard of commit 389 2.76 s before, reports a lag of 1.25 ms when repair
-	// delivers prepare 389 carrying commit 388). Turn it on with the fix.
-	strict bool
 }
 
 // lagModel is the harness's record of one standby process's announcements.
@@ -149,19 +141,14 @@ func (m *lagModel) heard(commit, executed uint64, now int64) {
 	m.pending = append(m.pending, lagAnnouncement{commit: commit, max: m.maxCommit, first: now, last: now, credit: credit})
 }
 
-// staleSince is the lower bound's anchor: the first receipt of a commit above executed
-// after the last receipt of one at or below it, or the last contact. strict takes the first
-// receipt that raised the newest commit number heard above executed: a late announcement of
-// an older commit number does not make the standby current (see lagTruth.strict).
-func (m *lagModel) staleSince(executed uint64, strict bool) int64 {
-	if strict && len(m.pending) > 0 {
+// staleSince is the lower bound's anchor: the first receipt that raised the newest commit
+// number heard above executed, or the last contact. A late announcement of an older commit
+// number does not make the standby current: it still lacks the newer one it heard.
+func (m *lagModel) staleSince(executed uint64) int64 {
+	if len(m.pending) > 0 {
 		return m.pending[0].first // advance(executed) left only those above it
 	}
-	since := m.lastHeard
-	for k := len(m.pending) - 1; k >= 0 && m.pending[k].commit > executed; k-- {
-		since = m.pending[k].first
-	}
-	return since
+	return m.lastHeard
 }
 
 // onDeliver records msg if it announces a commit number that standby node i takes.
@@ -266,7 +253,7 @@ func (t *lagTruth) check(c *sim.Cluster, i int, r *vsr.Replica, in *vsr.Inspecti
 	if knob != nil { // the tests' broken standby (swarmKnobs.lagReported)
 		reported = knob(reported)
 	}
-	if since := m.staleSince(in.CommitMin, t.strict); reported < now-since-lagTruthSlackNs {
+	if since := m.staleSince(in.CommitMin); reported < now-since-lagTruthSlackNs {
 		return fmt.Sprintf("standby R%d reports a lag of %s, but it was told at %s of a commit number above the op "+
 			"it has executed (%d) and still lacks it: it has been behind for %s (under-reported)", i,
 			sim.Duration(reported), sim.Duration(since), in.CommitMin, sim.Duration(now-since))

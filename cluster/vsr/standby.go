@@ -150,12 +150,19 @@ func (r *Replica) standbyHeard(commit uint64) {
 		l.initialised, l.currentNs = true, now
 	}
 	l.heard, l.heardNs = max(l.heard, commit), now
-	if commit <= r.commitMin && !r.mutated(MutationStandbyLagStuck) {
+	// Current only if every commit number heard is executed, not merely this one: a
+	// prepare fetched by repair, or one the network delayed, carries the commit number of
+	// when it was prepared, and taking it as current made a standby stuck behind a newer
+	// announcement report a lag near zero (swarm seed 5022: stuck 2.76 s at op 388 having
+	// heard of commit 439, it reported 1.25 ms when repair delivered prepare 389).
+	if l.heard <= r.commitMin && !r.mutated(MutationStandbyLagStuck) {
 		l.currentNs = now
 		return
 	}
+	// The pending number is the newest heard: once it is executed, everything announced
+	// up to now is, so the standby is current as of now.
 	if l.pendingOp == 0 {
-		l.pendingOp, l.pendingNs = commit, now
+		l.pendingOp, l.pendingNs = l.heard, now
 	}
 }
 
