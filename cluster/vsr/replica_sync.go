@@ -69,11 +69,13 @@ func (r *Replica) onRequestSync(m Message) {
 	op, snapshot, sum := r.checkpointOp, r.checkpointSnapshot, r.syncServing.sumOf(r.checkpointOp, r.checkpointSnapshot)
 	if h.Request > 0 && (h.Commit != op || h.Parent != sum) {
 		var ok bool
-		if op, snapshot, sum, ok = r.syncServing.pinnedAs(h.Commit, h.Parent); !ok {
-			return // our checkpoint moved on twice: the requester starts again from the first chunk
+		if snapshot, ok = r.syncServing.pinnedAs(h.Commit, h.Parent); !ok {
+			return // not pinned (no longer asked for): the requester starts again from the first chunk
 		}
+		op, sum = h.Commit, h.Parent
+	} else {
+		r.syncServing.currentIdle = 0
 	}
-	r.syncServing.served(op)
 	size := r.syncChunk()
 	from := uint64(h.Request) * size
 	if from >= uint64(len(snapshot)) && from > 0 {
@@ -135,38 +137,66 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 	return snapshot, true
 }
 
-// syncServing keeps serving, to a peer part-way through receiving it, a snapshot the replica
+// syncServing keeps serving, to peers part-way through receiving them, snapshots the replica
 // no longer names as its checkpoint. A transfer names its checkpoint and snapshot checksum in
 // every chunk request, and a sender whose checkpoint had moved on refused the rest, so the
 // requester started over with the newer one: under load, a snapshot whose transfer takes
 // longer than a checkpoint interval never arrived, and a replica behind its peers'
 // checkpoints never caught up (swarm seed 2026123189 with 2 KB chunks: 650 chunks of a 1.3
-// MB snapshot against a checkpoint every 64 ops). The snapshot last served is pinned when the
-// checkpoint moves on, if a chunk of it was asked for within syncPinTicksMax ticks, and kept
-// while its chunks are still asked for; a transfer that outlives two moves on keeps going as
-// long as its chunks keep coming.
+// MB snapshot against a checkpoint every 64 ops).
+//
+// The checkpoint's snapshot is pinned when the checkpoint moves on, if a chunk of it was
+// asked for within syncPinTicksMax ticks, and kept while its chunks are still asked for.
+// Each pinned snapshot has its own slot and idle count: there was one pin, given at each
+// move on to the snapshot served last, which under load was the newer checkpoint's first
+// chunk (the answer to a periodic sync request, from the transfer's own requester or
+// another), so the snapshot a transfer was part-way through lost its pin and the transfer
+// started over, again with every checkpoint or two (TestSyncServingKeepsEverySnapshotAskedFor).
+// The slots are few (syncPinnedMax), so the snapshots kept are bounded; when all are taken,
+// the one asked for least recently makes room: a transfer in progress asks for a chunk
+// every round trip, a finished or abandoned one no longer does.
 type syncServing struct {
-	servedOp    uint64 // the checkpoint of the snapshot whose chunk was served last ...
-	idle        int    // ... that many ticks ago
-	currentOp   uint64 // the checkpoint and snapshot whose checksum is current (a cache)
+	currentOp   uint64 // the checkpoint and snapshot whose checksum is current (a cache) ...
 	currentSnap []byte
 	current     checksum.Sum
-	pinned      struct {
-		op       uint64
-		sum      checksum.Sum
-		snapshot []byte
-	}
+	currentIdle int // ... and the ticks since a chunk of it was asked for
+	// pinned are snapshots of checkpoints moved on from. A free slot is all zero.
+	// Invariants: a slot in use has idle <= syncPinTicksMax; no two slots in use name the
+	// same (op, sum).
+	pinned [syncPinnedMax]syncPinned
 }
+
+// syncPinned is a snapshot kept for the transfers still asking for its chunks.
+type syncPinned struct {
+	op       uint64
+	sum      checksum.Sum
+	snapshot []byte // nil: the slot is free
+	idle     int    // ticks since a chunk of it was asked for
+}
+
+// syncPinnedMax is how many snapshots besides the checkpoint's a replica keeps serving: one
+// per transfer still in progress that started before a move on, and a few suffice (the
+// requesters are the other replicas, each receiving one snapshot at a time, and a pin is
+// needed only while a transfer outlives its checkpoint).
+const syncPinnedMax = 3
 
 // syncPinTicksMax is how long a pinned snapshot outlives the last request for one of its
 // chunks (the requester's sync requests come every SyncRequestTicksMin).
 const syncPinTicksMax = 5 * SyncRequestTicksMin
 
 func (s *syncServing) tick() {
-	s.idle++
-	if s.idle > syncPinTicksMax {
-		s.pinned.snapshot = nil
+	s.currentIdle = min(s.currentIdle+1, syncPinTicksMax+1)
+	for i := range s.pinned {
+		p := &s.pinned[i]
+		if p.snapshot == nil {
+			continue
+		}
+		p.idle++
+		if p.idle > syncPinTicksMax {
+			*p = syncPinned{}
+		}
 	}
+	s.check()
 }
 
 // sumOf is the checksum of the snapshot at op, computed once per checkpoint (a snapshot
@@ -174,6 +204,7 @@ func (s *syncServing) tick() {
 func (s *syncServing) sumOf(op uint64, snapshot []byte) checksum.Sum {
 	if s.currentOp != op || s.current.IsZero() || !sameArray(s.currentSnap, snapshot) {
 		s.currentOp, s.currentSnap, s.current = op, snapshot, checksum.Of(snapshot)
+		s.currentIdle = syncPinTicksMax + 1 // not asked for yet
 	}
 	return s.current
 }
@@ -183,25 +214,55 @@ func sameArray(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// served records that a chunk of the snapshot at op was just served.
-func (s *syncServing) served(op uint64) { s.servedOp, s.idle = op, 0 }
-
-// moveOn is called as the checkpoint at op (its snapshot) is replaced: it is pinned if it is
-// being sent.
+// moveOn is called as the checkpoint at op (its snapshot) is replaced: it is pinned if a
+// chunk of it was asked for lately, in the slot that pins it already if one does, or else
+// the first free slot, or else the slot asked for least recently (the first of them: the
+// choice is the same on every run).
 func (s *syncServing) moveOn(op uint64, snapshot []byte) {
-	if snapshot == nil || s.servedOp != op || s.idle > syncPinTicksMax {
+	if snapshot == nil || s.currentOp != op || !sameArray(s.currentSnap, snapshot) || s.currentIdle > syncPinTicksMax {
 		return
 	}
-	s.pinned.op, s.pinned.sum, s.pinned.snapshot = op, s.sumOf(op, snapshot), snapshot
+	slot := 0
+	for i := range s.pinned {
+		p := &s.pinned[i]
+		if p.snapshot != nil && p.op == op && p.sum == s.current {
+			slot = i
+			break
+		}
+		if s.pinned[slot].snapshot != nil && (p.snapshot == nil || p.idle > s.pinned[slot].idle) {
+			slot = i
+		}
+	}
+	s.pinned[slot] = syncPinned{op: op, sum: s.current, snapshot: snapshot, idle: s.currentIdle}
+	s.check()
 }
 
-// pinnedAs returns the pinned snapshot if it is the one named.
-func (s *syncServing) pinnedAs(op uint64, sum checksum.Sum) (uint64, []byte, checksum.Sum, bool) {
-	p := &s.pinned
-	if p.snapshot == nil || p.op != op || p.sum != sum {
-		return 0, nil, checksum.Sum{}, false
+// pinnedAs returns the pinned snapshot named, if there is one, and notes that it was asked for.
+func (s *syncServing) pinnedAs(op uint64, sum checksum.Sum) ([]byte, bool) {
+	for i := range s.pinned {
+		p := &s.pinned[i]
+		if p.snapshot != nil && p.op == op && p.sum == sum {
+			assert.That(p.idle <= syncPinTicksMax, "sync: served a pin past syncPinTicksMax")
+			p.idle = 0
+			return p.snapshot, true
+		}
 	}
-	return p.op, p.snapshot, p.sum, true
+	return nil, false
+}
+
+// check asserts the pinned slots' invariants.
+func (s *syncServing) check() {
+	for i := range s.pinned {
+		p := &s.pinned[i]
+		if p.snapshot == nil {
+			assert.That(p.op == 0 && p.sum.IsZero() && p.idle == 0, "sync: a free pin slot holds a snapshot's name")
+			continue
+		}
+		assert.That(p.idle >= 0 && p.idle <= syncPinTicksMax, "sync: a pin outlived syncPinTicksMax")
+		for _, q := range s.pinned[:i] {
+			assert.That(q.snapshot == nil || q.op != p.op || q.sum != p.sum, "sync: a snapshot pinned twice")
+		}
+	}
 }
 
 // requestNextChunk asks peer `to` for the first chunk we do not hold yet of the snapshot being
