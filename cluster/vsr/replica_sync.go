@@ -113,7 +113,11 @@ func (r *Replica) assembleSync(m Message) ([]byte, bool) {
 			// Another (newer) snapshot, while the one we are receiving still arrives: finish
 			// it (its sender keeps it for us, syncServing). Starting over with every newer
 			// checkpoint never finished a transfer longer than a checkpoint interval (swarm
-			// seed 20261560 with 1 KB chunks: a 175 KB snapshot restarted six times).
+			// seed 20261560 with 1 KB chunks: a 175 KB snapshot restarted six times). Ask its
+			// next chunk of this peer: this answer to our periodic request is the only nudge a
+			// transfer stalled by a lost chunk gets, and a stalled transfer dropped it and
+			// started over once idle (TestSyncResumesOnANewerFirstChunk).
+			r.requestNextChunk(int(h.Replica))
 			return nil, false
 		}
 		*a = syncAssembly{op: h.Op, sum: h.Parent, total: h.Client, buf: make([]byte, 0, h.Client)}

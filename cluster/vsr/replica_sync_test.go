@@ -219,3 +219,34 @@ func TestSyncServingPinsOnlyWhatIsAskedFor(t *testing.T) {
 	s.pinned[0].idle = syncPinTicksMax + 1
 	require.Panics(t, s.check, "a pin past syncPinTicksMax passed the check")
 }
+
+// TestSyncResumesOnANewerFirstChunk: a replica part-way through receiving a snapshot that is
+// offered a newer checkpoint's first chunk (the answer to its periodic sync request) keeps
+// its transfer and asks that peer for its next chunk. It dropped the answer and asked for
+// nothing, so a transfer stalled by a lost chunk, once its sender's checkpoint had moved on,
+// stayed stalled until it was idle long enough to start over with the newer snapshot.
+func TestSyncResumesOnANewerFirstChunk(t *testing.T) {
+	r, bus := syncSender(t) // the sender, whose chunks the receiver takes
+	a := &syncTransfer{from: 1}
+	a.start(t, r, bus)
+	a.next(t, r, bus)
+	syncMoveOn(r)
+
+	receiver := &Replica{cluster: 7, replica: 1, bus: bus, options: Options{SyncChunkBytes: 4}}
+	receiver.syncAssembly = syncAssembly{op: a.op, sum: a.sum, total: 40, buf: append([]byte(nil), a.buf...)}
+	newer, ok := syncAsk(t, r, bus, 1, 0, 0, checksum.Sum{}) // the next chunk's request was lost
+	require.True(t, ok)
+	require.Equal(t, uint64(128), newer.Header.Op)
+	bus.sent = bus.sent[:0]
+	_, done := receiver.assembleSync(newer)
+	require.False(t, done)
+	require.Equal(t, a.op, receiver.syncAssembly.op, "the transfer part-way through was dropped")
+	require.Len(t, bus.sent, 1, "no request for the transfer's next chunk")
+	next := bus.sent[0]
+	require.Equal(t, 0, next.to)
+	require.Equal(t, CommandRequestSync, next.m.Header.Command)
+	require.Equal(t, a.op, next.m.Header.Commit)
+	require.Equal(t, a.sum, next.m.Header.Parent)
+	require.Equal(t, uint32(2), next.m.Header.Request)
+	a.next(t, r, bus) // and the sender still serves it
+}
