@@ -915,4 +915,5 @@ func (run *swarmRun) checkerCounters(counters map[string]uint64) {
 	for k, v := range run.suite.Counters() {
 		counters[k] = v
 	}
+	counters["coverage.mark.client_routing.judged"] = run.routing.judged
 }

@@ -169,6 +169,8 @@ type swarmRun struct {
 	catchUp catchUpState
 	// lagTruth holds the standbys' reported lag to what they were told (standby_lag_truth.go).
 	lagTruth lagTruth
+	// routing holds each client to the primary its last reply named (client_routing.go).
+	routing clientRouting
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -229,6 +231,8 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if run.checked {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
 		opts.OnClientAnswer, opts.OnReplicaReceive = run.onClientAnswer, run.onReplicaReceive
+		opts.OnClientSend = run.onClientSend
+		run.routing = newClientRouting(opts.ClusterID, opts.Clients, opts.Replicas, opts.Outside)
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	if run.checked {
@@ -390,6 +394,20 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 	}
 	if h, err := vsr.DecodeHeader(msg, run.c.ClusterID()); err == nil {
 		run.suite.OnClientAnswer(int64(run.c.Loop.Now()), uint64(client+1), before, after, h)
+	}
+	if problem := run.routing.onAnswer(run.c.ClientsReconfigured(), client, msg); problem != "" && run.broken == "" {
+		run.broken = problem
+	}
+}
+
+// onClientSend holds each client's first send of a request to the primary its last reply
+// named (client_routing.go).
+func (run *swarmRun) onClientSend(client, slot int, msg []byte) {
+	if run.c == nil {
+		return
+	}
+	if problem := run.routing.onSend(run.c.ClientsReconfigured(), client, slot, msg); problem != "" && run.broken == "" {
+		run.broken = problem
 	}
 }
 

@@ -51,6 +51,9 @@ type ClusterOptions struct {
 	// eviction), with the client's session before and after the client took it (checkers
 	// that hold the client to the cluster's sessions).
 	OnClientAnswer func(client int, before, after uint64, msg []byte)
+	// OnClientSend, if set, sees each message a client sends, with the slot it chose
+	// (before the cluster maps the slot to a node): checkers of how a client routes.
+	OnClientSend func(client, slot int, msg []byte)
 }
 
 // Cluster wires real replicas (cluster/vsr) and clients (cluster/client) to the simulated
@@ -77,6 +80,9 @@ type Cluster struct {
 	// failover (cluster_failover.go) sets it; identities holds each promoted node's place.
 	members    []int
 	identities map[int]memberIdentity
+	// clientsReconfigured counts the failovers that told every client a new replica count
+	// (client.Reconfigure): it forgets the primary it learned.
+	clientsReconfigured uint64
 	// newest is the newest configuration a replica has taken part in (cluster_reconfig.go):
 	// kept while every member of it is down.
 	newest configuration
@@ -236,6 +242,10 @@ func (c *Cluster) Client(i int) *client.Client { return c.clients[i] }
 // ClientCount returns the number of clients.
 func (c *Cluster) ClientCount() int { return c.options.Clients }
 
+// ClientsReconfigured counts the failovers that reconfigured every client (a client then
+// looks for the primary from the first slot again).
+func (c *Cluster) ClientsReconfigured() uint64 { return c.clientsReconfigured }
+
 // ClientNode returns the node index of client i.
 func (c *Cluster) ClientNode(i int) int { return c.MemberCount() + i }
 
@@ -245,6 +255,9 @@ func (c *Cluster) startClient(i int) {
 		cl := client.New(client.Options{
 			ID: uint64(i + 1), Cluster: c.options.ClusterID, ReplicaCount: c.options.Replicas, Outside: c.options.Outside,
 			Send: func(replica int, msg []byte) {
+				if c.options.OnClientSend != nil {
+					c.options.OnClientSend(i, replica, msg)
+				}
 				to := c.clientTarget(replica)
 				c.noteClientSend(i, to, msg)
 				c.Network.Send(n.ID, to, msg)

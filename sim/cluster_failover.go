@@ -94,6 +94,7 @@ func (c *Cluster) promoted(node int, rep vsr.PromoteReport, err error, done func
 			for _, cl := range c.clients {
 				cl.Reconfigure(1)
 			}
+			c.clientsReconfigured++
 			c.Trace.Emit(LevelShort, node, "node", fmt.Sprintf(
 				"promoted: replica 0 of 1 in epoch %d from op %d (%d log entries above dropped)", rep.Epoch, rep.Op, rep.Dropped))
 			c.CrashReplica(node)
