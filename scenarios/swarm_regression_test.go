@@ -116,6 +116,7 @@ var standbyRegressionSeeds = map[uint64]string{
 // reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
 // they run as drawn.
 var reconfigRegressionSeeds = map[uint64]string{
+	2029100348:         "replica (failing on main): replica 2 state-synced to 256 over ops 256-257 of unknown identity, so the checkpoint's anchor was its file's checksum and op 257's repair could go back only by RechainRun, which needs every prepare up to the engine's head; four were still being repaired, and flushLog's fallback appended op 257 by truncating ops 258-314, durable, committed and acknowledged in log view 8, which the superblock still named. The reboot that followed recovered log view 8 with op 256, and the do_view_change of view 15 offered it with op 289 (view_change_keeps_acks). flushLog now waits for the prepares the rechain needs (rechainWants)",
 	2028800067:         "checker (audit_chain, first version): it reused a chain computed before a failover, whose configuration replaced the history it was computed over",
 	2028800639:         "checker (audit_chain, first version): the same as 2028800067",
 	2028301644:         "replica (found by a helper's range, failing on main too): replica 4, would-be primary of view 4, installed view 5's start_view while its view-change state was still view 4's; the suffix the start_view cut (ops 788-789) was labelled a truncation on nacks, which commit_quorum's nack rule then held to view 5's nacks delivered to it (1 of 3); only a new primary's truncation is now labelled so",

@@ -292,6 +292,8 @@ func (r *Replica) flushLog() {
 		} else if run := r.rechainRun(op); run != nil {
 			r.writeRun(run, r.storage.RechainRun)
 			return
+		} else if r.rechainWants(op) {
+			return // the prepares the rechain needs come first: the repair timeout asks for them
 		} else {
 			// Replacing an entry truncates the engine's log after it: everything above
 			// must be written again.
@@ -400,6 +402,39 @@ func (r *Replica) rechainRun(op uint64) []storage.Entry {
 		return nil
 	}
 	return run
+}
+
+// rechainWants reports that rechainRun(op) may yet place op without truncating, once the
+// repair brings the prepares it lacks: a prepare of an op between op and the engine's head is
+// missing from our log, one the repair timeout asks for (above commit_min). The truncating
+// Append would drop the entries above op, our own durable prepares among them, and the ones
+// the disk holds damaged but known by their records: ops we acknowledged in the log view our
+// superblock still names (the new one is persisted only once its log is durable again,
+// logDurable), and a crash before they were all written back left that log view offered with
+// a shorter log, committed ops missing (swarm seed 2029100348: a state sync to 256 over ops
+// 256-257 of unknown identity, the rechain of 257-314 refused for four prepares not yet
+// repaired, the append of 257 cut view 8's ops 258-314, committed and acknowledged, the
+// reboot that followed recovered log view 8 with op 256, and a later do_view_change offered
+// it with op 289). Waiting costs little: the log is written in op order, so the ops above
+// the first missing prepare wait for it either way; only those below it are written later.
+// The conditions are rechainRun's own: with a truncation queued, or an engine log above
+// ours, the rechain never applies.
+func (r *Replica) rechainWants(op uint64) bool {
+	head := r.storage.Head()
+	if r.cutsQueued > 0 || head > r.op || op >= head {
+		return false
+	}
+	wants := false
+	for o := op + 1; o <= head; o++ {
+		if s := r.log.slotOf(o); s.present && s.header.Op == o && s.prepare != nil {
+			continue
+		}
+		if o <= max(r.commitMin, r.checkpointOp) {
+			return false // not asked for: waiting for it would wait for ever
+		}
+		wants = true
+	}
+	return wants
 }
 
 // nextWrite returns the lowest op above the checkpoint that has a prepare not yet durable,
