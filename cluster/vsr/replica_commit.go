@@ -2,6 +2,7 @@ package vsr
 
 import (
 	"fmt"
+	"slices"
 
 	"vopr/cluster/checksum"
 	"vopr/internal/assert"
@@ -108,10 +109,19 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 
 // recordReply stores the reply in the client table (every replica does, so that a new
 // primary answers retries) and sends it from the primary.
+//
+// The table is replicated state, saved in checkpoints that a replica behind may install
+// from any peer: the reply it keeps is a function of the op alone, the same bytes on every
+// replica. Its sender fields (replica, view, epoch and configuration, release) are those of
+// the prepare, as its primary made it; whoever sends it puts its own in (sendReply). Built
+// from the executing replica's own (r.header), every replica's checkpoint of an op differed
+// in its client table (swarm seed 1 and nearly every other: checkpoint_agreement), and a
+// replica answered a retry with the view and index of whichever peer it had synced from.
 func (r *Replica) recordReply(prepare Header, e batchEntry, result []byte) {
 	s := r.clients.get(e.Client)
 	assert.That(s != nil, "reply without a session")
-	h := r.header(CommandReply)
+	h := Header{Cluster: r.cluster, Command: CommandReply, Replica: prepare.Replica, View: prepare.View,
+		Release: prepare.Release, Epoch: prepare.Epoch, Outside: prepare.Outside}
 	h.Client, h.Request, h.Op, h.Operation = e.Client, e.Request, prepare.Op, e.Operation
 	h.Timestamp, h.Parent = prepare.Timestamp, prepare.Checksum
 	// Commit names the session: the op that registered it. The client sends it with every
@@ -121,12 +131,34 @@ func (r *Replica) recordReply(prepare Header, e batchEntry, result []byte) {
 	s.request = e.Request
 	if r.status == StatusNormal && r.isPrimary() {
 		s.reply, s.replyHeader, s.replyBody, s.replyLazy = Encode(h, result), Header{}, nil, false
-		r.bus.SendToClient(e.Client, s.reply)
+		r.sendReply(e.Client, s)
 		return
 	}
 	// result is the machine's fresh encoding, never changed: kept, the reply is encoded
 	// only if needed (s.replyMessage), as Encode(h, result) would have been now.
 	s.reply, s.replyHeader, s.replyBody, s.replyLazy = nil, h, result, true
+}
+
+// sendReply sends the session's reply to client as this replica: the client table's reply
+// (recordReply) with this replica's index, view, epoch and configuration, and release in its
+// header, which the client follows to the primary. Usually they are already the prepare's
+// (a primary replying to its own prepare): the table's bytes go as they are.
+func (r *Replica) sendReply(client uint64, s *session) {
+	reply := s.replyMessage()
+	if len(reply) < HeaderSize {
+		r.bus.SendToClient(client, reply) // not a message: the client drops it
+		return
+	}
+	var h Header
+	getHeader(reply, &h)
+	if h.Replica != uint8(r.replica) || h.View != r.view || h.Epoch != r.epoch || h.Outside != r.outside ||
+		h.Release != r.options.Release {
+		h.Replica, h.View, h.Epoch, h.Outside, h.Release = uint8(r.replica), r.view, r.epoch, r.outside, r.options.Release
+		reply = slices.Clone(reply)
+		putHeader(reply, &h)
+		checksum.Put(reply[0:16], reply[16:HeaderSize]) // the body and its checksum are unchanged
+	}
+	r.bus.SendToClient(client, reply)
 }
 
 // sendEviction tells client that its session (the op that registered it) is gone. Commit

@@ -45,7 +45,7 @@ func (r *Replica) onRequest(m Message) {
 		// answer the latest from the table, drop anything older.
 		if h.Request == s.request && s.hasReply() && !r.mutated(MutationRetryUnanswered) {
 			r.metrics.RequestsDuplicate++
-			r.bus.SendToClient(h.Client, s.replyMessage())
+			r.sendReply(h.Client, s)
 		}
 		return
 	}
@@ -92,7 +92,7 @@ func (r *Replica) backupOnRequest(m Message) {
 	h := m.Header
 	if s := r.clients.get(h.Client); s != nil && h.Request == s.request && s.hasReply() && !r.mutated(MutationRetryUnanswered) {
 		r.metrics.RequestsDuplicate++
-		r.bus.SendToClient(h.Client, s.replyMessage())
+		r.sendReply(h.Client, s)
 		return
 	}
 	if h.LogView == requestForwarded || h.Client == 0 || len(m.Body) > RequestBodyMax {
