@@ -15,9 +15,9 @@ import (
 // would go unverified.
 //
 // From here on:
-//   - canonical_commit and digest_agreement forget the ops above op (the rebuilt cluster
-//     commits new ones there) and keep those up to it: a restored replica whose state at op
-//     differs from the old cluster's fails digest_agreement;
+//   - canonical_commit, digest_agreement and checkpoint_agreement forget the ops above op
+//     (the rebuilt cluster commits new ones there) and keep those up to it: a restored
+//     replica whose state at op differs from the old cluster's fails digest_agreement;
 //   - acked_survive forgets the acknowledgements above op and keeps checking the others;
 //   - view_monotonic starts afresh (the restored superblock holds the backup's views);
 //   - the history is cut: operations still pending are abandoned (their late replies may
@@ -68,6 +68,7 @@ func (s *Suite) rewindTo(op uint64) (lost []uint64) {
 	s.canonical.rewind(op)
 	s.audits.rewind(op)
 	s.digests.digests.truncate(op)
+	s.snapshots.first.truncate(op)
 	for i := range s.views.replicas {
 		s.views.replicas[i] = viewTrack{}
 	}

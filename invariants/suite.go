@@ -21,6 +21,7 @@ func Describe() [][2]string {
 		{NameSinglePrimary, "at most one replica is primary in normal status in any view (of one configuration epoch)"},
 		{NameCommitQuorum, "an op first executed had been acknowledged by a majority of the active members of one configuration, in one epoch and view (standbys, removed replicas and other configurations' quorums do not count); each epoch names one membership; a primary sends start_view for a view only once do_view_changes for that view from a majority of its members were delivered to it intact; a new primary truncates an op on nacks only once n - quorum + 1 denials of it of its own view were delivered to it (its own counted)"},
 		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
+		{NameCheckpointAgreement, "replicas that take a checkpoint of the same op write the same snapshot, byte for byte: prepare header, state machine and client table (the checker's own SHA-256 of each part, compared at checkpoints)"},
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
 		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
@@ -55,6 +56,7 @@ type Suite struct {
 	primary    singlePrimary
 	quorums    commitQuorum
 	digests    digestAgreement
+	snapshots  checkpointAgreement
 	acked      ackedSurvive
 	history    *History
 
@@ -197,6 +199,15 @@ func (s *Suite) OnInspectOf(atNs int64, replica int, in *vsr.Inspection) {
 		s.checkpoints.restarted(replica, s.readDisk(replica))
 	}
 	s.report(s.checkpoints.inspect(atNs, replica, in))
+}
+
+// OnCheckpointHeld takes the snapshot a replica holds for the checkpoint of op it just took
+// (its EventCheckpoint): checkpoint_agreement holds it to the other replicas' snapshots of
+// op. The checker only reads it.
+func (s *Suite) OnCheckpointHeld(atNs int64, replica int, op uint64, snapshot []byte) {
+	if s.see(atNs) {
+		s.report(s.snapshots.held(atNs, replica, op, snapshot))
+	}
 }
 
 // OnCrash tells that the replica's volatile state is gone: when it restarts it recovers

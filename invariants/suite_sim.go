@@ -135,5 +135,6 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.audit_heads_checked":         s.audits.checked,
 		"invariants.audit_heads_unchecked":       s.audits.unchecked,
 		"invariants.audit_seeds":                 s.audits.seeds,
+		"invariants.checkpoints_compared":        s.snapshots.checked,
 	}
 }

@@ -41,7 +41,8 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 		"invariants.client_sessions_checked": 0, "invariants.client_sessions_skipped": 0,
 		"invariants.clock_sync_checked": 0, "invariants.clock_sync_unmatched": 0,
 		"invariants.audit_heads_checked": 0, "invariants.audit_heads_unchecked": 0, "invariants.audit_seeds": 0,
-		"invariants.standby_reads_unchecked": 0, "invariants.linearizable_keys_unchecked": 0}, s.Counters())
+		"invariants.checkpoints_compared": 0, "invariants.standby_reads_unchecked": 0,
+		"invariants.linearizable_keys_unchecked": 0}, s.Counters())
 }
 
 // TestCommitTimestampFiresOnAStampBeyondTheTolerance: a primary with a correct clock stamps

@@ -24,21 +24,27 @@ import (
 // then the client table: count u32, then per session client u64, registered op u64,
 // request u32, reply size u32, reply.
 
-// checkCheckpointSessions returns a violation message if the checkpoint a replica just took
-// holds a session without the reply to its latest request.
-func checkCheckpointSessions(c *sim.Cluster, e vsr.Event) string {
+// checkpointJustTaken returns the snapshot of the checkpoint a replica just took (e is its
+// EventCheckpoint) as the replica holds it, nil if it holds another one by now or none.
+func checkpointJustTaken(c *sim.Cluster, e vsr.Event) []byte {
 	if e.Kind != vsr.EventCheckpoint {
-		return ""
+		return nil
 	}
 	r := c.Replica(e.Replica)
 	if r == nil {
-		return ""
+		return nil
 	}
 	held := r.InspectCheckpoint() // the prepares are not read here
-	if held.Checkpoint == nil || held.CheckpointOp != e.Op {
-		return ""
+	if held.CheckpointOp != e.Op {
+		return nil
 	}
-	if problem := sessionsWithoutReplies(held.Checkpoint, c.ClusterID()); problem != "" {
+	return held.Checkpoint
+}
+
+// checkCheckpointSessions returns a violation message if the checkpoint a replica just took
+// (snapshot, from checkpointJustTaken) holds a session without the reply to its latest request.
+func checkCheckpointSessions(c *sim.Cluster, e vsr.Event, snapshot []byte) string {
+	if problem := sessionsWithoutReplies(snapshot, c.ClusterID()); problem != "" {
 		return fmt.Sprintf("checkpoint sessions: replica %d's checkpoint of op %d %s", e.Replica, e.Op, problem)
 	}
 	return ""

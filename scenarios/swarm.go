@@ -359,8 +359,12 @@ func (run *swarmRun) onEvent(e vsr.Event) {
 		if run.broken == "" {
 			run.broken = run.storage.onEvent(run.c, e)
 		}
-		if run.broken == "" {
-			run.broken = checkCheckpointSessions(run.c, e)
+		if snapshot := checkpointJustTaken(run.c, e); snapshot != nil {
+			// Every replica's checkpoint of an op is the same bytes (checkpoint_agreement).
+			run.suite.OnCheckpointHeld(int64(run.c.Loop.Now()), e.Replica, e.Op, snapshot)
+			if run.broken == "" {
+				run.broken = checkCheckpointSessions(run.c, e, snapshot)
+			}
 		}
 		if run.broken == "" && run.alerts != nil { // the swarm: upgrades never roll back
 			run.broken = checkUpgradeBinaries(run.c, e)

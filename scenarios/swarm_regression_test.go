@@ -285,6 +285,7 @@ var reconfigRegressionSeeds = map[uint64]string{
 	2026386628:          "harness: a crash tore replica 2's first append of op 65 (its header sector survived, claiming an extent past the file's end); the engine wrote op 65 again at the end of the file, inside that extent, and the durability check's walk stepped over it and found op 65 not durable (acknowledged); an intact copy at any sector now counts when the walk misses it",
 	2026375596:          "replica: a standby's append of op 21 (view 1) was in flight when view 2's start_view cut its log after 19; view 3 brought the same prepare back, so the write's completion marked op 21 durable though the queued cut then dropped it, and op 22 was appended past the gap (assertion); a write a queued cut drops is now written again",
 	2026155256:          "replica: the epoch assertion took a stale entry a recovery kept as faulty above the change for an op prepared after it (it now looks for an op that chains to the change)",
+	1:                   "replica (found by checkpoint_agreement, as nearly every seed): replica 3's checkpoint of op 64 differed from replica 0's in its client table, each reply stamped with its executing replica's index and view; a replica state-syncing from one peer or another held different tables (a sync in progress also restarted on a first chunk of the same op with another checksum). The table now keeps each reply as the op's prepare names it, and a sender stamps its own fields as it sends",
 }
 
 func TestSwarmRegressionSeeds(t *testing.T) {
