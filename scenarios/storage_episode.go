@@ -41,10 +41,11 @@ import (
 // The damage is PAR's menu, aimed at one acknowledged copy: a flipped bit or an unreadable
 // sector in an entry's header or body, the same with its redundant record (identity lost), an
 // entry's bytes misdirected to the same offset of another segment file (what only the scan's
-// segment check rejects), or the newest checkpoint file corrupted. The engine's own unit
-// tests cover each fault alone; the episode draws them against random histories and crash
-// points, on every swarm seed (swarm_episode.go), so that a recovery-scan, compaction or
-// truncation bug in the engine fails seeds, not only tests.
+// segment check rejects), or the newest checkpoint file corrupted; and beside it, in a third
+// of the boots, one copy of the superblock (storage_episode_superblock.go). The engine's own
+// unit tests cover each fault alone; the episode draws them against random histories and
+// crash points, on every swarm seed (swarm_episode.go), so that a recovery-scan, compaction
+// or truncation bug in the engine fails seeds, not only tests.
 //
 // The model is written here from the engine's contract (Recovery's documentation), never
 // from its code.
@@ -157,6 +158,12 @@ type storeEpisode struct {
 	// lostWriteReopens is a test's knob: the lost-write check scans a freshly opened engine,
 	// whose index is read from the disk, instead of the running one.
 	lostWriteReopens bool
+	// superblock draws the damage of a superblock copy, and superblockTorn notes a newest
+	// state a torn write may have left in one copy (storage_episode_superblock.go; its own
+	// stream, as openCrashes). superblockBothCopies is a test's knob: the damage takes both
+	// copies of the newest state, as one fault does after a write that kept a single copy.
+	superblock                           *rand.Rand
+	superblockTorn, superblockBothCopies bool
 }
 
 func init() {
@@ -205,7 +212,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
 		landing:         sim.Stream(seed, "storage_episode/landing"), stateFields: sim.Stream(seed, "storage_episode/state_fields"),
 		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed,
-		lostWrite: sim.Stream(seed, "storage_episode/lost_write")}
+		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -275,6 +282,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
 	rot()
+	e.damageSuperblock()
 	e.damage()
 	if e.failure == "" {
 		e.landMark()
@@ -457,6 +465,7 @@ func (e *storeEpisode) issue() {
 			return
 		}
 		e.acknowledged(step)
+		e.superblockWritten(step)
 		if step.Kind == storagemodel.Install {
 			e.checkRepairRule()
 		}
