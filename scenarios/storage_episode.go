@@ -35,8 +35,10 @@ import (
 //
 // Beside the recoveries, on copies or at the end: a backup restored onto a fresh disk gives
 // back the same state and log, and stays as repairable as the original
-// (storage_episode_restore.go); a full scan of the running engine reports an op whose
-// acknowledged write the disk lost (storage_episode_lost_write.go).
+// (storage_episode_restore.go); a restore onto a disk holding another state, crashed at a
+// drawn I/O completion, leaves a disk that opens as unformatted, as the old state or as the
+// restored one (storage_episode_restore_crash.go); a full scan of the running engine reports
+// an op whose acknowledged write the disk lost (storage_episode_lost_write.go).
 //
 // The damage is PAR's menu, aimed at one acknowledged copy: a flipped bit or an unreadable
 // sector in an entry's header or body, the same with its redundant record (identity lost), an
@@ -152,6 +154,12 @@ type storeEpisode struct {
 	// restoreLosesIdentity is a test's knob: the restore check also damages the record of
 	// the entry it damages, as a restore that kept no redundancy would leave it.
 	restoreLosesIdentity bool
+	// restoreCrash draws the crashed restore after the restore check, and
+	// restoreCrashKeepsSuperblock is a test's knob: the crash leaves the old superblock, as
+	// a restore that removed it last would (storage_episode_restore_crash.go; its own stream,
+	// as openCrashes).
+	restoreCrash                *rand.Rand
+	restoreCrashKeepsSuperblock bool
 	// lostWrite draws the lost-write check at the episode's end
 	// (storage_episode_lost_write.go; its own stream, as openCrashes).
 	lostWrite *rand.Rand
@@ -212,7 +220,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
 		landing:         sim.Stream(seed, "storage_episode/landing"), stateFields: sim.Stream(seed, "storage_episode/state_fields"),
 		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed,
-		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock")}
+		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock"),
+		restoreCrash: sim.Stream(seed, "storage_episode/restore_crash")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }

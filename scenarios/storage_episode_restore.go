@@ -29,6 +29,9 @@ import (
 //   - the restore gives back the same state (every superblock field) and the same entries;
 //   - an entry of the restored disk, damaged by a flipped bit in one of its sectors, comes
 //     back faulty, known by the start of the body the episode acknowledged there.
+//
+// Then the same backup is restored onto a disk that holds another state, and crashed part-way
+// (storage_episode_restore_crash.go).
 
 // restoreStepsMax bounds the side loop of one operation of the restore check.
 const restoreStepsMax = 10_000_000
@@ -123,7 +126,10 @@ func (e *storeEpisode) checkRestore() string {
 			return fmt.Sprintf("op %d restored with another body than the one backed up", entry.Op)
 		}
 	}
-	return e.judgeRestoredRot(loop, restored, bodies)
+	if msg := e.judgeRestoredRot(loop, restored, bodies); msg != "" {
+		return msg
+	}
+	return e.judgeRestoreCrash(loop, trace, backup, back) // storage_episode_restore_crash.go
 }
 
 // judgeRestoredRot flips a bit in a drawn sector of a drawn entry of the restored disk
