@@ -171,6 +171,8 @@ type swarmRun struct {
 	lagTruth lagTruth
 	// routing holds each client to the primary its last reply named (client_routing.go).
 	routing clientRouting
+	// lostSync is the round of a lost checkpoint whose sender fails mid-transfer (swarm_lost_sync.go).
+	lostSync lostSyncState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -215,6 +217,10 @@ type swarmKnobs struct {
 	afterCatchUpReturn func(c *sim.Cluster, backup int)
 	// lagReported changes the lag every standby reports before standby_lag_truth.go checks it.
 	lagReported func(ns int64) int64
+	// afterLostSyncHeal runs right after the lost_sync round heals the links of the replica
+	// that lost its checkpoint (swarm_lost_sync.go): a fault injected there that keeps it
+	// recovering must fail it.
+	afterLostSyncHeal func(c *sim.Cluster, x int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -423,6 +429,9 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 	command, ok := vsr.PeekCommand(msg)
 	if !ok || run.c == nil || run.outsider(to) {
 		return
+	}
+	if run.lostSync.armed && to == run.lostSync.x && command == vsr.CommandSync {
+		run.onLostSyncChunk(msg)
 	}
 	if to >= run.c.ReplicaCount() && (command == vsr.CommandPrepare || command == vsr.CommandCommit) {
 		run.lagTruth.onDeliver(run.c, to, msg) // a commit number announced to a standby

@@ -96,6 +96,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.catchUpRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.lostSyncRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -365,6 +368,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["coverage.mark.config.round"] += run.config.rounds
 		run.clientConfig.counters(r.Counters)
 		run.catchUp.counters(r.Counters)
+		run.lostSync.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
