@@ -173,6 +173,8 @@ type swarmRun struct {
 	routing clientRouting
 	// lostSync is the round of a lost checkpoint whose sender fails mid-transfer (swarm_lost_sync.go).
 	lostSync lostSyncState
+	// rejoin is the round of a member that missed a reconfiguration (swarm_rejoin.go).
+	rejoin rejoinState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -221,6 +223,10 @@ type swarmKnobs struct {
 	// that lost its checkpoint (swarm_lost_sync.go): a fault injected there that keeps it
 	// recovering must fail it.
 	afterLostSyncHeal func(c *sim.Cluster, x int)
+	// afterRejoinReturn runs right after the rejoin round restarts or reconnects its backup
+	// (swarm_rejoin.go): a fault injected there that keeps it out, or changes the view, must
+	// fail it.
+	afterRejoinReturn func(c *sim.Cluster, y int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

@@ -99,6 +99,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.lostSyncRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.rejoinRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -369,6 +372,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.clientConfig.counters(r.Counters)
 		run.catchUp.counters(r.Counters)
 		run.lostSync.counters(r.Counters)
+		run.rejoin.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
