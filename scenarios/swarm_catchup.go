@@ -113,13 +113,7 @@ func (run *swarmRun) catchUpRound(seed uint64, livenessTicks int) string {
 		}
 	}
 	run.load = false
-	if !run.runChecked(run.converged, livenessTicks/2) {
-		return fmt.Sprintf("no convergence within %d ticks after backup R%d caught up under load", livenessTicks/2, x)
-	}
-	if c.StandbyCount() > 0 {
-		run.idleAfterRound() // the end-of-run check reads each standby's lag after an idle time
-	}
-	return ""
+	return run.convergedAfterRound(fmt.Sprintf("backup R%d caught up under load", x), livenessTicks)
 }
 
 // catchUpFillOps is how many puts of kv.ValueSizeMax bytes grow the state machine to the

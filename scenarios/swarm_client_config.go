@@ -154,13 +154,7 @@ func (run *swarmRun) clientConfigRound(seed uint64, livenessTicks int) string {
 			sentAt, doneAt, sim.Duration(doneAt-sentAt), x, first, clientRetryPeriod, bound-first)
 	}
 	st.served++
-	if !run.runChecked(run.converged, livenessTicks/2) {
-		return fmt.Sprintf("no convergence within %d ticks after the client_config round", livenessTicks/2)
-	}
-	if c.StandbyCount() > 0 {
-		run.idleAfterRound()
-	}
-	return ""
+	return run.convergedAfterRound("the client_config round", livenessTicks)
 }
 
 // clientConfigBound is how long a request of a client that reaches one replica of n slots may

@@ -224,6 +224,19 @@ func (run *swarmRun) electionBudget(livenessTicks int) int {
 	return livenessTicks / 2
 }
 
+// convergedAfterRound ends a round: the cluster must converge within half the liveness
+// budget, and with standbys an idle time follows (idleAfterRound). "" or the failure, which
+// names what came before ("after ...").
+func (run *swarmRun) convergedAfterRound(after string, livenessTicks int) string {
+	if !run.runChecked(run.converged, livenessTicks/2) {
+		return fmt.Sprintf("no convergence within %d ticks after %s", livenessTicks/2, after)
+	}
+	if run.c.StandbyCount() > 0 {
+		run.idleAfterRound() // the end-of-run check reads each standby's lag after an idle time
+	}
+	return ""
+}
+
 // idleAfterRound ends a round that disturbed the cluster with the idle time of the alert hold:
 // the end-of-run standby check (standbysCurrent) judges each standby's lag after that long
 // idle, and a standby's lag counts the time it did not hear the primary.

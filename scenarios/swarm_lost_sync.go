@@ -280,13 +280,7 @@ func (run *swarmRun) lostSyncEnd(x, a, livenessTicks int) string {
 	if a >= 0 && c.Replica(a) == nil {
 		c.StartReplica(a)
 	}
-	if !run.runChecked(run.converged, livenessTicks/2) {
-		return fmt.Sprintf("no convergence within %d ticks after R%d recovered its lost checkpoint", livenessTicks/2, x)
-	}
-	if c.StandbyCount() > 0 {
-		run.idleAfterRound() // the end-of-run check reads each standby's lag after an idle time
-	}
-	return ""
+	return run.convergedAfterRound(fmt.Sprintf("R%d recovered its lost checkpoint", x), livenessTicks)
 }
 
 // othersCheckpoint is the lowest checkpoint of the running active replicas other than x.

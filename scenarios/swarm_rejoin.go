@@ -292,14 +292,7 @@ func (run *swarmRun) settledWithout(y int) bool {
 
 // rejoinEnd waits for the cluster to converge.
 func (run *swarmRun) rejoinEnd(y, livenessTicks int) string {
-	if !run.runChecked(run.converged, livenessTicks/2) {
-		return fmt.Sprintf("no convergence within %d ticks after backup R%d came back into a changed configuration",
-			livenessTicks/2, y)
-	}
-	if run.c.StandbyCount() > 0 {
-		run.idleAfterRound() // the end-of-run check reads each standby's lag after an idle time
-	}
-	return ""
+	return run.convergedAfterRound(fmt.Sprintf("backup R%d came back into a changed configuration", y), livenessTicks)
 }
 
 // catchUpDiskTicks is catchUpDiskOps disk operations at their mean latency on the slowest
