@@ -175,6 +175,8 @@ type swarmRun struct {
 	lostSync lostSyncState
 	// rejoin is the round of a member that missed a reconfiguration (swarm_rejoin.go).
 	rejoin rejoinState
+	// suffix is the round of an election that recovers a suffix under loss (swarm_suffix.go).
+	suffix suffixState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -227,6 +229,11 @@ type swarmKnobs struct {
 	// (swarm_rejoin.go): a fault injected there that keeps it out, or changes the view, must
 	// fail it.
 	afterRejoinReturn func(c *sim.Cluster, y int)
+	// The suffix round's new primary (swarm_suffix.go) never hears an answer to its suffix
+	// requests (suffixAnswersLost), sends none after its first (suffixAsksOnce: lost before
+	// the round sees them), or starts its view with this commit number (suffixStartCommit).
+	suffixAnswersLost, suffixAsksOnce bool
+	suffixStartCommit                 func(commit uint64) uint64
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -464,6 +471,9 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	}
 	if run.voteCut.armed {
 		run.onVoteCutSend(from, to, command)
+	}
+	if run.suffix.active {
+		run.onSuffixSend(from, to, command, msg)
 	}
 	switch command { // decode only the votes, and prepares as they are created
 	case vsr.CommandPrepare:
