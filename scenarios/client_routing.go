@@ -18,9 +18,12 @@ import (
 //
 // The harness keeps its own picture of each client, from what the network carried to and
 // from it: the newest epoch a reply named and the slots outside it, and the view of its last
-// reply. Only a request's first send after a reply is judged: a retry moves on by design, a
-// give-up or an eviction leaves the client where its retries took it, and a failover's
-// client.Reconfigure makes it look again from the first slot. Stale reads go to the
+// reply. Only a request's first send after a reply, or after a reconfiguration, is judged:
+// a retry moves on by design, and a give-up or an eviction leaves the client where its
+// retries took it. A failover's client.Reconfigure tells a client the new count of replicas,
+// and the client then looks for the primary from the first slot (its contract): a client
+// idle when it is told and still aiming at the slot it knew sends its next request to a
+// slot that is no longer a replica, and waits a retry period. Stale reads go to the
 // standby the caller names and teach the client nothing.
 type clientRouting struct {
 	cluster      uint64 // the cluster's id, which every message names
@@ -37,6 +40,9 @@ type clientRoute struct {
 	outside uint16 // ... and the slots outside it
 	expect  int    // the slot its next new request must go to first; -1 while unknown
 	request uint32 // the newest request number it sent
+	// reconfigured: expect is the first slot because the client was reconfigured, not
+	// because of a reply (for the failure's wording).
+	reconfigured bool
 	// first is the slot of that request's first send, kept while it is not judged: a
 	// request sent from the callback of the reply before it leaves before the harness sees
 	// that reply (onAnswer judges it then); -1 otherwise.
@@ -91,7 +97,7 @@ func (t *clientRouting) onAnswer(reconfigured uint64, client int, msg []byte) st
 	if h.Epoch > st.epoch {
 		st.epoch, st.outside = h.Epoch, h.Outside&(1<<uint(st.slots)-1)
 	}
-	st.expect = turnOf(h.View, st.slots, st.outside)
+	st.expect, st.reconfigured = turnOf(h.View, st.slots, st.outside), false
 	if st.first < 0 || st.expect < 0 || st.request <= h.Request {
 		return ""
 	}
@@ -106,6 +112,10 @@ func (t *clientRouting) judge(client int, request uint32, slot, expect int) stri
 		return ""
 	}
 	st := &t.clients[client]
+	if st.reconfigured {
+		return fmt.Sprintf("client c%d sent request %d first to slot %d after a failover reconfigured it to %d slots: "+
+			"a reconfigured client looks for the primary from the first slot", client+1, request, slot, st.slots)
+	}
 	return fmt.Sprintf("client c%d sent request %d first to slot %d, but its last reply named a view whose primary "+
 		"is slot %d (%d slots, outside %#x as of epoch %d): a client sends a new request to the primary it learned",
 		client+1, request, slot, expect, st.slots, st.outside, st.epoch)
@@ -117,7 +127,7 @@ func (t *clientRouting) header(reconfigured uint64, client int, msg []byte) (vsr
 		t.reconfigured = reconfigured
 		for i := range t.clients {
 			st := &t.clients[i]
-			st.slots, st.outside, st.expect, st.first = 1, 0, -1, -1
+			st.slots, st.outside, st.expect, st.first, st.reconfigured = 1, 0, 0, -1, true
 		}
 	}
 	if client < 0 || client >= len(t.clients) || len(msg) < vsr.HeaderSize {

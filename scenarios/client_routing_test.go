@@ -71,3 +71,21 @@ func TestTurnOf(t *testing.T) {
 	require.Equal(t, 3, turnOf(5, 5, 0b10010)) // members 0, 2, 3: 5 mod 3 = 2, the third member
 	require.Equal(t, -1, turnOf(1, 2, 0b11))
 }
+
+// A failover's reconfiguration sends every client to the first slot: one that keeps the
+// primary it knew before (an index past the new count) fails the check, and a retry of a
+// request in flight is not judged.
+func TestClientRoutingFiresOnAStalePrimaryAfterAReconfiguration(t *testing.T) {
+	r := newClientRouting(7, 2, 3, 0)
+	require.Empty(t, r.onSend(0, 0, 0, routingRequest(1, vsr.OperationKV)))
+	require.Empty(t, r.onAnswer(0, 0, routingReply(1, 2, 0, 0, 2)), "view 2 of 3: slot 2 is primary")
+	require.Empty(t, r.onSend(0, 0, 2, routingRequest(2, vsr.OperationKV)))
+	require.Empty(t, r.onAnswer(0, 0, routingReply(2, 2, 0, 0, 2)))
+	// Client 2 has request 1 in flight when the failover comes: its retry goes anywhere.
+	c2 := routingMessage(vsr.Header{Client: 2, Request: 1, Command: vsr.CommandRequest, Operation: vsr.OperationKV})
+	require.Empty(t, r.onSend(0, 1, 1, c2))
+	require.Empty(t, r.onSend(1, 1, 1, c2), "a retry after the failover is not judged")
+	problem := r.onSend(1, 0, 2, routingRequest(3, vsr.OperationKV))
+	require.Contains(t, problem, "sent request 3 first to slot 2 after a failover reconfigured it to 1 slots")
+	require.Empty(t, r.onSend(1, 0, 0, routingRequest(4, vsr.OperationKV)), "judged once")
+}
