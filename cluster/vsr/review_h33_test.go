@@ -211,12 +211,17 @@ func reviewChainViews(t *testing.T, views []uint32) []Message {
 		op := uint64(i + 1)
 		h := Header{Command: CommandPrepare, Cluster: reviewCluster, Op: op, Parent: parent, View: view,
 			Replica: uint8(view % 3), Release: kv.ReleaseBase}
-		m, err := Decode(Encode(h, []byte(fmt.Sprintf("prepare %d of view %d", op, view))), reviewCluster)
+		m, err := Decode(Encode(h, reviewBatch(op)), reviewCluster)
 		require.NoError(t, err)
 		chain = append(chain, m)
 		parent = m.Header.Checksum
 	}
 	return chain
+}
+
+// reviewBatch is a valid prepare body: the registration of client 1000+op.
+func reviewBatch(op uint64) []byte {
+	return appendBatch(nil, []batchEntry{{Client: 1000 + op, Request: 1, Operation: OperationRegister}})
 }
 
 type reviewClock struct{}
@@ -289,4 +294,53 @@ func TestReviewStaleStartViewTruncatesCommittedOps(t *testing.T) {
 	fs.drain()
 	require.Empty(t, failure, "a stale start_view of our own view fail-stopped the replica")
 	require.Equal(t, uint64(11), r.op, "committed op 11 truncated by a stale start_view")
+}
+
+// TestReviewWantOpOutlivesTheViewThatNamedIt: repair.wantOp (the highest op the replica
+// believes exists) is only ever raised (max), never lowered: not when a view change truncates
+// the ops that named it, nor on a state sync. A backup that heard of op 20 from the primary of
+// view 4 (a prepare that overtook its predecessors) and then installed view 7's log, which
+// ends at op 14 (ops 15-20 never committed), keeps asking view 7's primary every repair round
+// for ops 15-18 by op (which it will never have until view 7 prepares them), counts every
+// round as "lacking without progress" (checkStuck) and so sends a state-sync request every
+// RepairStuckRoundsMax rounds on an idle, healthy cluster; appendPrepare then counts view 7's
+// ordinary prepares 15-20 as repairs (metrics.Repairs, EventRepair).
+func TestReviewWantOpOutlivesTheViewThatNamedIt(t *testing.T) {
+	views := make([]uint32, 14)
+	for i := range views {
+		views[i] = 4
+	}
+	chain := reviewChainViews(t, views)
+	r, bus, _ := reviewReplica(t, 2, 4, 4, chain, 14) // a backup of view 4 (led by 1)
+	r.commitMin, r.commitMax = 10, 10
+	r.stateDurable.View, r.stateDurable.LogView = 4, 4
+	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
+
+	// View 4's prepare of op 20 overtakes ops 15-19 (which view 4 never commits).
+	p := Header{Command: CommandPrepare, Cluster: reviewCluster, Op: 20, Parent: checksum.Sum{1}, View: 4,
+		Replica: 1, Commit: 10, Release: kv.ReleaseBase}
+	ahead, err := Decode(Encode(p, reviewBatch(20)), reviewCluster)
+	require.NoError(t, err)
+	require.Empty(t, deliver(r, ahead))
+	require.Equal(t, uint64(20), r.repair.wantOp)
+
+	// View 7 (led by replica 1) started without ops 15-20: its log ends at 14.
+	sv := Header{Cluster: reviewCluster, Replica: 1, View: 7, Command: CommandStartView, Release: kv.ReleaseBase,
+		LogView: 7, Op: 14, Commit: 14}
+	body := make([]byte, 0, 14*HeaderSize)
+	for o := 1; o <= 14; o++ {
+		body = append(body, HeaderBytes(chain[o].Bytes)...)
+	}
+	start, err := Decode(Encode(sv, body), reviewCluster)
+	require.NoError(t, err)
+	require.Empty(t, deliver(r, start))
+	require.Equal(t, StatusNormal, r.status)
+	require.Equal(t, uint64(14), r.op)
+
+	bus.sent = nil
+	r.onRepairTimeout()
+	for _, s := range bus.sent {
+		require.False(t, s.m.Header.Command == CommandRequestPrepare && s.m.Header.Op > r.op,
+			"asks view 7's primary for op %d, which only the truncated view 4 named (wantOp %d)", s.m.Header.Op, r.repair.wantOp)
+	}
 }
