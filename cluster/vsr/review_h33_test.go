@@ -344,3 +344,39 @@ func TestReviewWantOpOutlivesTheViewThatNamedIt(t *testing.T) {
 			"asks view 7's primary for op %d, which only the truncated view 4 named (wantOp %d)", s.m.Header.Op, r.repair.wantOp)
 	}
 }
+
+// TestReviewInstallAtTheWindowEdgeClobbersCommitMin: onStartView (and primaryInstallView)
+// send a replica to state sync only when the new log ends past commit_min + LogSlotsMax; a
+// log ending exactly there is installed, and its head op takes the slot of commit_min itself
+// (op % LogSlotsMax). A replica whose checkpoint at commit_min is still due (the first write
+// of it failed, or it waits for the epoch's superblock write) then writes it: snapshot()
+// needs commit_min's header, which is gone, and the assertion "checkpoint without the header
+// of its op" fail-stops it. The bound should be >= (the window holds commit_min..commit_min+
+// LogSlotsMax-1), as the invariant "op <= commit_min + LogSlotsMax" should be <.
+//
+// Replica 2 executed up to 64, its checkpoint of 64 failed (disk error: checkpointDue), and
+// it fell two checkpoints behind; view 7's primary (replica 1) has checkpoint 192 and log up to
+// 320, so its start_view lists ops 193-320.
+func TestReviewInstallAtTheWindowEdgeClobbersCommitMin(t *testing.T) {
+	views := make([]uint32, 320)
+	for i := range views {
+		views[i] = 4
+	}
+	chain := reviewChainViews(t, views)
+	r, _, fs := reviewReplica(t, 2, 4, 4, chain, 64)
+	r.commitMin, r.commitMax = 64, 64
+	r.checkpointDue = true // its checkpoint of 64 failed; retried by commitExecute
+	r.stateDurable.View, r.stateDurable.LogView = 4, 4
+
+	sv := Header{Cluster: reviewCluster, Replica: 1, View: 7, Command: CommandStartView, Release: kv.ReleaseBase,
+		LogView: 7, Op: 320, Commit: 320}
+	body := make([]byte, 0, 128*HeaderSize)
+	for o := 193; o <= 320; o++ {
+		body = append(body, HeaderBytes(chain[o].Bytes)...)
+	}
+	start, err := Decode(Encode(sv, body), reviewCluster)
+	require.NoError(t, err)
+	failure := deliver(r, start)
+	fs.drain()
+	require.Empty(t, failure, "a log ending at commit_min + LogSlotsMax was installed over commit_min's slot")
+}
