@@ -15,7 +15,7 @@ func (r *Replica) invariants() {
 	assert.That(r.commitMin <= r.commitMax, "commit_min <= commit_number")
 	assert.That(r.checkpointOp <= r.commitMin, "checkpoint_op <= commit_min")
 	assert.That(r.logView <= r.view, "log_view <= view")
-	assert.That(r.op <= r.commitMin+LogSlotsMax, "log window overflow: ops past commit_min must fit the slots")
+	assert.That(r.op < r.commitMin+LogSlotsMax, "log window overflow: ops from commit_min up must fit the slots")
 	assert.That(len(r.pipeline) <= PipelinePrepareMax+LogSlotsMax, "pipeline bound")
 	assert.That(len(r.requestQueue) <= RequestQueueMax, "request queue bound")
 	assert.That(len(r.clients.sessions) <= r.clientsMax(), "client table bound")

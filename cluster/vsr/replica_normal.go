@@ -591,12 +591,7 @@ func (r *Replica) onPrepare(m Message) {
 		r.requestStartView(h.View) // a view change happened without us
 		return
 	}
-	if h.View == r.view && r.status == StatusViewChange && int(h.Replica) == r.primaryIndex(h.View) && !r.isPrimary() {
-		// The view we are changing to already runs: its primary heartbeats us. A restarted
-		// primary moves on to the view after its own and finds the others normal in it; they
-		// ignore its start_view_change, so without this it would time out into yet another
-		// election on a healthy cluster. Ask the primary for its log instead.
-		r.requestStartView(h.View)
+	if r.askRunningView(h) {
 		return
 	}
 	if r.status != StatusNormal || r.isPrimary() {
@@ -789,10 +784,27 @@ func (r *Replica) advanceCommitMax(commit uint64) {
 	}
 }
 
+// askRunningView asks for the log of the view we are changing to if h comes from its
+// primary: that view already runs, and its primary prepares or heartbeats us. A restarted
+// primary moves on to the view after its own and finds the others normal in it; they ignore
+// its start_view_change, so without this it would time out into yet another election on a
+// healthy cluster. On an idle cluster only commit heartbeats come (the h33 review: every
+// idle restart of a primary forced an election).
+func (r *Replica) askRunningView(h Header) bool {
+	if h.View != r.view || r.status != StatusViewChange || int(h.Replica) != r.primaryIndex(h.View) || r.isPrimary() {
+		return false
+	}
+	r.requestStartView(h.View)
+	return true
+}
+
 func (r *Replica) onCommit(m Message) {
 	h := m.Header
 	if h.View > r.view && r.status != StatusRecovering {
 		r.requestStartView(h.View) // a view change happened without us
+		return
+	}
+	if r.askRunningView(h) {
 		return
 	}
 	if r.status != StatusNormal || r.isPrimary() || h.View < r.view {

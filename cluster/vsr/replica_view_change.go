@@ -294,7 +294,15 @@ func (r *Replica) primaryInstallView() {
 	if count < r.quorum() || (r.mutated(MutationDoViewChangeFromAll) && count < r.activeCount()) {
 		return
 	}
-	if best.op > r.commitMin+LogSlotsMax || r.behindChosenLog(best) {
+	if best.op < r.commitMax {
+		// A log that ends below an op we know committed is not this view's: a quorum of
+		// do_view_changes holds every op committed in an older view, so these are stale,
+		// and we learned of a commit of a later view (by a state sync, while this view
+		// change waited). Installing it would truncate committed ops (fail-stop). The view
+		// change times out into the next view, or a newer view's primary reaches us.
+		return
+	}
+	if best.op >= r.commitMin+LogSlotsMax || r.behindChosenLog(best) {
 		r.requestSync(best.replica) // too far behind to hold the log: fetch a checkpoint first
 		return
 	}
@@ -392,7 +400,7 @@ func (r *Replica) installLog(op uint64, headers []Header, logEpoch, logView uint
 		if h.Op <= r.commitMin || h.Op <= r.checkpointOp {
 			continue
 		}
-		if h.Op > r.commitMin+LogSlotsMax {
+		if h.Op >= r.commitMin+LogSlotsMax {
 			break
 		}
 		if local, ok := r.log.header(h.Op); !ok || local.Checksum != h.Checksum {
@@ -425,6 +433,10 @@ func (r *Replica) installLog(op uint64, headers []Header, logEpoch, logView uint
 	}
 	r.op = max(op, r.commitMin)
 	r.logEpoch, r.logView, r.logViewOp = logEpoch, logView, r.op
+	// Ops past the new log's head that we heard of belong to an older log: asking for them
+	// by number would wait for ops this log may never hold, and count its next prepares as
+	// repairs (the h33 review). The new view's commit number raises it again if need be.
+	r.repair.wantOp = min(r.repair.wantOp, r.op)
 }
 
 // newerLog reports whether d's log is of a later log view than o's: of a later epoch, or of
@@ -501,7 +513,7 @@ func (r *Replica) unverifiedBelow(op uint64, headers []Header) {
 // truncate drops ops after op from memory and disk: they were never committed (a view
 // change chose a log without them).
 func (r *Replica) truncate(op uint64) {
-	assert.That(op >= r.commitMax || op >= r.commitMin, "truncating committed ops")
+	assert.That(op >= r.commitMax, "truncating committed ops")
 	for o := op + 1; o <= r.op; o++ {
 		r.log.clear(o)
 	}
@@ -578,10 +590,18 @@ func (r *Replica) onStartView(m Message) {
 	if !ok || h.Commit > h.Op || h.LogView != h.View {
 		return
 	}
-	if h.Op < r.commitMin {
-		return // our executed state is ahead of this log: a stale start_view
+	if h.Op < r.commitMax {
+		// Our executed state, or an op we know committed, is ahead of this log: a stale
+		// start_view (a new view's log holds every committed op). A restarted replica in
+		// view change for its own view, which knows a commit past that view's first
+		// start_view, would otherwise install a delayed copy of it and truncate committed
+		// ops (the h33 review).
+		return
 	}
-	if h.Op > r.commitMin+LogSlotsMax {
+	if h.Op >= r.commitMin+LogSlotsMax {
+		// The window holds ops commit_min .. commit_min+LogSlotsMax-1: an op at
+		// commit_min+LogSlotsMax would take commit_min's slot, whose header a pending
+		// checkpoint of commit_min needs (snapshot).
 		if h.View > r.view && r.status == StatusNormal && !r.isStandby() {
 			// A newer view started without us: leave ours first. A normal primary refuses a
 			// checkpoint past its commit number (onSync), so a primary deposed while it was

@@ -6,14 +6,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReviewH33IdleRestartedPrimaryForcesAnElection (h33 review; cluster/vsr
-// TestReviewViewChangeIgnoresItsPrimarysHeartbeat at the replica level): a primary that
+// TestIdleRestartedPrimaryRejoinsWithoutAnElection (h33 review; cluster/vsr
+// TestViewChangeAsksTheRunningViewOnItsHeartbeat at the replica level): a primary that
 // restarts moves on to the view after its own (rejoin); when the others already run that
 // view and no client is writing, it hears only the new primary's commit heartbeats, which
 // onCommit ignores in view_change status (85dd5fd made onPrepare ask for start_view, not
 // onCommit). Its view change times out and drags the healthy cluster into another election:
 // view 1 becomes view 2 on every seed.
-func TestReviewH33IdleRestartedPrimaryForcesAnElection(t *testing.T) {
+func TestIdleRestartedPrimaryRejoinsWithoutAnElection(t *testing.T) {
 	for seed := uint64(101); seed <= 103; seed++ {
 		tc := newTestCluster(t, testOptions{replicas: 3, seed: seed})
 		tc.commitN(10, ticks)

@@ -1,7 +1,10 @@
 package vsr
 
-// Reproducers for the h33 code review. Each test names the suspected bug it demonstrates;
-// a failing test is the finding.
+// Regression tests from a code review of the replica (the h33 helper): each failed on the
+// code before its fix. A late message of a view change (a start_view or do_view_change held
+// back by the network) must never truncate ops known committed; a replica changing to a
+// view that already runs asks for its log on a heartbeat too; a log install never takes
+// commit_min's slot; and the ops a cut log named are not asked for again.
 
 import (
 	"fmt"
@@ -115,7 +118,7 @@ func deliver(r *Replica, m Message) (failure string) {
 	return ""
 }
 
-// TestReviewStaleDoViewChangeAfterStateSync: the primary-elect of a view change installs the
+// TestStaleDoViewChangeAfterAStateSyncIsNotInstalled: the primary-elect of a view change installs the
 // best do_view_change's log without checking that it reaches its own commit_min, which a
 // state sync received during the view change may have moved past every do_view_change it
 // holds (onStartView has that check: "our executed state is ahead of this log: a stale
@@ -129,7 +132,7 @@ func deliver(r *Replica, m Message) (failure string) {
 // it moved on and delayed by the network, arrives: a quorum, whose best log ends at op 10,
 // below commit_min 64. installLog truncates after op 10 and the assertion "truncating
 // committed ops" fail-stops a correct replica.
-func TestReviewStaleDoViewChangeAfterStateSync(t *testing.T) {
+func TestStaleDoViewChangeAfterAStateSyncIsNotInstalled(t *testing.T) {
 	chain := reviewChain(t, 64, 1)
 	r, _, fs := reviewReplica(t, 2, 2, 1, chain, 10)
 	require.Equal(t, 2, r.primaryIndex(2))
@@ -166,7 +169,7 @@ func requestedStartView(bus *reviewBus, to int, view uint32) bool {
 	return false
 }
 
-// TestReviewViewChangeIgnoresItsPrimarysHeartbeat: commit 85dd5fd made a replica that is
+// TestViewChangeAsksTheRunningViewOnItsHeartbeat: commit 85dd5fd made a replica that is
 // changing to a view which already runs normally ask that view's primary for start_view when
 // "its primary heartbeats us" -- but only in onPrepare. The primary's heartbeat is the commit
 // message (onHeartbeatTimeout), and onCommit drops it in view_change status. So on an idle
@@ -174,7 +177,7 @@ func requestedStartView(bus *reviewBus, to int, view uint32) bool {
 // the others already run that view, hears only heartbeats, ignores them, and its view change
 // times out into a needless election of the whole healthy cluster: exactly what 85dd5fd set
 // out to prevent (swarm seed 2028080632), left in place whenever no client is writing.
-func TestReviewViewChangeIgnoresItsPrimarysHeartbeat(t *testing.T) {
+func TestViewChangeAsksTheRunningViewOnItsHeartbeat(t *testing.T) {
 	chain := reviewChain(t, 10, 3)
 	// Replica 0 led view 3 and restarted: rejoin moved it to view change 4 (led by 1),
 	// which replicas 1 and 2 already run normally.
@@ -247,7 +250,7 @@ func reviewRestart(t *testing.T, state storage.State, prepares []Message) (*Repl
 	return r, bus, fs
 }
 
-// TestReviewStaleStartViewTruncatesCommittedOps: a replica that restarts in view_change of
+// TestStaleStartViewKeepsCommittedOps: a replica that restarts in view_change of
 // the view it was normal in (its superblock has the view, but not yet the log view: the write
 // persisting the log view was lost in the crash) takes a stale start_view of that view --
 // the primary's first one, delayed or duplicated by the network, whose log ends below ops the
@@ -271,7 +274,7 @@ func reviewRestart(t *testing.T, state storage.State, prepares []Message) (*Repl
 // commit 45 (commit_max 11). The stale start_view is view 4's first broadcast, held by a
 // clogged or slow path (replica 2 had installed the log from an answer to
 // request_start_view, or a duplicate).
-func TestReviewStaleStartViewTruncatesCommittedOps(t *testing.T) {
+func TestStaleStartViewKeepsCommittedOps(t *testing.T) {
 	views := []uint32{3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4} // op 11 prepared in view 4
 	chain := reviewChainViews(t, views)
 	r, _, fs := reviewRestart(t, storage.State{Cluster: reviewCluster, Replica: 2, ReplicaCount: 3,
@@ -296,7 +299,7 @@ func TestReviewStaleStartViewTruncatesCommittedOps(t *testing.T) {
 	require.Equal(t, uint64(11), r.op, "committed op 11 truncated by a stale start_view")
 }
 
-// TestReviewWantOpOutlivesTheViewThatNamedIt: repair.wantOp (the highest op the replica
+// TestWantOpFollowsTheInstalledLog: repair.wantOp (the highest op the replica
 // believes exists) is only ever raised (max), never lowered: not when a view change truncates
 // the ops that named it, nor on a state sync. A backup that heard of op 20 from the primary of
 // view 4 (a prepare that overtook its predecessors) and then installed view 7's log, which
@@ -305,7 +308,7 @@ func TestReviewStaleStartViewTruncatesCommittedOps(t *testing.T) {
 // round as "lacking without progress" (checkStuck) and so sends a state-sync request every
 // RepairStuckRoundsMax rounds on an idle, healthy cluster; appendPrepare then counts view 7's
 // ordinary prepares 15-20 as repairs (metrics.Repairs, EventRepair).
-func TestReviewWantOpOutlivesTheViewThatNamedIt(t *testing.T) {
+func TestWantOpFollowsTheInstalledLog(t *testing.T) {
 	views := make([]uint32, 14)
 	for i := range views {
 		views[i] = 4
@@ -345,7 +348,7 @@ func TestReviewWantOpOutlivesTheViewThatNamedIt(t *testing.T) {
 	}
 }
 
-// TestReviewInstallAtTheWindowEdgeClobbersCommitMin: onStartView (and primaryInstallView)
+// TestInstallAtTheWindowEdgeSyncsInstead: onStartView (and primaryInstallView)
 // send a replica to state sync only when the new log ends past commit_min + LogSlotsMax; a
 // log ending exactly there is installed, and its head op takes the slot of commit_min itself
 // (op % LogSlotsMax). A replica whose checkpoint at commit_min is still due (the first write
@@ -357,7 +360,7 @@ func TestReviewWantOpOutlivesTheViewThatNamedIt(t *testing.T) {
 // Replica 2 executed up to 64, its checkpoint of 64 failed (disk error: checkpointDue), and
 // it fell two checkpoints behind; view 7's primary (replica 1) has checkpoint 192 and log up to
 // 320, so its start_view lists ops 193-320.
-func TestReviewInstallAtTheWindowEdgeClobbersCommitMin(t *testing.T) {
+func TestInstallAtTheWindowEdgeSyncsInstead(t *testing.T) {
 	views := make([]uint32, 320)
 	for i := range views {
 		views[i] = 4
