@@ -167,10 +167,12 @@ type storeEpisode struct {
 	// whose index is read from the disk, instead of the running one.
 	lostWriteReopens bool
 	// superblock draws the damage of a superblock copy, and superblockTorn notes a newest
-	// state a torn write may have left in one copy (storage_episode_superblock.go; its own
-	// stream, as openCrashes). superblockBothCopies is a test's knob: the damage takes both
-	// copies of the newest state, as one fault does after a write that kept a single copy.
-	superblock                           *rand.Rand
+	// state a torn write may have left in one copy, for Open to store twice
+	// (storage_episode_superblock.go; its own stream, as openCrashes). superblockBothCopies
+	// is a test's knob: the damage takes both copies of the newest state, as one fault does
+	// after a write that kept a single copy. superblockRepair draws the crash inside the Open
+	// that stores such a state twice (its own stream, as openCrashes).
+	superblock, superblockRepair         *rand.Rand
 	superblockTorn, superblockBothCopies bool
 }
 
@@ -221,7 +223,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		landing:         sim.Stream(seed, "storage_episode/landing"), stateFields: sim.Stream(seed, "storage_episode/state_fields"),
 		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed,
 		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock"),
-		restoreCrash: sim.Stream(seed, "storage_episode/restore_crash")}
+		restoreCrash:     sim.Stream(seed, "storage_episode/restore_crash"),
+		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -292,6 +295,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.settleMisdirect()
 	rot()
 	e.damageSuperblock()
+	e.crashInSuperblockRepair()
 	e.damage()
 	if e.failure == "" {
 		e.landMark()

@@ -68,7 +68,11 @@
 //     only out of its own place (a misdirected write's stray copy) it writes in place, read
 //     back, so the op's record never rests on sectors that belong to another op.
 //   - A write of the superblock goes to the pair that does not hold the current state: a
-//     torn or lost superblock write leaves the previous state intact.
+//     torn or lost superblock write leaves the previous state intact. A torn one may leave
+//     the new state in one copy of its pair: Open, which adopts it (the newest intact state
+//     wins), first writes it into the pair's other copy (synced and read back; never over
+//     the one copy), so every state Open returns is stored twice and one sector fault never
+//     rolls it back (storeTwice).
 //   - CheckpointOp <= audited op <= head; entries are appended in op order; committed
 //     (audited) ops are never truncated or replaced (assertions).
 //   - Every length read from disk is checked against a limit before anything is allocated;

@@ -262,6 +262,67 @@ func pairNewest(file []byte, pair int) (superblock, bool) {
 	return sb, ok
 }
 
+// superblockTwin is the write that stores twice a superblock state the file holds in one copy
+// only: the copy's bytes, into the other sector of its pair (never the copy's own sector).
+type superblockTwin struct {
+	slot int    // the copy written (0 to 3)
+	data []byte // the state's copy, byte for byte as the file holds it
+	// damaged reports that the slot held no intact copy (a sector fault, which
+	// Recovery.Rewritten reports), rather than an older state (a torn or lost write's).
+	damaged bool
+}
+
+// singleCopies returns, for each pair whose newest intact copy is the only copy of its state
+// in the whole file (superblockTwin), the write of it into the pair's other sector: the
+// newest state's pair first, then the other one. A crash tears a pair write at a sector
+// boundary, so the newest state may land in one copy, the other keeping the state of two
+// writes before; the newest intact state wins at Open, and a later fault over that copy would
+// roll back what the replica acted on (PAR, FAST'18), unless Open stores it twice first.
+//
+// The other pair's state is what a fallback reaches (the previous checkpoint it names), so
+// it is stored twice too, but only if it is the state the newest was written after (the
+// sequence before the newest's; writes alternate pairs, and a write lost whole leaves its
+// sequence to the next): an older one is what the pair shows when its newer copy is damaged
+// or, for this read only, unreadable, and written over that copy it would destroy it.
+func singleCopies(file []byte) []superblockTwin {
+	padded := make([]byte, superblockSize)
+	copy(padded, file)
+	copyAt := func(i int) []byte { return padded[i*superblockCopySize : (i+1)*superblockCopySize] }
+	newest, newestPair, _, ok := newestSuperblock(padded)
+	if !ok {
+		return nil
+	}
+	var twins []superblockTwin
+	for _, pair := range []int{newestPair, 1 - newestPair} {
+		sb, ok := pairNewest(padded, pair)
+		if !ok || (pair != newestPair && sb.Sequence+1 != newest.Sequence) {
+			continue
+		}
+		assert.That(sb.Sequence <= newest.Sequence, "storage: a pair's newest copy above the newest")
+		one := encodeSuperblock(sb)
+		var held []int
+		for i := range superblockCopies {
+			if bytes.Equal(copyAt(i), one) {
+				held = append(held, i)
+			}
+		}
+		assert.That(len(held) > 0, "storage: an intact superblock copy does not encode back to its bytes")
+		if len(held) >= 2 {
+			continue // Format's and Restore's state is in all four copies
+		}
+		assert.That(held[0]/2 == pair, "storage: a pair's newest copy lies in the other pair")
+		slot := held[0] ^ 1
+		_, err := decodeSuperblock(copyAt(slot))
+		twins = append(twins, superblockTwin{slot: slot, data: one, damaged: err != nil})
+	}
+	for _, t := range twins {
+		assert.That(t.slot >= 0 && t.slot < superblockCopies, "storage: superblock twin out of range")
+		assert.That(!bytes.Equal(copyAt(t.slot), t.data),
+			"storage: superblock twin over an identical copy")
+	}
+	return twins
+}
+
 // encodeSuperblockPair returns the two identical copies written as one pair.
 func encodeSuperblockPair(sb superblock) []byte {
 	one := encodeSuperblock(sb)

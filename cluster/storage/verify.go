@@ -79,6 +79,11 @@ func (s *Storage) VerifyOpened(rec *Recovery, done func(VerifyReport)) {
 func (s *Storage) verify(repaired []Problem, done func(VerifyReport)) {
 	r := &VerifyReport{CheckpointOp: s.sb.State.CheckpointOp}
 	log := repaired
+	// The superblock copies Open wrote again are reported with the superblock's damage,
+	// first; the records with the log's.
+	ofSuperblock := func(p Problem) bool { return p.File == superblockName }
+	superblockRepaired := slices.DeleteFunc(slices.Clone(log), func(p Problem) bool { return !ofSuperblock(p) })
+	log = slices.DeleteFunc(slices.Clone(log), ofSuperblock)
 	var names []string
 	var scans []segmentScan
 	sequence(func(error) {
@@ -101,7 +106,7 @@ func (s *Storage) verify(repaired []Problem, done func(VerifyReport)) {
 		r.OK = len(r.Problems) == 0
 		done(*r)
 	},
-		func(next func(error)) { s.verifySuperblock(r, next) },
+		func(next func(error)) { s.verifySuperblock(r, superblockRepaired, next) },
 		func(next func(error)) { s.verifyCheckpoint(r, next) },
 		func(next func(error)) {
 			s.fs.List(func(got []string, err error) {
@@ -116,21 +121,31 @@ func (s *Storage) verify(repaired []Problem, done func(VerifyReport)) {
 	)
 }
 
-func (s *Storage) verifySuperblock(r *VerifyReport, done func(error)) {
+// verifySuperblock checks every copy of the superblock file, and reports with the damage it
+// finds the copies that Open found damaged and wrote again (repaired, in Recovery.Rewritten:
+// storeTwice), in copy order. SuperblockCopiesIntact counts the copies intact now.
+func (s *Storage) verifySuperblock(r *VerifyReport, repaired []Problem, done func(error)) {
 	readSuperblockFile(s.fs, func(buf []byte, err error) {
 		if err != nil {
 			r.Problems = append(r.Problems, Problem{File: superblockName, Offset: -1,
 				Reason: err.Error()})
 		}
+		copies := slices.Clone(repaired)
 		for i := range superblockCopies {
 			start := i * superblockCopySize
 			if _, err := decodeSuperblock(buf[start : start+superblockCopySize]); err != nil {
-				r.Problems = append(r.Problems, Problem{File: superblockName,
+				copies = append(copies, Problem{File: superblockName,
 					Offset: int64(start), Reason: fmt.Sprintf("copy %d: %v", i, err)})
 				continue
 			}
 			r.SuperblockCopiesIntact++
 		}
+		for _, p := range repaired {
+			assert.That(p.File == superblockName && p.Offset >= 0 && p.Offset < superblockSize,
+				"storage: a repaired superblock copy out of the file")
+		}
+		slices.SortStableFunc(copies, func(a, b Problem) int { return cmp.Compare(a.Offset, b.Offset) })
+		r.Problems = append(r.Problems, copies...)
 		newest, _, _, ok := newestSuperblock(buf)
 		if !ok || string(encodeSuperblock(newest)) != string(encodeSuperblock(s.sb)) {
 			r.Problems = append(r.Problems, Problem{File: superblockName, Offset: -1,
