@@ -26,19 +26,12 @@ func TestDivergentMatrixDraws(t *testing.T) {
 		for _, d := range p.damage {
 			require.True(t, d.op > p.a && d.op <= p.top() && d.kind != damageNone, "seed %d: %s", seed, p)
 		}
-		far, past = far+btoi(p.far), past+btoi(p.pastCheckpoint && !p.far)
-		damaged, second = damaged+btoi(len(p.damage) > 0), second+btoi(p.secondCrash > 0)
+		far, past = far+boolInt(p.far), past+boolInt(p.pastCheckpoint && !p.far)
+		damaged, second = damaged+boolInt(len(p.damage) > 0), second+boolInt(p.secondCrash > 0)
 	}
 	for name, n := range map[string]int{"far": far, "past": past, "damaged": damaged, "second": second} {
 		require.Greater(t, n, 300, "%s drawn in %d of 2000 seeds", name, n)
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Seeds 1..divergentSeedsTested pass, and between them they reach every path the scenario
@@ -112,8 +105,8 @@ func TestDivergentMatrixSyncDraws(t *testing.T) {
 		}
 		require.True(t, p.sync.rots <= 2 && p.sync.checkpointCrash <= divergentCheckpointCrashMax, "seed %d: %s", seed, p)
 		require.True(t, p.sync.pastHold == 0 || !p.far, "seed %d: %s", seed, p)
-		once, twice = once+btoi(p.sync.rots == 1), twice+btoi(p.sync.rots == 2)
-		crash, hold = crash+btoi(p.sync.checkpointCrash > 0), hold+btoi(p.sync.pastHold > 0)
+		once, twice = once+boolInt(p.sync.rots == 1), twice+boolInt(p.sync.rots == 2)
+		crash, hold = crash+boolInt(p.sync.checkpointCrash > 0), hold+boolInt(p.sync.pastHold > 0)
 	}
 	for name, n := range map[string]int{"once": once, "twice": twice, "crash": crash, "hold": hold} {
 		require.Greater(t, n, 100, "%s drawn in %d of 2000 seeds", name, n)

@@ -174,7 +174,8 @@ type swarmRun struct {
 	// lostSync is the round of a lost checkpoint whose sender fails mid-transfer (swarm_lost_sync.go).
 	lostSync lostSyncState
 	// rejoin is the round of a member that missed a reconfiguration (swarm_rejoin.go).
-	rejoin rejoinState
+	rejoin  rejoinState
+	restart restartState
 	// suffix is the round of an election that recovers a suffix under loss (swarm_suffix.go).
 	suffix suffixState
 }
@@ -229,6 +230,9 @@ type swarmKnobs struct {
 	// (swarm_rejoin.go): a fault injected there that keeps it out, or changes the view, must
 	// fail it.
 	afterRejoinReturn func(c *sim.Cluster, y int)
+	// afterRestart runs right after the restart round restarts its replica
+	// (swarm_restart.go): a fault injected there that changes the view must fail it.
+	afterRestart func(c *sim.Cluster, y int)
 	// The suffix round's new primary (swarm_suffix.go) never hears an answer to its suffix
 	// requests (suffixAnswersLost), sends none after its first (suffixAsksOnce: lost before
 	// the round sees them), or starts its view with this commit number (suffixStartCommit).

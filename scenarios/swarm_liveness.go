@@ -105,6 +105,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.suffixRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.restartRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -389,6 +392,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.catchUp.counters(r.Counters)
 		run.lostSync.counters(r.Counters)
 		run.rejoin.counters(r.Counters)
+		run.restart.counters(r.Counters)
 		run.suffix.counts.report(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
