@@ -178,6 +178,8 @@ type swarmRun struct {
 	restart restartState
 	// suffix is the round of an election that recovers a suffix under loss (swarm_suffix.go).
 	suffix suffixState
+	// repairPeer is the round of an op repaired from a peer other than the primary (swarm_repair_peer.go).
+	repairPeer repairPeerState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -238,6 +240,9 @@ type swarmKnobs struct {
 	// the round sees them), or starts its view with this commit number (suffixStartCommit).
 	suffixAnswersLost, suffixAsksOnce bool
 	suffixStartCommit                 func(commit uint64) uint64
+	// afterRepairPeerOpen runs once the repair_peer round's replica has read its damaged disk
+	// back (swarm_repair_peer.go): a fault injected there that keeps it from its peers must fail it.
+	afterRepairPeerOpen func(c *sim.Cluster, x int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

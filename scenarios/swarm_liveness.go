@@ -108,6 +108,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.restartRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.repairPeerRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -394,6 +397,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.rejoin.counters(r.Counters)
 		run.restart.counters(r.Counters)
 		run.suffix.counts.report(r.Counters)
+		run.repairPeer.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
