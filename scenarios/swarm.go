@@ -180,6 +180,8 @@ type swarmRun struct {
 	suffix suffixState
 	// repairPeer is the round of an op repaired from a peer other than the primary (swarm_repair_peer.go).
 	repairPeer repairPeerState
+	// slowElection is the round of an election on a slow network (swarm_slow_election.go).
+	slowElection slowElectionState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -243,6 +245,9 @@ type swarmKnobs struct {
 	// afterRepairPeerOpen runs once the repair_peer round's replica has read its damaged disk
 	// back (swarm_repair_peer.go): a fault injected there that keeps it from its peers must fail it.
 	afterRepairPeerOpen func(c *sim.Cluster, x int)
+	// duringSlowElection runs right after the slow_election round takes the primary down
+	// (swarm_slow_election.go): a fault injected there that holds up the election must fail it.
+	duringSlowElection func(c *sim.Cluster, newPrimary int)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

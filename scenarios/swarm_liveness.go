@@ -111,6 +111,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.repairPeerRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.slowElectionRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -398,6 +401,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.restart.counters(r.Counters)
 		run.suffix.counts.report(r.Counters)
 		run.repairPeer.counters(r.Counters)
+		run.slowElection.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
