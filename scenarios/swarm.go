@@ -460,6 +460,9 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 	if run.lostSync.armed && to == run.lostSync.x && command == vsr.CommandSync {
 		run.onLostSyncChunk(msg)
 	}
+	if run.catchUp.watching && to == run.catchUp.x && command == vsr.CommandSync {
+		run.onCatchUpSync(msg) // coverage of the slow catch-up (swarm_slow_catchup.go)
+	}
 	if to >= run.c.ReplicaCount() && (command == vsr.CommandPrepare || command == vsr.CommandCommit) {
 		run.lagTruth.onDeliver(run.c, to, msg) // a commit number announced to a standby
 	}

@@ -44,7 +44,8 @@ import (
 // within catchUpTicks again, every op committed when it got there (lap 2): it keeps up with
 // the head, not only with a point the head has left. (After a fill, lap 2 would mostly be
 // a second transfer of the same size, at the same cost.) The draws come from the run's
-// "swarm/catchup" stream.
+// "swarm/catchup" stream. The backup may also return on a slow disk, and then run lap 2
+// after a fill too (swarm_slow_catchup.go).
 const (
 	catchUpRepairOdds = 8
 	catchUpFillMax    = 320 << 10
@@ -105,14 +106,21 @@ func (run *swarmRun) catchUpRound(seed uint64, livenessTicks int) string {
 	k.filling = false
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "catchup: R%d restarts while the clients keep writing (the others "+
 		"passed it: %t)", x, passed)
+	if trips := run.drawSlowCatchUp(seed, k.fillOps > 0); passed && trips > 0 {
+		run.slowCatchUpDisk(x, trips)
+	}
 	c.StartReplica(x)
 	if passed && run.safety() == "" {
-		if reason := run.catchUpLaps(x, head, chunk); reason != "" {
+		k.x, k.chunk, k.watching = x, chunk, true
+		reason := run.catchUpLaps(x, head, chunk)
+		k.watching = false
+		if reason != "" {
 			run.load = false
 			return reason
 		}
 	}
 	run.load = false
+	run.fastCatchUpDisk(x)
 	return run.convergedAfterRound(fmt.Sprintf("backup R%d caught up under load", x), livenessTicks)
 }
 
@@ -146,8 +154,8 @@ func (run *swarmRun) checkpointTicks() int {
 
 // catchUpLaps times backup x, just restarted behind its peers' checkpoints, catching up
 // while the load goes on: one lap after a fill, two without, each to the highest commit
-// number the others held at its start, each within catchUpTicks. It returns why it
-// failed, or "".
+// number the others held at its start, each within catchUpTicks; two after a fill too where
+// its disk is slow (swarm_slow_catchup.go). It returns why it failed, or "".
 func (run *swarmRun) catchUpLaps(x int, head uint64, chunk int) string {
 	c := run.c
 	snapshot := run.snapshotBytes()
@@ -160,7 +168,7 @@ func (run *swarmRun) catchUpLaps(x int, head uint64, chunk int) string {
 		run.knobs.afterCatchUpReturn(c, x)
 	}
 	laps := []string{"came back", "had executed what was committed when it came back"}
-	if run.catchUp.fillOps > 0 {
+	if run.catchUp.fillOps > 0 && !run.catchUp.slowed {
 		laps = laps[:1]
 	}
 	for _, since := range laps {
@@ -189,8 +197,8 @@ func (run *swarmRun) catchUpLaps(x int, head uint64, chunk int) string {
 		return fmt.Sprintf("backup R%d, down at op %d until its peers had checkpointed past it, had not executed op %d "+
 			"(committed when it %s at %s) %d ticks later while the clients kept writing (%s; the others committed to op %d): "+
 			"a snapshot of %d bytes in chunks of %d bytes (0: whole) and the repair above it take about %d round trips "+
-			"of %d ticks", x, head, target, since, from, limit, state, run.committedBesides(x), snapshot, chunk,
-			run.catchUpTrips(snapshot, chunk), ticksOf(run.roundTrip()))
+			"of %d ticks%s", x, head, target, since, from, limit, state, run.committedBesides(x), snapshot, chunk,
+			run.catchUpTrips(snapshot, chunk), ticksOf(run.roundTrip()), run.slowCatchUpNote(x))
 	}
 	return ""
 }
@@ -281,14 +289,21 @@ func (run *swarmRun) nextOp(i int) kv.Op {
 	return kv.Op{Kind: kv.KindPut, Key: key, Value: name + "." + strings.Repeat("x", kv.ValueSizeMax-len(name)-1)}
 }
 
-// catchUpState is the fill while on, and the rounds timed (transfers: those after a fill).
+// catchUpState is the fill while on, the backup's disk while slowed (and its multiplier
+// before), and the rounds timed (transfers: those after a fill; slow: on a slow disk). While
+// watching, the round counts the snapshots that reach its backup x (in chunks of chunk
+// bytes, 0: whole) while its own checkpoint write is in flight (overlap).
 type catchUpState struct {
-	filling           bool
-	filled, fillOps   int
-	rounds, transfers uint64
+	filling, slowed                  bool
+	filled, fillOps                  int
+	watching                         bool
+	x, chunk, wasSlow                int
+	rounds, transfers, slow, overlap uint64
 }
 
 func (k catchUpState) counters(counters map[string]uint64) {
 	counters["coverage.mark.catchup.round"] += k.rounds
 	counters["coverage.mark.catchup.transfer"] += k.transfers
+	counters["coverage.mark.catchup.slow_disk"] += k.slow
+	counters["coverage.mark.catchup.sync_in_checkpoint"] += k.overlap
 }

@@ -34,3 +34,26 @@ func TestSwarmCatchUpFillPutsFreshKeysThenTheWorkload(t *testing.T) {
 	require.NotContains(t, b.Value, a.Key+".")
 	require.NotContains(t, run.nextOp(0).Key, "f")
 }
+
+// A slow disk (swarm_slow_catchup.go): the round's bound, though counted at the slow disk's
+// latency, still fails a backup whose disk stalls instead (the knob pauses it), and the
+// failure names the slow disk.
+func TestSwarmSlowCatchUpFailsOnAStalledDisk(t *testing.T) {
+	seed := seedReaching(t, "coverage.mark.catchup.slow_disk", 60)
+	stall := func(c *sim.Cluster, backup int) { c.Nodes[backup].Disk.SetPaused(true) }
+	r := runSwarmWith(Options{Seed: seed}, swarmKnobs{afterCatchUpReturn: stall})
+	require.Equal(t, Liveness, r.Outcome, r.Reason)
+	require.Contains(t, r.Reason, "until its peers had checkpointed past it, had not executed op")
+	require.Contains(t, r.Reason, "on a disk slowed x")
+}
+
+// The slow disk makes the overlap it is there for: a snapshot completed while the backup's
+// own checkpoint write is in flight (seed 46 with the swarm of this commit), which the
+// database keeps for later (vsr.sync_installed_while_checkpointing installed it, and died).
+func TestSwarmSlowCatchUpSyncArrivesDuringACheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs up to 60 swarm seeds")
+	}
+	seed := seedReaching(t, "coverage.mark.catchup.sync_in_checkpoint", 60)
+	require.Positive(t, seed)
+}
