@@ -62,11 +62,15 @@ type lostSyncState struct {
 	took    uint32
 	rounds  uint64 // timed
 	moved   uint64 // of which the others checkpointed past the snapshot cut
+	// replayed: rounds whose X fell back past every rotten checkpoint and replayed its own
+	// log instead of reporting its checkpoint lost (not timed: nothing to sync).
+	replayed uint64
 }
 
 func (s lostSyncState) counters(counters map[string]uint64) {
 	counters["coverage.mark.lost_sync.round"] += s.rounds
 	counters["coverage.mark.lost_sync.moved"] += s.moved
+	counters["lost_sync.replayed"] += s.replayed
 }
 
 // onLostSyncChunk sees a sync delivered to X (before X takes it) while the round is armed: at
@@ -116,7 +120,8 @@ func (run *swarmRun) lostSyncRound(seed uint64, livenessTicks int) string {
 	a := backups[pickFrom%len(backups)]
 	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
 	s := &run.lostSync
-	*s = lostSyncState{armed: true, x: x, from: a, pick: pickChunk, chunk: chunk, rounds: s.rounds, moved: s.moved}
+	*s = lostSyncState{armed: true, x: x, from: a, pick: pickChunk, chunk: chunk, rounds: s.rounds, moved: s.moved,
+		replayed: s.replayed}
 	defer func() { s.armed = false }()
 	if !run.lostSyncCut(r, moved, livenessTicks) {
 		if run.safety() != "" {
@@ -174,6 +179,12 @@ func (run *swarmRun) lostSyncCut(r *rand.Rand, moved bool, livenessTicks int) bo
 	// The heal switched the disks' faults off, and with them what reads see of any damage:
 	// they are on again on X's disk from the damage until its recovery has read it.
 	c.CrashReplica(x) // first: a write in flight then lands or not before the damage
+	// The checkers see the crash before the damage and the restart, back within the tick: what
+	// they read of the disk at the crash is its durable state, and the damage is what the
+	// restart then finds (checkpoint_monotonic's restarted). Seen only at the next tick's
+	// inspection, after X had recovered, fallen back to the format's state and removed both
+	// rotten files, the crash showed a disk without damage (swarm seed 2030600404).
+	run.inspect()
 	disk.SetFaultsEnabled(true)
 	for _, name := range names {
 		size, _ := disk.Size(name)
@@ -184,7 +195,13 @@ func (run *swarmRun) lostSyncCut(r *rand.Rand, moved bool, livenessTicks int) bo
 		rep := c.Replica(x)
 		return rep != nil && (rep.TraceState().Status != vsr.StatusRecovering || rep.Inspect().CheckpointLost)
 	}
-	run.runChecked(opened, livenessTicks/4)
+	if run.runChecked(opened, livenessTicks/4) && !c.Replica(x).Inspect().CheckpointLost {
+		// Every rotten checkpoint fell back (the older one, or the format's state with the
+		// whole log from op 1 on disk) and X replayed its log: no lost checkpoint, no sync.
+		s.replayed++
+		c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_sync: R%d recovered from its own log (checkpoint op %d): "+
+			"no lost checkpoint to sync", x, c.Replica(x).CheckpointOp())
+	}
 	disk.SetFaultsEnabled(false)
 	run.runChecked(func() bool { return s.cut || run.isNormal(x) }, livenessTicks/2)
 	s.armed = false

@@ -19,3 +19,15 @@ func TestSwarmLostSyncRoundFailsOnAReplicaLeftRecovering(t *testing.T) {
 	require.Contains(t, r.Reason, "lost its checkpoint and took")
 	require.Contains(t, r.Reason, "had not recovered and executed op")
 }
+
+// A round whose X falls back past both rotten checkpoints to the format's state, its whole
+// log on disk, replays that log instead of reporting its checkpoint lost: by design, so the
+// round counts it (lost_sync.replayed) and times nothing. The checkers see the crash before
+// the damage (swarm seed 2030600404: seen after recovery had removed the rotten files, the
+// restart at checkpoint 0 looked like one below its durable checkpoint 192).
+func TestSwarmLostSyncRoundCountsAReplayFromTheLog(t *testing.T) {
+	r := runSwarmWith(Options{Seed: 2030600404}, swarmKnobs{})
+	require.Equal(t, Pass, r.Outcome, r.Reason)
+	require.Equal(t, uint64(1), r.Counters["lost_sync.replayed"])
+	require.Zero(t, r.Counters["coverage.mark.lost_sync.round"])
+}
