@@ -191,11 +191,7 @@ func (run *swarmRun) lostSyncCut(r *rand.Rand, moved bool, livenessTicks int) bo
 		disk.CorruptSector(name, storage.SectorSize*r.Int64N(size/storage.SectorSize))
 	}
 	c.StartReplica(x)
-	opened := func() bool {
-		rep := c.Replica(x)
-		return rep != nil && (rep.TraceState().Status != vsr.StatusRecovering || rep.Inspect().CheckpointLost)
-	}
-	if run.runChecked(opened, livenessTicks/4) && !c.Replica(x).Inspect().CheckpointLost {
+	if run.runChecked(func() bool { return run.opened(x) }, livenessTicks/4) && !c.Replica(x).Inspect().CheckpointLost {
 		// Every rotten checkpoint fell back (the older one, or the format's state with the
 		// whole log from op 1 on disk) and X replayed its log: no lost checkpoint, no sync.
 		s.replayed++

@@ -95,10 +95,7 @@ func (run *swarmRun) restartRound(seed uint64, livenessTicks int) string {
 	// The bound counts from the end of Open, which reads the whole log back: a scan that grows
 	// with the log and the disk's latency, not with the protocol (swarm seed 2030900032: 50
 	// segments at a 12.5 ms mean read took 1.4 s).
-	run.runChecked(func() bool {
-		rep := c.Replica(k.y)
-		return rep == nil || rep.TraceState().Status != vsr.StatusRecovering
-	}, livenessTicks/4)
+	run.runChecked(func() bool { return run.opened(k.y) }, livenessTicks/4)
 	k.back = c.Loop.Now()
 	run.restart.rounds++
 	run.restart.primaries += uint64(boolInt(primary))
@@ -175,6 +172,15 @@ func (run *swarmRun) restartElection(k restartCase) string {
 
 func (run *swarmRun) restartEnd(k restartCase, livenessTicks int) string {
 	return run.convergedAfterRound(fmt.Sprintf("the restart round restarted R%d", k.y), livenessTicks)
+}
+
+// opened reports whether replica x, restarted, has read its disk back: it runs and is no
+// longer recovering, or it reported its checkpoint lost (it stays recovering until a state
+// sync). Open's scan grows with the log and the disk's latency, so the rounds' protocol
+// bounds count from here.
+func (run *swarmRun) opened(x int) bool {
+	rep := run.c.Replica(x)
+	return rep != nil && (rep.TraceState().Status != vsr.StatusRecovering || rep.Inspect().CheckpointLost)
 }
 
 func boolInt(b bool) int {
