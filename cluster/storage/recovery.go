@@ -425,7 +425,15 @@ func (ix *logIndex) staleRecord(op uint64, p persistRecord) bool {
 
 // dropUnfinished removes from the top of the log, down to keep, the ops whose append provably
 // never finished: their entry is not intact and their record is absent (record.go). An op
-// below an op whose append finished, or with a damaged record, stays faulty.
+// below an op whose append finished, or with a damaged record, stays faulty. A record sector
+// holding another op's whole record or mark (foreign: a misdirected write's landing) counts
+// as absent here, as it does for damagedRecordEvidence: it proves nothing of this op's
+// append, and a landing above the head outlives the boot that placed it, until the op's own
+// record is written over it. Taken for a damaged record of the op's own, it kept an append
+// torn at a later crash (its header lost, a later sector of its entry kept: the next op of
+// the log by entryEvidence) faulty, of unknown identity, an op invented past the head that
+// no replica can repair or deny (storage crash seed 1072540137867: op 37's record landed
+// over op 51's sector, a boot before op 51's append was torn).
 //
 // keep is the checkpoint, or the damaged checkpoint a fallback passed: the ops up to that one
 // were committed, and the log of the replica's log view holds them. Distrust removes their
@@ -438,7 +446,9 @@ func (ix *logIndex) dropUnfinished(keep uint64) {
 	for ix.head > keep && ix.head >= ix.base {
 		sl := &ix.slots[ix.head-ix.base]
 		if p := ix.persist[ix.head]; sl.state == slotIntact || p.state != recordAbsent || p.faulty {
-			return
+			if ix.slots[ix.head-ix.base].state == slotIntact || !p.foreign {
+				return
+			}
 		}
 		ix.problem(Problem{Op: ix.head, Offset: -1, Reason: "append never finished (no record): dropped"})
 		ix.slots = ix.slots[:ix.head-ix.base]
