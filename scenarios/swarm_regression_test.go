@@ -116,6 +116,7 @@ var standbyRegressionSeeds = map[uint64]string{
 // reconfigRegressionSeeds were found by the reconfiguring nemesis (faults.Swarm.Reconfig):
 // they run as drawn.
 var reconfigRegressionSeeds = map[uint64]string{
+	2031100831:         "checker (the contact-lag hold, first version): a standby stuck at op 64 behind a slow checkpoint write, having heard of commit 71, executed ops 65-71 it already held 1.15 s after the active region was lost, and its contact lag fell from 760 ms to 710 ms, as its op lag fell; the hold now lets the lag fall with ops executed below an unchanged commit number, never grow or move otherwise",
 	2029100348:         "replica (failing on main): replica 2 state-synced to 256 over ops 256-257 of unknown identity, so the checkpoint's anchor was its file's checksum and op 257's repair could go back only by RechainRun, which needs every prepare up to the engine's head; four were still being repaired, and flushLog's fallback appended op 257 by truncating ops 258-314, durable, committed and acknowledged in log view 8, which the superblock still named. The reboot that followed recovered log view 8 with op 256, and the do_view_change of view 15 offered it with op 289 (view_change_keeps_acks). flushLog now waits for the prepares the rechain needs (rechainWants)",
 	2028800067:         "checker (audit_chain, first version): it reused a chain computed before a failover, whose configuration replaced the history it was computed over",
 	2028800639:         "checker (audit_chain, first version): the same as 2028800067",
