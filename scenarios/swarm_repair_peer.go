@@ -113,6 +113,7 @@ func (run *swarmRun) repairPeerRound(seed uint64, livenessTicks int) string {
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "repair_peer: R%d's log entry for op %d rots and it restarts, its links "+
 		"to %v cut one way (the primary R%d's among them): %d of its %d peers hold op %d", x, op, repairPeerKeys(cut), p,
 		holders, len(peers), op)
+	checkpoint := c.Replica(x).CheckpointOp()
 	c.CrashReplica(x)
 	run.inspect() // the checkers see the crash before X, back within the tick, executes again
 	if !run.repairPeerRot(x, op, pickSector) {
@@ -135,9 +136,13 @@ func (run *swarmRun) repairPeerRound(seed uint64, livenessTicks int) string {
 	}
 	rep := c.Replica(x)
 	in := rep.Inspect()
-	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target {
+	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target || in.CheckpointOp < checkpoint {
 		// Not a backup of the view that knows its log (a view change, a head lost with the
-		// damage), or nothing left to repair: no repair to time.
+		// damage), or nothing left to repair: no repair to time. Nor where a fault of the
+		// disk's own (its faults are on while it recovers) struck X's checkpoint and it fell
+		// back below the others' checkpoints: it needs a state sync then, which it asks of
+		// the primary it cannot reach (swarm seed 2031300182: a read corruption of checkpoint
+		// 64, a fallback to 0).
 		return run.repairPeerEnd(x, op, livenessTicks)
 	}
 	if run.knobs.afterRepairPeerOpen != nil {
