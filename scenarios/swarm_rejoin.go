@@ -182,20 +182,30 @@ func (run *swarmRun) rejoinTimed(k rejoinCase) string {
 // or with standbys for the idle time the end-of-run standby check wants (idleAfterRound),
 // if longer. It returns why not, or "".
 func (run *swarmRun) rejoinHeld(k rejoinCase, livenessTicks int) string {
-	if !run.runChecked(func() bool { return run.viewsAt() != k.view || run.converged() }, livenessTicks/2) {
-		return run.rejoinEnd(k.y, livenessTicks) // its reason, or a safety failure's
+	return run.holdView(k.view, k.cfg, livenessTicks,
+		func() string { return run.rejoinEnd(k.y, livenessTicks) }, func() string { return run.rejoinElection(k) })
+}
+
+// holdView waits for the cluster to converge in view, then holds the view for two election
+// timeouts and four heartbeats (the longest an election deadline can be, and a few
+// heartbeats), or with standbys for the idle time the end-of-run standby check wants
+// (idleAfterRound), if longer. It returns end() if the cluster did not converge, moved() if
+// the view changed, or "" (also on a safety failure, which the run reports).
+func (run *swarmRun) holdView(view uint32, cfg vsr.Config, livenessTicks int, end, moved func() string) string {
+	if !run.runChecked(func() bool { return run.viewsAt() != view || run.converged() }, livenessTicks/2) {
+		return end() // its reason, or a safety failure's
 	}
-	hold := 2*k.cfg.ElectionTimeoutTicks + 4*k.cfg.HeartbeatTicks
+	hold := 2*cfg.ElectionTimeoutTicks + 4*cfg.HeartbeatTicks
 	if run.c.StandbyCount() > 0 {
 		hold = max(hold, int((alertSettle+alertHold)/sim.TickInterval))
 	}
-	if run.viewsAt() == k.view && !run.runChecked(func() bool { return run.viewsAt() != k.view }, hold) {
+	if run.viewsAt() == view && !run.runChecked(func() bool { return run.viewsAt() != view }, hold) {
 		return ""
 	}
 	if run.safety() != "" {
 		return ""
 	}
-	return run.rejoinElection(k)
+	return moved()
 }
 
 // rejoinElection says that the view moved after Y came back.

@@ -149,20 +149,8 @@ func (run *swarmRun) restartTimed(k restartCase) string {
 // timeouts and four heartbeats (with standbys, the idle time the end-of-run standby check
 // wants, if longer).
 func (run *swarmRun) restartHeld(k restartCase, livenessTicks int) string {
-	if !run.runChecked(func() bool { return run.viewsAt() != k.view || run.converged() }, livenessTicks/2) {
-		return run.restartEnd(k, livenessTicks)
-	}
-	hold := 2*k.cfg.ElectionTimeoutTicks + 4*k.cfg.HeartbeatTicks
-	if run.c.StandbyCount() > 0 {
-		hold = max(hold, int((alertSettle+alertHold)/sim.TickInterval))
-	}
-	if run.viewsAt() == k.view && !run.runChecked(func() bool { return run.viewsAt() != k.view }, hold) {
-		return ""
-	}
-	if run.safety() != "" {
-		return ""
-	}
-	return run.restartElection(k)
+	return run.holdView(k.view, k.cfg, livenessTicks,
+		func() string { return run.restartEnd(k, livenessTicks) }, func() string { return run.restartElection(k) })
 }
 
 func (run *swarmRun) restartElection(k restartCase) string {
