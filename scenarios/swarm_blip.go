@@ -36,12 +36,7 @@ func (run *swarmRun) blipRound(seed uint64, livenessTicks int) string {
 	if !ok {
 		return ""
 	}
-	var backups []int
-	for _, i := range active {
-		if i != p {
-			backups = append(backups, i)
-		}
-	}
+	backups := others(active, p)
 	resend := c.Replica(p).Config().PrepareResendTicks
 	if 2*resend+1+run.blipSlackTicks(active, 1) > blipLimitPeriodsMax*resend {
 		return "" // the network or the disks are too slow for the bound to tell a backoff

@@ -86,12 +86,7 @@ func (run *swarmRun) catchUpRound(seed uint64, livenessTicks int) string {
 		}
 		k.fillOps = 0
 	}
-	var backups []int
-	for _, i := range active {
-		if i != p {
-			backups = append(backups, i)
-		}
-	}
+	backups := others(active, p)
 	x := backups[pick%len(backups)]
 	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
 	head := c.Replica(x).TraceState().Op

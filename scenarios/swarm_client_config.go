@@ -53,12 +53,7 @@ func (run *swarmRun) clientConfigRound(seed uint64, livenessTicks int) string {
 		return ""
 	}
 	c := run.c
-	var backups []int
-	for _, i := range active {
-		if i != p {
-			backups = append(backups, i)
-		}
-	}
+	backups := others(active, p)
 	if len(backups) == 0 || drawK >= c.ClientCount() || c.ClientCount() < 2 {
 		return "" // the other clients' load shows the cluster commits with X again
 	}

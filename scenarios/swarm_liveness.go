@@ -542,3 +542,15 @@ func (a *swarmAlerts) unhealthy() string {
 	}
 	return ""
 }
+
+// others returns the replicas of active but p (the backups, when p is the primary), in slot
+// order.
+func others(active []int, p int) []int {
+	var rest []int
+	for _, i := range active {
+		if i != p {
+			rest = append(rest, i)
+		}
+	}
+	return rest
+}

@@ -109,12 +109,7 @@ func (run *swarmRun) lostSyncRound(seed uint64, livenessTicks int) string {
 	if p = c.Primary(); p < 0 {
 		return ""
 	}
-	var backups []int
-	for _, i := range active {
-		if i != p {
-			backups = append(backups, i)
-		}
-	}
+	backups := others(active, p)
 	x := backups[pickX%len(backups)]
 	backups = append(backups[:pickX%len(backups)], backups[pickX%len(backups)+1:]...)
 	a := backups[pickFrom%len(backups)]

@@ -66,12 +66,7 @@ func (run *swarmRun) rejoinRound(seed uint64, livenessTicks int) string {
 	if !on {
 		return ""
 	}
-	var backups []int
-	for _, i := range active {
-		if i != p {
-			backups = append(backups, i)
-		}
-	}
+	backups := others(active, p)
 	k := rejoinCase{y: backups[pickY%len(backups)], down: down}
 	if k.change, ok = run.rejoinChange(active, backups, k.y, pickZ); !ok {
 		return ""

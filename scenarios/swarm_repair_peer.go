@@ -73,12 +73,7 @@ func (run *swarmRun) repairPeerRound(seed uint64, livenessTicks int) string {
 	if p = c.Primary(); p < 0 || !run.converged() {
 		return ""
 	}
-	var backups []int
-	for _, i := range active {
-		if i != p {
-			backups = append(backups, i)
-		}
-	}
+	backups := others(active, p)
 	x := backups[pickX%len(backups)]
 	_, standbys := c.Members()
 	var peers []int // the members X's repair may ask

@@ -69,12 +69,7 @@ func (run *swarmRun) restartRound(seed uint64, livenessTicks int) string {
 	}
 	k := restartCase{y: p, primary: primary}
 	if !primary {
-		var backups []int
-		for _, i := range active {
-			if i != p {
-				backups = append(backups, i)
-			}
-		}
+		backups := others(active, p)
 		k.y = backups[pick%len(backups)]
 	}
 	k.cfg = c.Replica(k.y).Config()
