@@ -23,6 +23,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		ds.WriteCorruptions += st.WriteCorruptions
 		ds.Misdirects += st.Misdirects
 		ds.WriteErrors += st.WriteErrors
+		ds.SyncErrors += st.SyncErrors
 		ds.LatentSectorErrors += st.LatentSectorErrors
 		ds.CrashTorn += st.CrashTorn
 		ds.CrashLost += st.CrashLost
@@ -52,6 +53,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		DiskWriteCorruption:     ds.WriteCorruptions,
 		DiskMisdirect:           ds.Misdirects,
 		DiskWriteError:          ds.WriteErrors,
+		DiskSyncError:           ds.SyncErrors,
 		DiskLatentSectorError:   ds.LatentSectorErrors,
 		DiskCrashTorn:           ds.CrashTorn,
 		DiskCrashLost:           ds.CrashLost,

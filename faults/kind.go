@@ -35,6 +35,7 @@ const (
 	DiskFull              Kind = "disk.full"
 	DiskCorrelated        Kind = "disk.correlated"
 	DiskWriteError        Kind = "disk.write_error"
+	DiskSyncError         Kind = "disk.sync_error"
 
 	ClockOffset   Kind = "clock.offset"
 	ClockDrift    Kind = "clock.drift"
@@ -55,7 +56,7 @@ var lateKinds = []Kind{NodeUpgrade, NetworkPrimaryIsolation, NodeCrashAtIO, Disk
 
 // lastKinds came after the aimed moves: each is drawn at the very end of DrawSwarm, its coin
 // and its rate together, so that every earlier draw keeps its value.
-var lastKinds = []Kind{DiskWriteError}
+var lastKinds = []Kind{DiskWriteError, DiskSyncError}
 
 var kindDescriptions = map[Kind]string{
 	NetworkLoss:       "packets dropped at random",
@@ -82,6 +83,8 @@ var kindDescriptions = map[Kind]string{
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
 	DiskWriteError:        "a write fails with an I/O error and changes nothing (the engine must not count it done)",
+	DiskSyncError: "a sync fails with an I/O error and the unsynced writes it covered are lost, whole or torn; a " +
+		"later sync succeeds without them (fsync failure: only a rewrite makes the data durable)",
 	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
 		"holders of good copies are down (an intact copy is kept), or entries together with their redundant " +
 		"records (a quorum keeps them intact)",

@@ -585,6 +585,12 @@ func drawLast(r *rand.Rand, s *Swarm, off map[Kind]bool) {
 		s.Kinds = append(s.Kinds, DiskWriteError)
 		s.Disk.WriteErrorProbability = rate
 	}
+	// disk.sync_error came after disk.write_error: its coin and rate are drawn after it.
+	drawn, rate = r.Float64() < s.Density, 0.0005+0.0045*r.Float64()
+	if drawn && !off[DiskSyncError] {
+		s.Kinds = append(s.Kinds, DiskSyncError)
+		s.Disk.SyncErrorProbability = rate
+	}
 }
 
 func abs(x int64) int64 {
@@ -724,6 +730,9 @@ func (s Swarm) params() []string {
 	}
 	if d.WriteErrorProbability > 0 { // only then: the seeds without it print as before
 		p = append(p, "disk.write_error="+ftoa(d.WriteErrorProbability))
+	}
+	if d.SyncErrorProbability > 0 { // only then: the seeds without it print as before
+		p = append(p, "disk.sync_error="+ftoa(d.SyncErrorProbability))
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))

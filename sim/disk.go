@@ -164,6 +164,14 @@ type DiskOptions struct {
 	// nothing: the device reported the write failed (a transient error, a timeout, a failing
 	// sector it could not remap in time). The engine must not count it done.
 	WriteErrorProbability float64
+	// SyncErrorProbability is the chance per Sync that it fails with ErrIO and the writes it
+	// was to make durable are lost, whole or torn at sector boundaries, at once: write-back
+	// failed, and the device (or the kernel, which marks the pages clean and may drop them)
+	// kept only what had reached the platter. A later Sync succeeds without bringing them
+	// back, so only a rewrite makes the data durable (Rebello et al., "Can Applications Recover
+	// from fsync Failures?", ATC'20). It strikes only a Sync no later write to the file
+	// completed behind (syncFails).
+	SyncErrorProbability float64
 	// CrashLostProbability is the chance, per unsynced write at a crash, that it is lost.
 	CrashLostProbability float64
 	// CrashTornProbability is the chance, per unsynced write at a crash that was not lost,
@@ -183,7 +191,7 @@ func (o DiskOptions) Validate() error {
 	}
 	probabilities := []float64{o.ReadFaultProbability, o.ReadCorruptionProbability,
 		o.WriteCorruptionProbability, o.WriteMisdirectProbability, o.WriteErrorProbability,
-		o.CrashLostProbability, o.CrashTornProbability}
+		o.SyncErrorProbability, o.CrashLostProbability, o.CrashTornProbability}
 	for _, p := range probabilities {
 		if !(p >= 0 && p <= 1) {
 			return errors.New("disk options: probability outside [0, 1]")
@@ -203,8 +211,9 @@ type DiskStats struct {
 	// Completed operations (whatever their result).
 	Reads, Writes, Syncs, Creates, Removes, Truncates, Lists uint64
 	// ReadErrors counts reads that returned ErrIO; WriteErrors, writes that failed with ErrIO
-	// (WriteErrorProbability).
-	ReadErrors, WriteErrors uint64
+	// (WriteErrorProbability); SyncErrors, syncs that failed with ErrIO and lost what they
+	// were to make durable (SyncErrorProbability).
+	ReadErrors, WriteErrors, SyncErrors uint64
 	// Random faults injected: latent sector errors (on reads), read and write corruptions,
 	// misdirected writes.
 	LatentSectorErrors, ReadCorruptions, WriteCorruptions, Misdirects uint64
@@ -462,8 +471,12 @@ func (d *Disk) completeSync(op *pendingOp) {
 	d.stats.Syncs++
 	err := storage.ErrNotExist
 	if f := d.file(op.name); f != nil {
-		d.promote(f, op.upTo)
 		err = nil
+		if d.syncFails(op.name, f, op.upTo) {
+			err = storage.ErrIO
+		} else {
+			d.promote(f, op.upTo)
+		}
 	}
 	d.traceOp("sync", op.name, 0, noSpan, err)
 	d.deliver(op, IOCompletion{Op: IOSync, Name: op.name, Err: err})

@@ -79,7 +79,7 @@ func (d *Disk) Crash() {
 		strconv.Itoa(len(inflight))+" writes in flight")
 	names := d.names()
 	for _, name := range names {
-		d.crashFile(name, d.files[name])
+		d.crashFile(name, d.files[name], d.crashOutcome)
 	}
 	d.used = 0
 	for _, name := range names {
@@ -95,8 +95,9 @@ func (d *Disk) Crash() {
 	}
 }
 
-// crashFile rebuilds one file from its durable image and the surviving volatile sectors.
-func (d *Disk) crashFile(name string, f *diskFile) {
+// crashFile rebuilds one file from its durable image and the surviving volatile sectors,
+// outcome deciding which sectors of each volatile write survive.
+func (d *Disk) crashFile(name string, f *diskFile, outcome func(name string, id uint64, first int64, count int) []bool) {
 	f.own()
 	image := f.data[:f.durableLen] // data's own array, turned in place into the durable image
 	f.undo(image, 0)
@@ -105,7 +106,7 @@ func (d *Disk) crashFile(name string, f *diskFile) {
 		if len(w.images) == 0 {
 			continue // cut away whole by a truncate
 		}
-		survivals[k] = d.crashOutcome(name, w.id, w.first, len(w.images))
+		survivals[k] = outcome(name, w.id, w.first, len(w.images))
 		image = applyImages(image, w, survivals[k])
 		f.markLost(w.first, int64(len(w.images)), survivals[k])
 	}
@@ -757,6 +758,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 	opts := d.opts
 	opts.ReadFaultProbability, opts.ReadCorruptionProbability = 0, 0
 	opts.WriteCorruptionProbability, opts.WriteMisdirectProbability, opts.WriteErrorProbability = 0, 0, 0
+	opts.SyncErrorProbability = 0
 	opts.CrashLostProbability, opts.CrashTornProbability = 0, 0
 	opts.SlowMultiplier, opts.Capacity = 0, max(d.capacity, 1)
 	c := NewDisk(loop, rng, trace, d.node, opts)

@@ -1,7 +1,8 @@
 package sim
 
-// Transient faults: a read error the drive later gets past (HealLatent), and a write the
-// device reports failed (writeFails).
+// Transient faults: a read error the drive later gets past (HealLatent), a write the device
+// reports failed (writeFails), and a sync that fails and loses what it was to make durable
+// (syncFails).
 
 import (
 	"strconv"
@@ -68,4 +69,53 @@ func (d *Disk) DisarmWriteError() (fired bool) {
 	fired = d.armedError.fired
 	d.armedError = armedWriteError{}
 	return fired
+}
+
+// syncFails draws whether a Sync of f, which is to make durable the writes completed up to
+// upTo, fails with ErrIO (SyncErrorProbability). If so, the file loses those writes at once,
+// each whole or torn at sector boundaries as a crash would, and what is left is durable: the
+// write-back failed and only what reached the platter is there, in the cache as on the disk.
+// A later Sync then succeeds without them, as fsync does on Linux after a failure, so an
+// engine that retries only the sync, or takes the failure for success, holds data it
+// believes durable and is not.
+//
+// It strikes only when the Sync has writes to make durable and no write completed after it
+// was issued (every volatile write is one the Sync covers), so that a failure never undoes
+// bytes a later write's images were taken over, and only where the fault filter allows a
+// fault on each write's first sector.
+// The draw is made only then, and only when the probability is set, so that a disk without
+// sync errors draws as it did before they existed.
+func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
+	if !d.faultsEnabled || d.opts.SyncErrorProbability <= 0 || len(f.volatile) == 0 {
+		return false // nothing to lose: a write-back cannot fail
+	}
+	for _, w := range f.volatile {
+		if w.seq > upTo || !d.allowed(name, w.first) {
+			return false
+		}
+	}
+	if !Chance(d.rng, d.opts.SyncErrorProbability) {
+		return false
+	}
+	d.stats.SyncErrors++
+	d.trace.Emit(LevelShort, d.node, "disk", "fault sync_error "+name+": "+
+		strconv.Itoa(len(f.volatile))+" unsynced writes lost or torn")
+	oldLen := int64(len(f.data))
+	d.crashFile(name, f, d.syncLoss)
+	d.used += roundUp(int64(len(f.data))) - roundUp(oldLen)
+	f.durableLen = int64(len(f.data))
+	d.touch(f)
+	f.fitFaults()
+	return true
+}
+
+// syncLoss decides what of one write a failed sync keeps: nothing, or (half the time, for a
+// write of two sectors or more) a torn part.
+func (d *Disk) syncLoss(name string, id uint64, first int64, count int) []bool {
+	survive := make([]bool, count)
+	if count >= 2 && d.rng.IntN(2) == 0 {
+		d.tear(survive)
+	}
+	d.decided(diskDecision{kind: "sync_error", write: id, name: name, sector: first, survive: survive})
+	return survive
 }
