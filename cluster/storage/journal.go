@@ -939,14 +939,9 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				tombstoned = append(tombstoned, o)
 			}
 			s.markedOver(tombstoned)
-			s.fs.WriteAt(name, tombstones, s.recordOffset(first), unlessIO(next))
-		},
-		func(next func(error)) {
-			if !kept {
-				next(nil)
-				return
-			}
-			s.fs.Sync(name, next)
+			s.syncRewriting(name, func(written func(error)) {
+				s.fs.WriteAt(name, tombstones, s.recordOffset(first), unlessIO(written))
+			}, 1, next)
 		},
 		func(next func(error)) {
 			if !kept {
@@ -1117,20 +1112,42 @@ func (s *Storage) verifySectors(name string, sector func(op uint64) []byte, ops 
 			done(fmt.Errorf("%w: the record sectors of ops %v do not read back in %s", ErrIO, bad, name))
 			return
 		}
-		steps := make([]step, 0, len(bad)+1)
+		steps := make([]step, 0, len(bad))
 		for _, o := range bad {
 			steps = append(steps, func(next func(error)) {
 				s.fs.WriteAt(name, sector(o), s.recordOffset(o), unlessIO(next))
 			})
 		}
-		steps = append(steps, func(next func(error)) { s.fs.Sync(name, next) })
-		sequence(func(err error) {
+		s.syncRewriting(name, func(written func(error)) { sequence(written, steps...) }, attempt, func(err error) {
 			if err != nil {
 				done(err)
 				return
 			}
 			s.verifySectors(name, sector, bad, attempt+1, done)
-		}, steps...)
+		})
+	})
+}
+
+// syncRewriting runs write and syncs name, at the given attempt. A sync that fails (ErrIO)
+// may have lost what write wrote, whatever a read shows now: after a failed fsync the kernel
+// may keep the pages in its cache, clean, and a later fsync succeeds without them. So it
+// writes again and syncs again, up to tombstoneAttemptsMax attempts, then fails (ErrIO). A
+// failed sync used to fail the whole truncation, which the replica takes as done: it
+// persisted a log view over the stale ops the truncation was to drop (swarm seed 2031901162
+// with sync errors: view 11's op 82 under log view 12).
+func (s *Storage) syncRewriting(name string, write func(written func(error)), attempt int, done func(error)) {
+	write(func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		s.fs.Sync(name, func(err error) {
+			if errors.Is(err, ErrIO) && attempt < tombstoneAttemptsMax {
+				s.syncRewriting(name, write, attempt+1, done)
+				return
+			}
+			done(err)
+		})
 	})
 }
 
