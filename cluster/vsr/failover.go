@@ -6,12 +6,14 @@ import (
 
 	"vopr/cluster/checksum"
 	"vopr/cluster/storage"
+	"vopr/internal/assert"
 )
 
 // DR failover (the runbook's scenario 2, option B: `cluster failover --promote-standby 100
 // --approve-data-loss-risk`). When every active replica is gone, an operator promotes a
 // standby into a new configuration in which it is the only active replica. The
-// configuration's epoch (the superblock's Epoch, carried by every message) rises by one:
+// configuration's epoch (the superblock's Epoch, carried by every message) rises past the
+// standby's and past every epoch its kept log moves to (promotedEpoch):
 //
 //   - the promoted replica keeps the committed prefix it holds durably (P: the highest op it
 //     knows committed whose prepares up to it are all in its write-ahead log) and drops its
@@ -63,15 +65,41 @@ func (r *Replica) Promote(done func(PromoteReport, error)) {
 		}
 		p++
 	}
+	epoch := r.promotedEpoch(p)
 	r.status = StatusStopped
 	r.emit(EventStatus, p, checksum.Sum{}, fmt.Sprintf("stopped: promoting to the active replica of epoch %d from op %d",
-		r.epoch+1, p))
-	promoteStorage(r.storage, r.storage.State(), p, done)
+		epoch, p))
+	promoteStorage(r.storage, r.storage.State(), p, epoch, done)
 }
 
-// promoteStorage truncates the log above p and writes the new configuration's state.
-func promoteStorage(s *storage.Storage, st storage.State, p uint64, done func(PromoteReport, error)) {
-	report := PromoteReport{Standby: int(st.Replica), Op: p, Epoch: st.Epoch + 1, View: st.View + 1}
+// promotedEpoch is the epoch of the configuration a promotion to op p makes: above the
+// standby's, and above the epoch every change the kept log holds moves to. The promoted
+// replica replays its log up to p after its restart, and a committed change there that the
+// standby had not entered durably (a restarted standby executes nothing until it hears from
+// a primary; or its superblock write of the new epoch was lost in a crash) names the epoch
+// after the standby's: taking that epoch for the failover made the change one of the
+// promoted replica's own epoch with another membership, and the replay fail-stopped it
+// ("executed a change that disagrees with its epoch") at every restart. Above it, the change
+// is one of an older configuration, as for any replica that heard of a newer epoch first.
+func (r *Replica) promotedEpoch(p uint64) uint32 {
+	assert.That(r.epoch >= r.storage.State().Epoch, "promote: durable epoch ahead of the standby's")
+	epoch := r.epoch
+	for op := r.checkpointOp + 1; op <= p; op++ {
+		h, ok := r.log.header(op)
+		assert.That(ok, "promote: an op of the kept prefix without its header")
+		if h.Operation == OperationReconfigure {
+			epoch = max(epoch, h.Epoch+1)
+		}
+	}
+	assert.That(epoch >= r.epoch && epoch < ^uint32(0), "promote: epoch out of range")
+	return epoch + 1
+}
+
+// promoteStorage truncates the log above p and writes the new configuration's state, of
+// epoch (promotedEpoch).
+func promoteStorage(s *storage.Storage, st storage.State, p uint64, epoch uint32, done func(PromoteReport, error)) {
+	assert.That(epoch > st.Epoch, "promote: the new configuration's epoch is not newer")
+	report := PromoteReport{Standby: int(st.Replica), Op: p, Epoch: epoch, View: st.View + 1}
 	if head := s.Head(); head > p {
 		report.Dropped = head - p
 	}
