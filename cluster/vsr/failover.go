@@ -49,8 +49,13 @@ func (r *Replica) Promote(done func(PromoteReport, error)) {
 	case !r.isStandby():
 		done(PromoteReport{}, errNotStandby)
 		return
-	case r.status != StatusNormal || r.stateLost || r.storage == nil:
-		done(PromoteReport{}, fmt.Errorf("promote: standby is %s: it must be normal, with its own state", r.status))
+	case (r.status != StatusNormal && r.status != StatusViewChange) || r.stateLost || r.storage == nil:
+		// A standby in view_change is between entering a view (a new configuration's, or one
+		// it found above its log view at a restart) and that view's start_view: its log and
+		// state are its own (only the start_view installs another log, and makes it normal).
+		// With the active region lost no start_view comes, and refusing it left the failover
+		// impossible for good.
+		done(PromoteReport{}, fmt.Errorf("promote: standby is %s: it must be normal or between views, with its own state", r.status))
 		return
 	case r.logWriting || r.checkpointing || r.cutsQueued > 0 || r.stateWriting:
 		// Its storage has work in flight that would land after (or move) the promotion point.
