@@ -208,8 +208,12 @@ func (c *Client) Receive(buf []byte) {
 			c.finish(Result{Outcome: OK, Reply: m.Body, Op: m.Header.Op, View: m.Header.View})
 			return
 		}
-		if m.Header.Epoch > c.epoch {
-			c.epoch, c.outside = m.Header.Epoch, m.Header.Outside&(1<<uint(c.options.ReplicaCount)-1)
+		// A configuration that leaves none of our slots active is not one we address: a
+		// reply of the configuration a failover replaced (Reconfigure), delivered late. Its
+		// membership over our slots would have no primary (PrimaryIndex's assertion).
+		slots := uint16(1)<<uint(c.options.ReplicaCount) - 1
+		if outside := m.Header.Outside & slots; m.Header.Epoch > c.epoch && outside != slots {
+			c.epoch, c.outside = m.Header.Epoch, outside
 		}
 		c.primary = vsr.PrimaryIndex(m.Header.View, c.options.ReplicaCount, c.outside)
 		if c.inflight.header.Operation == vsr.OperationRegister {
