@@ -17,7 +17,9 @@ import (
 //   - primaryIndex ranges over the active replicas: a standby never leads;
 //   - it never times out into a view change: it learns of a new view from the new
 //     primary's prepares, commits and start_view, and asks for the view's log;
-//   - it is never asked for a prepare, a nack or a checkpoint: peers pick among the actives.
+//   - it is never asked for a nack or a checkpoint: peers pick among the actives. It is
+//     asked for prepares by checksum (randomRepairPeer), which only serves a copy whose
+//     checksum the asker named, and counts for nothing.
 //
 // A standby's index is ReplicaCount + k; operators know it as StandbyIDBase + k.
 
