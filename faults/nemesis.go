@@ -68,7 +68,7 @@ func Actions() []string {
 		ActionClockDrift, ActionClockPeriodic, ActionDiskSlow, ActionDiskFast,
 		ActionDiskCorrupt, ActionDiskFill, ActionDiskUnfill,
 		ActionPrimaryIsolate, ActionPrimaryNext, ActionReconnect, ActionRing, ActionBridge,
-		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint, ActionCrashAfterCut, ActionCrashInRecovery,
+		ActionCrashSuperblock, ActionCrashStartView, ActionCrashCheckpoint, ActionCrashAfterCut, ActionCrashInRecovery, ActionCrashAfterSyncError,
 		ActionDiskCorruptTail, ActionDiskCorruptWhileDown,
 		ActionClockPrimaryStep, ActionClockPrimaryDrift, ActionClockPrimaryOffset, ActionPrimaryBehind,
 		ActionDiskCorruptSyncedCheckpoint, ActionDiskMisdirectRecord}
@@ -106,8 +106,9 @@ type Nemesis struct {
 	shape      *sim.Shape
 	shapeUntil uint64
 	ioCrash    ioCrash
-	cut        cutCrash  // the crash after a log cut (nemesis_cut.go)
-	recovery   countdown // the crash during recovery (nemesis_recovery_crash.go)
+	cut        cutCrash       // the crash after a log cut (nemesis_cut.go)
+	syncError  syncErrorCrash // the crash after a failed sync (nemesis_sync_error.go)
+	recovery   countdown      // the crash during recovery (nemesis_recovery_crash.go)
 	hits       coverage.Hits
 	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down
 	// leaving is the replica a membership change is taking out (SetLeaving), -1 if none:
@@ -129,7 +130,8 @@ func NewNemesis(r *rand.Rand, s Swarm, atlas *Atlas) *Nemesis {
 	assert.Thatf(err == nil, "%v", err)
 	return &Nemesis{
 		r: r, swarm: s, o: s.Nemesis, atlas: atlas, leaving: -1, cut: cutCrash{at: disarmed},
-		recovery: disarmed, divergent: divergentEpisode{cut: disarmed, restart: -1},
+		syncError: syncErrorCrash{at: disarmed},
+		recovery:  disarmed, divergent: divergentEpisode{cut: disarmed, restart: -1},
 		stableUntil: make([]uint64, s.Replicas),
 		filled:      make([]bool, s.Replicas),
 		slow:        make([]bool, s.Replicas),

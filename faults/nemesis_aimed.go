@@ -103,7 +103,7 @@ type ioCrash struct {
 // Without those on, it installs nothing.
 func (n *Nemesis) Install(c *sim.Cluster) {
 	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 && n.o.SyncedCheckpointLossProbability == 0 &&
-		n.o.FirstPrepareCrashProbability == 0 && n.divergent.r == nil {
+		n.o.FirstPrepareCrashProbability == 0 && n.divergent.r == nil && n.syncError.r == nil {
 		return
 	}
 	c.SetFaultHooks(sim.FaultHooks{
@@ -436,7 +436,8 @@ func (n *Nemesis) crashAtIO(c *sim.Cluster, replica int, detail string) {
 // onCompletion crashes replica as its superblock sync completes, when so armed: the node
 // dies before the replica learns of it.
 func (n *Nemesis) onCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
-	if n.onCutCompletion(c, replica, io) || n.onRecoveryCompletion(c, replica, io) || n.onDivergentCompletion(c, replica, io) {
+	if n.onCutCompletion(c, replica, io) || n.onRecoveryCompletion(c, replica, io) || n.onDivergentCompletion(c, replica, io) ||
+		n.onSyncErrorCompletion(c, replica, io) {
 		return true
 	}
 	if io.Op != sim.IOSync || io.Name != superblockZone || io.Err != nil ||

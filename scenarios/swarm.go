@@ -296,6 +296,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	atlas.Install(c)
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
 	run.nemesis.ArmCutCrashes(sim.Stream(o.Seed, "nemesis/cut"))
+	run.nemesis.ArmSyncErrorCrashes(sim.Stream(o.Seed, "nemesis/sync_error"))
 	run.nemesis.ArmDivergent(sim.Stream(o.Seed, "nemesis/divergent"))
 	run.nemesis.Install(c)
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
