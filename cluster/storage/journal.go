@@ -735,7 +735,12 @@ func (w *appendWriting) written(err error) {
 	*w = appendWriting{fn: w.fn}
 	s.freeAppendWrites.put(w)
 	if errors.Is(err, ErrNoSpace) {
-		s.appendNoSpace(e, retry, done)
+		// Cut first, as for any other failure: the write that ran out of space may be the
+		// record's, after the entry was synced (a record sector of a segment is a hole of the
+		// file until written, and filling it needs a block a full disk lacks). Left past the
+		// head without a record, the entry came back intact at the next Open, which finishes
+		// such appends, though the append failed (TestNoSpaceForTheRecordCutsTheEntry).
+		s.cutFailedAppend(e.Op, h.Offset, err, func(error) { s.appendNoSpace(e, retry, done) })
 		return
 	}
 	if err == nil {
@@ -756,6 +761,8 @@ func (w *appendWriting) written(err error) {
 // its record write failed, came back under log view 9). No truncation removes it: the
 // engine's head never reached it.
 func (s *Storage) cutFailedAppend(op uint64, offset int64, failure error, done func(error)) {
+	assert.That(op == s.head+1, "storage: cutting a failed append that is not above the head")
+	assert.That(offset >= s.recordArea(), "storage: cutting a failed append inside the record area")
 	name := segmentName(s.segmentOf(op))
 	if size, err := s.fs.Size(name); err != nil || size <= offset {
 		done(failure)
