@@ -1322,19 +1322,26 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	for op := cp + 1; op <= s.head; op++ {
 		if s.slot(op).state == slotIntact {
 			rec.Entries = append(rec.Entries, Entry{Op: op, Body: ix.bodies[op]})
-			// A damaged record of an intact entry is written again too, unless it verifies
-			// as another op's (a stray, which placeStrays put in its place first): left
-			// damaged, the entry was the op's only copy, and a later rot of it at the top of
-			// the log read as an append that never finished (storage crash seed 45826: op
-			// 4's record sector unreadable at one Open, zeros again at the next, and op 4
-			// dropped when its entry rotted).
+			// A damaged record of an intact entry is written again too: left damaged, the
+			// entry was the op's only copy, and a later rot of it at the top of the log read
+			// as an append that never finished (storage crash seed 45826: op 4's record
+			// sector unreadable at one Open, zeros again at the next, and op 4 dropped when
+			// its entry rotted). So is one that verifies as another op's (a misdirected
+			// write's landing): recovery reads it as absent at the top of the log, so the same
+			// rot dropped the op (TestForeignRecordOverAnIntactEntryIsWrittenAgain). If it
+			// is a stray that stands for its op's record, placeStrays, which runs first, has
+			// written that record in its own place.
 			p, ok := ix.persist[op]
-			if !ok || p.state == recordAbsent || (p.state == recordDamaged && !p.foreign) {
+			if !ok || p.state == recordAbsent || p.state == recordDamaged {
 				s.unrecorded = append(s.unrecorded, Entry{Op: op, Body: ix.bodies[op]})
 			}
-			if ok && p.state == recordDamaged && !p.foreign {
+			if ok && p.state == recordDamaged {
+				reason := "record damaged (written again at open)"
+				if p.foreign {
+					reason = "record sector holds another op's record or mark (written again at open)"
+				}
 				rec.Rewritten = append(rec.Rewritten, Problem{File: segmentName(s.segmentOf(op)),
-					Offset: s.recordOffset(op), Op: op, Reason: "record damaged (written again at open)"})
+					Offset: s.recordOffset(op), Op: op, Reason: reason})
 			}
 		}
 	}
