@@ -100,6 +100,13 @@ func (run *swarmRun) rejoinRound(seed uint64, livenessTicks int) string {
 		strict = rep.TraceState().View <= k.view
 	}
 	back()
+	if down {
+		// The bound counts from the end of Open, which reads the whole log back: a scan that
+		// grows with the log and the disk's latency, not with the protocol (swarm seed
+		// 2031950487: Y's Open read 54 segments for 1.6 s, past the whole bound; the restart
+		// round's seed 2030900032 is the same class).
+		run.runChecked(func() bool { return run.opened(k.y) }, livenessTicks/4)
+	}
 	k.back = c.Loop.Now()
 	run.rejoin.rounds++
 	if !strict || run.safety() != "" {
