@@ -131,13 +131,15 @@ func (run *swarmRun) repairPeerRound(seed uint64, livenessTicks int) string {
 	}
 	rep := c.Replica(x)
 	in := rep.Inspect()
-	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target || in.CheckpointOp < checkpoint {
+	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target || in.CheckpointOp < checkpoint ||
+		run.repairPeerBehindView(in.View, cut) {
 		// Not a backup of the view that knows its log (a view change, a head lost with the
 		// damage), or nothing left to repair: no repair to time. Nor where a fault of the
 		// disk's own (its faults are on while it recovers) struck X's checkpoint and it fell
 		// back below the others' checkpoints: it needs a state sync then, which it asks of
 		// the primary it cannot reach (swarm seed 2031300182: a read corruption of checkpoint
-		// 64, a fallback to 0).
+		// 64, a fallback to 0). Nor where X came back normal in an older view than the
+		// primary's (see repairPeerBehindView).
 		return run.repairPeerEnd(x, op, livenessTicks)
 	}
 	if run.knobs.afterRepairPeerOpen != nil {
@@ -224,6 +226,19 @@ func (run *swarmRun) repairPeerHolds(i int, op uint64, prepare []byte) bool {
 		}
 	}
 	return false
+}
+
+// repairPeerBehindView reports whether a replica normal in view cannot join the running view
+// while its links cut are: the running view is newer, and its primary is among the links cut.
+// Only a view's primary sends the view's log (start_view) that a replica of an older view
+// needs before it may execute in the newer one, and it answers a request for it: with the
+// request cut, the replica waits for the link (or a view change), as it should. The round
+// takes X down right after the view it checks converged, so X's superblock write of that
+// view may still be in flight, and the crash lose it (swarm seed 2031800181: R2 came back
+// normal in view 25, the primary R1 of view 26 cut, and stalled in view 26's view change).
+func (run *swarmRun) repairPeerBehindView(view uint32, cut []bool) bool {
+	q := run.c.Primary()
+	return q >= 0 && cut[q] && run.c.Replica(q).Inspect().View > view
 }
 
 // repairPeerRot flips a bit in one sector (drawn) of every entry of op in x's log segments
