@@ -224,6 +224,9 @@ type swarmKnobs struct {
 	// afterCatchUpReturn runs right after the catchup round restarts its backup
 	// (swarm_catchup.go): a fault injected there that keeps it behind must fail it.
 	afterCatchUpReturn func(c *sim.Cluster, backup int)
+	// afterCatchUpLaps runs once the catch-up round's laps end, before its disk turns fast:
+	// a fault injected there that keeps the backup behind must fail the convergence after it.
+	afterCatchUpLaps func(c *sim.Cluster, backup int)
 	// lagReported changes the lag every standby reports before standby_lag_truth.go checks it.
 	lagReported func(ns int64) int64
 	// afterLostSyncHeal runs right after the lost_sync round heals the links of the replica

@@ -121,6 +121,9 @@ func (run *swarmRun) catchUpRound(seed uint64, livenessTicks int) string {
 		}
 	}
 	run.load = false
+	if run.knobs.afterCatchUpLaps != nil {
+		run.knobs.afterCatchUpLaps(c, x)
+	}
 	run.fastCatchUpDisk(x)
 	return run.convergedAfterRound(fmt.Sprintf("backup R%d caught up under load", x), livenessTicks)
 }

@@ -47,6 +47,17 @@ func TestSwarmSlowCatchUpFailsOnAStalledDisk(t *testing.T) {
 	require.Contains(t, r.Reason, "on a disk slowed x")
 }
 
+// The convergence after the round, which counts from when the slow disk's I/O in flight has
+// completed, still fails a backup whose disk stalls as the laps end (the knob pauses it): the
+// wait for that I/O is bounded by the latencies drawn, not by what the backup does.
+func TestSwarmSlowCatchUpConvergenceFailsOnAStalledDisk(t *testing.T) {
+	seed := seedReaching(t, "coverage.mark.catchup.slow_disk", 60)
+	stall := func(c *sim.Cluster, backup int) { c.Nodes[backup].Disk.SetPaused(true) }
+	r := runSwarmWith(Options{Seed: seed}, swarmKnobs{afterCatchUpLaps: stall})
+	require.Equal(t, Liveness, r.Outcome, r.Reason)
+	require.Contains(t, r.Reason, "caught up under load")
+}
+
 // The slow disk makes the overlap it is there for: a snapshot completed while the backup's
 // own checkpoint write is in flight (seed 46 with the swarm of this commit), which the
 // database keeps for later (vsr.sync_installed_while_checkpointing installed it, and died).

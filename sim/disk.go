@@ -564,6 +564,7 @@ func (d *Disk) Usage() storage.Usage {
 // hands the completion to it rather than the FS wrapping every callback.
 type pendingOp struct {
 	generation uint64
+	due        Time // when it completes (InFlightUntil)
 	run        func()
 
 	kind     IOOp
@@ -585,6 +586,7 @@ func (d *Disk) complete(latency Duration, run func()) {
 
 // schedule schedules op's completion latency from now.
 func (d *Disk) schedule(latency Duration, op pendingOp) {
+	op.due = d.loop.Now() + Time(latency)
 	*d.pend(latency) = op
 }
 
@@ -599,7 +601,8 @@ func (d *Disk) pend(latency Duration) *pendingOp {
 	if d.fireFn == nil {
 		d.fireFn = d.fire
 	}
-	d.loop.AtCall(d.loop.Now()+Time(latency), d.fireFn, uint64(slot))
+	op.due = d.loop.Now() + Time(latency)
+	d.loop.AtCall(op.due, d.fireFn, uint64(slot))
 	op.generation = d.generation
 	return op
 }

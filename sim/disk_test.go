@@ -648,6 +648,27 @@ func TestDiskSlowMode(t *testing.T) {
 	require.Equal(t, 7*normal, completion(7))
 }
 
+// InFlightUntil is when the slowest operation issued completes: one issued in slow mode keeps
+// its slow latency once the disk is fast again; none in flight, or after a crash, is now.
+func TestDiskInFlightUntil(t *testing.T) {
+	h := newDiskHarness(t, 13, diskOptionsClean())
+	require.Equal(t, h.loop.Now(), h.disk.InFlightUntil())
+	h.disk.SetSlow(50)
+	var slow Time
+	h.disk.Create("f", func(error) { slow = h.loop.Now() })
+	h.disk.SetSlow(1)
+	var fast Time
+	h.disk.Create("g", func(error) { fast = h.loop.Now() })
+	until := h.disk.InFlightUntil()
+	h.settle()
+	require.Less(t, fast, slow)
+	require.Equal(t, slow, until)
+	require.Equal(t, h.loop.Now(), h.disk.InFlightUntil())
+	h.disk.Create("h", func(error) {})
+	h.disk.Crash()
+	require.Equal(t, h.loop.Now(), h.disk.InFlightUntil())
+}
+
 func TestDiskPausedHoldsCompletions(t *testing.T) {
 	order := func(pause bool) []int {
 		h := newDiskHarness(t, 14, diskOptionsClean())
