@@ -36,8 +36,8 @@
 //     clock agrees with a quorum (tolerance 500 ms) timestamps operations.
 //   - standby.go: standby replicas (ids 100 and up, indices ReplicaCount+k): they journal,
 //     repair, state-sync and execute like backups, never vote, never count towards a quorum
-//     and never lead; they serve stale reads (throttled) and report their lag and promotion
-//     eligibility.
+//     and never lead; they serve stale reads (throttled) and report their lag (unknown until
+//     a primary is heard after a start) and promotion eligibility.
 //   - failover.go: DR failover: the configuration epoch every message carries, a standby's
 //     promotion into the single active replica of the next epoch, and the stop of a replica
 //     that hears a newer epoch.

@@ -388,7 +388,7 @@ func (r *Replica) InspectStateInto(in *Inspection) {
 	if r.isStandby() {
 		in.StandbyLagOps, in.StandbyLagNs, in.StandbyEligible = r.standbyLagNow()
 		in.StandbyID, in.StandbyReadsMaxQPS = StandbyIDBase+r.replica-r.count, r.throttle.maxQPS
-		in.StandbyContactLagNs = r.standbyContactLag()
+		in.StandbyContactLagNs, in.StandbyLagKnown = r.standbyContactLag(), r.lag.initialised
 	}
 	if h := r.log.headerOf(r.op); h != nil {
 		in.LogHead = h.Checksum // not header: a copy of the whole header at every inspection

@@ -132,13 +132,19 @@ func (r *Replica) randomRepairPeer() int {
 // the newest commit number heard minus the op executed; lag in time is how long ago the
 // primary announced the newest commit number the standby has executed. A standby cut off
 // from the primary hears nothing, so its time lag grows even though its op lag looks small.
+//
+// A process that has heard no primary yet (every start, a restart included: the record is
+// volatile) has nothing to measure from: its lag is unknown (Inspection.StandbyLagKnown),
+// not zero, and it is not eligible. A restarted standby may know a commit number from its
+// superblock far above the op it has executed, and executes nothing until it hears from a
+// primary; reporting 0 ms and 0 ops then had a DR failover promote it as current.
 type standbyLag struct {
 	heard       uint64 // newest commit number the primary announced
 	pendingOp   uint64 // a commit number heard and not yet executed ...
 	pendingNs   int64  // ... and when it was heard
 	currentNs   int64  // when the newest commit number we have executed was announced
 	heardNs     int64  // when the primary last announced a commit number
-	initialised bool
+	initialised bool   // a primary announced a commit number to this process: the lag is known
 }
 
 // standbyHeard records a commit number announced by the primary of our view.
@@ -181,7 +187,7 @@ func (r *Replica) standbyExecuted() {
 // standbyContactLag is the standby's lag when it last heard from the primary: how long
 // before that moment the newest commit number it had executed was announced. After the
 // active replicas are lost it stays what it was, where the lag now keeps growing: it is what
-// a DR failover judges the standby by.
+// a DR failover judges the standby by. 0 while the lag is unknown (no primary heard).
 func (r *Replica) standbyContactLag() int64 {
 	if !r.isStandby() || !r.lag.initialised {
 		return 0
@@ -190,7 +196,8 @@ func (r *Replica) standbyContactLag() int64 {
 }
 
 // standbyLagNow returns the standby's lag in ops and nanoseconds, and whether it is
-// eligible for promotion (both within the runbook's bounds, and in normal status).
+// eligible for promotion (both within the runbook's bounds, and in normal status). While the
+// lag is unknown (no primary heard) it returns zeros and ineligible.
 func (r *Replica) standbyLagNow() (ops uint64, ns int64, eligible bool) {
 	if !r.isStandby() || !r.lag.initialised {
 		return 0, 0, false

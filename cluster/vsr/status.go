@@ -111,6 +111,12 @@ type Inspection struct {
 	StandbyLagOps   uint64
 	StandbyLagNs    int64
 	StandbyEligible bool
+	// StandbyLagKnown reports that the standby has heard from a primary since its process
+	// started, so that its lag (StandbyLagOps, StandbyLagNs, StandbyContactLagNs) is a
+	// measurement. Until then, after every start and restart, its lag is unknown: those
+	// fields are zero and say nothing (not "caught up"), and it is not eligible. False for
+	// active replicas.
+	StandbyLagKnown bool
 	// StandbyID is a standby's operator-facing id (StandbyIDBase + k), StandbyReadsMaxQPS its
 	// read limit (0: none); both zero for active replicas.
 	StandbyID          int
