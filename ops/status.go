@@ -46,11 +46,15 @@ type ReplicaStatusReport struct {
 // StandbyStatus is a standby's part of `replica status` (runbook scenario 4: a standby
 // lagging more than 1000 ms is ineligible for promotion).
 type StandbyStatus struct {
-	ID          int    `json:"id"` // the runbook's replica id: 100 and up
-	LagMs       int64  `json:"lag_ms"`
-	LagOps      uint64 `json:"lag_ops"`
-	Eligible    bool   `json:"eligible"`
-	ReadsMaxQPS int    `json:"reads_max_qps"` // standby throttle --max-qps; 0: no limit
+	ID     int    `json:"id"` // the runbook's replica id: 100 and up
+	LagMs  int64  `json:"lag_ms"`
+	LagOps uint64 `json:"lag_ops"`
+	// LagKnown: the standby has heard from a primary since its process started, so LagMs,
+	// LagOps and ContactLagMs are a measurement. False after a (re)start until it does: its
+	// lag is unknown (the figures are 0 and say nothing) and it is not eligible.
+	LagKnown    bool `json:"lag_known"`
+	Eligible    bool `json:"eligible"`
+	ReadsMaxQPS int  `json:"reads_max_qps"` // standby throttle --max-qps; 0: no limit
 	// ContactLagMs is its lag when it last heard from the primary; Executed the op it has
 	// executed up to and Commit the commit number it knows.
 	ContactLagMs int64  `json:"contact_lag_ms"`
@@ -67,7 +71,7 @@ func ReplicaStatusOf(in vsr.Inspection, diskUsagePct int) ReplicaStatusReport {
 	s.Joining, s.Removed = in.Joining, in.Removed // the replica's own word (vsr/reconfig.go)
 	if in.Role == vsr.RoleStandby {
 		s.Standby = &StandbyStatus{ID: in.StandbyID, LagMs: in.StandbyLagNs / 1_000_000, LagOps: in.StandbyLagOps,
-			Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS,
+			LagKnown: in.StandbyLagKnown, Eligible: in.StandbyEligible, ReadsMaxQPS: in.StandbyReadsMaxQPS,
 			ContactLagMs: in.StandbyContactLagNs / 1_000_000, Executed: in.CommitMin, Commit: in.CommitMax}
 	}
 	return s
@@ -108,7 +112,11 @@ func (r ReplicaStatusReport) String() string {
 		if !sb.Eligible {
 			verdict = "INELIGIBLE for promotion"
 		}
-		s += fmt.Sprintf(" standby=%d %s (lag %d ms, %d ops)", sb.ID, verdict, sb.LagMs, sb.LagOps)
+		if sb.LagKnown {
+			s += fmt.Sprintf(" standby=%d %s (lag %d ms, %d ops)", sb.ID, verdict, sb.LagMs, sb.LagOps)
+		} else {
+			s += fmt.Sprintf(" standby=%d %s (lag unknown: no primary heard since it started)", sb.ID, verdict)
+		}
 		if sb.ReadsMaxQPS > 0 {
 			s += fmt.Sprintf(" reads<=%d/s", sb.ReadsMaxQPS)
 		}

@@ -260,7 +260,8 @@ func standbyThrottle(args []string) error {
 
 // clusterFailover is `cluster failover --promote-standby ID [--approve-data-loss-risk]
 // [--force]`: the standby's process decides (ops.PlanFailover: refused without the approval,
-// saying what would be lost, or for an ineligible standby unless forced) and promotes itself
+// saying what would be lost, or for an ineligible standby, lagging or with its lag unknown
+// since its restart, unless forced) and promotes itself
 // (ops.Failover). A refusal exits 1 with the reason.
 func clusterFailover(args []string) error {
 	var id *int
@@ -270,7 +271,7 @@ func clusterFailover(args []string) error {
 		tgt = t
 		id = t.fs.Int("promote-standby", -1, "the standby's replica id (100 and up)")
 		approve = t.fs.Bool("approve-data-loss-risk", false, "accept losing what the lost replicas committed above the standby's commit")
-		force = t.fs.Bool("force", false, "promote a standby that is ineligible (lagging)")
+		force = t.fs.Bool("force", false, "promote a standby that is ineligible (lagging, or its lag unknown: no primary heard since it started)")
 	})
 	if err != nil {
 		return err
