@@ -58,7 +58,16 @@ func holdContactLag(c *sim.Cluster, standby, reactionTicks int, wait func(ticks 
 // its contact lag fell from 760 ms to 710 ms): its lag in ops falls the same way, and
 // promoting it loses no more than before. So the lag may fall only with the op it has
 // executed rising and the commit number it knows unchanged.
+//
+// Whether the lag is known (the standby has heard from a primary since it started) cannot
+// change either: with nothing reaching it, an unknown lag stays unknown, and a known one
+// becomes unknown only with a restart, which this wait does not do.
 func contactLagHeld(before, after ops.StandbyStatus, reaction sim.Duration) string {
+	if before.LagKnown != after.LagKnown {
+		return fmt.Sprintf("standby %d's lag went from known=%t to known=%t in the %s the operator took to act (contact lag %d ms to %d ms, executed %d to %d, commit %d to %d), with the active region lost: nothing reached it, so whether it has heard from a primary since it started cannot change",
+			before.ID, before.LagKnown, after.LagKnown, reaction, before.ContactLagMs, after.ContactLagMs, before.Executed,
+			after.Executed, before.Commit, after.Commit)
+	}
 	executedHeld := after.Executed > before.Executed && after.Commit == before.Commit
 	if after.ContactLagMs == before.ContactLagMs || (after.ContactLagMs < before.ContactLagMs && executedHeld) {
 		return ""
@@ -69,9 +78,18 @@ func contactLagHeld(before, after ops.StandbyStatus, reaction sim.Duration) stri
 
 // failoverJudgedFairly returns why a failover plan misjudged a standby whose status, read
 // once the region was lost, put it within the runbook's bounds (at most 1000 ms and a
-// checkpoint interval of ops behind when it last heard from the primary), or "".
+// checkpoint interval of ops behind when it last heard from the primary), or said its lag
+// was unknown (it had heard from no primary since it started: nothing says how far behind
+// it is, and the plan must not call it eligible), or "".
 func failoverJudgedFairly(settled ops.ReplicaStatusReport, plan ops.FailoverPlan) string {
 	s := settled.Standby
+	if s != nil && !s.LagKnown {
+		if !plan.Eligible && !plan.LagKnown {
+			return ""
+		}
+		return fmt.Sprintf("cluster failover judged standby %d eligible=%t with lag_known=%t (%d ms behind at its last contact), but its status once the region was lost said its lag was unknown: it had heard from no primary since it started (op %d executed, commit %d known)",
+			s.ID, plan.Eligible, plan.LagKnown, plan.LagMs, s.Executed, s.Commit)
+	}
 	if s == nil || s.ContactLagMs > 1000 || s.LagOps > vsr.CheckpointInterval || plan.Eligible {
 		return ""
 	}

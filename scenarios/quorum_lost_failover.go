@@ -57,6 +57,13 @@ func (run *quorumLostRun) optionB(knobs quorumLostKnobs) (Outcome, string) {
 	}
 	if errors.Is(err, ops.FailoverRefused) && !result.Plan.Eligible {
 		run.counts["failover.refused_ineligible"]++
+		if !result.Plan.LagKnown {
+			// The operator is told why: nothing measured the standby's lag since it started.
+			if !strings.Contains(err.Error(), "lag is unknown") {
+				return run.fail(Correctness, "cluster failover refused standby 100, whose lag is unknown, without saying so: %v", err)
+			}
+			run.counts["failover.refused_lag_unknown"]++
+		}
 		result, err = run.op.Failover(standby, true, true)
 		run.counts["failover.forced"]++
 	}

@@ -354,12 +354,15 @@ func lagStandbyEligibleAgain(run *runbookRun) (Outcome, string) {
 	return Pass, ""
 }
 
-// standbyEligibility is what `replica status` says of standby i: "eligible", "ineligible",
-// or "" when it does not answer as a standby.
+// standbyEligibility is what `replica status` says of standby i: "eligible", "ineligible"
+// (by its measured lag), "unknown" (ineligible: no primary heard since it started, so no lag
+// measured), or "" when it does not answer as a standby.
 func standbyEligibility(c *sim.Cluster, i int) string {
 	switch s := ReplicaStatus(c, i); {
 	case s.Standby == nil:
 		return ""
+	case !s.Standby.LagKnown:
+		return "unknown"
 	case s.Standby.Eligible:
 		return "eligible"
 	}

@@ -39,6 +39,16 @@ import (
 // for the upper bound (a delayed, older announcement does not end a step), and one by one for
 // the lower bound.
 //
+// Unknown lag: a standby process that has taken no announcement since it started (the
+// first one, or a restart) has nothing to measure from, and must say its lag is unknown
+// (Inspection.StandbyLagKnown false) and not be eligible: a restarted standby may know a
+// commit number from its superblock far above what it executed, and a zero lag had a DR
+// failover promote it as current. The model has taken no announcement for it either (it
+// counts what the standby takes, or more: see the slack below), so a known lag or an
+// eligible standby then is a violation. The other way, a standby that says its lag is
+// unknown is held to the lower bound as a lag of zero, as strictly as before: once it has
+// lacked what it was told for longer than the slack, it has heard from a primary.
+//
 // Slack: both sides read the same monotonic clock at the same instants (the delivery, the
 // inspection after the tick), and the bounds follow from what the standby took, so on its
 // own the model needs none. What it has is for the mirror of the standby's rules for taking
@@ -60,8 +70,11 @@ type lagTruth struct {
 
 // lagModel is the harness's record of one standby process's announcements.
 type lagModel struct {
-	of      *vsr.Replica // the process; a restart starts a new record
-	started bool         // it has taken an announcement
+	of        *vsr.Replica // the process; a restart starts a new record
+	restarted bool         // the process is not the slot's first
+	started   bool         // it has taken an announcement
+	// firstHeard is when it took its first announcement.
+	firstHeard int64
 	// current is the time as of which the standby is known current (the upper bound's
 	// anchor); lastExec is the receipt time of the newest announcement whose running maximum
 	// it had executed at the last look; maxCommit is the running maximum heard; lastHeard the
@@ -89,7 +102,7 @@ type lagAnnouncement struct {
 }
 
 func (m *lagModel) reset(r *vsr.Replica) {
-	*m = lagModel{of: r, pending: m.pending[:0]}
+	*m = lagModel{of: r, restarted: m.of != nil, pending: m.pending[:0]}
 }
 
 // advance moves every announcement whose running maximum the standby has executed (op
@@ -117,7 +130,7 @@ func (m *lagModel) advance(executed uint64) {
 func (m *lagModel) heard(commit, executed uint64, now int64) {
 	if !m.started {
 		// The first contact: the standby's lag starts from it.
-		m.started, m.current, m.lastExec = true, now, now
+		m.started, m.current, m.lastExec, m.firstHeard = true, now, now, now
 	}
 	m.advance(executed)
 	m.lastHeard, m.maxCommit = now, max(m.maxCommit, commit)
@@ -236,22 +249,43 @@ func (t *lagTruth) model(c *sim.Cluster, i int, r *vsr.Replica) *lagModel {
 	return m
 }
 
+// lagKnobs are the tests' broken standbys (swarmKnobs.lagReported, lagKnown).
+type lagKnobs struct {
+	reported func(ns int64) int64 // changes the reported lag
+	// known, if set, is whether the lag is reported known, given the inspection and whether
+	// the process is a restart.
+	known func(in *vsr.Inspection, restarted bool) bool
+}
+
 // check holds what standby node i reports in in (inspected after the tick) to the bounds;
-// it returns the violation, or "". knob, if set, changes the reported lag first.
-func (t *lagTruth) check(c *sim.Cluster, i int, r *vsr.Replica, in *vsr.Inspection, knob func(int64) int64) string {
+// it returns the violation, or "". knobs change what it reports first.
+func (t *lagTruth) check(c *sim.Cluster, i int, r *vsr.Replica, in *vsr.Inspection, knobs lagKnobs) string {
 	if i < c.ReplicaCount() || !r.IsStandby() {
 		return ""
 	}
 	m := t.model(c, i, r)
 	m.configuration(in)
+	known := in.StandbyLagKnown
+	if knobs.known != nil {
+		known = knobs.known(in, m.restarted)
+	}
 	if !m.started {
-		return ""
+		return m.unknown(i, in, known)
 	}
 	now := c.Nodes[i].Clock.Monotonic()
 	m.advance(in.CommitMin)
+	if !known {
+		// As a lag of zero: the lower bound alone can fail.
+		if since := m.staleSince(in.CommitMin); now-since > lagTruthSlackNs {
+			return fmt.Sprintf("standby R%d says its lag is unknown (no primary heard since it started), but it took "+
+				"announcements of commit numbers up to %d from its view's primary, the first at %s, the last at %s "+
+				"(op %d executed)", i, m.maxCommit, sim.Duration(m.firstHeard), sim.Duration(m.lastHeard), in.CommitMin)
+		}
+		return ""
+	}
 	reported := in.StandbyLagNs
-	if knob != nil { // the tests' broken standby (swarmKnobs.lagReported)
-		reported = knob(reported)
+	if knobs.reported != nil {
+		reported = knobs.reported(reported)
 	}
 	if since := m.staleSince(in.CommitMin); reported < now-since-lagTruthSlackNs {
 		return fmt.Sprintf("standby R%d reports a lag of %s, but it was told at %s of a commit number above the op "+
@@ -264,4 +298,20 @@ func (t *lagTruth) check(c *sim.Cluster, i int, r *vsr.Replica, in *vsr.Inspecti
 			sim.Duration(reported), sim.Duration(m.current), in.CommitMin, m.maxCommit, sim.Duration(bound))
 	}
 	return ""
+}
+
+// unknown holds a standby process that has taken no announcement since it started to the
+// rule: its lag is unknown and it is not eligible; known is the lag's state as reported.
+func (m *lagModel) unknown(i int, in *vsr.Inspection, known bool) string {
+	if !known && !in.StandbyEligible {
+		return ""
+	}
+	since := "it started"
+	if m.restarted {
+		since = "its restart"
+	}
+	return fmt.Sprintf("standby R%d reports its lag as a measurement (known=%t: %s, %d ops, contact lag %s; eligible=%t), "+
+		"but it has taken no announcement from a primary since %s (op %d executed, commit %d known): its lag is "+
+		"unknown, and it must say so and not be eligible", i, known, sim.Duration(in.StandbyLagNs), in.StandbyLagOps,
+		sim.Duration(in.StandbyContactLagNs), in.StandbyEligible, since, in.CommitMin, in.CommitMax)
 }

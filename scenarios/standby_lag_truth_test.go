@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"vopr/cluster/vsr"
 )
 
 // lagTruthSeed draws standbys and passes (swarm seed 5022: two standbys, one stuck behind
@@ -47,4 +49,44 @@ func TestStandbyLagTruthModel(t *testing.T) {
 	m.heard(100, 97, ms(3000))
 	m.heard(97, 97, ms(3010))
 	require.Equal(t, ms(980), m.staleSince(97), "a late announcement of commit 97: it has lacked commit 98 since 980 ms")
+}
+
+// restartSeed draws a standby (R6) that restarts knowing commit 217 with nothing executed,
+// and is inspected before it hears from a primary.
+const restartSeed = 1
+
+// The unknown-lag rule has teeth on both sides: a restarted standby that knows commits it has
+// not executed and reports its lag known (the zeros the replica reported before the fix)
+// before it hears from a primary fails the swarm; so does a standby that says its lag is
+// unknown long after it took a primary's announcements.
+func TestStandbyLagTruthFiresOnAKnownLagBeforeContact(t *testing.T) {
+	r := runSwarmWith(Options{Seed: restartSeed}, swarmKnobs{})
+	require.Equal(t, Pass, r.Outcome, r.Reason)
+
+	zeros := func(in *vsr.Inspection, restarted bool) bool {
+		return in.StandbyLagKnown || (restarted && in.CommitMax > in.CommitMin)
+	}
+	r = runSwarmWith(Options{Seed: restartSeed}, swarmKnobs{lagKnown: zeros})
+	require.Equal(t, Correctness, r.Outcome, r.Reason)
+	require.Contains(t, r.Reason, "reports its lag as a measurement (known=true: 0ns, 0 ops")
+	require.Contains(t, r.Reason, "but it has taken no announcement from a primary since its restart")
+
+	never := func(*vsr.Inspection, bool) bool { return false }
+	r = runSwarmWith(Options{Seed: restartSeed}, swarmKnobs{lagKnown: never})
+	require.Equal(t, Correctness, r.Outcome, r.Reason)
+	require.Contains(t, r.Reason, "says its lag is unknown (no primary heard since it started), but it took announcements")
+}
+
+// The rule on its own: before its first announcement a standby process must report its lag
+// unknown and not be eligible; after it, the bounds apply instead.
+func TestStandbyLagTruthUnknownBeforeContact(t *testing.T) {
+	m := lagModel{of: &vsr.Replica{}, restarted: true}
+	unknown := vsr.Inspection{Status: vsr.StatusNormal, Role: vsr.RoleStandby, CommitMax: 40}
+	require.Empty(t, m.unknown(4, &unknown, false))
+	require.Contains(t, m.unknown(4, &unknown, true), "since its restart (op 0 executed, commit 40 known)")
+	eligible := unknown
+	eligible.StandbyEligible = true
+	require.Contains(t, m.unknown(4, &eligible, false), "eligible=true")
+	first := lagModel{of: &vsr.Replica{}}
+	require.Contains(t, first.unknown(4, &unknown, true), "since it started")
 }

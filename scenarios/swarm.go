@@ -229,6 +229,9 @@ type swarmKnobs struct {
 	afterCatchUpLaps func(c *sim.Cluster, backup int)
 	// lagReported changes the lag every standby reports before standby_lag_truth.go checks it.
 	lagReported func(ns int64) int64
+	// lagKnown replaces whether every standby reports its lag known (the inspection, and
+	// whether the process is a restart) before standby_lag_truth.go checks it.
+	lagKnown func(in *vsr.Inspection, restarted bool) bool
 	// afterLostSyncHeal runs right after the lost_sync round heals the links of the replica
 	// that lost its checkpoint (swarm_lost_sync.go): a fault injected there that keeps it
 	// recovering must fail it.
@@ -371,7 +374,8 @@ func (run *swarmRun) inspect() {
 				run.broken = run.metrics.check(i, r, &in)
 			}
 			if run.broken == "" && i >= run.c.ReplicaCount() {
-				run.broken = run.lagTruth.check(run.c, i, r, &in, run.knobs.lagReported)
+				run.broken = run.lagTruth.check(run.c, i, r, &in,
+					lagKnobs{reported: run.knobs.lagReported, known: run.knobs.lagKnown})
 			}
 		}
 	}

@@ -198,8 +198,8 @@ func (run *swarmRun) standbysCurrent() string {
 			continue
 		}
 		if in.StandbyLagNs > vsr.StandbyLagMaxNs || !in.StandbyEligible {
-			return fmt.Sprintf("standby R%d executed every committed op (%d) but reports a lag of %s (eligible=%t) "+
-				"after %s idle", i, in.CommitMin, sim.Duration(in.StandbyLagNs), in.StandbyEligible,
+			return fmt.Sprintf("standby R%d executed every committed op (%d) but reports a lag of %s (known=%t, eligible=%t) "+
+				"after %s idle", i, in.CommitMin, sim.Duration(in.StandbyLagNs), in.StandbyLagKnown, in.StandbyEligible,
 				sim.Duration(alertSettle+alertHold))
 		}
 	}

@@ -229,12 +229,18 @@ func nearestRankBoundMs(buckets []uint64, count, permille uint64) int64 {
 
 // checkEligible holds a standby's promotion eligibility (what `replica status` shows and a
 // DR failover is judged by) to the runbook's definition: a standby is eligible only while it
-// is normal and its lag, in time and in ops, is within the bounds (vsr.StandbyLagMaxNs,
-// vsr.StandbyLagOpsMax) of the same status. An operator who promotes a standby the status
-// calls eligible while it is a checkpoint or more behind loses what it lacks.
+// is normal and its lag, in time and in ops, is known (it has heard from a primary since it
+// started) and within the bounds (vsr.StandbyLagMaxNs, vsr.StandbyLagOpsMax) of the same
+// status. An operator who promotes a standby the status calls eligible while it is a
+// checkpoint or more behind, or while nothing measures how far behind it is, loses what it
+// lacks.
 func checkEligible(i int, in *vsr.Inspection) string {
 	if !in.StandbyEligible {
 		return ""
+	}
+	if !in.StandbyLagKnown {
+		return fmt.Sprintf("metrics: standby %d reports itself eligible for promotion while its lag is unknown "+
+			"(no primary heard since it started; op %d executed, commit %d known)", i, in.CommitMin, in.CommitMax)
 	}
 	if in.Status != vsr.StatusNormal || in.StandbyLagNs > vsr.StandbyLagMaxNs || in.StandbyLagOps > vsr.StandbyLagOpsMax {
 		return fmt.Sprintf("metrics: standby %d reports itself eligible for promotion while %s with a lag of %s and %d ops "+

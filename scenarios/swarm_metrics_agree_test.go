@@ -70,17 +70,21 @@ func TestMetricsAgreementUpgrades(t *testing.T) {
 	require.Empty(t, m.check(2, again, &vsr.Inspection{Metrics: vsr.Metrics{Upgrades: 1}}))
 }
 
-// TestCheckEligibleFires: a standby eligible while a checkpoint behind, a second behind, or
-// not normal breaks the runbook's definition; one within the bounds, or not eligible, passes.
+// TestCheckEligibleFires: a standby eligible while a checkpoint behind, a second behind, not
+// normal, or with its lag unknown (no primary heard since it started: a restarted standby
+// reported zeros) breaks the runbook's definition; one within the bounds, or not eligible,
+// passes.
 func TestCheckEligibleFires(t *testing.T) {
-	ok := vsr.Inspection{Status: vsr.StatusNormal, StandbyEligible: true, StandbyLagNs: vsr.StandbyLagMaxNs,
-		StandbyLagOps: vsr.StandbyLagOpsMax}
+	ok := vsr.Inspection{Status: vsr.StatusNormal, StandbyEligible: true, StandbyLagKnown: true,
+		StandbyLagNs: vsr.StandbyLagMaxNs, StandbyLagOps: vsr.StandbyLagOpsMax}
 	require.Empty(t, checkEligible(4, &ok))
-	behind, late, syncing := ok, ok, ok
+	behind, late, syncing, unknown := ok, ok, ok, ok
 	behind.StandbyLagOps++
 	late.StandbyLagNs++
 	syncing.Status = vsr.StatusRecovering
-	for _, in := range []vsr.Inspection{behind, late, syncing} {
+	unknown.StandbyLagKnown, unknown.StandbyLagNs, unknown.StandbyLagOps, unknown.CommitMax = false, 0, 0, 40
+	require.Contains(t, checkEligible(4, &unknown), "while its lag is unknown (no primary heard since it started; op 0 executed, commit 40 known)")
+	for _, in := range []vsr.Inspection{behind, late, syncing, unknown} {
 		require.Contains(t, checkEligible(4, &in), "metrics: standby 4 reports itself eligible for promotion")
 		in.StandbyEligible = false
 		require.Empty(t, checkEligible(4, &in))
