@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -174,6 +176,29 @@ func TestStorageEpisodeIsDeterministic(t *testing.T) {
 		require.Equal(t, a.TraceHash, b.TraceHash, "seed %d", seed)
 		require.Equal(t, a.Outcome, b.Outcome, "seed %d", seed)
 	}
+}
+
+// TestStorageEpisodeFailureNamesItsBoot: a failure names the boot whose check failed, the
+// repair boot included (storage crash seed 2200504435's message, a failure at the repair
+// boot's own check, once ended "after a crash inside Open", a step that never ran). The
+// broken cases come from the superblock knob (TestStorageEpisodeSuperblockDamageFires).
+func TestStorageEpisodeFailureNamesItsBoot(t *testing.T) {
+	label := regexp.MustCompile(`\((at boot \d+ of \d+|at the repair boot after boot \d+: the repair of op \d+, then a crash)\)$`)
+	repairBoot := 0
+	for seed := uint64(1); seed <= 100; seed++ {
+		e := newStorageEpisode(seed)
+		e.superblockBothCopies = true
+		e.run(e.rng.IntN(6*len(e.steps) + 1))
+		if e.failure == "" {
+			continue
+		}
+		require.Regexp(t, label, e.failure, "seed %d", seed)
+		require.NotContains(t, e.failure, "crash inside Open", "seed %d", seed)
+		if strings.Contains(e.failure, "at the repair boot") {
+			repairBoot++
+		}
+	}
+	require.Positive(t, repairBoot, "no failure at a repair boot")
 }
 
 // TestStorageEpisodeRegressionSeeds: storage_crash seeds that found engine bugs pass.
