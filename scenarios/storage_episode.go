@@ -71,9 +71,15 @@ type storeEpisode struct {
 	// damaged are the acknowledged ops whose copy the episode damaged; checkpointDamaged the
 	// checkpoint whose file it corrupted (0: none).
 	damaged map[uint64]bool
-	// bothCopies are the damaged ops whose entry and record one misdirected write both hit
-	// (storage_episode_misdirect.go): such an op may read as an append that never finished.
+	// bothCopies are the damaged ops whose entry and record faults both destroyed: one
+	// misdirected write hit both, or hit the record while the entry was still damaged
+	// (entryHit; storage_episode_misdirect.go). Such an op may read as an append that never
+	// finished.
 	bothCopies map[uint64]bool
+	// entryHit are the ops whose entry a lasting fault damaged (damageOp, misdirect,
+	// settleMisdirect), until the op is written again, cut, or recovered intact: a later
+	// fault on its record then leaves no copy of it (bothCopies).
+	entryHit map[uint64]bool
 	// recordHit are the ops whose record sector a misdirected write hit: a distrust mark
 	// there is gone, and its distrusted entry may come back intact (one copy of the mark, a
 	// second fault after the damaged checkpoint: storage crash seed 148628537103).
@@ -211,7 +217,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 	trace := sim.NewTrace(loop.Now)
 	e := &storeEpisode{rng: rng, loop: loop, trace: trace, steps: storagemodel.Draw(rng, 10+rng.IntN(50)),
 		disk:    sim.NewDisk(loop, sim.Stream(seed, "storage_episode/disk"), trace, 0, opts),
-		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, recordHit: map[uint64]bool{}, written: map[uint64][][]byte{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
+		damaged: map[uint64]bool{}, bothCopies: map[uint64]bool{}, entryHit: map[uint64]bool{}, recordHit: map[uint64]bool{}, written: map[uint64][][]byte{}, unsettled: map[uint64][][]byte{}, counters: map[string]uint64{"storage_episode.runs": 1},
 		m: storagemodel.New(storeEpisodeState.View), boots: 1 + sim.Stream(seed, "storage_episode/boots").IntN(3),
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
@@ -513,11 +519,19 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 		delete(e.damaged, step.Op)
 		delete(e.bothCopies, step.Op)
 		delete(e.recordHit, step.Op)
+		delete(e.entryHit, step.Op)
 		delete(e.unsettled, step.Op)
 	case storagemodel.Truncate:
 		for op := range e.unsettled {
 			if op > step.Op {
 				delete(e.unsettled, op)
+			}
+		}
+	}
+	if step.Kind == storagemodel.Truncate || step.Kind == storagemodel.Replace {
+		for op := range e.entryHit {
+			if op > step.Op {
+				delete(e.entryHit, op) // cut: a later entry of op is a new one
 			}
 		}
 	}
@@ -599,6 +613,7 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	for _, entry := range rec.Entries {
 		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)
 		delete(m.Disowned, entry.Op) // the write in flight (check let nothing else through)
+		delete(e.entryHit, entry.Op) // an intact copy read back
 	}
 	for _, op := range keptFaulty {
 		m.Head = max(m.Head, op)

@@ -153,7 +153,7 @@ func (e *storeEpisode) damageOp(op uint64, identity bool, r *rand.Rand) {
 		}
 	}
 	hit(sector)
-	e.damaged[op] = true
+	e.damaged[op], e.entryHit[op] = true, true
 	e.counters["storage_episode.damage.entry"]++
 }
 
@@ -179,17 +179,24 @@ func (e *storeEpisode) misdirect() {
 		return
 	}
 	target := targets[e.rng.IntN(len(targets))]
-	var hit []uint64
-	for _, q := range placedEntries(e.disk.Durable(target)) {
+	var hit, newestHit []uint64
+	placed := placedEntries(e.disk.Durable(target))
+	for i, q := range placed {
 		if q.offset < p.offset+p.size && p.offset < q.offset+q.size {
 			if e.damaged[q.op] {
 				return // one fault per op (victims)
 			}
 			hit = append(hit, q.op)
+			if !slices.ContainsFunc(placed[i+1:], func(later placedEntry) bool { return later.op == q.op }) {
+				newestHit = append(newestHit, q.op) // its newest copy, as find sees it
+			}
 		}
 	}
 	for _, op := range hit {
 		e.damaged[op] = true
+	}
+	for _, op := range newestHit {
+		e.entryHit[op] = true
 	}
 	entry := e.disk.Durable(name)[p.offset : p.offset+p.size]
 	if err := e.wait(func(done func(error)) { e.disk.WriteAt(target, entry, p.offset, done) }); err != nil {
