@@ -24,7 +24,12 @@ import (
 //     flight, over and over when there are more clients than sessions. (An eviction naming
 //     the session may still come from a deposed primary that never learnt of it, registered
 //     in a view it missed: the client cannot tell, so it is not held against it; swarm seed
-//     195.)
+//     195.);
+//   - an eviction naming the client's session comes only from the committed history: the
+//     model's table still holding the session (no registration since evicted it) and the
+//     eviction sent by a primary of the view that first executed the register, or a later
+//     one (whose log holds the register), is a spurious eviction. A primary that knows the
+//     register committed but has not executed it yet must not refuse the session.
 //
 // Both are invisible to linearizability (an evicted request is indeterminate) and mostly to
 // liveness (the client registers again); what breaks is the client's contract, Evicted
@@ -35,6 +40,7 @@ const NameClientSessions = "client_sessions"
 type clientSessions struct {
 	model            *kvShadow
 	checked, skipped uint64
+	stale            uint64 // evictions of a live session from a view older than its register's
 }
 
 // answer checks the message h that ended client's request, the client's session before
@@ -57,6 +63,21 @@ func (c *clientSessions) answer(atNs int64, client, before, after uint64, h vsr.
 			return fail("client %d gave up its session %d on an eviction naming session %d; the committed history "+
 				"(to op %d) %s", client, before, h.Commit, m.applied, held)
 		}
+		// The eviction names the session: the committed history must have evicted it. A
+		// primary of a view from the one that first executed the register on holds the
+		// register in its log; an older view's primary may never have learnt of it.
+		s := m.sessions[client]
+		if m.broken != "" || m.rewound || s == nil || s.registered != before {
+			return nil
+		}
+		if h.Epoch < s.executedIn[0] || h.View < s.executedIn[1] {
+			c.stale++
+			return nil
+		}
+		return fail("client %d was told by replica %d (epoch %d view %d) that its session %d was evicted, but the "+
+			"committed history (to op %d) still holds it: no registration since op %d evicted it, and the "+
+			"register was executed in epoch %d view %d", client, h.Replica, h.Epoch, h.View, before, m.applied,
+			before, s.executedIn[0], s.executedIn[1])
 	case h.Command == vsr.CommandReply && before != after:
 		if m.broken != "" || m.rewound {
 			c.skipped++

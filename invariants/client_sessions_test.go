@@ -1,6 +1,7 @@
 package invariants
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,6 +41,7 @@ func TestClientSessionsFiresOnTheWrongSession(t *testing.T) {
 // (the session unchanged), is not.
 func TestClientSessionsFiresOnAnOlderSessionsEviction(t *testing.T) {
 	c := sessionsAt()
+	c.model.sessions[7].executedIn = [2]uint32{0, 1} // the evictions come from an older view
 	evict := func(session uint64) vsr.Header {
 		return vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: session}
 	}
@@ -50,4 +52,44 @@ func TestClientSessionsFiresOnAnOlderSessionsEviction(t *testing.T) {
 	require.Contains(t, v.Message, "client 7 gave up its session 5 on an eviction naming session 2")
 	require.Contains(t, v.Message, "still holds it")
 	require.Equal(t, uint64(2), c.checked)
+}
+
+// TestClientSessionsFiresOnASpuriousEviction: a client told its session was evicted while the
+// committed history still holds it (no registration evicted it) is caught when the eviction
+// comes from a primary of the view that executed the register or a later one; one from an
+// older view (a deposed primary that never learnt of the register) is not held against the
+// cluster, nor is an eviction the history made (the table full, the oldest session gone).
+func TestClientSessionsFiresOnASpuriousEviction(t *testing.T) {
+	c := sessionsAt()
+	c.model.sessions[7].executedIn = [2]uint32{1, 4}
+	evict := func(view uint32) vsr.Header {
+		return vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: 5, Replica: 2, Epoch: 1, View: view}
+	}
+	require.Nil(t, c.answer(1, 7, 5, 0, evict(3)), "a deposed primary of an older view")
+	require.Equal(t, uint64(1), c.stale)
+	v := c.answer(2, 7, 5, 0, evict(4))
+	require.NotNil(t, v)
+	require.Equal(t, NameClientSessions, v.Checker)
+	require.Contains(t, v.Message, "client 7 was told by replica 2 (epoch 1 view 4) that its session 5 was evicted")
+	require.Contains(t, v.Message, "still holds it")
+	require.NotNil(t, c.answer(3, 7, 5, 0, evict(9)), "a later view's primary holds the register too")
+
+	// The history's own eviction: with a table of one session, client 8's register evicts
+	// client 7's, and the eviction that follows is the cluster keeping its word.
+	m := &kvShadow{capacity: 1}
+	register := func(client uint64) []byte { // a batch of one register
+		b := make([]byte, vsr.HeaderSize+2+25)
+		b[vsr.HeaderSize] = 1
+		e := b[vsr.HeaderSize+2:]
+		binary.LittleEndian.PutUint64(e, client)
+		binary.LittleEndian.PutUint32(e[16:], 1)
+		e[20] = byte(vsr.OperationRegister)
+		return b
+	}
+	m.commit(1, register(7), 1, 4)
+	c = &clientSessions{model: m}
+	require.NotNil(t, c.answer(4, 7, 1, 0, vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: 1, Epoch: 1, View: 4}))
+	m.commit(2, register(8), 1, 5)
+	require.Nil(t, c.answer(5, 7, 1, 0, vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: 1, Epoch: 1, View: 5}))
+	require.Nil(t, c.model.sessions[7], "client 8's register evicted client 7's session")
 }

@@ -98,6 +98,9 @@ type kvShadow struct {
 	capacity int // the client table's capacity (0: vsr.ClientsMax)
 	// opened holds every (client, op) whose register opened a session (client_sessions).
 	opened map[[2]uint64]bool
+	// executedIn is the epoch and view of the replica that executed the op being applied
+	// first (client_sessions: every primary from there on knows it).
+	executedIn [2]uint32
 }
 
 type keyVersion struct {
@@ -109,6 +112,10 @@ type keyVersion struct {
 type shadowSession struct {
 	registered uint64
 	request    uint32
+	// executedIn is the epoch and view in which the register was first executed: the
+	// register had committed by then, so every primary of that view or a later one holds
+	// it in its log (client_sessions).
+	executedIn [2]uint32
 }
 
 // at returns key's value in the state after op.
@@ -132,11 +139,12 @@ func (m *kvShadow) current(key string) (string, bool) {
 }
 
 // commit applies the canonical prepare of op (the whole message: the header, then the
-// batch), which must be the next op.
-func (m *kvShadow) commit(op uint64, prepare []byte) {
+// batch), which must be the next op, executed first by a replica at epoch and view.
+func (m *kvShadow) commit(op uint64, prepare []byte, epoch, view uint32) {
 	if m.broken != "" || op <= m.applied {
 		return
 	}
+	m.executedIn = [2]uint32{epoch, view}
 	if op != m.applied+1 {
 		m.broken = fmt.Sprintf("op %d committed before op %d", op, m.applied+1)
 		return
@@ -192,7 +200,7 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 			return nil
 		}
 		m.evictOldest()
-		m.sessions[client] = &shadowSession{registered: op, request: request}
+		m.sessions[client] = &shadowSession{registered: op, request: request, executedIn: m.executedIn}
 		m.opened[[2]uint64{client, op}] = true
 	case vsr.OperationUpgrade:
 		if len(payload) != 4 {

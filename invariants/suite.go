@@ -139,7 +139,7 @@ func (s *Suite) OnEvent(atNs int64, e vsr.Event) {
 	s.report(s.views.event(atNs, e))
 	s.report(s.digests.event(atNs, e))
 	if e.Kind == vsr.EventCommit {
-		s.reads.model.commit(e.Op, e.Prepare) // after canonical_commit has vetted it
+		s.reads.model.commit(e.Op, e.Prepare, e.Epoch, e.View) // after canonical_commit has vetted it
 	}
 	s.checkpoints.event(e)
 	s.logViews.event(e)

@@ -130,6 +130,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.linearizable_keys_unchecked": uint64(s.history.unchecked),
 		"invariants.client_sessions_checked":     s.sessions.checked,
 		"invariants.client_sessions_skipped":     s.sessions.skipped,
+		"invariants.client_sessions_stale":       s.sessions.stale,
 		"invariants.clock_sync_checked":          s.clockRef.checked,
 		"invariants.clock_sync_unmatched":        s.clockRef.unmatched,
 		"invariants.audit_heads_checked":         s.audits.checked,
