@@ -66,7 +66,8 @@ type replicationLagParams struct {
 	SlowMultiplier    int
 	LoadTicks         int
 	DelayMean         sim.Duration
-	ThrottleQPS       int // the small limit of the throttle check (replication_lag_throttle.go)
+	ThrottleQPS       int        // the small limit of the throttle check (replication_lag_throttle.go)
+	Retry             lagRetries // the commands the operator issues twice (replication_lag_retry.go)
 }
 
 func drawReplicationLag(seed uint64) replicationLagParams {
@@ -77,21 +78,29 @@ func drawReplicationLag(seed uint64) replicationLagParams {
 	p.LoadTicks = 100 + r.IntN(200)
 	p.DelayMean = sim.Duration(1+r.IntN(3)) * sim.Millisecond
 	p.ThrottleQPS = drawThrottleQPS(seed)
+	p.Retry = drawLagRetries(seed)
 	return p
 }
 
 func (p replicationLagParams) String() string {
-	return fmt.Sprintf("clients=%d load_ticks=%d net.delay=%s replicas=%d slow=x%d throttle_check=%d victim=primary+%d",
-		p.Clients, p.LoadTicks, p.DelayMean, p.Replicas, p.SlowMultiplier, p.ThrottleQPS, p.VictimOffset)
+	return fmt.Sprintf("clients=%d load_ticks=%d net.delay=%s replicas=%d retry=%s slow=x%d throttle_check=%d victim=primary+%d",
+		p.Clients, p.LoadTicks, p.DelayMean, p.Replicas, p.Retry, p.SlowMultiplier, p.ThrottleQPS, p.VictimOffset)
 }
 
 type replicationLagKnobs struct {
 	skipFix        bool // the operator neither compacts, isolates nor fixes the replica
 	skipStandbyFix bool // the operator leaves the standby's disk slow
+	// retriedIsolateBreaks retries the isolate and has the retry break the replica as a
+	// non-idempotent isolate would (replication_lag_retry.go): every path out of it is cut,
+	// so after the unisolate it still receives but never sends.
+	retriedIsolateBreaks bool
 }
 
 func runReplicationLag(o Options, knobs replicationLagKnobs) Result {
 	p := drawReplicationLag(o.Seed)
+	if knobs.retriedIsolateBreaks {
+		p.Retry.isolate = true
+	}
 	run := newRunbookRunWithStandbys(o, p.Replicas, 1, p.Clients, rlTicksDefault, 2000,
 		runbookWorld(p.DelayMean, sim.DiskOptions{}))
 	outcome, reason := run.finish(replicationLagProcedure(run, p, knobs))
@@ -131,17 +140,24 @@ func replicationLagProcedure(run *runbookRun, p replicationLagParams, knobs repl
 	if knobs.skipFix {
 		return lagUnfixed(run)
 	}
-	if outcome, reason := lagCompact(run, victim); outcome != Pass {
+	if outcome, reason := lagCompact(run, victim, p.Retry); outcome != Pass {
 		return outcome, reason
 	}
 	if outcome, reason := applyThrottle(run, p.Replicas, rlStandbyMaxQPS); outcome != Pass {
 		return outcome, reason
 	}
+	if p.Retry.throttle {
+		run.pause(p.Retry.gap)
+		if outcome, reason := applyThrottle(run, p.Replicas, rlStandbyMaxQPS); outcome != Pass {
+			return outcome, reason
+		}
+		run.counts["retry.throttle"]++
+	}
 	run.counts["fix.standby_throttle"]++
-	if outcome, reason := lagIsolate(run, victim, baseline); outcome != Pass {
+	if outcome, reason := lagIsolate(run, victim, baseline, p.Retry, knobs); outcome != Pass {
 		return outcome, reason
 	}
-	if outcome, reason := lagRejoin(run, victim, knobs); outcome != Pass {
+	if outcome, reason := lagRejoin(run, victim, p.Retry, knobs); outcome != Pass {
 		return outcome, reason
 	}
 	return lagThrottleCheck(run, p.ThrottleQPS)
@@ -211,13 +227,17 @@ func lagUnfixed(run *runbookRun) (Outcome, string) {
 // answer, not a failure; compaction does not make a slow disk fast either, which is why the
 // runbook goes on to isolate the replica. An error is a failure: the replica is running
 // and serving, so the engine must take the action.
-func lagCompact(run *runbookRun, victim int) (Outcome, string) {
+func lagCompact(run *runbookRun, victim int, retry lagRetries) (Outcome, string) {
 	if r := run.c.Replica(victim); r != nil { // a replica that is down fails below, as unreachable
 		run.counts["fix.compact_compactable_bytes"] = uint64(r.Inspect().DiskCompactableBytes)
 	}
 	start := run.ticks
 	op := *run.op
 	op.TicksMax = rlCompactBound
+	retried := func() (Outcome, string) { return Pass, "" }
+	if retry.compact { // the first command, whose answer the operator gave up on
+		retried = lagCompactRetry(run, victim)
+	}
 	freed, err := op.Compact(victim)
 	if err == ErrTimeout {
 		return run.fail(Liveness, "storage compact on slow replica %d did not complete in %d ticks", victim,
@@ -231,7 +251,7 @@ func lagCompact(run *runbookRun, victim int) (Outcome, string) {
 	if freed == 0 {
 		run.counts["fix.compact_freed_nothing"]++
 	}
-	return Pass, ""
+	return retried()
 }
 
 // lagIsolate is the runbook's emergency step, `replica isolate --replica-id N --reason
@@ -241,12 +261,26 @@ func lagCompact(run *runbookRun, victim int) (Outcome, string) {
 // says it is isolated, and it stays where it was: its view and op_number move only on
 // messages, and it gets none (a replica that ignored the isolation would follow the
 // cluster's new ops).
-func lagIsolate(run *runbookRun, victim, baseline int) (Outcome, string) {
+func lagIsolate(run *runbookRun, victim, baseline int, retry lagRetries, knobs replicationLagKnobs) (Outcome, string) {
 	c := run.c
 	if err := ReplicaIsolate(c, victim, "lag-exceeded"); err != nil {
 		return run.fail(Correctness, "replica isolate %d: %v", victim, err)
 	}
 	frozen, committed := ReplicaStatus(c, victim), lagFrontier(c)
+	if retry.isolate {
+		run.pause(retry.gap)
+		if err := ReplicaIsolate(c, victim, "lag-exceeded"); err != nil {
+			return run.fail(Correctness, "retried replica isolate %d: %v", victim, err)
+		}
+		if knobs.retriedIsolateBreaks {
+			for to := range c.Network.Options().NodeCount {
+				if to != victim {
+					c.Network.Cut(victim, to)
+				}
+			}
+		}
+		run.counts["retry.isolate"]++
+	}
 	if !frozen.Isolated {
 		return run.fail(Correctness, "replica status after replica isolate: %s, want isolated", frozen)
 	}
@@ -273,7 +307,7 @@ func lagIsolate(run *runbookRun, victim, baseline int) (Outcome, string) {
 // a full timeout period to hear from the cluster, see vsr/operator.go). It must catch up
 // within rlCatchUpBound, the lag alert must resolve, and with the load stopped every replica
 // converges.
-func lagRejoin(run *runbookRun, victim int, knobs replicationLagKnobs) (Outcome, string) {
+func lagRejoin(run *runbookRun, victim int, retry lagRetries, knobs replicationLagKnobs) (Outcome, string) {
 	c := run.c
 	c.Nodes[victim].Disk.SetSlow(1)
 	if !knobs.skipStandbyFix {
@@ -284,6 +318,16 @@ func lagRejoin(run *runbookRun, victim int, knobs replicationLagKnobs) (Outcome,
 	}
 	if s := ReplicaStatus(c, victim); s.Isolated {
 		return run.fail(Correctness, "replica status after unisolate: %s", s)
+	}
+	if retry.unisolate {
+		run.pause(retry.gap)
+		if err := ReplicaUnisolate(c, victim); err != nil {
+			return run.fail(Correctness, "retried replica unisolate %d: %v", victim, err)
+		}
+		if s := ReplicaStatus(c, victim); s.Isolated {
+			return run.fail(Correctness, "replica status after the retried unisolate: %s", s)
+		}
+		run.counts["retry.unisolate"]++
 	}
 	run.counts["fix.rejoin"]++
 	rejoin, target := run.ticks, lagFrontier(c)

@@ -78,3 +78,29 @@ func TestReplicationLagStandbyNotVacuous(t *testing.T) {
 	require.Equal(t, Liveness, r.Outcome, r.Reason)
 	require.Contains(t, r.Reason, "standby 100 not eligible for promotion")
 }
+
+// TestReplicationLagRetries: the operator issues each runbook command twice in some runs,
+// and the run passes the checks a single command passes; when the retried isolate breaks
+// the replica (it never sends again once unisolated, as an isolate that is not idempotent
+// leaves it), the check after the unisolate fires: the replica does not catch up.
+func TestReplicationLagRetries(t *testing.T) {
+	seed, drawn := uint64(0), lagRetries{}
+	for s := uint64(1); s <= 32; s++ {
+		d := drawLagRetries(s)
+		drawn.compact, drawn.throttle = drawn.compact || d.compact, drawn.throttle || d.throttle
+		drawn.isolate, drawn.unisolate = drawn.isolate || d.isolate, drawn.unisolate || d.unisolate
+		if seed == 0 && d.compact && d.throttle && d.isolate && d.unisolate {
+			seed = s
+		}
+	}
+	require.Equal(t, lagRetries{compact: true, throttle: true, isolate: true, unisolate: true}, drawn)
+	require.NotZero(t, seed, "no seed in 1..32 retries every command")
+	r := runReplicationLag(Options{Seed: seed}, replicationLagKnobs{})
+	require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
+	for _, counter := range []string{"retry.compact", "retry.throttle", "retry.isolate", "retry.unisolate"} {
+		require.Equal(t, uint64(1), r.Counters[counter], "seed %d: %s", seed, counter)
+	}
+	r = runReplicationLag(Options{Seed: seed}, replicationLagKnobs{retriedIsolateBreaks: true})
+	require.Equal(t, Liveness, r.Outcome, "seed %d: %s", seed, r.Reason)
+	require.Contains(t, r.Reason, "did not catch up")
+}
