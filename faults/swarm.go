@@ -201,6 +201,7 @@ type Swarm struct {
 	// Reconfig: the nemesis changes the membership under faults (scenarios' swarm_reconfig:
 	// add, remove and replace replicas and standbys, a replaced disk rejoining by state
 	// sync). Spare: the last replica slot starts outside the configuration, to be added.
+	// A seed that fails over draws them from their own stream (DrawFailoverReconfig).
 	Reconfig, Spare bool
 	Network         sim.NetworkOptions
 	Disk            sim.DiskOptions
@@ -281,8 +282,9 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	}
 	s.Failover = r.IntN(4) == 0 && s.Standbys > 0 // drawn after the standbys
 	// The reconfiguring nemesis, drawn after everything else: half the seeds with two
-	// replicas or more (not those that fail over), and in half of those with three or more
-	// the last replica slot starts as a spare outside the configuration, to be added.
+	// replicas or more (not those that fail over: DrawFailoverReconfig draws theirs), and in
+	// half of those with three or more the last replica slot starts as a spare outside the
+	// configuration, to be added.
 	reconfig, spare := r.IntN(2) == 0, r.IntN(2) == 0
 	s.Reconfig = reconfig && s.Replicas >= 2 && !s.Failover && !o.NoReconfig
 	s.Spare = spare && s.Reconfig && s.Replicas >= 3
@@ -307,6 +309,22 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
 	return s, nil
+}
+
+// DrawFailoverReconfig draws, from r (the seed's own stream, sim.Stream(seed,
+// "swarm/failover_reconfig"), so that every other draw keeps its value), whether a seed that
+// fails over also runs the reconfiguring nemesis, and a spare: half of those with two
+// replicas or more. A failover and a membership change meet in the replicas' least travelled
+// paths (the epoch a promotion takes when the standby's log holds a change, a standby
+// promoted between the views of a new configuration, a client holding replies of the lost
+// configuration), which the swarm reaches only when one seed draws both.
+func (s *Swarm) DrawFailoverReconfig(r *rand.Rand, o Override) {
+	reconfig, spare := r.IntN(2) == 0, r.IntN(2) == 0
+	if !reconfig || !s.Failover || s.Reconfig || s.Replicas < 2 || o.NoReconfig {
+		return
+	}
+	s.Reconfig = true
+	s.Spare = spare && s.Replicas >= 3
 }
 
 // Override changes what a seed draws, for shrinking a failing seed to a smaller one that

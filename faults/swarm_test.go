@@ -277,3 +277,31 @@ func TestDrawSwarmStandbys(t *testing.T) {
 		require.Greater(t, seen[n], 30, "topologies with %d standbys: %v", n, seen)
 	}
 }
+
+// TestDrawFailoverReconfig: the draw from its own stream adds the reconfiguring nemesis (and
+// a spare, with three replicas or more) to about half the seeds that fail over with two
+// replicas or more, to no other seed, changes nothing else, and NoReconfig keeps it off.
+func TestDrawFailoverReconfig(t *testing.T) {
+	both, failovers := 0, 0
+	for seed := uint64(1); seed <= 2000; seed++ {
+		s := DrawSwarm(sim.Stream(seed, "swarm"))
+		drawn := s
+		drawn.DrawFailoverReconfig(sim.Stream(seed, "swarm/failover_reconfig"), Override{})
+		if !s.Failover || s.Replicas < 2 {
+			require.Equal(t, s.String(), drawn.String(), "seed %d", seed)
+			continue
+		}
+		failovers++
+		require.False(t, s.Reconfig, "seed %d: the swarm's own draw keeps failovers apart", seed)
+		if drawn.Reconfig {
+			both++
+			require.False(t, drawn.Spare && drawn.Replicas < 3, "seed %d", seed)
+			drawn.Reconfig, drawn.Spare = false, false
+		}
+		require.Equal(t, s.String(), drawn.String(), "seed %d: only the nemesis and the spare change", seed)
+		none := s
+		none.DrawFailoverReconfig(sim.Stream(seed, "swarm/failover_reconfig"), Override{NoReconfig: true})
+		require.False(t, none.Reconfig, "seed %d", seed)
+	}
+	require.InDelta(t, 0.5, float64(both)/float64(failovers), 0.1, "%d of %d failover seeds", both, failovers)
+}

@@ -31,6 +31,7 @@ type clientRouting struct {
 	reconfigured uint64 // the cluster's ClientsReconfigured when last seen
 	clients      []clientRoute
 	judged       uint64 // first sends judged (coverage)
+	replaced     uint64 // replies of a configuration a failover replaced, naming none of the slots (coverage)
 }
 
 // clientRoute is the harness's picture of one client.
@@ -94,8 +95,13 @@ func (t *clientRouting) onAnswer(reconfigured uint64, client int, msg []byte) st
 	if h.Operation == vsr.OperationReadStale {
 		return ""
 	}
-	if h.Epoch > st.epoch {
-		st.epoch, st.outside = h.Epoch, h.Outside&(1<<uint(st.slots)-1)
+	// A configuration that leaves none of its slots a member is not one the client
+	// addresses: a reply of the configuration a failover replaced, held on the way
+	// (swarm_failover_change.go). It says nothing of where the client's slots lead.
+	if slots := uint16(1)<<uint(st.slots) - 1; h.Epoch > st.epoch && h.Outside&slots == slots {
+		t.replaced++
+	} else if h.Epoch > st.epoch {
+		st.epoch, st.outside = h.Epoch, h.Outside&slots
 	}
 	st.expect, st.reconfigured = turnOf(h.View, st.slots, st.outside), false
 	if st.first < 0 || st.expect < 0 || st.request <= h.Request {

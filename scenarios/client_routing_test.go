@@ -89,3 +89,18 @@ func TestClientRoutingFiresOnAStalePrimaryAfterAReconfiguration(t *testing.T) {
 	require.Contains(t, problem, "sent request 3 first to slot 2 after a failover reconfigured it to 1 slots")
 	require.Empty(t, r.onSend(1, 0, 0, routingRequest(4, vsr.OperationKV)), "judged once")
 }
+
+// A reply of the configuration a failover replaced, held on the way and delivered after the
+// reconfiguration, names a newer epoch in which slot 0 is outside: it names no slot the
+// client addresses, so the client still looks for the primary at slot 0, and the check
+// still judges it there (a client that took that membership had no primary at all).
+func TestClientRoutingAfterALateReplyOfTheReplacedConfiguration(t *testing.T) {
+	r := newClientRouting(7, 1, 3, 0)
+	require.Empty(t, r.onSend(0, 0, 0, routingRequest(1, vsr.OperationKV)))
+	require.Empty(t, r.onAnswer(0, 0, routingReply(1, 0, 0, 0, 0)))
+	require.Empty(t, r.onSend(0, 0, 0, routingRequest(2, vsr.OperationKV)))
+	// The failover; then the old replica 1's reply to request 2, of epoch 3 (slot 0 removed).
+	require.Empty(t, r.onAnswer(1, 0, routingReply(2, 7, 3, 0b001, 1)))
+	require.Equal(t, 0, r.clients[0].expect, "one slot: slot 0 leads")
+	require.Contains(t, r.onSend(1, 0, 1, routingRequest(3, vsr.OperationKV)), "sent request 3 first to slot 1")
+}

@@ -64,7 +64,11 @@ func SwarmDraw(seed uint64, v SwarmOverride) (faults.Swarm, error) {
 	if v.FaultTicks < 0 {
 		return faults.Swarm{}, fmt.Errorf("fault ticks %d: want a positive count", v.FaultTicks)
 	}
-	return faults.DrawSwarmOverride(sim.Stream(seed, "swarm"), v.faults())
+	s, err := faults.DrawSwarmOverride(sim.Stream(seed, "swarm"), v.faults())
+	if err == nil {
+		s.DrawFailoverReconfig(sim.Stream(seed, "swarm/failover_reconfig"), v.faults())
+	}
+	return s, err
 }
 
 // SwarmParams returns the parameters of the first output line of a swarm run under v: the

@@ -30,7 +30,11 @@ func init() {
 	})
 }
 
-func drawSwarm(seed uint64) faults.Swarm { return faults.DrawSwarm(sim.Stream(seed, "swarm")) }
+func drawSwarm(seed uint64) faults.Swarm {
+	s := faults.DrawSwarm(sim.Stream(seed, "swarm"))
+	s.DrawFailoverReconfig(sim.Stream(seed, "swarm/failover_reconfig"), faults.Override{})
+	return s
+}
 
 const (
 	swarmFaultTicksDefault    = 3000
@@ -182,6 +186,8 @@ type swarmRun struct {
 	repairPeer repairPeerState
 	// slowElection is the round of an election on a slow network (swarm_slow_election.go).
 	slowElection slowElectionState
+	// lastChange is the last membership change before a failover (swarm_failover_change.go).
+	lastChange lastChangeState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -254,6 +260,9 @@ type swarmKnobs struct {
 	// duringSlowElection runs right after the slow_election round takes the primary down
 	// (swarm_slow_election.go): a fault injected there that holds up the election must fail it.
 	duringSlowElection func(c *sim.Cluster, newPrimary int)
+	// refuseBetweenViews: the failover refuses a standby between views (swarm_failover.go),
+	// as the replicas did before 1c33fc2.
+	refuseBetweenViews bool
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }

@@ -18,6 +18,13 @@ import (
 // ones the clients were acknowledged above the promotion point. The liveness phase then runs
 // on the new configuration, on fresh keys. The alert monitor samples the formatted
 // configuration, so a run that failed over checks no alerts after it.
+//
+// Half the seeds that fail over with two replicas or more also run the reconfiguring
+// nemesis (faults.Swarm.DrawFailoverReconfig), whose heal restores the membership before
+// the failover (a standby to promote that was removed comes back on a new disk, and is
+// promoted once normal; one that never settles skips the failover). Most of them make a
+// last change just before the loss, which may leave the standby between views or restarting
+// (swarm_failover_change.go): it is promoted as it is.
 
 // failoverWaitTicks bounds the wait for the healed standby to be normal, and each window of
 // the wait for the promotion's answer. The standby acknowledges nothing, so its disk may lag
@@ -29,17 +36,10 @@ const (
 	failoverWindowsMax = 20
 )
 
-// failover runs the failover; it returns a correctness failure, or "". The operator acts a
-// drawn reaction time after the loss (its own stream), and the standby's contact lag must
-// hold meanwhile (holdContactLag).
-func (run *swarmRun) failover(seed uint64) string {
+// loseRegion loses the active region: every node but standby down for good (the nemesis
+// forgets them). It returns them.
+func (run *swarmRun) loseRegion(standby int) []int {
 	c := run.c
-	standby := c.ReplicaCount()
-	normal := func() bool { return replicaStatus(c, standby).Healthy() }
-	if !run.runChecked(normal, failoverWaitTicks) {
-		run.failoverSkipped = true // the healed standby never settled: no failover this run
-		return ""
-	}
 	var gone []int
 	for i := 0; i < c.MemberCount(); i++ {
 		if i == standby {
@@ -55,14 +55,47 @@ func (run *swarmRun) failover(seed uint64) string {
 	for _, i := range gone {
 		run.gone[i] = true
 	}
+	return gone
+}
+
+// failover runs the failover; it returns a correctness failure, or "". The operator acts a
+// drawn reaction time after the loss (its own stream), and the standby's contact lag must
+// hold meanwhile (holdContactLag).
+func (run *swarmRun) failover(seed uint64) string {
+	c := run.c
+	standby := c.ReplicaCount()
+	normal := func() bool { return replicaStatus(c, standby).Healthy() }
+	if !run.runChecked(normal, failoverWaitTicks) {
+		run.failoverSkipped = true // the healed standby never settled: no failover this run
+		return ""
+	}
+	restart := run.runLastChange(seed, standby) // swarm_failover_change.go
+	gone := run.loseRegion(standby)
+	if restart {
+		c.CrashReplica(standby)
+		run.inspect() // the checkers see its old process gone
+		c.StartReplica(standby)
+		opened := func() bool {
+			st := replicaStatus(c, standby)
+			return st.Standby != nil && st.Status != vsr.StatusRecovering.String()
+		}
+		if !run.runChecked(opened, failoverWaitTicks) {
+			run.failoverSkipped = true // it cannot open without the lost region: nothing to promote
+			return ""
+		}
+	}
 	wait := func(ticks int) { run.runChecked(func() bool { return false }, ticks) }
-	reaction := drawReaction(seed, "swarm/failover_reaction")
+	reaction := run.lastChange.reaction(drawReaction(seed, "swarm/failover_reaction"))
 	settled, reason := holdContactLag(c, standby, reaction, wait, run.knobs.contactLagGrows)
 	if reason == "" {
 		reason = run.safety()
 	}
 	if reason != "" {
 		return reason
+	}
+	before := replicaStatus(c, standby)
+	if before.Status == vsr.StatusViewChange.String() {
+		run.lastChange.betweenViews++ // promoted between views (swarm_failover_change.go)
 	}
 	var result *FailoverResult
 	var err error
@@ -75,6 +108,10 @@ func (run *swarmRun) failover(seed uint64) string {
 			return true
 		}
 		result, inFlight = nil, true
+		if run.knobs.refuseBetweenViews && replicaStatus(c, standby).Status == vsr.StatusViewChange.String() {
+			result, err, inFlight = &FailoverResult{}, errors.New("promote: refused between views (test knob)"), false
+			return true
+		}
 		ClusterFailover(c, standby, true, true, func(r FailoverResult, e error) { result, err, inFlight = &r, e, false })
 		return false
 	}
@@ -96,6 +133,9 @@ func (run *swarmRun) failover(seed uint64) string {
 	if reason := failoverJudgedFairly(settled, result.Plan); reason != "" {
 		return reason
 	}
+	if result.Promote.Epoch > before.Epoch+1 {
+		run.lastChange.keptAhead++ // its kept log moves past its epoch (swarm_failover_change.go)
+	}
 	point := result.Promote.Op
 	lost := run.suite.OnFailover(int64(c.Loop.Now()), point, standby)
 	// Unchecked runs (--unchecked, the benchmark's checkers_off) show the checkers nothing,
@@ -107,6 +147,7 @@ func (run *swarmRun) failover(seed uint64) string {
 	for _, i := range gone {
 		c.Nodes[i].Disk.Reformat() // after the checkers moved to the new configuration's disk
 	}
+	run.releaseHeld() // the lost configuration's late replies, to a reconfigured client
 	run.paths["failover"]++
 	run.failoverLost = uint64(len(lost))
 	run.inspect() // the checkers see the standby's old process gone

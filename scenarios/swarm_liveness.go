@@ -383,6 +383,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		if run.failoverSkipped {
 			r.Counters["failover.skipped"]++
 		}
+		run.lastChange.counters(r.Counters)
 	}
 	run.lastingCounters(r.Counters)
 	if run.alerts != nil { // the swarm's isolation rounds

@@ -89,7 +89,8 @@ func (c *Cluster) promoted(node int, rep vsr.PromoteReport, err error, done func
 			c.identities[node] = memberIdentity{replica: 0, count: 1, nodes: []int{node}}
 			c.members = []int{node}
 			// The new configuration replaces the old one whatever their epochs: its epoch is
-			// the standby's plus one, and a standby may lag the cluster's.
+			// above the standby's (and above every change its kept log moves to), and a
+			// standby may lag the cluster's.
 			c.newest = configuration{outside: c.options.Outside}
 			for _, cl := range c.clients {
 				cl.Reconfigure(1)
