@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"vopr/cluster/storage"
@@ -16,8 +15,7 @@ type failingSyncFS struct {
 }
 
 func (f *failingSyncFS) WriteAt(name string, data []byte, offset int64, done func(error)) {
-	const tombstoneMagic = 0x31424d5452504f56 // "VOPRTMB1", record.go's
-	if f.armed && len(data) >= storage.SectorSize && binary.LittleEndian.Uint64(data[16:]) == tombstoneMagic {
+	if f.armed && startsWith(data, tombstoneMagic) {
 		f.armed, f.pending = false, true
 	}
 	f.FS.WriteAt(name, data, offset, done)

@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"encoding/binary"
 	"slices"
 	"testing"
 
@@ -18,8 +17,7 @@ type recordMisdirectFS struct {
 }
 
 func (m *recordMisdirectFS) WriteAt(name string, data []byte, offset int64, done func(error)) {
-	const recordMagic = 0x31434552524f5056 // "VOPRREC1", record.go's
-	if !m.armed || len(data) != storage.SectorSize || binary.LittleEndian.Uint64(data[16:]) != recordMagic {
+	if !m.armed || len(data) != storage.SectorSize || !startsWith(data, recordMagic) {
 		m.FS.WriteAt(name, data, offset, done)
 		return
 	}
