@@ -59,12 +59,6 @@ func TestFinishedRecordOverATombstoneIsReadBack(t *testing.T) {
 				entriesOf(rec))
 		}
 		d.fs = plain
-		d.restart()
-		flipEntryBody(t, d, 3)
-		s, rec = d.mustOpen(t, opts)
-		if s.Head() != 3 || !slices.Equal(rec.Faulty, []uint64{3}) {
-			t.Fatalf("second open: head %d, faulty %v, entries %v: op 3, returned intact by the first open, "+
-				"must stay in the log (faulty) when its entry rots", s.Head(), rec.Faulty, entriesOf(rec))
-		}
+		requireRotKeepsOp3(t, d, opts)
 	})
 }

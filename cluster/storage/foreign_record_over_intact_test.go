@@ -30,12 +30,19 @@ func TestForeignRecordOverAnIntactEntryIsWrittenAgain(t *testing.T) {
 			t.Fatalf("first open: head %d, faulty %v, entries %v: want ops 1-3 intact", s.Head(), rec.Faulty,
 				entriesOf(rec))
 		}
-		d.restart()
-		flipEntryBody(t, d, 3)
-		s, rec = d.mustOpen(t, opts)
-		if s.Head() != 3 || !slices.Equal(rec.Faulty, []uint64{3}) {
-			t.Fatalf("second open: head %d, faulty %v, entries %v: op 3, returned intact by the first open, "+
-				"must stay in the log (faulty) when its entry rots", s.Head(), rec.Faulty, entriesOf(rec))
-		}
+		requireRotKeepsOp3(t, d, opts)
 	})
+}
+
+// requireRotKeepsOp3 restarts d, rots op 3's entry and opens it again: op 3, which the first
+// Open returned intact (its record written again there), must stay in the log, faulty.
+func requireRotKeepsOp3(t *testing.T, d *disk, opts storage.Options) {
+	t.Helper()
+	d.restart()
+	flipEntryBody(t, d, 3)
+	s, rec := d.mustOpen(t, opts)
+	if s.Head() != 3 || !slices.Equal(rec.Faulty, []uint64{3}) {
+		t.Fatalf("second open: head %d, faulty %v, entries %v: op 3, returned intact by the first open, "+
+			"must stay in the log (faulty) when its entry rots", s.Head(), rec.Faulty, entriesOf(rec))
+	}
 }
