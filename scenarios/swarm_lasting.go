@@ -168,12 +168,16 @@ func (run *swarmRun) lastingCounters(counters map[string]uint64) {
 }
 
 // lastingServeTicks is how long the clients have to be served after the heal: half the
-// liveness budget, or three times that with a replica kept down on the slow disks the heal
-// keeps. The quorum left may then need the slowest disk, and a new primary that rewrites its
-// log on one is slow, not stuck (swarm seed 20261369: 64 ops written one by one at up to
-// 680 ms a write, served 25 s after the heal).
+// liveness budget, or three times that on the slow disks the heal keeps. The quorum may
+// then need the slowest disk, and a new primary that rewrites its log on one is slow, not
+// stuck (swarm seed 20261369: a replica kept down, 64 ops written one by one at up to 680 ms
+// a write, served 25 s after the heal). So is a primary that serves six clients at two ops a
+// second, each append four writes and syncs one after another at 91 ms on average: a
+// request waits behind a full pipeline and a queue of retries, and a client that gives up
+// after its twentieth retry (6 s) sends its next request to the back of the queue (swarm
+// seed 2032600852, every replica up: one client unserved 15 s after the heal).
 func (run *swarmRun) lastingServeTicks(livenessTicks int) int {
-	if run.lasting >= lastingDown && run.alerts.slowDisks {
+	if run.alerts.slowDisks {
 		return 3 * livenessTicks / 2
 	}
 	return livenessTicks / 2
