@@ -28,6 +28,12 @@ type clientLiveness struct {
 	sentAt   []sim.Time // per client: when its request in flight was first sent
 	answered []bool     // per client: a request sent after the heal was answered with a reply
 	evicted  []int      // per client: evictions of requests sent after the heal
+	givenUp  []int      // per client: requests sent after the heal and given up on
+	inFlight []bool     // per client: a request is in flight (sent at sentAt)
+	// replies counts the requests sent after the heal and answered with a reply, the last at
+	// lastReplyAt: what tells a slow cluster from a stuck one in a failure's text.
+	replies     int
+	lastReplyAt sim.Time
 	// servedSentAt is the latest send time of a request answered with a reply.
 	servedSentAt sim.Time
 	starved      string // the first request sent after the heal given up on while a later one was served
@@ -36,7 +42,7 @@ type clientLiveness struct {
 
 func newClientLiveness(clients int) clientLiveness {
 	return clientLiveness{sentAt: make([]sim.Time, clients), answered: make([]bool, clients),
-		evicted: make([]int, clients)}
+		evicted: make([]int, clients), givenUp: make([]int, clients), inFlight: make([]bool, clients)}
 }
 
 // heal marks the start of the liveness phase.
@@ -47,15 +53,18 @@ func (l *clientLiveness) heal(now sim.Time) { l.healed, l.healedAt = true, now }
 // must be served anew.
 func (l *clientLiveness) again(now sim.Time, what string) {
 	l.healedAt, l.servedSentAt, l.round = now, 0, what
+	l.replies, l.lastReplyAt = 0, 0
 	clear(l.answered)
 	clear(l.evicted)
+	clear(l.givenUp)
 }
 
 // sent records that client i sent a new request at now.
-func (l *clientLiveness) sent(i int, now sim.Time) { l.sentAt[i] = now }
+func (l *clientLiveness) sent(i int, now sim.Time) { l.sentAt[i], l.inFlight[i] = now, true }
 
 // done records the outcome of client i's request in flight.
 func (l *clientLiveness) done(i int, op string, r client.Result, now sim.Time) {
+	l.inFlight[i] = false
 	if !l.healed || l.sentAt[i] < l.healedAt {
 		return
 	}
@@ -63,11 +72,13 @@ func (l *clientLiveness) done(i int, op string, r client.Result, now sim.Time) {
 		if r.Outcome == client.OK {
 			l.answered[i] = true
 			l.servedSentAt = max(l.servedSentAt, l.sentAt[i])
+			l.replies, l.lastReplyAt = l.replies+1, now
 		} else {
 			l.evicted[i]++
 		}
 		return
 	}
+	l.givenUp[i]++
 	if l.starved == "" && l.servedSentAt > l.sentAt[i] {
 		l.starved = fmt.Sprintf("client c%d gave up at %s on %s, sent at %s after the heal at %s: no replica answered it, while a request sent at %s was answered",
 			i+1, now, op, l.sentAt[i], l.healedAt, l.servedSentAt)
@@ -84,22 +95,36 @@ func (l *clientLiveness) allAnswered() bool {
 	return true
 }
 
-// unserved names the clients with no request sent after the heal answered with a reply, and
-// how often each was evicted meanwhile ("" if every client was served).
+// unserved names the clients with no request sent after the heal answered with a reply, how
+// often each was evicted and gave up meanwhile, and since when its request in flight waits;
+// then how many requests of the others were answered since, the last when: a stuck cluster
+// answered none, a slow or unfair one some ("" if every client was served).
 func (l *clientLiveness) unserved() string {
 	var b strings.Builder
 	for i, ok := range l.answered {
-		if !ok {
-			fmt.Fprintf(&b, " c%d (%d evictions)", i+1, l.evicted[i])
+		if ok {
+			continue
 		}
+		fmt.Fprintf(&b, " c%d (%d evictions", i+1, l.evicted[i])
+		if l.givenUp[i] > 0 {
+			fmt.Fprintf(&b, ", %d given up", l.givenUp[i])
+		}
+		if l.inFlight[i] && l.sentAt[i] >= l.healedAt {
+			fmt.Fprintf(&b, ", one in flight since %s", l.sentAt[i])
+		}
+		b.WriteString(")")
 	}
 	if b.Len() == 0 {
 		return ""
 	}
-	if l.round != "" {
-		return "clients never served after " + l.round + ":" + b.String() + " (at " + l.healedAt.String() + ")"
+	since := "; no request answered since"
+	if l.replies > 0 {
+		since = fmt.Sprintf("; %d requests answered since, the last at %s", l.replies, l.lastReplyAt)
 	}
-	return "clients never served after the heal:" + b.String() + " (heal at " + l.healedAt.String() + ")"
+	if l.round != "" {
+		return "clients never served after " + l.round + ":" + b.String() + " (at " + l.healedAt.String() + since + ")"
+	}
+	return "clients never served after the heal:" + b.String() + " (heal at " + l.healedAt.String() + since + ")"
 }
 
 // shortKey is a key without the padding of the long-key workloads (workload_edges.go).

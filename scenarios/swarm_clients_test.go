@@ -32,7 +32,9 @@ func TestClientLivenessFires(t *testing.T) {
 	l.sent(1, 30)
 	l.done(1, "get k1", client.Result{Outcome: client.Evicted}, 31)
 	require.False(t, l.allAnswered(), "client 2 was evicted, not served; client 3 not answered yet")
-	require.Equal(t, "clients never served after the heal: c2 (1 evictions) c3 (0 evictions) (heal at 10ns)", l.unserved())
+	require.Equal(t, "clients never served after the heal: c2 (1 evictions) c3 (0 evictions, 1 given up) (heal at 10ns; 1 requests answered since, the last at 31ns)", l.unserved())
+	l.sent(2, 32)
+	require.Contains(t, l.unserved(), "c3 (0 evictions, 1 given up, one in flight since 32ns)")
 	l.sent(2, 29)
 	l.done(2, "cas k2", client.Result{Outcome: client.Indeterminate}, 100)
 	require.Contains(t, l.starved, "client c3 gave up")
@@ -45,6 +47,12 @@ func TestClientLivenessFires(t *testing.T) {
 	l.done(2, "cas k2", client.Result{Outcome: client.OK}, 41)
 	require.True(t, l.allAnswered())
 	require.Empty(t, l.unserved())
+
+	stuck := newClientLiveness(1)
+	stuck.heal(10)
+	stuck.sent(0, 11)
+	require.Equal(t, "clients never served after the heal: c1 (0 evictions, one in flight since 11ns) (heal at 10ns; no request answered since)",
+		stuck.unserved(), "a stuck cluster reads as one")
 }
 
 // TestUpgradeBinariesFires: an upgrade to a release that some replica's node does not run
