@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"vopr/cluster/vsr"
 	"vopr/internal/assert"
 	"vopr/sim"
 )
@@ -77,6 +78,8 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 			actions[ActionDiskCorruptDivergent],
 		ClockPrimary: actions[ActionClockPrimaryStep] + actions[ActionClockPrimaryDrift] +
 			actions[ActionClockPrimaryOffset],
+		// A setting, like disk.latency: the replicas' boots that ran with the drawn knobs.
+		NodeKnobs: boolCount(s.Config != vsr.Config{}) * (uint64(s.Replicas+s.Standbys) + c.Restarts()),
 	}
 	if !s.Enabled(DiskLatency) {
 		hits[DiskLatency] = 0 // a setting, not an event: it strikes every operation when on

@@ -47,6 +47,7 @@ const (
 	NodePause     Kind = "node.pause"
 	NodeUpgrade   Kind = "node.upgrade"
 	NodeCrashAtIO Kind = "node.crash_at_io"
+	NodeKnobs     Kind = "node.knobs"
 )
 
 // lateKinds came after the first kinds, in this order: each is drawn after every earlier
@@ -56,7 +57,7 @@ var lateKinds = []Kind{NodeUpgrade, NetworkPrimaryIsolation, NodeCrashAtIO, Disk
 
 // lastKinds came after the aimed moves: each is drawn at the very end of DrawSwarm, its coin
 // and its rate together, so that every earlier draw keeps its value.
-var lastKinds = []Kind{DiskWriteError, DiskSyncError}
+var lastKinds = []Kind{DiskWriteError, DiskSyncError, NodeKnobs}
 
 var kindDescriptions = map[Kind]string{
 	NetworkLoss:       "packets dropped at random",
@@ -101,6 +102,8 @@ var kindDescriptions = map[Kind]string{
 		"upgrade under faults (the cluster release rises once every replica runs it)",
 	NodeCrashAtIO: "the nemesis crashes a replica at an I/O point: as its superblock write becomes durable, " +
 		"after it sends start_view, or after a checkpoint",
+	NodeKnobs: "the replicas run drawn protocol settings (randomized knobs): batch size, heartbeat, election, " +
+		"ping, repair, prepare-resend and view-change intervals, within what the protocol allows",
 }
 
 // AimedKinds returns the kinds of the aimed moves (nemesis_aimed.go), in draw order. A seed

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"vopr/cluster/kv"
+	"vopr/cluster/vsr"
 	"vopr/internal/assert"
 	"vopr/sim"
 )
@@ -218,6 +219,9 @@ type Swarm struct {
 	// swarm's client count). A quarter of the seeds with three or more clients get one
 	// session fewer than clients, so sessions are evicted and clients must register again.
 	ClientTable int
+	// Config is the replicas' protocol settings with node.knobs on (drawKnobs); the zero
+	// value, the defaults (vsr.DefaultConfig), without it.
+	Config vsr.Config
 }
 
 // DrawSwarm draws the swarm of one seed from r (sim.Stream(seed, "swarm")).
@@ -305,6 +309,7 @@ func DrawSwarmOverride(r *rand.Rand, o Override) (Swarm, error) {
 	if first := r.IntN(3) == 0; first && s.Enabled(NodeCrash) {
 		s.Nemesis.FirstPrepareCrashProbability = 1
 	}
+	drawKnobs(r, &s, off)
 	slices.Sort(s.Kinds)
 	err = s.Validate()
 	assert.Thatf(err == nil, "swarm: drew invalid options: %v", err)
@@ -611,6 +616,32 @@ func drawLast(r *rand.Rand, s *Swarm, off map[Kind]bool) {
 	}
 }
 
+// drawKnobs draws node.knobs, after every other draw: its coin, then the settings, drawn
+// whether or not the coin is on, so that a later draw keeps its value either way. The
+// settings stay within what the protocol allows (vsr.Config.Validate) and near enough to
+// the defaults that a healed cluster still elects and serves within the liveness budgets:
+// heartbeats of 2 to 6 ticks, an election timeout of 35 to 70, batches of 1 to 64 requests
+// (1 makes a prepare per request: more ops, checkpoints and repairs per seed).
+func drawKnobs(r *rand.Rand, s *Swarm, off map[Kind]bool) {
+	drawn := r.Float64() < s.Density
+	c := vsr.DefaultConfig()
+	c.HeartbeatTicks = 2 + r.IntN(5)
+	c.ElectionTimeoutTicks = 35 + r.IntN(36)
+	c.BatchMax = knobBatches[r.IntN(len(knobBatches))]
+	c.PrepareResendTicks = 4 + r.IntN(13)
+	c.PingTicks = 5 + r.IntN(16)
+	c.RepairTicks = 2 + r.IntN(7)
+	c.ViewChangeResendTicks = 4 + r.IntN(13)
+	c.ViewChangeTimeoutTicks = 60 + r.IntN(91)
+	if drawn && !off[NodeKnobs] {
+		s.Kinds = append(s.Kinds, NodeKnobs)
+		s.Config = c
+	}
+}
+
+// knobBatches are the batch sizes node.knobs draws from (vsr.BatchEntriesMax is the default).
+var knobBatches = []int{1, 2, 4, 8, 16, vsr.BatchEntriesMax}
+
 func abs(x int64) int64 {
 	if x < 0 {
 		return -x
@@ -640,6 +671,13 @@ func (s Swarm) Validate() error {
 		return fmt.Errorf("swarm: %d clocks for %d nodes", len(s.Clocks), nodes)
 	case !slices.IsSorted(s.Kinds):
 		return errors.New("swarm: kinds not sorted")
+	case (s.Config != vsr.Config{}) != s.Enabled(NodeKnobs):
+		return errors.New("swarm: replica settings drawn without node.knobs, or node.knobs without them")
+	}
+	if s.Config != (vsr.Config{}) {
+		if err := s.Config.Validate(); err != nil {
+			return fmt.Errorf("swarm: node.knobs: %w", err)
+		}
 	}
 	for _, k := range s.Kinds {
 		if !k.Valid() {
@@ -671,6 +709,7 @@ func (s Swarm) ClusterOptions(seed uint64) sim.ClusterOptions {
 		ClusterID:      seed | 1, // never 0
 		ClientsMax:     s.ClientTable,
 		Outside:        s.outside(),
+		Config:         s.Config,
 	}
 }
 
@@ -751,6 +790,11 @@ func (s Swarm) params() []string {
 	}
 	if d.SyncErrorProbability > 0 { // only then: the seeds without it print as before
 		p = append(p, "disk.sync_error="+ftoa(d.SyncErrorProbability))
+	}
+	if c := s.Config; c != (vsr.Config{}) { // only then: the seeds without it print as before
+		p = append(p, fmt.Sprintf("knobs=batch%d/hb%d/election%d/ping%d/repair%d/resend%d/vc%d/%d", c.BatchMax,
+			c.HeartbeatTicks, c.ElectionTimeoutTicks, c.PingTicks, c.RepairTicks, c.PrepareResendTicks,
+			c.ViewChangeResendTicks, c.ViewChangeTimeoutTicks))
 	}
 	if s.Standbys > 0 {
 		p = append(p, "standbys="+strconv.Itoa(s.Standbys))

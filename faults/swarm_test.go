@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vopr/cluster/vsr"
 	"vopr/sim"
 )
 
@@ -110,6 +111,7 @@ func requireOffKindsInert(t *testing.T, seed uint64, s Swarm) {
 		DiskCorrelated:          m.DiskCorrelatedProbability > 0,
 		DiskWriteError:          d.WriteErrorProbability > 0,
 		DiskSyncError:           d.SyncErrorProbability > 0,
+		NodeKnobs:               s.Config != vsr.Config{},
 		ClockPrimary:            m.ClockPrimaryProbability > 0 && m.ClockPrimaryNsMax > 0 && m.ClockPrimaryPPMMax > 0,
 	}
 	require.Len(t, active, len(AllKinds()))
@@ -223,7 +225,7 @@ func TestKinds(t *testing.T) {
 var aimedParams = []string{"nemesis.primary_isolation=", "nemesis.crash_at_io=", "nemesis.disk_correlated=",
 	"nemesis.ring_bridge=", "nemesis.clock_primary=", "nemesis.disk_identity_loss=", "nemesis.upgrade_straggler=",
 	"standbys=", "failover=", "reconfig=", "spare=", "nemesis.primary_behind=", "nemesis.synced_checkpoint_loss=", "nemesis.late_checkpoint_loss=",
-	"disk.write_error=", "disk.sync_error=", "nemesis.first_prepare_crash="} // standbys, failovers, reconfiguration, the primary left behind and the first primary's crash came after the aimed moves and are drawn after them
+	"disk.write_error=", "disk.sync_error=", "nemesis.first_prepare_crash=", "knobs="} // standbys, failovers, reconfiguration, the primary left behind and the first primary's crash came after the aimed moves and are drawn after them
 
 // TestDrawSwarmKeepsEarlierSeeds: the aimed moves' kinds and rates are drawn after every
 // earlier draw, so every seed keeps the parameters it drew before they existed. The golden

@@ -306,24 +306,26 @@ var reconfigRegressionSeeds = map[uint64]string{
 func TestSwarmRegressionSeeds(t *testing.T) {
 	swarm, ok := Lookup("swarm")
 	require.True(t, ok)
+	// Every seed here was found before node.knobs, which it runs without.
+	beforeKnobs := []faults.Kind{faults.NodeKnobs}
 	for _, seed := range sortedKeysOf(swarmRegressionSeeds) {
-		old := SwarmOverride{Without: faults.AimedKinds(), NoStandbys: true, NoReconfig: true} // as the seed ran when found
+		old := SwarmOverride{Without: append(faults.AimedKinds(), beforeKnobs...), NoStandbys: true, NoReconfig: true} // as the seed ran when found
 		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: old}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, swarmRegressionSeeds[seed])
 		}
 	}
 	for _, seed := range sortedKeysOf(aimedRegressionSeeds) {
-		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoStandbys: true, NoReconfig: true}}).Outcome != Pass {
+		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{Without: beforeKnobs, NoStandbys: true, NoReconfig: true}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, aimedRegressionSeeds[seed])
 		}
 	}
 	for _, seed := range sortedKeysOf(reconfigRegressionSeeds) {
-		if CheckSeed(t, swarm, Options{Seed: seed}).Outcome != Pass {
+		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{Without: beforeKnobs}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, reconfigRegressionSeeds[seed])
 		}
 	}
 	for _, seed := range sortedKeysOf(standbyRegressionSeeds) {
-		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{NoReconfig: true}}).Outcome != Pass {
+		if CheckSeed(t, swarm, Options{Seed: seed, SwarmOverride: SwarmOverride{Without: beforeKnobs, NoReconfig: true}}).Outcome != Pass {
 			t.Errorf("seed %d once found: %s", seed, standbyRegressionSeeds[seed])
 		}
 	}
