@@ -33,7 +33,7 @@ func TestDrawKnobs(t *testing.T) {
 			"batch1": c.BatchMax == 1, "heartbeat": c.HeartbeatTicks != def.HeartbeatTicks,
 			"election": c.ElectionTimeoutTicks != def.ElectionTimeoutTicks, "ping": c.PingTicks != def.PingTicks,
 			"repair": c.RepairTicks != def.RepairTicks, "resend": c.PrepareResendTicks != def.PrepareResendTicks,
-			"vc_resend": c.ViewChangeResendTicks != def.ViewChangeResendTicks,
+			"vc_resend":  c.ViewChangeResendTicks != def.ViewChangeResendTicks,
 			"vc_timeout": c.ViewChangeTimeoutTicks != def.ViewChangeTimeoutTicks,
 		} {
 			differs[name] = differs[name] || changed
