@@ -206,6 +206,7 @@ func (r *Replica) checkpoint(op uint64) {
 		// The event carries the state-machine digest at op: checkers compare it across
 		// replicas and with a cluster restored from a backup of this checkpoint.
 		r.emit(EventCheckpoint, op, r.machine.Digest(), "")
+		r.persistState() // a log view that waited for the ops this checkpoint covers (logDurable)
 		r.flushLog()
 		r.commitExecute()
 		r.primaryPrepare()

@@ -389,10 +389,19 @@ func (r *Replica) unverifiedFloor() uint64 {
 	return r.op
 }
 
-// logDurable reports whether every op above the checkpoint up to the op where the log view
-// began (and at most op_number) is in the engine's log.
+// logDurable reports whether every op above the durable checkpoint up to the op where the
+// log view began (and at most op_number) is in the engine's log.
+//
+// A checkpoint in flight covers nothing yet: a superblock write submitted meanwhile runs
+// after it in the engine, and when the checkpoint fails (a write error, a full disk) it
+// still lands. Counting the ops of checkpointingOp as logged persisted the log view over a
+// log without their entries, and a crash before they were written brought the replica back
+// claiming the new log view with a log ending below ops committed in it, a claim that beat
+// the older log views of the replicas that had committed them (the h52 review:
+// TestFailedCheckpointNeverPersistsALogViewOverAHole). The checkpoint's completion persists
+// the log view once it is durable (checkpoint, onSync).
 func (r *Replica) logDurable() bool {
-	for op := max(r.checkpointOp, r.checkpointingOp) + 1; op <= min(r.op, r.logViewOp); op++ {
+	for op := r.checkpointOp + 1; op <= min(r.op, r.logViewOp); op++ {
 		s := r.log.slotOf(op)
 		if !s.present || s.header.Op != op || !s.durable {
 			return false

@@ -349,6 +349,7 @@ func (r *Replica) onSync(m Message) {
 		r.syncServing.moveOn(r.checkpointOp, r.checkpointSnapshot)
 		r.checkpointOp = h.Op
 		r.checkpointSnapshot = snapshot
+		r.persistState() // a log view that waited for the ops this checkpoint covers (logDurable)
 		r.flushLog()
 		r.commitExecute()
 	})
