@@ -652,6 +652,12 @@ func abs(x int64) int64 {
 // F is the number of faulty replicas a quorum tolerates: (Replicas-1)/2.
 func (s Swarm) F() int { return (s.Replicas - 1) / 2 }
 
+// FaultFree reports whether the swarm injects no fault: no kind is on but node.knobs (a
+// setting, not a fault), and no reconfiguration.
+func (s Swarm) FaultFree() bool {
+	return !s.Reconfig && !slices.ContainsFunc(s.Kinds, func(k Kind) bool { return k != NodeKnobs })
+}
+
 // Enabled reports whether kind k is switched on.
 func (s Swarm) Enabled(k Kind) bool { return slices.Contains(s.Kinds, k) }
 

@@ -318,7 +318,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	// the workload checks that they are refused until, and work after, the cluster's.
 	run.deletes = run.swarm.Enabled(faults.NodeUpgrade)
 	run.incarnations = make([]*vsr.Replica, c.MemberCount())
-	run.alerts = newSwarmAlerts(c, len(run.swarm.Kinds) == 0 && !run.swarm.Reconfig, run.swarm.Enabled(faults.DiskLatency))
+	run.alerts = newSwarmAlerts(c, run.swarm.FaultFree(), run.swarm.Enabled(faults.DiskLatency))
 	for i := 0; i < run.swarm.Clients; i++ {
 		i := i
 		c.SetClientTick(i, func() { run.clientTick(i) })
