@@ -114,6 +114,12 @@ type storeEpisode struct {
 	// writeErrors draws the write errors aimed at fresh appends, and errorAim is the boot's
 	// (storage_episode_write_error.go; its own stream, as openCrashes).
 	writeErrors *rand.Rand
+	// noSpace draws the ErrNoSpace aimed at fresh appends' record writes in the boots that
+	// aim no write error (storage_episode_write_error.go; its own stream, as openCrashes);
+	// noSpaceKeepsEntry is a test's knob: the failed append's entry is put back past the
+	// head, as an engine that did not cut it left it (storage.record_no_space_keeps_entry).
+	noSpace           *rand.Rand
+	noSpaceKeepsEntry bool
 	// tail draws the tail damage (damageTail) of the boots that draw no other damage.
 	tail     *rand.Rand
 	errorAim writeErrorAim
@@ -222,7 +228,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
-		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
+		noSpace: sim.Stream(seed, "storage_episode/no_space"),
+		tail:    sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
@@ -429,6 +436,9 @@ func (e *storeEpisode) fail(format string, args ...any) {
 		failed := ""
 		if op := e.errorAim.failedOp; op != 0 {
 			failed = fmt.Sprintf(", append of op %d failed on a write error", op)
+			if e.errorAim.noSpace {
+				failed = fmt.Sprintf(", append of op %d failed on ErrNoSpace", op)
+			}
 		}
 		e.failure = fmt.Sprintf("storage episode (%d of %d operations acknowledged, in flight %v%s, damaged ops %v, damaged checkpoint %d): ",
 			e.m.Acked, len(e.steps), e.m.Pending, failed, slices.Sorted(maps.Keys(e.damaged)), e.checkpointDamaged) + fmt.Sprintf(format, args...)
@@ -453,7 +463,11 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 	var s *storage.Storage
 	var rec *storage.Recovery
 	err := e.wait(func(done func(error)) {
-		storage.Open(e.disk, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
+		var fs storage.FS = e.disk
+		if e.noSpaceKeepsEntry {
+			fs = keepCutFS{Disk: e.disk, e: e}
+		}
+		storage.Open(fs, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
 			s, rec = got, r
 			if err == nil {
 				e.noteRecovered(r)

@@ -457,9 +457,9 @@ func (d *Disk) completeRead(op *pendingOp) {
 
 func (d *Disk) completeWrite(op *pendingOp) {
 	w := &op.write
-	if d.writeFails(op.name, op.offset) {
-		d.traceOp("write", op.name, op.offset, len(w.data), storage.ErrIO)
-		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: storage.ErrIO})
+	if err := d.writeFails(op.name, op.offset); err != nil {
+		d.traceOp("write", op.name, op.offset, len(w.data), err)
+		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
 		return
 	}
 	err := d.applyWrite(w.id, op.name, w.data, op.offset)

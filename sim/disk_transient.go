@@ -35,25 +35,31 @@ func (d *Disk) HealLatent(name string, offset int64) bool {
 // The draw is made only when the probability is set, so that a disk without write errors
 // draws as it did before they existed. The fault filter is not asked: a failed write damages
 // nothing.
-func (d *Disk) writeFails(name string, offset int64) bool {
+func (d *Disk) writeFails(name string, offset int64) error {
 	a := &d.armedError
 	aimed := a.on && d.faultsEnabled && a.name == name && offset >= a.lo && offset < a.hi
+	if aimed && a.noSpace {
+		a.fired = true // it stays armed: the space is still not there (ArmNoSpace)
+		d.stats.NoSpace++
+		d.trace.Emit(LevelShort, d.node, "disk", "fault no_space "+name+" at "+strconv.FormatInt(offset, 10))
+		return storage.ErrNoSpace
+	}
 	if aimed {
 		a.on, a.fired = false, true
 	} else if !d.faultsEnabled || d.opts.WriteErrorProbability <= 0 || !Chance(d.rng, d.opts.WriteErrorProbability) {
-		return false
+		return nil
 	}
 	d.stats.WriteErrors++
 	d.trace.Emit(LevelShort, d.node, "disk", "fault write_error "+name+" at "+strconv.FormatInt(offset, 10))
-	return true
+	return storage.ErrIO
 }
 
 // armedWriteError is a write error aimed at the next write starting in bytes [lo, hi) of
 // name (ArmWriteError); fired records that a write took it.
 type armedWriteError struct {
-	on, fired bool
-	name      string
-	lo, hi    int64
+	on, fired, noSpace bool
+	name               string
+	lo, hi             int64
 }
 
 // ArmWriteError aims a write error at the next write that starts in bytes [lo, hi) of name:
@@ -62,6 +68,16 @@ type armedWriteError struct {
 // A nemesis aims it at one step of the engine's work (the record write of an append, say).
 func (d *Disk) ArmWriteError(name string, lo, hi int64) {
 	d.armedError = armedWriteError{on: true, name: name, lo: lo, hi: hi}
+}
+
+// ArmNoSpace aims ErrNoSpace at every write that starts in bytes [lo, hi) of name until
+// DisarmWriteError: it changes nothing, as a write the capacity refuses. It stands for a
+// block a full file system cannot allocate under a write that grows nothing: a sector of a
+// sparse file's hole (a segment's record area, written after the entries past it), which
+// the capacity the disk counts by file size never refuses. Like ArmWriteError, it draws
+// nothing from the disk's stream.
+func (d *Disk) ArmNoSpace(name string, lo, hi int64) {
+	d.armedError = armedWriteError{on: true, noSpace: true, name: name, lo: lo, hi: hi}
 }
 
 // DisarmWriteError withdraws the armed write error; it reports whether a write took it.
