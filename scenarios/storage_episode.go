@@ -120,6 +120,17 @@ type storeEpisode struct {
 	// head, as an engine that did not cut it left it (storage.record_no_space_keeps_entry).
 	noSpace           *rand.Rand
 	noSpaceKeepsEntry bool
+	// rotAfterRewrite draws the rot of an op the previous Open returned intact over a record
+	// a fault had hit, and afterRewrite are those ops (storage_episode_rewritten.go; its own
+	// stream, as openCrashes).
+	rotAfterRewrite *rand.Rand
+	afterRewrite    []uint64
+	// foreignRecordStays is a test's knob: after the Open that follows a mark landing
+	// (landMark), the landed sector is put back, as an engine that did not write a record
+	// over another op's left it (storage.open_skips_foreign_record_over_intact); landed is
+	// the boot's landing.
+	foreignRecordStays bool
+	landed             *landedMark
 	// tail draws the tail damage (damageTail) of the boots that draw no other damage.
 	tail     *rand.Rand
 	errorAim writeErrorAim
@@ -228,8 +239,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		openCrashes: sim.Stream(seed, "storage_episode/open_crashes"), repairs: sim.Stream(seed, "storage_episode/repairs"),
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
-		noSpace: sim.Stream(seed, "storage_episode/no_space"),
-		tail:    sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
+		noSpace: sim.Stream(seed, "storage_episode/no_space"), rotAfterRewrite: sim.Stream(seed, "storage_episode/rot_rewritten"),
+		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
@@ -309,6 +320,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
 	rot()
+	e.rotRewritten()
 	e.damageSuperblock()
 	e.crashInSuperblockRepair()
 	e.damage()
@@ -339,6 +351,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.s = s
 	e.check(rec)
+	e.putBackLanding()
 	if e.failure == "" && rec.State.CheckpointOp == keptCP && !rec.CheckpointLost && rec.CheckpointDamaged == 0 {
 		e.checkFallbackEntries(kept, keptCP, "by an Open that recovered that checkpoint")
 	}
@@ -597,6 +610,7 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	}
 	// The snapshots of checkpoints above cp stay: until a superblock write persists this
 	// recovery, the next boot meets the damaged one again, and may report it lost.
+	e.forgetRepaired(rec)
 	for _, op := range rec.Faulty {
 		e.damaged[op] = true // its copy stays bad until written again (or cut)
 	}

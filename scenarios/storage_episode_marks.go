@@ -122,6 +122,7 @@ func (e *storeEpisode) landMark() {
 		return
 	}
 	e.recordHit[op], e.bothCopies[op] = true, true
+	e.landed = &landedMark{name: target, at: at, sector: sector}
 	e.counters["coverage.storage_episode.mark_landing"]++
 }
 
