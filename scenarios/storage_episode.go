@@ -131,6 +131,19 @@ type storeEpisode struct {
 	// the boot's landing.
 	foreignRecordStays bool
 	landed             *landedMark
+	// openRecord draws the misdirect of a record Open writes over a mark, and openAimed is
+	// the op an Open returned intact after one landed (storage_episode_open_record.go; its
+	// own stream, as openCrashes).
+	openRecord *rand.Rand
+	openAimed  uint64
+	openHit    []uint64
+	openLanded bool // the boot's Open met the armed misdirect
+	// openMark is the mark under the record sector the misdirect waits at;
+	// openRecordNotReadBack is a test's knob: it is put back after the Open, as an engine
+	// that did not read back the record it wrote over it left it
+	// (storage.open_finished_record_not_read_back).
+	openMark              []byte
+	openRecordNotReadBack bool
 	// tail draws the tail damage (damageTail) of the boots that draw no other damage.
 	tail     *rand.Rand
 	errorAim writeErrorAim
@@ -240,7 +253,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
 		noSpace: sim.Stream(seed, "storage_episode/no_space"), rotAfterRewrite: sim.Stream(seed, "storage_episode/rot_rewritten"),
-		tail: sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
+		openRecord: sim.Stream(seed, "storage_episode/open_record_over_mark"),
+		tail:       sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
@@ -344,15 +358,18 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		return nil
 	}
 	kept, keptCP = e.fallbackEntries(), e.m.CP
+	aimed := e.aimOpenRecordOverMark()
 	s, rec, err := e.open()
 	if err != nil {
 		e.fail("open after the crash: %v", err)
 		return nil
 	}
 	e.s = s
+	e.settleOpenRecordOverMark(aimed, rec)
 	e.check(rec)
 	e.putBackLanding()
-	if e.failure == "" && rec.State.CheckpointOp == keptCP && !rec.CheckpointLost && rec.CheckpointDamaged == 0 {
+	if e.failure == "" && rec.State.CheckpointOp == keptCP && !rec.CheckpointLost && rec.CheckpointDamaged == 0 &&
+		!e.openLanded {
 		e.checkFallbackEntries(kept, keptCP, "by an Open that recovered that checkpoint")
 	}
 	if e.failure == "" {
@@ -363,6 +380,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	e.healHidden(hidden)
 	e.healRegion(region)
+	for _, op := range e.openHit {
+		e.damaged[op] = true // hit by a landing while Open ran, healed of nothing (storage crash seed 644)
+	}
 	if e.failure == "" {
 		e.maybeCheckRestore(rec) // on the disk as it reads now, with no sector hidden
 	}

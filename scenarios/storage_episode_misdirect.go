@@ -66,6 +66,13 @@ func (e *storeEpisode) settleMisdirect() {
 		return
 	}
 	e.counters["storage_episode.damage.misdirected_write"]++
+	e.markMisdirectHits(0)
+}
+
+// markMisdirectHits marks the ops a landed misdirect hit (settleMisdirect), but for the
+// record sector of op own (0: none), which the engine must have read back and written again
+// (storage_episode_open_record.go); it returns them.
+func (e *storeEpisode) markMisdirectHits(own uint64) (hit []uint64) {
 	top := max(e.m.Head, e.errorAim.failedOp)
 	if p := e.m.Pending; p != nil {
 		top = max(top, p.Op)
@@ -80,8 +87,13 @@ func (e *storeEpisode) settleMisdirect() {
 			images[name] = image
 		}
 		record, entry := e.misdirectHit(name, image, op)
+		record = record && op != own
+		if record || entry {
+			hit = append(hit, op)
+		}
 		e.noteMisdirectHit(op, record, entry)
 	}
+	return hit
 }
 
 // noteMisdirectHit notes what the boot's misdirect left of op's copies: its record sector,

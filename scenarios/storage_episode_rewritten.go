@@ -28,7 +28,7 @@ import (
 func (e *storeEpisode) rewrittenOps(rec *storage.Recovery) []uint64 {
 	var ops []uint64
 	for _, entry := range rec.Entries {
-		if e.recordHit[entry.Op] || e.bothCopies[entry.Op] || e.damaged[entry.Op] {
+		if e.recordHit[entry.Op] || e.bothCopies[entry.Op] || e.damaged[entry.Op] || entry.Op == e.openAimed {
 			ops = append(ops, entry.Op)
 		}
 	}
@@ -38,8 +38,13 @@ func (e *storeEpisode) rewrittenOps(rec *storage.Recovery) []uint64 {
 // forgetRepaired forgets the damage of the ops rec returned intact: Open put both their
 // copies back (see above).
 func (e *storeEpisode) forgetRepaired(rec *storage.Recovery) {
-	e.afterRewrite = e.rewrittenOps(rec)
+	e.afterRewrite, e.openAimed = e.rewrittenOps(rec), 0
+	hit := e.openHit
+	e.openHit = nil
 	for _, entry := range rec.Entries {
+		if slices.Contains(hit, entry.Op) {
+			continue // damaged while the Open ran (storage_episode_open_record.go)
+		}
 		delete(e.damaged, entry.Op)
 		delete(e.bothCopies, entry.Op)
 		delete(e.recordHit, entry.Op)

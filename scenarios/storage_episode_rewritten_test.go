@@ -14,7 +14,7 @@ import (
 // rot drops an op the Open had returned intact.
 func TestStorageEpisodeRotAfterRewriteFires(t *testing.T) {
 	reached, fired := 0, 0
-	for seed := uint64(1); seed <= 3000 && fired < 2; seed++ {
+	for seed := uint64(1); seed <= 8000 && fired < 2; seed++ {
 		e := newStorageEpisode(seed)
 		e.run(e.rng.IntN(6*len(e.steps) + 1))
 		require.Empty(t, e.failure, "seed %d", seed)
