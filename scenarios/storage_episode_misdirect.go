@@ -66,20 +66,20 @@ func (e *storeEpisode) settleMisdirect() {
 		return
 	}
 	e.counters["storage_episode.damage.misdirected_write"]++
-	e.markMisdirectHits(0)
+	e.markMisdirectHits(0, e.m.CP)
 }
 
-// markMisdirectHits marks the ops a landed misdirect hit (settleMisdirect), but for the
-// record sector of op own (0: none), which the engine must have read back and written again
-// (storage_episode_open_record.go); it returns them.
-func (e *storeEpisode) markMisdirectHits(own uint64) (hit []uint64) {
+// markMisdirectHits marks the ops above checkpoint op cp that a landed misdirect hit
+// (settleMisdirect), but for the record sector of op own (0: none), which the engine must
+// have read back and written again (storage_episode_open_record.go); it returns them.
+func (e *storeEpisode) markMisdirectHits(own, cp uint64) (hit []uint64) {
 	top := max(e.m.Head, e.errorAim.failedOp)
 	if p := e.m.Pending; p != nil {
 		top = max(top, p.Op)
 	}
 	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
 	images := map[string][]byte{}
-	for op := e.m.CP + 1; op < (top/perSegment+1)*perSegment; op++ {
+	for op := cp + 1; op < (top/perSegment+1)*perSegment; op++ {
 		name := segmentFileName4(op)
 		image, ok := images[name]
 		if !ok {

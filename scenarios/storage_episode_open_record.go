@@ -63,8 +63,12 @@ func (e *storeEpisode) settleOpenRecordOverMark(op uint64, rec *storage.Recovery
 	e.openLanded = true // the landing may hit an entry a fallback replays (checkFallbackEntries)
 	e.counters["coverage.storage_episode.open_record_over_mark_landed"]++
 	// The landing came while Open ran, perhaps after it read what it hit: an op it returned
-	// intact may be damaged all the same (forgetRepaired keeps them).
-	e.openHit = e.markMisdirectHits(op)
+	// intact may be damaged all the same (forgetRepaired keeps them). The ops it may hit are
+	// those of the log Open recovered: above its checkpoint, which a fallback past a damaged
+	// one puts below the acknowledged one (storage crash seed 2200748373: after the fallback
+	// from checkpoint 1 to 0, Open returned op 1 intact, then the landing of the distrust mark
+	// it wrote over op 2's record covered op 1's entry; the next boot held op 1 faulty).
+	e.openHit = e.markMisdirectHits(op, min(e.m.CP, rec.State.CheckpointOp))
 	if slices.ContainsFunc(rec.Entries, func(entry storage.Entry) bool { return entry.Op == op }) {
 		e.openAimed = op
 		if e.openRecordNotReadBack {
