@@ -1083,7 +1083,7 @@ func (s *Storage) tombstoneRecordsAbove(k uint64, done func(error)) {
 }
 
 // markFaulty writes (syncs, and reads back) the faulty marks (record.go) of the ops recovery
-// holds faulty without a record, segment by segment, before Open returns: their place in the
+// holds faulty without a record of their own (absent, or another op's), segment by segment, before Open returns: their place in the
 // log must not rest on what the next superblock write forgets (the damaged checkpoint a
 // fallback passed) or on the ops above them, which may rot in turn. An op whose segment file
 // does not exist (one under the damaged checkpoint that this log never held) gets the file,
@@ -1356,7 +1356,12 @@ func (s *Storage) install(rec *Recovery, scans []segmentScan) {
 	}
 	s.unmarked = nil
 	for _, op := range rec.Faulty {
-		if p := ix.persist[op]; p.state == recordAbsent && !p.faulty {
+		// Another op's record or mark over op's record sector (foreign: a misdirected write's
+		// landing) is no record of op: recovery reads it as absent at the top of the log
+		// (dropUnfinished), so op gets a faulty mark too (storage crash seed 2200735971: op 4,
+		// faulty under a damaged checkpoint with op 5's record over its own, lost once the
+		// superblock forgot the checkpoint; TestFaultyOpUnderAForeignRecordGetsAFaultyMark).
+		if p := ix.persist[op]; (p.state == recordAbsent && !p.faulty) || p.foreign {
 			s.unmarked = append(s.unmarked, op)
 		}
 	}

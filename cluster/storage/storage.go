@@ -190,7 +190,8 @@ type Storage struct {
 	// record at Open, where the entry the record names ends (op -> end): a cut above the
 	// checkpoint keeps those entries (checkpointRegionCut), which a fallback may recover whole.
 	recordedEnds map[uint64]int64
-	// unmarked are the ops Open holds faulty without a record or faulty mark, for markFaulty.
+	// unmarked are the ops Open holds faulty without a record of their own (absent, or another
+	// op's) or a faulty mark, for markFaulty.
 	unmarked []uint64
 	// strays are the records Open recovered only out of their own place, in op order, for
 	// placeStrays.
