@@ -120,6 +120,13 @@ type storeEpisode struct {
 	// head, as an engine that did not cut it left it (storage.record_no_space_keeps_entry).
 	noSpace           *rand.Rand
 	noSpaceKeepsEntry bool
+	// truncateErrors draws the write error aimed at a truncation's marks, and truncateAim is
+	// the boot's (storage_episode_truncate_error.go; its own stream, as openCrashes);
+	// truncateErrorEscapes is a test's knob: the error fails the truncation
+	// (storage.truncate_fails_on_tombstone_write_error).
+	truncateErrors       *rand.Rand
+	truncateAim          truncateErrorAim
+	truncateErrorEscapes bool
 	// rotAfterRewrite draws the rot of an op the previous Open returned intact over a record
 	// a fault had hit, and afterRewrite are those ops (storage_episode_rewritten.go; its own
 	// stream, as openCrashes).
@@ -253,8 +260,9 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		writeFaults: sim.Stream(seed, "storage_episode/write_faults"), transient: sim.Stream(seed, "storage_episode/transient"),
 		writeErrors: sim.Stream(seed, "storage_episode/write_errors"), errorAim: writeErrorAim{nth: -1},
 		noSpace: sim.Stream(seed, "storage_episode/no_space"), rotAfterRewrite: sim.Stream(seed, "storage_episode/rot_rewritten"),
-		openRecord: sim.Stream(seed, "storage_episode/open_record_over_mark"),
-		tail:       sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
+		openRecord:     sim.Stream(seed, "storage_episode/open_record_over_mark"),
+		truncateErrors: sim.Stream(seed, "storage_episode/truncate_error"),
+		tail:           sim.Stream(seed, "storage_episode/tail"), marks: sim.Stream(seed, "storage_episode/marks"),
 		hiddenRegions: sim.Stream(seed, "storage_episode/hidden_region"), markRot: sim.Stream(seed, "storage_episode/mark_rot"),
 		runs: sim.Stream(seed, "storage_episode/run"), repairRule: sim.Stream(seed, "storage_episode/repair_rule"),
 		bothCheckpoints: sim.Stream(seed, "storage_episode/both_checkpoints"),
@@ -308,6 +316,7 @@ func (e *storeEpisode) run(crashAfter int) {
 // again and checks the recovery, which it returns (nil after a failure).
 func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.errorAim = e.drawWriteErrorAim()
+	e.truncateAim = e.drawTruncateErrorAim()
 	aim := e.drawMisdirectAim(crashAfter)
 	e.markAim = markAim{bootMisdirect: aim.at >= 0}
 	kept, keptCP := e.fallbackEntries(), e.m.CP
@@ -500,6 +509,9 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 		if e.noSpaceKeepsEntry {
 			fs = keepCutFS{Disk: e.disk, e: e}
 		}
+		if e.truncateErrorEscapes {
+			fs = escapeFS{Disk: e.disk, e: e}
+		}
 		storage.Open(fs, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
 			s, rec = got, r
 			if err == nil {
@@ -525,6 +537,7 @@ func (e *storeEpisode) issue() {
 		e.written[step.Op] = append(e.written[step.Op], step.Body)
 	}
 	done := func(err error) {
+		e.settleTruncateError()
 		if failed, goOn := e.appendFailed(step, err); failed {
 			if goOn {
 				e.issue()
@@ -546,6 +559,7 @@ func (e *storeEpisode) issue() {
 		e.issue()
 	}
 	e.aimWriteError(step)
+	e.aimTruncateError(step)
 	e.aimRecordOverMark(step)
 	storagemodel.Issue(e.s, step, done)
 }

@@ -143,6 +143,7 @@ func (f keepCutFS) Truncate(name string, size int64, done func(error)) {
 // settleWriteError withdraws an armed write error no write took before the crash (Open
 // writes records too, and must not meet it).
 func (e *storeEpisode) settleWriteError() {
+	e.settleTruncateError()
 	e.disk.DisarmWriteError()
 	e.errorAim.nth, e.errorAim.armed = -1, false
 }
