@@ -644,6 +644,7 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	}
 	// The snapshots of checkpoints above cp stay: until a superblock write persists this
 	// recovery, the next boot meets the damaged one again, and may report it lost.
+	openHit := e.openHit // forgetRepaired forgets them
 	e.forgetRepaired(rec)
 	for _, op := range rec.Faulty {
 		e.damaged[op] = true // its copy stays bad until written again (or cut)
@@ -675,7 +676,9 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	for _, entry := range rec.Entries {
 		m.Log[entry.Op], m.Head = entry.Body, max(m.Head, entry.Op)
 		delete(m.Disowned, entry.Op) // the write in flight (check let nothing else through)
-		delete(e.entryHit, entry.Op) // an intact copy read back
+		if !slices.Contains(openHit, entry.Op) {
+			delete(e.entryHit, entry.Op) // an intact copy read back, not hit after (openHit)
+		}
 	}
 	for _, op := range keptFaulty {
 		m.Head = max(m.Head, op)
