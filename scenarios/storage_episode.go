@@ -413,11 +413,20 @@ func (e *storeEpisode) finish(rec *storage.Recovery, boot int) {
 	repaired := len(e.steps) > 0
 	if repaired {
 		e.counters["storage_episode.reboots"]++
-		if e.boot(1+e.repairs.IntN(8)) == nil {
+		after := e.boot(1 + e.repairs.IntN(8))
+		if after == nil {
 			// Named here, not by reopen's note, which a failed boot never reaches (storage
 			// crash seed 2200504435's message once blamed a crash inside Open).
 			e.failure += fmt.Sprintf(" (at the repair boot after boot %d: the repair of op %d, then a crash)", boot, e.steps[0].Op)
 			return
+		}
+		// As rejoin does after the other boots: a faulty op's copy stays bad until written
+		// again, though the fault was a read error healed since. Open may have written a
+		// faulty mark over its record sector (one with no record of the op's own), which
+		// disowns the entry once it reads again (storage crash seed 2200824804: op 11's entry
+		// hidden, a landed mark over its record; the reopen held it faulty).
+		for _, op := range after.Faulty {
+			e.damaged[op] = true
 		}
 	}
 	e.reopen()
