@@ -428,6 +428,14 @@ func (e *storeEpisode) finish(rec *storage.Recovery, boot int) {
 		for _, op := range after.Faulty {
 			e.damaged[op] = true
 		}
+		// And what it returned intact is in the log, as rejoin takes it: an entry the check
+		// let back (a mark destroyed by a second fault: the unfinished append under it) may
+		// come back faulty of its identity after the reopen (storage crash seed 959138964691:
+		// op 10's, above the head, once Open's write of its record went astray over its entry).
+		for _, entry := range after.Entries {
+			e.m.Log[entry.Op], e.m.Head = entry.Body, max(e.m.Head, entry.Op)
+			delete(e.m.Disowned, entry.Op)
+		}
 	}
 	e.reopen()
 	if !repaired && e.failure == "" {
