@@ -188,6 +188,8 @@ type swarmRun struct {
 	slowElection slowElectionState
 	// lastChange is the last membership change before a failover (swarm_failover_change.go).
 	lastChange lastChangeState
+	// traffic is the traffic round and the forward check (swarm_traffic.go).
+	traffic trafficState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -263,6 +265,9 @@ type swarmKnobs struct {
 	// refuseBetweenViews: the failover refuses a standby between views (swarm_failover.go),
 	// as the replicas did before 1c33fc2.
 	refuseBetweenViews bool
+	// duringTraffic runs at every tick of the traffic round's load (swarm_traffic.go): a fault
+	// injected there that makes the replicas send more must fail it.
+	duringTraffic func(c *sim.Cluster)
 }
 
 func runSwarm(o Options) Result { return runSwarmWith(o, swarmKnobs{}) }
@@ -280,6 +285,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
 		opts.OnClientAnswer, opts.OnReplicaReceive = run.onClientAnswer, run.onReplicaReceive
 		opts.OnClientSend = run.onClientSend
+		run.traffic.forwards = true // onReplicaReceive counts the requests from clients
 		run.routing = newClientRouting(opts.ClusterID, opts.Clients, opts.Replicas, opts.Outside)
 	}
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
@@ -484,6 +490,8 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 		run.lagTruth.onDeliver(run.c, to, msg) // a commit number announced to a standby
 	}
 	switch command {
+	case vsr.CommandRequest: // one from a client, for the forward check (swarm_traffic.go)
+		run.onTrafficReceive(to, msg)
 	case vsr.CommandDoViewChange, vsr.CommandStartView, vsr.CommandNackPrepare:
 		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the replica takes it
 			run.suite.OnReceive(int64(run.c.Loop.Now()), to, m.Header)
@@ -503,6 +511,7 @@ func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
 	if run.c == nil || !ok || run.outsider(from) {
 		return
 	}
+	run.onTrafficSend(from, command, msg)
 	if run.voteCut.armed {
 		run.onVoteCutSend(from, to, command)
 	}

@@ -114,6 +114,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.slowElectionRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.trafficRound(livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -156,6 +159,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 	}
 	if reason := run.removedVerdict(); reason != "" {
 		return run.result(r, Liveness, reason+": "+run.describe())
+	}
+	if run.traffic.forwardAgain != "" {
+		return run.result(r, Liveness, run.traffic.forwardAgain)
 	}
 	return run.result(r, Pass, "")
 }
@@ -403,6 +409,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.suffix.counts.report(r.Counters)
 		run.repairPeer.counters(r.Counters)
 		run.slowElection.counters(r.Counters)
+		run.traffic.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
