@@ -101,6 +101,17 @@ type kvShadow struct {
 	// executedIn is the epoch and view of the replica that executed the op being applied
 	// first (client_sessions: every primary from there on knows it).
 	executedIn [2]uint32
+	// replies holds each client's last key/value request the history executed and the
+	// result the rules give it (committed_replies).
+	replies map[uint64]shadowReply
+}
+
+// shadowReply is a client's request as the committed history executed it.
+type shadowReply struct {
+	op      uint64
+	session uint64
+	request uint32
+	result  kv.Result
 }
 
 type keyVersion struct {
@@ -218,11 +229,14 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 			return nil // an evicted session's request, or a duplicate: not executed
 		}
 		s.request = request
-		o, err := kv.DecodeOp(payload)
-		if err != nil {
-			return nil // the machine answers StatusInvalid and changes nothing
+		result := kv.Result{Status: kv.StatusInvalid} // bytes that do not decode change nothing
+		if o, err := kv.DecodeOp(payload); err == nil {
+			result = m.apply(op, o)
 		}
-		m.apply(op, o)
+		if m.replies == nil {
+			m.replies = map[uint64]shadowReply{}
+		}
+		m.replies[client] = shadowReply{op: op, session: session, request: request, result: result}
 	default:
 		return fmt.Errorf("entry of operation %d", operation)
 	}
@@ -249,39 +263,27 @@ func (m *kvShadow) evictOldest() {
 	delete(m.sessions, oldest)
 }
 
-// apply runs one key/value operation under the machine's documented rules.
-func (m *kvShadow) apply(op uint64, o kv.Op) {
+// apply runs one key/value operation under the machine's documented rules (kvApply, with
+// the two rules of the whole map: the key limit and the release) and returns its result.
+func (m *kvShadow) apply(op uint64, o kv.Op) kv.Result {
+	if o.Kind == kv.KindDelete && m.release < kv.ReleaseDelete {
+		return kv.Result{Status: kv.StatusUnsupported}
+	}
 	value, present := m.current(o.Key)
-	switch o.Kind {
-	case kv.KindPut:
-		m.set(op, o.Key, o.Value, present)
-	case kv.KindAppend:
-		if len(value)+len(o.Value) <= kv.ValueSizeMax {
-			m.set(op, o.Key, value+o.Value, present)
-		}
-	case kv.KindCAS:
-		switch {
-		case o.ExpectedAbsent && !present:
-			m.set(op, o.Key, o.Value, false)
-		case !o.ExpectedAbsent && present && value == o.Expected:
-			m.set(op, o.Key, o.Value, true)
-		}
-	case kv.KindDelete:
-		if m.release >= kv.ReleaseDelete && present {
-			m.versions[o.Key] = append(m.versions[o.Key], keyVersion{op: op})
-			m.keys--
-		}
-	}
-}
-
-func (m *kvShadow) set(op uint64, key, value string, present bool) {
-	if !present {
-		if m.keys >= kv.KeysMax {
-			return // StatusFull
-		}
+	before := kvState{present: present, value: value}
+	result, next, creates := kvApply(before, o)
+	switch {
+	case creates && m.keys >= kv.KeysMax:
+		return kv.Result{Status: kv.StatusFull}
+	case next == before:
+		return result
+	case creates:
 		m.keys++
+	case !next.present:
+		m.keys--
 	}
-	m.versions[key] = append(m.versions[key], keyVersion{op: op, present: true, value: value})
+	m.versions[o.Key] = append(m.versions[o.Key], keyVersion{op: op, present: next.present, value: next.value})
+	return result
 }
 
 // rewind forgets the ops above op (a restore or a failover: the new configuration commits

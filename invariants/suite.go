@@ -29,6 +29,7 @@ func Describe() [][2]string {
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op, and so is every intact entry on its disk above the durable checkpoint and at or below the durable commit number"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
 		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
+		{NameCommittedReplies, "a reply to a key/value request names the op that executed that request of that client in the committed history, and carries the result the checker's own model of the state machine gives it there (replaying the canonical prepares)"},
 		{NameAuditChain, "the SHA-256 audit chain head each durable superblock stores for its checkpoint is the chain over the committed prepares (the format's step, recomputed with the checker's own SHA-256), from a head the replica stored below it or a seed (disks read by the harness)"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values, with more than 12 open-ended writes, or whose search builds more than 64 MiB of states, is counted unchecked)"},
 	}
@@ -71,6 +72,7 @@ type Suite struct {
 	copies      ackedDurable
 	reads       standbyReads
 	sessions    clientSessions
+	replies     committedReplies
 	// activeDisks are the disks of the active configuration's replicas, when a failover
 	// changed it (nil: replicas 0..count-1).
 	activeDisks []int
@@ -97,6 +99,7 @@ func NewSuite(replicaCount int) *Suite {
 	s.acked.canon = &s.canonical
 	s.reads.canon = &s.canonical
 	s.sessions.model = &s.reads.model
+	s.replies.model = &s.reads.model
 	s.acked.commitMins = make([]uint64, replicaCount)
 	s.canonical.prepared = &s.prepared
 	s.prepared.memo = &digestMemo{}
@@ -287,12 +290,13 @@ func (s *Suite) OnPong(atNs int64, to int, h vsr.Header, mono, real int64) {
 	s.clockRef.pong(to, h, mono, real)
 }
 
-// OnClientAnswer checks the message h that ended a client's request (a reply or an
-// eviction), with the client's session before it and after (client_sessions). client is the
-// client's id.
-func (s *Suite) OnClientAnswer(atNs int64, client, before, after uint64, h vsr.Header) {
+// OnClientAnswer checks the message h (with its body) that ended a client's request (a reply
+// or an eviction), with the client's session before it and after (client_sessions), and the
+// reply against the committed history (committed_replies). client is the client's id.
+func (s *Suite) OnClientAnswer(atNs int64, client, before, after uint64, h vsr.Header, body []byte) {
 	if s.see(atNs) {
 		s.report(s.sessions.answer(atNs, client, before, after, h))
+		s.report(s.replies.reply(atNs, client, h, body))
 	}
 }
 

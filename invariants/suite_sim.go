@@ -131,6 +131,8 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.client_sessions_checked":     s.sessions.checked,
 		"invariants.client_sessions_skipped":     s.sessions.skipped,
 		"invariants.client_sessions_stale":       s.sessions.stale,
+		"invariants.committed_replies_checked":   s.replies.checked,
+		"invariants.committed_replies_skipped":   s.replies.skipped,
 		"invariants.clock_sync_checked":          s.clockRef.checked,
 		"invariants.clock_sync_unmatched":        s.clockRef.unmatched,
 		"invariants.audit_heads_checked":         s.audits.checked,

@@ -452,8 +452,8 @@ func (run *swarmRun) onClientAnswer(client int, before, after uint64, msg []byte
 	if run.c == nil {
 		return
 	}
-	if h, err := vsr.DecodeHeader(msg, run.c.ClusterID()); err == nil {
-		run.suite.OnClientAnswer(int64(run.c.Loop.Now()), uint64(client+1), before, after, h)
+	if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil { // as the client decoded it
+		run.suite.OnClientAnswer(int64(run.c.Loop.Now()), uint64(client+1), before, after, m.Header, m.Body)
 	}
 	if problem := run.routing.onAnswer(run.c.ClientsReconfigured(), client, msg); problem != "" && run.broken == "" {
 		run.broken = problem
