@@ -94,6 +94,7 @@ type kvShadow struct {
 	versions map[string][]keyVersion
 	keys     int // keys present
 	release  uint32
+	upgrades []releaseRaise // every raise of the release, in op order (checkpoint_content)
 	sessions map[uint64]*shadowSession
 	capacity int // the client table's capacity (0: vsr.ClientsMax)
 	// opened holds every (client, op) whose register opened a session (client_sessions).
@@ -112,6 +113,23 @@ type shadowReply struct {
 	session uint64
 	request uint32
 	result  kv.Result
+}
+
+// releaseRaise is an op that raised the machine's release.
+type releaseRaise struct {
+	op      uint64
+	release uint32
+}
+
+// releaseAt returns the release of the state after op.
+func (m *kvShadow) releaseAt(op uint64) uint32 {
+	release := kv.ReleaseBase
+	for _, u := range m.upgrades {
+		if u.op <= op {
+			release = u.release
+		}
+	}
+	return release
 }
 
 type keyVersion struct {
@@ -217,7 +235,10 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 		if len(payload) != 4 {
 			return fmt.Errorf("upgrade payload of %d bytes", len(payload))
 		}
-		m.release = max(m.release, binary.LittleEndian.Uint32(payload))
+		if release := binary.LittleEndian.Uint32(payload); release > m.release {
+			m.release = release
+			m.upgrades = append(m.upgrades, releaseRaise{op: op, release: release})
+		}
 	case vsr.OperationReconfigure:
 		// A membership change: the key/value state and the sessions stay as they are.
 		if len(payload) != 6 {

@@ -22,6 +22,7 @@ func Describe() [][2]string {
 		{NameCommitQuorum, "an op first executed had been acknowledged by a majority of the active members of one configuration, in one epoch and view (standbys, removed replicas and other configurations' quorums do not count); each epoch names one membership; a primary sends start_view for a view only once do_view_changes for that view from a majority of its members were delivered to it intact; a new primary truncates an op on nacks only once n - quorum + 1 denials of it of its own view were delivered to it (its own counted)"},
 		{NameDigestAgreement, "replicas at the same commit_min hold identical state-machine digests"},
 		{NameCheckpointAgreement, "replicas that take a checkpoint of the same op write the same snapshot, byte for byte: prepare header, state machine and client table (the checker's own SHA-256 of each part, compared at checkpoints)"},
+		{NameCheckpointContent, "the first checkpoint a replica takes of an op saves the release and exactly the keys and values of the committed state there (the checker's own decoder of the snapshot and model of the state machine, replaying the canonical prepares)"},
 		{NameAckedSurvive, "an acknowledged op was executed, keeps its prepare, and is in the log of every later normal primary"},
 		{NameAckedDurable, "an acknowledged copy stays on its disk until a durable checkpoint covers it or it is truncated uncommitted; every executed op above all checkpoints keeps an intact durable copy (disks read by the harness)"},
 		{NameLogViewDurable, "a durably persisted log_view names a durable log: no stale older-view entry on disk, and the ops it entered the view with are on disk (disks read by the harness)"},
@@ -73,6 +74,7 @@ type Suite struct {
 	reads       standbyReads
 	sessions    clientSessions
 	replies     committedReplies
+	contents    checkpointContent
 	// activeDisks are the disks of the active configuration's replicas, when a failover
 	// changed it (nil: replicas 0..count-1).
 	activeDisks []int
@@ -100,6 +102,7 @@ func NewSuite(replicaCount int) *Suite {
 	s.reads.canon = &s.canonical
 	s.sessions.model = &s.reads.model
 	s.replies.model = &s.reads.model
+	s.contents.model = &s.reads.model
 	s.acked.commitMins = make([]uint64, replicaCount)
 	s.canonical.prepared = &s.prepared
 	s.prepared.memo = &digestMemo{}
@@ -206,9 +209,13 @@ func (s *Suite) OnInspectOf(atNs int64, replica int, in *vsr.Inspection) {
 
 // OnCheckpointHeld takes the snapshot a replica holds for the checkpoint of op it just took
 // (its EventCheckpoint): checkpoint_agreement holds it to the other replicas' snapshots of
-// op. The checker only reads it.
+// op, and checkpoint_content the first of them to the committed history. The checker only
+// reads it.
 func (s *Suite) OnCheckpointHeld(atNs int64, replica int, op uint64, snapshot []byte) {
 	if s.see(atNs) {
+		if s.snapshots.first.at(op) == nil { // the later ones are held to it byte for byte
+			s.report(s.contents.held(atNs, replica, op, snapshot))
+		}
 		s.report(s.snapshots.held(atNs, replica, op, snapshot))
 	}
 }

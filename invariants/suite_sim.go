@@ -139,5 +139,6 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.audit_heads_unchecked":       s.audits.unchecked,
 		"invariants.audit_seeds":                 s.audits.seeds,
 		"invariants.checkpoints_compared":        s.snapshots.checked,
+		"invariants.checkpoint_contents_checked": s.contents.checked,
 	}
 }

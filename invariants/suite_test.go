@@ -13,7 +13,7 @@ import (
 func TestDescribeNamesEveryChecker(t *testing.T) {
 	names := Names()
 	require.Equal(t, []string{NameCommitLeOp, NameCanonicalCommit, NameCommitTimestamp, NameClockSync, NameCheckpointMonotonic,
-		NameViewMonotonic, NameSinglePrimary, NameCommitQuorum, NameDigestAgreement, NameCheckpointAgreement, NameAckedSurvive, NameAckedDurable,
+		NameViewMonotonic, NameSinglePrimary, NameCommitQuorum, NameDigestAgreement, NameCheckpointAgreement, NameCheckpointContent, NameAckedSurvive, NameAckedDurable,
 		NameLogViewDurable, NameViewChangeAcks, NameCommittedPrefix, NameStandbyReads, NameClientSessions, NameCommittedReplies, NameAuditChain, NameLinearizable}, names)
 	for _, d := range Describe() {
 		require.NotEmpty(t, d[1])
