@@ -224,6 +224,8 @@ type Operator struct {
 	TicksMax int    // 0: 1000 (10 s of simulated time)
 	// views are the replicas' hosts' view-change logs (observeEvent), for ViewChanges.
 	views []ops.ViewChangeLog
+	// changes holds Reconfig's accepted changes to what it was told (reconfig_ledger.go).
+	changes changeLedger
 }
 
 func (o *Operator) await(done *bool) error {

@@ -92,10 +92,18 @@ func (o *Operator) reconfigChange(line string, change vsr.Change) error {
 	if err != nil || !taken {
 		return err
 	}
+	vanished := o.changes.accepted(o.C, change, rep)
 	_, err = awaitAction(o, fmt.Sprintf("await configuration epoch %d", rep.Epoch), func(done func(struct{}, error)) {
-		o.untilTicks(func() bool { return established(o.C, rep.Epoch) },
-			func() { done(struct{}{}, nil) })
+		o.untilTicks(func() bool {
+			if vanished == "" {
+				vanished = o.changes.observe(o.C)
+			}
+			return vanished != "" || established(o.C, rep.Epoch)
+		}, func() { done(struct{}{}, nil) })
 	})
+	if err == nil && vanished != "" {
+		err = errors.New(vanished)
+	}
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"vopr/cluster/vsr"
 	"vopr/faults"
 	"vopr/invariants"
+	"vopr/ops"
 	"vopr/sim"
 )
 
@@ -194,6 +195,11 @@ type swarmRun struct {
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
 type swarmKnobs struct {
+	// reconfigAsk carries the reconfiguring nemesis's asks for a change (nil:
+	// ClusterReconfigChange), and reconfigTwice makes it ask a second change right after each
+	// accepted one (swarm_reconfig.go): a transport that loses an accepted change must fail.
+	reconfigAsk   func(c *sim.Cluster, change vsr.Change) (ops.ReconfigReport, error)
+	reconfigTwice bool
 	// afterConverged runs once when the healed cluster has converged, before the alert hold:
 	// a fault injected there must make the health check fail.
 	afterConverged func(c *sim.Cluster)

@@ -13,7 +13,7 @@ var swarmPaths = []string{"view_change", "recovered", "repair", "truncate", "nac
 	"checkpoint", "eviction", "clock_unsynchronized", "disk_full", "upgrade",
 	"standby_new_view", "standby_repair", "standby_state_sync", "standby_recovered", "standby_read",
 	"failover", "reconfig_add_replica", "reconfig_remove_replica", "reconfig_replace", "reconfig_add_standby",
-	"reconfig_remove_standby", "reply_cut", "reply_cut.primary_crash"}
+	"reconfig_remove_standby", "reply_cut", "reply_cut.primary_crash", "reconfig_twice"}
 
 // finish runs the liveness phase: the nemesis heals everything (every replica up, network
 // whole, random faults off, clocks and disks restored); then every client must have a request

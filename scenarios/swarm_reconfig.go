@@ -9,6 +9,7 @@ import (
 
 	"vopr/cluster/vsr"
 	"vopr/faults"
+	"vopr/ops"
 	"vopr/sim"
 )
 
@@ -53,6 +54,12 @@ type swarmReconfig struct {
 	// the atlas lets random disk faults strike per zone, so that a quorum still holds an
 	// intact copy of everything (a lone replica cannot repair a faulty entry at all).
 	activeMin int
+	// changes holds the accepted changes to what the operator was told (reconfig_ledger.go).
+	changes changeLedger
+	// twice (a seed in two, from its own stream twiceR): each change accepted is followed at
+	// once by a second, the operator's next command typed before the first was prepared.
+	twice  bool
+	twiceR *rand.Rand
 }
 
 // reconfigStep is a change to ask for, or (wipe >= 0) a node whose disk to replace.
@@ -66,7 +73,9 @@ func change(kind vsr.ChangeKind, node int) reconfigStep {
 }
 
 func newSwarmReconfig(seed uint64, atlasF int) *swarmReconfig {
-	return &swarmReconfig{r: sim.Stream(seed, "reconfig"), activeMin: max(2*atlasF+1, 1)}
+	twiceR := sim.Stream(seed, "swarm/reconfig_twice")
+	return &swarmReconfig{r: sim.Stream(seed, "reconfig"), activeMin: max(2*atlasF+1, 1), twice: sim.Chance(twiceR, 0.5),
+		twiceR: twiceR}
 }
 
 // step runs one tick of the nemesis: it advances the action in progress or starts one.
@@ -77,6 +86,9 @@ func (run *swarmRun) stepReconfig() {
 	}
 	rc.tick++
 	c := run.c
+	if why := rc.changes.observe(c); why != "" && run.broken == "" {
+		run.broken = why
+	}
 	switch {
 	case rc.wiping:
 		return
@@ -220,10 +232,13 @@ func (run *swarmRun) onReplacedDisk(node int) {
 // configuration moved under the action) drops the action.
 func (run *swarmRun) askReconfig() {
 	rc := run.reconfig
-	rep, err := ClusterReconfigChange(run.c, rc.steps[0].change)
+	rep, err := run.askChange(rc.steps[0].change)
 	switch {
 	case err == nil:
 		rc.awaited, rc.askedAt = rep.Epoch, rc.tick
+		if rc.twice || run.knobs.reconfigTwice {
+			run.askTwice(rc.steps[0].change)
+		}
 	case retriable(err):
 	default:
 		if why := refusedValidChange(run.c, rc.steps[0].change); why != "" && run.broken == "" {
@@ -233,6 +248,52 @@ func (run *swarmRun) askReconfig() {
 		rc.steps = nil
 		run.paths["reconfig_refused"]++
 	}
+}
+
+// askChange asks the primary for a change (the knob's transport in a test) and enters an
+// accepted one in the ledger.
+func (run *swarmRun) askChange(change vsr.Change) (ops.ReconfigReport, error) {
+	ask := ClusterReconfigChange
+	if run.knobs.reconfigAsk != nil {
+		ask = run.knobs.reconfigAsk
+	}
+	rep, err := ask(run.c, change)
+	if err == nil {
+		if why := run.reconfig.changes.accepted(run.c, change, rep); why != "" && run.broken == "" {
+			run.broken = why
+		}
+	}
+	return rep, err
+}
+
+// askTwice is the operator's slip: right after first was accepted, before it can have been
+// prepared, another change the configuration allows is asked for. The primary must refuse it
+// as busy, or carry out both in order (the ledger holds it to that). The second is one the
+// nemesis could carry out safely after the first: a standby removed, or an active replica
+// while enough stay.
+func (run *swarmRun) askTwice(first vsr.Change) {
+	rc, c := run.reconfig, run.c
+	active, standbys := c.Members()
+	var options []vsr.Change
+	for _, i := range standbys {
+		if i != first.Replica {
+			options = append(options, vsr.Change{Kind: vsr.ChangeRemoveStandby, Replica: i})
+		}
+	}
+	left := len(active) - 1
+	if first.Kind == vsr.ChangeRemoveReplica {
+		left--
+	}
+	for _, i := range active {
+		if i != first.Replica && left >= rc.activeMin && !run.nemesis.SoleHolder(c, i) {
+			options = append(options, vsr.Change{Kind: vsr.ChangeRemoveReplica, Replica: i})
+		}
+	}
+	if len(options) == 0 {
+		return
+	}
+	run.paths["reconfig_twice"]++
+	_, _ = run.askChange(options[rc.twiceR.IntN(len(options))])
 }
 
 // refusedValidChange says why change is one the primary's configuration allows ("" if it is
