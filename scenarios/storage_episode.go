@@ -209,6 +209,10 @@ type storeEpisode struct {
 	// lostWriteReopens is a test's knob: the lost-write check scans a freshly opened engine,
 	// whose index is read from the disk, instead of the running one.
 	lostWriteReopens bool
+	// tailLost draws the lost-tail check after it (storage_episode_tail_lost.go; its own
+	// stream, as openCrashes); tailLostReopens is its test's knob, as lostWriteReopens.
+	tailLost        *rand.Rand
+	tailLostReopens bool
 	// superblock draws the damage of a superblock copy, and superblockTorn notes a newest
 	// state a torn write may have left in one copy, for Open to store twice
 	// (storage_episode_superblock.go; its own stream, as openCrashes). superblockBothCopies
@@ -270,6 +274,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		restore: sim.Stream(seed, "storage_episode/restore"), seed: seed,
 		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock"),
 		restoreCrash:     sim.Stream(seed, "storage_episode/restore_crash"),
+		tailLost:         sim.Stream(seed, "storage_episode/tail_lost"),
 		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
@@ -300,6 +305,9 @@ func (e *storeEpisode) run(crashAfter int) {
 			e.finish(rec, boot)
 			if e.failure == "" {
 				e.maybeCheckLostWrite() // last: it leaves the model behind
+			}
+			if e.failure == "" {
+				e.maybeCheckTailLost() // after it: it cuts the disk short
 			}
 			return
 		}
