@@ -37,16 +37,40 @@ func retriable(err error) bool {
 // is stopped, its disk replaced and formatted to join (`kimberlite format --join`), and
 // the process started again; it waits, silent, until the add-replica change includes it.
 // onWipe (may be nil) tells the checkers the disk's old contents are gone.
+// In some replacements the operator first runs the format by mistake against the old disk,
+// or again against the new one (operator_format.go): it must refuse, else done gets the
+// violation.
 func ReplaceDisk(c *sim.Cluster, node int, onWipe func(node int), done func(error)) {
 	c.CrashReplica(node)
-	if onWipe != nil {
-		onWipe(node)
-	}
-	c.FormatJoining(node, func(err error) {
-		if err == nil {
-			c.StartReplica(node)
+	r := sim.Stream(c.Seed, fmt.Sprintf("operator/mistaken_format/%d/%d", node, c.Loop.Now()))
+	formatOld, formatNew := r.IntN(mistakenFormatOldOneIn) == 0, r.IntN(mistakenFormatNewOneIn) == 0
+	mistake := func(run bool, next func()) {
+		if !run {
+			next()
+			return
 		}
-		done(err)
+		mistakenFormat(c, node, c.Nodes[node].Disk, func(violation string) {
+			if violation != "" {
+				done(errors.New(violation))
+				return
+			}
+			next()
+		})
+	}
+	mistake(formatOld, func() {
+		if onWipe != nil {
+			onWipe(node)
+		}
+		c.FormatJoining(node, func(err error) {
+			if err != nil {
+				done(err)
+				return
+			}
+			mistake(formatNew, func() {
+				c.StartReplica(node)
+				done(nil)
+			})
+		})
 	})
 }
 
