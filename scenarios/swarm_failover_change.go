@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"vopr/cluster/vsr"
 	"vopr/sim"
@@ -20,10 +21,12 @@ import (
 //     Its link from the region is down for a moment as the new epoch's first primary starts
 //     its view, so that the view's log is lost on the way and the standby enters the epoch
 //     from a later message: it is between views, waiting for a log nobody is left to send.
+//
 //   - restart: the same, and the standby's process restarts, stopped a drawn moment after it
 //     entered (its new epoch's state write landed or not: a restart with its view above its
 //     log view) or, in half the runs, as it executed the change before entering (its disk
 //     holds the change and what it wrote of its commit, in the old epoch).
+//
 //   - served: once the new configuration has served for a moment. In three quarters of
 //     these runs one client, idle across the change (so that it has seen no reply of the new
 //     configuration; the change then removes slot 0 in half of them, the one slot a client
@@ -31,6 +34,20 @@ import (
 //     lost as the new configuration executes its request: the replies of the lost
 //     configuration reach it when the failover is done and it was told the configuration of
 //     one replica (client.Reconfigure), naming the change's membership.
+//
+//   - isolated: in the quarter of those seeds that draws no change above, the operator
+//     makes one all the same (drawn from "swarm/failover_kept_change"), having set the
+//     heartbeat at its shortest, and isolates the standby (`replica isolate`) as the region
+//     fails (isolateStandby). In half the runs that is as the standby executes the change
+//     in its old epoch, from the old primary's last heartbeat (which now always goes out
+//     before the primary enters the new epoch), with its switch due on a tick that never
+//     comes: the promotion keeps a committed change the standby has not entered
+//     (failover.kept_change_ahead; a restart cannot leave that state on disk without a
+//     superblock write of the old epoch carrying the change's commit, which the swarm
+//     issues about once in twenty such heartbeats). In the other half it is as the old
+//     primary executes the change, removing slot 0 if it may: the standby never hears the
+//     commit, the new configuration serves, and the failover's epoch is the one the clients
+//     last heard of, with another membership.
 //
 // The checks are the failover's own (the promotion goes ahead, standby between views or
 // not, and the promoted replica runs, its epoch above every change it keeps; the
@@ -64,10 +81,11 @@ const (
 	lossEntering = iota // as the standby executes the change
 	lossRestart         // the same, and the standby's process restarts as it enters
 	lossServed          // once the new configuration has served for a moment
+	lossIsolated        // the standby isolated as the change executes (not drawn with the others)
 	lossMoments
 )
 
-var lossMomentNames = [lossMoments]string{"entering", "restart", "served"}
+var lossMomentNames = [lossMoments]string{"entering", "restart", "served", "isolated"}
 
 // lastChangeState is the last change's part of a failover.
 type lastChangeState struct {
@@ -76,9 +94,9 @@ type lastChangeState struct {
 	held int
 	from []int
 	// counts for coverage: changes made per moment, standbys promoted between views, late
-	// replies of the lost configuration delivered to the held client.
-	made                                               [lossMoments]uint64
-	betweenViews, clogs, heldBusy, keptAhead, executed uint64
+	// replies of the lost configuration delivered to the held client, standbys isolated.
+	made                                                         [lossMoments]uint64
+	betweenViews, clogs, heldBusy, keptAhead, executed, isolated uint64
 }
 
 // runLastChange runs the operator's last change before the failover of standby, if the seed
@@ -92,20 +110,24 @@ func (run *swarmRun) runLastChange(seed uint64, standby int) (restart bool) {
 	}
 	c := run.c
 	rng := sim.Stream(seed, "swarm/failover_change")
-	on, moment, pickClient, firstSlot, pickChange := rng.IntN(4) != 0, rng.IntN(lossMoments), rng.Int(),
+	on, moment, pickClient, firstSlot, pickChange := rng.IntN(4) != 0, rng.IntN(lossIsolated), rng.Int(),
 		rng.IntN(2) == 0, rng.Int()
 	serve := rng.IntN(failoverServeTicksMax + 1)
 	stopAfter := sim.Duration(rng.Int64N(int64(failoverStopMax) + 1))
 	stopBefore := rng.IntN(2) == 0
 	linkDown := failoverLinkDownMin + sim.Duration(rng.Int64N(int64(failoverLinkDownMin)+1))
+	// The quarter that draws no change above makes one at the isolated moment, drawn from
+	// its own stream: the seeds of the other moments run as they did.
+	behind := sim.Stream(seed, "swarm/failover_kept_change").IntN(2) == 0
 	if !on {
-		return false
+		moment = lossIsolated
 	}
 	held := -1
 	if moment == lossServed && pickClient%4 != 0 {
 		held = pickClient / 4 % c.ClientCount()
 	}
-	change, ok := lastChangeOf(c, standby, run.reconfig.activeMin, held >= 0 && firstSlot, pickChange)
+	slot0 := held >= 0 && firstSlot || moment == lossIsolated && behind
+	change, ok := lastChangeOf(c, standby, run.reconfig.activeMin, slot0, pickChange)
 	if !ok {
 		return false
 	}
@@ -116,6 +138,14 @@ func (run *swarmRun) runLastChange(seed uint64, standby int) (restart bool) {
 		// the new configuration (swarm_blip.go's limit on the load).
 		run.loadClients = func(i int) bool { return i != held }
 		defer func() { run.loadClients = nil }()
+	}
+	if moment == lossIsolated {
+		// A DR deployment's heartbeat at its shortest, so that the standby's lag is read
+		// fresh: the primary's next tick after executing the change then sends its commit,
+		// in the old epoch, before the primary enters the new one.
+		if _, err := ConfigSet(c, KeyHeartbeatIntervalMs, strconv.Itoa(tickMs)); err != nil {
+			return false
+		}
 	}
 	var epoch uint32
 	asked := func() bool {
@@ -136,6 +166,10 @@ func (run *swarmRun) runLastChange(seed uint64, standby int) (restart bool) {
 		return false
 	}
 	lc.made[moment]++
+	if moment == lossIsolated {
+		run.isolateStandby(standby, epoch, behind, serve)
+		return false
+	}
 	if moment == lossServed {
 		if !run.runChecked(func() bool { return established(c, epoch) }, failoverChangeTicks) {
 			return false
@@ -212,6 +246,55 @@ func (run *swarmRun) runLastChange(seed uint64, standby int) (restart bool) {
 	run.runChecked(func() bool { return lost && (moment != lossRestart || stopped) }, failoverChangeTicks)
 	run.onReplicaEvent = nil
 	return moment == lossRestart
+}
+
+// isolateStandby runs the isolated moment: the operator isolates the standby (`replica
+// isolate`: it drops what it receives and its timers stand still) and the region is lost.
+// Not behind, that is in the instant the standby executes the change, in its old epoch (it
+// heard the commit from the old primary's last heartbeat), or hears of the new epoch,
+// whichever comes first: executed, the standby's switch to the new configuration is due on
+// its next tick, which never comes, so the failover promotes a standby of the old epoch
+// whose committed prefix holds the change (its epoch must pass the change's). Behind, it
+// is isolated in the instant the old primary executes the change, before the standby can
+// hear its commit, and the region is lost once the new configuration has served for up to
+// serve ticks: the failover promotes a standby of the old epoch, below the epoch the
+// clients last heard of, with the change removing slot 0 if it may.
+func (run *swarmRun) isolateStandby(standby int, epoch uint32, behind bool, serve int) {
+	c := run.c
+	lc := &run.lastChange
+	due, isolated, lost := false, false, false
+	isolate := func() {
+		isolated = true
+		if ReplicaIsolate(c, standby, "region-failing") == nil {
+			lc.isolated++
+		}
+	}
+	run.onReplicaEvent = func(e vsr.Event) {
+		if due {
+			return
+		}
+		executed := e.Kind == vsr.EventCommit && changeTo(e.Prepare, c.ClusterID(), epoch)
+		switch {
+		case behind && executed && e.Replica != standby:
+			due = true
+			c.Loop.After(0, isolate)
+		case !behind && e.Replica == standby && (executed || e.Kind == vsr.EventStatus && e.Epoch >= epoch):
+			if executed && e.Epoch < epoch {
+				lc.executed++
+			}
+			due = true
+			c.Loop.After(0, func() { isolate(); run.loseRegion(standby); lost = true })
+		}
+	}
+	if !behind {
+		run.runChecked(func() bool { return lost }, failoverChangeTicks)
+		run.onReplicaEvent = nil
+		return
+	}
+	if run.runChecked(func() bool { return isolated && established(c, epoch) }, failoverChangeTicks) {
+		run.runChecked(func() bool { return false }, serve)
+	}
+	run.onReplicaEvent = nil
 }
 
 // cutStandbyLink cuts the paths from the region to standby for d: what is in flight on
@@ -329,4 +412,5 @@ func (s lastChangeState) counters(counters map[string]uint64) {
 	// coverage mark that every batch would list as never reached.
 	counters["failover.kept_change_ahead"] += s.keptAhead
 	counters["coverage.mark.failover_change.executed"] += s.executed
+	counters["coverage.mark.failover_change.standby_isolated"] += s.isolated
 }

@@ -83,3 +83,26 @@ func TestBatchOfAndChangeTo(t *testing.T) {
 	require.True(t, changeTo(change, 7, 3))
 	require.False(t, changeTo(change, 7, 4), "a change to epoch 3, not 4")
 }
+
+// The isolated moment reaches the windows no other moment does (a kept change the standby
+// has not entered; a failover epoch below the one the clients heard of). Swarm seed 244: the
+// standby executes remove-replica in its old epoch from the old primary's last heartbeat and
+// is isolated before its switch; the promotion keeps the change and takes an epoch above it
+// (vsr.promoted_epoch_reuses_reconfig_epoch fail-stops the promoted replica on its replay of
+// the change). Swarm seed 15: the standby is isolated as the old primary executes the
+// removal of replica 0, the new configuration serves, and the failover's epoch is the one the
+// clients last heard of (client.reconfigure_keeps_outside crashes the client on the promoted
+// replica's first reply).
+func TestSwarmFailoverIsolatedStandby(t *testing.T) {
+	kept := runSwarm(Options{Seed: 244})
+	require.Equal(t, Pass, kept.Outcome, "seed 244: %s", kept.Reason)
+	require.Equal(t, uint64(1), kept.Counters["coverage.mark.failover_change.isolated"])
+	require.Equal(t, uint64(1), kept.Counters["coverage.mark.failover_change.standby_isolated"])
+	require.Equal(t, uint64(1), kept.Counters["failover.kept_change_ahead"])
+
+	behind := runSwarm(Options{Seed: 15})
+	require.Equal(t, Pass, behind.Outcome, "seed 15: %s", behind.Reason)
+	require.Equal(t, uint64(1), behind.Counters["coverage.mark.failover_change.standby_isolated"])
+	require.Equal(t, uint64(0), behind.Counters["failover.kept_change_ahead"])
+	require.Equal(t, uint64(1), behind.Counters["coverage.path.failover"])
+}
