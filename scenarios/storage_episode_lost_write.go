@@ -100,20 +100,8 @@ func (e *storeEpisode) maybeCheckLostWrite() {
 		e.disk.CorruptSector(name, fresh.offset+storage.SectorSize*r.Int64N(fresh.size/storage.SectorSize))
 		e.counters["coverage.storage_episode.lost_write_rots"]++
 	}
-	var report storage.VerifyReport
-	if err := e.wait(func(done func(error)) {
-		if e.lostWriteReopens { // the test's knob: a scan held to a freshly opened index
-			storage.Open(e.disk, storageEpisodeOptions, func(fresh *storage.Storage, rec *storage.Recovery, err error) {
-				if err != nil {
-					done(err)
-					return
-				}
-				fresh.VerifyOpened(rec, func(got storage.VerifyReport) { report = got; done(nil) })
-			})
-			return
-		}
-		s.Verify(func(got storage.VerifyReport) { report = got; done(nil) })
-	}); err != nil {
+	report, err := e.verifyRunning(s, e.lostWriteReopens)
+	if err != nil {
 		e.fail("lost-write check: verify: %v", err)
 		return
 	}
@@ -134,6 +122,27 @@ func judgeLostWrite(report storage.VerifyReport, op uint64, how string) string {
 
 // lastEntryOf returns the last whole entry of op in the segment file name, as a read sees it
 // (found by content, not by the engine's layout).
+// verifyRunning runs Verify on the running engine s, whose index knows what the disk lost
+// since it opened; with reopen (a test's knob) it verifies a freshly opened engine instead,
+// whose index agrees with the disk and misses the loss.
+func (e *storeEpisode) verifyRunning(s *storage.Storage, reopen bool) (storage.VerifyReport, error) {
+	var report storage.VerifyReport
+	err := e.wait(func(done func(error)) {
+		if reopen {
+			storage.Open(e.disk, storageEpisodeOptions, func(fresh *storage.Storage, rec *storage.Recovery, err error) {
+				if err != nil {
+					done(err)
+					return
+				}
+				fresh.VerifyOpened(rec, func(got storage.VerifyReport) { report = got; done(nil) })
+			})
+			return
+		}
+		s.Verify(func(got storage.VerifyReport) { report = got; done(nil) })
+	})
+	return report, err
+}
+
 func (e *storeEpisode) lastEntryOf(name string, op uint64) (placedEntry, bool) {
 	image := e.disk.Durable(name)
 	var last placedEntry

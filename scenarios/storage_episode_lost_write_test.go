@@ -15,21 +15,10 @@ import (
 // compares entries by their place, not their identity, does:
 // storage.verify_compares_offset_not_chain).
 func TestStorageEpisodeLostWriteCheckFires(t *testing.T) {
-	fired := 0
-	for seed := uint64(1); seed < 200 && fired < 3; seed++ {
-		e := newStorageEpisode(seed)
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		require.Empty(t, e.failure, "seed %d", seed)
-		if e.counters["coverage.storage_episode.lost_writes"] == 0 {
-			continue
-		}
-		e = newStorageEpisode(seed)
-		e.lostWriteReopens = true
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		require.Contains(t, e.failure, "its older entry and record put back", "seed %d", seed)
-		fired++
-	}
-	require.Equal(t, 3, fired, "too few seeds reached the lost write")
+	knobFiring{seeds: 199, want: 3, every: true, failure: "its older entry and record put back",
+		reached: func(c map[string]uint64) bool { return c["coverage.storage_episode.lost_writes"] > 0 },
+		knob:    func(e *storeEpisode) { e.lostWriteReopens = true },
+		why:     "too few seeds reached the lost write"}.run(t)
 	require.Empty(t, judgeLostWrite(storage.VerifyReport{Faulty: []uint64{3, 5}}, 5, "lost"))
 	require.Contains(t, judgeLostWrite(storage.VerifyReport{OK: true}, 5, "lost"), "op 5 replaced")
 }

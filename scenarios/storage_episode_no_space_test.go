@@ -1,10 +1,6 @@
 package scenarios
 
-import (
-	"testing"
-
-	"github.com/stretchr/testify/require"
-)
+import "testing"
 
 // TestStorageEpisodeNoSpaceForTheRecordFires runs episodes whose aimed ErrNoSpace fails a
 // fresh append's record write (storage_episode_write_error.go): they pass, and fail with the
@@ -12,23 +8,8 @@ import (
 // cut left it (storage.record_no_space_keeps_entry): the next Open finishes the append, and
 // an op whose append failed comes back.
 func TestStorageEpisodeNoSpaceForTheRecordFires(t *testing.T) {
-	reached, fired := 0, 0
-	for seed := uint64(1); seed <= 400 && fired < 3; seed++ {
-		e := newStorageEpisode(seed)
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		require.Empty(t, e.failure, "seed %d", seed)
-		if e.counters["storage_episode.append_no_space"] == 0 {
-			continue
-		}
-		reached++
-		e = newStorageEpisode(seed)
-		e.noSpaceKeepsEntry = true
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		if e.failure != "" {
-			t.Logf("seed %d: %s", seed, e.failure)
-			fired++
-		}
-	}
-	t.Logf("reached %d, fired %d", reached, fired)
-	require.Equal(t, 3, fired, "too few seeds caught the failed append's entry coming back")
+	knobFiring{seeds: 400, want: 3,
+		reached: func(c map[string]uint64) bool { return c["storage_episode.append_no_space"] > 0 },
+		knob:    func(e *storeEpisode) { e.noSpaceKeepsEntry = true },
+		why:     "too few seeds caught the failed append's entry coming back"}.run(t)
 }

@@ -1,10 +1,6 @@
 package scenarios
 
-import (
-	"testing"
-
-	"github.com/stretchr/testify/require"
-)
+import "testing"
 
 // TestStorageEpisodeOpenRecordOverMarkFires runs episodes in which Open's record over a mark
 // was misdirected, Open returned the op intact, and the next boot rotted its entry
@@ -12,25 +8,11 @@ import (
 // after that Open, as an engine that did not read the record back left it
 // (storage.open_finished_record_not_read_back): the op is dropped at the next boot.
 func TestStorageEpisodeOpenRecordOverMarkFires(t *testing.T) {
-	reached, fired := 0, 0
-	for seed := uint64(1); seed <= 2000 && fired < 3; seed++ {
-		e := newStorageEpisode(seed)
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		require.Empty(t, e.failure, "seed %d", seed)
-		if e.counters["coverage.storage_episode.open_record_over_mark_landed"] == 0 ||
-			e.counters["coverage.storage_episode.rot_after_rewrite"] == 0 {
-			continue
-		}
-		reached++
-		e = newStorageEpisode(seed)
-		e.openRecordNotReadBack = true
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		if e.failure != "" {
-			require.Contains(t, e.failure, "lost", "seed %d", seed)
-			t.Logf("seed %d: %s", seed, e.failure)
-			fired++
-		}
-	}
-	t.Logf("reached %d, fired %d", reached, fired)
-	require.Equal(t, 3, fired, "too few seeds caught an op left under its mark by the Open that returned it")
+	knobFiring{seeds: 2000, want: 3, failure: "lost",
+		reached: func(c map[string]uint64) bool {
+			return c["coverage.storage_episode.open_record_over_mark_landed"] > 0 &&
+				c["coverage.storage_episode.rot_after_rewrite"] > 0
+		},
+		knob: func(e *storeEpisode) { e.openRecordNotReadBack = true },
+		why:  "too few seeds caught an op left under its mark by the Open that returned it"}.run(t)
 }

@@ -88,20 +88,8 @@ func (e *storeEpisode) maybeCheckTailLost() {
 	if lostFiles > 0 {
 		e.counters["coverage.storage_episode.tail_segments_lost"]++
 	}
-	var report storage.VerifyReport
-	if err := e.wait(func(done func(error)) {
-		if e.tailLostReopens { // the test's knob: a scan held to a freshly opened index
-			storage.Open(e.disk, storageEpisodeOptions, func(fresh *storage.Storage, rec *storage.Recovery, err error) {
-				if err != nil {
-					done(err)
-					return
-				}
-				fresh.VerifyOpened(rec, func(got storage.VerifyReport) { report = got; done(nil) })
-			})
-			return
-		}
-		s.Verify(func(got storage.VerifyReport) { report = got; done(nil) })
-	}); err != nil {
+	report, err := e.verifyRunning(s, e.tailLostReopens)
+	if err != nil {
 		e.fail("lost-tail check: verify: %v", err)
 		return
 	}

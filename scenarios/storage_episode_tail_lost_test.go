@@ -15,21 +15,10 @@ import (
 // the ops its scan places, not those of the index it lost, does:
 // storage.verify_faulty_omits_missing_entries).
 func TestStorageEpisodeTailLostCheckFires(t *testing.T) {
-	fired := 0
-	for seed := uint64(1); seed < 300 && fired < 3; seed++ {
-		e := newStorageEpisode(seed)
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		require.Empty(t, e.failure, "seed %d", seed)
-		if e.counters["coverage.storage_episode.tail_segments_lost"] == 0 {
-			continue
-		}
-		e = newStorageEpisode(seed)
-		e.tailLostReopens = true
-		e.run(e.rng.IntN(6*len(e.steps) + 1))
-		require.Contains(t, e.failure, "lost tail", "seed %d", seed)
-		fired++
-	}
-	require.Equal(t, 3, fired, "too few seeds lost a segment file")
+	knobFiring{seeds: 299, want: 3, every: true, failure: "lost tail",
+		reached: func(c map[string]uint64) bool { return c["coverage.storage_episode.tail_segments_lost"] > 0 },
+		knob:    func(e *storeEpisode) { e.tailLostReopens = true },
+		why:     "too few seeds lost a segment file"}.run(t)
 	require.Empty(t, judgeTailLost(storage.VerifyReport{Faulty: []uint64{3, 5, 6}}, []uint64{5, 6}, "cut"))
 	require.Contains(t, judgeTailLost(storage.VerifyReport{Faulty: []uint64{5}}, []uint64{5, 6}, "cut"), "ops [6] faulty")
 	require.Contains(t, judgeTailLost(storage.VerifyReport{OK: true}, []uint64{5}, "cut"), "lost tail")
