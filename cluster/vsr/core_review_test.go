@@ -84,15 +84,8 @@ func coreRestart(t *testing.T, fs *faultyFS, state storage.State, prepares []Mes
 // and commit number commit.
 func coreStartView(t *testing.T, view uint32, prepares []Message, op, commit uint64) Message {
 	t.Helper()
-	h := Header{Cluster: reviewCluster, Replica: uint8(view % 3), View: view, Command: CommandStartView,
-		Release: kv.ReleaseBase, LogView: view, Op: op, Commit: commit}
-	body := make([]byte, 0, HeaderSize*int(op))
-	for o := uint64(1); o <= op; o++ {
-		body = append(body, HeaderBytes(prepares[o].Bytes)...)
-	}
-	m, err := Decode(Encode(h, body), reviewCluster)
-	require.NoError(t, err)
-	return m
+	return withHeaders(t, Header{Cluster: reviewCluster, Replica: uint8(view % 3), View: view, Command: CommandStartView,
+		Release: kv.ReleaseBase, LogView: view, Op: op, Commit: commit}, prepares)
 }
 
 // TestFailedCheckpointNeverPersistsALogViewOverAHole: logDurable counts the ops up to the

@@ -92,10 +92,16 @@ func reviewSnapshot(head Header) []byte {
 // the given prepares' headers up to op and commit number commit.
 func reviewDoViewChange(t *testing.T, from int, view, logView uint32, prepares []Message, op, commit uint64) Message {
 	t.Helper()
-	h := Header{Cluster: reviewCluster, Replica: uint8(from), View: view, Command: CommandDoViewChange,
-		Release: kv.ReleaseBase, LogView: logView, Op: op, Commit: commit}
-	body := make([]byte, 0, HeaderSize*int(op))
-	for o := uint64(1); o <= op; o++ {
+	return withHeaders(t, Header{Cluster: reviewCluster, Replica: uint8(from), View: view, Command: CommandDoViewChange,
+		Release: kv.ReleaseBase, LogView: logView, Op: op, Commit: commit}, prepares)
+}
+
+// withHeaders is the message h whose body is the headers of prepares 1..h.Op (a
+// do_view_change's or a start_view's), decoded as a replica receives it.
+func withHeaders(t *testing.T, h Header, prepares []Message) Message {
+	t.Helper()
+	body := make([]byte, 0, HeaderSize*int(h.Op))
+	for o := uint64(1); o <= h.Op; o++ {
 		body = append(body, HeaderBytes(prepares[o].Bytes)...)
 	}
 	m, err := Decode(Encode(h, body), reviewCluster)
