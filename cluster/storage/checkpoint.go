@@ -29,11 +29,50 @@ func (s *Storage) SaveState(st State, done func(error)) {
 		assert.That(st.LogEpoch > cur.LogEpoch || (st.LogEpoch == cur.LogEpoch && st.LogView >= cur.LogView),
 			"storage: SaveState moves the log view back")
 		assert.That(st.LogView <= st.View, "storage: SaveState with log view above view")
-		st.CheckpointOp, st.AuditHead = cur.CheckpointOp, cur.AuditHead
-		sb := s.sb
-		sb.State = st
-		s.writeSuperblock(sb, func(err error) { finish(func() { done(err) }) })
+		s.payCut(func(err error) {
+			if err != nil {
+				finish(func() { done(err) })
+				return
+			}
+			st.CheckpointOp, st.AuditHead = s.sb.State.CheckpointOp, s.sb.State.AuditHead
+			sb := s.sb
+			sb.State = st
+			s.writeSuperblock(sb, func(err error) { finish(func() { done(err) }) })
+		})
 	})
+}
+
+// payCut completes, before a superblock write of the caller's state, a truncation that
+// failed (cutOwed), or fails. The caller takes a truncation as done, failed or not, and the
+// state it persists next (a new log view) is about the log without the ops it gave up:
+// written over a log that still held them (a tombstone write refused for lack of space), the
+// next boot read them back, intact, as ops of that log view, stale prepares of an older view
+// that a view change can choose over the ops committed there
+// (TestFailedTruncationIsNotPersistedOver). Ops at or below the checkpoint or the audit are
+// no longer the log's, and are not cut.
+func (s *Storage) payCut(done func(error)) {
+	if !s.cutOwed {
+		done(nil)
+		return
+	}
+	after := max(s.cutOwedAfter, s.sb.State.CheckpointOp, s.auditOp)
+	if s.head <= after {
+		s.cutOwed = false
+		done(nil)
+		return
+	}
+	s.truncateAfter(after, done)
+}
+
+// oweCut records a truncation after op that failed (payCut), or clears the debt once the
+// log no longer reaches above the lowest such op.
+func (s *Storage) oweCut(op uint64, failed bool) {
+	if failed && (!s.cutOwed || op < s.cutOwedAfter) {
+		s.cutOwed, s.cutOwedAfter = true, op
+	}
+	if s.cutOwed && s.head <= s.cutOwedAfter {
+		s.cutOwed = false
+	}
 }
 
 // writeSuperblock writes sb (with the next sequence number) as a pair of copies into the pair

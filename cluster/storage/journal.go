@@ -958,6 +958,7 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 				s.endCheckpointRegion(start, given)
 			}
 		}
+		s.oweCut(op, err != nil)
 		done(err)
 	},
 		func(next func(error)) {

@@ -199,6 +199,10 @@ type Storage struct {
 	// overMark are the ops whose record sector holds a mark (a tombstone, a distrust or a
 	// faulty mark): the next record written there is read back (verifyRecordOverMark).
 	overMark map[uint64]bool
+	// cutOwed: a truncation failed, and the log may still hold ops above cutOwedAfter that its
+	// caller gave up; the next superblock write completes the cut first (payCut).
+	cutOwed      bool
+	cutOwedAfter uint64
 
 	queue    []operation
 	busy     bool

@@ -1,7 +1,7 @@
 package vsr
 
-// A regression test from the h59 review of the storage engine and the recovery path against
-// the storage-fault cases of protocol-aware recovery (PAR, FAST'18): a failed append's record.
+// Regression tests from the h59 review of the storage engine and the recovery path against
+// the storage-fault cases of protocol-aware recovery (PAR, FAST'18): what a failed write leaves.
 
 import (
 	"encoding/binary"
@@ -96,4 +96,73 @@ func TestFailedAppendIsNotClaimedUnderALaterLogView(t *testing.T) {
 			"log view 1 claims view 0's op 3, whose append failed and which view 1 never held")
 	}
 	require.Equal(t, uint64(2), restarted.op, "the restarted log reaches past what log view 1 holds")
+}
+
+// tombstoneNoSpaceFS is a testFS that refuses (ErrNoSpace, nothing written) its first refuse
+// tombstone writes: a full disk with no block for a record sector that is a hole of the file,
+// or on a file system that copies on write.
+type tombstoneNoSpaceFS struct {
+	*testFS
+	refuse, refused int
+}
+
+func (f *tombstoneNoSpaceFS) WriteAt(name string, data []byte, offset int64, done func(error)) {
+	const tombstoneMagic = 0x31424d5452504f56 // "VOPRTMB1", storage/record.go's
+	if f.refused < f.refuse && len(data) >= storage.SectorSize && binary.LittleEndian.Uint64(data[16:]) == tombstoneMagic {
+		f.refused++
+		f.later(func() { done(storage.ErrNoSpace) })
+		return
+	}
+	f.testFS.WriteAt(name, data, offset, done)
+}
+
+// TestFailedTruncationIsNotUnderANewLogView: replica 2, a backup of view 0 with ops 1-4,
+// installs view 1's start_view, whose log ends at op 2. Its cut after op 2 fails: the disk is
+// full and refuses the tombstones of ops 3-4. The replica takes the truncation as done and
+// persists log view 1 (the superblock write runs after the cut in the engine's queue). A
+// restart then read ops 3-4, view 0's prepares, back as ops of log view 1: a do_view_change
+// claiming them under the newest log view, with the highest op, can win over the prepare view
+// 1 commits at op 3. The log view must not be persisted over them: the superblock write
+// completes the cut first (here on the disk's third try), or fails.
+func TestFailedTruncationIsNotUnderANewLogView(t *testing.T) {
+	chain := coreChain(t, 4)
+	fs := &tombstoneNoSpaceFS{testFS: newTestFS()}
+	opts := StorageOptions(fs)
+	state := storage.State{Cluster: reviewCluster, Replica: 2, ReplicaCount: 3, Boots: 1}
+	require.NoError(t, fs.do(func(done func(error)) { storage.Format(fs, opts, state, done) }))
+	var s *storage.Storage
+	require.NoError(t, fs.do(func(done func(error)) {
+		storage.Open(fs, opts, func(got *storage.Storage, _ *storage.Recovery, err error) { s = got; done(err) })
+	}))
+	for o := uint64(1); o <= 4; o++ {
+		require.NoError(t, fs.do(func(done func(error)) { s.Append(storage.Entry{Op: o, Body: chain[o].Bytes}, done) }))
+	}
+	r := Open(Options{Cluster: reviewCluster, ReplicaCount: 3, Replica: 2, Release: kv.ReleaseBase,
+		FS: fs, Bus: &reviewBus{t: t}, Clock: reviewClock{}, Rand: rand.New(rand.NewPCG(1, 2))})
+	fs.drain()
+	require.Equal(t, StatusNormal, r.status)
+	require.Equal(t, uint64(4), r.op)
+
+	fs.refuse = 3
+	require.Empty(t, deliver(r, coreStartView(t, 1, chain, 2, 2)))
+	var crashed *testFS
+	fs.watch = func() {
+		if crashed == nil && r.stateDurable.LogView == 1 {
+			crashed = newTestFS()
+			crashed.files = maps.Clone(fs.files)
+			for name, data := range crashed.files {
+				crashed.files[name] = append([]byte(nil), data...)
+			}
+		}
+	}
+	fs.drain()
+	require.Positive(t, fs.refused, "no tombstone write was refused")
+	require.NotNil(t, crashed, "log view 1 was never persisted")
+
+	restarted := Open(Options{Cluster: reviewCluster, ReplicaCount: 3, Replica: 2, Release: kv.ReleaseBase,
+		FS: crashed, Bus: &reviewBus{t: t}, Clock: reviewClock{}, Rand: rand.New(rand.NewPCG(5, 6))})
+	crashed.drain()
+	require.Equal(t, uint32(1), restarted.logView)
+	require.Equal(t, uint64(2), restarted.op,
+		"log view 1 claims ops past its log: view 0's ops, which the failed cut was to drop")
 }
