@@ -191,6 +191,8 @@ type swarmRun struct {
 	lastChange lastChangeState
 	// traffic is the traffic round and the forward check (swarm_traffic.go).
 	traffic trafficState
+	// checkpointCrash is the round of a failed checkpoint, a crash and a view change (swarm_checkpoint_crash.go).
+	checkpointCrash checkpointCrashState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.

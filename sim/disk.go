@@ -89,6 +89,8 @@ type Disk struct {
 	armed armedMisdirect
 	// armedError is a write error aimed at the next write into a range (ArmWriteError).
 	armedError armedWriteError
+	// armedSync is a failed sync aimed at the next sync of a file (ArmSyncError).
+	armedSync armedSyncError
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.

@@ -37,7 +37,7 @@ func (d *Disk) HealLatent(name string, offset int64) bool {
 // nothing.
 func (d *Disk) writeFails(name string, offset int64) error {
 	a := &d.armedError
-	aimed := a.on && d.faultsEnabled && a.name == name && offset >= a.lo && offset < a.hi
+	aimed := a.on && (d.faultsEnabled || a.healed) && a.name == name && offset >= a.lo && offset < a.hi
 	if aimed && a.noSpace {
 		a.fired = true // it stays armed: the space is still not there (ArmNoSpace)
 		d.stats.NoSpace++
@@ -58,6 +58,7 @@ func (d *Disk) writeFails(name string, offset int64) error {
 // name (ArmWriteError); fired records that a write took it.
 type armedWriteError struct {
 	on, fired, noSpace bool
+	healed             bool // it strikes with random faults off too (ArmWriteErrorHealed)
 	name               string
 	lo, hi             int64
 }
@@ -102,6 +103,10 @@ func (d *Disk) DisarmWriteError() (fired bool) {
 // The draw is made only then, and only when the probability is set, so that a disk without
 // sync errors draws as it did before they existed.
 func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
+	if d.armedSync.strikes(name, f, upTo) {
+		d.armedSync.on, d.armedSync.fired = false, true
+		return d.failSync(name, f, d.lostWhole)
+	}
 	if !d.faultsEnabled || d.opts.SyncErrorProbability <= 0 || len(f.volatile) == 0 {
 		return false // nothing to lose: a write-back cannot fail
 	}
@@ -113,11 +118,17 @@ func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
 	if !Chance(d.rng, d.opts.SyncErrorProbability) {
 		return false
 	}
+	return d.failSync(name, f, d.syncLoss)
+}
+
+// failSync fails a Sync of f: its volatile writes are lost or torn as loss decides, and what
+// is left is durable.
+func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint64, first int64, count int) []bool) bool {
 	d.stats.SyncErrors++
 	d.trace.Emit(LevelShort, d.node, "disk", "fault sync_error "+name+": "+
 		strconv.Itoa(len(f.volatile))+" unsynced writes lost or torn")
 	oldLen := int64(len(f.data))
-	d.crashFile(name, f, d.syncLoss)
+	d.crashFile(name, f, loss)
 	d.used += roundUp(int64(len(f.data))) - roundUp(oldLen)
 	f.durableLen = int64(len(f.data))
 	d.touch(f)
