@@ -57,7 +57,7 @@ func (r *Replica) Promote(done func(PromoteReport, error)) {
 		// impossible for good.
 		done(PromoteReport{}, fmt.Errorf("promote: standby is %s: it must be normal or between views, with its own state", r.status))
 		return
-	case r.logWriting || r.checkpointing || r.cutsQueued > 0 || r.stateWriting:
+	case r.logWriting || r.checkpointing || r.cutsQueued > 0 || r.stateWriting || r.stateRetry:
 		// Its storage has work in flight that would land after (or move) the promotion point.
 		done(PromoteReport{}, ErrPromoteBusy)
 		return

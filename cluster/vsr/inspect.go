@@ -11,7 +11,9 @@ func (r *Replica) CheckpointOp() uint64 { return r.checkpointOp }
 // the operator's status, polled at every tick.
 func (r *Replica) DiskUsagePct() int {
 	if r.storage == nil {
-		return 0
+		// Not open yet: the disk's own usage. A replica whose Open waits for space
+		// (waitForSpace) reported 0%, and the disk alerts of its full disk resolved.
+		return r.options.FS.Usage().Percent()
 	}
 	return r.storage.UsagePercent()
 }

@@ -28,6 +28,9 @@ type Replica struct {
 	joining bool // formatted to join: silent until it hears an epoch that includes it
 	// openRetries counts the Opens run again after an I/O error (retryOpen).
 	openRetries int
+	// openSpaceWait counts down the ticks until an Open that met a full disk runs again
+	// (waitForSpace); 0 when not waiting.
+	openSpaceWait int
 	// joinedEmpty: added from joining with an empty disk; it holds nothing of the ops before
 	// it joined until it holds state (denies).
 	joinedEmpty bool
@@ -74,6 +77,7 @@ type Replica struct {
 	// do_view_change go out only for a view that survives a restart.
 	stateDurable  storage.State
 	stateWriting  bool
+	stateRetry    bool   // the last superblock write failed: the next tick writes again (persistState)
 	boots         uint32 // this process's boot number: stateDurable.Boots once durable
 	checkpointing bool
 	logWriting    bool // an append is in flight (the engine's log is written in op order)
@@ -229,6 +233,17 @@ func (r *Replica) Config() Config { return r.config }
 func (r *Replica) Tick() {
 	if r.operator.isolated {
 		return // cut off by an operator: its timers stand still (operator.go)
+	}
+	if r.openSpaceWait > 0 {
+		r.openSpaceWait--
+		if r.openSpaceWait == 0 {
+			r.reopen()
+		}
+		return
+	}
+	if r.stateRetry && r.status != StatusStopped {
+		r.stateRetry = false
+		r.persistState()
 	}
 	if r.stateLost {
 		r.tickStateLost()

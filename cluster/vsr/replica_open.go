@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"vopr/cluster/checksum"
 	"vopr/cluster/kv"
 	"vopr/cluster/storage"
 	"vopr/internal/assert"
@@ -22,7 +23,29 @@ const openRetriesMax = 8
 func (r *Replica) retryOpen(err error) {
 	r.openRetries++
 	r.emit(EventStatus, 0, [16]byte{}, fmt.Sprintf("recovering: open failed (%v): opening again, attempt %d", err, r.openRetries+1))
-	storage.Open(r.options.FS, StorageOptions(r.options.FS), r.openCallback)
+	r.reopen()
+}
+
+func (r *Replica) reopen() { storage.Open(r.options.FS, StorageOptions(r.options.FS), r.openCallback) }
+
+// openNoSpaceRetryTicks is how long a replica whose Open met a full disk waits before it
+// opens again.
+const openNoSpaceRetryTicks = 50
+
+// waitForSpace: Open failed with ErrNoSpace. Its own writes (a record finished, a faulty
+// mark, a superblock twin, a segment for a mark) may need a block that a full disk lacks;
+// stopping left a replica restarted on a full disk out of the cluster for good, though the
+// design has it resume once space is freed (runbook Scenario 6: the operator often restarts
+// a stuck process, then grows the disk or compacts). It stays recovering, reports its disk
+// full, and opens again every openNoSpaceRetryTicks (TestOpenOnAFullDiskResumesWhenSpaceIsFreed),
+// without a bound (a full disk is not a failed one) and never at once (a lasting full disk
+// would spin on Opens). Open is built to be run again over what a failed Open left.
+func (r *Replica) waitForSpace(err error) {
+	if !r.diskFull {
+		r.diskFull = true
+		r.emit(EventDiskFull, 0, checksum.Sum{}, fmt.Sprintf("disk full: open failed (%v): opening again when space is freed", err))
+	}
+	r.openSpaceWait = openNoSpaceRetryTicks
 }
 
 // openCallback installs the durable state read by storage.Open: the superblock's view and
@@ -35,12 +58,20 @@ func (r *Replica) openCallback(s *storage.Storage, rec *storage.Recovery, err er
 		r.retryOpen(err)
 		return
 	}
+	if errors.Is(err, storage.ErrNoSpace) {
+		r.waitForSpace(err)
+		return
+	}
 	if err != nil {
 		r.status = StatusStopped
 		r.emit(EventStatus, 0, [16]byte{}, "stopped: open failed: "+err.Error())
 		return
 	}
 	r.storage = s
+	if r.diskFull {
+		r.diskFull = false // set by waitForSpace: the Open's writes found room
+		r.emit(EventDiskFull, 0, checksum.Sum{}, "disk has space again: opened")
+	}
 	st := rec.State
 	assert.That(st.Cluster == r.cluster && int(st.Replica) == r.replica, "superblock belongs to another replica")
 	assert.That(st.LogView <= st.View, "superblock: log_view > view")
@@ -306,7 +337,7 @@ func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
 // persistState writes the superblock when the view, log view or commit changed. One write is
 // in flight at a time; a change made meanwhile is written when it completes.
 func (r *Replica) persistState() {
-	if r.storage == nil || r.stateWriting || r.stateCurrent() {
+	if r.storage == nil || r.stateWriting || r.stateRetry || r.stateCurrent() {
 		return
 	}
 	want := r.durableTarget()
@@ -321,8 +352,13 @@ func (r *Replica) persistState() {
 		r.stateWriting = false
 		if err == nil {
 			r.stateDurable = want
+			r.persistState()
+		} else {
+			// Written again on the next tick, not from here: a lasting failure (a full disk,
+			// a broken write path) spun on back-to-back superblock writes
+			// (TestFailedSaveStateIsNotRetriedInALoop).
+			r.stateRetry = true
 		}
-		r.persistState()
 		r.onStateDurable()
 	})
 }
