@@ -3,7 +3,9 @@ package scenarios
 import (
 	"fmt"
 	"slices"
+	"strings"
 
+	"vopr/cluster/storage"
 	"vopr/cluster/vsr"
 	"vopr/sim"
 )
@@ -15,13 +17,16 @@ import (
 //
 //  1. Load runs; before the first checkpoint (so that there is nothing the engine could
 //     compact) the victim's disk is resized to just above its usage (Disk.SetCapacity): its
-//     log writes start failing with ErrNoSpace.
+//     log writes start failing with ErrNoSpace. Some seeds (RestartWhileFull): the operator
+//     restarts the victim's process on the full disk (restartWhileFull); its recovery's own
+//     writes may meet ErrNoSpace, and it must wait for space, never stop.
 //  2. Symptoms and diagnosis: `replica status` reports DiskFull; the disk_usage_percent
 //     alerts fire at 80/90/95 (P3/P1/P0) through the Monitor; a full backup does not stop the
 //     cluster (writes keep being acknowledged by the quorum of the others). No replica
 //     fail-stops.
 //  3. Resolution, Option B (grow the disk): the capacity is set back; the victim reports
-//     space again, writes resume (a full primary blocked them all), the victim catches up.
+//     space again, writes resume (a full primary blocked them all), the victim is normal
+//     and catches up (a restarted one too).
 //  4. Some seeds: every replica's disk is filled to 97% of its usage while the cluster is
 //     idle, after every replica has taken a checkpoint. Resolution Option A, as the seed
 //     draws (OperatorCompact): the operator's `storage compact --replica-id N --aggressive`
@@ -63,6 +68,10 @@ type diskFullParams struct {
 	// OperatorCompact (AllReplicas runs only): Option A of the second fill is the operator's
 	// `storage compact` on every replica rather than the engine's auto-compaction.
 	OperatorCompact bool
+	// RestartWhileFull: the operator restarts the victim's process once its disk is full
+	// (restartWhileFull), before the resolution. Drawn from its own stream, so that the
+	// parameters above keep their draws.
+	RestartWhileFull bool
 }
 
 func drawDiskFull(seed uint64) diskFullParams {
@@ -77,6 +86,7 @@ func drawDiskFull(seed uint64) diskFullParams {
 	// Drawn after every other parameter, so that the seeds drawn before it existed keep
 	// theirs; drawn on every seed, so that any later draw has one place in the stream.
 	p.OperatorCompact = r.IntN(2) == 0 && p.AllReplicas
+	p.RestartWhileFull = sim.Stream(seed, "disk_full/restart").IntN(2) == 0
 	return p
 }
 
@@ -85,13 +95,15 @@ func (p diskFullParams) String() string {
 	if p.VictimPrimary {
 		victim = "primary"
 	}
-	return fmt.Sprintf("all_replicas=%t clients=%d fill_tick=%d hold_ticks=%d net.delay=%s operator_compact=%t replicas=%d slack=%d victim=%s",
-		p.AllReplicas, p.Clients, p.FillTick, p.HoldTicks, p.DelayMean, p.OperatorCompact, p.Replicas, p.Slack, victim)
+	return fmt.Sprintf("all_replicas=%t clients=%d fill_tick=%d hold_ticks=%d net.delay=%s operator_compact=%t replicas=%d restart_while_full=%t slack=%d victim=%s",
+		p.AllReplicas, p.Clients, p.FillTick, p.HoldTicks, p.DelayMean, p.OperatorCompact, p.Replicas,
+		p.RestartWhileFull, p.Slack, victim)
 }
 
 // diskFullKnobs change the procedure, for the tests that show the scenario is not vacuous.
 type diskFullKnobs struct {
 	skipResolution bool // the operator never grows the victim's disk
+	noRestart      bool // the victim is not restarted, whatever the seed draws (RestartWhileFull)
 }
 
 const (
@@ -103,6 +115,7 @@ const (
 type diskFullRun struct {
 	*replicaCrashRun // the runner: step, until, fail, checkers, monitor
 	d                diskFullParams
+	oldest           []string // each replica's oldest log segment at the second fill (fillAll)
 }
 
 func runDiskFull(o Options, knobs diskFullKnobs) Result {
@@ -156,12 +169,27 @@ func (run *diskFullRun) procedure(knobs diskFullKnobs) (Outcome, string) {
 	filledAt := c.Loop.Now()
 	disk.SetCapacity(disk.Usage().Used + p.Slack)
 	run.counts["fault.disk_fill"]++
+	if p.RestartWhileFull && !knobs.noRestart {
+		run.restartWhileFull()
+	}
 
 	// 2. Diagnosis: DiskFull reported, the alerts fire, no fail-stop; a full backup does
-	// not stop the cluster.
-	if !run.until(func() bool { return ReplicaStatus(c, run.victim).DiskFull }, diskFullPhaseMax) {
+	// not stop the cluster. A replica restarted on the full disk may report it while its
+	// recovery waits for space.
+	diskFullSeen := func() bool {
+		s := ReplicaStatus(c, run.victim)
+		if s.DiskFull && s.Status == vsr.StatusRecovering.String() {
+			run.counts["restart.open_waits_for_space"] = 1
+		}
+		return s.DiskFull || s.Status == vsr.StatusStopped.String()
+	}
+	if !run.until(diskFullSeen, diskFullPhaseMax) {
 		return run.fail(Liveness, "replica %d never reported its disk full (usage %d%%)", run.victim,
 			disk.Usage().Percent())
+	}
+	if s := ReplicaStatus(c, run.victim); s.Status == vsr.StatusStopped.String() {
+		return run.fail(Correctness, "replica %d stopped on its full disk (restarted: %t)", run.victim,
+			run.counts["fault.restart_while_full"] > 0)
 	}
 	run.counts["status.disk_full_seen"]++
 	if !run.until(func() bool { return run.alertsFired(filledAt) }, diskFullPhaseMax/4) {
@@ -185,6 +213,9 @@ func (run *diskFullRun) procedure(knobs diskFullKnobs) (Outcome, string) {
 	// 3. Option B: grow the disk; the replica has space again, writes resume, it catches up.
 	if !knobs.skipResolution {
 		disk.SetCapacity(capacity)
+		if disk.DisarmWriteError() { // armed by restartWhileFull
+			run.counts["restart.record_area_refused"]++
+		}
 		run.counts["resolution.grow"]++
 	}
 	acked := run.acked
@@ -205,6 +236,40 @@ func (run *diskFullRun) procedure(knobs diskFullKnobs) (Outcome, string) {
 		}
 	}
 	return run.converge()
+}
+
+// restartWhileFull is the runbook operator's restart of a stuck process (RestartWhileFull),
+// with the disk just filled: the victim crashes as soon as its newest log segment holds a
+// write not yet synced (within two ticks: awaitUnsynced), so that its recovery has work to
+// finish (an entry that survived without its record, a cut and its tombstones), and restarts
+// at once, the disk still full (filled again). The segment's record area refuses writes until the
+// resolution (Disk.ArmNoSpace): its sectors stand for the holes of a sparse file, or for any
+// block of a copy-on-write file system, that a full disk cannot allocate though the file
+// does not grow (the simulated disk counts space by file size). The recovery's own writes
+// may so meet ErrNoSpace: the replica must wait for space, report its disk full, and be
+// normal and caught up after the resolution (step 3), as the design's "resumes when space
+// is freed" says; a replica that stopped on its Open was out of the cluster for good.
+func (run *diskFullRun) restartWhileFull() {
+	c := run.c
+	head := ReplicaStatus(c, run.victim).Op
+	unsynced := run.awaitUnsynced()
+	if s := ReplicaStatus(c, run.victim); s.Status != StatusUnreachable {
+		head = max(head, s.Op)
+	}
+	run.crash()
+	// The crash lost the unsynced writes, and the room they took: the disk is filled again
+	// (to at least 96%, as fillForGoodOne does), or the restart would not be on a full disk
+	// and the 95% alert could not fire.
+	disk := c.Nodes[run.victim].Disk
+	u := disk.Usage()
+	disk.SetCapacity(min(u.Used+run.d.Slack, u.Used*100/96))
+	segment := fmt.Sprintf("log-%016x", head/vsr.CheckpointInterval)
+	disk.ArmNoSpace(segment, 0, storage.RecordAreaSize(vsr.CheckpointInterval))
+	c.StartReplica(run.victim)
+	run.counts["fault.restart_while_full"]++
+	if unsynced {
+		run.counts["restart.unsynced_at_crash"]++
+	}
 }
 
 // converge is step 5: the load stops, every replica converges and none reports its disk
@@ -249,10 +314,11 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 		return outcome, reason
 	}
 	capacities := make([]int64, p.Replicas)
+	run.oldest = make([]string, p.Replicas)
 	for i := 0; i < p.Replicas; i++ {
 		disk := c.Nodes[i].Disk
-		if _, err := disk.Size(diskFullSegment0); err != nil {
-			return run.fail(Correctness, "replica %d has no segment 0 before the second fill (nothing to compact)", i)
+		if run.oldest[i] = oldestSegment(disk); run.oldest[i] == "" {
+			return run.fail(Correctness, "replica %d has no log segment before the second fill (nothing to compact)", i)
 		}
 		capacities[i] = disk.Usage().Capacity
 		disk.SetCapacity(disk.Usage().Used * 100 / 97)
@@ -273,8 +339,20 @@ func (run *diskFullRun) fillAll(knobs diskFullKnobs) (Outcome, string) {
 	return run.fillForGood(knobs, capacities)
 }
 
-// diskFullSegment0 is the first log segment: Option A must remove it on every replica.
-var diskFullSegment0 = fmt.Sprintf("log-%016x", 0)
+// oldestSegment is the disk's oldest log segment ("" if none): Option A must remove it on
+// every replica (readyForSecondFill saw a good part of each disk below the checkpoint).
+// It is segment 0 unless the replica compacted before: a victim restarted on its full disk
+// (restartWhileFull) may execute and checkpoint from memory while its appends fail, and
+// its engine then compacts segment 0 to make room (fresh seed 2203000173).
+func oldestSegment(disk *sim.Disk) string {
+	oldest := ""
+	for _, name := range disk.Names() {
+		if strings.HasPrefix(name, "log-") && (oldest == "" || name < oldest) {
+			oldest = name
+		}
+	}
+	return oldest
+}
 
 // readyForSecondFill waits until every replica has taken a checkpoint and the log below it
 // is a good part of each disk, then stops the load until the replicas converge.
@@ -364,14 +442,14 @@ func (run *diskFullRun) optionAAuto() (Outcome, string) {
 	acked := run.acked
 	compacted := func() bool {
 		for i := 0; i < p.Replicas; i++ {
-			if _, err := c.Nodes[i].Disk.Size(diskFullSegment0); err == nil {
+			if _, err := c.Nodes[i].Disk.Size(run.oldest[i]); err == nil {
 				return false
 			}
 		}
 		return run.acked > acked+10
 	}
 	if !run.until(compacted, diskFullPhaseMax) {
-		return run.fail(Liveness, "option A: auto-compaction did not free segment 0 on every replica and let writes go on")
+		return run.fail(Liveness, "option A: auto-compaction did not free the oldest segment on every replica and let writes go on")
 	}
 	run.counts["resolution.auto_compaction"]++
 	return Pass, ""
@@ -384,7 +462,7 @@ func (run *diskFullRun) optionAAuto() (Outcome, string) {
 // no separate aggressive mode: the engine already removes every segment wholly at or below
 // the durable checkpoint, all that a running replica can give up (above it the log is
 // still needed for repair and recovery). Each call must free at least what the replica's
-// status reported compactable, and segment 0 must be gone; usage then falls below 85%
+// status reported compactable, and its oldest segment must be gone; usage then falls below 85%
 // (readyForSecondFill saw at least diskFullCompactablePct of each disk below the
 // checkpoint), and with the capacity unchanged the load resumes and writes go on.
 func (run *diskFullRun) optionAOperator() (Outcome, string) {
@@ -401,8 +479,8 @@ func (run *diskFullRun) optionAOperator() (Outcome, string) {
 			return run.fail(Correctness, "option A: storage compact on replica %d freed %d bytes of %d compactable: %v",
 				i, freed, compactable, err)
 		}
-		if _, err := c.Nodes[i].Disk.Size(diskFullSegment0); err == nil {
-			return run.fail(Correctness, "option A: storage compact on replica %d left segment 0", i)
+		if _, err := c.Nodes[i].Disk.Size(run.oldest[i]); err == nil {
+			return run.fail(Correctness, "option A: storage compact on replica %d left %s", i, run.oldest[i])
 		}
 		run.counts["operator_compact.freed_bytes"] += uint64(freed)
 		r := ReplicaStatus(c, i)

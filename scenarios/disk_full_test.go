@@ -52,8 +52,9 @@ func TestDiskFullSeeds(t *testing.T) {
 		seen["operator compact"] && seen["auto compaction"], "%v", seen)
 }
 
-// TestDiskFullParamsStable: OperatorCompact is drawn after every other parameter, so the
-// seeds drawn before it keep theirs (these are the strings printed before it existed).
+// TestDiskFullParamsStable: OperatorCompact is drawn after every other parameter, and
+// RestartWhileFull from its own stream, so the seeds drawn before them keep theirs (these
+// are the strings printed before either existed).
 func TestDiskFullParamsStable(t *testing.T) {
 	for _, c := range []struct {
 		seed   uint64
@@ -65,6 +66,7 @@ func TestDiskFullParamsStable(t *testing.T) {
 	} {
 		p := drawDiskFull(c.seed)
 		now := strings.Replace(p.String(), fmt.Sprintf(" operator_compact=%t", p.OperatorCompact), "", 1)
+		now = strings.Replace(now, fmt.Sprintf(" restart_while_full=%t", p.RestartWhileFull), "", 1)
 		require.Equal(t, c.before, now, "seed %d", c.seed)
 	}
 	require.Contains(t, drawDiskFull(1).String(), "operator_compact=true")
@@ -83,7 +85,8 @@ func TestDiskFullDeterministic(t *testing.T) {
 // resolution (the disk never grown) writes do not resume on the full replica: Liveness.
 // With a full primary no write is acknowledged at all until the disk grows.
 func TestDiskFullNotVacuous(t *testing.T) {
-	for _, seed := range []uint64{1, 7} {
+	for _, seed := range []uint64{8, 12} { // no restart: the full victim runs throughout
+		require.False(t, drawDiskFull(seed).RestartWhileFull)
 		r := runDiskFull(Options{Seed: seed}, diskFullKnobs{})
 		require.Equal(t, Pass, r.Outcome, "seed %d: %s", seed, r.Reason)
 		require.Equal(t, uint64(1), r.Counters["fault.disk_fill"])
@@ -101,8 +104,8 @@ func TestDiskFullNotVacuous(t *testing.T) {
 	}
 	// Primary victims: a full primary blocks every write until the resolution (a full
 	// backup does not: the others are a quorum).
-	for _, seed := range []uint64{1, 3} {
-		require.True(t, drawDiskFull(seed).VictimPrimary)
+	for _, seed := range []uint64{2, 8} {
+		require.True(t, drawDiskFull(seed).VictimPrimary && !drawDiskFull(seed).RestartWhileFull)
 		skipped := runDiskFull(Options{Seed: seed}, diskFullKnobs{skipResolution: true})
 		require.Equal(t, Liveness, skipped.Outcome, "seed %d without the resolution: %s", seed, skipped.Reason)
 		require.Contains(t, skipped.Reason, "writes did not resume")
@@ -113,7 +116,42 @@ func TestDiskFullNotVacuous(t *testing.T) {
 // TestDiskFullBackupAfterStateSync: seed 9 fills a backup that then state-syncs a peer's
 // checkpoint which does not fit; the retry used to fail-stop ("checkpoint without the header
 // of its op") because the synced op's header was not kept. A full disk must not crash it.
+// Seed 9 draws a restart while full (RestartWhileFull), which takes another path: the knob
+// keeps the one of this test.
 func TestDiskFullBackupAfterStateSync(t *testing.T) {
-	r := runDiskFull(Options{Seed: 9}, diskFullKnobs{})
+	require.True(t, drawDiskFull(9).RestartWhileFull)
+	r := runDiskFull(Options{Seed: 9}, diskFullKnobs{noRestart: true})
 	require.Equal(t, Pass, r.Outcome, "seed 9 (%s): %s", r.Params, r.Reason)
+}
+
+// TestDiskFullRestartWhileFull: in the seeds that draw it, the victim crashes with a write
+// unsynced right after its disk fills, and restarts on the full disk; its recovery's writes
+// meet ErrNoSpace (the record area refuses them: a full file system's holes), and it waits
+// for space, reporting its disk full (the 95% alert fires), then is normal and caught up
+// after the disk grows. A replica that stopped on its Open (retrying only I/O errors: the
+// bug of TestOpenOnAFullDiskResumesWhenSpaceIsFreed) failed seeds 1 and 6 with "stopped on
+// its full disk"; one that reported 0% usage while waiting, with "the disk alerts did not
+// all fire". Without the resolution, the waiting victim never resumes: Liveness.
+func TestDiskFullRestartWhileFull(t *testing.T) {
+	for _, seed := range []uint64{1, 6} { // a primary and a backup victim
+		p := drawDiskFull(seed)
+		require.True(t, p.RestartWhileFull, "seed %d", seed)
+		r := runDiskFull(Options{Seed: seed}, diskFullKnobs{})
+		require.Equal(t, Pass, r.Outcome, "seed %d %s: %s", seed, r.Params, r.Reason)
+		require.Equal(t, uint64(1), r.Counters["fault.restart_while_full"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["restart.open_waits_for_space"], "seed %d", seed)
+		require.Equal(t, uint64(1), r.Counters["restart.record_area_refused"], "seed %d", seed)
+		require.Positive(t, r.Counters["alert."+AlertDiskUsage95], "seed %d", seed)
+
+		skipped := runDiskFull(Options{Seed: seed}, diskFullKnobs{skipResolution: true})
+		require.Equal(t, Liveness, skipped.Outcome, "seed %d without the resolution: %s", seed, skipped.Reason)
+		require.Contains(t, skipped.Reason, "writes did not resume on replica")
+	}
+	drawn := 0
+	for seed := uint64(1); seed <= 200; seed++ {
+		if drawDiskFull(seed).RestartWhileFull {
+			drawn++
+		}
+	}
+	require.InDelta(t, 100, drawn, 30, "RestartWhileFull in %d of 200 seeds", drawn)
 }
