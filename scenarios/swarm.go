@@ -394,6 +394,9 @@ func (run *swarmRun) inspect() {
 		if r != nil {
 			r.InspectStateInto(&in)
 			run.suite.OnInspectOf(now, i, &in)
+			if in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary {
+				run.clients.primary(in.Epoch, in.View, sim.Time(now), run.c.ReplicaCount())
+			}
 			if run.broken == "" {
 				run.broken = run.metrics.check(i, r, &in)
 			}

@@ -22,6 +22,15 @@ import (
 // an older session taken for its own) is starved while the others are served. (A healed cluster may still need seconds to catch up, its primary executing a
 // backlog or syncing state; requests that time out while nobody is served are its recovery,
 // which the liveness budget bounds.)
+//
+// "Later" is by arrival at the primary, which orders its queue first come first served, and a
+// new primary starts with an empty queue: a request in flight across a view change (the
+// reply cut's primary crash) is queued anew by whichever retry reaches the new primary, and a
+// request another client sent meanwhile may get there first and be served first, while this
+// one waits behind it on a cluster that is slow to commit. So a served request proves a
+// dropped one only if it was sent once the latest primary had been in office for a rotation
+// of the client's retries over every replica (settledAt): by then the given-up request's
+// retry had reached that primary, ahead of it (swarm seed 2038000422).
 type clientLiveness struct {
 	healed   bool
 	healedAt sim.Time
@@ -37,7 +46,11 @@ type clientLiveness struct {
 	// servedSentAt is the latest send time of a request answered with a reply.
 	servedSentAt sim.Time
 	starved      string // the first request sent after the heal given up on while a later one was served
-	round        string // what started the second round (again), "" in the first
+	// primaryEpoch, primaryView: the latest view with a primary in normal status seen, and
+	// settledAt when every client's retry had reached that primary (primary).
+	primaryEpoch, primaryView uint32
+	settledAt                 sim.Time
+	round                     string // what started the second round (again), "" in the first
 }
 
 func newClientLiveness(clients int) clientLiveness {
@@ -79,9 +92,19 @@ func (l *clientLiveness) done(i int, op string, r client.Result, now sim.Time) {
 		return
 	}
 	l.givenUp[i]++
-	if l.starved == "" && l.servedSentAt > l.sentAt[i] {
+	if l.starved == "" && l.servedSentAt > max(l.sentAt[i], l.settledAt) {
 		l.starved = fmt.Sprintf("client c%d gave up at %s on %s, sent at %s after the heal at %s: no replica answered it, while a request sent at %s was answered",
 			i+1, now, op, l.sentAt[i], l.healedAt, l.servedSentAt)
+	}
+}
+
+// primary records a replica seen as the primary, in normal status, of view in epoch at now
+// (one of replicas active replicas): a newer view than any seen before starts the settling
+// rotation, replicas+1 of the client's retry periods (one for a retry sent just before).
+func (l *clientLiveness) primary(epoch, view uint32, now sim.Time, replicas int) {
+	if epoch > l.primaryEpoch || epoch == l.primaryEpoch && view > l.primaryView {
+		l.primaryEpoch, l.primaryView = epoch, view
+		l.settledAt = now + sim.Time(replicas+1)*sim.Time(replyCutRetryPeriod)
 	}
 }
 

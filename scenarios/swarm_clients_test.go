@@ -68,3 +68,32 @@ func TestUpgradeBinariesFires(t *testing.T) {
 	require.Empty(t, checkUpgradeBinaries(c, up))
 	require.Empty(t, checkUpgradeBinaries(c, vsr.Event{Kind: vsr.EventCommit, Replica: 0, Op: 7}))
 }
+
+// TestClientLivenessNewPrimaryRequeues: a new primary starts with an empty queue, so a
+// request in flight across the view change (its copy lost with the crashed primary's queue)
+// may be overtaken by one another client sent later, and still be waiting behind it when its
+// client gives up (swarm seed 2038000422: c6's append, sent during the reply cut, reached
+// view 7's primary after c1's, sat behind a backlog written to slow disks, and was answered
+// 1.8 s after c6 gave up). Only a request sent once every retry had reached the new primary
+// proves the given-up one dropped; a report of an older view changes nothing.
+func TestClientLivenessNewPrimaryRequeues(t *testing.T) {
+	const ms = sim.Time(sim.Millisecond)
+	l := newClientLiveness(3)
+	l.primary(0, 1, 1*ms, 3)
+	l.heal(10 * ms)
+	l.sent(0, 3300*ms) // c1's request, sent as the primary of view 6 crashes
+	l.sent(1, 3400*ms)
+	l.primary(0, 7, 3490*ms, 3) // view 7's primary: settled 4 retry periods later, at 4690ms
+	l.primary(0, 6, 3500*ms, 3) // a stale report of view 6 moves nothing
+	require.Equal(t, 4690*ms, l.settledAt)
+	l.done(1, "get k1", client.Result{Outcome: client.OK}, 3880*ms)
+	l.done(0, "append k0", client.Result{Outcome: client.Indeterminate}, 3900*ms)
+	require.Empty(t, l.starved, "served: a request sent before view 7's primary settled")
+
+	l.sent(0, 4000*ms)
+	l.sent(2, 4700*ms) // sent once every retry had reached view 7's primary
+	l.done(2, "put k2", client.Result{Outcome: client.OK}, 4710*ms)
+	l.done(0, "append k0", client.Result{Outcome: client.Indeterminate}, 10000*ms)
+	require.Contains(t, l.starved, "client c1 gave up at 10.000s on append k0, sent at 4.000s")
+	require.Contains(t, l.starved, "a request sent at 4.700s was answered")
+}
