@@ -193,6 +193,8 @@ type swarmRun struct {
 	traffic trafficState
 	// checkpointCrash is the round of a failed checkpoint, a crash and a view change (swarm_checkpoint_crash.go).
 	checkpointCrash checkpointCrashState
+	// epochRejoin is the round of a member back from an ended epoch (swarm_epoch_rejoin.go).
+	epochRejoin epochRejoinState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.

@@ -120,6 +120,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.checkpointCrashRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.epochRejoinRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -414,6 +417,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.slowElection.counters(r.Counters)
 		run.traffic.counters(r.Counters)
 		run.checkpointCrash.counters(r.Counters)
+		run.epochRejoin.counters(r.Counters)
 	}
 	run.storage.counters(c, r.Counters)
 	run.work.counters(r.Counters)
