@@ -195,6 +195,8 @@ type swarmRun struct {
 	checkpointCrash checkpointCrashState
 	// epochRejoin is the round of a member back from an ended epoch (swarm_epoch_rejoin.go).
 	epochRejoin epochRejoinState
+	// cutCatchUp is the round of a backup cut off past the log window catching up under load (swarm_cut_catchup.go).
+	cutCatchUp cutCatchUpState
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -245,6 +247,9 @@ type swarmKnobs struct {
 	// afterCatchUpLaps runs once the catch-up round's laps end, before its disk turns fast:
 	// a fault injected there that keeps the backup behind must fail the convergence after it.
 	afterCatchUpLaps func(c *sim.Cluster, backup int)
+	// afterCutCatchUpHeal runs right after the cut_catchup round heals its backup's partition
+	// (swarm_cut_catchup.go): a fault injected there that keeps it behind must fail it.
+	afterCutCatchUpHeal func(c *sim.Cluster, backup int)
 	// lagReported changes the lag every standby reports before standby_lag_truth.go checks it.
 	lagReported func(ns int64) int64
 	// lagKnown replaces whether every standby reports its lag known (the inspection, and

@@ -97,6 +97,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 			run.roundFailure = run.catchUpRound(o.Seed, livenessTicks)
 		}
 		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.cutCatchUpRound(o.Seed, livenessTicks)
+		}
+		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.lostSyncRound(o.Seed, livenessTicks)
 		}
 		if run.viewDrift == "" && run.roundFailure == "" {
@@ -409,6 +412,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		r.Counters["coverage.mark.config.round"] += run.config.rounds
 		run.clientConfig.counters(r.Counters)
 		run.catchUp.counters(r.Counters)
+		run.cutCatchUp.counters(r.Counters)
 		run.lostSync.counters(r.Counters)
 		run.rejoin.counters(r.Counters)
 		run.restart.counters(r.Counters)
