@@ -24,12 +24,13 @@ import (
 // load stopped, passes it.
 //
 // So in one eligible seed in cutCatchUpOdds (three or more active replicas, and a load that
-// checkpointTicks estimates gets past X within catchUpBehindTicksMax), after the catchup
-// round: a backup X is isolated (its process frozen, one time in two) while the clients
-// write, until the others have committed past X's head by the log window and a checkpoint
-// interval more (vsr.LogSlotsMax+vsr.CheckpointInterval: no peer's log holds the ops X
-// lacks) and checkpointed past it by the log window. Then the partition heals with the load
-// still running, and X must be normal with every op committed at the heal executed, within
+// checkpointTicks estimates gets past X within catchUpBehindTicksMax), after the other
+// rounds (last, so that it changes no other round's trace): a backup X is isolated (its
+// process frozen, one time in two) while the clients write, until the others have committed
+// past X's head by the log window and a checkpoint interval more
+// (vsr.LogSlotsMax+vsr.CheckpointInterval: no peer's log holds the ops X lacks) and
+// checkpointed past it by the log window. Then the partition heals with the load still
+// running, and X must be normal with every op committed at the heal executed, within
 // cutCatchUpTicks, while the clients keep writing; then the load stops and the cluster must
 // converge. Every client must also be served anew after the heal (swarm_clients.go's
 // again): a request sent after the heal and given up on while a later one was answered

@@ -97,9 +97,6 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 			run.roundFailure = run.catchUpRound(o.Seed, livenessTicks)
 		}
 		if run.viewDrift == "" && run.roundFailure == "" {
-			run.roundFailure = run.cutCatchUpRound(o.Seed, livenessTicks)
-		}
-		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.lostSyncRound(o.Seed, livenessTicks)
 		}
 		if run.viewDrift == "" && run.roundFailure == "" {
@@ -125,6 +122,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		}
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.epochRejoinRound(o.Seed, livenessTicks)
+		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.cutCatchUpRound(o.Seed, livenessTicks)
 		}
 	}
 	if reason := run.safety(); reason != "" {
