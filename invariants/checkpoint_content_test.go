@@ -28,8 +28,8 @@ func stateSnapshot(release uint32, pairs ...string) []byte {
 
 func TestCheckpointContentAcceptsTheCommittedState(t *testing.T) {
 	s := readsSuite(t)
-	s.OnCheckpointHeld(10*ms, 0, 2, stateSnapshot(kv.ReleaseBase, "a", "x"))
-	s.OnCheckpointHeld(10*ms, 0, 4, stateSnapshot(kv.ReleaseBase, "a", "yz"))
+	s.OnCheckpointHeld(10*ms, 0, 2, withTable(stateSnapshot(kv.ReleaseBase, "a", "x"), ran(1, 1, 2, 2, kv.StatusOK, "")))
+	s.OnCheckpointHeld(10*ms, 0, 4, withTable(stateSnapshot(kv.ReleaseBase, "a", "yz"), ran(1, 1, 4, 4, kv.StatusOK, "")))
 	require.Nil(t, s.Violation())
 	require.Equal(t, uint64(2), s.contents.checked)
 }
@@ -63,7 +63,7 @@ func TestCheckpointContentReadsTheReleaseAtItsOp(t *testing.T) {
 		preparedBatch(1, entry{client: 1, request: 1, operation: vsr.OperationRegister}),
 		preparedBatch(2, entry{operation: vsr.OperationUpgrade, payload: binary.LittleEndian.AppendUint32(nil, kv.ReleaseDelete)}),
 	})
-	s.OnCheckpointHeld(10*ms, 0, 1, stateSnapshot(kv.ReleaseBase))
-	s.OnCheckpointHeld(10*ms, 0, 2, stateSnapshot(kv.ReleaseDelete))
+	s.OnCheckpointHeld(10*ms, 0, 1, withTable(stateSnapshot(kv.ReleaseBase), registered(1, 1, 1, 1)))
+	s.OnCheckpointHeld(10*ms, 0, 2, withTable(stateSnapshot(kv.ReleaseDelete), registered(1, 1, 1, 1)))
 	require.Nil(t, s.Violation())
 }

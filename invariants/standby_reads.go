@@ -105,7 +105,23 @@ type kvShadow struct {
 	// replies holds each client's last key/value request the history executed and the
 	// result the rules give it (committed_replies).
 	replies map[uint64]shadowReply
+	// undo journals every change to sessions, oldest first, so that the table after an
+	// earlier op can be rebuilt (session_execution); entries at or below undoFrom are gone.
+	undo     []sessionUndo
+	undoFrom uint64
 }
+
+// sessionUndo is a change op made to client's session: was is the session before, if had.
+type sessionUndo struct {
+	op, client uint64
+	had        bool
+	was        shadowSession
+}
+
+// undoKept bounds the journal: a first checkpoint of an op more than about this many session
+// changes behind the history is not checked by session_execution (a checkpoint is mostly
+// taken as its op executes).
+const undoKept = 4096
 
 // shadowReply is a client's request as the committed history executed it.
 type shadowReply struct {
@@ -145,6 +161,48 @@ type shadowSession struct {
 	// register had committed by then, so every primary of that view or a later one holds
 	// it in its log (client_sessions).
 	executedIn [2]uint32
+	// The reply the table holds for request: the op that executed it, its operation, and a
+	// key/value request's result (session_execution).
+	replyOp        uint64
+	replyOperation vsr.Operation
+	result         kv.Result
+}
+
+// journal records client's session before op changes it.
+func (m *kvShadow) journal(op, client uint64) {
+	u := sessionUndo{op: op, client: client}
+	if s := m.sessions[client]; s != nil {
+		u.had, u.was = true, *s
+	}
+	m.undo = append(m.undo, u)
+	if len(m.undo) >= 2*undoKept { // forget all but about the last undoKept changes
+		cut := m.undo[len(m.undo)-undoKept].op
+		i := 0
+		for i < len(m.undo) && m.undo[i].op <= cut {
+			i++
+		}
+		m.undo, m.undoFrom = append(m.undo[:0], m.undo[i:]...), cut
+	}
+}
+
+// sessionsAt returns the client table after op (ok false if the journal no longer reaches
+// back there).
+func (m *kvShadow) sessionsAt(op uint64) (map[uint64]shadowSession, bool) {
+	if op < m.undoFrom {
+		return nil, false
+	}
+	table := make(map[uint64]shadowSession, len(m.sessions))
+	for client, s := range m.sessions {
+		table[client] = *s
+	}
+	for i := len(m.undo) - 1; i >= 0 && m.undo[i].op > op; i-- {
+		if u := m.undo[i]; u.had {
+			table[u.client] = u.was
+		} else {
+			delete(table, u.client)
+		}
+	}
+	return table, true
 }
 
 // at returns key's value in the state after op.
@@ -225,11 +283,17 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 	switch operation {
 	case vsr.OperationRegister:
 		if s := m.sessions[client]; s != nil {
-			s.request = max(s.request, request)
+			// A newer register (the client gave up waiting) is answered with the session.
+			if request > s.request {
+				m.journal(op, client)
+				s.request, s.replyOp, s.replyOperation, s.result = request, op, operation, kv.Result{}
+			}
 			return nil
 		}
-		m.evictOldest()
-		m.sessions[client] = &shadowSession{registered: op, request: request, executedIn: m.executedIn}
+		m.evictOldest(op)
+		m.journal(op, client)
+		m.sessions[client] = &shadowSession{registered: op, request: request, executedIn: m.executedIn,
+			replyOp: op, replyOperation: operation}
 		m.opened[[2]uint64{client, op}] = true
 	case vsr.OperationUpgrade:
 		if len(payload) != 4 {
@@ -249,11 +313,12 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 		if s == nil || s.registered != session || request <= s.request {
 			return nil // an evicted session's request, or a duplicate: not executed
 		}
-		s.request = request
+		m.journal(op, client)
 		result := kv.Result{Status: kv.StatusInvalid} // bytes that do not decode change nothing
 		if o, err := kv.DecodeOp(payload); err == nil {
 			result = m.apply(op, o)
 		}
+		s.request, s.replyOp, s.replyOperation, s.result = request, op, operation, result
 		if m.replies == nil {
 			m.replies = map[uint64]shadowReply{}
 		}
@@ -266,7 +331,7 @@ func (m *kvShadow) entry(op, client, session uint64, request uint32, operation v
 
 // evictOldest makes room for a registration: the session registered first (lowest client
 // id among equals) goes.
-func (m *kvShadow) evictOldest() {
+func (m *kvShadow) evictOldest(op uint64) {
 	capacity := m.capacity
 	if capacity == 0 {
 		capacity = vsr.ClientsMax
@@ -281,6 +346,7 @@ func (m *kvShadow) evictOldest() {
 			oldest, best = client, s
 		}
 	}
+	m.journal(op, oldest)
 	delete(m.sessions, oldest)
 }
 

@@ -30,6 +30,7 @@ func Describe() [][2]string {
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op, and so is every intact entry on its disk above the durable checkpoint and at or below the durable commit number"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
 		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
+		{NameSessionExecution, "the first checkpoint a replica takes of an op holds the committed client table there: each request executed at most once, only under the session it was sent under (not one evicted, nor re-created by a stale register), in request order, its reply naming the op that ran it and the result (the checker's own decoder of the table and model of the client table, replaying the canonical prepares)"},
 		{NameCommittedReplies, "a reply to a key/value request names the op that executed that request of that client in the committed history, and carries the result the checker's own model of the state machine gives it there (replaying the canonical prepares)"},
 		{NameAuditChain, "the SHA-256 audit chain head each durable superblock stores for its checkpoint is the chain over the committed prepares (the format's step, recomputed with the checker's own SHA-256), from a head the replica stored below it or a seed (disks read by the harness)"},
 		{NameLinearizable, "the clients' key/value history is linearizable (porcupine, per key; an indeterminate op may take effect until its client's next acknowledged one; a key past 256 possible values, with more than 12 open-ended writes, or whose search builds more than 64 MiB of states, is counted unchecked)"},
@@ -75,6 +76,7 @@ type Suite struct {
 	sessions    clientSessions
 	replies     committedReplies
 	contents    checkpointContent
+	executions  sessionExecution
 	// activeDisks are the disks of the active configuration's replicas, when a failover
 	// changed it (nil: replicas 0..count-1).
 	activeDisks []int
@@ -103,6 +105,7 @@ func NewSuite(replicaCount int) *Suite {
 	s.sessions.model = &s.reads.model
 	s.replies.model = &s.reads.model
 	s.contents.model = &s.reads.model
+	s.executions.model = &s.reads.model
 	s.acked.commitMins = make([]uint64, replicaCount)
 	s.canonical.prepared = &s.prepared
 	s.prepared.memo = &digestMemo{}
@@ -215,6 +218,7 @@ func (s *Suite) OnCheckpointHeld(atNs int64, replica int, op uint64, snapshot []
 	if s.see(atNs) {
 		if s.snapshots.first.at(op) == nil { // the later ones are held to it byte for byte
 			s.report(s.contents.held(atNs, replica, op, snapshot))
+			s.report(s.executions.held(atNs, replica, op, snapshot))
 		}
 		s.report(s.snapshots.held(atNs, replica, op, snapshot))
 	}

@@ -140,5 +140,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.audit_seeds":                 s.audits.seeds,
 		"invariants.checkpoints_compared":        s.snapshots.checked,
 		"invariants.checkpoint_contents_checked": s.contents.checked,
+		"invariants.session_executions_checked":  s.executions.checked,
+		"invariants.session_executions_skipped":  s.executions.skipped,
 	}
 }

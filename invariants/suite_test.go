@@ -14,7 +14,8 @@ func TestDescribeNamesEveryChecker(t *testing.T) {
 	names := Names()
 	require.Equal(t, []string{NameCommitLeOp, NameCanonicalCommit, NameCommitTimestamp, NameClockSync, NameCheckpointMonotonic,
 		NameViewMonotonic, NameSinglePrimary, NameCommitQuorum, NameDigestAgreement, NameCheckpointAgreement, NameCheckpointContent, NameAckedSurvive, NameAckedDurable,
-		NameLogViewDurable, NameViewChangeAcks, NameCommittedPrefix, NameStandbyReads, NameClientSessions, NameCommittedReplies, NameAuditChain, NameLinearizable}, names)
+		NameLogViewDurable, NameViewChangeAcks, NameCommittedPrefix, NameStandbyReads, NameClientSessions, NameSessionExecution, NameCommittedReplies, NameAuditChain,
+		NameLinearizable}, names)
 	for _, d := range Describe() {
 		require.NotEmpty(t, d[1])
 		require.NotContains(t, d[1], "\n")
