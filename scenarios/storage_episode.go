@@ -127,21 +127,6 @@ type storeEpisode struct {
 	truncateErrors       *rand.Rand
 	truncateAim          truncateErrorAim
 	truncateErrorEscapes bool
-	// cutNoSpace draws whether the armed truncation error is ErrNoSpace, and
-	// cutNoSpaceSkipsSave is a test's knob: the failed truncation counts as done at once
-	// (storage_episode_cut_no_space.go; its own stream, as openCrashes).
-	cutNoSpace          *rand.Rand
-	cutNoSpaceSkipsSave bool
-	// syncErrors draws the failed record syncs that keep the record, and syncAim is the
-	// boot's; syncErrorKeepsRecord is a test's knob: the failed append's record is never
-	// written over (storage_episode_sync_error.go; its own stream, as openCrashes).
-	syncErrors           *rand.Rand
-	syncAim              syncErrorAim
-	syncErrorKeepsRecord bool
-	// syncKept are the fresh appends in flight at a crash whose record sync the aimed sync
-	// error failed, keeping the record: a recovery may hold one faulty, named by that record,
-	// while its body is unsettled (storage_episode_sync_error.go).
-	syncKept map[uint64]bool
 	// rotAfterRewrite draws the rot of an op the previous Open returned intact over a record
 	// a fault had hit, and afterRewrite are those ops (storage_episode_rewritten.go; its own
 	// stream, as openCrashes).
@@ -290,10 +275,7 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock"),
 		restoreCrash:     sim.Stream(seed, "storage_episode/restore_crash"),
 		tailLost:         sim.Stream(seed, "storage_episode/tail_lost"),
-		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair"),
-		cutNoSpace:       sim.Stream(seed, "storage_episode/cut_no_space"),
-		syncErrors:       sim.Stream(seed, "storage_episode/sync_error"), syncAim: syncErrorAim{nth: -1},
-		syncKept: map[uint64]bool{}}
+		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -343,7 +325,6 @@ func (e *storeEpisode) run(crashAfter int) {
 func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.errorAim = e.drawWriteErrorAim()
 	e.truncateAim = e.drawTruncateErrorAim()
-	e.syncAim = e.drawSyncErrorAim()
 	aim := e.drawMisdirectAim(crashAfter)
 	e.markAim = markAim{bootMisdirect: aim.at >= 0}
 	kept, keptCP := e.fallbackEntries(), e.m.CP
@@ -367,7 +348,6 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.checkFallbackEntries(kept, keptCP, "by the engine's history before the crash")
 	}
 	e.settleWriteError()
-	e.settleSyncError()
 	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
 	rot()
@@ -522,7 +502,7 @@ func (e *storeEpisode) fail(format string, args ...any) {
 	if e.failure == "" {
 		failed := ""
 		if op := e.errorAim.failedOp; op != 0 {
-			failed = fmt.Sprintf(", append of op %d failed on a write or sync error", op)
+			failed = fmt.Sprintf(", append of op %d failed on a write error", op)
 			if e.errorAim.noSpace {
 				failed = fmt.Sprintf(", append of op %d failed on ErrNoSpace", op)
 			}
@@ -557,9 +537,6 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 		if e.truncateErrorEscapes {
 			fs = escapeFS{Disk: e.disk, e: e}
 		}
-		if e.syncErrorKeepsRecord {
-			fs = keepRecordFS{Disk: e.disk, e: e}
-		}
 		storage.Open(fs, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
 			s, rec = got, r
 			if err == nil {
@@ -586,12 +563,6 @@ func (e *storeEpisode) issue() {
 	}
 	done := func(err error) {
 		e.settleTruncateError()
-		if e.truncationFailed(step, err) {
-			return
-		}
-		if e.appendSyncFailed(step, err) {
-			return
-		}
 		if failed, goOn := e.appendFailed(step, err); failed {
 			if goOn {
 				e.issue()
@@ -614,7 +585,6 @@ func (e *storeEpisode) issue() {
 	}
 	e.aimWriteError(step)
 	e.aimTruncateError(step)
-	e.aimSyncError(step)
 	e.aimRecordOverMark(step)
 	storagemodel.Issue(e.s, step, done)
 }
@@ -706,10 +676,8 @@ func (e *storeEpisode) rejoin(rec *storage.Recovery, boot int, final bool) {
 	}
 	finished := uint64(0)
 	if p := m.Pending; p != nil && m.PendingWrites(p.Op) && rec.FaultyPrefix[p.Op] != nil &&
-		bytes.HasPrefix(p.Body, rec.FaultyPrefix[p.Op]) && !e.syncKept[p.Op] {
-		// The append in flight finished: its record was written (unless the record's failed
-		// sync kept it, and the append failed: storage_episode_sync_error.go).
-		m.Log[p.Op] = p.Body
+		bytes.HasPrefix(p.Body, rec.FaultyPrefix[p.Op]) {
+		m.Log[p.Op] = p.Body // the append in flight finished: its record was written
 		finished = p.Op
 	}
 	snapshot, acked := m.Snapshots[cp]

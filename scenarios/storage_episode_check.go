@@ -287,7 +287,7 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 				op, prefix)
 			return
 		}
-		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] && !e.syncKept[op] &&
+		if m.PendingIs(storagemodel.Append) && m.Pending.Op == op && op > m.Head && !e.damaged[op] &&
 			!(fellBack && op <= e.checkpointDamaged) && !e.staleCopies(op) && !e.damagedAbove(op) {
 			// The record follows the entry's sync, so the crash of a fresh append leaves the
 			// entry intact or leaves no record: evidence of it is a record that outlived an
@@ -382,12 +382,7 @@ func (e *storeEpisode) acknowledgedPrefix(op uint64, prefix []byte) bool {
 	if body, ok := m.Log[op]; ok && bytes.HasPrefix(body, prefix) {
 		return true
 	}
-	if m.PendingWrites(op) && bytes.HasPrefix(m.Pending.Body, prefix) {
-		return true
-	}
-	// A failed append whose record a failed sync kept, in flight at a crash: its record names
-	// it until the op is written again or cut (storage_episode_sync_error.go).
-	return e.syncKept[op] && slices.ContainsFunc(e.unsettled[op], func(b []byte) bool { return bytes.HasPrefix(b, prefix) })
+	return m.PendingWrites(op) && bytes.HasPrefix(m.Pending.Body, prefix)
 }
 
 // checkCheckpoint checks the recovered checkpoint; it returns the op from which every

@@ -27,9 +27,8 @@ import (
 // truncateErrorAim is a boot's aimed truncation write error: truncations to let pass first
 // (-1: none this boot), and whether one is armed now.
 type truncateErrorAim struct {
-	nth     int
-	armed   bool
-	noSpace bool // the error is ErrNoSpace (storage_episode_cut_no_space.go)
+	nth   int
+	armed bool
 }
 
 // drawTruncateErrorAim draws the boot's truncation write error, after its other write error
@@ -53,10 +52,6 @@ func (e *storeEpisode) aimTruncateError(step storagemodel.Step) {
 		return
 	}
 	a.nth, a.armed = -1, true
-	if a.noSpace = e.truncateNoSpace(); a.noSpace {
-		e.disk.ArmNoSpace(segmentFileName4(step.Op+1), 0, storage.RecordAreaSize(storageEpisodeOptions.SegmentEntriesMax))
-		return
-	}
 	e.disk.ArmWriteError(segmentFileName4(step.Op+1), 0, storage.RecordAreaSize(storageEpisodeOptions.SegmentEntriesMax))
 }
 
@@ -67,12 +62,8 @@ func (e *storeEpisode) settleTruncateError() {
 		return
 	}
 	e.truncateAim.armed = false
-	if fired := e.disk.DisarmWriteError(); fired && e.truncateAim.noSpace {
-		e.counters["coverage.storage_episode.truncate_no_space"]++
-	} else if fired {
+	if e.disk.DisarmWriteError() {
 		e.counters["coverage.storage_episode.truncate_write_error"]++
-	} else {
-		e.truncateAim.noSpace = false // met nothing: the truncation wrote no mark
 	}
 }
 

@@ -333,7 +333,6 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
 	run.nemesis.ArmCutCrashes(sim.Stream(o.Seed, "nemesis/cut"))
 	run.nemesis.ArmSyncErrorCrashes(sim.Stream(o.Seed, "nemesis/sync_error"))
-	run.nemesis.ArmCutNoSpace(sim.Stream(o.Seed, "nemesis/cut_no_space"))
 	run.nemesis.ArmDivergent(sim.Stream(o.Seed, "nemesis/divergent"))
 	run.nemesis.Install(c)
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,

@@ -176,13 +176,13 @@ func (run *swarmRun) checkpointCrashRound(seed uint64, livenessTicks int) string
 		disk.ArmWriteErrorHealed(hook.name, 0, math.MaxInt64, kind == crashFaultCheckpointNoSpace)
 	case crashFaultCheckpointSync:
 		hook.sync = true
-		disk.ArmSyncLoss(hook.name)
+		disk.ArmSyncError(hook.name)
 	case crashFaultSuperblockWrite:
 		hook.name = "superblock"
 		disk.ArmWriteErrorHealed(hook.name, 0, math.MaxInt64, false)
 	case crashFaultSuperblockSync:
 		hook.name, hook.sync = "superblock", true
-		disk.ArmSyncLoss(hook.name)
+		disk.ArmSyncError(hook.name)
 	}
 	previous := node.OnCompletion
 	node.OnCompletion = func(io sim.IOCompletion) bool {
@@ -203,7 +203,7 @@ func (run *swarmRun) checkpointCrashRound(seed uint64, livenessTicks int) string
 	run.runChecked(func() bool { return hook.crashed || c.Replica(y) == nil || missed() }, budget)
 	node.OnCompletion = previous
 	disk.DisarmWriteError()
-	disk.DisarmSyncLoss()
+	disk.DisarmSyncError()
 	if hook.struck {
 		run.checkpointCrash.struck++
 		run.checkpointCrash.struckBy[kind]++

@@ -89,13 +89,7 @@ type Disk struct {
 	armed armedMisdirect
 	// armedError is a write error aimed at the next write into a range (ArmWriteError).
 	armedError armedWriteError
-	// armedSyncLoss is a failed sync aimed at the next sync of a file, losing its writes
-	// (ArmSyncLoss).
-	armedSyncLoss armedSyncLoss
-	// noSpaceAim picks the writes a standing ErrNoSpace aim refuses (AimNoSpace); nil for none.
-	noSpaceAim noSpaceMatch
-	// armedSync is a sync error aimed at a Sync covering a write into a range, keeping its
-	// writes (ArmSyncError).
+	// armedSync is a failed sync aimed at the next sync of a file (ArmSyncError).
 	armedSync armedSyncError
 
 	paused bool
@@ -172,14 +166,13 @@ type DiskOptions struct {
 	// nothing: the device reported the write failed (a transient error, a timeout, a failing
 	// sector it could not remap in time). The engine must not count it done.
 	WriteErrorProbability float64
-	// SyncErrorProbability is the chance per Sync that it fails with ErrIO and each write it
-	// was to make durable is, at once, lost, torn at sector boundaries, or kept whole
-	// (syncLoss): write-back failed, and the device (or the kernel, which marks the pages
-	// clean and may drop them) kept only what had reached the platter, which may be all of a
-	// write. A later Sync succeeds without bringing the lost back, so only a rewrite makes the
-	// data durable, and a failed write may still be there (Rebello et al., "Can Applications
-	// Recover from fsync Failures?", ATC'20). It strikes only a Sync no later write to the
-	// file completed behind (syncFails).
+	// SyncErrorProbability is the chance per Sync that it fails with ErrIO and the writes it
+	// was to make durable are lost, whole or torn at sector boundaries, at once: write-back
+	// failed, and the device (or the kernel, which marks the pages clean and may drop them)
+	// kept only what had reached the platter. A later Sync succeeds without bringing them
+	// back, so only a rewrite makes the data durable (Rebello et al., "Can Applications Recover
+	// from fsync Failures?", ATC'20). It strikes only a Sync no later write to the file
+	// completed behind (syncFails).
 	SyncErrorProbability float64
 	// CrashLostProbability is the chance, per unsynced write at a crash, that it is lost.
 	CrashLostProbability float64
@@ -466,7 +459,7 @@ func (d *Disk) completeRead(op *pendingOp) {
 
 func (d *Disk) completeWrite(op *pendingOp) {
 	w := &op.write
-	if err := d.writeRefused(op.name, op.offset, w.data); err != nil {
+	if err := d.writeFails(op.name, op.offset); err != nil {
 		d.traceOp("write", op.name, op.offset, len(w.data), err)
 		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
 		return
@@ -481,7 +474,7 @@ func (d *Disk) completeSync(op *pendingOp) {
 	err := storage.ErrNotExist
 	if f := d.file(op.name); f != nil {
 		err = nil
-		if d.syncRefused(op.name, f, op.upTo) {
+		if d.syncFails(op.name, f, op.upTo) {
 			err = storage.ErrIO
 		} else {
 			d.promote(f, op.upTo)

@@ -11,29 +11,28 @@ func (d *Disk) ArmWriteErrorHealed(name string, lo, hi int64, noSpace bool) {
 	d.armedError = armedWriteError{on: true, healed: true, noSpace: noSpace, name: name, lo: lo, hi: hi}
 }
 
-// ArmSyncLoss aims a failed sync at the next Sync of name that has writes to make durable,
+// ArmSyncError aims a failed sync at the next Sync of name that has writes to make durable,
 // all of them completed before it was issued (as a drawn one, SyncErrorProbability: it
 // never undoes bytes a later write's images were taken over): it fails with ErrIO and loses
-// every one of them whole, with random faults on or off. DisarmSyncLoss withdraws it. (ArmSyncError
-// is the other aimed sync error: at a write range, keeping the writes.)
-func (d *Disk) ArmSyncLoss(name string) { d.armedSyncLoss = armedSyncLoss{on: true, name: name} }
+// every one of them whole, with random faults on or off. DisarmSyncError withdraws it.
+func (d *Disk) ArmSyncError(name string) { d.armedSync = armedSyncError{on: true, name: name} }
 
-// DisarmSyncLoss withdraws the armed sync loss; it reports whether a sync took it.
-func (d *Disk) DisarmSyncLoss() (fired bool) {
-	fired = d.armedSyncLoss.fired
-	d.armedSyncLoss = armedSyncLoss{}
+// DisarmSyncError withdraws the armed sync error; it reports whether a sync took it.
+func (d *Disk) DisarmSyncError() (fired bool) {
+	fired = d.armedSync.fired
+	d.armedSync = armedSyncError{}
 	return fired
 }
 
-// armedSyncLoss is a failed sync aimed at the next sync of name (ArmSyncLoss).
-type armedSyncLoss struct {
+// armedSyncError is a failed sync aimed at the next sync of name (ArmSyncError).
+type armedSyncError struct {
 	on, fired bool
 	name      string
 }
 
 // strikes reports whether the armed sync error takes this Sync of f, which is to make durable
 // the writes completed up to upTo.
-func (a *armedSyncLoss) strikes(name string, f *diskFile, upTo uint64) bool {
+func (a *armedSyncError) strikes(name string, f *diskFile, upTo uint64) bool {
 	if !a.on || a.name != name || len(f.volatile) == 0 {
 		return false
 	}

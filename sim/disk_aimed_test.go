@@ -30,10 +30,10 @@ func TestDiskAimedFaultsStrikeWithFaultsOff(t *testing.T) {
 	require.ErrorIs(t, h.write("f", 0, other), storage.ErrNoSpace, "a full disk stays full")
 	require.True(t, h.disk.DisarmWriteError())
 
-	h.disk.ArmSyncLoss("f")
+	h.disk.ArmSyncError("f")
 	require.NoError(t, h.write("f", diskSector, other))
 	require.ErrorIs(t, h.sync("f"), storage.ErrIO)
-	require.True(t, h.disk.DisarmSyncLoss())
+	require.True(t, h.disk.DisarmSyncError())
 	require.Equal(t, old, h.disk.DurableRange("f", 0, 2*diskSector), "the failed sync lost the write whole")
 	require.NoError(t, h.write("f", diskSector, other))
 	require.NoError(t, h.sync("f"))

@@ -89,12 +89,9 @@ func (d *Disk) DisarmWriteError() (fired bool) {
 }
 
 // syncFails draws whether a Sync of f, which is to make durable the writes completed up to
-// upTo, fails with ErrIO (SyncErrorProbability). If so, each of those writes is, at once,
-// lost, torn at sector boundaries, or kept whole (syncLoss), and what is left is durable: the
+// upTo, fails with ErrIO (SyncErrorProbability). If so, the file loses those writes at once,
+// each whole or torn at sector boundaries as a crash would, and what is left is durable: the
 // write-back failed and only what reached the platter is there, in the cache as on the disk.
-// A failed sync need not undo a write: the page may have reached the platter before the
-// error, or stay in the cache and be written back later, so an engine that takes the failure
-// for proof that the write is gone is wrong too.
 // A later Sync then succeeds without them, as fsync does on Linux after a failure, so an
 // engine that retries only the sync, or takes the failure for success, holds data it
 // believes durable and is not.
@@ -106,8 +103,8 @@ func (d *Disk) DisarmWriteError() (fired bool) {
 // The draw is made only then, and only when the probability is set, so that a disk without
 // sync errors draws as it did before they existed.
 func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
-	if d.armedSyncLoss.strikes(name, f, upTo) {
-		d.armedSyncLoss.on, d.armedSyncLoss.fired = false, true
+	if d.armedSync.strikes(name, f, upTo) {
+		d.armedSync.on, d.armedSync.fired = false, true
 		return d.failSync(name, f, d.lostWhole)
 	}
 	if !d.faultsEnabled || d.opts.SyncErrorProbability <= 0 || len(f.volatile) == 0 {
@@ -129,7 +126,7 @@ func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
 func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint64, first int64, count int) []bool) bool {
 	d.stats.SyncErrors++
 	d.trace.Emit(LevelShort, d.node, "disk", "fault sync_error "+name+": "+
-		strconv.Itoa(len(f.volatile))+" unsynced writes lost, torn or kept")
+		strconv.Itoa(len(f.volatile))+" unsynced writes lost or torn")
 	oldLen := int64(len(f.data))
 	d.crashFile(name, f, loss)
 	d.used += roundUp(int64(len(f.data))) - roundUp(oldLen)
@@ -139,20 +136,11 @@ func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint
 	return true
 }
 
-// syncLoss decides what of one write a failed sync keeps, by one draw from the disk's
-// stream: the whole write a quarter of the time (it had reached the platter, or its page
-// stayed in the cache and was written back after the error: durable though the sync failed,
-// as on Linux's fsync failures, Rebello et al., ATC'20); otherwise nothing, or a torn part
-// (for a write of two sectors or more, half the time). So a write of one sector is lost 3/4
-// of the time and kept 1/4; a longer one is lost 3/8, torn 3/8 and kept 1/4.
+// syncLoss decides what of one write a failed sync keeps: nothing, or (half the time, for a
+// write of two sectors or more) a torn part.
 func (d *Disk) syncLoss(name string, id uint64, first int64, count int) []bool {
 	survive := make([]bool, count)
-	switch r := d.rng.IntN(8); {
-	case r < 2:
-		for i := range survive {
-			survive[i] = true
-		}
-	case count >= 2 && r < 5:
+	if count >= 2 && d.rng.IntN(2) == 0 {
 		d.tear(survive)
 	}
 	d.decided(diskDecision{kind: "sync_error", write: id, name: name, sector: first, survive: survive})

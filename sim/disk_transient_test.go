@@ -68,16 +68,13 @@ func TestDiskArmWriteError(t *testing.T) {
 	require.False(t, h.disk.DisarmWriteError(), "disarmed")
 }
 
-// A failed sync loses the writes it was to make durable, at once, or keeps them: the file
-// reads as before them, or with some of their sectors (torn), or with all of them (the data
-// reached the platter though the sync failed); a later Sync succeeds without bringing the
-// lost back, and a crash keeps what is left. Only a rewrite makes the data durable. Each
-// outcome occurs, lost and torn most often.
+// A failed sync loses the writes it was to make durable, at once: the file reads as before
+// them (or, for a torn one, some of their sectors), a later Sync succeeds without bringing
+// them back, and a crash keeps what is left. Only a rewrite makes the data durable.
 func TestDiskSyncErrorLosesTheWritesItCovered(t *testing.T) {
 	opts := diskOptionsClean()
 	opts.SyncErrorProbability = 1
-	outcomes := map[string]int{}
-	for seed := uint64(1); seed <= 80; seed++ {
+	for seed := uint64(1); seed <= 40; seed++ {
 		h := newDiskHarness(t, seed, opts)
 		h.disk.SetFaultsEnabled(false)
 		require.NoError(t, h.create("f"))
@@ -93,17 +90,14 @@ func TestDiskSyncErrorLosesTheWritesItCovered(t *testing.T) {
 		after := h.readAll("f")
 		require.Len(t, after, len(old), "the file's length is the durable one")
 		require.Equal(t, old[:diskSector], after[:diskSector], "a sector no write touched")
-		kept := 0
+		require.NotEqual(t, append(old[:diskSector:diskSector], fresh...), after,
+			"seed %d: the failed sync kept every sector it covered", seed)
 		for s := 1; s < 4; s++ {
 			sector := after[s*diskSector : (s+1)*diskSector]
-			isNew := bytes.Equal(sector, fresh[(s-1)*diskSector:s*diskSector])
-			require.True(t, isNew || bytes.Equal(sector, old[s*diskSector:(s+1)*diskSector]),
+			require.True(t, bytes.Equal(sector, old[s*diskSector:(s+1)*diskSector]) ||
+				bytes.Equal(sector, fresh[(s-1)*diskSector:s*diskSector]),
 				"seed %d: sector %d is neither the old bytes nor the new", seed, s)
-			if isNew {
-				kept++
-			}
 		}
-		outcomes[map[int]string{0: "lost", 3: "kept"}[kept]]++ // "" for torn
 
 		require.NoError(t, h.sync("f"), "nothing left to sync: a later sync succeeds")
 		h.disk.Crash()
@@ -115,10 +109,6 @@ func TestDiskSyncErrorLosesTheWritesItCovered(t *testing.T) {
 		h.disk.Crash()
 		require.Equal(t, append(old[:diskSector:diskSector], fresh...), h.readAll("f"), "a rewrite is durable")
 	}
-	// Three-sector writes: lost 3/8, torn 3/8, kept 1/4 (syncLoss).
-	require.Greater(t, outcomes["kept"], 8, "kept whole: %v", outcomes)
-	require.Greater(t, outcomes["lost"], outcomes["kept"]/2, "lost: %v", outcomes)
-	require.Greater(t, outcomes[""], outcomes["kept"]/2, "torn: %v", outcomes)
 }
 
 // A sync behind which a later write completed never fails: its failure would undo bytes the
