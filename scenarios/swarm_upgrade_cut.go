@@ -204,6 +204,12 @@ func (run *swarmRun) onUpgradePrepare(from int, msg []byte) {
 	u.cuts++
 	c.Trace.Emitf(sim.LevelShort, from, "nemesis", "upgrade_cut: primary R%d of view %d cut off as it sends the upgrade op %d",
 		from, m.Header.View, m.Header.Op)
+	// Each primary of the chain is cut off as it takes office, so for as long as the chain
+	// runs no replica that reaches the clients can commit their requests: one retried all
+	// along runs out of retries, while one whose retry happened to reach a primary in the few
+	// ms before its cut is served. The clients are judged on what they send after the cut
+	// (swarm seed 2039000371: c1's put, sent in the blip round, gave up during five cuts).
+	run.clients.again(c.Loop.Now(), fmt.Sprintf("the upgrade_cut round cut off primary R%d", from))
 }
 
 // isUpgradeBatch reports whether a prepare's body is an upgrade op's batch: one entry
