@@ -29,7 +29,7 @@ func (s *Storage) SaveState(st State, done func(error)) {
 		assert.That(st.LogEpoch > cur.LogEpoch || (st.LogEpoch == cur.LogEpoch && st.LogView >= cur.LogView),
 			"storage: SaveState moves the log view back")
 		assert.That(st.LogView <= st.View, "storage: SaveState with log view above view")
-		sequence(func(err error) {
+		s.payCut(func(err error) {
 			if err != nil {
 				finish(func() { done(err) })
 				return
@@ -38,7 +38,7 @@ func (s *Storage) SaveState(st State, done func(error)) {
 			sb := s.sb
 			sb.State = st
 			s.writeSuperblock(sb, func(err error) { finish(func() { done(err) }) })
-		}, s.payCut, s.payAppendCut)
+		})
 	})
 }
 

@@ -768,49 +768,8 @@ func (s *Storage) cutFailedAppend(op uint64, offset int64, failure error, done f
 		done(failure)
 		return
 	}
-	sequence(func(err error) {
-		// A cut that fails leaves a debt that the next superblock write pays first
-		// (payAppendCut): left past the head, the entry came back at the next Open, finished
-		// or intact, under the log view persisted after the failure, though the replica never
-		// acknowledged it (TestFailedAppendCutIsNotPersistedOver).
-		s.appendCutOwed, s.appendCutOp, s.appendCutOffset = err != nil, op, offset
-		done(failure)
-	},
+	sequence(func(error) { done(failure) },
 		func(next func(error)) { s.fs.Truncate(name, offset, next) },
-		func(next func(error)) { s.fs.Sync(name, next) },
-		func(next func(error)) { s.tombstoneFailedRecord(name, op, next) })
-}
-
-// payAppendCut completes, before a superblock write, the cut of a failed append that failed
-// (appendCutOwed), or fails: the state written next may be a new log view, and the failed
-// append's entry, left past the head, came back under it at the next boot. Once an append
-// of that op has succeeded since, its own entry and record lie there, and there is nothing
-// left to cut.
-func (s *Storage) payAppendCut(done func(error)) {
-	if !s.appendCutOwed || s.head >= s.appendCutOp {
-		s.appendCutOwed = false
-		done(nil)
-		return
-	}
-	op, offset := s.appendCutOp, s.appendCutOffset
-	name := segmentName(s.segmentOf(op))
-	size, err := s.fs.Size(name)
-	if err != nil {
-		s.appendCutOwed = false // the segment is gone, and the entry and record with it
-		done(nil)
-		return
-	}
-	sequence(func(err error) {
-		s.appendCutOwed = err != nil
-		done(err)
-	},
-		func(next func(error)) {
-			if size > offset {
-				s.fs.Truncate(name, offset, next)
-				return
-			}
-			next(nil)
-		},
 		func(next func(error)) { s.fs.Sync(name, next) },
 		func(next func(error)) { s.tombstoneFailedRecord(name, op, next) })
 }

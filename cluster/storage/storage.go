@@ -203,12 +203,6 @@ type Storage struct {
 	// caller gave up; the next superblock write completes the cut first (payCut).
 	cutOwed      bool
 	cutOwedAfter uint64
-	// appendCutOwed: the cut of a failed append (cutFailedAppend) failed, and its entry (and
-	// record) may still lie past the head, at appendCutOffset of op appendCutOp's segment; the
-	// next superblock write completes the cut first (payAppendCut).
-	appendCutOwed   bool
-	appendCutOp     uint64
-	appendCutOffset int64
 
 	queue    []operation
 	busy     bool
