@@ -176,28 +176,14 @@ func (run *swarmRun) catchUpLaps(x int, head uint64, chunk int) string {
 		laps = laps[:1]
 	}
 	for _, since := range laps {
-		target, from := run.committedBesides(x), c.Loop.Now()
-		executed := func() bool {
-			rep := c.Replica(x)
-			if rep == nil {
-				return false
-			}
-			s := rep.TraceState()
-			return s.Status == vsr.StatusNormal && s.CommitMin >= target
-		}
-		if run.runChecked(executed, limit) {
-			ticks := int((c.Loop.Now() - from) / sim.Time(sim.TickInterval))
-			c.Trace.Emitf(sim.LevelShort, x, "nemesis", "catchup: R%d executed op %d after %d ticks (bound %d)", x, target, ticks, limit)
+		target, from, ok := run.waitExecuted(x, limit, "catchup", "executed")
+		if ok {
 			continue
 		}
 		if run.safety() != "" {
 			return ""
 		}
-		state := "down"
-		if rep := c.Replica(x); rep != nil {
-			s := rep.TraceState()
-			state = fmt.Sprintf("%s, executed to op %d, checkpoint %d", s.Status, s.CommitMin, s.Checkpoint)
-		}
+		state := run.catchUpState(x)
 		return fmt.Sprintf("backup R%d, down at op %d until its peers had checkpointed past it, had not executed op %d "+
 			"(committed when it %s at %s) %d ticks later while the clients kept writing (%s; the others committed to op %d): "+
 			"a snapshot of %d bytes in chunks of %d bytes (0: whole) and the repair above it take about %d round trips "+
@@ -248,6 +234,32 @@ func ticksOf(d sim.Duration) int {
 }
 
 // committedBesides is the highest commit number of the running active replicas other than x.
+// waitExecuted runs the cluster, checked, until replica x is normal and has executed every op
+// the others had committed when the wait began (target), or limit ticks pass (ok false). On
+// success it traces how long that took: "<round>: R<x> <what> op <target> after <n> ticks".
+func (run *swarmRun) waitExecuted(x, limit int, round, what string) (target uint64, from sim.Time, ok bool) {
+	c := run.c
+	target, from = run.committedBesides(x), c.Loop.Now()
+	executed := func() bool { return run.isNormal(x) && c.Replica(x).TraceState().CommitMin >= target }
+	if !run.runChecked(executed, limit) {
+		return target, from, false
+	}
+	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "%s: R%d %s op %d after %d ticks (bound %d)",
+		round, x, what, target, int((c.Loop.Now()-from)/sim.Time(sim.TickInterval)), limit)
+	return target, from, true
+}
+
+// catchUpState describes replica x for a failed catch-up: down, or its status, how far it
+// executed and its checkpoint.
+func (run *swarmRun) catchUpState(x int) string {
+	rep := run.c.Replica(x)
+	if rep == nil {
+		return "down"
+	}
+	s := rep.TraceState()
+	return fmt.Sprintf("%s, executed to op %d, checkpoint %d", s.Status, s.CommitMin, s.Checkpoint)
+}
+
 func (run *swarmRun) committedBesides(x int) uint64 {
 	var commit uint64
 	active, _ := run.c.Members()

@@ -122,30 +122,12 @@ func (run *swarmRun) cutCatchUpTicks(seed uint64, x int) int {
 // cutCatchUpTimed waits for X, just healed, to be normal and have executed every op the
 // others had committed at the heal, with the load running. It returns why it failed, or "".
 func (run *swarmRun) cutCatchUpTimed(seed uint64, x int, head uint64) string {
-	c := run.c
 	limit := run.cutCatchUpTicks(seed, x)
-	target, from := run.committedBesides(x), c.Loop.Now()
-	executed := func() bool {
-		rep := c.Replica(x)
-		if rep == nil {
-			return false
-		}
-		s := rep.TraceState()
-		return s.Status == vsr.StatusNormal && s.CommitMin >= target
-	}
-	if run.runChecked(executed, limit) {
-		ticks := int((c.Loop.Now() - from) / sim.Time(sim.TickInterval))
-		c.Trace.Emitf(sim.LevelShort, x, "nemesis", "cut_catchup: R%d executed op %d after %d ticks (bound %d)", x, target, ticks, limit)
+	target, from, ok := run.waitExecuted(x, limit, "cut_catchup", "executed")
+	if ok || run.safety() != "" {
 		return ""
 	}
-	if run.safety() != "" {
-		return ""
-	}
-	state := "down"
-	if rep := c.Replica(x); rep != nil {
-		s := rep.TraceState()
-		state = fmt.Sprintf("%s, executed to op %d, checkpoint %d", s.Status, s.CommitMin, s.Checkpoint)
-	}
+	state := run.catchUpState(x)
 	return fmt.Sprintf("backup R%d, cut off at op %d until its peers had committed %d ops past it, had not executed op %d "+
 		"(committed when its partition healed at %s) %d ticks later while the clients kept writing (%s; the others "+
 		"committed to op %d): it did not rejoin the quorum, one more failure from unavailability", x, head, cutCatchUpLead,

@@ -213,14 +213,8 @@ func (run *swarmRun) lostSyncTimed(moved bool) string {
 	x, a := s.x, s.from
 	snapshot := run.snapshotBytes()
 	limit := run.catchUpTicks(snapshot, s.chunk)
-	target, from := run.committedBesides(x), c.Loop.Now()
-	executed := func() bool { return run.isNormal(x) && c.Replica(x).TraceState().CommitMin >= target }
-	if run.runChecked(executed, limit) {
-		c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_sync: R%d recovered and executed op %d after %d ticks (bound %d)",
-			x, target, int((c.Loop.Now()-from)/sim.Time(sim.TickInterval)), limit)
-		return ""
-	}
-	if run.safety() != "" {
+	target, from, ok := run.waitExecuted(x, limit, "lost_sync", "recovered and executed")
+	if ok || run.safety() != "" {
 		return ""
 	}
 	state := "down"
