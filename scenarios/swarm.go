@@ -94,6 +94,9 @@ type swarmRun struct {
 	// durability is the first acknowledgement of a prepare that was not durable.
 	durability string
 	checked    bool // the invariant checkers run (Options.Unchecked is false)
+	// inspection holds each running replica's state in turn (InspectStateInto), kept here
+	// because a local one escaped to the heap: one allocation per inspection, every tick.
+	inspection vsr.Inspection
 	// explained, if set, recognises a fail-stop caused by a fault injected beyond the fault
 	// model (DESIGN.md section 3): that one is expected; any other is a correctness bug.
 	explained func(sim.Failure) bool
@@ -383,7 +386,7 @@ func (run *swarmRun) inspect() {
 		return
 	}
 	now := int64(run.c.Loop.Now())
-	var in vsr.Inspection // each running replica's in turn (InspectStateInto)
+	in := &run.inspection
 	for i := range run.incarnations {
 		r := run.c.Replica(i)
 		if r != run.incarnations[i] && run.incarnations[i] != nil {
@@ -398,16 +401,16 @@ func (run *swarmRun) inspect() {
 			run.suite.OnPaused(now, i)
 		}
 		if r != nil {
-			r.InspectStateInto(&in)
-			run.suite.OnInspectOf(now, i, &in)
+			r.InspectStateInto(in)
+			run.suite.OnInspectOf(now, i, in)
 			if in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary {
 				run.clients.primary(in.Epoch, in.View, sim.Time(now), run.c.ReplicaCount())
 			}
 			if run.broken == "" {
-				run.broken = run.metrics.check(i, r, &in)
+				run.broken = run.metrics.check(i, r, in)
 			}
 			if run.broken == "" && i >= run.c.ReplicaCount() {
-				run.broken = run.lagTruth.check(run.c, i, r, &in,
+				run.broken = run.lagTruth.check(run.c, i, r, in,
 					lagKnobs{reported: run.knobs.lagReported, known: run.knobs.lagKnown})
 			}
 		}
