@@ -29,16 +29,17 @@ func (s *Storage) SaveState(st State, done func(error)) {
 		assert.That(st.LogEpoch > cur.LogEpoch || (st.LogEpoch == cur.LogEpoch && st.LogView >= cur.LogView),
 			"storage: SaveState moves the log view back")
 		assert.That(st.LogView <= st.View, "storage: SaveState with log view above view")
-		s.payCut(func(err error) {
+		sequence(func(err error) {
 			if err != nil {
 				finish(func() { done(err) })
 				return
 			}
+			assert.That(!s.appendCutStands(), "storage: a superblock write over a failed append's cut still owed")
 			st.CheckpointOp, st.AuditHead = s.sb.State.CheckpointOp, s.sb.State.AuditHead
 			sb := s.sb
 			sb.State = st
 			s.writeSuperblock(sb, func(err error) { finish(func() { done(err) }) })
-		})
+		}, s.payCut, s.payAppendCut)
 	})
 }
 

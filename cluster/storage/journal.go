@@ -768,10 +768,86 @@ func (s *Storage) cutFailedAppend(op uint64, offset int64, failure error, done f
 		done(failure)
 		return
 	}
-	sequence(func(error) { done(failure) },
-		func(next func(error)) { s.fs.Truncate(name, offset, next) },
-		func(next func(error)) { s.fs.Sync(name, next) },
-		func(next func(error)) { s.tombstoneFailedRecord(name, op, next) })
+	s.cutAppendEntry(name, op, offset, true, func(err error) {
+		// A cut that fails leaves a debt that the next superblock write pays first
+		// (payAppendCut): left past the head, the entry came back at the next Open, finished
+		// or intact, under the log view persisted after the failure, though the replica never
+		// acknowledged it (TestFailedAppendCutIsNotPersistedOver).
+		if err != nil {
+			s.appendCutOwed, s.appendCutOp, s.appendCutOffset = true, op, offset
+		} else if s.appendCutOwed && s.appendCutOp == op {
+			s.appendCutOwed = false // the same entry's place, cut now
+		}
+		done(failure)
+	})
+}
+
+// cutAppendEntry cuts op's segment file name back to offset (if it reaches past it: a
+// Truncate may grow a file) and syncs it, then tombstones op's record sector. It reports the
+// cut's failure, not the tombstone's (tombstoneFailedRecord): once the cut is durable, the
+// entry no longer comes back intact.
+func (s *Storage) cutAppendEntry(name string, op uint64, offset int64, past bool, done func(error)) {
+	assert.That(op > s.head && op > s.sb.State.CheckpointOp, "storage: cutting the entry of an op in the log")
+	sequence(func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		s.tombstoneFailedRecord(name, op, func(error) { done(nil) })
+	},
+		func(next func(error)) {
+			if past {
+				s.fs.Truncate(name, offset, next)
+				return
+			}
+			next(nil)
+		},
+		func(next func(error)) { s.fs.Sync(name, next) })
+}
+
+// payAppendCut completes, before a superblock write, the cut of a failed append that failed
+// (appendCutOwed), or fails: the state written next may be a new log view, and the failed
+// append's entry, left past the head, came back under it at the next boot. A debt the log
+// moved away from is void (appendCutStands).
+func (s *Storage) payAppendCut(done func(error)) {
+	if !s.appendCutStands() {
+		s.appendCutOwed = false
+		done(nil)
+		return
+	}
+	op, offset := s.appendCutOp, s.appendCutOffset
+	name := segmentName(s.segmentOf(op))
+	size, err := s.fs.Size(name)
+	if errors.Is(err, ErrNotExist) {
+		s.appendCutOwed = false // the segment is gone, and the entry with it
+		done(nil)
+		return
+	}
+	if err != nil {
+		done(err)
+		return
+	}
+	// Not past it, the cut's truncation may have landed and its sync failed: synced again.
+	s.cutAppendEntry(name, op, offset, size > offset, func(err error) {
+		s.appendCutOwed = err != nil
+		done(err)
+	})
+}
+
+// appendCutStands reports whether the failed append's cut is still owed: the log still ends
+// at the op below it, and the op's entry would go where the failed one went. Otherwise the
+// log moved since (an append of the op, which wrote its own entry there; a truncation, which
+// cut the failed entry with it), and the bytes at the debt's offset may be an acknowledged
+// entry's: a debt paid after a truncation and a larger entry appended again over the place
+// cut that entry (storage crash seed 147810975307: op 1 replaced after op 2's failed append,
+// reported faulty; TestFailedAppendCutDebtGoesWithTheLog). Past the op below the head's
+// place, a segment holds no op of the log, so cutting there is always safe.
+func (s *Storage) appendCutStands() bool {
+	if !s.appendCutOwed || s.appendCutOp != s.head+1 || s.appendCutOp <= s.sb.State.CheckpointOp {
+		return false
+	}
+	assert.That(s.appendCutOffset >= s.recordArea(), "storage: a failed append's cut owed inside the record area")
+	return s.appendOffset(s.appendCutOp) == s.appendCutOffset
 }
 
 // tombstoneFailedRecord writes a tombstone over the record sector of a failed append's op,

@@ -203,6 +203,13 @@ type Storage struct {
 	// caller gave up; the next superblock write completes the cut first (payCut).
 	cutOwed      bool
 	cutOwedAfter uint64
+	// appendCutOwed: the cut of a failed append (cutFailedAppend) failed, and op
+	// appendCutOp's entry may still lie past the head, from appendCutOffset of its segment;
+	// the next superblock write completes the cut first (payAppendCut), while the log still
+	// ends right below that op there (appendCutStands).
+	appendCutOwed   bool
+	appendCutOp     uint64
+	appendCutOffset int64
 
 	queue    []operation
 	busy     bool
