@@ -768,41 +768,27 @@ func (s *Storage) cutFailedAppend(op uint64, offset int64, failure error, done f
 		done(failure)
 		return
 	}
-	s.cutAppendEntry(name, op, offset, true, func(err error) {
+	sequence(func(err error) {
 		// A cut that fails leaves a debt that the next superblock write pays first
 		// (payAppendCut): left past the head, the entry came back at the next Open, finished
 		// or intact, under the log view persisted after the failure, though the replica never
 		// acknowledged it (TestFailedAppendCutIsNotPersistedOver).
-		if err != nil {
-			s.appendCutOwed, s.appendCutOp, s.appendCutOffset = true, op, offset
-		} else if s.appendCutOwed && s.appendCutOp == op {
-			s.appendCutOwed = false // the same entry's place, cut now
-		}
+		s.oweAppendCut(op, offset, err != nil)
 		done(failure)
-	})
+	},
+		func(next func(error)) { s.fs.Truncate(name, offset, next) },
+		func(next func(error)) { s.fs.Sync(name, next) },
+		func(next func(error)) { s.tombstoneFailedRecord(name, op, next) })
 }
 
-// cutAppendEntry cuts op's segment file name back to offset (if it reaches past it: a
-// Truncate may grow a file) and syncs it, then tombstones op's record sector. It reports the
-// cut's failure, not the tombstone's (tombstoneFailedRecord): once the cut is durable, the
-// entry no longer comes back intact.
-func (s *Storage) cutAppendEntry(name string, op uint64, offset int64, past bool, done func(error)) {
-	assert.That(op > s.head && op > s.sb.State.CheckpointOp, "storage: cutting the entry of an op in the log")
-	sequence(func(err error) {
-		if err != nil {
-			done(err)
-			return
-		}
-		s.tombstoneFailedRecord(name, op, func(error) { done(nil) })
-	},
-		func(next func(error)) {
-			if past {
-				s.fs.Truncate(name, offset, next)
-				return
-			}
-			next(nil)
-		},
-		func(next func(error)) { s.fs.Sync(name, next) })
+// oweAppendCut records that the cut of op's failed append back to offset failed, or, once
+// it succeeded, settles a debt of the same op (the same place: the head has not moved).
+func (s *Storage) oweAppendCut(op uint64, offset int64, failed bool) {
+	if failed {
+		s.appendCutOwed, s.appendCutOp, s.appendCutOffset = true, op, offset
+	} else if s.appendCutOwed && s.appendCutOp == op {
+		s.appendCutOwed = false
+	}
 }
 
 // payAppendCut completes, before a superblock write, the cut of a failed append that failed
@@ -816,6 +802,7 @@ func (s *Storage) payAppendCut(done func(error)) {
 		return
 	}
 	op, offset := s.appendCutOp, s.appendCutOffset
+	assert.That(op == s.head+1 && op > s.sb.State.CheckpointOp, "storage: paying the cut of an op in the log")
 	name := segmentName(s.segmentOf(op))
 	size, err := s.fs.Size(name)
 	if errors.Is(err, ErrNotExist) {
@@ -827,11 +814,19 @@ func (s *Storage) payAppendCut(done func(error)) {
 		done(err)
 		return
 	}
-	// Not past it, the cut's truncation may have landed and its sync failed: synced again.
-	s.cutAppendEntry(name, op, offset, size > offset, func(err error) {
+	sequence(func(err error) {
 		s.appendCutOwed = err != nil
 		done(err)
-	})
+	},
+		func(next func(error)) {
+			if size > offset {
+				s.fs.Truncate(name, offset, next)
+				return
+			}
+			next(nil) // a Truncate may grow a file; the failed cut's truncation may have landed
+		},
+		func(next func(error)) { s.fs.Sync(name, next) },
+		func(next func(error)) { s.tombstoneFailedRecord(name, op, next) })
 }
 
 // appendCutStands reports whether the failed append's cut is still owed: the log still ends
@@ -840,8 +835,8 @@ func (s *Storage) payAppendCut(done func(error)) {
 // cut the failed entry with it), and the bytes at the debt's offset may be an acknowledged
 // entry's: a debt paid after a truncation and a larger entry appended again over the place
 // cut that entry (storage crash seed 147810975307: op 1 replaced after op 2's failed append,
-// reported faulty; TestFailedAppendCutDebtGoesWithTheLog). Past the op below the head's
-// place, a segment holds no op of the log, so cutting there is always safe.
+// reported faulty; TestFailedAppendCutDebtGoesWithTheLog). Past the place of the op above
+// the head, a segment holds no op of the log, so cutting there is always safe.
 func (s *Storage) appendCutStands() bool {
 	if !s.appendCutOwed || s.appendCutOp != s.head+1 || s.appendCutOp <= s.sb.State.CheckpointOp {
 		return false
@@ -859,18 +854,20 @@ func (s *Storage) appendCutStands() bool {
 // one naming the op, and the replica denied the prepare it had acknowledged
 // (TestFailedRecordSyncThenAnotherPrepare). Entry first, record second: a crash in between
 // leaves a record over no entry (faulty), never an intact entry under a tombstone (intact,
-// as if the append had finished). Its own failure is not reported: the append's is.
+// as if the append had finished). Its own failure is not reported (done gets nil): the
+// append's is, and the cut's is a debt (oweAppendCut) only if the entry may still be there.
 func (s *Storage) tombstoneFailedRecord(name string, op uint64, done func(error)) {
 	s.markedOver([]uint64{op})
 	mark := encodeMark(tombstoneMagic, s.sb.State.Cluster, op)
+	unreported := func(error) { done(nil) }
 	s.syncRewriting(name, func(written func(error)) {
 		s.fs.WriteAt(name, mark, s.recordOffset(op), unlessIO(written))
 	}, 1, func(err error) {
 		if err != nil {
-			done(err)
+			unreported(err)
 			return
 		}
-		s.verifyTombstones(name, []uint64{op}, done)
+		s.verifyTombstones(name, []uint64{op}, unreported)
 	})
 }
 
