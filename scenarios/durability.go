@@ -872,6 +872,9 @@ func (run *swarmRun) onPrepare(from int, msg []byte) {
 	run.onPrepareSent(from, msg, h, r, created)
 	if created {
 		run.checkExactStamp(from, h)
+		if run.broken == "" {
+			run.broken = run.checkMalformedPrepared(from, h.Op, msg)
+		}
 	}
 }
 

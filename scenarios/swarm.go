@@ -97,6 +97,7 @@ type swarmRun struct {
 	// inspection holds each running replica's state in turn (InspectStateInto), kept here
 	// because a local one escaped to the heap: one allocation per inspection, every tick.
 	inspection vsr.Inspection
+	malformed  *malformedOps // the malformed-operation round's plan (swarm_malformed.go); nil if off
 	// explained, if set, recognises a fail-stop caused by a fault injected beyond the fault
 	// model (DESIGN.md section 3): that one is expected; any other is a correctness bug.
 	explained func(sim.Failure) bool
@@ -352,6 +353,9 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		faultTicks, livenessTicks = o.TicksMax/2, o.TicksMax-o.TicksMax/2
 	}
 	faultTicks = o.SwarmOverride.faultTicksOr(faultTicks)
+	if run.checked {
+		run.malformed = drawMalformed(o.Seed, run.swarm.Clients, faultTicks)
+	}
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
@@ -371,6 +375,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	r := run.finish(o, livenessTicks)
 	run.checkerCounters(r.Counters)
 	run.metrics.counters(r.Counters)
+	run.malformed.counters(r.Counters)
 	if r.Outcome == Pass && run.checked {
 		r = withParEpisode(o, r)
 	}
@@ -601,6 +606,10 @@ func (run *swarmRun) clientTick(i int) {
 	}
 	if problem := sessionProblem(i, cl); problem != "" && run.checked {
 		run.broken = cmp.Or(run.broken, problem)
+		return
+	}
+	if k := run.malformed.due(i, run.c.Loop.Now()); k >= 0 {
+		run.submitMalformed(i, cl, k)
 		return
 	}
 	if run.work == nil {
