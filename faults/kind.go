@@ -83,9 +83,12 @@ var kindDescriptions = map[Kind]string{
 	DiskSlow:              "the nemesis slows one replica's disk down, then back",
 	DiskCorruption:        "the nemesis corrupts a sector of a log segment (atlas-bound)",
 	DiskFull:              "the nemesis fills one replica's disk, then frees it",
-	DiskWriteError:        "a write fails with an I/O error and changes nothing (the engine must not count it done)",
-	DiskSyncError: "a sync fails with an I/O error and the unsynced writes it covered are lost, whole or torn; a " +
-		"later sync succeeds without them (fsync failure: only a rewrite makes the data durable)",
+	DiskWriteError: "a write fails with an I/O error and changes nothing (the engine must not count it done); and a " +
+		"quarter of the marks a truncation writes over its dropped ops' records fail with ErrNoSpace (an overwrite " +
+		"a full copy-on-write or sparse file needs a block for), half of them followed by a crash",
+	DiskSyncError: "a sync fails with an I/O error and each unsynced write it covered is kept whole a quarter of " +
+		"the time, else lost, whole or torn; a later sync succeeds without the lost ones (fsync failure: only a " +
+		"rewrite makes the data durable, and a write the engine was told failed may still be there)",
 	DiskCorrelated: "the nemesis damages several tail entries of one replica, or a replica's entries while " +
 		"holders of good copies are down (an intact copy is kept), or entries together with their redundant " +
 		"records (a quorum keeps them intact)",

@@ -108,6 +108,7 @@ type Nemesis struct {
 	ioCrash    ioCrash
 	cut        cutCrash       // the crash after a log cut (nemesis_cut.go)
 	syncError  syncErrorCrash // the crash after a failed sync (nemesis_sync_error.go)
+	cutNoSpace cutNoSpace     // the refused marks of a truncation (nemesis_cut_no_space.go)
 	recovery   countdown      // the crash during recovery (nemesis_recovery_crash.go)
 	hits       coverage.Hits
 	gone       map[int]bool // nodes lost for good (Forget): the heal leaves them down

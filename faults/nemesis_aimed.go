@@ -103,9 +103,10 @@ type ioCrash struct {
 // Without those on, it installs nothing.
 func (n *Nemesis) Install(c *sim.Cluster) {
 	if n.o.CrashAtIOProbability == 0 && n.o.PrimaryBehindProbability == 0 && n.o.SyncedCheckpointLossProbability == 0 &&
-		n.o.FirstPrepareCrashProbability == 0 && n.divergent.r == nil && n.syncError.r == nil {
+		n.o.FirstPrepareCrashProbability == 0 && n.divergent.r == nil && n.syncError.r == nil && n.cutNoSpace.r == nil {
 		return
 	}
+	n.installCutNoSpace(c)
 	c.SetFaultHooks(sim.FaultHooks{
 		Completion: func(i int, io sim.IOCompletion) bool { return n.onCompletion(c, i, io) },
 		Sent:       func(from, _ int, msg []byte) { n.onSent(c, from, msg) },
@@ -437,7 +438,7 @@ func (n *Nemesis) crashAtIO(c *sim.Cluster, replica int, detail string) {
 // dies before the replica learns of it.
 func (n *Nemesis) onCompletion(c *sim.Cluster, replica int, io sim.IOCompletion) bool {
 	if n.onCutCompletion(c, replica, io) || n.onRecoveryCompletion(c, replica, io) || n.onDivergentCompletion(c, replica, io) ||
-		n.onSyncErrorCompletion(c, replica, io) {
+		n.onSyncErrorCompletion(c, replica, io) || n.onCutNoSpaceCompletion(c, replica, io) {
 		return true
 	}
 	if io.Op != sim.IOSync || io.Name != superblockZone || io.Err != nil ||

@@ -203,6 +203,14 @@ func diskDamage(disk *sim.Disk) damage {
 		if len(disk.LostWrites(name)) > 0 || len(disk.TornRemnants(name)) > 0 {
 			d.files[name] = true
 		}
+		// A write a failed sync kept whole counts too, until written over: the engine was
+		// told it failed and may have moved on without it (a failed append's entry cut, its
+		// record left for a tombstone that a crash forestalled), so the disk holds bytes
+		// beside state that no longer names them: the op verify finds faulty there is the
+		// disk's doing, not the engine's.
+		if len(disk.SyncKept(name)) > 0 {
+			d.files[name] = true
+		}
 		if !strings.HasPrefix(name, "log-") || altered[name] == nil {
 			continue
 		}

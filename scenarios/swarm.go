@@ -3,6 +3,7 @@ package scenarios
 import (
 	"cmp"
 	"math/rand/v2"
+	"strconv"
 
 	"vopr/cluster/client"
 	"vopr/cluster/kv"
@@ -322,6 +323,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	}
 	run.operator = newSwarmOperator(o.Seed)
 	run.c = sim.NewCluster(opts)
+	keepSyncedWrites(run.c, o.Seed)
 	run.wireDisks()
 	run.attachTrace(o)
 	c := run.c
@@ -337,6 +339,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.nemesis = faults.NewNemesis(sim.Stream(o.Seed, "nemesis"), run.swarm, atlas)
 	run.nemesis.ArmCutCrashes(sim.Stream(o.Seed, "nemesis/cut"))
 	run.nemesis.ArmSyncErrorCrashes(sim.Stream(o.Seed, "nemesis/sync_error"))
+	run.nemesis.ArmCutNoSpace(sim.Stream(o.Seed, "nemesis/cut_no_space"))
 	run.nemesis.ArmDivergent(sim.Stream(o.Seed, "nemesis/divergent"))
 	run.nemesis.Install(c)
 	// Deletes are the feature of the release the nemesis upgrades to: with upgrades on,
@@ -655,4 +658,16 @@ func (run *swarmRun) clientTick(i int) {
 		panic("swarm: an idle, registered client refused a request")
 	}
 	run.noteAccepted(i)
+}
+
+// keepSyncedWrites gives each disk of c its keep stream (sim.Disk.SetSyncKeepStream): a
+// failed sync (disk.sync_error) keeps a quarter of the writes it covered whole. Drawn only
+// where a sync fails, from a stream of each disk's own, so that the disks' streams, and the
+// runs without sync errors, draw as before.
+func keepSyncedWrites(c *sim.Cluster, seed uint64) {
+	for i, node := range c.Nodes {
+		if node.Disk != nil {
+			node.Disk.SetSyncKeepStream(sim.Stream(seed, "disk/"+strconv.Itoa(i)+"/sync_kept"))
+		}
+	}
 }

@@ -91,6 +91,11 @@ type Disk struct {
 	armedError armedWriteError
 	// armedSync is a failed sync aimed at the next sync of a file (ArmSyncError).
 	armedSync armedSyncError
+	// noSpaceAim picks the writes a standing ErrNoSpace aim refuses (AimNoSpace); nil for none.
+	noSpaceAim noSpaceMatch
+	// syncKeep is the stream that decides which writes a failed sync keeps whole
+	// (SetSyncKeepStream, syncLoss); nil: a failed sync keeps none.
+	syncKeep *rand.Rand
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.
@@ -166,13 +171,14 @@ type DiskOptions struct {
 	// nothing: the device reported the write failed (a transient error, a timeout, a failing
 	// sector it could not remap in time). The engine must not count it done.
 	WriteErrorProbability float64
-	// SyncErrorProbability is the chance per Sync that it fails with ErrIO and the writes it
-	// was to make durable are lost, whole or torn at sector boundaries, at once: write-back
-	// failed, and the device (or the kernel, which marks the pages clean and may drop them)
-	// kept only what had reached the platter. A later Sync succeeds without bringing them
-	// back, so only a rewrite makes the data durable (Rebello et al., "Can Applications Recover
-	// from fsync Failures?", ATC'20). It strikes only a Sync no later write to the file
-	// completed behind (syncFails).
+	// SyncErrorProbability is the chance per Sync that it fails with ErrIO and each write it
+	// was to make durable is, at once, lost, torn at sector boundaries, or (with a keep
+	// stream, SetSyncKeepStream) kept whole: write-back failed, and the device (or the
+	// kernel, which marks the pages clean and may drop them) kept only what had reached the
+	// platter, which may be all of a write. A later Sync succeeds without bringing the lost
+	// back, so only a rewrite makes the data durable, and a write the engine was told failed
+	// may still be there (Rebello et al., "Can Applications Recover from fsync Failures?",
+	// ATC'20). It strikes only a Sync no later write to the file completed behind (syncFails).
 	SyncErrorProbability float64
 	// CrashLostProbability is the chance, per unsynced write at a crash, that it is lost.
 	CrashLostProbability float64
@@ -249,6 +255,9 @@ type diskFile struct {
 	// remnants are the sectors a torn write kept while it lost others (markLost): what they
 	// hold is as written, but the write they began is not whole. Written over, they are not.
 	remnants map[int64]bool
+	// kept are the sectors of writes a failed sync kept whole (failSync): durable, though
+	// the engine was told the sync failed. Written over, they are not.
+	kept map[int64]bool
 	// shared marks data as shared with a Snapshot (or the disk it was taken of): copied
 	// (own) before any change in place, on either side.
 	shared bool
@@ -459,7 +468,7 @@ func (d *Disk) completeRead(op *pendingOp) {
 
 func (d *Disk) completeWrite(op *pendingOp) {
 	w := &op.write
-	if err := d.writeFails(op.name, op.offset); err != nil {
+	if err := d.writeRefused(op.name, op.offset, w.data); err != nil {
 		d.traceOp("write", op.name, op.offset, len(w.data), err)
 		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
 		return
@@ -903,6 +912,11 @@ func (f *diskFile) cut(size int64) {
 			delete(f.remnants, s)
 		}
 	}
+	for s := range f.kept {
+		if s >= boundary {
+			delete(f.kept, s)
+		}
+	}
 	for i := range f.volatile {
 		w := &f.volatile[i]
 		var images [][]byte
@@ -938,7 +952,8 @@ func (f *diskFile) cut(size int64) {
 
 // markLost records, for count sectors from first, whether their last write was lost: those
 // that survive is false for (all of them if survive is nil) are not. The sectors a torn
-// write kept (survive true beside a false) become remnants; a sector written whole is none.
+// write kept (survive true beside a false) become remnants; a sector written whole is none,
+// nor a write a failed sync kept any more.
 func (f *diskFile) markLost(first, count int64, survive []bool) {
 	torn := survive != nil && slices.Contains(survive, true) && slices.Contains(survive, false)
 	for i := int64(0); i < count; i++ {
@@ -961,6 +976,9 @@ func (f *diskFile) markLost(first, count int64, survive []bool) {
 			f.remnants[s] = true
 		case len(f.remnants) > 0:
 			delete(f.remnants, s)
+		}
+		if len(f.kept) > 0 {
+			delete(f.kept, s) // written over (failSync marks its kept writes after this)
 		}
 	}
 }

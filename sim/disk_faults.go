@@ -749,6 +749,21 @@ func (d *Disk) TornRemnants(name string) []int64 {
 	return slices.Sorted(maps.Keys(f.remnants))
 }
 
+// SyncKept returns, sorted, the sectors of name that a failed sync kept whole (each write
+// it covered is kept a quarter of the time, syncLoss) and that nothing has written since:
+// durable as written, though the engine was told the sync failed. An engine that then
+// treats the write as gone (a failed append it cuts) may leave it on the disk beside state
+// that no longer names it, which a crash before the engine rewrites it exposes: damage
+// the disk did, as a lost write is.
+func (d *Disk) SyncKept(name string) []int64 {
+	d.assertLive()
+	f := d.files[name]
+	if f == nil || len(f.kept) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(f.kept))
+}
+
 // Snapshot returns a copy of the disk as it is now (files, unsynced writes, overlays, lost
 // writes), on loop, that injects no random fault and whose crashes lose nothing: a disk an
 // operator can inspect without disturbing this one (which draws nothing for it). rng draws
@@ -784,7 +799,8 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		}
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
-			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost), remnants: maps.Clone(f.remnants)}
+			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost), remnants: maps.Clone(f.remnants),
+			kept: maps.Clone(f.kept)}
 	}
 	for _, name := range c.sorted {
 		c.touch(c.files[name])

@@ -5,6 +5,8 @@ package sim
 // (syncFails).
 
 import (
+	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"vopr/cluster/storage"
@@ -90,8 +92,11 @@ func (d *Disk) DisarmWriteError() (fired bool) {
 
 // syncFails draws whether a Sync of f, which is to make durable the writes completed up to
 // upTo, fails with ErrIO (SyncErrorProbability). If so, the file loses those writes at once,
-// each whole or torn at sector boundaries as a crash would, and what is left is durable: the
-// write-back failed and only what reached the platter is there, in the cache as on the disk.
+// each whole or torn at sector boundaries as a crash would, or keeps some whole (syncLoss),
+// and what is left is durable: the write-back failed and only what reached the platter is
+// there, in the cache as on the disk. A failed sync need not undo a write: the page may have
+// reached the platter before the error, or stay in the cache and be written back later, so
+// an engine that takes the failure for proof that the write is gone is wrong too.
 // A later Sync then succeeds without them, as fsync does on Linux after a failure, so an
 // engine that retries only the sync, or takes the failure for success, holds data it
 // believes durable and is not.
@@ -121,14 +126,32 @@ func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
 	return d.failSync(name, f, d.syncLoss)
 }
 
-// failSync fails a Sync of f: its volatile writes are lost or torn as loss decides, and what
-// is left is durable.
+// failSync fails a Sync of f: its volatile writes are lost, torn or kept as loss decides,
+// and what is left is durable. The sectors of each write kept whole are marked kept
+// (SyncKept), after crashFile has marked the writes in order (a write kept whole that a
+// later one of the same sync covers and loses shows the kept bytes: marked too).
 func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint64, first int64, count int) []bool) bool {
 	d.stats.SyncErrors++
 	d.trace.Emit(LevelShort, d.node, "disk", "fault sync_error "+name+": "+
-		strconv.Itoa(len(f.volatile))+" unsynced writes lost or torn")
+		strconv.Itoa(len(f.volatile))+" unsynced writes lost, torn or kept")
 	oldLen := int64(len(f.data))
-	d.crashFile(name, f, loss)
+	type span struct{ first, count int64 }
+	var kept []span
+	d.crashFile(name, f, func(name string, id uint64, first int64, count int) []bool {
+		survive := loss(name, id, first, count)
+		if count > 0 && !slices.Contains(survive, false) {
+			kept = append(kept, span{first, int64(count)})
+		}
+		return survive
+	})
+	for _, k := range kept {
+		for s := k.first; s < k.first+k.count && s*storage.SectorSize < int64(len(f.data)); s++ {
+			if f.kept == nil {
+				f.kept = map[int64]bool{}
+			}
+			f.kept[s] = true
+		}
+	}
 	d.used += roundUp(int64(len(f.data))) - roundUp(oldLen)
 	f.durableLen = int64(len(f.data))
 	d.touch(f)
@@ -137,12 +160,31 @@ func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint
 }
 
 // syncLoss decides what of one write a failed sync keeps: nothing, or (half the time, for a
-// write of two sectors or more) a torn part.
+// write of two sectors or more) a torn part; or, a quarter of the time, by a draw from the
+// disk's keep stream (SetSyncKeepStream), the whole write: it had reached the platter, or its
+// page stayed in the cache and was written back after the error (Rebello et al., ATC'20).
+// So with a keep stream a write of one sector is lost 3/4 of the time and kept 1/4, a
+// longer one lost 3/8, torn 3/8 and kept 1/4. The disk's own stream draws as it did before
+// kept writes existed (the tear's draws are made, and then overridden, for a kept write),
+// so that only the outcome of a kept write differs from a run without the keep stream.
 func (d *Disk) syncLoss(name string, id uint64, first int64, count int) []bool {
 	survive := make([]bool, count)
 	if count >= 2 && d.rng.IntN(2) == 0 {
 		d.tear(survive)
 	}
+	if d.syncKeep != nil && d.syncKeep.IntN(syncKeepOneIn) == 0 {
+		for i := range survive {
+			survive[i] = true
+		}
+	}
 	d.decided(diskDecision{kind: "sync_error", write: id, name: name, sector: first, survive: survive})
 	return survive
 }
+
+// syncKeepOneIn: a failed sync keeps one write in this many whole (syncLoss).
+const syncKeepOneIn = 4
+
+// SetSyncKeepStream gives the disk the stream that decides which writes a failed sync keeps
+// whole (syncLoss): sim.Stream(seed, "disk/<node>/sync_kept"), its own, so that the disk's
+// stream draws as before. Without one (nil), a failed sync keeps no write whole.
+func (d *Disk) SetSyncKeepStream(r *rand.Rand) { d.syncKeep = r }
