@@ -45,10 +45,15 @@ type storageChecks struct {
 	// replacing is the node whose disk an operator is replacing (swarm_reconfig.go), -1
 	// for none: a disk half formatted is nobody's to verify.
 	replacing int
+	// keptSettled is, per replica, its disk's SyncKeptSettled when last seen, and
+	// keptVerifies the verifies it prompted (maybeVerifyKept).
+	keptSettled  []uint64
+	keptVerifies int
 }
 
 // storageMarks are the coverage marks of the storage checks, reported even at zero.
-var storageMarks = []string{"storage_truth", "storage_verify", "storage_verify_damage", "storage_verify_head_aim"}
+var storageMarks = []string{"storage_truth", "storage_verify", "storage_verify_damage", "storage_verify_head_aim",
+	"storage_verify_kept"}
 
 func newStorageChecks(seed uint64) storageChecks {
 	return storageChecks{seed: seed, verify: sim.Stream(seed, "verify"), nextVerify: verifyGapMin, replacing: -1}

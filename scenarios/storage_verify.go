@@ -47,11 +47,11 @@ const (
 	verifyStepsMax = 10_000_000
 )
 
-// maybeVerify runs storage verify on a random replica if its time has come, and returns the
-// violation, if any.
+// maybeVerify runs storage verify on a random replica if its time has come (and on each
+// replica maybeVerifyKept picks), and returns the violation, if any.
 func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
-	if sc.verify == nil || tick < sc.nextVerify {
-		return ""
+	if msg := sc.maybeVerifyKept(c, tick); msg != "" || sc.verify == nil || tick < sc.nextVerify {
+		return msg
 	}
 	sc.nextVerify = tick + verifyGapMin + sc.verify.IntN(verifyGapSpread)
 	replica := sc.verify.IntN(c.ReplicaCount())
@@ -71,6 +71,47 @@ func (sc *storageChecks) maybeVerify(c *sim.Cluster, tick int) string {
 	if sc.verify.IntN(verifyHeadAimOneIn) == 0 && damageHeadEntry(snapshot, headAim(sc.verify.IntN(int(headAims))), sc.verify) > 0 {
 		sc.mark("storage_verify_head_aim")
 	}
+	return sc.verifySnapshot(c, tick, replica, loop, snapshot)
+}
+
+// maybeVerifyKept runs storage verify on each replica whose engine, since the last tick, got
+// through a failed sync that kept writes whole and left some in place (sim.DiskStats.
+// SyncKeptSettled): from then on the disk no longer takes them for its own damage
+// (sim.Disk.SyncKept), and an engine that moved on from a failed append without the
+// tombstone over its record shows it in the next verify of its disk, as a record over no
+// entry. The engine retries the append within a few ticks, which writes the record again:
+// a verify at a random time of the run would almost never look in between. It draws from
+// no stream but its snapshots' own: the random verifies are unchanged.
+func (sc *storageChecks) maybeVerifyKept(c *sim.Cluster, tick int) string {
+	if sc.verify == nil {
+		return ""
+	}
+	if sc.keptSettled == nil {
+		sc.keptSettled = make([]uint64, c.ReplicaCount())
+	}
+	for replica := range min(c.ReplicaCount(), len(sc.keptSettled)) {
+		disk := c.Nodes[replica].Disk
+		if disk == nil || disk.Stats().SyncKeptSettled == sc.keptSettled[replica] {
+			continue
+		}
+		sc.keptSettled[replica] = disk.Stats().SyncKeptSettled
+		if replica == sc.replacing {
+			continue
+		}
+		sc.keptVerifies++
+		sc.mark("storage_verify_kept")
+		loop := sim.NewLoop()
+		snapshot := disk.Snapshot(loop, sim.Stream(sc.seed, "verify/kept/"+strconv.Itoa(sc.keptVerifies)), sim.NewTrace(loop.Now))
+		if msg := sc.verifySnapshot(c, tick, replica, loop, snapshot); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// verifySnapshot runs storage verify on snapshot, a copy of replica's disk on loop, and holds
+// its report to the damage the disk knows it did.
+func (sc *storageChecks) verifySnapshot(c *sim.Cluster, tick, replica int, loop *sim.Loop, snapshot *sim.Disk) string {
 	damage := diskDamage(snapshot) // before the engine's Open, which may remove a damaged file
 	if r := c.Replica(replica); r != nil {
 		damage.checkpointLost = r.InspectState().CheckpointLost

@@ -235,6 +235,10 @@ type DiskStats struct {
 	// CrashKeptDamage counts sectors a crash left damaged because it lost the rewrite that
 	// had covered the damage (see Crash).
 	CrashKeptDamage uint64
+	// SyncKept counts the writes failed syncs kept whole (syncLoss); SyncKeptSettled, the
+	// times an engine got through a failed sync that kept writes (keptStage) and left some
+	// of them in place: the moment a check of the disk holds the engine to what it left.
+	SyncKept, SyncKeptSettled uint64
 }
 
 // diskFile is one file: pristine bytes, the durable image's length, unsynced writes and fault
@@ -256,8 +260,13 @@ type diskFile struct {
 	// hold is as written, but the write they began is not whole. Written over, they are not.
 	remnants map[int64]bool
 	// kept are the sectors of writes a failed sync kept whole (failSync): durable, though
-	// the engine was told the sync failed. Written over, they are not.
-	kept map[int64]bool
+	// the engine was told the sync failed. Written over, they are not. keptStage is how far
+	// the engine got in handling the last failed sync that kept some (keptUnhandled, ...);
+	// excused are the kept sectors a crash (Crash) found before the engine was through
+	// (SyncKept). Written over, they are not.
+	kept, excused map[int64]bool
+	keptStage     keptStage
+	keptWrite     uint64 // the write issued at keptSynced (keptWriting)
 	// shared marks data as shared with a Snapshot (or the disk it was taken of): copied
 	// (own) before any change in place, on either side.
 	shared bool
@@ -439,6 +448,9 @@ func (d *Disk) writeAt(name string, data []byte, offset int64, done func(err err
 	op := d.pend(d.latency(d.opts.WriteLatencyMin, d.opts.WriteLatencyMean))
 	op.kind, op.name, op.offset, op.done, op.via = IOWrite, name, offset, done, via
 	op.write.id, op.write.name, op.write.offset, op.write.data = id, name, offset, data
+	if f := d.files[name]; f != nil && f.keptStage == keptSynced {
+		f.keptStage, f.keptWrite = keptWriting, id // the engine's answer to the failed sync
+	}
 }
 
 // Sync makes durable every write to the file that completed before Sync was called. Writes
@@ -469,6 +481,9 @@ func (d *Disk) completeRead(op *pendingOp) {
 func (d *Disk) completeWrite(op *pendingOp) {
 	w := &op.write
 	if err := d.writeRefused(op.name, op.offset, w.data); err != nil {
+		if f := d.file(op.name); f != nil {
+			d.keptWritten(f, w.id, false)
+		}
 		d.traceOp("write", op.name, op.offset, len(w.data), err)
 		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
 		return
@@ -487,6 +502,10 @@ func (d *Disk) completeSync(op *pendingOp) {
 			err = storage.ErrIO
 		} else {
 			d.promote(f, op.upTo)
+			if f.keptStage == keptUnhandled {
+				f.keptStage = keptSynced // the engine answers in the sync's callback, or never
+				defer d.keptAnswered(f)
+			}
 		}
 	}
 	d.traceOp("sync", op.name, 0, noSpan, err)
@@ -700,6 +719,7 @@ func (d *Disk) applyWrite(id uint64, name string, data []byte, offset int64) err
 	d.resizeFor(f, max(end, int64(len(f.data))), offset)
 	copy(f.data[offset:], data)
 	f.markLost(first, count, nil)
+	d.keptWritten(f, id, true)
 	d.writeSeq++
 	images := f.writtenImages(d.imageSlice(count), first, offset, data)
 	under := f.displace(first, count)
@@ -915,6 +935,7 @@ func (f *diskFile) cut(size int64) {
 	for s := range f.kept {
 		if s >= boundary {
 			delete(f.kept, s)
+			delete(f.excused, s)
 		}
 	}
 	for i := range f.volatile {
@@ -979,6 +1000,7 @@ func (f *diskFile) markLost(first, count int64, survive []bool) {
 		}
 		if len(f.kept) > 0 {
 			delete(f.kept, s) // written over (failSync marks its kept writes after this)
+			delete(f.excused, s)
 		}
 	}
 }

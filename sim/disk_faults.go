@@ -79,6 +79,7 @@ func (d *Disk) Crash() {
 		strconv.Itoa(len(inflight))+" writes in flight")
 	names := d.names()
 	for _, name := range names {
+		d.files[name].excuseKept()
 		d.crashFile(name, d.files[name], d.crashOutcome)
 	}
 	d.used = 0
@@ -750,18 +751,29 @@ func (d *Disk) TornRemnants(name string) []int64 {
 }
 
 // SyncKept returns, sorted, the sectors of name that a failed sync kept whole (each write
-// it covered is kept a quarter of the time, syncLoss) and that nothing has written since:
-// durable as written, though the engine was told the sync failed. An engine that then
-// treats the write as gone (a failed append it cuts) may leave it on the disk beside state
-// that no longer names it, which a crash before the engine rewrites it exposes: damage
-// the disk did, as a lost write is.
+// it covered is kept a quarter of the time, syncLoss), that nothing has written since, and
+// that the engine could not yet have dealt with: durable as written, though the engine was
+// told the sync failed. An engine that then treats the write as gone (a failed append: its
+// entry cut and synced, then, in that sync's callback, a tombstone written over its record)
+// leaves it on the disk beside state that no longer names it until it is through, and a
+// crash (or a Snapshot, which stands for one) before then exposes it: damage the disk did,
+// as a lost write is. The engine is through once its answer to the file's next successful
+// sync has landed, or once that sync's callback returned without one (keptStage): kept
+// sectors still there are its own doing then, unless a crash found them before, or the
+// disk refused the answer (excused, until written over).
 func (d *Disk) SyncKept(name string) []int64 {
 	d.assertLive()
 	f := d.files[name]
 	if f == nil || len(f.kept) == 0 {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(f.kept))
+	if f.keptStage != keptHandled {
+		return slices.Sorted(maps.Keys(f.kept))
+	}
+	if len(f.excused) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(f.excused))
 }
 
 // Snapshot returns a copy of the disk as it is now (files, unsynced writes, overlays, lost
@@ -800,7 +812,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost), remnants: maps.Clone(f.remnants),
-			kept: maps.Clone(f.kept)}
+			kept: maps.Clone(f.kept), excused: maps.Clone(f.excused), keptStage: f.keptStage}
 	}
 	for _, name := range c.sorted {
 		c.touch(c.files[name])

@@ -104,3 +104,80 @@ func TestDiskAimNoSpace(t *testing.T) {
 	require.Equal(t, 2, asked)
 	require.Equal(t, plain.disk.rng.Uint64(), h.disk.rng.Uint64(), "the aim drew from the disk's stream")
 }
+
+// SyncKept names a kept write's sectors only while the engine cannot yet have dealt with the
+// failed sync: until the file's next successful sync, and, if the engine writes to the file
+// in that sync's callback (a failed append's cut made durable, then the tombstone over its
+// record), until that write completes; for good (until written over) if a crash came first,
+// or if the disk refused that write. An engine that answers with no write leaves the kept
+// sectors its own doing.
+func TestDiskSyncKeptUntilHandled(t *testing.T) {
+	opts := diskOptionsClean()
+	opts.SyncErrorProbability = 1
+	keptSeed := func(t *testing.T) *diskHarness {
+		for seed := uint64(1); ; seed++ {
+			h := newDiskHarness(t, seed, opts)
+			h.disk.SetSyncKeepStream(Stream(seed, "disk/0/sync_kept"))
+			h.disk.SetFaultsEnabled(false)
+			require.NoError(t, h.create("f"))
+			require.NoError(t, h.write("f", 0, diskFill(0x11, 6*diskSector)))
+			require.NoError(t, h.sync("f"))
+			h.disk.SetFaultsEnabled(true)
+			require.NoError(t, h.write("f", diskSector, diskFill(0x22, diskSector)))
+			require.ErrorIs(t, h.sync("f"), storage.ErrIO)
+			if len(h.disk.SyncKept("f")) > 0 {
+				h.disk.SetFaultsEnabled(false)
+				return h
+			}
+		}
+	}
+	// answered syncs f and, in the sync's callback, writes data at offset (nil: none), then
+	// runs the loop with check called once the sync's callback returned.
+	answered := func(h *diskHarness, offset int64, data []byte, check func()) {
+		h.disk.Sync("f", func(err error) {
+			require.NoError(t, err)
+			if data != nil {
+				h.disk.WriteAt("f", data, offset, func(error) {})
+			}
+			h.loop.At(h.loop.Now(), check)
+		})
+		h.settle()
+	}
+	mark := diskFill(0x33, diskSector)
+
+	h := keptSeed(t)
+	require.NoError(t, h.truncate("f", 5*diskSector))
+	require.Equal(t, []int64{1}, h.disk.SyncKept("f"), "the cut")
+	answered(h, diskSector, mark, func() {
+		require.Equal(t, []int64{1}, h.disk.SyncKept("f"), "the answer in flight")
+	})
+	require.Empty(t, h.disk.SyncKept("f"), "the answer landed over the kept sector")
+	require.Equal(t, uint64(0), h.disk.Stats().SyncKeptSettled, "nothing left")
+
+	h = keptSeed(t)
+	answered(h, 3*diskSector, mark, func() {})
+	require.Empty(t, h.disk.SyncKept("f"), "an answer elsewhere: the kept sector is the engine's doing")
+	require.Equal(t, uint64(1), h.disk.Stats().SyncKeptSettled, "settled, the kept sector left")
+	h.disk.Crash()
+	require.Empty(t, h.disk.SyncKept("f"), "a crash after the engine was through excuses nothing")
+
+	h = keptSeed(t)
+	answered(h, 0, nil, func() {})
+	require.Empty(t, h.disk.SyncKept("f"), "no answer: the engine moved on")
+	require.Equal(t, uint64(1), h.disk.Stats().SyncKeptSettled, "settled, the kept sector left")
+
+	h = keptSeed(t)
+	h.disk.ArmWriteErrorHealed("f", diskSector, diskSector+1, true)
+	answered(h, diskSector, mark, func() {})
+	require.Equal(t, []int64{1}, h.disk.SyncKept("f"), "the disk refused the answer: excused")
+	require.Equal(t, uint64(0), h.disk.Stats().SyncKeptSettled)
+
+	h = keptSeed(t)
+	h.disk.Crash()
+	require.Equal(t, []int64{1}, h.disk.SyncKept("f"), "a crash before the engine was through")
+	require.NoError(t, h.sync("f"))
+	require.NoError(t, h.write("f", 3*diskSector, mark))
+	require.Equal(t, []int64{1}, h.disk.SyncKept("f"), "excused for good")
+	require.NoError(t, h.write("f", diskSector, mark))
+	require.Empty(t, h.disk.SyncKept("f"), "until written over")
+}

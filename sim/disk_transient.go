@@ -132,8 +132,7 @@ func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
 // later one of the same sync covers and loses shows the kept bytes: marked too).
 func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint64, first int64, count int) []bool) bool {
 	d.stats.SyncErrors++
-	d.trace.Emit(LevelShort, d.node, "disk", "fault sync_error "+name+": "+
-		strconv.Itoa(len(f.volatile))+" unsynced writes lost, torn or kept")
+	covered := len(f.volatile)
 	oldLen := int64(len(f.data))
 	type span struct{ first, count int64 }
 	var kept []span
@@ -141,15 +140,19 @@ func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint
 		survive := loss(name, id, first, count)
 		if count > 0 && !slices.Contains(survive, false) {
 			kept = append(kept, span{first, int64(count)})
+			d.stats.SyncKept++
 		}
 		return survive
 	})
+	d.trace.Emit(LevelShort, d.node, "disk", "fault sync_error "+name+": "+strconv.Itoa(covered)+
+		" unsynced writes failed, "+strconv.Itoa(len(kept))+" of them kept whole")
 	for _, k := range kept {
 		for s := k.first; s < k.first+k.count && s*storage.SectorSize < int64(len(f.data)); s++ {
 			if f.kept == nil {
 				f.kept = map[int64]bool{}
 			}
 			f.kept[s] = true
+			f.keptStage = keptUnhandled
 		}
 	}
 	d.used += roundUp(int64(len(f.data))) - roundUp(oldLen)
@@ -188,3 +191,65 @@ const syncKeepOneIn = 4
 // whole (syncLoss): sim.Stream(seed, "disk/<node>/sync_kept"), its own, so that the disk's
 // stream draws as before. Without one (nil), a failed sync keeps no write whole.
 func (d *Disk) SetSyncKeepStream(r *rand.Rand) { d.syncKeep = r }
+
+// keptStage is how far an engine got, on one file, in handling the last failed sync that
+// kept writes whole: the failure (keptUnhandled), then the file's next successful sync
+// (keptSynced, until its callback returns: a failed append's cut, made durable), then the
+// write the engine issued in that callback (keptWriting: the tombstone over the append's
+// record), until it completes (keptHandled). An engine that issues no write there has moved
+// on (keptHandled): a kept write it leaves is its own doing. A file with no kept write stays
+// keptHandled (the zero value).
+type keptStage uint8
+
+const (
+	keptHandled keptStage = iota
+	keptUnhandled
+	keptSynced
+	keptWriting
+)
+
+// keptAnswered ends keptSynced once the sync's callback has returned without a write to
+// the file.
+func (d *Disk) keptAnswered(f *diskFile) {
+	if f.keptStage == keptSynced {
+		d.keptSettled(f)
+	}
+}
+
+// keptWritten ends keptWriting at the completion of the engine's answer (write id): landed,
+// it wrote over what it meant to; refused (ErrIO, ErrNoSpace), the engine did what it could,
+// and the kept sectors are excused.
+func (d *Disk) keptWritten(f *diskFile, id uint64, landed bool) {
+	if f.keptStage != keptWriting || f.keptWrite != id {
+		return
+	}
+	if !landed {
+		f.excuseKept()
+		return
+	}
+	d.keptSettled(f)
+}
+
+// keptSettled ends the stage of f, the engine through: what it left of the kept writes is
+// its own doing (SyncKeptSettled counts the times it left some).
+func (d *Disk) keptSettled(f *diskFile) {
+	f.keptStage = keptHandled
+	if len(f.kept) > len(f.excused) {
+		d.stats.SyncKeptSettled++
+	}
+}
+
+// excuseKept, at a crash, excuses the kept sectors of f if the engine was not yet through
+// with the failed sync that kept them (SyncKept), and ends the stage: the engine that
+// boots next knows nothing of the failure.
+func (f *diskFile) excuseKept() {
+	if f.keptStage != keptHandled && len(f.kept) > 0 {
+		if f.excused == nil {
+			f.excused = map[int64]bool{}
+		}
+		for s := range f.kept {
+			f.excused[s] = true
+		}
+	}
+	f.keptStage = keptHandled
+}
