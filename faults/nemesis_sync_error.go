@@ -26,10 +26,11 @@ var MarkCrashAfterSyncError = coverage.Declare("crash_at_io.after_sync_error",
 // syncErrorCrash is the crash after a failed sync (disk.sync_error on): when a sync of a
 // replica that may be taken down fails, half the time it crashes that replica at its k-th
 // I/O completion after the failure, before the replica learns of it. A failed sync loses
-// what it was to make durable (sim.Disk.syncFails); an engine that takes the failure for
-// success runs on state its disk does not hold, which shows only if the replica restarts
-// before a later write covers it: an fsync failure followed by a crash, the case of
-// Rebello et al. (ATC'20). It draws from its own stream, so seeds without sync errors keep
+// what it was to make durable, or keeps some of it whole (sim.Disk.syncFails); an engine that
+// takes the failure for success runs on state its disk does not hold, which shows only if
+// the replica restarts before a later write covers it: an fsync failure followed by a crash,
+// the case of Rebello et al. (ATC'20). A kept write the engine was told failed shows if the
+// replica restarts before the engine writes over it. It draws from its own stream, so seeds without sync errors keep
 // their schedules.
 //
 // Invariants: at.replica >= 0 only while armed (until != 0).
