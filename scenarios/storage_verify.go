@@ -99,7 +99,6 @@ func (sc *storageChecks) maybeVerifyKept(c *sim.Cluster, tick int) string {
 			continue
 		}
 		sc.keptVerifies++
-		sc.mark("storage_verify_kept")
 		loop := sim.NewLoop()
 		snapshot := disk.Snapshot(loop, sim.Stream(sc.seed, "verify/kept/"+strconv.Itoa(sc.keptVerifies)), sim.NewTrace(loop.Now))
 		if msg := sc.verifySnapshot(c, tick, replica, loop, snapshot); msg != "" {
