@@ -56,23 +56,60 @@ func (s *Storage) payCut(done func(error)) {
 		done(nil)
 		return
 	}
-	after := max(s.cutOwedAfter, s.sb.State.CheckpointOp, s.auditOp)
-	if s.head <= after {
-		s.cutOwed = false
+	if s.settleCut(); !s.cutOwed {
 		done(nil)
 		return
 	}
-	s.truncateAfter(after, done)
+	s.truncateAfter(max(s.cutOwedAfter, s.sb.State.CheckpointOp, s.auditOp), done)
 }
 
-// oweCut records a truncation after op that failed (payCut), or clears the debt once the
-// log no longer reaches above the lowest such op.
+// oweCut records a truncation after op that failed, leaving the ops above it up to the head
+// (payCut), or, for one that succeeded, that no op above op is left.
 func (s *Storage) oweCut(op uint64, failed bool) {
-	if failed && (!s.cutOwed || op < s.cutOwedAfter) {
-		s.cutOwed, s.cutOwedAfter = true, op
+	switch {
+	case failed && !s.cutOwed:
+		s.cutOwed, s.cutOwedAfter, s.cutOwedHead = true, op, s.head
+	case failed:
+		s.cutOwedAfter, s.cutOwedHead = min(s.cutOwedAfter, op), max(s.cutOwedHead, s.head)
+	case s.cutOwed:
+		s.cutOwedHead = min(s.cutOwedHead, op)
 	}
-	if s.cutOwed && s.head <= s.cutOwedAfter {
+	s.settleCut()
+}
+
+// settleCut clears the debt of failed truncations once nothing is owed: the owed ops all lie
+// at or below the checkpoint or the audit (a state sync's checkpoint took the log past
+// them), or the log's own ops since reach through them. A cut after the checkpoint then
+// would drop ops the log took after the failure, which the replica wrote and may have
+// acknowledged (swarm seeds 2041500756 and 2041500985 with refused marks: the appends after
+// a state sync's checkpoint, removed with their segment).
+func (s *Storage) settleCut() {
+	if _, owed := s.CutOwed(); !owed {
 		s.cutOwed = false
+	}
+}
+
+// CutOwed reports a truncation that failed and is still owed: the log may hold ops above
+// after that its caller gave up, until an append at or below them or the next superblock
+// write (payCut) cuts them. Until then the head is not the log's: an op between after and
+// the head is not the engine's to keep, and its entry is to be written again, not left to
+// the next checkpoint (vsr's leftToCheckpoint; swarm seed 2041504450 with refused marks: op
+// 8 skipped as left to checkpoint 64 above a head the owed cut then lowered, and op 9's
+// append left a gap).
+func (s *Storage) CutOwed() (after uint64, owed bool) {
+	after = max(s.cutOwedAfter, s.sb.State.CheckpointOp, s.auditOp)
+	if !s.cutOwed || after >= min(s.cutOwedHead, s.head) {
+		return 0, false
+	}
+	return after, true
+}
+
+// rewroteOwed notes that op's entry was written again in place: if it is the lowest op a
+// failed truncation left, the log has taken it back, and it is owed no more.
+func (s *Storage) rewroteOwed(op uint64) {
+	if s.cutOwed && op == s.cutOwedAfter+1 {
+		s.cutOwedAfter = op
+		s.settleCut()
 	}
 }
 

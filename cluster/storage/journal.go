@@ -518,6 +518,7 @@ func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
 		*sl = slot{state: slotIntact, offset: offset, end: end, chain: h.Chain(),
 			parent: h.Parent, bodySHA: s.bodySum(e)}
 		s.stats.Rewrites++
+		s.rewroteOwed(e.Op)
 		if e.Op == s.head {
 			s.cutPastHead(name, end, done)
 			return

@@ -199,10 +199,14 @@ type Storage struct {
 	// overMark are the ops whose record sector holds a mark (a tombstone, a distrust or a
 	// faulty mark): the next record written there is read back (verifyRecordOverMark).
 	overMark map[uint64]bool
-	// cutOwed: a truncation failed, and the log may still hold ops above cutOwedAfter that its
-	// caller gave up; the next superblock write completes the cut first (payCut).
+	// cutOwed: a truncation failed, and the log may still hold ops above cutOwedAfter, up to
+	// cutOwedHead, that its caller gave up; the next superblock write completes the cut first
+	// (payCut). Ops the log took since are not owed: a cut that succeeded lowers cutOwedHead,
+	// the op above cutOwedAfter written again raises cutOwedAfter (settleCut), and a
+	// checkpoint at or above cutOwedHead leaves nothing owed.
 	cutOwed      bool
 	cutOwedAfter uint64
+	cutOwedHead  uint64
 	// appendCutOwed: the cut of a failed append (cutFailedAppend) failed, and op
 	// appendCutOp's entry may still lie past the head, from appendCutOffset of its segment;
 	// the next superblock write completes the cut first (payAppendCut), while the log still

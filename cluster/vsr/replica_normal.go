@@ -479,7 +479,9 @@ func (r *Replica) nextWrite() (uint64, bool) {
 // (fresh-range seed 2026249483: view 12's op 1069 under view 14's 1070 and 1071).
 func (r *Replica) leftToCheckpoint(op uint64, prepare []byte) bool {
 	covering := (op + CheckpointInterval - 1) / CheckpointInterval * CheckpointInterval
-	if covering > r.commitMax || op >= r.storage.Head() || (r.cutsQueued > 0 && r.cutLowest < op) {
+	owedAfter, owed := r.storage.CutOwed() // a truncation that failed, still to run
+	if covering > r.commitMax || op >= r.storage.Head() || (r.cutsQueued > 0 && r.cutLowest < op) ||
+		(owed && owedAfter < op) {
 		return false
 	}
 	return !r.storage.Rewritable(storage.Entry{Op: op, Body: prepare})
