@@ -202,6 +202,8 @@ type swarmRun struct {
 	epochRejoin epochRejoinState
 	// cutCatchUp is the round of a backup cut off past the log window catching up under load (swarm_cut_catchup.go).
 	cutCatchUp cutCatchUpState
+	// staleRequests re-sends old client requests late (swarm_stale_requests.go); nil when off.
+	staleRequests *faults.StaleRequests
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -308,6 +310,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.traffic.forwards = true // onReplicaReceive counts the requests from clients
 		run.routing = newClientRouting(opts.ClusterID, opts.Clients, opts.Replicas, opts.Outside)
 	}
+	run.staleRequests = armStaleRequests(o.Seed, run.swarm, &opts)
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	if run.checked {
 		run.busyProbes = sim.Stream(o.Seed, "busy-probes")
@@ -362,6 +365,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	for tick := 0; tick < faultTicks && run.safety() == ""; tick++ {
 		c.RunFor(sim.TickInterval)
 		run.nemesis.Step(c)
+		run.stepStaleRequests(tick, faultTicks)
 		run.exact.observe(c)
 		if tick == faultTicks-lateLossLeadTicks {
 			run.nemesis.LoseCheckpointLate(c)
@@ -377,6 +381,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.closeOperator()
 	r := run.finish(o, livenessTicks)
 	run.checkerCounters(r.Counters)
+	run.staleRequests.Counters(r.Counters)
 	run.metrics.counters(r.Counters)
 	run.malformed.counters(r.Counters)
 	if r.Outcome == Pass && run.checked {
