@@ -54,13 +54,13 @@ const staleRequestsHeldMax = 64
 
 // DrawStaleRequests draws whether the fault is on for the swarm s, and its rates, from r (its
 // own stream, sim.Stream(seed, "nemesis/stale_requests"), so that the swarm's other draws keep
-// their values). It is on in half the seeds whose clients outnumber the sessions (the
+// their values). It is on in three quarters of the seeds whose clients outnumber the sessions (the
 // evictions it needs happen there), in an eighth of the others. Nil when off.
 func DrawStaleRequests(r *rand.Rand, s Swarm) *StaleRequests {
 	assert.That(r != nil, "stale requests: nil rand")
 	chance := 0.125
 	if s.ClientTable > 0 && s.ClientTable < s.Clients {
-		chance = 0.5
+		chance = 0.75
 	}
 	on := r.Float64() < chance
 	st := &StaleRequests{r: r,
@@ -136,9 +136,29 @@ func (s *StaleRequests) Step(c *sim.Cluster) {
 	}
 }
 
+// OnNewPrimary sees a replica start a view as its primary: half the copies held, drawn at
+// random, go to it at once (and stay held for their own release). A new primary executes
+// the ops of the log it took over only as they commit again, so for a few round trips its
+// client table is older than its log: a request of a session its log already evicted (and
+// perhaps re-created) still finds the session there. Sent at that moment, old requests meet
+// the window that releases at random times would seldom hit.
+func (s *StaleRequests) OnNewPrimary(c *sim.Cluster, node int) {
+	if s == nil || s.stopped || node < 0 || node >= c.MemberCount() {
+		return
+	}
+	for _, q := range s.held {
+		if sim.Chance(s.r, 0.5) {
+			s.releaseTo(c, q, node)
+		}
+	}
+}
+
 func (s *StaleRequests) release(c *sim.Cluster, q staleRequest) {
 	nodes := c.ActiveNodes()
-	to := nodes[s.r.IntN(len(nodes))]
+	s.releaseTo(c, q, nodes[s.r.IntN(len(nodes))])
+}
+
+func (s *StaleRequests) releaseTo(c *sim.Cluster, q staleRequest, to int) {
 	s.Released++
 	if q.op == vsr.OperationRegister {
 		s.ReleasedRegisters++

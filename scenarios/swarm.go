@@ -310,7 +310,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		run.traffic.forwards = true // onReplicaReceive counts the requests from clients
 		run.routing = newClientRouting(opts.ClusterID, opts.Clients, opts.Replicas, opts.Outside)
 	}
-	run.staleRequests = armStaleRequests(o.Seed, run.swarm, &opts)
+	run.staleRequests = armStaleRequests(o.Seed, run.swarm, &opts, func() *sim.Cluster { return run.c })
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
 	if run.checked {
 		run.busyProbes = sim.Stream(o.Seed, "busy-probes")
