@@ -44,6 +44,9 @@ type Replica struct {
 	storage *storage.Storage
 	machine *kv.Machine
 	clients clientTable
+	// batchEvictions are the sessions the registers of the op executing evicted, told to
+	// their clients once the whole batch has run (sendBatchEvictions).
+	batchEvictions []batchEviction
 
 	upgradeBatch []batchEntry // upgradeOf's decode buffer, reused
 	// batchScratch is the entries array execute decodes a batch into and primaryPrepare

@@ -58,6 +58,7 @@ func (r *Replica) execute(m Message) {
 	for _, e := range entries {
 		r.executeEntry(m.Header, e)
 	}
+	r.sendBatchEvictions()
 	r.putBatchScratch(entries)
 	r.commitMin = op
 	r.metrics.CommitsTotal++
@@ -83,7 +84,7 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 		if evicted, session, ok := r.clients.register(e.Client, prepare.Op); ok {
 			r.metrics.Evictions++
 			r.emit(EventEviction, prepare.Op, checksum.Sum{}, "")
-			r.sendEviction(evicted, session)
+			r.batchEvictions = append(r.batchEvictions, batchEviction{client: evicted, session: session})
 		}
 		r.recordReply(prepare, e, nil)
 	case OperationUpgrade:
@@ -105,6 +106,24 @@ func (r *Replica) executeEntry(prepare Header, e batchEntry) {
 	default:
 		assert.Unreachable("batch entry with an unvalidated operation")
 	}
+}
+
+// batchEviction is a session a register of the op executing evicted.
+type batchEviction struct{ client, session uint64 }
+
+// sendBatchEvictions tells the clients whose sessions the op's registers evicted, once the
+// whole batch has run, and only of a session the table no longer holds: a batch of
+// registers (stale duplicates among them, which a primary takes while the client has no
+// session) can open a client's session, evict it and open it again within the op, under
+// the same name (the op). Told midway, the client took the eviction of the session it had
+// just been given and gave up a live session (swarm seed 2042000048: client_sessions).
+func (r *Replica) sendBatchEvictions() {
+	for _, ev := range r.batchEvictions {
+		if s := r.clients.get(ev.client); s == nil || s.registered != ev.session {
+			r.sendEviction(ev.client, ev.session)
+		}
+	}
+	r.batchEvictions = r.batchEvictions[:0]
 }
 
 // recordReply stores the reply in the client table (every replica does, so that a new
