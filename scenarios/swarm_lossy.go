@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 
 	"vopr/cluster/client"
 	"vopr/sim"
@@ -16,21 +17,32 @@ import (
 // liveness phase, run on a whole network, never meets.
 //
 // So once the healed cluster has held its view (and the other rounds are over), with every
-// member up: the network loses lossyLossMin to lossyLossMax of its packets, on every path,
-// and nothing else; the clients send requests (and, in seeds with standbys, a share of their
-// gets to a standby as stale reads) for lossyLoadTicks; then the loss lasts until every
-// request in flight is done. No request or stale read sent in the round may end
-// indeterminate: a client gives up only after RetryTicks*AttemptsMax (6 s by default), and
-// once its operation has run, each of its sends and the answer both get through with a
-// probability of 0.72 at least (a retry is answered from the client table), so a correct
-// cluster gives up on one, in the eighteen sends left after the few that execute it, with a
-// probability below 1e-9, and on one of a round's few hundred below 1e-6. Then
-// the network is whole again and the cluster must converge. The loss is drawn from the run's
-// "swarm/lossy" stream.
+// member up: the network loses a share of its packets, on every path, and nothing else; the
+// clients send requests (and, in seeds with standbys, a share of their gets to a standby as
+// stale reads) for lossyLoadTicks; then the loss lasts until every request in flight is done.
+// No request or stale read sent in the round may end indeterminate. Then the network is whole
+// again and the cluster must converge.
+//
+// A correct cluster still gives up on a request when every try of one of its steps is lost,
+// and not every step gets the client's whole RetryTicks*AttemptsMax (6 s by default) of
+// tries: a retry of an executed request is answered from the client table (a send and its
+// answer are through with (1-loss)^2), but an op waiting for its quorum gets prepare and
+// prepare_ok round trips only at the primary's resend schedule, which backs off to 8x
+// PrepareResendTicks (sends at 0, 0.1, 0.3, 0.7, 1.5 s and every 0.8 s after: ten round trips
+// in 6 s), each lost with 1-(1-loss)^2. Swarm seed 2042003975 drew 15%: every round trip of op
+// 637 was lost (5 prepares, 5 prepare_oks) and its client gave up; at 15% a two-replica cluster
+// gives up on a request with a chance near 5e-6, so on one of a round's few dozen near 1e-4.
+// lossyModel bounds that chance from the run's configuration (resend period and heartbeat of
+// the primary, the client's retry budget, the quorum, the network's delays), and the loss is
+// drawn (from the run's "swarm/lossy" stream) between lossyLossMin and the largest loss at
+// which the bound stays under lossyGiveUpMax per request: under 1e-6 for a round's hundred
+// requests (a cap under lossyLossMin lowers the floor to half the cap). By default, for two
+// replicas, the cap is 6.5-7.7% by the network's delays.
 const (
 	lossyLossMin   = 0.05
 	lossyLossMax   = 0.15
 	lossyLoadTicks = 200
+	lossyGiveUpMax = 1e-8 // per request; a round sends a few dozen (19 in swarm seed 2042003975)
 )
 
 func (run *swarmRun) lossyRound(seed uint64, livenessTicks int) string {
@@ -44,7 +56,9 @@ func (run *swarmRun) lossyRound(seed uint64, livenessTicks int) string {
 			return ""
 		}
 	}
-	loss := lossyLossMin + (lossyLossMax-lossyLossMin)*sim.Stream(seed, "swarm/lossy").Float64()
+	hi := min(lossyLossMax, run.lossyModel().lossCap())
+	lo := min(lossyLossMin, hi/2)
+	loss := lo + (hi-lo)*sim.Stream(seed, "swarm/lossy").Float64()
 	saved := c.Network.Options()
 	lossy := saved
 	lossy.PacketLossProbability = loss
@@ -130,4 +144,150 @@ type lossyState struct {
 	since  sim.Time // the round's start: requests sent earlier are not judged
 	gaveUp string
 	rounds uint64
+}
+
+// lossyModel is what a request needs from a correct cluster on a network that only loses
+// packets, in the run's configuration, in ticks. The primary's resend schedule is restated
+// from cluster/vsr's timeouts (a checker does not share the code it checks).
+type lossyModel struct {
+	resend    int    // PrepareResendTicks
+	heartbeat int    // HeartbeatTicks: a backup learns a commit within one
+	retry     int    // the client's RetryTicks
+	attempts  int    // the client's AttemptsMax
+	members   []bool // the replica slots the client tries in turn, members or not
+	primary   int    // the slot of the client's first send
+	votes     int    // backups' prepare_oks a commit needs: the quorum less the primary's own
+	hop       int    // a message's delay: OneWayDelayMin + 3*OneWayDelayMean, rounded up
+}
+
+const (
+	lossyResendJitterMax = 2 // cluster/vsr: the prepare_resend timeout's jitter
+	lossyResendShiftMax  = 3 // cluster/vsr: timeout.again backs off to 8x its period at most
+)
+
+func (run *swarmRun) lossyModel() lossyModel {
+	c := run.c
+	p := c.Primary()
+	cfg := c.Replica(p).Config()
+	m := lossyModel{resend: cfg.PrepareResendTicks, heartbeat: cfg.HeartbeatTicks,
+		retry: int(clientRetryPeriod / sim.TickInterval), attempts: clientAttemptsMax, primary: p}
+	active := 0
+	for i := 0; i < c.ReplicaCount(); i++ {
+		m.members = append(m.members, c.IsMember(i) && !run.gone[i])
+		if c.IsMember(i) {
+			active++
+		}
+	}
+	m.votes = active/2 + 1 - 1
+	net := c.Network.Options()
+	m.hop = int((net.OneWayDelayMin + 3*net.OneWayDelayMean + sim.TickInterval - 1) / sim.TickInterval)
+	return m
+}
+
+// lossCap is the largest loss (to 1e-4) at which giveUp stays under lossyGiveUpMax.
+func (m lossyModel) lossCap() float64 {
+	lo, hi := 0.0, 1.0
+	for hi-lo > 1e-4 {
+		if mid := (lo + hi) / 2; m.giveUp(mid) <= lossyGiveUpMax {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// giveUp bounds the chance that a correct cluster gives up on a request at loss p: its sends
+// go to the primary, then to every slot in turn (a backup forwards it: two messages); from
+// the first that reaches the primary the op waits for its quorum (unanswered).
+func (m lossyModel) giveUp(p float64) float64 {
+	gaveUp, unreached := 0.0, 1.0
+	for j := 0; j < m.attempts; j++ {
+		reach := 0.0
+		switch slot := m.slot(j); {
+		case slot == m.primary:
+			reach = 1 - p
+		case m.members[slot]:
+			reach = (1 - p) * (1 - p)
+		}
+		gaveUp += unreached * reach * m.unanswered(p, m.retry*j+m.hop)
+		unreached *= 1 - reach
+	}
+	return gaveUp + unreached
+}
+
+func (m lossyModel) slot(send int) int { return (m.primary + send) % len(m.members) }
+
+// unanswered is the chance that an op whose request reached the primary at tick at (from the
+// client's first send) is not answered within the client's budget: each prepare send is a
+// round trip to every backup, through with (1-p)^2, and the op commits on the first send by
+// which enough backups had one through.
+func (m lossyModel) unanswered(p float64, at int) float64 {
+	budget := m.retry * m.attempts
+	missed, before := 0.0, 0.0 // before: the chance it committed on an earlier send
+	for i, s := range m.prepareSends(budget) {
+		commit := at + s + 2*m.hop
+		if commit > budget {
+			break
+		}
+		by := m.quorumWithin(1-(1-p)*(1-p), i+1)
+		missed += (by - before) * m.noAnswer(p, commit)
+		before = by
+	}
+	return missed + 1 - before
+}
+
+// prepareSends are the ticks, from an op's first prepare, of the primary's sends of it while
+// it waits: the resend timeout fires after its period, then 2x, 4x and 8x it for good, each
+// late by the jitter at most. (A new prepare restarts the timeout: under load they come sooner.)
+func (m lossyModel) prepareSends(until int) []int {
+	sends := []int{0}
+	for k, t := 1, m.resend+lossyResendJitterMax; t < until; k++ {
+		sends = append(sends, t)
+		t += m.resend<<min(k, lossyResendShiftMax) + lossyResendJitterMax
+	}
+	return sends
+}
+
+// quorumWithin is the chance that at least votes backups had a round trip through within n
+// prepare sends, each lost with lost.
+func (m lossyModel) quorumWithin(lost float64, n int) float64 {
+	backups := -1 // the primary is one of the members
+	for _, member := range m.members {
+		if member {
+			backups++
+		}
+	}
+	got := 1 - math.Pow(lost, float64(n))
+	sum := 0.0
+	for k := m.votes; k <= backups; k++ {
+		ways := 1.0
+		for i := 0; i < k; i++ {
+			ways = ways * float64(backups-i) / float64(i+1)
+		}
+		sum += ways * math.Pow(got, float64(k)) * math.Pow(1-got, float64(backups-k))
+	}
+	return sum
+}
+
+// noAnswer is the chance that an op committed at tick commit is not answered in the budget:
+// the primary's reply is lost, and so is every later send of the client or its answer from a
+// client table: the primary's, or (a heartbeat after the commit) a backup's that learned it.
+func (m lossyModel) noAnswer(p float64, commit int) float64 {
+	budget := m.retry * m.attempts
+	miss := 1.0
+	if commit+m.hop <= budget {
+		miss = p
+	}
+	for j := 0; j < m.attempts; j++ {
+		s, slot := m.retry*j, m.slot(j)
+		switch {
+		case s+2*m.hop > budget || s < commit:
+		case slot == m.primary:
+			miss *= 1 - (1-p)*(1-p)
+		case m.members[slot] && s >= commit+m.heartbeat+m.hop:
+			miss *= 1 - (1-p)*(1-p)*(1-p)
+		}
+	}
+	return miss
 }
