@@ -96,6 +96,8 @@ type Disk struct {
 	// syncKeep is the stream that decides which writes a failed sync keeps whole
 	// (SetSyncKeepStream, syncLoss); nil: a failed sync keeps none.
 	syncKeep *rand.Rand
+	// armedMeta are I/O errors aimed at the next Truncate or Remove of a file (disk_truncate.go).
+	armedMeta armedMetaErrors
 
 	paused bool
 	// held are completions that fell due while paused, in the order they fell due.
@@ -528,7 +530,10 @@ func (d *Disk) Truncate(name string, size int64, done func(err error)) {
 	assert.That(done != nil, "disk: nil callback")
 	assert.That(size >= 0, "disk: negative truncate size")
 	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
-		err := d.applyTruncate(name, size)
+		err := d.truncateFails(name)
+		if err == nil {
+			err = d.applyTruncate(name, size)
+		}
 		d.trace.Emit(LevelFull, d.node, "disk", "truncate "+name+" "+strconv.FormatInt(size, 10)+" "+errName(err))
 		done(err)
 	})
@@ -539,6 +544,11 @@ func (d *Disk) Remove(name string, done func(err error)) {
 	assert.That(done != nil, "disk: nil callback")
 	d.complete(d.latency(d.opts.ReadLatencyMin, d.opts.ReadLatencyMean), func() {
 		d.stats.Removes++
+		if err := d.removeFails(name); err != nil {
+			d.traceOp("remove", name, 0, noSpan, err)
+			done(err)
+			return
+		}
 		err := storage.ErrNotExist
 		if f := d.files[name]; f != nil {
 			d.used -= roundUp(int64(len(f.data)))
