@@ -221,6 +221,10 @@ type storeEpisode struct {
 	// that stores such a state twice (its own stream, as openCrashes).
 	superblock, superblockRepair         *rand.Rand
 	superblockTorn, superblockBothCopies bool
+	// truncFail draws the failed cuts, and cutAim is the boot's
+	// (storage_episode_truncate_fail.go; its own stream, as openCrashes).
+	truncFail *rand.Rand
+	cutAim    cutFailAim
 }
 
 func init() {
@@ -275,7 +279,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		lostWrite: sim.Stream(seed, "storage_episode/lost_write"), superblock: sim.Stream(seed, "storage_episode/superblock"),
 		restoreCrash:     sim.Stream(seed, "storage_episode/restore_crash"),
 		tailLost:         sim.Stream(seed, "storage_episode/tail_lost"),
-		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair")}
+		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair"),
+		truncFail:        sim.Stream(seed, "storage_episode/truncate_fail")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -325,6 +330,7 @@ func (e *storeEpisode) run(crashAfter int) {
 func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.errorAim = e.drawWriteErrorAim()
 	e.truncateAim = e.drawTruncateErrorAim()
+	e.cutAim = e.drawCutFailAim()
 	aim := e.drawMisdirectAim(crashAfter)
 	e.markAim = markAim{bootMisdirect: aim.at >= 0}
 	kept, keptCP := e.fallbackEntries(), e.m.CP
@@ -348,6 +354,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.checkFallbackEntries(kept, keptCP, "by the engine's history before the crash")
 	}
 	e.settleWriteError()
+	e.settleCutFail()
 	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
 	rot()
@@ -538,7 +545,7 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 			fs = escapeFS{Disk: e.disk, e: e}
 		}
 		storage.Open(fs, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
-			s, rec = got, r
+			s, rec = got, e.vouchCutLeft(r)
 			if err == nil {
 				e.noteRecovered(r)
 			}
@@ -564,6 +571,9 @@ func (e *storeEpisode) issue() {
 	done := func(err error) {
 		e.settleTruncateError()
 		if failed, goOn := e.appendFailed(step, err); failed {
+			if e.appendCutFailed(step) {
+				return
+			}
 			if goOn {
 				e.issue()
 			}
@@ -572,11 +582,15 @@ func (e *storeEpisode) issue() {
 		if e.repairFailed(step, err) {
 			return
 		}
+		if e.truncationFailed(step, err) {
+			return
+		}
 		if err != nil {
 			e.fail("%v failed: %v", step, err)
 			return
 		}
 		e.acknowledged(step)
+		e.cutFailAcknowledged(step)
 		e.superblockWritten(step)
 		if step.Kind == storagemodel.Install {
 			e.checkRepairRule()
@@ -585,6 +599,7 @@ func (e *storeEpisode) issue() {
 	}
 	e.aimWriteError(step)
 	e.aimTruncateError(step)
+	e.aimCutFail(step)
 	e.aimRecordOverMark(step)
 	storagemodel.Issue(e.s, step, done)
 }

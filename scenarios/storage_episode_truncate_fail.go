@@ -1,0 +1,306 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"vopr/cluster/storage"
+	"vopr/internal/storagemodel"
+)
+
+// Failed cuts. A file system can fail ftruncate or unlink with EIO, the file left as it was
+// (sim.Disk.ArmTruncateError, ArmRemoveError). The engine cuts files in two places where a
+// replica does not wait on the outcome: the cut of a failed append's entry (cutFailedAppend;
+// the append's failure is reported either way) and a truncation's removal of the segments
+// above its op and cut of the segment holding op+1 (truncateAfter; a replica takes a
+// truncation as done, failed or not). Both leave, when they fail, bytes past the log the
+// engine owes a cut of, and the contract is that the next superblock write pays the debt
+// first, or fails: the state it persists (a new log view) is about the log without them
+// (payAppendCut, payCut).
+//
+// So in a sixth of the boots (their own stream, storage_episode/truncate_fail, so that every
+// other draw of a seed stays), the boot aims a write error at a fresh append's record write
+// (as storage_episode_write_error.go does) and a truncate error at the cut that follows it;
+// in a third, it aims a remove error at the lowest segment a truncation drops, or a truncate
+// error at the segment it cuts (the nth truncation of the boot, n from 0 to 2), and in half of
+// those a second failed truncation below the first follows, or (a quarter) a peer's
+// checkpoint installed above the log. When the aimed error struck, the history ends with a
+// superblock write (SaveState), then the crash. Until that write is acknowledged, what the
+// failed cut left may come back at the next Open (an append that finished, the ops the
+// truncation gave up): the episode allows their bodies at their ops (unsettled). Once it is,
+// they must be gone, but for ops at or below the checkpoint, which are no longer the log's.
+
+// cutFailAim is a boot's aimed cut failure.
+type cutFailAim struct {
+	mode cutFailMode
+	// nth is the truncations to let pass first; then is what follows the first failed one.
+	nth  int
+	then cutFailThen
+	// armed: an aimed error waits now; failures counts those that struck this boot.
+	armed    bool
+	failures int
+	// allowed are the bodies allowed back until a superblock write is acknowledged; left are
+	// all the bodies failed cuts left, of this boot and earlier ones, each allowed while it
+	// is in unsettled (which drops it once its op is written again or cut).
+	allowed, left map[uint64][][]byte
+}
+
+type cutFailMode int
+
+const (
+	cutFailNone cutFailMode = iota
+	cutFailAppend
+	cutFailTruncation
+)
+
+type cutFailThen int
+
+const (
+	thenSave cutFailThen = iota
+	thenTruncateBelow
+	thenInstall
+)
+
+// drawCutFailAim draws the boot's cut failure, after its other write errors, whose aims it
+// may replace (see above).
+func (e *storeEpisode) drawCutFailAim() cutFailAim {
+	a := e.drawCutFailMode()
+	a.left = e.cutAim.left
+	return a
+}
+
+func (e *storeEpisode) drawCutFailMode() cutFailAim {
+	r := e.truncFail
+	switch k := r.IntN(6); {
+	case k == 0 && !e.errorAim.noSpace:
+		if e.errorAim.nth < 0 {
+			e.errorAim = writeErrorAim{nth: r.IntN(4)}
+		}
+		e.truncateAim = truncateErrorAim{nth: -1}
+		return cutFailAim{mode: cutFailAppend}
+	case k == 1 || k == 2:
+		then := thenSave
+		switch r.IntN(4) {
+		case 0, 1:
+			then = thenTruncateBelow
+		case 2:
+			then = thenInstall
+		}
+		return cutFailAim{mode: cutFailTruncation, nth: r.IntN(3), then: then}
+	}
+	return cutFailAim{}
+}
+
+// aimCutFail arms the boot's cut failure at step if it is the one it waits for.
+func (e *storeEpisode) aimCutFail(step storagemodel.Step) {
+	a := &e.cutAim
+	switch {
+	case a.armed:
+	case a.mode == cutFailAppend && step.Kind == storagemodel.Append && e.errorAim.armed && !e.errorAim.noSpace:
+		a.armed = true
+		e.disk.ArmTruncateError(segmentFileName4(step.Op), true)
+	case a.mode == cutFailTruncation && step.Kind == storagemodel.Truncate:
+		if a.nth > 0 {
+			a.nth--
+			return
+		}
+		e.aimTruncationCut(step.Op)
+	}
+}
+
+// aimTruncationCut arms a remove error at the lowest segment the truncation after op drops,
+// or a truncate error at the segment it cuts (op+1's, unless op+1 begins it).
+func (e *storeEpisode) aimTruncationCut(op uint64) {
+	per := uint64(storageEpisodeOptions.SegmentEntriesMax)
+	head := e.s.Head()
+	if head <= op {
+		return // nothing to cut: wait for the next truncation
+	}
+	whole := (op+1)%per == 0
+	onDisk := e.segments()
+	lowest := op + 1
+	if !whole {
+		lowest = (op+1)/per*per + per
+	}
+	canRemove := lowest <= head && slices.Contains(onDisk, segmentFileName4(lowest))
+	canCut := !whole && slices.Contains(onDisk, segmentFileName4(op+1))
+	e.cutAim.armed = true
+	if canRemove && (!canCut || e.truncFail.IntN(2) == 0) {
+		e.disk.ArmRemoveError(segmentFileName4(lowest))
+	} else if canCut {
+		e.disk.ArmTruncateError(segmentFileName4(op+1), false)
+	} else {
+		e.cutAim.armed = false
+	}
+}
+
+// disarmCutFail withdraws the armed errors; it reports whether one struck.
+func (e *storeEpisode) disarmCutFail() bool {
+	if !e.cutAim.armed {
+		return false
+	}
+	e.cutAim.armed = false
+	removed := e.disk.DisarmRemoveError()
+	return e.disk.DisarmTruncateError() || removed
+}
+
+// appendCutFailed, for a fresh append the armed write error failed (appendFailed), reports
+// whether the cut of its entry failed too; if so the failed op's entry is allowed back until
+// a superblock write, which ends the history.
+func (e *storeEpisode) appendCutFailed(step storagemodel.Step) bool {
+	if e.cutAim.mode != cutFailAppend || !e.disarmCutFail() {
+		return false
+	}
+	e.counters["storage_episode.append_cut_fails"]++
+	e.cutAim.failures++
+	e.allowBack(step.Op, step.Body)
+	e.endWith(storagemodel.Step{Kind: storagemodel.SaveState, View: e.m.View})
+	e.issue()
+	return true
+}
+
+// truncationFailed reports whether err is the armed error failing step, a truncation; if so
+// the truncation is taken as done, as a replica takes it, the ops it gave up allowed back
+// until a superblock write, and the history ends as drawn (see above).
+func (e *storeEpisode) truncationFailed(step storagemodel.Step, err error) bool {
+	if e.cutAim.mode != cutFailTruncation || step.Kind != storagemodel.Truncate || !e.disarmCutFail() {
+		return false
+	}
+	if !errors.Is(err, storage.ErrIO) {
+		return false // the truncation's own outcome: held as any other
+	}
+	e.counters["storage_episode.truncation_cut_fails"]++
+	a := &e.cutAim
+	a.failures++
+	m := e.m
+	var gone []uint64
+	for op := range m.Log {
+		if op > step.Op {
+			gone = append(gone, op)
+		}
+	}
+	slices.Sort(gone)
+	bodies := make([][]byte, len(gone))
+	for i, op := range gone {
+		bodies[i] = m.Log[op]
+	}
+	e.acknowledged(step) // it drops what the boot's first failed cut allowed above step.Op
+	for op, allowed := range e.cutAim.allowed {
+		for _, b := range allowed {
+			if !slices.ContainsFunc(e.unsettled[op], func(u []byte) bool { return bytes.Equal(u, b) }) {
+				e.unsettled[op] = append(e.unsettled[op], b)
+			}
+		}
+	}
+	for i, op := range gone {
+		e.allowBack(op, bodies[i])
+	}
+	save := storagemodel.Step{Kind: storagemodel.SaveState, View: m.View}
+	floor := max(m.CP, m.Audited)
+	switch {
+	case a.failures == 1 && a.then == thenTruncateBelow && step.Op > floor:
+		below := floor + e.truncFail.Uint64N(step.Op-floor)
+		e.endWith(storagemodel.Step{Kind: storagemodel.Truncate, Op: below}, save)
+	case a.failures == 1 && a.then == thenInstall:
+		cp := max(e.s.Head(), step.Op) + 1 + e.truncFail.Uint64N(4)
+		e.endWith(storagemodel.Step{Kind: storagemodel.Install, Op: cp,
+			Snapshot: fmt.Appendf(nil, "a peer's snapshot at %d over a failed truncation", cp)}, save)
+	default:
+		e.endWith(save)
+	}
+	e.issue()
+	return true
+}
+
+// endWith replaces the rest of the boot's history with steps.
+func (e *storeEpisode) endWith(steps ...storagemodel.Step) {
+	e.steps = append(e.steps[:e.m.Acked:e.m.Acked], steps...)
+}
+
+// allowBack lets body come back at op until a superblock write is acknowledged.
+func (e *storeEpisode) allowBack(op uint64, body []byte) {
+	if e.cutAim.allowed == nil {
+		e.cutAim.allowed = map[uint64][][]byte{}
+	}
+	if e.cutAim.left == nil {
+		e.cutAim.left = map[uint64][][]byte{}
+	}
+	e.cutAim.allowed[op] = append(e.cutAim.allowed[op], body)
+	e.cutAim.left[op] = append(e.cutAim.left[op], body)
+	e.unsettled[op] = append(e.unsettled[op], body)
+}
+
+// cutFailAcknowledged, after step was acknowledged: a superblock write paid what the failed
+// cuts owed, so what they left above the checkpoint may no longer come back.
+func (e *storeEpisode) cutFailAcknowledged(step storagemodel.Step) {
+	if step.Kind != storagemodel.SaveState || len(e.cutAim.allowed) == 0 {
+		return
+	}
+	for op, bodies := range e.cutAim.allowed {
+		if op <= e.m.CP {
+			continue // no longer the log's: payCut does not cut it
+		}
+		for _, b := range bodies {
+			if i := slices.IndexFunc(e.unsettled[op], func(u []byte) bool { return bytes.Equal(u, b) }); i >= 0 {
+				e.unsettled[op] = slices.Delete(e.unsettled[op], i, i+1)
+			}
+		}
+		if len(e.unsettled[op]) == 0 {
+			delete(e.unsettled, op)
+		}
+	}
+	e.cutAim.allowed = nil
+	e.counters["coverage.storage_episode.cut_debt_paid"]++
+}
+
+// settleCutFail withdraws an armed cut failure no operation took before the crash.
+func (e *storeEpisode) settleCutFail() {
+	e.disarmCutFail()
+	e.cutAim.allowed = nil // what is allowed back stays allowed (unsettled): the debt died with the crash
+}
+
+// vouchCutLeft counts as damaged the faulty ops whose copy a failed cut left (allowed back),
+// and returns rec with the identities of faulty ops that a failed cut's leftovers
+// explain dropped from FaultyPrefix, for the check: an op the failed cut left on disk, its
+// entry damaged since, comes back faulty under the identity of the body it held (one allowed
+// back, unsettled), which the check otherwise holds to the acknowledged history.
+func (e *storeEpisode) vouchCutLeft(rec *storage.Recovery) *storage.Recovery {
+	if rec == nil || len(e.cutAim.left) == 0 {
+		return rec
+	}
+	for _, op := range rec.Faulty {
+		left := e.cutAim.left[op]
+		if !e.damaged[op] && slices.ContainsFunc(e.unsettled[op], func(b []byte) bool {
+			return slices.ContainsFunc(left, func(l []byte) bool { return bytes.Equal(l, b) })
+		}) {
+			// A fault that hit it after the model gave it up (a misdirected write's landing:
+			// storage crash seed 2205002006's op 8) is a fault the model did not count.
+			e.damaged[op] = true
+			e.counters["coverage.storage_episode.cut_left_damaged"]++
+		}
+	}
+	if len(rec.FaultyPrefix) == 0 {
+		return rec
+	}
+	var vouched []uint64
+	for op, prefix := range rec.FaultyPrefix {
+		leftHere := slices.ContainsFunc(e.cutAim.left[op], func(b []byte) bool { return bytes.HasPrefix(b, prefix) })
+		stillAllowed := slices.ContainsFunc(e.unsettled[op], func(b []byte) bool { return bytes.HasPrefix(b, prefix) })
+		if leftHere && stillAllowed && !e.acknowledgedPrefix(op, prefix) {
+			vouched = append(vouched, op)
+		}
+	}
+	if len(vouched) == 0 {
+		return rec
+	}
+	out := *rec
+	out.FaultyPrefix = maps.Clone(rec.FaultyPrefix)
+	for _, op := range vouched {
+		delete(out.FaultyPrefix, op)
+	}
+	e.counters["coverage.storage_episode.cut_left_faulty"]++
+	return &out
+}
