@@ -225,6 +225,8 @@ type storeEpisode struct {
 	// (storage_episode_truncate_fail.go; its own stream, as openCrashes).
 	truncFail *rand.Rand
 	cutAim    cutFailAim
+	// cutDebtForgotten is a test's knob: what a failed cut owed is never cut (forgetCutFS).
+	cutDebtForgotten bool
 }
 
 func init() {
@@ -543,6 +545,9 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 		}
 		if e.truncateErrorEscapes {
 			fs = escapeFS{Disk: e.disk, e: e}
+		}
+		if e.cutDebtForgotten {
+			fs = forgetCutFS{FS: fs, e: e}
 		}
 		storage.Open(fs, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
 			s, rec = got, e.vouchCutLeft(r)

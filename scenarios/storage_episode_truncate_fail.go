@@ -304,3 +304,31 @@ func (e *storeEpisode) vouchCutLeft(rec *storage.Recovery) *storage.Recovery {
 	e.counters["coverage.storage_episode.cut_left_faulty"]++
 	return &out
 }
+
+// forgetCutFS is the engine's file system under the cutDebtForgotten knob: once a failed cut
+// left something allowed back, and while no aimed error waits, a Truncate or Remove does
+// nothing and reports success, so that the disk is left as an engine that forgot what the
+// failed cut owed, and wrote the superblock over it, left it
+// (storage.superblock_over_failed_truncation, storage.failed_append_cut_forgotten).
+type forgetCutFS struct {
+	storage.FS
+	e *storeEpisode
+}
+
+func (f forgetCutFS) forgets() bool { return len(f.e.cutAim.allowed) > 0 && !f.e.cutAim.armed }
+
+func (f forgetCutFS) Truncate(name string, size int64, done func(error)) {
+	if f.forgets() {
+		done(nil)
+		return
+	}
+	f.FS.Truncate(name, size, done)
+}
+
+func (f forgetCutFS) Remove(name string, done func(error)) {
+	if f.forgets() {
+		done(nil)
+		return
+	}
+	f.FS.Remove(name, done)
+}
