@@ -587,7 +587,7 @@ func (e *storeEpisode) issue() {
 		if e.repairFailed(step, err) {
 			return
 		}
-		if e.truncationFailed(step, err) {
+		if e.cutFailed(step, err) {
 			return
 		}
 		if err != nil {

@@ -42,6 +42,12 @@ type cutFailAim struct {
 	// armed: an aimed error waits now; failures counts those that struck this boot.
 	armed    bool
 	failures int
+	// payFails: the superblock write's payment of the debt meets the same error again
+	// (paying: it is armed now); target and remove name the file and the kind of the last
+	// aimed error.
+	payFails, paying bool
+	target           string
+	remove           bool
 	// allowed are the bodies allowed back until a superblock write is acknowledged; left are
 	// all the bodies failed cuts left, of this boot and earlier ones, each allowed while it
 	// is in unsettled (which drops it once its op is written again or cut).
@@ -100,8 +106,15 @@ func (e *storeEpisode) aimCutFail(step storagemodel.Step) {
 	switch {
 	case a.armed:
 	case a.mode == cutFailAppend && step.Kind == storagemodel.Append && e.errorAim.armed && !e.errorAim.noSpace:
-		a.armed = true
-		e.disk.ArmTruncateError(segmentFileName4(step.Op), true)
+		a.armed, a.target, a.remove = true, segmentFileName4(step.Op), false
+		e.disk.ArmTruncateError(a.target, true)
+	case a.payFails && step.Kind == storagemodel.SaveState:
+		a.payFails, a.armed, a.paying = false, true, true
+		if a.remove {
+			e.disk.ArmRemoveError(a.target)
+		} else {
+			e.disk.ArmTruncateError(a.target, false)
+		}
 	case a.mode == cutFailTruncation && step.Kind == storagemodel.Truncate:
 		if a.nth > 0 {
 			a.nth--
@@ -127,13 +140,16 @@ func (e *storeEpisode) aimTruncationCut(op uint64) {
 	}
 	canRemove := lowest <= head && slices.Contains(onDisk, segmentFileName4(lowest))
 	canCut := !whole && slices.Contains(onDisk, segmentFileName4(op+1))
-	e.cutAim.armed = true
+	a := &e.cutAim
+	a.armed = true
 	if canRemove && (!canCut || e.truncFail.IntN(2) == 0) {
-		e.disk.ArmRemoveError(segmentFileName4(lowest))
+		a.target, a.remove = segmentFileName4(lowest), true
+		e.disk.ArmRemoveError(a.target)
 	} else if canCut {
-		e.disk.ArmTruncateError(segmentFileName4(op+1), false)
+		a.target, a.remove = segmentFileName4(op+1), false
+		e.disk.ArmTruncateError(a.target, false)
 	} else {
-		e.cutAim.armed = false
+		a.armed = false
 	}
 }
 
@@ -157,15 +173,20 @@ func (e *storeEpisode) appendCutFailed(step storagemodel.Step) bool {
 	e.counters["storage_episode.append_cut_fails"]++
 	e.cutAim.failures++
 	e.allowBack(step.Op, step.Body)
-	e.endWith(storagemodel.Step{Kind: storagemodel.SaveState, View: e.m.View})
+	e.cutAim.payFails = e.truncFail.IntN(3) == 0
+	e.endWith(storagemodel.Step{Kind: storagemodel.SaveState, View: e.m.View + 1})
 	e.issue()
 	return true
 }
 
-// truncationFailed reports whether err is the armed error failing step, a truncation; if so
-// the truncation is taken as done, as a replica takes it, the ops it gave up allowed back
-// until a superblock write, and the history ends as drawn (see above).
-func (e *storeEpisode) truncationFailed(step storagemodel.Step, err error) bool {
+// cutFailed reports whether err is the armed error failing step, a truncation or the
+// superblock write after a failed cut (paymentFailed); if so a truncation is taken as done, as
+// a replica takes it, the ops it gave up allowed back until a superblock write, and the
+// history ends as drawn (see above).
+func (e *storeEpisode) cutFailed(step storagemodel.Step, err error) bool {
+	if step.Kind == storagemodel.SaveState && e.cutAim.paying {
+		return e.paymentFailed(err)
+	}
 	if e.cutAim.mode != cutFailTruncation || step.Kind != storagemodel.Truncate || !e.disarmCutFail() {
 		return false
 	}
@@ -176,29 +197,36 @@ func (e *storeEpisode) truncationFailed(step storagemodel.Step, err error) bool 
 	a := &e.cutAim
 	a.failures++
 	m := e.m
-	var gone []uint64
+	// What may come back above step.Op may still, the truncation undone: the acknowledged
+	// ops it gave up, and what could come back there before (unsettled: an earlier boot's
+	// failed cut, an op in flight at a crash; storage crash seed 2205007427's op 12).
+	var ops []uint64
 	for op := range m.Log {
 		if op > step.Op {
-			gone = append(gone, op)
+			ops = append(ops, op)
 		}
 	}
-	slices.Sort(gone)
-	bodies := make([][]byte, len(gone))
-	for i, op := range gone {
-		bodies[i] = m.Log[op]
-	}
-	e.acknowledged(step) // it drops what the boot's first failed cut allowed above step.Op
-	for op, allowed := range e.cutAim.allowed {
-		for _, b := range allowed {
-			if !slices.ContainsFunc(e.unsettled[op], func(u []byte) bool { return bytes.Equal(u, b) }) {
-				e.unsettled[op] = append(e.unsettled[op], b)
-			}
+	for op := range e.unsettled {
+		if op > step.Op && !slices.Contains(ops, op) {
+			ops = append(ops, op)
 		}
 	}
-	for i, op := range gone {
-		e.allowBack(op, bodies[i])
+	slices.Sort(ops)
+	back := make([][][]byte, len(ops))
+	for i, op := range ops {
+		if body, ok := m.Log[op]; ok {
+			back[i] = append(back[i], body)
+		}
+		back[i] = append(back[i], e.unsettled[op]...)
 	}
-	save := storagemodel.Step{Kind: storagemodel.SaveState, View: m.View}
+	e.acknowledged(step) // it drops what unsettled held above step.Op
+	for i, op := range ops {
+		for _, b := range back[i] {
+			e.allowBack(op, b)
+		}
+	}
+	save := storagemodel.Step{Kind: storagemodel.SaveState, View: m.View + 1}
+	a.payFails = e.truncFail.IntN(3) == 0
 	floor := max(m.CP, m.Audited)
 	switch {
 	case a.failures == 1 && a.then == thenTruncateBelow && step.Op > floor:
@@ -215,6 +243,29 @@ func (e *storeEpisode) truncationFailed(step storagemodel.Step, err error) bool 
 	return true
 }
 
+// paymentFailed, for the superblock write whose payment of a failed cut met the error aimed
+// again (payFails), reports whether it failed on it: then the superblock must not have been
+// written (SaveState's contract: a state about the log without what the cut owed is not
+// persisted over it), the write is not acknowledged, and the history ends. A write that
+// reports success though its payment failed fails the episode.
+func (e *storeEpisode) paymentFailed(err error) bool {
+	e.cutAim.paying = false
+	if !e.disarmCutFail() {
+		return false
+	}
+	if err == nil {
+		e.fail("a superblock write reported success though paying the failed cut before it met an I/O error")
+		return true
+	}
+	if !errors.Is(err, storage.ErrIO) {
+		return false
+	}
+	e.counters["storage_episode.cut_payment_fails"]++
+	e.m.Pending = nil
+	e.endWith()
+	return true
+}
+
 // endWith replaces the rest of the boot's history with steps.
 func (e *storeEpisode) endWith(steps ...storagemodel.Step) {
 	e.steps = append(e.steps[:e.m.Acked:e.m.Acked], steps...)
@@ -228,9 +279,16 @@ func (e *storeEpisode) allowBack(op uint64, body []byte) {
 	if e.cutAim.left == nil {
 		e.cutAim.left = map[uint64][][]byte{}
 	}
-	e.cutAim.allowed[op] = append(e.cutAim.allowed[op], body)
-	e.cutAim.left[op] = append(e.cutAim.left[op], body)
-	e.unsettled[op] = append(e.unsettled[op], body)
+	same := func(b []byte) bool { return bytes.Equal(b, body) }
+	if !slices.ContainsFunc(e.cutAim.allowed[op], same) {
+		e.cutAim.allowed[op] = append(e.cutAim.allowed[op], body)
+	}
+	if !slices.ContainsFunc(e.cutAim.left[op], same) {
+		e.cutAim.left[op] = append(e.cutAim.left[op], body)
+	}
+	if !slices.ContainsFunc(e.unsettled[op], same) {
+		e.unsettled[op] = append(e.unsettled[op], body)
+	}
 }
 
 // cutFailAcknowledged, after step was acknowledged: a superblock write paid what the failed
