@@ -102,7 +102,7 @@ func TestMutantsGoTestReplay(t *testing.T) {
 	data, err := os.ReadFile(trace[1])
 	require.NoError(t, err)
 	require.Contains(t, string(data), " network    send ", "the trace holds the full log (every message)")
-	require.Contains(t, string(data), "  2.86", "up to the failure at 2.863s")
+	require.Contains(t, string(data), "  2.85", "up to the failure at 2.853s")
 	out, err = test("-vopr.seed=5")
 	require.NoError(t, err, "without the mutation seed 5 passes:\n%s", out)
 }
