@@ -14,19 +14,27 @@ import (
 // owed, and the next superblock write must not cut after the checkpoint, dropping ops 7 and 8
 // (swarm seeds 2041500756 and 2041500985 with refused marks: the appends after a state
 // sync's checkpoint removed with their segment, an acknowledged, committed op lost).
+// failTruncationAfter2 fills ops 1-4, reopens on a disk that refuses tombstones for space
+// (d.fs, until the caller restores it), and fails a truncation after op 2: ops 3 and 4 stay.
+func failTruncationAfter2(t *testing.T, d *disk, opts storage.Options) (*storage.Storage, *storage.Recovery, *noSpaceTombstoneFS) {
+	t.Helper()
+	fill(t, d, opts, 4)
+	d.restart()
+	f := &noSpaceTombstoneFS{FS: d.fs, full: true}
+	d.fs = f
+	s, rec := d.mustOpen(t, opts)
+	if err := d.do(t, func(done func(error)) { s.TruncateAfter(2, done) }); err == nil {
+		t.Fatal("the truncation succeeded on a full disk")
+	}
+	return s, rec, f
+}
+
 func TestFailedTruncationDebtEndsAtAStateSyncCheckpoint(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
-		fill(t, d, opts, 4)
-		d.restart()
-		plain := d.fs
+		s, rec, f := failTruncationAfter2(t, d, opts)
+		plain := f.FS
 		defer func() { d.fs = plain }()
-		f := &noSpaceTombstoneFS{FS: plain, full: true}
-		d.fs = f
-		s, rec := d.mustOpen(t, opts)
-		if err := d.do(t, func(done func(error)) { s.TruncateAfter(2, done) }); err == nil {
-			t.Fatal("the truncation succeeded on a full disk")
-		}
 		if after, owed := s.CutOwed(); !owed || after != 2 {
 			t.Fatalf("CutOwed() = %d, %t after the failed truncation after 2, want 2, true", after, owed)
 		}
@@ -62,16 +70,9 @@ func TestFailedTruncationDebtEndsAtAStateSyncCheckpoint(t *testing.T) {
 func TestFailedTruncationOwedOpWrittenAgain(t *testing.T) {
 	eachDisk(t, func(t *testing.T, d *disk) {
 		opts := storage.Options{SegmentEntriesMax: 12, EntryBodyMax: 4096}
-		fill(t, d, opts, 4)
-		d.restart()
-		plain := d.fs
+		s, rec, f := failTruncationAfter2(t, d, opts)
+		plain := f.FS
 		defer func() { d.fs = plain }()
-		f := &noSpaceTombstoneFS{FS: plain, full: true}
-		d.fs = f
-		s, rec := d.mustOpen(t, opts)
-		if err := d.do(t, func(done func(error)) { s.TruncateAfter(2, done) }); err == nil {
-			t.Fatal("the truncation succeeded on a full disk")
-		}
 		f.full = false
 		if !s.Rewritable(storage.Entry{Op: 3, Body: body(3)}) {
 			t.Fatal("op 3 is not rewritable in place with its own prepare")
