@@ -104,9 +104,14 @@ type matrixRun struct {
 
 func runMatrix(o Options, p matrixParams, knobs matrixKnobs) Result {
 	run := newMatrixRun(o, p, knobs)
-	outcome, reason := run.setup()
+	setup := run.setup
+	if p.views != nil {
+		setup = run.setupViews
+	}
+	outcome, reason := setup()
 	if outcome == Pass {
 		outcome, reason = run.crashAndDamage()
+		run.c.Network.Heal() // storage_matrix_views cut the straggler off
 	}
 	if outcome == Pass {
 		run.start()

@@ -73,6 +73,7 @@ type matrixParams struct {
 	heads     []int          // the ops each replica received: matrixOps, or fewer if it lags
 	damage    [][]copyDamage // [replica][op-1]
 	down      []downMode
+	views     *viewSplit // storage_matrix_views: the log views apart; nil otherwise
 }
 
 func (p matrixParams) quorum() int { return p.replicas/2 + 1 }
@@ -89,6 +90,9 @@ func (p matrixParams) recoverable() bool { return p.intactOn(func(int) bool { re
 // expectAvailable: the replicas that eventually run are a quorum and hold an intact copy of
 // every op between them; only then must the cluster recover every op and take new writes.
 func (p matrixParams) expectAvailable() bool {
+	if p.views != nil {
+		return p.viewsExpectAvailable()
+	}
 	running := 0
 	for r := range p.replicas {
 		if !p.down[r].never {
@@ -153,8 +157,8 @@ func (p matrixParams) String() string {
 	if p.expectAvailable() {
 		expect = "available"
 	}
-	return fmt.Sprintf("class=%s damaged=%s down=%s expect=%s lagging=%s placement=%#x replicas=%d",
-		p.class(), listOrNone(damaged), listOrNone(down), expect, listOrNone(lag), p.placement, p.replicas)
+	return fmt.Sprintf("class=%s damaged=%s down=%s expect=%s lagging=%s placement=%#x replicas=%d%s",
+		p.class(), listOrNone(damaged), listOrNone(down), expect, listOrNone(lag), p.placement, p.replicas, p.views)
 }
 
 func listOrNone(items []string) string {

@@ -26,25 +26,34 @@ import (
 
 // parEpisode is the matrix placement a swarm seed ends with.
 type parEpisode struct {
-	scenario string // storage_matrix or storage_matrix5
+	scenario string // storage_matrix, storage_matrix5 or storage_matrix_views
 	seed     uint64 // that scenario's seed
 }
 
 // drawParEpisode picks the matrix and its seed from the swarm seed's own stream, so that the
 // swarm's other draws are unchanged: the 3-replica matrix (every placement of its 4,096
-// equally likely) or the 5-replica one with lagging replicas, half the seeds each.
+// equally likely) or the 5-replica one with lagging replicas, half the seeds each; then, in a
+// third of the seeds, the 3-replica matrix with log views apart (storage_matrix_views)
+// instead, from a stream of its own.
 func drawParEpisode(seed uint64) parEpisode {
 	rng := sim.Stream(seed, "swarm_par_episode")
 	scenario := "storage_matrix"
 	if rng.IntN(2) == 1 {
 		scenario = "storage_matrix5"
 	}
-	return parEpisode{scenario: scenario, seed: 1 + rng.Uint64N(1<<40)}
+	e := parEpisode{scenario: scenario, seed: 1 + rng.Uint64N(1<<40)}
+	if sim.Stream(seed, "swarm_par_views").IntN(3) == 0 {
+		e.scenario = "storage_matrix_views" // its own stream: the other draws stay as they were
+	}
+	return e
 }
 
 func (e parEpisode) params() matrixParams {
-	if e.scenario == "storage_matrix5" {
+	switch e.scenario {
+	case "storage_matrix5":
 		return drawMatrix5(e.seed)
+	case "storage_matrix_views":
+		return drawMatrixViews(e.seed)
 	}
 	return drawMatrix3(e.seed)
 }
