@@ -401,11 +401,7 @@ func (run *swarmRun) inspect() {
 	now := int64(run.c.Loop.Now())
 	in := &run.inspection
 	for i := range run.incarnations {
-		r := run.c.Replica(i)
-		if r != run.incarnations[i] && run.incarnations[i] != nil {
-			run.suite.OnCrash(now, i)
-		}
-		run.incarnations[i] = r
+		r := run.noteIncarnation(i, now)
 		if run.outsider(i) {
 			continue
 		}
@@ -430,11 +426,29 @@ func (run *swarmRun) inspect() {
 	}
 }
 
+// noteIncarnation returns replica i's running incarnation (nil while it is down) and tells
+// the checkers of a crash the first time it sees that the incarnation changed.
+func (run *swarmRun) noteIncarnation(i int, now int64) *vsr.Replica {
+	r := run.c.Replica(i)
+	if r != run.incarnations[i] && run.incarnations[i] != nil {
+		run.suite.OnCrash(now, i)
+	}
+	run.incarnations[i] = r
+	return r
+}
+
 func (run *swarmRun) onEvent(e vsr.Event) {
 	if run.c == nil {
 		return
 	}
 	if run.checked && !run.outsider(e.Replica) {
+		if e.Replica >= 0 && e.Replica < len(run.incarnations) {
+			// A crash and a restart between two inspections: the checkers must hear of the
+			// crash before the new incarnation's events (swarm seed 2044200178: the
+			// checkpoint_crash round restarts a replica in the tick it crashed it, and its
+			// replay of the log after recovery read as execution going back).
+			run.noteIncarnation(e.Replica, int64(run.c.Loop.Now()))
+		}
 		run.suite.OnEvent(int64(run.c.Loop.Now()), e)
 		run.metrics.onEvent(run.c, e)
 		run.lagTruth.onEvent(run.c, e)
