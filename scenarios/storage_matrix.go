@@ -170,7 +170,7 @@ func (run *matrixRun) clientTick() {
 // onMatrixEvent records the committed prepares before the damage and their executions
 // after it; an execution of another prepare at a committed op breaks the judge.
 func (run *matrixRun) onMatrixEvent(e vsr.Event) {
-	if e.Kind != vsr.EventCommit || e.Op == 0 || e.Op > matrixOps {
+	if e.Kind != vsr.EventCommit || e.Op == 0 || e.Op > uint64(run.p.committedOps()) {
 		return
 	}
 	switch {
@@ -387,7 +387,7 @@ func (run *matrixRun) recover() (Outcome, string) {
 // recovered: every op executed again with its original prepare by a quorum, and a new
 // write acknowledged.
 func (run *matrixRun) recovered() bool {
-	for op := 1; op <= matrixOps; op++ {
+	for op := 1; op <= run.p.committedOps(); op++ {
 		if count(run.executed[op]) < run.p.quorum() {
 			return false
 		}
@@ -398,7 +398,7 @@ func (run *matrixRun) recovered() bool {
 // progress says how far recovery got, for a liveness failure.
 func (run *matrixRun) progress() string {
 	var ops []string
-	for op := 1; op <= matrixOps; op++ {
+	for op := 1; op <= run.p.committedOps(); op++ {
 		ops = append(ops, fmt.Sprintf("op%d:%d", op, count(run.executed[op])))
 	}
 	return fmt.Sprintf("re-executed by %s of quorum %d, new writes acknowledged %d", strings.Join(ops, " "),
@@ -427,12 +427,13 @@ func (run *matrixRun) judgePrimaries() {
 		if in.Status != vsr.StatusNormal || in.Role != vsr.RolePrimary {
 			continue
 		}
-		if in.Op < matrixOps {
+		committed := uint64(run.p.committedOps())
+		if in.Op < committed {
 			run.broken = fmt.Sprintf("storage_matrix: replica %d is the normal primary of view %d with op_number %d: committed ops %d..%d were truncated",
-				r, in.View, in.Op, in.Op+1, matrixOps)
+				r, in.View, in.Op, in.Op+1, committed)
 			return
 		}
-		for op := uint64(1); op <= matrixOps; op++ {
+		for op := uint64(1); op <= committed; op++ {
 			if h, ok := rep.Header(op); ok && h.Checksum != run.origin[op] {
 				run.broken = fmt.Sprintf("storage_matrix: replica %d, the normal primary of view %d, holds prepare %016x at op %d, but prepare %016x was committed there",
 					r, in.View, h.Checksum.Low64(), op, run.origin[op].Low64())

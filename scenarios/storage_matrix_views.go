@@ -23,6 +23,11 @@ import (
 //     and kinds as storage_matrix; H's copies lose their identity half the time they are
 //     damaged, other ops' a quarter), the network heals and storage_matrix's judge runs.
 //
+// Half the seeds build the other shape instead (viewSplit.lone, swarm seed 20262737's): H
+// never commits, and R1 alone holds the newer log view, elected with R2's vote but its
+// start_view lost; its log, lacking whatever it lost, wins every view change it joins. The
+// judge then holds ops 1..3 as committed and H as an op that may go either way.
+//
 // What must recover is narrower than storage_matrix's condition (viewsExpectAvailable): a
 // running replica of the new log view must know each op's identity (a do_view_change of an
 // older log view names nothing the new one lost, and the straggler's lone offer of H
@@ -32,7 +37,7 @@ func init() {
 	register(Scenario{
 		Name:    "storage_matrix_views",
 		Runbook: "none (PAR targeted corruption)",
-		Summary: "PAR's 3-replica matrix with log views apart: a straggler holds the last op without knowing it committed, the others start a view without it, then copies are damaged (identity lost often on the last op) and everything restarts; no committed op may be lost, and placements the new log view can name must recover",
+		Summary: "PAR's 3-replica matrix with log views apart: a straggler holds the last op without knowing it committed and the others start a view without it, or (half the seeds) the last op never commits and one replica alone holds the newer log view; then copies are damaged (identity lost often on the last op) and everything restarts; no committed op may be lost, and placements the newest log view can name must recover",
 		Params:  func(seed uint64) string { return drawMatrixViews(seed).String() },
 		Run:     func(o Options) Result { return runMatrix(o, drawMatrixViews(o.Seed), matrixKnobs{}) },
 	})
@@ -41,7 +46,14 @@ func init() {
 // viewSplit is storage_matrix_views's part of a placement.
 type viewSplit struct {
 	straggler int // the backup (1 or 2) that holds H but not that it committed
+	// lone: the other shape. H never commits: its prepare_oks are kept from the primary, R0
+	// is cut off, and R1 starts view 1 with R2's vote, but R2 never hears its start_view:
+	// R1 alone holds log view 1, and its log wins every view change it takes part in.
+	lone bool
 }
+
+// viewsLone is the replica alone in the newer log view of the lone shape (view 1's primary).
+const viewsLone = 1
 
 // drawMatrixViews is seed k's placement of storage_matrix_views, from its own stream: a
 // uniform 12-copy mask, storage_matrix's kinds and replicas down, then the straggler.
@@ -62,7 +74,7 @@ func drawMatrixViews(seed uint64) matrixParams {
 		d := &p.damage[r][matrixOps-1]
 		d.identity = d.kind != damageNone && (d.identity || rng.IntN(3) == 0)
 	}
-	p.views = &viewSplit{straggler: 1 + rng.IntN(2)}
+	p.views = &viewSplit{straggler: 1 + rng.IntN(2), lone: rng.IntN(2) == 0}
 	return p
 }
 
@@ -84,7 +96,7 @@ func (p matrixParams) viewsExpectAvailable() bool {
 			if p.down[r].never {
 				continue
 			}
-			named = named || (r != p.views.straggler && !p.damage[r][op-1].identity)
+			named = named || (p.views.names(r, p.down) && !p.damage[r][op-1].identity)
 			intact = intact || p.intact(r, op)
 		}
 		if !named || !intact {
@@ -92,6 +104,16 @@ func (p matrixParams) viewsExpectAvailable() bool {
 		}
 	}
 	return true
+}
+
+// names reports whether replica r's do_view_change can name an op the newest log view lost:
+// r is in the newest log view of the replicas that run. (In the lone shape H must be named
+// too: the view cannot start before it is resolved.)
+func (v *viewSplit) names(r int, down []downMode) bool {
+	if !v.lone {
+		return r != v.straggler
+	}
+	return r == viewsLone || down[viewsLone].never
 }
 
 // setupViews commits ops 1..3, then H kept from the straggler's knowledge, and moves the
@@ -103,6 +125,9 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 		if !run.until(func() bool { return run.setupDone(op) }, matrixSetupTicksMax) {
 			return run.fail(Liveness, "setup: op %d not executed and durable on every replica", op)
 		}
+	}
+	if run.p.views.lone {
+		return run.setupLone()
 	}
 	keep := true
 	c.Network.SetDeliver(func(from, to int, msg []byte) {
@@ -178,5 +203,75 @@ func (v *viewSplit) String() string {
 	if v == nil {
 		return ""
 	}
+	if v.lone {
+		return fmt.Sprintf(" lone=R%d", viewsLone)
+	}
 	return fmt.Sprintf(" straggler=R%d", v.straggler)
+}
+
+// setupLone builds the lone shape after ops 1..3: H prepared and held durably by all three,
+// its prepare_oks kept from R0 (so nobody executes it); R0 cut off; R1 elected for view 1
+// with R2's vote while R1's start_view, prepares and commits never reach R2. The replicas
+// crash soon after R1 starts the view, before R2's view-change timeout moves the view on.
+func (run *matrixRun) setupLone() (Outcome, string) {
+	c, phase := run.c, 1
+	c.Network.SetDeliver(func(from, to int, msg []byte) {
+		if cmd, ok := vsr.PeekCommand(msg); ok {
+			switch {
+			case phase == 1 && to == 0 && cmd == vsr.CommandPrepareOK:
+				return
+			case phase == 2 && from == viewsLone && to != viewsLone && (cmd == vsr.CommandStartView ||
+				cmd == vsr.CommandPrepare || cmd == vsr.CommandCommit):
+				return
+			}
+		}
+		c.Nodes[to].Deliver(from, msg)
+	})
+	run.quota = matrixOps
+	held := func() bool {
+		rep := c.Replica(0)
+		if rep == nil {
+			return false
+		}
+		h, ok := rep.Header(matrixOps)
+		if !ok {
+			return false
+		}
+		run.origin[matrixOps] = h.Checksum // H's prepare: where its copies lie, for the damage
+		for r := range run.p.replicas {
+			if !run.holds(r, matrixOps) {
+				return false
+			}
+		}
+		return true
+	}
+	if !run.until(held, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: H (op %d) not durable on every replica", matrixOps)
+	}
+	if in := c.Replica(0).Inspect(); in.CommitMax >= matrixOps {
+		return run.fail(Liveness, "harness: H committed (R0's commit %d)", in.CommitMax)
+	}
+	c.Network.Isolate(0)
+	phase = 2
+	started := func() bool {
+		rep := c.Replica(viewsLone)
+		if rep == nil {
+			return false
+		}
+		in := rep.Inspect()
+		return in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary && in.LogView >= 1
+	}
+	if !run.until(started, 2*matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: R%d did not start a view without R0", viewsLone)
+	}
+	run.until(func() bool { return false }, 20) // R1's log view durable (its start_view was sent after)
+	if reason := run.safety(); reason != "" {
+		return Correctness, reason
+	}
+	phase = 0
+	if c.Replica(viewsLone).Inspect().LogView >= 1 && c.Replica(2).Inspect().LogView == 0 {
+		run.counts["matrix.views.split"]++
+	}
+	run.counts["matrix.views.lone"]++
+	return Pass, ""
 }

@@ -23,21 +23,49 @@ func TestMatrixViewsExpectations(t *testing.T) {
 	require.True(t, p.expectAvailable(), "it comes back late")
 	p.down = []downMode{{}, {}, {late: true, never: true}}
 	require.False(t, p.expectAvailable(), "the only intact copy of H never comes back")
+
+	lone := drawMatrixViews(29) // R1 alone in log view 1
+	require.True(t, lone.views.lone)
+	for r := range lone.damage {
+		for op := range lone.damage[r] {
+			lone.damage[r][op] = copyDamage{}
+		}
+	}
+	lone.down = none
+	require.True(t, lone.expectAvailable())
+	lone.damage[viewsLone][1] = copyDamage{kind: damageLatent, identity: true}
+	require.False(t, lone.expectAvailable(), "R1's log wins, and it cannot name op 2")
+	lone.down = []downMode{{}, {late: true, never: true}, {}}
+	require.True(t, lone.expectAvailable(), "without R1, R0 and R2 share log view 0 and name op 2")
 }
 
-// Seed 29: R1 (new log view) lost H's identity, R0 holds it intact, R2 is the straggler.
-// When R1 and R2's do_view_changes make the view without R0's, the new primary has commit
-// number H and no header for it: it must name H by offers before it starts the view
-// (primaryNameCommitted); a primary that starts with H unnamed leaves a hole no replica can
-// fill (mutant vsr.name_committed_stops_below_commit_max fails this seed: liveness).
-func TestMatrixViewsSeed29NamesCommittedHead(t *testing.T) {
+// Seed 59: R1 (new log view) lost H's identity, R0 (new log view) has H's body damaged and
+// starts 2.7 s late, R2 is the straggler with H intact. R1 and R2's do_view_changes make the
+// view without R0's: the new primary has commit number H and no header for it, and must name
+// H by offers before it starts the view (primaryNameCommitted). A primary that starts with H
+// unnamed leaves a hole no replica can fill, even once R0 is back (mutant
+// vsr.name_committed_stops_below_commit_max fails this seed: liveness).
+func TestMatrixViewsSeed59NamesCommittedHead(t *testing.T) {
 	s, ok := Lookup("storage_matrix_views")
 	require.True(t, ok)
-	r := s.Run(Options{Seed: 29})
+	r := s.Run(Options{Seed: 59})
 	require.Equal(t, Pass, r.Outcome, r.Reason)
 	require.Equal(t, uint64(1), r.Counters["matrix.views.split"])
+	require.Zero(t, r.Counters["matrix.views.lone"])
 	require.Equal(t, uint64(1), r.Counters["matrix.expect_available"])
 	require.Equal(t, uint64(1), r.Counters["matrix.available"])
+}
+
+// Seed 29 is the lone shape: H never committed, R1 alone holds log view 1, R2 voted for it
+// and stayed in log view 0. The setup reaches that state, and nothing committed is lost.
+func TestMatrixViewsLoneShape(t *testing.T) {
+	p := drawMatrixViews(29)
+	require.True(t, p.views.lone)
+	require.Equal(t, matrixOps-1, p.committedOps())
+	r := runMatrix(Options{Seed: 29}, p, matrixKnobs{})
+	require.Equal(t, Pass, r.Outcome, r.Reason)
+	require.Equal(t, uint64(1), r.Counters["matrix.views.split"])
+	require.Equal(t, uint64(1), r.Counters["matrix.views.lone"])
 }
 
 // Seed 10: H's identity is lost on both replicas of the new log view and intact only on the
