@@ -7,7 +7,8 @@ import "vopr/cluster/vsr"
 //   - across a crash and restart: it recovers at or above the newest checkpoint it had made
 //     durable (the highest op of its vsr.EventCheckpoint, emitted once the checkpoint and the
 //     superblock naming it are synced, and the checkpoint its durable superblock named when
-//     it crashed, read from the disk by the harness).
+//     it crashed, read from the disk by the harness, if that file held what the copy
+//     records: DiskImage.CheckpointUnheld).
 //
 // A restart that reports its state lost (Inspection.CheckpointLost: the checkpoint did not
 // verify and no fallback could stand for it) is held two ways, damage or not:
@@ -139,6 +140,9 @@ func (c *checkpointMonotonic) crash(replica int, image *DiskImage) {
 	if image.CheckpointDamaged || !image.Valid {
 		x.damaged = true
 		return
+	}
+	if image.CheckpointUnheld {
+		return // the floor stays at what it reported durable (swarm seeds 2044400509, 2044400571)
 	}
 	x.floor = max(x.floor, image.CheckpointOp)
 }

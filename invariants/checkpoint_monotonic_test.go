@@ -182,3 +182,23 @@ func TestCheckpointMonotonicFiresOnAFormatReplayWithoutTheLog(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointMonotonicPassesAFallbackFromAnUnheldCheckpoint (swarm seeds 2044400509,
+// 2044400571): the superblock write naming checkpoint 384 failed its sync, but one copy of
+// it landed; the engine, told it failed, rewrote checkpoint 384's file, and the crash tore
+// it. Recovery falls back to 320, the newest checkpoint it had reported durable. Had it
+// reported 384 durable, the restart at 320 would break the invariant.
+func TestCheckpointMonotonicPassesAFallbackFromAnUnheldCheckpoint(t *testing.T) {
+	var c checkpointMonotonic
+	c.event(checkpointEvent(2, 320))
+	require.Nil(t, c.inspect(10*ms, 2, ref(atCheckpoint(2, 383, 320))))
+	c.crash(2, &DiskImage{Valid: true, CheckpointOp: 384, CheckpointUnheld: true})
+	require.Nil(t, c.inspect(20*ms, 2, ref(atCheckpoint(2, 320, 320))))
+
+	c.event(checkpointEvent(2, 384))
+	require.Nil(t, c.inspect(30*ms, 2, ref(atCheckpoint(2, 390, 384))))
+	c.crash(2, &DiskImage{Valid: true, CheckpointOp: 384, CheckpointUnheld: true})
+	v := c.inspect(40*ms, 2, ref(atCheckpoint(2, 320, 320)))
+	require.NotNil(t, v)
+	require.Contains(t, v.Message, "below its durable checkpoint at op 384")
+}

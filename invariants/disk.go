@@ -21,6 +21,13 @@ type DiskImage struct {
 	// CheckpointDamaged: the simulator injected a fault into the superblock or into the
 	// checkpoint file it names (recovery may fall back to an older checkpoint).
 	CheckpointDamaged bool
+	// CheckpointUnheld: the checkpoint file the superblock names does not hold the size and
+	// checksum the copy records, though nothing was injected: the copy is what a superblock
+	// write whose sync failed left on disk (the engine was told it failed), and the engine's
+	// retry of that checkpoint then rewrote the file, unsynced, when the crash came. Recovery
+	// falls back to the previous checkpoint; only a checkpoint the replica had reported
+	// durable (vsr.EventCheckpoint) holds a restart up.
+	CheckpointUnheld bool
 	// SuperblockDamaged: the simulator injected a fault into the superblock itself (recovery
 	// may read an older copy, which may name an older checkpoint).
 	SuperblockDamaged bool

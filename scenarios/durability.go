@@ -624,6 +624,10 @@ func (d *durableDisks) image(replica int, opMax uint64) invariants.DiskImage {
 		// (swarm seed 2026908257: the late checkpoint loss, a fallback to op 0, a crash).
 		img.CheckpointDamaged = true
 	}
+	if sb.ok && sb.checkpointOp != 0 && !img.CheckpointDamaged && checkpointFileHolds(disk, replica, sb, "checkpoint",
+		sb.checkpointOp, sb.checkpointSize, sb.checkpointSum) != "" {
+		img.CheckpointUnheld = true
+	}
 	img.FormatReplayable = sb.ok && segmentsFromFirst(disk, sb.checkpointOp)
 	// Segments below the checkpoint's are compacted away or soon will be: forget them.
 	for key := range d.segments {

@@ -151,8 +151,14 @@ func (sc *superblockChecks) onCompletion(disk *sim.Disk, replica int, io sim.IOC
 	if msg := sc.checkPair(replica, previous, altered, file, w.newest); msg != "" {
 		return msg
 	}
-	if msg := sc.checkCheckpoint(disk, replica, w); msg != "" {
-		return msg
+	// A sync that only stored again the state the newest copy held (Open's twin of it) made
+	// nothing newly durable: that state may be what a superblock write whose sync failed left,
+	// naming a checkpoint whose file the engine then rewrote, and a crash tore (swarm seeds
+	// 2044400509, 2044400571); Open falls back from it. A new state is held to its checkpoint.
+	if !previous.ok || w.newest.sequence != previous.sequence {
+		if msg := sc.checkCheckpoint(disk, replica, w); msg != "" {
+			return msg
+		}
 	}
 	if previous.ok && w.newest.sequence < previous.sequence {
 		w.audit, w.stored = nil, nil // a restore or a format: another disk's history

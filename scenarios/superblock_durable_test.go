@@ -120,6 +120,35 @@ func TestSuperblockCheckpointFires(t *testing.T) {
 	require.Contains(t, d.sync(), "are durable")
 }
 
+// TestSuperblockCheckpointNotHeldAgainstAStateStoredAgain (swarm seeds 2044400509,
+// 2044400571): recovery found a newest copy naming a checkpoint whose file is torn (what a
+// superblock write whose sync failed left, the file rewritten since) and stored that copy
+// again in its pair's other sector before falling back. That sync made nothing new durable:
+// it passes. A new state naming the torn file still fails.
+func TestSuperblockCheckpointNotHeldAgainstAStateStoredAgain(t *testing.T) {
+	d := newSuperblockDisk(t)
+	d.do(func(done func(error)) { d.s.Checkpoint(2, []byte("snapshot at op 2"), done) })
+	require.Empty(t, d.sync())
+	name := checkpointFileName(2)
+	size, err := d.disk.Size(name)
+	require.NoError(t, err)
+	d.do(func(done func(error)) { d.disk.Truncate(name, size/2, done) })
+	newest := readSuperblock(d.durableFile())
+	twin := int64(newest.index ^ 1) // the other sector of its pair: torn, as the failed sync left it
+	d.do(func(done func(error)) {
+		d.disk.WriteAt("superblock", make([]byte, superblockCopySize), twin*superblockCopySize, done)
+	})
+	d.do(func(done func(error)) { d.disk.Sync("superblock", done) })
+	require.Empty(t, d.checks.onCompletion(d.disk, 0, sim.IOCompletion{Op: sim.IORead, Name: "superblock"}))
+	d.do(func(done func(error)) {
+		d.disk.WriteAt("superblock", append([]byte(nil), newest.bytes...), twin*superblockCopySize, done)
+	})
+	d.do(func(done func(error)) { d.disk.Sync("superblock", done) })
+	require.Empty(t, d.sync(), "the same state, stored again")
+	d.writeNext(false)
+	require.Contains(t, d.sync(), "are durable", "a new state naming the torn checkpoint")
+}
+
 // TestSuperblockPairFires: a write that lands on the pair holding the newest state (both of
 // its copies) is a violation; one the engine saw damaged there is not.
 func TestSuperblockPairFires(t *testing.T) {
