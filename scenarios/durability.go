@@ -923,5 +923,6 @@ func (run *swarmRun) checkerCounters(counters map[string]uint64) {
 		counters[k] = v
 	}
 	counters["coverage.mark.client_routing.judged"] = run.routing.judged
+	counters["coverage.mark.reply_identity.checked"] = run.repliesChecked
 	counters["coverage.mark.client_routing.replaced_configuration"] = run.routing.replaced
 }

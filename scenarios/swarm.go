@@ -181,6 +181,8 @@ type swarmRun struct {
 	lagTruth lagTruth
 	// routing holds each client to the primary its last reply named (client_routing.go).
 	routing clientRouting
+	// repliesChecked counts the replies held to their sender's view (swarm_reply_identity.go).
+	repliesChecked uint64
 	// lostSync is the round of a lost checkpoint whose sender fails mid-transfer (swarm_lost_sync.go).
 	lostSync lostSyncState
 	// rejoin is the round of a member that missed a reconfiguration (swarm_rejoin.go).
@@ -306,7 +308,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if run.checked {
 		opts.OnReplicaSend, opts.OnCompletion = run.onReplicaSend, run.onCompletion
 		opts.OnClientAnswer, opts.OnReplicaReceive = run.onClientAnswer, run.onReplicaReceive
-		opts.OnClientSend = run.onClientSend
+		opts.OnClientSend, opts.OnReplicaAnswer = run.onClientSend, run.onReplicaAnswer
 		run.traffic.forwards = true // onReplicaReceive counts the requests from clients
 		run.routing = newClientRouting(opts.ClusterID, opts.Clients, opts.Replicas, opts.Outside)
 	}

@@ -39,6 +39,9 @@ type ClusterOptions struct {
 	// OnReplicaSend, if set, sees every message a replica sends to another replica, before
 	// the network does (checkers that hold replicas to what they claimed).
 	OnReplicaSend func(from, to int, msg []byte)
+	// OnReplicaAnswer, if set, sees every message a replica sends to a client (a reply or an
+	// eviction), before the network does: checkers of what a replica tells clients.
+	OnReplicaAnswer func(from, client int, msg []byte)
 	// OnReplicaReceive, if set, sees every message the network delivers to a replica's node
 	// while it is up, before the replica takes it (checkers of what a replica had heard
 	// before it acted). The bytes are as delivered: they may fail their checksums.
@@ -356,6 +359,9 @@ func (b *clusterBus) SendToReplica(replica int, msg []byte) {
 func (b *clusterBus) SendToClient(id uint64, msg []byte) {
 	if id == 0 || id > uint64(b.c.options.Clients) {
 		return // not a client of this cluster: a corrupt id that passed no checksum? drop
+	}
+	if b.c.options.OnReplicaAnswer != nil {
+		b.c.options.OnReplicaAnswer(b.from, int(id-1), msg)
 	}
 	b.c.Network.Send(b.from, b.c.ClientNode(int(id-1)), msg)
 }

@@ -7,6 +7,8 @@ type TraceState struct {
 	Status     Status
 	Role       Role
 	View       uint32
+	Epoch      uint32 // the configuration epoch (reconfig.go)
+	Release    uint32 // the release of the binary it runs
 	Op         uint64
 	CommitMin  uint64
 	CommitMax  uint64
@@ -15,6 +17,6 @@ type TraceState struct {
 
 // TraceState returns the replica's status line state. It reads only.
 func (r *Replica) TraceState() TraceState {
-	return TraceState{Status: r.status, Role: r.role(), View: r.view, Op: r.op, CommitMin: r.commitMin,
-		CommitMax: r.commitMax, Checkpoint: r.checkpointOp}
+	return TraceState{Status: r.status, Role: r.role(), View: r.view, Epoch: r.epoch, Release: r.options.Release,
+		Op: r.op, CommitMin: r.commitMin, CommitMax: r.commitMax, Checkpoint: r.checkpointOp}
 }
