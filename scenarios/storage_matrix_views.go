@@ -21,7 +21,12 @@ import (
 //     start a view without it: their log view is 1 or more, the straggler's 0.
 //  3. Every replica crashes and the drawn copies are damaged (the same 12-copy placements
 //     and kinds as storage_matrix; H's copies lose their identity half the time they are
-//     damaged, other ops' a quarter), the network heals and storage_matrix's judge runs.
+//     damaged, other ops' a quarter; in half the seeds the newest log view's copies of H
+//     lose it three times in four), the network heals and storage_matrix's judge runs.
+//
+// Half the straggler seeds let it hear that H committed, durably, before the crash: its
+// do_view_change then names every op, and the new primary may take its headers (of the older
+// log view, at or below its commit number) where the new log view lost them.
 //
 // Half the seeds build the other shape instead (viewSplit.lone, swarm seed 20262737's): H
 // never commits, and R1 alone holds the newer log view, elected with R2's vote but its
@@ -37,7 +42,7 @@ func init() {
 	register(Scenario{
 		Name:    "storage_matrix_views",
 		Runbook: "none (PAR targeted corruption)",
-		Summary: "PAR's 3-replica matrix with log views apart: a straggler holds the last op without knowing it committed and the others start a view without it, or (half the seeds) the last op never commits and one replica alone holds the newer log view; then copies are damaged (identity lost often on the last op) and everything restarts; no committed op may be lost, and placements the newest log view can name must recover",
+		Summary: "PAR's 3-replica matrix with log views apart: a straggler holds the last op (knowing it committed or not) and the others start a view without it, or (half the seeds) the last op never commits and one replica alone holds the newer log view; then copies are damaged (identity lost often on the last op) and everything restarts; no committed op may be lost, and placements the newest log view can name must recover",
 		Params:  func(seed uint64) string { return drawMatrixViews(seed).String() },
 		Run:     func(o Options) Result { return runMatrix(o, drawMatrixViews(o.Seed), matrixKnobs{}) },
 	})
@@ -50,6 +55,11 @@ type viewSplit struct {
 	// is cut off, and R1 starts view 1 with R2's vote, but R2 never hears its start_view:
 	// R1 alone holds log view 1, and its log wins every view change it takes part in.
 	lone bool
+	// knows (straggler shape, half the seeds): the straggler hears that H committed before
+	// it is cut off, and its commit number is durable by the crash: its do_view_change of the
+	// older log view names every op, and the merge may take its headers where the new log
+	// view lost them.
+	knows bool
 }
 
 // viewsLone is the replica alone in the newer log view of the lone shape (view 1's primary).
@@ -75,6 +85,23 @@ func drawMatrixViews(seed uint64) matrixParams {
 		d.identity = d.kind != damageNone && (d.identity || rng.IntN(3) == 0)
 	}
 	p.views = &viewSplit{straggler: 1 + rng.IntN(2), lone: rng.IntN(2) == 0}
+	p.views.knows = !p.views.lone && rng.IntN(2) == 0
+	if rng.IntN(2) == 0 {
+		// The corner the shapes are for, in half the seeds: the newest log view lost H's
+		// identity (each of its replicas' copies, three times in four), so that a new primary
+		// must name H from elsewhere or wait.
+		for r := range replicas {
+			if !p.views.newest(r) || rng.IntN(4) == 0 {
+				continue
+			}
+			d := &p.damage[r][matrixOps-1]
+			if d.kind == damageNone {
+				d.kind = damageCorrupt + damageKind(rng.IntN(2))
+				p.placement |= 1 << (r*matrixOps + matrixOps - 1)
+			}
+			d.identity = true
+		}
+	}
 	return p
 }
 
@@ -111,9 +138,17 @@ func (p matrixParams) viewsExpectAvailable() bool {
 // too: the view cannot start before it is resolved.)
 func (v *viewSplit) names(r int, down []downMode) bool {
 	if !v.lone {
-		return r != v.straggler
+		return r != v.straggler || v.knows
 	}
 	return r == viewsLone || down[viewsLone].never
+}
+
+// newest reports whether replica r holds the newest log view.
+func (v *viewSplit) newest(r int) bool {
+	if v.lone {
+		return r == viewsLone
+	}
+	return r != v.straggler
 }
 
 // setupViews commits ops 1..3, then H kept from the straggler's knowledge, and moves the
@@ -129,7 +164,7 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 	if run.p.views.lone {
 		return run.setupLone()
 	}
-	keep := true
+	keep := !run.p.views.knows
 	c.Network.SetDeliver(func(from, to int, msg []byte) {
 		if keep && to == s {
 			if cmd, ok := vsr.PeekCommand(msg); !ok || cmd != vsr.CommandPrepare {
@@ -142,8 +177,11 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 	if !run.until(run.heldByAll, matrixSetupTicksMax) {
 		return run.fail(Liveness, "setup: H (op %d) not executed by the others and durable on every replica", matrixOps)
 	}
+	if run.p.views.knows && !run.until(func() bool { return c.Replica(s).Inspect().CommitMax >= matrixOps }, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: the straggler R%d never heard that H committed", s)
+	}
 	c.Network.Isolate(s)
-	if in := c.Replica(s).Inspect(); in.CommitMax >= matrixOps {
+	if in := c.Replica(s).Inspect(); in.CommitMax >= matrixOps && !run.p.views.knows {
 		return run.fail(Liveness, "harness: the straggler R%d learned that H committed (commit %d)", s, in.CommitMax)
 	}
 	c.CrashReplica(0)
@@ -173,10 +211,18 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 		return Correctness, reason
 	}
 	keep = false
-	if in := c.Replica(s).Inspect(); in.CommitMax >= matrixOps || in.LogView != 0 {
+	if in := c.Replica(s).Inspect(); (in.CommitMax >= matrixOps) != run.p.views.knows || in.LogView != 0 {
 		return run.fail(Liveness, "harness: the straggler R%d has commit %d, log view %d", s, in.CommitMax, in.LogView)
 	}
+	// Cut off, the straggler starts view changes of its own, and their superblock writes
+	// make its commit number durable: what its do_view_change says after the restart.
+	if run.p.views.knows && !run.until(func() bool { return run.disks.image(s, matrixOps).Commit >= matrixOps }, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: the straggler R%d never made H's commit durable", s)
+	}
 	run.counts["matrix.views.split"]++
+	if run.p.views.knows {
+		run.counts["matrix.views.knows"]++
+	}
 	return Pass, ""
 }
 
@@ -205,6 +251,9 @@ func (v *viewSplit) String() string {
 	}
 	if v.lone {
 		return fmt.Sprintf(" lone=R%d", viewsLone)
+	}
+	if v.knows {
+		return fmt.Sprintf(" straggler=R%d(knows)", v.straggler)
 	}
 	return fmt.Sprintf(" straggler=R%d", v.straggler)
 }

@@ -23,6 +23,10 @@ func TestMatrixViewsExpectations(t *testing.T) {
 	require.True(t, p.expectAvailable(), "it comes back late")
 	p.down = []downMode{{}, {}, {late: true, never: true}}
 	require.False(t, p.expectAvailable(), "the only intact copy of H never comes back")
+	p.down = none
+	p.damage[1][matrixOps-1].identity = true // nobody of the new log view names H again
+	p.views.knows = true
+	require.True(t, p.expectAvailable(), "a straggler that knows H committed names it")
 
 	lone := drawMatrixViews(29) // R1 alone in log view 1
 	require.True(t, lone.views.lone)
@@ -39,20 +43,36 @@ func TestMatrixViewsExpectations(t *testing.T) {
 	require.True(t, lone.expectAvailable(), "without R1, R0 and R2 share log view 0 and name op 2")
 }
 
-// Seed 59: R1 (new log view) lost H's identity, R0 (new log view) has H's body damaged and
-// starts 2.7 s late, R2 is the straggler with H intact. R1 and R2's do_view_changes make the
-// view without R0's: the new primary has commit number H and no header for it, and must name
-// H by offers before it starts the view (primaryNameCommitted). A primary that starts with H
-// unnamed leaves a hole no replica can fill, even once R0 is back (mutant
+// Seed 1: R1 (new log view) lost H's identity, R0 (new log view) holds H intact and starts
+// 1.7 s late, R2 is the straggler with H's identity lost too. R1 and R2's do_view_changes
+// make the view without R0's: the new primary has commit number H and no header for it, and
+// must name H by offers before it starts the view (primaryNameCommitted). A primary that
+// starts with H unnamed leaves a hole no replica can fill, even once R0 is back (mutant
 // vsr.name_committed_stops_below_commit_max fails this seed: liveness).
-func TestMatrixViewsSeed59NamesCommittedHead(t *testing.T) {
+func TestMatrixViewsSeed1NamesCommittedHead(t *testing.T) {
 	s, ok := Lookup("storage_matrix_views")
 	require.True(t, ok)
-	r := s.Run(Options{Seed: 59})
+	r := s.Run(Options{Seed: 1})
 	require.Equal(t, Pass, r.Outcome, r.Reason)
 	require.Equal(t, uint64(1), r.Counters["matrix.views.split"])
 	require.Zero(t, r.Counters["matrix.views.lone"])
 	require.Equal(t, uint64(1), r.Counters["matrix.expect_available"])
+	require.Equal(t, uint64(1), r.Counters["matrix.available"])
+}
+
+// Seed 93, the straggler that knows: R1 heard that H committed before it was cut off, and
+// holds H intact; R0 and R2 (the new log view) lost H's identity, R0 starts 2 s late. R2 and
+// R1's do_view_changes make the view: the chosen log (R2's) lacks H, and the merge takes R1's
+// header of H, of an older log view but at its commit number. A merge that takes older log
+// views' headers only below their senders' commit numbers leaves H unnamed, and the view
+// waits (mutant vsr.merge_older_log_view_stops_below_commit fails this seed: liveness).
+func TestMatrixViewsSeed93MergesAStragglersCommittedHead(t *testing.T) {
+	p := drawMatrixViews(93)
+	require.True(t, p.views.knows)
+	require.True(t, p.expectAvailable())
+	r := runMatrix(Options{Seed: 93}, p, matrixKnobs{})
+	require.Equal(t, Pass, r.Outcome, r.Reason)
+	require.Equal(t, uint64(1), r.Counters["matrix.views.knows"])
 	require.Equal(t, uint64(1), r.Counters["matrix.available"])
 }
 
