@@ -225,6 +225,12 @@ type storeEpisode struct {
 	// (storage_episode_truncate_fail.go; its own stream, as openCrashes).
 	truncFail *rand.Rand
 	cutAim    cutFailAim
+	// probes draws the probes of the writes a recovery's log invites, and probeLies is a
+	// test's knob: the engine the probes ask (storage_episode_probe.go; its own stream, as
+	// openCrashes). cutFloor draws a failed truncation's state sync below the ops it left
+	// (storage_episode_cut_floor.go; its own stream).
+	probes, cutFloor *rand.Rand
+	probeLies        func(*storage.Storage) probeTarget
 	// cutDebtForgotten is a test's knob: what a failed cut owed is never cut (forgetCutFS).
 	cutDebtForgotten bool
 }
@@ -282,7 +288,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		restoreCrash:     sim.Stream(seed, "storage_episode/restore_crash"),
 		tailLost:         sim.Stream(seed, "storage_episode/tail_lost"),
 		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair"),
-		truncFail:        sim.Stream(seed, "storage_episode/truncate_fail")}
+		truncFail:        sim.Stream(seed, "storage_episode/truncate_fail"),
+		probes:           sim.Stream(seed, "storage_episode/probe"), cutFloor: sim.Stream(seed, "storage_episode/cut_floor")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -403,6 +410,9 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	}
 	if e.failure == "" {
 		e.checkRepairRule()
+	}
+	if e.failure == "" {
+		e.probeNeighbours(rec)
 	}
 	e.healHidden(hidden)
 	e.healRegion(region)

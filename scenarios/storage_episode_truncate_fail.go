@@ -230,7 +230,10 @@ func (e *storeEpisode) cutFailed(step storagemodel.Step, err error) bool {
 	save := storagemodel.Step{Kind: storagemodel.SaveState, View: m.View + 1}
 	a.payFails = e.truncFail.IntN(3) == 0
 	floor := max(m.CP, m.Audited)
+	under, installs := e.installUnderLeft(step, save)
 	switch {
+	case installs:
+		e.endWith(under...) // storage_episode_cut_floor.go
 	case a.failures == 1 && a.then == thenTruncateBelow && step.Op > floor:
 		below := floor + e.truncFail.Uint64N(step.Op-floor)
 		e.endWith(storagemodel.Step{Kind: storagemodel.Truncate, Op: below}, save)
