@@ -231,6 +231,10 @@ type storeEpisode struct {
 	// (storage_episode_cut_floor.go; its own stream).
 	probes, cutFloor *rand.Rand
 	probeLies        func(*storage.Storage) probeTarget
+	// superblockLost draws the lost superblock copy, and superblockSeen are the superblock
+	// states seen, by sequence (storage_episode_superblock_lost.go; its own stream).
+	superblockLost *rand.Rand
+	superblockSeen map[uint64][]byte
 	// cutDebtForgotten is a test's knob: what a failed cut owed is never cut (forgetCutFS).
 	cutDebtForgotten bool
 }
@@ -289,7 +293,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		tailLost:         sim.Stream(seed, "storage_episode/tail_lost"),
 		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair"),
 		truncFail:        sim.Stream(seed, "storage_episode/truncate_fail"),
-		probes:           sim.Stream(seed, "storage_episode/probe"), cutFloor: sim.Stream(seed, "storage_episode/cut_floor")}
+		probes:           sim.Stream(seed, "storage_episode/probe"), cutFloor: sim.Stream(seed, "storage_episode/cut_floor"),
+		superblockLost: sim.Stream(seed, "storage_episode/superblock_lost")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -390,9 +395,14 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	if e.failure != "" {
 		return nil
 	}
+	lostSB := e.loseSuperblockCopy()
+	if e.failure != "" {
+		return nil
+	}
 	kept, keptCP = e.fallbackEntries(), e.m.CP
 	aimed := e.aimOpenRecordOverMark()
 	s, rec, err := e.open()
+	e.healLostCopy(lostSB)
 	if err != nil {
 		e.fail("open after the crash: %v", err)
 		return nil
@@ -546,6 +556,7 @@ func (e *storeEpisode) wait(issue func(done func(error))) error {
 
 func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 	e.openSegments = e.segments()
+	superblockBefore := e.disk.Durable("superblock")
 	var s *storage.Storage
 	var rec *storage.Recovery
 	err := e.wait(func(done func(error)) {
@@ -563,6 +574,7 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 			s, rec = got, e.vouchCutLeft(r)
 			if err == nil {
 				e.noteRecovered(r)
+				e.checkSuperblockKept(superblockBefore) // storage_episode_superblock_lost.go
 			}
 			done(err)
 		})

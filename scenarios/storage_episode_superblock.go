@@ -138,5 +138,6 @@ func (e *storeEpisode) superblockWritten(step storagemodel.Step) {
 	switch step.Kind {
 	case storagemodel.SaveState, storagemodel.Checkpoint, storagemodel.Install:
 		e.superblockTorn = false
+		e.noteSuperblockStates() // storage_episode_superblock_lost.go
 	}
 }
