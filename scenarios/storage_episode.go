@@ -235,6 +235,11 @@ type storeEpisode struct {
 	// states seen, by sequence (storage_episode_superblock_lost.go; its own stream).
 	superblockLost *rand.Rand
 	superblockSeen map[uint64][]byte
+	// rechain draws the rechain at the episode's end, and rechainForged is a test's knob: the
+	// rechain is acknowledged without being written (storage_episode_rechain.go; its own
+	// stream, as openCrashes).
+	rechain       *rand.Rand
+	rechainForged bool
 	// cutDebtForgotten is a test's knob: what a failed cut owed is never cut (forgetCutFS).
 	cutDebtForgotten bool
 }
@@ -294,7 +299,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		superblockRepair: sim.Stream(seed, "storage_episode/superblock_repair"),
 		truncFail:        sim.Stream(seed, "storage_episode/truncate_fail"),
 		probes:           sim.Stream(seed, "storage_episode/probe"), cutFloor: sim.Stream(seed, "storage_episode/cut_floor"),
-		superblockLost: sim.Stream(seed, "storage_episode/superblock_lost")}
+		superblockLost: sim.Stream(seed, "storage_episode/superblock_lost"),
+		rechain:        sim.Stream(seed, "storage_episode/rechain")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -322,6 +328,9 @@ func (e *storeEpisode) run(crashAfter int) {
 		}
 		if boot == e.boots {
 			e.finish(rec, boot)
+			if e.failure == "" && e.maybeCheckRechain() { // storage_episode_rechain.go
+				return
+			}
 			if e.failure == "" {
 				e.maybeCheckLostWrite() // last: it leaves the model behind
 			}

@@ -99,17 +99,34 @@ func (e *storeEpisode) probeAboveFaulty(t probeTarget, rec *storage.Recovery) {
 	}
 }
 
-// probeOtherBody asks for writes in place of a run from a drawn intact op to the head with
-// one intact op's body changed (see above).
+// probeOtherBody asks for writes in place of a run from a drawn op to the head, each op with
+// the body the log holds there (intact) or the model acknowledged (faulty), with one body
+// changed, of the same size, at an op whose identity the disk knows (intact, or faulty with
+// its record; see above).
 func (e *storeEpisode) probeOtherBody(t probeTarget, rec *storage.Recovery, intact map[uint64][]byte) {
 	r := e.probes
 	m := e.m
 	auditOp, _ := t.AuditHead()
 	head := t.Head()
 	lo := max(rec.State.CheckpointOp, auditOp)
+	known := func(op uint64) bool {
+		_, ok := intact[op]
+		return ok || rec.FaultyPrefix[op] != nil
+	}
+	bodyAt := func(op uint64) ([]byte, bool) {
+		if body, ok := intact[op]; ok {
+			return body, true
+		}
+		body, ok := m.Log[op]
+		if !ok || m.Disowned[op] || m.PendingWrites(op) || m.PendingMayDrop(op) || len(e.unsettled[op]) > 0 ||
+			(rec.FaultyPrefix[op] != nil && !bytes.HasPrefix(body, rec.FaultyPrefix[op])) {
+			return nil, false // not known to be the disk's
+		}
+		return body, true
+	}
 	var starts []uint64
 	for op := lo + 1; op < head; op++ {
-		if _, ok := intact[op]; ok {
+		if _, ok := bodyAt(op); ok {
 			starts = append(starts, op)
 		}
 	}
@@ -120,36 +137,39 @@ func (e *storeEpisode) probeOtherBody(t probeTarget, rec *storage.Recovery, inta
 	var run []storage.Entry
 	var changeable []int
 	for op := x; op <= head; op++ {
-		body, ok := intact[op]
-		if ok {
+		body, ok := bodyAt(op)
+		if !ok {
+			return
+		}
+		if known(op) {
 			changeable = append(changeable, len(run))
-		} else {
-			// A faulty op: the body the model acknowledged there, if it knows it.
-			body, ok = m.Log[op]
-			if !ok || m.Disowned[op] || m.PendingWrites(op) || m.PendingMayDrop(op) {
-				return
-			}
 		}
 		run = append(run, storage.Entry{Op: op, Body: body})
 	}
-	at := 0
+	if len(changeable) == 0 {
+		return
+	}
+	at := changeable[0]
 	if r.IntN(2) == 0 {
 		at = changeable[r.IntN(len(changeable))]
 	}
+	writes, _ := t.RewritableRun(run) // how many of the unchanged run it would write
 	other := slices.Clone(run)
 	other[at].Body = bytes.Clone(other[at].Body)
 	other[at].Body[len(other[at].Body)-1] ^= 0x5a
 	e.counters["coverage.storage_episode.probe.other_body"]++
 	changed := other[at].Op
 	if at == 0 && t.Rewritable(other[0]) {
-		e.fail("probe: Rewritable(op %d) with another body than its intact entry's", changed)
+		e.fail("probe: Rewritable(op %d) with another body than the one the disk knows there", changed)
 		return
 	}
-	if n, _ := t.RewritableRun(other); n != 0 {
-		e.fail("probe: RewritableRun from op %d would write %d entries with another body at intact op %d", x, n, changed)
+	if n, _ := t.RewritableRun(other); n != 0 && (at < n || writes == 0) {
+		e.fail("probe: RewritableRun from op %d would write %d entries with another body at op %d, whose identity the disk knows",
+			x, n, changed)
 		return
 	}
 	if t.RechainableRun(other) {
-		e.fail("probe: RechainableRun from op %d to the head would write another body over intact op %d", x, changed)
+		e.fail("probe: RechainableRun from op %d to the head would write another body over op %d, whose identity the disk knows",
+			x, changed)
 	}
 }
