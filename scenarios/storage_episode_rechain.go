@@ -101,10 +101,15 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 	}
 	e.counters["coverage.storage_episode.rechain"]++
 	for op := cp; op < head; op++ {
-		if plan[op] != 0 && !e.damageForRechain(op, plan[op] == 2) {
+		if plan[op] == 0 {
+			continue
+		}
+		kind, ok := e.damageForRechain(op, plan[op] == 2)
+		if !ok {
 			e.fail("rechain: op %d's entry not found to damage", op)
 			return false, true
 		}
+		plan[op] = kind
 	}
 	e.disk.Crash()
 	if !e.openForRechain("damage of ops from %d", cp) {
@@ -138,6 +143,15 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 			e.counters["coverage.storage_episode.rechain_longer"]++
 			run = longer
 		}
+	}
+	if e.s.Rewritable(run[0]) {
+		// The disk still names the anchor (a record the damage missed): a repair in place.
+		e.counters["storage_episode.rechain_rewritable"]++
+		return false, true
+	}
+	if n, _ := e.s.RewritableRun(run); n > 0 {
+		e.counters["storage_episode.rechain_rewritable"]++
+		return false, true
 	}
 	if !e.s.RechainableRun(run) {
 		// RechainableRun's contract: the ops above run[0] are the disk's bodies (intact, or
@@ -204,21 +218,23 @@ func (p rechainPlan) placeable(cp, head uint64) bool {
 }
 
 // damageForRechain damages op's entry, its header and record if unknown (its identity),
-// else one of its sectors.
-func (e *storeEpisode) damageForRechain(op uint64, unknown bool) bool {
+// else one of its sectors; it returns the plan's kind of the damage done (1 if no record was
+// found to damage).
+func (e *storeEpisode) damageForRechain(op uint64, unknown bool) (int, bool) {
 	name, p, ok := e.find(op)
 	if !ok {
-		return false
+		return 0, false
 	}
-	sector := p.offset
+	sector, kind := p.offset, 1
 	if !unknown {
 		sector += storage.SectorSize * e.rechain.Int64N(p.size/storage.SectorSize)
 	} else if record, ok := faults.RecordSectorOf(e.disk.Pristine(name), p.offset); ok {
 		e.disk.CorruptSector(name, record)
+		kind = 2
 	}
 	e.disk.CorruptSector(name, sector)
 	e.damaged[op] = true
-	return true
+	return kind, true
 }
 
 // openForRechain opens the disk after a crash and checks the recovery; what names the step

@@ -19,11 +19,12 @@ import (
 // and checkpoint the replica acted on.
 //
 // So in a third of the boots whose superblock is clean after the crash (no sector damaged,
-// both copies of each pair alike; their own stream, storage_episode/superblock_lost, so that
-// every other draw of a seed stays as it was), the episode loses one copy of the older
-// pair's last write (the copy's sector written back with an older state the episode saw
-// the engine write, as a lost write leaves it) and hides the other copy from the boot's Open
-// (a read error healed after it).
+// both copies of each pair alike, the checkpoint it names the model's, none damaged or in
+// flight; their own stream, storage_episode/superblock_lost, so that every other draw of a
+// seed stays as it was), the episode loses one copy of the older pair's last write (the
+// copy's sector written back with an older state the episode saw the engine write, naming
+// the same checkpoints, as a lost write leaves it) and hides the other copy from the boot's
+// Open (a read error healed after it).
 //
 // Beside it, after every Open the episode holds what Open wrote over the superblock file to
 // a rule of the superblock's own (checkSuperblockKept): no copy that held an intact state
@@ -42,6 +43,18 @@ func (e *storeEpisode) noteSuperblockStates() {
 	}
 }
 
+// sameCheckpoints reports whether two superblock copies name the same checkpoints: the
+// current one (op, size, audit head, anchor, checksum, audited op) and the previous one (all
+// of it), the bytes the engine's encoder puts at 48-63, 96-159 and 166-261.
+func sameCheckpoints(a, b []byte) bool {
+	for _, r := range [][2]int{{48, 64}, {96, 160}, {166, 262}} {
+		if !bytes.Equal(a[r[0]:r[1]], b[r[0]:r[1]]) {
+			return false
+		}
+	}
+	return true
+}
+
 // lostCopy is the copy a boot's Open cannot read (loseSuperblockCopy): healed after it.
 type lostCopy struct {
 	hidden int // the copy hidden from the Open, -1 if none
@@ -52,10 +65,13 @@ type lostCopy struct {
 func (e *storeEpisode) loseSuperblockCopy() lostCopy {
 	none := lostCopy{hidden: -1}
 	r := e.superblockLost
-	if r.IntN(3) != 0 || len(e.disk.Altered("superblock", 0, superblockFileSize)) > 0 {
+	if r.IntN(3) != 0 || len(e.disk.Altered("superblock", 0, superblockFileSize)) > 0 || e.checkpointDamaged != 0 {
 		return none
 	}
 	file := e.disk.Durable("superblock")
+	if readSuperblock(file).checkpointOp != e.m.CP || e.m.PendingCheckpoint() {
+		return none // a fallback's, or a checkpoint's in flight: what an older state may change
+	}
 	copies := superblockCopies(file)
 	if len(copies) != 4 {
 		return none
@@ -83,10 +99,7 @@ func (e *storeEpisode) loseSuperblockCopy() lostCopy {
 	// back to stays as the model has it; the rule below is what judges the Open.
 	var sequences []uint64
 	for seq, b := range e.superblockSeen {
-		c, ok := superblockCopyAt(b, 0)
-		if ok && seq < older[0].sequence && c.checkpointOp == older[0].checkpointOp &&
-			c.checkpointSum == older[0].checkpointSum && c.previousOp == older[0].previousOp &&
-			c.previousSum == older[0].previousSum {
+		if seq < older[0].sequence && sameCheckpoints(b, older[0].bytes) {
 			sequences = append(sequences, seq)
 		}
 	}
