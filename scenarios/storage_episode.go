@@ -240,6 +240,7 @@ type storeEpisode struct {
 	// stream, as openCrashes).
 	rechain       *rand.Rand
 	rechainForged bool
+	rechainLies   func(*storage.Storage) probeTarget // a test's: the engine the refusals ask
 	// cutDebtForgotten is a test's knob: what a failed cut owed is never cut (forgetCutFS).
 	cutDebtForgotten bool
 }

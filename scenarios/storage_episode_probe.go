@@ -48,10 +48,7 @@ func (e *storeEpisode) probeNeighbours(rec *storage.Recovery) {
 	if e.probes.IntN(2) != 0 || e.s == nil {
 		return
 	}
-	var t probeTarget = e.s
-	if e.probeLies != nil {
-		t = e.probeLies(e.s)
-	}
+	t := e.asked()
 	bodies := map[uint64][]byte{}
 	for _, entry := range rec.Entries {
 		bodies[entry.Op] = entry.Body
@@ -60,6 +57,14 @@ func (e *storeEpisode) probeNeighbours(rec *storage.Recovery) {
 	if e.failure == "" {
 		e.probeOtherBody(t, rec, bodies)
 	}
+}
+
+// asked is the engine the probes ask: the episode's, or a test's liar (probeLies).
+func (e *storeEpisode) asked() probeTarget {
+	if e.probeLies != nil {
+		return e.probeLies(e.s)
+	}
+	return e.s
 }
 
 // probeAboveFaulty asks for an append and a rewrite above a drawn faulty op.

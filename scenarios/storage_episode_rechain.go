@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"vopr/cluster/storage"
 	"vopr/faults"
@@ -96,7 +97,7 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 	for op := cp + 2; op < head; op++ {
 		plan[op] = r.IntN(3)
 	}
-	if !plan.placeable(cp, head) {
+	if !plan.placeable(cp, head) && r.IntN(4) != 0 {
 		return false, false
 	}
 	e.counters["coverage.storage_episode.rechain"]++
@@ -111,6 +112,7 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 		}
 		plan[op] = kind
 	}
+	placeable := plan.placeable(cp, head)
 	e.disk.Crash()
 	if !e.openForRechain("damage of ops from %d", cp) {
 		return false, true
@@ -130,7 +132,10 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 	for op := cp + 1; op <= head; op++ {
 		run = append(run, storage.Entry{Op: op, Body: m.Log[op]})
 	}
-	if r.IntN(3) != 0 {
+	if e.rechainOtherBody(run, plan); e.failure != "" {
+		return false, true
+	}
+	if placeable && r.IntN(3) != 0 {
 		longer := make([]storage.Entry, len(run))
 		for i, entry := range run {
 			longer[i] = entry
@@ -151,6 +156,16 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 	}
 	if n, _ := e.s.RewritableRun(run); n > 0 {
 		e.counters["storage_episode.rechain_rewritable"]++
+		return false, true
+	}
+	if !placeable {
+		// RechainableRun's contract: only the head's ops may not be unknown, nothing above
+		// them in their segment places them.
+		if e.rechainAsked().RechainableRun(run) {
+			e.fail("rechain: RechainableRun accepted the run of ops %d-%d over checkpoint %d, whose ops of unknown identity have no known entry above them in their segment (damage %v)",
+				cp+1, head, cp, plan.String(cp, head))
+		}
+		e.counters["coverage.storage_episode.rechain_unplaceable"]++
 		return false, true
 	}
 	if !e.s.RechainableRun(run) {
@@ -185,6 +200,39 @@ func (e *storeEpisode) rechainRound() (wrote, changed bool) {
 	}
 	e.disk.Crash()
 	return e.openForRechain("write from op %d", cp+1), true
+}
+
+// rechainOtherBody puts to RechainableRun the run with the body of one op of known identity
+// (drawn) changed, of the same size: another prepare than the one the disk knows there, which
+// a rechain must not write over it (RechainableRun's contract: the ops above run[0] hold the
+// disk's bodies, intact or faulty of known identity).
+func (e *storeEpisode) rechainOtherBody(run []storage.Entry, plan rechainPlan) {
+	var known []int
+	for i, entry := range run {
+		if plan[entry.Op] != 2 {
+			known = append(known, i)
+		}
+	}
+	if len(known) == 0 {
+		return
+	}
+	at := known[e.rechain.IntN(len(known))]
+	other := slices.Clone(run)
+	other[at].Body = bytes.Clone(other[at].Body)
+	other[at].Body[len(other[at].Body)-1] ^= 0x5a
+	if e.rechainAsked().RechainableRun(other) {
+		e.fail("rechain: RechainableRun accepted the run from op %d with another body at op %d, whose identity the disk knows (damage %v)",
+			run[0].Op, other[at].Op, plan.String(run[0].Op-1, run[len(run)-1].Op))
+	}
+}
+
+// rechainAsked is the engine the rechain's refusals are asked of: the episode's, or a test's
+// liar (rechainLies).
+func (e *storeEpisode) rechainAsked() probeTarget {
+	if e.rechainLies != nil {
+		return e.rechainLies(e.s)
+	}
+	return e.s
 }
 
 // String is the plan from cp to head: "." intact, "k" faulty of known identity, "u" unknown.
