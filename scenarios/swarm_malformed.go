@@ -67,6 +67,11 @@ type malformedShot struct {
 type malformedOps struct {
 	rng   *rand.Rand
 	shots []malformedShot
+	// last is the latest a shot may be sent: one sent later could still be retried when
+	// the fault phase ends, and hold its client from the requests the liveness phase counts
+	// (soak seed 7590380379739322507: the one client, busy until after the heal, then sent
+	// two malformed requests and was never served again within the window).
+	last sim.Time
 	// sent counts the malformed requests sent, refused those given up on or evicted (what
 	// a correct cluster does with each).
 	sent, refused uint64
@@ -94,16 +99,17 @@ func drawMalformed(seed uint64, clients, faultTicks int) *malformedOps {
 	if last <= 0 {
 		return nil
 	}
-	m := &malformedOps{rng: rng}
+	m := &malformedOps{rng: rng, last: last}
 	for n := 1 + rng.IntN(malformedOpsMax); n > 0; n-- {
 		m.shots = append(m.shots, malformedShot{client: rng.IntN(clients), at: sim.Time(rng.Int64N(int64(last)))})
 	}
 	return m
 }
 
-// due returns the index of client i's next unsent shot that is due at now, or -1.
+// due returns the index of client i's next unsent shot that is due at now, or -1 (always
+// after last: a shot its client was too busy to send in time is not sent).
 func (m *malformedOps) due(i int, now sim.Time) int {
-	if m == nil {
+	if m == nil || now > m.last {
 		return -1
 	}
 	for k := range m.shots {

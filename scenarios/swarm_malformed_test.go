@@ -55,3 +55,19 @@ func TestMalformedPreparedFires(t *testing.T) {
 	run.malformed = nil
 	require.Empty(t, run.checkMalformedPrepared(1, 7, prepare))
 }
+
+// A shot its client was too busy to send before the latest time that leaves its retries to
+// end before the heal is never sent: sent after the heal, it held the only client of soak
+// seed 7590380379739322507 from the requests the liveness phase counts.
+func TestMalformedShotsExpireBeforeTheHeal(t *testing.T) {
+	var m *malformedOps
+	for seed := uint64(1); m == nil; seed++ {
+		m = drawMalformed(seed, 1, swarmFaultTicksDefault)
+	}
+	k := m.due(0, m.last)
+	require.GreaterOrEqual(t, k, 0, "every shot is due by the last moment")
+	require.Equal(t, -1, m.due(0, m.last+1), "an unsent shot past the last moment")
+	faultPhase := sim.Time(swarmFaultTicksDefault) * sim.Time(sim.TickInterval)
+	require.LessOrEqual(t, m.last+sim.Time((clientAttemptsMax+1)*clientRetryPeriod), faultPhase,
+		"a shot sent at the last moment is given up before the heal")
+}
