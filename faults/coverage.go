@@ -66,7 +66,7 @@ func KindHits(s Swarm, c *sim.Cluster, n *Nemesis) map[Kind]uint64 {
 		ClockStep:               actions[ActionClockStep],
 		ClockPeriodic:           periodics + actions[ActionClockPeriodic],
 		NodeCrash:               actions[ActionCrash],
-		NodePause:               actions[ActionPause],
+		NodePause:               actions[ActionPause] + actions[ActionLongPause],
 		NodeUpgrade:             actions[ActionUpgrade],
 		NetworkPrimaryIsolation: actions[ActionPrimaryIsolate] + actions[ActionPrimaryBehind] + actions[ActionDivergent],
 		NetworkRingBridge:       actions[ActionRing] + actions[ActionBridge],

@@ -119,6 +119,8 @@ type Nemesis struct {
 	firstPrepareSeen bool
 	// divergent is the divergent episode's own state (nemesis_divergent.go).
 	divergent divergentEpisode
+	// long is the long pause's plan and state (nemesis_long_pause.go); off unless armed.
+	long longPause
 }
 
 // NewNemesis returns the nemesis of swarm s, drawing from r (sim.Stream(seed, "nemesis")),
@@ -182,6 +184,7 @@ func (n *Nemesis) Step(c *sim.Cluster) {
 	n.stepDisks(c)
 	n.stepAimed(c)
 	n.stepStandbys(c)
+	n.stepLongPause(c)
 }
 
 func (n *Nemesis) stepReplicas(c *sim.Cluster) {
@@ -199,7 +202,7 @@ func (n *Nemesis) stepReplicas(c *sim.Cluster) {
 	}
 	if sim.Chance(n.r, o.ReplicaUnpauseProbability) {
 		if i, ok := n.pick(n.replicasWhere(c, func(i int) bool {
-			return c.Nodes[i].Status() == sim.NodePaused
+			return c.Nodes[i].Status() == sim.NodePaused && !n.longPaused(i)
 		})); ok {
 			n.record(c, i, ActionUnpause, "")
 			n.stableUntil[i] = n.tick + uint64(o.ReplicaStabilityTicks)

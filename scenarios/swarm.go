@@ -206,6 +206,8 @@ type swarmRun struct {
 	cutCatchUp cutCatchUpState
 	// staleRequests re-sends old client requests late (swarm_stale_requests.go); nil when off.
 	staleRequests *faults.StaleRequests
+	// clockTruth holds clock verdicts to the true clocks (swarm_long_pause.go).
+	clockTruth clockTruth
 }
 
 // swarmKnobs change a swarm run for the tests; the zero value is the swarm scenario.
@@ -361,6 +363,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		faultTicks, livenessTicks = o.TicksMax/2, o.TicksMax-o.TicksMax/2
 	}
 	faultTicks = o.SwarmOverride.faultTicksOr(faultTicks)
+	faultTicks = run.armLongPause(o.Seed, faultTicks) // longer if the long pause needs it
 	if run.checked {
 		run.malformed = drawMalformed(o.Seed, run.swarm.Clients, faultTicks)
 	}
@@ -402,6 +405,7 @@ func (run *swarmRun) inspect() {
 	}
 	now := int64(run.c.Loop.Now())
 	in := &run.inspection
+	run.clockTruth.observe(run.c, now)
 	for i := range run.incarnations {
 		r := run.noteIncarnation(i, now)
 		if run.outsider(i) {
@@ -414,6 +418,7 @@ func (run *swarmRun) inspect() {
 		if r != nil {
 			r.InspectStateInto(in)
 			run.suite.OnInspectOf(now, i, in)
+			run.broken = cmp.Or(run.broken, run.clockTruth.check(run.c, i, in, now))
 			if in.Status == vsr.StatusNormal && in.Role == vsr.RolePrimary {
 				run.clients.primary(in.Epoch, in.View, sim.Time(now), run.c.ReplicaCount())
 			}
