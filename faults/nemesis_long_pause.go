@@ -42,14 +42,15 @@ import (
 
 // The move's action names.
 const (
-	ActionLongPause       = "pause.long"
-	ActionLongUnpause     = "unpause.long"
-	ActionLongPauseClock  = "clock.long_pause"
-	longPauseTicksMin     = 1000 // 10 s
-	longPauseTicksMax     = 4000 // 40 s
-	longPauseWaitTicksMax = 300  // how long the move waits for a replica it may pause
-	longPauseTailTicksMin = 200  // the fault phase goes on at least this long after the resume
-	longPauseTailTicksMax = 1000
+	ActionLongPause        = "pause.long"
+	ActionLongUnpause      = "unpause.long"
+	ActionLongPauseSkipped = "pause.long_skipped"
+	ActionLongPauseClock   = "clock.long_pause"
+	longPauseTicksMin      = 1000 // 10 s
+	longPauseTicksMax      = 4000 // 40 s
+	longPauseWaitTicksMax  = 300  // how long the move waits for a replica it may pause
+	longPauseTailTicksMin  = 200  // the fault phase goes on at least this long after the resume
+	longPauseTailTicksMax  = 1000
 	// longPauseStepNsMax bounds the stepped clock's error beyond the tolerance.
 	longPauseStepNsMax = 30 * int64(sim.Second)
 )
@@ -98,7 +99,8 @@ type longPause struct {
 // ArmLongPause draws the long pause from r (sim.Stream(seed, "swarm/long_pause")) for a fault
 // phase of faultTicks ticks, and returns the fault phase's length with room for it: longer
 // if the pause drawn would end less than its tail before the heal. Off in three seeds out
-// of four, and where no replica may ever be taken down (f = 0): the length is unchanged.
+// of four, and where no replica may ever be taken down (UnavailableMax = 0): the length
+// is unchanged.
 func (n *Nemesis) ArmLongPause(r *rand.Rand, faultTicks int) int {
 	assert.That(r != nil, "long pause: nil rand")
 	on := r.IntN(4) == 0
@@ -116,7 +118,7 @@ func (n *Nemesis) ArmLongPause(r *rand.Rand, faultTicks int) int {
 	}
 	p.stepAt = uint64(r.Int64N(int64(p.ticks))) // after the pause began
 	tail := longPauseTailTicksMin + r.IntN(longPauseTailTicksMax-longPauseTailTicksMin+1)
-	if !on || n.atlas.F == 0 {
+	if !on || n.atlas.UnavailableMax == 0 {
 		return faultTicks
 	}
 	n.long = p
@@ -161,6 +163,7 @@ func (n *Nemesis) stepLongPause(c *sim.Cluster) {
 func (n *Nemesis) takeLongPause(c *sim.Cluster) {
 	p := &n.long
 	if n.tick >= p.start+longPauseWaitTicksMax {
+		n.record(c, -1, ActionLongPauseSkipped, "no replica it may pause")
 		p.done = true
 		return
 	}

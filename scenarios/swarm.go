@@ -389,6 +389,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.staleRequests.Counters(r.Counters)
 	run.metrics.counters(r.Counters)
 	run.malformed.counters(r.Counters)
+	r.Counters["invariants.clock_truth.checked"] = run.clockTruth.checked
 	if r.Outcome == Pass && run.checked {
 		r = withParEpisode(o, r)
 	}
