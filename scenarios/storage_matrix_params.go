@@ -185,16 +185,23 @@ func drawMatrix3(seed uint64) matrixParams {
 	const replicas = 3
 	rng := sim.Stream(seed, "storage_matrix")
 	p := matrixParams{name: "storage_matrix", replicas: replicas, placement: (seed - 1) % matrixPlacements3}
+	p.drawPlacement3(rng)
+	return p
+}
+
+// drawPlacement3 draws what a 3-replica placement does with the copies p.placement's bits
+// damage: every replica holds every op, the damage kinds, the replicas down and the identity
+// losses, in that order (storage_matrix's seeds draw as they always did).
+func (p *matrixParams) drawPlacement3(rng *rand.Rand) {
 	p.heads = []int{matrixOps, matrixOps, matrixOps}
-	p.damage = drawDamageKinds(rng, replicas)
-	for i := range replicas * matrixOps {
+	p.damage = drawDamageKinds(rng, p.replicas)
+	for i := range p.replicas * matrixOps {
 		if p.placement&(1<<i) == 0 {
 			p.damage[i/matrixOps][i%matrixOps].kind = damageNone
 		}
 	}
-	p.down = drawDown(rng, replicas)
+	p.down = drawDown(rng, p.replicas)
 	drawIdentityLoss(rng, p.damage)
-	return p
 }
 
 // drawIdentityLoss takes the identity of about one damaged copy in four: its record is

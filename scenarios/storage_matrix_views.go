@@ -71,15 +71,7 @@ func drawMatrixViews(seed uint64) matrixParams {
 	const replicas = 3
 	rng := sim.Stream(seed, "storage_matrix_views")
 	p := matrixParams{name: "storage_matrix_views", replicas: replicas, placement: rng.Uint64N(matrixPlacements3)}
-	p.heads = []int{matrixOps, matrixOps, matrixOps}
-	p.damage = drawDamageKinds(rng, replicas)
-	for i := range replicas * matrixOps {
-		if p.placement&(1<<i) == 0 {
-			p.damage[i/matrixOps][i%matrixOps].kind = damageNone
-		}
-	}
-	p.down = drawDown(rng, replicas)
-	drawIdentityLoss(rng, p.damage)
+	p.drawPlacement3(rng)
 	for r := range replicas { // H's identity: half the time it is damaged
 		d := &p.damage[r][matrixOps-1]
 		d.identity = d.kind != damageNone && (d.identity || rng.IntN(3) == 0)
