@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"fmt"
+	"math/bits"
+	"strings"
 
 	"vopr/cluster/vsr"
 	"vopr/sim"
@@ -48,19 +50,30 @@ func init() {
 	})
 }
 
-// viewSplit is storage_matrix_views's part of a placement.
+// viewSplit is the log views' part of a placement (storage_matrix_views and
+// storage_matrix5_views).
 type viewSplit struct {
-	straggler int // the backup (1 or 2) that holds H but not that it committed
+	// stragglers is the set (bit r for replica r) of backups that hold H but, unless in
+	// knows, not that it committed: one of R1, R2 in storage_matrix_views, one or two of
+	// R1-R4 in storage_matrix5_views. The other replicas start a view without them.
+	stragglers uint8
 	// lone: the other shape. H never commits: its prepare_oks are kept from the primary, R0
-	// is cut off, and R1 starts view 1 with R2's vote, but R2 never hears its start_view:
-	// R1 alone holds log view 1, and its log wins every view change it takes part in.
+	// is cut off, and R1 starts view 1 with the votes of the others, but none of them hears
+	// its start_view: R1 alone holds log view 1, and its log wins every view change it takes
+	// part in.
 	lone bool
-	// knows (straggler shape, half the seeds): the straggler hears that H committed before
-	// it is cut off, and its commit number is durable by the crash: its do_view_change of the
-	// older log view names every op, and the merge may take its headers where the new log
-	// view lost them.
-	knows bool
+	// knows (straggler shape, half the stragglers): the stragglers that hear that H committed
+	// before they are cut off, and whose commit number is durable by the crash: their
+	// do_view_changes of the older log view name every op, and the merge may take their
+	// headers where the new log view lost them.
+	knows uint8
 }
+
+// straggler reports whether replica r is one of the stragglers.
+func (v *viewSplit) straggler(r int) bool { return v.stragglers>>uint(r)&1 == 1 }
+
+// knowing reports whether replica r is a straggler that knows H committed.
+func (v *viewSplit) knowing(r int) bool { return v.knows>>uint(r)&1 == 1 }
 
 // viewsLone is the replica alone in the newer log view of the lone shape (view 1's primary).
 const viewsLone = 1
@@ -76,8 +89,14 @@ func drawMatrixViews(seed uint64) matrixParams {
 		d := &p.damage[r][matrixOps-1]
 		d.identity = d.kind != damageNone && (d.identity || rng.IntN(3) == 0)
 	}
-	p.views = &viewSplit{straggler: 1 + rng.IntN(2), lone: rng.IntN(2) == 0}
-	p.views.knows = !p.views.lone && rng.IntN(2) == 0
+	straggler, lone := 1+rng.IntN(2), rng.IntN(2) == 0
+	p.views = &viewSplit{lone: lone}
+	if !lone {
+		p.views.stragglers = 1 << uint(straggler)
+	}
+	if !lone && rng.IntN(2) == 0 {
+		p.views.knows = p.views.stragglers
+	}
 	if rng.IntN(2) == 0 {
 		// The corner the shapes are for, in half the seeds: the newest log view lost H's
 		// identity (each of its replicas' copies, three times in four), so that a new primary
@@ -109,7 +128,7 @@ func (p matrixParams) viewsExpectAvailable() bool {
 	if running < p.quorum() {
 		return false
 	}
-	for op := 1; op <= matrixOps; op++ {
+	for op := 1; op <= matrixOps; op++ { // H too in the lone shape: the view waits for it
 		named, intact := false, false
 		for r := range p.replicas {
 			if p.down[r].never {
@@ -126,11 +145,30 @@ func (p matrixParams) viewsExpectAvailable() bool {
 }
 
 // names reports whether replica r's do_view_change can name an op the newest log view lost:
-// r is in the newest log view of the replicas that run. (In the lone shape H must be named
-// too: the view cannot start before it is resolved.)
+// r is in the newest log view of the replicas that run, or a straggler that knows H
+// committed. (In the lone shape H must be named too: the view cannot start before it is
+// resolved.)
+//
+// The straggler shape: the replicas that started the view without the stragglers executed
+// H before their view change, whose superblock write made commit H durable, so each names
+// every op (the merge takes headers of the same log view, and of an older one at or below
+// the sender's commit); a straggler that knows names every op too; one that does not may
+// have persisted a commit below any op (a commit number is persisted lazily), so it names
+// nothing by the merge. By offers, a committed op is named once n - quorum + 1 replicas
+// offer it (no replica can deny it: all hold it): the stragglers that do not know are at
+// most n - quorum (one of 3, two of 5), so they never suffice alone. Whatever quorum of
+// do_view_changes a primary gets, one in the newest log view is in it (the stragglers are
+// fewer than a quorum); a quorum without a naming replica waits, and the view changes on
+// until one is in it (it is the primary of some view).
+//
+// The lone shape: R1's log wins every view change it joins, and the others' commit numbers
+// may name nothing (they persisted theirs lazily), so while R1 runs, only R1 names; without
+// it, the others share log view 0 and each names the ops it holds. This leaves aside H named
+// by the offers of n - quorum + 1 replicas of log view 0 while R1 lost it: such a placement
+// may recover, but it is not expected to.
 func (v *viewSplit) names(r int, down []downMode) bool {
 	if !v.lone {
-		return r != v.straggler || v.knows
+		return !v.straggler(r) || v.knowing(r)
 	}
 	return r == viewsLone || down[viewsLone].never
 }
@@ -140,25 +178,26 @@ func (v *viewSplit) newest(r int) bool {
 	if v.lone {
 		return r == viewsLone
 	}
-	return r != v.straggler
+	return !v.straggler(r)
 }
 
-// setupViews commits ops 1..3, then H kept from the straggler's knowledge, and moves the
-// other two to a new log view without it.
+// setupViews commits ops 1..3, then H kept from the knowledge of the stragglers that must
+// not know it committed, and moves the other replicas to a new log view without the
+// stragglers.
 func (run *matrixRun) setupViews() (Outcome, string) {
-	c, s := run.c, run.p.views.straggler
+	c, v := run.c, run.p.views
 	for op := 1; op < matrixOps; op++ {
 		run.quota = op
 		if !run.until(func() bool { return run.setupDone(op) }, matrixSetupTicksMax) {
 			return run.fail(Liveness, "setup: op %d not executed and durable on every replica", op)
 		}
 	}
-	if run.p.views.lone {
+	if v.lone {
 		return run.setupLone()
 	}
-	keep := !run.p.views.knows
+	keep := true
 	c.Network.SetDeliver(func(from, to int, msg []byte) {
-		if keep && to == s {
+		if keep && v.straggler(to) && !v.knowing(to) {
 			if cmd, ok := vsr.PeekCommand(msg); !ok || cmd != vsr.CommandPrepare {
 				return // what would tell the straggler H committed (commit, start_view...)
 			}
@@ -169,19 +208,33 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 	if !run.until(run.heldByAll, matrixSetupTicksMax) {
 		return run.fail(Liveness, "setup: H (op %d) not executed by the others and durable on every replica", matrixOps)
 	}
-	if run.p.views.knows && !run.until(func() bool { return c.Replica(s).Inspect().CommitMax >= matrixOps }, matrixSetupTicksMax) {
-		return run.fail(Liveness, "setup: the straggler R%d never heard that H committed", s)
+	knowAll := func() bool {
+		for r := range run.p.replicas {
+			if v.knowing(r) && c.Replica(r).Inspect().CommitMax < matrixOps {
+				return false
+			}
+		}
+		return true
 	}
-	c.Network.Isolate(s)
-	if in := c.Replica(s).Inspect(); in.CommitMax >= matrixOps && !run.p.views.knows {
-		return run.fail(Liveness, "harness: the straggler R%d learned that H committed (commit %d)", s, in.CommitMax)
+	if v.knows != 0 && !run.until(knowAll, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: the stragglers that know (%s) never heard that H committed", v.list(v.knows))
+	}
+	for r := range run.p.replicas {
+		if v.straggler(r) {
+			c.Network.Isolate(r)
+		}
+	}
+	for r := range run.p.replicas {
+		if in := c.Replica(r).Inspect(); v.straggler(r) && !v.knowing(r) && in.CommitMax >= matrixOps {
+			return run.fail(Liveness, "harness: the straggler R%d learned that H committed (commit %d)", r, in.CommitMax)
+		}
 	}
 	c.CrashReplica(0)
 	run.inspect() // the checkers learn of the crash before the restart replays the log
 	c.StartReplica(0)
 	moved := func() bool {
 		for r := range run.p.replicas {
-			if r == s {
+			if v.straggler(r) {
 				continue
 			}
 			rep := c.Replica(r)
@@ -196,29 +249,42 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 		return true
 	}
 	if !run.until(moved, 2*matrixSetupTicksMax) {
-		return run.fail(Liveness, "setup: the replicas other than R%d did not start a view without it", s)
+		return run.fail(Liveness, "setup: the replicas other than %s did not start a view without them", v.list(v.stragglers))
 	}
 	run.until(func() bool { return false }, int(sim.Second/sim.TickInterval)) // log views durable
 	if reason := run.safety(); reason != "" {
 		return Correctness, reason
 	}
 	keep = false
-	if in := c.Replica(s).Inspect(); (in.CommitMax >= matrixOps) != run.p.views.knows || in.LogView != 0 {
-		return run.fail(Liveness, "harness: the straggler R%d has commit %d, log view %d", s, in.CommitMax, in.LogView)
+	for r := range run.p.replicas {
+		if !v.straggler(r) {
+			continue
+		}
+		if in := c.Replica(r).Inspect(); (in.CommitMax >= matrixOps) != v.knowing(r) || in.LogView != 0 {
+			return run.fail(Liveness, "harness: the straggler R%d has commit %d, log view %d", r, in.CommitMax, in.LogView)
+		}
 	}
-	// Cut off, the straggler starts view changes of its own, and their superblock writes
-	// make its commit number durable: what its do_view_change says after the restart.
-	if run.p.views.knows && !run.until(func() bool { return run.disks.image(s, matrixOps).Commit >= matrixOps }, matrixSetupTicksMax) {
-		return run.fail(Liveness, "setup: the straggler R%d never made H's commit durable", s)
+	// Cut off, a straggler starts view changes of its own, and their superblock writes make
+	// its commit number durable: what its do_view_change says after the restart.
+	knowDurably := func() bool {
+		for r := range run.p.replicas {
+			if v.knowing(r) && run.disks.image(r, matrixOps).Commit < matrixOps {
+				return false
+			}
+		}
+		return true
+	}
+	if v.knows != 0 && !run.until(knowDurably, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: the stragglers that know (%s) never made H's commit durable", v.list(v.knows))
 	}
 	run.counts["matrix.views.split"]++
-	if run.p.views.knows {
+	if v.knows != 0 {
 		run.counts["matrix.views.knows"]++
 	}
 	return Pass, ""
 }
 
-// heldByAll: the replicas other than the straggler executed H, and all three hold it
+// heldByAll: the replicas other than the stragglers executed H, and all of them hold it
 // durably.
 func (run *matrixRun) heldByAll() bool {
 	if run.submitted < matrixOps || run.c.Client(0).Busy() || run.origin[matrixOps].IsZero() {
@@ -229,31 +295,48 @@ func (run *matrixRun) heldByAll() bool {
 		if rep == nil || !run.holds(r, matrixOps) {
 			return false
 		}
-		if r != run.p.views.straggler && rep.Inspect().CommitMin < matrixOps {
+		if !run.p.views.straggler(r) && rep.Inspect().CommitMin < matrixOps {
 			return false
 		}
 	}
 	return true
 }
 
-// String is the placement's part of Params. the placement's part of Params.
-func (v *viewSplit) String() string {
-	if v == nil {
-		return ""
+// list names the replicas of set, those of knows marked.
+func (v *viewSplit) list(set uint8) string {
+	var names []string
+	for r := 0; r < 8; r++ {
+		if set>>uint(r)&1 == 0 {
+			continue
+		}
+		if v.knowing(r) {
+			names = append(names, fmt.Sprintf("R%d(knows)", r))
+		} else {
+			names = append(names, fmt.Sprintf("R%d", r))
+		}
 	}
-	if v.lone {
-		return fmt.Sprintf(" lone=R%d", viewsLone)
-	}
-	if v.knows {
-		return fmt.Sprintf(" straggler=R%d(knows)", v.straggler)
-	}
-	return fmt.Sprintf(" straggler=R%d", v.straggler)
+	return strings.Join(names, ",")
 }
 
-// setupLone builds the lone shape after ops 1..3: H prepared and held durably by all three,
-// its prepare_oks kept from R0 (so nobody executes it); R0 cut off; R1 elected for view 1
-// with R2's vote while R1's start_view, prepares and commits never reach R2. The replicas
-// crash soon after R1 starts the view, before R2's view-change timeout moves the view on.
+// String is the placement's part of Params.
+func (v *viewSplit) String() string {
+	switch {
+	case v == nil:
+		return ""
+	case v.lone:
+		return fmt.Sprintf(" lone=R%d", viewsLone)
+	case bits.OnesCount8(v.stragglers) == 1:
+		return " straggler=" + v.list(v.stragglers)
+	}
+	return " stragglers=" + v.list(v.stragglers)
+}
+
+// setupLone builds the lone shape after ops 1..3: H prepared and held durably by every
+// replica, its prepare_oks kept from R0 (so nobody executes it); R0 cut off; R1 elected for
+// view 1 with the votes of the others (R2's of three, a quorum's of R2-R4 of five) while
+// R1's start_view, prepares and commits never reach them. The replicas crash soon after R1
+// starts the view, before a view-change timeout moves the view on (with five replicas, no
+// view after view 1 starts meanwhile).
 func (run *matrixRun) setupLone() (Outcome, string) {
 	c, phase := run.c, 1
 	c.Network.SetDeliver(func(from, to int, msg []byte) {
@@ -263,6 +346,10 @@ func (run *matrixRun) setupLone() (Outcome, string) {
 				return
 			case phase == 2 && from == viewsLone && to != viewsLone && (cmd == vsr.CommandStartView ||
 				cmd == vsr.CommandPrepare || cmd == vsr.CommandCommit):
+				return
+			case phase == 2 && run.p.replicas > 3 && beyondViewOne(c.ClusterID(), msg, cmd):
+				// Five replicas: R2-R4 are a quorum without R1, and would start view 2 (log
+				// view 2, newer than R1's) if their view change to view 1 timed out first.
 				return
 			}
 		}
@@ -310,9 +397,26 @@ func (run *matrixRun) setupLone() (Outcome, string) {
 		return Correctness, reason
 	}
 	phase = 0
-	if c.Replica(viewsLone).Inspect().LogView >= 1 && c.Replica(2).Inspect().LogView == 0 {
+	split := c.Replica(viewsLone).Inspect().LogView >= 1
+	for r := range run.p.replicas {
+		split = split && (r == viewsLone || c.Replica(r).Inspect().LogView == 0)
+	}
+	if split {
 		run.counts["matrix.views.split"]++
+	} else if run.p.replicas > 3 {
+		// storage_matrix5_views's expectation counts on R1 alone in the newer log view.
+		return run.fail(Liveness, "harness: R%d is not alone in a newer log view", viewsLone)
 	}
 	run.counts["matrix.views.lone"]++
 	return Pass, ""
+}
+
+// beyondViewOne reports whether msg is a view change message (start_view_change,
+// do_view_change, start_view) of a view after view 1.
+func beyondViewOne(cluster uint64, msg []byte, cmd vsr.Command) bool {
+	if cmd != vsr.CommandStartViewChange && cmd != vsr.CommandDoViewChange && cmd != vsr.CommandStartView {
+		return false
+	}
+	h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], cluster)
+	return err == nil && h.View > 1
 }
