@@ -64,7 +64,7 @@ func drawMatrix5Views(seed uint64) matrixParams {
 	for r := range p.heads {
 		p.heads[r] = matrixOps
 	}
-	v := &viewSplit{}
+	v := &viewSplit{wide: true}
 	switch rng.IntN(3) {
 	case 0:
 		v.lone = true

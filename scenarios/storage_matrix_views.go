@@ -67,6 +67,11 @@ type viewSplit struct {
 	// do_view_changes of the older log view name every op, and the merge may take their
 	// headers where the new log view lost them.
 	knows uint8
+	// wide (storage_matrix5_views): the setup waits for the durable log views and commit
+	// numbers viewsDurable checks, and the expectation counts every route by which VSR names
+	// an op (names, viewsExpectAvailable); without it, storage_matrix_views's narrower
+	// expectation.
+	wide bool
 }
 
 // straggler reports whether replica r is one of the stragglers.
@@ -117,7 +122,8 @@ func drawMatrixViews(seed uint64) matrixParams {
 }
 
 // viewsExpectAvailable: the replicas that eventually run are a quorum, and for every op one
-// of them in the new log view knows its identity and one of them holds it intact.
+// of them that can name it where the newest log view lost it (names) knows its identity, and
+// one of them holds it intact.
 func (p matrixParams) viewsExpectAvailable() bool {
 	running := 0
 	for r := range p.replicas {
@@ -129,13 +135,24 @@ func (p matrixParams) viewsExpectAvailable() bool {
 		return false
 	}
 	for op := 1; op <= matrixOps; op++ { // H too in the lone shape: the view waits for it
-		named, intact := false, false
+		named, intact, offers := false, false, 0
 		for r := range p.replicas {
 			if p.down[r].never {
 				continue
 			}
-			named = named || (p.views.names(r, p.down) && !p.damage[r][op-1].identity)
+			known := !p.damage[r][op-1].identity
+			named = named || (p.views.names(r, op, p.down) && known)
 			intact = intact || p.intact(r, op)
+			if known && r != viewsLone {
+				offers++
+			}
+		}
+		// The lone shape's H, which R1 lost, is named by the offers of n - quorum + 1
+		// replicas of log view 0, whatever quorum of do_view_changes the primary has: nobody
+		// can deny H (every replica holds it), and those that know which prepare they hold
+		// offer it.
+		if p.views.wide && p.views.lone && op == matrixOps && offers >= p.replicas-p.quorum()+1 {
+			named = true
 		}
 		if !named || !intact {
 			return false
@@ -144,33 +161,38 @@ func (p matrixParams) viewsExpectAvailable() bool {
 	return true
 }
 
-// names reports whether replica r's do_view_change can name an op the newest log view lost:
-// r is in the newest log view of the replicas that run, or a straggler that knows H
-// committed. (In the lone shape H must be named too: the view cannot start before it is
-// resolved.)
+// names reports whether replica r's do_view_change can name op where the newest log view
+// lost it: r is in the newest log view of the replicas that run, or a straggler that knows
+// H committed, or (wide) op is below H and r's durable commit number reaches it. (In the
+// lone shape H must be named too: the view cannot start before it is resolved.)
 //
-// The straggler shape: the replicas that started the view without the stragglers executed
-// H before their view change, whose superblock write made commit H durable, so each names
-// every op (the merge takes headers of the same log view, and of an older one at or below
-// the sender's commit); a straggler that knows names every op too; one that does not may
-// have persisted a commit below any op (a commit number is persisted lazily), so it names
-// nothing by the merge. By offers, a committed op is named once n - quorum + 1 replicas
-// offer it (no replica can deny it: all hold it): the stragglers that do not know are at
-// most n - quorum (one of 3, two of 5), so they never suffice alone. Whatever quorum of
-// do_view_changes a primary gets, one in the newest log view is in it (the stragglers are
-// fewer than a quorum); a quorum without a naming replica waits, and the view changes on
-// until one is in it (it is the primary of some view).
+// The straggler shape: the replicas that started the view without the stragglers share the
+// newest log view (durably: wide's setup checks it), so each names every op (the merge takes
+// the headers of the same log view, and of an older one at or below the sender's commit);
+// a straggler that knows names every op too, by its durable commit H. One that does not names
+// the ops at or below its durable commit number: storage_matrix5_views's setup (wide)
+// makes it H-1 (it executed ops 1..H-1, and its view changes while cut off persist it), so
+// such a straggler names every op but H; storage_matrix_views keeps its older, narrower
+// expectation (it names nothing), so that its traces stay what they were. By offers, a
+// committed op is named once n - quorum + 1 replicas offer it (no replica can deny it: all
+// hold it): the stragglers that do not know are at most n - quorum (one of 3, two of 5), so
+// they never name H alone. Whatever quorum of do_view_changes a primary gets, one in the
+// newest log view is in it (the stragglers are fewer than a quorum); a quorum without a
+// naming replica waits, and the view changes on until one is in it (it is the primary of
+// some view).
 //
-// The lone shape: R1's log wins every view change it joins, and the others' commit numbers
-// may name nothing (they persisted theirs lazily), so while R1 runs, only R1 names; without
-// it, the others share log view 0 and each names the ops it holds. This leaves aside H named
-// by the offers of n - quorum + 1 replicas of log view 0 while R1 lost it: such a placement
-// may recover, but it is not expected to.
-func (v *viewSplit) names(r int, down []downMode) bool {
+// The lone shape: R1's log wins every view change it joins, and names what it holds.
+// Without R1, the others share log view 0 and each names the ops it holds. With R1, a
+// replica of log view 0 names the ops at or below its durable commit number: H-1 for R2 and
+// up by storage_matrix5_views's setup (wide; the narrower expectation of
+// storage_matrix_views counts none), none for R0 (cut off as view 0's primary, it never
+// persisted its commit number); and H is named by offers (viewsExpectAvailable).
+func (v *viewSplit) names(r, op int, down []downMode) bool {
+	below := v.wide && op < matrixOps
 	if !v.lone {
-		return !v.straggler(r) || v.knowing(r)
+		return !v.straggler(r) || v.knowing(r) || below
 	}
-	return r == viewsLone || down[viewsLone].never
+	return r == viewsLone || down[viewsLone].never || (below && r != 0)
 }
 
 // newest reports whether replica r holds the newest log view.
@@ -276,6 +298,9 @@ func (run *matrixRun) setupViews() (Outcome, string) {
 	}
 	if v.knows != 0 && !run.until(knowDurably, matrixSetupTicksMax) {
 		return run.fail(Liveness, "setup: the stragglers that know (%s) never made H's commit durable", v.list(v.knows))
+	}
+	if v.wide && !run.until(run.viewsDurable, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: the log views and commit numbers the expectation counts on are not durable")
 	}
 	run.counts["matrix.views.split"]++
 	if v.knows != 0 {
@@ -396,6 +421,9 @@ func (run *matrixRun) setupLone() (Outcome, string) {
 	if reason := run.safety(); reason != "" {
 		return Correctness, reason
 	}
+	if run.p.views.wide && !run.until(run.viewsDurable, matrixSetupTicksMax) {
+		return run.fail(Liveness, "setup: the log views and commit numbers the expectation counts on are not durable")
+	}
 	phase = 0
 	split := c.Replica(viewsLone).Inspect().LogView >= 1
 	for r := range run.p.replicas {
@@ -409,6 +437,32 @@ func (run *matrixRun) setupLone() (Outcome, string) {
 	}
 	run.counts["matrix.views.lone"]++
 	return Pass, ""
+}
+
+// viewsDurable reports whether the disks hold what the wide expectation counts on: the
+// replicas of the newest log view claim the same one durably, and the others log view 0;
+// the stragglers a commit number of H-1 at least (H for one that knows), and in the lone
+// shape R2 and up a commit number of H-1 (R0, cut off as view 0's primary, never persists
+// its commit number: a replica persists it lazily, with its view).
+func (run *matrixRun) viewsDurable() bool {
+	v := run.p.views
+	newest := uint32(0)
+	for r := range run.p.replicas {
+		img := run.disks.image(r, matrixOps)
+		switch {
+		case v.newest(r) && (img.LogView < 1 || (newest != 0 && img.LogView != newest)):
+			return false
+		case v.newest(r):
+			newest = img.LogView
+		case img.LogView != 0:
+			return false
+		case v.straggler(r) && img.Commit < matrixOps-1, v.knowing(r) && img.Commit < matrixOps:
+			return false
+		case v.lone && r != 0 && img.Commit < matrixOps-1:
+			return false
+		}
+	}
+	return true
 }
 
 // beyondViewOne reports whether msg is a view change message (start_view_change,
