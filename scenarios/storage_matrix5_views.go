@@ -19,10 +19,10 @@ import (
 //
 // The damage is drawn over the five replicas as drawMatrix5 draws it (each op keeps 0, 1 or
 // more intact copies, around the recoverable boundary), with H's identity lost more often,
-// and in half the seeds on most copies of the newest log view; the replicas down as
-// storage_matrix's. Every copy exists (no replica lags behind H): a replica that denies H
-// would change what offers prove, and the judge's expectation stays the one viewSplit.names
-// derives (viewsExpectAvailable).
+// and in half the seeds on most copies of the newest log view (then all of them lose it in
+// six seeds of ten); the replicas down as storage_matrix's. Every copy exists (no replica
+// lags behind H): a replica that denies H would change what offers prove, and the judge's
+// expectation stays the one viewSplit.names derives (viewsExpectAvailable).
 func init() {
 	register(Scenario{
 		Name:    "storage_matrix5_views",
@@ -99,9 +99,10 @@ func drawMatrix5Views(seed uint64) matrixParams {
 	corner := rng.IntN(2) == 0
 	for r := range replicas {
 		// The corner the shapes are for, in half the seeds: the newest log view lost H's
-		// identity (each of its replicas' copies, three times in four), so that a new primary
-		// must name H from elsewhere or wait.
-		lost := rng.IntN(4) != 0
+		// identity (each of its replicas' copies, seven times in eight: with three or four
+		// of them, all lose it about as often as storage_matrix_views's two, three times in
+		// four each), so that a new primary must name H from elsewhere or wait.
+		lost := rng.IntN(8) != 0
 		kind := damageCorrupt + damageKind(rng.IntN(2))
 		if !corner || !v.newest(r) || !lost {
 			continue
