@@ -84,6 +84,10 @@ type clockSyncReplica struct {
 	// until a sample ages (quietUntil, monotonic).
 	last       clockSyncInputs
 	quietUntil int64
+	// The pongs it must refuse for their round trip (clock_age.go), per peer, a ring.
+	stale     [vsr.ReplicasMax][clockStaleKept]stalePong
+	staleNext [vsr.ReplicasMax]int
+	anyStale  bool
 }
 
 // clockSyncPriorsKept is how many replaced memberships the checker keeps for each replica
@@ -128,6 +132,9 @@ func (c *clockSync) pong(to int, h vsr.Header, mono, real int64) {
 	}
 	sent := int64(h.Op) // the pong echoes the ping's monotonic send time
 	rtt := mono - sent
+	if sent >= 0 && rtt > clockRoundTripMaxNs {
+		c.replica(to).refusedStale(from, mono, rtt) // held to it: clock_age.go
+	}
 	if sent < 0 || rtt < 0 || rtt > vsr.ClockSampleAgeMaxNs {
 		// Not a sample: the ping was no clock request of the replica's (an epoch notice
 		// echoes -1) or the round trip is out of bounds, and the replica refuses it. Kept, it
@@ -159,6 +166,11 @@ func (c *clockSync) inspect(atNs int64, replica, count int, in *vsr.Inspection, 
 		r.seen, r.outside = true, in.Outside
 	} else if in.Outside != r.outside {
 		r.replaced(mono, in.Outside)
+	}
+	if r.anyStale {
+		if v := r.staleSample(atNs, replica, in); v != nil {
+			return v
+		}
 	}
 	if r.paused || replica >= count || in.Isolated || in.CheckpointLost || in.Joining || in.Removed ||
 		(in.Status != vsr.StatusNormal && in.Status != vsr.StatusViewChange) {
