@@ -47,6 +47,7 @@ func TestClockAgePassesARefusal(t *testing.T) {
 	s, in, _ := clockAgeSuite(t, &mono)
 	inspectTimes(s, &mono, in, 2)
 	require.Nil(t, s.Violation())
+	require.Equal(t, uint64(1), s.Counters()["invariants.clock_sync_stale_pongs"])
 	in.ClockSamples, in.ClockSynchronized = 0, false
 	inspectTimes(s, &mono, in, 5)
 	require.Nil(t, s.Violation())

@@ -56,8 +56,9 @@ const clockSyncSettleNs = 3 * tickNs
 type clockSync struct {
 	replicas []clockSyncReplica
 	// checked counts inspections compared; unmatched those skipped because a sample the
-	// replica holds was not among the pongs the checker kept.
-	checked, unmatched uint64
+	// replica holds was not among the pongs the checker kept; stalePongs the pongs delivered
+	// with a round trip beyond the sample age bound (each one a sample a replica must refuse).
+	checked, unmatched, stalePongs uint64
 }
 
 type clockSyncReplica struct {
@@ -134,6 +135,7 @@ func (c *clockSync) pong(to int, h vsr.Header, mono, real int64) {
 	rtt := mono - sent
 	if sent >= 0 && rtt > clockRoundTripMaxNs {
 		c.replica(to).refusedStale(from, mono, rtt) // held to it: clock_age.go
+		c.stalePongs++
 	}
 	if sent < 0 || rtt < 0 || rtt > vsr.ClockSampleAgeMaxNs {
 		// Not a sample: the ping was no clock request of the replica's (an epoch notice

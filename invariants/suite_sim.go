@@ -135,6 +135,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.committed_replies_skipped":   s.replies.skipped,
 		"invariants.clock_sync_checked":          s.clockRef.checked,
 		"invariants.clock_sync_unmatched":        s.clockRef.unmatched,
+		"invariants.clock_sync_stale_pongs":      s.clockRef.stalePongs,
 		"invariants.audit_heads_checked":         s.audits.checked,
 		"invariants.audit_heads_unchecked":       s.audits.unchecked,
 		"invariants.audit_seeds":                 s.audits.seeds,

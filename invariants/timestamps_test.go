@@ -41,7 +41,7 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 		"invariants.client_sessions_checked": 0, "invariants.client_sessions_skipped": 0, "invariants.client_sessions_stale": 0,
 		"invariants.committed_replies_checked": 0, "invariants.checkpoint_contents_checked": 0, "invariants.committed_replies_skipped": 0,
 		"invariants.session_executions_checked": 0, "invariants.session_executions_skipped": 0,
-		"invariants.clock_sync_checked": 0, "invariants.clock_sync_unmatched": 0,
+		"invariants.clock_sync_checked": 0, "invariants.clock_sync_unmatched": 0, "invariants.clock_sync_stale_pongs": 0,
 		"invariants.audit_heads_checked": 0, "invariants.audit_heads_unchecked": 0, "invariants.audit_seeds": 0,
 		"invariants.checkpoints_compared": 0, "invariants.standby_reads_unchecked": 0,
 		"invariants.linearizable_keys_unchecked": 0}, s.Counters())
