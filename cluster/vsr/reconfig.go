@@ -297,6 +297,10 @@ func (r *Replica) adopt(epoch uint32, outside uint16) {
 	r.joining = false
 	r.releases = nil // the new configuration's peers report their releases again
 	r.metrics.Reconfigurations++
+	// The clock verdict is a quorum's, and the quorum just changed: sweep again now, not at
+	// the next tick (a lone replica that added a peer kept reporting, and would have stamped
+	// with, a verdict it no longer had a quorum for: swarm seed 2046200897).
+	r.clockSync.update(r)
 }
 
 // enterConfiguration makes epoch (membership outside) ours and takes part in it from view:
