@@ -71,6 +71,7 @@ func (run *swarmRun) failover(seed uint64) string {
 	}
 	restart := run.runLastChange(seed, standby) // swarm_failover_change.go
 	gone := run.loseRegion(standby)
+	zombies := drawZombies(seed, c.ReplicaCount()) // kept with their disks (swarm_failover_zombie.go)
 	if restart {
 		c.CrashReplica(standby)
 		run.inspect() // the checkers see its old process gone
@@ -145,13 +146,16 @@ func (run *swarmRun) failover(seed uint64) string {
 			point, len(lost), len(above), above)
 	}
 	for _, i := range gone {
-		c.Nodes[i].Disk.Reformat() // after the checkers moved to the new configuration's disk
+		if !zombies.keeps(i) {
+			c.Nodes[i].Disk.Reformat() // after the checkers moved to the new configuration's disk
+		}
 	}
 	run.releaseHeld() // the lost configuration's late replies, to a reconfigured client
 	run.paths["failover"]++
 	run.failoverLost = uint64(len(lost))
 	run.inspect() // the checkers see the standby's old process gone
 	c.StartReplica(standby)
+	run.startZombies(zombies, result.Promote.Epoch, standby)
 	run.keyPrefix = "failover."
 	run.alerts.unsampled = true
 	return ""
