@@ -84,24 +84,44 @@ func (p zombiePlan) keeps(node int) bool {
 	return false
 }
 
-// zombieWatch holds the zombies to staying out of the new configuration.
+// zombieWatch holds the zombies to staying out of the new configuration. A zombie is in
+// the new configuration when it holds its epoch and membership (slot 0 alone: the old
+// region's configurations always count the promoted standby a member), or an epoch above
+// it that it did not restart in. An epoch number alone does not tell: a standby promoted
+// behind the region's last change gets the epoch that change entered (the failover's
+// "isolated" moment), so a zombie may restart in an old configuration of the same epoch.
 type zombieWatch struct {
 	epoch    uint32 // the new configuration's epoch
 	promoted int    // its node
 	nodes    []int
+	base     map[int]uint32 // each zombie's epoch when first seen running
 	stopped  map[int]bool
+	// inspect returns a running replica's state, nil while it is down.
+	inspect func(node int) *vsr.Inspection
 }
 
-// checkEvent is one of a zombie's events held to staying out: "" if it does.
+func newZombieWatch(epoch uint32, promoted int, nodes []int, inspect func(int) *vsr.Inspection) *zombieWatch {
+	return &zombieWatch{epoch: epoch, promoted: promoted, nodes: nodes, base: map[int]uint32{}, stopped: map[int]bool{},
+		inspect: inspect}
+}
+
+// inNew reports whether zombie node's state in is in the new configuration.
+func (w *zombieWatch) inNew(node int, in *vsr.Inspection) bool {
+	if _, seen := w.base[node]; !seen {
+		w.base[node] = in.Epoch
+	}
+	members := memberSlots(in.Outside)
+	return in.Epoch == w.epoch && len(members) == 1 && members[0] == 0 || in.Epoch > w.epoch && in.Epoch > w.base[node]
+}
+
+// checkEvent is one of a zombie's events held to staying out: "" if it does. A commit, a
+// vote of its own or its entering a configuration is checked against the state it is in.
 func (w *zombieWatch) checkEvent(e vsr.Event) string {
 	if !w.zombie(e.Replica) {
 		return ""
 	}
 	if e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "stopped: removed") {
 		w.stopped[e.Replica] = true
-	}
-	if e.Epoch < w.epoch {
-		return ""
 	}
 	what := ""
 	switch {
@@ -114,15 +134,18 @@ func (w *zombieWatch) checkEvent(e vsr.Event) string {
 	default:
 		return ""
 	}
-	return fmt.Sprintf("failover zombie: old active replica %d, back with its intact disk after cluster failover --promote-standby 100, %s in the new configuration's epoch %d (view %d): expected it to stop (or stay in its old epoch), never to join, vote or commit in it",
-		e.Replica, what, e.Epoch, e.View)
+	in := w.inspect(e.Replica)
+	if in == nil || !w.inNew(e.Replica, in) || in.Removed || in.Status == vsr.StatusStopped {
+		return ""
+	}
+	return fmt.Sprintf("failover zombie: old active replica %d, back with its intact disk after cluster failover --promote-standby 100, %s in the new configuration's epoch %d (view %d, members %v): expected it to stop (or stay in its old configuration), never to join, vote or commit in it",
+		e.Replica, what, in.Epoch, e.View, memberSlots(in.Outside))
 }
 
 // checkState is a running zombie's state held to staying out, with the promoted replica's
 // (nil if it is down): "" if it does.
 func (w *zombieWatch) checkState(node int, in, promoted *vsr.Inspection) string {
-	if in.Removed || in.Status == vsr.StatusStopped || in.Epoch < w.epoch ||
-		!memberOf(in.Outside, in.Replica) {
+	if !w.inNew(node, in) || in.Removed || in.Status == vsr.StatusStopped || !memberOf(in.Outside, in.Replica) {
 		return ""
 	}
 	twin := ""
@@ -130,7 +153,7 @@ func (w *zombieWatch) checkState(node int, in, promoted *vsr.Inspection) string 
 		twin = fmt.Sprintf("; the promoted replica (node %d) holds the same index %d in epoch %d: two processes act as one replica",
 			w.promoted, in.Replica, in.Epoch)
 	}
-	return fmt.Sprintf("failover zombie: old active replica %d, back with its intact disk after cluster failover --promote-standby 100, takes part in the new configuration: expected it outside epoch %d (stopped as removed, or in its old epoch), got status %s role %s replica %d epoch %d view %d (members %v)%s",
+	return fmt.Sprintf("failover zombie: old active replica %d, back with its intact disk after cluster failover --promote-standby 100, takes part in the new configuration: expected it outside epoch %d (stopped as removed, or in its old configuration), got status %s role %s replica %d epoch %d view %d (members %v)%s",
 		node, w.epoch, in.Status, in.Role, in.Replica, in.Epoch, in.View, memberSlots(in.Outside), twin)
 }
 
@@ -153,12 +176,27 @@ func (run *swarmRun) startZombies(plan zombiePlan, epoch uint32, promoted int) {
 		return
 	}
 	c := run.c
-	w := &zombieWatch{epoch: epoch, promoted: promoted, nodes: plan.nodes, stopped: map[int]bool{}}
+	inspect := func(i int) *vsr.Inspection {
+		if r := c.Replica(i); r != nil {
+			in := r.InspectState()
+			return &in
+		}
+		return nil
+	}
+	w := newZombieWatch(epoch, promoted, plan.nodes, inspect)
 	if run.outsiders == nil {
 		run.outsiders = make([]bool, c.MemberCount())
 	}
 	for _, i := range plan.nodes {
 		run.outsiders[i] = true
+	}
+	// The zombies' superblocks store the old configuration's audit heads: not the Suite's.
+	if heads := run.storage.superblocks.onAuditHead; heads != nil {
+		run.storage.superblocks.onAuditHead = func(replica int, op uint64, head [32]byte, seeded bool) {
+			if !run.outsider(replica) {
+				heads(replica, op, head, seeded)
+			}
+		}
 	}
 	previous := run.onReplicaEvent
 	run.onReplicaEvent = func(e vsr.Event) {
@@ -175,15 +213,10 @@ func (run *swarmRun) startZombies(plan zombiePlan, epoch uint32, promoted int) {
 	var watch func()
 	watch = func() {
 		if run.broken == "" {
-			var pin *vsr.Inspection
-			if r := c.Replica(promoted); r != nil {
-				in := r.InspectState()
-				pin = &in
-			}
+			pin := inspect(promoted)
 			for _, i := range plan.nodes {
-				if r := c.Replica(i); r != nil && run.broken == "" {
-					in := r.InspectState()
-					run.broken = w.checkState(i, &in, pin)
+				if in := inspect(i); in != nil && run.broken == "" {
+					run.broken = w.checkState(i, in, pin)
 				}
 			}
 		}
