@@ -41,9 +41,9 @@ const (
 
 var (
 	markZombieBack = coverage.Declare("failover_zombie.back",
-		"an old active replica came back with its intact disk after a swarm failover")
+		"a run in which old active replicas came back with their intact disks after a swarm failover")
 	markZombieSlot0 = coverage.Declare("failover_zombie.slot0",
-		"the returning old replica uses slot 0, the promoted standby's index")
+		"a run in which a returning old replica uses slot 0, the promoted standby's index")
 	markZombieStopped = coverage.Declare("failover_zombie.stopped",
 		"a returning old replica stopped itself as removed on hearing the new configuration")
 )
@@ -234,11 +234,11 @@ func (run *swarmRun) startZombies(plan zombiePlan, epoch uint32, promoted int) {
 		for _, i := range plan.nodes {
 			if c.Nodes[i].Status() == sim.NodeCrashed {
 				c.StartReplica(i)
-				run.nemesis.Marks().Hit(markZombieBack)
-				if i == 0 {
-					run.nemesis.Marks().Hit(markZombieSlot0)
-				}
 			}
+		}
+		run.nemesis.Marks().Hit(markZombieBack)
+		if plan.keeps(0) {
+			run.nemesis.Marks().Hit(markZombieSlot0)
 		}
 		watch()
 	})
