@@ -18,7 +18,9 @@ import (
 // configuration open, a drawn while into the liveness phase. Slot 0 is among them in half
 // of those runs: the promoted standby takes slot 0, so the zombie's index is the one the new
 // configuration's replica uses. The zombies are fewer than a view-change quorum of the old
-// configuration, so that the old configuration cannot elect a primary among them.
+// configuration, so that the old configuration cannot elect a primary among them, or, in half
+// the runs, the whole region comes back: every old active replica, whose configuration has
+// its quorums and serves on in its own epoch until it hears of the new one.
 //
 // The contract (vsr/failover.go, DESIGN.md's failover): a replica of an older epoch that
 // comes back stops itself as soon as it hears from the new configuration, and can neither
@@ -44,6 +46,8 @@ var (
 		"a run in which old active replicas came back with their intact disks after a swarm failover")
 	markZombieSlot0 = coverage.Declare("failover_zombie.slot0",
 		"a run in which a returning old replica uses slot 0, the promoted standby's index")
+	markZombieWhole = coverage.Declare("failover_zombie.whole_region",
+		"a run in which the whole old region came back: the old configuration has its quorums")
 	markZombieStopped = coverage.Declare("failover_zombie.stopped",
 		"a returning old replica stopped itself as removed on hearing the new configuration")
 )
@@ -52,24 +56,36 @@ var (
 // restart.
 type zombiePlan struct {
 	nodes   []int
-	startAt int // ticks after the promotion
+	startAt int  // ticks after the promotion
+	whole   bool // every old active replica: the old configuration has its quorums back
 }
 
-// drawZombies draws the move for a cluster of count active replicas ("" plan: none).
+// drawZombies draws the move for a cluster of count active replicas (no nodes: none). In
+// half the runs the whole region comes back (every old active replica); otherwise fewer
+// than a majority of them, starting at slot 0 in half the runs.
 func drawZombies(seed uint64, count int) zombiePlan {
 	rng := sim.Stream(seed, "swarm/failover_zombie")
 	on, slot0, k, pick, startAt := rng.IntN(2) == 0, rng.IntN(2) == 0, rng.Int(), rng.Int(), rng.IntN(zombieStartTicksMax+1)
-	most := count / 2 // below a majority: no view change among them
-	if !on || most == 0 {
+	whole := rng.IntN(2) == 0
+	if !on {
 		return zombiePlan{}
 	}
-	n := 1 + k%most
-	p := zombiePlan{startAt: startAt}
+	p := zombiePlan{startAt: startAt, whole: whole}
+	if whole {
+		for i := 0; i < count; i++ {
+			p.nodes = append(p.nodes, i)
+		}
+		return p
+	}
+	most := count / 2 // below a majority: no view change among them
+	if most == 0 {
+		return zombiePlan{}
+	}
 	first := 0
 	if !slot0 {
 		first = 1 + pick%(count-1)
 	}
-	for j := 0; j < n; j++ {
+	for j := 0; j < 1+k%most; j++ {
 		p.nodes = append(p.nodes, (first+j)%count)
 	}
 	return p
@@ -237,6 +253,9 @@ func (run *swarmRun) startZombies(plan zombiePlan, epoch uint32, promoted int) {
 			}
 		}
 		run.nemesis.Marks().Hit(markZombieBack)
+		if plan.whole {
+			run.nemesis.Marks().Hit(markZombieWhole)
+		}
 		if plan.keeps(0) {
 			run.nemesis.Marks().Hit(markZombieSlot0)
 		}
