@@ -329,6 +329,9 @@ func (e *storeEpisode) run(crashAfter int) {
 		}
 		if boot == e.boots {
 			e.finish(rec, boot)
+			if e.failure == "" {
+				e.scriptedMoves() // each on a fresh disk of its own: no draw of the episode's changes
+			}
 			if e.failure == "" && e.maybeCheckRechain() { // storage_episode_rechain.go
 				return
 			}
