@@ -105,9 +105,14 @@ func (s *Storage) CutOwed() (after uint64, owed bool) {
 }
 
 // rewroteOwed notes that op's entry was written again in place: if it is the lowest op a
-// failed truncation left, the log has taken it back, and it is owed no more.
+// failed truncation left, the log has taken it back, and it is owed no more. The lowest op
+// owed is above the checkpoint and the audit too (CutOwed): once a state sync's checkpoint
+// lies among the ops left, the one above it is the first the log takes back (h83's owed_cut
+// move of the storage episode: a failed truncation after op 2, a checkpoint installed at 5,
+// the same prepares at 6-8 written again and a fresh 9; the debt, still waiting for op 3,
+// made the next superblock write cut the acknowledged ops 6-9).
 func (s *Storage) rewroteOwed(op uint64) {
-	if s.cutOwed && op == s.cutOwedAfter+1 {
+	if after, owed := s.CutOwed(); owed && op == after+1 {
 		s.cutOwedAfter = op
 		s.settleCut()
 	}
