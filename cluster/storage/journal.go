@@ -1031,6 +1031,8 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 			if underCheckpoint {
 				s.endCheckpointRegion(start, given)
 			}
+		} else {
+			s.forgetRemoved(op, drop)
 		}
 		s.oweCut(op, err != nil)
 		done(err)
@@ -1066,6 +1068,26 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 			next(nil)
 		},
 	)
+}
+
+// forgetRemoved lowers the head, after a truncation after op that failed, below the segments
+// of drop that it removed before the failure (the highest first): their ops are gone from the
+// disk, and the index no longer names them. Left in it, an append of the same prepare again
+// (which the caller, who took the truncation as done, writes) was rewritten in place into a
+// file that no longer exists: ErrNotExist, outside Append's contract, and the op left faulty,
+// every retry failing the same way (h83's owed_cut move of the storage episode). The ops
+// between op and the new head, still on the disk, stay owed (oweCut).
+func (s *Storage) forgetRemoved(op uint64, drop []uint64) {
+	head := s.head
+	for _, k := range drop {
+		if _, found := slices.BinarySearch(s.segments, k); !found {
+			head = min(head, max(op, k*uint64(s.opts.SegmentEntriesMax))-1)
+		}
+	}
+	if head = max(head, op); head < s.head {
+		s.slots = s.slots[:head+1-s.slotBase]
+		s.head = head
+	}
 }
 
 // removeSegments removes segment files in the given order and drops them from s.segments,
