@@ -26,8 +26,8 @@ import (
 //
 // So at the end of a third of the episodes (their own stream, storage_episode/owed_cut, so
 // that every other draw of a seed stays), on a fresh disk of the episode's options: ops
-// 1..head appended; a truncation after op a that fails (its first removal of a segment
-// file, or its cut, refused); a truncation after op b, a < b < head, that succeeds; then
+// 1..head appended; a truncation after op a that fails (drawn: its first removal of a
+// segment file refused, or its cut of op a+1's segment, after it removed those above); a truncation after op b, a < b < head, that succeeds; then
 // (drawn) ops a+1..b appended with the bodies they had, or a peer's checkpoint installed at
 // c in [b, head) or in (a, b) and ops c+1..b appended with the bodies they had; then ops
 // b+1..top (c+1..top) with fresh ones; a superblock write. Every write, the superblock's
@@ -43,6 +43,7 @@ func (e *storeEpisode) maybeCheckOwedCut() {
 	p := owedCutPlan{head: 4 + rng.Uint64N(9)} // 4..12
 	p.a = 1 + rng.Uint64N(p.head-2)            // 1..head-2
 	p.b = p.a + 1 + rng.Uint64N(p.head-p.a-1)  // a+1..head-1
+	p.cutFails = rng.IntN(2) == 0
 	switch rng.IntN(3) {
 	case 1:
 		p.c = p.b + rng.Uint64N(p.head-p.b) // [b, head)
@@ -60,10 +61,19 @@ func (e *storeEpisode) maybeCheckOwedCut() {
 }
 
 // owedCutPlan is one draw of the move: c 0 installs no checkpoint.
-type owedCutPlan struct{ head, a, b, c, top uint64 }
+type owedCutPlan struct {
+	head, a, b, c, top uint64
+	// cutFails aims the error at the cut of op a+1's segment (after the removals of the
+	// segments above it) rather than at the truncation's first change of a file.
+	cutFails bool
+}
 
 func (p owedCutPlan) String() string {
-	s := fmt.Sprintf("ops 1..%d, a failed truncation after %d, one after %d that succeeded", p.head, p.a, p.b)
+	how := "its first change of a file refused"
+	if p.cutFails {
+		how = "its cut refused"
+	}
+	s := fmt.Sprintf("ops 1..%d, a failed truncation after %d (%s), one after %d that succeeded", p.head, p.a, how, p.b)
 	if p.c != 0 {
 		s += fmt.Sprintf(", a checkpoint installed at %d", p.c)
 	}
@@ -83,13 +93,18 @@ func checkOwedCut(seed uint64, p owedCutPlan) string {
 			return fmt.Sprintf("append of op %d: %v", op, err)
 		}
 	}
-	// The error is aimed at the truncation's first change of a file: the removal of the
-	// highest segment, or the cut or removal of op a+1's.
+	// The error is aimed at the truncation's first change of a file (the removal of the
+	// highest segment, or the cut or removal of op a+1's), or at the cut or removal of op
+	// a+1's segment, whatever it removed before.
 	per := uint64(storageEpisodeOptions.SegmentEntriesMax)
 	name, _ := recordPlace(p.a + 1)
-	if top, _ := recordPlace(p.head); top != name || (p.a+1)%per == 0 {
+	top, _ := recordPlace(p.head)
+	switch {
+	case (p.a+1)%per == 0 && p.cutFails:
+		x.disk.ArmRemoveError(name)
+	case top != name && !p.cutFails || (p.a+1)%per == 0:
 		x.disk.ArmRemoveError(top)
-	} else {
+	default:
 		x.disk.ArmTruncateError(name, false)
 	}
 	err := x.wait(func(done func(error)) { x.s.TruncateAfter(p.a, done) })

@@ -12,9 +12,11 @@ func TestStorageOwedCut(t *testing.T) {
 						continue
 					}
 					for top := max(b, c) + 1; top <= head+2; top++ {
-						p := owedCutPlan{head: head, a: a, b: b, c: c, top: top}
-						if msg := checkOwedCut(1, p); msg != "" {
-							t.Errorf("%v: %s", p, msg)
+						for _, cutFails := range []bool{false, true} {
+							p := owedCutPlan{head: head, a: a, b: b, c: c, top: top, cutFails: cutFails}
+							if msg := checkOwedCut(1, p); msg != "" {
+								t.Errorf("%v: %s", p, msg)
+							}
 						}
 					}
 				}
