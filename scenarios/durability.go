@@ -49,6 +49,8 @@ type durableDisks struct {
 	last    *segmentCache
 	// entries is the segment caches' memo of the entries their parses read.
 	entries entryMemo
+	// epochs is the epoch rule's watch (durable_epoch.go).
+	epochs epochWatch
 }
 
 // cached returns the segment cache of key, nil if there is none.
@@ -714,7 +716,8 @@ func faultIn(offsets []int64, offset, size int64) bool {
 //
 //	0 checksum [16] of bytes [16:512) (XXH3-128, big-endian)   16 magic u64
 //	24 Sequence u64   40 Commit u64   48 CheckpointOp u64   56 checkpoint Size u64
-//	64 View u32   68 LogView u32   92 Boots u32   96 AuditHead [32]   144 checkpoint Checksum [16]
+//	64 View u32   68 LogView u32   72 Epoch u32   92 Boots u32   96 AuditHead [32]
+//	144 checkpoint Checksum [16]   160 Outside u16   162 LogEpoch u32
 //
 // decoded here independently of the engine; the newest intact copy (highest sequence) is
 // what recovery would read. TestDurableSuperblockDecoder holds this decoder to the engine.
@@ -729,6 +732,7 @@ type durableSuperblock struct {
 	sequence      uint64
 	view, logView uint32
 	epoch         uint32 // superblock byte 72: the configuration epoch
+	outside       uint16 // byte 160: the epoch's membership (bit i: replica i is not a member)
 	logEpoch      uint32 // byte 162: the epoch of the log view
 	commit        uint64
 	checkpointOp  uint64
@@ -807,7 +811,7 @@ func superblockCopyAt(file []byte, at int) (durableSuperblock, bool) {
 	}
 	d := durableSuperblock{ok: true, sequence: le.Uint64(c[24:]), commit: le.Uint64(c[40:]),
 		checkpointOp: le.Uint64(c[48:]), checkpointSize: int64(le.Uint64(c[56:])), view: le.Uint32(c[64:]),
-		logView: le.Uint32(c[68:]), epoch: le.Uint32(c[72:]), logEpoch: le.Uint32(c[162:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
+		logView: le.Uint32(c[68:]), epoch: le.Uint32(c[72:]), outside: le.Uint16(c[160:]), logEpoch: le.Uint32(c[162:]), boots: le.Uint32(c[92:]), index: at / superblockCopySize, bytes: c}
 	copy(d.checkpointSum[:], c[144:160])
 	copy(d.auditHead[:], c[96:128])
 	d.previousOp, d.previousSize = le.Uint64(c[174:]), int64(le.Uint64(c[182:]))
@@ -889,6 +893,12 @@ func (run *swarmRun) onPrepareSent(from int, msg []byte, h vsr.Header, r *vsr.Re
 	if run.durability == "" && created {
 		run.durability = run.storage.superblocks.onPrepare(run.c.Nodes[from].Disk, from, r)
 	}
+	if run.disks != nil {
+		run.disks.sawEpoch(h.Epoch)
+		if run.durability == "" {
+			run.durability = run.disks.checkLogEpochs() // durable_epoch.go
+		}
+	}
 	now := int64(run.c.Loop.Now())
 	run.suite.OnPrepare(now, invariants.Prepared{Replica: from, View: h.View, Epoch: h.Epoch, Op: h.Op, Checksum: h.Checksum,
 		Timestamp: h.Timestamp, Bytes: msg, ClockNs: run.c.Nodes[from].Clock.Realtime(),
@@ -925,4 +935,7 @@ func (run *swarmRun) checkerCounters(counters map[string]uint64) {
 	counters["coverage.mark.client_routing.judged"] = run.routing.judged
 	counters["coverage.mark.reply_identity.checked"] = run.repliesChecked
 	counters["coverage.mark.client_routing.replaced_configuration"] = run.routing.replaced
+	if run.disks != nil { // durable_epoch.go: disks read whose superblock lagged the newest epoch
+		counters["coverage.check.epoch_log_lagging"] = run.disks.epochs.checks
+	}
 }

@@ -19,17 +19,33 @@ import (
 //     sends it: every op committed in a log view must be on a quorum that durably claims
 //     it, or a crash of one of them lets a view change pick a log without the op.
 //
+//   - for every vote, the configuration it is cast in: an epoch of at least the vote's
+//     epoch and, at that epoch, the vote's membership. A replica that entered a new
+//     configuration and voted in it before its superblock held that epoch comes back, after
+//     a crash, in the old configuration having voted in the new one: the new quorums
+//     counted a vote that the old configuration's replica no longer stands by, and it may
+//     vote again in the old epoch's views. An epoch has one membership (a change raises the
+//     epoch; a replica only ever adopts a newer epoch), so a durable copy of the vote's
+//     epoch with another membership is a vote in a configuration the disk does not hold.
+//
 // checkAckDurable (durability.go) holds the same acknowledgements to the log entries they
 // name; this check holds them to the superblock. A superblock sector the simulator damaged
 // may leave only an older copy readable, which the replica cannot know of: such a disk is
-// not checked (the log_view_durable checker covers what recovery then reads).
+// not checked (the log_view_durable checker covers what recovery then reads). Each vote
+// also holds every running replica's durable log to its superblock's epoch
+// (durable_epoch.go).
 
-// voteDurability is what a vote needs durable: the view it is cast in and, for an
-// acknowledgement of a prepare, the log view its sender holds.
+// voteDurability is what a vote needs durable: the configuration and view it is cast in
+// and, for an acknowledgement of a prepare, the log view its sender holds.
 type voteDurability struct {
 	what    string // the vote, for the message
 	view    uint32
 	logView uint32 // zero: the vote needs no durable log view
+	epoch   uint32 // the configuration epoch the vote is cast in
+	// outside is the vote's membership (its header's), held to the superblock's at its
+	// epoch when members is set (a primary's own vote is known by its epoch alone).
+	outside uint16
+	members bool
 }
 
 // missing returns what a durable superblock lacks for the vote, or "" if it holds it.
@@ -37,6 +53,11 @@ func (v voteDurability) missing(sb durableSuperblock) string {
 	switch {
 	case !sb.ok:
 		return "no intact superblock copy"
+	case sb.epoch < v.epoch:
+		return fmt.Sprintf("its superblock durably holds epoch %d (view %d)", sb.epoch, sb.view)
+	case v.members && sb.epoch == v.epoch && sb.outside != v.outside:
+		return fmt.Sprintf("its superblock durably holds epoch %d with membership outside=%#x, not the vote's %#x",
+			sb.epoch, sb.outside, v.outside)
 	case sb.view < v.view:
 		return fmt.Sprintf("its superblock durably holds view %d (log view %d)", sb.view, sb.logView)
 	case sb.logView < v.logView:
@@ -49,7 +70,12 @@ func (v voteDurability) missing(sb durableSuperblock) string {
 // do_view_change or a start_view) while its superblock does not durably hold what the vote
 // needs, "" otherwise.
 func (d *durableDisks) checkVoteSent(replica int, h vsr.Header) string {
-	return d.checkVoteDurable(replica, sentName(h.Command), h.View, h.Command == vsr.CommandPrepareOK)
+	d.sawEpoch(h.Epoch)
+	v := voteDurability{what: sentName(h.Command), view: h.View, epoch: h.Epoch, outside: h.Outside, members: true}
+	if msg := d.checkVote(replica, v, h.Command == vsr.CommandPrepareOK); msg != "" {
+		return msg
+	}
+	return d.checkLogEpochs()
 }
 
 // sentName is "sent " and the command's name, without building a string for the votes.
@@ -65,10 +91,22 @@ func sentName(c vsr.Command) string {
 	return "sent " + c.String()
 }
 
-// checkVoteDurable checks a vote cast in view; ack says it acknowledges a prepare, which
-// needs the sender's log view durable too.
+// checkVoteDurable checks a vote cast in view, in the sender's current epoch; ack says it
+// acknowledges a prepare, which needs the sender's log view durable too.
 func (d *durableDisks) checkVoteDurable(replica int, what string, view uint32, ack bool) string {
 	v := voteDurability{what: what, view: view}
+	if r := d.c.Replica(replica); r != nil {
+		v.epoch = r.TraceState().Epoch // the vote is counted as it is cast: in its epoch
+		d.sawEpoch(v.epoch)
+	}
+	if msg := d.checkVote(replica, v, ack); msg != "" {
+		return msg
+	}
+	return d.checkLogEpochs()
+}
+
+// checkVote checks the vote v of replica; ack says it acknowledges a prepare.
+func (d *durableDisks) checkVote(replica int, v voteDurability, ack bool) string {
 	disk := d.c.Nodes[replica].Disk
 	if len(disk.Altered("superblock", 0, superblockFileSize)) > 0 {
 		return "" // the simulator damaged a copy: what survives is not the replica's doing
@@ -89,5 +127,5 @@ func (d *durableDisks) checkVoteDurable(replica int, what string, view uint32, a
 	if v.logView > 0 {
 		held = fmt.Sprintf(" (holding log view %d)", v.logView)
 	}
-	return fmt.Sprintf("replica %d %s in view %d%s at %s, but %s", replica, v.what, v.view, held, d.c.Loop.Now(), lack)
+	return fmt.Sprintf("replica %d %s in view %d of epoch %d%s at %s, but %s", replica, v.what, v.view, v.epoch, held, d.c.Loop.Now(), lack)
 }

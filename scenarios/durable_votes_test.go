@@ -16,17 +16,45 @@ func TestVoteDurabilityNeedsTheViewAndLogViewOnDisk(t *testing.T) {
 		vote voteDurability
 		lack string
 	}{
-		{voteDurability{"sent prepare_ok", 4, 3}, ""},
-		{voteDurability{"sent prepare_ok", 3, 3}, ""},
-		{voteDurability{"sent do_view_change", 4, 0}, ""},
-		{voteDurability{"sent prepare_ok", 4, 4}, "its superblock durably holds log view 3 (view 4)"},
-		{voteDurability{"sent prepare_ok", 5, 3}, "its superblock durably holds view 4 (log view 3)"},
-		{voteDurability{"sent do_view_change", 5, 0}, "its superblock durably holds view 4 (log view 3)"},
-		{voteDurability{"sent start_view", 5, 0}, "its superblock durably holds view 4 (log view 3)"},
+		{voteDurability{what: "sent prepare_ok", view: 4, logView: 3}, ""},
+		{voteDurability{what: "sent prepare_ok", view: 3, logView: 3}, ""},
+		{voteDurability{what: "sent do_view_change", view: 4, logView: 0}, ""},
+		{voteDurability{what: "sent prepare_ok", view: 4, logView: 4}, "its superblock durably holds log view 3 (view 4)"},
+		{voteDurability{what: "sent prepare_ok", view: 5, logView: 3}, "its superblock durably holds view 4 (log view 3)"},
+		{voteDurability{what: "sent do_view_change", view: 5, logView: 0}, "its superblock durably holds view 4 (log view 3)"},
+		{voteDurability{what: "sent start_view", view: 5, logView: 0}, "its superblock durably holds view 4 (log view 3)"},
 	} {
 		require.Equal(t, tc.lack, tc.vote.missing(sb), "%+v", tc.vote)
 	}
-	require.Equal(t, "no intact superblock copy", voteDurability{"sent prepare_ok", 0, 0}.missing(durableSuperblock{}))
+	require.Equal(t, "no intact superblock copy", voteDurability{what: "sent prepare_ok", view: 0, logView: 0}.missing(durableSuperblock{}))
+}
+
+// The configuration a vote is cast in must be durable too: a vote of a newer epoch than the
+// superblock holds, or of another membership at its epoch, is reported; a vote of the
+// superblock's configuration, or of an older epoch, passes.
+func TestVoteDurabilityNeedsTheEpochAndMembershipOnDisk(t *testing.T) {
+	sb := durableSuperblock{ok: true, view: 9, logView: 9, epoch: 2, outside: 1 << 3}
+	for _, tc := range []struct {
+		vote voteDurability
+		lack string
+	}{
+		{voteDurability{what: "sent do_view_change", view: 9, epoch: 2, outside: 1 << 3, members: true}, ""},
+		{voteDurability{what: "sent prepare_ok", view: 9, logView: 9, epoch: 2, outside: 1 << 3, members: true}, ""},
+		{voteDurability{what: "counted its own vote", view: 9, logView: 9, epoch: 2}, ""},
+		{voteDurability{what: "sent do_view_change", view: 8, epoch: 1, members: true}, ""},
+		// Entered epoch 3 (the next view of it is 9 too: a replica that heard the epoch in
+		// a view change of its own view) and voted before its superblock write of epoch 3.
+		{voteDurability{what: "sent do_view_change", view: 9, epoch: 3, members: true},
+			"its superblock durably holds epoch 2 (view 9)"},
+		{voteDurability{what: "sent prepare_ok", view: 9, logView: 9, epoch: 3, outside: 1 << 3, members: true},
+			"its superblock durably holds epoch 2 (view 9)"},
+		{voteDurability{what: "counted its own vote", view: 9, logView: 9, epoch: 3},
+			"its superblock durably holds epoch 2 (view 9)"},
+		{voteDurability{what: "sent start_view", view: 9, epoch: 2, outside: 0, members: true},
+			"its superblock durably holds epoch 2 with membership outside=0x8, not the vote's 0x0"},
+	} {
+		require.Equal(t, tc.lack, tc.vote.missing(sb), "%+v", tc.vote)
+	}
 }
 
 // On a real disk: after a view change, a backup's votes in its view pass, and a vote in the
