@@ -937,5 +937,6 @@ func (run *swarmRun) checkerCounters(counters map[string]uint64) {
 	counters["coverage.mark.client_routing.replaced_configuration"] = run.routing.replaced
 	if run.disks != nil { // durable_epoch.go: disks read whose superblock lagged the newest epoch
 		counters["coverage.check.epoch_log_lagging"] = run.disks.epochs.checks
+		counters["durable_epoch.view_change_votes_ahead"] = run.disks.epochs.viewChangeAhead
 	}
 }

@@ -51,6 +51,9 @@ type epochWatch struct {
 	newest uint32
 	clean  []epochClean
 	checks uint64 // lagging disks read
+	// viewChangeAhead counts the do_view_changes and start_views sent before their epoch
+	// was durable (durable_votes.go: held to their view alone).
+	viewChangeAhead uint64
 }
 
 // epochClean marks a disk found clean: the same disk, operation count and superblock

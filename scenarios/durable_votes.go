@@ -19,14 +19,25 @@ import (
 //     sends it: every op committed in a log view must be on a quorum that durably claims
 //     it, or a crash of one of them lets a view change pick a log without the op.
 //
-//   - for every vote, the configuration it is cast in: an epoch of at least the vote's
-//     epoch and, at that epoch, the vote's membership. A replica that entered a new
-//     configuration and voted in it before its superblock held that epoch comes back, after
-//     a crash, in the old configuration having voted in the new one: the new quorums
-//     counted a vote that the old configuration's replica no longer stands by, and it may
-//     vote again in the old epoch's views. An epoch has one membership (a change raises the
-//     epoch; a replica only ever adopts a newer epoch), so a durable copy of the vote's
-//     epoch with another membership is a vote in a configuration the disk does not hold.
+//   - for an acknowledgement of a prepare (a prepare_ok, or a primary counting its own
+//     vote), the configuration it is cast in: an epoch of at least the vote's epoch and, at
+//     that epoch, the vote's membership. A replica that entered a new configuration and
+//     acknowledged in it before its superblock held that epoch comes back, after a crash, in
+//     the old configuration having acknowledged in the new one: the new quorums counted a
+//     vote that the old configuration's replica no longer stands by. An epoch has one
+//     membership (a change raises the epoch; a replica only ever adopts a newer epoch), so
+//     a durable copy of the vote's epoch with another membership is a vote in a
+//     configuration the disk does not hold.
+//
+// A do_view_change and a start_view are held to the view alone, as the DB holds them
+// (vsr maybeSendDoViewChange waits for stateDurable.View only, transitionToNormalPrimary
+// sends at once): a replica in a view change that hears a newer epoch at its own view
+// number enters it without a new view number and votes at once (swarm seed 109: replica 0,
+// view 2 of epoch 1 durable, sent do_view_change in view 2 of epoch 2 a millisecond before
+// its superblock write of epoch 2 synced). Such a vote survives a crash by its view
+// number, which views keep raising across epochs; the epoch it forgets ended with its
+// change op committed, after which no primary of it prepares anything. The harness counts
+// these votes (durable_epoch.view_change_votes_ahead).
 //
 // checkAckDurable (durability.go) holds the same acknowledgements to the log entries they
 // name; this check holds them to the superblock. A superblock sector the simulator damaged
@@ -46,6 +57,8 @@ type voteDurability struct {
 	// epoch when members is set (a primary's own vote is known by its epoch alone).
 	outside uint16
 	members bool
+	// configuration: the vote needs its epoch durable (an acknowledgement of a prepare).
+	configuration bool
 }
 
 // missing returns what a durable superblock lacks for the vote, or "" if it holds it.
@@ -53,9 +66,9 @@ func (v voteDurability) missing(sb durableSuperblock) string {
 	switch {
 	case !sb.ok:
 		return "no intact superblock copy"
-	case sb.epoch < v.epoch:
+	case v.configuration && sb.epoch < v.epoch:
 		return fmt.Sprintf("its superblock durably holds epoch %d (view %d)", sb.epoch, sb.view)
-	case v.members && sb.epoch == v.epoch && sb.outside != v.outside:
+	case v.configuration && v.members && sb.epoch == v.epoch && sb.outside != v.outside:
 		return fmt.Sprintf("its superblock durably holds epoch %d with membership outside=%#x, not the vote's %#x",
 			sb.epoch, sb.outside, v.outside)
 	case sb.view < v.view:
@@ -71,11 +84,25 @@ func (v voteDurability) missing(sb durableSuperblock) string {
 // needs, "" otherwise.
 func (d *durableDisks) checkVoteSent(replica int, h vsr.Header) string {
 	d.sawEpoch(h.Epoch)
-	v := voteDurability{what: sentName(h.Command), view: h.View, epoch: h.Epoch, outside: h.Outside, members: true}
-	if msg := d.checkVote(replica, v, h.Command == vsr.CommandPrepareOK); msg != "" {
+	ack := h.Command == vsr.CommandPrepareOK
+	v := voteDurability{what: sentName(h.Command), view: h.View, epoch: h.Epoch, outside: h.Outside, members: true,
+		configuration: ack}
+	if msg := d.checkVote(replica, v, ack); msg != "" {
 		return msg
 	}
+	if !ack {
+		d.viewChangeVoteAhead(replica, h)
+	}
 	return d.checkLogEpochs()
+}
+
+// viewChangeVoteAhead counts a do_view_change or start_view sent before the sender's
+// superblock durably holds its epoch (allowed: see above).
+func (d *durableDisks) viewChangeVoteAhead(replica int, h vsr.Header) {
+	disk := d.c.Nodes[replica].Disk
+	if sb := d.superblocks[replica].read(disk); sb.ok && sb.epoch < h.Epoch {
+		d.epochs.viewChangeAhead++
+	}
 }
 
 // sentName is "sent " and the command's name, without building a string for the votes.
@@ -94,7 +121,7 @@ func sentName(c vsr.Command) string {
 // checkVoteDurable checks a vote cast in view, in the sender's current epoch; ack says it
 // acknowledges a prepare, which needs the sender's log view durable too.
 func (d *durableDisks) checkVoteDurable(replica int, what string, view uint32, ack bool) string {
-	v := voteDurability{what: what, view: view}
+	v := voteDurability{what: what, view: view, configuration: ack}
 	if r := d.c.Replica(replica); r != nil {
 		v.epoch = r.TraceState().Epoch // the vote is counted as it is cast: in its epoch
 		d.sawEpoch(v.epoch)

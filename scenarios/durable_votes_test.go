@@ -29,29 +29,32 @@ func TestVoteDurabilityNeedsTheViewAndLogViewOnDisk(t *testing.T) {
 	require.Equal(t, "no intact superblock copy", voteDurability{what: "sent prepare_ok", view: 0, logView: 0}.missing(durableSuperblock{}))
 }
 
-// The configuration a vote is cast in must be durable too: a vote of a newer epoch than the
-// superblock holds, or of another membership at its epoch, is reported; a vote of the
-// superblock's configuration, or of an older epoch, passes.
+// The configuration an acknowledgement is cast in must be durable too: one of a newer epoch
+// than the superblock holds, or of another membership at its epoch, is reported; one of the
+// superblock's configuration, or of an older epoch, passes. A do_view_change or start_view
+// is held to its view alone, as the DB holds it.
 func TestVoteDurabilityNeedsTheEpochAndMembershipOnDisk(t *testing.T) {
 	sb := durableSuperblock{ok: true, view: 9, logView: 9, epoch: 2, outside: 1 << 3}
+	ack := func(what string, view, epoch uint32, outside uint16, members bool) voteDurability {
+		return voteDurability{what: what, view: view, logView: view, epoch: epoch, outside: outside, members: members,
+			configuration: true}
+	}
 	for _, tc := range []struct {
 		vote voteDurability
 		lack string
 	}{
-		{voteDurability{what: "sent do_view_change", view: 9, epoch: 2, outside: 1 << 3, members: true}, ""},
-		{voteDurability{what: "sent prepare_ok", view: 9, logView: 9, epoch: 2, outside: 1 << 3, members: true}, ""},
-		{voteDurability{what: "counted its own vote", view: 9, logView: 9, epoch: 2}, ""},
-		{voteDurability{what: "sent do_view_change", view: 8, epoch: 1, members: true}, ""},
-		// Entered epoch 3 (the next view of it is 9 too: a replica that heard the epoch in
-		// a view change of its own view) and voted before its superblock write of epoch 3.
-		{voteDurability{what: "sent do_view_change", view: 9, epoch: 3, members: true},
-			"its superblock durably holds epoch 2 (view 9)"},
-		{voteDurability{what: "sent prepare_ok", view: 9, logView: 9, epoch: 3, outside: 1 << 3, members: true},
-			"its superblock durably holds epoch 2 (view 9)"},
-		{voteDurability{what: "counted its own vote", view: 9, logView: 9, epoch: 3},
-			"its superblock durably holds epoch 2 (view 9)"},
-		{voteDurability{what: "sent start_view", view: 9, epoch: 2, outside: 0, members: true},
+		{ack("sent prepare_ok", 9, 2, 1<<3, true), ""},
+		{ack("counted its own vote", 9, 2, 0, false), ""},
+		{ack("sent prepare_ok", 8, 1, 0, true), ""},
+		// Entered epoch 3 and acknowledged before its superblock write of epoch 3 (at the
+		// view number it already held durably: it heard the epoch in a view change).
+		{ack("sent prepare_ok", 9, 3, 1<<3, true), "its superblock durably holds epoch 2 (view 9)"},
+		{ack("counted its own vote", 9, 3, 0, false), "its superblock durably holds epoch 2 (view 9)"},
+		{ack("sent prepare_ok", 9, 2, 0, true),
 			"its superblock durably holds epoch 2 with membership outside=0x8, not the vote's 0x0"},
+		// View-change votes: the view alone.
+		{voteDurability{what: "sent do_view_change", view: 9, epoch: 3, members: true}, ""},
+		{voteDurability{what: "sent start_view", view: 10, epoch: 3, members: true}, "its superblock durably holds view 9 (log view 9)"},
 	} {
 		require.Equal(t, tc.lack, tc.vote.missing(sb), "%+v", tc.vote)
 	}
