@@ -105,3 +105,79 @@ func TestDurableSuperblockDecoderReadsTheConfiguration(t *testing.T) {
 	require.Equal(t, uint16(1<<2|1<<5), sb.outside)
 	require.Equal(t, uint32(2), sb.logEpoch)
 }
+
+// The state the log rule is for, reached on purpose: a backup's superblock writes fail for a
+// while from the moment it enters a new configuration (each sync of its superblock loses
+// its writes), so that the new epoch's prepares reach it while its superblock still holds
+// the old epoch. The DB holds those entries back until the epoch is durable (flushLog's
+// epoch gate; the planted bug vsr.log_write_epoch_gate_on_wrong_field writes them, and this
+// test then fails on the log rule); the rule, checked at every event, stays silent.
+func TestEntriesOfANewEpochWaitForAFailedSuperblockWrite(t *testing.T) {
+	const backup, failures = 2, 40
+	var disks *durableDisks
+	var violations []string
+	armed, failed := false, 0
+	reached := false // the backup held a prepare of epoch 1 while its disk held epoch 0
+	cc := newCheckedCluster(t, testOptions{replicas: 4, clients: 2, seed: 7, mutate: func(o *sim.ClusterOptions) {
+		o.Outside = 1 << 3
+		inner := o.OnEvent
+		o.OnEvent = func(e vsr.Event) {
+			inner(e)
+			if disks == nil {
+				return
+			}
+			if e.Replica == backup && e.Kind == vsr.EventStatus && e.Epoch == 1 && !armed {
+				armed = true
+				disks.c.Nodes[backup].Disk.ArmSyncError("superblock")
+			}
+			disks.sawEpoch(e.Epoch)
+			if msg := disks.checkLogEpochs(); msg != "" {
+				violations = append(violations, msg)
+			}
+		}
+		o.OnCompletion = func(replica int, io sim.IOCompletion) {
+			if replica != backup || io.Name != "superblock" || io.Op != sim.IOSync || io.Err == nil {
+				return
+			}
+			if failed++; failed < failures {
+				disks.c.Nodes[backup].Disk.ArmSyncError("superblock")
+			}
+		}
+	}})
+	disks = newDurableDisks(cc.Cluster)
+	cc.commit(20)
+	var err error
+	for i := 0; i < ticks; i++ {
+		if _, err = ClusterReconfigChange(cc.Cluster, vsr.Change{Kind: vsr.ChangeAddReplica, Replica: 3}); err == nil {
+			break
+		}
+		cc.step()
+	}
+	require.NoError(t, err)
+	cc.until(true, func() bool {
+		if r := cc.Replica(backup); r != nil && !reached {
+			in := r.TraceState()
+			sb := readSuperblock(cc.Nodes[backup].Disk.Durable("superblock"))
+			reached = in.Epoch == 1 && in.Status == vsr.StatusNormal && sb.ok && sb.epoch == 0 &&
+				cc.holdsEpoch(backup, 1)
+		}
+		return failed >= failures
+	}, ticks, "the backup's superblock syncs failed")
+	cc.commit(30)
+	cc.until(false, cc.quiet, ticks, "quiet")
+	require.True(t, reached, "the backup never held a prepare of epoch 1 over a superblock of epoch 0")
+	require.Empty(t, violations)
+	require.Equal(t, uint32(1), readSuperblock(cc.Nodes[backup].Disk.Durable("superblock")).epoch)
+}
+
+// holdsEpoch reports whether replica's log holds a prepare of epoch above its checkpoint.
+func (cc *checkedCluster) holdsEpoch(replica int, epoch uint32) bool {
+	r := cc.Replica(replica)
+	in := r.TraceState()
+	for op := in.Checkpoint + 1; op <= in.Op; op++ {
+		if h, ok := r.Header(op); ok && h.Epoch == epoch {
+			return true
+		}
+	}
+	return false
+}
