@@ -29,8 +29,9 @@ import (
 //   - a superblock copy the simulator damaged: recovery may read an older copy, of an older
 //     epoch, which the replica cannot know of (log_view_durable covers what recovery reads);
 //   - a crashed replica's disk: while it is down only an operator writes to it (a restore
-//     from backup or a reformat to join, each in its own order, before the replica starts);
-//     what the crash itself left was held to the rule while it ran;
+//     from backup or a reformat to join, each in its own order, before the replica starts).
+//     Unsynced writes a crash lands are not looked at either: they were issued while the
+//     replica ran, and were held to the rule only if a sync completed before the crash;
 //   - entries the simulator damaged, or that do not read intact (a torn append): recovery
 //     cannot take them for a prepare of any epoch.
 //
