@@ -91,15 +91,32 @@ type divergentRun struct {
 	ackedAtStart int
 	lastStart    int
 	rot          divergentRot // the checkpoint variants' state (divergent_matrix_sync.go)
+	installFail  bool         // fail r0's first checkpoint-file write after the heal (anchor)
+	stuck        bool         // in the anchor's stuck variant (stuckBeforeHeal)
+	lowDamage    int          // r0's entry of this op is damaged at its first crash (anchor; 0: none)
 }
 
 func runDivergent(o Options, p divergentParams) Result {
+	return runDivergentWith(o, p, false, 0, false)
+}
+
+// runDivergentWith runs the episode; installFail fails r0's first write of a checkpoint file
+// after the heal (divergent_matrix_anchor).
+func runDivergentWith(o Options, p divergentParams, installFail bool, lowDamage int, stuck bool) Result {
 	run := newDivergentRun(o, p)
+	run.installFail, run.lowDamage = installFail, lowDamage
 	outcome, reason := Pass, ""
-	for _, phase := range []func() (Outcome, string){run.setup, run.diverge, run.commitOthers, run.healAndCrash, run.rotCheckpoints, run.converge} {
+	heal := run.healAndCrash
+	if stuck {
+		heal = run.stuckBeforeHeal
+	}
+	for _, phase := range []func() (Outcome, string){run.setup, run.diverge, run.commitOthers, heal, run.rotCheckpoints, run.converge} {
 		if outcome == Pass {
 			outcome, reason = phase()
 		}
+	}
+	if installFail && run.c.Nodes[0].Disk.DisarmWriteError() {
+		run.counts["divergent_matrix.anchor.install_fail_fired"]++
 	}
 	if outcome == Pass {
 		if v := run.suite.Finish(); v != nil {
@@ -150,6 +167,7 @@ func (run *divergentRun) onDivergentEvent(e vsr.Event) {
 			run.counts["divergent_matrix.repairs"]++
 		case vsr.EventStateSync:
 			run.counts["divergent_matrix.state_syncs"]++
+			run.onStuckSync()
 			run.onRotEvent("sync", e.Op)
 		case vsr.EventCheckpoint:
 			run.onRotEvent("own", e.Op)
@@ -332,6 +350,9 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 		c.Network.Uncut(path[0], path[1])
 	}
 	run.healed, run.armed = true, run.p.crashAt
+	if run.installFail {
+		run.armInstallFail()
+	}
 	if run.p.sync.checkpointCrash > 0 { // the crash counts only checkpoint I/O (countsForCrash)
 		run.rot.filtering, run.armed = true, run.p.sync.checkpointCrash
 	}
@@ -358,6 +379,9 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 	}
 	run.inspect()
 	run.placeDamage()
+	if run.lowDamage > 0 {
+		run.damageLow(run.lowDamage)
+	}
 	c.StartReplica(0)
 	return run.crashAgain()
 }
