@@ -37,13 +37,17 @@ func init() {
 		Runbook: "none (the old primary's divergent suffix over a checkpoint op, and its repair)",
 		Summary: "divergent_matrix with r0's stale suffix over op 64, the others' checkpoint; half the seeds make r0 state-sync to 64 with its stale prepare of 64 still in its log (before any start_view), half of all fail r0's first write of that checkpoint; it must converge on the committed prepares",
 		Params:  func(seed uint64) string { return drawDivergentAnchor(seed).String() },
-		Run: func(o Options) Result {
-			p := drawDivergentAnchor(o.Seed)
-			r := runDivergentWith(o, p.divergentParams, p.installFail, p.lowDamage, p.stuck)
-			r.Scenario, r.Params = "divergent_matrix_anchor", p.String()
-			return r
-		},
+		Run:     runDivergentAnchor,
 	})
+}
+
+// runDivergentAnchor runs seed o.Seed of divergent_matrix_anchor (alone, or as the swarm's
+// divergent episode).
+func runDivergentAnchor(o Options) Result {
+	p := drawDivergentAnchor(o.Seed)
+	r := runDivergentWith(o, p.divergentParams, p.installFail, p.lowDamage, p.stuck)
+	r.Scenario, r.Params = "divergent_matrix_anchor", p.String()
+	return r
 }
 
 // divergentAnchorPastMax spreads the others' head over 65..64+divergentAnchorPastMax.
