@@ -94,19 +94,28 @@ func (w *oldActive) checkEvent(e vsr.Event) string {
 	if e.Epoch < w.epoch {
 		return ""
 	}
-	what := ""
-	switch {
-	case e.Kind == vsr.EventCommit:
-		what = fmt.Sprintf("committed op %d", e.Op)
-	case e.Kind == vsr.EventVoteSelf:
-		what = fmt.Sprintf("voted for op %d", e.Op)
-	case e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "configuration epoch"):
-		what = fmt.Sprintf("joined it (%s)", e.Text)
-	default:
+	what := participation(e)
+	if what == "" {
 		return ""
 	}
 	return fmt.Sprintf("old active replica %d, back with its old disk after cluster failover --promote-standby 100, %s in the new configuration's epoch %d (view %d): expected it never to join, vote or commit in it",
 		w.node, what, e.Epoch, e.View)
+}
+
+// participation says how event e takes part in a configuration (it committed, counted its
+// own vote, or joined one), or "" if it does not: what a replica of a configuration the
+// operator gave up (quorum_lost's old active replica, a failover's zombies) must never do in
+// the new one.
+func participation(e vsr.Event) string {
+	switch {
+	case e.Kind == vsr.EventCommit:
+		return fmt.Sprintf("committed op %d", e.Op)
+	case e.Kind == vsr.EventVoteSelf:
+		return fmt.Sprintf("counted its own vote for op %d", e.Op)
+	case e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "configuration epoch"):
+		return fmt.Sprintf("joined it (%s)", e.Text)
+	}
+	return ""
 }
 
 // memberSlots lists the slots a membership (a bit per slot outside) names members.

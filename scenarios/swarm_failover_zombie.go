@@ -139,15 +139,8 @@ func (w *zombieWatch) checkEvent(e vsr.Event) string {
 	if e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "stopped: removed") {
 		w.stopped[e.Replica] = true
 	}
-	what := ""
-	switch {
-	case e.Kind == vsr.EventCommit:
-		what = fmt.Sprintf("committed op %d", e.Op)
-	case e.Kind == vsr.EventVoteSelf:
-		what = fmt.Sprintf("counted its own vote for op %d", e.Op)
-	case e.Kind == vsr.EventStatus && strings.HasPrefix(e.Text, "configuration epoch"):
-		what = fmt.Sprintf("joined it (%s)", e.Text)
-	default:
+	what := participation(e)
+	if what == "" {
 		return ""
 	}
 	in := w.inspect(e.Replica)
