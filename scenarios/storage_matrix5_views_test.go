@@ -114,10 +114,5 @@ func TestMatrix5ViewsLoneNamedByOffers(t *testing.T) {
 // Seed 4 (lone) is not expected to recover, and does not: a judge that expects it must fail
 // it.
 func TestMatrix5ViewsJudgeHasTeeth(t *testing.T) {
-	p := drawMatrix5Views(4)
-	require.False(t, p.expectAvailable())
-	require.Equal(t, Pass, runMatrix(Options{Seed: 4}, p, matrixKnobs{}).Outcome)
-	r := runMatrix(Options{Seed: 4}, p, matrixKnobs{expectEvery: true})
-	require.Equal(t, Liveness, r.Outcome, r.Reason)
-	require.Contains(t, r.Reason, "not recovered")
+	requireJudgeHasTeeth(t, 4, drawMatrix5Views(4))
 }

@@ -93,10 +93,16 @@ func TestMatrixViewsLoneShape(t *testing.T) {
 // log view 1 as far as anyone can tell), so the view waits: the placement is not expected to
 // recover, and a judge that expects it must fail it (the liveness judge has teeth here).
 func TestMatrixViewsJudgeFailsAnUnnamedHead(t *testing.T) {
-	p := drawMatrixViews(10)
+	requireJudgeHasTeeth(t, 10, drawMatrixViews(10))
+}
+
+// requireJudgeHasTeeth: placement p of seed is not expected to recover and passes as drawn,
+// and a judge told to expect every placement to recover fails it for liveness.
+func requireJudgeHasTeeth(t *testing.T, seed uint64, p matrixParams) {
+	t.Helper()
 	require.False(t, p.expectAvailable())
-	require.Equal(t, Pass, runMatrix(Options{Seed: 10}, p, matrixKnobs{}).Outcome)
-	r := runMatrix(Options{Seed: 10}, p, matrixKnobs{expectEvery: true})
+	require.Equal(t, Pass, runMatrix(Options{Seed: seed}, p, matrixKnobs{}).Outcome)
+	r := runMatrix(Options{Seed: seed}, p, matrixKnobs{expectEvery: true})
 	require.Equal(t, Liveness, r.Outcome, r.Reason)
 	require.Contains(t, r.Reason, "not recovered")
 }
