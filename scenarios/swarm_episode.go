@@ -76,7 +76,7 @@ func withParEpisode(o Options, r Result) Result {
 			e.scenario, e.seed, p.class(), e.seed, e.scenario, er.Reason)
 		return r
 	}
-	return withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r)))
+	return withUpgradeReplacementEpisode(o, withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r))))
 }
 
 // storageEpisodesPerSeed is how many storage episodes a passing swarm seed ends with. One
