@@ -76,7 +76,8 @@ func withParEpisode(o Options, r Result) Result {
 			e.scenario, e.seed, p.class(), e.seed, e.scenario, er.Reason)
 		return r
 	}
-	return withUpgradeReplacementEpisode(o, withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r))))
+	r = withUpgradeReplacementEpisode(o, withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r))))
+	return withLongTransferEpisode(o, r)
 }
 
 // storageEpisodesPerSeed is how many storage episodes a passing swarm seed ends with. One
