@@ -125,6 +125,10 @@ func (n *Nemesis) ArmLongPause(r *rand.Rand, faultTicks int) int {
 	return max(faultTicks, int(p.start)+longPauseWaitTicksMax+int(p.ticks)+tail)
 }
 
+// LongPauseArmed reports whether ArmLongPause drew the long pause for this run: a run
+// with it is not fault-free, whatever fault kinds its swarm drew.
+func (n *Nemesis) LongPauseArmed() bool { return n.long.r != nil }
+
 // longPaused reports whether replica i is the one the long pause holds now: the nemesis's
 // own unpause must not end it early.
 func (n *Nemesis) longPaused(i int) bool {

@@ -364,6 +364,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	}
 	faultTicks = o.SwarmOverride.faultTicksOr(faultTicks)
 	faultTicks = run.armLongPause(o.Seed, faultTicks) // longer if the long pause needs it
+	run.alerts.longPause = run.nemesis.LongPauseArmed()
 	if run.checked {
 		run.malformed = drawMalformed(o.Seed, run.swarm.Clients, faultTicks)
 	}

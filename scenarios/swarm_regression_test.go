@@ -319,6 +319,7 @@ var currentRegressionSeeds = map[uint64]string{
 	2046200529:          "harness (the failover zombies' first draft, thirty-fourth session): a zombie of the lost region reported its old configuration's audit head to the Suite, which took it for the new configuration's and failed audit_chain. Zombies' audit heads are kept from the Suite",
 	2046200582:          "harness (the same class as 2046200529)",
 	2046200897:          "replica (found by clock_truth on main, thirty-fourth session): R1, alone in its configuration, was paused 39 s and resumed with its clock 26 s off; it added replica 2 and reported its clock synchronised until its next tick, a verdict of the lone membership. Adopting a configuration now sweeps the clock samples again",
+	2047000373:          "harness (found by h88 on main, thirty-fifth session): a swarm that drew no fault kind took the nemesis's long pause (r0, primary, 31 s); resumed 29.8 s behind, it fired the replication-lag alert at once, and the fault-free check (no P1 alert in the whole run) failed it. A run with the long pause is not fault-free: only the post-heal alert check applies",
 	2042000048:          "replica (found by the stale-requests nemesis, thirty-second session): stale registers in one batch opened, evicted and reopened client 1's session in op 39, and the eviction, sent midway, named the session the client then held: it gave up a live session (client_sessions). Evictions are now told once the whole batch has run, and only of sessions the table no longer holds",
 }
 
