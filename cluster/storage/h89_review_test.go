@@ -37,11 +37,12 @@ type memWrite struct {
 type memFault int
 
 const (
-	faultNone    memFault = iota
-	faultIO               // the call fails with ErrIO (nothing written; a failed sync drops the pages)
-	faultNoSpace          // a write fails with ErrNoSpace
-	faultLost             // a write reports success and writes nothing
-	faultRefused          // a truncate, create or remove fails, changing nothing
+	faultNone      memFault = iota
+	faultIO                 // the call fails with ErrIO (nothing written; a failed sync drops the pages)
+	faultNoSpace            // a write fails with ErrNoSpace
+	faultLost               // a write reports success and writes nothing
+	faultRefused            // a truncate, create or remove fails, changing nothing
+	faultMisdirect          // a write reports success and lands a sector off its offset
 )
 
 // memFS is an in-memory FS with crash semantics: Create, Remove and Truncate durable at
@@ -56,6 +57,8 @@ type memFS struct {
 	crashAt  int // -1: never
 	crashed  bool
 	fault    func(kind, name string, call int) memFault
+	// keepGhosts decides, at a failed sync, whether its writes are still to reach the disk.
+	keepGhosts func() bool
 }
 
 func newMemFS() *memFS { return &memFS{files: map[string]*memFile{}, capacity: 1 << 30, crashAt: -1} }
@@ -177,6 +180,12 @@ func (m *memFS) WriteAt(name string, data []byte, offset int64, done func(error)
 		case f == faultLost:
 			done(nil)
 			return
+		case f == faultMisdirect:
+			if offset >= storage.SectorSize && offset%(2*storage.SectorSize) != 0 {
+				offset -= storage.SectorSize
+			} else {
+				offset += storage.SectorSize
+			}
 		}
 		file.data = writeInto(file.data, offset, data)
 		file.unsynced = append(file.unsynced, memWrite{off: offset, b: slices.Clone(data)})
@@ -198,8 +207,9 @@ func (m *memFS) Sync(name string, done func(error)) {
 		if f != faultNone {
 			// A failed fsync: the kernel drops the dirty pages' error and marks them clean; a
 			// crash loses them although reads show them and a later fsync succeeds.
+			// Or the pages were written back after all (keepGhosts).
 			for i := range file.unsynced {
-				file.unsynced[i].ghost = true
+				file.unsynced[i].ghost = m.keepGhosts == nil || !m.keepGhosts()
 			}
 			done(storage.ErrIO)
 			return
@@ -318,8 +328,10 @@ func (m *memFS) afterCrash(fate func() int) *memFS {
 	return out
 }
 
+type fataler interface{ Fatal(args ...any) }
+
 // memDo runs an operation to its completion on m; fired false: the disk crashed first.
-func memDo(t *rapid.T, m *memFS, issue func(done func(error))) (err error, fired bool) {
+func memDo(t fataler, m *memFS, issue func(done func(error))) (err error, fired bool) {
 	issue(func(e error) {
 		if fired {
 			t.Fatal("completion delivered twice")
@@ -490,7 +502,7 @@ func (r *h89Run) floor() uint64 {
 // step runs one random operation; it returns false once the disk has crashed.
 func (r *h89Run) step(t *rapid.T, i int) bool {
 	md, s := r.md, r.s
-	kinds := []string{"append", "append", "append", "same", "replace", "truncate", "checkpoint", "install", "compact", "savestate"}
+	kinds := []string{"append", "append", "append", "same", "replace", "truncate", "checkpoint", "install", "compact", "savestate", "commit", "rewrite"}
 	kind := rapid.SampledFrom(kinds).Draw(t, fmt.Sprintf("kind%d", i))
 	floor := r.floor()
 	switch kind {
@@ -632,6 +644,37 @@ func (r *h89Run) step(t *rapid.T, i int) bool {
 				delete(md.required, o)
 			}
 		}
+	case "commit":
+		if md.head <= floor {
+			return true
+		}
+		op := rapid.Uint64Range(floor+1, md.head).Draw(t, fmt.Sprintf("op%d", i))
+		_, err := s.Commit(op)
+		r.logf("Commit(%d) -> %v", op, err)
+	case "rewrite":
+		if md.head <= floor {
+			return true
+		}
+		op := rapid.Uint64Range(floor+1, md.head).Draw(t, fmt.Sprintf("op%d", i))
+		b := md.log[op]
+		if b == nil || !s.Rewritable(storage.Entry{Op: op, Body: b}) {
+			return true
+		}
+		r.logf("Rewrite(%d)", op)
+		err, fired := memDo(t, r.m, func(done func(error)) { s.Rewrite(storage.Entry{Op: op, Body: b}, done) })
+		if !fired {
+			r.logf("  crash")
+			return false
+		}
+		r.logf("  -> %v (head %d, faulty %v)", err, s.Head(), s.Faulty())
+		if err != nil {
+			r.unexpected(err, "Rewrite")
+			r.mayBeFaulty[op] = true
+			return true
+		}
+		delete(r.mayBeFaulty, op)
+		md.disk[op] = b
+		md.required[op] = b
 	case "compact":
 		r.logf("Compact")
 		err, fired := memDo(t, r.m, func(done func(error)) { s.Compact(func(_ int64, err error) { done(err) }) })
@@ -718,9 +761,24 @@ func (r *h89Run) check(t *rapid.T, fate func() int) {
 		}
 	}
 	var rec *storage.Recovery
+	if crashOpen := rapid.IntRange(-1, 12).Draw(t, "crashOpen"); crashOpen >= 0 {
+		// A crash during Open's own repairs, and Open again.
+		fs.crashAt = crashOpen
+		_, fired := memDo(t, fs, func(done func(error)) {
+			storage.Open(fs, r.opts, func(_ *storage.Storage, got *storage.Recovery, err error) { done(err) })
+		})
+		if !fired {
+			r.logf("crash in Open at its mutating call %d", crashOpen)
+			fs = fs.afterCrash(fate)
+		}
+		fs.crashAt = -1
+	}
 	err, fired := memDo(t, fs, func(done func(error)) {
 		storage.Open(fs, r.opts, func(_ *storage.Storage, got *storage.Recovery, err error) { rec = got; done(err) })
 	})
+	if fired && errors.Is(err, storage.ErrNoSpace) {
+		return // a full disk: Open's repairs need room (noted in h89's report)
+	}
 	if !fired || err != nil {
 		r.fail("Open after the crash: fired %v, %v", fired, err)
 	}
@@ -763,6 +821,11 @@ func TestH89FaultThenCrash(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		opts := storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
 		m := newMemFS()
+		if rapid.Bool().Draw(t, "small") {
+			// A small disk: ENOSPC for real, and auto-compaction.
+			m.capacity = int64(rapid.IntRange(12, 40).Draw(t, "capacityKB")) << 10
+			opts.ReserveBytes = int64(rapid.IntRange(0, 2).Draw(t, "reserveSectors")) * storage.SectorSize
+		}
 		if err, _ := memDo(t, m, func(done func(error)) { storage.Format(m, opts, testState, done) }); err != nil {
 			t.Fatal(err)
 		}
@@ -772,12 +835,24 @@ func TestH89FaultThenCrash(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		ghostFates := rapid.SliceOfN(rapid.Bool(), 0, 8).Draw(t, "ghostFates")
+		m.keepGhosts = func() bool {
+			if len(ghostFates) == 0 {
+				return false
+			}
+			k := ghostFates[0]
+			ghostFates = ghostFates[1:]
+			return k
+		}
 		r := &h89Run{t: t, m: m, s: s, md: newModel(), opts: opts, mayBeFaulty: map[uint64]bool{}}
 		// A prefix without faults.
 		pre := rapid.IntRange(0, 10).Draw(t, "pre")
 		for op := uint64(1); op <= uint64(pre); op++ {
 			b := r.md.fresh(op)
 			if err, _ := memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: op, Body: b}, done) }); err != nil {
+				if errors.Is(err, storage.ErrNoSpace) {
+					break
+				}
 				t.Fatal(err)
 			}
 			r.md.log[op], r.md.required[op], r.md.disk[op], r.md.head = b, b, b, op
@@ -786,7 +861,7 @@ func TestH89FaultThenCrash(t *testing.T) {
 		steps := rapid.IntRange(1, 20).Draw(t, "steps")
 		faultStep := rapid.IntRange(-1, steps-1).Draw(t, "faultStep")
 		span := rapid.IntRange(1, 3).Draw(t, "faultSpan")
-		faultKinds := []memFault{faultIO, faultNoSpace, faultLost, faultRefused}
+		faultKinds := []memFault{faultIO, faultNoSpace, faultLost, faultRefused, faultMisdirect}
 		persistentKinds := []string{"", "", "sync", "truncate", "remove", "create", "nospace", "read"}
 		crashAfter := rapid.IntRange(-1, 60).Draw(t, "crashAfter")
 		alive := true
@@ -813,7 +888,7 @@ func TestH89FaultThenCrash(t *testing.T) {
 						if f == faultRefused {
 							f = faultIO
 						}
-						if f == faultLost && (name == "superblock" || r.lostWrite) {
+						if (f == faultLost || f == faultMisdirect) && (name == "superblock" || r.lostWrite) {
 							f = faultIO // a lost superblock write rolls the state back: documented; one lost write at most (PAR)
 						}
 					case k == "sync" || k == "read":
@@ -821,7 +896,7 @@ func TestH89FaultThenCrash(t *testing.T) {
 					default:
 						f = faultRefused
 					}
-					if f == faultLost {
+					if f == faultLost || f == faultMisdirect {
 						r.lostWrite = true
 					}
 					r.logf("  fault %v on %s %s", f, k, name)
@@ -853,4 +928,64 @@ func TestH89FaultThenCrash(t *testing.T) {
 			return 1
 		})
 	})
+}
+
+// TestFailedSuperblockSyncIsNotAdopted: op 1 in the log, a state sync installs a peer's
+// checkpoint at op 2, above the head, and the superblock's sync fails, though its write reaches
+// the disk (a failed fsync need not undo the write). InstallCheckpoint fails, so the replica
+// goes on with its log: it appends ops 2 and 3, acknowledged. After a crash, Open found the
+// failed superblock, adopted checkpoint 2, whose anchor (the file's checksum) op 3 does not
+// chain to: the acknowledged op 3 came back faulty, with no byte of it damaged. The engine
+// must write its current state over the failed write's pair before it reports the failure.
+func TestFailedSuperblockSyncIsNotAdopted(t *testing.T) {
+	opts := storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
+	m := newMemFS()
+	if err, _ := memDo(t, m, func(done func(error)) { storage.Format(m, opts, testState, done) }); err != nil {
+		t.Fatal(err)
+	}
+	var s *storage.Storage
+	if err, _ := memDo(t, m, func(done func(error)) {
+		storage.Open(m, opts, func(got *storage.Storage, _ *storage.Recovery, err error) { s = got; done(err) })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	appendOp := func(op uint64) {
+		t.Helper()
+		if err, _ := memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: op, Body: body(op)}, done) }); err != nil {
+			t.Fatalf("Append(%d): %v", op, err)
+		}
+	}
+	appendOp(1)
+	failed := false
+	m.keepGhosts = func() bool { return true } // the failed sync's write reaches the disk
+	m.fault = func(kind, name string, _ int) memFault {
+		if kind == "sync" && name == "superblock" && !failed {
+			failed = true
+			return faultIO
+		}
+		return faultNone
+	}
+	if err, _ := memDo(t, m, func(done func(error)) { s.InstallCheckpoint(2, []byte("a peer's state at 2"), done) }); err == nil {
+		t.Fatal("InstallCheckpoint succeeded with its superblock sync failed")
+	}
+	m.fault = nil
+	appendOp(2)
+	appendOp(3)
+	fs := m.afterCrash(func() int { return 1 }) // the failed write is kept
+	var rec *storage.Recovery
+	if err, _ := memDo(t, fs, func(done func(error)) {
+		storage.Open(fs, opts, func(_ *storage.Storage, got *storage.Recovery, err error) { rec = got; done(err) })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint64][]byte{}
+	for _, e := range rec.Entries {
+		got[e.Op] = e.Body
+	}
+	for op := rec.State.CheckpointOp + 1; op <= 3; op++ {
+		if !bytes.Equal(got[op], body(op)) {
+			t.Errorf("acknowledged op %d not intact after the crash (checkpoint %d, entries %v, faulty %v)",
+				op, rec.State.CheckpointOp, entriesOf(rec), rec.Faulty)
+		}
+	}
 }
