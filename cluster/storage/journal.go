@@ -1013,7 +1013,11 @@ func (s *Storage) truncateAfter(op uint64, done func(error)) {
 			}
 		}
 	}
-	whole := cut == s.recordArea() // op+1 is the first entry of its segment: the file goes
+	// op+1 is the first entry of its segment: the file goes, unless an op the log keeps lies in
+	// it (a faulty op of no extent above the checkpoint, which a fallback past a state sync's
+	// checkpoint leaves under the op above it): removed, its repair in place wrote into a file
+	// that no longer existed, ErrNotExist at every retry (TestTruncationKeepsTheSegmentOfAFaultyOp).
+	whole := cut == s.recordArea() && (op <= s.sb.State.CheckpointOp || s.segmentOf(op) != keep)
 	var drop []uint64
 	for _, k := range slices.Backward(s.segments) {
 		if k > keep || (k == keep && whole) {
