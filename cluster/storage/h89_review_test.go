@@ -564,7 +564,15 @@ func (r *h89Run) step(t *rapid.T, i int) bool {
 				md.acked[op] = slices.DeleteFunc(md.acked[op], func(x []byte) bool { return bytes.Equal(x, b) })
 			}
 			if replacing {
-				md.giveUp(op - 1) // the log is as before, or truncated to op-1
+				// The caller writes op again next (vsr's flushLog): the log is as before, or
+				// truncated to op-1, or op was written in place and failed (a damaged slot that
+				// nothing names: Append's contract). The ops above may stay: not gone for certain.
+				md.giveUp(op - 1)
+				for o := range md.given {
+					if o >= op {
+						delete(md.given, o)
+					}
+				}
 			} else if op <= s.Head() {
 				r.mayBeFaulty[op] = true // a rewrite in place failed: its bytes are unknown
 			}
@@ -843,6 +851,7 @@ func (r *h89Run) resume(t *rapid.T, s *storage.Storage, fs *memFS, rec *storage.
 	for _, e := range rec.Entries {
 		log[e.Op] = e.Body
 		md.required[e.Op] = e.Body
+		md.disk[e.Op] = e.Body
 		md.adopt(e.Op, e.Body)
 	}
 	for _, op := range rec.Faulty {
@@ -868,7 +877,41 @@ func (r *h89Run) resume(t *rapid.T, s *storage.Storage, fs *memFS, rec *storage.
 		}
 		b := log[op]
 		if op < s.Head() && !s.Rewritable(storage.Entry{Op: op, Body: b}) {
-			continue // a caller that must keep the ops above asks first (Rewritable)
+			// A caller that must keep the ops above asks first: a run placed below the
+			// next known entry, or the ops up to the head written again on a new chain.
+			var run []storage.Entry
+			for o := op; o <= s.Head(); o++ {
+				run = append(run, storage.Entry{Op: o, Body: log[o]})
+			}
+			if slices.ContainsFunc(run, func(e storage.Entry) bool { return e.Body == nil }) {
+				continue
+			}
+			what := ""
+			var write func(done func(int, error))
+			if n, _ := s.RewritableRun(run); n > 0 {
+				what, write = "RewriteRun", func(done func(int, error)) { s.RewriteRun(run, done) }
+			} else if s.RechainableRun(run) {
+				what, write = "RechainRun", func(done func(int, error)) { s.RechainRun(run, done) }
+			} else {
+				continue
+			}
+			r.logf("%s from %d", what, op)
+			var written int
+			err, fired := memDo(t, r.m, func(done func(error)) {
+				write(func(n int, err error) { written = n; done(err) })
+			})
+			if !fired {
+				return false
+			}
+			r.logf("  -> %d written, %v (head %d, faulty %v)", written, err, s.Head(), s.Faulty())
+			if err != nil {
+				r.fail("%s from %d with no fault active: %v", what, op, err)
+			}
+			for _, e := range run[:written] {
+				md.disk[e.Op], md.required[e.Op] = e.Body, e.Body
+				md.acked[e.Op] = append(md.acked[e.Op], e.Body)
+			}
+			continue
 		}
 		before := md.clone()
 		replacing := false
@@ -936,7 +979,8 @@ func (r *h89Run) checkRecovery(rec *storage.Recovery, corrupt bool) {
 
 func TestH89FaultThenCrash(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		opts := storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
+		opts := storage.Options{SegmentEntriesMax: rapid.IntRange(2, 6).Draw(t, "segmentEntries"), EntryBodyMax: 4096,
+			ReplayOpsMax: rapid.SampledFrom([]int{0, 0, 8, 64}).Draw(t, "replayOpsMax")}
 		m := newMemFS()
 		if rapid.Bool().Draw(t, "small") {
 			// A small disk: ENOSPC for real, and auto-compaction.
@@ -1172,5 +1216,76 @@ func TestTruncationKeepsTheSegmentOfAFaultyOp(t *testing.T) {
 	m = m.afterCrash(func() int { return 1 })
 	if rec := open(); !slices.Equal(entriesOf(rec), []uint64{1, 2}) {
 		t.Fatalf("after a restart: entries %v, faulty %v, want [1 2]", entriesOf(rec), rec.Faulty)
+	}
+}
+
+// TestRepairOfALostEntryAtTheFileEnd: segments of 5 ops; op 4, the last of segment 0, is
+// acknowledged but its entry's write was lost (PAR: the write reported done, and the file
+// never grew to hold it), op 5 goes to segment 1. Open finds op 4 faulty under its intact
+// record, but its damaged region ended at the file's end, with no room for its entry: the
+// replica's repair (Append of op 4's own prepare) was not rewritable in place, truncated op 4
+// (tombstoning its record) and op 5, both acknowledged, before writing op 4 again, and a crash
+// in between lost them. The record names the entry's extent, past the end of the file too.
+func TestRepairOfALostEntryAtTheFileEnd(t *testing.T) {
+	for crashAt := 0; crashAt < 6; crashAt++ {
+		t.Run(fmt.Sprintf("crash at %d", crashAt), func(t *testing.T) { repairLostEntryAtFileEnd(t, crashAt) })
+	}
+}
+
+func repairLostEntryAtFileEnd(t *testing.T, crashAt int) {
+	opts := storage.Options{SegmentEntriesMax: 5, EntryBodyMax: 4096}
+	m := newMemFS()
+	var s *storage.Storage
+	open := func() *storage.Recovery {
+		t.Helper()
+		var rec *storage.Recovery
+		if err, _ := memDo(t, m, func(done func(error)) {
+			storage.Open(m, opts, func(got *storage.Storage, r *storage.Recovery, err error) { s, rec = got, r; done(err) })
+		}); err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return rec
+	}
+	if err, _ := memDo(t, m, func(done func(error)) { storage.Format(m, opts, testState, done) }); err != nil {
+		t.Fatal(err)
+	}
+	open()
+	appendOp := func(op uint64) error {
+		err, _ := memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: op, Body: body(op)}, done) })
+		return err
+	}
+	lost := false
+	for op := uint64(1); op <= 5; op++ {
+		if op == 4 {
+			m.fault = func(kind, name string, _ int) memFault {
+				if kind == "write" && !lost {
+					lost = true
+					return faultLost // op 4's entry
+				}
+				return faultNone
+			}
+		}
+		if err := appendOp(op); err != nil {
+			t.Fatalf("Append(%d): %v", op, err)
+		}
+		m.fault = nil
+	}
+	m = m.afterCrash(func() int { return 1 })
+	if rec := open(); !slices.Equal(rec.Faulty, []uint64{4}) {
+		t.Fatalf("Open: entries %v, faulty %v: want op 4 faulty", entriesOf(rec), rec.Faulty)
+	}
+	if !s.Rewritable(storage.Entry{Op: 4, Body: body(4)}) {
+		t.Error("op 4's own prepare is not rewritable in place under its intact record")
+	}
+	m.crashAt = m.mutating + crashAt // at one of the repair's writes or syncs
+	// (a crash point past the repair's last call crashes nothing: the repair completes)
+	memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: 4, Body: body(4)}, done) })
+	m = m.afterCrash(func() int { return 1 })
+	rec := open()
+	for op := uint64(4); op <= 5; op++ {
+		if !slices.Contains(entriesOf(rec), op) && !slices.Contains(rec.Faulty, op) {
+			t.Errorf("acknowledged op %d lost after a crash during the repair of op 4: entries %v, faulty %v",
+				op, entriesOf(rec), rec.Faulty)
+		}
 	}
 }

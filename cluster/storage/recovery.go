@@ -574,7 +574,12 @@ func (ix *logIndex) regionEnds(scans []segmentScan, segmentEntries uint64) {
 		// A faulty entry whose record survived has a known extent: it ends where its record
 		// says, not at the next intact entry, so that nothing past the head hides in the
 		// head's damaged region (cutUnfinished removes it) and the op below ends at its offset.
-		if p := ix.persist[op]; sl.known && p.state == recordIntact && sl.offset+p.header.Size() <= next {
+		// The highest op of a segment's file ends there too when the file ends short of it (its
+		// entry's write lost, which did not extend the file): cut at the file's end, its region
+		// had no room for its own entry, and the repair of the acknowledged op truncated it,
+		// record and all, before writing it again (TestRepairOfALostEntryAtTheFileEnd).
+		if p := ix.persist[op]; sl.known && p.state == recordIntact &&
+			(sl.offset+p.header.Size() <= next || (next == sizes[current] && sl.offset <= next)) {
 			sl.end, next = sl.offset+p.header.Size(), sl.offset
 		}
 		// So does a distrusted entry, whose bytes lie whole where the scan found them: the
