@@ -904,7 +904,7 @@ func (r *h89Run) resume(t *rapid.T, s *storage.Storage, fs *memFS, rec *storage.
 				return false
 			}
 			r.logf("  -> %d written, %v (head %d, faulty %v)", written, err, s.Head(), s.Faulty())
-			if err != nil {
+			if err != nil && !errors.Is(err, storage.ErrNoSpace) {
 				r.fail("%s from %d with no fault active: %v", what, op, err)
 			}
 			for _, e := range run[:written] {
@@ -923,7 +923,7 @@ func (r *h89Run) resume(t *rapid.T, s *storage.Storage, fs *memFS, rec *storage.
 		}
 		r.logf("  -> %v (head %d, faulty %v)", err, s.Head(), s.Faulty())
 		if err != nil {
-			if errors.Is(err, storage.ErrFaulty) {
+			if errors.Is(err, storage.ErrFaulty) || errors.Is(err, storage.ErrNoSpace) {
 				*md = *before
 				continue
 			}
