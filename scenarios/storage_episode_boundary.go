@@ -188,7 +188,7 @@ func checkBoundaryRepair(seed, f, head uint64) string {
 // scriptedMoves runs the episode's moves on fresh disks of their own (each gated by its own
 // stream), after the last boot's recovery passed its check.
 func (e *storeEpisode) scriptedMoves() {
-	for _, move := range []func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair} {
+	for _, move := range []func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair, e.maybeCheckSyncedKnown} {
 		if e.failure != "" {
 			return
 		}
