@@ -65,7 +65,8 @@ const (
 
 // lagTruth holds the model of each standby (by standby slot).
 type lagTruth struct {
-	standbys []lagModel
+	standbys      []lagModel
+	checks, ahead uint64 // standby_lag_ops_truth.go's counters
 }
 
 // lagModel is the harness's record of one standby process's announcements.
@@ -255,6 +256,7 @@ type lagKnobs struct {
 	// known, if set, is whether the lag is reported known, given the inspection and whether
 	// the process is a restart.
 	known func(in *vsr.Inspection, restarted bool) bool
+	ops   lagOpsKnobs // the lag in ops and eligibility (standby_lag_ops_truth.go)
 }
 
 // check holds what standby node i reports in in (inspected after the tick) to the bounds;
@@ -281,7 +283,7 @@ func (t *lagTruth) check(c *sim.Cluster, i int, r *vsr.Replica, in *vsr.Inspecti
 				"announcements of commit numbers up to %d from its view's primary, the first at %s, the last at %s "+
 				"(op %d executed)", i, m.maxCommit, sim.Duration(m.firstHeard), sim.Duration(m.lastHeard), in.CommitMin)
 		}
-		return ""
+		return t.checkOps(i, m, in, known, knobs.ops)
 	}
 	reported := in.StandbyLagNs
 	if knobs.reported != nil {
@@ -297,7 +299,7 @@ func (t *lagTruth) check(c *sim.Cluster, i int, r *vsr.Replica, in *vsr.Inspecti
 			"by %s (op %d executed, %d heard): it is at most %s behind (over-reported)", i,
 			sim.Duration(reported), sim.Duration(m.current), in.CommitMin, m.maxCommit, sim.Duration(bound))
 	}
-	return ""
+	return t.checkOps(i, m, in, known, knobs.ops)
 }
 
 // unknown holds a standby process that has taken no announcement since it started to the

@@ -266,6 +266,9 @@ type swarmKnobs struct {
 	// lagKnown replaces whether every standby reports its lag known (the inspection, and
 	// whether the process is a restart) before standby_lag_truth.go checks it.
 	lagKnown func(in *vsr.Inspection, restarted bool) bool
+	// lagOps changes the lag in ops and eligibility every standby reports
+	// (standby_lag_ops_truth.go).
+	lagOps lagOpsKnobs
 	// afterLostSyncHeal runs right after the lost_sync round heals the links of the replica
 	// that lost its checkpoint (swarm_lost_sync.go): a fault injected there that keeps it
 	// recovering must fail it.
@@ -391,6 +394,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.metrics.counters(r.Counters)
 	run.malformed.counters(r.Counters)
 	r.Counters["invariants.clock_truth.checked"] = run.clockTruth.checked
+	run.lagTruth.counters(r.Counters)
 	if r.Outcome == Pass && run.checked {
 		r = withParEpisode(o, r)
 	}
@@ -429,7 +433,7 @@ func (run *swarmRun) inspect() {
 			}
 			if run.broken == "" && i >= run.c.ReplicaCount() {
 				run.broken = run.lagTruth.check(run.c, i, r, in,
-					lagKnobs{reported: run.knobs.lagReported, known: run.knobs.lagKnown})
+					lagKnobs{reported: run.knobs.lagReported, known: run.knobs.lagKnown, ops: run.knobs.lagOps})
 			}
 		}
 	}
