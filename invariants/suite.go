@@ -12,7 +12,7 @@ import (
 // them (for `vopr list invariants`).
 func Describe() [][2]string {
 	return [][2]string{
-		{NameCommitLeOp, "checkpoint_op <= commit_min <= commit_number <= op_number on every replica at every inspection"},
+		{NameCommitLeOp, "checkpoint_op <= commit_min <= commit_number <= op_number on every replica at every inspection; an op a normal primary prepares is at most checkpoint_op + PrepareAheadMax"},
 		{NameCanonicalCommit, "one prepare per op across replicas, by header checksum and by the harness's own digest of the bytes executed, which are the bytes its primary created; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart"},
 		{NameCommitTimestamp, "canonical timestamps rise strictly; a primary stamps within 250 ms of its own clock (or carries its predecessor's + 1), so within 500 ms of true time when its clock is inside the model, and on the side of its clock the clock samples it heard put the cluster's time (every pong delivered to it)"},
 		{NameClockSync, "at every inspection of a running active replica, its clock verdict (synchronised or not) and offset are what Marzullo's algorithm gives over the clock samples it holds, each recomputed from the pong delivered to it at that instant (checker's own Marzullo; a sample ageing out since its last tick may count or not); and it holds no sample from a pong whose round trip exceeded the sample age bound"},
@@ -232,6 +232,7 @@ func (s *Suite) OnCrash(atNs int64, replica int) {
 		return
 	}
 	s.canonical.crash(replica)
+	s.commitLeOp.crash(replica)
 	s.views.crash(replica)
 	s.audits.crash(replica)
 	s.clockRef.interrupted(replica)

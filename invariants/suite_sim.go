@@ -143,5 +143,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.checkpoint_contents_checked": s.contents.checked,
 		"invariants.session_executions_checked":  s.executions.checked,
 		"invariants.session_executions_skipped":  s.executions.skipped,
+		"invariants.prepare_window_checked":      s.commitLeOp.windowChecked,
+		"coverage.check.prepare_window_full":     s.commitLeOp.windowFull,
 	}
 }

@@ -38,6 +38,7 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 		"invariants.prepares_seen_late":  0,
 		"invariants.timestamps_in_model": 2, "invariants.executed_unseen_created": 0, "invariants.disk_checks": 0,
 		"invariants.log_view_checks": 0, "invariants.wipes_declared": 0, "invariants.standby_reads_checked": 0,
+		"invariants.prepare_window_checked": 0, "coverage.check.prepare_window_full": 0,
 		"invariants.client_sessions_checked": 0, "invariants.client_sessions_skipped": 0, "invariants.client_sessions_stale": 0,
 		"invariants.committed_replies_checked": 0, "invariants.checkpoint_contents_checked": 0, "invariants.committed_replies_skipped": 0,
 		"invariants.session_executions_checked": 0, "invariants.session_executions_skipped": 0,

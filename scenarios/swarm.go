@@ -396,7 +396,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	r.Counters["invariants.clock_truth.checked"] = run.clockTruth.checked
 	run.lagTruth.counters(r.Counters)
 	if r.Outcome == Pass && run.checked {
-		r = withParEpisode(o, r)
+		r = withPrepareWindowEpisode(o, withParEpisode(o, r)) // prepare_window.go
 	}
 	return r
 }
