@@ -28,16 +28,13 @@ import (
 //
 // From the seed: 3 or 5 replicas, 4 to 8 clients, the network's mean delay and the load
 // before the fault. Every invariant of the Suite runs throughout.
-//
-// It is not a registered scenario (gate/staging.yaml runs every registered one): it runs as
-// the episode of one passing swarm seed in prepareWindowEpisodeOdds, and `vopr replay` of
-// that swarm seed replays it. Registering it takes an init with
-// register(prepareWindowScenario) and an entry in gate/staging.yaml.
-var prepareWindowScenario = Scenario{
-	Name:    "prepare_window",
-	Summary: "the primary's next checkpoint write keeps failing while the clients retry: its op reaches checkpoint + PrepareAheadMax and it prepares nothing past it; the disk is fixed => the checkpoint goes through and every replica converges",
-	Params:  func(seed uint64) string { return drawPrepareWindow(seed).String() },
-	Run:     runPrepareWindow,
+func init() {
+	register(Scenario{
+		Name:    "prepare_window",
+		Summary: "the primary's next checkpoint write keeps failing while the clients retry: its op reaches checkpoint + PrepareAheadMax and it prepares nothing past it; the disk is fixed => the checkpoint goes through and every replica converges",
+		Params:  func(seed uint64) string { return drawPrepareWindow(seed).String() },
+		Run:     runPrepareWindow,
+	})
 }
 
 const (
@@ -151,7 +148,8 @@ func withPrepareWindowEpisode(o Options, r Result) Result {
 	r.Counters["episode.prepare_window.full"] += er.Counters["prepare_window.full"]
 	if er.Outcome != Pass {
 		r.Outcome = er.Outcome
-		r.Reason = fmt.Sprintf("prepare_window episode seed %d (%s): %s", seed, drawPrepareWindow(seed), er.Reason)
+		r.Reason = fmt.Sprintf("prepare_window episode seed %d (alone: vopr replay %d --scenario prepare_window): %s",
+			seed, seed, er.Reason)
 	}
 	return r
 }

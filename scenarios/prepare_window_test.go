@@ -12,7 +12,7 @@ import (
 // the window (vsr.primary_prepares_one_past_window, killed at prepare_window seed 1).
 func TestPrepareWindowFillsTheWindow(t *testing.T) {
 	for seed := uint64(2202900000); seed < 2202900004; seed++ {
-		r := prepareWindowScenario.Run(Options{Seed: seed})
+		r := runPrepareWindow(Options{Seed: seed})
 		require.Equal(t, Pass, r.Outcome, r.Reason)
 		require.Equal(t, uint64(1), r.Counters["prepare_window.full"], "seed %d", seed)
 		require.NotZero(t, r.Counters["invariants.prepare_window_checked"], "seed %d", seed)
