@@ -397,6 +397,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	run.lagTruth.counters(r.Counters)
 	if r.Outcome == Pass && run.checked {
 		r = withPrepareWindowEpisode(o, withParEpisode(o, r)) // prepare_window.go
+		r = withSessionStorm(o, r)                            // swarm_session_storm.go: the client table under pressure
 	}
 	return r
 }
