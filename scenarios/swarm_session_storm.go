@@ -38,8 +38,9 @@ import (
 //
 // The episode's cluster has no other fault. The Suite sees every event and every message that
 // ends a client's request: client_sessions, session_execution and committed_replies judge it,
-// with the client's own contract (sessionProblem: registered without a session). Its verdict
-// joins the seed's.
+// with the client's own contract (sessionProblem: registered without a session), and each
+// checkpoint's client table is held to the model (session_execution: no request ran under a
+// session that is gone) and to its replies (checkpoint_sessions). Its verdict joins the seed's.
 
 // sessionStormOneIn: one passing seed in this many runs the episode.
 const sessionStormOneIn = 4
@@ -162,6 +163,15 @@ func (s *sessionStorm) onEvent(e vsr.Event) {
 		return
 	}
 	s.suite.OnEvent(s.now(), e)
+	if snapshot := checkpointJustTaken(s.c, e); snapshot != nil {
+		// session_execution and checkpoint_content read the client table each checkpoint
+		// holds; checkpoint_sessions, that every session in it carries its reply.
+		s.suite.OnCheckpointHeld(s.now(), e.Replica, e.Op, snapshot)
+		s.counters["session_storm.checkpoints"]++
+		if s.broken == "" {
+			s.broken = checkCheckpointSessions(s.c, e, snapshot)
+		}
+	}
 	if e.Kind == vsr.EventCommit && e.Op == s.modelOp+1 {
 		s.modelOp = e.Op
 		s.follow(e.Op, e.Prepare)
@@ -230,7 +240,13 @@ func (s *sessionStorm) clientTick(i int) {
 	if s.broken == "" {
 		s.broken = sessionProblem(i, cl)
 	}
-	if !s.load || cl.Busy() {
+	if cl.Busy() {
+		if s.broken == "" {
+			s.broken = probeBusy(s.rng, i, cl, s.c.ReplicaCount(), 0) // one request at a time
+		}
+		return
+	}
+	if !s.load {
 		return
 	}
 	s.puts[i]++

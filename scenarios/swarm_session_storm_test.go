@@ -48,6 +48,7 @@ func TestSessionStormReopensSessions(t *testing.T) {
 		require.Positive(t, s.counters["session_storm.evicted_clients"], "seed %d (%s)", seed, p)
 		require.Positive(t, s.counters["session_storm.outcome.ok"], "seed %d (%s)", seed, p)
 		require.Positive(t, s.counters["session_storm.evictions_again"], "seed %d (%s)", seed, p)
+		require.Positive(t, s.counters["session_storm.checkpoints"], "seed %d (%s)", seed, p)
 	}
 }
 
