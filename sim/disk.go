@@ -91,6 +91,8 @@ type Disk struct {
 	armedError armedWriteError
 	// armedSync is a failed sync aimed at the next sync of a file (ArmSyncError).
 	armedSync armedSyncError
+	// armedLost is a lost write aimed at the next write into a range (ArmLostWrite).
+	armedLost armedLostWrite
 	// noSpaceAim picks the writes a standing ErrNoSpace aim refuses (AimNoSpace); nil for none.
 	noSpaceAim noSpaceMatch
 	// syncKeep is the stream that decides which writes a failed sync keeps whole
@@ -241,6 +243,9 @@ type DiskStats struct {
 	// times an engine got through a failed sync that kept writes (keptStage) and left some
 	// of them in place: the moment a check of the disk holds the engine to what it left.
 	SyncKept, SyncKeptSettled uint64
+	// LostWrites counts the writes an armed lost write took (ArmLostWrite): reported done,
+	// never applied.
+	LostWrites uint64
 }
 
 // diskFile is one file: pristine bytes, the durable image's length, unsynced writes and fault
@@ -488,6 +493,11 @@ func (d *Disk) completeWrite(op *pendingOp) {
 		}
 		d.traceOp("write", op.name, op.offset, len(w.data), err)
 		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data), Err: err})
+		return
+	}
+	if d.loseWrite(w.id, op.name, op.offset, len(w.data)) {
+		d.traceOp("write", op.name, op.offset, len(w.data), nil)
+		d.deliver(op, IOCompletion{Op: IOWrite, Name: op.name, Offset: op.offset, Size: len(w.data)})
 		return
 	}
 	err := d.applyWrite(w.id, op.name, w.data, op.offset)

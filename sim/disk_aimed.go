@@ -33,6 +33,7 @@ func (d *Disk) DisarmSyncError() (fired bool) {
 // armedSyncError is a failed sync aimed at the next sync of name (ArmSyncError).
 type armedSyncError struct {
 	on, fired bool
+	keep      bool // it keeps the writes whole (ArmSyncErrorKept)
 	name      string
 }
 

@@ -110,6 +110,9 @@ func (d *Disk) DisarmWriteError() (fired bool) {
 func (d *Disk) syncFails(name string, f *diskFile, upTo uint64) bool {
 	if d.armedSync.strikes(name, f, upTo) {
 		d.armedSync.on, d.armedSync.fired = false, true
+		if d.armedSync.keep {
+			return d.failSync(name, f, d.keptWhole)
+		}
 		return d.failSync(name, f, d.lostWhole)
 	}
 	if !d.faultsEnabled || d.opts.SyncErrorProbability <= 0 || len(f.volatile) == 0 {
