@@ -188,7 +188,9 @@ func checkBoundaryRepair(seed, f, head uint64) string {
 // scriptedMoves runs the episode's moves on fresh disks of their own (each gated by its own
 // stream), after the last boot's recovery passed its check.
 func (e *storeEpisode) scriptedMoves() {
-	for _, move := range []func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair, e.maybeCheckSyncedKnown} {
+	moves := append([]func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair, e.maybeCheckSyncedKnown},
+		e.silentMoves()...)
+	for _, move := range moves {
 		if e.failure != "" {
 			return
 		}
