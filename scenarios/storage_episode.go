@@ -243,6 +243,10 @@ type storeEpisode struct {
 	rechainLies   func(*storage.Storage) probeTarget // a test's: the engine the refusals ask
 	// cutDebtForgotten is a test's knob: what a failed cut owed is never cut (forgetCutFS).
 	cutDebtForgotten bool
+	// lostEntry draws the boots' lost entry writes, and lostAim is the boot's
+	// (storage_episode_lost_entry.go; its own stream, made at the first boot).
+	lostEntry *rand.Rand
+	lostAim   lostEntryAim
 }
 
 func init() {
@@ -358,6 +362,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	e.errorAim = e.drawWriteErrorAim()
 	e.truncateAim = e.drawTruncateErrorAim()
 	e.cutAim = e.drawCutFailAim()
+	e.lostAim = e.drawLostEntryAim()
 	aim := e.drawMisdirectAim(crashAfter)
 	e.markAim = markAim{bootMisdirect: aim.at >= 0}
 	kept, keptCP := e.fallbackEntries(), e.m.CP
@@ -381,6 +386,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.checkFallbackEntries(kept, keptCP, "by the engine's history before the crash")
 	}
 	e.settleWriteError()
+	e.settleLostEntry()
 	e.settleCutFail()
 	rot := e.settleRecordOverMark()
 	e.settleMisdirect()
@@ -630,6 +636,7 @@ func (e *storeEpisode) issue() {
 			return
 		}
 		e.acknowledged(step)
+		e.lostEntryAcknowledged(step)
 		e.cutFailAcknowledged(step)
 		e.superblockWritten(step)
 		if step.Kind == storagemodel.Install {
@@ -638,6 +645,7 @@ func (e *storeEpisode) issue() {
 		e.issue()
 	}
 	e.aimWriteError(step)
+	e.aimLostEntry(step)
 	e.aimTruncateError(step)
 	e.aimCutFail(step)
 	e.aimRecordOverMark(step)

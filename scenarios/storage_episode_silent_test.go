@@ -31,3 +31,20 @@ func TestStorageEpisodeSilentMoves(t *testing.T) {
 		}
 	}
 }
+
+// The episode's history meets lost entry writes at a segment's end (acknowledged, and in
+// flight at a crash), and passes.
+func TestStorageEpisodeLostEntryWrites(t *testing.T) {
+	acknowledged, inFlight := uint64(0), uint64(0)
+	for seed := uint64(1); seed <= 300 && (acknowledged == 0 || inFlight == 0); seed++ {
+		r := runStorageCrash(Options{Seed: seed})
+		if r.Outcome != Pass {
+			t.Fatalf("seed %d: %s", seed, r.Reason)
+		}
+		acknowledged += r.Counters["coverage.storage_episode.lost_entry_write"]
+		inFlight += r.Counters["storage_episode.lost_entry_write_in_flight"]
+	}
+	if acknowledged == 0 || inFlight == 0 {
+		t.Fatalf("lost entry writes: %d acknowledged, %d in flight at a crash", acknowledged, inFlight)
+	}
+}
