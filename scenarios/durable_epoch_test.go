@@ -111,9 +111,12 @@ func TestDurableSuperblockDecoderReadsTheConfiguration(t *testing.T) {
 // its writes), so that the new epoch's prepares reach it while its superblock still holds
 // the old epoch. The DB holds those entries back until the epoch is durable (flushLog's
 // epoch gate; the planted bug vsr.log_write_epoch_gate_on_wrong_field writes them, and this
-// test then fails on the log rule); the rule, checked at every event, stays silent.
+// test then fails on the log rule); the rule, checked at every event, stays silent. Each
+// failed superblock write costs the engine two failed syncs (it writes the current state
+// back over the pair it failed on, and that sync fails too), hence 80 failures for the
+// backup's 40 attempts.
 func TestEntriesOfANewEpochWaitForAFailedSuperblockWrite(t *testing.T) {
-	const backup, failures = 2, 40
+	const backup, failures = 2, 80
 	var disks *durableDisks
 	var violations []string
 	armed, failed := false, 0
