@@ -84,7 +84,10 @@ type divergentRun struct {
 	struck  bool
 	crashIO sim.IOCompletion
 	healed  bool
-	held    bool // the primary's messages to r0 were held (maybeHold)
+	// boundaryOpen: from the heal to the first crash of a boundary seed, whose crash counts
+	// only completions on the log's files (countsForCrash).
+	boundaryOpen bool
+	held         bool // the primary's messages to r0 were held (maybeHold)
 	// target is the commit number at the last start; ackedAtStart client 0's
 	// acknowledgements then.
 	target       uint64
@@ -350,6 +353,9 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 		c.Network.Uncut(path[0], path[1])
 	}
 	run.healed, run.armed = true, run.p.crashAt
+	if run.p.boundary.on {
+		run.armed, run.boundaryOpen = run.p.boundary.after, true
+	}
 	if run.installFail {
 		run.armInstallFail()
 	}
@@ -364,6 +370,7 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 	if !run.until(done, divergentRepairTicksMax) {
 		return run.fail(Liveness, "repair: r0 neither reached its completion %d nor converged", run.p.crashAt)
 	}
+	run.boundaryOpen = false
 	if run.rot.filtering && run.struck {
 		run.counts["divergent_matrix.checkpoint_crash"]++
 	}
@@ -378,6 +385,7 @@ func (run *divergentRun) healAndCrash() (Outcome, string) {
 		c.CrashReplica(0)
 	}
 	run.inspect()
+	run.aimBoundary()
 	run.placeDamage()
 	if run.lowDamage > 0 {
 		run.damageLow(run.lowDamage)

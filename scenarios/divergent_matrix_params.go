@@ -77,6 +77,8 @@ type divergentParams struct {
 	secondCrash int // the completion after its restart it crashes at again; 0 for none
 	// sync: the checkpoint variants (divergent_matrix_sync.go), drawn from their own stream.
 	sync divergentSync
+	// boundary: the boundary variant (divergent_boundary.go), drawn from its own stream.
+	boundary divergentBoundary
 }
 
 // top is the highest op of the two versions: the damage's range ends there.
@@ -91,9 +93,13 @@ func (p divergentParams) String() string {
 	if p.secondCrash > 0 {
 		second = fmt.Sprintf("io%d", p.secondCrash)
 	}
-	return fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t hold=%s k=%d m=%d past_checkpoint=%t second_crash=%s %s",
+	s := fmt.Sprintf("a=%d crash_at=io%d damage=%s far=%t hold=%s k=%d m=%d past_checkpoint=%t second_crash=%s %s",
 		p.a, p.crashAt, listOrNone(damage), p.far, sim.Duration(p.holdTicks)*sim.TickInterval, p.k, p.m, p.pastCheckpoint,
 		second, p.sync)
+	if p.boundary.on {
+		s += " " + p.boundary.String()
+	}
+	return s
 }
 
 // drawDivergent is the episode of seed: every draw is made, in a fixed order, whatever the
@@ -126,7 +132,7 @@ func drawDivergent(seed uint64) divergentParams {
 		p.secondCrash = second
 	}
 	p.sync = drawDivergentSync(seed, p)
-	return p
+	return withDivergentBoundary(seed, p)
 }
 
 // drawDivergentDamage draws one damaged sector: half of them among the old primary's own ops

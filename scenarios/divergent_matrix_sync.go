@@ -152,6 +152,9 @@ func (run *divergentRun) onRotEvent(kind string, op uint64) {
 // countsForCrash reports whether r0's completion io counts toward the armed crash: every
 // completion, or with checkpointCrash only those of the superblock and checkpoint files.
 func (run *divergentRun) countsForCrash(io sim.IOCompletion) bool {
+	if run.boundaryOpen {
+		return strings.HasPrefix(io.Name, "log-") // divergent_boundary.go
+	}
 	if !run.rot.filtering {
 		return true
 	}
