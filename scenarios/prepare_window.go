@@ -31,6 +31,7 @@ import (
 func init() {
 	register(Scenario{
 		Name:    "prepare_window",
+		Runbook: "none (the primary's prepare window while a checkpoint write keeps failing)",
 		Summary: "the primary's next checkpoint write keeps failing while the clients retry: its op reaches checkpoint + PrepareAheadMax and it prepares nothing past it; the disk is fixed => the checkpoint goes through and every replica converges",
 		Params:  func(seed uint64) string { return drawPrepareWindow(seed).String() },
 		Run:     runPrepareWindow,
