@@ -76,8 +76,8 @@ func withParEpisode(o Options, r Result) Result {
 			e.scenario, e.seed, p.class(), e.seed, e.scenario, er.Reason)
 		return r
 	}
-	r = withUpgradeReplacementEpisode(o, withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r))))
-	return withLongTransferEpisode(o, r)
+	r = upgradeReplacementEpisode.with(o, withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r))))
+	return longTransferEpisode.with(o, r)
 }
 
 // storageEpisodesPerSeed is how many storage episodes a passing swarm seed ends with. One
@@ -106,6 +106,42 @@ func withStorageEpisode(o Options, r Result) Result {
 				seed, seed, sr.Reason)
 			return r
 		}
+	}
+	return r
+}
+
+// oneInEpisode is an episode that ends one passing swarm seed in oneIn, on a cluster of its
+// own. Whether a seed has it, and its seed, come from the seed's stream of the episode's
+// name, so the seed's other draws and its trace are unchanged.
+type oneInEpisode struct {
+	stream string // the stream's name
+	label  string // the episode's name in a failure
+	oneIn  int
+	run    func(Options) Result
+	fold   func(counters map[string]uint64, er Result) // the episode's counters into the seed's
+}
+
+// draw returns the episode's seed for the swarm seed, or 0 where the seed has none.
+func (e oneInEpisode) draw(seed uint64) uint64 {
+	rng := sim.Stream(seed, e.stream)
+	if rng.IntN(e.oneIn) != 0 {
+		return 0
+	}
+	return 1 + rng.Uint64N(1<<40)
+}
+
+// with runs the episode after a passing swarm run, if the seed draws it, and folds its
+// verdict into r.
+func (e oneInEpisode) with(o Options, r Result) Result {
+	seed := e.draw(o.Seed)
+	if r.Outcome != Pass || seed == 0 {
+		return r
+	}
+	er := e.run(Options{Seed: seed, Mutation: o.Mutation, disks: o.disks})
+	e.fold(r.Counters, er)
+	if er.Outcome != Pass {
+		r.Outcome = er.Outcome
+		r.Reason = fmt.Sprintf("%s episode seed %d: %s", e.label, seed, er.Reason)
 	}
 	return r
 }

@@ -46,31 +46,12 @@ const (
 	longTransferFillMax = 512 << 10
 )
 
-// drawLongTransfer draws whether the seed ends with the episode, and its seed (0: none).
-func drawLongTransfer(seed uint64) uint64 {
-	rng := sim.Stream(seed, "swarm_long_transfer")
-	if rng.IntN(longTransferOneIn) != 0 {
-		return 0
-	}
-	return 1 + rng.Uint64N(1<<40)
-}
-
-// withLongTransferEpisode runs the seed's episode, if it draws one, after a passing swarm run
-// and folds its verdict into r.
-func withLongTransferEpisode(o Options, r Result) Result {
-	seed := drawLongTransfer(o.Seed)
-	if r.Outcome != Pass || seed == 0 {
-		return r
-	}
-	er := runLongTransfer(Options{Seed: seed, Mutation: o.Mutation, disks: o.disks})
-	r.Counters["coverage.episode.long_transfer"]++
-	r.Counters["episode.long_transfer.state_syncs"] += er.Counters["long_transfer.state_syncs"]
-	if er.Outcome != Pass {
-		r.Outcome = er.Outcome
-		r.Reason = fmt.Sprintf("long-transfer episode seed %d: %s", seed, er.Reason)
-	}
-	return r
-}
+// longTransferEpisode is the episode as the swarm draws and runs it.
+var longTransferEpisode = oneInEpisode{stream: "swarm_long_transfer", label: "long-transfer",
+	oneIn: longTransferOneIn, run: runLongTransfer, fold: func(counters map[string]uint64, er Result) {
+		counters["coverage.episode.long_transfer"]++
+		counters["episode.long_transfer.state_syncs"] += er.Counters["long_transfer.state_syncs"]
+	}}
 
 // longTransferParams are what an episode draws.
 type longTransferParams struct {

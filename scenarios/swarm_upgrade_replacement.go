@@ -47,32 +47,12 @@ const (
 	upgradeReplacementSilentTicks = 300
 )
 
-// drawUpgradeReplacement draws whether the seed ends with the drill, and the drill's seed (0:
-// none).
-func drawUpgradeReplacement(seed uint64) uint64 {
-	rng := sim.Stream(seed, "swarm_upgrade_replacement")
-	if rng.IntN(upgradeReplacementOneIn) != 0 {
-		return 0
-	}
-	return 1 + rng.Uint64N(1<<40)
-}
-
-// withUpgradeReplacementEpisode runs the seed's drill, if it draws one, after a passing swarm
-// run and folds its verdict into r.
-func withUpgradeReplacementEpisode(o Options, r Result) Result {
-	seed := drawUpgradeReplacement(o.Seed)
-	if r.Outcome != Pass || seed == 0 {
-		return r
-	}
-	er := runUpgradeReplacement(Options{Seed: seed, Mutation: o.Mutation, disks: o.disks})
-	r.Counters["coverage.episode.upgrade_replacement"]++
-	r.Counters["episode.upgrade_replacement.led"] += er.Counters["upgrade_replacement.led"]
-	if er.Outcome != Pass {
-		r.Outcome = er.Outcome
-		r.Reason = fmt.Sprintf("upgrade-replacement episode seed %d: %s", seed, er.Reason)
-	}
-	return r
-}
+// upgradeReplacementEpisode is the drill as the swarm draws and runs it.
+var upgradeReplacementEpisode = oneInEpisode{stream: "swarm_upgrade_replacement", label: "upgrade-replacement",
+	oneIn: upgradeReplacementOneIn, run: runUpgradeReplacement, fold: func(counters map[string]uint64, er Result) {
+		counters["coverage.episode.upgrade_replacement"]++
+		counters["episode.upgrade_replacement.led"] += er.Counters["upgrade_replacement.led"]
+	}}
 
 type upgradeReplacementRun struct {
 	*runbookRun
