@@ -1166,38 +1166,20 @@ func TestFailedSuperblockSyncIsNotAdopted(t *testing.T) {
 // failed with ErrNotExist, outside Append's contract, at every retry.
 func TestTruncationKeepsTheSegmentOfAFaultyOp(t *testing.T) {
 	opts := storage.Options{SegmentEntriesMax: 4, EntryBodyMax: 4096}
-	m := newMemFS()
-	var s *storage.Storage
-	open := func() *storage.Recovery {
-		t.Helper()
-		var rec *storage.Recovery
-		if err, _ := memDo(t, m, func(done func(error)) {
-			storage.Open(m, opts, func(got *storage.Storage, r *storage.Recovery, err error) { s, rec = got, r; done(err) })
-		}); err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return rec
-	}
-	if err, _ := memDo(t, m, func(done func(error)) { storage.Format(m, opts, testState, done) }); err != nil {
-		t.Fatal(err)
-	}
-	open()
-	appendOp := func(op uint64) error {
-		err, _ := memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: op, Body: body(op)}, done) })
-		return err
-	}
-	if err, _ := memDo(t, m, func(done func(error)) { s.InstallCheckpoint(1, []byte("a peer's state at 1"), done) }); err != nil {
+	e := newMemEngine(t, opts)
+	open, appendOp := e.open, e.appendOp
+	if err, _ := memDo(t, e.m, func(done func(error)) { e.s.InstallCheckpoint(1, []byte("a peer's state at 1"), done) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := appendOp(2); err != nil {
 		t.Fatal(err)
 	}
-	m = m.afterCrash(func() int { return 1 })
-	m.files["checkpoint-0000000000000001"].data[0] ^= 1
+	e.m = e.m.afterCrash(func() int { return 1 })
+	e.m.files["checkpoint-0000000000000001"].data[0] ^= 1
 	if rec := open(); rec.State.CheckpointOp != 0 || !slices.Equal(rec.Faulty, []uint64{1}) {
 		t.Fatalf("Open: checkpoint %d, faulty %v: want the fallback to op 0 with op 1 faulty", rec.State.CheckpointOp, rec.Faulty)
 	}
-	if err, _ := memDo(t, m, func(done func(error)) { s.TruncateAfter(1, done) }); err != nil {
+	if err, _ := memDo(t, e.m, func(done func(error)) { e.s.TruncateAfter(1, done) }); err != nil {
 		t.Fatalf("TruncateAfter(1): %v", err)
 	}
 	for try := 0; try < 2; try++ {
@@ -1208,12 +1190,12 @@ func TestTruncationKeepsTheSegmentOfAFaultyOp(t *testing.T) {
 	if err := appendOp(2); err != nil {
 		t.Fatalf("Append(2): %v", err)
 	}
-	st := s.State()
+	st := e.s.State()
 	st.View, st.LogView = st.View+1, st.View+1 // a view change persists the fallen-back state
-	if err, _ := memDo(t, m, func(done func(error)) { s.SaveState(st, done) }); err != nil {
+	if err, _ := memDo(t, e.m, func(done func(error)) { e.s.SaveState(st, done) }); err != nil {
 		t.Fatalf("SaveState: %v", err)
 	}
-	m = m.afterCrash(func() int { return 1 })
+	e.m = e.m.afterCrash(func() int { return 1 })
 	if rec := open(); !slices.Equal(entriesOf(rec), []uint64{1, 2}) {
 		t.Fatalf("after a restart: entries %v, faulty %v, want [1 2]", entriesOf(rec), rec.Faulty)
 	}
@@ -1234,30 +1216,12 @@ func TestRepairOfALostEntryAtTheFileEnd(t *testing.T) {
 
 func repairLostEntryAtFileEnd(t *testing.T, crashAt int) {
 	opts := storage.Options{SegmentEntriesMax: 5, EntryBodyMax: 4096}
-	m := newMemFS()
-	var s *storage.Storage
-	open := func() *storage.Recovery {
-		t.Helper()
-		var rec *storage.Recovery
-		if err, _ := memDo(t, m, func(done func(error)) {
-			storage.Open(m, opts, func(got *storage.Storage, r *storage.Recovery, err error) { s, rec = got, r; done(err) })
-		}); err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return rec
-	}
-	if err, _ := memDo(t, m, func(done func(error)) { storage.Format(m, opts, testState, done) }); err != nil {
-		t.Fatal(err)
-	}
-	open()
-	appendOp := func(op uint64) error {
-		err, _ := memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: op, Body: body(op)}, done) })
-		return err
-	}
+	e := newMemEngine(t, opts)
+	open, appendOp := e.open, e.appendOp
 	lost := false
 	for op := uint64(1); op <= 5; op++ {
 		if op == 4 {
-			m.fault = func(kind, name string, _ int) memFault {
+			e.m.fault = func(kind, name string, _ int) memFault {
 				if kind == "write" && !lost {
 					lost = true
 					return faultLost // op 4's entry
@@ -1268,19 +1232,19 @@ func repairLostEntryAtFileEnd(t *testing.T, crashAt int) {
 		if err := appendOp(op); err != nil {
 			t.Fatalf("Append(%d): %v", op, err)
 		}
-		m.fault = nil
+		e.m.fault = nil
 	}
-	m = m.afterCrash(func() int { return 1 })
+	e.m = e.m.afterCrash(func() int { return 1 })
 	if rec := open(); !slices.Equal(rec.Faulty, []uint64{4}) {
 		t.Fatalf("Open: entries %v, faulty %v: want op 4 faulty", entriesOf(rec), rec.Faulty)
 	}
-	if !s.Rewritable(storage.Entry{Op: 4, Body: body(4)}) {
+	if !e.s.Rewritable(storage.Entry{Op: 4, Body: body(4)}) {
 		t.Error("op 4's own prepare is not rewritable in place under its intact record")
 	}
-	m.crashAt = m.mutating + crashAt // at one of the repair's writes or syncs
+	e.m.crashAt = e.m.mutating + crashAt // at one of the repair's writes or syncs
 	// (a crash point past the repair's last call crashes nothing: the repair completes)
-	memDo(t, m, func(done func(error)) { s.Append(storage.Entry{Op: 4, Body: body(4)}, done) })
-	m = m.afterCrash(func() int { return 1 })
+	memDo(t, e.m, func(done func(error)) { e.s.Append(storage.Entry{Op: 4, Body: body(4)}, done) })
+	e.m = e.m.afterCrash(func() int { return 1 })
 	rec := open()
 	for op := uint64(4); op <= 5; op++ {
 		if !slices.Contains(entriesOf(rec), op) && !slices.Contains(rec.Faulty, op) {
@@ -1288,4 +1252,40 @@ func repairLostEntryAtFileEnd(t *testing.T, crashAt int) {
 				op, entriesOf(rec), rec.Faulty)
 		}
 	}
+}
+
+// memEngine is an engine opened on a fresh, formatted memFS: the setup of the tests that
+// drive one sequence by hand.
+type memEngine struct {
+	t    *testing.T
+	m    *memFS
+	opts storage.Options
+	s    *storage.Storage // the engine of the latest open
+}
+
+func newMemEngine(t *testing.T, opts storage.Options) *memEngine {
+	e := &memEngine{t: t, m: newMemFS(), opts: opts}
+	if err, _ := memDo(t, e.m, func(done func(error)) { storage.Format(e.m, opts, testState, done) }); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	return e
+}
+
+// open opens the engine again on the filesystem as it stands, and returns its recovery.
+func (e *memEngine) open() *storage.Recovery {
+	e.t.Helper()
+	var rec *storage.Recovery
+	if err, _ := memDo(e.t, e.m, func(done func(error)) {
+		storage.Open(e.m, e.opts, func(got *storage.Storage, r *storage.Recovery, err error) { e.s, rec = got, r; done(err) })
+	}); err != nil {
+		e.t.Fatalf("Open: %v", err)
+	}
+	return rec
+}
+
+// appendOp appends op with its test body and returns the engine's answer.
+func (e *memEngine) appendOp(op uint64) error {
+	err, _ := memDo(e.t, e.m, func(done func(error)) { e.s.Append(storage.Entry{Op: op, Body: body(op)}, done) })
+	return err
 }
