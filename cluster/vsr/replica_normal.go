@@ -825,6 +825,10 @@ func (r *Replica) onCommit(m Message) {
 		r.requestStartView(h.View)
 		return
 	}
+	if h.Commit <= r.op && int(h.Replica) == r.primaryIndex(h.View) {
+		// Our view's primary names its committed op (at most our head): see expectedChecksum.
+		r.repair.commitOp, r.repair.commitChecksum = h.Commit, h.Parent
+	}
 	r.advanceCommitMax(h.Commit)
 	r.commitExecute()
 	r.standbyHeard(h.Commit)

@@ -14,6 +14,11 @@ type repairState struct {
 	stuckRounds int
 	// lastCommitMin and lastOp are the position at the previous repair round.
 	lastCommitMin, lastOp uint64
+	// commitOp and commitChecksum name the committed op, at most our head, and its prepare's
+	// checksum, that the primary of our view announced in its latest commit heartbeat
+	// (onCommit): see expectedChecksum.
+	commitOp       uint64
+	commitChecksum checksum.Sum
 }
 
 // RepairStuckRoundsMax is how many repair rounds a replica waits for the next op to execute
@@ -75,13 +80,26 @@ func (r *Replica) requestMissing() int {
 }
 
 // expectedChecksum is the checksum op's prepare must have: from its header, or from the
-// parent link of the next op's header (the hash chain names every op's predecessor).
+// parent link of the next op's header (the hash chain names every op's predecessor), or,
+// for the op the primary of our view announced committed, from its commit heartbeat.
+//
+// The heartbeat matters for our head op when our disk lost its identity (its entry damaged
+// past its redundant record) and no op above names it: unknown, it could be asked of the
+// primary alone, and a backup whose link to the primary was cut one way (it hears the
+// primary, the primary does not hear it) stalled on it for good on an idle cluster, though
+// peers it could reach held the prepare (make soak, swarm seed 3567225002287448461: R2 at
+// commit 225 of 226 in the repair_peer round). A committed op's prepare is the same in every
+// view, and the primary of our view names it with the authority its prepares carry, so any
+// peer may serve it by that checksum (TestHeadOfLostIdentityRepairsByTheCommitChecksum).
 func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 	if h, ok := r.log.header(op); ok {
 		return h.Checksum
 	}
 	if next, ok := r.log.header(op + 1); ok {
 		return next.Parent
+	}
+	if op == r.repair.commitOp {
+		return r.repair.commitChecksum
 	}
 	return checksum.Sum{}
 }
