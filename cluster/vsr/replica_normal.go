@@ -828,6 +828,7 @@ func (r *Replica) onCommit(m Message) {
 	if h.Commit <= r.op && int(h.Replica) == r.primaryIndex(h.View) {
 		// Our view's primary names its committed op (at most our head): see expectedChecksum.
 		r.repair.commitOp, r.repair.commitChecksum = h.Commit, h.Parent
+		r.repair.commitView, r.repair.commitEpoch = r.view, r.epoch
 	}
 	r.advanceCommitMax(h.Commit)
 	r.commitExecute()

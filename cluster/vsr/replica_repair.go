@@ -15,10 +15,11 @@ type repairState struct {
 	// lastCommitMin and lastOp are the position at the previous repair round.
 	lastCommitMin, lastOp uint64
 	// commitOp and commitChecksum name the committed op, at most our head, and its prepare's
-	// checksum, that the primary of our view announced in its latest commit heartbeat
-	// (onCommit): see expectedChecksum.
-	commitOp       uint64
-	commitChecksum checksum.Sum
+	// checksum, that the primary of view commitView (of epoch commitEpoch) announced in its
+	// latest commit heartbeat (onCommit): see expectedChecksum.
+	commitOp                uint64
+	commitChecksum          checksum.Sum
+	commitView, commitEpoch uint32
 }
 
 // RepairStuckRoundsMax is how many repair rounds a replica waits for the next op to execute
@@ -91,6 +92,8 @@ func (r *Replica) requestMissing() int {
 // commit 225 of 226 in the repair_peer round). A committed op's prepare is the same in every
 // view, and the primary of our view names it with the authority its prepares carry, so any
 // peer may serve it by that checksum (TestHeadOfLostIdentityRepairsByTheCommitChecksum).
+// The name holds in the view and epoch it was heard in only: a failover's new configuration
+// may have lost the old one's last committed ops and committed others at the same numbers.
 func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 	if h, ok := r.log.header(op); ok {
 		return h.Checksum
@@ -98,7 +101,7 @@ func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 	if next, ok := r.log.header(op + 1); ok {
 		return next.Parent
 	}
-	if op == r.repair.commitOp {
+	if op == r.repair.commitOp && r.view == r.repair.commitView && r.epoch == r.repair.commitEpoch {
 		return r.repair.commitChecksum
 	}
 	return checksum.Sum{}
