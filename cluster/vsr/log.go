@@ -141,7 +141,13 @@ func (l *log) forgetUnverified(op uint64) {
 		l.forget(op)
 		return
 	}
-	*s = slot{header: s.header, prepare: s.prepare, faulty: true, faultyChecksum: s.header.Checksum}
+	// A faulty mark of another prepare, or of unknown identity, stays: our disk still holds
+	// that unreadable entry, so the op's mark becomes "any prepare" (never denied, no offer).
+	sum := s.header.Checksum
+	if s.faulty && s.faultyChecksum != sum {
+		sum = checksum.Sum{}
+	}
+	*s = slot{header: s.header, prepare: s.prepare, faulty: true, faultyChecksum: sum}
 }
 
 // unverified returns the prepare of op that forgetUnverified kept, with its header.
