@@ -170,6 +170,21 @@ func h98CheckLog(t *rapid.T, r *Replica, ops []uint64, slotOf func(uint64) *h98S
 		if s.named != nil && s.held != nil && !r.log.seen(op, s.named.Checksum) {
 			t.Fatalf("op %d: denies the prepare it holds; after %v", op, trace)
 		}
+		// Nor answer nack_prepare for it, whatever the log our do_view_change described (its
+		// head at or above op): a nack lets a new primary truncate the op.
+		for _, logOp := range []uint64{op, op + 1} {
+			for sum := range s.must {
+				if r.denies(op, sum, logOp) {
+					t.Fatalf("op %d: nacks %x, which our disk may hold unreadable; after %v", op, sum[:2], trace)
+				}
+			}
+			if (s.mustAny || s.held != nil) && r.denies(op, checksum.Sum{}, logOp) {
+				t.Fatalf("op %d: nacks a prepare of unknown identity while it may hold one; after %v", op, trace)
+			}
+			if s.held != nil && r.denies(op, s.held.Header.Checksum, logOp) {
+				t.Fatalf("op %d: nacks the prepare it holds; after %v", op, trace)
+			}
+		}
 		// An offer names the one prepare our disk may hold for op.
 		if held, ok := r.heldIdentity(op); ok {
 			if s.mustAny {
