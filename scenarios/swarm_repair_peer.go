@@ -51,14 +51,25 @@ const (
 // repairPeerState counts the rounds timed, and those where only standbys could serve.
 type repairPeerState struct {
 	rounds, standbyOnly uint64
+	lostHead            lostHeadState // the lost_head round that follows (swarm_lost_head.go)
 }
 
 func (s repairPeerState) counters(counters map[string]uint64) {
 	counters["coverage.mark.repair_peer.round"] += s.rounds
 	counters["coverage.mark.repair_peer.standby_only"] += s.standbyOnly
+	s.lostHead.counters(counters)
 }
 
+// repairPeerRound runs the repair_peer round, then, if it passed, the lost_head round
+// (swarm_lost_head.go), which draws from a stream of its own.
 func (run *swarmRun) repairPeerRound(seed uint64, livenessTicks int) string {
+	if failure := run.repairPeerOnce(seed, livenessTicks); failure != "" {
+		return failure
+	}
+	return run.lostHeadRound(seed, livenessTicks)
+}
+
+func (run *swarmRun) repairPeerOnce(seed uint64, livenessTicks int) string {
 	c := run.c
 	active, p, ok := run.roundCluster(livenessTicks, 3)
 	if !ok {
