@@ -133,6 +133,9 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		run.repairPeerBehindView(in.View, cut) {
 		return run.repairPeerEnd(x, op, livenessTicks) // nothing of the class to time (see repairPeerRound)
 	}
+	if run.knobs.afterRepairPeerOpen != nil { // repair_peer's knob, at the same point of this round
+		run.knobs.afterRepairPeerOpen(c, x)
+	}
 	unknown := in.Op == op && in.LogHead.IsZero()
 	run.repairPeer.lostHead.rounds++
 	if unknown {
