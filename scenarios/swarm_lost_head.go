@@ -24,14 +24,16 @@ import (
 // "swarm/lost_head" stream, so that every other seed keeps its draws and its trace) with at
 // least three active replicas, on the quiet healed cluster: a backup X whose head op h is
 // committed and above every member's checkpoint goes down; one sector of every entry of h in
-// its log segments rots, and so does h's redundant record: recovery knows h exists (an
-// entry and a record damaged both are never taken for a torn append), not which prepare it
-// holds. X restarts with its link TO the primary cut one way (it hears the primary's
-// heartbeats, the primary hears nothing of it), and, where the cluster has standbys, in half
-// the rounds its links to every active peer too, so that only standbys can serve h. Once X
-// has read its disk back (normal in the primary's view, its head at h, h not executed) it
-// must execute h within lostHeadTicks, without a state sync, and once its log is written hold
-// h's prepare as it held it before.
+// its log segments rots, and so does h's redundant record, and likewise for the ops just
+// below h (1 to lostHeadOpsMax ops in all, drawn): recovery knows they exist (an entry and a
+// record damaged both are never taken for a torn append), not which prepares they hold. X
+// restarts with its link TO the primary cut one way (it hears the primary's heartbeats, the
+// primary hears nothing of it), and, where the cluster has standbys, in half the rounds its
+// links to every active peer too, so that only standbys can serve. Once X has read its disk
+// back (normal in the primary's view, its head at h, h not executed) it must execute h within
+// lostHeadTicks, without a state sync, and once its log is written hold each damaged op's
+// prepare as it held it before. Only the primary's commit heartbeat names h; each op below
+// is named by the parent link of the one above once that is repaired.
 //
 // The bound. The runbook pages (P1, ReplicationLagHigh) on a replica whose lag passes
 // 1000 ms, and every resolution it offers for lag (scenario 4: disk, network, CPU,
@@ -39,11 +41,15 @@ import (
 // own; none makes the primary hear a replica it cannot hear, nor names a prepare for it.
 // So the protocol must repair the op itself, in the repair rounds the replica already runs:
 // one commit heartbeat to learn h's checksum (HeartbeatTicks, its jitter and 1% of clock),
-// then repair_peer's bound for h holders reachable among k peers (repairPeerTicks: the rounds
-// of one random peer each that miss every holder with odds below repairPeerMissOdds, the
-// answer's round trips, the disk's writes). With the primary deaf, no state sync rescues X:
+// then, for each damaged op in turn, repair_peer's bound for the holders X reaches among its
+// peers (repairPeerTicks: the rounds of one random peer each that miss every holder with odds
+// below repairPeerMissOdds, the answer's round trips, the disk's writes). With the primary
+// deaf, no state sync rescues X (it asks the primary for one, after RepairStuckRoundsMax):
 // a replica stuck on h would stay behind, and page, forever.
-const lostHeadOdds = 3
+const (
+	lostHeadOdds   = 3
+	lostHeadOpsMax = 3
+)
 
 // lostHeadState counts the rounds timed, those where X came back without h's identity (the
 // class the round aims at), and those where only standbys could serve.
@@ -60,6 +66,7 @@ func (s lostHeadState) counters(counters map[string]uint64) {
 func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	r := sim.Stream(seed, "swarm/lost_head")
 	on, pickX, pickSector, standbyOnly := r.IntN(lostHeadOdds) == 0, r.Int(), r.Int64(), r.IntN(2) == 0
+	lost := 1 + r.IntN(lostHeadOpsMax) // how many ops at the head lose their identity
 	if !on || run.viewDrift != "" || run.safety() != "" {
 		return ""
 	}
@@ -81,10 +88,11 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 			peers = append(peers, i)
 		}
 	}
-	op, prepare, ok := run.lostHeadOp(x, peers)
-	if !ok {
+	ops := run.lostHeadOps(x, peers, lost)
+	if len(ops) == 0 {
 		return ""
 	}
+	op, low := ops[len(ops)-1].Op, ops[0].Op
 	cut := make([]bool, c.MemberCount())
 	cut[p] = true
 	if standbyOnly && len(standbys) > 0 {
@@ -96,7 +104,7 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	}
 	holders := 0
 	for _, i := range peers {
-		if !cut[i] && run.repairPeerHolds(i, op, prepare) {
+		if !cut[i] && run.lostHeadHolds(i, ops) {
 			holders++
 		}
 	}
@@ -104,16 +112,16 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		return ""
 	}
 	disk := c.Nodes[x].Disk
-	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: R%d's head op %d loses its entry and its redundant "+
-		"record and it restarts, its links to %v cut one way (the primary R%d's among them): %d of its %d peers hold "+
-		"op %d", x, op, repairPeerKeys(cut), p, holders, len(peers), op)
+	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: R%d's head ops %d-%d lose their entries and redundant "+
+		"records and it restarts, its links to %v cut one way (the primary R%d's among them): %d of its %d peers hold "+
+		"them", x, low, op, repairPeerKeys(cut), p, holders, len(peers))
 	checkpoint := c.Replica(x).CheckpointOp()
 	c.CrashReplica(x)
 	run.inspect()
-	if !run.lostHeadRot(x, op, pickSector) {
+	if !run.lostHeadRot(x, ops, pickSector) {
 		c.StartReplica(x)
-		return run.convergedAfterRound(fmt.Sprintf("R%d restarted (no entry and record of op %d to rot)", x, op),
-			livenessTicks)
+		return run.convergedAfterRound(fmt.Sprintf("R%d restarted (no entries and records of ops %d-%d to rot)", x,
+			low, op), livenessTicks)
 	}
 	for _, i := range repairPeerKeys(cut) {
 		c.Network.Cut(x, i)
@@ -145,7 +153,7 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		run.repairPeer.lostHead.standbyOnly++
 	}
 	syncs, from := in.Metrics.StateSyncs, c.Loop.Now()
-	limit := run.lostHeadTicks(rep.Config(), holders, len(peers))
+	limit := run.lostHeadTicks(rep.Config(), len(ops), holders, len(peers))
 	executed := func() bool {
 		rep := c.Replica(x)
 		return rep != nil && rep.TraceState().CommitMin >= target
@@ -159,16 +167,20 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	if unknown {
 		identity = "of unknown checksum: no op above names it on the quiet cluster, only the primary's commit heartbeat does"
 	}
+	lostOps := fmt.Sprintf("its head op %d's log entry and redundant record damaged (%s)", op, identity)
+	if len(ops) > 1 {
+		lostOps = fmt.Sprintf("its head op %d's log entry and redundant record damaged (%s), and those of ops %d-%d "+
+			"below it (each named by the next once repaired)", op, identity, low, op-1)
+	}
 	switch {
 	case !done:
-		return fmt.Sprintf("lost_head: replica R%d, its head op %d's log entry and redundant record damaged (%s) and its "+
-			"links to %v cut one way (the primary R%d's among them), had not executed op %d %d ticks after it "+
-			"recovered at %s (%s, head op %d, executed to op %d, commit %d, %d state syncs): it waited for op %d's "+
-			"prepare, which %d of its %d peers held intact and could hear it asked by checksum; the bound is one "+
-			"commit heartbeat and %d repair rounds of one random peer each (miss odds below %g)", x, op, identity,
-			repairPeerKeys(cut), p, target, limit, from, now.Status, now.Op, now.CommitMin, now.CommitMax,
-			now.Metrics.StateSyncs-syncs, op, holders, len(peers), run.repairPeerRounds(holders, len(peers)),
-			repairPeerMissOdds)
+		return fmt.Sprintf("lost_head: replica R%d, %s and its links to %v cut one way (the primary R%d's among "+
+			"them), had not executed op %d %d ticks after it recovered at %s (%s, head op %d, executed to op %d, "+
+			"commit %d, %d state syncs): it waited for op %d's prepare, which %d of its %d peers held intact and "+
+			"could hear it asked by checksum; the bound is one commit heartbeat and %d repair rounds of one random "+
+			"peer each per op (miss odds below %g)", x, lostOps, repairPeerKeys(cut), p, target, limit, from,
+			now.Status, now.Op, now.CommitMin, now.CommitMax, now.Metrics.StateSyncs-syncs, now.CommitMin+1, holders,
+			len(peers), run.repairPeerRounds(holders, len(peers)), repairPeerMissOdds)
 	case now.Metrics.StateSyncs != syncs:
 		return fmt.Sprintf("lost_head: replica R%d, its head op %d's entry and record damaged, installed a peer's "+
 			"checkpoint (%d state syncs) to get past it, though %d of its %d peers it could reach held op %d intact",
@@ -177,47 +189,69 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: R%d executed op %d after %d ticks (bound %d)", x, target,
 		int((c.Loop.Now()-from)/sim.Time(sim.TickInterval)), limit)
 	c.Network.Heal()
-	if run.runChecked(run.logsWritten, livenessTicks/4) && c.Replica(x) != nil && c.Replica(x).CheckpointOp() < op &&
-		!run.repairPeerHolds(x, op, prepare) {
-		return fmt.Sprintf("lost_head: replica R%d executed its head op %d after its entry and record were damaged, "+
-			"but once its log was written it does not hold the prepare it held before", x, op)
+	if run.runChecked(run.logsWritten, livenessTicks/4) && c.Replica(x) != nil {
+		for _, h := range ops {
+			if c.Replica(x).CheckpointOp() < h.Op && !run.repairPeerHolds(x, h.Op, h.Prepare) {
+				return fmt.Sprintf("lost_head: replica R%d executed its head op %d after the entries and records of "+
+					"ops %d-%d were damaged, but once its log was written it does not hold op %d's prepare as it "+
+					"held it before", x, op, low, op, h.Op)
+			}
+		}
 	}
 	return run.repairPeerEnd(x, op, livenessTicks)
 }
 
-// lostHeadOp is x's head op where the cluster is quiet: committed and executed by x, the
-// head of every active replica, above every member's checkpoint, held by x on its disk. It
-// returns the op and x's prepare.
-func (run *swarmRun) lostHeadOp(x int, peers []int) (uint64, []byte, bool) {
+// lostHeadOps are the top n ops of x's log (fewer where the log holds fewer) where the
+// cluster is quiet: committed and executed by x, x's head the head of every active replica,
+// above every member's checkpoint, held by x on its disk. Nil where the cluster is not so.
+func (run *swarmRun) lostHeadOps(x int, peers []int, n int) []vsr.HeldPrepare {
 	c := run.c
 	in := c.Replica(x).Inspect()
 	floor := in.CheckpointOp
 	for _, i := range peers {
 		rep := c.Replica(i)
 		if rep == nil {
-			return 0, nil, false
+			return nil
 		}
 		floor = max(floor, rep.CheckpointOp())
 		if c.IsMember(i) && rep.Inspect().Op > in.Op {
-			return 0, nil, false // not quiet: a later op names the head
+			return nil // not quiet: a later op names the head
 		}
 	}
 	if in.Op <= floor || in.CommitMin < in.Op {
-		return 0, nil, false
+		return nil
 	}
 	held := c.Replica(x).InspectDisk().Prepares
-	if len(held) == 0 || held[len(held)-1].Op != in.Op {
-		return 0, nil, false
+	var ops []vsr.HeldPrepare
+	for k := len(held) - 1; k >= 0 && len(ops) < n; k-- {
+		if held[k].Op != in.Op-uint64(len(ops)) || held[k].Op <= floor {
+			break
+		}
+		ops = append([]vsr.HeldPrepare{held[k]}, ops...)
 	}
-	return in.Op, held[len(held)-1].Prepare, true
+	return ops
 }
 
-// lostHeadRot flips a bit in one sector (drawn) of every entry of op in x's log segments,
-// and in the redundant record of each: recovery then knows op was appended, not what it
-// held. It reports whether it found an entry and its record.
-func (run *swarmRun) lostHeadRot(x int, op uint64, pick int64) bool {
+// lostHeadHolds reports whether replica i holds every one of ops as x held it.
+func (run *swarmRun) lostHeadHolds(i int, ops []vsr.HeldPrepare) bool {
+	for _, h := range ops {
+		if !run.repairPeerHolds(i, h.Op, h.Prepare) {
+			return false
+		}
+	}
+	return true
+}
+
+// lostHeadRot flips a bit in one sector (drawn) of every entry of the ops in x's log
+// segments, and in the redundant record of each: recovery then knows the ops were appended,
+// not what they held. It reports whether it found an entry and its record of every op.
+func (run *swarmRun) lostHeadRot(x int, ops []vsr.HeldPrepare, pick int64) bool {
 	disk := run.c.Nodes[x].Disk
-	entries, records := 0, 0
+	entries, records := map[uint64]bool{}, map[uint64]bool{}
+	lost := map[uint64]bool{}
+	for _, h := range ops {
+		lost[h.Op] = true
+	}
 	for _, name := range disk.Names() {
 		if !strings.HasPrefix(name, "log-") {
 			continue
@@ -225,25 +259,29 @@ func (run *swarmRun) lostHeadRot(x int, op uint64, pick int64) bool {
 		image := disk.Pristine(name)
 		rotted := map[int64]bool{} // one flip per sector: a second would undo the first
 		for _, e := range readWrittenLog(disk, name) {
-			if e.op != op {
+			if !lost[e.op] {
 				continue
 			}
 			if at, ok := faults.RecordSectorOf(image, e.offset); ok && !rotted[at] {
 				disk.CorruptSector(name, at)
 				rotted[at] = true
-				records++
+				records[e.op] = true
 			}
 			sectors := (e.size + storage.SectorSize - 1) / storage.SectorSize
-			disk.CorruptSector(name, e.offset+storage.SectorSize*(pick%sectors))
-			entries++
+			if at := e.offset + storage.SectorSize*(pick%sectors); !rotted[at] {
+				disk.CorruptSector(name, at)
+				rotted[at] = true
+			}
+			entries[e.op] = true
 		}
 	}
-	return entries > 0 && records > 0
+	return len(entries) == len(ops) && len(records) == len(ops)
 }
 
-// lostHeadTicks bounds the repair of the head: one commit heartbeat that names its checksum
-// (the period, a jitter of two ticks, a tick of sampling, 1% for a slow clock), then
-// repairPeerTicks.
-func (run *swarmRun) lostHeadTicks(cfg vsr.Config, holders, k int) int {
-	return (cfg.HeartbeatTicks+3)*101/100 + 1 + run.repairPeerTicks(cfg, holders, k)
+// lostHeadTicks bounds the repair of n ops at the head: one commit heartbeat that names the
+// head's checksum (the period, a jitter of two ticks, a tick of sampling, 1% for a slow
+// clock), then repairPeerTicks for each op in turn (each is named by the one above once that
+// is repaired).
+func (run *swarmRun) lostHeadTicks(cfg vsr.Config, n, holders, k int) int {
+	return (cfg.HeartbeatTicks+3)*101/100 + 1 + n*run.repairPeerTicks(cfg, holders, k)
 }
