@@ -112,7 +112,7 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		return ""
 	}
 	disk := c.Nodes[x].Disk
-	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: R%d's head ops %d-%d lose their entries and redundant "+
+	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: R%d's head ops %d to %d lose their entries and redundant "+
 		"records and it restarts, its links to %v cut one way (the primary R%d's among them): %d of its %d peers hold "+
 		"them", x, low, op, repairPeerKeys(cut), p, holders, len(peers))
 	checkpoint := c.Replica(x).CheckpointOp()
@@ -169,8 +169,12 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	}
 	lostOps := fmt.Sprintf("its head op %d's log entry and redundant record damaged (%s)", op, identity)
 	if len(ops) > 1 {
-		lostOps = fmt.Sprintf("its head op %d's log entry and redundant record damaged (%s), and those of ops %d-%d "+
-			"below it (each named by the next once repaired)", op, identity, low, op-1)
+		below := fmt.Sprintf("op %d", low)
+		if low < op-1 {
+			below = fmt.Sprintf("ops %d-%d", low, op-1)
+		}
+		lostOps = fmt.Sprintf("its head op %d's log entry and redundant record damaged (%s), and those of %s below "+
+			"it (each named by the op above once that is repaired),", op, identity, below)
 	}
 	switch {
 	case !done:
