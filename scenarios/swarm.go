@@ -285,8 +285,9 @@ type swarmKnobs struct {
 	// the round sees them), or starts its view with this commit number (suffixStartCommit).
 	suffixAnswersLost, suffixAsksOnce bool
 	suffixStartCommit                 func(commit uint64) uint64
-	// afterRepairPeerOpen runs once the repair_peer round's replica has read its damaged disk
-	// back (swarm_repair_peer.go): a fault injected there that keeps it from its peers must fail it.
+	// afterRepairPeerOpen runs once the repair_peer round's replica, and the lost_head round's,
+	// has read its damaged disk back (swarm_repair_peer.go, swarm_lost_head.go): a fault
+	// injected there that keeps it from its peers must fail the round.
 	afterRepairPeerOpen func(c *sim.Cluster, x int)
 	// duringSlowElection runs right after the slow_election round takes the primary down
 	// (swarm_slow_election.go): a fault injected there that holds up the election must fail it.
