@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"math/bits"
+	"math/rand/v2"
 
 	"vopr/sim"
 )
@@ -58,9 +59,14 @@ func (v *viewSplit) shape() string {
 
 // drawMatrix5Views is seed k's placement of storage_matrix5_views, from its own stream.
 func drawMatrix5Views(seed uint64) matrixParams {
+	return drawMatrix5ViewsFrom(sim.Stream(seed, "storage_matrix5_views"), "storage_matrix5_views")
+}
+
+// drawMatrix5ViewsFrom draws a placement of storage_matrix5_views from rng, for the scenario
+// named (storage_matrix5_forgotten draws its base placement from its own stream).
+func drawMatrix5ViewsFrom(rng *rand.Rand, name string) matrixParams {
 	const replicas = 5
-	rng := sim.Stream(seed, "storage_matrix5_views")
-	p := matrixParams{name: "storage_matrix5_views", replicas: replicas, heads: make([]int, replicas)}
+	p := matrixParams{name: name, replicas: replicas, heads: make([]int, replicas)}
 	for r := range p.heads {
 		p.heads[r] = matrixOps
 	}

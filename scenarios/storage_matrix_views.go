@@ -72,6 +72,8 @@ type viewSplit struct {
 	// an op (names, viewsExpectAvailable); without it, storage_matrix_views's narrower
 	// expectation.
 	wide bool
+	// forgotten (lone shape): a placement of storage_matrix5_forgotten, for Params.
+	forgotten bool
 }
 
 // straggler reports whether replica r is one of the stragglers.
@@ -348,6 +350,8 @@ func (v *viewSplit) String() string {
 	switch {
 	case v == nil:
 		return ""
+	case v.lone && v.forgotten:
+		return forgottenString()
 	case v.lone:
 		return fmt.Sprintf(" lone=R%d", viewsLone)
 	case bits.OnesCount8(v.stragglers) == 1:
