@@ -190,6 +190,7 @@ func checkBoundaryRepair(seed, f, head uint64) string {
 func (e *storeEpisode) scriptedMoves() {
 	moves := append([]func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair, e.maybeCheckSyncedKnown},
 		e.silentMoves()...)
+	moves = append(moves, e.headRecordMoves()...) // storage_episode_head_record.go
 	for _, move := range moves {
 		if e.failure != "" {
 			return
