@@ -60,8 +60,15 @@ func (e *storeEpisode) maybeCheckHeadRecord() {
 	recordRot := rng.IntN(2) == 0
 	msg, covered := checkHeadRecord(e.seed, h, h+above, recordRot)
 	if msg != "" {
-		e.fail("ops 1..%d, head %d faulty of unknown identity at a boot (its record %s), rewritten in place with another prepare whose entry write was lost and whose record landed, ops %d..%d appended on it: %s",
-			h, h, map[bool]string{true: "rotten", false: "unreadable"}[recordRot], h+1, h+above, msg)
+		record, after := "unreadable", "nothing appended on it"
+		if recordRot {
+			record = "rotten"
+		}
+		if above > 0 {
+			after = fmt.Sprintf("ops %d..%d appended on it", h+1, h+above)
+		}
+		e.fail("ops 1..%d, head %d faulty of unknown identity at a boot (its record %s), rewritten in place with another prepare whose entry write was lost and whose record landed, %s: %s",
+			h, h, record, after, msg)
 		return
 	}
 	if covered {
