@@ -26,10 +26,12 @@ import (
 //     record unreadable (rot, or a read error too), so Open holds the head faulty of unknown
 //     identity; the read error heals, and a view change's prepare for op h, another entry
 //     than the one on disk, is written at the head (a repair in place: nothing names the
-//     slot), its entry write lost while its record lands; ops h+1..top may follow on it. After
-//     a crash, Open must give op h back as the new prepare or faulty, never as the older entry
-//     its record does not name; the ops below and above come back intact (or faulty, above);
-//     the new prepare is Rewritable, and its repair (Append) reads back after one more crash
+//     slot), its entry write lost (or misdirected elsewhere in the file) while its record
+//     lands; ops h+1..top may follow on it. After a crash, Open must give op h back as the
+//     new prepare or faulty, never as the older entry its record does not name; every other
+//     op comes back intact (or faulty: above h, or wherever a misdirect landed); the new
+//     prepare is Rewritable below the head, and its repair (Append), cut short by a crash at
+//     a drawn completion, loses no op, and once whole reads back after one more crash
 //     (storage.records_not_applied_at_head).
 //   - checkpoint head region: ops 1..a (a checkpoint at b), a peer's checkpoint c installed
 //     above the head (c and c+1 share a segment; op c has no entry), op c+1 appended (a
@@ -58,7 +60,10 @@ func (e *storeEpisode) maybeCheckHeadRecord() {
 		above = 1 + rng.Uint64N(3)
 	}
 	recordRot := rng.IntN(2) == 0
-	msg, covered := checkHeadRecord(e.seed, h, h+above, recordRot)
+	p := headRecordDraw{h: h, top: h + above, recordRot: recordRot,
+		olderSize: 1 + rng.IntN(6), newerSize: 1 + rng.IntN(6), crashAt: rng.IntN(10),
+		misdirect: rng.IntN(3) == 0}
+	msg, covered := checkHeadRecord(e.seed, p)
 	if msg != "" {
 		record, after := "unreadable", "nothing appended on it"
 		if recordRot {
@@ -67,8 +72,8 @@ func (e *storeEpisode) maybeCheckHeadRecord() {
 		if above > 0 {
 			after = fmt.Sprintf("ops %d..%d appended on it", h+1, h+above)
 		}
-		e.fail("ops 1..%d, head %d faulty of unknown identity at a boot (its record %s), rewritten in place with another prepare whose entry write was lost and whose record landed, %s: %s",
-			h, h, record, after, msg)
+		e.fail("ops 1..%d, head %d faulty of unknown identity at a boot (its record %s), rewritten in place with another prepare (%d units, over %d) whose entry write was %s and whose record landed, %s, its repair cut by a crash after %d completions: %s",
+			h, h, record, p.newerSize, p.olderSize, map[bool]string{false: "lost", true: "misdirected"}[p.misdirect], after, p.crashAt, msg)
 		return
 	}
 	if covered {
@@ -76,8 +81,20 @@ func (e *storeEpisode) maybeCheckHeadRecord() {
 	}
 }
 
-func checkHeadRecord(seed, h, top uint64, recordRot bool) (string, bool) {
+// headRecordDraw is one head record move: ops 1..h, then top-h ops on the new op h; the
+// record of op h rotten or unreadable; the sizes of op h's older and newer entries, in units
+// of a short body; the completions after which a crash cuts the repair short.
+type headRecordDraw struct {
+	h, top               uint64
+	recordRot            bool
+	olderSize, newerSize int
+	crashAt              int
+	misdirect            bool
+}
+
+func checkHeadRecord(seed uint64, p headRecordDraw) (string, bool) {
 	const move = "head_record"
+	h, top := p.h, p.top
 	x, msg := newSideEngine(seed, move)
 	if msg != "" {
 		return msg, false
@@ -85,6 +102,9 @@ func checkHeadRecord(seed, h, top uint64, recordRot bool) (string, bool) {
 	older := map[uint64][]byte{}
 	for op := uint64(1); op <= h; op++ {
 		older[op] = sideBody(move, op, 0)
+		if op == h {
+			older[op] = bytes.Repeat(older[op], p.olderSize)
+		}
 		if err := x.append(op, older[op]); err != nil {
 			return fmt.Sprintf("append of op %d: %v", op, err), false
 		}
@@ -96,7 +116,7 @@ func checkHeadRecord(seed, h, top uint64, recordRot bool) (string, bool) {
 	recName, recOffset := recordPlace(h)
 	x.disk.Crash()
 	x.disk.LatentSectorError(name, offset)
-	if recordRot {
+	if p.recordRot {
 		x.disk.CorruptSector(recName, recOffset)
 	} else {
 		x.disk.LatentSectorError(recName, recOffset)
@@ -115,14 +135,21 @@ func checkHeadRecord(seed, h, top uint64, recordRot bool) (string, bool) {
 	for op := uint64(1); op < h; op++ {
 		log[op] = older[op]
 	}
-	log[h] = sideBody(move, h, 1)
-	x.disk.ArmLostWrite(name, offset, offset+1)
-	if err := x.append(h, log[h]); err != nil {
-		x.disk.DisarmLostWrite()
-		return "", false // the engine refused or failed the write: nothing acknowledged to hold it to
+	log[h] = bytes.Repeat(sideBody(move, h, 1), p.newerSize)
+	// The write in place is lost, or misdirected elsewhere in the file (where it may hit
+	// another op's entry or record: that op may then be faulty too).
+	if p.misdirect {
+		x.disk.ArmMisdirect(name, offset, offset+1)
+	} else {
+		x.disk.ArmLostWrite(name, offset, offset+1)
 	}
-	if !x.disk.DisarmLostWrite() {
-		return "", false // not written in place over the older entry
+	err := x.append(h, log[h])
+	struck := x.disk.DisarmLostWrite()
+	if p.misdirect {
+		struck = x.disk.DisarmMisdirect()
+	}
+	if err != nil || !struck {
+		return "", false // refused, failed or not written in place over the older entry: nothing to hold it to
 	}
 	for op := h + 1; op <= top; op++ {
 		log[op] = sideBody(move, op, 1)
@@ -147,17 +174,53 @@ func checkHeadRecord(seed, h, top uint64, recordRot bool) (string, bool) {
 	for _, entry := range rec.Entries {
 		got[entry.Op] = true
 	}
+	if p.misdirect {
+		// The landing may have hit any op: each is back intact (checked above) or faulty,
+		// never lost. Their repair is the episode's own (storage_episode_repair_rule.go).
+		for op := uint64(1); op <= top; op++ {
+			if !got[op] && !slices.Contains(rec.Faulty, op) {
+				return fmt.Sprintf("acknowledged op %d lost (entries %v, faulty %v, head %d)", op, opsOf(rec.Entries), rec.Faulty, x.s.Head()), false
+			}
+		}
+		return "", true
+	}
 	for op := uint64(1); op <= top; op++ {
 		if !got[op] && !(op >= h && slices.Contains(rec.Faulty, op)) {
 			return fmt.Sprintf("acknowledged op %d lost (entries %v, faulty %v, head %d)", op, opsOf(rec.Entries), rec.Faulty, x.s.Head()), false
 		}
 	}
 	if !got[h] {
-		if !x.s.Rewritable(storage.Entry{Op: h, Body: log[h]}) && !(h == x.s.Head()) {
+		if !x.s.Rewritable(storage.Entry{Op: h, Body: log[h]}) && h != x.s.Head() {
 			return fmt.Sprintf("op %d's acknowledged prepare, under its intact record, is not Rewritable (faulty %v)", h, rec.Faulty), false
 		}
-		if err := x.append(h, log[h]); err != nil {
-			return fmt.Sprintf("the repair Append(%d): %v", h, err), false
+		// The repair, cut short by a crash after crashAt completions (or not, if it takes
+		// fewer): every acknowledged op comes back, intact or faulty.
+		done := false
+		x.s.Append(storage.Entry{Op: h, Body: log[h]}, func(error) { done = true })
+		for i := 0; i < p.crashAt && !done && x.loop.Step(); i++ {
+		}
+		rec, msg = x.reopen()
+		if msg != "" {
+			return "after the repair cut short: " + msg, false
+		}
+		got = map[uint64]bool{}
+		for _, entry := range rec.Entries {
+			if !bytes.Equal(entry.Body, log[entry.Op]) {
+				return fmt.Sprintf("after the repair cut short: Open returned op %d as %q, acknowledged %q",
+					entry.Op, entry.Body, log[entry.Op]), false
+			}
+			got[entry.Op] = true
+		}
+		for op := uint64(1); op <= top; op++ {
+			if !got[op] && !(op >= h && slices.Contains(rec.Faulty, op)) {
+				return fmt.Sprintf("after the repair cut short: acknowledged op %d lost (entries %v, faulty %v, head %d)",
+					op, opsOf(rec.Entries), rec.Faulty, x.s.Head()), false
+			}
+		}
+		if !got[h] {
+			if err := x.append(h, log[h]); err != nil {
+				return fmt.Sprintf("the repair Append(%d): %v", h, err), false
+			}
 		}
 		if msg := x.readsBack(log, top); msg != "" {
 			return "after the repair: " + msg, false

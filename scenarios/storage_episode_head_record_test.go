@@ -9,10 +9,14 @@ func TestStorageEpisodeHeadRecordMoves(t *testing.T) {
 		for h := uint64(1); h <= 9; h++ {
 			for _, recordRot := range []bool{false, true} {
 				for _, above := range []uint64{0, 2} {
-					msg, covered := checkHeadRecord(seed, h, h+above, recordRot)
-					if msg != "" || !covered {
-						t.Fatalf("head record, seed %d head %d above %d record rot %v: %q, covered %v",
-							seed, h, above, recordRot, msg, covered)
+					for sizes := 0; sizes < 3; sizes++ {
+						p := headRecordDraw{h: h, top: h + above, recordRot: recordRot,
+							olderSize: 1 + sizes*2, newerSize: 5 - sizes*2, crashAt: int(seed+h) % 10,
+							misdirect: sizes == 1}
+						msg, covered := checkHeadRecord(seed, p)
+						if msg != "" || !covered {
+							t.Fatalf("head record, seed %d %+v: %q, covered %v", seed, p, msg, covered)
+						}
 					}
 				}
 			}
