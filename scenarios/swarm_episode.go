@@ -77,7 +77,7 @@ func withParEpisode(o Options, r Result) Result {
 		return r
 	}
 	r = upgradeReplacementEpisode.with(o, withRunbookEpisode(o, withDivergentEpisode(o, withStorageEpisode(o, r))))
-	return longTransferEpisode.with(o, r)
+	return parViews5Episode.with(o, longTransferEpisode.with(o, r))
 }
 
 // storageEpisodesPerSeed is how many storage episodes a passing swarm seed ends with. One
