@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -280,7 +281,7 @@ func (s *Storage) checkpointSuperblock(op uint64, file, snapshot []byte, synced 
 		assert.That(s.auditOp >= op, "storage: checkpoint of an unaudited op")
 		sb.State.AuditHead, sb.Checkpoint.Chain = anchor.audit, anchor.chain
 	} else {
-		sb.State.AuditHead = auditSeed(op, snapshot)
+		sb.State.AuditHead = s.auditSeedOf(op, snapshot)
 		sb.Checkpoint.Chain = sb.Checkpoint.Checksum
 		if at := s.slot(op); at != nil && (at.state == slotIntact || at.known) {
 			sb.Checkpoint.Chain = at.chain // what the entry above was written on, faulty or not
@@ -333,6 +334,27 @@ func auditSeed(op uint64, snapshot []byte) [32]byte {
 	b := binary.LittleEndian.AppendUint64([]byte("vopr audit seed"), op)
 	sum := sha256.Sum256(snapshot)
 	return sha256.Sum256(append(b, sum[:]...))
+}
+
+// auditSeedMemo is the last audit seed computed, with the op and snapshot it was computed from.
+type auditSeedMemo struct {
+	op       uint64
+	snapshot []byte
+	seed     [32]byte
+}
+
+// auditSeedOf is auditSeed, computed again only for another op or other snapshot bytes. A
+// checkpoint whose writes fail is retried at every repair timeout with the same snapshot, and
+// SHA-256 over the whole snapshot at every retry was most of the swarm's hashing (one replica
+// of swarm seed 1 retried a state sync's install 1,348 times on a failing disk). The bytes
+// are compared, not a checksum of them, so the seed is exactly auditSeed's.
+func (s *Storage) auditSeedOf(op uint64, snapshot []byte) [32]byte {
+	m := &s.seeded
+	if m.snapshot == nil || m.op != op || !bytes.Equal(m.snapshot, snapshot) {
+		// A copy of its own: a caller reusing its buffer cannot make a stale seed compare equal.
+		*m = auditSeedMemo{op: op, snapshot: append([]byte{}, snapshot...), seed: auditSeed(op, snapshot)}
+	}
+	return m.seed
 }
 
 // createFresh creates an empty file, truncating one left by an earlier failed attempt.

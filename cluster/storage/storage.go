@@ -180,6 +180,8 @@ type Storage struct {
 	segments  []uint64
 	auditOp   uint64
 	auditHead [32]byte
+	// seeded is the last audit seed computed (auditSeedOf).
+	seeded auditSeedMemo
 	// unrecorded are the intact entries Open recovered without a redundant record, for
 	// finishRecords.
 	unrecorded []Entry
