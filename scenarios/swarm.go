@@ -181,6 +181,8 @@ type swarmRun struct {
 	lagTruth lagTruth
 	// routing holds each client to the primary its last reply named (client_routing.go).
 	routing clientRouting
+	// attempts holds each client to its attempt budget (client_attempts.go).
+	attempts clientAttempts
 	// repliesChecked counts the replies held to their sender's view (swarm_reply_identity.go).
 	repliesChecked uint64
 	// lostSync is the round of a lost checkpoint whose sender fails mid-transfer (swarm_lost_sync.go).
@@ -317,6 +319,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 		opts.OnClientSend, opts.OnReplicaAnswer = run.onClientSend, run.onReplicaAnswer
 		run.traffic.forwards = true // onReplicaReceive counts the requests from clients
 		run.routing = newClientRouting(opts.ClusterID, opts.Clients, opts.Replicas, opts.Outside)
+		run.attempts = newClientAttempts(opts.ClusterID, opts.Clients, clientAttemptsMax)
 	}
 	run.staleRequests = armStaleRequests(o.Seed, run.swarm, &opts, func() *sim.Cluster { return run.c })
 	run.suite = invariants.NewSuite(run.swarm.Replicas)
@@ -532,6 +535,9 @@ func (run *swarmRun) onClientSend(client, slot int, msg []byte) {
 	if problem := run.routing.onSend(run.c.ClientsReconfigured(), client, slot, msg); problem != "" && run.broken == "" {
 		run.broken = problem
 	}
+	if problem := run.attempts.onSend(client, msg); problem != "" && run.broken == "" {
+		run.broken = problem
+	}
 }
 
 // onReplicaSend shows the checkers the votes replicas cast: view_monotonic learns the views a
@@ -667,6 +673,9 @@ func (run *swarmRun) clientTick(i int) {
 	}
 	accepted := cl.Submit(kv.EncodeOp(op), func(r client.Result) {
 		run.noteCompleted(i)
+		if r.Outcome == client.Indeterminate && run.checked {
+			run.broken = cmp.Or(run.broken, run.attempts.onGiveUp(i))
+		}
 		if r.Outcome == client.OK {
 			run.acked++
 			if run.swarm.Failover {
