@@ -79,29 +79,13 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	if p = c.Primary(); p < 0 || !run.converged() {
 		return ""
 	}
-	backups := others(active, p)
-	x := backups[pickX%len(backups)]
-	_, standbys := c.Members()
-	var peers []int
-	for _, i := range append(append([]int(nil), active...), standbys...) {
-		if i != x {
-			peers = append(peers, i)
-		}
-	}
+	x, peers, standbys := run.repairPeerSubject(active, p, pickX)
 	ops := run.lostHeadOps(x, peers, lost)
 	if len(ops) == 0 {
 		return ""
 	}
 	op, low := ops[len(ops)-1].Op, ops[0].Op
-	cut := make([]bool, c.MemberCount())
-	cut[p] = true
-	if standbyOnly && len(standbys) > 0 {
-		for _, i := range active {
-			cut[i] = i != x
-		}
-	} else {
-		standbyOnly = false
-	}
+	cut, standbyOnly := repairPeerCut(run.c.MemberCount(), active, p, x, standbyOnly && len(standbys) > 0)
 	holders := 0
 	for _, i := range peers {
 		if !cut[i] && run.lostHeadHolds(i, ops) {
@@ -111,7 +95,6 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 	if holders == 0 {
 		return ""
 	}
-	disk := c.Nodes[x].Disk
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: R%d's head ops %d to %d lose their entries and redundant "+
 		"records and it restarts, its links to %v cut one way (the primary R%d's among them): %d of its %d peers hold "+
 		"them", x, low, op, repairPeerKeys(cut), p, holders, len(peers))
@@ -123,20 +106,11 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		return run.convergedAfterRound(fmt.Sprintf("R%d restarted (no entries and records of ops %d-%d to rot)", x,
 			low, op), livenessTicks)
 	}
-	for _, i := range repairPeerKeys(cut) {
-		c.Network.Cut(x, i)
-	}
-	disk.SetFaultsEnabled(true) // reads see the damage until X's recovery has read it (as repair_peer)
-	c.StartReplica(x)
-	target := run.committedBesides(x)
-	opened := func() bool { return c.Replica(x) != nil && c.Replica(x).TraceState().Status != vsr.StatusRecovering }
-	run.runChecked(opened, livenessTicks/4)
-	disk.SetFaultsEnabled(false)
-	if run.safety() != "" {
+	in, target, failed := run.reopenCut(x, cut, livenessTicks)
+	if failed {
 		return ""
 	}
 	rep := c.Replica(x)
-	in := rep.Inspect()
 	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target || in.CheckpointOp < checkpoint ||
 		run.repairPeerBehindView(in.View, cut) {
 		return run.repairPeerEnd(x, op, livenessTicks) // nothing of the class to time (see repairPeerRound)

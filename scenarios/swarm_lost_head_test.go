@@ -4,8 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"vopr/sim"
 )
 
 // The round reaches its class within a few seeds: a backup comes back from the damage with
@@ -24,14 +22,7 @@ func TestSwarmLostHeadRoundReachesAndFailsOnAHeadNeverRepaired(t *testing.T) {
 		}
 	}
 	require.NotZero(t, seed, "no swarm seed of 1..40 reached a head of lost identity without the repair_peer round")
-	silence := func(c *sim.Cluster, x int) {
-		for i := 0; i < c.MemberCount(); i++ {
-			if i != x {
-				c.Network.Cut(x, i)
-			}
-		}
-	}
-	r := runSwarmWith(Options{Seed: seed}, swarmKnobs{afterRepairPeerOpen: silence})
+	r := runSwarmWith(Options{Seed: seed}, swarmKnobs{afterRepairPeerOpen: cutEveryLinkFrom})
 	require.Equal(t, Liveness, r.Outcome, r.Reason)
 	require.Contains(t, r.Reason, "lost_head: replica R")
 	require.Contains(t, r.Reason, "log entry and redundant record damaged (of unknown checksum")

@@ -84,28 +84,12 @@ func (run *swarmRun) repairPeerOnce(seed uint64, livenessTicks int) string {
 	if p = c.Primary(); p < 0 || !run.converged() {
 		return ""
 	}
-	backups := others(active, p)
-	x := backups[pickX%len(backups)]
-	_, standbys := c.Members()
-	var peers []int // the members X's repair may ask
-	for _, i := range append(append([]int(nil), active...), standbys...) {
-		if i != x {
-			peers = append(peers, i)
-		}
-	}
+	x, peers, standbys := run.repairPeerSubject(active, p, pickX)
 	op, prepare, ok := run.repairPeerOp(x, peers, pickOp)
 	if !ok {
 		return ""
 	}
-	cut := make([]bool, c.MemberCount()) // X's links cut one way
-	cut[p] = true
-	if standbyOnly && len(standbys) > 0 {
-		for _, i := range active {
-			cut[i] = i != x
-		}
-	} else {
-		standbyOnly = false
-	}
+	cut, standbyOnly := repairPeerCut(run.c.MemberCount(), active, p, x, standbyOnly && len(standbys) > 0)
 	holders := 0
 	for _, i := range peers {
 		if !cut[i] && run.repairPeerHolds(i, op, prepare) {
@@ -115,7 +99,6 @@ func (run *swarmRun) repairPeerOnce(seed uint64, livenessTicks int) string {
 	if holders == 0 {
 		return ""
 	}
-	disk := c.Nodes[x].Disk
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "repair_peer: R%d's log entry for op %d rots and it restarts, its links "+
 		"to %v cut one way (the primary R%d's among them): %d of its %d peers hold op %d", x, op, repairPeerKeys(cut), p,
 		holders, len(peers), op)
@@ -126,22 +109,11 @@ func (run *swarmRun) repairPeerOnce(seed uint64, livenessTicks int) string {
 		c.StartReplica(x)
 		return run.convergedAfterRound(fmt.Sprintf("R%d restarted (no entry of op %d to rot)", x, op), livenessTicks)
 	}
-	for _, i := range repairPeerKeys(cut) {
-		c.Network.Cut(x, i)
-	}
-	// The heal switched the disks' faults off, and with them what reads see of the damage:
-	// on again on X's disk from the damage until its recovery has read it (as lost_sync).
-	disk.SetFaultsEnabled(true)
-	c.StartReplica(x)
-	target := run.committedBesides(x)
-	opened := func() bool { return c.Replica(x) != nil && c.Replica(x).TraceState().Status != vsr.StatusRecovering }
-	run.runChecked(opened, livenessTicks/4)
-	disk.SetFaultsEnabled(false)
-	if run.safety() != "" {
+	in, target, failed := run.reopenCut(x, cut, livenessTicks)
+	if failed {
 		return ""
 	}
 	rep := c.Replica(x)
-	in := rep.Inspect()
 	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target || in.CheckpointOp < checkpoint ||
 		run.repairPeerBehindView(in.View, cut) {
 		// Not a backup of the view that knows its log (a view change, a head lost with the
@@ -312,4 +284,54 @@ func repairPeerKeys(cut []bool) []int {
 		}
 	}
 	return keys
+}
+
+// repairPeerSubject picks the round's backup X among the active members other than the
+// primary p, and lists the members X's repair may ask: every other active member and standby.
+func (run *swarmRun) repairPeerSubject(active []int, p, pickX int) (x int, peers, standbys []int) {
+	backups := others(active, p)
+	x = backups[pickX%len(backups)]
+	_, standbys = run.c.Members()
+	for _, i := range append(append([]int(nil), active...), standbys...) {
+		if i != x {
+			peers = append(peers, i)
+		}
+	}
+	return x, peers, standbys
+}
+
+// repairPeerCut is which of X's links a round cuts one way: the primary p's, and with
+// standbyOnly every other active member's too, so that only standbys can serve X.
+func repairPeerCut(members int, active []int, p, x int, standbyOnly bool) ([]bool, bool) {
+	cut := make([]bool, members)
+	cut[p] = true
+	if standbyOnly {
+		for _, i := range active {
+			cut[i] = i != x
+		}
+	}
+	return cut, standbyOnly
+}
+
+// reopenCut restarts the crashed X with its links cut one way as cut says and runs until it
+// has opened. The heal switched the disks' faults off, and with them what reads see of the
+// damage: they are on again on X's disk until its recovery has read it (as lost_sync).
+// failed: a safety violation ended the run. target is what the others had committed when X
+// restarted.
+func (run *swarmRun) reopenCut(x int, cut []bool, livenessTicks int) (in vsr.Inspection, target uint64, failed bool) {
+	c := run.c
+	for _, i := range repairPeerKeys(cut) {
+		c.Network.Cut(x, i)
+	}
+	disk := c.Nodes[x].Disk
+	disk.SetFaultsEnabled(true)
+	c.StartReplica(x)
+	target = run.committedBesides(x)
+	opened := func() bool { return c.Replica(x) != nil && c.Replica(x).TraceState().Status != vsr.StatusRecovering }
+	run.runChecked(opened, livenessTicks/4)
+	disk.SetFaultsEnabled(false)
+	if run.safety() != "" {
+		return in, target, true
+	}
+	return c.Replica(x).Inspect(), target, false
 }
