@@ -167,15 +167,10 @@ func TestH98ClientTableAgreesWithModel(t *testing.T) {
 			binary.LittleEndian.PutUint32(bad, binary.LittleEndian.Uint32(bad)+1)
 			bad = binary.LittleEndian.AppendUint64(bad, 1000) // a client no table holds
 			bad = append(bad, make([]byte, 16)...)
-		case 0:
-			bad = bad[:rapid.IntRange(0, len(bad)).Draw(t, "cut")]
-		case 1:
-			bad = append(bad, rapid.SliceOfN(rapid.Byte(), 1, 8).Draw(t, "tail")...)
-		case 2:
-			at := rapid.IntRange(0, len(bad)-1).Draw(t, "at")
-			bad[at] = rapid.Byte().Draw(t, "byte")
 		case 3:
 			bad = rapid.SliceOfN(rapid.Byte(), 0, 80).Draw(t, "noise")
+		default:
+			bad = h98Damaged(t, bad)
 		}
 		gotTable, err := decodeClientTable(bad, capacity)
 		parsed, ok := h98Parse(bad, capacity)
@@ -241,16 +236,7 @@ func TestH98BatchAgreesWithLayout(t *testing.T) {
 				t.Fatalf("entry %d decoded as %+v, encoded %+v", i, e, entries[i])
 			}
 		}
-		bad := append([]byte(nil), got...)
-		switch rapid.IntRange(0, 2).Draw(t, "damage") {
-		case 0:
-			bad = bad[:rapid.IntRange(0, len(bad)).Draw(t, "cut")]
-		case 1:
-			bad = append(bad, rapid.SliceOfN(rapid.Byte(), 1, 8).Draw(t, "tail")...)
-		case 2:
-			at := rapid.IntRange(0, len(bad)-1).Draw(t, "at")
-			bad[at] = rapid.Byte().Draw(t, "byte")
-		}
+		bad := h98Damaged(t, append([]byte(nil), got...))
 		if out, err := decodeBatch(bad); err == nil && !bytes.Equal(encodeBatch(out), bad) {
 			t.Fatalf("accepted %x, which is not the encoding of what it decoded", bad)
 		}

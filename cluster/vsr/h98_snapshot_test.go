@@ -63,16 +63,7 @@ func TestH98SnapshotRoundTrip(t *testing.T) {
 			}
 		}
 
-		bad := append([]byte(nil), snapshot...)
-		switch rapid.IntRange(0, 2).Draw(t, "damage") {
-		case 0:
-			bad = bad[:rapid.IntRange(0, len(bad)).Draw(t, "cut")]
-		case 1:
-			bad = append(bad, rapid.SliceOfN(rapid.Byte(), 1, 8).Draw(t, "tail")...)
-		case 2:
-			at := rapid.IntRange(0, len(bad)-1).Draw(t, "at")
-			bad[at] ^= byte(rapid.IntRange(1, 255).Draw(t, "flip"))
-		}
+		bad := h98Damaged(t, append([]byte(nil), snapshot...))
 		r = fresh()
 		r.clients.register(77, 5)
 		machineBefore, clientsBefore := r.machine.Digest(), r.clients.encode()
@@ -85,4 +76,21 @@ func TestH98SnapshotRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// h98Damaged returns b (which it may change) cut short, with bytes appended, or with one byte
+// flipped: the damage the h98 codec properties feed the decoders.
+func h98Damaged(t *rapid.T, b []byte) []byte {
+	switch rapid.IntRange(0, 2).Draw(t, "damage") {
+	case 0:
+		return b[:rapid.IntRange(0, len(b)).Draw(t, "cut")]
+	case 1:
+		return append(b, rapid.SliceOfN(rapid.Byte(), 1, 8).Draw(t, "tail")...)
+	}
+	if len(b) == 0 {
+		return append(b, rapid.Byte().Draw(t, "byte"))
+	}
+	at := rapid.IntRange(0, len(b)-1).Draw(t, "at")
+	b[at] ^= byte(rapid.IntRange(1, 255).Draw(t, "flip"))
+	return b
 }
