@@ -7,7 +7,6 @@ import (
 	"vopr/cluster/checksum"
 	"vopr/cluster/vsr"
 	"vopr/invariants"
-	"vopr/sim"
 )
 
 // The persisted commit check holds what a restarted replica recovers to the bound the
@@ -42,9 +41,6 @@ import (
 // persistedCommitSlack is how far the persisted commit may trail: half a checkpoint interval.
 const persistedCommitSlack = vsr.CheckpointInterval / 2
 
-// persistedCommitStride is how many ticks apart checkPersistedCommitAt judges a replica.
-const persistedCommitStride = 4
-
 // persistedCommitLag returns the violation, if replica's durable superblock (img) names a
 // commit number more than persistedCommitSlack below min(commitMax, the disk's verified
 // floor). op is the replica's op_number; canonical gives the committed prepare of an op.
@@ -58,12 +54,6 @@ func persistedCommitLag(replica int, img invariants.DiskImage, commitMax, op uin
 // and whether the disk's floor was below commit_max.
 func persistedCommitJudge(replica int, img invariants.DiskImage, commitMax, op uint64,
 	canonical func(uint64) (checksum.Sum, bool)) (msg string, judged, held bool) {
-	return persistedCommitJudgeWhen(replica, img, commitMax, op, canonical, "on an idle cluster")
-}
-
-// persistedCommitJudgeWhen is persistedCommitJudge, its violation saying when it was judged.
-func persistedCommitJudgeWhen(replica int, img invariants.DiskImage, commitMax, op uint64,
-	canonical func(uint64) (checksum.Sum, bool), when string) (msg string, judged, held bool) {
 	if !img.Valid || commitMax <= img.CheckpointOp || max(op, commitMax) > img.CheckpointOp+vsr.LogSlotsMax {
 		return "", false, false
 	}
@@ -90,9 +80,9 @@ func persistedCommitJudgeWhen(replica int, img invariants.DiskImage, commitMax, 
 	if floor < commitMax {
 		why = fmt.Sprintf("the highest op up to which its disk holds every committed prepare intact (commit_max %d)", commitMax)
 	}
-	return fmt.Sprintf("replica %d's durable superblock names commit number %d %s, %d below %d, %s "+
+	return fmt.Sprintf("replica %d's durable superblock names commit number %d on an idle cluster, %d below %d, %s "+
 		"(durable checkpoint %d): a restart would recover a commit number more than half a checkpoint interval "+
-		"(%d ops) behind what its disk verifiably holds", replica, img.Commit, when, floor-img.Commit, floor, why,
+		"(%d ops) behind what its disk verifiably holds", replica, img.Commit, floor-img.Commit, floor, why,
 		img.CheckpointOp, persistedCommitSlack), judged, held
 }
 
@@ -123,36 +113,4 @@ func (run *swarmRun) checkPersistedCommits() {
 			run.persistedFloorHeld++
 		}
 	}
-}
-
-// checkPersistedCommitAt judges replica i at a tick of the run, as the idle check does, once
-// nothing the replica meant to persist can still be on its way: it is a member in normal
-// status, no superblock write of its is in flight, queued in the storage engine or waiting
-// to be retried (Inspection.StateWritePending), and its disk has no operation in flight. The
-// bound is the idle check's: a superblock write the replica did not make was one it chose
-// not to make (persistState: within the slack, or held below an op its disk may not hold as
-// the log's, which the disk's floor reads for itself). Cheap on most ticks: the durable
-// superblock is read through its memo, and the disk image only when its commit number trails
-// commit_max by more than the slack.
-//
-// It judges each replica at every persistedCommitStride-th tick only (replicas in turn): a
-// lag the bound forbids lasts until the next checkpoint, far longer, and reading every
-// superblock at every tick cost 3% of the swarm's time.
-func (run *swarmRun) checkPersistedCommitAt(i int, in *vsr.Inspection) string {
-	now := run.c.Loop.Now()
-	if (int64(now)/int64(sim.TickInterval)+int64(i))%persistedCommitStride != 0 || run.disks == nil ||
-		in.Status != vsr.StatusNormal || in.StateWritePending ||
-		in.CommitMax <= in.CheckpointOp+persistedCommitSlack || run.gone[i] || !run.c.IsMember(i) {
-		return ""
-	}
-	disk := run.c.Nodes[i].Disk
-	if sb := run.disks.superblocks[i].read(disk); sb.ok && sb.commit+persistedCommitSlack >= in.CommitMax {
-		return "" // the common case, first: the superblock's memo answers it without a copy
-	}
-	if disk.InFlightUntil() > now {
-		return ""
-	}
-	img := run.disks.image(i, in.CommitMax)
-	msg, _, _ := persistedCommitJudgeWhen(i, img, in.CommitMax, in.Op, run.suite.CanonicalAt, "at a tick with no superblock write pending and its disk idle")
-	return msg
 }

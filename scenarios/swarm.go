@@ -439,9 +439,6 @@ func (run *swarmRun) inspect() {
 			if run.broken == "" {
 				run.broken = run.metrics.check(i, r, in)
 			}
-			if run.broken == "" {
-				run.broken = run.checkPersistedCommitAt(i, in) // persisted_commit.go
-			}
 			if run.broken == "" && i >= run.c.ReplicaCount() {
 				run.broken = run.lagTruth.check(run.c, i, r, in,
 					lagKnobs{reported: run.knobs.lagReported, known: run.knobs.lagKnown, ops: run.knobs.lagOps})
