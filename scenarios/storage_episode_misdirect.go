@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"vopr/cluster/storage"
 )
 
@@ -60,7 +62,7 @@ func (e *storeEpisode) armMisdirect(aim misdirectAim) {
 // settleMisdirect withdraws the boot's armed misdirect after the crash; if a write landed
 // elsewhere, it marks the ops it hit damaged (noteMisdirectHit): those up to the head or the
 // op in flight, and the ops above whose record sector it covered (a record there may be taken
-// for a durable append, so such an op may come back faulty).
+// for a durable append, so such an op may come back faulty), in every segment file on disk.
 func (e *storeEpisode) settleMisdirect() {
 	if !e.disk.DisarmMisdirect() {
 		return
@@ -72,14 +74,29 @@ func (e *storeEpisode) settleMisdirect() {
 // markMisdirectHits marks the ops above checkpoint op cp that a landed misdirect hit
 // (settleMisdirect), but for the record sector of op own (0: none), which the engine must
 // have read back and written again (storage_episode_open_record.go); it returns them.
+//
+// The ops it may have hit are those of every segment file on disk, not only up to the head's
+// segment (or the op in flight's, or a failed append's): a failed cut leaves the segments of
+// a truncation it gave up on disk, above the head, and the engine reads their record areas
+// (storage crash seed 831660059819: truncate_after(7) failed to remove segment 2, where op 9's
+// misdirected entry write had landed on op 10's record sector; Open took it for a damaged
+// record, the evidence of a finished append, and held op 10 faulty). Only the ops whose own
+// sectors the landing altered are marked, wherever their file lies.
 func (e *storeEpisode) markMisdirectHits(own, cp uint64) (hit []uint64) {
 	top := max(e.m.Head, e.errorAim.failedOp)
 	if p := e.m.Pending; p != nil {
 		top = max(top, p.Op)
 	}
 	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
+	end := (top/perSegment + 1) * perSegment
+	for _, name := range e.segments() {
+		var index uint64
+		if _, err := fmt.Sscanf(name, "log-%x", &index); err == nil {
+			end = max(end, (index+1)*perSegment)
+		}
+	}
 	images := map[string][]byte{}
-	for op := cp + 1; op < (top/perSegment+1)*perSegment; op++ {
+	for op := cp + 1; op < end; op++ {
 		name := segmentFileName4(op)
 		image, ok := images[name]
 		if !ok {

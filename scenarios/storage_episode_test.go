@@ -280,6 +280,7 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		2207060280:    "harness: the lost superblock copy put back an older state naming the same checkpoint op and file, but another audit head (a checkpoint installed again at its own op): the fallback past damaged checkpoint 35 read the other pair's older state. The older state now names the same checkpoints byte for byte (storage_episode_superblock_lost.go)",
 		2207081596:    "harness: the lost superblock copy under a superblock still naming damaged checkpoint 30 (the model at the fallback's 21): the older state changed the fallback's outcome. The move now runs only under the model's checkpoint",
 		2207057381:    "harness: the rechain's damage missed op 36's record, so the disk still named the anchor and the run was a repair in place; RechainableRun is held to refuse nothing only where the anchor was lost",
+		831660059819:  "harness (make soak, swarm seed 7428101210762784723): op 9's entry write, misdirected onto the record sectors of ops 10 and 11, then truncate_after(8) and truncate_after(7) failed their cuts, leaving segment 2 above the head; Open took the landing on op 10's record sector for a damaged record (a finished append's) and held op 10 faulty. A misdirect's reach now runs through every segment file on disk (markMisdirectHits)",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)
