@@ -935,6 +935,9 @@ func (run *swarmRun) checkerCounters(counters map[string]uint64) {
 	counters["coverage.mark.client_routing.judged"] = run.routing.judged
 	counters["coverage.mark.reply_identity.checked"] = run.repliesChecked
 	counters["coverage.mark.client_routing.replaced_configuration"] = run.routing.replaced
+	counters["coverage.mark.client_attempts.given_up"] = run.attempts.judged
+	counters["coverage.check.persisted_commit"] = run.persistedJudged
+	counters["coverage.mark.persisted_commit.floor_held"] = run.persistedFloorHeld
 	if run.disks != nil { // durable_epoch.go: disks read whose superblock lagged the newest epoch
 		counters["coverage.check.epoch_log_lagging"] = run.disks.epochs.checks
 		counters["durable_epoch.view_change_votes_ahead"] = run.disks.epochs.viewChangeAhead

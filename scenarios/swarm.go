@@ -183,6 +183,9 @@ type swarmRun struct {
 	routing clientRouting
 	// attempts holds each client to its attempt budget (client_attempts.go).
 	attempts clientAttempts
+	// persistedJudged, persistedFloorHeld count the replicas the persisted commit check
+	// judged, and those whose disk's verified floor was below commit_max (persisted_commit.go).
+	persistedJudged, persistedFloorHeld uint64
 	// repliesChecked counts the replies held to their sender's view (swarm_reply_identity.go).
 	repliesChecked uint64
 	// lostSync is the round of a lost checkpoint whose sender fails mid-transfer (swarm_lost_sync.go).
@@ -435,6 +438,9 @@ func (run *swarmRun) inspect() {
 			}
 			if run.broken == "" {
 				run.broken = run.metrics.check(i, r, in)
+			}
+			if run.broken == "" {
+				run.broken = run.checkPersistedCommitAt(i, in) // persisted_commit.go
 			}
 			if run.broken == "" && i >= run.c.ReplicaCount() {
 				run.broken = run.lagTruth.check(run.c, i, r, in,

@@ -185,6 +185,7 @@ func (run *swarmRun) holdAlerts() {
 	view := run.viewsAt()
 	clocks, agree := run.clockHoldAt(view) // swarm_clock_verdict.go
 	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+	run.checkPersistedCommits() // persisted_commit.go: idle, every superblock write landed
 	run.viewDrift = run.viewHeld(view)
 	run.checkClockVerdicts(clocks, agree)
 }
@@ -269,6 +270,7 @@ func (run *swarmRun) convergedAfterRound(after string, livenessTicks int) string
 // idle, and a standby's lag counts the time it did not hear the primary.
 func (run *swarmRun) idleAfterRound() {
 	run.runChecked(func() bool { return false }, int((alertSettle+alertHold)/sim.TickInterval))
+	run.checkPersistedCommits() // persisted_commit.go: idle, every superblock write landed
 }
 
 // runChecked runs tick by tick, inspecting every replica, until done, a violation, or the

@@ -402,6 +402,7 @@ func (r *Replica) InspectStateInto(in *Inspection) {
 		}
 	}
 	in.DiskFull, in.Isolated, in.CheckpointLost = r.diskFull, r.operator.isolated, r.stateLost
+	in.StateWritePending = r.stateWriting || r.stateRetry
 	in.Metrics = r.metrics
 	if r.isStandby() {
 		in.StandbyLagOps, in.StandbyLagNs, in.StandbyEligible = r.standbyLagNow()

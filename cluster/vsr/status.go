@@ -105,6 +105,11 @@ type Inspection struct {
 	// CheckpointLost reports that the replica's checkpoint did not survive on its disk: it
 	// stays recovering until it installs a peer's (state sync).
 	CheckpointLost bool
+	// StateWritePending reports that a superblock write is in flight or queued in the
+	// storage engine, or that a failed one waits for the next tick to be written again: until
+	// it lands, the durable commit number, view and log view on disk may trail what the
+	// replica means to persist (persistState). Read-only, for a checker of the persisted state.
+	StateWritePending bool
 	// StandbyLagOps and StandbyLagNs are a standby's lag behind the primary it hears from
 	// (standby.go), and StandbyEligible whether it may be promoted: both within the
 	// runbook's bounds (StandbyLagMaxNs, StandbyLagOpsMax). Zero for active replicas.
