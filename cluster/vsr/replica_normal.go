@@ -531,6 +531,15 @@ func (r *Replica) writePrepareCallback(op uint64, sum checksum.Sum, err error) {
 		// The log may now be durable up to op_number, or up to where the log view began
 		// (a repaired op below the head, rewritten in place): its log_view can be.
 		r.persistState()
+	} else if r.commitMax > r.stateDurable.Commit+CheckpointInterval/2 {
+		// An entry that held the persisted commit number down (unverifiedFloor: damaged,
+		// kept unverified or missing) may now be the log's: the commit number can catch up
+		// with commit_max, and no other event need come to write it (an idle cluster's
+		// commit heartbeats repeat the commit number, a backup's repair may end below its
+		// head, a checkpoint may be an interval away). Persisting only at the head left the
+		// commit number at 0 under commit_max 50 once op 10 was repaired
+		// (TestRepairedEntryPersistsTheCommitItHeldBack).
+		r.persistState()
 	}
 	if r.status != StatusNormal {
 		return
