@@ -336,6 +336,13 @@ func (r *Replica) restoreSnapshot(op uint64, buf []byte) error {
 
 // persistState writes the superblock when the view, log view or commit changed. One write is
 // in flight at a time; a change made meanwhile is written when it completes.
+//
+// A commit number alone is written once the one to persist, min(commit_max,
+// unverifiedFloor), is more than half a checkpoint interval past the durable one, so once
+// its writes land a replica's durable commit trails that by at most CheckpointInterval/2. It
+// runs wherever either can rise: commit_max in advanceCommitMax, the floor where an entry
+// becomes durable (writePrepareCallback: a repaired or reclaimed entry below the head frees
+// it too, TestRepairedEntryPersistsTheCommitItHeldBack) and at a checkpoint.
 func (r *Replica) persistState() {
 	if r.storage == nil || r.stateWriting || r.stateRetry || r.stateCurrent() {
 		return
