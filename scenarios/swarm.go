@@ -209,6 +209,9 @@ type swarmRun struct {
 	epochRejoin epochRejoinState
 	// cutCatchUp is the round of a backup cut off past the log window catching up under load (swarm_cut_catchup.go).
 	cutCatchUp cutCatchUpState
+	// stuckBackup counts the rounds of a backup past the log window without commit heartbeats, and
+	// those judged (swarm_stuck_backup.go).
+	stuckBackup struct{ rounds, judged uint64 }
 	// staleRequests re-sends old client requests late (swarm_stale_requests.go); nil when off.
 	staleRequests *faults.StaleRequests
 	// clockTruth holds clock verdicts to the true clocks (swarm_long_pause.go).

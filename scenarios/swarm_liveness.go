@@ -418,6 +418,8 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.clientConfig.counters(r.Counters)
 		run.catchUp.counters(r.Counters)
 		run.cutCatchUp.counters(r.Counters)
+		r.Counters["coverage.mark.stuck_backup.round"] += run.stuckBackup.rounds
+		r.Counters["coverage.mark.stuck_backup.judged"] += run.stuckBackup.judged
 		run.lostSync.counters(r.Counters)
 		run.rejoin.counters(r.Counters)
 		run.restart.counters(r.Counters)

@@ -51,6 +51,7 @@ func (run *swarmRun) stuckBackupRound(seed uint64, livenessTicks int) string {
 	if !on || (stuckBackupLead+vsr.CheckpointInterval-1)/vsr.CheckpointInterval*run.checkpointTicks() > catchUpBehindTicksMax {
 		return "" // a load too slow to get past X in time: the round would only cost CPU
 	}
+	run.stuckBackup.rounds++
 	backups := others(active, p)
 	x := backups[pick%len(backups)]
 	run.runChecked(run.logsWritten, livenessTicks/4) // nothing acknowledged lives only in memory (swarm_lasting.go)
@@ -87,6 +88,7 @@ func (run *swarmRun) stuckBackupRound(seed uint64, livenessTicks int) string {
 			reason = w.verdict()
 		}
 		if reason == "" {
+			run.stuckBackup.judged++
 			c.Trace.Emitf(sim.LevelShort, x, "nemesis", "stuck_backup: R%d executed op %d after %d ticks (bound %d), %d commit "+
 				"heartbeats dropped", x, w.target, w.ticks, w.limit, w.dropped)
 		}
