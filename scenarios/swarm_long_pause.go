@@ -59,12 +59,15 @@ const (
 
 // observe records every node's clock error and status at instant now (once per inspection).
 func (t *clockTruth) observe(c *sim.Cluster, now int64) {
+	second := now / int64(sim.Second)
+	// Within one second the ring changes only by this instant's errors joining the newest
+	// bucket, so each window grows by them alone; a new second clears buckets and rescans.
+	rescan := t.ranges == nil || t.second != second
 	if t.ranges == nil {
 		t.ranges = make([][clockTruthBuckets]errRange, len(c.Nodes))
 		t.upMono, t.lo, t.hi = make([]int64, len(c.Nodes)), make([]int64, len(c.Nodes)), make([]int64, len(c.Nodes))
 		t.wasUp = make([]bool, len(c.Nodes))
 	}
-	second := now / int64(sim.Second)
 	for s := max(t.second+1, second-clockTruthBuckets+1); s <= second && t.second != second; s++ {
 		for i := range t.ranges {
 			t.ranges[i][s%clockTruthBuckets] = errRange{}
@@ -83,6 +86,10 @@ func (t *clockTruth) observe(c *sim.Cluster, now int64) {
 			*b = errRange{lo: e, hi: e, seen: true}
 		}
 		b.lo, b.hi = min(b.lo, e), max(b.hi, e)
+		if !rescan {
+			t.lo[i], t.hi[i] = min(t.lo[i], e), max(t.hi[i], e)
+			continue
+		}
 		t.lo[i], t.hi[i] = e, e
 		for _, r := range t.ranges[i] {
 			if r.seen {
