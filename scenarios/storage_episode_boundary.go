@@ -191,6 +191,7 @@ func (e *storeEpisode) scriptedMoves() {
 	moves := append([]func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair, e.maybeCheckSyncedKnown},
 		e.silentMoves()...)
 	moves = append(moves, e.headRecordMoves()...) // storage_episode_head_record.go
+	moves = append(moves, e.segmentMoves()...)    // storage_episode_segment.go
 	for _, move := range moves {
 		if e.failure != "" {
 			return
