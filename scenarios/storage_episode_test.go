@@ -281,6 +281,7 @@ func TestStorageEpisodeRegressionSeeds(t *testing.T) {
 		2207081596:    "harness: the lost superblock copy under a superblock still naming damaged checkpoint 30 (the model at the fallback's 21): the older state changed the fallback's outcome. The move now runs only under the model's checkpoint",
 		2207057381:    "harness: the rechain's damage missed op 36's record, so the disk still named the anchor and the run was a repair in place; RechainableRun is held to refuse nothing only where the anchor was lost",
 		831660059819:  "harness (make soak, swarm seed 7428101210762784723): op 9's entry write, misdirected onto the record sectors of ops 10 and 11, then truncate_after(8) and truncate_after(7) failed their cuts, leaving segment 2 above the head; Open took the landing on op 10's record sector for a damaged record (a finished append's) and held op 10 faulty. A misdirect's reach now runs through every segment file on disk (markMisdirectHits)",
+		633389253502:  "harness (swarm seed 9400001178): op 1, disowned at a fallback to op 0 past installed checkpoint 3, its faulty mark (one copy) hidden by a read error at the Open that fell back to op 0 past installed checkpoint 4, came back intact; the hide was not counted as a hit on the mark because op 1 lay below the model's checkpoint (hideMarksBelowCheckpoint)",
 	} {
 		if r := runStorageCrash(Options{Seed: seed}); r.Outcome != Pass {
 			t.Errorf("storage_crash seed %d once found: %s\n%s", seed, found, r.Reason)

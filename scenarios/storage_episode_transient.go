@@ -65,8 +65,25 @@ func (e *storeEpisode) hideSector() *hiddenSector {
 			e.recordHit[op] = true
 		}
 	}
+	e.hideMarksBelowCheckpoint(h)
 	e.counters["storage_episode.damage.transient_read"]++
 	return h
+}
+
+// hideMarksBelowCheckpoint counts the hidden sector as a hit on the mark of each disowned op
+// at or below the checkpoint whose record sector it is: opsAt looks above the checkpoint
+// only, but a fallback past a damaged checkpoint brings those ops back above the one it
+// falls back to, and the mark, one copy, is then all that keeps the stale entry from coming
+// back (storage crash seed 633389253502: op 1, disowned at a fallback to op 0 past installed
+// checkpoint 3, its faulty mark hidden at the Open that fell back to op 0 past installed
+// checkpoint 4). Its disk and its draws stay as they were.
+func (e *storeEpisode) hideMarksBelowCheckpoint(h *hiddenSector) {
+	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
+	for op := range e.m.Disowned {
+		if op <= e.m.CP && segmentFileName4(op) == h.name && h.offset == int64(op%perSegment)*storage.SectorSize {
+			e.recordHit[op] = true
+		}
+	}
 }
 
 // opsAt returns the ops above the checkpoint whose newest entry (in image, the segment as
