@@ -24,14 +24,11 @@ func TestStorageEpisodeSegmentMoves(t *testing.T) {
 	}
 }
 
-// The same state inside a segment: the unmutated engine gives op f back as the older entry
-// (staleRecord takes the newer record for stale, since no cut of the file took op f+1's
-// entry: the repair in place of an op of unknown identity under an unknown next op cuts
-// nothing). Left open by h109: a read-back of that write before its record closes the lost
-// write path but not a newer entry written at another offset that rots, and shifts swarm
-// timing (regression seed 2027006076 then fails liveness in vsr's lost_head repair).
+// The same state inside a segment: the engine gave op f back as the older entry (staleRecord
+// took the newer record for stale, since no cut of the file took op f+1's entry: the repair in
+// place of an op of unknown identity under an unknown next op cuts nothing), until that
+// repair marked op f+1 faulty first (markNextFaulty, h112).
 func TestStorageEpisodeSegmentRecordInsideSegment(t *testing.T) {
-	t.Skip("open engine bug (h109 report): staleRecord inside a segment after an unchecked rewrite in place")
 	per := uint64(storageEpisodeOptions.SegmentEntriesMax)
 	for f := uint64(1); f < 3*per; f++ {
 		if f%per == per-1 {

@@ -496,8 +496,53 @@ func (s *Storage) rewritableUnknown(op uint64, offset int64, data []byte, chain 
 }
 
 // rewrite writes a rewritable entry over its own extent and syncs it; the slot is intact
-// once that is durable (faulty if the write failed: its bytes are unknown).
+// once that is durable (faulty if the write failed: its bytes are unknown). Over an entry
+// that nothing names (unnamedInPlace), it first writes a faulty mark over the next op's
+// record (markNextFaulty).
 func (s *Storage) rewrite(e Entry, data []byte, done func(error)) {
+	if !s.unnamedInPlace(e.Op) {
+		s.rewriteEntry(e, data, done)
+		return
+	}
+	s.markNextFaulty(e.Op, func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		s.rewriteEntry(e, data, done)
+	})
+}
+
+// unnamedInPlace reports that a rewrite of op, below the head, goes over an entry of unknown
+// identity whose next op, in the same segment, is of unknown identity too (rewritableUnknown):
+// nothing names the entry written, and nothing cuts the next op's entry.
+func (s *Storage) unnamedInPlace(op uint64) bool {
+	if op >= s.head || s.segmentOf(op+1) != s.segmentOf(op) {
+		return false
+	}
+	sl, next := s.slot(op), s.slot(op+1)
+	return sl.state != slotIntact && !sl.known && next.state != slotIntact && !next.known
+}
+
+// markNextFaulty writes (syncs, and reads back) a faulty mark over the record of op+1, of
+// unknown identity, before op is rewritten in place (unnamedInPlace). Recovery takes op's
+// intact record for stale when op's entry is intact and the next op's entry, in the same
+// segment, chains onto it (staleRecord): appending op again cuts the file at its entry, the
+// next op's with it, before the new record is written. The write in place cuts nothing: if
+// the new entry's write is lost (or lands elsewhere and rots) while its record lands, the
+// older entry stays intact under a record that names the new one, and once the next op's
+// entry, unreadable at this boot, reads again it chains onto the older entry, and recovery
+// gave the older prepare back intact, though the new one was acknowledged (storage episode,
+// segment record move inside a segment: op 1 rewritten under op 2). The mark disowns the
+// next op's entry until the op is written again (keepDistrusted), so its chain vouches for
+// nothing: a record written after the mark is never older than the entry under it. The next
+// op was faulty of unknown identity already: the mark keeps what the engine holds.
+func (s *Storage) markNextFaulty(op uint64, done func(error)) {
+	s.writeMarks(segmentName(s.segmentOf(op+1)), faultyMagic, []uint64{op + 1}, done)
+}
+
+// rewriteEntry is rewrite's write of the entry and its record.
+func (s *Storage) rewriteEntry(e Entry, data []byte, done func(error)) {
 	h, err := DecodeHeader(data)
 	assert.That(err == nil, "storage: a rewritable entry does not decode")
 	offset := h.Offset

@@ -408,7 +408,10 @@ func (ix *logIndex) recordedCopy(op uint64, p persistRecord, cp uint64) bool {
 // its successor's record were both lost or misdirected (swarm seed 2026447374: view 3's record
 // of op 68 outlived a truncation and the record of view 5's op 68, and held the replica to
 // view 3's prepare below its commit number). A next entry that chains onto neither proves
-// nothing: above a checkpoint it chains onto the checkpoint's anchor.
+// nothing: above a checkpoint it chains onto the checkpoint's anchor. Nor does one under a
+// distrust or faulty mark: a rewrite in place of op over an entry nothing names cuts nothing,
+// and marks the next op faulty first (markNextFaulty), so a record newer than op's intact
+// entry is never taken for stale.
 func (ix *logIndex) staleRecord(op uint64, p persistRecord) bool {
 	if op+1 > ix.head || op/ix.segmentEntries != (op+1)/ix.segmentEntries {
 		return false
@@ -416,6 +419,9 @@ func (ix *logIndex) staleRecord(op uint64, p persistRecord) bool {
 	sl, next := &ix.slots[op-ix.base], ix.slots[op+1-ix.base]
 	if sl.state != slotIntact || next.state != slotIntact || next.parent != sl.chain {
 		return false
+	}
+	if ix.persist[op+1].distrusted {
+		return false // a mark disowns the next entry (keepDistrusted): it vouches for nothing
 	}
 	assert.That(next.parent != p.header.Chain(), "storage: the record and the entry have one chain sum")
 	ix.persist[op] = persistRecord{state: recordAbsent}
