@@ -9,17 +9,19 @@ import (
 	"vopr/sim"
 )
 
-// A record newer than the intact entry under it, at a segment's last op. Recovery takes an
-// op's intact record as stale (staleRecord) when the op's entry is intact and the next op's
-// entry chains onto it: appending the op again cuts the file at its entry, the next op's
-// entry with it. Across a segment boundary that proves nothing: the next op's entry lies in
-// another file, which no cut of this one touches. And a repair in place of an op of unknown
-// identity whose next op is unknown too writes without cutting anything (rewritableUnknown):
-// the next op's entry, unreadable then, may be whole again at the next boot. One move, on a
+// A record newer than the intact entry under it, at a segment's last op or inside a segment.
+// Recovery takes an op's intact record as stale (staleRecord) when the op's entry is intact
+// and the next op's entry chains onto it: appending the op again cuts the file at its entry,
+// the next op's entry with it. Across a segment boundary that proves nothing: the next op's
+// entry lies in another file, which no cut of this one touches. And a repair in place of an
+// op of unknown identity whose next op is unknown too writes without cutting anything
+// (rewritableUnknown): the next op's entry, unreadable then, may be whole again at the next
+// boot. One move, on a
 // fresh disk of the episode's options (sideEngine), in a third of the episodes, drawn from a
 // stream of its own so that every other draw of a seed stays:
 //
-//   - segment record: ops 1..top appended, f the last op of its segment and top above f;
+//   - segment record: ops 1..top appended, f the last op of its segment (or, in half the
+//     draws, any op of the first three segments) and top above f;
 //     at a boot, the entries and records of f and f+1 unreadable (read errors; f's record
 //     rotten instead in half the draws), so Open holds both faulty of unknown identity. The
 //     read errors heal; a view change's prepare for op f, another entry than the one on
@@ -28,7 +30,9 @@ import (
 //     never as the older entry its record does not name; every other op comes back as it was
 //     acknowledged, or faulty, none lost; the new prepare is written in place again (the
 //     repair) and reads back, after one more crash too
-//     (storage.stale_record_across_segments).
+//     (storage.stale_record_across_segments). Inside a segment the engine gave the older
+//     entry back until such a rewrite marked op f+1 faulty first (markNextFaulty;
+//     storage.unnamed_rewrite_unmarked, storage.stale_record_under_mark).
 
 // segmentMoves are the moves of this file, for scriptedMoves.
 func (e *storeEpisode) segmentMoves() []func() {
@@ -43,6 +47,9 @@ func (e *storeEpisode) maybeCheckSegmentRecord() {
 	}
 	per := uint64(storageEpisodeOptions.SegmentEntriesMax)
 	f := per*(1+rng.Uint64N(2)) - 1
+	if rng.IntN(2) == 0 {
+		f = 1 + rng.Uint64N(3*per-1) // any op of the first three segments (h112)
+	}
 	p := segmentRecordDraw{f: f, top: f + 1 + rng.Uint64N(per+1), recordRot: rng.IntN(2) == 0,
 		olderSize: 1 + rng.IntN(4), newerSize: 1 + rng.IntN(4)}
 	msg, covered := checkSegmentRecord(e.seed, p)
@@ -51,7 +58,7 @@ func (e *storeEpisode) maybeCheckSegmentRecord() {
 		if p.recordRot {
 			record = "rotten"
 		}
-		e.fail("ops 1..%d, op %d (the last of its segment) and op %d of unknown identity at a boot (op %d's record %s), op %d rewritten in place with another prepare (%d units, over %d) whose entry write was lost and whose record landed: %s",
+		e.fail("ops 1..%d, op %d and op %d of unknown identity at a boot (op %d's record %s), op %d rewritten in place with another prepare (%d units, over %d) whose entry write was lost and whose record landed: %s",
 			p.top, f, f+1, f, record, f, p.newerSize, p.olderSize, msg)
 		return
 	}
@@ -60,7 +67,7 @@ func (e *storeEpisode) maybeCheckSegmentRecord() {
 	}
 }
 
-// segmentRecordDraw is one segment record move: ops 1..top, f the last op of its segment; the
+// segmentRecordDraw is one segment record move: ops 1..top, f below top; the
 // record of op f rotten or unreadable; the sizes of op f's older and newer entries, in units
 // of a short body.
 type segmentRecordDraw struct {
