@@ -225,6 +225,15 @@ func (s *Storage) checkpoint(op uint64, snapshot, file []byte, installed bool, d
 		// executed (swarm seed 2026299955: view 3's op 47, left on the disk under a sync
 		// to 64, replayed as committed once checkpoint 64 rotted; view 8's had committed).
 		audited = min(s.auditOp, op)
+		if cur := s.sb.Checkpoint.Audited; cur < previous {
+			// Installed over a checkpoint that was itself installed over a log it had not
+			// audited: the audit op that install left (its own op) stands for the peer's
+			// state, not for this log, whose entries below it are still unaudited. A
+			// fallback past both (to op 0) must hold them faulty (storage crash seeds
+			// 2208428622, 2208432632: ops 1-2, appended before a peer's checkpoint 3 that a
+			// peer's 4 was installed over, replayed as committed once 4 rotted).
+			audited = min(audited, cur)
+		}
 	}
 	if s.checkpointLost {
 		// Open set the audit op to the lost checkpoint's op, which this log never reached:

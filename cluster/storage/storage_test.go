@@ -914,3 +914,34 @@ func TestReplayFromFormatNeedsTheAuditedHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointInstalledOverAnInstallKeepsItsAudit: a peer's checkpoint installed over
+// another peer's, itself installed over a log it never audited (op 1 here, appended before
+// the first install): the second install's audit op is the first's, not the first's op.
+// When the second rots and the fallback reaches op 0, op 1 is faulty, never replayed as
+// committed (h114's probe of storage crash seed 633389253502: the first install's op was
+// taken for audited, and op 1 came back intact).
+func TestCheckpointInstalledOverAnInstallKeepsItsAudit(t *testing.T) {
+	eachDisk(t, func(t *testing.T, d *disk) {
+		s := fill(t, d, distrustOptions, 1)
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(11, []byte("peer at 11"), done) })
+		if err := d.append(t, s, 12, body(12)); err != nil {
+			t.Fatalf("Append(12): %v", err)
+		}
+		d.must(t, "InstallCheckpoint", func(done func(error)) { s.InstallCheckpoint(12, []byte("peer at 12"), done) })
+		st := s.State()
+		for range 2 { // both superblock pairs name checkpoint 12
+			st.View++
+			d.must(t, "SaveState", func(done func(error)) { s.SaveState(st, done) })
+		}
+		flipBit(d, "checkpoint-000000000000000c", 10)
+		d.restart()
+		_, rec := d.mustOpen(t, distrustOptions)
+		if rec.CheckpointDamaged != 12 || rec.State.CheckpointOp != 0 {
+			t.Fatalf("recovery: lost %t, damaged %d, state %+v", rec.CheckpointLost, rec.CheckpointDamaged, rec.State)
+		}
+		if slices.Contains(entriesOf(rec), 1) || !slices.Contains(rec.Faulty, 1) {
+			t.Fatalf("entries %v, faulty %v: op 1, never audited under either install, came back", entriesOf(rec), rec.Faulty)
+		}
+	})
+}

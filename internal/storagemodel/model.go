@@ -156,7 +156,13 @@ func (m *Model) Acknowledged(step Step, auditHead [32]byte) {
 		delete(m.InstalledOver, step.Op)
 	case Install:
 		m.Fields.Commit = max(m.Fields.Commit, step.Op)
-		m.InstalledOver[step.Op] = m.Audited
+		over := m.Audited
+		if before, ok := m.InstalledOver[m.CP]; ok {
+			// Over another installed checkpoint: the log below that one is as unaudited as
+			// it was, whatever op the install left as audited.
+			over = min(over, before)
+		}
+		m.InstalledOver[step.Op] = over
 		m.CP, m.Snapshots[step.Op], m.Audits[step.Op] = step.Op, step.Snapshot, auditHead
 		m.Head, m.Audited = max(m.Head, step.Op), step.Op // installed again over a lost one: the log stays
 	case Truncate, Replace:
