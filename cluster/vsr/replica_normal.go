@@ -616,6 +616,9 @@ func (r *Replica) onPrepare(m Message) {
 		}
 		return
 	}
+	if r.acceptCommittedAbove(m) && r.op >= h.Op {
+		return
+	}
 	if h.View < r.view || int(h.Replica) != r.primaryIndex(r.view) {
 		return
 	}
@@ -657,6 +660,15 @@ func (b *aheadBuffer) take(op uint64) (Message, bool) {
 	m := **slot
 	*slot = nil
 	return m, true
+}
+
+// peek returns the message buffered for op, leaving it in place.
+func (b *aheadBuffer) peek(op uint64) (Message, bool) {
+	m := b.slots[op%aheadSlotsMax]
+	if m == nil || m.Header.Op != op {
+		return Message{}, false
+	}
+	return *m, true
 }
 
 func (b *aheadBuffer) clear() { b.slots = [aheadSlotsMax]*Message{} }
@@ -834,8 +846,9 @@ func (r *Replica) onCommit(m Message) {
 		r.requestStartView(h.View)
 		return
 	}
-	if h.Commit <= r.op && int(h.Replica) == r.primaryIndex(h.View) {
-		// Our view's primary names its committed op (at most our head): see expectedChecksum.
+	if int(h.Replica) == r.primaryIndex(h.View) {
+		// Our view's primary names its committed op: see expectedChecksum (at most our head)
+		// and committedAbove (above it).
 		r.repair.commitOp, r.repair.commitChecksum = h.Commit, h.Parent
 		r.repair.commitView, r.repair.commitEpoch = r.view, r.epoch
 	}

@@ -2,6 +2,7 @@ package vsr
 
 import (
 	"vopr/cluster/checksum"
+	"vopr/internal/assert"
 )
 
 // repairState tracks what the replica is missing.
@@ -14,12 +15,16 @@ type repairState struct {
 	stuckRounds int
 	// lastCommitMin and lastOp are the position at the previous repair round.
 	lastCommitMin, lastOp uint64
-	// commitOp and commitChecksum name the committed op, at most our head, and its prepare's
-	// checksum, that the primary of view commitView (of epoch commitEpoch) announced in its
-	// latest commit heartbeat (onCommit): see expectedChecksum.
+	// commitOp and commitChecksum name the committed op and its prepare's checksum that the
+	// primary of view commitView (of epoch commitEpoch) announced in its latest commit
+	// heartbeat (onCommit): see expectedChecksum (at most our head) and committedAbove.
 	commitOp                uint64
 	commitChecksum          checksum.Sum
 	commitView, commitEpoch uint32
+	// above holds prepares above our head fetched by the checksums that the commit heartbeat
+	// and their successors' parent links name (committedAbove), until the chain reaches our
+	// head and they are appended.
+	above aheadBuffer
 }
 
 // RepairStuckRoundsMax is how many repair rounds a replica waits for the next op to execute
@@ -46,6 +51,10 @@ func (r *Replica) onRepairTimeout() {
 		r.flushLog()
 	}
 	asked := r.requestMissing()
+	if op, sum := r.committedAboveMissing(); op != 0 {
+		r.requestPrepare(op, sum) // by checksum: any peer may serve it
+		asked++
+	}
 	if r.status == StatusNormal && !r.isPrimary() && r.repair.wantOp > r.op {
 		for op := r.op + 1; op <= r.repair.wantOp && asked < RepairRequestsMax; op++ {
 			r.requestPrepare(op, checksum.Sum{})
@@ -114,6 +123,77 @@ func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 		return r.repair.commitChecksum
 	}
 	return checksum.Sum{}
+}
+
+// committedAbove is the checksum op's prepare must have, for an op above our head up to the
+// committed op that the primary of our view named in its commit heartbeat: that op's
+// checksum, or the parent link of the op above it, held in repair.above and itself named so.
+// Zero when the chain from the committed op down to op is not held (or the name is of
+// another view or epoch, or more ops above our head than repair.above holds).
+//
+// Ops above our head were asked by op of the primary alone, and a backup cut one way from it
+// stalled when no op it held named its head (its identity lost) and the primary had committed
+// past it while it restarted (swarm seed 2027006076, the lost_head round, with its timing
+// shifted: R0 at head 239, the heartbeat naming 240, 312 requests by op unanswered). The
+// committed prepare, fetched by its checksum from any peer, names its parent, and so on down
+// to our head, which is then named too (TestCommitAboveLostHeadRepairsByChecksum).
+func (r *Replica) committedAbove(op uint64) checksum.Sum {
+	c := &r.repair
+	if r.status != StatusNormal || r.isPrimary() || op <= r.op || op > c.commitOp ||
+		c.commitOp-r.op > aheadSlotsMax || r.view != c.commitView || r.epoch != c.commitEpoch {
+		return checksum.Sum{}
+	}
+	sum := c.commitChecksum
+	for o := c.commitOp; o > op; o-- {
+		m, ok := c.above.peek(o)
+		if !ok || m.Header.Checksum != sum {
+			return checksum.Sum{}
+		}
+		sum = m.Header.Parent
+	}
+	return sum
+}
+
+// committedAboveMissing is the highest op above our head whose prepare committedAbove names
+// and repair.above lacks, with its checksum, or 0.
+func (r *Replica) committedAboveMissing() (uint64, checksum.Sum) {
+	for op := r.repair.commitOp; op > r.op; op-- {
+		sum := r.committedAbove(op)
+		if sum.IsZero() {
+			return 0, sum
+		}
+		if m, ok := r.repair.above.peek(op); !ok || m.Header.Checksum != sum {
+			return op, sum
+		}
+	}
+	return 0, checksum.Sum{}
+}
+
+// acceptCommittedAbove keeps a prepare above our head that committedAbove names, and appends
+// the chain it completes. It reports whether it kept m.
+func (r *Replica) acceptCommittedAbove(m Message) bool {
+	sum := r.committedAbove(m.Header.Op)
+	if sum.IsZero() || sum != m.Header.Checksum {
+		return false
+	}
+	r.repair.above.put(m)
+	for r.op < r.repair.commitOp {
+		op := r.op + 1
+		next, ok := r.repair.above.peek(op)
+		if want := r.committedAbove(op); !ok || want.IsZero() || next.Header.Checksum != want {
+			break
+		}
+		assert.That(next.Header.Op == op && op <= r.repair.commitOp, "a committed prepare above the head out of place")
+		r.appendPrepare(next) // checks its parent link against our head, if known
+		if r.op != op {
+			break // refused
+		}
+		r.repair.above.take(op)
+	}
+	r.appendAhead()
+	r.advanceCommitMax(r.repair.commitOp) // named committed by our view's primary
+	r.commitExecute()
+	return true
 }
 
 // requestPrepare asks for op's prepare: a known checksum can be served by any replica, so we
