@@ -616,8 +616,9 @@ func (r *Replica) onPrepare(m Message) {
 		}
 		return
 	}
-	if r.acceptCommittedAbove(m) && r.op >= h.Op {
-		return
+	fromPrimary := h.View == r.view && int(h.Replica) == r.primaryIndex(r.view)
+	if (!fromPrimary || h.Op != r.op+1) && r.acceptCommittedAbove(m) && r.op >= h.Op {
+		return // a committed prepare above our head, fetched by checksum (committedAbove)
 	}
 	if h.View < r.view || int(h.Replica) != r.primaryIndex(r.view) {
 		return

@@ -51,8 +51,11 @@ func (r *Replica) onRepairTimeout() {
 		r.flushLog()
 	}
 	asked := r.requestMissing()
-	if op, sum := r.committedAboveMissing(); op != 0 {
-		r.requestPrepare(op, sum) // by checksum: any peer may serve it
+	if op, sum := r.committedAboveMissing(); op != 0 && r.repair.stuckRounds > 0 {
+		// By checksum, so that any peer may serve it, once a round went by without progress
+		// (the primary, asked by op below, did not answer): a backup that the primary hears
+		// catches up as before, and its repair rounds draw no other peers.
+		r.requestPrepare(op, sum)
 		asked++
 	}
 	if r.status == StatusNormal && !r.isPrimary() && r.repair.wantOp > r.op {
@@ -139,7 +142,7 @@ func (r *Replica) expectedChecksum(op uint64) checksum.Sum {
 // to our head, which is then named too (TestCommitAboveLostHeadRepairsByChecksum).
 func (r *Replica) committedAbove(op uint64) checksum.Sum {
 	c := &r.repair
-	if r.status != StatusNormal || r.isPrimary() || op <= r.op || op > c.commitOp ||
+	if r.status != StatusNormal || r.isPrimary() || r.isStandby() || op <= r.op || op > c.commitOp ||
 		c.commitOp-r.op > aheadSlotsMax || r.view != c.commitView || r.epoch != c.commitEpoch {
 		return checksum.Sum{}
 	}
