@@ -54,13 +54,14 @@ const (
 // lostHeadState counts the rounds timed, those where X came back without h's identity (the
 // class the round aims at), and those where only standbys could serve.
 type lostHeadState struct {
-	rounds, unknown, standbyOnly uint64
+	rounds, unknown, standbyOnly, commitAhead uint64
 }
 
 func (s lostHeadState) counters(counters map[string]uint64) {
 	counters["coverage.mark.lost_head.round"] += s.rounds
 	counters["coverage.mark.lost_head.unknown_identity"] += s.unknown
 	counters["coverage.mark.lost_head.standby_only"] += s.standbyOnly
+	counters["coverage.mark.lost_head.commit_ahead"] += s.commitAhead
 }
 
 func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
@@ -106,14 +107,31 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		return run.convergedAfterRound(fmt.Sprintf("R%d restarted (no entries and records of ops %d-%d to rot)", x,
 			low, op), livenessTicks)
 	}
+	ahead, aheadOK := run.lostHeadCommitAhead(seed, x, p, op, standbyOnly, livenessTicks)
+	if len(ahead) > 0 {
+		holders = 0
+		for _, i := range peers {
+			if !cut[i] && run.lostHeadHolds(i, ops) && run.lostHeadHolds(i, ahead) {
+				holders++
+			}
+		}
+	}
 	in, target, failed := run.reopenCut(x, cut, livenessTicks)
 	if failed {
 		return ""
 	}
 	rep := c.Replica(x)
-	if in.Status != vsr.StatusNormal || in.Op < target || in.CommitMin >= target || in.CheckpointOp < checkpoint ||
+	head := target // X's head must be at the commit, or at op below the ops committed while it was down
+	if len(ahead) > 0 {
+		head = op
+	}
+	if !aheadOK || holders == 0 || (len(ahead) > 0 && target != ahead[len(ahead)-1].Op) ||
+		in.Status != vsr.StatusNormal || in.Op < head || in.CommitMin >= target || in.CheckpointOp < checkpoint ||
 		run.repairPeerBehindView(in.View, cut) {
 		return run.repairPeerEnd(x, op, livenessTicks) // nothing of the class to time (see repairPeerRound)
+	}
+	if len(ahead) > 0 {
+		run.repairPeer.lostHead.commitAhead++
 	}
 	if run.knobs.afterRepairPeerOpen != nil { // repair_peer's knob, at the same point of this round
 		run.knobs.afterRepairPeerOpen(c, x)
@@ -127,7 +145,7 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		run.repairPeer.lostHead.standbyOnly++
 	}
 	syncs, from := in.Metrics.StateSyncs, c.Loop.Now()
-	limit := run.lostHeadTicks(rep.Config(), len(ops), holders, len(peers))
+	limit := run.lostHeadTicks(rep.Config(), len(ops)+len(ahead), holders, len(peers))
 	executed := func() bool {
 		rep := c.Replica(x)
 		return rep != nil && rep.TraceState().CommitMin >= target
@@ -168,7 +186,7 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		int((c.Loop.Now()-from)/sim.Time(sim.TickInterval)), limit)
 	c.Network.Heal()
 	if run.runChecked(run.logsWritten, livenessTicks/4) && c.Replica(x) != nil {
-		for _, h := range ops {
+		for _, h := range append(append([]vsr.HeldPrepare(nil), ops...), ahead...) {
 			if c.Replica(x).CheckpointOp() < h.Op && !run.repairPeerHolds(x, h.Op, h.Prepare) {
 				return fmt.Sprintf("lost_head: replica R%d executed its head op %d after the entries and records of "+
 					"ops %d-%d were damaged, but once its log was written it does not hold op %d's prepare as it "+
@@ -177,6 +195,49 @@ func (run *swarmRun) lostHeadRound(seed uint64, livenessTicks int) string {
 		}
 	}
 	return run.repairPeerEnd(x, op, livenessTicks)
+}
+
+// lostHeadCommitAhead lets the primary p commit one or two ops past X's head op while X is
+// down, in half the rounds (drawn from the run's "swarm/lost_head_ahead" stream, so that the
+// other draws and seeds keep their traces) where not only standbys serve X: the clients each
+// send one request, and the other replicas commit it. X then comes back with nothing it holds
+// naming its head, under a commit heartbeat naming an op above it (swarm seed 2027006076 with
+// its timing shifted: R0 at head 239 under commit 240 asked the deaf primary for the ops by
+// number, 312 times; vsr.commit_above_head_not_learned). It returns the prepares committed
+// above op as the primary holds them, and false where the round cannot be timed (the ops did
+// not commit, or the primary does not hold them all).
+func (run *swarmRun) lostHeadCommitAhead(seed uint64, x, p int, op uint64, standbyOnly bool, livenessTicks int) ([]vsr.HeldPrepare, bool) {
+	r := sim.Stream(seed, "swarm/lost_head_ahead")
+	on, n := r.IntN(2) == 0, 1+r.IntN(2)
+	c := run.c
+	if !on || standbyOnly || c.ClientCount() == 0 || c.Replica(p) == nil {
+		return nil, true
+	}
+	run.blipRequests(func(i int) bool { return i < n }, op, 5, livenessTicks/4)
+	rep := c.Replica(p)
+	if rep == nil || c.Primary() != p {
+		return nil, false
+	}
+	top := rep.TraceState().Op
+	if top <= op {
+		return nil, true // no client was idle: nothing committed above X's head
+	}
+	if !run.runChecked(func() bool { return run.committedBesides(x) >= top }, livenessTicks/4) {
+		return nil, false
+	}
+	target := run.committedBesides(x)
+	var ahead []vsr.HeldPrepare
+	for _, h := range c.Replica(p).InspectDisk().Prepares {
+		if h.Op > op && h.Op <= target {
+			ahead = append(ahead, h)
+		}
+	}
+	if len(ahead) != int(target-op) {
+		return nil, false
+	}
+	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "lost_head: the primary R%d committed ops %d-%d while R%d was down",
+		p, op+1, target, x)
+	return ahead, true
 }
 
 // lostHeadOps are the top n ops of x's log (fewer where the log holds fewer) where the
