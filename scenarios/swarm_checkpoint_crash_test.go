@@ -12,7 +12,7 @@ import (
 // replicas it then elects a view with (its log is the one that view takes), and the run
 // passes on the replicas as they are.
 func TestSwarmCheckpointCrashRoundReachesTheSequence(t *testing.T) {
-	seed := seedReaching(t, "coverage.mark.checkpoint_crash.newest_log_view", 40)
+	seed := seedReaching(t, "coverage.mark.checkpoint_crash.newest_log_view", 120)
 	r := runSwarm(Options{Seed: seed})
 	require.Equal(t, Pass, r.Outcome, r.Reason)
 	for _, mark := range []string{"reached", "struck", "elected"} {
