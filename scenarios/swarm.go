@@ -577,11 +577,21 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 	case vsr.CommandPrepareOK: // a vote, for the commit latency the primary reports
 		run.metrics.onPrepareOK(run.c, to, msg)
 	case vsr.CommandPong:
-		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil {
+		// A pong of another epoch than the receiver's never reaches onPong (onOtherEpoch):
+		// the clock checks keep only pongs the replica may take (make soak seed
+		// 6094428745104306307: r1, back from an 11.6 s pause, answered r2's pings of epoch
+		// 2 in one burst; they pushed r2's one sample of epoch 3 out of the checker's ring).
+		if m, err := vsr.Decode(msg, run.c.ClusterID()); err == nil && run.samePongEpoch(to, m.Header) {
 			clock := run.c.Nodes[to].Clock
 			run.suite.OnPong(int64(run.c.Loop.Now()), to, m.Header, clock.Monotonic(), clock.Realtime())
 		}
 	}
+}
+
+// samePongEpoch reports whether replica to, as it is now, is in the epoch of the pong h.
+func (run *swarmRun) samePongEpoch(to int, h vsr.Header) bool {
+	r := run.c.Replica(to)
+	return r != nil && r.TraceState().Epoch == h.Epoch
 }
 
 func (run *swarmRun) onReplicaSend(from, to int, msg []byte) {
