@@ -113,6 +113,33 @@ func recordPlace(op uint64) (string, int64) {
 }
 
 // sideBody is a small body (one sector with its header) for op of move's generation gen.
+// appendHistory appends ops 1..top of move's bodies, op big's repeated size times (an entry
+// of its own size), and returns them by op, or what failed.
+func (x *sideEngine) appendHistory(move string, top, big uint64, size int) (map[uint64][]byte, string) {
+	log := map[uint64][]byte{}
+	for op := uint64(1); op <= top; op++ {
+		log[op] = sideBody(move, op, 0)
+		if op == big {
+			log[op] = bytes.Repeat(log[op], size)
+		}
+		if err := x.append(op, log[op]); err != nil {
+			return nil, fmt.Sprintf("append of op %d: %v", op, err)
+		}
+	}
+	return log, ""
+}
+
+// hideEntryAndRecord makes an op's entry unreadable and its record unreadable, or rotten
+// (rot), so the next Open holds the op faulty of unknown identity.
+func (x *sideEngine) hideEntryAndRecord(name string, offset int64, recName string, recOffset int64, rot bool) {
+	x.disk.LatentSectorError(name, offset)
+	if rot {
+		x.disk.CorruptSector(recName, recOffset)
+	} else {
+		x.disk.LatentSectorError(recName, recOffset)
+	}
+}
+
 func sideBody(move string, op uint64, gen int) []byte {
 	return fmt.Appendf(nil, "%s op %d gen %d", move, op, gen)
 }

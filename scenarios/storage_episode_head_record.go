@@ -99,15 +99,9 @@ func checkHeadRecord(seed uint64, p headRecordDraw) (string, bool) {
 	if msg != "" {
 		return msg, false
 	}
-	older := map[uint64][]byte{}
-	for op := uint64(1); op <= h; op++ {
-		older[op] = sideBody(move, op, 0)
-		if op == h {
-			older[op] = bytes.Repeat(older[op], p.olderSize)
-		}
-		if err := x.append(op, older[op]); err != nil {
-			return fmt.Sprintf("append of op %d: %v", op, err), false
-		}
+	older, msg := x.appendHistory(move, h, h, p.olderSize)
+	if msg != "" {
+		return msg, false
 	}
 	name, offset, ok := x.entryPlace(h)
 	if !ok {
@@ -115,12 +109,7 @@ func checkHeadRecord(seed uint64, p headRecordDraw) (string, bool) {
 	}
 	recName, recOffset := recordPlace(h)
 	x.disk.Crash()
-	x.disk.LatentSectorError(name, offset)
-	if p.recordRot {
-		x.disk.CorruptSector(recName, recOffset)
-	} else {
-		x.disk.LatentSectorError(recName, recOffset)
-	}
+	x.hideEntryAndRecord(name, offset, recName, recOffset, p.recordRot)
 	rec, msg := x.reopen()
 	if msg != "" {
 		return msg, false

@@ -83,15 +83,9 @@ func checkSegmentRecord(seed uint64, p segmentRecordDraw) (string, bool) {
 	if msg != "" {
 		return msg, false
 	}
-	log := map[uint64][]byte{}
-	for op := uint64(1); op <= top; op++ {
-		log[op] = sideBody(move, op, 0)
-		if op == f {
-			log[op] = bytes.Repeat(log[op], p.olderSize)
-		}
-		if err := x.append(op, log[op]); err != nil {
-			return fmt.Sprintf("append of op %d: %v", op, err), false
-		}
+	log, msg := x.appendHistory(move, top, f, p.olderSize)
+	if msg != "" {
+		return msg, false
 	}
 	older := log[f]
 	name, offset, ok := x.entryPlace(f)
@@ -105,12 +99,7 @@ func checkSegmentRecord(seed uint64, p segmentRecordDraw) (string, bool) {
 	recName, recOffset := recordPlace(f)
 	nextRecName, nextRecOffset := recordPlace(f + 1)
 	x.disk.Crash()
-	x.disk.LatentSectorError(name, offset)
-	if p.recordRot {
-		x.disk.CorruptSector(recName, recOffset)
-	} else {
-		x.disk.LatentSectorError(recName, recOffset)
-	}
+	x.hideEntryAndRecord(name, offset, recName, recOffset, p.recordRot)
 	x.disk.LatentSectorError(nextName, nextOffset)
 	x.disk.LatentSectorError(nextRecName, nextRecOffset)
 	rec, msg := x.reopen()
