@@ -274,6 +274,9 @@ type diskFile struct {
 	kept, excused map[int64]bool
 	keptStage     keptStage
 	keptWrite     uint64 // the write issued at keptSynced (keptWriting)
+	// damagedEver: an overlay, a lost or torn write or a kept write ever lay on the file
+	// (DamagedEver), written over since or not.
+	damagedEver bool
 	// shared marks data as shared with a Snapshot (or the disk it was taken of): copied
 	// (own) before any change in place, on either side.
 	shared bool
@@ -1005,6 +1008,7 @@ func (f *diskFile) markLost(first, count int64, survive []bool) {
 				f.lost = map[int64]bool{}
 			}
 			f.lost[s] = true
+			f.damagedEver = true
 			continue // it shows what lay there before, a remnant or not
 		case len(f.lost) > 0:
 			delete(f.lost, s)
@@ -1015,6 +1019,7 @@ func (f *diskFile) markLost(first, count int64, survive []bool) {
 				f.remnants = map[int64]bool{}
 			}
 			f.remnants[s] = true
+			f.damagedEver = true
 		case len(f.remnants) > 0:
 			delete(f.remnants, s)
 		}

@@ -488,6 +488,7 @@ func (f *diskFile) putFault(s int64, fault sectorFault) {
 		f.faults = map[int64]sectorFault{}
 	}
 	f.faults[s] = fault
+	f.damagedEver = true
 }
 
 // fitFaults makes the overlays fit the file after a crash changed its size: those of
@@ -662,6 +663,18 @@ func (d *Disk) RemovedDamagedEver() []string {
 	return slices.Sorted(maps.Keys(d.removedDamaged))
 }
 
+// DamagedEver reports whether damage ever lay on the file since it was created: an overlay
+// (Faults), a sector whose write a crash lost or tore (LostWrites, TornRemnants) or a write
+// a failed sync kept (SyncKept), whether or not it has been written over since. A storage
+// engine keeps some of what damage made it decide on the disk after the damage is gone: the
+// faulty marks it writes over the record sectors of ops it holds of unknown identity, which
+// stay until it writes each op again.
+func (d *Disk) DamagedEver(name string) bool {
+	d.assertLive()
+	f := d.files[name]
+	return f != nil && f.damagedEver
+}
+
 func (d *Disk) noteRemovedDamaged(name string) {
 	if d.removedDamaged == nil {
 		d.removedDamaged = map[string]bool{}
@@ -812,7 +825,7 @@ func (d *Disk) Snapshot(loop *Loop, rng *rand.Rand, trace *Trace) *Disk {
 		f.shared = true // copied on the first change, here or in the copy (diskFile.own)
 		c.files[name] = &diskFile{data: f.data, durableLen: f.durableLen, shared: true,
 			volatile: volatile, faults: maps.Clone(f.faults), lost: maps.Clone(f.lost), remnants: maps.Clone(f.remnants),
-			kept: maps.Clone(f.kept), excused: maps.Clone(f.excused), keptStage: f.keptStage}
+			kept: maps.Clone(f.kept), excused: maps.Clone(f.excused), keptStage: f.keptStage, damagedEver: f.damagedEver}
 	}
 	for _, name := range c.sorted {
 		c.touch(c.files[name])

@@ -155,6 +155,7 @@ func (d *Disk) failSync(name string, f *diskFile, loss func(name string, id uint
 				f.kept = map[int64]bool{}
 			}
 			f.kept[s] = true
+			f.damagedEver = true
 			f.keptStage = keptUnhandled
 		}
 	}
