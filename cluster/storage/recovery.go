@@ -506,11 +506,18 @@ func (ix *logIndex) distrust(span opSpan) {
 
 // keepDistrusted makes the intact entries of the ops above the checkpoint whose record sector
 // holds a distrust or faulty mark faulty, of unknown identity, as distrust did at the boot that wrote
-// the mark. Writing the op again writes its record over the mark.
+// the mark. Writing the op again writes its record over the mark. The problem says which mark:
+// a distrust mark is a fallback's past a damaged checkpoint (distrust) or a truncation's of an
+// op it held faulty of unknown identity; a faulty mark is Open's over an op it returned faulty
+// without a record (markFaulty) or a rewrite in place's over the op above (markNextFaulty).
 func (ix *logIndex) keepDistrusted(cp uint64) {
 	for op := max(cp+1, ix.base); op <= ix.head; op++ {
 		if sl := &ix.slots[op-ix.base]; ix.persist[op].distrusted && sl.state == slotIntact {
-			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: "distrusted since a fallback past a damaged checkpoint"})
+			reason := "entry disowned by a distrust mark (a fallback past a damaged checkpoint, or a truncation of the op while faulty)"
+			if ix.persist[op].faulty {
+				reason = "entry disowned by a faulty mark (the op held faulty of unknown identity at an earlier boot, or before a rewrite in place below it)"
+			}
+			ix.problem(Problem{Op: op, Offset: sl.offset, Reason: reason})
 			*sl = slot{state: slotFaulty, placed: true, offset: sl.offset, end: sl.end}
 			delete(ix.bodies, op)
 		}
