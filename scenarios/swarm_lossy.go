@@ -56,7 +56,16 @@ func (run *swarmRun) lossyRound(seed uint64, livenessTicks int) string {
 			return ""
 		}
 	}
-	hi := min(lossyLossMax, run.lossyModel().lossCap())
+	// A backup still writing a backlog of ops to a slow disk (what the earlier rounds left)
+	// answers no prepare of the round until it is through: let the disks catch up first.
+	if !run.runChecked(run.disksIdle, livenessTicks/2) {
+		return ""
+	}
+	model := run.lossyModel()
+	if model.giveUp(0) > lossyGiveUpMax {
+		return "" // the disks alone may take the client's budget: no loss to judge
+	}
+	hi := min(lossyLossMax, model.lossCap())
 	lo := min(lossyLossMin, hi/2)
 	loss := lo + (hi-lo)*sim.Stream(seed, "swarm/lossy").Float64()
 	saved := c.Network.Options()
@@ -127,6 +136,18 @@ func (run *swarmRun) standbysServeReads() bool {
 	return true
 }
 
+// disksIdle reports whether no member's disk has an operation in flight (the storage engine
+// issues its next write as the previous completes, so an idle disk has no backlog).
+func (run *swarmRun) disksIdle() bool {
+	now := run.c.Loop.Now()
+	for i := 0; i < run.c.MemberCount(); i++ {
+		if run.c.IsMember(i) && !run.gone[i] && run.c.Nodes[i].Disk.InFlightUntil() > now {
+			return false
+		}
+	}
+	return true
+}
+
 // clientsIdle reports whether no client has a request in flight.
 func (run *swarmRun) clientsIdle() bool {
 	for i := 0; i < run.c.ClientCount(); i++ {
@@ -158,11 +179,19 @@ type lossyModel struct {
 	primary   int    // the slot of the client's first send
 	votes     int    // backups' prepare_oks a commit needs: the quorum less the primary's own
 	hop       int    // a message's delay: OneWayDelayMin + 3*OneWayDelayMean, rounded up
+	// disk bounds the time an op's request waits at the primary and its prepare at a backup
+	// for the disks: the writes of a full pipeline of ops ahead of it and its own, at the
+	// slowest member's speed (swarm seed 9700000577: 85 ms writes, an op's four took 0.35 s,
+	// and the request waited 3 s of its 6 s for the ops ahead while the primary's resends
+	// backed off).
+	disk int
 }
 
 const (
 	lossyResendJitterMax = 2 // cluster/vsr: the prepare_resend timeout's jitter
 	lossyResendShiftMax  = 3 // cluster/vsr: timeout.again backs off to 8x its period at most
+	lossyPipelineMax     = 8 // cluster/vsr: PipelinePrepareMax, the ops a primary has in flight
+	lossyOpWrites        = 4 // a backup's writes of an op before its prepare_ok: entry, sync, record, sync
 )
 
 func (run *swarmRun) lossyModel() lossyModel {
@@ -181,6 +210,16 @@ func (run *swarmRun) lossyModel() lossyModel {
 	m.votes = active/2 + 1 - 1
 	net := c.Network.Options()
 	m.hop = int((net.OneWayDelayMin + 3*net.OneWayDelayMean + sim.TickInterval - 1) / sim.TickInterval)
+	slow := 1
+	for i := 0; i < c.ReplicaCount(); i++ {
+		if m.members[i] {
+			slow = max(slow, c.Nodes[i].Disk.SlowMultiplier())
+		}
+	}
+	// Each latency's floor plus the mean-based bound the other rounds use (swarm_suffix.go):
+	// w exponential writes exceed (2w+16) means with a negligible chance.
+	d, w := run.swarm.Disk, sim.Duration(lossyOpWrites*(lossyPipelineMax+1))
+	m.disk = ticksOf(sim.Duration(slow) * (w*d.WriteLatencyMin + (2*w+16)*d.WriteLatencyMean))
 	return m
 }
 
@@ -221,11 +260,13 @@ func (m lossyModel) slot(send int) int { return (m.primary + send) % len(m.membe
 // unanswered is the chance that an op whose request reached the primary at tick at (from the
 // client's first send) is not answered within the client's budget: each prepare send is a
 // round trip to every backup, through with (1-p)^2, and the op commits on the first send by
-// which enough backups had one through.
+// which enough backups had one through. A backup answers only once its disk is through
+// (m.disk): the sends before count as one then (its prepare_ok of one of them), and the
+// schedule runs from the request's arrival, where the primary's resends back off soonest.
 func (m lossyModel) unanswered(p float64, at int) float64 {
 	budget := m.retry * m.attempts
 	missed, before := 0.0, 0.0 // before: the chance it committed on an earlier send
-	for i, s := range m.prepareSends(budget) {
+	for i, s := range m.answerableSends(budget) {
 		commit := at + s + 2*m.hop
 		if commit > budget {
 			break
@@ -247,6 +288,22 @@ func (m lossyModel) prepareSends(until int) []int {
 		t += m.resend<<min(k, lossyResendShiftMax) + lossyResendJitterMax
 	}
 	return sends
+}
+
+// answerableSends are prepareSends as the backups can answer them: those before m.disk
+// merged into one at m.disk.
+func (m lossyModel) answerableSends(until int) []int {
+	sends := m.prepareSends(until)
+	if m.disk <= 0 {
+		return sends
+	}
+	out := []int{m.disk}
+	for _, s := range sends {
+		if s > m.disk {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // quorumWithin is the chance that at least votes backups had a round trip through within n

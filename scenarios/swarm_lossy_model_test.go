@@ -55,3 +55,27 @@ func TestSwarmLossyRoundSeed2042003975(t *testing.T) {
 	r := runSwarmWith(Options{Seed: 2042003975}, swarmKnobs{})
 	require.Equal(t, Pass, r.Outcome, r.Reason)
 }
+
+// Slow disks hold an op's request behind the pipeline's ops and its prepare_oks behind the
+// backups' writes: the cap falls as the disks' share of the client's budget grows, and a
+// disk that may take the whole budget leaves no loss to judge (swarm seed 9700000577: 85 ms
+// writes, the request waited 3 s for the eight ops ahead, and the round's 14% loss took the
+// rest; the round is not run there now).
+func TestLossyModelDiskLowersTheCap(t *testing.T) {
+	for _, members := range [][]bool{{true, true}, {true, true, true}} {
+		prev := 1.0
+		for _, disk := range []int{0, 30, 100, 200, 400} {
+			m := defaultLossyModel(5)
+			m.members, m.disk = members, disk
+			c := m.lossCap()
+			require.LessOrEqual(t, m.giveUp(c), lossyGiveUpMax)
+			require.Less(t, c, prev, "%d members, disk %d ticks", len(members), disk)
+			prev = c
+		}
+	}
+	seed := lossyModel{resend: 16, heartbeat: 5, retry: 30, attempts: clientAttemptsMax,
+		members: []bool{true, true, true}, primary: 1, votes: 1, hop: 3}
+	require.Greater(t, seed.lossCap(), 0.138, "the disk not counted: the round's 13.8% was allowed")
+	seed.disk = 754 // 36 writes of 1.842 ms + 84.923 ms mean: ticksOf(36*min + 88*mean)
+	require.Greater(t, seed.giveUp(0), lossyGiveUpMax)
+}
