@@ -420,6 +420,9 @@ func (e *storeEpisode) checkCheckpoint(rec *storage.Recovery) (uint64, bool) {
 				e.checkpointDamaged, e.checkpointDamaged, e.openSegments)
 		}
 		e.counters["storage_episode.checkpoint_fallback"]++
+		if cp == 0 && e.checkpointDamaged > uint64(storageEpisodeOptions.SegmentEntriesMax) {
+			e.counters["storage_episode.later_checkpoint_replayed"]++ // checkReplayableLater's case, held
+		}
 		return e.checkpointDamaged, true
 	}
 	inFlight := m.PendingCheckpoint() && cp == m.Pending.Op
@@ -476,7 +479,7 @@ func (e *storeEpisode) replayableFromOne(cp uint64) bool {
 func (e *storeEpisode) checkReplayableLost(cp uint64) string {
 	perSegment := uint64(storageEpisodeOptions.SegmentEntriesMax)
 	if cp == 0 || cp > perSegment || !e.replayableFromOne(cp) || e.rottenBelow(cp) {
-		return ""
+		return e.checkReplayableLater(cp)
 	}
 	e.counters["coverage.storage_episode.first_checkpoint_replayable"]++
 	return fmt.Sprintf("checkpoint %d reported lost, but it is a first checkpoint (op <= %d) and the segments of ops 1-%d were all on disk: Open must fall back to op 0 and replay them",
