@@ -30,7 +30,9 @@ import (
 // segment file refused, or its cut of op a+1's segment, after it removed those above); a truncation after op b, a < b < head, that succeeds; then
 // (drawn) ops a+1..b appended with the bodies they had, or a peer's checkpoint installed at
 // c in [b, head) or in (a, b) and ops c+1..b appended with the bodies they had; then ops
-// b+1..top (c+1..top) with fresh ones; a superblock write. Every write, the superblock's
+// b+1..top (c+1..top) with fresh ones (in half the moves, the log committed through an op k
+// above a and c and at most b first, and the appends from k+1: see owedCutPlan.commit); a
+// superblock write. Every write, the superblock's
 // included, must succeed, and the ops from the first above the checkpoint through top read
 // back as appended, head top, after the write and after a crash and Open.
 
@@ -53,6 +55,13 @@ func (e *storeEpisode) maybeCheckOwedCut() {
 		}
 	}
 	p.top = max(p.b, p.c) + 1 + rng.Uint64N(p.head+3-p.b)
+	// In half the moves (their own stream, so that the other draws stay), ops up to k in
+	// (max(a, c), b] are committed before the appends (see commit).
+	if commits := sim.Stream(e.seed, "storage_episode/owed_cut_commit"); commits.IntN(2) == 0 {
+		if lo := max(p.a, p.c); lo < p.b {
+			p.commit = lo + 1 + commits.Uint64N(p.b-lo)
+		}
+	}
 	if msg := checkOwedCut(e.seed, p); msg != "" {
 		e.fail("%v: %s", p, msg)
 		return
@@ -66,6 +75,16 @@ type owedCutPlan struct {
 	// cutFails aims the error at the cut of op a+1's segment (after the removals of the
 	// segments above it) rather than at the truncation's first change of a file.
 	cutFails bool
+	// commit, if not 0, is the op through which the log is committed (Commit) once the
+	// truncations and the install are done, before the appends, which then start above it: the
+	// engine holds the ops a failed truncation gave up as owed only above the checkpoint and
+	// the audit (CutOwed), so the ops committed stay the log's, and so do the appends above
+	// them; a debt that ignored the audit cut them at the superblock write, or tried to cut
+	// committed ops (storage.cut_owed_ignores_audit).
+	commit uint64
+	// cutCommitted is a test's knob: the log is cut after the op committed right before the
+	// superblock write, as storage.cut_owed_ignores_audit's payment of the debt did.
+	cutCommitted bool
 }
 
 func (p owedCutPlan) String() string {
@@ -76,6 +95,9 @@ func (p owedCutPlan) String() string {
 	s := fmt.Sprintf("ops 1..%d, a failed truncation after %d (%s), one after %d that succeeded", p.head, p.a, how, p.b)
 	if p.c != 0 {
 		s += fmt.Sprintf(", a checkpoint installed at %d", p.c)
+	}
+	if p.commit != 0 {
+		s += fmt.Sprintf(", ops committed through %d", p.commit)
 	}
 	return s + fmt.Sprintf(", the ops again to %d and fresh to %d, a superblock write", p.b, p.top)
 }
@@ -125,6 +147,15 @@ func checkOwedCut(seed uint64, p owedCutPlan) string {
 		}
 		from = p.c + 1
 	}
+	// Through the engine's head at most: a failed truncation that removed the segments above
+	// op a+1's before its cut failed left no ops there.
+	committed := uint64(0)
+	if k := min(p.commit, x.s.Head()); k > max(p.a, p.c) {
+		if _, err := x.s.Commit(k); err != nil {
+			return fmt.Sprintf("commit through %d: %v", k, err)
+		}
+		from, committed = k+1, k
+	}
 	for op := from; op <= p.top; op++ {
 		if op > p.b {
 			log[op] = sideBody(move, op, 1)
@@ -134,8 +165,13 @@ func checkOwedCut(seed uint64, p owedCutPlan) string {
 		}
 	}
 	for op := range log {
-		if op < from && p.c != 0 || op > p.top {
+		if op <= p.c || op > p.top {
 			delete(log, op) // the checkpoint's, or cut
+		}
+	}
+	if p.cutCommitted && committed != 0 {
+		if err := x.wait(func(done func(error)) { x.s.TruncateAfter(committed, done) }); err != nil {
+			return fmt.Sprintf("the test's cut after %d: %v", committed, err)
 		}
 	}
 	st := x.s.State()
