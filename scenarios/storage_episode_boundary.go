@@ -217,8 +217,9 @@ func checkBoundaryRepair(seed, f, head uint64) string {
 func (e *storeEpisode) scriptedMoves() {
 	moves := append([]func(){e.maybeCheckBoundaryRepair, e.maybeCheckOwedCut, e.maybeCheckOlderPair, e.maybeCheckSyncedKnown},
 		e.silentMoves()...)
-	moves = append(moves, e.headRecordMoves()...) // storage_episode_head_record.go
-	moves = append(moves, e.segmentMoves()...)    // storage_episode_segment.go
+	moves = append(moves, e.headRecordMoves()...)  // storage_episode_head_record.go
+	moves = append(moves, e.segmentMoves()...)     // storage_episode_segment.go
+	moves = append(moves, e.maybeCheckRewriteRoom) // storage_episode_rewrite_room.go
 	for _, move := range moves {
 		if e.failure != "" {
 			return
