@@ -7,7 +7,7 @@ import (
 )
 
 // TestStorageRewriteRoom runs the rewrite_room move over its plans, then feeds its check the
-// disk storage.rewrite_unknown_ignores_room left (storage_crash seed 5: the prepare for op 5
+// disk storage.rewrite_unknown_ignores_room left (storage_crash seed 1: the prepare for op 5
 // written in place past its damaged region, over op 7's intact entry): the check must fire.
 func TestStorageRewriteRoom(t *testing.T) {
 	for _, k := range []uint64{1, 5} {
