@@ -54,6 +54,51 @@ type canonicalCommit struct {
 	// single replica sends no prepares), whose bytes are held only to each other.
 	executedUnseen uint64
 	memo           *digestMemo // digestOf, hashing each prepare's bytes once (nil: every time)
+	// watchingSyncs: the harness passes every sync message the network delivers intact
+	// (heardSync), and each replica's state-sync event is held to the context they carried.
+	watchingSyncs bool
+	heard         [][]syncHeard // per replica, the distinct (op, context) of syncs delivered to it
+	syncsChecked  uint64
+}
+
+// syncHeard is the checkpoint op of a sync message delivered intact to a replica and its
+// context, read off the wire by the checker (bytes 48..64 of the header, where the sender
+// wrote the checksum of the checkpoint op's prepare, or zeros if its log no longer held it).
+type syncHeard struct {
+	op      uint64
+	context checksum.Sum
+}
+
+// syncHeardMax bounds the contexts kept per replica: the lowest op goes first (a replica
+// syncs to the newest checkpoint it is offered). Each checkpoint op has one canonical prepare,
+// so a replica hears at most two contexts of it (that checksum, or none).
+const syncHeardMax = 32
+
+// syncContextOnWire reads a sync's context off its header bytes: the wire layout puts the
+// checksum, the body's checksum, the parent and then the context, 16 bytes each.
+func syncContextOnWire(msg []byte) checksum.Sum {
+	var sum checksum.Sum
+	copy(sum[:], msg[48:64])
+	return sum
+}
+
+// heardSync records a sync message for the checkpoint of op delivered intact to replica to.
+func (c *canonicalCommit) heardSync(to int, op uint64, msg []byte) {
+	c.heard = grow(c.heard, to)
+	list, context := c.heard[to], syncContextOnWire(msg)
+	lowest := -1
+	for i, h := range list {
+		if h.op == op && h.context == context {
+			return
+		}
+		if lowest < 0 || h.op < list[lowest].op {
+			lowest = i
+		}
+	}
+	if len(list) >= syncHeardMax {
+		list = append(list[:lowest], list[lowest+1:]...)
+	}
+	c.heard[to] = append(list, syncHeard{op: op, context: context})
 }
 
 func (c *canonicalCommit) executor(replica int) *executor {
@@ -126,9 +171,21 @@ func (c *canonicalCommit) createdAs(e vsr.Event) (created, bool) {
 
 // sync: a state sync installed a peer's checkpoint at e.Op (e.Checksum names the prepare
 // of that op, zero if the peer did not know it).
+//
+// The context is the one the sync message that completed the snapshot carried: its sender
+// sends none only when its log no longer holds the checkpoint op's header (the slot reused,
+// the anchor moved on; onRequestSync). When the harness passes the syncs delivered
+// (watchingSyncs), the replica must report a context that a sync of that op delivered to it
+// carried on the wire, zero only if one carried zero: a replica that drops or garbles the
+// context it received (a decoder that skips the field) reports a context nobody sent.
 func (c *canonicalCommit) sync(atNs int64, e vsr.Event) *Violation {
 	fail := func(format string, args ...any) *Violation {
 		return violation(NameCanonicalCommit, e.Replica, e.Op, e.View, atNs, format, args...)
+	}
+	if c.watchingSyncs {
+		if v := c.syncHeardCheck(e, fail); v != nil {
+			return v
+		}
 	}
 	if first, ok := c.canon.get(e.Op); ok && !e.Checksum.IsZero() && first.sum != e.Checksum {
 		return fail("state-synced to a checkpoint at op %d of prepare %s, but replica %d executed prepare %s there",
@@ -139,6 +196,34 @@ func (c *canonicalCommit) sync(atNs int64, e vsr.Event) *Violation {
 		return fail("state sync moved execution back from op %d to op %d", x.last, e.Op)
 	}
 	x.known, x.last, x.ceiling = true, e.Op, max(x.ceiling, e.Op)
+	return nil
+}
+
+// syncHeardCheck holds a state-sync event's context to the contexts of the syncs of its op
+// delivered to the replica, and forgets those at or below the op.
+func (c *canonicalCommit) syncHeardCheck(e vsr.Event, fail func(string, ...any) *Violation) *Violation {
+	c.heard = grow(c.heard, e.Replica)
+	list := c.heard[e.Replica]
+	var carried []string
+	found := false
+	for _, h := range list {
+		if h.op == e.Op {
+			found = found || h.context == e.Checksum
+			carried = append(carried, short(h.context))
+		}
+	}
+	if !found {
+		return fail("state-synced to the checkpoint at op %d naming prepare %s as the sync's context, but the syncs of op %d delivered to it intact carried %v on the wire",
+			e.Op, short(e.Checksum), e.Op, carried)
+	}
+	c.syncsChecked++
+	kept := list[:0]
+	for _, h := range list {
+		if h.op > e.Op {
+			kept = append(kept, h)
+		}
+	}
+	c.heard[e.Replica] = kept
 	return nil
 }
 

@@ -41,6 +41,37 @@ type clientSessions struct {
 	model            *kvShadow
 	checked, skipped uint64
 	stale            uint64 // evictions of a live session from a view older than its register's
+	// evictionsChecked and evictionsSkipped count the evictions replicas sent (sent), held
+	// to the model or not (the model stopped or rewound).
+	evictionsChecked, evictionsSkipped uint64
+}
+
+// sent checks an eviction h that replica from sent to a client (every one, whether or not it
+// ends a request): it must name a session the committed history opened for that client, by
+// the model's table. A primary sends one when a register evicted the oldest session (naming
+// the session the model's table evicted there, the op that registered it), or when a request
+// came under a session its table does not hold (naming the session the request was sent
+// under, which the client took from a register's reply). Either way the session is one a
+// register of that client opened: an eviction naming any other op is ignored by the client
+// (it never had that session), which keeps sending under a session the cluster dropped.
+func (c *clientSessions) sent(atNs int64, from int, h vsr.Header) *Violation {
+	m := c.model
+	if m.broken != "" || m.rewound || m.opened == nil {
+		c.evictionsSkipped++
+		return nil
+	}
+	c.evictionsChecked++
+	if m.opened[[2]uint64{h.Client, h.Commit}] {
+		return nil
+	}
+	held := "holds no session of it"
+	if live := m.sessions[h.Client]; live != nil {
+		held = fmt.Sprintf("holds its session %d", live.registered)
+	}
+	return violation(NameClientSessions, from, h.Op, h.View, atNs,
+		"replica %d (epoch %d view %d) sent client %d an eviction naming session %d, but the committed history "+
+			"(to op %d) opened no session of that client at op %d; its table %s", from, h.Epoch, h.View, h.Client,
+		h.Commit, m.applied, h.Commit, held)
 }
 
 // answer checks the message h that ended client's request, the client's session before

@@ -93,3 +93,41 @@ func TestClientSessionsFiresOnASpuriousEviction(t *testing.T) {
 	require.Nil(t, c.answer(5, 7, 1, 0, vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: 1, Epoch: 1, View: 5}))
 	require.Nil(t, c.model.sessions[7], "client 8's register evicted client 7's session")
 }
+
+// TestClientSessionsFiresOnAnEvictionNamingAnotherSession: every eviction a replica sends,
+// whether or not it ends a request, names a session a register of that client opened. A
+// primary whose register of client 8 (op 2) evicts client 7's session (op 1) and names the
+// register's own op instead is caught as it sends; the eviction naming session 1, and one
+// answering a request under client 7's evicted session, are not.
+func TestClientSessionsFiresOnAnEvictionNamingAnotherSession(t *testing.T) {
+	m := &kvShadow{capacity: 1}
+	register := func(client uint64) []byte { // a batch of one register
+		b := make([]byte, vsr.HeaderSize+2+25)
+		b[vsr.HeaderSize] = 1
+		e := b[vsr.HeaderSize+2:]
+		binary.LittleEndian.PutUint64(e, client)
+		binary.LittleEndian.PutUint32(e[16:], 1)
+		e[20] = byte(vsr.OperationRegister)
+		return b
+	}
+	c := &clientSessions{model: m}
+	evict := func(session uint64) vsr.Header {
+		return vsr.Header{Command: vsr.CommandEviction, Replica: 1, Client: 7, Commit: session, Op: 0, Epoch: 1, View: 5}
+	}
+	require.Nil(t, c.sent(1, 1, evict(2)), "nothing committed yet: not checked")
+	require.Equal(t, uint64(1), c.evictionsSkipped)
+	m.commit(1, register(7), 1, 4)
+	m.commit(2, register(8), 1, 5)
+	require.Nil(t, c.sent(2, 1, evict(1)), "the session the model's table evicted at op 2")
+	require.Nil(t, c.sent(3, 1, evict(1)), "again, answering a request under the evicted session")
+	v := c.sent(4, 1, evict(2))
+	require.NotNil(t, v)
+	require.Equal(t, NameClientSessions, v.Checker)
+	require.Equal(t, 1, v.Replica)
+	require.Contains(t, v.Message, "replica 1 (epoch 1 view 5) sent client 7 an eviction naming session 2")
+	require.Contains(t, v.Message, "opened no session of that client at op 2; its table holds no session of it")
+	require.Equal(t, uint64(3), c.evictionsChecked)
+
+	m.rewound = true
+	require.Nil(t, c.sent(5, 1, evict(2)), "a rewound history is not the ground truth")
+}

@@ -13,7 +13,7 @@ import (
 func Describe() [][2]string {
 	return [][2]string{
 		{NameCommitLeOp, "checkpoint_op <= commit_min <= commit_number <= op_number on every replica at every inspection; an op a normal primary prepares is at most checkpoint_op + PrepareAheadMax"},
-		{NameCanonicalCommit, "one prepare per op across replicas, by header checksum and by the harness's own digest of the bytes executed, which are the bytes its primary created; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart"},
+		{NameCanonicalCommit, "one prepare per op across replicas, by header checksum and by the harness's own digest of the bytes executed, which are the bytes its primary created; each replica executes ops in order, without gaps, and re-executes the same prepares after a restart; a state sync names as its context one that a sync of its op delivered to the replica carried on the wire (when the harness passes deliveries)"},
 		{NameCommitTimestamp, "canonical timestamps rise strictly; a primary stamps within 250 ms of its own clock (or carries its predecessor's + 1), so within 500 ms of true time when its clock is inside the model, and on the side of its clock the clock samples it heard put the cluster's time (every pong delivered to it)"},
 		{NameClockSync, "at every inspection of a running active replica, its clock verdict (synchronised or not) and offset are what Marzullo's algorithm gives over the clock samples it holds, each recomputed from the pong delivered to it at that instant (checker's own Marzullo; a sample ageing out since its last tick may count or not); and it holds no sample from a pong whose round trip exceeded the sample age bound"},
 		{NameCheckpointMonotonic, "a replica's checkpoint and commit_min never go back while it runs, nor below its durable checkpoint after a restart (unless the simulator damaged it, or a declared wipe or restore)"},
@@ -29,7 +29,7 @@ func Describe() [][2]string {
 		{NameViewChangeAcks, "a do_view_change never offers its log view without a prepare its sender acknowledged in that view (prepare_ok, or a primary's vote for its own prepare) that is first executed in that view or earlier, nor, unless a later log was delivered to it (an adoption cut short by a crash), one executed later; a nack_prepare never denies an op its sender executed"},
 		{NameCommittedPrefix, "every header a replica holds (after a state sync, a recovery, entering normal status) or sends in a do_view_change or start_view at or below its commit number is the canonical prepare of its op, and so is every intact entry on its disk above the durable checkpoint and at or below the durable commit number"},
 		{NameStandbyReads, "a standby's read is the committed state at the op it names, which it had executed; a client's reads from one standby never go back (the checker's own model of the state machine replays the canonical prepares)"},
-		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session"},
+		{NameClientSessions, "a client takes from a register's reply a session the committed history opened for it (the checker's own model of the client table), and gives its session up only on an eviction naming that session; every eviction a replica sends names a session the committed history opened for that client"},
 		{NameSessionExecution, "the first checkpoint a replica takes of an op holds the committed client table there: each request executed at most once, only under the session it was sent under (not one evicted, nor re-created by a stale register), in request order, its reply naming the op that ran it and the result (the checker's own decoder of the table and model of the client table, replaying the canonical prepares)"},
 		{NameCommittedReplies, "a reply to a key/value request names the op that executed that request of that client in the committed history, and carries the result the checker's own model of the state machine gives it there (replaying the canonical prepares)"},
 		{NameAuditChain, "the SHA-256 audit chain head each durable superblock stores for its checkpoint is the chain over the committed prepares (the format's step, recomputed with the checker's own SHA-256), from a head the replica stored below it or a seed (disks read by the harness)"},
@@ -268,7 +268,28 @@ func (s *Suite) OnMessage(atNs int64, h vsr.Header) {
 // start_view the network delivers intact (OnReceive): commit_quorum then holds a new primary
 // to the do_view_changes it heard, not only those sent, and view_change_keeps_acks excuses a
 // cut log only in a replica that heard of a later log.
-func (s *Suite) WatchDeliveries() { s.quorums.receiving, s.vcAcks.watching = true, true }
+//
+// The harness then also passes every sync message delivered intact (OnSyncReceive):
+// canonical_commit holds each state sync's reported context to those the syncs carried.
+func (s *Suite) WatchDeliveries() {
+	s.quorums.receiving, s.vcAcks.watching, s.canonical.watchingSyncs = true, true, true
+}
+
+// OnSyncReceive takes a sync message the network delivered intact to replica to (h is its
+// header, checksum verified; msg its bytes, of which the checker reads the context itself).
+func (s *Suite) OnSyncReceive(atNs int64, to int, h vsr.Header, msg []byte) {
+	if s.see(atNs) && len(msg) >= vsr.HeaderSize {
+		s.canonical.heardSync(to, h.Op, msg)
+	}
+}
+
+// OnEvictionSent checks an eviction a replica sent to a client (client_sessions): h is its
+// header, checksum verified.
+func (s *Suite) OnEvictionSent(atNs int64, from int, h vsr.Header) {
+	if s.see(atNs) {
+		s.report(s.sessions.sent(atNs, from, h))
+	}
+}
 
 // OnReceive takes a header the network delivered intact to replica to (its checksum
 // verified); after WatchDeliveries, at least every do_view_change and start_view.

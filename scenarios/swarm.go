@@ -568,6 +568,12 @@ func (run *swarmRun) onReplicaReceive(to int, msg []byte) {
 		run.lagTruth.onDeliver(run.c, to, msg) // a commit number announced to a standby
 	}
 	switch command {
+	case vsr.CommandSync: // its context, for the state sync it may complete (canonical_commit)
+		if len(msg) >= vsr.HeaderSize {
+			if h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID()); err == nil {
+				run.suite.OnSyncReceive(int64(run.c.Loop.Now()), to, h, msg)
+			}
+		}
 	case vsr.CommandRequest: // one from a client, for the forward check (swarm_traffic.go)
 		run.onTrafficReceive(to, msg)
 	case vsr.CommandDoViewChange, vsr.CommandStartView, vsr.CommandNackPrepare:

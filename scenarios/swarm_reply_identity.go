@@ -32,6 +32,13 @@ func replyIdentityProblem(from int, h vsr.Header, st vsr.TraceState) string {
 // (sim.ClusterOptions.OnReplicaAnswer). A promoted standby's node is not its replica index,
 // so the node is not compared with the header's replica.
 func (run *swarmRun) onReplicaAnswer(from, _ int, msg []byte) {
+	if command, ok := vsr.PeekCommand(msg); ok && command == vsr.CommandEviction && run.c != nil &&
+		!run.outsider(from) && len(msg) >= vsr.HeaderSize {
+		if h, err := vsr.DecodeHeader(msg[:vsr.HeaderSize], run.c.ClusterID()); err == nil {
+			run.suite.OnEvictionSent(int64(run.c.Loop.Now()), from, h) // client_sessions
+		}
+		return
+	}
 	if command, ok := vsr.PeekCommand(msg); !ok || command != vsr.CommandReply || run.c == nil ||
 		run.outsider(from) || run.broken != "" || len(msg) < vsr.HeaderSize {
 		return
