@@ -59,6 +59,7 @@ type canonicalCommit struct {
 	watchingSyncs bool
 	heard         [][]syncHeard // per replica, the distinct (op, context) of syncs delivered to it
 	syncsChecked  uint64
+	syncsNone     uint64 // of them, syncs whose sender sent no context (and the replica reported none)
 }
 
 // syncHeard is the checkpoint op of a sync message delivered intact to a replica and its
@@ -217,6 +218,9 @@ func (c *canonicalCommit) syncHeardCheck(e vsr.Event, fail func(string, ...any) 
 			e.Op, short(e.Checksum), e.Op, carried)
 	}
 	c.syncsChecked++
+	if e.Checksum.IsZero() {
+		c.syncsNone++
+	}
 	kept := list[:0]
 	for _, h := range list {
 		if h.op > e.Op {

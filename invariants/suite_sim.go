@@ -134,6 +134,7 @@ func (s *Suite) Counters() map[string]uint64 {
 		"invariants.evictions_checked":           s.sessions.evictionsChecked,
 		"invariants.evictions_skipped":           s.sessions.evictionsSkipped,
 		"invariants.sync_contexts_checked":       s.canonical.syncsChecked,
+		"invariants.sync_contexts_none":          s.canonical.syncsNone,
 		"invariants.committed_replies_checked":   s.replies.checked,
 		"invariants.committed_replies_skipped":   s.replies.skipped,
 		"invariants.clock_sync_checked":          s.clockRef.checked,

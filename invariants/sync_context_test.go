@@ -50,6 +50,7 @@ func TestCanonicalCommitSyncContextOnTheWire(t *testing.T) {
 	s.OnEvent(21*ms, vsr.Event{Kind: vsr.EventStateSync, Replica: 2, View: 2, Op: 128})
 	require.Nil(t, s.Violation())
 	require.Equal(t, uint64(2), s.Counters()["invariants.sync_contexts_checked"])
+	require.Equal(t, uint64(1), s.Counters()["invariants.sync_contexts_none"])
 
 	// The sync of op 64 heard before replica 1 synced there is forgotten: it does not vouch
 	// for another state sync to op 64 (after a restart), which needs a sync of its own.

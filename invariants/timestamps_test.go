@@ -41,6 +41,7 @@ func TestCommitTimestampPassesWithinHalfToleranceOfTheClockAndCarries(t *testing
 		"invariants.prepare_window_checked": 0, "coverage.check.prepare_window_full": 0,
 		"invariants.client_sessions_checked": 0, "invariants.client_sessions_skipped": 0, "invariants.client_sessions_stale": 0,
 		"invariants.evictions_checked": 0, "invariants.evictions_skipped": 0, "invariants.sync_contexts_checked": 0,
+		"invariants.sync_contexts_none":        0,
 		"invariants.committed_replies_checked": 0, "invariants.checkpoint_contents_checked": 0, "invariants.committed_replies_skipped": 0,
 		"invariants.session_executions_checked": 0, "invariants.session_executions_skipped": 0,
 		"invariants.clock_sync_checked": 0, "invariants.clock_sync_unmatched": 0, "invariants.clock_sync_stale_pongs": 0,
