@@ -44,7 +44,22 @@ type clientSessions struct {
 	// evictionsChecked and evictionsSkipped count the evictions replicas sent (sent), held
 	// to the model or not (the model stopped or rewound).
 	evictionsChecked, evictionsSkipped uint64
+	// early holds evictions naming an op past the committed history the model has seen: a
+	// primary sends one while it executes the register that evicted (swarm seed 2042000048:
+	// op 33's stale register reopened the session it evicted, named in the eviction before
+	// the model applied op 33). Each is judged once the model reaches its op.
+	early []earlyEviction
 }
+
+type earlyEviction struct {
+	atNs int64
+	from int
+	h    vsr.Header
+}
+
+// earlyEvictionsMax bounds the evictions held for the model (a model stopped short of them
+// leaves them unjudged, counted as skipped).
+const earlyEvictionsMax = 64
 
 // sent checks an eviction h that replica from sent to a client (every one, whether or not it
 // ends a request): it must name a session the committed history opened for that client, by
@@ -55,11 +70,55 @@ type clientSessions struct {
 // register of that client opened: an eviction naming any other op is ignored by the client
 // (it never had that session), which keeps sending under a session the cluster dropped.
 func (c *clientSessions) sent(atNs int64, from int, h vsr.Header) *Violation {
+	if v := c.judgeEarly(); v != nil {
+		return v
+	}
 	m := c.model
 	if m.broken != "" || m.rewound || m.opened == nil {
 		c.evictionsSkipped++
 		return nil
 	}
+	if h.Commit > m.applied {
+		if len(c.early) == earlyEvictionsMax {
+			c.evictionsSkipped++
+			return nil
+		}
+		c.early = append(c.early, earlyEviction{atNs: atNs, from: from, h: h})
+		return nil
+	}
+	return c.judgeEviction(atNs, from, h)
+}
+
+// judgeEarly judges the held evictions whose op the model has reached (or drops them all if
+// the model stopped or rewound).
+func (c *clientSessions) judgeEarly() *Violation {
+	m := c.model
+	if len(c.early) == 0 {
+		return nil
+	}
+	if m.broken != "" || m.rewound || m.opened == nil {
+		c.evictionsSkipped += uint64(len(c.early))
+		c.early = c.early[:0]
+		return nil
+	}
+	kept := c.early[:0]
+	var first *Violation
+	for _, e := range c.early {
+		if e.h.Commit > m.applied {
+			kept = append(kept, e)
+			continue
+		}
+		if v := c.judgeEviction(e.atNs, e.from, e.h); v != nil && first == nil {
+			first = v
+		}
+	}
+	c.early = kept
+	return first
+}
+
+// judgeEviction holds an eviction naming an op the model has applied to the model's table.
+func (c *clientSessions) judgeEviction(atNs int64, from int, h vsr.Header) *Violation {
+	m := c.model
 	c.evictionsChecked++
 	if m.opened[[2]uint64{h.Client, h.Commit}] {
 		return nil
@@ -77,6 +136,9 @@ func (c *clientSessions) sent(atNs int64, from int, h vsr.Header) *Violation {
 // answer checks the message h that ended client's request, the client's session before
 // (the one the request was sent under) and after it took h.
 func (c *clientSessions) answer(atNs int64, client, before, after uint64, h vsr.Header) *Violation {
+	if v := c.judgeEarly(); v != nil {
+		return v
+	}
 	m := c.model
 	fail := func(format string, args ...any) *Violation {
 		return violation(NameClientSessions, -1, h.Op, h.View, atNs, format, args...)

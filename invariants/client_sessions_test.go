@@ -131,3 +131,42 @@ func TestClientSessionsFiresOnAnEvictionNamingAnotherSession(t *testing.T) {
 	m.rewound = true
 	require.Nil(t, c.sent(5, 1, evict(2)), "a rewound history is not the ground truth")
 }
+
+// An eviction sent while its primary executes the register that evicted names an op the
+// model has not applied yet (swarm seed 2042000048): it is held and judged once the model
+// reaches that op, right or wrong.
+func TestClientSessionsJudgesAnEarlyEvictionLater(t *testing.T) {
+	m := &kvShadow{capacity: 1}
+	register := func(client uint64) []byte { // a batch of one register
+		b := make([]byte, vsr.HeaderSize+2+25)
+		b[vsr.HeaderSize] = 1
+		e := b[vsr.HeaderSize+2:]
+		binary.LittleEndian.PutUint64(e, client)
+		binary.LittleEndian.PutUint32(e[16:], 1)
+		e[20] = byte(vsr.OperationRegister)
+		return b
+	}
+	c := &clientSessions{model: m}
+	evict := func(client, session uint64) vsr.Header {
+		return vsr.Header{Command: vsr.CommandEviction, Replica: 1, Client: client, Commit: session, Op: 0, Epoch: 1, View: 5}
+	}
+	m.commit(1, register(7), 1, 4)
+	require.Nil(t, c.sent(1, 1, evict(7, 1)), "op 1 opened client 7's session")
+	// Op 2 registers client 8 and evicts client 7's session 1; op 3 registers client 7
+	// again. A replica executing op 3 names session 3 to client 8... wrongly, and session 1
+	// to client 7 rightly, before the model has them.
+	require.Nil(t, c.sent(2, 1, evict(8, 3)), "op 3 not applied yet: held")
+	require.Nil(t, c.sent(2, 1, evict(7, 1)), "applied: judged at once")
+	require.Len(t, c.early, 1)
+	m.commit(2, register(8), 1, 5)
+	m.commit(3, register(7), 1, 6)
+	v := c.sent(3, 1, evict(7, 1))
+	require.NotNil(t, v, "the held eviction, judged once the model reached op 3")
+	require.Contains(t, v.Message, "sent client 8 an eviction naming session 3")
+	require.Empty(t, c.early)
+
+	require.Nil(t, c.sent(4, 1, evict(7, 4)), "op 4 not applied yet: held")
+	m.rewound = true
+	require.Nil(t, c.sent(5, 1, evict(7, 1)), "a rewound history is not the ground truth")
+	require.Empty(t, c.early, "held evictions dropped with the model")
+}
