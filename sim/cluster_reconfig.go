@@ -44,8 +44,8 @@ func (c *Cluster) noteConfiguration(r *vsr.Replica) {
 	if r == nil {
 		return
 	}
-	if in := r.InspectState(); in.Epoch > c.newest.epoch && !in.Joining {
-		c.newest = configuration{epoch: in.Epoch, outside: in.Outside}
+	if epoch, outside, joining := r.Configuration(); epoch > c.newest.epoch && !joining {
+		c.newest = configuration{epoch: epoch, outside: outside}
 	}
 }
 

@@ -7,6 +7,14 @@ package vsr
 // CheckpointOp).
 func (r *Replica) CheckpointOp() uint64 { return r.checkpointOp }
 
+// Configuration returns the replica's epoch, its configuration's outside slots and whether it
+// is joining (Inspection's Epoch, Outside and Joining): the simulator reads them from every
+// replica whenever it asks which configuration is the newest, and InspectState computed the
+// digest and filled every other field for these three.
+func (r *Replica) Configuration() (epoch uint32, outside uint16, joining bool) {
+	return r.epoch, r.outside, r.joining
+}
+
 // DiskUsagePct returns the storage's disk usage in percent (Inspection's DiskUsagePct), for
 // the operator's status, polled at every tick.
 func (r *Replica) DiskUsagePct() int {
