@@ -362,7 +362,8 @@ const checkpointMagic = 0x31305043525f4f56 // "VO_RCP01"
 func encodeCheckpointFile(op uint64, snapshot []byte) []byte {
 	assert.That(op > 0, "storage: checkpoint of op 0")
 	assert.That(len(snapshot) <= CheckpointSizeMax, "storage: snapshot beyond the limit")
-	b := make([]byte, checkpointHeaderSize, checkpointHeaderSize+len(snapshot))
+	var header [checkpointHeaderSize]byte
+	b := header[:]
 	le := binary.LittleEndian
 	le.PutUint64(b[16:], checkpointMagic)
 	le.PutUint64(b[24:], op)
@@ -371,6 +372,8 @@ func encodeCheckpointFile(op uint64, snapshot []byte) []byte {
 	copy(b[40:], sumSnapshot[:])
 	sum := checksum.Of(b[16:checkpointHeaderSize])
 	copy(b, sum[:])
+	// The file's array is the append's: the snapshot is copied into it uncleared, where a
+	// make of the whole file cleared it first (a large allocation, cleared in full).
 	return append(b, snapshot...)
 }
 
