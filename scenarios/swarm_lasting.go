@@ -121,8 +121,10 @@ func (run *swarmRun) logsWritten() bool {
 		if r == nil {
 			continue
 		}
-		in, held := r.Inspect(), r.InspectDisk()
-		if uint64(len(held.Prepares)) < in.Op-min(in.Op, held.CheckpointOp) {
+		// The count of durable prepares, not copies of them and a whole inspection (this
+		// runs at every tick of the rounds that wait for it).
+		op, checkpointOp, durable := r.DurableLog()
+		if uint64(durable) < op-min(op, checkpointOp) {
 			return false
 		}
 	}

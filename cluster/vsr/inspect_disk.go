@@ -34,6 +34,19 @@ func (r *Replica) InspectDisk() DiskHeld {
 	return held
 }
 
+// DurableLog returns the replica's op (Inspection's Op), its checkpoint's op and how many
+// prepares InspectDisk would return (those of the ops above the checkpoint that the log
+// holds as durable), copying none: for a checker that waits, at every tick, for the log to
+// hold every op as durable.
+func (r *Replica) DurableLog() (op, checkpointOp uint64, durable int) {
+	for o := r.checkpointOp + 1; o <= r.op; o++ {
+		if s := r.log.slotOf(o); s.present && s.header.Op == o && s.prepare != nil && s.durable {
+			durable++
+		}
+	}
+	return r.op, r.checkpointOp, durable
+}
+
 // InspectCheckpoint is InspectDisk without the prepares (Prepares is nil): for checkers that
 // read only the checkpoint, at every checkpoint, which copying the whole log's prepares as
 // well made cost more than the check.
