@@ -617,6 +617,7 @@ func (r *Replica) onStartView(m Message) {
 	r.installLog(h.Op, headers, r.epoch, h.View)
 	r.enterNormalBackup(h.View, entering)
 	r.advanceCommitMax(h.Commit)
+	r.appendAhead()
 	r.commitExecute()
 }
 
@@ -631,7 +632,14 @@ func (r *Replica) enterNormalBackup(view uint32, entering bool) {
 	r.view = view
 	r.status = StatusNormal
 	r.viewChange = viewChangeState{}
-	r.ahead.clear()
+	if entering {
+		// Prepares buffered in the view we stay in are still hints of its log (appendAhead
+		// checks their view and the chain): clearing them at a start_view of our own view,
+		// which a restarted backup asks for, dropped the next prepare under load, and a
+		// backup more than aheadSlotsMax ops behind a busy primary catches up only by state
+		// sync (swarm seed 9800006006: three syncs in the traffic round).
+		r.ahead.clear()
+	}
 	r.pipeline, r.requestQueue = nil, nil
 	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
 	if entering {
