@@ -335,6 +335,10 @@ func (r *Replica) onSync(m Message) {
 	}
 	r.metrics.StateSyncs++
 	r.emit(EventStateSync, h.Op, h.Context, "")
+	// commit_max may have risen: persist it as advanceCommitMax does, not only once the
+	// checkpoint lands (swarm seed 9900008461, h122: on a full disk the install kept failing
+	// and the durable commit stayed 33 below commit_max over intact entries).
+	r.persistState()
 	r.checkpointing = true
 	r.checkpointingOp = max(r.checkpointingOp, h.Op)
 	snapshot := append([]byte(nil), m.Body...)
