@@ -77,15 +77,7 @@ func TestClientSessionsFiresOnASpuriousEviction(t *testing.T) {
 	// The history's own eviction: with a table of one session, client 8's register evicts
 	// client 7's, and the eviction that follows is the cluster keeping its word.
 	m := &kvShadow{capacity: 1}
-	register := func(client uint64) []byte { // a batch of one register
-		b := make([]byte, vsr.HeaderSize+2+25)
-		b[vsr.HeaderSize] = 1
-		e := b[vsr.HeaderSize+2:]
-		binary.LittleEndian.PutUint64(e, client)
-		binary.LittleEndian.PutUint32(e[16:], 1)
-		e[20] = byte(vsr.OperationRegister)
-		return b
-	}
+	register := registerBatch
 	m.commit(1, register(7), 1, 4)
 	c = &clientSessions{model: m}
 	require.NotNil(t, c.answer(4, 7, 1, 0, vsr.Header{Command: vsr.CommandEviction, Client: 7, Commit: 1, Epoch: 1, View: 4}))
@@ -101,19 +93,9 @@ func TestClientSessionsFiresOnASpuriousEviction(t *testing.T) {
 // answering a request under client 7's evicted session, are not.
 func TestClientSessionsFiresOnAnEvictionNamingAnotherSession(t *testing.T) {
 	m := &kvShadow{capacity: 1}
-	register := func(client uint64) []byte { // a batch of one register
-		b := make([]byte, vsr.HeaderSize+2+25)
-		b[vsr.HeaderSize] = 1
-		e := b[vsr.HeaderSize+2:]
-		binary.LittleEndian.PutUint64(e, client)
-		binary.LittleEndian.PutUint32(e[16:], 1)
-		e[20] = byte(vsr.OperationRegister)
-		return b
-	}
+	register := registerBatch
 	c := &clientSessions{model: m}
-	evict := func(session uint64) vsr.Header {
-		return vsr.Header{Command: vsr.CommandEviction, Replica: 1, Client: 7, Commit: session, Op: 0, Epoch: 1, View: 5}
-	}
+	evict := func(session uint64) vsr.Header { return evictionFrom1(7, session) }
 	require.Nil(t, c.sent(1, 1, evict(2)), "nothing committed yet: not checked")
 	require.Equal(t, uint64(1), c.evictionsSkipped)
 	m.commit(1, register(7), 1, 4)
@@ -137,19 +119,9 @@ func TestClientSessionsFiresOnAnEvictionNamingAnotherSession(t *testing.T) {
 // reaches that op, right or wrong.
 func TestClientSessionsJudgesAnEarlyEvictionLater(t *testing.T) {
 	m := &kvShadow{capacity: 1}
-	register := func(client uint64) []byte { // a batch of one register
-		b := make([]byte, vsr.HeaderSize+2+25)
-		b[vsr.HeaderSize] = 1
-		e := b[vsr.HeaderSize+2:]
-		binary.LittleEndian.PutUint64(e, client)
-		binary.LittleEndian.PutUint32(e[16:], 1)
-		e[20] = byte(vsr.OperationRegister)
-		return b
-	}
+	register := registerBatch
 	c := &clientSessions{model: m}
-	evict := func(client, session uint64) vsr.Header {
-		return vsr.Header{Command: vsr.CommandEviction, Replica: 1, Client: client, Commit: session, Op: 0, Epoch: 1, View: 5}
-	}
+	evict := evictionFrom1
 	m.commit(1, register(7), 1, 4)
 	require.Nil(t, c.sent(1, 1, evict(7, 1)), "op 1 opened client 7's session")
 	// Op 2 registers client 8 and evicts client 7's session 1; op 3 registers client 7
@@ -169,4 +141,20 @@ func TestClientSessionsJudgesAnEarlyEvictionLater(t *testing.T) {
 	m.rewound = true
 	require.Nil(t, c.sent(5, 1, evict(7, 1)), "a rewound history is not the ground truth")
 	require.Empty(t, c.early, "held evictions dropped with the model")
+}
+
+// registerBatch is a prepare body: a batch of one register of client.
+func registerBatch(client uint64) []byte {
+	b := make([]byte, vsr.HeaderSize+2+25)
+	b[vsr.HeaderSize] = 1
+	e := b[vsr.HeaderSize+2:]
+	binary.LittleEndian.PutUint64(e, client)
+	binary.LittleEndian.PutUint32(e[16:], 1)
+	e[20] = byte(vsr.OperationRegister)
+	return b
+}
+
+// evictionFrom1 is an eviction replica 1 (epoch 1, view 5) sends client, naming session.
+func evictionFrom1(client, session uint64) vsr.Header {
+	return vsr.Header{Command: vsr.CommandEviction, Replica: 1, Client: client, Commit: session, Op: 0, Epoch: 1, View: 5}
 }
