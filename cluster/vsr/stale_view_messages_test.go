@@ -55,17 +55,28 @@ func reviewChain(t *testing.T, n uint64, view uint32) []Message {
 func reviewReplica(t *testing.T, index int, view, logView uint32, prepares []Message, op uint64) (*Replica, *reviewBus, *testFS) {
 	t.Helper()
 	fs := newTestFS()
-	opts := StorageOptions(fs)
+	r, bus := reviewReplicaOn(t, fs, fs, index, view, logView, prepares, op)
+	return r, bus, fs
+}
+
+// reviewReplicaOn is reviewReplica on disk, an FS over fs (which runs its callbacks): for a
+// test whose disk fails some writes.
+func reviewReplicaOn(t *testing.T, disk storage.FS, fs *testFS, index int, view, logView uint32, prepares []Message, op uint64) (*Replica, *reviewBus) {
+	t.Helper()
+	opts := StorageOptions(disk)
 	require.NoError(t, fs.do(func(done func(error)) {
-		storage.Format(fs, opts, storage.State{Cluster: reviewCluster, Replica: uint8(index), ReplicaCount: 3,
+		storage.Format(disk, opts, storage.State{Cluster: reviewCluster, Replica: uint8(index), ReplicaCount: 3,
 			View: view, LogView: logView, Boots: 1}, done)
 	}))
-	s, _ := fs.open(t, opts)
+	var s *storage.Storage
+	require.NoError(t, fs.do(func(done func(error)) {
+		storage.Open(disk, opts, func(got *storage.Storage, _ *storage.Recovery, err error) { s = got; done(err) })
+	}))
 	for o := uint64(1); o <= op; o++ {
 		require.NoError(t, fs.do(func(done func(error)) { s.Append(storage.Entry{Op: o, Body: prepares[o].Bytes}, done) }))
 	}
 	bus := &reviewBus{t: t}
-	r := &Replica{options: Options{FS: fs, Release: kv.ReleaseBase}, config: DefaultConfig(), cluster: reviewCluster,
+	r := &Replica{options: Options{FS: disk, Release: kv.ReleaseBase}, config: DefaultConfig(), cluster: reviewCluster,
 		replica: index, count: 3, bus: bus, rand: rand.New(rand.NewPCG(1, 2)), status: StatusNormal,
 		view: view, logView: logView, storage: s, machine: kv.New(), boots: 1}
 	r.initTimeouts()
@@ -76,7 +87,7 @@ func reviewReplica(t *testing.T, index int, view, logView uint32, prepares []Mes
 		r.log.markDurable(o)
 	}
 	r.op, r.logViewOp = op, op
-	return r, bus, fs
+	return r, bus
 }
 
 // reviewSnapshot is a checkpoint snapshot at op (whose prepare header is head) of an empty
@@ -315,15 +326,7 @@ func TestStaleStartViewKeepsCommittedOps(t *testing.T) {
 // RepairStuckRoundsMax rounds on an idle, healthy cluster; appendPrepare then counts view 7's
 // ordinary prepares 15-20 as repairs (metrics.Repairs, EventRepair).
 func TestWantOpFollowsTheInstalledLog(t *testing.T) {
-	views := make([]uint32, 14)
-	for i := range views {
-		views[i] = 4
-	}
-	chain := reviewChainViews(t, views)
-	r, bus, _ := reviewReplica(t, 2, 4, 4, chain, 14) // a backup of view 4 (led by 1)
-	r.commitMin, r.commitMax = 10, 10
-	r.stateDurable.View, r.stateDurable.LogView = 4, 4
-	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
+	chain, r, bus, _ := viewFourBackup(t, 14, 14)
 
 	// View 4's prepare of op 20 overtakes ops 15-19 (which view 4 never commits).
 	p := Header{Command: CommandPrepare, Cluster: reviewCluster, Op: 20, Parent: checksum.Sum{1}, View: 4,
@@ -388,4 +391,20 @@ func TestInstallAtTheWindowEdgeSyncsInstead(t *testing.T) {
 	failure := deliver(r, start)
 	fs.drain()
 	require.Empty(t, failure, "a log ending at commit_min + LogSlotsMax was installed over commit_min's slot")
+}
+
+// viewFourBackup is replica 2, a normal backup of view 4 (led by 1), with ops 1..op of a
+// chain of n prepares of view 4 durable in its log and ops 1..10 committed.
+func viewFourBackup(t *testing.T, n int, op uint64) ([]Message, *Replica, *reviewBus, *testFS) {
+	t.Helper()
+	views := make([]uint32, n)
+	for i := range views {
+		views[i] = 4
+	}
+	chain := reviewChainViews(t, views)
+	r, bus, fs := reviewReplica(t, 2, 4, 4, chain, op)
+	r.commitMin, r.commitMax = 10, 10
+	r.stateDurable.View, r.stateDurable.LogView = 4, 4
+	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
+	return chain, r, bus, fs
 }

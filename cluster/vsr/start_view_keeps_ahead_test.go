@@ -16,15 +16,7 @@ import (
 // RepairRequestsMax ops a round, and it caught up only by state sync, again and again
 // (swarm seed 9800006006: three state syncs in the traffic round).
 func TestStartViewOfOurViewKeepsBufferedPrepares(t *testing.T) {
-	views := make([]uint32, 16)
-	for i := range views {
-		views[i] = 4
-	}
-	chain := reviewChainViews(t, views)
-	r, _, fs := reviewReplica(t, 2, 4, 4, chain, 10) // a backup of view 4 (led by 1)
-	r.commitMin, r.commitMax = 10, 10
-	r.stateDurable.View, r.stateDurable.LogView = 4, 4
-	r.runTimeouts(&r.election, &r.ping, &r.repairTimeout)
+	chain, r, _, fs := viewFourBackup(t, 16, 10)
 
 	// The primary's prepare of op 12 arrives before its start_view (ops 1..11).
 	require.Empty(t, deliver(r, chain[12]))

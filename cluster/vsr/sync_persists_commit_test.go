@@ -2,7 +2,6 @@ package vsr
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -38,29 +37,7 @@ func TestStateSyncPersistsTheCommitItRaises(t *testing.T) {
 	const head = 64
 	chain := reviewChain(t, head, 1)
 	fs := &checkpointFullFS{testFS: newTestFS()}
-	opts := StorageOptions(fs)
-	require.NoError(t, fs.do(func(done func(error)) {
-		storage.Format(fs, opts, storage.State{Cluster: reviewCluster, Replica: 2, ReplicaCount: 3,
-			View: 1, LogView: 1, Boots: 1}, done)
-	}))
-	var s *storage.Storage
-	require.NoError(t, fs.do(func(done func(error)) {
-		storage.Open(fs, opts, func(got *storage.Storage, _ *storage.Recovery, err error) { s = got; done(err) })
-	}))
-	for o := uint64(1); o <= head; o++ {
-		require.NoError(t, fs.do(func(done func(error)) { s.Append(storage.Entry{Op: o, Body: chain[o].Bytes}, done) }))
-	}
-	r := &Replica{options: Options{FS: fs, Release: kv.ReleaseBase}, config: DefaultConfig(), cluster: reviewCluster,
-		replica: 2, count: 3, bus: &reviewBus{t: t}, rand: rand.New(rand.NewPCG(1, 2)), status: StatusNormal,
-		view: 1, logView: 1, storage: s, machine: kv.New(), boots: 1}
-	r.initTimeouts()
-	r.clients = newClientTable(r.clientsMax())
-	r.stateDurable = s.State()
-	for o := uint64(1); o <= head; o++ {
-		r.log.setPrepare(chain[o])
-		r.log.markDurable(o)
-	}
-	r.op, r.logViewOp = head, head
+	r, _ := reviewReplicaOn(t, fs, fs.testFS, 2, 1, 1, chain, head)
 	r.advanceCommitMax(CheckpointInterval / 2) // within the slack of durable commit 0: nothing to write
 	fs.drain()
 	require.Equal(t, uint64(0), r.stateDurable.Commit)
@@ -74,7 +51,7 @@ func TestStateSyncPersistsTheCommitItRaises(t *testing.T) {
 	require.Empty(t, deliver(r, sync))
 	fs.drain()
 	require.Equal(t, uint64(head), r.commitMax)
-	require.Equal(t, uint64(0), s.State().CheckpointOp, "the checkpoint landed on a full disk")
+	require.Equal(t, uint64(0), r.storage.State().CheckpointOp, "the checkpoint landed on a full disk")
 	require.GreaterOrEqual(t, r.stateDurable.Commit+CheckpointInterval/2, uint64(head),
 		"the persisted commit number trails commit_max by more than half an interval while the sync's checkpoint fails")
 }
