@@ -44,7 +44,8 @@ import (
 //
 // It is judged where the swarm holds the converged cluster idle (holdAlerts): every member
 // up, in normal status, executed up to its commit number, with no superblock write of its in
-// flight, queued or waiting to be retried (Inspection.StateWritePending) and its disk idle.
+// flight, queued or waiting to be retried (Inspection.StateWritePending), no failed log write
+// waiting for its retry (persistedCommitWaits) and its disk idle.
 // The hold does not make the last write land: on a slow disk the superblock write a
 // replica began at its last commit can still be on its way (make soak, swarm seed
 // 602651060947629680: standby 1 executed op 99 at 37.634 s, 33 past its durable commit 66,
@@ -127,7 +128,7 @@ func (run *swarmRun) checkPersistedCommits() {
 			continue
 		}
 		in := rep.Inspect()
-		if in.Status != vsr.StatusNormal || in.CommitMin != in.CommitMax || in.StateWritePending ||
+		if in.Status != vsr.StatusNormal || in.CommitMin != in.CommitMax || persistedCommitWaits(&in) ||
 			run.c.Nodes[i].Disk.InFlightUntil() > run.c.Loop.Now() {
 			continue // a superblock write on its way: the per-tick judgement sees it land
 		}
@@ -159,7 +160,7 @@ func (run *swarmRun) checkPersistedCommits() {
 func (run *swarmRun) checkPersistedCommitAt(i int, in *vsr.Inspection) string {
 	now := run.c.Loop.Now()
 	if (int64(now)/int64(sim.TickInterval)+int64(i))%persistedCommitStride != 0 || run.disks == nil ||
-		in.Status != vsr.StatusNormal || in.StateWritePending ||
+		in.Status != vsr.StatusNormal || persistedCommitWaits(in) ||
 		in.CommitMax <= in.CheckpointOp+persistedCommitSlack || run.gone[i] || !run.c.IsMember(i) {
 		return ""
 	}
@@ -173,6 +174,22 @@ func (run *swarmRun) checkPersistedCommitAt(i int, in *vsr.Inspection) string {
 	img := run.disks.image(i, in.CommitMax)
 	msg, _, _ := persistedCommitJudgeWhen(i, img, in.CommitMax, in.Op, run.suite.CanonicalAt, replicaHeaderSum(run.c.Replica(i)), "at a tick with no superblock write pending and its disk idle")
 	return msg
+}
+
+// persistedCommitWaits reports that what the replica means to persist may still be on its
+// way, so that neither check judges it yet: a superblock write in flight, queued or waiting
+// to be retried (Inspection.StateWritePending), or a log write that failed and waits for the
+// repair timeout to write it again (Inspection.LogWriteRetry). The failed entry holds the
+// replica's commit below it (unverifiedFloor: it cannot know what the failed write left on
+// disk) while the disk may hold it whole, which the floor reads; the retry, at most one
+// repair round later, persists the commit (writePrepareCallback). Judging in that window was
+// a false alarm (swarm seed 10000007607, h125: R3, its repairs rewritten in place, the
+// record write of the last failed at 4.921 s; judged at 4.934 s, durable commit 79 under a
+// floor of 113; the repair timeout wrote it again at 4.952 s and the superblock at once).
+// The wait is one round long: the timeout clears LogWriteRetry, so a replica whose retry
+// never persists the commit is judged again.
+func persistedCommitWaits(in *vsr.Inspection) bool {
+	return in.StateWritePending || in.LogWriteRetry
 }
 
 // replicaHeaderSum gives the checksum of the header rep's log holds for an op.

@@ -94,3 +94,22 @@ func TestPersistedCommitLagFires(t *testing.T) {
 		require.False(t, judged)
 	}
 }
+
+// TestPersistedCommitWaitsForAFailedLogWrite: neither persisted commit check judges a
+// replica while a superblock write is pending or a failed log write waits for its retry
+// (swarm seed 10000007607, h125: the failed rewrite held the replica's commit below it while
+// the disk held the entry whole, and the repair timeout's retry persisted it 31 ms later);
+// once both are clear it is judged, and the judgement of the same disk still fires.
+func TestPersistedCommitWaitsForAFailedLogWrite(t *testing.T) {
+	quiet := vsr.Inspection{Status: vsr.StatusNormal}
+	require.False(t, persistedCommitWaits(&quiet))
+	for name, in := range map[string]vsr.Inspection{
+		"superblock write pending": {Status: vsr.StatusNormal, StateWritePending: true},
+		"log write retry":          {Status: vsr.StatusNormal, LogWriteRetry: true},
+	} {
+		require.True(t, persistedCommitWaits(&in), name)
+	}
+	const cp = 64
+	msg := persistedCommitLag(3, persistedDisk(cp, 79, 113), 122, 127, canonicalOf, canonicalOf)
+	require.Contains(t, msg, "replica 3's durable superblock names commit number 79 on an idle cluster, 34 below 113")
+}

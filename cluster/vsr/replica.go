@@ -84,6 +84,9 @@ type Replica struct {
 	boots         uint32 // this process's boot number: stateDurable.Boots once durable
 	checkpointing bool
 	logWriting    bool // an append is in flight (the engine's log is written in op order)
+	// logRetry: the last log write failed and waits for the repair timeout to write it again
+	// (logWritten, writeRun); cleared by that timeout. Read-only (Inspection.LogWriteRetry).
+	logRetry bool
 	// logWrite is the op and prepare checksum of the append in flight (flushLog), and
 	// logWrittenFn its completion (logWritten), made once: a closure per append was a tenth
 	// of a run's allocations.
@@ -403,6 +406,7 @@ func (r *Replica) InspectStateInto(in *Inspection) {
 	}
 	in.DiskFull, in.Isolated, in.CheckpointLost = r.diskFull, r.operator.isolated, r.stateLost
 	in.StateWritePending = r.stateWriting || r.stateRetry
+	in.LogWriteRetry = r.logRetry
 	in.Metrics = r.metrics
 	if r.isStandby() {
 		in.StandbyLagOps, in.StandbyLagNs, in.StandbyEligible = r.standbyLagNow()

@@ -321,6 +321,7 @@ type logWrite struct {
 // logWritten is the completion of flushLog's append.
 func (r *Replica) logWritten(err error) {
 	r.logWriting = false
+	r.logRetry = err != nil && !errors.Is(err, storage.ErrNotRewritable)
 	r.writePrepareCallback(r.logWrite.op, r.logWrite.sum, err)
 	if err == nil || errors.Is(err, storage.ErrNotRewritable) {
 		r.flushLog() // after a failure, the repair timeout retries: no tight loop
@@ -358,6 +359,7 @@ func (r *Replica) writeRun(run []storage.Entry, write func([]storage.Entry, func
 	r.logWriting = true
 	write(run, func(written int, err error) {
 		r.logWriting = false
+		r.logRetry = err != nil && !errors.Is(err, storage.ErrNotRewritable)
 		for i := range written {
 			r.writePrepareCallback(run[i].Op, sums[i], nil)
 		}

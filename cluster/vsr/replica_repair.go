@@ -36,6 +36,7 @@ const RepairStuckRoundsMax = 10
 // retries log writes that failed and a checkpoint that failed.
 func (r *Replica) onRepairTimeout() {
 	r.repairTimeout.start(r.rand)
+	r.logRetry = false // this round writes it again (flushLog below), or nothing holds it back
 	if r.status == StatusRecovering || r.status == StatusStopped {
 		return
 	}

@@ -110,6 +110,12 @@ type Inspection struct {
 	// it lands, the durable commit number, view and log view on disk may trail what the
 	// replica means to persist (persistState). Read-only, for a checker of the persisted state.
 	StateWritePending bool
+	// LogWriteRetry reports that the replica's last log write failed (an I/O error) and waits
+	// for the repair timeout to be written again (onRepairTimeout, flushLog): until then the
+	// entry it wrote may hold the commit number persistState persists below it
+	// (unverifiedFloor), though the disk may hold it whole. At most one repair round long: the
+	// timeout clears it as it writes again. Read-only, for a checker of the persisted state.
+	LogWriteRetry bool
 	// StandbyLagOps and StandbyLagNs are a standby's lag behind the primary it hears from
 	// (standby.go), and StandbyEligible whether it may be promoted: both within the
 	// runbook's bounds (StandbyLagMaxNs, StandbyLagOpsMax). Zero for active replicas.
