@@ -225,6 +225,11 @@ type storeEpisode struct {
 	// (storage_episode_truncate_fail.go; its own stream, as openCrashes).
 	truncFail *rand.Rand
 	cutAim    cutFailAim
+	// pastHead are the bodies a hidden region kept from an Open past the acknowledged head
+	// (an unfinished append, a stale entry), which that Open could not cut
+	// (storage_episode_hidden.go): until an append there or a truncation below them cuts
+	// them, a failed cut below them leaves them too (cutFailed).
+	pastHead map[uint64][][]byte
 	// probes draws the probes of the writes a recovery's log invites, and probeLies is a
 	// test's knob: the engine the probes ask (storage_episode_probe.go; its own stream, as
 	// openCrashes). cutFloor draws a failed truncation's state sync below the ops it left
@@ -674,6 +679,17 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 		for op := range e.unsettled {
 			if op > step.Op {
 				delete(e.unsettled, op)
+			}
+		}
+	}
+	switch step.Kind {
+	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
+		delete(e.pastHead, step.Op)
+	}
+	if step.Kind == storagemodel.Truncate || step.Kind == storagemodel.Replace {
+		for op := range e.pastHead {
+			if op > step.Op {
+				delete(e.pastHead, op) // cut (cutFailed gathers them before it acknowledges)
 			}
 		}
 	}

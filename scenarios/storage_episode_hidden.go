@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -90,6 +91,17 @@ func (e *storeEpisode) hideRegion(other *hiddenSector) *hiddenRegion {
 	}
 	for _, op := range h.ops {
 		e.damaged[op] = true
+		if op <= e.m.Head {
+			continue
+		}
+		for _, b := range e.written[op] {
+			if bytes.Contains(image, b) {
+				if e.pastHead == nil {
+					e.pastHead = map[uint64][][]byte{}
+				}
+				e.pastHead[op] = append(e.pastHead[op], b)
+			}
+		}
 	}
 	e.counters["coverage.storage_episode.hidden_region"]++
 	return h

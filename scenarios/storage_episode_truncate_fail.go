@@ -213,6 +213,13 @@ func (e *storeEpisode) cutFailed(step storagemodel.Step, err error) bool {
 			ops = append(ops, op)
 		}
 	}
+	// And what a hidden region kept an Open from seeing past the head, which only this cut
+	// would have removed (storage crash seed 2211037922's op 15).
+	for op := range e.pastHead {
+		if op > step.Op && !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+	}
 	slices.Sort(ops)
 	back := make([][][]byte, len(ops))
 	for i, op := range ops {
@@ -220,6 +227,7 @@ func (e *storeEpisode) cutFailed(step storagemodel.Step, err error) bool {
 			back[i] = append(back[i], body)
 		}
 		back[i] = append(back[i], e.unsettled[op]...)
+		back[i] = append(back[i], e.pastHead[op]...)
 	}
 	e.acknowledged(step) // it drops what unsettled held above step.Op
 	for i, op := range ops {
