@@ -115,6 +115,7 @@ func assemble(scans []segmentScan, cp uint64, anchor checksum.Sum, segmentEntrie
 		}
 	}
 	ix.applyRecords(cp)
+	ix.staleBelow(cp)
 	ix.distrust(unaudited)
 	ix.keepDistrusted(cp)
 	ix.checkChain(cp, anchor, linksFrom)
@@ -366,6 +367,30 @@ func (ix *logIndex) applyRecords(cp uint64) {
 		}
 		if sl.state == slotFaulty {
 			sl.known, sl.offset, sl.chain, sl.parent = true, p.header.Offset, p.header.Chain(), p.header.Parent
+		}
+	}
+}
+
+// staleBelow holds faulty, of unknown identity, an intact entry that no intact record names
+// and that lies below the entry of a lower op of its segment, intact or known by its record:
+// a segment's entries are appended in op order, so it is an older append's, left under the
+// current log by a cut that did not happen (storage crash seed 2211559073: op 26's stale
+// entry lay below op 25's, and once the header and the record of op 26's newest entry were
+// damaged, recovery returned the stale body as op 26, acknowledged with another).
+func (ix *logIndex) staleBelow(cp uint64) {
+	for op := ix.base; op <= ix.head; op++ {
+		sl := &ix.slots[op-ix.base]
+		if op <= cp || sl.state != slotIntact || ix.persist[op].state == recordIntact {
+			continue
+		}
+		for j := max(ix.base, cp+1, op/ix.segmentEntries*ix.segmentEntries); j < op; j++ {
+			below := ix.slots[j-ix.base]
+			if (below.state == slotIntact || (below.state == slotFaulty && below.known)) && below.offset > sl.offset {
+				*sl = slot{state: slotFaulty}
+				delete(ix.bodies, op)
+				ix.problem(Problem{Op: op, Offset: -1, Reason: "entry lies below an earlier op's entry"})
+				break
+			}
 		}
 	}
 }
