@@ -684,9 +684,13 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 	}
 	switch step.Kind {
 	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
-		delete(e.pastHead, step.Op)
-	}
-	if step.Kind == storagemodel.Truncate || step.Kind == storagemodel.Replace {
+		// Written at op, the segment is cut past its entry (the head's rewrite, an append).
+		for op := range e.pastHead {
+			if op >= step.Op {
+				delete(e.pastHead, op)
+			}
+		}
+	case storagemodel.Truncate:
 		for op := range e.pastHead {
 			if op > step.Op {
 				delete(e.pastHead, op) // cut (cutFailed gathers them before it acknowledges)
