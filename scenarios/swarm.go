@@ -209,6 +209,7 @@ type swarmRun struct {
 	epochRejoin epochRejoinState
 	// cutCatchUp is the round of a backup cut off past the log window catching up under load (swarm_cut_catchup.go).
 	cutCatchUp cutCatchUpState
+	windowEdge windowEdgeState
 	// stuckBackup counts the rounds of a backup past the log window without commit heartbeats, and
 	// those judged (swarm_stuck_backup.go).
 	stuckBackup struct{ rounds, judged uint64 }
@@ -269,6 +270,9 @@ type swarmKnobs struct {
 	// afterCutCatchUpHeal runs right after the cut_catchup round heals its backup's partition
 	// (swarm_cut_catchup.go): a fault injected there that keeps it behind must fail it.
 	afterCutCatchUpHeal func(c *sim.Cluster, backup int)
+	// afterWindowEdgeHeal runs right after the window_edge round heals its backup's partition
+	// (swarm_window_edge.go): a fault injected there that keeps it behind must fail it.
+	afterWindowEdgeHeal func(c *sim.Cluster, backup int)
 	// lagReported changes the lag every standby reports before standby_lag_truth.go checks it.
 	lagReported func(ns int64) int64
 	// lagKnown replaces whether every standby reports its lag known (the inspection, and

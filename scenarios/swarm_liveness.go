@@ -129,6 +129,9 @@ func (run *swarmRun) finish(o Options, livenessTicks int) Result {
 		if run.viewDrift == "" && run.roundFailure == "" {
 			run.roundFailure = run.stuckBackupRound(o.Seed, livenessTicks)
 		}
+		if run.viewDrift == "" && run.roundFailure == "" {
+			run.roundFailure = run.windowEdgeRound(o.Seed, livenessTicks)
+		}
 	}
 	if reason := run.safety(); reason != "" {
 		return run.result(r, Correctness, reason)
@@ -418,6 +421,7 @@ func (run *swarmRun) result(r Result, outcome Outcome, reason string) Result {
 		run.clientConfig.counters(r.Counters)
 		run.catchUp.counters(r.Counters)
 		run.cutCatchUp.counters(r.Counters)
+		run.windowEdge.counters(r.Counters)
 		r.Counters["coverage.mark.stuck_backup.round"] += run.stuckBackup.rounds
 		r.Counters["coverage.mark.stuck_backup.judged"] += run.stuckBackup.judged
 		run.lostSync.counters(r.Counters)
