@@ -252,6 +252,11 @@ type storeEpisode struct {
 	// (storage_episode_lost_entry.go; its own stream, made at the first boot).
 	lostEntry *rand.Rand
 	lostAim   lostEntryAim
+	// pastHeadMarks draws the rot of the distrust marks above a rewritten head, and
+	// headRewritten says the last acknowledged step that changed the log repaired the head
+	// (storage_episode_past_head.go; its own stream).
+	pastHeadMarks *rand.Rand
+	headRewritten bool
 }
 
 func init() {
@@ -310,7 +315,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		truncFail:        sim.Stream(seed, "storage_episode/truncate_fail"),
 		probes:           sim.Stream(seed, "storage_episode/probe"), cutFloor: sim.Stream(seed, "storage_episode/cut_floor"),
 		superblockLost: sim.Stream(seed, "storage_episode/superblock_lost"),
-		rechain:        sim.Stream(seed, "storage_episode/rechain")}
+		rechain:        sim.Stream(seed, "storage_episode/rechain"),
+		pastHeadMarks:  sim.Stream(seed, "storage_episode/past_head_mark_rot")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -419,6 +425,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	if e.failure != "" {
 		return nil
 	}
+	e.rotMarksPastHead()
 	lostSB := e.loseSuperblockCopy()
 	if e.failure != "" {
 		return nil
@@ -664,6 +671,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 	if msg := e.checkAuditHead(step, e.s.State().AuditHead); msg != "" && e.failure == "" {
 		e.failure = msg
 	}
+	e.noteHeadRewrite(step) // before the model takes the step: a repair of the head as it was
 	e.m.Acknowledged(step, e.s.State().AuditHead)
 	e.noteAnchor(step)
 	switch step.Kind {
