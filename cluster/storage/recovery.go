@@ -385,7 +385,7 @@ func (ix *logIndex) staleBelow(cp uint64) {
 		}
 		for j := max(ix.base, cp+1, op/ix.segmentEntries*ix.segmentEntries); j < op; j++ {
 			below := ix.slots[j-ix.base]
-			if (below.state == slotIntact || (below.state == slotFaulty && below.known)) && below.offset > sl.offset {
+			if (below.state == slotIntact || (below.state == slotFaulty && below.known)) && ix.newestAt(j, below) > sl.offset {
 				*sl = slot{state: slotFaulty}
 				delete(ix.bodies, op)
 				ix.problem(Problem{Op: op, Offset: -1, Reason: "entry lies below an earlier op's entry"})
@@ -393,6 +393,19 @@ func (ix *logIndex) staleBelow(cp uint64) {
 			}
 		}
 	}
+}
+
+// newestAt is where the newest entry of op, of slot sl (intact, or known by its record),
+// lies: its intact record's place when the record names the slot's entry, else the slot's.
+// place keeps the first intact copy an op's scan meets, and an op appended again with the
+// same prepare (a view change keeps it) above its older entry has two intact copies of one
+// chain sum: the slot's is the older, and the entries of the ops above between the two are
+// an older append's (TestStaleEntryBelowAnEarlierOpIsFaulty, older_five_torn=false).
+func (ix *logIndex) newestAt(op uint64, sl slot) int64 {
+	if p := ix.persist[op]; p.state == recordIntact && p.header.Chain() == sl.chain {
+		return max(sl.offset, p.header.Offset)
+	}
+	return sl.offset
 }
 
 // recordedCopy makes op intact if its only intact copy in its segment is the entry its record
