@@ -257,6 +257,10 @@ type storeEpisode struct {
 	// (storage_episode_past_head.go; its own stream).
 	pastHeadMarks *rand.Rand
 	headRewritten bool
+	// tornLanding draws the torn append over a landing, and tornAim is the boot's
+	// (storage_episode_torn_landing.go; its own stream).
+	tornLanding *rand.Rand
+	tornAim     tornLandingAim
 }
 
 func init() {
@@ -316,7 +320,8 @@ func newStorageEpisode(seed uint64) *storeEpisode {
 		probes:           sim.Stream(seed, "storage_episode/probe"), cutFloor: sim.Stream(seed, "storage_episode/cut_floor"),
 		superblockLost: sim.Stream(seed, "storage_episode/superblock_lost"),
 		rechain:        sim.Stream(seed, "storage_episode/rechain"),
-		pastHeadMarks:  sim.Stream(seed, "storage_episode/past_head_mark_rot")}
+		pastHeadMarks:  sim.Stream(seed, "storage_episode/past_head_mark_rot"),
+		tornLanding:    sim.Stream(seed, "storage_episode/torn_landing")}
 	e.m.Fields = episodeFields(storeEpisodeState)
 	return e
 }
@@ -377,12 +382,19 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 	aim := e.drawMisdirectAim(crashAfter)
 	e.markAim = markAim{bootMisdirect: aim.at >= 0}
 	kept, keptCP := e.fallbackEntries(), e.m.CP
+	if e.tornAim = e.armTornLanding(); e.failure != "" {
+		return nil
+	}
 	e.issue()
+	torn := false
 	for i := 0; i < crashAfter && e.failure == ""; i++ {
 		if i == aim.at {
 			e.armMisdirect(aim)
 		}
 		if !e.loop.Step() {
+			break
+		}
+		if torn = e.tornLandingDue(); torn {
 			break
 		}
 	}
@@ -393,6 +405,7 @@ func (e *storeEpisode) boot(crashAfter int) *storage.Recovery {
 		e.counters["storage_episode.crash_in_flight"]++
 	}
 	e.disk.Crash()
+	e.tearTornLanding(torn)
 	if aim.at < 0 && e.markAim.op == 0 && !e.issuedInstall() {
 		e.checkFallbackEntries(kept, keptCP, "by the engine's history before the crash")
 	}
