@@ -43,17 +43,17 @@ func TestCheckpointMonotonicPassesRestartsFallbacksAndWipes(t *testing.T) {
 // TestCheckpointMonotonicFiresOnACheckpointGoingBack: while running, from 128 to 64.
 func TestCheckpointMonotonicFiresOnACheckpointGoingBack(t *testing.T) {
 	s := NewSuite(3)
-	s.OnInspect(10*ms, 1, atCheckpoint(1, 130, 128))
-	s.OnInspect(20*ms, 1, atCheckpoint(1, 130, 64))
-	requireViolation(t, s.Violation(), NameCheckpointMonotonic, 1, 130, 1, 20*ms)
+	s.OnInspect(10*ms, 1, atCheckpoint(1, 128, 128))
+	s.OnInspect(20*ms, 1, atCheckpoint(1, 128, 64))
+	requireViolation(t, s.Violation(), NameCheckpointMonotonic, 1, 128, 1, 20*ms)
 }
 
 // TestCheckpointMonotonicFiresOnARestartBelowTheDurableCheckpoint: it made checkpoint 128
 // durable (event), crashed with an intact disk, and came back at 64.
 func TestCheckpointMonotonicFiresOnARestartBelowTheDurableCheckpoint(t *testing.T) {
 	s := NewSuite(3)
-	commitRange(s, 5*ms, 2, 1, 1, 130)
-	s.OnInspect(10*ms, 2, atCheckpoint(2, 130, 64))
+	commitRange(s, 5*ms, 2, 1, 1, 127)
+	s.OnInspect(10*ms, 2, atCheckpoint(2, 127, 64))
 	s.OnEvent(11*ms, checkpointEvent(2, 128))
 	s.OnCrash(20*ms, 2)
 	s.OnInspect(30*ms, 2, atCheckpoint(2, 64, 64))

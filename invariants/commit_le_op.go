@@ -79,7 +79,15 @@ func (c *commitLeOp) window(atNs int64, replica int, in *vsr.Inspection) *Violat
 		vsr.PrepareAheadMax, in.CheckpointOp+vsr.PrepareAheadMax, in.Epoch)
 }
 
-// ordering checks checkpoint_op <= commit_min <= commit_number <= op_number.
+// ordering checks checkpoint_op <= commit_min <= commit_number <= op_number, and that
+// execution never passes a checkpoint op (a multiple of vsr.CheckpointInterval) above
+// checkpoint_op: the checkpoint of that op is written, and durable, before execution goes on
+// (replica_commit.go: "a checkpoint is exactly the state after its op"), a failed write
+// retried until it lands. A replica that went on executing past a checkpoint whose write
+// failed keeps its older checkpoint, and with it a log window and prepare window an interval
+// behind, until the next checkpoint op. commit_min may itself stand past that op when it is
+// a checkpoint op: a state sync sets it to the installed snapshot's op before the install is
+// durable, and nothing executes above it until then.
 func (commitLeOp) ordering(atNs int64, replica int, in *vsr.Inspection) *Violation {
 	if !running(in.Status) {
 		return nil
@@ -96,6 +104,14 @@ func (commitLeOp) ordering(atNs int64, replica int, in *vsr.Inspection) *Violati
 		return fail(in.CommitMin, "commit_min %d exceeds commit_number %d", in.CommitMin, in.CommitMax)
 	case in.CheckpointOp > in.CommitMin:
 		return fail(in.CheckpointOp, "checkpoint_op %d exceeds commit_min %d", in.CheckpointOp, in.CommitMin)
+	case in.CommitMin%vsr.CheckpointInterval != 0 && in.CommitMin > nextCheckpointOp(in.CheckpointOp):
+		return fail(in.CommitMin, "commit_min %d passed checkpoint op %d with checkpoint_op %d: "+
+			"execution went on without that checkpoint", in.CommitMin, nextCheckpointOp(in.CheckpointOp), in.CheckpointOp)
 	}
 	return nil
+}
+
+// nextCheckpointOp is the first checkpoint op (a multiple of vsr.CheckpointInterval) above op.
+func nextCheckpointOp(op uint64) uint64 {
+	return (op/vsr.CheckpointInterval + 1) * vsr.CheckpointInterval
 }

@@ -8,10 +8,13 @@ import (
 	"vopr/cluster/vsr"
 )
 
-// primaryAt is a normal primary of view 3 at op, its checkpoint at checkpoint.
+// primaryAt is a normal primary of view 3 at op, its checkpoint at checkpoint. Its commit
+// number is op-1; it has executed up to the next checkpoint op at most (execution waits there
+// for that checkpoint).
 func primaryAt(op, checkpoint uint64) *vsr.Inspection {
 	in := normal(0, vsr.RolePrimary, 3, op, op-1)
 	in.CheckpointOp = checkpoint
+	in.CommitMin = min(in.CommitMin, nextCheckpointOp(checkpoint))
 	return ref(in)
 }
 
@@ -42,6 +45,7 @@ func TestCommitLeOpPrimaryWindowOnlyItsOwnPrepares(t *testing.T) {
 	var c commitLeOp
 	backup := normal(0, vsr.RoleBackup, 3, far, far-1)
 	backup.CheckpointOp = 64
+	backup.CommitMin = nextCheckpointOp(64)
 	require.Nil(t, c.inspect(10*ms, 0, &backup), "a backup past its checkpoint's window")
 	require.Nil(t, c.inspect(20*ms, 0, primaryAt(far, 64)), "the new primary inherits the log")
 	require.Nil(t, c.inspect(30*ms, 0, primaryAt(far, 64)), "and prepares nothing")
