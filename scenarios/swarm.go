@@ -412,6 +412,7 @@ func runSwarmWith(o Options, knobs swarmKnobs) Result {
 	if r.Outcome == Pass && run.checked {
 		r = withPrepareWindowEpisode(o, withParEpisode(o, r)) // prepare_window.go
 		r = withSessionStorm(o, r)                            // swarm_session_storm.go: the client table under pressure
+		r = loneRegisterEpisode.with(o, r)                    // swarm_lone_register.go: a view change after a lone register
 	}
 	return r
 }
