@@ -61,7 +61,7 @@ const (
 	divergentWindowTicks = 1000
 	// divergentBudget is the default tick budget: every phase at its bound.
 	divergentBudget = (divergentSetupOpsMax+4)*divergentPhaseTicksMax + divergentRepairTicksMax +
-		divergentWindowTicks + 150*divergentCommitTicks
+		divergentWindowTicks + 150*divergentCommitTicks + divergentLeadTicksMax
 )
 
 // divergentRun is one run of divergent_matrix: a matrix run (its cluster, checkers, client 0
@@ -113,7 +113,7 @@ func runDivergentWith(o Options, p divergentParams, installFail bool, lowDamage 
 	if stuck {
 		heal = run.stuckBeforeHeal
 	}
-	for _, phase := range []func() (Outcome, string){run.setup, run.diverge, run.commitOthers, heal, run.rotCheckpoints, run.converge} {
+	for _, phase := range []func() (Outcome, string){run.setup, run.diverge, run.commitOthers, run.leadViewChange, heal, run.rotCheckpoints, run.converge} {
 		if outcome == Pass {
 			outcome, reason = phase()
 		}

@@ -81,6 +81,7 @@ func drawDivergentAnchor(seed uint64) divergentAnchorParams {
 	p.a, p.k = vsr.CheckpointInterval-1-j, k
 	p.m = vsr.CheckpointInterval + 1 - p.a + rng.IntN(divergentAnchorPastMax)
 	p.pastCheckpoint, p.far, p.holdTicks, p.boundary = true, false, 0, divergentBoundary{}
+	p.lead = false // divergent_lead.go: the anchor's shape is not far
 	damaged, count := rng.IntN(2) == 0, 1+rng.IntN(2)
 	p.damage = nil
 	for i := range 2 {

@@ -79,6 +79,9 @@ type divergentParams struct {
 	sync divergentSync
 	// boundary: the boundary variant (divergent_boundary.go), drawn from its own stream.
 	boundary divergentBoundary
+	// lead: the lead variant (divergent_lead.go), drawn from its own stream: r0 comes back
+	// as the primary of a view change.
+	lead bool
 }
 
 // top is the highest op of the two versions: the damage's range ends there.
@@ -98,6 +101,9 @@ func (p divergentParams) String() string {
 		second, p.sync)
 	if p.boundary.on {
 		s += " " + p.boundary.String()
+	}
+	if p.lead {
+		s += " lead=true"
 	}
 	return s
 }
@@ -132,7 +138,7 @@ func drawDivergent(seed uint64) divergentParams {
 		p.secondCrash = second
 	}
 	p.sync = drawDivergentSync(seed, p)
-	return withDivergentBoundary(seed, p)
+	return withDivergentLead(seed, withDivergentBoundary(seed, p))
 }
 
 // drawDivergentDamage draws one damaged sector: half of them among the old primary's own ops
