@@ -49,6 +49,7 @@ func (e *storeEpisode) rotMarksPastHead() {
 	name := segmentFileName4(e.m.Head)
 	image := e.disk.Durable(name)
 	var marked []int64
+	var ops []uint64
 	for op := e.m.Head + 1; op/per == e.m.Head/per; op++ {
 		at := int64(op%per) * storage.SectorSize
 		if int64(len(image)) < at+storage.SectorSize {
@@ -57,6 +58,7 @@ func (e *storeEpisode) rotMarksPastHead() {
 		sector := image[at : at+storage.SectorSize]
 		if binary.LittleEndian.Uint64(sector[16:]) == markDistrust && binary.LittleEndian.Uint64(sector[32:]) == op {
 			marked = append(marked, at)
+			ops = append(ops, op)
 		}
 	}
 	if len(marked) == 0 || e.pastHeadMarks.IntN(2) != 0 {
@@ -64,6 +66,13 @@ func (e *storeEpisode) rotMarksPastHead() {
 	}
 	for _, at := range marked {
 		e.disk.CorruptSector(name, at)
+	}
+	// A fault of theirs: a damaged record sector is evidence that an append finished, and an
+	// older entry of the op that lies in the file below the head (a cut that failed, storage
+	// crash seed 2211559073) makes it faulty above the head. Not recordHit: no entry of theirs
+	// may come back intact (an unfinished append left past the head is what this chain finds).
+	for _, op := range ops {
+		e.damaged[op] = true
 	}
 	e.counters["coverage.storage_episode.past_head_mark_rot"]++
 }
