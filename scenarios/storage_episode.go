@@ -252,6 +252,7 @@ type storeEpisode struct {
 	// (storage_episode_lost_entry.go; its own stream, made at the first boot).
 	lostEntry *rand.Rand
 	lostAim   lostEntryAim
+	markTwice markTwiceAim // storage_episode_mark_twice.go
 	// pastHeadMarks draws the rot of the distrust marks above a rewritten head, and
 	// headRewritten says the last acknowledged step that changed the log repaired the head
 	// (storage_episode_past_head.go; its own stream).
@@ -674,6 +675,7 @@ func (e *storeEpisode) issue() {
 	e.aimTruncateError(step)
 	e.aimCutFail(step)
 	e.aimRecordOverMark(step)
+	e.aimMarkTwice(step)
 	storagemodel.Issue(e.s, step, done)
 }
 
