@@ -615,6 +615,7 @@ func (e *storeEpisode) open() (*storage.Storage, *storage.Recovery, error) {
 		if e.cutDebtForgotten {
 			fs = forgetCutFS{FS: fs, e: e}
 		}
+		fs = e.withSyncCache(fs) // storage_episode_sync_cache.go
 		storage.Open(fs, storageEpisodeOptions, func(got *storage.Storage, r *storage.Recovery, err error) {
 			s, rec = got, e.vouchCutLeft(r)
 			if err == nil {

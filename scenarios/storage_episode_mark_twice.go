@@ -31,11 +31,25 @@ import (
 type markTwiceAim struct {
 	r     *rand.Rand
 	armed bool
+	// cache is the boot's failed-sync cache, and syncErrors draws its arming
+	// (storage_episode_sync_cache.go).
+	cache      *syncCache
+	syncErrors *rand.Rand
 }
 
-// aimMarkTwice withdraws the double fault armed at the previous step (marking what its
-// misdirect hit), and arms one at step if it is a truncation that tombstones a record.
+// aimMarkTwice withdraws the faults armed at the previous step, and arms the double fault at
+// step if it is a truncation that tombstones a record, or else maybe a failed sync whose
+// pages stay readable (aimSyncCache).
 func (e *storeEpisode) aimMarkTwice(step storagemodel.Step) {
+	e.withdrawSyncCache()
+	if !e.armMarkTwice(step) {
+		e.aimSyncCache(step)
+	}
+}
+
+// armMarkTwice withdraws the double fault armed at the previous step, and arms one at step if
+// it is a truncation that tombstones a record; it reports whether it armed one.
+func (e *storeEpisode) armMarkTwice(step storagemodel.Step) bool {
 	a := &e.markTwice
 	if a.armed {
 		a.armed = false
@@ -47,7 +61,7 @@ func (e *storeEpisode) aimMarkTwice(step storagemodel.Step) {
 		}
 	}
 	if step.Kind != storagemodel.Truncate || e.s == nil {
-		return
+		return false
 	}
 	if a.r == nil {
 		a.r = sim.Stream(e.seed, "storage_episode/mark_twice")
@@ -56,7 +70,7 @@ func (e *storeEpisode) aimMarkTwice(step storagemodel.Step) {
 	first := step.Op + 1
 	if a.r.IntN(3) != 0 || first > e.s.Head() || first%per == 0 || e.lostAim.armed ||
 		e.errorAim.armed || e.truncateAim.armed {
-		return
+		return false
 	}
 	name := segmentFileName4(first)
 	at := int64(first%per) * storage.SectorSize
@@ -64,4 +78,5 @@ func (e *storeEpisode) aimMarkTwice(step storagemodel.Step) {
 	e.disk.ArmWriteError(name, at, at+1)
 	a.armed = true
 	e.counters["coverage.storage_episode.mark_twice_armed"]++
+	return true
 }
