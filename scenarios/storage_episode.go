@@ -258,6 +258,11 @@ type storeEpisode struct {
 	// (storage_episode_past_head.go; its own stream).
 	pastHeadMarks *rand.Rand
 	headRewritten bool
+	// pastHeadRot holds the ops whose record sector rotMarksPastHead rotted where the engine
+	// may take the rot for the op's evidence (pastHeadEvidence): a faulty report of one is
+	// explained, until the op is written again. Kept apart from damaged, whose ops steer the
+	// later boots' draws.
+	pastHeadRot map[uint64]bool
 	// tornLanding draws the torn append over a landing, and tornAim is the boot's
 	// (storage_episode_torn_landing.go; its own stream).
 	tornLanding *rand.Rand
@@ -695,6 +700,7 @@ func (e *storeEpisode) acknowledged(step storagemodel.Step) {
 		e.checkpointDamaged = 0
 	case storagemodel.Append, storagemodel.Replace, storagemodel.Repair:
 		delete(e.damaged, step.Op)
+		delete(e.pastHeadRot, step.Op)
 		delete(e.bothCopies, step.Op)
 		delete(e.recordHit, step.Op)
 		delete(e.entryHit, step.Op)

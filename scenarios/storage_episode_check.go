@@ -273,7 +273,8 @@ func (e *storeEpisode) check(rec *storage.Recovery) {
 		faulty[op] = true
 	}
 	for _, op := range rec.Faulty {
-		if !m.PendingWrites(op) && !e.damaged[op] && !(fellBack && op <= e.checkpointDamaged) && !e.staleCopies(op) {
+		if !m.PendingWrites(op) && !e.damaged[op] && !e.pastHeadRot[op] && !(fellBack && op <= e.checkpointDamaged) &&
+			!e.staleCopies(op) {
 			if !e.belowTakenRecord(op, faulty) {
 				e.fail("op %d reported faulty, but nothing damaged it and no append of it was in flight", op)
 				return

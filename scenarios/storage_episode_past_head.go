@@ -75,4 +75,41 @@ func (e *storeEpisode) rotMarksPastHead() {
 		e.damaged[op] = true
 	}
 	e.counters["coverage.storage_episode.past_head_mark_rot"]++
+	for _, op := range pastHeadEvidence(image, e.m.Head, marked, per) {
+		if e.pastHeadRot == nil {
+			e.pastHeadRot = map[uint64]bool{}
+		}
+		e.pastHeadRot[op] = true
+		e.counters["coverage.storage_episode.past_head_mark_rot.evidence"]++
+	}
+}
+
+// pastHeadEvidence returns the ops whose rotted mark (at the record sectors marked) the engine
+// may rightly take for evidence of the op, so that the check must not call it faulty "with
+// nothing damaging it": the rot is that op's damage. The head's repair is an Append, which
+// the engine writes in place only when it knows the head's extent; at a head of unknown
+// extent it writes the entry past the damaged region, and the segment keeps what lay there
+// (storage crash seed 2212101403: a stale op 3 at 4096 below the new op 2 at 5120), or it
+// keeps bytes past the head's end (seed 2212201617: 1024 bytes past op 1's entry). A rotted
+// mark over an op whose entry lies in the file is an intact entry under a damaged record,
+// faulty, never intact; one with room past the head's entry is a damaged record the room rule
+// (damagedRecordEvidence) counts. On a segment cut at the head's entry with no entry of a
+// marked op in it, nothing is returned: a faulty report of such an op fails the check still.
+func pastHeadEvidence(image []byte, head uint64, marked []int64, per uint64) []uint64 {
+	headEnd, placed := int64(-1), map[uint64]bool{}
+	for _, p := range placedEntries(image) {
+		placed[p.op] = true
+		if p.op == head {
+			headEnd = max(headEnd, p.offset+p.size)
+		}
+	}
+	room := headEnd < 0 || int64(len(image)) > headEnd
+	var out []uint64
+	for _, at := range marked {
+		op := head/per*per + uint64(at/storage.SectorSize)
+		if room || placed[op] {
+			out = append(out, op)
+		}
+	}
+	return out
 }
