@@ -260,15 +260,21 @@ func (run *swarmRun) catchUpState(x int) string {
 	return fmt.Sprintf("%s, executed to op %d, checkpoint %d", s.Status, s.CommitMin, s.Checkpoint)
 }
 
+// committedBesides is the highest commit number any active replica other than x knows.
 func (run *swarmRun) committedBesides(x int) uint64 {
-	var commit uint64
+	return run.highestBesides(x, func(s vsr.TraceState) uint64 { return s.CommitMax })
+}
+
+// highestBesides is the highest of of(state) over the active replicas running other than x.
+func (run *swarmRun) highestBesides(x int, of func(vsr.TraceState) uint64) uint64 {
+	var most uint64
 	active, _ := run.c.Members()
 	for _, i := range active {
 		if rep := run.c.Replica(i); rep != nil && i != x {
-			commit = max(commit, rep.TraceState().CommitMax)
+			most = max(most, of(rep.TraceState()))
 		}
 	}
-	return commit
+	return most
 }
 
 // snapshotBytes is the largest checkpoint file on the active replicas' disks (what an

@@ -67,9 +67,10 @@ func (run *swarmRun) windowEdgeRound(seed uint64, livenessTicks int) string {
 	// X executes what it learned before the cut (its disk may lag); the edge is drawn from
 	// its commit number once it has.
 	run.runChecked(func() bool { return run.quietAt(x) }, livenessTicks/4)
-	target := c.Replica(x).TraceState().CommitMin + vsr.LogSlotsMax + uint64(offset)
+	commit := c.Replica(x).TraceState().CommitMin
+	target := commit + vsr.LogSlotsMax + uint64(offset)
 	c.Trace.Emitf(sim.LevelShort, x, "nemesis", "window_edge: backup R%d is cut off at commit %d; the others write to op %d "+
-		"(the window's edge %+d)", x, target-vsr.LogSlotsMax-uint64(offset), target, offset)
+		"(the window's edge %+d)", x, commit, target, offset)
 	run.load = true
 	run.clients.again(c.Loop.Now(), fmt.Sprintf("the window_edge round cut off backup R%d", x))
 	passed := run.runChecked(func() bool { return run.headBesides(x)+windowEdgeSlack >= target }, catchUpBehindTicksMax)
@@ -140,14 +141,7 @@ func (run *swarmRun) walkToEdge(x int, target uint64) bool {
 
 // headBesides is the highest op any active replica other than x holds.
 func (run *swarmRun) headBesides(x int) uint64 {
-	var head uint64
-	active, _ := run.c.Members()
-	for _, i := range active {
-		if rep := run.c.Replica(i); rep != nil && i != x {
-			head = max(head, rep.TraceState().Op)
-		}
-	}
-	return head
+	return run.highestBesides(x, func(s vsr.TraceState) uint64 { return s.Op })
 }
 
 // quietAt reports whether replica x (every active replica, for -1) has executed every op it
